@@ -1,0 +1,125 @@
+// Package db owns the records: gorm models, versioned migrations, the
+// organization-scoped queries and the encryption of secrets at rest.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"github.com/google/uuid"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+)
+
+var (
+	// ErrNotFound is returned for a missing record and for another
+	// organization's record alike.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict is returned when a unique rule would be broken.
+	ErrConflict = errors.New("conflict")
+)
+
+// DefaultSQLitePath is where the embedded database lives when DATABASE_URL is empty.
+const DefaultSQLitePath = "./var/sipbridge.db"
+
+// Open connects to PostgreSQL (dsn postgres://…) or, for an empty dsn or a
+// sqlite:PATH dsn, to the embedded SQLite database.
+func Open(dsn string) (*gorm.DB, error) {
+	cfg := &gorm.Config{
+		Logger:         logger.Discard,
+		TranslateError: true,
+		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+	}
+	switch {
+	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
+		g, err := gorm.Open(postgres.Open(dsn), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("db: open postgres: %w", err)
+		}
+		return g, nil
+	case dsn == "" || strings.HasPrefix(dsn, "sqlite:"):
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if path == "" {
+			path = DefaultSQLitePath
+		}
+		if path != ":memory:" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("db: %w", err)
+			}
+		}
+		g, err := gorm.Open(sqlite.Open(path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), cfg)
+		if err != nil {
+			return nil, fmt.Errorf("db: open sqlite: %w", err)
+		}
+		sqlDB, err := g.DB()
+		if err != nil {
+			return nil, err
+		}
+		sqlDB.SetMaxOpenConns(1) // SQLite has one writer; one connection avoids SQLITE_BUSY
+		return g, nil
+	default:
+		return nil, fmt.Errorf("db: DATABASE_URL must start with postgres:// (or be empty for the embedded SQLite)")
+	}
+}
+
+// Ping checks the database answers.
+func Ping(ctx context.Context, g *gorm.DB) error {
+	sqlDB, err := g.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}
+
+// Store runs the queries of the application. Every method that reads or
+// writes an organization's resource takes its organization id and filters by
+// it: another organization's record is ErrNotFound, exactly like a missing one.
+type Store struct {
+	DB   *gorm.DB
+	Keys *Keyring
+	Log  *slog.Logger
+	Now  func() time.Time
+}
+
+// NewStore returns a Store; log and now may be nil.
+func NewStore(g *gorm.DB, keys *Keyring, log *slog.Logger) *Store {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Store{DB: g, Keys: keys, Log: log, Now: func() time.Time { return time.Now().UTC() }}
+}
+
+func (s *Store) db(ctx context.Context) *gorm.DB { return s.DB.WithContext(ctx) }
+
+func (s *Store) scoped(ctx context.Context, orgID int64) *gorm.DB {
+	return s.DB.WithContext(ctx).Where("org_id = ?", orgID)
+}
+
+// NewID returns a new random record id.
+func NewID() string { return uuid.NewString() }
+
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gorm.ErrRecordNotFound):
+		return ErrNotFound
+	case errors.Is(err, gorm.ErrDuplicatedKey), isUniqueViolation(err):
+		return fmt.Errorf("%w: %v", ErrConflict, err)
+	}
+	return err
+}
+
+func isUniqueViolation(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "UNIQUE constraint failed") || strings.Contains(msg, "SQLSTATE 23505") ||
+		strings.Contains(msg, "duplicate key value")
+}

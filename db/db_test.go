@@ -1,0 +1,141 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/dbtest"
+)
+
+func TestKeyringSealOpenRotate(t *testing.T) {
+	k1, k2 := db.NewKey(), db.NewKey()
+	old, err := db.ParseKeyring(k1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed, err := old.Seal("sip_trunks.password:a", "s3cret-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(sealed, "s3cret") {
+		t.Fatal("ciphertext contains the plaintext")
+	}
+	ring, _ := db.ParseKeyring(k2 + "," + k1)
+	if got, err := ring.Open("sip_trunks.password:a", sealed); err != nil || got != "s3cret-pass" {
+		t.Fatalf("open with old key in ring: %q %v", got, err)
+	}
+	if !ring.NeedsRotation(sealed) {
+		t.Fatal("value sealed by a non-current key should need rotation")
+	}
+	if _, err := ring.Open("sip_trunks.password:b", sealed); !errors.Is(err, db.ErrCorruptSecret) {
+		t.Fatalf("value moved to another row must not open, got %v", err)
+	}
+	onlyNew, _ := db.ParseKeyring(k2)
+	if _, err := onlyNew.Open("sip_trunks.password:a", sealed); !errors.Is(err, db.ErrUnknownKey) {
+		t.Fatalf("want ErrUnknownKey, got %v", err)
+	}
+	for _, bad := range []string{"", "abc", "c2hvcnQ=", k1 + ",notbase64!"} {
+		if _, err := db.ParseKeyring(bad); !errors.Is(err, db.ErrNoKey) {
+			t.Errorf("ParseKeyring(%q) = %v, want ErrNoKey", bad, err)
+		}
+	}
+}
+
+func TestMigrateIdempotentPostgres(t *testing.T) {
+	g := dbtest.Postgres(t)
+	applied, err := db.Migrate(context.Background(), g)
+	if err != nil || len(applied) != 0 {
+		t.Fatalf("second migrate applied %v, err %v", applied, err)
+	}
+	var v int
+	g.Raw("SELECT max(version) FROM schema_migrations").Scan(&v)
+	if v != db.SchemaVersion() {
+		t.Fatalf("schema version %d, want %d", v, db.SchemaVersion())
+	}
+}
+
+func TestRotateSecretsPostgres(t *testing.T) {
+	ctx := context.Background()
+	g := dbtest.Postgres(t)
+	k1, k2 := db.NewKey(), db.NewKey()
+	ring1, _ := db.ParseKeyring(k1)
+	s := db.NewStore(g, ring1, nil)
+	org, _, err := s.EnsureOrg(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateOrg(ctx, org, db.OrgSecrets{TwilioAuthToken: "tok-123"}); err != nil {
+		t.Fatal(err)
+	}
+	tr := &db.SIPTrunk{ID: db.NewID(), OrgID: org.ID, Name: "T", GatewayName: "o1_t", Gateway: "sip.example.com"}
+	if err := s.SetTrunkPassword(tr, "pw-456"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateTrunk(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	ring2, _ := db.ParseKeyring(k2 + "," + k1)
+	s2 := db.NewStore(g, ring2, nil)
+	n, err := s2.RotateSecrets(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("rotated %d, err %v; want 2", n, err)
+	}
+	if n, _ := s2.RotateSecrets(ctx); n != 0 {
+		t.Fatalf("second rotation re-sealed %d values", n)
+	}
+	// Only the new key is needed from now on.
+	ring3, _ := db.ParseKeyring(k2)
+	s3 := db.NewStore(g, ring3, nil)
+	org2, _ := s3.GetOrg(ctx, org.ID)
+	sec, err := s3.OrgSecrets(org2)
+	if err != nil || sec.TwilioAuthToken != "tok-123" {
+		t.Fatalf("org secrets after rotation: %+v %v", sec, err)
+	}
+	tr2, _ := s3.GetTrunk(ctx, org.ID, tr.ID)
+	if pw, err := s3.TrunkPassword(tr2); err != nil || pw != "pw-456" {
+		t.Fatalf("trunk password after rotation: %q %v", pw, err)
+	}
+	var raw string
+	g.Raw("SELECT password_enc FROM sip_trunks WHERE id = ?", tr.ID).Scan(&raw)
+	if strings.Contains(raw, "pw-456") || !strings.HasPrefix(raw, "enc:v1:") {
+		t.Fatalf("stored password not sealed: %q", raw)
+	}
+}
+
+func TestAPIKeysPostgres(t *testing.T) {
+	ctx := context.Background()
+	s := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), nil)
+	org, created, err := s.EnsureOrg(ctx, "acme")
+	if err != nil || !created {
+		t.Fatal(err, created)
+	}
+	if again, created, _ := s.EnsureOrg(ctx, "acme"); created || again.ID != org.ID {
+		t.Fatal("EnsureOrg created a duplicate")
+	}
+	key, rec, err := s.CreateAPIKey(ctx, org.ID, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(key) != 35 || !strings.HasPrefix(key, "sb_") || !strings.HasPrefix(key, rec.Prefix) {
+		t.Fatalf("bad key %q prefix %q", key, rec.Prefix)
+	}
+	if rec.Hash == key || strings.Contains(rec.Hash, key[3:]) {
+		t.Fatal("key stored in clear")
+	}
+	got, err := s.Authenticate(ctx, key)
+	if err != nil || got.OrgID != org.ID || got.LastUsedAt == nil {
+		t.Fatalf("authenticate: %+v %v", got, err)
+	}
+	if _, err := s.RevokeAPIKey(ctx, org.ID+1, rec.ID); !errors.Is(err, db.ErrNotFound) {
+		t.Fatalf("other org revoking: %v", err)
+	}
+	if _, err := s.RevokeAPIKey(ctx, org.ID, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, key); !errors.Is(err, db.ErrInvalidKey) {
+		t.Fatalf("revoked key accepted: %v", err)
+	}
+}

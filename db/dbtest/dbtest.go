@@ -1,0 +1,92 @@
+// Package dbtest gives tests a migrated, private PostgreSQL schema on the
+// server named by TEST_DATABASE_URL (make test and .ci/run set it up).
+package dbtest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+	"os"
+	"testing"
+
+	"github.com/sipbridge/sipbridge/db"
+	"gorm.io/gorm"
+)
+
+// EnvVar names the variable holding the test server's DSN.
+const EnvVar = "TEST_DATABASE_URL"
+
+// Postgres returns a gorm handle on a fresh schema of the test database,
+// migrated to the latest version and dropped when the test ends.
+func Postgres(t testing.TB) *gorm.DB {
+	t.Helper()
+	base := os.Getenv(EnvVar)
+	if base == "" {
+		t.Fatalf("%s is not set: run the tests with `make test` (it starts PostgreSQL) or scripts/with-postgres.sh go test ./...", EnvVar)
+	}
+	admin, err := db.Open(base)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	schema := "t_" + hex.EncodeToString(rnd[:])
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatalf("dbtest: create schema: %v", err)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	g, err := db.Open(u.String())
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	if sqlDB, err := g.DB(); err == nil {
+		sqlDB.SetMaxOpenConns(8)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := g.DB(); err == nil {
+			sqlDB.Close()
+		}
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		if sqlDB, err := admin.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	if _, err := db.Migrate(context.Background(), g); err != nil {
+		t.Fatalf("dbtest: migrate: %v", err)
+	}
+	return g
+}
+
+// DSN returns a DSN for a fresh migrated schema (for tests that run the binary).
+func DSN(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(EnvVar)
+	if base == "" {
+		t.Fatalf("%s is not set: run the tests with `make test`", EnvVar)
+	}
+	g := Postgres(t)
+	var schema string
+	g.Raw("SELECT current_schema()").Scan(&schema)
+	u, _ := url.Parse(base)
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// Keyring returns a keyring with one fresh key.
+func Keyring(t testing.TB) *db.Keyring {
+	t.Helper()
+	k, err := db.ParseKeyring(db.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -1,0 +1,231 @@
+package db
+
+import (
+	"database/sql/driver"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Organization is a tenant. Its numeric ID appears in FreeSWITCH names
+// (gateway o12_zadarma_main belongs to organization 12).
+type Organization struct {
+	ID             int64       `gorm:"primaryKey;autoIncrement"`
+	Name           string      `gorm:"not null"`
+	DefaultCountry string      `gorm:"not null"`
+	Settings       OrgSettings `gorm:"type:text;not null"`
+	// SecretsEnc is OrgSecrets as JSON, sealed by the keyring (context "organizations.secrets:<id>").
+	SecretsEnc string `gorm:"not null"`
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+func (Organization) TableName() string { return "organizations" }
+
+// OrgSettings are the organization's non-secret telephony settings.
+type OrgSettings struct {
+	TwilioAccountSID      string         `json:"twilio_account_sid,omitempty"`
+	TelnyxConnectionID    string         `json:"telnyx_connection_id,omitempty"`
+	TelnyxPublicKey       string         `json:"telnyx_public_key,omitempty"`
+	TelnyxMessagingProfID string         `json:"telnyx_messaging_profile_id,omitempty"`
+	VonageAPIKey          string         `json:"vonage_api_key,omitempty"`
+	VonageApplicationID   string         `json:"vonage_application_id,omitempty"`
+	SIPGateway            string         `json:"sip_gateway,omitempty"`
+	SIPUsername           string         `json:"sip_username,omitempty"`
+	SIPTrunkConfig        SIPTrunkConfig `json:"sip_trunk_config"`
+}
+
+// SIPTrunkConfig is the organization-level SIP trunk configuration.
+type SIPTrunkConfig struct {
+	SIPDomain                  string `json:"sip_domain,omitempty"`
+	InboundEnabled             bool   `json:"inbound_enabled"`
+	OutboundLeadingPlusEnabled bool   `json:"outbound_leading_plus_enabled"`
+	AuthType                   string `json:"auth_type,omitempty"` // credentials | ip
+	AuthUsername               string `json:"auth_username,omitempty"`
+}
+
+// OrgSecrets are the organization's secret credentials (sealed at rest).
+type OrgSecrets struct {
+	TwilioAuthToken       string `json:"twilio_auth_token,omitempty"`
+	TelnyxAPIKey          string `json:"telnyx_api_key,omitempty"`
+	VonageAPISecret       string `json:"vonage_api_secret,omitempty"`
+	VonagePrivateKey      string `json:"vonage_private_key,omitempty"`
+	VonageSignatureSecret string `json:"vonage_signature_secret,omitempty"`
+	SIPPassword           string `json:"sip_password,omitempty"`
+	SIPAuthPassword       string `json:"sip_auth_password,omitempty"`
+}
+
+// APIKey authenticates API callers of one organization. Only the SHA-256 of
+// the key is stored; Prefix ("sb_" and the first 6 characters) lets operators
+// tell keys apart.
+type APIKey struct {
+	ID         string `gorm:"primaryKey"`
+	OrgID      int64  `gorm:"not null"`
+	Name       string `gorm:"not null"`
+	Prefix     string `gorm:"not null"`
+	Hash       string `gorm:"not null"`
+	CreatedAt  time.Time
+	LastUsedAt *time.Time
+	RevokedAt  *time.Time
+}
+
+func (APIKey) TableName() string { return "api_keys" }
+
+// Assistant is a voice/SMS AI assistant reached over websockets and webhooks.
+type Assistant struct {
+	ID                     string          `gorm:"primaryKey"`
+	OrgID                  int64           `gorm:"not null"`
+	Name                   string          `gorm:"not null"`
+	StreamURL              string          `gorm:"not null"`
+	SMSWebhookURL          string          `gorm:"column:sms_webhook_url;not null"`
+	Config                 AssistantConfig `gorm:"type:text;not null"`
+	SecretsEnc             string          `gorm:"not null"` // AssistantSecrets, context "assistants.secrets:<id>"
+	FallbackTransferNumber string          `gorm:"not null"`
+	RecordingEnabled       bool            `gorm:"not null"`
+	WelcomeMessage         string          `gorm:"not null"`
+	Metadata               JSONMap         `gorm:"type:text;not null"`
+	CreatedAt              time.Time
+	UpdatedAt              time.Time
+}
+
+func (Assistant) TableName() string { return "assistants" }
+
+// AssistantConfig holds the assistant's non-secret provider settings.
+type AssistantConfig struct {
+	TwilioAccountSID   string `json:"twilio_account_sid,omitempty"`
+	TelnyxConnectionID string `json:"telnyx_connection_id,omitempty"`
+}
+
+// AssistantSecrets holds the assistant's own provider secrets.
+type AssistantSecrets struct {
+	TwilioAuthToken string `json:"twilio_auth_token,omitempty"`
+	TelnyxAPIKey    string `json:"telnyx_api_key,omitempty"`
+}
+
+// SIPTrunk is a carrier or PBX connection rendered as a FreeSWITCH gateway
+// plus an ACL list, both named GatewayName.
+type SIPTrunk struct {
+	ID               string      `gorm:"primaryKey"`
+	OrgID            int64       `gorm:"not null"`
+	Name             string      `gorm:"not null"`
+	GatewayName      string      `gorm:"not null"`
+	Gateway          string      `gorm:"not null"`
+	Username         string      `gorm:"not null"`
+	PasswordEnc      string      `gorm:"not null"` // context "sip_trunks.password:<id>"
+	Priority         int         `gorm:"not null"`
+	Enabled          bool        `gorm:"not null"`
+	Register         bool        `gorm:"not null"`
+	Realm            string      `gorm:"not null"`
+	Proxy            string      `gorm:"not null"`
+	Transport        string      `gorm:"not null"`
+	FromUser         string      `gorm:"not null"`
+	FromDomain       string      `gorm:"not null"`
+	CallerIDInFrom   bool        `gorm:"not null"`
+	ExpireSeconds    int         `gorm:"not null"`
+	RetrySeconds     int         `gorm:"not null"`
+	PingSeconds      int         `gorm:"not null"`
+	AllowedAddresses StringList  `gorm:"type:text;not null"`
+	Codecs           StringList  `gorm:"type:text;not null"`
+	Provider         string      `gorm:"not null"`
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	Status           *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
+}
+
+func (SIPTrunk) TableName() string { return "sip_trunks" }
+
+// TrunkStatus is what the reconciler and FreeSWITCH report about a trunk,
+// written apart from the trunk record itself.
+type TrunkStatus struct {
+	TrunkID        string `gorm:"primaryKey"`
+	OrgID          int64  `gorm:"not null"`
+	SyncState      string `gorm:"not null"` // pending | applied | error
+	SyncMessage    string `gorm:"not null"`
+	AppliedAt      *time.Time
+	GatewayState   string `gorm:"not null"` // REGED, FAILED, NOREG, DOWN, ...
+	PingStatus     string `gorm:"not null"`
+	LastStatusCode int    `gorm:"not null"`
+	UpdatedAt      time.Time
+}
+
+func (TrunkStatus) TableName() string { return "sip_trunk_status" }
+
+// Phone number providers.
+const (
+	ProviderTwilio = "twilio"
+	ProviderTelnyx = "telnyx"
+	ProviderVonage = "vonage"
+	ProviderBYOSIP = "byo-sip-trunk"
+)
+
+// Providers lists the valid phone number providers.
+var Providers = []string{ProviderTwilio, ProviderTelnyx, ProviderVonage, ProviderBYOSIP}
+
+// PhoneNumber is a DID owned by one organization (unique across all of them).
+type PhoneNumber struct {
+	ID                  string     `gorm:"primaryKey"`
+	OrgID               int64      `gorm:"not null"`
+	PhoneNumber         string     `gorm:"not null"`
+	Provider            string     `gorm:"not null"`
+	ProviderID          string     `gorm:"not null"`
+	FriendlyName        string     `gorm:"not null"`
+	CountryCode         string     `gorm:"not null"`
+	AssistantID         *string    `gorm:"column:assistant_id"`
+	OutboundAssistantID *string    `gorm:"column:outbound_assistant_id"`
+	SIPTrunkID          *string    `gorm:"column:sip_trunk_id"`
+	CapVoice            bool       `gorm:"not null"`
+	CapSMS              bool       `gorm:"column:cap_sms;not null"`
+	CapMMS              bool       `gorm:"column:cap_mms;not null"`
+	AllowedCountryCodes StringList `gorm:"type:text;not null"`
+	IsActive            bool       `gorm:"not null"`
+	CreatedAt           time.Time
+	UpdatedAt           time.Time
+}
+
+func (PhoneNumber) TableName() string { return "phone_numbers" }
+
+// StringList is a []string stored as a JSON array in a text column.
+type StringList []string
+
+func (l StringList) Value() (driver.Value, error) { return jsonValue(l, "[]") }
+func (l *StringList) Scan(v any) error            { return jsonScan(v, l) }
+
+// JSONMap is a free-form JSON object stored in a text column.
+type JSONMap map[string]any
+
+func (m JSONMap) Value() (driver.Value, error) { return jsonValue(m, "{}") }
+func (m *JSONMap) Scan(v any) error            { return jsonScan(v, m) }
+
+func (s OrgSettings) Value() (driver.Value, error)     { return jsonValue(s, "{}") }
+func (s *OrgSettings) Scan(v any) error                { return jsonScan(v, s) }
+func (c AssistantConfig) Value() (driver.Value, error) { return jsonValue(c, "{}") }
+func (c *AssistantConfig) Scan(v any) error            { return jsonScan(v, c) }
+
+func jsonValue(v any, empty string) (driver.Value, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if string(b) == "null" {
+		return empty, nil
+	}
+	return string(b), nil
+}
+
+func jsonScan(v any, dst any) error {
+	var b []byte
+	switch t := v.(type) {
+	case nil:
+		return nil
+	case string:
+		b = []byte(t)
+	case []byte:
+		b = t
+	default:
+		return errors.New("db: unsupported JSON column type")
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return json.Unmarshal(b, dst)
+}

@@ -1,0 +1,316 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"gorm.io/gorm"
+)
+
+// Page selects a window of a list.
+type Page struct {
+	Skip  int
+	Limit int
+}
+
+// --- assistants ---
+
+// ListAssistants lists the organization's assistants by name.
+func (s *Store) ListAssistants(ctx context.Context, orgID int64, p Page) ([]Assistant, int64, error) {
+	var total int64
+	q := s.scoped(ctx, orgID).Model(&Assistant{})
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var out []Assistant
+	err := s.scoped(ctx, orgID).Order("name, id").Offset(p.Skip).Limit(p.Limit).Find(&out).Error
+	return out, total, err
+}
+
+// GetAssistant returns one of the organization's assistants.
+func (s *Store) GetAssistant(ctx context.Context, orgID int64, id string) (*Assistant, error) {
+	var a Assistant
+	if err := s.scoped(ctx, orgID).First(&a, "id = ?", id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &a, nil
+}
+
+func assistantSecretsContext(id string) string { return "assistants.secrets:" + id }
+
+// AssistantSecrets opens the assistant's sealed secrets.
+func (s *Store) AssistantSecrets(a *Assistant) (AssistantSecrets, error) {
+	var sec AssistantSecrets
+	pt, err := s.Keys.Open(assistantSecretsContext(a.ID), a.SecretsEnc)
+	if err != nil || pt == "" {
+		return sec, err
+	}
+	return sec, json.Unmarshal([]byte(pt), &sec)
+}
+
+// SaveAssistant creates (empty ID) or updates the assistant with its secrets.
+func (s *Store) SaveAssistant(ctx context.Context, a *Assistant, sec AssistantSecrets) error {
+	create := a.ID == ""
+	if create {
+		a.ID = NewID()
+		a.CreatedAt = s.Now()
+	}
+	a.UpdatedAt = s.Now()
+	if a.Metadata == nil {
+		a.Metadata = JSONMap{}
+	}
+	enc, err := s.sealJSON(assistantSecretsContext(a.ID), sec)
+	if err != nil {
+		return err
+	}
+	a.SecretsEnc = enc
+	if create {
+		return translate(s.db(ctx).Create(a).Error)
+	}
+	res := s.db(ctx).Model(&Assistant{}).Where("id = ? AND org_id = ?", a.ID, a.OrgID).Select("*").Omit("created_at").Updates(a)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeleteAssistant deletes one of the organization's assistants; numbers
+// assigned to it become unassigned.
+func (s *Store) DeleteAssistant(ctx context.Context, orgID int64, id string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where("org_id = ? AND id = ?", orgID, id).Delete(&Assistant{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		// ON DELETE SET NULL does this too; explicit for databases opened without FK enforcement.
+		if err := tx.Model(&PhoneNumber{}).Where("org_id = ? AND assistant_id = ?", orgID, id).Update("assistant_id", nil).Error; err != nil {
+			return err
+		}
+		return tx.Model(&PhoneNumber{}).Where("org_id = ? AND outbound_assistant_id = ?", orgID, id).Update("outbound_assistant_id", nil).Error
+	})
+}
+
+// --- SIP trunks ---
+
+func trunkPasswordContext(id string) string { return "sip_trunks.password:" + id }
+
+// TrunkPassword opens the trunk's sealed password.
+func (s *Store) TrunkPassword(t *SIPTrunk) (string, error) {
+	return s.Keys.Open(trunkPasswordContext(t.ID), t.PasswordEnc)
+}
+
+// SetTrunkPassword seals password into t (t.ID must be set).
+func (s *Store) SetTrunkPassword(t *SIPTrunk, password string) error {
+	enc, err := s.Keys.Seal(trunkPasswordContext(t.ID), password)
+	if err != nil {
+		return err
+	}
+	t.PasswordEnc = enc
+	return nil
+}
+
+// ListTrunks lists the organization's trunks by priority, then name.
+func (s *Store) ListTrunks(ctx context.Context, orgID int64, p Page) ([]SIPTrunk, int64, error) {
+	var total int64
+	if err := s.scoped(ctx, orgID).Model(&SIPTrunk{}).Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var out []SIPTrunk
+	q := s.scoped(ctx, orgID).Preload("Status").Order("priority, lower(name), id").Offset(p.Skip)
+	if p.Limit > 0 {
+		q = q.Limit(p.Limit)
+	}
+	err := q.Find(&out).Error
+	return out, total, err
+}
+
+// GetTrunk returns one of the organization's trunks.
+func (s *Store) GetTrunk(ctx context.Context, orgID int64, id string) (*SIPTrunk, error) {
+	var t SIPTrunk
+	if err := s.scoped(ctx, orgID).Preload("Status").First(&t, "id = ?", id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
+// TrunkNameTaken reports whether the organization has another trunk with
+// this name (case-insensitive).
+func (s *Store) TrunkNameTaken(ctx context.Context, orgID int64, name, exceptID string) (bool, error) {
+	var n int64
+	err := s.scoped(ctx, orgID).Model(&SIPTrunk{}).Where("lower(name) = ? AND id <> ?", strings.ToLower(name), exceptID).Count(&n).Error
+	return n > 0, err
+}
+
+// GatewayNameTaken reports whether any trunk (of any organization) uses this gateway name.
+func (s *Store) GatewayNameTaken(ctx context.Context, gw, exceptID string) (bool, error) {
+	var n int64
+	err := s.db(ctx).Model(&SIPTrunk{}).Where("gateway_name = ? AND id <> ?", gw, exceptID).Count(&n).Error
+	return n > 0, err
+}
+
+// CreateTrunk inserts a trunk and its pending status.
+func (s *Store) CreateTrunk(ctx context.Context, t *SIPTrunk) error {
+	now := s.Now()
+	t.CreatedAt, t.UpdatedAt = now, now
+	if t.AllowedAddresses == nil {
+		t.AllowedAddresses = StringList{}
+	}
+	if t.Codecs == nil {
+		t.Codecs = StringList{}
+	}
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		st := t.Status
+		t.Status = nil
+		if err := tx.Create(t).Error; err != nil {
+			return translate(err)
+		}
+		status := &TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now}
+		if st != nil {
+			*status = *st
+		}
+		if err := tx.Create(status).Error; err != nil {
+			return translate(err)
+		}
+		t.Status = status
+		return nil
+	})
+}
+
+// UpdateTrunk saves every column of the trunk and marks it pending.
+func (s *Store) UpdateTrunk(ctx context.Context, t *SIPTrunk) error {
+	t.UpdatedAt = s.Now()
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&SIPTrunk{}).Where("id = ? AND org_id = ?", t.ID, t.OrgID).Select("*").Omit("created_at", "Status").Updates(t)
+		if res.Error != nil {
+			return translate(res.Error)
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return tx.Model(&TrunkStatus{}).Where("trunk_id = ?", t.ID).
+			Updates(map[string]any{"sync_state": "pending", "sync_message": "", "updated_at": t.UpdatedAt}).Error
+	})
+}
+
+// DeleteTrunk deletes one of the organization's trunks; numbers on it lose their trunk.
+func (s *Store) DeleteTrunk(ctx context.Context, orgID int64, id string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Where("trunk_id = ? AND org_id = ?", id, orgID).Delete(&TrunkStatus{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Model(&PhoneNumber{}).Where("org_id = ? AND sip_trunk_id = ?", orgID, id).Update("sip_trunk_id", nil).Error; err != nil {
+			return err
+		}
+		res := tx.Where("org_id = ? AND id = ?", orgID, id).Delete(&SIPTrunk{})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// --- phone numbers ---
+
+// NumberFilter narrows ListNumbers.
+type NumberFilter struct {
+	Provider    string
+	AssistantID string
+	SIPTrunkID  string
+	Active      *bool
+	Search      string // substring of the number or friendly name
+}
+
+// ListNumbers lists the organization's numbers.
+func (s *Store) ListNumbers(ctx context.Context, orgID int64, f NumberFilter, p Page) ([]PhoneNumber, int64, error) {
+	q := func() *gorm.DB {
+		q := s.scoped(ctx, orgID).Model(&PhoneNumber{})
+		if f.Provider != "" {
+			q = q.Where("provider = ?", f.Provider)
+		}
+		if f.AssistantID != "" {
+			q = q.Where("assistant_id = ? OR outbound_assistant_id = ?", f.AssistantID, f.AssistantID)
+		}
+		if f.SIPTrunkID != "" {
+			q = q.Where("sip_trunk_id = ?", f.SIPTrunkID)
+		}
+		if f.Active != nil {
+			q = q.Where("is_active = ?", *f.Active)
+		}
+		if f.Search != "" {
+			like := "%" + strings.NewReplacer("%", "", "_", "").Replace(f.Search) + "%"
+			q = q.Where("phone_number LIKE ? OR friendly_name LIKE ?", like, like)
+		}
+		return q
+	}
+	var total int64
+	if err := q().Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var out []PhoneNumber
+	err := q().Order("phone_number").Offset(p.Skip).Limit(p.Limit).Find(&out).Error
+	return out, total, err
+}
+
+// GetNumber returns one of the organization's numbers by id.
+func (s *Store) GetNumber(ctx context.Context, orgID int64, id string) (*PhoneNumber, error) {
+	var n PhoneNumber
+	if err := s.scoped(ctx, orgID).First(&n, "id = ?", id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &n, nil
+}
+
+// NumberOwner returns the organization owning an E.164 number, if any.
+func (s *Store) NumberOwner(ctx context.Context, e164 string) (int64, bool, error) {
+	var n PhoneNumber
+	err := s.db(ctx).Select("org_id").First(&n, "phone_number = ?", e164).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return 0, false, nil
+	}
+	return n.OrgID, err == nil, err
+}
+
+// SaveNumber creates (empty ID) or updates a number.
+func (s *Store) SaveNumber(ctx context.Context, n *PhoneNumber) error {
+	now := s.Now()
+	n.UpdatedAt = now
+	if n.AllowedCountryCodes == nil {
+		n.AllowedCountryCodes = StringList{}
+	}
+	if n.ID == "" {
+		n.ID = NewID()
+		n.CreatedAt = now
+		return translate(s.db(ctx).Create(n).Error)
+	}
+	res := s.db(ctx).Model(&PhoneNumber{}).Where("id = ? AND org_id = ?", n.ID, n.OrgID).Select("*").Omit("created_at").Updates(n)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// DeleteNumber deletes one of the organization's numbers.
+func (s *Store) DeleteNumber(ctx context.Context, orgID int64, id string) error {
+	res := s.db(ctx).Where("org_id = ? AND id = ?", orgID, id).Delete(&PhoneNumber{})
+	if res.Error != nil {
+		return res.Error
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
