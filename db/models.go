@@ -105,28 +105,28 @@ type AssistantSecrets struct {
 // SIPTrunk is a carrier or PBX connection rendered as a FreeSWITCH gateway
 // plus an ACL list, both named GatewayName.
 type SIPTrunk struct {
-	ID               string      `gorm:"primaryKey"`
-	OrgID            int64       `gorm:"not null"`
-	Name             string      `gorm:"not null"`
-	GatewayName      string      `gorm:"not null"`
-	Gateway          string      `gorm:"not null"`
-	Username         string      `gorm:"not null"`
-	PasswordEnc      string      `gorm:"not null"` // context "sip_trunks.password:<id>"
-	Priority         int         `gorm:"not null"`
-	Enabled          bool        `gorm:"not null"`
-	Register         bool        `gorm:"not null"`
-	Realm            string      `gorm:"not null"`
-	Proxy            string      `gorm:"not null"`
-	Transport        string      `gorm:"not null"`
-	FromUser         string      `gorm:"not null"`
-	FromDomain       string      `gorm:"not null"`
-	CallerIDInFrom   bool        `gorm:"not null"`
-	ExpireSeconds    int         `gorm:"not null"`
-	RetrySeconds     int         `gorm:"not null"`
-	PingSeconds      int         `gorm:"not null"`
-	AllowedAddresses StringList  `gorm:"type:text;not null"`
-	Codecs           StringList  `gorm:"type:text;not null"`
-	Provider         string      `gorm:"not null"`
+	ID               string     `gorm:"primaryKey"`
+	OrgID            int64      `gorm:"not null"`
+	Name             string     `gorm:"not null"`
+	GatewayName      string     `gorm:"not null"`
+	Gateway          string     `gorm:"not null"`
+	Username         string     `gorm:"not null"`
+	PasswordEnc      string     `gorm:"not null"` // context "sip_trunks.password:<id>"
+	Priority         int        `gorm:"not null"`
+	Enabled          bool       `gorm:"not null"`
+	Register         bool       `gorm:"not null"`
+	Realm            string     `gorm:"not null"`
+	Proxy            string     `gorm:"not null"`
+	Transport        string     `gorm:"not null"`
+	FromUser         string     `gorm:"not null"`
+	FromDomain       string     `gorm:"not null"`
+	CallerIDInFrom   bool       `gorm:"not null"`
+	ExpireSeconds    int        `gorm:"not null"`
+	RetrySeconds     int        `gorm:"not null"`
+	PingSeconds      int        `gorm:"not null"`
+	AllowedAddresses StringList `gorm:"type:text;not null"`
+	Codecs           StringList `gorm:"type:text;not null"`
+	Provider         string     `gorm:"not null"`
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
 	Status           *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
