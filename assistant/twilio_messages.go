@@ -1,0 +1,262 @@
+package assistant
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Twilio Media Streams messages, with the field names and shapes of
+// https://www.twilio.com/docs/voice/media-streams/websocket-messages.
+// sipbridge plays the part of Twilio: it sends connected / start / media /
+// dtmf / mark / stop and receives media / mark / clear (plus the sipbridge
+// extensions transfer and hangup). sequenceNumber, chunk and timestamp are
+// strings on the wire, as Twilio sends them.
+
+// Protocol constants of the `connected` and `start` messages.
+const (
+	TwilioProtocol     = "Call"
+	TwilioVersion      = "1.0.0"
+	TwilioEncoding     = "audio/x-mulaw"
+	TwilioSampleRate   = 8000
+	TwilioChannels     = 1
+	TwilioTrackInbound = "inbound"
+	// TwilioDTMFTrack is the track name of dtmf messages ("inbound_track").
+	TwilioDTMFTrack = "inbound_track"
+)
+
+// Event names of the protocol.
+const (
+	EventConnected = "connected"
+	EventStart     = "start"
+	EventMedia     = "media"
+	EventDTMF      = "dtmf"
+	EventMark      = "mark"
+	EventStop      = "stop"
+	EventClear     = "clear"
+	// EventTransfer and EventHangup are sipbridge extensions an assistant
+	// may send: {"event":"transfer","transfer":{"to":"…"}}, {"event":"hangup"}.
+	EventTransfer = "transfer"
+	EventHangup   = "hangup"
+)
+
+// ConnectedMessage is the first message of a stream.
+type ConnectedMessage struct {
+	Event    string `json:"event"`
+	Protocol string `json:"protocol"`
+	Version  string `json:"version"`
+}
+
+// StartMessage describes the stream; it follows `connected`.
+type StartMessage struct {
+	Event          string       `json:"event"`
+	SequenceNumber string       `json:"sequenceNumber"`
+	Start          StartPayload `json:"start"`
+	StreamSID      string       `json:"streamSid"`
+}
+
+// StartPayload is the `start` object of a StartMessage.
+type StartPayload struct {
+	StreamSID        string            `json:"streamSid"`
+	AccountSID       string            `json:"accountSid"`
+	CallSID          string            `json:"callSid"`
+	Tracks           []string          `json:"tracks"`
+	CustomParameters map[string]string `json:"customParameters"`
+	MediaFormat      MediaFormat       `json:"mediaFormat"`
+}
+
+// MediaFormat is always μ-law, 8000 Hz, mono.
+type MediaFormat struct {
+	Encoding   string `json:"encoding"`
+	SampleRate int    `json:"sampleRate"`
+	Channels   int    `json:"channels"`
+}
+
+// MediaMessage carries 20 ms of caller audio.
+type MediaMessage struct {
+	Event          string       `json:"event"`
+	SequenceNumber string       `json:"sequenceNumber"`
+	Media          MediaPayload `json:"media"`
+	StreamSID      string       `json:"streamSid"`
+}
+
+// MediaPayload is the `media` object of a MediaMessage; Payload is base64
+// μ-law.
+type MediaPayload struct {
+	Track     string `json:"track"`
+	Chunk     string `json:"chunk"`
+	Timestamp string `json:"timestamp"`
+	Payload   string `json:"payload"`
+}
+
+// DTMFMessage reports a key the caller pressed.
+type DTMFMessage struct {
+	Event          string      `json:"event"`
+	StreamSID      string      `json:"streamSid"`
+	SequenceNumber string      `json:"sequenceNumber"`
+	DTMF           DTMFPayload `json:"dtmf"`
+}
+
+// DTMFPayload is the `dtmf` object of a DTMFMessage.
+type DTMFPayload struct {
+	Track string `json:"track"`
+	Digit string `json:"digit"`
+}
+
+// MarkMessage echoes a mark of the assistant once the audio before it has
+// played to the caller.
+type MarkMessage struct {
+	Event          string      `json:"event"`
+	StreamSID      string      `json:"streamSid"`
+	SequenceNumber string      `json:"sequenceNumber"`
+	Mark           MarkPayload `json:"mark"`
+}
+
+// MarkPayload is the `mark` object of a MarkMessage.
+type MarkPayload struct {
+	Name string `json:"name"`
+}
+
+// StopMessage ends the stream.
+type StopMessage struct {
+	Event          string      `json:"event"`
+	SequenceNumber string      `json:"sequenceNumber"`
+	StreamSID      string      `json:"streamSid"`
+	Stop           StopPayload `json:"stop"`
+}
+
+// StopPayload is the `stop` object of a StopMessage.
+type StopPayload struct {
+	AccountSID string `json:"accountSid"`
+	CallSID    string `json:"callSid"`
+}
+
+// Keys of the customParameters sipbridge sets in `start`.
+const (
+	ParamFrom           = "from"
+	ParamTo             = "to"
+	ParamCallID         = "call_id"
+	ParamAssistantID    = "assistant_id"
+	ParamDirection      = "direction"
+	ParamWelcomeMessage = "welcome_message"
+)
+
+// StartInfo is what the `start` message tells the assistant about the call.
+type StartInfo struct {
+	// StreamSID identifies the stream; empty means "MZ" + 32 random hex
+	// digits, the shape of a Twilio stream SID.
+	StreamSID string
+	// AccountSID is reported as start.accountSid and stop.accountSid; empty
+	// means "AC" + 32 zeros (there is no Twilio account behind a SIP call).
+	AccountSID string
+	// CallSID is reported as start.callSid; empty means "CA" + the 32 hex
+	// digits of CallID when CallID is a UUID, else "CA" + random hex.
+	CallSID string
+	// CallID is the FreeSWITCH channel UUID (customParameters.call_id).
+	CallID string
+	// From and To are the caller and called numbers (E.164 when known).
+	From, To string
+	// AssistantID is sipbridge's id of the assistant.
+	AssistantID string
+	// Direction is "inbound" or "outbound".
+	Direction string
+	// WelcomeMessage is the greeting the assistant should speak first.
+	WelcomeMessage string
+	// Extra holds further custom parameters, e.g. the INVITE's X- headers
+	// by header name. The named fields above win over Extra on a clash.
+	Extra map[string]string
+}
+
+// CustomParameters returns the start message's customParameters: Extra,
+// then the named fields that are not empty.
+func (s StartInfo) CustomParameters() map[string]string {
+	p := make(map[string]string, len(s.Extra)+6)
+	for k, v := range s.Extra {
+		p[k] = v
+	}
+	for k, v := range map[string]string{
+		ParamFrom:           s.From,
+		ParamTo:             s.To,
+		ParamCallID:         s.CallID,
+		ParamAssistantID:    s.AssistantID,
+		ParamDirection:      s.Direction,
+		ParamWelcomeMessage: s.WelcomeMessage,
+	} {
+		if v != "" {
+			p[k] = v
+		}
+	}
+	return p
+}
+
+// withDefaults fills the SIDs that were left empty.
+func (s StartInfo) withDefaults() StartInfo {
+	if s.StreamSID == "" {
+		s.StreamSID = "MZ" + hex32(uuid.New())
+	}
+	if s.AccountSID == "" {
+		s.AccountSID = "AC" + strings.Repeat("0", 32)
+	}
+	if s.CallSID == "" {
+		if id, err := uuid.Parse(s.CallID); err == nil {
+			s.CallSID = "CA" + hex32(id)
+		} else {
+			s.CallSID = "CA" + hex32(uuid.New())
+		}
+	}
+	return s
+}
+
+func hex32(id uuid.UUID) string {
+	return strings.ReplaceAll(id.String(), "-", "")
+}
+
+func (s StartInfo) connectedMessage() ConnectedMessage {
+	return ConnectedMessage{Event: EventConnected, Protocol: TwilioProtocol, Version: TwilioVersion}
+}
+
+func (s StartInfo) startMessage(seq int64) StartMessage {
+	return StartMessage{
+		Event:          EventStart,
+		SequenceNumber: strconv.FormatInt(seq, 10),
+		Start: StartPayload{
+			StreamSID:        s.StreamSID,
+			AccountSID:       s.AccountSID,
+			CallSID:          s.CallSID,
+			Tracks:           []string{TwilioTrackInbound},
+			CustomParameters: s.CustomParameters(),
+			MediaFormat: MediaFormat{
+				Encoding:   TwilioEncoding,
+				SampleRate: TwilioSampleRate,
+				Channels:   TwilioChannels,
+			},
+		},
+		StreamSID: s.StreamSID,
+	}
+}
+
+// appendMediaMessage appends a `media` message to dst without going through
+// encoding/json (it runs 50 times a second per call). streamSIDJSON is the
+// stream SID already encoded as a JSON string (with quotes).
+func appendMediaMessage(dst []byte, seq, chunk, timestampMS int64, ulaw []byte, streamSIDJSON []byte) []byte {
+	dst = append(dst, `{"event":"media","sequenceNumber":"`...)
+	dst = strconv.AppendInt(dst, seq, 10)
+	dst = append(dst, `","media":{"track":"inbound","chunk":"`...)
+	dst = strconv.AppendInt(dst, chunk, 10)
+	dst = append(dst, `","timestamp":"`...)
+	dst = strconv.AppendInt(dst, timestampMS, 10)
+	dst = append(dst, `","payload":"`...)
+	dst = base64.StdEncoding.AppendEncode(dst, ulaw)
+	dst = append(dst, `"},"streamSid":`...)
+	dst = append(dst, streamSIDJSON...)
+	return append(dst, '}')
+}
+
+// jsonString encodes s as a JSON string literal.
+func jsonString(s string) []byte {
+	b, _ := json.Marshal(s) // a string always marshals
+	return b
+}
