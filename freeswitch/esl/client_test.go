@@ -607,8 +607,11 @@ func TestClientCloseStopsEverything(t *testing.T) {
 	fs := newFakeFS(t, "pw")
 	fs.setHandle(func(s *fakeSession, raw string) bool { return strings.HasPrefix(raw, "api hang") })
 	hookDone := make(chan struct{})
+	// No heartbeat during the test: the fake leaves "api hang" unanswered but
+	// would answer a later "api status", and replies are matched in order (as
+	// FreeSWITCH sends them), so that reply would go to the hanging caller.
 	c := esl.New(fs.addr(), "pw",
-		esl.WithHeartbeat(20*time.Millisecond, time.Hour),
+		esl.WithHeartbeat(time.Hour, time.Hour),
 		esl.WithOnConnect(func(ctx context.Context) { <-ctx.Done(); close(hookDone) }))
 	c.OnEvent(func(*esl.Event) {})
 	if err := c.Start(context.Background()); err != nil {
