@@ -1,0 +1,171 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Sentinel errors. Every error a client returns wraps one of them (use
+// errors.Is); provider failures are a [*Error] carrying the provider's own
+// code and message.
+var (
+	// ErrNumberUnavailable: the number is no longer available (bought by
+	// someone else, already owned, not orderable).
+	ErrNumberUnavailable = errors.New("number unavailable")
+	// ErrInsufficientBalance: the account lacks funds for the operation.
+	ErrInsufficientBalance = errors.New("insufficient balance")
+	// ErrInvalidCredentials: the provider refused our credentials (or the
+	// account is suspended or not allowed to do this).
+	ErrInvalidCredentials = errors.New("invalid provider credentials")
+	// ErrRateLimited: the provider throttled us.
+	ErrRateLimited = errors.New("rate limited by provider")
+	// ErrProviderDown: the provider failed (5xx), timed out or could not be
+	// reached.
+	ErrProviderDown = errors.New("provider unavailable")
+	// ErrNotFound: the number, call or message does not exist at the provider.
+	ErrNotFound = errors.New("not found at provider")
+	// ErrNotSupported: the provider cannot do this (a SIP trunk cannot search
+	// numbers).
+	ErrNotSupported = errors.New("not supported by provider")
+	// ErrBadRequest: the provider rejected the request's content, or the
+	// request is invalid before it is sent.
+	ErrBadRequest = errors.New("rejected by provider")
+	// ErrInvalidSignature: a webhook's signature is missing, malformed, does
+	// not match, or is too old.
+	ErrInvalidSignature = errors.New("invalid webhook signature")
+)
+
+// Error is a failure reported by a provider. It matches its Kind with
+// errors.Is.
+type Error struct {
+	// Provider is NameTwilio, NameTelnyx or NameVonage.
+	Provider string
+	// Kind is one of the sentinel errors of this package.
+	Kind error
+	// Status is the HTTP status of the provider's response (0 when the
+	// failure came inside a 200 answer, as Vonage does).
+	Status int
+	// Code is the provider's own error code ("21422", "10009", "9").
+	Code string
+	// Message is the provider's human-readable explanation.
+	Message string
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Provider)
+	b.WriteString(": ")
+	b.WriteString(e.Kind.Error())
+	if e.Message != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Message)
+	}
+	var extra []string
+	if e.Code != "" {
+		extra = append(extra, "code "+e.Code)
+	}
+	if e.Status != 0 {
+		extra = append(extra, fmt.Sprintf("http %d", e.Status))
+	}
+	if len(extra) > 0 {
+		b.WriteString(" (")
+		b.WriteString(strings.Join(extra, ", "))
+		b.WriteString(")")
+	}
+	return b.String()
+}
+
+// Unwrap returns the sentinel.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// HTTPStatus maps an error of this package to the HTTP status our API
+// answers with: ErrNumberUnavailable 409, ErrInsufficientBalance 402,
+// ErrInvalidCredentials 424, ErrRateLimited 429, ErrProviderDown 502,
+// ErrNotFound 404, ErrNotSupported 501, ErrBadRequest 400,
+// ErrInvalidSignature 403, a context deadline 504; nil is 200 and anything
+// else 500.
+func HTTPStatus(err error) int {
+	switch {
+	case err == nil:
+		return http.StatusOK
+	case errors.Is(err, ErrNumberUnavailable):
+		return http.StatusConflict
+	case errors.Is(err, ErrInsufficientBalance):
+		return http.StatusPaymentRequired
+	case errors.Is(err, ErrInvalidCredentials):
+		return http.StatusFailedDependency
+	case errors.Is(err, ErrRateLimited):
+		return http.StatusTooManyRequests
+	case errors.Is(err, ErrProviderDown):
+		return http.StatusBadGateway
+	case errors.Is(err, ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, ErrNotSupported):
+		return http.StatusNotImplemented
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest
+	case errors.Is(err, ErrInvalidSignature):
+		return http.StatusForbidden
+	case errors.Is(err, context.DeadlineExceeded):
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// kindForStatus is the default classification of an HTTP status when the
+// provider's body says nothing more specific.
+func kindForStatus(status int) error {
+	switch {
+	case status == http.StatusUnauthorized, status == http.StatusForbidden:
+		return ErrInvalidCredentials
+	case status == http.StatusPaymentRequired:
+		return ErrInsufficientBalance
+	case status == http.StatusNotFound:
+		return ErrNotFound
+	case status == http.StatusConflict:
+		return ErrNumberUnavailable
+	case status == http.StatusTooManyRequests:
+		return ErrRateLimited
+	case status >= 500:
+		return ErrProviderDown
+	default:
+		return ErrBadRequest
+	}
+}
+
+// mentionsBalance reports whether a provider message is about missing funds.
+func mentionsBalance(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "insufficient funds") ||
+		strings.Contains(m, "insufficient balance") ||
+		strings.Contains(m, "low balance") ||
+		strings.Contains(m, "not enough credit") ||
+		strings.Contains(m, "out of credit") ||
+		strings.Contains(m, "out-of-credit")
+}
+
+// mentionsUnavailable reports whether a provider message says a number can
+// no longer be had.
+func mentionsUnavailable(msg string) bool {
+	m := strings.ToLower(msg)
+	return strings.Contains(m, "not available") ||
+		strings.Contains(m, "unavailable") ||
+		strings.Contains(m, "no longer available") ||
+		strings.Contains(m, "already reserved") ||
+		strings.Contains(m, "already owned") ||
+		strings.Contains(m, "already own")
+}
+
+// badRequest is an error raised before anything is sent.
+func badRequest(provider, format string, args ...any) error {
+	return &Error{Provider: provider, Kind: ErrBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+// notSupported is an ErrNotSupported for provider.
+func notSupported(provider, what string) error {
+	return &Error{Provider: provider, Kind: ErrNotSupported, Message: what}
+}

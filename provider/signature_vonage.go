@@ -1,0 +1,253 @@
+package provider
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"hash"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// VonageTolerance is the accepted age of a signed Vonage webhook (JWT iat,
+// SMS timestamp).
+const VonageTolerance = 5 * time.Minute
+
+// maxVonageJWT bounds the token we parse.
+const maxVonageJWT = 8 << 10
+
+// VonageClaims are the claims of a verified signed webhook.
+type VonageClaims struct {
+	IssuedAt      time.Time
+	ApplicationID string
+	APIKey        string
+	PayloadHash   string
+	JTI           string
+}
+
+// VerifyVonageJWT checks a Vonage signed webhook (Voice and Messages APIs):
+// authorization is the Authorization header ("Bearer <jwt>", or the bare
+// token), an HS256 JWT signed with the account's signature secret. Its
+// payload_hash claim must be the hex SHA-256 of body (required when the body
+// is not empty), its iat within VonageTolerance of now, its exp (if any) not
+// past. Other algorithms, "none" included, are refused. The result wraps
+// ErrInvalidSignature on any failure.
+func VerifyVonageJWT(signatureSecret, authorization string, body []byte, now time.Time) (VonageClaims, error) {
+	if signatureSecret == "" {
+		return VonageClaims{}, sigErr(NameVonage, "no signature secret configured")
+	}
+	tok := strings.TrimSpace(authorization)
+	if len(tok) >= 7 && strings.EqualFold(tok[:7], "bearer ") {
+		tok = strings.TrimSpace(tok[7:])
+	}
+	if tok == "" || len(tok) > maxVonageJWT {
+		return VonageClaims{}, sigErr(NameVonage, "missing or oversized JWT")
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return VonageClaims{}, sigErr(NameVonage, "malformed JWT")
+	}
+	hdrJSON, err1 := b64url(parts[0])
+	claimsJSON, err2 := b64url(parts[1])
+	sig, err3 := b64url(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil {
+		return VonageClaims{}, sigErr(NameVonage, "malformed JWT encoding")
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if json.Unmarshal(hdrJSON, &hdr) != nil || hdr.Alg != "HS256" {
+		return VonageClaims{}, sigErr(NameVonage, "JWT algorithm must be HS256")
+	}
+	mac := hmac.New(sha256.New, []byte(signatureSecret))
+	mac.Write([]byte(parts[0] + "." + parts[1]))
+	if !hmac.Equal(sig, mac.Sum(nil)) {
+		return VonageClaims{}, sigErr(NameVonage, "JWT signature mismatch")
+	}
+	var raw map[string]any
+	dec := json.NewDecoder(bytes.NewReader(claimsJSON))
+	dec.UseNumber()
+	if dec.Decode(&raw) != nil || raw == nil {
+		return VonageClaims{}, sigErr(NameVonage, "malformed JWT claims")
+	}
+	c := VonageClaims{
+		ApplicationID: claimString(raw["application_id"]),
+		APIKey:        claimString(raw["api_key"]),
+		PayloadHash:   claimString(raw["payload_hash"]),
+		JTI:           claimString(raw["jti"]),
+	}
+	iat, ok := claimUnix(raw["iat"])
+	if !ok {
+		return VonageClaims{}, sigErr(NameVonage, "JWT without iat")
+	}
+	c.IssuedAt = time.Unix(iat, 0)
+	if d := now.Sub(c.IssuedAt); d > VonageTolerance || d < -VonageTolerance {
+		return VonageClaims{}, sigErr(NameVonage, "JWT iat outside the tolerance (replayed or stale)")
+	}
+	if exp, ok := claimUnix(raw["exp"]); ok && now.Unix() > exp {
+		return VonageClaims{}, sigErr(NameVonage, "JWT expired")
+	}
+	if nbf, ok := claimUnix(raw["nbf"]); ok && now.Add(VonageTolerance).Unix() < nbf {
+		return VonageClaims{}, sigErr(NameVonage, "JWT not valid yet")
+	}
+	if c.PayloadHash == "" {
+		if len(body) > 0 {
+			return VonageClaims{}, sigErr(NameVonage, "JWT without payload_hash for a body")
+		}
+		return c, nil
+	}
+	want, err := hex.DecodeString(c.PayloadHash)
+	sum := sha256.Sum256(body)
+	if err != nil || !hmac.Equal(want, sum[:]) {
+		return VonageClaims{}, sigErr(NameVonage, "payload_hash does not match the body")
+	}
+	return c, nil
+}
+
+// SignVonageWebhookJWT mints the token Vonage would send with body: HS256
+// over {"iat","jti","payload_hash", extra claims...}. It exists for tests of
+// webhook handlers.
+func SignVonageWebhookJWT(signatureSecret string, body []byte, now time.Time, extra map[string]any) string {
+	sum := sha256.Sum256(body)
+	claims := map[string]any{"iat": now.Unix(), "jti": strconv.FormatInt(now.UnixNano(), 36), "payload_hash": hex.EncodeToString(sum[:])}
+	for k, v := range extra {
+		claims[k] = v
+	}
+	h, _ := json.Marshal(map[string]string{"alg": "HS256", "typ": "JWT"})
+	p, _ := json.Marshal(claims)
+	enc := base64.RawURLEncoding
+	signing := enc.EncodeToString(h) + "." + enc.EncodeToString(p)
+	mac := hmac.New(sha256.New, []byte(signatureSecret))
+	mac.Write([]byte(signing))
+	return signing + "." + enc.EncodeToString(mac.Sum(nil))
+}
+
+func b64url(s string) ([]byte, error) {
+	return base64.RawURLEncoding.DecodeString(strings.TrimRight(s, "="))
+}
+
+func claimString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
+
+func claimUnix(v any) (int64, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n, true
+		}
+		if f, err := x.Float64(); err == nil && f > -1e15 && f < 1e15 {
+			return int64(f), true
+		}
+	case string:
+		if n, err := strconv.ParseInt(x, 10, 64); err == nil {
+			return n, true
+		}
+	}
+	return 0, false
+}
+
+// Signature methods of the Vonage SMS API, as chosen in the dashboard.
+const (
+	VonageSigMD5Hash = "md5hash" // MD5(query + secret), lowercase hex (the default)
+	VonageSigMD5     = "md5"     // HMAC-MD5(secret, query), uppercase hex
+	VonageSigSHA1    = "sha1"    // HMAC-SHA1
+	VonageSigSHA256  = "sha256"  // HMAC-SHA256
+	VonageSigSHA512  = "sha512"  // HMAC-SHA512
+)
+
+// VonageSMSSignature computes the "sig" of SMS API parameters: the params
+// (sig excluded, first value of each) sorted by key and joined as
+// "&key=value" with '&' and '=' inside values replaced by '_'; md5hash is
+// the MD5 of that string followed by the secret, the other methods the HMAC
+// of it keyed by the secret (uppercase hex).
+func VonageSMSSignature(params url.Values, secret, method string) (string, error) {
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		if k != "sig" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		v := ""
+		if vs := params[k]; len(vs) > 0 {
+			v = vs[0]
+		}
+		b.WriteByte('&')
+		b.WriteString(k)
+		b.WriteByte('=')
+		b.WriteString(strings.NewReplacer("&", "_", "=", "_").Replace(v))
+	}
+	query := b.String()
+	var newHash func() hash.Hash
+	switch strings.ToLower(method) {
+	case VonageSigMD5Hash:
+		sum := md5.Sum([]byte(query + secret))
+		return hex.EncodeToString(sum[:]), nil
+	case VonageSigMD5:
+		newHash = md5.New
+	case VonageSigSHA1:
+		newHash = sha1.New
+	case VonageSigSHA256:
+		newHash = sha256.New
+	case VonageSigSHA512:
+		newHash = sha512.New
+	default:
+		return "", sigErr(NameVonage, "unknown signature method "+strconvQuote(method))
+	}
+	mac := hmac.New(newHash, []byte(secret))
+	mac.Write([]byte(query))
+	return strings.ToUpper(hex.EncodeToString(mac.Sum(nil))), nil
+}
+
+// VerifyVonageSMSSignature checks a signed SMS API webhook: params are all
+// its parameters (query or form), sig and timestamp included; the timestamp
+// (Unix seconds) must be within VonageTolerance of now. The hex comparison
+// ignores case and runs in constant time. The result wraps
+// ErrInvalidSignature on any failure.
+func VerifyVonageSMSSignature(params url.Values, secret, method string, now time.Time) error {
+	if secret == "" {
+		return sigErr(NameVonage, "no signature secret configured")
+	}
+	got, err := hex.DecodeString(params.Get("sig"))
+	if err != nil || len(got) == 0 {
+		return sigErr(NameVonage, "missing or malformed sig")
+	}
+	ts, err := strconv.ParseInt(strings.TrimSpace(params.Get("timestamp")), 10, 64)
+	if err != nil {
+		return sigErr(NameVonage, "missing or malformed timestamp")
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > VonageTolerance || d < -VonageTolerance {
+		return sigErr(NameVonage, "timestamp outside the tolerance (replayed or stale)")
+	}
+	want, err := VonageSMSSignature(params, secret, method)
+	if err != nil {
+		return err
+	}
+	wantRaw, _ := hex.DecodeString(want)
+	if !hmac.Equal(got, wantRaw) {
+		return sigErr(NameVonage, "sig mismatch")
+	}
+	return nil
+}
+
+func strconvQuote(s string) string {
+	if len(s) > 32 {
+		s = s[:32]
+	}
+	return strconv.Quote(s)
+}

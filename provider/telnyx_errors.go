@@ -1,0 +1,99 @@
+package provider
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+)
+
+// Telnyx API error codes we classify
+// (https://developers.telnyx.com/docs/overview/errors).
+const (
+	telnyxCodeNotFound    = "10005" // Resource not found
+	telnyxCodeAuthFailed  = "10009" // Authentication failed
+	telnyxCodeAuthzFailed = "10010" // Authorization failed
+	telnyxCodeTooManyReqs = "10011" // Too many requests
+)
+
+// telnyxAPIError is one entry of Telnyx's {"errors":[{code,title,detail}]}.
+type telnyxAPIError struct {
+	Code   string
+	Title  string
+	Detail string
+}
+
+// parseTelnyxErrors reads an error body leniently (code as string or
+// number); a body that is not the documented shape yields no entries.
+func parseTelnyxErrors(body []byte) []telnyxAPIError {
+	var doc struct {
+		Errors []map[string]any `json:"errors"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return nil
+	}
+	out := make([]telnyxAPIError, 0, len(doc.Errors))
+	for _, e := range doc.Errors {
+		if e == nil {
+			continue
+		}
+		out = append(out, telnyxAPIError{
+			Code:   jsonString(e["code"]),
+			Title:  jsonString(e["title"]),
+			Detail: jsonString(e["detail"]),
+		})
+	}
+	return out
+}
+
+// classifyTelnyx maps a Telnyx error answer to a sentinel: known codes
+// first, then the message (balance, availability), then the HTTP status.
+func classifyTelnyx(status int, body []byte) *Error {
+	errs := parseTelnyxErrors(body)
+	e := &Error{Provider: NameTelnyx, Status: status}
+	var msgs []string
+	for i, x := range errs {
+		if i == 0 {
+			e.Code = x.Code
+		}
+		m := x.Title
+		if x.Detail != "" && x.Detail != x.Title {
+			if m != "" {
+				m += ": "
+			}
+			m += x.Detail
+		}
+		if m != "" {
+			msgs = append(msgs, m)
+		}
+	}
+	if len(errs) == 0 {
+		msgs = append(msgs, snippet(body))
+	}
+	e.Message = strings.Join(msgs, "; ")
+	if e.Message == "" {
+		e.Message = strings.ToLower(http.StatusText(status))
+	}
+
+	codes := map[string]bool{}
+	for _, x := range errs {
+		codes[x.Code] = true
+	}
+	switch {
+	case codes[telnyxCodeAuthFailed] || codes[telnyxCodeAuthzFailed]:
+		e.Kind = ErrInvalidCredentials
+	case codes[telnyxCodeTooManyReqs]:
+		e.Kind = ErrRateLimited
+	case status >= 500:
+		e.Kind = ErrProviderDown
+	case status >= 400 && mentionsBalance(e.Message):
+		e.Kind = ErrInsufficientBalance
+	case (status == 400 || status == 409 || status == 422) &&
+		mentionsUnavailable(e.Message):
+		e.Kind = ErrNumberUnavailable
+	case codes[telnyxCodeNotFound]:
+		e.Kind = ErrNotFound
+	default:
+		e.Kind = kindForStatus(status)
+	}
+	return e
+}

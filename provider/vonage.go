@@ -1,0 +1,374 @@
+package provider
+
+import (
+	"bytes"
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Vonage is the Vonage client. Numbers (number/search, number/buy,
+// number/cancel, number/update, account/numbers) and the SMS API
+// (sms/json) live on Config.VonageRESTBaseURL and authenticate with
+// api_key/api_secret; the Messages API (v1/messages) and the Voice API
+// (v1/calls) live on Config.VonageAPIBaseURL and authenticate with an RS256
+// JWT signed by the application's private key (Messages falls back to Basic
+// api_key:api_secret without an application).
+//
+// Vonage numbers need their country for every change, so Release and
+// ConfigureWebhooks first look the number up in account/numbers. Search
+// filters on area code and digits (pattern); Locality and Region are ignored.
+// Voice routing: a sip: or tel: target in VoiceURL is set as
+// voiceCallbackType/voiceCallbackValue; an http(s) VoiceURL is served by the
+// application (its answer_url), which is assigned with app_id.
+type Vonage struct {
+	creds VonageCreds
+	core  *httpCore
+	rest  string
+	api   string
+	key   *rsa.PrivateKey
+	clock Clock
+}
+
+var _ Provider = (*Vonage)(nil)
+
+const vonageMaxPages = 200
+
+// NewVonage returns a Vonage client. It needs the API key and secret, or the
+// application id and private key, or both; a private key that does not parse
+// is an ErrInvalidCredentials.
+func NewVonage(creds VonageCreds, cfg Config) (*Vonage, error) {
+	cfg = cfg.withDefaults()
+	if !creds.messagingReady() && !creds.voiceReady() {
+		return nil, &Error{Provider: NameVonage, Kind: ErrInvalidCredentials,
+			Message: "API key and secret, or application id and private key, are required"}
+	}
+	rest, err := parseBaseURL(cfg.VonageRESTBaseURL)
+	if err != nil {
+		return nil, badRequest(NameVonage, "%v", err)
+	}
+	api, err := parseBaseURL(cfg.VonageAPIBaseURL)
+	if err != nil {
+		return nil, badRequest(NameVonage, "%v", err)
+	}
+	v := &Vonage{creds: creds, core: newHTTPCore(NameVonage, cfg), rest: rest.String(), api: api.String(), clock: cfg.Clock}
+	if set(creds.PrivateKey) {
+		key, err := parseRSAPrivateKey(creds.PrivateKey)
+		if err != nil {
+			return nil, &Error{Provider: NameVonage, Kind: ErrInvalidCredentials, Message: "private key: " + err.Error()}
+		}
+		v.key = key
+	}
+	return v, nil
+}
+
+// Name is NameVonage.
+func (v *Vonage) Name() string { return NameVonage }
+
+// numbersCall calls a Numbers API endpoint. GET carries the credentials and
+// params in the query, POST in the form body. An "error-code" other than
+// "200" is a failure even under HTTP 200.
+func (v *Vonage) numbersCall(ctx context.Context, op, method, path string, params url.Values, out any) error {
+	if !v.creds.messagingReady() {
+		return &Error{Provider: NameVonage, Kind: ErrInvalidCredentials, Message: "the Numbers API needs the API key and secret"}
+	}
+	form := url.Values{}
+	for k, vs := range params {
+		form[k] = vs
+	}
+	form.Set("api_key", v.creds.APIKey)
+	form.Set("api_secret", v.creds.APISecret)
+	h := http.Header{}
+	h.Set("Accept", "application/json")
+	u := v.rest + path
+	var body []byte
+	if method == http.MethodGet {
+		u += "?" + form.Encode()
+	} else {
+		body = []byte(form.Encode())
+		h.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	resp, err := v.core.do(ctx, method, u, h, body)
+	if err != nil {
+		return err
+	}
+	if e := vonageNumbersError(op, resp.status, resp.body); e != nil {
+		return e
+	}
+	if out != nil && len(bytes.TrimSpace(resp.body)) > 0 {
+		if err := json.Unmarshal(resp.body, out); err != nil {
+			return &Error{Provider: NameVonage, Kind: ErrProviderDown, Status: resp.status, Message: "unexpected answer: " + err.Error()}
+		}
+	}
+	return nil
+}
+
+type vonageAvailable struct {
+	Country  string   `json:"country"`
+	Msisdn   string   `json:"msisdn"`
+	Type     string   `json:"type"`
+	Cost     string   `json:"cost"`
+	Features []string `json:"features"`
+}
+
+type vonageOwned struct {
+	Country             string   `json:"country"`
+	Msisdn              string   `json:"msisdn"`
+	Type                string   `json:"type"`
+	Features            []string `json:"features"`
+	MoHTTPURL           string   `json:"moHttpUrl"`
+	VoiceCallbackType   string   `json:"voiceCallbackType"`
+	VoiceCallbackValue  string   `json:"voiceCallbackValue"`
+	VoiceStatusCallback string   `json:"voiceStatusCallback"`
+	AppID               string   `json:"app_id"`
+}
+
+// nanp lists the countries dialled with +1, where an area code is the three
+// digits after the 1.
+var nanp = map[string]bool{"US": true, "CA": true, "PR": true, "VI": true, "GU": true, "AS": true, "MP": true}
+
+// SearchNumbers calls number/search: the area code becomes a "starts with"
+// pattern (after the 1 in NANP countries), Contains a "contains" pattern.
+func (v *Vonage) SearchNumbers(ctx context.Context, q SearchQuery) ([]AvailableNumber, error) {
+	country := strings.ToUpper(strings.TrimSpace(q.CountryCode))
+	if len(country) != 2 {
+		return nil, badRequest(NameVonage, "country code %q: want ISO 3166-1 alpha-2", q.CountryCode)
+	}
+	p := url.Values{}
+	p.Set("country", country)
+	contains := q.Contains
+	switch {
+	case q.AreaCode != "" && nanp[country]:
+		p.Set("pattern", "1"+q.AreaCode)
+		p.Set("search_pattern", "0")
+	case q.AreaCode != "":
+		p.Set("pattern", q.AreaCode)
+		p.Set("search_pattern", "1")
+	case contains != "":
+		p.Set("pattern", contains)
+		p.Set("search_pattern", "1")
+		contains = ""
+	}
+	size := 20
+	if q.Limit > 0 {
+		size = min(q.Limit, 100)
+	}
+	p.Set("size", strconv.Itoa(size))
+	var res struct {
+		Count   int               `json:"count"`
+		Numbers []vonageAvailable `json:"numbers"`
+	}
+	if err := v.numbersCall(ctx, "search", http.MethodGet, "/number/search", p, &res); err != nil {
+		return nil, err
+	}
+	out := make([]AvailableNumber, 0, len(res.Numbers))
+	for _, n := range res.Numbers {
+		if contains != "" && !strings.Contains(n.Msisdn, contains) {
+			continue
+		}
+		out = append(out, AvailableNumber{
+			PhoneNumber:  "+" + digitsOnly(n.Msisdn),
+			CountryCode:  firstSet(n.Country, country),
+			Capabilities: vonageCaps(n.Features),
+			MonthlyCost:  n.Cost,
+		})
+		if q.Limit > 0 && len(out) == q.Limit {
+			break
+		}
+	}
+	return out, nil
+}
+
+// Purchase calls number/buy (POST, sent once), then number/update with the
+// webhooks. If the update fails the number is still bought: the result has
+// its ProviderID and the error says what failed.
+func (v *Vonage) Purchase(ctx context.Context, req PurchaseRequest) (Purchased, error) {
+	if !isE164(req.PhoneNumber) {
+		return Purchased{}, badRequest(NameVonage, "phone number %q: want E.164", req.PhoneNumber)
+	}
+	country := strings.ToUpper(strings.TrimSpace(req.CountryCode))
+	if len(country) != 2 {
+		return Purchased{}, badRequest(NameVonage, "country code %q: Vonage needs the number's ISO country", req.CountryCode)
+	}
+	msisdn := digitsOnly(req.PhoneNumber)
+	p := url.Values{}
+	p.Set("country", country)
+	p.Set("msisdn", msisdn)
+	if err := v.numbersCall(ctx, "buy", http.MethodPost, "/number/buy", p, nil); err != nil {
+		return Purchased{}, err
+	}
+	got := Purchased{ProviderID: req.PhoneNumber, Details: map[string]any{"country": country, "msisdn": msisdn}}
+	w := Webhooks{VoiceURL: req.VoiceURL, SMSURL: req.SMSURL, StatusCallbackURL: req.StatusCallbackURL}
+	if w != (Webhooks{}) {
+		if err := v.update(ctx, country, msisdn, w); err != nil {
+			got.Details["webhooks_configured"] = false
+			return got, err
+		}
+		got.Details["webhooks_configured"] = true
+	}
+	return got, nil
+}
+
+// owned finds one of the account's numbers (for its country).
+func (v *Vonage) owned(ctx context.Context, numberOrID string) (vonageOwned, error) {
+	msisdn := digitsOnly(strings.TrimSpace(numberOrID))
+	if !isE164("+" + msisdn) {
+		return vonageOwned{}, badRequest(NameVonage, "phone number %q: want E.164", numberOrID)
+	}
+	p := url.Values{}
+	p.Set("pattern", msisdn)
+	p.Set("search_pattern", "0")
+	p.Set("size", "100")
+	var res struct {
+		Count   int           `json:"count"`
+		Numbers []vonageOwned `json:"numbers"`
+	}
+	if err := v.numbersCall(ctx, "list", http.MethodGet, "/account/numbers", p, &res); err != nil {
+		return vonageOwned{}, err
+	}
+	for _, n := range res.Numbers {
+		if n.Msisdn == msisdn {
+			return n, nil
+		}
+	}
+	return vonageOwned{}, &Error{Provider: NameVonage, Kind: ErrNotFound, Message: "no owned number " + numberOrID}
+}
+
+// Release calls number/cancel.
+func (v *Vonage) Release(ctx context.Context, numberOrID string) error {
+	n, err := v.owned(ctx, numberOrID)
+	if err != nil {
+		return err
+	}
+	p := url.Values{}
+	p.Set("country", n.Country)
+	p.Set("msisdn", n.Msisdn)
+	return v.numbersCall(ctx, "cancel", http.MethodPost, "/number/cancel", p, nil)
+}
+
+// ConfigureWebhooks calls number/update.
+func (v *Vonage) ConfigureWebhooks(ctx context.Context, numberOrID string, w Webhooks) error {
+	n, err := v.owned(ctx, numberOrID)
+	if err != nil {
+		return err
+	}
+	return v.update(ctx, n.Country, n.Msisdn, w)
+}
+
+// update sends number/update: moHttpUrl for SMS, voiceCallbackType and
+// voiceCallbackValue for a sip:/tel: voice target, app_id for an
+// application, voiceStatusCallback.
+func (v *Vonage) update(ctx context.Context, country, msisdn string, w Webhooks) error {
+	p := url.Values{}
+	p.Set("country", country)
+	p.Set("msisdn", msisdn)
+	if w.SMSURL != "" {
+		p.Set("moHttpUrl", w.SMSURL)
+	}
+	voice := strings.TrimSpace(w.VoiceURL)
+	lower := strings.ToLower(voice)
+	app := w.ApplicationID
+	switch {
+	case voice == "":
+	case strings.HasPrefix(lower, "sip:"):
+		p.Set("voiceCallbackType", "sip")
+		p.Set("voiceCallbackValue", voice)
+	case strings.HasPrefix(lower, "tel:") || isE164(voice):
+		num := voice
+		if strings.HasPrefix(lower, "tel:") {
+			num = voice[len("tel:"):]
+		}
+		if !isE164("+" + digitsOnly(num)) {
+			return badRequest(NameVonage, "voice target %q: want an E.164 number", voice)
+		}
+		p.Set("voiceCallbackType", "tel")
+		p.Set("voiceCallbackValue", digitsOnly(num))
+	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
+		app = firstSet(app, v.creds.ApplicationID)
+		if app == "" {
+			return badRequest(NameVonage, "an http voice URL is served by a Vonage application (answer_url): no application id")
+		}
+	default:
+		return badRequest(NameVonage, "voice target %q: want sip:, tel:, E.164 or an http(s) URL", voice)
+	}
+	if app != "" {
+		p.Set("app_id", app)
+	}
+	if w.StatusCallbackURL != "" {
+		p.Set("voiceStatusCallback", w.StatusCallbackURL)
+	}
+	return v.numbersCall(ctx, "update", http.MethodPost, "/number/update", p, nil)
+}
+
+// GetWebhooks reads the number's routing from account/numbers.
+func (v *Vonage) GetWebhooks(ctx context.Context, numberOrID string) (Webhooks, error) {
+	n, err := v.owned(ctx, numberOrID)
+	if err != nil {
+		return Webhooks{}, err
+	}
+	return vonageWebhooks(n), nil
+}
+
+// ListOwned pages through account/numbers (index, size).
+func (v *Vonage) ListOwned(ctx context.Context) ([]OwnedNumber, error) {
+	var out []OwnedNumber
+	for index := 1; index <= vonageMaxPages; index++ {
+		p := url.Values{}
+		p.Set("index", strconv.Itoa(index))
+		p.Set("size", "100")
+		var res struct {
+			Count   int           `json:"count"`
+			Numbers []vonageOwned `json:"numbers"`
+		}
+		if err := v.numbersCall(ctx, "list", http.MethodGet, "/account/numbers", p, &res); err != nil {
+			return nil, err
+		}
+		for _, n := range res.Numbers {
+			out = append(out, OwnedNumber{
+				PhoneNumber:  "+" + n.Msisdn,
+				ProviderID:   "+" + n.Msisdn,
+				CountryCode:  n.Country,
+				Capabilities: vonageCaps(n.Features),
+				Webhooks:     vonageWebhooks(n),
+			})
+		}
+		if len(res.Numbers) == 0 || len(out) >= res.Count {
+			break
+		}
+	}
+	return out, nil
+}
+
+func vonageWebhooks(n vonageOwned) Webhooks {
+	w := Webhooks{SMSURL: n.MoHTTPURL, StatusCallbackURL: n.VoiceStatusCallback, ApplicationID: n.AppID}
+	switch n.VoiceCallbackType {
+	case "sip":
+		w.VoiceURL = n.VoiceCallbackValue
+	case "tel":
+		w.VoiceURL = "+" + digitsOnly(n.VoiceCallbackValue)
+	case "app":
+		if w.ApplicationID == "" {
+			w.ApplicationID = n.VoiceCallbackValue
+		}
+	}
+	return w
+}
+
+func vonageCaps(features []string) Capabilities {
+	var c Capabilities
+	for _, f := range features {
+		switch strings.ToUpper(strings.TrimSpace(f)) {
+		case "VOICE":
+			c.Voice = true
+		case "SMS":
+			c.SMS = true
+		case "MMS":
+			c.MMS = true
+		}
+	}
+	return c
+}
