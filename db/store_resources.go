@@ -229,6 +229,7 @@ type NumberFilter struct {
 	SIPTrunkID  string
 	Active      *bool
 	Search      string // substring of the number or friendly name
+	Exact       string // this E.164 number only
 }
 
 // ListNumbers lists the organization's numbers.
@@ -243,6 +244,9 @@ func (s *Store) ListNumbers(ctx context.Context, orgID int64, f NumberFilter, p 
 		}
 		if f.SIPTrunkID != "" {
 			q = q.Where("sip_trunk_id = ?", f.SIPTrunkID)
+		}
+		if f.Exact != "" {
+			q = q.Where("phone_number = ?", f.Exact)
 		}
 		if f.Active != nil {
 			q = q.Where("is_active = ?", *f.Active)
