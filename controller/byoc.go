@@ -1,0 +1,252 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// BYOC numbers: a customer's own carrier number with a trunk of its own
+// (termination URI plus optional digest credentials for outbound calls).
+
+// ErrBadTerminationURI: the termination URI is not sip:host[:port][;params].
+var ErrBadTerminationURI = errors.New("terminationUri must be sip:host[:port] (params such as ;transport=tcp allowed)")
+
+// BYOCInput creates or updates a BYOC number.
+type BYOCInput struct {
+	PhoneNumber     string
+	CountryCode     string
+	TerminationURI  *string
+	InboundAgentID  *string // "" unassigns
+	OutboundAgentID *string // "" unassigns
+	SIPUsername     *string
+	SIPPassword     *string
+	FriendlyName    *string
+}
+
+// ParseTerminationURI returns host[:port] and the transport of a termination URI.
+func ParseTerminationURI(uri string) (hostport, transport string, err error) {
+	u := strings.TrimSpace(uri)
+	lower := strings.ToLower(u)
+	switch {
+	case strings.HasPrefix(lower, "sips:"):
+		u, transport = u[5:], "tls"
+	case strings.HasPrefix(lower, "sip:"):
+		u = u[4:]
+	}
+	if i := strings.IndexByte(u, '@'); i >= 0 { // user part is not ours to keep
+		u = u[i+1:]
+	}
+	hostport, params, _ := strings.Cut(u, ";")
+	for _, p := range strings.Split(params, ";") {
+		k, v, _ := strings.Cut(p, "=")
+		if strings.EqualFold(k, "transport") {
+			transport = strings.ToLower(v)
+		}
+	}
+	if transport == "" {
+		transport = "udp"
+	}
+	if transport != "udp" && transport != "tcp" && transport != "tls" {
+		return "", "", ErrBadTerminationURI
+	}
+	host := hostOf(hostport)
+	if host == "" || strings.ContainsAny(hostport, " \t\r\n<>\"'&$/?#") {
+		return "", "", ErrBadTerminationURI
+	}
+	if _, port, err := net.SplitHostPort(hostport); err == nil && port == "" {
+		return "", "", ErrBadTerminationURI
+	}
+	return hostport, transport, nil
+}
+
+func (n *Numbers) checkAssistant(ctx context.Context, orgID int64, id *string) (*string, error) {
+	if id == nil || *id == "" {
+		return nil, nil
+	}
+	if _, err := n.store.GetAssistant(ctx, orgID, *id); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrAssistantNotFound, *id)
+		}
+		return nil, err
+	}
+	v := *id
+	return &v, nil
+}
+
+// CreateBYOC records the number and creates its trunk (credentials sealed).
+func (n *Numbers) CreateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*db.PhoneNumber, *db.SIPTrunk, error) {
+	if _, owned, err := n.store.NumberOwner(ctx, in.PhoneNumber); err != nil {
+		return nil, nil, err
+	} else if owned {
+		return nil, nil, ErrNumberOwned
+	}
+	if in.TerminationURI == nil {
+		return nil, nil, ErrBadTerminationURI
+	}
+	inbound, err := n.checkAssistant(ctx, orgID, in.InboundAgentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	outbound, err := n.checkAssistant(ctx, orgID, in.OutboundAgentID)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &db.SIPTrunk{ID: db.NewID(), OrgID: orgID, Name: "BYOC " + in.PhoneNumber, Priority: 1, Enabled: true,
+		Register: false, Provider: "byoc"}
+	if err := n.applyBYOCTrunk(t, in); err != nil {
+		return nil, nil, err
+	}
+	gw, err := n.trunks.GatewayName(ctx, orgID, t.Name, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	t.GatewayName = gw
+	if err := n.store.CreateTrunk(ctx, t); err != nil {
+		return nil, nil, err
+	}
+	friendly := ""
+	if in.FriendlyName != nil {
+		friendly = *in.FriendlyName
+	}
+	tid := t.ID
+	rec := &db.PhoneNumber{OrgID: orgID, PhoneNumber: in.PhoneNumber, Provider: db.ProviderBYOSIP, CountryCode: in.CountryCode,
+		FriendlyName: friendly, AssistantID: inbound, OutboundAssistantID: outbound, SIPTrunkID: &tid, IsActive: true, CapVoice: true}
+	if err := n.store.SaveNumber(ctx, rec); err != nil {
+		_ = n.store.DeleteTrunk(ctx, orgID, t.ID) // leave nothing behind
+		if errors.Is(err, db.ErrConflict) {
+			return nil, nil, ErrNumberOwned
+		}
+		return nil, nil, err
+	}
+	n.trunks.Changed(orgID)
+	return rec, t, nil
+}
+
+func (n *Numbers) applyBYOCTrunk(t *db.SIPTrunk, in BYOCInput) error {
+	if in.TerminationURI != nil {
+		hp, transport, err := ParseTerminationURI(*in.TerminationURI)
+		if err != nil {
+			return err
+		}
+		t.Gateway, t.Transport = hp, transport
+	}
+	if in.SIPUsername != nil {
+		t.Username = *in.SIPUsername
+	}
+	if in.SIPPassword != nil {
+		if err := n.store.SetTrunkPassword(t, *in.SIPPassword); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// byocOf returns the BYOC number and its trunk.
+func (n *Numbers) byocOf(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, *db.SIPTrunk, error) {
+	rec, err := n.numberOf(ctx, orgID, e164)
+	if err != nil {
+		return nil, nil, err
+	}
+	if rec.Provider != db.ProviderBYOSIP || rec.SIPTrunkID == nil {
+		return nil, nil, ErrNumberNotFound
+	}
+	t, err := n.store.GetTrunk(ctx, orgID, *rec.SIPTrunkID)
+	if err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return nil, nil, ErrNumberNotFound
+		}
+		return nil, nil, err
+	}
+	return rec, t, nil
+}
+
+// GetBYOC returns the organization's BYOC number and its trunk.
+func (n *Numbers) GetBYOC(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, *db.SIPTrunk, error) {
+	return n.byocOf(ctx, orgID, e164)
+}
+
+// UpdateBYOC changes the fields sent.
+func (n *Numbers) UpdateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*db.PhoneNumber, *db.SIPTrunk, error) {
+	rec, t, err := n.byocOf(ctx, orgID, in.PhoneNumber)
+	if err != nil {
+		return nil, nil, err
+	}
+	if in.InboundAgentID != nil {
+		if rec.AssistantID, err = n.checkAssistant(ctx, orgID, in.InboundAgentID); err != nil {
+			return nil, nil, err
+		}
+	}
+	if in.OutboundAgentID != nil {
+		if rec.OutboundAssistantID, err = n.checkAssistant(ctx, orgID, in.OutboundAgentID); err != nil {
+			return nil, nil, err
+		}
+	}
+	if in.FriendlyName != nil {
+		rec.FriendlyName = *in.FriendlyName
+	}
+	trunkChanged := in.TerminationURI != nil || in.SIPUsername != nil || in.SIPPassword != nil
+	if err := n.applyBYOCTrunk(t, in); err != nil {
+		return nil, nil, err
+	}
+	if trunkChanged {
+		t.Status = nil
+		if err := n.store.UpdateTrunk(ctx, t); err != nil {
+			return nil, nil, err
+		}
+		n.trunks.Changed(orgID)
+	}
+	if err := n.store.SaveNumber(ctx, rec); err != nil {
+		return nil, nil, err
+	}
+	return rec, t, nil
+}
+
+// DeleteBYOC removes the number and its trunk.
+func (n *Numbers) DeleteBYOC(ctx context.Context, orgID int64, e164 string) error {
+	rec, t, err := n.byocOf(ctx, orgID, e164)
+	if err != nil {
+		return err
+	}
+	if err := n.store.DeleteNumber(ctx, orgID, rec.ID); err != nil {
+		return err
+	}
+	if err := n.store.DeleteTrunk(ctx, orgID, t.ID); err != nil {
+		return err
+	}
+	n.trunks.Changed(orgID)
+	return nil
+}
+
+// RefreshBYOC re-applies the gateways of the organization's BYOC trunks
+// (one number, or all when e164 is empty): killgw and rescan of those
+// gateways only, never a profile restart. It returns the gateways refreshed.
+func (n *Numbers) RefreshBYOC(ctx context.Context, orgID int64, e164 string) ([]string, error) {
+	var names []string
+	if e164 != "" {
+		_, t, err := n.byocOf(ctx, orgID, e164)
+		if err != nil {
+			return nil, err
+		}
+		names = append(names, t.GatewayName)
+	} else {
+		recs, _, err := n.store.ListNumbers(ctx, orgID, db.NumberFilter{Provider: db.ProviderBYOSIP}, db.Page{Limit: 100000})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range recs {
+			if r.SIPTrunkID == nil {
+				continue
+			}
+			if t, err := n.store.GetTrunk(ctx, orgID, *r.SIPTrunkID); err == nil && t.Provider == "byoc" {
+				names = append(names, t.GatewayName)
+			}
+		}
+	}
+	n.trunks.Refresh(names...)
+	return names, nil
+}

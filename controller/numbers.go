@@ -1,0 +1,464 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+var (
+	// ErrNumberOwned: the number is already registered (by any organization).
+	ErrNumberOwned = errors.New("phone number already registered")
+	// ErrAssistantNotFound: the assistant is not one of the organization's.
+	ErrAssistantNotFound = errors.New("assistant not found")
+	// ErrTrunkNotFound: the SIP trunk is not one of the organization's.
+	ErrTrunkNotFound = errors.New("SIP trunk not found")
+	// ErrNoTrunk: a byo-sip-trunk number needs a trunk and the organization has none.
+	ErrNoTrunk = errors.New("the organization has no SIP trunk to put the number on")
+	// ErrNumberNotFound: the number is not one of the organization's.
+	ErrNumberNotFound = errors.New("phone number not found")
+	// ErrProviderMismatch: the provider named does not own the number.
+	ErrProviderMismatch = errors.New("the number belongs to another provider")
+	// ErrNoPublicURL: PUBLIC_BASE_URL is needed to point provider webhooks at us.
+	ErrNoPublicURL = errors.New("PUBLIC_BASE_URL is not configured, so provider webhooks cannot point at sipbridge")
+	// ErrVoiceOnly: the operation needs a hosted provider.
+	ErrVoiceOnly = errors.New("byo-sip-trunk numbers have no provider account (voice only)")
+)
+
+// NumbersOptions configures the phone-number service.
+type NumbersOptions struct {
+	PublicBaseURL  string
+	ProviderConfig provider.Config
+	// Env is the environment level of credential resolution.
+	Env provider.Credentials
+	Log *slog.Logger
+}
+
+// Numbers buys, registers, releases and configures phone numbers.
+type Numbers struct {
+	store  *db.Store
+	trunks *Trunks
+	opts   NumbersOptions
+}
+
+// NewNumbers returns the phone-number service.
+func NewNumbers(store *db.Store, trunks *Trunks, opts NumbersOptions) *Numbers {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	opts.PublicBaseURL = strings.TrimRight(opts.PublicBaseURL, "/")
+	return &Numbers{store: store, trunks: trunks, opts: opts}
+}
+
+// OrgCredentials assembles the organization's provider credentials; a
+// provider is nil when the organization has nothing for it.
+func (n *Numbers) OrgCredentials(org *db.Organization) (provider.Credentials, error) {
+	sec, err := n.store.OrgSecrets(org)
+	if err != nil {
+		return provider.Credentials{}, err
+	}
+	st := org.Settings
+	var c provider.Credentials
+	if st.TwilioAccountSID != "" || sec.TwilioAuthToken != "" {
+		c.Twilio = &provider.TwilioCreds{AccountSID: st.TwilioAccountSID, AuthToken: sec.TwilioAuthToken}
+	}
+	if sec.TelnyxAPIKey != "" || st.TelnyxConnectionID != "" {
+		c.Telnyx = &provider.TelnyxCreds{APIKey: sec.TelnyxAPIKey, ConnectionID: st.TelnyxConnectionID, PublicKey: st.TelnyxPublicKey, MessagingProfileID: st.TelnyxMessagingProfID}
+	}
+	if st.VonageAPIKey != "" || sec.VonageAPISecret != "" || st.VonageApplicationID != "" {
+		c.Vonage = &provider.VonageCreds{APIKey: st.VonageAPIKey, APISecret: sec.VonageAPISecret, ApplicationID: st.VonageApplicationID,
+			PrivateKey: sec.VonagePrivateKey, SignatureSecret: sec.VonageSignatureSecret}
+	}
+	return c, nil
+}
+
+// AssistantCredentials assembles the assistant's own provider credentials.
+func (n *Numbers) AssistantCredentials(a *db.Assistant) (provider.Credentials, error) {
+	sec, err := n.store.AssistantSecrets(a)
+	if err != nil {
+		return provider.Credentials{}, err
+	}
+	var c provider.Credentials
+	if a.Config.TwilioAccountSID != "" || sec.TwilioAuthToken != "" {
+		c.Twilio = &provider.TwilioCreds{AccountSID: a.Config.TwilioAccountSID, AuthToken: sec.TwilioAuthToken}
+	}
+	if sec.TelnyxAPIKey != "" || a.Config.TelnyxConnectionID != "" {
+		c.Telnyx = &provider.TelnyxCreds{APIKey: sec.TelnyxAPIKey, ConnectionID: a.Config.TelnyxConnectionID}
+	}
+	return c, nil
+}
+
+// ResolvedVoice tells which provider and level would carry the assistant's
+// voice calls: assistant, then organization, then environment; Telnyx before
+// Twilio at each level.
+func (n *Numbers) ResolvedVoice(ctx context.Context, a *db.Assistant) (name, level string, ok bool, err error) {
+	org, err := n.store.GetOrg(ctx, a.OrgID)
+	if err != nil {
+		return "", "", false, err
+	}
+	ac, err := n.AssistantCredentials(a)
+	if err != nil {
+		return "", "", false, err
+	}
+	oc, err := n.OrgCredentials(org)
+	if err != nil {
+		return "", "", false, err
+	}
+	name, level, ok = provider.ResolveVoice(
+		provider.Level{Name: provider.LevelAssistant, Creds: ac},
+		provider.Level{Name: provider.LevelOrganization, Creds: oc},
+		provider.Level{Name: provider.LevelEnvironment, Creds: n.opts.Env},
+	)
+	return name, level, ok, nil
+}
+
+// client builds a provider client for number management with the
+// organization's credentials for that provider, else the environment's.
+func (n *Numbers) client(ctx context.Context, orgID int64, name string) (provider.Provider, error) {
+	org, err := n.store.GetOrg(ctx, orgID)
+	if err != nil {
+		return nil, err
+	}
+	oc, err := n.OrgCredentials(org)
+	if err != nil {
+		return nil, err
+	}
+	creds := provider.Credentials{}
+	switch name {
+	case provider.NameTwilio:
+		creds.Twilio = firstNonNil(oc.Twilio, n.opts.Env.Twilio)
+	case provider.NameTelnyx:
+		creds.Telnyx = firstNonNil(oc.Telnyx, n.opts.Env.Telnyx)
+	case provider.NameVonage:
+		creds.Vonage = firstNonNil(oc.Vonage, n.opts.Env.Vonage)
+	}
+	return provider.New(name, creds, n.opts.ProviderConfig)
+}
+
+func firstNonNil[T any](a, b *T) *T {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// Search lists numbers available at a provider.
+func (n *Numbers) Search(ctx context.Context, orgID int64, name string, q provider.SearchQuery) ([]provider.AvailableNumber, error) {
+	if name == db.ProviderBYOSIP {
+		return nil, ErrVoiceOnly
+	}
+	p, err := n.client(ctx, orgID, name)
+	if err != nil {
+		return nil, err
+	}
+	return p.SearchNumbers(ctx, q)
+}
+
+// PurchaseInput is a validated purchase (or byo-sip-trunk registration).
+type PurchaseInput struct {
+	PhoneNumber        string
+	Provider           string
+	CountryCode        string
+	AssistantID        string
+	FriendlyName       string
+	MessagingProfileID string
+	SIPTrunkID         string
+}
+
+// PurchaseResult is what a purchase did.
+type PurchaseResult struct {
+	Number  *db.PhoneNumber
+	Details map[string]any
+}
+
+// webhookURLs are the provider webhooks pointing at sipbridge.
+func (n *Numbers) webhookURLs(name string) (voice, sms string, err error) {
+	if n.opts.PublicBaseURL == "" {
+		return "", "", ErrNoPublicURL
+	}
+	b := n.opts.PublicBaseURL
+	switch name {
+	case provider.NameTwilio:
+		return b + "/twiml", b + "/webhooks/sms/twilio", nil
+	case provider.NameTelnyx:
+		return b + "/telnyx-webhook", b + "/webhooks/sms/telnyx", nil
+	case provider.NameVonage:
+		return b + "/vonage-webhook", b + "/webhooks/sms/vonage", nil
+	}
+	return "", "", nil
+}
+
+// Purchase buys the number at its provider, points its webhooks at
+// sipbridge and records it; byo-sip-trunk records it on a trunk. A failed
+// purchase leaves no record; a record that cannot be saved after a
+// successful purchase is released again at the provider.
+func (n *Numbers) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (*PurchaseResult, error) {
+	if owner, owned, err := n.store.NumberOwner(ctx, in.PhoneNumber); err != nil {
+		return nil, err
+	} else if owned {
+		n.opts.Log.Info("purchase refused: number already registered", "org_id", orgID, "owner_org_id", owner, "phone_number", in.PhoneNumber)
+		return nil, ErrNumberOwned
+	}
+	rec := &db.PhoneNumber{OrgID: orgID, PhoneNumber: in.PhoneNumber, Provider: in.Provider, CountryCode: in.CountryCode,
+		FriendlyName: in.FriendlyName, IsActive: true, CapVoice: true}
+	if in.AssistantID != "" {
+		if _, err := n.store.GetAssistant(ctx, orgID, in.AssistantID); err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				return nil, ErrAssistantNotFound
+			}
+			return nil, err
+		}
+		id := in.AssistantID
+		rec.AssistantID = &id
+	}
+	if in.SIPTrunkID != "" {
+		if _, err := n.store.GetTrunk(ctx, orgID, in.SIPTrunkID); err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				return nil, ErrTrunkNotFound
+			}
+			return nil, err
+		}
+		id := in.SIPTrunkID
+		rec.SIPTrunkID = &id
+	}
+	res := &PurchaseResult{Number: rec, Details: map[string]any{}}
+	if in.Provider == db.ProviderBYOSIP {
+		if rec.SIPTrunkID == nil {
+			trunks, _, err := n.store.ListTrunks(ctx, orgID, db.Page{Limit: 1})
+			if err != nil {
+				return nil, err
+			}
+			if len(trunks) == 0 {
+				return nil, ErrNoTrunk
+			}
+			id := trunks[0].ID
+			rec.SIPTrunkID = &id
+		}
+		res.Details["sip_trunk_id"] = *rec.SIPTrunkID
+		if err := n.store.SaveNumber(ctx, rec); err != nil {
+			if errors.Is(err, db.ErrConflict) {
+				return nil, ErrNumberOwned
+			}
+			return nil, err
+		}
+		return res, nil
+	}
+
+	voiceURL, smsURL, err := n.webhookURLs(in.Provider)
+	if err != nil {
+		return nil, err
+	}
+	p, err := n.client(ctx, orgID, in.Provider)
+	if err != nil {
+		return nil, err
+	}
+	req := provider.PurchaseRequest{PhoneNumber: in.PhoneNumber, CountryCode: in.CountryCode, FriendlyName: in.FriendlyName,
+		VoiceURL: voiceURL, SMSURL: smsURL, MessagingProfileID: in.MessagingProfileID}
+	if in.Provider == provider.NameTelnyx {
+		org, err := n.store.GetOrg(ctx, orgID)
+		if err != nil {
+			return nil, err
+		}
+		req.ConnectionID = firstString(org.Settings.TelnyxConnectionID, envTelnyx(n.opts.Env).ConnectionID)
+		if req.MessagingProfileID == "" {
+			req.MessagingProfileID = org.Settings.TelnyxMessagingProfID
+		}
+	}
+	bought, err := p.Purchase(ctx, req)
+	if err != nil {
+		if bought.ProviderID == "" {
+			return nil, err
+		}
+		// Paid for but not fully configured (Vonage buy then update): keep
+		// the record so the number is not lost, and report the error.
+		n.opts.Log.Warn("number bought but its webhooks were not configured", "org_id", orgID, "phone_number", in.PhoneNumber, "err", err)
+	}
+	rec.ProviderID = bought.ProviderID
+	for k, v := range bought.Details {
+		res.Details[k] = v
+	}
+	if saveErr := n.store.SaveNumber(ctx, rec); saveErr != nil {
+		n.opts.Log.Error("purchased number not recorded; releasing it at the provider", "org_id", orgID, "phone_number", in.PhoneNumber, "err", saveErr)
+		if relErr := p.Release(ctx, firstString(bought.ProviderID, in.PhoneNumber)); relErr != nil {
+			n.opts.Log.Error("release after a failed record failed: release it by hand", "phone_number", in.PhoneNumber, "err", relErr)
+		}
+		if errors.Is(saveErr, db.ErrConflict) {
+			return nil, ErrNumberOwned
+		}
+		return nil, saveErr
+	}
+	return res, err
+}
+
+func envTelnyx(c provider.Credentials) provider.TelnyxCreds {
+	if c.Telnyx == nil {
+		return provider.TelnyxCreds{}
+	}
+	return *c.Telnyx
+}
+
+func firstString(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// numberOf returns the organization's record of an E.164 number.
+func (n *Numbers) numberOf(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, error) {
+	recs, _, err := n.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164}, db.Page{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, ErrNumberNotFound
+	}
+	return &recs[0], nil
+}
+
+// Release gives the number back to its provider and deletes the record.
+func (n *Numbers) Release(ctx context.Context, orgID int64, e164, providerName string) (*db.PhoneNumber, error) {
+	rec, err := n.numberOf(ctx, orgID, e164)
+	if err != nil {
+		return nil, err
+	}
+	if providerName != "" && providerName != rec.Provider {
+		return nil, ErrProviderMismatch
+	}
+	if rec.Provider != db.ProviderBYOSIP {
+		p, err := n.client(ctx, orgID, rec.Provider)
+		if err != nil {
+			return nil, err
+		}
+		if err := p.Release(ctx, firstString(rec.ProviderID, rec.PhoneNumber)); err != nil && !errors.Is(err, provider.ErrNotFound) {
+			return nil, err
+		}
+	}
+	if err := n.store.DeleteNumber(ctx, orgID, rec.ID); err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// Webhooks reads the number's webhooks at its provider.
+func (n *Numbers) Webhooks(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, provider.Webhooks, error) {
+	rec, err := n.numberOf(ctx, orgID, e164)
+	if err != nil {
+		return nil, provider.Webhooks{}, err
+	}
+	if rec.Provider == db.ProviderBYOSIP {
+		return rec, provider.Webhooks{}, ErrVoiceOnly
+	}
+	p, err := n.client(ctx, orgID, rec.Provider)
+	if err != nil {
+		return nil, provider.Webhooks{}, err
+	}
+	w, err := p.GetWebhooks(ctx, firstString(rec.ProviderID, rec.PhoneNumber))
+	return rec, w, err
+}
+
+// WebhookUpdate changes a number's webhooks.
+type WebhookUpdate struct {
+	VoiceURL   string // empty: leave alone
+	EnableSMS  bool   // point SMS at sipbridge and mark the number SMS-capable
+	DisableSMS bool   // mark the number not SMS-capable (inbound SMS are then refused)
+}
+
+// SetWebhooks updates the number's webhooks at its provider.
+func (n *Numbers) SetWebhooks(ctx context.Context, orgID int64, e164 string, u WebhookUpdate) (*db.PhoneNumber, provider.Webhooks, error) {
+	rec, err := n.numberOf(ctx, orgID, e164)
+	if err != nil {
+		return nil, provider.Webhooks{}, err
+	}
+	if rec.Provider == db.ProviderBYOSIP {
+		return nil, provider.Webhooks{}, ErrVoiceOnly
+	}
+	p, err := n.client(ctx, orgID, rec.Provider)
+	if err != nil {
+		return nil, provider.Webhooks{}, err
+	}
+	w := provider.Webhooks{VoiceURL: u.VoiceURL}
+	if u.EnableSMS {
+		_, sms, err := n.webhookURLs(rec.Provider)
+		if err != nil {
+			return nil, provider.Webhooks{}, err
+		}
+		w.SMSURL = sms
+	}
+	id := firstString(rec.ProviderID, rec.PhoneNumber)
+	if w != (provider.Webhooks{}) {
+		if err := p.ConfigureWebhooks(ctx, id, w); err != nil {
+			return nil, provider.Webhooks{}, err
+		}
+	}
+	if u.EnableSMS || u.DisableSMS {
+		rec.CapSMS = u.EnableSMS
+		if err := n.store.SaveNumber(ctx, rec); err != nil {
+			return nil, provider.Webhooks{}, err
+		}
+	}
+	got, err := p.GetWebhooks(ctx, id)
+	return rec, got, err
+}
+
+// Sync imports the numbers the organization owns at the providers it has
+// credentials for (organization level only: the environment's account is the
+// platform's, not the organization's). Numbers already registered are skipped.
+func (n *Numbers) Sync(ctx context.Context, orgID int64) (int, error) {
+	org, err := n.store.GetOrg(ctx, orgID)
+	if err != nil {
+		return 0, err
+	}
+	oc, err := n.OrgCredentials(org)
+	if err != nil {
+		return 0, err
+	}
+	synced := 0
+	for _, name := range []string{provider.NameTwilio, provider.NameTelnyx, provider.NameVonage} {
+		var creds provider.Credentials
+		switch name {
+		case provider.NameTwilio:
+			creds.Twilio = oc.Twilio
+		case provider.NameTelnyx:
+			creds.Telnyx = oc.Telnyx
+		case provider.NameVonage:
+			creds.Vonage = oc.Vonage
+		}
+		if creds == (provider.Credentials{}) {
+			continue
+		}
+		p, err := provider.New(name, creds, n.opts.ProviderConfig)
+		if err != nil {
+			return synced, err
+		}
+		owned, err := p.ListOwned(ctx)
+		if err != nil {
+			return synced, fmt.Errorf("%s: %w", name, err)
+		}
+		for _, o := range owned {
+			if _, taken, err := n.store.NumberOwner(ctx, o.PhoneNumber); err != nil {
+				return synced, err
+			} else if taken {
+				continue
+			}
+			rec := &db.PhoneNumber{OrgID: orgID, PhoneNumber: o.PhoneNumber, Provider: name, ProviderID: o.ProviderID,
+				FriendlyName: o.FriendlyName, CountryCode: o.CountryCode, IsActive: true,
+				CapVoice: o.Capabilities.Voice, CapSMS: o.Capabilities.SMS, CapMMS: o.Capabilities.MMS}
+			if err := n.store.SaveNumber(ctx, rec); err != nil {
+				if errors.Is(err, db.ErrConflict) {
+					continue
+				}
+				return synced, err
+			}
+			synced++
+		}
+	}
+	return synced, nil
+}

@@ -1,0 +1,112 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/robfig/cron/v3"
+)
+
+// RunOptions configures the reconcile loop.
+type RunOptions struct {
+	// Changed is signalled after trunk writes (Trunks.ChangedC).
+	Changed <-chan struct{}
+	// Debounce coalesces bursts of writes into one pass (default 200ms).
+	Debounce time.Duration
+	// Every is the cron tick (default 60s); each tick re-resolves gateway hosts and passes.
+	Every time.Duration
+	// Ready reports whether the Event Socket is connected; passes wait for it.
+	Ready func() bool
+}
+
+// Run reconciles until ctx ends: after trunk writes (debounced), on every
+// Kick (ESL connect, POST /sip-trunks/sync), and on the cron tick. A failed
+// pass is retried with backoff.
+func (s *TrunkSync) Run(ctx context.Context, o RunOptions) error {
+	if o.Debounce == 0 {
+		o.Debounce = 200 * time.Millisecond
+	}
+	if o.Every == 0 {
+		o.Every = time.Minute
+	}
+	ticks := make(chan struct{}, 1)
+	c := cron.New(cron.WithSeconds())
+	if _, err := c.AddFunc("@every "+o.Every.String(), func() {
+		select {
+		case ticks <- struct{}{}:
+		default:
+		}
+	}); err != nil {
+		return err
+	}
+	c.Start()
+	defer c.Stop()
+
+	var debounce <-chan time.Time
+	var retry <-chan time.Time
+	backoff := time.Second
+	pass := func() {
+		if o.Ready != nil && !o.Ready() {
+			return // the connect hook kicks a pass
+		}
+		res, err := s.Pass(ctx)
+		if err != nil {
+			if errors.Is(err, context.Canceled) {
+				return
+			}
+			s.log.Error("trunk sync pass failed", "err", err, "retry_in", backoff.String(), "commands", res.Commands)
+			retry = time.After(backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			return
+		}
+		backoff, retry = time.Second, nil
+		if len(res.Commands) > 0 || len(res.Written) > 0 {
+			s.log.Info("trunk sync applied", "files", len(res.Written), "commands", res.Commands)
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-o.Changed:
+			if debounce == nil {
+				debounce = time.After(o.Debounce)
+			}
+		case <-s.kickC():
+			debounce = nil
+			pass()
+		case <-debounce:
+			debounce = nil
+			pass()
+		case <-retry:
+			retry = nil
+			pass()
+		case <-ticks:
+			s.RefreshDNS()
+			s.mu.Lock()
+			s.known = false // re-read FreeSWITCH's gateways: catch drift
+			s.mu.Unlock()
+			pass()
+		}
+	}
+}
+
+// Kick asks the loop for a pass now.
+func (s *TrunkSync) Kick() {
+	select {
+	case s.kickCh() <- struct{}{}:
+	default:
+	}
+}
+
+func (s *TrunkSync) kickCh() chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.kick == nil {
+		s.kick = make(chan struct{}, 1)
+	}
+	return s.kick
+}
+
+func (s *TrunkSync) kickC() <-chan struct{} { return s.kickCh() }
