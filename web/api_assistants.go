@@ -1,0 +1,261 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+type assistantTwilioView struct {
+	AccountSID   string `json:"account_sid"`
+	AuthTokenSet bool   `json:"auth_token_set"`
+}
+
+type assistantTelnyxView struct {
+	APIKeySet    bool   `json:"api_key_set"`
+	ConnectionID string `json:"connection_id"`
+}
+
+type assistantView struct {
+	ID                     string              `json:"id"`
+	Name                   string              `json:"name"`
+	StreamURL              string              `json:"stream_url"`
+	SMSWebhookURL          string              `json:"sms_webhook_url"`
+	TwilioConfig           assistantTwilioView `json:"twilio_config"`
+	TelnyxConfig           assistantTelnyxView `json:"telnyx_config"`
+	FallbackTransferNumber string              `json:"fallback_transfer_number"`
+	RecordingEnabled       bool                `json:"recording_enabled"`
+	WelcomeMessage         string              `json:"welcome_message"`
+	Metadata               map[string]any      `json:"metadata"`
+	ResolvedProvider       *resolvedProvider   `json:"resolved_provider" doc:"which provider and credential level voice calls would use (null: none configured)"`
+	CreatedAt              time.Time           `json:"created_at"`
+	UpdatedAt              time.Time           `json:"updated_at"`
+}
+
+type assistantTwilioInput struct {
+	AccountSID *string `json:"account_sid"`
+	AuthToken  *string `json:"auth_token" doc:"write-only"`
+}
+
+type assistantTelnyxInput struct {
+	APIKey       *string `json:"api_key" doc:"write-only"`
+	ConnectionID *string `json:"connection_id"`
+}
+
+type assistantInput struct {
+	Name                   *string               `json:"name" required:"true"`
+	StreamURL              *string               `json:"stream_url" doc:"ws:// or wss:// URL of the voice-AI runtime (Twilio Media Streams protocol)"`
+	SMSWebhookURL          *string               `json:"sms_webhook_url" doc:"http(s) URL receiving inbound SMS"`
+	TwilioConfig           *assistantTwilioInput `json:"twilio_config"`
+	TelnyxConfig           *assistantTelnyxInput `json:"telnyx_config"`
+	FallbackTransferNumber *string               `json:"fallback_transfer_number" doc:"E.164 number or sip: URI"`
+	RecordingEnabled       *bool                 `json:"recording_enabled"`
+	WelcomeMessage         *string               `json:"welcome_message"`
+	Metadata               *map[string]any       `json:"metadata"`
+}
+
+type resolvedProvider struct {
+	Provider string `json:"provider" doc:"telnyx | twilio | vonage"`
+	Level    string `json:"level" doc:"assistant | organization | environment"`
+}
+
+func (s *Server) assistantView(ctx context.Context, a *db.Assistant) (assistantView, error) {
+	sec, err := s.store.AssistantSecrets(a)
+	if err != nil {
+		return assistantView{}, err
+	}
+	var rp *resolvedProvider
+	if s.numbers != nil {
+		name, level, ok, err := s.numbers.ResolvedVoice(ctx, a)
+		if err != nil {
+			return assistantView{}, err
+		}
+		if ok {
+			rp = &resolvedProvider{Provider: name, Level: level}
+		}
+	}
+	md := map[string]any(a.Metadata)
+	if md == nil {
+		md = map[string]any{}
+	}
+	return assistantView{
+		ID: a.ID, Name: a.Name, StreamURL: a.StreamURL, SMSWebhookURL: a.SMSWebhookURL,
+		TwilioConfig:           assistantTwilioView{AccountSID: a.Config.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
+		TelnyxConfig:           assistantTelnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: a.Config.TelnyxConnectionID},
+		FallbackTransferNumber: a.FallbackTransferNumber, RecordingEnabled: a.RecordingEnabled,
+		WelcomeMessage: a.WelcomeMessage, Metadata: md, ResolvedProvider: rp, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+	}, nil
+}
+
+func (s *Server) applyAssistant(a *db.Assistant, sec *db.AssistantSecrets, in *assistantInput) error {
+	if in.Name != nil {
+		if strings.TrimSpace(*in.Name) == "" {
+			return invalid("name", "name must not be empty")
+		}
+		if err := setText(&a.Name, in.Name, "name", 200); err != nil {
+			return err
+		}
+	}
+	if a.Name == "" {
+		return invalid("name", "name is required")
+	}
+	if in.StreamURL != nil {
+		if err := checkURL("stream_url", *in.StreamURL, "ws", "wss"); err != nil {
+			return err
+		}
+		a.StreamURL = *in.StreamURL
+	}
+	if in.SMSWebhookURL != nil {
+		if err := checkURL("sms_webhook_url", *in.SMSWebhookURL, "http", "https"); err != nil {
+			return err
+		}
+		a.SMSWebhookURL = *in.SMSWebhookURL
+	}
+	if t := in.TwilioConfig; t != nil {
+		if err := setText(&a.Config.TwilioAccountSID, t.AccountSID, "twilio_config.account_sid", 64); err != nil {
+			return err
+		}
+		if err := setSecret(&sec.TwilioAuthToken, t.AuthToken, "twilio_config.auth_token", 256); err != nil {
+			return err
+		}
+	}
+	if t := in.TelnyxConfig; t != nil {
+		if err := setText(&a.Config.TelnyxConnectionID, t.ConnectionID, "telnyx_config.connection_id", 128); err != nil {
+			return err
+		}
+		if err := setSecret(&sec.TelnyxAPIKey, t.APIKey, "telnyx_config.api_key", 512); err != nil {
+			return err
+		}
+	}
+	if in.FallbackTransferNumber != nil {
+		v := strings.TrimSpace(*in.FallbackTransferNumber)
+		switch {
+		case v == "":
+		case strings.HasPrefix(v, "sip:") || strings.HasPrefix(v, "sips:"):
+			if err := checkToken("fallback_transfer_number", v, 255); err != nil {
+				return err
+			}
+			if !strings.Contains(v, "@") {
+				return invalid("fallback_transfer_number", "fallback_transfer_number sip: URI must be sip:user@host")
+			}
+		default:
+			if _, _, err := normalizeE164("fallback_transfer_number", v); err != nil {
+				return err
+			}
+		}
+		a.FallbackTransferNumber = v
+	}
+	if in.RecordingEnabled != nil {
+		a.RecordingEnabled = *in.RecordingEnabled
+	}
+	if err := setText(&a.WelcomeMessage, in.WelcomeMessage, "welcome_message", 2000); err != nil {
+		return err
+	}
+	if in.Metadata != nil {
+		a.Metadata = db.JSONMap(*in.Metadata)
+	}
+	return nil
+}
+
+func (s *Server) listAssistants(c echo.Context) error {
+	skip, limit, err := page(c)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.store.ListAssistants(c.Request().Context(), orgID(c), db.Page{Skip: skip, Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := listBody[assistantView]{Items: []assistantView{}, Total: total, Skip: skip, Limit: limit}
+	for i := range items {
+		v, err := s.assistantView(c.Request().Context(), &items[i])
+		if err != nil {
+			return err
+		}
+		out.Items = append(out.Items, v)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) createAssistant(c echo.Context) error {
+	var in assistantInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	a := &db.Assistant{OrgID: orgID(c), Metadata: db.JSONMap{}}
+	var sec db.AssistantSecrets
+	if err := s.applyAssistant(a, &sec, &in); err != nil {
+		return err
+	}
+	if err := s.store.SaveAssistant(c.Request().Context(), a, sec); err != nil {
+		return err
+	}
+	v, err := s.assistantView(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, v)
+}
+
+func (s *Server) loadAssistant(c echo.Context) (*db.Assistant, error) {
+	a, err := s.store.GetAssistant(c.Request().Context(), orgID(c), c.Param("id"))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, notFound("assistant")
+	}
+	return a, err
+}
+
+func (s *Server) getAssistant(c echo.Context) error {
+	a, err := s.loadAssistant(c)
+	if err != nil {
+		return err
+	}
+	v, err := s.assistantView(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) putAssistant(c echo.Context) error {
+	a, err := s.loadAssistant(c)
+	if err != nil {
+		return err
+	}
+	var in assistantInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	sec, err := s.store.AssistantSecrets(a)
+	if err != nil {
+		return err
+	}
+	if err := s.applyAssistant(a, &sec, &in); err != nil {
+		return err
+	}
+	if err := s.store.SaveAssistant(c.Request().Context(), a, sec); err != nil {
+		return err
+	}
+	v, err := s.assistantView(c.Request().Context(), a)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+func (s *Server) deleteAssistant(c echo.Context) error {
+	if err := s.store.DeleteAssistant(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return notFound("assistant")
+		}
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}
+
+func isConflict(err error) bool { return errors.Is(err, db.ErrConflict) }

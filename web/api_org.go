@@ -1,0 +1,331 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+type twilioView struct {
+	AccountSID   string `json:"account_sid"`
+	AuthTokenSet bool   `json:"auth_token_set"`
+}
+
+type telnyxView struct {
+	APIKeySet          bool   `json:"api_key_set"`
+	ConnectionID       string `json:"connection_id"`
+	PublicKey          string `json:"public_key"`
+	MessagingProfileID string `json:"messaging_profile_id"`
+}
+
+type vonageView struct {
+	APIKey             string `json:"api_key"`
+	APISecretSet       bool   `json:"api_secret_set"`
+	ApplicationID      string `json:"application_id"`
+	PrivateKeySet      bool   `json:"private_key_set"`
+	SignatureSecretSet bool   `json:"signature_secret_set"`
+}
+
+type authPlanView struct {
+	Type        string `json:"type"`
+	Username    string `json:"username"`
+	PasswordSet bool   `json:"password_set"`
+}
+
+type sipTrunkConfigView struct {
+	SIPDomain                  string       `json:"sip_domain"`
+	InboundEnabled             bool         `json:"inbound_enabled"`
+	OutboundLeadingPlusEnabled bool         `json:"outbound_leading_plus_enabled"`
+	AuthPlan                   authPlanView `json:"auth_plan"`
+}
+
+type orgView struct {
+	ID             int64              `json:"id"`
+	Name           string             `json:"name"`
+	DefaultCountry string             `json:"default_country"`
+	Twilio         twilioView         `json:"twilio"`
+	Telnyx         telnyxView         `json:"telnyx"`
+	Vonage         vonageView         `json:"vonage"`
+	SIPGateway     string             `json:"sip_gateway"`
+	SIPUsername    string             `json:"sip_username"`
+	SIPPasswordSet bool               `json:"sip_password_set"`
+	SIPTrunkConfig sipTrunkConfigView `json:"sip_trunk_config"`
+	CreatedAt      time.Time          `json:"created_at"`
+	UpdatedAt      time.Time          `json:"updated_at"`
+}
+
+type twilioInput struct {
+	AccountSID *string `json:"account_sid"`
+	AuthToken  *string `json:"auth_token" doc:"write-only"`
+}
+
+type telnyxInput struct {
+	APIKey             *string `json:"api_key" doc:"write-only"`
+	ConnectionID       *string `json:"connection_id"`
+	PublicKey          *string `json:"public_key"`
+	MessagingProfileID *string `json:"messaging_profile_id"`
+}
+
+type vonageInput struct {
+	APIKey          *string `json:"api_key"`
+	APISecret       *string `json:"api_secret" doc:"write-only"`
+	ApplicationID   *string `json:"application_id"`
+	PrivateKey      *string `json:"private_key" doc:"write-only, PEM"`
+	SignatureSecret *string `json:"signature_secret" doc:"write-only"`
+}
+
+type authPlanInput struct {
+	Type     *string `json:"type" doc:"credentials | ip"`
+	Username *string `json:"username"`
+	Password *string `json:"password" doc:"write-only"`
+}
+
+type sipTrunkConfigInput struct {
+	SIPDomain                  *string        `json:"sip_domain"`
+	InboundEnabled             *bool          `json:"inbound_enabled"`
+	OutboundLeadingPlusEnabled *bool          `json:"outbound_leading_plus_enabled"`
+	AuthPlan                   *authPlanInput `json:"auth_plan"`
+}
+
+type orgInput struct {
+	Name           *string              `json:"name"`
+	DefaultCountry *string              `json:"default_country" doc:"ISO 3166-1 alpha-2"`
+	Twilio         *twilioInput         `json:"twilio"`
+	Telnyx         *telnyxInput         `json:"telnyx"`
+	Vonage         *vonageInput         `json:"vonage"`
+	SIPGateway     *string              `json:"sip_gateway"`
+	SIPUsername    *string              `json:"sip_username"`
+	SIPPassword    *string              `json:"sip_password" doc:"write-only"`
+	SIPTrunkConfig *sipTrunkConfigInput `json:"sip_trunk_config"`
+}
+
+func (s *Server) orgView(o *db.Organization) (orgView, error) {
+	sec, err := s.store.OrgSecrets(o)
+	if err != nil {
+		return orgView{}, err
+	}
+	st := o.Settings
+	return orgView{
+		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry,
+		Twilio: twilioView{AccountSID: st.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
+		Telnyx: telnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: st.TelnyxConnectionID, PublicKey: st.TelnyxPublicKey, MessagingProfileID: st.TelnyxMessagingProfID},
+		Vonage: vonageView{APIKey: st.VonageAPIKey, APISecretSet: sec.VonageAPISecret != "", ApplicationID: st.VonageApplicationID,
+			PrivateKeySet: sec.VonagePrivateKey != "", SignatureSecretSet: sec.VonageSignatureSecret != ""},
+		SIPGateway: st.SIPGateway, SIPUsername: st.SIPUsername, SIPPasswordSet: sec.SIPPassword != "",
+		SIPTrunkConfig: sipTrunkConfigView{
+			SIPDomain: st.SIPTrunkConfig.SIPDomain, InboundEnabled: st.SIPTrunkConfig.InboundEnabled,
+			OutboundLeadingPlusEnabled: st.SIPTrunkConfig.OutboundLeadingPlusEnabled,
+			AuthPlan:                   authPlanView{Type: st.SIPTrunkConfig.AuthType, Username: st.SIPTrunkConfig.AuthUsername, PasswordSet: sec.SIPAuthPassword != ""},
+		},
+		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
+	}, nil
+}
+
+func (s *Server) getOrg(c echo.Context) error {
+	o, err := s.store.GetOrg(c.Request().Context(), orgID(c))
+	if err != nil {
+		return err
+	}
+	v, err := s.orgView(o)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// setText validates and assigns an optional text field.
+func setText(dst *string, src *string, field string, max int) error {
+	if src == nil {
+		return nil
+	}
+	if err := checkText(field, *src, max); err != nil {
+		return err
+	}
+	*dst = strings.TrimSpace(*src)
+	return nil
+}
+
+// setSecret validates and assigns an optional write-only value; "" clears it.
+func setSecret(dst *string, src *string, field string, max int) error {
+	if src == nil {
+		return nil
+	}
+	if err := checkText(field, *src, max); err != nil {
+		return err
+	}
+	*dst = *src
+	return nil
+}
+
+func (s *Server) putOrg(c echo.Context) error {
+	var in orgInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	o, err := s.store.GetOrg(ctx, orgID(c))
+	if err != nil {
+		return err
+	}
+	sec, err := s.store.OrgSecrets(o)
+	if err != nil {
+		return err
+	}
+	st := &o.Settings
+	if in.Name != nil {
+		if strings.TrimSpace(*in.Name) == "" {
+			return invalid("name", "name must not be empty")
+		}
+		if err := setText(&o.Name, in.Name, "name", 200); err != nil {
+			return err
+		}
+	}
+	if in.DefaultCountry != nil {
+		cc := strings.ToUpper(strings.TrimSpace(*in.DefaultCountry))
+		if err := checkCountry("default_country", cc); err != nil {
+			return err
+		}
+		o.DefaultCountry = cc
+	}
+	type pair struct {
+		dst    *string
+		src    *string
+		field  string
+		secret bool
+		max    int
+	}
+	var pairs []pair
+	if t := in.Twilio; t != nil {
+		pairs = append(pairs, pair{&st.TwilioAccountSID, t.AccountSID, "twilio.account_sid", false, 64}, pair{&sec.TwilioAuthToken, t.AuthToken, "twilio.auth_token", true, 256})
+	}
+	if t := in.Telnyx; t != nil {
+		pairs = append(pairs, pair{&sec.TelnyxAPIKey, t.APIKey, "telnyx.api_key", true, 512}, pair{&st.TelnyxConnectionID, t.ConnectionID, "telnyx.connection_id", false, 128},
+			pair{&st.TelnyxPublicKey, t.PublicKey, "telnyx.public_key", false, 512}, pair{&st.TelnyxMessagingProfID, t.MessagingProfileID, "telnyx.messaging_profile_id", false, 128})
+	}
+	if v := in.Vonage; v != nil {
+		pairs = append(pairs, pair{&st.VonageAPIKey, v.APIKey, "vonage.api_key", false, 64}, pair{&sec.VonageAPISecret, v.APISecret, "vonage.api_secret", true, 256},
+			pair{&st.VonageApplicationID, v.ApplicationID, "vonage.application_id", false, 128}, pair{&sec.VonageSignatureSecret, v.SignatureSecret, "vonage.signature_secret", true, 256})
+		if v.PrivateKey != nil { // PEM: newlines allowed
+			if len(*v.PrivateKey) > 16384 || (*v.PrivateKey != "" && !strings.Contains(*v.PrivateKey, "PRIVATE KEY")) {
+				return invalid("vonage.private_key", "vonage.private_key must be a PEM private key")
+			}
+			sec.VonagePrivateKey = *v.PrivateKey
+		}
+	}
+	pairs = append(pairs, pair{&st.SIPUsername, in.SIPUsername, "sip_username", false, 128}, pair{&sec.SIPPassword, in.SIPPassword, "sip_password", true, 128})
+	if cfg := in.SIPTrunkConfig; cfg != nil {
+		if cfg.SIPDomain != nil && *cfg.SIPDomain != "" {
+			if err := checkHostPort("sip_trunk_config.sip_domain", *cfg.SIPDomain, false); err != nil {
+				return err
+			}
+		}
+		pairs = append(pairs, pair{&st.SIPTrunkConfig.SIPDomain, cfg.SIPDomain, "sip_trunk_config.sip_domain", false, 255})
+		if cfg.InboundEnabled != nil {
+			st.SIPTrunkConfig.InboundEnabled = *cfg.InboundEnabled
+		}
+		if cfg.OutboundLeadingPlusEnabled != nil {
+			st.SIPTrunkConfig.OutboundLeadingPlusEnabled = *cfg.OutboundLeadingPlusEnabled
+		}
+		if ap := cfg.AuthPlan; ap != nil {
+			if ap.Type != nil && *ap.Type != "credentials" && *ap.Type != "ip" && *ap.Type != "" {
+				return invalid("sip_trunk_config.auth_plan.type", "sip_trunk_config.auth_plan.type must be credentials or ip")
+			}
+			pairs = append(pairs, pair{&st.SIPTrunkConfig.AuthType, ap.Type, "sip_trunk_config.auth_plan.type", false, 16},
+				pair{&st.SIPTrunkConfig.AuthUsername, ap.Username, "sip_trunk_config.auth_plan.username", false, 128},
+				pair{&sec.SIPAuthPassword, ap.Password, "sip_trunk_config.auth_plan.password", true, 128})
+		}
+	}
+	if in.SIPGateway != nil && *in.SIPGateway != "" {
+		if err := checkHostPort("sip_gateway", *in.SIPGateway, false); err != nil {
+			return err
+		}
+	}
+	pairs = append(pairs, pair{&st.SIPGateway, in.SIPGateway, "sip_gateway", false, 255})
+	for _, p := range pairs {
+		var err error
+		if p.secret {
+			err = setSecret(p.dst, p.src, p.field, p.max)
+		} else {
+			err = setText(p.dst, p.src, p.field, p.max)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if err := s.store.UpdateOrg(ctx, o, sec); err != nil {
+		if isConflict(err) {
+			return conflict("name", "an organization with this name already exists")
+		}
+		return err
+	}
+	v, err := s.orgView(o)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// --- API keys ---
+
+type apiKeyView struct {
+	ID         string     `json:"id"`
+	Name       string     `json:"name"`
+	Prefix     string     `json:"prefix"`
+	CreatedAt  time.Time  `json:"created_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"revoked_at"`
+}
+
+type apiKeyCreated struct {
+	apiKeyView
+	Key string `json:"key" doc:"shown once"`
+}
+
+type apiKeyInput struct {
+	Name *string `json:"name"`
+}
+
+func keyView(k *db.APIKey) apiKeyView {
+	return apiKeyView{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt, RevokedAt: k.RevokedAt}
+}
+
+func (s *Server) listKeys(c echo.Context) error {
+	keys, err := s.store.ListAPIKeys(c.Request().Context(), orgID(c))
+	if err != nil {
+		return err
+	}
+	out := listBody[apiKeyView]{Items: []apiKeyView{}, Total: int64(len(keys)), Limit: len(keys)}
+	for i := range keys {
+		out.Items = append(out.Items, keyView(&keys[i]))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) createKey(c echo.Context) error {
+	var in apiKeyInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	name := ""
+	if err := setText(&name, in.Name, "name", 100); err != nil {
+		return err
+	}
+	key, rec, err := s.store.CreateAPIKey(c.Request().Context(), orgID(c), name)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, apiKeyCreated{apiKeyView: keyView(rec), Key: key})
+}
+
+func (s *Server) revokeKey(c echo.Context) error {
+	if _, err := s.store.RevokeAPIKey(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
+		if err == db.ErrNotFound {
+			return notFound("API key")
+		}
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

@@ -1,0 +1,390 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+type syncStatusView struct {
+	State     string     `json:"state" doc:"pending | applied | error"`
+	Message   string     `json:"message"`
+	AppliedAt *time.Time `json:"applied_at"`
+}
+
+type trunkView struct {
+	ID               string         `json:"id"`
+	Name             string         `json:"name"`
+	GatewayName      string         `json:"gateway_name" doc:"FreeSWITCH gateway and ACL list name, as fs_cli shows it"`
+	Gateway          string         `json:"gateway"`
+	Username         string         `json:"username"`
+	PasswordSet      bool           `json:"password_set"`
+	Priority         int            `json:"priority"`
+	Enabled          bool           `json:"enabled"`
+	Register         bool           `json:"register"`
+	Realm            string         `json:"realm"`
+	Proxy            string         `json:"proxy"`
+	Transport        string         `json:"transport"`
+	FromUser         string         `json:"from_user"`
+	FromDomain       string         `json:"from_domain"`
+	CallerIDInFrom   bool           `json:"caller_id_in_from"`
+	ExpireSeconds    int            `json:"expire_seconds"`
+	RetrySeconds     int            `json:"retry_seconds"`
+	PingSeconds      int            `json:"ping_seconds"`
+	AllowedAddresses []string       `json:"allowed_addresses"`
+	Codecs           []string       `json:"codecs"`
+	Provider         string         `json:"provider"`
+	SyncStatus       syncStatusView `json:"sync_status"`
+	GatewayState     string         `json:"gateway_state" doc:"live FreeSWITCH state: REGED, FAILED, NOREG, DOWN, …"`
+	PingStatus       string         `json:"ping_status"`
+	LastStatusCode   int            `json:"last_status_code"`
+	CreatedAt        time.Time      `json:"created_at"`
+	UpdatedAt        time.Time      `json:"updated_at"`
+}
+
+type trunkInput struct {
+	Name             *string   `json:"name" required:"true" doc:"free text, unique per organization"`
+	Gateway          *string   `json:"gateway" required:"true" doc:"host[:port] of the carrier or PBX"`
+	Username         *string   `json:"username"`
+	Password         *string   `json:"password" doc:"write-only"`
+	Priority         *int      `json:"priority" doc:"≥ 0, lower first (default 1)"`
+	Enabled          *bool     `json:"enabled" doc:"default true"`
+	Register         *bool     `json:"register" doc:"true = registration trunk (default), false = IP-auth"`
+	Realm            *string   `json:"realm"`
+	Proxy            *string   `json:"proxy" doc:"host[:port]"`
+	Transport        *string   `json:"transport" doc:"udp | tcp | tls"`
+	FromUser         *string   `json:"from_user"`
+	FromDomain       *string   `json:"from_domain"`
+	CallerIDInFrom   *bool     `json:"caller_id_in_from"`
+	ExpireSeconds    *int      `json:"expire_seconds"`
+	RetrySeconds     *int      `json:"retry_seconds"`
+	PingSeconds      *int      `json:"ping_seconds"`
+	AllowedAddresses *[]string `json:"allowed_addresses" doc:"CIDRs or addresses allowed to send INVITEs"`
+	Codecs           *[]string `json:"codecs"`
+	Provider         *string   `json:"provider" doc:"free label"`
+}
+
+type syncAccepted struct {
+	Status string `json:"status"`
+}
+
+func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
+	v := trunkView{
+		ID: t.ID, Name: t.Name, GatewayName: t.GatewayName, Gateway: t.Gateway, Username: t.Username,
+		PasswordSet: t.PasswordEnc != "", Priority: t.Priority, Enabled: t.Enabled, Register: t.Register,
+		Realm: t.Realm, Proxy: t.Proxy, Transport: t.Transport, FromUser: t.FromUser, FromDomain: t.FromDomain,
+		CallerIDInFrom: t.CallerIDInFrom, ExpireSeconds: t.ExpireSeconds, RetrySeconds: t.RetrySeconds,
+		PingSeconds: t.PingSeconds, AllowedAddresses: nonNil(t.AllowedAddresses), Codecs: nonNil(t.Codecs),
+		Provider: t.Provider, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		SyncStatus: syncStatusView{State: "pending"},
+	}
+	if st := t.Status; st != nil {
+		v.SyncStatus = syncStatusView{State: st.SyncState, Message: st.SyncMessage, AppliedAt: st.AppliedAt}
+		v.GatewayState, v.PingStatus, v.LastStatusCode = st.GatewayState, st.PingStatus, st.LastStatusCode
+	}
+	return v
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// applyTrunk merges the fields sent into t and validates the result. It
+// returns the new password when one was sent.
+func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool) (newPassword *string, err error) {
+	if in.Name != nil {
+		if strings.TrimSpace(*in.Name) == "" {
+			return nil, invalid("name", "name must not be empty")
+		}
+		if err := setText(&t.Name, in.Name, "name", 100); err != nil {
+			return nil, err
+		}
+	}
+	if t.Name == "" {
+		return nil, invalid("name", "name is required")
+	}
+	if in.Gateway != nil {
+		t.Gateway = strings.TrimSpace(*in.Gateway)
+	}
+	if err := checkHostPort("gateway", t.Gateway, true); err != nil {
+		return nil, err
+	}
+	for _, f := range []struct {
+		dst   *string
+		src   *string
+		field string
+	}{{&t.Username, in.Username, "username"}, {&t.FromUser, in.FromUser, "from_user"}} {
+		if f.src != nil {
+			if err := checkToken(f.field, *f.src, 128); err != nil {
+				return nil, err
+			}
+			*f.dst = *f.src
+		}
+	}
+	if in.Password != nil {
+		if err := checkToken("password", *in.Password, 128); err != nil {
+			return nil, err
+		}
+		newPassword = in.Password
+		passwordSet = *in.Password != ""
+	}
+	if in.Priority != nil {
+		if *in.Priority < 0 || *in.Priority > 1_000_000 {
+			return nil, invalid("priority", "priority must be ≥ 0 (lower is tried first)")
+		}
+		t.Priority = *in.Priority
+	}
+	if in.Enabled != nil {
+		t.Enabled = *in.Enabled
+	}
+	if in.Register != nil {
+		t.Register = *in.Register
+	}
+	if in.Realm != nil {
+		t.Realm = strings.TrimSpace(*in.Realm)
+	}
+	if err := checkHostPort("realm", t.Realm, false); err != nil {
+		return nil, err
+	}
+	if in.Proxy != nil {
+		t.Proxy = strings.TrimSpace(*in.Proxy)
+	}
+	if err := checkHostPort("proxy", t.Proxy, false); err != nil {
+		return nil, err
+	}
+	if in.FromDomain != nil {
+		t.FromDomain = strings.TrimSpace(*in.FromDomain)
+	}
+	if err := checkHostPort("from_domain", t.FromDomain, false); err != nil {
+		return nil, err
+	}
+	if in.Transport != nil {
+		t.Transport = strings.ToLower(strings.TrimSpace(*in.Transport))
+	}
+	if t.Transport == "" {
+		t.Transport = "udp"
+	}
+	if t.Transport != "udp" && t.Transport != "tcp" && t.Transport != "tls" {
+		return nil, invalid("transport", "transport must be udp, tcp or tls")
+	}
+	if in.CallerIDInFrom != nil {
+		t.CallerIDInFrom = *in.CallerIDInFrom
+	}
+	for _, f := range []struct {
+		dst   *int
+		src   *int
+		field string
+		max   int
+	}{{&t.ExpireSeconds, in.ExpireSeconds, "expire_seconds", 86400}, {&t.RetrySeconds, in.RetrySeconds, "retry_seconds", 86400}, {&t.PingSeconds, in.PingSeconds, "ping_seconds", 3600}} {
+		if f.src != nil {
+			if *f.src < 0 || *f.src > f.max {
+				return nil, invalid(f.field, "%s must be from 0 (FreeSWITCH default) to %d", f.field, f.max)
+			}
+			*f.dst = *f.src
+		}
+	}
+	if in.AllowedAddresses != nil {
+		seen := map[string]bool{}
+		out := db.StringList{}
+		for _, a := range *in.AllowedAddresses {
+			if err := checkText("allowed_addresses", a, 64); err != nil {
+				return nil, err
+			}
+			n, err := normalizeCIDR("allowed_addresses", a)
+			if err != nil {
+				return nil, err
+			}
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+		if len(out) > 256 {
+			return nil, invalid("allowed_addresses", "allowed_addresses holds at most 256 entries")
+		}
+		t.AllowedAddresses = out
+	}
+	if in.Codecs != nil {
+		out := db.StringList{}
+		for _, c := range *in.Codecs {
+			if !codecRE.MatchString(c) {
+				return nil, invalid("codecs", "codecs: %q is not a codec name such as PCMU, PCMA, G722 or opus", c)
+			}
+			out = append(out, c)
+		}
+		t.Codecs = out
+	}
+	if err := setText(&t.Provider, in.Provider, "provider", 64); err != nil {
+		return nil, err
+	}
+	if !t.Register && len(t.AllowedAddresses) == 0 {
+		return nil, invalid("allowed_addresses", "an IP-auth trunk (register=false) needs at least one allowed address")
+	}
+	if t.Register && (t.Username == "" || !passwordSet) {
+		field := "username"
+		if t.Username != "" {
+			field = "password"
+		}
+		return nil, invalid(field, "a registration trunk (register=true) needs a username and a password")
+	}
+	return newPassword, nil
+}
+
+func (s *Server) listTrunks(c echo.Context) error {
+	skip, limit, err := page(c)
+	if err != nil {
+		return err
+	}
+	items, total, err := s.store.ListTrunks(c.Request().Context(), orgID(c), db.Page{Skip: skip, Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := listBody[trunkView]{Items: []trunkView{}, Total: total, Skip: skip, Limit: limit}
+	for i := range items {
+		out.Items = append(out.Items, s.trunkView(&items[i]))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) createTrunk(c echo.Context) error {
+	var in trunkInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	t := &db.SIPTrunk{ID: db.NewID(), OrgID: orgID(c), Priority: 1, Enabled: true, Register: true, Transport: "udp"}
+	pw, err := applyTrunk(t, &in, false)
+	if err != nil {
+		return err
+	}
+	if err := s.saveTrunk(c, t, pw, true); err != nil {
+		return err
+	}
+	t, err = s.store.GetTrunk(ctx, t.OrgID, t.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, s.trunkView(t))
+}
+
+// saveTrunk checks the name, picks the gateway name, seals the password and
+// writes the trunk, then tells the reconciler.
+func (s *Server) saveTrunk(c echo.Context, t *db.SIPTrunk, pw *string, create bool) error {
+	ctx := c.Request().Context()
+	except := ""
+	if !create {
+		except = t.ID
+	}
+	taken, err := s.store.TrunkNameTaken(ctx, t.OrgID, t.Name, except)
+	if err != nil {
+		return err
+	}
+	if taken {
+		return conflict("name", "a SIP trunk named %q already exists", t.Name)
+	}
+	gw, err := s.trunks.GatewayName(ctx, t.OrgID, t.Name, except)
+	if err != nil {
+		return err
+	}
+	t.GatewayName = gw
+	if pw != nil {
+		if err := s.store.SetTrunkPassword(t, *pw); err != nil {
+			return err
+		}
+	}
+	if create {
+		err = s.store.CreateTrunk(ctx, t)
+	} else {
+		err = s.store.UpdateTrunk(ctx, t)
+	}
+	if isConflict(err) {
+		return conflict("name", "a SIP trunk named %q already exists", t.Name)
+	}
+	if err != nil {
+		return err
+	}
+	s.trunks.Changed(t.OrgID)
+	return nil
+}
+
+func (s *Server) loadTrunk(c echo.Context) (*db.SIPTrunk, error) {
+	t, err := s.store.GetTrunk(c.Request().Context(), orgID(c), c.Param("id"))
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, notFound("SIP trunk")
+	}
+	return t, err
+}
+
+func (s *Server) getTrunk(c echo.Context) error {
+	t, err := s.loadTrunk(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.trunkView(t))
+}
+
+func (s *Server) putTrunk(c echo.Context) error {
+	t, err := s.loadTrunk(c)
+	if err != nil {
+		return err
+	}
+	var in trunkInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	pw, err := applyTrunk(t, &in, t.PasswordEnc != "")
+	if err != nil {
+		return err
+	}
+	return s.finishTrunkUpdate(c, t, pw)
+}
+
+func (s *Server) finishTrunkUpdate(c echo.Context, t *db.SIPTrunk, pw *string) error {
+	t.Status = nil
+	if err := s.saveTrunk(c, t, pw, false); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return notFound("SIP trunk")
+		}
+		return err
+	}
+	t, err := s.store.GetTrunk(c.Request().Context(), t.OrgID, t.ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, s.trunkView(t))
+}
+
+func (s *Server) setTrunkEnabled(c echo.Context, enabled bool) error {
+	t, err := s.loadTrunk(c)
+	if err != nil {
+		return err
+	}
+	t.Enabled = enabled
+	return s.finishTrunkUpdate(c, t, nil)
+}
+
+func (s *Server) enableTrunk(c echo.Context) error  { return s.setTrunkEnabled(c, true) }
+func (s *Server) disableTrunk(c echo.Context) error { return s.setTrunkEnabled(c, false) }
+
+func (s *Server) deleteTrunk(c echo.Context) error {
+	if err := s.store.DeleteTrunk(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return notFound("SIP trunk")
+		}
+		return err
+	}
+	s.trunks.Changed(orgID(c))
+	return c.NoContent(http.StatusNoContent)
+}
+
+func (s *Server) syncTrunks(c echo.Context) error {
+	s.trunks.Changed(orgID(c))
+	return c.JSON(http.StatusAccepted, syncAccepted{Status: "accepted"})
+}

@@ -1,0 +1,135 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+const maxBody = 1 << 20
+
+// bindJSON decodes the request body strictly: unknown fields, wrong types and
+// trailing data are 400 errors naming the field.
+func bindJSON(c echo.Context, dst any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, maxBody+1))
+	if err != nil {
+		return invalid("", "cannot read request body")
+	}
+	if len(body) > maxBody {
+		return &APIError{Status: http.StatusRequestEntityTooLarge, Code: "body_too_large", Message: "request body exceeds 1 MiB"}
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return invalid("", "request body must be a JSON object")
+	}
+	return decodeStrict(body, dst)
+}
+
+func decodeStrict(body []byte, dst any) error {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return jsonError(err)
+	}
+	if dec.More() {
+		return invalid("", "request body must hold one JSON object")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	var fe *fieldError
+	switch {
+	case errors.As(err, &fe):
+		return invalid(fe.field, "%s", fe.msg)
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			return invalid("", "request body must be a JSON object")
+		}
+		return invalid(field, "%s must be of type %s", field, jsonTypeName(te.Type.Kind().String()))
+	case errors.As(err, &se):
+		return invalid("", "malformed JSON at byte %d", se.Offset)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return invalid(f, "unknown field %q", f)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return invalid("", "truncated JSON body")
+	}
+	return invalid("", "invalid JSON: %v", err)
+}
+
+func jsonTypeName(kind string) string {
+	switch kind {
+	case "string":
+		return "string"
+	case "bool":
+		return "boolean"
+	case "slice", "array":
+		return "array"
+	case "map", "struct", "ptr":
+		return "object"
+	}
+	if strings.HasPrefix(kind, "int") || strings.HasPrefix(kind, "uint") || strings.HasPrefix(kind, "float") {
+		return "number"
+	}
+	return kind
+}
+
+// fieldError lets nested decoders (Opt) report a field.
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.msg }
+
+// Opt is a JSON field that distinguishes absent, null and a value:
+// PATCH {"assistant_id": null} unassigns, a missing key leaves it alone.
+type Opt[T any] struct {
+	Set   bool // the key was present
+	Null  bool // its value was null
+	Value T
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (o *Opt[T]) UnmarshalJSON(b []byte) error {
+	o.Set = true
+	if string(b) == "null" {
+		o.Null = true
+		return nil
+	}
+	return json.Unmarshal(b, &o.Value)
+}
+
+// page reads skip/limit query parameters.
+func page(c echo.Context) (skip, limit int, err error) {
+	skip, limit = 0, 50
+	if v := c.QueryParam("skip"); v != "" {
+		n, e := strconv.Atoi(v)
+		if e != nil || n < 0 {
+			return 0, 0, invalid("skip", "skip must be a whole number ≥ 0")
+		}
+		skip = n
+	}
+	if v := c.QueryParam("limit"); v != "" {
+		n, e := strconv.Atoi(v)
+		if e != nil || n < 1 || n > 500 {
+			return 0, 0, invalid("limit", "limit must be a whole number from 1 to 500")
+		}
+		limit = n
+	}
+	return skip, limit, nil
+}
+
+// listBody is the shape of every list response.
+type listBody[T any] struct {
+	Items []T   `json:"items"`
+	Total int64 `json:"total"`
+	Skip  int   `json:"skip"`
+	Limit int   `json:"limit"`
+}

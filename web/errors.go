@@ -1,0 +1,86 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// APIError is the one error shape of the API:
+//
+//	{"error":{"code":"validation_failed","message":"…","field":"gateway"}}
+type APIError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Field   string `json:"field,omitempty"`
+}
+
+func (e *APIError) Error() string { return e.Message }
+
+type errorBody struct {
+	Error *APIError `json:"error"`
+}
+
+func invalid(field, format string, args ...any) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Code: "validation_failed", Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(what string) *APIError {
+	return &APIError{Status: http.StatusNotFound, Code: "not_found", Message: what + " not found"}
+}
+
+func notFoundField(field, what string) *APIError {
+	return &APIError{Status: http.StatusNotFound, Code: "not_found", Field: field, Message: what + " not found"}
+}
+
+func conflict(field, format string, args ...any) *APIError {
+	return &APIError{Status: http.StatusConflict, Code: "conflict", Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// toAPIError is the single place where errors become HTTP statuses.
+func toAPIError(err error) *APIError {
+	var ae *APIError
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &ae):
+		return ae
+	case errors.Is(err, db.ErrNotFound):
+		return notFound("resource")
+	case errors.Is(err, db.ErrConflict):
+		return &APIError{Status: http.StatusConflict, Code: "conflict", Message: "a record with the same unique value already exists"}
+	case errors.As(err, &he):
+		code := map[int]string{
+			http.StatusNotFound: "not_found", http.StatusMethodNotAllowed: "method_not_allowed",
+			http.StatusUnauthorized: "unauthorized", http.StatusRequestEntityTooLarge: "body_too_large",
+			http.StatusUnsupportedMediaType: "unsupported_media_type", http.StatusTooManyRequests: "rate_limited",
+		}[he.Code]
+		if code == "" {
+			code = "error"
+		}
+		msg := http.StatusText(he.Code)
+		if s, ok := he.Message.(string); ok && s != "" {
+			msg = s
+		}
+		return &APIError{Status: he.Code, Code: code, Message: msg}
+	}
+	return &APIError{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"}
+}
+
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	ae := toAPIError(err)
+	if ae.Status >= 500 {
+		reqLogger(c, s.log).Error("request failed", "err", err)
+	}
+	if c.Request().Method == http.MethodHead {
+		_ = c.NoContent(ae.Status)
+		return
+	}
+	_ = c.JSON(ae.Status, errorBody{Error: ae})
+}

@@ -1,0 +1,157 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/web"
+)
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type env struct {
+	t      *testing.T
+	srv    *httptest.Server
+	web    *web.Server
+	store  *db.Store
+	logs   *syncBuffer
+	bodies *syncBuffer // every response body seen by do()
+	twilio *providertest.Twilio
+	keyA   string
+	keyB   string
+	orgA   int64
+	orgB   int64
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
+	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
+	trunks := controller.NewTrunks(store, log)
+	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
+		PublicBaseURL:  "https://bridge.example.com",
+		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL()},
+		Log:            log,
+	})
+	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers})
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw}
+	ctx := context.Background()
+	a, _, err := store.EnsureOrg(ctx, "org-a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _, _ := store.EnsureOrg(ctx, "org-b")
+	e.orgA, e.orgB = a.ID, b.ID
+	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
+	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
+	return e
+}
+
+type resp struct {
+	Status int
+	Body   map[string]any
+	Raw    string
+}
+
+func (r resp) errField() string {
+	if e, ok := r.Body["error"].(map[string]any); ok {
+		f, _ := e["field"].(string)
+		return f
+	}
+	return ""
+}
+
+func (r resp) errCode() string {
+	if e, ok := r.Body["error"].(map[string]any); ok {
+		f, _ := e["code"].(string)
+		return f
+	}
+	return ""
+}
+
+func (e *env) do(method, path, key string, body any) resp {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	e.bodies.Write(raw)
+	r := resp{Status: res.StatusCode, Raw: string(raw)}
+	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
+		if err := json.Unmarshal(raw, &r.Body); err != nil {
+			e.t.Fatalf("%s %s: response is not a JSON object: %s", method, path, raw)
+		}
+	}
+	return r
+}
+
+func (e *env) mustDo(method, path, key string, body any, want int) resp {
+	e.t.Helper()
+	r := e.do(method, path, key, body)
+	if r.Status != want {
+		e.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Raw)
+	}
+	return r
+}
+
+func regTrunk(name string) map[string]any {
+	return map[string]any{"name": name, "gateway": "sip.zadarma.com", "username": "user1", "password": "pw-" + strings.ReplaceAll(name, " ", "-")}
+}
+
+func providertestNumber(sid, number string) providertest.TwilioNumber {
+	return providertest.TwilioNumber{SID: sid, PhoneNumber: number}
+}

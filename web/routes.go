@@ -1,0 +1,67 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+func (s *Server) routes() {
+	s.handle(nil, operation{Method: http.MethodGet, Path: "/healthz", Summary: "Liveness: the process answers", Tag: "ops", Resp: map[string]string{}}, s.healthz)
+	s.handle(nil, operation{Method: http.MethodGet, Path: "/readyz", Summary: "Readiness: database and FreeSWITCH reachable (503 otherwise)", Tag: "ops", Resp: readyBody{}}, s.readyz)
+	s.handle(nil, operation{Method: http.MethodGet, Path: "/metrics", Summary: "Prometheus metrics", Tag: "ops", Raw: "text/plain"}, s.metrics())
+	s.handle(nil, operation{Method: http.MethodGet, Path: "/openapi.json", Summary: "This OpenAPI document", Tag: "ops", Resp: map[string]any{}}, func(c echo.Context) error {
+		return c.JSON(http.StatusOK, s.OpenAPI())
+	})
+
+	api := s.e.Group("/api/v1", s.auth)
+	a := func(method, path, summary, tag string, req, resp any, status int, h echo.HandlerFunc, query ...queryParam) {
+		s.handle(api, operation{Method: method, Path: "/api/v1" + path, Summary: summary, Tag: tag, Auth: true, Req: req, Resp: resp, Status: status, Query: query}, h)
+	}
+	pageQ := []queryParam{{"skip", "integer", "items to skip (default 0)"}, {"limit", "integer", "page size, 1–500 (default 50)"}}
+
+	a(http.MethodGet, "/organization", "The caller's organization", "organization", nil, orgView{}, 200, s.getOrg)
+	a(http.MethodPut, "/organization", "Update the organization (fields sent only; secrets write-only, \"\" clears)", "organization", orgInput{}, orgView{}, 200, s.putOrg)
+
+	a(http.MethodGet, "/api-keys", "List API keys (never the keys themselves)", "api-keys", nil, listBody[apiKeyView]{}, 200, s.listKeys)
+	a(http.MethodPost, "/api-keys", "Create an API key; the key is shown once", "api-keys", apiKeyInput{}, apiKeyCreated{}, 201, s.createKey)
+	a(http.MethodDelete, "/api-keys/:id", "Revoke an API key", "api-keys", nil, nil, 204, s.revokeKey)
+
+	a(http.MethodGet, "/assistants", "List assistants", "assistants", nil, listBody[assistantView]{}, 200, s.listAssistants, pageQ...)
+	a(http.MethodPost, "/assistants", "Create an assistant", "assistants", assistantInput{}, assistantView{}, 201, s.createAssistant)
+	a(http.MethodGet, "/assistants/:id", "Get an assistant", "assistants", nil, assistantView{}, 200, s.getAssistant)
+	a(http.MethodPut, "/assistants/:id", "Update an assistant (fields sent only)", "assistants", assistantInput{}, assistantView{}, 200, s.putAssistant)
+	a(http.MethodDelete, "/assistants/:id", "Delete an assistant (its numbers become unassigned)", "assistants", nil, nil, 204, s.deleteAssistant)
+
+	a(http.MethodGet, "/sip-trunks", "List SIP trunks by priority, then name", "sip-trunks", nil, listBody[trunkView]{}, 200, s.listTrunks, pageQ...)
+	a(http.MethodPost, "/sip-trunks", "Create a SIP trunk", "sip-trunks", trunkInput{}, trunkView{}, 201, s.createTrunk)
+	a(http.MethodPost, "/sip-trunks/sync", "Reconcile the organization's trunks with FreeSWITCH now", "sip-trunks", nil, syncAccepted{}, 202, s.syncTrunks)
+	a(http.MethodGet, "/sip-trunks/:id", "Get a SIP trunk with its sync and gateway state", "sip-trunks", nil, trunkView{}, 200, s.getTrunk)
+	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
+	a(http.MethodDelete, "/sip-trunks/:id", "Delete a SIP trunk", "sip-trunks", nil, nil, 204, s.deleteTrunk)
+	a(http.MethodPost, "/sip-trunks/:id/enable", "Enable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.enableTrunk)
+	a(http.MethodPost, "/sip-trunks/:id/disable", "Disable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.disableTrunk)
+
+	numQ := append([]queryParam{
+		{"provider", "string", "twilio|telnyx|vonage|byo-sip-trunk"}, {"assistant_id", "string", "inbound or outbound assistant"},
+		{"sip_trunk_id", "string", "trunk"}, {"is_active", "boolean", "active or not"}, {"q", "string", "part of the number or friendly name"},
+	}, pageQ...)
+	a(http.MethodPost, "/phone-numbers/search", "Search numbers available at a provider", "phone-numbers", searchInput{}, listBody[provider.AvailableNumber]{}, 200, s.searchNumbers)
+	a(http.MethodPost, "/phone-numbers/purchase", "Buy a number (webhooks pointed at sipbridge) or register a byo-sip-trunk number", "phone-numbers", purchaseInput{}, purchaseResult{}, 201, s.purchaseNumber)
+	a(http.MethodPost, "/phone-numbers/release", "Release a number at its provider and delete its record", "phone-numbers", releaseInput{}, releaseResult{}, 200, s.releaseNumber)
+	a(http.MethodPut, "/phone-numbers/webhooks", "Change a number's webhooks at its provider", "phone-numbers", webhooksInput{}, webhooksView{}, 200, s.putWebhooks)
+	a(http.MethodPost, "/phone-numbers/sync", "Import the numbers the organization owns at its providers", "phone-numbers", nil, syncNumbersResult{}, 200, s.syncNumbers)
+	a(http.MethodGet, "/phone-numbers/:id/webhooks", "A number's webhooks at its provider (id or E.164 number)", "phone-numbers", nil, webhooksView{}, 200, s.getWebhooks)
+	a(http.MethodPost, "/byoc/phone-numbers", "Create a BYOC number with its own carrier trunk", "byoc", byocInput{}, byocView{}, 201, s.createBYOC)
+	a(http.MethodPut, "/byoc/phone-numbers/:id", "Update a BYOC number (id is the E.164 number)", "byoc", byocInput{}, byocView{}, 200, s.putBYOC)
+	a(http.MethodDelete, "/byoc/phone-numbers/:id", "Delete a BYOC number and its trunk", "byoc", nil, nil, 204, s.deleteBYOC)
+	a(http.MethodPost, "/byoc/trunks/refresh", "Re-apply one BYOC number's gateway (no profile restart)", "byoc", byocRefreshInput{}, byocRefreshResult{}, 202, s.refreshBYOC)
+	a(http.MethodPost, "/byoc/trunks/refresh-all", "Re-apply every BYOC gateway of the organization", "byoc", nil, byocRefreshResult{}, 202, s.refreshAllBYOC)
+
+	a(http.MethodGet, "/phone-numbers", "List phone numbers", "phone-numbers", nil, listBody[numberView]{}, 200, s.listNumbers, numQ...)
+	a(http.MethodPost, "/phone-numbers", "Register a number the organization already owns (no purchase)", "phone-numbers", numberInput{}, numberView{}, 201, s.createNumber)
+	a(http.MethodGet, "/phone-numbers/:id", "Get a phone number", "phone-numbers", nil, numberView{}, 200, s.getNumber)
+	a(http.MethodPatch, "/phone-numbers/:id", "Update a phone number (assistant_id: null unassigns, sip_trunk_id: \"\" clears)", "phone-numbers", numberInput{}, numberView{}, 200, s.patchNumber)
+	a(http.MethodDelete, "/phone-numbers/:id", "Delete a phone number record", "phone-numbers", nil, nil, 204, s.deleteNumber)
+}
