@@ -1,0 +1,170 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+// Config is everything sipbridge reads from its environment. Secrets come only
+// from the environment (or, in development, the generated ./var/secret.key).
+type Config struct {
+	// Addr is where the HTTP API listens (SIPBRIDGE_ADDR, default ":8080").
+	Addr string
+	// DatabaseURL is postgres://… ; empty means the embedded SQLite at ./var/sipbridge.db (DATABASE_URL).
+	DatabaseURL string
+	// SecretKey is the key ring sealing secrets at rest: base64 32-byte keys,
+	// comma-separated, first is current (SECRET_KEY). Empty with SQLite: a dev key
+	// is generated once under ./var/secret.key. Empty with PostgreSQL: an error.
+	SecretKey string
+	// PublicBaseURL is how providers reach us, e.g. https://bridge.example.com (PUBLIC_BASE_URL).
+	PublicBaseURL string
+	// FSESLAddr is FreeSWITCH's Event Socket address (FS_ESL_ADDR, default 127.0.0.1:8021).
+	FSESLAddr string
+	// FSESLPassword is the Event Socket password (FS_ESL_PASSWORD, default ClueCon).
+	FSESLPassword string
+	// FSGenDir is where generated gateway/ACL files are written (FS_GEN_DIR, default ./var/freeswitch).
+	FSGenDir string
+	// FSProfile is the sofia profile carrying the gateways (FS_PROFILE, default external).
+	FSProfile string
+	// SyncInterval is the trunk reconcile tick (SYNC_INTERVAL, default 60s).
+	SyncInterval time.Duration
+	// LogLevel is debug|info|warn|error (LOG_LEVEL, default info).
+	LogLevel slog.Level
+	// VarDir is the local state directory (SIPBRIDGE_VAR_DIR, default ./var).
+	VarDir string
+
+	// Environment-level provider credentials, the last level of resolution.
+	TwilioAccountSID   string // TWILIO_ACCOUNT_SID
+	TwilioAuthToken    string // TWILIO_AUTH_TOKEN
+	TelnyxAPIKey       string // TELNYX_API_KEY
+	TelnyxConnectionID string // TELNYX_CONNECTION_ID
+	VonageAPIKey       string // VONAGE_API_KEY
+	VonageAPISecret    string // VONAGE_API_SECRET
+	SIPGateway         string // SIP_GATEWAY
+	SIPUsername        string // SIP_USERNAME
+	SIPPassword        string // SIP_PASSWORD
+
+	// Provider holds the provider API base URLs (TWILIO_API_BASE_URL,
+	// TELNYX_API_BASE_URL, VONAGE_API_BASE_URL, VONAGE_REST_BASE_URL) and the
+	// per-request timeout (PROVIDER_HTTP_TIMEOUT, default 15s).
+	Provider provider.Config
+
+	// Keys is SecretKey parsed.
+	Keys *db.Keyring
+}
+
+// EnvCredentials is the environment level of provider credential resolution.
+func (c *Config) EnvCredentials() provider.Credentials {
+	var out provider.Credentials
+	if c.TwilioAccountSID != "" || c.TwilioAuthToken != "" {
+		out.Twilio = &provider.TwilioCreds{AccountSID: c.TwilioAccountSID, AuthToken: c.TwilioAuthToken}
+	}
+	if c.TelnyxAPIKey != "" || c.TelnyxConnectionID != "" {
+		out.Telnyx = &provider.TelnyxCreds{APIKey: c.TelnyxAPIKey, ConnectionID: c.TelnyxConnectionID}
+	}
+	if c.VonageAPIKey != "" || c.VonageAPISecret != "" {
+		out.Vonage = &provider.VonageCreds{APIKey: c.VonageAPIKey, APISecret: c.VonageAPISecret}
+	}
+	return out
+}
+
+// LoadConfig reads the environment through getenv and validates the result.
+func LoadConfig(getenv func(string) string) (*Config, error) {
+	get := func(k, def string) string {
+		if v := strings.TrimSpace(getenv(k)); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &Config{
+		Addr:               get("SIPBRIDGE_ADDR", ":8080"),
+		DatabaseURL:        get("DATABASE_URL", ""),
+		SecretKey:          get("SECRET_KEY", ""),
+		PublicBaseURL:      strings.TrimRight(get("PUBLIC_BASE_URL", ""), "/"),
+		FSESLAddr:          get("FS_ESL_ADDR", "127.0.0.1:8021"),
+		FSESLPassword:      get("FS_ESL_PASSWORD", "ClueCon"),
+		FSGenDir:           get("FS_GEN_DIR", "./var/freeswitch"),
+		FSProfile:          get("FS_PROFILE", "external"),
+		VarDir:             get("SIPBRIDGE_VAR_DIR", "./var"),
+		TwilioAccountSID:   get("TWILIO_ACCOUNT_SID", ""),
+		TwilioAuthToken:    get("TWILIO_AUTH_TOKEN", ""),
+		TelnyxAPIKey:       get("TELNYX_API_KEY", ""),
+		TelnyxConnectionID: get("TELNYX_CONNECTION_ID", ""),
+		VonageAPIKey:       get("VONAGE_API_KEY", ""),
+		VonageAPISecret:    get("VONAGE_API_SECRET", ""),
+		SIPGateway:         get("SIP_GATEWAY", ""),
+		SIPUsername:        get("SIP_USERNAME", ""),
+		SIPPassword:        get("SIP_PASSWORD", ""),
+	}
+	var errs []error
+	var err error
+	if c.Provider, err = provider.ConfigFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL", "60s")); err != nil || c.SyncInterval < time.Second {
+		errs = append(errs, errors.New("SYNC_INTERVAL must be a duration of at least 1s, e.g. 60s"))
+	}
+	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
+		errs = append(errs, errors.New("LOG_LEVEL must be debug, info, warn or error"))
+	}
+	if c.DatabaseURL != "" && !strings.HasPrefix(c.DatabaseURL, "postgres://") && !strings.HasPrefix(c.DatabaseURL, "postgresql://") && !strings.HasPrefix(c.DatabaseURL, "sqlite:") {
+		errs = append(errs, errors.New("DATABASE_URL must be postgres://… (or empty for the embedded SQLite)"))
+	}
+	if c.PublicBaseURL != "" {
+		if u, err := url.Parse(c.PublicBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("PUBLIC_BASE_URL must be an absolute http(s) URL"))
+		}
+	}
+	if c.FSProfile == "" || strings.ContainsAny(c.FSProfile, " /\\\t\r\n") {
+		errs = append(errs, errors.New("FS_PROFILE must be a sofia profile name"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// embedded reports whether the embedded SQLite database is used.
+func (c *Config) embedded() bool {
+	return c.DatabaseURL == "" || strings.HasPrefix(c.DatabaseURL, "sqlite:")
+}
+
+// loadKeys parses SECRET_KEY; with the embedded database and no SECRET_KEY
+// it reads (or creates once) a development key under VarDir.
+func (c *Config) loadKeys(log *slog.Logger) error {
+	secret := c.SecretKey
+	if secret == "" {
+		if !c.embedded() {
+			return errors.New("SECRET_KEY is required with PostgreSQL: generate one with `openssl rand -base64 32`")
+		}
+		path := filepath.Join(c.VarDir, "secret.key")
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			secret = strings.TrimSpace(string(b))
+		case errors.Is(err, os.ErrNotExist):
+			if err := os.MkdirAll(c.VarDir, 0o700); err != nil {
+				return err
+			}
+			secret = db.NewKey()
+			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+				return fmt.Errorf("writing dev secret key: %w", err)
+			}
+			log.Warn("SECRET_KEY not set: generated a development key; set SECRET_KEY in production", "path", path)
+		default:
+			return err
+		}
+	}
+	keys, err := db.ParseKeyring(secret)
+	if err != nil {
+		return err
+	}
+	c.Keys = keys
+	return nil
+}

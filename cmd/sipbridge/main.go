@@ -1,0 +1,253 @@
+// Command sipbridge is the control plane of a FreeSWITCH SIP bridge for AI
+// voice assistants. main only wires configuration, dependencies and signals;
+// the work lives in the packages of the layout (see ../shared/DESIGN.md).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/web"
+)
+
+const usage = `usage: sipbridge <command> [flags]
+
+commands:
+  serve                        run the API server (migrates the database first)
+  migrate                      apply database migrations and exit
+  admin create-key --org NAME  create an API key (and the organization if missing);
+                               the key is printed alone on the last line, shown once
+  admin rotate-secrets         re-encrypt every stored secret with the current SECRET_KEY
+
+configuration comes from the environment: see README.md
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		fmt.Fprint(stderr, usage)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	cfg, err := LoadConfig(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "sipbridge: configuration: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	var cmdErr error
+	switch args[0] {
+	case "serve":
+		cmdErr = serve(ctx, cfg, log)
+	case "migrate":
+		cmdErr = migrateCmd(ctx, cfg, log, stdout)
+	case "admin":
+		cmdErr = admin(ctx, cfg, log, args[1:], stdout)
+	default:
+		fmt.Fprintf(stderr, "sipbridge: unknown command %q\n\n%s", args[0], usage)
+		return 2
+	}
+	if cmdErr != nil {
+		var ue usageError
+		if errors.As(cmdErr, &ue) {
+			fmt.Fprintf(stderr, "sipbridge: %v\n\n%s", cmdErr, usage)
+			return 2
+		}
+		log.Error("command failed", "command", args[0], "err", cmdErr)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+// openStore opens and migrates the database and returns the store.
+func openStore(ctx context.Context, cfg *Config, log *slog.Logger) (*db.Store, func(), error) {
+	if err := cfg.loadKeys(log); err != nil {
+		return nil, nil, err
+	}
+	g, err := db.Open(cfg.DatabaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	closeDB := func() {
+		if sqlDB, err := g.DB(); err == nil {
+			sqlDB.Close()
+		}
+	}
+	applied, err := db.Migrate(ctx, g)
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	if len(applied) > 0 {
+		log.Info("database migrated", "applied", applied, "version", db.SchemaVersion())
+	}
+	return db.NewStore(g, cfg.Keys, log), closeDB, nil
+}
+
+func migrateCmd(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer) error {
+	_, closeDB, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	fmt.Fprintf(stdout, "schema at version %d\n", db.SchemaVersion())
+	return nil
+}
+
+func admin(ctx context.Context, cfg *Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usageError{"admin needs a subcommand: create-key or rotate-secrets"}
+	}
+	switch args[0] {
+	case "create-key":
+		fs := flag.NewFlagSet("create-key", flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		org := fs.String("org", "", "organization name (created if missing)")
+		name := fs.String("name", "", "a label for the key")
+		if err := fs.Parse(args[1:]); err != nil {
+			return usageError{"admin create-key: " + err.Error()}
+		}
+		if *org == "" {
+			return usageError{"admin create-key needs --org NAME"}
+		}
+		store, closeDB, err := openStore(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		o, created, err := store.EnsureOrg(ctx, *org)
+		if err != nil {
+			return err
+		}
+		key, rec, err := store.CreateAPIKey(ctx, o.ID, *name)
+		if err != nil {
+			return err
+		}
+		if created {
+			fmt.Fprintf(stdout, "created organization %q (id %d)\n", o.Name, o.ID)
+		}
+		fmt.Fprintf(stdout, "API key %s… for organization %q (id %d); it is shown only once:\n", rec.Prefix, o.Name, o.ID)
+		fmt.Fprintln(stdout, key)
+		return nil
+	case "rotate-secrets":
+		store, closeDB, err := openStore(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		n, err := store.RotateSecrets(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "re-encrypted %d secret value(s) with key %s\n", n, cfg.Keys.CurrentKeyID())
+		return nil
+	}
+	return usageError{fmt.Sprintf("unknown admin subcommand %q", args[0])}
+}
+
+// serve runs the API until SIGTERM (drain, then stop) or SIGINT (stop).
+func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(parent, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	store, closeDB, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+
+	trunks := controller.NewTrunks(store, log)
+
+	// Two Event Socket connections: commands (api runs synchronously on its
+	// connection and would hold back events) and events.
+	var trunkSync *controller.TrunkSync
+	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
+	resync := esl.WithOnConnect(func(context.Context) { trunkSync.Connected(); trunkSync.Kick() })
+	cmdConn := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, resync, esl.WithLogger(log.With("esl", "commands")))
+	evConn := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, resync, esl.WithLogger(log.With("esl", "events")),
+		esl.WithEvents(controller.GatewayEventSubclasses...))
+	trunkSync = controller.NewTrunkSync(store, cmdConn, controller.SyncOptions{
+		GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, Log: log.With("component", "trunk_sync"),
+	})
+	evConn.OnEvent(func(e *esl.Event) {
+		if ge, ok := controller.GatewayEventFrom(e); ok {
+			trunkSync.HandleGatewayEvent(ctx, ge)
+		}
+	})
+	for _, c := range []*esl.Client{cmdConn, evConn} {
+		if err := c.Start(ctx); err != nil {
+			return err
+		}
+		defer c.Close()
+	}
+	switchUp := func() bool { return cmdConn.Connected() && evConn.Connected() }
+	go func() {
+		if err := trunkSync.Run(ctx, controller.RunOptions{Changed: trunks.ChangedC(), Every: cfg.SyncInterval, Ready: switchUp}); err != nil {
+			log.Error("trunk sync stopped", "err", err)
+		}
+	}()
+
+	trunks.WithSync(trunkSync)
+	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
+		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Log: log.With("component", "numbers"),
+	})
+	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Ready: []web.ReadyCheck{{
+		Name: "freeswitch",
+		Check: func(context.Context) error {
+			if !switchUp() {
+				return fmt.Errorf("event socket %s not connected", cfg.FSESLAddr)
+			}
+			return nil
+		},
+	}}})
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	log.Info("sipbridge serving", "addr", ln.Addr().String(), "embedded_db", cfg.embedded())
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
