@@ -268,6 +268,7 @@ func (s *TrunkSync) Pass(ctx context.Context) (PassResult, error) {
 		}
 		s.mu.Unlock()
 		results = s.appliedResults(gws, results)
+		s.readIPAuthStates(ctx, gws, toAdd, &res)
 	} else {
 		changed := map[string]bool{}
 		for _, n := range toAdd {
@@ -351,6 +352,41 @@ func (s *TrunkSync) appliedResults(gws map[string]*desiredGateway, results []db.
 		}
 	}
 	return results
+}
+
+// readIPAuthStates records the live state of newly added IP-auth gateways:
+// FreeSWITCH fires no state event for register=false gateways (NOREG is only
+// in xmlstatus, gateway-lifecycle recording). Registration gateways get their
+// state from sofia::gateway_state events, which a read here could overwrite
+// with an older value, so they are left alone.
+func (s *TrunkSync) readIPAuthStates(ctx context.Context, gws map[string]*desiredGateway, added []string, res *PassResult) {
+	want := map[string]bool{}
+	for _, name := range added {
+		if d, ok := gws[name]; ok && !d.trunk.Register {
+			want[name] = true
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	res.Commands = append(res.Commands, "sofia xmlstatus gateway")
+	reply, err := s.sw.API(ctx, "sofia xmlstatus gateway")
+	if err != nil {
+		s.log.Warn("xmlstatus after rescan failed", "err", err)
+		return
+	}
+	list, err := ParseXMLStatus(reply)
+	if err != nil {
+		s.log.Warn("xmlstatus after rescan unreadable", "err", err)
+		return
+	}
+	for _, g := range list {
+		if want[g.Name] {
+			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}); err != nil {
+				s.log.Warn("gateway state not saved", "gateway", g.Name, "err", err)
+			}
+		}
+	}
 }
 
 // render turns one trunk into its gateway and ACL files.
@@ -739,7 +775,7 @@ func (s *TrunkSync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 			}
 		}
 		s.mu.Unlock()
-		live.State = "ADDED"
+		return // the add carries no state: events or xmlstatus tell it
 	case "sofia::gateway_state":
 		live.State, live.PingStatus, live.LastStatusCode = ev.State, ev.PingStatus, ev.Status
 	default:

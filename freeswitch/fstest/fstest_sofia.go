@@ -1,0 +1,343 @@
+package fstest
+
+import (
+	"encoding/xml"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+var validGatewayName = regexp.MustCompile(`^[\w.\-]+$`)
+
+// api runs one api command and returns its reply body, as recorded.
+func (s *Switch) api(cmd string) string {
+	cmd = strings.TrimSpace(cmd)
+	s.mu.Lock()
+	s.commands = append(s.commands, cmd)
+	for i, f := range s.failNext {
+		if strings.HasPrefix(cmd, f.prefix) {
+			s.failNext = append(s.failNext[:i], s.failNext[i+1:]...)
+			s.mu.Unlock()
+			return f.reply
+		}
+	}
+	s.mu.Unlock()
+	f := strings.Fields(cmd)
+	if len(f) == 0 {
+		return "-ERR no command\n"
+	}
+	p := s.o.Profile
+	switch {
+	case f[0] == "status":
+		return "UP 0 years, 0 days, 0 hours, 0 minutes, 1 second, 0 milliseconds, 0 microseconds\nFreeSWITCH (Version 1.11.1-release  64bit) is ready\n"
+	case f[0] == "module_exists" && len(f) == 2:
+		return fmt.Sprint(f[1] == "mod_sofia" || f[1] == "mod_event_socket" || f[1] == "mod_audio_stream" || f[1] == "mod_commands")
+	case f[0] == "reloadxml":
+		if err := s.checkXML(); err != nil {
+			return "+OK [" + err.Error() + "]\n"
+		}
+		return "+OK [Success]\n"
+	case f[0] == "reloadacl":
+		s.loadACLs()
+		return "+OK acl reloaded\n"
+	case f[0] == "acl" && len(f) == 3:
+		return fmt.Sprint(s.aclMatch(f[1], f[2]))
+	case len(f) == 4 && f[0] == "sofia" && f[1] == "profile" && f[2] == p && f[3] == "rescan":
+		return s.rescan()
+	case len(f) == 4 && f[0] == "sofia" && f[1] == "profile" && f[2] == p && f[3] == "restart":
+		return "Reload XML [Success]\nrestarting: " + p
+	case len(f) == 5 && f[0] == "sofia" && f[1] == "profile" && f[2] == p && f[3] == "killgw":
+		return s.killgw(f[4])
+	case len(f) == 5 && f[0] == "sofia" && f[1] == "profile" && f[2] == p && f[3] == "startgw":
+		s.rescan()
+		return "Reload XML [Success]\n+OK start gateway " + f[4] + " complete\n"
+	case len(f) >= 3 && f[0] == "sofia" && f[1] == "xmlstatus" && f[2] == "gateway":
+		if len(f) == 4 {
+			return s.xmlstatus(f[3])
+		}
+		return s.xmlstatus("")
+	}
+	return "-ERR " + f[0] + " Command not found!\n"
+}
+
+type xmlGatewayFile struct {
+	Gateways []struct {
+		Name   string `xml:"name,attr"`
+		Params []struct {
+			Name  string `xml:"name,attr"`
+			Value string `xml:"value,attr"`
+		} `xml:"param"`
+		Vars []struct {
+			Name  string `xml:"name,attr"`
+			Value string `xml:"value,attr"`
+		} `xml:"variables>variable"`
+	} `xml:"gateway"`
+}
+
+type xmlACLFile struct {
+	Lists []struct {
+		Name  string `xml:"name,attr"`
+		Nodes []struct {
+			Type string `xml:"type,attr"`
+			CIDR string `xml:"cidr,attr"`
+		} `xml:"node"`
+	} `xml:"list"`
+}
+
+type xmlParamsFile struct {
+	Params []struct {
+		Name  string `xml:"name,attr"`
+		Value string `xml:"value,attr"`
+	} `xml:"param"`
+}
+
+func (s *Switch) files(dir string) []string {
+	paths, _ := filepath.Glob(filepath.Join(s.o.GenDir, dir, "*.xml"))
+	sort.Strings(paths)
+	return paths
+}
+
+// checkXML parses every generated file like FreeSWITCH's XML reload does.
+func (s *Switch) checkXML() error {
+	for _, dir := range []string{"gateways", "acl", "profile"} {
+		for _, p := range s.files(dir) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			var v struct{}
+			if err := xml.Unmarshal(b, &v); err != nil {
+				return fmt.Errorf("[error near line 1]: %v", err)
+			}
+		}
+	}
+	return nil
+}
+
+// rescan: reload XML; add NEW gateways only; re-read apply-inbound-acl.
+func (s *Switch) rescan() string {
+	if err := s.checkXML(); err != nil {
+		return "Reload XML [" + err.Error() + "]\n+OK scan complete\n"
+	}
+	var inbound []string
+	for _, p := range s.files("profile") {
+		b, _ := os.ReadFile(p)
+		var f xmlParamsFile
+		xml.Unmarshal(b, &f)
+		for _, prm := range f.Params {
+			if prm.Name == "apply-inbound-acl" {
+				inbound = append(inbound, prm.Value)
+			}
+		}
+	}
+	var added []string
+	s.mu.Lock()
+	s.inbound = inbound
+	for _, p := range s.files("gateways") {
+		b, _ := os.ReadFile(p)
+		var f xmlGatewayFile
+		xml.Unmarshal(b, &f)
+		for _, g := range f.Gateways {
+			if !validGatewayName.MatchString(g.Name) {
+				continue // FreeSWITCH: "Ignoring invalid name" in the log only
+			}
+			if _, exists := s.gateways[g.Name]; exists {
+				continue // "Ignoring duplicate gateway": params NOT updated
+			}
+			gw := &gateway{name: g.Name, state: "NOREG", params: map[string]string{}, vars: map[string]string{}}
+			for _, prm := range g.Params {
+				gw.params[prm.Name] = prm.Value
+			}
+			for _, v := range g.Vars {
+				gw.vars[v.Name] = v.Value
+			}
+			s.gateways[g.Name] = gw
+			added = append(added, g.Name)
+		}
+	}
+	gen := s.gen
+	s.mu.Unlock()
+	for _, name := range added {
+		s.emit(map[string]string{"Event-Name": "CUSTOM", "Event-Subclass": "sofia::gateway_add", "Gateway": name, "profile-name": s.o.Profile}, "")
+		s.mu.Lock()
+		reg := s.gateways[name].params["register"] == "true"
+		outcome := s.registrar[name]
+		s.mu.Unlock()
+		if reg {
+			s.register(gen, name, outcome)
+		}
+	}
+	return "Reload XML [Success]\n+OK scan complete\n"
+}
+
+// register runs a registration gateway's state machine as recorded:
+// TRYING → REGISTER (200) → REGED, or TRYING → FAILED (403) → FAIL_WAIT.
+func (s *Switch) register(gen int, name string, outcome Registrar) {
+	step := s.o.Step
+	steps := []map[string]string{{"State": "TRYING", "Ping-Status": "DOWN"}}
+	if outcome == RegistrarForbidden {
+		steps = append(steps, map[string]string{"State": "FAILED", "Ping-Status": "DOWN", "Status": "403", "Phrase": "Forbidden"},
+			map[string]string{"State": "FAIL_WAIT", "Ping-Status": "DOWN"})
+	} else {
+		steps = append(steps, map[string]string{"State": "REGISTER", "Ping-Status": "DOWN", "Status": "200", "Phrase": "OK"},
+			map[string]string{"State": "REGED", "Ping-Status": "UP"})
+	}
+	for i, st := range steps {
+		st := st
+		time.AfterFunc(time.Duration(i+1)*step, func() {
+			s.mu.Lock()
+			g, ok := s.gateways[name]
+			if !ok || s.gen != gen || g.state == "DOWN" {
+				s.mu.Unlock()
+				return
+			}
+			g.state = st["State"]
+			s.mu.Unlock()
+			h := map[string]string{"Event-Name": "CUSTOM", "Event-Subclass": "sofia::gateway_state", "Gateway": name}
+			for k, v := range st {
+				h[k] = v
+			}
+			s.emit(h, "")
+		})
+	}
+}
+
+// killgw marks the gateway for deletion: DOWN after one step, deleted after three.
+func (s *Switch) killgw(name string) string {
+	s.mu.Lock()
+	g, ok := s.gateways[name]
+	gen := s.gen
+	if !ok || g.state == "DOWN" {
+		s.mu.Unlock()
+		return "-ERR no such gateway.\n"
+	}
+	g.state = "DOWN"
+	s.mu.Unlock()
+	time.AfterFunc(s.o.Step, func() {
+		s.emit(map[string]string{"Event-Name": "CUSTOM", "Event-Subclass": "sofia::gateway_state", "Gateway": name, "State": "DOWN", "Ping-Status": "DOWN"}, "")
+	})
+	time.AfterFunc(3*s.o.Step, func() {
+		s.mu.Lock()
+		if s.gen != gen || s.gateways[name] != g {
+			s.mu.Unlock()
+			return
+		}
+		delete(s.gateways, name)
+		s.mu.Unlock()
+		s.emit(map[string]string{"Event-Name": "CUSTOM", "Event-Subclass": "sofia::gateway_delete", "Gateway": name, "profile-name": s.o.Profile}, "")
+	})
+	return "+OK gateway marked for deletion.\n"
+}
+
+func (s *Switch) loadACLs() {
+	acls := map[string][]string{}
+	for _, p := range s.files("acl") {
+		b, _ := os.ReadFile(p)
+		var f xmlACLFile
+		if xml.Unmarshal(b, &f) != nil {
+			continue
+		}
+		for _, l := range f.Lists {
+			nodes := []string{}
+			for _, n := range l.Nodes {
+				if n.Type == "allow" {
+					nodes = append(nodes, n.CIDR)
+				}
+			}
+			acls[l.Name] = nodes
+		}
+	}
+	s.mu.Lock()
+	s.acls = acls
+	s.mu.Unlock()
+}
+
+func (s *Switch) aclMatch(ip, list string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.acls[list] {
+		if p, err := netip.ParsePrefix(c); err == nil && p.Contains(a) {
+			return true
+		}
+	}
+	return false // a missing list denies (acl-list-missing)
+}
+
+// xmlstatus answers `sofia xmlstatus gateway [name]` in the recorded shape.
+func (s *Switch) xmlstatus(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	one := func(g *gateway) string {
+		status := "UP"
+		if g.state == "FAILED" || g.state == "FAIL_WAIT" || g.state == "DOWN" {
+			status = "DOWN"
+		}
+		user := g.params["username"]
+		if user == "" {
+			user = "FreeSWITCH"
+		}
+		pw := "no"
+		if g.params["password"] != "" {
+			pw = "yes"
+		}
+		esc := func(v string) string {
+			var b strings.Builder
+			xml.EscapeText(&b, []byte(v))
+			return b.String()
+		}
+		return "  <gateway>\n    <name>" + esc(g.name) + "</name>\n    <profile>" + s.o.Profile + "</profile>\n    <scheme>Digest</scheme>\n" +
+			"    <realm>" + esc(g.params["realm"]) + "</realm>\n    <username>" + esc(user) + "</username>\n    <password>" + pw + "</password>\n" +
+			"    <proxy>sip:" + esc(g.params["proxy"]) + "</proxy>\n    <context>public</context>\n" +
+			"    <expires>" + firstNonEmpty(g.params["expire-seconds"], "3600") + "</expires>\n" +
+			"    <state>" + g.state + "</state>\n    <status>" + status + "</status>\n" +
+			"    <calls-in>0</calls-in>\n    <calls-out>0</calls-out>\n    <failed-calls-in>0</failed-calls-in>\n    <failed-calls-out>0</failed-calls-out>\n  </gateway>\n"
+	}
+	const decl = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n"
+	if name != "" {
+		g, ok := s.gateways[name]
+		if !ok {
+			return "Invalid Gateway!\n"
+		}
+		return decl + strings.TrimPrefix(strings.ReplaceAll(one(g), "\n  ", "\n"), "  ")
+	}
+	var b strings.Builder
+	b.WriteString(decl + "<gateways>\n")
+	for _, n := range sortedKeys(s.gateways) {
+		b.WriteString(one(s.gateways[n]))
+	}
+	b.WriteString("</gateways>\n")
+	return b.String()
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
