@@ -81,6 +81,7 @@ type TrunkSync struct {
 	diskRead  bool
 	dns       map[string]dnsEntry
 	kick      chan struct{}
+	clean     string // fingerprint of the desired state at the last clean pass; "" = must look
 }
 
 type dnsEntry struct {
@@ -129,6 +130,7 @@ func (s *TrunkSync) Connected() {
 	s.mu.Lock()
 	s.known = false
 	s.aclLoaded = false
+	s.dirtyLocked()
 	s.mu.Unlock()
 }
 
@@ -141,6 +143,7 @@ func (s *TrunkSync) Refresh(gateways ...string) {
 			s.loaded[g] = "refresh"
 		}
 	}
+	s.dirtyLocked()
 	s.mu.Unlock()
 	s.Kick()
 }
@@ -149,6 +152,7 @@ func (s *TrunkSync) Refresh(gateways ...string) {
 func (s *TrunkSync) RefreshDNS() {
 	s.mu.Lock()
 	s.dns = map[string]dnsEntry{}
+	s.dirtyLocked()
 	s.mu.Unlock()
 }
 
@@ -158,6 +162,16 @@ func (s *TrunkSync) Pass(ctx context.Context) (PassResult, error) {
 	defer s.passMu.Unlock()
 	var res PassResult
 
+	fp, err := s.store.TrunksFingerprint(ctx)
+	if err != nil {
+		return res, err
+	}
+	s.mu.Lock()
+	unchanged := s.clean != "" && s.clean == fp && s.known && s.aclLoaded
+	s.mu.Unlock()
+	if unchanged {
+		return res, nil // nothing changed on either side since the last clean pass
+	}
 	trunks, err := s.store.AllTrunks(ctx)
 	if err != nil {
 		return res, err
@@ -220,7 +234,9 @@ func (s *TrunkSync) Pass(ctx context.Context) (PassResult, error) {
 	}
 	s.mu.Unlock()
 	if len(prev) == 0 && len(toKill) == 0 && len(toAdd) == 0 && !aclReload {
-		return res, s.store.SetSyncResults(ctx, s.appliedResults(gws, results))
+		results = s.appliedResults(gws, results)
+		s.markClean(fp, results)
+		return res, s.store.SetSyncResults(ctx, changedResults(trunks, results))
 	}
 
 	// Write files (atomically, only when the bytes change).
@@ -269,6 +285,7 @@ func (s *TrunkSync) Pass(ctx context.Context) (PassResult, error) {
 		s.mu.Unlock()
 		results = s.appliedResults(gws, results)
 		s.readIPAuthStates(ctx, gws, toAdd, &res)
+		s.markClean(fp, results)
 	} else {
 		changed := map[string]bool{}
 		for _, n := range toAdd {
@@ -283,10 +300,42 @@ func (s *TrunkSync) Pass(ctx context.Context) (PassResult, error) {
 			}
 		}
 	}
-	if err := s.store.SetSyncResults(ctx, results); err != nil {
+	if err := s.store.SetSyncResults(ctx, changedResults(trunks, results)); err != nil {
 		return res, err
 	}
 	return res, passErr
+}
+
+// markClean remembers the fingerprint when every trunk is settled, so the
+// next pass can skip loading the desired state if nothing changes.
+func (s *TrunkSync) markClean(fp string, results []db.SyncResult) {
+	for _, r := range results {
+		if r.State != "applied" && !strings.HasPrefix(r.Message, "disabled") {
+			return
+		}
+	}
+	s.mu.Lock()
+	s.clean = fp
+	s.mu.Unlock()
+}
+
+// dirty makes the next pass look at everything (caller holds s.mu).
+func (s *TrunkSync) dirtyLocked() { s.clean = "" }
+
+// changedResults drops the results that the trunks' statuses already say.
+func changedResults(trunks []db.SIPTrunk, results []db.SyncResult) []db.SyncResult {
+	cur := make(map[string]*db.TrunkStatus, len(trunks))
+	for i := range trunks {
+		cur[trunks[i].ID] = trunks[i].Status
+	}
+	out := results[:0]
+	for _, r := range results {
+		if st := cur[r.TrunkID]; st != nil && st.SyncState == r.State && st.SyncMessage == r.Message {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 // desired renders the enabled trunks into the generated files.
@@ -607,6 +656,7 @@ func (s *TrunkSync) restore(prev map[string][]byte, res *PassResult) {
 	// What FreeSWITCH holds is unknown after a rejection: read it again next pass.
 	s.mu.Lock()
 	s.known = false
+	s.dirtyLocked()
 	s.mu.Unlock()
 }
 
@@ -736,6 +786,7 @@ func (s *TrunkSync) gatewayGone(name string) {
 	s.mu.Lock()
 	delete(s.present, name)
 	delete(s.loaded, name)
+	s.dirtyLocked()
 	for _, ch := range s.waiters[name] {
 		close(ch)
 	}
@@ -766,6 +817,9 @@ func (s *TrunkSync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 		live.State = "DOWN"
 	case "sofia::gateway_add":
 		s.mu.Lock()
+		if !s.present[ev.Gateway] {
+			s.dirtyLocked()
+		}
 		s.present[ev.Gateway] = true
 		if _, ok := s.loaded[ev.Gateway]; !ok {
 			// FreeSWITCH loaded what is on disk (a rescan by us or an operator).

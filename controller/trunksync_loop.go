@@ -86,6 +86,7 @@ func (s *TrunkSync) Run(ctx context.Context, o RunOptions) error {
 			s.RefreshDNS()
 			s.mu.Lock()
 			s.known = false // re-read FreeSWITCH's gateways: catch drift
+			s.dirtyLocked()
 			s.mu.Unlock()
 			pass()
 		}

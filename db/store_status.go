@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"gorm.io/gorm"
@@ -12,7 +13,7 @@ import (
 // desired state), ordered by gateway name.
 func (s *Store) AllTrunks(ctx context.Context) ([]SIPTrunk, error) {
 	var out []SIPTrunk
-	err := s.db(ctx).Order("gateway_name").Find(&out).Error
+	err := s.db(ctx).Preload("Status").Order("gateway_name").Find(&out).Error
 	return out, err
 }
 
@@ -80,4 +81,21 @@ func (s *Store) EnsureTrunkStatus(ctx context.Context, trunks []SIPTrunk) error 
 		rows = append(rows, TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now})
 	}
 	return s.db(ctx).Clauses(clause.OnConflict{DoNothing: true}).CreateInBatches(rows, 500).Error
+}
+
+// TrunksFingerprint changes whenever any trunk is created, updated or deleted:
+// the number of trunks and the latest update time.
+func (s *Store) TrunksFingerprint(ctx context.Context) (string, error) {
+	var row struct {
+		N    int64
+		Last *time.Time
+	}
+	if err := s.db(ctx).Model(&SIPTrunk{}).Select("count(*) AS n, max(updated_at) AS last").Scan(&row).Error; err != nil {
+		return "", err
+	}
+	last := ""
+	if row.Last != nil {
+		last = row.Last.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("%d/%s", row.N, last), nil
 }

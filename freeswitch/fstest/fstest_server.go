@@ -446,3 +446,6 @@ func (s *Switch) emit(h map[string]string, body string) {
 		}
 	}
 }
+
+// Options returns the options in effect.
+func (s *Switch) Options() Options { return s.o }
