@@ -174,3 +174,12 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID int64, id string) (*APIK
 	}
 	return &k, nil
 }
+
+// OrgByName returns the organization with this name.
+func (s *Store) OrgByName(ctx context.Context, name string) (*Organization, error) {
+	var org Organization
+	if err := s.db(ctx).Where("name = ?", name).First(&org).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &org, nil
+}

@@ -31,6 +31,10 @@ commands:
   admin create-key --org NAME  create an API key (and the organization if missing);
                                the key is printed alone on the last line, shown once
   admin rotate-secrets         re-encrypt every stored secret with the current SECRET_KEY
+  render --org NAME [--show-secrets]
+                               print the gateway and ACL files the organization's trunks produce
+  diag                         connect to FreeSWITCH (FS_ESL_ADDR) and report status, mod_audio_stream,
+                               every sipbridge gateway with its state, and drift from the database
 
 configuration comes from the environment: see README.md
 `
@@ -61,6 +65,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmdErr = migrateCmd(ctx, cfg, log, stdout)
 	case "admin":
 		cmdErr = admin(ctx, cfg, log, args[1:], stdout)
+	case "render":
+		cmdErr = renderCmd(ctx, cfg, log, args[1:], stdout)
+	case "diag":
+		cmdErr = diagCmd(ctx, cfg, log, stdout)
 	default:
 		fmt.Fprintf(stderr, "sipbridge: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+)
+
+var passwordParam = regexp.MustCompile(`(<param name="password" value=")[^"]*(")`)
+
+// renderCmd prints the files the organization's trunks would produce.
+func renderCmd(ctx context.Context, cfg *Config, log *slog.Logger, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	org := fs.String("org", "", "organization name")
+	show := fs.Bool("show-secrets", false, "print SIP passwords instead of ********")
+	if err := fs.Parse(args); err != nil || *org == "" {
+		return usageError{"render needs --org NAME"}
+	}
+	store, closeDB, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	o, err := store.OrgByName(ctx, *org)
+	if err != nil {
+		return fmt.Errorf("organization %q: %w", *org, err)
+	}
+	trunks, _, err := store.ListTrunks(ctx, o.ID, db.Page{})
+	if err != nil {
+		return err
+	}
+	ts := controller.NewTrunkSync(store, nil, controller.SyncOptions{GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, Log: log})
+	files, notes, err := ts.Render(ctx, trunks)
+	if err != nil {
+		return err
+	}
+	paths := make([]string, 0, len(files))
+	for p := range files {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	fmt.Fprintf(out, "# %d trunk(s) of organization %q (id %d), files relative to FS_GEN_DIR=%s\n", len(trunks), o.Name, o.ID, cfg.FSGenDir)
+	fmt.Fprintln(out, "# profile/inbound-acl.xml below lists this organization's ACL lists only; the real file lists every organization's.")
+	for _, t := range trunks {
+		state := "enabled"
+		if !t.Enabled {
+			state = "disabled (not rendered)"
+		}
+		fmt.Fprintf(out, "# trunk %q → gateway %s, %s", t.Name, t.GatewayName, state)
+		if n := notes[t.ID]; n != "" && t.Enabled {
+			fmt.Fprintf(out, " — %s", n)
+		}
+		fmt.Fprintln(out)
+	}
+	for _, p := range paths {
+		b := files[p]
+		if !*show {
+			b = passwordParam.ReplaceAll(b, []byte("${1}********${2}"))
+		}
+		fmt.Fprintf(out, "\n==> %s <==\n%s", p, b)
+	}
+	return nil
+}
+
+// diagCmd connects to FreeSWITCH and prints an fs_cli-style report.
+func diagCmd(ctx context.Context, cfg *Config, log *slog.Logger, out io.Writer) error {
+	store, closeDB, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	cli := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, esl.WithLogger(slog.New(slog.DiscardHandler)))
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := cli.Start(cctx); err != nil {
+		return err
+	}
+	defer cli.Close()
+	if err := cli.WaitConnected(cctx); err != nil {
+		return fmt.Errorf("event socket %s: %w", cfg.FSESLAddr, err)
+	}
+	return diagReport(cctx, store, cli, cfg.FSProfile, out)
+}
+
+type apiCaller interface {
+	API(ctx context.Context, cmd string) (string, error)
+}
+
+func diagReport(ctx context.Context, store *db.Store, sw apiCaller, profile string, out io.Writer) error {
+	status, err := sw.API(ctx, "status")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "freeswitch> status\n%s\n", firstLines(status, 2))
+	mod, _ := sw.API(ctx, "module_exists mod_audio_stream")
+	fmt.Fprintf(out, "freeswitch> module_exists mod_audio_stream\n%s\n", strings.TrimSpace(mod))
+	if strings.TrimSpace(mod) != "true" {
+		fmt.Fprintln(out, "  !! mod_audio_stream is not loaded: calls cannot reach assistants")
+	}
+	reply, err := sw.API(ctx, "sofia xmlstatus gateway")
+	if err != nil {
+		return err
+	}
+	live, err := controller.ParseXMLStatus(reply)
+	if err != nil {
+		return err
+	}
+	inFS := map[string]controller.GatewayStatus{}
+	for _, g := range live {
+		if g.Profile == "" || g.Profile == profile {
+			inFS[g.Name] = g
+		}
+	}
+	trunks, err := store.AllTrunks(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nfreeswitch> sofia xmlstatus gateway   (profile %s)\n", profile)
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "GATEWAY\tORG\tTRUNK\tENABLED\tFS STATE\tFS STATUS\tSYNC\tDRIFT")
+	known := map[string]bool{}
+	drift := 0
+	for _, t := range trunks {
+		known[t.GatewayName] = true
+		g, ok := inFS[t.GatewayName]
+		d := ""
+		switch {
+		case t.Enabled && !ok:
+			d, drift = "missing in FreeSWITCH", drift+1
+		case !t.Enabled && ok:
+			d, drift = "disabled but loaded", drift+1
+		}
+		sync := "-"
+		if t.Status != nil {
+			sync = t.Status.SyncState
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%v\t%s\t%s\t%s\t%s\n", t.GatewayName, t.OrgID, t.Name, t.Enabled, dash(g.State), dash(g.Status), sync, d)
+	}
+	for _, name := range sortedNames(inFS) {
+		if !known[name] {
+			g := inFS[name]
+			note := "not sipbridge's"
+			if strings.HasPrefix(name, "o") && strings.Contains(name, "_") {
+				note, drift = "no trunk in the database", drift+1
+			}
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\t%s\t-\t%s\n", name, dash(g.State), dash(g.Status), note)
+		}
+	}
+	tw.Flush()
+	fmt.Fprintf(out, "\n%d trunk(s), %d gateway(s) in FreeSWITCH, %d drift(s)\n", len(trunks), len(inFS), drift)
+	return nil
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.SplitN(strings.TrimSpace(s), "\n", n+1)
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
+
+func sortedNames(m map[string]controller.GatewayStatus) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
