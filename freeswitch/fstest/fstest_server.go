@@ -22,6 +22,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,7 @@ type Options struct {
 	GenDir   string        // the directory sipbridge writes
 	Profile  string        // default external
 	Step     time.Duration // base delay of gateway state changes (default 10ms; a real switch ≈ 0.5 s)
+	SIPAddr  string        // the profile's SIP address as shown in contacts (default 127.0.0.1:5080)
 	Logger   *slog.Logger
 }
 
@@ -76,6 +78,7 @@ type Switch struct {
 }
 
 type gateway struct {
+	added  time.Time
 	name   string
 	state  string
 	params map[string]string
@@ -91,6 +94,9 @@ func New(o Options) *Switch {
 	}
 	if o.Profile == "" {
 		o.Profile = "external"
+	}
+	if o.SIPAddr == "" {
+		o.SIPAddr = "127.0.0.1:5080"
 	}
 	if o.Step == 0 {
 		o.Step = 10 * time.Millisecond
@@ -239,6 +245,7 @@ type conn struct {
 	events     map[string]bool
 	subclasses map[string]bool
 	filters    [][2]string
+	plain      bool
 }
 
 func (c *conn) write(frame string) {
@@ -332,12 +339,15 @@ func (c *conn) handle(cmd string, headers map[string]string) bool {
 	switch verb {
 	case "event":
 		format, names, _ := strings.Cut(rest, " ")
-		if format != "json" {
-			c.reply("-ERR only event json is simulated")
+		if format != "json" && format != "plain" {
+			c.reply("-ERR only event json and plain are simulated")
 			return true
 		}
 		c.subscribe(strings.Fields(names))
-		c.reply("+OK event listener enabled json")
+		c.smu.Lock()
+		c.plain = format == "plain"
+		c.smu.Unlock()
+		c.reply("+OK event listener enabled " + format)
 	case "filter":
 		name, value, _ := strings.Cut(rest, " ")
 		c.smu.Lock()
@@ -355,7 +365,11 @@ func (c *conn) handle(cmd string, headers map[string]string) bool {
 		go func() {
 			body := c.sw.api(rest)
 			name, arg, _ := strings.Cut(rest, " ")
-			c.sw.emit(map[string]string{"Event-Name": "BACKGROUND_JOB", "Job-UUID": job, "Job-Command": name, "Job-Command-Arg": arg}, body)
+			h := map[string]string{"Event-Name": "BACKGROUND_JOB", "Job-UUID": job, "Job-Command": name}
+			if arg != "" {
+				h["Job-Command-Arg"] = arg
+			}
+			c.sw.emit(h, body)
 		}()
 	case "sendmsg":
 		c.reply("+OK")
@@ -439,13 +453,77 @@ func (s *Switch) emit(h map[string]string, body string) {
 		obj["_body"] = body
 	}
 	js, _ := json.Marshal(obj)
-	frame := fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-json\n\n%s", len(js), js)
+	jsonFrame := fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-json\n\n%s", len(js), js)
+	plainFrame := ""
 	for _, c := range conns {
-		if c.wants(full) {
-			c.write(frame)
+		if !c.wants(full) {
+			continue
 		}
+		c.smu.Lock()
+		plain := c.plain
+		c.smu.Unlock()
+		if !plain {
+			c.write(jsonFrame)
+			continue
+		}
+		if plainFrame == "" {
+			plainFrame = plainEvent(full, body)
+		}
+		c.write(plainFrame)
 	}
 }
 
 // Options returns the options in effect.
 func (s *Switch) Options() Options { return s.o }
+
+// headerOrder is the order FreeSWITCH writes the common event headers in.
+var headerOrder = []string{"Event-Subclass", "Event-Name", "Core-UUID", "FreeSWITCH-Hostname", "FreeSWITCH-Switchname",
+	"FreeSWITCH-IPv4", "FreeSWITCH-IPv6", "Event-Date-Local", "Event-Date-GMT", "Event-Date-Timestamp",
+	"Event-Calling-File", "Event-Calling-Function", "Event-Calling-Line-Number", "Event-Sequence",
+	"Job-UUID", "Job-Command", "Job-Command-Arg"}
+
+// plainEvent renders a text/event-plain frame: URL-encoded header values, then
+// an inner Content-Length and the body (esl-event-plain recording).
+func plainEvent(h map[string]string, body string) string {
+	var b strings.Builder
+	done := map[string]bool{}
+	write := func(k string) {
+		if v, ok := h[k]; ok && !done[k] {
+			done[k] = true
+			b.WriteString(k + ": " + urlEncode(v) + "\n")
+		}
+	}
+	for _, k := range headerOrder {
+		write(k)
+	}
+	rest := make([]string, 0, len(h))
+	for k := range h {
+		rest = append(rest, k)
+	}
+	sort.Strings(rest)
+	for _, k := range rest {
+		write(k)
+	}
+	if body != "" {
+		fmt.Fprintf(&b, "Content-Length: %d\n\n%s", len(body), body)
+	} else {
+		b.WriteString("\n")
+	}
+	inner := b.String()
+	return fmt.Sprintf("Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(inner), inner)
+}
+
+// urlEncode escapes like FreeSWITCH's switch_url_encode.
+func urlEncode(v string) string {
+	const unsafe = "\r\n \"#%&+:;<=>?@[\\]^`{|}"
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if c < 0x20 || c >= 0x7f || strings.IndexByte(unsafe, c) >= 0 {
+			fmt.Fprintf(&b, "%%%02X", c)
+		} else {
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}

@@ -56,6 +56,10 @@ func (s *Switch) api(cmd string) string {
 	case len(f) == 5 && f[0] == "sofia" && f[1] == "profile" && f[2] == p && f[3] == "startgw":
 		s.rescan()
 		return "Reload XML [Success]\n+OK start gateway " + f[4] + " complete\n"
+	case len(f) == 2 && f[0] == "sofia" && f[1] == "status":
+		return s.sofiaStatus()
+	case len(f) == 4 && f[0] == "sofia" && f[1] == "status" && f[2] == "gateway":
+		return s.statusGateway(f[3])
 	case len(f) >= 3 && f[0] == "sofia" && f[1] == "xmlstatus" && f[2] == "gateway":
 		if len(f) == 4 {
 			return s.xmlstatus(f[3])
@@ -149,7 +153,7 @@ func (s *Switch) rescan() string {
 			if _, exists := s.gateways[g.Name]; exists {
 				continue // "Ignoring duplicate gateway": params NOT updated
 			}
-			gw := &gateway{name: g.Name, state: "NOREG", params: map[string]string{}, vars: map[string]string{}}
+			gw := &gateway{name: g.Name, state: "NOREG", added: time.Now(), params: map[string]string{}, vars: map[string]string{}}
 			for _, prm := range g.Params {
 				gw.params[prm.Name] = prm.Value
 			}
@@ -272,49 +276,130 @@ func (s *Switch) aclMatch(ip, list string) bool {
 	return false // a missing list denies (acl-list-missing)
 }
 
+// gatewayFields are a gateway's status fields in the recorded order.
+func (s *Switch) gatewayFields(g *gateway) [][2]string {
+	user := firstNonEmpty(g.params["username"], "FreeSWITCH")
+	realm := firstNonEmpty(g.params["realm"], g.params["proxy"])
+	proxy := firstNonEmpty(g.params["proxy"], realm)
+	pw := "no"
+	if g.params["password"] != "" {
+		pw = "yes"
+	}
+	status := "UP"
+	switch g.state {
+	case "FAILED", "FAIL_WAIT", "DOWN", "TRYING", "UNREGED":
+		status = "DOWN"
+	}
+	ping, pingfreq, pingmin, pingcount, pingmax, pingtime := "0", "0", "0", "0", "0", "0.00"
+	if pf := g.params["ping"]; pf != "" && status == "UP" {
+		ping, pingfreq, pingmin, pingcount, pingmax, pingtime = fmt.Sprint(time.Now().Unix()), pf, "1", "1", "1", "1.00"
+	}
+	exten := firstNonEmpty(g.params["extension"], user)
+	expires := firstNonEmpty(g.params["expire-seconds"], "3600")
+	uptime := "0"
+	if status == "UP" {
+		uptime = fmt.Sprint(time.Since(g.added).Microseconds())
+	}
+	return [][2]string{
+		{"name", g.name}, {"profile", s.o.Profile}, {"scheme", "Digest"}, {"realm", realm}, {"username", user}, {"password", pw},
+		{"from", "<sip:" + user + "@" + realm + ">"},
+		{"contact", "<sip:gw+" + g.name + "@" + s.o.SIPAddr + ";transport=udp;gw=" + g.name + ">"},
+		{"exten", exten}, {"to", "sip:" + user + "@" + realm}, {"proxy", "sip:" + proxy}, {"context", "public"},
+		{"expires", expires}, {"freq", expires}, {"ping", ping}, {"pingfreq", pingfreq}, {"pingmin", pingmin},
+		{"pingcount", pingcount}, {"pingmax", pingmax}, {"pingtime", pingtime}, {"pinging", "0"},
+		{"state", g.state}, {"status", status}, {"uptime-usec", uptime},
+		{"calls-in", "0"}, {"calls-out", "0"}, {"failed-calls-in", "0"}, {"failed-calls-out", "0"},
+	}
+}
+
+func (s *Switch) xmlGateway(g *gateway) string {
+	var b strings.Builder
+	b.WriteString("  <gateway>\n")
+	for _, f := range s.gatewayFields(g) {
+		b.WriteString("    <" + f[0] + ">")
+		xml.EscapeText(&b, []byte(f[1]))
+		b.WriteString("</" + f[0] + ">\n")
+	}
+	if g.state == "FAIL_WAIT" {
+		b.WriteString("    <retry>2s</retry>\n")
+	}
+	b.WriteString("  </gateway>\n")
+	return b.String()
+}
+
 // xmlstatus answers `sofia xmlstatus gateway [name]` in the recorded shape.
 func (s *Switch) xmlstatus(name string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	one := func(g *gateway) string {
-		status := "UP"
-		if g.state == "FAILED" || g.state == "FAIL_WAIT" || g.state == "DOWN" {
-			status = "DOWN"
-		}
-		user := g.params["username"]
-		if user == "" {
-			user = "FreeSWITCH"
-		}
-		pw := "no"
-		if g.params["password"] != "" {
-			pw = "yes"
-		}
-		esc := func(v string) string {
-			var b strings.Builder
-			xml.EscapeText(&b, []byte(v))
-			return b.String()
-		}
-		return "  <gateway>\n    <name>" + esc(g.name) + "</name>\n    <profile>" + s.o.Profile + "</profile>\n    <scheme>Digest</scheme>\n" +
-			"    <realm>" + esc(g.params["realm"]) + "</realm>\n    <username>" + esc(user) + "</username>\n    <password>" + pw + "</password>\n" +
-			"    <proxy>sip:" + esc(g.params["proxy"]) + "</proxy>\n    <context>public</context>\n" +
-			"    <expires>" + firstNonEmpty(g.params["expire-seconds"], "3600") + "</expires>\n" +
-			"    <state>" + g.state + "</state>\n    <status>" + status + "</status>\n" +
-			"    <calls-in>0</calls-in>\n    <calls-out>0</calls-out>\n    <failed-calls-in>0</failed-calls-in>\n    <failed-calls-out>0</failed-calls-out>\n  </gateway>\n"
-	}
 	const decl = "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?>\n"
 	if name != "" {
 		g, ok := s.gateways[name]
 		if !ok {
 			return "Invalid Gateway!\n"
 		}
-		return decl + strings.TrimPrefix(strings.ReplaceAll(one(g), "\n  ", "\n"), "  ")
+		return decl + s.xmlGateway(g)
 	}
 	var b strings.Builder
 	b.WriteString(decl + "<gateways>\n")
 	for _, n := range sortedKeys(s.gateways) {
-		b.WriteString(one(s.gateways[n]))
+		b.WriteString(s.xmlGateway(s.gateways[n]))
 	}
 	b.WriteString("</gateways>\n")
+	return b.String()
+}
+
+const statusRule = "=================================================================================================\n"
+
+// statusGateway answers `sofia status gateway <name>` (a Key<TAB>Value table).
+func (s *Switch) statusGateway(name string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.gateways[name]
+	if !ok {
+		return "Invalid Gateway!\n"
+	}
+	f := map[string]string{}
+	for _, kv := range s.gatewayFields(g) {
+		f[kv[0]] = kv[1]
+	}
+	uptime := "0s"
+	if f["status"] == "UP" {
+		uptime = fmt.Sprintf("%ds", int(time.Since(g.added).Seconds()))
+	}
+	rows := [][2]string{{"Name", f["name"]}, {"Profile", f["profile"]}, {"Scheme", f["scheme"]}, {"Realm", f["realm"]},
+		{"Username", f["username"]}, {"Password", f["password"]}, {"From", f["from"]}, {"Contact", f["contact"]},
+		{"Exten", f["exten"]}, {"To", f["to"]}, {"Proxy", f["proxy"]}, {"Context", f["context"]}, {"Expires", f["expires"]},
+		{"Freq", f["freq"]}, {"Ping", f["ping"]}, {"PingFreq", f["pingfreq"]}, {"PingTime", f["pingtime"]},
+		{"PingState", f["pingmin"] + "/" + f["pingcount"] + "/" + f["pingmax"]}, {"State", f["state"]}, {"Status", f["status"]},
+		{"Uptime", uptime}, {"CallsIN", "0"}, {"CallsOUT", "0"}, {"FailedCallsIN", "0"}, {"FailedCallsOUT", "0"}}
+	var b strings.Builder
+	b.WriteString(statusRule)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "%-8s\t%s\n", r[0], r[1])
+	}
+	b.WriteString(statusRule)
+	return b.String()
+}
+
+// sofiaStatus answers `sofia status` (the profile and its gateways).
+func (s *Switch) sofiaStatus() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var b strings.Builder
+	fmt.Fprintf(&b, "%25s\t%s\t%42s\t%s\n", "Name", "   Type", "Data", "State")
+	b.WriteString(statusRule)
+	fmt.Fprintf(&b, "%25s\t%s\t%42s\t%s\n", s.o.Profile, "profile", "sip:mod_sofia@"+s.o.SIPAddr, "RUNNING (0)")
+	for _, n := range sortedKeys(s.gateways) {
+		g := s.gateways[n]
+		f := s.gatewayFields(g)
+		state := g.state
+		if state == "FAIL_WAIT" {
+			state += " (retry: 2s)"
+		}
+		fmt.Fprintf(&b, "%25s\t%s\t%42s\t%s\n", s.o.Profile+"::"+n, "gateway", "sip:"+f[4][1]+"@"+f[3][1], state)
+	}
+	b.WriteString(statusRule)
+	b.WriteString("1 profile 0 aliases\n")
 	return b.String()
 }
 
