@@ -372,3 +372,19 @@ func TestRefreshTouchesOnlyNamedGateways(t *testing.T) {
 		t.Fatalf("refresh of %s sent %q", a.GatewayName, cmds)
 	}
 }
+
+// TestDollarAndMarkupReachFreeSWITCHLiterally: values that FreeSWITCH's
+// preprocessor or XML parser would interpret arrive as typed.
+func TestDollarAndMarkupReachFreeSWITCHLiterally(t *testing.T) {
+	e := newSyncEnv(t)
+	pw := `pa$${domain}ss"/><param name="register" value="false`
+	tr := e.addTrunk(e.org, "Tricky", func(t *db.SIPTrunk) {
+		e.store.SetTrunkPassword(t, pw)
+		t.FromUser = "${caller}&<x>"
+	})
+	e.eventually("loaded", func() bool { _, ok := e.gateway(tr.GatewayName); return ok })
+	g, _ := e.gateway(tr.GatewayName)
+	if g.Params["password"] != pw || g.Params["from-user"] != "${caller}&<x>" || g.Params["register"] != "true" {
+		t.Fatalf("params as loaded: %v", g.Params)
+	}
+}

@@ -100,6 +100,21 @@ type xmlParamsFile struct {
 	} `xml:"param"`
 }
 
+var preprocessVar = regexp.MustCompile(`\$\$\{([^}]*)\}`)
+
+// preprocess expands $${var} on the raw text before XML parsing, as
+// FreeSWITCH's preprocessor does (dollar-expansion recording; domain is the
+// only global set here, 127.0.0.1 as on the recording switch). &#36;{…}
+// survives and reads as a literal ${…}.
+func preprocess(b []byte) []byte {
+	return preprocessVar.ReplaceAllFunc(b, func(m []byte) []byte {
+		if string(m) == "$${domain}" {
+			return []byte("127.0.0.1")
+		}
+		return nil
+	})
+}
+
 func (s *Switch) files(dir string) []string {
 	paths, _ := filepath.Glob(filepath.Join(s.o.GenDir, dir, "*.xml"))
 	sort.Strings(paths)
@@ -145,7 +160,7 @@ func (s *Switch) rescan() string {
 	for _, p := range s.files("gateways") {
 		b, _ := os.ReadFile(p)
 		var f xmlGatewayFile
-		xml.Unmarshal(b, &f)
+		xml.Unmarshal(preprocess(b), &f)
 		for _, g := range f.Gateways {
 			if !validGatewayName.MatchString(g.Name) {
 				continue // FreeSWITCH: "Ignoring invalid name" in the log only

@@ -138,3 +138,30 @@ func TestEventPlainAsRecorded(t *testing.T) {
 		t.Fatalf("plain encoding: %q", got)
 	}
 }
+
+// TestDollarExpansionAsRecorded: $${domain} in a raw file is expanded by the
+// preprocessor; &#36;{domain} survives as a literal ${domain}.
+func TestDollarExpansionAsRecorded(t *testing.T) {
+	gen := t.TempDir()
+	writeFile(t, gen, "gateways/dollar.xml", `<include>
+<gateway name="org1_dollar_pp"><param name="register" value="false"/><param name="proxy" value="127.0.0.1:5078"/>
+<param name="password" value="pa$${domain}ss"/><param name="extension" value="ex$${domain}t"/></gateway>
+<gateway name="org1_dollar_ent"><param name="register" value="false"/><param name="proxy" value="127.0.0.1:5078"/>
+<param name="password" value="pa&#36;{domain}ss"/><param name="extension" value="ex&#36;{domain}t"/></gateway>
+</include>`)
+	s := New(Options{GenDir: gen})
+	s.Start()
+	defer s.Close()
+	s.api("sofia profile external rescan")
+	for name, exten := range map[string]string{"org1_dollar_pp": "ex127.0.0.1t", "org1_dollar_ent": "ex${domain}t"} {
+		if got := s.xmlstatus(name); !strings.Contains(got, "<exten>"+exten+"</exten>") {
+			t.Errorf("%s: %s", name, got)
+		}
+	}
+	for _, g := range s.Gateways() {
+		want := map[string]string{"org1_dollar_pp": "pa127.0.0.1ss", "org1_dollar_ent": "pa${domain}ss"}[g.Name]
+		if g.Params["password"] != want {
+			t.Errorf("%s password %q, want %q", g.Name, g.Params["password"], want)
+		}
+	}
+}
