@@ -368,7 +368,7 @@ func (n *Numbers) Webhooks(ctx context.Context, orgID int64, e164 string) (*db.P
 type WebhookUpdate struct {
 	VoiceURL   string // empty: leave alone
 	EnableSMS  bool   // point SMS at sipbridge and mark the number SMS-capable
-	DisableSMS bool   // mark the number not SMS-capable (inbound SMS are then refused)
+	DisableSMS bool   // remove the provider's SMS webhook and mark the number not SMS-capable
 }
 
 // SetWebhooks updates the number's webhooks at its provider.
@@ -384,7 +384,7 @@ func (n *Numbers) SetWebhooks(ctx context.Context, orgID int64, e164 string, u W
 	if err != nil {
 		return nil, provider.Webhooks{}, err
 	}
-	w := provider.Webhooks{VoiceURL: u.VoiceURL}
+	w := provider.Webhooks{VoiceURL: u.VoiceURL, ClearSMS: u.DisableSMS}
 	if u.EnableSMS {
 		_, sms, err := n.webhookURLs(rec.Provider)
 		if err != nil {

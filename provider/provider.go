@@ -171,6 +171,9 @@ type Webhooks struct {
 	MessagingProfileID string `json:"messaging_profile_id,omitempty"`
 	// ApplicationID is the Vonage application handling the number.
 	ApplicationID string `json:"application_id,omitempty"`
+	// ClearSMS removes the inbound-SMS webhook (Twilio SmsUrl="", Telnyx
+	// messaging_profile_id="", Vonage moHttpUrl=""); SMSURL is then ignored.
+	ClearSMS bool `json:"-"`
 }
 
 // OwnedNumber is a number of the account.

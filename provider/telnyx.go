@@ -297,6 +297,21 @@ func (t *Telnyx) resolveID(ctx context.Context, numberOrID string) (string, erro
 func (t *Telnyx) ConfigureWebhooks(ctx context.Context, numberOrID string, w Webhooks) error {
 	conn := firstSet(w.ConnectionID, t.creds.ConnectionID)
 	profile := firstSet(w.MessagingProfileID, t.creds.MessagingProfileID)
+	if w.ClearSMS {
+		// "" unassigns the number from its messaging profile (Telnyx API).
+		rawID, err := t.resolveID(ctx, numberOrID)
+		if err != nil {
+			return err
+		}
+		if err := t.call(ctx, http.MethodPatch, "/phone_numbers/"+url.PathEscape(rawID)+"/messaging", nil,
+			map[string]string{"messaging_profile_id": ""}, nil); err != nil {
+			return err
+		}
+		if w.ConnectionID == "" {
+			return nil
+		}
+		profile = ""
+	}
 	if conn == "" && profile == "" {
 		return badRequest(NameTelnyx, "no connection_id or messaging_profile_id to assign (Telnyx webhooks live on them)")
 	}

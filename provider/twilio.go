@@ -177,7 +177,10 @@ func (t *Twilio) ConfigureWebhooks(ctx context.Context, numberOrID string, w Web
 		p.SetVoiceUrl(w.VoiceURL)
 		p.SetVoiceMethod(methodOr(w.VoiceMethod))
 	}
-	if w.SMSURL != "" {
+	switch {
+	case w.ClearSMS:
+		p.SetSmsUrl("")
+	case w.SMSURL != "":
 		p.SetSmsUrl(w.SMSURL)
 		p.SetSmsMethod(methodOr(w.SMSMethod))
 	}

@@ -266,7 +266,10 @@ func (v *Vonage) update(ctx context.Context, country, msisdn string, w Webhooks)
 	p := url.Values{}
 	p.Set("country", country)
 	p.Set("msisdn", msisdn)
-	if w.SMSURL != "" {
+	switch {
+	case w.ClearSMS:
+		p.Set("moHttpUrl", "") // an empty value removes the webhook (Numbers API)
+	case w.SMSURL != "":
 		p.Set("moHttpUrl", w.SMSURL)
 	}
 	voice := strings.TrimSpace(w.VoiceURL)

@@ -44,6 +44,15 @@ func TestPurchaseTwilioConfiguresWebhooks(t *testing.T) {
 	if upd.Body["webhooks"].(map[string]any)["voice_url"] != "https://other.example.com/voice" || e.twilio.Owned()[0].VoiceURL != "https://other.example.com/voice" {
 		t.Fatalf("webhook update: %s", upd.Raw)
 	}
+	// disable_sms removes the SMS webhook at Twilio and marks the number; enable_sms restores it.
+	off := e.mustDo("PUT", "/api/v1/phone-numbers/webhooks", e.keyA, map[string]any{"phone_number": "+16475550100", "disable_sms": true}, 200)
+	if off.Body["sms_enabled"] != false || e.twilio.Owned()[0].SMSURL != "" || e.twilio.Owned()[0].VoiceURL != "https://other.example.com/voice" {
+		t.Fatalf("disable_sms: %s / %+v", off.Raw, e.twilio.Owned()[0])
+	}
+	on := e.mustDo("PUT", "/api/v1/phone-numbers/webhooks", e.keyA, map[string]any{"phone_number": "+16475550100", "enable_sms": true}, 200)
+	if on.Body["sms_enabled"] != true || e.twilio.Owned()[0].SMSURL != "https://bridge.example.com/webhooks/sms/twilio" {
+		t.Fatalf("enable_sms: %s", on.Raw)
+	}
 	// The same number cannot be bought or registered by another organization.
 	e.withTwilio(e.keyB)
 	for _, body := range []map[string]any{
