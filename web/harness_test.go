@@ -46,6 +46,7 @@ type env struct {
 	logs   *syncBuffer
 	bodies *syncBuffer // every response body seen by do()
 	twilio *providertest.Twilio
+	telnyx *providertest.Telnyx
 	keyA   string
 	keyB   string
 	orgA   int64
@@ -58,16 +59,17 @@ func newEnv(t *testing.T) *env {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
+	tx := providertest.NewTelnyx(t, "KEYtelnyx0123456789")
 	trunks := controller.NewTrunks(store, log)
 	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
 		PublicBaseURL:  "https://bridge.example.com",
-		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL()},
+		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL()},
 		Log:            log,
 	})
 	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx}
 	ctx := context.Background()
 	a, _, err := store.EnsureOrg(ctx, "org-a")
 	if err != nil {

@@ -222,3 +222,36 @@ func TestAssistantResolvedProvider(t *testing.T) {
 		t.Fatalf("assistant twilio: %v", rp)
 	}
 }
+
+// TestPurchaseTelnyxUsesOrganizationConnection: the order carries the
+// organization's connection and messaging profile, so calls and messages reach us.
+func TestPurchaseTelnyxUsesOrganizationConnection(t *testing.T) {
+	e := newEnv(t)
+	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"telnyx": map[string]any{
+		"api_key": "wrong-key", "connection_id": "conn-9", "messaging_profile_id": "mp-9"}}, 200)
+	if r := e.do("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+13125550100", "provider": "telnyx"}); r.Status != 424 || !strings.Contains(r.Raw, "invalid") {
+		t.Fatalf("bad key: %d %s", r.Status, r.Raw)
+	}
+	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"telnyx": map[string]any{"api_key": e.telnyx.APIKey}}, 200)
+	r := e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+13125550100", "provider": "telnyx", "friendly_name": "Chicago"}, 201)
+	order := e.telnyx.LastOrder()
+	if order["connection_id"] != "conn-9" || order["messaging_profile_id"] != "mp-9" {
+		t.Fatalf("order sent %v", order)
+	}
+	d := r.Body["purchase_details"].(map[string]any)
+	if d["order_id"] == nil || d["connection_id"] != "conn-9" {
+		t.Fatalf("purchase_details %v", d)
+	}
+	// A failed order leaves nothing.
+	e.telnyx.Unavailable["+13125550101"] = true
+	if r := e.do("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+13125550101", "provider": "telnyx"}); r.Status != 409 {
+		t.Fatalf("unavailable: %d %s", r.Status, r.Raw)
+	}
+	if total := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Body["total"].(float64); total != 1 {
+		t.Fatalf("records: %v", total)
+	}
+	e.mustDo("POST", "/api/v1/phone-numbers/release", e.keyA, map[string]any{"phone_number": "+13125550100", "provider": "telnyx"}, 200)
+	if len(e.telnyx.Numbers) != 0 {
+		t.Fatalf("still owned at Telnyx: %v", e.telnyx.Numbers)
+	}
+}
