@@ -1,14 +1,17 @@
 package did_test
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 )
 
@@ -184,5 +187,44 @@ func BenchmarkResolve(b *testing.B) {
 		if _, err := did.Resolve(v, did.Options{DefaultCountry: "CA"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestResolveFromSimulatedCall: a call offered by the simulator, received
+// through our ESL client, resolves like the recorded one.
+func TestResolveFromSimulatedCall(t *testing.T) {
+	sw := fstest.New(fstest.Options{GenDir: t.TempDir()})
+	if err := sw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sw.Close()
+	parks := make(chan *esl.Event, 4)
+	cli := esl.New(sw.Addr(), "ClueCon", esl.WithEvents("CHANNEL_PARK"))
+	cli.OnEvent(func(e *esl.Event) {
+		if e.Name() == "CHANNEL_PARK" {
+			parks <- e
+		}
+	})
+	ctx := context.Background()
+	cli.Start(ctx)
+	defer cli.Close()
+	if err := cli.WaitConnected(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sw.Call(fstest.InboundCall{FromUser: "+14165550100", RequestUser: "9228", Headers: map[string][]string{
+		"Diversion":         {"<sip:+16478491001@pbx.example.com>;reason=unconditional", "<sip:+16478491000@pbx.example.com>;reason=user-busy"},
+		"X-Original-Called": {"+15550000000"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	var ev *esl.Event
+	select {
+	case ev = <-parks:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no CHANNEL_PARK")
+	}
+	r, err := did.Resolve(ev.Values, did.Options{DefaultCountry: "CA"})
+	if err != nil || r.DID != "+16478491000" || r.Source != "diversion" {
+		t.Fatalf("resolved %+v, %v", r, err)
 	}
 }

@@ -73,6 +73,7 @@ type Switch struct {
 	failNext  []failRule
 	seq       int
 	gen       int // bumped by Restart: stale timers do nothing
+	chans     channels
 	closed    bool
 	wg        sync.WaitGroup
 }
@@ -174,6 +175,9 @@ func (s *Switch) Restart() {
 	s.gen++
 	s.coreUUID = uuid.NewString()
 	s.mu.Unlock()
+	s.chans.mu.Lock()
+	s.chans.byID = nil // calls die with the switch
+	s.chans.mu.Unlock()
 	s.DropConnections()
 }
 
@@ -426,6 +430,15 @@ func (c *conn) wants(h map[string]string) bool {
 
 // emit sends an event to every connection subscribed to it.
 func (s *Switch) emit(h map[string]string, body string) {
+	m := make(map[string]any, len(h))
+	for k, v := range h {
+		m[k] = v
+	}
+	s.emitAny(m, body)
+}
+
+// emitAny is emit for events whose values may be JSON arrays (repeated headers).
+func (s *Switch) emitAny(h map[string]any, body string) {
 	s.mu.Lock()
 	s.seq++
 	now := time.Now().UTC()
@@ -441,12 +454,17 @@ func (s *Switch) emit(h map[string]string, body string) {
 		conns = append(conns, c)
 	}
 	s.mu.Unlock()
-	for k, v := range h {
-		full[k] = v
-	}
 	obj := map[string]any{}
 	for k, v := range full {
 		obj[k] = v
+	}
+	for k, v := range h {
+		obj[k] = v
+		if str, ok := v.(string); ok {
+			full[k] = str
+		} else if arr, ok := v.([]any); ok && len(arr) > 0 {
+			full[k] = fmt.Sprint(arr[0])
+		}
 	}
 	if body != "" {
 		obj["Content-Length"] = fmt.Sprint(len(body))

@@ -42,6 +42,10 @@ func (s *Switch) api(cmd string) string {
 			return "+OK [" + err.Error() + "]\n"
 		}
 		return "+OK [Success]\n"
+	case f[0] == "uuid_answer" && len(f) == 2:
+		return s.uuidAnswer(f[1])
+	case f[0] == "uuid_kill":
+		return s.uuidKill(f[1:])
 	case f[0] == "reloadacl":
 		s.loadACLs()
 		return "+OK acl reloaded\n"

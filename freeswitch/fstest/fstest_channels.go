@@ -1,0 +1,256 @@
+package fstest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// Inbound channels. A call is built from the CHANNEL_CREATE recorded on a
+// real switch (inbound-headers-a.jsonl), so it carries the same variable set,
+// with the SIP headers, numbers and addresses the test asks for, and it
+// fires the recorded event sequences: CREATE … PARK on arrival (as the park
+// dialplan of freeswitch/conf does), PROGRESS_MEDIA … ANSWER on uuid_answer,
+// HANGUP … DESTROY on uuid_kill or Hangup.
+
+// InboundCall describes an INVITE that FreeSWITCH accepted.
+type InboundCall struct {
+	FromUser    string              // caller, e.g. +14165550100
+	RequestUser string              // Request-URI user, e.g. 9228 or gw+o1_main
+	ToUser      string              // To user (default RequestUser)
+	NetworkIP   string              // source address (default 127.0.0.1)
+	Headers     map[string][]string // extra SIP headers, e.g. "Diversion": {top, …, bottom}
+	// ACLAuthedBy is the ACL list that let the call in (auth-calls=true), "" for none.
+	ACLAuthedBy string
+	// Gateway is set when the INVITE targeted a registered gateway's contact.
+	Gateway string
+}
+
+// ErrNoTemplate means the recordings holding the channel template are missing.
+var ErrNoTemplate = errors.New("fstest: no recorded CHANNEL_CREATE template")
+
+type channel struct {
+	uuid     string
+	vars     map[string]any // Caller-* and variable_* headers
+	answered bool
+}
+
+type channels struct {
+	mu   sync.Mutex
+	byID map[string]*channel
+	tmpl map[string]any
+}
+
+func (s *Switch) template() (map[string]any, error) {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	if s.chans.tmpl != nil {
+		return s.chans.tmpl, nil
+	}
+	frames, err := LoadRecording("inbound-headers-a.jsonl")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoTemplate, err)
+	}
+	for _, f := range frames {
+		if f.Dir == "s2c" && strings.Contains(f.Raw, `"Event-Name":"CHANNEL_CREATE"`) {
+			_, body, _ := strings.Cut(f.Raw, "\n\n")
+			var m map[string]any
+			if err := json.Unmarshal([]byte(body), &m); err != nil {
+				return nil, err
+			}
+			s.chans.tmpl = m
+			return m, nil
+		}
+	}
+	return nil, ErrNoTemplate
+}
+
+// snake turns a SIP header name into FreeSWITCH's sip_i_ suffix.
+func snake(name string) string { return strings.ReplaceAll(strings.ToLower(name), "-", "_") }
+
+// Call offers an inbound call; it returns the channel's Unique-ID once
+// CHANNEL_PARK has been emitted.
+func (s *Switch) Call(c InboundCall) (string, error) {
+	tmpl, err := s.template()
+	if err != nil {
+		return "", err
+	}
+	id := uuid.NewString()
+	if c.NetworkIP == "" {
+		c.NetworkIP = "127.0.0.1"
+	}
+	if c.ToUser == "" {
+		c.ToUser = c.RequestUser
+	}
+	v := map[string]any{}
+	for k, val := range tmpl {
+		if strings.HasPrefix(k, "Caller-") || strings.HasPrefix(k, "variable_") || k == "Channel-Name" || k == "Call-Direction" || k == "Presence-Call-Direction" {
+			v[k] = val
+		}
+	}
+	// Drop the template's own extra headers.
+	delete(v, "variable_sip_h_Diversion")
+	delete(v, "variable_sip_i_diversion")
+	host := s.o.SIPAddr
+	channelName := "sofia/" + s.o.Profile + "/" + c.FromUser + "@" + c.NetworkIP + ":5090"
+	set := map[string]string{
+		"Unique-ID": id, "Caller-Unique-ID": id, "Channel-Call-UUID": id, "variable_uuid": id, "variable_call_uuid": id,
+		"Channel-Name": channelName, "variable_channel_name": channelName, "Caller-Channel-Name": channelName,
+		"Caller-Destination-Number": c.ToUser, "Caller-Caller-ID-Number": c.FromUser, "Caller-ANI": c.FromUser,
+		"Caller-Orig-Caller-ID-Number": c.FromUser, "Caller-Username": c.FromUser, "Caller-Network-Addr": c.NetworkIP,
+		"Caller-Context":         "public",
+		"variable_sip_from_user": c.FromUser, "variable_sip_from_user_stripped": c.FromUser,
+		"variable_sip_req_user": c.RequestUser, "variable_sip_req_uri": c.RequestUser + "@" + host,
+		"variable_sip_to_user": c.ToUser, "variable_sip_to_uri": c.ToUser + "@" + host,
+		"variable_sip_network_ip": c.NetworkIP, "variable_sip_received_ip": c.NetworkIP,
+		"variable_sip_call_id": id + "@fstest", "variable_sip_i_call_id": id + "@fstest",
+	}
+	if c.Gateway != "" {
+		set["variable_sip_gateway"] = c.Gateway
+		set["variable_sip_req_user"] = "gw+" + c.Gateway
+		set["variable_sip_req_params"] = "transport=udp;gw=" + c.Gateway
+	}
+	if c.ACLAuthedBy != "" {
+		set["variable_sip_acl_authed_by"] = c.ACLAuthedBy
+		set["variable_sip_authorized"] = "true"
+	}
+	for k, val := range set {
+		v[k] = val
+	}
+	for name, vals := range c.Headers {
+		if len(vals) == 0 {
+			continue
+		}
+		key := "variable_sip_i_" + snake(name)
+		if len(vals) == 1 {
+			v[key] = vals[0]
+		} else {
+			arr := make([]any, len(vals))
+			for i, x := range vals {
+				arr[i] = x
+			}
+			v[key] = arr // a repeated header is a JSON array, top first
+		}
+		switch {
+		case strings.EqualFold(name, "History-Info"):
+			v["variable_sip_history_info"] = strings.Join(vals, ", ")
+		default:
+			v["variable_sip_h_"+name] = vals[len(vals)-1] // sip_h_ keeps only the last one
+		}
+	}
+	ch := &channel{uuid: id, vars: v}
+	s.chans.mu.Lock()
+	if s.chans.byID == nil {
+		s.chans.byID = map[string]*channel{}
+	}
+	s.chans.byID[id] = ch
+	s.chans.mu.Unlock()
+	for _, st := range []struct{ name, state, callState string }{
+		{"CHANNEL_STATE", "CS_NEW", "DOWN"}, {"CHANNEL_STATE", "CS_INIT", "DOWN"}, {"CHANNEL_CREATE", "CS_INIT", "DOWN"},
+		{"CHANNEL_CALLSTATE", "CS_ROUTING", "RINGING"}, {"CHANNEL_STATE", "CS_ROUTING", "RINGING"},
+		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_EXECUTE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_PARK", "CS_EXECUTE", "RINGING"},
+	} {
+		s.channelEvent(ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE" || st.name == "CHANNEL_EXECUTE" || st.name == "CHANNEL_PARK")
+	}
+	return id, nil
+}
+
+// channelEvent emits one channel event; withVars adds the channel variables
+// (the recordings show them on CREATE, EXECUTE, PARK, ANSWER, HANGUP…).
+func (s *Switch) channelEvent(ch *channel, name, state, callState, answerState, cause string, withVars bool) {
+	h := map[string]any{"Event-Name": name, "Channel-State": state, "Channel-Call-State": callState, "Answer-State": answerState,
+		"Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid, "Call-Direction": "inbound"}
+	if cause != "" {
+		h["Hangup-Cause"] = cause
+	}
+	s.chans.mu.Lock()
+	for k, v := range ch.vars {
+		if withVars || !strings.HasPrefix(k, "variable_") {
+			h[k] = v
+		}
+	}
+	s.chans.mu.Unlock()
+	s.emitAny(h, "")
+}
+
+func (s *Switch) channel(id string) (*channel, bool) {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	ch, ok := s.chans.byID[id]
+	return ch, ok
+}
+
+func (s *Switch) uuidAnswer(id string) string {
+	ch, ok := s.channel(id)
+	if !ok {
+		return "-ERR No such channel!\n"
+	}
+	s.chans.mu.Lock()
+	already := ch.answered
+	ch.answered = true
+	ch.vars["variable_endpoint_disposition"] = "ANSWER"
+	s.chans.mu.Unlock()
+	if !already {
+		s.channelEvent(ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
+		s.channelEvent(ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
+		s.channelEvent(ch, "CHANNEL_ANSWER", "CS_EXECUTE", "EARLY", "answered", "", true)
+		s.channelEvent(ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "ACTIVE", "answered", "", false)
+	}
+	return "+OK\n"
+}
+
+// Hangup ends a channel as the caller's BYE would (NORMAL_CLEARING).
+func (s *Switch) Hangup(id, cause string) bool {
+	ch, ok := s.channel(id)
+	if !ok {
+		return false
+	}
+	if cause == "" {
+		cause = "NORMAL_CLEARING"
+	}
+	s.chans.mu.Lock()
+	delete(s.chans.byID, id)
+	call := "ACTIVE"
+	if !ch.answered {
+		call = "RINGING"
+	}
+	s.chans.mu.Unlock()
+	for _, st := range []struct {
+		name, state, callState string
+		vars                   bool
+	}{
+		{"CHANNEL_HANGUP", "CS_EXECUTE", call, true}, {"CHANNEL_UNPARK", "CS_EXECUTE", call, true},
+		{"CHANNEL_EXECUTE_COMPLETE", "CS_EXECUTE", call, true}, {"CHANNEL_STATE", "CS_HANGUP", call, false},
+		{"CHANNEL_CALLSTATE", "CS_HANGUP", "HANGUP", false}, {"CHANNEL_STATE", "CS_REPORTING", "HANGUP", false},
+		{"CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", true}, {"CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", true},
+		{"CHANNEL_STATE", "CS_DESTROY", "HANGUP", false},
+	} {
+		s.channelEvent(ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
+	}
+	return true
+}
+
+func (s *Switch) uuidKill(args []string) string {
+	if len(args) == 0 {
+		return "-ERR Usage: uuid_kill <uuid> [cause]\n"
+	}
+	cause := ""
+	if len(args) > 1 {
+		cause = args[1]
+	}
+	if !s.Hangup(args[0], cause) {
+		return "-ERR No such channel!\n"
+	}
+	return "+OK\n"
+}
+
+// Channels lists the live channel ids.
+func (s *Switch) Channels() []string {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	return sortedKeys(s.chans.byID)
+}
