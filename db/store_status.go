@@ -99,3 +99,28 @@ func (s *Store) TrunksFingerprint(ctx context.Context) (string, error) {
 	}
 	return fmt.Sprintf("%d/%s", row.N, last), nil
 }
+
+// TrunkByGatewayName returns the trunk (any organization) with this gateway/ACL name.
+func (s *Store) TrunkByGatewayName(ctx context.Context, name string) (*SIPTrunk, error) {
+	var t SIPTrunk
+	if err := s.db(ctx).First(&t, "gateway_name = ?", name).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
+// TrunkByID returns a trunk of any organization (system-level lookups only).
+func (s *Store) TrunkByID(ctx context.Context, id string) (*SIPTrunk, error) {
+	var t SIPTrunk
+	if err := s.db(ctx).First(&t, "id = ?", id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
+// EnabledTrunks returns every enabled trunk (system-level: inbound routing by source address).
+func (s *Store) EnabledTrunks(ctx context.Context) ([]SIPTrunk, error) {
+	var out []SIPTrunk
+	err := s.db(ctx).Where("enabled = ?", true).Order("gateway_name").Find(&out).Error
+	return out, err
+}
