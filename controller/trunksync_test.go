@@ -205,12 +205,13 @@ func TestTrunkLifecycleOnSimulator(t *testing.T) {
 	// Disable: killgw, files removed.
 	e.sw.ResetCommands()
 	e.update(tr, func(t *db.SIPTrunk) { t.Enabled = false })
-	e.eventually("gateway gone", func() bool { _, ok := e.gateway(gw); return !ok })
+	// killgw first, then the rescan that drops the list from the profile.
+	e.eventually("gateway and ACL gone", func() bool {
+		_, ok := e.gateway(gw)
+		return !ok && !slices.Contains(e.sw.InboundACLs(), gw)
+	})
 	if _, err := os.Stat(filepath.Join(e.gen, "gateways", gw+".xml")); !os.IsNotExist(err) {
 		t.Fatalf("disabled trunk's file still there: %v", err)
-	}
-	if slices.Contains(e.sw.InboundACLs(), gw) {
-		t.Fatal("disabled trunk's ACL still applied")
 	}
 	// Re-enable then delete.
 	e.update(tr, func(t *db.SIPTrunk) { t.Enabled = true })
