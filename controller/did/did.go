@@ -1,301 +1,146 @@
 // Package did resolves the real called number (DID) of an inbound call from
-// the channel variables FreeSWITCH reports. Pure: no I/O.
+// the channel variables FreeSWITCH reports on CHANNEL_CREATE / CHANNEL_PARK.
+// It is pure: no I/O, no database, no ESL.
 //
-// Candidates are read in this order (the recordings in
-// ../shared/fixtures/freeswitch show the variables):
+// # Where the number is read
 //
-//  1. Diversion — every header (variable_sip_i_diversion, a JSON array when
-//     repeated, else variable_sip_h_Diversion). The topmost Diversion is the
-//     most recent redirection (RFC 5806), so the ORIGINAL called number is
-//     the last one in wire order.
-//  2. History-Info — the first entry (lowest index), from
-//     variable_sip_i_history_info or variable_sip_history_info.
-//  3. X-Original-Called, X-Original-Number, X-Forwarded-To, X-Original-To.
-//  4. P-Called-Party-ID.
-//  5. The Request-URI user (variable_sip_req_user; gw+<gateway> is skipped).
+// A carrier or PBX that forwards a call usually sends the INVITE to an
+// address of its own choosing (a PBX extension such as 9228, or a
+// registration trunk's contact gw+<gateway>), so the Request-URI is often not
+// the number the caller dialled. Candidates are read in this order:
+//
+//  1. Diversion (RFC 5806) — every entry, from variable_sip_i_diversion (a
+//     JSON array, top first, when the header repeats) or else
+//     variable_sip_h_Diversion (which keeps only the LAST header). Each
+//     redirecting server adds its Diversion ON TOP, so the topmost entry is
+//     the most recent redirection and the bottom one the first: the
+//     ORIGINAL called number is the last entry in wire order. Entries are
+//     therefore taken bottom-up (oldest first). Example: "Diversion:
+//     <sip:+16478491001@pbx>;reason=unconditional" above "Diversion:
+//     <sip:+16478491000@pbx>;reason=user-busy" resolves to +16478491000.
+//  2. History-Info (RFC 7044) — every entry, lowest index first (1 < 1.1 <
+//     1.2 < 2), from variable_sip_i_history_info (array) or
+//     variable_sip_history_info (entries joined by ", "; commas inside <…>
+//     and quoted display names do not split). Index 1 is the original
+//     target.
+//  3. X-Original-Called, X-Original-Number, X-Forwarded-To, X-Original-To, in
+//     that order (variable_sip_i_x_original_called or
+//     variable_sip_h_X-Original-Called, …; bare numbers or URIs).
+//  4. P-Called-Party-ID (RFC 3455).
+//  5. The Request-URI user (variable_sip_req_user); a registration trunk's
+//     gw+<gateway> user is not a number and is skipped.
 //  6. The To user (variable_sip_to_user).
 //
-// Selection: the first candidate in that order whose E.164 form is one of the
-// platform's numbers (Options.Known) wins; else the first candidate that is
-// a valid E.164 number. Only when no candidate is a phone number does a short
-// PBX extension count: it maps to the trunk's number when the trunk has
-// exactly one; with several the call is refused as ambiguous
-// (ErrAmbiguousExtension names them) — never a guess.
+// Each value may be a bare number, a sip:/sips:/tel: URI or a name-addr with
+// display name and parameters; its user part is normalized to E.164 with
+// [NormalizeE164] (a tel: or user=phone number's phone-context=+CC is
+// applied, %2B is decoded).
 //
-// Example: an INVITE to sip:9228@bridge with
-// "Diversion: <sip:+16478491000@pbx.example.com>;reason=unconditional"
-// resolves to +16478491000 from "diversion"; without the Diversion, and with
-// one number on the trunk, 9228 maps to that number ("extension").
+// # Which candidate wins
+//
+//  1. Walking the candidates in the order above, the first whose E.164 form
+//     Options.Known reports as one of the platform's numbers.
+//  2. When Known is nil: the first candidate that is a valid E.164 number.
+//  3. When Known is set but none of the E.164 candidates is known, a short
+//     PBX extension (digits only, at most 8, not a valid national number for
+//     DefaultCountry) maps to the trunk's number if the trunk has exactly
+//     one; otherwise the first E.164 candidate is returned (unknown: the
+//     caller refuses it). This departs from "first E.164 wins" on purpose:
+//     a PBX that sends INVITE sip:9228@bridge with a Diversion naming an
+//     outside number (the company's main number at another carrier, a
+//     user's mobile) would otherwise always be refused, although the
+//     trunk's single number is the only place the call can go.
+//  4. When no candidate is a phone number, an extension maps to the trunk's
+//     number when Options.TrunkNumbers holds exactly ONE; with several the
+//     call is ambiguous and refused ([ErrAmbiguousExtension], wrapped in an
+//     [*AmbiguousError] naming them) — never a guess; with none,
+//     [ErrNoCandidate].
+//
+// Example: INVITE sip:9228@bridge with "Diversion:
+// <sip:+16478491000@pbx.example.com>;reason=unconditional" resolves to
+// +16478491000 from "diversion"; without the Diversion, and with one number
+// on the trunk, 9228 maps to that number ("extension").
 package did
 
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"sort"
-	"strconv"
 	"strings"
+)
 
-	"github.com/emiago/sipgo/sip"
-	"github.com/nyaruka/phonenumbers"
+// Sources of a Result and of each Candidate.
+const (
+	SourceDiversion       = "diversion"
+	SourceHistoryInfo     = "history-info"
+	SourceXOriginalCalled = "x-original-called"
+	SourceXOriginalNumber = "x-original-number"
+	SourceXForwardedTo    = "x-forwarded-to"
+	SourceXOriginalTo     = "x-original-to"
+	SourcePCalledPartyID  = "p-called-party-id"
+	SourceRequestURI      = "request-uri"
+	SourceTo              = "to"
+	SourceExtension       = "extension" // Result only: mapped from an extension
 )
 
 var (
-	// ErrNoCandidate: no header holds a usable number.
+	// ErrNoCandidate means no header holds a usable called number.
 	ErrNoCandidate = errors.New("did: no called number in the SIP headers")
-	// ErrAmbiguousExtension: an extension and several numbers on the trunk.
+	// ErrAmbiguousExtension means the call names a PBX extension and the
+	// trunk has several numbers it could mean. Returned as *AmbiguousError.
 	ErrAmbiguousExtension = errors.New("did: extension is ambiguous")
-	// ErrNotE164: the value is not a phone number.
+	// ErrNotE164 means a value is not a phone number NormalizeE164 accepts.
 	ErrNotE164 = errors.New("did: not an E.164 number")
 )
 
 // AmbiguousError names the extension and the numbers it could mean.
+// errors.Is(err, ErrAmbiguousExtension) holds for it.
 type AmbiguousError struct {
 	Extension string
-	DIDs      []string
+	DIDs      []string // the trunk's numbers, sorted
 }
 
 func (e *AmbiguousError) Error() string {
-	return fmt.Sprintf("did: extension %s is ambiguous: the trunk has %s", e.Extension, strings.Join(e.DIDs, ", "))
+	return fmt.Sprintf("%v: %s could be any of the trunk's numbers %s", ErrAmbiguousExtension, e.Extension, strings.Join(e.DIDs, ", "))
 }
 
-// Unwrap makes errors.Is(err, ErrAmbiguousExtension) true.
+// Unwrap returns ErrAmbiguousExtension.
 func (e *AmbiguousError) Unwrap() error { return ErrAmbiguousExtension }
 
-// Vars returns every value of a channel variable (several when FreeSWITCH
-// reported a JSON array).
+// Vars returns every value of a channel variable: one for a string, several
+// when FreeSWITCH reported a JSON array (a repeated header), none when the
+// variable is absent. The caller adapts its ESL event type.
 type Vars func(name string) []string
 
 // Options of a resolution.
 type Options struct {
-	DefaultCountry string                 // ISO-2 of the trunk or organization, for national formats
-	TrunkNumbers   []string               // active E.164 numbers on the trunk the call came in on
-	Known          func(e164 string) bool // the platform's active numbers; may be nil
+	// DefaultCountry is the ISO 3166-1 alpha-2 code (the trunk's or the
+	// organization's) used to read national forms (6478491000, 020 7946
+	// 0018) and international prefixes (011…, 00…). Empty: only numbers
+	// written with a leading + are accepted.
+	DefaultCountry string
+	// TrunkNumbers are the active E.164 numbers assigned to the trunk the
+	// call came in on; an extension maps to one of them only when there is
+	// exactly one. Entries that are not strict E.164 are ignored.
+	TrunkNumbers []string
+	// Known reports whether an E.164 number is one of the platform's active
+	// numbers; may be nil. It is asked at most once per distinct number.
+	Known func(e164 string) bool
 }
 
-// Candidate is one value seen.
+// Candidate is one value seen in the headers, in the order they are tried.
 type Candidate struct {
-	Source    string // diversion, history-info, x-original-called, …, request-uri, to
-	Raw       string // the header value
-	E164      string // its E.164 form, if a phone number
-	Extension string // its digits, if a short extension
+	Source    string // SourceDiversion … SourceTo
+	Raw       string // the header value (one entry of a list)
+	User      string // the number or user part read from Raw
+	E164      string // its E.164 form, when it is a phone number
+	Extension string // its digits, when it is a short extension
 }
 
 // Result of a resolution.
 type Result struct {
-	DID        string
-	Source     string
-	Raw        string
-	Extension  string // set when mapped from an extension
-	Candidates []Candidate
-}
-
-var (
-	e164RE   = regexp.MustCompile(`^\+[1-9]\d{1,14}$`)
-	digitsRE = regexp.MustCompile(`^\d{1,8}$`)
-)
-
-// IsE164 reports the strict E.164 form ^\+[1-9]\d{1,14}$.
-func IsE164(s string) bool { return e164RE.MatchString(s) }
-
-// NormalizeE164 turns a number written as people and carriers do (+1 647-849-1000,
-// (647) 849 1000, 0049…, 011…) into E.164 using defaultCountry for national forms.
-func NormalizeE164(s, defaultCountry string) (string, error) {
-	clean := strings.Map(func(r rune) rune {
-		switch r {
-		case ' ', '-', '.', '(', ')', '\t':
-			return -1
-		}
-		return r
-	}, strings.TrimSpace(s))
-	if clean == "" || len(clean) > 20 || strings.Trim(clean, "+0123456789") != "" || strings.LastIndexByte(clean, '+') > 0 {
-		return "", ErrNotE164
-	}
-	region := strings.ToUpper(defaultCountry)
-	if region == "" {
-		region = "US"
-	}
-	pn, err := phonenumbers.Parse(clean, region)
-	if err != nil || !phonenumbers.IsValidNumber(pn) {
-		return "", ErrNotE164
-	}
-	out := phonenumbers.Format(pn, phonenumbers.E164)
-	if !IsE164(out) {
-		return "", ErrNotE164
-	}
-	return out, nil
-}
-
-// userOf extracts the user part of a header value: a name-addr, a bare
-// URI or a bare number.
-func userOf(v string) string {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return ""
-	}
-	if strings.ContainsAny(v, "<:") {
-		var u sip.Uri
-		hp := sip.NewParams()
-		if _, err := sip.ParseAddressValue(v, &u, &hp); err != nil {
-			return ""
-		}
-		user := u.User
-		if strings.EqualFold(u.Scheme, "tel") {
-			user = u.Raw()
-		}
-		user, _, _ = strings.Cut(user, ";") // ;phone-context=…, ;isub=…
-		return user
-	}
-	return v
-}
-
-// splitEntries splits a header value holding several comma-separated entries,
-// ignoring commas inside <…> and quotes.
-func splitEntries(v string) []string {
-	var out []string
-	depth, quoted, start := 0, false, 0
-	for i := 0; i < len(v); i++ {
-		switch v[i] {
-		case '"':
-			quoted = !quoted
-		case '<':
-			if !quoted {
-				depth++
-			}
-		case '>':
-			if !quoted && depth > 0 {
-				depth--
-			}
-		case ',':
-			if depth == 0 && !quoted {
-				out = append(out, strings.TrimSpace(v[start:i]))
-				start = i + 1
-			}
-		}
-	}
-	if rest := strings.TrimSpace(v[start:]); rest != "" {
-		out = append(out, rest)
-	}
-	return out
-}
-
-func values(vars Vars, names ...string) []string {
-	for _, n := range names {
-		var out []string
-		for _, v := range vars(n) {
-			out = append(out, splitEntries(v)...)
-		}
-		if len(out) > 0 {
-			return out
-		}
-	}
-	return nil
-}
-
-// historyIndex orders History-Info entries by their index parameter (1 < 1.1 < 2).
-func historyIndex(entry string) []int {
-	_, params, _ := strings.Cut(entry[strings.LastIndexByte(entry, '>')+1:], "index=")
-	params, _, _ = strings.Cut(params, ";")
-	var idx []int
-	for _, p := range strings.Split(strings.TrimSpace(params), ".") {
-		n, err := strconv.Atoi(p)
-		if err != nil {
-			return []int{1 << 30}
-		}
-		idx = append(idx, n)
-	}
-	return idx
-}
-
-func lessIndex(a, b []int) bool {
-	for i := 0; i < len(a) && i < len(b); i++ {
-		if a[i] != b[i] {
-			return a[i] < b[i]
-		}
-	}
-	return len(a) < len(b)
-}
-
-// candidates lists what the headers say, in the documented order.
-func candidates(vars Vars, o Options) []Candidate {
-	var out []Candidate
-	add := func(source, raw string) {
-		user := userOf(raw)
-		if user == "" || strings.HasPrefix(strings.ToLower(user), "gw+") {
-			return
-		}
-		c := Candidate{Source: source, Raw: raw}
-		if n, err := NormalizeE164(user, o.DefaultCountry); err == nil {
-			c.E164 = n
-		} else if digitsRE.MatchString(user) {
-			c.Extension = user
-		}
-		out = append(out, c)
-	}
-	if div := values(vars, "variable_sip_i_diversion", "variable_sip_h_Diversion"); len(div) > 0 {
-		add("diversion", div[len(div)-1]) // oldest redirection = original called number
-	}
-	if hist := values(vars, "variable_sip_i_history_info", "variable_sip_history_info"); len(hist) > 0 {
-		sort.SliceStable(hist, func(i, j int) bool { return lessIndex(historyIndex(hist[i]), historyIndex(hist[j])) })
-		add("history-info", hist[0])
-	}
-	for _, h := range []struct{ source, header, lower string }{
-		{"x-original-called", "X-Original-Called", "x_original_called"},
-		{"x-original-number", "X-Original-Number", "x_original_number"},
-		{"x-forwarded-to", "X-Forwarded-To", "x_forwarded_to"},
-		{"x-original-to", "X-Original-To", "x_original_to"},
-		{"p-called-party-id", "P-Called-Party-ID", "p_called_party_id"},
-	} {
-		if v := values(vars, "variable_sip_h_"+h.header, "variable_sip_i_"+h.lower); len(v) > 0 {
-			add(h.source, v[0])
-		}
-	}
-	for _, v := range vars("variable_sip_req_user") {
-		add("request-uri", v)
-		break
-	}
-	for _, v := range vars("variable_sip_to_user") {
-		add("to", v)
-		break
-	}
-	return out
-}
-
-// Resolve finds the called DID (see the package documentation for the order).
-func Resolve(vars Vars, o Options) (Result, error) {
-	cands := candidates(vars, o)
-	res := Result{Candidates: cands}
-	pick := func(c Candidate) (Result, error) {
-		res.DID, res.Source, res.Raw = c.E164, c.Source, c.Raw
-		return res, nil
-	}
-	if o.Known != nil {
-		for _, c := range cands {
-			if c.E164 != "" && o.Known(c.E164) {
-				return pick(c)
-			}
-		}
-	}
-	for _, c := range cands {
-		if c.E164 != "" {
-			return pick(c)
-		}
-	}
-	for _, c := range cands {
-		if c.Extension == "" {
-			continue
-		}
-		switch len(o.TrunkNumbers) {
-		case 0:
-			continue
-		case 1:
-			res.DID, res.Source, res.Raw, res.Extension = o.TrunkNumbers[0], "extension", c.Raw, c.Extension
-			return res, nil
-		default:
-			dids := append([]string(nil), o.TrunkNumbers...)
-			sort.Strings(dids)
-			return res, &AmbiguousError{Extension: c.Extension, DIDs: dids}
-		}
-	}
-	return res, ErrNoCandidate
+	DID        string      // E.164
+	Source     string      // which header it came from, or SourceExtension
+	Raw        string      // the header value it came from
+	Extension  string      // the extension, when mapped from one
+	Candidates []Candidate // everything seen, in the order tried, for the log
 }
