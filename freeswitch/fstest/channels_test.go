@@ -44,13 +44,13 @@ func TestInboundCallEventsAsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := s.api("uuid_answer " + id); r != "+OK\n" {
+	if r := s.exec("uuid_answer " + id); r != "+OK\n" {
 		t.Fatalf("uuid_answer %q", r)
 	}
-	if r := s.api("uuid_kill " + id); r != "+OK\n" {
+	if r := s.exec("uuid_kill " + id); r != "+OK\n" {
 		t.Fatalf("uuid_kill %q", r)
 	}
-	if r := s.api("uuid_kill " + id); !strings.HasPrefix(r, "-ERR") {
+	if r := s.exec("uuid_kill " + id); !strings.HasPrefix(r, "-ERR") {
 		t.Fatalf("second kill %q", r)
 	}
 	var got []string

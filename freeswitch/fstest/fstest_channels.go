@@ -154,14 +154,15 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 		{"CHANNEL_CALLSTATE", "CS_ROUTING", "RINGING"}, {"CHANNEL_STATE", "CS_ROUTING", "RINGING"},
 		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_EXECUTE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_PARK", "CS_EXECUTE", "RINGING"},
 	} {
-		s.channelEvent(ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE" || st.name == "CHANNEL_EXECUTE" || st.name == "CHANNEL_PARK")
+		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE" || st.name == "CHANNEL_EXECUTE" || st.name == "CHANNEL_PARK")
 	}
 	return id, nil
 }
 
-// channelEvent emits one channel event; withVars adds the channel variables
-// (the recordings show them on CREATE, EXECUTE, PARK, ANSWER, HANGUP…).
-func (s *Switch) channelEvent(ch *channel, name, state, callState, answerState, cause string, withVars bool) {
+// channelEvent fires one channel event (to b, or at once when b is nil);
+// withVars adds the channel variables (the recordings show them on CREATE,
+// EXECUTE, PARK, ANSWER, HANGUP…).
+func (s *Switch) channelEvent(b *batch, ch *channel, name, state, callState, answerState, cause string, withVars bool) {
 	h := map[string]any{"Event-Name": name, "Channel-State": state, "Channel-Call-State": callState, "Answer-State": answerState,
 		"Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid, "Call-Direction": "inbound"}
 	if cause != "" {
@@ -174,7 +175,13 @@ func (s *Switch) channelEvent(ch *channel, name, state, callState, answerState, 
 		}
 	}
 	s.chans.mu.Unlock()
-	s.emitAny(h, "")
+	s.fire(b, s.eventFromMap(h, ""))
+}
+
+// channelAPI adds the channel commands to the api table.
+func (s *Switch) channelAPI(m map[string]apiFunc) {
+	m["uuid_answer"] = func(b *batch, args string) string { return s.uuidAnswer(b, strings.TrimSpace(args)) }
+	m["uuid_kill"] = func(b *batch, args string) string { return s.uuidKill(b, strings.Fields(args)) }
 }
 
 func (s *Switch) channel(id string) (*channel, bool) {
@@ -184,7 +191,7 @@ func (s *Switch) channel(id string) (*channel, bool) {
 	return ch, ok
 }
 
-func (s *Switch) uuidAnswer(id string) string {
+func (s *Switch) uuidAnswer(b *batch, id string) string {
 	ch, ok := s.channel(id)
 	if !ok {
 		return "-ERR No such channel!\n"
@@ -195,16 +202,18 @@ func (s *Switch) uuidAnswer(id string) string {
 	ch.vars["variable_endpoint_disposition"] = "ANSWER"
 	s.chans.mu.Unlock()
 	if !already {
-		s.channelEvent(ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
-		s.channelEvent(ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
-		s.channelEvent(ch, "CHANNEL_ANSWER", "CS_EXECUTE", "EARLY", "answered", "", true)
-		s.channelEvent(ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "ACTIVE", "answered", "", false)
+		s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
+		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
+		s.channelEvent(b, ch, "CHANNEL_ANSWER", "CS_EXECUTE", "EARLY", "answered", "", true)
+		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "ACTIVE", "answered", "", false)
 	}
 	return "+OK\n"
 }
 
 // Hangup ends a channel as the caller's BYE would (NORMAL_CLEARING).
-func (s *Switch) Hangup(id, cause string) bool {
+func (s *Switch) Hangup(id, cause string) bool { return s.hangup(nil, id, cause) }
+
+func (s *Switch) hangup(b *batch, id, cause string) bool {
 	ch, ok := s.channel(id)
 	if !ok {
 		return false
@@ -229,12 +238,12 @@ func (s *Switch) Hangup(id, cause string) bool {
 		{"CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", true}, {"CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", true},
 		{"CHANNEL_STATE", "CS_DESTROY", "HANGUP", false},
 	} {
-		s.channelEvent(ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
+		s.channelEvent(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
 	}
 	return true
 }
 
-func (s *Switch) uuidKill(args []string) string {
+func (s *Switch) uuidKill(b *batch, args []string) string {
 	if len(args) == 0 {
 		return "-ERR Usage: uuid_kill <uuid> [cause]\n"
 	}
@@ -242,7 +251,7 @@ func (s *Switch) uuidKill(args []string) string {
 	if len(args) > 1 {
 		cause = args[1]
 	}
-	if !s.Hangup(args[0], cause) {
+	if !s.hangup(b, args[0], cause) {
 		return "-ERR No such channel!\n"
 	}
 	return "+OK\n"

@@ -1,0 +1,151 @@
+package fstest
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestParseXMLErrors: ezxml's messages and line numbers.
+func TestParseXMLErrors(t *testing.T) {
+	for _, tc := range []struct {
+		doc, want string
+	}{
+		{"<a>\n<b>\n</a>\n", "[error near line 3]: unexpected closing tag </a>"},
+		{"<a>\n<b>\n</b>\n", "[error near line 4]: unclosed tag <a>"},
+		{"<a><b x=\"1\"/ ></a>", "[error near line 1]: missing >"},
+		{"<a>\n<!-- x -- y -->\n</a>", "[error near line 2]: unclosed <!--"},
+		{"<a><![CDATA[ x </a>", "[error near line 1]: unclosed <![CDATA["},
+		{"<a><?pi </a>", "[error near line 1]: unclosed <?"},
+		{"<a></a>\n<b/>", "[error near line 2]: markup outside of root element"},
+		{"<a>< b</a>", "[error near line 1]: unexpected <"},
+		{"just text", "[error near line 1]: root tag missing"},
+		{"", "[error near line 1]: root tag missing"},
+		{"<a x=\"1>", "[error near line 1]: missing \""},
+	} {
+		_, err := parseXML([]byte(tc.doc))
+		var xe *xmlError
+		if !errors.As(err, &xe) || err.Error() != tc.want {
+			t.Errorf("%q: %v, want %s", tc.doc, err, tc.want)
+		}
+	}
+	root, err := parseXML([]byte(`<?xml version="1.0"?><!-- c --><r a='1 &amp; 2' b="&#36;{x}&unknown;&#x41;"><k/><k n="v
+w"/><![CDATA[<x>]]></r>trailing`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if root.name != "r" || root.attr("a") != "1 & 2" || root.attr("b") != "${x}&unknown;A" || len(root.all("k")) != 2 || root.all("k")[1].attr("n") != "v w" {
+		t.Fatalf("parsed %+v", root)
+	}
+}
+
+// TestPreprocess: $${var} expanded on raw lines (unset: empty), &#36; left
+// for the parser, X-PRE-PROCESS set honoured, <include> stripped.
+func TestPreprocess(t *testing.T) {
+	g := map[string]string{"domain": "127.0.0.1"}
+	for _, tc := range []struct{ in, want string }{
+		{`<param value="pa$${domain}ss"/>`, "<param value=\"pa127.0.0.1ss\"/>\n"},
+		{`<param value="pa&#36;{domain}ss"/>`, "<param value=\"pa&#36;{domain}ss\"/>\n"},
+		{`<param value="$${nope}|${domain}|$$x"/>`, "<param value=\"|${domain}|$$x\"/>\n"},
+		{"<include>\n<a/>\n</include>", "\n<a/>\n\n"},
+		{"<X-PRE-PROCESS cmd=\"set\" data=\"x=1\"/>\n<a v=\"$${x}$${domain}\"/>", "\n<a v=\"1127.0.0.1\"/>\n"},
+	} {
+		if got := string(preprocess([]byte(tc.in), g)); got != tc.want {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+	if g["x"] != "" {
+		t.Error("a file's set leaked into the globals")
+	}
+}
+
+// TestACLMatching: CIDR matching, the most specific node wins, defaults,
+// bare addresses, IPv6, invalid nodes ignored, missing list denies.
+func TestACLMatching(t *testing.T) {
+	gen := t.TempDir()
+	writeFile(t, gen, "acl/lists.xml", `<include>
+<list name="t1" default="deny"><node type="allow" cidr="198.51.100.0/24"/><node type="deny" cidr="198.51.100.7/32"/></list>
+<list name="t2" default="allow"><node type="deny" cidr="10.0.0.0/8"/></list>
+<list name="t3" default="deny"><node type="allow" cidr="203.0.113.9"/><node type="allow" cidr="2001:db8::/32"/><node type="allow" cidr="not-a-cidr"/></list>
+<list name="t4" default="deny"><node type="allow" cidr="192.0.2.1/32, 192.0.2.2/32"/><node type="allow" host="192.0.2.128" mask="255.255.255.128"/></list>
+<list name="empty" default="deny"/>
+</include>`)
+	s := newSwitch(t, Options{GenDir: gen})
+	s.exec("reloadacl")
+	for _, tc := range []struct{ ip, list, want string }{
+		{"198.51.100.1", "t1", "true"},
+		{"198.51.100.7", "t1", "false"}, // /32 deny beats /24 allow
+		{"198.51.101.1", "t1", "false"}, // default deny
+		{"10.1.2.3", "t2", "false"},
+		{"192.0.2.1", "t2", "true"}, // default allow
+		{"203.0.113.9", "t3", "true"},
+		{"203.0.113.10", "t3", "false"},
+		{"2001:db8::1", "t3", "true"},
+		{"::ffff:203.0.113.9", "t3", "true"},
+		{"192.0.2.2", "t4", "true"},
+		{"192.0.2.200", "t4", "true"},
+		{"192.0.2.100", "t4", "false"},
+		{"127.0.0.1", "empty", "false"},
+		{"127.0.0.1", "missing", "false"},
+		{"127.0.0.1", "loopback.auto", "true"},
+		{"not-an-ip", "t1", "false"},
+	} {
+		if got := s.exec("acl " + tc.ip + " " + tc.list); got != tc.want {
+			t.Errorf("acl %s %s: %q, want %q", tc.ip, tc.list, got, tc.want)
+		}
+	}
+	if got := s.ACL("t3"); !slices.Equal(got, []string{"203.0.113.9", "2001:db8::/32"}) {
+		t.Errorf("ACL(t3) = %v (invalid node must be dropped)", got)
+	}
+}
+
+func TestReadCommand(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		want    []command
+		wantErr error
+	}{
+		{"api status\n\n", []command{{line: "api status", headers: map[string]string{}}}, io.EOF},
+		{"\n\nbgapi x y\nJob-UUID: abc\n\n", []command{{line: "bgapi x y", headers: map[string]string{"Job-UUID": "abc"}}}, io.EOF},
+		{"sendmsg u\ncall-command: execute\nContent-Length: 5\n\nhello", []command{{line: "sendmsg u",
+			headers: map[string]string{"call-command": "execute", "Content-Length": "5"}, body: "hello"}}, io.EOF},
+		{"auth a\r\n\r\napi b\n\n", []command{{line: "auth a", headers: map[string]string{}}, {line: "api b", headers: map[string]string{}}}, io.EOF},
+		{"api status\n", nil, io.ErrUnexpectedEOF},
+		{"sendmsg u\nContent-Length: -1\n\n", nil, nil},
+	} {
+		r := bufio.NewReader(strings.NewReader(tc.in))
+		var got []command
+		var err error
+		for {
+			var c command
+			if c, err = readCommand(r); err != nil {
+				break
+			}
+			got = append(got, c)
+		}
+		if len(got) != len(tc.want) {
+			t.Errorf("%q: %+v, want %+v", tc.in, got, tc.want)
+			continue
+		}
+		for i := range got {
+			if got[i].line != tc.want[i].line || got[i].body != tc.want[i].body || len(got[i].headers) != len(tc.want[i].headers) {
+				t.Errorf("%q: %+v, want %+v", tc.in, got[i], tc.want[i])
+			}
+			for k, v := range tc.want[i].headers {
+				if got[i].headers[k] != v {
+					t.Errorf("%q: header %s=%q", tc.in, k, got[i].headers[k])
+				}
+			}
+		}
+		if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+			t.Errorf("%q: error %v, want %v", tc.in, err, tc.wantErr)
+		}
+	}
+	big := "api " + strings.Repeat("x", maxCommand+1) + "\n\n"
+	if _, err := readCommand(bufio.NewReader(strings.NewReader(big))); !errors.Is(err, ErrCommandTooLarge) {
+		t.Errorf("oversized command: %v", err)
+	}
+}

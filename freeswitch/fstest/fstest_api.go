@@ -1,0 +1,189 @@
+package fstest
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// apiFunc runs one api command (args without the command name) and returns
+// its reply body; events it fires go to b, published after the reply.
+type apiFunc func(b *batch, args string) string
+
+// coreAPI is the command table; other files (channels…) add theirs here.
+func (s *Switch) coreAPI() map[string]apiFunc {
+	m := map[string]apiFunc{
+		"status":        s.apiStatus,
+		"module_exists": s.apiModuleExists,
+		"reloadxml":     s.apiReloadXML,
+		"reloadacl":     s.apiReloadACL,
+		"acl":           s.apiACL,
+		"sofia":         s.apiSofia,
+	}
+	s.channelAPI(m)
+	return m
+}
+
+// run executes one api/bgapi command line: recorded in Commands, answered by
+// a FailNext rule if one matches, else by its handler. An unknown command
+// gets the recorded "-ERR <cmd> Command not found!\n".
+func (s *Switch) run(b *batch, line string) string {
+	line = strings.TrimSpace(line)
+	s.mu.Lock()
+	s.commands = append(s.commands, line)
+	for i, f := range s.failNext {
+		if strings.HasPrefix(line, f.prefix) {
+			s.failNext = append(s.failNext[:i:i], s.failNext[i+1:]...)
+			s.mu.Unlock()
+			s.log.Debug("fstest: FailNext answered", "command", line)
+			return f.reply
+		}
+	}
+	s.mu.Unlock()
+	name, args, _ := strings.Cut(line, " ")
+	h, ok := s.handlers[name]
+	if !ok {
+		return "-ERR " + name + " Command not found!\n"
+	}
+	return h(b, strings.TrimSpace(args))
+}
+
+// exec runs a command as if over ESL, its events published at once (tests).
+func (s *Switch) exec(line string) string {
+	b := &batch{}
+	out := s.run(b, line)
+	s.flush(b)
+	return out
+}
+
+// unsupported answers a command the simulator does not emulate, loudly.
+func (s *Switch) unsupported(cmd string) string {
+	s.log.Warn("fstest: command not simulated", "command", cmd)
+	return "-ERR fstest: not simulated: " + cmd + "\n"
+}
+
+func (s *Switch) uptime() time.Duration {
+	s.mu.Lock()
+	started := s.started
+	s.mu.Unlock()
+	return s.switchTime(s.now().Sub(started))
+}
+
+func (s *Switch) sessionCount() int {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	return len(s.chans.byID)
+}
+
+func plural(n int64, unit string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, unit)
+	}
+	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// uptimeText renders a duration as `status` and HEARTBEAT do.
+func uptimeText(d time.Duration) string {
+	us := d.Microseconds()
+	const (
+		usMs   = 1000
+		usSec  = 1000 * usMs
+		usMin  = 60 * usSec
+		usHour = 60 * usMin
+		usDay  = 24 * usHour
+		usYear = 365 * usDay
+	)
+	parts := []struct {
+		n    int64
+		unit string
+	}{{us / usYear, "year"}, {us % usYear / usDay, "day"}, {us % usDay / usHour, "hour"}, {us % usHour / usMin, "minute"},
+		{us % usMin / usSec, "second"}, {us % usSec / usMs, "millisecond"}, {us % usMs, "microsecond"}}
+	out := make([]string, len(parts))
+	for i, p := range parts {
+		out[i] = plural(p.n, p.unit)
+	}
+	return strings.Join(out, ", ")
+}
+
+// apiStatus answers `status` in the recorded layout.
+func (s *Switch) apiStatus(_ *batch, _ string) string {
+	n := s.sessionCount()
+	return fmt.Sprintf("UP %s\nFreeSWITCH (Version 1.11.1-release  64bit) is ready\n"+
+		"%d session(s) since startup\n%d session(s) - peak %d, last 5min %d \n"+
+		"0 session(s) per Sec out of max 30, peak 0, last 5min 0 \n1000 session(s) max\n"+
+		"min idle cpu 0.00/99.00\nCurrent Stack Size/Max 240K/8192K\n", uptimeText(s.uptime()), n, n, n, n)
+}
+
+// apiModuleExists answers true/false without a newline.
+func (s *Switch) apiModuleExists(_ *batch, mod string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprint(s.modules[mod])
+}
+
+// reload re-reads the XML. On success the new files are in effect and a
+// RELOADXML event fires; on error the previous ones stay. The text is what
+// FreeSWITCH puts in brackets: "Success" or "[error near line N]: …".
+func (s *Switch) reload(b *batch) (string, bool) {
+	cfg, err := s.loadConfig()
+	if err != nil {
+		s.log.Info("fstest: XML reload failed", "err", err)
+		return err.Error(), false
+	}
+	s.mu.Lock()
+	s.active = cfg
+	s.mu.Unlock()
+	s.fire(b, s.newEvent("RELOADXML", ""))
+	return "Success", true
+}
+
+// apiReloadXML: "+OK [Success]\n", and "+OK [<error>]\n" on a broken file
+// (xml-errors recording: +OK although it failed).
+func (s *Switch) apiReloadXML(b *batch, _ string) string {
+	text, _ := s.reload(b)
+	return "+OK [" + text + "]\n"
+}
+
+// apiReloadACL reloads the XML and re-reads the ACL lists from the XML in
+// effect: with a broken file the previous lists stay (the old XML root is
+// kept, as reloadxml shows); the reply is the recorded one either way.
+func (s *Switch) apiReloadACL(b *batch, _ string) string {
+	s.reload(b)
+	s.mu.Lock()
+	s.acls = map[string]aclList{}
+	if s.active != nil {
+		for k, v := range s.active.acls {
+			s.acls[k] = v
+		}
+	}
+	s.mu.Unlock()
+	return "+OK acl reloaded\n"
+}
+
+// apiACL answers `acl <ip> <list>` with true or false, no newline; a list
+// that does not exist denies (acl-list-missing recording).
+func (s *Switch) apiACL(_ *batch, args string) string {
+	f := strings.Fields(args)
+	if len(f) != 2 {
+		return "-ERR Usage: acl <ip> <list_name>\n"
+	}
+	return fmt.Sprint(s.aclAllows(f[0], f[1]))
+}
+
+func (s *Switch) aclAllows(ip, list string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	s.mu.Lock()
+	l, ok := s.acls[list]
+	s.mu.Unlock()
+	if !ok {
+		if l, ok = builtinACL(list); !ok {
+			return false
+		}
+	}
+	return l.allows(a)
+}

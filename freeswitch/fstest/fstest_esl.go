@@ -1,0 +1,433 @@
+package fstest
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/google/uuid"
+)
+
+// ErrCommandTooLarge means a client command exceeded maxCommand bytes.
+var ErrCommandTooLarge = errors.New("fstest: ESL command too large")
+
+const maxCommand = 1 << 20
+
+const disconnectBody = "Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
+
+// conn is one inbound ESL connection. Frames go out through a queue drained
+// by writeLoop, so replies and events keep one order and a client that does
+// not read never blocks the switch.
+type conn struct {
+	sw *Switch
+	nc net.Conn
+
+	qmu     sync.Mutex
+	qcond   *sync.Cond
+	q       [][]byte
+	closing bool // close the socket once the queue is written
+	dead    bool // socket gone: drop everything
+
+	smu        sync.Mutex
+	authed     bool
+	format     string // json or plain; "" = no events
+	all        bool
+	events     map[string]bool // upper-case event names
+	subclasses map[string]bool
+	filters    []filter
+}
+
+type filter struct{ header, value string }
+
+func newConn(s *Switch, nc net.Conn) *conn {
+	c := &conn{sw: s, nc: nc, events: map[string]bool{}, subclasses: map[string]bool{}}
+	c.qcond = sync.NewCond(&c.qmu)
+	return c
+}
+
+func (c *conn) enqueue(frame []byte) {
+	c.qmu.Lock()
+	if !c.dead && !c.closing {
+		c.q = append(c.q, frame)
+		c.qcond.Signal()
+	}
+	c.qmu.Unlock()
+}
+
+// finish writes what is queued, then closes the socket.
+func (c *conn) finish() {
+	c.qmu.Lock()
+	c.closing = true
+	c.qcond.Signal()
+	c.qmu.Unlock()
+}
+
+// abort closes the socket at once.
+func (c *conn) abort() {
+	c.qmu.Lock()
+	c.dead = true
+	c.q = nil
+	c.qcond.Signal()
+	c.qmu.Unlock()
+	c.nc.Close()
+}
+
+func (c *conn) writeLoop() {
+	defer c.nc.Close()
+	for {
+		c.qmu.Lock()
+		for len(c.q) == 0 && !c.closing && !c.dead {
+			c.qcond.Wait()
+		}
+		if c.dead || (c.closing && len(c.q) == 0) {
+			c.qmu.Unlock()
+			return
+		}
+		q := c.q
+		c.q = nil
+		c.qmu.Unlock()
+		for _, f := range q {
+			if _, err := c.nc.Write(f); err != nil {
+				c.abort()
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) reply(text string) {
+	c.enqueue([]byte("Content-Type: command/reply\nReply-Text: " + text + "\n\n"))
+}
+
+func (c *conn) apiResponse(body string) {
+	c.enqueue(fmt.Appendf(nil, "Content-Type: api/response\nContent-Length: %d\n\n%s", len(body), body))
+}
+
+func (c *conn) disconnectNotice() {
+	c.enqueue(fmt.Appendf(nil, "Content-Type: text/disconnect-notice\nContent-Length: %d\n\n%s", len(disconnectBody), disconnectBody))
+}
+
+func (c *conn) serve() {
+	defer func() {
+		c.sw.mu.Lock()
+		delete(c.sw.conns, c)
+		c.sw.mu.Unlock()
+		c.finish()
+	}()
+	c.enqueue([]byte("Content-Type: auth/request\n\n"))
+	r := bufio.NewReader(c.nc)
+	for {
+		cmd, err := readCommand(r)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.sw.log.Debug("fstest: connection read", "err", err)
+			}
+			return
+		}
+		if !c.handle(cmd) {
+			return
+		}
+	}
+}
+
+// command is one client command: its first line, the header lines after
+// it and, when a Content-Length header is present, that many body bytes.
+type command struct {
+	line    string
+	headers map[string]string
+	body    string
+}
+
+// readCommand reads one command: lines up to a blank line (blank lines
+// before the command are skipped), then the body if Content-Length says so.
+func readCommand(r *bufio.Reader) (command, error) {
+	cmd := command{headers: map[string]string{}}
+	size := 0
+	for {
+		line, err := r.ReadString('\n')
+		size += len(line)
+		if size > maxCommand {
+			return command{}, ErrCommandTooLarge
+		}
+		if err != nil {
+			if err == io.EOF && (line != "" || cmd.line != "") {
+				return command{}, io.ErrUnexpectedEOF // an unterminated command is not run
+			}
+			return command{}, err
+		}
+		line = strings.TrimRight(line, "\r\n")
+		if cmd.line == "" {
+			cmd.line = strings.TrimSpace(line) // blank lines before a command are skipped
+			continue
+		}
+		if line == "" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			cmd.headers[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+	}
+	if cl, ok := cmd.headers["Content-Length"]; ok {
+		n, err := strconv.Atoi(cl)
+		if err != nil || n < 0 || n > maxCommand {
+			return command{}, fmt.Errorf("fstest: bad Content-Length %q", cl)
+		}
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return command{}, err
+		}
+		cmd.body = string(buf)
+	}
+	return cmd, nil
+}
+
+// handle runs one command; false closes the connection.
+func (c *conn) handle(cmd command) bool {
+	verb, rest, _ := strings.Cut(cmd.line, " ")
+	rest = strings.TrimSpace(rest)
+	verb = strings.ToLower(verb)
+	if verb == "exit" {
+		c.reply("+OK bye")
+		c.disconnectNotice()
+		return false
+	}
+	c.smu.Lock()
+	authed := c.authed
+	c.smu.Unlock()
+	if !authed {
+		if verb != "auth" {
+			c.reply("-ERR command not found")
+			return true
+		}
+		if rest != c.sw.o.Password {
+			c.reply("-ERR invalid")
+			c.disconnectNotice()
+			return false
+		}
+		c.smu.Lock()
+		c.authed = true
+		c.smu.Unlock()
+		c.reply("+OK accepted")
+		return true
+	}
+	switch verb {
+	case "event":
+		c.reply(c.subscribe(rest))
+	case "noevents":
+		c.smu.Lock()
+		c.format, c.all, c.events, c.subclasses = "", false, map[string]bool{}, map[string]bool{}
+		c.smu.Unlock()
+		c.reply("+OK no longer listening for events")
+	case "nixevent":
+		c.nix(rest)
+		c.reply("+OK events nixed")
+	case "filter":
+		c.reply(c.filter(rest))
+	case "api":
+		c.api(rest)
+	case "bgapi":
+		c.bgapi(rest, cmd.headers["Job-UUID"])
+	case "sendmsg":
+		c.reply("+OK")
+	case "linger":
+		c.reply("+OK will linger")
+	case "nolinger":
+		c.reply("+OK will not linger")
+	default:
+		c.reply("-ERR command not found")
+	}
+	return true
+}
+
+// subscribe handles `event <format> <names…>`: names add to what the
+// connection already gets; after CUSTOM every word is a subclass.
+func (c *conn) subscribe(rest string) string {
+	f := strings.Fields(rest)
+	if len(f) == 0 {
+		return "-ERR no keywords supplied"
+	}
+	format := strings.ToLower(f[0])
+	names := f[1:]
+	if format != "json" && format != "plain" {
+		if format != "xml" {
+			names = f // `event ALL` means plain
+			format = "plain"
+		} else {
+			return "-ERR fstest: event xml is not simulated"
+		}
+	}
+	if len(names) == 0 {
+		return "-ERR no keywords supplied"
+	}
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	custom := false
+	for _, n := range names {
+		switch {
+		case custom:
+			c.subclasses[n] = true
+		case strings.EqualFold(n, "ALL"):
+			c.all = true
+		case strings.EqualFold(n, "CUSTOM"):
+			custom = true
+		default:
+			c.events[strings.ToUpper(n)] = true
+		}
+	}
+	c.format = format
+	return "+OK event listener enabled " + format
+}
+
+func (c *conn) nix(rest string) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	custom := false
+	for _, n := range strings.Fields(rest) {
+		switch {
+		case custom:
+			delete(c.subclasses, n)
+		case strings.EqualFold(n, "ALL"):
+			c.all = false
+			c.events = map[string]bool{}
+		case strings.EqualFold(n, "CUSTOM"):
+			custom = true
+		default:
+			delete(c.events, strings.ToUpper(n))
+		}
+	}
+}
+
+// filter handles `filter <header> <value>` and `filter delete <header> [value]`.
+func (c *conn) filter(rest string) string {
+	name, value, _ := strings.Cut(rest, " ")
+	value = strings.TrimSpace(value)
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	if strings.EqualFold(name, "delete") {
+		h, v, _ := strings.Cut(value, " ")
+		keep := c.filters[:0]
+		for _, f := range c.filters {
+			if !strings.EqualFold(h, "all") && (f.header != h || (v != "" && f.value != v)) {
+				keep = append(keep, f)
+			}
+		}
+		c.filters = keep
+		return fmt.Sprintf("+OK filter deleted. [%s]=[%s]", h, v)
+	}
+	if name == "" {
+		return "-ERR invalid syntax"
+	}
+	c.filters = append(c.filters, filter{name, value})
+	return fmt.Sprintf("+OK filter added. [%s]=[%s]", name, value)
+}
+
+// wants reports whether the connection gets e, and in which format. With
+// filters, an event passes only if a filter matches it (a `-` filter that
+// matches drops it), as mod_event_socket does: BACKGROUND_JOB too.
+func (c *conn) wants(e *event) (string, bool) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	if c.format == "" {
+		return "", false
+	}
+	name := e.name()
+	ok := c.all || (name == "CUSTOM" && c.subclasses[e.subclass()]) || (name != "CUSTOM" && c.events[name])
+	if !ok {
+		return "", false
+	}
+	if len(c.filters) == 0 {
+		return c.format, true
+	}
+	send := false
+	for _, f := range c.filters {
+		v, has := e.get(f.header)
+		if !has {
+			continue
+		}
+		pos, comp := true, f.value
+		for comp != "" && (comp[0] == '+' || comp[0] == '-' || comp[0] == ' ') {
+			if comp[0] != ' ' {
+				pos = comp[0] == '+'
+			}
+			comp = comp[1:]
+		}
+		if send && pos {
+			continue
+		}
+		var match bool
+		if strings.HasPrefix(f.value, "/") {
+			re, err := regexp.Compile(strings.TrimSuffix(strings.TrimPrefix(comp, "/"), "/"))
+			match = err == nil && re.MatchString(v)
+		} else {
+			match = strings.EqualFold(v, comp)
+		}
+		if match {
+			if !pos {
+				return "", false
+			}
+			send = true
+		}
+	}
+	return c.format, send
+}
+
+// api runs a command synchronously: reply, then the events it fired, then
+// the API event.
+func (c *conn) api(line string) {
+	b := &batch{}
+	apiEv := c.sw.apiEvent(line)
+	body := c.sw.run(b, line)
+	c.apiResponse(body)
+	c.sw.flush(b)
+	if apiEv != nil {
+		c.sw.publish(apiEv)
+	}
+}
+
+// bgapi answers with the Job-UUID at once and runs the command in the
+// background: its events, the API event, then BACKGROUND_JOB.
+func (c *conn) bgapi(line, job string) {
+	if job == "" {
+		job = uuid.NewString()
+	}
+	c.enqueue([]byte("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n"))
+	s := c.sw
+	s.goTimer(func() {
+		b := &batch{}
+		apiEv := s.apiEvent(line)
+		body := s.run(b, line)
+		s.flush(b)
+		if apiEv != nil {
+			s.publish(apiEv)
+		}
+		name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		h := []hdr{{"Job-UUID", job}, {"Job-Command", name}}
+		if arg = strings.TrimSpace(arg); arg != "" {
+			h = append(h, hdr{"Job-Command-Arg", arg})
+		}
+		ev := s.newEvent("BACKGROUND_JOB", "", h...)
+		ev.body = body
+		s.publish(ev)
+	})
+}
+
+// apiEvent builds the API event of a command (nil with NoAPIEvents); it is
+// built before the command runs, so its Event-Sequence is the lower one, as
+// recorded.
+func (s *Switch) apiEvent(line string) *event {
+	if s.o.NoAPIEvents {
+		return nil
+	}
+	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	h := []hdr{{"API-Command", name}}
+	if arg = strings.TrimSpace(arg); arg != "" {
+		h = append(h, hdr{"API-Command-Argument", arg})
+	}
+	return s.newEvent("API", "", h...)
+}

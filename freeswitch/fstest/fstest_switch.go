@@ -1,0 +1,433 @@
+// Package fstest is a FreeSWITCH simulator for tests: an Event Socket server
+// speaking the wire format of the recordings in ../shared/fixtures/freeswitch
+// (a real FreeSWITCH 1.11) and emulating the mod_sofia gateway and ACL
+// semantics sipbridge relies on, read from the files sipbridge writes under
+// GenDir: gateways/*.xml, acl/*.xml, profile/*.xml.
+//
+// Emulated as recorded: the auth/request greeting, auth (and its failure),
+// event json|plain with CUSTOM subclasses and ALL, filter, api, bgapi with the
+// client's Job-UUID, sendmsg, exit; the API event after every api/bgapi
+// command (Options.NoAPIEvents omits it); `sofia profile <p> rescan|startgw|
+// killgw|restart`, `sofia xmlstatus gateway [name]`, `sofia status [gateway
+// <name>]`, reloadxml, reloadacl, acl, status, module_exists; the gateway
+// registration state machine with per-gateway registrar outcomes; XML errors
+// reported in the ezxml form with nothing changed.
+//
+// Timing: Options.Step is the wall time standing for 0.5 s of a real switch.
+// Every delay scales with it (killgw: DOWN after 0.5 s, gateway_delete after
+// 1.5 s; TRYING 0.5 s after gateway_add, REGED 1 s later; FAIL_WAIT 1 s after
+// FAILED, UNREGED retry-seconds × failures later, TRYING again 1 s later), so
+// the order of events is the real one. Durations the switch reports (uptime,
+// "retry: Ns") are in switch time, i.e. wall time divided by that scale.
+//
+// Deliberate differences from a real switch: the simulator starts EMPTY (a
+// real switch would load the files present at startup; here nothing is loaded
+// until rescan/reloadacl), it has one profile and no vanilla `example.com`
+// gateway, `internal` profile or alias, and DNS names are never resolved.
+package fstest
+
+import (
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// DefaultModules returns the modules module_exists reports as loaded unless
+// Options.Modules says otherwise: those of freeswitch/conf (modules.conf.xml).
+func DefaultModules() []string {
+	return []string{"mod_console", "mod_logfile", "mod_event_socket", "mod_sofia", "mod_loopback",
+		"mod_commands", "mod_dptools", "mod_dialplan_xml", "mod_sndfile", "mod_native_file", "mod_tone_stream",
+		"mod_audio_stream"}
+}
+
+// Options configure the simulator. The zero value works.
+type Options struct {
+	Password string // ESL password (default ClueCon)
+	GenDir   string // the directory sipbridge writes (gateways/, acl/, profile/)
+	Profile  string // the sofia profile (default external)
+	// Step is the wall time standing for 0.5 s of a real switch (default
+	// 10ms); all gateway delays scale with it and keep the real order.
+	Step    time.Duration
+	SIPAddr string // the profile's SIP address, as in contacts (default 127.0.0.1:5080)
+	// Globals are the $${var} values of the XML preprocessor (default
+	// domain=127.0.0.1, as on the recording switch).
+	Globals map[string]string
+	Modules []string // modules module_exists reports (default DefaultModules())
+	// Heartbeat, when set, emits HEARTBEAT then RE_SCHEDULE at this interval
+	// (a real switch: every 20 s). Zero: never.
+	Heartbeat   time.Duration
+	NoAPIEvents bool             // do not emit the API event a real switch fires for every api/bgapi
+	Clock       func() time.Time // event dates and ping epochs (default time.Now)
+	Logger      *slog.Logger     // default: discard
+}
+
+// Registrar is the answer a registration gateway's REGISTER gets (and, for a
+// register=false gateway with `ping`, whether its OPTIONS are answered).
+type Registrar int
+
+const (
+	RegistrarOK        Registrar = iota // 200 OK: TRYING, REGISTER, REGED (recorded)
+	RegistrarForbidden                  // 403 Forbidden: TRYING, FAILED, FAIL_WAIT, UNREGED… (recorded)
+	RegistrarTimeout                    // no answer: like Forbidden with 408 Request Timeout (not recorded)
+)
+
+// GatewayInfo is a loaded gateway as a test sees it.
+type GatewayInfo struct {
+	Name     string
+	State    string            // NOREG, UNREGED, TRYING, REGISTER, REGED, FAILED, FAIL_WAIT, DOWN
+	Status   string            // UP or DOWN, as xmlstatus shows it
+	Deleting bool              // killgw accepted, gateway_delete not yet fired
+	Params   map[string]string // <param>s as loaded (after $${} expansion)
+	Vars     map[string]string // <variables>
+}
+
+// Switch is the simulator. All methods are safe for concurrent use.
+type Switch struct {
+	o     Options
+	scale float64 // wall time / switch time
+	now   func() time.Time
+	log   *slog.Logger
+
+	ln      net.Listener
+	addr    string
+	started time.Time
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	emitMu sync.Mutex // serializes event fan-out: every connection sees one order
+	seq    uint64     // Event-Sequence, under emitMu
+
+	mu        sync.Mutex
+	coreUUID  string
+	conns     map[*conn]bool
+	gateways  map[string]*gateway
+	gwOrder   int64
+	active    *config             // the last XML that loaded (nil: nothing loaded yet)
+	acls      map[string]aclList  // lists in effect (reloadacl)
+	inbound   []string            // the profile's apply-inbound-acl lists (rescan)
+	registrar map[string]Registrar // by gateway name, proxy host:port or host
+	modules   map[string]bool
+	commands  []string
+	failNext  []failRule
+	restarts  int
+	gen       int           // bumped by Restart and profile restart: stale timers do nothing
+	epoch     chan struct{} // closed with each gen bump: wakes the timers up
+	closed    bool
+
+	handlers map[string]apiFunc
+	chans    channels
+}
+
+type failRule struct{ prefix, reply string }
+
+// New returns a stopped simulator.
+func New(o Options) *Switch {
+	if o.Password == "" {
+		o.Password = "ClueCon"
+	}
+	if o.Profile == "" {
+		o.Profile = "external"
+	}
+	if o.SIPAddr == "" {
+		o.SIPAddr = "127.0.0.1:5080"
+	}
+	if o.Step <= 0 {
+		o.Step = 10 * time.Millisecond
+	}
+	if o.Globals == nil {
+		o.Globals = map[string]string{"domain": "127.0.0.1"}
+	}
+	if o.Modules == nil {
+		o.Modules = DefaultModules()
+	}
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Switch{o: o, now: o.Clock, log: o.Logger, scale: float64(o.Step) / float64(500*time.Millisecond),
+		done: make(chan struct{}), coreUUID: uuid.NewString(), conns: map[*conn]bool{},
+		gateways: map[string]*gateway{}, acls: map[string]aclList{}, registrar: map[string]Registrar{},
+		modules: map[string]bool{}, epoch: make(chan struct{})}
+	for _, m := range o.Modules {
+		s.modules[m] = true
+	}
+	s.handlers = s.coreAPI()
+	return s
+}
+
+// Start listens on 127.0.0.1 (a free port) and serves ESL.
+func (s *Switch) Start() error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.ln, s.addr, s.started = ln, ln.Addr().String(), s.now()
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go s.accept(ln)
+	if s.o.Heartbeat > 0 {
+		s.wg.Add(1)
+		go s.heartbeats()
+	}
+	s.log.Debug("fstest: listening", "addr", s.addr)
+	return nil
+}
+
+// Addr is the ESL address (host:port).
+func (s *Switch) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Options returns the options in effect (defaults filled in).
+func (s *Switch) Options() Options { return s.o }
+
+// Close stops the simulator: the listener, every connection and timer.
+func (s *Switch) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ln := s.ln
+	s.newEpochLocked()
+	s.mu.Unlock()
+	close(s.done)
+	var err error
+	if ln != nil {
+		err = ln.Close()
+	}
+	s.DropConnections()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Switch) accept(ln net.Listener) {
+	defer s.wg.Done()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c := newConn(s, nc)
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			nc.Close()
+			return
+		}
+		s.conns[c] = true
+		s.mu.Unlock()
+		s.wg.Add(2)
+		go func() { defer s.wg.Done(); c.writeLoop() }()
+		go func() { defer s.wg.Done(); c.serve() }()
+	}
+}
+
+// DropConnections closes every ESL socket abruptly (no disconnect notice).
+func (s *Switch) DropConnections() {
+	s.mu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.abort()
+	}
+}
+
+// Connections is the number of open ESL connections.
+func (s *Switch) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+// Restart drops the connections and comes back empty on the same address
+// with a new Core-UUID: no gateways, no ACL lists, no inbound lists until
+// rescan / reloadacl. Registrar outcomes, modules and FailNext rules stay.
+func (s *Switch) Restart() {
+	s.mu.Lock()
+	s.newEpochLocked()
+	s.gateways, s.acls, s.inbound, s.active = map[string]*gateway{}, map[string]aclList{}, nil, nil
+	s.coreUUID = uuid.NewString()
+	s.started = s.now()
+	s.mu.Unlock()
+	s.chans.mu.Lock()
+	s.chans.byID = nil // calls die with the switch
+	s.chans.mu.Unlock()
+	s.DropConnections()
+}
+
+// SetRegistrar sets the outcome of REGISTER (and of OPTIONS pings) for a
+// gateway, named by gateway name, by proxy "host:port" or by proxy host.
+// It applies from the next attempt on: a FAIL_WAIT gateway retries with it.
+func (s *Switch) SetRegistrar(gateway string, r Registrar) {
+	s.mu.Lock()
+	s.registrar[gateway] = r
+	s.mu.Unlock()
+}
+
+// SetModule makes module_exists report mod as loaded or not.
+func (s *Switch) SetModule(mod string, loaded bool) {
+	s.mu.Lock()
+	s.modules[mod] = loaded
+	s.mu.Unlock()
+}
+
+// FailNext answers the next api/bgapi command starting with prefix with
+// reply (e.g. "-ERR boom\n") instead of running it. Rules are used once,
+// in the order given.
+func (s *Switch) FailNext(prefix, reply string) {
+	s.mu.Lock()
+	s.failNext = append(s.failNext, failRule{prefix, reply})
+	s.mu.Unlock()
+}
+
+// Commands returns every api/bgapi command received, in order.
+func (s *Switch) Commands() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.commands)
+}
+
+// ResetCommands forgets the commands received so far.
+func (s *Switch) ResetCommands() {
+	s.mu.Lock()
+	s.commands = nil
+	s.mu.Unlock()
+}
+
+// ProfileRestarts counts `sofia profile <p> restart` commands: sipbridge
+// must never send one (it drops live calls).
+func (s *Switch) ProfileRestarts() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.restarts
+}
+
+// Gateways lists the loaded gateways by name.
+func (s *Switch) Gateways() []GatewayInfo {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]GatewayInfo, 0, len(s.gateways))
+	for _, name := range sortedKeys(s.gateways) {
+		g := s.gateways[name]
+		out = append(out, GatewayInfo{Name: g.name, State: g.state, Status: s.gwStatusLocked(g), Deleting: g.deleting,
+			Params: copyMap(g.params), Vars: copyMap(g.vars)})
+	}
+	return out
+}
+
+// ACL returns the allow nodes (cidr as written) of a loaded ACL list.
+func (s *Switch) ACL(list string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, n := range s.acls[list].nodes {
+		if n.allow {
+			out = append(out, n.cidr)
+		}
+	}
+	return out
+}
+
+// InboundACLs returns the profile's apply-inbound-acl lists, in file order.
+func (s *Switch) InboundACLs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.inbound)
+}
+
+// WaitFor polls cond until it holds or timeout passes; it reports whether
+// cond held.
+func (s *Switch) WaitFor(cond func() bool, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// d converts switch seconds to wall time.
+func (s *Switch) d(sec float64) time.Duration {
+	return time.Duration(sec * float64(time.Second) * s.scale)
+}
+
+// switchTime converts elapsed wall time to switch time.
+func (s *Switch) switchTime(wall time.Duration) time.Duration {
+	return time.Duration(float64(wall) / s.scale)
+}
+
+// sleep waits sec switch seconds; false when stop or Close came first.
+func (s *Switch) sleep(stop <-chan struct{}, sec float64) bool {
+	t := time.NewTimer(s.d(sec))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-stop:
+		return false
+	case <-s.done:
+		return false
+	}
+}
+
+// goTimer runs f in a goroutine Close waits for.
+func (s *Switch) goTimer(f func()) {
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if closed {
+		return
+	}
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if strings.TrimSpace(v) != "" {
+			return v
+		}
+	}
+	return ""
+}
