@@ -127,6 +127,47 @@ CREATE UNIQUE INDEX phone_numbers_number_key ON phone_numbers (phone_number);
 CREATE INDEX phone_numbers_org_idx ON phone_numbers (org_id);
 CREATE INDEX phone_numbers_trunk_idx ON phone_numbers (sip_trunk_id);
 `},
+	{2, "calls and call events", `
+CREATE TABLE calls (
+  id TEXT PRIMARY KEY,
+  org_id BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+  call_sid TEXT NOT NULL DEFAULT '',
+  sip_call_id TEXT NOT NULL DEFAULT '',
+  assistant_id TEXT REFERENCES assistants (id) ON DELETE SET NULL,
+  phone_number_id TEXT REFERENCES phone_numbers (id) ON DELETE SET NULL,
+  trunk_id TEXT REFERENCES sip_trunks (id) ON DELETE SET NULL,
+  provider TEXT NOT NULL DEFAULT 'sip',
+  direction TEXT NOT NULL,
+  from_number TEXT NOT NULL DEFAULT '',
+  to_number TEXT NOT NULL DEFAULT '',
+  resolved_did TEXT NOT NULL DEFAULT '',
+  did_source TEXT NOT NULL DEFAULT '',
+  status TEXT NOT NULL,
+  hangup_cause TEXT NOT NULL DEFAULT '',
+  sip_status INTEGER NOT NULL DEFAULT 0,
+  reason TEXT NOT NULL DEFAULT '',
+  started_at {{ts}} NOT NULL,
+  answered_at {{ts}},
+  ended_at {{ts}},
+  duration_seconds INTEGER NOT NULL DEFAULT 0,
+  recording_path TEXT NOT NULL DEFAULT '',
+  recording_bytes BIGINT NOT NULL DEFAULT 0,
+  created_at {{ts}} NOT NULL,
+  updated_at {{ts}} NOT NULL
+);
+CREATE INDEX calls_org_started_idx ON calls (org_id, started_at);
+CREATE INDEX calls_call_sid_idx ON calls (call_sid);
+
+CREATE TABLE call_events (
+  id {{pk}},
+  call_id TEXT NOT NULL REFERENCES calls (id) ON DELETE CASCADE,
+  org_id BIGINT NOT NULL,
+  at {{ts}} NOT NULL,
+  type TEXT NOT NULL,
+  detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX call_events_call_idx ON call_events (call_id, id);
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

@@ -124,3 +124,11 @@ func (s *Store) EnabledTrunks(ctx context.Context) ([]SIPTrunk, error) {
 	err := s.db(ctx).Where("enabled = ?", true).Order("gateway_name").Find(&out).Error
 	return out, err
 }
+
+// EnabledTrunksOfOrg returns the organization's enabled trunks by priority
+// (1 first), then name.
+func (s *Store) EnabledTrunksOfOrg(ctx context.Context, orgID int64) ([]SIPTrunk, error) {
+	var out []SIPTrunk
+	err := s.scoped(ctx, orgID).Where("enabled = ?", true).Order("priority, lower(name), id").Find(&out).Error
+	return out, err
+}

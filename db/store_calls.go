@@ -1,0 +1,109 @@
+package db
+
+import (
+	"context"
+	"time"
+)
+
+// CallFilter narrows ListCalls. Zero fields do not filter.
+type CallFilter struct {
+	Status      string
+	AssistantID string
+	// PhoneNumber matches the call's from, to or resolved number exactly.
+	PhoneNumber string
+	Direction   string
+	From, To    time.Time // started_at in [From, To)
+}
+
+// CreateCall inserts a call record (ID set when empty) with its first event.
+func (s *Store) CreateCall(ctx context.Context, c *Call) error {
+	if c.ID == "" {
+		c.ID = NewID()
+	}
+	now := s.Now()
+	if c.StartedAt.IsZero() {
+		c.StartedAt = now
+	}
+	c.CreatedAt, c.UpdatedAt = now, now
+	if c.Provider == "" {
+		c.Provider = "sip"
+	}
+	return translate(s.db(ctx).Create(c).Error)
+}
+
+// UpdateCall writes the given columns of the organization's call.
+func (s *Store) UpdateCall(ctx context.Context, orgID int64, id string, cols map[string]any) error {
+	cols["updated_at"] = s.Now()
+	res := s.scoped(ctx, orgID).Model(&Call{}).Where("id = ?", id).Updates(cols)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// GetCall returns one of the organization's calls.
+func (s *Store) GetCall(ctx context.Context, orgID int64, id string) (*Call, error) {
+	var c Call
+	if err := s.scoped(ctx, orgID).First(&c, "id = ?", id).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
+// ListCalls lists the organization's calls, newest first.
+func (s *Store) ListCalls(ctx context.Context, orgID int64, f CallFilter, p Page) ([]Call, int64, error) {
+	q := s.scoped(ctx, orgID).Model(&Call{})
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.AssistantID != "" {
+		q = q.Where("assistant_id = ?", f.AssistantID)
+	}
+	if f.Direction != "" {
+		q = q.Where("direction = ?", f.Direction)
+	}
+	if f.PhoneNumber != "" {
+		q = q.Where("(from_number = ? OR to_number = ? OR resolved_did = ?)", f.PhoneNumber, f.PhoneNumber, f.PhoneNumber)
+	}
+	if !f.From.IsZero() {
+		q = q.Where("started_at >= ?", f.From)
+	}
+	if !f.To.IsZero() {
+		q = q.Where("started_at < ?", f.To)
+	}
+	var total int64
+	if err := q.Count(&total).Error; err != nil {
+		return nil, 0, err
+	}
+	var out []Call
+	err := q.Order("started_at DESC, id").Offset(p.Skip).Limit(p.Limit).Find(&out).Error
+	return out, total, err
+}
+
+// AddCallEvent appends an event to a call's timeline.
+func (s *Store) AddCallEvent(ctx context.Context, orgID int64, callID, typ string, detail JSONMap) error {
+	if detail == nil {
+		detail = JSONMap{}
+	}
+	return translate(s.db(ctx).Create(&CallEvent{CallID: callID, OrgID: orgID, At: s.Now(), Type: typ, Detail: detail}).Error)
+}
+
+// CallEvents returns the timeline of the organization's call, oldest first.
+func (s *Store) CallEvents(ctx context.Context, orgID int64, callID string) ([]CallEvent, error) {
+	var out []CallEvent
+	err := s.scoped(ctx, orgID).Where("call_id = ?", callID).Order("id").Find(&out).Error
+	return out, err
+}
+
+// CloseOrphanCalls ends every call still ringing or in progress (a previous
+// process stopped without closing them): status failed, the given reason.
+// It returns how many were closed.
+func (s *Store) CloseOrphanCalls(ctx context.Context, reason string) (int64, error) {
+	now := s.Now()
+	res := s.db(ctx).Model(&Call{}).Where("status IN ?", []string{CallRinging, CallInProgress}).
+		Updates(map[string]any{"status": CallFailed, "reason": reason, "ended_at": now, "updated_at": now})
+	return res.RowsAffected, res.Error
+}
