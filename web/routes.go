@@ -15,6 +15,10 @@ func (s *Server) routes() {
 		return c.JSON(http.StatusOK, s.OpenAPI())
 	})
 
+	for _, p := range []string{"/fs/stream/:id", "/fs/stream/:id/"} {
+		s.handle(nil, operation{Method: http.MethodGet, Path: p, Summary: "mod_audio_stream websocket of a live call (token in ?token=)", Tag: "calls", Raw: "websocket"}, s.fsStream)
+	}
+
 	api := s.e.Group("/api/v1", s.auth)
 	a := func(method, path, summary, tag string, req, resp any, status int, h echo.HandlerFunc, query ...queryParam) {
 		s.handle(api, operation{Method: method, Path: "/api/v1" + path, Summary: summary, Tag: tag, Auth: true, Req: req, Resp: resp, Status: status, Query: query}, h)
@@ -64,4 +68,16 @@ func (s *Server) routes() {
 	a(http.MethodGet, "/phone-numbers/:id", "Get a phone number", "phone-numbers", nil, numberView{}, 200, s.getNumber)
 	a(http.MethodPatch, "/phone-numbers/:id", "Update a phone number (assistant_id: null unassigns, sip_trunk_id: \"\" clears)", "phone-numbers", numberInput{}, numberView{}, 200, s.patchNumber)
 	a(http.MethodDelete, "/phone-numbers/:id", "Delete a phone number record", "phone-numbers", nil, nil, 204, s.deleteNumber)
+
+	callQ := append([]queryParam{
+		{"status", "string", "ringing|in-progress|completed|failed|refused"}, {"assistant_id", "string", "assistant"},
+		{"phone_number", "string", "E.164 number (from, to or resolved DID)"}, {"direction", "string", "inbound|outbound"},
+		{"from", "string", "started at or after (RFC 3339 or YYYY-MM-DD)"}, {"to", "string", "started before (RFC 3339 or YYYY-MM-DD)"},
+	}, pageQ...)
+	a(http.MethodGet, "/calls", "List calls, newest first", "calls", nil, listBody[callView]{}, 200, s.listCalls, callQ...)
+	a(http.MethodGet, "/calls/:id", "Get a call record", "calls", nil, callView{}, 200, s.getCall)
+	a(http.MethodGet, "/calls/:id/events", "A call's timeline", "calls", nil, listBody[callEventView]{}, 200, s.callEvents)
+	a(http.MethodPost, "/calls/:id/hangup", "Hang up a live call", "calls", nil, callAccepted{}, 202, s.hangupCall)
+	a(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
+	a(http.MethodGet, "/calls/:id/recording", "Download the call's stereo WAV recording (caller left, assistant right)", "calls", nil, nil, 200, s.callRecording)
 }

@@ -37,10 +37,21 @@ type Config struct {
 	FSProfile string
 	// SyncInterval is the trunk reconcile tick (SYNC_INTERVAL, default 60s).
 	SyncInterval time.Duration
+	// DrainTimeout is how long SIGTERM waits for live calls to end
+	// (DRAIN_TIMEOUT, default 5m).
+	DrainTimeout time.Duration
 	// LogLevel is debug|info|warn|error (LOG_LEVEL, default info).
 	LogLevel slog.Level
 	// VarDir is the local state directory (SIPBRIDGE_VAR_DIR, default ./var).
 	VarDir string
+	// StreamWSBase is how FreeSWITCH's mod_audio_stream reaches our websocket
+	// (STREAM_WS_BASE, default ws://127.0.0.1:8080): ws:// or wss://, a host of
+	// letters, digits, '-' and '.' (mod_audio_stream refuses others), no path.
+	StreamWSBase string
+	// RecordingsDir is where FreeSWITCH writes call recordings and sipbridge
+	// reads them (RECORDINGS_DIR, default <SIPBRIDGE_VAR_DIR>/recordings; the
+	// same path on both when they share a host or a volume).
+	RecordingsDir string
 
 	// Environment-level provider credentials, the last level of resolution.
 	TwilioAccountSID   string // TWILIO_ACCOUNT_SID
@@ -95,6 +106,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		FSGenDir:           get("FS_GEN_DIR", "./var/freeswitch"),
 		FSProfile:          get("FS_PROFILE", "external"),
 		VarDir:             get("SIPBRIDGE_VAR_DIR", "./var"),
+		StreamWSBase:       strings.TrimRight(get("STREAM_WS_BASE", "ws://127.0.0.1:8080"), "/"),
 		TwilioAccountSID:   get("TWILIO_ACCOUNT_SID", ""),
 		TwilioAuthToken:    get("TWILIO_AUTH_TOKEN", ""),
 		TelnyxAPIKey:       get("TELNYX_API_KEY", ""),
@@ -113,6 +125,9 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	if c.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL", "60s")); err != nil || c.SyncInterval < time.Second {
 		errs = append(errs, errors.New("SYNC_INTERVAL must be a duration of at least 1s, e.g. 60s"))
 	}
+	if c.DrainTimeout, err = time.ParseDuration(get("DRAIN_TIMEOUT", "5m")); err != nil || c.DrainTimeout < 0 {
+		errs = append(errs, errors.New("DRAIN_TIMEOUT must be a duration, e.g. 5m"))
+	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, errors.New("LOG_LEVEL must be debug, info, warn or error"))
 	}
@@ -124,10 +139,35 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 			errs = append(errs, errors.New("PUBLIC_BASE_URL must be an absolute http(s) URL"))
 		}
 	}
+	c.RecordingsDir = get("RECORDINGS_DIR", filepath.Join(c.VarDir, "recordings"))
+	if err := validStreamBase(c.StreamWSBase); err != nil {
+		errs = append(errs, err)
+	}
 	if c.FSProfile == "" || strings.ContainsAny(c.FSProfile, " /\\\t\r\n") {
 		errs = append(errs, errors.New("FS_PROFILE must be a sofia profile name"))
 	}
 	return c, errors.Join(errs...)
+}
+
+// validStreamBase checks STREAM_WS_BASE against what mod_audio_stream
+// accepts (DESIGN.md): ws/wss, a host of letters, digits, '-' and '.', an
+// optional port, and no path, query or user info (sipbridge adds the path).
+func validStreamBase(v string) error {
+	bad := errors.New("STREAM_WS_BASE must be ws://host[:port] or wss://host[:port] with a host of letters, digits, '-' and '.' only, e.g. ws://127.0.0.1:8080")
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "ws" && u.Scheme != "wss") || u.User != nil || u.RawQuery != "" || u.Fragment != "" || (u.Path != "" && u.Path != "/") {
+		return bad
+	}
+	host := u.Hostname()
+	if host == "" {
+		return bad
+	}
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return bad
+		}
+	}
+	return nil
 }
 
 // embedded reports whether the embedded SQLite database is used.

@@ -177,8 +177,13 @@ func admin(ctx context.Context, cfg *Config, log *slog.Logger, args []string, st
 
 // serve runs the API until SIGTERM (drain, then stop) or SIGINT (stop).
 func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(parent, syscall.SIGTERM, syscall.SIGINT)
+	// SIGTERM drains live calls (new ones are refused with 503) up to
+	// DRAIN_TIMEOUT, then stops; SIGINT, or a second signal, stops at once.
+	ctx, stop := context.WithCancel(parent)
 	defer stop()
+	sigc := make(chan os.Signal, 2)
+	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigc)
 	store, closeDB, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -190,18 +195,33 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	// Two Event Socket connections: commands (api runs synchronously on its
 	// connection and would hold back events) and events.
 	var trunkSync *controller.TrunkSync
+	var calls *controller.Calls
 	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
 	resync := esl.WithOnConnect(func(context.Context) { trunkSync.Connected(); trunkSync.Kick() })
 	cmdConn := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, resync, esl.WithLogger(log.With("esl", "commands")))
 	evConn := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, resync, esl.WithLogger(log.With("esl", "events")),
-		esl.WithEvents(controller.GatewayEventSubclasses...))
+		esl.WithEvents(controller.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))
 	trunkSync = controller.NewTrunkSync(store, cmdConn, controller.SyncOptions{
 		GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, Log: log.With("component", "trunk_sync"),
 	})
+	if err := os.MkdirAll(cfg.RecordingsDir, 0o750); err != nil {
+		return fmt.Errorf("RECORDINGS_DIR: %w", err)
+	}
+	calls = controller.NewCalls(store, cmdConn, controller.CallsOptions{
+		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile,
+		Log: log.With("component", "calls"),
+	})
+	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
+		log.Warn("closing calls left open by a previous run", "err", err)
+	} else if n > 0 {
+		log.Warn("closed calls left open by a previous run", "calls", n)
+	}
 	evConn.OnEvent(func(e *esl.Event) {
 		if ge, ok := controller.GatewayEventFrom(e); ok {
 			trunkSync.HandleGatewayEvent(ctx, ge)
+			return
 		}
+		calls.HandleEvent(e)
 	})
 	for _, c := range []*esl.Client{cmdConn, evConn} {
 		if err := c.Start(ctx); err != nil {
@@ -220,7 +240,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
 		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Log: log.With("component", "numbers"),
 	})
-	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Ready: []web.ReadyCheck{{
+	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, Ready: []web.ReadyCheck{{
 		Name: "freeswitch",
 		Check: func(context.Context) error {
 			if !switchUp() {
@@ -248,10 +268,30 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 
 	select {
 	case err := <-errc:
+		calls.Close()
 		return err
 	case <-ctx.Done():
+	case sig := <-sigc:
+		if sig == syscall.SIGTERM {
+			log.Info("SIGTERM: draining live calls", "calls", calls.Active(), "timeout", cfg.DrainTimeout.String())
+			dctx, dcancel := context.WithTimeout(ctx, cfg.DrainTimeout)
+			go func() {
+				select {
+				case <-sigc:
+					log.Info("second signal: stopping now")
+					dcancel()
+				case <-dctx.Done():
+				}
+			}()
+			if err := calls.Drain(dctx); err != nil {
+				log.Warn("drain ended with calls still live: hanging them up", "calls", calls.Active())
+			}
+			dcancel()
+		}
 	}
 	log.Info("shutting down")
+	calls.Close()
+	stop()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -1,0 +1,333 @@
+package controller
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+)
+
+// Call control errors.
+var (
+	// ErrCallNotFound means no live call has that id (or it belongs to
+	// another organization).
+	ErrCallNotFound = errors.New("call not found or not live")
+	// ErrBadStreamToken means a mod_audio_stream websocket presented a
+	// token that is not the live call's.
+	ErrBadStreamToken = errors.New("unknown call or bad stream token")
+	// ErrDraining means the process is shutting down and takes no new call.
+	ErrDraining = errors.New("sipbridge is draining: no new calls")
+)
+
+// CallEventNames are the events call control follows on the event
+// connection (with esl.WithEvents): channel lifecycle, playback, recording,
+// DTMF, mod_audio_stream and REFER outcomes.
+var CallEventNames = []string{
+	"CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+	"PLAYBACK_START", "PLAYBACK_STOP", "RECORD_STOP",
+	"mod_audio_stream::connect", "mod_audio_stream::disconnect", "mod_audio_stream::error",
+	"mod_audio_stream::json", "mod_audio_stream::play", "sofia::notify_refer",
+}
+
+// callSwitch is what call control needs of the Event Socket: api for quick
+// channel commands, bgapi for the ones that block (originate, uuid_deflect).
+type callSwitch interface {
+	API(ctx context.Context, cmd string) (string, error)
+	BGAPI(ctx context.Context, cmd string) (string, error)
+}
+
+var _ callSwitch = (*esl.Client)(nil)
+
+// CallsOptions configures call control.
+type CallsOptions struct {
+	// StreamWSBase is how FreeSWITCH reaches sipbridge's websocket
+	// (STREAM_WS_BASE, default ws://127.0.0.1:8080). The stream URL is
+	// <base>/fs/stream/<call id>/?token=<per-call token>.
+	StreamWSBase string
+	// RecordingsDir is where FreeSWITCH writes call recordings
+	// (<dir>/<call id>.wav); sipbridge reads them from the same path.
+	RecordingsDir string
+	// AssistantConnectTimeout bounds the websocket to the assistant
+	// (default 1.5 s: with the hangup or transfer after it, a caller whose
+	// assistant is unreachable is dealt with within 2 s).
+	AssistantConnectTimeout time.Duration
+	// StreamConnectTimeout is how long mod_audio_stream may take to open
+	// its websocket to us after uuid_audio_stream start (default 3 s).
+	StreamConnectTimeout time.Duration
+	// HeartBeat is STREAM_HEART_BEAT in seconds (default 15).
+	HeartBeat int
+	// Profile is the sofia profile of the trunks (FS_PROFILE).
+	Profile string
+	// LegTimeout is each trunk's ring time when a call is bridged out
+	// (default 30 s).
+	LegTimeout time.Duration
+	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
+	DialOptions []assistant.DialOption
+	Log         *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Calls is call control: it routes inbound calls parked by the dialplan,
+// answers the accepted ones, bridges their audio to the assistant over
+// mod_audio_stream and the Twilio Media Streams protocol, handles faults and
+// transfers, and keeps a record of every call.
+//
+// Events arrive from the ESL dispatcher (HandleEvent, which never blocks);
+// each live call has one goroutine that owns its state, plus a reader for
+// each of its two websockets. No goroutine outlives its call.
+type Calls struct {
+	store  *db.Store
+	router *Router
+	sw     callSwitch
+	opts   CallsOptions
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	byUUID   map[string]*callSession // channel UUID → session (legs it bridged too)
+	byID     map[string]*callSession // call id → session
+	draining bool
+	wg       sync.WaitGroup
+}
+
+// NewCalls returns call control. Close ends every session.
+func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
+	if opts.StreamWSBase == "" {
+		opts.StreamWSBase = "ws://127.0.0.1:8080"
+	}
+	opts.StreamWSBase = strings.TrimRight(opts.StreamWSBase, "/")
+	if opts.AssistantConnectTimeout <= 0 {
+		opts.AssistantConnectTimeout = 1500 * time.Millisecond
+	}
+	if opts.StreamConnectTimeout <= 0 {
+		opts.StreamConnectTimeout = 3 * time.Second
+	}
+	if opts.HeartBeat <= 0 {
+		opts.HeartBeat = 15
+	}
+	if opts.Profile == "" {
+		opts.Profile = "external"
+	}
+	if opts.LegTimeout <= 0 {
+		opts.LegTimeout = 30 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Calls{store: store, router: NewRouter(store), sw: sw, opts: opts, log: opts.Log,
+		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{}}
+}
+
+// HandleEvent takes one event from the event connection. It never blocks:
+// the event is queued to its call's goroutine, or starts a new call on the
+// CHANNEL_PARK of an inbound channel sipbridge does not know yet.
+func (c *Calls) HandleEvent(e *esl.Event) {
+	id := e.UUID()
+	if id == "" {
+		return
+	}
+	c.mu.Lock()
+	s := c.byUUID[id]
+	if s == nil && e.Name() == "CHANNEL_PARK" && isInbound(e) {
+		if c.draining {
+			c.mu.Unlock()
+			c.refuseDraining(id)
+			return
+		}
+		s = newCallSession(c, id)
+		c.byUUID[id] = s
+		c.byID[s.id] = s
+		c.wg.Add(1)
+		go s.run(e)
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	if s != nil {
+		s.events.push(e)
+	}
+}
+
+func isInbound(e *esl.Event) bool {
+	if e.Get("variable_sipbridge_inbound") == "true" {
+		return true
+	}
+	return e.Get("Call-Direction") == "inbound" && e.Get("variable_sipbridge_leg") == ""
+}
+
+// refuseDraining turns a new call away while shutting down (503).
+func (c *Calls) refuseDraining(uuid string) {
+	c.log.Warn("inbound call refused: draining", "call_uuid", uuid)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = c.sw.API(ctx, "uuid_kill "+uuid+" NORMAL_TEMPORARY_FAILURE")
+}
+
+// addLeg routes a bridged leg's events to its session.
+func (c *Calls) addLeg(uuid string, s *callSession) {
+	c.mu.Lock()
+	c.byUUID[uuid] = s
+	c.mu.Unlock()
+}
+
+func (c *Calls) remove(s *callSession) {
+	c.mu.Lock()
+	for k, v := range c.byUUID {
+		if v == s {
+			delete(c.byUUID, k)
+		}
+	}
+	delete(c.byID, s.id)
+	c.mu.Unlock()
+}
+
+// Active returns the number of live calls.
+func (c *Calls) Active() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byID)
+}
+
+// Drain refuses new calls and waits until the live ones have ended or ctx
+// is done (SIGTERM).
+func (c *Calls) Drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close ends every session (their calls are hung up as far as FreeSWITCH
+// can still be told) and waits for their goroutines.
+func (c *Calls) Close() {
+	c.cancel()
+	c.wg.Wait()
+}
+
+// StreamSink receives one mod_audio_stream websocket.
+type StreamSink interface {
+	// ServeStream reads caller audio from conn until the stream or the call
+	// ends; it closes conn.
+	ServeStream(conn StreamConn)
+}
+
+// StreamConn is the websocket mod_audio_stream opened to us (a
+// *websocket.Conn).
+type StreamConn interface {
+	ReadMessage() (messageType int, p []byte, err error)
+	WriteMessage(messageType int, data []byte) error
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	Close() error
+}
+
+// AuthorizeStream checks the token of a mod_audio_stream websocket for a
+// live call before the upgrade.
+func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
+	c.mu.Lock()
+	s := c.byID[callID]
+	c.mu.Unlock()
+	if s == nil {
+		return nil, ErrBadStreamToken
+	}
+	gen, ok := s.tokenOK(token)
+	if !ok {
+		return nil, ErrBadStreamToken
+	}
+	return &streamSink{s: s, gen: gen}, nil
+}
+
+// Hangup ends a live call of the organization (API).
+func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
+	s := c.live(orgID, callID)
+	if s == nil {
+		return ErrCallNotFound
+	}
+	s.requests.push(request{kind: reqHangup})
+	return nil
+}
+
+// Transfer moves a live call of the organization to a sip: URI or an E.164
+// number (API).
+func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string) error {
+	s := c.live(orgID, callID)
+	if s == nil {
+		return ErrCallNotFound
+	}
+	if _, err := parseTransferTarget(to); err != nil {
+		return err
+	}
+	s.requests.push(request{kind: reqTransfer, to: to})
+	return nil
+}
+
+func (c *Calls) live(orgID int64, callID string) *callSession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.byID[callID]
+	if s == nil || s.orgID() != orgID {
+		return nil
+	}
+	return s
+}
+
+func newToken() string {
+	var b [24]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func tokenEqual(a, b string) bool {
+	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
+
+// queue is an unbounded FIFO with a wake-up channel: producers never block.
+type queue[T any] struct {
+	mu    sync.Mutex
+	items []T
+	wake  chan struct{}
+}
+
+func newQueue[T any]() *queue[T] { return &queue[T]{wake: make(chan struct{}, 1)} }
+
+func (q *queue[T]) push(v T) {
+	q.mu.Lock()
+	q.items = append(q.items, v)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drain returns everything queued.
+func (q *queue[T]) drain() []T {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.items
+	q.items = nil
+	return out
+}

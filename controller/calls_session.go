@@ -1,0 +1,705 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+)
+
+// Hangup causes sipbridge gives FreeSWITCH (sofia turns them into the SIP
+// answer of an unanswered call: NORMAL_TEMPORARY_FAILURE → 503).
+const (
+	causeNormal      = "NORMAL_CLEARING"
+	causeUnavailable = "NORMAL_TEMPORARY_FAILURE"
+)
+
+type requestKind int
+
+const (
+	reqHangup requestKind = iota
+	reqTransfer
+)
+
+// request is asked of a session from outside its goroutine (API).
+type request struct {
+	kind requestKind
+	to   string
+}
+
+// fsNote tells the session about its mod_audio_stream websocket.
+type fsNote struct {
+	gen    int
+	conn   StreamConn // set on attach
+	closed bool
+	err    error
+}
+
+// callSession is one live call. Its goroutine (run) owns every field below
+// the mutex-protected ones; other goroutines talk to it through its queues.
+type callSession struct {
+	c        *Calls
+	id       string // our call id (calls.id)
+	uuid     string // the FreeSWITCH channel
+	log      *slog.Logger
+	events   *queue[*esl.Event]
+	requests *queue[request]
+	fsNotes  *queue[fsNote]
+
+	mu    sync.Mutex
+	org   int64
+	token string
+	gen   int // stream generation the token belongs to
+
+	// asst is the assistant stream the caller's audio goes to (read by the
+	// mod_audio_stream reader goroutine).
+	asst atomic.Pointer[assistant.Stream]
+
+	route       *Route
+	assistant   *db.Assistant
+	rec         *db.Call
+	stream      *assistant.Stream
+	fs          StreamConn
+	fsGen       int
+	play        *assistant.Playback
+	pending     []assistant.Chunk // chunks made before mod_audio_stream connected
+	restarts    int
+	answeredAt  time.Time
+	streamUntil time.Time // the stream must have connected by then
+	connected   bool
+	transferred bool // the call left the assistant (bridge or REFER)
+	ending      bool // we asked FreeSWITCH to hang up
+	endReason   string
+	recordPath  string
+	recordBytes int64
+}
+
+func newCallSession(c *Calls, uuid string) *callSession {
+	id := db.NewID()
+	return &callSession{c: c, id: id, uuid: uuid,
+		log:    c.log.With("call_id", id, "call_uuid", uuid),
+		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote]()}
+}
+
+func (s *callSession) orgID() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.org
+}
+
+// tokenOK checks a stream token and returns its generation.
+func (s *callSession) tokenOK(t string) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen, tokenEqual(s.token, t)
+}
+
+// newStreamToken starts a stream generation and returns its token.
+func (s *callSession) newStreamToken() (string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.token = newToken()
+	return s.token, s.gen
+}
+
+func (s *callSession) currentGen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+func (s *callSession) api(cmd string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.c.sw.API(ctx, cmd)
+}
+
+// event appends to the call's timeline (once a record exists).
+func (s *callSession) event(typ string, detail db.JSONMap) {
+	if s.rec == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.c.store.AddCallEvent(ctx, s.rec.OrgID, s.rec.ID, typ, detail); err != nil {
+		s.log.Warn("call event not stored", "type", typ, "err", err)
+	}
+}
+
+func (s *callSession) update(cols map[string]any) {
+	if s.rec == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.c.store.UpdateCall(ctx, s.rec.OrgID, s.rec.ID, cols); err != nil {
+		s.log.Warn("call record not updated", "err", err)
+	}
+}
+
+// run handles the call from its CHANNEL_PARK to its CHANNEL_HANGUP_COMPLETE.
+func (s *callSession) run(park *esl.Event) {
+	defer s.c.wg.Done()
+	defer s.c.remove(s)
+	defer s.cleanup()
+	if !s.start(park) {
+		// Refused: wait for the hangup to close the record.
+		s.loop()
+		return
+	}
+	s.loop()
+}
+
+// start routes the call and, when accepted, connects the assistant, answers
+// and starts the audio stream. It reports whether the call was accepted.
+func (s *callSession) start(park *esl.Event) bool {
+	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
+	defer cancel()
+	vars := did.Vars(park.Values)
+	from := park.Get("Caller-Caller-ID-Number")
+	route, err := s.c.router.Decide(ctx, vars)
+	if err != nil {
+		s.log.Error("inbound call: routing failed", "err", err)
+		s.kill(causeUnavailable, "routing failed: "+err.Error())
+		return false
+	}
+	s.route = route
+	rec := &db.Call{ID: s.id, CallSID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"),
+		Direction: db.DirectionInbound, FromNumber: from, ToNumber: park.Get("Caller-Destination-Number"),
+		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: s.c.opts.Now().UTC()}
+	if route.Trunk != nil {
+		rec.OrgID, rec.TrunkID = route.Trunk.OrgID, &route.Trunk.ID
+		s.mu.Lock()
+		s.org = route.Trunk.OrgID
+		s.mu.Unlock()
+		s.log = s.log.With("org_id", route.Trunk.OrgID, "trunk_id", route.Trunk.ID, "gateway", route.Trunk.GatewayName)
+	}
+	if route.Number != nil {
+		rec.PhoneNumberID, rec.ToNumber = &route.Number.ID, route.Number.PhoneNumber
+	}
+	if route.Refused != nil {
+		r := route.Refused
+		s.log.Warn("inbound call refused", "sip_status", r.SIPStatus, "cause", r.Cause, "reason", r.Reason,
+			"detail", route.Detail, "from", from, "did", route.DID.DID, "did_source", route.DID.Source)
+		if route.Trunk != nil { // an organization to keep the record for
+			rec.Status, rec.SIPStatus, rec.Reason = db.CallRefused, r.SIPStatus, r.Reason+": "+route.Detail
+			if err := s.c.store.CreateCall(ctx, rec); err != nil {
+				s.log.Error("call record not stored", "err", err)
+			} else {
+				s.rec = rec
+				s.event("refused", db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": r.Reason, "detail": route.Detail})
+			}
+		}
+		s.kill(r.Cause, r.Reason)
+		return false
+	}
+	rec.AssistantID = &route.AssistantID
+	if err := s.c.store.CreateCall(ctx, rec); err != nil {
+		s.log.Error("call record not stored", "err", err)
+		s.kill(causeUnavailable, "call record not stored")
+		return false
+	}
+	s.rec = rec
+	s.event("routed", db.JSONMap{"trunk": route.Trunk.GatewayName, "trunk_by": route.TrunkBy, "did": route.DID.DID,
+		"did_source": route.DID.Source, "assistant_id": route.AssistantID})
+	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from)
+
+	a, err := s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID)
+	if err != nil {
+		s.fault("assistant record: " + err.Error())
+		return true
+	}
+	s.assistant = a
+	info := assistant.StartInfo{CallID: s.uuid, From: from, To: route.DID.DID, AssistantID: a.ID,
+		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park)}
+	info.Extra[assistant.ParamCallID] = s.uuid
+	dialCtx, dcancel := context.WithTimeout(s.c.ctx, s.c.opts.AssistantConnectTimeout)
+	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(s.c.opts.AssistantConnectTimeout),
+		assistant.WithLogger(s.log)}, s.c.opts.DialOptions...)
+	st, err := assistant.Dial(dialCtx, a.StreamURL, info, opts...)
+	dcancel()
+	if err != nil {
+		s.log.Warn("assistant unreachable", "err", err)
+		s.event("assistant_unreachable", db.JSONMap{"error": err.Error()})
+		s.fault("assistant unreachable")
+		return true
+	}
+	s.stream = st
+	s.asst.Store(st)
+	s.event("assistant_connected", db.JSONMap{"stream_sid": st.StreamSID()})
+
+	if out, err := s.api("uuid_answer " + s.uuid); err != nil {
+		s.log.Warn("uuid_answer failed", "err", err, "reply", out)
+		s.endReason = "answer failed: " + strings.TrimSpace(out)
+		return true // the hangup follows
+	}
+	s.answeredAt = s.c.opts.Now().UTC()
+	s.update(map[string]any{"status": db.CallInProgress, "answered_at": s.answeredAt})
+	s.event("answered", nil)
+	if a.RecordingEnabled {
+		s.startRecording()
+	}
+	s.startStream()
+	return true
+}
+
+// xHeaders returns the INVITE's X- headers by name (variable_sip_h_X-…),
+// the context a PBX or carrier passes along.
+func xHeaders(e *esl.Event) map[string]string {
+	out := map[string]string{}
+	for k, v := range e.Headers {
+		if name, ok := strings.CutPrefix(k, "variable_sip_h_"); ok && len(name) > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-' {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+func (s *callSession) startRecording() {
+	if s.c.opts.RecordingsDir == "" {
+		s.log.Warn("recording skipped: no recordings directory configured")
+		return
+	}
+	path := strings.TrimRight(s.c.opts.RecordingsDir, "/") + "/" + s.id + ".wav"
+	if _, err := s.api("uuid_setvar " + s.uuid + " RECORD_STEREO true"); err != nil {
+		s.log.Warn("recording: RECORD_STEREO not set", "err", err)
+	}
+	if out, err := s.api("uuid_record " + s.uuid + " start " + path); err != nil {
+		s.log.Warn("recording not started", "err", err, "reply", out)
+		s.event("recording_failed", db.JSONMap{"error": strings.TrimSpace(out)})
+		return
+	}
+	s.recordPath = path
+	s.update(map[string]any{"recording_path": path})
+	s.event("recording_started", nil)
+}
+
+// startStream asks mod_audio_stream for the caller's audio (mono 16k: a
+// recorded stereo stream sends nothing while nothing plays) with a fresh
+// per-stream token.
+func (s *callSession) startStream() {
+	token, gen := s.newStreamToken()
+	s.play = assistant.NewPlayback(assistant.WithPlaybackClock(s.c.opts.Now))
+	s.pending = nil
+	s.connected = false
+	// The URL host may hold letters, digits, '-' and '.' only, and a query
+	// needs a path (DESIGN.md); the metadata is sent as the first text frame
+	// and must hold no space (the api splits its arguments on spaces).
+	u := fmt.Sprintf("%s/fs/stream/%s/?token=%s", s.c.opts.StreamWSBase, s.id, token)
+	meta := `{"call_id":"` + s.id + `","gen":` + strconv.Itoa(gen) + `}`
+	for _, v := range []string{"STREAM_MESSAGE_DEFLATE false", "STREAM_HEART_BEAT " + strconv.Itoa(s.c.opts.HeartBeat)} {
+		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
+			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
+		}
+	}
+	out, err := s.api("uuid_audio_stream " + s.uuid + " start " + u + " mono 16k " + meta)
+	if err != nil {
+		s.log.Warn("uuid_audio_stream start failed", "err", err, "reply", out)
+		s.streamFault("uuid_audio_stream start: " + strings.TrimSpace(out))
+		return
+	}
+	s.streamUntil = s.c.opts.Now().Add(s.c.opts.StreamConnectTimeout)
+	s.event("stream_requested", db.JSONMap{"generation": gen})
+}
+
+// kill hangs the channel up with a cause.
+func (s *callSession) kill(cause, reason string) {
+	if s.ending {
+		return
+	}
+	s.ending = true
+	if s.endReason == "" {
+		s.endReason = reason
+	}
+	if out, err := s.api("uuid_kill " + s.uuid + " " + cause); err != nil {
+		s.log.Warn("uuid_kill failed", "err", err, "reply", out)
+	}
+}
+
+// fault handles the assistant being unreachable or gone: transfer to the
+// assistant's fallback number when it has one, otherwise hang up.
+func (s *callSession) fault(reason string) {
+	s.closeAssistant(false)
+	if s.assistant != nil && s.assistant.FallbackTransferNumber != "" && !s.transferred {
+		s.log.Warn("assistant fault: transferring to the fallback number", "reason", reason, "to", s.assistant.FallbackTransferNumber)
+		s.event("fallback_transfer", db.JSONMap{"reason": reason, "to": s.assistant.FallbackTransferNumber})
+		if s.transfer(s.assistant.FallbackTransferNumber) == nil {
+			return
+		}
+	}
+	cause := causeNormal
+	if s.answeredAt.IsZero() {
+		cause = causeUnavailable
+	}
+	s.log.Warn("assistant fault: hanging up", "reason", reason, "cause", cause)
+	s.kill(cause, reason)
+}
+
+// streamFault handles mod_audio_stream failing (error, disconnect, no
+// connect in time): restart the stream once, then end the call.
+func (s *callSession) streamFault(reason string) {
+	if s.ending || s.transferred {
+		return
+	}
+	s.event("stream_failed", db.JSONMap{"reason": reason, "restarts": s.restarts})
+	if s.fs != nil {
+		_ = s.fs.Close()
+		s.fs = nil
+	}
+	if s.restarts < 1 {
+		s.restarts++
+		s.log.Warn("audio stream failed: restarting it", "reason", reason)
+		_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
+		if s.play != nil {
+			s.sendMarks(s.play.Clear().Marks)
+		}
+		_, _ = s.api("uuid_break " + s.uuid + " all")
+		s.startStream()
+		return
+	}
+	s.log.Warn("audio stream failed again: ending the call", "reason", reason)
+	s.kill(causeNormal, "audio stream failed: "+reason)
+}
+
+// closeAssistant ends the assistant stream (with `stop` when it is still
+// up).
+func (s *callSession) closeAssistant(stop bool) {
+	if s.stream == nil {
+		return
+	}
+	s.asst.Store(nil)
+	if stop {
+		_ = s.stream.Stop()
+	}
+	_ = s.stream.Close()
+	s.stream = nil
+}
+
+// loop runs until the channel's CHANNEL_HANGUP_COMPLETE (or Close).
+func (s *callSession) loop() {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	check := time.NewTicker(30 * time.Second)
+	defer check.Stop()
+	for {
+		var msgs <-chan assistant.AssistantMessage
+		if s.stream != nil {
+			msgs = s.stream.Messages()
+		}
+		s.armTimer(timer)
+		select {
+		case <-s.c.ctx.Done():
+			s.kill(causeNormal, "sipbridge stopped")
+			s.finish(nil)
+			return
+		case <-s.events.wake:
+			for _, e := range s.events.drain() {
+				if s.handleEvent(e) {
+					return
+				}
+			}
+		case <-s.requests.wake:
+			for _, r := range s.requests.drain() {
+				s.handleRequest(r)
+			}
+		case <-s.fsNotes.wake:
+			for _, n := range s.fsNotes.drain() {
+				s.handleFSNote(n)
+			}
+		case m, ok := <-msgs:
+			if !ok {
+				err := s.stream.Err()
+				s.log.Warn("assistant stream ended", "err", err)
+				s.event("assistant_disconnected", db.JSONMap{"error": fmt.Sprint(err)})
+				s.stream = nil
+				s.asst.Store(nil)
+				if !s.ending && !s.transferred {
+					s.fault("assistant disconnected")
+				}
+				continue
+			}
+			s.handleAssistant(m)
+		case <-timer.C:
+			s.onTimer()
+		case <-check.C:
+			// A lost CHANNEL_HANGUP_COMPLETE (Event Socket reconnect) must not
+			// leave the call open forever.
+			if out, err := s.api("uuid_exists " + s.uuid); err == nil && strings.TrimSpace(out) == "false" {
+				s.finish(nil)
+				return
+			}
+		}
+	}
+}
+
+func (s *callSession) armTimer(t *time.Timer) {
+	var next time.Time
+	if s.play != nil {
+		if at, ok := s.play.NextFlush(); ok {
+			next = at
+		}
+	}
+	if !s.connected && !s.streamUntil.IsZero() && (next.IsZero() || s.streamUntil.Before(next)) {
+		next = s.streamUntil
+	}
+	if !t.Stop() {
+		select {
+		case <-t.C:
+		default:
+		}
+	}
+	d := time.Hour
+	if !next.IsZero() {
+		d = max(time.Until(next), 0)
+	}
+	t.Reset(d)
+}
+
+func (s *callSession) onTimer() {
+	if s.play != nil {
+		s.sendChunks(s.play.Tick())
+	}
+	if !s.connected && !s.streamUntil.IsZero() && !s.c.opts.Now().Before(s.streamUntil) {
+		s.streamUntil = time.Time{}
+		s.streamFault("mod_audio_stream did not connect in time")
+	}
+}
+
+// handleEvent reacts to one FreeSWITCH event; true when the call is over.
+func (s *callSession) handleEvent(e *esl.Event) bool {
+	if e.UUID() != s.uuid {
+		return s.handleLegEvent(e)
+	}
+	switch e.Name() {
+	case "CHANNEL_HANGUP_COMPLETE":
+		s.finish(e)
+		return true
+	case "DTMF":
+		if d := e.Get("DTMF-Digit"); d != "" {
+			s.event("dtmf", db.JSONMap{"digit": d})
+			if s.stream != nil {
+				if err := s.stream.SendDTMF(d); err != nil {
+					s.log.Debug("dtmf not forwarded", "err", err)
+				}
+			}
+		}
+	case "PLAYBACK_STOP":
+		if s.play != nil {
+			s.sendMarks(s.play.Played(e.Get("Playback-File-Path")).Marks)
+		}
+	case "RECORD_STOP":
+		if n, err := strconv.ParseInt(e.Get("variable_record_file_size"), 10, 64); err == nil {
+			s.recordBytes = n
+		}
+	case "CHANNEL_BRIDGE":
+		s.event("bridged", db.JSONMap{"other_leg": e.Get("Other-Leg-Unique-ID")})
+	case "CUSTOM":
+		s.handleCustom(e)
+	}
+	return false
+}
+
+func (s *callSession) handleCustom(e *esl.Event) {
+	switch e.Subclass() {
+	case "mod_audio_stream::connect":
+		s.event("stream_connected", nil)
+	case "mod_audio_stream::play":
+		if s.play == nil || s.transferred {
+			return
+		}
+		pe, err := assistant.ParsePlayEvent([]byte(e.Body))
+		if err != nil {
+			s.log.Warn("bad mod_audio_stream::play event", "err", err)
+			return
+		}
+		if s.play.Stale(pe.File) {
+			return // a chunk a clear dropped
+		}
+		if out, err := s.api("uuid_broadcast " + s.uuid + " " + pe.File + " aleg"); err != nil {
+			s.log.Warn("uuid_broadcast failed", "err", err, "reply", out)
+			s.sendMarks(s.play.Played(pe.File).Marks)
+		}
+	case "mod_audio_stream::disconnect", "mod_audio_stream::error":
+		s.streamFault(e.Subclass() + " " + e.Body)
+	case "sofia::notify_refer":
+		s.event("refer_notify", db.JSONMap{"sipfrag": strings.TrimSpace(e.Body)})
+	}
+}
+
+func (s *callSession) handleAssistant(m assistant.AssistantMessage) {
+	switch m.Event {
+	case assistant.EventMedia:
+		if s.play != nil {
+			s.sendChunks(s.play.Write(m.Payload))
+		}
+	case assistant.EventMark:
+		if s.play != nil {
+			s.sendChunks(s.play.Mark(m.Mark))
+		}
+	case assistant.EventClear:
+		if s.play == nil {
+			return
+		}
+		out := s.play.Clear()
+		s.pending = nil
+		if o, err := s.api("uuid_break " + s.uuid + " all"); err != nil {
+			s.log.Debug("uuid_break", "err", err, "reply", o)
+		}
+		s.sendMarks(out.Marks)
+	case assistant.EventTransfer:
+		s.event("transfer_requested", db.JSONMap{"to": m.TransferTo, "by": "assistant"})
+		if err := s.transfer(m.TransferTo); err != nil {
+			s.log.Warn("transfer refused", "to", m.TransferTo, "err", err)
+		}
+	case assistant.EventHangup:
+		s.event("hangup_requested", db.JSONMap{"by": "assistant"})
+		s.closeAssistant(true)
+		s.kill(causeNormal, "assistant hung up")
+	}
+}
+
+func (s *callSession) handleRequest(r request) {
+	switch r.kind {
+	case reqHangup:
+		s.event("hangup_requested", db.JSONMap{"by": "api"})
+		s.closeAssistant(true)
+		s.kill(causeNormal, "hung up through the API")
+	case reqTransfer:
+		s.event("transfer_requested", db.JSONMap{"to": r.to, "by": "api"})
+		if err := s.transfer(r.to); err != nil {
+			s.log.Warn("transfer failed", "to", r.to, "err", err)
+		}
+	}
+}
+
+func (s *callSession) handleFSNote(n fsNote) {
+	if n.gen != s.currentGen() {
+		if n.conn != nil {
+			_ = n.conn.Close() // an old generation's stream
+		}
+		return
+	}
+	if n.conn != nil {
+		if s.fs != nil {
+			_ = s.fs.Close()
+		}
+		s.fs, s.fsGen, s.connected = n.conn, n.gen, true
+		pending := s.pending
+		s.pending = nil
+		s.writeChunks(pending)
+		return
+	}
+	if n.closed && s.fs != nil && s.fsGen == n.gen {
+		s.fs = nil
+		// mod_audio_stream reports its side with ::disconnect/::error; a
+		// websocket that breaks without either is a fault too.
+		if !s.ending && !s.transferred {
+			s.streamFault("websocket closed: " + fmt.Sprint(n.err))
+		}
+	}
+}
+
+// sendChunks sends playback chunks to mod_audio_stream (or keeps them until
+// it connects) and echoes the marks that are due.
+func (s *callSession) sendChunks(out assistant.PlaybackOutput) {
+	if len(out.Chunks) > 0 {
+		if s.fs == nil {
+			s.pending = append(s.pending, out.Chunks...)
+		} else {
+			s.writeChunks(out.Chunks)
+		}
+	}
+	s.sendMarks(out.Marks)
+}
+
+func (s *callSession) writeChunks(chunks []assistant.Chunk) {
+	for _, ch := range chunks {
+		_ = s.fs.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		if err := s.fs.WriteMessage(textMessage, ch.Message); err != nil {
+			s.log.Warn("streamAudio not sent", "err", err)
+			return
+		}
+	}
+}
+
+func (s *callSession) sendMarks(marks []string) {
+	for _, m := range marks {
+		if s.stream == nil {
+			return
+		}
+		if err := s.stream.SendMark(m); err != nil {
+			s.log.Debug("mark not sent", "err", err)
+		}
+	}
+}
+
+// finish closes the record when the channel is gone (e is its
+// CHANNEL_HANGUP_COMPLETE, nil when it was lost).
+func (s *callSession) finish(e *esl.Event) {
+	s.closeAssistant(true)
+	if s.rec == nil {
+		return
+	}
+	now := s.c.opts.Now().UTC()
+	cause := "UNKNOWN"
+	if e != nil {
+		cause = e.Get("Hangup-Cause")
+	}
+	cols := map[string]any{"ended_at": now, "hangup_cause": cause}
+	switch {
+	case s.rec.Status == db.CallRefused:
+	case !s.answeredAt.IsZero():
+		cols["status"] = db.CallCompleted
+		dur := int(now.Sub(s.answeredAt).Round(time.Second) / time.Second)
+		if e != nil {
+			if b, err := strconv.Atoi(e.Get("variable_billsec")); err == nil {
+				dur = b
+			}
+		}
+		cols["duration_seconds"] = dur
+	default:
+		cols["status"] = db.CallFailed
+	}
+	if s.endReason != "" && s.rec.Status != db.CallRefused {
+		cols["reason"] = s.endReason
+	}
+	if s.recordPath != "" {
+		if st, err := os.Stat(s.recordPath); err == nil {
+			s.recordBytes = st.Size()
+		}
+		cols["recording_bytes"] = s.recordBytes
+	}
+	s.update(cols)
+	s.event("hangup", db.JSONMap{"cause": cause, "reason": s.endReason})
+	s.log.Info("call ended", "cause", cause, "reason", s.endReason)
+}
+
+// cleanup releases what the call still holds.
+func (s *callSession) cleanup() {
+	s.closeAssistant(false)
+	if s.fs != nil {
+		_ = s.fs.Close()
+		s.fs = nil
+	}
+	// Streams still attaching are refused by the token check; close any
+	// that raced in.
+	for _, n := range s.fsNotes.drain() {
+		if n.conn != nil {
+			_ = n.conn.Close()
+		}
+	}
+	s.mu.Lock()
+	s.token = ""
+	s.mu.Unlock()
+}

@@ -1,0 +1,235 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// CallService is what the API needs of call control.
+type CallService interface {
+	Hangup(ctx context.Context, orgID int64, callID string) error
+	Transfer(ctx context.Context, orgID int64, callID, to string) error
+	// AuthorizeStream checks a mod_audio_stream websocket's token.
+	AuthorizeStream(callID, token string) (controller.StreamSink, error)
+}
+
+type callView struct {
+	ID              string     `json:"id"`
+	CallSID         string     `json:"call_sid"`
+	SIPCallID       string     `json:"sip_call_id,omitempty"`
+	AssistantID     *string    `json:"assistant_id"`
+	PhoneNumberID   *string    `json:"phone_number_id"`
+	TrunkID         *string    `json:"sip_trunk_id"`
+	Provider        string     `json:"provider"`
+	Direction       string     `json:"direction"`
+	From            string     `json:"from"`
+	To              string     `json:"to"`
+	ResolvedDID     string     `json:"resolved_did"`
+	DIDSource       string     `json:"did_source"`
+	Status          string     `json:"status"`
+	HangupCause     string     `json:"hangup_cause"`
+	SIPStatus       int        `json:"sip_status,omitempty"`
+	Reason          string     `json:"reason,omitempty"`
+	StartedAt       time.Time  `json:"started_at"`
+	AnsweredAt      *time.Time `json:"answered_at"`
+	EndedAt         *time.Time `json:"ended_at"`
+	DurationSeconds int        `json:"duration_seconds"`
+	HasRecording    bool       `json:"has_recording"`
+}
+
+func callViewOf(c *db.Call) callView {
+	return callView{ID: c.ID, CallSID: c.CallSID, SIPCallID: c.SIPCallID, AssistantID: c.AssistantID, PhoneNumberID: c.PhoneNumberID,
+		TrunkID: c.TrunkID, Provider: c.Provider, Direction: c.Direction, From: c.FromNumber, To: c.ToNumber,
+		ResolvedDID: c.ResolvedDID, DIDSource: c.DIDSource, Status: c.Status, HangupCause: c.HangupCause, SIPStatus: c.SIPStatus,
+		Reason: c.Reason, StartedAt: c.StartedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt, DurationSeconds: c.DurationSeconds,
+		HasRecording: c.RecordingPath != "" && c.EndedAt != nil}
+}
+
+type callEventView struct {
+	At     time.Time      `json:"at"`
+	Type   string         `json:"type"`
+	Detail map[string]any `json:"detail"`
+}
+
+type callTransferInput struct {
+	To   string `json:"to"`
+	Mode string `json:"mode"` // refer | bridge (chosen by the target: sip: → refer, E.164 → bridge)
+}
+
+type callAccepted struct {
+	Message string `json:"message"`
+	CallID  string `json:"call_id"`
+}
+
+var callStatuses = []string{db.CallRinging, db.CallInProgress, db.CallCompleted, db.CallFailed, db.CallRefused}
+
+func parseTimeParam(field, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, invalid(field, "%s must be an RFC 3339 time or a YYYY-MM-DD date", field)
+}
+
+func (s *Server) listCalls(c echo.Context) error {
+	skip, limit, err := page(c)
+	if err != nil {
+		return err
+	}
+	f := db.CallFilter{Status: c.QueryParam("status"), AssistantID: c.QueryParam("assistant_id"),
+		PhoneNumber: c.QueryParam("phone_number"), Direction: c.QueryParam("direction")}
+	if f.Status != "" && !contains(callStatuses, f.Status) {
+		return invalid("status", "status must be one of ringing, in-progress, completed, failed, refused")
+	}
+	if f.Direction != "" && f.Direction != db.DirectionInbound && f.Direction != db.DirectionOutbound {
+		return invalid("direction", "direction must be inbound or outbound")
+	}
+	for field, v := range map[string]string{"assistant_id": f.AssistantID, "phone_number": f.PhoneNumber} {
+		if err := checkText(field, v, 100); err != nil {
+			return err
+		}
+	}
+	if f.From, err = parseTimeParam("from", c.QueryParam("from")); err != nil {
+		return err
+	}
+	if f.To, err = parseTimeParam("to", c.QueryParam("to")); err != nil {
+		return err
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && !f.From.Before(f.To) {
+		return invalid("to", "to must be after from")
+	}
+	items, total, err := s.store.ListCalls(c.Request().Context(), orgID(c), f, db.Page{Skip: skip, Limit: limit})
+	if err != nil {
+		return err
+	}
+	out := listBody[callView]{Items: []callView{}, Total: total, Skip: skip, Limit: limit}
+	for i := range items {
+		out.Items = append(out.Items, callViewOf(&items[i]))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getCall(c echo.Context) error {
+	call, err := s.store.GetCall(c.Request().Context(), orgID(c), c.Param("id"))
+	if err != nil {
+		return callLookupError(err)
+	}
+	return c.JSON(http.StatusOK, callViewOf(call))
+}
+
+func callLookupError(err error) error {
+	if errors.Is(err, db.ErrNotFound) {
+		return notFound("call")
+	}
+	return err
+}
+
+func (s *Server) callEvents(c echo.Context) error {
+	ctx := c.Request().Context()
+	if _, err := s.store.GetCall(ctx, orgID(c), c.Param("id")); err != nil {
+		return callLookupError(err)
+	}
+	evs, err := s.store.CallEvents(ctx, orgID(c), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	out := listBody[callEventView]{Items: []callEventView{}, Total: int64(len(evs)), Limit: len(evs)}
+	for _, e := range evs {
+		out.Items = append(out.Items, callEventView{At: e.At, Type: e.Type, Detail: e.Detail})
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// liveCallError maps call control's answer for a call that exists.
+func liveCallError(err error) error {
+	switch {
+	case errors.Is(err, controller.ErrCallNotFound):
+		return &APIError{Status: http.StatusConflict, Code: "call_not_live", Message: "the call is not live on this sipbridge"}
+	case errors.Is(err, controller.ErrBadTransferTarget):
+		return invalid("to", "%s", err.Error())
+	}
+	return err
+}
+
+func (s *Server) hangupCall(c echo.Context) error {
+	ctx := c.Request().Context()
+	call, err := s.store.GetCall(ctx, orgID(c), c.Param("id"))
+	if err != nil {
+		return callLookupError(err)
+	}
+	if s.calls == nil {
+		return liveCallError(controller.ErrCallNotFound)
+	}
+	if err := s.calls.Hangup(ctx, orgID(c), call.ID); err != nil {
+		return liveCallError(err)
+	}
+	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: call.ID})
+}
+
+func (s *Server) transferCall(c echo.Context) error {
+	var in callTransferInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	if in.To == "" {
+		return invalid("to", "to is required: a sip: URI or an E.164 number")
+	}
+	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
+		return invalid("mode", "mode must be refer or bridge")
+	}
+	ctx := c.Request().Context()
+	call, err := s.store.GetCall(ctx, orgID(c), c.Param("id"))
+	if err != nil {
+		return callLookupError(err)
+	}
+	if s.calls == nil {
+		return liveCallError(controller.ErrCallNotFound)
+	}
+	if err := s.calls.Transfer(ctx, orgID(c), call.ID, in.To); err != nil {
+		return liveCallError(err)
+	}
+	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: call.ID})
+}
+
+// callRecording streams the call's WAV recording to its own organization.
+func (s *Server) callRecording(c echo.Context) error {
+	call, err := s.store.GetCall(c.Request().Context(), orgID(c), c.Param("id"))
+	if err != nil {
+		return callLookupError(err)
+	}
+	if call.RecordingPath == "" || call.EndedAt == nil {
+		return notFound("recording")
+	}
+	f, err := os.Open(call.RecordingPath)
+	if err != nil {
+		return notFound("recording")
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		return notFound("recording")
+	}
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+call.ID+`.wav"`)
+	http.ServeContent(c.Response(), c.Request(), call.ID+".wav", st.ModTime(), f)
+	return nil
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

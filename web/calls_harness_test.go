@@ -1,0 +1,337 @@
+package web_test
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/web"
+)
+
+// callEnv is sipbridge's call path end to end: PostgreSQL, the FreeSWITCH
+// simulator on a real ESL port, call control on two Event Socket
+// connections, the HTTP server (API and the mod_audio_stream websocket) on a
+// real port, and a test assistant speaking the Twilio Media Streams
+// protocol.
+type callEnv struct {
+	*env
+	sw        *fstest.Switch
+	calls     *controller.Calls
+	asst      *testAssistant
+	trunk     *db.SIPTrunk
+	assistant *db.Assistant
+	recDir    string
+}
+
+func newCallEnv(t *testing.T) *callEnv {
+	t.Helper()
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
+
+	sw := fstest.New(fstest.Options{GenDir: t.TempDir(), Step: 5 * time.Millisecond})
+	if err := sw.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sw.Close() })
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recDir := t.TempDir()
+	cmd := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log))
+	ev := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log), esl.WithEvents(controller.CallEventNames...))
+	calls := controller.NewCalls(store, cmd, controller.CallsOptions{
+		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir, Log: log,
+		LegTimeout: 2 * time.Second,
+	})
+	ev.OnEvent(calls.HandleEvent)
+	ctx, cancel := context.WithCancel(context.Background())
+	for _, c := range []*esl.Client{cmd, ev} {
+		if err := c.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.WaitConnected(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := web.New(web.Deps{Store: store, Log: log, Calls: calls})
+	srv := httptest.NewUnstartedServer(s.Handler())
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(func() {
+		calls.Close()
+		srv.Close()
+		cancel()
+		cmd.Close()
+		ev.Close()
+	})
+
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}}
+	a, _, _ := store.EnsureOrg(ctx, "org-a")
+	b, _, _ := store.EnsureOrg(ctx, "org-b")
+	e.orgA, e.orgB = a.ID, b.ID
+	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
+	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
+
+	ce := &callEnv{env: e, sw: sw, calls: calls, asst: newTestAssistant(t), recDir: recDir}
+	ce.trunk = &db.SIPTrunk{OrgID: a.ID, Name: "PBX", GatewayName: "o" + itoa(a.ID) + "_pbx", Gateway: "127.0.0.1",
+		Priority: 1, Enabled: true, Register: false, Transport: "udp", AllowedAddresses: db.StringList{"127.0.0.1/32"}}
+	if err := store.CreateTrunk(ctx, ce.trunk); err != nil {
+		t.Fatal(err)
+	}
+	ce.assistant = &db.Assistant{OrgID: a.ID, Name: "Receptionist", StreamURL: ce.asst.URL(), WelcomeMessage: "Hello from Acme"}
+	if err := store.SaveAssistant(ctx, ce.assistant, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	return ce
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// addNumber registers an active number on the env's trunk; assistantID ""
+// leaves it unassigned.
+func (ce *callEnv) addNumber(number, assistantID string) *db.PhoneNumber {
+	ce.t.Helper()
+	n := &db.PhoneNumber{OrgID: ce.orgA, PhoneNumber: number, Provider: db.ProviderBYOSIP, CountryCode: "CA",
+		SIPTrunkID: &ce.trunk.ID, CapVoice: true, IsActive: true}
+	if assistantID != "" {
+		n.AssistantID = &assistantID
+	}
+	if err := ce.store.SaveNumber(context.Background(), n); err != nil {
+		ce.t.Fatal(err)
+	}
+	return n
+}
+
+// pbxCall is the recorded PBX INVITE (inbound-headers-a): R-URI 9228 with a
+// Diversion naming the dialled number, let in by the trunk's ACL list.
+func (ce *callEnv) pbxCall(headers map[string][]string) fstest.InboundCall {
+	if headers == nil {
+		headers = map[string][]string{"Diversion": {"<sip:+16478491000@pbx.example.com>;reason=unconditional"}}
+	}
+	return fstest.InboundCall{FromUser: "+14165550100", RequestUser: "9228", Headers: headers, ACLAuthedBy: ce.trunk.GatewayName}
+}
+
+// waitCall waits for the call record of a channel to reach a status.
+func (ce *callEnv) waitCall(uuid, status string, within time.Duration) *db.Call {
+	ce.t.Helper()
+	var last *db.Call
+	ok := waitUntil(within, func() bool {
+		calls, _, err := ce.store.ListCalls(context.Background(), ce.orgA, db.CallFilter{}, db.Page{Limit: 100})
+		if err != nil {
+			return false
+		}
+		for i := range calls {
+			if calls[i].CallSID == uuid {
+				last = &calls[i]
+				return calls[i].Status == status && (status == db.CallRinging || status == db.CallInProgress || calls[i].EndedAt != nil)
+			}
+		}
+		return false
+	})
+	if !ok {
+		ce.t.Fatalf("call %s did not reach status %q within %v; last record: %+v\nlogs:\n%s", uuid, status, within, last, tail(ce.logs.String(), 4000))
+	}
+	return last
+}
+
+// commandsWith returns the switch commands starting with prefix.
+func (ce *callEnv) commandsWith(prefix string) []string {
+	var out []string
+	for _, c := range ce.sw.Commands() {
+		if strings.HasPrefix(c, prefix) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func (ce *callEnv) waitCommand(prefix string, within time.Duration) string {
+	ce.t.Helper()
+	var got string
+	if !waitUntil(within, func() bool {
+		if c := ce.commandsWith(prefix); len(c) > 0 {
+			got = c[len(c)-1]
+			return true
+		}
+		return false
+	}) {
+		ce.t.Fatalf("no %q command within %v; commands: %q\nlogs:\n%s", prefix, within, ce.sw.Commands(), tail(ce.logs.String(), 4000))
+	}
+	return got
+}
+
+func waitUntil(d time.Duration, cond func() bool) bool {
+	deadline := time.Now().Add(d)
+	for {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// testAssistant is an assistant endpoint speaking the Twilio Media Streams
+// protocol: it records what it receives and can speak, mark, clear, ask for
+// a transfer or hang up.
+type testAssistant struct {
+	t     *testing.T
+	srv   *httptest.Server
+	mu    sync.Mutex
+	conns []*assistantConn
+	got   chan *assistantConn
+}
+
+type assistantConn struct {
+	ws      *websocket.Conn
+	wmu     sync.Mutex
+	mu      sync.Mutex
+	events  []string // event names in order
+	start   map[string]any
+	media   [][]byte // μ-law payloads
+	stamps  []int    // media timestamps (ms)
+	marks   []string
+	dtmf    []string
+	stopped bool
+	closed  chan struct{}
+}
+
+func newTestAssistant(t *testing.T) *testAssistant {
+	ta := &testAssistant{t: t, got: make(chan *assistantConn, 16)}
+	up := websocket.Upgrader{}
+	ta.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ws, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := &assistantConn{ws: ws, closed: make(chan struct{})}
+		ta.mu.Lock()
+		ta.conns = append(ta.conns, c)
+		ta.mu.Unlock()
+		ta.got <- c
+		c.read()
+	}))
+	t.Cleanup(ta.srv.Close)
+	return ta
+}
+
+// URL is the assistant's stream_url.
+func (ta *testAssistant) URL() string { return "ws" + strings.TrimPrefix(ta.srv.URL, "http") + "/stream" }
+
+// next waits for the next stream to the assistant.
+func (ta *testAssistant) next(within time.Duration) *assistantConn {
+	ta.t.Helper()
+	select {
+	case c := <-ta.got:
+		return c
+	case <-time.After(within):
+		ta.t.Fatalf("no stream reached the assistant within %v", within)
+		return nil
+	}
+}
+
+func (c *assistantConn) read() {
+	defer close(c.closed)
+	for {
+		_, data, err := c.ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		var m struct {
+			Event string         `json:"event"`
+			Start map[string]any `json:"start"`
+			Media struct {
+				Timestamp string `json:"timestamp"`
+				Payload   string `json:"payload"`
+			} `json:"media"`
+			Mark struct {
+				Name string `json:"name"`
+			} `json:"mark"`
+			DTMF struct {
+				Digit string `json:"digit"`
+			} `json:"dtmf"`
+		}
+		if json.Unmarshal(data, &m) != nil {
+			continue
+		}
+		c.mu.Lock()
+		c.events = append(c.events, m.Event)
+		switch m.Event {
+		case "start":
+			c.start = m.Start
+		case "media":
+			b, _ := base64.StdEncoding.DecodeString(m.Media.Payload)
+			c.media = append(c.media, b)
+			var ts int
+			_ = json.Unmarshal([]byte(m.Media.Timestamp), &ts)
+			c.stamps = append(c.stamps, ts)
+		case "mark":
+			c.marks = append(c.marks, m.Mark.Name)
+		case "dtmf":
+			c.dtmf = append(c.dtmf, m.DTMF.Digit)
+		case "stop":
+			c.stopped = true
+		}
+		c.mu.Unlock()
+	}
+}
+
+func (c *assistantConn) send(v any) error {
+	b, _ := json.Marshal(v)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.ws.WriteMessage(websocket.TextMessage, b)
+}
+
+// speak sends a tone as μ-law media messages of 20 ms.
+func (c *assistantConn) speak(freq float64, ms int) {
+	pcm := assistant.GenerateTone(freq, 8000, ms, 0.5)
+	ulaw := make([]byte, len(pcm))
+	assistant.MulawEncode(ulaw, pcm)
+	for i := 0; i < len(ulaw); i += 160 {
+		end := min(i+160, len(ulaw))
+		_ = c.send(map[string]any{"event": "media", "streamSid": "MZ1", "media": map[string]any{"payload": base64.StdEncoding.EncodeToString(ulaw[i:end])}})
+	}
+}
+
+func (c *assistantConn) snapshot() (events []string, media [][]byte, stamps []int, marks, dtmf []string, start map[string]any, stopped bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.events...), append([][]byte(nil), c.media...), append([]int(nil), c.stamps...),
+		append([]string(nil), c.marks...), append([]string(nil), c.dtmf...), c.start, c.stopped
+}
+
+func (c *assistantConn) mediaCount() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.media)
+}
