@@ -245,7 +245,9 @@ func newTestAssistant(t *testing.T) *testAssistant {
 }
 
 // URL is the assistant's stream_url.
-func (ta *testAssistant) URL() string { return "ws" + strings.TrimPrefix(ta.srv.URL, "http") + "/stream" }
+func (ta *testAssistant) URL() string {
+	return "ws" + strings.TrimPrefix(ta.srv.URL, "http") + "/stream"
+}
 
 // next waits for the next stream to the assistant.
 func (ta *testAssistant) next(within time.Duration) *assistantConn {
