@@ -32,7 +32,7 @@ var (
 // connection (with esl.WithEvents): channel lifecycle, playback, recording,
 // DTMF, mod_audio_stream and REFER outcomes.
 var CallEventNames = []string{
-	"CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+	"CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
 	"PLAYBACK_START", "PLAYBACK_STOP", "RECORD_STOP",
 	"mod_audio_stream::connect", "mod_audio_stream::disconnect", "mod_audio_stream::error",
 	"mod_audio_stream::json", "mod_audio_stream::play", "sofia::notify_refer",
@@ -100,6 +100,7 @@ type Calls struct {
 	byID     map[string]*callSession // call id → session
 	draining bool
 	wg       sync.WaitGroup
+	rate     rateLimiter
 }
 
 // NewCalls returns call control. Close ends every session.
@@ -159,6 +160,9 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 		return
 	}
 	c.mu.Unlock()
+	if s == nil {
+		s = c.legOf(e)
+	}
 	if s != nil {
 		s.events.push(e)
 	}

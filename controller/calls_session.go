@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
@@ -65,23 +66,29 @@ type callSession struct {
 	// mod_audio_stream reader goroutine).
 	asst atomic.Pointer[assistant.Stream]
 
-	route       *Route
-	assistant   *db.Assistant
-	rec         *db.Call
-	stream      *assistant.Stream
-	fs          StreamConn
-	fsGen       int
-	play        *assistant.Playback
-	pending     []assistant.Chunk // chunks made before mod_audio_stream connected
-	restarts    int
-	answeredAt  time.Time
-	streamUntil time.Time // the stream must have connected by then
-	connected   bool
-	transferred bool // the call left the assistant (bridge or REFER)
-	ending      bool // we asked FreeSWITCH to hang up
-	endReason   string
-	recordPath  string
-	recordBytes int64
+	outbound  bool
+	info      assistant.StartInfo // what `start` tells the assistant
+	route     *Route
+	assistant *db.Assistant
+	rec       *db.Call
+	stream    *assistant.Stream
+	fs        StreamConn
+	fsGen     int
+	play      *assistant.Playback
+	pending   []assistant.Chunk // chunks made before mod_audio_stream connected
+	restarts  int
+	// eslFaultsDue counts stream failures already handled from the
+	// websocket side whose mod_audio_stream::error/disconnect is still to
+	// come: those events must not count as a second failure.
+	eslFaultsDue int
+	answeredAt   time.Time
+	streamUntil  time.Time // the stream must have connected by then
+	connected    bool
+	transferred  bool // the call left the assistant (bridge or REFER)
+	ending       bool // we asked FreeSWITCH to hang up
+	endReason    string
+	recordPath   string
+	recordBytes  int64
 }
 
 func newCallSession(c *Calls, uuid string) *callSession {
@@ -221,23 +228,12 @@ func (s *callSession) start(park *esl.Event) bool {
 		return true
 	}
 	s.assistant = a
-	info := assistant.StartInfo{CallID: s.uuid, From: from, To: route.DID.DID, AssistantID: a.ID,
+	s.info = assistant.StartInfo{CallID: s.uuid, From: from, To: route.DID.DID, AssistantID: a.ID,
 		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park)}
-	info.Extra[assistant.ParamCallID] = s.uuid
-	dialCtx, dcancel := context.WithTimeout(s.c.ctx, s.c.opts.AssistantConnectTimeout)
-	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(s.c.opts.AssistantConnectTimeout),
-		assistant.WithLogger(s.log)}, s.c.opts.DialOptions...)
-	st, err := assistant.Dial(dialCtx, a.StreamURL, info, opts...)
-	dcancel()
-	if err != nil {
-		s.log.Warn("assistant unreachable", "err", err)
-		s.event("assistant_unreachable", db.JSONMap{"error": err.Error()})
-		s.fault("assistant unreachable")
+	s.info.Extra[assistant.ParamCallID] = s.uuid
+	if !s.connectAssistant() {
 		return true
 	}
-	s.stream = st
-	s.asst.Store(st)
-	s.event("assistant_connected", db.JSONMap{"stream_sid": st.StreamSID()})
 
 	if out, err := s.api("uuid_answer " + s.uuid); err != nil {
 		s.log.Warn("uuid_answer failed", "err", err, "reply", out)
@@ -482,6 +478,9 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		return s.handleLegEvent(e)
 	}
 	switch e.Name() {
+	case "CHANNEL_HANGUP":
+		// The channel is going: nothing is restarted or transferred now.
+		s.ending = true
 	case "CHANNEL_HANGUP_COMPLETE":
 		s.finish(e)
 		return true
@@ -531,6 +530,10 @@ func (s *callSession) handleCustom(e *esl.Event) {
 			s.sendMarks(s.play.Played(pe.File).Marks)
 		}
 	case "mod_audio_stream::disconnect", "mod_audio_stream::error":
+		if s.eslFaultsDue > 0 {
+			s.eslFaultsDue--
+			return
+		}
 		s.streamFault(e.Subclass() + " " + e.Body)
 	case "sofia::notify_refer":
 		s.event("refer_notify", db.JSONMap{"sipfrag": strings.TrimSpace(e.Body)})
@@ -604,7 +607,10 @@ func (s *callSession) handleFSNote(n fsNote) {
 		s.fs = nil
 		// mod_audio_stream reports its side with ::disconnect/::error; a
 		// websocket that breaks without either is a fault too.
-		if !s.ending && !s.transferred {
+		// mod_audio_stream closes with 1000 when it stops on purpose (hangup,
+		// uuid_audio_stream stop): not a failure.
+		if !s.ending && !s.transferred && !websocket.IsCloseError(n.err, websocket.CloseNormalClosure) {
+			s.eslFaultsDue++
 			s.streamFault("websocket closed: " + fmt.Sprint(n.err))
 		}
 	}

@@ -115,7 +115,7 @@ func (s *callSession) bridgeOut(number string) error {
 		dial, err = BridgeDialString(trunks, own, number, DialOptions{
 			LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
 			CallerID:    s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
-			Vars: map[string]string{"sipbridge_leg": s.id},
+			Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_leg": "transfer"},
 		})
 	}
 	if err != nil {

@@ -33,6 +33,20 @@ type OrgSettings struct {
 	SIPGateway            string         `json:"sip_gateway,omitempty"`
 	SIPUsername           string         `json:"sip_username,omitempty"`
 	SIPTrunkConfig        SIPTrunkConfig `json:"sip_trunk_config"`
+	CallLimits            CallLimits     `json:"call_limits"`
+}
+
+// CallLimits are the organization's safety limits, checked before any
+// originate (toll-fraud protection).
+type CallLimits struct {
+	// MaxConcurrentCalls caps live calls, inbound and outbound (0: no cap).
+	MaxConcurrentCalls int `json:"max_concurrent_calls"`
+	// CallsPerSecond caps new outbound calls per second (0: no cap).
+	CallsPerSecond float64 `json:"calls_per_second"`
+	// OutboundCountries are the ISO 3166-1 alpha-2 countries outbound calls
+	// and bridged transfers may reach. Empty: the organization's default
+	// country only; ["*"]: any country.
+	OutboundCountries []string `json:"outbound_countries,omitempty"`
 }
 
 // SIPTrunkConfig is the organization-level SIP trunk configuration.

@@ -107,3 +107,11 @@ func (s *Store) CloseOrphanCalls(ctx context.Context, reason string) (int64, err
 		Updates(map[string]any{"status": CallFailed, "reason": reason, "ended_at": now, "updated_at": now})
 	return res.RowsAffected, res.Error
 }
+
+// CountLiveCalls counts the organization's calls still ringing or in
+// progress (every sipbridge instance writes them here).
+func (s *Store) CountLiveCalls(ctx context.Context, orgID int64) (int64, error) {
+	var n int64
+	err := s.scoped(ctx, orgID).Model(&Call{}).Where("status IN ?", []string{CallRinging, CallInProgress}).Count(&n).Error
+	return n, err
+}

@@ -16,6 +16,7 @@ import (
 type CallService interface {
 	Hangup(ctx context.Context, orgID int64, callID string) error
 	Transfer(ctx context.Context, orgID int64, callID, to string) error
+	Initiate(ctx context.Context, req controller.InitiateRequest) (*controller.InitiateResult, error)
 	// AuthorizeStream checks a mod_audio_stream websocket's token.
 	AuthorizeStream(callID, token string) (controller.StreamSink, error)
 }
@@ -178,6 +179,12 @@ func (s *Server) hangupCall(c echo.Context) error {
 }
 
 func (s *Server) transferCall(c echo.Context) error {
+	// Another organization's call answers 404 before anything is validated.
+	ctx := c.Request().Context()
+	call, err := s.store.GetCall(ctx, orgID(c), c.Param("id"))
+	if err != nil {
+		return callLookupError(err)
+	}
 	var in callTransferInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
@@ -187,11 +194,6 @@ func (s *Server) transferCall(c echo.Context) error {
 	}
 	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
 		return invalid("mode", "mode must be refer or bridge")
-	}
-	ctx := c.Request().Context()
-	call, err := s.store.GetCall(ctx, orgID(c), c.Param("id"))
-	if err != nil {
-		return callLookupError(err)
 	}
 	if s.calls == nil {
 		return liveCallError(controller.ErrCallNotFound)
@@ -232,4 +234,91 @@ func contains(list []string, v string) bool {
 		}
 	}
 	return false
+}
+
+type initiateInput struct {
+	ToPhoneNumber   string            `json:"to_phone_number"`
+	FromPhoneNumber string            `json:"from_phone_number"`
+	AssistantID     string            `json:"assistant_id"`
+	WelcomeMessage  string            `json:"welcome_message"`
+	Agenda          string            `json:"agenda"`
+	Variables       map[string]string `json:"variables"`
+}
+
+type initiateResult struct {
+	Message string `json:"message"`
+	CallSID string `json:"call_sid"`
+	CallID  string `json:"call_id"`
+}
+
+type dialFailedBody struct {
+	Error    *APIError                `json:"error"`
+	Attempts []controller.DialAttempt `json:"attempts"`
+}
+
+func (s *Server) initiateCall(c echo.Context) error {
+	var in initiateInput
+	if err := bindJSON(c, &in); err != nil {
+		return err
+	}
+	for _, f := range []struct{ name, v string }{{"to_phone_number", in.ToPhoneNumber}, {"from_phone_number", in.FromPhoneNumber}} {
+		if f.v == "" {
+			return invalid(f.name, "%s is required (E.164, e.g. +14155550100)", f.name)
+		}
+		if _, _, err := normalizeE164(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	if err := checkText("welcome_message", in.WelcomeMessage, 2000); err != nil {
+		return err
+	}
+	if len(in.Agenda) > 8000 {
+		return invalid("agenda", "agenda must be at most 8000 characters")
+	}
+	if len(in.Variables) > 50 {
+		return invalid("variables", "at most 50 variables")
+	}
+	for k, v := range in.Variables {
+		if k == "" || len(k) > 64 || len(v) > 1000 {
+			return invalid("variables", "variable names are 1–64 characters and values at most 1000")
+		}
+	}
+	if s.calls == nil {
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "call control is not running"}
+	}
+	res, err := s.calls.Initiate(c.Request().Context(), controller.InitiateRequest{OrgID: orgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
+		AssistantID: in.AssistantID, WelcomeMessage: in.WelcomeMessage, Agenda: in.Agenda, Variables: in.Variables})
+	if err != nil {
+		var de *controller.DialError
+		if errors.As(err, &de) {
+			return c.JSON(http.StatusBadGateway, dialFailedBody{Error: &APIError{Status: http.StatusBadGateway, Code: "all_trunks_failed", Message: de.Error()}, Attempts: de.Attempts})
+		}
+		return initiateError(err, in.FromPhoneNumber)
+	}
+	return c.JSON(http.StatusOK, initiateResult{Message: "call answered and connected to the assistant", CallSID: res.CallSID, CallID: res.CallID})
+}
+
+// initiateError is where outbound call errors become HTTP statuses.
+func initiateError(err error, from string) error {
+	switch {
+	case errors.Is(err, controller.ErrNumberNotFound):
+		return notFoundField("from_phone_number", "phone number "+from)
+	case errors.Is(err, controller.ErrAssistantNotFound):
+		return notFoundField("assistant_id", "assistant")
+	case errors.Is(err, controller.ErrNoAssistant):
+		return notFoundField("assistant_id", "No assistant found for phone number "+from+": assistant")
+	case errors.Is(err, controller.ErrTooManyCalls), errors.Is(err, controller.ErrCallRateExceeded):
+		return &APIError{Status: http.StatusTooManyRequests, Code: "limit_exceeded", Message: err.Error()}
+	case errors.Is(err, controller.ErrCountryNotAllowed):
+		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to_phone_number", Message: err.Error()}
+	case errors.Is(err, controller.ErrNoEnabledTrunk):
+		return &APIError{Status: http.StatusBadGateway, Code: "no_trunk", Message: "the organization has no enabled SIP trunk"}
+	case errors.Is(err, controller.ErrNotSIPNumber):
+		return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Field: "from_phone_number", Message: err.Error()}
+	case errors.Is(err, controller.ErrDraining):
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "draining", Message: err.Error()}
+	case errors.Is(err, controller.ErrBadNumber):
+		return invalid("to_phone_number", "%s", err.Error())
+	}
+	return err
 }

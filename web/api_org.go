@@ -42,6 +42,18 @@ type sipTrunkConfigView struct {
 	AuthPlan                   authPlanView `json:"auth_plan"`
 }
 
+type callLimitsView struct {
+	MaxConcurrentCalls int      `json:"max_concurrent_calls"`
+	CallsPerSecond     float64  `json:"calls_per_second"`
+	OutboundCountries  []string `json:"outbound_countries"`
+}
+
+type callLimitsInput struct {
+	MaxConcurrentCalls *int     `json:"max_concurrent_calls" doc:"0: no cap"`
+	CallsPerSecond     *float64 `json:"calls_per_second" doc:"0: no cap"`
+	OutboundCountries  []string `json:"outbound_countries" doc:"ISO 3166-1 alpha-2 codes; [] = the default country only; [\"*\"] = any"`
+}
+
 type orgView struct {
 	ID             int64              `json:"id"`
 	Name           string             `json:"name"`
@@ -53,6 +65,7 @@ type orgView struct {
 	SIPUsername    string             `json:"sip_username"`
 	SIPPasswordSet bool               `json:"sip_password_set"`
 	SIPTrunkConfig sipTrunkConfigView `json:"sip_trunk_config"`
+	CallLimits     callLimitsView     `json:"call_limits"`
 	CreatedAt      time.Time          `json:"created_at"`
 	UpdatedAt      time.Time          `json:"updated_at"`
 }
@@ -100,6 +113,7 @@ type orgInput struct {
 	SIPUsername    *string              `json:"sip_username"`
 	SIPPassword    *string              `json:"sip_password" doc:"write-only"`
 	SIPTrunkConfig *sipTrunkConfigInput `json:"sip_trunk_config"`
+	CallLimits     *callLimitsInput     `json:"call_limits"`
 }
 
 func (s *Server) orgView(o *db.Organization) (orgView, error) {
@@ -120,6 +134,8 @@ func (s *Server) orgView(o *db.Organization) (orgView, error) {
 			OutboundLeadingPlusEnabled: st.SIPTrunkConfig.OutboundLeadingPlusEnabled,
 			AuthPlan:                   authPlanView{Type: st.SIPTrunkConfig.AuthType, Username: st.SIPTrunkConfig.AuthUsername, PasswordSet: sec.SIPAuthPassword != ""},
 		},
+		CallLimits: callLimitsView{MaxConcurrentCalls: st.CallLimits.MaxConcurrentCalls, CallsPerSecond: st.CallLimits.CallsPerSecond,
+			OutboundCountries: append([]string{}, st.CallLimits.OutboundCountries...)},
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}, nil
 }
@@ -244,6 +260,33 @@ func (s *Server) putOrg(c echo.Context) error {
 		}
 	}
 	pairs = append(pairs, pair{&st.SIPGateway, in.SIPGateway, "sip_gateway", false, 255})
+	if l := in.CallLimits; l != nil {
+		if l.MaxConcurrentCalls != nil {
+			if *l.MaxConcurrentCalls < 0 || *l.MaxConcurrentCalls > 100000 {
+				return invalid("call_limits.max_concurrent_calls", "call_limits.max_concurrent_calls must be 0 (no cap) to 100000")
+			}
+			st.CallLimits.MaxConcurrentCalls = *l.MaxConcurrentCalls
+		}
+		if l.CallsPerSecond != nil {
+			if *l.CallsPerSecond < 0 || *l.CallsPerSecond > 1000 {
+				return invalid("call_limits.calls_per_second", "call_limits.calls_per_second must be 0 (no cap) to 1000")
+			}
+			st.CallLimits.CallsPerSecond = *l.CallsPerSecond
+		}
+		if l.OutboundCountries != nil {
+			var cc []string
+			for _, c := range l.OutboundCountries {
+				c = strings.ToUpper(strings.TrimSpace(c))
+				if c != "*" {
+					if err := checkCountry("call_limits.outbound_countries", c); err != nil {
+						return err
+					}
+				}
+				cc = append(cc, c)
+			}
+			st.CallLimits.OutboundCountries = cc
+		}
+	}
 	for _, p := range pairs {
 		var err error
 		if p.secret {

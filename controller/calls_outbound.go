@@ -1,0 +1,276 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+)
+
+// Outbound call errors.
+var (
+	// ErrBadNumber means to or from is not an E.164 number.
+	ErrBadNumber = errors.New("not an E.164 phone number")
+	// ErrNoAssistant means neither the request nor the number names an
+	// assistant.
+	ErrNoAssistant = errors.New("no assistant for the call")
+	// ErrNotSIPNumber means the from-number is not on a SIP trunk and its
+	// provider has no voice path configured here.
+	ErrNotSIPNumber = errors.New("the number's provider cannot place calls here")
+)
+
+// InitiateRequest is an outbound call to place.
+type InitiateRequest struct {
+	OrgID          int64
+	To, From       string // E.164
+	AssistantID    string // optional: the number's outbound, then inbound assistant
+	WelcomeMessage string
+	Agenda         string
+	Variables      map[string]string
+}
+
+// InitiateResult is the placed call.
+type InitiateResult struct {
+	CallID  string // calls.id
+	CallSID string // the FreeSWITCH channel UUID (or the provider's call id)
+}
+
+// DialAttempt is what one trunk answered.
+type DialAttempt struct {
+	Trunk   string `json:"trunk"`
+	Gateway string `json:"gateway"`
+	Cause   string `json:"cause"`
+}
+
+// DialError means every trunk failed; Attempts hold each one's cause.
+type DialError struct {
+	Cause    string
+	Attempts []DialAttempt
+}
+
+func (e *DialError) Error() string {
+	var parts []string
+	for _, a := range e.Attempts {
+		parts = append(parts, a.Trunk+": "+a.Cause)
+	}
+	return "every trunk failed (" + strings.Join(parts, ", ") + ")"
+}
+
+// Initiate places an outbound call from one of the organization's numbers
+// and bridges it to the assistant once answered (the same bridge as inbound
+// calls). For a number on a SIP trunk it sends one originate over the
+// organization's enabled trunks in priority order (the number's own trunk
+// first), failing over leg by leg.
+func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error) {
+	if !did.IsE164(req.To) {
+		return nil, fmt.Errorf("%w: to_phone_number %q", ErrBadNumber, req.To)
+	}
+	if !did.IsE164(req.From) {
+		return nil, fmt.Errorf("%w: from_phone_number %q", ErrBadNumber, req.From)
+	}
+	c.mu.Lock()
+	draining := c.draining
+	c.mu.Unlock()
+	if draining {
+		return nil, ErrDraining
+	}
+	number, err := c.router.numberOf(ctx, req.OrgID, req.From)
+	if err != nil {
+		return nil, ErrNumberNotFound
+	}
+	asstID := req.AssistantID
+	switch {
+	case asstID != "":
+	case number.OutboundAssistantID != nil:
+		asstID = *number.OutboundAssistantID
+	case number.AssistantID != nil:
+		asstID = *number.AssistantID
+	default:
+		return nil, ErrNoAssistant
+	}
+	a, err := c.store.GetAssistant(ctx, req.OrgID, asstID)
+	if err != nil {
+		return nil, ErrAssistantNotFound
+	}
+	org, err := c.store.GetOrg(ctx, req.OrgID)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkLimits(ctx, org, req.To); err != nil {
+		return nil, err
+	}
+	if number.Provider != db.ProviderBYOSIP {
+		return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, number.Provider)
+	}
+	return c.originateSIP(ctx, org, number, a, req)
+}
+
+func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*InitiateResult, error) {
+	trunks, err := c.store.EnabledTrunksOfOrg(ctx, org.ID)
+	if err != nil {
+		return nil, err
+	}
+	own := ""
+	if number.SIPTrunkID != nil {
+		own = *number.SIPTrunkID
+	}
+	s := newCallSession(c, "")
+	s.outbound = true
+	s.org = org.ID
+	s.assistant = a
+	s.log = s.log.With("org_id", org.ID, "direction", "outbound")
+	dial, err := BridgeDialString(trunks, own, req.To, DialOptions{
+		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
+		CallerID:    req.From, LegTimeout: c.opts.LegTimeout,
+		Vars: map[string]string{"sipbridge_call_id": s.id, "origination_caller_id_name": strings.TrimPrefix(req.From, "+")},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec := &db.Call{ID: s.id, OrgID: org.ID, AssistantID: &a.ID, PhoneNumberID: &number.ID, Direction: db.DirectionOutbound,
+		FromNumber: req.From, ToNumber: req.To, ResolvedDID: req.From, Status: db.CallRinging, StartedAt: c.opts.Now().UTC()}
+	if err := c.store.CreateCall(ctx, rec); err != nil {
+		return nil, err
+	}
+	s.rec = rec
+	s.info = assistant.StartInfo{From: req.From, To: req.To, AssistantID: a.ID, Direction: db.DirectionOutbound,
+		WelcomeMessage: firstNonEmpty(req.WelcomeMessage, a.WelcomeMessage), Extra: map[string]string{}}
+	for k, v := range req.Variables {
+		s.info.Extra[k] = v
+	}
+	if req.Agenda != "" {
+		s.info.Extra["agenda"] = req.Agenda
+	}
+	c.mu.Lock()
+	c.byID[s.id] = s
+	c.wg.Add(1)
+	c.mu.Unlock()
+	s.event("dialing", db.JSONMap{"to": req.To, "dial_string": dial})
+
+	octx, cancel := context.WithTimeout(c.ctx, time.Duration(len(trunks)+1)*c.opts.LegTimeout+10*time.Second)
+	out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
+	cancel()
+	out = strings.TrimSpace(out)
+	leg, ok := strings.CutPrefix(out, "+OK ")
+	if err != nil || !ok || leg == "" {
+		derr := s.dialFailed(trunks, own, out, err)
+		c.wg.Done()
+		c.remove(s)
+		return nil, derr
+	}
+	s.uuid = leg
+	s.log = s.log.With("call_uuid", leg)
+	c.addLeg(leg, s)
+	now := c.opts.Now().UTC()
+	s.answeredAt = now
+	s.update(map[string]any{"status": db.CallInProgress, "answered_at": now, "call_sid": leg})
+	s.rec.CallSID = leg
+	s.event("answered", db.JSONMap{"leg": leg})
+	go s.runOutbound()
+	return &InitiateResult{CallID: s.id, CallSID: leg}, nil
+}
+
+// dialFailed closes the record of a call no trunk connected and returns the
+// error naming each trunk's cause (from the legs' hangup events, the last
+// one from the originate reply).
+func (s *callSession) dialFailed(trunks []db.SIPTrunk, own, out string, err error) error {
+	final := strings.TrimSpace(strings.TrimPrefix(out, "-ERR"))
+	if final == "" && err != nil {
+		final = err.Error()
+	}
+	// The legs' events travel on the other connection: give them a moment.
+	time.Sleep(100 * time.Millisecond)
+	causes := map[string]string{}
+	for _, e := range s.events.drain() {
+		if tid := e.Get("variable_sipbridge_trunk_id"); tid != "" && (e.Name() == "CHANNEL_HANGUP_COMPLETE" || e.Name() == "CHANNEL_HANGUP") {
+			causes[tid] = e.Get("Hangup-Cause")
+		}
+	}
+	derr := &DialError{Cause: final}
+	ordered := orderTrunks(trunks, own)
+	for i, t := range ordered {
+		cause := causes[t.ID]
+		if cause == "" && i == len(ordered)-1 {
+			cause = final
+		}
+		if cause == "" {
+			cause = "NOT_TRIED"
+		}
+		derr.Attempts = append(derr.Attempts, DialAttempt{Trunk: t.Name, Gateway: t.GatewayName, Cause: cause})
+	}
+	attempts := make([]any, 0, len(derr.Attempts))
+	for _, a := range derr.Attempts {
+		attempts = append(attempts, map[string]any{"trunk": a.Trunk, "gateway": a.Gateway, "cause": a.Cause})
+	}
+	s.event("dial_failed", db.JSONMap{"cause": final, "attempts": attempts})
+	s.update(map[string]any{"status": db.CallFailed, "hangup_cause": final, "reason": derr.Error(), "ended_at": s.c.opts.Now().UTC()})
+	s.log.Warn("outbound call failed on every trunk", "cause", final, "attempts", derr.Error())
+	return derr
+}
+
+// runOutbound bridges an answered outbound call to its assistant.
+func (s *callSession) runOutbound() {
+	defer s.c.wg.Done()
+	defer s.c.remove(s)
+	defer s.cleanup()
+	s.info.CallID = s.uuid
+	s.info.Extra[assistant.ParamCallID] = s.uuid
+	if s.connectAssistant() {
+		if s.assistant.RecordingEnabled {
+			s.startRecording()
+		}
+		s.startStream()
+	}
+	s.loop()
+}
+
+// connectAssistant dials the assistant's stream; on failure it runs the
+// fault path and reports false.
+func (s *callSession) connectAssistant() bool {
+	dialCtx, cancel := context.WithTimeout(s.c.ctx, s.c.opts.AssistantConnectTimeout)
+	defer cancel()
+	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(s.c.opts.AssistantConnectTimeout),
+		assistant.WithLogger(s.log)}, s.c.opts.DialOptions...)
+	st, err := assistant.Dial(dialCtx, s.assistant.StreamURL, s.info, opts...)
+	if err != nil {
+		s.log.Warn("assistant unreachable", "err", err)
+		s.event("assistant_unreachable", db.JSONMap{"error": err.Error()})
+		s.fault("assistant unreachable")
+		return false
+	}
+	s.stream = st
+	s.asst.Store(st)
+	s.event("assistant_connected", db.JSONMap{"stream_sid": st.StreamSID()})
+	return true
+}
+
+// legOf routes a leg of an outbound call (it carries sipbridge_call_id) to
+// its session before the originate has answered.
+func (c *Calls) legOf(e *esl.Event) *callSession {
+	id := e.Get("variable_sipbridge_call_id")
+	if id == "" {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.byID[id]
+	if s != nil {
+		c.byUUID[e.UUID()] = s
+	}
+	return s
+}
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
