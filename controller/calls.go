@@ -70,11 +70,21 @@ type CallsOptions struct {
 	// LegTimeout is each trunk's ring time when a call is bridged out
 	// (default 30 s).
 	LegTimeout time.Duration
+	// Hosted places outbound calls from numbers hosted at Twilio, Telnyx or
+	// Vonage (nil: such calls are refused with ErrNotSIPNumber).
+	Hosted HostedDialer
 	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
 	DialOptions []assistant.DialOption
 	Log         *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+}
+
+// HostedDialer places calls from provider-hosted numbers through the
+// provider's call API; the provider then streams the call's audio to
+// sipbridge, which bridges it to the same assistant protocol.
+type HostedDialer interface {
+	Initiate(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*InitiateResult, error)
 }
 
 // Calls is call control: it routes inbound calls parked by the dialplan,

@@ -106,7 +106,10 @@ func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 		return nil, err
 	}
 	if number.Provider != db.ProviderBYOSIP {
-		return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, number.Provider)
+		if c.opts.Hosted == nil {
+			return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, number.Provider)
+		}
+		return c.opts.Hosted.Initiate(ctx, org, number, a, req)
 	}
 	return c.originateSIP(ctx, org, number, a, req)
 }
