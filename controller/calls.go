@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"io"
 	"log/slog"
 	"strings"
 	"sync"
@@ -251,7 +252,7 @@ type StreamSink interface {
 // StreamConn is the websocket mod_audio_stream opened to us (a
 // *websocket.Conn).
 type StreamConn interface {
-	ReadMessage() (messageType int, p []byte, err error)
+	NextReader() (messageType int, r io.Reader, err error)
 	WriteMessage(messageType int, data []byte) error
 	SetReadDeadline(t time.Time) error
 	SetWriteDeadline(t time.Time) error

@@ -1,6 +1,8 @@
 package controller
 
 import (
+	"errors"
+	"io"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -31,23 +33,27 @@ func (k *streamSink) ServeStream(conn StreamConn) {
 	s := k.s
 	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
 	conv := assistant.NewFrameConverter()
+	buf := make([]byte, 0, 2048) // one frame, reused: no allocation per frame
 	var err error
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(streamIdle))
 		var mt int
-		var p []byte
-		mt, p, err = conn.ReadMessage()
+		var r io.Reader
+		mt, r, err = conn.NextReader()
 		if err != nil {
 			break
 		}
 		if mt != binaryMessage {
-			continue // the metadata text frame
+			continue // the metadata text frame (the next NextReader discards it)
+		}
+		if buf, err = readAll(r, buf[:0]); err != nil {
+			break
 		}
 		st := s.asst.Load()
 		if st == nil {
 			continue
 		}
-		ulaw, cerr := conv.Convert(p)
+		ulaw, cerr := conv.Convert(buf)
 		if cerr != nil {
 			continue
 		}
@@ -55,4 +61,30 @@ func (k *streamSink) ServeStream(conn StreamConn) {
 	}
 	_ = conn.Close()
 	s.fsNotes.push(fsNote{gen: k.gen, closed: true, err: err})
+}
+
+// maxFrame bounds one mod_audio_stream message (a 20 ms stereo 16 kHz frame
+// is 1280 bytes).
+const maxFrame = 64 << 10
+
+var errFrameTooLarge = errors.New("mod_audio_stream frame too large")
+
+// readAll reads a message into buf (grown as needed, up to maxFrame).
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if cap(buf) >= maxFrame {
+				return buf, errFrameTooLarge
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
 }
