@@ -68,17 +68,10 @@ func destinationCountry(e164 string) string {
 // checkLimits applies the organization's limits to a new outbound call (or
 // bridged transfer) to `to`. It is the one place these limits are decided.
 func (c *Calls) checkLimits(ctx context.Context, org *db.Organization, to string) error {
+	if err := checkCountry(org, to); err != nil {
+		return err
+	}
 	l := org.Settings.CallLimits
-	allowed := l.OutboundCountries
-	if len(allowed) == 0 {
-		allowed = []string{org.DefaultCountry}
-	}
-	if !slices.Contains(allowed, "*") {
-		cc := destinationCountry(to)
-		if cc == "" || !slices.Contains(allowed, cc) {
-			return fmt.Errorf("%w: %s is in %q, allowed: %v", ErrCountryNotAllowed, to, cc, allowed)
-		}
-	}
 	if l.MaxConcurrentCalls > 0 {
 		n, err := c.store.CountLiveCalls(ctx, org.ID)
 		if err != nil {
@@ -90,6 +83,23 @@ func (c *Calls) checkLimits(ctx context.Context, org *db.Organization, to string
 	}
 	if !c.rate.allow(org.ID, l.CallsPerSecond, c.opts.Now()) {
 		return fmt.Errorf("%w: limit %g/s", ErrCallRateExceeded, l.CallsPerSecond)
+	}
+	return nil
+}
+
+// checkCountry applies the outbound country allow-list (also to bridged
+// transfers, which stay one call).
+func checkCountry(org *db.Organization, to string) error {
+	allowed := org.Settings.CallLimits.OutboundCountries
+	if len(allowed) == 0 {
+		allowed = []string{org.DefaultCountry}
+	}
+	if slices.Contains(allowed, "*") {
+		return nil
+	}
+	cc := destinationCountry(to)
+	if cc == "" || !slices.Contains(allowed, cc) {
+		return fmt.Errorf("%w: %s is in %q, allowed: %v", ErrCountryNotAllowed, to, cc, allowed)
 	}
 	return nil
 }

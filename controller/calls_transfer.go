@@ -42,9 +42,11 @@ func parseTransferTarget(to string) (transferTarget, error) {
 	return transferTarget{}, fmt.Errorf("%w: %q", ErrBadTransferTarget, to)
 }
 
-// transfer moves the call off the assistant: a sip: URI by SIP REFER
-// (uuid_deflect), an E.164 number by bridging out through the
-// organization's trunks in priority order.
+// transfer moves the call off the assistant. A sip: URI gets a SIP REFER
+// (uuid_deflect); an E.164 number is sent a REFER when the call's trunk is
+// set to transfer by REFER (Refer-To from its template), else it is bridged
+// out through the organization's trunks. A declined REFER to a phone number
+// falls back to bridging; the outcome is always in the call's events.
 func (s *callSession) transfer(to string) error {
 	t, err := parseTransferTarget(to)
 	if err != nil {
@@ -63,36 +65,84 @@ func (s *callSession) transfer(to string) error {
 		_ = s.fs.Close()
 		s.fs = nil
 	}
+	number := t.e164
 	if t.sipURI != "" {
-		return s.refer(t.sipURI)
+		if s.refer(t.sipURI) {
+			return nil
+		}
+		number = e164User(t.sipURI)
+		if number == "" {
+			s.kill(causeNormal, "REFER to "+t.sipURI+" not accepted")
+			return errors.New("REFER not accepted")
+		}
+		s.event("transfer_fallback", db.JSONMap{"to": number, "mode": "bridge", "after": "refer declined"})
+	} else if tr := s.trunk(); tr != nil && tr.TransferMode == "refer" && tr.ReferToTemplate != "" {
+		if s.refer(ApplyReferTemplate(tr.ReferToTemplate, number)) {
+			return nil
+		}
+		s.event("transfer_fallback", db.JSONMap{"to": number, "mode": "bridge", "after": "refer declined"})
 	}
-	return s.bridgeOut(t.e164)
+	return s.bridgeOut(number)
 }
 
-// refer sends a SIP REFER. uuid_deflect copies every sip_h_* variable into
-// the REFER, so the inbound X-/Diversion headers are excluded first
-// (exclude_outgoing_extra_header is a regex on the variable name, read in
-// sofia_glue_get_extra_headers); sip_refer_continue_after_reply keeps the
-// call up when the REFER is declined (a real switch hangs up otherwise).
-func (s *callSession) refer(uri string) error {
+func (s *callSession) trunk() *db.SIPTrunk {
+	if s.route == nil {
+		return nil
+	}
+	return s.route.Trunk
+}
+
+// e164User returns the user part of a sip: URI when it is an E.164 number.
+func e164User(uri string) string {
+	_, rest, _ := strings.Cut(uri, ":")
+	user, _, _ := strings.Cut(rest, "@")
+	if did.IsE164(user) {
+		return user
+	}
+	return ""
+}
+
+// CheckReferTemplate validates a trunk's Refer-To template: tel:{e164} or a
+// sip:/sips: URI holding {e164}, nothing that could break an api command.
+func CheckReferTemplate(t string) error {
+	low := strings.ToLower(t)
+	if !strings.Contains(t, "{e164}") || !(strings.HasPrefix(low, "tel:") || strings.HasPrefix(low, "sip:") || strings.HasPrefix(low, "sips:")) {
+		return errors.New("refer_to_template must be tel:{e164} or sip:{e164}@host")
+	}
+	if strings.ContainsAny(t, " \t\r\n'\"|,") || len(t) > 200 {
+		return errors.New("refer_to_template must not contain spaces, quotes, '|' or ','")
+	}
+	return nil
+}
+
+// ApplyReferTemplate puts the number into a Refer-To template.
+func ApplyReferTemplate(t, e164 string) string { return strings.ReplaceAll(t, "{e164}", e164) }
+
+// refer sends a SIP REFER and reports whether it was accepted. uuid_deflect
+// copies every sip_h_* variable into the REFER, so the inbound X-/Diversion
+// headers are excluded first (exclude_outgoing_extra_header is a regex on
+// the variable name, read in sofia_glue_get_extra_headers);
+// sip_refer_continue_after_reply keeps the call up when the REFER is
+// declined (a real switch hangs up otherwise, as recorded).
+func (s *callSession) refer(uri string) bool {
 	for _, v := range []string{"exclude_outgoing_extra_header ^sip_h_", "sip_refer_continue_after_reply true"} {
 		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
 			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
 		}
 	}
+	s.event("refer_sent", db.JSONMap{"refer_to": uri})
 	ctx, cancel := context.WithTimeout(s.c.ctx, 15*time.Second)
 	defer cancel()
 	out, err := s.c.sw.BGAPI(ctx, "uuid_deflect "+s.uuid+" "+uri)
 	out = strings.TrimSpace(out)
 	if err == nil && strings.HasPrefix(out, "+OK:SIP/2.0 2") {
-		s.event("refer_accepted", db.JSONMap{"to": uri, "reply": out})
+		s.event("refer_accepted", db.JSONMap{"refer_to": uri, "reply": out})
 		s.endReason = "transferred by REFER to " + uri
-		return nil
+		return true
 	}
-	s.log.Warn("REFER not accepted", "to", uri, "reply", out, "err", err)
-	s.event("refer_failed", db.JSONMap{"to": uri, "reply": out, "error": fmt.Sprint(err)})
-	s.kill(causeNormal, "REFER to "+uri+" not accepted: "+out)
-	return fmt.Errorf("REFER not accepted: %s", out)
+	s.log.Warn("REFER not accepted", "refer_to", uri, "reply", out, "err", err)
+	s.event("refer_failed", db.JSONMap{"refer_to": uri, "reply": out, "error": fmt.Sprint(err)})
+	return false
 }
 
 // bridgeOut originates a leg to the number through the organization's
@@ -105,6 +155,9 @@ func (s *callSession) bridgeOut(number string) error {
 	cancel()
 	if err == nil {
 		err = oerr
+	}
+	if err == nil {
+		err = checkCountry(org, number)
 	}
 	var own string
 	if s.route != nil && s.route.Number != nil && s.route.Number.SIPTrunkID != nil {

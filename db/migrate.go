@@ -168,6 +168,10 @@ CREATE TABLE call_events (
 );
 CREATE INDEX call_events_call_idx ON call_events (call_id, id);
 `},
+	{4, "trunk transfer settings", `
+ALTER TABLE sip_trunks ADD COLUMN transfer_mode TEXT NOT NULL DEFAULT 'bridge';
+ALTER TABLE sip_trunks ADD COLUMN refer_to_template TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

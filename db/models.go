@@ -141,9 +141,15 @@ type SIPTrunk struct {
 	AllowedAddresses StringList `gorm:"type:text;not null"`
 	Codecs           StringList `gorm:"type:text;not null"`
 	Provider         string     `gorm:"not null"`
-	CreatedAt        time.Time
-	UpdatedAt        time.Time
-	Status           *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
+	// TransferMode is how a call that came in on this trunk is moved to a
+	// phone number: "bridge" (out through the trunks) or "refer" (a SIP
+	// REFER back to the carrier or PBX, Refer-To from ReferToTemplate,
+	// e.g. "tel:{e164}" or "sip:{e164}@pbx.example.com").
+	TransferMode    string `gorm:"not null"`
+	ReferToTemplate string `gorm:"not null"`
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	Status          *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
 }
 
 func (SIPTrunk) TableName() string { return "sip_trunks" }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -38,6 +39,8 @@ type trunkView struct {
 	AllowedAddresses []string       `json:"allowed_addresses"`
 	Codecs           []string       `json:"codecs"`
 	Provider         string         `json:"provider"`
+	TransferMode     string         `json:"transfer_mode" doc:"bridge | refer: how calls from this trunk are moved to a phone number"`
+	ReferToTemplate  string         `json:"refer_to_template" doc:"Refer-To for transfer_mode=refer, with {e164}: tel:{e164} or sip:{e164}@host"`
 	SyncStatus       syncStatusView `json:"sync_status"`
 	GatewayState     string         `json:"gateway_state" doc:"live FreeSWITCH state: REGED, FAILED, NOREG, DOWN, …"`
 	PingStatus       string         `json:"ping_status"`
@@ -66,6 +69,8 @@ type trunkInput struct {
 	AllowedAddresses *[]string `json:"allowed_addresses" doc:"CIDRs or addresses allowed to send INVITEs"`
 	Codecs           *[]string `json:"codecs"`
 	Provider         *string   `json:"provider" doc:"free label"`
+	TransferMode     *string   `json:"transfer_mode" doc:"bridge (default) | refer"`
+	ReferToTemplate  *string   `json:"refer_to_template" doc:"tel:{e164} (carriers such as Twilio) or sip:{e164}@host (PBXs)"`
 }
 
 type syncAccepted struct {
@@ -79,7 +84,7 @@ func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
 		Realm: t.Realm, Proxy: t.Proxy, Transport: t.Transport, FromUser: t.FromUser, FromDomain: t.FromDomain,
 		CallerIDInFrom: t.CallerIDInFrom, ExpireSeconds: t.ExpireSeconds, RetrySeconds: t.RetrySeconds,
 		PingSeconds: t.PingSeconds, AllowedAddresses: nonNil(t.AllowedAddresses), Codecs: nonNil(t.Codecs),
-		Provider: t.Provider, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		Provider: t.Provider, TransferMode: t.TransferMode, ReferToTemplate: t.ReferToTemplate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		SyncStatus: syncStatusView{State: "pending"},
 	}
 	if st := t.Status; st != nil {
@@ -223,6 +228,27 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool) (newPassword *
 	}
 	if err := setText(&t.Provider, in.Provider, "provider", 64); err != nil {
 		return nil, err
+	}
+	if in.TransferMode != nil {
+		if *in.TransferMode != "bridge" && *in.TransferMode != "refer" {
+			return nil, invalid("transfer_mode", "transfer_mode must be bridge or refer")
+		}
+		t.TransferMode = *in.TransferMode
+	}
+	if t.TransferMode == "" {
+		t.TransferMode = "bridge"
+	}
+	if in.ReferToTemplate != nil {
+		v := strings.TrimSpace(*in.ReferToTemplate)
+		if v != "" {
+			if err := controller.CheckReferTemplate(v); err != nil {
+				return nil, invalid("refer_to_template", "%s", err.Error())
+			}
+		}
+		t.ReferToTemplate = v
+	}
+	if t.TransferMode == "refer" && t.ReferToTemplate == "" {
+		return nil, invalid("refer_to_template", "transfer_mode=refer needs a refer_to_template such as tel:{e164} or sip:{e164}@pbx.example.com")
 	}
 	if !t.Register && len(t.AllowedAddresses) == 0 {
 		return nil, invalid("allowed_addresses", "an IP-auth trunk (register=false) needs at least one allowed address")
