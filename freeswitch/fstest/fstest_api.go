@@ -22,6 +22,7 @@ func (s *Switch) coreAPI() map[string]apiFunc {
 		"sofia":         s.apiSofia,
 	}
 	s.channelAPI(m)
+	s.mediaAPI(m)
 	return m
 }
 

@@ -28,6 +28,10 @@ type InboundCall struct {
 	ACLAuthedBy string
 	// Gateway is set when the INVITE targeted a registered gateway's contact.
 	Gateway string
+	// CallerAudio fills dst with the caller's next 16 kHz samples, one 20 ms
+	// frame (320 samples) per call, from the media loop. Default: a
+	// continuous 440 Hz tone, as the recordings' caller sent.
+	CallerAudio func(dst []int16)
 }
 
 // ErrNoTemplate means the recordings holding the channel template are missing.
@@ -37,12 +41,17 @@ type channel struct {
 	uuid     string
 	vars     map[string]any // Caller-* and variable_* headers
 	answered bool
+
+	callerAudio func([]int16)
+	media       *chanMedia // fstest_media.go; nil until used
+	hangingUp   string     // the call state while the hangup sequence runs
 }
 
 type channels struct {
 	mu   sync.Mutex
 	byID map[string]*channel
 	tmpl map[string]any
+	gone map[string]*chanMedia // media of hung-up channels, for Heard & co.
 }
 
 func (s *Switch) template() (map[string]any, error) {
@@ -142,7 +151,7 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 			v["variable_sip_h_"+name] = vals[len(vals)-1] // sip_h_ keeps only the last one
 		}
 	}
-	ch := &channel{uuid: id, vars: v}
+	ch := &channel{uuid: id, vars: v, callerAudio: c.CallerAudio}
 	s.chans.mu.Lock()
 	if s.chans.byID == nil {
 		s.chans.byID = map[string]*channel{}
@@ -227,6 +236,12 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 	if !ch.answered {
 		call = "RINGING"
 	}
+	if ch.media != nil {
+		if s.chans.gone == nil {
+			s.chans.gone = map[string]*chanMedia{}
+		}
+		s.chans.gone[id] = ch.media
+	}
 	s.chans.mu.Unlock()
 	for _, st := range []struct {
 		name, state, callState string
@@ -239,6 +254,15 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 		{"CHANNEL_STATE", "CS_DESTROY", "HANGUP", false},
 	} {
 		s.channelEvent(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
+		switch {
+		case st.name == "CHANNEL_HANGUP":
+			s.mediaHangup(b, ch, 1)
+		case st.name == "CHANNEL_STATE" && st.state == "CS_HANGUP":
+			s.chans.mu.Lock()
+			ch.hangingUp = call
+			s.chans.mu.Unlock()
+			s.mediaHangup(b, ch, 2)
+		}
 	}
 	return true
 }

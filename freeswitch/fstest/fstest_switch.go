@@ -64,6 +64,10 @@ type Options struct {
 	NoAPIEvents bool             // do not emit the API event a real switch fires for every api/bgapi
 	Clock       func() time.Time // event dates and ping epochs (default time.Now)
 	Logger      *slog.Logger     // default: discard
+	// TempDir is FreeSWITCH's temp dir, where mod_audio_stream writes the
+	// audio of streamAudio messages (default: a directory made under
+	// os.TempDir() on first use and removed by Close).
+	TempDir string
 }
 
 // Registrar is the answer a registration gateway's REGISTER gets (and, for a
@@ -121,6 +125,7 @@ type Switch struct {
 
 	handlers map[string]apiFunc
 	chans    channels
+	tmpDir   string // the default TempDir once made, under mu
 }
 
 type failRule struct{ prefix, reply string }
@@ -207,8 +212,10 @@ func (s *Switch) Close() error {
 	if ln != nil {
 		err = ln.Close()
 	}
+	s.closeMedia()
 	s.DropConnections()
 	s.wg.Wait()
+	s.removeTempDir()
 	return err
 }
 
@@ -258,6 +265,7 @@ func (s *Switch) Connections() int {
 // with a new Core-UUID: no gateways, no ACL lists, no inbound lists until
 // rescan / reloadacl. Registrar outcomes, modules and FailNext rules stay.
 func (s *Switch) Restart() {
+	s.closeMedia()
 	s.mu.Lock()
 	s.newEpochLocked()
 	s.gateways, s.acls, s.inbound, s.active = map[string]*gateway{}, map[string]aclList{}, nil, nil

@@ -1,0 +1,303 @@
+package fstest
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+)
+
+// Playback to the caller: uuid_broadcast and uuid_break, as recorded
+// (audio-stream-mono-8k, -stereo-16k, -during-playback) and as
+// mod_commands.c / switch_ivr_async.c (switch_ivr_broadcast) /
+// switch_ivr.c (switch_ivr_parse_event) do it:
+//
+//   - uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both] answers
+//     "+OK Message sent" and queues a private "execute playback" command
+//     with lead-frames 5, so the playback starts 5 frames (100 ms) later:
+//     CHANNEL_EXECUTE (playback), PLAYBACK_START; when the file is played
+//     out PLAYBACK_STOP (done), CHANNEL_EXECUTE_COMPLETE (FILE PLAYED) and
+//     PRIVATE_COMMAND. Broadcasts queue: private events run one after the
+//     other, each after its own 5 lead frames;
+//   - a file that cannot be opened: CHANNEL_EXECUTE, then at once
+//     CHANNEL_EXECUTE_COMPLETE with Application-Response FILE NOT FOUND
+//     and PRIVATE_COMMAND; no PLAYBACK_START or _STOP (switch_ivr_play_file
+//     returns before them) — the reply is "+OK Message sent" all the same;
+//   - uuid_break <uuid> [all] answers "+OK"; the current playback stops on
+//     the next frame with PLAYBACK_STOP (break) — still FILE PLAYED;
+//     "all" also drops the queued broadcasts (flush_private_events),
+//     without it the next queued one plays.
+//
+// Files: raw .r8/.r16/.r24/.r32/.r48/.r64 (L16 at that rate), .pcmu and
+// .pcma (G.711 at 8 kHz) and RIFF/WAVE PCM 16-bit of any rate and channel
+// count (mixed down); they are read whole when the playback starts. Other
+// formats (mp3, ogg) count as not found. Only the a-leg is emulated (no
+// bridge): bleg/holdb alone queue nothing.
+
+const leadFrames = 5 // switch_ivr_broadcast: "lead-frames" 5
+
+// playing is the playback in progress.
+type playing struct {
+	path    string
+	appUUID string
+	native  int     // the file's rate (playback_samples count in it)
+	samples []int16 // 8 kHz mono
+	pos     int
+}
+
+// apiBroadcast is uuid_broadcast (mod_commands.c uuid_broadcast_function).
+func (s *Switch) apiBroadcast(_ *batch, args string) string {
+	argv := separateBlank(args, 4)
+	if len(argv) < 2 {
+		return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
+	}
+	ch, ok := s.channel(argv[0])
+	if !ok {
+		return "-ERR invalid uuid\n"
+	}
+	aleg := true
+	if len(argv) > 2 {
+		f := strings.ToLower(argv[2])
+		aleg = strings.Contains(f, "aleg") || strings.Contains(f, "both")
+	}
+	path := argv[1]
+	if app, arg, ok := strings.Cut(path, "::"); ok {
+		if app != "playback" {
+			return s.unsupported("uuid_broadcast " + app + "::")
+		}
+		path = arg
+	}
+	if !aleg {
+		return "+OK Message sent\n"
+	}
+	m := s.media(ch)
+	m.mu.Lock()
+	m.queue = append(m.queue, path)
+	m.startLoopLocked()
+	m.mu.Unlock()
+	return "+OK Message sent\n"
+}
+
+// apiBreak is uuid_break (mod_commands.c break_function).
+func (s *Switch) apiBreak(_ *batch, args string) string {
+	if args == "" {
+		return "-USAGE: <uuid> [all]\n"
+	}
+	id, flag, _ := strings.Cut(args, " ")
+	ch, ok := s.channel(id)
+	if !ok {
+		return "-ERR No such channel!\n"
+	}
+	m := s.media(ch)
+	m.mu.Lock()
+	if strings.Contains(flag, "all") {
+		m.queue, m.lead = nil, 0
+	}
+	m.breakIt = m.cur != nil
+	m.mu.Unlock()
+	return "+OK\n"
+}
+
+// playFrameLocked advances the playback by one frame: a pending break
+// first, then the queue (lead frames, start), then 20 ms of the file.
+// It returns what the caller hears in this frame (nil: nothing played).
+func (m *chanMedia) playFrameLocked(b *batch) ([]int16, bool) {
+	if m.cur != nil && m.breakIt {
+		m.finishLocked(b, "break")
+	}
+	m.breakIt = false
+	if m.cur == nil && len(m.queue) > 0 {
+		if m.lead == 0 {
+			m.lead = leadFrames
+		}
+		m.lead--
+		if m.lead == 0 {
+			path := m.queue[0]
+			m.queue = m.queue[1:]
+			m.startLocked(b, path)
+		}
+	}
+	p := m.cur
+	if p == nil {
+		return nil, false
+	}
+	out := make([]int16, samples8k)
+	n := copy(out, p.samples[p.pos:])
+	m.heard = append(m.heard, out[:n]...)
+	p.pos += n
+	if p.pos >= len(p.samples) {
+		m.finishLocked(b, "done")
+	}
+	return out, true
+}
+
+func (m *chanMedia) startLocked(b *batch, path string) {
+	s, ch := m.s, m.ch
+	app := uuid.NewString()
+	for k, v := range map[string]string{"current_application": "playback", "current_application_data": path,
+		"current_loop": "1", "total_loops": "1"} {
+		s.setVar(ch, k, &v)
+	}
+	s.mediaEvent(b, ch, "CHANNEL_EXECUTE", "", map[string]any{"Application": "playback", "Application-Data": path, "Application-UUID": app}, "")
+	samples, native, err := loadAudio(path)
+	if err != nil {
+		s.log.Info("fstest: playback file not found", "path", path, "err", err)
+		m.completeLocked(b, path, app, "FILE NOT FOUND")
+		return
+	}
+	m.cur = &playing{path: path, appUUID: app, native: native, samples: samples}
+	m.started = append(m.started, path)
+	s.mediaEvent(b, ch, "PLAYBACK_START", "", map[string]any{"Playback-File-Path": path}, "")
+}
+
+// finishLocked ends the current playback with status done or break.
+func (m *chanMedia) finishLocked(b *batch, status string) {
+	s, ch, p := m.s, m.ch, m.cur
+	m.cur = nil
+	in := p.pos * p.native / 8000
+	for k, v := range map[string]string{"playback_last_offset_pos": strconv.Itoa(in), "playback_seconds": strconv.Itoa(in / p.native),
+		"playback_ms": strconv.Itoa(in / (p.native / 1000)), "playback_samples": strconv.Itoa(in)} {
+		s.setVar(ch, k, &v)
+	}
+	s.mediaEvent(b, ch, "PLAYBACK_STOP", "", map[string]any{"Playback-File-Path": p.path, "Playback-Status": status}, "")
+	m.completeLocked(b, p.path, p.appUUID, "FILE PLAYED")
+}
+
+// completeLocked fires the end of the playback application and of the
+// private command that ran it.
+func (m *chanMedia) completeLocked(b *batch, path, app, response string) {
+	s, ch := m.s, m.ch
+	s.setVar(ch, "current_application_response", &response)
+	s.mediaEvent(b, ch, "CHANNEL_EXECUTE_COMPLETE", "", map[string]any{"Application": "playback", "Application-Data": path,
+		"Application-Response": response, "Application-UUID": app}, "")
+	s.setVar(ch, "current_loop", nil)
+	s.setVar(ch, "total_loops", nil)
+	s.mediaEventNoVars(b, ch, "PRIVATE_COMMAND", map[string]any{"call-command": "execute", "execute-app-name": "playback",
+		"execute-app-arg": path, "event-lock": "true", "lead-frames": strconv.Itoa(leadFrames)})
+}
+
+// errAudioFormat means a file the simulator cannot play.
+var errAudioFormat = errors.New("fstest: unsupported audio file")
+
+// loadAudio reads a file as FreeSWITCH would play it, as 8 kHz mono, and
+// its native rate.
+func loadAudio(path string) ([]int16, int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	ext := strings.ToLower(filepath.Ext(path))
+	switch ext {
+	case ".r8", ".r16", ".r24", ".r32", ".r48", ".r64":
+		rate, _ := strconv.Atoi(ext[2:])
+		rate *= 1000
+		return resample8k(l16(data), rate), rate, nil
+	case ".pcmu", ".pcma":
+		out := make([]int16, len(data))
+		for i, c := range data {
+			if ext == ".pcmu" {
+				out[i] = ulaw(c)
+			} else {
+				out[i] = alaw(c)
+			}
+		}
+		return out, 8000, nil
+	case ".wav":
+		return readWAV(data)
+	}
+	return nil, 0, errAudioFormat
+}
+
+func l16(data []byte) []int16 {
+	out := make([]int16, len(data)/2)
+	for i := range out {
+		out[i] = int16(binary.LittleEndian.Uint16(data[2*i:]))
+	}
+	return out
+}
+
+// resample8k takes the nearest sample (enough for tones and lengths).
+func resample8k(in []int16, rate int) []int16 {
+	if rate == 8000 || rate <= 0 {
+		return in
+	}
+	n := int(int64(len(in)) * 8000 / int64(rate))
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = in[int(int64(i)*int64(rate)/8000)]
+	}
+	return out
+}
+
+// readWAV decodes RIFF/WAVE PCM 16-bit, channels mixed to mono.
+func readWAV(data []byte) ([]int16, int, error) {
+	if len(data) < 12 || string(data[:4]) != "RIFF" || string(data[8:12]) != "WAVE" {
+		return nil, 0, errAudioFormat
+	}
+	var channels, rate, bits int
+	var pcm []byte
+	for p := 12; p+8 <= len(data); {
+		id, size := string(data[p:p+4]), int(binary.LittleEndian.Uint32(data[p+4:]))
+		body := data[p+8 : min(len(data), p+8+max(0, size))]
+		switch id {
+		case "fmt ":
+			if len(body) < 16 || binary.LittleEndian.Uint16(body) != 1 {
+				return nil, 0, errAudioFormat
+			}
+			channels = int(binary.LittleEndian.Uint16(body[2:]))
+			rate = int(binary.LittleEndian.Uint32(body[4:]))
+			bits = int(binary.LittleEndian.Uint16(body[14:]))
+		case "data":
+			pcm = body
+		}
+		if size < 0 || p+8+size+size%2 > len(data) {
+			break
+		}
+		p += 8 + size + size%2
+	}
+	if bits != 16 || channels < 1 || rate < 1000 || pcm == nil {
+		return nil, 0, errAudioFormat
+	}
+	all := l16(pcm)
+	mono := make([]int16, len(all)/channels)
+	for i := range mono {
+		sum := 0
+		for c := 0; c < channels; c++ {
+			sum += int(all[i*channels+c])
+		}
+		mono[i] = int16(sum / channels)
+	}
+	return resample8k(mono, rate), rate, nil
+}
+
+// ulaw and alaw decode G.711 (ITU-T G.711 tables, computed).
+func ulaw(c byte) int16 {
+	c = ^c
+	t := (int(c&0x0f)<<3 + 0x84) << (uint(c&0x70) >> 4)
+	if c&0x80 != 0 {
+		return int16(0x84 - t)
+	}
+	return int16(t - 0x84)
+}
+
+func alaw(c byte) int16 {
+	c ^= 0x55
+	t := int(c&0x0f) << 4
+	seg := int(c&0x70) >> 4
+	switch seg {
+	case 0:
+		t += 8
+	case 1:
+		t += 0x108
+	default:
+		t = (t + 0x108) << (seg - 1)
+	}
+	if c&0x80 != 0 {
+		return int16(t)
+	}
+	return int16(-t)
+}

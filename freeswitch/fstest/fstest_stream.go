@@ -1,0 +1,842 @@
+package fstest
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// mod_audio_stream (amigniter/mod_audio_stream, mod_audio_stream.c and
+// audio_streamer_glue.cpp; websocket client libwsc), as recorded in
+// audio-stream-*.jsonl and their websocket logs:
+//
+//   - start: "+OK Success", MEDIA_BUG_START (audio_stream), then the dial;
+//     on the upgrade the metadata goes out as the first text frame and
+//     CUSTOM ::connect {"status":"connected"} fires; then one binary frame
+//     of raw L16 per 20 ms (mono: from the first frame on; mixed/stereo:
+//     only while something is played to the caller, as the stereo
+//     recording shows — mixed is not recorded and is assumed to behave
+//     like stereo);
+//   - a dial that fails: ::error {"status":"error","message":{"code":6,
+//     "error":"Connection refused (system error 111)"}} and MEDIA_BUG_STOP,
+//     no retry; the bug is gone, so a later stop answers -ERR;
+//   - text from the server: a valid streamAudio becomes a file in the
+//     temp dir and ::play with the data object (audioData removed, file
+//     added); anything else, invalid streamAudio included, ::json with the
+//     text as is (processMessage falls back to EVENT_JSON);
+//   - a close frame from the server: ::disconnect with its code and reason;
+//     the bug stays (no more frames) until stop or hangup;
+//   - the connection lost without a close frame (BreakStream, a server
+//     that dies): libwsc reports an IO error (code 1), so ::error and
+//     MEDIA_BUG_STOP as for a failed dial;
+//   - stop / hangup: the files written are deleted, the client sends close
+//     1000 "Normal closure", no event of the module; MEDIA_BUG_STOP.
+//
+// Binary frames from the server are ignored; STREAM_HEART_BEAT sends a
+// ping ("ping") every that many seconds; STREAM_BUFFER_SIZE, extra headers
+// and TLS options are not emulated (20 ms frames always).
+
+const (
+	streamBug    = "audio_stream"
+	streamSyntax = "<uuid> [start | stop | send_text | pause | resume | graceful-shutdown ] [wss-url | path] [mono | mixed | stereo] [8000 | 16000] [metadata]"
+)
+
+// libwsc error codes (WebSocketClient.h ErrorCode).
+const (
+	wscIO            = 1
+	wscConnectFailed = 6
+	wscTimeout       = 10
+)
+
+type audioStream struct {
+	s  *Switch
+	ch *channel
+	m  *chanMedia
+
+	url, mix  string
+	rate      int
+	meta      string
+	heartBeat time.Duration
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{} // the dial/read goroutine ended
+
+	evMu    sync.Mutex // held while deciding to fire and firing
+	cleaned bool       // stop, hangup or failure: no more events
+
+	mu       sync.Mutex // the websocket and what is sent on it
+	ws       *websocket.Conn
+	open     bool // upgraded, not closed by either side
+	paused   bool
+	broken   bool // BreakStream
+	lastPing time.Time
+	fileN    int
+	files    []string
+}
+
+// parseRate is how the module reads the rate: 8k, 16k, else atoi.
+func parseRate(arg string) int {
+	switch arg {
+	case "16k":
+		return 16000
+	case "8k":
+		return 8000
+	}
+	return atoi(arg)
+}
+
+// atoi is C's atoi: blanks, a sign, digits up to the first other byte.
+func atoi(s string) int {
+	i := 0
+	for i < len(s) && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')) {
+		i++
+	}
+	neg := false
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		neg = s[i] == '-'
+		i++
+	}
+	n := 0
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if n < math.MaxInt32 {
+			n = n*10 + int(s[i]-'0')
+		}
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+// validWSURI is validate_ws_uri: ws:// or wss://, a host of letters,
+// digits, '-' and '.', an optional all-digit port ending at '/' or the end.
+func validWSURI(u string) bool {
+	var rest string
+	switch {
+	case strings.HasPrefix(u, "ws://"):
+		rest = u[5:]
+	case strings.HasPrefix(u, "wss://"):
+		rest = u[6:]
+	default:
+		return false
+	}
+	i := 0
+	for i < len(rest) && rest[i] != ':' && rest[i] != '/' {
+		c := rest[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	if i < len(rest) && rest[i] == ':' {
+		for i++; i < len(rest) && rest[i] != '/'; i++ {
+			if rest[i] < '0' || rest[i] > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// streamArgs is a parsed `uuid_audio_stream … start` line.
+type streamArgs struct {
+	url, mix string
+	rate     int
+	meta     string
+}
+
+// parseStreamStart checks start's arguments (argv after the uuid and
+// "start") as stream_function does; "" reply means valid.
+func parseStreamStart(argv []string) (streamArgs, string) {
+	const fail = "-ERR Operation Failed\n"
+	a := streamArgs{url: argv[0], mix: argv[1], rate: 8000}
+	if len(argv) > 3 {
+		a.meta = argv[3]
+		if !utf8.ValidString(argv[0]) { // the module checks the url here, not the metadata
+			return a, ""
+		}
+	}
+	if a.mix != "mono" && a.mix != "mixed" && a.mix != "stereo" {
+		return a, fail
+	}
+	if len(argv) > 2 {
+		a.rate = parseRate(argv[2])
+	}
+	// A rate that is not a multiple of 8000 is refused; 0 (atoi of a word)
+	// passes that check but the resampler cannot be made.
+	if !validWSURI(a.url) || a.rate%8000 != 0 || a.rate <= 0 {
+		return a, fail
+	}
+	return a, "ok"
+}
+
+// apiAudioStream is uuid_audio_stream (mod_audio_stream.c stream_function).
+func (s *Switch) apiAudioStream(b *batch, args string) string {
+	const fail = "-ERR Operation Failed\n"
+	argv := separateBlank(args, 6)
+	if len(argv) < 2 || (argv[1] == "start" && len(argv) < 4) || (strings.EqualFold(argv[1], "start") && len(argv) < 4) {
+		return "-USAGE: " + streamSyntax + "\n"
+	}
+	ch, ok := s.channel(argv[0])
+	if !ok {
+		return fail
+	}
+	m := s.media(ch)
+	switch strings.ToLower(argv[1]) {
+	case "stop":
+		var text *string
+		if len(argv) > 2 {
+			if !utf8.ValidString(argv[2]) {
+				return ""
+			}
+			text = &argv[2]
+		}
+		m.mu.Lock()
+		st := m.stream
+		if st != nil {
+			m.stream = nil
+			m.dropBugLocked(streamBug)
+		}
+		m.mu.Unlock()
+		if st == nil {
+			return fail // audio-stream-error: stop after the failed dial
+		}
+		st.cleanup(text, false)
+		s.mediaEvent(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+		return "+OK Success\n"
+	case "pause", "resume":
+		m.mu.Lock()
+		st := m.stream
+		m.mu.Unlock()
+		if st == nil {
+			return fail
+		}
+		st.mu.Lock()
+		st.paused = strings.EqualFold(argv[1], "pause")
+		st.mu.Unlock()
+		return "+OK Success\n"
+	case "send_text":
+		if len(argv) < 3 || !utf8.ValidString(argv[2]) {
+			return ""
+		}
+		m.mu.Lock()
+		st := m.stream
+		m.mu.Unlock()
+		if st == nil {
+			return fail
+		}
+		st.writeText(argv[2])
+		return "+OK Success\n"
+	case "start":
+		a, bad := parseStreamStart(argv[2:])
+		if bad == "" {
+			return ""
+		}
+		if bad != "ok" {
+			return bad
+		}
+		hb := 0
+		if v, ok := s.getVar(ch, "STREAM_HEART_BEAT"); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				hb = n
+			}
+		}
+		m.mu.Lock()
+		if m.stream != nil {
+			m.mu.Unlock()
+			return fail // "bug already attached!"
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		st := &audioStream{s: s, ch: ch, m: m, url: a.url, mix: a.mix, rate: a.rate, meta: a.meta,
+			heartBeat: time.Duration(hb) * time.Second, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+		m.stream = st
+		m.bugs = append(m.bugs, streamBug)
+		m.startLoopLocked()
+		m.mu.Unlock()
+		s.mediaEvent(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+		b.after = append(b.after, func() {
+			if !s.goTimerOK(st.run) {
+				close(st.done)
+			}
+		})
+		return "+OK Success\n"
+	}
+	return fail // "unsupported mod_audio_stream cmd" (graceful-shutdown too)
+}
+
+// goTimerOK is goTimer reporting whether f was started.
+func (s *Switch) goTimerOK(f func()) bool {
+	s.mu.Lock()
+	closed := s.closed
+	if !closed {
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if closed {
+		return false
+	}
+	go func() {
+		defer s.wg.Done()
+		f()
+	}()
+	return true
+}
+
+func (m *chanMedia) dropBugLocked(name string) {
+	for i, b := range m.bugs {
+		if b == name {
+			m.bugs = append(m.bugs[:i:i], m.bugs[i+1:]...)
+			return
+		}
+	}
+}
+
+// run dials, then reads until the connection ends.
+func (st *audioStream) run() {
+	defer close(st.done)
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: (&net.Dialer{}).DialContext}
+	ws, resp, err := d.DialContext(st.ctx, st.url, nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		code, msg := connectError(err)
+		st.fail(code, msg)
+		return
+	}
+	st.evMu.Lock()
+	if st.cleaned {
+		st.evMu.Unlock()
+		ws.Close()
+		return
+	}
+	st.mu.Lock()
+	st.ws, st.open, st.lastPing = ws, true, time.Now()
+	if st.meta != "" { // send_initial_metadata, before the event
+		ws.SetWriteDeadline(time.Now().Add(time.Second))
+		ws.WriteMessage(websocket.TextMessage, []byte(st.meta))
+	}
+	st.mu.Unlock()
+	st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::connect", nil, `{"status":"connected"}`)
+	st.evMu.Unlock()
+	for {
+		typ, data, err := ws.ReadMessage()
+		if err != nil {
+			st.readFailed(err)
+			break
+		}
+		if typ == websocket.TextMessage {
+			st.onText(data)
+		}
+	}
+	ws.Close()
+}
+
+// connectError maps a failed dial to libwsc's error callback.
+func connectError(err error) (int, string) {
+	var errno syscall.Errno
+	var ne net.Error
+	var dns *net.DNSError
+	switch {
+	case errors.Is(err, websocket.ErrBadHandshake):
+		return wscConnectFailed, "WebSocket upgrade failed"
+	case errors.As(err, &dns):
+		return wscConnectFailed, "Connection error"
+	case errors.As(err, &errno):
+		return wscConnectFailed, sysErrorText(errno)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return wscConnectFailed, "Connection closed during handshake (EOF)"
+	case errors.As(err, &ne) && ne.Timeout():
+		return wscTimeout, "Connection/handshake timeout"
+	}
+	return wscConnectFailed, "Connection error"
+}
+
+// sysErrorText is libwsc's "<strerror> (system error N)".
+func sysErrorText(e syscall.Errno) string {
+	t := e.Error()
+	if t != "" {
+		t = strings.ToUpper(t[:1]) + t[1:]
+	}
+	return fmt.Sprintf("%s (system error %d)", t, int(e))
+}
+
+// fail is libwsc's error callback: ::error, then the module closes its
+// bug (media_bug_close): MEDIA_BUG_STOP, the stream is gone.
+func (st *audioStream) fail(code int, msg string) {
+	st.evMu.Lock()
+	defer st.evMu.Unlock()
+	if st.cleaned {
+		return
+	}
+	st.cleaned = true
+	st.mu.Lock()
+	st.open = false
+	st.mu.Unlock()
+	body, _ := json.Marshal(struct {
+		Status  string `json:"status"`
+		Message struct {
+			Code  int    `json:"code"`
+			Error string `json:"error"`
+		} `json:"message"`
+	}{Status: "error", Message: struct {
+		Code  int    `json:"code"`
+		Error string `json:"error"`
+	}{code, msg}})
+	st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::error", nil, string(body))
+	m := st.m
+	m.mu.Lock()
+	attached := m.stream == st
+	if attached {
+		m.stream = nil
+		m.dropBugLocked(streamBug)
+	}
+	m.mu.Unlock()
+	st.deleteFiles()
+	if attached {
+		st.s.mediaEvent(nil, st.ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+	}
+}
+
+// readFailed: a close frame → ::disconnect (the bug stays); a lost
+// connection → ::error (IO) and the bug closes.
+func (st *audioStream) readFailed(err error) {
+	st.mu.Lock()
+	broken := st.broken
+	st.open = false
+	st.mu.Unlock()
+	var ce *websocket.CloseError
+	if !broken && errors.As(err, &ce) && ce.Code != websocket.CloseAbnormalClosure {
+		st.evMu.Lock()
+		defer st.evMu.Unlock()
+		if st.cleaned {
+			return
+		}
+		body, _ := json.Marshal(struct {
+			Status  string `json:"status"`
+			Message struct {
+				Code   int    `json:"code"`
+				Reason string `json:"reason"`
+			} `json:"message"`
+		}{Status: "disconnected", Message: struct {
+			Code   int    `json:"code"`
+			Reason string `json:"reason"`
+		}{ce.Code, ce.Text}})
+		st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::disconnect", nil, string(body))
+		return
+	}
+	msg := "Connection closed without WebSocket CLOSE (abnormal EOF)"
+	if errors.Is(err, syscall.ECONNRESET) && !broken {
+		msg = sysErrorText(syscall.ECONNRESET)
+	}
+	st.fail(wscIO, msg)
+}
+
+// onText handles a text message from the server (eventCallback MESSAGE).
+func (st *audioStream) onText(msg []byte) {
+	st.evMu.Lock()
+	defer st.evMu.Unlock()
+	if st.cleaned {
+		return
+	}
+	if body, ok := st.writeAudio(msg); ok {
+		st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::play", nil, body)
+		return
+	}
+	st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::json", nil, string(msg))
+}
+
+// writeAudio is processMessage: a valid streamAudio is written to
+// <temp>/<uuid>_<n>.tmp<ext> and the ::play body returned.
+func (st *audioStream) writeAudio(msg []byte) (string, bool) {
+	sa, ok := parseStreamAudio(msg)
+	if !ok {
+		return "", false
+	}
+	dir, err := st.s.tempDir()
+	if err != nil {
+		return "", false
+	}
+	st.mu.Lock()
+	n := st.fileN
+	st.fileN++
+	st.mu.Unlock()
+	path := filepath.Join(dir, fmt.Sprintf("%s_%d.tmp%s", st.ch.uuid, n, sa.ext))
+	if err := os.WriteFile(path, sa.audio, 0o644); err != nil {
+		return "", false
+	}
+	st.mu.Lock()
+	st.files = append(st.files, path)
+	st.mu.Unlock()
+	return sa.body(path), true
+}
+
+func (st *audioStream) deleteFiles() {
+	st.mu.Lock()
+	files := st.files
+	st.files = nil
+	st.mu.Unlock()
+	for _, f := range files {
+		os.Remove(f)
+	}
+}
+
+// cleanup is stream_session_cleanup: files deleted, the optional text
+// sent, no more events, close 1000 "Normal closure"; abrupt (Close of the
+// simulator) does not wait for the server's close.
+func (st *audioStream) cleanup(text *string, abrupt bool) {
+	st.evMu.Lock()
+	st.cleaned = true
+	st.evMu.Unlock()
+	st.cancel()
+	st.deleteFiles()
+	st.mu.Lock()
+	ws, open := st.ws, st.open
+	st.open = false
+	if ws != nil && open {
+		if text != nil {
+			ws.SetWriteDeadline(time.Now().Add(time.Second))
+			ws.WriteMessage(websocket.TextMessage, []byte(*text))
+		}
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "Normal closure"),
+			time.Now().Add(time.Second))
+	}
+	st.mu.Unlock()
+	if ws != nil {
+		if abrupt {
+			ws.NetConn().Close()
+		} else {
+			ws.SetReadDeadline(time.Now().Add(time.Second)) // libwsc waits for the close reply, then gives up
+		}
+	}
+	<-st.done
+}
+
+// breakConn drops the TCP connection under the websocket (BreakStream).
+func (st *audioStream) breakConn() bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ws == nil || !st.open {
+		return false
+	}
+	st.broken = true
+	st.ws.NetConn().Close()
+	return true
+}
+
+func (st *audioStream) writeText(text string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ws != nil && st.open {
+		st.ws.SetWriteDeadline(time.Now().Add(time.Second))
+		st.ws.WriteMessage(websocket.TextMessage, []byte(text))
+	}
+}
+
+// frame builds this tick's binary frame (nil: nothing to send). caller8
+// and caller16 are the caller's 20 ms; played is what FreeSWITCH wrote to
+// the caller (8 kHz), playing false when nothing was.
+func (st *audioStream) frame(caller8, caller16, played []int16, playing bool) []byte {
+	st.mu.Lock()
+	ok := st.open && !st.paused
+	st.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	n := st.rate / 50
+	at := func(src []int16, i int) int16 { return src[i*len(src)/n] }
+	var out []byte
+	switch st.mix {
+	case "mono":
+		src := caller16
+		if st.rate == 8000 {
+			src = caller8
+		}
+		out = make([]byte, 2*n)
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint16(out[2*i:], uint16(at(src, i)))
+		}
+	case "mixed":
+		if !playing {
+			return nil
+		}
+		out = make([]byte, 2*n)
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint16(out[2*i:], uint16(clamp16(int(at(caller16, i))+int(at(played, i)))))
+		}
+	default: // stereo: left the caller, right what is played
+		if !playing {
+			return nil
+		}
+		out = make([]byte, 4*n)
+		for i := 0; i < n; i++ {
+			binary.LittleEndian.PutUint16(out[4*i:], uint16(at(caller16, i)))
+			binary.LittleEndian.PutUint16(out[4*i+2:], uint16(at(played, i)))
+		}
+	}
+	return out
+}
+
+func clamp16(v int) int16 {
+	return int16(max(math.MinInt16, min(math.MaxInt16, v)))
+}
+
+// send writes one binary frame; false when it did not go out.
+func (st *audioStream) send(frame []byte) bool {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ws == nil || !st.open {
+		return false
+	}
+	st.ws.SetWriteDeadline(time.Now().Add(time.Second))
+	return st.ws.WriteMessage(websocket.BinaryMessage, frame) == nil
+}
+
+// heartbeat pings every STREAM_HEART_BEAT seconds (4-byte "ping" payload,
+// as the websocket log shows at 14996 ms).
+func (st *audioStream) heartbeat() {
+	if st.heartBeat <= 0 {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.ws == nil || !st.open || time.Since(st.lastPing) < st.heartBeat {
+		return
+	}
+	st.lastPing = time.Now()
+	st.ws.WriteControl(websocket.PingMessage, []byte("ping"), time.Now().Add(time.Second))
+}
+
+// BreakStream drops the websocket of the channel's stream as a network
+// failure would (no close frame). mod_audio_stream then gets libwsc's IO
+// error: CUSTOM ::error {"code":1,"error":"Connection closed without
+// WebSocket CLOSE (abnormal EOF)"} and MEDIA_BUG_STOP; no ::disconnect, no
+// reconnect. False when no stream is connected.
+func (s *Switch) BreakStream(uuid string) bool {
+	m, ok := s.mediaOf(uuid)
+	if !ok {
+		return false
+	}
+	m.mu.Lock()
+	st := m.stream
+	m.mu.Unlock()
+	return st != nil && st.breakConn()
+}
+
+// streamAudio is a valid streamAudio message.
+type streamAudio struct {
+	data  []jsonMember // the data object, audioData removed
+	ext   string       // file suffix: .r8, .r16, …, .wav, .mp3, .ogg, .pcmu, .pcma
+	audio []byte
+}
+
+type jsonMember struct {
+	key string
+	raw json.RawMessage
+}
+
+// body is the ::play body: the data object with "file" added last.
+func (sa streamAudio) body(file string) string {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for _, m := range sa.data {
+		writeJSON(&b, m.key)
+		b.WriteByte(':')
+		var c bytes.Buffer
+		if json.Compact(&c, m.raw) == nil {
+			b.Write(c.Bytes())
+		} else {
+			b.Write(m.raw)
+		}
+		b.WriteByte(',')
+	}
+	b.WriteString(`"file":`)
+	writeJSON(&b, file)
+	b.WriteByte('}')
+	return b.String()
+}
+
+// parseObject reads a JSON object keeping its members in order (nil,
+// false when msg does not start with one; what follows it is ignored, as
+// cJSON_Parse does).
+func parseObject(raw []byte) ([]jsonMember, bool) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	var out []jsonMember
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return nil, false
+		}
+		k, _ := t.(string)
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, false
+		}
+		out = append(out, jsonMember{k, v})
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, false
+	}
+	return out, true
+}
+
+// member is cJSON_GetObjectItem: the first member named so, ignoring case.
+func member(obj []jsonMember, name string) (int, json.RawMessage) {
+	for i, m := range obj {
+		if strings.EqualFold(m.key, name) {
+			return i, m.raw
+		}
+	}
+	return -1, nil
+}
+
+// cstr is cJSON_GetObjectCstr: the member's string value, if a string.
+func cstr(obj []jsonMember, name string) (string, bool) {
+	_, raw := member(obj, name)
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return "", false
+	}
+	return s, true
+}
+
+// valueint is cJSON's valueint of a member: a number truncated and
+// clamped to int32, 0 for anything else.
+func valueint(raw json.RawMessage) int {
+	f, err := strconv.ParseFloat(string(raw), 64)
+	if err != nil {
+		return 0
+	}
+	switch {
+	case f >= math.MaxInt32:
+		return math.MaxInt32
+	case f <= math.MinInt32:
+		return math.MinInt32
+	}
+	return int(f)
+}
+
+var rawExt = map[int]string{8000: ".r8", 16000: ".r16", 24000: ".r24", 32000: ".r32", 48000: ".r48", 64000: ".r64"}
+
+// parseStreamAudio is processMessage without the file: ok only for a
+// streamAudio the module would write (type "streamAudio", a data object
+// with a known audioDataType, a sample rate it maps for raw, audioData a
+// string its base64 decoder takes).
+func parseStreamAudio(msg []byte) (streamAudio, bool) {
+	var sa streamAudio
+	root, ok := parseObject(msg)
+	if !ok {
+		return sa, false
+	}
+	if t, ok := cstr(root, "type"); !ok || t != "streamAudio" {
+		return sa, false
+	}
+	_, rawData := member(root, "data")
+	data, ok := parseObject(rawData)
+	if !ok || len(rawData) == 0 || rawData[0] != '{' {
+		return sa, false
+	}
+	dataType, _ := cstr(data, "audioDataType")
+	i, rawAudio := member(data, "audioData")
+	if i < 0 || len(rawAudio) == 0 || rawAudio[0] != '"' {
+		return sa, false
+	}
+	var audio string
+	if json.Unmarshal(rawAudio, &audio) != nil {
+		return sa, false
+	}
+	rest := append(append([]jsonMember(nil), data[:i]...), data[i+1:]...)
+	rate := 0
+	if _, r := member(rest, "sampleRate"); r != nil {
+		rate = valueint(r)
+	}
+	switch dataType {
+	case "raw":
+		if sa.ext = rawExt[rate]; sa.ext == "" {
+			return sa, false
+		}
+	case "wav", "mp3", "ogg", "pcmu", "pcma":
+		sa.ext = "." + dataType
+	default:
+		return sa, false
+	}
+	dec, ok := base64Liberal(audio)
+	if !ok {
+		return sa, false
+	}
+	sa.data, sa.audio = rest, dec
+	return sa, true
+}
+
+// base64Liberal decodes as the module's base64.cpp does: both alphabets
+// (+/ and -_), padding with '=' or '.' optional, chunk by chunk; any other
+// byte, or a lone byte in the last chunk, is an error.
+func base64Liberal(s string) ([]byte, bool) {
+	pos := func(c byte) (int, bool) {
+		switch {
+		case c >= 'A' && c <= 'Z':
+			return int(c - 'A'), true
+		case c >= 'a' && c <= 'z':
+			return int(c-'a') + 26, true
+		case c >= '0' && c <= '9':
+			return int(c-'0') + 52, true
+		case c == '+' || c == '-':
+			return 62, true
+		case c == '/' || c == '_':
+			return 63, true
+		}
+		return 0, false
+	}
+	out := make([]byte, 0, len(s)/4*3+3)
+	for p := 0; p < len(s); p += 4 {
+		if p+1 >= len(s) {
+			return nil, false
+		}
+		c1, ok1 := pos(s[p+1])
+		c0, ok0 := pos(s[p])
+		if !ok1 || !ok0 {
+			return nil, false
+		}
+		out = append(out, byte(c0<<2+(c1&0x30)>>4))
+		if p+2 < len(s) && s[p+2] != '=' && s[p+2] != '.' {
+			c2, ok := pos(s[p+2])
+			if !ok {
+				return nil, false
+			}
+			out = append(out, byte((c1&0x0f)<<4+(c2&0x3c)>>2))
+			if p+3 < len(s) && s[p+3] != '=' && s[p+3] != '.' {
+				c3, ok := pos(s[p+3])
+				if !ok {
+					return nil, false
+				}
+				out = append(out, byte((c2&0x03)<<6+c3))
+			}
+		}
+	}
+	return out, true
+}

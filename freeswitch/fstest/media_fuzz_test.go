@@ -1,0 +1,111 @@
+package fstest
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// FuzzStreamAudio: any text a websocket server sends is either a valid
+// streamAudio (its ::play body is a JSON object ending with "file", without
+// audioData) or falls back to ::json; never a panic.
+func FuzzStreamAudio(f *testing.F) {
+	for _, s := range []string{
+		streamAudioMsg(tone(660, 8000, 80), 8000),
+		`{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":16000,"audioData":"AAAA"}}`,
+		`{"type":"streamAudio","data":{"audioDataType":"wav","audioData":"UklGRg=="}}`,
+		`{"TYPE":"streamAudio","Data":{"AudioDataType":"raw","SAMPLERATE":8000.9,"AUDIODATA":"-_8."}}`,
+		`{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":8000,"audioData":"A"}}`,
+		`{"type":"streamAudio","data":"x"}`, `{"hello":"world"}`, `[1,2]`, `not json`, ``,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, msg string) {
+		sa, ok := parseStreamAudio([]byte(msg))
+		if !ok {
+			return
+		}
+		body := sa.body("/tmp/x_0.tmp" + sa.ext)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(body), &m); err != nil {
+			t.Fatalf("play body %q of %q is not JSON: %v", body, msg, err)
+		}
+		if !strings.HasSuffix(body, `"file":"/tmp/x_0.tmp`+sa.ext+`"}`) {
+			t.Fatalf("file not last: %q", body)
+		}
+		if sa.ext == "" {
+			t.Fatalf("no file type for %q", msg)
+		}
+	})
+}
+
+// FuzzBase64Liberal: the module's decoder agrees with the standard one on
+// canonical input, and never panics on any other.
+func FuzzBase64Liberal(f *testing.F) {
+	for _, s := range []string{"", "AAAA", "AA==", "AA", "A", "-_8.", "QUJD\nREVG", "////"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := base64Liberal(s)
+		if want, err := base64.StdEncoding.DecodeString(s); err == nil && !strings.ContainsAny(s, "\r\n") {
+			if !ok || !bytes.Equal(got, want) {
+				t.Fatalf("%q: %x %v, std %x", s, got, ok, want)
+			}
+		}
+		if raw, err := base64.RawURLEncoding.DecodeString(s); err == nil && !strings.ContainsAny(s, "\r\n") {
+			if !ok || !bytes.Equal(got, raw) {
+				t.Fatalf("%q: %x %v, raw url %x", s, got, ok, raw)
+			}
+		}
+	})
+}
+
+// FuzzAudioStreamArgs: any uuid_audio_stream line is split and checked
+// without a panic; a start that passes has a known mix type, a rate that
+// is a positive multiple of 8000 and a ws(s) URL.
+func FuzzAudioStreamArgs(f *testing.F) {
+	for _, s := range []string{"u start ws://127.0.0.1:8095/stream mono 16k {\"call\":\"x\"}",
+		"u start ws://h/ stereo 8k 'a b' c", "u start wss://x:1 mixed 48000", "u start ws://h mono 0",
+		`u start ws://h mono 8k {"a":"b\"c"}`, "u stop", "u  start   ws://h   mono", "'u v' send_text \\'x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		argv := separateBlank(line, 6)
+		if len(argv) > 6 {
+			t.Fatalf("%d fields", len(argv))
+		}
+		if len(argv) < 4 || argv[1] != "start" {
+			return
+		}
+		a, verdict := parseStreamStart(argv[2:])
+		if verdict != "ok" {
+			return
+		}
+		if (a.mix != "mono" && a.mix != "mixed" && a.mix != "stereo") || a.rate <= 0 || a.rate%8000 != 0 ||
+			!(strings.HasPrefix(a.url, "ws://") || strings.HasPrefix(a.url, "wss://")) {
+			t.Fatalf("accepted %+v from %q", a, line)
+		}
+	})
+}
+
+func TestSeparateBlank(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want []string
+	}{
+		{"u start ws://h/ mono 8k {\"call\":\"x\"}", 6, []string{"u", "start", "ws://h/", "mono", "8k", `{"call":"x"}`}},
+		{"u start ws://h/ mono 8k {\"a\": 1, \"b\": 2}", 6, []string{"u", "start", "ws://h/", "mono", "8k", `{"a": 1, "b": 2}`}},
+		{"u  x   y", 3, []string{"u", "x", "y"}},
+		{"u v 'hello world' z", 4, []string{"u", "v", "hello world", "z"}},
+		{`u v a\'b`, 3, []string{"u", "v", "a'b"}},
+		{"u var value with spaces", 3, []string{"u", "var", "value with spaces"}},
+		{"", 3, nil},
+	} {
+		if got := separateBlank(tc.in, tc.n); strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

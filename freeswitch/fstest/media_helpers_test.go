@@ -1,0 +1,404 @@
+package fstest
+
+import (
+	"bufio"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// eslLog is an ESL client that keeps every event it reads, so a test can
+// wait for one event and still compare the whole sequence afterwards.
+type eslLog struct {
+	t       *testing.T
+	nc      net.Conn
+	replies chan string
+	events  chan ev
+	seen    []ev
+}
+
+func newESLLog(t *testing.T, s *Switch) *eslLog {
+	t.Helper()
+	nc, err := net.Dial("tcp", s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &eslLog{t: t, nc: nc, replies: make(chan string, 16), events: make(chan ev, 4096)}
+	go func() {
+		defer close(l.replies)
+		r := bufio.NewReader(nc)
+		for {
+			raw, err := readFrame(r)
+			if err != nil {
+				return
+			}
+			if isEventFrame(raw) {
+				e, err := parseEvent(raw)
+				if err != nil {
+					e = ev{h: map[string]string{"Event-Name": "UNPARSABLE", "_body": err.Error()}}
+				}
+				l.events <- e
+				continue
+			}
+			l.replies <- raw
+		}
+	}()
+	t.Cleanup(func() { nc.Close() })
+	l.reply() // auth/request
+	l.send("auth ClueCon\n\n")
+	l.reply()
+	l.send("event json ALL CUSTOM mod_audio_stream::connect mod_audio_stream::disconnect mod_audio_stream::error mod_audio_stream::json mod_audio_stream::play sofia::notify_refer\n\n")
+	l.reply()
+	return l
+}
+
+func (l *eslLog) send(cmd string) {
+	if _, err := l.nc.Write([]byte(cmd)); err != nil {
+		l.t.Fatal(err)
+	}
+}
+
+func (l *eslLog) reply() string {
+	l.t.Helper()
+	select {
+	case r, ok := <-l.replies:
+		if !ok {
+			l.t.Fatal("ESL connection closed")
+		}
+		return r
+	case <-time.After(5 * time.Second):
+		l.t.Fatal("no reply")
+	}
+	return ""
+}
+
+// api sends an api command and returns the whole reply frame.
+func (l *eslLog) api(cmd string) string {
+	l.t.Helper()
+	l.send("api " + cmd + "\n\n")
+	return l.reply()
+}
+
+// body is the body of an api/response frame.
+func body(frame string) string {
+	_, b, _ := strings.Cut(frame, "\n\n")
+	return b
+}
+
+// wait reads events until one of kind (Event-Name or subclass) arrives.
+func (l *eslLog) wait(kind string, timeout time.Duration) ev {
+	l.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case e := <-l.events:
+			l.seen = append(l.seen, e)
+			if e.kind() == kind {
+				return e
+			}
+		case <-deadline:
+			l.t.Fatalf("no %s within %v; seen %v", kind, timeout, kinds(l.seen))
+		}
+	}
+}
+
+// none asserts no event of kind arrives within d (others are kept).
+func (l *eslLog) none(kind string, d time.Duration) {
+	l.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case e := <-l.events:
+			l.seen = append(l.seen, e)
+			if e.kind() == kind {
+				l.t.Fatalf("unexpected %s: %v", kind, e.h["_body"])
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+func kinds(evs []ev) []string {
+	out := make([]string, len(evs))
+	for i, e := range evs {
+		out[i] = e.kind()
+	}
+	return out
+}
+
+// sequence is the channel's event sequence as compared with a recording:
+// name (subclass for CUSTOM) and Channel-State, without HEARTBEAT,
+// RE_SCHEDULE, API, and CODEC (not emulated).
+func sequence(evs []ev, uuid string) []string {
+	var out []string
+	for _, e := range evs {
+		switch e.h["Event-Name"] {
+		case "HEARTBEAT", "RE_SCHEDULE", "API", "CODEC", "BACKGROUND_JOB":
+			continue
+		}
+		if e.h["Unique-ID"] != uuid {
+			continue
+		}
+		out = append(out, e.kind()+"/"+e.h["Channel-State"])
+	}
+	return out
+}
+
+// recordedSequence is sequence() of a recording.
+func recordedSequence(t *testing.T, rec string) []string {
+	t.Helper()
+	frames, err := LoadRecording(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []ev
+	id := ""
+	for _, f := range frames {
+		if f.Dir != "s2c" || !isEventFrame(f.Raw) {
+			continue
+		}
+		e, err := parseEvent(f.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id == "" && e.h["Event-Name"] == "CHANNEL_CREATE" {
+			id = e.h["Unique-ID"]
+		}
+		evs = append(evs, e)
+	}
+	seq := sequence(evs, id)
+	if len(seq) < 15 {
+		t.Fatalf("%s: only %d channel events; the comparison would prove nothing", rec, len(seq))
+	}
+	return seq
+}
+
+// recordedAPIReply finds the first `api <prefix>…` command of a recording
+// and returns the reply frame that followed it.
+func recordedAPIReply(t *testing.T, rec, prefix string) string {
+	t.Helper()
+	frames, err := LoadRecording(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range frames {
+		if f.Dir != "c2s" || !strings.HasPrefix(f.Raw, "api "+prefix) {
+			continue
+		}
+		for _, g := range frames[i+1:] {
+			if g.Dir == "s2c" && !isEventFrame(g.Raw) {
+				return g.Raw
+			}
+		}
+	}
+	t.Fatalf("%s: no api %s…", rec, prefix)
+	return ""
+}
+
+// wsFrame is one message the test server received.
+type wsFrame struct {
+	typ  int
+	data []byte
+	at   time.Time
+}
+
+// wsPeer is one accepted connection of the test server.
+type wsPeer struct {
+	c      *websocket.Conn
+	req    *http.Request
+	frames chan wsFrame
+	closed chan *websocket.CloseError // the client's close frame, or nil on a bare EOF
+	mu     sync.Mutex
+	pings  int
+	rest   []wsFrame // frames closeInfo read past
+}
+
+// wsServer is a websocket server standing for sipbridge's endpoint.
+type wsServer struct {
+	srv   *httptest.Server
+	url   string
+	peers chan *wsPeer
+}
+
+func newWSServer(t *testing.T) *wsServer {
+	t.Helper()
+	w := &wsServer{peers: make(chan *wsPeer, 4)}
+	up := websocket.Upgrader{}
+	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(rw, r, nil)
+		if err != nil {
+			return
+		}
+		p := &wsPeer{c: c, req: r, frames: make(chan wsFrame, 4096), closed: make(chan *websocket.CloseError, 1)}
+		c.SetPingHandler(func(data string) error {
+			p.mu.Lock()
+			p.pings++
+			p.mu.Unlock()
+			return c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		})
+		w.peers <- p
+		for {
+			typ, data, err := c.ReadMessage()
+			if err != nil {
+				ce, _ := err.(*websocket.CloseError)
+				if ce != nil && ce.Code == websocket.CloseAbnormalClosure {
+					ce = nil
+				}
+				p.closed <- ce
+				close(p.frames)
+				return
+			}
+			p.frames <- wsFrame{typ, data, time.Now()}
+		}
+	}))
+	w.url = "ws://" + strings.TrimPrefix(w.srv.URL, "http://") + "/stream"
+	t.Cleanup(w.srv.Close)
+	return w
+}
+
+func (w *wsServer) accept(t *testing.T) *wsPeer {
+	t.Helper()
+	select {
+	case p := <-w.peers:
+		return p
+	case <-time.After(5 * time.Second):
+		t.Fatal("mod_audio_stream did not connect")
+	}
+	return nil
+}
+
+func (p *wsPeer) next(t *testing.T) wsFrame {
+	t.Helper()
+	select {
+	case f, ok := <-p.frames:
+		if !ok {
+			t.Fatal("websocket closed")
+		}
+		return f
+	case <-time.After(5 * time.Second):
+		t.Fatal("no websocket frame")
+	}
+	return wsFrame{}
+}
+
+func (p *wsPeer) sendText(t *testing.T, msg string) {
+	t.Helper()
+	if err := p.c.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// closeInfo waits for the connection to end and returns the client's close
+// frame (nil: no close frame).
+func (p *wsPeer) closeInfo(t *testing.T) *websocket.CloseError {
+	t.Helper()
+	for {
+		select {
+		case f, ok := <-p.frames:
+			if !ok {
+				return <-p.closed
+			}
+			p.rest = append(p.rest, f)
+		case <-time.After(5 * time.Second):
+			t.Fatal("websocket not closed")
+		}
+	}
+}
+
+// streamAudioMsg is what sipbridge sends back: base64 L16 at rate.
+func streamAudioMsg(pcm []int16, rate int) string {
+	raw := pcmBytes(pcm)
+	b, _ := json.Marshal(map[string]any{"type": "streamAudio", "data": map[string]any{"audioDataType": "raw",
+		"sampleRate": rate, "audioData": base64.StdEncoding.EncodeToString(raw)}})
+	return string(b)
+}
+
+func pcmBytes(pcm []int16) []byte {
+	raw := make([]byte, 2*len(pcm))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(raw[2*i:], uint16(v))
+	}
+	return raw
+}
+
+func tone(freq float64, rate, n int) []int16 {
+	out := make([]int16, n)
+	for i := range out {
+		out[i] = int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
+	}
+	return out
+}
+
+// toneFreq estimates the frequency of a tone by counting zero crossings.
+func toneFreq(pcm []int16, rate int) float64 {
+	if len(pcm) < 2 {
+		return 0
+	}
+	cross := 0
+	for i := 1; i < len(pcm); i++ {
+		if (pcm[i-1] < 0) != (pcm[i] < 0) {
+			cross++
+		}
+	}
+	return float64(cross) / 2 / (float64(len(pcm)) / float64(rate))
+}
+
+// goertzel is the relative power of freq in pcm (0…1 for a pure tone).
+func goertzel(pcm []int16, rate int, freq float64) float64 {
+	w := 2 * math.Pi * freq / float64(rate)
+	c := 2 * math.Cos(w)
+	var s1, s2, energy float64
+	for _, v := range pcm {
+		x := float64(v)
+		s1, s2 = x+c*s1-s2, s1
+		energy += x * x
+	}
+	if energy == 0 {
+		return 0
+	}
+	p := s1*s1 + s2*s2 - c*s1*s2
+	return 2 * p / (energy * float64(len(pcm)))
+}
+
+// wavFile writes a mono 16-bit WAV.
+func wavFile(t *testing.T, path string, pcm []int16, rate int) {
+	t.Helper()
+	r := &recording{path: path, caller: pcm, played: make([]int16, len(pcm))}
+	if _, _, err := r.finish(); err != nil {
+		t.Fatal(err)
+	}
+	if rate != 8000 { // finish writes 8 kHz; patch the rate fields
+		data := mustRead(t, path)
+		binary.LittleEndian.PutUint32(data[24:], uint32(rate))
+		binary.LittleEndian.PutUint32(data[28:], uint32(rate*2))
+		writeBytes(t, path, data)
+	}
+}
+
+// answeredCall places a call and answers it (inbound-answer-hangup).
+func answeredCall(t *testing.T, s *Switch, l *eslLog, c InboundCall) string {
+	t.Helper()
+	if c.FromUser == "" {
+		c.FromUser, c.RequestUser = "+14165550100", "9228"
+	}
+	id, err := s.Call(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := body(l.api("uuid_answer " + id)); r != "+OK\n" {
+		t.Fatalf("uuid_answer: %q", r)
+	}
+	l.wait("CHANNEL_ANSWER", 5*time.Second)
+	return id
+}
