@@ -125,7 +125,7 @@ func runBridgeBench(b *testing.B, n, frames int) {
 		}
 		conns[i] = ws
 	}
-	tone := assistant.NewToneGenerator(440, 16000, 0.5)
+	tone := assistant.NewToneGenerator(440, 16000, 8000)
 	frame := tone.L16Frame(320)
 
 	var ru0 syscall.Rusage
@@ -235,7 +235,7 @@ func BenchmarkBridgeFrame(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ws.Close()
-	frame := assistant.NewToneGenerator(440, 16000, 0.5).L16Frame(320)
+	frame := assistant.NewToneGenerator(440, 16000, 8000).L16Frame(320)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

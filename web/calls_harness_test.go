@@ -316,7 +316,7 @@ func (c *assistantConn) send(v any) error {
 
 // speak sends a tone as μ-law media messages of 20 ms.
 func (c *assistantConn) speak(freq float64, ms int) {
-	pcm := assistant.GenerateTone(freq, 8000, ms, 0.5)
+	pcm := assistant.GenerateTone(freq, 8000, ms, 8000)
 	ulaw := make([]byte, len(pcm))
 	assistant.MulawEncode(ulaw, pcm)
 	for i := 0; i < len(ulaw); i += 160 {
