@@ -22,6 +22,7 @@ func (s *Switch) coreAPI() map[string]apiFunc {
 		"sofia":         s.apiSofia,
 	}
 	s.channelAPI(m)
+	s.outboundAPI(m)
 	return m
 }
 
@@ -54,6 +55,7 @@ func (s *Switch) exec(line string) string {
 	b := &batch{}
 	out := s.run(b, line)
 	s.flush(b)
+	runAfterJob(b)
 	return out
 }
 

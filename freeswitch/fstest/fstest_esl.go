@@ -388,6 +388,7 @@ func (c *conn) api(line string) {
 	if apiEv != nil {
 		c.sw.publish(apiEv)
 	}
+	runAfterJob(b)
 }
 
 // bgapi answers with the Job-UUID at once and runs the command in the
@@ -414,6 +415,7 @@ func (c *conn) bgapi(line, job string) {
 		ev := s.newEvent("BACKGROUND_JOB", "", h...)
 		ev.body = body
 		s.publish(ev)
+		runAfterJob(b)
 	})
 }
 

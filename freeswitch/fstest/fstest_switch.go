@@ -107,9 +107,9 @@ type Switch struct {
 	conns     map[*conn]bool
 	gateways  map[string]*gateway
 	gwOrder   int64
-	active    *config             // the last XML that loaded (nil: nothing loaded yet)
-	acls      map[string]aclList  // lists in effect (reloadacl)
-	inbound   []string            // the profile's apply-inbound-acl lists (rescan)
+	active    *config              // the last XML that loaded (nil: nothing loaded yet)
+	acls      map[string]aclList   // lists in effect (reloadacl)
+	inbound   []string             // the profile's apply-inbound-acl lists (rescan)
 	registrar map[string]Registrar // by gateway name, proxy host:port or host
 	modules   map[string]bool
 	commands  []string
@@ -121,6 +121,7 @@ type Switch struct {
 
 	handlers map[string]apiFunc
 	chans    channels
+	out      outbound // originate and uuid_deflect (fstest_originate.go, fstest_deflect.go)
 }
 
 type failRule struct{ prefix, reply string }
