@@ -222,6 +222,13 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	if len(argv) < 2 || len(argv) > 7 || argv[0] == "" || argv[1] == "" {
 		return "-USAGE: " + originateSyntax + "\n"
 	}
+	// A real switch dials first and looks at the application after the
+	// answer; here an application that is not simulated is refused before
+	// anything is dialled, but after the dial string is parsed.
+	d, err := parseDialString(argv[0])
+	if err != nil {
+		return "-ERR DESTINATION_OUT_OF_ORDER\n"
+	}
 	app, ok := strings.CutPrefix(argv[1], "&")
 	if !ok {
 		return s.unsupported("originate to an extension (" + argv[1] + ")")
@@ -243,10 +250,6 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	}
 	if len(argv) > 5 {
 		cidNum = argv[5]
-	}
-	d, err := parseDialString(argv[0])
-	if err != nil {
-		return "-ERR DESTINATION_OUT_OF_ORDER\n"
 	}
 	for _, g := range d.groups {
 		if len(g) > 1 {
@@ -633,12 +636,13 @@ func (s *Switch) legTemplates() (*legTemplates, error) {
 		return nil, ErrNoTemplate
 	}
 	str := func(k string) string { v, _ := t.create[k].(string); return v }
-	t.uuid, t.gateway, t.number, t.callID = str("variable_uuid"), str("variable_sip_gateway_name"), str("Caller-Destination-Number"), str("variable_sip_call_id")
+	t.uuid, t.gateway, t.number = str("variable_uuid"), str("variable_sip_gateway_name"), str("Caller-Destination-Number")
+	t.callID, _ = t.progress["variable_sip_call_id"].(string)
 	_, t.hostPort, _ = strings.Cut(str("variable_sip_destination_url"), "@")
 	t.host, t.port, _ = strings.Cut(t.hostPort, ":")
 	_, t.profileAddr, _ = strings.Cut(str("variable_sofia_profile_url"), "@")
 	t.profile = str("variable_sofia_profile_name")
-	if t.uuid == "" || t.gateway == "" || t.number == "" || t.port == "" || t.profileAddr == "" || t.profile == "" {
+	if t.uuid == "" || t.gateway == "" || t.number == "" || t.port == "" || t.profileAddr == "" || t.profile == "" || t.callID == "" {
 		return nil, ErrNoTemplate
 	}
 	s.out.tmpl = t
