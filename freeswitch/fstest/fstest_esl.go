@@ -399,7 +399,14 @@ func (c *conn) bgapi(line, job string) {
 	}
 	c.enqueue([]byte("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n"))
 	s := c.sw
-	s.goTimer(func() {
+	// A command that returns at once runs before the next command is read,
+	// so its API event and job keep the recorded order (esl-event-plain);
+	// the ones that block (blocksJob) run in the background.
+	run := func(f func()) { f() }
+	if blocksJob(line) {
+		run = s.goTimer
+	}
+	run(func() {
 		b := &batch{}
 		apiEv := s.apiEvent(line)
 		body := s.run(b, line)

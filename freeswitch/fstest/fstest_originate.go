@@ -191,6 +191,13 @@ func (s *Switch) attemptDone(i int, cause string, answered bool) {
 	s.out.attempts[i].Cause, s.out.attempts[i].Answered = cause, answered
 }
 
+// blocksJob reports whether a bgapi command waits for the far end (an
+// originate, a REFER) and must not hold the connection up.
+func blocksJob(line string) bool {
+	name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	return name == "originate" || name == "uuid_deflect"
+}
+
 // afterJob runs f once the command's reply is out: after BACKGROUND_JOB for
 // bgapi, after the api/response (and the API event) for api.
 func afterJob(b *batch, f func()) {
