@@ -504,3 +504,74 @@ func FuzzDialString(f *testing.F) {
 		}
 	})
 }
+
+// TestOriginateTranscriptReplay replays the originate recordings with the
+// transcript comparison (replies, API and BACKGROUND_JOB streams with their
+// header names); uuid_kill names a recorded uuid and is not sent.
+func TestOriginateTranscriptReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("replays last several seconds")
+	}
+	gws := map[string]string{ // named so that they load in the recorded order
+		"gateways/1_org1_uas.xml":      gwFile("org1_uas", "127.0.0.1:5073", false),
+		"gateways/2_org1_busy.xml":     gwFile("org1_busy", "127.0.0.1:5074", false),
+		"gateways/3_org1_noanswer.xml": gwFile("org1_noanswer", "127.0.0.1:5075", false),
+		"gateways/4_org1_dead.xml":     gwFile("org1_dead", "127.0.0.1:5079", false, "ping", "5"),
+	}
+	outcomes := func(t *testing.T, s *Switch) {
+		s.SetRegistrar("org1_dead", RegistrarTimeout)
+		s.SetDialOutcome("org1_busy", DialOutcome{Result: DialBusy})
+		s.SetDialOutcome("org1_noanswer", DialOutcome{Result: DialNoAnswer})
+	}
+	loaded := func(t *testing.T, s *Switch) {
+		outcomes(t, s)
+		if r := s.exec("sofia profile external rescan"); !strings.HasSuffix(r, "+OK scan complete\n") {
+			t.Fatalf("rescan %q", r)
+		}
+	}
+	for _, sc := range []scenario{
+		{rec: "originate.jsonl", files: gws, pre: outcomes, skip: []string{"api uuid_kill "}},
+		{rec: "originate-busy.jsonl", files: gws, pre: loaded},
+		{rec: "originate-failover.jsonl", files: gws, pre: loaded, skip: []string{"api uuid_kill "}},
+		{rec: "originate-gateway-down.jsonl", files: gws, pre: loaded},
+	} {
+		t.Run(strings.TrimSuffix(sc.rec, ".jsonl"), func(t *testing.T) {
+			t.Parallel()
+			replay(t, sc)
+		})
+	}
+}
+
+// TestOriginateAPI: `api originate` blocks and answers like the job body.
+func TestOriginateAPI(t *testing.T) {
+	s := outboundSwitch(t)
+	c := login(t, s, "json ALL")
+	cl := eslClient(t, s)
+	r := api(t, cl, "originate sofia/gateway/org1_uas/15551230000 &park()")
+	if !strings.HasPrefix(r, "+OK ") || !uuidRE.MatchString(r) {
+		t.Fatalf("api originate: %q", r)
+	}
+	if e := c.event("CHANNEL_PARK"); e.h["Unique-ID"] != strings.TrimSpace(r[4:]) {
+		t.Errorf("park %v", e.h["Unique-ID"])
+	}
+	if r := api(t, cl, "originate sofia/gateway/org1_busy/1 &park()"); r != "-ERR USER_BUSY\n" {
+		t.Errorf("busy: %q", r)
+	}
+}
+
+// TestOriginateClose: Close ends a ringing originate at once.
+func TestOriginateClose(t *testing.T) {
+	s := outboundSwitch(t)
+	cl := eslClient(t, s)
+	go cl.BGAPI(context.Background(), "originate {originate_timeout=3600}sofia/gateway/org1_noanswer/1 &park()")
+	if !s.WaitFor(func() bool { return len(s.DialAttempts()) == 1 }, 2*time.Second) {
+		t.Fatal("no attempt")
+	}
+	done := make(chan struct{})
+	go func() { s.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("Close waited for the ringing leg")
+	}
+}
