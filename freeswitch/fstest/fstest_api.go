@@ -23,6 +23,7 @@ func (s *Switch) coreAPI() map[string]apiFunc {
 	}
 	s.channelAPI(m)
 	s.mediaAPI(m)
+	s.outboundAPI(m)
 	return m
 }
 
@@ -55,6 +56,7 @@ func (s *Switch) exec(line string) string {
 	b := &batch{}
 	out := s.run(b, line)
 	s.flush(b)
+	runAfterJob(b)
 	return out
 }
 

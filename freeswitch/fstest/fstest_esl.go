@@ -388,6 +388,7 @@ func (c *conn) api(line string) {
 	if apiEv != nil {
 		c.sw.publish(apiEv)
 	}
+	runAfterJob(b)
 }
 
 // bgapi answers with the Job-UUID at once and runs the command in the
@@ -398,7 +399,14 @@ func (c *conn) bgapi(line, job string) {
 	}
 	c.enqueue([]byte("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n"))
 	s := c.sw
-	s.goTimer(func() {
+	// A command that returns at once runs before the next command is read,
+	// so its API event and job keep the recorded order (esl-event-plain);
+	// the ones that block (blocksJob) run in the background.
+	run := func(f func()) { f() }
+	if blocksJob(line) {
+		run = s.goTimer
+	}
+	run(func() {
 		b := &batch{}
 		apiEv := s.apiEvent(line)
 		body := s.run(b, line)
@@ -414,6 +422,7 @@ func (c *conn) bgapi(line, job string) {
 		ev := s.newEvent("BACKGROUND_JOB", "", h...)
 		ev.body = body
 		s.publish(ev)
+		runAfterJob(b)
 	})
 }
 

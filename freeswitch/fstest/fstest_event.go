@@ -162,8 +162,9 @@ func headerValue(v any) any {
 // reply, as a real switch delivers them, then the after funcs run (timers
 // that must not fire before those events).
 type batch struct {
-	evs   []*event
-	after []func()
+	evs      []*event
+	after    []func()
+	afterJob []func() // after the reply itself (BACKGROUND_JOB, api/response): see afterJob
 }
 
 // fire publishes e now, or after the reply when b is not nil.

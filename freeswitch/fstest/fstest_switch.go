@@ -13,10 +13,26 @@
 // registration state machine with per-gateway registrar outcomes; XML errors
 // reported in the ezxml form with nothing changed.
 //
+// Calls (originate*.jsonl, refer-*.jsonl, inbound-*.jsonl): inbound calls
+// (Call) with their recorded event sequences, uuid_answer, uuid_kill,
+// Hangup; outbound calls with `originate` over api or bgapi: a dial string
+// of {global} variables and `|`-separated [leg] sofia/gateway/<gw>/<number>
+// legs, parsed as FreeSWITCH does, each leg's far end set per gateway by
+// SetDialOutcome (answer, busy, no answer, reject), INVALID_GATEWAY and
+// GATEWAY_DOWN, leg_timeout / originate_timeout /
+// originate_continue_on_timeout failover, the last leg's cause on failure,
+// calls-out / failed-calls-out, DialAttempts; the answered leg is a normal
+// channel with Call-Direction outbound. Transfers with `uuid_deflect`: the
+// REFER (Refers, with the sip_h_* variables copied unless
+// exclude_outgoing_extra_header matches), accepted (sofia::notify_refer,
+// BLIND_TRANSFER) or declined (no reply after 10 s, BLIND_TRANSFER anyway),
+// or kept up by sip_refer_continue_after_reply (SetReferOutcome).
+//
 // Timing: Options.Step is the wall time standing for 0.5 s of a real switch.
 // Every delay scales with it (killgw: DOWN after 0.5 s, gateway_delete after
 // 1.5 s; TRYING 0.5 s after gateway_add, REGED 1 s later; FAIL_WAIT 1 s after
-// FAILED, UNREGED retry-seconds × failures later, TRYING again 1 s later), so
+// FAILED, UNREGED retry-seconds × failures later, TRYING again 1 s later;
+// a 3 s leg_timeout rings 6 Steps; a declined REFER waits 20 Steps), so
 // the order of events is the real one. Durations the switch reports (uptime,
 // "retry: Ns") are in switch time, i.e. wall time divided by that scale.
 //
@@ -125,7 +141,8 @@ type Switch struct {
 
 	handlers map[string]apiFunc
 	chans    channels
-	tmpDir   string // the default TempDir once made, under mu
+	tmpDir   string   // the default TempDir once made, under mu
+	out      outbound // originate and uuid_deflect (fstest_originate.go, fstest_deflect.go)
 }
 
 type failRule struct{ prefix, reply string }

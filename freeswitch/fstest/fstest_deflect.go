@@ -1,0 +1,357 @@
+package fstest
+
+import (
+	"maps"
+	"net"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Transfers: `uuid_deflect <uuid> <uri>` sends a REFER in the channel's
+// dialog. As on a real switch (mod_commands.c uuid_deflect, mod_sofia.c
+// sofia_receive_message SWITCH_MESSAGE_INDICATE_DEFLECT, sofia.c
+// sofia_handle_sip_r_refer and sofia_handle_sip_i_notify, and the
+// refer-deflect-*.jsonl recordings):
+//
+//   - a target without "sip:" becomes sip:<target>@<profile ip>; the REFER
+//     carries Refer-To, Referred-By (the profile's contact) and every sip_h_*
+//     channel variable as an extra header (see referHeaders);
+//   - accepted (202, then NOTIFY "SIP/2.0 200 OK"): sofia::notify_refer,
+//     sip_refer_status_code=202, sip_refer_target_status_code=200,
+//     sip_refer_reply, the call hung up with BLIND_TRANSFER, and ~80 ms
+//     later (the reply poll) the reply "+OK:SIP/2.0 200 OK\r\n\n"; the
+//     channel's DESTROY follows the BACKGROUND_JOB (recorded);
+//   - declined (603, no NOTIFY): sip_refer_status_code=603, the reply
+//     "+OK:no reply\n" after the 10 s wait, and the call is hung up with
+//     BLIND_TRANSFER anyway (recorded);
+//   - with sip_refer_continue_after_reply=true set before, mod_sofia does
+//     not wait and does not hang up: the reply comes at once with a NULL
+//     string_reply, i.e. "+OK:(null)\n" (glibc prints a NULL %s so; read
+//     from the source, not recorded), the 202/603 and the NOTIFY (event
+//     included) still arrive later and the call stays up either way;
+//   - an unknown uuid: "-ERR No such channel <uuid>!\n"; no uri:
+//     "-USAGE: <uuid> <uri>\n". uuid_deflect does not look at the answer
+//     state: on a channel that is not answered there is no dialog for the
+//     REFER (not recorded), so here nothing is sent and it ends like a REFER
+//     nobody answers: "+OK:no reply\n" after 10 s and BLIND_TRANSFER.
+//
+// Times: the 202/603 after 0.3 s, the NOTIFY after 0.32 s, the reply 0.08 s
+// later; the declined wait is 10 s; all in switch seconds.
+
+// ReferOutcome is how the far end answers the REFER.
+type ReferOutcome int
+
+const (
+	ReferAccept  ReferOutcome = iota // 202 Accepted, then NOTIFY SIP/2.0 200 OK (refer-deflect-accepted.jsonl)
+	ReferDecline                     // 603 Decline, no NOTIFY (refer-deflect-declined.jsonl)
+)
+
+// Refer is a REFER the switch sent.
+type Refer struct {
+	ReferTo    string            // e.g. sip:+15557654321@127.0.0.1:5099
+	ReferredBy string            // e.g. <sip:127.0.0.1:5080>
+	Headers    map[string]string // the extra headers: the sip_h_* variables (and sip_geolocation)
+}
+
+// SetReferOutcome sets how REFERs are answered: key is a channel uuid, a
+// Refer-To uri as FreeSWITCH sends it, or "" for every other REFER. The
+// default is ReferAccept.
+func (s *Switch) SetReferOutcome(key string, o ReferOutcome) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.referOut == nil {
+		s.out.referOut = map[string]ReferOutcome{}
+	}
+	s.out.referOut[key] = o
+}
+
+// Refers returns the REFERs sent in the dialog of channel uuid, in order.
+func (s *Switch) Refers(uuid string) []Refer {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	out := make([]Refer, len(s.out.refers[uuid]))
+	for i, r := range s.out.refers[uuid] {
+		r.Headers = maps.Clone(r.Headers)
+		out[i] = r
+	}
+	return out
+}
+
+func (s *Switch) referOutcome(id, referTo string) ReferOutcome {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	for _, k := range []string{id, referTo, ""} {
+		if o, ok := s.out.referOut[k]; ok {
+			return o
+		}
+	}
+	return ReferAccept
+}
+
+// apiDeflect handles uuid_deflect; it blocks like mod_sofia does (use bgapi).
+func (s *Switch) apiDeflect(b *batch, args string) string {
+	id, target, _ := strings.Cut(args, " ")
+	if id == "" || target == "" {
+		return "-USAGE: <uuid> <uri>\n"
+	}
+	ch, ok := s.channel(id)
+	if !ok {
+		return "-ERR No such channel " + id + "!\n"
+	}
+	referTo := target
+	if !strings.HasPrefix(strings.ToLower(target), "sip:") {
+		host, _, err := net.SplitHostPort(s.o.SIPAddr)
+		if err != nil {
+			host = s.o.SIPAddr
+		}
+		if strings.Contains(host, ":") {
+			host = "[" + host + "]"
+		}
+		referTo = "sip:" + target + "@" + host
+	}
+	s.chans.mu.Lock()
+	answered := ch.answered
+	cont := isTrue(str(ch.vars["variable_sip_refer_continue_after_reply"]))
+	headers := referHeaders(ch.vars)
+	s.chans.mu.Unlock()
+	outcome := s.referOutcome(id, referTo)
+	if answered {
+		s.out.mu.Lock()
+		if s.out.refers == nil {
+			s.out.refers = map[string][]Refer{}
+		}
+		s.out.refers[id] = append(s.out.refers[id], Refer{ReferTo: referTo, ReferredBy: "<sip:" + s.o.SIPAddr + ">", Headers: headers})
+		s.out.mu.Unlock()
+	}
+	s.mu.Lock()
+	epoch := s.epoch
+	s.mu.Unlock()
+
+	if cont {
+		if answered {
+			s.goTimer(func() {
+				if s.referWait(id, epoch, 0.3) {
+					s.referReplies(ch, outcome, false)
+				}
+			})
+		}
+		return "+OK:(null)\n"
+	}
+	if !answered {
+		if !s.referWait(id, epoch, 10) {
+			return "+OK:no reply\n"
+		}
+		s.referHangup(b, id, "CHANNEL_HANGUP")
+		return "+OK:no reply\n"
+	}
+	if !s.referWait(id, epoch, 0.3) {
+		return "+OK:no reply\n"
+	}
+	if outcome == ReferDecline {
+		s.referReplies(ch, outcome, false)
+		if !s.referWait(id, epoch, 9.7) {
+			return "+OK:no reply\n"
+		}
+		s.referHangup(b, id, "CHANNEL_HANGUP")
+		return "+OK:no reply\n"
+	}
+	if !s.referWait(id, epoch, 0.02) {
+		return "+OK:no reply\n"
+	}
+	s.referReplies(ch, outcome, true)
+	s.referHangup(b, id, "CHANNEL_HANGUP_COMPLETE")
+	s.referWait("", epoch, 0.08)
+	return "+OK:SIP/2.0 200 OK\r\n\n"
+}
+
+// referReplies applies the far end's answers: the REFER's status and, when
+// accepted, the NOTIFY (its event and the target's status).
+func (s *Switch) referReplies(ch *channel, o ReferOutcome, notify bool) {
+	s.chans.mu.Lock()
+	if o == ReferDecline {
+		ch.vars["variable_sip_refer_status_code"] = "603"
+		s.chans.mu.Unlock()
+		return
+	}
+	ch.vars["variable_sip_refer_status_code"] = "202"
+	v := ch.vars
+	inbound := str(v["Call-Direction"]) != "outbound"
+	// The NOTIFY comes from the far end of the dialog.
+	far := str(v["variable_sip_to_user"]) + "@" + hostOnly(str(v["variable_sip_to_host"]))
+	near := str(v["variable_sip_from_user"]) + "@" + hostOnly(s.o.SIPAddr)
+	fromTag, toTag := str(v["variable_sip_to_tag"]), str(v["variable_sip_from_tag"])
+	if inbound {
+		far = str(v["variable_sip_from_user"]) + "@" + str(v["variable_sip_network_ip"])
+		near = str(v["variable_sip_to_user"]) + "@" + hostOnly(s.o.SIPAddr)
+		fromTag, toTag = str(v["variable_sip_from_tag"]), str(v["variable_sip_to_tag"])
+	}
+	callID := str(v["variable_sip_call_id"])
+	s.chans.mu.Unlock()
+	if !notify {
+		// continue_after_reply: the NOTIFY follows shortly, nothing waits for it.
+		s.referWait(ch.uuid, nil, 0.02)
+	}
+	const frag = "SIP/2.0 200 OK\r\n"
+	e := s.newEvent("CUSTOM", "sofia::notify_refer",
+		hdr{"content-type", "message/sipfrag"}, hdr{"event-package", "refer"}, hdr{"contact", far}, hdr{"from", far},
+		hdr{"from-tag", fromTag}, hdr{"to", near}, hdr{"to-tag", toTag}, hdr{"call-id", callID},
+		hdr{"subscription-substate", "terminated"}, hdr{"subscription-reason", "noresource"}, hdr{"UniqueID", ch.uuid})
+	site := legSites["sofia::notify_refer"]
+	for i := range e.hdrs {
+		switch e.hdrs[i].k {
+		case "Event-Calling-File":
+			e.hdrs[i].v = site.file
+		case "Event-Calling-Function":
+			e.hdrs[i].v = site.fn
+		case "Event-Calling-Line-Number":
+			e.hdrs[i].v = site.line
+		}
+	}
+	e.body = frag
+	s.chans.mu.Lock()
+	ch.vars["variable_sip_refer_target_status_code"] = "200"
+	ch.vars["variable_sip_refer_reply"] = frag
+	s.chans.mu.Unlock()
+	s.publish(e)
+}
+
+// referHangup hangs the channel up with BLIND_TRANSFER: its events up to
+// and including `through` at once, the rest after the reply (recorded).
+func (s *Switch) referHangup(b *batch, id, through string) {
+	tmp := &batch{}
+	if !s.hangup(tmp, id, "BLIND_TRANSFER") {
+		return
+	}
+	k := len(tmp.evs)
+	for i, e := range tmp.evs {
+		if e.name() == through {
+			k = i + 1
+			break
+		}
+	}
+	for _, e := range tmp.evs[:k] {
+		s.publish(e)
+	}
+	rest, after := tmp.evs[k:], tmp.after
+	afterJob(b, func() {
+		for _, e := range rest {
+			s.publish(e)
+		}
+		for _, f := range after {
+			f()
+		}
+	})
+}
+
+// referWait sleeps sec switch seconds; false when the channel id ("" for
+// none) went away, or on Close/Restart. Like sofia_wait_for_reply it
+// checks every 0.1 s.
+func (s *Switch) referWait(id string, epoch chan struct{}, sec float64) bool {
+	deadline := time.Now().Add(s.d(sec))
+	for {
+		if id != "" {
+			if _, ok := s.channel(id); !ok {
+				return false
+			}
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return true
+		}
+		t := time.NewTimer(min(left, s.d(0.1)))
+		select {
+		case <-t.C:
+		case <-s.done:
+			t.Stop()
+			return false
+		case <-epoch:
+			t.Stop()
+			return false
+		}
+	}
+}
+
+// referHeaders are the extra headers of the REFER, as
+// sofia_glue.c sofia_glue_get_extra_headers(channel, "sip_h_") builds them:
+// every channel variable whose name starts with sip_h_ (any case) becomes
+// "<rest of the name>: <value>", and sip_geolocation becomes Geolocation.
+// exclude_outgoing_extra_header is ONE regular expression (a single
+// variable, not a list and not per header), matched by
+// switch_regex_perform against the whole variable name, prefix included
+// (e.g. "sip_h_X-Custom-Tag"), unanchored: "^sip_h_(X-|Diversion)" keeps
+// the inbound X- and Diversion headers out. As in switch_regex_perform,
+// "/re/i" is case-insensitive ("s": dot matches newline); an expression
+// that does not compile excludes nothing. Here Go's RE2 syntax stands in
+// for PCRE, and the "_" asterisk-pattern form is not supported.
+func referHeaders(vars map[string]any) map[string]string {
+	var exclude *regexp.Regexp
+	if expr := str(vars["variable_exclude_outgoing_extra_header"]); expr != "" {
+		exclude = fsRegexp(expr)
+	}
+	out := map[string]string{}
+	for k, v := range vars {
+		name, ok := strings.CutPrefix(k, "variable_")
+		if !ok {
+			continue
+		}
+		if strings.EqualFold(name, "sip_geolocation") {
+			out["Geolocation"] = str(v)
+		}
+		if len(name) >= len("sip_h_") && strings.EqualFold(name[:len("sip_h_")], "sip_h_") {
+			if exclude != nil && exclude.MatchString(name) {
+				continue
+			}
+			out[name[len("sip_h_"):]] = str(v)
+		}
+	}
+	return out
+}
+
+// fsRegexp compiles an expression as switch_regex_perform reads it: plain,
+// or "/re/opts" with i and s options; nil when it does not compile.
+func fsRegexp(expr string) *regexp.Regexp {
+	if body, ok := strings.CutPrefix(expr, "/"); ok {
+		i := strings.LastIndexByte(body, '/')
+		if i < 0 {
+			return nil // "missing ending '/' delimiter": no match
+		}
+		flags := ""
+		if strings.Contains(body[i+1:], "i") {
+			flags += "i"
+		}
+		if strings.Contains(body[i+1:], "s") {
+			flags += "s"
+		}
+		expr = body[:i]
+		if flags != "" {
+			expr = "(?" + flags + ")" + expr
+		}
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil
+	}
+	return re
+}
+
+func str(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case []any:
+		if len(x) > 0 {
+			return str(x[len(x)-1])
+		}
+	case nil:
+		return ""
+	}
+	return ""
+}
+
+func hostOnly(hp string) string {
+	if h, _, err := net.SplitHostPort(hp); err == nil {
+		return h
+	}
+	return hp
+}

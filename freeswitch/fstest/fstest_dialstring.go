@@ -1,0 +1,275 @@
+package fstest
+
+import (
+	"errors"
+	"strings"
+)
+
+// The originate dial string, parsed the way FreeSWITCH 1.11 does it, read
+// from its source (signalwire/freeswitch):
+//
+//   - mod_commands.c originate_function: the command line is split on
+//     blanks (switch_separate_string, at most 10 words; single quotes group,
+//     and are then stripped with the escapes), `undef` stands for an empty
+//     argument, 2 to 7 arguments or "-USAGE: …";
+//   - switch_ivr_originate.c switch_ivr_originate: leading `<…>` then
+//     `{…}` sets are global variables (switch_event_create_brackets with
+//     `,`, or another delimiter after `^^`), the rest is split on `|`
+//     (sequential groups), each group on `,` (simultaneous legs; commas
+//     inside `[…]` are protected first), each leg may start with `[…]`
+//     sets of its own variables, then `<endpoint>/<data>`;
+//   - switch_utils.c separate_string_char_delim / cleanup_separated_string:
+//     a backslash protects the next byte from being a delimiter, a quote
+//     pair protects delimiters and is removed, leading blanks and trailing
+//     blanks outside quotes are trimmed; `name=value` is split at the first
+//     `=` only and a word without `=` is dropped.
+//
+// Consequence kept on purpose: quotes do not survive the first split, so
+// on a real switch (and here) a comma inside a {} value must be escaped
+// (`\,`) or the set must use another delimiter (`{^^:a=x,y:b=z}`).
+
+// errDialString means the dial string could not be parsed (FreeSWITCH logs
+// "Parse Error!" and the originate fails).
+var errDialString = errors.New("fstest: dial string parse error")
+
+const (
+	quotedEscComma   = '\x01' // switch_ivr_originate.c QUOTED_ESC_COMMA
+	unquotedEscComma = '\x02' // UNQUOTED_ESC_COMMA
+)
+
+// dialVar is one variable of a {} or [] set, in the order given.
+type dialVar struct{ name, value string }
+
+// dialLeg is one endpoint of a dial string with its own [] variables.
+type dialLeg struct {
+	vars     []dialVar
+	endpoint string // e.g. sofia/gateway/org1_uas/15551230000
+}
+
+// dialString is a parsed dial string: global variables and the `|`
+// groups of `,` legs.
+type dialString struct {
+	global []dialVar
+	groups [][]dialLeg
+}
+
+// separate is switch_separate_string for a delimiter that is not a blank:
+// at most max parts (the last one keeps the rest), each cleaned up.
+func separate(s string, delim byte, max int) []string {
+	if s == "" || max <= 0 {
+		return nil
+	}
+	var parts []string
+	start, quoted := 0, false
+	for i := 0; i < len(s) && len(parts) < max-1; i++ {
+		switch c := s[i]; {
+		case c == '\\':
+			i++
+		case c == '\'' && (quoted || strings.IndexByte(s[i+1:], '\'') >= 0):
+			quoted = !quoted
+		case c == delim && !quoted:
+			parts = append(parts, s[start:i])
+			start = i + 1
+		}
+	}
+	// A delimiter at the very end leaves no empty last part (the C loop
+	// stops at the terminating NUL before starting one).
+	if start < len(s) || len(parts) == 0 {
+		parts = append(parts, s[start:])
+	}
+	for i, p := range parts {
+		parts[i] = cleanup(p, delim)
+	}
+	return parts
+}
+
+
+// cleanup is cleanup_separated_string: leading blanks skipped, escapes
+// resolved (\' \" \<delim> \\ \n \r \t \s), quote pairs removed, trailing
+// blanks outside quotes trimmed.
+func cleanup(s string, delim byte) string {
+	for len(s) > 0 && s[0] == ' ' {
+		s = s[1:]
+	}
+	var b strings.Builder
+	end, quoted := 0, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			e := s[i+1]
+			if u := unescapeByte(e); e == '\'' || e == '"' || (delim != 0 && e == delim) || e == '\\' || u != e {
+				b.WriteByte(u)
+				end = b.Len()
+				i++
+				continue
+			}
+		}
+		if c == '\'' && (quoted || strings.IndexByte(s[i+1:], '\'') >= 0) {
+			if quoted = !quoted; quoted {
+				end = b.Len()
+			}
+			continue
+		}
+		b.WriteByte(c)
+		if c != ' ' || quoted {
+			end = b.Len()
+		}
+	}
+	return b.String()[:end]
+}
+
+func unescapeByte(c byte) byte {
+	switch c {
+	case 'n':
+		return '\n'
+	case 'r':
+		return '\r'
+	case 't':
+		return '\t'
+	case 's':
+		return ' '
+	}
+	return c
+}
+
+// findEndParen is switch_find_end_paren: the index of the bracket closing
+// the one s starts with (after blanks), nested ones counted; -1 if none.
+func findEndParen(s string, open, close byte) int {
+	i := 0
+	for i < len(s) && s[i] == ' ' {
+		i++
+	}
+	if i >= len(s) || s[i] != open {
+		return -1
+	}
+	depth := 1
+	for j := i + 1; j < len(s); j++ {
+		switch {
+		case s[j] == open && open != close:
+			depth++
+		case s[j] == close:
+			if depth--; depth == 0 {
+				return j
+			}
+		}
+	}
+	return -1
+}
+
+// brackets reads the variable set s starts with (switch_event_create_brackets
+// for one set): its variables and what follows it.
+func brackets(s string, open, close, delim byte) ([]dialVar, string, bool) {
+	end := findEndParen(s, open, close)
+	if end < 0 {
+		return nil, s, false
+	}
+	inner := s[strings.IndexByte(s, open)+1 : end]
+	if len(inner) >= 3 && inner[0] == '^' && inner[1] == '^' {
+		delim, inner = inner[2], inner[3:]
+	}
+	var vars []dialVar
+	for _, item := range separate(inner, delim, 1024) {
+		if kv := separate(item, '=', 2); len(kv) == 2 {
+			vars = append(vars, dialVar{kv[0], kv[1]})
+		}
+	}
+	return vars, s[end+1:], true
+}
+
+// parseDialString parses the first argument of originate.
+func parseDialString(data string) (dialString, error) {
+	var d dialString
+	for _, pair := range [][2]byte{{'<', '>'}, {'{', '}'}} {
+		for strings.HasPrefix(strings.TrimLeft(data, " "), string(pair[0])) {
+			vars, rest, ok := brackets(strings.TrimLeft(data, " "), pair[0], pair[1], ',')
+			if !ok {
+				return d, errDialString
+			}
+			d.global = append(d.global, vars...)
+			data = rest
+		}
+	}
+	data = strings.TrimLeft(data, " ")
+	for _, group := range separate(data, '|', 128) {
+		// Commas inside [] are not leg separators (switch_ivr_originate
+		// marks them before splitting the group on ',').
+		g := []byte(group)
+		end, q, alt := -1, false, false
+		for p := 0; p < len(g); p++ {
+			if end < 0 && g[p] == '[' {
+				if e := findEndParen(group[p:], '[', ']'); e >= 0 {
+					end = p + e
+				}
+				alt = p+2 < len(g) && g[p+1] == '^' && g[p+2] == '^'
+				q = false
+			}
+			if g[p] == '\'' {
+				q = !q
+			}
+			if end >= 0 && p < end && g[p] == ',' && p > 0 && g[p-1] != '\\' {
+				if q || alt {
+					g[p] = quotedEscComma
+				} else {
+					g[p] = unquotedEscComma
+				}
+			}
+			if p == end {
+				end = -1
+			}
+		}
+		var legs []dialLeg
+		for _, name := range separate(string(g), ',', 128) {
+			leg, err := parseLeg(name)
+			if err != nil {
+				return d, err
+			}
+			legs = append(legs, leg)
+		}
+		if len(legs) > 0 {
+			d.groups = append(d.groups, legs)
+		}
+	}
+	if len(d.groups) == 0 {
+		return d, errDialString
+	}
+	return d, nil
+}
+
+func parseLeg(s string) (dialLeg, error) {
+	var leg dialLeg
+	s = strings.TrimLeft(s, " ")
+	for strings.HasPrefix(s, "[") {
+		if e := findEndParen(s, '[', ']'); e >= 0 {
+			s = strings.ReplaceAll(s[:e], string(rune(quotedEscComma)), ",") + s[e:]
+		}
+		vars, rest, ok := brackets(s, '[', ']', unquotedEscComma)
+		if !ok || rest == s {
+			return leg, errDialString
+		}
+		leg.vars = append(leg.vars, vars...)
+		s = rest
+	}
+	leg.endpoint = strings.NewReplacer(string(rune(quotedEscComma)), ",", string(rune(unquotedEscComma)), ",").Replace(strings.TrimLeft(s, " "))
+	if leg.endpoint == "" {
+		return leg, errDialString
+	}
+	return leg, nil
+}
+
+// vars merges the global and the leg's variables: a leg variable wins, and
+// within one set the first occurrence of a name counts for [] (a plain
+// event: the first header is found) and the last for {} (EF_UNIQ_HEADERS).
+func (d dialString) vars(leg dialLeg) map[string]string {
+	out := map[string]string{}
+	for _, v := range d.global {
+		out[v.name] = v.value
+	}
+	seen := map[string]bool{}
+	for _, v := range leg.vars {
+		if !seen[v.name] {
+			out[v.name] = v.value
+			seen[v.name] = true
+		}
+	}
+	return out
+}

@@ -1,0 +1,712 @@
+package fstest
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Outbound calls: `originate <dial string> &park() [dp] [context] [cid_name]
+// [cid_num] [timeout]` over api or bgapi (bgapi: the BACKGROUND_JOB carries
+// the reply). Only `sofia/gateway/<gateway>/<number>` endpoints, `|`
+// failover and the park application are simulated; `,` (simultaneous legs),
+// other endpoints, applications and the extension form answer
+// "-ERR fstest: not simulated: …".
+//
+// As on a real switch (switch_ivr_originate.c, mod_sofia.c
+// sofia_outgoing_channel, and the originate*.jsonl recordings):
+//   - a gateway that is not loaded fails the leg with INVALID_GATEWAY, one
+//     whose status is DOWN with GATEWAY_DOWN: only CHANNEL_DESTROY and
+//     CHANNEL_STATE CS_DESTROY are fired (the session dies unborn);
+//   - otherwise calls-out counts the leg and the far end does what
+//     SetDialOutcome says (default: answer at once, as `sipp -sn uas`);
+//     an unanswered leg counts in failed-calls-out;
+//   - leg_timeout (a leg's, or a global one) hangs a ringing leg up with
+//     ALLOTTED_TIMEOUT and the next `|` group is tried; originate_timeout
+//     (global; default the 7th argument, else 60) ends a group with
+//     NO_ANSWER and, unless originate_continue_on_timeout=true, the whole
+//     originate (check_per_channel_timeouts sets no timeout flag, only the
+//     group timer does: leg_timeout fails over without the variable);
+//   - when every group failed the reply is "-ERR <cause of the last leg>\n";
+//     on success "+OK <uuid>\n", then CS_EXECUTE, CHANNEL_EXECUTE and
+//     CHANNEL_PARK follow the BACKGROUND_JOB as recorded.
+//
+// A real switch checks the timers once a second against whole epoch
+// seconds (the 3 s leg_timeout of originate-failover.jsonl fired after
+// 3.86 s); here they fire at exactly leg_timeout / originate_timeout
+// switch seconds.
+
+// DialResult is what the far end of a gateway does with an INVITE.
+type DialResult int
+
+const (
+	// DialAnswer: 180 Ringing, then 200 OK after DialOutcome.Ring
+	// (originate.jsonl).
+	DialAnswer DialResult = iota
+	// DialBusy: 486 Busy Here → USER_BUSY (originate-busy.jsonl).
+	DialBusy
+	// DialNoAnswer: 180 Ringing and nothing more, until leg_timeout
+	// (ALLOTTED_TIMEOUT) or originate_timeout (NO_ANSWER) cancels it
+	// (originate-failover.jsonl).
+	DialNoAnswer
+	// DialReject: a final error response whose cause is DialOutcome.Cause
+	// (default CALL_REJECTED, i.e. 603 Decline).
+	DialReject
+)
+
+// DialOutcome is the far end's behaviour for one gateway (SetDialOutcome).
+type DialOutcome struct {
+	Result DialResult
+	// Ring is how long (switch seconds) the far end rings before it
+	// answers or rejects. DialAnswer always rings (180, then 200); DialBusy
+	// and DialReject with Ring 0 reject the INVITE at once, without 180,
+	// as the recorded 486 peer did.
+	Ring  float64
+	Cause string // DialReject: the hangup cause (default CALL_REJECTED)
+}
+
+// DialAttempt is one leg an originate tried, in order.
+type DialAttempt struct {
+	Gateway  string
+	Number   string
+	Vars     map[string]string // the leg's dial-string variables ({} merged with [])
+	UUID     string
+	Cause    string // the leg's hangup cause; "" for the answered leg
+	Answered bool
+}
+
+const originateSyntax = "<call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]"
+
+// outbound is the state of outbound calls and transfers.
+type outbound struct {
+	mu       sync.Mutex
+	dial     map[string]DialOutcome // by gateway or gateway/number
+	attempts []DialAttempt
+	ringing  map[string]*ringingLeg // legs not answered yet, by uuid
+	referOut map[string]ReferOutcome
+	refers   map[string][]Refer
+	tmpl     *legTemplates
+}
+
+type ringingLeg struct {
+	ch   *channel
+	kill chan string // uuid_kill while ringing: the cause
+}
+
+// legTemplates are the outbound leg's headers recorded in originate.jsonl
+// at CHANNEL_CREATE, CHANNEL_PROGRESS and CHANNEL_PARK, with the recorded
+// values that vary per call.
+type legTemplates struct {
+	create, progress, answered map[string]any
+	uuid, gateway, number      string
+	callID, hostPort, host     string
+	port, profileAddr, profile string
+}
+
+// legParams are what differs between legs in their headers.
+type legParams struct {
+	id, gw, number, hostPort, username string
+	sipAddr, profile                   string // the profile's address and name
+	user                               map[string]string
+}
+
+// outboundAPI adds originate and uuid_deflect, and lets uuid_kill cancel a
+// leg that is still ringing.
+func (s *Switch) outboundAPI(m map[string]apiFunc) {
+	m["originate"] = s.apiOriginate
+	m["uuid_deflect"] = s.apiDeflect
+	kill := m["uuid_kill"]
+	m["uuid_kill"] = func(b *batch, args string) string {
+		f := strings.Fields(args)
+		if len(f) > 0 {
+			s.out.mu.Lock()
+			leg := s.out.ringing[f[0]]
+			s.out.mu.Unlock()
+			if leg != nil {
+				cause := "NORMAL_CLEARING"
+				if len(f) > 1 {
+					cause = f[1]
+				}
+				select {
+				case leg.kill <- cause:
+				default:
+				}
+				return "+OK\n"
+			}
+		}
+		return kill(b, args)
+	}
+}
+
+// SetDialOutcome sets what the far end does with the INVITEs sent through
+// gateway: by gateway name, or "gateway/number" for one number (checked
+// first). The default is DialAnswer at once.
+func (s *Switch) SetDialOutcome(gateway string, o DialOutcome) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.dial == nil {
+		s.out.dial = map[string]DialOutcome{}
+	}
+	s.out.dial[gateway] = o
+}
+
+// DialAttempts returns every originate leg tried so far, in order.
+func (s *Switch) DialAttempts() []DialAttempt {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	out := make([]DialAttempt, len(s.out.attempts))
+	for i, a := range s.out.attempts {
+		a.Vars = maps.Clone(a.Vars)
+		out[i] = a
+	}
+	return out
+}
+
+func (s *Switch) dialOutcome(gw, number string) DialOutcome {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if o, ok := s.out.dial[gw+"/"+number]; ok {
+		return o
+	}
+	return s.out.dial[gw]
+}
+
+func (s *Switch) attempt(a DialAttempt) int {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	s.out.attempts = append(s.out.attempts, a)
+	return len(s.out.attempts) - 1
+}
+
+func (s *Switch) attemptDone(i int, cause string, answered bool) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	s.out.attempts[i].Cause, s.out.attempts[i].Answered = cause, answered
+}
+
+// blocksJob reports whether a bgapi command waits for the far end (an
+// originate, a REFER) and must not hold the connection up.
+func blocksJob(line string) bool {
+	name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+	return name == "originate" || name == "uuid_deflect"
+}
+
+// afterJob runs f once the command's reply is out: after BACKGROUND_JOB for
+// bgapi, after the api/response (and the API event) for api.
+func afterJob(b *batch, f func()) {
+	if b == nil {
+		f()
+		return
+	}
+	b.afterJob = append(b.afterJob, f)
+}
+
+// runAfterJob runs what afterJob deferred.
+func runAfterJob(b *batch) {
+	fs := b.afterJob
+	b.afterJob = nil
+	for _, f := range fs {
+		f()
+	}
+}
+
+// apiOriginate handles `originate`; it blocks until the outcome, firing the
+// legs' events as they happen.
+func (s *Switch) apiOriginate(b *batch, args string) string {
+	argv := separateBlank(args, 10)
+	for i, a := range argv {
+		if strings.EqualFold(a, "undef") {
+			argv[i] = ""
+		}
+	}
+	if len(argv) < 2 || len(argv) > 7 || argv[0] == "" || argv[1] == "" {
+		return "-USAGE: " + originateSyntax + "\n"
+	}
+	// A real switch dials first and looks at the application after the
+	// answer; here an application that is not simulated is refused before
+	// anything is dialled, but after the dial string is parsed.
+	d, err := parseDialString(argv[0])
+	if err != nil {
+		return "-ERR DESTINATION_OUT_OF_ORDER\n"
+	}
+	app, ok := strings.CutPrefix(argv[1], "&")
+	if !ok {
+		return s.unsupported("originate to an extension (" + argv[1] + ")")
+	}
+	app, _, _ = strings.Cut(app, ")")
+	name, _, _ := strings.Cut(app, "(")
+	if name != "park" {
+		return s.unsupported("originate application " + name)
+	}
+	timeout := 60
+	if len(argv) > 6 {
+		if n, err := strconv.Atoi(argv[6]); err == nil && n > 0 {
+			timeout = n
+		}
+	}
+	var cidName, cidNum string
+	if len(argv) > 4 {
+		cidName = argv[4]
+	}
+	if len(argv) > 5 {
+		cidNum = argv[5]
+	}
+	for _, g := range d.groups {
+		if len(g) > 1 {
+			return s.unsupported("originate with simultaneous legs (',')")
+		}
+		if !strings.HasPrefix(g[0].endpoint, "sofia/gateway/") {
+			return s.unsupported("originate endpoint " + g[0].endpoint)
+		}
+	}
+	tmpl, err := s.legTemplates()
+	if err != nil {
+		return "-ERR " + err.Error() + "\n"
+	}
+	globals := d.vars(dialLeg{})
+	if n, err := strconv.Atoi(globals["originate_timeout"]); err == nil && n > 0 {
+		timeout = n
+	}
+	continueOnTimeout := isTrue(globals["originate_continue_on_timeout"])
+	s.mu.Lock()
+	epoch := s.epoch
+	s.mu.Unlock()
+	cause := "DESTINATION_OUT_OF_ORDER"
+	var destroy func()
+	for _, g := range d.groups {
+		if destroy != nil {
+			destroy() // the failed leg is gone before the next one starts
+			destroy = nil
+		}
+		r := s.dialLeg(tmpl, epoch, g[0].endpoint, d.vars(g[0]), timeout, cidName, cidNum)
+		if r.aborted {
+			return "-ERR SYSTEM_SHUTDOWN\n"
+		}
+		if r.ch != nil {
+			ch := r.ch
+			afterJob(b, func() { s.park(ch) })
+			return "+OK " + ch.uuid + "\n"
+		}
+		cause, destroy = r.cause, r.destroy
+		if r.timeout && !continueOnTimeout {
+			break
+		}
+	}
+	if destroy != nil {
+		afterJob(b, destroy) // the last leg is destroyed after the reply (originate-busy.jsonl)
+	}
+	return "-ERR " + cause + "\n"
+}
+
+type legResult struct {
+	ch      *channel // the answered leg
+	cause   string
+	timeout bool   // originate_timeout ended the group
+	destroy func() // fires CHANNEL_DESTROY and CS_DESTROY of a failed leg
+	aborted bool   // Close or Restart
+}
+
+// dialLeg runs one leg: sofia_outgoing_channel's checks, then the far end's
+// outcome with the leg and originate timers.
+func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, vars map[string]string, timeout int, cidName, cidNum string) legResult {
+	rest := strings.TrimPrefix(endpoint, "sofia/gateway/")
+	gwName, number, ok := strings.Cut(rest, "/")
+	id := vars["origination_uuid"]
+	if id == "" {
+		id = uuid.NewString()
+	}
+	idx := s.attempt(DialAttempt{Gateway: gwName, Number: number, Vars: maps.Clone(vars), UUID: id})
+	s.mu.Lock()
+	g := s.gateways[gwName]
+	up := g != nil && s.gwStatusLocked(g) == "UP"
+	switch {
+	case g != nil && up && ok && number != "":
+		g.callsOut++
+	case g != nil && up:
+	case g != nil:
+		g.failedOut++
+	}
+	p := legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
+	if g != nil {
+		p.username, p.hostPort = g.username(), g.proxyHostPort()
+	}
+	s.mu.Unlock()
+	cause := ""
+	switch {
+	case !ok || number == "" || gwName == "":
+		cause = "INVALID_URL"
+	case g == nil:
+		cause = "INVALID_GATEWAY"
+	case !up:
+		cause = "GATEWAY_DOWN"
+	}
+	if cause != "" {
+		s.unborn(id)
+		s.attemptDone(idx, cause, false)
+		return legResult{cause: cause}
+	}
+
+	ch := &channel{uuid: id, vars: t.sub(t.create, p)}
+	for _, k := range []string{"Caller-Profile-Created-Time", "Caller-Channel-Created-Time"} {
+		ch.vars[k] = micros(s.now())
+	}
+	for k, v := range vars {
+		ch.vars["variable_"+k] = v
+	}
+	if n := firstNonEmpty(vars["origination_caller_id_number"], cidNum); n != "" {
+		ch.vars["Caller-Caller-ID-Number"], ch.vars["Caller-Orig-Caller-ID-Number"] = n, n
+	}
+	if n := firstNonEmpty(vars["origination_caller_id_name"], cidName); n != "" {
+		ch.vars["Caller-Caller-ID-Name"] = n
+	}
+	leg := &ringingLeg{ch: ch, kill: make(chan string, 1)}
+	s.out.mu.Lock()
+	if s.out.ringing == nil {
+		s.out.ringing = map[string]*ringingLeg{}
+	}
+	s.out.ringing[id] = leg
+	s.out.mu.Unlock()
+	defer func() {
+		s.out.mu.Lock()
+		delete(s.out.ringing, id)
+		s.out.mu.Unlock()
+	}()
+
+	s.legEvent(ch, "CHANNEL_OUTGOING", "CS_NONE", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_INIT", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_CREATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_ORIGINATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_ROUTING", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", false, nil)
+
+	o := s.dialOutcome(gwName, number)
+	callState := "DOWN"
+	if o.Result == DialAnswer || o.Result == DialNoAnswer || o.Ring > 0 {
+		s.chans.mu.Lock()
+		merge(ch.vars, t.sub(t.progress, p), vars)
+		ch.vars["Caller-Channel-Progress-Time"] = micros(s.now())
+		s.chans.mu.Unlock()
+		s.legEvent(ch, "CHANNEL_PROGRESS", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", true, nil)
+		s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false, nil)
+		callState = "RINGING"
+	}
+
+	// The first timer to fire: the far end, leg_timeout, originate_timeout.
+	wait, final := o.Ring, ""
+	switch o.Result {
+	case DialBusy:
+		final = "USER_BUSY"
+	case DialReject:
+		final = firstNonEmpty(o.Cause, "CALL_REJECTED")
+	case DialNoAnswer:
+		wait = -1
+	}
+	legTimeout, _ := strconv.Atoi(vars["leg_timeout"])
+	limit, limitCause, isTimeout := float64(timeout), "NO_ANSWER", true
+	if legTimeout > 0 && legTimeout < timeout {
+		limit, limitCause, isTimeout = float64(legTimeout), "ALLOTTED_TIMEOUT", false
+	}
+	if wait < 0 || wait >= limit {
+		wait, final = limit, limitCause
+	} else {
+		isTimeout = false
+	}
+	timer := time.NewTimer(s.d(wait))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case c := <-leg.kill:
+		final, isTimeout = c, false
+	case <-s.done:
+		return legResult{aborted: true}
+	case <-epoch:
+		return legResult{aborted: true}
+	}
+
+	if final == "" { // answered
+		s.answerLeg(t, ch, p)
+		s.attemptDone(idx, "", true)
+		return legResult{ch: ch}
+	}
+	s.mu.Lock()
+	if g := s.gateways[gwName]; g != nil {
+		g.failedOut++
+	}
+	s.mu.Unlock()
+	s.chans.mu.Lock()
+	maps.Copy(ch.vars, failureVars(final, o.Result == DialBusy || o.Result == DialReject))
+	s.chans.mu.Unlock()
+	s.legEvent(ch, "CHANNEL_HANGUP", "CS_CONSUME_MEDIA", callState, "hangup", final, true, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_HANGUP", callState, "hangup", final, false, nil)
+	s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_HANGUP", "HANGUP", "hangup", final, false, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_REPORTING", "HANGUP", "hangup", final, false, nil)
+	s.chans.mu.Lock()
+	ch.vars["variable_hangup_cause"] = final
+	ch.vars["variable_hangup_cause_q850"] = strconv.Itoa(q850(final))
+	s.chans.mu.Unlock()
+	s.legEvent(ch, "CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", "hangup", final, true, nil)
+	s.attemptDone(idx, final, false)
+	return legResult{cause: final, timeout: isTimeout, destroy: func() {
+		s.legEvent(ch, "CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", "hangup", final, true, nil)
+		s.legEvent(ch, "CHANNEL_STATE", "CS_DESTROY", "HANGUP", "hangup", final, false, nil)
+	}}
+}
+
+// unborn fires what a leg refused by sofia_outgoing_channel shows: the
+// destroyed session only (originate-gateway-down.jsonl).
+func (s *Switch) unborn(id string) {
+	ch := &channel{uuid: id, vars: map[string]any{
+		"Channel-Name": "N/A", "Call-Direction": "outbound", "Presence-Call-Direction": "outbound",
+		"variable_direction": "outbound", "variable_is_outbound": "true", "variable_uuid": id, "variable_call_uuid": id,
+		"variable_session_id": "1",
+	}}
+	s.legEvent(ch, "CHANNEL_DESTROY", "CS_NONE", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_DESTROY", "DOWN", "ringing", "", false, nil)
+}
+
+// answerLeg is the 200 OK: CODEC ×2, ANSWER, CALLSTATE ACTIVE, then the
+// caller id flip (CALL_UPDATE); the leg becomes a normal channel.
+func (s *Switch) answerLeg(t *legTemplates, ch *channel, p legParams) {
+	s.chans.mu.Lock()
+	merge(ch.vars, t.sub(t.answered, p), p.user)
+	delete(ch.vars, "variable_current_application")
+	ch.vars["Caller-Channel-Answered-Time"] = micros(s.now())
+	ch.vars["variable_endpoint_disposition"] = "ANSWER"
+	ch.answered = true
+	s.chans.mu.Unlock()
+	read := map[string]any{"channel-read-codec-name": "PCMU", "channel-read-codec-rate": "8000", "channel-read-codec-bit-rate": "64000"}
+	s.legEvent(ch, "CODEC", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false, read)
+	s.legEvent(ch, "CODEC", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false,
+		map[string]any{"Channel-Write-codec-bit-rate": "64000", "Event-Calling-Function": "switch_core_session_set_write_codec", "Event-Calling-Line-Number": "471"})
+	s.legEvent(ch, "CHANNEL_ANSWER", "CS_CONSUME_MEDIA", "RINGING", "answered", "", true, nil)
+	s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "ACTIVE", "answered", "", false, nil)
+	s.flipCID(ch)
+	s.legEvent(ch, "CALL_UPDATE", "CS_CONSUME_MEDIA", "ACTIVE", "answered", "", true, map[string]any{"Direction": "RECV"})
+	s.chans.mu.Lock()
+	if s.chans.byID == nil {
+		s.chans.byID = map[string]*channel{}
+	}
+	s.chans.byID[ch.uuid] = ch
+	s.chans.mu.Unlock()
+}
+
+// flipCID swaps caller and callee ids as switch_channel_flip_cid does on an
+// originated leg: the callee (the dialled number, "Outbound Call") becomes
+// the caller id.
+func (s *Switch) flipCID(ch *channel) {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	v := ch.vars
+	name, hasName := v["Caller-Caller-ID-Name"]
+	num := v["Caller-Caller-ID-Number"]
+	v["Caller-Caller-ID-Name"], v["Caller-Caller-ID-Number"] = v["Caller-Callee-ID-Name"], v["Caller-Callee-ID-Number"]
+	v["Caller-Callee-ID-Number"] = num
+	delete(v, "Caller-Callee-ID-Name")
+	if hasName {
+		v["Caller-Callee-ID-Name"] = name
+	}
+	v["variable_pre_transfer_caller_id_number"] = num
+	v["variable_channel_cid_flipped"] = "yes"
+}
+
+// park is the &park() application after the reply (originate.jsonl).
+func (s *Switch) park(ch *channel) {
+	if _, live := s.channel(ch.uuid); !live {
+		return // hung up before the application started
+	}
+	s.legEvent(ch, "CHANNEL_STATE", "CS_EXECUTE", "ACTIVE", "answered", "", false, nil)
+	s.chans.mu.Lock()
+	ch.vars["variable_current_application"] = "park"
+	s.chans.mu.Unlock()
+	s.legEvent(ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "ACTIVE", "answered", "", true, map[string]any{"Application": "park", "Application-UUID": uuid.NewString()})
+	s.legEvent(ch, "CHANNEL_PARK", "CS_EXECUTE", "ACTIVE", "answered", "", true, nil)
+}
+
+// legSites are the recorded calling sites of the events only outbound legs
+// and transfers fire (the others are in callSites).
+var legSites = map[string]callSite{
+	"CHANNEL_OUTGOING":    {"switch_core_session.c", "switch_core_session_outgoing_channel", "768"},
+	"CHANNEL_ORIGINATE":   {"switch_core_state_machine.c", "switch_core_session_run", "632"},
+	"CHANNEL_PROGRESS":    {"switch_channel.c", "switch_channel_perform_mark_ring_ready_value", "3507"},
+	"CODEC":               {"switch_core_codec.c", "switch_core_session_set_real_read_codec", "189"},
+	"CALL_UPDATE":         {"switch_channel.c", "switch_channel_flip_cid", "3279"},
+	"sofia::notify_refer": {"sofia.c", "sofia_handle_sip_i_notify", "630"},
+}
+
+// legEvent publishes one channel event at once: the state headers, the
+// channel's Caller-*/codec headers (and variables with withVars), extra.
+func (s *Switch) legEvent(ch *channel, name, state, callState, answerState, cause string, withVars bool, extra map[string]any) {
+	h := map[string]any{"Event-Name": name, "Channel-State": state, "Channel-Call-State": callState, "Answer-State": answerState,
+		"Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid}
+	if cause != "" {
+		h["Hangup-Cause"] = cause
+	}
+	if site, ok := legSites[name]; ok {
+		h["Event-Calling-File"], h["Event-Calling-Function"], h["Event-Calling-Line-Number"] = site.file, site.fn, site.line
+	}
+	s.chans.mu.Lock()
+	for k, v := range ch.vars {
+		if withVars || !strings.HasPrefix(k, "variable_") {
+			h[k] = v
+		}
+	}
+	s.chans.mu.Unlock()
+	maps.Copy(h, extra)
+	s.publish(s.eventFromMap(h, ""))
+}
+
+func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+
+// failureVars are the SIP variables of a leg that was not answered.
+func failureVars(cause string, refused bool) map[string]any {
+	if !refused { // we cancelled it (timeout, uuid_kill)
+		return map[string]any{"variable_sip_hangup_disposition": "send_cancel",
+			"variable_sip_invite_failure_status": "487", "variable_sip_invite_failure_phrase": "CANCEL"}
+	}
+	v := map[string]any{"variable_sip_hangup_disposition": "recv_refuse"}
+	if st, ok := causeSIP[cause]; ok {
+		code := strconv.Itoa(st.code)
+		v["variable_sip_invite_failure_status"], v["variable_sip_invite_failure_phrase"] = code, st.phrase
+		v["variable_sip_term_status"], v["variable_proto_specific_hangup_cause"] = code, "sip:"+code
+		v["variable_sip_term_cause"] = strconv.Itoa(q850(cause))
+	}
+	return v
+}
+
+// causeSIP: the SIP answer a far end sends for a cause (the inverse of
+// sofia_glue_sip_cause_to_freeswitch for the usual ones).
+var causeSIP = map[string]struct {
+	code   int
+	phrase string
+}{
+	"USER_BUSY": {486, "Busy Here"}, "CALL_REJECTED": {603, "Decline"}, "UNALLOCATED_NUMBER": {404, "Not Found"},
+	"NO_ROUTE_DESTINATION": {404, "Not Found"}, "NORMAL_TEMPORARY_FAILURE": {503, "Service Unavailable"},
+	"SUBSCRIBER_ABSENT": {480, "Temporarily Unavailable"}, "NO_USER_RESPONSE": {408, "Request Timeout"},
+	"INVALID_NUMBER_FORMAT": {484, "Address Incomplete"}, "INCOMPATIBLE_DESTINATION": {488, "Not Acceptable Here"},
+	"DESTINATION_OUT_OF_ORDER": {502, "Bad Gateway"}, "NUMBER_CHANGED": {410, "Gone"},
+}
+
+// q850 is switch_channel_cause_q850: FreeSWITCH's own causes (above 127)
+// report 16.
+func q850(cause string) int {
+	codes := map[string]int{"UNALLOCATED_NUMBER": 1, "NO_ROUTE_DESTINATION": 3, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
+		"NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "SUBSCRIBER_ABSENT": 20, "CALL_REJECTED": 21, "NUMBER_CHANGED": 22,
+		"DESTINATION_OUT_OF_ORDER": 27, "INVALID_NUMBER_FORMAT": 28, "NORMAL_TEMPORARY_FAILURE": 41, "INCOMPATIBLE_DESTINATION": 88}
+	if c, ok := codes[cause]; ok {
+		return c
+	}
+	return 16
+}
+
+// legTemplates loads (once) the recorded outbound leg headers.
+func (s *Switch) legTemplates() (*legTemplates, error) {
+	s.out.mu.Lock()
+	defer s.out.mu.Unlock()
+	if s.out.tmpl != nil {
+		return s.out.tmpl, nil
+	}
+	frames, err := LoadRecording("originate.jsonl")
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoTemplate, err)
+	}
+	t := &legTemplates{}
+	for _, f := range frames {
+		if f.Dir != "s2c" || !strings.Contains(f.Raw, "text/event-json") {
+			continue
+		}
+		_, body, _ := strings.Cut(f.Raw, "\n\n")
+		var m map[string]any
+		if json.Unmarshal([]byte(body), &m) != nil || m["Call-Direction"] != "outbound" {
+			continue
+		}
+		dst := map[string]*map[string]any{"CHANNEL_CREATE": &t.create, "CHANNEL_PROGRESS": &t.progress, "CHANNEL_PARK": &t.answered}[fmt.Sprint(m["Event-Name"])]
+		if dst == nil || *dst != nil {
+			continue
+		}
+		keep := map[string]any{}
+		for k, v := range m {
+			if strings.HasPrefix(k, "Caller-") || strings.HasPrefix(k, "variable_") || strings.HasPrefix(k, "Channel-Read-Codec-") ||
+				strings.HasPrefix(k, "Channel-Write-Codec-") || k == "Channel-Name" || k == "Call-Direction" || k == "Presence-Call-Direction" {
+				keep[k] = v
+			}
+		}
+		*dst = keep
+	}
+	if t.create == nil || t.progress == nil || t.answered == nil {
+		return nil, ErrNoTemplate
+	}
+	str := func(k string) string { v, _ := t.create[k].(string); return v }
+	t.uuid, t.gateway, t.number = str("variable_uuid"), str("variable_sip_gateway_name"), str("Caller-Destination-Number")
+	t.callID, _ = t.progress["variable_sip_call_id"].(string)
+	_, t.hostPort, _ = strings.Cut(str("variable_sip_destination_url"), "@")
+	t.host, t.port, _ = strings.Cut(t.hostPort, ":")
+	_, t.profileAddr, _ = strings.Cut(str("variable_sofia_profile_url"), "@")
+	t.profile = str("variable_sofia_profile_name")
+	if t.uuid == "" || t.gateway == "" || t.number == "" || t.port == "" || t.profileAddr == "" || t.profile == "" || t.callID == "" {
+		return nil, ErrNoTemplate
+	}
+	s.out.tmpl = t
+	return t, nil
+}
+
+// remoteHostKeys hold the far end's address (the recording's far end and
+// FreeSWITCH were both 127.0.0.1, so only these keys are rewritten).
+var remoteHostKeys = []string{"variable_sip_network_ip", "variable_sip_reply_host", "variable_sip_from_host", "variable_sip_to_host",
+	"variable_sip_contact_host", "Caller-Network-Addr", "variable_remote_media_ip"}
+
+// sub rewrites a template for one leg: the recorded uuid, gateway, number,
+// far-end address, profile and call id become the leg's.
+func (t *legTemplates) sub(tmpl map[string]any, p legParams) map[string]any {
+	host, port, _ := strings.Cut(p.hostPort, ":")
+	if port == "" {
+		port = "5060"
+	}
+	r := strings.NewReplacer(t.uuid, p.id, t.callID, p.id+"@fstest-out", t.hostPort, p.hostPort, t.profileAddr, p.sipAddr,
+		"sofia/"+t.profile+"/", "sofia/"+p.profile+"/", t.gateway, p.gw, t.number, p.number)
+	out := make(map[string]any, len(tmpl))
+	for k, v := range tmpl {
+		sv, ok := v.(string)
+		if !ok {
+			out[k] = v
+			continue
+		}
+		switch {
+		case sv == t.port:
+			sv = port
+		case sv == t.host && slices.Contains(remoteHostKeys, k):
+			sv = host
+		case sv == t.profile && strings.HasSuffix(k, "profile_name"):
+			sv = p.profile
+		default:
+			sv = r.Replace(sv)
+		}
+		out[k] = sv
+	}
+	if _, ok := out["variable_sip_from_user"]; ok {
+		out["variable_sip_from_user"] = p.username
+		out["variable_sip_from_uri"] = p.username + "@" + p.hostPort
+		out["variable_sip_full_from"] = "<sip:" + p.username + "@" + p.hostPort + ">;tag=" + p.id[:min(8, len(p.id))]
+	}
+	return out
+}
+
+// merge adds a later template's headers to a leg's: variables the switch
+// learns from SIP replace the earlier ones, except those the dial string
+// set; other headers (Caller-*, codecs) are only added.
+func merge(dst, src map[string]any, user map[string]string) {
+	for k, v := range src {
+		name, isVar := strings.CutPrefix(k, "variable_")
+		if _, set := dst[k]; !set {
+			dst[k] = v
+		} else if _, mine := user[name]; isVar && !mine {
+			dst[k] = v
+		}
+	}
+}
