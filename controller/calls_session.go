@@ -84,8 +84,9 @@ type callSession struct {
 	answeredAt   time.Time
 	streamUntil  time.Time // the stream must have connected by then
 	connected    bool
-	transferred  bool // the call left the assistant (bridge or REFER)
-	ending       bool // we asked FreeSWITCH to hang up
+	transferred  bool          // the call left the assistant (bridge or REFER)
+	refering     *pendingRefer // a REFER sent and not yet decided
+	ending       bool          // we asked FreeSWITCH to hang up
 	endReason    string
 	recordPath   string
 	recordBytes  int64
@@ -449,6 +450,9 @@ func (s *callSession) armTimer(t *time.Timer) {
 	if !s.connected && !s.streamUntil.IsZero() && (next.IsZero() || s.streamUntil.Before(next)) {
 		next = s.streamUntil
 	}
+	if s.refering != nil && (next.IsZero() || s.refering.next.Before(next)) {
+		next = s.refering.next
+	}
 	if !t.Stop() {
 		select {
 		case <-t.C:
@@ -463,6 +467,9 @@ func (s *callSession) armTimer(t *time.Timer) {
 }
 
 func (s *callSession) onTimer() {
+	if s.refering != nil {
+		s.pollRefer()
+	}
 	if s.play != nil {
 		s.sendChunks(s.play.Tick())
 	}
@@ -536,7 +543,7 @@ func (s *callSession) handleCustom(e *esl.Event) {
 		}
 		s.streamFault(e.Subclass() + " " + e.Body)
 	case "sofia::notify_refer":
-		s.event("refer_notify", db.JSONMap{"sipfrag": strings.TrimSpace(e.Body)})
+		s.onReferNotify(e.Body)
 	}
 }
 

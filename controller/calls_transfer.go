@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,24 +66,14 @@ func (s *callSession) transfer(to string) error {
 		_ = s.fs.Close()
 		s.fs = nil
 	}
-	number := t.e164
 	if t.sipURI != "" {
-		if s.refer(t.sipURI) {
-			return nil
-		}
-		number = e164User(t.sipURI)
-		if number == "" {
-			s.kill(causeNormal, "REFER to "+t.sipURI+" not accepted")
-			return errors.New("REFER not accepted")
-		}
-		s.event("transfer_fallback", db.JSONMap{"to": number, "mode": "bridge", "after": "refer declined"})
-	} else if tr := s.trunk(); tr != nil && tr.TransferMode == "refer" && tr.ReferToTemplate != "" {
-		if s.refer(ApplyReferTemplate(tr.ReferToTemplate, number)) {
-			return nil
-		}
-		s.event("transfer_fallback", db.JSONMap{"to": number, "mode": "bridge", "after": "refer declined"})
+		// A declined REFER to a phone number falls back to bridging it.
+		return s.refer(t.sipURI, e164User(t.sipURI))
 	}
-	return s.bridgeOut(number)
+	if tr := s.trunk(); tr != nil && tr.TransferMode == "refer" && tr.ReferToTemplate != "" {
+		return s.refer(ApplyReferTemplate(tr.ReferToTemplate, t.e164), t.e164)
+	}
+	return s.bridgeOut(t.e164)
 }
 
 func (s *callSession) trunk() *db.SIPTrunk {
@@ -118,31 +109,134 @@ func CheckReferTemplate(t string) error {
 // ApplyReferTemplate puts the number into a Refer-To template.
 func ApplyReferTemplate(t, e164 string) string { return strings.ReplaceAll(t, "{e164}", e164) }
 
-// refer sends a SIP REFER and reports whether it was accepted. uuid_deflect
-// copies every sip_h_* variable into the REFER, so the inbound X-/Diversion
-// headers are excluded first (exclude_outgoing_extra_header is a regex on
-// the variable name, read in sofia_glue_get_extra_headers);
-// sip_refer_continue_after_reply keeps the call up when the REFER is
-// declined (a real switch hangs up otherwise, as recorded).
-func (s *callSession) refer(uri string) bool {
+// referTimeout is how long a REFER may take to succeed (FreeSWITCH itself
+// waits 10 s for the answer to a REFER).
+const referTimeout = 10 * time.Second
+
+// referPoll is how often the REFER's answer is read while it is pending.
+const referPoll = 200 * time.Millisecond
+
+// pendingRefer is a REFER sent and not yet decided.
+type pendingRefer struct {
+	uri      string
+	fallback string // the E.164 number to bridge to when it is declined ("" : hang up)
+	deadline time.Time
+	next     time.Time // next poll of sip_refer_status_code
+}
+
+// refer sends a SIP REFER (uuid_deflect). uuid_deflect copies every sip_h_*
+// variable into the REFER, so the inbound X-/Diversion headers are excluded
+// first (exclude_outgoing_extra_header is a regex on the variable name,
+// read in sofia_glue_get_extra_headers). sip_refer_continue_after_reply
+// keeps the call up whatever the REFER's fate (a real switch hangs up even
+// after a declined REFER otherwise, as recorded); mod_sofia then answers
+// the bgapi at once ("+OK:(null)") and the outcome comes later: the NOTIFY
+// (sofia::notify_refer, sipfrag "SIP/2.0 200 OK") or a final answer to the
+// REFER in sip_refer_status_code (603 …), read by polling. The session
+// decides in onReferEvent/pollRefer; nothing blocks it meanwhile.
+func (s *callSession) refer(uri, fallback string) error {
 	for _, v := range []string{"exclude_outgoing_extra_header ^sip_h_", "sip_refer_continue_after_reply true"} {
 		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
 			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
 		}
 	}
 	s.event("refer_sent", db.JSONMap{"refer_to": uri})
-	ctx, cancel := context.WithTimeout(s.c.ctx, 15*time.Second)
-	defer cancel()
+	ctx, cancel := context.WithTimeout(s.c.ctx, referTimeout+5*time.Second)
 	out, err := s.c.sw.BGAPI(ctx, "uuid_deflect "+s.uuid+" "+uri)
+	cancel()
 	out = strings.TrimSpace(out)
-	if err == nil && strings.HasPrefix(out, "+OK:SIP/2.0 2") {
-		s.event("refer_accepted", db.JSONMap{"refer_to": uri, "reply": out})
-		s.endReason = "transferred by REFER to " + uri
-		return true
+	now := s.c.opts.Now()
+	s.refering = &pendingRefer{uri: uri, fallback: fallback, deadline: now.Add(referTimeout), next: now.Add(referPoll)}
+	switch {
+	case err != nil || strings.HasPrefix(out, "-ERR"):
+		s.referDone(false, fmt.Sprintf("uuid_deflect: %s %v", out, err))
+	case strings.HasPrefix(out, "+OK:SIP/2.0 2"): // a switch that waited for the NOTIFY
+		s.referDone(true, out)
 	}
-	s.log.Warn("REFER not accepted", "refer_to", uri, "reply", out, "err", err)
-	s.event("refer_failed", db.JSONMap{"refer_to": uri, "reply": out, "error": fmt.Sprint(err)})
-	return false
+	return nil
+}
+
+// onReferNotify reads the sipfrag of a sofia::notify_refer.
+func (s *callSession) onReferNotify(body string) {
+	frag := strings.TrimSpace(body)
+	s.event("refer_notify", db.JSONMap{"sipfrag": frag})
+	if s.refering == nil {
+		return
+	}
+	code := sipfragStatus(frag)
+	switch {
+	case code >= 200 && code < 300:
+		s.referDone(true, frag)
+	case code >= 300:
+		s.referDone(false, frag)
+	}
+}
+
+// pollRefer reads the REFER's answer codes; at the deadline it gives up.
+func (s *callSession) pollRefer() {
+	r := s.refering
+	now := s.c.opts.Now()
+	if now.Before(r.next) {
+		return
+	}
+	r.next = now.Add(referPoll)
+	if code := s.getvarInt("sip_refer_status_code"); code >= 300 {
+		s.referDone(false, "REFER answered "+strconv.Itoa(code))
+		return
+	}
+	if code := s.getvarInt("sip_refer_target_status_code"); code >= 200 {
+		s.referDone(code < 300, "transfer target answered "+strconv.Itoa(code))
+		return
+	}
+	if !now.Before(r.deadline) {
+		s.referDone(false, "no answer to the REFER within "+referTimeout.String())
+	}
+}
+
+// referDone ends a pending REFER: accepted → the call has moved, hang up our
+// leg; declined → bridge to the fallback number or hang up.
+func (s *callSession) referDone(accepted bool, detail string) {
+	r := s.refering
+	if r == nil {
+		return
+	}
+	s.refering = nil
+	if accepted {
+		s.event("refer_accepted", db.JSONMap{"refer_to": r.uri, "reply": detail})
+		s.kill("BLIND_TRANSFER", "transferred by REFER to "+r.uri)
+		return
+	}
+	s.log.Warn("REFER not accepted", "refer_to", r.uri, "detail", detail)
+	s.event("refer_failed", db.JSONMap{"refer_to": r.uri, "reply": detail})
+	if r.fallback == "" {
+		s.kill(causeNormal, "REFER to "+r.uri+" not accepted: "+detail)
+		return
+	}
+	s.event("transfer_fallback", db.JSONMap{"to": r.fallback, "mode": "bridge", "after": "refer declined"})
+	_ = s.bridgeOut(r.fallback)
+}
+
+func (s *callSession) getvarInt(name string) int {
+	out, err := s.api("uuid_getvar " + s.uuid + " " + name)
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(strings.TrimSpace(out))
+	return n
+}
+
+// sipfragStatus reads the status code of a message/sipfrag body
+// ("SIP/2.0 200 OK"); 0 when it is not one.
+func sipfragStatus(frag string) int {
+	rest, ok := strings.CutPrefix(frag, "SIP/2.0 ")
+	if !ok || len(rest) < 3 {
+		return 0
+	}
+	n, err := strconv.Atoi(rest[:3])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // bridgeOut originates a leg to the number through the organization's

@@ -32,6 +32,8 @@ import (
 type callEnv struct {
 	*env
 	sw        *fstest.Switch
+	cmd       *esl.Client
+	genDir    string
 	calls     *controller.Calls
 	asst      *testAssistant
 	trunk     *db.SIPTrunk
@@ -45,7 +47,8 @@ func newCallEnv(t *testing.T) *callEnv {
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
 
-	sw := fstest.New(fstest.Options{GenDir: t.TempDir(), Step: 5 * time.Millisecond})
+	genDir := t.TempDir()
+	sw := fstest.New(fstest.Options{GenDir: genDir, Step: 5 * time.Millisecond})
 	if err := sw.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +95,8 @@ func newCallEnv(t *testing.T) *callEnv {
 	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
 	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
 
-	ce := &callEnv{env: e, sw: sw, calls: calls, asst: newTestAssistant(t), recDir: recDir}
-	ce.trunk = &db.SIPTrunk{OrgID: a.ID, Name: "PBX", GatewayName: "o" + itoa(a.ID) + "_pbx", Gateway: "127.0.0.1",
+	ce := &callEnv{env: e, sw: sw, cmd: cmd, genDir: genDir, calls: calls, asst: newTestAssistant(t), recDir: recDir}
+	ce.trunk = &db.SIPTrunk{ID: db.NewID(), OrgID: a.ID, Name: "PBX", GatewayName: "o" + itoa(a.ID) + "_pbx", Gateway: "127.0.0.1",
 		Priority: 1, Enabled: true, Register: false, Transport: "udp", AllowedAddresses: db.StringList{"127.0.0.1/32"}}
 	if err := store.CreateTrunk(ctx, ce.trunk); err != nil {
 		t.Fatal(err)
@@ -106,6 +109,34 @@ func newCallEnv(t *testing.T) *callEnv {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// addTrunk adds an enabled IP-auth trunk of organization A.
+func (ce *callEnv) addTrunk(name string, priority int) *db.SIPTrunk {
+	ce.t.Helper()
+	tr := &db.SIPTrunk{ID: db.NewID(), OrgID: ce.orgA, Name: name, GatewayName: "o" + itoa(ce.orgA) + "_" + strings.ToLower(name), Gateway: "127.0.0.1",
+		Priority: priority, Enabled: true, Register: false, Transport: "udp", AllowedAddresses: db.StringList{"127.0.0.2/32"}}
+	if err := ce.store.CreateTrunk(context.Background(), tr); err != nil {
+		ce.t.Fatal(err)
+	}
+	return tr
+}
+
+// loadTrunks applies the trunks to the simulator (one reconcile pass), so
+// their gateways exist for originate.
+func (ce *callEnv) loadTrunks() {
+	ce.t.Helper()
+	ts := controller.NewTrunkSync(ce.store, ce.cmd, controller.SyncOptions{GenDir: ce.genDir})
+	ts.Connected()
+	if _, err := ts.Pass(context.Background()); err != nil {
+		ce.t.Fatal(err)
+	}
+}
+
+// allowCountries sets organization A's outbound allow-list.
+func (ce *callEnv) allowCountries(cc ...string) {
+	ce.t.Helper()
+	ce.mustDo("PUT", "/api/v1/organization", ce.keyA, map[string]any{"call_limits": map[string]any{"outbound_countries": cc}}, 200)
+}
 
 // addNumber registers an active number on the env's trunk; assistantID ""
 // leaves it unassigned.

@@ -24,6 +24,7 @@ func (s *Switch) coreAPI() map[string]apiFunc {
 	s.channelAPI(m)
 	s.mediaAPI(m)
 	s.outboundAPI(m)
+	s.bridgeAPI(m)
 	return m
 }
 

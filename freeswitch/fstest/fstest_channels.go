@@ -48,10 +48,11 @@ type channel struct {
 }
 
 type channels struct {
-	mu   sync.Mutex
-	byID map[string]*channel
-	tmpl map[string]any
-	gone map[string]*chanMedia // media of hung-up channels, for Heard & co.
+	mu      sync.Mutex
+	byID    map[string]*channel
+	tmpl    map[string]any
+	gone    map[string]*chanMedia // media of hung-up channels, for Heard & co.
+	bridged map[string]string     // uuid_bridge partners (fstest_bridge.go)
 }
 
 func (s *Switch) template() (map[string]any, error) {
@@ -264,6 +265,7 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 			s.mediaHangup(b, ch, 2)
 		}
 	}
+	s.unbridge(b, id)
 	return true
 }
 

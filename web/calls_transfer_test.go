@@ -1,0 +1,107 @@
+package web_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+)
+
+// The assistant asks for a transfer to a PBX user by REFER; the PBX
+// declines (603): the call stays up (sip_refer_continue_after_reply) and is
+// bridged out through the trunks to the number in the URI instead; the
+// timeline says so. The REFER carried none of the inbound headers.
+func TestReferDeclinedFallsBackToBridge(t *testing.T) {
+	ce := newCallEnv(t)
+	backup := ce.addTrunk("Backup", 2)
+	ce.loadTrunks()
+	ce.allowCountries("CA", "US")
+	ce.mustDo("PUT", "/api/v1/organization", ce.keyA, map[string]any{"sip_trunk_config": map[string]any{"outbound_leading_plus_enabled": false}}, 200)
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	ce.sw.SetReferOutcome("", fstest.ReferDecline)
+	uuid, err := ce.sw.Call(ce.pbxCall(map[string][]string{
+		"Diversion": {"<sip:+16478491000@pbx.example.com>;reason=unconditional"}, "X-Custom-Tag": {"abc123"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := ce.asst.next(3 * time.Second)
+	if !waitUntil(3*time.Second, func() bool { return ac.mediaCount() > 5 }) {
+		t.Fatal("no media")
+	}
+	_ = ac.send(map[string]any{"event": "transfer", "transfer": map[string]any{"to": "sip:+14165550199@pbx.example.com"}})
+	ce.waitCommand("uuid_deflect "+uuid+" sip:+14165550199@pbx.example.com", 2*time.Second)
+	bridge := ce.waitCommand("uuid_bridge "+uuid+" ", 15*time.Second)
+	leg := strings.Fields(bridge)[2]
+	if ce.sw.Bridged(uuid) != leg {
+		t.Fatalf("caller bridged to %q, want %q", ce.sw.Bridged(uuid), leg)
+	}
+	// The originate went over the trunks in priority order, the number's
+	// own trunk first, without the + (outbound_leading_plus_enabled off).
+	att := ce.sw.DialAttempts()
+	if len(att) == 0 || att[0].Gateway != ce.trunk.GatewayName || att[0].Number != "14165550199" {
+		t.Fatalf("dial attempts %+v", att)
+	}
+	orig := ce.commandsWith("originate ")
+	if len(orig) != 1 || !strings.Contains(orig[0], "sofia/gateway/"+ce.trunk.GatewayName+"/14165550199|") ||
+		!strings.Contains(orig[0], "sofia/gateway/"+backup.GatewayName+"/14165550199") || !strings.Contains(orig[0], "originate_continue_on_timeout=true") {
+		t.Fatalf("originate %q", orig)
+	}
+	for _, r := range ce.sw.Refers(uuid) {
+		for h := range r.Headers {
+			if strings.EqualFold(h, "X-Custom-Tag") || strings.EqualFold(h, "Diversion") {
+				t.Fatalf("the REFER copied the inbound header %s", h)
+			}
+		}
+	}
+	// The caller hangs up: both legs end, the record is completed.
+	ce.sw.Hangup(uuid, "NORMAL_CLEARING")
+	rec := ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
+	r := ce.mustDo("GET", "/api/v1/calls/"+rec.ID+"/events", ce.keyA, nil, 200)
+	for _, ev := range []string{"transfer_requested", "refer_sent", "refer_failed", "transfer_fallback", "transferred"} {
+		if !strings.Contains(r.Raw, `"type":"`+ev+`"`) {
+			t.Errorf("timeline lacks %s: %s", ev, r.Raw)
+		}
+	}
+	if !waitUntil(2*time.Second, func() bool { return len(ce.sw.Channels()) == 0 }) {
+		t.Fatalf("channels left: %v", ce.sw.Channels())
+	}
+}
+
+// The API transfers a live call to a phone number: the first trunk rings
+// out (leg timeout), the second answers, the caller is bridged to it.
+func TestTransferAPIBridgesWithFailover(t *testing.T) {
+	ce := newCallEnv(t)
+	backup := ce.addTrunk("Backup", 2)
+	ce.loadTrunks()
+	ce.allowCountries("CA")
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
+	uuid, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := ce.asst.next(3 * time.Second)
+	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "not a number"}); r.Status != 400 || r.errField() != "to" {
+		t.Fatalf("bad target: %d %s", r.Status, r.Raw)
+	}
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyB, map[string]any{"to": "+14165550199"}); r.Status != 404 {
+		t.Fatalf("org B transfers org A's call: %d", r.Status)
+	}
+	ce.mustDo("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "+14165550199"}, 202)
+	bridge := ce.waitCommand("uuid_bridge "+uuid+" ", 15*time.Second)
+	att := ce.sw.DialAttempts()
+	if len(att) != 2 || att[0].Cause != "ALLOTTED_TIMEOUT" || att[1].Gateway != backup.GatewayName || !att[1].Answered {
+		t.Fatalf("attempts %+v", att)
+	}
+	if leg := strings.Fields(bridge)[2]; leg != att[1].UUID {
+		t.Fatalf("bridged to %s, answered leg %s", leg, att[1].UUID)
+	}
+	select {
+	case <-ac.closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the assistant's stream stayed open after the transfer")
+	}
+}
