@@ -78,19 +78,6 @@ func (s *Switch) Refers(uuid string) []Refer {
 	return out
 }
 
-// setVar sets a channel variable (what uuid_setvar does); false when the
-// channel does not exist. Tests use it until uuid_setvar is merged.
-func (s *Switch) setVar(id, name, value string) bool {
-	ch, ok := s.channel(id)
-	if !ok {
-		return false
-	}
-	s.chans.mu.Lock()
-	ch.vars["variable_"+name] = value
-	s.chans.mu.Unlock()
-	return true
-}
-
 func (s *Switch) referOutcome(id, referTo string) ReferOutcome {
 	s.out.mu.Lock()
 	defer s.out.mu.Unlock()
@@ -125,7 +112,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 	}
 	s.chans.mu.Lock()
 	answered := ch.answered
-	cont := isTrue(str(ch.vars["variable_sip_refer_continue_after_reply"]))
+	cont := isTrue(varString(ch.vars["variable_sip_refer_continue_after_reply"]))
 	headers := referHeaders(ch.vars)
 	s.chans.mu.Unlock()
 	outcome := s.referOutcome(id, referTo)
@@ -189,17 +176,17 @@ func (s *Switch) referReplies(ch *channel, o ReferOutcome, notify bool) {
 	}
 	ch.vars["variable_sip_refer_status_code"] = "202"
 	v := ch.vars
-	inbound := str(v["Call-Direction"]) != "outbound"
+	inbound := varString(v["Call-Direction"]) != "outbound"
 	// The NOTIFY comes from the far end of the dialog.
-	far := str(v["variable_sip_to_user"]) + "@" + hostOnly(str(v["variable_sip_to_host"]))
-	near := str(v["variable_sip_from_user"]) + "@" + hostOnly(s.o.SIPAddr)
-	fromTag, toTag := str(v["variable_sip_to_tag"]), str(v["variable_sip_from_tag"])
+	far := varString(v["variable_sip_to_user"]) + "@" + hostOfAddr(varString(v["variable_sip_to_host"]))
+	near := varString(v["variable_sip_from_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
+	fromTag, toTag := varString(v["variable_sip_to_tag"]), varString(v["variable_sip_from_tag"])
 	if inbound {
-		far = str(v["variable_sip_from_user"]) + "@" + str(v["variable_sip_network_ip"])
-		near = str(v["variable_sip_to_user"]) + "@" + hostOnly(s.o.SIPAddr)
-		fromTag, toTag = str(v["variable_sip_from_tag"]), str(v["variable_sip_to_tag"])
+		far = varString(v["variable_sip_from_user"]) + "@" + varString(v["variable_sip_network_ip"])
+		near = varString(v["variable_sip_to_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
+		fromTag, toTag = varString(v["variable_sip_from_tag"]), varString(v["variable_sip_to_tag"])
 	}
-	callID := str(v["variable_sip_call_id"])
+	callID := varString(v["variable_sip_call_id"])
 	s.chans.mu.Unlock()
 	if !notify {
 		// continue_after_reply: the NOTIFY follows shortly, nothing waits for it.
@@ -299,7 +286,7 @@ func (s *Switch) referWait(id string, epoch chan struct{}, sec float64) bool {
 // for PCRE, and the "_" asterisk-pattern form is not supported.
 func referHeaders(vars map[string]any) map[string]string {
 	var exclude *regexp.Regexp
-	if expr := str(vars["variable_exclude_outgoing_extra_header"]); expr != "" {
+	if expr := varString(vars["variable_exclude_outgoing_extra_header"]); expr != "" {
 		exclude = fsRegexp(expr)
 	}
 	out := map[string]string{}
@@ -309,13 +296,13 @@ func referHeaders(vars map[string]any) map[string]string {
 			continue
 		}
 		if strings.EqualFold(name, "sip_geolocation") {
-			out["Geolocation"] = str(v)
+			out["Geolocation"] = varString(v)
 		}
 		if len(name) >= len("sip_h_") && strings.EqualFold(name[:len("sip_h_")], "sip_h_") {
 			if exclude != nil && exclude.MatchString(name) {
 				continue
 			}
-			out[name[len("sip_h_"):]] = str(v)
+			out[name[len("sip_h_"):]] = varString(v)
 		}
 	}
 	return out
@@ -348,13 +335,13 @@ func fsRegexp(expr string) *regexp.Regexp {
 	return re
 }
 
-func str(v any) string {
+func varString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case []any:
 		if len(x) > 0 {
-			return str(x[len(x)-1])
+			return varString(x[len(x)-1])
 		}
 	case nil:
 		return ""
@@ -362,7 +349,7 @@ func str(v any) string {
 	return ""
 }
 
-func hostOnly(hp string) string {
+func hostOfAddr(hp string) string {
 	if h, _, err := net.SplitHostPort(hp); err == nil {
 		return h
 	}
