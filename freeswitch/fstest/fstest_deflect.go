@@ -27,9 +27,10 @@ import (
 //     BLIND_TRANSFER anyway (recorded);
 //   - with sip_refer_continue_after_reply=true set before, mod_sofia does
 //     not wait and does not hang up: the reply comes at once with a NULL
-//     string_reply, i.e. "+OK:(null)\n" (glibc prints a NULL %s so; read
-//     from the source, not recorded), the 202/603 and the NOTIFY (event
-//     included) still arrive later and the call stays up either way;
+//     string_reply, i.e. "+OK:\n" (the stream's switch_vmprintf,
+//     switch_mprintf.c, prints a NULL %s as ""; read from the source, not
+//     recorded), the 202/603 and the NOTIFY (event included) still arrive
+//     later and the call stays up either way;
 //   - an unknown uuid: "-ERR No such channel <uuid>!\n"; no uri:
 //     "-USAGE: <uuid> <uri>\n". uuid_deflect does not look at the answer
 //     state: on a channel that is not answered there is no dialog for the
@@ -136,7 +137,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 				}
 			})
 		}
-		return "+OK:(null)\n"
+		return "+OK:\n"
 	}
 	if !answered {
 		if !s.referWait(id, epoch, 10) {

@@ -326,12 +326,11 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	s.mu.Lock()
 	g := s.gateways[gwName]
 	up := g != nil && s.gwStatusLocked(g) == "UP"
-	switch {
-	case g != nil && up && ok && number != "":
+	switch valid := ok && number != ""; {
+	case g != nil && up && valid:
 		g.callsOut++
-	case g != nil && up:
-	case g != nil:
-		g.failedOut++
+	case g != nil && valid:
+		g.failedOut++ // GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel)
 	}
 	p := legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
 	if g != nil {
