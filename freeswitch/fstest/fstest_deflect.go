@@ -133,7 +133,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 		if answered {
 			s.goTimer(func() {
 				if s.referWait(id, epoch, 0.3) {
-					s.referReplies(ch, outcome, false)
+					s.referReplies(ch, outcome, 0.02)
 				}
 			})
 		}
@@ -150,7 +150,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 		return "+OK:no reply\n"
 	}
 	if outcome == ReferDecline {
-		s.referReplies(ch, outcome, false)
+		s.referReplies(ch, outcome, 0)
 		if !s.referWait(id, epoch, 9.7) {
 			return "+OK:no reply\n"
 		}
@@ -160,15 +160,16 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 	if !s.referWait(id, epoch, 0.02) {
 		return "+OK:no reply\n"
 	}
-	s.referReplies(ch, outcome, true)
+	s.referReplies(ch, outcome, 0)
 	s.referHangup(b, id, "CHANNEL_HANGUP_COMPLETE")
 	s.referWait("", epoch, 0.08)
 	return "+OK:SIP/2.0 200 OK\r\n\n"
 }
 
 // referReplies applies the far end's answers: the REFER's status and, when
-// accepted, the NOTIFY (its event and the target's status).
-func (s *Switch) referReplies(ch *channel, o ReferOutcome, notify bool) {
+// accepted, notifyAfter switch seconds later the NOTIFY (its event and the
+// target's status).
+func (s *Switch) referReplies(ch *channel, o ReferOutcome, notifyAfter float64) {
 	s.chans.mu.Lock()
 	if o == ReferDecline {
 		ch.vars["variable_sip_refer_status_code"] = "603"
@@ -189,9 +190,8 @@ func (s *Switch) referReplies(ch *channel, o ReferOutcome, notify bool) {
 	}
 	callID := varString(v["variable_sip_call_id"])
 	s.chans.mu.Unlock()
-	if !notify {
-		// continue_after_reply: the NOTIFY follows shortly, nothing waits for it.
-		s.referWait(ch.uuid, nil, 0.02)
+	if notifyAfter > 0 {
+		s.referWait(ch.uuid, nil, notifyAfter)
 	}
 	const frag = "SIP/2.0 200 OK\r\n"
 	e := s.newEvent("CUSTOM", "sofia::notify_refer",
