@@ -14,6 +14,19 @@ import (
 
 const referTarget = "sip:+15557654321@127.0.0.1:5099"
 
+// setChanVar sets a channel variable as uuid_setvar would (uuid_setvar
+// itself comes with the media emulation); false when there is no channel.
+func setChanVar(s *Switch, id, name, value string) bool {
+	ch, ok := s.channel(id)
+	if !ok {
+		return false
+	}
+	s.chans.mu.Lock()
+	ch.vars["variable_"+name] = value
+	s.chans.mu.Unlock()
+	return true
+}
+
 // referCall is the answered inbound call of the refer-* recordings.
 func referCall(t *testing.T, s *Switch, headers map[string][]string) string {
 	t.Helper()
@@ -66,20 +79,20 @@ func sipExtraHeaders(t *testing.T, name string) (map[string]string, string) {
 func TestDeflectAcceptedAsRecorded(t *testing.T) {
 	s := newSwitch(t, Options{Step: 10 * time.Millisecond, SIPAddr: "127.0.0.1:5082"})
 	c := login(t, s, "json ALL CUSTOM sofia::notify_refer")
-	cl := eslClient(t, s)
+	cl := obClient(t, s)
 	id := referCall(t, s, referHeadersA)
 	c.drain()
 	want, wantEvs := recordedCall(t, "refer-deflect-accepted.jsonl", "bgapi uuid_deflect")
 	start := time.Now()
-	r, err := bgapi(t, cl, "uuid_deflect "+id+" "+referTarget)
+	r, err := obBGAPI(t, cl, "uuid_deflect "+id+" "+referTarget)
 	if r != "+OK:SIP/2.0 200 OK\r\n\n" || err != nil {
 		t.Fatalf("uuid_deflect: %q %v", r, err)
 	}
 	if el := time.Since(start); el < 8*time.Millisecond { // 0.4 s = 0.8 Step
 		t.Errorf("reply after %v", el)
 	}
-	got, evs := c.callEvents(len(want))
-	diffItems(t, got, want)
+	got, evs := c.callItems(len(want))
+	obDiff(t, got, want)
 	for i, e := range evs {
 		switch e.kind() {
 		case "sofia::notify_refer":
@@ -118,20 +131,20 @@ func TestDeflectDeclinedAsRecorded(t *testing.T) {
 	s := newSwitch(t, Options{Step: 10 * time.Millisecond, SIPAddr: "127.0.0.1:5082"})
 	s.SetReferOutcome("", ReferDecline)
 	c := login(t, s, "json ALL CUSTOM sofia::notify_refer")
-	cl := eslClient(t, s)
+	cl := obClient(t, s)
 	id := referCall(t, s, map[string][]string{"Diversion": referHeadersA["Diversion"], "X-Custom-Tag": {"abc123"}})
 	c.drain()
 	want, wantEvs := recordedCall(t, "refer-deflect-declined.jsonl", "bgapi uuid_deflect")
 	start := time.Now()
-	r, err := bgapi(t, cl, "uuid_deflect "+id+" "+referTarget)
+	r, err := obBGAPI(t, cl, "uuid_deflect "+id+" "+referTarget)
 	if r != "+OK:no reply\n" || err != nil {
 		t.Fatalf("uuid_deflect: %q %v", r, err)
 	}
 	if el := time.Since(start); el < 200*time.Millisecond {
 		t.Errorf("reply after %v, want 10 s = 20 Steps", el)
 	}
-	got, evs := c.callEvents(len(want))
-	diffItems(t, got, want)
+	got, evs := c.callItems(len(want))
+	obDiff(t, got, want)
 	for i, e := range evs {
 		if e.kind() == "CHANNEL_HANGUP" && e.h["variable_sip_refer_status_code"] != wantEvs[i].h["variable_sip_refer_status_code"] {
 			t.Errorf("sip_refer_status_code %q", e.h["variable_sip_refer_status_code"])
@@ -144,22 +157,22 @@ func TestDeflectDeclinedAsRecorded(t *testing.T) {
 }
 
 // TestDeflectContinueAfterReply: with sip_refer_continue_after_reply=true
-// mod_sofia neither waits nor hangs up: "+OK:(null)" at once, the call
+// mod_sofia neither waits nor hangs up: "+OK:" at once, the call
 // stays up whatever the answer; an accepted REFER still fires its NOTIFY.
 func TestDeflectContinueAfterReply(t *testing.T) {
 	for _, o := range []ReferOutcome{ReferDecline, ReferAccept} {
 		s := newSwitch(t, Options{Step: 10 * time.Millisecond})
 		c := login(t, s, "json ALL CUSTOM sofia::notify_refer")
-		cl := eslClient(t, s)
+		cl := obClient(t, s)
 		id := referCall(t, s, referHeadersA)
 		s.SetReferOutcome(id, o)
-		if !setVarID(s, id, "sip_refer_continue_after_reply", "true") {
+		if !setChanVar(s, id, "sip_refer_continue_after_reply", "true") {
 			t.Fatal("setVar")
 		}
 		c.drain()
 		start := time.Now()
-		r, err := bgapi(t, cl, "uuid_deflect "+id+" "+referTarget)
-		if r != "+OK:(null)\n" || err != nil {
+		r, err := obBGAPI(t, cl, "uuid_deflect "+id+" "+referTarget)
+		if r != "+OK:\n" || err != nil {
 			t.Fatalf("outcome %d: %q %v", o, r, err)
 		}
 		if el := time.Since(start); el > 150*time.Millisecond {
@@ -213,7 +226,7 @@ func TestDeflectExcludeHeaders(t *testing.T) {
 		s := newSwitch(t, Options{Step: time.Millisecond})
 		id := referCall(t, s, referHeadersA)
 		if tc.expr != "" {
-			setVarID(s, id, "exclude_outgoing_extra_header", tc.expr)
+			setChanVar(s, id, "exclude_outgoing_extra_header", tc.expr)
 		}
 		if r := s.exec("uuid_deflect " + id + " " + referTarget); r != "+OK:SIP/2.0 200 OK\r\n\n" {
 			t.Fatalf("%q: %q", tc.expr, r)
@@ -231,8 +244,8 @@ func TestDeflectExcludeHeaders(t *testing.T) {
 
 func TestDeflectErrorsAndTargets(t *testing.T) {
 	s := newSwitch(t, Options{Step: time.Millisecond})
-	cl := eslClient(t, s)
-	r, err := bgapi(t, cl, "uuid_deflect 5f0e3e0a-0000-4000-8000-000000000000 "+referTarget)
+	cl := obClient(t, s)
+	r, err := obBGAPI(t, cl, "uuid_deflect 5f0e3e0a-0000-4000-8000-000000000000 "+referTarget)
 	if r != "-ERR No such channel 5f0e3e0a-0000-4000-8000-000000000000!\n" || !errors.Is(err, esl.ErrCommand) {
 		t.Errorf("unknown uuid: %q %v", r, err)
 	}
@@ -293,15 +306,4 @@ func TestDeflectOutboundLeg(t *testing.T) {
 	if refs := s.Refers(id); len(refs) != 1 || refs[0].Headers["X-Sipbridge-Call"] != "c1" {
 		t.Errorf("refers %+v", refs)
 	}
-}
-
-// setVarID sets a channel variable as uuid_setvar does; false when the
-// channel does not exist.
-func setVarID(s *Switch, id, name, value string) bool {
-	ch, ok := s.channel(id)
-	if !ok {
-		return false
-	}
-	s.setVar(ch, name, &value)
-	return true
 }

@@ -27,9 +27,10 @@ import (
 //     BLIND_TRANSFER anyway (recorded);
 //   - with sip_refer_continue_after_reply=true set before, mod_sofia does
 //     not wait and does not hang up: the reply comes at once with a NULL
-//     string_reply, i.e. "+OK:(null)\n" (glibc prints a NULL %s so; read
-//     from the source, not recorded), the 202/603 and the NOTIFY (event
-//     included) still arrive later and the call stays up either way;
+//     string_reply, i.e. "+OK:\n" (the stream's switch_vmprintf,
+//     switch_mprintf.c, prints a NULL %s as ""; read from the source, not
+//     recorded), the 202/603 and the NOTIFY (event included) still arrive
+//     later and the call stays up either way;
 //   - an unknown uuid: "-ERR No such channel <uuid>!\n"; no uri:
 //     "-USAGE: <uuid> <uri>\n". uuid_deflect does not look at the answer
 //     state: on a channel that is not answered there is no dialog for the
@@ -112,7 +113,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 	}
 	s.chans.mu.Lock()
 	answered := ch.answered
-	cont := isTrue(str(ch.vars["variable_sip_refer_continue_after_reply"]))
+	cont := isTrue(varString(ch.vars["variable_sip_refer_continue_after_reply"]))
 	headers := referHeaders(ch.vars)
 	s.chans.mu.Unlock()
 	outcome := s.referOutcome(id, referTo)
@@ -132,11 +133,11 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 		if answered {
 			s.goTimer(func() {
 				if s.referWait(id, epoch, 0.3) {
-					s.referReplies(ch, outcome, false)
+					s.referReplies(ch, outcome, 0.02)
 				}
 			})
 		}
-		return "+OK:(null)\n"
+		return "+OK:\n"
 	}
 	if !answered {
 		if !s.referWait(id, epoch, 10) {
@@ -149,7 +150,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 		return "+OK:no reply\n"
 	}
 	if outcome == ReferDecline {
-		s.referReplies(ch, outcome, false)
+		s.referReplies(ch, outcome, 0)
 		if !s.referWait(id, epoch, 9.7) {
 			return "+OK:no reply\n"
 		}
@@ -159,15 +160,16 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 	if !s.referWait(id, epoch, 0.02) {
 		return "+OK:no reply\n"
 	}
-	s.referReplies(ch, outcome, true)
+	s.referReplies(ch, outcome, 0)
 	s.referHangup(b, id, "CHANNEL_HANGUP_COMPLETE")
 	s.referWait("", epoch, 0.08)
 	return "+OK:SIP/2.0 200 OK\r\n\n"
 }
 
 // referReplies applies the far end's answers: the REFER's status and, when
-// accepted, the NOTIFY (its event and the target's status).
-func (s *Switch) referReplies(ch *channel, o ReferOutcome, notify bool) {
+// accepted, notifyAfter switch seconds later the NOTIFY (its event and the
+// target's status).
+func (s *Switch) referReplies(ch *channel, o ReferOutcome, notifyAfter float64) {
 	s.chans.mu.Lock()
 	if o == ReferDecline {
 		ch.vars["variable_sip_refer_status_code"] = "603"
@@ -176,21 +178,20 @@ func (s *Switch) referReplies(ch *channel, o ReferOutcome, notify bool) {
 	}
 	ch.vars["variable_sip_refer_status_code"] = "202"
 	v := ch.vars
-	inbound := str(v["Call-Direction"]) != "outbound"
+	inbound := varString(v["Call-Direction"]) != "outbound"
 	// The NOTIFY comes from the far end of the dialog.
-	far := str(v["variable_sip_to_user"]) + "@" + hostOnly(str(v["variable_sip_to_host"]))
-	near := str(v["variable_sip_from_user"]) + "@" + hostOnly(s.o.SIPAddr)
-	fromTag, toTag := str(v["variable_sip_to_tag"]), str(v["variable_sip_from_tag"])
+	far := varString(v["variable_sip_to_user"]) + "@" + hostOfAddr(varString(v["variable_sip_to_host"]))
+	near := varString(v["variable_sip_from_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
+	fromTag, toTag := varString(v["variable_sip_to_tag"]), varString(v["variable_sip_from_tag"])
 	if inbound {
-		far = str(v["variable_sip_from_user"]) + "@" + str(v["variable_sip_network_ip"])
-		near = str(v["variable_sip_to_user"]) + "@" + hostOnly(s.o.SIPAddr)
-		fromTag, toTag = str(v["variable_sip_from_tag"]), str(v["variable_sip_to_tag"])
+		far = varString(v["variable_sip_from_user"]) + "@" + varString(v["variable_sip_network_ip"])
+		near = varString(v["variable_sip_to_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
+		fromTag, toTag = varString(v["variable_sip_from_tag"]), varString(v["variable_sip_to_tag"])
 	}
-	callID := str(v["variable_sip_call_id"])
+	callID := varString(v["variable_sip_call_id"])
 	s.chans.mu.Unlock()
-	if !notify {
-		// continue_after_reply: the NOTIFY follows shortly, nothing waits for it.
-		s.referWait(ch.uuid, nil, 0.02)
+	if notifyAfter > 0 {
+		s.referWait(ch.uuid, nil, notifyAfter)
 	}
 	const frag = "SIP/2.0 200 OK\r\n"
 	e := s.newEvent("CUSTOM", "sofia::notify_refer",
@@ -286,7 +287,7 @@ func (s *Switch) referWait(id string, epoch chan struct{}, sec float64) bool {
 // for PCRE, and the "_" asterisk-pattern form is not supported.
 func referHeaders(vars map[string]any) map[string]string {
 	var exclude *regexp.Regexp
-	if expr := str(vars["variable_exclude_outgoing_extra_header"]); expr != "" {
+	if expr := varString(vars["variable_exclude_outgoing_extra_header"]); expr != "" {
 		exclude = fsRegexp(expr)
 	}
 	out := map[string]string{}
@@ -296,13 +297,13 @@ func referHeaders(vars map[string]any) map[string]string {
 			continue
 		}
 		if strings.EqualFold(name, "sip_geolocation") {
-			out["Geolocation"] = str(v)
+			out["Geolocation"] = varString(v)
 		}
 		if len(name) >= len("sip_h_") && strings.EqualFold(name[:len("sip_h_")], "sip_h_") {
 			if exclude != nil && exclude.MatchString(name) {
 				continue
 			}
-			out[name[len("sip_h_"):]] = str(v)
+			out[name[len("sip_h_"):]] = varString(v)
 		}
 	}
 	return out
@@ -335,13 +336,13 @@ func fsRegexp(expr string) *regexp.Regexp {
 	return re
 }
 
-func str(v any) string {
+func varString(v any) string {
 	switch x := v.(type) {
 	case string:
 		return x
 	case []any:
 		if len(x) > 0 {
-			return str(x[len(x)-1])
+			return varString(x[len(x)-1])
 		}
 	case nil:
 		return ""
@@ -349,7 +350,7 @@ func str(v any) string {
 	return ""
 }
 
-func hostOnly(hp string) string {
+func hostOfAddr(hp string) string {
 	if h, _, err := net.SplitHostPort(hp); err == nil {
 		return h
 	}

@@ -55,7 +55,7 @@ type dialString struct {
 
 // separate is switch_separate_string for a delimiter that is not a blank:
 // at most max parts (the last one keeps the rest), each cleaned up.
-func separate(s string, delim byte, max int) []string {
+func fsSeparate(s string, delim byte, max int) []string {
 	if s == "" || max <= 0 {
 		return nil
 	}
@@ -78,7 +78,7 @@ func separate(s string, delim byte, max int) []string {
 		parts = append(parts, s[start:])
 	}
 	for i, p := range parts {
-		parts[i] = cleanup(p, delim)
+		parts[i] = fsCleanup(p, delim)
 	}
 	return parts
 }
@@ -87,7 +87,7 @@ func separate(s string, delim byte, max int) []string {
 // cleanup is cleanup_separated_string: leading blanks skipped, escapes
 // resolved (\' \" \<delim> \\ \n \r \t \s), quote pairs removed, trailing
 // blanks outside quotes trimmed.
-func cleanup(s string, delim byte) string {
+func fsCleanup(s string, delim byte) string {
 	for len(s) > 0 && s[0] == ' ' {
 		s = s[1:]
 	}
@@ -97,7 +97,7 @@ func cleanup(s string, delim byte) string {
 		c := s[i]
 		if c == '\\' && i+1 < len(s) {
 			e := s[i+1]
-			if u := unescapeByte(e); e == '\'' || e == '"' || (delim != 0 && e == delim) || e == '\\' || u != e {
+			if u := fsUnescape(e); e == '\'' || e == '"' || (delim != 0 && e == delim) || e == '\\' || u != e {
 				b.WriteByte(u)
 				end = b.Len()
 				i++
@@ -118,7 +118,7 @@ func cleanup(s string, delim byte) string {
 	return b.String()[:end]
 }
 
-func unescapeByte(c byte) byte {
+func fsUnescape(c byte) byte {
 	switch c {
 	case 'n':
 		return '\n'
@@ -134,7 +134,7 @@ func unescapeByte(c byte) byte {
 
 // findEndParen is switch_find_end_paren: the index of the bracket closing
 // the one s starts with (after blanks), nested ones counted; -1 if none.
-func findEndParen(s string, open, close byte) int {
+func fsFindEndParen(s string, open, close byte) int {
 	i := 0
 	for i < len(s) && s[i] == ' ' {
 		i++
@@ -158,8 +158,8 @@ func findEndParen(s string, open, close byte) int {
 
 // brackets reads the variable set s starts with (switch_event_create_brackets
 // for one set): its variables and what follows it.
-func brackets(s string, open, close, delim byte) ([]dialVar, string, bool) {
-	end := findEndParen(s, open, close)
+func dialBrackets(s string, open, close, delim byte) ([]dialVar, string, bool) {
+	end := fsFindEndParen(s, open, close)
 	if end < 0 {
 		return nil, s, false
 	}
@@ -168,8 +168,8 @@ func brackets(s string, open, close, delim byte) ([]dialVar, string, bool) {
 		delim, inner = inner[2], inner[3:]
 	}
 	var vars []dialVar
-	for _, item := range separate(inner, delim, 1024) {
-		if kv := separate(item, '=', 2); len(kv) == 2 {
+	for _, item := range fsSeparate(inner, delim, 1024) {
+		if kv := fsSeparate(item, '=', 2); len(kv) == 2 {
 			vars = append(vars, dialVar{kv[0], kv[1]})
 		}
 	}
@@ -181,7 +181,7 @@ func parseDialString(data string) (dialString, error) {
 	var d dialString
 	for _, pair := range [][2]byte{{'<', '>'}, {'{', '}'}} {
 		for strings.HasPrefix(strings.TrimLeft(data, " "), string(pair[0])) {
-			vars, rest, ok := brackets(strings.TrimLeft(data, " "), pair[0], pair[1], ',')
+			vars, rest, ok := dialBrackets(strings.TrimLeft(data, " "), pair[0], pair[1], ',')
 			if !ok {
 				return d, errDialString
 			}
@@ -190,14 +190,14 @@ func parseDialString(data string) (dialString, error) {
 		}
 	}
 	data = strings.TrimLeft(data, " ")
-	for _, group := range separate(data, '|', 128) {
+	for _, group := range fsSeparate(data, '|', 128) {
 		// Commas inside [] are not leg separators (switch_ivr_originate
 		// marks them before splitting the group on ',').
 		g := []byte(group)
 		end, q, alt := -1, false, false
 		for p := 0; p < len(g); p++ {
 			if end < 0 && g[p] == '[' {
-				if e := findEndParen(group[p:], '[', ']'); e >= 0 {
+				if e := fsFindEndParen(group[p:], '[', ']'); e >= 0 {
 					end = p + e
 				}
 				alt = p+2 < len(g) && g[p+1] == '^' && g[p+2] == '^'
@@ -218,8 +218,8 @@ func parseDialString(data string) (dialString, error) {
 			}
 		}
 		var legs []dialLeg
-		for _, name := range separate(string(g), ',', 128) {
-			leg, err := parseLeg(name)
+		for _, name := range fsSeparate(string(g), ',', 128) {
+			leg, err := parseDialLeg(name)
 			if err != nil {
 				return d, err
 			}
@@ -235,14 +235,14 @@ func parseDialString(data string) (dialString, error) {
 	return d, nil
 }
 
-func parseLeg(s string) (dialLeg, error) {
+func parseDialLeg(s string) (dialLeg, error) {
 	var leg dialLeg
 	s = strings.TrimLeft(s, " ")
 	for strings.HasPrefix(s, "[") {
-		if e := findEndParen(s, '[', ']'); e >= 0 {
+		if e := fsFindEndParen(s, '[', ']'); e >= 0 {
 			s = strings.ReplaceAll(s[:e], string(rune(quotedEscComma)), ",") + s[e:]
 		}
-		vars, rest, ok := brackets(s, '[', ']', unquotedEscComma)
+		vars, rest, ok := dialBrackets(s, '[', ']', unquotedEscComma)
 		if !ok || rest == s {
 			return leg, errDialString
 		}

@@ -326,12 +326,11 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	s.mu.Lock()
 	g := s.gateways[gwName]
 	up := g != nil && s.gwStatusLocked(g) == "UP"
-	switch {
-	case g != nil && up && ok && number != "":
+	switch valid := ok && number != ""; {
+	case g != nil && up && valid:
 		g.callsOut++
-	case g != nil && up:
-	case g != nil:
-		g.failedOut++
+	case g != nil && valid:
+		g.failedOut++ // GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel)
 	}
 	p := legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
 	if g != nil {
@@ -355,7 +354,7 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 
 	ch := &channel{uuid: id, vars: t.sub(t.create, p)}
 	for _, k := range []string{"Caller-Profile-Created-Time", "Caller-Channel-Created-Time"} {
-		ch.vars[k] = micros(s.now())
+		ch.vars[k] = microsText(s.now())
 	}
 	for k, v := range vars {
 		ch.vars["variable_"+k] = v
@@ -390,8 +389,8 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	callState := "DOWN"
 	if o.Result == DialAnswer || o.Result == DialNoAnswer || o.Ring > 0 {
 		s.chans.mu.Lock()
-		merge(ch.vars, t.sub(t.progress, p), vars)
-		ch.vars["Caller-Channel-Progress-Time"] = micros(s.now())
+		mergeLegTemplate(ch.vars, t.sub(t.progress, p), vars)
+		ch.vars["Caller-Channel-Progress-Time"] = microsText(s.now())
 		s.chans.mu.Unlock()
 		s.legEvent(ch, "CHANNEL_PROGRESS", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", true, nil)
 		s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false, nil)
@@ -449,7 +448,7 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	s.legEvent(ch, "CHANNEL_STATE", "CS_REPORTING", "HANGUP", "hangup", final, false, nil)
 	s.chans.mu.Lock()
 	ch.vars["variable_hangup_cause"] = final
-	ch.vars["variable_hangup_cause_q850"] = strconv.Itoa(q850(final))
+	ch.vars["variable_hangup_cause_q850"] = strconv.Itoa(causeQ850(final))
 	s.chans.mu.Unlock()
 	s.legEvent(ch, "CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", "hangup", final, true, nil)
 	s.attemptDone(idx, final, false)
@@ -475,9 +474,9 @@ func (s *Switch) unborn(id string) {
 // caller id flip (CALL_UPDATE); the leg becomes a normal channel.
 func (s *Switch) answerLeg(t *legTemplates, ch *channel, p legParams) {
 	s.chans.mu.Lock()
-	merge(ch.vars, t.sub(t.answered, p), p.user)
+	mergeLegTemplate(ch.vars, t.sub(t.answered, p), p.user)
 	delete(ch.vars, "variable_current_application")
-	ch.vars["Caller-Channel-Answered-Time"] = micros(s.now())
+	ch.vars["Caller-Channel-Answered-Time"] = microsText(s.now())
 	ch.vars["variable_endpoint_disposition"] = "ANSWER"
 	ch.answered = true
 	s.chans.mu.Unlock()
@@ -562,7 +561,7 @@ func (s *Switch) legEvent(ch *channel, name, state, callState, answerState, caus
 	s.publish(s.eventFromMap(h, ""))
 }
 
-func micros(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
+func microsText(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
 
 // failureVars are the SIP variables of a leg that was not answered.
 func failureVars(cause string, refused bool) map[string]any {
@@ -575,7 +574,7 @@ func failureVars(cause string, refused bool) map[string]any {
 		code := strconv.Itoa(st.code)
 		v["variable_sip_invite_failure_status"], v["variable_sip_invite_failure_phrase"] = code, st.phrase
 		v["variable_sip_term_status"], v["variable_proto_specific_hangup_cause"] = code, "sip:"+code
-		v["variable_sip_term_cause"] = strconv.Itoa(q850(cause))
+		v["variable_sip_term_cause"] = strconv.Itoa(causeQ850(cause))
 	}
 	return v
 }
@@ -595,7 +594,7 @@ var causeSIP = map[string]struct {
 
 // q850 is switch_channel_cause_q850: FreeSWITCH's own causes (above 127)
 // report 16.
-func q850(cause string) int {
+func causeQ850(cause string) int {
 	codes := map[string]int{"UNALLOCATED_NUMBER": 1, "NO_ROUTE_DESTINATION": 3, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
 		"NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "SUBSCRIBER_ABSENT": 20, "CALL_REJECTED": 21, "NUMBER_CHANGED": 22,
 		"DESTINATION_OUT_OF_ORDER": 27, "INVALID_NUMBER_FORMAT": 28, "NORMAL_TEMPORARY_FAILURE": 41, "INCOMPATIBLE_DESTINATION": 88}
@@ -642,13 +641,13 @@ func (s *Switch) legTemplates() (*legTemplates, error) {
 	if t.create == nil || t.progress == nil || t.answered == nil {
 		return nil, ErrNoTemplate
 	}
-	str := func(k string) string { v, _ := t.create[k].(string); return v }
-	t.uuid, t.gateway, t.number = str("variable_uuid"), str("variable_sip_gateway_name"), str("Caller-Destination-Number")
+	get := func(k string) string { v, _ := t.create[k].(string); return v }
+	t.uuid, t.gateway, t.number = get("variable_uuid"), get("variable_sip_gateway_name"), get("Caller-Destination-Number")
 	t.callID, _ = t.progress["variable_sip_call_id"].(string)
-	_, t.hostPort, _ = strings.Cut(str("variable_sip_destination_url"), "@")
+	_, t.hostPort, _ = strings.Cut(get("variable_sip_destination_url"), "@")
 	t.host, t.port, _ = strings.Cut(t.hostPort, ":")
-	_, t.profileAddr, _ = strings.Cut(str("variable_sofia_profile_url"), "@")
-	t.profile = str("variable_sofia_profile_name")
+	_, t.profileAddr, _ = strings.Cut(get("variable_sofia_profile_url"), "@")
+	t.profile = get("variable_sofia_profile_name")
 	if t.uuid == "" || t.gateway == "" || t.number == "" || t.port == "" || t.profileAddr == "" || t.profile == "" || t.callID == "" {
 		return nil, ErrNoTemplate
 	}
@@ -700,7 +699,7 @@ func (t *legTemplates) sub(tmpl map[string]any, p legParams) map[string]any {
 // merge adds a later template's headers to a leg's: variables the switch
 // learns from SIP replace the earlier ones, except those the dial string
 // set; other headers (Caller-*, codecs) are only added.
-func merge(dst, src map[string]any, user map[string]string) {
+func mergeLegTemplate(dst, src map[string]any, user map[string]string) {
 	for k, v := range src {
 		name, isVar := strings.CutPrefix(k, "variable_")
 		if _, set := dst[k]; !set {

@@ -74,7 +74,7 @@ func recordedCall(t *testing.T, rec, from string) (items []string, evs []ev) {
 }
 
 // callEvents reads the next n call events from c.
-func (c *rawClient) callEvents(n int) (items []string, evs []ev) {
+func (c *rawClient) callItems(n int) (items []string, evs []ev) {
 	c.t.Helper()
 	var norm callNorm
 	for len(items) < n {
@@ -93,7 +93,7 @@ func (c *rawClient) callEvents(n int) (items []string, evs []ev) {
 	return items, evs
 }
 
-func diffItems(t *testing.T, got, want []string) {
+func obDiff(t *testing.T, got, want []string) {
 	t.Helper()
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("events\n got:\n  %s\n want:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
@@ -101,7 +101,7 @@ func diffItems(t *testing.T, got, want []string) {
 }
 
 // eslClient is our ESL client connected to s.
-func eslClient(t *testing.T, s *Switch) *esl.Client {
+func obClient(t *testing.T, s *Switch) *esl.Client {
 	t.Helper()
 	cl := esl.New(s.Addr(), "ClueCon")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -116,14 +116,14 @@ func eslClient(t *testing.T, s *Switch) *esl.Client {
 	return cl
 }
 
-func bgapi(t *testing.T, cl *esl.Client, cmd string) (string, error) {
+func obBGAPI(t *testing.T, cl *esl.Client, cmd string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return cl.BGAPI(ctx, cmd)
 }
 
-func api(t *testing.T, cl *esl.Client, cmd string) string {
+func obAPI(t *testing.T, cl *esl.Client, cmd string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -149,7 +149,7 @@ func outboundSwitch(t *testing.T) *Switch {
 	return s
 }
 
-func xmlField(t *testing.T, s *Switch, gw, field string) string {
+func obXMLField(t *testing.T, s *Switch, gw, field string) string {
 	t.Helper()
 	x := s.exec("sofia xmlstatus gateway " + gw)
 	_, v, _ := strings.Cut(x, "<"+field+">")
@@ -161,9 +161,9 @@ func xmlField(t *testing.T, s *Switch, gw, field string) string {
 func TestOriginateAnswerAsRecorded(t *testing.T) {
 	s := outboundSwitch(t)
 	c := login(t, s, "json ALL")
-	cl := eslClient(t, s)
+	cl := obClient(t, s)
 	want, wantEvs := recordedCall(t, "originate.jsonl", "bgapi originate")
-	r, err := bgapi(t, cl, "originate sofia/gateway/org1_uas/15551230000 &park()")
+	r, err := obBGAPI(t, cl, "originate sofia/gateway/org1_uas/15551230000 &park()")
 	if err != nil || !uuidRE.MatchString(r) || !strings.HasPrefix(r, "+OK ") || !strings.HasSuffix(r, "\n") {
 		t.Fatalf("originate: %q %v", r, err)
 	}
@@ -172,14 +172,14 @@ func TestOriginateAnswerAsRecorded(t *testing.T) {
 		t.Fatalf("channels %v, want the answered leg %s", s.Channels(), id)
 	}
 	time.Sleep(20 * time.Millisecond) // the park events follow the job
-	if r := api(t, cl, "uuid_answer "+id); r != "+OK\n" {
+	if r := obAPI(t, cl, "uuid_answer "+id); r != "+OK\n" {
 		t.Errorf("uuid_answer on the answered leg: %q", r)
 	}
-	if r := api(t, cl, "uuid_kill "+id); r != "+OK\n" {
+	if r := obAPI(t, cl, "uuid_kill "+id); r != "+OK\n" {
 		t.Fatalf("uuid_kill: %q", r)
 	}
-	got, evs := c.callEvents(len(want))
-	diffItems(t, got, want)
+	got, evs := c.callItems(len(want))
+	obDiff(t, got, want)
 	for i, e := range evs {
 		if e.kind() != "BACKGROUND_JOB" && e.h["Call-Direction"] != "outbound" {
 			t.Errorf("%s: Call-Direction %q", got[i], e.h["Call-Direction"])
@@ -195,7 +195,7 @@ func TestOriginateAnswerAsRecorded(t *testing.T) {
 			}
 		}
 	}
-	if n := xmlField(t, s, "org1_uas", "calls-out"); n != "1" {
+	if n := obXMLField(t, s, "org1_uas", "calls-out"); n != "1" {
 		t.Errorf("calls-out %s, want 1", n)
 	}
 	a := s.DialAttempts()
@@ -208,15 +208,15 @@ func TestOriginateAnswerAsRecorded(t *testing.T) {
 func TestOriginateBusyAsRecorded(t *testing.T) {
 	s := outboundSwitch(t)
 	c := login(t, s, "json ALL")
-	cl := eslClient(t, s)
+	cl := obClient(t, s)
 	want, _ := recordedCall(t, "originate-busy.jsonl", "bgapi originate")
-	r, err := bgapi(t, cl, "originate sofia/gateway/org1_busy/15551230000 &park()")
+	r, err := obBGAPI(t, cl, "originate sofia/gateway/org1_busy/15551230000 &park()")
 	if r != "-ERR USER_BUSY\n" || !errors.Is(err, esl.ErrCommand) {
 		t.Fatalf("originate: %q %v", r, err)
 	}
-	got, _ := c.callEvents(len(want))
-	diffItems(t, got, want)
-	if n, f := xmlField(t, s, "org1_busy", "calls-out"), xmlField(t, s, "org1_busy", "failed-calls-out"); n != "1" || f != "1" {
+	got, _ := c.callItems(len(want))
+	obDiff(t, got, want)
+	if n, f := obXMLField(t, s, "org1_busy", "calls-out"), obXMLField(t, s, "org1_busy", "failed-calls-out"); n != "1" || f != "1" {
 		t.Errorf("calls-out %s failed-calls-out %s, want 1 and 1", n, f)
 	}
 	if len(s.Channels()) != 0 {
@@ -229,10 +229,10 @@ func TestOriginateBusyAsRecorded(t *testing.T) {
 func TestOriginateFailoverAsRecorded(t *testing.T) {
 	s := outboundSwitch(t)
 	c := login(t, s, "json ALL")
-	cl := eslClient(t, s)
+	cl := obClient(t, s)
 	want, _ := recordedCall(t, "originate-failover.jsonl", "bgapi originate")
 	start := time.Now()
-	r, err := bgapi(t, cl, "originate {originate_continue_on_timeout=true}[leg_timeout=3]sofia/gateway/org1_noanswer/15551230000|[leg_timeout=10]sofia/gateway/org1_uas/15551230000 &park()")
+	r, err := obBGAPI(t, cl, "originate {originate_continue_on_timeout=true}[leg_timeout=3]sofia/gateway/org1_noanswer/15551230000|[leg_timeout=10]sofia/gateway/org1_uas/15551230000 &park()")
 	if err != nil || !strings.HasPrefix(r, "+OK ") {
 		t.Fatalf("originate: %q %v", r, err)
 	}
@@ -241,18 +241,18 @@ func TestOriginateFailoverAsRecorded(t *testing.T) {
 	}
 	id := strings.TrimSpace(strings.TrimPrefix(r, "+OK "))
 	time.Sleep(20 * time.Millisecond)
-	if r := api(t, cl, "uuid_kill "+id); r != "+OK\n" {
+	if r := obAPI(t, cl, "uuid_kill "+id); r != "+OK\n" {
 		t.Fatalf("uuid_kill: %q", r)
 	}
-	got, _ := c.callEvents(len(want))
-	diffItems(t, got, want) // the job's +OK names leg2
+	got, _ := c.callItems(len(want))
+	obDiff(t, got, want) // the job's +OK names leg2
 	a := s.DialAttempts()
 	if len(a) != 2 || a[0].Gateway != "org1_noanswer" || a[0].Cause != "ALLOTTED_TIMEOUT" || a[0].Vars["leg_timeout"] != "3" ||
 		a[0].Vars["originate_continue_on_timeout"] != "true" || a[1].Gateway != "org1_uas" || a[1].UUID != id || !a[1].Answered ||
 		a[1].Vars["leg_timeout"] != "10" {
 		t.Errorf("attempts %+v", a)
 	}
-	if f := xmlField(t, s, "org1_noanswer", "failed-calls-out"); f != "1" {
+	if f := obXMLField(t, s, "org1_noanswer", "failed-calls-out"); f != "1" {
 		t.Errorf("failed-calls-out %s", f)
 	}
 }
@@ -262,26 +262,26 @@ func TestOriginateFailoverAsRecorded(t *testing.T) {
 func TestOriginateGatewayDownAsRecorded(t *testing.T) {
 	s := outboundSwitch(t)
 	c := login(t, s, "json ALL")
-	cl := eslClient(t, s)
-	if st := xmlField(t, s, "org1_dead", "status"); st != "DOWN" {
+	cl := obClient(t, s)
+	if st := obXMLField(t, s, "org1_dead", "status"); st != "DOWN" {
 		t.Fatalf("org1_dead status %s", st)
 	}
 	want, _ := recordedCall(t, "originate-gateway-down.jsonl", "bgapi originate")
-	r, err := bgapi(t, cl, "originate sofia/gateway/org1_dead/15551230000 &park()")
+	r, err := obBGAPI(t, cl, "originate sofia/gateway/org1_dead/15551230000 &park()")
 	if r != "-ERR GATEWAY_DOWN\n" || err == nil {
 		t.Fatalf("originate: %q %v", r, err)
 	}
-	got, _ := c.callEvents(len(want))
-	diffItems(t, got, want)
-	if f := xmlField(t, s, "org1_dead", "failed-calls-out"); f != "1" {
+	got, _ := c.callItems(len(want))
+	obDiff(t, got, want)
+	if f := obXMLField(t, s, "org1_dead", "failed-calls-out"); f != "1" {
 		t.Errorf("failed-calls-out %s", f)
 	}
-	r, _ = bgapi(t, cl, "originate sofia/gateway/no_such_gw/15551230000 &park()")
+	r, _ = obBGAPI(t, cl, "originate sofia/gateway/no_such_gw/15551230000 &park()")
 	if r != "-ERR INVALID_GATEWAY\n" {
 		t.Fatalf("unknown gateway: %q", r)
 	}
-	got, _ = c.callEvents(len(want))
-	diffItems(t, got, strings.Split(strings.ReplaceAll(strings.Join(want, "\n"), "GATEWAY_DOWN", "INVALID_GATEWAY"), "\n"))
+	got, _ = c.callItems(len(want))
+	obDiff(t, got, strings.Split(strings.ReplaceAll(strings.Join(want, "\n"), "GATEWAY_DOWN", "INVALID_GATEWAY"), "\n"))
 }
 
 // TestOriginateTimeouts: leg_timeout fails over without
@@ -367,7 +367,7 @@ func TestOriginateVariables(t *testing.T) {
 func TestOriginateKillRinging(t *testing.T) {
 	s := outboundSwitch(t)
 	c := login(t, s, "json ALL")
-	cl := eslClient(t, s)
+	cl := obClient(t, s)
 	done := make(chan string, 1)
 	go func() {
 		r, _ := cl.BGAPI(context.Background(), "originate sofia/gateway/org1_noanswer/1|sofia/gateway/org1_busy/1 &park()")
@@ -546,15 +546,15 @@ func TestOriginateTranscriptReplay(t *testing.T) {
 func TestOriginateAPI(t *testing.T) {
 	s := outboundSwitch(t)
 	c := login(t, s, "json ALL")
-	cl := eslClient(t, s)
-	r := api(t, cl, "originate sofia/gateway/org1_uas/15551230000 &park()")
+	cl := obClient(t, s)
+	r := obAPI(t, cl, "originate sofia/gateway/org1_uas/15551230000 &park()")
 	if !strings.HasPrefix(r, "+OK ") || !uuidRE.MatchString(r) {
 		t.Fatalf("api originate: %q", r)
 	}
 	if e := c.event("CHANNEL_PARK"); e.h["Unique-ID"] != strings.TrimSpace(r[4:]) {
 		t.Errorf("park %v", e.h["Unique-ID"])
 	}
-	if r := api(t, cl, "originate sofia/gateway/org1_busy/1 &park()"); r != "-ERR USER_BUSY\n" {
+	if r := obAPI(t, cl, "originate sofia/gateway/org1_busy/1 &park()"); r != "-ERR USER_BUSY\n" {
 		t.Errorf("busy: %q", r)
 	}
 }
@@ -562,7 +562,7 @@ func TestOriginateAPI(t *testing.T) {
 // TestOriginateClose: Close ends a ringing originate at once.
 func TestOriginateClose(t *testing.T) {
 	s := outboundSwitch(t)
-	cl := eslClient(t, s)
+	cl := obClient(t, s)
 	go cl.BGAPI(context.Background(), "originate {originate_timeout=3600}sofia/gateway/org1_noanswer/1 &park()")
 	if !s.WaitFor(func() bool { return len(s.DialAttempts()) == 1 }, 2*time.Second) {
 		t.Fatal("no attempt")
