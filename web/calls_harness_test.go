@@ -75,7 +75,7 @@ func newCallEnv(t *testing.T) *callEnv {
 			t.Fatal(err)
 		}
 	}
-	s := web.New(web.Deps{Store: store, Log: log, Calls: calls})
+	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Trunks: controller.NewTrunks(store, log)})
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln

@@ -105,3 +105,43 @@ func TestTransferAPIBridgesWithFailover(t *testing.T) {
 		t.Fatal("the assistant's stream stayed open after the transfer")
 	}
 }
+
+// A trunk set to transfer by REFER: an E.164 target gets a REFER with the
+// trunk's Refer-To template; the far end accepts, the NOTIFY says 200, and
+// sipbridge hangs its leg up with BLIND_TRANSFER.
+func TestTransferByTrunkReferTemplate(t *testing.T) {
+	ce := newCallEnv(t)
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	if r := ce.do("PUT", "/api/v1/sip-trunks/"+ce.trunk.ID, ce.keyA, map[string]any{"transfer_mode": "refer"}); r.Status != 400 || r.errField() != "refer_to_template" {
+		t.Fatalf("refer without a template: %d %s", r.Status, r.Raw)
+	}
+	if r := ce.do("PUT", "/api/v1/sip-trunks/"+ce.trunk.ID, ce.keyA, map[string]any{"transfer_mode": "refer", "refer_to_template": "sip:me@pbx"}); r.Status != 400 || r.errField() != "refer_to_template" {
+		t.Fatalf("template without {e164}: %d %s", r.Status, r.Raw)
+	}
+	v := ce.mustDo("PUT", "/api/v1/sip-trunks/"+ce.trunk.ID, ce.keyA, map[string]any{"transfer_mode": "refer", "refer_to_template": "sip:{e164}@pbx.example.com"}, 200)
+	if v.Body["transfer_mode"] != "refer" || v.Body["refer_to_template"] != "sip:{e164}@pbx.example.com" {
+		t.Fatalf("trunk %s", v.Raw)
+	}
+	ce.sw.SetReferOutcome("", fstest.ReferAccept)
+	uuid, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce.asst.next(3 * time.Second)
+	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	ce.mustDo("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "+14165550199", "mode": "refer"}, 202)
+	ce.waitCommand("uuid_deflect "+uuid+" sip:+14165550199@pbx.example.com", 3*time.Second)
+	rec = ce.waitCall(uuid, db.CallCompleted, 5*time.Second)
+	if rec.HangupCause != "BLIND_TRANSFER" || !strings.Contains(rec.Reason, "REFER") {
+		t.Fatalf("record %+v", rec)
+	}
+	if n := len(ce.commandsWith("originate")); n != 0 {
+		t.Fatalf("an accepted REFER was bridged too (%d originates)", n)
+	}
+	r := ce.mustDo("GET", "/api/v1/calls/"+rec.ID+"/events", ce.keyA, nil, 200)
+	for _, ev := range []string{"refer_sent", "refer_notify", "refer_accepted", "hangup"} {
+		if !strings.Contains(r.Raw, `"type":"`+ev+`"`) {
+			t.Errorf("timeline lacks %s: %s", ev, r.Raw)
+		}
+	}
+}
