@@ -194,8 +194,8 @@ func TestKillgwOrdering(t *testing.T) {
 				t.Fatal("not REGED")
 			}
 			c := login(t, s, "json CUSTOM "+strings.Join(gatewayKinds, " "))
+			start := time.Now() // before the send: the switch's timers start when it reads the command
 			c.send("api sofia profile external killgw gw1\n\n")
-			start := time.Now()
 			if r := c.frame(); r != "Content-Type: api/response\nContent-Length: 33\n\n+OK gateway marked for deletion.\n" {
 				t.Fatalf("reply %q", r)
 			}
