@@ -127,6 +127,9 @@ CREATE UNIQUE INDEX phone_numbers_number_key ON phone_numbers (phone_number);
 CREATE INDEX phone_numbers_org_idx ON phone_numbers (org_id);
 CREATE INDEX phone_numbers_trunk_idx ON phone_numbers (sip_trunk_id);
 `},
+	// Version 3 (SMS and MMS) stands on version 1 only; version 2 (calls) may
+	// come before it.
+	{3, "sms and mms", migrationSMS},
 }
 
 // SchemaVersion is the version the code expects after Migrate.
