@@ -312,7 +312,9 @@ func (s *Store) ForwardOf(ctx context.Context, orgID int64, messageID string) (*
 
 // --- webhook secrets ---
 
-func smsWebhookSecretContext(assistantID string) string { return "sms_webhook_secrets.secret:" + assistantID }
+func smsWebhookSecretContext(assistantID string) string {
+	return "sms_webhook_secrets.secret:" + assistantID
+}
 
 // SetSMSWebhookSecret stores (replacing any) the assistant's forwarding
 // secret, sealed.

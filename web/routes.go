@@ -64,4 +64,6 @@ func (s *Server) routes() {
 	a(http.MethodGet, "/phone-numbers/:id", "Get a phone number", "phone-numbers", nil, numberView{}, 200, s.getNumber)
 	a(http.MethodPatch, "/phone-numbers/:id", "Update a phone number (assistant_id: null unassigns, sip_trunk_id: \"\" clears)", "phone-numbers", numberInput{}, numberView{}, 200, s.patchNumber)
 	a(http.MethodDelete, "/phone-numbers/:id", "Delete a phone number record", "phone-numbers", nil, nil, 204, s.deleteNumber)
+
+	s.smsRoutes(api)
 }

@@ -41,7 +41,9 @@ type Deps struct {
 	Trunks TrunkService
 	// Numbers buys, registers and configures phone numbers.
 	Numbers *controller.Numbers
-	Ready   []ReadyCheck
+	// SMS sends, receives and forwards messages (nil: SMS routes answer 503).
+	SMS   *controller.SMS
+	Ready []ReadyCheck
 }
 
 // Server is the HTTP server.
@@ -51,6 +53,7 @@ type Server struct {
 	log     *slog.Logger
 	trunks  TrunkService
 	numbers *controller.Numbers
+	sms     *controller.SMS
 	ready   []ReadyCheck
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
@@ -63,7 +66,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, ready: d.Ready, reg: prometheus.NewRegistry()}
+	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, sms: d.SMS, ready: d.Ready, reg: prometheus.NewRegistry()}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sipbridge_http_requests_total", Help: "HTTP requests by method, route and status.",
 	}, []string{"method", "route", "status"})
