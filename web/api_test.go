@@ -369,7 +369,7 @@ func TestCrossOrganizationMatrix(t *testing.T) {
 	num := e.mustDo("POST", "/api/v1/phone-numbers", e.keyA, map[string]any{"phone_number": "+16478491000", "provider": "twilio"}, 201).Body["id"].(string)
 	key := e.mustDo("POST", "/api/v1/api-keys", e.keyA, map[string]any{"name": "x"}, 201).Body["id"].(string)
 	e.mustDo("POST", "/api/v1/byoc/phone-numbers", e.keyA, map[string]any{"phoneNumber": "+16478491111", "terminationUri": "sip:pbx.example.com"}, 201)
-	ids := map[string]string{"assistants": asst, "sip-trunks": trunk, "phone-numbers": num, "api-keys": key, "byoc": "+16478491111"}
+	ids := map[string]string{"assistants": asst, "sip-trunks": trunk, "phone-numbers": num, "api-keys": key, "byoc": "+16478491111", "sms": e.smsMessageFixture(e.orgA)}
 	snapshot := func() string {
 		var parts []string
 		for _, p := range []string{"/api/v1/assistants", "/api/v1/sip-trunks", "/api/v1/phone-numbers", "/api/v1/api-keys", "/api/v1/organization"} {

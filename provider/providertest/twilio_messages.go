@@ -76,3 +76,10 @@ func (f *Twilio) FailNextSends(errs ...FakeError) {
 	defer f.mu.Unlock()
 	f.SendErrors = append(f.SendErrors, errs...)
 }
+
+// SetOnSend sets (nil clears) the hook run after each accepted message.
+func (f *Twilio) SetOnSend(hook func(TwilioMessage)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.OnSend = hook
+}
