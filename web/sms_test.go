@@ -205,7 +205,9 @@ func TestSMSQueueStopMidBatchRestartSendsEachOnce(t *testing.T) {
 		t.Fatalf("after the stop (leases must be released): %s", st.Raw)
 	}
 	startWorkers(t, e.sms.svc.RunQueue)
-	eventually(t, "all sent", func() bool { return len(e.twilio.SentMessages()) >= n && e.mustDo("GET", "/api/v1/sms/queue/stats", e.keyA, nil, 200).Body["queued"] == 0.0 })
+	eventually(t, "all sent", func() bool {
+		return len(e.twilio.SentMessages()) >= n && e.mustDo("GET", "/api/v1/sms/queue/stats", e.keyA, nil, 200).Body["queued"] == 0.0
+	})
 	seen := map[string]int{}
 	for _, m := range e.twilio.SentMessages() {
 		seen[m.Body]++
