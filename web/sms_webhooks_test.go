@@ -402,3 +402,30 @@ func TestVonageWebhooks(t *testing.T) {
 		t.Fatalf("conversations: %s", c.Raw)
 	}
 }
+
+// The signed URL is PUBLIC_BASE_URL + path + query; Twilio's JSON variant
+// signs the URL carrying bodySHA256.
+func TestTwilioSignedURLIncludesQueryAndJSONVariant(t *testing.T) {
+	e := newEnv(t)
+	e.smsSender(e.keyA, "+16475550100", "")
+	tok := e.twilio.AuthToken
+	form := url.Values{"MessageSid": {"SMq1"}, "From": {"+16475550111"}, "To": {"+16475550100"}, "Body": {"q"}, "SmsStatus": {"received"}}
+	path := "/webhooks/sms/twilio?foo=1&bar=2"
+	withoutQuery := provider.TwilioSignature(tok, publicBase+"/webhooks/sms/twilio", form)
+	if r := e.postForm(path, form, map[string]string{"X-Twilio-Signature": withoutQuery}); r.Status != 403 {
+		t.Fatalf("signature without the query accepted: %d", r.Status)
+	}
+	if r := e.postForm(path, form, map[string]string{"X-Twilio-Signature": provider.TwilioSignature(tok, publicBase+path, form)}); r.Status != 200 {
+		t.Fatalf("signature with the query: %d %s", r.Status, r.Raw)
+	}
+	body := `{"MessageSid":"SMj1","From":"+16475550111","To":"+16475550100","Body":"json","SmsStatus":"received"}`
+	sum := sha256.Sum256([]byte(body))
+	jpath := "/webhooks/sms/twilio?bodySHA256=" + hex.EncodeToString(sum[:])
+	sig := provider.TwilioSignature(tok, publicBase+jpath, nil)
+	if r := e.raw("POST", jpath, "application/json", body, map[string]string{"X-Twilio-Signature": sig}); r.Status != 200 {
+		t.Fatalf("JSON variant: %d %s", r.Status, r.Raw)
+	}
+	if r := e.raw("POST", jpath, "application/json", strings.Replace(body, "json", "JSON", 1), map[string]string{"X-Twilio-Signature": sig}); r.Status != 403 {
+		t.Fatalf("JSON variant with another body: %d", r.Status)
+	}
+}
