@@ -297,6 +297,16 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 		}
 		return
 	}
+	// The wait may have been long: take the lease again for the send, and
+	// send nothing if another worker took the message meanwhile.
+	if ok, err := s.store.RenewSMSLease(bg, m.ID, owner, s.opts.Lease); err != nil || !ok {
+		if err != nil {
+			log.Error("sms lease renewal failed", "err", err)
+		} else {
+			log.Warn("sms lease lost before sending: left to its new worker")
+		}
+		return
+	}
 	record := func(ok bool, err error, what string) {
 		if err != nil {
 			log.Error("sms outcome not recorded", "outcome", what, "err", err)

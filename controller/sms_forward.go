@@ -87,6 +87,10 @@ func (s *SMS) RunForwards(ctx context.Context) {
 // forward posts one forward and records the outcome.
 func (s *SMS) forward(ctx context.Context, f *db.SMSForward, owner string) {
 	log := s.opts.Log.With("org_id", f.OrgID, "sms_id", f.MessageID, "assistant_id", f.AssistantID)
+	if ok, err := s.store.RenewForwardLease(ctx, f.ID, owner, s.opts.Lease); err != nil || !ok {
+		log.Warn("sms forward lease lost before posting", "err", err)
+		return
+	}
 	err := s.post(ctx, f)
 	var rerr error
 	switch {

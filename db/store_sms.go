@@ -194,6 +194,16 @@ WHERE id = ? AND status = ? RETURNING *`, SMSSending, owner, now.Add(lease), now
 	return &out[0], nil
 }
 
+// RenewSMSLease extends owner's lease on a message just before it is sent;
+// false means the lease was lost (it expired and another worker took the
+// message), and then the message must not be sent.
+func (s *Store) RenewSMSLease(ctx context.Context, id, owner string, lease time.Duration) (bool, error) {
+	now := s.Now()
+	res := s.db(ctx).Model(&SMSMessage{}).Where("id = ? AND status = ? AND lease_owner = ?", id, SMSSending, owner).
+		Updates(map[string]any{"lease_until": now.Add(lease), "updated_at": now})
+	return res.RowsAffected == 1, res.Error
+}
+
 // leased updates a message only while owner still holds its lease.
 func (s *Store) leased(ctx context.Context, id, owner string, set map[string]any) (bool, error) {
 	set["lease_owner"] = ""
@@ -276,6 +286,14 @@ WHERE id IN (SELECT id FROM sms_forwards WHERE
   ORDER BY next_attempt_at LIMIT ?`+s.skipLocked()+`)
 RETURNING *`, ForwardSending, owner, now.Add(lease), now, ForwardPending, now, ForwardSending, now, limit).Scan(&out).Error
 	return out, err
+}
+
+// RenewForwardLease extends owner's lease on a forward before its POST.
+func (s *Store) RenewForwardLease(ctx context.Context, id, owner string, lease time.Duration) (bool, error) {
+	now := s.Now()
+	res := s.db(ctx).Model(&SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, ForwardSending, owner).
+		Updates(map[string]any{"lease_until": now.Add(lease), "updated_at": now})
+	return res.RowsAffected == 1, res.Error
 }
 
 func (s *Store) forwardLeased(ctx context.Context, id, owner string, set map[string]any) error {

@@ -195,3 +195,25 @@ func TestSMSInboundDedupAndOutbox(t *testing.T) {
 		})
 	}
 }
+
+func TestSMSLeaseRenewal(t *testing.T) {
+	s := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), nil)
+	ctx := context.Background()
+	org, _, _ := s.EnsureOrg(ctx, "acme")
+	m, _, _ := s.EnqueueSMS(ctx, outbound(org.ID, "slow", nil))
+	if c, _ := s.ClaimSMS(ctx, "a", time.Minute, 1); len(c) != 1 {
+		t.Fatal("claim")
+	}
+	// a's lease runs out while it waits; b takes the message.
+	base := time.Now().UTC()
+	s.Now = func() time.Time { return base.Add(2 * time.Minute) }
+	if c, _ := s.ClaimSMS(ctx, "b", time.Minute, 1); len(c) != 1 {
+		t.Fatal("expired lease not reclaimed")
+	}
+	if ok, _ := s.RenewSMSLease(ctx, m.ID, "a", time.Minute); ok {
+		t.Fatal("a renewed a lease it lost: it would send a second time")
+	}
+	if ok, _ := s.RenewSMSLease(ctx, m.ID, "b", time.Minute); !ok {
+		t.Fatal("b cannot renew its lease")
+	}
+}
