@@ -286,3 +286,48 @@ func TestSMSCancel(t *testing.T) {
 		t.Fatalf("org B reading: %d", r.Status)
 	}
 }
+
+// Several workers (replicas) share the queue: each message is sent once.
+func TestSMSConcurrentWorkersSendEachOnce(t *testing.T) {
+	e := newEnv(t)
+	e.smsSender(e.keyA, "+16475550100", "")
+	const n = 24
+	for i := 0; i < n; i++ {
+		e.mustDo("POST", "/api/v1/sms/send", e.keyA, sendBody("+16475550100", "+16475550111", fmt.Sprintf("m%d", i), nil), 200)
+	}
+	for i := 0; i < 3; i++ {
+		startWorkers(t, e.sms.svc.RunQueue)
+	}
+	eventually(t, "all sent", func() bool {
+		return e.mustDo("GET", "/api/v1/sms/stats", e.keyA, nil, 200).Body["sent"] == float64(n)
+	})
+	seen := map[string]int{}
+	for _, m := range e.twilio.SentMessages() {
+		seen[m.Body]++
+	}
+	if len(seen) != n || len(e.twilio.SentMessages()) != n {
+		t.Fatalf("%d sends of %d distinct messages, want %d", len(e.twilio.SentMessages()), len(seen), n)
+	}
+}
+
+// Concurrent requests with one idempotency key make one message.
+func TestSMSIdempotencyKeyConcurrent(t *testing.T) {
+	e := newEnv(t)
+	e.smsSender(e.keyA, "+16475550100", "")
+	ids := make(chan any, 8)
+	for i := 0; i < 8; i++ {
+		go func() {
+			r := e.do("POST", "/api/v1/sms/send", e.keyA, sendBody("+16475550100", "+16475550111", "once", map[string]any{"idempotency_key": "race", "queue": false}))
+			ids <- r.Body["message_id"]
+		}()
+	}
+	first := <-ids
+	for i := 1; i < 8; i++ {
+		if id := <-ids; id != first || id == nil {
+			t.Fatalf("two answers for one key: %v %v", first, id)
+		}
+	}
+	if n := len(e.twilio.SentMessages()); n != 1 {
+		t.Fatalf("Twilio got %d messages for one key", n)
+	}
+}
