@@ -69,6 +69,14 @@ func (s *SMS) RunForwards(ctx context.Context) {
 			s.opts.Log.Error("sms forward claim failed", "err", err)
 		}
 		for i := range batch {
+			if ctx.Err() != nil { // stopping: the rest goes back at once
+				for _, f := range batch[i:] {
+					if err := s.store.ReleaseForward(bg, f.ID, owner); err != nil {
+						s.opts.Log.Error("sms forward release failed", "sms_id", f.MessageID, "err", err)
+					}
+				}
+				return
+			}
 			s.forward(bg, &batch[i], owner)
 		}
 		if len(batch) == s.opts.Batch {

@@ -304,6 +304,12 @@ func (s *Store) forwardLeased(ctx context.Context, id, owner string, set map[str
 	return s.db(ctx).Model(&SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, ForwardSending, owner).Updates(set).Error
 }
 
+// ReleaseForward puts a claimed forward back, unattempted (the worker stops).
+func (s *Store) ReleaseForward(ctx context.Context, id, owner string) error {
+	return s.db(ctx).Model(&SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, ForwardSending, owner).
+		Updates(map[string]any{"status": ForwardPending, "lease_owner": "", "lease_until": nil, "updated_at": s.Now()}).Error
+}
+
 // ForwardDelivered records a 2xx from the assistant.
 func (s *Store) ForwardDelivered(ctx context.Context, id, owner string) error {
 	return s.forwardLeased(ctx, id, owner, map[string]any{"status": ForwardDelivered, "delivered_at": s.Now(), "last_error": ""})
