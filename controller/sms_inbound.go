@@ -182,7 +182,8 @@ func (s *SMS) Receive(ctx context.Context, orgID int64, providerName string, ev 
 }
 
 // ApplyStatus applies a verified delivery report. Intermediate states
-// change nothing; an unknown message is db.ErrNotFound.
+// change nothing; a report for a message not yet recorded as sent is kept
+// (db.ErrReportHeld) and applied when it is.
 func (s *SMS) ApplyStatus(ctx context.Context, orgID int64, providerName string, ev provider.SMSEvent) (*db.SMSMessage, error) {
 	status := ""
 	switch ev.Status {

@@ -1,7 +1,8 @@
 package db
 
 // migrationSMS is schema version 3: messages (outbound queue and inbound
-// log), conversations, opt-outs, the forwarding outbox and the assistants'
+// log), conversations, opt-outs, the forwarding outbox, delivery reports
+// that arrived before their message was marked sent, and the assistants'
 // webhook secrets.
 const migrationSMS = `
 CREATE TABLE sms_conversations (
@@ -79,6 +80,16 @@ CREATE TABLE sms_forwards (
   updated_at {{ts}} NOT NULL
 );
 CREATE INDEX sms_forwards_due_idx ON sms_forwards (status, next_attempt_at);
+
+CREATE TABLE sms_status_reports (
+  provider TEXT NOT NULL,
+  provider_message_id TEXT NOT NULL,
+  org_id BIGINT NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+  status TEXT NOT NULL,
+  error TEXT NOT NULL DEFAULT '',
+  created_at {{ts}} NOT NULL,
+  PRIMARY KEY (org_id, provider, provider_message_id)
+);
 
 CREATE TABLE sms_webhook_secrets (
   assistant_id TEXT PRIMARY KEY REFERENCES assistants (id) ON DELETE CASCADE,

@@ -214,11 +214,19 @@ func (s *Store) leased(ctx context.Context, id, owner string, set map[string]any
 }
 
 // MarkSMSSent records the provider's id and status sent, ending the lease in
-// the same statement. ok is false when the lease was lost.
+// the same statement, then applies a delivery report that came first. ok is
+// false when the lease was lost.
 func (s *Store) MarkSMSSent(ctx context.Context, id, owner, providerMessageID string) (bool, error) {
 	now := s.Now()
-	return s.leased(ctx, id, owner, map[string]any{"status": SMSSent, "provider_message_id": providerMessageID,
+	ok, err := s.leased(ctx, id, owner, map[string]any{"status": SMSSent, "provider_message_id": providerMessageID,
 		"sent_at": now, "error": "", "attempts": gorm.Expr("attempts + 1"), "next_attempt_at": nil})
+	if !ok || err != nil || providerMessageID == "" {
+		return ok, err
+	}
+	if err := s.applyHeldReport(ctx, id, providerMessageID); err != nil {
+		s.Log.Warn("held delivery report not applied", "sms_id", id, "err", err)
+	}
+	return true, nil
 }
 
 // RetrySMS puts a message back in the queue for another attempt at next.
@@ -238,14 +246,40 @@ func (s *Store) FailSMS(ctx context.Context, id, owner, errMsg string) (bool, er
 		"attempts": gorm.Expr("attempts + 1")})
 }
 
+// ErrReportHeld: a delivery report for a message not yet marked sent was
+// kept; it is applied when the send is recorded.
+var ErrReportHeld = errors.New("delivery report held until the message is recorded as sent")
+
 // ApplySMSStatus applies a provider's delivery report to the organization's
 // outbound message with that provider id: sent → delivered, or sent →
 // failed with errMsg. Reports that would move a message backwards (or out
 // of a final state) change nothing. It returns the message as it now is.
+// A report for a provider id no message carries yet (it raced the end of
+// the send) is kept and ErrReportHeld returned; MarkSMSSent applies it.
 func (s *Store) ApplySMSStatus(ctx context.Context, orgID int64, provider, providerMessageID, status, errMsg string) (*SMSMessage, error) {
+	m, err := s.applySMSStatus(s.db(ctx), orgID, provider, providerMessageID, status, errMsg)
+	if !errors.Is(err, ErrNotFound) || providerMessageID == "" || (status != SMSDelivered && status != SMSFailed) {
+		return m, err
+	}
+	// A later final report replaces an earlier one (delivered after failed,
+	// say). Reports never matched within a day are dropped.
+	now := s.Now()
+	err = s.db(ctx).Exec(`INSERT INTO sms_status_reports (provider, provider_message_id, org_id, status, error, created_at) VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (org_id, provider, provider_message_id) DO UPDATE SET status = excluded.status, error = excluded.error, created_at = excluded.created_at`,
+		provider, providerMessageID, orgID, status, errMsg, now).Error
+	if err != nil {
+		return nil, err
+	}
+	if err := s.db(ctx).Exec(`DELETE FROM sms_status_reports WHERE created_at < ?`, now.Add(-24*time.Hour)).Error; err != nil {
+		return nil, err
+	}
+	return nil, ErrReportHeld
+}
+
+func (s *Store) applySMSStatus(g *gorm.DB, orgID int64, provider, providerMessageID, status, errMsg string) (*SMSMessage, error) {
 	q := func() *gorm.DB {
-		return s.scoped(ctx, orgID).Model(&SMSMessage{}).
-			Where("direction = ? AND provider = ? AND provider_message_id = ? AND provider_message_id <> ''", SMSOutbound, provider, providerMessageID)
+		return g.Model(&SMSMessage{}).Where("org_id = ? AND direction = ? AND provider = ? AND provider_message_id = ? AND provider_message_id <> ''",
+			orgID, SMSOutbound, provider, providerMessageID)
 	}
 	now := s.Now()
 	switch status {
@@ -263,6 +297,27 @@ func (s *Store) ApplySMSStatus(ctx context.Context, orgID int64, provider, provi
 		return nil, translate(err)
 	}
 	return &m, nil
+}
+
+// applyHeldReport applies (and removes) a report that arrived before the
+// message was marked sent.
+func (s *Store) applyHeldReport(ctx context.Context, id, providerMessageID string) error {
+	var m SMSMessage
+	if err := s.db(ctx).Select("org_id", "provider").First(&m, "id = ?", id).Error; err != nil {
+		return translate(err)
+	}
+	var reps []struct {
+		Status string
+		Error  string
+	}
+	if err := s.db(ctx).Raw(`SELECT status, error FROM sms_status_reports WHERE provider = ? AND provider_message_id = ? AND org_id = ?`,
+		m.Provider, providerMessageID, m.OrgID).Scan(&reps).Error; err != nil || len(reps) == 0 {
+		return err
+	}
+	if _, err := s.applySMSStatus(s.db(ctx), m.OrgID, m.Provider, providerMessageID, reps[0].Status, reps[0].Error); err != nil {
+		return err
+	}
+	return s.db(ctx).Exec(`DELETE FROM sms_status_reports WHERE org_id = ? AND provider = ? AND provider_message_id = ?`, m.OrgID, m.Provider, providerMessageID).Error
 }
 
 // OutboundSMSOrg finds the organization of an outbound message by its

@@ -100,8 +100,11 @@ func TestSMSQueueLifecycle(t *testing.T) {
 			if m, _ := s.ApplySMSStatus(ctx, org.ID, "twilio", "SM1", db.SMSFailed, "late"); m.Status != db.SMSDelivered {
 				t.Fatal("a final state moved")
 			}
-			if _, err := s.ApplySMSStatus(ctx, other.ID, "twilio", "SM1", db.SMSFailed, "x"); !errors.Is(err, db.ErrNotFound) {
+			if _, err := s.ApplySMSStatus(ctx, other.ID, "twilio", "SM1", db.SMSFailed, "x"); !errors.Is(err, db.ErrReportHeld) {
 				t.Fatalf("another org's report: %v", err)
+			}
+			if m, _ := s.GetSMS(ctx, org.ID, m1.ID); m.Status != db.SMSDelivered {
+				t.Fatal("another organization's report changed the message")
 			}
 			// An expired lease is claimed again (its worker stopped).
 			s.Now = func() time.Time { return time.Now().UTC().Add(2 * time.Hour) }
@@ -215,5 +218,35 @@ func TestSMSLeaseRenewal(t *testing.T) {
 	}
 	if ok, _ := s.RenewSMSLease(ctx, m.ID, "b", time.Minute); !ok {
 		t.Fatal("b cannot renew its lease")
+	}
+}
+
+// A delivery report can arrive before the worker records the send.
+func TestSMSEarlyDeliveryReportIsHeld(t *testing.T) {
+	for name, s := range smsStores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			org, _, _ := s.EnsureOrg(ctx, "acme")
+			other, _, _ := s.EnsureOrg(ctx, "other")
+			m, _, _ := s.EnqueueSMS(ctx, outbound(org.ID, "fast", nil))
+			s.ClaimSMS(ctx, "w", time.Minute, 1)
+			if _, err := s.ApplySMSStatus(ctx, org.ID, "twilio", "SMfast", db.SMSDelivered, ""); !errors.Is(err, db.ErrReportHeld) {
+				t.Fatalf("early report: %v", err)
+			}
+			// Another organization cannot plant a report on it.
+			s.ApplySMSStatus(ctx, other.ID, "twilio", "SMfast", db.SMSFailed, "forged")
+			if ok, err := s.MarkSMSSent(ctx, m.ID, "w", "SMfast"); !ok || err != nil {
+				t.Fatal(ok, err)
+			}
+			got, _ := s.GetSMS(ctx, org.ID, m.ID)
+			if got.Status != db.SMSDelivered || got.Error != "" {
+				t.Fatalf("after the send was recorded: %s %q", got.Status, got.Error)
+			}
+			var n int64
+			s.DB.Raw("SELECT count(*) FROM sms_status_reports WHERE org_id = ?", org.ID).Scan(&n)
+			if n != 0 {
+				t.Fatalf("%d held reports left", n)
+			}
+		})
 	}
 }

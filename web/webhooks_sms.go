@@ -21,7 +21,7 @@ import (
 const maxWebhookBody = 256 << 10
 
 type webhookAck struct {
-	Status    string `json:"status" doc:"received | duplicate | updated | ignored"`
+	Status    string `json:"status" doc:"received | duplicate | updated | held | ignored"`
 	MessageID string `json:"message_id,omitempty"`
 }
 
@@ -87,10 +87,10 @@ func (s *Server) dispatch(c echo.Context, orgID int64, providerName string, ev p
 		return webhookAck{Status: "ignored"}, nil
 	}
 	m, err := s.sms.ApplyStatus(ctx, orgID, providerName, ev)
-	if errors.Is(err, db.ErrNotFound) {
-		// Not (yet) known: a report racing the end of the send. A non-2xx
-		// makes the providers that retry deliver it again.
-		return webhookAck{}, notFound("message")
+	if errors.Is(err, db.ErrReportHeld) {
+		// The report raced the end of the send: kept, applied when the send
+		// is recorded.
+		return webhookAck{Status: "held"}, nil
 	}
 	if err != nil {
 		return webhookAck{}, err
