@@ -460,14 +460,23 @@ func (s *Store) OptedOut(ctx context.Context, orgID int64, sender, customer stri
 
 // --- conversations and stats ---
 
+// ConversationRow is a conversation with its customer's consent.
+type ConversationRow struct {
+	SMSConversation
+	// OptedOut: the customer opted out of the assistant number.
+	OptedOut bool
+}
+
 // ListConversations lists the organization's conversations, most recent first.
-func (s *Store) ListConversations(ctx context.Context, orgID int64, p Page) ([]SMSConversation, int64, error) {
+func (s *Store) ListConversations(ctx context.Context, orgID int64, p Page) ([]ConversationRow, int64, error) {
 	var total int64
 	if err := s.scoped(ctx, orgID).Model(&SMSConversation{}).Count(&total).Error; err != nil {
 		return nil, 0, err
 	}
-	var out []SMSConversation
-	err := s.scoped(ctx, orgID).Order("last_message_at DESC, id").Offset(p.Skip).Limit(p.Limit).Find(&out).Error
+	var out []ConversationRow
+	err := s.db(ctx).Raw(`SELECT c.*, EXISTS (SELECT 1 FROM sms_opt_outs o WHERE o.org_id = c.org_id
+  AND o.sender_number = c.assistant_number AND o.customer_number = c.customer_number) AS opted_out
+FROM sms_conversations c WHERE c.org_id = ? ORDER BY c.last_message_at DESC, c.id LIMIT ? OFFSET ?`, orgID, p.Limit, p.Skip).Scan(&out).Error
 	return out, total, err
 }
 

@@ -191,6 +191,9 @@ func TestSMSInboundDedupAndOutbox(t *testing.T) {
 			if ok, _ := s.OptedOut(ctx, org.ID, "+14155550100", "+14155550111"); !ok {
 				t.Fatal("not opted out")
 			}
+			if convs, _, err := s.ListConversations(ctx, org.ID, db.Page{Limit: 10}); err != nil || !convs[0].OptedOut {
+				t.Fatalf("conversation does not show the opt-out: %+v %v", convs, err)
+			}
 			s.ClearOptOut(ctx, org.ID, "+14155550100", "+14155550111")
 			if ok, _ := s.OptedOut(ctx, org.ID, "+14155550100", "+14155550111"); ok {
 				t.Fatal("still opted out")

@@ -354,12 +354,8 @@ func (s *Server) listConversations(c echo.Context) error {
 	}
 	out := listBody[conversationView]{Items: []conversationView{}, Total: total, Skip: skip, Limit: limit}
 	for _, cv := range convs {
-		opted, err := s.store.OptedOut(ctx, cv.OrgID, cv.AssistantNumber, cv.CustomerNumber)
-		if err != nil {
-			return err
-		}
 		out.Items = append(out.Items, conversationView{ID: cv.ID, AssistantNumber: cv.AssistantNumber, CustomerNumber: cv.CustomerNumber,
-			AssistantID: cv.AssistantID, MessageCount: cv.MessageCount, OptedOut: opted, LastMessageAt: cv.LastMessageAt, CreatedAt: cv.CreatedAt})
+			AssistantID: cv.AssistantID, MessageCount: cv.MessageCount, OptedOut: cv.OptedOut, LastMessageAt: cv.LastMessageAt, CreatedAt: cv.CreatedAt})
 	}
 	return c.JSON(http.StatusOK, out)
 }
