@@ -47,7 +47,7 @@ CREATE TABLE sms_messages (
   updated_at {{ts}} NOT NULL
 );
 CREATE UNIQUE INDEX sms_messages_idempotency_key ON sms_messages (org_id, idempotency_key);
-CREATE UNIQUE INDEX sms_messages_inbound_key ON sms_messages (provider, provider_message_id) WHERE direction = 'inbound';
+CREATE UNIQUE INDEX sms_messages_inbound_key ON sms_messages (org_id, provider, provider_message_id) WHERE direction = 'inbound';
 CREATE INDEX sms_messages_due_idx ON sms_messages (status, next_attempt_at);
 CREATE INDEX sms_messages_provider_id_idx ON sms_messages (provider, provider_message_id);
 CREATE INDEX sms_messages_conversation_idx ON sms_messages (conversation_id, created_at);

@@ -83,12 +83,12 @@ func (s *Store) EnqueueSMS(ctx context.Context, m *SMSMessage) (got *SMSMessage,
 
 // StoreInboundSMS stores a received message (m.ID set by the caller) and,
 // when fwd is not nil, its forwarding in the same transaction. A message the
-// provider already delivered (same provider and provider message id) is not
-// stored again: the first one is returned with dup=true.
+// provider already delivered to the organization (same provider and provider
+// message id) is not stored again: the first one is returned with dup=true.
 func (s *Store) StoreInboundSMS(ctx context.Context, m *SMSMessage, fwd *SMSForward) (got *SMSMessage, dup bool, err error) {
 	find := func() (*SMSMessage, error) {
 		var old SMSMessage
-		err := s.db(ctx).First(&old, "direction = ? AND provider = ? AND provider_message_id = ?", SMSInbound, m.Provider, m.ProviderMessageID).Error
+		err := s.scoped(ctx, m.OrgID).First(&old, "direction = ? AND provider = ? AND provider_message_id = ?", SMSInbound, m.Provider, m.ProviderMessageID).Error
 		return &old, translate(err)
 	}
 	if old, err := find(); err == nil {
