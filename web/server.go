@@ -41,9 +41,10 @@ type Deps struct {
 	Trunks TrunkService
 	// Numbers buys, registers and configures phone numbers.
 	Numbers *controller.Numbers
+	Ready   []ReadyCheck
+
 	// SMS sends, receives and forwards messages (nil: SMS routes answer 503).
-	SMS   *controller.SMS
-	Ready []ReadyCheck
+	SMS *controller.SMS
 }
 
 // Server is the HTTP server.
