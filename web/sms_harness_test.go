@@ -32,7 +32,7 @@ func newSMSFixture(t *testing.T, store *db.Store, numbers *controller.Numbers, t
 	vg := providertest.NewVonage(t, "vonagekey", "vonagesecret")
 	svc := controller.NewSMS(store, numbers, controller.SMSOptions{
 		PublicBaseURL:  publicBase,
-		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageRESTBaseURL: vg.URL(), Retry: provider.RetryPolicy{MaxAttempts: 1}},
+		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageRESTBaseURL: vg.URL(), VonageAPIBaseURL: vg.URL(), Retry: provider.RetryPolicy{MaxAttempts: 1}},
 		Log:            log,
 		Rates:          map[string]float64{"twilio": 1000, "telnyx": 1000, "vonage": 1000},
 		Poll:           10 * time.Millisecond,

@@ -429,3 +429,35 @@ func TestTwilioSignedURLIncludesQueryAndJSONVariant(t *testing.T) {
 		t.Fatalf("JSON variant with another body: %d", r.Status)
 	}
 }
+
+func TestMMSThroughEachProvider(t *testing.T) {
+	e := newEnv(t)
+	e.smsSender(e.keyA, "+16475550100", "")
+	img := []string{"https://m.example/a.jpg", "https://m.example/b.png"}
+	r := e.mustDo("POST", "/api/v1/sms/send", e.keyA, sendBody("+16475550100", "+16475550111", "two pictures", map[string]any{"media_urls": img, "queue": false}), 200)
+	if r.Body["status"] != "sent" {
+		t.Fatalf("twilio mms: %s", r.Raw)
+	}
+	if m := e.twilio.SentMessages(); len(m) != 1 || strings.Join(m[0].MediaURLs, ",") != strings.Join(img, ",") {
+		t.Fatalf("twilio got %+v", m)
+	}
+	if got := e.getSMS(r.Body["message_id"].(string)); len(got["media_urls"].([]any)) != 2 {
+		t.Fatalf("stored media: %v", got)
+	}
+	// Vonage: one image per MMS through the Messages API.
+	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"vonage": map[string]any{"api_key": e.sms.vonage.APIKey, "api_secret": e.sms.vonage.APISecret}}, 200)
+	asst := e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "V"}, 201).Body["id"].(string)
+	e.mustDo("POST", "/api/v1/phone-numbers", e.keyA, map[string]any{"phone_number": "+14155550100", "provider": "vonage", "assistant_id": asst}, 201)
+	if r := e.do("POST", "/api/v1/sms/send", e.keyA, sendBody("+14155550100", "+14155550111", "two", map[string]any{"media_urls": img})); r.Status != 400 || r.errField() != "media_urls" {
+		t.Fatalf("two images on Vonage: %d %s", r.Status, r.Raw)
+	}
+	r = e.mustDo("POST", "/api/v1/sms/send", e.keyA, sendBody("+14155550100", "+14155550111", "one picture", map[string]any{"media_urls": img[:1], "queue": false}), 200)
+	if r.Body["status"] != "sent" || r.Body["provider"] != "vonage" {
+		t.Fatalf("vonage mms: %s", r.Raw)
+	}
+	mms := e.sms.vonage.SentMMS()
+	if len(mms) != 1 || mms[0].ImageURL != img[0] || mms[0].Caption != "one picture" || mms[0].From != "14155550100" ||
+		mms[0].WebhookURL != publicBase+"/webhooks/sms/vonage" || e.getSMS(r.Body["message_id"].(string))["provider_message_id"] != mms[0].UUID {
+		t.Fatalf("vonage got %+v", mms)
+	}
+}
