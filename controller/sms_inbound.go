@@ -121,6 +121,7 @@ type ForwardData struct {
 // stored nor forwarded twice.
 func (s *SMS) Receive(ctx context.Context, orgID int64, providerName string, ev provider.SMSEvent) (m *db.SMSMessage, dup bool, err error) {
 	log := s.opts.Log.With("org_id", orgID, "provider", providerName)
+	ev = storable(ev)
 	nums, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: ev.To}, db.Page{Limit: 1})
 	if err != nil {
 		return nil, false, err
@@ -197,4 +198,17 @@ func (s *SMS) ApplyStatus(ctx context.Context, orgID int64, providerName string,
 		s.opts.Log.Info("sms status", "org_id", orgID, "sms_id", m.ID, "provider_status", ev.RawStatus, "status", m.Status)
 	}
 	return m, err
+}
+
+// storable makes outside text fit a text column: valid UTF-8 (invalid bytes
+// become U+FFFD) without NUL, which PostgreSQL refuses.
+func storable(ev provider.SMSEvent) provider.SMSEvent {
+	clean := func(v string) string { return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "\uFFFD") }
+	ev.From, ev.To, ev.Body, ev.ProviderMessageID = clean(ev.From), clean(ev.To), clean(ev.Body), clean(ev.ProviderMessageID)
+	media := make([]string, 0, len(ev.MediaURLs))
+	for _, u := range ev.MediaURLs {
+		media = append(media, clean(u))
+	}
+	ev.MediaURLs = media
+	return ev
 }

@@ -461,3 +461,19 @@ func TestMMSThroughEachProvider(t *testing.T) {
 		t.Fatalf("vonage got %+v", mms)
 	}
 }
+
+// Outside text that PostgreSQL would refuse (NUL, invalid UTF-8) is stored
+// with U+FFFD instead, never a 500 (the provider would retry forever).
+func TestInboundOddBytesStored(t *testing.T) {
+	e := newEnv(t)
+	e.smsSender(e.keyA, "+16475550100", "")
+	r := e.twilioInbound(e.twilio.AuthToken, "SModd", "+16475550111", "+16475550100", "a\x00b\xffc", nil)
+	if r.Status != 200 {
+		t.Fatalf("odd bytes: %d %s", r.Status, r.Raw)
+	}
+	c := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200).Body["items"].([]any)[0].(map[string]any)
+	msgs := e.mustDo("GET", "/api/v1/sms/conversations/"+c["id"].(string)+"/messages", e.keyA, nil, 200).Body["items"].([]any)
+	if body := msgs[0].(map[string]any)["body"]; body != "a\uFFFDb\uFFFDc" {
+		t.Fatalf("stored %q", body)
+	}
+}
