@@ -511,6 +511,19 @@ func (s *Store) SMSCounts(ctx context.Context, orgID int64) ([]SMSCount, error) 
 	return out, err
 }
 
+// AllSMSCounts counts every organization's messages by provider, direction
+// and status, and the forwards by status (provider "", direction "forward").
+func (s *Store) AllSMSCounts(ctx context.Context) ([]SMSCount, error) {
+	var out []SMSCount
+	if err := s.db(ctx).Model(&SMSMessage{}).Select("provider, direction, status, count(*) AS n").
+		Group("provider, direction, status").Scan(&out).Error; err != nil {
+		return nil, err
+	}
+	var fw []SMSCount
+	err := s.db(ctx).Model(&SMSForward{}).Select("'' AS provider, 'forward' AS direction, status, count(*) AS n").Group("status").Scan(&fw).Error
+	return append(out, fw...), err
+}
+
 // SMSQueueStats describes the organization's queue.
 type SMSQueueStats struct {
 	Queued          int64

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -127,6 +128,10 @@ func (s *Server) smsRoutes(api *echo.Group) {
 	a(http.MethodDelete, "/sms/:id", "Cancel a queued message (409 once it left the queue)", nil, smsView{}, 200, s.cancelSMS)
 	a(http.MethodPost, "/assistants/:id/sms-webhook-secret", "Create or rotate the secret signing forwarded SMS (X-Sipbridge-Signature); shown once", nil, webhookSecretView{}, 201, s.rotateSMSSecret)
 	s.smsWebhookRoutes()
+	s.smsRejected = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "sipbridge_sms_webhooks_rejected_total", Help: "Provider SMS webhooks refused (bad or missing signature, unknown number) by provider.",
+	}, []string{"provider"})
+	s.reg.MustRegister(s.smsRejected, newSMSCollector(s.store))
 }
 
 func (s *Server) smsService() (*controller.SMS, error) {

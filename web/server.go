@@ -60,6 +60,9 @@ type Server struct {
 	reqs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	ops     []operation
+
+	// smsRejected counts refused SMS webhooks (api_sms.go).
+	smsRejected *prometheus.CounterVec
 }
 
 // New builds the server and its routes.

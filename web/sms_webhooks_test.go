@@ -105,6 +105,9 @@ func TestTwilioInboundVerifiedStoredAndForwardedUntil2xx(t *testing.T) {
 	if !strings.Contains(e.logs.String(), "sms webhook rejected") {
 		t.Error("rejections are not logged")
 	}
+	if m := e.mustDo("GET", "/metrics", "", nil, 200).Raw; !strings.Contains(m, `sipbridge_sms_webhooks_rejected_total{provider="twilio"} 4`) {
+		t.Error("rejections are not counted in /metrics")
+	}
 	if convs := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200); convs.Body["total"] != 0.0 {
 		t.Fatalf("a rejected webhook was stored: %s", convs.Raw)
 	}
@@ -154,6 +157,10 @@ func TestTwilioInboundVerifiedStoredAndForwardedUntil2xx(t *testing.T) {
 	if payload.Type != "sms_received" || payload.Timestamp == "" || d.From != "+16475550111" || d.To != "+16475550100" || d.Body != "Can I move it to 4pm?" ||
 		len(d.MediaURLs) != 1 || d.Provider != "twilio" || d.MessageID == "" || got[0].messageID != d.MessageID {
 		t.Fatalf("payload: %s", got[0].body)
+	}
+	if m := e.mustDo("GET", "/metrics", "", nil, 200).Raw; !strings.Contains(m, `sipbridge_sms_messages{direction="inbound",provider="twilio",status="received"} 1`) ||
+		!strings.Contains(m, `sipbridge_sms_messages{direction="forward",provider="",status="delivered"} 1`) {
+		t.Errorf("metrics: %s", m)
 	}
 	m := e.mustDo("GET", "/api/v1/sms/"+d.MessageID, e.keyA, nil, 200)
 	fw := m.Body["forward"].(map[string]any)

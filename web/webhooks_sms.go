@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -52,8 +51,9 @@ func mediaType(c echo.Context) string {
 }
 
 // rejectWebhook answers 403 and logs why (never the signature or a key).
-func rejectWebhook(c echo.Context, log *slog.Logger, providerName string, err error) error {
-	reqLogger(c, log).Warn("sms webhook rejected", "provider", providerName, "reason", err.Error())
+func (s *Server) rejectWebhook(c echo.Context, providerName string, err error) error {
+	s.smsRejected.WithLabelValues(providerName).Inc()
+	reqLogger(c, s.log).Warn("sms webhook rejected", "provider", providerName, "reason", err.Error())
 	return &APIError{Status: http.StatusForbidden, Code: "invalid_signature", Message: "webhook signature missing or invalid"}
 }
 
@@ -65,7 +65,7 @@ func (s *Server) verifierFor(c echo.Context, providerName string, ev provider.SM
 	}
 	v, err := s.sms.WebhookVerifier(c.Request().Context(), providerName, ev.OwnNumber(), id)
 	if errors.Is(err, controller.ErrWebhookUnverifiable) {
-		return v, rejectWebhook(c, s.log, providerName, err)
+		return v, s.rejectWebhook(c, providerName, err)
 	}
 	return v, err
 }
@@ -114,11 +114,11 @@ func (s *Server) twilioSMSWebhook(c echo.Context) error {
 		params, err = url.ParseQuery(string(body))
 	}
 	if err != nil {
-		return rejectWebhook(c, s.log, provider.NameTwilio, errors.New("unreadable body"))
+		return s.rejectWebhook(c, provider.NameTwilio, errors.New("unreadable body"))
 	}
 	ev, perr := provider.ParseTwilioSMSWebhook(params)
 	if perr != nil && ev.OwnNumber() == "" {
-		return rejectWebhook(c, s.log, provider.NameTwilio, perr)
+		return s.rejectWebhook(c, provider.NameTwilio, perr)
 	}
 	v, err := s.verifierFor(c, provider.NameTwilio, ev)
 	if err != nil {
@@ -126,7 +126,7 @@ func (s *Server) twilioSMSWebhook(c echo.Context) error {
 	}
 	base := s.sms.PublicBaseURL()
 	if base == "" {
-		return rejectWebhook(c, s.log, provider.NameTwilio, errors.New("PUBLIC_BASE_URL is not set: the signed URL is unknown"))
+		return s.rejectWebhook(c, provider.NameTwilio, errors.New("PUBLIC_BASE_URL is not set: the signed URL is unknown"))
 	}
 	full := base + c.Request().URL.RequestURI()
 	sig := c.Request().Header.Get(provider.TwilioSignatureHeader)
@@ -136,7 +136,7 @@ func (s *Server) twilioSMSWebhook(c echo.Context) error {
 		err = provider.VerifyTwilioSignature(v.TwilioAuthToken, full, params, sig)
 	}
 	if err != nil {
-		return rejectWebhook(c, s.log, provider.NameTwilio, err)
+		return s.rejectWebhook(c, provider.NameTwilio, err)
 	}
 	if perr != nil {
 		return invalid("", "%s", perr.Error())
@@ -158,14 +158,14 @@ func (s *Server) telnyxSMSWebhook(c echo.Context) error {
 	}
 	ev, perr := provider.ParseTelnyxSMSWebhook(body)
 	if perr != nil && ev.OwnNumber() == "" {
-		return rejectWebhook(c, s.log, provider.NameTelnyx, perr)
+		return s.rejectWebhook(c, provider.NameTelnyx, perr)
 	}
 	v, err := s.verifierFor(c, provider.NameTelnyx, ev)
 	if err != nil {
 		return err
 	}
 	if err := provider.VerifyTelnyxRequest(v.TelnyxPublicKey, c.Request().Header, body, s.store.Now()); err != nil {
-		return rejectWebhook(c, s.log, provider.NameTelnyx, err)
+		return s.rejectWebhook(c, provider.NameTelnyx, err)
 	}
 	if perr != nil {
 		return invalid("", "%s", perr.Error())
@@ -209,7 +209,7 @@ func (s *Server) vonageSMSWebhook(c echo.Context) error {
 		} else {
 			form, err := url.ParseQuery(string(body))
 			if err != nil {
-				return rejectWebhook(c, s.log, provider.NameVonage, errors.New("unreadable body"))
+				return s.rejectWebhook(c, provider.NameVonage, errors.New("unreadable body"))
 			}
 			for k, vs := range form {
 				params[k] = append(params[k], vs...)
@@ -218,7 +218,7 @@ func (s *Server) vonageSMSWebhook(c echo.Context) error {
 	}
 	ev, perr := provider.ParseVonageSMSWebhook(params, jsonBody)
 	if perr != nil && ev.OwnNumber() == "" {
-		return rejectWebhook(c, s.log, provider.NameVonage, perr)
+		return s.rejectWebhook(c, provider.NameVonage, perr)
 	}
 	v, err := s.verifierFor(c, provider.NameVonage, ev)
 	if err != nil {
@@ -231,7 +231,7 @@ func (s *Server) vonageSMSWebhook(c echo.Context) error {
 		signed := params
 		if jsonBody != nil {
 			if signed, err = flatJSON(jsonBody); err != nil {
-				return rejectWebhook(c, s.log, provider.NameVonage, errors.New("unreadable body"))
+				return s.rejectWebhook(c, provider.NameVonage, errors.New("unreadable body"))
 			}
 		}
 		err = errors.New("neither a signed JWT (Authorization) nor a sig parameter")
@@ -242,7 +242,7 @@ func (s *Server) vonageSMSWebhook(c echo.Context) error {
 		}
 	}
 	if err != nil {
-		return rejectWebhook(c, s.log, provider.NameVonage, err)
+		return s.rejectWebhook(c, provider.NameVonage, err)
 	}
 	if perr != nil {
 		return invalid("", "%s", perr.Error())
