@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -315,10 +317,17 @@ func TestSMSIdempotencyKeyConcurrent(t *testing.T) {
 	e := newEnv(t)
 	e.smsSender(e.keyA, "+16475550100", "")
 	ids := make(chan any, 8)
+	raw, _ := json.Marshal(sendBody("+16475550100", "+16475550111", "once", map[string]any{"idempotency_key": "race", "queue": false}))
 	for i := 0; i < 8; i++ {
-		go func() {
-			r := e.do("POST", "/api/v1/sms/send", e.keyA, sendBody("+16475550100", "+16475550111", "once", map[string]any{"idempotency_key": "race", "queue": false}))
-			ids <- r.Body["message_id"]
+		go func() { // no t.Fatal off the test goroutine: failures arrive as nil ids
+			req, _ := http.NewRequest("POST", e.srv.URL+"/api/v1/sms/send", bytes.NewReader(raw))
+			req.Header.Set("Authorization", "Bearer "+e.keyA)
+			var body map[string]any
+			if res, err := http.DefaultClient.Do(req); err == nil {
+				json.NewDecoder(res.Body).Decode(&body)
+				res.Body.Close()
+			}
+			ids <- body["message_id"]
 		}()
 	}
 	first := <-ids
