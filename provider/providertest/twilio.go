@@ -36,7 +36,8 @@ type Twilio struct {
 	// SendErrors are answered, in order, to the next message creations
 	// (one each) instead of accepting them.
 	SendErrors []FakeError
-	// OnSend, when set, runs after each accepted message (outside the lock).
+	// OnSend, when set, runs for each accepted message before it is
+	// answered (outside the lock).
 	OnSend func(m TwilioMessage)
 }
 

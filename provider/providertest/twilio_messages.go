@@ -53,14 +53,14 @@ func (f *Twilio) createMessage(w http.ResponseWriter, r *http.Request) {
 	f.Messages = append(f.Messages, m)
 	hook := f.OnSend
 	f.mu.Unlock()
+	if hook != nil { // before the answer: the client sees its effects
+		hook(m)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(201)
 	json.NewEncoder(w).Encode(map[string]any{"sid": m.SID, "account_sid": f.AccountSID, "from": m.From, "to": m.To, "body": m.Body,
 		"status": "queued", "num_segments": "1", "num_media": fmt.Sprint(len(m.MediaURLs)), "direction": "outbound-api",
 		"error_code": nil, "error_message": nil, "uri": r.URL.Path[:len(r.URL.Path)-len(".json")] + "/" + m.SID + ".json"})
-	if hook != nil {
-		hook(m)
-	}
 }
 
 // SentMessages returns a copy of the created messages.
