@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -57,6 +58,9 @@ type SMSOptions struct {
 	Poll time.Duration
 	// Batch is how many rows a worker claims at once (default 20).
 	Batch int
+	// Workers is how many queue workers Run starts (default 4); they share
+	// the per-provider rate limits.
+	Workers int
 	// MaxAttempts bounds the sends of one message on 429/5xx (default 8).
 	MaxAttempts int
 	// RetryBase and RetryMax bound the exponential backoff of sends
@@ -105,6 +109,9 @@ func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
 	def(&opts.ForwardMaxAge, 72*time.Hour)
 	if opts.Batch <= 0 {
 		opts.Batch = 20
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
 	}
 	if opts.MaxAttempts <= 0 {
 		opts.MaxAttempts = 8
@@ -348,12 +355,16 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 	}
 }
 
-// Run runs the queue worker and the forwarding worker until ctx ends.
+// Run runs the queue workers and the forwarding worker until ctx ends, and
+// returns once each has recorded what it was sending.
 func (s *SMS) Run(ctx context.Context) {
-	done := make(chan struct{})
-	go func() { s.RunForwards(ctx); close(done) }()
-	s.RunQueue(ctx)
-	<-done
+	var wg sync.WaitGroup
+	wg.Add(1 + s.opts.Workers)
+	go func() { defer wg.Done(); s.RunForwards(ctx) }()
+	for i := 0; i < s.opts.Workers; i++ {
+		go func() { defer wg.Done(); s.RunQueue(ctx) }()
+	}
+	wg.Wait()
 }
 
 // RunQueue sends due messages until ctx ends. On stop, the message being
