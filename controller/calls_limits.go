@@ -19,19 +19,14 @@ var (
 	ErrCountryNotAllowed = errors.New("the destination country is not in the organization's outbound allow-list")
 )
 
-// rateLimiter is a token bucket per organization.
+// rateLimiter is a token bucket per organization (calls per second).
 type rateLimiter struct {
 	mu      sync.Mutex
 	buckets map[int64]*bucket
 }
 
-type bucket struct {
-	tokens float64
-	last   time.Time
-}
-
 // allow takes one token from the organization's bucket (capacity: one
-// second's worth, at least 1).
+// second's worth, at least 1); a changed rate starts a new bucket.
 func (r *rateLimiter) allow(org int64, perSecond float64, now time.Time) bool {
 	if perSecond <= 0 {
 		return true
@@ -41,19 +36,12 @@ func (r *rateLimiter) allow(org int64, perSecond float64, now time.Time) bool {
 	if r.buckets == nil {
 		r.buckets = map[int64]*bucket{}
 	}
-	capacity := max(perSecond, 1)
 	b := r.buckets[org]
-	if b == nil {
-		b = &bucket{tokens: capacity, last: now}
+	if b == nil || b.rate != perSecond {
+		b = newBucket(perSecond, now)
 		r.buckets[org] = b
 	}
-	b.tokens = min(capacity, b.tokens+now.Sub(b.last).Seconds()*perSecond)
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	return b.take(now) == 0
 }
 
 // destinationCountry returns the ISO country of an E.164 number.

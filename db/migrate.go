@@ -168,6 +168,9 @@ CREATE TABLE call_events (
 );
 CREATE INDEX call_events_call_idx ON call_events (call_id, id);
 `},
+	// Version 3 (SMS and MMS) stands on version 1 only; version 2 (calls) may
+	// come before it.
+	{3, "sms and mms", migrationSMS},
 	{4, "trunk transfer settings", `
 ALTER TABLE sip_trunks ADD COLUMN transfer_mode TEXT NOT NULL DEFAULT 'bridge';
 ALTER TABLE sip_trunks ADD COLUMN refer_to_template TEXT NOT NULL DEFAULT '';

@@ -45,6 +45,11 @@ func (s *Store) RotateSecrets(ctx context.Context) (int, error) {
 				n++
 			}
 		}
+		m, err := s.rotateSMSSecrets(tx)
+		if err != nil {
+			return err
+		}
+		n += m
 		var ts []SIPTrunk
 		if err := tx.Find(&ts).Error; err != nil {
 			return err

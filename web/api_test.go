@@ -375,7 +375,7 @@ func TestCrossOrganizationMatrix(t *testing.T) {
 	if err := e.store.CreateCall(t.Context(), call); err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]string{"assistants": asst, "sip-trunks": trunk, "phone-numbers": num, "api-keys": key, "byoc": "+16478491111", "calls": call.ID}
+	ids := map[string]string{"assistants": asst, "sip-trunks": trunk, "phone-numbers": num, "api-keys": key, "byoc": "+16478491111", "calls": call.ID, "sms": e.smsMessageFixture(e.orgA)}
 	snapshot := func() string {
 		var parts []string
 		for _, p := range []string{"/api/v1/assistants", "/api/v1/sip-trunks", "/api/v1/phone-numbers", "/api/v1/api-keys", "/api/v1/organization"} {

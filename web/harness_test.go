@@ -47,6 +47,7 @@ type env struct {
 	bodies *syncBuffer // every response body seen by do()
 	twilio *providertest.Twilio
 	telnyx *providertest.Telnyx
+	sms    *smsFixture
 	keyA   string
 	keyB   string
 	orgA   int64
@@ -66,10 +67,11 @@ func newEnv(t *testing.T) *env {
 		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL()},
 		Log:            log,
 	})
-	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers})
+	sms := newSMSFixture(t, store, numbers, tw, tx, log)
+	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, SMS: sms.svc})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx, sms: sms}
 	ctx := context.Background()
 	a, _, err := store.EnsureOrg(ctx, "org-a")
 	if err != nil {

@@ -83,4 +83,5 @@ func (s *Server) routes() {
 	a(http.MethodPost, "/calls/:id/hangup", "Hang up a live call", "calls", nil, callAccepted{}, 202, s.hangupCall)
 	a(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
 	a(http.MethodGet, "/calls/:id/recording", "Download the call's stereo WAV recording (caller left, assistant right)", "calls", nil, nil, 200, s.callRecording)
+	s.smsRoutes(api)
 }

@@ -44,6 +44,9 @@ type Deps struct {
 	// Calls is call control (nil: the calls API reads records only).
 	Calls CallService
 	Ready []ReadyCheck
+
+	// SMS sends, receives and forwards messages (nil: SMS routes answer 503).
+	SMS *controller.SMS
 }
 
 // Server is the HTTP server.
@@ -54,11 +57,15 @@ type Server struct {
 	trunks  TrunkService
 	numbers *controller.Numbers
 	calls   CallService
+	sms     *controller.SMS
 	ready   []ReadyCheck
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
 	latency *prometheus.HistogramVec
 	ops     []operation
+
+	// smsRejected counts refused SMS webhooks (api_sms.go).
+	smsRejected *prometheus.CounterVec
 }
 
 // New builds the server and its routes.
@@ -66,7 +73,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, ready: d.Ready, reg: prometheus.NewRegistry()}
+	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, sms: d.SMS, ready: d.Ready, reg: prometheus.NewRegistry()}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sipbridge_http_requests_total", Help: "HTTP requests by method, route and status.",
 	}, []string{"method", "route", "status"})

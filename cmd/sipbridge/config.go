@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +65,14 @@ type Config struct {
 	SIPUsername        string // SIP_USERNAME
 	SIPPassword        string // SIP_PASSWORD
 
+	// TelnyxPublicKey verifies the Telnyx webhooks of organizations without their own (TELNYX_PUBLIC_KEY).
+	TelnyxPublicKey string
+	// VonageSignatureSecret verifies the Vonage webhooks of organizations without their own (VONAGE_SIGNATURE_SECRET).
+	VonageSignatureSecret string
+	// SMSRates is the send rate per provider in messages/second
+	// (SMS_RATE_LIMITS, e.g. "twilio=10,telnyx=5,vonage=2"; default 10 each).
+	SMSRates map[string]float64
+
 	// Provider holds the provider API base URLs (TWILIO_API_BASE_URL,
 	// TELNYX_API_BASE_URL, VONAGE_API_BASE_URL, VONAGE_REST_BASE_URL) and the
 	// per-request timeout (PROVIDER_HTTP_TIMEOUT, default 15s).
@@ -82,8 +91,14 @@ func (c *Config) EnvCredentials() provider.Credentials {
 	if c.TelnyxAPIKey != "" || c.TelnyxConnectionID != "" {
 		out.Telnyx = &provider.TelnyxCreds{APIKey: c.TelnyxAPIKey, ConnectionID: c.TelnyxConnectionID}
 	}
-	if c.VonageAPIKey != "" || c.VonageAPISecret != "" {
-		out.Vonage = &provider.VonageCreds{APIKey: c.VonageAPIKey, APISecret: c.VonageAPISecret}
+	if c.TelnyxPublicKey != "" {
+		if out.Telnyx == nil {
+			out.Telnyx = &provider.TelnyxCreds{}
+		}
+		out.Telnyx.PublicKey = c.TelnyxPublicKey
+	}
+	if c.VonageAPIKey != "" || c.VonageAPISecret != "" || c.VonageSignatureSecret != "" {
+		out.Vonage = &provider.VonageCreds{APIKey: c.VonageAPIKey, APISecret: c.VonageAPISecret, SignatureSecret: c.VonageSignatureSecret}
 	}
 	return out
 }
@@ -117,8 +132,13 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		SIPUsername:        get("SIP_USERNAME", ""),
 		SIPPassword:        get("SIP_PASSWORD", ""),
 	}
+	c.TelnyxPublicKey = get("TELNYX_PUBLIC_KEY", "")
+	c.VonageSignatureSecret = get("VONAGE_SIGNATURE_SECRET", "")
 	var errs []error
 	var err error
+	if c.SMSRates, err = parseRates(get("SMS_RATE_LIMITS", "")); err != nil {
+		errs = append(errs, err)
+	}
 	if c.Provider, err = provider.ConfigFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
@@ -207,4 +227,24 @@ func (c *Config) loadKeys(log *slog.Logger) error {
 	}
 	c.Keys = keys
 	return nil
+}
+
+// parseRates reads SMS_RATE_LIMITS: provider=messages-per-second pairs,
+// comma-separated.
+func parseRates(s string) (map[string]float64, error) {
+	out := map[string]float64{}
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		name = strings.ToLower(strings.TrimSpace(name))
+		r, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if !ok || err != nil || r <= 0 || r > 10000 || (name != provider.NameTwilio && name != provider.NameTelnyx && name != provider.NameVonage) {
+			return nil, fmt.Errorf("SMS_RATE_LIMITS: %q: want twilio|telnyx|vonage=<messages per second>, e.g. twilio=10,telnyx=5", part)
+		}
+		out[name] = r
+	}
+	return out, nil
 }

@@ -240,7 +240,13 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
 		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Log: log.With("component", "numbers"),
 	})
-	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, Ready: []web.ReadyCheck{{
+	sms := controller.NewSMS(store, numbers, controller.SMSOptions{
+		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Rates: cfg.SMSRates, Log: log.With("component", "sms"),
+	})
+	smsDone := make(chan struct{})
+	go func() { sms.Run(ctx); close(smsDone) }() // the SMS queue and forwarding workers
+	defer func() { stop(); <-smsDone }()         // a message being sent is finished and recorded
+	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Ready: []web.ReadyCheck{{
 		Name: "freeswitch",
 		Check: func(context.Context) error {
 			if !switchUp() {

@@ -31,6 +31,14 @@ type Twilio struct {
 	Requests []string
 	// Forms records the form of every POST, by path.
 	Forms map[string][]url.Values
+	// Messages are the messages created (see twilio_messages.go).
+	Messages []TwilioMessage
+	// SendErrors are answered, in order, to the next message creations
+	// (one each) instead of accepting them.
+	SendErrors []FakeError
+	// OnSend, when set, runs for each accepted message before it is
+	// answered (outside the lock).
+	OnSend func(m TwilioMessage)
 }
 
 // TwilioNumber is one IncomingPhoneNumber.
@@ -49,6 +57,7 @@ func NewTwilio(t testing.TB, accountSID, authToken string) *Twilio {
 	mux.HandleFunc("GET "+acct+"/IncomingPhoneNumbers/{file}", f.fetch)
 	mux.HandleFunc("POST "+acct+"/IncomingPhoneNumbers/{file}", f.update)
 	mux.HandleFunc("DELETE "+acct+"/IncomingPhoneNumbers/{file}", f.remove)
+	mux.HandleFunc("POST "+acct+"/Messages.json", f.createMessage)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.Requests = append(f.Requests, r.Method+" "+r.URL.Path)

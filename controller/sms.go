@@ -1,0 +1,403 @@
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+var (
+	// ErrNoAssistantForNumber: the sender is not an active number of the
+	// organization with an assistant.
+	ErrNoAssistantForNumber = errors.New("no assistant found for phone number")
+	// ErrOptedOut: the customer opted out of messages from this sender.
+	ErrOptedOut = errors.New("the recipient has opted out of messages from this number")
+	// ErrMediaLimit: the provider carries fewer media per message.
+	ErrMediaLimit = errors.New("too many media URLs for this provider")
+	// ErrWebhookUnverifiable: nothing can verify the webhook (unknown
+	// number, or no key for it).
+	ErrWebhookUnverifiable = errors.New("webhook cannot be verified")
+)
+
+// NoAssistantError names the number (ErrNoAssistantForNumber).
+type NoAssistantError struct{ Number string }
+
+func (e *NoAssistantError) Error() string { return "No assistant found for phone number " + e.Number }
+
+// Unwrap returns ErrNoAssistantForNumber.
+func (e *NoAssistantError) Unwrap() error { return ErrNoAssistantForNumber }
+
+// SMSOptions configures the SMS service. Zero fields take their defaults.
+type SMSOptions struct {
+	// PublicBaseURL is where providers send delivery reports
+	// ({PublicBaseURL}/webhooks/sms/<provider>); empty sends no callback URL.
+	PublicBaseURL  string
+	ProviderConfig provider.Config
+	// Env is the environment level of credential resolution.
+	Env provider.Credentials
+	Log *slog.Logger
+	// Rates is the send rate per provider name in messages per second
+	// (token bucket, burst = max(1, rate)). Missing: DefaultSMSRate.
+	Rates map[string]float64
+	// Lease is how long a claimed message or forward stays with its worker
+	// (default 2m); it must exceed the provider timeout.
+	Lease time.Duration
+	// Poll is the queue polling interval (default 1s).
+	Poll time.Duration
+	// Batch is how many rows a worker claims at once (default 20).
+	Batch int
+	// Workers is how many queue workers Run starts (default 4); they share
+	// the per-provider rate limits.
+	Workers int
+	// MaxAttempts bounds the sends of one message on 429/5xx (default 8).
+	MaxAttempts int
+	// RetryBase and RetryMax bound the exponential backoff of sends
+	// (default 2s, 10m) and of forwards (same values).
+	RetryBase, RetryMax time.Duration
+	// ForwardTimeout bounds one POST to an assistant (default 10s).
+	ForwardTimeout time.Duration
+	// ForwardMaxAge: a forward still failing after this long is given up
+	// (default 72h).
+	ForwardMaxAge time.Duration
+	// HTTPClient posts forwards (default: a client without redirects).
+	HTTPClient *http.Client
+}
+
+// DefaultSMSRate is the default per-provider send rate (messages/second).
+const DefaultSMSRate = 10
+
+// SMS sends messages through the durable queue, receives them from provider
+// webhooks and forwards them to assistants.
+type SMS struct {
+	store   *db.Store
+	numbers *Numbers
+	opts    SMSOptions
+	limits  *rateLimits
+	wakeQ   chan struct{}
+	wakeF   chan struct{}
+}
+
+// NewSMS returns the SMS service; numbers supplies the organization
+// credentials.
+func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	opts.PublicBaseURL = strings.TrimRight(opts.PublicBaseURL, "/")
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&opts.Lease, 2*time.Minute)
+	def(&opts.Poll, time.Second)
+	def(&opts.RetryBase, 2*time.Second)
+	def(&opts.RetryMax, 10*time.Minute)
+	def(&opts.ForwardTimeout, 10*time.Second)
+	def(&opts.ForwardMaxAge, 72*time.Hour)
+	if opts.Batch <= 0 {
+		opts.Batch = 20
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = 4
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = 8
+	}
+	if opts.HTTPClient == nil {
+		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	return &SMS{store: store, numbers: numbers, opts: opts, limits: newRateLimits(opts.Rates, DefaultSMSRate, store.Now),
+		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1)}
+}
+
+// PublicBaseURL is the base the provider webhooks are reached at.
+func (s *SMS) PublicBaseURL() string { return s.opts.PublicBaseURL }
+
+func wake(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// SendInput is one send request, validated for shape by the caller.
+type SendInput struct {
+	From, To, Body string
+	MediaURLs      []string
+	// Queue false sends before answering (still recorded in the queue
+	// first, so nothing is lost).
+	Queue          bool
+	IdempotencyKey string
+}
+
+// providerName maps a number's provider to the provider package's name.
+func providerName(numberProvider string) string {
+	switch numberProvider {
+	case db.ProviderTwilio:
+		return provider.NameTwilio
+	case db.ProviderTelnyx:
+		return provider.NameTelnyx
+	case db.ProviderVonage:
+		return provider.NameVonage
+	}
+	return numberProvider
+}
+
+// senderNumber returns the organization's active number with an assistant.
+func (s *SMS) senderNumber(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, string, error) {
+	nums, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164}, db.Page{Limit: 1})
+	if err != nil {
+		return nil, "", err
+	}
+	if len(nums) == 0 || !nums[0].IsActive {
+		return nil, "", &NoAssistantError{Number: e164}
+	}
+	n := &nums[0]
+	switch {
+	case n.AssistantID != nil:
+		return n, *n.AssistantID, nil
+	case n.OutboundAssistantID != nil:
+		return n, *n.OutboundAssistantID, nil
+	}
+	return nil, "", &NoAssistantError{Number: e164}
+}
+
+// sendCreds resolves the credentials sending through providerName for the
+// organization: its own when complete, else the environment's.
+func (s *SMS) sendCreds(ctx context.Context, orgID int64, name string) (provider.Credentials, error) {
+	org, err := s.store.GetOrg(ctx, orgID)
+	if err != nil {
+		return provider.Credentials{}, err
+	}
+	oc, err := s.numbers.OrgCredentials(org)
+	if err != nil {
+		return provider.Credentials{}, err
+	}
+	creds, _, ok := provider.ResolveSMS(name, oc, s.opts.Env)
+	if !ok {
+		return creds, &provider.Error{Provider: name, Kind: provider.ErrInvalidCredentials,
+			Message: "no " + name + " messaging credentials for the organization or the environment"}
+	}
+	return creds, nil
+}
+
+func requestHash(in SendInput) string {
+	b, _ := json.Marshal([]any{in.From, in.To, in.Body, in.MediaURLs})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+// Send records a message in the queue and, unless in.Queue, sends it at
+// once. With an idempotency key already used by the organization, the first
+// message is returned as it is now (replayed=true) and nothing is sent.
+func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMessage, replayed bool, err error) {
+	log := s.opts.Log.With("org_id", orgID)
+	if in.IdempotencyKey != "" {
+		if old, err := s.store.SMSByIdempotencyKey(ctx, orgID, in.IdempotencyKey); err == nil {
+			if old.RequestHash != requestHash(in) {
+				log.Info("idempotency key reused with a different request: answering with the first message", "sms_id", old.ID)
+			}
+			return old, true, nil
+		} else if !errors.Is(err, db.ErrNotFound) {
+			return nil, false, err
+		}
+	}
+	num, assistantID, err := s.senderNumber(ctx, orgID, in.From)
+	if err != nil {
+		return nil, false, err
+	}
+	if num.Provider == db.ProviderBYOSIP {
+		return nil, false, fmt.Errorf("%w: %s cannot send messages", ErrVoiceOnly, in.From)
+	}
+	name := providerName(num.Provider)
+	if name == provider.NameVonage && len(in.MediaURLs) > 1 {
+		return nil, false, fmt.Errorf("%w: Vonage carries one image per MMS, got %d", ErrMediaLimit, len(in.MediaURLs))
+	}
+	if out, err := s.store.OptedOut(ctx, orgID, in.From, in.To); err != nil {
+		return nil, false, err
+	} else if out {
+		return nil, false, ErrOptedOut
+	}
+	if _, err := s.sendCreds(ctx, orgID, name); err != nil {
+		return nil, false, err
+	}
+	segs, enc := provider.CountSegments(in.Body)
+	now := s.store.Now()
+	rec := &db.SMSMessage{
+		ID: db.NewID(), OrgID: orgID, Direction: db.SMSOutbound, AssistantID: &assistantID,
+		FromNumber: in.From, ToNumber: in.To, Body: in.Body, MediaURLs: db.StringList(in.MediaURLs),
+		Provider: name, Status: db.SMSQueued, Segments: segs, Encoding: enc, NextAttemptAt: &now, RequestHash: requestHash(in),
+	}
+	if in.IdempotencyKey != "" {
+		rec.IdempotencyKey = &in.IdempotencyKey
+	}
+	got, created, err := s.store.EnqueueSMS(ctx, rec)
+	if err != nil {
+		return nil, false, err
+	}
+	if !created {
+		return got, true, nil
+	}
+	log.Info("sms queued", "sms_id", got.ID, "provider", name, "segments", segs, "queue", in.Queue)
+	if in.Queue {
+		wake(s.wakeQ)
+		return got, false, nil
+	}
+	owner := "request-" + uuid.NewString()
+	claimed, err := s.store.ClaimSMSByID(ctx, got.ID, owner, s.opts.Lease)
+	if err == nil {
+		s.attempt(ctx, claimed, owner)
+	} else if !errors.Is(err, db.ErrNotQueued) { // a worker got it first: fine
+		return nil, false, err
+	}
+	now2, err := s.store.GetSMS(context.WithoutCancel(ctx), orgID, got.ID)
+	return now2, false, err
+}
+
+// Cancel cancels a queued message.
+func (s *SMS) Cancel(ctx context.Context, orgID int64, id string) (*db.SMSMessage, error) {
+	return s.store.CancelSMS(ctx, orgID, id)
+}
+
+// backoff is RetryBase·2^(attempt-1), capped at RetryMax.
+func backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
+}
+
+// transient reports whether a send error is worth another attempt: the
+// provider throttled us or failed (5xx, timeout, unreachable).
+func transient(err error) bool {
+	return errors.Is(err, provider.ErrRateLimited) || errors.Is(err, provider.ErrProviderDown) ||
+		errors.Is(err, context.DeadlineExceeded)
+}
+
+// attempt sends one claimed message and records the outcome, ending the
+// lease in the same statement. The send and the write do not stop with ctx
+// (a stopping worker finishes the message it holds); waiting for the rate
+// limit does, and then the message goes back to the queue unattempted.
+func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
+	log := s.opts.Log.With("org_id", m.OrgID, "sms_id", m.ID, "provider", m.Provider)
+	bg := context.WithoutCancel(ctx)
+	if err := s.limits.wait(ctx, m.Provider); err != nil {
+		if _, err := s.store.ReleaseSMS(bg, m.ID, owner); err != nil {
+			log.Error("sms release failed", "err", err)
+		}
+		return
+	}
+	// The wait may have been long: take the lease again for the send, and
+	// send nothing if another worker took the message meanwhile.
+	if ok, err := s.store.RenewSMSLease(bg, m.ID, owner, s.opts.Lease); err != nil || !ok {
+		if err != nil {
+			log.Error("sms lease renewal failed", "err", err)
+		} else {
+			log.Warn("sms lease lost before sending: left to its new worker")
+		}
+		return
+	}
+	record := func(ok bool, err error, what string) {
+		if err != nil {
+			log.Error("sms outcome not recorded", "outcome", what, "err", err)
+		} else if !ok {
+			log.Warn("sms lease lost before the outcome was recorded", "outcome", what)
+		}
+	}
+	creds, err := s.sendCreds(bg, m.OrgID, m.Provider)
+	var sent provider.SentMessage
+	if err == nil {
+		var client provider.Provider
+		client, err = provider.New(m.Provider, creds, s.opts.ProviderConfig)
+		if err == nil {
+			msg := provider.Message{From: m.FromNumber, To: m.ToNumber, Body: m.Body, MediaURLs: m.MediaURLs}
+			if s.opts.PublicBaseURL != "" {
+				msg.StatusCallback = s.opts.PublicBaseURL + "/webhooks/sms/" + m.Provider
+			}
+			sent, err = client.SendMessage(bg, msg)
+		}
+	}
+	switch {
+	case err == nil:
+		ok, err := s.store.MarkSMSSent(bg, m.ID, owner, sent.ProviderMessageID)
+		record(ok, err, "sent")
+		log.Info("sms sent", "provider_message_id", sent.ProviderMessageID)
+	case transient(err) && m.Attempts+1 < s.opts.MaxAttempts:
+		next := s.store.Now().Add(backoff(s.opts.RetryBase, s.opts.RetryMax, m.Attempts+1))
+		ok, err2 := s.store.RetrySMS(bg, m.ID, owner, next, err.Error())
+		record(ok, err2, "retry")
+		log.Warn("sms send failed, will retry", "attempt", m.Attempts+1, "next_attempt_at", next, "err", err)
+	default:
+		msg := err.Error()
+		if transient(err) {
+			msg = fmt.Sprintf("gave up after %d attempts: %s", m.Attempts+1, msg)
+		}
+		ok, err2 := s.store.FailSMS(bg, m.ID, owner, msg)
+		record(ok, err2, "failed")
+		log.Warn("sms failed", "err", err)
+	}
+}
+
+// Run runs the queue workers and the forwarding worker until ctx ends, and
+// returns once each has recorded what it was sending.
+func (s *SMS) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Add(1 + s.opts.Workers)
+	go func() { defer wg.Done(); s.RunForwards(ctx) }()
+	for i := 0; i < s.opts.Workers; i++ {
+		go func() { defer wg.Done(); s.RunQueue(ctx) }()
+	}
+	wg.Wait()
+}
+
+// RunQueue sends due messages until ctx ends. On stop, the message being
+// sent is finished and recorded; the rest of the claimed batch goes back to
+// the queue at once.
+func (s *SMS) RunQueue(ctx context.Context) {
+	owner := "queue-" + uuid.NewString()
+	bg := context.WithoutCancel(ctx)
+	for ctx.Err() == nil {
+		batch, err := s.store.ClaimSMS(ctx, owner, s.opts.Lease, s.opts.Batch)
+		if err != nil && ctx.Err() == nil {
+			s.opts.Log.Error("sms queue claim failed", "err", err)
+		}
+		for i := range batch {
+			if ctx.Err() != nil {
+				for _, m := range batch[i:] {
+					if _, err := s.store.ReleaseSMS(bg, m.ID, owner); err != nil {
+						s.opts.Log.Error("sms release failed", "sms_id", m.ID, "err", err)
+					}
+				}
+				return
+			}
+			s.attempt(ctx, &batch[i], owner)
+		}
+		if len(batch) == s.opts.Batch {
+			continue
+		}
+		t := time.NewTimer(s.opts.Poll)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-s.wakeQ:
+		}
+		t.Stop()
+	}
+}

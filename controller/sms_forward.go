@@ -1,0 +1,159 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// Forwarding headers.
+const (
+	SignatureHeader = "X-Sipbridge-Signature"
+	MessageIDHeader = "X-Sipbridge-Message-Id"
+	AttemptHeader   = "X-Sipbridge-Attempt"
+)
+
+// ErrNoWebhookSecret: the assistant has no forwarding secret yet.
+var ErrNoWebhookSecret = errors.New("the assistant has no SMS webhook secret: create one with POST /api/v1/assistants/{id}/sms-webhook-secret")
+
+// SignForward is the X-Sipbridge-Signature of body: hex HMAC-SHA256 keyed
+// by the assistant's secret.
+func SignForward(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return hex.EncodeToString(mac.Sum(nil))
+}
+
+// RotateWebhookSecret makes a new forwarding secret for one of the
+// organization's assistants, replacing the old one, and returns it: the only
+// time it is shown.
+func (s *SMS) RotateWebhookSecret(ctx context.Context, orgID int64, assistantID string) (string, error) {
+	if _, err := s.store.GetAssistant(ctx, orgID, assistantID); err != nil {
+		if errors.Is(err, db.ErrNotFound) {
+			return "", ErrAssistantNotFound
+		}
+		return "", err
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	secret := "whsec_" + hex.EncodeToString(b)
+	if err := s.store.SetSMSWebhookSecret(ctx, orgID, assistantID, secret); err != nil {
+		return "", err
+	}
+	s.opts.Log.Info("sms webhook secret rotated", "org_id", orgID, "assistant_id", assistantID)
+	wake(s.wakeF) // forwards held for want of a secret can go now
+	return secret, nil
+}
+
+// RunForwards delivers queued forwards until ctx ends.
+func (s *SMS) RunForwards(ctx context.Context) {
+	owner := "forward-" + uuid.NewString()
+	bg := context.WithoutCancel(ctx)
+	for ctx.Err() == nil {
+		batch, err := s.store.ClaimForwards(ctx, owner, s.opts.Lease, s.opts.Batch)
+		if err != nil && ctx.Err() == nil {
+			s.opts.Log.Error("sms forward claim failed", "err", err)
+		}
+		for i := range batch {
+			if ctx.Err() != nil { // stopping: the rest goes back at once
+				for _, f := range batch[i:] {
+					if err := s.store.ReleaseForward(bg, f.ID, owner); err != nil {
+						s.opts.Log.Error("sms forward release failed", "sms_id", f.MessageID, "err", err)
+					}
+				}
+				return
+			}
+			s.forward(bg, &batch[i], owner)
+		}
+		if len(batch) == s.opts.Batch {
+			continue
+		}
+		t := time.NewTimer(s.opts.Poll)
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		case <-s.wakeF:
+		}
+		t.Stop()
+	}
+}
+
+// forward posts one forward and records the outcome.
+func (s *SMS) forward(ctx context.Context, f *db.SMSForward, owner string) {
+	log := s.opts.Log.With("org_id", f.OrgID, "sms_id", f.MessageID, "assistant_id", f.AssistantID)
+	if ok, err := s.store.RenewForwardLease(ctx, f.ID, owner, s.opts.Lease); err != nil || !ok {
+		log.Warn("sms forward lease lost before posting", "err", err)
+		return
+	}
+	err := s.post(ctx, f)
+	var rerr error
+	switch {
+	case err == nil:
+		rerr = s.store.ForwardDelivered(ctx, f.ID, owner)
+		log.Info("sms forwarded", "attempt", f.Attempts+1)
+	case s.store.Now().Sub(f.CreatedAt) > s.opts.ForwardMaxAge:
+		rerr = s.store.FailForward(ctx, f.ID, owner, "gave up: "+err.Error())
+		log.Error("sms forward given up", "attempts", f.Attempts+1, "err", err)
+	default:
+		next := s.store.Now().Add(backoff(s.opts.RetryBase, s.opts.RetryMax, f.Attempts+1))
+		rerr = s.store.RetryForward(ctx, f.ID, owner, next, err.Error())
+		log.Warn("sms forward failed, will retry", "attempt", f.Attempts+1, "next_attempt_at", next, "err", err)
+	}
+	if rerr != nil {
+		log.Error("sms forward outcome not recorded", "err", rerr)
+	}
+}
+
+func (s *SMS) post(ctx context.Context, f *db.SMSForward) error {
+	a, err := s.store.GetAssistant(ctx, f.OrgID, f.AssistantID)
+	if err != nil {
+		return err
+	}
+	url := a.SMSWebhookURL // the current one: a fixed URL takes effect on the next attempt
+	if url == "" {
+		url = f.URL
+	}
+	secret, err := s.store.SMSWebhookSecret(ctx, f.AssistantID)
+	if errors.Is(err, db.ErrNotFound) {
+		return ErrNoWebhookSecret
+	}
+	if err != nil {
+		return err
+	}
+	body := []byte(f.Payload)
+	ctx, cancel := context.WithTimeout(ctx, s.opts.ForwardTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("bad sms_webhook_url: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "sipbridge")
+	req.Header.Set(SignatureHeader, SignForward(secret, body))
+	req.Header.Set(MessageIDHeader, f.MessageID)
+	req.Header.Set(AttemptHeader, strconv.Itoa(f.Attempts+1))
+	resp, err := s.opts.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("post to assistant: %w", err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("assistant answered HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
