@@ -33,7 +33,7 @@ var (
 // connection (with esl.WithEvents): channel lifecycle, playback, recording,
 // DTMF, mod_audio_stream and REFER outcomes.
 var CallEventNames = []string{
-	"CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+	"CHANNEL_CREATE", "CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
 	"PLAYBACK_START", "PLAYBACK_STOP", "RECORD_STOP",
 	"mod_audio_stream::connect", "mod_audio_stream::disconnect", "mod_audio_stream::error",
 	"mod_audio_stream::json", "mod_audio_stream::play", "sofia::notify_refer",
@@ -112,6 +112,9 @@ type Calls struct {
 	draining bool
 	wg       sync.WaitGroup
 	rate     rateLimiter
+	// admit serializes the limit checks with the creation of the call
+	// record, so parallel requests cannot all pass a concurrency limit.
+	admit sync.Mutex
 }
 
 // NewCalls returns call control. Close ends every session.
@@ -159,7 +162,7 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 	if s == nil && e.Name() == "CHANNEL_PARK" && isInbound(e) {
 		if c.draining {
 			c.mu.Unlock()
-			c.refuseDraining(id)
+			go c.refuseDraining(id) // never block the event dispatcher
 			return
 		}
 		s = newCallSession(c, id)
@@ -173,6 +176,14 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 	c.mu.Unlock()
 	if s == nil {
 		s = c.legOf(e)
+		if s != nil && e.Name() == "CHANNEL_CREATE" && s.cancelled.Load() && s.dialing.Load() {
+			// A leg the originate tried after it was cancelled.
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				_, _ = c.sw.API(ctx, "uuid_kill "+id+" ORIGINATOR_CANCEL")
+			}()
+		}
 	}
 	if s != nil {
 		s.events.push(e)
@@ -275,19 +286,26 @@ func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
 	return &streamSink{s: s, gen: gen}, nil
 }
 
-// Hangup ends a live call of the organization (API).
+// Hangup ends a live call of the organization (API); an outbound call
+// still ringing is cancelled.
 func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 	s := c.live(orgID, callID)
 	if s == nil {
 		return ErrCallNotFound
+	}
+	if s.initiating.Load() {
+		c.cancelDial(s)
+		return nil
 	}
 	s.requests.push(request{kind: reqHangup})
 	return nil
 }
 
 // Transfer moves a live call of the organization to a sip: URI or an E.164
-// number (API).
-func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string) error {
+// number (API). mode is "", "refer" or "bridge". It answers once the
+// session has decided the transfer can be done (and started it): a target
+// that cannot be reached leaves the call with its assistant.
+func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to, mode string) error {
 	s := c.live(orgID, callID)
 	if s == nil {
 		return ErrCallNotFound
@@ -295,8 +313,16 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string) er
 	if _, err := parseTransferTarget(to); err != nil {
 		return err
 	}
-	s.requests.push(request{kind: reqTransfer, to: to})
-	return nil
+	reply := make(chan error, 1)
+	s.requests.push(request{kind: reqTransfer, to: to, mode: mode, reply: reply})
+	select {
+	case err := <-reply:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Second):
+		return ErrTransferInProgress
+	}
 }
 
 func (c *Calls) live(orgID int64, callID string) *callSession {

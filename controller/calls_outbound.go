@@ -20,6 +20,8 @@ var (
 	// ErrNoAssistant means neither the request nor the number names an
 	// assistant.
 	ErrNoAssistant = errors.New("no assistant for the call")
+	// ErrCallCancelled means the call was hung up (API) while it rang.
+	ErrCallCancelled = errors.New("the call was cancelled while it rang")
 	// ErrNotSIPNumber means the from-number is not on a SIP trunk and its
 	// provider has no voice path configured here.
 	ErrNotSIPNumber = errors.New("the number's provider cannot place calls here")
@@ -74,12 +76,24 @@ func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	if !did.IsE164(req.From) {
 		return nil, fmt.Errorf("%w: from_phone_number %q", ErrBadNumber, req.From)
 	}
+	// Counted as live from here, so a drain waits for it.
 	c.mu.Lock()
-	draining := c.draining
-	c.mu.Unlock()
-	if draining {
+	if c.draining {
+		c.mu.Unlock()
 		return nil, ErrDraining
 	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+	res, err := c.initiate(ctx, req)
+	if err != nil || res == nil {
+		c.wg.Done()
+	}
+	return res, err
+}
+
+// initiate does Initiate's work; on success the call's goroutine owns the
+// wait-group count taken by Initiate.
+func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error) {
 	number, err := c.router.numberOf(ctx, req.OrgID, req.From)
 	if err != nil {
 		return nil, ErrNumberNotFound
@@ -102,19 +116,32 @@ func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	if err != nil {
 		return nil, err
 	}
+	if number.Provider != db.ProviderBYOSIP && c.opts.Hosted == nil {
+		return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, number.Provider)
+	}
+	c.admit.Lock()
 	if err := c.checkLimits(ctx, org, req.To); err != nil {
+		c.admit.Unlock()
 		return nil, err
 	}
 	if number.Provider != db.ProviderBYOSIP {
-		if c.opts.Hosted == nil {
-			return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, number.Provider)
+		res, err := c.opts.Hosted.Initiate(ctx, org, number, a, req)
+		c.admit.Unlock()
+		if res != nil && err == nil {
+			c.wg.Done() // the provider's call is followed by its webhooks, not by a session here
 		}
-		return c.opts.Hosted.Initiate(ctx, org, number, a, req)
+		return res, err
 	}
-	return c.originateSIP(ctx, org, number, a, req)
+	return c.originateSIP(ctx, org, number, a, req) // unlocks admit once the record exists
 }
 
 func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*InitiateResult, error) {
+	admitted := false
+	defer func() {
+		if !admitted {
+			c.admit.Unlock()
+		}
+	}()
 	trunks, err := c.store.EnabledTrunksOfOrg(ctx, org.ID)
 	if err != nil {
 		return nil, err
@@ -128,10 +155,11 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	s.org = org.ID
 	s.assistant = a
 	s.log = s.log.With("org_id", org.ID, "direction", "outbound")
+	dialID := db.NewID()
 	dial, err := BridgeDialString(trunks, own, req.To, DialOptions{
 		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
 		CallerID:    req.From, LegTimeout: c.opts.LegTimeout,
-		Vars: map[string]string{"sipbridge_call_id": s.id, "origination_caller_id_name": strings.TrimPrefix(req.From, "+")},
+		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": dialID, "origination_caller_id_name": strings.TrimPrefix(req.From, "+")},
 	})
 	if err != nil {
 		return nil, err
@@ -141,6 +169,8 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	if err := c.store.CreateCall(ctx, rec); err != nil {
 		return nil, err
 	}
+	admitted = true
+	c.admit.Unlock()
 	s.rec = rec
 	s.info = assistant.StartInfo{From: req.From, To: req.To, AssistantID: a.ID, Direction: db.DirectionOutbound,
 		WelcomeMessage: firstNonEmpty(req.WelcomeMessage, a.WelcomeMessage), Extra: map[string]string{}}
@@ -150,21 +180,31 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	if req.Agenda != "" {
 		s.info.Extra["agenda"] = req.Agenda
 	}
+	s.dialID.Store(dialID)
+	s.dialing.Store(true)
+	s.initiating.Store(true)
 	c.mu.Lock()
 	c.byID[s.id] = s
-	c.wg.Add(1)
 	c.mu.Unlock()
 	s.event("dialing", db.JSONMap{"to": req.To, "dial_string": dial})
 
-	octx, cancel := context.WithTimeout(c.ctx, time.Duration(len(trunks)+1)*c.opts.LegTimeout+10*time.Second)
+	octx, cancel := context.WithTimeout(c.ctx, maxDialTime(dial, c.opts.LegTimeout))
 	out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
 	cancel()
+	s.initiating.Store(false)
+	s.dialing.Store(false)
 	out = strings.TrimSpace(out)
 	leg, ok := strings.CutPrefix(out, "+OK ")
+	if ok && s.cancelled.Load() {
+		killAnswered(c, out) // answered as it was being cancelled
+		out, ok = "-ERR ORIGINATOR_CANCEL", false
+	}
 	if err != nil || !ok || leg == "" {
 		derr := s.dialFailed(trunks, own, out, err)
-		c.wg.Done()
 		c.remove(s)
+		if s.cancelled.Load() {
+			return nil, ErrCallCancelled
+		}
 		return nil, derr
 	}
 	s.uuid = leg
@@ -220,6 +260,7 @@ func (s *callSession) dialFailed(trunks []db.SIPTrunk, own, out string, err erro
 // runOutbound bridges an answered outbound call to its assistant.
 func (s *callSession) runOutbound() {
 	defer s.c.wg.Done()
+	defer s.exited.Store(true)
 	defer s.c.remove(s)
 	defer s.cleanup()
 	s.info.CallID = s.uuid

@@ -30,12 +30,18 @@ type requestKind int
 const (
 	reqHangup requestKind = iota
 	reqTransfer
+	reqDialDone // a bridge originate finished
 )
 
-// request is asked of a session from outside its goroutine (API).
+// request is asked of a session from outside its goroutine (API, the
+// originate of a bridge).
 type request struct {
-	kind requestKind
-	to   string
+	kind  requestKind
+	to    string
+	mode  string
+	reply chan error // reqTransfer: nil once the transfer is under way
+	out   string     // reqDialDone: the originate's reply
+	err   error
 }
 
 // fsNote tells the session about its mod_audio_stream websocket.
@@ -65,6 +71,13 @@ type callSession struct {
 	// asst is the assistant stream the caller's audio goes to (read by the
 	// mod_audio_stream reader goroutine).
 	asst atomic.Pointer[assistant.Stream]
+	// An originate under way (a bridge, or the outbound call itself) and
+	// whether it was cancelled; read by HandleEvent and the API.
+	dialing   atomic.Bool
+	dialID    atomic.Value // string: the sipbridge_dial of its legs
+	cancelled  atomic.Bool
+	initiating atomic.Bool // the outbound call's own originate is ringing
+	exited     atomic.Bool // the session's goroutine has returned
 
 	outbound  bool
 	info      assistant.StartInfo // what `start` tells the assistant
@@ -159,6 +172,7 @@ func (s *callSession) update(cols map[string]any) {
 // run handles the call from its CHANNEL_PARK to its CHANNEL_HANGUP_COMPLETE.
 func (s *callSession) run(park *esl.Event) {
 	defer s.c.wg.Done()
+	defer s.exited.Store(true)
 	defer s.c.remove(s)
 	defer s.cleanup()
 	if !s.start(park) {
@@ -237,9 +251,12 @@ func (s *callSession) start(park *esl.Event) bool {
 	}
 
 	if out, err := s.api("uuid_answer " + s.uuid); err != nil {
+		// Gone already (its hangup follows), or FreeSWITCH did not answer:
+		// either way nothing will talk to this caller.
 		s.log.Warn("uuid_answer failed", "err", err, "reply", out)
-		s.endReason = "answer failed: " + strings.TrimSpace(out)
-		return true // the hangup follows
+		s.closeAssistant(false)
+		s.kill(causeUnavailable, "answer failed: "+strings.TrimSpace(out))
+		return true
 	}
 	s.answeredAt = s.c.opts.Now().UTC()
 	s.update(map[string]any{"status": db.CallInProgress, "answered_at": s.answeredAt})
@@ -331,7 +348,7 @@ func (s *callSession) fault(reason string) {
 	if s.assistant != nil && s.assistant.FallbackTransferNumber != "" && !s.transferred {
 		s.log.Warn("assistant fault: transferring to the fallback number", "reason", reason, "to", s.assistant.FallbackTransferNumber)
 		s.event("fallback_transfer", db.JSONMap{"reason": reason, "to": s.assistant.FallbackTransferNumber})
-		if s.transfer(s.assistant.FallbackTransferNumber) == nil {
+		if s.transfer(s.assistant.FallbackTransferNumber, "") == nil {
 			return
 		}
 	}
@@ -486,8 +503,19 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 	}
 	switch e.Name() {
 	case "CHANNEL_HANGUP":
-		// The channel is going: nothing is restarted or transferred now.
+		// The channel is going: nothing is restarted or transferred now, and
+		// a bridge leg still ringing is cancelled.
 		s.ending = true
+		if s.dialing.Load() {
+			s.c.cancelDial(s)
+		}
+	case "CHANNEL_ANSWER":
+		// Answered by FreeSWITCH itself (a bridge before our uuid_answer).
+		if s.answeredAt.IsZero() && s.rec != nil && s.rec.Status != db.CallRefused {
+			s.answeredAt = s.c.opts.Now().UTC()
+			s.update(map[string]any{"status": db.CallInProgress, "answered_at": s.answeredAt})
+			s.event("answered", db.JSONMap{"by": "bridge"})
+		}
 	case "CHANNEL_HANGUP_COMPLETE":
 		s.finish(e)
 		return true
@@ -569,7 +597,7 @@ func (s *callSession) handleAssistant(m assistant.AssistantMessage) {
 		s.sendMarks(out.Marks)
 	case assistant.EventTransfer:
 		s.event("transfer_requested", db.JSONMap{"to": m.TransferTo, "by": "assistant"})
-		if err := s.transfer(m.TransferTo); err != nil {
+		if err := s.transfer(m.TransferTo, ""); err != nil {
 			s.log.Warn("transfer refused", "to", m.TransferTo, "err", err)
 		}
 	case assistant.EventHangup:
@@ -586,12 +614,19 @@ func (s *callSession) handleRequest(r request) {
 		s.closeAssistant(true)
 		s.kill(causeNormal, "hung up through the API")
 	case reqTransfer:
-		s.event("transfer_requested", db.JSONMap{"to": r.to, "by": "api"})
-		if err := s.transfer(r.to); err != nil {
-			s.log.Warn("transfer failed", "to", r.to, "err", err)
+		s.event("transfer_requested", db.JSONMap{"to": r.to, "mode": r.mode, "by": "api"})
+		p, err := s.planTransfer(r.to, r.mode)
+		r.reply <- err
+		if err != nil {
+			s.event("transfer_failed", db.JSONMap{"to": r.to, "error": err.Error()})
+			return
 		}
+		s.runTransfer(p)
+	case reqDialDone:
+		s.onDialDone(r)
 	}
 }
+
 
 func (s *callSession) handleFSNote(n fsNote) {
 	if n.gen != s.currentGen() {

@@ -43,21 +43,80 @@ func parseTransferTarget(to string) (transferTarget, error) {
 	return transferTarget{}, fmt.Errorf("%w: %q", ErrBadTransferTarget, to)
 }
 
-// transfer moves the call off the assistant. A sip: URI gets a SIP REFER
-// (uuid_deflect); an E.164 number is sent a REFER when the call's trunk is
-// set to transfer by REFER (Refer-To from its template), else it is bridged
-// out through the organization's trunks. A declined REFER to a phone number
-// falls back to bridging; the outcome is always in the call's events.
-func (s *callSession) transfer(to string) error {
+// Transfer errors (API: 409, 400 on mode).
+var (
+	ErrTransferInProgress = errors.New("a transfer of this call is already under way")
+	ErrNoReferTemplate    = errors.New("mode refer to a phone number needs the call's trunk to have a refer_to_template")
+	ErrBadTransferMode    = errors.New("mode bridge needs an E.164 number (or a sip: URI whose user is one)")
+)
+
+// transferPlan is what a transfer will do, decided before the assistant is
+// let go, so that a transfer that cannot happen leaves the call as it was.
+type transferPlan struct {
+	to       string
+	referURI string // send a REFER to this URI first ("": bridge at once)
+	bridgeTo string // the E.164 number to bridge to: at once, or when the REFER is declined
+	dial     string // its originate dial string ("" when bridging cannot be done)
+	dialErr  error  // why not
+	dialID   string // sipbridge_dial of its legs (hupall cancels them)
+}
+
+// planTransfer decides how to reach `to`. mode "" picks by the target: a
+// sip: URI gets a REFER (a declined one falls back to bridging the URI's
+// number, if it is one); an E.164 number gets a REFER when the call's trunk
+// transfers by REFER (Refer-To from its template), else it is bridged out
+// through the organization's trunks. mode "refer" and "bridge" force it.
+func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
+	if s.rec == nil || s.ending {
+		return nil, ErrCallNotFound
+	}
+	if s.transferred || s.refering != nil || s.dialing.Load() {
+		return nil, ErrTransferInProgress
+	}
 	t, err := parseTransferTarget(to)
+	if err != nil {
+		return nil, err
+	}
+	p := &transferPlan{to: to}
+	tr := s.trunk()
+	hasTemplate := tr != nil && tr.ReferToTemplate != ""
+	switch {
+	case t.sipURI != "" && mode != "bridge":
+		p.referURI, p.bridgeTo = t.sipURI, e164User(t.sipURI)
+	case t.sipURI != "": // bridge to the URI's number
+		if p.bridgeTo = e164User(t.sipURI); p.bridgeTo == "" {
+			return nil, ErrBadTransferMode
+		}
+	case mode == "refer" && !hasTemplate:
+		return nil, ErrNoReferTemplate
+	case mode == "refer" || (mode == "" && hasTemplate && tr.TransferMode == "refer"):
+		p.referURI, p.bridgeTo = ApplyReferTemplate(tr.ReferToTemplate, t.e164), t.e164
+	default:
+		p.bridgeTo = t.e164
+	}
+	if p.bridgeTo != "" {
+		p.dial, p.dialID, p.dialErr = s.bridgeDial(p.bridgeTo)
+		if p.referURI == "" && p.dialErr != nil {
+			return nil, p.dialErr // nothing else to try: refuse before letting go
+		}
+	}
+	return p, nil
+}
+
+// transfer plans and runs a transfer (the assistant's, the API's or the
+// fallback of a fault). An error means the call was left as it was.
+func (s *callSession) transfer(to, mode string) error {
+	p, err := s.planTransfer(to, mode)
 	if err != nil {
 		s.event("transfer_failed", db.JSONMap{"to": to, "error": err.Error()})
 		return err
 	}
-	if s.rec == nil || s.ending {
-		return errors.New("call not transferable")
-	}
-	// The assistant's part is over: stop its audio and the stream.
+	s.runTransfer(p)
+	return nil
+}
+
+// runTransfer lets the assistant go and starts the REFER or the bridge.
+func (s *callSession) runTransfer(p *transferPlan) {
 	s.closeAssistant(true)
 	s.transferred = true
 	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
@@ -66,14 +125,17 @@ func (s *callSession) transfer(to string) error {
 		_ = s.fs.Close()
 		s.fs = nil
 	}
-	if t.sipURI != "" {
-		// A declined REFER to a phone number falls back to bridging it.
-		return s.refer(t.sipURI, e164User(t.sipURI))
+	if p.referURI != "" {
+		if s.answeredAt.IsZero() {
+			// A REFER needs a dialog: answer the caller first.
+			if out, err := s.api("uuid_answer " + s.uuid); err != nil {
+				s.log.Warn("uuid_answer before REFER failed", "err", err, "reply", out)
+			}
+		}
+		s.refer(p)
+		return
 	}
-	if tr := s.trunk(); tr != nil && tr.TransferMode == "refer" && tr.ReferToTemplate != "" {
-		return s.refer(ApplyReferTemplate(tr.ReferToTemplate, t.e164), t.e164)
-	}
-	return s.bridgeOut(t.e164)
+	s.startBridge(p)
 }
 
 func (s *callSession) trunk() *db.SIPTrunk {
@@ -118,8 +180,7 @@ const referPoll = 200 * time.Millisecond
 
 // pendingRefer is a REFER sent and not yet decided.
 type pendingRefer struct {
-	uri      string
-	fallback string // the E.164 number to bridge to when it is declined ("" : hang up)
+	plan     *transferPlan // its bridgeTo is tried when the REFER is declined
 	deadline time.Time
 	next     time.Time // next poll of sip_refer_status_code
 }
@@ -134,7 +195,8 @@ type pendingRefer struct {
 // (sofia::notify_refer, sipfrag "SIP/2.0 200 OK") or a final answer to the
 // REFER in sip_refer_status_code (603 …), read by polling. The session
 // decides in onReferEvent/pollRefer; nothing blocks it meanwhile.
-func (s *callSession) refer(uri, fallback string) error {
+func (s *callSession) refer(p *transferPlan) {
+	uri := p.referURI
 	for _, v := range []string{"exclude_outgoing_extra_header ^sip_h_", "sip_refer_continue_after_reply true"} {
 		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
 			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
@@ -146,14 +208,13 @@ func (s *callSession) refer(uri, fallback string) error {
 	cancel()
 	out = strings.TrimSpace(out)
 	now := s.c.opts.Now()
-	s.refering = &pendingRefer{uri: uri, fallback: fallback, deadline: now.Add(referTimeout), next: now.Add(referPoll)}
+	s.refering = &pendingRefer{plan: p, deadline: now.Add(referTimeout), next: now.Add(referPoll)}
 	switch {
 	case err != nil || strings.HasPrefix(out, "-ERR"):
 		s.referDone(false, fmt.Sprintf("uuid_deflect: %s %v", out, err))
 	case strings.HasPrefix(out, "+OK:SIP/2.0 2"): // a switch that waited for the NOTIFY
 		s.referDone(true, out)
 	}
-	return nil
 }
 
 // onReferNotify reads the sipfrag of a sofia::notify_refer.
@@ -201,19 +262,24 @@ func (s *callSession) referDone(accepted bool, detail string) {
 		return
 	}
 	s.refering = nil
+	p := r.plan
 	if accepted {
-		s.event("refer_accepted", db.JSONMap{"refer_to": r.uri, "reply": detail})
-		s.kill("BLIND_TRANSFER", "transferred by REFER to "+r.uri)
+		s.event("refer_accepted", db.JSONMap{"refer_to": p.referURI, "reply": detail})
+		s.kill("BLIND_TRANSFER", "transferred by REFER to "+p.referURI)
 		return
 	}
-	s.log.Warn("REFER not accepted", "refer_to", r.uri, "detail", detail)
-	s.event("refer_failed", db.JSONMap{"refer_to": r.uri, "reply": detail})
-	if r.fallback == "" {
-		s.kill(causeNormal, "REFER to "+r.uri+" not accepted: "+detail)
+	s.log.Warn("REFER not accepted", "refer_to", p.referURI, "detail", detail)
+	s.event("refer_failed", db.JSONMap{"refer_to": p.referURI, "reply": detail})
+	if p.bridgeTo == "" || p.dialErr != nil {
+		reason := "REFER to " + p.referURI + " not accepted: " + detail
+		if p.dialErr != nil {
+			reason += "; bridging " + p.bridgeTo + " impossible: " + p.dialErr.Error()
+		}
+		s.kill(causeNormal, reason)
 		return
 	}
-	s.event("transfer_fallback", db.JSONMap{"to": r.fallback, "mode": "bridge", "after": "refer declined"})
-	_ = s.bridgeOut(r.fallback)
+	s.event("transfer_fallback", db.JSONMap{"to": p.bridgeTo, "mode": "bridge", "after": "refer declined"})
+	s.startBridge(p)
 }
 
 func (s *callSession) getvarInt(name string) int {
@@ -239,59 +305,116 @@ func sipfragStatus(frag string) int {
 	return n
 }
 
-// bridgeOut originates a leg to the number through the organization's
-// enabled trunks (the number's own trunk first, then by priority; one
-// originate fails over from leg to leg) and bridges the caller to it.
-func (s *callSession) bridgeOut(number string) error {
+// bridgeDial prepares the originate that bridges the call out to number
+// through the organization's enabled trunks (the number's own trunk first,
+// then by priority; one originate fails over from leg to leg), after the
+// outbound country allow-list.
+func (s *callSession) bridgeDial(number string) (dial, dialID string, err error) {
 	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
-	trunks, err := s.c.store.EnabledTrunksOfOrg(ctx, s.rec.OrgID)
-	org, oerr := s.c.store.GetOrg(ctx, s.rec.OrgID)
-	cancel()
-	if err == nil {
-		err = oerr
+	defer cancel()
+	org, err := s.c.store.GetOrg(ctx, s.rec.OrgID)
+	if err != nil {
+		return "", "", err
 	}
-	if err == nil {
-		err = checkCountry(org, number)
+	if err := checkCountry(org, number); err != nil {
+		return "", "", err
+	}
+	trunks, err := s.c.store.EnabledTrunksOfOrg(ctx, s.rec.OrgID)
+	if err != nil {
+		return "", "", err
 	}
 	var own string
 	if s.route != nil && s.route.Number != nil && s.route.Number.SIPTrunkID != nil {
 		own = *s.route.Number.SIPTrunkID
 	}
-	var dial string
-	if err == nil {
-		dial, err = BridgeDialString(trunks, own, number, DialOptions{
-			LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
-			CallerID:    s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
-			Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_leg": "transfer"},
-		})
+	dialID = db.NewID()
+	dial, err = BridgeDialString(trunks, own, number, DialOptions{
+		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
+		CallerID:    s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
+		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": dialID, "sipbridge_leg": "transfer"},
+	})
+	return dial, dialID, err
+}
+
+// startBridge originates the bridge leg without blocking the session: the
+// result comes back as a reqDialDone request; a caller who hangs up while
+// it rings cancels it (hupall on sipbridge_dial).
+func (s *callSession) startBridge(p *transferPlan) {
+	s.event("bridge_dialing", db.JSONMap{"to": p.bridgeTo, "dial_string": p.dial})
+	s.dialing.Store(true)
+	s.dialID.Store(p.dialID)
+	c := s.c
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		ctx, cancel := context.WithTimeout(c.ctx, maxDialTime(p.dial, c.opts.LegTimeout))
+		out, err := c.sw.BGAPI(ctx, "originate "+p.dial+" &park()")
+		cancel()
+		out = strings.TrimSpace(out)
+		s.requests.push(request{kind: reqDialDone, to: p.bridgeTo, out: out, err: err})
+		if s.exited.Load() {
+			killAnswered(c, out) // nobody is left to bridge it
+		}
+	}()
+}
+
+// maxDialTime bounds an originate: every leg's timeout plus margin.
+func maxDialTime(dial string, leg time.Duration) time.Duration {
+	return time.Duration(strings.Count(dial, "|")+1)*leg + 15*time.Second
+}
+
+// killAnswered hangs up the leg an originate answered with, if any.
+func killAnswered(c *Calls, out string) {
+	if leg, ok := strings.CutPrefix(out, "+OK "); ok && leg != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_, _ = c.sw.API(ctx, "uuid_kill "+leg+" ORIGINATOR_CANCEL")
 	}
-	if err != nil {
-		s.event("transfer_failed", db.JSONMap{"to": number, "error": err.Error()})
-		s.kill(causeNormal, "transfer to "+number+" failed: "+err.Error())
-		return err
+}
+
+// onDialDone bridges the caller to the answered leg.
+func (s *callSession) onDialDone(r request) {
+	s.dialing.Store(false)
+	if s.ending {
+		killAnswered(s.c, r.out)
+		return
 	}
-	s.event("bridge_dialing", db.JSONMap{"to": number, "dial_string": dial})
-	octx, ocancel := context.WithTimeout(s.c.ctx, time.Duration(len(trunks)+1)*s.c.opts.LegTimeout+10*time.Second)
-	out, err := s.c.sw.BGAPI(octx, "originate "+dial+" &park()")
-	ocancel()
-	out = strings.TrimSpace(out)
-	leg, ok := strings.CutPrefix(out, "+OK ")
-	if err != nil || !ok || leg == "" {
-		cause := strings.TrimSpace(strings.TrimPrefix(out, "-ERR"))
-		s.event("transfer_failed", db.JSONMap{"to": number, "cause": cause, "error": fmt.Sprint(err)})
-		s.kill(causeNormal, "transfer to "+number+" failed: "+cause)
-		return fmt.Errorf("originate: %s", out)
+	leg, ok := strings.CutPrefix(r.out, "+OK ")
+	if r.err != nil || !ok || leg == "" {
+		cause := strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR"))
+		s.event("transfer_failed", db.JSONMap{"to": r.to, "cause": cause, "error": fmt.Sprint(r.err)})
+		s.kill(causeNormal, "transfer to "+r.to+" failed: "+cause)
+		return
 	}
 	s.c.addLeg(leg, s)
-	if r, err := s.api("uuid_bridge " + s.uuid + " " + leg); err != nil {
-		s.event("transfer_failed", db.JSONMap{"to": number, "error": strings.TrimSpace(r)})
+	if s.answeredAt.IsZero() {
+		// Still ringing (an unreachable assistant's fallback): the caller is
+		// answered only now that someone is there to talk to.
+		if out, err := s.api("uuid_answer " + s.uuid); err != nil {
+			s.log.Warn("uuid_answer before the bridge failed", "err", err, "reply", out)
+		}
+	}
+	if out, err := s.api("uuid_bridge " + s.uuid + " " + leg); err != nil {
+		s.event("transfer_failed", db.JSONMap{"to": r.to, "error": strings.TrimSpace(out)})
 		_, _ = s.api("uuid_kill " + leg)
 		s.kill(causeNormal, "bridge failed")
-		return fmt.Errorf("uuid_bridge: %s", r)
+		return
 	}
-	s.endReason = "transferred to " + number
-	s.event("transferred", db.JSONMap{"to": number, "leg": leg})
-	return nil
+	s.endReason = "transferred to " + r.to
+	s.event("transferred", db.JSONMap{"to": r.to, "leg": leg})
+}
+
+// cancelDial hangs up the legs of an originate still ringing; legs it
+// starts afterwards are hung up as they are created (HandleEvent).
+func (c *Calls) cancelDial(s *callSession) {
+	id, _ := s.dialID.Load().(string)
+	if id == "" || !s.dialing.Load() {
+		return
+	}
+	s.cancelled.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = c.sw.API(ctx, "hupall ORIGINATOR_CANCEL sipbridge_dial "+id)
 }
 
 // handleLegEvent follows a bridged leg; its end does not end the session
@@ -328,8 +451,11 @@ func BridgeDialString(trunks []db.SIPTrunk, first, number string, o DialOptions)
 		dialled = strings.TrimPrefix(number, "+")
 	}
 	global := []string{"originate_continue_on_timeout=true", "ignore_early_media=true"}
-	if o.CallerID != "" && safeDialValue(o.CallerID) {
-		global = append(global, "origination_caller_id_number="+o.CallerID)
+	if cid := o.CallerID; cid != "" && safeDialValue(cid) {
+		if !o.LeadingPlus {
+			cid = strings.TrimPrefix(cid, "+")
+		}
+		global = append(global, "origination_caller_id_number="+cid)
 	}
 	for _, k := range sortedKeys(o.Vars) {
 		if safeDialValue(k) && safeDialValue(o.Vars[k]) {

@@ -15,7 +15,7 @@ import (
 // CallService is what the API needs of call control.
 type CallService interface {
 	Hangup(ctx context.Context, orgID int64, callID string) error
-	Transfer(ctx context.Context, orgID int64, callID, to string) error
+	Transfer(ctx context.Context, orgID int64, callID, to, mode string) error
 	Initiate(ctx context.Context, req controller.InitiateRequest) (*controller.InitiateResult, error)
 	// AuthorizeStream checks a mod_audio_stream websocket's token.
 	AuthorizeStream(callID, token string) (controller.StreamSink, error)
@@ -159,6 +159,14 @@ func liveCallError(err error) error {
 		return &APIError{Status: http.StatusConflict, Code: "call_not_live", Message: "the call is not live on this sipbridge"}
 	case errors.Is(err, controller.ErrBadTransferTarget):
 		return invalid("to", "%s", err.Error())
+	case errors.Is(err, controller.ErrNoReferTemplate), errors.Is(err, controller.ErrBadTransferMode):
+		return invalid("mode", "%s", err.Error())
+	case errors.Is(err, controller.ErrTransferInProgress):
+		return &APIError{Status: http.StatusConflict, Code: "transfer_in_progress", Message: err.Error()}
+	case errors.Is(err, controller.ErrCountryNotAllowed):
+		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to", Message: err.Error()}
+	case errors.Is(err, controller.ErrNoEnabledTrunk):
+		return &APIError{Status: http.StatusUnprocessableEntity, Code: "no_trunk", Field: "to", Message: "the organization has no enabled SIP trunk to bridge the call through"}
 	}
 	return err
 }
@@ -198,7 +206,7 @@ func (s *Server) transferCall(c echo.Context) error {
 	if s.calls == nil {
 		return liveCallError(controller.ErrCallNotFound)
 	}
-	if err := s.calls.Transfer(ctx, orgID(c), call.ID, in.To); err != nil {
+	if err := s.calls.Transfer(ctx, orgID(c), call.ID, in.To, in.Mode); err != nil {
 		return liveCallError(err)
 	}
 	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: call.ID})
@@ -286,6 +294,9 @@ func (s *Server) initiateCall(c echo.Context) error {
 	if s.calls == nil {
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "call control is not running"}
 	}
+	// The answer comes once the call is answered, possibly after several
+	// trunks rang out: lift the server's write timeout for this request.
+	_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(10 * time.Minute))
 	res, err := s.calls.Initiate(c.Request().Context(), controller.InitiateRequest{OrgID: orgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
 		AssistantID: in.AssistantID, WelcomeMessage: in.WelcomeMessage, Agenda: in.Agenda, Variables: in.Variables})
 	if err != nil {
@@ -315,6 +326,8 @@ func initiateError(err error, from string) error {
 		return &APIError{Status: http.StatusBadGateway, Code: "no_trunk", Message: "the organization has no enabled SIP trunk"}
 	case errors.Is(err, controller.ErrNotSIPNumber):
 		return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Field: "from_phone_number", Message: err.Error()}
+	case errors.Is(err, controller.ErrCallCancelled):
+		return &APIError{Status: http.StatusConflict, Code: "cancelled", Message: err.Error()}
 	case errors.Is(err, controller.ErrDraining):
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "draining", Message: err.Error()}
 	case errors.Is(err, controller.ErrBadNumber):

@@ -139,3 +139,45 @@ func TestInitiateValidationAndLimits(t *testing.T) {
 		t.Fatalf("negative rate: %d %s", r.Status, r.Raw)
 	}
 }
+
+// Hanging up an outbound call that still rings cancels it: the initiate
+// request answers 409 cancelled and no leg is left.
+func TestHangupCancelsRingingOutboundCall(t *testing.T) {
+	ce := newCallEnv(t)
+	ce.loadTrunks()
+	ce.allowCountries("CA")
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
+	done := make(chan resp, 1)
+	go func() { done <- ce.do("POST", "/api/v1/calls/initiate", ce.keyA, initiateBody("+16478491000", "+14165550199")) }()
+	var id string
+	if !waitUntil(3*time.Second, func() bool {
+		calls, _, _ := ce.store.ListCalls(context.Background(), ce.orgA, db.CallFilter{Direction: db.DirectionOutbound}, db.Page{Limit: 5})
+		if len(calls) == 1 && len(ce.sw.DialAttempts()) == 1 {
+			id = calls[0].ID
+			return true
+		}
+		return false
+	}) {
+		t.Fatal("the call did not start ringing")
+	}
+	ce.mustDo("POST", "/api/v1/calls/"+id+"/hangup", ce.keyA, nil, 202)
+	select {
+	case r := <-done:
+		if r.Status != 409 || r.errCode() != "cancelled" {
+			t.Fatalf("initiate answered %d %s", r.Status, r.Raw)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the ringing call was not cancelled")
+	}
+	if a := ce.sw.DialAttempts(); a[0].Cause != "ORIGINATOR_CANCEL" {
+		t.Fatalf("attempts %+v", a)
+	}
+	rec, _ := ce.store.GetCall(context.Background(), ce.orgA, id)
+	if rec.Status != db.CallFailed || rec.EndedAt == nil {
+		t.Fatalf("record %+v", rec)
+	}
+	if !waitUntil(2*time.Second, func() bool { return len(ce.sw.Channels()) == 0 && ce.calls.Active() == 0 }) {
+		t.Fatalf("left: channels %v, sessions %d", ce.sw.Channels(), ce.calls.Active())
+	}
+}

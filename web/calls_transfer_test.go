@@ -145,3 +145,105 @@ func TestTransferByTrunkReferTemplate(t *testing.T) {
 		}
 	}
 }
+
+// A transfer that cannot happen is refused before anything is torn down:
+// the call stays with its assistant.
+func TestTransferRefusedLeavesTheCallAlone(t *testing.T) {
+	ce := newCallEnv(t)
+	ce.loadTrunks()
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	uuid, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := ce.asst.next(3 * time.Second)
+	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	// The default allow-list is the organization's country (US): Canada is refused.
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "+14165550199"}); r.Status != 403 || r.errField() != "to" {
+		t.Fatalf("not allowed country: %d %s", r.Status, r.Raw)
+	}
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "+14165550199", "mode": "refer"}); r.Status != 400 || r.errField() != "mode" {
+		t.Fatalf("refer without a template: %d %s", r.Status, r.Raw)
+	}
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "sip:alice@pbx.example.com", "mode": "bridge"}); r.Status != 400 || r.errField() != "mode" {
+		t.Fatalf("bridge to a non-number: %d %s", r.Status, r.Raw)
+	}
+	n := ac.mediaCount()
+	if !waitUntil(2*time.Second, func() bool { return ac.mediaCount() > n+10 }) {
+		t.Fatal("the assistant stopped hearing the caller after a refused transfer")
+	}
+	if c := ce.commandsWith("uuid_audio_stream " + uuid + " stop"); len(c) != 0 {
+		t.Fatalf("the stream was stopped: %q", c)
+	}
+}
+
+// The caller hangs up while the transfer target rings: the ringing leg is
+// cancelled at once, nothing is bridged, no channel is left.
+func TestCallerHangupCancelsRingingTransfer(t *testing.T) {
+	ce := newCallEnv(t)
+	ce.loadTrunks()
+	ce.allowCountries("CA")
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
+	uuid, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce.asst.next(3 * time.Second)
+	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	ce.mustDo("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "+14165550199"}, 202)
+	if !waitUntil(2*time.Second, func() bool { return len(ce.sw.DialAttempts()) == 1 }) {
+		t.Fatal("no dial attempt")
+	}
+	hung := time.Now()
+	ce.sw.Hangup(uuid, "NORMAL_CLEARING")
+	ce.waitCommand("hupall ORIGINATOR_CANCEL sipbridge_dial ", 2*time.Second)
+	if !waitUntil(2*time.Second, func() bool { a := ce.sw.DialAttempts(); return len(a) == 1 && a[0].Cause == "ORIGINATOR_CANCEL" }) {
+		t.Fatalf("attempts %+v", ce.sw.DialAttempts())
+	}
+	if time.Since(hung) > time.Second {
+		t.Fatalf("the target rang on for %v after the caller left", time.Since(hung))
+	}
+	ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
+	if c := ce.commandsWith("uuid_bridge"); len(c) != 0 {
+		t.Fatalf("bridged after the caller left: %q", c)
+	}
+	if !waitUntil(2*time.Second, func() bool { return len(ce.sw.Channels()) == 0 && ce.calls.Active() == 0 }) {
+		t.Fatalf("left: channels %v, sessions %d", ce.sw.Channels(), ce.calls.Active())
+	}
+}
+
+// The assistant is unreachable and its fallback is a phone number: the
+// caller is bridged there before sipbridge ever answers, and the record
+// still shows the call answered and completed.
+func TestUnreachableAssistantFallsBackToNumberBeforeAnswer(t *testing.T) {
+	ce := newCallEnv(t)
+	ce.loadTrunks()
+	ce.allowCountries("CA")
+	ce.assistant.StreamURL = "ws://127.0.0.1:1/nothing"
+	ce.assistant.FallbackTransferNumber = "+14165550199"
+	if err := ce.store.SaveAssistant(t.Context(), ce.assistant, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	uuid, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce.waitCommand("uuid_bridge "+uuid+" ", 3*time.Second)
+	// The caller is answered only once the fallback leg has answered.
+	var order []string
+	for _, c := range ce.sw.Commands() {
+		if strings.HasPrefix(c, "originate ") || strings.HasPrefix(c, "uuid_answer "+uuid) || strings.HasPrefix(c, "uuid_bridge ") {
+			order = append(order, strings.Fields(c)[0])
+		}
+	}
+	if strings.Join(order, ",") != "originate,uuid_answer,uuid_bridge" {
+		t.Fatalf("command order %v", order)
+	}
+	ce.sw.Hangup(uuid, "NORMAL_CLEARING")
+	rec := ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
+	if !strings.Contains(rec.Reason, "transferred to +14165550199") {
+		t.Fatalf("record %+v", rec)
+	}
+}

@@ -1,6 +1,9 @@
 package fstest
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // uuid_bridge, as mod_commands' uuid_bridge_function answers it:
 // "<uuid> <other_uuid>" → "+OK <other_uuid>\n", either channel missing →
@@ -13,6 +16,7 @@ import "strings"
 
 func (s *Switch) bridgeAPI(m map[string]apiFunc) {
 	m["uuid_bridge"] = s.apiUUIDBridge
+	m["hupall"] = s.apiHupall
 }
 
 func (s *Switch) apiUUIDBridge(b *batch, args string) string {
@@ -72,4 +76,69 @@ func (s *Switch) channelEventWith(b *batch, ch *channel, name string, extra map[
 		h[k] = v
 	}
 	s.fire(b, s.eventFromMap(h, ""))
+}
+
+// hupall, as mod_commands' hupall_api_function: `hupall [cause] [var
+// value]` hangs up every channel (or those whose variable var equals value)
+// with the cause (MANAGER_REQUEST when it is not one) and answers
+// "+OK hangup all channels matching [var]=[val] with cause: <cause>\n" (or
+// "+OK hangup all channels with cause <cause>\n" without a variable). A
+// ringing originate leg it hangs up fails like one the far end cancelled.
+func (s *Switch) apiHupall(b *batch, args string) string {
+	argv := strings.Fields(args)
+	cause := "MANAGER_REQUEST"
+	if len(argv) > 0 && isCause(argv[0]) {
+		cause = argv[0]
+	}
+	var name, val string
+	if len(argv) > 2 {
+		name, val = argv[1], argv[2]
+	}
+	s.chans.mu.Lock()
+	var ids []string
+	for id, ch := range s.chans.byID {
+		if name == "" || varString(ch.vars["variable_"+name]) == val {
+			ids = append(ids, id)
+		}
+	}
+	s.chans.mu.Unlock()
+	slices.Sort(ids)
+	for _, id := range ids {
+		s.hangup(b, id, cause)
+	}
+	// Ringing originate legs are not channels of the table yet.
+	s.out.mu.Lock()
+	var legs []*ringingLeg
+	for _, l := range s.out.ringing {
+		legs = append(legs, l)
+	}
+	s.out.mu.Unlock()
+	for _, l := range legs {
+		s.chans.mu.Lock()
+		match := name == "" || varString(l.ch.vars["variable_"+name]) == val
+		s.chans.mu.Unlock()
+		if match {
+			select {
+			case l.kill <- cause:
+			default:
+			}
+		}
+	}
+	if name == "" {
+		return "+OK hangup all channels with cause " + cause + "\n"
+	}
+	return "+OK hangup all channels matching [" + name + "]=[" + val + "] with cause: " + cause + "\n"
+}
+
+// isCause reports whether s is a hangup cause name (upper-case words).
+func isCause(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r == '_' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }

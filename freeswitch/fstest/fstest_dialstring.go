@@ -83,7 +83,6 @@ func fsSeparate(s string, delim byte, max int) []string {
 	return parts
 }
 
-
 // cleanup is cleanup_separated_string: leading blanks skipped, escapes
 // resolved (\' \" \<delim> \\ \n \r \t \s), quote pairs removed, trailing
 // blanks outside quotes trimmed.
