@@ -45,6 +45,7 @@ type channel struct {
 	callerAudio func([]int16)
 	media       *chanMedia // fstest_media.go; nil until used
 	hangingUp   string     // the call state while the hangup sequence runs
+	hangupCause string
 }
 
 type channels struct {
@@ -259,7 +260,7 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 			s.mediaHangup(b, ch, 1)
 		case st.name == "CHANNEL_STATE" && st.state == "CS_HANGUP":
 			s.chans.mu.Lock()
-			ch.hangingUp = call
+			ch.hangingUp, ch.hangupCause = call, cause
 			s.chans.mu.Unlock()
 			s.mediaHangup(b, ch, 2)
 		}

@@ -47,8 +47,8 @@ type chanMedia struct {
 	bugs    []string      // attach order of bugs: "audio_stream" or a record path
 	records map[string]*recording
 
-	queue   []string // broadcasts waiting (private events)
-	lead    int      // lead frames left before the head of queue starts
+	queue   []*queued // broadcasts waiting (private events)
+	lead    int       // lead frames left before the head of queue starts
 	cur     *playing
 	breakIt bool // uuid_break seen: stop cur on the next frame
 	heard   []int16
@@ -297,15 +297,9 @@ func (s *Switch) mediaEvent(b *batch, ch *channel, name, subclass string, extra 
 	s.fire(b, s.eventFromMap(s.mediaHeaders(ch, name, subclass, extra, true), body))
 }
 
-// mediaEventNoVars is an event with the channel data but no variables
-// (PRIVATE_COMMAND, as recorded).
-func (s *Switch) mediaEventNoVars(b *batch, ch *channel, name string, extra map[string]any) {
-	s.fire(b, s.eventFromMap(s.mediaHeaders(ch, name, "", extra, false), ""))
-}
-
 func (s *Switch) mediaHeaders(ch *channel, name, subclass string, extra map[string]any, withVars bool) map[string]any {
 	h := map[string]any{"Event-Name": name, "Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid, "Call-Direction": "inbound",
-		"Channel-State": "CS_EXECUTE", "Channel-State-Number": "4"}
+		"Channel-State": "CS_EXECUTE", "Channel-State-Number": "4", "Channel-HIT-Dialplan": "true"}
 	if subclass != "" {
 		h["Event-Subclass"] = subclass
 	}
@@ -322,7 +316,7 @@ func (s *Switch) mediaHeaders(ch *channel, name, subclass string, extra map[stri
 	}
 	if ch.hangingUp != "" {
 		h["Channel-State"], h["Channel-State-Number"], h["Answer-State"] = "CS_HANGUP", "10", "hangup"
-		h["Channel-Call-State"] = ch.hangingUp
+		h["Channel-Call-State"], h["Hangup-Cause"] = ch.hangingUp, ch.hangupCause
 	}
 	for k, v := range ch.vars {
 		if withVars || !strings.HasPrefix(k, "variable_") {
@@ -344,6 +338,7 @@ func init() {
 		"PLAYBACK_START":               {"switch_ivr_play_say.c", "switch_ivr_play_file", "1649"},
 		"PLAYBACK_STOP":                {"switch_ivr_play_say.c", "switch_ivr_play_file", "2023"},
 		"PRIVATE_COMMAND":              {"switch_ivr.c", "switch_ivr_parse_next_event", "804"},
+		"COMMAND":                      {"switch_ivr_async.c", "switch_ivr_broadcast", "5732"},
 		"RECORD_START":                 {"switch_ivr_async.c", "record_callback", "1482"},
 		"RECORD_STOP":                  {"switch_ivr_async.c", "send_record_stop_event", "1241"},
 		"DTMF":                         {"switch_channel.c", "switch_channel_dequeue_dtmf", "678"}, // not recorded: FreeSWITCH master

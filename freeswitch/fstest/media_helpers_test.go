@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -401,4 +402,69 @@ func answeredCall(t *testing.T, s *Switch, l *eslLog, c InboundCall) string {
 	}
 	l.wait("CHANNEL_ANSWER", 5*time.Second)
 	return id
+}
+
+// mediaKinds are the events only the media side fires (CHANNEL_EXECUTE
+// and _COMPLETE of the playback application count as such).
+var mediaKinds = []string{"MEDIA_BUG_START", "MEDIA_BUG_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "PRIVATE_COMMAND",
+	"RECORD_START", "RECORD_STOP", "CHANNEL_EXECUTE/playback", "CHANNEL_EXECUTE_COMPLETE/playback",
+	"mod_audio_stream::connect", "mod_audio_stream::play", "mod_audio_stream::json", "mod_audio_stream::error",
+	"mod_audio_stream::disconnect"}
+
+func mediaKind(e ev) string {
+	if a := e.h["Application"]; a != "" && strings.HasPrefix(e.kind(), "CHANNEL_EXECUTE") {
+		return e.kind() + "/" + a
+	}
+	return e.kind()
+}
+
+// headerNames is the set of an event's header names, channel variables
+// left out (their set depends on the call's history).
+func headerNames(e ev) []string {
+	var out []string
+	for _, k := range e.keys {
+		if !strings.HasPrefix(k, "variable_") {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkHeaderNames: each media event kind present in both the recording
+// and ours has the same header names (the order is not emulated).
+func checkHeaderNames(t *testing.T, rec string, ours []ev) {
+	t.Helper()
+	frames, err := LoadRecording(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, f := range frames {
+		if f.Dir != "s2c" || !isEventFrame(f.Raw) {
+			continue
+		}
+		e, err := parseEvent(f.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := mediaKind(e); slices.Contains(mediaKinds, k) && want[k] == nil {
+			want[k] = headerNames(e)
+		}
+	}
+	checked := 0
+	done := map[string]bool{}
+	for _, e := range ours {
+		k := mediaKind(e)
+		if w, ok := want[k]; ok && !done[k] {
+			done[k] = true
+			checked++
+			if got := headerNames(e); !slices.Equal(got, w) {
+				t.Errorf("%s headers\n got  %v\n want %v", k, got, w)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Errorf("%s: no media event compared", rec)
+	}
 }

@@ -160,6 +160,7 @@ func TestRecordStartStopAsRecorded(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events\n got  %v\n want %v", got, want)
 	}
+	checkHeaderNames(t, "record-start-stop.jsonl", l.seen)
 	if stop.h["Record-File-Path"] != path || stop.h["Record-Completion-Cause"] != "success-maxtime" {
 		t.Errorf("RECORD_STOP %q %q", stop.h["Record-File-Path"], stop.h["Record-Completion-Cause"])
 	}

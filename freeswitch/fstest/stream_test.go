@@ -266,6 +266,7 @@ func TestAudioStreamMono8kAsRecorded(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events\n got  %v\n want %v", got, want)
 	}
+	checkHeaderNames(t, "audio-stream-mono-8k.jsonl", l.seen)
 	if h := s.Heard(id); len(h) != 4000 || toneFreq(h, 8000) < 640 || toneFreq(h, 8000) > 680 {
 		t.Errorf("Heard %d samples at %.0f Hz, want the 4000 of the 660 Hz file", len(h), toneFreq(h, 8000))
 	}
@@ -327,6 +328,7 @@ func TestAudioStreamDuringPlaybackAsRecorded(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events\n got  %v\n want %v", got, want)
 	}
+	checkHeaderNames(t, "audio-stream-during-playback.jsonl", l.seen)
 	_ = total
 }
 
@@ -363,6 +365,7 @@ func TestAudioStreamErrorAsRecorded(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("events\n got  %v\n want %v", got, want)
 	}
+	checkHeaderNames(t, "audio-stream-error.jsonl", l.seen)
 }
 
 // TestAudioStreamServerClose: the server's close frame → ::disconnect
