@@ -26,6 +26,16 @@ type eslLog struct {
 	replies chan string
 	events  chan ev
 	seen    []ev
+
+	mu   sync.Mutex
+	wire []string // every frame in arrival order: "reply <body>" or the event kind
+}
+
+// wireOrder is what arrived so far, in order.
+func (l *eslLog) wireOrder() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.wire)
 }
 
 func newESLLog(t *testing.T, s *Switch) *eslLog {
@@ -48,9 +58,15 @@ func newESLLog(t *testing.T, s *Switch) *eslLog {
 				if err != nil {
 					e = ev{h: map[string]string{"Event-Name": "UNPARSABLE", "_body": err.Error()}}
 				}
+				l.mu.Lock()
+				l.wire = append(l.wire, e.kind())
+				l.mu.Unlock()
 				l.events <- e
 				continue
 			}
+			l.mu.Lock()
+			l.wire = append(l.wire, "reply "+body(raw))
+			l.mu.Unlock()
 			l.replies <- raw
 		}
 	}()
@@ -467,4 +483,58 @@ func checkHeaderNames(t *testing.T, rec string, ours []ev) {
 	if checked == 0 {
 		t.Errorf("%s: no media event compared", rec)
 	}
+}
+
+// recordedWireAfter is what a recording shows on the wire after the
+// first `api <prefix>…`: its reply and the next n frames of the kinds
+// given (API and the other kinds left out), as wireOrder renders them.
+func recordedWireAfter(t *testing.T, rec, prefix string, n int, kinds ...string) []string {
+	t.Helper()
+	frames, err := LoadRecording(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i, f := range frames {
+		if f.Dir != "c2s" || !strings.HasPrefix(f.Raw, "api "+prefix) {
+			continue
+		}
+		for _, g := range frames[i+1:] {
+			if g.Dir != "s2c" || len(out) > n {
+				continue
+			}
+			if !isEventFrame(g.Raw) {
+				out = append(out, "reply "+body(g.Raw))
+				continue
+			}
+			if e, _ := parseEvent(g.Raw); slices.Contains(kinds, e.kind()) {
+				out = append(out, e.kind())
+			}
+		}
+		return out
+	}
+	t.Fatalf("%s: no api %s", rec, prefix)
+	return nil
+}
+
+// wireAfter is the same for our session: the frames after the reply that
+// starts with want, filtered alike.
+func wireAfter(wire []string, reply string, n int, kinds ...string) []string {
+	var out []string
+	for i, w := range wire {
+		if w != "reply "+reply {
+			continue
+		}
+		out = append(out, w)
+		for _, x := range wire[i+1:] {
+			if len(out) > n {
+				break
+			}
+			if strings.HasPrefix(x, "reply ") || slices.Contains(kinds, x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	return nil
 }
