@@ -127,7 +127,11 @@ func (m *chanMedia) startLoopLocked() {
 	go func() {
 		defer s.wg.Done()
 		defer close(done)
-		t := time.NewTicker(frameDur)
+		// Frames are due every 20 ms from the start; a late frame is caught
+		// up at once, as the recording shows for jitter (no frame missing),
+		// unless the loop fell more than a second behind.
+		next := time.Now().Add(frameDur)
+		t := time.NewTimer(frameDur)
 		defer t.Stop()
 		caller := make([]int16, samples16k)
 		for {
@@ -139,6 +143,11 @@ func (m *chanMedia) startLoopLocked() {
 			case <-t.C:
 			}
 			m.tick(caller)
+			next = next.Add(frameDur)
+			if time.Since(next) > time.Second {
+				next = time.Now().Add(frameDur)
+			}
+			t.Reset(max(0, time.Until(next)))
 		}
 	}()
 }

@@ -137,11 +137,9 @@ func TestAudioStreamMono16k(t *testing.T) {
 	if n := s.StreamFrames(id); n < len(times) {
 		t.Errorf("StreamFrames %d < %d received", n, len(times))
 	}
-	p.mu.Lock()
-	pings := p.pings
-	p.mu.Unlock()
-	if pings < 1 {
-		t.Errorf("no ping with STREAM_HEART_BEAT=1 after 1 s")
+	pings := func() int { p.mu.Lock(); defer p.mu.Unlock(); return p.pings }
+	if !s.WaitFor(func() bool { return pings() >= 1 }, time.Second) { // one per STREAM_HEART_BEAT seconds
+		t.Errorf("no ping with STREAM_HEART_BEAT=1 after 2 s")
 	}
 
 	// streamAudio back → a file and ::play; other JSON → ::json.
