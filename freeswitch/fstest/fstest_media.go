@@ -152,7 +152,7 @@ func (m *chanMedia) startLoopLocked() {
 	}()
 }
 
-// stopLoop ends the media loop and waits for it.
+// halt ends the media loop and waits for it.
 func (m *chanMedia) halt() {
 	m.mu.Lock()
 	if !m.loop {

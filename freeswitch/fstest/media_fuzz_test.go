@@ -79,8 +79,11 @@ func FuzzAudioStreamArgs(f *testing.F) {
 		if len(argv) < 4 || argv[1] != "start" {
 			return
 		}
-		a, verdict := parseStreamStart(argv[2:])
-		if verdict != "ok" {
+		a, reply, ok := parseStreamStart(argv[2:])
+		if !ok {
+			if reply != "" && reply != "-ERR Operation Failed\n" {
+				t.Fatalf("reply %q", reply)
+			}
 			return
 		}
 		if (a.mix != "mono" && a.mix != "mixed" && a.mix != "stereo") || a.rate <= 0 || a.rate%8000 != 0 ||
