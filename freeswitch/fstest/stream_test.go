@@ -517,3 +517,69 @@ func TestHangupDuringConnectLeavesNothing(t *testing.T) {
 		t.Fatal("close")
 	}
 }
+
+// TestAudioStreamStereo16kAsRecorded replays audio-stream-stereo-16k:
+// stereo frames only during the playbacks, a long file broken by
+// uuid_break all, the server's close → ::disconnect, the bug kept until
+// stop; event sequence and header names as recorded.
+func TestAudioStreamStereo16kAsRecorded(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	w := newWSServer(t)
+	long := filepath.Join(t.TempDir(), "long_tone_12s.wav")
+	wavFile(t, long, tone(800, 8000, 8000*12), 8000)
+	id, _ := s.Call(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
+	l.api("uuid_answer " + id)
+	l.api("uuid_setvar " + id + " STREAM_MESSAGE_DEFLATE true")
+	l.api("uuid_setvar " + id + " STREAM_HEART_BEAT 15")
+	if r := l.api("uuid_audio_stream " + id + " start " + w.url + ` stereo 16k {"call":"x"}`); r != recordedAPIReply(t, "audio-stream-stereo-16k.jsonl", "uuid_audio_stream ") {
+		t.Fatalf("start %q", r)
+	}
+	p := w.accept(t)
+	l.wait("mod_audio_stream::connect", 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	p.sendText(t, streamAudioMsg(tone(660, 8000, 4000), 8000))
+	play := l.wait("mod_audio_stream::play", 5*time.Second).h["_body"]
+	file := play[strings.Index(play, `"file":"`)+8 : len(play)-2]
+	l.api("uuid_broadcast " + id + " " + file + " aleg")
+	l.wait("PRIVATE_COMMAND", 5*time.Second)
+	p.sendText(t, `{"hello":"world"}`)
+	l.wait("mod_audio_stream::json", 5*time.Second)
+	l.api("uuid_broadcast " + id + " " + long + " aleg")
+	l.wait("PLAYBACK_START", 5*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	l.api("uuid_break " + id + " all")
+	if e := l.wait("PLAYBACK_STOP", 5*time.Second); e.h["Playback-Status"] != "break" {
+		t.Errorf("status %q", e.h["Playback-Status"])
+	}
+	l.wait("PRIVATE_COMMAND", 5*time.Second)
+	p.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(1000, "bye"), time.Now().Add(time.Second))
+	l.wait("mod_audio_stream::disconnect", 5*time.Second)
+	if r := l.api("uuid_audio_stream " + id + " stop"); r != recordedAPIReply(t, "audio-stream-stereo-16k.jsonl", "uuid_audio_stream 5337436d-7297-405f-8715-bada535e15a7 stop") {
+		t.Errorf("stop %q", r)
+	}
+	l.wait("MEDIA_BUG_STOP", 5*time.Second)
+	l.api("uuid_kill " + id)
+	l.wait("CHANNEL_DESTROY", 5*time.Second)
+	l.none("", 100*time.Millisecond)
+	got, want := sequence(l.seen, id), recordedSequence(t, "audio-stream-stereo-16k.jsonl")
+	if !slices.Equal(got, want) {
+		t.Fatalf("events\n got  %v\n want %v", got, want)
+	}
+	checkHeaderNames(t, "audio-stream-stereo-16k.jsonl", l.seen)
+	p.closeInfo(t)
+	if f := p.rest[0]; f.typ != websocket.TextMessage || string(f.data) != `{"call":"x"}` {
+		t.Errorf("first frame %q", f.data)
+	}
+	frames := p.rest[1:]
+	for _, f := range frames {
+		if len(f.data) != 1280 {
+			t.Fatalf("frame of %d bytes", len(f.data))
+		}
+	}
+	// 0.5 s of streamAudio playback + ~0.3 s of the long file: ~40 frames
+	// (the recording: 102 for 0.5 s + 1.5 s), none while nothing played.
+	if n := len(frames); n < 32 || n > 48 {
+		t.Errorf("%d stereo frames, want ~40", n)
+	}
+}
