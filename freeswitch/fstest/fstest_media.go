@@ -470,6 +470,8 @@ func (s *Switch) removeTempDir() {
 // DTMF-Duration (2000 samples, FreeSWITCH's default) and DTMF-Source RTP,
 // the headers switch_channel_dequeue_dtmf adds. Digits are 0-9 * # A-D
 // (and a-d, sent upper-case); anything else is refused before any event.
+// During a playback a digit of playback_terminators (default "*") breaks
+// it, as the playback application does.
 func (s *Switch) SendDTMF(uuid, digits string) error {
 	ch, ok := s.channel(uuid)
 	if !ok {
@@ -483,6 +485,33 @@ func (s *Switch) SendDTMF(uuid, digits string) error {
 	}
 	for _, d := range up {
 		s.mediaEvent(nil, ch, "DTMF", "", map[string]any{"DTMF-Digit": string(d), "DTMF-Duration": "2000", "DTMF-Source": "RTP"}, "")
+		s.chans.mu.Lock()
+		m := ch.media
+		s.chans.mu.Unlock()
+		if m == nil {
+			continue
+		}
+		// The playback application's input callback (mod_dptools on_dtmf):
+		// a digit of playback_terminators (default "*", "any", "none")
+		// breaks the file being played.
+		m.mu.Lock()
+		if m.cur != nil {
+			term, ok := s.getVar(ch, "playback_terminators")
+			switch {
+			case !ok:
+				term = "*"
+			case strings.EqualFold(term, "any"):
+				term = "1234567890*#"
+			case strings.EqualFold(term, "none"):
+				term = ""
+			}
+			if strings.ContainsRune(term, d) {
+				used := string(d)
+				s.setVar(ch, "playback_terminator_used", &used)
+				m.breakIt = true
+			}
+		}
+		m.mu.Unlock()
 	}
 	return nil
 }

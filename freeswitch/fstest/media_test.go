@@ -439,3 +439,27 @@ func TestHangupStopsMedia(t *testing.T) {
 		t.Errorf("frames %d then %d after the hangup", n, s.StreamFrames(id))
 	}
 }
+
+// TestDTMFTerminatesPlayback: "*" (the default playback_terminators)
+// breaks the file being played; other digits do not.
+func TestDTMFTerminatesPlayback(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	id := answeredCall(t, s, l, InboundCall{})
+	long := filepath.Join(t.TempDir(), "l.r8")
+	writeBytes(t, long, pcmBytes(tone(1000, 8000, 16000)))
+	l.api("uuid_broadcast " + id + " " + long)
+	l.wait("PLAYBACK_START", 5*time.Second)
+	s.SendDTMF(id, "1")
+	l.none("PLAYBACK_STOP", 200*time.Millisecond)
+	s.SendDTMF(id, "*")
+	e := l.wait("PLAYBACK_STOP", 5*time.Second)
+	if e.h["Playback-Status"] != "break" || e.h["variable_playback_terminator_used"] != "*" {
+		t.Errorf("PLAYBACK_STOP %q, terminator %q", e.h["Playback-Status"], e.h["variable_playback_terminator_used"])
+	}
+	l.api("uuid_setvar " + id + " playback_terminators none")
+	l.api("uuid_broadcast " + id + " " + long)
+	l.wait("PLAYBACK_START", 5*time.Second)
+	s.SendDTMF(id, "*")
+	l.none("PLAYBACK_STOP", 200*time.Millisecond)
+}
