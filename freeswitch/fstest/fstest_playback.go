@@ -262,7 +262,10 @@ func readWAV(data []byte) ([]int16, int, error) {
 		body := data[p+8 : min(len(data), p+8+max(0, size))]
 		switch id {
 		case "fmt ":
-			if len(body) < 16 || binary.LittleEndian.Uint16(body) != 1 {
+			if len(body) < 16 {
+				return nil, 0, errAudioFormat
+			}
+			if tag := binary.LittleEndian.Uint16(body); tag != 1 && tag != 0xfffe { // PCM, or EXTENSIBLE
 				return nil, 0, errAudioFormat
 			}
 			channels = int(binary.LittleEndian.Uint16(body[2:]))
