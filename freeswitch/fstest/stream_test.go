@@ -583,3 +583,36 @@ func TestAudioStreamStereo16kAsRecorded(t *testing.T) {
 		t.Errorf("%d stereo frames, want ~40", n)
 	}
 }
+
+// TestTempDirOption: streamAudio files go to Options.TempDir, which Close
+// leaves in place; Restart ends the streams like a dying switch.
+func TestTempDirOption(t *testing.T) {
+	dir := t.TempDir()
+	s := newSwitch(t, Options{TempDir: dir})
+	l := newESLLog(t, s)
+	w := newWSServer(t)
+	id := answeredCall(t, s, l, InboundCall{})
+	l.api("uuid_audio_stream " + id + " start " + w.url + " mono 8k")
+	p := w.accept(t)
+	l.wait("mod_audio_stream::connect", 5*time.Second)
+	p.sendText(t, `{"type":"streamAudio","data":{"audioDataType":"wav","audioData":"UklGRg=="}}`)
+	b := l.wait("mod_audio_stream::play", 5*time.Second).h["_body"]
+	file := filepath.Join(dir, id+"_0.tmp.wav")
+	if b != `{"audioDataType":"wav","file":"`+file+`"}` {
+		t.Errorf("play body %q", b)
+	}
+	if got := string(mustRead(t, file)); got != "RIFF" {
+		t.Errorf("file %q", got)
+	}
+	s.Restart()
+	if ce := p.closeInfo(t); ce == nil || ce.Code != 1000 {
+		t.Errorf("restart: close %v", ce)
+	}
+	if len(s.Channels()) != 0 {
+		t.Error("channels survive Restart")
+	}
+	s.Close()
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("Close removed the given TempDir: %v", err)
+	}
+}
