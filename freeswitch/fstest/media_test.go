@@ -165,14 +165,14 @@ func TestRecordStartStopAsRecorded(t *testing.T) {
 	// Wire order: the reply first, then RECORD_START and MEDIA_BUG_START
 	// (and for stop RECORD_STOP, MEDIA_BUG_STOP), as recorded.
 	wire := l.wireOrder()
-	kinds := []string{"RECORD_START", "RECORD_STOP", "MEDIA_BUG_START", "MEDIA_BUG_STOP"}
+	kinds := []string{"RECORD_START", "RECORD_STOP", "MEDIA_BUG_START", "MEDIA_BUG_STOP", "API"}
 	for _, prefix := range []string{"uuid_record e0859e17-db79-4dc6-91b9-815c13491240 start", "uuid_record e0859e17-db79-4dc6-91b9-815c13491240 stop"} {
-		want := recordedWireAfter(t, "record-start-stop.jsonl", prefix, 2, kinds...)
+		want := recordedWireAfter(t, "record-start-stop.jsonl", prefix, 3, kinds...)
 		start := 0
 		if strings.HasSuffix(prefix, "stop") {
 			start = slices.Index(wire, "RECORD_START") // the second "+OK Success"
 		}
-		if got := wireAfter(wire[start:], "+OK Success\n", 2, kinds...); !slices.Equal(got, want) {
+		if got := wireAfter(wire[start:], "+OK Success\n", 3, kinds...); !slices.Equal(got, want) || len(want) != 4 {
 			t.Errorf("%s on the wire: got %q, want %q", prefix, got, want)
 		}
 	}

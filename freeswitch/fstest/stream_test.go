@@ -265,6 +265,20 @@ func TestAudioStreamMono8kAsRecorded(t *testing.T) {
 		t.Fatalf("events\n got  %v\n want %v", got, want)
 	}
 	checkHeaderNames(t, "audio-stream-mono-8k.jsonl", l.seen)
+	// On the wire: reply, MEDIA_BUG_START|STOP, then the API event (fired
+	// when the command returns), as recorded.
+	wire := l.wireOrder()
+	kinds := []string{"MEDIA_BUG_START", "MEDIA_BUG_STOP", "API"}
+	for i, prefix := range []string{"uuid_audio_stream ", "uuid_audio_stream 06339eca-b552-47ba-bd51-6e66c39b4cde stop"} {
+		want := recordedWireAfter(t, "audio-stream-mono-8k.jsonl", prefix, 2, kinds...)
+		from := 0
+		if i == 1 {
+			from = slices.Index(wire, "MEDIA_BUG_START")
+		}
+		if got := wireAfter(wire[from:], "+OK Success\n", 2, kinds...); !slices.Equal(got, want) {
+			t.Errorf("%s on the wire: got %q, want %q", prefix, got, want)
+		}
+	}
 	if h := s.Heard(id); len(h) != 4000 || toneFreq(h, 8000) < 640 || toneFreq(h, 8000) > 680 {
 		t.Errorf("Heard %d samples at %.0f Hz, want the 4000 of the 660 Hz file", len(h), toneFreq(h, 8000))
 	}
