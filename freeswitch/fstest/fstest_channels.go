@@ -30,7 +30,8 @@ type InboundCall struct {
 	Gateway string
 	// CallerAudio fills dst with the caller's next 16 kHz samples, one 20 ms
 	// frame (320 samples) per call, from the media loop. Default: a
-	// continuous 440 Hz tone, as the recordings' caller sent.
+	// continuous 440 Hz tone, as the recordings' caller sent. It runs on the
+	// channel's media loop and must not call the Switch.
 	CallerAudio func(dst []int16)
 }
 
