@@ -10,6 +10,8 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -315,7 +317,13 @@ func (m *chanMedia) dropBugLocked(name string) {
 func (st *audioStream) run() {
 	defer close(st.done)
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: (&net.Dialer{}).DialContext}
-	ws, resp, err := d.DialContext(st.ctx, st.url, nil)
+	// libwsc's upgrade request (audio-stream-ws-mono-8k): an Origin of
+	// http://host:port, no User-Agent, no extension or subprotocol offer.
+	hdr := http.Header{"User-Agent": {""}}
+	if u, err := url.Parse(st.url); err == nil {
+		hdr.Set("Origin", "http://"+u.Host)
+	}
+	ws, resp, err := d.DialContext(st.ctx, st.url, hdr)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
