@@ -398,6 +398,7 @@ func (st *audioStream) fail(code int, msg string) {
 		return
 	}
 	st.cleaned = true
+	st.cancel()
 	st.mu.Lock()
 	st.open = false
 	st.mu.Unlock()
