@@ -30,7 +30,8 @@ type InboundCall struct {
 	Gateway string
 	// CallerAudio fills dst with the caller's next 16 kHz samples, one 20 ms
 	// frame (320 samples) per call, from the media loop. Default: a
-	// continuous 440 Hz tone, as the recordings' caller sent.
+	// continuous 440 Hz tone, as the recordings' caller sent. It runs on the
+	// channel's media loop and must not call the Switch.
 	CallerAudio func(dst []int16)
 }
 
@@ -45,6 +46,7 @@ type channel struct {
 	callerAudio func([]int16)
 	media       *chanMedia // fstest_media.go; nil until used
 	hangingUp   string     // the call state while the hangup sequence runs
+	hangupCause string
 }
 
 type channels struct {
@@ -260,7 +262,7 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 			s.mediaHangup(b, ch, 1)
 		case st.name == "CHANNEL_STATE" && st.state == "CS_HANGUP":
 			s.chans.mu.Lock()
-			ch.hangingUp = call
+			ch.hangingUp, ch.hangupCause = call, cause
 			s.chans.mu.Unlock()
 			s.mediaHangup(b, ch, 2)
 		}

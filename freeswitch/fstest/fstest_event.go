@@ -21,6 +21,7 @@ type hdr struct {
 type event struct {
 	hdrs []hdr
 	body string
+	id   string // the event type when it is not the first Event-Name (PRIVATE_COMMAND)
 }
 
 func (e *event) get(k string) (string, bool) {
@@ -40,7 +41,13 @@ func (e *event) get(k string) (string, bool) {
 	return "", false
 }
 
-func (e *event) name() string     { v, _ := e.get("Event-Name"); return v }
+func (e *event) name() string {
+	if e.id != "" {
+		return e.id
+	}
+	v, _ := e.get("Event-Name")
+	return v
+}
 func (e *event) subclass() string { v, _ := e.get("Event-Subclass"); return v }
 
 // callSite is where FreeSWITCH fires an event (Event-Calling-*), as recorded.

@@ -47,8 +47,8 @@ type chanMedia struct {
 	bugs    []string      // attach order of bugs: "audio_stream" or a record path
 	records map[string]*recording
 
-	queue   []string // broadcasts waiting (private events)
-	lead    int      // lead frames left before the head of queue starts
+	queue   []*queued // broadcasts waiting (private events)
+	lead    int       // lead frames left before the head of queue starts
 	cur     *playing
 	breakIt bool // uuid_break seen: stop cur on the next frame
 	heard   []int16
@@ -127,7 +127,11 @@ func (m *chanMedia) startLoopLocked() {
 	go func() {
 		defer s.wg.Done()
 		defer close(done)
-		t := time.NewTicker(frameDur)
+		// Frames are due every 20 ms from the start; a late frame is caught
+		// up at once, as the recording shows for jitter (no frame missing),
+		// unless the loop fell more than a second behind.
+		next := time.Now().Add(frameDur)
+		t := time.NewTimer(frameDur)
 		defer t.Stop()
 		caller := make([]int16, samples16k)
 		for {
@@ -139,11 +143,16 @@ func (m *chanMedia) startLoopLocked() {
 			case <-t.C:
 			}
 			m.tick(caller)
+			next = next.Add(frameDur)
+			if time.Since(next) > time.Second {
+				next = time.Now().Add(frameDur)
+			}
+			t.Reset(max(0, time.Until(next)))
 		}
 	}()
 }
 
-// stopLoop ends the media loop and waits for it.
+// halt ends the media loop and waits for it.
 func (m *chanMedia) halt() {
 	m.mu.Lock()
 	if !m.loop {
@@ -297,15 +306,9 @@ func (s *Switch) mediaEvent(b *batch, ch *channel, name, subclass string, extra 
 	s.fire(b, s.eventFromMap(s.mediaHeaders(ch, name, subclass, extra, true), body))
 }
 
-// mediaEventNoVars is an event with the channel data but no variables
-// (PRIVATE_COMMAND, as recorded).
-func (s *Switch) mediaEventNoVars(b *batch, ch *channel, name string, extra map[string]any) {
-	s.fire(b, s.eventFromMap(s.mediaHeaders(ch, name, "", extra, false), ""))
-}
-
 func (s *Switch) mediaHeaders(ch *channel, name, subclass string, extra map[string]any, withVars bool) map[string]any {
 	h := map[string]any{"Event-Name": name, "Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid, "Call-Direction": "inbound",
-		"Channel-State": "CS_EXECUTE", "Channel-State-Number": "4"}
+		"Channel-State": "CS_EXECUTE", "Channel-State-Number": "4", "Channel-HIT-Dialplan": "true"}
 	if subclass != "" {
 		h["Event-Subclass"] = subclass
 	}
@@ -322,7 +325,7 @@ func (s *Switch) mediaHeaders(ch *channel, name, subclass string, extra map[stri
 	}
 	if ch.hangingUp != "" {
 		h["Channel-State"], h["Channel-State-Number"], h["Answer-State"] = "CS_HANGUP", "10", "hangup"
-		h["Channel-Call-State"] = ch.hangingUp
+		h["Channel-Call-State"], h["Hangup-Cause"] = ch.hangingUp, ch.hangupCause
 	}
 	for k, v := range ch.vars {
 		if withVars || !strings.HasPrefix(k, "variable_") {
@@ -344,6 +347,7 @@ func init() {
 		"PLAYBACK_START":               {"switch_ivr_play_say.c", "switch_ivr_play_file", "1649"},
 		"PLAYBACK_STOP":                {"switch_ivr_play_say.c", "switch_ivr_play_file", "2023"},
 		"PRIVATE_COMMAND":              {"switch_ivr.c", "switch_ivr_parse_next_event", "804"},
+		"COMMAND":                      {"switch_ivr_async.c", "switch_ivr_broadcast", "5732"},
 		"RECORD_START":                 {"switch_ivr_async.c", "record_callback", "1482"},
 		"RECORD_STOP":                  {"switch_ivr_async.c", "send_record_stop_event", "1241"},
 		"DTMF":                         {"switch_channel.c", "switch_channel_dequeue_dtmf", "678"}, // not recorded: FreeSWITCH master
@@ -466,6 +470,8 @@ func (s *Switch) removeTempDir() {
 // DTMF-Duration (2000 samples, FreeSWITCH's default) and DTMF-Source RTP,
 // the headers switch_channel_dequeue_dtmf adds. Digits are 0-9 * # A-D
 // (and a-d, sent upper-case); anything else is refused before any event.
+// During a playback a digit of playback_terminators (default "*") breaks
+// it, as the playback application does.
 func (s *Switch) SendDTMF(uuid, digits string) error {
 	ch, ok := s.channel(uuid)
 	if !ok {
@@ -479,6 +485,33 @@ func (s *Switch) SendDTMF(uuid, digits string) error {
 	}
 	for _, d := range up {
 		s.mediaEvent(nil, ch, "DTMF", "", map[string]any{"DTMF-Digit": string(d), "DTMF-Duration": "2000", "DTMF-Source": "RTP"}, "")
+		s.chans.mu.Lock()
+		m := ch.media
+		s.chans.mu.Unlock()
+		if m == nil {
+			continue
+		}
+		// The playback application's input callback (mod_dptools on_dtmf):
+		// a digit of playback_terminators (default "*", "any", "none")
+		// breaks the file being played.
+		m.mu.Lock()
+		if m.cur != nil {
+			term, ok := s.getVar(ch, "playback_terminators")
+			switch {
+			case !ok:
+				term = "*"
+			case strings.EqualFold(term, "any"):
+				term = "1234567890*#"
+			case strings.EqualFold(term, "none"):
+				term = ""
+			}
+			if strings.ContainsRune(term, d) {
+				used := string(d)
+				s.setVar(ch, "playback_terminator_used", &used)
+				m.breakIt = true
+			}
+		}
+		m.mu.Unlock()
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -40,8 +41,16 @@ import (
 
 const leadFrames = 5 // switch_ivr_broadcast: "lead-frames" 5
 
+// queued is a broadcast waiting: the private COMMAND event
+// switch_ivr_broadcast made (it becomes the PRIVATE_COMMAND event).
+type queued struct {
+	path string
+	cmd  *event
+}
+
 // playing is the playback in progress.
 type playing struct {
+	cmd     *event
 	path    string
 	appUUID string
 	native  int     // the file's rate (playback_samples count in it)
@@ -74,9 +83,11 @@ func (s *Switch) apiBroadcast(_ *batch, args string) string {
 	if !aleg {
 		return "+OK Message sent\n"
 	}
+	cmd := s.newEvent("COMMAND", "", hdr{"call-command", "execute"}, hdr{"execute-app-name", "playback"},
+		hdr{"execute-app-arg", path}, hdr{"event-lock", "true"}, hdr{"lead-frames", strconv.Itoa(leadFrames)})
 	m := s.media(ch)
 	m.mu.Lock()
-	m.queue = append(m.queue, path)
+	m.queue = append(m.queue, &queued{path, cmd})
 	m.startLoopLocked()
 	m.mu.Unlock()
 	return "+OK Message sent\n"
@@ -116,9 +127,9 @@ func (m *chanMedia) playFrameLocked(b *batch) ([]int16, bool) {
 		}
 		m.lead--
 		if m.lead == 0 {
-			path := m.queue[0]
+			q := m.queue[0]
 			m.queue = m.queue[1:]
-			m.startLocked(b, path)
+			m.startLocked(b, q)
 		}
 	}
 	p := m.cur
@@ -135,8 +146,8 @@ func (m *chanMedia) playFrameLocked(b *batch) ([]int16, bool) {
 	return out, true
 }
 
-func (m *chanMedia) startLocked(b *batch, path string) {
-	s, ch := m.s, m.ch
+func (m *chanMedia) startLocked(b *batch, q *queued) {
+	s, ch, path := m.s, m.ch, q.path
 	app := uuid.NewString()
 	for k, v := range map[string]string{"current_application": "playback", "current_application_data": path,
 		"current_loop": "1", "total_loops": "1"} {
@@ -146,10 +157,10 @@ func (m *chanMedia) startLocked(b *batch, path string) {
 	samples, native, err := loadAudio(path)
 	if err != nil {
 		s.log.Info("fstest: playback file not found", "path", path, "err", err)
-		m.completeLocked(b, path, app, "FILE NOT FOUND")
+		m.completeLocked(b, q.cmd, path, app, "FILE NOT FOUND")
 		return
 	}
-	m.cur = &playing{path: path, appUUID: app, native: native, samples: samples}
+	m.cur = &playing{cmd: q.cmd, path: path, appUUID: app, native: native, samples: samples}
 	m.started = append(m.started, path)
 	s.mediaEvent(b, ch, "PLAYBACK_START", "", map[string]any{"Playback-File-Path": path}, "")
 }
@@ -164,20 +175,26 @@ func (m *chanMedia) finishLocked(b *batch, status string) {
 		s.setVar(ch, k, &v)
 	}
 	s.mediaEvent(b, ch, "PLAYBACK_STOP", "", map[string]any{"Playback-File-Path": p.path, "Playback-Status": status}, "")
-	m.completeLocked(b, p.path, p.appUUID, "FILE PLAYED")
+	m.completeLocked(b, p.cmd, p.path, p.appUUID, "FILE PLAYED")
 }
 
 // completeLocked fires the end of the playback application and of the
-// private command that ran it.
-func (m *chanMedia) completeLocked(b *batch, path, app, response string) {
+// private command that ran it. PRIVATE_COMMAND is the COMMAND event of
+// the broadcast re-fired (switch_ivr_parse_next_event): as recorded it
+// keeps the COMMAND's own standard headers ("Event-Name":"COMMAND" first)
+// and its command headers, then the standard headers of PRIVATE_COMMAND
+// and the channel data without variables.
+func (m *chanMedia) completeLocked(b *batch, cmd *event, path, app, response string) {
 	s, ch := m.s, m.ch
 	s.setVar(ch, "current_application_response", &response)
 	s.mediaEvent(b, ch, "CHANNEL_EXECUTE_COMPLETE", "", map[string]any{"Application": "playback", "Application-Data": path,
 		"Application-Response": response, "Application-UUID": app}, "")
 	s.setVar(ch, "current_loop", nil)
 	s.setVar(ch, "total_loops", nil)
-	s.mediaEventNoVars(b, ch, "PRIVATE_COMMAND", map[string]any{"call-command": "execute", "execute-app-name": "playback",
-		"execute-app-arg": path, "event-lock": "true", "lead-frames": strconv.Itoa(leadFrames)})
+	pc := s.eventFromMap(s.mediaHeaders(ch, "PRIVATE_COMMAND", "", nil, false), "")
+	pc.hdrs = append(slices.Clip(cmd.hdrs), pc.hdrs...)
+	pc.id = "PRIVATE_COMMAND"
+	s.fire(b, pc)
 }
 
 // errAudioFormat means a file the simulator cannot play.
@@ -245,7 +262,10 @@ func readWAV(data []byte) ([]int16, int, error) {
 		body := data[p+8 : min(len(data), p+8+max(0, size))]
 		switch id {
 		case "fmt ":
-			if len(body) < 16 || binary.LittleEndian.Uint16(body) != 1 {
+			if len(body) < 16 {
+				return nil, 0, errAudioFormat
+			}
+			if tag := binary.LittleEndian.Uint16(body); tag != 1 && tag != 0xfffe { // PCM, or EXTENSIBLE
 				return nil, 0, errAudioFormat
 			}
 			channels = int(binary.LittleEndian.Uint16(body[2:]))

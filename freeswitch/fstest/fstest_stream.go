@@ -10,6 +10,8 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -165,18 +167,20 @@ type streamArgs struct {
 }
 
 // parseStreamStart checks start's arguments (argv after the uuid and
-// "start") as stream_function does; "" reply means valid.
-func parseStreamStart(argv []string) (streamArgs, string) {
+// "start": url, mix, [rate], [metadata]) as stream_function does. When
+// they are refused, reply is the module's answer ("" when it writes none:
+// a URL that is not UTF-8 while metadata is given).
+func parseStreamStart(argv []string) (a streamArgs, reply string, ok bool) {
 	const fail = "-ERR Operation Failed\n"
-	a := streamArgs{url: argv[0], mix: argv[1], rate: 8000}
+	a = streamArgs{url: argv[0], mix: argv[1], rate: 8000}
 	if len(argv) > 3 {
 		a.meta = argv[3]
 		if !utf8.ValidString(argv[0]) { // the module checks the url here, not the metadata
-			return a, ""
+			return a, "", false
 		}
 	}
 	if a.mix != "mono" && a.mix != "mixed" && a.mix != "stereo" {
-		return a, fail
+		return a, fail, false
 	}
 	if len(argv) > 2 {
 		a.rate = parseRate(argv[2])
@@ -184,16 +188,18 @@ func parseStreamStart(argv []string) (streamArgs, string) {
 	// A rate that is not a multiple of 8000 is refused; 0 (atoi of a word)
 	// passes that check but the resampler cannot be made.
 	if !validWSURI(a.url) || a.rate%8000 != 0 || a.rate <= 0 {
-		return a, fail
+		return a, fail, false
 	}
-	return a, "ok"
+	return a, "", true
 }
 
 // apiAudioStream is uuid_audio_stream (mod_audio_stream.c stream_function).
 func (s *Switch) apiAudioStream(b *batch, args string) string {
 	const fail = "-ERR Operation Failed\n"
 	argv := separateBlank(args, 6)
-	if len(argv) < 2 || (argv[1] == "start" && len(argv) < 4) || (strings.EqualFold(argv[1], "start") && len(argv) < 4) {
+	// (The module tests "start" case-sensitively here and would crash on
+	// "START" without a mix type; that answers the usage too.)
+	if len(argv) < 2 || (strings.EqualFold(argv[1], "start") && len(argv) < 4) {
 		return "-USAGE: " + streamSyntax + "\n"
 	}
 	ch, ok := s.channel(argv[0])
@@ -247,12 +253,9 @@ func (s *Switch) apiAudioStream(b *batch, args string) string {
 		st.writeText(argv[2])
 		return "+OK Success\n"
 	case "start":
-		a, bad := parseStreamStart(argv[2:])
-		if bad == "" {
-			return ""
-		}
-		if bad != "ok" {
-			return bad
+		a, reply, ok := parseStreamStart(argv[2:])
+		if !ok {
+			return reply
 		}
 		hb := 0
 		if v, ok := s.getVar(ch, "STREAM_HEART_BEAT"); ok {
@@ -314,7 +317,13 @@ func (m *chanMedia) dropBugLocked(name string) {
 func (st *audioStream) run() {
 	defer close(st.done)
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDialContext: (&net.Dialer{}).DialContext}
-	ws, resp, err := d.DialContext(st.ctx, st.url, nil)
+	// libwsc's upgrade request (audio-stream-ws-mono-8k): an Origin of
+	// http://host:port, no User-Agent, no extension or subprotocol offer.
+	hdr := http.Header{"User-Agent": {""}}
+	if u, err := url.Parse(st.url); err == nil {
+		hdr.Set("Origin", "http://"+u.Host)
+	}
+	ws, resp, err := d.DialContext(st.ctx, st.url, hdr)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
 	}
@@ -389,6 +398,7 @@ func (st *audioStream) fail(code int, msg string) {
 		return
 	}
 	st.cleaned = true
+	st.cancel()
 	st.mu.Lock()
 	st.open = false
 	st.mu.Unlock()

@@ -40,6 +40,34 @@
 // real switch would load the files present at startup; here nothing is loaded
 // until rescan/reloadacl), it has one profile and no vanilla `example.com`
 // gateway, `internal` profile or alias, and DNS names are never resolved.
+//
+// Calls (fstest_channels.go): Call offers an inbound call (CREATE … PARK),
+// uuid_answer, uuid_kill and Hangup with the recorded sequences.
+//
+// The media side of a call (fstest_media.go, fstest_stream.go,
+// fstest_playback.go, fstest_record.go), as recorded in audio-stream-*,
+// record-start-stop and inbound-answer-hangup and as the FreeSWITCH and
+// amigniter/mod_audio_stream sources do it: uuid_setvar/uuid_getvar;
+// uuid_audio_stream start|stop|pause|resume|send_text, a real websocket
+// client (gorilla) sending the metadata first, then raw L16 frames every
+// 20 ms from InboundCall.CallerAudio (default a 440 Hz tone), streamAudio
+// back → a file in Options.TempDir and ::play, other text → ::json, the
+// server's close → ::disconnect, a failed dial or a lost connection →
+// ::error and MEDIA_BUG_STOP (BreakStream triggers the latter);
+// uuid_broadcast (queued, 5 lead frames, PLAYBACK_START/STOP, what the
+// caller heard in Heard/Playbacks), uuid_break [all]; uuid_record
+// start|stop to a real WAV (mono mixed, or stereo with RECORD_STEREO);
+// SendDTMF; the hangup stops all of it inside the recorded sequence.
+//
+// Media runs in wall time, one frame per 20 ms, whatever Options.Step is.
+// Simplified: no CODEC events and no codec negotiation (PCMU 8 kHz), no
+// pre-answer by uuid_audio_stream on an unanswered channel, no
+// STREAM_BUFFER_SIZE/extra headers/TLS options, no playback of mp3/ogg,
+// no bridge (b-leg broadcast), `mixed` streams only while playing like
+// `stereo` (not recorded), playback_* and record_* counts are exact frame
+// counts (a real switch reads ahead and starts recording on the first
+// frame), event headers of the media events come after the standard ones
+// sorted by name, not in FreeSWITCH's order.
 package fstest
 
 import (

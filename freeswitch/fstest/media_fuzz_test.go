@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -79,8 +80,11 @@ func FuzzAudioStreamArgs(f *testing.F) {
 		if len(argv) < 4 || argv[1] != "start" {
 			return
 		}
-		a, verdict := parseStreamStart(argv[2:])
-		if verdict != "ok" {
+		a, reply, ok := parseStreamStart(argv[2:])
+		if !ok {
+			if reply != "" && reply != "-ERR Operation Failed\n" {
+				t.Fatalf("reply %q", reply)
+			}
 			return
 		}
 		if (a.mix != "mono" && a.mix != "mixed" && a.mix != "stereo") || a.rate <= 0 || a.rate%8000 != 0 ||
@@ -108,4 +112,23 @@ func TestSeparateBlank(t *testing.T) {
 			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
 		}
 	}
+}
+
+// FuzzReadWAV: any file handed to uuid_broadcast as .wav is played or
+// refused, never a panic.
+func FuzzReadWAV(f *testing.F) {
+	r := &recording{caller: tone(440, 8000, 64), played: make([]int16, 64)}
+	dir := f.TempDir()
+	r.path = dir + "/seed.wav"
+	r.finish()
+	seed, _ := os.ReadFile(r.path)
+	f.Add(seed)
+	f.Add(seed[:40])
+	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEfmt \xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pcm, rate, err := readWAV(data)
+		if err == nil && (rate < 1000 || len(pcm) > len(data)*8000/rate+1) {
+			t.Fatalf("rate %d, %d samples from %d bytes", rate, len(pcm), len(data))
+		}
+	})
 }

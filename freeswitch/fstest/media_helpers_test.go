@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +26,16 @@ type eslLog struct {
 	replies chan string
 	events  chan ev
 	seen    []ev
+
+	mu   sync.Mutex
+	wire []string // every frame in arrival order: "reply <body>" or the event kind
+}
+
+// wireOrder is what arrived so far, in order.
+func (l *eslLog) wireOrder() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.wire)
 }
 
 func newESLLog(t *testing.T, s *Switch) *eslLog {
@@ -47,9 +58,15 @@ func newESLLog(t *testing.T, s *Switch) *eslLog {
 				if err != nil {
 					e = ev{h: map[string]string{"Event-Name": "UNPARSABLE", "_body": err.Error()}}
 				}
+				l.mu.Lock()
+				l.wire = append(l.wire, e.kind())
+				l.mu.Unlock()
 				l.events <- e
 				continue
 			}
+			l.mu.Lock()
+			l.wire = append(l.wire, "reply "+body(raw))
+			l.mu.Unlock()
 			l.replies <- raw
 		}
 	}()
@@ -401,4 +418,123 @@ func answeredCall(t *testing.T, s *Switch, l *eslLog, c InboundCall) string {
 	}
 	l.wait("CHANNEL_ANSWER", 5*time.Second)
 	return id
+}
+
+// mediaKinds are the events only the media side fires (CHANNEL_EXECUTE
+// and _COMPLETE of the playback application count as such).
+var mediaKinds = []string{"MEDIA_BUG_START", "MEDIA_BUG_STOP", "PLAYBACK_START", "PLAYBACK_STOP", "PRIVATE_COMMAND",
+	"RECORD_START", "RECORD_STOP", "CHANNEL_EXECUTE/playback", "CHANNEL_EXECUTE_COMPLETE/playback",
+	"mod_audio_stream::connect", "mod_audio_stream::play", "mod_audio_stream::json", "mod_audio_stream::error",
+	"mod_audio_stream::disconnect"}
+
+func mediaKind(e ev) string {
+	if a := e.h["Application"]; a != "" && strings.HasPrefix(e.kind(), "CHANNEL_EXECUTE") {
+		return e.kind() + "/" + a
+	}
+	return e.kind()
+}
+
+// headerNames is the set of an event's header names, channel variables
+// left out (their set depends on the call's history).
+func headerNames(e ev) []string {
+	var out []string
+	for _, k := range e.keys {
+		if !strings.HasPrefix(k, "variable_") {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// checkHeaderNames: each media event kind present in both the recording
+// and ours has the same header names (the order is not emulated).
+func checkHeaderNames(t *testing.T, rec string, ours []ev) {
+	t.Helper()
+	frames, err := LoadRecording(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]string{}
+	for _, f := range frames {
+		if f.Dir != "s2c" || !isEventFrame(f.Raw) {
+			continue
+		}
+		e, err := parseEvent(f.Raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k := mediaKind(e); slices.Contains(mediaKinds, k) && want[k] == nil {
+			want[k] = headerNames(e)
+		}
+	}
+	checked := 0
+	done := map[string]bool{}
+	for _, e := range ours {
+		k := mediaKind(e)
+		if w, ok := want[k]; ok && !done[k] {
+			done[k] = true
+			checked++
+			if got := headerNames(e); !slices.Equal(got, w) {
+				t.Errorf("%s headers\n got  %v\n want %v", k, got, w)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Errorf("%s: no media event compared", rec)
+	}
+}
+
+// recordedWireAfter is what a recording shows on the wire after the
+// first `api <prefix>…`: its reply and the next n frames of the kinds
+// given (API and the other kinds left out), as wireOrder renders them.
+func recordedWireAfter(t *testing.T, rec, prefix string, n int, kinds ...string) []string {
+	t.Helper()
+	frames, err := LoadRecording(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for i, f := range frames {
+		if f.Dir != "c2s" || !strings.HasPrefix(f.Raw, "api "+prefix) {
+			continue
+		}
+		for _, g := range frames[i+1:] {
+			if g.Dir != "s2c" || len(out) > n {
+				continue
+			}
+			if !isEventFrame(g.Raw) {
+				out = append(out, "reply "+body(g.Raw))
+				continue
+			}
+			if e, _ := parseEvent(g.Raw); slices.Contains(kinds, e.kind()) {
+				out = append(out, e.kind())
+			}
+		}
+		return out
+	}
+	t.Fatalf("%s: no api %s", rec, prefix)
+	return nil
+}
+
+// wireAfter is the same for our session: the frames after the reply that
+// starts with want, filtered alike.
+func wireAfter(wire []string, reply string, n int, kinds ...string) []string {
+	var out []string
+	for i, w := range wire {
+		if w != "reply "+reply {
+			continue
+		}
+		out = append(out, w)
+		for _, x := range wire[i+1:] {
+			if len(out) > n {
+				break
+			}
+			if strings.HasPrefix(x, "reply ") || slices.Contains(kinds, x) {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -159,6 +160,21 @@ func TestRecordStartStopAsRecorded(t *testing.T) {
 	got, want := sequence(l.seen, id), recordedSequence(t, "record-start-stop.jsonl")
 	if !slices.Equal(got, want) {
 		t.Fatalf("events\n got  %v\n want %v", got, want)
+	}
+	checkHeaderNames(t, "record-start-stop.jsonl", l.seen)
+	// Wire order: the reply first, then RECORD_START and MEDIA_BUG_START
+	// (and for stop RECORD_STOP, MEDIA_BUG_STOP), as recorded.
+	wire := l.wireOrder()
+	kinds := []string{"RECORD_START", "RECORD_STOP", "MEDIA_BUG_START", "MEDIA_BUG_STOP", "API"}
+	for _, prefix := range []string{"uuid_record e0859e17-db79-4dc6-91b9-815c13491240 start", "uuid_record e0859e17-db79-4dc6-91b9-815c13491240 stop"} {
+		want := recordedWireAfter(t, "record-start-stop.jsonl", prefix, 3, kinds...)
+		start := 0
+		if strings.HasSuffix(prefix, "stop") {
+			start = slices.Index(wire, "RECORD_START") // the second "+OK Success"
+		}
+		if got := wireAfter(wire[start:], "+OK Success\n", 3, kinds...); !slices.Equal(got, want) || len(want) != 4 {
+			t.Errorf("%s on the wire: got %q, want %q", prefix, got, want)
+		}
 	}
 	if stop.h["Record-File-Path"] != path || stop.h["Record-Completion-Cause"] != "success-maxtime" {
 		t.Errorf("RECORD_STOP %q %q", stop.h["Record-File-Path"], stop.h["Record-Completion-Cause"])
@@ -357,4 +373,93 @@ func TestNoGoroutineOutlivesClose(t *testing.T) {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after Close, %d before\n%s", n, before, buf[:runtime.Stack(buf, true)])
 	}
+}
+
+// TestHangupStopsMedia: the caller's BYE (Switch.Hangup) in the middle of
+// a playback, a recording and a stream: the playback ends right after
+// CHANNEL_HANGUP, the bugs stop after CHANNEL_STATE CS_HANGUP (as in
+// audio-stream-during-playback), the websocket gets 1000 "Normal closure",
+// the WAV is finalized, and nothing fires after CHANNEL_DESTROY.
+func TestHangupStopsMedia(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	w := newWSServer(t)
+	id := answeredCall(t, s, l, InboundCall{})
+	long := filepath.Join(t.TempDir(), "long.r8")
+	writeBytes(t, long, pcmBytes(tone(1000, 8000, 80000)))
+	rec := filepath.Join(t.TempDir(), "h.wav")
+	l.api("uuid_audio_stream " + id + " start " + w.url + " mono 16k")
+	p := w.accept(t)
+	l.wait("mod_audio_stream::connect", 5*time.Second)
+	l.api("uuid_record " + id + " start " + rec)
+	if r := l.api("uuid_broadcast " + id + " " + long + " aleg"); r != recordedAPIReply(t, "audio-stream-mono-8k.jsonl", "uuid_broadcast ") {
+		t.Errorf("broadcast reply %q", r)
+	}
+	l.wait("PLAYBACK_START", 5*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	if !s.Hangup(id, "") {
+		t.Fatal("Hangup")
+	}
+	l.wait("CHANNEL_DESTROY", 5*time.Second)
+	l.none("", 300*time.Millisecond)
+	var tail []string
+	on := false
+	for _, e := range l.seen {
+		if e.kind() == "CHANNEL_HANGUP" {
+			on = true
+		}
+		if on {
+			k := e.kind() + "/" + e.h["Channel-State"]
+			if f := e.h["Media-Bug-Function"]; f != "" {
+				k += "/" + f
+			}
+			tail = append(tail, k)
+		}
+	}
+	want := []string{"CHANNEL_HANGUP/CS_EXECUTE", "PLAYBACK_STOP/CS_EXECUTE", "CHANNEL_EXECUTE_COMPLETE/CS_EXECUTE",
+		"PRIVATE_COMMAND/CS_EXECUTE", "CHANNEL_UNPARK/CS_EXECUTE", "CHANNEL_EXECUTE_COMPLETE/CS_EXECUTE", "CHANNEL_STATE/CS_HANGUP",
+		"MEDIA_BUG_STOP/CS_HANGUP/audio_stream", "RECORD_STOP/CS_HANGUP", "MEDIA_BUG_STOP/CS_HANGUP/session_record",
+		"CHANNEL_CALLSTATE/CS_HANGUP", "CHANNEL_STATE/CS_REPORTING", "CHANNEL_HANGUP_COMPLETE/CS_REPORTING",
+		"CHANNEL_DESTROY/CS_REPORTING", "CHANNEL_STATE/CS_DESTROY"}
+	if !slices.Equal(tail, want) {
+		t.Errorf("hangup sequence\n got  %v\n want %v", tail, want)
+	}
+	if ce := p.closeInfo(t); ce == nil || ce.Code != 1000 || ce.Text != "Normal closure" {
+		t.Errorf("close %v", ce)
+	}
+	if _, _, pcm := parseTestWAV(t, mustRead(t, rec)); len(pcm) < 1600 {
+		t.Errorf("recording of %d samples", len(pcm))
+	}
+	if h := s.Heard(id); len(h) == 0 || len(h) >= 80000 {
+		t.Errorf("heard %d samples", len(h))
+	}
+	n := s.StreamFrames(id)
+	time.Sleep(100 * time.Millisecond)
+	if s.StreamFrames(id) != n || n == 0 {
+		t.Errorf("frames %d then %d after the hangup", n, s.StreamFrames(id))
+	}
+}
+
+// TestDTMFTerminatesPlayback: "*" (the default playback_terminators)
+// breaks the file being played; other digits do not.
+func TestDTMFTerminatesPlayback(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	id := answeredCall(t, s, l, InboundCall{})
+	long := filepath.Join(t.TempDir(), "l.r8")
+	writeBytes(t, long, pcmBytes(tone(1000, 8000, 16000)))
+	l.api("uuid_broadcast " + id + " " + long)
+	l.wait("PLAYBACK_START", 5*time.Second)
+	s.SendDTMF(id, "1")
+	l.none("PLAYBACK_STOP", 200*time.Millisecond)
+	s.SendDTMF(id, "*")
+	e := l.wait("PLAYBACK_STOP", 5*time.Second)
+	if e.h["Playback-Status"] != "break" || e.h["variable_playback_terminator_used"] != "*" {
+		t.Errorf("PLAYBACK_STOP %q, terminator %q", e.h["Playback-Status"], e.h["variable_playback_terminator_used"])
+	}
+	l.api("uuid_setvar " + id + " playback_terminators none")
+	l.api("uuid_broadcast " + id + " " + long)
+	l.wait("PLAYBACK_START", 5*time.Second)
+	s.SendDTMF(id, "*")
+	l.none("PLAYBACK_STOP", 200*time.Millisecond)
 }
