@@ -73,8 +73,8 @@ type callSession struct {
 	asst atomic.Pointer[assistant.Stream]
 	// An originate under way (a bridge, or the outbound call itself) and
 	// whether it was cancelled; read by HandleEvent and the API.
-	dialing   atomic.Bool
-	dialID    atomic.Value // string: the sipbridge_dial of its legs
+	dialing    atomic.Bool
+	dialID     atomic.Value // string: the sipbridge_dial of its legs
 	cancelled  atomic.Bool
 	initiating atomic.Bool // the outbound call's own originate is ringing
 	exited     atomic.Bool // the session's goroutine has returned
@@ -626,7 +626,6 @@ func (s *callSession) handleRequest(r request) {
 		s.onDialDone(r)
 	}
 }
-
 
 func (s *callSession) handleFSNote(n fsNote) {
 	if n.gen != s.currentGen() {

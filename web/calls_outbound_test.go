@@ -149,7 +149,9 @@ func TestHangupCancelsRingingOutboundCall(t *testing.T) {
 	ce.addNumber("+16478491000", ce.assistant.ID)
 	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
 	done := make(chan resp, 1)
-	go func() { done <- ce.do("POST", "/api/v1/calls/initiate", ce.keyA, initiateBody("+16478491000", "+14165550199")) }()
+	go func() {
+		done <- ce.do("POST", "/api/v1/calls/initiate", ce.keyA, initiateBody("+16478491000", "+14165550199"))
+	}()
 	var id string
 	if !waitUntil(3*time.Second, func() bool {
 		calls, _, _ := ce.store.ListCalls(context.Background(), ce.orgA, db.CallFilter{Direction: db.DirectionOutbound}, db.Page{Limit: 5})

@@ -43,7 +43,9 @@ func TestUUIDBridgeAndHupall(t *testing.T) {
 	// hupall on a variable hangs up a ringing leg: the originate fails.
 	s.SetDialOutcome("o1_gw1", DialOutcome{Result: DialNoAnswer})
 	done := make(chan string, 1)
-	go func() { done <- s.exec("originate {sipbridge_dial=d2,leg_timeout=30}sofia/gateway/o1_gw1/14165550199 &park()") }()
+	go func() {
+		done <- s.exec("originate {sipbridge_dial=d2,leg_timeout=30}sofia/gateway/o1_gw1/14165550199 &park()")
+	}()
 	if !s.WaitFor(func() bool { return len(s.DialAttempts()) == 2 }, 2*time.Second) {
 		t.Fatal("the second originate did not start")
 	}
