@@ -24,6 +24,8 @@ type Telnyx struct {
 	Numbers map[string]TelnyxNumber
 	// Unavailable numbers get an order with status "failure".
 	Unavailable map[string]bool
+
+	calls telnyxCalls
 }
 
 // TelnyxNumber is one of the account's numbers.
@@ -38,6 +40,7 @@ func NewTelnyx(t testing.TB, apiKey string) *Telnyx {
 	mux.HandleFunc("POST /v2/number_orders", f.order)
 	mux.HandleFunc("GET /v2/phone_numbers", f.list)
 	mux.HandleFunc("DELETE /v2/phone_numbers/{id}", f.remove)
+	f.registerCalls(mux)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+f.APIKey {
 			telnyxError(w, 401, "10009", "Authentication failed", "The API key provided is invalid.")

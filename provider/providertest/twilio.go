@@ -31,6 +31,8 @@ type Twilio struct {
 	Requests []string
 	// Forms records the form of every POST, by path.
 	Forms map[string][]url.Values
+
+	calls twilioCalls
 }
 
 // TwilioNumber is one IncomingPhoneNumber.
@@ -49,6 +51,7 @@ func NewTwilio(t testing.TB, accountSID, authToken string) *Twilio {
 	mux.HandleFunc("GET "+acct+"/IncomingPhoneNumbers/{file}", f.fetch)
 	mux.HandleFunc("POST "+acct+"/IncomingPhoneNumbers/{file}", f.update)
 	mux.HandleFunc("DELETE "+acct+"/IncomingPhoneNumbers/{file}", f.remove)
+	f.registerCalls(mux, acct)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.Requests = append(f.Requests, r.Method+" "+r.URL.Path)

@@ -1,0 +1,215 @@
+package controller
+
+import (
+	"context"
+	"encoding/xml"
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+// TwilioVoiceRequest is Twilio's voice webhook (POST /twiml, form encoded).
+type TwilioVoiceRequest struct {
+	CallSID    string
+	AccountSID string
+	From, To   string
+	Direction  string // inbound | outbound-api | outbound-dial
+	CallStatus string
+}
+
+// ParseTwilioVoiceForm reads the fields sipbridge uses from the form of a
+// Twilio voice webhook. CallSid (CA + 32 hex), AccountSid (AC + 32 hex), From
+// and To are required; errors wrap ErrBadWebhook.
+func ParseTwilioVoiceForm(form url.Values) (TwilioVoiceRequest, error) {
+	r := TwilioVoiceRequest{CallSID: form.Get("CallSid"), AccountSID: form.Get("AccountSid"), From: strings.TrimSpace(form.Get("From")),
+		To: strings.TrimSpace(form.Get("To")), Direction: form.Get("Direction"), CallStatus: form.Get("CallStatus")}
+	if !twilioSID(r.CallSID, "CA") {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: CallSid %q", ErrBadWebhook, clip(r.CallSID))
+	}
+	if !twilioSID(r.AccountSID, "AC") {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: AccountSid %q", ErrBadWebhook, clip(r.AccountSID))
+	}
+	if r.To == "" || len(r.To) > 256 || len(r.From) > 256 {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: To and From are required", ErrBadWebhook)
+	}
+	if len(r.Direction) > 32 || len(r.CallStatus) > 32 {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: Direction or CallStatus too long", ErrBadWebhook)
+	}
+	return r, nil
+}
+
+func twilioSID(s, prefix string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, ch := range s[2:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", ch) {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>`
+
+// TwiMLReject refuses a call (unknown number, no assistant): Twilio plays
+// nothing and the caller hears a busy signal... reason "rejected".
+const TwiMLReject = xmlHeader + `<Response><Reject reason="rejected"/></Response>`
+
+func xmlAttr(s string) string {
+	var b strings.Builder
+	_ = xml.EscapeText(&b, []byte(s))
+	// EscapeText leaves nothing unsafe for a double-quoted attribute (it
+	// escapes " as &#34;).
+	return b.String()
+}
+
+// TwiMLStream is the answer that connects a call to the media websocket:
+// <Connect><Stream url="…"> with one <Parameter> per param, by name.
+// Twilio forbids a query in the stream URL: the call id and the per-call
+// token travel as parameters and come back in start.customParameters.
+func TwiMLStream(streamURL string, params map[string]string) string {
+	var b strings.Builder
+	b.WriteString(xmlHeader + `<Response><Connect><Stream url="` + xmlAttr(streamURL) + `">`)
+	keys := make([]string, 0, len(params))
+	for k := range params {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b.WriteString(`<Parameter name="` + xmlAttr(k) + `" value="` + xmlAttr(params[k]) + `"/>`)
+	}
+	b.WriteString(`</Stream></Connect></Response>`)
+	return b.String()
+}
+
+// TwilioVoice answers Twilio's voice webhook. requestURI is the path and
+// query Twilio requested (the signature covers PUBLIC_BASE_URL + it);
+// signature is X-Twilio-Signature. It returns TwiML:
+//
+//   - a live outbound call (by CallSid) or an inbound call to an active
+//     number with an assistant: <Connect><Stream> to /streams with the call
+//     id and token as parameters (the inbound record is created, status
+//     in-progress);
+//   - an unknown or inactive number, or one without an assistant:
+//     <Reject reason="rejected"/> (no record).
+//
+// The signature is checked with the auth token of the organization owning
+// the call's number (its own, else the environment's); for a number nobody
+// owns, with the environment's. A bad or unverifiable signature is
+// ErrWebhookSignature and nothing is recorded.
+func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error) {
+	if h.opts.PublicBaseURL == "" {
+		return "", ErrNoPublicURL
+	}
+	r, err := ParseTwilioVoiceForm(form)
+	if err != nil {
+		return "", err
+	}
+	fullURL := h.opts.PublicBaseURL + requestURI
+	verify := func(org *db.Organization) error {
+		var token string
+		if org != nil {
+			creds, err := h.orgCredentials(org, provider.NameTwilio)
+			if err != nil {
+				return err
+			}
+			if creds.Twilio != nil {
+				token = creds.Twilio.AuthToken
+			}
+		} else if h.opts.Env.Twilio != nil {
+			token = h.opts.Env.Twilio.AuthToken
+		}
+		if err := provider.VerifyTwilioSignature(token, fullURL, form, signature); err != nil {
+			h.log.Warn("twilio webhook refused: bad signature", "call_sid", r.CallSID, "err", err)
+			return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
+		}
+		return nil
+	}
+
+	// An outbound call we placed: Twilio fetches its TwiML once answered.
+	if c := h.twilioOutbound(ctx, r); c != nil {
+		org, err := h.store.GetOrg(ctx, c.orgID)
+		if err != nil {
+			return "", err
+		}
+		if err := verify(org); err != nil {
+			return "", err
+		}
+		c.answered()
+		c.armTimer(h.opts.StreamTimeout, "STREAM_TIMEOUT", "the provider's media stream did not connect", true)
+		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
+	}
+
+	to := normNumber(r.To)
+	org, n, a, why := h.inboundNumber(ctx, to)
+	if err := verify(org); err != nil {
+		return "", err
+	}
+	if a == nil {
+		h.log.Info("twilio call rejected", "did", to, "reason", why, "call_sid", r.CallSid())
+		return TwiMLReject, nil
+	}
+	if n.Provider != provider.NameTwilio {
+		h.log.Warn("twilio call to a number recorded at another provider", "did", to, "provider", n.Provider)
+	}
+	c, err := h.createInbound(ctx, provider.NameTwilio, r.CallSID, org, n, a, r.From, to, db.CallInProgress)
+	if err != nil {
+		return "", err
+	}
+	c.info.AccountSID, c.info.CallSID = r.AccountSID, r.CallSID
+	return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
+}
+
+// normNumber returns an E.164 form of a provider's number ("+14155550100",
+// or Vonage's "14155550100"); anything else is returned as is.
+func normNumber(s string) string {
+	s = strings.TrimSpace(s)
+	if did.IsE164(s) {
+		return s
+	}
+	if did.IsE164("+" + s) {
+		return "+" + s
+	}
+	return s
+}
+
+// CallSid is for logs.
+func (r TwilioVoiceRequest) CallSid() string { return r.CallSID }
+
+// twilioOutbound finds the outbound call a voice webhook is for. Twilio
+// requests the TwiML only after the callee answered, long after CreateCall
+// returned; a short wait covers the CallSid not being stored yet.
+func (h *Hosted) twilioOutbound(ctx context.Context, r TwilioVoiceRequest) *hostedCall {
+	if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil {
+		return c
+	}
+	if !strings.HasPrefix(r.Direction, "outbound") {
+		return nil
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(25 * time.Millisecond):
+		}
+		if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil {
+			return c
+		}
+	}
+	return nil
+}
