@@ -74,8 +74,14 @@ func parseTwilioStream(data []byte) (streamEvent, error) {
 		}
 		return streamEvent{kind: evMedia, audio: audio}, nil
 	case assistant.EventDTMF:
+		if m.DTMF.Digit == "" {
+			return streamEvent{}, fmt.Errorf("%w: dtmf without digit", errStreamMessage)
+		}
 		return streamEvent{kind: evDTMF, digit: m.DTMF.Digit}, nil
 	case assistant.EventMark:
+		if m.Mark.Name == "" {
+			return streamEvent{}, fmt.Errorf("%w: mark without name", errStreamMessage)
+		}
 		return streamEvent{kind: evMark, mark: m.Mark.Name}, nil
 	case assistant.EventStop:
 		return streamEvent{kind: evStop}, nil

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -89,9 +90,12 @@ type nccoAction struct {
 // VonageStreamNCCO connects a call to the media websocket: L16 16 kHz,
 // the headers arrive in the websocket's first text message.
 func VonageStreamNCCO(streamURL string, headers map[string]string) []byte {
-	b, _ := json.Marshal([]nccoAction{{Action: "connect", Endpoint: []nccoEndpoint{{
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the URI's & stays readable
+	_ = enc.Encode([]nccoAction{{Action: "connect", Endpoint: []nccoEndpoint{{
 		Type: "websocket", URI: streamURL, ContentType: "audio/l16;rate=16000", Headers: headers}}}})
-	return b
+	return bytes.TrimSpace(b.Bytes())
 }
 
 // VonageRejectNCCO ends a call Vonage asked about: an empty NCCO hangs up.

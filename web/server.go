@@ -43,7 +43,9 @@ type Deps struct {
 	Numbers *controller.Numbers
 	// Calls is call control (nil: the calls API reads records only).
 	Calls CallService
-	Ready []ReadyCheck
+	// Hosted is the hosted-provider voice path (nil: its webhooks answer 503).
+	Hosted HostedService
+	Ready  []ReadyCheck
 }
 
 // Server is the HTTP server.
@@ -54,6 +56,7 @@ type Server struct {
 	trunks  TrunkService
 	numbers *controller.Numbers
 	calls   CallService
+	hosted  HostedService
 	ready   []ReadyCheck
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
@@ -66,7 +69,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, ready: d.Ready, reg: prometheus.NewRegistry()}
+	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sipbridge_http_requests_total", Help: "HTTP requests by method, route and status.",
 	}, []string{"method", "route", "status"})

@@ -207,9 +207,14 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.RecordingsDir, 0o750); err != nil {
 		return fmt.Errorf("RECORDINGS_DIR: %w", err)
 	}
+	hosted := controller.NewHosted(store, controller.HostedOptions{
+		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(),
+		Log: log.With("component", "hosted_calls"),
+	})
+	defer hosted.Close()
 	calls = controller.NewCalls(store, cmdConn, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile,
-		Log: log.With("component", "calls"),
+		Hosted: hosted, Log: log.With("component", "calls"),
 	})
 	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
 		log.Warn("closing calls left open by a previous run", "err", err)
@@ -240,7 +245,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
 		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Log: log.With("component", "numbers"),
 	})
-	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, Ready: []web.ReadyCheck{{
+	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, Hosted: hosted, Ready: []web.ReadyCheck{{
 		Name: "freeswitch",
 		Check: func(context.Context) error {
 			if !switchUp() {
