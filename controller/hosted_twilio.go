@@ -109,8 +109,9 @@ func TwiMLStream(streamURL string, params map[string]string) string {
 //
 // The signature is checked with the auth token of the organization owning
 // the call's number (its own, else the environment's); for a number nobody
-// owns, with the environment's. A bad or unverifiable signature is
-// ErrWebhookSignature and nothing is recorded.
+// owns, with the environment's (without one, such a request gets the
+// <Reject/> unverified: it changes nothing). A bad or unverifiable
+// signature is ErrWebhookSignature and nothing is recorded.
 func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error) {
 	if h.opts.PublicBaseURL == "" {
 		return "", ErrNoPublicURL
@@ -121,7 +122,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 	}
 	fullURL := h.opts.PublicBaseURL + requestURI
 	verify := func(org *db.Organization) error {
-		var token string
+		token, unowned := "", org == nil
 		if org != nil {
 			creds, err := h.orgCredentials(org, provider.NameTwilio)
 			if err != nil {
@@ -132,6 +133,12 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 			}
 		} else if h.opts.Env.Twilio != nil {
 			token = h.opts.Env.Twilio.AuthToken
+		}
+		if token == "" && unowned {
+			// A number nobody owns, and no platform token to check with: the
+			// answer is a <Reject/> that changes nothing.
+			h.log.Warn("twilio webhook for an unknown number not verified: no environment auth token", "call_sid", r.CallSID)
+			return nil
 		}
 		if err := provider.VerifyTwilioSignature(token, fullURL, form, signature); err != nil {
 			h.log.Warn("twilio webhook refused: bad signature", "call_sid", r.CallSID, "err", err)
