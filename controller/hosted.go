@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -235,7 +236,6 @@ func (c *hostedCall) setSID(sid string) {
 	c.mu.Lock()
 	c.sid = sid
 	c.mu.Unlock()
-	c.log = c.log.With("provider_call_id", sid)
 	c.h.mu.Lock()
 	c.h.bySID[c.provider+"|"+sid] = c
 	c.h.mu.Unlock()
@@ -491,37 +491,83 @@ func (c *hostedCall) startInfo(from, to, welcome string, extra map[string]string
 	c.info.Extra["provider"] = c.provider
 }
 
-// assistantFor resolves the inbound assistant of a hosted number.
-func (h *Hosted) inboundNumber(ctx context.Context, e164 string) (*db.Organization, *db.PhoneNumber, *db.Assistant, string) {
-	orgID, ok, err := h.store.NumberOwner(ctx, e164)
+// hostedRoute is the decision for an inbound hosted call: the same rules
+// as the SIP path (an active number of the organization, its assistant,
+// the caller-country allow-list), with the same refusals.
+type hostedRoute struct {
+	org       *db.Organization // nil: nobody's number
+	number    *db.PhoneNumber
+	assistant *db.Assistant // nil: refused
+	refused   *Refusal
+	detail    string
+}
+
+// routeInbound decides an inbound hosted call to `to` from `from`.
+func (h *Hosted) routeInbound(ctx context.Context, to, from string) hostedRoute {
+	orgID, ok, err := h.store.NumberOwner(ctx, to)
 	if err != nil || !ok {
-		return nil, nil, nil, "unknown number"
+		return hostedRoute{refused: &RefuseUnknownNumber, detail: to}
 	}
 	org, err := h.store.GetOrg(ctx, orgID)
 	if err != nil {
-		return nil, nil, nil, "organization not found"
+		return hostedRoute{refused: &RefuseUnknownNumber, detail: to}
 	}
-	recs, _, err := h.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164}, db.Page{Limit: 1})
+	rt := hostedRoute{org: org}
+	active := true
+	recs, _, err := h.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: to, Active: &active}, db.Page{Limit: 1})
 	if err != nil || len(recs) == 0 {
-		return org, nil, nil, "unknown number"
+		rt.refused, rt.detail = &RefuseUnknownNumber, to+" (inactive)"
+		return rt
 	}
 	n := &recs[0]
-	if !n.IsActive {
-		return org, n, nil, "number inactive"
-	}
+	rt.number = n
 	if n.AssistantID == nil {
-		return org, n, nil, "no assistant on the number"
+		rt.refused, rt.detail = &RefuseNoAssistant, to
+		return rt
+	}
+	if len(n.AllowedCountryCodes) > 0 {
+		cc := callerCountry(from, org.DefaultCountry)
+		if !slices.Contains(n.AllowedCountryCodes, cc) {
+			rt.refused, rt.detail = &RefuseCountryBlocked, fmt.Sprintf("caller country %q not in %v", cc, []string(n.AllowedCountryCodes))
+			return rt
+		}
 	}
 	a, err := h.store.GetAssistant(ctx, orgID, *n.AssistantID)
 	if err != nil {
-		return org, n, nil, "assistant not found"
+		rt.refused, rt.detail = &RefuseNoAssistant, to+" (assistant not found)"
+		return rt
 	}
-	return org, n, a, ""
+	rt.assistant = a
+	return rt
+}
+
+// recordRefused keeps the record of a refused call of a known organization
+// (status refused, the SIP status the SIP path would answer, the reason),
+// as the SIP path does.
+func (h *Hosted) recordRefused(ctx context.Context, prov, sid string, rt hostedRoute, from, to string) {
+	h.log.Info("inbound hosted call refused", "provider", prov, "did", to, "from", from, "reason", rt.refused.Reason, "detail", rt.detail)
+	if rt.org == nil {
+		return
+	}
+	now := h.opts.Now().UTC()
+	rec := &db.Call{OrgID: rt.org.ID, CallSID: sid, Provider: prov, Direction: db.DirectionInbound, FromNumber: from, ToNumber: to,
+		ResolvedDID: to, DIDSource: prov, Status: db.CallRefused, SIPStatus: rt.refused.SIPStatus, HangupCause: rt.refused.Cause,
+		Reason: rt.refused.Reason + ": " + rt.detail, StartedAt: now, EndedAt: &now}
+	if rt.number != nil {
+		rec.PhoneNumberID = &rt.number.ID
+	}
+	if err := h.store.CreateCall(ctx, rec); err != nil {
+		h.log.Warn("refused call record not stored", "err", err)
+		return
+	}
+	_ = h.store.AddCallEvent(ctx, rt.org.ID, rec.ID, "refused", db.JSONMap{"sip_status": rt.refused.SIPStatus,
+		"cause": rt.refused.Cause, "reason": rt.refused.Reason, "detail": rt.detail})
 }
 
 // createInbound stores the record of an accepted inbound hosted call and
 // registers it.
-func (h *Hosted) createInbound(ctx context.Context, prov, sid string, org *db.Organization, n *db.PhoneNumber, a *db.Assistant, from, to string, status string) (*hostedCall, error) {
+func (h *Hosted) createInbound(ctx context.Context, prov, sid string, rt hostedRoute, from, to string, status string) (*hostedCall, error) {
+	org, n, a := rt.org, rt.number, rt.assistant
 	c := h.newCall(prov, org.ID, a, false)
 	rec := &db.Call{ID: c.id, OrgID: org.ID, CallSID: sid, AssistantID: &a.ID, PhoneNumberID: &n.ID, Provider: prov,
 		Direction: db.DirectionInbound, FromNumber: from, ToNumber: to, ResolvedDID: to, DIDSource: prov,
@@ -612,7 +658,9 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 	}
 	c.setSID(sid)
 	c.update(map[string]any{"call_sid": sid})
+	c.mu.Lock()
 	c.info.Extra["provider_call_id"] = sid
+	c.mu.Unlock()
 	c.event("provider_accepted", db.JSONMap{"provider_call_id": sid})
 	c.armTimer(h.opts.RingTimeout+h.opts.StreamTimeout, "NO_ANSWER", "not answered in time", true)
 	c.log.Info("outbound hosted call placed", "to", req.To, "from", req.From)

@@ -237,7 +237,14 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 	ctx, cancel := context.WithTimeout(c.h.ctx, timeout)
 	defer cancel()
 	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(timeout), assistant.WithLogger(c.log)}, c.h.opts.DialOptions...)
-	return assistant.Dial(ctx, c.assistant.StreamURL, c.info, opts...)
+	c.mu.Lock()
+	info := c.info
+	info.Extra = make(map[string]string, len(c.info.Extra))
+	for k, v := range c.info.Extra {
+		info.Extra[k] = v
+	}
+	c.mu.Unlock()
+	return assistant.Dial(ctx, c.assistant.StreamURL, info, opts...)
 }
 
 // streamDone ends the call's part of the relay: a Twilio call's record

@@ -89,7 +89,8 @@ func telnyxStream(u string) provider.TelnyxStream {
 //   - call.initiated (incoming) to an active number with an assistant: the
 //     record is created and the call answered with a bidirectional stream to
 //     /streams?call_id=…&token=… (inbound_track, RTP PCMU) and client_state =
-//     base64(call id); another number is hung up (no record);
+//     base64(call id); a call the SIP path would refuse is hung up (with a
+//     refused record when the number has an organization);
 //   - call.answered: the record is in progress;
 //   - call.hangup: the record is closed with the payload's hangup_cause.
 //
@@ -105,9 +106,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		c = h.callBySID(provider.NameTelnyx, p.CallControlID)
 	}
 	var org *db.Organization
-	var number *db.PhoneNumber
-	var asst *db.Assistant
-	var why string
+	var rt hostedRoute
 	to, from := normNumber(p.To), normNumber(p.From)
 	switch {
 	case c != nil:
@@ -115,7 +114,8 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 			return err
 		}
 	case p.Direction == "incoming":
-		org, number, asst, why = h.inboundNumber(ctx, to)
+		rt = h.routeInbound(ctx, to, from)
+		org = rt.org
 	default:
 		if id, ok, _ := h.store.NumberOwner(ctx, from); ok {
 			org, _ = h.store.GetOrg(ctx, id)
@@ -130,8 +130,8 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		if c != nil || p.Direction != "incoming" {
 			return nil // our own dial
 		}
-		if asst == nil {
-			h.log.Info("telnyx call refused", "did", to, "reason", why)
+		if rt.assistant == nil {
+			h.recordRefused(ctx, provider.NameTelnyx, p.CallControlID, rt, from, to)
 			if org != nil {
 				if cl, err := h.client(ctx, org.ID, provider.NameTelnyx); err == nil {
 					_ = cl.Hangup(ctx, p.CallControlID)
@@ -139,7 +139,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 			}
 			return nil
 		}
-		c, err := h.createInbound(ctx, provider.NameTelnyx, p.CallControlID, org, number, asst, from, to, db.CallRinging)
+		c, err := h.createInbound(ctx, provider.NameTelnyx, p.CallControlID, rt, from, to, db.CallRinging)
 		if err != nil {
 			return err
 		}

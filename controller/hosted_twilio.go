@@ -104,8 +104,9 @@ func TwiMLStream(streamURL string, params map[string]string) string {
 //     number with an assistant: <Connect><Stream> to /streams with the call
 //     id and token as parameters (the inbound record is created, status
 //     in-progress);
-//   - an unknown or inactive number, or one without an assistant:
-//     <Reject reason="rejected"/> (no record).
+//   - a call the SIP path would refuse (unknown or inactive number, no
+//     assistant, caller country not allowed): <Reject reason="rejected"/>,
+//     with a refused record when the number has an organization.
 //
 // The signature is checked with the auth token of the organization owning
 // the call's number (its own, else the environment's); for a number nobody
@@ -161,19 +162,16 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
 	}
 
-	to := normNumber(r.To)
-	org, n, a, why := h.inboundNumber(ctx, to)
-	if err := verify(org); err != nil {
+	to, from := normNumber(r.To), normNumber(r.From)
+	rt := h.routeInbound(ctx, to, from)
+	if err := verify(rt.org); err != nil {
 		return "", err
 	}
-	if a == nil {
-		h.log.Info("twilio call rejected", "did", to, "reason", why, "call_sid", r.CallSid())
+	if rt.assistant == nil {
+		h.recordRefused(ctx, provider.NameTwilio, r.CallSID, rt, from, to)
 		return TwiMLReject, nil
 	}
-	if n.Provider != provider.NameTwilio {
-		h.log.Warn("twilio call to a number recorded at another provider", "did", to, "provider", n.Provider)
-	}
-	c, err := h.createInbound(ctx, provider.NameTwilio, r.CallSID, org, n, a, r.From, to, db.CallInProgress)
+	c, err := h.createInbound(ctx, provider.NameTwilio, r.CallSID, rt, from, to, db.CallInProgress)
 	if err != nil {
 		return "", err
 	}
@@ -193,9 +191,6 @@ func normNumber(s string) string {
 	}
 	return s
 }
-
-// CallSid is for logs.
-func (r TwilioVoiceRequest) CallSid() string { return r.CallSID }
 
 // twilioOutbound finds the outbound call a voice webhook is for. Twilio
 // requests the TwiML only after the callee answered, long after CreateCall

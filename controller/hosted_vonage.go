@@ -129,8 +129,9 @@ func (h *Hosted) verifyVonage(org *db.Organization, authorization string, body [
 // VonageAnswer answers Vonage's answer_url (GET or POST /vonage-webhook)
 // with an NCCO: for an inbound call to an active number with an assistant,
 // the record is created (in progress) and the NCCO connects the call to
-// /streams?call_id=…&token=… (L16 16 kHz, headers call_id, from, to); any
-// other number gets an empty NCCO (Vonage hangs up; no record). The JWT is
+// /streams?call_id=…&token=… (L16 16 kHz, headers call_id, from, to); a
+// call the SIP path would refuse gets an empty NCCO (Vonage hangs up), with
+// a refused record when the number has an organization. The JWT is
 // checked when the owning organization has a signature secret.
 func (h *Hosted) VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error) {
 	if h.opts.PublicBaseURL == "" {
@@ -151,16 +152,16 @@ func (h *Hosted) VonageAnswer(ctx context.Context, query url.Values, body []byte
 		return VonageStreamNCCO(h.streamURLWithToken(c), map[string]string{"call_id": c.id}), nil
 	}
 	to, from := normNumber(v.To), normNumber(v.From)
-	org, n, a, why := h.inboundNumber(ctx, to)
-	if err := h.verifyVonage(org, authorization, body); err != nil {
+	rt := h.routeInbound(ctx, to, from)
+	if err := h.verifyVonage(rt.org, authorization, body); err != nil {
 		h.log.Warn("vonage webhook refused: bad signature", "err", err)
 		return nil, err
 	}
-	if a == nil {
-		h.log.Info("vonage call rejected", "did", to, "reason", why)
+	if rt.assistant == nil {
+		h.recordRefused(ctx, provider.NameVonage, v.UUID, rt, from, to)
 		return VonageRejectNCCO, nil
 	}
-	c, err := h.createInbound(ctx, provider.NameVonage, v.UUID, org, n, a, from, to, db.CallInProgress)
+	c, err := h.createInbound(ctx, provider.NameVonage, v.UUID, rt, from, to, db.CallInProgress)
 	if err != nil {
 		return nil, err
 	}

@@ -62,6 +62,19 @@ func TestTwiMLGolden(t *testing.T) {
 		rec.AssistantID == nil || *rec.AssistantID != he.assistant.ID || rec.PhoneNumberID == nil || *rec.PhoneNumberID != he.twilioNum.ID || rec.AnsweredAt == nil {
 		t.Fatalf("record: %+v", rec)
 	}
+	// The caller-country allow-list applies as on the SIP path: rejected,
+	// with a refused record.
+	he.twilioNum.AllowedCountryCodes = db.StringList{"US"}
+	if err := he.store.SaveNumber(context.Background(), he.twilioNum); err != nil {
+		t.Fatal(err)
+	}
+	const blocked = "CA00000000000000000000000000000004"
+	if st, body := he.twilioVoice(twilioInboundForm(blocked), he.twilio.AuthToken); st != 200 || !strings.Contains(body, "<Reject") {
+		t.Fatalf("blocked country: %d %s", st, body)
+	}
+	if r := he.waitRecord(blocked, db.CallRefused, time.Second); r.SIPStatus != 403 || !strings.Contains(r.Reason, `caller country "CA"`) {
+		t.Fatalf("refused record %+v", r)
+	}
 	// An unknown number is rejected without a record.
 	f := twilioInboundForm("CA00000000000000000000000000000002")
 	f.Set("To", "+16475559999")
@@ -328,9 +341,9 @@ func TestTelnyxWebhookFlow(t *testing.T) {
 	}
 }
 
-// TestTelnyxUnknownNumberHungUp: a call to a number nobody has is hung up
-// (signature checked with... the env key: none, so 403) — with a known
-// organization but no assistant it is hung up with no record.
+// TestTelnyxNumberWithoutAssistant: a call to a number without an
+// assistant is hung up and recorded as refused; a number nobody owns
+// cannot be verified (no key) and is refused with 403.
 func TestTelnyxNumberWithoutAssistant(t *testing.T) {
 	he := newHostedEnv(t)
 	he.telnyxNum.AssistantID = nil
@@ -344,8 +357,10 @@ func TestTelnyxNumberWithoutAssistant(t *testing.T) {
 	if _, ok := he.telnyx.WaitAction(ccid, "hangup", 2*time.Second); !ok {
 		t.Fatalf("not hung up: %+v", he.telnyx.Actions())
 	}
+	// Refused like the SIP path: a refused record, 480, the reason.
 	calls, _, _ := he.store.ListCalls(context.Background(), he.orgA, db.CallFilter{}, db.Page{Limit: 10})
-	if len(calls) != 0 {
+	if len(calls) != 1 || calls[0].Status != db.CallRefused || calls[0].SIPStatus != 480 || calls[0].CallSID != ccid ||
+		calls[0].Provider != "telnyx" || !strings.Contains(calls[0].Reason, "no assistant") || calls[0].EndedAt == nil {
 		t.Fatalf("records: %+v", calls)
 	}
 	// Nobody's number: no key to verify with → 403.
@@ -559,5 +574,60 @@ func TestHostedTransferAPI(t *testing.T) {
 	a, ok := he.telnyx.WaitAction(ccid, "transfer", 2*time.Second)
 	if !ok || a.Body["to"] != "+16475554444" {
 		t.Fatalf("transfer action %+v", he.telnyx.Actions())
+	}
+}
+
+// TestOutboundTelnyx: initiate from a Telnyx number dials with Call Control
+// (connection, webhook, bidirectional stream, client_state); its webhooks
+// answer and close the record; a refused dial is a 502 with the message.
+func TestOutboundTelnyx(t *testing.T) {
+	he := newHostedEnv(t)
+	r := he.mustDo(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": telnyxNumber,
+		"to_phone_number": "+16475557777", "assistant_id": he.assistant.ID}, 200)
+	callID, _ := r.Body["call_id"].(string)
+	sid, _ := r.Body["call_sid"].(string)
+	dials := he.telnyx.Dials()
+	if len(dials) != 1 {
+		t.Fatalf("dials %v", dials)
+	}
+	d := dials[0]
+	su, _ := d["stream_url"].(string)
+	cs := base64.StdEncoding.EncodeToString([]byte(callID))
+	if d["connection_id"] != "conn-1" || d["from"] != telnyxNumber || d["to"] != "+16475557777" || d["webhook_url"] != he.base+"/telnyx-webhook" ||
+		!strings.Contains(su, "/streams?call_id="+callID+"&token=") || d["stream_track"] != "inbound_track" ||
+		d["stream_bidirectional_mode"] != "rtp" || d["stream_bidirectional_codec"] != "PCMU" || d["client_state"] != cs {
+		t.Fatalf("dial body %v", d)
+	}
+	he.waitRecord(sid, db.CallRinging, time.Second)
+	// Our own call.initiated is ignored; call.answered puts it in progress.
+	for _, ev := range []string{"call.initiated", "call.answered"} {
+		if st, body := he.telnyxWebhook(telnyxEvent(ev, sid, "outgoing", telnyxNumber, "+16475557777", cs, nil), time.Now().Unix(), false); st != 200 {
+			t.Fatalf("%s: %d %s", ev, st, body)
+		}
+	}
+	he.waitRecord(sid, db.CallInProgress, time.Second)
+	tx := dialProvider(t, su)
+	tx.sendJSON(map[string]any{"event": "start", "stream_id": "s2", "start": map[string]any{"call_control_id": sid}})
+	ac := he.asst.next(3 * time.Second)
+	if !waitUntil(2*time.Second, func() bool { _, _, _, _, _, s, _ := ac.snapshot(); return s != nil }) {
+		t.Fatal("no start")
+	}
+	hang := telnyxEvent("call.hangup", sid, "outgoing", telnyxNumber, "+16475557777", cs, map[string]any{"hangup_cause": "normal_clearing", "hangup_source": "callee"})
+	if st, _ := he.telnyxWebhook(hang, time.Now().Unix(), false); st != 200 {
+		t.Fatal("hangup refused")
+	}
+	if done := he.waitRecord(sid, db.CallCompleted, 2*time.Second); done.HangupCause != "normal_clearing" || done.Direction != db.DirectionOutbound {
+		t.Fatalf("record %+v", done)
+	}
+	select {
+	case <-ac.closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the assistant stream outlived the call")
+	}
+
+	he.telnyx.FailDials(422, "10010", "The destination number is invalid")
+	r = he.do(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": telnyxNumber, "to_phone_number": "+16475558888"})
+	if r.Status != http.StatusBadGateway || !strings.Contains(r.Raw, "The destination number is invalid") {
+		t.Fatalf("provider failure: %d %s", r.Status, r.Raw)
 	}
 }
