@@ -74,10 +74,11 @@ type Hosted struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu    sync.Mutex
-	byID  map[string]*hostedCall
-	bySID map[string]*hostedCall // provider + "|" + provider call id
-	wg    sync.WaitGroup
+	mu       sync.Mutex
+	byID     map[string]*hostedCall
+	bySID    map[string]*hostedCall // provider + "|" + provider call id
+	draining bool
+	wg       sync.WaitGroup
 }
 
 var _ HostedDialer = (*Hosted)(nil)
@@ -121,6 +122,31 @@ func (h *Hosted) Close() {
 		c.finish(finishInfo{cause: "SIPBRIDGE_STOPPED", reason: "sipbridge stopped"})
 	}
 	h.wg.Wait()
+}
+
+// Drain refuses new hosted calls (inbound ones are rejected as busy,
+// outbound ones are refused by call control) and waits until the live ones
+// have ended or ctx is done (SIGTERM).
+func (h *Hosted) Drain(ctx context.Context) error {
+	h.mu.Lock()
+	h.draining = true
+	h.mu.Unlock()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for h.Active() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+func (h *Hosted) isDraining() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.draining
 }
 
 // Active returns the number of live hosted calls.
@@ -504,6 +530,18 @@ type hostedRoute struct {
 
 // routeInbound decides an inbound hosted call to `to` from `from`.
 func (h *Hosted) routeInbound(ctx context.Context, to, from string) hostedRoute {
+	rt := h.routeNumber(ctx, to, from)
+	if rt.assistant != nil && h.isDraining() {
+		return hostedRoute{org: rt.org, number: rt.number, refused: &refuseDraining, detail: "sipbridge is draining"}
+	}
+	return rt
+}
+
+// refuseDraining is the refusal of a new call while shutting down (the SIP
+// path answers 503 too).
+var refuseDraining = Refusal{503, causeUnavailable, "sipbridge is shutting down"}
+
+func (h *Hosted) routeNumber(ctx context.Context, to, from string) hostedRoute {
 	orgID, ok, err := h.store.NumberOwner(ctx, to)
 	if err != nil || !ok {
 		return hostedRoute{refused: &RefuseUnknownNumber, detail: to}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"log/slog"
 	"net"
@@ -14,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -43,6 +47,26 @@ type hostedEnv struct {
 	twilioNum    *db.PhoneNumber
 	telnyxNum    *db.PhoneNumber
 	vonageNum    *db.PhoneNumber
+	vonage       *providertest.Vonage
+}
+
+var (
+	vonageKeyOnce sync.Once
+	vonageKeyPEM  string
+)
+
+// vonageAppKey is an RSA key in PKCS#8 PEM, as the Vonage dashboard hands
+// out (generated once per test binary).
+func vonageAppKey(t *testing.T) string {
+	vonageKeyOnce.Do(func() {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := x509.MarshalPKCS8PrivateKey(k)
+		vonageKeyPEM = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	})
+	return vonageKeyPEM
 }
 
 const (
@@ -59,6 +83,7 @@ func newHostedEnv(t *testing.T, opts ...func(*controller.HostedOptions)) *hosted
 	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
 	tx := providertest.NewTelnyx(t, "KEYtelnyx0123456789")
+	vg := providertest.NewVonage(t)
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -66,7 +91,7 @@ func newHostedEnv(t *testing.T, opts ...func(*controller.HostedOptions)) *hosted
 	}
 	base := "http://" + ln.Addr().String()
 	ho := controller.HostedOptions{PublicBaseURL: base, Log: log,
-		ProviderConfig:          provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL()},
+		ProviderConfig:          provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageAPIBaseURL: vg.URL()},
 		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second}
 	for _, o := range opts {
 		o(&ho)
@@ -93,14 +118,14 @@ func newHostedEnv(t *testing.T, opts ...func(*controller.HostedOptions)) *hosted
 	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
 
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	he := &hostedEnv{env: e, hosted: hosted, asst: newTestAssistant(t), base: base, telnyxPriv: priv, vonageSecret: "vonage-signature-secret"}
+	he := &hostedEnv{env: e, hosted: hosted, asst: newTestAssistant(t), base: base, telnyxPriv: priv, vonageSecret: "vonage-signature-secret", vonage: vg}
 	a.Settings.TwilioAccountSID = tw.AccountSID
 	a.Settings.TelnyxConnectionID = "conn-1"
 	a.Settings.TelnyxPublicKey = base64.StdEncoding.EncodeToString(pub)
 	a.Settings.VonageApplicationID = "app-1"
 	a.Settings.CallLimits.OutboundCountries = []string{"*"}
 	if err := store.UpdateOrg(ctx, a, db.OrgSecrets{TwilioAuthToken: tw.AuthToken, TelnyxAPIKey: tx.APIKey,
-		VonageSignatureSecret: he.vonageSecret}); err != nil {
+		VonageSignatureSecret: he.vonageSecret, VonagePrivateKey: vonageAppKey(t)}); err != nil {
 		t.Fatal(err)
 	}
 	he.assistant = &db.Assistant{OrgID: a.ID, Name: "Receptionist", StreamURL: he.asst.URL(), WelcomeMessage: "Hello from Acme"}

@@ -631,3 +631,110 @@ func TestOutboundTelnyx(t *testing.T) {
 		t.Fatalf("provider failure: %d %s", r.Status, r.Raw)
 	}
 }
+
+// TestOutboundVonageAssistantHangup: initiate from a Vonage number creates
+// the call with an NCCO connecting the websocket (L16 16 kHz, the call id
+// header) and the event_url; the assistant's hangup becomes a PUT hangup;
+// the completed event closes the record.
+func TestOutboundVonageAssistantHangup(t *testing.T) {
+	he := newHostedEnv(t)
+	r := he.mustDo(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": vonageNumber,
+		"to_phone_number": "+16475557777", "assistant_id": he.assistant.ID}, 200)
+	callID, _ := r.Body["call_id"].(string)
+	uuid, _ := r.Body["call_sid"].(string)
+	body := he.vonage.LastCreate()
+	raw, _ := json.Marshal(body)
+	var create struct {
+		To   []map[string]string `json:"to"`
+		From map[string]string   `json:"from"`
+		NCCO []struct {
+			Action   string `json:"action"`
+			Endpoint []struct {
+				Type        string            `json:"type"`
+				URI         string            `json:"uri"`
+				ContentType string            `json:"content-type"`
+				Headers     map[string]string `json:"headers"`
+			} `json:"endpoint"`
+		} `json:"ncco"`
+		EventURL []string `json:"event_url"`
+	}
+	_ = json.Unmarshal(raw, &create)
+	if len(create.NCCO) != 1 || create.NCCO[0].Action != "connect" || len(create.NCCO[0].Endpoint) != 1 {
+		t.Fatalf("create %s", raw)
+	}
+	ep := create.NCCO[0].Endpoint[0]
+	if ep.Type != "websocket" || ep.ContentType != "audio/l16;rate=16000" || ep.Headers["call_id"] != callID ||
+		!strings.Contains(ep.URI, "/streams?call_id="+callID+"&token=") || len(create.EventURL) != 1 || create.EventURL[0] != he.base+"/vonage-webhook/event" ||
+		create.To[0]["number"] != "16475557777" || create.From["number"] != strings.TrimPrefix(vonageNumber, "+") {
+		t.Fatalf("create %s", raw)
+	}
+	he.waitRecord(uuid, db.CallRinging, time.Second)
+	vg := dialProvider(t, ep.URI)
+	vg.sendJSON(map[string]any{"event": "websocket:connected", "content-type": "audio/l16;rate=16000", "call_id": callID})
+	ac := he.asst.next(3 * time.Second)
+	he.waitRecord(uuid, db.CallInProgress, time.Second)
+	if !waitUntil(2*time.Second, func() bool { _, _, _, _, _, s, _ := ac.snapshot(); return s != nil }) {
+		t.Fatal("no start")
+	}
+	_ = ac.send(map[string]any{"event": "hangup"})
+	if m, ok := he.vonage.WaitModify(uuid, "hangup", 2*time.Second); !ok {
+		t.Fatalf("no hangup PUT: %+v", m)
+	}
+	ev, _ := json.Marshal(map[string]any{"uuid": uuid, "status": "completed"})
+	jwt := provider.SignVonageWebhookJWT(he.vonageSecret, ev, time.Now(), nil)
+	if st, b := he.post(http.MethodPost, "/vonage-webhook/event", "application/json", ev, http.Header{"Authorization": {"Bearer " + jwt}}); st != 200 {
+		t.Fatalf("event %d %s", st, b)
+	}
+	done := he.waitRecord(uuid, db.CallCompleted, 2*time.Second)
+	if !strings.Contains(done.Reason, "assistant hung up") {
+		t.Fatalf("record %+v", done)
+	}
+	if evs := he.eventTypes(callID); !slices.Contains(evs, "hangup_requested") || !slices.Contains(evs, "dialing") {
+		t.Fatalf("timeline %v", evs)
+	}
+}
+
+// TestHostedDrain: while draining, a new hosted call is rejected (refused
+// record, 503 like the SIP path) and Drain returns once the live one ended.
+func TestHostedDrain(t *testing.T) {
+	he := newHostedEnv(t)
+	const live = "CA0000000000000000000000000000000d"
+	rec, streamURL, token := he.twilioAnswer(live)
+	tw := dialProvider(t, streamURL)
+	tw.sendJSON(map[string]any{"event": "start", "streamSid": "MZ4", "start": map[string]any{"streamSid": "MZ4", "callSid": live,
+		"customParameters": map[string]string{"call_id": rec.ID, "token": token}}})
+	he.asst.next(3 * time.Second)
+	// Draining starts synchronously (an expired context returns at once).
+	expired, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := he.hosted.Drain(expired); err == nil {
+		t.Fatal("drain with a live call and an expired context returned nil")
+	}
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		drained <- he.hosted.Drain(ctx)
+	}()
+	const late = "CA0000000000000000000000000000000e"
+	if _, body := he.twilioVoice(twilioInboundForm(late), he.twilio.AuthToken); !strings.Contains(body, "<Reject") {
+		t.Fatalf("a new call was accepted while draining: %s", body)
+	}
+	if r := he.waitRecord(late, db.CallRefused, time.Second); r.SIPStatus != 503 {
+		t.Fatalf("refused record %+v", r)
+	}
+	select {
+	case err := <-drained:
+		t.Fatalf("drain returned with a live call: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ4", "stop": map[string]any{"callSid": live}})
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("drain did not return after the last call ended")
+	}
+}

@@ -291,6 +291,9 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 			if err := calls.Drain(dctx); err != nil {
 				log.Warn("drain ended with calls still live: hanging them up", "calls", calls.Active())
 			}
+			if err := hosted.Drain(dctx); err != nil {
+				log.Warn("drain ended with hosted calls still live: closing them", "calls", hosted.Active())
+			}
 			dcancel()
 		}
 	}
