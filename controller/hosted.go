@@ -233,6 +233,8 @@ type hostedCall struct {
 	info      assistant.StartInfo
 	log       *slog.Logger
 	done      chan struct{} // closed when the call is over
+	detach    chan struct{} // closed when the call left the assistant (transfer)
+	detached  sync.Once
 
 	mu          sync.Mutex
 	sid         string // provider call id
@@ -250,7 +252,7 @@ func (h *Hosted) newCall(prov string, orgID int64, a *db.Assistant, outbound boo
 	id := db.NewID()
 	c := &hostedCall{h: h, id: id, provider: prov, orgID: orgID, token: newToken(), outbound: outbound, assistant: a,
 		log:  h.log.With("call_id", id, "org_id", orgID, "provider", prov),
-		done: make(chan struct{})}
+		done: make(chan struct{}), detach: make(chan struct{})}
 	h.mu.Lock()
 	h.byID[id] = c
 	h.mu.Unlock()
@@ -286,7 +288,9 @@ func (h *Hosted) callByID(id string) *hostedCall {
 }
 
 // armTimer (re)arms the call's watchdog: when it fires before a stream
-// attached (or after the stream ended), the call is closed with reason.
+// attached (or after the stream ended), the call is closed with reason;
+// with hangup the provider is asked to end it first and the call counts as
+// failed (no stream ever served it).
 func (c *hostedCall) armTimer(d time.Duration, cause, reason string, hangup bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -299,9 +303,9 @@ func (c *hostedCall) armTimer(d time.Duration, cause, reason string, hangup bool
 	c.timer = time.AfterFunc(d, func() {
 		c.log.Warn("hosted call watchdog fired", "reason", reason)
 		if hangup {
-			c.providerHangup(context.Background())
+			_ = c.providerHangup(context.Background())
 		}
-		c.finish(finishInfo{cause: cause, reason: reason})
+		c.finish(finishInfo{cause: cause, reason: reason, failed: hangup})
 	})
 }
 
@@ -449,6 +453,8 @@ func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
 	}
 	c.setReason("transferred to " + to)
 	c.event("transferred", db.JSONMap{"to": to})
+	// The assistant's part is over; the relay closes its stream.
+	c.detached.Do(func() { close(c.detach) })
 	return nil
 }
 

@@ -139,11 +139,19 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 		if st != nil {
 			msgs = st.Messages()
 		}
+		detach := c.detach
+		if st == nil {
+			detach = nil
+		}
 		select {
 		case <-c.done:
 			return
 		case <-c.h.ctx.Done():
 			return
+		case <-detach:
+			// Transferred: the caller now talks to someone else; the relay
+			// waits for the stream to stop.
+			closeAssistant(true)
 		case ev := <-events:
 			switch ev.kind {
 			case evStart:
@@ -208,8 +216,6 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 				c.event("transfer_requested", db.JSONMap{"to": m.TransferTo, "by": "assistant"})
 				if err := c.providerTransfer(context.Background(), m.TransferTo); err != nil {
 					c.log.Warn("transfer failed", "to", m.TransferTo, "err", err)
-				} else {
-					closeAssistant(true)
 				}
 			case assistant.EventHangup:
 				c.event("hangup_requested", db.JSONMap{"by": "assistant"})

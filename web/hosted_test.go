@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
 )
@@ -568,12 +569,33 @@ func TestHostedTransferAPI(t *testing.T) {
 		t.Fatal(st)
 	}
 	rec := he.waitRecord(ccid, db.CallRinging, 2*time.Second)
+	ans, ok := he.telnyx.WaitAction(ccid, "answer", 2*time.Second)
+	if !ok {
+		t.Fatal("no answer")
+	}
+	tx := dialProvider(t, ans.Body["stream_url"].(string))
+	tx.sendJSON(map[string]any{"event": "start", "stream_id": "s3", "start": map[string]any{"call_control_id": ccid}})
+	ac := he.asst.next(3 * time.Second)
 	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyB, map[string]any{"to": "+16475554444"}, 404)
 	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": "not a number"}, 400)
 	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": "+16475554444"}, 202)
 	a, ok := he.telnyx.WaitAction(ccid, "transfer", 2*time.Second)
 	if !ok || a.Body["to"] != "+16475554444" {
 		t.Fatalf("transfer action %+v", he.telnyx.Actions())
+	}
+	// The caller left the assistant: its stream is stopped and closed.
+	select {
+	case <-ac.closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the assistant stream outlived the transfer")
+	}
+	if _, _, _, _, _, _, stopped := ac.snapshot(); !stopped {
+		t.Fatal("no stop before the close")
+	}
+	hang := telnyxEvent("call.hangup", ccid, "incoming", callerNumber, telnyxNumber, "", map[string]any{"hangup_cause": "normal_clearing"})
+	he.telnyxWebhook(hang, time.Now().Unix(), false)
+	if done := he.waitRecord(ccid, db.CallCompleted, 2*time.Second); !strings.Contains(done.Reason, "transferred to +16475554444") {
+		t.Fatalf("record %+v", done)
 	}
 }
 
@@ -736,5 +758,24 @@ func TestHostedDrain(t *testing.T) {
 		}
 	case <-time.After(3 * time.Second):
 		t.Fatal("drain did not return after the last call ended")
+	}
+}
+
+// TestHostedStreamTimeout: a call whose media stream never connects is hung
+// up at the provider and closed as failed.
+func TestHostedStreamTimeout(t *testing.T) {
+	he := newHostedEnv(t, func(o *controller.HostedOptions) { o.StreamTimeout = 300 * time.Millisecond })
+	const sid = "CA0000000000000000000000000000000f"
+	he.twilio.SetCallStatus(sid, "in-progress")
+	he.twilioAnswer(sid)
+	done := he.waitRecord(sid, db.CallFailed, 3*time.Second)
+	if !strings.Contains(done.Reason, "did not connect") || done.HangupCause != "STREAM_TIMEOUT" {
+		t.Fatalf("record %+v", done)
+	}
+	if f, ok := he.twilio.WaitCallUpdate(sid, "Status", 2*time.Second); !ok || f.Get("Status") != "completed" {
+		t.Fatalf("not hung up: %+v", he.twilio.CallUpdates())
+	}
+	if he.hosted.Active() != 0 {
+		t.Fatal("the call is still live")
 	}
 }
