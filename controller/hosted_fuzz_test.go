@@ -14,13 +14,14 @@ func FuzzTwilioVoiceForm(f *testing.F) {
 	f.Add("CallSid=CA0123456789abcdef0123456789abcdef&AccountSid=AC0123456789abcdef0123456789abcdef&From=%2B14165550100&To=%2B16475550100&Direction=inbound")
 	f.Add("CallSid=CA&To=")
 	f.Add("%zz=1")
+	f.Add("CallSid=CA0123456789abcdef0123456789abcdef&AccountSid=AC0123456789abcdef0123456789abcdef&From=%00&To=%2B1")
 	f.Fuzz(func(t *testing.T, raw string) {
 		form, err := url.ParseQuery(raw)
 		if err != nil {
 			return
 		}
 		r, err := ParseTwilioVoiceForm(form)
-		if err == nil && (!twilioSID(r.CallSID, "CA") || r.To == "") {
+		if err == nil && (!twilioSID(r.CallSID, "CA") || r.To == "" || !printable(r.From, r.To, r.Direction)) {
 			t.Fatalf("accepted %+v", r)
 		}
 	})
@@ -34,8 +35,9 @@ func FuzzTelnyxEvent(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		ev, err := ParseTelnyxEvent(body)
 		if err == nil {
-			if ev.Data.EventType == "" {
-				t.Fatal("accepted without event_type")
+			p := ev.Data.Payload
+			if ev.Data.EventType == "" || !printable(p.CallControlID, p.From, p.To, p.HangupCause) {
+				t.Fatalf("accepted %+v", ev)
 			}
 			_ = callIDOfClientState(ev.Data.Payload.ClientState)
 			_ = normNumber(ev.Data.Payload.To)
@@ -47,10 +49,11 @@ func FuzzVonageWebhooks(f *testing.F) {
 	f.Add("uuid=u1&from=14165550100&to=16475550100", []byte(nil))
 	f.Add("", []byte(`{"uuid":"u2","from":"1","to":"2","status":"completed","duration":"3"}`))
 	f.Add("", []byte(`{"uuid":7,"status":[]}`))
+	f.Add("uuid=u%00&to=1", []byte(nil))
 	f.Fuzz(func(t *testing.T, query string, body []byte) {
 		q, _ := url.ParseQuery(query)
-		if v, err := ParseVonageAnswer(q, body); err == nil && v.UUID == "" {
-			t.Fatal("answer accepted without uuid")
+		if v, err := ParseVonageAnswer(q, body); err == nil && (v.UUID == "" || !printable(v.UUID, v.From, v.To)) {
+			t.Fatalf("answer accepted: %+v", v)
 		}
 		if v, err := ParseVonageEvent(body); err == nil && (v.UUID == "" || v.Status == "") {
 			t.Fatal("event accepted without uuid or status")

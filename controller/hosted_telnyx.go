@@ -51,8 +51,13 @@ func ParseTelnyxEvent(body []byte) (TelnyxEvent, error) {
 	if strings.HasPrefix(d.EventType, "call.") && (d.Payload.CallControlID == "" || len(d.Payload.CallControlID) > 256) {
 		return TelnyxEvent{}, fmt.Errorf("%w: %s without call_control_id", ErrBadWebhook, d.EventType)
 	}
-	if len(d.Payload.ClientState) > 4096 || len(d.Payload.From) > 256 || len(d.Payload.To) > 256 {
+	pl := &d.Payload
+	if len(pl.ClientState) > 4096 || len(pl.From) > 256 || len(pl.To) > 256 || len(pl.HangupCause) > 128 ||
+		len(pl.HangupSource) > 128 || len(pl.SIPHangupCause) > 128 || len(pl.Direction) > 32 {
 		return TelnyxEvent{}, fmt.Errorf("%w: oversized field", ErrBadWebhook)
+	}
+	if !printable(d.EventType, pl.CallControlID, pl.ClientState, pl.From, pl.To, pl.Direction, pl.HangupCause, pl.HangupSource, pl.SIPHangupCause) {
+		return TelnyxEvent{}, fmt.Errorf("%w: control characters or invalid UTF-8", ErrBadWebhook)
 	}
 	return e, nil
 }

@@ -75,6 +75,8 @@ func TestParseTwilioVoiceForm(t *testing.T) {
 		"no To":          func(v url.Values) { v.Del("To") },
 		"huge From":      func(v url.Values) { v.Set("From", string(make([]byte, 300))) },
 		"huge Direction": func(v url.Values) { v.Set("Direction", string(make([]byte, 40))) },
+		"NUL in From":    func(v url.Values) { v.Set("From", "+1416\x00") },
+		"bad UTF-8 To":   func(v url.Values) { v.Set("To", "+1\xff") },
 	} {
 		v := url.Values{}
 		for k, vs := range ok {
@@ -92,7 +94,8 @@ func TestParseTelnyxEvent(t *testing.T) {
 	if err != nil || ev.Data.Payload.HangupCause != "normal_clearing" || callIDOfClientState(ev.Data.Payload.ClientState) != "c1" {
 		t.Fatalf("%+v %v", ev, err)
 	}
-	for _, bad := range []string{``, `[]`, `{}`, `{"data":{}}`, `{"data":{"event_type":"call.initiated","payload":{}}}`, `{"data":"x"}`} {
+	for _, bad := range []string{``, `[]`, `{}`, `{"data":{}}`, `{"data":{"event_type":"call.initiated","payload":{}}}`, `{"data":"x"}`,
+		`{"data":{"event_type":"call.hangup","payload":{"call_control_id":"v3:x","hangup_cause":"a\u0000b"}}}`} {
 		if _, err := ParseTelnyxEvent([]byte(bad)); !errors.Is(err, ErrBadWebhook) {
 			t.Errorf("%q: %v, want ErrBadWebhook", bad, err)
 		}

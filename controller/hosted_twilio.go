@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
@@ -41,7 +42,27 @@ func ParseTwilioVoiceForm(form url.Values) (TwilioVoiceRequest, error) {
 	if len(r.Direction) > 32 || len(r.CallStatus) > 32 {
 		return TwilioVoiceRequest{}, fmt.Errorf("%w: Direction or CallStatus too long", ErrBadWebhook)
 	}
+	if !printable(r.From, r.To, r.Direction, r.CallStatus) {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: control characters or invalid UTF-8", ErrBadWebhook)
+	}
 	return r, nil
+}
+
+// printable reports whether every value is valid UTF-8 without control
+// characters: what a webhook field must be before it reaches a record
+// (PostgreSQL refuses NUL in text).
+func printable(vals ...string) bool {
+	for _, v := range vals {
+		if !utf8.ValidString(v) {
+			return false
+		}
+		for _, r := range v {
+			if r < 0x20 || r == 0x7f {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func twilioSID(s, prefix string) bool {

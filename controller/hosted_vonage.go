@@ -31,6 +31,12 @@ func (v VonageCall) check(needStatus bool) (VonageCall, error) {
 	if len(v.From) > 256 || len(v.To) > 256 || len(v.Status) > 64 || len(v.ConversationUUID) > 128 || len(v.Reason) > 512 {
 		return VonageCall{}, fmt.Errorf("%w: oversized field", ErrBadWebhook)
 	}
+	if len(v.Direction) > 32 || len(v.Duration) > 32 {
+		return VonageCall{}, fmt.Errorf("%w: oversized field", ErrBadWebhook)
+	}
+	if !printable(v.UUID, v.ConversationUUID, v.From, v.To, v.Status, v.Direction, v.Reason, v.Duration) {
+		return VonageCall{}, fmt.Errorf("%w: control characters or invalid UTF-8", ErrBadWebhook)
+	}
 	if needStatus && v.Status == "" {
 		return VonageCall{}, fmt.Errorf("%w: no status", ErrBadWebhook)
 	}

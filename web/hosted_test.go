@@ -105,6 +105,11 @@ func TestTwilioWebhookRefusals(t *testing.T) {
 	if !strings.Contains(he.logs.String(), "twilio webhook refused: bad signature") {
 		t.Fatal("refusal not logged")
 	}
+	nul := twilioInboundForm("CA00000000000000000000000000000009")
+	nul.Set("From", "+1416\x00")
+	if st, body := he.twilioVoice(nul, he.twilio.AuthToken); st != http.StatusBadRequest {
+		t.Errorf("NUL in From: %d %s", st, body)
+	}
 	for name, body := range map[string]string{"garbage": "%zz", "no CallSid": "To=%2B16475550100"} {
 		if st, _ := he.post(http.MethodPost, "/twiml", "application/x-www-form-urlencoded", []byte(body), nil); st != http.StatusBadRequest {
 			t.Errorf("%s: %d, want 400", name, st)
