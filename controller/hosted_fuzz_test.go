@@ -92,12 +92,12 @@ func FuzzStreamMessages(f *testing.F) {
 		}
 		switch ev.kind {
 		case evDTMF:
-			if ev.digit == "" {
-				t.Fatal("dtmf without digit")
+			if !validDigit(ev.digit) {
+				t.Fatalf("dtmf digit %q", ev.digit)
 			}
 		case evMark:
-			if ev.mark == "" {
-				t.Fatal("mark without name")
+			if !validMark(ev.mark) {
+				t.Fatalf("mark %q", ev.mark)
 			}
 		}
 	})

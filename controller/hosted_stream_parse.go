@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/sipbridge/sipbridge/assistant"
 )
@@ -51,6 +52,14 @@ type streamEvent struct {
 
 var errStreamMessage = errors.New("malformed provider stream message")
 
+// validDigit: one DTMF key.
+func validDigit(d string) bool {
+	return len(d) == 1 && strings.Contains("0123456789*#ABCDabcd", d)
+}
+
+// validMark: a mark name we can pass on (ours come from the assistant).
+func validMark(m string) bool { return m != "" && len(m) <= 256 && printable(m) }
+
 // parseTwilioStream decodes a Twilio Media Streams message.
 func parseTwilioStream(data []byte) (streamEvent, error) {
 	m, err := assistant.ParseStreamMessage(data)
@@ -74,13 +83,13 @@ func parseTwilioStream(data []byte) (streamEvent, error) {
 		}
 		return streamEvent{kind: evMedia, audio: audio}, nil
 	case assistant.EventDTMF:
-		if m.DTMF.Digit == "" {
-			return streamEvent{}, fmt.Errorf("%w: dtmf without digit", errStreamMessage)
+		if !validDigit(m.DTMF.Digit) {
+			return streamEvent{}, fmt.Errorf("%w: dtmf without a valid digit", errStreamMessage)
 		}
 		return streamEvent{kind: evDTMF, digit: m.DTMF.Digit}, nil
 	case assistant.EventMark:
-		if m.Mark.Name == "" {
-			return streamEvent{}, fmt.Errorf("%w: mark without name", errStreamMessage)
+		if !validMark(m.Mark.Name) {
+			return streamEvent{}, fmt.Errorf("%w: mark without a valid name", errStreamMessage)
 		}
 		return streamEvent{kind: evMark, mark: m.Mark.Name}, nil
 	case assistant.EventStop:
@@ -133,13 +142,13 @@ func parseTelnyxStream(data []byte) (streamEvent, error) {
 		}
 		return streamEvent{kind: evMedia, audio: audio}, nil
 	case "dtmf":
-		if m.DTMF == nil || m.DTMF.Digit == "" {
-			return streamEvent{}, fmt.Errorf("%w: dtmf without digit", errStreamMessage)
+		if m.DTMF == nil || !validDigit(m.DTMF.Digit) {
+			return streamEvent{}, fmt.Errorf("%w: dtmf without a valid digit", errStreamMessage)
 		}
 		return streamEvent{kind: evDTMF, digit: m.DTMF.Digit}, nil
 	case "mark":
-		if m.Mark == nil || m.Mark.Name == "" {
-			return streamEvent{}, fmt.Errorf("%w: mark without name", errStreamMessage)
+		if m.Mark == nil || !validMark(m.Mark.Name) {
+			return streamEvent{}, fmt.Errorf("%w: mark without a valid name", errStreamMessage)
 		}
 		return streamEvent{kind: evMark, mark: m.Mark.Name}, nil
 	case "stop":
@@ -180,8 +189,8 @@ func parseVonageStream(binary bool, data []byte) (streamEvent, error) {
 				digit, _ = d["digit"].(string)
 			}
 		}
-		if digit == "" {
-			return streamEvent{}, fmt.Errorf("%w: dtmf without digit", errStreamMessage)
+		if !validDigit(digit) {
+			return streamEvent{}, fmt.Errorf("%w: dtmf without a valid digit", errStreamMessage)
 		}
 		return streamEvent{kind: evDTMF, digit: digit}, nil
 	}

@@ -168,7 +168,8 @@ func TestParseStreamMessages(t *testing.T) {
 		{provider.NameTwilio, false, `{"event":"media"}`}, {provider.NameTwilio, false, `nope`},
 		{provider.NameTwilio, false, `{"event":"media","media":{"payload":"!!"}}`},
 		{provider.NameTelnyx, false, `{"event":"media","media":{"payload":"!!"}}`}, {provider.NameTelnyx, false, `{}`},
-		{provider.NameTelnyx, false, `{"event":"dtmf"}`},
+		{provider.NameTelnyx, false, `{"event":"dtmf"}`}, {provider.NameTelnyx, false, `{"event":"dtmf","dtmf":{"digit":"55"}}`},
+		{provider.NameTwilio, false, `{"event":"dtmf","dtmf":{"digit":"x"}}`}, {provider.NameTwilio, false, `{"event":"mark","mark":{}}`},
 		{provider.NameVonage, true, "abc"}, {provider.NameVonage, false, `{"event":"websocket:dtmf"}`}, {provider.NameVonage, false, `[`},
 	} {
 		if _, err := parseStream(bad.prov, bad.binary, []byte(bad.msg)); !errors.Is(err, errStreamMessage) {
