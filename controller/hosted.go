@@ -78,6 +78,7 @@ type Hosted struct {
 	byID     map[string]*hostedCall
 	bySID    map[string]*hostedCall // provider + "|" + provider call id
 	draining bool
+	closed   bool // Close was called: no new relay starts
 	wg       sync.WaitGroup
 }
 
@@ -113,6 +114,7 @@ func NewHosted(store *db.Store, opts HostedOptions) *Hosted {
 func (h *Hosted) Close() {
 	h.cancel()
 	h.mu.Lock()
+	h.closed = true
 	calls := make([]*hostedCall, 0, len(h.byID))
 	for _, c := range h.byID {
 		calls = append(calls, c)
@@ -156,8 +158,9 @@ func (h *Hosted) Active() int {
 	return len(h.byID)
 }
 
-// StreamURL is the media websocket URL for providers: wss://<public
-// host>/streams (ws:// when PUBLIC_BASE_URL is http).
+// StreamURL is the media websocket URL for providers: PUBLIC_BASE_URL with
+// wss:// for https:// (ws:// for http://) and /streams after its path, like
+// the webhooks (wss://bridge.example.com/streams).
 func (h *Hosted) StreamURL() string {
 	b := h.opts.PublicBaseURL
 	switch {
@@ -167,10 +170,10 @@ func (h *Hosted) StreamURL() string {
 		b = "ws://" + strings.TrimPrefix(b, "http://")
 	}
 	if u, err := url.Parse(b); err == nil {
-		u.Path, u.RawQuery = "", ""
-		b = strings.TrimRight(u.String(), "/")
+		u.RawQuery, u.Fragment = "", ""
+		b = u.String()
 	}
-	return b + "/streams"
+	return strings.TrimRight(b, "/") + "/streams"
 }
 
 // streamURLWithToken is the stream URL carrying the call id and token in
@@ -240,7 +243,6 @@ type hostedCall struct {
 	sid         string // provider call id
 	answeredAt  time.Time
 	attached    bool // a media stream serves the call
-	streamEnded bool
 	transferred bool
 	ended       bool
 	endReason   string
@@ -307,15 +309,6 @@ func (c *hostedCall) armTimer(d time.Duration, cause, reason string, hangup bool
 		}
 		c.finish(finishInfo{cause: cause, reason: reason, failed: hangup})
 	})
-}
-
-func (c *hostedCall) stopTimer() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
-	}
 }
 
 // event appends to the call's timeline.

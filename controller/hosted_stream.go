@@ -31,9 +31,15 @@ func (h *Hosted) CheckStreamToken(callID, token string) error {
 // token parameters of a live Twilio call (else the websocket is closed with
 // 1008, policy violation).
 func (h *Hosted) ServeStream(conn StreamConn, callID string) {
-	h.wg.Add(1)
-	defer h.wg.Done()
 	defer conn.Close()
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return
+	}
+	h.wg.Add(1)
+	h.mu.Unlock()
+	defer h.wg.Done()
 	var c *hostedCall
 	var start streamEvent
 	if callID == "" {
@@ -259,9 +265,6 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 // HangupGrace.
 func (c *hostedCall) streamDone(reason string) {
 	c.setReason(reason)
-	c.mu.Lock()
-	c.streamEnded = true
-	c.mu.Unlock()
 	if c.provider == provider.NameTwilio {
 		c.finish(finishInfo{cause: "NORMAL_CLEARING", reason: reason})
 		return

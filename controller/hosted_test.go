@@ -53,7 +53,7 @@ func TestStreamURL(t *testing.T) {
 		"https://bridge.example.com":      "wss://bridge.example.com/streams",
 		"https://bridge.example.com/":     "wss://bridge.example.com/streams",
 		"http://127.0.0.1:8080":           "ws://127.0.0.1:8080/streams",
-		"https://bridge.example.com/base": "wss://bridge.example.com/streams",
+		"https://bridge.example.com/base": "wss://bridge.example.com/base/streams",
 	} {
 		h := NewHosted(nil, HostedOptions{PublicBaseURL: base})
 		if got := h.StreamURL(); got != want {
