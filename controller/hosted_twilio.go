@@ -2,10 +2,8 @@ package controller
 
 import (
 	"context"
-	"encoding/xml"
 	"fmt"
 	"net/url"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -84,37 +82,12 @@ func clip(s string) string {
 	return s
 }
 
-const xmlHeader = `<?xml version="1.0" encoding="UTF-8"?>`
+// TwiMLReject refuses a call (what the SIP path would refuse).
+const TwiMLReject = provider.TwiMLReject
 
-// TwiMLReject refuses a call (unknown number, no assistant): Twilio plays
-// nothing and the caller hears a busy signal... reason "rejected".
-const TwiMLReject = xmlHeader + `<Response><Reject reason="rejected"/></Response>`
-
-func xmlAttr(s string) string {
-	var b strings.Builder
-	_ = xml.EscapeText(&b, []byte(s))
-	// EscapeText leaves nothing unsafe for a double-quoted attribute (it
-	// escapes " as &#34;).
-	return b.String()
-}
-
-// TwiMLStream is the answer that connects a call to the media websocket:
-// <Connect><Stream url="…"> with one <Parameter> per param, by name.
-// Twilio forbids a query in the stream URL: the call id and the per-call
-// token travel as parameters and come back in start.customParameters.
+// TwiMLStream connects a call to the media websocket (provider.TwiMLStream).
 func TwiMLStream(streamURL string, params map[string]string) string {
-	var b strings.Builder
-	b.WriteString(xmlHeader + `<Response><Connect><Stream url="` + xmlAttr(streamURL) + `">`)
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		b.WriteString(`<Parameter name="` + xmlAttr(k) + `" value="` + xmlAttr(params[k]) + `"/>`)
-	}
-	b.WriteString(`</Stream></Connect></Response>`)
-	return b.String()
+	return provider.TwiMLStream(streamURL, params)
 }
 
 // TwilioVoice answers Twilio's voice webhook. requestURI is the path and

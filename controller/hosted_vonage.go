@@ -1,7 +1,6 @@
 package controller
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -80,28 +79,11 @@ func ParseVonageEvent(body []byte) (VonageCall, error) {
 	return v.check(true)
 }
 
-// NCCO action of an answer.
-type nccoEndpoint struct {
-	Type        string            `json:"type"`
-	URI         string            `json:"uri"`
-	ContentType string            `json:"content-type"`
-	Headers     map[string]string `json:"headers,omitempty"`
-}
-
-type nccoAction struct {
-	Action   string         `json:"action"`
-	Endpoint []nccoEndpoint `json:"endpoint"`
-}
-
 // VonageStreamNCCO connects a call to the media websocket: L16 16 kHz,
-// the headers arrive in the websocket's first text message.
+// the headers arrive in the websocket's first text message
+// (provider.VonageWebsocketNCCO).
 func VonageStreamNCCO(streamURL string, headers map[string]string) []byte {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false) // the URI's & stays readable
-	_ = enc.Encode([]nccoAction{{Action: "connect", Endpoint: []nccoEndpoint{{
-		Type: "websocket", URI: streamURL, ContentType: "audio/l16;rate=16000", Headers: headers}}}})
-	return bytes.TrimSpace(b.Bytes())
+	return provider.VonageWebsocketNCCO(streamURL, headers)
 }
 
 // VonageRejectNCCO ends a call Vonage asked about: an empty NCCO hangs up.
