@@ -245,6 +245,7 @@ type hostedCall struct {
 	attached    bool // a media stream serves the call
 	transferred bool
 	ended       bool
+	failed      bool // no assistant ever took the call: the record ends failed
 	endReason   string
 	timer       *time.Timer
 }
@@ -363,6 +364,7 @@ func (c *hostedCall) finish(f finishInfo) {
 		c.endReason = f.reason
 	}
 	reason, answeredAt, sid := c.endReason, c.answeredAt, c.sid
+	f.failed = f.failed || c.failed
 	c.mu.Unlock()
 	close(c.done)
 	c.h.mu.Lock()
@@ -453,7 +455,9 @@ func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
 
 // fault handles the assistant being unreachable or gone: the assistant's
 // fallback number when it has one (provider transfer), else a hangup.
-func (c *hostedCall) fault(reason string) {
+// neverConnected marks a call no assistant ever took: hung up, its record
+// ends failed (as a SIP call refused for the same reason).
+func (c *hostedCall) fault(reason string, neverConnected bool) {
 	c.setReason(reason)
 	if a := c.assistant; a != nil && a.FallbackTransferNumber != "" {
 		c.log.Warn("assistant fault: transferring to the fallback number", "reason", reason, "to", a.FallbackTransferNumber)
@@ -463,6 +467,11 @@ func (c *hostedCall) fault(reason string) {
 		}
 	}
 	c.log.Warn("assistant fault: hanging up", "reason", reason)
+	if neverConnected {
+		c.mu.Lock()
+		c.failed = true
+		c.mu.Unlock()
+	}
 	_ = c.providerHangup(context.Background())
 }
 

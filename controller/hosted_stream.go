@@ -111,7 +111,7 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 	if err != nil {
 		c.log.Warn("assistant unreachable", "err", err)
 		c.event("assistant_unreachable", db.JSONMap{"error": err.Error()})
-		c.fault("assistant unreachable")
+		c.fault("assistant unreachable", true)
 		c.streamDone("assistant unreachable")
 		return
 	}
@@ -197,7 +197,7 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 				c.event("assistant_disconnected", db.JSONMap{"error": fmt.Sprint(err)})
 				closeAssistant(false)
 				if !c.isTransferred() {
-					c.fault("assistant disconnected")
+					c.fault("assistant disconnected", false)
 				}
 				continue
 			}

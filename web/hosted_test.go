@@ -784,3 +784,63 @@ func TestHostedStreamTimeout(t *testing.T) {
 		t.Fatal("the call is still live")
 	}
 }
+
+// TestHostedAssistantTransfer: the assistant's transfer becomes the
+// provider's (Twilio: the live call's TwiML is a <Dial>), its stream ends,
+// and the record closes when Twilio stops the stream.
+func TestHostedAssistantTransfer(t *testing.T) {
+	he := newHostedEnv(t)
+	const sid = "CA00000000000000000000000000000010"
+	he.twilio.SetCallStatus(sid, "in-progress")
+	rec, streamURL, token := he.twilioAnswer(sid)
+	tw := dialProvider(t, streamURL)
+	tw.sendJSON(map[string]any{"event": "start", "streamSid": "MZ5", "start": map[string]any{"streamSid": "MZ5", "callSid": sid,
+		"customParameters": map[string]string{"call_id": rec.ID, "token": token}}})
+	ac := he.asst.next(3 * time.Second)
+	_ = ac.send(map[string]any{"event": "transfer", "transfer": map[string]any{"to": "sip:desk@pbx.example.com"}})
+	f, ok := he.twilio.WaitCallUpdate(sid, "Twiml", 2*time.Second)
+	if !ok || !strings.Contains(f.Get("Twiml"), "<Dial><Sip>sip:desk@pbx.example.com</Sip></Dial>") {
+		t.Fatalf("transfer update %+v", he.twilio.CallUpdates())
+	}
+	select {
+	case <-ac.closed:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the assistant stream outlived the transfer")
+	}
+	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ5", "stop": map[string]any{"callSid": sid}})
+	done := he.waitRecord(sid, db.CallCompleted, 2*time.Second)
+	if done.Reason != "transferred to sip:desk@pbx.example.com" {
+		t.Fatalf("reason %q", done.Reason)
+	}
+}
+
+// TestHostedAssistantUnreachableHangsUp: no fallback number: the call is
+// hung up at the provider (Telnyx hangup action), the record ends failed
+// and says why.
+func TestHostedAssistantUnreachableHangsUp(t *testing.T) {
+	he := newHostedEnv(t)
+	he.assistant.StreamURL = "ws://127.0.0.1:1/down"
+	if err := he.store.SaveAssistant(context.Background(), he.assistant, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	const ccid = "v3:unreachable-1"
+	he.telnyxWebhook(telnyxEvent("call.initiated", ccid, "incoming", callerNumber, telnyxNumber, "", nil), time.Now().Unix(), false)
+	ans, ok := he.telnyx.WaitAction(ccid, "answer", 2*time.Second)
+	if !ok {
+		t.Fatal("no answer")
+	}
+	tx := dialProvider(t, ans.Body["stream_url"].(string))
+	tx.sendJSON(map[string]any{"event": "start", "stream_id": "s4", "start": map[string]any{"call_control_id": ccid}})
+	if _, ok := he.telnyx.WaitAction(ccid, "hangup", 3*time.Second); !ok {
+		t.Fatalf("not hung up: %+v", he.telnyx.Actions())
+	}
+	hang := telnyxEvent("call.hangup", ccid, "incoming", callerNumber, telnyxNumber, "", map[string]any{"hangup_cause": "normal_clearing", "hangup_source": "callee"})
+	he.telnyxWebhook(hang, time.Now().Unix(), false)
+	rec := he.waitRecord(ccid, db.CallFailed, 2*time.Second)
+	if rec.Reason != "assistant unreachable" {
+		t.Fatalf("reason %q", rec.Reason)
+	}
+	if evs := he.eventTypes(rec.ID); !slices.Contains(evs, "assistant_unreachable") {
+		t.Fatalf("timeline %v", evs)
+	}
+}
