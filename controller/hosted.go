@@ -641,7 +641,7 @@ func (h *Hosted) createInbound(ctx context.Context, prov, sid string, rt hostedR
 }
 
 // Initiate places an outbound call from a number hosted at Twilio (Calls
-// API, Url={PUBLIC_BASE_URL}/twiml), Telnyx (Call Control dial with the
+// API, Url={PUBLIC_BASE_URL}/twiml, StatusCallback=…/twiml/status), Telnyx (Call Control dial with the
 // bidirectional stream) or Vonage (Voice API with an NCCO connecting the
 // websocket). The record is created first; the provider's call id is
 // stored once it answers. Provider failures wrap ErrProviderCall.
@@ -683,7 +683,7 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 	var sid string
 	switch prov {
 	case provider.NameTwilio:
-		sid, err = p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, URL: base + "/twiml"})
+		sid, err = p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, URL: base + "/twiml", StatusCallback: base + "/twiml/status"})
 	case provider.NameTelnyx:
 		tx, ok := p.(*provider.Telnyx)
 		if !ok {

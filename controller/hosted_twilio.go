@@ -209,3 +209,46 @@ func (h *Hosted) twilioOutbound(ctx context.Context, r TwilioVoiceRequest) *host
 	}
 	return nil
 }
+
+// Twilio call statuses that end a call before or without its stream.
+var twilioFinal = map[string]bool{"completed": true, "busy": true, "no-answer": true, "failed": true, "canceled": true}
+
+// TwilioStatus handles the status callback of an outbound call sipbridge
+// placed (POST /twiml/status, same signature rule as /twiml): busy,
+// no-answer, failed and canceled close the record as failed with that
+// status as its cause; completed closes it (if the stream did not already).
+// Callbacks of calls that are not live here are ignored.
+func (h *Hosted) TwilioStatus(ctx context.Context, requestURI string, form url.Values, signature string) error {
+	if h.opts.PublicBaseURL == "" {
+		return ErrNoPublicURL
+	}
+	r, err := ParseTwilioVoiceForm(form)
+	if err != nil {
+		return err
+	}
+	c := h.callBySID(provider.NameTwilio, r.CallSID)
+	if c == nil {
+		return nil
+	}
+	org, err := h.store.GetOrg(ctx, c.orgID)
+	if err != nil {
+		return err
+	}
+	creds, err := h.orgCredentials(org, provider.NameTwilio)
+	if err != nil {
+		return err
+	}
+	token := ""
+	if creds.Twilio != nil {
+		token = creds.Twilio.AuthToken
+	}
+	if err := provider.VerifyTwilioSignature(token, h.opts.PublicBaseURL+requestURI, form, signature); err != nil {
+		h.log.Warn("twilio status callback refused: bad signature", "call_sid", r.CallSID, "err", err)
+		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
+	}
+	if twilioFinal[r.CallStatus] {
+		c.event("provider_hangup", db.JSONMap{"status": r.CallStatus})
+		c.finish(finishInfo{cause: r.CallStatus, reason: "provider status " + r.CallStatus, failed: r.CallStatus != "completed"})
+	}
+	return nil
+}

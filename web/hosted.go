@@ -18,6 +18,7 @@ import (
 // websocket and call control of live hosted calls.
 type HostedService interface {
 	TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error)
+	TwilioStatus(ctx context.Context, requestURI string, form url.Values, signature string) error
 	TelnyxWebhook(ctx context.Context, header http.Header, body []byte) error
 	VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error)
 	VonageEvent(ctx context.Context, body []byte, authorization string) error
@@ -34,6 +35,7 @@ const maxWebhookBody = 1 << 20
 
 func (s *Server) hostedRoutes() {
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/twiml", Summary: "Twilio voice webhook (X-Twilio-Signature): TwiML <Connect><Stream> to /streams, or <Reject/> for a number without an assistant", Tag: "hosted-voice", Raw: "application/xml"}, s.twiml)
+	s.handle(nil, operation{Method: http.MethodPost, Path: "/twiml/status", Summary: "Twilio status callback of outbound calls (X-Twilio-Signature): busy, no-answer, failed, canceled and completed close the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.twimlStatus)
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/telnyx-webhook", Summary: "Telnyx Call Control webhook (Ed25519 signature): call.initiated is answered with a bidirectional stream to /streams, call.hangup closes the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.telnyxWebhook)
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		s.handle(nil, operation{Method: m, Path: "/vonage-webhook", Summary: "Vonage answer_url (signed JWT when the organization has a signature secret): an NCCO connecting the call to /streams", Tag: "hosted-voice", Resp: []map[string]any{}}, s.vonageAnswer)
@@ -81,20 +83,44 @@ func readWebhookBody(c echo.Context) ([]byte, error) {
 	return b, nil
 }
 
+// twilioForm reads a Twilio webhook's form (the body only: the query is
+// part of the signed URL).
+func twilioForm(c echo.Context) (url.Values, error) {
+	body, err := readWebhookBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(strings.ToLower(ct), echo.MIMEApplicationForm) {
+		return nil, &APIError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Twilio webhooks are application/x-www-form-urlencoded"}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed form"}
+	}
+	return form, nil
+}
+
+func (s *Server) twimlStatus(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	form, err := twilioForm(c)
+	if err != nil {
+		return err
+	}
+	if err := s.hosted.TwilioStatus(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature")); err != nil {
+		return hostedError(err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
 func (s *Server) twiml(c echo.Context) error {
 	if err := s.hostedReady(); err != nil {
 		return err
 	}
-	body, err := readWebhookBody(c)
+	form, err := twilioForm(c)
 	if err != nil {
 		return err
-	}
-	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(strings.ToLower(ct), echo.MIMEApplicationForm) {
-		return &APIError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Twilio webhooks are application/x-www-form-urlencoded"}
-	}
-	form, err := url.ParseQuery(string(body))
-	if err != nil {
-		return &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed form"}
 	}
 	out, err := s.hosted.TwilioVoice(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature"))
 	if err != nil {

@@ -521,14 +521,34 @@ func TestOutboundTwilio(t *testing.T) {
 	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ2", "stop": map[string]any{"callSid": sid}})
 	he.waitRecord(sid, db.CallCompleted, 2*time.Second)
 
+	// A second call is busy: the status callback closes it as failed.
+	r = he.mustDo(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": twilioNumber, "to_phone_number": "+16475556000"}, 200)
+	busySID, _ := r.Body["call_sid"].(string)
+	if got := he.twilio.CallsCreated(); got[len(got)-1].Get("StatusCallback") != he.base+"/twiml/status" {
+		t.Fatalf("StatusCallback %q", got[len(got)-1].Get("StatusCallback"))
+	}
+	status := url.Values{"CallSid": {busySID}, "AccountSid": {he.twilio.AccountSID}, "From": {twilioNumber}, "To": {"+16475556000"},
+		"Direction": {"outbound-api"}, "CallStatus": {"busy"}}
+	sig := provider.TwilioSignature("wrong", he.base+"/twiml/status", status)
+	if st, _ := he.post(http.MethodPost, "/twiml/status", "application/x-www-form-urlencoded", []byte(status.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != http.StatusForbidden {
+		t.Fatalf("bad status signature: %d", st)
+	}
+	sig = provider.TwilioSignature(he.twilio.AuthToken, he.base+"/twiml/status", status)
+	if st, b := he.post(http.MethodPost, "/twiml/status", "application/x-www-form-urlencoded", []byte(status.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != 200 {
+		t.Fatalf("status: %d %s", st, b)
+	}
+	if busy := he.waitRecord(busySID, db.CallFailed, 2*time.Second); busy.HangupCause != "busy" {
+		t.Fatalf("busy record %+v", busy)
+	}
+
 	// Provider failure: 502 with Twilio's message, the record failed.
 	he.twilio.FailCalls(400, 21215, "Account not authorized to call +16475558888")
 	r = he.do(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": twilioNumber, "to_phone_number": "+16475558888"})
 	if r.Status != http.StatusBadGateway || !strings.Contains(r.Raw, "Account not authorized to call +16475558888") || r.errCode() != "provider_failed" {
 		t.Fatalf("provider failure: %d %s", r.Status, r.Raw)
 	}
-	failed, _, _ := he.store.ListCalls(context.Background(), he.orgA, db.CallFilter{Status: db.CallFailed}, db.Page{Limit: 10})
-	if len(failed) != 1 || failed[0].ToNumber != "+16475558888" || !strings.Contains(failed[0].Reason, "not authorized") {
+	failed, _, _ := he.store.ListCalls(context.Background(), he.orgA, db.CallFilter{Status: db.CallFailed, PhoneNumber: "+16475558888"}, db.Page{Limit: 10})
+	if len(failed) != 1 || !strings.Contains(failed[0].Reason, "not authorized") {
 		t.Fatalf("failed records %+v", failed)
 	}
 }
