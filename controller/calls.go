@@ -264,6 +264,7 @@ type StreamSink interface {
 // *websocket.Conn).
 type StreamConn interface {
 	NextReader() (messageType int, r io.Reader, err error)
+	ReadMessage() (messageType int, p []byte, err error)
 	WriteMessage(messageType int, data []byte) error
 	SetReadDeadline(t time.Time) error
 	SetWriteDeadline(t time.Time) error

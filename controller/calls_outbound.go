@@ -41,6 +41,9 @@ type InitiateRequest struct {
 type InitiateResult struct {
 	CallID  string // calls.id
 	CallSID string // the FreeSWITCH channel UUID (or the provider's call id)
+	// Ringing is true when the call was placed but not answered yet (a
+	// provider-hosted call: its webhooks tell the rest).
+	Ringing bool
 }
 
 // DialAttempt is what one trunk answered.

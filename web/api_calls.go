@@ -177,10 +177,11 @@ func (s *Server) hangupCall(c echo.Context) error {
 	if err != nil {
 		return callLookupError(err)
 	}
-	if s.calls == nil {
-		return liveCallError(controller.ErrCallNotFound)
+	err = controller.ErrCallNotFound
+	if s.calls != nil {
+		err = s.calls.Hangup(ctx, orgID(c), call.ID)
 	}
-	if err := s.calls.Hangup(ctx, orgID(c), call.ID); err != nil {
+	if err = s.orHosted(err, call, func(h HostedService) error { return h.Hangup(ctx, orgID(c), call.ID) }); err != nil {
 		return liveCallError(err)
 	}
 	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: call.ID})
@@ -203,10 +204,11 @@ func (s *Server) transferCall(c echo.Context) error {
 	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
 		return invalid("mode", "mode must be refer or bridge")
 	}
-	if s.calls == nil {
-		return liveCallError(controller.ErrCallNotFound)
+	err = controller.ErrCallNotFound
+	if s.calls != nil {
+		err = s.calls.Transfer(ctx, orgID(c), call.ID, in.To, in.Mode)
 	}
-	if err := s.calls.Transfer(ctx, orgID(c), call.ID, in.To, in.Mode); err != nil {
+	if err = s.orHosted(err, call, func(h HostedService) error { return h.Transfer(ctx, orgID(c), call.ID, in.To) }); err != nil {
 		return liveCallError(err)
 	}
 	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: call.ID})
@@ -306,7 +308,11 @@ func (s *Server) initiateCall(c echo.Context) error {
 		}
 		return initiateError(err, in.FromPhoneNumber)
 	}
-	return c.JSON(http.StatusOK, initiateResult{Message: "call answered and connected to the assistant", CallSID: res.CallSID, CallID: res.CallID})
+	msg := "call answered and connected to the assistant"
+	if res.Ringing {
+		msg = "call placed at the provider; the assistant is connected when it is answered"
+	}
+	return c.JSON(http.StatusOK, initiateResult{Message: msg, CallSID: res.CallSID, CallID: res.CallID})
 }
 
 // initiateError is where outbound call errors become HTTP statuses.
@@ -330,6 +336,10 @@ func initiateError(err error, from string) error {
 		return &APIError{Status: http.StatusConflict, Code: "cancelled", Message: err.Error()}
 	case errors.Is(err, controller.ErrDraining):
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "draining", Message: err.Error()}
+	case errors.Is(err, controller.ErrProviderCall):
+		return &APIError{Status: http.StatusBadGateway, Code: "provider_failed", Message: err.Error()}
+	case errors.Is(err, controller.ErrNoPublicURL):
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: err.Error()}
 	case errors.Is(err, controller.ErrBadNumber):
 		return invalid("to_phone_number", "%s", err.Error())
 	}

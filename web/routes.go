@@ -19,6 +19,8 @@ func (s *Server) routes() {
 		s.handle(nil, operation{Method: http.MethodGet, Path: p, Summary: "mod_audio_stream websocket of a live call (token in ?token=)", Tag: "calls", Raw: "websocket"}, s.fsStream)
 	}
 
+	s.hostedRoutes()
+
 	api := s.e.Group("/api/v1", s.auth)
 	a := func(method, path, summary, tag string, req, resp any, status int, h echo.HandlerFunc, query ...queryParam) {
 		s.handle(api, operation{Method: method, Path: "/api/v1" + path, Summary: summary, Tag: tag, Auth: true, Req: req, Resp: resp, Status: status, Query: query}, h)

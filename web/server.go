@@ -47,6 +47,8 @@ type Deps struct {
 
 	// SMS sends, receives and forwards messages (nil: SMS routes answer 503).
 	SMS *controller.SMS
+	// Hosted is the hosted-provider voice path (nil: its webhooks answer 503).
+	Hosted HostedService
 }
 
 // Server is the HTTP server.
@@ -58,6 +60,7 @@ type Server struct {
 	numbers *controller.Numbers
 	calls   CallService
 	sms     *controller.SMS
+	hosted  HostedService
 	ready   []ReadyCheck
 	reg     *prometheus.Registry
 	reqs    *prometheus.CounterVec
@@ -73,7 +76,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, sms: d.SMS, ready: d.Ready, reg: prometheus.NewRegistry()}
+	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, sms: d.SMS, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sipbridge_http_requests_total", Help: "HTTP requests by method, route and status.",
 	}, []string{"method", "route", "status"})

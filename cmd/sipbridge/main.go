@@ -207,9 +207,14 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.RecordingsDir, 0o750); err != nil {
 		return fmt.Errorf("RECORDINGS_DIR: %w", err)
 	}
+	hosted := controller.NewHosted(store, controller.HostedOptions{
+		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(),
+		Log: log.With("component", "hosted_calls"),
+	})
+	defer hosted.Close()
 	calls = controller.NewCalls(store, cmdConn, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile,
-		Log: log.With("component", "calls"),
+		Hosted: hosted, Log: log.With("component", "calls"),
 	})
 	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
 		log.Warn("closing calls left open by a previous run", "err", err)
@@ -246,7 +251,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	smsDone := make(chan struct{})
 	go func() { sms.Run(ctx); close(smsDone) }() // the SMS queue and forwarding workers
 	defer func() { stop(); <-smsDone }()         // a message being sent is finished and recorded
-	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Ready: []web.ReadyCheck{{
+	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Hosted: hosted, Ready: []web.ReadyCheck{{
 		Name: "freeswitch",
 		Check: func(context.Context) error {
 			if !switchUp() {
@@ -291,6 +296,9 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 			}()
 			if err := calls.Drain(dctx); err != nil {
 				log.Warn("drain ended with calls still live: hanging them up", "calls", calls.Active())
+			}
+			if err := hosted.Drain(dctx); err != nil {
+				log.Warn("drain ended with hosted calls still live: closing them", "calls", hosted.Active())
 			}
 			dcancel()
 		}

@@ -29,6 +29,8 @@ type Telnyx struct {
 	// SendErrors are answered, in order, to the next sends instead of
 	// accepting them.
 	SendErrors []FakeError
+
+	calls telnyxCalls
 }
 
 // TelnyxNumber is one of the account's numbers.
@@ -44,6 +46,7 @@ func NewTelnyx(t testing.TB, apiKey string) *Telnyx {
 	mux.HandleFunc("GET /v2/phone_numbers", f.list)
 	mux.HandleFunc("DELETE /v2/phone_numbers/{id}", f.remove)
 	mux.HandleFunc("POST /v2/messages", f.sendMessage)
+	f.registerCalls(mux)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+f.APIKey {
 			telnyxError(w, 401, "10009", "Authentication failed", "The API key provided is invalid.")

@@ -39,6 +39,8 @@ type Twilio struct {
 	// OnSend, when set, runs for each accepted message before it is
 	// answered (outside the lock).
 	OnSend func(m TwilioMessage)
+
+	calls twilioCalls
 }
 
 // TwilioNumber is one IncomingPhoneNumber.
@@ -58,6 +60,7 @@ func NewTwilio(t testing.TB, accountSID, authToken string) *Twilio {
 	mux.HandleFunc("POST "+acct+"/IncomingPhoneNumbers/{file}", f.update)
 	mux.HandleFunc("DELETE "+acct+"/IncomingPhoneNumbers/{file}", f.remove)
 	mux.HandleFunc("POST "+acct+"/Messages.json", f.createMessage)
+	f.registerCalls(mux, acct)
 	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.Requests = append(f.Requests, r.Method+" "+r.URL.Path)

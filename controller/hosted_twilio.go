@@ -1,0 +1,254 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+// TwilioVoiceRequest is Twilio's voice webhook (POST /twiml, form encoded).
+type TwilioVoiceRequest struct {
+	CallSID    string
+	AccountSID string
+	From, To   string
+	Direction  string // inbound | outbound-api | outbound-dial
+	CallStatus string
+}
+
+// ParseTwilioVoiceForm reads the fields sipbridge uses from the form of a
+// Twilio voice webhook. CallSid (CA + 32 hex), AccountSid (AC + 32 hex), From
+// and To are required; errors wrap ErrBadWebhook.
+func ParseTwilioVoiceForm(form url.Values) (TwilioVoiceRequest, error) {
+	r := TwilioVoiceRequest{CallSID: form.Get("CallSid"), AccountSID: form.Get("AccountSid"), From: strings.TrimSpace(form.Get("From")),
+		To: strings.TrimSpace(form.Get("To")), Direction: form.Get("Direction"), CallStatus: form.Get("CallStatus")}
+	if !twilioSID(r.CallSID, "CA") {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: CallSid %q", ErrBadWebhook, clip(r.CallSID))
+	}
+	if !twilioSID(r.AccountSID, "AC") {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: AccountSid %q", ErrBadWebhook, clip(r.AccountSID))
+	}
+	if r.To == "" || len(r.To) > 256 || len(r.From) > 256 {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: To and From are required", ErrBadWebhook)
+	}
+	if len(r.Direction) > 32 || len(r.CallStatus) > 32 {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: Direction or CallStatus too long", ErrBadWebhook)
+	}
+	if !printable(r.From, r.To, r.Direction, r.CallStatus) {
+		return TwilioVoiceRequest{}, fmt.Errorf("%w: control characters or invalid UTF-8", ErrBadWebhook)
+	}
+	return r, nil
+}
+
+// printable reports whether every value is valid UTF-8 without control
+// characters: what a webhook field must be before it reaches a record
+// (PostgreSQL refuses NUL in text).
+func printable(vals ...string) bool {
+	for _, v := range vals {
+		if !utf8.ValidString(v) {
+			return false
+		}
+		for _, r := range v {
+			if r < 0x20 || r == 0x7f {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func twilioSID(s, prefix string) bool {
+	if len(s) != 34 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, ch := range s[2:] {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", ch) {
+			return false
+		}
+	}
+	return true
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+// TwiMLReject refuses a call (what the SIP path would refuse).
+const TwiMLReject = provider.TwiMLReject
+
+// TwiMLStream connects a call to the media websocket (provider.TwiMLStream).
+func TwiMLStream(streamURL string, params map[string]string) string {
+	return provider.TwiMLStream(streamURL, params)
+}
+
+// TwilioVoice answers Twilio's voice webhook. requestURI is the path and
+// query Twilio requested (the signature covers PUBLIC_BASE_URL + it);
+// signature is X-Twilio-Signature. It returns TwiML:
+//
+//   - a live outbound call (by CallSid) or an inbound call to an active
+//     number with an assistant: <Connect><Stream> to /streams with the call
+//     id and token as parameters (the inbound record is created, status
+//     in-progress);
+//   - a call the SIP path would refuse (unknown or inactive number, no
+//     assistant, caller country not allowed): <Reject reason="rejected"/>,
+//     with a refused record when the number has an organization.
+//
+// The signature is checked with the auth token of the organization owning
+// the call's number (its own, else the environment's); for a number nobody
+// owns, with the environment's (without one, such a request gets the
+// <Reject/> unverified: it changes nothing). A bad or unverifiable
+// signature is ErrWebhookSignature and nothing is recorded.
+func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error) {
+	if h.opts.PublicBaseURL == "" {
+		return "", ErrNoPublicURL
+	}
+	r, err := ParseTwilioVoiceForm(form)
+	if err != nil {
+		return "", err
+	}
+	fullURL := h.opts.PublicBaseURL + requestURI
+	verify := func(org *db.Organization) error {
+		token, unowned := "", org == nil
+		if org != nil {
+			creds, err := h.orgCredentials(org, provider.NameTwilio)
+			if err != nil {
+				return err
+			}
+			if creds.Twilio != nil {
+				token = creds.Twilio.AuthToken
+			}
+		} else if h.opts.Env.Twilio != nil {
+			token = h.opts.Env.Twilio.AuthToken
+		}
+		if token == "" && unowned {
+			// A number nobody owns, and no platform token to check with: the
+			// answer is a <Reject/> that changes nothing.
+			h.log.Warn("twilio webhook for an unknown number not verified: no environment auth token", "call_sid", r.CallSID)
+			return nil
+		}
+		if err := provider.VerifyTwilioSignature(token, fullURL, form, signature); err != nil {
+			h.log.Warn("twilio webhook refused: bad signature", "call_sid", r.CallSID, "err", err)
+			return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
+		}
+		return nil
+	}
+
+	// An outbound call we placed: Twilio fetches its TwiML once answered.
+	if c := h.twilioOutbound(ctx, r); c != nil {
+		org, err := h.store.GetOrg(ctx, c.orgID)
+		if err != nil {
+			return "", err
+		}
+		if err := verify(org); err != nil {
+			return "", err
+		}
+		c.answered()
+		c.armTimer(h.opts.StreamTimeout, "STREAM_TIMEOUT", "the provider's media stream did not connect", true)
+		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
+	}
+
+	to, from := normNumber(r.To), normNumber(r.From)
+	rt := h.routeInbound(ctx, to, from)
+	if err := verify(rt.org); err != nil {
+		return "", err
+	}
+	if rt.assistant == nil {
+		h.recordRefused(ctx, provider.NameTwilio, r.CallSID, rt, from, to)
+		return TwiMLReject, nil
+	}
+	c, err := h.createInbound(ctx, provider.NameTwilio, r.CallSID, rt, from, to, db.CallInProgress)
+	if err != nil {
+		return "", err
+	}
+	c.info.AccountSID, c.info.CallSID = r.AccountSID, r.CallSID
+	return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
+}
+
+// normNumber returns an E.164 form of a provider's number ("+14155550100",
+// or Vonage's "14155550100"); anything else is returned as is.
+func normNumber(s string) string {
+	s = strings.TrimSpace(s)
+	if did.IsE164(s) {
+		return s
+	}
+	if did.IsE164("+" + s) {
+		return "+" + s
+	}
+	return s
+}
+
+// twilioOutbound finds the outbound call a voice webhook is for. Twilio
+// requests the TwiML only after the callee answered, long after CreateCall
+// returned; a short wait covers the CallSid not being stored yet.
+func (h *Hosted) twilioOutbound(ctx context.Context, r TwilioVoiceRequest) *hostedCall {
+	if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil {
+		return c
+	}
+	if !strings.HasPrefix(r.Direction, "outbound") {
+		return nil
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(25 * time.Millisecond):
+		}
+		if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil {
+			return c
+		}
+	}
+	return nil
+}
+
+// Twilio call statuses that end a call before or without its stream.
+var twilioFinal = map[string]bool{"completed": true, "busy": true, "no-answer": true, "failed": true, "canceled": true}
+
+// TwilioStatus handles the status callback of an outbound call sipbridge
+// placed (POST /twiml/status, same signature rule as /twiml): busy,
+// no-answer, failed and canceled close the record as failed with that
+// status as its cause; completed closes it (if the stream did not already).
+// Callbacks of calls that are not live here are ignored.
+func (h *Hosted) TwilioStatus(ctx context.Context, requestURI string, form url.Values, signature string) error {
+	if h.opts.PublicBaseURL == "" {
+		return ErrNoPublicURL
+	}
+	r, err := ParseTwilioVoiceForm(form)
+	if err != nil {
+		return err
+	}
+	c := h.callBySID(provider.NameTwilio, r.CallSID)
+	if c == nil {
+		return nil
+	}
+	org, err := h.store.GetOrg(ctx, c.orgID)
+	if err != nil {
+		return err
+	}
+	creds, err := h.orgCredentials(org, provider.NameTwilio)
+	if err != nil {
+		return err
+	}
+	token := ""
+	if creds.Twilio != nil {
+		token = creds.Twilio.AuthToken
+	}
+	if err := provider.VerifyTwilioSignature(token, h.opts.PublicBaseURL+requestURI, form, signature); err != nil {
+		h.log.Warn("twilio status callback refused: bad signature", "call_sid", r.CallSID, "err", err)
+		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
+	}
+	if twilioFinal[r.CallStatus] {
+		c.event("provider_hangup", db.JSONMap{"status": r.CallStatus})
+		c.finish(finishInfo{cause: r.CallStatus, reason: "provider status " + r.CallStatus, failed: r.CallStatus != "completed"})
+	}
+	return nil
+}

@@ -1,0 +1,94 @@
+package provider
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// TelnyxStream is a bidirectional media stream requested with a Call Control
+// answer or dial: Telnyx opens a websocket to URL, sends the track (μ-law
+// when Codec is PCMU) and plays the RTP payloads sent back to it.
+type TelnyxStream struct {
+	// URL is the wss:// address Telnyx connects to (a query is allowed).
+	URL string
+	// Track is inbound_track (default), outbound_track or both_tracks.
+	Track string
+	// BidirectionalMode is "rtp" for raw RTP payloads back (Telnyx's
+	// stream_bidirectional_mode).
+	BidirectionalMode string
+	// BidirectionalCodec is the codec of the audio sent back (PCMU, PCMA,
+	// G722, OPUS, AMR-WB, L16).
+	BidirectionalCodec string
+}
+
+// TelnyxDial is an outbound Call Control dial (POST /calls).
+type TelnyxDial struct {
+	From, To string
+	// ConnectionID overrides the credentials' connection.
+	ConnectionID string
+	// WebhookURL receives the call's events (else the connection's).
+	WebhookURL string
+	// ClientState travels back in every event (base64, as Telnyx wants it).
+	ClientState string
+	Stream      TelnyxStream
+	// TimeoutSeconds is how long to ring (0: Telnyx's default).
+	TimeoutSeconds int
+}
+
+type telnyxStreamFields struct {
+	StreamURL          string `json:"stream_url,omitempty"`
+	StreamTrack        string `json:"stream_track,omitempty"`
+	BidirectionalMode  string `json:"stream_bidirectional_mode,omitempty"`
+	BidirectionalCodec string `json:"stream_bidirectional_codec,omitempty"`
+}
+
+func telnyxStreamOf(s TelnyxStream) telnyxStreamFields {
+	return telnyxStreamFields{StreamURL: s.URL, StreamTrack: s.Track, BidirectionalMode: s.BidirectionalMode, BidirectionalCodec: s.BidirectionalCodec}
+}
+
+// Dial places a Call Control call with a bidirectional media stream (POST
+// /calls, sent once) and returns its call_control_id.
+func (t *Telnyx) Dial(ctx context.Context, d TelnyxDial) (string, error) {
+	conn := firstSet(d.ConnectionID, t.creds.ConnectionID)
+	if !isE164(d.To) || !isE164(d.From) || conn == "" {
+		return "", badRequest(NameTelnyx, "dial needs E.164 from and to and a connection_id")
+	}
+	body := struct {
+		ConnectionID string `json:"connection_id"`
+		To           string `json:"to"`
+		From         string `json:"from"`
+		WebhookURL   string `json:"webhook_url,omitempty"`
+		ClientState  string `json:"client_state,omitempty"`
+		TimeoutSecs  int    `json:"timeout_secs,omitempty"`
+		telnyxStreamFields
+	}{ConnectionID: conn, To: d.To, From: d.From, WebhookURL: d.WebhookURL, ClientState: d.ClientState,
+		TimeoutSecs: d.TimeoutSeconds, telnyxStreamFields: telnyxStreamOf(d.Stream)}
+	var res struct {
+		Data struct {
+			CallControlID string `json:"call_control_id"`
+		} `json:"data"`
+	}
+	if err := t.call(ctx, http.MethodPost, "/calls", nil, body, &res); err != nil {
+		return "", err
+	}
+	if res.Data.CallControlID == "" {
+		return "", &Error{Provider: NameTelnyx, Kind: ErrProviderDown, Message: "answer without call_control_id"}
+	}
+	return res.Data.CallControlID, nil
+}
+
+// Answer answers an inbound Call Control call with a media stream (POST
+// /calls/{id}/actions/answer). clientState is base64, echoed in later
+// events.
+func (t *Telnyx) Answer(ctx context.Context, callControlID, clientState string, s TelnyxStream) error {
+	if strings.TrimSpace(callControlID) == "" {
+		return badRequest(NameTelnyx, "call id is empty")
+	}
+	body := struct {
+		ClientState string `json:"client_state,omitempty"`
+		telnyxStreamFields
+	}{ClientState: clientState, telnyxStreamFields: telnyxStreamOf(s)}
+	return t.call(ctx, http.MethodPost, "/calls/"+url.PathEscape(callControlID)+"/actions/answer", nil, body, nil)
+}

@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// HostedService is what the web layer needs of the hosted-provider voice
+// path (controller.Hosted): the providers' voice webhooks, the media
+// websocket and call control of live hosted calls.
+type HostedService interface {
+	TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error)
+	TwilioStatus(ctx context.Context, requestURI string, form url.Values, signature string) error
+	TelnyxWebhook(ctx context.Context, header http.Header, body []byte) error
+	VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error)
+	VonageEvent(ctx context.Context, body []byte, authorization string) error
+	CheckStreamToken(callID, token string) error
+	ServeStream(conn controller.StreamConn, callID string)
+	Hangup(ctx context.Context, orgID int64, callID string) error
+	Transfer(ctx context.Context, orgID int64, callID, to string) error
+}
+
+var _ HostedService = (*controller.Hosted)(nil)
+
+func (s *Server) hostedRoutes() {
+	s.handle(nil, operation{Method: http.MethodPost, Path: "/twiml", Summary: "Twilio voice webhook (X-Twilio-Signature): TwiML <Connect><Stream> to /streams, or <Reject/> for a number without an assistant", Tag: "hosted-voice", Raw: "application/xml"}, s.twiml)
+	s.handle(nil, operation{Method: http.MethodPost, Path: "/twiml/status", Summary: "Twilio status callback of outbound calls (X-Twilio-Signature): busy, no-answer, failed, canceled and completed close the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.twimlStatus)
+	s.handle(nil, operation{Method: http.MethodPost, Path: "/telnyx-webhook", Summary: "Telnyx Call Control webhook (Ed25519 signature): call.initiated is answered with a bidirectional stream to /streams, call.hangup closes the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.telnyxWebhook)
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		s.handle(nil, operation{Method: m, Path: "/vonage-webhook", Summary: "Vonage answer_url (signed JWT when the organization has a signature secret): an NCCO connecting the call to /streams", Tag: "hosted-voice", Resp: []map[string]any{}}, s.vonageAnswer)
+	}
+	s.handle(nil, operation{Method: http.MethodPost, Path: "/vonage-webhook/event", Summary: "Vonage event_url: answered and final call statuses update the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.vonageEvent)
+	s.handle(nil, operation{Method: http.MethodGet, Path: "/streams", Summary: "Media websocket of hosted calls: Twilio Media Streams (token in start.customParameters), Telnyx and Vonage (?call_id=&token=)", Tag: "hosted-voice", Raw: "websocket"}, s.hostedStream)
+}
+
+// hostedError maps the hosted path's errors (the one place they become
+// statuses): signature 403, malformed webhook 400, no PUBLIC_BASE_URL 503,
+// provider failure 502 with its message.
+func hostedError(err error) error {
+	switch {
+	case errors.Is(err, controller.ErrWebhookSignature):
+		return &APIError{Status: http.StatusForbidden, Code: "invalid_signature", Message: "webhook signature invalid"}
+	case errors.Is(err, controller.ErrBadWebhook):
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: err.Error()}
+	case errors.Is(err, controller.ErrBadStreamToken):
+		return &APIError{Status: http.StatusForbidden, Code: "forbidden", Message: "unknown call or bad stream token"}
+	case errors.Is(err, controller.ErrNoPublicURL):
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: err.Error()}
+	case errors.Is(err, controller.ErrBadTransferTarget):
+		return invalid("to", "%s", err.Error())
+	case errors.Is(err, controller.ErrProviderCall):
+		return &APIError{Status: http.StatusBadGateway, Code: "provider_failed", Message: err.Error()}
+	}
+	return err
+}
+
+func (s *Server) hostedReady() error {
+	if s.hosted == nil {
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "the hosted-provider voice path is not running"}
+	}
+	return nil
+}
+
+// twilioForm reads a Twilio webhook's form (the body only: the query is
+// part of the signed URL).
+func twilioForm(c echo.Context) (url.Values, error) {
+	body, err := readWebhookBody(c)
+	if err != nil {
+		return nil, err
+	}
+	if ct := c.Request().Header.Get(echo.HeaderContentType); !strings.HasPrefix(strings.ToLower(ct), echo.MIMEApplicationForm) {
+		return nil, &APIError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type", Message: "Twilio webhooks are application/x-www-form-urlencoded"}
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed form"}
+	}
+	return form, nil
+}
+
+func (s *Server) twimlStatus(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	form, err := twilioForm(c)
+	if err != nil {
+		return err
+	}
+	if err := s.hosted.TwilioStatus(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature")); err != nil {
+		return hostedError(err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) twiml(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	form, err := twilioForm(c)
+	if err != nil {
+		return err
+	}
+	out, err := s.hosted.TwilioVoice(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature"))
+	if err != nil {
+		return hostedError(err)
+	}
+	return c.Blob(http.StatusOK, "application/xml", []byte(out))
+}
+
+func (s *Server) telnyxWebhook(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	body, err := readWebhookBody(c)
+	if err != nil {
+		return err
+	}
+	if err := s.hosted.TelnyxWebhook(c.Request().Context(), c.Request().Header, body); err != nil {
+		return hostedError(err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) vonageAnswer(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	var body []byte
+	if c.Request().Method == http.MethodPost {
+		var err error
+		if body, err = readWebhookBody(c); err != nil {
+			return err
+		}
+	}
+	out, err := s.hosted.VonageAnswer(c.Request().Context(), c.QueryParams(), body, c.Request().Header.Get(echo.HeaderAuthorization))
+	if err != nil {
+		return hostedError(err)
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, out)
+}
+
+func (s *Server) vonageEvent(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	body, err := readWebhookBody(c)
+	if err != nil {
+		return err
+	}
+	if err := s.hosted.VonageEvent(c.Request().Context(), body, c.Request().Header.Get(echo.HeaderAuthorization)); err != nil {
+		return hostedError(err)
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) hostedStream(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	callID, token := c.QueryParam("call_id"), c.QueryParam("token")
+	if callID != "" || token != "" {
+		if err := s.hosted.CheckStreamToken(callID, token); err != nil {
+			s.log.Warn("hosted media websocket refused: unknown call or bad token", "call_id", callID, "remote", c.RealIP())
+			return hostedError(err)
+		}
+	}
+	conn, err := streamUpgrader.Upgrade(c.Response(), c.Request(), nil)
+	if err != nil {
+		return nil // the upgrader answered the client already
+	}
+	s.hosted.ServeStream(conn, callID)
+	return nil
+}
+
+// orHosted sends a hangup or transfer to the hosted path when call control
+// does not know the call and the record is a provider-hosted one.
+func (s *Server) orHosted(err error, call *db.Call, f func(HostedService) error) error {
+	if err == nil || !errors.Is(err, controller.ErrCallNotFound) || s.hosted == nil || call.Provider == "" || call.Provider == "sip" {
+		return err
+	}
+	if herr := f(s.hosted); herr != nil {
+		if errors.Is(herr, controller.ErrCallNotFound) {
+			return herr
+		}
+		return hostedError(herr)
+	}
+	return nil
+}
