@@ -74,6 +74,10 @@ type CallsOptions struct {
 	// Hosted places outbound calls from numbers hosted at Twilio, Telnyx or
 	// Vonage (nil: such calls are refused with ErrNotSIPNumber).
 	Hosted HostedDialer
+	// OnFrame, when set, is told how long each caller frame took from its
+	// arrival on the mod_audio_stream websocket to its `media` message being
+	// written to the assistant (metrics, benchmarks).
+	OnFrame func(time.Duration)
 	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
 	DialOptions []assistant.DialOption
 	Log         *slog.Logger

@@ -34,6 +34,7 @@ func (k *streamSink) ServeStream(conn StreamConn) {
 	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
 	conv := assistant.NewFrameConverter()
 	buf := make([]byte, 0, 2048) // one frame, reused: no allocation per frame
+	onFrame := s.c.opts.OnFrame
 	var err error
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(streamIdle))
@@ -49,6 +50,10 @@ func (k *streamSink) ServeStream(conn StreamConn) {
 		if buf, err = readAll(r, buf[:0]); err != nil {
 			break
 		}
+		var arrived time.Time
+		if onFrame != nil {
+			arrived = time.Now()
+		}
 		st := s.asst.Load()
 		if st == nil {
 			continue
@@ -58,6 +63,9 @@ func (k *streamSink) ServeStream(conn StreamConn) {
 			continue
 		}
 		_ = st.SendMedia(ulaw) // a broken assistant shows on its Messages
+		if onFrame != nil {
+			onFrame(time.Since(arrived))
+		}
 	}
 	_ = conn.Close()
 	s.fsNotes.push(fsNote{gen: k.gen, closed: true, err: err})
