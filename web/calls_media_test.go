@@ -3,6 +3,7 @@ package web_test
 import (
 	"io"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -144,8 +145,8 @@ func TestInboundCallReachesAssistant(t *testing.T) {
 	if _, _, _, _, _, _, stopped := ac.snapshot(); !stopped {
 		t.Fatal("the assistant got no stop")
 	}
-	if !waitUntil(2*time.Second, func() bool { return ce.calls.Active() == 0 }) {
-		t.Fatalf("%d sessions still live", ce.calls.Active())
+	if !waitUntil(2*time.Second, func() bool { return ce.calls.Active() == 0 && callGoroutines() == "" }) {
+		t.Fatalf("%d sessions still live; goroutines of the call:\n%s", ce.calls.Active(), callGoroutines())
 	}
 	r := ce.mustDo("GET", "/api/v1/calls/"+rec.ID+"/events", ce.keyA, nil, 200)
 	for _, ev := range []string{"routed", "assistant_connected", "answered", "recording_started", "stream_connected", "dtmf", "hangup"} {
@@ -165,6 +166,22 @@ func TestInboundCallReachesAssistant(t *testing.T) {
 	if res := ce.getRaw("/api/v1/calls/"+rec.ID+"/recording", ce.keyB); res.status != 404 {
 		t.Fatalf("org B downloads org A's recording: %d", res.status)
 	}
+}
+
+// callGoroutines returns the stacks of goroutines still running call
+// control code (a session, a stream reader, a bridge originate), "" when
+// none: none may outlive its call.
+func callGoroutines() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "sipbridge/controller.(*callSession)") || strings.Contains(g, "sipbridge/controller.(*streamSink)") ||
+			strings.Contains(g, "sipbridge/assistant.(*Stream)") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
 }
 
 type rawResp struct {
