@@ -1,6 +1,8 @@
 package fstest
 
 import (
+	"encoding/binary"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -64,4 +66,54 @@ func TestUUIDBridgeAndHupall(t *testing.T) {
 	if r := s.exec("hupall"); r != "+OK hangup all channels with cause MANAGER_REQUEST\n" {
 		t.Fatalf("hupall %q", r)
 	}
+}
+
+// WAVCaller plays a file as the caller's voice, looped.
+func TestWAVCaller(t *testing.T) {
+	pcm := make([]int16, 800) // 100 ms at 8 kHz: 0, 1, 2, …
+	for i := range pcm {
+		pcm[i] = int16(i)
+	}
+	path := t.TempDir() + "/caller.wav"
+	if err := os.WriteFile(path, wavBytes(pcm, 8000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src, err := WAVCaller(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := make([]int16, 320)
+	for k := 0; k < 6; k++ { // 120 ms: wraps around after 100 ms
+		src(frame)
+		for i, v := range frame {
+			n := k*320 + i
+			if want := int16((n / 2) % 800); v != want {
+				t.Fatalf("sample %d = %d, want %d", n, v, want)
+			}
+		}
+	}
+	if _, err := WAVCaller(t.TempDir() + "/missing.wav"); err == nil {
+		t.Fatal("a missing file gave a source")
+	}
+}
+
+// wavBytes is a mono 16-bit PCM WAV file.
+func wavBytes(pcm []int16, rate int) []byte {
+	data := make([]byte, 44+2*len(pcm))
+	copy(data, "RIFF")
+	binary.LittleEndian.PutUint32(data[4:], uint32(len(data)-8))
+	copy(data[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(data[16:], 16)
+	binary.LittleEndian.PutUint16(data[20:], 1)
+	binary.LittleEndian.PutUint16(data[22:], 1)
+	binary.LittleEndian.PutUint32(data[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(data[28:], uint32(rate*2))
+	binary.LittleEndian.PutUint16(data[32:], 2)
+	binary.LittleEndian.PutUint16(data[34:], 16)
+	copy(data[36:], "data")
+	binary.LittleEndian.PutUint32(data[40:], uint32(2*len(pcm)))
+	for i, v := range pcm {
+		binary.LittleEndian.PutUint16(data[44+2*i:], uint16(v))
+	}
+	return data
 }
