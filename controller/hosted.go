@@ -272,6 +272,31 @@ func (c *hostedCall) setSID(sid string) {
 	c.h.mu.Unlock()
 }
 
+func (c *hostedCall) isAttached() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.attached
+}
+
+// awaitingSID reports whether an outbound Twilio call is still waiting for
+// the provider's call id (its /twiml may come before CreateCall returned).
+func (h *Hosted) awaitingSID(prov string) bool {
+	h.mu.Lock()
+	calls := make([]*hostedCall, 0, len(h.byID))
+	for _, c := range h.byID {
+		if c.outbound && c.provider == prov {
+			calls = append(calls, c)
+		}
+	}
+	h.mu.Unlock()
+	for _, c := range calls {
+		if c.providerSID() == "" {
+			return true
+		}
+	}
+	return false
+}
+
 func (c *hostedCall) providerSID() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -537,8 +562,8 @@ type hostedRoute struct {
 }
 
 // routeInbound decides an inbound hosted call to `to` from `from`.
-func (h *Hosted) routeInbound(ctx context.Context, to, from string) hostedRoute {
-	rt := h.routeNumber(ctx, to, from)
+func (h *Hosted) routeInbound(ctx context.Context, prov, to, from string) hostedRoute {
+	rt := h.routeNumber(ctx, prov, to, from)
 	if rt.assistant != nil && h.isDraining() {
 		return hostedRoute{org: rt.org, number: rt.number, refused: &refuseDraining, detail: "sipbridge is draining"}
 	}
@@ -549,7 +574,11 @@ func (h *Hosted) routeInbound(ctx context.Context, to, from string) hostedRoute 
 // path answers 503 too).
 var refuseDraining = Refusal{503, causeUnavailable, "sipbridge is shutting down"}
 
-func (h *Hosted) routeNumber(ctx context.Context, to, from string) hostedRoute {
+// routeNumber finds the number's assistant. The number must be hosted at the
+// provider whose webhook asked (prov): another provider's number, or one on
+// a SIP trunk, answers like an unknown one, so a webhook of one provider can
+// never reach the assistant of a number it does not carry.
+func (h *Hosted) routeNumber(ctx context.Context, prov, to, from string) hostedRoute {
 	orgID, ok, err := h.store.NumberOwner(ctx, to)
 	if err != nil || !ok {
 		return hostedRoute{refused: &RefuseUnknownNumber, detail: to}
@@ -566,6 +595,10 @@ func (h *Hosted) routeNumber(ctx context.Context, to, from string) hostedRoute {
 		return rt
 	}
 	n := &recs[0]
+	if n.Provider != prov {
+		rt.refused, rt.detail = &RefuseUnknownNumber, to+" (a "+n.Provider+" number, not "+prov+")"
+		return rt
+	}
 	rt.number = n
 	if n.AssistantID == nil {
 		rt.refused, rt.detail = &RefuseNoAssistant, to
@@ -681,6 +714,10 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 
 	base := h.opts.PublicBaseURL
 	var sid string
+	// Once asked, the provider may place the call whatever the client does:
+	// the request's cancellation must not lose its id.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	switch prov {
 	case provider.NameTwilio:
 		sid, err = p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, URL: base + "/twiml", StatusCallback: base + "/twiml/status"})

@@ -269,6 +269,19 @@ func (c *hostedCall) streamDone(reason string) {
 		c.finish(finishInfo{cause: "NORMAL_CLEARING", reason: reason})
 		return
 	}
+	if c.provider == provider.NameTelnyx && !c.isTransferred() {
+		// Telnyx keeps a call up when its stream ends: without the stream
+		// nobody talks to the caller, so end it rather than leave dead air.
+		// (Vonage ends the call itself: the websocket was the NCCO's last
+		// action.) A call already hung up answers an error, ignored.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := c.providerHangup(ctx); err != nil {
+				c.log.Debug("telnyx hangup after the stream ended", "err", err)
+			}
+		}()
+	}
 	c.armTimer(c.h.opts.HangupGrace, "NORMAL_CLEARING", reason, false)
 }
 
@@ -333,6 +346,10 @@ type providerOut struct {
 	pcm16 []int16
 	pend  []byte        // L16 bytes short of a whole frame
 	queue []vonageFrame // frames and marks in play order
+
+	paceStart time.Time // when the current run of audio started playing
+	sentPaced int       // frames sent since paceStart
+	dropped   int       // frames trimmed off a queue that grew past vonageMaxQueue
 }
 
 type vonageFrame struct {
@@ -377,7 +394,37 @@ func (o *providerOut) media(ulaw []byte) error {
 		o.queue = append(o.queue, vonageFrame{l16: append([]byte(nil), o.pend[:vonageFrameBytes]...)})
 		o.pend = o.pend[vonageFrameBytes:]
 	}
+	o.trim()
 	return nil
+}
+
+// vonageMaxQueue caps the audio waiting to be paced out to Vonage (30 s):
+// an assistant sending faster than real time for ever must not grow it
+// without bound.
+const vonageMaxQueue = 30 * 50
+
+// trim drops the oldest audio (never a mark) beyond vonageMaxQueue frames.
+func (o *providerOut) trim() {
+	audio := 0
+	for _, f := range o.queue {
+		if f.mark == "" {
+			audio++
+		}
+	}
+	if audio <= vonageMaxQueue {
+		return
+	}
+	drop := audio - vonageMaxQueue
+	kept := o.queue[:0]
+	for _, f := range o.queue {
+		if drop > 0 && f.mark == "" {
+			drop--
+			continue
+		}
+		kept = append(kept, f)
+	}
+	o.queue = kept
+	o.dropped += audio - vonageMaxQueue
 }
 
 // mark sends a mark to the provider; for Vonage it returns the marks due
@@ -430,23 +477,44 @@ func (o *providerOut) clear() ([]string, error) {
 	return marks, nil
 }
 
-// tick sends Vonage its next 20 ms frame and returns the marks reached.
+// tick sends Vonage the frames due now (one per 20 ms since the audio
+// started, so a late tick is caught up, at most vonageCatchUp at once) and
+// returns the marks reached.
 func (o *providerOut) tick() []string {
+	now := time.Now()
 	var marks []string
-	for len(o.queue) > 0 && o.queue[0].mark != "" {
-		marks = append(marks, o.queue[0].mark)
-		o.queue = o.queue[1:]
+	takeMarks := func() {
+		for len(o.queue) > 0 && o.queue[0].mark != "" {
+			marks = append(marks, o.queue[0].mark)
+			o.queue = o.queue[1:]
+		}
 	}
+	takeMarks()
 	if len(o.queue) == 0 {
+		o.paceStart, o.sentPaced = time.Time{}, 0 // nothing to say: no debt
 		return marks
 	}
-	f := o.queue[0]
-	o.queue = o.queue[1:]
-	_ = o.conn.SetWriteDeadline(time.Now().Add(2 * time.Second))
-	_ = o.conn.WriteMessage(websocket.BinaryMessage, f.l16)
-	for len(o.queue) > 0 && o.queue[0].mark != "" {
-		marks = append(marks, o.queue[0].mark)
+	if o.paceStart.IsZero() {
+		o.paceStart, o.sentPaced = now, 0
+	}
+	due := int(now.Sub(o.paceStart)/vonageFrameTime) + 1 - o.sentPaced
+	if due > vonageCatchUp {
+		// Far behind (a stalled loop): catch up a little, forgive the rest.
+		o.paceStart = now.Add(-time.Duration(o.sentPaced+vonageCatchUp-1) * vonageFrameTime)
+		due = vonageCatchUp
+	}
+	for ; due > 0 && len(o.queue) > 0; due-- {
+		f := o.queue[0]
 		o.queue = o.queue[1:]
+		o.sentPaced++
+		_ = o.conn.SetWriteDeadline(now.Add(2 * time.Second))
+		_ = o.conn.WriteMessage(websocket.BinaryMessage, f.l16)
+		takeMarks()
 	}
 	return marks
 }
+
+const (
+	vonageFrameTime = 20 * time.Millisecond
+	vonageCatchUp   = 5
+)

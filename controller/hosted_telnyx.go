@@ -107,6 +107,11 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 	}
 	p := ev.Data.Payload
 	c := h.callByID(callIDOfClientState(p.ClientState))
+	if c != nil && (c.provider != provider.NameTelnyx || (p.CallControlID != "" && c.providerSID() != "" && c.providerSID() != p.CallControlID)) {
+		// Our client_state on another call's event: it does not speak for
+		// this call.
+		c = nil
+	}
 	if c == nil && p.CallControlID != "" {
 		c = h.callBySID(provider.NameTelnyx, p.CallControlID)
 	}
@@ -119,7 +124,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 			return err
 		}
 	case p.Direction == "incoming":
-		rt = h.routeInbound(ctx, to, from)
+		rt = h.routeInbound(ctx, provider.NameTelnyx, to, from)
 		org = rt.org
 	default:
 		if id, ok, _ := h.store.NumberOwner(ctx, from); ok {

@@ -152,12 +152,27 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 			return "", err
 		}
 		c.answered()
-		c.armTimer(h.opts.StreamTimeout, "STREAM_TIMEOUT", "the provider's media stream did not connect", true)
+		if !c.isAttached() { // a repeated request must not arm the watchdog of a live stream
+			c.armTimer(h.opts.StreamTimeout, "STREAM_TIMEOUT", "the provider's media stream did not connect", true)
+		}
+		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
+	}
+
+	// Twilio retried the request of a live inbound call: the same answer,
+	// no second record.
+	if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil && !c.outbound {
+		org, err := h.store.GetOrg(ctx, c.orgID)
+		if err != nil {
+			return "", err
+		}
+		if err := verify(org); err != nil {
+			return "", err
+		}
 		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
 	}
 
 	to, from := normNumber(r.To), normNumber(r.From)
-	rt := h.routeInbound(ctx, to, from)
+	rt := h.routeInbound(ctx, provider.NameTwilio, to, from)
 	if err := verify(rt.org); err != nil {
 		return "", err
 	}
@@ -191,9 +206,14 @@ func normNumber(s string) string {
 // returned; a short wait covers the CallSid not being stored yet.
 func (h *Hosted) twilioOutbound(ctx context.Context, r TwilioVoiceRequest) *hostedCall {
 	if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil {
+		if !c.outbound {
+			return nil // a live inbound call's CallSid: not one we placed
+		}
 		return c
 	}
-	if !strings.HasPrefix(r.Direction, "outbound") {
+	// Wait (briefly) only when one of our outbound calls has no id yet:
+	// an unsigned request naming a random CallSid must not hold a handler.
+	if !strings.HasPrefix(r.Direction, "outbound") || !h.awaitingSID(provider.NameTwilio) {
 		return nil
 	}
 	deadline := time.Now().Add(2 * time.Second)
@@ -203,7 +223,7 @@ func (h *Hosted) twilioOutbound(ctx context.Context, r TwilioVoiceRequest) *host
 			return nil
 		case <-time.After(25 * time.Millisecond):
 		}
-		if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil {
+		if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil && c.outbound {
 			return c
 		}
 	}

@@ -106,7 +106,9 @@ func (h *Hosted) verifyVonage(org *db.Organization, authorization string, body [
 		secret = h.opts.Env.Vonage.SignatureSecret
 	}
 	if secret == "" {
-		return nil
+		// Unsigned webhooks are never taken: without the secret nothing
+		// tells Vonage from anyone else.
+		return fmt.Errorf("%w: no Vonage signature secret configured (organization vonage.signature_secret or VONAGE_SIGNATURE_SECRET)", ErrWebhookSignature)
 	}
 	if _, err := provider.VerifyVonageJWT(secret, authorization, body, h.opts.Now()); err != nil {
 		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
@@ -119,8 +121,9 @@ func (h *Hosted) verifyVonage(org *db.Organization, authorization string, body [
 // the record is created (in progress) and the NCCO connects the call to
 // /streams?call_id=…&token=… (L16 16 kHz, headers call_id, from, to); a
 // call the SIP path would refuse gets an empty NCCO (Vonage hangs up), with
-// a refused record when the number has an organization. The JWT is
-// checked when the owning organization has a signature secret.
+// a refused record when the number has an organization. The signed JWT is
+// required (the owning organization's signature secret, else
+// VONAGE_SIGNATURE_SECRET).
 func (h *Hosted) VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error) {
 	if h.opts.PublicBaseURL == "" {
 		return nil, ErrNoPublicURL
@@ -140,7 +143,7 @@ func (h *Hosted) VonageAnswer(ctx context.Context, query url.Values, body []byte
 		return VonageStreamNCCO(h.streamURLWithToken(c), map[string]string{"call_id": c.id}), nil
 	}
 	to, from := normNumber(v.To), normNumber(v.From)
-	rt := h.routeInbound(ctx, to, from)
+	rt := h.routeInbound(ctx, provider.NameVonage, to, from)
 	if err := h.verifyVonage(rt.org, authorization, body); err != nil {
 		h.log.Warn("vonage webhook refused: bad signature", "err", err)
 		return nil, err

@@ -172,6 +172,9 @@ func (s *Server) hostedStream(c echo.Context) error {
 		}
 	}
 	conn, err := streamUpgrader.Upgrade(c.Response(), c.Request(), nil)
+	if err == nil {
+		conn.SetReadLimit(maxStreamMessage) // no message of any stream comes near it
+	}
 	if err != nil {
 		return nil // the upgrader answered the client already
 	}

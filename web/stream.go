@@ -12,6 +12,10 @@ import (
 // The mod_audio_stream websocket endpoint: FreeSWITCH connects to
 // <STREAM_WS_BASE>/fs/stream/<call id>/?token=<per-call token> and sends the
 // caller's audio; the token is checked before the upgrade.
+// maxStreamMessage bounds one websocket message of a media stream: a 20 ms
+// frame is 640 bytes, a provider's JSON media message a few hundred.
+const maxStreamMessage = 64 << 10
+
 var streamUpgrader = websocket.Upgrader{
 	ReadBufferSize:  4096,
 	WriteBufferSize: 16384,
@@ -33,6 +37,9 @@ func (s *Server) fsStream(c echo.Context) error {
 		return err
 	}
 	conn, err := streamUpgrader.Upgrade(c.Response(), c.Request(), nil)
+	if err == nil {
+		conn.SetReadLimit(maxStreamMessage) // no message of any stream comes near it
+	}
 	if err != nil {
 		return nil // the upgrader answered the client already
 	}

@@ -1,0 +1,50 @@
+package web_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+// A provider's webhook reaches only the numbers that provider carries: a
+// signed Vonage answer naming the organization's Twilio or SIP number gets
+// no stream, and an organization without a Vonage signature secret takes
+// no Vonage webhook at all.
+func TestHostedWebhooksReachOnlyTheirProvidersNumbers(t *testing.T) {
+	he := newHostedEnv(t)
+	jwt := provider.SignVonageWebhookJWT(he.vonageSecret, nil, time.Now(), map[string]any{"application_id": "app-1"})
+	for _, to := range []string{twilioNumber, telnyxNumber} {
+		q := url.Values{"uuid": {"u-" + to}, "from": {strings.TrimPrefix(callerNumber, "+")}, "to": {strings.TrimPrefix(to, "+")}}
+		st, body := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + jwt}})
+		if st != 200 || strings.Contains(body, "websocket") || strings.Contains(body, "token=") {
+			t.Fatalf("vonage webhook for %s: %d %s", to, st, body)
+		}
+	}
+	// Twilio's webhook for the Vonage number: rejected, no stream.
+	form := twilioInboundForm("CA00000000000000000000000000000001")
+	form.Set("To", vonageNumber)
+	if st, body := he.twilioVoice(form, he.twilio.AuthToken); st != 200 || !strings.Contains(body, "<Reject") {
+		t.Fatalf("twilio webhook for the vonage number: %d %s", st, body)
+	}
+	// No signature secret: even a Vonage number refuses unsigned requests.
+	o, _ := he.store.GetOrg(context.Background(), he.orgA)
+	sec, _ := he.store.OrgSecrets(o)
+	sec.VonageSignatureSecret = ""
+	if err := he.store.UpdateOrg(context.Background(), o, sec); err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"uuid": {"u-unsigned"}, "from": {strings.TrimPrefix(callerNumber, "+")}, "to": {strings.TrimPrefix(vonageNumber, "+")}}
+	if st, body := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, nil); st != http.StatusForbidden {
+		t.Fatalf("unsigned vonage webhook: %d %s", st, body)
+	}
+	calls, _, _ := he.store.ListCalls(context.Background(), he.orgA, db.CallFilter{Status: db.CallInProgress}, db.Page{Limit: 10})
+	if len(calls) != 0 {
+		t.Fatalf("live records made by foreign webhooks: %+v", calls)
+	}
+}
