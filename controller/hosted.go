@@ -80,6 +80,7 @@ type Hosted struct {
 	draining bool
 	closed   bool // Close was called: no new relay starts
 	wg       sync.WaitGroup
+	replays  provider.ReplayCache // Vonage JWTs already used
 }
 
 var _ HostedDialer = (*Hosted)(nil)

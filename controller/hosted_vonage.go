@@ -110,8 +110,12 @@ func (h *Hosted) verifyVonage(org *db.Organization, authorization string, body [
 		// tells Vonage from anyone else.
 		return fmt.Errorf("%w: no Vonage signature secret configured (organization vonage.signature_secret or VONAGE_SIGNATURE_SECRET)", ErrWebhookSignature)
 	}
-	if _, err := provider.VerifyVonageJWT(secret, authorization, body, h.opts.Now()); err != nil {
+	claims, err := provider.VerifyVonageJWT(secret, authorization, body, h.opts.Now())
+	if err != nil {
 		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
+	}
+	if h.replays.Seen(claims.JTI, h.opts.Now()) {
+		return fmt.Errorf("%w: JWT already used (jti replayed)", ErrWebhookSignature)
 	}
 	return nil
 }

@@ -102,6 +102,11 @@ func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
 		}
 	}
 	def(&opts.Lease, 2*time.Minute)
+	// A lease must outlast the send it covers (one POST, never retried),
+	// or another worker takes the message back mid-send and sends it too.
+	if t := opts.ProviderConfig.Timeout; t > 0 && opts.Lease < 2*t+30*time.Second {
+		opts.Lease = 2*t + 30*time.Second
+	}
 	def(&opts.Poll, time.Second)
 	def(&opts.RetryBase, 2*time.Second)
 	def(&opts.RetryMax, 10*time.Minute)
@@ -314,6 +319,15 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 		}
 		return
 	}
+	// Consent is checked again at send time: a customer who texted STOP
+	// while the message waited (queued, backing off) is not texted.
+	if out, err := s.store.OptedOut(bg, m.OrgID, m.FromNumber, m.ToNumber); err == nil && out {
+		if _, err := s.store.FailSMS(bg, m.ID, owner, ErrOptedOut.Error()); err != nil {
+			log.Error("sms outcome not recorded", "outcome", "opted_out", "err", err)
+		}
+		log.Info("sms not sent: the recipient opted out while it waited")
+		return
+	}
 	record := func(ok bool, err error, what string) {
 		if err != nil {
 			log.Error("sms outcome not recorded", "outcome", what, "err", err)
@@ -323,9 +337,13 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 	}
 	creds, err := s.sendCreds(bg, m.OrgID, m.Provider)
 	var sent provider.SentMessage
+	// Our side failed (database, keys): nothing reached the provider, so it
+	// is worth another try; missing credentials are not.
+	local := err != nil && !errors.Is(err, provider.ErrInvalidCredentials)
 	if err == nil {
 		var client provider.Provider
 		client, err = provider.New(m.Provider, creds, s.opts.ProviderConfig)
+		local = err != nil && !errors.Is(err, provider.ErrInvalidCredentials)
 		if err == nil {
 			msg := provider.Message{From: m.FromNumber, To: m.ToNumber, Body: m.Body, MediaURLs: m.MediaURLs}
 			if s.opts.PublicBaseURL != "" {
@@ -336,10 +354,16 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 	}
 	switch {
 	case err == nil:
+		// The provider took it: the write must not be lost, or the lease
+		// runs out and the message goes again. Retry it while the lease lasts.
 		ok, err := s.store.MarkSMSSent(bg, m.ID, owner, sent.ProviderMessageID)
+		for wait := 100 * time.Millisecond; err != nil && wait < s.opts.Lease/2; wait *= 2 {
+			time.Sleep(wait)
+			ok, err = s.store.MarkSMSSent(bg, m.ID, owner, sent.ProviderMessageID)
+		}
 		record(ok, err, "sent")
 		log.Info("sms sent", "provider_message_id", sent.ProviderMessageID)
-	case transient(err) && m.Attempts+1 < s.opts.MaxAttempts:
+	case (transient(err) || local) && m.Attempts+1 < s.opts.MaxAttempts:
 		next := s.store.Now().Add(backoff(s.opts.RetryBase, s.opts.RetryMax, m.Attempts+1))
 		ok, err2 := s.store.RetrySMS(bg, m.ID, owner, next, err.Error())
 		record(ok, err2, "retry")

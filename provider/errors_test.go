@@ -180,10 +180,15 @@ func TestVonageSMSStatusMapping(t *testing.T) {
 	if e := classifyVonageSMS(200, []byte(`{"message-count":"2","messages":[{"status":"0","message-id":"a"},{"status":0,"message-id":"b"}]}`)); e != nil {
 		t.Errorf("all parts accepted: %v", e)
 	}
-	if e := classifyVonageSMS(200, []byte(`{"message-count":"2","messages":[{"status":"0"},{"status":"9","error-text":"Quota"}]}`)); !errors.Is(e, ErrInsufficientBalance) {
-		t.Errorf("second part refused: %v", e)
+	// A part went out: the message is sent (resending would repeat that part).
+	if e := classifyVonageSMS(200, []byte(`{"message-count":"2","messages":[{"status":"0"},{"status":"9","error-text":"Quota"}]}`)); e != nil {
+		t.Errorf("second part refused after the first was accepted: %v, want sent", e)
 	}
-	if e := classifyVonageSMS(200, []byte(`garbage`)); !errors.Is(e, ErrProviderDown) {
+	if e := classifyVonageSMS(200, []byte(`{"message-count":"2","messages":[{"status":"9","error-text":"Quota"},{"status":"9","error-text":"Quota"}]}`)); e == nil || !errors.Is(e, ErrInsufficientBalance) {
+		t.Errorf("no part accepted: %v", e)
+	}
+	// A 2xx we cannot read may have been sent: never retried.
+	if e := classifyVonageSMS(200, []byte(`garbage`)); e == nil || !errors.Is(e, ErrBadRequest) || errors.Is(e, ErrProviderDown) {
 		t.Errorf("unreadable 200: %v", e)
 	}
 	if e := classifyVonageSMS(401, []byte(`{}`)); !errors.Is(e, ErrInvalidCredentials) {

@@ -102,24 +102,28 @@ func parseVonageSMS(body []byte) ([]vonageSMSResult, bool) {
 	return out, true
 }
 
-// classifyVonageSMS turns an SMS API answer into an error, or nil when every
-// part was accepted.
+// classifyVonageSMS turns an SMS API answer into an error, or nil when the
+// message went out: a long text is split into parts, each with its status,
+// and once any part was accepted the message is sent (a retry would send
+// those parts twice), so only an answer with no part accepted is an error.
+// A 2xx answer that cannot be read is not retryable either: Vonage may
+// have sent the message.
 func classifyVonageSMS(status int, body []byte) *Error {
 	msgs, ok := parseVonageSMS(body)
 	if status < 200 || status > 299 || !ok || len(msgs) == 0 {
 		kind := kindForStatus(status)
 		if status >= 200 && status <= 299 {
-			kind = ErrProviderDown // a 200 we cannot read
+			kind = ErrBadRequest // a 2xx we cannot read: the outcome is unknown, never resent
 		}
 		return &Error{Provider: NameVonage, Kind: kind, Status: status, Message: "sms: " + snippet(body)}
 	}
 	for _, m := range msgs {
-		if m.Status != "0" {
-			return &Error{Provider: NameVonage, Kind: vonageSMSStatus(m.Status), Code: m.Status,
-				Message: m.ErrorText}
+		if m.Status == "0" {
+			return nil
 		}
 	}
-	return nil
+	m := msgs[0]
+	return &Error{Provider: NameVonage, Kind: vonageSMSStatus(m.Status), Code: m.Status, Message: m.ErrorText}
 }
 
 // classifyVonageProblem maps an RFC 7807 answer of the Messages and Voice

@@ -79,7 +79,12 @@ func (v *Vonage) sendSMS(ctx context.Context, m Message) (SentMessage, error) {
 	}
 	msgs, _ := parseVonageSMS(resp.body)
 	// A long text is split into parts, each with its own id; the first
-	// identifies the message.
+	// accepted one identifies the message.
+	for _, p := range msgs {
+		if p.Status == "0" {
+			return SentMessage{ProviderMessageID: p.MessageID, Status: "submitted"}, nil
+		}
+	}
 	return SentMessage{ProviderMessageID: msgs[0].MessageID, Status: "submitted"}, nil
 }
 

@@ -18,8 +18,8 @@ import (
 // no Vonage webhook at all.
 func TestHostedWebhooksReachOnlyTheirProvidersNumbers(t *testing.T) {
 	he := newHostedEnv(t)
-	jwt := provider.SignVonageWebhookJWT(he.vonageSecret, nil, time.Now(), map[string]any{"application_id": "app-1"})
 	for _, to := range []string{twilioNumber, telnyxNumber} {
+		jwt := provider.SignVonageWebhookJWT(he.vonageSecret, nil, time.Now(), map[string]any{"application_id": "app-1"})
 		q := url.Values{"uuid": {"u-" + to}, "from": {strings.TrimPrefix(callerNumber, "+")}, "to": {strings.TrimPrefix(to, "+")}}
 		st, body := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + jwt}})
 		if st != 200 || strings.Contains(body, "websocket") || strings.Contains(body, "token=") {
@@ -43,8 +43,22 @@ func TestHostedWebhooksReachOnlyTheirProvidersNumbers(t *testing.T) {
 	if st, body := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, nil); st != http.StatusForbidden {
 		t.Fatalf("unsigned vonage webhook: %d %s", st, body)
 	}
+	// A token is good once: the same signed request again is refused.
+	jwt := provider.SignVonageWebhookJWT(he.vonageSecret, nil, time.Now(), map[string]any{"application_id": "app-1"})
+	sec.VonageSignatureSecret = he.vonageSecret
+	if err := he.store.UpdateOrg(context.Background(), o, sec); err != nil {
+		t.Fatal(err)
+	}
+	q.Set("uuid", "u-replay")
+	if st, _ := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + jwt}}); st != 200 {
+		t.Fatalf("first use: %d", st)
+	}
+	if st, _ := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + jwt}}); st != http.StatusForbidden {
+		t.Fatalf("replayed token: %d", st)
+	}
+	he.waitRecord("u-replay", db.CallInProgress, time.Second)
 	calls, _, _ := he.store.ListCalls(context.Background(), he.orgA, db.CallFilter{Status: db.CallInProgress}, db.Page{Limit: 10})
-	if len(calls) != 0 {
-		t.Fatalf("live records made by foreign webhooks: %+v", calls)
+	if len(calls) != 1 || calls[0].CallSID != "u-replay" {
+		t.Fatalf("live records made by foreign or replayed webhooks: %+v", calls)
 	}
 }

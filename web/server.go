@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
 )
 
 // TrunkService is what the API needs from the trunk reconciler.
@@ -61,11 +62,13 @@ type Server struct {
 	calls   CallService
 	sms     *controller.SMS
 	hosted  HostedService
-	ready   []ReadyCheck
-	reg     *prometheus.Registry
-	reqs    *prometheus.CounterVec
-	latency *prometheus.HistogramVec
-	ops     []operation
+	// vonageReplays remembers the Vonage JWTs already used.
+	vonageReplays provider.ReplayCache
+	ready         []ReadyCheck
+	reg           *prometheus.Registry
+	reqs          *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	ops           []operation
 
 	// smsRejected counts refused SMS webhooks (api_sms.go).
 	smsRejected *prometheus.CounterVec

@@ -340,3 +340,22 @@ func TestSMSIdempotencyKeyConcurrent(t *testing.T) {
 		t.Fatalf("Twilio got %d messages for one key", n)
 	}
 }
+
+// A customer who texts STOP while a message to them waits in the queue is
+// not texted: consent is checked again when the worker sends.
+func TestSMSOptOutWhileQueued(t *testing.T) {
+	e := newEnv(t)
+	e.smsSender(e.keyA, "+16475550100", "")
+	id := e.mustDo("POST", "/api/v1/sms/send", e.keyA, sendBody("+16475550100", "+16475550111", "Your code is 1234", nil), 200).Body["message_id"].(string)
+	if r := e.twilioInbound(e.twilio.AuthToken, "SMstopq", "+16475550111", "+16475550100", "STOP", nil); r.Status != 200 {
+		t.Fatalf("STOP: %d %s", r.Status, r.Raw)
+	}
+	startWorkers(t, e.sms.svc.RunQueue)
+	eventually(t, "failed", func() bool { return e.getSMS(id)["status"] == "failed" })
+	if got := e.getSMS(id); !strings.Contains(got["error"].(string), "opted out") {
+		t.Fatalf("message %v", got)
+	}
+	if n := len(e.twilio.SentMessages()); n != 0 {
+		t.Fatalf("%d message(s) sent to a customer who opted out", n)
+	}
+}

@@ -226,7 +226,16 @@ func (s *Server) vonageSMSWebhook(c echo.Context) error {
 	}
 	now := s.store.Now()
 	if auth := c.Request().Header.Get(echo.HeaderAuthorization); auth != "" {
-		_, err = provider.VerifyVonageJWT(v.VonageSignatureSecret, auth, body, now)
+		// A signed token covers the body only (payload_hash): take nothing
+		// from the query, and require a body it covers.
+		if c.Request().URL.RawQuery != "" || len(bytes.TrimSpace(body)) == 0 {
+			return s.rejectWebhook(c, provider.NameVonage, errors.New("a signed JWT webhook must carry its data in the signed body, not the query"))
+		}
+		var claims provider.VonageClaims
+		claims, err = provider.VerifyVonageJWT(v.VonageSignatureSecret, auth, body, now)
+		if err == nil && s.vonageReplays.Seen(claims.JTI, now) {
+			err = errors.New("JWT already used (jti replayed)")
+		}
 	} else {
 		signed := params
 		if jsonBody != nil {
@@ -271,6 +280,8 @@ func flatJSON(body []byte) (url.Values, error) {
 			out.Set(k, x.String())
 		case bool:
 			out.Set(k, strconv.FormatBool(x))
+		default: // nested objects are not covered by the sig: refuse them
+			return nil, errors.New("nested JSON values are not signed by sig")
 		}
 	}
 	return out, nil
