@@ -249,6 +249,13 @@ func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMes
 	if in.IdempotencyKey != "" {
 		rec.IdempotencyKey = &in.IdempotencyKey
 	}
+	owner := "request-" + uuid.NewString()
+	if !in.Queue {
+		// Sent by this request: stored already leased to it, so no worker
+		// can claim it between the insert and the send.
+		until := now.Add(s.opts.Lease)
+		rec.Status, rec.LeaseOwner, rec.LeaseUntil = db.SMSSending, owner, &until
+	}
 	got, created, err := s.store.EnqueueSMS(ctx, rec)
 	if err != nil {
 		return nil, false, err
@@ -261,13 +268,7 @@ func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMes
 		wake(s.wakeQ)
 		return got, false, nil
 	}
-	owner := "request-" + uuid.NewString()
-	claimed, err := s.store.ClaimSMSByID(ctx, got.ID, owner, s.opts.Lease)
-	if err == nil {
-		s.attempt(ctx, claimed, owner)
-	} else if !errors.Is(err, db.ErrNotQueued) { // a worker got it first: fine
-		return nil, false, err
-	}
+	s.attempt(ctx, got, owner)
 	now2, err := s.store.GetSMS(context.WithoutCancel(ctx), orgID, got.ID)
 	return now2, false, err
 }
@@ -395,23 +396,42 @@ func (s *SMS) Run(ctx context.Context) {
 // sent is finished and recorded; the rest of the claimed batch goes back to
 // the queue at once.
 func (s *SMS) RunQueue(ctx context.Context) {
-	owner := "queue-" + uuid.NewString()
+	runLeased(ctx, s, "queue", s.wakeQ,
+		func(ctx context.Context, owner string) ([]db.SMSMessage, error) {
+			return s.store.ClaimSMS(ctx, owner, s.opts.Lease, s.opts.Batch)
+		},
+		func(ctx context.Context, m *db.SMSMessage, owner string) { s.attempt(ctx, m, owner) },
+		func(ctx context.Context, m *db.SMSMessage, owner string) error {
+			_, err := s.store.ReleaseSMS(ctx, m.ID, owner)
+			return err
+		})
+}
+
+// runLeased is the loop of a worker over leased rows (queued messages,
+// forwards): claim a batch, handle each row, and on stop put the rows not
+// yet handled back at once (the one being handled is finished). It polls
+// every Poll, or sooner when woken.
+func runLeased[T any](ctx context.Context, s *SMS, kind string, wakeC <-chan struct{},
+	claim func(context.Context, string) ([]T, error),
+	handle func(context.Context, *T, string),
+	release func(context.Context, *T, string) error) {
+	owner := kind + "-" + uuid.NewString()
 	bg := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
-		batch, err := s.store.ClaimSMS(ctx, owner, s.opts.Lease, s.opts.Batch)
+		batch, err := claim(ctx, owner)
 		if err != nil && ctx.Err() == nil {
-			s.opts.Log.Error("sms queue claim failed", "err", err)
+			s.opts.Log.Error("sms "+kind+" claim failed", "err", err)
 		}
 		for i := range batch {
 			if ctx.Err() != nil {
-				for _, m := range batch[i:] {
-					if _, err := s.store.ReleaseSMS(bg, m.ID, owner); err != nil {
-						s.opts.Log.Error("sms release failed", "sms_id", m.ID, "err", err)
+				for j := range batch[i:] {
+					if err := release(bg, &batch[i+j], owner); err != nil {
+						s.opts.Log.Error("sms "+kind+" release failed", "err", err)
 					}
 				}
 				return
 			}
-			s.attempt(ctx, &batch[i], owner)
+			handle(ctx, &batch[i], owner)
 		}
 		if len(batch) == s.opts.Batch {
 			continue
@@ -420,7 +440,7 @@ func (s *SMS) RunQueue(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-t.C:
-		case <-s.wakeQ:
+		case <-wakeC:
 		}
 		t.Stop()
 	}

@@ -12,9 +12,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"time"
 
-	"github.com/google/uuid"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -61,35 +59,16 @@ func (s *SMS) RotateWebhookSecret(ctx context.Context, orgID int64, assistantID 
 
 // RunForwards delivers queued forwards until ctx ends.
 func (s *SMS) RunForwards(ctx context.Context) {
-	owner := "forward-" + uuid.NewString()
-	bg := context.WithoutCancel(ctx)
-	for ctx.Err() == nil {
-		batch, err := s.store.ClaimForwards(ctx, owner, s.opts.Lease, s.opts.Batch)
-		if err != nil && ctx.Err() == nil {
-			s.opts.Log.Error("sms forward claim failed", "err", err)
-		}
-		for i := range batch {
-			if ctx.Err() != nil { // stopping: the rest goes back at once
-				for _, f := range batch[i:] {
-					if err := s.store.ReleaseForward(bg, f.ID, owner); err != nil {
-						s.opts.Log.Error("sms forward release failed", "sms_id", f.MessageID, "err", err)
-					}
-				}
-				return
-			}
-			s.forward(bg, &batch[i], owner)
-		}
-		if len(batch) == s.opts.Batch {
-			continue
-		}
-		t := time.NewTimer(s.opts.Poll)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		case <-s.wakeF:
-		}
-		t.Stop()
-	}
+	runLeased(ctx, s, "forward", s.wakeF,
+		func(ctx context.Context, owner string) ([]db.SMSForward, error) {
+			return s.store.ClaimForwards(ctx, owner, s.opts.Lease, s.opts.Batch)
+		},
+		func(ctx context.Context, f *db.SMSForward, owner string) {
+			s.forward(context.WithoutCancel(ctx), f, owner)
+		},
+		func(ctx context.Context, f *db.SMSForward, owner string) error {
+			return s.store.ReleaseForward(ctx, f.ID, owner)
+		})
 }
 
 // forward posts one forward and records the outcome.

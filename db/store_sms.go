@@ -179,21 +179,6 @@ RETURNING *`, SMSSending, owner, now.Add(lease), now, SMSOutbound, SMSQueued, no
 	return out, err
 }
 
-// ClaimSMSByID leases one queued message (sending without the queue).
-func (s *Store) ClaimSMSByID(ctx context.Context, id, owner string, lease time.Duration) (*SMSMessage, error) {
-	now := s.Now()
-	var out []SMSMessage
-	err := s.db(ctx).Raw(`UPDATE sms_messages SET status = ?, lease_owner = ?, lease_until = ?, updated_at = ?
-WHERE id = ? AND status = ? RETURNING *`, SMSSending, owner, now.Add(lease), now, id, SMSQueued).Scan(&out).Error
-	if err != nil {
-		return nil, err
-	}
-	if len(out) == 0 {
-		return nil, ErrNotQueued
-	}
-	return &out[0], nil
-}
-
 // RenewSMSLease extends owner's lease on a message just before it is sent;
 // false means the lease was lost (it expired and another worker took the
 // message), and then the message must not be sent.
