@@ -384,9 +384,11 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 // returns once each has recorded what it was sending.
 func (s *SMS) Run(ctx context.Context) {
 	var wg sync.WaitGroup
-	wg.Add(1 + s.opts.Workers)
-	go func() { defer wg.Done(); s.RunForwards(ctx) }()
+	// As many forwarding workers as queue workers: one assistant endpoint
+	// that hangs must not hold up every other organization's forwards.
+	wg.Add(2 * s.opts.Workers)
 	for i := 0; i < s.opts.Workers; i++ {
+		go func() { defer wg.Done(); s.RunForwards(ctx) }()
 		go func() { defer wg.Done(); s.RunQueue(ctx) }()
 	}
 	wg.Wait()

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -212,9 +213,15 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 		Log: log.With("component", "hosted_calls"),
 	})
 	defer hosted.Close()
+	frameSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "sipbridge_bridge_frame_seconds",
+		Help:    "Time from a caller frame's arrival on the mod_audio_stream websocket to its media message written to the assistant.",
+		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
+	})
 	calls = controller.NewCalls(store, cmdConn, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile,
 		Hosted: hosted, Log: log.With("component", "calls"),
+		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
 	})
 	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
 		log.Warn("closing calls left open by a previous run", "err", err)
@@ -260,6 +267,13 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 			return nil
 		},
 	}}})
+
+	srv.Registry().MustRegister(frameSeconds,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
+			ConstLabels: prometheus.Labels{"path": "sip"}}, func() float64 { return float64(calls.Active()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
+			ConstLabels: prometheus.Labels{"path": "hosted"}}, func() float64 { return float64(hosted.Active()) }),
+	)
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {

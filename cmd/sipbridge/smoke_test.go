@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -131,6 +132,18 @@ func TestEmbeddedSQLiteEndToEnd(t *testing.T) {
 	checks, _ := ready["checks"].(map[string]any)
 	if st != 503 || checks["database"] != "ok" || !strings.Contains(fmt.Sprint(checks["freeswitch"]), "not connected") {
 		t.Fatalf("readyz %d %v", st, ready)
+	}
+	// The call metrics are served (no call: zero live, no frame yet).
+	mres, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mbody, _ := io.ReadAll(mres.Body)
+	mres.Body.Close()
+	for _, want := range []string{`sipbridge_calls_live{path="sip"} 0`, `sipbridge_calls_live{path="hosted"} 0`, "sipbridge_bridge_frame_seconds_count 0"} {
+		if !strings.Contains(string(mbody), want) {
+			t.Fatalf("/metrics lacks %q", want)
+		}
 	}
 	srv.Process.Signal(syscall.SIGTERM)
 	select {
