@@ -162,8 +162,10 @@ func (ce *callEnv) pbxCall(headers map[string][]string) fstest.InboundCall {
 	return fstest.InboundCall{FromUser: "+14165550100", RequestUser: "9228", Headers: headers, ACLAuthedBy: ce.trunk.GatewayName}
 }
 
-// waitCall waits for the call record of a channel to reach a status.
-func (ce *callEnv) waitCall(uuid, status string, within time.Duration) *db.Call {
+// waitCall waits for organization A's call with that call_sid (channel
+// UUID or provider call id) to reach a status (closed statuses: ended_at
+// set too).
+func (ce *env) waitCall(uuid, status string, within time.Duration) *db.Call {
 	ce.t.Helper()
 	var last *db.Call
 	ok := waitUntil(within, func() bool {

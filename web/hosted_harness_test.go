@@ -202,30 +202,6 @@ func telnyxEvent(eventType, ccid, direction, from, to, clientState string, extra
 	return b
 }
 
-// waitRecord waits for the organization's call with that provider call id
-// to reach a status (closed statuses: ended_at set too).
-func (he *hostedEnv) waitRecord(callSID, status string, within time.Duration) *db.Call {
-	he.t.Helper()
-	var last *db.Call
-	ok := waitUntil(within, func() bool {
-		calls, _, err := he.store.ListCalls(context.Background(), he.orgA, db.CallFilter{}, db.Page{Limit: 100})
-		if err != nil {
-			return false
-		}
-		for i := range calls {
-			if calls[i].CallSID == callSID {
-				last = &calls[i]
-				return calls[i].Status == status && (status == db.CallRinging || status == db.CallInProgress || calls[i].EndedAt != nil)
-			}
-		}
-		return false
-	})
-	if !ok {
-		he.t.Fatalf("call %s did not reach %q within %v; last: %+v\nlogs:\n%s", callSID, status, within, last, tail(he.logs.String(), 5000))
-	}
-	return last
-}
-
 func (he *hostedEnv) eventTypes(callID string) []string {
 	evs, _ := he.store.CallEvents(context.Background(), he.orgA, callID)
 	var out []string

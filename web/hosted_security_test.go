@@ -56,7 +56,7 @@ func TestHostedWebhooksReachOnlyTheirProvidersNumbers(t *testing.T) {
 	if st, _ := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + jwt}}); st != http.StatusForbidden {
 		t.Fatalf("replayed token: %d", st)
 	}
-	he.waitRecord("u-replay", db.CallInProgress, time.Second)
+	he.waitCall("u-replay", db.CallInProgress, time.Second)
 	calls, _, _ := he.store.ListCalls(context.Background(), he.orgA, db.CallFilter{Status: db.CallInProgress}, db.Page{Limit: 10})
 	if len(calls) != 1 || calls[0].CallSID != "u-replay" {
 		t.Fatalf("live records made by foreign or replayed webhooks: %+v", calls)

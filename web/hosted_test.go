@@ -34,7 +34,7 @@ func (he *hostedEnv) twilioAnswer(callSID string) (*db.Call, string, string) {
 	if m == nil {
 		he.t.Fatalf("TwiML not in the expected shape:\n%s", body)
 	}
-	rec := he.waitRecord(callSID, db.CallInProgress, 2*time.Second)
+	rec := he.waitCall(callSID, db.CallInProgress, 2*time.Second)
 	if m[2] != rec.ID {
 		he.t.Fatalf("TwiML call_id %s, record %s", m[2], rec.ID)
 	}
@@ -49,7 +49,7 @@ func TestTwiMLGolden(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("%d %s", st, body)
 	}
-	rec := he.waitRecord(sid, db.CallInProgress, 2*time.Second)
+	rec := he.waitCall(sid, db.CallInProgress, 2*time.Second)
 	token := regexp.MustCompile(`name="token" value="([0-9a-f]{48})"`).FindStringSubmatch(body)
 	if token == nil {
 		t.Fatalf("no token parameter: %s", body)
@@ -73,7 +73,7 @@ func TestTwiMLGolden(t *testing.T) {
 	if st, body := he.twilioVoice(twilioInboundForm(blocked), he.twilio.AuthToken); st != 200 || !strings.Contains(body, "<Reject") {
 		t.Fatalf("blocked country: %d %s", st, body)
 	}
-	if r := he.waitRecord(blocked, db.CallRefused, time.Second); r.SIPStatus != 403 || !strings.Contains(r.Reason, `caller country "CA"`) {
+	if r := he.waitCall(blocked, db.CallRefused, time.Second); r.SIPStatus != 403 || !strings.Contains(r.Reason, `caller country "CA"`) {
 		t.Fatalf("refused record %+v", r)
 	}
 	// An unknown number is rejected without a record.
@@ -192,7 +192,7 @@ func TestTwilioEndToEnd(t *testing.T) {
 	if !waitUntil(2*time.Second, func() bool { _, _, _, _, _, _, s := ac.snapshot(); return s }) {
 		t.Fatal("the assistant got no stop")
 	}
-	done := he.waitRecord(sid, db.CallCompleted, 2*time.Second)
+	done := he.waitCall(sid, db.CallCompleted, 2*time.Second)
 	if done.EndedAt == nil || done.AnsweredAt == nil || done.DurationSeconds != int(done.EndedAt.Sub(*done.AnsweredAt).Round(time.Second)/time.Second) {
 		t.Fatalf("record: %+v", done)
 	}
@@ -268,7 +268,7 @@ func TestTelnyxWebhookFlow(t *testing.T) {
 	if !ok {
 		t.Fatalf("no answer action; actions %+v\nlogs:\n%s", he.telnyx.Actions(), tail(he.logs.String(), 3000))
 	}
-	rec := he.waitRecord(ccid, db.CallRinging, time.Second)
+	rec := he.waitCall(ccid, db.CallRinging, time.Second)
 	su, _ := ans.Body["stream_url"].(string)
 	wantPrefix := "ws://" + strings.TrimPrefix(he.base, "http://") + "/streams?call_id=" + rec.ID + "&token="
 	if !strings.HasPrefix(su, wantPrefix) || ans.Body["stream_track"] != "inbound_track" || ans.Body["stream_bidirectional_mode"] != "rtp" ||
@@ -282,7 +282,7 @@ func TestTelnyxWebhookFlow(t *testing.T) {
 	if st, _ := he.telnyxWebhook(telnyxEvent("call.answered", ccid, "incoming", callerNumber, telnyxNumber, cs, nil), time.Now().Unix(), false); st != 200 {
 		t.Fatal("call.answered refused")
 	}
-	he.waitRecord(ccid, db.CallInProgress, time.Second)
+	he.waitCall(ccid, db.CallInProgress, time.Second)
 
 	tx := dialProvider(t, su)
 	tx.sendJSON(map[string]any{"event": "connected", "version": "1.0.0"})
@@ -335,7 +335,7 @@ func TestTelnyxWebhookFlow(t *testing.T) {
 	if st, _ := he.telnyxWebhook(hang, time.Now().Unix(), false); st != 200 {
 		t.Fatal("call.hangup refused")
 	}
-	done := he.waitRecord(ccid, db.CallCompleted, 2*time.Second)
+	done := he.waitCall(ccid, db.CallCompleted, 2*time.Second)
 	if done.HangupCause != "normal_clearing" || done.AnsweredAt == nil {
 		t.Fatalf("record %+v", done)
 	}
@@ -390,7 +390,7 @@ func TestVonageFlow(t *testing.T) {
 	if st != 200 {
 		t.Fatalf("answer: %d %s", st, body)
 	}
-	rec := he.waitRecord(uuid, db.CallInProgress, time.Second)
+	rec := he.waitCall(uuid, db.CallInProgress, time.Second)
 	tok := regexp.MustCompile(`token=([0-9a-f]{48})`).FindStringSubmatch(body)
 	if tok == nil {
 		t.Fatalf("NCCO %s", body)
@@ -461,7 +461,7 @@ func TestVonageFlow(t *testing.T) {
 	if st, body := he.post(http.MethodPost, "/vonage-webhook/event", "application/json", ev, http.Header{"Authorization": {"Bearer " + ej}}); st != 200 {
 		t.Fatalf("event: %d %s", st, body)
 	}
-	done := he.waitRecord(uuid, db.CallCompleted, 2*time.Second)
+	done := he.waitCall(uuid, db.CallCompleted, 2*time.Second)
 	if done.HangupCause != "completed" || done.Provider != "vonage" {
 		t.Fatalf("record %+v", done)
 	}
@@ -487,7 +487,7 @@ func TestOutboundTwilio(t *testing.T) {
 	}
 	sid, _ := r.Body["call_sid"].(string)
 	callID, _ := r.Body["call_id"].(string)
-	rec := he.waitRecord(sid, db.CallRinging, time.Second)
+	rec := he.waitCall(sid, db.CallRinging, time.Second)
 	if rec.ID != callID || rec.Direction != db.DirectionOutbound || rec.Provider != "twilio" {
 		t.Fatalf("record %+v", rec)
 	}
@@ -498,7 +498,7 @@ func TestOutboundTwilio(t *testing.T) {
 	if st != 200 || m == nil || m[2] != callID {
 		t.Fatalf("outbound TwiML: %d %s", st, body)
 	}
-	he.waitRecord(sid, db.CallInProgress, time.Second)
+	he.waitCall(sid, db.CallInProgress, time.Second)
 	tw := dialProvider(t, m[1])
 	tw.sendJSON(map[string]any{"event": "connected", "protocol": "Call", "version": "1.0.0"})
 	tw.sendJSON(map[string]any{"event": "start", "streamSid": "MZ2", "start": map[string]any{"streamSid": "MZ2", "callSid": sid,
@@ -519,7 +519,7 @@ func TestOutboundTwilio(t *testing.T) {
 		t.Fatalf("hangup update %v", he.twilio.CallUpdates())
 	}
 	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ2", "stop": map[string]any{"callSid": sid}})
-	he.waitRecord(sid, db.CallCompleted, 2*time.Second)
+	he.waitCall(sid, db.CallCompleted, 2*time.Second)
 
 	// A second call is busy: the status callback closes it as failed.
 	r = he.mustDo(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": twilioNumber, "to_phone_number": "+16475556000"}, 200)
@@ -537,7 +537,7 @@ func TestOutboundTwilio(t *testing.T) {
 	if st, b := he.post(http.MethodPost, "/twiml/status", "application/x-www-form-urlencoded", []byte(status.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != 200 {
 		t.Fatalf("status: %d %s", st, b)
 	}
-	if busy := he.waitRecord(busySID, db.CallFailed, 2*time.Second); busy.HangupCause != "busy" {
+	if busy := he.waitCall(busySID, db.CallFailed, 2*time.Second); busy.HangupCause != "busy" {
 		t.Fatalf("busy record %+v", busy)
 	}
 
@@ -573,7 +573,7 @@ func TestAssistantUnreachableHostedFallback(t *testing.T) {
 	if !ok || !strings.Contains(f.Get("Twiml"), "<Dial><Number>+16475556666</Number></Dial>") {
 		t.Fatalf("no fallback transfer: %v\nlogs:\n%s", he.twilio.CallUpdates(), tail(he.logs.String(), 3000))
 	}
-	done := he.waitRecord(sid, db.CallCompleted, 3*time.Second)
+	done := he.waitCall(sid, db.CallCompleted, 3*time.Second)
 	if !strings.Contains(done.Reason, "assistant unreachable") {
 		t.Fatalf("reason %q", done.Reason)
 	}
@@ -593,7 +593,7 @@ func TestHostedTransferAPI(t *testing.T) {
 	if st, _ := he.telnyxWebhook(telnyxEvent("call.initiated", ccid, "incoming", callerNumber, telnyxNumber, "", nil), time.Now().Unix(), false); st != 200 {
 		t.Fatal(st)
 	}
-	rec := he.waitRecord(ccid, db.CallRinging, 2*time.Second)
+	rec := he.waitCall(ccid, db.CallRinging, 2*time.Second)
 	ans, ok := he.telnyx.WaitAction(ccid, "answer", 2*time.Second)
 	if !ok {
 		t.Fatal("no answer")
@@ -619,7 +619,7 @@ func TestHostedTransferAPI(t *testing.T) {
 	}
 	hang := telnyxEvent("call.hangup", ccid, "incoming", callerNumber, telnyxNumber, "", map[string]any{"hangup_cause": "normal_clearing"})
 	he.telnyxWebhook(hang, time.Now().Unix(), false)
-	if done := he.waitRecord(ccid, db.CallCompleted, 2*time.Second); !strings.Contains(done.Reason, "transferred to +16475554444") {
+	if done := he.waitCall(ccid, db.CallCompleted, 2*time.Second); !strings.Contains(done.Reason, "transferred to +16475554444") {
 		t.Fatalf("record %+v", done)
 	}
 }
@@ -645,14 +645,14 @@ func TestOutboundTelnyx(t *testing.T) {
 		d["stream_bidirectional_mode"] != "rtp" || d["stream_bidirectional_codec"] != "PCMU" || d["client_state"] != cs {
 		t.Fatalf("dial body %v", d)
 	}
-	he.waitRecord(sid, db.CallRinging, time.Second)
+	he.waitCall(sid, db.CallRinging, time.Second)
 	// Our own call.initiated is ignored; call.answered puts it in progress.
 	for _, ev := range []string{"call.initiated", "call.answered"} {
 		if st, body := he.telnyxWebhook(telnyxEvent(ev, sid, "outgoing", telnyxNumber, "+16475557777", cs, nil), time.Now().Unix(), false); st != 200 {
 			t.Fatalf("%s: %d %s", ev, st, body)
 		}
 	}
-	he.waitRecord(sid, db.CallInProgress, time.Second)
+	he.waitCall(sid, db.CallInProgress, time.Second)
 	tx := dialProvider(t, su)
 	tx.sendJSON(map[string]any{"event": "start", "stream_id": "s2", "start": map[string]any{"call_control_id": sid}})
 	ac := he.asst.next(3 * time.Second)
@@ -663,7 +663,7 @@ func TestOutboundTelnyx(t *testing.T) {
 	if st, _ := he.telnyxWebhook(hang, time.Now().Unix(), false); st != 200 {
 		t.Fatal("hangup refused")
 	}
-	if done := he.waitRecord(sid, db.CallCompleted, 2*time.Second); done.HangupCause != "normal_clearing" || done.Direction != db.DirectionOutbound {
+	if done := he.waitCall(sid, db.CallCompleted, 2*time.Second); done.HangupCause != "normal_clearing" || done.Direction != db.DirectionOutbound {
 		t.Fatalf("record %+v", done)
 	}
 	select {
@@ -715,11 +715,11 @@ func TestOutboundVonageAssistantHangup(t *testing.T) {
 		create.To[0]["number"] != "16475557777" || create.From["number"] != strings.TrimPrefix(vonageNumber, "+") {
 		t.Fatalf("create %s", raw)
 	}
-	he.waitRecord(uuid, db.CallRinging, time.Second)
+	he.waitCall(uuid, db.CallRinging, time.Second)
 	vg := dialProvider(t, ep.URI)
 	vg.sendJSON(map[string]any{"event": "websocket:connected", "content-type": "audio/l16;rate=16000", "call_id": callID})
 	ac := he.asst.next(3 * time.Second)
-	he.waitRecord(uuid, db.CallInProgress, time.Second)
+	he.waitCall(uuid, db.CallInProgress, time.Second)
 	if !waitUntil(2*time.Second, func() bool { _, _, _, _, _, s, _ := ac.snapshot(); return s != nil }) {
 		t.Fatal("no start")
 	}
@@ -732,7 +732,7 @@ func TestOutboundVonageAssistantHangup(t *testing.T) {
 	if st, b := he.post(http.MethodPost, "/vonage-webhook/event", "application/json", ev, http.Header{"Authorization": {"Bearer " + jwt}}); st != 200 {
 		t.Fatalf("event %d %s", st, b)
 	}
-	done := he.waitRecord(uuid, db.CallCompleted, 2*time.Second)
+	done := he.waitCall(uuid, db.CallCompleted, 2*time.Second)
 	if !strings.Contains(done.Reason, "assistant hung up") {
 		t.Fatalf("record %+v", done)
 	}
@@ -767,7 +767,7 @@ func TestHostedDrain(t *testing.T) {
 	if _, body := he.twilioVoice(twilioInboundForm(late), he.twilio.AuthToken); !strings.Contains(body, "<Reject") {
 		t.Fatalf("a new call was accepted while draining: %s", body)
 	}
-	if r := he.waitRecord(late, db.CallRefused, time.Second); r.SIPStatus != 503 {
+	if r := he.waitCall(late, db.CallRefused, time.Second); r.SIPStatus != 503 {
 		t.Fatalf("refused record %+v", r)
 	}
 	select {
@@ -793,7 +793,7 @@ func TestHostedStreamTimeout(t *testing.T) {
 	const sid = "CA0000000000000000000000000000000f"
 	he.twilio.SetCallStatus(sid, "in-progress")
 	he.twilioAnswer(sid)
-	done := he.waitRecord(sid, db.CallFailed, 3*time.Second)
+	done := he.waitCall(sid, db.CallFailed, 3*time.Second)
 	if !strings.Contains(done.Reason, "did not connect") || done.HangupCause != "STREAM_TIMEOUT" {
 		t.Fatalf("record %+v", done)
 	}
@@ -828,7 +828,7 @@ func TestHostedAssistantTransfer(t *testing.T) {
 		t.Fatal("the assistant stream outlived the transfer")
 	}
 	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ5", "stop": map[string]any{"callSid": sid}})
-	done := he.waitRecord(sid, db.CallCompleted, 2*time.Second)
+	done := he.waitCall(sid, db.CallCompleted, 2*time.Second)
 	if done.Reason != "transferred to sip:desk@pbx.example.com" {
 		t.Fatalf("reason %q", done.Reason)
 	}
@@ -856,7 +856,7 @@ func TestHostedAssistantUnreachableHangsUp(t *testing.T) {
 	}
 	hang := telnyxEvent("call.hangup", ccid, "incoming", callerNumber, telnyxNumber, "", map[string]any{"hangup_cause": "normal_clearing", "hangup_source": "callee"})
 	he.telnyxWebhook(hang, time.Now().Unix(), false)
-	rec := he.waitRecord(ccid, db.CallFailed, 2*time.Second)
+	rec := he.waitCall(ccid, db.CallFailed, 2*time.Second)
 	if rec.Reason != "assistant unreachable" {
 		t.Fatalf("reason %q", rec.Reason)
 	}
