@@ -120,25 +120,7 @@ func retrySeconds(g *gateway) float64 {
 	return float64(n)
 }
 
-func (s *Switch) sleepGW(g *gateway, gen int, sec float64) bool {
-	s.mu.Lock()
-	epoch := s.epoch
-	ok := s.gen == gen
-	s.mu.Unlock()
-	if !ok {
-		return false
-	}
-	t := time.NewTimer(s.d(sec))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-g.stop:
-	case <-epoch:
-	case <-s.done:
-	}
-	return false
-}
+func (s *Switch) sleepGW(g *gateway, gen int, sec float64) bool { return s.sleepOr(gen, sec, g.stop) }
 
 // gwState moves a live gateway to state and fires sofia::gateway_state;
 // mutate (under the lock) adjusts the gateway and returns the trailing
@@ -221,7 +203,11 @@ func (s *Switch) deleteGateway(g *gateway, gen int) {
 	s.publish(s.newEvent("CUSTOM", "sofia::gateway_delete", hdr{"profile-name", s.o.Profile}, hdr{"Gateway", g.name}))
 }
 
-func (s *Switch) sleepEpoch(gen int, sec float64) bool {
+func (s *Switch) sleepEpoch(gen int, sec float64) bool { return s.sleepOr(gen, sec, nil) }
+
+// sleepOr waits sec switch seconds; false when the switch restarted or
+// closed, the generation changed, or stop (nil: never) closed first.
+func (s *Switch) sleepOr(gen int, sec float64, stop <-chan struct{}) bool {
 	s.mu.Lock()
 	epoch := s.epoch
 	ok := s.gen == gen
@@ -234,6 +220,7 @@ func (s *Switch) sleepEpoch(gen int, sec float64) bool {
 	select {
 	case <-t.C:
 		return true
+	case <-stop:
 	case <-epoch:
 	case <-s.done:
 	}
