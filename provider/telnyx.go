@@ -432,6 +432,12 @@ func (t *Telnyx) CreateCall(ctx context.Context, c Call) (string, error) {
 		js, _ := json.Marshal(c.StreamParams)
 		body.ClientState = base64.StdEncoding.EncodeToString(js)
 	}
+	return t.dialCalls(ctx, body)
+}
+
+// dialCalls posts a Call Control dial (POST /v2/calls) and returns the new
+// call's call_control_id.
+func (t *Telnyx) dialCalls(ctx context.Context, body any) (string, error) {
 	var res struct {
 		Data struct {
 			CallControlID string `json:"call_control_id"`

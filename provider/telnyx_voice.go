@@ -65,18 +65,7 @@ func (t *Telnyx) Dial(ctx context.Context, d TelnyxDial) (string, error) {
 		telnyxStreamFields
 	}{ConnectionID: conn, To: d.To, From: d.From, WebhookURL: d.WebhookURL, ClientState: d.ClientState,
 		TimeoutSecs: d.TimeoutSeconds, telnyxStreamFields: telnyxStreamOf(d.Stream)}
-	var res struct {
-		Data struct {
-			CallControlID string `json:"call_control_id"`
-		} `json:"data"`
-	}
-	if err := t.call(ctx, http.MethodPost, "/calls", nil, body, &res); err != nil {
-		return "", err
-	}
-	if res.Data.CallControlID == "" {
-		return "", &Error{Provider: NameTelnyx, Kind: ErrProviderDown, Message: "answer without call_control_id"}
-	}
-	return res.Data.CallControlID, nil
+	return t.dialCalls(ctx, body)
 }
 
 // Answer answers an inbound Call Control call with a media stream (POST
