@@ -130,9 +130,19 @@ func (s *SMS) Receive(ctx context.Context, orgID int64, providerName string, ev 
 	if len(nums) == 1 {
 		assistantID = firstNonNil(nums[0].AssistantID, nums[0].OutboundAssistantID)
 	}
-	// Consent first: both operations are idempotent, so a redelivery or a
-	// crash before the message is stored cannot lose an opt-out.
-	switch action, kw := ConsentKeyword(ev.Body); action {
+	// Consent first: both operations are idempotent, so a crash before the
+	// message is stored cannot lose an opt-out. A redelivery of a message
+	// already stored is not applied again (a STOP delivered twice must not
+	// undo a START sent in between).
+	already, err := s.store.InboundSMSStored(ctx, orgID, providerName, ev.ProviderMessageID)
+	if err != nil {
+		return nil, false, err
+	}
+	action, kw := ConsentKeyword(ev.Body)
+	if already {
+		action = ""
+	}
+	switch action {
 	case "opt_out":
 		if err := s.store.SetOptOut(ctx, orgID, ev.To, ev.From, kw); err != nil {
 			return nil, false, err

@@ -85,6 +85,18 @@ func (s *Store) EnqueueSMS(ctx context.Context, m *SMSMessage) (got *SMSMessage,
 // when fwd is not nil, its forwarding in the same transaction. A message the
 // provider already delivered to the organization (same provider and provider
 // message id) is not stored again: the first one is returned with dup=true.
+// InboundSMSStored reports whether the organization already stored the
+// inbound message the provider identifies so (a redelivery).
+func (s *Store) InboundSMSStored(ctx context.Context, orgID int64, provider, providerMessageID string) (bool, error) {
+	if providerMessageID == "" {
+		return false, nil
+	}
+	var n int64
+	err := s.scoped(ctx, orgID).Model(&SMSMessage{}).
+		Where("direction = ? AND provider = ? AND provider_message_id = ?", SMSInbound, provider, providerMessageID).Count(&n).Error
+	return n > 0, err
+}
+
 func (s *Store) StoreInboundSMS(ctx context.Context, m *SMSMessage, fwd *SMSForward) (got *SMSMessage, dup bool, err error) {
 	find := func() (*SMSMessage, error) {
 		var old SMSMessage

@@ -359,3 +359,19 @@ func TestSMSOptOutWhileQueued(t *testing.T) {
 		t.Fatalf("%d message(s) sent to a customer who opted out", n)
 	}
 }
+
+// A STOP the provider delivers again after the customer's START does not
+// opt them out again: consent follows the customer's last word, once.
+func TestSMSRedeliveredStopAfterStart(t *testing.T) {
+	e := newEnv(t)
+	e.smsSender(e.keyA, "+16475550100", "")
+	tok := e.twilio.AuthToken
+	e.twilioInbound(tok, "SMstop1", "+16475550111", "+16475550100", "STOP", nil)
+	e.twilioInbound(tok, "SMstart1", "+16475550111", "+16475550100", "START", nil)
+	if r := e.twilioInbound(tok, "SMstop1", "+16475550111", "+16475550100", "STOP", nil); r.Status != 200 {
+		t.Fatalf("redelivery: %d %s", r.Status, r.Raw)
+	}
+	if r := e.do("POST", "/api/v1/sms/send", e.keyA, sendBody("+16475550100", "+16475550111", "welcome back", nil)); r.Status != 200 {
+		t.Fatalf("send after START and a redelivered STOP: %d %s", r.Status, r.Raw)
+	}
+}
