@@ -25,6 +25,9 @@ var (
 	// ErrBadStreamToken means a mod_audio_stream websocket presented a
 	// token that is not the live call's.
 	ErrBadStreamToken = errors.New("unknown call or bad stream token")
+	// ErrNotAnswered means the call is still ringing: it cannot be
+	// transferred yet.
+	ErrNotAnswered = errors.New("the call has not been answered yet")
 	// ErrDraining means the process is shutting down and takes no new call.
 	ErrDraining = errors.New("sipbridge is draining: no new calls")
 )
@@ -116,9 +119,14 @@ type Calls struct {
 	draining bool
 	wg       sync.WaitGroup
 	rate     rateLimiter
-	// admit serializes the limit checks with the creation of the call
-	// record, so parallel requests cannot all pass a concurrency limit.
-	admit sync.Mutex
+	// admits serializes, per organization, the limit checks with the
+	// creation of the call record, so parallel requests cannot all pass a
+	// concurrency limit.
+	admits map[int64]*sync.Mutex
+	// cancelledDials are the sipbridge_dial ids of originates cancelled
+	// while they may still start legs; such legs are hung up as they are
+	// created, even after their call's session has ended.
+	cancelledDials map[string]bool
 }
 
 // NewCalls returns call control. Close ends every session.
@@ -150,7 +158,8 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Calls{store: store, router: NewRouter(store), sw: sw, opts: opts, log: opts.Log,
-		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{}}
+		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
+		admits: map[int64]*sync.Mutex{}, cancelledDials: map[string]bool{}}
 }
 
 // HandleEvent takes one event from the event connection. It never blocks:
@@ -177,17 +186,18 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 		c.mu.Unlock()
 		return
 	}
+	cancelledLeg := e.Name() == "CHANNEL_CREATE" && c.cancelledDials[e.Get("variable_sipbridge_dial")]
 	c.mu.Unlock()
+	if cancelledLeg {
+		// A leg a cancelled originate tried next (failover): hang it up.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, _ = c.sw.API(ctx, "uuid_kill "+id+" ORIGINATOR_CANCEL")
+		}()
+	}
 	if s == nil {
 		s = c.legOf(e)
-		if s != nil && e.Name() == "CHANNEL_CREATE" && s.cancelled.Load() && s.dialing.Load() {
-			// A leg the originate tried after it was cancelled.
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-				defer cancel()
-				_, _ = c.sw.API(ctx, "uuid_kill "+id+" ORIGINATOR_CANCEL")
-			}()
-		}
 	}
 	if s != nil {
 		s.events.push(e)
@@ -253,8 +263,34 @@ func (c *Calls) Drain(ctx context.Context) error {
 // Close ends every session (their calls are hung up as far as FreeSWITCH
 // can still be told) and waits for their goroutines.
 func (c *Calls) Close() {
+	c.mu.Lock()
+	c.draining = true // no session starts while Close waits
+	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
+}
+
+// lockAdmit takes the organization's admission lock; the returned release
+// may be called more than once.
+func (c *Calls) lockAdmit(org int64) (release func()) {
+	c.mu.Lock()
+	m := c.admits[org]
+	if m == nil {
+		m = &sync.Mutex{}
+		c.admits[org] = m
+	}
+	c.mu.Unlock()
+	m.Lock()
+	var once sync.Once
+	return func() { once.Do(m.Unlock) }
+}
+
+// dialOver forgets a cancelled originate once it has returned: it starts
+// no more legs.
+func (c *Calls) dialOver(dialID string) {
+	c.mu.Lock()
+	delete(c.cancelledDials, dialID)
+	c.mu.Unlock()
 }
 
 // StreamSink receives one mod_audio_stream websocket.
@@ -300,8 +336,9 @@ func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 	}
 	if s.initiating.Load() {
 		c.cancelDial(s)
-		return nil
 	}
+	// Also for a call being cancelled: should it be answered meanwhile, its
+	// session hangs it up.
 	s.requests.push(request{kind: reqHangup})
 	return nil
 }
@@ -318,11 +355,16 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to, mode stri
 	if _, err := parseTransferTarget(to); err != nil {
 		return err
 	}
+	if s.initiating.Load() {
+		return ErrNotAnswered
+	}
 	reply := make(chan error, 1)
 	s.requests.push(request{kind: reqTransfer, to: to, mode: mode, reply: reply})
 	select {
 	case err := <-reply:
 		return err
+	case <-s.done:
+		return ErrCallNotFound
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(10 * time.Second):

@@ -122,29 +122,22 @@ func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	if number.Provider != db.ProviderBYOSIP && c.opts.Hosted == nil {
 		return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, number.Provider)
 	}
-	c.admit.Lock()
+	release := c.lockAdmit(org.ID)
+	defer release()
 	if err := c.checkLimits(ctx, org, req.To); err != nil {
-		c.admit.Unlock()
 		return nil, err
 	}
 	if number.Provider != db.ProviderBYOSIP {
 		res, err := c.opts.Hosted.Initiate(ctx, org, number, a, req)
-		c.admit.Unlock()
 		if res != nil && err == nil {
 			c.wg.Done() // the provider's call is followed by its webhooks, not by a session here
 		}
 		return res, err
 	}
-	return c.originateSIP(ctx, org, number, a, req) // unlocks admit once the record exists
+	return c.originateSIP(ctx, org, number, a, req, release) // releases once the record exists
 }
 
-func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*InitiateResult, error) {
-	admitted := false
-	defer func() {
-		if !admitted {
-			c.admit.Unlock()
-		}
-	}()
+func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest, releaseAdmit func()) (*InitiateResult, error) {
 	trunks, err := c.store.EnabledTrunksOfOrg(ctx, org.ID)
 	if err != nil {
 		return nil, err
@@ -172,8 +165,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	if err := c.store.CreateCall(ctx, rec); err != nil {
 		return nil, err
 	}
-	admitted = true
-	c.admit.Unlock()
+	releaseAdmit() // the record counts from now on
 	s.rec = rec
 	s.info = assistant.StartInfo{From: req.From, To: req.To, AssistantID: a.ID, Direction: db.DirectionOutbound,
 		WelcomeMessage: firstNonEmpty(req.WelcomeMessage, a.WelcomeMessage), Extra: map[string]string{}}
@@ -194,6 +186,10 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	octx, cancel := context.WithTimeout(c.ctx, maxDialTime(dial, c.opts.LegTimeout))
 	out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
 	cancel()
+	if c.ctx.Err() != nil {
+		c.cancelDial(s) // stopping: the job goes on in FreeSWITCH, end its legs
+	}
+	c.dialOver(dialID)
 	s.initiating.Store(false)
 	s.dialing.Store(false)
 	out = strings.TrimSpace(out)
@@ -205,6 +201,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	if err != nil || !ok || leg == "" {
 		derr := s.dialFailed(trunks, own, out, err)
 		c.remove(s)
+		s.exit() // hangup and transfer requests made while it rang
 		if s.cancelled.Load() {
 			return nil, ErrCallCancelled
 		}
@@ -263,9 +260,9 @@ func (s *callSession) dialFailed(trunks []db.SIPTrunk, own, out string, err erro
 // runOutbound bridges an answered outbound call to its assistant.
 func (s *callSession) runOutbound() {
 	defer s.c.wg.Done()
-	defer s.exited.Store(true)
 	defer s.c.remove(s)
 	defer s.cleanup()
+	defer s.exit()
 	s.info.CallID = s.uuid
 	s.info.Extra[assistant.ParamCallID] = s.uuid
 	if s.connectAssistant() {

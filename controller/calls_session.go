@@ -62,6 +62,7 @@ type callSession struct {
 	events   *queue[*esl.Event]
 	requests *queue[request]
 	fsNotes  *queue[fsNote]
+	done     chan struct{} // closed when the session has ended
 
 	mu    sync.Mutex
 	org   int64
@@ -109,7 +110,7 @@ func newCallSession(c *Calls, uuid string) *callSession {
 	id := db.NewID()
 	return &callSession{c: c, id: id, uuid: uuid,
 		log:    c.log.With("call_id", id, "call_uuid", uuid),
-		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote]()}
+		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{})}
 }
 
 func (s *callSession) orgID() int64 {
@@ -172,15 +173,28 @@ func (s *callSession) update(cols map[string]any) {
 // run handles the call from its CHANNEL_PARK to its CHANNEL_HANGUP_COMPLETE.
 func (s *callSession) run(park *esl.Event) {
 	defer s.c.wg.Done()
-	defer s.exited.Store(true)
 	defer s.c.remove(s)
 	defer s.cleanup()
-	if !s.start(park) {
-		// Refused: wait for the hangup to close the record.
-		s.loop()
-		return
-	}
+	s.start(park) // refused or not, the loop waits for the hangup
 	s.loop()
+	s.exit()
+}
+
+// exit marks the session gone and answers what was asked of it meanwhile:
+// a transfer gets ErrCallNotFound, a bridge leg answered too late is hung
+// up (its originate goroutine pushes, then checks exited: one of the two
+// sees it).
+func (s *callSession) exit() {
+	s.exited.Store(true)
+	close(s.done)
+	for _, r := range s.requests.drain() {
+		switch r.kind {
+		case reqTransfer:
+			r.reply <- ErrCallNotFound
+		case reqDialDone:
+			killAnswered(s.c, r.out)
+		}
+	}
 }
 
 // start routes the call and, when accepted, connects the assistant, answers
@@ -414,6 +428,9 @@ func (s *callSession) loop() {
 		s.armTimer(timer)
 		select {
 		case <-s.c.ctx.Done():
+			if s.dialing.Load() {
+				s.c.cancelDial(s) // a bridge leg still ringing
+			}
 			s.kill(causeNormal, "sipbridge stopped")
 			s.finish(nil)
 			return

@@ -262,6 +262,9 @@ func (s *callSession) referDone(accepted bool, detail string) {
 		return
 	}
 	s.refering = nil
+	if s.ending {
+		return // the caller is leaving: nothing to fall back to
+	}
 	p := r.plan
 	if accepted {
 		s.event("refer_accepted", db.JSONMap{"refer_to": p.referURI, "reply": detail})
@@ -340,6 +343,9 @@ func (s *callSession) bridgeDial(number string) (dial, dialID string, err error)
 // result comes back as a reqDialDone request; a caller who hangs up while
 // it rings cancels it (hupall on sipbridge_dial).
 func (s *callSession) startBridge(p *transferPlan) {
+	if s.ending {
+		return
+	}
 	s.event("bridge_dialing", db.JSONMap{"to": p.bridgeTo, "dial_string": p.dial})
 	s.dialing.Store(true)
 	s.dialID.Store(p.dialID)
@@ -350,6 +356,10 @@ func (s *callSession) startBridge(p *transferPlan) {
 		ctx, cancel := context.WithTimeout(c.ctx, maxDialTime(p.dial, c.opts.LegTimeout))
 		out, err := c.sw.BGAPI(ctx, "originate "+p.dial+" &park()")
 		cancel()
+		if c.ctx.Err() != nil {
+			c.cancelDial(s) // stopping: the job goes on in FreeSWITCH, end its legs
+		}
+		c.dialOver(p.dialID)
 		out = strings.TrimSpace(out)
 		s.requests.push(request{kind: reqDialDone, to: p.bridgeTo, out: out, err: err})
 		if s.exited.Load() {
@@ -412,6 +422,9 @@ func (c *Calls) cancelDial(s *callSession) {
 		return
 	}
 	s.cancelled.Store(true)
+	c.mu.Lock()
+	c.cancelledDials[id] = true // until the originate returns (dialOver)
+	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = c.sw.API(ctx, "hupall ORIGINATOR_CANCEL sipbridge_dial "+id)

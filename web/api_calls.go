@@ -161,6 +161,8 @@ func liveCallError(err error) error {
 		return invalid("to", "%s", err.Error())
 	case errors.Is(err, controller.ErrNoReferTemplate), errors.Is(err, controller.ErrBadTransferMode):
 		return invalid("mode", "%s", err.Error())
+	case errors.Is(err, controller.ErrNotAnswered):
+		return &APIError{Status: http.StatusConflict, Code: "not_answered", Message: err.Error()}
 	case errors.Is(err, controller.ErrTransferInProgress):
 		return &APIError{Status: http.StatusConflict, Code: "transfer_in_progress", Message: err.Error()}
 	case errors.Is(err, controller.ErrCountryNotAllowed):

@@ -163,6 +163,9 @@ func TestHangupCancelsRingingOutboundCall(t *testing.T) {
 	}) {
 		t.Fatal("the call did not start ringing")
 	}
+	if r := ce.do("POST", "/api/v1/calls/"+id+"/transfer", ce.keyA, map[string]any{"to": "+14165550198"}); r.Status != 409 || r.errCode() != "not_answered" {
+		t.Fatalf("transfer of a ringing call: %d %s", r.Status, r.Raw)
+	}
 	ce.mustDo("POST", "/api/v1/calls/"+id+"/hangup", ce.keyA, nil, 202)
 	select {
 	case r := <-done:

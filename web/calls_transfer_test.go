@@ -181,10 +181,14 @@ func TestTransferRefusedLeavesTheCallAlone(t *testing.T) {
 // cancelled at once, nothing is bridged, no channel is left.
 func TestCallerHangupCancelsRingingTransfer(t *testing.T) {
 	ce := newCallEnv(t)
+	backup := ce.addTrunk("Backup", 2)
 	ce.loadTrunks()
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)
 	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
+	// The failover leg would answer after 1 s of ringing: it must be hung up
+	// as it is created.
+	ce.sw.SetDialOutcome(backup.GatewayName, fstest.DialOutcome{Result: fstest.DialAnswer, Ring: 2})
 	uuid, err := ce.sw.Call(ce.pbxCall(nil))
 	if err != nil {
 		t.Fatal(err)
@@ -198,8 +202,22 @@ func TestCallerHangupCancelsRingingTransfer(t *testing.T) {
 	hung := time.Now()
 	ce.sw.Hangup(uuid, "NORMAL_CLEARING")
 	ce.waitCommand("hupall ORIGINATOR_CANCEL sipbridge_dial ", 2*time.Second)
-	if !waitUntil(2*time.Second, func() bool { a := ce.sw.DialAttempts(); return len(a) == 1 && a[0].Cause == "ORIGINATOR_CANCEL" }) {
+	if !waitUntil(2*time.Second, func() bool {
+		a := ce.sw.DialAttempts()
+		for _, x := range a {
+			if x.Answered || x.Cause == "" {
+				return false
+			}
+		}
+		return len(a) >= 1 && a[0].Cause == "ORIGINATOR_CANCEL"
+	}) {
 		t.Fatalf("attempts %+v", ce.sw.DialAttempts())
+	}
+	time.Sleep(200 * time.Millisecond) // past the backup's ring time
+	for _, x := range ce.sw.DialAttempts() {
+		if x.Answered {
+			t.Fatalf("a leg answered after the caller left: %+v", ce.sw.DialAttempts())
+		}
 	}
 	if time.Since(hung) > time.Second {
 		t.Fatalf("the target rang on for %v after the caller left", time.Since(hung))
