@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -89,4 +90,44 @@ func TestAssistantUnreachableHangsUp(t *testing.T) {
 	if !strings.Contains(r.Raw, "assistant_unreachable") || !strings.Contains(r.Raw, "routed") {
 		t.Fatalf("timeline: %s", r.Raw)
 	}
+}
+
+// SIGTERM's drain: a new call is turned away with a temporary failure
+// (503) while the live one goes on; the drain ends when the last call does.
+func TestDrainRefusesNewCallsAndWaitsForLiveOnes(t *testing.T) {
+	ce := newCallEnv(t)
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	live, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := ce.asst.next(3 * time.Second)
+	ce.waitCall(live, db.CallInProgress, 3*time.Second)
+	drained := make(chan error, 1)
+	go func() { drained <- ce.calls.Drain(context.Background()) }()
+	time.Sleep(50 * time.Millisecond)
+	late, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ce.waitCommand("uuid_kill "+late+" NORMAL_TEMPORARY_FAILURE", 2*time.Second)
+	select {
+	case <-drained:
+		t.Fatal("the drain ended with a call still live")
+	case <-time.After(200 * time.Millisecond):
+	}
+	n := ac.mediaCount()
+	if !waitUntil(2*time.Second, func() bool { return ac.mediaCount() > n+10 }) {
+		t.Fatal("the live call stopped during the drain")
+	}
+	ce.sw.Hangup(live, "NORMAL_CLEARING")
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("the drain did not end after the last call")
+	}
+	ce.waitCall(live, db.CallCompleted, 2*time.Second)
 }
