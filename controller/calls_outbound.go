@@ -20,6 +20,8 @@ var (
 	// ErrNoAssistant means neither the request nor the number names an
 	// assistant.
 	ErrNoAssistant = errors.New("no assistant for the call")
+	// ErrSwitchUnavailable means FreeSWITCH's Event Socket is not connected.
+	ErrSwitchUnavailable = errors.New("FreeSWITCH is not connected")
 	// ErrCallCancelled means the call was hung up (API) while it rang.
 	ErrCallCancelled = errors.New("the call was cancelled while it rang")
 	// ErrNotSIPNumber means the from-number is not on a SIP trunk and its
@@ -197,6 +199,14 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	if ok && s.cancelled.Load() {
 		killAnswered(c, out) // answered as it was being cancelled
 		out, ok = "-ERR ORIGINATOR_CANCEL", false
+	}
+	if err != nil && (errors.Is(err, esl.ErrNotConnected) || errors.Is(err, esl.ErrClosed)) {
+		// Nothing was dialled: FreeSWITCH is not reachable.
+		s.update(map[string]any{"status": db.CallFailed, "hangup_cause": "SWITCH_UNAVAILABLE",
+			"reason": "FreeSWITCH is not connected: " + err.Error(), "ended_at": c.opts.Now().UTC()})
+		c.remove(s)
+		s.exit()
+		return nil, fmt.Errorf("%w: %w", ErrSwitchUnavailable, err)
 	}
 	if err != nil || !ok || leg == "" {
 		derr := s.dialFailed(trunks, own, out, err)

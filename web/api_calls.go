@@ -334,6 +334,8 @@ func initiateError(err error, from string) error {
 		return &APIError{Status: http.StatusBadGateway, Code: "no_trunk", Message: "the organization has no enabled SIP trunk"}
 	case errors.Is(err, controller.ErrNotSIPNumber):
 		return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Field: "from_phone_number", Message: err.Error()}
+	case errors.Is(err, controller.ErrSwitchUnavailable):
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "switch_unavailable", Message: err.Error()}
 	case errors.Is(err, controller.ErrCallCancelled):
 		return &APIError{Status: http.StatusConflict, Code: "cancelled", Message: err.Error()}
 	case errors.Is(err, controller.ErrDraining):

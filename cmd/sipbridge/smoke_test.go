@@ -127,6 +127,22 @@ func TestEmbeddedSQLiteEndToEnd(t *testing.T) {
 	if st != 200 || len(items) != 1 || items[0].(map[string]any)["gateway_name"] != "o1_zadarma_main" {
 		t.Fatalf("list trunks: %d %v", st, list)
 	}
+	// An outbound call with no FreeSWITCH connected: 503 saying so, and a
+	// failed record.
+	st, asst := call("POST", "/api/v1/assistants", map[string]any{"name": "R", "stream_url": "ws://127.0.0.1:1/x"})
+	if st != 201 {
+		t.Fatalf("assistant: %d %v", st, asst)
+	}
+	if st, n := call("POST", "/api/v1/phone-numbers/purchase", map[string]any{"phone_number": "+12125550100", "provider": "byo-sip-trunk", "assistant_id": asst["id"]}); st != 201 {
+		t.Fatalf("number: %d %v", st, n)
+	}
+	st, ini := call("POST", "/api/v1/calls/initiate", map[string]any{"from_phone_number": "+12125550100", "to_phone_number": "+12125550123"})
+	if e, _ := ini["error"].(map[string]any); st != 503 || e["code"] != "switch_unavailable" {
+		t.Fatalf("initiate without FreeSWITCH: %d %v", st, ini)
+	}
+	if st, calls := call("GET", "/api/v1/calls?status=failed", nil); st != 200 || calls["total"] != 1.0 {
+		t.Fatalf("calls: %d %v", st, calls)
+	}
 	// No FreeSWITCH runs here: readiness says so, naming what is missing.
 	st, ready := call("GET", "/readyz", nil)
 	checks, _ := ready["checks"].(map[string]any)
