@@ -36,6 +36,9 @@ type Config struct {
 	FSGenDir string
 	// FSProfile is the sofia profile carrying the gateways (FS_PROFILE, default external).
 	FSProfile string
+	// FSCallConnections is how many Event Socket connections carry call
+	// control's commands (FS_CALL_CONNECTIONS, default 4, 1–32).
+	FSCallConnections int
 	// SyncInterval is the trunk reconcile tick (SYNC_INTERVAL, default 60s).
 	SyncInterval time.Duration
 	// DrainTimeout is how long SIGTERM waits for live calls to end
@@ -144,6 +147,9 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	if c.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL", "60s")); err != nil || c.SyncInterval < time.Second {
 		errs = append(errs, errors.New("SYNC_INTERVAL must be a duration of at least 1s, e.g. 60s"))
+	}
+	if c.FSCallConnections, err = strconv.Atoi(get("FS_CALL_CONNECTIONS", "4")); err != nil || c.FSCallConnections < 1 || c.FSCallConnections > 32 {
+		errs = append(errs, errors.New("FS_CALL_CONNECTIONS must be a whole number from 1 to 32"))
 	}
 	if c.DrainTimeout, err = time.ParseDuration(get("DRAIN_TIMEOUT", "5m")); err != nil || c.DrainTimeout < 0 {
 		errs = append(errs, errors.New("DRAIN_TIMEOUT must be a duration, e.g. 5m"))

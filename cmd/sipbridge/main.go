@@ -218,7 +218,10 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 		Help:    "Time from a caller frame's arrival on the mod_audio_stream websocket to its media message written to the assistant.",
 		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
 	})
-	calls = controller.NewCalls(store, cmdConn, controller.CallsOptions{
+	// Call control's commands go over a small pool of their own: FreeSWITCH
+	// runs one connection's api commands one after the other.
+	callConns := esl.NewPool(cfg.FSCallConnections, cfg.FSESLAddr, cfg.FSESLPassword, esl.WithLogger(log.With("esl", "calls")))
+	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile,
 		Hosted: hosted, Log: log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
@@ -235,13 +238,17 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 		}
 		calls.HandleEvent(e)
 	})
+	if err := callConns.Start(ctx); err != nil {
+		return err
+	}
+	defer callConns.Close()
 	for _, c := range []*esl.Client{cmdConn, evConn} {
 		if err := c.Start(ctx); err != nil {
 			return err
 		}
 		defer c.Close()
 	}
-	switchUp := func() bool { return cmdConn.Connected() && evConn.Connected() }
+	switchUp := func() bool { return cmdConn.Connected() && evConn.Connected() && callConns.Connected() }
 	go func() {
 		if err := trunkSync.Run(ctx, controller.RunOptions{Changed: trunks.ChangedC(), Every: cfg.SyncInterval, Ready: switchUp}); err != nil {
 			log.Error("trunk sync stopped", "err", err)
