@@ -39,6 +39,7 @@ type conn struct {
 	jobs    map[string]chan result // BGAPI callers by Job-UUID
 	err     error                  // why the connection closed
 	done    chan struct{}          // closed with err set
+	exiting bool                   // "exit" sent by closeWithExit: replies are not for anyone
 
 	authReq    chan struct{} // closed at the first auth/request
 	authOnce   sync.Once
@@ -251,13 +252,31 @@ func (c *conn) exit(ctx context.Context) error {
 // closeWithExit writes "exit" without waiting for the reply (it would
 // queue behind pending commands), then closes; pending callers get
 // ErrClosed.
+//
+// The pending callers are failed before "exit" is written: replies are
+// matched in order, so "+OK bye" would otherwise be taken for the reply of
+// the oldest pending command. wmu is held to the end, so no command is
+// written after the exit.
 func (c *conn) closeWithExit() {
 	c.wmu.Lock()
-	if c.closeErr() == nil {
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	open := c.err == nil
+	waiters, jobs := c.waiters, c.jobs
+	if open {
+		c.waiters, c.jobs, c.exiting = nil, map[string]chan result{}, true
+	}
+	c.mu.Unlock()
+	if open {
+		for _, w := range waiters {
+			w.ch <- result{err: ErrClosed}
+		}
+		for _, ch := range jobs {
+			ch <- result{err: ErrClosed}
+		}
 		_ = c.nc.SetWriteDeadline(time.Now().Add(time.Second))
 		_, _ = c.nc.Write(commandBytes("exit", nil, ""))
 	}
-	c.wmu.Unlock()
 	c.close()
 }
 
@@ -366,8 +385,11 @@ func (c *conn) handleFrame(f *frame) bool {
 func (c *conn) deliver(r result) {
 	c.mu.Lock()
 	if len(c.waiters) == 0 {
+		exiting := c.exiting
 		c.mu.Unlock()
-		c.log.Warn("esl: reply without a waiting command ignored", "reply", r.text)
+		if !exiting {
+			c.log.Warn("esl: reply without a waiting command ignored", "reply", r.text)
+		}
 		return
 	}
 	w := c.waiters[0]
