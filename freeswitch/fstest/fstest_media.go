@@ -114,18 +114,7 @@ func (m *chanMedia) startLoopLocked() {
 	m.stopLoop, m.loopDone = make(chan struct{}), make(chan struct{})
 	stop, done := m.stopLoop, m.loopDone
 	s := m.s
-	s.mu.Lock()
-	closed := s.closed
-	if !closed {
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
-	if closed {
-		close(done)
-		return
-	}
-	go func() {
-		defer s.wg.Done()
+	started := s.goTimerOK(func() {
 		defer close(done)
 		// Frames are due every 20 ms from the start; a late frame is caught
 		// up at once, as the recording shows for jitter (no frame missing),
@@ -149,7 +138,10 @@ func (m *chanMedia) startLoopLocked() {
 			}
 			t.Reset(max(0, time.Until(next)))
 		}
-	}()
+	})
+	if !started {
+		close(done)
+	}
 }
 
 // halt ends the media loop and waits for it.

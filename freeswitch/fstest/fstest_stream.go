@@ -286,24 +286,6 @@ func (s *Switch) apiAudioStream(b *batch, args string) string {
 	return fail // "unsupported mod_audio_stream cmd" (graceful-shutdown too)
 }
 
-// goTimerOK is goTimer reporting whether f was started.
-func (s *Switch) goTimerOK(f func()) bool {
-	s.mu.Lock()
-	closed := s.closed
-	if !closed {
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
-	if closed {
-		return false
-	}
-	go func() {
-		defer s.wg.Done()
-		f()
-	}()
-	return true
-}
-
 func (m *chanMedia) dropBugLocked(name string) {
 	for i, b := range m.bugs {
 		if b == name {

@@ -443,7 +443,11 @@ func (s *Switch) sleep(stop <-chan struct{}, sec float64) bool {
 }
 
 // goTimer runs f in a goroutine Close waits for.
-func (s *Switch) goTimer(f func()) {
+func (s *Switch) goTimer(f func()) { s.goTimerOK(f) }
+
+// goTimerOK is goTimer reporting whether f was started (false once the
+// switch is closed).
+func (s *Switch) goTimerOK(f func()) bool {
 	s.mu.Lock()
 	closed := s.closed
 	if !closed {
@@ -451,12 +455,13 @@ func (s *Switch) goTimer(f func()) {
 	}
 	s.mu.Unlock()
 	if closed {
-		return
+		return false
 	}
 	go func() {
 		defer s.wg.Done()
 		f()
 	}()
+	return true
 }
 
 func sortedKeys[V any](m map[string]V) []string {
