@@ -198,8 +198,8 @@ func (s *callSession) exit() {
 }
 
 // start routes the call and, when accepted, connects the assistant, answers
-// and starts the audio stream. It reports whether the call was accepted.
-func (s *callSession) start(park *esl.Event) bool {
+// and starts the audio stream; a refused call is hung up.
+func (s *callSession) start(park *esl.Event) {
 	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
 	defer cancel()
 	vars := did.Vars(park.Values)
@@ -208,7 +208,7 @@ func (s *callSession) start(park *esl.Event) bool {
 	if err != nil {
 		s.log.Error("inbound call: routing failed", "err", err)
 		s.kill(causeUnavailable, "routing failed: "+err.Error())
-		return false
+		return
 	}
 	s.route = route
 	rec := &db.Call{ID: s.id, CallSID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"),
@@ -238,13 +238,13 @@ func (s *callSession) start(park *esl.Event) bool {
 			}
 		}
 		s.kill(r.Cause, r.Reason)
-		return false
+		return
 	}
 	rec.AssistantID = &route.AssistantID
 	if err := s.c.store.CreateCall(ctx, rec); err != nil {
 		s.log.Error("call record not stored", "err", err)
 		s.kill(causeUnavailable, "call record not stored")
-		return false
+		return
 	}
 	s.rec = rec
 	s.event("routed", db.JSONMap{"trunk": route.Trunk.GatewayName, "trunk_by": route.TrunkBy, "did": route.DID.DID,
@@ -254,14 +254,14 @@ func (s *callSession) start(park *esl.Event) bool {
 	a, err := s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID)
 	if err != nil {
 		s.fault("assistant record: " + err.Error())
-		return true
+		return
 	}
 	s.assistant = a
 	s.info = assistant.StartInfo{CallID: s.uuid, From: from, To: route.DID.DID, AssistantID: a.ID,
 		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park)}
 	s.info.Extra[assistant.ParamCallID] = s.uuid
 	if !s.connectAssistant() {
-		return true
+		return
 	}
 
 	if out, err := s.api("uuid_answer " + s.uuid); err != nil {
@@ -270,7 +270,7 @@ func (s *callSession) start(park *esl.Event) bool {
 		s.log.Warn("uuid_answer failed", "err", err, "reply", out)
 		s.closeAssistant(false)
 		s.kill(causeUnavailable, "answer failed: "+strings.TrimSpace(out))
-		return true
+		return
 	}
 	s.answeredAt = s.c.opts.Now().UTC()
 	s.update(map[string]any{"status": db.CallInProgress, "answered_at": s.answeredAt})
@@ -279,7 +279,6 @@ func (s *callSession) start(park *esl.Event) bool {
 		s.startRecording()
 	}
 	s.startStream()
-	return true
 }
 
 // xHeaders returns the INVITE's X- headers by name (variable_sip_h_X-…),
