@@ -55,15 +55,16 @@ func Open(dsn string) (*gorm.DB, error) {
 				return nil, fmt.Errorf("db: %w", err)
 			}
 		}
-		g, err := gorm.Open(sqlite.Open(path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), cfg)
+		sqlDB, err := openSQLiteUTC(path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
 		}
-		sqlDB, err := g.DB()
-		if err != nil {
-			return nil, err
-		}
 		sqlDB.SetMaxOpenConns(1) // SQLite has one writer; one connection avoids SQLITE_BUSY
+		g, err := gorm.Open(sqlite.Dialector{Conn: sqlDB}, cfg)
+		if err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("db: open sqlite: %w", err)
+		}
 		return g, nil
 	default:
 		return nil, fmt.Errorf("db: DATABASE_URL must start with postgres:// (or be empty for the embedded SQLite)")
