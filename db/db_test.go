@@ -168,3 +168,40 @@ func testAPIKeys(t *testing.T, g *gorm.DB) {
 		t.Fatalf("not newest first: %s %s %s", keys[0].Name, keys[1].Name, keys[2].Name)
 	}
 }
+
+// What a create returns (the API's 201 body) is what later reads return,
+// and a ?from= bound copied from it finds the record, on both databases
+// (PostgreSQL keeps microseconds, SQLite whatever it is given).
+func TestTimesReadBackAsWritten(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := db.NewStore(g, dbtest.Keyring(t), nil)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		for range 20 { // a time with sub-microsecond digits comes up quickly
+			c := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Status: db.CallRinging}
+			if err := s.CreateCall(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetCall(ctx, org.ID, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.StartedAt.Equal(c.StartedAt) || !got.CreatedAt.Equal(c.CreatedAt) {
+				t.Fatalf("created with started_at %v, read back %v", c.StartedAt, got.StartedAt)
+			}
+			if _, n, _ := s.ListCalls(ctx, org.ID, db.CallFilter{From: c.StartedAt}, db.Page{Limit: 100}); n != 1 {
+				t.Fatalf("from=its own started_at lists %d calls", n)
+			}
+			if err := s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, _, err := s.EnqueueSMS(ctx, outbound(org.ID, "hi", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetSMS(ctx, org.ID, m.ID); !got.CreatedAt.Equal(m.CreatedAt) {
+			t.Fatalf("sms created_at %v, read back %v", m.CreatedAt, got.CreatedAt)
+		}
+	})
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -76,7 +75,7 @@ func (s *Store) EnsureTrunkStatus(ctx context.Context, trunks []SIPTrunk) error 
 	if len(trunks) == 0 {
 		return nil
 	}
-	now := time.Now().UTC()
+	now := s.Now()
 	rows := make([]TrunkStatus, 0, len(trunks))
 	for _, t := range trunks {
 		rows = append(rows, TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now})
