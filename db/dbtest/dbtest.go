@@ -88,9 +88,9 @@ func SQLite(t testing.TB) *gorm.DB {
 	return g
 }
 
-// Databases names the databases Each runs a test on, with the function
+// databases names the databases Each runs a test on, with the function
 // opening a fresh one.
-var Databases = []struct {
+var databases = []struct {
 	Name string
 	Open func(testing.TB) *gorm.DB
 }{
@@ -102,7 +102,7 @@ var Databases = []struct {
 // migrated database, so that every query is checked against both dialects.
 func Each(t *testing.T, f func(t *testing.T, g *gorm.DB)) {
 	t.Helper()
-	for _, d := range Databases {
+	for _, d := range databases {
 		t.Run(d.Name, func(t *testing.T) { f(t, d.Open(t)) })
 	}
 }
