@@ -2,8 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -75,7 +75,7 @@ func (s *Store) EnsureTrunkStatus(ctx context.Context, trunks []SIPTrunk) error 
 	if len(trunks) == 0 {
 		return nil
 	}
-	now := time.Now().UTC()
+	now := s.Now()
 	rows := make([]TrunkStatus, 0, len(trunks))
 	for _, t := range trunks {
 		rows = append(rows, TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now})
@@ -84,20 +84,20 @@ func (s *Store) EnsureTrunkStatus(ctx context.Context, trunks []SIPTrunk) error 
 }
 
 // TrunksFingerprint changes whenever any trunk is created, updated or deleted:
-// the number of trunks and the latest update time.
+// the number of trunks and the latest update time. max(updated_at) is read
+// as text: PostgreSQL gives a timestamptz (converted to RFC 3339), SQLite the
+// text the driver stored, which has no column type once aggregated and so
+// cannot be scanned into a time.Time. The value is only ever compared with
+// an earlier fingerprint, so either form does.
 func (s *Store) TrunksFingerprint(ctx context.Context) (string, error) {
-	var row struct {
-		N    int64
-		Last *time.Time
+	var (
+		n    int64
+		last sql.NullString
+	)
+	if err := s.db(ctx).Model(&SIPTrunk{}).Select("count(*), max(updated_at)").Row().Scan(&n, &last); err != nil {
+		return "", fmt.Errorf("db: trunks fingerprint: %w", err)
 	}
-	if err := s.db(ctx).Model(&SIPTrunk{}).Select("count(*) AS n, max(updated_at) AS last").Scan(&row).Error; err != nil {
-		return "", err
-	}
-	last := ""
-	if row.Last != nil {
-		last = row.Last.UTC().Format(time.RFC3339Nano)
-	}
-	return fmt.Sprintf("%d/%s", row.N, last), nil
+	return fmt.Sprintf("%d/%s", n, last.String), nil
 }
 
 // TrunkByGatewayName returns the trunk (any organization) with this gateway/ACL name.
