@@ -57,6 +57,7 @@ type chanMedia struct {
 	gapHeard int  // samples of silence heard since, not yet in heard
 	started  []string
 	muteLeft int // caller frames still lost to the last PLAYBACK_START
+	stalls   int // frames a native file could not fill (PlaybackStalls)
 
 	loop     bool
 	stopLoop chan struct{}
@@ -426,6 +427,9 @@ func (s *Switch) closeMedia() {
 		m.stream = nil
 		recs := m.records
 		m.records = map[string]*recording{}
+		if m.cur != nil && m.cur.file != nil {
+			m.cur.file.close()
+		}
 		m.mu.Unlock()
 		if st != nil {
 			st.cleanup(nil, true)
@@ -530,8 +534,9 @@ func (s *Switch) StreamFrames(uuid string) int {
 
 // Heard is what the caller heard of the playbacks, 8 kHz samples in
 // order, from the first frame played until nothing plays or waits: the
-// silence between queued broadcasts (Options.BroadcastGap) is in it, the
-// time the channel is idle is not. A break cuts a file where it was.
+// silence between queued broadcasts (Options.BroadcastGap) and the
+// silence padding a stall of a pipe are in it, the time the channel is
+// idle is not. A break cuts a file where it was.
 func (s *Switch) Heard(uuid string) []int16 {
 	m := s.peekMedia(uuid)
 	if m == nil {
@@ -540,6 +545,21 @@ func (s *Switch) Heard(uuid string) []int16 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]int16(nil), m.heard...)
+}
+
+// PlaybackStalls counts the frames a .PCMU/.PCMA playback (a named pipe)
+// could not fill while its writer was still there: on a real switch each
+// is a read that blocks the channel's media thread (the caller hears a
+// gap, the caller's own audio stops), here they are played padded with
+// silence. Also after the hangup.
+func (s *Switch) PlaybackStalls(uuid string) int {
+	m := s.peekMedia(uuid)
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stalls
 }
 
 // Playbacks lists the files whose playback started (PLAYBACK_START), in

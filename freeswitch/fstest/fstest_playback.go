@@ -59,13 +59,17 @@ import (
 //     (frames ≈0 at 2168 and 2188 ms). A caller-side measurement through
 //     an assistant runtime saw ~30 ms of silence per file (530 ms in 17
 //     gaps), the same loss seen after resampling. Nothing happens at
-//     PLAYBACK_STOP.
+//     PLAYBACK_STOP;
+//   - a .PCMU/.PCMA path (also a named pipe) plays as it is read, 160
+//     bytes a frame, with stalls when a writer falls behind
+//     (fstest_pipe.go).
 //
-// Files: raw .r8/.r16/.r24/.r32/.r48/.r64 (L16 at that rate), .pcmu and
-// .pcma (G.711 at 8 kHz) and RIFF/WAVE PCM 16-bit of any rate and channel
-// count (mixed down); they are read whole when the playback starts. Other
-// formats (mp3, ogg) count as not found. Only the a-leg is emulated (no
-// bridge): bleg/holdb alone queue nothing.
+// Files: raw .r8/.r16/.r24/.r32/.r48/.r64 (L16 at that rate) and
+// RIFF/WAVE PCM 16-bit of any rate and channel count (mixed down) are read
+// whole when the playback starts; .pcmu and .pcma (any case: G.711 at
+// 8 kHz) are read as they play (fstest_pipe.go). Other formats (mp3, ogg),
+// and a named pipe of any other extension, count as not found. Only the
+// a-leg is emulated (no bridge): bleg/holdb alone queue nothing.
 
 const leadFrames = 5 // switch_ivr_broadcast: "lead-frames" 5
 
@@ -81,8 +85,9 @@ type playing struct {
 	cmd     *event
 	path    string
 	appUUID string
-	native  int     // the file's rate (playback_samples count in it)
-	samples []int16 // 8 kHz mono
+	native  int         // the file's rate (playback_samples count in it)
+	samples []int16     // 8 kHz mono (nil for a native file)
+	file    *nativeFile // a .PCMU/.PCMA file or FIFO, read as it plays
 	pos     int
 }
 
@@ -183,6 +188,19 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 	if p == nil {
 		return nil, false
 	}
+	if p.file != nil {
+		out, used, stalled, done := p.file.frame()
+		if done {
+			m.finishLocked(b, "done")
+			return m.silentLocked()
+		}
+		if stalled {
+			m.stalls++
+		}
+		p.pos += used
+		m.hearLocked(out)
+		return out, true
+	}
 	out := make([]int16, samples8k)
 	n := copy(out, p.samples[p.pos:])
 	m.hearLocked(out[:n])
@@ -218,9 +236,16 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 		s.setVar(ch, k, &v)
 	}
 	s.mediaEvent(b, ch, "CHANNEL_EXECUTE", "", map[string]any{"Application": "playback", "Application-Data": path, "Application-UUID": app}, "")
-	p := &playing{cmd: q.cmd, path: path, appUUID: app}
+	p := &playing{cmd: q.cmd, path: path, appUUID: app, native: 8000}
 	var err error
-	p.samples, p.native, err = loadAudio(path)
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case ext == ".pcmu" || ext == ".pcma":
+		p.file, err = openNative(path, ext == ".pcma")
+	case isFIFO(path):
+		err = errAudioFormat // only native files are read as they play
+	default:
+		p.samples, p.native, err = loadAudio(path)
+	}
 	if err != nil {
 		s.log.Info("fstest: playback file not found", "path", path, "err", err)
 		m.completeLocked(b, q.cmd, path, app, "FILE NOT FOUND")
@@ -236,6 +261,9 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 func (m *chanMedia) finishLocked(b *batch, status string) {
 	s, ch, p := m.s, m.ch, m.cur
 	m.cur = nil
+	if p.file != nil {
+		p.file.close()
+	}
 	in := p.pos * p.native / 8000
 	for k, v := range map[string]string{"playback_last_offset_pos": strconv.Itoa(in), "playback_seconds": strconv.Itoa(in / p.native),
 		"playback_ms": strconv.Itoa(in / (p.native / 1000)), "playback_samples": strconv.Itoa(in)} {

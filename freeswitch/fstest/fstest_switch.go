@@ -56,8 +56,9 @@
 // ::error and MEDIA_BUG_STOP (BreakStream triggers the latter);
 // uuid_broadcast (queued, the 100 ms gap of the lead frames and the
 // caller's audio lost at each PLAYBACK_START as measured — Options.
-// BroadcastGap, PlaybackCallerMute —, PLAYBACK_START/STOP, what the
-// caller heard in Heard/Playbacks),
+// BroadcastGap, PlaybackCallerMute —, PLAYBACK_START/STOP, .PCMU/.PCMA
+// files and named pipes read as they play with their stalls counted —
+// PlaybackStalls —, what the caller heard in Heard/Playbacks),
 // uuid_break [all]; uuid_record
 // start|stop to a real WAV (mono mixed, or stereo with RECORD_STEREO);
 // SendDTMF; the hangup stops all of it inside the recorded sequence.
@@ -66,7 +67,9 @@
 // Simplified: no CODEC events and no codec negotiation (PCMU 8 kHz), no
 // pre-answer by uuid_audio_stream on an unanswered channel, no
 // STREAM_BUFFER_SIZE/extra headers/TLS options, no playback of mp3/ogg,
-// no bridge (b-leg broadcast), `mixed` streams only while playing like
+// no bridge (b-leg broadcast), a pipe's stall does not hold the media
+// loop up (the frame is padded with silence and counted; a real switch
+// blocks there), `mixed` streams only while playing like
 // `stereo` (not recorded), playback_* and record_* counts are exact frame
 // counts (a real switch reads ahead and starts recording on the first
 // frame), event headers of the media events come after the standard ones
