@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"syscall"
 	"testing"
@@ -30,7 +31,7 @@ type channelReader struct {
 	done   chan struct{}
 }
 
-func startChannelReader(t *testing.T, path string) *channelReader {
+func startChannelReader(t testing.TB, path string) *channelReader {
 	t.Helper()
 	fd, err := syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
@@ -133,7 +134,7 @@ func oneRun(t *testing.T, on []bool, want int) int {
 	return last
 }
 
-func newTestPipe(t *testing.T, codec string) (*pipePlayer, chan struct{}) {
+func newTestPipe(t testing.TB, codec string) (*pipePlayer, chan struct{}) {
 	t.Helper()
 	wake := make(chan struct{}, 64)
 	p, err := newPipePlayer(t.TempDir(), "call-1", codec, slog.New(slog.DiscardHandler), func() {
@@ -294,5 +295,52 @@ func TestPipeCloseEndsPlayback(t *testing.T) {
 		if n == 0 {
 			return // EOF: the playback ends
 		}
+	}
+}
+
+// BenchmarkPipeFirstAudio measures, against a reader that plays the pipe
+// as FreeSWITCH does, the time from the assistant's first media message of
+// a reply to the first frame of it played to the caller, for a reply sent
+// in one burst and one sent in real time (20 ms at a time).
+func BenchmarkPipeFirstAudio(b *testing.B) {
+	for _, mode := range []string{"burst", "realtime"} {
+		b.Run(mode, func(b *testing.B) {
+			p, _ := newTestPipe(b, "PCMU")
+			r := startChannelReader(b, p.path)
+			tone := ulawTone(200)
+			var lat []time.Duration
+			for i := 0; i < b.N; i++ {
+				time.Sleep(pipeSpeaking + 100*time.Millisecond) // quiet: the next write is a new reply
+				r.mu.Lock()
+				from := len(r.frames)
+				r.mu.Unlock()
+				start := time.Now()
+				if mode == "burst" {
+					p.Write(tone)
+				} else {
+					go func() {
+						for off := 0; off < len(tone); off += 160 {
+							p.Write(tone[off : off+160])
+							time.Sleep(20 * time.Millisecond)
+						}
+					}()
+				}
+				for heard := false; !heard; time.Sleep(time.Millisecond) {
+					on, at := r.toneWindows()
+					for w := from * 2; w < len(on); w++ {
+						if on[w] {
+							lat = append(lat, at[w].Sub(start))
+							heard = true
+							break
+						}
+					}
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+			b.ReportMetric(0, "ns/op")
+		})
 	}
 }
