@@ -279,6 +279,7 @@ func (s *callSession) runOutbound() {
 		if s.assistant.RecordingEnabled {
 			s.startRecording()
 		}
+		s.startPipe()
 		s.startStream()
 	}
 	s.loop()
