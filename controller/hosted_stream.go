@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -100,6 +101,13 @@ func (h *Hosted) twilioHandshake(conn StreamConn) (*hostedCall, streamEvent) {
 	return nil, streamEvent{}
 }
 
+// hostedEndMark follows the last audio of an assistant that closed its
+// stream normally; hostedEndWait bounds the wait for its echo.
+const (
+	hostedEndMark = "sipbridge-assistant-ended"
+	hostedEndWait = 30 * time.Second
+)
+
 // relay bridges the provider stream and the assistant.
 func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 	quit := make(chan struct{})
@@ -133,6 +141,15 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 				_ = st.SendMark(m)
 			}
 		}
+	}
+	// ending: the assistant closed its stream normally; the call is hung
+	// up once the provider has played what it sent (hostedEndMark comes
+	// back), or at endBy.
+	var endBy <-chan time.Time
+	hangupNow := func() {
+		endBy = nil
+		c.log.Info("assistant ended the call")
+		_ = c.providerHangup(context.Background())
 	}
 	var tick <-chan time.Time
 	if out.paced() {
@@ -176,6 +193,10 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 					}
 				}
 			case evMark:
+				if ev.mark == hostedEndMark && endBy != nil {
+					hangupNow()
+					continue
+				}
 				sendMarks([]string{ev.mark})
 			case evStop, evClosed:
 				reason := "the caller hung up"
@@ -190,9 +211,25 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 				c.streamDone(reason)
 				return
 			}
+		case <-endBy:
+			hangupNow()
 		case m, ok := <-msgs:
 			if !ok {
 				err := st.Err()
+				if assistant.IsNormalClose(err) && !c.isTransferred() {
+					// The assistant's way to end the call: let the provider
+					// play what it sent (a mark after it), then hang up.
+					c.event("assistant_ended", db.JSONMap{"close": fmt.Sprint(err)})
+					c.setReason("assistant ended the call")
+					closeAssistant(false)
+					marks, merr := out.mark(hostedEndMark)
+					if merr != nil || slices.Contains(marks, hostedEndMark) {
+						hangupNow()
+					} else {
+						endBy = time.After(hostedEndWait)
+					}
+					continue
+				}
 				c.log.Warn("assistant stream ended", "err", err)
 				c.event("assistant_disconnected", db.JSONMap{"error": fmt.Sprint(err)})
 				closeAssistant(false)

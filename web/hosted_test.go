@@ -864,3 +864,48 @@ func TestHostedAssistantUnreachableHangsUp(t *testing.T) {
 		t.Fatalf("timeline %v", evs)
 	}
 }
+
+// TestHostedAssistantNormalCloseEndsCall: an assistant that closes its
+// stream normally (1000) after speaking ends a Twilio call once Twilio has
+// played what it sent (the mark sipbridge put behind it comes back), not
+// before, and without the fallback transfer a fault would start.
+func TestHostedAssistantNormalCloseEndsCall(t *testing.T) {
+	he := newHostedEnv(t)
+	he.assistant.FallbackTransferNumber = "+16475550199"
+	if err := he.store.SaveAssistant(context.Background(), he.assistant, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	const sid = "CA00000000000000000000000000000011"
+	he.twilio.SetCallStatus(sid, "in-progress")
+	rec, streamURL, token := he.twilioAnswer(sid)
+	tw := dialProvider(t, streamURL)
+	tw.sendJSON(map[string]any{"event": "start", "streamSid": "MZ6", "start": map[string]any{"streamSid": "MZ6", "callSid": sid,
+		"customParameters": map[string]string{"call_id": rec.ID, "token": token}}})
+	ac := he.asst.next(3 * time.Second)
+	speakTone(ac, 880, 5)
+	ac.wmu.Lock()
+	_ = ac.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, "done"), time.Now().Add(time.Second))
+	ac.wmu.Unlock()
+	for i := 0; i < 5; i++ {
+		tw.next(2*time.Second, "media")
+	}
+	_, mk, _ := tw.next(2*time.Second, "mark")
+	name, _ := mk["mark"].(map[string]any)["name"].(string)
+	time.Sleep(300 * time.Millisecond)
+	if u := he.twilio.CallUpdates(); len(u) != 0 {
+		t.Fatalf("the call was updated %+v before Twilio played the assistant's last words", u)
+	}
+	tw.sendJSON(map[string]any{"event": "mark", "streamSid": "MZ6", "sequenceNumber": "9", "mark": map[string]any{"name": name}})
+	f, ok := he.twilio.WaitCallUpdate(sid, "Status", 2*time.Second)
+	if !ok || f.Get("Status") != "completed" {
+		t.Fatalf("after the last audio played: updates %+v, want Status=completed", he.twilio.CallUpdates())
+	}
+	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ6", "stop": map[string]any{"callSid": sid}})
+	done := he.waitCall(sid, db.CallCompleted, 2*time.Second)
+	if done.Reason != "assistant ended the call" {
+		t.Fatalf("reason %q, want \"assistant ended the call\"", done.Reason)
+	}
+	if evs := he.eventTypes(rec.ID); slices.Contains(evs, "fallback_transfer") || !slices.Contains(evs, "assistant_ended") {
+		t.Fatalf("timeline %v", evs)
+	}
+}
