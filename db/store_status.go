@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -86,18 +87,17 @@ func (s *Store) EnsureTrunkStatus(ctx context.Context, trunks []SIPTrunk) error 
 // TrunksFingerprint changes whenever any trunk is created, updated or deleted:
 // the number of trunks and the latest update time.
 func (s *Store) TrunksFingerprint(ctx context.Context) (string, error) {
+	// max(updated_at) is a timestamp on PostgreSQL but text on SQLite (an
+	// aggregate loses the column's type there): scan it as text, which is
+	// all a fingerprint needs.
 	var row struct {
 		N    int64
-		Last *time.Time
+		Last sql.NullString
 	}
 	if err := s.db(ctx).Model(&SIPTrunk{}).Select("count(*) AS n, max(updated_at) AS last").Scan(&row).Error; err != nil {
 		return "", err
 	}
-	last := ""
-	if row.Last != nil {
-		last = row.Last.UTC().Format(time.RFC3339Nano)
-	}
-	return fmt.Sprintf("%d/%s", row.N, last), nil
+	return fmt.Sprintf("%d/%s", row.N, row.Last.String), nil
 }
 
 // TrunkByGatewayName returns the trunk (any organization) with this gateway/ACL name.
