@@ -54,7 +54,7 @@ func runMain(m *testing.M) int {
 	code := m.Run()
 	if suite.sw != nil {
 		if code != 0 {
-			fmt.Fprintf(os.Stderr, "e2e: tail of %s:\n%s\n", suite.sw.LogPath(), suite.sw.LogTail(60))
+			fmt.Fprintf(os.Stderr, "e2e: tail of %s:\n%s\n", suite.sw.LogPath(), LogExcerpt(suite.sw.LogSince(Mark{}), 60))
 		}
 		stopping := time.Now()
 		if err := suite.sw.Stop(); err != nil {

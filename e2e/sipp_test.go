@@ -197,18 +197,21 @@ func (s *Sipp) Messages() string {
 }
 
 // Received returns the SIP messages sipp received whose first line
-// contains first (e.g. "REGISTER sip:" or "SIP/2.0 403").
+// contains first (e.g. "REGISTER " or "SIP/2.0 403"). The trace reads:
+//
+//	----------------------------------------------- <time>
+//	UDP message received [596] bytes :
+//
+//	REGISTER sip:…
 func (s *Sipp) Received(first string) []string {
 	var out []string
-	for _, block := range strings.Split(s.Messages(), "----------------------------------------------- ") {
-		_, msg, ok := strings.Cut(block, "received from")
-		if !ok {
+	for _, block := range strings.Split(s.Messages(), "-----------------------------------------------") {
+		head, msg, ok := strings.Cut(block, " bytes :\n")
+		if !ok || !strings.Contains(head, "message received") {
 			continue
 		}
-		_, msg, _ = strings.Cut(msg, "\n")
-		msg = strings.TrimLeft(msg, "\n")
-		line, _, _ := strings.Cut(msg, "\n")
-		if strings.Contains(line, first) {
+		msg = strings.TrimLeft(msg, "\r\n")
+		if line, _, _ := strings.Cut(msg, "\n"); strings.Contains(line, first) {
 			out = append(out, msg)
 		}
 	}

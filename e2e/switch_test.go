@@ -493,6 +493,13 @@ func (sw *Switch) BootLog() string {
 	return sw.logRange(from, to)
 }
 
+// aclNoise are the lines every reloadacl and rescan logs for each ACL list
+// (dozens): left out of the log excerpts printed on failure.
+var aclNoise = regexp.MustCompile(`(?m)^.*(switch_utils\.c:\d+ Adding .* to list |switch_core\.c:\d+ Created ip list |switch_core\.c:\d+ Adding .* to list ).*\n`)
+
+// LogExcerpt is the last n lines of a log excerpt without the ACL noise.
+func LogExcerpt(log string, n int) string { return tailLines(aclNoise.ReplaceAllString(log, ""), n) }
+
 // LogTail returns the last n lines of FreeSWITCH's log.
 func (sw *Switch) LogTail(n int) string { return tailLines(sw.logRange(0, -1), n) }
 
