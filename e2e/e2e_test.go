@@ -23,7 +23,7 @@ var scenarios = []scenario{
 	{"boot", testBoot},
 	{"registration", testRegistration},
 	{"registration_refused", testRegistrationRefused},
-	// {"trunk_change", testTrunkChange},
+	{"trunk_change", testTrunkChange},
 	// {"hostile_values", testHostileValues},
 	// {"ip_auth", testIPAuth},
 	// {"freeswitch_restart", testFreeSWITCHRestart},

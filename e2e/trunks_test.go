@@ -103,6 +103,7 @@ func testTrunkChange(t *testing.T, b *Bridge) {
 
 	kills := sw.APICommandsSince(m, "sofia profile external killgw")
 	rescans := sw.APICommandsSince(m, "sofia profile external rescan")
+	t.Logf("the change took %v: FreeSWITCH ran %q", time.Since(changed).Round(time.Millisecond), sw.APICommandsSince(m, "sofia profile"))
 	if !slices.Equal(kills, []string{"sofia profile external killgw " + carrier.GatewayName}) || len(rescans) != 1 {
 		t.Errorf("FreeSWITCH ran killgw %q and %d rescan(s), want exactly one killgw of %s and one rescan",
 			kills, len(rescans), carrier.GatewayName)
@@ -129,6 +130,7 @@ func testTrunkChange(t *testing.T, b *Bridge) {
 	if byes := uac.Received("BYE "); len(byes) > 0 {
 		t.Fatalf("the caller got a BYE during the trunk change:\n%s", byes[0])
 	}
+	t.Logf("the assistant got %d media messages since the change", ac.FramesSince(changed))
 	if n := ac.FramesSince(changed); n < 25 {
 		t.Errorf("the assistant got %d media messages since the change, want a steady stream (≥25)", n)
 	}
