@@ -29,7 +29,7 @@ func testCallerAudio(t *testing.T, b *Bridge) {
 
 	const toneFor = 3 * time.Second
 	track := newRTPTrack().Silence(time.Second).Tone(callerTone, toneFor).Silence(300*time.Millisecond).
-		DTMF('7', 120*time.Millisecond).Silence(200*time.Millisecond).DTMF('#', 120*time.Millisecond).Silence(500*time.Millisecond)
+		DTMF('7', 120*time.Millisecond).Silence(200*time.Millisecond).DTMF('#', 120*time.Millisecond).Silence(500 * time.Millisecond)
 	pcap := writeTrack(t, "caller-tone-dtmf.pcap", track)
 	c := toUser("+14165550401", "+16478493000")
 	c.PCAP, c.HoldMs = pcap, int((track.Duration() + 300*time.Millisecond).Milliseconds())
