@@ -34,6 +34,20 @@ type uacCall struct {
 	PCAP    string // absolute path of a capture to play once answered ("" = none)
 }
 
+// uasData is the data of testdata/uas-answer.xml: a trunk's carrier that
+// answers every call with Code Phrase (200: answered with SDP, hung up
+// after HoldMs, or when FreeSWITCH hangs up when HoldMs is 0), except calls
+// to the Request-URI user Except (digits; a leading + is allowed on the
+// wire), which get ExceptCode ExceptPhrase.
+type uasData struct {
+	Code         int
+	Phrase       string
+	HoldMs       int
+	Except       string
+	ExceptCode   int
+	ExceptPhrase string
+}
+
 // toUser is a uacCall to user@switch, the Request-URI and the To alike.
 func toUser(from, user string, headers ...string) uacCall {
 	uri := "sip:" + user + "@[remote_ip]:[remote_port]"

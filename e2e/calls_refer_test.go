@@ -36,7 +36,7 @@ func testRefer(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Refer Desk", asst, nil)
 	carrier := StartSipp(t, SippOptions{Scenario: "uas-answer.xml", Calls: 1, Timeout: 60 * time.Second,
-		Data: map[string]any{"Code": 200, "HoldMs": 1500}})
+		Data: uasData{Code: 200, HoldMs: 1500}})
 	tr := b.ipTrunk(t, "Refer PBX", srcRefer, fmt.Sprintf("%s:%d", carrier.IP, carrier.Port), nil)
 	b.addNumberOn(t, "+16478494000", asstID, tr.ID)
 	b.SW.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
