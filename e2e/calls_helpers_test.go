@@ -519,6 +519,62 @@ func (m *cpuMeter) Cores(t testing.TB) float64 {
 	return float64(ticks-m.ticks) / 100 / time.Since(m.at).Seconds()
 }
 
+// histogram is one Prometheus histogram read from /metrics: the cumulative
+// count of each bucket (le) and the total.
+type histogram struct {
+	le    []float64
+	count []float64
+	total float64
+}
+
+// readHistogram reads a histogram without labels from sipbridge's /metrics.
+func (b *Bridge) readHistogram(t testing.TB, name string) histogram {
+	t.Helper()
+	res, err := httpClient.Get(b.API.Base + "/metrics")
+	if err != nil {
+		t.Fatalf("GET /metrics: %v", err)
+	}
+	defer res.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(res.Body)
+	var h histogram
+	for _, line := range strings.Split(buf.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, name+`_bucket{le="`); ok {
+			le, val, _ := strings.Cut(rest, `"} `)
+			l, err1 := strconv.ParseFloat(le, 64)
+			v, err2 := strconv.ParseFloat(strings.TrimSpace(val), 64)
+			if err1 == nil && err2 == nil {
+				h.le, h.count = append(h.le, l), append(h.count, v)
+			}
+		} else if rest, ok := strings.CutPrefix(line, name+"_count "); ok {
+			h.total, _ = strconv.ParseFloat(strings.TrimSpace(rest), 64)
+		}
+	}
+	return h
+}
+
+// since returns the observations made after h0 (same buckets).
+func (h histogram) since(h0 histogram) histogram {
+	out := histogram{le: h.le, count: slices.Clone(h.count), total: h.total - h0.total}
+	for i := range out.count {
+		if i < len(h0.count) {
+			out.count[i] -= h0.count[i]
+		}
+	}
+	return out
+}
+
+// quantileBound returns the upper bound of the bucket holding the q-th
+// quantile (0–1): "q of the observations took at most this".
+func (h histogram) quantileBound(q float64) float64 {
+	for i, c := range h.count {
+		if h.total > 0 && c >= q*h.total {
+			return h.le[i]
+		}
+	}
+	return math.Inf(1)
+}
+
 // setupTimes reads sipp's message trace (-trace_msg, microsecond
 // timestamps) and returns, per call, the time from the INVITE sipp sent to
 // the 200 OK it received.
