@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -25,9 +26,11 @@ const (
 
 // testLoad: 50 concurrent calls, placed by one sipp at 20 calls/s, each
 // playing the caller tone for 30 s, all streamed to one assistant. Every
-// call's audio reaches the assistant: ≥ 99 % of its 1500 frames of 20 ms,
-// the tone on ≥ 99 % of the frames of its run, and every call ends well
-// (sipp exit 0, 50 completed records). It logs, as `e2e-bench:` lines for
+// call's audio reaches the assistant: ≥ 99 % of the 20 ms frames its
+// stream spans (none dropped), ≥ 97 % of the 1500 of a 30 s call (the
+// stream covers the call), the tone on ≥ 99 % of the frames of its run;
+// FreeSWITCH holds 50 channels at once and every call ends well (sipp exit
+// 0, 50 completed records). It logs, as `e2e-bench:` lines for
 // BENCHMARKS.md: call setup time (INVITE → 200 OK from sipp's message
 // trace, p50/p99), the frame gap at the assistant (mean/p99 of the
 // inter-arrival of media messages, every call pooled), a caller frame's
@@ -88,26 +91,35 @@ func testLoad(t *testing.T, b *Bridge) {
 		return true
 	}, nil)
 
+	// Per call: continuity (the frames its stream's span should hold, from
+	// the first media message to the last, are there: nothing dropped on
+	// the way) and coverage (the stream spans the 30 s call: it started
+	// within ~0.9 s of the answer, which the race detector and other
+	// processes on a shared 2-core machine can stretch).
 	want := int(loadHold / frame20ms)
 	var allGaps []time.Duration
-	var ratios []float64
-	short := 0
+	var continuity, coverage []float64
+	bad := 0
 	for i, ac := range conns {
 		times := ac.Arrivals()
+		if len(times) < 2 {
+			t.Errorf("call %d (%s): %d media messages", i, ac.Param("call_id"), len(times))
+			continue
+		}
 		allGaps = append(allGaps, gaps(times)...)
-		ratio := float64(len(times)) / float64(want)
-		ratios = append(ratios, ratio)
+		spanned := int(math.Round(float64(times[len(times)-1].Sub(times[0]))/float64(frame20ms))) + 1
+		cont, cov := float64(len(times))/float64(spanned), float64(len(times))/float64(want)
+		continuity, coverage = append(continuity, cont), append(coverage, cov)
 		run := analyseTone(ac.Audio(), callerTone)
-		if ratio < 0.99 || run.Ratio() < 0.99 {
-			short++
-			if short <= 5 {
-				t.Errorf("call %d (%s): %d media messages of the %d a 30 s call brings (%.1f %%); tone: %s", i, ac.Param("call_id"),
-					len(times), want, 100*ratio, run)
+		if cont < 0.99 || cov < 0.97 || run.Ratio() < 0.99 {
+			if bad++; bad <= 5 {
+				t.Errorf("call %d (%s): %d media messages over a span of %d frames (%.1f %%, want ≥ 99 %%), %.1f %% of the %d a 30 s call brings (want ≥ 97 %%); tone: %s",
+					i, ac.Param("call_id"), len(times), spanned, 100*cont, 100*cov, want, run)
 			}
 		}
 	}
-	if short > 5 {
-		t.Errorf("… and %d more calls short of frames or tone", short-5)
+	if bad > 5 {
+		t.Errorf("… and %d more calls short of frames or tone", bad-5)
 	}
 	var done int
 	for _, r := range b.callRecords(t, "phone_number="+url.QueryEscape(number)+"&status=completed") {
@@ -121,13 +133,16 @@ func testLoad(t *testing.T, b *Bridge) {
 
 	setup := setupTimes(uac)
 	through := b.readHistogram(t, "sipbridge_bridge_frame_seconds").since(frames0)
-	slices.Sort(ratios)
+	slices.Sort(continuity)
+	slices.Sort(coverage)
 	t.Logf("e2e-bench: db=%s calls=%d rate=%d/s hold=%v all_streaming_after=%v elapsed=%v",
 		b.Name, loadCalls, loadRate, loadHold, allUp.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 	t.Logf("e2e-bench: setup INVITE->200 n=%d p50=%.1fms p99=%.1fms max=%.1fms", len(setup),
 		ms(percentile(setup, 50)), ms(percentile(setup, 99)), ms(percentile(setup, 100)))
-	t.Logf("e2e-bench: frames per call min=%.1f%% median=%.1f%% of %d; gap n=%d mean=%.2fms p99=%.2fms max=%.2fms",
-		100*ratios[0], 100*ratios[len(ratios)/2], want, len(allGaps), ms(mean(allGaps)), ms(percentile(allGaps, 99)), ms(percentile(allGaps, 100)))
+	t.Logf("e2e-bench: frames per call: of its stream's span min=%.1f%% median=%.1f%%; of the %d of 30 s min=%.1f%% median=%.1f%%",
+		100*continuity[0], 100*continuity[len(continuity)/2], want, 100*coverage[0], 100*coverage[len(coverage)/2])
+	t.Logf("e2e-bench: frame gap at the assistant n=%d mean=%.2fms p99=%.2fms max=%.2fms",
+		len(allGaps), ms(mean(allGaps)), ms(percentile(allGaps, 99)), ms(percentile(allGaps, 100)))
 	t.Logf("e2e-bench: a caller frame through sipbridge (mod_audio_stream ws in → assistant ws out) n=%.0f p50<=%gus p99<=%gus",
 		through.total, 1e6*through.quantileBound(0.5), 1e6*through.quantileBound(0.99))
 	t.Logf("e2e-bench: cpu over 20 s with %d calls streaming: sipbridge=%.3f cores freeswitch=%.3f cores",
