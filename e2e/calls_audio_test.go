@@ -21,6 +21,7 @@ const callerTone = 1004.0
 // tone's whole length (150 frames, ±3), and gets a `dtmf` event for each
 // digit in order; the call's timeline records them.
 func testCallerAudio(t *testing.T, b *Bridge) {
+	requireRawSocket(t)
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Audio Ear", asst, nil)
 	tr := b.ipTrunk(t, "Audio PBX", srcAudio, srcAudio+":5060", nil)

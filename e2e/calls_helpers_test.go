@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -348,6 +349,19 @@ func (r *rtpTrack) WritePCAP(path string) error {
 		buf.Write(frame)
 	}
 	return os.WriteFile(path, buf.Bytes(), 0o644)
+}
+
+// requireRawSocket skips the test unless this process may open a raw
+// socket, as sipp's play_pcap_audio sends the capture's UDP packets
+// through one (root, or CAP_NET_RAW; the check is made on this process,
+// which runs sipp).
+func requireRawSocket(t testing.TB) {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_RAW, syscall.IPPROTO_UDP)
+	if err != nil {
+		t.Skipf("e2e: sipp's play_pcap_audio needs a raw socket (root or CAP_NET_RAW): %v", err)
+	}
+	syscall.Close(fd)
 }
 
 // writeTrack writes a track under the test's own folder and returns the path.

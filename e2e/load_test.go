@@ -45,6 +45,7 @@ func testLoad(t *testing.T, b *Bridge) {
 	if os.Getenv(dbtest.EnvVar) != "" && b.Name != "postgres" {
 		t.Skip("load runs once per suite: on PostgreSQL (this run has one)")
 	}
+	requireRawSocket(t)
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Load Receptionist", asst, nil)
 	tr := b.ipTrunk(t, "Load PBX", srcLoad, srcLoad+":5060", nil)
