@@ -386,6 +386,7 @@ type toneRun struct {
 	First      int // index of the first frame with the tone (-1: none)
 	Last       int // index of the last one
 	WithTone   int // frames inside [First, Last] that carry it
+	Silent     int // frames inside [First, Last] that are silence (RTP late or lost before FreeSWITCH)
 	MinLevelDB float64
 }
 
@@ -406,8 +407,8 @@ func (r toneRun) Ratio() float64 {
 }
 
 func (r toneRun) String() string {
-	return fmt.Sprintf("%d frames, tone in frames %d..%d: %d of %d (%.1f %%), weakest %.1f dBFS", r.Frames, r.First, r.Last,
-		r.WithTone, r.Span(), 100*r.Ratio(), r.MinLevelDB)
+	return fmt.Sprintf("%d frames, tone in frames %d..%d: %d of %d (%.1f %%; %d silent), weakest %.1f dBFS", r.Frames, r.First, r.Last,
+		r.WithTone, r.Span(), 100*r.Ratio(), r.Silent, r.MinLevelDB)
 }
 
 // hasTone reports whether one 20 ms frame (160 samples at 8 kHz) carries
@@ -444,9 +445,12 @@ func analyseTone(pcm []int16, freq float64) toneRun {
 		return run
 	}
 	for i := run.First; i <= run.Last; i++ {
-		if tone[i] {
+		switch {
+		case tone[i]:
 			run.WithTone++
 			run.MinLevelDB = min(run.MinLevelDB, levels[i])
+		case assistant.RMS(pcm[i*160:(i+1)*160]) < 300:
+			run.Silent++
 		}
 	}
 	return run
