@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/sipbridge
 PKGS      ?= ./...
 
-.PHONY: run test build vet fmt bench fuzz-smoke clean
+.PHONY: run test e2e build vet fmt bench fuzz-smoke clean
 
 ## run: serve the API on the embedded SQLite database (./var), with a generated dev SECRET_KEY
 run: build
@@ -12,6 +12,10 @@ run: build
 ## test: start PostgreSQL if needed (scripts/with-postgres.sh) and run every test with the race detector
 test:
 	./scripts/with-postgres.sh $(GO) test -race -count=1 $(PKGS)
+
+## e2e: the end-to-end suite only: the real FreeSWITCH (../shared/freeswitch) and sipp, on SQLite and PostgreSQL
+e2e:
+	./scripts/with-postgres.sh $(GO) test -race -count=1 ./e2e/...
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sipbridge

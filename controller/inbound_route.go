@@ -21,13 +21,18 @@ type Refusal struct {
 	Reason    string
 }
 
-// Refusals of inbound calls, pinned by a table test.
+// Refusals of inbound calls, pinned by a table test. mod_sofia answers an
+// unanswered channel's hangup cause with the SIP status of its
+// hangup_cause_to_sip: CALL_REJECTED is 603 Decline there, so a 403 needs
+// INCOMING_CALL_BARRED (Q.850 55; OUTGOING_CALL_BARRED and
+// BEARERCAPABILITY_NOTAUTH map to 403 too). Seen on the real switch: the
+// e2e refusals scenario.
 var (
-	RefuseUnknownTrunk   = Refusal{403, "CALL_REJECTED", "the call matches no enabled trunk"}
+	RefuseUnknownTrunk   = Refusal{403, "INCOMING_CALL_BARRED", "the call matches no enabled trunk"}
 	RefuseUnknownNumber  = Refusal{404, "UNALLOCATED_NUMBER", "the called number is not an active number of the trunk's organization"}
 	RefuseAmbiguous      = Refusal{404, "UNALLOCATED_NUMBER", "the called extension maps to several numbers"}
 	RefuseNoAssistant    = Refusal{480, "SUBSCRIBER_ABSENT", "the number has no assistant"}
-	RefuseCountryBlocked = Refusal{403, "CALL_REJECTED", "the caller's country is not allowed for this number"}
+	RefuseCountryBlocked = Refusal{403, "INCOMING_CALL_BARRED", "the caller's country is not allowed for this number"}
 )
 
 // Route is the decision for one inbound call.

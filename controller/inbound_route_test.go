@@ -24,11 +24,11 @@ func TestRefusalTable(t *testing.T) {
 		status int
 		cause  string
 	}{
-		{controller.RefuseUnknownTrunk, 403, "CALL_REJECTED"},
+		{controller.RefuseUnknownTrunk, 403, "INCOMING_CALL_BARRED"},
 		{controller.RefuseUnknownNumber, 404, "UNALLOCATED_NUMBER"},
 		{controller.RefuseAmbiguous, 404, "UNALLOCATED_NUMBER"},
 		{controller.RefuseNoAssistant, 480, "SUBSCRIBER_ABSENT"},
-		{controller.RefuseCountryBlocked, 403, "CALL_REJECTED"},
+		{controller.RefuseCountryBlocked, 403, "INCOMING_CALL_BARRED"},
 	} {
 		if c.r.SIPStatus != c.status || c.r.Cause != c.cause || c.r.Reason == "" {
 			t.Errorf("%+v, want %d %s", c.r, c.status, c.cause)
