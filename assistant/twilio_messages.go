@@ -136,8 +136,12 @@ type StopPayload struct {
 
 // Keys of the customParameters sipbridge sets in `start`.
 const (
-	ParamFrom           = "from"
-	ParamTo             = "to"
+	ParamFrom = "from"
+	ParamTo   = "to"
+	// ParamFromNumber and ParamToNumber repeat From and To under the names
+	// some runtimes read (Pipecat's runner: from_number, to_number).
+	ParamFromNumber     = "from_number"
+	ParamToNumber       = "to_number"
 	ParamCallID         = "call_id"
 	ParamAssistantID    = "assistant_id"
 	ParamDirection      = "direction"
@@ -180,6 +184,8 @@ func (s StartInfo) CustomParameters() map[string]string {
 	for k, v := range map[string]string{
 		ParamFrom:           s.From,
 		ParamTo:             s.To,
+		ParamFromNumber:     s.From,
+		ParamToNumber:       s.To,
 		ParamCallID:         s.CallID,
 		ParamAssistantID:    s.AssistantID,
 		ParamDirection:      s.Direction,

@@ -51,7 +51,7 @@ func (s *Server) routes() {
 
 	numQ := append([]queryParam{
 		{"provider", "string", "twilio|telnyx|vonage|byo-sip-trunk"}, {"assistant_id", "string", "inbound or outbound assistant"},
-		{"sip_trunk_id", "string", "trunk"}, {"is_active", "boolean", "active or not"}, {"q", "string", "part of the number or friendly name"},
+		{"sip_trunk_id", "string", "trunk"}, {"is_active", "boolean", "active or not"}, {"q", "string", "part of the number or friendly name, in any case"},
 	}, pageQ...)
 	a(http.MethodPost, "/phone-numbers/search", "Search numbers available at a provider", "phone-numbers", searchInput{}, listBody[provider.AvailableNumber]{}, 200, s.searchNumbers)
 	a(http.MethodPost, "/phone-numbers/purchase", "Buy a number (webhooks pointed at sipbridge) or register a byo-sip-trunk number", "phone-numbers", purchaseInput{}, purchaseResult{}, 201, s.purchaseNumber)
