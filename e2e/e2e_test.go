@@ -24,7 +24,7 @@ var scenarios = []scenario{
 	{"registration", testRegistration},
 	{"registration_refused", testRegistrationRefused},
 	{"trunk_change", testTrunkChange},
-	// {"hostile_values", testHostileValues},
+	{"hostile_values", testHostileValues},
 	// {"ip_auth", testIPAuth},
 	// {"freeswitch_restart", testFreeSWITCHRestart},
 }
