@@ -25,7 +25,7 @@ var scenarios = []scenario{
 	{"registration_refused", testRegistrationRefused},
 	{"trunk_change", testTrunkChange},
 	{"hostile_values", testHostileValues},
-	// {"ip_auth", testIPAuth},
+	{"ip_auth", testIPAuth},
 	// {"freeswitch_restart", testFreeSWITCHRestart},
 }
 

@@ -218,9 +218,11 @@ func testIPAuth(t *testing.T, b *Bridge) {
 
 	RunSipp(t, SippOptions{Scenario: "uac-refused.xml", IP: "127.0.0.2", Remote: sw.remote(), Calls: 1, Timeout: 15 * time.Second,
 		Data: call{From: "+14165550102", To: "+15550001111", Code: 404}})
-	rec := b.WaitCall(t, "a refused call record", 5*time.Second, func(c Call) bool { return c.To == "+15550001111" || c.ResolvedDID == "+15550001111" })
-	if rec.Status != "refused" || rec.TrunkID == nil || *rec.TrunkID != tr.ID {
-		t.Errorf("call record %+v, want refused on trunk %s", rec, tr.ID)
+	rec := b.WaitCall(t, "a closed call record for +15550001111", 5*time.Second, func(c Call) bool {
+		return c.ResolvedDID == "+15550001111" && c.EndedAt != nil
+	})
+	if rec.Status != "refused" || rec.SIPStatus != 404 || rec.HangupCause != "UNALLOCATED_NUMBER" || rec.TrunkID == nil || *rec.TrunkID != tr.ID {
+		t.Errorf("call record %s, want refused with 404 (UNALLOCATED_NUMBER) on trunk %s", jsonString(rec), tr.ID)
 	}
 
 	m := sw.Mark()
