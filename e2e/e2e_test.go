@@ -24,8 +24,8 @@ var scenarios = []scenario{
 	{"registration", testRegistration},
 	{"registration_refused", testRegistrationRefused},
 	{"trunk_change", testTrunkChange},
-	// {"hostile_values", testHostileValues},
-	// {"ip_auth", testIPAuth},
+	{"hostile_values", testHostileValues},
+	{"ip_auth", testIPAuth},
 	// {"freeswitch_restart", testFreeSWITCHRestart},
 }
 
