@@ -45,9 +45,10 @@ const (
 	// in real time with jitter, and about the delay of a clear.
 	pipeLead = 60 * time.Millisecond
 	// pipeIdle is how far ahead silence is written while the assistant is
-	// quiet: at least a frame more than a tick, so the channel's next read
-	// always finds something.
-	pipeIdle = 40 * time.Millisecond
+	// quiet: the writer may be held up that long minus a frame before the
+	// channel's read finds the pipe empty (a loaded machine delays a
+	// goroutine's tick by tens of milliseconds).
+	pipeIdle = 60 * time.Millisecond
 	ulawRate = 8000 // bytes per second of 8 kHz μ-law or A-law
 	// pipeMaxQueue bounds what an assistant may send ahead of real time.
 	pipeMaxQueue = 10 * time.Minute
