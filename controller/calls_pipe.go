@@ -43,13 +43,20 @@ const (
 	// pipeLead is how far ahead of the channel's play position the
 	// assistant's audio is written: the margin for an assistant that sends
 	// in real time with jitter, and about the delay of a clear.
-	pipeLead = 60 * time.Millisecond
+	pipeLead = 80 * time.Millisecond
 	// pipeIdle is how far ahead silence is written while the assistant is
 	// quiet: the writer may be held up that long minus a frame before the
 	// channel's read finds the pipe empty (a loaded machine delays a
-	// goroutine's tick by tens of milliseconds).
+	// goroutine's tick by tens of milliseconds). A new reply takes that
+	// silence back out of the pipe (drainLocked), so it costs no latency.
 	pipeIdle = 60 * time.Millisecond
-	ulawRate = 8000 // bytes per second of 8 kHz μ-law or A-law
+	// pipeGuard is the least kept ahead while a reply is under way: silence
+	// is added mid-reply only when the assistant's next audio is that late.
+	pipeGuard = 40 * time.Millisecond
+	// pipeSpeaking is how long after its last audio the assistant counts
+	// as still speaking (a real-time sender's next frame is due).
+	pipeSpeaking = 200 * time.Millisecond
+	ulawRate     = 8000 // bytes per second of 8 kHz μ-law or A-law
 	// pipeMaxQueue bounds what an assistant may send ahead of real time.
 	pipeMaxQueue = 10 * time.Minute
 )
@@ -73,19 +80,25 @@ type pipePlayer struct {
 	path    string
 	alaw    bool   // the channel's codec is PCMA
 	silence []byte // pipeLead of the codec's silence
+	scratch [4096]byte
 	fd      pipeFD
 	log     *slog.Logger
 	wake    func() // tells the session that marks are due or the audio ran out
 
 	mu       sync.Mutex
-	queue    []byte // assistant μ-law not yet in the pipe
-	head     int    // queue[head:] is still to write
-	written  int64  // bytes written into the pipe so far
-	audioEnd int64  // pipe position after the last byte of assistant audio
-	marks    []pipeMark
-	due      []string
-	heard    int64     // pipe position the caller has heard up to (last tick)
-	t0       time.Time // the channel is estimated to play position (now-t0)·8/ms
+	queue    []byte    // assistant μ-law not yet in the pipe
+	head     int       // queue[head:] is still to write
+	written  int64     // bytes written into the pipe so far
+	audioEnd int64     // pipe position after the last byte of assistant audio
+	lastOut  int64     // pipe position after the last audio byte written into it
+	lastIn   time.Time // when the assistant last sent audio
+	// holdUntil: a new reply's audio waits until pipeLead of it is queued
+	// or until then, so a real-time sender gets pipeLead of margin.
+	holdUntil time.Time
+	marks     []pipeMark
+	due       []string
+	heard     int64     // pipe position the caller has heard up to (last tick)
+	t0        time.Time // the channel is estimated to play position (now-t0)·8/ms
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -186,17 +199,30 @@ func (p *pipePlayer) fillLocked() bool {
 		p.marks = p.marks[n:]
 		notify = true
 	}
-	if pending := len(p.queue) - p.head; pending > 0 {
+	pending := len(p.queue) - p.head
+	if pending > 0 && !p.holdUntil.IsZero() {
+		if pending < pipeBytes(pipeLead) && now.Before(p.holdUntil) {
+			pending = 0 // hold the reply's first audio a little
+		} else {
+			p.holdUntil = time.Time{}
+		}
+	}
+	if pending > 0 {
 		if room := playing + int64(pipeBytes(pipeLead)) - p.written; room > 0 {
 			w := int(min(room, int64(pending)))
 			p.head += p.writeLocked(p.queue[p.head : p.head+w])
+			p.lastOut = p.written
 			if p.head == len(p.queue) {
 				p.queue, p.head = p.queue[:0], 0
 			}
 		}
 	}
-	if short := playing + int64(pipeBytes(pipeIdle)) - p.written; short > 0 && p.head == len(p.queue) {
-		// Nothing (more) to say: keep the channel's next read from blocking.
+	ahead := pipeIdle
+	if now.Sub(p.lastIn) < pipeSpeaking {
+		ahead = pipeGuard
+	}
+	if short := playing + int64(pipeBytes(ahead)) - p.written; short > 0 && pending == 0 {
+		// Nothing to say now: keep the channel's next read from blocking.
 		p.writeLocked(p.silence[:min(int(short), len(p.silence))])
 	}
 	return notify
@@ -222,6 +248,14 @@ func (p *pipePlayer) Write(ulaw []byte) {
 		p.log.Warn("assistant audio dropped: more than the playback queue holds", "bytes", len(ulaw))
 		return
 	}
+	now := time.Now()
+	if p.head == len(p.queue) && now.Sub(p.lastIn) >= pipeSpeaking {
+		// A new reply: take back the silence still in the pipe, so the
+		// reply is heard after what the channel already holds only.
+		p.drainLocked(false)
+		p.holdUntil = now.Add(pipeLead)
+	}
+	p.lastIn = now
 	n := len(p.queue)
 	p.queue = append(p.queue, ulaw...)
 	if p.alaw {
@@ -252,10 +286,25 @@ func (p *pipePlayer) Clear() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.queue, p.head = p.queue[:0], 0
+	p.drainLocked(true) // what is still in the pipe is never heard either
 	p.audioEnd = min(p.audioEnd, p.written)
 	out := append(p.due, markNames(p.marks)...)
 	p.due, p.marks = nil, nil
+	p.fillLocked()
 	return out
+}
+
+// drainLocked reads back what is still in the pipe (sipbridge holds it
+// open for reading too): all of it, or, unless audio is true, only when
+// it is silence (the channel has taken every audio byte written).
+func (p *pipePlayer) drainLocked(audio bool) {
+	inPipe, err := p.fd.buffered()
+	if err != nil || inPipe == 0 || (!audio && p.written-int64(inPipe) < p.lastOut) {
+		return
+	}
+	n := p.fd.drain(p.scratch[:])
+	p.written -= int64(n)
+	p.lastOut = min(p.lastOut, p.written)
 }
 
 func markNames(ms []pipeMark) []string {

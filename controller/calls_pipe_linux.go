@@ -48,4 +48,17 @@ func (f pipeFD) write(b []byte) (int, error) {
 	return n, err
 }
 
+// drain reads what is in the pipe into buf (reused) until it is empty and
+// returns how many bytes it took.
+func (f pipeFD) drain(buf []byte) int {
+	total := 0
+	for {
+		n, err := syscall.Read(int(f), buf)
+		if n <= 0 || err != nil {
+			return total
+		}
+		total += n
+	}
+}
+
 func (f pipeFD) close() error { return syscall.Close(int(f)) }

@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	}
 
 	s.hostedRoutes()
+	s.twilioCompatRoutes()
 
 	api := s.e.Group("/api/v1", s.auth)
 	a := func(method, path, summary, tag string, req, resp any, status int, h echo.HandlerFunc, query ...queryParam) {
