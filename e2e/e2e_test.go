@@ -44,7 +44,7 @@ func TestE2E(t *testing.T) {
 				}
 				url = dbtest.DSN(t)
 			}
-			b := StartBridge(t, sw, dbName, url)
+			b := StartBridge(t, sw, dbName, url, strings.Fields(os.Getenv("SIPBRIDGE_E2E_ENV"))...) // e.g. PLAYBACK_MODE=files
 			takeOver(t, b)
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {
