@@ -39,8 +39,9 @@ type Bridge struct {
 // embedded SQLite under its own var folder), creates the organization "e2e"
 // and an API key with `sipbridge admin create-key`, and waits until it is
 // ready (database and Event Socket). It is stopped when t ends; on failure
-// the tail of its log is printed.
-func StartBridge(t *testing.T, sw *Switch, name, databaseURL string) *Bridge {
+// the tail of its log is printed. env ("NAME=value") adds to or overrides
+// the environment the harness sets.
+func StartBridge(t *testing.T, sw *Switch, name, databaseURL string, env ...string) *Bridge {
 	t.Helper()
 	bin := sipbridgeBinary(t)
 	dir := filepath.Join(suite.tmp, "sipbridge-"+name)
@@ -70,6 +71,7 @@ func StartBridge(t *testing.T, sw *Switch, name, databaseURL string) *Bridge {
 	if databaseURL != "" {
 		b.Env = append(b.Env, "SECRET_KEY="+db.NewKey())
 	}
+	b.Env = append(b.Env, env...) // exec uses the last value of a name
 
 	out := b.Run(t, "admin", "create-key", "--org", "e2e")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -146,6 +148,17 @@ func (b *Bridge) Stop() error {
 		<-b.exited
 		return fmt.Errorf("sipbridge did not stop within 15 s of SIGTERM: killed")
 	}
+}
+
+// Restart stops sipbridge (SIGTERM) and starts it again on the same
+// database, then waits until it is ready.
+func (b *Bridge) Restart(t testing.TB) {
+	t.Helper()
+	if err := b.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	b.start(t)
+	b.WaitReady(t, 20*time.Second)
 }
 
 // Ready returns the /readyz status and body.

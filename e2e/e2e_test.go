@@ -24,8 +24,8 @@ var scenarios = []scenario{
 	{"registration", testRegistration},
 	{"registration_refused", testRegistrationRefused},
 	{"trunk_change", testTrunkChange},
-	// {"hostile_values", testHostileValues},
-	// {"ip_auth", testIPAuth},
+	{"hostile_values", testHostileValues},
+	{"ip_auth", testIPAuth},
 	// {"freeswitch_restart", testFreeSWITCHRestart},
 }
 
@@ -44,7 +44,7 @@ func TestE2E(t *testing.T) {
 				}
 				url = dbtest.DSN(t)
 			}
-			b := StartBridge(t, sw, dbName, url)
+			b := StartBridge(t, sw, dbName, url, strings.Fields(os.Getenv("SIPBRIDGE_E2E_ENV"))...) // e.g. PLAYBACK_MODE=files
 			takeOver(t, b)
 			for _, sc := range scenarios {
 				t.Run(sc.name, func(t *testing.T) {

@@ -299,61 +299,63 @@ func (sw *Switch) API(t testing.TB, cmd string) string {
 	return reply
 }
 
-// GatewayStatus is one gateway of `sofia xmlstatus gateway`.
+// GatewayStatus is one gateway of `sofia xmlstatus gateway`, each field as
+// FreeSWITCH printed it. Beware: that output is not always XML. FreeSWITCH
+// 1.11.1 writes username and to raw (a username "a&b" prints
+// <username>a&b</username>) while from and contact are escaped
+// (&lt;sip:a&amp;b@…&gt;), so the harness reads it line by line.
 type GatewayStatus struct {
-	Name     string `xml:"name"`
-	Profile  string `xml:"profile"`
-	Realm    string `xml:"realm"`
-	Username string `xml:"username"`
-	Password string `xml:"password"` // yes | no
-	From     string `xml:"from"`
-	Proxy    string `xml:"proxy"`
-	Expires  string `xml:"expires"`
-	State    string `xml:"state"`  // REGED, NOREG, FAIL_WAIT, …
-	Status   string `xml:"status"` // UP | DOWN
-	CallsIn  int    `xml:"calls-in"`
+	Name     string
+	Profile  string
+	Realm    string
+	Username string // raw
+	Password string // yes | no
+	From     string // XML-escaped
+	To       string // raw
+	Proxy    string
+	Expires  string
+	State    string // REGED, NOREG, FAIL_WAIT, …
+	Status   string // UP | DOWN
+	CallsIn  string
+}
+
+var (
+	gatewayBlock = regexp.MustCompile(`(?s)<gateway>(.*?)</gateway>`)
+	gatewayField = regexp.MustCompile(`(?m)^\s*<([a-z-]+)>(.*)</([a-z-]+)>\s*$`)
+)
+
+// parseGateways reads `sofia xmlstatus gateway [name]` the tolerant way.
+func parseGateways(reply string) []GatewayStatus {
+	var out []GatewayStatus
+	for _, block := range gatewayBlock.FindAllStringSubmatch(reply, -1) {
+		f := map[string]string{}
+		for _, m := range gatewayField.FindAllStringSubmatch(block[1], -1) {
+			if m[1] == m[3] {
+				f[m[1]] = m[2]
+			}
+		}
+		out = append(out, GatewayStatus{Name: f["name"], Profile: f["profile"], Realm: f["realm"], Username: f["username"],
+			Password: f["password"], From: f["from"], To: f["to"], Proxy: f["proxy"], Expires: f["expires"], State: f["state"],
+			Status: f["status"], CallsIn: f["calls-in"]})
+	}
+	return out
 }
 
 // Gateways returns every gateway FreeSWITCH has (`sofia xmlstatus gateway`).
 func (sw *Switch) Gateways(t testing.TB) []GatewayStatus {
 	t.Helper()
-	reply := sw.API(t, "sofia xmlstatus gateway")
-	var out []GatewayStatus
-	dec := xml.NewDecoder(strings.NewReader(reply))
-	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("sofia xmlstatus gateway: %v\n%s", err, reply)
-		}
-		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "gateway" {
-			var g GatewayStatus
-			if err := dec.DecodeElement(&g, &se); err != nil {
-				t.Fatalf("sofia xmlstatus gateway: %v\n%s", err, reply)
-			}
-			out = append(out, g)
-		}
-	}
+	return parseGateways(sw.API(t, "sofia xmlstatus gateway"))
 }
 
 // Gateway returns one gateway's status (`sofia xmlstatus gateway <name>`);
 // ok is false when FreeSWITCH has no such gateway.
 func (sw *Switch) Gateway(t testing.TB, name string) (GatewayStatus, bool) {
 	t.Helper()
-	reply := sw.API(t, "sofia xmlstatus gateway "+name)
-	if !strings.Contains(reply, "<gateway>") {
+	gs := parseGateways(sw.API(t, "sofia xmlstatus gateway "+name))
+	if len(gs) != 1 || gs[0].Name != name {
 		return GatewayStatus{}, false
 	}
-	var g GatewayStatus
-	dec := xml.NewDecoder(strings.NewReader(reply))
-	dec.CharsetReader = func(_ string, r io.Reader) (io.Reader, error) { return r, nil }
-	if err := dec.Decode(&g); err != nil {
-		t.Fatalf("sofia xmlstatus gateway %s: %v\n%s", name, err, reply)
-	}
-	return g, true
+	return gs[0], true
 }
 
 // GatewayParams returns the params of a gateway as FreeSWITCH parsed them
