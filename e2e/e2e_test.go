@@ -18,7 +18,8 @@ type scenario struct {
 	run  func(t *testing.T, b *Bridge)
 }
 
-// scenarios run in this order on each database.
+// scenarios run in this order on each database. Add new ones before
+// "freeswitch_restart", which restarts the shared switch and stays last.
 var scenarios = []scenario{
 	{"boot", testBoot},
 	{"registration", testRegistration},
@@ -26,7 +27,7 @@ var scenarios = []scenario{
 	{"trunk_change", testTrunkChange},
 	{"hostile_values", testHostileValues},
 	{"ip_auth", testIPAuth},
-	// {"freeswitch_restart", testFreeSWITCHRestart},
+	{"freeswitch_restart", testFreeSWITCHRestart},
 }
 
 // TestE2E runs every scenario on the embedded SQLite, then on PostgreSQL,
