@@ -116,6 +116,7 @@ func (b *Bridge) start(t testing.TB) {
 	}
 	cmd := exec.Command(b.bin, "serve")
 	cmd.Dir, cmd.Env = b.Dir, b.Env
+	cmd.SysProcAttr = dieWithTest()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

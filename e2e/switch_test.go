@@ -143,6 +143,7 @@ func (sw *Switch) Start() error {
 		"-cache", filepath.Join(run, "cache"), "-recordings", filepath.Join(run, "recordings"), "-sounds", filepath.Join(run, "sounds"),
 		"-certs", filepath.Join(run, "certs"))
 	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH=")
+	cmd.SysProcAttr = dieWithTest()
 	out, err := os.OpenFile(filepath.Join(run, "log", "console.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
