@@ -27,6 +27,7 @@ var scenarios = []scenario{
 	{"trunk_change", testTrunkChange},
 	{"hostile_values", testHostileValues},
 	{"ip_auth", testIPAuth},
+	{"assistant_audio_loop", testAssistantAudioLoop},
 	{"freeswitch_restart", testFreeSWITCHRestart},
 }
 
