@@ -79,7 +79,7 @@ func StartSwitch(dir string) (*Switch, error) {
 	if sw.RTPStart, err = freeUDPRange(200); err != nil {
 		return nil, err
 	}
-	sw.RTPEnd = sw.RTPStart + 199
+	sw.RTPEnd = sw.RTPStart + 198 // even: FreeSWITCH warns and rounds an odd end port
 	sw.ESLAddr = "127.0.0.1:" + strconv.Itoa(eslPort)
 	if err := sw.rewriteVars(map[string]string{
 		"sip_port":          strconv.Itoa(sw.SIPPort),
@@ -457,6 +457,24 @@ func (sw *Switch) WaitQuiet(t testing.TB, quiet, within time.Duration) {
 		defer sw.mu.Unlock()
 		return time.Since(sw.lastConf) >= quiet
 	}, nil)
+}
+
+// GatewayStates returns the states FreeSWITCH announced for a gateway since
+// m (sofia::gateway_state events), with the SIP status when one came, e.g.
+// ["TRYING", "REGISTER 200", "REGED"].
+func (sw *Switch) GatewayStates(m Mark, gateway string) []string {
+	var out []string
+	for _, e := range sw.EventsSince(m, "sofia::gateway_state") {
+		if e.Get("Gateway") != gateway {
+			continue
+		}
+		st := e.Get("State")
+		if code := e.Get("Status"); code != "" {
+			st += " " + code
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // LogPath is FreeSWITCH's log file.

@@ -95,7 +95,10 @@ func testTrunkChange(t *testing.T, b *Bridge) {
 	waitFor(t, 10*time.Second, "FreeSWITCH's gateway with username after, REGED", func() bool {
 		g, ok := sw.Gateway(t, carrier.GatewayName)
 		return ok && g.Username == "after" && g.State == "REGED"
-	}, func() string { g, _ := sw.Gateway(t, carrier.GatewayName); return jsonString(g) })
+	}, func() string {
+		g, _ := sw.Gateway(t, carrier.GatewayName)
+		return fmt.Sprintf("xmlstatus %s; states announced since the change %q", jsonString(g), sw.GatewayStates(m, carrier.GatewayName))
+	})
 	b.WaitTrunk(t, carrier.ID, "trunk applied and REGED", 5*time.Second, func(tr Trunk) bool {
 		return tr.SyncStatus.State == "applied" && tr.GatewayState == "REGED"
 	})
