@@ -53,6 +53,7 @@ func testRegistration(t *testing.T, b *Bridge) {
 // testRegistrationRefused: a carrier answering 403 leaves the trunk FAILED
 // (or FAIL_WAIT, retrying) with last_status_code 403.
 func testRegistrationRefused(t *testing.T, b *Bridge) {
+	allowFSErrors(t, `Failed Registration with status Forbidden \[403\]`)
 	reg := registrar(t, "403 Forbidden")
 	tr := b.CreateTrunk(t, map[string]any{"name": "Carrier Refused", "gateway": fmt.Sprintf("127.0.0.1:%d", reg.Port),
 		"username": "e2euser", "password": "wrong", "retry_seconds": 5})
