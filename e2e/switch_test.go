@@ -317,7 +317,7 @@ type GatewayStatus struct {
 	Expires  string
 	State    string // REGED, NOREG, FAIL_WAIT, …
 	Status   string // UP | DOWN
-	CallsIn  string
+	CallsIn  int
 }
 
 var (
@@ -337,7 +337,8 @@ func parseGateways(reply string) []GatewayStatus {
 		}
 		out = append(out, GatewayStatus{Name: f["name"], Profile: f["profile"], Realm: f["realm"], Username: f["username"],
 			Password: f["password"], From: f["from"], To: f["to"], Proxy: f["proxy"], Expires: f["expires"], State: f["state"],
-			Status: f["status"], CallsIn: f["calls-in"]})
+			Status: f["status"]})
+		out[len(out)-1].CallsIn, _ = strconv.Atoi(f["calls-in"])
 	}
 	return out
 }
