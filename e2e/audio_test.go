@@ -23,16 +23,7 @@ import (
 // A gap in either direction shows as a gap in the echo; the call's stereo
 // recording (its right channel is what FreeSWITCH sent the caller) is the
 // judge of what was played.
-func init() {
-	sc := scenario{"assistant_audio", testAssistantAudio}
-	for i, s := range scenarios {
-		if s.name == "freeswitch_restart" {
-			scenarios = slices.Insert(scenarios, i, sc)
-			return
-		}
-	}
-	scenarios = append(scenarios, sc)
-}
+func init() { addScenario(scenario{"assistant_audio", testAssistantAudio}) }
 
 const toneHz = 1000
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -35,6 +36,8 @@ type Bridge struct {
 	logPath string
 }
 
+var bridgeSeq atomic.Int64
+
 // StartBridge starts sipbridge on sw with the given DATABASE_URL ("" = the
 // embedded SQLite under its own var folder), creates the organization "e2e"
 // and an API key with `sipbridge admin create-key`, and waits until it is
@@ -44,7 +47,7 @@ type Bridge struct {
 func StartBridge(t *testing.T, sw *Switch, name, databaseURL string, env ...string) *Bridge {
 	t.Helper()
 	bin := sipbridgeBinary(t)
-	dir := filepath.Join(suite.tmp, "sipbridge-"+name)
+	dir := filepath.Join(suite.tmp, fmt.Sprintf("sipbridge-%s-%d", name, bridgeSeq.Add(1)))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -116,6 +119,7 @@ func (b *Bridge) start(t testing.TB) {
 	}
 	cmd := exec.Command(b.bin, "serve")
 	cmd.Dir, cmd.Env = b.Dir, b.Env
+	cmd.SysProcAttr = dieWithTest()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()

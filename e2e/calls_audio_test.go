@@ -7,7 +7,7 @@ import (
 )
 
 func init() {
-	scenarios = append(scenarios, scenario{"caller_audio", testCallerAudio})
+	addScenario(scenario{"caller_audio", testCallerAudio})
 }
 
 // callerTone is the caller's test tone: 1004 Hz, telephony's milliwatt

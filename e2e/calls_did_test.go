@@ -7,8 +7,7 @@ import (
 )
 
 func init() {
-	scenarios = append(scenarios,
-		scenario{"did_resolution", testDIDResolution},
+	addScenario(scenario{"did_resolution", testDIDResolution},
 		scenario{"refusals", testRefusals},
 	)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	scenarios = append(scenarios, scenario{"outbound", testOutbound})
+	addScenario(scenario{"outbound", testOutbound})
 }
 
 // srcOutbound2 lets in the second outbound trunk's carrier (unused inbound,

@@ -9,7 +9,7 @@ import (
 )
 
 func init() {
-	scenarios = append(scenarios, scenario{"refer", testRefer})
+	addScenario(scenario{"refer", testRefer})
 }
 
 // referCall is the data of uac-refer.xml.

@@ -2,7 +2,10 @@ package e2e
 
 import (
 	"os"
+	"regexp"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,13 +15,28 @@ import (
 // scenario is one end-to-end check, run once per database against the
 // sipbridge of that database. A scenario leaves the switch as it found it:
 // trunks it creates (Bridge.CreateTrunk) are deleted, and their gateways
-// gone, when it ends.
+// gone, when it ends. It fails when FreeSWITCH logs a [CRIT]/[ERR] line
+// meanwhile, unless allowed (allowFSErrors); on failure the FreeSWITCH and
+// sipbridge logs of the scenario are printed.
 type scenario struct {
 	name string
 	run  func(t *testing.T, b *Bridge)
 }
 
-// scenarios run in this order on each database.
+// scenarios run in this order on each database. Add new ones before
+// "freeswitch_restart", which restarts the shared switch and stays last.
+// addScenario adds a scenario from another file (its init), before the
+// FreeSWITCH restart, which stays last.
+func addScenario(sc ...scenario) {
+	for i, s := range scenarios {
+		if s.name == "freeswitch_restart" {
+			scenarios = slices.Insert(scenarios, i, sc...)
+			return
+		}
+	}
+	scenarios = append(scenarios, sc...)
+}
+
 var scenarios = []scenario{
 	{"boot", testBoot},
 	{"registration", testRegistration},
@@ -26,7 +44,7 @@ var scenarios = []scenario{
 	{"trunk_change", testTrunkChange},
 	{"hostile_values", testHostileValues},
 	{"ip_auth", testIPAuth},
-	// {"freeswitch_restart", testFreeSWITCHRestart},
+	{"freeswitch_restart", testFreeSWITCHRestart},
 }
 
 // TestE2E runs every scenario on the embedded SQLite, then on PostgreSQL,
@@ -50,6 +68,7 @@ func TestE2E(t *testing.T) {
 				t.Run(sc.name, func(t *testing.T) {
 					m, lm := sw.Mark(), b.LogMark()
 					t.Cleanup(func() {
+						checkFSErrors(t, sw.LogSince(m))
 						if t.Failed() {
 							t.Logf("FreeSWITCH log during %s (last 60 lines, ACL lists left out):\n%s", sc.name, LogExcerpt(sw.LogSince(m), 60))
 							t.Logf("sipbridge log during %s (last 40 lines, requests left out):\n%s", sc.name, b.LogTail(lm, 40))
@@ -64,6 +83,36 @@ func TestE2E(t *testing.T) {
 				"allowed_addresses": []string{"127.0.0.99/32"}}, 201, &left)
 			b.WaitApplied(t, left.ID, 10*time.Second)
 		})
+	}
+}
+
+var allowed sync.Map // test name → []*regexp.Regexp
+
+// allowFSErrors lets [ERR]/[CRIT] lines of FreeSWITCH matching pattern
+// through for the running scenario (one that provokes a failure on purpose).
+func allowFSErrors(t *testing.T, pattern string) {
+	re := regexp.MustCompile(pattern)
+	v, _ := allowed.LoadOrStore(t.Name(), &[]*regexp.Regexp{})
+	list := v.(*[]*regexp.Regexp)
+	*list = append(*list, re)
+}
+
+// checkFSErrors fails a scenario during which FreeSWITCH logged [CRIT],
+// [ALERT] or [ERR] lines it did not allow (a full run logs none).
+func checkFSErrors(t *testing.T, log string) {
+	var list []*regexp.Regexp
+	if v, ok := allowed.Load(t.Name()); ok {
+		list = *v.(*[]*regexp.Regexp)
+	}
+	var bad []string
+	for _, line := range ErrorLines(log) {
+		if !slices.ContainsFunc(list, func(re *regexp.Regexp) bool { return re.MatchString(line) }) {
+			bad = append(bad, line)
+		}
+	}
+	if len(bad) > 0 {
+		t.Errorf("FreeSWITCH logged %d [CRIT]/[ERR] line(s) during the scenario (allowFSErrors lets expected ones through):\n%s",
+			len(bad), strings.Join(bad, "\n"))
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	scenarios = append(scenarios, scenario{"load", testLoad})
+	addScenario(scenario{"load", testLoad})
 }
 
 // Load figures: 50 concurrent streamed calls of 30 s, placed at 20 calls/s.

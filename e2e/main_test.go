@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -111,6 +112,13 @@ func moduleRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// dieWithTest makes a child process (FreeSWITCH, sipbridge, sipp) get
+// SIGKILL when the test binary dies without cleaning up (a panic, the -timeout,
+// a closed pipe), so nothing outlives the run holding its ports.
+func dieWithTest() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
 // requireSuite skips the test when the suite cannot run here (one line

@@ -97,6 +97,7 @@ func StartSipp(t testing.TB, o SippOptions) *Sipp {
 	}
 	cmd := exec.Command("sipp", args...)
 	cmd.Dir = s.Dir
+	cmd.SysProcAttr = dieWithTest()
 	out, err := os.Create(filepath.Join(s.Dir, "screen.log"))
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func StartSwitch(dir string) (*Switch, error) {
 	if sw.RTPStart, err = freeUDPRange(200); err != nil {
 		return nil, err
 	}
-	sw.RTPEnd = sw.RTPStart + 199
+	sw.RTPEnd = sw.RTPStart + 198 // even: FreeSWITCH warns and rounds an odd end port
 	sw.ESLAddr = "127.0.0.1:" + strconv.Itoa(eslPort)
 	if err := sw.rewriteVars(map[string]string{
 		"sip_port":          strconv.Itoa(sw.SIPPort),
@@ -143,6 +143,7 @@ func (sw *Switch) Start() error {
 		"-cache", filepath.Join(run, "cache"), "-recordings", filepath.Join(run, "recordings"), "-sounds", filepath.Join(run, "sounds"),
 		"-certs", filepath.Join(run, "certs"))
 	cmd.Env = append(os.Environ(), "LD_LIBRARY_PATH=")
+	cmd.SysProcAttr = dieWithTest()
 	out, err := os.OpenFile(filepath.Join(run, "log", "console.out"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -316,7 +317,7 @@ type GatewayStatus struct {
 	Expires  string
 	State    string // REGED, NOREG, FAIL_WAIT, …
 	Status   string // UP | DOWN
-	CallsIn  string
+	CallsIn  int
 }
 
 var (
@@ -336,7 +337,8 @@ func parseGateways(reply string) []GatewayStatus {
 		}
 		out = append(out, GatewayStatus{Name: f["name"], Profile: f["profile"], Realm: f["realm"], Username: f["username"],
 			Password: f["password"], From: f["from"], To: f["to"], Proxy: f["proxy"], Expires: f["expires"], State: f["state"],
-			Status: f["status"], CallsIn: f["calls-in"]})
+			Status: f["status"]})
+		out[len(out)-1].CallsIn, _ = strconv.Atoi(f["calls-in"])
 	}
 	return out
 }
@@ -456,6 +458,24 @@ func (sw *Switch) WaitQuiet(t testing.TB, quiet, within time.Duration) {
 		defer sw.mu.Unlock()
 		return time.Since(sw.lastConf) >= quiet
 	}, nil)
+}
+
+// GatewayStates returns the states FreeSWITCH announced for a gateway since
+// m (sofia::gateway_state events), with the SIP status when one came, e.g.
+// ["TRYING", "REGISTER 200", "REGED"].
+func (sw *Switch) GatewayStates(m Mark, gateway string) []string {
+	var out []string
+	for _, e := range sw.EventsSince(m, "sofia::gateway_state") {
+		if e.Get("Gateway") != gateway {
+			continue
+		}
+		st := e.Get("State")
+		if code := e.Get("Status"); code != "" {
+			st += " " + code
+		}
+		out = append(out, st)
+	}
+	return out
 }
 
 // LogPath is FreeSWITCH's log file.

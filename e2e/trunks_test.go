@@ -53,6 +53,7 @@ func testRegistration(t *testing.T, b *Bridge) {
 // testRegistrationRefused: a carrier answering 403 leaves the trunk FAILED
 // (or FAIL_WAIT, retrying) with last_status_code 403.
 func testRegistrationRefused(t *testing.T, b *Bridge) {
+	allowFSErrors(t, `Failed Registration with status Forbidden \[403\]`)
 	reg := registrar(t, "403 Forbidden")
 	tr := b.CreateTrunk(t, map[string]any{"name": "Carrier Refused", "gateway": fmt.Sprintf("127.0.0.1:%d", reg.Port),
 		"username": "e2euser", "password": "wrong", "retry_seconds": 5})
@@ -95,7 +96,10 @@ func testTrunkChange(t *testing.T, b *Bridge) {
 	waitFor(t, 10*time.Second, "FreeSWITCH's gateway with username after, REGED", func() bool {
 		g, ok := sw.Gateway(t, carrier.GatewayName)
 		return ok && g.Username == "after" && g.State == "REGED"
-	}, func() string { g, _ := sw.Gateway(t, carrier.GatewayName); return jsonString(g) })
+	}, func() string {
+		g, _ := sw.Gateway(t, carrier.GatewayName)
+		return fmt.Sprintf("xmlstatus %s; states announced since the change %q", jsonString(g), sw.GatewayStates(m, carrier.GatewayName))
+	})
 	b.WaitTrunk(t, carrier.ID, "trunk applied and REGED", 5*time.Second, func(tr Trunk) bool {
 		return tr.SyncStatus.State == "applied" && tr.GatewayState == "REGED"
 	})
