@@ -128,9 +128,23 @@ func testLoad(t *testing.T, b *Bridge) {
 		t.Errorf("… and %d more calls short of frames or tone", bad-5)
 	}
 	var done int
+	var parkToStream []time.Duration // the record (written at the park) → mod_audio_stream connected
 	for _, r := range b.callRecords(t, "phone_number="+url.QueryEscape(number)+"&status=completed") {
 		if r.From == c.From {
 			done++
+			evs := b.callEvents(t, r.ID)
+			var routed, streamed time.Time
+			for _, e := range evs {
+				switch {
+				case e.Type == "routed" && routed.IsZero():
+					routed = e.At
+				case e.Type == "stream_connected" && streamed.IsZero():
+					streamed = e.At
+				}
+			}
+			if !routed.IsZero() && !streamed.IsZero() {
+				parkToStream = append(parkToStream, streamed.Sub(routed))
+			}
 		}
 	}
 	if done != loadCalls {
@@ -146,6 +160,8 @@ func testLoad(t *testing.T, b *Bridge) {
 		b.Name, loadCalls, loadRate, loadHold, allUp.Round(time.Millisecond), elapsed.Round(time.Millisecond))
 	t.Logf("e2e-bench: setup INVITE->200 n=%d p50=%.1fms p99=%.1fms max=%.1fms", len(setup),
 		ms(percentile(setup, 50)), ms(percentile(setup, 99)), ms(percentile(setup, 100)))
+	t.Logf("e2e-bench: park (routed) -> stream_connected n=%d p50=%.1fms p99=%.1fms max=%.1fms", len(parkToStream),
+		ms(percentile(parkToStream, 50)), ms(percentile(parkToStream, 99)), ms(percentile(parkToStream, 100)))
 	t.Logf("e2e-bench: frames per call: of its stream's span min=%.1f%% median=%.1f%%; of the %d of 30 s min=%.1f%% median=%.1f%%",
 		100*continuity[0], 100*continuity[len(continuity)/2], want, 100*coverage[0], 100*coverage[len(coverage)/2])
 	t.Logf("e2e-bench: tone per call min=%.1f%% median=%.1f%% of its frames; silent frames inside the tone, all calls: %d",
