@@ -60,6 +60,7 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 		echo     [2]time.Time
 		echoRun  time.Duration
 		firstLat time.Duration
+		holes    int
 	}
 	utts := []*utterance{
 		{name: "3 s in real time", ms: 3000},
@@ -89,7 +90,7 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 		}
 		u.markAt = waitMark(t, ac, mark, time.Duration(u.ms)*time.Millisecond+3*time.Second)
 		time.Sleep(400 * time.Millisecond) // the echo's tail
-		u.echo = echoRun(ac, u.sentAt)
+		u.echo, u.holes = echoRunHoles(ac, u.sentAt)
 		u.echoRun = u.echo[1].Sub(u.echo[0])
 		u.firstLat = u.echo[0].Sub(u.sentAt)
 		t.Logf("%s: echo heard for %v from %v after the first media; mark back %v after sending",
@@ -143,8 +144,8 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 	}
 
 	for _, u := range utts[:2] {
-		if u.echoRun < 2970*time.Millisecond {
-			t.Errorf("%s: the echo came back as a run of %v, want ≥ 2970 ms (gaps either way)", u.name, u.echoRun)
+		if u.echoRun < 2970*time.Millisecond || u.holes > 3 {
+			t.Errorf("%s: the echo came back as a run of %v with %d frames missing, want ≥ 2970 ms and ≤ 3 (gaps either way)", u.name, u.echoRun, u.holes)
 		}
 		// The mark comes back once the reply was heard: not before 3 s of
 		// it could have played, and about when its echo ends.
@@ -242,21 +243,34 @@ func echoToneSince(ac *AssistantConn, since time.Time) bool {
 }
 
 // echoRun returns the first and last arrival of the tone's echo since
-// since, counting only the first run (a frame without tone ends it).
+// since: its first run, which 100 ms without tone end. A frame the caller's
+// sipp echoed late on a loaded machine leaves a hole of a frame or two
+// that the recording (the judge of what was played) does not have.
 func echoRun(ac *AssistantConn, since time.Time) [2]time.Time {
+	r, _ := echoRunHoles(ac, since)
+	return r
+}
+
+// echoRunHoles is echoRun and the number of frames without tone inside it.
+func echoRunHoles(ac *AssistantConn, since time.Time) ([2]time.Time, int) {
 	at, on := toneFrames(ac, since)
 	var r [2]time.Time
+	holes, off := 0, 0
 	for i, v := range on {
 		switch {
 		case v && r[0].IsZero():
 			r[0], r[1] = at[i], at[i].Add(20*time.Millisecond)
 		case v:
 			r[1] = at[i].Add(20 * time.Millisecond)
+			holes += off
+			off = 0
 		case !r[0].IsZero():
-			return r
+			if off++; off >= 5 {
+				return r, holes
+			}
 		}
 	}
-	return r
+	return r, holes
 }
 
 // parseWAV reads a PCM 16-bit WAV into its channels.
