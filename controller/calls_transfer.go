@@ -119,9 +119,11 @@ func (s *callSession) transfer(to, mode string) error {
 func (s *callSession) runTransfer(p *transferPlan) {
 	s.closeAssistant(true)
 	s.transferred = true
-	s.closePipe()
 	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
 	_, _ = s.api("uuid_break " + s.uuid + " all")
+	// After the break, which also drops a broadcast of the pipe not yet
+	// started: removed before FreeSWITCH opened it, it would log an error.
+	s.closePipe()
 	if s.fs != nil {
 		_ = s.fs.Close()
 		s.fs = nil
