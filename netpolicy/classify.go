@@ -69,6 +69,24 @@ var classNames = [...]string{
 	Name: "name",
 }
 
+// Describe is the class in a sentence: "a loopback address", "a cloud
+// metadata service", …
+func (c Class) Describe() string {
+	switch c {
+	case Metadata:
+		return "a cloud metadata service"
+	case Unspecified:
+		return "an unspecified address"
+	case Ambiguous:
+		return "an ambiguous numeric host"
+	case Invalid:
+		return "an invalid host"
+	case Name:
+		return "a host name"
+	}
+	return "a " + c.String() + " address"
+}
+
 func (c Class) String() string {
 	if int(c) < len(classNames) {
 		return classNames[c]

@@ -109,15 +109,7 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func describe(c Class) string {
-	switch c {
-	case Metadata:
-		return "a cloud metadata service"
-	case Unspecified:
-		return "an unspecified address"
-	}
-	return "a " + c.String() + " address"
-}
+func describe(c Class) string { return c.Describe() }
 
 func blocked(host string, c Class) *Error {
 	return &Error{Host: host, Class: c, Err: ErrBlocked}
