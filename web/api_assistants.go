@@ -49,8 +49,8 @@ type assistantTelnyxInput struct {
 
 type assistantInput struct {
 	Name                   *string               `json:"name" required:"true"`
-	StreamURL              *string               `json:"stream_url" doc:"ws:// or wss:// URL of the voice-AI runtime (Twilio Media Streams protocol)"`
-	SMSWebhookURL          *string               `json:"sms_webhook_url" doc:"http(s) URL receiving inbound SMS"`
+	StreamURL              *string               `json:"stream_url" doc:"ws:// or wss:// URL of the voice-AI runtime (Twilio Media Streams protocol); the address policy refuses loopback, link-local and metadata hosts"`
+	SMSWebhookURL          *string               `json:"sms_webhook_url" doc:"http(s) URL receiving inbound SMS; no user:password@, the address policy applies as to stream_url"`
 	TwilioConfig           *assistantTwilioInput `json:"twilio_config"`
 	TelnyxConfig           *assistantTelnyxInput `json:"telnyx_config"`
 	FallbackTransferNumber *string               `json:"fallback_transfer_number" doc:"E.164 number or sip: URI"`
