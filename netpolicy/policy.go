@@ -153,7 +153,7 @@ func (p Policy) resolveChecked(ctx context.Context, network, host string) ([]net
 		return nil, blocked(host, c)
 	}
 	if c != Name {
-		return []netip.Addr{a.WithZone("").Unmap()}, nil
+		return []netip.Addr{a.Unmap()}, nil // a link-local address keeps its zone: it is needed to dial it
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -176,7 +176,7 @@ func (p Policy) resolveChecked(ctx context.Context, network, host string) ([]net
 		if c := ClassifyIP(a); !p.Allowed(c) {
 			return nil, &Error{Host: host, Addr: a.WithZone("").Unmap(), Class: c, Err: ErrBlocked}
 		}
-		out = append(out, a.WithZone("").Unmap())
+		out = append(out, a.Unmap())
 	}
 	return out, nil
 }
