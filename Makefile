@@ -5,9 +5,10 @@ PKGS      ?= ./...
 
 .PHONY: run test e2e build vet fmt bench fuzz-smoke clean
 
-## run: serve the API on the embedded SQLite database (./var), with a generated dev SECRET_KEY
+## run: serve the API on the embedded SQLite database (./var), with a generated dev SECRET_KEY,
+## allowing loopback addresses (an assistant or SMS webhook on 127.0.0.1); override with ALLOW_LOOPBACK_ADDRESSES=false
 run: build
-	$(BIN) serve
+	ALLOW_LOOPBACK_ADDRESSES=$${ALLOW_LOOPBACK_ADDRESSES:-true} $(BIN) serve
 
 UNIT      = $(shell $(GO) list $(PKGS) | grep -v /e2e)
 

@@ -1,8 +1,10 @@
 package assistant
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
+	"net"
 	"net/http"
 	"time"
 )
@@ -33,6 +35,7 @@ type dialConfig struct {
 	messageBuffer  int
 	header         http.Header
 	tlsConfig      *tls.Config
+	netDial        func(ctx context.Context, network, addr string) (net.Conn, error)
 	logger         *slog.Logger
 	now            func() time.Time
 }
@@ -97,6 +100,14 @@ func WithHeader(h http.Header) DialOption {
 // WithTLSConfig sets the TLS configuration for wss:// URLs.
 func WithTLSConfig(cfg *tls.Config) DialOption {
 	return func(c *dialConfig) { c.tlsConfig = cfg }
+}
+
+// WithNetDialContext sets how the TCP connection to the assistant is made
+// (default: a plain net.Dialer). sipbridge passes its address policy's
+// dialer (netpolicy.Policy.DialContext), which refuses loopback, link-local
+// and metadata addresses after resolving the URL's host.
+func WithNetDialContext(dial func(ctx context.Context, network, addr string) (net.Conn, error)) DialOption {
+	return func(c *dialConfig) { c.netDial = dial }
 }
 
 // WithLogger sets the logger (default: discard). The stream adds

@@ -97,6 +97,7 @@ func Dial(ctx context.Context, streamURL string, start StartInfo, opts ...DialOp
 	dialer := websocket.Dialer{
 		HandshakeTimeout: cfg.connectTimeout,
 		TLSClientConfig:  cfg.tlsConfig,
+		NetDialContext:   cfg.netDial,
 	}
 	conn, resp, err := dialer.DialContext(dctx, streamURL, cfg.header)
 	if resp != nil && resp.Body != nil {
@@ -106,7 +107,12 @@ func Dial(ctx context.Context, streamURL string, start StartInfo, opts ...DialOp
 		if resp != nil {
 			return nil, fmt.Errorf("%w: %s: upgrade answered HTTP %d: %w", ErrAssistantUnreachable, safeURL, resp.StatusCode, err)
 		}
-		return nil, fmt.Errorf("%w: %s: %w", ErrAssistantUnreachable, safeURL, err)
+		// Refused, timed out, closed before the upgrade, TLS failure,
+		// refused by the address policy: one message (it reaches the
+		// call's events, which the tenant reads, and must not tell an open
+		// port from a closed one); the log keeps the cause.
+		log.Warn("assistant websocket not opened", "url", safeURL, "err", err)
+		return nil, &dialError{url: safeURL, cause: err}
 	}
 	conn.SetReadLimit(cfg.readLimit)
 
@@ -129,6 +135,20 @@ func Dial(ctx context.Context, streamURL string, start StartInfo, opts ...DialOp
 	log.Debug("assistant stream connected", "url", safeURL)
 	return s, nil
 }
+
+// dialError is a websocket to the assistant that could not be opened
+// without an HTTP answer. Its message does not say why; errors.Is still
+// reaches the cause (ErrAssistantUnreachable, context.DeadlineExceeded, …).
+type dialError struct {
+	url   string
+	cause error
+}
+
+func (e *dialError) Error() string {
+	return ErrAssistantUnreachable.Error() + ": " + e.url + ": could not connect"
+}
+
+func (e *dialError) Unwrap() []error { return []error{ErrAssistantUnreachable, e.cause} }
 
 // sendStart sends `connected` and `start` and sets the media clock.
 func (s *Stream) sendStart() error {

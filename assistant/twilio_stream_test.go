@@ -468,10 +468,34 @@ func TestDialErrors(t *testing.T) {
 			if strings.Contains(err.Error(), "SECRET") {
 				t.Errorf("error leaks the URL query: %v", err)
 			}
+			// A refused port and a silent one read the same: the message
+			// reaches the tenant's call events.
+			if (tc.name == "refused" || tc.name == "no answer") && !strings.HasSuffix(err.Error(), ": could not connect") {
+				t.Errorf("error tells why: %v", err)
+			}
 			if d := time.Since(start); d > 3*time.Second {
 				t.Errorf("Dial took %v despite a 300 ms connect timeout", d)
 			}
 		})
+	}
+}
+
+func TestDialUsesNetDialContext(t *testing.T) {
+	refused := errors.New("address policy: loopback")
+	var got []string
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		got = append(got, network+" "+addr)
+		return nil, refused
+	}
+	_, err := Dial(context.Background(), "ws://assistant.example/stream?token=SECRET", StartInfo{}, WithNetDialContext(dial))
+	if !errors.Is(err, ErrAssistantUnreachable) || !errors.Is(err, refused) {
+		t.Fatalf("error = %v, want ErrAssistantUnreachable wrapping the dialer's", err)
+	}
+	if err.Error() != "assistant: unreachable: ws://assistant.example/stream: could not connect" {
+		t.Fatalf("message %q", err)
+	}
+	if len(got) != 1 || got[0] != "tcp assistant.example:80" {
+		t.Fatalf("dialled %q", got)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
 // Call control errors.
@@ -89,7 +90,11 @@ type CallsOptions struct {
 	OnFrame func(time.Duration)
 	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
 	DialOptions []assistant.DialOption
-	Log         *slog.Logger
+	// AddressPolicy decides which addresses the assistant's stream_url may
+	// reach; the websocket is dialled through it (nil: netpolicy.Default(),
+	// no loopback, link-local or metadata address).
+	AddressPolicy *netpolicy.Policy
+	Log           *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

@@ -291,7 +291,8 @@ func (s *callSession) connectAssistant() bool {
 	dialCtx, cancel := context.WithTimeout(s.c.ctx, s.c.opts.AssistantConnectTimeout)
 	defer cancel()
 	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(s.c.opts.AssistantConnectTimeout),
-		assistant.WithLogger(s.log)}, s.c.opts.DialOptions...)
+		assistant.WithLogger(s.log), assistant.WithNetDialContext(addressPolicy(s.c.opts.AddressPolicy).DialContext)},
+		s.c.opts.DialOptions...)
 	s.info.AccountSID = TwilioAccountSID(s.rec.OrgID)
 	st, err := assistant.Dial(dialCtx, s.assistant.StreamURL, s.info, opts...)
 	if err != nil {

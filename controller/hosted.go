@@ -13,6 +13,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -51,7 +52,10 @@ type HostedOptions struct {
 	HangupGrace time.Duration
 	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
 	DialOptions []assistant.DialOption
-	Log         *slog.Logger
+	// AddressPolicy decides which addresses the assistant's stream_url may
+	// reach (nil: netpolicy.Default()).
+	AddressPolicy *netpolicy.Policy
+	Log           *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }

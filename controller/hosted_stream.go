@@ -285,7 +285,8 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 	timeout := c.h.opts.AssistantConnectTimeout
 	ctx, cancel := context.WithTimeout(c.h.ctx, timeout)
 	defer cancel()
-	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(timeout), assistant.WithLogger(c.log)}, c.h.opts.DialOptions...)
+	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(timeout), assistant.WithLogger(c.log),
+		assistant.WithNetDialContext(addressPolicy(c.h.opts.AddressPolicy).DialContext)}, c.h.opts.DialOptions...)
 	c.mu.Lock()
 	info := c.info
 	info.Extra = make(map[string]string, len(c.info.Extra))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -71,8 +72,13 @@ type SMSOptions struct {
 	// ForwardMaxAge: a forward still failing after this long is given up
 	// (default 72h).
 	ForwardMaxAge time.Duration
-	// HTTPClient posts forwards (default: a client without redirects).
+	// HTTPClient posts forwards (default: AddressPolicy's client, without
+	// redirects). A client given here replaces the policy's: tests only.
 	HTTPClient *http.Client
+	// AddressPolicy decides which addresses an assistant's sms_webhook_url
+	// may reach, checked at every connection (nil: netpolicy.Default(), no
+	// loopback, link-local or metadata address).
+	AddressPolicy *netpolicy.Policy
 }
 
 // DefaultSMSRate is the default per-provider send rate (messages/second).
@@ -122,7 +128,8 @@ func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
 		opts.MaxAttempts = 8
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		opts.HTTPClient = addressPolicy(opts.AddressPolicy).HTTPClient(0)
+		opts.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
 	return &SMS{store: store, numbers: numbers, opts: opts, limits: newRateLimits(opts.Rates, DefaultSMSRate, store.Now),
 		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1)}

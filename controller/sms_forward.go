@@ -10,10 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
+	neturl "net/url"
 	"strconv"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
 // Forwarding headers.
@@ -22,6 +25,12 @@ const (
 	MessageIDHeader = "X-Sipbridge-Message-Id"
 	AttemptHeader   = "X-Sipbridge-Attempt"
 )
+
+// ErrForwardNotConnected is every failed POST to an assistant that got no
+// HTTP answer: a refused connection, a timeout, an address the policy
+// refuses, a TLS failure. It is what last_error shows, so a tenant cannot
+// tell an open port from a closed or a forbidden one; the log has the cause.
+var ErrForwardNotConnected = errors.New("could not connect to the assistant's sms_webhook_url")
 
 // ErrNoWebhookSecret: the assistant has no forwarding secret yet.
 var ErrNoWebhookSecret = errors.New("the assistant has no SMS webhook secret: create one with POST /api/v1/assistants/{id}/sms-webhook-secret")
@@ -78,7 +87,7 @@ func (s *SMS) forward(ctx context.Context, f *db.SMSForward, owner string) {
 		log.Warn("sms forward lease lost before posting", "err", err)
 		return
 	}
-	err := s.post(ctx, f)
+	err := s.post(ctx, f, log)
 	var rerr error
 	switch {
 	case err == nil:
@@ -97,7 +106,7 @@ func (s *SMS) forward(ctx context.Context, f *db.SMSForward, owner string) {
 	}
 }
 
-func (s *SMS) post(ctx context.Context, f *db.SMSForward) error {
+func (s *SMS) post(ctx context.Context, f *db.SMSForward, log *slog.Logger) error {
 	a, err := s.store.GetAssistant(ctx, f.OrgID, f.AssistantID)
 	if err != nil {
 		return err
@@ -127,7 +136,12 @@ func (s *SMS) post(ctx context.Context, f *db.SMSForward) error {
 	req.Header.Set(AttemptHeader, strconv.Itoa(f.Attempts+1))
 	resp, err := s.opts.HTTPClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("post to assistant: %w", err)
+		var ue *neturl.Error // its message holds the URL, whose query may hold a token
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		log.Info("sms forward not delivered", "attempt", f.Attempts+1, "cause", netpolicy.Detail(err))
+		return ErrForwardNotConnected
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))

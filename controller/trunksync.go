@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/xmlgen"
 )
 
@@ -42,6 +43,11 @@ type SyncOptions struct {
 	Profile       string        // FS_PROFILE
 	DeleteTimeout time.Duration // how long to wait for sofia::gateway_delete after killgw (default 10s)
 	Resolver      Resolver      // default net.DefaultResolver
+	// AddressPolicy filters the addresses a registration trunk's hosts
+	// resolve to before they enter its ACL list: a loopback, link-local or
+	// metadata address (or a private one, without AllowPrivate) is left out
+	// with a warning (nil: netpolicy.Default()).
+	AddressPolicy *netpolicy.Policy
 	Log           *slog.Logger
 }
 
@@ -466,8 +472,9 @@ func (s *TrunkSync) render(ctx context.Context, t *db.SIPTrunk) (*desiredGateway
 
 // aclFor returns the CIDRs allowed to send this trunk's INVITEs: its
 // allowed_addresses, else (registration trunks) the addresses its gateway and
-// proxy hosts resolve to. A host that does not resolve leaves the list empty
-// (which denies) and a warning.
+// proxy hosts resolve to, less what the address policy refuses (loopback,
+// link-local, metadata, …; each with a warning). A host that does not
+// resolve leaves the list empty (which denies) and a warning.
 func (s *TrunkSync) aclFor(ctx context.Context, t *db.SIPTrunk) ([]string, string) {
 	if len(t.AllowedAddresses) > 0 {
 		return t.AllowedAddresses, ""
@@ -475,18 +482,28 @@ func (s *TrunkSync) aclFor(ctx context.Context, t *db.SIPTrunk) ([]string, strin
 	var out []string
 	var warnings []string
 	seen := map[string]bool{}
+	policy := addressPolicy(s.opts.AddressPolicy)
 	for _, hp := range []string{t.Gateway, t.Proxy} {
 		host := hostOf(hp)
 		if host == "" || seen[host] {
 			continue
 		}
 		seen[host] = true
+		if c, _ := netpolicy.ClassifyHost(host); !policy.Allowed(c) {
+			warnings = append(warnings, fmt.Sprintf("warning: %s is %s, which the address policy leaves out of its ACL list; set allowed_addresses", host, c.Describe()))
+			continue
+		}
 		addrs, err := s.resolve(ctx, host)
 		if err != nil || len(addrs) == 0 {
 			warnings = append(warnings, fmt.Sprintf("warning: %s does not resolve, so its ACL list is empty and inbound calls from it are refused; set allowed_addresses", host))
 			continue
 		}
 		for _, a := range addrs {
+			if c := netpolicy.ClassifyIP(a); !policy.Allowed(c) {
+				warnings = append(warnings, fmt.Sprintf("warning: %s resolves to %s, %s, which the address policy leaves out of its ACL list; set allowed_addresses",
+					host, a.Unmap(), c.Describe()))
+				continue
+			}
 			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()).String())
 		}
 	}

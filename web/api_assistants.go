@@ -49,8 +49,8 @@ type assistantTelnyxInput struct {
 
 type assistantInput struct {
 	Name                   *string               `json:"name" required:"true"`
-	StreamURL              *string               `json:"stream_url" doc:"ws:// or wss:// URL of the voice-AI runtime (Twilio Media Streams protocol)"`
-	SMSWebhookURL          *string               `json:"sms_webhook_url" doc:"http(s) URL receiving inbound SMS"`
+	StreamURL              *string               `json:"stream_url" doc:"ws:// or wss:// URL of the voice-AI runtime (Twilio Media Streams protocol); the address policy refuses loopback, link-local and metadata hosts"`
+	SMSWebhookURL          *string               `json:"sms_webhook_url" doc:"http(s) URL receiving inbound SMS; no user:password@, the address policy applies as to stream_url"`
 	TwilioConfig           *assistantTwilioInput `json:"twilio_config"`
 	TelnyxConfig           *assistantTelnyxInput `json:"telnyx_config"`
 	FallbackTransferNumber *string               `json:"fallback_transfer_number" doc:"E.164 number or sip: URI"`
@@ -92,7 +92,7 @@ func (s *Server) assistantView(ctx context.Context, a *db.Assistant) (assistantV
 	}, nil
 }
 
-func (s *Server) applyAssistant(a *db.Assistant, sec *db.AssistantSecrets, in *assistantInput) error {
+func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.AssistantSecrets, in *assistantInput) error {
 	if in.Name != nil {
 		if strings.TrimSpace(*in.Name) == "" {
 			return invalid("name", "name must not be empty")
@@ -105,13 +105,13 @@ func (s *Server) applyAssistant(a *db.Assistant, sec *db.AssistantSecrets, in *a
 		return invalid("name", "name is required")
 	}
 	if in.StreamURL != nil {
-		if err := checkURL("stream_url", *in.StreamURL, "ws", "wss"); err != nil {
+		if err := s.checkURLAddress(ctx, "stream_url", *in.StreamURL, "ws", "wss"); err != nil {
 			return err
 		}
 		a.StreamURL = *in.StreamURL
 	}
 	if in.SMSWebhookURL != nil {
-		if err := checkURL("sms_webhook_url", *in.SMSWebhookURL, "http", "https"); err != nil {
+		if err := s.checkURLAddress(ctx, "sms_webhook_url", *in.SMSWebhookURL, "http", "https"); err != nil {
 			return err
 		}
 		a.SMSWebhookURL = *in.SMSWebhookURL
@@ -142,6 +142,9 @@ func (s *Server) applyAssistant(a *db.Assistant, sec *db.AssistantSecrets, in *a
 			}
 			if !strings.Contains(v, "@") {
 				return invalid("fallback_transfer_number", "fallback_transfer_number sip: URI must be sip:user@host")
+			}
+			if err := s.checkSIPURIAddress(ctx, "fallback_transfer_number", v); err != nil {
+				return err
 			}
 		default:
 			if _, _, err := normalizeE164("fallback_transfer_number", v); err != nil {
@@ -189,7 +192,7 @@ func (s *Server) createAssistant(c echo.Context) error {
 	}
 	a := &db.Assistant{OrgID: orgID(c), Metadata: db.JSONMap{}}
 	var sec db.AssistantSecrets
-	if err := s.applyAssistant(a, &sec, &in); err != nil {
+	if err := s.applyAssistant(c.Request().Context(), a, &sec, &in); err != nil {
 		return err
 	}
 	if err := s.store.SaveAssistant(c.Request().Context(), a, sec); err != nil {
@@ -235,7 +238,7 @@ func (s *Server) putAssistant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.applyAssistant(a, &sec, &in); err != nil {
+	if err := s.applyAssistant(c.Request().Context(), a, &sec, &in); err != nil {
 		return err
 	}
 	if err := s.store.SaveAssistant(c.Request().Context(), a, sec); err != nil {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -350,14 +351,18 @@ func (s *Server) byocView(n *db.PhoneNumber, t *db.SIPTrunk) byocView {
 		SIPUsername: t.Username, SIPPasswordSet: t.PasswordEnc != "", FriendlyName: n.FriendlyName, Trunk: s.trunkView(t)}
 }
 
-func (s *Server) byocFromInput(in *byocInput, create bool) (controller.BYOCInput, error) {
+func (s *Server) byocFromInput(ctx context.Context, in *byocInput, create bool) (controller.BYOCInput, error) {
 	var out controller.BYOCInput
 	if in.TerminationURI != nil {
 		if err := checkToken("terminationUri", *in.TerminationURI, 255); err != nil {
 			return out, err
 		}
-		if _, _, err := controller.ParseTerminationURI(*in.TerminationURI); err != nil {
+		hp, _, err := controller.ParseTerminationURI(*in.TerminationURI)
+		if err != nil {
 			return out, invalid("terminationUri", "%s", err.Error())
+		}
+		if err := s.checkHostPortAddress(ctx, "terminationUri", hp, true); err != nil {
+			return out, err
 		}
 	} else if create {
 		return out, invalid("terminationUri", "terminationUri is required")
@@ -407,7 +412,7 @@ func (s *Server) createBYOC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	bi, err := s.byocFromInput(&in, true)
+	bi, err := s.byocFromInput(c.Request().Context(), &in, true)
 	if err != nil {
 		return err
 	}
@@ -434,7 +439,7 @@ func (s *Server) putBYOC(c echo.Context) error {
 	if in.PhoneNumber != nil && *in.PhoneNumber != num {
 		return invalid("phoneNumber", "phoneNumber cannot be changed")
 	}
-	bi, err := s.byocFromInput(&in, false)
+	bi, err := s.byocFromInput(c.Request().Context(), &in, false)
 	if err != nil {
 		return err
 	}

@@ -260,7 +260,7 @@ func (s *Server) putOrg(c echo.Context) error {
 		}
 	}
 	if in.SIPGateway != nil && *in.SIPGateway != "" {
-		if err := checkHostPort("sip_gateway", *in.SIPGateway, false); err != nil {
+		if err := s.checkHostPortAddress(ctx, "sip_gateway", strings.TrimSpace(*in.SIPGateway), false); err != nil {
 			return err
 		}
 	}

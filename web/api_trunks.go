@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -263,6 +264,18 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool) (newPassword *
 	return newPassword, nil
 }
 
+// checkTrunkAddresses checks the hosts FreeSWITCH will send SIP to (and
+// a registration trunk's ACL is made from) against the address policy:
+// gateway, proxy and realm.
+func (s *Server) checkTrunkAddresses(ctx context.Context, t *db.SIPTrunk) error {
+	for _, f := range []struct{ field, v string }{{"gateway", t.Gateway}, {"proxy", t.Proxy}, {"realm", t.Realm}} {
+		if err := s.checkHostPortAddress(ctx, f.field, f.v, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *Server) listTrunks(c echo.Context) error {
 	skip, limit, err := page(c)
 	if err != nil {
@@ -288,6 +301,9 @@ func (s *Server) createTrunk(c echo.Context) error {
 	t := &db.SIPTrunk{ID: db.NewID(), OrgID: orgID(c), Priority: 1, Enabled: true, Register: true, Transport: "udp"}
 	pw, err := applyTrunk(t, &in, false)
 	if err != nil {
+		return err
+	}
+	if err := s.checkTrunkAddresses(ctx, t); err != nil {
 		return err
 	}
 	if err := s.saveTrunk(c, t, pw, true); err != nil {
@@ -367,6 +383,9 @@ func (s *Server) putTrunk(c echo.Context) error {
 	}
 	pw, err := applyTrunk(t, &in, t.PasswordEnc != "")
 	if err != nil {
+		return err
+	}
+	if err := s.checkTrunkAddresses(c.Request().Context(), t); err != nil {
 		return err
 	}
 	return s.finishTrunkUpdate(c, t, pw)

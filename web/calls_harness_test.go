@@ -62,9 +62,10 @@ func newCallEnv(t *testing.T, opts ...func(*controller.CallsOptions)) *callEnv {
 	recDir := t.TempDir()
 	cmd := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log))
 	ev := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log), esl.WithEvents(controller.CallEventNames...))
+	// The fake assistant and the trunks are on 127.0.0.1: loopback allowed.
 	co := controller.CallsOptions{
 		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir, Log: log,
-		LegTimeout: 2 * time.Second,
+		LegTimeout: 2 * time.Second, AddressPolicy: loopbackPolicy(),
 	}
 	for _, o := range opts {
 		o(&co)
@@ -80,7 +81,7 @@ func newCallEnv(t *testing.T, opts ...func(*controller.CallsOptions)) *callEnv {
 			t.Fatal(err)
 		}
 	}
-	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Trunks: controller.NewTrunks(store, log)})
+	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Trunks: controller.NewTrunks(store, log), AddressPolicy: loopbackPolicy()})
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
@@ -130,7 +131,7 @@ func (ce *callEnv) addTrunk(name string, priority int) *db.SIPTrunk {
 // their gateways exist for originate.
 func (ce *callEnv) loadTrunks() {
 	ce.t.Helper()
-	ts := controller.NewTrunkSync(ce.store, ce.cmd, controller.SyncOptions{GenDir: ce.genDir})
+	ts := controller.NewTrunkSync(ce.store, ce.cmd, controller.SyncOptions{GenDir: ce.genDir, AddressPolicy: loopbackPolicy()})
 	ts.Connected()
 	if _, err := ts.Pass(context.Background()); err != nil {
 		ce.t.Fatal(err)

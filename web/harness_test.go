@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +17,7 @@ import (
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 	"github.com/sipbridge/sipbridge/web"
@@ -54,7 +57,51 @@ type env struct {
 	orgB   int64
 }
 
+// testNames is what host names resolve to in these tests; any other name
+// does not resolve (the write-time checks accept it), so no test asks a
+// real DNS server.
+var testNames = map[string][]string{
+	"rebind.example":   {"127.0.0.1"},
+	"imds.example":     {"93.184.215.14", "169.254.169.254"},
+	"internal.example": {"10.1.2.3"},
+}
+
+func testResolver(_ context.Context, network, host string) ([]netip.Addr, error) {
+	ss, ok := testNames[strings.TrimSuffix(strings.ToLower(host), ".")]
+	if !ok {
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	out := make([]netip.Addr, 0, len(ss))
+	for _, s := range ss {
+		if a := netip.MustParseAddr(s); network == "ip" || (network == "ip4") == a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// defaultPolicy is production's address policy (no loopback, link-local or
+// metadata address) with the test resolver.
+func defaultPolicy() *netpolicy.Policy {
+	p := netpolicy.Default()
+	p.Resolver = testResolver
+	return &p
+}
+
+// loopbackPolicy also allows loopback addresses: the harnesses whose fake
+// assistants and webhook receivers listen on 127.0.0.1 set it explicitly.
+func loopbackPolicy() *netpolicy.Policy {
+	return &netpolicy.Policy{AllowPrivate: true, AllowLoopback: true, Resolver: testResolver}
+}
+
+// newEnv is the API with production's address policy.
 func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, defaultPolicy())
+}
+
+// newEnvWith is the API whose write-time checks and SMS forwards use policy.
+func newEnvWith(t *testing.T, policy *netpolicy.Policy) *env {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -67,8 +114,8 @@ func newEnv(t *testing.T) *env {
 		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL()},
 		Log:            log,
 	})
-	sms := newSMSFixture(t, store, numbers, tw, tx, log)
-	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, SMS: sms.svc})
+	sms := newSMSFixture(t, store, numbers, tw, tx, log, policy)
+	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, SMS: sms.svc, AddressPolicy: policy})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx, sms: sms}

@@ -92,13 +92,14 @@ func newHostedEnv(t *testing.T, opts ...func(*controller.HostedOptions)) *hosted
 	base := "http://" + ln.Addr().String()
 	ho := controller.HostedOptions{PublicBaseURL: base, Log: log,
 		ProviderConfig:          provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageAPIBaseURL: vg.URL()},
-		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second}
+		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second,
+		AddressPolicy: loopbackPolicy()} // the fake assistant listens on 127.0.0.1
 	for _, o := range opts {
 		o(&ho)
 	}
 	hosted := controller.NewHosted(store, ho)
-	calls := controller.NewCalls(store, nil, controller.CallsOptions{Hosted: hosted, Log: log})
-	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Hosted: hosted})
+	calls := controller.NewCalls(store, nil, controller.CallsOptions{Hosted: hosted, Log: log, AddressPolicy: loopbackPolicy()})
+	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Hosted: hosted, AddressPolicy: loopbackPolicy()})
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -50,6 +51,11 @@ type Deps struct {
 	SMS *controller.SMS
 	// Hosted is the hosted-provider voice path (nil: its webhooks answer 503).
 	Hosted HostedService
+	// AddressPolicy checks the hosts tenants give sipbridge to connect to
+	// (stream_url, sms_webhook_url, trunk gateway, proxy and realm, …) when
+	// they are written: a refused one is 400 naming the field (nil:
+	// netpolicy.Default()). Connections are checked again when made.
+	AddressPolicy *netpolicy.Policy
 }
 
 // Server is the HTTP server.
@@ -65,6 +71,7 @@ type Server struct {
 	// vonageReplays remembers the Vonage JWTs already used.
 	vonageReplays provider.ReplayCache
 	ready         []ReadyCheck
+	policy        netpolicy.Policy
 	reg           *prometheus.Registry
 	reqs          *prometheus.CounterVec
 	latency       *prometheus.HistogramVec
@@ -80,6 +87,10 @@ func New(d Deps) *Server {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, sms: d.SMS, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
+	s.policy = netpolicy.Default()
+	if d.AddressPolicy != nil {
+		s.policy = *d.AddressPolicy
+	}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sipbridge_http_requests_total", Help: "HTTP requests by method, route and status.",
 	}, []string{"method", "route", "status"})

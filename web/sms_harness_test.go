@@ -14,6 +14,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 )
@@ -28,7 +29,7 @@ type smsFixture struct {
 	vonage *providertest.Vonage
 }
 
-func newSMSFixture(t *testing.T, store *db.Store, numbers *controller.Numbers, tw *providertest.Twilio, tx *providertest.Telnyx, log *slog.Logger) *smsFixture {
+func newSMSFixture(t *testing.T, store *db.Store, numbers *controller.Numbers, tw *providertest.Twilio, tx *providertest.Telnyx, log *slog.Logger, policy *netpolicy.Policy) *smsFixture {
 	vg := providertest.NewVonage(t, "vonagekey", "vonagesecret")
 	svc := controller.NewSMS(store, numbers, controller.SMSOptions{
 		PublicBaseURL:  publicBase,
@@ -41,6 +42,7 @@ func newSMSFixture(t *testing.T, store *db.Store, numbers *controller.Numbers, t
 		RetryBase:      5 * time.Millisecond,
 		RetryMax:       20 * time.Millisecond,
 		ForwardTimeout: 2 * time.Second,
+		AddressPolicy:  policy,
 	})
 	return &smsFixture{svc: svc, vonage: vg}
 }

@@ -77,7 +77,7 @@ func (e *env) twilioInbound(token, sid, from, to, body string, extra url.Values)
 }
 
 func TestTwilioInboundVerifiedStoredAndForwardedUntil2xx(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, loopbackPolicy()) // the assistant endpoint listens on 127.0.0.1
 	ep := newAssistantEndpoint(t, 2)
 	asst := e.smsSender(e.keyA, "+16475550100", ep.srv.URL+"/sms")
 	sec := e.mustDo("POST", "/api/v1/assistants/"+asst+"/sms-webhook-secret", e.keyA, nil, 201)
@@ -187,7 +187,7 @@ func TestTwilioInboundVerifiedStoredAndForwardedUntil2xx(t *testing.T) {
 }
 
 func TestForwardWaitsForASecret(t *testing.T) {
-	e := newEnv(t)
+	e := newEnvWith(t, loopbackPolicy()) // the assistant endpoint listens on 127.0.0.1
 	ep := newAssistantEndpoint(t, 0)
 	asst := e.smsSender(e.keyA, "+16475550100", ep.srv.URL)
 	e.mustDo("GET", "/api/v1/organization", e.keyA, nil, 200)

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"context"
+	"errors"
 	"net"
 	"net/netip"
 	"net/url"
@@ -11,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/nyaruka/phonenumbers"
+	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
 var (
@@ -145,6 +148,67 @@ func checkURL(field, v string, schemes ...string) error {
 		}
 	}
 	return invalid(field, "%s must use %s", field, strings.Join(schemes, " or "))
+}
+
+// policyError turns an address-policy refusal into 400 naming field. A
+// name that does not resolve (yet) is accepted: the connection is checked
+// again when it is made (and a trunk's ACL says it does not resolve).
+func policyError(field string, err error) error {
+	if err == nil || errors.Is(err, netpolicy.ErrNotResolved) {
+		return nil
+	}
+	var pe *netpolicy.Error
+	if errors.As(err, &pe) {
+		return invalid(field, "%s", pe.Error())
+	}
+	return err
+}
+
+// checkURLAddress is checkURL plus the address policy: no credentials in
+// the URL, a port 1–65535, and a host (and for a name, what it resolves
+// to now) the policy allows.
+func (s *Server) checkURLAddress(ctx context.Context, field, v string, schemes ...string) error {
+	if err := checkURL(field, v, schemes...); err != nil || v == "" {
+		return err
+	}
+	return policyError(field, s.policy.CheckURL(ctx, field, v, schemes...))
+}
+
+// checkHostPortAddress is checkHostPort plus the address policy.
+func (s *Server) checkHostPortAddress(ctx context.Context, field, v string, required bool) error {
+	if err := checkHostPort(field, v, required); err != nil || v == "" {
+		return err
+	}
+	return policyError(field, s.policy.CheckHostPort(ctx, field, v))
+}
+
+// sipURIHostPort is the host[:port] of sip:user@host[:port][;params][?headers]
+// (the user part optional).
+func sipURIHostPort(uri string) string {
+	rest := uri
+	if i := strings.IndexByte(rest, ':'); i >= 0 {
+		rest = rest[i+1:] // after sip: / sips:
+	}
+	if i := strings.IndexByte(rest, '@'); i >= 0 {
+		rest = rest[i+1:]
+	}
+	if i := strings.IndexAny(rest, ";?"); i >= 0 {
+		rest = rest[:i]
+	}
+	return rest
+}
+
+// checkSIPURIAddress checks the host of a sip:/sips: URI like a trunk's
+// gateway: its syntax and the address policy.
+func (s *Server) checkSIPURIAddress(ctx context.Context, field, uri string) error {
+	hp := sipURIHostPort(uri)
+	if hp == "" {
+		return invalid(field, "%s must be a sip: URI with a host, e.g. sip:desk@pbx.example.com", field)
+	}
+	if err := checkHostPort(field, hp, true); err != nil {
+		return err
+	}
+	return policyError(field, s.policy.CheckHostPort(ctx, field, hp))
 }
 
 func checkCountry(field, v string) error {

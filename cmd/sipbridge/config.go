@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -65,6 +66,14 @@ type Config struct {
 	// PlaybackDir holds the playback pipes (PLAYBACK_DIR, default
 	// <SIPBRIDGE_VAR_DIR>/playback, made absolute).
 	PlaybackDir string
+	// AllowPrivateAddresses lets tenants' URLs and trunks reach private
+	// networks: RFC 1918, fc00::/7, 100.64.0.0/10 (ALLOW_PRIVATE_ADDRESSES,
+	// default true: assistants often run on one).
+	AllowPrivateAddresses bool
+	// AllowLoopbackAddresses lets them reach loopback, link-local and cloud
+	// metadata addresses (ALLOW_LOOPBACK_ADDRESSES, default false; true for
+	// development with an assistant on 127.0.0.1: `make run` sets it).
+	AllowLoopbackAddresses bool
 
 	// Environment-level provider credentials, the last level of resolution.
 	TwilioAccountSID   string // TWILIO_ACCOUNT_SID
@@ -179,6 +188,12 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	if c.PlaybackMode != "pipe" && c.PlaybackMode != "files" {
 		errs = append(errs, errors.New("PLAYBACK_MODE must be pipe or files"))
 	}
+	if c.AllowPrivateAddresses, err = strconv.ParseBool(get("ALLOW_PRIVATE_ADDRESSES", "true")); err != nil {
+		errs = append(errs, errors.New("ALLOW_PRIVATE_ADDRESSES must be true or false"))
+	}
+	if c.AllowLoopbackAddresses, err = strconv.ParseBool(get("ALLOW_LOOPBACK_ADDRESSES", "false")); err != nil {
+		errs = append(errs, errors.New("ALLOW_LOOPBACK_ADDRESSES must be true or false"))
+	}
 	c.PlaybackDir = get("PLAYBACK_DIR", filepath.Join(c.VarDir, "playback"))
 	if abs, err := filepath.Abs(c.PlaybackDir); err == nil {
 		c.PlaybackDir = abs // FreeSWITCH opens it from its own working directory
@@ -214,6 +229,12 @@ func validStreamBase(v string) error {
 		}
 	}
 	return nil
+}
+
+// AddressPolicy is the address policy of tenants' URLs and trunks;
+// refused and failed connections are logged (debug) to log.
+func (c *Config) AddressPolicy(log *slog.Logger) *netpolicy.Policy {
+	return &netpolicy.Policy{AllowPrivate: c.AllowPrivateAddresses, AllowLoopback: c.AllowLoopbackAddresses, Log: log}
 }
 
 // embedded reports whether the embedded SQLite database is used.

@@ -192,6 +192,10 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	defer closeDB()
 
 	trunks := controller.NewTrunks(store, log)
+	policy := cfg.AddressPolicy(log.With("component", "address_policy"))
+	if policy.AllowLoopback {
+		log.Warn("ALLOW_LOOPBACK_ADDRESSES=true: tenants' stream_url, sms_webhook_url and trunks may reach loopback, link-local and cloud metadata addresses; for development only")
+	}
 
 	// Two Event Socket connections: commands (api runs synchronously on its
 	// connection and would hold back events) and events.
@@ -203,14 +207,14 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	evConn := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, resync, esl.WithLogger(log.With("esl", "events")),
 		esl.WithEvents(controller.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))
 	trunkSync = controller.NewTrunkSync(store, cmdConn, controller.SyncOptions{
-		GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, Log: log.With("component", "trunk_sync"),
+		GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, AddressPolicy: policy, Log: log.With("component", "trunk_sync"),
 	})
 	if err := os.MkdirAll(cfg.RecordingsDir, 0o750); err != nil {
 		return fmt.Errorf("RECORDINGS_DIR: %w", err)
 	}
 	hosted := controller.NewHosted(store, controller.HostedOptions{
 		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(),
-		Log: log.With("component", "hosted_calls"),
+		AddressPolicy: policy, Log: log.With("component", "hosted_calls"),
 	})
 	defer hosted.Close()
 	frameSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -227,7 +231,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile, PlaybackDir: playbackDir,
-		Hosted: hosted, Log: log.With("component", "calls"),
+		Hosted: hosted, AddressPolicy: policy, Log: log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
 	})
 	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
@@ -264,12 +268,13 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Log: log.With("component", "numbers"),
 	})
 	sms := controller.NewSMS(store, numbers, controller.SMSOptions{
-		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Rates: cfg.SMSRates, Log: log.With("component", "sms"),
+		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Rates: cfg.SMSRates,
+		AddressPolicy: policy, Log: log.With("component", "sms"),
 	})
 	smsDone := make(chan struct{})
 	go func() { sms.Run(ctx); close(smsDone) }() // the SMS queue and forwarding workers
 	defer func() { stop(); <-smsDone }()         // a message being sent is finished and recorded
-	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Hosted: hosted, Ready: []web.ReadyCheck{{
+	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Hosted: hosted, AddressPolicy: policy, Ready: []web.ReadyCheck{{
 		Name: "freeswitch",
 		Check: func(context.Context) error {
 			if !switchUp() {

@@ -41,7 +41,7 @@ func renderCmd(ctx context.Context, cfg *Config, log *slog.Logger, args []string
 	if err != nil {
 		return err
 	}
-	ts := controller.NewTrunkSync(store, nil, controller.SyncOptions{GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, Log: log})
+	ts := controller.NewTrunkSync(store, nil, controller.SyncOptions{GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, AddressPolicy: cfg.AddressPolicy(log), Log: log})
 	files, notes, err := ts.Render(ctx, trunks)
 	if err != nil {
 		return err

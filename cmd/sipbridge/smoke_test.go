@@ -44,7 +44,8 @@ func TestEmbeddedSQLiteEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	addr := freeAddr(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "SIPBRIDGE_ADDR=" + addr}
+	// The assistant below is on 127.0.0.1, as in `make run`.
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "SIPBRIDGE_ADDR=" + addr, "ALLOW_LOOPBACK_ADDRESSES=true"}
 	runCmd := func(args ...string) string {
 		cmd := exec.Command(bin, args...)
 		cmd.Dir, cmd.Env = dir, env
@@ -193,7 +194,17 @@ func TestLoadConfig(t *testing.T) {
 	if c.Addr != ":8080" || c.FSESLAddr != "127.0.0.1:8021" || c.FSESLPassword != "ClueCon" || c.FSProfile != "external" || c.FSGenDir != "./var/freeswitch" || !c.embedded() {
 		t.Fatalf("defaults: %+v", c)
 	}
+	// The address policy: private networks yes, loopback no, unless told.
+	if p := c.AddressPolicy(nil); !p.AllowPrivate || p.AllowLoopback {
+		t.Fatalf("default address policy: %+v", p)
+	}
+	c, _ = LoadConfig(env("ALLOW_PRIVATE_ADDRESSES", "false", "ALLOW_LOOPBACK_ADDRESSES", "true"))
+	if p := c.AddressPolicy(nil); p.AllowPrivate || !p.AllowLoopback {
+		t.Fatalf("address policy from the environment: %+v", p)
+	}
 	for _, bad := range [][]string{
+		{"ALLOW_PRIVATE_ADDRESSES", "maybe"},
+		{"ALLOW_LOOPBACK_ADDRESSES", "yes please"},
 		{"DATABASE_URL", "mysql://x"},
 		{"PUBLIC_BASE_URL", "bridge.example.com"},
 		{"SYNC_INTERVAL", "soon"},

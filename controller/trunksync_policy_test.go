@@ -1,0 +1,72 @@
+package controller_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/netpolicy"
+)
+
+// TestACLLeavesOutRefusedAddresses: a registration trunk's ACL list is
+// made of what its hosts resolve to, less what the address policy
+// refuses; AllowLoopback lets loopback in.
+func TestACLLeavesOutRefusedAddresses(t *testing.T) {
+	resolver := func(_ context.Context, host string) ([]netip.Addr, error) {
+		switch host {
+		case "carrier.example":
+			return []netip.Addr{netip.MustParseAddr("198.51.100.20"), netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("169.254.169.254")}, nil
+		case "local.example":
+			return []netip.Addr{netip.MustParseAddr("::1")}, nil
+		}
+		return nil, errors.New("no such host")
+	}
+	trunks := []db.SIPTrunk{
+		{ID: "t1", OrgID: 1, Name: "Carrier", GatewayName: "o1_carrier", Gateway: "carrier.example:5060", Username: "u", Enabled: true, Register: true, Transport: "udp"},
+		{ID: "t2", OrgID: 1, Name: "Literal", GatewayName: "o1_literal", Gateway: "127.0.0.1:5080", Proxy: "local.example", Username: "u", Enabled: true, Register: true, Transport: "udp"},
+		{ID: "t3", OrgID: 1, Name: "Meta", GatewayName: "o1_meta", Gateway: "metadata.google.internal", Username: "u", Enabled: true, Register: true, Transport: "udp"},
+	}
+	render := func(p *netpolicy.Policy) (map[string][]byte, map[string]string) {
+		ts := controller.NewTrunkSync(db.NewStore(nil, dbtest.Keyring(t), nil), nil, controller.SyncOptions{GenDir: t.TempDir(), Resolver: resolver, AddressPolicy: p})
+		files, notes, err := ts.Render(context.Background(), trunks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files, notes
+	}
+
+	files, notes := render(nil) // the default policy
+	acl := string(files["acl/o1_carrier.xml"])
+	if !strings.Contains(acl, "198.51.100.20/32") || strings.Contains(acl, "127.0.0.1") || strings.Contains(acl, "169.254.169.254") {
+		t.Fatalf("carrier ACL:\n%s", acl)
+	}
+	if n := notes["t1"]; !strings.Contains(n, "carrier.example resolves to 127.0.0.1, a loopback address") ||
+		!strings.Contains(n, "resolves to 169.254.169.254, a cloud metadata service") {
+		t.Fatalf("carrier notes: %q", n)
+	}
+	if acl := string(files["acl/o1_literal.xml"]); strings.Contains(acl, "127.0.0.1") || strings.Contains(acl, "::1") {
+		t.Fatalf("literal ACL:\n%s", acl)
+	}
+	if n := notes["t2"]; !strings.Contains(n, "127.0.0.1 is a loopback address") || !strings.Contains(n, "local.example resolves to ::1") {
+		t.Fatalf("literal notes: %q", n)
+	}
+	if n := notes["t3"]; !strings.Contains(n, "metadata.google.internal is a cloud metadata service") {
+		t.Fatalf("metadata notes: %q", n)
+	}
+
+	files, notes = render(&netpolicy.Policy{AllowPrivate: true, AllowLoopback: true})
+	if acl := string(files["acl/o1_carrier.xml"]); !strings.Contains(acl, "127.0.0.1/32") || !strings.Contains(acl, "198.51.100.20/32") {
+		t.Fatalf("carrier ACL with loopback allowed:\n%s", acl)
+	}
+	if acl := string(files["acl/o1_literal.xml"]); !strings.Contains(acl, "127.0.0.1/32") || !strings.Contains(acl, "::1/128") {
+		t.Fatalf("literal ACL with loopback allowed:\n%s", acl)
+	}
+	if notes["t1"] != "" || notes["t2"] != "" {
+		t.Fatalf("warnings with loopback allowed: %q", notes)
+	}
+}
