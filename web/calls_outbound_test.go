@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"github.com/sipbridge/sipbridge/controller"
 	"strings"
 	"testing"
 	"time"
@@ -143,7 +144,10 @@ func TestInitiateValidationAndLimits(t *testing.T) {
 // Hanging up an outbound call that still rings cancels it: the initiate
 // request answers 409 cancelled and no leg is left.
 func TestHangupCancelsRingingOutboundCall(t *testing.T) {
-	ce := newCallEnv(t)
+	// A ring of 300 switch seconds (3 s of wall time with the simulator's
+	// step): the default 2 s leg timeout left the test 20 ms of wall time
+	// to act while the call rang, too little on a loaded machine.
+	ce := newCallEnv(t, func(o *controller.CallsOptions) { o.LegTimeout = 300 * time.Second })
 	ce.loadTrunks()
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)

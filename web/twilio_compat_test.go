@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"github.com/sipbridge/sipbridge/controller"
 	"io"
 	"net/http"
 	"net/url"
@@ -277,7 +278,10 @@ func TestTwilioCompatTransferSIPCall(t *testing.T) {
 // assistant has not been started yet). The simulated trunk rings for 2 s of
 // switch time, 20 ms of wall time: nothing else happens in between.
 func TestTwilioCompatCancelsRingingCall(t *testing.T) {
-	ce := newCallEnv(t)
+	// A ring of 300 switch seconds (3 s of wall time with the simulator's
+	// step): the default 2 s leg timeout left the test 20 ms of wall time
+	// to act while the call rang, too little on a loaded machine.
+	ce := newCallEnv(t, func(o *controller.CallsOptions) { o.LegTimeout = 300 * time.Second })
 	ce.loadTrunks()
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)
