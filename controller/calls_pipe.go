@@ -118,7 +118,7 @@ func pipeCodec(codec string) (ext string, ok bool) {
 }
 
 // newPipePlayer makes the pipe <dir>/<callID>.<PCMU|PCMA>, opens it and
-// starts feeding it silence. Close removes it.
+// starts feeding it silence. Remove deletes it.
 func newPipePlayer(dir, callID, codec string, log *slog.Logger, wake func()) (*pipePlayer, error) {
 	ext, ok := pipeCodec(codec)
 	if !ok {
@@ -331,8 +331,14 @@ func (p *pipePlayer) Idle() bool {
 	return p.head == len(p.queue) && p.heard >= p.audioEnd
 }
 
-// Close stops the writer, closes the pipe (FreeSWITCH's playback reads EOF
-// and ends) and removes it.
+// Close stops the writer and closes the pipe (FreeSWITCH's playback reads
+// EOF and ends).
+//
+// The path then holds an empty file: a playback of the pipe FreeSWITCH
+// was still about to start (uuid_broadcast reads 5 lead frames before it
+// opens the file, and uuid_break does not stop that) plays nothing instead
+// of failing to open it, or of blocking on a pipe nobody writes. Remove
+// deletes it once the channel is gone.
 func (p *pipePlayer) Close() {
 	p.stopOnce.Do(func() {
 		close(p.stop)
@@ -340,8 +346,22 @@ func (p *pipePlayer) Close() {
 		p.mu.Lock()
 		_ = p.fd.close()
 		p.mu.Unlock()
-		_ = os.Remove(p.path)
+		tmp := p.path + ".end"
+		if err := os.WriteFile(tmp, nil, 0o644); err == nil {
+			if err := os.Rename(tmp, p.path); err != nil {
+				_ = os.Remove(tmp)
+				_ = os.Remove(p.path)
+			}
+		} else {
+			_ = os.Remove(p.path)
+		}
 	})
+}
+
+// Remove closes the player and deletes its path.
+func (p *pipePlayer) Remove() {
+	p.Close()
+	_ = os.Remove(p.path)
 }
 
 func (p *pipePlayer) closed() bool {

@@ -278,7 +278,10 @@ func TestPipeSpeaksALawToPCMAChannels(t *testing.T) {
 	}
 }
 
-// Close removes the pipe; FreeSWITCH's reader then reads EOF.
+// Close ends the playback: FreeSWITCH's reader reads EOF, and a playback
+// of the path that starts only now (a broadcast still in its lead frames)
+// opens an empty file instead of failing or blocking on a pipe nobody
+// writes. Remove deletes the path.
 func TestPipeCloseEndsPlayback(t *testing.T) {
 	p, _ := newTestPipe(t, "PCMU")
 	fd, err := syscall.Open(p.path, syscall.O_RDONLY, 0)
@@ -287,9 +290,6 @@ func TestPipeCloseEndsPlayback(t *testing.T) {
 	}
 	defer syscall.Close(fd)
 	p.Close()
-	if _, err := os.Stat(p.path); !os.IsNotExist(err) {
-		t.Fatalf("pipe still there after Close: %v", err)
-	}
 	buf := make([]byte, 4096)
 	for {
 		n, err := syscall.Read(fd, buf)
@@ -297,8 +297,24 @@ func TestPipeCloseEndsPlayback(t *testing.T) {
 			t.Fatal(err)
 		}
 		if n == 0 {
-			return // EOF: the playback ends
+			break // EOF: the playback ends
 		}
+	}
+	st, err := os.Stat(p.path)
+	if err != nil || !st.Mode().IsRegular() || st.Size() != 0 {
+		t.Fatalf("after Close the path is %v (%v), want an empty regular file", st, err)
+	}
+	late, err := os.Open(p.path) // must not block
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := late.Read(buf); n != 0 {
+		t.Fatalf("a late playback reads %d bytes", n)
+	}
+	late.Close()
+	p.Remove()
+	if _, err := os.Stat(p.path); !os.IsNotExist(err) {
+		t.Fatalf("path still there after Remove: %v", err)
 	}
 }
 

@@ -896,7 +896,9 @@ func (s *callSession) playbackLeft() time.Duration {
 
 // cleanup releases what the call still holds.
 func (s *callSession) cleanup() {
-	s.closePipe()
+	if s.pipe != nil {
+		s.pipe.Remove()
+	}
 	s.closeAssistant(false)
 	if s.fs != nil {
 		_ = s.fs.Close()
