@@ -71,6 +71,7 @@ func StartBridge(t *testing.T, sw *Switch, name, databaseURL string, env ...stri
 		"LOG_LEVEL=debug",
 		"DRAIN_TIMEOUT=5s",
 		"ALLOW_LOOPBACK_ADDRESSES=true", // the test assistants, carriers and PBXs are on 127.0.0.x
+		"LEG_TIMEOUT=" + legTimeout.String(),
 	}
 	if databaseURL != "" {
 		b.Env = append(b.Env, "SECRET_KEY="+db.NewKey())

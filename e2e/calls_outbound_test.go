@@ -18,28 +18,32 @@ func init() {
 // but every IP-auth trunk names its addresses).
 const srcOutbound2 = "127.0.0.18"
 
+// legTimeout is the suite's LEG_TIMEOUT: how long a trunk rings before the
+// next is tried (sipbridge's default is 30 s).
+const legTimeout = 3 * time.Second
+
 // testOutbound: POST /api/v1/calls/initiate from a number on the
 // organization's SIP trunks.
 //
-// failover: the number's own trunk (priority 1) has a carrier that answers
-// 503 and the second trunk (priority 2) one that answers. sipbridge's
-// binary rings each leg for 30 s (LegTimeout has no setting), so the first
-// carrier refuses at once instead of ringing out: one originate with `|`
-// fails over on either. The call is answered on the second carrier, whose
+// failover: the number's own trunk (priority 1) has a carrier that rings
+// and never answers, the second trunk (priority 2) one that answers. The
+// first rings for LEG_TIMEOUT (3 s here), FreeSWITCH cancels it (CANCEL,
+// 487) and the one originate with `|` fails over. The call is answered on
+// the second carrier, whose
 // INVITE asks for the dialled number with the from-number as caller ID;
 // the API answers 200 with the call's ids; the assistant gets `start` with
 // direction outbound, from and to; the record is in progress until the API
 // hangs it up, then completed, the carrier having got the BYE.
 //
-// all_trunks_fail: the same two carriers refuse the next number (503, then
-// 486): 502 all_trunks_failed with attempts naming each trunk, its gateway
+// all_trunks_fail: the same two carriers refuse the next number at once
+// (503, then 486): 502 all_trunks_failed with attempts naming each trunk, its gateway
 // and its cause in dial order, and a failed record.
 func testOutbound(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Outbound Caller", asst, nil)
 	const busyNumber = "+12125550486"
 	first := StartSipp(t, SippOptions{Scenario: "uas-answer.xml", Calls: 2, Timeout: 60 * time.Second,
-		Data: uasData{Code: 503, Phrase: "Service Unavailable"}})
+		Data: uasData{Code: 180, Except: strings.TrimPrefix(busyNumber, "+"), ExceptCode: 503, ExceptPhrase: "Service Unavailable"}})
 	second := StartSipp(t, SippOptions{Scenario: "uas-answer.xml", Calls: 2, Timeout: 60 * time.Second,
 		Data: uasData{Code: 200, Except: strings.TrimPrefix(busyNumber, "+"), ExceptCode: 486, ExceptPhrase: "Busy Here"}})
 	tr1 := b.ipTrunk(t, "Out First", srcOutbound, fmt.Sprintf("%s:%d", first.IP, first.Port), map[string]any{"priority": 1})
@@ -64,6 +68,12 @@ func testOutbound(t *testing.T, b *Bridge) {
 		}
 		if n := len(first.Received("INVITE ")); n != 1 {
 			t.Errorf("the priority-1 carrier got %d INVITEs, want 1 (tried first)", n)
+		}
+		if n := len(first.Received("CANCEL ")); n != 1 {
+			t.Errorf("the priority-1 carrier got %d CANCELs, want 1 (it rang out)", n)
+		}
+		if took := time.Since(started); took < legTimeout {
+			t.Errorf("initiate answered after %v: before the first trunk's %v of ringing", took, legTimeout)
 		}
 		invites := second.Received("INVITE ")
 		if len(invites) != 1 {

@@ -45,6 +45,9 @@ type Config struct {
 	// DrainTimeout is how long SIGTERM waits for live calls to end
 	// (DRAIN_TIMEOUT, default 5m).
 	DrainTimeout time.Duration
+	// LegTimeout is how long each trunk of an outbound call or a bridged
+	// transfer rings before the next one is tried (LEG_TIMEOUT, default 30s).
+	LegTimeout time.Duration
 	// LogLevel is debug|info|warn|error (LOG_LEVEL, default info).
 	LogLevel slog.Level
 	// VarDir is the local state directory (SIPBRIDGE_VAR_DIR, default ./var).
@@ -168,6 +171,9 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	if c.FSCallConnections, err = strconv.Atoi(get("FS_CALL_CONNECTIONS", "4")); err != nil || c.FSCallConnections < 1 || c.FSCallConnections > 32 {
 		errs = append(errs, errors.New("FS_CALL_CONNECTIONS must be a whole number from 1 to 32"))
+	}
+	if c.LegTimeout, err = time.ParseDuration(get("LEG_TIMEOUT", "30s")); err != nil || c.LegTimeout < time.Second || c.LegTimeout > 10*time.Minute {
+		errs = append(errs, errors.New("LEG_TIMEOUT must be a duration from 1s to 10m, e.g. 30s"))
 	}
 	if c.DrainTimeout, err = time.ParseDuration(get("DRAIN_TIMEOUT", "5m")); err != nil || c.DrainTimeout < 0 {
 		errs = append(errs, errors.New("DRAIN_TIMEOUT must be a duration, e.g. 5m"))

@@ -231,6 +231,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile, PlaybackDir: playbackDir,
+		LegTimeout: cfg.LegTimeout,
 		Hosted: hosted, AddressPolicy: policy, Log: log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
 	})
