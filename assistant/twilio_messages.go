@@ -136,8 +136,12 @@ type StopPayload struct {
 
 // Keys of the customParameters sipbridge sets in `start`.
 const (
-	ParamFrom           = "from"
-	ParamTo             = "to"
+	ParamFrom = "from"
+	ParamTo   = "to"
+	// ParamFromNumber and ParamToNumber repeat From and To under the names
+	// some runtimes read (Pipecat's runner: from_number, to_number).
+	ParamFromNumber     = "from_number"
+	ParamToNumber       = "to_number"
 	ParamCallID         = "call_id"
 	ParamAssistantID    = "assistant_id"
 	ParamDirection      = "direction"
@@ -150,7 +154,9 @@ type StartInfo struct {
 	// digits, the shape of a Twilio stream SID.
 	StreamSID string
 	// AccountSID is reported as start.accountSid and stop.accountSid; empty
-	// means "AC" + 32 zeros (there is no Twilio account behind a SIP call).
+	// means "AC" + 32 zeros. Call control sets the organization's account
+	// SID on sipbridge's Twilio-compatible call-control route
+	// (controller.TwilioAccountSID).
 	AccountSID string
 	// CallSID is reported as start.callSid; empty means "CA" + the 32 hex
 	// digits of CallID when CallID is a UUID, else "CA" + random hex.
@@ -180,6 +186,8 @@ func (s StartInfo) CustomParameters() map[string]string {
 	for k, v := range map[string]string{
 		ParamFrom:           s.From,
 		ParamTo:             s.To,
+		ParamFromNumber:     s.From,
+		ParamToNumber:       s.To,
 		ParamCallID:         s.CallID,
 		ParamAssistantID:    s.AssistantID,
 		ParamDirection:      s.Direction,

@@ -346,3 +346,11 @@ func (s *Stream) readLoop() {
 func redactURL(u *url.URL) string {
 	return (&url.URL{Scheme: u.Scheme, Host: u.Host, Path: u.Path}).String()
 }
+
+// IsNormalClose reports whether a stream ended because the assistant closed
+// it on purpose (close code 1000 normal or 1001 going away): the way a
+// Twilio Media Streams server ends a call.
+func IsNormalClose(err error) bool {
+	var ce *websocket.CloseError
+	return errors.As(err, &ce) && (ce.Code == websocket.CloseNormalClosure || ce.Code == websocket.CloseGoingAway)
+}

@@ -175,6 +175,8 @@ func TestDialSendsConnectedAndStart(t *testing.T) {
 	wantParams := map[string]string{
 		"from":            "+14165550100",
 		"to":              "+16478491000",
+		"from_number":     "+14165550100",
+		"to_number":       "+16478491000",
 		"call_id":         info.CallID,
 		"assistant_id":    "asst_42",
 		"direction":       "inbound",
@@ -204,7 +206,7 @@ func TestStartInfoDefaults(t *testing.T) {
 	if given.StreamSID != "MZx" || given.AccountSID != "ACy" || given.CallSID != "CAz" {
 		t.Errorf("given SIDs replaced: %+v", given)
 	}
-	if p := (StartInfo{From: "+1"}).CustomParameters(); len(p) != 1 || p["from"] != "+1" {
+	if p := (StartInfo{From: "+1"}).CustomParameters(); len(p) != 2 || p["from"] != "+1" || p["from_number"] != "+1" {
 		t.Errorf("empty fields must be left out: %v", p)
 	}
 }

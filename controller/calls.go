@@ -57,6 +57,12 @@ type CallsOptions struct {
 	// (STREAM_WS_BASE, default ws://127.0.0.1:8080). The stream URL is
 	// <base>/fs/stream/<call id>/?token=<per-call token>.
 	StreamWSBase string
+	// PlaybackDir, when set, is where each call's playback pipe is made
+	// (<dir>/<call id>.PCMU): the assistant's audio is played gaplessly
+	// through it (calls_pipe.go). FreeSWITCH must open the same path, so
+	// it runs on the same host. Empty: the audio is played as files
+	// written by mod_audio_stream (any host, with gaps between files).
+	PlaybackDir string
 	// RecordingsDir is where FreeSWITCH writes call recordings
 	// (<dir>/<call id>.wav); sipbridge reads them from the same path.
 	RecordingsDir string

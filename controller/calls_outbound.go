@@ -291,6 +291,7 @@ func (s *callSession) connectAssistant() bool {
 	defer cancel()
 	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(s.c.opts.AssistantConnectTimeout),
 		assistant.WithLogger(s.log)}, s.c.opts.DialOptions...)
+	s.info.AccountSID = TwilioAccountSID(s.rec.OrgID)
 	st, err := assistant.Dial(dialCtx, s.assistant.StreamURL, s.info, opts...)
 	if err != nil {
 		s.log.Warn("assistant unreachable", "err", err)

@@ -90,7 +90,16 @@ type callSession struct {
 	fsGen     int
 	play      *assistant.Playback
 	pending   []assistant.Chunk // chunks made before mod_audio_stream connected
-	restarts  int
+	// pipe plays the assistant's audio when CallsOptions.PlaybackDir is set
+	// and the codec allows (calls_pipe.go); play then stays unused.
+	pipe         *pipePlayer
+	pipeWake     chan struct{}
+	pipeRestarts int
+	// endWhenPlayed: the assistant closed its stream normally; the call
+	// ends once the audio it sent has been heard (or by endBy).
+	endWhenPlayed bool
+	endBy         time.Time
+	restarts      int
 	// eslFaultsDue counts stream failures already handled from the
 	// websocket side whose mod_audio_stream::error/disconnect is still to
 	// come: those events must not count as a second failure.
@@ -110,7 +119,8 @@ func newCallSession(c *Calls, uuid string) *callSession {
 	id := db.NewID()
 	return &callSession{c: c, id: id, uuid: uuid,
 		log:    c.log.With("call_id", id, "call_uuid", uuid),
-		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{})}
+		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{}),
+		pipeWake: make(chan struct{}, 1)}
 }
 
 func (s *callSession) orgID() int64 {
@@ -278,7 +288,75 @@ func (s *callSession) start(park *esl.Event) {
 	if a.RecordingEnabled {
 		s.startRecording()
 	}
+	s.startPipe()
 	s.startStream()
+}
+
+// startPipe starts the call's one gapless playback (calls_pipe.go) when a
+// playback directory is configured; otherwise, or when the channel's codec
+// cannot go through a pipe, the assistant's audio is played as files.
+func (s *callSession) startPipe() {
+	if s.c.opts.PlaybackDir == "" {
+		return
+	}
+	codec, err := s.api("uuid_getvar " + s.uuid + " read_codec")
+	codec = strings.TrimSpace(codec)
+	if err != nil {
+		s.log.Warn("read_codec unknown: playing the assistant as files", "err", err, "reply", codec)
+		return
+	}
+	p, err := newPipePlayer(s.c.opts.PlaybackDir, s.id, codec, s.log, s.wakePipe)
+	if err != nil {
+		s.log.Warn("playback pipe unavailable: playing the assistant as files", "err", err)
+		s.event("playback_files", db.JSONMap{"reason": err.Error()})
+		return
+	}
+	s.pipe = p
+	s.broadcastPipe()
+}
+
+// broadcastPipe has FreeSWITCH play the pipe to the caller.
+func (s *callSession) broadcastPipe() {
+	if out, err := s.api("uuid_broadcast " + s.uuid + " " + s.pipe.path + " aleg"); err != nil {
+		s.log.Warn("uuid_broadcast of the playback pipe failed", "err", err, "reply", out)
+	}
+}
+
+func (s *callSession) wakePipe() {
+	select {
+	case s.pipeWake <- struct{}{}:
+	default:
+	}
+}
+
+// closePipe ends the pipe's playback (FreeSWITCH reads EOF).
+func (s *callSession) closePipe() {
+	if s.pipe != nil {
+		s.pipe.Close()
+	}
+}
+
+// endIfPlayed ends a call whose assistant closed normally once the audio
+// it sent has been heard (or at endBy).
+func (s *callSession) endIfPlayed() {
+	if !s.endWhenPlayed || s.ending || s.transferred {
+		return
+	}
+	if s.c.opts.Now().Before(s.endBy) {
+		switch {
+		case s.pipe != nil:
+			if !s.pipe.Idle() {
+				return
+			}
+		case s.play != nil:
+			s.sendChunks(s.play.Flush())
+			if s.play.Outstanding() > 0 {
+				return
+			}
+		}
+	}
+	s.log.Info("assistant ended the call")
+	s.kill(causeNormal, "assistant ended the call")
 }
 
 // xHeaders returns the INVITE's X- headers by name (variable_sip_h_X-…),
@@ -388,10 +466,13 @@ func (s *callSession) streamFault(reason string) {
 		s.restarts++
 		s.log.Warn("audio stream failed: restarting it", "reason", reason)
 		_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
-		if s.play != nil {
-			s.sendMarks(s.play.Clear().Marks)
+		if s.pipe == nil {
+			// Files mod_audio_stream wrote for the old stream: drop them.
+			if s.play != nil {
+				s.sendMarks(s.play.Clear().Marks)
+			}
+			_, _ = s.api("uuid_break " + s.uuid + " all")
 		}
-		_, _ = s.api("uuid_break " + s.uuid + " all")
 		s.startStream()
 		return
 	}
@@ -447,9 +528,27 @@ func (s *callSession) loop() {
 			for _, n := range s.fsNotes.drain() {
 				s.handleFSNote(n)
 			}
+		case <-s.pipeWake:
+			if s.pipe != nil {
+				s.sendMarks(s.pipe.Due())
+			}
+			s.endIfPlayed()
 		case m, ok := <-msgs:
 			if !ok {
 				err := s.stream.Err()
+				if assistant.IsNormalClose(err) && !s.ending && !s.transferred {
+					// The assistant's way to end the call (Twilio: the
+					// server closing a <Connect><Stream>): play what it
+					// sent, then hang up.
+					s.log.Info("assistant closed its stream: ending the call once its audio is heard", "err", err)
+					s.event("assistant_ended", db.JSONMap{"close": fmt.Sprint(err)})
+					s.stream = nil
+					s.asst.Store(nil)
+					s.endWhenPlayed = true
+					s.endBy = s.c.opts.Now().Add(s.playbackLeft() + 5*time.Second)
+					s.endIfPlayed()
+					continue
+				}
 				s.log.Warn("assistant stream ended", "err", err)
 				s.event("assistant_disconnected", db.JSONMap{"error": fmt.Sprint(err)})
 				s.stream = nil
@@ -486,6 +585,9 @@ func (s *callSession) armTimer(t *time.Timer) {
 	if s.refering != nil && (next.IsZero() || s.refering.next.Before(next)) {
 		next = s.refering.next
 	}
+	if s.endWhenPlayed && (next.IsZero() || s.endBy.Before(next)) {
+		next = s.endBy
+	}
 	if !t.Stop() {
 		select {
 		case <-t.C:
@@ -506,6 +608,7 @@ func (s *callSession) onTimer() {
 	if s.play != nil {
 		s.sendChunks(s.play.Tick())
 	}
+	s.endIfPlayed()
 	if !s.connected && !s.streamUntil.IsZero() && !s.c.opts.Now().Before(s.streamUntil) {
 		s.streamUntil = time.Time{}
 		s.streamFault("mod_audio_stream did not connect in time")
@@ -545,9 +648,15 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 			}
 		}
 	case "PLAYBACK_STOP":
-		if s.play != nil {
-			s.sendMarks(s.play.Played(e.Get("Playback-File-Path")).Marks)
+		path := e.Get("Playback-File-Path")
+		if s.pipe != nil && path == s.pipe.path {
+			s.pipeStopped()
+			return false
 		}
+		if s.play != nil {
+			s.sendMarks(s.play.Played(path).Marks)
+		}
+		s.endIfPlayed()
 	case "RECORD_STOP":
 		if n, err := strconv.ParseInt(e.Get("variable_record_file_size"), 10, 64); err == nil {
 			s.recordBytes = n
@@ -594,14 +703,24 @@ func (s *callSession) handleCustom(e *esl.Event) {
 func (s *callSession) handleAssistant(m assistant.AssistantMessage) {
 	switch m.Event {
 	case assistant.EventMedia:
-		if s.play != nil {
+		if s.pipe != nil {
+			s.pipe.Write(m.Payload)
+		} else if s.play != nil {
 			s.sendChunks(s.play.Write(m.Payload))
 		}
 	case assistant.EventMark:
-		if s.play != nil {
+		if s.pipe != nil {
+			s.pipe.Mark(m.Mark)
+		} else if s.play != nil {
 			s.sendChunks(s.play.Mark(m.Mark))
 		}
 	case assistant.EventClear:
+		if s.pipe != nil {
+			// The pipe holds at most pipeLead: no uuid_break, which would
+			// end the call's one playback.
+			s.sendMarks(s.pipe.Clear())
+			return
+		}
 		if s.play == nil {
 			return
 		}
@@ -748,8 +867,36 @@ func (s *callSession) finish(e *esl.Event) {
 	s.log.Info("call ended", "cause", cause, "reason", s.endReason)
 }
 
+// pipeStopped: the pipe's playback ended while the pipe is open (a
+// uuid_break from outside, a media renegotiation): play it again, a few
+// times at most.
+func (s *callSession) pipeStopped() {
+	if s.ending || s.transferred || s.pipe.closed() {
+		return
+	}
+	if s.pipeRestarts >= 3 {
+		s.log.Warn("playback pipe stopped again: the assistant is no longer heard")
+		return
+	}
+	s.pipeRestarts++
+	s.log.Warn("playback pipe stopped: playing it again", "restarts", s.pipeRestarts)
+	s.broadcastPipe()
+}
+
+// playbackLeft estimates how long the audio already sent takes to play.
+func (s *callSession) playbackLeft() time.Duration {
+	switch {
+	case s.pipe != nil:
+		return s.pipe.Left()
+	case s.play != nil:
+		return s.play.Buffered() + time.Duration(s.play.Outstanding())*assistant.PlaybackChunk
+	}
+	return 0
+}
+
 // cleanup releases what the call still holds.
 func (s *callSession) cleanup() {
+	s.closePipe()
 	s.closeAssistant(false)
 	if s.fs != nil {
 		_ = s.fs.Close()

@@ -119,6 +119,7 @@ func (s *callSession) transfer(to, mode string) error {
 func (s *callSession) runTransfer(p *transferPlan) {
 	s.closeAssistant(true)
 	s.transferred = true
+	s.closePipe()
 	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
 	_, _ = s.api("uuid_break " + s.uuid + " all")
 	if s.fs != nil {

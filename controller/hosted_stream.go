@@ -256,6 +256,7 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 		info.Extra[k] = v
 	}
 	c.mu.Unlock()
+	info.AccountSID = TwilioAccountSID(c.orgID)
 	return assistant.Dial(ctx, c.assistant.StreamURL, info, opts...)
 }
 

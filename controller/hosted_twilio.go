@@ -184,7 +184,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 	if err != nil {
 		return "", err
 	}
-	c.info.AccountSID, c.info.CallSID = r.AccountSID, r.CallSID
+	c.info.CallSID = r.CallSID
 	return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
 }
 

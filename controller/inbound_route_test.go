@@ -7,6 +7,7 @@ import (
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"gorm.io/gorm"
 )
 
 func vars(kv ...string) func(string) []string {
@@ -36,8 +37,12 @@ func TestRefusalTable(t *testing.T) {
 }
 
 func TestInboundRouting(t *testing.T) {
+	dbtest.Each(t, testInboundRouting)
+}
+
+func testInboundRouting(t *testing.T, g *gorm.DB) {
 	ctx := context.Background()
-	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), nil)
+	store := db.NewStore(g, dbtest.Keyring(t), nil)
 	a, _, _ := store.EnsureOrg(ctx, "a")
 	a.DefaultCountry = "CA"
 	store.UpdateOrg(ctx, a, db.OrgSecrets{})

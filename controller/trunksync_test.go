@@ -15,10 +15,12 @@ import (
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"gorm.io/gorm"
 )
 
 // syncEnv is the trunk reconciler wired as in `sipbridge serve`: a store on
-// PostgreSQL, the FreeSWITCH simulator, two ESL connections, the loop.
+// the embedded SQLite or PostgreSQL, the FreeSWITCH simulator, two ESL
+// connections, the loop.
 type syncEnv struct {
 	t      *testing.T
 	ctx    context.Context
@@ -31,12 +33,17 @@ type syncEnv struct {
 	cmd    *esl.Client
 }
 
-func newSyncEnv(t *testing.T) *syncEnv {
+// eachSyncEnv runs test on a fresh reconciler over each database.
+func eachSyncEnv(t *testing.T, test func(t *testing.T, e *syncEnv)) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { test(t, newSyncEnv(t, g)) })
+}
+
+func newSyncEnv(t *testing.T, g *gorm.DB) *syncEnv {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	gen := t.TempDir()
-	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), nil)
+	store := db.NewStore(g, dbtest.Keyring(t), nil)
 	sw := fstest.New(fstest.Options{GenDir: gen})
 	if err := sw.Start(); err != nil {
 		t.Fatal(err)
@@ -163,229 +170,238 @@ func (e *syncEnv) settle() {
 }
 
 func TestTrunkLifecycleOnSimulator(t *testing.T) {
-	e := newSyncEnv(t)
-	tr := e.addTrunk(e.org, "Zadarma Main", nil)
-	gw := tr.GatewayName
-	e.eventually("REGED in the API", func() bool { st := e.status(tr); return st.SyncState == "applied" && st.GatewayState == "REGED" })
-	if _, err := os.Stat(filepath.Join(e.gen, "gateways", gw+".xml")); err != nil {
-		t.Fatalf("gateway file: %v", err)
-	}
-	if n := count(e.sw.Commands(), "sofia profile external rescan"); n != 1 {
-		t.Fatalf("%d rescans for one new trunk: %q", n, e.sw.Commands())
-	}
-	// Registration trunk without allowed_addresses: its ACL list holds what its host resolves to.
-	if acl := e.sw.ACL(gw); !slices.Equal(acl, []string{"198.51.100.20/32", "198.51.100.21/32"}) {
-		t.Fatalf("ACL of %s: %v", gw, acl)
-	}
-	if !slices.Contains(e.sw.InboundACLs(), gw) {
-		t.Fatalf("profile ACLs %v lack %s", e.sw.InboundACLs(), gw)
-	}
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		tr := e.addTrunk(e.org, "Zadarma Main", nil)
+		gw := tr.GatewayName
+		e.eventually("REGED in the API", func() bool { st := e.status(tr); return st.SyncState == "applied" && st.GatewayState == "REGED" })
+		if _, err := os.Stat(filepath.Join(e.gen, "gateways", gw+".xml")); err != nil {
+			t.Fatalf("gateway file: %v", err)
+		}
+		if n := count(e.sw.Commands(), "sofia profile external rescan"); n != 1 {
+			t.Fatalf("%d rescans for one new trunk: %q", n, e.sw.Commands())
+		}
+		// Registration trunk without allowed_addresses: its ACL list holds what its host resolves to.
+		if acl := e.sw.ACL(gw); !slices.Equal(acl, []string{"198.51.100.20/32", "198.51.100.21/32"}) {
+			t.Fatalf("ACL of %s: %v", gw, acl)
+		}
+		if !slices.Contains(e.sw.InboundACLs(), gw) {
+			t.Fatalf("profile ACLs %v lack %s", e.sw.InboundACLs(), gw)
+		}
 
-	// A pass with nothing to change sends nothing.
-	e.sw.ResetCommands()
-	e.trunks.Changed(e.org)
-	e.settle()
-	if cmds := e.sw.Commands(); len(cmds) != 0 {
-		t.Fatalf("no-op pass sent %q", cmds)
-	}
+		// A pass with nothing to change sends nothing.
+		e.sw.ResetCommands()
+		e.trunks.Changed(e.org)
+		e.settle()
+		if cmds := e.sw.Commands(); len(cmds) != 0 {
+			t.Fatalf("no-op pass sent %q", cmds)
+		}
 
-	// Update: killgw, wait for delete, rescan; FreeSWITCH has the new params.
-	e.update(tr, func(t *db.SIPTrunk) { t.ExpireSeconds = 120 })
-	e.eventually("new params loaded", func() bool {
-		g, ok := e.gateway(gw)
-		return ok && g.Params["expire-seconds"] == "120"
+		// Update: killgw, wait for delete, rescan; FreeSWITCH has the new params.
+		e.update(tr, func(t *db.SIPTrunk) { t.ExpireSeconds = 120 })
+		e.eventually("new params loaded", func() bool {
+			g, ok := e.gateway(gw)
+			return ok && g.Params["expire-seconds"] == "120"
+		})
+		cmds := e.sw.Commands()
+		kill, rescan := slices.Index(cmds, "sofia profile external killgw "+gw), slices.Index(cmds, "sofia profile external rescan")
+		if kill < 0 || rescan < kill || count(cmds, "sofia profile external restart") > 0 {
+			t.Fatalf("update commands %q", cmds)
+		}
+		e.eventually("applied after update", func() bool { return e.status(tr).SyncState == "applied" })
+
+		// Disable: killgw, files removed.
+		e.sw.ResetCommands()
+		e.update(tr, func(t *db.SIPTrunk) { t.Enabled = false })
+		// killgw first, then the rescan that drops the list from the profile.
+		e.eventually("gateway and ACL gone", func() bool {
+			_, ok := e.gateway(gw)
+			return !ok && !slices.Contains(e.sw.InboundACLs(), gw)
+		})
+		if _, err := os.Stat(filepath.Join(e.gen, "gateways", gw+".xml")); !os.IsNotExist(err) {
+			t.Fatalf("disabled trunk's file still there: %v", err)
+		}
+		// Re-enable then delete.
+		e.update(tr, func(t *db.SIPTrunk) { t.Enabled = true })
+		e.eventually("back", func() bool { _, ok := e.gateway(gw); return ok })
+		if err := e.store.DeleteTrunk(e.ctx, e.org, tr.ID); err != nil {
+			t.Fatal(err)
+		}
+		e.trunks.Changed(e.org)
+		e.eventually("deleted gateway gone", func() bool { _, ok := e.gateway(gw); return !ok })
+		if n := count(e.sw.Commands(), "sofia profile external restart"); n != 0 {
+			t.Fatal("the profile was restarted")
+		}
 	})
-	cmds := e.sw.Commands()
-	kill, rescan := slices.Index(cmds, "sofia profile external killgw "+gw), slices.Index(cmds, "sofia profile external rescan")
-	if kill < 0 || rescan < kill || count(cmds, "sofia profile external restart") > 0 {
-		t.Fatalf("update commands %q", cmds)
-	}
-	e.eventually("applied after update", func() bool { return e.status(tr).SyncState == "applied" })
-
-	// Disable: killgw, files removed.
-	e.sw.ResetCommands()
-	e.update(tr, func(t *db.SIPTrunk) { t.Enabled = false })
-	// killgw first, then the rescan that drops the list from the profile.
-	e.eventually("gateway and ACL gone", func() bool {
-		_, ok := e.gateway(gw)
-		return !ok && !slices.Contains(e.sw.InboundACLs(), gw)
-	})
-	if _, err := os.Stat(filepath.Join(e.gen, "gateways", gw+".xml")); !os.IsNotExist(err) {
-		t.Fatalf("disabled trunk's file still there: %v", err)
-	}
-	// Re-enable then delete.
-	e.update(tr, func(t *db.SIPTrunk) { t.Enabled = true })
-	e.eventually("back", func() bool { _, ok := e.gateway(gw); return ok })
-	if err := e.store.DeleteTrunk(e.ctx, e.org, tr.ID); err != nil {
-		t.Fatal(err)
-	}
-	e.trunks.Changed(e.org)
-	e.eventually("deleted gateway gone", func() bool { _, ok := e.gateway(gw); return !ok })
-	if n := count(e.sw.Commands(), "sofia profile external restart"); n != 0 {
-		t.Fatal("the profile was restarted")
-	}
 }
 
 func TestRegistrarFailureShownAsFailed(t *testing.T) {
-	e := newSyncEnv(t)
-	gw, _ := e.trunks.GatewayName(e.ctx, e.org, "Bad Creds", "")
-	e.sw.SetRegistrar(gw, fstest.RegistrarForbidden)
-	tr := e.addTrunk(e.org, "Bad Creds", nil)
-	e.eventually("FAILED with 403", func() bool {
-		st := e.status(tr)
-		return (st.GatewayState == "FAILED" || st.GatewayState == "FAIL_WAIT") && st.LastStatusCode == 403
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		gw, _ := e.trunks.GatewayName(e.ctx, e.org, "Bad Creds", "")
+		e.sw.SetRegistrar(gw, fstest.RegistrarForbidden)
+		tr := e.addTrunk(e.org, "Bad Creds", nil)
+		e.eventually("FAILED with 403", func() bool {
+			st := e.status(tr)
+			return (st.GatewayState == "FAILED" || st.GatewayState == "FAIL_WAIT") && st.LastStatusCode == 403
+		})
 	})
 }
 
 func TestIPAuthTrunkACL(t *testing.T) {
-	e := newSyncEnv(t)
-	tr := e.addTrunk(e.org, "Carrier IP", func(t *db.SIPTrunk) {
-		t.Register, t.Username, t.PasswordEnc = false, "", ""
-		t.AllowedAddresses = db.StringList{"203.0.113.0/28"}
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		tr := e.addTrunk(e.org, "Carrier IP", func(t *db.SIPTrunk) {
+			t.Register, t.Username, t.PasswordEnc = false, "", ""
+			t.AllowedAddresses = db.StringList{"203.0.113.0/28"}
+		})
+		gw := tr.GatewayName
+		e.eventually("NOREG", func() bool { st := e.status(tr); return st.SyncState == "applied" && st.GatewayState == "NOREG" })
+		if acl := e.sw.ACL(gw); !slices.Equal(acl, []string{"203.0.113.0/28"}) {
+			t.Fatalf("ACL %v", acl)
+		}
+		cmds := e.sw.Commands()
+		if count(cmds, "reloadacl") < 1 || count(cmds, "sofia profile external rescan") != 1 || count(cmds, "sofia profile external killgw") != 0 {
+			t.Fatalf("new list: want reloadacl and one rescan, got %q", cmds)
+		}
+		// Only the nodes change: reloadacl, no rescan, no killgw.
+		e.sw.ResetCommands()
+		e.update(tr, func(t *db.SIPTrunk) { t.AllowedAddresses = db.StringList{"203.0.113.0/28", "192.0.2.7/32"} })
+		e.eventually("new node", func() bool { return slices.Contains(e.sw.ACL(gw), "192.0.2.7/32") })
+		e.settle()
+		cmds = e.sw.Commands()
+		if count(cmds, "reloadacl") != 1 || count(cmds, "sofia profile external rescan") != 0 || count(cmds, "sofia profile external killgw") != 0 {
+			t.Fatalf("changed nodes: want reloadacl only, got %q", cmds)
+		}
 	})
-	gw := tr.GatewayName
-	e.eventually("NOREG", func() bool { st := e.status(tr); return st.SyncState == "applied" && st.GatewayState == "NOREG" })
-	if acl := e.sw.ACL(gw); !slices.Equal(acl, []string{"203.0.113.0/28"}) {
-		t.Fatalf("ACL %v", acl)
-	}
-	cmds := e.sw.Commands()
-	if count(cmds, "reloadacl") < 1 || count(cmds, "sofia profile external rescan") != 1 || count(cmds, "sofia profile external killgw") != 0 {
-		t.Fatalf("new list: want reloadacl and one rescan, got %q", cmds)
-	}
-	// Only the nodes change: reloadacl, no rescan, no killgw.
-	e.sw.ResetCommands()
-	e.update(tr, func(t *db.SIPTrunk) { t.AllowedAddresses = db.StringList{"203.0.113.0/28", "192.0.2.7/32"} })
-	e.eventually("new node", func() bool { return slices.Contains(e.sw.ACL(gw), "192.0.2.7/32") })
-	e.settle()
-	cmds = e.sw.Commands()
-	if count(cmds, "reloadacl") != 1 || count(cmds, "sofia profile external rescan") != 0 || count(cmds, "sofia profile external killgw") != 0 {
-		t.Fatalf("changed nodes: want reloadacl only, got %q", cmds)
-	}
 }
 
 func TestUnresolvableHostWarnsAndDenies(t *testing.T) {
-	e := newSyncEnv(t)
-	tr := e.addTrunk(e.org, "Nowhere", func(t *db.SIPTrunk) { t.Gateway = "no-such-host.invalid" })
-	e.eventually("applied with warning", func() bool {
-		st := e.status(tr)
-		return st.SyncState == "applied" && strings.Contains(st.SyncMessage, "does not resolve")
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		tr := e.addTrunk(e.org, "Nowhere", func(t *db.SIPTrunk) { t.Gateway = "no-such-host.invalid" })
+		e.eventually("applied with warning", func() bool {
+			st := e.status(tr)
+			return st.SyncState == "applied" && strings.Contains(st.SyncMessage, "does not resolve")
+		})
+		if acl := e.sw.ACL(tr.GatewayName); len(acl) != 0 {
+			t.Fatalf("ACL of an unresolvable host: %v", acl)
+		}
 	})
-	if acl := e.sw.ACL(tr.GatewayName); len(acl) != 0 {
-		t.Fatalf("ACL of an unresolvable host: %v", acl)
-	}
 }
 
 func TestReconnectAndRestartConverge(t *testing.T) {
-	e := newSyncEnv(t)
-	a := e.addTrunk(e.org, "A", nil)
-	b := e.addTrunk(e.org, "B", func(t *db.SIPTrunk) {
-		t.Register, t.Username, t.PasswordEnc = false, "", ""
-		t.AllowedAddresses = db.StringList{"203.0.113.9"}
-	})
-	e.eventually("both applied", func() bool { return e.status(a).SyncState == "applied" && e.status(b).SyncState == "applied" })
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		a := e.addTrunk(e.org, "A", nil)
+		b := e.addTrunk(e.org, "B", func(t *db.SIPTrunk) {
+			t.Register, t.Username, t.PasswordEnc = false, "", ""
+			t.AllowedAddresses = db.StringList{"203.0.113.9"}
+		})
+		e.eventually("both applied", func() bool { return e.status(a).SyncState == "applied" && e.status(b).SyncState == "applied" })
 
-	// Connection dropped in the middle of a change: converge, no duplicates.
-	e.update(a, func(t *db.SIPTrunk) { t.ExpireSeconds = 300 })
-	e.sw.DropConnections()
-	e.eventually("converged after drop", func() bool {
-		g, ok := e.gateway(a.GatewayName)
-		return ok && g.Params["expire-seconds"] == "300" && e.status(a).SyncState == "applied"
-	})
-	names := map[string]int{}
-	for _, g := range e.sw.Gateways() {
-		names[g.Name]++
-	}
-	for n, c := range names {
-		if c > 1 {
-			t.Fatalf("gateway %s loaded %d times", n, c)
+		// Connection dropped in the middle of a change: converge, no duplicates.
+		e.update(a, func(t *db.SIPTrunk) { t.ExpireSeconds = 300 })
+		e.sw.DropConnections()
+		e.eventually("converged after drop", func() bool {
+			g, ok := e.gateway(a.GatewayName)
+			return ok && g.Params["expire-seconds"] == "300" && e.status(a).SyncState == "applied"
+		})
+		names := map[string]int{}
+		for _, g := range e.sw.Gateways() {
+			names[g.Name]++
 		}
-	}
+		for n, c := range names {
+			if c > 1 {
+				t.Fatalf("gateway %s loaded %d times", n, c)
+			}
+		}
 
-	// The switch restarts empty: everything is re-applied.
-	e.sw.Restart()
-	e.eventually("re-applied after restart", func() bool {
-		_, okA := e.gateway(a.GatewayName)
-		_, okB := e.gateway(b.GatewayName)
-		return okA && okB && slices.Equal(e.sw.ACL(b.GatewayName), []string{"203.0.113.9/32"}) &&
-			slices.Contains(e.sw.InboundACLs(), a.GatewayName)
+		// The switch restarts empty: everything is re-applied.
+		e.sw.Restart()
+		e.eventually("re-applied after restart", func() bool {
+			_, okA := e.gateway(a.GatewayName)
+			_, okB := e.gateway(b.GatewayName)
+			return okA && okB && slices.Equal(e.sw.ACL(b.GatewayName), []string{"203.0.113.9/32"}) &&
+				slices.Contains(e.sw.InboundACLs(), a.GatewayName)
+		})
 	})
 }
 
 func TestRescanErrorRestoresPreviousFiles(t *testing.T) {
-	e := newSyncEnv(t)
-	tr := e.addTrunk(e.org, "A", nil)
-	e.eventually("applied", func() bool { return e.status(tr).SyncState == "applied" })
-	path := filepath.Join(e.gen, "gateways", tr.GatewayName+".xml")
-	before, _ := os.ReadFile(path)
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		tr := e.addTrunk(e.org, "A", nil)
+		e.eventually("applied", func() bool { return e.status(tr).SyncState == "applied" })
+		path := filepath.Join(e.gen, "gateways", tr.GatewayName+".xml")
+		before, _ := os.ReadFile(path)
 
-	e.sw.FailNext("sofia profile external rescan", "-ERR simulated failure\n")
-	e.update(tr, func(t *db.SIPTrunk) { t.ExpireSeconds = 900 })
-	e.eventually("error status", func() bool {
-		st := e.status(tr)
-		return st.SyncState == "error" && strings.Contains(st.SyncMessage, "simulated failure")
-	})
-	// The previous file went back and the gateway is loaded again (old params).
-	after, _ := os.ReadFile(path)
-	if string(after) != string(before) {
-		t.Fatalf("previous file not restored:\n%s\nvs\n%s", after, before)
-	}
-	e.eventually("old gateway back", func() bool { g, ok := e.gateway(tr.GatewayName); return ok && g.Params["expire-seconds"] == "60" })
-	// The next pass (retry) applies the change once FreeSWITCH accepts it.
-	e.eventually("retry applies", func() bool {
-		g, ok := e.gateway(tr.GatewayName)
-		return ok && g.Params["expire-seconds"] == "900" && e.status(tr).SyncState == "applied"
+		e.sw.FailNext("sofia profile external rescan", "-ERR simulated failure\n")
+		e.update(tr, func(t *db.SIPTrunk) { t.ExpireSeconds = 900 })
+		e.eventually("error status", func() bool {
+			st := e.status(tr)
+			return st.SyncState == "error" && strings.Contains(st.SyncMessage, "simulated failure")
+		})
+		// The previous file went back and the gateway is loaded again (old params).
+		after, _ := os.ReadFile(path)
+		if string(after) != string(before) {
+			t.Fatalf("previous file not restored:\n%s\nvs\n%s", after, before)
+		}
+		e.eventually("old gateway back", func() bool { g, ok := e.gateway(tr.GatewayName); return ok && g.Params["expire-seconds"] == "60" })
+		// The next pass (retry) applies the change once FreeSWITCH accepts it.
+		e.eventually("retry applies", func() bool {
+			g, ok := e.gateway(tr.GatewayName)
+			return ok && g.Params["expire-seconds"] == "900" && e.status(tr).SyncState == "applied"
+		})
 	})
 }
 
 func TestOrganizationsNeverShareNames(t *testing.T) {
-	e := newSyncEnv(t)
-	other, _, _ := e.store.EnsureOrg(e.ctx, "globex")
-	a := e.addTrunk(e.org, "Main", nil)
-	b := e.addTrunk(other.ID, "Main", nil)
-	a2 := e.addTrunk(e.org, "main!", nil) // slugs the same as "Main"
-	if a.GatewayName == b.GatewayName || a.GatewayName == a2.GatewayName {
-		t.Fatalf("shared gateway names: %s %s %s", a.GatewayName, b.GatewayName, a2.GatewayName)
-	}
-	e.eventually("all three loaded", func() bool {
-		_, x := e.gateway(a.GatewayName)
-		_, y := e.gateway(b.GatewayName)
-		_, z := e.gateway(a2.GatewayName)
-		return x && y && z
-	})
-	acls := e.sw.InboundACLs()
-	for _, tr := range []*db.SIPTrunk{a, b, a2} {
-		if !slices.Contains(acls, tr.GatewayName) {
-			t.Fatalf("ACL list of %s not applied: %v", tr.GatewayName, acls)
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		other, _, _ := e.store.EnsureOrg(e.ctx, "globex")
+		a := e.addTrunk(e.org, "Main", nil)
+		b := e.addTrunk(other.ID, "Main", nil)
+		a2 := e.addTrunk(e.org, "main!", nil) // slugs the same as "Main"
+		if a.GatewayName == b.GatewayName || a.GatewayName == a2.GatewayName {
+			t.Fatalf("shared gateway names: %s %s %s", a.GatewayName, b.GatewayName, a2.GatewayName)
 		}
-	}
+		e.eventually("all three loaded", func() bool {
+			_, x := e.gateway(a.GatewayName)
+			_, y := e.gateway(b.GatewayName)
+			_, z := e.gateway(a2.GatewayName)
+			return x && y && z
+		})
+		acls := e.sw.InboundACLs()
+		for _, tr := range []*db.SIPTrunk{a, b, a2} {
+			if !slices.Contains(acls, tr.GatewayName) {
+				t.Fatalf("ACL list of %s not applied: %v", tr.GatewayName, acls)
+			}
+		}
+	})
 }
 
 func TestRefreshTouchesOnlyNamedGateways(t *testing.T) {
-	e := newSyncEnv(t)
-	a := e.addTrunk(e.org, "A", nil)
-	b := e.addTrunk(e.org, "B", nil)
-	e.eventually("applied", func() bool { return e.status(a).SyncState == "applied" && e.status(b).SyncState == "applied" })
-	e.sw.ResetCommands()
-	e.trunks.Refresh(a.GatewayName)
-	e.eventually("refreshed", func() bool { return count(e.sw.Commands(), "sofia profile external rescan") == 1 })
-	cmds := e.sw.Commands()
-	if !slices.Contains(cmds, "sofia profile external killgw "+a.GatewayName) || count(cmds, "sofia profile external killgw") != 1 {
-		t.Fatalf("refresh of %s sent %q", a.GatewayName, cmds)
-	}
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		a := e.addTrunk(e.org, "A", nil)
+		b := e.addTrunk(e.org, "B", nil)
+		e.eventually("applied", func() bool { return e.status(a).SyncState == "applied" && e.status(b).SyncState == "applied" })
+		e.sw.ResetCommands()
+		e.trunks.Refresh(a.GatewayName)
+		e.eventually("refreshed", func() bool { return count(e.sw.Commands(), "sofia profile external rescan") == 1 })
+		cmds := e.sw.Commands()
+		if !slices.Contains(cmds, "sofia profile external killgw "+a.GatewayName) || count(cmds, "sofia profile external killgw") != 1 {
+			t.Fatalf("refresh of %s sent %q", a.GatewayName, cmds)
+		}
+	})
 }
 
 // TestDollarAndMarkupReachFreeSWITCHLiterally: values that FreeSWITCH's
 // preprocessor or XML parser would interpret arrive as typed.
 func TestDollarAndMarkupReachFreeSWITCHLiterally(t *testing.T) {
-	e := newSyncEnv(t)
-	pw := `pa$${domain}ss"/><param name="register" value="false`
-	tr := e.addTrunk(e.org, "Tricky", func(t *db.SIPTrunk) {
-		e.store.SetTrunkPassword(t, pw)
-		t.FromUser = "${caller}&<x>"
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		pw := `pa$${domain}ss"/><param name="register" value="false`
+		tr := e.addTrunk(e.org, "Tricky", func(t *db.SIPTrunk) {
+			e.store.SetTrunkPassword(t, pw)
+			t.FromUser = "${caller}&<x>"
+		})
+		e.eventually("loaded", func() bool { _, ok := e.gateway(tr.GatewayName); return ok })
+		g, _ := e.gateway(tr.GatewayName)
+		if g.Params["password"] != pw || g.Params["from-user"] != "${caller}&<x>" || g.Params["register"] != "true" {
+			t.Fatalf("params as loaded: %v", g.Params)
+		}
 	})
-	e.eventually("loaded", func() bool { _, ok := e.gateway(tr.GatewayName); return ok })
-	g, _ := e.gateway(tr.GatewayName)
-	if g.Params["password"] != pw || g.Params["from-user"] != "${caller}&<x>" || g.Params["register"] != "true" {
-		t.Fatalf("params as loaded: %v", g.Params)
-	}
 }

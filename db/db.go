@@ -30,13 +30,18 @@ var (
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL is empty.
 const DefaultSQLitePath = "./var/sipbridge.db"
 
+// now is the current time as both databases keep it: UTC (SQLite compares
+// times as text), whole microseconds (PostgreSQL's precision), so a record
+// reads back with the times it was written with.
+func now() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }
+
 // Open connects to PostgreSQL (dsn postgres://…) or, for an empty dsn or a
 // sqlite:PATH dsn, to the embedded SQLite database.
 func Open(dsn string) (*gorm.DB, error) {
 	cfg := &gorm.Config{
 		Logger:         logger.Discard,
 		TranslateError: true,
-		NowFunc:        func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) },
+		NowFunc:        now,
 	}
 	switch {
 	case strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://"):
@@ -55,15 +60,16 @@ func Open(dsn string) (*gorm.DB, error) {
 				return nil, fmt.Errorf("db: %w", err)
 			}
 		}
-		g, err := gorm.Open(sqlite.Open(path+"?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"), cfg)
+		sqlDB, err := openSQLiteUTC(path + "?_pragma=foreign_keys(1)&_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)")
 		if err != nil {
 			return nil, fmt.Errorf("db: open sqlite: %w", err)
 		}
-		sqlDB, err := g.DB()
-		if err != nil {
-			return nil, err
-		}
 		sqlDB.SetMaxOpenConns(1) // SQLite has one writer; one connection avoids SQLITE_BUSY
+		g, err := gorm.Open(sqlite.Dialector{Conn: sqlDB}, cfg)
+		if err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("db: open sqlite: %w", err)
+		}
 		return g, nil
 	default:
 		return nil, fmt.Errorf("db: DATABASE_URL must start with postgres:// (or be empty for the embedded SQLite)")
@@ -94,7 +100,7 @@ func NewStore(g *gorm.DB, keys *Keyring, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{DB: g, Keys: keys, Log: log, Now: func() time.Time { return time.Now().UTC() }}
+	return &Store{DB: g, Keys: keys, Log: log, Now: now}
 }
 
 func (s *Store) db(ctx context.Context) *gorm.DB { return s.DB.WithContext(ctx) }

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"gorm.io/gorm"
 )
 
 func TestKeyringSealOpenRotate(t *testing.T) {
@@ -44,22 +46,28 @@ func TestKeyringSealOpenRotate(t *testing.T) {
 	}
 }
 
-func TestMigrateIdempotentPostgres(t *testing.T) {
-	g := dbtest.Postgres(t)
-	applied, err := db.Migrate(context.Background(), g)
-	if err != nil || len(applied) != 0 {
-		t.Fatalf("second migrate applied %v, err %v", applied, err)
-	}
-	var v int
-	g.Raw("SELECT max(version) FROM schema_migrations").Scan(&v)
-	if v != db.SchemaVersion() {
-		t.Fatalf("schema version %d, want %d", v, db.SchemaVersion())
-	}
+func TestMigrateIdempotent(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		applied, err := db.Migrate(context.Background(), g)
+		if err != nil || len(applied) != 0 {
+			t.Fatalf("second migrate applied %v, err %v", applied, err)
+		}
+		var v int
+		if err := g.Raw("SELECT max(version) FROM schema_migrations").Scan(&v).Error; err != nil {
+			t.Fatal(err)
+		}
+		if v != db.SchemaVersion() {
+			t.Fatalf("schema version %d, want %d", v, db.SchemaVersion())
+		}
+	})
 }
 
-func TestRotateSecretsPostgres(t *testing.T) {
+func TestRotateSecrets(t *testing.T) {
+	dbtest.Each(t, testRotateSecrets)
+}
+
+func testRotateSecrets(t *testing.T, g *gorm.DB) {
 	ctx := context.Background()
-	g := dbtest.Postgres(t)
 	k1, k2 := db.NewKey(), db.NewKey()
 	ring1, _ := db.ParseKeyring(k1)
 	s := db.NewStore(g, ring1, nil)
@@ -105,9 +113,13 @@ func TestRotateSecretsPostgres(t *testing.T) {
 	}
 }
 
-func TestAPIKeysPostgres(t *testing.T) {
+func TestAPIKeys(t *testing.T) {
+	dbtest.Each(t, testAPIKeys)
+}
+
+func testAPIKeys(t *testing.T, g *gorm.DB) {
 	ctx := context.Background()
-	s := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), nil)
+	s := db.NewStore(g, dbtest.Keyring(t), nil)
 	org, created, err := s.EnsureOrg(ctx, "acme")
 	if err != nil || !created {
 		t.Fatal(err, created)
@@ -138,4 +150,58 @@ func TestAPIKeysPostgres(t *testing.T) {
 	if _, err := s.Authenticate(ctx, key); !errors.Is(err, db.ErrInvalidKey) {
 		t.Fatalf("revoked key accepted: %v", err)
 	}
+	// Listed newest first, revoked ones included; another organization's not.
+	other, _, _ := s.EnsureOrg(ctx, "other")
+	s.CreateAPIKey(ctx, other.ID, "theirs")
+	base := time.Now().UTC()
+	for i, name := range []string{"deploy", "backup"} {
+		s.Now = func() time.Time { return base.Add(time.Duration(i+1) * time.Minute) }
+		if _, _, err := s.CreateAPIKey(ctx, org.ID, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err := s.ListAPIKeys(ctx, org.ID)
+	if err != nil || len(keys) != 3 {
+		t.Fatalf("keys %+v %v", keys, err)
+	}
+	if keys[0].Name != "backup" || keys[1].Name != "deploy" || keys[2].Name != "ci" || keys[2].RevokedAt == nil {
+		t.Fatalf("not newest first: %s %s %s", keys[0].Name, keys[1].Name, keys[2].Name)
+	}
+}
+
+// What a create returns (the API's 201 body) is what later reads return,
+// and a ?from= bound copied from it finds the record, on both databases
+// (PostgreSQL keeps microseconds, SQLite whatever it is given).
+func TestTimesReadBackAsWritten(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := db.NewStore(g, dbtest.Keyring(t), nil)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		for range 20 { // a time with sub-microsecond digits comes up quickly
+			c := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Status: db.CallRinging}
+			if err := s.CreateCall(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetCall(ctx, org.ID, c.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !got.StartedAt.Equal(c.StartedAt) || !got.CreatedAt.Equal(c.CreatedAt) {
+				t.Fatalf("created with started_at %v, read back %v", c.StartedAt, got.StartedAt)
+			}
+			if _, n, _ := s.ListCalls(ctx, org.ID, db.CallFilter{From: c.StartedAt}, db.Page{Limit: 100}); n != 1 {
+				t.Fatalf("from=its own started_at lists %d calls", n)
+			}
+			if err := s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		m, _, err := s.EnqueueSMS(ctx, outbound(org.ID, "hi", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetSMS(ctx, org.ID, m.ID); !got.CreatedAt.Equal(m.CreatedAt) {
+			t.Fatalf("sms created_at %v, read back %v", m.CreatedAt, got.CreatedAt)
+		}
+	})
 }

@@ -53,6 +53,26 @@ func (s *Store) GetCall(ctx context.Context, orgID int64, id string) (*Call, err
 	return &c, nil
 }
 
+// FindCall returns the organization's most recent call whose id or
+// call_sid is one of refs (empty ones are ignored): the Twilio-compatible
+// route names a call by what its assistant saw as callSid.
+func (s *Store) FindCall(ctx context.Context, orgID int64, refs ...string) (*Call, error) {
+	var keep []string
+	for _, r := range refs {
+		if r != "" {
+			keep = append(keep, r)
+		}
+	}
+	if len(keep) == 0 {
+		return nil, ErrNotFound
+	}
+	var c Call
+	if err := s.scoped(ctx, orgID).Where("(id IN ? OR call_sid IN ?)", keep, keep).Order("started_at DESC").First(&c).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &c, nil
+}
+
 // ListCalls lists the organization's calls, newest first.
 func (s *Store) ListCalls(ctx context.Context, orgID int64, f CallFilter, p Page) ([]Call, int64, error) {
 	q := s.scoped(ctx, orgID).Model(&Call{})

@@ -142,10 +142,12 @@ func (s *Store) GetTrunk(ctx context.Context, orgID int64, id string) (*SIPTrunk
 }
 
 // TrunkNameTaken reports whether the organization has another trunk with
-// this name (case-insensitive).
+// this name (case-insensitive). The database's lower() folds both sides, as
+// in the unique index sip_trunks_org_name_key: Go's strings.ToLower folds
+// letters (Ü) that SQLite's lower() and PostgreSQL's in the C locale keep.
 func (s *Store) TrunkNameTaken(ctx context.Context, orgID int64, name, exceptID string) (bool, error) {
 	var n int64
-	err := s.scoped(ctx, orgID).Model(&SIPTrunk{}).Where("lower(name) = ? AND id <> ?", strings.ToLower(name), exceptID).Count(&n).Error
+	err := s.scoped(ctx, orgID).Model(&SIPTrunk{}).Where("lower(name) = lower(?) AND id <> ?", name, exceptID).Count(&n).Error
 	return n > 0, err
 }
 
@@ -228,9 +230,12 @@ type NumberFilter struct {
 	AssistantID string
 	SIPTrunkID  string
 	Active      *bool
-	Search      string // substring of the number or friendly name
+	Search      string // substring of the number or friendly name, in any case
 	Exact       string // this E.164 number only
 }
+
+// likeEscaper makes a LIKE pattern's characters match themselves (ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // ListNumbers lists the organization's numbers.
 func (s *Store) ListNumbers(ctx context.Context, orgID int64, f NumberFilter, p Page) ([]PhoneNumber, int64, error) {
@@ -252,8 +257,11 @@ func (s *Store) ListNumbers(ctx context.Context, orgID int64, f NumberFilter, p 
 			q = q.Where("is_active = ?", *f.Active)
 		}
 		if f.Search != "" {
-			like := "%" + strings.NewReplacer("%", "", "_", "").Replace(f.Search) + "%"
-			q = q.Where("phone_number LIKE ? OR friendly_name LIKE ?", like, like)
+			// Any case on both databases (PostgreSQL's LIKE minds case,
+			// SQLite's does not), with % _ and \ matching themselves (the
+			// escape character is named: PostgreSQL's default is \, SQLite has none).
+			like := "%" + likeEscaper.Replace(f.Search) + "%"
+			q = q.Where(`(phone_number LIKE ? ESCAPE '\' OR lower(friendly_name) LIKE lower(?) ESCAPE '\')`, like, like)
 		}
 		return q
 	}

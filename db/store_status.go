@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -76,7 +75,7 @@ func (s *Store) EnsureTrunkStatus(ctx context.Context, trunks []SIPTrunk) error 
 	if len(trunks) == 0 {
 		return nil
 	}
-	now := time.Now().UTC()
+	now := s.Now()
 	rows := make([]TrunkStatus, 0, len(trunks))
 	for _, t := range trunks {
 		rows = append(rows, TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now})
@@ -85,19 +84,20 @@ func (s *Store) EnsureTrunkStatus(ctx context.Context, trunks []SIPTrunk) error 
 }
 
 // TrunksFingerprint changes whenever any trunk is created, updated or deleted:
-// the number of trunks and the latest update time.
+// the number of trunks and the latest update time. max(updated_at) is read
+// as text: PostgreSQL gives a timestamptz (converted to RFC 3339), SQLite the
+// text the driver stored, which has no column type once aggregated and so
+// cannot be scanned into a time.Time. The value is only ever compared with
+// an earlier fingerprint, so either form does.
 func (s *Store) TrunksFingerprint(ctx context.Context) (string, error) {
-	// max(updated_at) is a timestamp on PostgreSQL but text on SQLite (an
-	// aggregate loses the column's type there): scan it as text, which is
-	// all a fingerprint needs.
-	var row struct {
-		N    int64
-		Last sql.NullString
+	var (
+		n    int64
+		last sql.NullString
+	)
+	if err := s.db(ctx).Model(&SIPTrunk{}).Select("count(*), max(updated_at)").Row().Scan(&n, &last); err != nil {
+		return "", fmt.Errorf("db: trunks fingerprint: %w", err)
 	}
-	if err := s.db(ctx).Model(&SIPTrunk{}).Select("count(*) AS n, max(updated_at) AS last").Scan(&row).Error; err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("%d/%s", row.N, row.Last.String), nil
+	return fmt.Sprintf("%d/%s", n, last.String), nil
 }
 
 // TrunkByGatewayName returns the trunk (any organization) with this gateway/ACL name.

@@ -173,17 +173,33 @@ func liveCallError(err error) error {
 	return err
 }
 
+// hangupLive hangs up a call of the organization: call control's if it is
+// live there, else the hosted path's (the API and the Twilio-compatible
+// route both come here).
+func (s *Server) hangupLive(ctx context.Context, org int64, call *db.Call) error {
+	err := controller.ErrCallNotFound
+	if s.calls != nil {
+		err = s.calls.Hangup(ctx, org, call.ID)
+	}
+	return s.orHosted(err, call, func(h HostedService) error { return h.Hangup(ctx, org, call.ID) })
+}
+
+// transferLive transfers a call of the organization, like hangupLive.
+func (s *Server) transferLive(ctx context.Context, org int64, call *db.Call, to, mode string) error {
+	err := controller.ErrCallNotFound
+	if s.calls != nil {
+		err = s.calls.Transfer(ctx, org, call.ID, to, mode)
+	}
+	return s.orHosted(err, call, func(h HostedService) error { return h.Transfer(ctx, org, call.ID, to) })
+}
+
 func (s *Server) hangupCall(c echo.Context) error {
 	ctx := c.Request().Context()
 	call, err := s.store.GetCall(ctx, orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	err = controller.ErrCallNotFound
-	if s.calls != nil {
-		err = s.calls.Hangup(ctx, orgID(c), call.ID)
-	}
-	if err = s.orHosted(err, call, func(h HostedService) error { return h.Hangup(ctx, orgID(c), call.ID) }); err != nil {
+	if err := s.hangupLive(ctx, orgID(c), call); err != nil {
 		return liveCallError(err)
 	}
 	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: call.ID})
@@ -206,11 +222,7 @@ func (s *Server) transferCall(c echo.Context) error {
 	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
 		return invalid("mode", "mode must be refer or bridge")
 	}
-	err = controller.ErrCallNotFound
-	if s.calls != nil {
-		err = s.calls.Transfer(ctx, orgID(c), call.ID, in.To, in.Mode)
-	}
-	if err = s.orHosted(err, call, func(h HostedService) error { return h.Transfer(ctx, orgID(c), call.ID, in.To) }); err != nil {
+	if err := s.transferLive(ctx, orgID(c), call, in.To, in.Mode); err != nil {
 		return liveCallError(err)
 	}
 	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: call.ID})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -66,8 +67,12 @@ type orgView struct {
 	SIPPasswordSet bool               `json:"sip_password_set"`
 	SIPTrunkConfig sipTrunkConfigView `json:"sip_trunk_config"`
 	CallLimits     callLimitsView     `json:"call_limits"`
-	CreatedAt      time.Time          `json:"created_at"`
-	UpdatedAt      time.Time          `json:"updated_at"`
+	// TwilioCompatAccountSID is the username (and path AccountSid) of the
+	// Twilio-compatible call-control route, also start.accountSid; not the
+	// organization's own Twilio account (twilio.account_sid).
+	TwilioCompatAccountSID string    `json:"twilio_compat_account_sid" doc:"AccountSid of the Twilio-compatible call-control route (/2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json) and of start.accountSid; the password is an API key"`
+	CreatedAt              time.Time `json:"created_at"`
+	UpdatedAt              time.Time `json:"updated_at"`
 }
 
 type twilioInput struct {
@@ -123,7 +128,7 @@ func (s *Server) orgView(o *db.Organization) (orgView, error) {
 	}
 	st := o.Settings
 	return orgView{
-		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry,
+		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry, TwilioCompatAccountSID: controller.TwilioAccountSID(o.ID),
 		Twilio: twilioView{AccountSID: st.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		Telnyx: telnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: st.TelnyxConnectionID, PublicKey: st.TelnyxPublicKey, MessagingProfileID: st.TelnyxMessagingProfID},
 		Vonage: vonageView{APIKey: st.VonageAPIKey, APISecretSet: sec.VonageAPISecret != "", ApplicationID: st.VonageApplicationID,

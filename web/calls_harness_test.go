@@ -41,7 +41,8 @@ type callEnv struct {
 	recDir    string
 }
 
-func newCallEnv(t *testing.T) *callEnv {
+// newCallEnv starts the call path; opts adjust call control's options.
+func newCallEnv(t *testing.T, opts ...func(*controller.CallsOptions)) *callEnv {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -61,10 +62,14 @@ func newCallEnv(t *testing.T) *callEnv {
 	recDir := t.TempDir()
 	cmd := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log))
 	ev := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log), esl.WithEvents(controller.CallEventNames...))
-	calls := controller.NewCalls(store, cmd, controller.CallsOptions{
+	co := controller.CallsOptions{
 		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir, Log: log,
 		LegTimeout: 2 * time.Second,
-	})
+	}
+	for _, o := range opts {
+		o(&co)
+	}
+	calls := controller.NewCalls(store, cmd, co)
 	ev.OnEvent(calls.HandleEvent)
 	ctx, cancel := context.WithCancel(context.Background())
 	for _, c := range []*esl.Client{cmd, ev} {

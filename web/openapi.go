@@ -24,6 +24,12 @@ type operation struct {
 	Resp    any // response body type, nil for none
 	Status  int // success status
 	Raw     string
+	// ReqType is the request body's media type (default application/json).
+	ReqType string
+	// Basic: HTTP Basic authentication (the Twilio-compatible route).
+	Basic bool
+	// ErrResp is the error body's type (default {"error":{…}}).
+	ErrResp any
 }
 
 type queryParam struct {
@@ -75,8 +81,12 @@ func (s *Server) OpenAPI() map[string]any {
 			o["parameters"] = params
 		}
 		if op.Req != nil {
+			reqType := op.ReqType
+			if reqType == "" {
+				reqType = "application/json"
+			}
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-				"application/json": map[string]any{"schema": sg.schema(reflect.TypeOf(op.Req))}}}
+				reqType: map[string]any{"schema": sg.schema(reflect.TypeOf(op.Req))}}}
 		}
 		resp := map[string]any{"description": http.StatusText(op.Status)}
 		switch {
@@ -86,13 +96,21 @@ func (s *Server) OpenAPI() map[string]any {
 			resp["content"] = map[string]any{"application/json": map[string]any{"schema": sg.schema(reflect.TypeOf(op.Resp))}}
 		}
 		responses := map[string]any{itoa(op.Status): resp}
-		errRef := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}}
+		errSchema := map[string]any{"$ref": "#/components/schemas/Error"}
+		if op.ErrResp != nil {
+			errSchema = sg.schema(reflect.TypeOf(op.ErrResp))
+		}
+		errRef := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
 		if op.Req != nil || len(op.Query) > 0 {
 			responses["400"] = errRef
 		}
 		if op.Auth {
 			responses["401"] = errRef
 			o["security"] = []any{map[string]any{"bearer": []string{}}}
+		}
+		if op.Basic {
+			responses["401"] = errRef
+			o["security"] = []any{map[string]any{"basic": []string{}}}
 		}
 		if strings.Contains(op.Path, ":") {
 			responses["404"] = errRef
@@ -107,8 +125,12 @@ func (s *Server) OpenAPI() map[string]any {
 			"description": "Control plane of a FreeSWITCH SIP bridge for AI voice assistants. Errors are {\"error\":{\"code\",\"message\",\"field\"}}; lists are {\"items\",\"total\",\"skip\",\"limit\"}."},
 		"paths": paths,
 		"components": map[string]any{
-			"schemas":         sg.defs,
-			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "API key sb_…"}},
+			"schemas": sg.defs,
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "API key sb_…"},
+				"basic": map[string]any{"type": "http", "scheme": "basic",
+					"description": "Twilio-compatible route: username the organization's twilio_compat_account_sid, password an API key sb_…"},
+			},
 		},
 	}
 }

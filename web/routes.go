@@ -20,6 +20,7 @@ func (s *Server) routes() {
 	}
 
 	s.hostedRoutes()
+	s.twilioCompatRoutes()
 
 	api := s.e.Group("/api/v1", s.auth)
 	a := func(method, path, summary, tag string, req, resp any, status int, h echo.HandlerFunc, query ...queryParam) {
@@ -51,7 +52,7 @@ func (s *Server) routes() {
 
 	numQ := append([]queryParam{
 		{"provider", "string", "twilio|telnyx|vonage|byo-sip-trunk"}, {"assistant_id", "string", "inbound or outbound assistant"},
-		{"sip_trunk_id", "string", "trunk"}, {"is_active", "boolean", "active or not"}, {"q", "string", "part of the number or friendly name"},
+		{"sip_trunk_id", "string", "trunk"}, {"is_active", "boolean", "active or not"}, {"q", "string", "part of the number or friendly name, in any case"},
 	}, pageQ...)
 	a(http.MethodPost, "/phone-numbers/search", "Search numbers available at a provider", "phone-numbers", searchInput{}, listBody[provider.AvailableNumber]{}, 200, s.searchNumbers)
 	a(http.MethodPost, "/phone-numbers/purchase", "Buy a number (webhooks pointed at sipbridge) or register a byo-sip-trunk number", "phone-numbers", purchaseInput{}, purchaseResult{}, 201, s.purchaseNumber)

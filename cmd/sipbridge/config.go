@@ -56,6 +56,15 @@ type Config struct {
 	// reads them (RECORDINGS_DIR, default <SIPBRIDGE_VAR_DIR>/recordings; the
 	// same path on both when they share a host or a volume).
 	RecordingsDir string
+	// PlaybackMode is how the assistant's audio reaches the caller
+	// (PLAYBACK_MODE): "pipe" (default) plays it gaplessly through one named
+	// pipe per call in PlaybackDir, which FreeSWITCH must read at the same
+	// path (same host or pod); "files" has mod_audio_stream write each chunk
+	// as a file on FreeSWITCH's host (any layout, with gaps between files).
+	PlaybackMode string
+	// PlaybackDir holds the playback pipes (PLAYBACK_DIR, default
+	// <SIPBRIDGE_VAR_DIR>/playback, made absolute).
+	PlaybackDir string
 
 	// Environment-level provider credentials, the last level of resolution.
 	TwilioAccountSID   string // TWILIO_ACCOUNT_SID
@@ -166,6 +175,17 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		}
 	}
 	c.RecordingsDir = get("RECORDINGS_DIR", filepath.Join(c.VarDir, "recordings"))
+	c.PlaybackMode = get("PLAYBACK_MODE", "pipe")
+	if c.PlaybackMode != "pipe" && c.PlaybackMode != "files" {
+		errs = append(errs, errors.New("PLAYBACK_MODE must be pipe or files"))
+	}
+	c.PlaybackDir = get("PLAYBACK_DIR", filepath.Join(c.VarDir, "playback"))
+	if abs, err := filepath.Abs(c.PlaybackDir); err == nil {
+		c.PlaybackDir = abs // FreeSWITCH opens it from its own working directory
+	}
+	if strings.ContainsAny(c.PlaybackDir, " \t\r\n'\"") {
+		errs = append(errs, errors.New("PLAYBACK_DIR must not contain spaces or quotes (it is an argument of uuid_broadcast)"))
+	}
 	if err := validStreamBase(c.StreamWSBase); err != nil {
 		errs = append(errs, err)
 	}

@@ -221,8 +221,12 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	// Call control's commands go over a small pool of their own: FreeSWITCH
 	// runs one connection's api commands one after the other.
 	callConns := esl.NewPool(cfg.FSCallConnections, cfg.FSESLAddr, cfg.FSESLPassword, esl.WithLogger(log.With("esl", "calls")))
+	playbackDir := ""
+	if cfg.PlaybackMode == "pipe" {
+		playbackDir = cfg.PlaybackDir
+	}
 	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
-		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile,
+		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile, PlaybackDir: playbackDir,
 		Hosted: hosted, Log: log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
 	})

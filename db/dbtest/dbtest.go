@@ -1,5 +1,7 @@
-// Package dbtest gives tests a migrated, private PostgreSQL schema on the
-// server named by TEST_DATABASE_URL (make test and .ci/run set it up).
+// Package dbtest gives tests a migrated, private database: a PostgreSQL
+// schema on the server named by TEST_DATABASE_URL (make test and .ci/run set
+// it up), or an embedded SQLite file. Each runs a test on both, since the
+// embedded SQLite is what `sipbridge serve` uses when DATABASE_URL is empty.
 package dbtest
 
 import (
@@ -8,6 +10,7 @@ import (
 	"encoding/hex"
 	"net/url"
 	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -62,6 +65,46 @@ func Postgres(t testing.TB) *gorm.DB {
 		t.Fatalf("dbtest: migrate: %v", err)
 	}
 	return g
+}
+
+// SQLite returns a gorm handle on a fresh embedded SQLite database in a file
+// under t.TempDir(), opened by db.Open as `sipbridge serve` opens it when
+// DATABASE_URL is empty (same driver, pragmas and pool), migrated to the
+// latest version and closed when the test ends.
+func SQLite(t testing.TB) *gorm.DB {
+	t.Helper()
+	g, err := db.Open("sqlite:" + filepath.Join(t.TempDir(), "sipbridge.db"))
+	if err != nil {
+		t.Fatalf("dbtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if sqlDB, err := g.DB(); err == nil {
+			sqlDB.Close()
+		}
+	})
+	if _, err := db.Migrate(context.Background(), g); err != nil {
+		t.Fatalf("dbtest: migrate: %v", err)
+	}
+	return g
+}
+
+// databases names the databases Each runs a test on, with the function
+// opening a fresh one.
+var databases = []struct {
+	Name string
+	Open func(testing.TB) *gorm.DB
+}{
+	{"sqlite", SQLite},
+	{"postgres", Postgres},
+}
+
+// Each runs f as the subtests "sqlite" and "postgres", each on a fresh
+// migrated database, so that every query is checked against both dialects.
+func Each(t *testing.T, f func(t *testing.T, g *gorm.DB)) {
+	t.Helper()
+	for _, d := range databases {
+		t.Run(d.Name, func(t *testing.T) { f(t, d.Open(t)) })
+	}
 }
 
 // DSN returns a DSN for a fresh migrated schema (for tests that run the binary).

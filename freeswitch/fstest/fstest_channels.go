@@ -212,6 +212,15 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 	already := ch.answered
 	ch.answered = true
 	ch.vars["variable_endpoint_disposition"] = "ANSWER"
+	// The codec is set at the answer (the recorded CODEC event before
+	// CHANNEL_PROGRESS_MEDIA): from then uuid_getvar read_codec answers it.
+	for k, v := range map[string]string{"variable_read_codec": "PCMU", "variable_read_rate": "8000",
+		"variable_original_read_codec": "PCMU", "variable_original_read_rate": "8000",
+		"variable_write_codec": "PCMU", "variable_write_rate": "8000"} {
+		if _, set := ch.vars[k]; !set {
+			ch.vars[k] = v
+		}
+	}
 	s.chans.mu.Unlock()
 	if !already {
 		s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)

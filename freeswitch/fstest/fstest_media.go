@@ -47,12 +47,17 @@ type chanMedia struct {
 	bugs    []string      // attach order of bugs: "audio_stream" or a record path
 	records map[string]*recording
 
-	queue   []*queued // broadcasts waiting (private events)
-	lead    int       // lead frames left before the head of queue starts
-	cur     *playing
-	breakIt bool // uuid_break seen: stop cur on the next frame
-	heard   []int16
-	started []string
+	queue    []*queued // broadcasts waiting (private events)
+	leading  bool      // the head of queue is reading its lead frames
+	lead     int       // lead frames left before the head of queue starts
+	cur      *playing
+	breakIt  bool // uuid_break seen: stop cur on the next frame
+	heard    []int16
+	inRun    bool // something was heard and more is playing or queued
+	gapHeard int  // samples of silence heard since, not yet in heard
+	started  []string
+	muteLeft int // caller frames still lost to the last PLAYBACK_START
+	stalls   int // frames a native file could not fill (PlaybackStalls)
 
 	loop     bool
 	stopLoop chan struct{}
@@ -164,6 +169,10 @@ func (m *chanMedia) tick(caller16 []int16) {
 	b := &batch{}
 	m.mu.Lock()
 	m.src(caller16)
+	if m.muteLeft > 0 {
+		m.muteLeft--
+		clear(caller16)
+	}
 	caller8 := make([]int16, samples8k)
 	for i := range caller8 {
 		caller8[i] = caller16[2*i]
@@ -371,7 +380,7 @@ func (s *Switch) mediaHangup(b *batch, ch *channel, phase int) {
 	if phase == 1 {
 		m.halt()
 		m.mu.Lock()
-		m.queue, m.lead = nil, 0
+		m.queue, m.lead, m.leading = nil, 0, false
 		if m.cur != nil {
 			m.finishLocked(b, "done")
 		}
@@ -418,6 +427,9 @@ func (s *Switch) closeMedia() {
 		m.stream = nil
 		recs := m.records
 		m.records = map[string]*recording{}
+		if m.cur != nil && m.cur.file != nil {
+			m.cur.file.close()
+		}
 		m.mu.Unlock()
 		if st != nil {
 			st.cleanup(nil, true)
@@ -520,8 +532,11 @@ func (s *Switch) StreamFrames(uuid string) int {
 	return m.frames
 }
 
-// Heard is what the caller heard of the played files, 8 kHz samples in
-// order; a break cuts a file where it was.
+// Heard is what the caller heard of the playbacks, 8 kHz samples in
+// order, from the first frame played until nothing plays or waits: the
+// silence between queued broadcasts (Options.BroadcastGap) and the
+// silence padding a stall of a pipe are in it, the time the channel is
+// idle is not. A break cuts a file where it was.
 func (s *Switch) Heard(uuid string) []int16 {
 	m := s.peekMedia(uuid)
 	if m == nil {
@@ -530,6 +545,21 @@ func (s *Switch) Heard(uuid string) []int16 {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]int16(nil), m.heard...)
+}
+
+// PlaybackStalls counts the frames a .PCMU/.PCMA playback (a named pipe)
+// could not fill while its writer was still there: on a real switch each
+// is a read that blocks the channel's media thread (the caller hears a
+// gap, the caller's own audio stops), here they are played padded with
+// silence. Also after the hangup.
+func (s *Switch) PlaybackStalls(uuid string) int {
+	m := s.peekMedia(uuid)
+	if m == nil {
+		return 0
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.stalls
 }
 
 // Playbacks lists the files whose playback started (PLAYBACK_START), in

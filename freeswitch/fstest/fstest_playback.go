@@ -19,11 +19,10 @@ import (
 //
 //   - uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both] answers
 //     "+OK Message sent" and queues a private "execute playback" command
-//     with lead-frames 5, so the playback starts 5 frames (100 ms) later:
-//     CHANNEL_EXECUTE (playback), PLAYBACK_START; when the file is played
-//     out PLAYBACK_STOP (done), CHANNEL_EXECUTE_COMPLETE (FILE PLAYED) and
-//     PRIVATE_COMMAND. Broadcasts queue: private events run one after the
-//     other, each after its own 5 lead frames;
+//     with lead-frames 5: CHANNEL_EXECUTE (playback), PLAYBACK_START; when
+//     the file is played out PLAYBACK_STOP (done), CHANNEL_EXECUTE_COMPLETE
+//     (FILE PLAYED) and PRIVATE_COMMAND. Broadcasts queue: private events
+//     run one after the other, each after its own lead frames;
 //   - a file that cannot be opened: CHANNEL_EXECUTE, then at once
 //     CHANNEL_EXECUTE_COMPLETE with Application-Response FILE NOT FOUND
 //     and PRIVATE_COMMAND; no PLAYBACK_START or _STOP (switch_ivr_play_file
@@ -33,11 +32,44 @@ import (
 //     "all" also drops the queued broadcasts (flush_private_events),
 //     without it the next queued one plays.
 //
-// Files: raw .r8/.r16/.r24/.r32/.r48/.r64 (L16 at that rate), .pcmu and
-// .pcma (G.711 at 8 kHz) and RIFF/WAVE PCM 16-bit of any rate and channel
-// count (mixed down); they are read whole when the playback starts. Other
-// formats (mp3, ogg) count as not found. Only the a-leg is emulated (no
-// bridge): bleg/holdb alone queue nothing.
+// Timing, as measured on FreeSWITCH 1.11.1 (2026-12, a sipp caller sending
+// a 440 Hz PCMU tone, uuid_audio_stream mono 16k to a websocket that kept
+// every frame, uuid_record with RECORD_STEREO, five 300 ms .r8 files
+// broadcast back to back), and modelled frame by frame:
+//
+//   - the gap (Options.BroadcastGap, default 100 ms): a broadcast whose
+//     turn comes reads its 5 lead frames with nothing written to the
+//     caller, PLAYBACK_START comes on the last of them, the audio on the
+//     frame after. Measured: the recording's played channel held each
+//     300 ms file, then 100.2 ms of silence (two runs: 4 × 100.2 ms; one
+//     on a loaded machine 100/140/100/140 ms); over ESL PLAYBACK_STOP →
+//     next PLAYBACK_START took 91–152 ms, and uuid_broadcast → the first
+//     PLAYBACK_START 104–122 ms (the audio-stream-during-playback
+//     recording: 121 ms). The caller hears that silence (Heard has it
+//     between queued broadcasts); a stereo/mixed stream sends nothing in
+//     it, as nothing is written;
+//   - the caller's audio at each PLAYBACK_START (Options.PlaybackCallerMute,
+//     default 40 ms): the caller's frames go on every 20 ms (to
+//     mod_audio_stream, to uuid_record) but the first two after
+//     PLAYBACK_START are zeros, and that audio is lost (the tone's phase
+//     goes on after them, nothing is delayed). Measured: 39.6 ms of zeros
+//     in the mono 16k frames at each of 10 starts (twice 19.4 ms), the
+//     same 40 ms on the recording's caller channel, at the FIFO's start
+//     too; the audio-stream-ws-during-playback log shows it as well
+//     (frames ≈0 at 2168 and 2188 ms). A caller-side measurement through
+//     an assistant runtime saw ~30 ms of silence per file (530 ms in 17
+//     gaps), the same loss seen after resampling. Nothing happens at
+//     PLAYBACK_STOP;
+//   - a .PCMU/.PCMA path (also a named pipe) plays as it is read, 160
+//     bytes a frame, with stalls when a writer falls behind
+//     (fstest_pipe.go).
+//
+// Files: raw .r8/.r16/.r24/.r32/.r48/.r64 (L16 at that rate) and
+// RIFF/WAVE PCM 16-bit of any rate and channel count (mixed down) are read
+// whole when the playback starts; .pcmu and .pcma (any case: G.711 at
+// 8 kHz) are read as they play (fstest_pipe.go). Other formats (mp3, ogg),
+// and a named pipe of any other extension, count as not found. Only the
+// a-leg is emulated (no bridge): bleg/holdb alone queue nothing.
 
 const leadFrames = 5 // switch_ivr_broadcast: "lead-frames" 5
 
@@ -53,8 +85,9 @@ type playing struct {
 	cmd     *event
 	path    string
 	appUUID string
-	native  int     // the file's rate (playback_samples count in it)
-	samples []int16 // 8 kHz mono
+	native  int         // the file's rate (playback_samples count in it)
+	samples []int16     // 8 kHz mono (nil for a native file)
+	file    *nativeFile // a .PCMU/.PCMA file or FIFO, read as it plays
 	pos     int
 }
 
@@ -106,7 +139,7 @@ func (s *Switch) apiBreak(_ *batch, args string) string {
 	m := s.media(ch)
 	m.mu.Lock()
 	if strings.Contains(flag, "all") {
-		m.queue, m.lead = nil, 0
+		m.queue, m.lead, m.leading = nil, 0, false
 	}
 	m.breakIt = m.cur != nil
 	m.mu.Unlock()
@@ -114,36 +147,85 @@ func (s *Switch) apiBreak(_ *batch, args string) string {
 }
 
 // playFrameLocked advances the playback by one frame: a pending break
-// first, then the queue (lead frames, start), then 20 ms of the file.
-// It returns what the caller hears in this frame (nil: nothing played).
+// first, then the queue (the gap, PLAYBACK_START), then 20 ms of the
+// file. It returns what the caller hears in this frame (nil, false:
+// nothing is written to the caller).
 func (m *chanMedia) playFrameLocked(b *batch) ([]int16, bool) {
+	out, ok := m.nextFrameLocked(b)
+	if m.cur == nil && len(m.queue) == 0 {
+		m.inRun, m.gapHeard = false, 0 // idle: no gap to hear
+	}
+	return out, ok
+}
+
+func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 	if m.cur != nil && m.breakIt {
 		m.finishLocked(b, "break")
 	}
 	m.breakIt = false
 	if m.cur == nil && len(m.queue) > 0 {
-		if m.lead == 0 {
-			m.lead = leadFrames
+		// The broadcast's turn: its lead frames (BroadcastGap) are read
+		// with nothing written, PLAYBACK_START comes on the last of them
+		// and the audio on the frame after.
+		if !m.leading {
+			m.leading, m.lead = true, m.s.gap
 		}
-		m.lead--
-		if m.lead == 0 {
-			q := m.queue[0]
-			m.queue = m.queue[1:]
-			m.startLocked(b, q)
+		if m.lead > 0 {
+			m.lead--
+		}
+		if m.lead > 0 {
+			return m.silentLocked()
+		}
+		m.leading = false
+		q := m.queue[0]
+		m.queue = m.queue[1:]
+		m.startLocked(b, q)
+		if m.s.gap > 0 || m.cur == nil {
+			return m.silentLocked()
 		}
 	}
 	p := m.cur
 	if p == nil {
 		return nil, false
 	}
+	if p.file != nil {
+		out, used, stalled, done := p.file.frame()
+		if done {
+			m.finishLocked(b, "done")
+			return m.silentLocked()
+		}
+		if stalled {
+			m.stalls++
+		}
+		p.pos += used
+		m.hearLocked(out)
+		return out, true
+	}
 	out := make([]int16, samples8k)
 	n := copy(out, p.samples[p.pos:])
-	m.heard = append(m.heard, out[:n]...)
+	m.hearLocked(out[:n])
 	p.pos += n
 	if p.pos >= len(p.samples) {
 		m.finishLocked(b, "done")
 	}
 	return out, true
+}
+
+// silentLocked is a frame with nothing written to the caller: between
+// two playbacks the caller hears it as silence.
+func (m *chanMedia) silentLocked() ([]int16, bool) {
+	if m.inRun {
+		m.gapHeard += samples8k
+	}
+	return nil, false
+}
+
+// hearLocked adds played audio to Heard, after the silence heard since the
+// playback before.
+func (m *chanMedia) hearLocked(pcm []int16) {
+	m.heard = append(m.heard, make([]int16, m.gapHeard)...)
+	m.heard = append(m.heard, pcm...)
+	m.inRun, m.gapHeard = true, 0
 }
 
 func (m *chanMedia) startLocked(b *batch, q *queued) {
@@ -154,14 +236,24 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 		s.setVar(ch, k, &v)
 	}
 	s.mediaEvent(b, ch, "CHANNEL_EXECUTE", "", map[string]any{"Application": "playback", "Application-Data": path, "Application-UUID": app}, "")
-	samples, native, err := loadAudio(path)
+	p := &playing{cmd: q.cmd, path: path, appUUID: app, native: 8000}
+	var err error
+	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case ext == ".pcmu" || ext == ".pcma":
+		p.file, err = openNative(path, ext == ".pcma")
+	case isFIFO(path):
+		err = errAudioFormat // only native files are read as they play
+	default:
+		p.samples, p.native, err = loadAudio(path)
+	}
 	if err != nil {
 		s.log.Info("fstest: playback file not found", "path", path, "err", err)
 		m.completeLocked(b, q.cmd, path, app, "FILE NOT FOUND")
 		return
 	}
-	m.cur = &playing{cmd: q.cmd, path: path, appUUID: app, native: native, samples: samples}
+	m.cur = p
 	m.started = append(m.started, path)
+	m.muteLeft = s.mute // the caller's next frames are lost (switch_ivr_play_file's start)
 	s.mediaEvent(b, ch, "PLAYBACK_START", "", map[string]any{"Playback-File-Path": path}, "")
 }
 
@@ -169,6 +261,9 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 func (m *chanMedia) finishLocked(b *batch, status string) {
 	s, ch, p := m.s, m.ch, m.cur
 	m.cur = nil
+	if p.file != nil {
+		p.file.close()
+	}
 	in := p.pos * p.native / 8000
 	for k, v := range map[string]string{"playback_last_offset_pos": strconv.Itoa(in), "playback_seconds": strconv.Itoa(in / p.native),
 		"playback_ms": strconv.Itoa(in / (p.native / 1000)), "playback_samples": strconv.Itoa(in)} {

@@ -54,8 +54,12 @@
 // back → a file in Options.TempDir and ::play, other text → ::json, the
 // server's close → ::disconnect, a failed dial or a lost connection →
 // ::error and MEDIA_BUG_STOP (BreakStream triggers the latter);
-// uuid_broadcast (queued, 5 lead frames, PLAYBACK_START/STOP, what the
-// caller heard in Heard/Playbacks), uuid_break [all]; uuid_record
+// uuid_broadcast (queued, the 100 ms gap of the lead frames and the
+// caller's audio lost at each PLAYBACK_START as measured — Options.
+// BroadcastGap, PlaybackCallerMute —, PLAYBACK_START/STOP, .PCMU/.PCMA
+// files and named pipes read as they play with their stalls counted —
+// PlaybackStalls —, what the caller heard in Heard/Playbacks),
+// uuid_break [all]; uuid_record
 // start|stop to a real WAV (mono mixed, or stereo with RECORD_STEREO);
 // SendDTMF; the hangup stops all of it inside the recorded sequence.
 //
@@ -63,7 +67,9 @@
 // Simplified: no CODEC events and no codec negotiation (PCMU 8 kHz), no
 // pre-answer by uuid_audio_stream on an unanswered channel, no
 // STREAM_BUFFER_SIZE/extra headers/TLS options, no playback of mp3/ogg,
-// no bridge (b-leg broadcast), `mixed` streams only while playing like
+// no bridge (b-leg broadcast), a pipe's stall does not hold the media
+// loop up (the frame is padded with silence and counted; a real switch
+// blocks there), `mixed` streams only while playing like
 // `stereo` (not recorded), playback_* and record_* counts are exact frame
 // counts (a real switch reads ahead and starts recording on the first
 // frame), event headers of the media events come after the standard ones
@@ -112,6 +118,40 @@ type Options struct {
 	// audio of streamAudio messages (default: a directory made under
 	// os.TempDir() on first use and removed by Close).
 	TempDir string
+
+	// Playback timing, as measured on FreeSWITCH 1.11.1 (fstest_playback.go
+	// says how). Whole 20 ms frames (rounded); zero means the default,
+	// a negative value none.
+	//
+	// BroadcastGap is the silence before each uuid_broadcast plays: when
+	// its turn comes (at once, or when the playback before it stops) the
+	// channel reads this long (switch_ivr_broadcast's 5 lead frames), fires
+	// PLAYBACK_START, and the audio starts on the next frame. Default
+	// 100 ms: the caller heard 100 ms of silence between queued files.
+	BroadcastGap time.Duration
+	// PlaybackCallerMute is the caller's audio lost at each PLAYBACK_START:
+	// the frames after it still come every 20 ms (to mod_audio_stream, to
+	// uuid_record) but hold zeros, and that audio of the caller is gone.
+	// Default 40 ms (2 frames).
+	PlaybackCallerMute time.Duration
+}
+
+// Defaults of the playback timing (Options.BroadcastGap, PlaybackCallerMute).
+const (
+	DefaultBroadcastGap       = 100 * time.Millisecond
+	DefaultPlaybackCallerMute = 40 * time.Millisecond
+)
+
+// frames turns an Options duration into 20 ms frames: zero is def, a
+// negative value none.
+func frames(d, def time.Duration) int {
+	switch {
+	case d == 0:
+		d = def
+	case d < 0:
+		return 0
+	}
+	return int((d + frameDur/2) / frameDur)
 }
 
 // Registrar is the answer a registration gateway's REGISTER gets (and, for a
@@ -169,6 +209,8 @@ type Switch struct {
 
 	handlers map[string]apiFunc
 	chans    channels
+	gap      int      // Options.BroadcastGap in frames
+	mute     int      // Options.PlaybackCallerMute in frames
 	tmpDir   string   // the default TempDir once made, under mu
 	out      outbound // originate and uuid_deflect (fstest_originate.go, fstest_deflect.go)
 }
@@ -208,6 +250,7 @@ func New(o Options) *Switch {
 	for _, m := range o.Modules {
 		s.modules[m] = true
 	}
+	s.gap, s.mute = frames(o.BroadcastGap, DefaultBroadcastGap), frames(o.PlaybackCallerMute, DefaultPlaybackCallerMute)
 	s.handlers = s.coreAPI()
 	return s
 }

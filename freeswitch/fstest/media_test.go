@@ -79,7 +79,9 @@ func TestBroadcastBreak(t *testing.T) {
 	}
 }
 
-// TestBroadcastQueue: a second broadcast starts when the first ends.
+// TestBroadcastQueue: a second broadcast starts when the first ends, after
+// the lead frames of its own: the caller hears 100 ms of silence between
+// the two (a real switch: 100.2 ms between queued files).
 func TestBroadcastQueue(t *testing.T) {
 	s := newSwitch(t, Options{})
 	l := newESLLog(t, s)
@@ -101,8 +103,59 @@ func TestBroadcastQueue(t *testing.T) {
 		t.Errorf("order %v", order)
 	}
 	h := s.Heard(id)
-	if len(h) != 3200 || toneFreq(h[:1600], 8000) < 680 || toneFreq(h[1600:], 8000) < 880 {
-		t.Errorf("heard %d samples", len(h))
+	if len(h) != 4000 || toneFreq(h[:1600], 8000) < 680 || toneFreq(h[2400:], 8000) < 880 {
+		t.Fatalf("heard %d samples, want 1600 + 800 of silence + 1600", len(h))
+	}
+	if slices.ContainsFunc(h[1600:2400], func(v int16) bool { return v != 0 }) {
+		t.Error("the gap between the broadcasts is not silent")
+	}
+}
+
+// TestPlaybackTimingOptions: BroadcastGap and PlaybackCallerMute set the
+// gap between queued broadcasts and the caller's audio lost at each
+// start; negative values turn them off.
+func TestPlaybackTimingOptions(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		o        Options
+		gap, mut int // samples
+	}{
+		{"defaults", Options{}, 800, 640},
+		{"off", Options{BroadcastGap: -1, PlaybackCallerMute: -1}, 0, 0},
+		{"set", Options{BroadcastGap: 200 * time.Millisecond, PlaybackCallerMute: 60 * time.Millisecond}, 1600, 960},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSwitch(t, tc.o)
+			l := newESLLog(t, s)
+			w := newWSServer(t)
+			id := answeredCall(t, s, l, InboundCall{})
+			l.api("uuid_audio_stream " + id + " start " + w.url + " mono 8k")
+			p := w.accept(t)
+			l.wait("mod_audio_stream::connect", 5*time.Second)
+			dir := t.TempDir()
+			a, b := filepath.Join(dir, "a.r8"), filepath.Join(dir, "b.r8")
+			writeBytes(t, a, pcmBytes(tone(700, 8000, 1600)))
+			writeBytes(t, b, pcmBytes(tone(900, 8000, 1600)))
+			l.api("uuid_broadcast " + id + " " + a + " aleg")
+			l.api("uuid_broadcast " + id + " " + b + " aleg")
+			l.wait("PLAYBACK_STOP", 5*time.Second)
+			l.wait("PLAYBACK_STOP", 5*time.Second)
+			time.Sleep(60 * time.Millisecond)
+			l.api("uuid_audio_stream " + id + " stop")
+			if h := s.Heard(id); len(h) != 3200+tc.gap {
+				t.Errorf("heard %d samples, want 3200 + a gap of %d", len(h), tc.gap)
+			}
+			p.closeInfo(t)
+			zero := 0
+			for _, f := range p.rest {
+				if len(f.data) == 320 && !slices.ContainsFunc(f.data, func(c byte) bool { return c != 0 }) {
+					zero++
+				}
+			}
+			if zero*160 != tc.mut {
+				t.Errorf("%d caller frames of zeros, want %d (%d samples at each of the 2 starts)", zero, tc.mut/160, tc.mut/2)
+			}
+		})
 	}
 }
 
@@ -210,7 +263,9 @@ func parseTestWAV(t *testing.T, data []byte) (int, int, []int16) {
 }
 
 // TestRecordStereo: RECORD_STEREO=true gives the caller on the left and
-// the played file on the right; the hangup finalizes the file.
+// the played file on the right; the hangup finalizes the file. The
+// caller's audio is lost for 40 ms as the playback starts (zeros on the
+// left, as a real switch recorded it).
 func TestRecordStereo(t *testing.T) {
 	s := newSwitch(t, Options{})
 	l := newESLLog(t, s)
@@ -253,7 +308,25 @@ func TestRecordStereo(t *testing.T) {
 		t.Fatal("nothing on the right channel")
 	}
 	right = right[first : last+1] // the played file, silence around it
-	if f := toneFreq(left, 8000); f < 430 || f > 450 {
+	// The longest run of zeros on the left.
+	at, n := 0, 0
+	for i := 0; i < len(left); {
+		j := i
+		for j < len(left) && left[j] == 0 {
+			j++
+		}
+		if j-i > n {
+			at, n = i, j-i
+		}
+		i = j + 1
+	}
+	// (The file's first sample is a zero crossing: it starts at first-1.)
+	if n < 320 || n > 322 || at < first-1 || at > first {
+		t.Errorf("caller muted for %d samples from %d, want the 320 from the file's start (%d)", n, at, first-1)
+	}
+	first = at
+	heardCaller := slices.Concat(left[:first], left[first+320:])
+	if f := toneFreq(heardCaller, 8000); f < 430 || f > 450 {
 		t.Errorf("left channel at %.0f Hz, want the caller's 440", f)
 	}
 	if len(right) < 3900 || len(right) > 4000 || goertzel(right, 8000, 1000) < 0.8 {

@@ -355,6 +355,18 @@ func TestAudioStreamDuringPlaybackAsRecorded(t *testing.T) {
 	if want := int(stopAt.Sub(startAt) / frameDur); during < want-5 {
 		t.Errorf("%d frames during the %v playback, want ~%d: the caller keeps streaming", during, stopAt.Sub(startAt), want)
 	}
+	// At PLAYBACK_START two of the caller's frames come as zeros (the
+	// websocket log: ≈0 at 2168 and 2188 ms, the tone's phase going on
+	// after them).
+	zero := 0
+	for _, f := range p.rest {
+		if !slices.ContainsFunc(f.data, func(c byte) bool { return c != 0 }) {
+			zero++
+		}
+	}
+	if zero != 2 {
+		t.Errorf("%d frames of zeros, want the 2 after PLAYBACK_START", zero)
+	}
 	got, want := sequence(l.seen, id), recordedSequence(t, "audio-stream-during-playback.jsonl")
 	if !slices.Equal(got, want) {
 		t.Fatalf("events\n got  %v\n want %v", got, want)
