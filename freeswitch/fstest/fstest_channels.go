@@ -203,10 +203,12 @@ func (s *Switch) channel(id string) (*channel, bool) {
 	return ch, ok
 }
 
+// uuidAnswer is uuid_answer: "+OK\n"; "-ERROR\n" for a uuid that names no
+// channel, or none (as a real switch answers, unlike the other uuid_*).
 func (s *Switch) uuidAnswer(b *batch, id string) string {
 	ch, ok := s.channel(id)
 	if !ok {
-		return "-ERR No such channel!\n"
+		return "-ERROR\n"
 	}
 	s.chans.mu.Lock()
 	already := ch.answered
@@ -282,7 +284,7 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 
 func (s *Switch) uuidKill(b *batch, args []string) string {
 	if len(args) == 0 {
-		return "-ERR Usage: uuid_kill <uuid> [cause]\n"
+		return "-USAGE: <uuid> [cause]\n"
 	}
 	cause := ""
 	if len(args) > 1 {
