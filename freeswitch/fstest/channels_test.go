@@ -2,8 +2,13 @@ package fstest
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // channelEventNames lists a recording's channel event names in order
@@ -31,7 +36,7 @@ func channelEventNames(t *testing.T, rec string) []string {
 }
 
 func TestInboundCallEventsAsRecorded(t *testing.T) {
-	s := New(Options{GenDir: t.TempDir()})
+	s := New(asRecorded(Options{GenDir: t.TempDir()}))
 	s.Start()
 	defer s.Close()
 	c := dial(t, s)
@@ -72,5 +77,68 @@ func TestInboundCallEventsAsRecorded(t *testing.T) {
 	if !ok || len(arr) != 2 || !strings.Contains(arr[0].(string), "491001") ||
 		!strings.Contains(create["variable_sip_h_Diversion"].(string), "491000") || create["Caller-Destination-Number"] != "9228" {
 		t.Fatalf("CHANNEL_CREATE variables: %v %v", create["variable_sip_i_diversion"], create["variable_sip_h_Diversion"])
+	}
+}
+
+// TestDefaultDialplanIsShipped: the simulator's default dialplan is the
+// public context of freeswitch/conf, action for action.
+func TestDefaultDialplanIsShipped(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "conf", "dialplan", "public.xml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`<action application="([^"]*)"(?: data="([^"]*)")?\s*/>`).FindAllStringSubmatch(string(b), -1) {
+		got = append(got, strings.TrimSpace(m[1]+" "+m[2]))
+	}
+	if want := DefaultDialplan(); !slices.Equal(got, want) {
+		t.Fatalf("freeswitch/conf/dialplan/public.xml runs %q, DefaultDialplan() is %q", got, want)
+	}
+}
+
+// TestInboundCallShippedProfile: with freeswitch/conf's profile and
+// dialplan (the defaults), as e2e TestConformance saw on a real switch:
+// CHANNEL_EXECUTE and _COMPLETE (_none_) of each set before park, their
+// variables on the channel; uuid_answer goes from RINGING to ANSWER
+// without PROGRESS_MEDIA; at the hangup park's EXECUTE_COMPLETE carries
+// the last application response.
+func TestInboundCallShippedProfile(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	id, err := s.Call(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := body(l.api("uuid_getvar " + id + " sipbridge_inbound")); r != "true" {
+		t.Errorf("sipbridge_inbound %q", r)
+	}
+	l.api("uuid_answer " + id)
+	l.wait("CHANNEL_ANSWER", 5*time.Second)
+	l.api("uuid_broadcast " + id + " " + filepath.Join(t.TempDir(), "none.wav") + " aleg")
+	l.wait("PRIVATE_COMMAND", 5*time.Second)
+	l.api("uuid_kill " + id)
+	l.wait("CHANNEL_DESTROY", 5*time.Second)
+	var got []string
+	for _, e := range l.seen {
+		if e.h["Unique-ID"] != id {
+			continue
+		}
+		item := e.kind() + "/" + e.h["Channel-Call-State"]
+		if a := e.h["Application"]; a != "" {
+			item += " " + strings.Join(strings.Fields(a+" "+e.h["Application-Data"]+" "+e.h["Application-Response"]), " ")
+		}
+		got = append(got, item)
+	}
+	want := []string{"CHANNEL_STATE/DOWN", "CHANNEL_STATE/DOWN", "CHANNEL_CREATE/DOWN", "CHANNEL_CALLSTATE/RINGING",
+		"CHANNEL_STATE/RINGING", "CHANNEL_STATE/RINGING",
+		"CHANNEL_EXECUTE/RINGING set sipbridge_inbound=true", "CHANNEL_EXECUTE_COMPLETE/RINGING set sipbridge_inbound=true _none_",
+		"CHANNEL_EXECUTE/RINGING set hangup_after_bridge=true", "CHANNEL_EXECUTE_COMPLETE/RINGING set hangup_after_bridge=true _none_",
+		"CHANNEL_EXECUTE/RINGING set continue_on_fail=true", "CHANNEL_EXECUTE_COMPLETE/RINGING set continue_on_fail=true _none_",
+		"CHANNEL_EXECUTE/RINGING park", "CHANNEL_PARK/RINGING", "CHANNEL_ANSWER/RINGING", "CHANNEL_CALLSTATE/ACTIVE"}
+	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
+		t.Fatalf("events\n got  %q\n want %q…", got, want)
+	}
+	if !slices.Contains(got, "CHANNEL_EXECUTE_COMPLETE/ACTIVE park FILE NOT FOUND") {
+		t.Errorf("no EXECUTE_COMPLETE of park with the broadcast's response at the hangup: %q", got[len(want):])
 	}
 }

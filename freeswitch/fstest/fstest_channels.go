@@ -13,9 +13,13 @@ import (
 // Inbound channels. A call is built from the CHANNEL_CREATE recorded on a
 // real switch (inbound-headers-a.jsonl), so it carries the same variable set,
 // with the SIP headers, numbers and addresses the test asks for, and it
-// fires the recorded event sequences: CREATE … PARK on arrival (as the park
-// dialplan of freeswitch/conf does), PROGRESS_MEDIA … ANSWER on uuid_answer,
-// HANGUP … DESTROY on uuid_kill or Hangup.
+// fires the sequences of a real switch: CREATE, then the dialplan
+// (Options.Dialplan: CHANNEL_EXECUTE and _COMPLETE of each set, as
+// freeswitch/conf's public context does, then CHANNEL_EXECUTE park and
+// CHANNEL_PARK); ANSWER on uuid_answer (PROGRESS_MEDIA first with
+// Options.InboundLateNegotiation); HANGUP … DESTROY on uuid_kill or Hangup,
+// the park application's EXECUTE_COMPLETE carrying the last application
+// response (FILE PLAYED after a broadcast), as e2e TestConformance shows.
 
 // InboundCall describes an INVITE that FreeSWITCH accepted.
 type InboundCall struct {
@@ -44,6 +48,7 @@ type channel struct {
 	answered bool
 
 	callerAudio func([]int16)
+	parkApp     string     // Application-UUID of the park running on the channel ("" if none)
 	media       *chanMedia // fstest_media.go; nil until used
 	hangingUp   string     // the call state while the hangup sequence runs
 	hangupCause string
@@ -164,17 +169,69 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 	for _, st := range []struct{ name, state, callState string }{
 		{"CHANNEL_STATE", "CS_NEW", "DOWN"}, {"CHANNEL_STATE", "CS_INIT", "DOWN"}, {"CHANNEL_CREATE", "CS_INIT", "DOWN"},
 		{"CHANNEL_CALLSTATE", "CS_ROUTING", "RINGING"}, {"CHANNEL_STATE", "CS_ROUTING", "RINGING"},
-		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_EXECUTE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_PARK", "CS_EXECUTE", "RINGING"},
+		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"},
 	} {
-		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE" || st.name == "CHANNEL_EXECUTE" || st.name == "CHANNEL_PARK")
+		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE")
 	}
+	s.runDialplan(ch)
 	return id, nil
+}
+
+// runDialplan runs Options.Dialplan on a new inbound channel as
+// switch_core_session_exec does: CHANNEL_EXECUTE (Application,
+// Application-Data when there is some, Application-UUID), the
+// application, CHANNEL_EXECUTE_COMPLETE (Application-Response: the
+// current_application_response variable, else "_none_"); park ends it
+// with CHANNEL_PARK, its EXECUTE_COMPLETE comes at the hangup.
+func (s *Switch) runDialplan(ch *channel) {
+	for _, step := range s.o.Dialplan {
+		app, data, _ := strings.Cut(strings.TrimSpace(step), " ")
+		data = strings.TrimSpace(data)
+		appID := uuid.NewString()
+		s.setVar(ch, "current_application", &app)
+		if data != "" {
+			s.setVar(ch, "current_application_data", &data)
+		} else {
+			s.setVar(ch, "current_application_data", nil)
+		}
+		s.channelEventX(nil, ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "RINGING", "ringing", "", true, appHeaders(app, data, appID, ""))
+		if app == "park" {
+			s.chans.mu.Lock()
+			ch.parkApp = appID
+			s.chans.mu.Unlock()
+			s.channelEvent(nil, ch, "CHANNEL_PARK", "CS_EXECUTE", "RINGING", "ringing", "", true)
+			return
+		}
+		if k, v, ok := strings.Cut(data, "="); app == "set" && ok {
+			s.setVar(ch, k, &v)
+		}
+		resp, _ := s.getVar(ch, "current_application_response")
+		s.channelEventX(nil, ch, "CHANNEL_EXECUTE_COMPLETE", "CS_EXECUTE", "RINGING", "ringing", "", true, appHeaders(app, data, appID, firstNonEmpty(resp, "_none_")))
+	}
+}
+
+// appHeaders are the Application-* headers of CHANNEL_EXECUTE (response
+// "") and CHANNEL_EXECUTE_COMPLETE.
+func appHeaders(app, data, appID, response string) map[string]any {
+	h := map[string]any{"Application": app, "Application-UUID": appID}
+	if data != "" {
+		h["Application-Data"] = data
+	}
+	if response != "" {
+		h["Application-Response"] = response
+	}
+	return h
 }
 
 // channelEvent fires one channel event (to b, or at once when b is nil);
 // withVars adds the channel variables (the recordings show them on CREATE,
 // EXECUTE, PARK, ANSWER, HANGUP…).
 func (s *Switch) channelEvent(b *batch, ch *channel, name, state, callState, answerState, cause string, withVars bool) {
+	s.channelEventX(b, ch, name, state, callState, answerState, cause, withVars, nil)
+}
+
+// channelEventX is channelEvent with extra headers.
+func (s *Switch) channelEventX(b *batch, ch *channel, name, state, callState, answerState, cause string, withVars bool, extra map[string]any) {
 	h := map[string]any{"Event-Name": name, "Channel-State": state, "Channel-Call-State": callState, "Answer-State": answerState,
 		"Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid, "Call-Direction": "inbound"}
 	if cause != "" {
@@ -187,6 +244,9 @@ func (s *Switch) channelEvent(b *batch, ch *channel, name, state, callState, ans
 		}
 	}
 	s.chans.mu.Unlock()
+	for k, v := range extra {
+		h[k] = v
+	}
 	s.fire(b, s.eventFromMap(h, ""))
 }
 
@@ -225,9 +285,13 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 	}
 	s.chans.mu.Unlock()
 	if !already {
-		s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
-		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
-		s.channelEvent(b, ch, "CHANNEL_ANSWER", "CS_EXECUTE", "EARLY", "answered", "", true)
+		from := "RINGING"
+		if s.o.InboundLateNegotiation {
+			s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
+			s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
+			from = "EARLY"
+		}
+		s.channelEvent(b, ch, "CHANNEL_ANSWER", "CS_EXECUTE", from, "answered", "", true)
 		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "ACTIVE", "answered", "", false)
 	}
 	return "+OK\n"
@@ -246,6 +310,7 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 	}
 	s.chans.mu.Lock()
 	delete(s.chans.byID, id)
+	parkApp := ch.parkApp
 	call := "ACTIVE"
 	if !ch.answered {
 		call = "RINGING"
@@ -267,7 +332,14 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 		{"CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", true}, {"CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", true},
 		{"CHANNEL_STATE", "CS_DESTROY", "HANGUP", false},
 	} {
-		s.channelEvent(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
+		var extra map[string]any
+		if st.name == "CHANNEL_EXECUTE_COMPLETE" && parkApp != "" {
+			// park returns: its response is whatever application answered
+			// last (FILE PLAYED after a broadcast), else _none_.
+			resp, _ := s.getVar(ch, "current_application_response")
+			extra = appHeaders("park", "", parkApp, firstNonEmpty(resp, "_none_"))
+		}
+		s.channelEventX(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars, extra)
 		switch {
 		case st.name == "CHANNEL_HANGUP":
 			s.mediaHangup(b, ch, 1)

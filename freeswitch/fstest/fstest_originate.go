@@ -521,10 +521,12 @@ func (s *Switch) park(ch *channel) {
 		return // hung up before the application started
 	}
 	s.legEvent(ch, "CHANNEL_STATE", "CS_EXECUTE", "ACTIVE", "answered", "", false, nil)
+	app := uuid.NewString()
 	s.chans.mu.Lock()
 	ch.vars["variable_current_application"] = "park"
+	ch.parkApp = app
 	s.chans.mu.Unlock()
-	s.legEvent(ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "ACTIVE", "answered", "", true, map[string]any{"Application": "park", "Application-UUID": uuid.NewString()})
+	s.legEvent(ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "ACTIVE", "answered", "", true, map[string]any{"Application": "park", "Application-UUID": app})
 	s.legEvent(ch, "CHANNEL_PARK", "CS_EXECUTE", "ACTIVE", "answered", "", true, nil)
 }
 

@@ -134,6 +134,28 @@ type Options struct {
 	// uuid_record) but hold zeros, and that audio of the caller is gone.
 	// Default 40 ms (2 frames).
 	PlaybackCallerMute time.Duration
+
+	// Dialplan is what the public context runs on an inbound call, one
+	// "app" or "app data" each, before it parks: by default (nil)
+	// freeswitch/conf's dialplan/public.xml (DefaultDialplan). set puts
+	// its variable on the channel; other applications only fire their
+	// CHANNEL_EXECUTE and _COMPLETE; park ends the list (it is added when
+	// missing). The recordings' switch ran park alone ([]string{"park"}).
+	Dialplan []string
+	// InboundLateNegotiation is the profile's inbound-late-negotiation.
+	// false, as in freeswitch/conf's external profile (the default):
+	// uuid_answer goes from RINGING straight to CHANNEL_ANSWER and
+	// CALLSTATE ACTIVE. true, as on the vanilla profile the recordings
+	// were made with: the answer negotiates the media first, so
+	// CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY come before it (both
+	// seen on a real FreeSWITCH 1.11.1, e2e TestConformance).
+	InboundLateNegotiation bool
+}
+
+// DefaultDialplan is the public context of freeswitch/conf
+// (dialplan/public.xml): three set actions, then park.
+func DefaultDialplan() []string {
+	return []string{"set sipbridge_inbound=true", "set hangup_after_bridge=true", "set continue_on_fail=true", "park"}
 }
 
 // Defaults of the playback timing (Options.BroadcastGap, PlaybackCallerMute).
@@ -239,6 +261,12 @@ func New(o Options) *Switch {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.Dialplan == nil {
+		o.Dialplan = DefaultDialplan()
+	}
+	if n := len(o.Dialplan); n == 0 || strings.TrimSpace(o.Dialplan[n-1]) != "park" {
+		o.Dialplan = append(slices.Clip(o.Dialplan), "park")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

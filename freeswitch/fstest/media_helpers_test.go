@@ -538,3 +538,13 @@ func wireAfter(wire []string, reply string, n int, kinds ...string) []string {
 	}
 	return nil
 }
+
+// asRecorded sets the simulator up as the switch the call recordings were
+// made on (fixtures README): a vanilla external profile, whose
+// inbound-late-negotiation makes uuid_answer fire PROGRESS_MEDIA first,
+// and a public context that ran park alone.
+func asRecorded(o Options) Options {
+	o.Dialplan = []string{"park"}
+	o.InboundLateNegotiation = true
+	return o
+}

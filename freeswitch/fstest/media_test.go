@@ -187,7 +187,7 @@ func TestBroadcastMissingFile(t *testing.T) {
 // TestRecordStartStopAsRecorded replays record-start-stop: replies, event
 // sequence and the RECORD_STOP variables, and a valid WAV of that size.
 func TestRecordStartStopAsRecorded(t *testing.T) {
-	s := newSwitch(t, Options{})
+	s := newSwitch(t, asRecorded(Options{}))
 	l := newESLLog(t, s)
 	path := filepath.Join(t.TempDir(), "x.wav")
 	id, _ := s.Call(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
