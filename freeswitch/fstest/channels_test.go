@@ -141,4 +141,89 @@ func TestInboundCallShippedProfile(t *testing.T) {
 	if !slices.Contains(got, "CHANNEL_EXECUTE_COMPLETE/ACTIVE park FILE NOT FOUND") {
 		t.Errorf("no EXECUTE_COMPLETE of park with the broadcast's response at the hangup: %q", got[len(want):])
 	}
+	// The offer is negotiated on arrival: codecs from CS_INIT on; no
+	// caller profile at CS_NEW; the state headers of a real switch.
+	for _, e := range l.seen {
+		if e.h["Unique-ID"] != id {
+			continue
+		}
+		state, name := e.h["Channel-State"], e.kind()
+		_, codec := e.h["Channel-Read-Codec-Name"]
+		_, caller := e.h["Caller-Unique-ID"]
+		if codec != (state != "CS_NEW") || caller != (state != "CS_NEW") || e.h["Channel-HIT-Dialplan"] != "true" {
+			t.Errorf("%s/%s: codec headers %v, caller profile %v, HIT-Dialplan %q", name, state, codec, caller, e.h["Channel-HIT-Dialplan"])
+		}
+		if name == "CHANNEL_CREATE" && e.h["Channel-State-Number"] != "2" || name == "CHANNEL_HANGUP" && e.h["Channel-State-Number"] != "10" {
+			t.Errorf("%s Channel-State-Number %q", name, e.h["Channel-State-Number"])
+		}
+	}
+}
+
+// channelHeaderNames lists, per channel event (CODEC left out), its kind,
+// Channel-State and the names of its headers without the channel
+// variables and the standard ones.
+func channelHeaderNames(evs []ev, id string) []string {
+	std := map[string]bool{}
+	for _, k := range standardHeaders {
+		std[k] = true
+	}
+	var out []string
+	for _, e := range evs {
+		if e.h["Unique-ID"] != id || e.kind() == "CODEC" {
+			continue
+		}
+		var names []string
+		for _, k := range e.keys {
+			if !std[k] && !strings.HasPrefix(k, "variable_") {
+				names = append(names, k)
+			}
+		}
+		slices.Sort(names)
+		out = append(out, e.kind()+"/"+e.h["Channel-State"]+" "+e.h["Channel-State-Number"]+" "+strings.Join(names, ","))
+	}
+	return out
+}
+
+// TestInboundCallHeaderNamesAsRecorded: every channel event of an
+// answered and killed call has the recorded header names (the channel
+// variables aside) and Channel-State-Number (inbound-answer-hangup).
+func TestInboundCallHeaderNamesAsRecorded(t *testing.T) {
+	frames, err := LoadRecording("inbound-answer-hangup.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec []ev
+	for _, f := range frames {
+		if f.Dir == "s2c" && isEventFrame(f.Raw) {
+			e, err := parseEvent(f.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec = append(rec, e)
+		}
+	}
+	recID := ""
+	for _, e := range rec {
+		if e.h["Event-Name"] == "CHANNEL_CREATE" {
+			recID = e.h["Unique-ID"]
+			break
+		}
+	}
+	want := channelHeaderNames(rec, recID)
+
+	s := newSwitch(t, asRecorded(Options{}))
+	l := newESLLog(t, s)
+	id := answeredCall(t, s, l, InboundCall{})
+	l.api("uuid_kill " + id)
+	l.wait("CHANNEL_DESTROY", 5*time.Second)
+	l.none("", 100*time.Millisecond)
+	got := channelHeaderNames(l.seen, id)
+	if len(got) != len(want) {
+		t.Fatalf("%d channel events, want %d:\n got  %q\n want %q", len(got), len(want), got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("event %d:\n got  %s\n want %s", i, got[i], want[i])
+		}
+	}
 }

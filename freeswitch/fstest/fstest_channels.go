@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -52,6 +55,52 @@ type channel struct {
 	media       *chanMedia // fstest_media.go; nil until used
 	hangingUp   string     // the call state while the hangup sequence runs
 	hangupCause string
+	callState   string // the last CHANNEL_CALLSTATE's ("" = DOWN), for Original-Channel-Call-State
+}
+
+// stateNumbers are FreeSWITCH's switch_channel_state_t values.
+var stateNumbers = map[string]int{"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
+	"CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8, "CS_RESET": 9, "CS_HANGUP": 10,
+	"CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13}
+
+// callStateNumbers are its switch_channel_callstate_t values.
+var callStateNumbers = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5,
+	"RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8}
+
+// addStateHeaders adds what switch_channel_event_set_basic_data writes
+// about the state (s.chans.mu held): Channel-State-Number is the state the
+// channel is already in, ahead of Channel-State (the state being run) —
+// CS_ROUTING at CREATE and ORIGINATE, CS_INIT at OUTGOING, CS_HANGUP from
+// the hangup on, CS_DESTROY at DESTROY (0 for a leg never born), as the
+// recordings and the real switch show; a CALLSTATE event adds the call
+// state before it (Original-Channel-Call-State) and the new one's number.
+func (ch *channel) addStateHeaders(h map[string]any, name, state, callState, answerState string) {
+	n := stateNumbers[state]
+	switch {
+	case name == "CHANNEL_OUTGOING":
+		n = 1
+	case name == "CHANNEL_CREATE" || name == "CHANNEL_ORIGINATE":
+		n = 2
+	case name == "CHANNEL_DESTROY" && state == "CS_NONE", name == "CHANNEL_STATE" && state == "CS_DESTROY" && answerState != "hangup":
+		n = 0 // switch_core_session_destroy of a session that never ran (originate-gateway-down)
+	case name == "CHANNEL_DESTROY":
+		n = 12
+	case answerState == "hangup" && n < 10:
+		n = 10
+	}
+	h["Channel-State-Number"] = strconv.Itoa(n)
+	if name == "CHANNEL_CALLSTATE" {
+		h["Original-Channel-Call-State"] = firstNonEmpty(ch.callState, "DOWN")
+		h["Channel-Call-State-Number"] = strconv.Itoa(callStateNumbers[callState])
+		ch.callState = callState
+	}
+}
+
+// codecHeaders are the Channel-*-Codec-* headers of a PCMU channel.
+func codecHeaders() map[string]any {
+	return map[string]any{"Channel-Read-Codec-Name": "PCMU", "Channel-Read-Codec-Rate": "8000",
+		"Channel-Read-Codec-Bit-Rate": "64000", "Channel-Write-Codec-Name": "PCMU", "Channel-Write-Codec-Rate": "8000",
+		"Channel-Write-Codec-Bit-Rate": "64000"}
 }
 
 type channels struct {
@@ -138,6 +187,7 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 	for k, val := range set {
 		v[k] = val
 	}
+	v["Channel-HIT-Dialplan"] = "true"
 	for name, vals := range c.Headers {
 		if len(vals) == 0 {
 			continue
@@ -172,6 +222,13 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"},
 	} {
 		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE")
+		if st.state == "CS_NEW" && !s.o.InboundLateNegotiation {
+			// The offer is negotiated on arrival (a real switch fires
+			// CODEC ×2 here): every later event has the codecs.
+			s.chans.mu.Lock()
+			maps.Copy(ch.vars, codecHeaders())
+			s.chans.mu.Unlock()
+		}
 	}
 	s.runDialplan(ch)
 	return id, nil
@@ -239,15 +296,31 @@ func (s *Switch) channelEventX(b *batch, ch *channel, name, state, callState, an
 	}
 	s.chans.mu.Lock()
 	for k, v := range ch.vars {
+		if state == "CS_NEW" && strings.HasPrefix(k, "Caller-") {
+			continue // no caller profile yet
+		}
 		if withVars || !strings.HasPrefix(k, "variable_") {
 			h[k] = v
 		}
 	}
+	ch.addStateHeaders(h, name, state, callState, answerState)
 	s.chans.mu.Unlock()
 	for k, v := range extra {
 		h[k] = v
 	}
-	s.fire(b, s.eventFromMap(h, ""))
+	s.fire(b, hangupCompleteCause(s.eventFromMap(h, ""), name, cause))
+}
+
+// hangupCompleteCause gives CHANNEL_HANGUP_COMPLETE its Hangup-Cause twice,
+// as FreeSWITCH writes it: once of its own, right after the standard
+// headers, once with the channel's data (inbound-answer-hangup,
+// originate-busy).
+func hangupCompleteCause(e *event, name, cause string) *event {
+	if name == "CHANNEL_HANGUP_COMPLETE" && cause != "" {
+		n := min(len(standardHeaders), len(e.hdrs))
+		e.hdrs = slices.Insert(e.hdrs, n, hdr{"Hangup-Cause", cause})
+	}
+	return e
 }
 
 // channelAPI adds the channel commands to the api table.
@@ -284,6 +357,12 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 		}
 	}
 	s.chans.mu.Unlock()
+	if !already && s.o.InboundLateNegotiation {
+		// Negotiated now (the recorded CODEC ×2 before PROGRESS_MEDIA).
+		s.chans.mu.Lock()
+		maps.Copy(ch.vars, codecHeaders())
+		s.chans.mu.Unlock()
+	}
 	if !already {
 		from := "RINGING"
 		if s.o.InboundLateNegotiation {

@@ -272,7 +272,7 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 	m.cur = p
 	m.started = append(m.started, path)
 	m.muteLeft = s.mute // the caller's next frames are lost (switch_ivr_play_file's start)
-	s.mediaEvent(b, ch, "PLAYBACK_START", "", map[string]any{"Playback-File-Path": path}, "")
+	s.mediaEvent(b, ch, "PLAYBACK_START", "", playbackHeaders(path, ""), "")
 }
 
 // finishLocked ends the current playback with status done or break.
@@ -287,8 +287,22 @@ func (m *chanMedia) finishLocked(b *batch, status string) {
 		"playback_ms": strconv.Itoa(in / (p.native / 1000)), "playback_samples": strconv.Itoa(in)} {
 		s.setVar(ch, k, &v)
 	}
-	s.mediaEvent(b, ch, "PLAYBACK_STOP", "", map[string]any{"Playback-File-Path": p.path, "Playback-Status": status}, "")
+	s.mediaEvent(b, ch, "PLAYBACK_STOP", "", playbackHeaders(p.path, status), "")
 	m.completeLocked(b, p.cmd, p.path, p.appUUID, "FILE PLAYED")
+}
+
+// playbackHeaders are PLAYBACK_START's (status "") and PLAYBACK_STOP's:
+// a path with a "<type>://" prefix adds Playback-File-Type (tone_stream
+// on the real switch, e2e TestConformance).
+func playbackHeaders(path, status string) map[string]any {
+	h := map[string]any{"Playback-File-Path": path}
+	if typ, _, ok := strings.Cut(path, "://"); ok && !strings.ContainsAny(typ, "/ ") {
+		h["Playback-File-Type"] = typ
+	}
+	if status != "" {
+		h["Playback-Status"] = status
+	}
+	return h
 }
 
 // completeLocked fires the end of the playback application and of the

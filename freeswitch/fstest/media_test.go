@@ -546,9 +546,11 @@ func TestBroadcastToneStream(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	l.api("uuid_broadcast " + id + " tone_stream://%(300,0,1000) aleg")
-	l.wait("PLAYBACK_START", 5*time.Second)
-	if e := l.wait("PLAYBACK_STOP", 5*time.Second); e.h["Playback-Status"] != "done" {
-		t.Errorf("PLAYBACK_STOP %q", e.h["Playback-Status"])
+	if e := l.wait("PLAYBACK_START", 5*time.Second); e.h["Playback-File-Type"] != "tone_stream" {
+		t.Errorf("PLAYBACK_START Playback-File-Type %q", e.h["Playback-File-Type"])
+	}
+	if e := l.wait("PLAYBACK_STOP", 5*time.Second); e.h["Playback-Status"] != "done" || e.h["Playback-File-Type"] != "tone_stream" {
+		t.Errorf("PLAYBACK_STOP %q %q", e.h["Playback-Status"], e.h["Playback-File-Type"])
 	}
 	if e := l.wait("CHANNEL_EXECUTE_COMPLETE", 5*time.Second); e.h["Application-Response"] != "FILE PLAYED" {
 		t.Errorf("EXECUTE_COMPLETE %q", e.h["Application-Response"])
