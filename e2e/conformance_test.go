@@ -717,8 +717,9 @@ var simEvents = map[string]bool{
 }
 
 // itemHeaders are the headers an event is compared by, when present.
-var itemHeaders = []string{"Channel-State", "Channel-Call-State", "Answer-State", "Hangup-Cause", "Application",
-	"Application-Data", "Application-Response", "Playback-Status", "Playback-File-Path", "State", "Ping-Status",
+var itemHeaders = []string{"Channel-State", "Channel-State-Number", "Channel-Call-State", "Original-Channel-Call-State",
+	"Channel-Call-State-Number", "Channel-HIT-Dialplan", "Answer-State", "Hangup-Cause", "Application",
+	"Application-Data", "Application-Response", "Playback-Status", "Playback-File-Path", "Playback-File-Type", "State", "Ping-Status",
 	"Status", "Phrase", "API-Command", "API-Command-Argument", "Job-Command", "Job-Command-Arg", "execute-app-arg"}
 
 // standard are the headers every event has: not listed among a gateway
@@ -744,10 +745,13 @@ func (d *side) item(e *esl.Event) string {
 			fmt.Fprintf(&b, " %s=%s", h, fstest.NormalizeUUIDs(d.paths(v)))
 		}
 	}
-	if strings.HasPrefix(eventKind(e), "sofia::gateway_") {
+	// The names of the event's own headers: all of a gateway event's, a
+	// channel event's without the channel variables (their set depends on
+	// the SIP messages of the call).
+	if gw, ch := strings.HasPrefix(eventKind(e), "sofia::gateway_"), e.Get("Unique-ID") != ""; gw || ch {
 		var own []string
 		for k := range e.Headers {
-			if !standard[k] {
+			if !standard[k] && !strings.HasPrefix(k, "variable_") {
 				own = append(own, k)
 			}
 		}
