@@ -96,6 +96,22 @@ func (ch *channel) addStateHeaders(h map[string]any, name, state, callState, ans
 	}
 }
 
+// codecEvents sets the channel's codecs (PCMU) and fires the two CODEC
+// events of switch_core_session_set_real_read_codec and _set_write_codec
+// with the headers the real switch and the recordings show.
+func (s *Switch) codecEvents(b *batch, ch *channel, state, callState string) {
+	s.chans.mu.Lock()
+	maps.Copy(ch.vars, codecHeaders())
+	s.chans.mu.Unlock()
+	s.channelEventX(b, ch, "CODEC", state, callState, "ringing", "", false, map[string]any{
+		"channel-read-codec-name": "PCMU", "channel-read-codec-rate": "8000", "channel-read-codec-bit-rate": "64000",
+		"Event-Calling-File": "switch_core_codec.c", "Event-Calling-Function": "switch_core_session_set_real_read_codec",
+		"Event-Calling-Line-Number": "189"})
+	s.channelEventX(b, ch, "CODEC", state, callState, "ringing", "", false, map[string]any{
+		"Channel-Write-codec-bit-rate": "64000", "Event-Calling-File": "switch_core_codec.c",
+		"Event-Calling-Function": "switch_core_session_set_write_codec", "Event-Calling-Line-Number": "471"})
+}
+
 // codecHeaders are the Channel-*-Codec-* headers of a PCMU channel.
 func codecHeaders() map[string]any {
 	return map[string]any{"Channel-Read-Codec-Name": "PCMU", "Channel-Read-Codec-Rate": "8000",
@@ -223,11 +239,9 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 	} {
 		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE")
 		if st.state == "CS_NEW" && !s.o.InboundLateNegotiation {
-			// The offer is negotiated on arrival (a real switch fires
-			// CODEC ×2 here): every later event has the codecs.
-			s.chans.mu.Lock()
-			maps.Copy(ch.vars, codecHeaders())
-			s.chans.mu.Unlock()
+			// The offer is negotiated on arrival: CODEC ×2, and every
+			// later event has the codecs.
+			s.codecEvents(nil, ch, "CS_NEW", "DOWN")
 		}
 	}
 	s.runDialplan(ch)
@@ -296,8 +310,8 @@ func (s *Switch) channelEventX(b *batch, ch *channel, name, state, callState, an
 	}
 	s.chans.mu.Lock()
 	for k, v := range ch.vars {
-		if state == "CS_NEW" && strings.HasPrefix(k, "Caller-") {
-			continue // no caller profile yet
+		if name == "CHANNEL_STATE" && state == "CS_NEW" && strings.HasPrefix(k, "Caller-") {
+			continue // fired before the caller profile is set
 		}
 		if withVars || !strings.HasPrefix(k, "variable_") {
 			h[k] = v
@@ -308,17 +322,21 @@ func (s *Switch) channelEventX(b *batch, ch *channel, name, state, callState, an
 	for k, v := range extra {
 		h[k] = v
 	}
-	s.fire(b, hangupCompleteCause(s.eventFromMap(h, ""), name, cause))
+	s.fire(b, repeatedHeaders(s.eventFromMap(h, ""), name, cause))
 }
 
-// hangupCompleteCause gives CHANNEL_HANGUP_COMPLETE its Hangup-Cause twice,
-// as FreeSWITCH writes it: once of its own, right after the standard
-// headers, once with the channel's data (inbound-answer-hangup,
-// originate-busy).
-func hangupCompleteCause(e *event, name, cause string) *event {
-	if name == "CHANNEL_HANGUP_COMPLETE" && cause != "" {
+// repeatedHeaders adds the headers FreeSWITCH writes twice (recorded in
+// inbound-answer-hangup, originate, originate-busy): CHANNEL_HANGUP_COMPLETE
+// has its own Hangup-Cause right after the standard headers besides the
+// channel's; the write CODEC event has Channel-Write-Codec-Name and -Rate
+// again with its own Channel-Write-codec-bit-rate.
+func repeatedHeaders(e *event, name, cause string) *event {
+	switch _, write := e.get("Channel-Write-codec-bit-rate"); {
+	case name == "CHANNEL_HANGUP_COMPLETE" && cause != "":
 		n := min(len(standardHeaders), len(e.hdrs))
 		e.hdrs = slices.Insert(e.hdrs, n, hdr{"Hangup-Cause", cause})
+	case name == "CODEC" && write:
+		e.hdrs = append(e.hdrs, hdr{"Channel-Write-Codec-Name", "PCMU"}, hdr{"Channel-Write-Codec-Rate", "8000"})
 	}
 	return e
 }
@@ -359,9 +377,7 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 	s.chans.mu.Unlock()
 	if !already && s.o.InboundLateNegotiation {
 		// Negotiated now (the recorded CODEC ×2 before PROGRESS_MEDIA).
-		s.chans.mu.Lock()
-		maps.Copy(ch.vars, codecHeaders())
-		s.chans.mu.Unlock()
+		s.codecEvents(b, ch, "CS_EXECUTE", "RINGING")
 	}
 	if !already {
 		from := "RINGING"

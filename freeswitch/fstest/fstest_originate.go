@@ -480,7 +480,13 @@ func (s *Switch) unborn(id string) {
 // caller id flip (CALL_UPDATE); the leg becomes a normal channel.
 func (s *Switch) answerLeg(t *legTemplates, ch *channel, p legParams) {
 	s.chans.mu.Lock()
+	_, named := ch.vars["Caller-Caller-ID-Name"]
 	mergeLegTemplate(ch.vars, t.sub(t.answered, p), p.user)
+	if !named {
+		// The recorded PARK's caller id name is the callee's, after the
+		// flip below; until then the leg has none (originate.jsonl).
+		delete(ch.vars, "Caller-Caller-ID-Name")
+	}
 	delete(ch.vars, "variable_current_application")
 	ch.vars["Caller-Channel-Answered-Time"] = microsText(s.now())
 	ch.vars["variable_endpoint_disposition"] = "ANSWER"
@@ -570,7 +576,7 @@ func (s *Switch) legEvent(ch *channel, name, state, callState, answerState, caus
 	ch.addStateHeaders(h, name, state, callState, answerState)
 	s.chans.mu.Unlock()
 	maps.Copy(h, extra)
-	s.publish(hangupCompleteCause(s.eventFromMap(h, ""), name, cause))
+	s.publish(repeatedHeaders(s.eventFromMap(h, ""), name, cause))
 }
 
 func microsText(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }

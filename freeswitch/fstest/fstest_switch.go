@@ -64,7 +64,9 @@
 // SendDTMF; the hangup stops all of it inside the recorded sequence.
 //
 // Media runs in wall time, one frame per 20 ms, whatever Options.Step is.
-// Simplified: no CODEC events and no codec negotiation (PCMU 8 kHz), no
+// Simplified: no codec negotiation (PCMU 8 kHz, its CODEC events as a real
+// switch fires them: on arrival, or at the answer with
+// Options.InboundLateNegotiation), no
 // pre-answer by uuid_audio_stream on an unanswered channel, no
 // STREAM_BUFFER_SIZE/extra headers/TLS options, no playback of mp3/ogg,
 // no bridge (b-leg broadcast), a pipe's stall does not hold the media

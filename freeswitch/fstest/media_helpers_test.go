@@ -156,12 +156,12 @@ func kinds(evs []ev) []string {
 
 // sequence is the channel's event sequence as compared with a recording:
 // name (subclass for CUSTOM) and Channel-State, without HEARTBEAT,
-// RE_SCHEDULE, API, and CODEC (not emulated).
+// RE_SCHEDULE and API.
 func sequence(evs []ev, uuid string) []string {
 	var out []string
 	for _, e := range evs {
 		switch e.h["Event-Name"] {
-		case "HEARTBEAT", "RE_SCHEDULE", "API", "CODEC", "BACKGROUND_JOB":
+		case "HEARTBEAT", "RE_SCHEDULE", "API", "BACKGROUND_JOB":
 			continue
 		}
 		if e.h["Unique-ID"] != uuid {
