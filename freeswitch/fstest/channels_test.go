@@ -2,6 +2,7 @@ package fstest
 
 import (
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -226,5 +227,56 @@ func TestInboundCallHeaderNamesAsRecorded(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("event %d:\n got  %s\n want %s", i, got[i], want[i])
 		}
+	}
+}
+
+// TestInviteACL: Invite lets in a source allowed by one of the profile's
+// inbound lists (sip_acl_authed_by names it) and refuses any other with
+// the recorded sequence and header names (inbound-acl-denied).
+func TestInviteACL(t *testing.T) {
+	s := newSwitch(t, Options{})
+	gen := s.Options().GenDir
+	writeFile(t, gen, "acl/t1.xml", aclFile("t1", "127.0.0.1/32"))
+	writeFile(t, gen, "profile/inbound.xml", profileFile("t1"))
+	s.exec("reloadacl")
+	s.exec("sofia profile external rescan")
+	l := newESLLog(t, s)
+	id, err := s.Invite(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := body(l.api("uuid_getvar " + id + " sip_acl_authed_by")); r != "t1" {
+		t.Errorf("sip_acl_authed_by %q", r)
+	}
+	l.api("uuid_kill " + id)
+	l.wait("CHANNEL_DESTROY", 5*time.Second)
+
+	denied, err := s.Invite(InboundCall{FromUser: "+14165550100", RequestUser: "9228", NetworkIP: "127.0.0.2"})
+	if !errors.Is(err, ErrCallRejected) {
+		t.Fatalf("Invite from 127.0.0.2: %v", err)
+	}
+	l.wait("CHANNEL_DESTROY", 5*time.Second)
+	l.none("", 100*time.Millisecond)
+	frames, err := LoadRecording("inbound-acl-denied.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec []ev
+	recID := ""
+	for _, f := range frames {
+		if f.Dir == "s2c" && isEventFrame(f.Raw) {
+			e, err := parseEvent(f.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recID == "" && e.h["Unique-ID"] != "" {
+				recID = e.h["Unique-ID"]
+			}
+			rec = append(rec, e)
+		}
+	}
+	got, want := channelHeaderNames(l.seen, denied), channelHeaderNames(rec, recID)
+	if !slices.Equal(got, want) {
+		t.Errorf("refused INVITE:\n got  %q\n want %q", got, want)
 	}
 }

@@ -469,3 +469,54 @@ func (s *Switch) Channels() []string {
 	defer s.chans.mu.Unlock()
 	return sortedKeys(s.chans.byID)
 }
+
+// ErrCallRejected means the profile refused an INVITE (Invite): 403.
+var ErrCallRejected = errors.New("fstest: INVITE refused by the profile's inbound ACL lists (403)")
+
+// Invite offers an INVITE as freeswitch/conf's external profile judges it
+// (auth-calls with auth-calls-acl-only): the profile's apply-inbound-acl
+// lists (set by rescan, their nodes by reloadacl) are tried in order, and
+// the first that allows NetworkIP lets the call in, as Call does with
+// ACLAuthedBy set to that list. A source no list allows is refused with
+// 403 before any dialplan: no CHANNEL_CREATE, only CHANNEL_STATE CS_NEW,
+// then HANGUP … DESTROY with CALL_REJECTED (inbound-acl-denied recording;
+// the same on a real switch with freeswitch/conf, e2e TestConformance).
+// Invite then returns that channel's uuid and ErrCallRejected.
+func (s *Switch) Invite(c InboundCall) (string, error) {
+	if c.NetworkIP == "" {
+		c.NetworkIP = "127.0.0.1"
+	}
+	for _, list := range s.InboundACLs() {
+		if s.aclAllows(c.NetworkIP, list) {
+			c.ACLAuthedBy = list
+			return s.Call(c)
+		}
+	}
+	id := uuid.NewString()
+	name := "sofia/" + s.o.Profile + "/" + c.FromUser + "@" + c.NetworkIP + ":5090"
+	ch := &channel{uuid: id, vars: map[string]any{"Channel-Name": name, "Call-Direction": "inbound",
+		"Presence-Call-Direction": "inbound", "Channel-HIT-Dialplan": "true",
+		"variable_direction": "inbound", "variable_uuid": id, "variable_call_uuid": id, "variable_session_id": "1",
+		"variable_sip_from_user": c.FromUser, "variable_sip_from_port": "5090",
+		"variable_sip_from_uri": c.FromUser + "@" + c.NetworkIP + ":5090", "variable_sip_from_host": c.NetworkIP,
+		"variable_video_media_flow": "disabled", "variable_audio_media_flow": "disabled", "variable_text_media_flow": "disabled",
+		"variable_channel_name": name, "variable_sip_call_id": id + "@fstest",
+		"variable_ep_codec_string": "CORE_PCM_MODULE.PCMU@8000h@20i@64000b"}}
+	const cause = "CALL_REJECTED"
+	s.channelEvent(nil, ch, "CHANNEL_STATE", "CS_NEW", "DOWN", "ringing", "", false)
+	s.channelEvent(nil, ch, "CHANNEL_HANGUP", "CS_NEW", "DOWN", "hangup", cause, true)
+	s.chans.mu.Lock()
+	ch.vars["variable_hangup_cause"], ch.vars["variable_hangup_cause_q850"] = cause, "21"
+	s.chans.mu.Unlock()
+	for _, st := range []struct {
+		name, state, callState string
+		vars                   bool
+	}{
+		{"CHANNEL_STATE", "CS_HANGUP", "DOWN", false}, {"CHANNEL_CALLSTATE", "CS_HANGUP", "HANGUP", false},
+		{"CHANNEL_STATE", "CS_REPORTING", "HANGUP", false}, {"CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", true},
+		{"CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", true}, {"CHANNEL_STATE", "CS_DESTROY", "HANGUP", false},
+	} {
+		s.channelEvent(nil, ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
+	}
+	return id, ErrCallRejected
+}
