@@ -65,6 +65,7 @@ type confScenario struct {
 var conformanceScenarios = []confScenario{
 	{"esl_basics", scESLBasics},
 	{"gateway_lifecycle", scGatewayLifecycle},
+	{"inbound_acl", scInboundACL},
 	{"inbound_call", scInboundCall},
 	{"pipe_playback", scPipePlayback},
 	{"originate_busy", scOriginateBusy},
@@ -362,6 +363,29 @@ func (d *side) inboundCall(ip, from, to, acl string) string {
 	return d.waitFor(m, "CHANNEL_PARK of the call from "+from, 10*time.Second, is("CHANNEL_PARK", "Caller-Caller-ID-Number", from)).UUID()
 }
 
+// invite sends an INVITE from ip that ends with the SIP answer code (403:
+// the profile refuses it; 480: let in, parked, killed unanswered): sipp's
+// uac-refused on the real side, fstest's Invite (the profile's ACL lists)
+// on the simulator. It returns the channel's uuid once parked, or once
+// destroyed when refused.
+func (d *side) invite(ip, from, to string, code int) string {
+	d.t.Helper()
+	m := d.mark()
+	if d.sim != nil {
+		_, err := d.sim.Invite(fstest.InboundCall{FromUser: from, RequestUser: to, NetworkIP: ip})
+		if (code == 403) != errors.Is(err, fstest.ErrCallRejected) {
+			d.t.Fatalf("sim: Invite from %s: %v, want the answer %d", ip, err, code)
+		}
+	} else {
+		d.uacs = append(d.uacs, StartSipp(d.t, SippOptions{Scenario: "uac-refused.xml", IP: ip, Remote: d.sw.remote(), Calls: 1,
+			Timeout: 15 * time.Second, Data: call{From: from, To: to, Code: code}}))
+	}
+	if code == 403 {
+		return d.waitFor(m, "the refused INVITE's CHANNEL_DESTROY", 10*time.Second, is("CHANNEL_DESTROY", "Hangup-Cause", "CALL_REJECTED")).UUID()
+	}
+	return d.waitFor(m, "CHANNEL_PARK of the call from "+from, 10*time.Second, is("CHANNEL_PARK", "Caller-Caller-ID-Number", from)).UUID()
+}
+
 // uacsDone checks that every sipp caller of the real side ended well (the
 // BYE of uuid_kill answered).
 func (d *side) uacsDone() {
@@ -586,6 +610,25 @@ func scGatewayLifecycle(d *side) {
 	d.waitFor(m, bad+" deleted", 10*time.Second, is("sofia::gateway_delete", "Gateway", bad))
 	d.api("sofia profile external killgw " + ok)
 	d.api("sofia xmlstatus gateway " + ok)
+}
+
+// scInboundACL: with a conf_ list allowing one address, an INVITE from it
+// parks (sip_acl_authed_by names the list) and is killed unanswered (480
+// to the caller); one from another address is refused with 403 by the
+// profile (auth-calls-acl-only): no CHANNEL_CREATE, CS_NEW then HANGUP …
+// DESTROY with CALL_REJECTED.
+func scInboundACL(d *side) {
+	const list, allowed, other = "conf_acl", "127.0.0.33", "127.0.0.34"
+	d.allowCaller(list, allowed)
+	id := d.invite(allowed, "+14165550133", "+15550001133", 480)
+	d.api("uuid_getvar " + id + " sip_acl_authed_by")
+	d.api("uuid_getvar " + id + " sip_authorized")
+	m := d.mark()
+	d.api("uuid_kill " + id)
+	d.waitFor(m, "CHANNEL_DESTROY", 5*time.Second, is("CHANNEL_DESTROY", "Unique-ID", id))
+	d.invite(other, "+14165550134", "+15550001134", 403)
+	d.uacsDone()
+	d.dropCaller(list)
 }
 
 // scInboundCall: a call let in by an ACL list (as an IP-auth trunk's),
