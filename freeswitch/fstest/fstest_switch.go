@@ -41,8 +41,11 @@
 // until rescan/reloadacl), it has one profile and no vanilla `example.com`
 // gateway, `internal` profile or alias, and DNS names are never resolved.
 //
-// Calls (fstest_channels.go): Call offers an inbound call (CREATE … PARK),
-// uuid_answer, uuid_kill and Hangup with the recorded sequences.
+// Calls (fstest_channels.go): Call offers an inbound call (CREATE, the
+// dialplan of Options.Dialplan, PARK), Invite one judged by the profile's
+// inbound ACL lists (let in, or refused with 403), uuid_answer, uuid_kill
+// and Hangup with the sequences of the recordings and of a real switch
+// running freeswitch/conf (e2e TestConformance compares them).
 //
 // The media side of a call (fstest_media.go, fstest_stream.go,
 // fstest_playback.go, fstest_record.go), as recorded in audio-stream-*,
