@@ -19,7 +19,8 @@ type call struct {
 	From, To string
 	Headers  []string
 	HoldMs   int
-	Code     int // uac-refused: the expected final status
+	Code     int    // uac-refused: the expected final status
+	RTP      string // uac-wait-bye: a raw PCMU file streamed in a loop once answered
 }
 
 // remote is the switch's SIP address, for a UAC.

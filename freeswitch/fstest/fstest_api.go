@@ -119,8 +119,12 @@ func (s *Switch) apiStatus(_ *batch, _ string) string {
 		"min idle cpu 0.00/99.00\nCurrent Stack Size/Max 240K/8192K\n", uptimeText(s.uptime()), n, n, n, n)
 }
 
-// apiModuleExists answers true/false without a newline.
+// apiModuleExists answers true/false without a newline; without a module
+// name it writes nothing ("-ERR no reply" over ESL).
 func (s *Switch) apiModuleExists(_ *batch, mod string) string {
+	if mod == "" {
+		return ""
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fmt.Sprint(s.modules[mod])
@@ -166,11 +170,12 @@ func (s *Switch) apiReloadACL(b *batch, _ string) string {
 }
 
 // apiACL answers `acl <ip> <list>` with true or false, no newline; a list
-// that does not exist denies (acl-list-missing recording).
+// that does not exist denies (acl-list-missing recording), and so do
+// missing arguments (mod_commands acl_function: "false", no usage text).
 func (s *Switch) apiACL(_ *batch, args string) string {
 	f := strings.Fields(args)
-	if len(f) != 2 {
-		return "-ERR Usage: acl <ip> <list_name>\n"
+	if len(f) < 2 {
+		return "false"
 	}
 	return fmt.Sprint(s.aclAllows(f[0], f[1]))
 }

@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -13,9 +16,13 @@ import (
 // Inbound channels. A call is built from the CHANNEL_CREATE recorded on a
 // real switch (inbound-headers-a.jsonl), so it carries the same variable set,
 // with the SIP headers, numbers and addresses the test asks for, and it
-// fires the recorded event sequences: CREATE … PARK on arrival (as the park
-// dialplan of freeswitch/conf does), PROGRESS_MEDIA … ANSWER on uuid_answer,
-// HANGUP … DESTROY on uuid_kill or Hangup.
+// fires the sequences of a real switch: CREATE, then the dialplan
+// (Options.Dialplan: CHANNEL_EXECUTE and _COMPLETE of each set, as
+// freeswitch/conf's public context does, then CHANNEL_EXECUTE park and
+// CHANNEL_PARK); ANSWER on uuid_answer (PROGRESS_MEDIA first with
+// Options.InboundLateNegotiation); HANGUP … DESTROY on uuid_kill or Hangup,
+// the park application's EXECUTE_COMPLETE carrying the last application
+// response (FILE PLAYED after a broadcast), as e2e TestConformance shows.
 
 // InboundCall describes an INVITE that FreeSWITCH accepted.
 type InboundCall struct {
@@ -44,9 +51,72 @@ type channel struct {
 	answered bool
 
 	callerAudio func([]int16)
+	parkApp     string     // Application-UUID of the park running on the channel ("" if none)
 	media       *chanMedia // fstest_media.go; nil until used
 	hangingUp   string     // the call state while the hangup sequence runs
 	hangupCause string
+	callState   string // the last CHANNEL_CALLSTATE's ("" = DOWN), for Original-Channel-Call-State
+}
+
+// stateNumbers are FreeSWITCH's switch_channel_state_t values.
+var stateNumbers = map[string]int{"CS_NEW": 0, "CS_INIT": 1, "CS_ROUTING": 2, "CS_SOFT_EXECUTE": 3, "CS_EXECUTE": 4,
+	"CS_EXCHANGE_MEDIA": 5, "CS_PARK": 6, "CS_CONSUME_MEDIA": 7, "CS_HIBERNATE": 8, "CS_RESET": 9, "CS_HANGUP": 10,
+	"CS_REPORTING": 11, "CS_DESTROY": 12, "CS_NONE": 13}
+
+// callStateNumbers are its switch_channel_callstate_t values.
+var callStateNumbers = map[string]int{"DOWN": 0, "DIALING": 1, "RINGING": 2, "EARLY": 3, "ACTIVE": 4, "HELD": 5,
+	"RING_WAIT": 6, "HANGUP": 7, "UNHELD": 8}
+
+// addStateHeaders adds what switch_channel_event_set_basic_data writes
+// about the state (s.chans.mu held): Channel-State-Number is the state the
+// channel is already in, ahead of Channel-State (the state being run) —
+// CS_ROUTING at CREATE and ORIGINATE, CS_INIT at OUTGOING, CS_HANGUP from
+// the hangup on, CS_DESTROY at DESTROY (0 for a leg never born), as the
+// recordings and the real switch show; a CALLSTATE event adds the call
+// state before it (Original-Channel-Call-State) and the new one's number.
+func (ch *channel) addStateHeaders(h map[string]any, name, state, callState, answerState string) {
+	n := stateNumbers[state]
+	switch {
+	case name == "CHANNEL_OUTGOING":
+		n = 1
+	case name == "CHANNEL_CREATE" || name == "CHANNEL_ORIGINATE":
+		n = 2
+	case name == "CHANNEL_DESTROY" && state == "CS_NONE", name == "CHANNEL_STATE" && state == "CS_DESTROY" && answerState != "hangup":
+		n = 0 // switch_core_session_destroy of a session that never ran (originate-gateway-down)
+	case name == "CHANNEL_DESTROY":
+		n = 12
+	case answerState == "hangup" && n < 10:
+		n = 10
+	}
+	h["Channel-State-Number"] = strconv.Itoa(n)
+	if name == "CHANNEL_CALLSTATE" {
+		h["Original-Channel-Call-State"] = firstNonEmpty(ch.callState, "DOWN")
+		h["Channel-Call-State-Number"] = strconv.Itoa(callStateNumbers[callState])
+		ch.callState = callState
+	}
+}
+
+// codecEvents sets the channel's codecs (PCMU) and fires the two CODEC
+// events of switch_core_session_set_real_read_codec and _set_write_codec
+// with the headers the real switch and the recordings show.
+func (s *Switch) codecEvents(b *batch, ch *channel, state, callState string) {
+	s.chans.mu.Lock()
+	maps.Copy(ch.vars, codecHeaders())
+	s.chans.mu.Unlock()
+	s.channelEventX(b, ch, "CODEC", state, callState, "ringing", "", false, map[string]any{
+		"channel-read-codec-name": "PCMU", "channel-read-codec-rate": "8000", "channel-read-codec-bit-rate": "64000",
+		"Event-Calling-File": "switch_core_codec.c", "Event-Calling-Function": "switch_core_session_set_real_read_codec",
+		"Event-Calling-Line-Number": "189"})
+	s.channelEventX(b, ch, "CODEC", state, callState, "ringing", "", false, map[string]any{
+		"Channel-Write-codec-bit-rate": "64000", "Event-Calling-File": "switch_core_codec.c",
+		"Event-Calling-Function": "switch_core_session_set_write_codec", "Event-Calling-Line-Number": "471"})
+}
+
+// codecHeaders are the Channel-*-Codec-* headers of a PCMU channel.
+func codecHeaders() map[string]any {
+	return map[string]any{"Channel-Read-Codec-Name": "PCMU", "Channel-Read-Codec-Rate": "8000",
+		"Channel-Read-Codec-Bit-Rate": "64000", "Channel-Write-Codec-Name": "PCMU", "Channel-Write-Codec-Rate": "8000",
+		"Channel-Write-Codec-Bit-Rate": "64000"}
 }
 
 type channels struct {
@@ -133,6 +203,7 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 	for k, val := range set {
 		v[k] = val
 	}
+	v["Channel-HIT-Dialplan"] = "true"
 	for name, vals := range c.Headers {
 		if len(vals) == 0 {
 			continue
@@ -164,17 +235,74 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 	for _, st := range []struct{ name, state, callState string }{
 		{"CHANNEL_STATE", "CS_NEW", "DOWN"}, {"CHANNEL_STATE", "CS_INIT", "DOWN"}, {"CHANNEL_CREATE", "CS_INIT", "DOWN"},
 		{"CHANNEL_CALLSTATE", "CS_ROUTING", "RINGING"}, {"CHANNEL_STATE", "CS_ROUTING", "RINGING"},
-		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_EXECUTE", "CS_EXECUTE", "RINGING"}, {"CHANNEL_PARK", "CS_EXECUTE", "RINGING"},
+		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"},
 	} {
-		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE" || st.name == "CHANNEL_EXECUTE" || st.name == "CHANNEL_PARK")
+		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE")
+		if st.state == "CS_NEW" && !s.o.InboundLateNegotiation {
+			// The offer is negotiated on arrival: CODEC ×2, and every
+			// later event has the codecs.
+			s.codecEvents(nil, ch, "CS_NEW", "DOWN")
+		}
 	}
+	s.runDialplan(ch)
 	return id, nil
+}
+
+// runDialplan runs Options.Dialplan on a new inbound channel as
+// switch_core_session_exec does: CHANNEL_EXECUTE (Application,
+// Application-Data when there is some, Application-UUID), the
+// application, CHANNEL_EXECUTE_COMPLETE (Application-Response: the
+// current_application_response variable, else "_none_"); park ends it
+// with CHANNEL_PARK, its EXECUTE_COMPLETE comes at the hangup.
+func (s *Switch) runDialplan(ch *channel) {
+	for _, step := range s.o.Dialplan {
+		app, data, _ := strings.Cut(strings.TrimSpace(step), " ")
+		data = strings.TrimSpace(data)
+		appID := uuid.NewString()
+		s.setVar(ch, "current_application", &app)
+		if data != "" {
+			s.setVar(ch, "current_application_data", &data)
+		} else {
+			s.setVar(ch, "current_application_data", nil)
+		}
+		s.channelEventX(nil, ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "RINGING", "ringing", "", true, appHeaders(app, data, appID, ""))
+		if app == "park" {
+			s.chans.mu.Lock()
+			ch.parkApp = appID
+			s.chans.mu.Unlock()
+			s.channelEvent(nil, ch, "CHANNEL_PARK", "CS_EXECUTE", "RINGING", "ringing", "", true)
+			return
+		}
+		if k, v, ok := strings.Cut(data, "="); app == "set" && ok {
+			s.setVar(ch, k, &v)
+		}
+		resp, _ := s.getVar(ch, "current_application_response")
+		s.channelEventX(nil, ch, "CHANNEL_EXECUTE_COMPLETE", "CS_EXECUTE", "RINGING", "ringing", "", true, appHeaders(app, data, appID, firstNonEmpty(resp, "_none_")))
+	}
+}
+
+// appHeaders are the Application-* headers of CHANNEL_EXECUTE (response
+// "") and CHANNEL_EXECUTE_COMPLETE.
+func appHeaders(app, data, appID, response string) map[string]any {
+	h := map[string]any{"Application": app, "Application-UUID": appID}
+	if data != "" {
+		h["Application-Data"] = data
+	}
+	if response != "" {
+		h["Application-Response"] = response
+	}
+	return h
 }
 
 // channelEvent fires one channel event (to b, or at once when b is nil);
 // withVars adds the channel variables (the recordings show them on CREATE,
 // EXECUTE, PARK, ANSWER, HANGUP…).
 func (s *Switch) channelEvent(b *batch, ch *channel, name, state, callState, answerState, cause string, withVars bool) {
+	s.channelEventX(b, ch, name, state, callState, answerState, cause, withVars, nil)
+}
+
+// channelEventX is channelEvent with extra headers.
+func (s *Switch) channelEventX(b *batch, ch *channel, name, state, callState, answerState, cause string, withVars bool, extra map[string]any) {
 	h := map[string]any{"Event-Name": name, "Channel-State": state, "Channel-Call-State": callState, "Answer-State": answerState,
 		"Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid, "Call-Direction": "inbound"}
 	if cause != "" {
@@ -182,12 +310,35 @@ func (s *Switch) channelEvent(b *batch, ch *channel, name, state, callState, ans
 	}
 	s.chans.mu.Lock()
 	for k, v := range ch.vars {
+		if name == "CHANNEL_STATE" && state == "CS_NEW" && strings.HasPrefix(k, "Caller-") {
+			continue // fired before the caller profile is set
+		}
 		if withVars || !strings.HasPrefix(k, "variable_") {
 			h[k] = v
 		}
 	}
+	ch.addStateHeaders(h, name, state, callState, answerState)
 	s.chans.mu.Unlock()
-	s.fire(b, s.eventFromMap(h, ""))
+	for k, v := range extra {
+		h[k] = v
+	}
+	s.fire(b, repeatedHeaders(s.eventFromMap(h, ""), name, cause))
+}
+
+// repeatedHeaders adds the headers FreeSWITCH writes twice (recorded in
+// inbound-answer-hangup, originate, originate-busy): CHANNEL_HANGUP_COMPLETE
+// has its own Hangup-Cause right after the standard headers besides the
+// channel's; the write CODEC event has Channel-Write-Codec-Name and -Rate
+// again with its own Channel-Write-codec-bit-rate.
+func repeatedHeaders(e *event, name, cause string) *event {
+	switch _, write := e.get("Channel-Write-codec-bit-rate"); {
+	case name == "CHANNEL_HANGUP_COMPLETE" && cause != "":
+		n := min(len(standardHeaders), len(e.hdrs))
+		e.hdrs = slices.Insert(e.hdrs, n, hdr{"Hangup-Cause", cause})
+	case name == "CODEC" && write:
+		e.hdrs = append(e.hdrs, hdr{"Channel-Write-Codec-Name", "PCMU"}, hdr{"Channel-Write-Codec-Rate", "8000"})
+	}
+	return e
 }
 
 // channelAPI adds the channel commands to the api table.
@@ -203,10 +354,12 @@ func (s *Switch) channel(id string) (*channel, bool) {
 	return ch, ok
 }
 
+// uuidAnswer is uuid_answer: "+OK\n"; "-ERROR\n" for a uuid that names no
+// channel, or none (as a real switch answers, unlike the other uuid_*).
 func (s *Switch) uuidAnswer(b *batch, id string) string {
 	ch, ok := s.channel(id)
 	if !ok {
-		return "-ERR No such channel!\n"
+		return "-ERROR\n"
 	}
 	s.chans.mu.Lock()
 	already := ch.answered
@@ -222,10 +375,18 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 		}
 	}
 	s.chans.mu.Unlock()
+	if !already && s.o.InboundLateNegotiation {
+		// Negotiated now (the recorded CODEC ×2 before PROGRESS_MEDIA).
+		s.codecEvents(b, ch, "CS_EXECUTE", "RINGING")
+	}
 	if !already {
-		s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
-		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
-		s.channelEvent(b, ch, "CHANNEL_ANSWER", "CS_EXECUTE", "EARLY", "answered", "", true)
+		from := "RINGING"
+		if s.o.InboundLateNegotiation {
+			s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
+			s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
+			from = "EARLY"
+		}
+		s.channelEvent(b, ch, "CHANNEL_ANSWER", "CS_EXECUTE", from, "answered", "", true)
 		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "ACTIVE", "answered", "", false)
 	}
 	return "+OK\n"
@@ -244,6 +405,7 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 	}
 	s.chans.mu.Lock()
 	delete(s.chans.byID, id)
+	parkApp := ch.parkApp
 	call := "ACTIVE"
 	if !ch.answered {
 		call = "RINGING"
@@ -265,7 +427,14 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 		{"CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", true}, {"CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", true},
 		{"CHANNEL_STATE", "CS_DESTROY", "HANGUP", false},
 	} {
-		s.channelEvent(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
+		var extra map[string]any
+		if st.name == "CHANNEL_EXECUTE_COMPLETE" && parkApp != "" {
+			// park returns: its response is whatever application answered
+			// last (FILE PLAYED after a broadcast), else _none_.
+			resp, _ := s.getVar(ch, "current_application_response")
+			extra = appHeaders("park", "", parkApp, firstNonEmpty(resp, "_none_"))
+		}
+		s.channelEventX(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars, extra)
 		switch {
 		case st.name == "CHANNEL_HANGUP":
 			s.mediaHangup(b, ch, 1)
@@ -282,7 +451,7 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 
 func (s *Switch) uuidKill(b *batch, args []string) string {
 	if len(args) == 0 {
-		return "-ERR Usage: uuid_kill <uuid> [cause]\n"
+		return "-USAGE: <uuid> [cause]\n"
 	}
 	cause := ""
 	if len(args) > 1 {
@@ -299,4 +468,55 @@ func (s *Switch) Channels() []string {
 	s.chans.mu.Lock()
 	defer s.chans.mu.Unlock()
 	return sortedKeys(s.chans.byID)
+}
+
+// ErrCallRejected means the profile refused an INVITE (Invite): 403.
+var ErrCallRejected = errors.New("fstest: INVITE refused by the profile's inbound ACL lists (403)")
+
+// Invite offers an INVITE as freeswitch/conf's external profile judges it
+// (auth-calls with auth-calls-acl-only): the profile's apply-inbound-acl
+// lists (set by rescan, their nodes by reloadacl) are tried in order, and
+// the first that allows NetworkIP lets the call in, as Call does with
+// ACLAuthedBy set to that list. A source no list allows is refused with
+// 403 before any dialplan: no CHANNEL_CREATE, only CHANNEL_STATE CS_NEW,
+// then HANGUP … DESTROY with CALL_REJECTED (inbound-acl-denied recording;
+// the same on a real switch with freeswitch/conf, e2e TestConformance).
+// Invite then returns that channel's uuid and ErrCallRejected.
+func (s *Switch) Invite(c InboundCall) (string, error) {
+	if c.NetworkIP == "" {
+		c.NetworkIP = "127.0.0.1"
+	}
+	for _, list := range s.InboundACLs() {
+		if s.aclAllows(c.NetworkIP, list) {
+			c.ACLAuthedBy = list
+			return s.Call(c)
+		}
+	}
+	id := uuid.NewString()
+	name := "sofia/" + s.o.Profile + "/" + c.FromUser + "@" + c.NetworkIP + ":5090"
+	ch := &channel{uuid: id, vars: map[string]any{"Channel-Name": name, "Call-Direction": "inbound",
+		"Presence-Call-Direction": "inbound", "Channel-HIT-Dialplan": "true",
+		"variable_direction": "inbound", "variable_uuid": id, "variable_call_uuid": id, "variable_session_id": "1",
+		"variable_sip_from_user": c.FromUser, "variable_sip_from_port": "5090",
+		"variable_sip_from_uri": c.FromUser + "@" + c.NetworkIP + ":5090", "variable_sip_from_host": c.NetworkIP,
+		"variable_video_media_flow": "disabled", "variable_audio_media_flow": "disabled", "variable_text_media_flow": "disabled",
+		"variable_channel_name": name, "variable_sip_call_id": id + "@fstest",
+		"variable_ep_codec_string": "CORE_PCM_MODULE.PCMU@8000h@20i@64000b"}}
+	const cause = "CALL_REJECTED"
+	s.channelEvent(nil, ch, "CHANNEL_STATE", "CS_NEW", "DOWN", "ringing", "", false)
+	s.channelEvent(nil, ch, "CHANNEL_HANGUP", "CS_NEW", "DOWN", "hangup", cause, true)
+	s.chans.mu.Lock()
+	ch.vars["variable_hangup_cause"], ch.vars["variable_hangup_cause_q850"] = cause, "21"
+	s.chans.mu.Unlock()
+	for _, st := range []struct {
+		name, state, callState string
+		vars                   bool
+	}{
+		{"CHANNEL_STATE", "CS_HANGUP", "DOWN", false}, {"CHANNEL_CALLSTATE", "CS_HANGUP", "HANGUP", false},
+		{"CHANNEL_STATE", "CS_REPORTING", "HANGUP", false}, {"CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", true},
+		{"CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", true}, {"CHANNEL_STATE", "CS_DESTROY", "HANGUP", false},
+	} {
+		s.channelEvent(nil, ch, st.name, st.state, st.callState, "hangup", cause, st.vars)
+	}
+	return id, ErrCallRejected
 }

@@ -225,9 +225,17 @@ func (c *conn) handle(cmd command) bool {
 		c.smu.Unlock()
 		c.reply("+OK no longer listening for events")
 	case "nixevent":
+		if rest == "" {
+			c.reply("-ERR no keywords supplied")
+			break
+		}
 		c.nix(rest)
 		c.reply("+OK events nixed")
 	case "filter":
+		if !strings.HasPrefix(strings.ToLower(cmd.line), "filter ") {
+			c.reply("-ERR command not found") // mod_event_socket matches "filter " with its blank
+			break
+		}
 		c.reply(c.filter(rest))
 	case "api":
 		c.api(rest)
@@ -235,10 +243,10 @@ func (c *conn) handle(cmd command) bool {
 		c.bgapi(rest, cmd.headers["Job-UUID"])
 	case "sendmsg":
 		c.reply("+OK")
-	case "linger":
-		c.reply("+OK will linger")
-	case "nolinger":
-		c.reply("+OK will not linger")
+	case "linger", "nolinger":
+		// Only an outbound (socket application) connection controls a
+		// session; this is an inbound one.
+		c.reply("-ERR not controlling a session")
 	default:
 		c.reply("-ERR command not found")
 	}
@@ -303,13 +311,15 @@ func (c *conn) nix(rest string) {
 	}
 }
 
-// filter handles `filter <header> <value>` and `filter delete <header> [value]`.
+// filter handles `filter [add] <header> <value>`, `filter delete <header>
+// [value]` and `filter delete all` with mod_event_socket's replies: a
+// header without a value is "-ERR invalid syntax", a deletion answers
+// "+OK filter deleted. [header][value]" (no "=").
 func (c *conn) filter(rest string) string {
-	name, value, _ := strings.Cut(rest, " ")
-	value = strings.TrimSpace(value)
+	name, value, hasValue := strings.Cut(strings.TrimLeft(rest, " "), " ")
 	c.smu.Lock()
 	defer c.smu.Unlock()
-	if strings.EqualFold(name, "delete") {
+	if strings.EqualFold(name, "delete") && hasValue {
 		h, v, _ := strings.Cut(value, " ")
 		keep := c.filters[:0]
 		for _, f := range c.filters {
@@ -318,10 +328,13 @@ func (c *conn) filter(rest string) string {
 			}
 		}
 		c.filters = keep
-		return fmt.Sprintf("+OK filter deleted. [%s]=[%s]", h, v)
+		return fmt.Sprintf("+OK filter deleted. [%s][%s]", h, v)
 	}
-	if name == "" {
+	if !hasValue {
 		return "-ERR invalid syntax"
+	}
+	if strings.EqualFold(name, "add") {
+		name, value, _ = strings.Cut(value, " ")
 	}
 	c.filters = append(c.filters, filter{name, value})
 	return fmt.Sprintf("+OK filter added. [%s]=[%s]", name, value)
@@ -378,11 +391,15 @@ func (c *conn) wants(e *event) (string, bool) {
 }
 
 // api runs a command synchronously: reply, then the events it fired, then
-// the API event.
+// the API event. A command that writes nothing is answered
+// "-ERR no reply\n", as mod_event_socket does (`api module_exists`).
 func (c *conn) api(line string) {
 	b := &batch{}
 	apiEv := c.sw.apiEvent(line)
 	body := c.sw.run(b, line)
+	if body == "" {
+		body = "-ERR no reply\n"
+	}
 	c.apiResponse(body)
 	c.sw.flush(b)
 	if apiEv != nil {

@@ -353,6 +353,7 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	}
 
 	ch := &channel{uuid: id, vars: t.sub(t.create, p)}
+	ch.vars["Channel-HIT-Dialplan"] = "false" // true once answered (CALL_UPDATE on), as recorded
 	for _, k := range []string{"Caller-Profile-Created-Time", "Caller-Channel-Created-Time"} {
 		ch.vars[k] = microsText(s.now())
 	}
@@ -440,7 +441,12 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	}
 	s.mu.Unlock()
 	s.chans.mu.Lock()
-	maps.Copy(ch.vars, failureVars(final, o.Result == DialBusy || o.Result == DialReject))
+	refused := o.Result == DialBusy || o.Result == DialReject
+	maps.Copy(ch.vars, failureVars(final, refused))
+	if _, set := ch.vars["Caller-Network-Addr"]; refused && !set {
+		// The far end answered (with an error): its address is known.
+		ch.vars["Caller-Network-Addr"], _, _ = strings.Cut(p.hostPort, ":")
+	}
 	s.chans.mu.Unlock()
 	s.legEvent(ch, "CHANNEL_HANGUP", "CS_CONSUME_MEDIA", callState, "hangup", final, true, nil)
 	s.legEvent(ch, "CHANNEL_STATE", "CS_HANGUP", callState, "hangup", final, false, nil)
@@ -464,7 +470,7 @@ func (s *Switch) unborn(id string) {
 	ch := &channel{uuid: id, vars: map[string]any{
 		"Channel-Name": "N/A", "Call-Direction": "outbound", "Presence-Call-Direction": "outbound",
 		"variable_direction": "outbound", "variable_is_outbound": "true", "variable_uuid": id, "variable_call_uuid": id,
-		"variable_session_id": "1",
+		"variable_session_id": "1", "Channel-HIT-Dialplan": "false",
 	}}
 	s.legEvent(ch, "CHANNEL_DESTROY", "CS_NONE", "DOWN", "ringing", "", true, nil)
 	s.legEvent(ch, "CHANNEL_STATE", "CS_DESTROY", "DOWN", "ringing", "", false, nil)
@@ -474,7 +480,13 @@ func (s *Switch) unborn(id string) {
 // caller id flip (CALL_UPDATE); the leg becomes a normal channel.
 func (s *Switch) answerLeg(t *legTemplates, ch *channel, p legParams) {
 	s.chans.mu.Lock()
+	_, named := ch.vars["Caller-Caller-ID-Name"]
 	mergeLegTemplate(ch.vars, t.sub(t.answered, p), p.user)
+	if !named {
+		// The recorded PARK's caller id name is the callee's, after the
+		// flip below; until then the leg has none (originate.jsonl).
+		delete(ch.vars, "Caller-Caller-ID-Name")
+	}
 	delete(ch.vars, "variable_current_application")
 	ch.vars["Caller-Channel-Answered-Time"] = microsText(s.now())
 	ch.vars["variable_endpoint_disposition"] = "ANSWER"
@@ -487,6 +499,9 @@ func (s *Switch) answerLeg(t *legTemplates, ch *channel, p legParams) {
 	s.legEvent(ch, "CHANNEL_ANSWER", "CS_CONSUME_MEDIA", "RINGING", "answered", "", true, nil)
 	s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "ACTIVE", "answered", "", false, nil)
 	s.flipCID(ch)
+	s.chans.mu.Lock()
+	ch.vars["Channel-HIT-Dialplan"] = "true"
+	s.chans.mu.Unlock()
 	s.legEvent(ch, "CALL_UPDATE", "CS_CONSUME_MEDIA", "ACTIVE", "answered", "", true, map[string]any{"Direction": "RECV"})
 	s.chans.mu.Lock()
 	if s.chans.byID == nil {
@@ -521,10 +536,12 @@ func (s *Switch) park(ch *channel) {
 		return // hung up before the application started
 	}
 	s.legEvent(ch, "CHANNEL_STATE", "CS_EXECUTE", "ACTIVE", "answered", "", false, nil)
+	app := uuid.NewString()
 	s.chans.mu.Lock()
 	ch.vars["variable_current_application"] = "park"
+	ch.parkApp = app
 	s.chans.mu.Unlock()
-	s.legEvent(ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "ACTIVE", "answered", "", true, map[string]any{"Application": "park", "Application-UUID": uuid.NewString()})
+	s.legEvent(ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "ACTIVE", "answered", "", true, map[string]any{"Application": "park", "Application-UUID": app})
 	s.legEvent(ch, "CHANNEL_PARK", "CS_EXECUTE", "ACTIVE", "answered", "", true, nil)
 }
 
@@ -556,9 +573,10 @@ func (s *Switch) legEvent(ch *channel, name, state, callState, answerState, caus
 			h[k] = v
 		}
 	}
+	ch.addStateHeaders(h, name, state, callState, answerState)
 	s.chans.mu.Unlock()
 	maps.Copy(h, extra)
-	s.publish(s.eventFromMap(h, ""))
+	s.publish(repeatedHeaders(s.eventFromMap(h, ""), name, cause))
 }
 
 func microsText(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }

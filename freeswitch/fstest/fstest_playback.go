@@ -62,7 +62,12 @@ import (
 //     PLAYBACK_STOP;
 //   - a .PCMU/.PCMA path (also a named pipe) plays as it is read, 160
 //     bytes a frame, with stalls when a writer falls behind
-//     (fstest_pipe.go).
+//     (fstest_pipe.go);
+//   - a tone_stream:// path plays its tones like a file (fstest_tone.go);
+//   - PRIVATE_COMMAND is fired after every broadcast, as the recordings
+//     show; a real switch sometimes does not deliver it after a playback
+//     that played out (never after a named pipe's, about one time in
+//     three after a WAV's: e2e TestConformance), so do not wait for it.
 //
 // Files: raw .r8/.r16/.r24/.r32/.r48/.r64 (L16 at that rate) and
 // RIFF/WAVE PCM 16-bit of any rate and channel count (mixed down) are read
@@ -87,6 +92,7 @@ type playing struct {
 	appUUID string
 	native  int         // the file's rate (playback_samples count in it)
 	samples []int16     // 8 kHz mono (nil for a native file)
+	loop    bool        // samples repeat until a break (tone_stream loops=-1)
 	file    *nativeFile // a .PCMU/.PCMA file or FIFO, read as it plays
 	pos     int
 }
@@ -202,10 +208,17 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 		return out, true
 	}
 	out := make([]int16, samples8k)
-	n := copy(out, p.samples[p.pos:])
+	var n int
+	if p.loop {
+		for n < len(out) { // toneStream never loops an empty script
+			n += copy(out[n:], p.samples[(p.pos+n)%len(p.samples):])
+		}
+	} else {
+		n = copy(out, p.samples[p.pos:])
+	}
 	m.hearLocked(out[:n])
 	p.pos += n
-	if p.pos >= len(p.samples) {
+	if !p.loop && p.pos >= len(p.samples) {
 		m.finishLocked(b, "done")
 	}
 	return out, true
@@ -239,6 +252,11 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 	p := &playing{cmd: q.cmd, path: path, appUUID: app, native: 8000}
 	var err error
 	switch ext := strings.ToLower(filepath.Ext(path)); {
+	case strings.HasPrefix(path, toneStreamPrefix):
+		var ok bool
+		if p.samples, p.loop, ok = toneStream(strings.TrimPrefix(path, toneStreamPrefix)); !ok {
+			err = errAudioFormat
+		}
 	case ext == ".pcmu" || ext == ".pcma":
 		p.file, err = openNative(path, ext == ".pcma")
 	case isFIFO(path):
@@ -254,7 +272,7 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 	m.cur = p
 	m.started = append(m.started, path)
 	m.muteLeft = s.mute // the caller's next frames are lost (switch_ivr_play_file's start)
-	s.mediaEvent(b, ch, "PLAYBACK_START", "", map[string]any{"Playback-File-Path": path}, "")
+	s.mediaEvent(b, ch, "PLAYBACK_START", "", playbackHeaders(path, ""), "")
 }
 
 // finishLocked ends the current playback with status done or break.
@@ -269,8 +287,22 @@ func (m *chanMedia) finishLocked(b *batch, status string) {
 		"playback_ms": strconv.Itoa(in / (p.native / 1000)), "playback_samples": strconv.Itoa(in)} {
 		s.setVar(ch, k, &v)
 	}
-	s.mediaEvent(b, ch, "PLAYBACK_STOP", "", map[string]any{"Playback-File-Path": p.path, "Playback-Status": status}, "")
+	s.mediaEvent(b, ch, "PLAYBACK_STOP", "", playbackHeaders(p.path, status), "")
 	m.completeLocked(b, p.cmd, p.path, p.appUUID, "FILE PLAYED")
+}
+
+// playbackHeaders are PLAYBACK_START's (status "") and PLAYBACK_STOP's:
+// a path with a "<type>://" prefix adds Playback-File-Type (tone_stream
+// on the real switch, e2e TestConformance).
+func playbackHeaders(path, status string) map[string]any {
+	h := map[string]any{"Playback-File-Path": path}
+	if typ, _, ok := strings.Cut(path, "://"); ok && !strings.ContainsAny(typ, "/ ") {
+		h["Playback-File-Type"] = typ
+	}
+	if status != "" {
+		h["Playback-Status"] = status
+	}
+	return h
 }
 
 // completeLocked fires the end of the playback application and of the

@@ -41,8 +41,11 @@
 // until rescan/reloadacl), it has one profile and no vanilla `example.com`
 // gateway, `internal` profile or alias, and DNS names are never resolved.
 //
-// Calls (fstest_channels.go): Call offers an inbound call (CREATE … PARK),
-// uuid_answer, uuid_kill and Hangup with the recorded sequences.
+// Calls (fstest_channels.go): Call offers an inbound call (CREATE, the
+// dialplan of Options.Dialplan, PARK), Invite one judged by the profile's
+// inbound ACL lists (let in, or refused with 403), uuid_answer, uuid_kill
+// and Hangup with the sequences of the recordings and of a real switch
+// running freeswitch/conf (e2e TestConformance compares them).
 //
 // The media side of a call (fstest_media.go, fstest_stream.go,
 // fstest_playback.go, fstest_record.go), as recorded in audio-stream-*,
@@ -64,7 +67,9 @@
 // SendDTMF; the hangup stops all of it inside the recorded sequence.
 //
 // Media runs in wall time, one frame per 20 ms, whatever Options.Step is.
-// Simplified: no CODEC events and no codec negotiation (PCMU 8 kHz), no
+// Simplified: no codec negotiation (PCMU 8 kHz, its CODEC events as a real
+// switch fires them: on arrival, or at the answer with
+// Options.InboundLateNegotiation), no
 // pre-answer by uuid_audio_stream on an unanswered channel, no
 // STREAM_BUFFER_SIZE/extra headers/TLS options, no playback of mp3/ogg,
 // no bridge (b-leg broadcast), a pipe's stall does not hold the media
@@ -134,6 +139,28 @@ type Options struct {
 	// uuid_record) but hold zeros, and that audio of the caller is gone.
 	// Default 40 ms (2 frames).
 	PlaybackCallerMute time.Duration
+
+	// Dialplan is what the public context runs on an inbound call, one
+	// "app" or "app data" each, before it parks: by default (nil)
+	// freeswitch/conf's dialplan/public.xml (DefaultDialplan). set puts
+	// its variable on the channel; other applications only fire their
+	// CHANNEL_EXECUTE and _COMPLETE; park ends the list (it is added when
+	// missing). The recordings' switch ran park alone ([]string{"park"}).
+	Dialplan []string
+	// InboundLateNegotiation is the profile's inbound-late-negotiation.
+	// false, as in freeswitch/conf's external profile (the default):
+	// uuid_answer goes from RINGING straight to CHANNEL_ANSWER and
+	// CALLSTATE ACTIVE. true, as on the vanilla profile the recordings
+	// were made with: the answer negotiates the media first, so
+	// CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY come before it (both
+	// seen on a real FreeSWITCH 1.11.1, e2e TestConformance).
+	InboundLateNegotiation bool
+}
+
+// DefaultDialplan is the public context of freeswitch/conf
+// (dialplan/public.xml): three set actions, then park.
+func DefaultDialplan() []string {
+	return []string{"set sipbridge_inbound=true", "set hangup_after_bridge=true", "set continue_on_fail=true", "park"}
 }
 
 // Defaults of the playback timing (Options.BroadcastGap, PlaybackCallerMute).
@@ -239,6 +266,12 @@ func New(o Options) *Switch {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.Dialplan == nil {
+		o.Dialplan = DefaultDialplan()
+	}
+	if n := len(o.Dialplan); n == 0 || strings.TrimSpace(o.Dialplan[n-1]) != "park" {
+		o.Dialplan = append(slices.Clip(o.Dialplan), "park")
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

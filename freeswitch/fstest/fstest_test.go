@@ -464,6 +464,33 @@ func TestFilters(t *testing.T) {
 	c.quiet(100 * time.Millisecond)
 }
 
+// TestESLCommandReplies: mod_event_socket's replies to the connection
+// commands, as a real switch gave them in TestConformance (e2e).
+func TestESLCommandReplies(t *testing.T) {
+	s := newSwitch(t, Options{})
+	c := login(t, s, "")
+	for _, tc := range [][2]string{
+		{"filter", "-ERR command not found"}, // only "filter " with its blank is the command
+		{"filter Event-Name", "-ERR invalid syntax"},
+		{"filter Event-Name CHANNEL_CREATE", "+OK filter added. [Event-Name]=[CHANNEL_CREATE]"},
+		{"filter add Unique-ID x", "+OK filter added. [Unique-ID]=[x]"},
+		{"filter delete Event-Name CHANNEL_CREATE", "+OK filter deleted. [Event-Name][CHANNEL_CREATE]"},
+		{"filter delete Unique-ID", "+OK filter deleted. [Unique-ID][]"},
+		{"filter delete", "-ERR invalid syntax"},
+		{"filter delete all", "+OK filter deleted. [all][]"},
+		{"nixevent", "-ERR no keywords supplied"},
+		{"nixevent CHANNEL_CREATE", "+OK events nixed"},
+		{"noevents", "+OK no longer listening for events"},
+		{"linger", "-ERR not controlling a session"},
+		{"nolinger", "-ERR not controlling a session"},
+	} {
+		c.send(tc[0] + "\n\n")
+		if r := c.reply(); r != "Content-Type: command/reply\nReply-Text: "+tc[1]+"\n\n" {
+			t.Errorf("%s: %q, want %q", tc[0], r, tc[1])
+		}
+	}
+}
+
 // TestConcurrentConnections: each connection has its own subscriptions and
 // every one sees the events in the same order.
 func TestConcurrentConnections(t *testing.T) {
@@ -510,7 +537,12 @@ func TestUnknownAndUnsupported(t *testing.T) {
 		"no_such_command with args":      "-ERR no_such_command Command not found!\n",
 		"sofia profile internal rescan":  "Invalid Profile [internal]",
 		"sofia profile external frobble": "-ERR fstest: not simulated: sofia profile external frobble\n",
-		"acl 127.0.0.1":                  "-ERR Usage: acl <ip> <list_name>\n",
+		"acl 127.0.0.1":                  "false", // a real switch: no usage text (TestConformance)
+		"acl":                            "false",
+		"module_exists":                  "-ERR no reply\n",
+		"uuid_kill":                      "-USAGE: <uuid> [cause]\n",
+		"uuid_answer":                    "-ERROR\n",
+		"uuid_answer 5b0f1c2e-0d1a-4e55-8c3b-00000000c0f1": "-ERROR\n",
 	} {
 		if got := c.api(cmd); got != want {
 			t.Errorf("%s: %q, want %q", cmd, got, want)
@@ -544,7 +576,7 @@ func TestStatusAndModules(t *testing.T) {
 		{"mod_audio_stream", nil, "false"}, // not in Options.Modules
 		{"mod_audio_stream", ptr(true), "true"},
 		{"mod_sofia", ptr(false), "false"},
-		{"", nil, "false"},
+		{"", nil, "-ERR no reply\n"}, // writes nothing (TestConformance)
 	} {
 		if tc.set != nil {
 			s.SetModule(tc.mod, *tc.set)

@@ -156,12 +156,12 @@ func kinds(evs []ev) []string {
 
 // sequence is the channel's event sequence as compared with a recording:
 // name (subclass for CUSTOM) and Channel-State, without HEARTBEAT,
-// RE_SCHEDULE, API, and CODEC (not emulated).
+// RE_SCHEDULE and API.
 func sequence(evs []ev, uuid string) []string {
 	var out []string
 	for _, e := range evs {
 		switch e.h["Event-Name"] {
-		case "HEARTBEAT", "RE_SCHEDULE", "API", "CODEC", "BACKGROUND_JOB":
+		case "HEARTBEAT", "RE_SCHEDULE", "API", "BACKGROUND_JOB":
 			continue
 		}
 		if e.h["Unique-ID"] != uuid {
@@ -537,4 +537,14 @@ func wireAfter(wire []string, reply string, n int, kinds ...string) []string {
 		return out
 	}
 	return nil
+}
+
+// asRecorded sets the simulator up as the switch the call recordings were
+// made on (fixtures README): a vanilla external profile, whose
+// inbound-late-negotiation makes uuid_answer fire PROGRESS_MEDIA first,
+// and a public context that ran park alone.
+func asRecorded(o Options) Options {
+	o.Dialplan = []string{"park"}
+	o.InboundLateNegotiation = true
+	return o
 }

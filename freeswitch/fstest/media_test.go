@@ -187,7 +187,7 @@ func TestBroadcastMissingFile(t *testing.T) {
 // TestRecordStartStopAsRecorded replays record-start-stop: replies, event
 // sequence and the RECORD_STOP variables, and a valid WAV of that size.
 func TestRecordStartStopAsRecorded(t *testing.T) {
-	s := newSwitch(t, Options{})
+	s := newSwitch(t, asRecorded(Options{}))
 	l := newESLLog(t, s)
 	path := filepath.Join(t.TempDir(), "x.wav")
 	id, _ := s.Call(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
@@ -535,4 +535,40 @@ func TestDTMFTerminatesPlayback(t *testing.T) {
 	l.wait("PLAYBACK_START", 5*time.Second)
 	s.SendDTMF(id, "*")
 	l.none("PLAYBACK_STOP", 200*time.Millisecond)
+}
+
+// TestBroadcastToneStream: a tone_stream:// path plays like a file (the
+// real switch in e2e TestConformance: PLAYBACK_START, PLAYBACK_STOP done,
+// FILE PLAYED); loops=-1 plays until uuid_break; a script without a tone
+// is not found.
+func TestBroadcastToneStream(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	id := answeredCall(t, s, l, InboundCall{})
+	l.api("uuid_broadcast " + id + " tone_stream://%(300,0,1000) aleg")
+	if e := l.wait("PLAYBACK_START", 5*time.Second); e.h["Playback-File-Type"] != "tone_stream" {
+		t.Errorf("PLAYBACK_START Playback-File-Type %q", e.h["Playback-File-Type"])
+	}
+	if e := l.wait("PLAYBACK_STOP", 5*time.Second); e.h["Playback-Status"] != "done" || e.h["Playback-File-Type"] != "tone_stream" {
+		t.Errorf("PLAYBACK_STOP %q %q", e.h["Playback-Status"], e.h["Playback-File-Type"])
+	}
+	if e := l.wait("CHANNEL_EXECUTE_COMPLETE", 5*time.Second); e.h["Application-Response"] != "FILE PLAYED" {
+		t.Errorf("EXECUTE_COMPLETE %q", e.h["Application-Response"])
+	}
+	h := s.Heard(id)
+	if len(h) != 2400 || math.Abs(toneFreq(h, 8000)-1000) > 20 {
+		t.Errorf("heard %d samples at %.0f Hz, want 2400 at 1000 Hz", len(h), toneFreq(h, 8000))
+	}
+	l.api("uuid_broadcast " + id + " tone_stream://%(100,100,440);loops=-1 aleg")
+	l.wait("PLAYBACK_START", 5*time.Second)
+	l.none("PLAYBACK_STOP", 500*time.Millisecond)
+	l.api("uuid_break " + id)
+	if e := l.wait("PLAYBACK_STOP", 5*time.Second); e.h["Playback-Status"] != "break" {
+		t.Errorf("looped tone: PLAYBACK_STOP %q", e.h["Playback-Status"])
+	}
+	l.wait("CHANNEL_EXECUTE_COMPLETE", 5*time.Second)
+	l.api("uuid_broadcast " + id + " tone_stream://v=-7 aleg")
+	if e := l.wait("CHANNEL_EXECUTE_COMPLETE", 5*time.Second); e.h["Application-Response"] != "FILE NOT FOUND" {
+		t.Errorf("no tone: %q", e.h["Application-Response"])
+	}
 }

@@ -221,7 +221,7 @@ func (s *Switch) tempDirForTest(t *testing.T) string {
 // TestAudioStreamMono8kAsRecorded replays audio-stream-mono-8k: the
 // channel's event sequence equals the recording's.
 func TestAudioStreamMono8kAsRecorded(t *testing.T) {
-	s := newSwitch(t, Options{})
+	s := newSwitch(t, asRecorded(Options{}))
 	l := newESLLog(t, s)
 	w := newWSServer(t)
 	id, err := s.Call(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
@@ -311,7 +311,7 @@ func TestAudioStreamMono8kAsRecorded(t *testing.T) {
 // (barge-in), and a hangup closes the websocket with 1000 "Normal closure"
 // and fires MEDIA_BUG_STOP inside the hangup sequence.
 func TestAudioStreamDuringPlaybackAsRecorded(t *testing.T) {
-	s := newSwitch(t, Options{})
+	s := newSwitch(t, asRecorded(Options{}))
 	l := newESLLog(t, s)
 	w := newWSServer(t)
 	wav := filepath.Join(t.TempDir(), "tone.wav")
@@ -379,7 +379,7 @@ func TestAudioStreamDuringPlaybackAsRecorded(t *testing.T) {
 // listens, so ::error with the recorded body and MEDIA_BUG_STOP at once;
 // stop then answers -ERR Operation Failed; no retry.
 func TestAudioStreamErrorAsRecorded(t *testing.T) {
-	s := newSwitch(t, Options{})
+	s := newSwitch(t, asRecorded(Options{}))
 	l := newESLLog(t, s)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -568,7 +568,7 @@ func TestHangupDuringConnectLeavesNothing(t *testing.T) {
 // uuid_break all, the server's close → ::disconnect, the bug kept until
 // stop; event sequence and header names as recorded.
 func TestAudioStreamStereo16kAsRecorded(t *testing.T) {
-	s := newSwitch(t, Options{})
+	s := newSwitch(t, asRecorded(Options{}))
 	l := newESLLog(t, s)
 	w := newWSServer(t)
 	long := filepath.Join(t.TempDir(), "long_tone_12s.wav")

@@ -426,22 +426,19 @@ func isReplyFrame(raw string) bool {
 }
 
 var (
-	uuidRE   = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
-	digitRE  = regexp.MustCompile(`[0-9]+`)
-	pluralRE = regexp.MustCompile(`\b0 (year|day|hour|minute|second|millisecond|microsecond)s?\b`)
+	uuidRE = normUUID
 	// The recording switch's vanilla config (known gap, see above).
 	vanillaRowRE = regexp.MustCompile(`(?m)^ +(127\.0\.0\.1\t  alias|internal\tprofile|external::example\.com\tgateway)\t.*\n`)
 	vanillaGWRE  = regexp.MustCompile(`(?s)  <gateway>\n    <name>example\.com</name>.*?  </gateway>\n`)
 )
 
-// shape hides what legitimately differs between runs: UUIDs and numbers
-// (lengths, dates, sequence numbers, uptimes, line numbers).
+// shape hides what legitimately differs between runs (Normalize), after
+// cutting the recording switch's vanilla configuration.
 func shape(s string) string {
 	s = vanillaRowRE.ReplaceAllString(s, "")
 	s = vanillaGWRE.ReplaceAllString(s, "")
 	s = strings.Replace(s, "2 profiles 1 alias\n", "1 profile 0 aliases\n", 1)
-	s = digitRE.ReplaceAllString(uuidRE.ReplaceAllString(s, "UUID"), "0")
-	return pluralRE.ReplaceAllString(s, "0 $1")
+	return Normalize(s)
 }
 
 // ev is a parsed event frame.
