@@ -322,7 +322,7 @@ func (d *side) registrar(gw, reply string) string {
 }
 
 // farEnd is the far end of an outbound gateway: a sipp UAS running
-// scenario (uas-busy.xml: 486; uas-answer.xml: 180, 200, BYE), or the
+// scenario (uas-busy.xml: 486; conf-uas-answer.xml: 180, 200, BYE), or the
 // simulator's dial outcome o for gw.
 func (d *side) farEnd(gw, scenario string, o fstest.DialOutcome) string {
 	d.t.Helper()
