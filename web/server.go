@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -50,6 +51,8 @@ type Deps struct {
 	SMS *controller.SMS
 	// Hosted is the hosted-provider voice path (nil: its webhooks answer 503).
 	Hosted HostedService
+	// ACL bounds trunks' allowed_addresses (nil: DefaultACLPolicy).
+	ACL *ACLPolicy
 }
 
 // Server is the HTTP server.
@@ -72,6 +75,11 @@ type Server struct {
 
 	// smsRejected counts refused SMS webhooks (api_sms.go).
 	smsRejected *prometheus.CounterVec
+
+	// acl bounds trunks' allowed_addresses; trunkAddrMu serializes the
+	// check of a trunk's new addresses with its write (api_trunks.go).
+	acl         ACLPolicy
+	trunkAddrMu sync.Mutex
 }
 
 // New builds the server and its routes.
@@ -80,6 +88,10 @@ func New(d Deps) *Server {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, sms: d.SMS, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
+	s.acl = DefaultACLPolicy()
+	if d.ACL != nil {
+		s.acl = *d.ACL
+	}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sipbridge_http_requests_total", Help: "HTTP requests by method, route and status.",
 	}, []string{"method", "route", "status"})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/web"
 )
 
 // Config is everything sipbridge reads from its environment. Secrets come only
@@ -90,6 +91,12 @@ type Config struct {
 	// per-request timeout (PROVIDER_HTTP_TIMEOUT, default 15s).
 	Provider provider.Config
 
+	// ACL bounds trunks' allowed_addresses: the broadest prefix accepted
+	// (MAX_ACL_PREFIX, "N" or "v4=N,v6=M", default v4=16,v6=32) and the
+	// shared carrier space several organizations may allow
+	// (SHARED_CARRIER_CIDRS, comma-separated CIDRs, default none).
+	ACL web.ACLPolicy
+
 	// Keys is SecretKey parsed.
 	Keys *db.Keyring
 }
@@ -152,6 +159,9 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 		errs = append(errs, err)
 	}
 	if c.Provider, err = provider.ConfigFromEnv(getenv); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ACL, err = web.ParseACLPolicy(get("MAX_ACL_PREFIX", ""), get("SHARED_CARRIER_CIDRS", "")); err != nil {
 		errs = append(errs, err)
 	}
 	if c.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL", "60s")); err != nil || c.SyncInterval < time.Second {

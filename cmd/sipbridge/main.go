@@ -277,7 +277,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			return nil
 		},
-	}}})
+	}}, ACL: &cfg.ACL})
 
 	srv.Registry().MustRegister(frameSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
