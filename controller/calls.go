@@ -83,6 +83,10 @@ type CallsOptions struct {
 	// Hosted places outbound calls from numbers hosted at Twilio, Telnyx or
 	// Vonage (nil: such calls are refused with ErrNotSIPNumber).
 	Hosted HostedDialer
+	// DefaultLimits are the platform's max_concurrent_calls and
+	// calls_per_second for organizations that set 0 (DEFAULT_MAX_CONCURRENT_CALLS,
+	// DEFAULT_CALLS_PER_SECOND); 0 here: no platform cap.
+	DefaultLimits PlatformLimits
 	// OnFrame, when set, is told how long each caller frame took from its
 	// arrival on the mod_audio_stream websocket to its `media` message being
 	// written to the assistant (metrics, benchmarks).

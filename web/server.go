@@ -53,6 +53,10 @@ type Deps struct {
 	Hosted HostedService
 	// ACL bounds trunks' allowed_addresses (nil: DefaultACLPolicy).
 	ACL *ACLPolicy
+	// CallDefaults are the platform's call limits for organizations that
+	// set 0, shown in the organization's effective limits (zero: no cap);
+	// call control applies them (CallsOptions.DefaultLimits).
+	CallDefaults controller.PlatformLimits
 }
 
 // Server is the HTTP server.
@@ -80,6 +84,8 @@ type Server struct {
 	// check of a trunk's new addresses with its write (api_trunks.go).
 	acl         ACLPolicy
 	trunkAddrMu sync.Mutex
+	// callDefaults: Deps.CallDefaults.
+	callDefaults controller.PlatformLimits
 }
 
 // New builds the server and its routes.
@@ -88,7 +94,7 @@ func New(d Deps) *Server {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, sms: d.SMS, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
-	s.acl = DefaultACLPolicy()
+	s.acl, s.callDefaults = DefaultACLPolicy(), d.CallDefaults
 	if d.ACL != nil {
 		s.acl = *d.ACL
 	}

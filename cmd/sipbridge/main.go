@@ -227,7 +227,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile, PlaybackDir: playbackDir,
-		Hosted: hosted, Log: log.With("component", "calls"),
+		Hosted: hosted, DefaultLimits: cfg.CallDefaults, Log: log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
 	})
 	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
@@ -277,7 +277,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			return nil
 		},
-	}}, ACL: &cfg.ACL})
+	}}, ACL: &cfg.ACL, CallDefaults: cfg.CallDefaults})
 
 	srv.Registry().MustRegister(frameSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
