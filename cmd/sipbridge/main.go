@@ -227,7 +227,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile, PlaybackDir: playbackDir,
-		Hosted: hosted, DefaultLimits: cfg.CallDefaults, Log: log.With("component", "calls"),
+		Hosted: hosted, DefaultLimits: cfg.CallDefaults, TrunkACL: trunkSync.ResolvedACL, Log: log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
 	})
 	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
