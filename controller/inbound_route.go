@@ -191,6 +191,11 @@ func (r *Router) Decide(ctx context.Context, vars did.Vars) (*Route, error) {
 	case 1:
 		return r.decideOnTrunk(ctx, vars, rt, cands[0])
 	}
+	for _, c := range cands[1:] {
+		if c.trunk.OrgID != cands[0].trunk.OrgID {
+			return r.decideAcrossOrgs(ctx, vars, rt, cands)
+		}
+	}
 	return r.decideByNumber(ctx, vars, rt, cands)
 }
 
@@ -272,20 +277,15 @@ func sourceRank(source string) int {
 	return 100
 }
 
-// decideByNumber routes a call that several trunks may have let in. Each
-// candidate reads the called number with its organization's options; a
-// candidate claims the call when that number is on it, or is its
-// organization's number on no trunk. The claim read from the earliest
-// header wins (an extension mapped to a trunk's single number comes last);
-// claims on two different numbers there are refused, as is a call no
-// candidate claims, since it could belong to any of them. The record of a
-// refusal goes to the candidates' organization only when they all share
-// one.
+// decideByNumber routes a call that several trunks of ONE organization may
+// have let in (a registration trunk and an IP-auth trunk to one carrier).
+// Each candidate reads the called number as it would alone (its trunk's
+// numbers for a PBX extension); a candidate claims the call when that
+// number is on it, or is the organization's number on no trunk. The claim
+// read from the earliest header wins (an extension mapped to a trunk's
+// single number comes last); claims on two different numbers there are
+// refused, as is a call no candidate claims.
 func (r *Router) decideByNumber(ctx context.Context, vars did.Vars, rt *Route, cands []candidate) (*Route, error) {
-	type claim struct {
-		c  candidate
-		rs *resolution
-	}
 	var claims []claim
 	var firstRes *resolution
 	for _, c := range cands {
@@ -296,66 +296,173 @@ func (r *Router) decideByNumber(ctx context.Context, vars did.Vars, rt *Route, c
 		if firstRes == nil {
 			firstRes = rs
 		}
-		n := rs.number
-		if n != nil && (n.SIPTrunkID == nil || *n.SIPTrunkID == c.trunk.ID) {
-			claims = append(claims, claim{c, rs})
+		if n := rs.number; n != nil && (n.SIPTrunkID == nil || *n.SIPTrunkID == c.trunk.ID) {
+			claims = append(claims, claim{rs.res, rs.number, rs.org})
 		}
 	}
-	best := -1
-	for _, cl := range claims {
-		if rk := sourceRank(cl.rs.res.Source); best < 0 || rk < best {
-			best = rk
+	win, ok := bestClaim(claims)
+	if !ok {
+		rt.Refused, rt.DID = &RefuseSharedAddress, firstRes.res
+		rt.Detail = sharedDetail(vars, cands) + "; " + describeCandidates(firstRes.res)
+		if len(claims) > 0 {
+			rt.Detail = sharedDetail(vars, cands) + "; the call names numbers of several of them"
 		}
-	}
-	var win []claim
-	for _, cl := range claims {
-		if sourceRank(cl.rs.res.Source) == best {
-			win = append(win, cl)
-		}
-	}
-	names := make([]string, 0, len(cands))
-	sameOrg := true
-	for _, c := range cands {
-		names = append(names, c.trunk.GatewayName)
-		sameOrg = sameOrg && c.trunk.OrgID == cands[0].trunk.OrgID
-	}
-	detail := "source " + first(vars, "variable_sip_network_ip") + " allowed by " + strings.Join(names, ", ")
-	distinct := map[string]bool{}
-	for _, cl := range win {
-		distinct[cl.rs.number.ID] = true
-	}
-	if len(distinct) != 1 {
-		rt.Refused = &RefuseSharedAddress
-		rt.DID = firstRes.res
-		rt.Detail = detail + "; " + describeCandidates(firstRes.res)
-		if len(distinct) > 1 {
-			rt.Detail = detail + "; the call names numbers of several of them"
-		}
-		if sameOrg {
-			rt.Trunk, rt.TrunkBy = cands[0].trunk, cands[0].by
-			for _, c := range cands {
-				if c.by == "acl" {
-					rt.Trunk, rt.TrunkBy = c.trunk, c.by
-				}
+		rt.Trunk, rt.TrunkBy = cands[0].trunk, cands[0].by // the record stays in the organization
+		for _, c := range cands {
+			if c.by == "acl" {
+				rt.Trunk, rt.TrunkBy = c.trunk, c.by
 			}
 		}
 		return rt, nil
 	}
-	// One number. On a trunk: that trunk's claim is the only one. On none:
-	// each candidate of its organization claims it; the one FreeSWITCH
-	// named, else the first by priority (then name), takes it.
-	pick := win[0]
-	for _, cl := range win[1:] {
-		switch {
-		case pick.c.by == "acl":
-		case cl.c.by == "acl",
-			cl.c.trunk.Priority < pick.c.trunk.Priority,
-			cl.c.trunk.Priority == pick.c.trunk.Priority && strings.ToLower(cl.c.trunk.Name) < strings.ToLower(pick.c.trunk.Name):
-			pick = cl
+	return r.acceptClaim(vars, rt, win, cands)
+}
+
+// decideAcrossOrgs routes a call that trunks of several organizations may
+// have let in (shared carrier space). The called number must be read from
+// a header (an extension means nothing across organizations) with the
+// default country of the organization that owns it, and be on one of the
+// candidate trunks or on no trunk of a candidate's organization. Numbers
+// are looked up once each across the platform, and organizations once
+// together, so a carrier shared by many organizations costs a few queries,
+// not a few per organization. A call no candidate claims is refused and
+// recorded for nobody: it could be any of theirs.
+func (r *Router) decideAcrossOrgs(ctx context.Context, vars did.Vars, rt *Route, cands []candidate) (*Route, error) {
+	byOrg := map[int64][]candidate{}
+	var ids []int64
+	for _, c := range cands {
+		if _, ok := byOrg[c.trunk.OrgID]; !ok {
+			ids = append(ids, c.trunk.OrgID)
+		}
+		byOrg[c.trunk.OrgID] = append(byOrg[c.trunk.OrgID], c)
+	}
+	orgs, err := r.store.OrgsByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	orgOf := map[int64]*db.Organization{}
+	var countries []string
+	for i := range orgs {
+		orgOf[orgs[i].ID] = &orgs[i]
+		if !slices.Contains(countries, orgs[i].DefaultCountry) {
+			countries = append(countries, orgs[i].DefaultCountry)
 		}
 	}
-	rt.Trunk, rt.TrunkBy, rt.DID = pick.c.trunk, "did", pick.rs.res
-	return r.accept(vars, rt, pick.rs)
+	numbers := map[string]*db.PhoneNumber{} // e164 → a candidate organization's active number, or nil
+	var lookErr error
+	lookup := func(e164 string) *db.PhoneNumber {
+		if n, ok := numbers[e164]; ok {
+			return n
+		}
+		var n *db.PhoneNumber
+		owner, ok, err := r.store.NumberOwner(ctx, e164)
+		if err == nil && ok && byOrg[owner] != nil {
+			n, err = r.numberOf(ctx, owner, e164)
+			if errors.Is(err, db.ErrNotFound) {
+				n, err = nil, nil
+			}
+		}
+		if err != nil {
+			lookErr = err
+			return nil
+		}
+		numbers[e164] = n
+		return n
+	}
+	claimable := func(n *db.PhoneNumber, country string) bool {
+		if n == nil || orgOf[n.OrgID] == nil || orgOf[n.OrgID].DefaultCountry != country {
+			return false
+		}
+		return n.SIPTrunkID == nil || slices.ContainsFunc(byOrg[n.OrgID], func(c candidate) bool { return c.trunk.ID == *n.SIPTrunkID })
+	}
+	var claims []claim
+	var firstRes did.Result
+	for i, country := range countries {
+		res, err := did.Resolve(vars, did.Options{DefaultCountry: country, Known: func(e164 string) bool { return claimable(lookup(e164), country) }})
+		if lookErr != nil {
+			return nil, lookErr
+		}
+		if i == 0 {
+			firstRes = res
+		}
+		if err == nil && res.Source != did.SourceExtension && claimable(lookup(res.DID), country) {
+			n := lookup(res.DID)
+			claims = append(claims, claim{res, n, orgOf[n.OrgID]})
+		}
+	}
+	win, ok := bestClaim(claims)
+	if !ok {
+		rt.Refused, rt.DID = &RefuseSharedAddress, firstRes
+		rt.Detail = sharedDetail(vars, cands) + "; " + describeCandidates(firstRes)
+		if len(claims) > 0 {
+			rt.Detail = sharedDetail(vars, cands) + "; the call names numbers of several of them"
+		}
+		return rt, nil
+	}
+	return r.acceptClaim(vars, rt, win, cands)
+}
+
+// claim is a candidate organization's number that the call names.
+type claim struct {
+	res    did.Result
+	number *db.PhoneNumber
+	org    *db.Organization
+}
+
+// bestClaim returns the claim read from the earliest header; false when
+// there is none, or when two different numbers tie there.
+func bestClaim(claims []claim) (claim, bool) {
+	var best claim
+	rank, tie := -1, false
+	for _, cl := range claims {
+		switch rk := sourceRank(cl.res.Source); {
+		case rank < 0 || rk < rank:
+			best, rank, tie = cl, rk, false
+		case rk == rank && cl.number.ID != best.number.ID:
+			tie = true
+		}
+	}
+	return best, rank >= 0 && !tie
+}
+
+// acceptClaim takes the call on the claimed number's trunk, or (a number on
+// no trunk) on its organization's candidate FreeSWITCH named, else its
+// first by priority, then name.
+func (r *Router) acceptClaim(vars did.Vars, rt *Route, cl claim, cands []candidate) (*Route, error) {
+	better := func(c, than *candidate) bool {
+		if than.by == "acl" || c.by == "acl" {
+			return c.by == "acl"
+		}
+		if c.trunk.Priority != than.trunk.Priority {
+			return c.trunk.Priority < than.trunk.Priority
+		}
+		return strings.ToLower(c.trunk.Name) < strings.ToLower(than.trunk.Name)
+	}
+	var pick *candidate
+	for i := range cands {
+		c := &cands[i]
+		switch {
+		case c.trunk.OrgID != cl.number.OrgID:
+		case cl.number.SIPTrunkID != nil:
+			if c.trunk.ID == *cl.number.SIPTrunkID {
+				pick = c
+			}
+		case pick == nil || better(c, pick):
+			pick = c
+		}
+	}
+	rt.Trunk, rt.TrunkBy, rt.DID = pick.trunk, "did", cl.res
+	return r.accept(vars, rt, &resolution{org: cl.org, res: cl.res, number: cl.number})
+}
+
+// sharedDetail names the source and the trunks allowing it (for the log;
+// in a record only when they are all of its organization).
+func sharedDetail(vars did.Vars, cands []candidate) string {
+	names := make([]string, 0, len(cands))
+	for _, c := range cands {
+		names = append(names, c.trunk.GatewayName)
+	}
+	return "source " + first(vars, "variable_sip_network_ip") + " allowed by " + strings.Join(names, ", ")
 }
 
 // accept finishes a route to the organization's number: its assistant and

@@ -206,6 +206,8 @@ func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB) {
 			want{aIP, "did", nil}},
 		{"A's list first cannot take B's call", []string{"variable_sip_acl_authed_by", "oa_ip", "variable_sip_network_ip", carrier, "variable_sip_req_user", "+12125550100"},
 			want{bIP, "did", nil}},
+		{"a national number, read with its owner's country", []string{"variable_sip_acl_authed_by", "ob_ip", "variable_sip_network_ip", carrier, "variable_sip_req_user", "6478491000"},
+			want{aIP, "did", nil}},
 		{"the registration trunk's number", []string{"variable_sip_acl_authed_by", "ob_ip", "variable_sip_network_ip", carrier, "variable_sip_req_user", "+16478491001"},
 			want{aReg, "did", nil}},
 		{"the same, named by FreeSWITCH as A's IP trunk", []string{"variable_sip_acl_authed_by", "oa_ip", "variable_sip_network_ip", carrier, "variable_sip_req_user", "+16478491001"},
