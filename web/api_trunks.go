@@ -68,7 +68,7 @@ type trunkInput struct {
 	ExpireSeconds    *int      `json:"expire_seconds"`
 	RetrySeconds     *int      `json:"retry_seconds"`
 	PingSeconds      *int      `json:"ping_seconds"`
-	AllowedAddresses *[]string `json:"allowed_addresses" doc:"CIDRs or addresses allowed to send INVITEs"`
+	AllowedAddresses *[]string `json:"allowed_addresses" doc:"addresses or CIDRs (written as their network, no host bits; /16 IPv4 and /32 IPv6 at the broadest unless the platform sets MAX_ACL_PREFIX) allowed to send INVITEs; an address another organization's trunk allows is 409 unless it is shared carrier space"`
 	Codecs           *[]string `json:"codecs"`
 	Provider         *string   `json:"provider" doc:"free label"`
 	TransferMode     *string   `json:"transfer_mode" doc:"bridge (default) | refer"`
