@@ -8,6 +8,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -84,6 +85,15 @@ type CallsOptions struct {
 	// Hosted places outbound calls from numbers hosted at Twilio, Telnyx or
 	// Vonage (nil: such calls are refused with ErrNotSIPNumber).
 	Hosted HostedDialer
+	// TrunkACL, when set, tells what a trunk without allowed_addresses
+	// allows (the addresses its hosts resolved to: TrunkSync.ResolvedACL),
+	// so inbound routing sees every trunk whose ACL list holds a caller's
+	// address. Unset: the IP literals among its gateway and proxy only.
+	TrunkACL func(*db.SIPTrunk) []netip.Prefix
+	// DefaultLimits are the platform's max_concurrent_calls and
+	// calls_per_second for organizations that set 0 (DEFAULT_MAX_CONCURRENT_CALLS,
+	// DEFAULT_CALLS_PER_SECOND); 0 here: no platform cap.
+	DefaultLimits PlatformLimits
 	// OnFrame, when set, is told how long each caller frame took from its
 	// arrival on the mod_audio_stream websocket to its `media` message being
 	// written to the assistant (metrics, benchmarks).
@@ -168,7 +178,7 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Calls{store: store, router: NewRouter(store), sw: sw, opts: opts, log: opts.Log,
+	return &Calls{store: store, router: &Router{store: store, implicitACL: opts.TrunkACL}, sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		admits: map[int64]*sync.Mutex{}, cancelledDials: map[string]bool{}}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,12 +13,70 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 )
 
-// Safety limit errors (API: 429 for the first two, 403 for the country).
+// Safety limit errors (API: 429 for the first two, 403 for the country and
+// the number type).
 var (
 	ErrTooManyCalls      = errors.New("the organization's concurrent call limit is reached")
 	ErrCallRateExceeded  = errors.New("the organization's calls-per-second limit is exceeded")
 	ErrCountryNotAllowed = errors.New("the destination country is not in the organization's outbound allow-list")
+	// ErrNumberTypeNotAllowed: a premium-rate, shared-cost or satellite
+	// number the organization has not allowed (call_limits.allow_number_types).
+	ErrNumberTypeNotAllowed = errors.New("the destination is a costly number type the organization does not allow")
 )
+
+// Costly destination classes, refused for calls, transfers and messages
+// unless the organization lists them in call_limits.allow_number_types.
+const (
+	NumberPremiumRate = "premium_rate" // phonenumbers PREMIUM_RATE (+1 900, +44 9…, +979 …)
+	NumberSharedCost  = "shared_cost"  // phonenumbers SHARED_COST (+34 901, …)
+	NumberSatellite   = "satellite"    // international networks: +870, +881, +882, +883
+)
+
+// NumberTypes are the values call_limits.allow_number_types accepts.
+var NumberTypes = []string{NumberPremiumRate, NumberSharedCost, NumberSatellite}
+
+// satelliteCodes are the country calling codes of satellite and
+// international networks (Inmarsat, GMSS, International Networks), billed
+// far above any country.
+var satelliteCodes = []int32{870, 881, 882, 883}
+
+// NumberClass returns the costly class of an E.164 number (NumberTypes), or
+// "" for an ordinary one.
+func NumberClass(e164 string) string {
+	pn, err := phonenumbers.Parse(e164, "")
+	if err != nil {
+		return ""
+	}
+	if slices.Contains(satelliteCodes, pn.GetCountryCode()) {
+		return NumberSatellite
+	}
+	switch phonenumbers.GetNumberType(pn) {
+	case phonenumbers.PREMIUM_RATE:
+		return NumberPremiumRate
+	case phonenumbers.SHARED_COST:
+		return NumberSharedCost
+	}
+	return ""
+}
+
+// PlatformLimits are the limits of an organization whose own are 0.
+type PlatformLimits struct {
+	MaxConcurrentCalls int     // 0: no cap
+	CallsPerSecond     float64 // 0: no cap
+}
+
+// Effective returns the organization's limits with the platform's in place
+// of its zeros.
+func (p PlatformLimits) Effective(l db.CallLimits) (maxConcurrent int, perSecond float64) {
+	maxConcurrent, perSecond = l.MaxConcurrentCalls, l.CallsPerSecond
+	if maxConcurrent <= 0 {
+		maxConcurrent = p.MaxConcurrentCalls
+	}
+	if perSecond <= 0 {
+		perSecond = p.CallsPerSecond
+	}
+	return maxConcurrent, perSecond
+}
 
 // rateLimiter is a token bucket per organization (calls per second).
 type rateLimiter struct {
@@ -56,23 +115,35 @@ func destinationCountry(e164 string) string {
 // checkLimits applies the organization's limits to a new outbound call (or
 // bridged transfer) to `to`. It is the one place these limits are decided.
 func (c *Calls) checkLimits(ctx context.Context, org *db.Organization, to string) error {
-	if err := checkCountry(org, to); err != nil {
+	if err := CheckDestination(org, to); err != nil {
 		return err
 	}
-	l := org.Settings.CallLimits
-	if l.MaxConcurrentCalls > 0 {
+	maxConcurrent, perSecond := c.opts.DefaultLimits.Effective(org.Settings.CallLimits)
+	if maxConcurrent > 0 {
 		n, err := c.store.CountLiveCalls(ctx, org.ID)
 		if err != nil {
 			return err
 		}
-		if n >= int64(l.MaxConcurrentCalls) {
-			return fmt.Errorf("%w: %d live, limit %d", ErrTooManyCalls, n, l.MaxConcurrentCalls)
+		if n >= int64(maxConcurrent) {
+			return fmt.Errorf("%w: %d live, limit %d", ErrTooManyCalls, n, maxConcurrent)
 		}
 	}
-	if !c.rate.allow(org.ID, l.CallsPerSecond, c.opts.Now()) {
-		return fmt.Errorf("%w: limit %g/s", ErrCallRateExceeded, l.CallsPerSecond)
+	if !c.rate.allow(org.ID, perSecond, c.opts.Now()) {
+		return fmt.Errorf("%w: limit %g/s", ErrCallRateExceeded, perSecond)
 	}
 	return nil
+}
+
+// CheckDestination applies the organization's destination rules to a call,
+// a transfer to a number or a message to `to`: the costly number types
+// (premium rate, shared cost, satellite) unless allowed, then the outbound
+// country allow-list. It is the one place these rules are decided.
+func CheckDestination(org *db.Organization, to string) error {
+	if class := NumberClass(to); class != "" && !slices.Contains(org.Settings.CallLimits.AllowNumberTypes, class) {
+		return fmt.Errorf("%w: %s is a %s number; the organization allows it by adding %q to call_limits.allow_number_types",
+			ErrNumberTypeNotAllowed, to, strings.ReplaceAll(class, "_", "-"), class)
+	}
+	return checkCountry(org, to)
 }
 
 // checkCountry applies the outbound country allow-list (also to bridged
@@ -86,6 +157,9 @@ func checkCountry(org *db.Organization, to string) error {
 		return nil
 	}
 	cc := destinationCountry(to)
+	if cc == phonenumbers.UNKNOWN_REGION || cc == "001" {
+		return fmt.Errorf("%w: %s is a non-geographic (international network) number: only outbound_countries [\"*\"] reaches it, allowed: %v", ErrCountryNotAllowed, to, allowed)
+	}
 	if cc == "" || !slices.Contains(allowed, cc) {
 		return fmt.Errorf("%w: %s is in %q, allowed: %v", ErrCountryNotAllowed, to, cc, allowed)
 	}

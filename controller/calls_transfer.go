@@ -95,12 +95,29 @@ func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
 		p.bridgeTo = t.e164
 	}
 	if p.bridgeTo != "" {
+		// The number is reached either way: bridged out, or dialled by
+		// the carrier after the REFER, which bills the organization too.
+		if err := s.checkTransferDestination(p.bridgeTo); err != nil {
+			return nil, err
+		}
 		p.dial, p.dialID, p.dialErr = s.bridgeDial(p.bridgeTo)
 		if p.referURI == "" && p.dialErr != nil {
 			return nil, p.dialErr // nothing else to try: refuse before letting go
 		}
 	}
 	return p, nil
+}
+
+// checkTransferDestination applies the organization's destination rules
+// (CheckDestination) to the number a transfer reaches.
+func (s *callSession) checkTransferDestination(number string) error {
+	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
+	defer cancel()
+	org, err := s.c.store.GetOrg(ctx, s.rec.OrgID)
+	if err != nil {
+		return err
+	}
+	return CheckDestination(org, number)
 }
 
 // transfer plans and runs a transfer (the assistant's, the API's or the
@@ -322,7 +339,7 @@ func (s *callSession) bridgeDial(number string) (dial, dialID string, err error)
 	if err != nil {
 		return "", "", err
 	}
-	if err := checkCountry(org, number); err != nil {
+	if err := CheckDestination(org, number); err != nil {
 		return "", "", err
 	}
 	trunks, err := s.c.store.EnabledTrunksOfOrg(ctx, s.rec.OrgID)

@@ -454,7 +454,11 @@ func (c *hostedCall) providerHangup(ctx context.Context) error {
 
 // providerTransfer moves the call to a number or sip: URI at the provider.
 func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
-	if _, err := parseTransferTarget(to); err != nil {
+	tt, err := parseTransferTarget(to)
+	if err == nil {
+		err = c.checkDestination(ctx, tt)
+	}
+	if err != nil {
 		c.event("transfer_failed", db.JSONMap{"to": to, "error": err.Error()})
 		return err
 	}
@@ -481,6 +485,23 @@ func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
 	// The assistant's part is over; the relay closes its stream.
 	c.detached.Do(func() { close(c.detach) })
 	return nil
+}
+
+// checkDestination applies the organization's destination rules
+// (CheckDestination) to the number a transfer reaches, as on the SIP path.
+func (c *hostedCall) checkDestination(ctx context.Context, t transferTarget) error {
+	number := t.e164
+	if t.sipURI != "" {
+		number = e164User(t.sipURI)
+	}
+	if number == "" {
+		return nil
+	}
+	org, err := c.h.store.GetOrg(ctx, c.orgID)
+	if err != nil {
+		return err
+	}
+	return CheckDestination(org, number)
 }
 
 // fault handles the assistant being unreachable or gone: the assistant's

@@ -234,6 +234,16 @@ func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMes
 	if num.Provider == db.ProviderBYOSIP {
 		return nil, false, fmt.Errorf("%w: %s cannot send messages", ErrVoiceOnly, in.From)
 	}
+	org, err := s.store.GetOrg(ctx, orgID)
+	if err != nil {
+		return nil, false, err
+	}
+	// The destination rules of calls (outbound_countries,
+	// allow_number_types): a message to a premium-rate or satellite number
+	// is billed like a call to it.
+	if err := CheckDestination(org, in.To); err != nil {
+		return nil, false, err
+	}
 	name := providerName(num.Provider)
 	if name == provider.NameVonage && len(in.MediaURLs) > 1 {
 		return nil, false, fmt.Errorf("%w: Vonage carries one image per MMS, got %d", ErrMediaLimit, len(in.MediaURLs))

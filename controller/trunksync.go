@@ -510,6 +510,35 @@ func (s *TrunkSync) aclFor(ctx context.Context, t *db.SIPTrunk) ([]string, strin
 	return out, strings.Join(warnings, "; ")
 }
 
+// ResolvedACL returns what a trunk without allowed_addresses allows, as
+// its ACL list was last rendered: the addresses its gateway and proxy hosts
+// resolved to (from the cache of the last pass; never a DNS lookup, so it
+// may run on the call path). A trunk with allowed_addresses gets nil.
+func (s *TrunkSync) ResolvedACL(t *db.SIPTrunk) []netip.Prefix {
+	if len(t.AllowedAddresses) > 0 {
+		return nil
+	}
+	var out []netip.Prefix
+	for _, hp := range []string{t.Gateway, t.Proxy} {
+		host := hostOf(hp)
+		if host == "" {
+			continue
+		}
+		addrs := []netip.Addr{}
+		if a, err := netip.ParseAddr(host); err == nil {
+			addrs = append(addrs, a)
+		} else {
+			s.mu.Lock()
+			addrs = append(addrs, s.dns[host].addrs...)
+			s.mu.Unlock()
+		}
+		for _, a := range addrs {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out
+}
+
 func hostOf(hostport string) string {
 	if hostport == "" {
 		return ""

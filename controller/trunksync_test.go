@@ -405,3 +405,31 @@ func TestDollarAndMarkupReachFreeSWITCHLiterally(t *testing.T) {
 		}
 	})
 }
+
+// ResolvedACL tells inbound routing what a trunk without allowed_addresses
+// allows: what its hosts resolved to at the last pass, with no lookup of
+// its own; a trunk with allowed_addresses gets nil (they are its list).
+func TestResolvedACL(t *testing.T) {
+	eachSyncEnv(t, func(t *testing.T, e *syncEnv) {
+		tr := e.addTrunk(e.org, "Carrier", nil)
+		e.eventually("ACL rendered", func() bool { return len(e.sw.ACL(tr.GatewayName)) == 2 })
+		want := []netip.Prefix{netip.MustParsePrefix("198.51.100.20/32"), netip.MustParsePrefix("198.51.100.21/32")}
+		if got := e.sync.ResolvedACL(tr); !slices.Equal(got, want) {
+			t.Fatalf("resolved %v, want %v", got, want)
+		}
+		lit := *tr
+		lit.Gateway, lit.Proxy = "192.0.2.7:5060", "[2001:db8::7]:5061"
+		if got := e.sync.ResolvedACL(&lit); !slices.Equal(got, []netip.Prefix{netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("2001:db8::7/128")}) {
+			t.Fatalf("IP literals: %v", got)
+		}
+		unknown := *tr
+		unknown.Gateway = "never-resolved.example"
+		if got := e.sync.ResolvedACL(&unknown); len(got) != 0 {
+			t.Fatalf("a host no pass resolved: %v", got)
+		}
+		tr.AllowedAddresses = db.StringList{"203.0.113.0/24"}
+		if got := e.sync.ResolvedACL(tr); got != nil {
+			t.Fatalf("with allowed_addresses: %v", got)
+		}
+	})
+}

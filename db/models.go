@@ -39,14 +39,20 @@ type OrgSettings struct {
 // CallLimits are the organization's safety limits, checked before any
 // originate (toll-fraud protection).
 type CallLimits struct {
-	// MaxConcurrentCalls caps live calls, inbound and outbound (0: no cap).
+	// MaxConcurrentCalls caps live calls, inbound and outbound, when a new
+	// outbound call starts (0: the platform's DEFAULT_MAX_CONCURRENT_CALLS).
 	MaxConcurrentCalls int `json:"max_concurrent_calls"`
-	// CallsPerSecond caps new outbound calls per second (0: no cap).
+	// CallsPerSecond caps new outbound calls per second (0: the platform's
+	// DEFAULT_CALLS_PER_SECOND).
 	CallsPerSecond float64 `json:"calls_per_second"`
-	// OutboundCountries are the ISO 3166-1 alpha-2 countries outbound calls
-	// and bridged transfers may reach. Empty: the organization's default
-	// country only; ["*"]: any country.
+	// OutboundCountries are the ISO 3166-1 alpha-2 countries outbound calls,
+	// transfers to numbers and messages may reach. Empty: the organization's
+	// default country only; ["*"]: any country.
 	OutboundCountries []string `json:"outbound_countries,omitempty"`
+	// AllowNumberTypes are the costly number classes (premium_rate,
+	// shared_cost, satellite) calls, transfers and messages may reach;
+	// empty: none of them.
+	AllowNumberTypes []string `json:"allow_number_types,omitempty"`
 }
 
 // SIPTrunkConfig is the organization-level SIP trunk configuration.

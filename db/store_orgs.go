@@ -47,6 +47,17 @@ func (s *Store) GetOrg(ctx context.Context, id int64) (*Organization, error) {
 	return &org, nil
 }
 
+// OrgsByID returns the organizations with these ids, in id order
+// (system-level lookups only: inbound routing across organizations).
+func (s *Store) OrgsByID(ctx context.Context, ids []int64) ([]Organization, error) {
+	var out []Organization
+	if len(ids) == 0 {
+		return out, nil
+	}
+	err := s.db(ctx).Where("id IN ?", ids).Order("id").Find(&out).Error
+	return out, err
+}
+
 // OrgSecrets opens the organization's sealed secrets.
 func (s *Store) OrgSecrets(org *Organization) (OrgSecrets, error) {
 	var sec OrgSecrets

@@ -160,6 +160,10 @@ func (s *Store) GatewayNameTaken(ctx context.Context, gw, exceptID string) (bool
 
 // CreateTrunk inserts a trunk and its pending status.
 func (s *Store) CreateTrunk(ctx context.Context, t *SIPTrunk) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.createTrunk(tx, t) })
+}
+
+func (s *Store) createTrunk(tx *gorm.DB, t *SIPTrunk) error {
 	now := s.Now()
 	t.CreatedAt, t.UpdatedAt = now, now
 	if t.AllowedAddresses == nil {
@@ -168,37 +172,68 @@ func (s *Store) CreateTrunk(ctx context.Context, t *SIPTrunk) error {
 	if t.Codecs == nil {
 		t.Codecs = StringList{}
 	}
-	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		st := t.Status
-		t.Status = nil
-		if err := tx.Create(t).Error; err != nil {
-			return translate(err)
-		}
-		status := &TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now}
-		if st != nil {
-			*status = *st
-		}
-		if err := tx.Create(status).Error; err != nil {
-			return translate(err)
-		}
-		t.Status = status
-		return nil
-	})
+	st := t.Status
+	t.Status = nil
+	if err := tx.Create(t).Error; err != nil {
+		return translate(err)
+	}
+	status := &TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now}
+	if st != nil {
+		*status = *st
+	}
+	if err := tx.Create(status).Error; err != nil {
+		return translate(err)
+	}
+	t.Status = status
+	return nil
 }
 
 // UpdateTrunk saves every column of the trunk and marks it pending.
 func (s *Store) UpdateTrunk(ctx context.Context, t *SIPTrunk) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error { return s.updateTrunk(tx, t) })
+}
+
+func (s *Store) updateTrunk(tx *gorm.DB, t *SIPTrunk) error {
 	t.UpdatedAt = s.Now()
+	res := tx.Model(&SIPTrunk{}).Where("id = ? AND org_id = ?", t.ID, t.OrgID).Select("*").Omit("created_at", "Status").Updates(t)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return ErrNotFound
+	}
+	return tx.Model(&TrunkStatus{}).Where("trunk_id = ?", t.ID).
+		Updates(map[string]any{"sync_state": "pending", "sync_message": "", "updated_at": t.UpdatedAt}).Error
+}
+
+// trunkAddressLock is the PostgreSQL advisory lock (transaction scope) that
+// serializes SaveTrunkChecked across replicas.
+const trunkAddressLock = 7261002
+
+// SaveTrunkChecked creates (create) or updates the trunk once check has
+// approved it against every OTHER organization's trunks (ID, OrgID and
+// AllowedAddresses are loaded), in one transaction. On PostgreSQL an
+// advisory lock makes the check and the write atomic across replicas, so
+// two organizations cannot claim the same address at the same moment; the
+// embedded SQLite has a single writer. check's error is returned as is.
+func (s *Store) SaveTrunkChecked(ctx context.Context, t *SIPTrunk, create bool, check func(others []SIPTrunk) error) error {
 	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&SIPTrunk{}).Where("id = ? AND org_id = ?", t.ID, t.OrgID).Select("*").Omit("created_at", "Status").Updates(t)
-		if res.Error != nil {
-			return translate(res.Error)
+		if tx.Dialector.Name() == "postgres" {
+			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", trunkAddressLock).Error; err != nil {
+				return err
+			}
 		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
+		var others []SIPTrunk
+		if err := tx.Select("id", "org_id", "allowed_addresses").Where("org_id <> ?", t.OrgID).Order("id").Find(&others).Error; err != nil {
+			return err
 		}
-		return tx.Model(&TrunkStatus{}).Where("trunk_id = ?", t.ID).
-			Updates(map[string]any{"sync_state": "pending", "sync_message": "", "updated_at": t.UpdatedAt}).Error
+		if err := check(others); err != nil {
+			return err
+		}
+		if create {
+			return s.createTrunk(tx, t)
+		}
+		return s.updateTrunk(tx, t)
 	})
 }
 

@@ -167,6 +167,8 @@ func liveCallError(err error) error {
 		return &APIError{Status: http.StatusConflict, Code: "transfer_in_progress", Message: err.Error()}
 	case errors.Is(err, controller.ErrCountryNotAllowed):
 		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to", Message: err.Error()}
+	case errors.Is(err, controller.ErrNumberTypeNotAllowed):
+		return &APIError{Status: http.StatusForbidden, Code: "number_type_not_allowed", Field: "to", Message: err.Error()}
 	case errors.Is(err, controller.ErrNoEnabledTrunk):
 		return &APIError{Status: http.StatusUnprocessableEntity, Code: "no_trunk", Field: "to", Message: "the organization has no enabled SIP trunk to bridge the call through"}
 	}
@@ -342,6 +344,8 @@ func initiateError(err error, from string) error {
 		return &APIError{Status: http.StatusTooManyRequests, Code: "limit_exceeded", Message: err.Error()}
 	case errors.Is(err, controller.ErrCountryNotAllowed):
 		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to_phone_number", Message: err.Error()}
+	case errors.Is(err, controller.ErrNumberTypeNotAllowed):
+		return &APIError{Status: http.StatusForbidden, Code: "number_type_not_allowed", Field: "to_phone_number", Message: err.Error()}
 	case errors.Is(err, controller.ErrNoEnabledTrunk):
 		return &APIError{Status: http.StatusBadGateway, Code: "no_trunk", Message: "the organization has no enabled SIP trunk"}
 	case errors.Is(err, controller.ErrNotSIPNumber):

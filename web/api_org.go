@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -44,15 +45,19 @@ type sipTrunkConfigView struct {
 }
 
 type callLimitsView struct {
-	MaxConcurrentCalls int      `json:"max_concurrent_calls"`
-	CallsPerSecond     float64  `json:"calls_per_second"`
-	OutboundCountries  []string `json:"outbound_countries"`
+	MaxConcurrentCalls          int      `json:"max_concurrent_calls" doc:"0: the platform default"`
+	CallsPerSecond              float64  `json:"calls_per_second" doc:"0: the platform default"`
+	EffectiveMaxConcurrentCalls int      `json:"effective_max_concurrent_calls" doc:"what applies: the organization's value, else the platform default (DEFAULT_MAX_CONCURRENT_CALLS); 0 = no cap"`
+	EffectiveCallsPerSecond     float64  `json:"effective_calls_per_second" doc:"what applies: the organization's value, else the platform default (DEFAULT_CALLS_PER_SECOND); 0 = no cap"`
+	OutboundCountries           []string `json:"outbound_countries"`
+	AllowNumberTypes            []string `json:"allow_number_types" doc:"premium_rate, shared_cost, satellite: costly numbers calls, transfers and messages may reach"`
 }
 
 type callLimitsInput struct {
-	MaxConcurrentCalls *int     `json:"max_concurrent_calls" doc:"0: no cap"`
-	CallsPerSecond     *float64 `json:"calls_per_second" doc:"0: no cap"`
-	OutboundCountries  []string `json:"outbound_countries" doc:"ISO 3166-1 alpha-2 codes; [] = the default country only; [\"*\"] = any"`
+	MaxConcurrentCalls *int     `json:"max_concurrent_calls" doc:"0: the platform default (DEFAULT_MAX_CONCURRENT_CALLS)"`
+	CallsPerSecond     *float64 `json:"calls_per_second" doc:"0: the platform default (DEFAULT_CALLS_PER_SECOND)"`
+	OutboundCountries  []string `json:"outbound_countries" doc:"ISO 3166-1 alpha-2 codes; [] = the default country only; [\"*\"] = any; applies to calls, transfers and SMS/MMS"`
+	AllowNumberTypes   []string `json:"allow_number_types" doc:"costly number types allowed for calls, transfers and SMS/MMS: premium_rate, shared_cost, satellite (+870/+881/+882/+883); [] = none"`
 }
 
 type orgView struct {
@@ -127,6 +132,7 @@ func (s *Server) orgView(o *db.Organization) (orgView, error) {
 		return orgView{}, err
 	}
 	st := o.Settings
+	maxConcurrent, perSecond := s.callDefaults.Effective(st.CallLimits)
 	return orgView{
 		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry, TwilioCompatAccountSID: controller.TwilioAccountSID(o.ID),
 		Twilio: twilioView{AccountSID: st.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
@@ -140,7 +146,9 @@ func (s *Server) orgView(o *db.Organization) (orgView, error) {
 			AuthPlan:                   authPlanView{Type: st.SIPTrunkConfig.AuthType, Username: st.SIPTrunkConfig.AuthUsername, PasswordSet: sec.SIPAuthPassword != ""},
 		},
 		CallLimits: callLimitsView{MaxConcurrentCalls: st.CallLimits.MaxConcurrentCalls, CallsPerSecond: st.CallLimits.CallsPerSecond,
-			OutboundCountries: append([]string{}, st.CallLimits.OutboundCountries...)},
+			EffectiveMaxConcurrentCalls: maxConcurrent, EffectiveCallsPerSecond: perSecond,
+			OutboundCountries: append([]string{}, st.CallLimits.OutboundCountries...),
+			AllowNumberTypes:  append([]string{}, st.CallLimits.AllowNumberTypes...)},
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 	}, nil
 }
@@ -268,13 +276,13 @@ func (s *Server) putOrg(c echo.Context) error {
 	if l := in.CallLimits; l != nil {
 		if l.MaxConcurrentCalls != nil {
 			if *l.MaxConcurrentCalls < 0 || *l.MaxConcurrentCalls > 100000 {
-				return invalid("call_limits.max_concurrent_calls", "call_limits.max_concurrent_calls must be 0 (no cap) to 100000")
+				return invalid("call_limits.max_concurrent_calls", "call_limits.max_concurrent_calls must be 0 (the platform default) to 100000")
 			}
 			st.CallLimits.MaxConcurrentCalls = *l.MaxConcurrentCalls
 		}
 		if l.CallsPerSecond != nil {
 			if *l.CallsPerSecond < 0 || *l.CallsPerSecond > 1000 {
-				return invalid("call_limits.calls_per_second", "call_limits.calls_per_second must be 0 (no cap) to 1000")
+				return invalid("call_limits.calls_per_second", "call_limits.calls_per_second must be 0 (the platform default) to 1000")
 			}
 			st.CallLimits.CallsPerSecond = *l.CallsPerSecond
 		}
@@ -290,6 +298,19 @@ func (s *Server) putOrg(c echo.Context) error {
 				cc = append(cc, c)
 			}
 			st.CallLimits.OutboundCountries = cc
+		}
+		if l.AllowNumberTypes != nil {
+			types := []string{}
+			for _, v := range l.AllowNumberTypes {
+				v = strings.ToLower(strings.TrimSpace(v))
+				if !slices.Contains(controller.NumberTypes, v) {
+					return invalid("call_limits.allow_number_types", "call_limits.allow_number_types: %q is not one of %s", v, strings.Join(controller.NumberTypes, ", "))
+				}
+				if !slices.Contains(types, v) {
+					types = append(types, v)
+				}
+			}
+			st.CallLimits.AllowNumberTypes = types
 		}
 	}
 	for _, p := range pairs {

@@ -154,6 +154,10 @@ func smsError(err error) error {
 		return invalid("media_urls", "%s", err.Error())
 	case errors.Is(err, controller.ErrOptedOut):
 		return &APIError{Status: http.StatusConflict, Code: "opted_out", Field: "to_phone_number", Message: err.Error()}
+	case errors.Is(err, controller.ErrCountryNotAllowed):
+		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to_phone_number", Message: err.Error()}
+	case errors.Is(err, controller.ErrNumberTypeNotAllowed):
+		return &APIError{Status: http.StatusForbidden, Code: "number_type_not_allowed", Field: "to_phone_number", Message: err.Error()}
 	case errors.Is(err, controller.ErrAssistantNotFound):
 		return notFound("assistant")
 	}

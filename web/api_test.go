@@ -181,7 +181,7 @@ func TestTrunksCRUDAndOrdering(t *testing.T) {
 	}
 	ip := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, map[string]any{
 		"name": "Carrier IP", "gateway": "203.0.113.10:5060", "register": false, "priority": 0,
-		"allowed_addresses": []string{"203.0.113.10", "198.51.100.0/24", "198.51.100.7/24"},
+		"allowed_addresses": []string{"203.0.113.10", "198.51.100.0/24", "198.51.100.0/24"},
 	}, 201)
 	if got := ip.Body["allowed_addresses"]; !reflect.DeepEqual(got, []any{"203.0.113.10/32", "198.51.100.0/24"}) {
 		t.Fatalf("allowed_addresses normalized to %v", got)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,7 +69,7 @@ type trunkInput struct {
 	ExpireSeconds    *int      `json:"expire_seconds"`
 	RetrySeconds     *int      `json:"retry_seconds"`
 	PingSeconds      *int      `json:"ping_seconds"`
-	AllowedAddresses *[]string `json:"allowed_addresses" doc:"CIDRs or addresses allowed to send INVITEs"`
+	AllowedAddresses *[]string `json:"allowed_addresses" doc:"addresses or CIDRs (written as their network, no host bits; /16 IPv4 and /32 IPv6 at the broadest unless the platform sets MAX_ACL_PREFIX) allowed to send INVITEs; an address another organization's trunk allows is 409 unless it is shared carrier space"`
 	Codecs           *[]string `json:"codecs"`
 	Provider         *string   `json:"provider" doc:"free label"`
 	TransferMode     *string   `json:"transfer_mode" doc:"bridge (default) | refer"`
@@ -95,6 +97,17 @@ func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
 	return v
 }
 
+// addedPrefixes returns the entries of now that are not in before.
+func addedPrefixes(now, before []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, a := range now {
+		if pf, err := netip.ParsePrefix(a); err == nil && !slices.Contains(before, a) {
+			out = append(out, pf)
+		}
+	}
+	return out
+}
+
 func nonNil(l []string) []string {
 	if l == nil {
 		return []string{}
@@ -104,7 +117,7 @@ func nonNil(l []string) []string {
 
 // applyTrunk merges the fields sent into t and validates the result. It
 // returns the new password when one was sent.
-func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool) (newPassword *string, err error) {
+func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy) (newPassword *string, err error) {
 	if in.Name != nil {
 		if strings.TrimSpace(*in.Name) == "" {
 			return nil, invalid("name", "name must not be empty")
@@ -203,11 +216,11 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool) (newPassword *
 			if err := checkText("allowed_addresses", a, 64); err != nil {
 				return nil, err
 			}
-			n, err := normalizeCIDR("allowed_addresses", a)
+			pf, err := acl.parseACLEntry(a)
 			if err != nil {
 				return nil, err
 			}
-			if !seen[n] {
+			if n := pf.String(); !seen[n] {
 				seen[n] = true
 				out = append(out, n)
 			}
@@ -299,14 +312,14 @@ func (s *Server) createTrunk(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	t := &db.SIPTrunk{ID: db.NewID(), OrgID: orgID(c), Priority: 1, Enabled: true, Register: true, Transport: "udp"}
-	pw, err := applyTrunk(t, &in, false)
+	pw, err := applyTrunk(t, &in, false, s.acl)
 	if err != nil {
 		return err
 	}
 	if err := s.checkTrunkAddresses(ctx, t); err != nil {
 		return err
 	}
-	if err := s.saveTrunk(c, t, pw, true); err != nil {
+	if err := s.saveTrunk(c, t, pw, true, nil); err != nil {
 		return err
 	}
 	t, err = s.store.GetTrunk(ctx, t.OrgID, t.ID)
@@ -317,8 +330,10 @@ func (s *Server) createTrunk(c echo.Context) error {
 }
 
 // saveTrunk checks the name, picks the gateway name, seals the password and
-// writes the trunk, then tells the reconciler.
-func (s *Server) saveTrunk(c echo.Context, t *db.SIPTrunk, pw *string, create bool) error {
+// writes the trunk, then tells the reconciler. Addresses that were not in
+// before (the trunk's allowed_addresses as stored) are checked against the
+// other organizations' trunks in the same transaction as the write.
+func (s *Server) saveTrunk(c echo.Context, t *db.SIPTrunk, pw *string, create bool, before []string) error {
 	ctx := c.Request().Context()
 	except := ""
 	if !create {
@@ -341,9 +356,16 @@ func (s *Server) saveTrunk(c echo.Context, t *db.SIPTrunk, pw *string, create bo
 			return err
 		}
 	}
-	if create {
+	switch added := addedPrefixes(t.AllowedAddresses, before); {
+	case len(added) > 0:
+		s.trunkAddrMu.Lock() // the embedded SQLite: one check-and-write at a time
+		err = s.store.SaveTrunkChecked(ctx, t, create, func(others []db.SIPTrunk) error {
+			return s.acl.checkAddressesFree(added, others)
+		})
+		s.trunkAddrMu.Unlock()
+	case create:
 		err = s.store.CreateTrunk(ctx, t)
-	} else {
+	default:
 		err = s.store.UpdateTrunk(ctx, t)
 	}
 	if isConflict(err) {
@@ -381,19 +403,20 @@ func (s *Server) putTrunk(c echo.Context) error {
 	if err := bindJSON(c, &in); err != nil {
 		return err
 	}
-	pw, err := applyTrunk(t, &in, t.PasswordEnc != "")
+	before := slices.Clone(t.AllowedAddresses)
+	pw, err := applyTrunk(t, &in, t.PasswordEnc != "", s.acl)
 	if err != nil {
 		return err
 	}
 	if err := s.checkTrunkAddresses(c.Request().Context(), t); err != nil {
 		return err
 	}
-	return s.finishTrunkUpdate(c, t, pw)
+	return s.finishTrunkUpdate(c, t, pw, before)
 }
 
-func (s *Server) finishTrunkUpdate(c echo.Context, t *db.SIPTrunk, pw *string) error {
+func (s *Server) finishTrunkUpdate(c echo.Context, t *db.SIPTrunk, pw *string, before []string) error {
 	t.Status = nil
-	if err := s.saveTrunk(c, t, pw, false); err != nil {
+	if err := s.saveTrunk(c, t, pw, false, before); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return notFound("SIP trunk")
 		}
@@ -412,7 +435,7 @@ func (s *Server) setTrunkEnabled(c echo.Context, enabled bool) error {
 		return err
 	}
 	t.Enabled = enabled
-	return s.finishTrunkUpdate(c, t, nil)
+	return s.finishTrunkUpdate(c, t, nil, t.AllowedAddresses)
 }
 
 func (s *Server) enableTrunk(c echo.Context) error  { return s.setTrunkEnabled(c, true) }

@@ -206,7 +206,7 @@ func (ce *callEnv) getRaw(path, key string) rawResp {
 // number (a sip: URI: REFER without the inbound headers) within 2 s.
 func TestAssistantDroppedMidCallTransfersToFallback(t *testing.T) {
 	ce := newCallEnv(t)
-	ce.assistant.FallbackTransferNumber = "sip:+15557654321@pbx.example.com"
+	ce.assistant.FallbackTransferNumber = "sip:+12125557654@pbx.example.com"
 	if err := ce.store.SaveAssistant(t.Context(), ce.assistant, db.AssistantSecrets{}); err != nil {
 		t.Fatal(err)
 	}
@@ -222,7 +222,7 @@ func TestAssistantDroppedMidCallTransfersToFallback(t *testing.T) {
 	dropped := time.Now()
 	_ = ac.ws.Close()
 	cmd := ce.waitCommand("uuid_deflect "+uuid+" ", 2*time.Second)
-	if time.Since(dropped) > 2*time.Second || !strings.HasSuffix(cmd, " sip:+15557654321@pbx.example.com") {
+	if time.Since(dropped) > 2*time.Second || !strings.HasSuffix(cmd, " sip:+12125557654@pbx.example.com") {
 		t.Fatalf("fallback %q after %v", cmd, time.Since(dropped))
 	}
 	if c := ce.commandsWith("uuid_setvar " + uuid + " exclude_outgoing_extra_header"); len(c) == 0 {

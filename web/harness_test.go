@@ -125,6 +125,14 @@ func newEnvWith(t *testing.T, policy *netpolicy.Policy) *env {
 		t.Fatal(err)
 	}
 	b, _, _ := store.EnsureOrg(ctx, "org-b")
+	// Messages go anywhere (+1 647, +44 7700 900…): outbound_countries
+	// applies to SMS as to calls, and limits_test.go tests it.
+	for _, o := range []*db.Organization{a, b} {
+		o.Settings.CallLimits.OutboundCountries = []string{"*"}
+		if err := store.UpdateOrg(ctx, o, db.OrgSecrets{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	e.orgA, e.orgB = a.ID, b.ID
 	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
 	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")

@@ -603,6 +603,16 @@ func TestHostedTransferAPI(t *testing.T) {
 	ac := he.asst.next(3 * time.Second)
 	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyB, map[string]any{"to": "+16475554444"}, 404)
 	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": "not a number"}, 400)
+	// Costly numbers are refused as on the SIP path (limits_test.go), and
+	// nothing reaches the provider.
+	for _, to := range []string{premiumUS, "sip:" + satellite882 + "@pbx.example.com"} {
+		if r := he.do(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": to}); r.Status != 403 || r.errCode() != "number_type_not_allowed" || r.errField() != "to" {
+			t.Fatalf("transfer to %s: %d %s", to, r.Status, r.Raw)
+		}
+	}
+	if _, ok := he.telnyx.WaitAction(ccid, "transfer", 50*time.Millisecond); ok {
+		t.Fatal("a refused transfer reached Telnyx")
+	}
 	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": "+16475554444"}, 202)
 	a, ok := he.telnyx.WaitAction(ccid, "transfer", 2*time.Second)
 	if !ok || a.Body["to"] != "+16475554444" {

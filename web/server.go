@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -56,6 +57,12 @@ type Deps struct {
 	// they are written: a refused one is 400 naming the field (nil:
 	// netpolicy.Default()). Connections are checked again when made.
 	AddressPolicy *netpolicy.Policy
+	// ACL bounds trunks' allowed_addresses (nil: DefaultACLPolicy).
+	ACL *ACLPolicy
+	// CallDefaults are the platform's call limits for organizations that
+	// set 0, shown in the organization's effective limits (zero: no cap);
+	// call control applies them (CallsOptions.DefaultLimits).
+	CallDefaults controller.PlatformLimits
 }
 
 // Server is the HTTP server.
@@ -79,6 +86,13 @@ type Server struct {
 
 	// smsRejected counts refused SMS webhooks (api_sms.go).
 	smsRejected *prometheus.CounterVec
+
+	// acl bounds trunks' allowed_addresses; trunkAddrMu serializes the
+	// check of a trunk's new addresses with its write (api_trunks.go).
+	acl         ACLPolicy
+	trunkAddrMu sync.Mutex
+	// callDefaults: Deps.CallDefaults.
+	callDefaults controller.PlatformLimits
 }
 
 // New builds the server and its routes.
@@ -90,6 +104,10 @@ func New(d Deps) *Server {
 	s.policy = netpolicy.Default()
 	if d.AddressPolicy != nil {
 		s.policy = *d.AddressPolicy
+	}
+	s.acl, s.callDefaults = DefaultACLPolicy(), d.CallDefaults
+	if d.ACL != nil {
+		s.acl = *d.ACL
 	}
 	s.reqs = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "sipbridge_http_requests_total", Help: "HTTP requests by method, route and status.",

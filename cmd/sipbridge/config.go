@@ -11,9 +11,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/web"
 )
 
 // Config is everything sipbridge reads from its environment. Secrets come only
@@ -102,6 +104,16 @@ type Config struct {
 	// per-request timeout (PROVIDER_HTTP_TIMEOUT, default 15s).
 	Provider provider.Config
 
+	// ACL bounds trunks' allowed_addresses: the broadest prefix accepted
+	// (MAX_ACL_PREFIX, "N" or "v4=N,v6=M", default v4=16,v6=32) and the
+	// shared carrier space several organizations may allow
+	// (SHARED_CARRIER_CIDRS, comma-separated CIDRs, default none).
+	ACL web.ACLPolicy
+	// CallDefaults are the call limits of organizations that set 0
+	// (DEFAULT_MAX_CONCURRENT_CALLS, default 10, and DEFAULT_CALLS_PER_SECOND,
+	// default 5; 0 = no platform cap).
+	CallDefaults controller.PlatformLimits
+
 	// Keys is SecretKey parsed.
 	Keys *db.Keyring
 }
@@ -165,6 +177,15 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	if c.Provider, err = provider.ConfigFromEnv(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	if c.ACL, err = web.ParseACLPolicy(get("MAX_ACL_PREFIX", ""), get("SHARED_CARRIER_CIDRS", "")); err != nil {
+		errs = append(errs, err)
+	}
+	if c.CallDefaults.MaxConcurrentCalls, err = strconv.Atoi(get("DEFAULT_MAX_CONCURRENT_CALLS", "10")); err != nil || c.CallDefaults.MaxConcurrentCalls < 0 || c.CallDefaults.MaxConcurrentCalls > 100000 {
+		errs = append(errs, errors.New("DEFAULT_MAX_CONCURRENT_CALLS must be a whole number from 0 (no platform cap) to 100000"))
+	}
+	if c.CallDefaults.CallsPerSecond, err = strconv.ParseFloat(get("DEFAULT_CALLS_PER_SECOND", "5"), 64); err != nil || !(c.CallDefaults.CallsPerSecond >= 0 && c.CallDefaults.CallsPerSecond <= 1000) {
+		errs = append(errs, errors.New("DEFAULT_CALLS_PER_SECOND must be a number from 0 (no platform cap) to 1000"))
 	}
 	if c.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL", "60s")); err != nil || c.SyncInterval < time.Second {
 		errs = append(errs, errors.New("SYNC_INTERVAL must be a duration of at least 1s, e.g. 60s"))

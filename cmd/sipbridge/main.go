@@ -231,7 +231,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
 		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile, PlaybackDir: playbackDir,
-		LegTimeout: cfg.LegTimeout,
+		LegTimeout: cfg.LegTimeout, DefaultLimits: cfg.CallDefaults, TrunkACL: trunkSync.ResolvedACL,
 		Hosted: hosted, AddressPolicy: policy, Log: log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
 	})
@@ -283,7 +283,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			return nil
 		},
-	}}})
+	}}, ACL: &cfg.ACL, CallDefaults: cfg.CallDefaults})
 
 	srv.Registry().MustRegister(frameSeconds,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",

@@ -93,7 +93,8 @@ func TestServeSendsQueuedSMSOnSQLite(t *testing.T) {
 	if st, n := call("POST", "/api/v1/phone-numbers", map[string]any{"phone_number": "+16475550100", "provider": "twilio", "assistant_id": a["id"]}); st != 201 {
 		t.Fatalf("number: %d %v", st, n)
 	}
-	st, sent := call("POST", "/sms/send", map[string]any{"from_phone_number": "+16475550100", "to_phone_number": "+16475550111", "message": "from the binary"})
+	// A US recipient: the organization's default country is US, and outbound_countries applies to SMS.
+	st, sent := call("POST", "/sms/send", map[string]any{"from_phone_number": "+16475550100", "to_phone_number": "+12125550111", "message": "from the binary"})
 	if st != 200 || sent["status"] != "queued" {
 		t.Fatalf("send: %d %v", st, sent)
 	}
