@@ -72,6 +72,7 @@ func StartBridge(t *testing.T, sw *Switch, name, databaseURL string, env ...stri
 		"DRAIN_TIMEOUT=5s",
 		"ALLOW_LOOPBACK_ADDRESSES=true", // the test assistants, carriers and PBXs are on 127.0.0.x
 		"LEG_TIMEOUT=" + legTimeout.String(),
+		"SHARED_CARRIER_CIDRS=" + sharedCarrierCIDRs,
 		// the load scenario runs 50 calls at 20 calls/s
 		"DEFAULT_MAX_CONCURRENT_CALLS=200", "DEFAULT_CALLS_PER_SECOND=50",
 	}
