@@ -99,6 +99,17 @@ func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
 	default:
 		p.bridgeTo = t.e164
 	}
+	// The host FreeSWITCH will send the REFER (or the INVITE) to: the
+	// target's, or the template's, checked now as well as at write time
+	// (a name may resolve elsewhere since, the policy may have changed).
+	if host := t.hostPort; host != "" || p.referURI != "" {
+		if host == "" {
+			host = ReferTemplateHostPort(tr.ReferToTemplate)
+		}
+		if err := checkTransferHost(s.c.ctx, addressPolicy(s.c.opts.AddressPolicy), host); err != nil {
+			return nil, err
+		}
+	}
 	if p.bridgeTo != "" {
 		// The number is reached either way: bridged out, or dialled by
 		// the carrier after the REFER, which bills the organization too.

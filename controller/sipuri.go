@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -127,4 +128,30 @@ func badURIChar(s string, ok func(byte) bool) int {
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// ErrTransferAddressRefused means the host of a sip: transfer target (or of
+// the trunk's Refer-To template) is one the address policy refuses
+// (loopback, metadata, a private network when those are not allowed, …).
+var ErrTransferAddressRefused = errors.New("transfer target host not allowed by the address policy")
+
+// checkTransferHost applies the address policy to the host[:port] a REFER
+// or a bridge will send SIP to. A name that does not resolve is let
+// through (a SIP domain may only have SRV records; FreeSWITCH looks those
+// up itself), a refused class or address is not.
+func checkTransferHost(ctx context.Context, p netpolicy.Policy, hostPort string) error {
+	if hostPort == "" {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, netpolicy.ResolveTimeout)
+	defer cancel()
+	err := p.CheckHostPort(ctx, "", hostPort)
+	if err == nil || errors.Is(err, netpolicy.ErrNotResolved) {
+		return nil
+	}
+	var pe *netpolicy.Error
+	if errors.As(err, &pe) {
+		return fmt.Errorf("%w: %s", ErrTransferAddressRefused, pe.Error())
+	}
+	return fmt.Errorf("%w: %s: %v", ErrTransferAddressRefused, hostPort, err)
 }
