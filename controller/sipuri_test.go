@@ -1,8 +1,14 @@
 package controller
 
 import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
 func TestParseSIPURI(t *testing.T) {
@@ -93,4 +99,28 @@ func FuzzParseSIPURI(f *testing.F) {
 			t.Fatalf("%q scheme %q", in, u.Scheme)
 		}
 	})
+}
+
+func TestCheckTransferHost(t *testing.T) {
+	p := netpolicy.Default()
+	p.Resolver = func(_ context.Context, _, host string) ([]netip.Addr, error) {
+		if host == "rebind.example" {
+			return []netip.Addr{netip.MustParseAddr("127.0.0.1")}, nil
+		}
+		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
+	}
+	for _, hp := range []string{"", "pbx.example.com", "10.0.0.5:5060", "203.0.113.9", "[2001:db8::1]:5061"} {
+		if err := checkTransferHost(context.Background(), p, hp); err != nil {
+			t.Errorf("%q: %v", hp, err)
+		}
+	}
+	for _, hp := range []string{"127.0.0.1", "localhost:5060", "169.254.169.254", "[::1]", "rebind.example", "0.0.0.0", "2130706433"} {
+		err := checkTransferHost(context.Background(), p, hp)
+		if !errors.Is(err, ErrTransferAddressRefused) {
+			t.Errorf("%q: %v", hp, err)
+		}
+	}
+	if err := checkTransferHost(context.Background(), netpolicy.Policy{}, "10.0.0.5"); !errors.Is(err, ErrTransferAddressRefused) || !strings.Contains(err.Error(), "10.0.0.5") {
+		t.Errorf("private without AllowPrivate: %v", err)
+	}
 }
