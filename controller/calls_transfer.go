@@ -22,8 +22,9 @@ var ErrBadTransferTarget = errors.New("transfer target must be a sip: URI or an 
 var ErrNoEnabledTrunk = errors.New("no enabled SIP trunk to dial through")
 
 type transferTarget struct {
-	sipURI string // sip:user@host
-	e164   string
+	sipURI   string // sip:user@host
+	hostPort string // its host[:port]
+	e164     string
 }
 
 // parseTransferTarget accepts sip:/sips: URIs (no spaces, no line breaks:
@@ -32,10 +33,14 @@ func parseTransferTarget(to string) (transferTarget, error) {
 	to = strings.TrimSpace(to)
 	low := strings.ToLower(to)
 	if strings.HasPrefix(low, "sip:") || strings.HasPrefix(low, "sips:") {
-		if strings.ContainsAny(to, " \t\r\n'\"{}|,") || !strings.Contains(to, "@") || len(to) > 256 {
-			return transferTarget{}, fmt.Errorf("%w: %q", ErrBadTransferTarget, to)
+		u, err := ParseSIPURI(to, false)
+		if err != nil {
+			return transferTarget{}, fmt.Errorf("%w: %q: %v", ErrBadTransferTarget, to, err)
 		}
-		return transferTarget{sipURI: to}, nil
+		if u.User == "" {
+			return transferTarget{}, fmt.Errorf("%w: %q has no user part (sip:user@host)", ErrBadTransferTarget, to)
+		}
+		return transferTarget{sipURI: to, hostPort: u.HostPort}, nil
 	}
 	if did.IsE164(to) {
 		return transferTarget{e164: to}, nil
@@ -93,6 +98,17 @@ func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
 		p.referURI, p.bridgeTo = ApplyReferTemplate(tr.ReferToTemplate, t.e164), t.e164
 	default:
 		p.bridgeTo = t.e164
+	}
+	// The host FreeSWITCH will send the REFER (or the INVITE) to: the
+	// target's, or the template's, checked now as well as at write time
+	// (a name may resolve elsewhere since, the policy may have changed).
+	if host := t.hostPort; host != "" || p.referURI != "" {
+		if host == "" {
+			host = ReferTemplateHostPort(tr.ReferToTemplate)
+		}
+		if err := checkTransferHost(s.c.ctx, addressPolicy(s.c.opts.AddressPolicy), host); err != nil {
+			return nil, err
+		}
 	}
 	if p.bridgeTo != "" {
 		// The number is reached either way: bridged out, or dialled by
@@ -176,16 +192,39 @@ func e164User(uri string) string {
 }
 
 // CheckReferTemplate validates a trunk's Refer-To template: tel:{e164} or a
-// sip:/sips: URI holding {e164}, nothing that could break an api command.
+// sip:/sips: URI holding {e164} in its user part (ParseSIPURI), nothing
+// that could break an api command or be expanded by FreeSWITCH.
 func CheckReferTemplate(t string) error {
 	low := strings.ToLower(t)
-	if !strings.Contains(t, "{e164}") || !(strings.HasPrefix(low, "tel:") || strings.HasPrefix(low, "sip:") || strings.HasPrefix(low, "sips:")) {
+	if !strings.Contains(t, e164Placeholder) || !(strings.HasPrefix(low, "tel:") || strings.HasPrefix(low, "sip:") || strings.HasPrefix(low, "sips:")) {
 		return errors.New("refer_to_template must be tel:{e164} or sip:{e164}@host")
 	}
 	if strings.ContainsAny(t, " \t\r\n'\"|,") || len(t) > 200 {
 		return errors.New("refer_to_template must not contain spaces, quotes, '|' or ','")
 	}
+	if strings.HasPrefix(low, "tel:") {
+		rest := strings.ReplaceAll(t[len("tel:"):], e164Placeholder, "+1")
+		if i := badURIChar(rest, telChar); i >= 0 {
+			return fmt.Errorf("refer_to_template: character %q not allowed in a tel: URI", rest[i])
+		}
+		return nil
+	}
+	if _, err := ParseSIPURI(t, true); err != nil {
+		return fmt.Errorf("refer_to_template: %w", err)
+	}
 	return nil
+}
+
+func telChar(c byte) bool { return paramChar(c) || c == ';' || c == '=' }
+
+// ReferTemplateHostPort is the host[:port] of a sip: Refer-To template, ""
+// for a tel: one or an invalid one (for the address policy).
+func ReferTemplateHostPort(t string) string {
+	u, err := ParseSIPURI(t, true)
+	if err != nil {
+		return ""
+	}
+	return u.HostPort
 }
 
 // ApplyReferTemplate puts the number into a Refer-To template.

@@ -458,6 +458,9 @@ func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
 	if err == nil {
 		err = c.checkDestination(ctx, tt)
 	}
+	if err == nil {
+		err = checkTransferHost(ctx, addressPolicy(c.h.opts.AddressPolicy), tt.hostPort)
+	}
 	if err != nil {
 		c.event("transfer_failed", db.JSONMap{"to": to, "error": err.Error()})
 		return err

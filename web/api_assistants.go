@@ -140,10 +140,7 @@ func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.As
 			if err := checkToken("fallback_transfer_number", v, 255); err != nil {
 				return err
 			}
-			if !strings.Contains(v, "@") {
-				return invalid("fallback_transfer_number", "fallback_transfer_number sip: URI must be sip:user@host")
-			}
-			if err := s.checkSIPURIAddress(ctx, "fallback_transfer_number", v); err != nil {
+			if err := s.checkSIPTarget(ctx, "fallback_transfer_number", v); err != nil {
 				return err
 			}
 		default:

@@ -169,6 +169,8 @@ func liveCallError(err error) error {
 		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to", Message: err.Error()}
 	case errors.Is(err, controller.ErrNumberTypeNotAllowed):
 		return &APIError{Status: http.StatusForbidden, Code: "number_type_not_allowed", Field: "to", Message: err.Error()}
+	case errors.Is(err, controller.ErrTransferAddressRefused):
+		return &APIError{Status: http.StatusForbidden, Code: "address_not_allowed", Field: "to", Message: err.Error()}
 	case errors.Is(err, controller.ErrNoEnabledTrunk):
 		return &APIError{Status: http.StatusUnprocessableEntity, Code: "no_trunk", Field: "to", Message: "the organization has no enabled SIP trunk to bridge the call through"}
 	}

@@ -281,7 +281,7 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy)
 // a registration trunk's ACL is made from) against the address policy:
 // gateway, proxy and realm.
 func (s *Server) checkTrunkAddresses(ctx context.Context, t *db.SIPTrunk) error {
-	for _, f := range []struct{ field, v string }{{"gateway", t.Gateway}, {"proxy", t.Proxy}, {"realm", t.Realm}} {
+	for _, f := range []struct{ field, v string }{{"gateway", t.Gateway}, {"proxy", t.Proxy}, {"realm", t.Realm}, {"refer_to_template", controller.ReferTemplateHostPort(t.ReferToTemplate)}} {
 		if err := s.checkHostPortAddress(ctx, f.field, f.v, false); err != nil {
 			return err
 		}
