@@ -37,3 +37,52 @@ func TestInvalidUTF8BodyRefused(t *testing.T) {
 		}
 	}
 }
+
+// A trunk's codecs: at most 16, each a codec FreeSWITCH knows (any case,
+// optional @params), none twice; on create and on update, and a refused
+// update leaves the stored list alone.
+func TestTrunkCodecsChecked(t *testing.T) {
+	e := newEnv(t)
+	withCodecs := func(name string, codecs []string) map[string]any {
+		b := regTrunk(name)
+		b["codecs"] = codecs
+		return b
+	}
+	seventeen := make([]string, 17)
+	for i := range seventeen {
+		seventeen[i] = []string{"PCMU", "PCMA", "G722", "OPUS", "G729", "GSM", "iLBC", "SPEEX", "L16", "AMR", "AMR-WB", "G7221", "G723", "SILK", "BV16", "BV32", "CODEC2"}[i]
+	}
+	for _, tc := range []struct {
+		name   string
+		codecs []string
+	}{
+		{"unknown", []string{"PCMU", "FOO"}},
+		{"too many", seventeen},
+		{"duplicate", []string{"PCMU", "PCMA", "pcmu"}},
+		{"duplicate with params", []string{"opus@48000h", "OPUS@48000H"}},
+		{"bad param", []string{"PCMU@20x"}},
+		{"empty param", []string{"PCMU@"}},
+		{"comma", []string{"PCMU,PCMA"}},
+		{"empty", []string{""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("POST", "/api/v1/sip-trunks", e.keyA, withCodecs("t "+tc.name, tc.codecs))
+			if r.Status != 400 || r.errCode() != "validation_failed" || r.errField() != "codecs" {
+				t.Fatalf("create: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+		t.Fatalf("refused creates stored %v trunks", n)
+	}
+	ok := []string{"pcmu", "PCMA", "G722@16000h", "opus@48000h@20i@2c", "G729", "AMR-WB", "iLBC@30i"}
+	id := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, withCodecs("good", ok), 201).Body["id"].(string)
+	r := e.do("PUT", "/api/v1/sip-trunks/"+id, e.keyA, map[string]any{"codecs": []string{"PCMU", "NOPE"}})
+	if r.Status != 400 || r.errField() != "codecs" {
+		t.Fatalf("update: %d %s", r.Status, r.Raw)
+	}
+	got := e.mustDo("GET", "/api/v1/sip-trunks/"+id, e.keyA, nil, 200).Body["codecs"].([]any)
+	if len(got) != len(ok) || got[0] != "pcmu" || got[3] != "opus@48000h@20i@2c" {
+		t.Fatalf("stored codecs changed: %v", got)
+	}
+}
