@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -84,5 +85,60 @@ func TestTrunkCodecsChecked(t *testing.T) {
 	got := e.mustDo("GET", "/api/v1/sip-trunks/"+id, e.keyA, nil, 200).Body["codecs"].([]any)
 	if len(got) != len(ok) || got[0] != "pcmu" || got[3] != "opus@48000h@20i@2c" {
 		t.Fatalf("stored codecs changed: %v", got)
+	}
+}
+
+// An assistant's metadata is bounded: at most 8 levels deep and 16 KiB as
+// JSON, on create and update; a refused update leaves it as it was.
+func TestAssistantMetadataBounded(t *testing.T) {
+	e := newEnv(t)
+	nest := func(levels int) map[string]any {
+		var v any = "leaf"
+		for i := 1; i < levels; i++ {
+			if i%2 == 0 {
+				v = []any{v}
+			} else {
+				v = map[string]any{"k": v}
+			}
+		}
+		return map[string]any{"k": v}
+	}
+	big := map[string]any{"blob": strings.Repeat("x", 16*1024)}
+	wide := map[string]any{}
+	for i := range 2000 {
+		wide["key"+strings.Repeat("0", 4)+string(rune('a'+i%26))+strings.Repeat("z", i%7)+string(rune('A'+i/26%26))+string(rune('0'+i/676))] = i
+	}
+	for _, tc := range []struct {
+		name string
+		md   map[string]any
+	}{
+		{"9 levels", nest(9)},
+		{"100 levels", nest(100)},
+		{"over 16 KiB", big},
+		{"many keys", wide},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "A " + tc.name, "metadata": tc.md})
+			if r.Status != 400 || r.errCode() != "validation_failed" || r.errField() != "metadata" {
+				t.Fatalf("create: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	if n := e.mustDo("GET", "/api/v1/assistants", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+		t.Fatalf("refused creates stored %v assistants", n)
+	}
+	id := e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "ok", "metadata": nest(8)}, 201).Body["id"].(string)
+	r := e.do("PUT", "/api/v1/assistants/"+id, e.keyA, map[string]any{"metadata": nest(9)})
+	if r.Status != 400 || r.errField() != "metadata" {
+		t.Fatalf("update: %d %s", r.Status, r.Raw)
+	}
+	r = e.do("PUT", "/api/v1/assistants/"+id, e.keyA, map[string]any{"name": "renamed", "metadata": big})
+	if r.Status != 400 || r.errField() != "metadata" {
+		t.Fatalf("update: %d %s", r.Status, r.Raw)
+	}
+	got := e.mustDo("GET", "/api/v1/assistants/"+id, e.keyA, nil, 200)
+	want, _ := json.Marshal(nest(8))
+	if got.Body["name"] != "ok" || !strings.Contains(got.Raw, `"metadata":`+string(want)) {
+		t.Fatalf("refused updates changed the assistant: %s", got.Raw)
 	}
 }
