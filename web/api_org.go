@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -393,6 +394,9 @@ func (s *Server) revokeKey(c echo.Context) error {
 	if _, err := s.store.RevokeAPIKey(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
 		if err == db.ErrNotFound {
 			return notFound("API key")
+		}
+		if errors.Is(err, db.ErrLastAPIKey) {
+			return conflict("", "this is the organization's last active API key: create another key before revoking it")
 		}
 		return err
 	}

@@ -142,3 +142,34 @@ func TestAssistantMetadataBounded(t *testing.T) {
 		t.Fatalf("refused updates changed the assistant: %s", got.Raw)
 	}
 }
+
+// The organization's last active API key cannot be revoked (409 conflict,
+// the key keeps working); with another key active a key may revoke itself.
+func TestRevokeLastAPIKeyRefused(t *testing.T) {
+	e := newEnv(t)
+	keys := e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 200).Body["items"].([]any)
+	if len(keys) != 1 {
+		t.Fatalf("keys: %v", keys)
+	}
+	only := keys[0].(map[string]any)["id"].(string)
+	r := e.do("DELETE", "/api/v1/api-keys/"+only, e.keyA, nil)
+	if r.Status != 409 || r.errCode() != "conflict" || !strings.Contains(r.Raw, "last active API key") {
+		t.Fatalf("last key: %d %s", r.Status, r.Raw)
+	}
+	after := e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 200).Body["items"].([]any)
+	if len(after) != 1 || after[0].(map[string]any)["revoked_at"] != nil {
+		t.Fatalf("refused revocation changed the keys: %v", after)
+	}
+	// With a second key, the first revokes itself, and then stops working.
+	second := e.mustDo("POST", "/api/v1/api-keys", e.keyA, map[string]any{"name": "second"}, 201).Body["key"].(string)
+	e.mustDo("DELETE", "/api/v1/api-keys/"+only, e.keyA, nil, 204)
+	e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 401)
+	// The second is now the last one.
+	keys = e.mustDo("GET", "/api/v1/api-keys", second, nil, 200).Body["items"].([]any)
+	for _, k := range keys {
+		if m := k.(map[string]any); m["revoked_at"] == nil {
+			e.mustDo("DELETE", "/api/v1/api-keys/"+m["id"].(string), second, nil, 409)
+		}
+	}
+	e.mustDo("GET", "/api/v1/api-keys", second, nil, 200)
+}

@@ -33,7 +33,7 @@ func (s *Server) routes() {
 
 	a(http.MethodGet, "/api-keys", "List API keys (never the keys themselves)", "api-keys", nil, listBody[apiKeyView]{}, 200, s.listKeys)
 	a(http.MethodPost, "/api-keys", "Create an API key; the key is shown once", "api-keys", apiKeyInput{}, apiKeyCreated{}, 201, s.createKey)
-	a(http.MethodDelete, "/api-keys/:id", "Revoke an API key", "api-keys", nil, nil, 204, s.revokeKey)
+	a(http.MethodDelete, "/api-keys/:id", "Revoke an API key (409 for the organization's last active key)", "api-keys", nil, nil, 204, s.revokeKey)
 
 	a(http.MethodGet, "/assistants", "List assistants", "assistants", nil, listBody[assistantView]{}, 200, s.listAssistants, pageQ...)
 	a(http.MethodPost, "/assistants", "Create an assistant", "assistants", assistantInput{}, assistantView{}, 201, s.createAssistant)
