@@ -326,8 +326,8 @@ func (s *Server) putOrg(c echo.Context) error {
 		}
 	}
 	if err := s.store.UpdateOrg(ctx, o, sec); err != nil {
-		if isConflict(err) {
-			return conflict("name", "an organization with this name already exists")
+		if isConflict(err) { // the name is another organization's: say no more than that it is refused
+			return conflict("name", "the name cannot be used")
 		}
 		return err
 	}

@@ -173,3 +173,28 @@ func TestRevokeLastAPIKeyRefused(t *testing.T) {
 	}
 	e.mustDo("GET", "/api/v1/api-keys", second, nil, 200)
 }
+
+// Renaming an organization to another organization's name is a plain 409
+// that does not say another organization has the name; nothing changes.
+func TestOrgRenameToTakenName(t *testing.T) {
+	e := newEnv(t)
+	before := e.mustDo("GET", "/api/v1/organization", e.keyA, nil, 200)
+	r := e.do("PUT", "/api/v1/organization", e.keyA, map[string]any{"name": "org-b"})
+	if r.Status != 409 || r.errCode() != "conflict" || r.errField() != "name" {
+		t.Fatalf("rename: %d %s", r.Status, r.Raw)
+	}
+	msg := r.Body["error"].(map[string]any)["message"].(string)
+	if msg != "the name cannot be used" || strings.Contains(strings.ToLower(r.Raw), "organization") || strings.Contains(r.Raw, "exist") {
+		t.Fatalf("the answer reveals the other organization: %s", r.Raw)
+	}
+	after := e.mustDo("GET", "/api/v1/organization", e.keyA, nil, 200)
+	if after.Body["name"] != "org-a" || after.Body["updated_at"] != before.Body["updated_at"] {
+		t.Fatalf("refused rename changed the organization: %s", after.Raw)
+	}
+	if b := e.mustDo("GET", "/api/v1/organization", e.keyB, nil, 200); b.Body["name"] != "org-b" {
+		t.Fatalf("other organization changed: %s", b.Raw)
+	}
+	// Its own name, and a free one, are fine.
+	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"name": "org-a"}, 200)
+	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"name": "org-c"}, 200)
+}
