@@ -198,3 +198,48 @@ func TestOrgRenameToTakenName(t *testing.T) {
 	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"name": "org-a"}, 200)
 	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"name": "org-c"}, 200)
 }
+
+// An unknown outboundAgentId is reported as outboundAgentId (it was
+// reported as inboundAgentId), on create and update; nothing is stored or
+// changed.
+func TestBYOCUnknownAgentNamesItsField(t *testing.T) {
+	e := newEnv(t)
+	in := e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "In"}, 201).Body["id"].(string)
+	theirs := e.mustDo("POST", "/api/v1/assistants", e.keyB, map[string]any{"name": "B"}, 201).Body["id"].(string)
+	for _, tc := range []struct {
+		name  string
+		body  map[string]any
+		field string
+	}{
+		{"unknown outbound", map[string]any{"inboundAgentId": in, "outboundAgentId": "nope"}, "outboundAgentId"},
+		{"other org's outbound", map[string]any{"outboundAgentId": theirs}, "outboundAgentId"},
+		{"unknown inbound", map[string]any{"inboundAgentId": "nope", "outboundAgentId": in}, "inboundAgentId"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := map[string]any{"phoneNumber": "+16478491000", "terminationUri": "sip:pbx.example.com"}
+			for k, v := range tc.body {
+				b[k] = v
+			}
+			r := e.do("POST", "/api/v1/byoc/phone-numbers", e.keyA, b)
+			if r.Status != 404 || r.errCode() != "not_found" || r.errField() != tc.field {
+				t.Fatalf("create: %d %s", r.Status, r.Raw)
+			}
+		})
+	}
+	if n := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+		t.Fatalf("refused creates stored %v numbers", n)
+	}
+	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+		t.Fatalf("refused creates stored %v trunks", n)
+	}
+	e.mustDo("POST", "/api/v1/byoc/phone-numbers", e.keyA, map[string]any{"phoneNumber": "+16478491000", "terminationUri": "sip:pbx.example.com", "inboundAgentId": in, "outboundAgentId": in}, 201)
+	r := e.do("PUT", "/api/v1/byoc/phone-numbers/+16478491000", e.keyA, map[string]any{"outboundAgentId": "nope", "friendlyName": "changed"})
+	if r.Status != 404 || r.errField() != "outboundAgentId" {
+		t.Fatalf("update: %d %s", r.Status, r.Raw)
+	}
+	// The number is still there, unchanged (the BYOC view through the numbers list).
+	l := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200)
+	if l.Body["total"].(float64) != 1 || strings.Contains(l.Raw, "changed") || strings.Contains(l.Raw, "nope") {
+		t.Fatalf("refused update changed the number: %s", l.Raw)
+	}
+}
