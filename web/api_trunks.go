@@ -396,6 +396,9 @@ func (s *Server) putTrunk(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refuseBYOCTrunk(c.Request().Context(), t, false); err != nil {
+		return err
+	}
 	var in trunkInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
@@ -439,6 +442,13 @@ func (s *Server) enableTrunk(c echo.Context) error  { return s.setTrunkEnabled(c
 func (s *Server) disableTrunk(c echo.Context) error { return s.setTrunkEnabled(c, false) }
 
 func (s *Server) deleteTrunk(c echo.Context) error {
+	t, err := s.loadTrunk(c)
+	if err != nil {
+		return err
+	}
+	if err := s.refuseBYOCTrunk(c.Request().Context(), t, true); err != nil {
+		return err
+	}
 	if err := s.store.DeleteTrunk(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return notFound("SIP trunk")

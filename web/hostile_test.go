@@ -243,3 +243,47 @@ func TestBYOCUnknownAgentNamesItsField(t *testing.T) {
 		t.Fatalf("refused update changed the number: %s", l.Raw)
 	}
 }
+
+// A BYOC number's trunk is neither deleted nor edited through
+// /api/v1/sip-trunks/{id} (deleting it orphaned the number): 409 naming the
+// BYOC route, and the number and its trunk stay as they were.
+func TestBYOCTrunkOwnedByItsNumber(t *testing.T) {
+	e := newEnv(t)
+	r := e.mustDo("POST", "/api/v1/byoc/phone-numbers", e.keyA, map[string]any{
+		"phoneNumber": "+16478491000", "terminationUri": "sip:pbx.example.com:5080", "sipUsername": "u", "sipPassword": "p"}, 201)
+	trunk := r.Body["trunk"].(map[string]any)
+	id := trunk["id"].(string)
+	for _, tc := range []struct {
+		method string
+		body   any
+		want   string
+	}{
+		{"DELETE", nil, "DELETE /api/v1/byoc/phone-numbers/+16478491000"},
+		{"PUT", map[string]any{"gateway": "evil.example.com"}, "PUT /api/v1/byoc/phone-numbers/+16478491000"},
+		{"PUT", map[string]any{"provider": "mine"}, "PUT /api/v1/byoc/phone-numbers/+16478491000"},
+	} {
+		r := e.do(tc.method, "/api/v1/sip-trunks/"+id, e.keyA, tc.body)
+		if r.Status != 409 || r.errCode() != "conflict" || !strings.Contains(r.Raw, tc.want) {
+			t.Fatalf("%s %v: %d %s", tc.method, tc.body, r.Status, r.Raw)
+		}
+	}
+	// Another organization still gets 404, not the 409.
+	e.mustDo("DELETE", "/api/v1/sip-trunks/"+id, e.keyB, nil, 404)
+	got := e.mustDo("GET", "/api/v1/sip-trunks/"+id, e.keyA, nil, 200)
+	if got.Body["gateway"] != "pbx.example.com:5080" || got.Body["provider"] != "byoc" {
+		t.Fatalf("refused requests changed the trunk: %s", got.Raw)
+	}
+	nums := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200)
+	if items := nums.Body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["sip_trunk_id"] != id {
+		t.Fatalf("the number lost its trunk: %s", nums.Raw)
+	}
+	// An ordinary trunk that merely says "byoc" is the tenant's to delete.
+	b := regTrunk("labelled")
+	b["provider"] = "byoc"
+	own := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, b, 201).Body["id"].(string)
+	e.mustDo("PUT", "/api/v1/sip-trunks/"+own, e.keyA, map[string]any{"priority": 3}, 200)
+	e.mustDo("DELETE", "/api/v1/sip-trunks/"+own, e.keyA, nil, 204)
+	// The BYOC route deletes both.
+	e.mustDo("DELETE", "/api/v1/byoc/phone-numbers/%2B16478491000", e.keyA, nil, 204)
+	e.mustDo("GET", "/api/v1/sip-trunks/"+id, e.keyA, nil, 404)
+}

@@ -45,8 +45,8 @@ func (s *Server) routes() {
 	a(http.MethodPost, "/sip-trunks", "Create a SIP trunk", "sip-trunks", trunkInput{}, trunkView{}, 201, s.createTrunk)
 	a(http.MethodPost, "/sip-trunks/sync", "Reconcile the organization's trunks with FreeSWITCH now", "sip-trunks", nil, syncAccepted{}, 202, s.syncTrunks)
 	a(http.MethodGet, "/sip-trunks/:id", "Get a SIP trunk with its sync and gateway state", "sip-trunks", nil, trunkView{}, 200, s.getTrunk)
-	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
-	a(http.MethodDelete, "/sip-trunks/:id", "Delete a SIP trunk", "sip-trunks", nil, nil, 204, s.deleteTrunk)
+	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only; 409 for a BYOC number's trunk: use the BYOC routes)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
+	a(http.MethodDelete, "/sip-trunks/:id", "Delete a SIP trunk (409 for a BYOC number's trunk: DELETE /api/v1/byoc/phone-numbers/{number})", "sip-trunks", nil, nil, 204, s.deleteTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/enable", "Enable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.enableTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/disable", "Disable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.disableTrunk)
 
