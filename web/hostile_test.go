@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -286,4 +287,51 @@ func TestBYOCTrunkOwnedByItsNumber(t *testing.T) {
 	// The BYOC route deletes both.
 	e.mustDo("DELETE", "/api/v1/byoc/phone-numbers/%2B16478491000", e.keyA, nil, 204)
 	e.mustDo("GET", "/api/v1/sip-trunks/"+id, e.keyA, nil, 404)
+}
+
+// /metrics: the method label is one of a fixed set (anything else OTHER),
+// so requests with made-up methods add no series.
+func TestMetricsMethodLabelBounded(t *testing.T) {
+	e := newEnv(t)
+	series := func() (map[string]bool, int) {
+		r := e.do("GET", "/metrics", "", nil)
+		methods := map[string]bool{}
+		n := 0
+		for _, line := range strings.Split(r.Raw, "\n") {
+			if !strings.HasPrefix(line, "sipbridge_http_requests_total{") && !strings.HasPrefix(line, "sipbridge_http_request_duration_seconds_count{") {
+				continue
+			}
+			n++
+			if i := strings.Index(line, `method="`); i >= 0 {
+				rest := line[i+len(`method="`):]
+				methods[rest[:strings.IndexByte(rest, '"')]] = true
+			}
+		}
+		return methods, n
+	}
+	// The series a first round of odd methods makes (OTHER on the routes hit).
+	send := func(from, to int) {
+		for i := from; i < to; i++ {
+			for _, p := range []string{"/api/v1/sip-trunks", "/nowhere", "/healthz"} {
+				e.do(fmt.Sprintf("X-MADE-UP-%d", i), p, e.keyA, nil)
+			}
+		}
+	}
+	send(0, 5)
+	series() // the scrape's own GET /metrics series
+	_, before := series()
+	send(5, 1000) // 2,985 requests, each with a new method
+	methods, after := series()
+	if after != before {
+		t.Fatalf("series grew from %d to %d with made-up methods", before, after)
+	}
+	allowed := map[string]bool{"GET": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "HEAD": true, "OPTIONS": true, "OTHER": true}
+	for m := range methods {
+		if !allowed[m] {
+			t.Fatalf("method label %q", m)
+		}
+	}
+	if !methods["OTHER"] || !methods["GET"] {
+		t.Fatalf("labels: %v", methods)
+	}
 }
