@@ -31,7 +31,52 @@ func bindJSON(c echo.Context, dst any) error {
 	if !utf8.Valid(body) {
 		return invalidUTF8(body)
 	}
+	if at := loneSurrogate(body); at >= 0 {
+		// "\ud800" alone is no character either: the decoder would store
+		// U+FFFD for it as for a bad byte.
+		if field := utf8Field(body, int64(at)); field != "" {
+			return invalid(field, "%s must be valid UTF-8 (unpaired surrogate escape)", field)
+		}
+		return invalid("", "request body must be valid UTF-8 (unpaired surrogate escape at offset %d)", at)
+	}
 	return decodeStrict(body, dst)
+}
+
+// loneSurrogate returns the offset of the first \uXXXX escape in a JSON
+// string that is a UTF-16 surrogate without its pair, or -1.
+func loneSurrogate(body []byte) int {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch b := body[i]; {
+		case b == '"':
+			inString = !inString
+		case b == '\\' && inString:
+			r, ok := hex4(i)
+			if !ok {
+				i++ // skip the escaped character
+				continue
+			}
+			switch {
+			case r >= 0xD800 && r < 0xDC00:
+				if lo, ok := hex4(i + 6); ok && lo >= 0xDC00 && lo < 0xE000 {
+					i += 11
+					continue
+				}
+				return i
+			case r >= 0xDC00 && r < 0xE000:
+				return i
+			}
+			i += 5
+		}
+	}
+	return -1
 }
 
 // invalidUTF8 is the 400 for a body that is not valid UTF-8, checked on the

@@ -20,6 +20,9 @@ func TestInvalidUTF8BodyRefused(t *testing.T) {
 		{"codec in array", `{"name":"t2","gateway":"sip.zadarma.com","username":"u1","password":"pw","codecs":["PCMU","` + "\xed\xa0\x80" + `"]}`, "codecs"},
 		{"top-level key", `{"na` + "\xff" + `me":"t3","gateway":"sip.zadarma.com"}`, ""},
 		{"broken JSON", `{"name":` + "\xff", ""},
+		{"lone high surrogate escape", `{"name":"t4","gateway":"sip.zadarma.com","username":"u1","password":"pw-\ud800x"}`, "password"},
+		{"lone low surrogate escape", `{"name":"t5\udc00","gateway":"sip.zadarma.com","username":"u1","password":"pw"}`, "name"},
+		{"reversed pair", `{"name":"t6","gateway":"sip.zadarma.com","username":"u1","password":"\udc00\ud800"}`, "password"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := e.do("POST", "/api/v1/sip-trunks", e.keyA, tc.body)
@@ -37,6 +40,11 @@ func TestInvalidUTF8BodyRefused(t *testing.T) {
 		if l := e.mustDo("GET", p, e.keyA, nil, 200); l.Body["total"].(float64) != 0 {
 			t.Fatalf("%s: something was stored: %s", p, l.Raw)
 		}
+	}
+	// A surrogate pair, and an escaped backslash before "ud800", are fine.
+	ok := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, `{"name":"ok \ud83d\ude00","gateway":"sip.zadarma.com","username":"u1","password":"pw\\ud800"}`, 201)
+	if ok.Body["name"] != "ok \U0001F600" {
+		t.Fatalf("pair: %s", ok.Raw)
 	}
 }
 
