@@ -144,11 +144,12 @@ func testAPIKeys(t *testing.T, g *gorm.DB) {
 	if _, err := s.RevokeAPIKey(ctx, org.ID+1, rec.ID); !errors.Is(err, db.ErrNotFound) {
 		t.Fatalf("other org revoking: %v", err)
 	}
-	if _, err := s.RevokeAPIKey(ctx, org.ID, rec.ID); err != nil {
-		t.Fatal(err)
+	// The last active key stays: revoking it would lock the organization out.
+	if _, err := s.RevokeAPIKey(ctx, org.ID, rec.ID); !errors.Is(err, db.ErrLastAPIKey) {
+		t.Fatalf("last key revoked: %v", err)
 	}
-	if _, err := s.Authenticate(ctx, key); !errors.Is(err, db.ErrInvalidKey) {
-		t.Fatalf("revoked key accepted: %v", err)
+	if _, err := s.Authenticate(ctx, key); err != nil {
+		t.Fatalf("refused revocation revoked the key: %v", err)
 	}
 	// Listed newest first, revoked ones included; another organization's not.
 	other, _, _ := s.EnsureOrg(ctx, "other")
@@ -159,6 +160,12 @@ func testAPIKeys(t *testing.T, g *gorm.DB) {
 		if _, _, err := s.CreateAPIKey(ctx, org.ID, name); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if _, err := s.RevokeAPIKey(ctx, org.ID, rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(ctx, key); !errors.Is(err, db.ErrInvalidKey) {
+		t.Fatalf("revoked key accepted: %v", err)
 	}
 	keys, err := s.ListAPIKeys(ctx, org.ID)
 	if err != nil || len(keys) != 3 {

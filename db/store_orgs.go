@@ -17,6 +17,10 @@ import (
 // ErrInvalidKey is returned by Authenticate for an unknown or revoked key.
 var ErrInvalidKey = errors.New("invalid API key")
 
+// ErrLastAPIKey is returned by RevokeAPIKey for the organization's last
+// active key: revoking it would lock the organization out of the API.
+var ErrLastAPIKey = errors.New("the organization's last active API key cannot be revoked")
+
 // EnsureOrg returns the organization with this name, creating it if missing.
 func (s *Store) EnsureOrg(ctx context.Context, name string) (*Organization, bool, error) {
 	var org Organization
@@ -173,15 +177,35 @@ func (s *Store) ListAPIKeys(ctx context.Context, orgID int64) ([]APIKey, error) 
 // RevokeAPIKey revokes one of the organization's keys.
 func (s *Store) RevokeAPIKey(ctx context.Context, orgID int64, id string) (*APIKey, error) {
 	var k APIKey
-	if err := s.scoped(ctx, orgID).First(&k, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
-	}
-	if k.RevokedAt == nil {
+	err := s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		// The organization's row is the lock: two revocations of its last
+		// two keys run one after the other, and the second sees one left.
+		lock := "SELECT id FROM organizations WHERE id = ?"
+		if s.DB.Dialector.Name() == "postgres" {
+			lock += " FOR UPDATE"
+		}
+		if err := tx.Exec(lock, orgID).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("org_id = ?", orgID).First(&k, "id = ?", id).Error; err != nil {
+			return translate(err)
+		}
+		if k.RevokedAt != nil {
+			return nil
+		}
+		var active int64
+		if err := tx.Model(&APIKey{}).Where("org_id = ? AND revoked_at IS NULL", orgID).Count(&active).Error; err != nil {
+			return err
+		}
+		if active <= 1 {
+			return ErrLastAPIKey
+		}
 		now := s.Now()
 		k.RevokedAt = &now
-		if err := s.db(ctx).Model(&APIKey{}).Where("id = ? AND org_id = ?", id, orgID).Update("revoked_at", now).Error; err != nil {
-			return nil, err
-		}
+		return tx.Model(&APIKey{}).Where("id = ? AND org_id = ?", id, orgID).Update("revoked_at", now).Error
+	})
+	if err != nil {
+		return nil, err
 	}
 	return &k, nil
 }

@@ -159,7 +159,7 @@ func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.As
 	if in.Metadata != nil {
 		a.Metadata = db.JSONMap(*in.Metadata)
 	}
-	return nil
+	return checkMetadata(in.Metadata)
 }
 
 func (s *Server) listAssistants(c echo.Context) error {

@@ -351,7 +351,7 @@ func (s *Server) byocView(n *db.PhoneNumber, t *db.SIPTrunk) byocView {
 		SIPUsername: t.Username, SIPPasswordSet: t.PasswordEnc != "", FriendlyName: n.FriendlyName, Trunk: s.trunkView(t)}
 }
 
-func (s *Server) byocFromInput(ctx context.Context, in *byocInput, create bool) (controller.BYOCInput, error) {
+func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, create bool) (controller.BYOCInput, error) {
 	var out controller.BYOCInput
 	if in.TerminationURI != nil {
 		if err := checkToken("terminationUri", *in.TerminationURI, 255); err != nil {
@@ -382,14 +382,29 @@ func (s *Server) byocFromInput(ctx context.Context, in *byocInput, create bool) 
 			return out, err
 		}
 	}
+	// Each agent is looked up here so a missing one is reported under its
+	// own field (the controller's check cannot say which of the two it was).
+	for _, f := range []struct {
+		v     *string
+		field string
+	}{{in.InboundAgentID, "inboundAgentId"}, {in.OutboundAgentID, "outboundAgentId"}} {
+		if f.v == nil || *f.v == "" {
+			continue
+		}
+		if _, err := s.store.GetAssistant(ctx, orgID, *f.v); errors.Is(err, db.ErrNotFound) {
+			return out, notFoundField(f.field, "assistant")
+		} else if err != nil {
+			return out, err
+		}
+	}
 	out = controller.BYOCInput{TerminationURI: in.TerminationURI, InboundAgentID: in.InboundAgentID, OutboundAgentID: in.OutboundAgentID,
 		SIPUsername: in.SIPUsername, SIPPassword: in.SIPPassword, FriendlyName: in.FriendlyName}
 	return out, nil
 }
 
 func byocError(err error) error {
-	if errors.Is(err, controller.ErrAssistantNotFound) {
-		return notFoundField("inboundAgentId", "assistant")
+	if errors.Is(err, controller.ErrAssistantNotFound) { // deleted since byocFromInput looked
+		return notFound("assistant")
 	}
 	if errors.Is(err, controller.ErrNumberOwned) {
 		return conflict("phoneNumber", "this number is already registered")
@@ -412,7 +427,7 @@ func (s *Server) createBYOC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	bi, err := s.byocFromInput(c.Request().Context(), &in, true)
+	bi, err := s.byocFromInput(c.Request().Context(), orgID(c), &in, true)
 	if err != nil {
 		return err
 	}
@@ -439,7 +454,7 @@ func (s *Server) putBYOC(c echo.Context) error {
 	if in.PhoneNumber != nil && *in.PhoneNumber != num {
 		return invalid("phoneNumber", "phoneNumber cannot be changed")
 	}
-	bi, err := s.byocFromInput(c.Request().Context(), &in, false)
+	bi, err := s.byocFromInput(c.Request().Context(), orgID(c), &in, false)
 	if err != nil {
 		return err
 	}

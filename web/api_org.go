@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"slices"
 	"strings"
@@ -325,8 +326,8 @@ func (s *Server) putOrg(c echo.Context) error {
 		}
 	}
 	if err := s.store.UpdateOrg(ctx, o, sec); err != nil {
-		if isConflict(err) {
-			return conflict("name", "an organization with this name already exists")
+		if isConflict(err) { // the name is another organization's: say no more than that it is refused
+			return conflict("name", "the name cannot be used")
 		}
 		return err
 	}
@@ -393,6 +394,9 @@ func (s *Server) revokeKey(c echo.Context) error {
 	if _, err := s.store.RevokeAPIKey(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
 		if err == db.ErrNotFound {
 			return notFound("API key")
+		}
+		if errors.Is(err, db.ErrLastAPIKey) {
+			return conflict("", "this is the organization's last active API key: create another key before revoking it")
 		}
 		return err
 	}

@@ -70,7 +70,7 @@ type trunkInput struct {
 	RetrySeconds     *int      `json:"retry_seconds"`
 	PingSeconds      *int      `json:"ping_seconds"`
 	AllowedAddresses *[]string `json:"allowed_addresses" doc:"addresses or CIDRs (written as their network, no host bits; /16 IPv4 and /32 IPv6 at the broadest unless the platform sets MAX_ACL_PREFIX) allowed to send INVITEs; an address another organization's trunk allows is 409 unless it is shared carrier space"`
-	Codecs           *[]string `json:"codecs"`
+	Codecs           *[]string `json:"codecs" doc:"at most 16, each a codec FreeSWITCH knows (PCMU, PCMA, G722, OPUS, G729, …; any case) with optional @params (8000h, 20i, 1c), none twice"`
 	Provider         *string   `json:"provider" doc:"free label"`
 	TransferMode     *string   `json:"transfer_mode" doc:"bridge (default) | refer"`
 	ReferToTemplate  *string   `json:"refer_to_template" doc:"tel:{e164} (carriers such as Twilio) or sip:{e164}@host (PBXs)"`
@@ -231,12 +231,9 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy)
 		t.AllowedAddresses = out
 	}
 	if in.Codecs != nil {
-		out := db.StringList{}
-		for _, c := range *in.Codecs {
-			if !codecRE.MatchString(c) {
-				return nil, invalid("codecs", "codecs: %q is not a codec name such as PCMU, PCMA, G722 or opus", c)
-			}
-			out = append(out, c)
+		out, err := checkCodecs(*in.Codecs)
+		if err != nil {
+			return nil, err
 		}
 		t.Codecs = out
 	}
@@ -399,6 +396,9 @@ func (s *Server) putTrunk(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := s.refuseBYOCTrunk(c.Request().Context(), t, false); err != nil {
+		return err
+	}
 	var in trunkInput
 	if err := bindJSON(c, &in); err != nil {
 		return err
@@ -442,6 +442,13 @@ func (s *Server) enableTrunk(c echo.Context) error  { return s.setTrunkEnabled(c
 func (s *Server) disableTrunk(c echo.Context) error { return s.setTrunkEnabled(c, false) }
 
 func (s *Server) deleteTrunk(c echo.Context) error {
+	t, err := s.loadTrunk(c)
+	if err != nil {
+		return err
+	}
+	if err := s.refuseBYOCTrunk(c.Request().Context(), t, true); err != nil {
+		return err
+	}
 	if err := s.store.DeleteTrunk(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return notFound("SIP trunk")

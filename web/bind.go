@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 )
@@ -27,7 +28,128 @@ func bindJSON(c echo.Context, dst any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return invalid("", "request body must be a JSON object")
 	}
+	if !utf8.Valid(body) {
+		return invalidUTF8(body)
+	}
+	if at := loneSurrogate(body); at >= 0 {
+		// "\ud800" alone is no character either: the decoder would store
+		// U+FFFD for it as for a bad byte.
+		if field := utf8Field(body, int64(at)); field != "" {
+			return invalid(field, "%s must be valid UTF-8 (unpaired surrogate escape)", field)
+		}
+		return invalid("", "request body must be valid UTF-8 (unpaired surrogate escape at offset %d)", at)
+	}
 	return decodeStrict(body, dst)
+}
+
+// loneSurrogate returns the offset of the first \uXXXX escape in a JSON
+// string that is a UTF-16 surrogate without its pair, or -1.
+func loneSurrogate(body []byte) int {
+	hex4 := func(i int) (rune, bool) {
+		if i+6 > len(body) || body[i] != '\\' || body[i+1] != 'u' {
+			return 0, false
+		}
+		n, err := strconv.ParseUint(string(body[i+2:i+6]), 16, 16)
+		return rune(n), err == nil
+	}
+	inString := false
+	for i := 0; i < len(body); i++ {
+		switch b := body[i]; {
+		case b == '"':
+			inString = !inString
+		case b == '\\' && inString:
+			r, ok := hex4(i)
+			if !ok {
+				i++ // skip the escaped character
+				continue
+			}
+			switch {
+			case r >= 0xD800 && r < 0xDC00:
+				if lo, ok := hex4(i + 6); ok && lo >= 0xDC00 && lo < 0xE000 {
+					i += 11
+					continue
+				}
+				return i
+			case r >= 0xDC00 && r < 0xE000:
+				return i
+			}
+			i += 5
+		}
+	}
+	return -1
+}
+
+// invalidUTF8 is the 400 for a body that is not valid UTF-8, checked on the
+// raw bytes before decoding: encoding/json would silently replace the bad
+// bytes with U+FFFD (a password then never matches, a name never renders).
+// It names the field whose value holds the first bad byte when the JSON
+// around it can be walked (nested keys joined by dots), else the body.
+func invalidUTF8(body []byte) *APIError {
+	bad := 0
+	for bad < len(body) {
+		r, n := utf8.DecodeRune(body[bad:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		bad += n
+	}
+	if field := utf8Field(body, int64(bad)); field != "" {
+		return invalid(field, "%s must be valid UTF-8", field)
+	}
+	return invalid("", "request body must be valid UTF-8 (invalid byte at offset %d)", bad)
+}
+
+// utf8Field walks body's tokens up to the one spanning offset bad and returns
+// the dotted path of object keys leading to it ("" when the bad byte is in a
+// top-level key or the JSON breaks before it).
+func utf8Field(body []byte, bad int64) string {
+	type frame struct {
+		obj     bool
+		wantKey bool
+		key     string
+	}
+	var stack []frame
+	dec := json.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = &stack[len(stack)-1]
+		}
+		_, isDelim := tok.(json.Delim)
+		isKey := top != nil && top.obj && top.wantKey && !isDelim
+		if dec.InputOffset() > bad {
+			var keys []string
+			for i, f := range stack {
+				if !f.obj || (i == len(stack)-1 && isKey) {
+					continue
+				}
+				keys = append(keys, f.key)
+			}
+			return strings.Join(keys, ".")
+		}
+		switch {
+		case isKey:
+			top.key, _ = tok.(string)
+			top.wantKey = false
+			continue
+		case tok == json.Delim('}') || tok == json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			continue
+		}
+		if top != nil && top.obj {
+			top.wantKey = true // this value is consumed (or, for { and [, opened)
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{obj: true, wantKey: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		}
+	}
 }
 
 func decodeStrict(body []byte, dst any) error {

@@ -17,6 +17,9 @@ type APIError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
+	// cause is the internal reason behind a fixed message (a webhook's parse
+	// error, say): logged, never answered.
+	cause error
 }
 
 func (e *APIError) Error() string { return e.Message }
@@ -77,6 +80,8 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	ae := toAPIError(err)
 	if ae.Status >= 500 {
 		reqLogger(c, s.log).Error("request failed", "err", err)
+	} else if ae.cause != nil {
+		reqLogger(c, s.log).Warn("request refused", "code", ae.Code, "reason", ae.cause.Error())
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(ae.Status)

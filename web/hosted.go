@@ -42,17 +42,18 @@ func (s *Server) hostedRoutes() {
 
 // hostedError maps the hosted path's errors (the one place they become
 // statuses): signature 403, malformed webhook 400, no PUBLIC_BASE_URL 503,
-// provider failure 502 with its message.
+// provider failure 502 with its message. A webhook's answer is a fixed
+// message: the parse error (a Go type name, a reflected field) is logged.
 func hostedError(err error) error {
 	switch {
 	case errors.Is(err, controller.ErrWebhookSignature):
 		return &APIError{Status: http.StatusForbidden, Code: "invalid_signature", Message: "webhook signature invalid"}
 	case errors.Is(err, controller.ErrBadWebhook):
-		return &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: err.Error()}
+		return &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed provider webhook", cause: err}
 	case errors.Is(err, controller.ErrBadStreamToken):
 		return &APIError{Status: http.StatusForbidden, Code: "forbidden", Message: "unknown call or bad stream token"}
 	case errors.Is(err, controller.ErrNoPublicURL):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: err.Error()}
+		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "PUBLIC_BASE_URL is not configured", cause: err}
 	case errors.Is(err, controller.ErrBadTransferTarget):
 		return invalid("to", "%s", err.Error())
 	case errors.Is(err, controller.ErrProviderCall):

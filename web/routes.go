@@ -33,7 +33,7 @@ func (s *Server) routes() {
 
 	a(http.MethodGet, "/api-keys", "List API keys (never the keys themselves)", "api-keys", nil, listBody[apiKeyView]{}, 200, s.listKeys)
 	a(http.MethodPost, "/api-keys", "Create an API key; the key is shown once", "api-keys", apiKeyInput{}, apiKeyCreated{}, 201, s.createKey)
-	a(http.MethodDelete, "/api-keys/:id", "Revoke an API key", "api-keys", nil, nil, 204, s.revokeKey)
+	a(http.MethodDelete, "/api-keys/:id", "Revoke an API key (409 for the organization's last active key)", "api-keys", nil, nil, 204, s.revokeKey)
 
 	a(http.MethodGet, "/assistants", "List assistants", "assistants", nil, listBody[assistantView]{}, 200, s.listAssistants, pageQ...)
 	a(http.MethodPost, "/assistants", "Create an assistant", "assistants", assistantInput{}, assistantView{}, 201, s.createAssistant)
@@ -45,8 +45,8 @@ func (s *Server) routes() {
 	a(http.MethodPost, "/sip-trunks", "Create a SIP trunk", "sip-trunks", trunkInput{}, trunkView{}, 201, s.createTrunk)
 	a(http.MethodPost, "/sip-trunks/sync", "Reconcile the organization's trunks with FreeSWITCH now", "sip-trunks", nil, syncAccepted{}, 202, s.syncTrunks)
 	a(http.MethodGet, "/sip-trunks/:id", "Get a SIP trunk with its sync and gateway state", "sip-trunks", nil, trunkView{}, 200, s.getTrunk)
-	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
-	a(http.MethodDelete, "/sip-trunks/:id", "Delete a SIP trunk", "sip-trunks", nil, nil, 204, s.deleteTrunk)
+	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only; 409 for a BYOC number's trunk: use the BYOC routes)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
+	a(http.MethodDelete, "/sip-trunks/:id", "Delete a SIP trunk (409 for a BYOC number's trunk: DELETE /api/v1/byoc/phone-numbers/{number})", "sip-trunks", nil, nil, 204, s.deleteTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/enable", "Enable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.enableTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/disable", "Disable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.disableTrunk)
 

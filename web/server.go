@@ -163,8 +163,9 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		status := c.Response().Status
 		dur := time.Since(start)
-		s.reqs.WithLabelValues(c.Request().Method, route, itoa(status)).Inc()
-		s.latency.WithLabelValues(c.Request().Method, route).Observe(dur.Seconds())
+		method := methodLabel(c.Request().Method)
+		s.reqs.WithLabelValues(method, route, itoa(status)).Inc()
+		s.latency.WithLabelValues(method, route).Observe(dur.Seconds())
 		attrs := []any{"method", c.Request().Method, "route", route, "status", status, "duration_ms", float64(dur.Microseconds()) / 1000}
 		if org, ok := c.Get(keyOrg).(int64); ok {
 			attrs = append(attrs, "org_id", org)
@@ -172,6 +173,17 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		reqLogger(c, s.log).Info("request", attrs...)
 		return nil
 	}
+}
+
+// methodLabel is the method as a metrics label: the standard methods
+// clients send, anything else OTHER, so made-up methods cannot grow the
+// number of series (and memory) without bound.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodHead, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
 }
 
 func (s *Server) recoverer(next echo.HandlerFunc) echo.HandlerFunc {

@@ -57,6 +57,12 @@ func (s *Server) rejectWebhook(c echo.Context, providerName string, err error) e
 	return &APIError{Status: http.StatusForbidden, Code: "invalid_signature", Message: "webhook signature missing or invalid"}
 }
 
+// badSMSWebhook is the 400 for a signed webhook whose event cannot be read:
+// a fixed message, the parse error logged.
+func badSMSWebhook(perr error) error {
+	return &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed provider webhook", cause: perr}
+}
+
 // verifierFor finds the organization and key of a parsed event, or the 403.
 func (s *Server) verifierFor(c echo.Context, providerName string, ev provider.SMSEvent) (controller.WebhookVerifier, error) {
 	id := ""
@@ -139,7 +145,7 @@ func (s *Server) twilioSMSWebhook(c echo.Context) error {
 		return s.rejectWebhook(c, provider.NameTwilio, err)
 	}
 	if perr != nil {
-		return invalid("", "%s", perr.Error())
+		return badSMSWebhook(perr)
 	}
 	if _, err := s.dispatch(c, v.OrgID, provider.NameTwilio, ev); err != nil {
 		return err
@@ -168,7 +174,7 @@ func (s *Server) telnyxSMSWebhook(c echo.Context) error {
 		return s.rejectWebhook(c, provider.NameTelnyx, err)
 	}
 	if perr != nil {
-		return invalid("", "%s", perr.Error())
+		return badSMSWebhook(perr)
 	}
 	ack, err := s.dispatch(c, v.OrgID, provider.NameTelnyx, ev)
 	if err != nil {
@@ -254,7 +260,7 @@ func (s *Server) vonageSMSWebhook(c echo.Context) error {
 		return s.rejectWebhook(c, provider.NameVonage, err)
 	}
 	if perr != nil {
-		return invalid("", "%s", perr.Error())
+		return badSMSWebhook(perr)
 	}
 	ack, err := s.dispatch(c, v.OrgID, provider.NameVonage, ev)
 	if err != nil {
