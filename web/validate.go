@@ -106,19 +106,6 @@ func looksLikeIPv4(h string) bool {
 	return strings.Trim(h, "0123456789.") == "" && strings.Count(h, ".") >= 1
 }
 
-// normalizeCIDR accepts a CIDR or a bare address (→ /32 or /128) and returns
-// its canonical form.
-func normalizeCIDR(field, v string) (string, error) {
-	v = strings.TrimSpace(v)
-	if p, err := netip.ParsePrefix(v); err == nil {
-		return p.Masked().String(), nil
-	}
-	if a, err := netip.ParseAddr(v); err == nil {
-		return netip.PrefixFrom(a, a.BitLen()).String(), nil
-	}
-	return "", invalid(field, "%s: %q is not an IP address or CIDR (e.g. 203.0.113.0/24)", field, v)
-}
-
 // normalizeE164 checks the strict E.164 form and that the number is possible.
 func normalizeE164(field, v string) (number, country string, err error) {
 	if !e164RE.MatchString(v) {
@@ -180,35 +167,6 @@ func (s *Server) checkHostPortAddress(ctx context.Context, field, v string, requ
 		return err
 	}
 	return policyError(field, s.policy.CheckHostPort(ctx, field, v))
-}
-
-// sipURIHostPort is the host[:port] of sip:user@host[:port][;params][?headers]
-// (the user part optional).
-func sipURIHostPort(uri string) string {
-	rest := uri
-	if i := strings.IndexByte(rest, ':'); i >= 0 {
-		rest = rest[i+1:] // after sip: / sips:
-	}
-	if i := strings.IndexByte(rest, '@'); i >= 0 {
-		rest = rest[i+1:]
-	}
-	if i := strings.IndexAny(rest, ";?"); i >= 0 {
-		rest = rest[:i]
-	}
-	return rest
-}
-
-// checkSIPURIAddress checks the host of a sip:/sips: URI like a trunk's
-// gateway: its syntax and the address policy.
-func (s *Server) checkSIPURIAddress(ctx context.Context, field, uri string) error {
-	hp := sipURIHostPort(uri)
-	if hp == "" {
-		return invalid(field, "%s must be a sip: URI with a host, e.g. sip:desk@pbx.example.com", field)
-	}
-	if err := checkHostPort(field, hp, true); err != nil {
-		return err
-	}
-	return policyError(field, s.policy.CheckHostPort(ctx, field, hp))
 }
 
 func checkCountry(field, v string) error {
