@@ -176,6 +176,7 @@ type Call struct {
 	Reason      string     `json:"reason"`
 	AnsweredAt  *time.Time `json:"answered_at"`
 	EndedAt     *time.Time `json:"ended_at"`
+	AssistantID *string    `json:"assistant_id"`
 }
 
 // Calls lists the organization's calls (query: "status=refused&…").

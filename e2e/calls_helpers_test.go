@@ -94,39 +94,17 @@ func (b *Bridge) ipTrunk(t testing.TB, name, src, gateway string, extra map[stri
 	return tr
 }
 
-// CallRecord is a call as GET /api/v1/calls shows it, with the fields the
-// call scenarios check beyond Call's.
-type CallRecord struct {
-	Call
-	AssistantID *string `json:"assistant_id"`
-}
+// CallRecord is a call as GET /api/v1/calls shows it (the call scenarios'
+// name for Call).
+type CallRecord = Call
 
 // callRecords lists the organization's calls (query as for Calls).
-func (b *Bridge) callRecords(t testing.TB, query string) []CallRecord {
-	t.Helper()
-	var page struct {
-		Items []CallRecord `json:"items"`
-	}
-	b.API.Call(t, "GET", "/api/v1/calls?limit=500&"+query, nil, http.StatusOK, &page)
-	return page.Items
-}
+func (b *Bridge) callRecords(t testing.TB, query string) []CallRecord { return b.Calls(t, query) }
 
 // waitRecord waits for a call record matching cond.
 func (b *Bridge) waitRecord(t testing.TB, what string, within time.Duration, cond func(CallRecord) bool) CallRecord {
 	t.Helper()
-	var got CallRecord
-	var all []CallRecord
-	waitFor(t, within, what, func() bool {
-		all = b.callRecords(t, "")
-		for _, c := range all {
-			if cond(c) {
-				got = c
-				return true
-			}
-		}
-		return false
-	}, func() string { return "calls: " + jsonString(all) })
-	return got
+	return b.WaitCall(t, what, within, cond)
 }
 
 // CallEvent is one entry of a call's timeline.

@@ -103,7 +103,7 @@ func testTenantsSharedCarrier(t *testing.T, b *Bridge) {
 	// Each record in its own organization, attributed by the number.
 	recA := b.waitRecord(t, "org A's call record closed", 10*time.Second, func(c CallRecord) bool { return c.To == numA && c.EndedAt != nil })
 	if recA.TrunkID == nil || *recA.TrunkID != trA.ID || recA.Status != "completed" {
-		t.Errorf("org A's record %+v, want completed on %s", recA.Call, trA.ID)
+		t.Errorf("org A's record %+v, want completed on %s", recA, trA.ID)
 	}
 	if by := routedBy(t, b.API, recA.ID); by != "did" {
 		t.Errorf("org A's call was attributed by %q, want did", by)
@@ -124,18 +124,18 @@ func testTenantsSharedCarrier(t *testing.T, b *Bridge) {
 		switch c.To {
 		case numB:
 			if c.TrunkID == nil || *c.TrunkID != trB.ID || c.Status != "completed" {
-				t.Errorf("org B's record %+v, want completed on %s", c.Call, trB.ID)
+				t.Errorf("org B's record %+v, want completed on %s", c, trB.ID)
 			}
 			if by := routedBy(t, orgB, c.ID); by != "did" {
 				t.Errorf("org B's call was attributed by %q, want did", by)
 			}
 		default:
-			t.Errorf("org B holds a record of a call to %s: %+v", c.To, c.Call)
+			t.Errorf("org B holds a record of a call to %s: %+v", c.To, c)
 		}
 	}
 	for _, c := range b.callRecords(t, "") {
 		if c.To == numB || c.To == numNobody || c.ResolvedDID == numNobody {
-			t.Errorf("org A holds a record of a call to %s: %+v", c.To, c.Call)
+			t.Errorf("org A holds a record of a call to %s: %+v", c.To, c)
 		}
 	}
 }
