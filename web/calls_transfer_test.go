@@ -139,7 +139,13 @@ func TestTransferByTrunkReferTemplate(t *testing.T) {
 	if n := len(ce.commandsWith("originate")); n != 0 {
 		t.Fatalf("an accepted REFER was bridged too (%d originates)", n)
 	}
-	r := ce.mustDo("GET", "/api/v1/calls/"+rec.ID+"/events", ce.keyA, nil, 200)
+	// The record is closed just before the hangup entry is added to the
+	// timeline: wait for that last entry.
+	var r resp
+	waitUntil(2*time.Second, func() bool {
+		r = ce.mustDo("GET", "/api/v1/calls/"+rec.ID+"/events", ce.keyA, nil, 200)
+		return strings.Contains(r.Raw, `"type":"hangup"`)
+	})
 	for _, ev := range []string{"refer_sent", "refer_notify", "refer_accepted", "hangup"} {
 		if !strings.Contains(r.Raw, `"type":"`+ev+`"`) {
 			t.Errorf("timeline lacks %s: %s", ev, r.Raw)
