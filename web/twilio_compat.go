@@ -160,12 +160,17 @@ func (s *Server) twilioAuth(c echo.Context) (int64, error) {
 // its assistant saw in `start` ("CA" + the 32 hex digits of a SIP call's
 // channel UUID, a Twilio CallSid, or "CA" + the hex of sipbridge's call id),
 // sipbridge's call id, or the record's call_sid. Anything else, another
-// organization's call included, is Twilio's 404.
-func (s *Server) twilioLookup(c echo.Context, org int64) (*db.Call, string, error) {
+// organization's call included, is Twilio's 404. The caller is
+// authenticated first (twilioAuth).
+func (s *Server) twilioLookup(c echo.Context) (int64, *db.Call, string, error) {
+	org, err := s.twilioAuth(c)
+	if err != nil {
+		return 0, nil, "", err
+	}
 	notFound := newTwilioError(http.StatusNotFound, 20404, "The requested resource "+c.Request().URL.Path+" was not found")
 	sid, ok := strings.CutSuffix(c.Param(twilioCallParam), ".json")
 	if !ok || sid == "" || len(sid) > 128 {
-		return nil, "", notFound
+		return 0, nil, "", notFound
 	}
 	refs := []string{sid}
 	if len(sid) == 34 && strings.HasPrefix(sid, "CA") {
@@ -175,20 +180,16 @@ func (s *Server) twilioLookup(c echo.Context, org int64) (*db.Call, string, erro
 	}
 	call, err := s.store.FindCall(c.Request().Context(), org, refs...)
 	if errors.Is(err, db.ErrNotFound) {
-		return nil, "", notFound
+		return 0, nil, "", notFound
 	}
 	if err != nil {
-		return nil, "", err
+		return 0, nil, "", err
 	}
-	return call, sid, nil
+	return org, call, sid, nil
 }
 
 func (s *Server) twilioFetchCall(c echo.Context) error {
-	org, err := s.twilioAuth(c)
-	if err != nil {
-		return err
-	}
-	call, sid, err := s.twilioLookup(c, org)
+	org, call, sid, err := s.twilioLookup(c)
 	if err != nil {
 		return err
 	}
@@ -196,11 +197,7 @@ func (s *Server) twilioFetchCall(c echo.Context) error {
 }
 
 func (s *Server) twilioUpdateCall(c echo.Context) error {
-	org, err := s.twilioAuth(c)
-	if err != nil {
-		return err
-	}
-	call, sid, err := s.twilioLookup(c, org)
+	org, call, sid, err := s.twilioLookup(c)
 	if err != nil {
 		return err
 	}
