@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // VonageTolerance is the accepted age of a signed Vonage webhook (JWT iat,
@@ -36,9 +37,10 @@ type VonageClaims struct {
 
 // VerifyVonageJWT checks a Vonage signed webhook (Voice and Messages APIs):
 // authorization is the Authorization header ("Bearer <jwt>", or the bare
-// token), an HS256 JWT signed with the account's signature secret. Its
-// payload_hash claim must be the hex SHA-256 of body (required when the body
-// is not empty), its iat within VonageTolerance of now, its exp (if any) not
+// token), an HS256 JWT signed with the account's signature secret. body is
+// the signed payload: the request body of a POST, VonageQueryPayload of the
+// query of a GET. The payload_hash claim must be the hex SHA-256 of body
+// (required when body is not empty), its iat within VonageTolerance of now, its exp (if any) not
 // past. Other algorithms, "none" included, are refused. The result wraps
 // ErrInvalidSignature on any failure.
 func VerifyVonageJWT(signatureSecret, authorization string, body []byte, now time.Time) (VonageClaims, error) {
@@ -113,9 +115,9 @@ func VerifyVonageJWT(signatureSecret, authorization string, body []byte, now tim
 	return c, nil
 }
 
-// SignVonageWebhookJWT mints the token Vonage would send with body: HS256
-// over {"iat","jti","payload_hash", extra claims...}. It exists for tests of
-// webhook handlers.
+// SignVonageWebhookJWT mints the token Vonage would send with body (the
+// signed payload, see VerifyVonageJWT): HS256 over {"iat","jti",
+// "payload_hash", extra claims...}. It exists for tests of webhook handlers.
 func SignVonageWebhookJWT(signatureSecret string, body []byte, now time.Time, extra map[string]any) string {
 	sum := sha256.Sum256(body)
 	claims := map[string]any{"iat": now.Unix(), "jti": strconv.FormatInt(now.UnixNano(), 36), "payload_hash": hex.EncodeToString(sum[:])}
@@ -250,4 +252,100 @@ func strconvQuote(s string) string {
 		s = s[:32]
 	}
 	return strconv.Quote(s)
+}
+
+// VonageQueryPayload returns what the payload_hash of a signed Vonage Voice
+// webhook sent by GET covers (answer_url's default answer_method is GET).
+// Vonage hashes no body there: it builds an object of the query parameters,
+// in the order they appear in the query string, and serialises it as JSON
+// with no whitespace; the SHA-256 of that string is payload_hash (Vonage API
+// support article 19033783342876, "How do I verify that the Voice API
+// Webhook request and its payload has not been tampered during transit?",
+// read 2026-12; developer.vonage.com "Decoding signed webhooks").
+//
+// Keys and values are form-decoded ('+' is a space); a key given more than
+// once becomes an array of its values, at the place of its first
+// appearance; strings are escaped as JavaScript's JSON.stringify escapes
+// them (quote, backslash and control characters only; '<', '>', '&' and
+// non-ASCII stay as they are). Invalid UTF-8 becomes U+FFFD. An empty query
+// is "{}". A malformed percent-escape is an error.
+func VonageQueryPayload(rawQuery string) ([]byte, error) {
+	type param struct {
+		key  string
+		vals []string
+	}
+	var params []*param
+	index := map[string]*param{}
+	for _, seg := range strings.Split(rawQuery, "&") {
+		if seg == "" {
+			continue
+		}
+		k, v, _ := strings.Cut(seg, "=")
+		key, err := url.QueryUnescape(k)
+		if err != nil {
+			return nil, err
+		}
+		val, err := url.QueryUnescape(v)
+		if err != nil {
+			return nil, err
+		}
+		p := index[key]
+		if p == nil {
+			p = &param{key: key}
+			index[key] = p
+			params = append(params, p)
+		}
+		p.vals = append(p.vals, val)
+	}
+	b := make([]byte, 0, len(rawQuery)+8)
+	b = append(b, '{')
+	for i, p := range params {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSString(b, p.key)
+		b = append(b, ':')
+		if len(p.vals) == 1 {
+			b = appendJSString(b, p.vals[0])
+			continue
+		}
+		b = append(b, '[')
+		for j, v := range p.vals {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSString(b, v)
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// appendJSString writes s as a JSON string the way JSON.stringify does.
+func appendJSString(b []byte, s string) []byte {
+	const hexDigits = "0123456789abcdef"
+	b = append(b, '"')
+	for _, r := range strings.ToValidUTF8(s, "\uFFFD") {
+		switch {
+		case r == '"':
+			b = append(b, '\\', '"')
+		case r == '\\':
+			b = append(b, '\\', '\\')
+		case r == '\b':
+			b = append(b, '\\', 'b')
+		case r == '\f':
+			b = append(b, '\\', 'f')
+		case r == '\n':
+			b = append(b, '\\', 'n')
+		case r == '\r':
+			b = append(b, '\\', 'r')
+		case r == '\t':
+			b = append(b, '\\', 't')
+		case r < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[r>>4], hexDigits[r&0xF])
+		default:
+			b = utf8.AppendRune(b, r)
+		}
+	}
+	return append(b, '"')
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
 )
 
 // HostedService is what the web layer needs of the hosted-provider voice
@@ -133,12 +134,19 @@ func (s *Server) vonageAnswer(c echo.Context) error {
 	if err := s.hostedReady(); err != nil {
 		return err
 	}
+	// The signed payload: the body of a POST; for a GET (Vonage's default
+	// answer_method) the query parameters as one compact JSON object, which
+	// is what Vonage's payload_hash covers. Its fields are the same as a
+	// POST body's, so the controller reads either alike.
 	var body []byte
+	var err error
 	if c.Request().Method == http.MethodPost {
-		var err error
-		if body, err = readWebhookBody(c); err != nil {
-			return err
-		}
+		body, err = readWebhookBody(c)
+	} else if body, err = provider.VonageQueryPayload(c.Request().URL.RawQuery); err != nil {
+		err = &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed query string", cause: err}
+	}
+	if err != nil {
+		return err
 	}
 	out, err := s.hosted.VonageAnswer(c.Request().Context(), c.QueryParams(), body, c.Request().Header.Get(echo.HeaderAuthorization))
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/provider"
 )
 
 // A provider's webhook reaches only the numbers that provider carries: a
@@ -19,8 +18,8 @@ import (
 func TestHostedWebhooksReachOnlyTheirProvidersNumbers(t *testing.T) {
 	he := newHostedEnv(t)
 	for _, to := range []string{twilioNumber, telnyxNumber} {
-		jwt := provider.SignVonageWebhookJWT(he.vonageSecret, nil, time.Now(), map[string]any{"application_id": "app-1"})
 		q := url.Values{"uuid": {"u-" + to}, "from": {strings.TrimPrefix(callerNumber, "+")}, "to": {strings.TrimPrefix(to, "+")}}
+		jwt := vonageGETJWT(t, he.vonageSecret, q.Encode())
 		st, body := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + jwt}})
 		if st != 200 || strings.Contains(body, "websocket") || strings.Contains(body, "token=") {
 			t.Fatalf("vonage webhook for %s: %d %s", to, st, body)
@@ -44,12 +43,12 @@ func TestHostedWebhooksReachOnlyTheirProvidersNumbers(t *testing.T) {
 		t.Fatalf("unsigned vonage webhook: %d %s", st, body)
 	}
 	// A token is good once: the same signed request again is refused.
-	jwt := provider.SignVonageWebhookJWT(he.vonageSecret, nil, time.Now(), map[string]any{"application_id": "app-1"})
 	sec.VonageSignatureSecret = he.vonageSecret
 	if err := he.store.UpdateOrg(context.Background(), o, sec); err != nil {
 		t.Fatal(err)
 	}
 	q.Set("uuid", "u-replay")
+	jwt := vonageGETJWT(t, he.vonageSecret, q.Encode())
 	if st, _ := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + jwt}}); st != 200 {
 		t.Fatalf("first use: %d", st)
 	}

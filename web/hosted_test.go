@@ -382,7 +382,7 @@ func TestVonageFlow(t *testing.T) {
 	he := newHostedEnv(t)
 	const uuid = "63f61863-4a51-4f6b-86e1-46edebcf9356"
 	q := url.Values{"uuid": {uuid}, "conversation_uuid": {"CON-1"}, "from": {strings.TrimPrefix(callerNumber, "+")}, "to": {strings.TrimPrefix(vonageNumber, "+")}}
-	jwt := provider.SignVonageWebhookJWT(he.vonageSecret, nil, time.Now(), map[string]any{"application_id": "app-1"})
+	jwt := vonageGETJWT(t, he.vonageSecret, q.Encode())
 	if st, _ := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer bad.jwt.here"}}); st != http.StatusForbidden {
 		t.Fatalf("bad JWT: %d", st)
 	}
