@@ -66,3 +66,29 @@ const (
 	AlawSilence  = 0xD5
 	MulawSilence = 0xFF
 )
+
+// alawToUlaw maps every A-law code to the μ-law code of the same sound.
+var alawToUlaw = func() (t [256]byte) {
+	for i := range t {
+		t[i] = mulawEncodeSample(alawDecodeSample(byte(i)))
+	}
+	return t
+}()
+
+// AlawToMulaw converts A-law bytes to μ-law in place (a PCMA call's audio
+// for an assistant that speaks μ-law).
+func AlawToMulaw(b []byte) {
+	for i, c := range b {
+		b[i] = alawToUlaw[c]
+	}
+}
+
+// AlawEncode compands 16-bit linear samples to A-law into dst and returns
+// the number written (min of both lengths).
+func AlawEncode(dst []byte, pcm []int16) int {
+	n := min(len(dst), len(pcm))
+	for i := 0; i < n; i++ {
+		dst[i] = alawEncodeSample(pcm[i])
+	}
+	return n
+}

@@ -39,3 +39,28 @@ func abs32(v int32) int32 {
 	}
 	return v
 }
+
+// A PCMA tone converted to μ-law keeps its frequency and level: every A-law
+// code lands within one μ-law step of its own value.
+func TestAlawToMulaw(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		lin := int32(alawDecodeSample(byte(c)))
+		back := int32(mulawDecodeTable[alawToUlaw[c]])
+		diff := lin - back
+		if diff < 0 {
+			diff = -diff
+		}
+		if tol := abs32(lin)/16 + 8; diff > tol {
+			t.Fatalf("A-law %#02x = %d became μ-law %#02x = %d", c, lin, alawToUlaw[c], back)
+		}
+	}
+	pcm := GenerateTone(1000, 8000, 200, 8000)
+	a := make([]byte, len(pcm))
+	AlawEncode(a, pcm)
+	AlawToMulaw(a)
+	got := make([]int16, len(a))
+	MulawDecode(got, a)
+	if f := EstimateFrequency(got, 8000); f < 995 || f > 1005 {
+		t.Fatalf("1000 Hz PCMA heard as %.1f Hz after conversion", f)
+	}
+}

@@ -181,6 +181,13 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 				if ev.streamID != "" {
 					out.streamID = ev.streamID
 				}
+				if ev.encoding != "" && !telnyxCodecSupported(ev.encoding) {
+					// Telnyx could not transcode the call to PCMU: its audio
+					// is not passed on (it would reach the assistant as
+					// noise); the assistant still speaks to the caller.
+					c.log.Warn("telnyx stream in an unsupported codec: caller audio not forwarded", "encoding", ev.encoding)
+					c.event("stream_codec_unsupported", db.JSONMap{"encoding": ev.encoding, "supported": "PCMU, PCMA"})
+				}
 			case evMedia:
 				if st != nil {
 					_ = st.SendMedia(ev.audio)
@@ -325,9 +332,11 @@ func (c *hostedCall) streamDone(reason string) {
 }
 
 // readProvider reads the provider websocket and sends its events (Vonage
-// audio converted to μ-law 8 kHz) until it breaks or quit closes.
+// audio and Telnyx PCMA converted to μ-law 8 kHz; Telnyx audio in a codec
+// sipbridge does not decode is dropped) until it breaks or quit closes.
 func readProvider(prov string, conn StreamConn, events chan<- streamEvent, quit <-chan struct{}) {
 	var conv *assistant.FrameConverter
+	telnyxEnc := telnyxStreamCodec
 	if prov == provider.NameVonage {
 		conv = assistant.NewFrameConverter()
 	}
@@ -351,6 +360,16 @@ func readProvider(prov string, conn StreamConn, events chan<- streamEvent, quit 
 			ev, err = parseTwilioStream(data)
 		case provider.NameTelnyx:
 			ev, err = parseTelnyxStream(data)
+			if err == nil && ev.kind == evStart && ev.encoding != "" {
+				telnyxEnc = ev.encoding
+			}
+			if err == nil && ev.kind == evMedia {
+				ulaw, ok := telnyxToMulaw(telnyxEnc, ev.audio)
+				if !ok {
+					continue // refused at start (stream_codec_unsupported)
+				}
+				ev.audio = ulaw
+			}
 		case provider.NameVonage:
 			ev, err = parseVonageStream(mt == websocket.BinaryMessage, data)
 			if err == nil && ev.kind == evMedia {

@@ -16,10 +16,15 @@ import (
 //   - Twilio Media Streams (text JSON): connected, start (customParameters,
 //     streamSid), media (base64 μ-law 8 kHz), dtmf, mark (the echo of ours),
 //     stop.
-//   - Telnyx media streaming (text JSON): connected, start (stream_id,
-//     call_control_id, client_state, media_format), media (media.payload
-//     base64 RTP payload, PCMU here; track inbound or outbound), dtmf
-//     (dtmf.digit), mark (mark.name, the echo of ours), stop, error.
+//   - Telnyx media streaming (text JSON; Telnyx's media streaming AsyncAPI
+//     "Stream call media over WebSocket", read 2026-12): connected, start
+//     (stream_id, start.call_control_id, client_state, media_format
+//     {encoding, sample_rate, channels}), media (media.payload base64 RTP
+//     payload without headers in the start frame's encoding; track inbound
+//     or outbound), dtmf (dtmf.digit), mark (mark.name, the echo of ours),
+//     stop, error. sipbridge asks for stream_codec PCMU, which Telnyx
+//     transcodes from PCMA only: a call in G722, OPUS, AMR-WB or L16 keeps
+//     its own codec, named in media_format.encoding.
 //   - Vonage Voice websocket: one text JSON first ({"event":
 //     "websocket:connected", "content-type": …, plus the NCCO headers}),
 //     text {"event":"websocket:dtmf","digit":…}, then binary frames of raw
@@ -44,6 +49,7 @@ type streamEvent struct {
 	audio    []byte
 	digit    string
 	mark     string
+	encoding string // evStart (Telnyx): media_format.encoding, upper case
 	streamID string
 	callSID  string
 	params   map[string]string
@@ -107,6 +113,9 @@ func parseTelnyxStream(data []byte) (streamEvent, error) {
 			CallControlID    string            `json:"call_control_id"`
 			ClientState      string            `json:"client_state"`
 			CustomParameters map[string]string `json:"custom_parameters"`
+			MediaFormat      *struct {
+				Encoding string `json:"encoding"`
+			} `json:"media_format"`
 		} `json:"start"`
 		Media *struct {
 			Track   string `json:"track"`
@@ -127,6 +136,9 @@ func parseTelnyxStream(data []byte) (streamEvent, error) {
 		ev := streamEvent{kind: evStart, streamID: m.StreamID}
 		if m.Start != nil {
 			ev.callSID, ev.params = m.Start.CallControlID, m.Start.CustomParameters
+			if mf := m.Start.MediaFormat; mf != nil {
+				ev.encoding = strings.ToUpper(strings.TrimSpace(mf.Encoding))
+			}
 		}
 		return ev, nil
 	case "media":
@@ -195,4 +207,26 @@ func parseVonageStream(binary bool, data []byte) (streamEvent, error) {
 		return streamEvent{kind: evDTMF, digit: digit}, nil
 	}
 	return streamEvent{kind: evIgnore}, nil
+}
+
+// telnyxStreamCodec is the codec sipbridge asks Telnyx to stream in
+// (stream_codec) and assumes until a start frame names another.
+const telnyxStreamCodec = "PCMU"
+
+// telnyxCodecSupported: the encodings whose payloads reach the assistant
+// (G.711 both ways; the assistant speaks μ-law).
+func telnyxCodecSupported(enc string) bool { return enc == "PCMU" || enc == "PCMA" }
+
+// telnyxToMulaw turns one Telnyx media payload in encoding enc into μ-law
+// (in place for PCMA); ok is false for an encoding sipbridge does not
+// decode, whose audio must not reach the assistant as noise.
+func telnyxToMulaw(enc string, payload []byte) (ulaw []byte, ok bool) {
+	switch enc {
+	case "PCMU":
+		return payload, true
+	case "PCMA":
+		assistant.AlawToMulaw(payload)
+		return payload, true
+	}
+	return nil, false
 }

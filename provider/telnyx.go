@@ -258,8 +258,14 @@ func (t *Telnyx) lookup(ctx context.Context, numberOrID string) (telnyxNumber, e
 	if !isE164(numberOrID) {
 		return telnyxNumber{}, badRequest(NameTelnyx, "phone number %q: want E.164", numberOrID)
 	}
+	// spec3.yml, GET /phone_numbers, filter[phone_number]: "Requires at
+	// least three digits. Non-numerical characters will result in no values
+	// being returned." So the digits go, without the '+'; the filter may
+	// match more than the number (its description promises no exact
+	// match), hence the comparison below and the largest page.
 	v := url.Values{}
-	v.Set("filter[phone_number]", numberOrID)
+	v.Set("filter[phone_number]", digitsOnly(numberOrID))
+	v.Set("page[size]", "250")
 	var res telnyxNumberPage
 	if err := t.call(ctx, http.MethodGet, "/phone_numbers", v, nil, &res); err != nil {
 		return telnyxNumber{}, err
@@ -403,8 +409,11 @@ func (t *Telnyx) SendMessage(ctx context.Context, m Message) (SentMessage, error
 
 // CreateCall dials with Call Control (POST /calls, sent once) and returns the
 // call_control_id. Events go to Call.URL (else StatusCallback, else the
-// connection's webhook); StreamURL starts a media stream; StreamParams travel
-// as base64 JSON client_state.
+// connection's webhook); StreamURL starts a bidirectional media stream of
+// both tracks as Dial's: stream_codec PCMU, stream_bidirectional_mode rtp
+// (Telnyx's default, mp3, takes MP3 files back, not RTP payloads) with
+// stream_bidirectional_codec PCMU; StreamParams travel as base64 JSON
+// client_state.
 func (t *Telnyx) CreateCall(ctx context.Context, c Call) (string, error) {
 	conn := firstSet(c.ConnectionID, t.creds.ConnectionID)
 	if c.To == "" || c.From == "" || conn == "" {
@@ -415,18 +424,15 @@ func (t *Telnyx) CreateCall(ctx context.Context, c Call) (string, error) {
 		To           string `json:"to"`
 		From         string `json:"from"`
 		WebhookURL   string `json:"webhook_url,omitempty"`
-		StreamURL    string `json:"stream_url,omitempty"`
-		StreamTrack  string `json:"stream_track,omitempty"`
 		TimeoutSecs  int    `json:"timeout_secs,omitempty"`
 		ClientState  string `json:"client_state,omitempty"`
+		telnyxStreamFields
 	}{
 		ConnectionID: conn, To: c.To, From: c.From,
 		WebhookURL:  firstSet(c.URL, c.StatusCallback),
-		StreamURL:   c.StreamURL,
 		TimeoutSecs: c.TimeoutSeconds,
-	}
-	if c.StreamURL != "" {
-		body.StreamTrack = "both_tracks"
+		telnyxStreamFields: telnyxStreamOf(TelnyxStream{URL: c.StreamURL, Track: "both_tracks",
+			BidirectionalMode: "rtp", BidirectionalCodec: "PCMU"}),
 	}
 	if len(c.StreamParams) > 0 {
 		js, _ := json.Marshal(c.StreamParams)

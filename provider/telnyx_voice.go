@@ -15,6 +15,12 @@ type TelnyxStream struct {
 	URL string
 	// Track is inbound_track (default), outbound_track or both_tracks.
 	Track string
+	// Codec is the stream_codec of the audio Telnyx sends (PCMU, PCMA,
+	// G722, OPUS, AMR-WB, L16, default). Empty asks for PCMU: Telnyx's own
+	// default ("default") streams in the call's codec, whatever it is.
+	// Telnyx transcodes between PCMU and PCMA only; a call in another codec
+	// is streamed in it, as the start frame's media_format.encoding says.
+	Codec string
 	// BidirectionalMode is "rtp" for raw RTP payloads back (Telnyx's
 	// stream_bidirectional_mode).
 	BidirectionalMode string
@@ -37,15 +43,27 @@ type TelnyxDial struct {
 	TimeoutSeconds int
 }
 
+// telnyxStreamFields are the stream parameters of Call Control's dial
+// (CallRequest) and answer (AnswerRequest) in Telnyx's OpenAPI spec3.yml
+// (team-telnyx/openapi openapi/spec3.yml, stored version 0015e7fa, read
+// 2026-12, and telnyx-go v3 generated from it): stream_url,
+// stream_track (inbound_track default), stream_codec (default "default"),
+// stream_bidirectional_mode (mp3 default, rtp), stream_bidirectional_codec
+// (PCMU default; used with rtp only).
 type telnyxStreamFields struct {
 	StreamURL          string `json:"stream_url,omitempty"`
 	StreamTrack        string `json:"stream_track,omitempty"`
+	StreamCodec        string `json:"stream_codec,omitempty"`
 	BidirectionalMode  string `json:"stream_bidirectional_mode,omitempty"`
 	BidirectionalCodec string `json:"stream_bidirectional_codec,omitempty"`
 }
 
 func telnyxStreamOf(s TelnyxStream) telnyxStreamFields {
-	return telnyxStreamFields{StreamURL: s.URL, StreamTrack: s.Track, BidirectionalMode: s.BidirectionalMode, BidirectionalCodec: s.BidirectionalCodec}
+	if s.URL == "" {
+		return telnyxStreamFields{}
+	}
+	return telnyxStreamFields{StreamURL: s.URL, StreamTrack: s.Track, StreamCodec: firstSet(s.Codec, "PCMU"),
+		BidirectionalMode: s.BidirectionalMode, BidirectionalCodec: s.BidirectionalCodec}
 }
 
 // Dial places a Call Control call with a bidirectional media stream (POST
