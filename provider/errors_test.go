@@ -109,7 +109,11 @@ func TestTelnyxErrorMapping(t *testing.T) {
 		{409, `{"errors":[{"code":"10012","title":"Duplicate resource"}]}`, ErrNumberUnavailable, "10012"},
 		{404, `{"errors":[{"code":"10005","title":"Resource not found"}]}`, ErrNotFound, "10005"},
 		{429, `{"errors":[{"code":"10011","title":"Too many requests"}]}`, ErrRateLimited, "10011"},
-		{400, `{"errors":[{"code":"10011","title":"Too many requests"}]}`, ErrRateLimited, "10011"},
+		// The status decides: 10011 is also a 422 validation error in the
+		// spec's examples, and a 400 is a bad request whatever its code.
+		{422, `{"errors":[{"code":"10011","title":"Invalid value for field","detail":"The 'to' field is invalid","source":{"pointer":"/to"}}]}`, ErrBadRequest, "10011"},
+		{400, `{"errors":[{"code":"10011","title":"Too many requests"}]}`, ErrBadRequest, "10011"},
+		{400, `{"errors":[{"code":"10009","title":"Authentication failed"}]}`, ErrBadRequest, "10009"},
 		{422, `{"errors":[{"code":10016,"title":"Phone number must be in +E.164 format"}]}`, ErrBadRequest, "10016"},
 		{400, `{"errors":[{"code":"10015","title":"Bad Request"}]}`, ErrBadRequest, "10015"},
 		{500, `{"errors":[{"code":"10007","title":"Unexpected error"}]}`, ErrProviderDown, "10007"},

@@ -146,9 +146,11 @@ type telnyxWebhook struct {
 
 // ParseTelnyxSMSWebhook reads a Telnyx messaging webhook (API v2 JSON):
 // message.received is an inbound message; message.sent and
-// message.finalized report delivery (payload.to[0].status: sent, delivered,
-// sending_failed, delivery_failed, delivery_unconfirmed). Other event types
-// are a status event with no Status (ignored).
+// message.finalized report delivery (payload.to[0].status, spec3.yml's
+// enum: queued, sending, sent, expired, sending_failed,
+// delivery_unconfirmed, delivered, delivery_failed; expired and the three
+// failures end the message as failed, queued and sending change nothing).
+// Other event types are a status event with no Status (ignored).
 func ParseTelnyxSMSWebhook(body []byte) (SMSEvent, error) {
 	var w telnyxWebhook
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -196,7 +198,7 @@ func ParseTelnyxSMSWebhook(body []byte) (SMSEvent, error) {
 		ev.Status = DeliverySent
 	case "delivered":
 		ev.Status = DeliveryDelivered
-	case "sending_failed", "delivery_failed", "delivery_unconfirmed":
+	case "sending_failed", "delivery_failed", "delivery_unconfirmed", "expired":
 		ev.Status = DeliveryFailed
 		ev.Error = ev.RawStatus
 		if len(p.Errors) > 0 {

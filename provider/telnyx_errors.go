@@ -9,10 +9,7 @@ import (
 // Telnyx API error codes we classify
 // (https://developers.telnyx.com/docs/overview/errors).
 const (
-	telnyxCodeNotFound    = "10005" // Resource not found
-	telnyxCodeAuthFailed  = "10009" // Authentication failed
-	telnyxCodeAuthzFailed = "10010" // Authorization failed
-	telnyxCodeTooManyReqs = "10011" // Too many requests
+	telnyxCodeNotFound = "10005" // Resource not found
 )
 
 // telnyxAPIError is one entry of Telnyx's {"errors":[{code,title,detail}]}.
@@ -45,8 +42,11 @@ func parseTelnyxErrors(body []byte) []telnyxAPIError {
 	return out
 }
 
-// classifyTelnyx maps a Telnyx error answer to a sentinel: known codes
-// first, then the message (balance, availability), then the HTTP status.
+// classifyTelnyx maps a Telnyx error answer to a sentinel by its HTTP
+// status first: the spec's codes are not unique to one status (spec3.yml's
+// examples use 10011 for 429 "Too many requests" and for 422 validation
+// errors alike), so a code only refines an ambiguous 400/409/422 (a
+// message about balance or availability, 10005 not found).
 func classifyTelnyx(status int, body []byte) *Error {
 	errs := parseTelnyxErrors(body)
 	e := &Error{Provider: NameTelnyx, Status: status}
@@ -79,12 +79,9 @@ func classifyTelnyx(status int, body []byte) *Error {
 		codes[x.Code] = true
 	}
 	switch {
-	case codes[telnyxCodeAuthFailed] || codes[telnyxCodeAuthzFailed]:
-		e.Kind = ErrInvalidCredentials
-	case codes[telnyxCodeTooManyReqs]:
-		e.Kind = ErrRateLimited
-	case status >= 500:
-		e.Kind = ErrProviderDown
+	case status == http.StatusUnauthorized || status == http.StatusForbidden || status == http.StatusTooManyRequests ||
+		status == http.StatusNotFound || status == http.StatusPaymentRequired || status >= 500:
+		e.Kind = kindForStatus(status)
 	case status >= 400 && mentionsBalance(e.Message):
 		e.Kind = ErrInsufficientBalance
 	case (status == 400 || status == 409 || status == 422) &&

@@ -69,26 +69,33 @@ func NewVonage(creds VonageCreds, cfg Config) (*Vonage, error) {
 // Name is NameVonage.
 func (v *Vonage) Name() string { return NameVonage }
 
-// numbersCall calls a Numbers API endpoint. GET carries the credentials and
-// params in the query, POST in the form body. An "error-code" other than
-// "200" is a failure even under HTTP 200.
+// numbersCall calls a Numbers API endpoint. The credentials go in the query
+// string of every request, as the Numbers API spec's security schemes put
+// them (Nexmo/api-specification definitions/numbers.yml 1.0.20, commit
+// ad042003: apiKey and apiSecret "in: query") and as the Node SDK sends
+// them (QUERY_KEY_SECRET); the other params go in the query of a GET and in
+// the form body of a POST. An "error-code" other than "200" is a failure
+// even under HTTP 200.
 func (v *Vonage) numbersCall(ctx context.Context, op, method, path string, params url.Values, out any) error {
 	if !v.creds.messagingReady() {
 		return &Error{Provider: NameVonage, Kind: ErrInvalidCredentials, Message: "the Numbers API needs the API key and secret"}
 	}
+	query := url.Values{}
+	query.Set("api_key", v.creds.APIKey)
+	query.Set("api_secret", v.creds.APISecret)
 	form := url.Values{}
 	for k, vs := range params {
-		form[k] = vs
+		if method == http.MethodGet {
+			query[k] = vs
+		} else {
+			form[k] = vs
+		}
 	}
-	form.Set("api_key", v.creds.APIKey)
-	form.Set("api_secret", v.creds.APISecret)
 	h := http.Header{}
 	h.Set("Accept", "application/json")
-	u := v.rest + path
+	u := v.rest + path + "?" + query.Encode()
 	var body []byte
-	if method == http.MethodGet {
-		u += "?" + form.Encode()
-	} else {
+	if method != http.MethodGet {
 		body = []byte(form.Encode())
 		h.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
@@ -115,16 +122,19 @@ type vonageAvailable struct {
 	Features []string `json:"features"`
 }
 
+// vonageOwned is numbers.yml's "ownednumber" (account/numbers): no
+// voiceStatusCallback and no app_id there; an application shows as
+// voiceCallbackType / messagesCallbackType "app" with its id as the value.
 type vonageOwned struct {
-	Country             string   `json:"country"`
-	Msisdn              string   `json:"msisdn"`
-	Type                string   `json:"type"`
-	Features            []string `json:"features"`
-	MoHTTPURL           string   `json:"moHttpUrl"`
-	VoiceCallbackType   string   `json:"voiceCallbackType"`
-	VoiceCallbackValue  string   `json:"voiceCallbackValue"`
-	VoiceStatusCallback string   `json:"voiceStatusCallback"`
-	AppID               string   `json:"app_id"`
+	Country               string   `json:"country"`
+	Msisdn                string   `json:"msisdn"`
+	Type                  string   `json:"type"`
+	Features              []string `json:"features"`
+	MoHTTPURL             string   `json:"moHttpUrl"`
+	VoiceCallbackType     string   `json:"voiceCallbackType"`
+	VoiceCallbackValue    string   `json:"voiceCallbackValue"`
+	MessagesCallbackType  string   `json:"messagesCallbackType"`
+	MessagesCallbackValue string   `json:"messagesCallbackValue"`
 }
 
 // nanp lists the countries dialled with +1, where an area code is the three
@@ -259,9 +269,10 @@ func (v *Vonage) ConfigureWebhooks(ctx context.Context, numberOrID string, w Web
 	return v.update(ctx, n.Country, n.Msisdn, w)
 }
 
-// update sends number/update: moHttpUrl for SMS, voiceCallbackType and
-// voiceCallbackValue for a sip:/tel: voice target, app_id for an
-// application, voiceStatusCallback.
+// update sends number/update (numbers.yml "number-details-update"):
+// moHttpUrl for SMS, voiceCallbackType and voiceCallbackValue for a sip:/tel:
+// voice target, app_id for an application, voiceStatusCallback (write-only:
+// account/numbers does not return it).
 func (v *Vonage) update(ctx context.Context, country, msisdn string, w Webhooks) error {
 	p := url.Values{}
 	p.Set("country", country)
@@ -346,17 +357,21 @@ func (v *Vonage) ListOwned(ctx context.Context) ([]OwnedNumber, error) {
 	return out, nil
 }
 
+// vonageWebhooks reads an owned number's routing. Vonage does not return
+// the voiceStatusCallback set by number/update, so StatusCallbackURL stays
+// empty; the application is the "app" voice (else messages) callback.
 func vonageWebhooks(n vonageOwned) Webhooks {
-	w := Webhooks{SMSURL: n.MoHTTPURL, StatusCallbackURL: n.VoiceStatusCallback, ApplicationID: n.AppID}
+	w := Webhooks{SMSURL: n.MoHTTPURL}
 	switch n.VoiceCallbackType {
 	case "sip":
 		w.VoiceURL = n.VoiceCallbackValue
 	case "tel":
 		w.VoiceURL = "+" + digitsOnly(n.VoiceCallbackValue)
 	case "app":
-		if w.ApplicationID == "" {
-			w.ApplicationID = n.VoiceCallbackValue
-		}
+		w.ApplicationID = n.VoiceCallbackValue
+	}
+	if w.ApplicationID == "" && n.MessagesCallbackType == "app" {
+		w.ApplicationID = n.MessagesCallbackValue
 	}
 	return w
 }

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strings"
+	"unicode"
 )
 
 // apiCall sends one JSON request to the Messages or Voice API.
@@ -58,7 +60,7 @@ func (v *Vonage) sendSMS(ctx context.Context, m Message) (SentMessage, error) {
 	form := url.Values{}
 	form.Set("api_key", v.creds.APIKey)
 	form.Set("api_secret", v.creds.APISecret)
-	form.Set("from", digitsOnly(m.From))
+	form.Set("from", vonageSMSFrom(m.From))
 	form.Set("to", digitsOnly(m.To))
 	form.Set("text", m.Body)
 	if !isGSMish(m.Body) {
@@ -137,4 +139,19 @@ func isGSMish(s string) bool {
 		}
 	}
 	return true
+}
+
+// vonageSMSFrom is the SMS API's "from" (sms.yml 1.0.10, commit ad042003:
+// "The name or number the message should be sent from … If alphanumeric,
+// spaces will be ignored. Numbers are specified in E.164 format" with no
+// '+'): a sender with a letter is an alphanumeric sender ID, sent as given;
+// a number is sent as its digits.
+func vonageSMSFrom(from string) string {
+	from = strings.TrimSpace(from)
+	for _, r := range from {
+		if unicode.IsLetter(r) {
+			return from
+		}
+	}
+	return digitsOnly(from)
 }

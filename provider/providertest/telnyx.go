@@ -109,15 +109,27 @@ func (f *Telnyx) list(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := []map[string]string{}
-	filter := r.URL.Query().Get("filter[phone_number]")
+	filter, filtered := r.URL.Query()["filter[phone_number]"]
 	for pn, n := range f.Numbers {
-		if filter == "" || filter == pn {
+		if !filtered || telnyxPhoneFilterMatches(filter[0], pn) {
 			out = append(out, map[string]string{"id": n.ID, "phone_number": pn, "status": "active",
 				"connection_id": n.ConnectionID, "messaging_profile_id": n.MessagingProfileID})
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(map[string]any{"data": out, "meta": map[string]int{"page_number": 1, "total_pages": 1, "total_results": len(out)}})
+}
+
+// telnyxPhoneFilterMatches follows spec3.yml's filter[phone_number] of GET
+// /phone_numbers (team-telnyx/openapi, stored version 0015e7fa): "Requires
+// at least three digits. Non-numerical characters will result in no values
+// being returned." The digits match anywhere in the number: the spec does
+// not promise an exact match.
+func telnyxPhoneFilterMatches(filter, number string) bool {
+	if len(filter) < 3 || strings.Trim(filter, "0123456789") != "" {
+		return false
+	}
+	return strings.Contains(strings.TrimPrefix(number, "+"), filter)
 }
 
 func (f *Telnyx) remove(w http.ResponseWriter, r *http.Request) {
