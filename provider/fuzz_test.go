@@ -183,3 +183,21 @@ func FuzzRetryAfter(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVonageQueryPayload: any query string gives valid JSON (an object with
+// one member per distinct key) or an error, never a panic.
+func FuzzVonageQueryPayload(f *testing.F) {
+	f.Add("to=447700900000&from=447700900001&uuid=u1")
+	f.Add("a=1&a=2&b=%0A&c=%22%5C")
+	f.Add("x=%zz")
+	f.Fuzz(func(t *testing.T, q string) {
+		out, err := VonageQueryPayload(q)
+		if err != nil {
+			return
+		}
+		var m map[string]any
+		if json.Unmarshal(out, &m) != nil || m == nil {
+			t.Fatalf("%q gave invalid JSON %s", q, out)
+		}
+	})
+}
