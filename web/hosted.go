@@ -35,7 +35,7 @@ func (s *Server) hostedRoutes() {
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/twiml/status", Summary: "Twilio status callback of outbound calls (X-Twilio-Signature): busy, no-answer, failed, canceled and completed close the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.twimlStatus)
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/telnyx-webhook", Summary: "Telnyx Call Control webhook (Ed25519 signature): call.initiated is answered with a bidirectional stream to /streams, call.hangup closes the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.telnyxWebhook)
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
-		s.handle(nil, operation{Method: m, Path: "/vonage-webhook", Summary: "Vonage answer_url (signed JWT when the organization has a signature secret): an NCCO connecting the call to /streams", Tag: "hosted-voice", Resp: []map[string]any{}}, s.vonageAnswer)
+		s.handle(nil, operation{Method: m, Path: "/vonage-webhook", Summary: "Vonage answer_url (signed JWT; a GET's payload_hash covers its query parameters as compact JSON): an NCCO connecting the call to /streams", Tag: "hosted-voice", Resp: []map[string]any{}}, s.vonageAnswer)
 	}
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/vonage-webhook/event", Summary: "Vonage event_url: answered and final call statuses update the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.vonageEvent)
 	s.handle(nil, operation{Method: http.MethodGet, Path: "/streams", Summary: "Media websocket of hosted calls: Twilio Media Streams (token in start.customParameters), Telnyx and Vonage (?call_id=&token=)", Tag: "hosted-voice", Raw: "websocket"}, s.hostedStream)
