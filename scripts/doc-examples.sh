@@ -136,12 +136,13 @@ field() { jq -r "$1" "$WORK/body"; }
 # header NAME: the last value of a response header.
 header() { grep -i "^$1:" "$WORK/headers" | tail -n1 | cut -d: -f2- | tr -d '\r' | sed 's/^ *//'; }
 
-# fresh_number: an E.164 number no earlier run used (Toronto, +1 647 849 …).
+# fresh_number: an E.164 number no earlier run used (New York, +1 212 849 …:
+# the organization's default country, where calls and SMS may go).
 fresh_number() {
   local n
   n=$(($(cat "$WORK/counter") + 1))
   echo "$n" >"$WORK/counter"
-  printf '+1647849%04d\n' $(((NUMBER_BASE + n) % 10000))
+  printf '+1212849%04d\n' $(((NUMBER_BASE + n) % 10000))
 }
 
 # new_assistant NAME [JSON fields]: creates an assistant, prints its id.
@@ -360,7 +361,7 @@ ex_purchase_telnyx() {
   api POST /api/v1/phone-numbers/purchase "{
     \"phone_number\": \"$number\",
     \"provider\": \"telnyx\",
-    \"country_code\": \"CA\",
+    \"country_code\": \"US\",
     \"messaging_profile_id\": \"40017f8e-49bd-4f16-9e3d-ef103f916228\"
   }"
   want_status 200
