@@ -257,7 +257,9 @@ type listBody[T any] []T
 // headers: X-Total-Count (how many items match, over every page) and, for a
 // paged route (limit > 0), an RFC 8288 Link header with the neighbouring
 // pages (rel first, prev, next, last), each the request's own URL with its
-// other query parameters kept and skip/limit set.
+// other query parameters kept and skip/limit set. (No CORS middleware is
+// configured; one added must list X-Total-Count and Link in its
+// ExposeHeaders, or browsers hide the paging from scripts.)
 func writeList[T any](c echo.Context, items []T, total int64, skip, limit int) error {
 	if items == nil {
 		items = []T{}
