@@ -182,11 +182,9 @@ type Call struct {
 // Calls lists the organization's calls (query: "status=refused&…").
 func (b *Bridge) Calls(t testing.TB, query string) []Call {
 	t.Helper()
-	var page struct {
-		Items []Call `json:"items"`
-	}
-	b.API.Call(t, "GET", "/api/v1/calls?limit=500&"+query, nil, http.StatusOK, &page)
-	return page.Items
+	var calls []Call // a list answers a bare JSON array
+	b.API.Call(t, "GET", "/api/v1/calls?limit=500&"+query, nil, http.StatusOK, &calls)
+	return calls
 }
 
 // WaitCall waits for a call record matching cond.

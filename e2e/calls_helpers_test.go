@@ -117,11 +117,9 @@ type CallEvent struct {
 // callEvents returns a call's timeline (GET /api/v1/calls/{id}/events).
 func (b *Bridge) callEvents(t testing.TB, id string) []CallEvent {
 	t.Helper()
-	var page struct {
-		Items []CallEvent `json:"items"`
-	}
-	b.API.Call(t, "GET", "/api/v1/calls/"+id+"/events", nil, http.StatusOK, &page)
-	return page.Items
+	var evs []CallEvent
+	b.API.Call(t, "GET", "/api/v1/calls/"+id+"/events", nil, http.StatusOK, &evs)
+	return evs
 }
 
 // eventTypes are the types of a timeline, in order.

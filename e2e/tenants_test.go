@@ -108,19 +108,17 @@ func testTenantsSharedCarrier(t *testing.T, b *Bridge) {
 	if by := routedBy(t, b.API, recA.ID); by != "did" {
 		t.Errorf("org A's call was attributed by %q, want did", by)
 	}
-	var pageB struct {
-		Items []CallRecord `json:"items"`
-	}
+	var pageB []CallRecord
 	waitFor(t, 10*time.Second, "org B's call record closed", func() bool {
 		orgB.Call(t, "GET", "/api/v1/calls?limit=50", nil, http.StatusOK, &pageB)
-		for _, c := range pageB.Items {
+		for _, c := range pageB {
 			if c.To == numB && c.EndedAt != nil {
 				return true
 			}
 		}
 		return false
 	}, nil)
-	for _, c := range pageB.Items {
+	for _, c := range pageB {
 		switch c.To {
 		case numB:
 			if c.TrunkID == nil || *c.TrunkID != trB.ID || c.Status != "completed" {
@@ -143,11 +141,9 @@ func testTenantsSharedCarrier(t *testing.T, b *Bridge) {
 // routedBy returns how a call's trunk was found (the routed event's trunk_by).
 func routedBy(t *testing.T, c *Client, callID string) string {
 	t.Helper()
-	var page struct {
-		Items []CallEvent `json:"items"`
-	}
-	c.Call(t, "GET", "/api/v1/calls/"+callID+"/events", nil, http.StatusOK, &page)
-	for _, e := range page.Items {
+	var evs []CallEvent
+	c.Call(t, "GET", "/api/v1/calls/"+callID+"/events", nil, http.StatusOK, &evs)
+	for _, e := range evs {
 		if e.Type == "routed" {
 			return fmt.Sprint(e.Detail["trunk_by"])
 		}

@@ -64,7 +64,7 @@ func TestAddressPolicyAtWriteTime(t *testing.T) {
 	if got := e.mustDo("GET", "/api/v1/assistants/"+id, e.keyA, nil, 200).Body; got["sms_webhook_url"] != "http://internal.example:8080/sms" {
 		t.Fatalf("a refused PUT changed the assistant: %v", got)
 	}
-	if n := e.mustDo("GET", "/api/v1/assistants", e.keyA, nil, 200).Body["total"]; n != 1.0 {
+	if n := e.mustDo("GET", "/api/v1/assistants", e.keyA, nil, 200).Total; n != 1.0 {
 		t.Fatalf("refused assistants were stored: %v", n)
 	}
 
@@ -84,7 +84,7 @@ func TestAddressPolicyAtWriteTime(t *testing.T) {
 	e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, trunk("name", "PBX", "gateway", "10.0.0.1"), 201) // private: allowed by default
 	tr := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, trunk("name", "Carrier"), 201).Body["id"].(string)
 	expect400("PUT", "/api/v1/sip-trunks/"+tr, "gateway", map[string]any{"gateway": "169.254.169.254"})
-	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["total"]; n != 2.0 {
+	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Total; n != 2.0 {
 		t.Fatalf("refused trunks were stored: %v", n)
 	}
 
@@ -192,10 +192,10 @@ func TestForwardErrorsReadTheSame(t *testing.T) {
 	startWorkers(t, e.sms.svc.RunForwards)
 	lastErrors := func() map[string]string {
 		out := map[string]string{}
-		convs := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200).Body["items"].([]any)
+		convs := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200).List
 		for _, c := range convs {
 			cv := c.(map[string]any)
-			msgs := e.mustDo("GET", "/api/v1/sms/conversations/"+cv["id"].(string)+"/messages", e.keyA, nil, 200).Body["items"].([]any)
+			msgs := e.mustDo("GET", "/api/v1/sms/conversations/"+cv["id"].(string)+"/messages", e.keyA, nil, 200).List
 			for _, m := range msgs {
 				full := e.getSMS(m.(map[string]any)["id"].(string))
 				if fw, ok := full["forward"].(map[string]any); ok && fw["attempts"].(float64) >= 1 {

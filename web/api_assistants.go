@@ -37,14 +37,27 @@ type assistantView struct {
 	UpdatedAt              time.Time           `json:"updated_at"`
 }
 
+// The provider configs' fields: absent leaves a value, null or "" clears it.
 type assistantTwilioInput struct {
-	AccountSID *string `json:"account_sid"`
-	AuthToken  *string `json:"auth_token" doc:"write-only"`
+	AccountSID Opt[string] `json:"account_sid" doc:"null or \"\" clears"`
+	AuthToken  Opt[string] `json:"auth_token" doc:"write-only; null or \"\" clears"`
 }
 
 type assistantTelnyxInput struct {
-	APIKey       *string `json:"api_key" doc:"write-only"`
-	ConnectionID *string `json:"connection_id"`
+	APIKey       Opt[string] `json:"api_key" doc:"write-only; null or \"\" clears"`
+	ConnectionID Opt[string] `json:"connection_id" doc:"null or \"\" clears"`
+}
+
+// optPtr is an Opt field as setText/setSecret take it: nil when absent,
+// "" when null.
+func optPtr(o Opt[string]) *string {
+	switch {
+	case !o.Set:
+		return nil
+	case o.Null:
+		return new(string)
+	}
+	return &o.Value
 }
 
 type assistantInput struct {
@@ -117,18 +130,18 @@ func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.As
 		a.SMSWebhookURL = *in.SMSWebhookURL
 	}
 	if t := in.TwilioConfig; t != nil {
-		if err := setText(&a.Config.TwilioAccountSID, t.AccountSID, "twilio_config.account_sid", 64); err != nil {
+		if err := setText(&a.Config.TwilioAccountSID, optPtr(t.AccountSID), "twilio_config.account_sid", 64); err != nil {
 			return err
 		}
-		if err := setSecret(&sec.TwilioAuthToken, t.AuthToken, "twilio_config.auth_token", 256); err != nil {
+		if err := setSecret(&sec.TwilioAuthToken, optPtr(t.AuthToken), "twilio_config.auth_token", 256); err != nil {
 			return err
 		}
 	}
 	if t := in.TelnyxConfig; t != nil {
-		if err := setText(&a.Config.TelnyxConnectionID, t.ConnectionID, "telnyx_config.connection_id", 128); err != nil {
+		if err := setText(&a.Config.TelnyxConnectionID, optPtr(t.ConnectionID), "telnyx_config.connection_id", 128); err != nil {
 			return err
 		}
-		if err := setSecret(&sec.TelnyxAPIKey, t.APIKey, "telnyx_config.api_key", 512); err != nil {
+		if err := setSecret(&sec.TelnyxAPIKey, optPtr(t.APIKey), "telnyx_config.api_key", 512); err != nil {
 			return err
 		}
 	}
@@ -171,15 +184,15 @@ func (s *Server) listAssistants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[assistantView]{Items: []assistantView{}, Total: total, Skip: skip, Limit: limit}
+	out := make([]assistantView, 0, len(items))
 	for i := range items {
 		v, err := s.assistantView(c.Request().Context(), &items[i])
 		if err != nil {
 			return err
 		}
-		out.Items = append(out.Items, v)
+		out = append(out, v)
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, total, skip, limit)
 }
 
 func (s *Server) createAssistant(c echo.Context) error {

@@ -114,11 +114,11 @@ func (s *Server) listCalls(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[callView]{Items: []callView{}, Total: total, Skip: skip, Limit: limit}
+	out := make([]callView, 0, len(items))
 	for i := range items {
-		out.Items = append(out.Items, callViewOf(&items[i]))
+		out = append(out, callViewOf(&items[i]))
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, total, skip, limit)
 }
 
 func (s *Server) getCall(c echo.Context) error {
@@ -145,11 +145,11 @@ func (s *Server) callEvents(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[callEventView]{Items: []callEventView{}, Total: int64(len(evs)), Limit: len(evs)}
+	out := make([]callEventView, 0, len(evs))
 	for _, e := range evs {
-		out.Items = append(out.Items, callEventView{At: e.At, Type: e.Type, Detail: e.Detail})
+		out = append(out, callEventView{At: e.At, Type: e.Type, Detail: e.Detail})
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, int64(len(out)), 0, 0)
 }
 
 // liveCallError maps call control's answer for a call that exists.

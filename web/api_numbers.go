@@ -192,11 +192,11 @@ func (s *Server) listNumbers(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[numberView]{Items: []numberView{}, Total: total, Skip: skip, Limit: limit}
+	out := make([]numberView, 0, len(items))
 	for i := range items {
-		out.Items = append(out.Items, numberViewOf(&items[i]))
+		out = append(out, numberViewOf(&items[i]))
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, total, skip, limit)
 }
 
 func (s *Server) createNumber(c echo.Context) error {

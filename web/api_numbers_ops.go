@@ -117,11 +117,8 @@ func (s *Server) searchNumbers(c echo.Context) error {
 	if err != nil {
 		return numbersError(err)
 	}
-	out := listBody[provider.AvailableNumber]{Items: found, Total: int64(len(found)), Limit: q.Limit}
-	if out.Items == nil {
-		out.Items = []provider.AvailableNumber{}
-	}
-	return c.JSON(http.StatusOK, out)
+	// One answer, no pages: the limit is the request body's.
+	return writeList(c, found, int64(len(found)), 0, 0)
 }
 
 // --- purchase / release ---

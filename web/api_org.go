@@ -367,11 +367,11 @@ func (s *Server) listKeys(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[apiKeyView]{Items: []apiKeyView{}, Total: int64(len(keys)), Limit: len(keys)}
+	out := make([]apiKeyView, 0, len(keys))
 	for i := range keys {
-		out.Items = append(out.Items, keyView(&keys[i]))
+		out = append(out, keyView(&keys[i]))
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, int64(len(out)), 0, 0)
 }
 
 func (s *Server) createKey(c echo.Context) error {

@@ -361,12 +361,12 @@ func (s *Server) listConversations(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[conversationView]{Items: []conversationView{}, Total: total, Skip: skip, Limit: limit}
+	out := make([]conversationView, 0, len(convs))
 	for _, cv := range convs {
-		out.Items = append(out.Items, conversationView{ID: cv.ID, AssistantNumber: cv.AssistantNumber, CustomerNumber: cv.CustomerNumber,
+		out = append(out, conversationView{ID: cv.ID, AssistantNumber: cv.AssistantNumber, CustomerNumber: cv.CustomerNumber,
 			AssistantID: cv.AssistantID, MessageCount: cv.MessageCount, OptedOut: cv.OptedOut, LastMessageAt: cv.LastMessageAt, CreatedAt: cv.CreatedAt})
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, total, skip, limit)
 }
 
 func (s *Server) conversationMessages(c echo.Context) error {
@@ -381,11 +381,11 @@ func (s *Server) conversationMessages(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[smsView]{Items: []smsView{}, Total: total, Skip: skip, Limit: limit}
+	out := make([]smsView, 0, len(msgs))
 	for i := range msgs {
-		out.Items = append(out.Items, smsViewOf(&msgs[i], nil))
+		out = append(out, smsViewOf(&msgs[i], nil))
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, total, skip, limit)
 }
 
 func (s *Server) rotateSMSSecret(c echo.Context) error {

@@ -38,7 +38,7 @@ func TestAuthRequiredOnEveryAPIRoute(t *testing.T) {
 	e.mustDo("GET", "/api/v1/organization", e.keyA, nil, 200)
 	keys := e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 200)
 	var sawUsed bool
-	for _, k := range keys.Body["items"].([]any) {
+	for _, k := range keys.List {
 		km := k.(map[string]any)
 		if _, has := km["key"]; has {
 			t.Fatal("key list exposes a key")
@@ -133,7 +133,7 @@ func TestAssistantsCRUD(t *testing.T) {
 	}
 	e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "Another"}, 201)
 	list := e.mustDo("GET", "/api/v1/assistants?limit=1", e.keyA, nil, 200)
-	if list.Body["total"].(float64) != 2 || len(list.Body["items"].([]any)) != 1 || list.Body["limit"].(float64) != 1 {
+	if list.Total != 2 || len(list.List) != 1 || !strings.Contains(list.Header.Get("Link"), `rel="next"`) {
 		t.Fatalf("list: %s", list.Raw)
 	}
 	u := e.mustDo("PUT", "/api/v1/assistants/"+id, e.keyA, map[string]any{"welcome_message": "Hello"}, 200)
@@ -198,7 +198,7 @@ func TestTrunksCRUDAndOrdering(t *testing.T) {
 	}
 	list := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200)
 	var names []string
-	for _, it := range list.Body["items"].([]any) {
+	for _, it := range list.List {
 		names = append(names, it.(map[string]any)["name"].(string))
 	}
 	if !reflect.DeepEqual(names, []string{"Carrier IP", "Backup", "Zadarma Main"}) {
@@ -288,7 +288,7 @@ func TestTrunkValidationRules(t *testing.T) {
 		b := base("gateway", gw, "name", "ok "+gw)
 		e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, b, 201)
 	}
-	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["total"].(float64); n != 4 {
+	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Total; n != 4 {
 		t.Fatalf("rejected requests left records: total %v", n)
 	}
 }
@@ -343,8 +343,8 @@ func TestPhoneNumbers(t *testing.T) {
 	}
 	// Filters.
 	e.mustDo("POST", "/api/v1/phone-numbers", e.keyA, map[string]any{"phone_number": "+442079460018", "provider": "twilio", "is_active": false}, 201)
-	for q, want := range map[string]float64{"": 2, "?provider=twilio": 1, "?is_active=false": 1, "?q=647": 1, "?assistant_id=" + asst: 1} {
-		if got := e.mustDo("GET", "/api/v1/phone-numbers"+q, e.keyA, nil, 200).Body["total"].(float64); got != want {
+	for q, want := range map[string]int{"": 2, "?provider=twilio": 1, "?is_active=false": 1, "?q=647": 1, "?assistant_id=" + asst: 1} {
+		if got := e.mustDo("GET", "/api/v1/phone-numbers"+q, e.keyA, nil, 200).Total; got != want {
 			t.Errorf("filter %q: total %v, want %v", q, got, want)
 		}
 	}
@@ -426,7 +426,7 @@ func TestCrossOrganizationMatrix(t *testing.T) {
 	}
 	// B's lists never show A's records.
 	for _, p := range []string{"/api/v1/assistants", "/api/v1/sip-trunks", "/api/v1/phone-numbers"} {
-		if n := e.mustDo("GET", p, e.keyB, nil, 200).Body["total"].(float64); n != 0 {
+		if n := e.mustDo("GET", p, e.keyB, nil, 200).Total; n != 0 {
 			t.Errorf("org B sees %v records at %s", n, p)
 		}
 	}

@@ -295,11 +295,11 @@ func (s *Server) listTrunks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := listBody[trunkView]{Items: []trunkView{}, Total: total, Skip: skip, Limit: limit}
+	out := make([]trunkView, 0, len(items))
 	for i := range items {
-		out.Items = append(out.Items, s.trunkView(&items[i]))
+		out = append(out, s.trunkView(&items[i]))
 	}
-	return c.JSON(http.StatusOK, out)
+	return writeList(c, out, total, skip, limit)
 }
 
 func (s *Server) createTrunk(c echo.Context) error {

@@ -248,10 +248,61 @@ func page(c echo.Context) (skip, limit int, err error) {
 	return skip, limit, nil
 }
 
-// listBody is the shape of every list response.
-type listBody[T any] struct {
-	Items []T   `json:"items"`
-	Total int64 `json:"total"`
-	Skip  int   `json:"skip"`
-	Limit int   `json:"limit"`
+// listBody is the body of every list response: a bare JSON array of the
+// items ([] when there is none), so a client iterates the decoded body
+// directly. The paging travels in headers: see writeList.
+type listBody[T any] []T
+
+// writeList answers 200 with items as a JSON array and the paging in
+// headers: X-Total-Count (how many items match, over every page) and, for a
+// paged route (limit > 0), an RFC 8288 Link header with the neighbouring
+// pages (rel first, prev, next, last), each the request's own URL with its
+// other query parameters kept and skip/limit set. (No CORS middleware is
+// configured; one added must list X-Total-Count and Link in its
+// ExposeHeaders, or browsers hide the paging from scripts.)
+func writeList[T any](c echo.Context, items []T, total int64, skip, limit int) error {
+	if items == nil {
+		items = []T{}
+	}
+	h := c.Response().Header()
+	h.Set(totalCountHeader, strconv.FormatInt(total, 10))
+	if limit > 0 {
+		if link := pageLinks(c, total, skip, limit); link != "" {
+			h.Set("Link", link)
+		}
+	}
+	return c.JSON(http.StatusOK, listBody[T](items))
+}
+
+const totalCountHeader = "X-Total-Count"
+
+// pageLinks builds the Link header value of a page at skip of size limit in
+// a list of total items: prev and first when the page does not start the
+// list, next and last when items follow it. last is the final page of the
+// sequence next leads to (skip + k·limit), so following next reaches it.
+func pageLinks(c echo.Context, total int64, skip, limit int) string {
+	r := c.Request()
+	scheme := c.Scheme()
+	if scheme != "https" {
+		scheme = "http" // X-Forwarded-Proto is the caller's word: only these two
+	}
+	base := scheme + "://" + r.Host + r.URL.EscapedPath()
+	q := r.URL.Query()
+	link := func(at int64, rel string) string {
+		q.Set("skip", strconv.FormatInt(at, 10))
+		q.Set("limit", strconv.Itoa(limit))
+		return "<" + base + "?" + q.Encode() + `>; rel="` + rel + `"`
+	}
+	var parts []string
+	s, l := int64(skip), int64(limit)
+	if s > 0 {
+		parts = append(parts, link(max(s-l, 0), "prev"))
+	}
+	if s < total-l {
+		parts = append(parts, link(s+l, "next"), link(s+(total-1-s)/l*l, "last"))
+	}
+	if s > 0 {
+		parts = append(parts, link(0, "first"))
+	}
+	return strings.Join(parts, ", ")
 }

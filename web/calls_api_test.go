@@ -27,7 +27,7 @@ func TestCallsListFilters(t *testing.T) {
 	mk(e.orgA, db.CallRefused, "+14165550101", "+16478491001", day.Add(time.Hour), nil)
 	mk(e.orgA, db.CallCompleted, "+14165550102", "+16478491000", day.Add(48*time.Hour), &asst)
 	mk(e.orgB, db.CallCompleted, "+14165550100", "+16478491000", day, nil)
-	for q, want := range map[string]float64{
+	for q, want := range map[string]int{
 		"":                               3,
 		"?status=completed":              2,
 		"?status=refused":                1,
@@ -39,16 +39,16 @@ func TestCallsListFilters(t *testing.T) {
 		"?direction=outbound":            0,
 	} {
 		r := e.mustDo("GET", "/api/v1/calls"+q, e.keyA, nil, 200)
-		if got := r.Body["total"].(float64); got != want {
+		if got := r.Total; got != want {
 			t.Errorf("filter %q: total %v, want %v", q, got, want)
 		}
 	}
 	r := e.mustDo("GET", "/api/v1/calls?limit=1&skip=1", e.keyA, nil, 200)
-	if items := r.Body["items"].([]any); len(items) != 1 || r.Body["total"].(float64) != 3 {
+	if items := r.List; len(items) != 1 || r.Total != 3 {
 		t.Fatalf("page: %s", r.Raw)
 	}
 	// Newest first.
-	first := e.mustDo("GET", "/api/v1/calls?limit=1", e.keyA, nil, 200).Body["items"].([]any)[0].(map[string]any)
+	first := e.mustDo("GET", "/api/v1/calls?limit=1", e.keyA, nil, 200).List[0].(map[string]any)
 	if first["from"] != "+14165550102" {
 		t.Fatalf("not newest first: %v", first)
 	}
@@ -60,7 +60,7 @@ func TestCallsListFilters(t *testing.T) {
 			t.Errorf("%s: %d %s, want 400 on %s", q, r.Status, r.Raw, field)
 		}
 	}
-	if got := e.mustDo("GET", "/api/v1/calls", e.keyB, nil, 200).Body["total"].(float64); got != 1 {
+	if got := e.mustDo("GET", "/api/v1/calls", e.keyB, nil, 200).Total; got != 1 {
 		t.Fatalf("org B sees %v calls", got)
 	}
 }

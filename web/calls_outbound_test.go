@@ -83,7 +83,7 @@ func TestInitiateAllTrunksFail(t *testing.T) {
 		t.Fatalf("attempts %s", r.Raw)
 	}
 	calls := ce.mustDo("GET", "/api/v1/calls?status=failed&direction=outbound", ce.keyA, nil, 200)
-	if calls.Body["total"].(float64) != 1 || !strings.Contains(calls.Raw, "USER_BUSY") {
+	if calls.Total != 1 || !strings.Contains(calls.Raw, "USER_BUSY") {
 		t.Fatalf("failed record: %s", calls.Raw)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -141,7 +142,11 @@ func newEnvWith(t *testing.T, policy *netpolicy.Policy) *env {
 
 type resp struct {
 	Status int
-	Body   map[string]any
+	Body   map[string]any // a JSON object answer
+	List   []any          // a JSON array answer (a list route)
+	// Total is the list's X-Total-Count header, -1 when absent.
+	Total  int
+	Header http.Header
 	Raw    string
 }
 
@@ -189,9 +194,23 @@ func (e *env) do(method, path, key string, body any) resp {
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
 	e.bodies.Write(raw)
-	r := resp{Status: res.StatusCode, Raw: string(raw)}
+	r := resp{Status: res.StatusCode, Raw: string(raw), Header: res.Header, Total: -1}
+	if v := res.Header.Get("X-Total-Count"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			e.t.Fatalf("%s %s: X-Total-Count %q", method, path, v)
+		}
+		r.Total = n
+	}
 	if len(raw) > 0 && strings.HasPrefix(res.Header.Get("Content-Type"), "application/json") {
-		if err := json.Unmarshal(raw, &r.Body); err != nil {
+		if trimmed := bytes.TrimSpace(raw); len(trimmed) > 0 && trimmed[0] == '[' {
+			if err := json.Unmarshal(raw, &r.List); err != nil || r.List == nil {
+				e.t.Fatalf("%s %s: response is not a JSON array: %s", method, path, raw)
+			}
+			if r.Total < 0 {
+				e.t.Fatalf("%s %s: a list without X-Total-Count", method, path)
+			}
+		} else if err := json.Unmarshal(raw, &r.Body); err != nil || r.Body == nil {
 			e.t.Fatalf("%s %s: response is not a JSON object: %s", method, path, raw)
 		}
 	}

@@ -37,7 +37,7 @@ func TestInvalidUTF8BodyRefused(t *testing.T) {
 		t.Fatalf("nested: %d %s", r.Status, r.Raw)
 	}
 	for _, p := range []string{"/api/v1/sip-trunks", "/api/v1/assistants"} {
-		if l := e.mustDo("GET", p, e.keyA, nil, 200); l.Body["total"].(float64) != 0 {
+		if l := e.mustDo("GET", p, e.keyA, nil, 200); l.Total != 0 {
 			t.Fatalf("%s: something was stored: %s", p, l.Raw)
 		}
 	}
@@ -82,7 +82,7 @@ func TestTrunkCodecsChecked(t *testing.T) {
 			}
 		})
 	}
-	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Total; n != 0 {
 		t.Fatalf("refused creates stored %v trunks", n)
 	}
 	ok := []string{"pcmu", "PCMA", "G722@16000h", "opus@48000h@20i@2c", "G729", "AMR-WB", "iLBC@30i"}
@@ -133,7 +133,7 @@ func TestAssistantMetadataBounded(t *testing.T) {
 			}
 		})
 	}
-	if n := e.mustDo("GET", "/api/v1/assistants", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+	if n := e.mustDo("GET", "/api/v1/assistants", e.keyA, nil, 200).Total; n != 0 {
 		t.Fatalf("refused creates stored %v assistants", n)
 	}
 	id := e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "ok", "metadata": nest(8)}, 201).Body["id"].(string)
@@ -156,7 +156,7 @@ func TestAssistantMetadataBounded(t *testing.T) {
 // the key keeps working); with another key active a key may revoke itself.
 func TestRevokeLastAPIKeyRefused(t *testing.T) {
 	e := newEnv(t)
-	keys := e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 200).Body["items"].([]any)
+	keys := e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 200).List
 	if len(keys) != 1 {
 		t.Fatalf("keys: %v", keys)
 	}
@@ -165,7 +165,7 @@ func TestRevokeLastAPIKeyRefused(t *testing.T) {
 	if r.Status != 409 || r.errCode() != "conflict" || !strings.Contains(r.Raw, "last active API key") {
 		t.Fatalf("last key: %d %s", r.Status, r.Raw)
 	}
-	after := e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 200).Body["items"].([]any)
+	after := e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 200).List
 	if len(after) != 1 || after[0].(map[string]any)["revoked_at"] != nil {
 		t.Fatalf("refused revocation changed the keys: %v", after)
 	}
@@ -174,7 +174,7 @@ func TestRevokeLastAPIKeyRefused(t *testing.T) {
 	e.mustDo("DELETE", "/api/v1/api-keys/"+only, e.keyA, nil, 204)
 	e.mustDo("GET", "/api/v1/api-keys", e.keyA, nil, 401)
 	// The second is now the last one.
-	keys = e.mustDo("GET", "/api/v1/api-keys", second, nil, 200).Body["items"].([]any)
+	keys = e.mustDo("GET", "/api/v1/api-keys", second, nil, 200).List
 	for _, k := range keys {
 		if m := k.(map[string]any); m["revoked_at"] == nil {
 			e.mustDo("DELETE", "/api/v1/api-keys/"+m["id"].(string), second, nil, 409)
@@ -235,10 +235,10 @@ func TestBYOCUnknownAgentNamesItsField(t *testing.T) {
 			}
 		})
 	}
-	if n := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+	if n := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Total; n != 0 {
 		t.Fatalf("refused creates stored %v numbers", n)
 	}
-	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Total; n != 0 {
 		t.Fatalf("refused creates stored %v trunks", n)
 	}
 	e.mustDo("POST", "/api/v1/byoc/phone-numbers", e.keyA, map[string]any{"phoneNumber": "+16478491000", "terminationUri": "sip:pbx.example.com", "inboundAgentId": in, "outboundAgentId": in}, 201)
@@ -248,7 +248,7 @@ func TestBYOCUnknownAgentNamesItsField(t *testing.T) {
 	}
 	// The number is still there, unchanged (the BYOC view through the numbers list).
 	l := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200)
-	if l.Body["total"].(float64) != 1 || strings.Contains(l.Raw, "changed") || strings.Contains(l.Raw, "nope") {
+	if l.Total != 1 || strings.Contains(l.Raw, "changed") || strings.Contains(l.Raw, "nope") {
 		t.Fatalf("refused update changed the number: %s", l.Raw)
 	}
 }
@@ -283,7 +283,7 @@ func TestBYOCTrunkOwnedByItsNumber(t *testing.T) {
 		t.Fatalf("refused requests changed the trunk: %s", got.Raw)
 	}
 	nums := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200)
-	if items := nums.Body["items"].([]any); len(items) != 1 || items[0].(map[string]any)["sip_trunk_id"] != id {
+	if items := nums.List; len(items) != 1 || items[0].(map[string]any)["sip_trunk_id"] != id {
 		t.Fatalf("the number lost its trunk: %s", nums.Raw)
 	}
 	// An ordinary trunk that merely says "byoc" is the tenant's to delete.

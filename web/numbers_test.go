@@ -17,7 +17,7 @@ func TestPurchaseTwilioConfiguresWebhooks(t *testing.T) {
 	asst := e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "A"}, 201).Body["id"].(string)
 
 	found := e.mustDo("POST", "/api/v1/phone-numbers/search", e.keyA, map[string]any{"provider": "twilio", "area_code": "647", "limit": 2}, 200)
-	items := found.Body["items"].([]any)
+	items := found.List
 	if len(items) == 0 || !strings.HasPrefix(items[0].(map[string]any)["phone_number"].(string), "+1647") {
 		t.Fatalf("search: %s", found.Raw)
 	}
@@ -77,7 +77,7 @@ func TestPurchaseTwilioConfiguresWebhooks(t *testing.T) {
 	if len(e.twilio.Owned()) != 0 {
 		t.Fatal("still owned at Twilio")
 	}
-	if total := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Body["total"].(float64); total != 0 {
+	if total := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Total; total != 0 {
 		t.Fatal("record survived release")
 	}
 }
@@ -117,7 +117,7 @@ func TestPurchaseFailuresLeaveNothing(t *testing.T) {
 	if strings.Contains(e.do("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+16475550113", "provider": "skype"}).Raw, "twilio, telnyx, vonage, byo-sip-trunk") == false {
 		t.Error("unknown provider error does not list the valid ones")
 	}
-	if total := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Body["total"].(float64); total != 0 {
+	if total := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Total; total != 0 {
 		t.Fatalf("failed purchases left %v records", total)
 	}
 	if len(e.twilio.Owned()) != 0 {
@@ -148,7 +148,7 @@ func TestBYOSIPRegistrationAndSync(t *testing.T) {
 	if got := e.mustDo("POST", "/api/v1/phone-numbers/sync", e.keyA, nil, 200).Body["synced_count"].(float64); got != 0 {
 		t.Fatalf("second sync imported %v", got)
 	}
-	if total := e.mustDo("GET", "/api/v1/phone-numbers?provider=twilio", e.keyA, nil, 200).Body["total"].(float64); total != 2 {
+	if total := e.mustDo("GET", "/api/v1/phone-numbers?provider=twilio", e.keyA, nil, 200).Total; total != 2 {
 		t.Fatalf("twilio numbers after sync: %v", total)
 	}
 }
@@ -193,7 +193,7 @@ func TestBYOCNumbers(t *testing.T) {
 	e.mustDo("PUT", "/api/v1/byoc/phone-numbers/+16478491000", e.keyB, map[string]any{"friendlyName": "x"}, 404)
 	e.mustDo("DELETE", "/api/v1/byoc/phone-numbers/+16478491000", e.keyB, nil, 404)
 	e.mustDo("DELETE", "/api/v1/byoc/phone-numbers/%2B16478491000", e.keyA, nil, 204)
-	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["total"].(float64); n != 0 {
+	if n := e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Total; n != 0 {
 		t.Fatal("BYOC trunk survived its number")
 	}
 }
@@ -247,7 +247,7 @@ func TestPurchaseTelnyxUsesOrganizationConnection(t *testing.T) {
 	if r := e.do("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+13125550101", "provider": "telnyx"}); r.Status != 409 {
 		t.Fatalf("unavailable: %d %s", r.Status, r.Raw)
 	}
-	if total := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Body["total"].(float64); total != 1 {
+	if total := e.mustDo("GET", "/api/v1/phone-numbers", e.keyA, nil, 200).Total; total != 1 {
 		t.Fatalf("records: %v", total)
 	}
 	e.mustDo("POST", "/api/v1/phone-numbers/release", e.keyA, map[string]any{"phone_number": "+13125550100", "provider": "telnyx"}, 200)

@@ -94,6 +94,9 @@ func (s *Server) OpenAPI() map[string]any {
 			resp["content"] = map[string]any{op.Raw: map[string]any{"schema": map[string]any{"type": "string"}}}
 		case op.Resp != nil:
 			resp["content"] = map[string]any{"application/json": map[string]any{"schema": sg.schema(reflect.TypeOf(op.Resp))}}
+			if isList(op.Resp) {
+				resp["headers"] = listHeaders(op)
+			}
 		}
 		responses := map[string]any{itoa(op.Status): resp}
 		errSchema := map[string]any{"$ref": "#/components/schemas/Error"}
@@ -122,7 +125,7 @@ func (s *Server) OpenAPI() map[string]any {
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "sipbridge API", "version": "1",
-			"description": "Control plane of a FreeSWITCH SIP bridge for AI voice assistants. Errors are {\"error\":{\"code\",\"message\",\"field\"}}; lists are {\"items\",\"total\",\"skip\",\"limit\"}."},
+			"description": "Control plane of a FreeSWITCH SIP bridge for AI voice assistants. Errors are {\"error\":{\"code\",\"message\",\"field\"}}; lists are a JSON array, paged by ?skip=&limit= with the total in X-Total-Count and the neighbouring pages in a Link header (RFC 8288)."},
 		"paths": paths,
 		"components": map[string]any{
 			"schemas": sg.defs,
@@ -133,6 +136,27 @@ func (s *Server) OpenAPI() map[string]any {
 			},
 		},
 	}
+}
+
+// isList tells a list response (a listBody, answered by writeList).
+func isList(resp any) bool {
+	return strings.HasPrefix(reflect.TypeOf(resp).Name(), "listBody[")
+}
+
+// listHeaders documents the paging headers writeList sets: the total
+// always, the Link header on routes that page (skip/limit).
+func listHeaders(op operation) map[string]any {
+	h := map[string]any{
+		totalCountHeader: map[string]any{"description": "how many items match, over every page", "schema": map[string]any{"type": "integer"}},
+	}
+	for _, q := range op.Query {
+		if q.Name == "skip" {
+			h["Link"] = map[string]any{
+				"description": `RFC 8288 links to the neighbouring pages: rel="prev"/"first" unless this page starts the list, rel="next"/"last" when items follow; each is this request's URL with skip and limit set`,
+				"schema":      map[string]any{"type": "string"}}
+		}
+	}
+	return h
 }
 
 // Operations lists the registered routes as "METHOD /path" (OpenAPI form).
@@ -241,10 +265,6 @@ func (g *schemaGen) structSchema(t reflect.Type) map[string]any {
 func schemaName(t reflect.Type) string {
 	n := t.Name()
 	if n == "" || strings.Contains(n, "[") {
-		if strings.HasPrefix(n, "listBody[") {
-			inner := n[strings.LastIndex(n, ".")+1 : len(n)-1]
-			return exportName(strings.TrimSuffix(inner, "View")) + "List"
-		}
 		return ""
 	}
 	return exportName(strings.TrimSuffix(n, "View"))

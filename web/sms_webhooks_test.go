@@ -108,7 +108,7 @@ func TestTwilioInboundVerifiedStoredAndForwardedUntil2xx(t *testing.T) {
 	if m := e.mustDo("GET", "/metrics", "", nil, 200).Raw; !strings.Contains(m, `sipbridge_sms_webhooks_rejected_total{provider="twilio"} 4`) {
 		t.Error("rejections are not counted in /metrics")
 	}
-	if convs := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200); convs.Body["total"] != 0.0 {
+	if convs := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200); convs.Total != 0.0 {
 		t.Fatalf("a rejected webhook was stored: %s", convs.Raw)
 	}
 	// A good one, with media.
@@ -254,7 +254,7 @@ func TestTwilioStatusCallbackAndOptOut(t *testing.T) {
 	e.mustDo("POST", "/api/v1/sms/send", e.keyA, sendBody("+16475550100", "+16475550112", "ok", nil), 200)
 	convs := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200)
 	var opted map[string]any
-	for _, c := range convs.Body["items"].([]any) {
+	for _, c := range convs.List {
 		if c.(map[string]any)["customer_number"] == "+16475550111" {
 			opted = c.(map[string]any)
 		}
@@ -269,7 +269,7 @@ func TestTwilioStatusCallbackAndOptOut(t *testing.T) {
 	convID := opted["id"].(string)
 	msgs := e.mustDo("GET", "/api/v1/sms/conversations/"+convID+"/messages", e.keyA, nil, 200)
 	var bodies []string
-	for _, m := range msgs.Body["items"].([]any) {
+	for _, m := range msgs.List {
 		bodies = append(bodies, m.(map[string]any)["body"].(string))
 	}
 	if strings.Join(bodies, "|") != "hi|hi2|STOP|start|welcome back" {
@@ -278,7 +278,7 @@ func TestTwilioStatusCallbackAndOptOut(t *testing.T) {
 	if r := e.do("GET", "/api/v1/sms/conversations/"+convID+"/messages", e.keyB, nil); r.Status != 404 {
 		t.Fatalf("org B reading A's conversation: %d", r.Status)
 	}
-	if r := e.mustDo("GET", "/api/v1/sms/conversations", e.keyB, nil, 200); r.Body["total"] != 0.0 {
+	if r := e.mustDo("GET", "/api/v1/sms/conversations", e.keyB, nil, 200); r.Total != 0.0 {
 		t.Fatalf("org B lists A's conversations: %s", r.Raw)
 	}
 	stats := e.mustDo("GET", "/api/v1/sms/stats", e.keyA, nil, 200).Body
@@ -404,8 +404,8 @@ func TestVonageWebhooks(t *testing.T) {
 	if m := e.getSMS(sent.Body["message_id"].(string)); m["status"] != "delivered" {
 		t.Fatalf("after DLR: %v", m)
 	}
-	if c := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200); c.Body["total"] != 1.0 ||
-		c.Body["items"].([]any)[0].(map[string]any)["message_count"] != 4.0 {
+	if c := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200); c.Total != 1.0 ||
+		c.List[0].(map[string]any)["message_count"] != 4.0 {
 		t.Fatalf("conversations: %s", c.Raw)
 	}
 }
@@ -478,8 +478,8 @@ func TestInboundOddBytesStored(t *testing.T) {
 	if r.Status != 200 {
 		t.Fatalf("odd bytes: %d %s", r.Status, r.Raw)
 	}
-	c := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200).Body["items"].([]any)[0].(map[string]any)
-	msgs := e.mustDo("GET", "/api/v1/sms/conversations/"+c["id"].(string)+"/messages", e.keyA, nil, 200).Body["items"].([]any)
+	c := e.mustDo("GET", "/api/v1/sms/conversations", e.keyA, nil, 200).List[0].(map[string]any)
+	msgs := e.mustDo("GET", "/api/v1/sms/conversations/"+c["id"].(string)+"/messages", e.keyA, nil, 200).List
 	if body := msgs[0].(map[string]any)["body"]; body != "a\uFFFDb\uFFFDc" {
 		t.Fatalf("stored %q", body)
 	}

@@ -215,7 +215,7 @@ func TestTrunkAddressesAcrossOrganizations(t *testing.T) {
 	e.mustDo("POST", "/api/v1/sip-trunks/"+aID+"/enable", e.keyA, nil, 200)
 	// A deleted trunk frees its addresses.
 	e.mustDo("DELETE", "/api/v1/sip-trunks/"+aID, e.keyA, nil, 204)
-	for _, tr := range e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).Body["items"].([]any) {
+	for _, tr := range e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200).List {
 		if m := tr.(map[string]any); m["name"] == "A again" {
 			e.mustDo("DELETE", "/api/v1/sip-trunks/"+m["id"].(string), e.keyA, nil, 204)
 		}

@@ -100,7 +100,7 @@ func startSIDs(t *testing.T, ac *assistantConn) (account, call string) {
 
 func hasEvent(t *testing.T, e *env, key, callID, typ string, detail map[string]any) bool {
 	t.Helper()
-	for _, ev := range e.mustDo("GET", "/api/v1/calls/"+callID+"/events", key, nil, 200).Body["items"].([]any) {
+	for _, ev := range e.mustDo("GET", "/api/v1/calls/"+callID+"/events", key, nil, 200).List {
 		m := ev.(map[string]any)
 		if m["type"] != typ {
 			continue

@@ -86,7 +86,7 @@ func TestWebhookErrorsAreFixedMessages(t *testing.T) {
 		}
 	}
 	for _, key := range []string{e.keyA, e.keyB} {
-		if n := e.mustDo("GET", "/api/v1/sms/conversations", key, nil, 200).Body["total"].(float64); n != 0 {
+		if n := e.mustDo("GET", "/api/v1/sms/conversations", key, nil, 200).Total; n != 0 {
 			t.Fatalf("malformed webhooks recorded %v conversations", n)
 		}
 	}
