@@ -98,6 +98,52 @@ func (s *Store) DeleteAssistant(ctx context.Context, orgID int64, id string) err
 	})
 }
 
+// SetAssistantNumbers makes numberIDs the numbers answered by the
+// assistant (inbound): they are assigned to it, and its other numbers
+// become unassigned, in one transaction. The ids must be the
+// organization's numbers (ErrNotFound otherwise, and nothing changes).
+func (s *Store) SetAssistantNumbers(ctx context.Context, orgID int64, assistantID string, numberIDs []string) error {
+	return s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		q := tx.Model(&PhoneNumber{}).Where("org_id = ? AND assistant_id = ?", orgID, assistantID)
+		if len(numberIDs) > 0 {
+			q = q.Where("id NOT IN ?", numberIDs)
+		}
+		if err := q.Updates(map[string]any{"assistant_id": nil, "updated_at": s.Now()}).Error; err != nil {
+			return err
+		}
+		if len(numberIDs) == 0 {
+			return nil
+		}
+		res := tx.Model(&PhoneNumber{}).Where("org_id = ? AND id IN ?", orgID, numberIDs).
+			Updates(map[string]any{"assistant_id": assistantID, "updated_at": s.Now()})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != int64(len(numberIDs)) {
+			return ErrNotFound
+		}
+		return nil
+	})
+}
+
+// AssistantNumbers returns the numbers answered by each of the given
+// assistants (inbound), by assistant id, in number order: one query for a
+// page of assistants.
+func (s *Store) AssistantNumbers(ctx context.Context, orgID int64, assistantIDs []string) (map[string][]PhoneNumber, error) {
+	out := make(map[string][]PhoneNumber, len(assistantIDs))
+	if len(assistantIDs) == 0 {
+		return out, nil
+	}
+	var rows []PhoneNumber
+	if err := s.scoped(ctx, orgID).Where("assistant_id IN ?", assistantIDs).Order("phone_number").Find(&rows).Error; err != nil {
+		return nil, err
+	}
+	for _, n := range rows {
+		out[*n.AssistantID] = append(out[*n.AssistantID], n)
+	}
+	return out, nil
+}
+
 // --- SIP trunks ---
 
 func trunkPasswordContext(id string) string { return "sip_trunks.password:" + id }

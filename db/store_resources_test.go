@@ -235,3 +235,79 @@ func TestListAssistants(t *testing.T) {
 		}
 	})
 }
+
+// SetAssistantNumbers replaces an assistant's inbound numbers in one
+// transaction, refusing another organization's number without changing
+// anything; AssistantNumbers reads them back for a page of assistants.
+func TestAssistantNumbers(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, g)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		other, _, _ := s.EnsureOrg(ctx, "other")
+		a1, a2 := &db.Assistant{OrgID: org.ID, Name: "One"}, &db.Assistant{OrgID: org.ID, Name: "Two"}
+		for _, a := range []*db.Assistant{a1, a2} {
+			if err := s.SaveAssistant(ctx, a, db.AssistantSecrets{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mk := func(org int64, e164 string) string {
+			t.Helper()
+			n := &db.PhoneNumber{OrgID: org, PhoneNumber: e164, Provider: db.ProviderTwilio, CapVoice: true, IsActive: true}
+			if err := s.SaveNumber(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			return n.ID
+		}
+		n1, n2, n3 := mk(org.ID, "+14155550100"), mk(org.ID, "+14155550101"), mk(org.ID, "+14155550102")
+		theirs := mk(other.ID, "+14155550199")
+		numbersOf := func() map[string][]string {
+			t.Helper()
+			m, err := s.AssistantNumbers(ctx, org.ID, []string{a1.ID, a2.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := map[string][]string{}
+			for id, ns := range m {
+				for _, n := range ns {
+					out[id] = append(out[id], n.PhoneNumber)
+				}
+			}
+			return out
+		}
+		if err := s.SetAssistantNumbers(ctx, org.ID, a1.ID, []string{n2, n1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetAssistantNumbers(ctx, org.ID, a2.ID, []string{n3}); err != nil {
+			t.Fatal(err)
+		}
+		got := numbersOf()
+		if !slices.Equal(got[a1.ID], []string{"+14155550100", "+14155550101"}) || !slices.Equal(got[a2.ID], []string{"+14155550102"}) {
+			t.Fatalf("after assigning: %v", got)
+		}
+		// Another organization's number: refused, nothing changes.
+		if err := s.SetAssistantNumbers(ctx, org.ID, a1.ID, []string{n3, theirs}); !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("another organization's number: %v", err)
+		}
+		if again := numbersOf(); !slices.Equal(again[a1.ID], got[a1.ID]) || !slices.Equal(again[a2.ID], got[a2.ID]) {
+			t.Fatalf("a refused change was kept: %v", again)
+		}
+		if n, _ := s.GetNumber(ctx, other.ID, theirs); n.AssistantID != nil {
+			t.Fatalf("another organization's number was assigned: %+v", n)
+		}
+		// Taking n3 from Two, dropping n1 and n2: a replace.
+		if err := s.SetAssistantNumbers(ctx, org.ID, a1.ID, []string{n3}); err != nil {
+			t.Fatal(err)
+		}
+		got = numbersOf()
+		if !slices.Equal(got[a1.ID], []string{"+14155550102"}) || len(got[a2.ID]) != 0 {
+			t.Fatalf("after replacing: %v", got)
+		}
+		if err := s.SetAssistantNumbers(ctx, org.ID, a1.ID, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := numbersOf(); len(got) != 0 {
+			t.Fatalf("after clearing: %v", got)
+		}
+	})
+}

@@ -43,6 +43,7 @@ EXAMPLES=(
   providers_twilio_assistant_credentials
   providers_telnyx_assistant_credentials
   providers_geographic_assistants
+  providers_cost_optimization
   providers_gradual_migration
   providers_bulk_migration
   providers_org_sip_config
@@ -205,6 +206,59 @@ ex_providers_geographic_assistants() {
   }'
   want_status 201
   want '.name == "Global Support Bot" and .resolved_provider.provider == "twilio"'
+}
+
+# Mixed Environment Examples, Use Case 1 (Cost Optimization): assistants
+# created with their numbers, one number per provider. The numbers are the
+# organization's first (registered here: a byo-sip-trunk one on a trunk).
+ex_providers_cost_optimization() {
+  local trunk byo telnyx twilio
+  api POST /api/v1/sip-trunks "{\"name\":\"cost-$(fresh_number | tr -d +)\",\"gateway\":\"sip.example.com\",\"register\":true,\"username\":\"cost\",\"password\":\"cost-secret\"}"
+  want_status 201
+  trunk=$(field .id)
+  byo=$(fresh_number); telnyx=$(fresh_number); twilio=$(fresh_number)
+  api POST /api/v1/phone-numbers "{\"phone_number\":\"$byo\",\"provider\":\"byo-sip-trunk\",\"sip_trunk_id\":\"$trunk\"}"
+  want_status 201
+  api POST /api/v1/phone-numbers "{\"phone_number\":\"$telnyx\",\"provider\":\"telnyx\"}"
+  want_status 201
+  api POST /api/v1/phone-numbers "{\"phone_number\":\"$twilio\",\"provider\":\"twilio\"}"
+  want_status 201
+  api POST /api/v1/assistants "{
+    \"name\": \"Sales Dialer Bot\",
+    \"phone_numbers\": [
+      {
+        \"phone_number\": \"$byo\",
+        \"provider\": \"byo-sip-trunk\"
+      }
+    ]
+  }"
+  want_status 201
+  want ".phone_numbers == [{\"id\": .phone_numbers[0].id, \"phone_number\": \"$byo\", \"provider\": \"byo-sip-trunk\"}]"
+  api POST /api/v1/assistants "{
+    \"name\": \"Support Bot\",
+    \"phone_numbers\": [
+      {
+        \"phone_number\": \"$telnyx\",
+        \"provider\": \"telnyx\"
+      }
+    ]
+  }"
+  want_status 201
+  want ".phone_numbers[0].phone_number == \"$telnyx\""
+  api POST /api/v1/assistants "{
+    \"name\": \"VIP Support Bot\",
+    \"phone_numbers\": [
+      {
+        \"phone_number\": \"$twilio\",
+        \"provider\": \"twilio\"
+      }
+    ]
+  }"
+  want_status 201
+  want ".phone_numbers[0].phone_number == \"$twilio\""
+  api GET "/api/v1/phone-numbers?q=${twilio#+}"
+  want_status 200
+  want "length == 1 and .[0].assistant_id != null"
 }
 
 # Provider Migration, Gradual Migration: an assistant on Twilio.

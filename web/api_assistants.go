@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -33,6 +34,7 @@ type assistantView struct {
 	WelcomeMessage         string              `json:"welcome_message"`
 	Metadata               map[string]any      `json:"metadata"`
 	ResolvedProvider       *resolvedProvider   `json:"resolved_provider" doc:"which provider and credential level voice calls would use (null: none configured)"`
+	PhoneNumbers           []assistantNumber   `json:"phone_numbers" doc:"the numbers whose inbound calls this assistant answers"`
 	CreatedAt              time.Time           `json:"created_at"`
 	UpdatedAt              time.Time           `json:"updated_at"`
 }
@@ -70,14 +72,26 @@ type assistantInput struct {
 	RecordingEnabled       *bool                 `json:"recording_enabled"`
 	WelcomeMessage         *string               `json:"welcome_message"`
 	Metadata               *map[string]any       `json:"metadata"`
+	PhoneNumbers           *[]assistantNumber    `json:"phone_numbers" doc:"the numbers this assistant answers, each already the organization's (POST /api/v1/phone-numbers/purchase registers one); replaces the assistant's current list, [] unassigns all; absent leaves them"`
 }
+
+// assistantNumber is one of an assistant's numbers, in its view and in
+// the phone_numbers field of a create or update.
+type assistantNumber struct {
+	ID          string `json:"id,omitempty" doc:"the number's id (in answers)"`
+	PhoneNumber string `json:"phone_number" required:"true" doc:"E.164 number the organization already has"`
+	Provider    string `json:"provider" doc:"twilio|telnyx|vonage|byo-sip-trunk; when sent, must be the number's provider"`
+}
+
+// maxAssistantNumbers bounds the phone_numbers list of one request.
+const maxAssistantNumbers = 100
 
 type resolvedProvider struct {
 	Provider string `json:"provider" doc:"telnyx | twilio | vonage"`
 	Level    string `json:"level" doc:"assistant | organization | environment"`
 }
 
-func (s *Server) assistantView(ctx context.Context, a *db.Assistant) (assistantView, error) {
+func (s *Server) assistantView(ctx context.Context, a *db.Assistant, numbers []db.PhoneNumber) (assistantView, error) {
 	sec, err := s.store.AssistantSecrets(a)
 	if err != nil {
 		return assistantView{}, err
@@ -96,7 +110,11 @@ func (s *Server) assistantView(ctx context.Context, a *db.Assistant) (assistantV
 	if md == nil {
 		md = map[string]any{}
 	}
-	return assistantView{
+	nums := make([]assistantNumber, 0, len(numbers))
+	for _, n := range numbers {
+		nums = append(nums, assistantNumber{ID: n.ID, PhoneNumber: n.PhoneNumber, Provider: n.Provider})
+	}
+	return assistantView{PhoneNumbers: nums,
 		ID: a.ID, Name: a.Name, StreamURL: a.StreamURL, SMSWebhookURL: a.SMSWebhookURL,
 		TwilioConfig:           assistantTwilioView{AccountSID: a.Config.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		TelnyxConfig:           assistantTelnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: a.Config.TelnyxConnectionID},
@@ -175,6 +193,79 @@ func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.As
 	return checkMetadata(in.Metadata)
 }
 
+// assistantNumberIDs checks a phone_numbers list and returns the ids of
+// the organization's numbers it names, in order. Every refusal names the
+// entry's field.
+func (s *Server) assistantNumberIDs(ctx context.Context, orgID int64, in []assistantNumber) ([]string, error) {
+	if len(in) > maxAssistantNumbers {
+		return nil, invalid("phone_numbers", "phone_numbers may hold at most %d numbers", maxAssistantNumbers)
+	}
+	ids := make([]string, 0, len(in))
+	seen := map[string]bool{}
+	for i, e := range in {
+		field := fmt.Sprintf("phone_numbers[%d].phone_number", i)
+		num, _, err := normalizeE164(field, strings.TrimSpace(e.PhoneNumber))
+		if err != nil {
+			return nil, err
+		}
+		if seen[num] {
+			return nil, invalid(field, "%s is listed twice", num)
+		}
+		seen[num] = true
+		if e.Provider != "" && !validProvider(e.Provider) {
+			return nil, invalid(fmt.Sprintf("phone_numbers[%d].provider", i), "provider must be one of twilio, telnyx, vonage, byo-sip-trunk")
+		}
+		found, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: num}, db.Page{Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(found) == 0 {
+			return nil, invalid(field, "%s is not one of the organization's numbers: register it first (POST /api/v1/phone-numbers/purchase)", num)
+		}
+		if e.Provider != "" && found[0].Provider != e.Provider {
+			return nil, invalid(fmt.Sprintf("phone_numbers[%d].provider", i), "%s is a %s number, not %s", num, found[0].Provider, e.Provider)
+		}
+		ids = append(ids, found[0].ID)
+	}
+	return ids, nil
+}
+
+// saveAssistant stores the assistant and, when the request sent
+// phone_numbers, its numbers, then answers its view with status.
+func (s *Server) saveAssistant(c echo.Context, a *db.Assistant, sec db.AssistantSecrets, in *assistantInput, status int) error {
+	ctx := c.Request().Context()
+	var ids []string
+	if in.PhoneNumbers != nil {
+		var err error
+		if ids, err = s.assistantNumberIDs(ctx, a.OrgID, *in.PhoneNumbers); err != nil {
+			return err
+		}
+	}
+	if err := s.store.SaveAssistant(ctx, a, sec); err != nil {
+		return err
+	}
+	if in.PhoneNumbers != nil {
+		if err := s.store.SetAssistantNumbers(ctx, a.OrgID, a.ID, ids); err != nil {
+			return err
+		}
+	}
+	return s.writeAssistant(c, a, status)
+}
+
+// writeAssistant answers one assistant's view.
+func (s *Server) writeAssistant(c echo.Context, a *db.Assistant, status int) error {
+	ctx := c.Request().Context()
+	nums, err := s.store.AssistantNumbers(ctx, a.OrgID, []string{a.ID})
+	if err != nil {
+		return err
+	}
+	v, err := s.assistantView(ctx, a, nums[a.ID])
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, v)
+}
+
 func (s *Server) listAssistants(c echo.Context) error {
 	skip, limit, err := page(c)
 	if err != nil {
@@ -184,9 +275,17 @@ func (s *Server) listAssistants(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]string, len(items))
+	for i := range items {
+		ids[i] = items[i].ID
+	}
+	nums, err := s.store.AssistantNumbers(c.Request().Context(), orgID(c), ids)
+	if err != nil {
+		return err
+	}
 	out := make([]assistantView, 0, len(items))
 	for i := range items {
-		v, err := s.assistantView(c.Request().Context(), &items[i])
+		v, err := s.assistantView(c.Request().Context(), &items[i], nums[items[i].ID])
 		if err != nil {
 			return err
 		}
@@ -205,14 +304,7 @@ func (s *Server) createAssistant(c echo.Context) error {
 	if err := s.applyAssistant(c.Request().Context(), a, &sec, &in); err != nil {
 		return err
 	}
-	if err := s.store.SaveAssistant(c.Request().Context(), a, sec); err != nil {
-		return err
-	}
-	v, err := s.assistantView(c.Request().Context(), a)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusCreated, v)
+	return s.saveAssistant(c, a, sec, &in, http.StatusCreated)
 }
 
 func (s *Server) loadAssistant(c echo.Context) (*db.Assistant, error) {
@@ -228,11 +320,7 @@ func (s *Server) getAssistant(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.assistantView(c.Request().Context(), a)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, v)
+	return s.writeAssistant(c, a, http.StatusOK)
 }
 
 func (s *Server) putAssistant(c echo.Context) error {
@@ -251,14 +339,7 @@ func (s *Server) putAssistant(c echo.Context) error {
 	if err := s.applyAssistant(c.Request().Context(), a, &sec, &in); err != nil {
 		return err
 	}
-	if err := s.store.SaveAssistant(c.Request().Context(), a, sec); err != nil {
-		return err
-	}
-	v, err := s.assistantView(c.Request().Context(), a)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, v)
+	return s.saveAssistant(c, a, sec, &in, http.StatusOK)
 }
 
 func (s *Server) deleteAssistant(c echo.Context) error {

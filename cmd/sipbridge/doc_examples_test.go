@@ -131,7 +131,7 @@ func runDocExamples(t *testing.T, bin, script string, dbEnv []string) {
 	if strings.Contains(report, "SKIP ") {
 		t.Error("an example was skipped")
 	}
-	for _, name := range []string{"providers_bulk_migration", "providers_twilio_assistant_credentials", "sms_send_first", "sms_text_message", "sms_mms_message"} {
+	for _, name := range []string{"providers_bulk_migration", "providers_twilio_assistant_credentials", "providers_cost_optimization", "sms_send_first", "sms_text_message", "sms_mms_message"} {
 		if !regexp.MustCompile(`(?m)^PASS +` + name + `\b`).MatchString(report) {
 			t.Errorf("%s did not pass", name)
 		}
