@@ -267,9 +267,8 @@ func (s *callSession) start(park *esl.Event) {
 		return
 	}
 	s.assistant = a
-	s.info = assistant.StartInfo{CallID: s.uuid, From: from, To: route.DID.DID, AssistantID: a.ID,
+	s.info = assistant.StartInfo{From: from, To: route.DID.DID, AssistantID: a.ID,
 		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park)}
-	s.info.Extra[assistant.ParamCallID] = s.uuid
 	if !s.connectAssistant() {
 		return
 	}

@@ -295,6 +295,11 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 	}
 	c.mu.Unlock()
 	info.AccountSID = TwilioAccountSID(c.orgID)
+	// call_id is sipbridge's id (info.CallID); the provider's own id of the
+	// call, when known, is call_sid, as a SIP call's channel UUID is.
+	if sid := c.providerSID(); sid != "" {
+		info.Extra[assistant.ParamCallSID] = sid
+	}
 	return assistant.Dial(ctx, c.assistant.StreamURL, info, opts...)
 }
 
