@@ -167,7 +167,8 @@ func TestAssistantCallIDIsTheAPIsCallID(t *testing.T) {
 	}
 	ac := ce.asst.next(3 * time.Second)
 	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
-	_, _, _, _, _, start, _ := ac.snapshot()
+	var start map[string]any
+	waitUntil(2*time.Second, func() bool { _, _, _, _, _, start, _ = ac.snapshot(); return start != nil })
 	params, _ := start["customParameters"].(map[string]any)
 	if params["call_id"] != rec.ID || params["call_sid"] != uuid {
 		t.Fatalf("customParameters call_id %v call_sid %v, want %s and %s", params["call_id"], params["call_sid"], rec.ID, uuid)
