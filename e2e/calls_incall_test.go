@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -25,6 +26,10 @@ const srcInCall = "127.0.0.73"
 // echo, through the caller's sipp -rtp_echo, comes back to the assistant:
 // both directions flow); the call ends only when the API hangs it up.
 //
+// bridge_busy: the API transfers the call to a number; the one trunk's
+// carrier answers 486: the assistant gets transfer_failed with USER_BUSY
+// and the conversation goes on, both ways.
+//
 // goodbye: the assistant sends a 2 s reply at once, then hangup: the
 // caller's recording holds the whole 2 s before FreeSWITCH's BYE. The
 // assistant's customParameters.call_id is the API's call id, call_sid the
@@ -32,7 +37,10 @@ const srcInCall = "127.0.0.73"
 func testInCall(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "In-call Desk", asst, map[string]any{"recording_enabled": true})
-	tr := b.ipTrunk(t, "In-call PBX", srcInCall, srcInCall+":5060", nil)
+	// The trunk's carrier answers every INVITE 486: a transfer bridged out
+	// through it fails on its only leg.
+	busy := StartSipp(t, SippOptions{Scenario: "uas-busy.xml", Calls: 1, Timeout: 90 * time.Second})
+	tr := b.ipTrunk(t, "In-call PBX", srcInCall, fmt.Sprintf("%s:%d", busy.IP, busy.Port), nil)
 	b.addNumberOn(t, "+16478494700", asstID, tr.ID)
 	b.SW.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
 
@@ -85,6 +93,42 @@ func testInCall(t *testing.T, b *Bridge) {
 		}
 		if runs := b.recordingRuns(t, rec.ID); !slices.ContainsFunc(runs, func(r [2]int) bool { return r[1] >= 1400 }) {
 			t.Errorf("the recording has no ≥ 1400 ms run of the reply after the failed transfer: %v", runs)
+		}
+	})
+
+	t.Run("bridge_busy", func(t *testing.T) {
+		const from, to = "+14165550703", "+12125550177"
+		uac := StartSipp(t, SippOptions{Scenario: "uac-wait-bye.xml", IP: srcInCall, Remote: b.SW.remote(), Calls: 1,
+			Timeout: 60 * time.Second, Args: []string{"-rtp_echo"}, Data: call{From: from, To: "+16478494700"}})
+		ac := asst.ByParam(t, "from", from, 10*time.Second)
+		rec := b.waitRecord(t, "the call in progress", 10*time.Second, func(c CallRecord) bool { return c.From == from && c.Status == "in-progress" })
+		waitFor(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
+		b.API.Call(t, "POST", "/api/v1/calls/"+rec.ID+"/transfer", map[string]any{"to": to}, http.StatusAccepted, nil)
+		waitFor(t, 15*time.Second, "transfer_failed at the assistant", func() bool { return len(ac.TransferFailed()) > 0 }, nil)
+		if f := ac.TransferFailed()[0]; f["to"] != to || !strings.Contains(f["reason"], "USER_BUSY") {
+			t.Errorf("transfer_failed %v, want to %s with USER_BUSY", f, to)
+		}
+		if code := busy.Wait(t, 10*time.Second); code != 0 {
+			t.Errorf("the carrier's sipp exited %d (%s): %s", code, sippExit(code), busy.Report())
+		}
+		if n := len(busy.Received("INVITE ")); n != 1 {
+			t.Errorf("the carrier got %d INVITEs, want 1", n)
+		}
+		sent := time.Now()
+		if err := ac.SpeakTone(toneHz, time.Second); err != nil {
+			t.Fatalf("the assistant's stream is gone after the failed transfer: %v", err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		if echo := echoRun(ac, sent); echo[0].IsZero() || echo[1].Sub(echo[0]) < 700*time.Millisecond {
+			t.Errorf("after the failed bridge the assistant's 1 s reply came back from the caller as a run of %v", echo[1].Sub(echo[0]))
+		}
+		b.API.Call(t, "POST", "/api/v1/calls/"+rec.ID+"/hangup", nil, http.StatusAccepted, nil)
+		if code := uac.Wait(t, 15*time.Second); code != 0 {
+			t.Fatalf("the caller's sipp exited %d (%s): %s", code, sippExit(code), uac.Report())
+		}
+		b.waitRecord(t, "the call record closed", 10*time.Second, func(c CallRecord) bool { return c.ID == rec.ID && c.EndedAt != nil })
+		if types := eventTypes(b.callEvents(t, rec.ID)); !slices.Contains(types, "bridge_dialing") || !slices.Contains(types, "transfer_failed") || slices.Contains(types, "transferred") {
+			t.Errorf("timeline %q: want bridge_dialing and transfer_failed, no transferred", types)
 		}
 	})
 
