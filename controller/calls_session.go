@@ -755,7 +755,14 @@ func (s *callSession) handleAssistant(m assistant.AssistantMessage) {
 	case assistant.EventTransfer:
 		s.event("transfer_requested", db.JSONMap{"to": m.TransferTo, "by": "assistant"})
 		if err := s.transfer(m.TransferTo, ""); err != nil {
+			// Refused before anything was tried (target, destination
+			// rules, address policy, a transfer already under way).
 			s.log.Warn("transfer refused", "to", m.TransferTo, "err", err)
+			if s.stream != nil {
+				if err := s.stream.SendTransferFailed(m.TransferTo, err.Error()); err != nil {
+					s.log.Debug("transfer_failed not sent", "err", err)
+				}
+			}
 		}
 	case assistant.EventHangup:
 		s.event("hangup_requested", db.JSONMap{"by": "assistant", "immediate": m.Immediate})
