@@ -300,6 +300,9 @@ func (s *callSession) connectAssistant() bool {
 	}
 	s.info.Extra[assistant.ParamCallID] = s.id
 	s.info.Extra[assistant.ParamCallSID] = s.uuid
+	if hex := strings.ReplaceAll(s.uuid, "-", ""); len(hex) == 32 {
+		s.info.CallSID = "CA" + hex // start.callSid: Twilio's shape, from the channel as before
+	}
 	st, err := assistant.Dial(dialCtx, s.assistant.StreamURL, s.info, opts...)
 	if err != nil {
 		s.log.Warn("assistant unreachable", "err", err)
