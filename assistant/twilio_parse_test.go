@@ -141,6 +141,8 @@ func FuzzParseAssistantMessage(f *testing.F) {
 		`{"event":"clear"}`,
 		`{"event":"transfer","transfer":{"to":"sip:a@b"}}`,
 		`{"event":"hangup"}`,
+		`{"event":"hangup","immediate":true}`,
+		`{"event":"hangup","immediate":"1"}`,
 		`{"event":"media","media":{"payload":"a$b%"}}`,
 		`{"event":"media","media":null}`,
 		`{"event":"x"}`,
@@ -198,6 +200,7 @@ func FuzzParseStreamMessage(f *testing.F) {
 		`{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"20","payload":"/w=="},"streamSid":"MZ1"}`,
 		`{"event":"stop","stop":{}}`,
 		`{"event":"dtmf","dtmf":{"digit":"#"}}`,
+		`{"event":"transfer_failed","sequenceNumber":"3","streamSid":"MZ1","transfer":{"to":"sip:a@b","reason":"REFER answered 603"}}`,
 		`{}`,
 	} {
 		f.Add([]byte(s))
