@@ -38,9 +38,16 @@ const (
 	EventStop      = "stop"
 	EventClear     = "clear"
 	// EventTransfer and EventHangup are sipbridge extensions an assistant
-	// may send: {"event":"transfer","transfer":{"to":"…"}}, {"event":"hangup"}.
+	// may send: {"event":"transfer","transfer":{"to":"…"}}, {"event":"hangup"}
+	// (after the audio sent before it has played) or
+	// {"event":"hangup","immediate":true} (at once).
 	EventTransfer = "transfer"
 	EventHangup   = "hangup"
+	// EventTransferFailed is the sipbridge extension sent to the assistant
+	// when a transfer it (or the API) asked for did not reach anyone: the
+	// caller is still on the line, talking to the assistant again.
+	// {"event":"transfer_failed","transfer":{"to":"…","reason":"…"}}
+	EventTransferFailed = "transfer_failed"
 )
 
 // ConnectedMessage is the first message of a stream.
@@ -120,6 +127,22 @@ type MarkPayload struct {
 	Name string `json:"name"`
 }
 
+// TransferFailedMessage tells the assistant that a transfer did not
+// happen and the caller is back with it.
+type TransferFailedMessage struct {
+	Event          string                `json:"event"`
+	StreamSID      string                `json:"streamSid"`
+	SequenceNumber string                `json:"sequenceNumber"`
+	Transfer       TransferFailedPayload `json:"transfer"`
+}
+
+// TransferFailedPayload is the `transfer` object of a
+// TransferFailedMessage: the target asked for and why it failed.
+type TransferFailedPayload struct {
+	To     string `json:"to"`
+	Reason string `json:"reason"`
+}
+
 // StopMessage ends the stream.
 type StopMessage struct {
 	Event          string      `json:"event"`
@@ -140,9 +163,13 @@ const (
 	ParamTo   = "to"
 	// ParamFromNumber and ParamToNumber repeat From and To under the names
 	// some runtimes read (Pipecat's runner: from_number, to_number).
-	ParamFromNumber     = "from_number"
-	ParamToNumber       = "to_number"
-	ParamCallID         = "call_id"
+	ParamFromNumber = "from_number"
+	ParamToNumber   = "to_number"
+	ParamCallID     = "call_id"
+	// ParamCallSID is the call's id at the switch or provider: the
+	// FreeSWITCH channel UUID of a SIP call, the provider's call id of a
+	// hosted one (the record's call_sid).
+	ParamCallSID        = "call_sid"
 	ParamAssistantID    = "assistant_id"
 	ParamDirection      = "direction"
 	ParamWelcomeMessage = "welcome_message"
@@ -161,7 +188,8 @@ type StartInfo struct {
 	// CallSID is reported as start.callSid; empty means "CA" + the 32 hex
 	// digits of CallID when CallID is a UUID, else "CA" + random hex.
 	CallSID string
-	// CallID is the FreeSWITCH channel UUID (customParameters.call_id).
+	// CallID is sipbridge's call id, the id of the call's record in the
+	// API (customParameters.call_id).
 	CallID string
 	// From and To are the caller and called numbers (E.164 when known).
 	From, To string

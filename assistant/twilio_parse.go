@@ -47,12 +47,16 @@ type AssistantMessage struct {
 	// TransferTo is the target of a transfer: a sip: URI or a phone number
 	// (never empty; not validated here).
 	TransferTo string
+	// Immediate is a hangup's "immediate": true hangs up at once, false
+	// (the default) once the audio sent before the hangup has played.
+	Immediate bool
 }
 
 // ParseAssistantMessage decodes one websocket text message from the
 // assistant. It requires only what the event needs: media → a non-empty
 // base64 media.payload (padded or not), mark → a non-empty mark.name,
-// transfer → a non-empty transfer.to; clear and hangup need nothing. Unknown
+// transfer → a non-empty transfer.to; clear and hangup need nothing (a
+// hangup's optional immediate must be a boolean). Unknown
 // members are ignored; member names are matched exactly. Errors wrap
 // ErrMalformedMessage or ErrBadPayload, or are an *UnknownEventError.
 func ParseAssistantMessage(data []byte) (AssistantMessage, error) {
@@ -108,7 +112,13 @@ func ParseAssistantMessage(data []byte) (AssistantMessage, error) {
 			return AssistantMessage{}, fmt.Errorf("%w: transfer: empty to", ErrMalformedMessage)
 		}
 		m.TransferTo = tr.To
-	case EventClear, EventHangup:
+	case EventHangup:
+		if raw, ok := top["immediate"]; ok {
+			if err := json.Unmarshal(raw, &m.Immediate); err != nil {
+				return AssistantMessage{}, fmt.Errorf("%w: hangup: immediate is not a boolean", ErrMalformedMessage)
+			}
+		}
+	case EventClear:
 	default:
 		return AssistantMessage{}, &UnknownEventError{Event: m.Event}
 	}
@@ -165,6 +175,8 @@ type StreamMessage struct {
 	DTMF           *DTMFPayload  `json:"dtmf,omitempty"`
 	Mark           *MarkPayload  `json:"mark,omitempty"`
 	Stop           *StopPayload  `json:"stop,omitempty"`
+	// Transfer is set on transfer_failed.
+	Transfer *TransferFailedPayload `json:"transfer,omitempty"`
 }
 
 // ParseStreamMessage decodes one message of the sipbridge → assistant
@@ -189,6 +201,8 @@ func ParseStreamMessage(data []byte) (StreamMessage, error) {
 		missing = m.Mark == nil
 	case EventStop:
 		missing = m.Stop == nil
+	case EventTransferFailed:
+		missing = m.Transfer == nil
 	case "":
 		return StreamMessage{}, fmt.Errorf("%w: no event", ErrMalformedMessage)
 	default:

@@ -32,6 +32,8 @@ func TestParseAssistantMessage(t *testing.T) {
 		{"transfer", `{"event":"transfer","transfer":{"to":"+16478491000"}}`,
 			AssistantMessage{Event: "transfer", TransferTo: "+16478491000"}, nil},
 		{"hangup", `{"event":"hangup"}`, AssistantMessage{Event: "hangup"}, nil},
+		{"hangup immediate", `{"event":"hangup","immediate":true}`, AssistantMessage{Event: "hangup", Immediate: true}, nil},
+		{"hangup not immediate", `{"event":"hangup","immediate":false}`, AssistantMessage{Event: "hangup"}, nil},
 
 		// Rejected: what the event needs is missing or broken.
 		{"not json", `hello`, AssistantMessage{}, ErrMalformedMessage},
@@ -51,6 +53,7 @@ func TestParseAssistantMessage(t *testing.T) {
 		{"mark without mark", `{"event":"mark"}`, AssistantMessage{}, ErrMalformedMessage},
 		{"transfer without to", `{"event":"transfer","transfer":{"to":""}}`, AssistantMessage{}, ErrMalformedMessage},
 		{"transfer without object", `{"event":"transfer","to":"+1"}`, AssistantMessage{}, ErrMalformedMessage},
+		{"hangup immediate not a boolean", `{"event":"hangup","immediate":"yes"}`, AssistantMessage{}, ErrMalformedMessage},
 		{"unknown event", `{"event":"connected","protocol":"Call"}`, AssistantMessage{}, ErrUnknownEvent},
 		{"event names are case sensitive", `{"event":"Media","media":{"payload":"` + b64 + `"}}`, AssistantMessage{}, ErrUnknownEvent},
 	}
@@ -138,6 +141,8 @@ func FuzzParseAssistantMessage(f *testing.F) {
 		`{"event":"clear"}`,
 		`{"event":"transfer","transfer":{"to":"sip:a@b"}}`,
 		`{"event":"hangup"}`,
+		`{"event":"hangup","immediate":true}`,
+		`{"event":"hangup","immediate":"1"}`,
 		`{"event":"media","media":{"payload":"a$b%"}}`,
 		`{"event":"media","media":null}`,
 		`{"event":"x"}`,
@@ -195,6 +200,7 @@ func FuzzParseStreamMessage(f *testing.F) {
 		`{"event":"media","sequenceNumber":"2","media":{"track":"inbound","chunk":"1","timestamp":"20","payload":"/w=="},"streamSid":"MZ1"}`,
 		`{"event":"stop","stop":{}}`,
 		`{"event":"dtmf","dtmf":{"digit":"#"}}`,
+		`{"event":"transfer_failed","sequenceNumber":"3","streamSid":"MZ1","transfer":{"to":"sip:a@b","reason":"REFER answered 603"}}`,
 		`{}`,
 	} {
 		f.Add([]byte(s))

@@ -225,6 +225,23 @@ func (s *Stream) SendMark(name string) error {
 	})
 }
 
+// SendTransferFailed tells the assistant that the transfer to `to` failed
+// (reason says why) and the caller is back on its stream.
+func (s *Stream) SendTransferFailed(to, reason string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	s.seq++
+	return s.writeJSONLocked(TransferFailedMessage{
+		Event:          EventTransferFailed,
+		StreamSID:      s.info.StreamSID,
+		SequenceNumber: strconv.FormatInt(s.seq, 10),
+		Transfer:       TransferFailedPayload{To: to, Reason: reason},
+	})
+}
+
 // Stop sends the `stop` message; nothing more can be sent afterwards (the
 // assistant's messages still arrive until Close). Call Close afterwards.
 func (s *Stream) Stop() error {

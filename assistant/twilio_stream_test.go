@@ -235,6 +235,9 @@ func TestSendMediaCountersAndOtherMessages(t *testing.T) {
 	if err := s.SendMedia([]byte{1}); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SendTransferFailed("sip:agent@pbx.example.com", "REFER answered 603"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +252,8 @@ func TestSendMediaCountersAndOtherMessages(t *testing.T) {
 		{"dtmf", "5", "", ""},
 		{"mark", "6", "", ""},
 		{"media", "7", "4", "560"},
-		{"stop", "8", "", ""},
+		{"transfer_failed", "8", "", ""},
+		{"stop", "9", "", ""},
 	}
 	for i, w := range wants {
 		m := readStreamMessage(t, sc)
@@ -275,6 +279,10 @@ func TestSendMediaCountersAndOtherMessages(t *testing.T) {
 		case "mark":
 			if m.Mark.Name != "utterance-1" {
 				t.Errorf("mark = %+v", *m.Mark)
+			}
+		case "transfer_failed":
+			if *m.Transfer != (TransferFailedPayload{To: "sip:agent@pbx.example.com", Reason: "REFER answered 603"}) {
+				t.Errorf("transfer_failed = %+v", *m.Transfer)
 			}
 		case "stop":
 			if *m.Stop != (StopPayload{AccountSID: "ACacct", CallSID: "CAcall"}) {

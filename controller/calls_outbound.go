@@ -273,8 +273,6 @@ func (s *callSession) runOutbound() {
 	defer s.c.remove(s)
 	defer s.cleanup()
 	defer s.exit()
-	s.info.CallID = s.uuid
-	s.info.Extra[assistant.ParamCallID] = s.uuid
 	if s.connectAssistant() {
 		if s.assistant.RecordingEnabled {
 			s.startRecording()
@@ -294,6 +292,17 @@ func (s *callSession) connectAssistant() bool {
 		assistant.WithLogger(s.log), assistant.WithNetDialContext(addressPolicy(s.c.opts.AddressPolicy).DialContext)},
 		s.c.opts.DialOptions...)
 	s.info.AccountSID = TwilioAccountSID(s.rec.OrgID)
+	// call_id is the record's id, the one the API knows; the channel's
+	// UUID stays available as call_sid (either finds the call in the API).
+	s.info.CallID = s.id
+	if s.info.Extra == nil {
+		s.info.Extra = map[string]string{}
+	}
+	s.info.Extra[assistant.ParamCallID] = s.id
+	s.info.Extra[assistant.ParamCallSID] = s.uuid
+	if hex := strings.ReplaceAll(s.uuid, "-", ""); len(hex) == 32 {
+		s.info.CallSID = "CA" + hex // start.callSid: Twilio's shape, from the channel as before
+	}
 	st, err := assistant.Dial(dialCtx, s.assistant.StreamURL, s.info, opts...)
 	if err != nil {
 		s.log.Warn("assistant unreachable", "err", err)

@@ -109,6 +109,7 @@ type callSession struct {
 	connected    bool
 	transferred  bool          // the call left the assistant (bridge or REFER)
 	refering     *pendingRefer // a REFER sent and not yet decided
+	bridging     *transferPlan // the transfer whose bridge leg is dialling
 	ending       bool          // we asked FreeSWITCH to hang up
 	endReason    string
 	recordPath   string
@@ -267,9 +268,8 @@ func (s *callSession) start(park *esl.Event) {
 		return
 	}
 	s.assistant = a
-	s.info = assistant.StartInfo{CallID: s.uuid, From: from, To: route.DID.DID, AssistantID: a.ID,
+	s.info = assistant.StartInfo{From: from, To: route.DID.DID, AssistantID: a.ID,
 		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park)}
-	s.info.Extra[assistant.ParamCallID] = s.uuid
 	if !s.connectAssistant() {
 		return
 	}
@@ -339,7 +339,7 @@ func (s *callSession) closePipe() {
 // endIfPlayed ends a call whose assistant closed normally once the audio
 // it sent has been heard (or at endBy).
 func (s *callSession) endIfPlayed() {
-	if !s.endWhenPlayed || s.ending || s.transferred {
+	if !s.endWhenPlayed || s.ending || s.transferred || s.transferPending() {
 		return
 	}
 	if s.c.opts.Now().Before(s.endBy) {
@@ -355,8 +355,22 @@ func (s *callSession) endIfPlayed() {
 			}
 		}
 	}
-	s.log.Info("assistant ended the call")
-	s.kill(causeNormal, "assistant ended the call")
+	reason := "assistant ended the call"
+	if s.endReason != "" {
+		reason = s.endReason
+	}
+	s.log.Info(reason)
+	s.kill(causeNormal, reason)
+}
+
+// hangupWait bounds how long an assistant's hangup waits for the audio it
+// sent before to be heard.
+const hangupWait = 30 * time.Second
+
+// transferPending: a REFER or a bridge leg is under way, its outcome not
+// yet known.
+func (s *callSession) transferPending() bool {
+	return s.refering != nil || s.dialing.Load()
 }
 
 // xHeaders returns the INVITE's X- headers by name (variable_sip_h_X-…),
@@ -536,6 +550,14 @@ func (s *callSession) loop() {
 		case m, ok := <-msgs:
 			if !ok {
 				err := s.stream.Err()
+				if s.transferPending() {
+					// The assistant let go of a call being transferred: the
+					// transfer's outcome decides (a failed one hangs up).
+					s.event("assistant_ended", db.JSONMap{"close": fmt.Sprint(err), "during": "transfer"})
+					s.stream = nil
+					s.asst.Store(nil)
+					continue
+				}
 				if assistant.IsNormalClose(err) && !s.ending && !s.transferred {
 					// The assistant's way to end the call (Twilio: the
 					// server closing a <Connect><Stream>): play what it
@@ -733,12 +755,33 @@ func (s *callSession) handleAssistant(m assistant.AssistantMessage) {
 	case assistant.EventTransfer:
 		s.event("transfer_requested", db.JSONMap{"to": m.TransferTo, "by": "assistant"})
 		if err := s.transfer(m.TransferTo, ""); err != nil {
+			// Refused before anything was tried (target, destination
+			// rules, address policy, a transfer already under way).
 			s.log.Warn("transfer refused", "to", m.TransferTo, "err", err)
+			if s.stream != nil {
+				if err := s.stream.SendTransferFailed(m.TransferTo, err.Error()); err != nil {
+					s.log.Debug("transfer_failed not sent", "err", err)
+				}
+			}
 		}
 	case assistant.EventHangup:
-		s.event("hangup_requested", db.JSONMap{"by": "assistant"})
+		s.event("hangup_requested", db.JSONMap{"by": "assistant", "immediate": m.Immediate})
 		s.closeAssistant(true)
-		s.kill(causeNormal, "assistant hung up")
+		if s.transferPending() {
+			// The transfer decides: the caller leaves with it, or, when it
+			// fails, with no assistant left the call is hung up then.
+			return
+		}
+		if m.Immediate {
+			s.kill(causeNormal, "assistant hung up")
+			return
+		}
+		// The goodbye the assistant sent before its hangup is heard to
+		// its end first (at most hangupWait).
+		s.endReason = "assistant hung up"
+		s.endWhenPlayed = true
+		s.endBy = s.c.opts.Now().Add(min(s.playbackLeft()+2*time.Second, hangupWait))
+		s.endIfPlayed()
 	}
 }
 

@@ -148,19 +148,10 @@ func (s *callSession) transfer(to, mode string) error {
 	return nil
 }
 
-// runTransfer lets the assistant go and starts the REFER or the bridge.
+// runTransfer starts the REFER or the bridge. The assistant keeps the
+// caller (its stream, the playback, the caller's audio) until the outcome
+// is known: leaveAssistant on success, transferFailed otherwise.
 func (s *callSession) runTransfer(p *transferPlan) {
-	s.closeAssistant(true)
-	s.transferred = true
-	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
-	_, _ = s.api("uuid_break " + s.uuid + " all")
-	// After the break, which also drops a broadcast of the pipe not yet
-	// started: removed before FreeSWITCH opened it, it would log an error.
-	s.closePipe()
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
 	if p.referURI != "" {
 		if s.answeredAt.IsZero() {
 			// A REFER needs a dialog: answer the caller first.
@@ -172,6 +163,41 @@ func (s *callSession) runTransfer(p *transferPlan) {
 		return
 	}
 	s.startBridge(p)
+}
+
+// leaveAssistant ends the assistant's part once a transfer has succeeded:
+// its stream, the caller's audio stream and the playback.
+func (s *callSession) leaveAssistant() {
+	s.closeAssistant(true)
+	s.transferred = true
+	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
+	_, _ = s.api("uuid_break " + s.uuid + " all")
+	// After the break, which also drops a broadcast of the pipe not yet
+	// started: removed before FreeSWITCH opened it, it would log an error.
+	s.closePipe()
+	if s.fs != nil {
+		_ = s.fs.Close()
+		s.fs = nil
+	}
+}
+
+// transferFailed: nobody took the call. With its assistant still there the
+// conversation goes on (the assistant is told with transfer_failed); a call
+// with no assistant left (a fault's fallback, an assistant that hung up or
+// went away meanwhile) is hung up.
+func (s *callSession) transferFailed(p *transferPlan, reason string) {
+	s.event("transfer_failed", db.JSONMap{"to": p.to, "reason": reason})
+	if s.ending {
+		return
+	}
+	if s.stream == nil {
+		s.kill(causeNormal, "transfer to "+p.to+" failed: "+reason)
+		return
+	}
+	s.log.Warn("transfer failed: the caller is back with the assistant", "to", p.to, "reason", reason)
+	if err := s.stream.SendTransferFailed(p.to, reason); err != nil {
+		s.log.Debug("transfer_failed not sent", "err", err)
+	}
 }
 
 func (s *callSession) trunk() *db.SIPTrunk {
@@ -327,6 +353,7 @@ func (s *callSession) referDone(accepted bool, detail string) {
 	p := r.plan
 	if accepted {
 		s.event("refer_accepted", db.JSONMap{"refer_to": p.referURI, "reply": detail})
+		s.leaveAssistant()
 		s.kill("BLIND_TRANSFER", "transferred by REFER to "+p.referURI)
 		return
 	}
@@ -337,7 +364,7 @@ func (s *callSession) referDone(accepted bool, detail string) {
 		if p.dialErr != nil {
 			reason += "; bridging " + p.bridgeTo + " impossible: " + p.dialErr.Error()
 		}
-		s.kill(causeNormal, reason)
+		s.transferFailed(p, reason)
 		return
 	}
 	s.event("transfer_fallback", db.JSONMap{"to": p.bridgeTo, "mode": "bridge", "after": "refer declined"})
@@ -405,6 +432,7 @@ func (s *callSession) startBridge(p *transferPlan) {
 	if s.ending {
 		return
 	}
+	s.bridging = p
 	s.event("bridge_dialing", db.JSONMap{"to": p.bridgeTo, "dial_string": p.dial})
 	s.dialing.Store(true)
 	s.dialID.Store(p.dialID)
@@ -448,13 +476,21 @@ func (s *callSession) onDialDone(r request) {
 		killAnswered(s.c, r.out)
 		return
 	}
+	p := s.bridging
+	s.bridging = nil
+	if p == nil {
+		p = &transferPlan{to: r.to, bridgeTo: r.to}
+	}
 	leg, ok := strings.CutPrefix(r.out, "+OK ")
 	if r.err != nil || !ok || leg == "" {
 		cause := strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR"))
-		s.event("transfer_failed", db.JSONMap{"to": r.to, "cause": cause, "error": fmt.Sprint(r.err)})
-		s.kill(causeNormal, "transfer to "+r.to+" failed: "+cause)
+		if cause == "" && r.err != nil {
+			cause = r.err.Error()
+		}
+		s.transferFailed(p, "no answer from "+r.to+": "+cause)
 		return
 	}
+	s.leaveAssistant()
 	s.c.addLeg(leg, s)
 	if s.answeredAt.IsZero() {
 		// Still ringing (an unreachable assistant's fallback): the caller is

@@ -265,16 +265,38 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 			case assistant.EventTransfer:
 				c.event("transfer_requested", db.JSONMap{"to": m.TransferTo, "by": "assistant"})
 				if err := c.providerTransfer(context.Background(), m.TransferTo); err != nil {
+					// Refused before the provider took the call away (our
+					// checks, or its API's error): the stream is still up,
+					// the conversation goes on.
 					c.log.Warn("transfer failed", "to", m.TransferTo, "err", err)
+					if err := st.SendTransferFailed(m.TransferTo, err.Error()); err != nil {
+						c.log.Debug("transfer_failed not sent", "err", err)
+					}
 				}
 			case assistant.EventHangup:
-				c.event("hangup_requested", db.JSONMap{"by": "assistant"})
+				c.event("hangup_requested", db.JSONMap{"by": "assistant", "immediate": m.Immediate})
 				c.setReason("assistant hung up")
 				closeAssistant(true)
-				_ = c.providerHangup(context.Background())
+				if m.Immediate {
+					_ = c.providerHangup(context.Background())
+					continue
+				}
+				// The provider plays what the assistant sent first: a mark
+				// behind it, the hangup when it comes back (or at endBy).
+				marks, merr := out.mark(hostedEndMark)
+				if merr != nil || slices.Contains(marks, hostedEndMark) {
+					hangupNow()
+				} else {
+					endBy = time.After(hostedEndWait)
+				}
 			}
 		case <-tick:
-			sendMarks(out.tick())
+			marks := out.tick()
+			if endBy != nil && slices.Contains(marks, hostedEndMark) {
+				hangupNow()
+				continue
+			}
+			sendMarks(marks)
 		}
 	}
 }
@@ -302,6 +324,11 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 	}
 	c.mu.Unlock()
 	info.AccountSID = TwilioAccountSID(c.orgID)
+	// call_id is sipbridge's id (info.CallID); the provider's own id of the
+	// call, when known, is call_sid, as a SIP call's channel UUID is.
+	if sid := c.providerSID(); sid != "" {
+		info.Extra[assistant.ParamCallSID] = sid
+	}
 	return assistant.Dial(ctx, c.assistant.StreamURL, info, opts...)
 }
 

@@ -168,3 +168,30 @@ func TestCallEvents(t *testing.T) {
 		}
 	})
 }
+
+// A call is found by its id or by its call_sid (the channel UUID an
+// assistant may hold), never in another organization.
+func TestFindCallByIDOrCallSID(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, g)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		other, _, _ := s.EnsureOrg(ctx, "other")
+		c := &db.Call{OrgID: org.ID, CallSID: "6f1c2b8e-0d4a-4c55-9a51-3f0e2f6b7c11", Direction: db.DirectionInbound, Status: db.CallInProgress}
+		if err := s.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		for _, ref := range []string{c.ID, c.CallSID} {
+			got, err := s.FindCall(ctx, org.ID, ref)
+			if err != nil || got.ID != c.ID {
+				t.Fatalf("FindCall(%q) = %v, %v; want call %s", ref, got, err, c.ID)
+			}
+			if _, err := s.FindCall(ctx, other.ID, ref); !errors.Is(err, db.ErrNotFound) {
+				t.Fatalf("another organization finds the call by %q: %v", ref, err)
+			}
+		}
+		if _, err := s.FindCall(ctx, org.ID, "no-such-call"); !errors.Is(err, db.ErrNotFound) {
+			t.Fatalf("unknown ref: %v", err)
+		}
+	})
+}

@@ -43,6 +43,7 @@ type AssistantConn struct {
 	times    []time.Time // arrival of each media message
 	marks    []string
 	dtmf     []string
+	failed   []map[string]string // transfer_failed's transfer objects
 	stopped  bool
 }
 
@@ -118,6 +119,7 @@ func (c *AssistantConn) read() {
 			DTMF struct {
 				Digit string `json:"digit"`
 			} `json:"dtmf"`
+			Transfer map[string]string `json:"transfer"`
 		}
 		if json.Unmarshal(data, &m) != nil {
 			continue
@@ -138,6 +140,8 @@ func (c *AssistantConn) read() {
 			c.dtmf = append(c.dtmf, m.DTMF.Digit)
 		case "stop":
 			c.stopped = true
+		case "transfer_failed":
+			c.failed = append(c.failed, m.Transfer)
 		}
 		c.mu.Unlock()
 	}
@@ -262,6 +266,14 @@ func (c *AssistantConn) DTMF() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]string(nil), c.dtmf...)
+}
+
+// TransferFailed returns the transfer objects ({to, reason}) of the
+// transfer_failed messages received so far.
+func (c *AssistantConn) TransferFailed() []map[string]string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]map[string]string(nil), c.failed...)
 }
 
 // Stopped reports whether a stop arrived.

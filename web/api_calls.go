@@ -122,11 +122,22 @@ func (s *Server) listCalls(c echo.Context) error {
 }
 
 func (s *Server) getCall(c echo.Context) error {
-	call, err := s.store.GetCall(c.Request().Context(), orgID(c), c.Param("id"))
+	call, err := s.lookupCall(c.Request().Context(), orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
 	return c.JSON(http.StatusOK, callViewOf(call))
+}
+
+// lookupCall finds one of the organization's calls by sipbridge's call id
+// or, failing that, by its call_sid (the FreeSWITCH channel UUID of a SIP
+// call, the provider's id of a hosted one): an assistant may hold either.
+func (s *Server) lookupCall(ctx context.Context, org int64, ref string) (*db.Call, error) {
+	call, err := s.store.GetCall(ctx, org, ref)
+	if errors.Is(err, db.ErrNotFound) && ref != "" && len(ref) <= 128 {
+		return s.store.FindCall(ctx, org, ref)
+	}
+	return call, err
 }
 
 func callLookupError(err error) error {
@@ -138,10 +149,11 @@ func callLookupError(err error) error {
 
 func (s *Server) callEvents(c echo.Context) error {
 	ctx := c.Request().Context()
-	if _, err := s.store.GetCall(ctx, orgID(c), c.Param("id")); err != nil {
+	call, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
+	if err != nil {
 		return callLookupError(err)
 	}
-	evs, err := s.store.CallEvents(ctx, orgID(c), c.Param("id"))
+	evs, err := s.store.CallEvents(ctx, orgID(c), call.ID)
 	if err != nil {
 		return err
 	}
@@ -199,7 +211,7 @@ func (s *Server) transferLive(ctx context.Context, org int64, call *db.Call, to,
 
 func (s *Server) hangupCall(c echo.Context) error {
 	ctx := c.Request().Context()
-	call, err := s.store.GetCall(ctx, orgID(c), c.Param("id"))
+	call, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
@@ -212,7 +224,7 @@ func (s *Server) hangupCall(c echo.Context) error {
 func (s *Server) transferCall(c echo.Context) error {
 	// Another organization's call answers 404 before anything is validated.
 	ctx := c.Request().Context()
-	call, err := s.store.GetCall(ctx, orgID(c), c.Param("id"))
+	call, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
@@ -234,7 +246,7 @@ func (s *Server) transferCall(c echo.Context) error {
 
 // callRecording streams the call's WAV recording to its own organization.
 func (s *Server) callRecording(c echo.Context) error {
-	call, err := s.store.GetCall(c.Request().Context(), orgID(c), c.Param("id"))
+	call, err := s.lookupCall(c.Request().Context(), orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}

@@ -260,6 +260,7 @@ type assistantConn struct {
 	stamps  []int    // media timestamps (ms)
 	marks   []string
 	dtmf    []string
+	failed  []assistant.TransferFailedPayload // transfer_failed messages
 	stopped bool
 	closed  chan struct{}
 }
@@ -320,6 +321,7 @@ func (c *assistantConn) read() {
 			DTMF struct {
 				Digit string `json:"digit"`
 			} `json:"dtmf"`
+			Transfer assistant.TransferFailedPayload `json:"transfer"`
 		}
 		if json.Unmarshal(data, &m) != nil {
 			continue
@@ -341,6 +343,8 @@ func (c *assistantConn) read() {
 			c.dtmf = append(c.dtmf, m.DTMF.Digit)
 		case "stop":
 			c.stopped = true
+		case "transfer_failed":
+			c.failed = append(c.failed, m.Transfer)
 		}
 		c.mu.Unlock()
 	}
@@ -369,6 +373,13 @@ func (c *assistantConn) snapshot() (events []string, media [][]byte, stamps []in
 	defer c.mu.Unlock()
 	return append([]string(nil), c.events...), append([][]byte(nil), c.media...), append([]int(nil), c.stamps...),
 		append([]string(nil), c.marks...), append([]string(nil), c.dtmf...), c.start, c.stopped
+}
+
+// transferFailed returns the transfer_failed messages received so far.
+func (c *assistantConn) transferFailed() []assistant.TransferFailedPayload {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]assistant.TransferFailedPayload(nil), c.failed...)
 }
 
 func (c *assistantConn) mediaCount() int {

@@ -55,7 +55,8 @@ func TestInboundCallReachesAssistant(t *testing.T) {
 		t.Fatalf("first messages %v, want connected, start", events[:2])
 	}
 	params, _ := start["customParameters"].(map[string]any)
-	want := map[string]string{"from": "+14165550100", "to": "+16478491000", "direction": "inbound", "call_id": uuid,
+	want := map[string]string{"from": "+14165550100", "to": "+16478491000", "direction": "inbound", "call_sid": uuid,
+		"call_id":      ce.waitCall(uuid, db.CallInProgress, time.Second).ID,
 		"assistant_id": ce.assistant.ID, "welcome_message": "Hello from Acme", "X-Custom-Tag": "abc123"}
 	for k, v := range want {
 		if params[k] != v {

@@ -48,7 +48,8 @@ func TestInitiateFailsOverToTheNextTrunk(t *testing.T) {
 	_, media, _, _, _, start, _ := ac.snapshot()
 	p, _ := start["customParameters"].(map[string]any)
 	if p["direction"] != "outbound" || p["to"] != "+14165550199" || p["from"] != "+16478491000" || p["agenda"] != "confirm the appointment" ||
-		p["customer_name"] != "Ada" || p["welcome_message"] != "Hi, this is Acme calling" || p["call_id"] != sid {
+		p["customer_name"] != "Ada" || p["welcome_message"] != "Hi, this is Acme calling" ||
+		p["call_id"] != r.Body["call_id"] || p["call_sid"] != sid {
 		t.Fatalf("customParameters %v", p)
 	}
 	if f := assistant.DominantFrequency(decodeMulaw(media[5:]), 8000, 300, 440, 1000); f != 440 {

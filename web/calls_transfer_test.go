@@ -175,6 +175,15 @@ func TestTransferRefusedLeavesTheCallAlone(t *testing.T) {
 	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "sip:alice@pbx.example.com", "mode": "bridge"}); r.Status != 400 || r.errField() != "mode" {
 		t.Fatalf("bridge to a non-number: %d %s", r.Status, r.Raw)
 	}
+	// The assistant's own transfer refused the same way is answered with
+	// transfer_failed naming the rule.
+	_ = ac.send(map[string]any{"event": "transfer", "transfer": map[string]any{"to": "+14165550199"}})
+	if !waitUntil(2*time.Second, func() bool { return len(ac.transferFailed()) > 0 }) {
+		t.Fatal("the assistant's refused transfer got no transfer_failed")
+	}
+	if f := ac.transferFailed()[0]; f.To != "+14165550199" || !strings.Contains(f.Reason, "allow-list") {
+		t.Fatalf("transfer_failed %+v", f)
+	}
 	n := ac.mediaCount()
 	if !waitUntil(2*time.Second, func() bool { return ac.mediaCount() > n+10 }) {
 		t.Fatal("the assistant stopped hearing the caller after a refused transfer")

@@ -81,10 +81,10 @@ func (s *Server) routes() {
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/calls/initiate", Summary: "Alias of /api/v1/calls/initiate (same API key)", Tag: "calls", Auth: true,
 		Req: initiateInput{}, Resp: initiateResult{}, Status: 200}, s.initiateCall, s.auth)
 	a(http.MethodGet, "/calls", "List calls, newest first", "calls", nil, listBody[callView]{}, 200, s.listCalls, callQ...)
-	a(http.MethodGet, "/calls/:id", "Get a call record", "calls", nil, callView{}, 200, s.getCall)
+	a(http.MethodGet, "/calls/:id", "Get a call record by its id or its call_sid (channel UUID or provider id)", "calls", nil, callView{}, 200, s.getCall)
 	a(http.MethodGet, "/calls/:id/events", "A call's timeline", "calls", nil, listBody[callEventView]{}, 200, s.callEvents)
 	a(http.MethodPost, "/calls/:id/hangup", "Hang up a live call", "calls", nil, callAccepted{}, 202, s.hangupCall)
-	a(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
+	a(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks; if nobody takes it the caller stays with the assistant (transfer_failed)", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
 	a(http.MethodGet, "/calls/:id/recording", "Download the call's stereo WAV recording (caller left, assistant right)", "calls", nil, nil, 200, s.callRecording)
 	s.smsRoutes(api)
 }

@@ -1,0 +1,93 @@
+package web_test
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// twilioStreamedCall answers a Twilio call and connects its media stream
+// and the assistant.
+func twilioStreamedCall(t *testing.T, he *hostedEnv, sid, streamSid string) (*db.Call, *providerWS, *assistantConn) {
+	t.Helper()
+	he.twilio.SetCallStatus(sid, "in-progress")
+	rec, streamURL, token := he.twilioAnswer(sid)
+	tw := dialProvider(t, streamURL)
+	tw.sendJSON(map[string]any{"event": "start", "streamSid": streamSid, "start": map[string]any{"streamSid": streamSid, "callSid": sid,
+		"customParameters": map[string]string{"call_id": rec.ID, "token": token}}})
+	return rec, tw, he.asst.next(3 * time.Second)
+}
+
+// An assistant's goodbye then hangup on a Twilio call: the call is ended
+// (Status=completed) only once Twilio has played the goodbye, i.e. sent
+// back the mark sipbridge put behind it; "immediate": true ends it at
+// once. The assistant's call_id is sipbridge's, call_sid Twilio's.
+func TestHostedAssistantHangupAfterGoodbye(t *testing.T) {
+	he := newHostedEnv(t)
+	const sid = "CA00000000000000000000000000000021"
+	rec, tw, ac := twilioStreamedCall(t, he, sid, "MZ21")
+	var start map[string]any
+	waitUntil(2*time.Second, func() bool { _, _, _, _, _, start, _ = ac.snapshot(); return start != nil })
+	if p, _ := start["customParameters"].(map[string]any); p["call_id"] != rec.ID || p["call_sid"] != sid {
+		t.Fatalf("customParameters %v, want call_id %s and call_sid %s", p, rec.ID, sid)
+	}
+	speakTone(ac, 880, 5)
+	_ = ac.send(map[string]any{"event": "hangup"})
+	for i := 0; i < 5; i++ {
+		tw.next(2*time.Second, "media")
+	}
+	_, mk, _ := tw.next(2*time.Second, "mark")
+	name, _ := mk["mark"].(map[string]any)["name"].(string)
+	time.Sleep(300 * time.Millisecond)
+	if u := he.twilio.CallUpdates(); len(u) != 0 {
+		t.Fatalf("the call was updated %+v before Twilio played the goodbye", u)
+	}
+	tw.sendJSON(map[string]any{"event": "mark", "streamSid": "MZ21", "sequenceNumber": "9", "mark": map[string]any{"name": name}})
+	if f, ok := he.twilio.WaitCallUpdate(sid, "Status", 2*time.Second); !ok || f.Get("Status") != "completed" {
+		t.Fatalf("after the goodbye played: updates %+v, want Status=completed", he.twilio.CallUpdates())
+	}
+	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ21", "stop": map[string]any{"callSid": sid}})
+	if done := he.waitCall(sid, db.CallCompleted, 2*time.Second); done.Reason != "assistant hung up" {
+		t.Fatalf("reason %q", done.Reason)
+	}
+
+	const sid2 = "CA00000000000000000000000000000022"
+	_, _, ac2 := twilioStreamedCall(t, he, sid2, "MZ22")
+	speakTone(ac2, 880, 50)
+	_ = ac2.send(map[string]any{"event": "hangup", "immediate": true})
+	if f, ok := he.twilio.WaitCallUpdate(sid2, "Status", time.Second); !ok || f.Get("Status") != "completed" {
+		t.Fatalf("immediate hangup: updates %+v", he.twilio.CallUpdates())
+	}
+}
+
+// A transfer Twilio refuses (21220: the call is not in progress any more,
+// as far as Twilio knows) leaves the stream up: the assistant is told
+// transfer_failed with Twilio's reason and keeps hearing the caller.
+func TestHostedTransferRefusedReturnsToAssistant(t *testing.T) {
+	he := newHostedEnv(t)
+	const sid = "CA00000000000000000000000000000023"
+	_, tw, ac := twilioStreamedCall(t, he, sid, "MZ23")
+	he.twilio.SetCallStatus(sid, "completed")
+	_ = ac.send(map[string]any{"event": "transfer", "transfer": map[string]any{"to": "sip:desk@pbx.example.com"}})
+	if !waitUntil(2*time.Second, func() bool { return len(ac.transferFailed()) > 0 }) {
+		t.Fatal("the assistant was not told transfer_failed")
+	}
+	if f := ac.transferFailed()[0]; f.To != "sip:desk@pbx.example.com" || !strings.Contains(f.Reason, "21220") {
+		t.Fatalf("transfer_failed %+v", f)
+	}
+	before := ac.mediaCount()
+	for _, f := range mulawTone(440, 10) {
+		tw.sendJSON(map[string]any{"event": "media", "streamSid": "MZ23", "media": map[string]any{"track": "inbound", "payload": base64.StdEncoding.EncodeToString(f)}})
+	}
+	if !waitMedia(ac, before+10, 2*time.Second) {
+		t.Fatalf("the caller's audio no longer reaches the assistant: %d frames, want %d", ac.mediaCount(), before+10)
+	}
+	select {
+	case <-ac.closed:
+		t.Fatal("the assistant's stream was closed after a refused transfer")
+	default:
+	}
+}
