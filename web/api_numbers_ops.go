@@ -239,7 +239,11 @@ type webhooksView struct {
 
 // numberParam accepts a record id or an E.164 number (URL-encoded or not).
 func (s *Server) numberParam(c echo.Context) (string, error) {
-	raw, _ := url.PathUnescape(c.Param("id"))
+	param := c.Param("id")
+	if param == "" {
+		param = c.Param("phoneNumber") // the TalkifAI BYOC paths
+	}
+	raw, _ := url.PathUnescape(param)
 	raw = strings.TrimSpace(raw)
 	if !strings.HasPrefix(raw, "+") {
 		if n, err := s.store.GetNumber(c.Request().Context(), orgID(c), raw); err == nil {

@@ -65,6 +65,15 @@ func (s *Server) routes() {
 	a(http.MethodDelete, "/byoc/phone-numbers/:id", "Delete a BYOC number and its trunk", "byoc", nil, nil, 204, s.deleteBYOC)
 	a(http.MethodPost, "/byoc/trunks/refresh", "Re-apply one BYOC number's gateway (no profile restart)", "byoc", byocRefreshInput{}, byocRefreshResult{}, 202, s.refreshBYOC)
 	a(http.MethodPost, "/byoc/trunks/refresh-all", "Re-apply every BYOC gateway of the organization", "byoc", nil, byocRefreshResult{}, 202, s.refreshAllBYOC)
+	// TalkifAI's paths for the same operations, with the same Bearer API key.
+	v1 := func(method, path, summary string, req, resp any, status int, h echo.HandlerFunc) {
+		s.handle(nil, operation{Method: method, Path: "/v1" + path, Summary: summary, Tag: "byoc", Auth: true, Req: req, Resp: resp, Status: status}, h, s.auth)
+	}
+	v1(http.MethodPost, "/byoc/phone-numbers", "Alias of POST /api/v1/byoc/phone-numbers (TalkifAI path)", byocInput{}, byocView{}, 201, s.createBYOC)
+	v1(http.MethodPut, "/byoc/phone-numbers/:phoneNumber", "Alias of PUT /api/v1/byoc/phone-numbers/{id} (TalkifAI path; phoneNumber is the E.164 number)", byocInput{}, byocView{}, 200, s.putBYOC)
+	v1(http.MethodDelete, "/byoc/phone-numbers/:phoneNumber", "Alias of DELETE /api/v1/byoc/phone-numbers/{id} (TalkifAI path)", nil, nil, 204, s.deleteBYOC)
+	v1(http.MethodPost, "/byoc/trunks/refresh", "Alias of POST /api/v1/byoc/trunks/refresh (TalkifAI path)", byocRefreshInput{}, byocRefreshResult{}, 202, s.refreshBYOC)
+	v1(http.MethodPost, "/byoc/trunks/refresh-all", "Alias of POST /api/v1/byoc/trunks/refresh-all (TalkifAI path)", nil, byocRefreshResult{}, 202, s.refreshAllBYOC)
 
 	a(http.MethodGet, "/phone-numbers", "List phone numbers", "phone-numbers", nil, listBody[numberView]{}, 200, s.listNumbers, numQ...)
 	a(http.MethodPost, "/phone-numbers", "Register a number the organization already owns (no purchase)", "phone-numbers", numberInput{}, numberView{}, 201, s.createNumber)
