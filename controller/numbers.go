@@ -229,15 +229,11 @@ func (n *Numbers) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (
 	res := &PurchaseResult{Number: rec, Details: map[string]any{}}
 	if in.Provider == db.ProviderBYOSIP {
 		if rec.SIPTrunkID == nil {
-			trunks, _, err := n.store.ListTrunks(ctx, orgID, db.Page{Limit: 1})
+			t, err := n.trunks.DefaultFor(ctx, orgID)
 			if err != nil {
 				return nil, err
 			}
-			if len(trunks) == 0 {
-				return nil, ErrNoTrunk
-			}
-			id := trunks[0].ID
-			rec.SIPTrunkID = &id
+			rec.SIPTrunkID = &t.ID
 		}
 		res.Details["sip_trunk_id"] = *rec.SIPTrunkID
 		if err := n.store.SaveNumber(ctx, rec); err != nil {

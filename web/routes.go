@@ -30,6 +30,8 @@ func (s *Server) routes() {
 
 	a(http.MethodGet, "/organization", "The caller's organization", "organization", nil, orgView{}, 200, s.getOrg)
 	a(http.MethodPut, "/organization", "Update the organization (fields sent only; secrets write-only, \"\" clears)", "organization", orgInput{}, orgView{}, 200, s.putOrg)
+	a(http.MethodGet, "/organizations/:id", "The caller's organization by id (another id: 404)", "organization", nil, orgView{}, 200, s.getOrgByID)
+	a(http.MethodPut, "/organizations/:id", "Update the caller's organization by id (another id: 404); sip_gateway, sip_username, sip_password and sip_trunk_config make its default SIP trunk", "organization", orgInput{}, orgView{}, 200, s.putOrgByID)
 
 	a(http.MethodGet, "/api-keys", "List API keys (never the keys themselves)", "api-keys", nil, listBody[apiKeyView]{}, 200, s.listKeys)
 	a(http.MethodPost, "/api-keys", "Create an API key; the key is shown once", "api-keys", apiKeyInput{}, apiKeyCreated{}, 201, s.createKey)
@@ -45,7 +47,7 @@ func (s *Server) routes() {
 	a(http.MethodPost, "/sip-trunks", "Create a SIP trunk", "sip-trunks", trunkInput{}, trunkView{}, 201, s.createTrunk)
 	a(http.MethodPost, "/sip-trunks/sync", "Reconcile the organization's trunks with FreeSWITCH now", "sip-trunks", nil, syncAccepted{}, 202, s.syncTrunks)
 	a(http.MethodGet, "/sip-trunks/:id", "Get a SIP trunk with its sync and gateway state", "sip-trunks", nil, trunkView{}, 200, s.getTrunk)
-	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only; 409 for a BYOC number's trunk: use the BYOC routes)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
+	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only; the organization's default trunk also changes what /organizations/{id} shows; 409 for a BYOC number's trunk or the environment's)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
 	a(http.MethodDelete, "/sip-trunks/:id", "Delete a SIP trunk (409 for a BYOC number's trunk: DELETE /api/v1/byoc/phone-numbers/{number})", "sip-trunks", nil, nil, 204, s.deleteTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/enable", "Enable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.enableTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/disable", "Disable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.disableTrunk)
