@@ -132,13 +132,14 @@ func (t *Trunks) SetOrgTrunk(ctx context.Context, orgID int64, in OrgTrunkSettin
 			return nil, err
 		}
 		tr.GatewayName = gw
-		err = t.store.CreateTrunk(ctx, tr)
+		if err := t.store.CreateTrunk(ctx, tr); err != nil {
+			return nil, err
+		}
 	} else {
 		tr.Status = nil
-		err = t.store.UpdateTrunk(ctx, tr)
-	}
-	if err != nil {
-		return nil, err
+		if err := t.store.UpdateTrunk(ctx, tr); err != nil {
+			return nil, err
+		}
 	}
 	t.Changed(orgID)
 	return t.store.GetTrunk(ctx, orgID, tr.ID)

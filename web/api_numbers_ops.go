@@ -133,7 +133,7 @@ type purchaseInput struct {
 	AssistantID        *string `json:"assistant_id"`
 	FriendlyName       *string `json:"friendly_name"`
 	MessagingProfileID *string `json:"messaging_profile_id" doc:"Telnyx"`
-	SIPTrunkID         *string `json:"sip_trunk_id" doc:"byo-sip-trunk: the trunk (default: the organization's highest-priority trunk)"`
+	SIPTrunkID         *string `json:"sip_trunk_id" doc:"byo-sip-trunk: the trunk (default: the organization's default trunk from its SIP settings, else its highest-priority trunk, else its copy of the environment's SIP_GATEWAY trunk)"`
 }
 
 type purchaseResult struct {

@@ -114,8 +114,14 @@ func eachEnv(t *testing.T, f func(t *testing.T, e *env)) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { f(t, newEnvOn(t, defaultPolicy(), g)) })
 }
 
-// newEnvOn is the API on the database g.
-func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB) *env {
+// eachEnvWithTrunk is eachEnv with an environment-level SIP trunk (SIP_GATEWAY…).
+func eachEnvWithTrunk(t *testing.T, envTrunk controller.EnvTrunk, f func(t *testing.T, e *env)) {
+	t.Helper()
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { f(t, newEnvOn(t, defaultPolicy(), g, envTrunk)) })
+}
+
+// newEnvOn is the API on the database g (with at most one environment-level SIP trunk).
+func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...controller.EnvTrunk) *env {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -123,6 +129,9 @@ func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB) *env {
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
 	tx := providertest.NewTelnyx(t, "KEYtelnyx0123456789")
 	trunks := controller.NewTrunks(store, log)
+	for _, et := range envTrunk {
+		trunks.WithEnvironment(et)
+	}
 	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
 		PublicBaseURL:  "https://bridge.example.com",
 		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL()},
