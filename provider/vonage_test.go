@@ -355,7 +355,7 @@ func TestVonagePurchaseSendsWebhooks(t *testing.T) {
 					t.Errorf("update %s = %q, want %q", k, upd.Get(k), vs[0])
 				}
 			}
-			if got.ProviderID != "+14155550100" || got.Details["webhooks_configured"] != true {
+			if got.ProviderID != "+14155550100" || got.Details["webhooks_configured"] != true || got.Details["status"] != "success" {
 				t.Errorf("purchased = %+v", got)
 			}
 			if strings.Contains(f.rec.last(t, "POST", "/number/buy").Path+"?"+f.rec.last(t, "POST", "/number/buy").Query.Encode(), testVonageSecret) {

@@ -140,7 +140,7 @@ type purchaseResult struct {
 	Success         bool           `json:"success"`
 	PhoneNumber     string         `json:"phone_number"`
 	Provider        string         `json:"provider"`
-	PurchaseDetails map[string]any `json:"purchase_details"`
+	PurchaseDetails map[string]any `json:"purchase_details" doc:"as the provider answered: Twilio {sid, friendly_name, voice_url, sms_url, capabilities, date_created}; Telnyx {id, status, connection_id, date_created}; Vonage {msisdn, country, status, webhooks_configured, date_created}; byo-sip-trunk {sip_trunk_id, date_created}"`
 	Message         string         `json:"message"`
 	Number          numberView     `json:"number"`
 }
