@@ -161,13 +161,14 @@ func (s *Server) orgView(ctx context.Context, o *db.Organization) (orgView, erro
 	}
 	if trunk != nil { // the trunk is where the organization-level SIP settings live
 		v.SIPTrunkID, v.SIPTrunkSource = &trunk.ID, trunk.Source
+		v.SIPTrunkConfig.InboundEnabled = !trunk.InboundDisabled
 		if trunk.Source == db.TrunkSourceOrganization {
 			authType := "ip"
 			if trunk.Register {
 				authType = "credentials"
 			}
 			v.SIPGateway, v.SIPUsername, v.SIPPasswordSet = trunk.Gateway, trunk.Username, trunk.PasswordEnc != ""
-			v.SIPTrunkConfig.SIPDomain, v.SIPTrunkConfig.InboundEnabled = trunk.Realm, !trunk.InboundDisabled
+			v.SIPTrunkConfig.SIPDomain = trunk.Realm
 			v.SIPTrunkConfig.AuthPlan = authPlanView{Type: authType, Username: trunk.Username, PasswordSet: trunk.PasswordEnc != ""}
 		}
 	}
