@@ -33,6 +33,9 @@ var (
 	RefuseAmbiguous      = Refusal{404, "UNALLOCATED_NUMBER", "the called extension maps to several numbers"}
 	RefuseNoAssistant    = Refusal{480, "SUBSCRIBER_ABSENT", "the number has no assistant"}
 	RefuseCountryBlocked = Refusal{403, "INCOMING_CALL_BARRED", "the caller's country is not allowed for this number"}
+	// RefuseInboundDisabled: the trunk's inbound_enabled is false (for the
+	// organization's default trunk: sip_trunk_config.inbound_enabled).
+	RefuseInboundDisabled = Refusal{480, "SUBSCRIBER_ABSENT", "inbound calls are disabled on the trunk (inbound_enabled=false)"}
 )
 
 // RefuseSharedAddress is the refusal of a call from an address several
@@ -470,6 +473,10 @@ func sharedDetail(vars did.Vars, cands []candidate) string {
 func (r *Router) accept(vars did.Vars, rt *Route, rs *resolution) (*Route, error) {
 	n := rs.number
 	rt.Number = n
+	if rt.Trunk != nil && rt.Trunk.InboundDisabled {
+		rt.Refused, rt.Detail = &RefuseInboundDisabled, rt.Trunk.GatewayName+" refuses inbound calls; called "+rs.res.DID
+		return rt, nil
+	}
 	if n.AssistantID == nil {
 		rt.Refused, rt.Detail = &RefuseNoAssistant, rs.res.DID
 		return rt, nil

@@ -29,6 +29,7 @@ func TestRefusalTable(t *testing.T) {
 		{controller.RefuseAmbiguous, 404, "UNALLOCATED_NUMBER"},
 		{controller.RefuseNoAssistant, 480, "SUBSCRIBER_ABSENT"},
 		{controller.RefuseCountryBlocked, 403, "INCOMING_CALL_BARRED"},
+		{controller.RefuseInboundDisabled, 480, "SUBSCRIBER_ABSENT"},
 		{controller.RefuseSharedAddress, 404, "UNALLOCATED_NUMBER"},
 	} {
 		if c.r.SIPStatus != c.status || c.r.Cause != c.cause || c.r.Reason == "" {
@@ -120,6 +121,24 @@ func testInboundRouting(t *testing.T, g *gorm.DB) {
 		if r.TrunkBy != "source_address" || (r.Refused == nil) != ok || (!ok && *r.Refused != controller.RefuseCountryBlocked) {
 			t.Fatalf("caller %s: %+v %+v", caller, r, r.Refused)
 		}
+	}
+	// inbound_enabled=false on the trunk: 480, with the number known (the
+	// record stays in the organization); enabled again, the call goes on.
+	ipTrunk.InboundDisabled = true
+	if err := store.UpdateTrunk(ctx, ipTrunk); err != nil {
+		t.Fatal(err)
+	}
+	diverted := vars("variable_sip_acl_authed_by", "o1_carrier", "variable_sip_i_diversion", "<sip:+16478491000@pbx.example.com>")
+	r = decide(diverted)
+	if r.Refused == nil || *r.Refused != controller.RefuseInboundDisabled || r.Number == nil || r.Trunk.ID != ipTrunk.ID || r.Detail == "" {
+		t.Fatalf("inbound disabled: %+v %+v", r, r.Refused)
+	}
+	ipTrunk.InboundDisabled = false
+	if err := store.UpdateTrunk(ctx, ipTrunk); err != nil {
+		t.Fatal(err)
+	}
+	if r = decide(diverted); r.Refused != nil {
+		t.Fatalf("inbound enabled again: %+v", r.Refused)
 	}
 	// No trunk: an address in no list, no ACL, no gateway.
 	r = decide(vars("variable_sip_network_ip", "192.0.2.1", "variable_sip_req_user", "+16478491000"))

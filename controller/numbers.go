@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
@@ -37,6 +38,9 @@ type NumbersOptions struct {
 	// Env is the environment level of credential resolution.
 	Env provider.Credentials
 	Log *slog.Logger
+	// Now is the clock (default time.Now): purchase_details.date_created
+	// when the provider's answer has none (Vonage, byo-sip-trunk).
+	Now func() time.Time
 }
 
 // Numbers buys, registers, releases and configures phone numbers.
@@ -50,6 +54,9 @@ type Numbers struct {
 func NewNumbers(store *db.Store, trunks *Trunks, opts NumbersOptions) *Numbers {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	opts.PublicBaseURL = strings.TrimRight(opts.PublicBaseURL, "/")
 	return &Numbers{store: store, trunks: trunks, opts: opts}
@@ -229,17 +236,14 @@ func (n *Numbers) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (
 	res := &PurchaseResult{Number: rec, Details: map[string]any{}}
 	if in.Provider == db.ProviderBYOSIP {
 		if rec.SIPTrunkID == nil {
-			trunks, _, err := n.store.ListTrunks(ctx, orgID, db.Page{Limit: 1})
+			t, err := n.trunks.DefaultFor(ctx, orgID)
 			if err != nil {
 				return nil, err
 			}
-			if len(trunks) == 0 {
-				return nil, ErrNoTrunk
-			}
-			id := trunks[0].ID
-			rec.SIPTrunkID = &id
+			rec.SIPTrunkID = &t.ID
 		}
 		res.Details["sip_trunk_id"] = *rec.SIPTrunkID
+		res.Details["date_created"] = n.opts.Now().UTC().Format(time.RFC3339)
 		if err := n.store.SaveNumber(ctx, rec); err != nil {
 			if errors.Is(err, db.ErrConflict) {
 				return nil, ErrNumberOwned
@@ -281,6 +285,9 @@ func (n *Numbers) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (
 	rec.ProviderID = bought.ProviderID
 	for k, v := range bought.Details {
 		res.Details[k] = v
+	}
+	if d, _ := res.Details["date_created"].(string); d == "" {
+		res.Details["date_created"] = n.opts.Now().UTC().Format(time.RFC3339)
 	}
 	if saveErr := n.store.SaveNumber(ctx, rec); saveErr != nil {
 		n.opts.Log.Error("purchased number not recorded; releasing it at the provider", "org_id", orgID, "phone_number", in.PhoneNumber, "err", saveErr)

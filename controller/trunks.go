@@ -18,6 +18,7 @@ type Trunks struct {
 	log     *slog.Logger
 	changed chan struct{}
 	sync    *TrunkSync // nil when no FreeSWITCH is attached
+	env     EnvTrunk   // the environment-level SIP trunk (WithEnvironment)
 }
 
 // NewTrunks returns the trunk service.

@@ -175,6 +175,14 @@ CREATE INDEX call_events_call_idx ON call_events (call_id, id);
 ALTER TABLE sip_trunks ADD COLUMN transfer_mode TEXT NOT NULL DEFAULT 'bridge';
 ALTER TABLE sip_trunks ADD COLUMN refer_to_template TEXT NOT NULL DEFAULT '';
 `},
+	// An organization's default trunk: set by PUT /organizations/{id}
+	// (source organization) or built from SIP_GATEWAY (source environment);
+	// at most one per organization. inbound_disabled refuses its inbound calls.
+	{5, "organization default trunk", `
+ALTER TABLE sip_trunks ADD COLUMN source TEXT NOT NULL DEFAULT '';
+ALTER TABLE sip_trunks ADD COLUMN inbound_disabled BOOLEAN NOT NULL DEFAULT FALSE;
+CREATE UNIQUE INDEX sip_trunks_org_default_key ON sip_trunks (org_id) WHERE source <> '';
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

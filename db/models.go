@@ -153,12 +153,26 @@ type SIPTrunk struct {
 	// e.g. "tel:{e164}" or "sip:{e164}@pbx.example.com").
 	TransferMode    string `gorm:"not null"`
 	ReferToTemplate string `gorm:"not null"`
+	// Source is who owns the trunk's settings: "" (the SIP trunks API),
+	// TrunkSourceOrganization (PUT /organizations/{id}: the organization's
+	// default trunk) or TrunkSourceEnvironment (SIP_GATEWAY/SIP_USERNAME/
+	// SIP_PASSWORD, the default of an organization without a trunk).
+	Source string `gorm:"not null"`
+	// InboundDisabled refuses the trunk's inbound calls (480).
+	InboundDisabled bool `gorm:"not null"`
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	Status          *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
 }
 
 func (SIPTrunk) TableName() string { return "sip_trunks" }
+
+// Trunk sources (SIPTrunk.Source).
+const (
+	TrunkSourceAPI          = ""
+	TrunkSourceOrganization = "organization"
+	TrunkSourceEnvironment  = "environment"
+)
 
 // TrunkStatus is what the reconciler and FreeSWITCH report about a trunk,
 // written apart from the trunk record itself.

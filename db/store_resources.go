@@ -407,3 +407,22 @@ func (s *Store) DeleteNumber(ctx context.Context, orgID int64, id string) error 
 	}
 	return nil
 }
+
+// DefaultTrunk returns the organization's default trunk: the one its
+// organization-level SIP settings (or, without them, the environment's)
+// made. ErrNotFound when it has none.
+func (s *Store) DefaultTrunk(ctx context.Context, orgID int64) (*SIPTrunk, error) {
+	var t SIPTrunk
+	if err := s.scoped(ctx, orgID).Preload("Status").Where("source <> ?", TrunkSourceAPI).First(&t).Error; err != nil {
+		return nil, translate(err)
+	}
+	return &t, nil
+}
+
+// EnvironmentTrunks returns every trunk built from the environment-level
+// SIP settings (one per organization that fell back to them).
+func (s *Store) EnvironmentTrunks(ctx context.Context) ([]SIPTrunk, error) {
+	var out []SIPTrunk
+	err := s.db(ctx).Where("source = ?", TrunkSourceEnvironment).Order("id").Find(&out).Error
+	return out, err
+}

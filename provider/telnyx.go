@@ -194,6 +194,8 @@ func (t *Telnyx) Purchase(ctx context.Context, req PurchaseRequest) (Purchased, 
 		Data struct {
 			ID           string              `json:"id"`
 			Status       string              `json:"status"`
+			ConnectionID string              `json:"connection_id"`
+			CreatedAt    string              `json:"created_at"`
 			PhoneNumbers []telnyxOrderNumber `json:"phone_numbers"`
 		} `json:"data"`
 	}
@@ -205,12 +207,14 @@ func (t *Telnyx) Purchase(ctx context.Context, req PurchaseRequest) (Purchased, 
 		return Purchased{}, &Error{Provider: NameTelnyx, Kind: ErrNumberUnavailable, Code: "order_failure",
 			Message: "number order " + d.ID + " failed"}
 	}
+	// The order as Telnyx answered: id, status (pending, success), connection_id, date_created.
 	details := map[string]any{
-		"order_id":     d.ID,
-		"order_status": d.Status,
-	}
-	if body.ConnectionID != "" {
-		details["connection_id"] = body.ConnectionID
+		"id":            d.ID,
+		"status":        d.Status,
+		"connection_id": firstSet(d.ConnectionID, body.ConnectionID),
+		"date_created":  d.CreatedAt,
+		"order_id":      d.ID,
+		"order_status":  d.Status,
 	}
 	if body.MessagingProfileID != "" {
 		details["messaging_profile_id"] = body.MessagingProfileID

@@ -141,12 +141,16 @@ func (t *Twilio) Purchase(ctx context.Context, req PurchaseRequest) (Purchased, 
 	if err != nil {
 		return Purchased{}, twilioErr(err)
 	}
-	details := map[string]any{"phone_number": deref(n.PhoneNumber)}
+	// The IncomingPhoneNumber as Twilio answered: sid, friendly_name,
+	// voice_url, sms_url, capabilities, date_created (RFC 1123, as Twilio writes it).
+	details := map[string]any{"phone_number": deref(n.PhoneNumber), "sid": deref(n.Sid), "friendly_name": deref(n.FriendlyName),
+		"voice_url": deref(n.VoiceUrl), "sms_url": deref(n.SmsUrl), "date_created": deref(n.DateCreated),
+		"capabilities": map[string]bool{"voice": false, "sms": false, "mms": false, "fax": false}}
+	if c := n.Capabilities; c != nil {
+		details["capabilities"] = map[string]bool{"voice": c.Voice, "sms": c.Sms, "mms": c.Mms, "fax": c.Fax}
+	}
 	if n.Status != nil {
 		details["status"] = *n.Status
-	}
-	if n.FriendlyName != nil {
-		details["friendly_name"] = *n.FriendlyName
 	}
 	return Purchased{ProviderID: deref(n.Sid), Details: details}, nil
 }

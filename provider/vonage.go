@@ -208,10 +208,14 @@ func (v *Vonage) Purchase(ctx context.Context, req PurchaseRequest) (Purchased, 
 	p := url.Values{}
 	p.Set("country", country)
 	p.Set("msisdn", msisdn)
-	if err := v.numbersCall(ctx, "buy", http.MethodPost, "/number/buy", p, nil); err != nil {
+	var bought struct {
+		Label string `json:"error-code-label"`
+	}
+	if err := v.numbersCall(ctx, "buy", http.MethodPost, "/number/buy", p, &bought); err != nil {
 		return Purchased{}, err
 	}
-	got := Purchased{ProviderID: req.PhoneNumber, Details: map[string]any{"country": country, "msisdn": msisdn}}
+	// Vonage answers the buy with a status only ("success"): that, and the number as it names it.
+	got := Purchased{ProviderID: req.PhoneNumber, Details: map[string]any{"country": country, "msisdn": msisdn, "status": bought.Label}}
 	w := Webhooks{VoiceURL: req.VoiceURL, SMSURL: req.SMSURL, StatusCallbackURL: req.StatusCallbackURL}
 	if w != (Webhooks{}) {
 		if err := v.update(ctx, country, msisdn, w); err != nil {

@@ -367,7 +367,7 @@ func TestVonagePurchaseSendsWebhooks(t *testing.T) {
 					t.Errorf("update %s = %q, want %q", k, upd.Get(k), vs[0])
 				}
 			}
-			if got.ProviderID != "+14155550100" || got.Details["webhooks_configured"] != true {
+			if got.ProviderID != "+14155550100" || got.Details["webhooks_configured"] != true || got.Details["status"] != "success" {
 				t.Errorf("purchased = %+v", got)
 			}
 			for _, path := range []string{"/number/buy", "/number/update"} {

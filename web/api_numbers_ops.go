@@ -130,14 +130,14 @@ type purchaseInput struct {
 	AssistantID        *string `json:"assistant_id"`
 	FriendlyName       *string `json:"friendly_name"`
 	MessagingProfileID *string `json:"messaging_profile_id" doc:"Telnyx"`
-	SIPTrunkID         *string `json:"sip_trunk_id" doc:"byo-sip-trunk: the trunk (default: the organization's highest-priority trunk)"`
+	SIPTrunkID         *string `json:"sip_trunk_id" doc:"byo-sip-trunk: the trunk (default: the organization's default trunk from its SIP settings, else its highest-priority trunk, else its copy of the environment's SIP_GATEWAY trunk)"`
 }
 
 type purchaseResult struct {
 	Success         bool           `json:"success"`
 	PhoneNumber     string         `json:"phone_number"`
 	Provider        string         `json:"provider"`
-	PurchaseDetails map[string]any `json:"purchase_details"`
+	PurchaseDetails map[string]any `json:"purchase_details" doc:"as the provider answered: Twilio {sid, friendly_name, voice_url, sms_url, capabilities, date_created}; Telnyx {id, status, connection_id, date_created}; Vonage {msisdn, country, status, webhooks_configured, date_created}; byo-sip-trunk {sip_trunk_id, date_created}"`
 	Message         string         `json:"message"`
 	Number          numberView     `json:"number"`
 }
@@ -236,7 +236,11 @@ type webhooksView struct {
 
 // numberParam accepts a record id or an E.164 number (URL-encoded or not).
 func (s *Server) numberParam(c echo.Context) (string, error) {
-	raw, _ := url.PathUnescape(c.Param("id"))
+	param := c.Param("id")
+	if param == "" {
+		param = c.Param("phoneNumber") // the TalkifAI BYOC paths
+	}
+	raw, _ := url.PathUnescape(param)
 	raw = strings.TrimSpace(raw)
 	if !strings.HasPrefix(raw, "+") {
 		if n, err := s.store.GetNumber(c.Request().Context(), orgID(c), raw); err == nil {

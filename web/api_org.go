@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
@@ -72,6 +73,8 @@ type orgView struct {
 	SIPUsername    string             `json:"sip_username"`
 	SIPPasswordSet bool               `json:"sip_password_set"`
 	SIPTrunkConfig sipTrunkConfigView `json:"sip_trunk_config"`
+	SIPTrunkID     *string            `json:"sip_trunk_id" doc:"the organization's default trunk in /api/v1/sip-trunks (made from these settings, or from the environment's SIP_GATEWAY); null: none"`
+	SIPTrunkSource string             `json:"sip_trunk_source" doc:"organization | environment | \"\" (none)"`
 	CallLimits     callLimitsView     `json:"call_limits"`
 	// TwilioCompatAccountSID is the username (and path AccountSid) of the
 	// Twilio-compatible call-control route, also start.accountSid; not the
@@ -127,14 +130,18 @@ type orgInput struct {
 	CallLimits     *callLimitsInput     `json:"call_limits"`
 }
 
-func (s *Server) orgView(o *db.Organization) (orgView, error) {
+func (s *Server) orgView(ctx context.Context, o *db.Organization) (orgView, error) {
 	sec, err := s.store.OrgSecrets(o)
 	if err != nil {
 		return orgView{}, err
 	}
 	st := o.Settings
+	trunk, err := s.store.DefaultTrunk(ctx, o.ID)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return orgView{}, err
+	}
 	maxConcurrent, perSecond := s.callDefaults.Effective(st.CallLimits)
-	return orgView{
+	v := orgView{
 		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry, TwilioCompatAccountSID: controller.TwilioAccountSID(o.ID),
 		Twilio: twilioView{AccountSID: st.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		Telnyx: telnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: st.TelnyxConnectionID, PublicKey: st.TelnyxPublicKey, MessagingProfileID: st.TelnyxMessagingProfID},
@@ -151,7 +158,21 @@ func (s *Server) orgView(o *db.Organization) (orgView, error) {
 			OutboundCountries: append([]string{}, st.CallLimits.OutboundCountries...),
 			AllowNumberTypes:  append([]string{}, st.CallLimits.AllowNumberTypes...)},
 		CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-	}, nil
+	}
+	if trunk != nil { // the trunk is where the organization-level SIP settings live
+		v.SIPTrunkID, v.SIPTrunkSource = &trunk.ID, trunk.Source
+		v.SIPTrunkConfig.InboundEnabled = !trunk.InboundDisabled
+		if trunk.Source == db.TrunkSourceOrganization {
+			authType := "ip"
+			if trunk.Register {
+				authType = "credentials"
+			}
+			v.SIPGateway, v.SIPUsername, v.SIPPasswordSet = trunk.Gateway, trunk.Username, trunk.PasswordEnc != ""
+			v.SIPTrunkConfig.SIPDomain = trunk.Realm
+			v.SIPTrunkConfig.AuthPlan = authPlanView{Type: authType, Username: trunk.Username, PasswordSet: trunk.PasswordEnc != ""}
+		}
+	}
+	return v, nil
 }
 
 func (s *Server) getOrg(c echo.Context) error {
@@ -159,7 +180,7 @@ func (s *Server) getOrg(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := s.orgView(o)
+	v, err := s.orgView(c.Request().Context(), o)
 	if err != nil {
 		return err
 	}
@@ -245,35 +266,13 @@ func (s *Server) putOrg(c echo.Context) error {
 			sec.VonagePrivateKey = *v.PrivateKey
 		}
 	}
-	pairs = append(pairs, pair{&st.SIPUsername, in.SIPUsername, "sip_username", false, 128}, pair{&sec.SIPPassword, in.SIPPassword, "sip_password", true, 128})
-	if cfg := in.SIPTrunkConfig; cfg != nil {
-		if cfg.SIPDomain != nil && *cfg.SIPDomain != "" {
-			if err := checkHostPort("sip_trunk_config.sip_domain", *cfg.SIPDomain, false); err != nil {
-				return err
-			}
-		}
-		pairs = append(pairs, pair{&st.SIPTrunkConfig.SIPDomain, cfg.SIPDomain, "sip_trunk_config.sip_domain", false, 255})
-		if cfg.InboundEnabled != nil {
-			st.SIPTrunkConfig.InboundEnabled = *cfg.InboundEnabled
-		}
-		if cfg.OutboundLeadingPlusEnabled != nil {
-			st.SIPTrunkConfig.OutboundLeadingPlusEnabled = *cfg.OutboundLeadingPlusEnabled
-		}
-		if ap := cfg.AuthPlan; ap != nil {
-			if ap.Type != nil && *ap.Type != "credentials" && *ap.Type != "ip" && *ap.Type != "" {
-				return invalid("sip_trunk_config.auth_plan.type", "sip_trunk_config.auth_plan.type must be credentials or ip")
-			}
-			pairs = append(pairs, pair{&st.SIPTrunkConfig.AuthType, ap.Type, "sip_trunk_config.auth_plan.type", false, 16},
-				pair{&st.SIPTrunkConfig.AuthUsername, ap.Username, "sip_trunk_config.auth_plan.username", false, 128},
-				pair{&sec.SIPAuthPassword, ap.Password, "sip_trunk_config.auth_plan.password", true, 128})
-		}
+	if cfg := in.SIPTrunkConfig; cfg != nil && cfg.OutboundLeadingPlusEnabled != nil {
+		st.SIPTrunkConfig.OutboundLeadingPlusEnabled = *cfg.OutboundLeadingPlusEnabled
 	}
-	if in.SIPGateway != nil && *in.SIPGateway != "" {
-		if err := s.checkHostPortAddress(ctx, "sip_gateway", strings.TrimSpace(*in.SIPGateway), false); err != nil {
-			return err
-		}
+	trunkIn, err := s.orgTrunkSettings(ctx, o, sec, &in)
+	if err != nil {
+		return err
 	}
-	pairs = append(pairs, pair{&st.SIPGateway, in.SIPGateway, "sip_gateway", false, 255})
 	if l := in.CallLimits; l != nil {
 		if l.MaxConcurrentCalls != nil {
 			if *l.MaxConcurrentCalls < 0 || *l.MaxConcurrentCalls > 100000 {
@@ -325,13 +324,26 @@ func (s *Server) putOrg(c echo.Context) error {
 			return err
 		}
 	}
+	if trunkIn != nil {
+		// The organization-level SIP settings now live on the trunk alone.
+		st.SIPGateway, st.SIPUsername, sec.SIPPassword, sec.SIPAuthPassword = "", "", "", ""
+		st.SIPTrunkConfig.SIPDomain, st.SIPTrunkConfig.AuthType, st.SIPTrunkConfig.AuthUsername = "", "", ""
+	}
 	if err := s.store.UpdateOrg(ctx, o, sec); err != nil {
 		if isConflict(err) { // the name is another organization's: say no more than that it is refused
 			return conflict("name", "the name cannot be used")
 		}
 		return err
 	}
-	v, err := s.orgView(o)
+	if trunkIn != nil {
+		if _, err := s.trunks.SetOrgTrunk(ctx, o.ID, *trunkIn); err != nil {
+			if errors.Is(err, controller.ErrGatewayRequired) {
+				return invalid("sip_gateway", "%s", err.Error())
+			}
+			return err
+		}
+	}
+	v, err := s.orgView(c.Request().Context(), o)
 	if err != nil {
 		return err
 	}

@@ -59,9 +59,12 @@ func TestOrganizationSecretsWriteOnly(t *testing.T) {
 		"twilio":           map[string]any{"account_sid": "AC123", "auth_token": "tw-secret-token"},
 		"telnyx":           map[string]any{"api_key": "KEYtelnyxsecret", "connection_id": "conn-1"},
 		"vonage":           map[string]any{"api_key": "vk", "api_secret": "vonage-secret", "private_key": "-----BEGIN PRIVATE KEY-----\nMIIsecret\n-----END PRIVATE KEY-----\n"},
+		"sip_gateway":      "pbx.example.com",
 		"sip_password":     "sip-secret-pw",
-		"sip_trunk_config": map[string]any{"sip_domain": "pbx.example.com", "auth_plan": map[string]any{"type": "credentials", "username": "u", "password": "plan-secret"}},
+		"sip_trunk_config": map[string]any{"sip_domain": "pbx.example.com", "auth_plan": map[string]any{"type": "credentials", "username": "u", "password": "sip-secret-pw"}},
 	}, 200)
+	// auth_plan.password alone changes the same (one) trunk password.
+	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"sip_trunk_config": map[string]any{"auth_plan": map[string]any{"password": "plan-secret"}}}, 200)
 	if r.Body["default_country"] != "GB" {
 		t.Fatalf("default_country %v", r.Body["default_country"])
 	}
@@ -375,7 +378,7 @@ func TestCrossOrganizationMatrix(t *testing.T) {
 	if err := e.store.CreateCall(t.Context(), call); err != nil {
 		t.Fatal(err)
 	}
-	ids := map[string]string{"assistants": asst, "sip-trunks": trunk, "phone-numbers": num, "api-keys": key, "byoc": "+16478491111", "calls": call.ID, "sms": e.smsMessageFixture(e.orgA)}
+	ids := map[string]string{"organizations": fmt.Sprint(e.orgA), "assistants": asst, "sip-trunks": trunk, "phone-numbers": num, "api-keys": key, "byoc": "+16478491111", "calls": call.ID, "sms": e.smsMessageFixture(e.orgA)}
 	snapshot := func() string {
 		var parts []string
 		for _, p := range []string{"/api/v1/assistants", "/api/v1/sip-trunks", "/api/v1/phone-numbers", "/api/v1/api-keys", "/api/v1/organization"} {
@@ -452,9 +455,10 @@ func TestSecretsNeverInResponsesOrLogs(t *testing.T) {
 	secrets := []string{"Tw1lioT0kenSecret", "TelnyxKeySecret99", "VonageSecret77", "SipPassSecret55", "TrunkPassSecret33", "AsstTokenSecret11", "PlanPassSecret22", "SigSecret66"}
 	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{
 		"twilio": map[string]any{"auth_token": secrets[0]}, "telnyx": map[string]any{"api_key": secrets[1]},
-		"vonage":       map[string]any{"api_secret": secrets[2], "signature_secret": secrets[7]},
-		"sip_password": secrets[3], "sip_trunk_config": map[string]any{"auth_plan": map[string]any{"password": secrets[6]}},
+		"vonage":      map[string]any{"api_secret": secrets[2], "signature_secret": secrets[7]},
+		"sip_gateway": "sip.example.com", "sip_password": secrets[3],
 	}, 200)
+	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"sip_trunk_config": map[string]any{"auth_plan": map[string]any{"password": secrets[6]}}}, 200)
 	tr := regTrunk("T")
 	tr["password"] = secrets[4]
 	id := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, tr, 201).Body["id"].(string)

@@ -42,6 +42,8 @@ type trunkView struct {
 	AllowedAddresses []string       `json:"allowed_addresses"`
 	Codecs           []string       `json:"codecs"`
 	Provider         string         `json:"provider"`
+	Source           string         `json:"source" doc:"who owns the settings: api (this API), organization (PUT /api/v1/organizations/{id}: the organization's default trunk, editable here too), environment (SIP_GATEWAY: read-only), byoc (the BYOC routes)"`
+	InboundEnabled   bool           `json:"inbound_enabled" doc:"false refuses the trunk's inbound calls with 480, recorded as refused"`
 	TransferMode     string         `json:"transfer_mode" doc:"bridge | refer: how calls from this trunk are moved to a phone number"`
 	ReferToTemplate  string         `json:"refer_to_template" doc:"Refer-To for transfer_mode=refer, with {e164}: tel:{e164} or sip:{e164}@host"`
 	SyncStatus       syncStatusView `json:"sync_status"`
@@ -72,6 +74,7 @@ type trunkInput struct {
 	AllowedAddresses *[]string `json:"allowed_addresses" doc:"addresses or CIDRs (written as their network, no host bits; /16 IPv4 and /32 IPv6 at the broadest unless the platform sets MAX_ACL_PREFIX) allowed to send INVITEs; an address another organization's trunk allows is 409 unless it is shared carrier space"`
 	Codecs           *[]string `json:"codecs" doc:"at most 16, each a codec FreeSWITCH knows (PCMU, PCMA, G722, OPUS, G729, …; any case) with optional @params (8000h, 20i, 1c), none twice"`
 	Provider         *string   `json:"provider" doc:"free label"`
+	InboundEnabled   *bool     `json:"inbound_enabled" doc:"default true; false refuses the trunk's inbound calls with 480"`
 	TransferMode     *string   `json:"transfer_mode" doc:"bridge (default) | refer"`
 	ReferToTemplate  *string   `json:"refer_to_template" doc:"tel:{e164} (carriers such as Twilio) or sip:{e164}@host (PBXs)"`
 }
@@ -87,7 +90,7 @@ func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
 		Realm: t.Realm, Proxy: t.Proxy, Transport: t.Transport, FromUser: t.FromUser, FromDomain: t.FromDomain,
 		CallerIDInFrom: t.CallerIDInFrom, ExpireSeconds: t.ExpireSeconds, RetrySeconds: t.RetrySeconds,
 		PingSeconds: t.PingSeconds, AllowedAddresses: nonNil(t.AllowedAddresses), Codecs: nonNil(t.Codecs),
-		Provider: t.Provider, TransferMode: t.TransferMode, ReferToTemplate: t.ReferToTemplate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
+		Provider: t.Provider, Source: trunkSource(t), InboundEnabled: !t.InboundDisabled, TransferMode: t.TransferMode, ReferToTemplate: t.ReferToTemplate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
 		SyncStatus: syncStatusView{State: "pending"},
 	}
 	if st := t.Status; st != nil {
@@ -236,6 +239,9 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy)
 			return nil, err
 		}
 		t.Codecs = out
+	}
+	if in.InboundEnabled != nil {
+		t.InboundDisabled = !*in.InboundEnabled
 	}
 	if err := setText(&t.Provider, in.Provider, "provider", 64); err != nil {
 		return nil, err
@@ -397,6 +403,9 @@ func (s *Server) putTrunk(c echo.Context) error {
 		return err
 	}
 	if err := s.refuseBYOCTrunk(c.Request().Context(), t, false); err != nil {
+		return err
+	}
+	if err := refuseEnvironmentTrunk(t); err != nil {
 		return err
 	}
 	var in trunkInput

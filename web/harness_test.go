@@ -22,6 +22,7 @@ import (
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 	"github.com/sipbridge/sipbridge/web"
+	"gorm.io/gorm"
 )
 
 // syncBuffer is a goroutine-safe log sink.
@@ -104,12 +105,34 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is the API whose write-time checks and SMS forwards use policy.
 func newEnvWith(t *testing.T, policy *netpolicy.Policy) *env {
 	t.Helper()
+	return newEnvOn(t, policy, dbtest.Postgres(t))
+}
+
+// eachEnv runs f on the API over each database (subtests "sqlite" and
+// "postgres"), with production's address policy.
+func eachEnv(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Helper()
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { f(t, newEnvOn(t, defaultPolicy(), g)) })
+}
+
+// eachEnvWithTrunk is eachEnv with an environment-level SIP trunk (SIP_GATEWAY…).
+func eachEnvWithTrunk(t *testing.T, envTrunk controller.EnvTrunk, f func(t *testing.T, e *env)) {
+	t.Helper()
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { f(t, newEnvOn(t, defaultPolicy(), g, envTrunk)) })
+}
+
+// newEnvOn is the API on the database g (with at most one environment-level SIP trunk).
+func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...controller.EnvTrunk) *env {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
+	store := db.NewStore(g, dbtest.Keyring(t), log)
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
 	tx := providertest.NewTelnyx(t, "KEYtelnyx0123456789")
 	trunks := controller.NewTrunks(store, log)
+	for _, et := range envTrunk {
+		trunks.WithEnvironment(et)
+	}
 	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
 		PublicBaseURL:  "https://bridge.example.com",
 		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL()},

@@ -30,6 +30,8 @@ func (s *Server) routes() {
 
 	a(http.MethodGet, "/organization", "The caller's organization", "organization", nil, orgView{}, 200, s.getOrg)
 	a(http.MethodPut, "/organization", "Update the organization (fields sent only; secrets write-only, \"\" clears)", "organization", orgInput{}, orgView{}, 200, s.putOrg)
+	a(http.MethodGet, "/organizations/:id", "The caller's organization by id (another id: 404)", "organization", nil, orgView{}, 200, s.getOrgByID)
+	a(http.MethodPut, "/organizations/:id", "Update the caller's organization by id (another id: 404); sip_gateway, sip_username, sip_password and sip_trunk_config make its default SIP trunk", "organization", orgInput{}, orgView{}, 200, s.putOrgByID)
 
 	a(http.MethodGet, "/api-keys", "List API keys (never the keys themselves)", "api-keys", nil, listBody[apiKeyView]{}, 200, s.listKeys)
 	a(http.MethodPost, "/api-keys", "Create an API key; the key is shown once", "api-keys", apiKeyInput{}, apiKeyCreated{}, 201, s.createKey)
@@ -45,7 +47,7 @@ func (s *Server) routes() {
 	a(http.MethodPost, "/sip-trunks", "Create a SIP trunk", "sip-trunks", trunkInput{}, trunkView{}, 201, s.createTrunk)
 	a(http.MethodPost, "/sip-trunks/sync", "Reconcile the organization's trunks with FreeSWITCH now", "sip-trunks", nil, syncAccepted{}, 202, s.syncTrunks)
 	a(http.MethodGet, "/sip-trunks/:id", "Get a SIP trunk with its sync and gateway state", "sip-trunks", nil, trunkView{}, 200, s.getTrunk)
-	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only; 409 for a BYOC number's trunk: use the BYOC routes)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
+	a(http.MethodPut, "/sip-trunks/:id", "Update a SIP trunk (fields sent only; the organization's default trunk also changes what /organizations/{id} shows; 409 for a BYOC number's trunk or the environment's)", "sip-trunks", trunkInput{}, trunkView{}, 200, s.putTrunk)
 	a(http.MethodDelete, "/sip-trunks/:id", "Delete a SIP trunk (409 for a BYOC number's trunk: DELETE /api/v1/byoc/phone-numbers/{number})", "sip-trunks", nil, nil, 204, s.deleteTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/enable", "Enable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.enableTrunk)
 	a(http.MethodPost, "/sip-trunks/:id/disable", "Disable a SIP trunk", "sip-trunks", nil, trunkView{}, 200, s.disableTrunk)
@@ -65,6 +67,15 @@ func (s *Server) routes() {
 	a(http.MethodDelete, "/byoc/phone-numbers/:id", "Delete a BYOC number and its trunk", "byoc", nil, nil, 204, s.deleteBYOC)
 	a(http.MethodPost, "/byoc/trunks/refresh", "Re-apply one BYOC number's gateway (no profile restart)", "byoc", byocRefreshInput{}, byocRefreshResult{}, 202, s.refreshBYOC)
 	a(http.MethodPost, "/byoc/trunks/refresh-all", "Re-apply every BYOC gateway of the organization", "byoc", nil, byocRefreshResult{}, 202, s.refreshAllBYOC)
+	// TalkifAI's paths for the same operations, with the same Bearer API key.
+	v1 := func(method, path, summary string, req, resp any, status int, h echo.HandlerFunc) {
+		s.handle(nil, operation{Method: method, Path: "/v1" + path, Summary: summary, Tag: "byoc", Auth: true, Req: req, Resp: resp, Status: status}, h, s.auth)
+	}
+	v1(http.MethodPost, "/byoc/phone-numbers", "Alias of POST /api/v1/byoc/phone-numbers (TalkifAI path)", byocInput{}, byocView{}, 201, s.createBYOC)
+	v1(http.MethodPut, "/byoc/phone-numbers/:phoneNumber", "Alias of PUT /api/v1/byoc/phone-numbers/{id} (TalkifAI path; phoneNumber is the E.164 number)", byocInput{}, byocView{}, 200, s.putBYOC)
+	v1(http.MethodDelete, "/byoc/phone-numbers/:phoneNumber", "Alias of DELETE /api/v1/byoc/phone-numbers/{id} (TalkifAI path)", nil, nil, 204, s.deleteBYOC)
+	v1(http.MethodPost, "/byoc/trunks/refresh", "Alias of POST /api/v1/byoc/trunks/refresh (TalkifAI path)", byocRefreshInput{}, byocRefreshResult{}, 202, s.refreshBYOC)
+	v1(http.MethodPost, "/byoc/trunks/refresh-all", "Alias of POST /api/v1/byoc/trunks/refresh-all (TalkifAI path)", nil, byocRefreshResult{}, 202, s.refreshAllBYOC)
 
 	a(http.MethodGet, "/phone-numbers", "List phone numbers", "phone-numbers", nil, listBody[numberView]{}, 200, s.listNumbers, numQ...)
 	a(http.MethodPost, "/phone-numbers", "Register a number the organization already owns (no purchase)", "phone-numbers", numberInput{}, numberView{}, 201, s.createNumber)

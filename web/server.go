@@ -29,6 +29,9 @@ type TrunkService interface {
 	GatewayName(ctx context.Context, orgID int64, trunkName, exceptID string) (string, error)
 	// Changed tells the reconciler that the organization's trunks changed.
 	Changed(orgID int64)
+	// SetOrgTrunk writes the organization's default trunk from its
+	// organization-level SIP settings (nil: it has none).
+	SetOrgTrunk(ctx context.Context, orgID int64, in controller.OrgTrunkSettings) (*db.SIPTrunk, error)
 }
 
 // ReadyCheck is one dependency /readyz reports on.

@@ -87,9 +87,12 @@ type Config struct {
 	TelnyxConnectionID string // TELNYX_CONNECTION_ID
 	VonageAPIKey       string // VONAGE_API_KEY
 	VonageAPISecret    string // VONAGE_API_SECRET
-	SIPGateway         string // SIP_GATEWAY
-	SIPUsername        string // SIP_USERNAME
-	SIPPassword        string // SIP_PASSWORD
+	// SIPGateway, SIPUsername and SIPPassword are the environment-level SIP
+	// trunk: an organization with no trunk at all gets a copy of it (its
+	// own gateway) when it first registers a byo-sip-trunk number.
+	SIPGateway  string // SIP_GATEWAY, host[:port]
+	SIPUsername string // SIP_USERNAME (registration when set)
+	SIPPassword string // SIP_PASSWORD
 
 	// TelnyxPublicKey verifies the Telnyx webhooks of organizations without their own (TELNYX_PUBLIC_KEY).
 	TelnyxPublicKey string
@@ -172,6 +175,12 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	c.VonageSignatureSecret = get("VONAGE_SIGNATURE_SECRET", "")
 	var errs []error
 	var err error
+	if _, _, err := controller.ParseTerminationURI(c.SIPGateway); c.SIPGateway != "" && (err != nil || strings.ContainsAny(c.SIPGateway, ";@")) {
+		errs = append(errs, errors.New("SIP_GATEWAY must be host[:port] of the carrier, e.g. sip.zadarma.com"))
+	}
+	if strings.ContainsAny(c.SIPUsername+c.SIPPassword, "\r\n") {
+		errs = append(errs, errors.New("SIP_USERNAME and SIP_PASSWORD must be one line each"))
+	}
 	if c.SMSRates, err = parseRates(get("SMS_RATE_LIMITS", "")); err != nil {
 		errs = append(errs, err)
 	}

@@ -47,3 +47,32 @@ func TestLoadConfigTenantSafety(t *testing.T) {
 		}
 	}
 }
+
+// SIP_GATEWAY is host[:port]; SIP_USERNAME and SIP_PASSWORD one line each.
+func TestLoadConfigEnvironmentTrunk(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		return func(k string) string {
+			for i := 0; i < len(kv); i += 2 {
+				if kv[i] == k {
+					return kv[i+1]
+				}
+			}
+			return ""
+		}
+	}
+	c, err := LoadConfig(env("SIP_GATEWAY", "sip.zadarma.com", "SIP_USERNAME", "15551234567", "SIP_PASSWORD", "your_sip_password"))
+	if err != nil || c.SIPGateway != "sip.zadarma.com" || c.SIPUsername != "15551234567" {
+		t.Fatalf("documented values: %+v %v", c, err)
+	}
+	for _, bad := range [][]string{
+		{"SIP_GATEWAY", "sip.zadarma.com;transport=sctp"},
+		{"SIP_GATEWAY", "user@sip.zadarma.com"},
+		{"SIP_GATEWAY", "sip.zadarma.com/x"},
+		{"SIP_GATEWAY", "sip.zadarma.com:"},
+		{"SIP_PASSWORD", "a\nb"},
+	} {
+		if _, err := LoadConfig(env(bad...)); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: error %v should name %s", bad, err, bad[0])
+		}
+	}
+}

@@ -191,7 +191,13 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	}
 	defer closeDB()
 
-	trunks := controller.NewTrunks(store, log)
+	trunks := controller.NewTrunks(store, log).WithEnvironment(controller.EnvTrunk{
+		Gateway: cfg.SIPGateway, Username: cfg.SIPUsername, Password: cfg.SIPPassword})
+	if n, err := trunks.ApplyEnvironment(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		log.Info("environment SIP trunk settings applied", "trunks", n)
+	}
 	policy := cfg.AddressPolicy(log.With("component", "address_policy"))
 	if policy.AllowLoopback {
 		log.Warn("ALLOW_LOOPBACK_ADDRESSES=true: tenants' stream_url, sms_webhook_url and trunks may reach loopback, link-local and cloud metadata addresses; for development only")

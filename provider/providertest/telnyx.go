@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Telnyx fakes the parts of the Telnyx API v2 sipbridge uses for numbers:
@@ -102,7 +103,10 @@ func (f *Telnyx) order(w http.ResponseWriter, r *http.Request) {
 		out = append(out, map[string]string{"id": id, "phone_number": pn, "status": "success"})
 	}
 	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"id": fmt.Sprintf("order-%d", len(f.Orders)), "status": status, "phone_numbers": out}})
+	json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"id": fmt.Sprintf("order-%d", len(f.Orders)), "record_type": "number_order",
+		"status": status, "phone_numbers": out, "phone_numbers_count": len(out), "connection_id": body["connection_id"],
+		"messaging_profile_id": body["messaging_profile_id"], "customer_reference": body["customer_reference"],
+		"created_at": time.Now().UTC().Format(time.RFC3339), "updated_at": time.Now().UTC().Format(time.RFC3339)}})
 }
 
 func (f *Telnyx) list(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Twilio fakes the parts of the Twilio REST API (2010-04-01) sipbridge uses
@@ -46,6 +47,7 @@ type Twilio struct {
 // TwilioNumber is one IncomingPhoneNumber.
 type TwilioNumber struct {
 	SID, PhoneNumber, FriendlyName, VoiceURL, SMSURL string
+	DateCreated                                      string // RFC 1123 with a numeric zone, as Twilio writes it
 }
 
 // NewTwilio starts a fake Twilio for one account.
@@ -124,8 +126,8 @@ func twilioError(w http.ResponseWriter, status, code int, msg string) {
 
 func (f *Twilio) json(n TwilioNumber) map[string]any {
 	return map[string]any{"sid": n.SID, "account_sid": f.AccountSID, "phone_number": n.PhoneNumber, "friendly_name": n.FriendlyName,
-		"voice_url": n.VoiceURL, "sms_url": n.SMSURL, "status": "in-use",
-		"capabilities": map[string]bool{"voice": true, "sms": true, "mms": false}}
+		"voice_url": n.VoiceURL, "sms_url": n.SMSURL, "status": "in-use", "date_created": n.DateCreated,
+		"capabilities": map[string]bool{"voice": true, "sms": true, "mms": false, "fax": false}}
 }
 
 func (f *Twilio) available(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +158,7 @@ func (f *Twilio) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	n := TwilioNumber{SID: fmt.Sprintf("PN%032d", len(f.Requests)), PhoneNumber: pn, FriendlyName: r.PostForm.Get("FriendlyName"),
-		VoiceURL: r.PostForm.Get("VoiceUrl"), SMSURL: r.PostForm.Get("SmsUrl")}
+		VoiceURL: r.PostForm.Get("VoiceUrl"), SMSURL: r.PostForm.Get("SmsUrl"), DateCreated: time.Now().UTC().Format(time.RFC1123Z)}
 	f.Numbers = append(f.Numbers, n)
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(201)

@@ -1,0 +1,239 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// An organization's default trunk is one ordinary trunk (one gateway, one
+// ACL list, synced like any other) whose settings come from elsewhere than
+// the SIP trunks API:
+//
+//   - source "organization": the organization-level SIP settings written
+//     with PUT /api/v1/organizations/{id} (sip_gateway, sip_username,
+//     sip_password, sip_trunk_config). The trunk row is where they live:
+//     the organization's view reads them back from it, and editing the
+//     trunk through /api/v1/sip-trunks changes what the organization shows.
+//   - source "environment": SIP_GATEWAY, SIP_USERNAME, SIP_PASSWORD, for an
+//     organization with no trunk at all. Each such organization gets its
+//     own copy (its own gateway, ACL list and numbers): a trunk never
+//     belongs to two organizations, so the inbound router's tenancy rules
+//     apply unchanged and one organization's numbers never route to
+//     another. The environment owns the settings: the copies follow it at
+//     start-up and cannot be edited through the API.
+
+// ErrGatewayRequired: the organization has no SIP trunk of its own yet, so
+// its first organization-level SIP settings must name the gateway.
+var ErrGatewayRequired = errors.New("sip_gateway is required: the organization has no SIP trunk of its own yet")
+
+// EnvTrunk is the environment-level SIP trunk (SIP_GATEWAY, SIP_USERNAME,
+// SIP_PASSWORD); a zero Gateway means none.
+type EnvTrunk struct {
+	Gateway  string
+	Username string
+	Password string
+}
+
+// WithEnvironment sets the environment-level SIP trunk; call before serving.
+func (t *Trunks) WithEnvironment(env EnvTrunk) *Trunks {
+	t.env = env
+	return t
+}
+
+// OrgTrunkSettings are the organization-level SIP settings sent; nil
+// fields are left as they are.
+type OrgTrunkSettings struct {
+	Gateway  *string // host[:port]; "" removes the organization's trunk
+	Username *string
+	Password *string
+	Domain   *string // the registrar's domain (the gateway's realm); "" = the gateway's host
+	Register *bool   // auth_plan.type: credentials = true, ip = false; default: true with a username
+	Inbound  *bool   // false refuses the trunk's inbound calls (480)
+}
+
+func (s OrgTrunkSettings) empty() bool {
+	return s.Gateway == nil && s.Username == nil && s.Password == nil && s.Domain == nil && s.Register == nil && s.Inbound == nil
+}
+
+// SetOrgTrunk creates, changes or (Gateway "") removes the organization's
+// default trunk from its organization-level SIP settings. An environment
+// trunk the organization was using becomes the organization's own (same
+// id: its numbers stay on it), with none of the environment's credentials.
+// It returns the trunk, nil when there is none.
+func (t *Trunks) SetOrgTrunk(ctx context.Context, orgID int64, in OrgTrunkSettings) (*db.SIPTrunk, error) {
+	cur, err := t.store.DefaultTrunk(ctx, orgID)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return nil, err
+	}
+	if in.empty() {
+		return cur, nil
+	}
+	if in.Gateway != nil && *in.Gateway == "" {
+		if cur == nil || cur.Source != db.TrunkSourceOrganization {
+			return cur, nil
+		}
+		if err := t.store.DeleteTrunk(ctx, orgID, cur.ID); err != nil {
+			return nil, err
+		}
+		t.Changed(orgID)
+		return nil, nil
+	}
+	create := cur == nil
+	tr := cur
+	switch {
+	case create:
+		if in.Gateway == nil {
+			return nil, ErrGatewayRequired
+		}
+		name, err := t.freeName(ctx, orgID, "Organization SIP trunk")
+		if err != nil {
+			return nil, err
+		}
+		tr = &db.SIPTrunk{ID: db.NewID(), OrgID: orgID, Name: name, Priority: 1, Enabled: true, Transport: "udp"}
+	case cur.Source == db.TrunkSourceEnvironment:
+		if in.Gateway == nil {
+			return nil, ErrGatewayRequired
+		}
+		// The environment's credentials are the platform's: not carried over.
+		cur.Username, cur.PasswordEnc, cur.Realm, cur.Register = "", "", "", false
+	}
+	convert := create || tr.Source == db.TrunkSourceEnvironment
+	tr.Source = db.TrunkSourceOrganization
+	if in.Gateway != nil {
+		tr.Gateway = *in.Gateway
+	}
+	if in.Username != nil {
+		tr.Username = *in.Username
+	}
+	if in.Domain != nil {
+		tr.Realm = *in.Domain
+	}
+	switch {
+	case in.Register != nil:
+		tr.Register = *in.Register
+	case convert:
+		tr.Register = tr.Username != ""
+	}
+	if in.Inbound != nil {
+		tr.InboundDisabled = !*in.Inbound
+	}
+	if in.Password != nil {
+		if err := t.store.SetTrunkPassword(tr, *in.Password); err != nil {
+			return nil, err
+		}
+	}
+	if create {
+		gw, err := t.GatewayName(ctx, orgID, tr.Name, "")
+		if err != nil {
+			return nil, err
+		}
+		tr.GatewayName = gw
+		if err := t.store.CreateTrunk(ctx, tr); err != nil {
+			return nil, err
+		}
+	} else {
+		tr.Status = nil
+		if err := t.store.UpdateTrunk(ctx, tr); err != nil {
+			return nil, err
+		}
+	}
+	t.Changed(orgID)
+	return t.store.GetTrunk(ctx, orgID, tr.ID)
+}
+
+// freeName is base, or base with a number, that none of the
+// organization's trunks is called.
+func (t *Trunks) freeName(ctx context.Context, orgID int64, base string) (string, error) {
+	name := base
+	for i := 2; ; i++ {
+		taken, err := t.store.TrunkNameTaken(ctx, orgID, name, "")
+		if err != nil || !taken {
+			return name, err
+		}
+		name = fmt.Sprintf("%s %d", base, i)
+	}
+}
+
+// DefaultFor is the trunk a byo-sip-trunk number goes on when none is
+// named: the organization's default trunk, else its first by priority,
+// else (no trunk at all) its copy of the environment-level trunk, made on
+// first use. ErrNoTrunk when there is none of these.
+func (t *Trunks) DefaultFor(ctx context.Context, orgID int64) (*db.SIPTrunk, error) {
+	if d, err := t.store.DefaultTrunk(ctx, orgID); err == nil {
+		return d, nil
+	} else if !errors.Is(err, db.ErrNotFound) {
+		return nil, err
+	}
+	trunks, _, err := t.store.ListTrunks(ctx, orgID, db.Page{Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(trunks) > 0 {
+		return &trunks[0], nil
+	}
+	if t.env.Gateway == "" {
+		return nil, ErrNoTrunk
+	}
+	tr := &db.SIPTrunk{ID: db.NewID(), OrgID: orgID, Name: "Environment SIP trunk", Priority: 1, Enabled: true,
+		Transport: "udp", Source: db.TrunkSourceEnvironment}
+	if err := t.applyEnv(tr); err != nil {
+		return nil, err
+	}
+	gw, err := t.GatewayName(ctx, orgID, tr.Name, "")
+	if err != nil {
+		return nil, err
+	}
+	tr.GatewayName = gw
+	if err := t.store.CreateTrunk(ctx, tr); err != nil {
+		if errors.Is(err, db.ErrConflict) { // made at the same moment by another request
+			return t.store.DefaultTrunk(ctx, orgID)
+		}
+		return nil, err
+	}
+	t.log.Info("environment SIP trunk made for the organization", "org_id", orgID, "trunk_id", tr.ID, "gateway", gw)
+	t.Changed(orgID)
+	return tr, nil
+}
+
+func (t *Trunks) applyEnv(tr *db.SIPTrunk) error {
+	tr.Gateway = strings.TrimSpace(t.env.Gateway)
+	tr.Username = strings.TrimSpace(t.env.Username)
+	tr.Register = tr.Username != ""
+	return t.store.SetTrunkPassword(tr, t.env.Password)
+}
+
+// ApplyEnvironment brings every organization's copy of the
+// environment-level trunk in line with SIP_GATEWAY, SIP_USERNAME and
+// SIP_PASSWORD (run at start-up); with no SIP_GATEWAY the copies are
+// disabled. It returns how many it changed.
+func (t *Trunks) ApplyEnvironment(ctx context.Context) (int, error) {
+	trunks, err := t.store.EnvironmentTrunks(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for i := range trunks {
+		tr := &trunks[i]
+		before := *tr
+		oldPw, _ := t.store.TrunkPassword(tr)
+		if t.env.Gateway == "" {
+			tr.Enabled = false
+		} else if err := t.applyEnv(tr); err != nil {
+			return n, err
+		}
+		if before.Gateway == tr.Gateway && before.Username == tr.Username && before.Register == tr.Register &&
+			before.Enabled == tr.Enabled && (t.env.Gateway == "" || oldPw == t.env.Password) {
+			continue
+		}
+		if err := t.store.UpdateTrunk(ctx, tr); err != nil {
+			return n, err
+		}
+		n++
+		t.Changed(tr.OrgID)
+	}
+	return n, nil
+}
