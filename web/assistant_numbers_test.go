@@ -9,7 +9,10 @@ import (
 // has is assigned to the new assistant, the view lists them, and a later
 // list replaces them.
 func TestAssistantPhoneNumbersAsDocumented(t *testing.T) {
-	e := newEnv(t)
+	eachEnv(t, testAssistantPhoneNumbers)
+}
+
+func testAssistantPhoneNumbers(t *testing.T, e *env) {
 	trunk := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, regTrunk("T"), 201).Body["id"].(string)
 	e.mustDo("POST", "/api/v1/phone-numbers", e.keyA, map[string]any{"phone_number": "+15551234567", "provider": "byo-sip-trunk", "sip_trunk_id": trunk}, 201)
 	e.mustDo("POST", "/api/v1/phone-numbers", e.keyA, map[string]any{"phone_number": "+15559876543", "provider": "telnyx"}, 201)
