@@ -175,6 +175,10 @@ CREATE INDEX call_events_call_idx ON call_events (call_id, id);
 ALTER TABLE sip_trunks ADD COLUMN transfer_mode TEXT NOT NULL DEFAULT 'bridge';
 ALTER TABLE sip_trunks ADD COLUMN refer_to_template TEXT NOT NULL DEFAULT '';
 `},
+	// 0: the trunk sets no ring time; the platform's LEG_TIMEOUT applies.
+	{5, "trunk ring timeout", `
+ALTER TABLE sip_trunks ADD COLUMN ring_timeout_seconds INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

@@ -153,9 +153,13 @@ type SIPTrunk struct {
 	// e.g. "tel:{e164}" or "sip:{e164}@pbx.example.com").
 	TransferMode    string `gorm:"not null"`
 	ReferToTemplate string `gorm:"not null"`
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	Status          *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
+	// RingTimeoutSeconds is how long this trunk's leg of an outbound call,
+	// a bridged transfer or a fallback rings before the next trunk is tried
+	// (5–120); 0: not set, the platform's LEG_TIMEOUT (default 30 s).
+	RingTimeoutSeconds int `gorm:"not null"`
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	Status             *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
 }
 
 func (SIPTrunk) TableName() string { return "sip_trunks" }
