@@ -67,7 +67,8 @@ type callSession struct {
 	mu    sync.Mutex
 	org   int64
 	token string
-	gen   int // stream generation the token belongs to
+	gen   int        // stream generation the token belongs to
+	track *dialTrack // the originate under way (its legs' events)
 
 	// asst is the assistant stream the caller's audio goes to (read by the
 	// mod_audio_stream reader goroutine).
@@ -81,6 +82,7 @@ type callSession struct {
 	exited     atomic.Bool // the session's goroutine has returned
 
 	outbound  bool
+	status    *statusNotifier // the outbound call's status_callback (nil: none)
 	info      assistant.StartInfo // what `start` tells the assistant
 	route     *Route
 	assistant *db.Assistant
@@ -864,6 +866,7 @@ func (s *callSession) finish(e *esl.Event) {
 	}
 	s.update(cols)
 	s.event("hangup", db.JSONMap{"cause": cause, "reason": s.endReason})
+	s.notifyFinish(cols)
 	s.log.Info("call ended", "cause", cause, "reason", s.endReason)
 }
 
