@@ -13,7 +13,7 @@ import (
 // leg went to, when it was created, how it ended. It is written by the
 // event dispatcher and read once the originate has returned.
 type dialTrack struct {
-	id     string       // sipbridge_dial of its legs
+	id     string        // sipbridge_dial of its legs
 	trunks []db.SIPTrunk // in dial order
 	// created is closed at the first leg's CHANNEL_CREATE. On a real switch
 	// that event fires after the channel's CS_INIT handler, in which

@@ -82,7 +82,7 @@ type callSession struct {
 	exited     atomic.Bool // the session's goroutine has returned
 
 	outbound  bool
-	status    *statusNotifier // the outbound call's status_callback (nil: none)
+	status    *statusNotifier     // the outbound call's status_callback (nil: none)
 	info      assistant.StartInfo // what `start` tells the assistant
 	route     *Route
 	assistant *db.Assistant
