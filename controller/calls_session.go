@@ -67,8 +67,10 @@ type callSession struct {
 	mu    sync.Mutex
 	org   int64
 	token string
-	gen   int        // stream generation the token belongs to
-	track *dialTrack // the originate under way (its legs' events)
+	gen   int // stream generation the token belongs to
+
+	// track is the originate under way (its legs' events).
+	track *dialTrack
 
 	// asst is the assistant stream the caller's audio goes to (read by the
 	// mod_audio_stream reader goroutine).
@@ -81,8 +83,11 @@ type callSession struct {
 	initiating atomic.Bool // the outbound call's own originate is ringing
 	exited     atomic.Bool // the session's goroutine has returned
 
+	// status posts the outbound call's progress to its status_callback
+	// (nil: none).
+	status *statusNotifier
+
 	outbound  bool
-	status    *statusNotifier     // the outbound call's status_callback (nil: none)
 	info      assistant.StartInfo // what `start` tells the assistant
 	route     *Route
 	assistant *db.Assistant
