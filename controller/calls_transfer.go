@@ -395,6 +395,9 @@ func (s *callSession) bridgeDial(number string) (dial, dialID string, err error)
 		CallerID:    s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
 		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": dialID, "sipbridge_leg": "transfer"},
 	})
+	if err == nil {
+		s.trackDial(dialID, orderTrunks(trunks, own))
+	}
 	return dial, dialID, err
 }
 
@@ -462,6 +465,7 @@ func (s *callSession) onDialDone(r request) {
 		return
 	}
 	leg, ok := strings.CutPrefix(r.out, "+OK ")
+	_, trunk := s.dialAttempts(leg, strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR")))
 	if r.err != nil || !ok || leg == "" {
 		cause := strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR"))
 		s.event("transfer_failed", db.JSONMap{"to": r.to, "cause": cause, "error": fmt.Sprint(r.err)})
@@ -483,7 +487,11 @@ func (s *callSession) onDialDone(r request) {
 		return
 	}
 	s.endReason = "transferred to " + r.to
-	s.event("transferred", db.JSONMap{"to": r.to, "leg": leg})
+	detail := db.JSONMap{"to": r.to, "leg": leg}
+	if trunk != nil {
+		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
+	}
+	s.event("transferred", detail)
 }
 
 // cancelDial hangs up the legs of an originate still ringing; legs it
