@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -18,6 +19,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/provider"
 	"gorm.io/gorm"
 )
 
@@ -341,6 +343,62 @@ func TestTransferBridgeNamesTheAnsweringTrunk(t *testing.T) {
 		// The record keeps the trunk the call came in on.
 		if got, _ := ce.store.GetCall(context.Background(), ce.orgA, rec.ID); got.TrunkID == nil || *got.TrunkID != ce.trunk.ID {
 			t.Fatalf("record trunk %v", got.TrunkID)
+		}
+	})
+}
+
+// A Twilio-hosted number: the answer comes once Twilio accepted the call
+// (its sid as call_sid), and the status callback follows the provider's
+// webhooks: ringing, answered when Twilio fetches the TwiML, failed with
+// Twilio's cause for a busy callee.
+func TestOutboundTwilioStatusCallback(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		rcv := newStatusReceiver(t)
+		he := newHostedEnvOn(t, g, func(o *controller.HostedOptions) {
+			o.StatusCallbacks = controller.StatusCallbackOptions{Client: rcv.srv.Client(), RetryBase: 20 * time.Millisecond}
+		})
+		if err := he.store.SetSMSWebhookSecret(context.Background(), he.orgA, he.assistant.ID, callbackSecret); err != nil {
+			t.Fatal(err)
+		}
+		r := he.mustDo(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": twilioNumber,
+			"to_phone_number": "+16475557777", "status_callback": rcv.url()}, 200)
+		sid, _ := r.Body["call_sid"].(string)
+		callID, _ := r.Body["call_id"].(string)
+		if r.Body["status"] != "ringing" || sid == "" {
+			t.Fatalf("initiate %s", r.Raw)
+		}
+		got := rcv.wait(t, 1, 3*time.Second)
+		if got[0].Event != "ringing" || !got[0].SigOK || got[0].Body["call_sid"] != sid || got[0].Body["provider"] != "twilio" || got[0].Body["call_id"] != callID {
+			t.Fatalf("ringing callback %+v", got[0])
+		}
+		form := url.Values{"CallSid": {sid}, "AccountSid": {he.twilio.AccountSID}, "From": {twilioNumber}, "To": {"+16475557777"},
+			"Direction": {"outbound-api"}, "CallStatus": {"in-progress"}}
+		if st, body := he.twilioVoice(form, he.twilio.AuthToken); st != 200 {
+			t.Fatalf("TwiML: %d %s", st, body)
+		}
+		got = rcv.wait(t, 2, 3*time.Second)
+		if got[1].Event != "answered" || !got[1].SigOK || got[1].Body["status"] != "in-progress" {
+			t.Fatalf("answered callback %+v", got[1])
+		}
+
+		r = he.mustDo(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": twilioNumber,
+			"to_phone_number": "+16475556000", "status_callback": rcv.url()}, 200)
+		busySID, _ := r.Body["call_sid"].(string)
+		status := url.Values{"CallSid": {busySID}, "AccountSid": {he.twilio.AccountSID}, "From": {twilioNumber}, "To": {"+16475556000"},
+			"Direction": {"outbound-api"}, "CallStatus": {"busy"}}
+		sig := provider.TwilioSignature(he.twilio.AuthToken, he.base+"/twiml/status", status)
+		if st, b := he.post(http.MethodPost, "/twiml/status", "application/x-www-form-urlencoded", []byte(status.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != 200 {
+			t.Fatalf("status: %d %s", st, b)
+		}
+		got = rcv.wait(t, 4, 3*time.Second)
+		var busy []receivedStatus
+		for _, s := range got {
+			if s.Body["call_sid"] == busySID {
+				busy = append(busy, s)
+			}
+		}
+		if len(busy) != 2 || busy[0].Event != "ringing" || busy[1].Event != "failed" || busy[1].Body["cause"] != "busy" || !busy[1].SigOK {
+			t.Fatalf("callbacks of the busy call %+v", busy)
 		}
 	})
 }
