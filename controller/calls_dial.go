@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -73,6 +74,18 @@ func (t *dialTrack) observe(e *esl.Event, now time.Time) {
 	}
 }
 
+// has reports whether a leg was seen.
+func (t *dialTrack) has(leg string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, l := range t.legs {
+		if l.uuid == leg {
+			return true
+		}
+	}
+	return false
+}
+
 // firstLeg is the channel of the first leg created ("" before).
 func (t *dialTrack) firstLeg() string {
 	t.mu.Lock()
@@ -105,6 +118,13 @@ func (t *dialTrack) attempts(answered, final string) (out []DialAttempt, trunk *
 	for _, l := range t.legs {
 		byTrunk[l.trunkID] = append(byTrunk[l.trunkID], l)
 	}
+	// The originate's cause is its last leg's: when the last leg made
+	// ended with it (a cancel, a refusal), the trunks after it were not
+	// tried; otherwise the last trunk's leg died unborn (its gateway down).
+	unborn := final
+	if n := len(t.legs); n > 0 && t.legs[n-1].cause == final {
+		unborn = ""
+	}
 	for i := range t.trunks {
 		tr := &t.trunks[i]
 		a := DialAttempt{TrunkID: tr.ID, Trunk: tr.Name, Gateway: tr.GatewayName}
@@ -117,8 +137,8 @@ func (t *dialTrack) attempts(answered, final string) (out []DialAttempt, trunk *
 			a.Cause, trunk = "ANSWER", tr
 		case leg != nil && leg.cause != "":
 			a.Cause = leg.cause
-		case answered == "" && i == len(t.trunks)-1 && final != "":
-			a.Cause = final
+		case leg == nil && answered == "" && i == len(t.trunks)-1 && unborn != "":
+			a.Cause = unborn
 		case leg != nil && answered == "":
 			a.Cause = final
 		default:
@@ -176,6 +196,19 @@ func (s *callSession) dialAttempts(answered, final string) ([]DialAttempt, *db.S
 	}
 	if answered == "" {
 		time.Sleep(100 * time.Millisecond)
+	} else {
+		// The answered leg's CHANNEL_CREATE came long before the answer on
+		// the switch, but may still be on its way here.
+		for i := 0; i < 30 && !t.has(answered); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if !t.has(answered) {
+			// Not seen (the event connection reconnecting): ask its channel.
+			if tid, err := s.api("uuid_getvar " + answered + " sipbridge_trunk_id"); err == nil {
+				t.observe(&esl.Event{Headers: map[string]string{"Event-Name": "CHANNEL_CREATE", "Unique-ID": answered,
+					"variable_sipbridge_trunk_id": strings.TrimSpace(tid)}}, s.c.opts.Now())
+			}
+		}
 	}
 	att, trunk := t.attempts(answered, final)
 	for _, a := range att {

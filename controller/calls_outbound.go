@@ -281,14 +281,6 @@ func (s *callSession) dialOutbound(dial, dialID string, result chan<- dialResult
 	s.answeredAt = now
 	cols := map[string]any{"status": db.CallInProgress, "answered_at": now, "call_sid": leg}
 	_, trunk := s.dialAttempts(leg, "")
-	if trunk == nil {
-		// Its CHANNEL_CREATE was not seen (events reconnecting): ask.
-		if tid, err := s.api("uuid_getvar " + leg + " sipbridge_trunk_id"); err == nil {
-			if tid = strings.TrimSpace(tid); tid != "" && !strings.HasPrefix(tid, "-ERR") && tid != "_undef_" {
-				trunk = &db.SIPTrunk{ID: tid}
-			}
-		}
-	}
 	detail := db.JSONMap{"leg": leg}
 	if trunk != nil {
 		cols["trunk_id"] = trunk.ID

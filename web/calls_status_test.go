@@ -402,3 +402,39 @@ func TestOutboundTwilioStatusCallback(t *testing.T) {
 		}
 	})
 }
+
+// Hung up through the API while it rings (the request has long answered):
+// the originate is cancelled, the record fails and the callback says
+// failed with ORIGINATOR_CANCEL.
+func TestHangupWhileRingingPostsFailed(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		rcv := newStatusReceiver(t)
+		ce := newCallEnvOn(t, callEnvConfig{DB: g}, rcv.options)
+		ce.mustDo("PUT", "/api/v1/sip-trunks/"+ce.trunk.ID, ce.keyA, map[string]any{"ring_timeout_seconds": 120}, 200)
+		ce.loadTrunks()
+		ce.allowCountries("CA")
+		ce.addNumber("+16478491000", ce.assistant.ID)
+		ce.setCallbackSecret()
+		ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
+		r := ce.mustDo("POST", "/api/v1/calls/initiate", ce.keyA, statusBody("+16478491000", "+14165550199", rcv.url()), 200)
+		id, _ := r.Body["call_id"].(string)
+		rcv.wait(t, 1, 3*time.Second)
+		if r := ce.do("POST", "/api/v1/calls/"+id+"/transfer", ce.keyA, map[string]any{"to": "+14165550198"}); r.Status != 409 || r.errCode() != "not_answered" {
+			t.Fatalf("transfer of a ringing call: %d %s", r.Status, r.Raw)
+		}
+		ce.mustDo("POST", "/api/v1/calls/"+id+"/hangup", ce.keyA, nil, 202)
+		got := rcv.wait(t, 2, 3*time.Second)
+		if got[1].Event != "failed" || got[1].Body["cause"] != "ORIGINATOR_CANCEL" || !got[1].SigOK {
+			t.Fatalf("callbacks %+v", got)
+		}
+		if a := ce.sw.DialAttempts(); len(a) != 1 || a[0].Cause != "ORIGINATOR_CANCEL" {
+			t.Fatalf("attempts %+v", a)
+		}
+		if rec := ce.mustDo("GET", "/api/v1/calls/"+id, ce.keyA, nil, 200); rec.Body["status"] != "failed" || rec.Body["hangup_cause"] != "ORIGINATOR_CANCEL" {
+			t.Fatalf("record %s", rec.Raw)
+		}
+		if !waitUntil(2*time.Second, func() bool { return len(ce.sw.Channels()) == 0 && ce.calls.Active() == 0 }) {
+			t.Fatalf("left: channels %v, sessions %d", ce.sw.Channels(), ce.calls.Active())
+		}
+	})
+}
