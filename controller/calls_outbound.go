@@ -186,9 +186,9 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	}
 	track := s.trackDial(dialID, orderTrunks(trunks, own))
 	// On the dispatcher: the record is updated by the dial's goroutine.
-	placed := *rec // a copy: the dial's goroutine writes rec
+	snapshot := *rec // a copy: the dial's goroutine writes rec
 	track.onCreate = func(leg string) {
-		st := callStatusOf(StatusRinging, &placed, c.opts.Now())
+		st := callStatusOf(StatusRinging, &snapshot, c.opts.Now())
 		st.CallSID = leg
 		s.status.notify(st)
 	}
@@ -200,9 +200,9 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	c.mu.Unlock()
 	s.event("dialing", db.JSONMap{"to": req.To, "dial_string": dial})
 
-	result := make(chan dialResult, 1)
+	result, placed := make(chan dialResult, 1), make(chan string, 1)
 	c.wg.Add(1) // the call's goroutine: dialOutbound, then runOutbound
-	go s.dialOutbound(dial, dialID, result)
+	go s.dialOutbound(dial, dialID, track, placed, result)
 	if req.Wait {
 		r := <-result
 		return r.res, r.err
@@ -213,14 +213,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	select {
 	case r := <-result:
 		return r.res, r.err
-	case <-track.created:
-		select {
-		case r := <-result:
-			return r.res, r.err
-		default:
-		}
-		leg := track.firstLeg()
-		s.event("placed", db.JSONMap{"leg": leg})
+	case leg := <-placed:
 		return &InitiateResult{CallID: s.id, CallSID: leg, Ringing: true}, nil
 	}
 }
@@ -233,10 +226,29 @@ type dialResult struct {
 
 // dialOutbound runs the outbound call's originate and, once a trunk has
 // answered, the call itself (runOutbound); it owns one count of c.wg.
-func (s *callSession) dialOutbound(dial, dialID string, result chan<- dialResult) {
+func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed chan<- string, result chan<- dialResult) {
 	c := s.c
 	octx, cancel := context.WithTimeout(c.ctx, maxDialTime(dial, c.opts.LegTimeout))
-	out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
+	job := make(chan dialResult, 1)
+	var out string
+	var err error
+	go func() {
+		out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
+		job <- dialResult{err: err, res: &InitiateResult{CallSID: out}}
+	}()
+	var r dialResult
+	select {
+	case r = <-job:
+	case <-track.created:
+		// Placed: the record names the first leg until one answers.
+		leg := track.firstLeg()
+		s.update(map[string]any{"call_sid": leg})
+		s.rec.CallSID = leg
+		s.event("placed", db.JSONMap{"leg": leg})
+		placed <- leg
+		r = <-job
+	}
+	out, err = r.res.CallSID, r.err
 	cancel()
 	if c.ctx.Err() != nil {
 		c.cancelDial(s) // stopping: the job goes on in FreeSWITCH, end its legs

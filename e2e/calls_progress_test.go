@@ -209,7 +209,7 @@ func testOutboundProgress(t *testing.T, b *Bridge) {
 		if res.Status != "ringing" || res.CallID == "" || res.CallSID == "" || took > 2*time.Second {
 			t.Fatalf("initiate answered %+v after %v: want ringing at once", res, took)
 		}
-		if rec := b.call(t, res.CallID); rec.Status != "ringing" || rec.AnsweredAt != nil {
+		if rec := b.call(t, res.CallID); rec.Status != "ringing" || rec.AnsweredAt != nil || rec.CallSID != res.CallSID {
 			t.Errorf("record right after initiate: %s, want ringing", jsonString(rec))
 		}
 		if p := sink.of(t, res.CallID, "ringing", 5*time.Second); p.Body.Status != "ringing" {
@@ -234,6 +234,10 @@ func testOutboundProgress(t *testing.T, b *Bridge) {
 		if len(tries) != 2 || tries[0]["trunk_id"] != tr1.ID || tries[0]["cause"] != "NORMAL_TEMPORARY_FAILURE" ||
 			tries[1]["trunk_id"] != tr2.ID || tries[1]["cause"] != "ANSWER" {
 			t.Fatalf("dial attempts %v", tries)
+		}
+		if tries[0]["leg"] != res.CallSID || rec.CallSID != tries[1]["leg"] {
+			t.Errorf("legs %v / %v: want the first leg as initiate's call_sid (%s), the answering one as the record's (%s)",
+				tries[0]["leg"], tries[1]["leg"], res.CallSID, rec.CallSID)
 		}
 		if rs, _ := tries[1]["ring_seconds"].(float64); rs < 3.5 || rs > 8 {
 			t.Errorf("the answering trunk rang %v s, want ≈4", rs)

@@ -147,7 +147,7 @@ func TestInitiateAnswersOncePlacedAndReportsProgress(t *testing.T) {
 		if r.Body["status"] != "ringing" || id == "" || len(att) != 1 || r.Body["call_sid"] != att[0].UUID || att[0].Cause != "" || att[0].Answered {
 			t.Fatalf("initiate answered %s with attempts %+v", r.Raw, att)
 		}
-		if rec := ce.mustDo("GET", "/api/v1/calls/"+id, ce.keyA, nil, 200); rec.Body["status"] != "ringing" {
+		if rec := ce.mustDo("GET", "/api/v1/calls/"+id, ce.keyA, nil, 200); rec.Body["status"] != "ringing" || rec.Body["call_sid"] != att[0].UUID {
 			t.Fatalf("record once placed: %s", rec.Raw)
 		}
 
