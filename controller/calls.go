@@ -102,9 +102,12 @@ type CallsOptions struct {
 	DialOptions []assistant.DialOption
 	// AddressPolicy decides which addresses the assistant's stream_url may
 	// reach; the websocket is dialled through it (nil: netpolicy.Default(),
-	// no loopback, link-local or metadata address).
+	// no loopback, link-local or metadata address). Status callbacks are
+	// posted through it too.
 	AddressPolicy *netpolicy.Policy
-	Log           *slog.Logger
+	// StatusCallbacks shape the delivery of outbound calls' status_callback.
+	StatusCallbacks StatusCallbackOptions
+	Log             *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -148,6 +151,11 @@ type Calls struct {
 	// while they may still start legs; such legs are hung up as they are
 	// created, even after their call's session has ended.
 	cancelledDials map[string]bool
+	// Status callbacks outlive their calls a little (retries): their own
+	// context and count, ended after the calls' on Close.
+	cbCtx    context.Context
+	cbCancel context.CancelFunc
+	cbWG     sync.WaitGroup
 }
 
 // NewCalls returns call control. Close ends every session.
@@ -178,9 +186,23 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Calls{store: store, router: &Router{store: store, implicitACL: opts.TrunkACL}, sw: sw, opts: opts, log: opts.Log,
+	c := &Calls{store: store, router: &Router{store: store, implicitACL: opts.TrunkACL}, sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		admits: map[int64]*sync.Mutex{}, cancelledDials: map[string]bool{}}
+	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
+	return c
+}
+
+// statusNotifier returns the status callback of a call (nil without a
+// URL); events it gives up on go to the call's timeline.
+func (c *Calls) statusNotifier(url, secret, callID string, log *slog.Logger, timeline func(string, db.JSONMap)) *statusNotifier {
+	n := newStatusNotifier(c.cbCtx, &c.cbWG, c.opts.StatusCallbacks, c.opts.AddressPolicy, url, secret, callID, log)
+	if n != nil {
+		n.failed = func(event, err string) {
+			timeline("status_callback_failed", db.JSONMap{"event": event, "error": err})
+		}
+	}
+	return n
 }
 
 // HandleEvent takes one event from the event connection. It never blocks:
@@ -221,6 +243,7 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 		s = c.legOf(e)
 	}
 	if s != nil {
+		s.observeLeg(e)
 		s.events.push(e)
 	}
 }
@@ -289,6 +312,19 @@ func (c *Calls) Close() {
 	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
+	waitBounded(&c.cbWG, 5*time.Second) // the last status callbacks
+	c.cbCancel()
+	c.cbWG.Wait()
+}
+
+// waitBounded waits for wg at most d.
+func waitBounded(wg *sync.WaitGroup, d time.Duration) {
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(d):
+	}
 }
 
 // lockAdmit takes the organization's admission lock; the returned release

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/controller/did"
@@ -37,22 +36,23 @@ type InitiateRequest struct {
 	WelcomeMessage string
 	Agenda         string
 	Variables      map[string]string
+	// StatusCallback, when set, is an https URL (checked against the
+	// address policy by the caller) that receives the call's ringing,
+	// answered, completed and failed events, signed with the assistant's
+	// webhook secret.
+	StatusCallback string
+	// Wait: answer once the call is answered or has failed on every trunk
+	// (scripts); otherwise once it is placed.
+	Wait bool
 }
 
 // InitiateResult is the placed call.
 type InitiateResult struct {
 	CallID  string // calls.id
 	CallSID string // the FreeSWITCH channel UUID (or the provider's call id)
-	// Ringing is true when the call was placed but not answered yet (a
-	// provider-hosted call: its webhooks tell the rest).
+	// Ringing is true when the call was placed but not answered yet: the
+	// record, the timeline and the status callback tell the rest.
 	Ringing bool
-}
-
-// DialAttempt is what one trunk answered.
-type DialAttempt struct {
-	Trunk   string `json:"trunk"`
-	Gateway string `json:"gateway"`
-	Cause   string `json:"cause"`
 }
 
 // DialError means every trunk failed; Attempts hold each one's cause.
@@ -89,15 +89,11 @@ func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
-	res, err := c.initiate(ctx, req)
-	if err != nil || res == nil {
-		c.wg.Done()
-	}
-	return res, err
+	defer c.wg.Done() // the call's own goroutine takes its count
+	return c.initiate(ctx, req)
 }
 
-// initiate does Initiate's work; on success the call's goroutine owns the
-// wait-group count taken by Initiate.
+// initiate does Initiate's work.
 func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error) {
 	number, err := c.router.numberOf(ctx, req.OrgID, req.From)
 	if err != nil {
@@ -129,12 +125,16 @@ func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	if err := c.checkLimits(ctx, org, req.To); err != nil {
 		return nil, err
 	}
-	if number.Provider != db.ProviderBYOSIP {
-		res, err := c.opts.Hosted.Initiate(ctx, org, number, a, req)
-		if res != nil && err == nil {
-			c.wg.Done() // the provider's call is followed by its webhooks, not by a session here
+	if req.StatusCallback != "" {
+		if _, err := c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
+			if errors.Is(err, db.ErrNotFound) {
+				return nil, ErrNoCallbackSecret
+			}
+			return nil, err
 		}
-		return res, err
+	}
+	if number.Provider != db.ProviderBYOSIP {
+		return c.opts.Hosted.Initiate(ctx, org, number, a, req)
 	}
 	return c.originateSIP(ctx, org, number, a, req, release) // releases once the record exists
 }
@@ -147,6 +147,12 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	own := ""
 	if number.SIPTrunkID != nil {
 		own = *number.SIPTrunkID
+	}
+	secret := ""
+	if req.StatusCallback != "" {
+		if secret, err = c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
+			return nil, ErrNoCallbackSecret
+		}
 	}
 	s := newCallSession(c, "")
 	s.outbound = true
@@ -169,6 +175,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	}
 	releaseAdmit() // the record counts from now on
 	s.rec = rec
+	s.status = c.statusNotifier(req.StatusCallback, secret, s.id, s.log, s.event)
 	s.info = assistant.StartInfo{From: req.From, To: req.To, AssistantID: a.ID, Direction: db.DirectionOutbound,
 		WelcomeMessage: firstNonEmpty(req.WelcomeMessage, a.WelcomeMessage), Extra: map[string]string{}}
 	for k, v := range req.Variables {
@@ -176,6 +183,14 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	}
 	if req.Agenda != "" {
 		s.info.Extra["agenda"] = req.Agenda
+	}
+	track := s.trackDial(dialID, orderTrunks(trunks, own))
+	// On the dispatcher: the record is updated by the dial's goroutine.
+	snapshot := *rec // a copy: the dial's goroutine writes rec
+	track.onCreate = func(leg string) {
+		st := callStatusOf(StatusRinging, &snapshot, c.opts.Now())
+		st.CallSID = leg
+		s.status.notify(st)
 	}
 	s.dialID.Store(dialID)
 	s.dialing.Store(true)
@@ -185,8 +200,55 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	c.mu.Unlock()
 	s.event("dialing", db.JSONMap{"to": req.To, "dial_string": dial})
 
+	result, placed := make(chan dialResult, 1), make(chan string, 1)
+	c.wg.Add(1) // the call's goroutine: dialOutbound, then runOutbound
+	go s.dialOutbound(dial, dialID, track, placed, result)
+	if req.Wait {
+		r := <-result
+		return r.res, r.err
+	}
+	// The call is placed once its first leg exists (the INVITE has left);
+	// an originate that fails before that (no gateway up, FreeSWITCH
+	// unreachable) is answered as an error at once.
+	select {
+	case r := <-result:
+		return r.res, r.err
+	case leg := <-placed:
+		return &InitiateResult{CallID: s.id, CallSID: leg, Ringing: true}, nil
+	}
+}
+
+// dialResult is what an outbound originate came to.
+type dialResult struct {
+	res *InitiateResult
+	err error
+}
+
+// dialOutbound runs the outbound call's originate and, once a trunk has
+// answered, the call itself (runOutbound); it owns one count of c.wg.
+func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed chan<- string, result chan<- dialResult) {
+	c := s.c
 	octx, cancel := context.WithTimeout(c.ctx, maxDialTime(dial, c.opts.LegTimeout))
-	out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
+	job := make(chan dialResult, 1)
+	var out string
+	var err error
+	go func() {
+		out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
+		job <- dialResult{err: err, res: &InitiateResult{CallSID: out}}
+	}()
+	var r dialResult
+	select {
+	case r = <-job:
+	case <-track.created:
+		// Placed: the record names the first leg until one answers.
+		leg := track.firstLeg()
+		s.update(map[string]any{"call_sid": leg})
+		s.rec.CallSID = leg
+		s.event("placed", db.JSONMap{"leg": leg})
+		placed <- leg
+		r = <-job
+	}
+	out, err = r.res.CallSID, r.err
 	cancel()
 	if c.ctx.Err() != nil {
 		c.cancelDial(s) // stopping: the job goes on in FreeSWITCH, end its legs
@@ -200,71 +262,94 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 		killAnswered(c, out) // answered as it was being cancelled
 		out, ok = "-ERR ORIGINATOR_CANCEL", false
 	}
+	fail := func(err error) {
+		c.remove(s)
+		s.exit() // hangup and transfer requests made while it rang
+		s.notifyEnd(StatusFailed)
+		result <- dialResult{err: err}
+		c.wg.Done()
+	}
 	if err != nil && (errors.Is(err, esl.ErrNotConnected) || errors.Is(err, esl.ErrClosed)) {
 		// Nothing was dialled: FreeSWITCH is not reachable.
 		s.update(map[string]any{"status": db.CallFailed, "hangup_cause": "SWITCH_UNAVAILABLE",
 			"reason": "FreeSWITCH is not connected: " + err.Error(), "ended_at": c.opts.Now().UTC()})
-		c.remove(s)
-		s.exit()
-		return nil, fmt.Errorf("%w: %w", ErrSwitchUnavailable, err)
+		s.rec.HangupCause, s.rec.Status = "SWITCH_UNAVAILABLE", db.CallFailed
+		fail(fmt.Errorf("%w: %w", ErrSwitchUnavailable, err))
+		return
 	}
 	if err != nil || !ok || leg == "" {
-		derr := s.dialFailed(trunks, own, out, err)
-		c.remove(s)
-		s.exit() // hangup and transfer requests made while it rang
+		derr := s.dialFailed(out, err)
 		if s.cancelled.Load() {
-			return nil, ErrCallCancelled
+			fail(ErrCallCancelled)
+			return
 		}
-		return nil, derr
+		fail(derr)
+		return
 	}
 	s.uuid = leg
 	s.log = s.log.With("call_uuid", leg)
 	c.addLeg(leg, s)
 	now := c.opts.Now().UTC()
 	s.answeredAt = now
-	s.update(map[string]any{"status": db.CallInProgress, "answered_at": now, "call_sid": leg})
-	s.rec.CallSID = leg
-	s.event("answered", db.JSONMap{"leg": leg})
-	go s.runOutbound()
-	return &InitiateResult{CallID: s.id, CallSID: leg}, nil
+	cols := map[string]any{"status": db.CallInProgress, "answered_at": now, "call_sid": leg}
+	_, trunk := s.dialAttempts(leg, "")
+	detail := db.JSONMap{"leg": leg}
+	if trunk != nil {
+		cols["trunk_id"] = trunk.ID
+		s.rec.TrunkID = &trunk.ID
+		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
+		s.log = s.log.With("trunk_id", trunk.ID, "gateway", trunk.GatewayName)
+	}
+	s.update(cols)
+	s.rec.CallSID, s.rec.Status = leg, db.CallInProgress
+	s.event("answered", detail)
+	s.status.notify(callStatusOf(StatusAnswered, s.rec, now))
+	result <- dialResult{res: &InitiateResult{CallID: s.id, CallSID: leg}}
+	s.runOutbound()
 }
 
 // dialFailed closes the record of a call no trunk connected and returns the
 // error naming each trunk's cause (from the legs' hangup events, the last
 // one from the originate reply).
-func (s *callSession) dialFailed(trunks []db.SIPTrunk, own, out string, err error) error {
+func (s *callSession) dialFailed(out string, err error) error {
 	final := strings.TrimSpace(strings.TrimPrefix(out, "-ERR"))
 	if final == "" && err != nil {
 		final = err.Error()
 	}
-	// The legs' events travel on the other connection: give them a moment.
-	time.Sleep(100 * time.Millisecond)
-	causes := map[string]string{}
-	for _, e := range s.events.drain() {
-		if tid := e.Get("variable_sipbridge_trunk_id"); tid != "" && (e.Name() == "CHANNEL_HANGUP_COMPLETE" || e.Name() == "CHANNEL_HANGUP") {
-			causes[tid] = e.Get("Hangup-Cause")
-		}
-	}
-	derr := &DialError{Cause: final}
-	ordered := orderTrunks(trunks, own)
-	for i, t := range ordered {
-		cause := causes[t.ID]
-		if cause == "" && i == len(ordered)-1 {
-			cause = final
-		}
-		if cause == "" {
-			cause = "NOT_TRIED"
-		}
-		derr.Attempts = append(derr.Attempts, DialAttempt{Trunk: t.Name, Gateway: t.GatewayName, Cause: cause})
-	}
-	attempts := make([]any, 0, len(derr.Attempts))
-	for _, a := range derr.Attempts {
-		attempts = append(attempts, map[string]any{"trunk": a.Trunk, "gateway": a.Gateway, "cause": a.Cause})
-	}
-	s.event("dial_failed", db.JSONMap{"cause": final, "attempts": attempts})
+	att, _ := s.dialAttempts("", final)
+	derr := &DialError{Cause: final, Attempts: att}
+	s.event("dial_failed", db.JSONMap{"cause": final})
 	s.update(map[string]any{"status": db.CallFailed, "hangup_cause": final, "reason": derr.Error(), "ended_at": s.c.opts.Now().UTC()})
+	s.rec.Status, s.rec.HangupCause, s.rec.Reason = db.CallFailed, final, derr.Error()
 	s.log.Warn("outbound call failed on every trunk", "cause", final, "attempts", derr.Error())
 	return derr
+}
+
+// notifyFinish posts the end of an outbound call from the columns finish
+// wrote.
+func (s *callSession) notifyFinish(cols map[string]any) {
+	if s.status == nil {
+		return
+	}
+	s.rec.HangupCause, _ = cols["hangup_cause"].(string)
+	s.rec.Reason, _ = cols["reason"].(string)
+	s.rec.DurationSeconds, _ = cols["duration_seconds"].(int)
+	event := StatusFailed
+	if cols["status"] == db.CallCompleted {
+		event = StatusCompleted
+	}
+	s.notifyEnd(event)
+}
+
+// notifyEnd posts the call's last status (completed or failed) with the
+// record's cause.
+func (s *callSession) notifyEnd(event string) {
+	if s.status == nil || s.rec == nil {
+		return
+	}
+	st := callStatusOf(event, s.rec, s.c.opts.Now())
+	st.Cause, st.Reason, st.DurationSeconds = s.rec.HangupCause, s.rec.Reason, s.rec.DurationSeconds
+	s.status.notify(st)
 }
 
 // runOutbound bridges an answered outbound call to its assistant.

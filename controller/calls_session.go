@@ -69,6 +69,9 @@ type callSession struct {
 	token string
 	gen   int // stream generation the token belongs to
 
+	// track is the originate under way (its legs' events).
+	track *dialTrack
+
 	// asst is the assistant stream the caller's audio goes to (read by the
 	// mod_audio_stream reader goroutine).
 	asst atomic.Pointer[assistant.Stream]
@@ -79,6 +82,10 @@ type callSession struct {
 	cancelled  atomic.Bool
 	initiating atomic.Bool // the outbound call's own originate is ringing
 	exited     atomic.Bool // the session's goroutine has returned
+
+	// status posts the outbound call's progress to its status_callback
+	// (nil: none).
+	status *statusNotifier
 
 	outbound  bool
 	info      assistant.StartInfo // what `start` tells the assistant
@@ -907,6 +914,7 @@ func (s *callSession) finish(e *esl.Event) {
 	}
 	s.update(cols)
 	s.event("hangup", db.JSONMap{"cause": cause, "reason": s.endReason})
+	s.notifyFinish(cols)
 	s.log.Info("call ended", "cause", cause, "reason", s.endReason)
 }
 

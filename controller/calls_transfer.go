@@ -422,6 +422,9 @@ func (s *callSession) bridgeDial(number string) (dial, dialID string, err error)
 		CallerID:    s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
 		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": dialID, "sipbridge_leg": "transfer"},
 	})
+	if err == nil {
+		s.trackDial(dialID, orderTrunks(trunks, own))
+	}
 	return dial, dialID, err
 }
 
@@ -455,9 +458,22 @@ func (s *callSession) startBridge(p *transferPlan) {
 	}()
 }
 
-// maxDialTime bounds an originate: every leg's timeout plus margin.
+// maxDialTime bounds an originate: every leg's leg_timeout (leg for a leg
+// without one) plus margin.
 func maxDialTime(dial string, leg time.Duration) time.Duration {
-	return time.Duration(strings.Count(dial, "|")+1)*leg + 15*time.Second
+	total := 15 * time.Second
+	for _, l := range strings.Split(dial, "|") {
+		d := leg
+		if _, v, ok := strings.Cut(l, "leg_timeout="); ok {
+			v, _, _ = strings.Cut(v, ",")
+			v, _, _ = strings.Cut(v, "]")
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				d = time.Duration(n) * time.Second
+			}
+		}
+		total += d
+	}
+	return total
 }
 
 // killAnswered hangs up the leg an originate answered with, if any.
@@ -482,6 +498,7 @@ func (s *callSession) onDialDone(r request) {
 		p = &transferPlan{to: r.to, bridgeTo: r.to}
 	}
 	leg, ok := strings.CutPrefix(r.out, "+OK ")
+	_, trunk := s.dialAttempts(leg, strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR")))
 	if r.err != nil || !ok || leg == "" {
 		cause := strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR"))
 		if cause == "" && r.err != nil {
@@ -506,7 +523,11 @@ func (s *callSession) onDialDone(r request) {
 		return
 	}
 	s.endReason = "transferred to " + r.to
-	s.event("transferred", db.JSONMap{"to": r.to, "leg": leg})
+	detail := db.JSONMap{"to": r.to, "leg": leg}
+	if trunk != nil {
+		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
+	}
+	s.event("transferred", detail)
 }
 
 // cancelDial hangs up the legs of an originate still ringing; legs it
@@ -538,7 +559,7 @@ func (s *callSession) handleLegEvent(e *esl.Event) bool {
 type DialOptions struct {
 	LeadingPlus bool          // keep the + of E.164 numbers (the organization's trunk setting)
 	CallerID    string        // origination_caller_id_number
-	LegTimeout  time.Duration // per trunk
+	LegTimeout  time.Duration // per trunk that sets no ring_timeout_seconds
 	Vars        map[string]string
 }
 
@@ -570,15 +591,30 @@ func BridgeDialString(trunks []db.SIPTrunk, first, number string, o DialOptions)
 			global = append(global, k+"="+o.Vars[k])
 		}
 	}
-	secs := int(o.LegTimeout / time.Second)
-	if secs <= 0 {
-		secs = 30
-	}
 	legs := make([]string, 0, len(ordered))
+	longest := 0
 	for _, t := range ordered {
+		secs := RingSeconds(&t, o.LegTimeout)
+		longest = max(longest, secs)
 		legs = append(legs, fmt.Sprintf("[leg_timeout=%d,sipbridge_trunk_id=%s]sofia/gateway/%s/%s", secs, t.ID, t.GatewayName, dialled))
 	}
+	// originate_timeout (default 60 s) times each `|` group out with
+	// NO_ANSWER whatever its leg_timeout: keep it above the longest ring.
+	global = append(global, "originate_timeout="+strconv.Itoa(longest+1))
 	return "{" + strings.Join(global, ",") + "}" + strings.Join(legs, "|"), nil
+}
+
+// RingSeconds is how long a trunk's leg rings before the next trunk is
+// tried: the trunk's ring_timeout_seconds, else the platform's LEG_TIMEOUT
+// (leg), else 30 s.
+func RingSeconds(t *db.SIPTrunk, leg time.Duration) int {
+	if t.RingTimeoutSeconds > 0 {
+		return t.RingTimeoutSeconds
+	}
+	if secs := int(leg / time.Second); secs > 0 {
+		return secs
+	}
+	return 30
 }
 
 // orderTrunks returns the enabled trunks, first's trunk at the head, then by

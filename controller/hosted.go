@@ -53,9 +53,11 @@ type HostedOptions struct {
 	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
 	DialOptions []assistant.DialOption
 	// AddressPolicy decides which addresses the assistant's stream_url may
-	// reach (nil: netpolicy.Default()).
+	// reach (nil: netpolicy.Default()); status callbacks go through it too.
 	AddressPolicy *netpolicy.Policy
-	Log           *slog.Logger
+	// StatusCallbacks shape the delivery of outbound calls' status_callback.
+	StatusCallbacks StatusCallbackOptions
+	Log             *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -85,6 +87,10 @@ type Hosted struct {
 	closed   bool // Close was called: no new relay starts
 	wg       sync.WaitGroup
 	replays  provider.ReplayCache // Vonage JWTs already used
+	// Status callbacks: their own context and count (they outlive calls).
+	cbCtx    context.Context
+	cbCancel context.CancelFunc
+	cbWG     sync.WaitGroup
 }
 
 var _ HostedDialer = (*Hosted)(nil)
@@ -111,8 +117,10 @@ func NewHosted(store *db.Store, opts HostedOptions) *Hosted {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Hosted{store: store, creds: &Numbers{store: store, opts: NumbersOptions{Env: opts.Env}}, opts: opts, log: opts.Log,
+	h := &Hosted{store: store, creds: &Numbers{store: store, opts: NumbersOptions{Env: opts.Env}}, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byID: map[string]*hostedCall{}, bySID: map[string]*hostedCall{}}
+	h.cbCtx, h.cbCancel = context.WithCancel(context.Background())
+	return h
 }
 
 // Close ends every live hosted call's relay and waits for them.
@@ -129,6 +137,9 @@ func (h *Hosted) Close() {
 		c.finish(finishInfo{cause: "SIPBRIDGE_STOPPED", reason: "sipbridge stopped"})
 	}
 	h.wg.Wait()
+	waitBounded(&h.cbWG, 5*time.Second) // the last status callbacks
+	h.cbCancel()
+	h.cbWG.Wait()
 }
 
 // Drain refuses new hosted calls (inbound ones are rejected as busy,
@@ -253,6 +264,10 @@ type hostedCall struct {
 	failed      bool // no assistant ever took the call: the record ends failed
 	endReason   string
 	timer       *time.Timer
+	// status posts an outbound call's progress to its status_callback
+	// (nil: none); cbRec is what the posts say of the call.
+	status *statusNotifier
+	cbRec  db.Call
 }
 
 // newCall registers a live call (record not yet stored).
@@ -371,6 +386,20 @@ func (c *hostedCall) answered() {
 	c.mu.Unlock()
 	c.update(map[string]any{"status": db.CallInProgress, "answered_at": now})
 	c.event("answered", nil)
+	c.notifyStatus(StatusAnswered, "", "", 0)
+}
+
+// notifyStatus posts one status event of an outbound call with a
+// status_callback.
+func (c *hostedCall) notifyStatus(event, cause, reason string, dur int) {
+	if c.status == nil {
+		return
+	}
+	c.mu.Lock()
+	st := callStatusOf(event, &c.cbRec, c.h.opts.Now())
+	c.mu.Unlock()
+	st.Cause, st.Reason, st.DurationSeconds = cause, reason, dur
+	c.status.notify(st)
 }
 
 type finishInfo struct {
@@ -421,6 +450,12 @@ func (c *hostedCall) finish(f finishInfo) {
 	}
 	c.update(cols)
 	c.event("hangup", db.JSONMap{"cause": cause, "reason": reason})
+	event := StatusFailed
+	if cols["status"] == db.CallCompleted {
+		event = StatusCompleted
+	}
+	dur, _ := cols["duration_seconds"].(int)
+	c.notifyStatus(event, cause, reason, dur)
 	c.log.Info("hosted call ended", "cause", cause, "reason", reason)
 }
 
@@ -740,6 +775,18 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 	}
 	c.startInfo(req.From, req.To, req.WelcomeMessage, extra)
 	c.event("dialing", db.JSONMap{"to": req.To, "provider": prov})
+	if req.StatusCallback != "" {
+		secret, err := h.store.SMSWebhookSecret(ctx, a.ID)
+		if err != nil {
+			c.finish(finishInfo{cause: "NO_WEBHOOK_SECRET", reason: ErrNoCallbackSecret.Error(), failed: true})
+			return nil, ErrNoCallbackSecret
+		}
+		c.cbRec = *rec
+		c.status = newStatusNotifier(h.cbCtx, &h.cbWG, h.opts.StatusCallbacks, h.opts.AddressPolicy, req.StatusCallback, secret, c.id, c.log)
+		c.status.failed = func(event, err string) {
+			c.event("status_callback_failed", db.JSONMap{"event": event, "error": err})
+		}
+	}
 
 	base := h.opts.PublicBaseURL
 	var sid string
@@ -774,6 +821,10 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 	c.info.Extra["provider_call_id"] = sid
 	c.mu.Unlock()
 	c.event("provider_accepted", db.JSONMap{"provider_call_id": sid})
+	c.mu.Lock()
+	c.cbRec.CallSID = sid
+	c.mu.Unlock()
+	c.notifyStatus(StatusRinging, "", "", 0)
 	c.armTimer(h.opts.RingTimeout+h.opts.StreamTimeout, "NO_ANSWER", "not answered in time", true)
 	c.log.Info("outbound hosted call placed", "to", req.To, "from", req.From)
 	return &InitiateResult{CallID: c.id, CallSID: sid, Ringing: true}, nil

@@ -183,6 +183,10 @@ ALTER TABLE sip_trunks ADD COLUMN source TEXT NOT NULL DEFAULT '';
 ALTER TABLE sip_trunks ADD COLUMN inbound_disabled BOOLEAN NOT NULL DEFAULT FALSE;
 CREATE UNIQUE INDEX sip_trunks_org_default_key ON sip_trunks (org_id) WHERE source <> '';
 `},
+	// 0: the trunk sets no ring time; the platform's LEG_TIMEOUT applies.
+	{6, "trunk ring timeout", `
+ALTER TABLE sip_trunks ADD COLUMN ring_timeout_seconds INTEGER NOT NULL DEFAULT 0;
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

@@ -160,9 +160,13 @@ type SIPTrunk struct {
 	Source string `gorm:"not null"`
 	// InboundDisabled refuses the trunk's inbound calls (480).
 	InboundDisabled bool `gorm:"not null"`
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	Status          *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
+	// RingTimeoutSeconds is how long this trunk's leg of an outbound call,
+	// a bridged transfer or a fallback rings before the next trunk is tried
+	// (5–120); 0: not set, the platform's LEG_TIMEOUT (default 30 s).
+	RingTimeoutSeconds int `gorm:"not null"`
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+	Status             *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`
 }
 
 func (SIPTrunk) TableName() string { return "sip_trunks" }

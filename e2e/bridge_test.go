@@ -73,6 +73,9 @@ func StartBridge(t *testing.T, sw *Switch, name, databaseURL string, env ...stri
 		"ALLOW_LOOPBACK_ADDRESSES=true", // the test assistants, carriers and PBXs are on 127.0.0.x
 		"LEG_TIMEOUT=" + legTimeout.String(),
 		"SHARED_CARRIER_CIDRS=" + sharedCarrierCIDRs,
+		// the https receivers of the scenarios (status callbacks) use a
+		// certificate of the suite's own, trusted on top of the system's
+		"SSL_CERT_DIR=" + suiteCertDir(t),
 		// the load scenario runs 50 calls at 20 calls/s
 		"DEFAULT_MAX_CONCURRENT_CALLS=200", "DEFAULT_CALLS_PER_SECOND=50",
 	}

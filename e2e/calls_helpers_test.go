@@ -42,6 +42,7 @@ type uacCall struct {
 type uasData struct {
 	Code         int
 	Phrase       string
+	RingMs       int // Code 200: ring this long before answering
 	HoldMs       int
 	Except       string
 	ExceptCode   int

@@ -23,7 +23,8 @@ const srcOutbound2 = "127.0.0.18"
 const legTimeout = 3 * time.Second
 
 // testOutbound: POST /api/v1/calls/initiate from a number on the
-// organization's SIP trunks.
+// organization's SIP trunks, with wait=true (the blocking answer scripts
+// use; outbound_progress covers the default, immediate one).
 //
 // failover: the number's own trunk (priority 1) has a carrier that rings
 // and never answers, the second trunk (priority 2) one that answers. The
@@ -61,7 +62,7 @@ func testOutbound(t *testing.T, b *Bridge) {
 			CallID  string `json:"call_id"`
 		}
 		b.API.Call(t, "POST", "/api/v1/calls/initiate", map[string]any{"from_phone_number": from, "to_phone_number": to,
-			"welcome_message": "Hello from the e2e suite"}, http.StatusOK, &res)
+			"welcome_message": "Hello from the e2e suite", "wait": true}, http.StatusOK, &res)
 		t.Logf("initiate answered in %v: %+v", time.Since(started).Round(time.Millisecond), res)
 		if res.CallID == "" || res.CallSID == "" {
 			t.Fatalf("initiate answered %+v, want call_id and call_sid", res)
@@ -106,7 +107,7 @@ func testOutbound(t *testing.T, b *Bridge) {
 	})
 
 	t.Run("all_trunks_fail", func(t *testing.T) {
-		st, body := b.API.Do(t, "POST", "/api/v1/calls/initiate", map[string]any{"from_phone_number": from, "to_phone_number": busyNumber})
+		st, body := b.API.Do(t, "POST", "/api/v1/calls/initiate", map[string]any{"from_phone_number": from, "to_phone_number": busyNumber, "wait": true})
 		if st != http.StatusBadGateway {
 			t.Fatalf("initiate with every carrier refusing: %d %s, want 502", st, body)
 		}

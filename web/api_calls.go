@@ -283,12 +283,15 @@ type initiateInput struct {
 	WelcomeMessage  string            `json:"welcome_message"`
 	Agenda          string            `json:"agenda"`
 	Variables       map[string]string `json:"variables"`
+	StatusCallback  string            `json:"status_callback" doc:"https URL receiving the call's ringing, answered, completed and failed events as signed JSON POSTs (X-Sipbridge-Signature: hex HMAC-SHA256 of the body with the assistant's webhook secret); the address policy applies"`
+	Wait            bool              `json:"wait" doc:"true: answer once the call is answered (200) or failed on every trunk (502), as scripts may want; default: answer as soon as the call is placed"`
 }
 
 type initiateResult struct {
 	Message string `json:"message"`
-	CallSID string `json:"call_sid"`
+	CallSID string `json:"call_sid" doc:"the channel of the call's first leg (the provider's call id for hosted numbers); once a trunk answers, the record's call_sid is the answering leg's"`
 	CallID  string `json:"call_id"`
+	Status  string `json:"status" doc:"ringing (placed), or in-progress (answered: wait=true)"`
 }
 
 type dialFailedBody struct {
@@ -323,14 +326,20 @@ func (s *Server) initiateCall(c echo.Context) error {
 			return invalid("variables", "variable names are 1–64 characters and values at most 1000")
 		}
 	}
+	if err := s.checkURLAddress(c.Request().Context(), "status_callback", in.StatusCallback, "https"); err != nil {
+		return err
+	}
 	if s.calls == nil {
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "call control is not running"}
 	}
-	// The answer comes once the call is answered, possibly after several
-	// trunks rang out: lift the server's write timeout for this request.
-	_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(10 * time.Minute))
+	if in.Wait {
+		// The answer comes once the call is answered, possibly after several
+		// trunks rang out: lift the server's write timeout for this request.
+		_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(10 * time.Minute))
+	}
 	res, err := s.calls.Initiate(c.Request().Context(), controller.InitiateRequest{OrgID: orgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
-		AssistantID: in.AssistantID, WelcomeMessage: in.WelcomeMessage, Agenda: in.Agenda, Variables: in.Variables})
+		AssistantID: in.AssistantID, WelcomeMessage: in.WelcomeMessage, Agenda: in.Agenda, Variables: in.Variables,
+		StatusCallback: in.StatusCallback, Wait: in.Wait})
 	if err != nil {
 		var de *controller.DialError
 		if errors.As(err, &de) {
@@ -338,11 +347,11 @@ func (s *Server) initiateCall(c echo.Context) error {
 		}
 		return initiateError(err, in.FromPhoneNumber)
 	}
-	msg := "call answered and connected to the assistant"
+	msg, status := "call answered and connected to the assistant", db.CallInProgress
 	if res.Ringing {
-		msg = "call placed at the provider; the assistant is connected when it is answered"
+		msg, status = "call placed; the assistant is connected when it is answered", db.CallRinging
 	}
-	return c.JSON(http.StatusOK, initiateResult{Message: msg, CallSID: res.CallSID, CallID: res.CallID})
+	return c.JSON(http.StatusOK, initiateResult{Message: msg, CallSID: res.CallSID, CallID: res.CallID, Status: status})
 }
 
 // initiateError is where outbound call errors become HTTP statuses.
@@ -374,6 +383,8 @@ func initiateError(err error, from string) error {
 		return &APIError{Status: http.StatusBadGateway, Code: "provider_failed", Message: err.Error()}
 	case errors.Is(err, controller.ErrNoPublicURL):
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: err.Error()}
+	case errors.Is(err, controller.ErrNoCallbackSecret):
+		return &APIError{Status: http.StatusUnprocessableEntity, Code: "no_webhook_secret", Field: "status_callback", Message: err.Error()}
 	case errors.Is(err, controller.ErrBadNumber):
 		return invalid("to_phone_number", "%s", err.Error())
 	}

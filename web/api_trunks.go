@@ -46,6 +46,7 @@ type trunkView struct {
 	InboundEnabled   bool           `json:"inbound_enabled" doc:"false refuses the trunk's inbound calls with 480, recorded as refused"`
 	TransferMode     string         `json:"transfer_mode" doc:"bridge | refer: how calls from this trunk are moved to a phone number"`
 	ReferToTemplate  string         `json:"refer_to_template" doc:"Refer-To for transfer_mode=refer, with {e164}: tel:{e164} or sip:{e164}@host"`
+	RingTimeout      int            `json:"ring_timeout_seconds" doc:"how long this trunk's leg rings in outbound calls, bridged transfers and fallbacks before the next trunk is tried (the platform's LEG_TIMEOUT, default 30, when the trunk sets none)"`
 	SyncStatus       syncStatusView `json:"sync_status"`
 	GatewayState     string         `json:"gateway_state" doc:"live FreeSWITCH state: REGED, FAILED, NOREG, DOWN, …"`
 	PingStatus       string         `json:"ping_status"`
@@ -77,6 +78,7 @@ type trunkInput struct {
 	InboundEnabled   *bool     `json:"inbound_enabled" doc:"default true; false refuses the trunk's inbound calls with 480"`
 	TransferMode     *string   `json:"transfer_mode" doc:"bridge (default) | refer"`
 	ReferToTemplate  *string   `json:"refer_to_template" doc:"tel:{e164} (carriers such as Twilio) or sip:{e164}@host (PBXs)"`
+	RingTimeout      *int      `json:"ring_timeout_seconds" doc:"5–120 seconds this trunk's leg rings before the next trunk is tried (default: the platform's LEG_TIMEOUT, 30)"`
 }
 
 type syncAccepted struct {
@@ -91,7 +93,10 @@ func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
 		CallerIDInFrom: t.CallerIDInFrom, ExpireSeconds: t.ExpireSeconds, RetrySeconds: t.RetrySeconds,
 		PingSeconds: t.PingSeconds, AllowedAddresses: nonNil(t.AllowedAddresses), Codecs: nonNil(t.Codecs),
 		Provider: t.Provider, Source: trunkSource(t), InboundEnabled: !t.InboundDisabled, TransferMode: t.TransferMode, ReferToTemplate: t.ReferToTemplate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
-		SyncStatus: syncStatusView{State: "pending"},
+		RingTimeout: t.RingTimeoutSeconds, SyncStatus: syncStatusView{State: "pending"},
+	}
+	if v.RingTimeout == 0 {
+		v.RingTimeout = s.ringDefault
 	}
 	if st := t.Status; st != nil {
 		v.SyncStatus = syncStatusView{State: st.SyncState, Message: st.SyncMessage, AppliedAt: st.AppliedAt}
@@ -263,6 +268,12 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy)
 			}
 		}
 		t.ReferToTemplate = v
+	}
+	if in.RingTimeout != nil {
+		if *in.RingTimeout < 5 || *in.RingTimeout > 120 {
+			return nil, invalid("ring_timeout_seconds", "ring_timeout_seconds must be from 5 to 120")
+		}
+		t.RingTimeoutSeconds = *in.RingTimeout
 	}
 	if t.TransferMode == "refer" && t.ReferToTemplate == "" {
 		return nil, invalid("refer_to_template", "transfer_mode=refer needs a refer_to_template such as tel:{e164} or sip:{e164}@pbx.example.com")

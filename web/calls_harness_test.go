@@ -21,7 +21,9 @@ import (
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/web"
+	"gorm.io/gorm"
 )
 
 // callEnv is sipbridge's call path end to end: PostgreSQL, the FreeSWITCH
@@ -41,12 +43,32 @@ type callEnv struct {
 	recDir    string
 }
 
-// newCallEnv starts the call path; opts adjust call control's options.
+// newCallEnv starts the call path on PostgreSQL; opts adjust call
+// control's options.
 func newCallEnv(t *testing.T, opts ...func(*controller.CallsOptions)) *callEnv {
+	t.Helper()
+	return newCallEnvOn(t, callEnvConfig{}, opts...)
+}
+
+// callEnvConfig picks the call path's database (nil: PostgreSQL) and the
+// API's address policy (nil: loopback allowed, as call control's).
+type callEnvConfig struct {
+	DB        *gorm.DB
+	WebPolicy *netpolicy.Policy
+}
+
+// newCallEnvOn is newCallEnv with a database and API policy of choice.
+func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*controller.CallsOptions)) *callEnv {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
+	if cfg.DB == nil {
+		cfg.DB = dbtest.Postgres(t)
+	}
+	if cfg.WebPolicy == nil {
+		cfg.WebPolicy = loopbackPolicy()
+	}
+	store := db.NewStore(cfg.DB, dbtest.Keyring(t), log)
 
 	genDir := t.TempDir()
 	sw := fstest.New(fstest.Options{GenDir: genDir, Step: 5 * time.Millisecond})
@@ -81,7 +103,7 @@ func newCallEnv(t *testing.T, opts ...func(*controller.CallsOptions)) *callEnv {
 			t.Fatal(err)
 		}
 	}
-	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Trunks: controller.NewTrunks(store, log), AddressPolicy: loopbackPolicy()})
+	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Trunks: controller.NewTrunks(store, log), AddressPolicy: cfg.WebPolicy})
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln

@@ -12,9 +12,11 @@ import (
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 )
 
+// initiateBody asks for the blocking answer (wait): the request returns
+// once the call is answered or failed on every trunk.
 func initiateBody(from, to string) map[string]any {
 	return map[string]any{"from_phone_number": from, "to_phone_number": to, "welcome_message": "Hi, this is Acme calling",
-		"agenda": "confirm the appointment", "variables": map[string]string{"customer_name": "Ada"}}
+		"agenda": "confirm the appointment", "variables": map[string]string{"customer_name": "Ada"}, "wait": true}
 }
 
 // The first trunk rings out (leg timeout), the disabled one is skipped, the

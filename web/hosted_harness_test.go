@@ -29,6 +29,7 @@ import (
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 	"github.com/sipbridge/sipbridge/web"
+	"gorm.io/gorm"
 )
 
 // hostedEnv is the hosted-provider voice path end to end: PostgreSQL, the
@@ -78,9 +79,15 @@ const (
 
 func newHostedEnv(t *testing.T, opts ...func(*controller.HostedOptions)) *hostedEnv {
 	t.Helper()
+	return newHostedEnvOn(t, dbtest.Postgres(t), opts...)
+}
+
+// newHostedEnvOn is newHostedEnv on a database of choice.
+func newHostedEnvOn(t *testing.T, g *gorm.DB, opts ...func(*controller.HostedOptions)) *hostedEnv {
+	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
+	store := db.NewStore(g, dbtest.Keyring(t), log)
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
 	tx := providertest.NewTelnyx(t, "KEYtelnyx0123456789")
 	vg := providertest.NewVonageVoice(t)

@@ -88,7 +88,7 @@ func (s *Server) routes() {
 		{"phone_number", "string", "E.164 number (from, to or resolved DID)"}, {"direction", "string", "inbound|outbound"},
 		{"from", "string", "started at or after (RFC 3339 or YYYY-MM-DD)"}, {"to", "string", "started before (RFC 3339 or YYYY-MM-DD)"},
 	}, pageQ...)
-	a(http.MethodPost, "/calls/initiate", "Place an outbound call from one of the organization's numbers to an assistant", "calls", initiateInput{}, initiateResult{}, 200, s.initiateCall)
+	a(http.MethodPost, "/calls/initiate", "Place an outbound call from one of the organization's numbers to an assistant: answers once the call is placed (wait=true: once answered); status_callback receives its progress", "calls", initiateInput{}, initiateResult{}, 200, s.initiateCall)
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/calls/initiate", Summary: "Alias of /api/v1/calls/initiate (same API key)", Tag: "calls", Auth: true,
 		Req: initiateInput{}, Resp: initiateResult{}, Status: 200}, s.initiateCall, s.auth)
 	a(http.MethodGet, "/calls", "List calls, newest first", "calls", nil, listBody[callView]{}, 200, s.listCalls, callQ...)

@@ -66,6 +66,9 @@ type Deps struct {
 	// set 0, shown in the organization's effective limits (zero: no cap);
 	// call control applies them (CallsOptions.DefaultLimits).
 	CallDefaults controller.PlatformLimits
+	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
+	// as the ring_timeout_seconds of trunks that set none (zero: 30 s).
+	LegTimeout time.Duration
 }
 
 // Server is the HTTP server.
@@ -96,6 +99,8 @@ type Server struct {
 	trunkAddrMu sync.Mutex
 	// callDefaults: Deps.CallDefaults.
 	callDefaults controller.PlatformLimits
+	// ringDefault: Deps.LegTimeout in seconds.
+	ringDefault int
 }
 
 // New builds the server and its routes.
@@ -109,6 +114,10 @@ func New(d Deps) *Server {
 		s.policy = *d.AddressPolicy
 	}
 	s.acl, s.callDefaults = DefaultACLPolicy(), d.CallDefaults
+	s.ringDefault = int(d.LegTimeout / time.Second)
+	if s.ringDefault <= 0 {
+		s.ringDefault = 30
+	}
 	if d.ACL != nil {
 		s.acl = *d.ACL
 	}

@@ -281,7 +281,7 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 	smsDone := make(chan struct{})
 	go func() { sms.Run(ctx); close(smsDone) }() // the SMS queue and forwarding workers
 	defer func() { stop(); <-smsDone }()         // a message being sent is finished and recorded
-	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Hosted: hosted, AddressPolicy: policy, Ready: []web.ReadyCheck{{
+	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Hosted: hosted, AddressPolicy: policy, LegTimeout: cfg.LegTimeout, Ready: []web.ReadyCheck{{
 		Name: "freeswitch",
 		Check: func(context.Context) error {
 			if !switchUp() {
