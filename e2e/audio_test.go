@@ -162,8 +162,12 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 	// included: an upper bound.
 	clearLat := cl.echo[1].Sub(cl.clearAt) - (cl.echo[0].Sub(cl.sentAt) - playbackLead(firsts))
 	t.Logf("clear: the echo stopped %v after the clear (%v after it, way back subtracted)", cl.echo[1].Sub(cl.clearAt).Round(time.Millisecond), clearLat.Round(time.Millisecond))
-	if clearLat > 100*time.Millisecond {
-		t.Errorf("after the clear the caller heard the reply for %v more, want ≤ 100 ms", clearLat)
+	// What is already in the pipe plays out: the writer's 80 ms lead, the
+	// frame FreeSWITCH holds (20 ms) and one writer tick (10 ms); the way
+	// back is estimated from the first-audio figures, so allow 10 ms of
+	// error on top (measured: 85 ms typical, 104 ms once on a busy run).
+	if clearLat > 120*time.Millisecond {
+		t.Errorf("after the clear the caller heard the reply for %v more, want ≤ 120 ms (80 ms pipe lead + 20 ms frame + 10 ms tick + 10 ms estimate)", clearLat)
 	}
 	if heard := cl.echoRun; heard > 1300*time.Millisecond || heard < 700*time.Millisecond {
 		t.Errorf("a reply cleared after 1 s was heard for %v", heard)

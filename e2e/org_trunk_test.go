@@ -158,11 +158,11 @@ func testOrgTrunk(t *testing.T, b *Bridge) {
 		return StartSipp(t, SippOptions{Scenario: "uac-refused.xml", IP: srcOrgTrunk, Remote: b.SW.remote(), Calls: 1, Timeout: 15 * time.Second, Data: c})
 	}
 	t.Run("inbound_disabled", func(t *testing.T) {
-		const from = "+14165550701"
+		const from = "+14165550721"
 		if s := inbound(from, false); s.Wait(t, 25*time.Second) != 0 {
 			t.Fatalf("the inbound call was not refused with 480: %s", s.Report())
 		}
-		rec := b.WaitCall(t, "the refused record", 5*time.Second, func(c Call) bool { return c.From == from && c.EndedAt != nil })
+		rec := b.WaitCall(t, "the refused record", 5*time.Second, func(c Call) bool { return c.From == from && c.To == number && c.EndedAt != nil })
 		if rec.Status != "refused" || rec.SIPStatus != 480 || !strings.Contains(rec.Reason, "inbound calls are disabled") ||
 			rec.TrunkID == nil || *rec.TrunkID != view.SIPTrunkID || rec.AnsweredAt != nil {
 			t.Errorf("record %s: want refused 480 on the organization's trunk with the reason", jsonString(rec))
@@ -173,11 +173,11 @@ func testOrgTrunk(t *testing.T, b *Bridge) {
 	})
 	t.Run("inbound_enabled", func(t *testing.T) {
 		b.API.Call(t, "PUT", orgPath, map[string]any{"sip_trunk_config": map[string]any{"inbound_enabled": true}}, http.StatusOK, nil)
-		const from = "+14165550702"
+		const from = "+14165550722"
 		if s := inbound(from, true); s.Wait(t, 25*time.Second) != 0 {
 			t.Fatalf("the inbound call was not put through: %s", s.Report())
 		}
-		rec := b.WaitCall(t, "the inbound record", 5*time.Second, func(c Call) bool { return c.From == from && c.EndedAt != nil })
+		rec := b.WaitCall(t, "the inbound record", 5*time.Second, func(c Call) bool { return c.From == from && c.To == number && c.EndedAt != nil })
 		if rec.Status != "completed" || rec.ResolvedDID != number || rec.TrunkID == nil || *rec.TrunkID != view.SIPTrunkID {
 			t.Errorf("record %s: want completed on the organization's trunk", jsonString(rec))
 		}
