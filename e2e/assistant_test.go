@@ -307,7 +307,7 @@ func (b *Bridge) AddNumber(t testing.TB, number, assistantID, trunkID string) {
 	if assistantID != "" {
 		in["assistant_id"] = assistantID
 	}
-	b.API.Call(t, "POST", "/api/v1/phone-numbers/purchase", in, http.StatusCreated, nil)
+	b.API.Call(t, "POST", "/api/v1/phone-numbers/purchase", in, http.StatusOK, nil)
 	t.Cleanup(func() {
 		if st, data := b.API.Do(t, "POST", "/api/v1/phone-numbers/release", map[string]any{"phone_number": number}); st != http.StatusOK {
 			t.Errorf("cleanup: release %s: %d %s", number, st, data)

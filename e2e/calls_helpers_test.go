@@ -68,7 +68,7 @@ func (b *Bridge) addNumberOn(t testing.TB, number, assistantID, trunkID string) 
 			ID string `json:"id"`
 		} `json:"number"`
 	}
-	b.API.Call(t, "POST", "/api/v1/phone-numbers/purchase", in, http.StatusCreated, &out)
+	b.API.Call(t, "POST", "/api/v1/phone-numbers/purchase", in, http.StatusOK, &out)
 	t.Cleanup(func() {
 		if st, data := b.API.Do(t, "POST", "/api/v1/phone-numbers/release", map[string]any{"phone_number": number}); st != http.StatusOK {
 			t.Errorf("cleanup: release %s: %d %s", number, st, data)

@@ -33,11 +33,7 @@ set -uo pipefail
 BASE_URL=${BASE_URL:-http://127.0.0.1:8080}
 BASE_URL=${BASE_URL%/}
 PROVIDERS=${PROVIDERS:-}
-KNOWN_PENDING=${KNOWN_PENDING-"
-  providers_org_sip_config providers_register_byo_number providers_outbound_call
-  purchase_twilio purchase_telnyx
-  talkifai_byoc_create talkifai_byoc_update talkifai_byoc_delete talkifai_byoc_refresh talkifai_byoc_refresh_all
-"}
+KNOWN_PENDING=${KNOWN_PENDING-""}
 
 EXAMPLES=(
   providers_twilio_assistant_credentials
@@ -376,9 +372,12 @@ ex_providers_outbound_call() {
   org_sip_config
   number=$(fresh_number)
   api POST /api/v1/phone-numbers/purchase "{\"phone_number\":\"$number\",\"provider\":\"byo-sip-trunk\",\"assistant_id\":\"$asst\"}"
-  want_status 200 201
+  want_status 200
+  # The page's callee, +1 555 765 4321, is a fictional number with no
+  # country: the outbound allow-list refuses it (403 naming
+  # to_phone_number), so a real-format New York number stands in.
   api POST /api/v1/calls/initiate "{
-    \"to_phone_number\": \"+15557654321\",
+    \"to_phone_number\": \"+12125557654\",
     \"from_phone_number\": \"$number\",
     \"assistant_id\": \"$asst\"
   }"
@@ -502,7 +501,8 @@ byoc_create() {
     \"terminationUri\": \"your-trunk.pstn.twilio.com\",
     \"friendlyName\": \"Main Support Line\"
   }"
-  want_status 200 201
+  # The page shows no status: a create answers 201 Created.
+  want_status 201
   want ".phoneNumber == \"$number\" and .inboundAgentId == \"$in\" and .outboundAgentId == \"$out\" and .sipUsername == \"your_sip_username\""
   absent your_sip_password
   echo "$number"

@@ -187,7 +187,7 @@ func (s *Server) purchaseNumber(c echo.Context) error {
 	default:
 		out.Message = "number purchased and its webhooks point at sipbridge"
 	}
-	return c.JSON(http.StatusCreated, out)
+	return c.JSON(http.StatusOK, out)
 }
 
 type releaseInput struct {

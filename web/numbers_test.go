@@ -22,7 +22,7 @@ func TestPurchaseTwilioConfiguresWebhooks(t *testing.T) {
 		t.Fatalf("search: %s", found.Raw)
 	}
 	r := e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{
-		"phone_number": "+16475550100", "provider": "twilio", "assistant_id": asst, "friendly_name": "Sales"}, 201)
+		"phone_number": "+16475550100", "provider": "twilio", "assistant_id": asst, "friendly_name": "Sales"}, 200)
 	if r.Body["success"] != true || r.Body["provider"] != "twilio" {
 		t.Fatalf("purchase: %s", r.Raw)
 	}
@@ -129,17 +129,17 @@ func TestBYOSIPRegistrationAndSync(t *testing.T) {
 	e := newEnv(t)
 	low := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, map[string]any{"name": "Low", "gateway": "sip.example.com", "username": "u", "password": "p", "priority": 5}, 201).Body["id"].(string)
 	high := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, map[string]any{"name": "High", "gateway": "sip.example.com", "username": "u", "password": "p", "priority": 0}, 201).Body["id"].(string)
-	r := e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+442079460018", "provider": "byo-sip-trunk"}, 201)
+	r := e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+442079460018", "provider": "byo-sip-trunk"}, 200)
 	if r.Body["number"].(map[string]any)["sip_trunk_id"] != high || r.Body["number"].(map[string]any)["country_code"] != "GB" {
 		t.Fatalf("byo default trunk: %s", r.Raw)
 	}
-	r = e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+442079460019", "provider": "byo-sip-trunk", "sip_trunk_id": low}, 201)
+	r = e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+442079460019", "provider": "byo-sip-trunk", "sip_trunk_id": low}, 200)
 	if r.Body["number"].(map[string]any)["sip_trunk_id"] != low {
 		t.Fatalf("byo given trunk: %s", r.Raw)
 	}
 	// Sync imports what the organization owns at Twilio, once.
 	e.withTwilio(e.keyA)
-	e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+16475550120", "provider": "twilio"}, 201)
+	e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+16475550120", "provider": "twilio"}, 200)
 	e.mustDo("POST", "/api/v1/phone-numbers/release", e.keyA, map[string]any{"phone_number": "+16475550120"}, 200)
 	e.twilio.Numbers = append(e.twilio.Numbers, providertestNumber("PN1", "+16475550121"), providertestNumber("PN2", "+16475550122"))
 	if got := e.mustDo("POST", "/api/v1/phone-numbers/sync", e.keyA, nil, 200).Body["synced_count"].(float64); got != 2 {
@@ -233,7 +233,7 @@ func TestPurchaseTelnyxUsesOrganizationConnection(t *testing.T) {
 		t.Fatalf("bad key: %d %s", r.Status, r.Raw)
 	}
 	e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"telnyx": map[string]any{"api_key": e.telnyx.APIKey}}, 200)
-	r := e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+13125550100", "provider": "telnyx", "friendly_name": "Chicago"}, 201)
+	r := e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+13125550100", "provider": "telnyx", "friendly_name": "Chicago"}, 200)
 	order := e.telnyx.LastOrder()
 	if order["connection_id"] != "conn-9" || order["messaging_profile_id"] != "mp-9" {
 		t.Fatalf("order sent %v", order)

@@ -22,7 +22,7 @@ func TestPurchaseAnswerAsDocumented(t *testing.T) {
 
 		// Twilio, the documented request.
 		r := e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{
-			"phone_number": "+14155550100", "provider": "twilio", "assistant_id": asst, "friendly_name": "Sales Line"}, 201)
+			"phone_number": "+14155550100", "provider": "twilio", "assistant_id": asst, "friendly_name": "Sales Line"}, 200)
 		d, _ := r.Body["purchase_details"].(map[string]any)
 		caps, _ := d["capabilities"].(map[string]any)
 		if r.Body["success"] != true || r.Body["phone_number"] != "+14155550100" || r.Body["provider"] != "twilio" || r.Body["message"] == "" ||
@@ -41,7 +41,7 @@ func TestPurchaseAnswerAsDocumented(t *testing.T) {
 		// Telnyx, with messaging_profile_id and an explicit country_code.
 		e.mustDo("PUT", "/api/v1/organization", e.keyA, map[string]any{"telnyx": map[string]any{"api_key": e.telnyx.APIKey, "connection_id": "conn-7"}}, 200)
 		r = e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{
-			"phone_number": "+13125550100", "provider": "telnyx", "country_code": "us", "messaging_profile_id": "mp-42"}, 201)
+			"phone_number": "+13125550100", "provider": "telnyx", "country_code": "us", "messaging_profile_id": "mp-42"}, 200)
 		d = r.Body["purchase_details"].(map[string]any)
 		if r.Body["success"] != true || r.Body["provider"] != "telnyx" || d["id"] == "" || d["id"] == nil || d["status"] != "success" ||
 			d["connection_id"] != "conn-7" || !dateOK(time.RFC3339, d["date_created"]) {
@@ -53,7 +53,7 @@ func TestPurchaseAnswerAsDocumented(t *testing.T) {
 
 		// byo-sip-trunk: the trunk and when.
 		tr := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, regTrunk("Main"), 201).Body["id"]
-		r = e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+442079460018", "provider": "byo-sip-trunk"}, 201)
+		r = e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+442079460018", "provider": "byo-sip-trunk"}, 200)
 		d = r.Body["purchase_details"].(map[string]any)
 		if r.Body["success"] != true || d["sip_trunk_id"] != tr || !dateOK(time.RFC3339, d["date_created"]) {
 			t.Fatalf("byo-sip-trunk purchase answer: %s", r.Raw)

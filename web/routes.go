@@ -57,7 +57,7 @@ func (s *Server) routes() {
 		{"sip_trunk_id", "string", "trunk"}, {"is_active", "boolean", "active or not"}, {"q", "string", "part of the number or friendly name, in any case"},
 	}, pageQ...)
 	a(http.MethodPost, "/phone-numbers/search", "Search numbers available at a provider", "phone-numbers", searchInput{}, listBody[provider.AvailableNumber]{}, 200, s.searchNumbers)
-	a(http.MethodPost, "/phone-numbers/purchase", "Buy a number (webhooks pointed at sipbridge) or register a byo-sip-trunk number", "phone-numbers", purchaseInput{}, purchaseResult{}, 201, s.purchaseNumber)
+	a(http.MethodPost, "/phone-numbers/purchase", "Buy a number (webhooks pointed at sipbridge) or register a byo-sip-trunk number", "phone-numbers", purchaseInput{}, purchaseResult{}, 200, s.purchaseNumber)
 	a(http.MethodPost, "/phone-numbers/release", "Release a number at its provider and delete its record", "phone-numbers", releaseInput{}, releaseResult{}, 200, s.releaseNumber)
 	a(http.MethodPut, "/phone-numbers/webhooks", "Change a number's webhooks at its provider", "phone-numbers", webhooksInput{}, webhooksView{}, 200, s.putWebhooks)
 	a(http.MethodPost, "/phone-numbers/sync", "Import the numbers the organization owns at its providers", "phone-numbers", nil, syncNumbersResult{}, 200, s.syncNumbers)
