@@ -27,7 +27,6 @@ const (
 
 var ErrInvalidCredentials = provider.ErrInvalidCredentials
 
-
 var (
 	twilioOK   = &TwilioCreds{AccountSID: "AC1", AuthToken: "tok"}
 	twilioHalf = &TwilioCreds{AccountSID: "AC1"}
