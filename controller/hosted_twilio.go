@@ -102,9 +102,9 @@ func TwiMLStream(streamURL string, params map[string]string) string {
 //     assistant, caller country not allowed): <Reject reason="rejected"/>,
 //     with a refused record when the number has an organization.
 //
-// The signature is checked with the auth token of the organization owning
-// the call's number (its own, else the environment's); for a number nobody
-// owns, with the environment's (without one, such a request gets the
+// The signature is checked with the auth token creds.Resolver.WebhookKey
+// picks: the call's (or number's) assistant's, else the organization's,
+// else the environment's; for a number nobody owns, the environment's (without one, such a request gets the
 // <Reject/> unverified: it changes nothing). A bad or unverifiable
 // signature is ErrWebhookSignature and nothing is recorded.
 func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error) {
