@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
@@ -73,7 +74,7 @@ type HostedOptions struct {
 // control channel. Close ends every call.
 type Hosted struct {
 	store *db.Store
-	creds *Numbers // credential assembly only (OrgCredentials)
+	creds *creds.Resolver
 	opts  HostedOptions
 	log   *slog.Logger
 
@@ -117,7 +118,7 @@ func NewHosted(store *db.Store, opts HostedOptions) *Hosted {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hosted{store: store, creds: &Numbers{store: store, opts: NumbersOptions{Env: opts.Env}}, opts: opts, log: opts.Log,
+	h := &Hosted{store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byID: map[string]*hostedCall{}, bySID: map[string]*hostedCall{}}
 	h.cbCtx, h.cbCancel = context.WithCancel(context.Background())
 	return h
@@ -198,46 +199,30 @@ func (h *Hosted) streamURLWithToken(c *hostedCall) string {
 	return h.StreamURL() + "?" + url.Values{"call_id": {c.id}, "token": {c.token}}.Encode()
 }
 
-// orgCredentials returns the credentials of one provider for the
-// organization: its own when it has any for that provider, else the
-// environment's.
-func (h *Hosted) orgCredentials(org *db.Organization, name string) (provider.Credentials, error) {
-	oc, err := h.creds.OrgCredentials(org)
-	if err != nil {
-		return provider.Credentials{}, err
-	}
-	var c provider.Credentials
-	switch name {
-	case provider.NameTwilio:
-		c.Twilio = firstNonNil(oc.Twilio, h.opts.Env.Twilio)
-	case provider.NameTelnyx:
-		c.Telnyx = firstNonNil(oc.Telnyx, h.opts.Env.Telnyx)
-		if c.Telnyx != nil && c.Telnyx.PublicKey == "" && h.opts.Env.Telnyx != nil {
-			cp := *c.Telnyx
-			cp.PublicKey = h.opts.Env.Telnyx.PublicKey
-			c.Telnyx = &cp
-		}
-	case provider.NameVonage:
-		c.Vonage = firstNonNil(oc.Vonage, h.opts.Env.Vonage)
-	}
-	return c, nil
-}
-
-// client builds the provider client of a call's organization.
-func (h *Hosted) client(ctx context.Context, orgID int64, name string) (provider.Provider, error) {
+// client builds the provider client for a call of the organization
+// answered by assistant a (nil: none yet, as a refused call): the
+// credentials the creds package's rule picks for voice.
+func (h *Hosted) client(ctx context.Context, orgID int64, a *db.Assistant, name string) (provider.Provider, error) {
 	org, err := h.store.GetOrg(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	creds, err := h.orgCredentials(org, name)
+	c, _, err := h.creds.For(org, a, name, creds.Voice)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", ErrProviderCall, err)
 	}
-	p, err := provider.New(name, creds, h.opts.ProviderConfig)
+	p, err := provider.New(name, c, h.opts.ProviderConfig)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProviderCall, err)
 	}
 	return p, nil
+}
+
+// webhookKey is the key verifying the named provider's webhook about a
+// call of org answered by a (either may be nil): creds.Resolver.WebhookKey.
+func (h *Hosted) webhookKey(org *db.Organization, a *db.Assistant, name string) (string, error) {
+	key, _, err := h.creds.WebhookKey(org, a, name)
+	return key, err
 }
 
 // hostedCall is one live provider-hosted call.
@@ -476,7 +461,7 @@ func (c *hostedCall) providerHangup(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p, err := c.h.client(ctx, c.orgID, c.provider)
+	p, err := c.h.client(ctx, c.orgID, c.assistant, c.provider)
 	if err != nil {
 		return err
 	}
@@ -503,7 +488,7 @@ func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
 	sid := c.providerSID()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	p, err := c.h.client(ctx, c.orgID, c.provider)
+	p, err := c.h.client(ctx, c.orgID, c.assistant, c.provider)
 	if err != nil {
 		return err
 	}
@@ -752,7 +737,7 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 	default:
 		return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, prov)
 	}
-	p, err := h.client(ctx, org.ID, prov)
+	p, err := h.client(ctx, org.ID, a, prov)
 	if err != nil {
 		return nil, err
 	}

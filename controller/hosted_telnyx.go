@@ -116,6 +116,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		c = h.callBySID(provider.NameTelnyx, p.CallControlID)
 	}
 	var org *db.Organization
+	var asst *db.Assistant
 	var rt hostedRoute
 	to, from := normNumber(p.To), normNumber(p.From)
 	switch {
@@ -123,15 +124,16 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		if org, err = h.store.GetOrg(ctx, c.orgID); err != nil {
 			return err
 		}
+		asst = c.assistant
 	case p.Direction == "incoming":
 		rt = h.routeInbound(ctx, provider.NameTelnyx, to, from)
-		org = rt.org
+		org, asst = rt.org, rt.assistant
 	default:
 		if id, ok, _ := h.store.NumberOwner(ctx, from); ok {
 			org, _ = h.store.GetOrg(ctx, id)
 		}
 	}
-	if err := h.verifyTelnyx(org, header, body); err != nil {
+	if err := h.verifyTelnyx(org, asst, header, body); err != nil {
 		h.log.Warn("telnyx webhook refused: bad signature", "event_type", ev.Data.EventType, "err", err)
 		return err
 	}
@@ -143,7 +145,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		if rt.assistant == nil {
 			h.recordRefused(ctx, provider.NameTelnyx, p.CallControlID, rt, from, to)
 			if org != nil {
-				if cl, err := h.client(ctx, org.ID, provider.NameTelnyx); err == nil {
+				if cl, err := h.client(ctx, org.ID, nil, provider.NameTelnyx); err == nil {
 					_ = cl.Hangup(ctx, p.CallControlID)
 				}
 			}
@@ -153,7 +155,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		if err != nil {
 			return err
 		}
-		cl, err := h.client(ctx, org.ID, provider.NameTelnyx)
+		cl, err := h.client(ctx, org.ID, rt.assistant, provider.NameTelnyx)
 		if err == nil {
 			tx, ok := cl.(*provider.Telnyx)
 			if !ok {
@@ -185,21 +187,10 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 	return nil
 }
 
-func (h *Hosted) verifyTelnyx(org *db.Organization, header http.Header, body []byte) error {
-	key := ""
-	if org != nil {
-		creds, err := h.orgCredentials(org, provider.NameTelnyx)
-		if err != nil {
-			return err
-		}
-		if creds.Telnyx != nil {
-			key = creds.Telnyx.PublicKey
-		}
-		if key == "" {
-			key = org.Settings.TelnyxPublicKey
-		}
-	} else if h.opts.Env.Telnyx != nil {
-		key = h.opts.Env.Telnyx.PublicKey
+func (h *Hosted) verifyTelnyx(org *db.Organization, a *db.Assistant, header http.Header, body []byte) error {
+	key, err := h.webhookKey(org, a, provider.NameTelnyx)
+	if err != nil {
+		return err
 	}
 	if key == "" {
 		return fmt.Errorf("%w: no Telnyx public key configured", ErrWebhookSignature)

@@ -102,9 +102,9 @@ func TwiMLStream(streamURL string, params map[string]string) string {
 //     assistant, caller country not allowed): <Reject reason="rejected"/>,
 //     with a refused record when the number has an organization.
 //
-// The signature is checked with the auth token of the organization owning
-// the call's number (its own, else the environment's); for a number nobody
-// owns, with the environment's (without one, such a request gets the
+// The signature is checked with the auth token creds.Resolver.WebhookKey
+// picks: the call's (or number's) assistant's, else the organization's,
+// else the environment's; for a number nobody owns, the environment's (without one, such a request gets the
 // <Reject/> unverified: it changes nothing). A bad or unverifiable
 // signature is ErrWebhookSignature and nothing is recorded.
 func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error) {
@@ -116,18 +116,11 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 		return "", err
 	}
 	fullURL := h.opts.PublicBaseURL + requestURI
-	verify := func(org *db.Organization) error {
-		token, unowned := "", org == nil
-		if org != nil {
-			creds, err := h.orgCredentials(org, provider.NameTwilio)
-			if err != nil {
-				return err
-			}
-			if creds.Twilio != nil {
-				token = creds.Twilio.AuthToken
-			}
-		} else if h.opts.Env.Twilio != nil {
-			token = h.opts.Env.Twilio.AuthToken
+	verify := func(org *db.Organization, a *db.Assistant) error {
+		unowned := org == nil
+		token, err := h.webhookKey(org, a, provider.NameTwilio)
+		if err != nil {
+			return err
 		}
 		if token == "" && unowned {
 			// A number nobody owns, and no platform token to check with: the
@@ -148,7 +141,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 		if err != nil {
 			return "", err
 		}
-		if err := verify(org); err != nil {
+		if err := verify(org, c.assistant); err != nil {
 			return "", err
 		}
 		c.answered()
@@ -165,7 +158,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 		if err != nil {
 			return "", err
 		}
-		if err := verify(org); err != nil {
+		if err := verify(org, c.assistant); err != nil {
 			return "", err
 		}
 		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
@@ -173,7 +166,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 
 	to, from := normNumber(r.To), normNumber(r.From)
 	rt := h.routeInbound(ctx, provider.NameTwilio, to, from)
-	if err := verify(rt.org); err != nil {
+	if err := verify(rt.org, rt.assistant); err != nil {
 		return "", err
 	}
 	if rt.assistant == nil {
@@ -254,13 +247,9 @@ func (h *Hosted) TwilioStatus(ctx context.Context, requestURI string, form url.V
 	if err != nil {
 		return err
 	}
-	creds, err := h.orgCredentials(org, provider.NameTwilio)
+	token, err := h.webhookKey(org, c.assistant, provider.NameTwilio)
 	if err != nil {
 		return err
-	}
-	token := ""
-	if creds.Twilio != nil {
-		token = creds.Twilio.AuthToken
 	}
 	if err := provider.VerifyTwilioSignature(token, h.opts.PublicBaseURL+requestURI, form, signature); err != nil {
 		h.log.Warn("twilio status callback refused: bad signature", "call_sid", r.CallSID, "err", err)

@@ -89,21 +89,13 @@ func VonageStreamNCCO(streamURL string, headers map[string]string) []byte {
 // VonageRejectNCCO ends a call Vonage asked about: an empty NCCO hangs up.
 var VonageRejectNCCO = []byte("[]")
 
-// verifyVonage checks the signed JWT of a Voice webhook when the
-// organization (else the environment) has a signature secret; without one
-// the webhook is accepted unsigned (Vonage signs only when asked to).
-func (h *Hosted) verifyVonage(org *db.Organization, authorization string, body []byte) error {
-	secret := ""
-	if org != nil {
-		creds, err := h.orgCredentials(org, provider.NameVonage)
-		if err != nil {
-			return err
-		}
-		if creds.Vonage != nil {
-			secret = creds.Vonage.SignatureSecret
-		}
-	} else if h.opts.Env.Vonage != nil {
-		secret = h.opts.Env.Vonage.SignatureSecret
+// verifyVonage checks the signed JWT of a Voice webhook with the signature
+// secret creds.Resolver.WebhookKey picks; without one the webhook is
+// refused.
+func (h *Hosted) verifyVonage(org *db.Organization, a *db.Assistant, authorization string, body []byte) error {
+	secret, err := h.webhookKey(org, a, provider.NameVonage)
+	if err != nil {
+		return err
 	}
 	if secret == "" {
 		// Unsigned webhooks are never taken: without the secret nothing
@@ -141,14 +133,14 @@ func (h *Hosted) VonageAnswer(ctx context.Context, query url.Values, body []byte
 		if err != nil {
 			return nil, err
 		}
-		if err := h.verifyVonage(org, authorization, body); err != nil {
+		if err := h.verifyVonage(org, c.assistant, authorization, body); err != nil {
 			return nil, err
 		}
 		return VonageStreamNCCO(h.streamURLWithToken(c), map[string]string{"call_id": c.id}), nil
 	}
 	to, from := normNumber(v.To), normNumber(v.From)
 	rt := h.routeInbound(ctx, provider.NameVonage, to, from)
-	if err := h.verifyVonage(rt.org, authorization, body); err != nil {
+	if err := h.verifyVonage(rt.org, rt.assistant, authorization, body); err != nil {
 		h.log.Warn("vonage webhook refused: bad signature", "err", err)
 		return nil, err
 	}
@@ -185,7 +177,7 @@ func (h *Hosted) VonageEvent(ctx context.Context, body []byte, authorization str
 	if err != nil {
 		return err
 	}
-	if err := h.verifyVonage(org, authorization, body); err != nil {
+	if err := h.verifyVonage(org, c.assistant, authorization, body); err != nil {
 		h.log.Warn("vonage event refused: bad signature", "err", err)
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
 )
@@ -47,6 +48,7 @@ type NumbersOptions struct {
 type Numbers struct {
 	store  *db.Store
 	trunks *Trunks
+	creds  *creds.Resolver
 	opts   NumbersOptions
 }
 
@@ -59,92 +61,25 @@ func NewNumbers(store *db.Store, trunks *Trunks, opts NumbersOptions) *Numbers {
 		opts.Now = time.Now
 	}
 	opts.PublicBaseURL = strings.TrimRight(opts.PublicBaseURL, "/")
-	return &Numbers{store: store, trunks: trunks, opts: opts}
+	return &Numbers{store: store, trunks: trunks, creds: creds.New(store, opts.Env), opts: opts}
 }
 
-// OrgCredentials assembles the organization's provider credentials; a
-// provider is nil when the organization has nothing for it.
-func (n *Numbers) OrgCredentials(org *db.Organization) (provider.Credentials, error) {
-	sec, err := n.store.OrgSecrets(org)
-	if err != nil {
-		return provider.Credentials{}, err
-	}
-	st := org.Settings
-	var c provider.Credentials
-	if st.TwilioAccountSID != "" || sec.TwilioAuthToken != "" {
-		c.Twilio = &provider.TwilioCreds{AccountSID: st.TwilioAccountSID, AuthToken: sec.TwilioAuthToken}
-	}
-	if sec.TelnyxAPIKey != "" || st.TelnyxConnectionID != "" {
-		c.Telnyx = &provider.TelnyxCreds{APIKey: sec.TelnyxAPIKey, ConnectionID: st.TelnyxConnectionID, PublicKey: st.TelnyxPublicKey, MessagingProfileID: st.TelnyxMessagingProfID}
-	}
-	if st.VonageAPIKey != "" || sec.VonageAPISecret != "" || st.VonageApplicationID != "" {
-		c.Vonage = &provider.VonageCreds{APIKey: st.VonageAPIKey, APISecret: sec.VonageAPISecret, ApplicationID: st.VonageApplicationID,
-			PrivateKey: sec.VonagePrivateKey, SignatureSecret: sec.VonageSignatureSecret}
-	}
-	return c, nil
-}
+// Creds is the credential resolver the service uses.
+func (n *Numbers) Creds() *creds.Resolver { return n.creds }
 
-// AssistantCredentials assembles the assistant's own provider credentials.
-func (n *Numbers) AssistantCredentials(a *db.Assistant) (provider.Credentials, error) {
-	sec, err := n.store.AssistantSecrets(a)
-	if err != nil {
-		return provider.Credentials{}, err
-	}
-	var c provider.Credentials
-	if a.Config.TwilioAccountSID != "" || sec.TwilioAuthToken != "" {
-		c.Twilio = &provider.TwilioCreds{AccountSID: a.Config.TwilioAccountSID, AuthToken: sec.TwilioAuthToken}
-	}
-	if sec.TelnyxAPIKey != "" || a.Config.TelnyxConnectionID != "" {
-		c.Telnyx = &provider.TelnyxCreds{APIKey: sec.TelnyxAPIKey, ConnectionID: a.Config.TelnyxConnectionID}
-	}
-	return c, nil
-}
-
-// ResolvedVoice tells which provider and level would carry the assistant's
-// voice calls: assistant, then organization, then environment; Telnyx before
-// Twilio at each level.
-func (n *Numbers) ResolvedVoice(ctx context.Context, a *db.Assistant) (name, level string, ok bool, err error) {
-	org, err := n.store.GetOrg(ctx, a.OrgID)
-	if err != nil {
-		return "", "", false, err
-	}
-	ac, err := n.AssistantCredentials(a)
-	if err != nil {
-		return "", "", false, err
-	}
-	oc, err := n.OrgCredentials(org)
-	if err != nil {
-		return "", "", false, err
-	}
-	name, level, ok = provider.ResolveVoice(
-		provider.Level{Name: provider.LevelAssistant, Creds: ac},
-		provider.Level{Name: provider.LevelOrganization, Creds: oc},
-		provider.Level{Name: provider.LevelEnvironment, Creds: n.opts.Env},
-	)
-	return name, level, ok, nil
-}
-
-// client builds a provider client for number management with the
-// organization's credentials for that provider, else the environment's.
+// client builds a provider client for number management: the
+// organization's complete credentials for that provider, else the
+// environment's (creds.Messaging).
 func (n *Numbers) client(ctx context.Context, orgID int64, name string) (provider.Provider, error) {
 	org, err := n.store.GetOrg(ctx, orgID)
 	if err != nil {
 		return nil, err
 	}
-	oc, err := n.OrgCredentials(org)
+	c, _, err := n.creds.For(org, nil, name, creds.Messaging)
 	if err != nil {
 		return nil, err
 	}
-	creds := provider.Credentials{}
-	switch name {
-	case provider.NameTwilio:
-		creds.Twilio = firstNonNil(oc.Twilio, n.opts.Env.Twilio)
-	case provider.NameTelnyx:
-		creds.Telnyx = firstNonNil(oc.Telnyx, n.opts.Env.Telnyx)
-	case provider.NameVonage:
-		creds.Vonage = firstNonNil(oc.Vonage, n.opts.Env.Vonage)
-	}
-	return provider.New(name, creds, n.opts.ProviderConfig)
+	return provider.New(name, c, n.opts.ProviderConfig)
 }
 
 func firstNonNil[T any](a, b *T) *T {
@@ -423,25 +358,17 @@ func (n *Numbers) Sync(ctx context.Context, orgID int64) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	oc, err := n.OrgCredentials(org)
+	oc, err := n.creds.Organization(org)
 	if err != nil {
 		return 0, err
 	}
 	synced := 0
 	for _, name := range []string{provider.NameTwilio, provider.NameTelnyx, provider.NameVonage} {
-		var creds provider.Credentials
-		switch name {
-		case provider.NameTwilio:
-			creds.Twilio = oc.Twilio
-		case provider.NameTelnyx:
-			creds.Telnyx = oc.Telnyx
-		case provider.NameVonage:
-			creds.Vonage = oc.Vonage
-		}
-		if creds == (provider.Credentials{}) {
+		c := oc.Only(name)
+		if c == (provider.Credentials{}) {
 			continue
 		}
-		p, err := provider.New(name, creds, n.opts.ProviderConfig)
+		p, err := provider.New(name, c, n.opts.ProviderConfig)
 		if err != nil {
 			return synced, err
 		}

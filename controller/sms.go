@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
@@ -89,6 +90,7 @@ const DefaultSMSRate = 10
 type SMS struct {
 	store   *db.Store
 	numbers *Numbers
+	creds   *creds.Resolver
 	opts    SMSOptions
 	limits  *rateLimits
 	wakeQ   chan struct{}
@@ -131,7 +133,7 @@ func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
 		opts.HTTPClient = addressPolicy(opts.AddressPolicy).HTTPClient(0)
 		opts.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
-	return &SMS{store: store, numbers: numbers, opts: opts, limits: newRateLimits(opts.Rates, DefaultSMSRate, store.Now),
+	return &SMS{store: store, numbers: numbers, creds: creds.New(store, opts.Env), opts: opts, limits: newRateLimits(opts.Rates, DefaultSMSRate, store.Now),
 		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1)}
 }
 
@@ -187,23 +189,34 @@ func (s *SMS) senderNumber(ctx context.Context, orgID int64, e164 string) (*db.P
 	return nil, "", &NoAssistantError{Number: e164}
 }
 
-// sendCreds resolves the credentials sending through providerName for the
-// organization: its own when complete, else the environment's.
-func (s *SMS) sendCreds(ctx context.Context, orgID int64, name string) (provider.Credentials, error) {
+// sendCreds resolves the credentials sending through providerName for a
+// number of the organization answered by the assistant assistantID ("" or
+// gone: none): creds.Resolver.For with creds.Messaging (assistant, then
+// organization, then environment, the first complete).
+func (s *SMS) sendCreds(ctx context.Context, orgID int64, assistantID, name string) (provider.Credentials, error) {
 	org, err := s.store.GetOrg(ctx, orgID)
 	if err != nil {
 		return provider.Credentials{}, err
 	}
-	oc, err := s.numbers.OrgCredentials(org)
+	a, err := s.assistantOf(ctx, orgID, assistantID)
 	if err != nil {
 		return provider.Credentials{}, err
 	}
-	creds, _, ok := provider.ResolveSMS(name, oc, s.opts.Env)
-	if !ok {
-		return creds, &provider.Error{Provider: name, Kind: provider.ErrInvalidCredentials,
-			Message: "no " + name + " messaging credentials for the organization or the environment"}
+	c, _, err := s.creds.For(org, a, name, creds.Messaging)
+	return c, err
+}
+
+// assistantOf loads the organization's assistant id; nil for "" or an
+// assistant deleted since.
+func (s *SMS) assistantOf(ctx context.Context, orgID int64, id string) (*db.Assistant, error) {
+	if id == "" {
+		return nil, nil
 	}
-	return creds, nil
+	a, err := s.store.GetAssistant(ctx, orgID, id)
+	if errors.Is(err, db.ErrNotFound) {
+		return nil, nil
+	}
+	return a, err
 }
 
 func requestHash(in SendInput) string {
@@ -253,7 +266,7 @@ func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMes
 	} else if out {
 		return nil, false, ErrOptedOut
 	}
-	if _, err := s.sendCreds(ctx, orgID, name); err != nil {
+	if _, err := s.sendCreds(ctx, orgID, assistantID, name); err != nil {
 		return nil, false, err
 	}
 	segs, enc := provider.CountSegments(in.Body)
@@ -353,14 +366,14 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 			log.Warn("sms lease lost before the outcome was recorded", "outcome", what)
 		}
 	}
-	creds, err := s.sendCreds(bg, m.OrgID, m.Provider)
+	sendWith, err := s.sendCreds(bg, m.OrgID, deref(m.AssistantID), m.Provider)
 	var sent provider.SentMessage
 	// Our side failed (database, keys): nothing reached the provider, so it
 	// is worth another try; missing credentials are not.
 	local := err != nil && !errors.Is(err, provider.ErrInvalidCredentials)
 	if err == nil {
 		var client provider.Provider
-		client, err = provider.New(m.Provider, creds, s.opts.ProviderConfig)
+		client, err = provider.New(m.Provider, sendWith, s.opts.ProviderConfig)
 		local = err != nil && !errors.Is(err, provider.ErrInvalidCredentials)
 		if err == nil {
 			msg := provider.Message{From: m.FromNumber, To: m.ToNumber, Body: m.Body, MediaURLs: m.MediaURLs}
@@ -463,4 +476,11 @@ func runLeased[T any](ctx context.Context, s *SMS, kind string, wakeC <-chan str
 		}
 		t.Stop()
 	}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

@@ -66,34 +66,32 @@ func (s *SMS) WebhookVerifier(ctx context.Context, providerName, ownNumber, prov
 	if err != nil {
 		return v, err
 	}
-	oc, err := s.numbers.OrgCredentials(org)
+	v.OrgID = orgID
+	// The number's assistant, as its messages are sent (sendCreds).
+	var a *db.Assistant
+	if nums, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: ownNumber}, db.Page{Limit: 1}); err != nil {
+		return v, err
+	} else if len(nums) == 1 {
+		if id := firstNonNil(nums[0].AssistantID, nums[0].OutboundAssistantID); id != nil {
+			if a, err = s.assistantOf(ctx, orgID, *id); err != nil {
+				return v, err
+			}
+		}
+	}
+	key, _, err := s.creds.WebhookKey(org, a, providerName)
 	if err != nil {
 		return v, err
 	}
-	v.OrgID = orgID
-	env := s.opts.Env
-	switch providerName {
-	case provider.NameTwilio:
-		for _, c := range []*provider.TwilioCreds{oc.Twilio, env.Twilio} {
-			if c != nil && c.AuthToken != "" {
-				v.TwilioAuthToken = c.AuthToken
-				return v, nil
-			}
+	if key != "" {
+		switch providerName {
+		case provider.NameTwilio:
+			v.TwilioAuthToken = key
+		case provider.NameTelnyx:
+			v.TelnyxPublicKey = key
+		case provider.NameVonage:
+			v.VonageSignatureSecret = key
 		}
-	case provider.NameTelnyx:
-		for _, c := range []*provider.TelnyxCreds{oc.Telnyx, env.Telnyx} {
-			if c != nil && c.PublicKey != "" {
-				v.TelnyxPublicKey = c.PublicKey
-				return v, nil
-			}
-		}
-	case provider.NameVonage:
-		for _, c := range []*provider.VonageCreds{oc.Vonage, env.Vonage} {
-			if c != nil && c.SignatureSecret != "" {
-				v.VonageSignatureSecret = c.SignatureSecret
-				return v, nil
-			}
-		}
+		return v, nil
 	}
 	return v, fmt.Errorf("%w: organization %d has no %s webhook key (nor the environment)", ErrWebhookUnverifiable, orgID, providerName)
 }

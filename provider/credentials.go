@@ -2,13 +2,6 @@ package provider
 
 import "strings"
 
-// Credential levels, most specific first.
-const (
-	LevelAssistant    = "assistant"
-	LevelOrganization = "organization"
-	LevelEnvironment  = "environment"
-)
-
 // TwilioCreds authenticate against the Twilio REST API.
 type TwilioCreds struct {
 	AccountSID string
@@ -48,13 +41,6 @@ type Credentials struct {
 	Vonage *VonageCreds
 }
 
-// Level is the credentials found at one level, for ResolveVoice.
-type Level struct {
-	// Name is LevelAssistant, LevelOrganization or LevelEnvironment.
-	Name  string
-	Creds Credentials
-}
-
 func set(s string) bool { return strings.TrimSpace(s) != "" }
 
 // voiceReady: enough to place and control calls.
@@ -71,49 +57,46 @@ func (c *VonageCreds) messagingReady() bool {
 	return c != nil && set(c.APIKey) && set(c.APISecret)
 }
 
-// ResolveVoice picks the provider for voice: the first level (in the order
-// given, normally assistant, organization, environment) that holds complete
-// voice credentials wins; within a level Telnyx comes before Twilio, then
-// Vonage. Complete means: Telnyx API key and connection id, Twilio account
-// SID and auth token, Vonage application id and private key. ok is false
-// when no level has any.
-func ResolveVoice(levels ...Level) (provider, level string, ok bool) {
-	for _, l := range levels {
-		switch {
-		case l.Creds.Telnyx.voiceReady():
-			return NameTelnyx, l.Name, true
-		case l.Creds.Twilio.voiceReady():
-			return NameTwilio, l.Name, true
-		case l.Creds.Vonage.voiceReady():
-			return NameVonage, l.Name, true
-		}
+// VoiceReady reports whether c holds credentials for the named provider
+// complete enough to place and control calls: Telnyx API key and connection
+// id, Twilio account SID and auth token, Vonage application id and private
+// key.
+func (c Credentials) VoiceReady(name string) bool {
+	switch name {
+	case NameTwilio:
+		return c.Twilio.voiceReady()
+	case NameTelnyx:
+		return c.Telnyx.voiceReady()
+	case NameVonage:
+		return c.Vonage.voiceReady()
 	}
-	return "", "", false
+	return false
 }
 
-// ResolveSMS picks the credentials to send a message from a number: the
-// number's own provider (NameTwilio, NameTelnyx, NameVonage), with the
-// organization's credentials for it when complete, else the environment's.
-// The result holds only that provider's credentials; level is
-// LevelOrganization or LevelEnvironment. ok is false when neither level has
-// complete credentials for the provider, or the provider sends no messages
-// (a SIP trunk).
-func ResolveSMS(numberProvider string, org, env Credentials) (creds Credentials, level string, ok bool) {
-	for _, l := range []Level{{LevelOrganization, org}, {LevelEnvironment, env}} {
-		switch numberProvider {
-		case NameTwilio:
-			if l.Creds.Twilio.messagingReady() {
-				return Credentials{Twilio: l.Creds.Twilio}, l.Name, true
-			}
-		case NameTelnyx:
-			if l.Creds.Telnyx.messagingReady() {
-				return Credentials{Telnyx: l.Creds.Telnyx}, l.Name, true
-			}
-		case NameVonage:
-			if l.Creds.Vonage.messagingReady() {
-				return Credentials{Vonage: l.Creds.Vonage}, l.Name, true
-			}
-		}
+// MessagingReady reports whether c holds credentials for the named provider
+// complete enough to send messages and manage numbers: Twilio account SID
+// and auth token, Telnyx API key, Vonage API key and secret.
+func (c Credentials) MessagingReady(name string) bool {
+	switch name {
+	case NameTwilio:
+		return c.Twilio.messagingReady()
+	case NameTelnyx:
+		return c.Telnyx.messagingReady()
+	case NameVonage:
+		return c.Vonage.messagingReady()
 	}
-	return Credentials{}, "", false
+	return false
+}
+
+// Only returns c with the named provider's credentials alone.
+func (c Credentials) Only(name string) Credentials {
+	switch name {
+	case NameTwilio:
+		return Credentials{Twilio: c.Twilio}
+	case NameTelnyx:
+		return Credentials{Telnyx: c.Telnyx}
+	case NameVonage:
+		return Credentials{Vonage: c.Vonage}
+	}
+	return Credentials{}
 }

@@ -1,7 +1,7 @@
 package provider
 
 // New builds the client for a provider name from the credentials chosen by
-// ResolveVoice or ResolveSMS. NameSIP needs no credentials. Missing
+// the creds package's Resolver. NameSIP needs no credentials. Missing
 // credentials for the named provider are an ErrInvalidCredentials; an unknown
 // name is an ErrNotSupported.
 func New(name string, creds Credentials, cfg Config) (Provider, error) {

@@ -9,8 +9,9 @@
 // [ErrInsufficientBalance], ...) inside a [*Error] that carries the provider's
 // own code and message; [HTTPStatus] maps them to the status of our API.
 //
-// The package also holds the pure helpers around providers: credential
-// selection ([ResolveVoice], [ResolveSMS]) and the webhook signature checks of
+// The package also holds the pure helpers around providers: what makes
+// credentials complete ([Credentials.VoiceReady], [Credentials.MessagingReady];
+// which level is used is the creds package's rule) and the webhook signature checks of
 // each provider ([VerifyTwilioSignature], [VerifyTelnyxSignature],
 // [VerifyVonageJWT], [VerifyVonageSMSSignature]).
 //
@@ -23,7 +24,7 @@ package provider
 
 import "context"
 
-// Provider names, as stored with a phone number and returned by ResolveVoice.
+// Provider names, as stored with a phone number and reported as resolved_provider.
 const (
 	NameTwilio = "twilio"
 	NameTelnyx = "telnyx"

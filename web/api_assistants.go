@@ -98,7 +98,7 @@ func (s *Server) assistantView(ctx context.Context, a *db.Assistant, numbers []d
 	}
 	var rp *resolvedProvider
 	if s.numbers != nil {
-		name, level, ok, err := s.numbers.ResolvedVoice(ctx, a)
+		name, level, ok, err := s.numbers.Creds().Voice(ctx, a)
 		if err != nil {
 			return assistantView{}, err
 		}
