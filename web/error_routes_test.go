@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"testing"
 	"time"
 
@@ -45,4 +46,26 @@ func noEnabledTrunk(t *testing.T, ce *callEnv) {
 	if n := len(ce.commandsWith("originate")); n != 0 {
 		t.Fatalf("%d originates without a trunk", n)
 	}
+}
+
+// A call whose record is in progress but that is live nowhere (sipbridge
+// restarted): hanging it up or redirecting it answers the error table's 409
+// call_not_live, in the API's shape and in Twilio's.
+func TestCallNotLiveIs409(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		call := &db.Call{OrgID: e.orgA, Direction: db.DirectionInbound, Status: db.CallInProgress, FromNumber: "+14165550100",
+			ToNumber: "+16478491000", StartedAt: time.Now()}
+		if err := e.store.CreateCall(context.Background(), call); err != nil {
+			t.Fatal(err)
+		}
+		r := e.do("POST", "/api/v1/calls/"+call.ID+"/hangup", e.keyA, nil)
+		if r.Status != http.StatusConflict || r.errCode() != "call_not_live" {
+			t.Fatalf("API hangup: %d %s", r.Status, r.Raw)
+		}
+		acct := e.compatSID(e.keyA)
+		twilioShaped(t, "Twilio hangup", e.twilioCompat(twReq{account: acct, sid: call.ID, user: acct, pass: e.keyA,
+			form: url.Values{"Status": {"completed"}}}), 409, 20409, "not live")
+		twilioShaped(t, "Twilio redirect", e.twilioCompat(twReq{account: acct, sid: call.ID, user: acct, pass: e.keyA,
+			form: url.Values{"Twiml": {"<Response><Dial>+16475550100</Dial></Response>"}}}), 409, 20409, "not live")
+	})
 }
