@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
@@ -180,4 +183,27 @@ func apiErrorIn(err error, w errorWording) error {
 		out.cause = err
 	}
 	return out
+}
+
+// errorCodesDoc lists the table's codes by status for the OpenAPI document
+// ("403 address_not_allowed, country_not_allowed, …; 409 …").
+func errorCodesDoc() string {
+	byStatus := map[int][]string{}
+	for _, r := range append(slices.Clone(errorTable), providerTimeout, providerOther) {
+		if !slices.Contains(byStatus[r.status], r.code) {
+			byStatus[r.status] = append(byStatus[r.status], r.code)
+		}
+	}
+	statuses := make([]int, 0, len(byStatus))
+	for st := range byStatus {
+		statuses = append(statuses, st)
+	}
+	slices.Sort(statuses)
+	parts := make([]string, 0, len(statuses))
+	for _, st := range statuses {
+		codes := byStatus[st]
+		slices.Sort(codes)
+		parts = append(parts, strconv.Itoa(st)+" "+strings.Join(codes, ", "))
+	}
+	return "Error codes by status (besides validation_failed 400, unauthorized 401, not_found 404 and internal 500): " + strings.Join(parts, "; ")
 }

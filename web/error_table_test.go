@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/controller"
@@ -142,10 +143,24 @@ func TestErrorTableRouteWording(t *testing.T) {
 		{"byoc owned", byocError(controller.ErrNumberOwned), 409, "phoneNumber", "this number is already registered", true},
 		{"byoc number", byocError(controller.ErrNumberNotFound), 404, "", "phone number not found", true},
 		{"byoc assistant", byocError(controller.ErrAssistantNotFound), 404, "", "assistant not found", true},
+		// The hosted routes answered "PUBLIC_BASE_URL is not configured"; every
+		// route now answers the error's whole sentence.
+		{"no public URL", controller.ErrNoPublicURL, 503, "", controller.ErrNoPublicURL.Error(), true},
 	} {
 		ae := toAPIError(tc.err)
 		if ae.Status != tc.status || ae.Field != tc.field || (tc.checkMessage && ae.Message != tc.msg) {
 			t.Errorf("%s: %d field %q %q, want %d field %q %q", tc.name, ae.Status, ae.Field, ae.Message, tc.status, tc.field, tc.msg)
+		}
+	}
+}
+
+// The OpenAPI document lists the table's codes by status, so a client sees
+// what each status can mean.
+func TestErrorCodesDoc(t *testing.T) {
+	doc := errorCodesDoc()
+	for _, want := range []string{"422 no_trunk, no_webhook_secret", "409 call_not_live, cancelled, conflict,", "502 provider_error, provider_failed, provider_unavailable", "504 provider_timeout"} {
+		if !strings.Contains(doc, want) {
+			t.Errorf("%q missing from %q", want, doc)
 		}
 	}
 }
