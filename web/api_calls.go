@@ -164,30 +164,12 @@ func (s *Server) callEvents(c echo.Context) error {
 	return writeList(c, out, int64(len(out)), 0, 0)
 }
 
-// liveCallError maps call control's answer for a call that exists.
-func liveCallError(err error) error {
-	switch {
-	case errors.Is(err, controller.ErrCallNotFound):
-		return &APIError{Status: http.StatusConflict, Code: "call_not_live", Message: "the call is not live on this sipbridge"}
-	case errors.Is(err, controller.ErrBadTransferTarget):
-		return invalid("to", "%s", err.Error())
-	case errors.Is(err, controller.ErrNoReferTemplate), errors.Is(err, controller.ErrBadTransferMode):
-		return invalid("mode", "%s", err.Error())
-	case errors.Is(err, controller.ErrNotAnswered):
-		return &APIError{Status: http.StatusConflict, Code: "not_answered", Message: err.Error()}
-	case errors.Is(err, controller.ErrTransferInProgress):
-		return &APIError{Status: http.StatusConflict, Code: "transfer_in_progress", Message: err.Error()}
-	case errors.Is(err, controller.ErrCountryNotAllowed):
-		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to", Message: err.Error()}
-	case errors.Is(err, controller.ErrNumberTypeNotAllowed):
-		return &APIError{Status: http.StatusForbidden, Code: "number_type_not_allowed", Field: "to", Message: err.Error()}
-	case errors.Is(err, controller.ErrTransferAddressRefused):
-		return &APIError{Status: http.StatusForbidden, Code: "address_not_allowed", Field: "to", Message: err.Error()}
-	case errors.Is(err, controller.ErrNoEnabledTrunk):
-		return &APIError{Status: http.StatusUnprocessableEntity, Code: "no_trunk", Field: "to", Message: "the organization has no enabled SIP trunk to bridge the call through"}
-	}
-	return err
-}
+// liveCallWording names the destination of a live call's transfer "to".
+var liveCallWording = errorWording{fields: map[string]string{"to_phone_number": "to"}}
+
+// liveCallError is call control's answer for a call that exists, in the
+// words of the hangup and transfer routes.
+func liveCallError(err error) error { return apiErrorIn(err, liveCallWording) }
 
 // hangupLive hangs up a call of the organization: call control's if it is
 // live there, else the hosted path's (the API and the Twilio-compatible
@@ -345,7 +327,7 @@ func (s *Server) initiateCall(c echo.Context) error {
 		if errors.As(err, &de) {
 			return c.JSON(http.StatusBadGateway, dialFailedBody{Error: &APIError{Status: http.StatusBadGateway, Code: "all_trunks_failed", Message: de.Error()}, Attempts: de.Attempts})
 		}
-		return initiateError(err, in.FromPhoneNumber)
+		return apiErrorIn(err, initiateWording(in.FromPhoneNumber))
 	}
 	msg, status := "call answered and connected to the assistant", db.CallInProgress
 	if res.Ringing {
@@ -354,39 +336,12 @@ func (s *Server) initiateCall(c echo.Context) error {
 	return c.JSON(http.StatusOK, initiateResult{Message: msg, CallSID: res.CallSID, CallID: res.CallID, Status: status})
 }
 
-// initiateError is where outbound call errors become HTTP statuses.
-func initiateError(err error, from string) error {
-	switch {
-	case errors.Is(err, controller.ErrNumberNotFound):
-		return notFoundField("from_phone_number", "phone number "+from)
-	case errors.Is(err, controller.ErrAssistantNotFound):
-		return notFoundField("assistant_id", "assistant")
-	case errors.Is(err, controller.ErrNoAssistant):
-		return notFoundField("assistant_id", "No assistant found for phone number "+from+": assistant")
-	case errors.Is(err, controller.ErrTooManyCalls), errors.Is(err, controller.ErrCallRateExceeded):
-		return &APIError{Status: http.StatusTooManyRequests, Code: "limit_exceeded", Message: err.Error()}
-	case errors.Is(err, controller.ErrCountryNotAllowed):
-		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to_phone_number", Message: err.Error()}
-	case errors.Is(err, controller.ErrNumberTypeNotAllowed):
-		return &APIError{Status: http.StatusForbidden, Code: "number_type_not_allowed", Field: "to_phone_number", Message: err.Error()}
-	case errors.Is(err, controller.ErrNoEnabledTrunk):
-		return &APIError{Status: http.StatusBadGateway, Code: "no_trunk", Message: "the organization has no enabled SIP trunk"}
-	case errors.Is(err, controller.ErrNotSIPNumber):
-		return &APIError{Status: http.StatusNotImplemented, Code: "not_implemented", Field: "from_phone_number", Message: err.Error()}
-	case errors.Is(err, controller.ErrSwitchUnavailable):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "switch_unavailable", Message: err.Error()}
-	case errors.Is(err, controller.ErrCallCancelled):
-		return &APIError{Status: http.StatusConflict, Code: "cancelled", Message: err.Error()}
-	case errors.Is(err, controller.ErrDraining):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "draining", Message: err.Error()}
-	case errors.Is(err, controller.ErrProviderCall):
-		return &APIError{Status: http.StatusBadGateway, Code: "provider_failed", Message: err.Error()}
-	case errors.Is(err, controller.ErrNoPublicURL):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: err.Error()}
-	case errors.Is(err, controller.ErrNoCallbackSecret):
-		return &APIError{Status: http.StatusUnprocessableEntity, Code: "no_webhook_secret", Field: "status_callback", Message: err.Error()}
-	case errors.Is(err, controller.ErrBadNumber):
-		return invalid("to_phone_number", "%s", err.Error())
-	}
-	return err
+// initiateWording: the outbound call's own number is from_phone_number,
+// and a number or assistant that is not found is named with the number.
+func initiateWording(from string) errorWording {
+	return errorWording{fields: map[string]string{"phone_number": "from_phone_number"},
+		msgs: map[error]string{
+			controller.ErrNumberNotFound: "phone number " + from + " not found",
+			controller.ErrNoAssistant:    "No assistant found for phone number " + from + ": assistant not found",
+		}}
 }

@@ -13,45 +13,6 @@ import (
 	"github.com/sipbridge/sipbridge/provider"
 )
 
-// numbersError maps the phone-number service's errors to API errors.
-func numbersError(err error) error {
-	var pe *provider.Error
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, controller.ErrNumberOwned):
-		return conflict("phone_number", "this number is already registered")
-	case errors.Is(err, controller.ErrAssistantNotFound):
-		return notFoundField("assistant_id", "assistant")
-	case errors.Is(err, controller.ErrTrunkNotFound):
-		return notFoundField("sip_trunk_id", "SIP trunk")
-	case errors.Is(err, controller.ErrNumberNotFound):
-		return notFoundField("phone_number", "phone number")
-	case errors.Is(err, controller.ErrNoTrunk):
-		return invalid("sip_trunk_id", "%s", err.Error())
-	case errors.Is(err, controller.ErrProviderMismatch):
-		return invalid("provider", "%s", err.Error())
-	case errors.Is(err, controller.ErrVoiceOnly):
-		return invalid("provider", "%s", err.Error())
-	case errors.Is(err, controller.ErrBadTerminationURI):
-		return invalid("terminationUri", "%s", err.Error())
-	case errors.Is(err, controller.ErrNoPublicURL):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: err.Error()}
-	case errors.As(err, &pe):
-		status := provider.HTTPStatus(err)
-		code := map[int]string{409: "number_unavailable", 402: "insufficient_balance", 424: "provider_credentials", 429: "provider_rate_limited",
-			502: "provider_unavailable", 404: "provider_not_found", 400: "provider_rejected", 501: "not_supported", 504: "provider_timeout"}[status]
-		if code == "" {
-			code, status = "provider_error", http.StatusBadGateway
-		}
-		msg := pe.Provider + ": " + pe.Message
-		return &APIError{Status: status, Code: code, Message: msg}
-	case errors.Is(err, provider.ErrProviderDown), errors.Is(err, provider.ErrRateLimited), errors.Is(err, provider.ErrInvalidCredentials):
-		return &APIError{Status: provider.HTTPStatus(err), Code: "provider_error", Message: err.Error()}
-	}
-	return err
-}
-
 func validNumberProvider(field, p string, allowBYO bool) error {
 	if p == db.ProviderBYOSIP && allowBYO || p == db.ProviderTwilio || p == db.ProviderTelnyx || p == db.ProviderVonage {
 		return nil
@@ -115,7 +76,7 @@ func (s *Server) searchNumbers(c echo.Context) error {
 	}
 	found, err := s.numbers.Search(ctx, orgID(c), in.Provider, q)
 	if err != nil {
-		return numbersError(err)
+		return err
 	}
 	// One answer, no pages: the limit is the request body's.
 	return writeList(c, found, int64(len(found)), 0, 0)
@@ -176,7 +137,7 @@ func (s *Server) purchaseNumber(c echo.Context) error {
 	}
 	res, err := s.numbers.Purchase(c.Request().Context(), orgID(c), p)
 	if res == nil {
-		return numbersError(err)
+		return err
 	}
 	out := purchaseResult{Success: err == nil, PhoneNumber: num, Provider: in.Provider, PurchaseDetails: res.Details, Number: numberViewOf(res.Number)}
 	switch {
@@ -220,7 +181,7 @@ func (s *Server) releaseNumber(c echo.Context) error {
 	}
 	rec, err := s.numbers.Release(c.Request().Context(), orgID(c), num, prov)
 	if err != nil {
-		return numbersError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, releaseResult{Success: true, PhoneNumber: rec.PhoneNumber, Provider: rec.Provider, Message: "number released"})
 }
@@ -264,7 +225,7 @@ func (s *Server) getWebhooks(c echo.Context) error {
 	}
 	rec, w, err := s.numbers.Webhooks(c.Request().Context(), orgID(c), num)
 	if err != nil {
-		return numbersError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, webhooksView{PhoneNumber: rec.PhoneNumber, Provider: rec.Provider, Webhooks: w, SMSEnabled: rec.CapSMS})
 }
@@ -302,7 +263,7 @@ func (s *Server) putWebhooks(c echo.Context) error {
 	}
 	rec, w, err := s.numbers.SetWebhooks(c.Request().Context(), orgID(c), num, u)
 	if err != nil {
-		return numbersError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, webhooksView{PhoneNumber: rec.PhoneNumber, Provider: rec.Provider, Webhooks: w, SMSEnabled: rec.CapSMS})
 }
@@ -315,7 +276,7 @@ type syncNumbersResult struct {
 func (s *Server) syncNumbers(c echo.Context) error {
 	n, err := s.numbers.Sync(c.Request().Context(), orgID(c))
 	if err != nil {
-		return numbersError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, syncNumbersResult{Success: true, SyncedCount: n})
 }
@@ -403,18 +364,12 @@ func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, 
 	return out, nil
 }
 
-func byocError(err error) error {
-	if errors.Is(err, controller.ErrAssistantNotFound) { // deleted since byocFromInput looked
-		return notFound("assistant")
-	}
-	if errors.Is(err, controller.ErrNumberOwned) {
-		return conflict("phoneNumber", "this number is already registered")
-	}
-	if errors.Is(err, controller.ErrNumberNotFound) {
-		return notFound("phone number")
-	}
-	return numbersError(err)
-}
+// byocWording: the BYOC routes name the number phoneNumber and have no
+// assistant_id; a BYOC number that is not found is the path's.
+var byocWording = errorWording{fields: map[string]string{"phone_number": "phoneNumber", "assistant_id": ""},
+	field: map[error]string{controller.ErrNumberNotFound: ""}}
+
+func byocError(err error) error { return apiErrorIn(err, byocWording) }
 
 func (s *Server) createBYOC(c echo.Context) error {
 	var in byocInput

@@ -337,9 +337,6 @@ func (s *Server) putOrg(c echo.Context) error {
 	}
 	if trunkIn != nil {
 		if _, err := s.trunks.SetOrgTrunk(ctx, o.ID, *trunkIn); err != nil {
-			if errors.Is(err, controller.ErrGatewayRequired) {
-				return invalid("sip_gateway", "%s", err.Error())
-			}
 			return err
 		}
 	}
@@ -406,9 +403,6 @@ func (s *Server) revokeKey(c echo.Context) error {
 	if _, err := s.store.RevokeAPIKey(c.Request().Context(), orgID(c), c.Param("id")); err != nil {
 		if err == db.ErrNotFound {
 			return notFound("API key")
-		}
-		if errors.Is(err, db.ErrLastAPIKey) {
-			return conflict("", "this is the organization's last active API key: create another key before revoking it")
 		}
 		return err
 	}

@@ -141,28 +141,12 @@ func (s *Server) smsService() (*controller.SMS, error) {
 	return s.sms, nil
 }
 
-// smsError maps the SMS service's errors to API errors.
-func smsError(err error) error {
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, controller.ErrNoAssistantForNumber):
-		return &APIError{Status: http.StatusNotFound, Code: "not_found", Field: "from_phone_number", Message: err.Error()}
-	case errors.Is(err, controller.ErrVoiceOnly):
-		return invalid("from_phone_number", "%s", err.Error())
-	case errors.Is(err, controller.ErrMediaLimit):
-		return invalid("media_urls", "%s", err.Error())
-	case errors.Is(err, controller.ErrOptedOut):
-		return &APIError{Status: http.StatusConflict, Code: "opted_out", Field: "to_phone_number", Message: err.Error()}
-	case errors.Is(err, controller.ErrCountryNotAllowed):
-		return &APIError{Status: http.StatusForbidden, Code: "country_not_allowed", Field: "to_phone_number", Message: err.Error()}
-	case errors.Is(err, controller.ErrNumberTypeNotAllowed):
-		return &APIError{Status: http.StatusForbidden, Code: "number_type_not_allowed", Field: "to_phone_number", Message: err.Error()}
-	case errors.Is(err, controller.ErrAssistantNotFound):
-		return notFound("assistant")
-	}
-	return numbersError(err)
-}
+// smsWording: a message is sent from from_phone_number, which is also what
+// a voice-only number is refused as; sending names no assistant.
+var smsWording = errorWording{fields: map[string]string{"phone_number": "from_phone_number"},
+	field: map[error]string{controller.ErrVoiceOnly: "from_phone_number", controller.ErrAssistantNotFound: ""}}
+
+func smsError(err error) error { return apiErrorIn(err, smsWording) }
 
 // checkSMSText allows line breaks and tabs, nothing else of the control characters.
 func checkSMSText(field, v string) error {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/db"
 )
 
 // APIError is the one error shape of the API:
@@ -44,17 +43,16 @@ func conflict(field, format string, args ...any) *APIError {
 	return &APIError{Status: http.StatusConflict, Code: "conflict", Field: field, Message: fmt.Sprintf(format, args...)}
 }
 
-// toAPIError is the single place where errors become HTTP statuses.
+// toAPIError is the answer to any error a handler returns: the error
+// table's (errorTable, with the route's wording when the handler gave it),
+// echo's own, else 500.
 func toAPIError(err error) *APIError {
 	var ae *APIError
 	var he *echo.HTTPError
+	err = apiErrorIn(err, errorWording{})
 	switch {
 	case errors.As(err, &ae):
 		return ae
-	case errors.Is(err, db.ErrNotFound):
-		return notFound("resource")
-	case errors.Is(err, db.ErrConflict):
-		return &APIError{Status: http.StatusConflict, Code: "conflict", Message: "a record with the same unique value already exists"}
 	case errors.As(err, &he):
 		code := map[int]string{
 			http.StatusNotFound: "not_found", http.StatusMethodNotAllowed: "method_not_allowed",

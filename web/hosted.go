@@ -41,28 +41,6 @@ func (s *Server) hostedRoutes() {
 	s.handle(nil, operation{Method: http.MethodGet, Path: "/streams", Summary: "Media websocket of hosted calls: Twilio Media Streams (token in start.customParameters), Telnyx and Vonage (?call_id=&token=)", Tag: "hosted-voice", Raw: "websocket"}, s.hostedStream)
 }
 
-// hostedError maps the hosted path's errors (the one place they become
-// statuses): signature 403, malformed webhook 400, no PUBLIC_BASE_URL 503,
-// provider failure 502 with its message. A webhook's answer is a fixed
-// message: the parse error (a Go type name, a reflected field) is logged.
-func hostedError(err error) error {
-	switch {
-	case errors.Is(err, controller.ErrWebhookSignature):
-		return &APIError{Status: http.StatusForbidden, Code: "invalid_signature", Message: "webhook signature invalid"}
-	case errors.Is(err, controller.ErrBadWebhook):
-		return &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed provider webhook", cause: err}
-	case errors.Is(err, controller.ErrBadStreamToken):
-		return &APIError{Status: http.StatusForbidden, Code: "forbidden", Message: "unknown call or bad stream token"}
-	case errors.Is(err, controller.ErrNoPublicURL):
-		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "PUBLIC_BASE_URL is not configured", cause: err}
-	case errors.Is(err, controller.ErrBadTransferTarget):
-		return invalid("to", "%s", err.Error())
-	case errors.Is(err, controller.ErrProviderCall):
-		return &APIError{Status: http.StatusBadGateway, Code: "provider_failed", Message: err.Error()}
-	}
-	return err
-}
-
 func (s *Server) hostedReady() error {
 	if s.hosted == nil {
 		return &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "the hosted-provider voice path is not running"}
@@ -96,7 +74,7 @@ func (s *Server) twimlStatus(c echo.Context) error {
 		return err
 	}
 	if err := s.hosted.TwilioStatus(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature")); err != nil {
-		return hostedError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -111,7 +89,7 @@ func (s *Server) twiml(c echo.Context) error {
 	}
 	out, err := s.hosted.TwilioVoice(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature"))
 	if err != nil {
-		return hostedError(err)
+		return err
 	}
 	return c.Blob(http.StatusOK, "application/xml", []byte(out))
 }
@@ -125,7 +103,7 @@ func (s *Server) telnyxWebhook(c echo.Context) error {
 		return err
 	}
 	if err := s.hosted.TelnyxWebhook(c.Request().Context(), c.Request().Header, body); err != nil {
-		return hostedError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -150,7 +128,7 @@ func (s *Server) vonageAnswer(c echo.Context) error {
 	}
 	out, err := s.hosted.VonageAnswer(c.Request().Context(), c.QueryParams(), body, c.Request().Header.Get(echo.HeaderAuthorization))
 	if err != nil {
-		return hostedError(err)
+		return err
 	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, out)
 }
@@ -164,7 +142,7 @@ func (s *Server) vonageEvent(c echo.Context) error {
 		return err
 	}
 	if err := s.hosted.VonageEvent(c.Request().Context(), body, c.Request().Header.Get(echo.HeaderAuthorization)); err != nil {
-		return hostedError(err)
+		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
@@ -177,7 +155,7 @@ func (s *Server) hostedStream(c echo.Context) error {
 	if callID != "" || token != "" {
 		if err := s.hosted.CheckStreamToken(callID, token); err != nil {
 			s.log.Warn("hosted media websocket refused: unknown call or bad token", "call_id", callID, "remote", c.RealIP())
-			return hostedError(err)
+			return err
 		}
 	}
 	conn, err := streamUpgrader.Upgrade(c.Response(), c.Request(), nil)
@@ -201,7 +179,7 @@ func (s *Server) orHosted(err error, call *db.Call, f func(HostedService) error)
 		if errors.Is(herr, controller.ErrCallNotFound) {
 			return herr
 		}
-		return hostedError(herr)
+		return herr
 	}
 	return nil
 }

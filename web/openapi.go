@@ -121,7 +121,9 @@ func (s *Server) OpenAPI() map[string]any {
 		o["responses"] = responses
 		item[strings.ToLower(op.Method)] = o
 	}
-	sg.defs["Error"] = sg.schema(reflect.TypeOf(errorBody{}))
+	errDef := sg.schema(reflect.TypeOf(errorBody{}))
+	errDef["description"] = errorCodesDoc()
+	sg.defs["Error"] = errDef
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "sipbridge API", "version": "1",

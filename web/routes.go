@@ -88,14 +88,14 @@ func (s *Server) routes() {
 		{"phone_number", "string", "E.164 number (from, to or resolved DID)"}, {"direction", "string", "inbound|outbound"},
 		{"from", "string", "started at or after (RFC 3339 or YYYY-MM-DD)"}, {"to", "string", "started before (RFC 3339 or YYYY-MM-DD)"},
 	}, pageQ...)
-	a(http.MethodPost, "/calls/initiate", "Place an outbound call from one of the organization's numbers to an assistant: answers once the call is placed (wait=true: once answered); status_callback receives its progress", "calls", initiateInput{}, initiateResult{}, 200, s.initiateCall)
+	a(http.MethodPost, "/calls/initiate", "Place an outbound call from one of the organization's numbers to an assistant: answers once the call is placed (wait=true: once answered); status_callback receives its progress; no enabled SIP trunk: 422 no_trunk", "calls", initiateInput{}, initiateResult{}, 200, s.initiateCall)
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/calls/initiate", Summary: "Alias of /api/v1/calls/initiate (same API key)", Tag: "calls", Auth: true,
 		Req: initiateInput{}, Resp: initiateResult{}, Status: 200}, s.initiateCall, s.auth)
 	a(http.MethodGet, "/calls", "List calls, newest first", "calls", nil, listBody[callView]{}, 200, s.listCalls, callQ...)
 	a(http.MethodGet, "/calls/:id", "Get a call record by its id or its call_sid (channel UUID or provider id)", "calls", nil, callView{}, 200, s.getCall)
 	a(http.MethodGet, "/calls/:id/events", "A call's timeline", "calls", nil, listBody[callEventView]{}, 200, s.callEvents)
 	a(http.MethodPost, "/calls/:id/hangup", "Hang up a live call", "calls", nil, callAccepted{}, 202, s.hangupCall)
-	a(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks; if nobody takes it the caller stays with the assistant (transfer_failed)", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
+	a(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks; if nobody takes it the caller stays with the assistant (transfer_failed); no enabled SIP trunk to bridge through: 422 no_trunk", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
 	a(http.MethodGet, "/calls/:id/recording", "Download the call's stereo WAV recording (caller left, assistant right)", "calls", nil, nil, 200, s.callRecording)
 	s.smsRoutes(api)
 }

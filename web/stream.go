@@ -32,7 +32,6 @@ func (s *Server) fsStream(c echo.Context) error {
 	if err != nil {
 		if errors.Is(err, controller.ErrBadStreamToken) {
 			s.log.Warn("mod_audio_stream websocket refused: unknown call or bad token", "call_id", c.Param("id"), "remote", c.RealIP())
-			return &APIError{Status: http.StatusForbidden, Code: "forbidden", Message: "unknown call or bad stream token"}
 		}
 		return err
 	}

@@ -271,7 +271,6 @@ func (s *Server) twilioHangup(c echo.Context, org int64, call *db.Call, sid, sta
 		if fresh := s.endedNow(ctx, org, call); fresh != nil {
 			return c.JSON(http.StatusOK, twilioCallOf(fresh, org, sid, ""))
 		}
-		return newTwilioError(http.StatusConflict, 0, "the call is not live on this sipbridge")
 	}
 	if err != nil {
 		return liveCallError(err)
@@ -289,16 +288,13 @@ func (s *Server) twilioTransfer(c echo.Context, org int64, call *db.Call, sid, t
 	}
 	err := s.transferLive(ctx, org, call, to, "")
 	switch {
-	case errors.Is(err, controller.ErrCallNotFound):
-		if s.endedNow(ctx, org, call) != nil {
-			return notInProgress
-		}
-		return newTwilioError(http.StatusConflict, 0, "the call is not live on this sipbridge")
+	case errors.Is(err, controller.ErrCallNotFound) && s.endedNow(ctx, org, call) != nil:
+		return notInProgress
 	case errors.Is(err, controller.ErrNotAnswered):
 		return notInProgress
 	case err != nil:
-		// A 400 here is about the target (the hosted path maps its errors
-		// before they come back).
+		// The error table's answer in Twilio's shape (a call not live:
+		// 409); a 400 here is about the target.
 		ae := toAPIError(liveCallError(err))
 		switch {
 		case ae.Status >= 500:
