@@ -1,6 +1,7 @@
 // Command sipbridge is the control plane of a FreeSWITCH SIP bridge for AI
-// voice assistants. main only wires configuration, dependencies and signals;
-// the work lives in the packages of the layout (see ../shared/DESIGN.md).
+// voice assistants. main reads configuration and signals and runs commands;
+// serve hands the bridge's wiring to package app, and the work lives in the
+// packages of the layout (see ../shared/DESIGN.md).
 package main
 
 import (
