@@ -40,7 +40,8 @@ type Config struct {
 	RecordingsDir string // created if missing (RECORDINGS_DIR)
 	PlaybackDir   string // playback pipes; empty: file playback (PLAYBACK_MODE=files)
 
-	// Provider holds the provider API base URLs, timeout and retry policy.
+	// Provider holds the provider API base URLs, timeout, retry policy,
+	// HTTP client and clock.
 	Provider provider.Config
 	// Env is the environment level of provider credential resolution.
 	Env provider.Credentials
@@ -60,6 +61,8 @@ type Config struct {
 	SyncInterval time.Duration
 	// DrainTimeout bounds how long SIGTERM waits for live calls.
 	DrainTimeout time.Duration
+	// Now is call control's and the hosted path's clock (nil: time.Now).
+	Now func() time.Time
 
 	// The hooks below adjust a service's options after the defaults above
 	// are applied (tests: short timeouts, fake provider clients, a clock).
@@ -79,6 +82,9 @@ type Switch struct {
 	CallConnections int
 	GenDir          string // generated gateway and ACL files (FS_GEN_DIR)
 	Profile         string // the sofia profile of the gateways (FS_PROFILE)
+	// Options are added to every connection's (tests: a quick reconnect
+	// backoff or heartbeat).
+	Options []esl.Option
 }
 
 // App is the built bridge. Its services are exported for the tests that
@@ -151,18 +157,19 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 // events.
 func (a *App) connectSwitch() {
 	sw := a.cfg.Switch
+	opts := func(more ...esl.Option) []esl.Option { return append(more, sw.Options...) }
 	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
 	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
-	a.Cmd = esl.New(sw.Addr, sw.Password, resync, esl.WithLogger(a.log.With("esl", "commands")))
-	a.Events = esl.New(sw.Addr, sw.Password, resync, esl.WithLogger(a.log.With("esl", "events")),
-		esl.WithEvents(controller.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))
+	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "commands")))...)
+	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "events")),
+		esl.WithEvents(controller.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))...)
 	// Call control's commands go over a small pool of their own: FreeSWITCH
 	// runs one connection's api commands one after the other.
 	n := sw.CallConnections
 	if n <= 0 {
 		n = 1
 	}
-	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, esl.WithLogger(a.log.With("esl", "calls")))
+	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithLogger(a.log.With("esl", "calls")))...)
 	so := controller.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy,
 		Log: a.log.With("component", "trunk_sync")}
 	if a.cfg.SyncOptions != nil {
@@ -186,7 +193,7 @@ func (a *App) route(e *esl.Event) {
 func (a *App) buildHosted() {
 	ho := controller.HostedOptions{
 		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
-		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"),
+		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
 	}
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)
@@ -204,7 +211,7 @@ func (a *App) buildCalls() {
 		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir,
 		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults,
 		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
-		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) },
+		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) }, Now: a.cfg.Now,
 	}
 	var sw interface {
 		API(ctx context.Context, cmd string) (string, error)
