@@ -15,14 +15,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
-	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 	"github.com/sipbridge/sipbridge/netpolicy"
-	"github.com/sipbridge/sipbridge/web"
 	"gorm.io/gorm"
 )
 
@@ -34,7 +33,7 @@ import (
 type callEnv struct {
 	*env
 	sw        *fstest.Switch
-	cmd       *esl.Client
+	app       *app.App
 	genDir    string
 	calls     *controller.Calls
 	asst      *testAssistant
@@ -82,48 +81,44 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*controller.Call
 		t.Fatal(err)
 	}
 	recDir := t.TempDir()
-	cmd := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log))
-	ev := esl.New(sw.Addr(), "ClueCon", esl.WithLogger(log), esl.WithEvents(controller.CallEventNames...))
-	// The fake assistant and the trunks are on 127.0.0.1: loopback allowed.
-	co := controller.CallsOptions{
-		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir, Log: log,
-		LegTimeout: 2 * time.Second, AddressPolicy: loopbackPolicy(),
+	// The fake assistant and the trunks are on 127.0.0.1: call control and
+	// trunk sync allow loopback; the API checks with cfg.WebPolicy.
+	bridge := newApp(t, app.Config{Store: store, Log: log, AddressPolicy: cfg.WebPolicy,
+		Switch:       &app.Switch{Addr: sw.Addr(), Password: "ClueCon", CallConnections: 1, GenDir: genDir},
+		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir,
+		SyncOptions: func(o *controller.SyncOptions) { o.AddressPolicy = loopbackPolicy() },
+		CallsOptions: func(co *controller.CallsOptions) {
+			// Quick leg timeouts for call control; the API shows the
+			// platform default (30 s) as the unset ring time.
+			co.AddressPolicy, co.LegTimeout = loopbackPolicy(), 2*time.Second
+			for _, o := range opts {
+				o(co)
+			}
+		},
+	})
+	if err := bridge.Start(); err != nil {
+		t.Fatal(err)
 	}
-	for _, o := range opts {
-		o(&co)
+	ctx := context.Background()
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := bridge.WaitSwitch(wctx); err != nil {
+		t.Fatal(err)
 	}
-	calls := controller.NewCalls(store, cmd, co)
-	ev.OnEvent(calls.HandleEvent)
-	ctx, cancel := context.WithCancel(context.Background())
-	for _, c := range []*esl.Client{cmd, ev} {
-		if err := c.Start(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WaitConnected(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Trunks: controller.NewTrunks(store, log), AddressPolicy: cfg.WebPolicy})
+	s, calls := bridge.Web, bridge.Calls
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(func() {
-		calls.Close()
+		bridge.Close() // live calls end first, as serve stops
 		srv.Close()
-		cancel()
-		cmd.Close()
-		ev.Close()
 	})
 
 	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}}
-	a, _, _ := store.EnsureOrg(ctx, "org-a")
-	b, _, _ := store.EnsureOrg(ctx, "org-b")
-	e.orgA, e.orgB = a.ID, b.ID
-	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
-	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
+	a, _ := e.addOrgs()
 
-	ce := &callEnv{env: e, sw: sw, cmd: cmd, genDir: genDir, calls: calls, asst: newTestAssistant(t), recDir: recDir}
+	ce := &callEnv{env: e, sw: sw, app: bridge, genDir: genDir, calls: calls, asst: newTestAssistant(t), recDir: recDir}
 	ce.trunk = &db.SIPTrunk{ID: db.NewID(), OrgID: a.ID, Name: "PBX", GatewayName: "o" + itoa(a.ID) + "_pbx", Gateway: "127.0.0.1",
 		Priority: 1, Enabled: true, Register: false, Transport: "udp", AllowedAddresses: db.StringList{"127.0.0.1/32"}}
 	if err := store.CreateTrunk(ctx, ce.trunk); err != nil {
@@ -153,9 +148,7 @@ func (ce *callEnv) addTrunk(name string, priority int) *db.SIPTrunk {
 // their gateways exist for originate.
 func (ce *callEnv) loadTrunks() {
 	ce.t.Helper()
-	ts := controller.NewTrunkSync(ce.store, ce.cmd, controller.SyncOptions{GenDir: ce.genDir, AddressPolicy: loopbackPolicy()})
-	ts.Connected()
-	if _, err := ts.Pass(context.Background()); err != nil {
+	if _, err := ce.app.TrunkSync.Pass(context.Background()); err != nil {
 		ce.t.Fatal(err)
 	}
 }

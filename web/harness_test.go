@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
@@ -121,6 +122,18 @@ func eachEnvWithTrunk(t *testing.T, envTrunk controller.EnvTrunk, f func(t *test
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { f(t, newEnvOn(t, defaultPolicy(), g, envTrunk)) })
 }
 
+// newApp builds the bridge as serve does (see package app), closed when the
+// test ends.
+func newApp(t *testing.T, cfg app.Config) *app.App {
+	t.Helper()
+	a, err := app.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	return a
+}
+
 // newEnvOn is the API on the database g (with at most one environment-level SIP trunk).
 func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...controller.EnvTrunk) *env {
 	t.Helper()
@@ -129,26 +142,21 @@ func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...co
 	store := db.NewStore(g, dbtest.Keyring(t), log)
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
 	tx := providertest.NewTelnyx(t, "KEYtelnyx0123456789")
-	trunks := controller.NewTrunks(store, log)
+	vg := providertest.NewVonage(t, "vonagekey", "vonagesecret")
+	cfg := app.Config{Store: store, Log: log, PublicBaseURL: publicBase, AddressPolicy: policy,
+		Provider:   provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageRESTBaseURL: vg.URL(), VonageAPIBaseURL: vg.URL()},
+		SMSOptions: smsTestOptions}
 	for _, et := range envTrunk {
-		trunks.WithEnvironment(et)
+		cfg.EnvTrunk = et
 	}
-	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
-		PublicBaseURL:  "https://bridge.example.com",
-		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL()},
-		Log:            log,
-	})
-	sms := newSMSFixture(t, store, numbers, tw, tx, log, policy)
-	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, SMS: sms.svc, AddressPolicy: policy})
+	bridge := newApp(t, cfg) // no Start: the SMS tests start the workers they need
+	s := bridge.Web
+	sms := &smsFixture{svc: bridge.SMS, vonage: vg}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx, sms: sms}
 	ctx := context.Background()
-	a, _, err := store.EnsureOrg(ctx, "org-a")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _, _ := store.EnsureOrg(ctx, "org-b")
+	a, b := e.addOrgs()
 	// Messages go anywhere (+1 647, +44 7700 900…): outbound_countries
 	// applies to SMS as to calls, and limits_test.go tests it.
 	for _, o := range []*db.Organization{a, b} {
@@ -157,10 +165,25 @@ func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...co
 			t.Fatal(err)
 		}
 	}
-	e.orgA, e.orgB = a.ID, b.ID
-	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
-	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
 	return e
+}
+
+// addOrgs creates organizations A ("org-a") and B ("org-b") with an API
+// key each.
+func (e *env) addOrgs() (a, b *db.Organization) {
+	e.t.Helper()
+	ctx := context.Background()
+	var err error
+	if a, _, err = e.store.EnsureOrg(ctx, "org-a"); err != nil {
+		e.t.Fatal(err)
+	}
+	if b, _, err = e.store.EnsureOrg(ctx, "org-b"); err != nil {
+		e.t.Fatal(err)
+	}
+	e.orgA, e.orgB = a.ID, b.ID
+	e.keyA, _, _ = e.store.CreateAPIKey(ctx, a.ID, "a")
+	e.keyB, _, _ = e.store.CreateAPIKey(ctx, b.ID, "b")
+	return a, b
 }
 
 type resp struct {

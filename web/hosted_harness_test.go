@@ -22,13 +22,13 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
-	"github.com/sipbridge/sipbridge/web"
 	"gorm.io/gorm"
 )
 
@@ -97,33 +97,29 @@ func newHostedEnvOn(t *testing.T, g *gorm.DB, opts ...func(*controller.HostedOpt
 		t.Fatal(err)
 	}
 	base := "http://" + ln.Addr().String()
-	ho := controller.HostedOptions{PublicBaseURL: base, Log: log,
-		ProviderConfig:          provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageAPIBaseURL: vg.URL()},
-		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second,
-		AddressPolicy: loopbackPolicy()} // the fake assistant listens on 127.0.0.1
-	for _, o := range opts {
-		o(&ho)
-	}
-	hosted := controller.NewHosted(store, ho)
-	calls := controller.NewCalls(store, nil, controller.CallsOptions{Hosted: hosted, Log: log, AddressPolicy: loopbackPolicy()})
-	s := web.New(web.Deps{Store: store, Log: log, Calls: calls, Hosted: hosted, AddressPolicy: loopbackPolicy()})
+	// The fake assistant listens on 127.0.0.1: loopback allowed.
+	bridge := newApp(t, app.Config{Store: store, Log: log, PublicBaseURL: base, AddressPolicy: loopbackPolicy(),
+		Provider: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageAPIBaseURL: vg.URL()},
+		HostedOptions: func(ho *controller.HostedOptions) {
+			ho.AssistantConnectTimeout, ho.HangupGrace = time.Second, 2*time.Second
+			for _, o := range opts {
+				o(ho)
+			}
+		},
+	})
+	hosted, s := bridge.Hosted, bridge.Web
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(func() {
-		hosted.Close()
-		calls.Close()
+		bridge.Close()
 		srv.Close()
 	})
 
 	ctx := context.Background()
 	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx}
-	a, _, _ := store.EnsureOrg(ctx, "org-a")
-	b, _, _ := store.EnsureOrg(ctx, "org-b")
-	e.orgA, e.orgB = a.ID, b.ID
-	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
-	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
+	a, _ := e.addOrgs()
 
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
 	he := &hostedEnv{env: e, hosted: hosted, asst: newTestAssistant(t), base: base, telnyxPriv: priv, vonageSecret: "vonage-signature-secret", vonage: vg}

@@ -2,16 +2,15 @@ package web_test
 
 import (
 	"context"
-	"log/slog"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
-	"github.com/sipbridge/sipbridge/web"
 )
 
 // Numbers of the reproduction: premium rate (+1 900), shared cost (+34
@@ -181,7 +180,7 @@ func TestPlatformDefaultCallLimits(t *testing.T) {
 
 func TestOrganizationCallLimitsView(t *testing.T) {
 	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), nil)
-	s := web.New(web.Deps{Store: store, Log: slog.New(slog.DiscardHandler), CallDefaults: controller.PlatformLimits{MaxConcurrentCalls: 10, CallsPerSecond: 5}})
+	s := newApp(t, app.Config{Store: store, CallDefaults: controller.PlatformLimits{MaxConcurrentCalls: 10, CallsPerSecond: 5}}).Web
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, web: s, store: store, logs: &syncBuffer{}, bodies: &syncBuffer{}}

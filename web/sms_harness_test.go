@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 )
@@ -29,22 +27,17 @@ type smsFixture struct {
 	vonage *providertest.Vonage
 }
 
-func newSMSFixture(t *testing.T, store *db.Store, numbers *controller.Numbers, tw *providertest.Twilio, tx *providertest.Telnyx, log *slog.Logger, policy *netpolicy.Policy) *smsFixture {
-	vg := providertest.NewVonage(t, "vonagekey", "vonagesecret")
-	svc := controller.NewSMS(store, numbers, controller.SMSOptions{
-		PublicBaseURL:  publicBase,
-		ProviderConfig: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageRESTBaseURL: vg.URL(), VonageAPIBaseURL: vg.URL(), Retry: provider.RetryPolicy{MaxAttempts: 1}},
-		Log:            log,
-		Rates:          map[string]float64{"twilio": 1000, "telnyx": 1000, "vonage": 1000},
-		Poll:           10 * time.Millisecond,
-		Batch:          4,
-		MaxAttempts:    4,
-		RetryBase:      5 * time.Millisecond,
-		RetryMax:       20 * time.Millisecond,
-		ForwardTimeout: 2 * time.Second,
-		AddressPolicy:  policy,
-	})
-	return &smsFixture{svc: svc, vonage: vg}
+// smsTestOptions makes the SMS service quick for tests: one provider
+// attempt per send, fast polling and retries, high send rates.
+func smsTestOptions(o *controller.SMSOptions) {
+	o.ProviderConfig.Retry = provider.RetryPolicy{MaxAttempts: 1}
+	o.Rates = map[string]float64{"twilio": 1000, "telnyx": 1000, "vonage": 1000}
+	o.Poll = 10 * time.Millisecond
+	o.Batch = 4
+	o.MaxAttempts = 4
+	o.RetryBase = 5 * time.Millisecond
+	o.RetryMax = 20 * time.Millisecond
+	o.ForwardTimeout = 2 * time.Second
 }
 
 // worker runs a service's workers until the returned stop is called (stop

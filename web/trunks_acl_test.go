@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/web"
@@ -22,16 +22,11 @@ func newACLEnv(t *testing.T, policy *web.ACLPolicy) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
-	s := web.New(web.Deps{Store: store, Log: log, Trunks: controller.NewTrunks(store, log), ACL: policy})
+	s := newApp(t, app.Config{Store: store, Log: log, ACL: policy}).Web
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}}
-	ctx := context.Background()
-	a, _, _ := store.EnsureOrg(ctx, "org-a")
-	b, _, _ := store.EnsureOrg(ctx, "org-b")
-	e.orgA, e.orgB = a.ID, b.ID
-	e.keyA, _, _ = store.CreateAPIKey(ctx, a.ID, "a")
-	e.keyB, _, _ = store.CreateAPIKey(ctx, b.ID, "b")
+	e.addOrgs()
 	return e
 }
 

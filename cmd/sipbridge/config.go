@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
@@ -330,4 +331,23 @@ func parseRates(s string) (map[string]float64, error) {
 		out[name] = r
 	}
 	return out, nil
+}
+
+// appConfig is the bridge's build configuration for the store and logger.
+func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
+	playbackDir := ""
+	if c.PlaybackMode == "pipe" {
+		playbackDir = c.PlaybackDir
+	}
+	return app.Config{
+		Store: store, Log: log,
+		Switch: &app.Switch{Addr: c.FSESLAddr, Password: c.FSESLPassword, CallConnections: c.FSCallConnections,
+			GenDir: c.FSGenDir, Profile: c.FSProfile},
+		PublicBaseURL: c.PublicBaseURL, StreamWSBase: c.StreamWSBase, RecordingsDir: c.RecordingsDir, PlaybackDir: playbackDir,
+		Provider: c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,
+		EnvTrunk:      controller.EnvTrunk{Gateway: c.SIPGateway, Username: c.SIPUsername, Password: c.SIPPassword},
+		AddressPolicy: c.AddressPolicy(log.With("component", "address_policy")),
+		ACL:           &c.ACL, CallDefaults: c.CallDefaults, LegTimeout: c.LegTimeout,
+		SyncInterval: c.SyncInterval, DrainTimeout: c.DrainTimeout,
+	}
 }

@@ -1,6 +1,7 @@
 // Command sipbridge is the control plane of a FreeSWITCH SIP bridge for AI
-// voice assistants. main only wires configuration, dependencies and signals;
-// the work lives in the packages of the layout (see ../shared/DESIGN.md).
+// voice assistants. main reads configuration and signals and runs commands;
+// serve hands the bridge's wiring to package app, and the work lives in the
+// packages of the layout (see ../shared/DESIGN.md).
 package main
 
 import (
@@ -11,17 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/freeswitch/esl"
-	"github.com/sipbridge/sipbridge/web"
 )
 
 const usage = `usage: sipbridge <command> [flags]
@@ -177,11 +173,7 @@ func admin(ctx context.Context, cfg *Config, log *slog.Logger, args []string, st
 }
 
 // serve runs the API until SIGTERM (drain, then stop) or SIGINT (stop).
-func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
-	// SIGTERM drains live calls (new ones are refused with 503) up to
-	// DRAIN_TIMEOUT, then stops; SIGINT, or a second signal, stops at once.
-	ctx, stop := context.WithCancel(parent)
-	defer stop()
+func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	sigc := make(chan os.Signal, 2)
 	signal.Notify(sigc, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sigc)
@@ -190,163 +182,18 @@ func serve(parent context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeDB()
-
-	trunks := controller.NewTrunks(store, log).WithEnvironment(controller.EnvTrunk{
-		Gateway: cfg.SIPGateway, Username: cfg.SIPUsername, Password: cfg.SIPPassword})
-	if n, err := trunks.ApplyEnvironment(ctx); err != nil {
-		return err
-	} else if n > 0 {
-		log.Info("environment SIP trunk settings applied", "trunks", n)
-	}
-	policy := cfg.AddressPolicy(log.With("component", "address_policy"))
-	if policy.AllowLoopback {
-		log.Warn("ALLOW_LOOPBACK_ADDRESSES=true: tenants' stream_url, sms_webhook_url and trunks may reach loopback, link-local and cloud metadata addresses; for development only")
-	}
-
-	// Two Event Socket connections: commands (api runs synchronously on its
-	// connection and would hold back events) and events.
-	var trunkSync *controller.TrunkSync
-	var calls *controller.Calls
-	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
-	resync := esl.WithOnConnect(func(context.Context) { trunkSync.Connected(); trunkSync.Kick() })
-	cmdConn := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, resync, esl.WithLogger(log.With("esl", "commands")))
-	evConn := esl.New(cfg.FSESLAddr, cfg.FSESLPassword, resync, esl.WithLogger(log.With("esl", "events")),
-		esl.WithEvents(controller.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))
-	trunkSync = controller.NewTrunkSync(store, cmdConn, controller.SyncOptions{
-		GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, AddressPolicy: policy, Log: log.With("component", "trunk_sync"),
-	})
-	if err := os.MkdirAll(cfg.RecordingsDir, 0o750); err != nil {
-		return fmt.Errorf("RECORDINGS_DIR: %w", err)
-	}
-	hosted := controller.NewHosted(store, controller.HostedOptions{
-		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(),
-		AddressPolicy: policy, Log: log.With("component", "hosted_calls"),
-	})
-	defer hosted.Close()
-	frameSeconds := prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "sipbridge_bridge_frame_seconds",
-		Help:    "Time from a caller frame's arrival on the mod_audio_stream websocket to its media message written to the assistant.",
-		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
-	})
-	// Call control's commands go over a small pool of their own: FreeSWITCH
-	// runs one connection's api commands one after the other.
-	callConns := esl.NewPool(cfg.FSCallConnections, cfg.FSESLAddr, cfg.FSESLPassword, esl.WithLogger(log.With("esl", "calls")))
-	playbackDir := ""
-	if cfg.PlaybackMode == "pipe" {
-		playbackDir = cfg.PlaybackDir
-	}
-	calls = controller.NewCalls(store, callConns, controller.CallsOptions{
-		StreamWSBase: cfg.StreamWSBase, RecordingsDir: cfg.RecordingsDir, Profile: cfg.FSProfile, PlaybackDir: playbackDir,
-		LegTimeout: cfg.LegTimeout, DefaultLimits: cfg.CallDefaults, TrunkACL: trunkSync.ResolvedACL,
-		Hosted: hosted, AddressPolicy: policy, Log: log.With("component", "calls"),
-		OnFrame: func(d time.Duration) { frameSeconds.Observe(d.Seconds()) },
-	})
-	if n, err := store.CloseOrphanCalls(ctx, "sipbridge restarted while the call was live"); err != nil {
-		log.Warn("closing calls left open by a previous run", "err", err)
-	} else if n > 0 {
-		log.Warn("closed calls left open by a previous run", "calls", n)
-	}
-	evConn.OnEvent(func(e *esl.Event) {
-		if ge, ok := controller.GatewayEventFrom(e); ok {
-			trunkSync.HandleGatewayEvent(ctx, ge)
-			return
-		}
-		calls.HandleEvent(e)
-	})
-	if err := callConns.Start(ctx); err != nil {
+	a, err := app.New(ctx, cfg.appConfig(store, log))
+	if err != nil {
 		return err
 	}
-	defer callConns.Close()
-	for _, c := range []*esl.Client{cmdConn, evConn} {
-		if err := c.Start(ctx); err != nil {
-			return err
-		}
-		defer c.Close()
+	defer a.Close()
+	if err := a.Start(); err != nil {
+		return err
 	}
-	switchUp := func() bool { return cmdConn.Connected() && evConn.Connected() && callConns.Connected() }
-	go func() {
-		if err := trunkSync.Run(ctx, controller.RunOptions{Changed: trunks.ChangedC(), Every: cfg.SyncInterval, Ready: switchUp}); err != nil {
-			log.Error("trunk sync stopped", "err", err)
-		}
-	}()
-
-	trunks.WithSync(trunkSync)
-	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{
-		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Log: log.With("component", "numbers"),
-	})
-	sms := controller.NewSMS(store, numbers, controller.SMSOptions{
-		PublicBaseURL: cfg.PublicBaseURL, ProviderConfig: cfg.Provider, Env: cfg.EnvCredentials(), Rates: cfg.SMSRates,
-		AddressPolicy: policy, Log: log.With("component", "sms"),
-	})
-	smsDone := make(chan struct{})
-	go func() { sms.Run(ctx); close(smsDone) }() // the SMS queue and forwarding workers
-	defer func() { stop(); <-smsDone }()         // a message being sent is finished and recorded
-	srv := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Calls: calls, SMS: sms, Hosted: hosted, AddressPolicy: policy, LegTimeout: cfg.LegTimeout, Ready: []web.ReadyCheck{{
-		Name: "freeswitch",
-		Check: func(context.Context) error {
-			if !switchUp() {
-				return fmt.Errorf("event socket %s not connected", cfg.FSESLAddr)
-			}
-			return nil
-		},
-	}}, ACL: &cfg.ACL, CallDefaults: cfg.CallDefaults})
-
-	srv.Registry().MustRegister(frameSeconds,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
-			ConstLabels: prometheus.Labels{"path": "sip"}}, func() float64 { return float64(calls.Active()) }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
-			ConstLabels: prometheus.Labels{"path": "hosted"}}, func() float64 { return float64(hosted.Active()) }),
-	)
-
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
 	log.Info("sipbridge serving", "addr", ln.Addr().String(), "embedded_db", cfg.embedded())
-
-	select {
-	case err := <-errc:
-		calls.Close()
-		return err
-	case <-ctx.Done():
-	case sig := <-sigc:
-		if sig == syscall.SIGTERM {
-			log.Info("SIGTERM: draining live calls", "calls", calls.Active(), "timeout", cfg.DrainTimeout.String())
-			dctx, dcancel := context.WithTimeout(ctx, cfg.DrainTimeout)
-			go func() {
-				select {
-				case <-sigc:
-					log.Info("second signal: stopping now")
-					dcancel()
-				case <-dctx.Done():
-				}
-			}()
-			if err := calls.Drain(dctx); err != nil {
-				log.Warn("drain ended with calls still live: hanging them up", "calls", calls.Active())
-			}
-			if err := hosted.Drain(dctx); err != nil {
-				log.Warn("drain ended with hosted calls still live: closing them", "calls", hosted.Active())
-			}
-			dcancel()
-		}
-	}
-	log.Info("shutting down")
-	calls.Close()
-	stop()
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return a.Run(ctx, ln, sigc)
 }

@@ -1,0 +1,273 @@
+// Package app builds the whole bridge (store-backed services, the Event
+// Socket connections, call control, the hosted-provider path, numbers, SMS
+// and the HTTP server) from a Config, routes the switch's events, and runs
+// and stops it. `sipbridge serve` and the tests that need a server use it,
+// so the wiring exists once.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/web"
+)
+
+// Config is what the bridge is built from. Store is required; the zero
+// value of every other field is a working default.
+type Config struct {
+	// Store is the opened, migrated database.
+	Store *db.Store
+	// Log receives every component's log (nil: discarded).
+	Log *slog.Logger
+	// Switch is FreeSWITCH's Event Socket (nil: no switch; SIP call
+	// control answers that the switch is not configured, the hosted path
+	// works).
+	Switch *Switch
+
+	PublicBaseURL string // how providers reach sipbridge (PUBLIC_BASE_URL)
+	StreamWSBase  string // how mod_audio_stream reaches sipbridge (STREAM_WS_BASE)
+	RecordingsDir string // created if missing (RECORDINGS_DIR)
+	PlaybackDir   string // playback pipes; empty: file playback (PLAYBACK_MODE=files)
+
+	// Provider holds the provider API base URLs, timeout, retry policy,
+	// HTTP client and clock.
+	Provider provider.Config
+	// Env is the environment level of provider credential resolution.
+	Env provider.Credentials
+	// EnvTrunk is the environment-level SIP trunk (SIP_GATEWAY…).
+	EnvTrunk controller.EnvTrunk
+	// SMSRates is the send rate per provider in messages/second.
+	SMSRates map[string]float64
+	// AddressPolicy checks tenants' URLs and trunks (nil: netpolicy.Default()).
+	AddressPolicy *netpolicy.Policy
+	// ACL bounds trunks' allowed_addresses (nil: web.DefaultACLPolicy).
+	ACL *web.ACLPolicy
+	// CallDefaults are the platform's call limits.
+	CallDefaults controller.PlatformLimits
+	// LegTimeout is the ring time per trunk (zero: call control's default).
+	LegTimeout time.Duration
+	// SyncInterval is the trunk reconcile tick (zero: the sync's default).
+	SyncInterval time.Duration
+	// DrainTimeout bounds how long SIGTERM waits for live calls.
+	DrainTimeout time.Duration
+	// Now is call control's and the hosted path's clock (nil: time.Now).
+	Now func() time.Time
+
+	// The hooks below adjust a service's options after the defaults above
+	// are applied (tests: short timeouts, fake provider clients, a clock).
+	CallsOptions   func(*controller.CallsOptions)
+	HostedOptions  func(*controller.HostedOptions)
+	NumbersOptions func(*controller.NumbersOptions)
+	SMSOptions     func(*controller.SMSOptions)
+	SyncOptions    func(*controller.SyncOptions)
+}
+
+// Switch is how sipbridge reaches FreeSWITCH.
+type Switch struct {
+	Addr     string // Event Socket host:port (FS_ESL_ADDR)
+	Password string // FS_ESL_PASSWORD
+	// CallConnections is how many connections carry call control's
+	// commands (FS_CALL_CONNECTIONS; zero: 1).
+	CallConnections int
+	GenDir          string // generated gateway and ACL files (FS_GEN_DIR)
+	Profile         string // the sofia profile of the gateways (FS_PROFILE)
+	// Options are added to every connection's (tests: a quick reconnect
+	// backoff or heartbeat).
+	Options []esl.Option
+}
+
+// App is the built bridge. Its services are exported for the tests that
+// drive them directly; New builds them, Start connects and starts the
+// background work, Run serves HTTP until stopped, Close releases it all.
+type App struct {
+	Store     *db.Store
+	Trunks    *controller.Trunks
+	TrunkSync *controller.TrunkSync // nil without a switch
+	Numbers   *controller.Numbers
+	SMS       *controller.SMS
+	Hosted    *controller.Hosted
+	Calls     *controller.Calls
+	Web       *web.Server
+	// Cmd carries trunk sync's commands and Events the switch's events;
+	// Pool carries call control's commands (nil without a switch).
+	Cmd, Events *esl.Client
+	Pool        *esl.Pool
+
+	cfg          Config
+	log          *slog.Logger
+	ctx          context.Context
+	stop         context.CancelFunc
+	wg           sync.WaitGroup
+	frameSeconds prometheus.Histogram
+	closeCalls   sync.Once
+	closeAll     sync.Once
+}
+
+// New builds the bridge; nothing connects or runs until Start. ctx bounds
+// the background work Start begins.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("app: Config.Store is required")
+	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	a := &App{Store: cfg.Store, cfg: cfg, log: log}
+	a.ctx, a.stop = context.WithCancel(ctx)
+	a.Trunks = controller.NewTrunks(cfg.Store, log).WithEnvironment(cfg.EnvTrunk)
+	if n, err := a.Trunks.ApplyEnvironment(ctx); err != nil {
+		return nil, err
+	} else if n > 0 {
+		log.Info("environment SIP trunk settings applied", "trunks", n)
+	}
+	if p := cfg.AddressPolicy; p != nil && p.AllowLoopback {
+		log.Warn("ALLOW_LOOPBACK_ADDRESSES=true: tenants' stream_url, sms_webhook_url and trunks may reach loopback, link-local and cloud metadata addresses; for development only")
+	}
+	if cfg.RecordingsDir != "" {
+		if err := os.MkdirAll(cfg.RecordingsDir, 0o750); err != nil {
+			return nil, fmt.Errorf("RECORDINGS_DIR: %w", err)
+		}
+	}
+	if cfg.Switch != nil {
+		a.connectSwitch()
+	}
+	a.buildHosted()
+	a.buildCalls()
+	a.buildNumbers()
+	a.buildSMS()
+	a.buildWeb()
+	return a, nil
+}
+
+// connectSwitch makes the Event Socket connections (not yet started) and
+// trunk sync. Two connections besides call control's pool: commands (api
+// runs synchronously on its connection and would hold back events) and
+// events.
+func (a *App) connectSwitch() {
+	sw := a.cfg.Switch
+	opts := func(more ...esl.Option) []esl.Option { return append(more, sw.Options...) }
+	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
+	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
+	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "commands")))...)
+	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "events")),
+		esl.WithEvents(controller.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))...)
+	// Call control's commands go over a small pool of their own: FreeSWITCH
+	// runs one connection's api commands one after the other.
+	n := sw.CallConnections
+	if n <= 0 {
+		n = 1
+	}
+	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithLogger(a.log.With("esl", "calls")))...)
+	so := controller.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy,
+		Log: a.log.With("component", "trunk_sync")}
+	if a.cfg.SyncOptions != nil {
+		a.cfg.SyncOptions(&so)
+	}
+	a.TrunkSync = controller.NewTrunkSync(a.Store, a.Cmd, so)
+	a.Trunks.WithSync(a.TrunkSync)
+	a.Events.OnEvent(a.route)
+}
+
+// route hands a switch event to its owner: gateway events to trunk sync,
+// the rest to call control.
+func (a *App) route(e *esl.Event) {
+	if ge, ok := controller.GatewayEventFrom(e); ok {
+		a.TrunkSync.HandleGatewayEvent(a.ctx, ge)
+		return
+	}
+	a.Calls.HandleEvent(e)
+}
+
+func (a *App) buildHosted() {
+	ho := controller.HostedOptions{
+		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
+		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
+	}
+	if a.cfg.HostedOptions != nil {
+		a.cfg.HostedOptions(&ho)
+	}
+	a.Hosted = controller.NewHosted(a.Store, ho)
+}
+
+func (a *App) buildCalls() {
+	a.frameSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "sipbridge_bridge_frame_seconds",
+		Help:    "Time from a caller frame's arrival on the mod_audio_stream websocket to its media message written to the assistant.",
+		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
+	})
+	co := controller.CallsOptions{
+		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir,
+		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults,
+		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
+		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) }, Now: a.cfg.Now,
+	}
+	var sw interface {
+		API(ctx context.Context, cmd string) (string, error)
+		BGAPI(ctx context.Context, cmd string) (string, error)
+	} = noSwitch{}
+	if a.Pool != nil {
+		co.Profile, co.TrunkACL, sw = a.cfg.Switch.Profile, a.TrunkSync.ResolvedACL, a.Pool
+	}
+	if a.cfg.CallsOptions != nil {
+		a.cfg.CallsOptions(&co)
+	}
+	a.Calls = controller.NewCalls(a.Store, sw, co)
+}
+
+func (a *App) buildNumbers() {
+	no := controller.NumbersOptions{PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
+		Log: a.log.With("component", "numbers")}
+	if a.cfg.NumbersOptions != nil {
+		a.cfg.NumbersOptions(&no)
+	}
+	a.Numbers = controller.NewNumbers(a.Store, a.Trunks, no)
+}
+
+func (a *App) buildSMS() {
+	so := controller.SMSOptions{PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
+		Rates: a.cfg.SMSRates, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "sms")}
+	if a.cfg.SMSOptions != nil {
+		a.cfg.SMSOptions(&so)
+	}
+	a.SMS = controller.NewSMS(a.Store, a.Numbers, so)
+}
+
+func (a *App) buildWeb() {
+	var ready []web.ReadyCheck
+	if a.cfg.Switch != nil {
+		ready = append(ready, web.ReadyCheck{Name: "freeswitch", Check: func(context.Context) error {
+			if !a.SwitchUp() {
+				return fmt.Errorf("event socket %s not connected", a.cfg.Switch.Addr)
+			}
+			return nil
+		}})
+	}
+	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, Calls: a.Calls, SMS: a.SMS,
+		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
+		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults})
+	live := func(path string, n func() int) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
+			ConstLabels: prometheus.Labels{"path": path}}, func() float64 { return float64(n()) })
+	}
+	a.Web.Registry().MustRegister(a.frameSeconds, live("sip", a.Calls.Active), live("hosted", a.Hosted.Active))
+}
+
+// noSwitch is call control's switch when none is configured.
+type noSwitch struct{}
+
+var errNoSwitch = errors.New("no FreeSWITCH event socket is configured")
+
+func (noSwitch) API(context.Context, string) (string, error)   { return "", errNoSwitch }
+func (noSwitch) BGAPI(context.Context, string) (string, error) { return "", errNoSwitch }

@@ -1,0 +1,152 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/sipbridge/sipbridge/controller"
+)
+
+// Start closes the calls a previous run left open, connects to the switch
+// (the connections retry on their own) and starts the background work:
+// trunk sync's reconcile loop and the SMS queue and forwarding workers.
+func (a *App) Start() error {
+	if n, err := a.Store.CloseOrphanCalls(a.ctx, "sipbridge restarted while the call was live"); err != nil {
+		a.log.Warn("closing calls left open by a previous run", "err", err)
+	} else if n > 0 {
+		a.log.Warn("closed calls left open by a previous run", "calls", n)
+	}
+	if a.cfg.Switch != nil {
+		if err := a.Pool.Start(a.ctx); err != nil {
+			return err
+		}
+		if err := a.Cmd.Start(a.ctx); err != nil {
+			return err
+		}
+		if err := a.Events.Start(a.ctx); err != nil {
+			return err
+		}
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			err := a.TrunkSync.Run(a.ctx, controller.RunOptions{Changed: a.Trunks.ChangedC(), Every: a.cfg.SyncInterval, Ready: a.SwitchUp})
+			if err != nil {
+				a.log.Error("trunk sync stopped", "err", err)
+			}
+		}()
+	}
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); a.SMS.Run(a.ctx) }()
+	return nil
+}
+
+// SwitchUp reports whether every Event Socket connection is up.
+func (a *App) SwitchUp() bool {
+	return a.Cmd != nil && a.Cmd.Connected() && a.Events.Connected() && a.Pool.Connected()
+}
+
+// WaitSwitch waits until every Event Socket connection is up or ctx is done.
+func (a *App) WaitSwitch(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !a.SwitchUp() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Drain refuses new calls and waits for the live ones (SIP, then hosted)
+// until ctx is done; those still live then are ended by Close.
+func (a *App) Drain(ctx context.Context) {
+	if err := a.Calls.Drain(ctx); err != nil {
+		a.log.Warn("drain ended with calls still live: hanging them up", "calls", a.Calls.Active())
+	}
+	if err := a.Hosted.Drain(ctx); err != nil {
+		a.log.Warn("drain ended with hosted calls still live: closing them", "calls", a.Hosted.Active())
+	}
+}
+
+// Run serves the HTTP API on ln until ctx is done, the server fails, or a
+// signal arrives: SIGTERM drains live calls (new ones are refused with 503)
+// up to DrainTimeout, then stops; SIGINT, or a second signal, stops at
+// once. It ends live calls and stops the background work before returning;
+// Close releases the rest.
+func (a *App) Run(ctx context.Context, ln net.Listener, signals <-chan os.Signal) error {
+	httpSrv := &http.Server{
+		Handler:           a.Web.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+
+	select {
+	case err := <-errc:
+		a.endCalls()
+		return err
+	case <-ctx.Done():
+	case <-a.ctx.Done():
+	case sig := <-signals:
+		if sig == syscall.SIGTERM {
+			a.drainUntilSignal(signals)
+		}
+	}
+	a.log.Info("shutting down")
+	a.endCalls()
+	a.stop()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := httpSrv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// drainUntilSignal drains for DrainTimeout or until another signal.
+func (a *App) drainUntilSignal(signals <-chan os.Signal) {
+	a.log.Info("SIGTERM: draining live calls", "calls", a.Calls.Active(), "timeout", a.cfg.DrainTimeout.String())
+	dctx, dcancel := context.WithTimeout(a.ctx, a.cfg.DrainTimeout)
+	defer dcancel()
+	go func() {
+		select {
+		case <-signals:
+			a.log.Info("second signal: stopping now")
+			dcancel()
+		case <-dctx.Done():
+		}
+	}()
+	a.Drain(dctx)
+}
+
+// endCalls hangs up the live SIP calls (once).
+func (a *App) endCalls() { a.closeCalls.Do(a.Calls.Close) }
+
+// Close ends live calls, stops the background work (a message being sent
+// is finished and recorded), then closes the switch connections and the
+// hosted path. The store stays open: its owner closes it.
+func (a *App) Close() {
+	a.closeAll.Do(func() {
+		a.endCalls()
+		a.stop()
+		a.wg.Wait()
+		if a.Events != nil {
+			a.Events.Close()
+			a.Cmd.Close()
+			a.Pool.Close()
+		}
+		a.Hosted.Close()
+	})
+}
