@@ -18,6 +18,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/ratelimit"
 )
 
 var (
@@ -92,7 +93,7 @@ type SMS struct {
 	numbers *Numbers
 	creds   *creds.Resolver
 	opts    SMSOptions
-	limits  *rateLimits
+	limits  *ratelimit.Limits
 	wakeQ   chan struct{}
 	wakeF   chan struct{}
 }
@@ -133,7 +134,7 @@ func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
 		opts.HTTPClient = addressPolicy(opts.AddressPolicy).HTTPClient(0)
 		opts.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
-	return &SMS{store: store, numbers: numbers, creds: creds.New(store, opts.Env), opts: opts, limits: newRateLimits(opts.Rates, DefaultSMSRate, store.Now),
+	return &SMS{store: store, numbers: numbers, creds: creds.New(store, opts.Env), opts: opts, limits: ratelimit.NewLimits(opts.Rates, DefaultSMSRate, store.Now),
 		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1)}
 }
 
@@ -334,7 +335,7 @@ func transient(err error) bool {
 func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 	log := s.opts.Log.With("org_id", m.OrgID, "sms_id", m.ID, "provider", m.Provider)
 	bg := context.WithoutCancel(ctx)
-	if err := s.limits.wait(ctx, m.Provider); err != nil {
+	if err := s.limits.Wait(ctx, m.Provider); err != nil {
 		if _, err := s.store.ReleaseSMS(bg, m.ID, owner); err != nil {
 			log.Error("sms release failed", "err", err)
 		}
