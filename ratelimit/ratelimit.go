@@ -1,6 +1,7 @@
-// Package ratelimit is the token bucket that paces outbound work: SMS sends
-// per provider (Limits) and new calls per organization (Bucket, through the
-// call limits).
+// Package ratelimit paces outbound work: the token bucket of SMS sends per
+// provider (Limits) and of new calls per organization (Bucket, through the
+// call limits), and the exponential backoff of retries (SMS sends and
+// forwards, call status callbacks).
 package ratelimit
 
 import (
@@ -87,4 +88,17 @@ func (r *Limits) Wait(ctx context.Context, name string) error {
 		case <-t.C:
 		}
 	}
+}
+
+// Backoff is the delay before retry number attempt (from 1):
+// base·2^(attempt-1), capped at max.
+func Backoff(base, max time.Duration, attempt int) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < max; i++ {
+		d *= 2
+	}
+	if d > max {
+		d = max
+	}
+	return d
 }

@@ -38,3 +38,11 @@ func TestRateLimitTokenBucket(t *testing.T) {
 		t.Fatal("wait ignored a cancelled context")
 	}
 }
+
+func TestBackoff(t *testing.T) {
+	for attempt, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 3: 8 * time.Second, 9: 512 * time.Second, 10: 10 * time.Minute, 40: 10 * time.Minute} {
+		if got := Backoff(2*time.Second, 10*time.Minute, attempt); got != want {
+			t.Errorf("attempt %d: %v, want %v", attempt, got, want)
+		}
+	}
+}

@@ -1,17 +1,6 @@
-package controller
+package sms
 
-import (
-	"testing"
-	"time"
-)
-
-func TestBackoff(t *testing.T) {
-	for attempt, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 3: 8 * time.Second, 9: 512 * time.Second, 10: 10 * time.Minute, 40: 10 * time.Minute} {
-		if got := backoff(2*time.Second, 10*time.Minute, attempt); got != want {
-			t.Errorf("attempt %d: %v, want %v", attempt, got, want)
-		}
-	}
-}
+import "testing"
 
 func TestConsentKeyword(t *testing.T) {
 	for body, want := range map[string]string{
