@@ -19,7 +19,9 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/web"
 )
 
@@ -68,8 +70,8 @@ type Config struct {
 	// are applied (tests: short timeouts, fake provider clients, a clock).
 	CallsOptions   func(*controller.CallsOptions)
 	HostedOptions  func(*controller.HostedOptions)
-	NumbersOptions func(*controller.NumbersOptions)
-	SMSOptions     func(*controller.SMSOptions)
+	NumbersOptions func(*numbers.Options)
+	SMSOptions     func(*sms.Options)
 	SyncOptions    func(*controller.SyncOptions)
 }
 
@@ -94,8 +96,9 @@ type App struct {
 	Store     *db.Store
 	Trunks    *controller.Trunks
 	TrunkSync *controller.TrunkSync // nil without a switch
-	Numbers   *controller.Numbers
-	SMS       *controller.SMS
+	Numbers   *numbers.Service
+	BYOC      *controller.Numbers
+	SMS       *sms.Service
 	Hosted    *controller.Hosted
 	Calls     *controller.Calls
 	Web       *web.Server
@@ -110,8 +113,11 @@ type App struct {
 	stop         context.CancelFunc
 	wg           sync.WaitGroup
 	frameSeconds prometheus.Histogram
-	closeCalls   sync.Once
-	closeAll     sync.Once
+	// vonageReplays remembers the Vonage JWTs already used, by the voice
+	// and the SMS webhooks alike: a token is good for one of them, once.
+	vonageReplays *provider.ReplayCache
+	closeCalls    sync.Once
+	closeAll      sync.Once
 }
 
 // New builds the bridge; nothing connects or runs until Start. ctx bounds
@@ -124,7 +130,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Store: cfg.Store, cfg: cfg, log: log}
+	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}}
 	a.ctx, a.stop = context.WithCancel(ctx)
 	a.Trunks = controller.NewTrunks(cfg.Store, log).WithEnvironment(cfg.EnvTrunk)
 	if n, err := a.Trunks.ApplyEnvironment(ctx); err != nil {
@@ -194,6 +200,7 @@ func (a *App) buildHosted() {
 	ho := controller.HostedOptions{
 		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
 		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
+		VonageReplays: a.vonageReplays,
 	}
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)
@@ -227,21 +234,22 @@ func (a *App) buildCalls() {
 }
 
 func (a *App) buildNumbers() {
-	no := controller.NumbersOptions{PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
+	no := numbers.Options{PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
 		Log: a.log.With("component", "numbers")}
 	if a.cfg.NumbersOptions != nil {
 		a.cfg.NumbersOptions(&no)
 	}
-	a.Numbers = controller.NewNumbers(a.Store, a.Trunks, no)
+	a.Numbers = numbers.New(a.Store, a.Trunks, no)
+	a.BYOC = controller.NewBYOC(a.Store, a.Trunks)
 }
 
 func (a *App) buildSMS() {
-	so := controller.SMSOptions{PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
-		Rates: a.cfg.SMSRates, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "sms")}
+	so := sms.Options{PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
+		Rates: a.cfg.SMSRates, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "sms"), VonageReplays: a.vonageReplays}
 	if a.cfg.SMSOptions != nil {
 		a.cfg.SMSOptions(&so)
 	}
-	a.SMS = controller.NewSMS(a.Store, a.Numbers, so)
+	a.SMS = sms.New(a.Store, controller.CheckDestination, so)
 }
 
 func (a *App) buildWeb() {
@@ -254,7 +262,7 @@ func (a *App) buildWeb() {
 			return nil
 		}})
 	}
-	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, Calls: a.Calls, SMS: a.SMS,
+	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, BYOC: a.BYOC, Calls: a.Calls, SMS: a.SMS,
 		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
 		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults})
 	live := func(path string, n func() int) prometheus.Collector {

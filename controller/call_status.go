@@ -16,6 +16,8 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/ratelimit"
+	"github.com/sipbridge/sipbridge/sms"
 )
 
 // Status callback events: what an outbound call's status_callback receives.
@@ -153,7 +155,7 @@ func (n *statusNotifier) deliver(st CallStatus) {
 			break
 		}
 		select {
-		case <-time.After(backoff(n.opts.RetryBase, 30*time.Second, attempt)):
+		case <-time.After(ratelimit.Backoff(n.opts.RetryBase, 30*time.Second, attempt)):
 		case <-n.ctx.Done():
 			attempt = n.opts.Attempts
 		}
@@ -173,10 +175,10 @@ func (n *statusNotifier) post(body []byte, event string, attempt int) (retry boo
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sipbridge")
-	req.Header.Set(SignatureHeader, SignForward(n.secret, body))
+	req.Header.Set(sms.SignatureHeader, sms.SignForward(n.secret, body))
 	req.Header.Set(CallIDHeader, n.callID)
 	req.Header.Set(StatusEventHeader, event)
-	req.Header.Set(AttemptHeader, strconv.Itoa(attempt))
+	req.Header.Set(sms.AttemptHeader, strconv.Itoa(attempt))
 	resp, err := n.opts.Client.Do(req)
 	if err != nil {
 		var ue *neturl.Error // its message holds the URL, whose query may hold a token

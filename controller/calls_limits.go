@@ -11,6 +11,7 @@ import (
 
 	"github.com/nyaruka/phonenumbers"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/ratelimit"
 )
 
 // Safety limit errors (API: 429 for the first two, 403 for the country and
@@ -81,7 +82,7 @@ func (p PlatformLimits) Effective(l db.CallLimits) (maxConcurrent int, perSecond
 // rateLimiter is a token bucket per organization (calls per second).
 type rateLimiter struct {
 	mu      sync.Mutex
-	buckets map[int64]*bucket
+	buckets map[int64]*ratelimit.Bucket
 }
 
 // allow takes one token from the organization's bucket (capacity: one
@@ -93,14 +94,14 @@ func (r *rateLimiter) allow(org int64, perSecond float64, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.buckets == nil {
-		r.buckets = map[int64]*bucket{}
+		r.buckets = map[int64]*ratelimit.Bucket{}
 	}
 	b := r.buckets[org]
-	if b == nil || b.rate != perSecond {
-		b = newBucket(perSecond, now)
+	if b == nil || b.Rate() != perSecond {
+		b = ratelimit.NewBucket(perSecond, now)
 		r.buckets[org] = b
 	}
-	return b.take(now) == 0
+	return b.Take(now) == 0
 }
 
 // destinationCountry returns the ISO country of an E.164 number.

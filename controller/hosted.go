@@ -58,7 +58,10 @@ type HostedOptions struct {
 	AddressPolicy *netpolicy.Policy
 	// StatusCallbacks shape the delivery of outbound calls' status_callback.
 	StatusCallbacks StatusCallbackOptions
-	Log             *slog.Logger
+	// VonageReplays remembers the Vonage JWTs already used; app hands the
+	// same cache to the SMS webhooks (nil: one of the path's own).
+	VonageReplays *provider.ReplayCache
+	Log           *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -87,7 +90,7 @@ type Hosted struct {
 	draining bool
 	closed   bool // Close was called: no new relay starts
 	wg       sync.WaitGroup
-	replays  provider.ReplayCache // Vonage JWTs already used
+	replays  *provider.ReplayCache // Vonage JWTs already used (opts.VonageReplays)
 	// Status callbacks: their own context and count (they outlive calls).
 	cbCtx    context.Context
 	cbCancel context.CancelFunc
@@ -117,9 +120,12 @@ func NewHosted(store *db.Store, opts HostedOptions) *Hosted {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.VonageReplays == nil {
+		opts.VonageReplays = &provider.ReplayCache{}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hosted{store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
-		ctx: ctx, cancel: cancel, byID: map[string]*hostedCall{}, bySID: map[string]*hostedCall{}}
+		ctx: ctx, cancel: cancel, byID: map[string]*hostedCall{}, bySID: map[string]*hostedCall{}, replays: opts.VonageReplays}
 	h.cbCtx, h.cbCancel = context.WithCancel(context.Background())
 	return h
 }

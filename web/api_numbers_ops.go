@@ -10,6 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -115,7 +116,7 @@ func (s *Server) purchaseNumber(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p := controller.PurchaseInput{PhoneNumber: num, Provider: in.Provider, CountryCode: cc}
+	p := numbers.PurchaseInput{PhoneNumber: num, Provider: in.Provider, CountryCode: cc}
 	if in.CountryCode != nil {
 		p.CountryCode = strings.ToUpper(strings.TrimSpace(*in.CountryCode))
 		if err := checkCountry("country_code", p.CountryCode); err != nil {
@@ -246,7 +247,7 @@ func (s *Server) putWebhooks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	u := controller.WebhookUpdate{}
+	u := numbers.WebhookUpdate{}
 	if in.VoiceWebhookURL != nil {
 		if err := checkURL("voice_webhook_url", *in.VoiceWebhookURL, "https", "http"); err != nil {
 			return err
@@ -258,7 +259,7 @@ func (s *Server) putWebhooks(c echo.Context) error {
 	if u.EnableSMS && u.DisableSMS {
 		return invalid("disable_sms", "enable_sms and disable_sms cannot both be true")
 	}
-	if u == (controller.WebhookUpdate{}) {
+	if u == (numbers.WebhookUpdate{}) {
 		return invalid("", "send voice_webhook_url, enable_sms or disable_sms")
 	}
 	rec, w, err := s.numbers.SetWebhooks(c.Request().Context(), orgID(c), num, u)
@@ -367,7 +368,7 @@ func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, 
 // byocWording: the BYOC routes name the number phoneNumber and have no
 // assistant_id; a BYOC number that is not found is the path's.
 var byocWording = errorWording{fields: map[string]string{"phone_number": "phoneNumber", "assistant_id": ""},
-	field: map[error]string{controller.ErrNumberNotFound: ""}}
+	field: map[error]string{numbers.ErrNumberNotFound: ""}}
 
 func byocError(err error) error { return apiErrorIn(err, byocWording) }
 
@@ -388,7 +389,7 @@ func (s *Server) createBYOC(c echo.Context) error {
 		return err
 	}
 	bi.PhoneNumber, bi.CountryCode = num, cc
-	rec, t, err := s.numbers.CreateBYOC(c.Request().Context(), orgID(c), bi)
+	rec, t, err := s.byoc.CreateBYOC(c.Request().Context(), orgID(c), bi)
 	if err != nil {
 		return byocError(err)
 	}
@@ -400,7 +401,7 @@ func (s *Server) putBYOC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, _, err := s.numbers.GetBYOC(c.Request().Context(), orgID(c), num); err != nil {
+	if _, _, err := s.byoc.GetBYOC(c.Request().Context(), orgID(c), num); err != nil {
 		return byocError(err)
 	}
 	var in byocInput
@@ -415,7 +416,7 @@ func (s *Server) putBYOC(c echo.Context) error {
 		return err
 	}
 	bi.PhoneNumber = num
-	rec, t, err := s.numbers.UpdateBYOC(c.Request().Context(), orgID(c), bi)
+	rec, t, err := s.byoc.UpdateBYOC(c.Request().Context(), orgID(c), bi)
 	if err != nil {
 		return byocError(err)
 	}
@@ -431,7 +432,7 @@ func (s *Server) deleteBYOC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.numbers.DeleteBYOC(c.Request().Context(), orgID(c), num); err != nil {
+	if err := s.byoc.DeleteBYOC(c.Request().Context(), orgID(c), num); err != nil {
 		return byocError(err)
 	}
 	return c.NoContent(http.StatusNoContent)
@@ -455,7 +456,7 @@ func (s *Server) refreshBYOC(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	names, err := s.numbers.RefreshBYOC(c.Request().Context(), orgID(c), num)
+	names, err := s.byoc.RefreshBYOC(c.Request().Context(), orgID(c), num)
 	if err != nil {
 		return byocError(err)
 	}
@@ -463,7 +464,7 @@ func (s *Server) refreshBYOC(c echo.Context) error {
 }
 
 func (s *Server) refreshAllBYOC(c echo.Context) error {
-	names, err := s.numbers.RefreshBYOC(c.Request().Context(), orgID(c), "")
+	names, err := s.byoc.RefreshBYOC(c.Request().Context(), orgID(c), "")
 	if err != nil {
 		return byocError(err)
 	}

@@ -10,8 +10,9 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
+	"github.com/sipbridge/sipbridge/sms"
 )
 
 // Limits of a send request.
@@ -134,7 +135,7 @@ func (s *Server) smsRoutes(api *echo.Group) {
 	s.reg.MustRegister(s.smsRejected, newSMSCollector(s.store))
 }
 
-func (s *Server) smsService() (*controller.SMS, error) {
+func (s *Server) smsService() (*sms.Service, error) {
 	if s.sms == nil {
 		return nil, &APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "SMS is not configured"}
 	}
@@ -144,7 +145,7 @@ func (s *Server) smsService() (*controller.SMS, error) {
 // smsWording: a message is sent from from_phone_number, which is also what
 // a voice-only number is refused as; sending names no assistant.
 var smsWording = errorWording{fields: map[string]string{"phone_number": "from_phone_number"},
-	field: map[error]string{controller.ErrVoiceOnly: "from_phone_number", controller.ErrAssistantNotFound: ""}}
+	field: map[error]string{numbers.ErrVoiceOnly: "from_phone_number", numbers.ErrAssistantNotFound: ""}}
 
 func smsError(err error) error { return apiErrorIn(err, smsWording) }
 
@@ -209,7 +210,7 @@ func (s *Server) sendSMS(c echo.Context) error {
 		}
 	}
 	queue := in.Queue == nil || *in.Queue
-	m, replayed, err := svc.Send(c.Request().Context(), orgID(c), controller.SendInput{From: from, To: to, Body: in.Message,
+	m, replayed, err := svc.Send(c.Request().Context(), orgID(c), sms.SendInput{From: from, To: to, Body: in.Message,
 		MediaURLs: in.MediaURLs, Queue: queue, IdempotencyKey: key})
 	if err != nil {
 		return smsError(err)
@@ -383,6 +384,6 @@ func (s *Server) rotateSMSSecret(c echo.Context) error {
 		return smsError(err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusCreated, webhookSecretView{AssistantID: id, Secret: secret, Header: controller.SignatureHeader,
+	return c.JSON(http.StatusCreated, webhookSecretView{AssistantID: id, Secret: secret, Header: sms.SignatureHeader,
 		Algorithm: "hex(HMAC-SHA256(secret, raw request body))"})
 }

@@ -16,8 +16,10 @@ import (
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/web"
 	"gorm.io/gorm"
 )
@@ -30,7 +32,7 @@ type credsEnv struct {
 	*env
 	base     string
 	accounts map[string]*providertest.Twilio // by level
-	sms      *controller.SMS
+	sms      *sms.Service
 }
 
 var credsLevels = []string{creds.LevelAssistant, creds.LevelOrganization, creds.LevelEnvironment}
@@ -68,13 +70,13 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	envCreds := provider.Credentials{Twilio: &provider.TwilioCreds{AccountSID: envTW.AccountSID, AuthToken: envTW.AuthToken}}
 	pc := provider.Config{TwilioBaseURL: front.URL, Retry: provider.RetryPolicy{MaxAttempts: 1}}
 	trunks := controller.NewTrunks(store, log)
-	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
+	nums := numbers.New(store, trunks, numbers.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
 	hosted := controller.NewHosted(store, controller.HostedOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second, AddressPolicy: loopbackPolicy()})
 	calls := controller.NewCalls(store, nil, controller.CallsOptions{Hosted: hosted, Log: log, AddressPolicy: loopbackPolicy()})
-	ce.sms = controller.NewSMS(store, numbers, controller.SMSOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
+	ce.sms = sms.New(store, controller.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		Poll: 10 * time.Millisecond, RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, AddressPolicy: loopbackPolicy()})
-	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: numbers, Hosted: hosted, Calls: calls, SMS: ce.sms,
+	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: nums, Hosted: hosted, Calls: calls, SMS: ce.sms,
 		AddressPolicy: loopbackPolicy()})
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()

@@ -10,7 +10,9 @@ import (
 
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/sms"
 )
 
 // errorRow is the API's answer to one domain error: its status, its machine
@@ -47,15 +49,15 @@ const (
 // then the store's.
 var errorTable = []errorRow{
 	// Phone numbers.
-	{err: controller.ErrNumberOwned, status: http.StatusConflict, code: codeConflict, field: "phone_number", msg: "this number is already registered"},
-	{err: controller.ErrAssistantNotFound, status: http.StatusNotFound, code: codeNotFound, field: "assistant_id", msg: "assistant not found"},
-	{err: controller.ErrTrunkNotFound, status: http.StatusNotFound, code: codeNotFound, field: "sip_trunk_id", msg: "SIP trunk not found"},
-	{err: controller.ErrNumberNotFound, status: http.StatusNotFound, code: codeNotFound, field: "phone_number", msg: "phone number not found"},
+	{err: numbers.ErrNumberOwned, status: http.StatusConflict, code: codeConflict, field: "phone_number", msg: "this number is already registered"},
+	{err: numbers.ErrAssistantNotFound, status: http.StatusNotFound, code: codeNotFound, field: "assistant_id", msg: "assistant not found"},
+	{err: numbers.ErrTrunkNotFound, status: http.StatusNotFound, code: codeNotFound, field: "sip_trunk_id", msg: "SIP trunk not found"},
+	{err: numbers.ErrNumberNotFound, status: http.StatusNotFound, code: codeNotFound, field: "phone_number", msg: "phone number not found"},
 	{err: controller.ErrNoTrunk, status: http.StatusBadRequest, code: codeInvalid, field: "sip_trunk_id"},
-	{err: controller.ErrProviderMismatch, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
-	{err: controller.ErrVoiceOnly, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
+	{err: numbers.ErrProviderMismatch, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
+	{err: numbers.ErrVoiceOnly, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
 	{err: controller.ErrBadTerminationURI, status: http.StatusBadRequest, code: codeInvalid, field: "terminationUri"},
-	{err: controller.ErrNoPublicURL, status: http.StatusServiceUnavailable, code: "not_configured"},
+	{err: numbers.ErrNoPublicURL, status: http.StatusServiceUnavailable, code: "not_configured"},
 	{err: controller.ErrGatewayRequired, status: http.StatusBadRequest, code: codeInvalid, field: "sip_gateway"},
 
 	// Placing a call.
@@ -94,9 +96,9 @@ var errorTable = []errorRow{
 	{err: controller.ErrBadWebhook, status: http.StatusBadRequest, code: "bad_webhook", msg: "malformed provider webhook", hidden: true},
 
 	// Messages.
-	{err: controller.ErrNoAssistantForNumber, status: http.StatusNotFound, code: codeNotFound, field: "phone_number"},
-	{err: controller.ErrMediaLimit, status: http.StatusBadRequest, code: codeInvalid, field: "media_urls"},
-	{err: controller.ErrOptedOut, status: http.StatusConflict, code: "opted_out", field: "to_phone_number"},
+	{err: sms.ErrNoAssistantForNumber, status: http.StatusNotFound, code: codeNotFound, field: "phone_number"},
+	{err: sms.ErrMediaLimit, status: http.StatusBadRequest, code: codeInvalid, field: "media_urls"},
+	{err: sms.ErrOptedOut, status: http.StatusConflict, code: "opted_out", field: "to_phone_number"},
 
 	// A provider's answer, by kind (provider.Error's message is answered).
 	{err: provider.ErrNumberUnavailable, status: http.StatusConflict, code: "number_unavailable", provider: true},

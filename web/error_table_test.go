@@ -9,7 +9,9 @@ import (
 
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/sms"
 )
 
 // TestErrorTablePinned pins every row of the error table: the domain error,
@@ -22,15 +24,15 @@ func TestErrorTablePinned(t *testing.T) {
 		code   string
 		field  string
 	}{
-		{controller.ErrNumberOwned, 409, "conflict", "phone_number"},
-		{controller.ErrAssistantNotFound, 404, "not_found", "assistant_id"},
-		{controller.ErrTrunkNotFound, 404, "not_found", "sip_trunk_id"},
-		{controller.ErrNumberNotFound, 404, "not_found", "phone_number"},
+		{numbers.ErrNumberOwned, 409, "conflict", "phone_number"},
+		{numbers.ErrAssistantNotFound, 404, "not_found", "assistant_id"},
+		{numbers.ErrTrunkNotFound, 404, "not_found", "sip_trunk_id"},
+		{numbers.ErrNumberNotFound, 404, "not_found", "phone_number"},
 		{controller.ErrNoTrunk, 400, "validation_failed", "sip_trunk_id"},
-		{controller.ErrProviderMismatch, 400, "validation_failed", "provider"},
-		{controller.ErrVoiceOnly, 400, "validation_failed", "provider"},
+		{numbers.ErrProviderMismatch, 400, "validation_failed", "provider"},
+		{numbers.ErrVoiceOnly, 400, "validation_failed", "provider"},
 		{controller.ErrBadTerminationURI, 400, "validation_failed", "terminationUri"},
-		{controller.ErrNoPublicURL, 503, "not_configured", ""},
+		{numbers.ErrNoPublicURL, 503, "not_configured", ""},
 		{controller.ErrGatewayRequired, 400, "validation_failed", "sip_gateway"},
 		{controller.ErrNoAssistant, 404, "not_found", "assistant_id"},
 		{controller.ErrTooManyCalls, 429, "limit_exceeded", ""},
@@ -55,9 +57,9 @@ func TestErrorTablePinned(t *testing.T) {
 		{controller.ErrBadStreamToken, 403, "forbidden", ""},
 		{controller.ErrWebhookSignature, 403, "invalid_signature", ""},
 		{controller.ErrBadWebhook, 400, "bad_webhook", ""},
-		{controller.ErrNoAssistantForNumber, 404, "not_found", "phone_number"},
-		{controller.ErrMediaLimit, 400, "validation_failed", "media_urls"},
-		{controller.ErrOptedOut, 409, "opted_out", "to_phone_number"},
+		{sms.ErrNoAssistantForNumber, 404, "not_found", "phone_number"},
+		{sms.ErrMediaLimit, 400, "validation_failed", "media_urls"},
+		{sms.ErrOptedOut, 409, "opted_out", "to_phone_number"},
 		{provider.ErrNumberUnavailable, 409, "number_unavailable", ""},
 		{provider.ErrInsufficientBalance, 402, "insufficient_balance", ""},
 		{provider.ErrInvalidCredentials, 424, "provider_credentials", ""},
@@ -133,19 +135,19 @@ func TestErrorTableRouteWording(t *testing.T) {
 	}{
 		{"transfer destination", liveCallError(controller.ErrCountryNotAllowed), 403, "to", "", false},
 		{"transfer without trunk", liveCallError(controller.ErrNoEnabledTrunk), 422, "to", "", false},
-		{"initiate from", apiErrorIn(controller.ErrNumberNotFound, initiateWording("+15550001")), 404, "from_phone_number", "phone number +15550001 not found", true},
+		{"initiate from", apiErrorIn(numbers.ErrNumberNotFound, initiateWording("+15550001")), 404, "from_phone_number", "phone number +15550001 not found", true},
 		{"initiate no assistant", apiErrorIn(controller.ErrNoAssistant, initiateWording("+15550001")), 404, "assistant_id",
 			"No assistant found for phone number +15550001: assistant not found", true},
 		{"initiate not SIP", apiErrorIn(controller.ErrNotSIPNumber, initiateWording("+15550001")), 501, "from_phone_number", "", false},
-		{"sms voice only", smsError(controller.ErrVoiceOnly), 400, "from_phone_number", "", false},
-		{"sms assistant", smsError(controller.ErrAssistantNotFound), 404, "", "assistant not found", true},
-		{"sms sender", smsError(&controller.NoAssistantError{Number: "+15550001"}), 404, "from_phone_number", "", false},
-		{"byoc owned", byocError(controller.ErrNumberOwned), 409, "phoneNumber", "this number is already registered", true},
-		{"byoc number", byocError(controller.ErrNumberNotFound), 404, "", "phone number not found", true},
-		{"byoc assistant", byocError(controller.ErrAssistantNotFound), 404, "", "assistant not found", true},
+		{"sms voice only", smsError(numbers.ErrVoiceOnly), 400, "from_phone_number", "", false},
+		{"sms assistant", smsError(numbers.ErrAssistantNotFound), 404, "", "assistant not found", true},
+		{"sms sender", smsError(&sms.NoAssistantError{Number: "+15550001"}), 404, "from_phone_number", "", false},
+		{"byoc owned", byocError(numbers.ErrNumberOwned), 409, "phoneNumber", "this number is already registered", true},
+		{"byoc number", byocError(numbers.ErrNumberNotFound), 404, "", "phone number not found", true},
+		{"byoc assistant", byocError(numbers.ErrAssistantNotFound), 404, "", "assistant not found", true},
 		// The hosted routes answered "PUBLIC_BASE_URL is not configured"; every
 		// route now answers the error's whole sentence.
-		{"no public URL", controller.ErrNoPublicURL, 503, "", controller.ErrNoPublicURL.Error(), true},
+		{"no public URL", numbers.ErrNoPublicURL, 503, "", numbers.ErrNoPublicURL.Error(), true},
 	} {
 		ae := toAPIError(tc.err)
 		if ae.Status != tc.status || ae.Field != tc.field || (tc.checkMessage && ae.Message != tc.msg) {

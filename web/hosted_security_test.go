@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
 )
 
 // A provider's webhook reaches only the numbers that provider carries: a
@@ -60,4 +61,29 @@ func TestHostedWebhooksReachOnlyTheirProvidersNumbers(t *testing.T) {
 	if len(calls) != 1 || calls[0].CallSID != "u-replay" {
 		t.Fatalf("live records made by foreign or replayed webhooks: %+v", calls)
 	}
+}
+
+// One Vonage token is good once across the voice and the SMS webhooks: a
+// signed request the SMS webhook took, sent again to the voice answer_url
+// with the same token, connects no call (the two share one replay cache),
+// while the same body under a fresh token does.
+func TestVonageTokenGoodOnceAcrossVoiceAndSMS(t *testing.T) {
+	he := newHostedEnv(t)
+	to, from := strings.TrimPrefix(vonageNumber, "+"), strings.TrimPrefix(callerNumber, "+")
+	// Both parsers read this body: an inbound message (Messages API) and an
+	// answer_url request (uuid, to, from).
+	body := []byte(`{"channel":"sms","message_uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","uuid":"u-shared-jti","conversation_uuid":"CON-1",` +
+		`"to":"` + to + `","from":"` + from + `","timestamp":"2026-12-01T18:00:00Z","message_type":"text","text":"hello"}`)
+	auth := http.Header{"Authorization": {"Bearer " + provider.SignVonageWebhookJWT(he.vonageSecret, body, time.Now(), nil)}}
+	if st, resp := he.post(http.MethodPost, "/webhooks/sms/vonage", "application/json", body, auth); st != 200 || !strings.Contains(resp, `"received"`) {
+		t.Fatalf("sms webhook: %d %s", st, resp)
+	}
+	if _, resp := he.post(http.MethodPost, "/vonage-webhook", "application/json", body, auth); strings.Contains(resp, "websocket") {
+		t.Fatalf("the SMS webhook's token was taken again by the voice webhook: %s", resp)
+	}
+	fresh := http.Header{"Authorization": {"Bearer " + provider.SignVonageWebhookJWT(he.vonageSecret, body, time.Now(), nil)}}
+	if st, resp := he.post(http.MethodPost, "/vonage-webhook", "application/json", body, fresh); st != 200 || !strings.Contains(resp, "websocket") {
+		t.Fatalf("fresh token: %d %s", st, resp)
+	}
+	he.waitCall("u-shared-jti", db.CallInProgress, time.Second)
 }

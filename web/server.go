@@ -19,7 +19,8 @@ import (
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
-	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/numbers"
+	"github.com/sipbridge/sipbridge/sms"
 )
 
 // TrunkService is what the API needs from the trunk reconciler.
@@ -46,13 +47,15 @@ type Deps struct {
 	Log    *slog.Logger
 	Trunks TrunkService
 	// Numbers buys, registers and configures phone numbers.
-	Numbers *controller.Numbers
+	Numbers *numbers.Service
+	// BYOC manages BYOC numbers, each with a trunk of its own.
+	BYOC *controller.Numbers
 	// Calls is call control (nil: the calls API reads records only).
 	Calls CallService
 	Ready []ReadyCheck
 
 	// SMS sends, receives and forwards messages (nil: SMS routes answer 503).
-	SMS *controller.SMS
+	SMS *sms.Service
 	// Hosted is the hosted-provider voice path (nil: its webhooks answer 503).
 	Hosted HostedService
 	// AddressPolicy checks the hosts tenants give sipbridge to connect to
@@ -77,18 +80,17 @@ type Server struct {
 	store   *db.Store
 	log     *slog.Logger
 	trunks  TrunkService
-	numbers *controller.Numbers
+	numbers *numbers.Service
+	byoc    *controller.Numbers
 	calls   CallService
-	sms     *controller.SMS
+	sms     *sms.Service
 	hosted  HostedService
-	// vonageReplays remembers the Vonage JWTs already used.
-	vonageReplays provider.ReplayCache
-	ready         []ReadyCheck
-	policy        netpolicy.Policy
-	reg           *prometheus.Registry
-	reqs          *prometheus.CounterVec
-	latency       *prometheus.HistogramVec
-	ops           []operation
+	ready   []ReadyCheck
+	policy  netpolicy.Policy
+	reg     *prometheus.Registry
+	reqs    *prometheus.CounterVec
+	latency *prometheus.HistogramVec
+	ops     []operation
 
 	// smsRejected counts refused SMS webhooks (api_sms.go).
 	smsRejected *prometheus.CounterVec
@@ -108,7 +110,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, calls: d.Calls, sms: d.SMS, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
+	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, byoc: d.BYOC, calls: d.Calls, sms: d.SMS, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
 	s.policy = netpolicy.Default()
 	if d.AddressPolicy != nil {
 		s.policy = *d.AddressPolicy

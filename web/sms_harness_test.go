@@ -11,10 +11,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/sms"
 )
 
 const publicBase = "https://bridge.example.com"
@@ -23,13 +23,13 @@ const publicBase = "https://bridge.example.com"
 // the harness's Twilio and Telnyx fakes. Its workers run only when a test
 // starts them.
 type smsFixture struct {
-	svc    *controller.SMS
+	svc    *sms.Service
 	vonage *providertest.Vonage
 }
 
 // smsTestOptions makes the SMS service quick for tests: one provider
 // attempt per send, fast polling and retries, high send rates.
-func smsTestOptions(o *controller.SMSOptions) {
+func smsTestOptions(o *sms.Options) {
 	o.ProviderConfig.Retry = provider.RetryPolicy{MaxAttempts: 1}
 	o.Rates = map[string]float64{"twilio": 1000, "telnyx": 1000, "vonage": 1000}
 	o.Poll = 10 * time.Millisecond

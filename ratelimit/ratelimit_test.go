@@ -1,4 +1,4 @@
-package controller
+package ratelimit
 
 import (
 	"context"
@@ -8,52 +8,41 @@ import (
 
 func TestRateLimitTokenBucket(t *testing.T) {
 	now := time.Unix(1000, 0)
-	r := newRateLimits(map[string]float64{"twilio": 2}, 10, func() time.Time { return now })
+	r := NewLimits(map[string]float64{"twilio": 2}, 10, func() time.Time { return now })
 	// Burst of 2, then one token every 500 ms.
 	for i := 0; i < 2; i++ {
-		if d := r.take("twilio"); d != 0 {
+		if d := r.Take("twilio"); d != 0 {
 			t.Fatalf("take %d waited %v", i, d)
 		}
 	}
-	if d := r.take("twilio"); d != 500*time.Millisecond {
+	if d := r.Take("twilio"); d != 500*time.Millisecond {
 		t.Fatalf("third take: wait %v, want 500ms", d)
 	}
 	now = now.Add(500 * time.Millisecond)
-	if d := r.take("twilio"); d != 0 {
+	if d := r.Take("twilio"); d != 0 {
 		t.Fatalf("after refill: %v", d)
 	}
 	// Providers have their own buckets; the default rate applies to others.
 	for i := 0; i < 10; i++ {
-		if d := r.take("telnyx"); d != 0 {
+		if d := r.Take("telnyx"); d != 0 {
 			t.Fatalf("telnyx take %d waited %v", i, d)
 		}
 	}
-	if d := r.take("telnyx"); d != 100*time.Millisecond {
+	if d := r.Take("telnyx"); d != 100*time.Millisecond {
 		t.Fatalf("telnyx 11th: %v", d)
 	}
-	// wait gives up with the context.
+	// Wait gives up with the context.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := r.wait(ctx, "telnyx"); err == nil {
+	if err := r.Wait(ctx, "telnyx"); err == nil {
 		t.Fatal("wait ignored a cancelled context")
 	}
 }
 
 func TestBackoff(t *testing.T) {
 	for attempt, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 3: 8 * time.Second, 9: 512 * time.Second, 10: 10 * time.Minute, 40: 10 * time.Minute} {
-		if got := backoff(2*time.Second, 10*time.Minute, attempt); got != want {
+		if got := Backoff(2*time.Second, 10*time.Minute, attempt); got != want {
 			t.Errorf("attempt %d: %v, want %v", attempt, got, want)
-		}
-	}
-}
-
-func TestConsentKeyword(t *testing.T) {
-	for body, want := range map[string]string{
-		"STOP": "opt_out", " stop\n": "opt_out", "Unsubscribe": "opt_out", "cancel": "opt_out", "END": "opt_out", "quit": "opt_out",
-		"START": "opt_in", "unstop": "opt_in", "stop please": "", "STOPP": "", "": "", "yes": "",
-	} {
-		if got, _ := ConsentKeyword(body); got != want {
-			t.Errorf("%q: %q, want %q", body, got, want)
 		}
 	}
 }

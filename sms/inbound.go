@@ -1,10 +1,9 @@
-package controller
+package sms
 
 import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -31,71 +30,6 @@ func ConsentKeyword(body string) (action, keyword string) {
 	return "", ""
 }
 
-// WebhookVerifier holds what verifies one provider's webhooks for one
-// organization: its own key when set, else the environment's.
-type WebhookVerifier struct {
-	OrgID int64
-	// TwilioAuthToken, TelnyxPublicKey, VonageSignatureSecret: one is set,
-	// for the provider asked.
-	TwilioAuthToken       string
-	TelnyxPublicKey       string
-	VonageSignatureSecret string
-}
-
-// WebhookVerifier finds the organization a webhook is about and its key
-// for providerName. ownNumber is the number of ours named in the webhook
-// (the recipient of an inbound message, the sender of a reported one);
-// providerMessageID, for a delivery report, finds the organization when the
-// number does not (an alphanumeric sender). ErrWebhookUnverifiable when no
-// organization or no key is found.
-func (s *SMS) WebhookVerifier(ctx context.Context, providerName, ownNumber, providerMessageID string) (WebhookVerifier, error) {
-	var v WebhookVerifier
-	orgID, ok, err := s.store.NumberOwner(ctx, ownNumber)
-	if err != nil {
-		return v, err
-	}
-	if !ok && providerMessageID != "" {
-		if id, err := s.store.OutboundSMSOrg(ctx, providerName, providerMessageID); err == nil {
-			orgID, ok = id, true
-		}
-	}
-	if !ok {
-		return v, fmt.Errorf("%w: %s is not a number of any organization", ErrWebhookUnverifiable, ownNumber)
-	}
-	org, err := s.store.GetOrg(ctx, orgID)
-	if err != nil {
-		return v, err
-	}
-	v.OrgID = orgID
-	// The number's assistant, as its messages are sent (sendCreds).
-	var a *db.Assistant
-	if nums, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: ownNumber}, db.Page{Limit: 1}); err != nil {
-		return v, err
-	} else if len(nums) == 1 {
-		if id := firstNonNil(nums[0].AssistantID, nums[0].OutboundAssistantID); id != nil {
-			if a, err = s.assistantOf(ctx, orgID, *id); err != nil {
-				return v, err
-			}
-		}
-	}
-	key, _, err := s.creds.WebhookKey(org, a, providerName)
-	if err != nil {
-		return v, err
-	}
-	if key != "" {
-		switch providerName {
-		case provider.NameTwilio:
-			v.TwilioAuthToken = key
-		case provider.NameTelnyx:
-			v.TelnyxPublicKey = key
-		case provider.NameVonage:
-			v.VonageSignatureSecret = key
-		}
-		return v, nil
-	}
-	return v, fmt.Errorf("%w: organization %d has no %s webhook key (nor the environment)", ErrWebhookUnverifiable, orgID, providerName)
-}
-
 // ForwardPayload is what an assistant's sms_webhook_url receives.
 type ForwardPayload struct {
 	Type      string      `json:"type"`
@@ -117,7 +51,7 @@ type ForwardData struct {
 // consent keywords and queues its forwarding to the number's assistant. A
 // message the provider delivers again is recognised (dup=true) and neither
 // stored nor forwarded twice.
-func (s *SMS) Receive(ctx context.Context, orgID int64, providerName string, ev provider.SMSEvent) (m *db.SMSMessage, dup bool, err error) {
+func (s *Service) Receive(ctx context.Context, orgID int64, providerName string, ev provider.SMSEvent) (m *db.SMSMessage, dup bool, err error) {
 	log := s.opts.Log.With("org_id", orgID, "provider", providerName)
 	ev = storable(ev)
 	nums, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: ev.To}, db.Page{Limit: 1})
@@ -193,7 +127,7 @@ func (s *SMS) Receive(ctx context.Context, orgID int64, providerName string, ev 
 // ApplyStatus applies a verified delivery report. Intermediate states
 // change nothing; a report for a message not yet recorded as sent is kept
 // (db.ErrReportHeld) and applied when it is.
-func (s *SMS) ApplyStatus(ctx context.Context, orgID int64, providerName string, ev provider.SMSEvent) (*db.SMSMessage, error) {
+func (s *Service) ApplyStatus(ctx context.Context, orgID int64, providerName string, ev provider.SMSEvent) (*db.SMSMessage, error) {
 	status := ""
 	switch ev.Status {
 	case provider.DeliveryDelivered:
@@ -219,4 +153,11 @@ func storable(ev provider.SMSEvent) provider.SMSEvent {
 	}
 	ev.MediaURLs = media
 	return ev
+}
+
+func firstNonNil[T any](a, b *T) *T {
+	if a != nil {
+		return a
+	}
+	return b
 }

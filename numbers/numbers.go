@@ -1,4 +1,8 @@
-package controller
+// Package numbers owns an organization's phone numbers: search, purchase
+// (with the provider webhooks pointed at sipbridge), byo-sip-trunk
+// registration, release, the webhooks of a number and the import of the
+// numbers owned at a provider. Provider credentials come from creds.
+package numbers
 
 import (
 	"context"
@@ -20,8 +24,6 @@ var (
 	ErrAssistantNotFound = errors.New("assistant not found")
 	// ErrTrunkNotFound: the SIP trunk is not one of the organization's.
 	ErrTrunkNotFound = errors.New("SIP trunk not found")
-	// ErrNoTrunk: a byo-sip-trunk number needs a trunk and the organization has none.
-	ErrNoTrunk = errors.New("the organization has no SIP trunk to put the number on")
 	// ErrNumberNotFound: the number is not one of the organization's.
 	ErrNumberNotFound = errors.New("phone number not found")
 	// ErrProviderMismatch: the provider named does not own the number.
@@ -32,8 +34,16 @@ var (
 	ErrVoiceOnly = errors.New("byo-sip-trunk numbers have no provider account (voice only)")
 )
 
-// NumbersOptions configures the phone-number service.
-type NumbersOptions struct {
+// DefaultTrunkFinder finds the trunk a byo-sip-trunk number goes on when
+// the purchase names none (the organization's default trunk, else its
+// highest-priority one, else its copy of the environment's; an error when it
+// has none). The trunk service implements it; app wires it.
+type DefaultTrunkFinder interface {
+	DefaultFor(ctx context.Context, orgID int64) (*db.SIPTrunk, error)
+}
+
+// Options configures the phone-number service.
+type Options struct {
 	PublicBaseURL  string
 	ProviderConfig provider.Config
 	// Env is the environment level of credential resolution.
@@ -44,16 +54,17 @@ type NumbersOptions struct {
 	Now func() time.Time
 }
 
-// Numbers buys, registers, releases and configures phone numbers.
-type Numbers struct {
+// Service buys, registers, releases and configures phone numbers.
+type Service struct {
 	store  *db.Store
-	trunks *Trunks
+	trunks DefaultTrunkFinder
 	creds  *creds.Resolver
-	opts   NumbersOptions
+	opts   Options
 }
 
-// NewNumbers returns the phone-number service.
-func NewNumbers(store *db.Store, trunks *Trunks, opts NumbersOptions) *Numbers {
+// New returns the phone-number service; trunks places byo-sip-trunk numbers
+// registered without a trunk.
+func New(store *db.Store, trunks DefaultTrunkFinder, opts Options) *Service {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -61,16 +72,16 @@ func NewNumbers(store *db.Store, trunks *Trunks, opts NumbersOptions) *Numbers {
 		opts.Now = time.Now
 	}
 	opts.PublicBaseURL = strings.TrimRight(opts.PublicBaseURL, "/")
-	return &Numbers{store: store, trunks: trunks, creds: creds.New(store, opts.Env), opts: opts}
+	return &Service{store: store, trunks: trunks, creds: creds.New(store, opts.Env), opts: opts}
 }
 
 // Creds is the credential resolver the service uses.
-func (n *Numbers) Creds() *creds.Resolver { return n.creds }
+func (n *Service) Creds() *creds.Resolver { return n.creds }
 
 // client builds a provider client for number management: the
 // organization's complete credentials for that provider, else the
 // environment's (creds.Messaging).
-func (n *Numbers) client(ctx context.Context, orgID int64, name string) (provider.Provider, error) {
+func (n *Service) client(ctx context.Context, orgID int64, name string) (provider.Provider, error) {
 	org, err := n.store.GetOrg(ctx, orgID)
 	if err != nil {
 		return nil, err
@@ -82,15 +93,8 @@ func (n *Numbers) client(ctx context.Context, orgID int64, name string) (provide
 	return provider.New(name, c, n.opts.ProviderConfig)
 }
 
-func firstNonNil[T any](a, b *T) *T {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
 // Search lists numbers available at a provider.
-func (n *Numbers) Search(ctx context.Context, orgID int64, name string, q provider.SearchQuery) ([]provider.AvailableNumber, error) {
+func (n *Service) Search(ctx context.Context, orgID int64, name string, q provider.SearchQuery) ([]provider.AvailableNumber, error) {
 	if name == db.ProviderBYOSIP {
 		return nil, ErrVoiceOnly
 	}
@@ -119,7 +123,7 @@ type PurchaseResult struct {
 }
 
 // webhookURLs are the provider webhooks pointing at sipbridge.
-func (n *Numbers) webhookURLs(name string) (voice, sms string, err error) {
+func (n *Service) webhookURLs(name string) (voice, sms string, err error) {
 	if n.opts.PublicBaseURL == "" {
 		return "", "", ErrNoPublicURL
 	}
@@ -139,7 +143,7 @@ func (n *Numbers) webhookURLs(name string) (voice, sms string, err error) {
 // sipbridge and records it; byo-sip-trunk records it on a trunk. A failed
 // purchase leaves no record; a record that cannot be saved after a
 // successful purchase is released again at the provider.
-func (n *Numbers) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (*PurchaseResult, error) {
+func (n *Service) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (*PurchaseResult, error) {
 	if owner, owned, err := n.store.NumberOwner(ctx, in.PhoneNumber); err != nil {
 		return nil, err
 	} else if owned {
@@ -148,12 +152,25 @@ func (n *Numbers) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (
 	}
 	rec := &db.PhoneNumber{OrgID: orgID, PhoneNumber: in.PhoneNumber, Provider: in.Provider, CountryCode: in.CountryCode,
 		FriendlyName: in.FriendlyName, IsActive: true, CapVoice: true}
+	if err := n.attach(ctx, orgID, in, rec); err != nil {
+		return nil, err
+	}
+	res := &PurchaseResult{Number: rec, Details: map[string]any{}}
+	if in.Provider == db.ProviderBYOSIP {
+		return n.register(ctx, orgID, res)
+	}
+	return n.buy(ctx, orgID, in, res)
+}
+
+// attach checks the assistant and the trunk a purchase names and puts them
+// on the record.
+func (n *Service) attach(ctx context.Context, orgID int64, in PurchaseInput, rec *db.PhoneNumber) error {
 	if in.AssistantID != "" {
 		if _, err := n.store.GetAssistant(ctx, orgID, in.AssistantID); err != nil {
 			if errors.Is(err, db.ErrNotFound) {
-				return nil, ErrAssistantNotFound
+				return ErrAssistantNotFound
 			}
-			return nil, err
+			return err
 		}
 		id := in.AssistantID
 		rec.AssistantID = &id
@@ -161,33 +178,42 @@ func (n *Numbers) Purchase(ctx context.Context, orgID int64, in PurchaseInput) (
 	if in.SIPTrunkID != "" {
 		if _, err := n.store.GetTrunk(ctx, orgID, in.SIPTrunkID); err != nil {
 			if errors.Is(err, db.ErrNotFound) {
-				return nil, ErrTrunkNotFound
+				return ErrTrunkNotFound
 			}
-			return nil, err
+			return err
 		}
 		id := in.SIPTrunkID
 		rec.SIPTrunkID = &id
 	}
-	res := &PurchaseResult{Number: rec, Details: map[string]any{}}
-	if in.Provider == db.ProviderBYOSIP {
-		if rec.SIPTrunkID == nil {
-			t, err := n.trunks.DefaultFor(ctx, orgID)
-			if err != nil {
-				return nil, err
-			}
-			rec.SIPTrunkID = &t.ID
-		}
-		res.Details["sip_trunk_id"] = *rec.SIPTrunkID
-		res.Details["date_created"] = n.opts.Now().UTC().Format(time.RFC3339)
-		if err := n.store.SaveNumber(ctx, rec); err != nil {
-			if errors.Is(err, db.ErrConflict) {
-				return nil, ErrNumberOwned
-			}
+	return nil
+}
+
+// register records a byo-sip-trunk number on its trunk: the one named, else
+// the organization's default (DefaultTrunkFinder).
+func (n *Service) register(ctx context.Context, orgID int64, res *PurchaseResult) (*PurchaseResult, error) {
+	rec := res.Number
+	if rec.SIPTrunkID == nil {
+		t, err := n.trunks.DefaultFor(ctx, orgID)
+		if err != nil {
 			return nil, err
 		}
-		return res, nil
+		rec.SIPTrunkID = &t.ID
 	}
+	res.Details["sip_trunk_id"] = *rec.SIPTrunkID
+	res.Details["date_created"] = n.opts.Now().UTC().Format(time.RFC3339)
+	if err := n.store.SaveNumber(ctx, rec); err != nil {
+		if errors.Is(err, db.ErrConflict) {
+			return nil, ErrNumberOwned
+		}
+		return nil, err
+	}
+	return res, nil
+}
 
+// buy buys the number at its provider with its webhooks pointed at
+// sipbridge and records it, releasing it again when the record fails.
+func (n *Service) buy(ctx context.Context, orgID int64, in PurchaseInput, res *PurchaseResult) (*PurchaseResult, error) {
+	rec := res.Number
 	voiceURL, smsURL, err := n.webhookURLs(in.Provider)
 	if err != nil {
 		return nil, err
@@ -254,8 +280,14 @@ func firstString(vals ...string) string {
 }
 
 // numberOf returns the organization's record of an E.164 number.
-func (n *Numbers) numberOf(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, error) {
-	recs, _, err := n.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164}, db.Page{Limit: 1})
+func (n *Service) numberOf(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, error) {
+	return Lookup(ctx, n.store, orgID, e164)
+}
+
+// Lookup returns the organization's record of an E.164 number, active or
+// not; ErrNumberNotFound when it has none.
+func Lookup(ctx context.Context, store *db.Store, orgID int64, e164 string) (*db.PhoneNumber, error) {
+	recs, _, err := store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164}, db.Page{Limit: 1})
 	if err != nil {
 		return nil, err
 	}
@@ -266,7 +298,7 @@ func (n *Numbers) numberOf(ctx context.Context, orgID int64, e164 string) (*db.P
 }
 
 // Release gives the number back to its provider and deletes the record.
-func (n *Numbers) Release(ctx context.Context, orgID int64, e164, providerName string) (*db.PhoneNumber, error) {
+func (n *Service) Release(ctx context.Context, orgID int64, e164, providerName string) (*db.PhoneNumber, error) {
 	rec, err := n.numberOf(ctx, orgID, e164)
 	if err != nil {
 		return nil, err
@@ -290,7 +322,7 @@ func (n *Numbers) Release(ctx context.Context, orgID int64, e164, providerName s
 }
 
 // Webhooks reads the number's webhooks at its provider.
-func (n *Numbers) Webhooks(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, provider.Webhooks, error) {
+func (n *Service) Webhooks(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, provider.Webhooks, error) {
 	rec, err := n.numberOf(ctx, orgID, e164)
 	if err != nil {
 		return nil, provider.Webhooks{}, err
@@ -314,7 +346,7 @@ type WebhookUpdate struct {
 }
 
 // SetWebhooks updates the number's webhooks at its provider.
-func (n *Numbers) SetWebhooks(ctx context.Context, orgID int64, e164 string, u WebhookUpdate) (*db.PhoneNumber, provider.Webhooks, error) {
+func (n *Service) SetWebhooks(ctx context.Context, orgID int64, e164 string, u WebhookUpdate) (*db.PhoneNumber, provider.Webhooks, error) {
 	rec, err := n.numberOf(ctx, orgID, e164)
 	if err != nil {
 		return nil, provider.Webhooks{}, err
@@ -353,7 +385,7 @@ func (n *Numbers) SetWebhooks(ctx context.Context, orgID int64, e164 string, u W
 // Sync imports the numbers the organization owns at the providers it has
 // credentials for (organization level only: the environment's account is the
 // platform's, not the organization's). Numbers already registered are skipped.
-func (n *Numbers) Sync(ctx context.Context, orgID int64) (int, error) {
+func (n *Service) Sync(ctx context.Context, orgID int64) (int, error) {
 	org, err := n.store.GetOrg(ctx, orgID)
 	if err != nil {
 		return 0, err

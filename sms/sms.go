@@ -1,4 +1,9 @@
-package controller
+// Package sms owns messaging: sending through a durable queue paced per
+// provider, receiving inbound messages and delivery reports (including the
+// verification of the providers' webhook signatures), consent keywords, and
+// forwarding received messages to the assistants' sms_webhook_url. web
+// binds its routes; provider credentials come from creds.
+package sms
 
 import (
 	"context"
@@ -17,7 +22,9 @@ import (
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/ratelimit"
 )
 
 var (
@@ -29,7 +36,7 @@ var (
 	// ErrMediaLimit: the provider carries fewer media per message.
 	ErrMediaLimit = errors.New("too many media URLs for this provider")
 	// ErrWebhookUnverifiable: nothing can verify the webhook (unknown
-	// number, or no key for it).
+	// number, or no key for it); a RejectedError wraps it.
 	ErrWebhookUnverifiable = errors.New("webhook cannot be verified")
 )
 
@@ -41,8 +48,8 @@ func (e *NoAssistantError) Error() string { return "No assistant found for phone
 // Unwrap returns ErrNoAssistantForNumber.
 func (e *NoAssistantError) Unwrap() error { return ErrNoAssistantForNumber }
 
-// SMSOptions configures the SMS service. Zero fields take their defaults.
-type SMSOptions struct {
+// Options configures the SMS service. Zero fields take their defaults.
+type Options struct {
 	// PublicBaseURL is where providers send delivery reports
 	// ({PublicBaseURL}/webhooks/sms/<provider>); empty sends no callback URL.
 	PublicBaseURL  string
@@ -51,7 +58,7 @@ type SMSOptions struct {
 	Env provider.Credentials
 	Log *slog.Logger
 	// Rates is the send rate per provider name in messages per second
-	// (token bucket, burst = max(1, rate)). Missing: DefaultSMSRate.
+	// (token bucket, burst = max(1, rate)). Missing: DefaultRate.
 	Rates map[string]float64
 	// Lease is how long a claimed message or forward stays with its worker
 	// (default 2m); it must exceed the provider timeout.
@@ -80,26 +87,33 @@ type SMSOptions struct {
 	// may reach, checked at every connection (nil: netpolicy.Default(), no
 	// loopback, link-local or metadata address).
 	AddressPolicy *netpolicy.Policy
+	// VonageReplays remembers the Vonage JWTs already used; app hands the
+	// same cache to the voice webhooks (nil: one of the service's own).
+	VonageReplays *provider.ReplayCache
 }
 
-// DefaultSMSRate is the default per-provider send rate (messages/second).
-const DefaultSMSRate = 10
+// DefaultRate is the default per-provider send rate (messages/second).
+const DefaultRate = 10
 
-// SMS sends messages through the durable queue, receives them from provider
-// webhooks and forwards them to assistants.
-type SMS struct {
-	store   *db.Store
-	numbers *Numbers
-	creds   *creds.Resolver
-	opts    SMSOptions
-	limits  *rateLimits
-	wakeQ   chan struct{}
-	wakeF   chan struct{}
+// DestinationCheck applies the organization's destination rules of calls
+// (costly number types, outbound countries) to a message to `to`.
+type DestinationCheck func(org *db.Organization, to string) error
+
+// Service sends messages through the durable queue, receives them from
+// provider webhooks and forwards them to assistants.
+type Service struct {
+	store  *db.Store
+	dest   DestinationCheck
+	creds  *creds.Resolver
+	opts   Options
+	limits *ratelimit.Limits
+	wakeQ  chan struct{}
+	wakeF  chan struct{}
 }
 
-// NewSMS returns the SMS service; numbers supplies the organization
-// credentials.
-func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
+// New returns the SMS service; dest is the destination rule of calls, which
+// messages obey too.
+func New(store *db.Store, dest DestinationCheck, opts Options) *Service {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
@@ -130,15 +144,22 @@ func NewSMS(store *db.Store, numbers *Numbers, opts SMSOptions) *SMS {
 		opts.MaxAttempts = 8
 	}
 	if opts.HTTPClient == nil {
-		opts.HTTPClient = addressPolicy(opts.AddressPolicy).HTTPClient(0)
+		policy := netpolicy.Default()
+		if opts.AddressPolicy != nil {
+			policy = *opts.AddressPolicy
+		}
+		opts.HTTPClient = policy.HTTPClient(0)
 		opts.HTTPClient.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
-	return &SMS{store: store, numbers: numbers, creds: creds.New(store, opts.Env), opts: opts, limits: newRateLimits(opts.Rates, DefaultSMSRate, store.Now),
+	if opts.VonageReplays == nil {
+		opts.VonageReplays = &provider.ReplayCache{}
+	}
+	return &Service{store: store, dest: dest, creds: creds.New(store, opts.Env), opts: opts, limits: ratelimit.NewLimits(opts.Rates, DefaultRate, store.Now),
 		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1)}
 }
 
 // PublicBaseURL is the base the provider webhooks are reached at.
-func (s *SMS) PublicBaseURL() string { return s.opts.PublicBaseURL }
+func (s *Service) PublicBaseURL() string { return s.opts.PublicBaseURL }
 
 func wake(c chan struct{}) {
 	select {
@@ -171,7 +192,7 @@ func providerName(numberProvider string) string {
 }
 
 // senderNumber returns the organization's active number with an assistant.
-func (s *SMS) senderNumber(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, string, error) {
+func (s *Service) senderNumber(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, string, error) {
 	nums, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164}, db.Page{Limit: 1})
 	if err != nil {
 		return nil, "", err
@@ -193,7 +214,7 @@ func (s *SMS) senderNumber(ctx context.Context, orgID int64, e164 string) (*db.P
 // number of the organization answered by the assistant assistantID ("" or
 // gone: none): creds.Resolver.For with creds.Messaging (assistant, then
 // organization, then environment, the first complete).
-func (s *SMS) sendCreds(ctx context.Context, orgID int64, assistantID, name string) (provider.Credentials, error) {
+func (s *Service) sendCreds(ctx context.Context, orgID int64, assistantID, name string) (provider.Credentials, error) {
 	org, err := s.store.GetOrg(ctx, orgID)
 	if err != nil {
 		return provider.Credentials{}, err
@@ -208,7 +229,7 @@ func (s *SMS) sendCreds(ctx context.Context, orgID int64, assistantID, name stri
 
 // assistantOf loads the organization's assistant id; nil for "" or an
 // assistant deleted since.
-func (s *SMS) assistantOf(ctx context.Context, orgID int64, id string) (*db.Assistant, error) {
+func (s *Service) assistantOf(ctx context.Context, orgID int64, id string) (*db.Assistant, error) {
 	if id == "" {
 		return nil, nil
 	}
@@ -228,7 +249,7 @@ func requestHash(in SendInput) string {
 // Send records a message in the queue and, unless in.Queue, sends it at
 // once. With an idempotency key already used by the organization, the first
 // message is returned as it is now (replayed=true) and nothing is sent.
-func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMessage, replayed bool, err error) {
+func (s *Service) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMessage, replayed bool, err error) {
 	log := s.opts.Log.With("org_id", orgID)
 	if in.IdempotencyKey != "" {
 		if old, err := s.store.SMSByIdempotencyKey(ctx, orgID, in.IdempotencyKey); err == nil {
@@ -245,7 +266,7 @@ func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMes
 		return nil, false, err
 	}
 	if num.Provider == db.ProviderBYOSIP {
-		return nil, false, fmt.Errorf("%w: %s cannot send messages", ErrVoiceOnly, in.From)
+		return nil, false, fmt.Errorf("%w: %s cannot send messages", numbers.ErrVoiceOnly, in.From)
 	}
 	org, err := s.store.GetOrg(ctx, orgID)
 	if err != nil {
@@ -254,7 +275,7 @@ func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMes
 	// The destination rules of calls (outbound_countries,
 	// allow_number_types): a message to a premium-rate or satellite number
 	// is billed like a call to it.
-	if err := CheckDestination(org, in.To); err != nil {
+	if err := s.dest(org, in.To); err != nil {
 		return nil, false, err
 	}
 	name := providerName(num.Provider)
@@ -304,20 +325,8 @@ func (s *SMS) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SMSMes
 }
 
 // Cancel cancels a queued message.
-func (s *SMS) Cancel(ctx context.Context, orgID int64, id string) (*db.SMSMessage, error) {
+func (s *Service) Cancel(ctx context.Context, orgID int64, id string) (*db.SMSMessage, error) {
 	return s.store.CancelSMS(ctx, orgID, id)
-}
-
-// backoff is RetryBase·2^(attempt-1), capped at RetryMax.
-func backoff(base, max time.Duration, attempt int) time.Duration {
-	d := base
-	for i := 1; i < attempt && d < max; i++ {
-		d *= 2
-	}
-	if d > max {
-		d = max
-	}
-	return d
 }
 
 // transient reports whether a send error is worth another attempt: the
@@ -331,10 +340,10 @@ func transient(err error) bool {
 // lease in the same statement. The send and the write do not stop with ctx
 // (a stopping worker finishes the message it holds); waiting for the rate
 // limit does, and then the message goes back to the queue unattempted.
-func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
+func (s *Service) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 	log := s.opts.Log.With("org_id", m.OrgID, "sms_id", m.ID, "provider", m.Provider)
 	bg := context.WithoutCancel(ctx)
-	if err := s.limits.wait(ctx, m.Provider); err != nil {
+	if err := s.limits.Wait(ctx, m.Provider); err != nil {
 		if _, err := s.store.ReleaseSMS(bg, m.ID, owner); err != nil {
 			log.Error("sms release failed", "err", err)
 		}
@@ -395,7 +404,7 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 		record(ok, err, "sent")
 		log.Info("sms sent", "provider_message_id", sent.ProviderMessageID)
 	case (transient(err) || local) && m.Attempts+1 < s.opts.MaxAttempts:
-		next := s.store.Now().Add(backoff(s.opts.RetryBase, s.opts.RetryMax, m.Attempts+1))
+		next := s.store.Now().Add(ratelimit.Backoff(s.opts.RetryBase, s.opts.RetryMax, m.Attempts+1))
 		ok, err2 := s.store.RetrySMS(bg, m.ID, owner, next, err.Error())
 		record(ok, err2, "retry")
 		log.Warn("sms send failed, will retry", "attempt", m.Attempts+1, "next_attempt_at", next, "err", err)
@@ -412,7 +421,7 @@ func (s *SMS) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 
 // Run runs the queue workers and the forwarding worker until ctx ends, and
 // returns once each has recorded what it was sending.
-func (s *SMS) Run(ctx context.Context) {
+func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	// As many forwarding workers as queue workers: one assistant endpoint
 	// that hangs must not hold up every other organization's forwards.
@@ -427,7 +436,7 @@ func (s *SMS) Run(ctx context.Context) {
 // RunQueue sends due messages until ctx ends. On stop, the message being
 // sent is finished and recorded; the rest of the claimed batch goes back to
 // the queue at once.
-func (s *SMS) RunQueue(ctx context.Context) {
+func (s *Service) RunQueue(ctx context.Context) {
 	runLeased(ctx, s, "queue", s.wakeQ,
 		func(ctx context.Context, owner string) ([]db.SMSMessage, error) {
 			return s.store.ClaimSMS(ctx, owner, s.opts.Lease, s.opts.Batch)
@@ -443,7 +452,7 @@ func (s *SMS) RunQueue(ctx context.Context) {
 // forwards): claim a batch, handle each row, and on stop put the rows not
 // yet handled back at once (the one being handled is finished). It polls
 // every Poll, or sooner when woken.
-func runLeased[T any](ctx context.Context, s *SMS, kind string, wakeC <-chan struct{},
+func runLeased[T any](ctx context.Context, s *Service, kind string, wakeC <-chan struct{},
 	claim func(context.Context, string) ([]T, error),
 	handle func(context.Context, *T, string),
 	release func(context.Context, *T, string) error) {

@@ -1,4 +1,4 @@
-package controller
+package sms
 
 import (
 	"bytes"
@@ -17,6 +17,8 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/numbers"
+	"github.com/sipbridge/sipbridge/ratelimit"
 )
 
 // Forwarding headers.
@@ -46,10 +48,10 @@ func SignForward(secret string, body []byte) string {
 // RotateWebhookSecret makes a new forwarding secret for one of the
 // organization's assistants, replacing the old one, and returns it: the only
 // time it is shown.
-func (s *SMS) RotateWebhookSecret(ctx context.Context, orgID int64, assistantID string) (string, error) {
+func (s *Service) RotateWebhookSecret(ctx context.Context, orgID int64, assistantID string) (string, error) {
 	if _, err := s.store.GetAssistant(ctx, orgID, assistantID); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
-			return "", ErrAssistantNotFound
+			return "", numbers.ErrAssistantNotFound
 		}
 		return "", err
 	}
@@ -67,7 +69,7 @@ func (s *SMS) RotateWebhookSecret(ctx context.Context, orgID int64, assistantID 
 }
 
 // RunForwards delivers queued forwards until ctx ends.
-func (s *SMS) RunForwards(ctx context.Context) {
+func (s *Service) RunForwards(ctx context.Context) {
 	runLeased(ctx, s, "forward", s.wakeF,
 		func(ctx context.Context, owner string) ([]db.SMSForward, error) {
 			return s.store.ClaimForwards(ctx, owner, s.opts.Lease, s.opts.Batch)
@@ -81,7 +83,7 @@ func (s *SMS) RunForwards(ctx context.Context) {
 }
 
 // forward posts one forward and records the outcome.
-func (s *SMS) forward(ctx context.Context, f *db.SMSForward, owner string) {
+func (s *Service) forward(ctx context.Context, f *db.SMSForward, owner string) {
 	log := s.opts.Log.With("org_id", f.OrgID, "sms_id", f.MessageID, "assistant_id", f.AssistantID)
 	if ok, err := s.store.RenewForwardLease(ctx, f.ID, owner, s.opts.Lease); err != nil || !ok {
 		log.Warn("sms forward lease lost before posting", "err", err)
@@ -97,7 +99,7 @@ func (s *SMS) forward(ctx context.Context, f *db.SMSForward, owner string) {
 		rerr = s.store.FailForward(ctx, f.ID, owner, "gave up: "+err.Error())
 		log.Error("sms forward given up", "attempts", f.Attempts+1, "err", err)
 	default:
-		next := s.store.Now().Add(backoff(s.opts.RetryBase, s.opts.RetryMax, f.Attempts+1))
+		next := s.store.Now().Add(ratelimit.Backoff(s.opts.RetryBase, s.opts.RetryMax, f.Attempts+1))
 		rerr = s.store.RetryForward(ctx, f.ID, owner, next, err.Error())
 		log.Warn("sms forward failed, will retry", "attempt", f.Attempts+1, "next_attempt_at", next, "err", err)
 	}
@@ -106,7 +108,7 @@ func (s *SMS) forward(ctx context.Context, f *db.SMSForward, owner string) {
 	}
 }
 
-func (s *SMS) post(ctx context.Context, f *db.SMSForward, log *slog.Logger) error {
+func (s *Service) post(ctx context.Context, f *db.SMSForward, log *slog.Logger) error {
 	a, err := s.store.GetAssistant(ctx, f.OrgID, f.AssistantID)
 	if err != nil {
 		return err
