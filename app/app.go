@@ -61,6 +61,9 @@ type Config struct {
 	LegTimeout time.Duration
 	// SyncInterval is the trunk reconcile tick (zero: the sync's default).
 	SyncInterval time.Duration
+	// ManualSync leaves the trunk reconcile loop unstarted: passes run only
+	// when asked (tests that need a gateway absent until they load it).
+	ManualSync bool
 	// DrainTimeout bounds how long SIGTERM waits for live calls.
 	DrainTimeout time.Duration
 	// Now is call control's and the hosted path's clock (nil: time.Now).

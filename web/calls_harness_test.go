@@ -86,6 +86,9 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*controller.Call
 	bridge := newApp(t, app.Config{Store: store, Log: log, AddressPolicy: cfg.WebPolicy,
 		Switch:       &app.Switch{Addr: sw.Addr(), Password: "ClueCon", CallConnections: 1, GenDir: genDir},
 		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir,
+		// Gateways reach the simulator when a test loads them (loadTrunks),
+		// not whenever the reconcile loop gets to them.
+		ManualSync:  true,
 		SyncOptions: func(o *controller.SyncOptions) { o.AddressPolicy = loopbackPolicy() },
 		CallsOptions: func(co *controller.CallsOptions) {
 			// Quick leg timeouts for call control; the API shows the
