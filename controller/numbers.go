@@ -11,6 +11,7 @@ import (
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 var (
@@ -20,8 +21,6 @@ var (
 	ErrAssistantNotFound = errors.New("assistant not found")
 	// ErrTrunkNotFound: the SIP trunk is not one of the organization's.
 	ErrTrunkNotFound = errors.New("SIP trunk not found")
-	// ErrNoTrunk: a byo-sip-trunk number needs a trunk and the organization has none.
-	ErrNoTrunk = errors.New("the organization has no SIP trunk to put the number on")
 	// ErrNumberNotFound: the number is not one of the organization's.
 	ErrNumberNotFound = errors.New("phone number not found")
 	// ErrProviderMismatch: the provider named does not own the number.
@@ -47,13 +46,13 @@ type NumbersOptions struct {
 // Numbers buys, registers, releases and configures phone numbers.
 type Numbers struct {
 	store  *db.Store
-	trunks *Trunks
+	trunks *trunk.Service
 	creds  *creds.Resolver
 	opts   NumbersOptions
 }
 
 // NewNumbers returns the phone-number service.
-func NewNumbers(store *db.Store, trunks *Trunks, opts NumbersOptions) *Numbers {
+func NewNumbers(store *db.Store, trunks *trunk.Service, opts NumbersOptions) *Numbers {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/trunk"
 	"gorm.io/gorm"
 )
 
@@ -86,7 +87,7 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*controller.Call
 	bridge := newApp(t, app.Config{Store: store, Log: log, AddressPolicy: cfg.WebPolicy,
 		Switch:       &app.Switch{Addr: sw.Addr(), Password: "ClueCon", CallConnections: 1, GenDir: genDir},
 		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir,
-		SyncOptions: func(o *controller.SyncOptions) { o.AddressPolicy = loopbackPolicy() },
+		SyncOptions: func(o *trunk.SyncOptions) { o.AddressPolicy = loopbackPolicy() },
 		CallsOptions: func(co *controller.CallsOptions) {
 			// Quick leg timeouts for call control; the API shows the
 			// platform default (30 s) as the unset ring time.

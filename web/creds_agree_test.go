@@ -18,6 +18,7 @@ import (
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
 	"gorm.io/gorm"
 )
@@ -67,7 +68,7 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	envTW := ce.accounts[creds.LevelEnvironment]
 	envCreds := provider.Credentials{Twilio: &provider.TwilioCreds{AccountSID: envTW.AccountSID, AuthToken: envTW.AuthToken}}
 	pc := provider.Config{TwilioBaseURL: front.URL, Retry: provider.RetryPolicy{MaxAttempts: 1}}
-	trunks := controller.NewTrunks(store, log)
+	trunks := trunk.New(store, log)
 	numbers := controller.NewNumbers(store, trunks, controller.NumbersOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
 	hosted := controller.NewHosted(store, controller.HostedOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second, AddressPolicy: loopbackPolicy()})

@@ -11,6 +11,7 @@ import (
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // errorRow is the API's answer to one domain error: its status, its machine
@@ -51,12 +52,12 @@ var errorTable = []errorRow{
 	{err: controller.ErrAssistantNotFound, status: http.StatusNotFound, code: codeNotFound, field: "assistant_id", msg: "assistant not found"},
 	{err: controller.ErrTrunkNotFound, status: http.StatusNotFound, code: codeNotFound, field: "sip_trunk_id", msg: "SIP trunk not found"},
 	{err: controller.ErrNumberNotFound, status: http.StatusNotFound, code: codeNotFound, field: "phone_number", msg: "phone number not found"},
-	{err: controller.ErrNoTrunk, status: http.StatusBadRequest, code: codeInvalid, field: "sip_trunk_id"},
+	{err: trunk.ErrNoTrunk, status: http.StatusBadRequest, code: codeInvalid, field: "sip_trunk_id"},
 	{err: controller.ErrProviderMismatch, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
 	{err: controller.ErrVoiceOnly, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
-	{err: controller.ErrBadTerminationURI, status: http.StatusBadRequest, code: codeInvalid, field: "terminationUri"},
+	{err: trunk.ErrBadTerminationURI, status: http.StatusBadRequest, code: codeInvalid, field: "terminationUri"},
 	{err: controller.ErrNoPublicURL, status: http.StatusServiceUnavailable, code: "not_configured"},
-	{err: controller.ErrGatewayRequired, status: http.StatusBadRequest, code: codeInvalid, field: "sip_gateway"},
+	{err: trunk.ErrGatewayRequired, status: http.StatusBadRequest, code: codeInvalid, field: "sip_gateway"},
 
 	// Placing a call.
 	{err: controller.ErrNoAssistant, status: http.StatusNotFound, code: codeNotFound, field: "assistant_id"},

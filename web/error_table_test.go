@@ -10,6 +10,7 @@ import (
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // TestErrorTablePinned pins every row of the error table: the domain error,
@@ -26,12 +27,12 @@ func TestErrorTablePinned(t *testing.T) {
 		{controller.ErrAssistantNotFound, 404, "not_found", "assistant_id"},
 		{controller.ErrTrunkNotFound, 404, "not_found", "sip_trunk_id"},
 		{controller.ErrNumberNotFound, 404, "not_found", "phone_number"},
-		{controller.ErrNoTrunk, 400, "validation_failed", "sip_trunk_id"},
+		{trunk.ErrNoTrunk, 400, "validation_failed", "sip_trunk_id"},
 		{controller.ErrProviderMismatch, 400, "validation_failed", "provider"},
 		{controller.ErrVoiceOnly, 400, "validation_failed", "provider"},
-		{controller.ErrBadTerminationURI, 400, "validation_failed", "terminationUri"},
+		{trunk.ErrBadTerminationURI, 400, "validation_failed", "terminationUri"},
 		{controller.ErrNoPublicURL, 503, "not_configured", ""},
-		{controller.ErrGatewayRequired, 400, "validation_failed", "sip_gateway"},
+		{trunk.ErrGatewayRequired, 400, "validation_failed", "sip_gateway"},
 		{controller.ErrNoAssistant, 404, "not_found", "assistant_id"},
 		{controller.ErrTooManyCalls, 429, "limit_exceeded", ""},
 		{controller.ErrCallRateExceeded, 429, "limit_exceeded", ""},

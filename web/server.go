@@ -20,6 +20,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // TrunkService is what the API needs from the trunk reconciler.
@@ -31,7 +32,7 @@ type TrunkService interface {
 	Changed(orgID int64)
 	// SetOrgTrunk writes the organization's default trunk from its
 	// organization-level SIP settings (nil: it has none).
-	SetOrgTrunk(ctx context.Context, orgID int64, in controller.OrgTrunkSettings) (*db.SIPTrunk, error)
+	SetOrgTrunk(ctx context.Context, orgID int64, in trunk.OrgSettings) (*db.SIPTrunk, error)
 }
 
 // ReadyCheck is one dependency /readyz reports on.

@@ -1,4 +1,4 @@
-package controller
+package trunk
 
 import (
 	"bytes"
@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -59,17 +58,14 @@ const (
 	profileParams = "profile/inbound-acl.xml"
 )
 
-// ourGateway matches the gateway names sipbridge creates (o<org id>_…).
-var ourGateway = regexp.MustCompile(`^o[0-9]+_[A-Za-z0-9_.\-]+$`)
-
-// TrunkSync is the level-triggered reconciler from SIP trunk records to
+// Sync is the level-triggered reconciler from SIP trunk records to
 // FreeSWITCH gateways and ACL lists. Desired state: the database. Actual state:
 // the files under GenDir and what FreeSWITCH reports (xmlstatus on connect,
 // sofia::gateway_* events). A pass writes only changed files and sends only
 // the commands needed: killgw for changed or removed gateways (waiting for
 // sofia::gateway_delete), reloadacl when lists changed, one rescan for
 // additions. It never restarts the profile.
-type TrunkSync struct {
+type Sync struct {
 	opts  SyncOptions
 	store *db.Store
 	sw    switchAPI
@@ -95,8 +91,8 @@ type dnsEntry struct {
 	err   error
 }
 
-// NewTrunkSync returns a reconciler.
-func NewTrunkSync(store *db.Store, sw switchAPI, opts SyncOptions) *TrunkSync {
+// NewSync returns a reconciler.
+func NewSync(store *db.Store, sw switchAPI, opts SyncOptions) *Sync {
 	if opts.DeleteTimeout == 0 {
 		opts.DeleteTimeout = 10 * time.Second
 	}
@@ -111,7 +107,7 @@ func NewTrunkSync(store *db.Store, sw switchAPI, opts SyncOptions) *TrunkSync {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &TrunkSync{opts: opts, store: store, sw: sw, log: opts.Log,
+	return &Sync{opts: opts, store: store, sw: sw, log: opts.Log,
 		present: map[string]bool{}, loaded: map[string]string{}, waiters: map[string][]chan struct{}{},
 		disk: map[string][]byte{}, dns: map[string]dnsEntry{}}
 }
@@ -132,7 +128,7 @@ type desiredGateway struct {
 
 // Connected must be called after every (re)connect of the Event Socket: the
 // next pass re-reads FreeSWITCH's gateways and reloads the ACL lists.
-func (s *TrunkSync) Connected() {
+func (s *Sync) Connected() {
 	s.mu.Lock()
 	s.known = false
 	s.aclLoaded = false
@@ -142,7 +138,7 @@ func (s *TrunkSync) Connected() {
 
 // Refresh makes the next pass re-apply these gateways: FreeSWITCH's copy is
 // treated as stale, so they get killgw and rescan (nothing else is touched).
-func (s *TrunkSync) Refresh(gateways ...string) {
+func (s *Sync) Refresh(gateways ...string) {
 	s.mu.Lock()
 	for _, g := range gateways {
 		if s.present[g] {
@@ -155,15 +151,17 @@ func (s *TrunkSync) Refresh(gateways ...string) {
 }
 
 // RefreshDNS forgets resolved gateway addresses (the cron tick re-resolves).
-func (s *TrunkSync) RefreshDNS() {
+func (s *Sync) RefreshDNS() {
 	s.mu.Lock()
 	s.dns = map[string]dnsEntry{}
 	s.dirtyLocked()
 	s.mu.Unlock()
 }
 
-// Pass runs one reconcile pass.
-func (s *TrunkSync) Pass(ctx context.Context) (PassResult, error) {
+// Pass runs one reconcile pass: plan (desired state against the files and
+// FreeSWITCH), apply (write, killgw, reloadacl, rescan) and status (the
+// trunks' sync results).
+func (s *Sync) Pass(ctx context.Context) (PassResult, error) {
 	s.passMu.Lock()
 	defer s.passMu.Unlock()
 	var res PassResult
@@ -188,133 +186,170 @@ func (s *TrunkSync) Pass(ctx context.Context) (PassResult, error) {
 	if err := s.readActual(ctx, &res); err != nil {
 		return res, err
 	}
-
-	files, gws, results, err := s.desired(ctx, trunks)
+	p, err := s.plan(ctx, trunks)
 	if err != nil {
 		return res, err
 	}
-
-	// Diff against the disk and against FreeSWITCH.
-	s.mu.Lock()
-	var toKill, toAdd []string
-	for name, d := range gws {
-		switch {
-		case !s.present[name]:
-			toAdd = append(toAdd, name)
-		case s.loaded[name] != d.hash:
-			toKill = append(toKill, name)
-			toAdd = append(toAdd, name)
-		}
-	}
-	for name := range s.present {
-		if _, want := gws[name]; !want && ourGateway.MatchString(name) {
-			toKill = append(toKill, name)
-		}
-	}
-	aclReload := !s.aclLoaded
-	s.mu.Unlock()
-	sort.Strings(toKill)
-	sort.Strings(toAdd)
-
-	prev := map[string][]byte{} // for restoring when FreeSWITCH rejects the new files
-	s.mu.Lock()
-	for rel, b := range files {
-		if old, ok := s.disk[rel]; ok && bytes.Equal(old, b) {
-			continue
-		}
-		prev[rel] = s.disk[rel] // nil = did not exist
-		if strings.HasPrefix(rel, dirACL+"/") || rel == profileParams {
-			aclReload = true
-		}
-		if rel == profileParams {
-			toAdd = append(toAdd, "") // the profile's list of ACLs changed: rescan re-reads it
-		}
-	}
-	for rel := range s.disk {
-		if _, want := files[rel]; !want {
-			prev[rel] = s.disk[rel]
-			if strings.HasPrefix(rel, dirACL+"/") {
-				aclReload = true
-			}
-		}
-	}
-	s.mu.Unlock()
-	if len(prev) == 0 && len(toKill) == 0 && len(toAdd) == 0 && !aclReload {
-		results = s.appliedResults(gws, results)
+	if p.empty() {
+		results := s.appliedResults(p.gws, p.results)
 		s.markClean(fp, results)
 		return res, s.store.SetSyncResults(ctx, changedResults(trunks, results))
 	}
-
 	// Write files (atomically, only when the bytes change).
-	if err := s.writeFiles(files, prev, &res); err != nil {
+	if err := s.writeFiles(p.files, p.prev, &res); err != nil {
 		return res, err
 	}
-
-	// killgw changed and removed gateways; wait for their deletion.
-	if err := s.kill(ctx, toKill, &res); err != nil {
-		s.log.Warn("killgw incomplete", "err", err)
-	}
-
-	var passErr error
-	if aclReload {
-		if err := s.command(ctx, "reloadacl", &res, func(r string) bool { return strings.HasPrefix(r, "+OK") }); err != nil {
-			passErr = err
-		} else {
-			s.mu.Lock()
-			s.aclLoaded = true
-			s.mu.Unlock()
-		}
-	}
-	if len(toAdd) > 0 && passErr == nil {
-		passErr = s.rescan(ctx, &res)
-		if passErr != nil && ctx.Err() == nil {
-			// Rejected XML or -ERR: keep the last good files.
-			s.log.Error("rescan failed; restoring the previous files", "err", passErr)
-			s.restore(prev, &res)
-			// Bring back what the kills removed, with the previous files.
-			if err := s.rescan(ctx, &res); err != nil {
-				s.log.Error("rescan with the previous files failed", "err", err)
-			}
-			if aclReload {
-				_ = s.command(ctx, "reloadacl", &res, func(r string) bool { return strings.HasPrefix(r, "+OK") })
-			}
-		}
-	}
-	if passErr == nil {
-		s.mu.Lock()
-		for _, name := range toAdd {
-			if d, ok := gws[name]; ok && !s.present[name] {
-				s.present[name] = true
-				s.loaded[name] = d.hash
-			}
-		}
-		s.mu.Unlock()
-		results = s.appliedResults(gws, results)
-		s.readIPAuthStates(ctx, gws, toAdd, &res)
-		s.markClean(fp, results)
-	} else {
-		changed := map[string]bool{}
-		for _, n := range toAdd {
-			changed[n] = true
-		}
-		for _, n := range toKill {
-			changed[n] = true
-		}
-		for name, d := range gws {
-			if changed[name] || len(toAdd) > 0 && changed[""] {
-				results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "error", Message: passErr.Error()})
-			}
-		}
-	}
+	passErr := s.apply(ctx, p, &res)
+	results := s.settle(ctx, fp, p, passErr, &res)
 	if err := s.store.SetSyncResults(ctx, changedResults(trunks, results)); err != nil {
 		return res, err
 	}
 	return res, passErr
 }
 
+// plan is what one pass has to do.
+type plan struct {
+	files     map[string][]byte          // the generated files wanted (relative path → bytes)
+	gws       map[string]*desiredGateway // the gateways wanted, by name
+	results   []db.SyncResult            // trunks settled while rendering (disabled, errors)
+	toKill    []string                   // gateways to killgw (changed or removed)
+	toAdd     []string                   // gateways a rescan adds ("" = the profile's ACL list changed)
+	prev      map[string][]byte          // files about to change, as they were (nil = absent)
+	aclReload bool
+}
+
+func (p *plan) empty() bool {
+	return len(p.prev) == 0 && len(p.toKill) == 0 && len(p.toAdd) == 0 && !p.aclReload
+}
+
+// plan renders the desired state and diffs it against the disk and
+// against FreeSWITCH.
+func (s *Sync) plan(ctx context.Context, trunks []db.SIPTrunk) (*plan, error) {
+	files, gws, results, err := s.desired(ctx, trunks)
+	if err != nil {
+		return nil, err
+	}
+	p := &plan{files: files, gws: gws, results: results, prev: map[string][]byte{}}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, d := range gws {
+		switch {
+		case !s.present[name]:
+			p.toAdd = append(p.toAdd, name)
+		case s.loaded[name] != d.hash:
+			p.toKill = append(p.toKill, name)
+			p.toAdd = append(p.toAdd, name)
+		}
+	}
+	for name := range s.present {
+		if _, want := gws[name]; !want && xmlgen.IsOurGateway(name) {
+			p.toKill = append(p.toKill, name)
+		}
+	}
+	p.aclReload = !s.aclLoaded
+	sort.Strings(p.toKill)
+	sort.Strings(p.toAdd)
+	s.planFilesLocked(p)
+	return p, nil
+}
+
+// planFilesLocked records the files that change (for restoring when
+// FreeSWITCH rejects the new ones) and what their change needs.
+func (s *Sync) planFilesLocked(p *plan) {
+	for rel, b := range p.files {
+		if old, ok := s.disk[rel]; ok && bytes.Equal(old, b) {
+			continue
+		}
+		p.prev[rel] = s.disk[rel] // nil = did not exist
+		if strings.HasPrefix(rel, dirACL+"/") || rel == profileParams {
+			p.aclReload = true
+		}
+		if rel == profileParams {
+			p.toAdd = append(p.toAdd, "") // the profile's list of ACLs changed: rescan re-reads it
+		}
+	}
+	for rel := range s.disk {
+		if _, want := p.files[rel]; !want {
+			p.prev[rel] = s.disk[rel]
+			if strings.HasPrefix(rel, dirACL+"/") {
+				p.aclReload = true
+			}
+		}
+	}
+}
+
+// apply sends the plan's commands, the files being written: killgw for
+// changed and removed gateways (waiting for their deletion), reloadacl,
+// rescan. When FreeSWITCH rejects the files, the previous ones come back.
+func (s *Sync) apply(ctx context.Context, p *plan, res *PassResult) error {
+	if err := s.kill(ctx, p.toKill, res); err != nil {
+		s.log.Warn("killgw incomplete", "err", err)
+	}
+	reloadOK := func(r string) bool { return strings.HasPrefix(r, "+OK") }
+	if p.aclReload {
+		if err := s.command(ctx, "reloadacl", res, reloadOK); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.aclLoaded = true
+		s.mu.Unlock()
+	}
+	if len(p.toAdd) == 0 {
+		return nil
+	}
+	err := s.rescan(ctx, res)
+	if err != nil && ctx.Err() == nil {
+		// Rejected XML or -ERR: keep the last good files.
+		s.log.Error("rescan failed; restoring the previous files", "err", err)
+		s.restore(p.prev, res)
+		// Bring back what the kills removed, with the previous files.
+		if err := s.rescan(ctx, res); err != nil {
+			s.log.Error("rescan with the previous files failed", "err", err)
+		}
+		if p.aclReload {
+			_ = s.command(ctx, "reloadacl", res, reloadOK)
+		}
+	}
+	return err
+}
+
+// settle records what FreeSWITCH now holds after a pass and returns the
+// trunks' sync results: applied or pending, or the pass's error for the
+// gateways it touched.
+func (s *Sync) settle(ctx context.Context, fp string, p *plan, passErr error, res *PassResult) []db.SyncResult {
+	results := p.results
+	if passErr != nil {
+		changed := map[string]bool{}
+		for _, n := range p.toAdd {
+			changed[n] = true
+		}
+		for _, n := range p.toKill {
+			changed[n] = true
+		}
+		for name, d := range p.gws {
+			if changed[name] || len(p.toAdd) > 0 && changed[""] {
+				results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "error", Message: passErr.Error()})
+			}
+		}
+		return results
+	}
+	s.mu.Lock()
+	for _, name := range p.toAdd {
+		if d, ok := p.gws[name]; ok && !s.present[name] {
+			s.present[name] = true
+			s.loaded[name] = d.hash
+		}
+	}
+	s.mu.Unlock()
+	results = s.appliedResults(p.gws, results)
+	s.readIPAuthStates(ctx, p.gws, p.toAdd, res)
+	s.markClean(fp, results)
+	return results
+}
+
 // markClean remembers the fingerprint when every trunk is settled, so the
 // next pass can skip loading the desired state if nothing changes.
-func (s *TrunkSync) markClean(fp string, results []db.SyncResult) {
+func (s *Sync) markClean(fp string, results []db.SyncResult) {
 	for _, r := range results {
 		if r.State != "applied" && !strings.HasPrefix(r.Message, "disabled") {
 			return
@@ -326,7 +361,7 @@ func (s *TrunkSync) markClean(fp string, results []db.SyncResult) {
 }
 
 // dirty makes the next pass look at everything (caller holds s.mu).
-func (s *TrunkSync) dirtyLocked() { s.clean = "" }
+func (s *Sync) dirtyLocked() { s.clean = "" }
 
 // changedResults drops the results that the trunks' statuses already say.
 func changedResults(trunks []db.SIPTrunk, results []db.SyncResult) []db.SyncResult {
@@ -344,8 +379,21 @@ func changedResults(trunks []db.SIPTrunk, results []db.SyncResult) []db.SyncResu
 	return out
 }
 
+func (s *Sync) appliedResults(gws map[string]*desiredGateway, results []db.SyncResult) []db.SyncResult {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, d := range gws {
+		if s.present[name] && s.loaded[name] == d.hash {
+			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "applied", Message: d.warning})
+		} else {
+			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "pending", Message: "waiting for FreeSWITCH to release the previous gateway"})
+		}
+	}
+	return results
+}
+
 // desired renders the enabled trunks into the generated files.
-func (s *TrunkSync) desired(ctx context.Context, trunks []db.SIPTrunk) (map[string][]byte, map[string]*desiredGateway, []db.SyncResult, error) {
+func (s *Sync) desired(ctx context.Context, trunks []db.SIPTrunk) (map[string][]byte, map[string]*desiredGateway, []db.SyncResult, error) {
 	files := map[string][]byte{}
 	gws := map[string]*desiredGateway{}
 	var results []db.SyncResult
@@ -377,7 +425,7 @@ func (s *TrunkSync) desired(ctx context.Context, trunks []db.SIPTrunk) (map[stri
 
 // Render returns the files the given trunks would produce (relative path →
 // bytes) and, per trunk id, any warning or render error.
-func (s *TrunkSync) Render(ctx context.Context, trunks []db.SIPTrunk) (map[string][]byte, map[string]string, error) {
+func (s *Sync) Render(ctx context.Context, trunks []db.SIPTrunk) (map[string][]byte, map[string]string, error) {
 	files, _, results, err := s.desired(ctx, trunks)
 	if err != nil {
 		return nil, nil, err
@@ -396,56 +444,8 @@ func (s *TrunkSync) Render(ctx context.Context, trunks []db.SIPTrunk) (map[strin
 	return files, notes, nil
 }
 
-func (s *TrunkSync) appliedResults(gws map[string]*desiredGateway, results []db.SyncResult) []db.SyncResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for name, d := range gws {
-		if s.present[name] && s.loaded[name] == d.hash {
-			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "applied", Message: d.warning})
-		} else {
-			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "pending", Message: "waiting for FreeSWITCH to release the previous gateway"})
-		}
-	}
-	return results
-}
-
-// readIPAuthStates records the live state of newly added IP-auth gateways:
-// FreeSWITCH fires no state event for register=false gateways (NOREG is only
-// in xmlstatus, gateway-lifecycle recording). Registration gateways get their
-// state from sofia::gateway_state events, which a read here could overwrite
-// with an older value, so they are left alone.
-func (s *TrunkSync) readIPAuthStates(ctx context.Context, gws map[string]*desiredGateway, added []string, res *PassResult) {
-	want := map[string]bool{}
-	for _, name := range added {
-		if d, ok := gws[name]; ok && !d.trunk.Register {
-			want[name] = true
-		}
-	}
-	if len(want) == 0 {
-		return
-	}
-	res.Commands = append(res.Commands, "sofia xmlstatus gateway")
-	reply, err := s.sw.API(ctx, "sofia xmlstatus gateway")
-	if err != nil {
-		s.log.Warn("xmlstatus after rescan failed", "err", err)
-		return
-	}
-	list, err := ParseXMLStatus(reply)
-	if err != nil {
-		s.log.Warn("xmlstatus after rescan unreadable", "err", err)
-		return
-	}
-	for _, g := range list {
-		if want[g.Name] {
-			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}); err != nil {
-				s.log.Warn("gateway state not saved", "gateway", g.Name, "err", err)
-			}
-		}
-	}
-}
-
 // render turns one trunk into its gateway and ACL files.
-func (s *TrunkSync) render(ctx context.Context, t *db.SIPTrunk) (*desiredGateway, []byte, []byte, error) {
+func (s *Sync) render(ctx context.Context, t *db.SIPTrunk) (*desiredGateway, []byte, []byte, error) {
 	pw, err := s.store.TrunkPassword(t)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("password cannot be decrypted: %w", err)
@@ -475,7 +475,7 @@ func (s *TrunkSync) render(ctx context.Context, t *db.SIPTrunk) (*desiredGateway
 // proxy hosts resolve to, less what the address policy refuses (loopback,
 // link-local, metadata, …; each with a warning). A host that does not
 // resolve leaves the list empty (which denies) and a warning.
-func (s *TrunkSync) aclFor(ctx context.Context, t *db.SIPTrunk) ([]string, string) {
+func (s *Sync) aclFor(ctx context.Context, t *db.SIPTrunk) ([]string, string) {
 	if len(t.AllowedAddresses) > 0 {
 		return t.AllowedAddresses, ""
 	}
@@ -484,7 +484,7 @@ func (s *TrunkSync) aclFor(ctx context.Context, t *db.SIPTrunk) ([]string, strin
 	seen := map[string]bool{}
 	policy := addressPolicy(s.opts.AddressPolicy)
 	for _, hp := range []string{t.Gateway, t.Proxy} {
-		host := hostOf(hp)
+		host := HostOf(hp)
 		if host == "" || seen[host] {
 			continue
 		}
@@ -514,13 +514,13 @@ func (s *TrunkSync) aclFor(ctx context.Context, t *db.SIPTrunk) ([]string, strin
 // its ACL list was last rendered: the addresses its gateway and proxy hosts
 // resolved to (from the cache of the last pass; never a DNS lookup, so it
 // may run on the call path). A trunk with allowed_addresses gets nil.
-func (s *TrunkSync) ResolvedACL(t *db.SIPTrunk) []netip.Prefix {
+func (s *Sync) ResolvedACL(t *db.SIPTrunk) []netip.Prefix {
 	if len(t.AllowedAddresses) > 0 {
 		return nil
 	}
 	var out []netip.Prefix
 	for _, hp := range []string{t.Gateway, t.Proxy} {
-		host := hostOf(hp)
+		host := HostOf(hp)
 		if host == "" {
 			continue
 		}
@@ -539,7 +539,8 @@ func (s *TrunkSync) ResolvedACL(t *db.SIPTrunk) []netip.Prefix {
 	return out
 }
 
-func hostOf(hostport string) string {
+// HostOf is the host of host[:port] (an IPv6 address without brackets).
+func HostOf(hostport string) string {
 	if hostport == "" {
 		return ""
 	}
@@ -554,7 +555,7 @@ func hostOf(hostport string) string {
 	return hostport
 }
 
-func (s *TrunkSync) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
+func (s *Sync) resolve(ctx context.Context, host string) ([]netip.Addr, error) {
 	if a, err := netip.ParseAddr(host); err == nil {
 		return []netip.Addr{a}, nil
 	}
@@ -574,8 +575,52 @@ func (s *TrunkSync) resolve(ctx context.Context, host string) ([]netip.Addr, err
 	return addrs, err
 }
 
+// addressPolicy is the policy an option holds, netpolicy.Default() when it
+// holds none.
+func addressPolicy(p *netpolicy.Policy) netpolicy.Policy {
+	if p == nil {
+		return netpolicy.Default()
+	}
+	return *p
+}
+
+// readIPAuthStates records the live state of newly added IP-auth gateways:
+// FreeSWITCH fires no state event for register=false gateways (NOREG is only
+// in xmlstatus, gateway-lifecycle recording). Registration gateways get their
+// state from sofia::gateway_state events, which a read here could overwrite
+// with an older value, so they are left alone.
+func (s *Sync) readIPAuthStates(ctx context.Context, gws map[string]*desiredGateway, added []string, res *PassResult) {
+	want := map[string]bool{}
+	for _, name := range added {
+		if d, ok := gws[name]; ok && !d.trunk.Register {
+			want[name] = true
+		}
+	}
+	if len(want) == 0 {
+		return
+	}
+	res.Commands = append(res.Commands, "sofia xmlstatus gateway")
+	reply, err := s.sw.API(ctx, "sofia xmlstatus gateway")
+	if err != nil {
+		s.log.Warn("xmlstatus after rescan failed", "err", err)
+		return
+	}
+	list, err := ParseXMLStatus(reply)
+	if err != nil {
+		s.log.Warn("xmlstatus after rescan unreadable", "err", err)
+		return
+	}
+	for _, g := range list {
+		if want[g.Name] {
+			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}); err != nil {
+				s.log.Warn("gateway state not saved", "gateway", g.Name, "err", err)
+			}
+		}
+	}
+}
+
 // readActual asks FreeSWITCH which gateways it has, once per connection.
-func (s *TrunkSync) readActual(ctx context.Context, res *PassResult) error {
+func (s *Sync) readActual(ctx context.Context, res *PassResult) error {
 	s.mu.Lock()
 	known := s.known
 	s.mu.Unlock()
@@ -614,7 +659,7 @@ func (s *TrunkSync) readActual(ctx context.Context, res *PassResult) error {
 	s.known = true
 	s.mu.Unlock()
 	for _, g := range list {
-		if ourGateway.MatchString(g.Name) && (g.Profile == "" || g.Profile == s.opts.Profile) {
+		if xmlgen.IsOurGateway(g.Name) && (g.Profile == "" || g.Profile == s.opts.Profile) {
 			state := g.State
 			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: state, PingStatus: g.Status}); err != nil && !errors.Is(err, db.ErrNotFound) {
 				s.log.Warn("gateway state not saved", "gateway", g.Name, "err", err)
@@ -624,115 +669,7 @@ func (s *TrunkSync) readActual(ctx context.Context, res *PassResult) error {
 	return nil
 }
 
-func (s *TrunkSync) loadDisk() error {
-	if s.diskRead {
-		return nil
-	}
-	for _, d := range []string{dirGateways, dirACL, dirProfile} {
-		if err := os.MkdirAll(filepath.Join(s.opts.GenDir, d), 0o755); err != nil {
-			return err
-		}
-		entries, err := os.ReadDir(filepath.Join(s.opts.GenDir, d))
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if e.IsDir() || !strings.HasSuffix(e.Name(), ".xml") {
-				continue
-			}
-			rel := filepath.Join(d, e.Name())
-			b, err := os.ReadFile(filepath.Join(s.opts.GenDir, rel))
-			if err != nil {
-				return err
-			}
-			s.mu.Lock()
-			s.disk[rel] = b
-			s.mu.Unlock()
-		}
-	}
-	s.diskRead = true
-	return nil
-}
-
-// writeFiles writes every file that changed (temp file + rename) and removes
-// the files no longer wanted.
-func (s *TrunkSync) writeFiles(files map[string][]byte, changed map[string][]byte, res *PassResult) error {
-	rels := make([]string, 0, len(changed))
-	for rel := range changed {
-		rels = append(rels, rel)
-	}
-	sort.Strings(rels)
-	for _, rel := range rels {
-		b, want := files[rel]
-		path := filepath.Join(s.opts.GenDir, rel)
-		if !want {
-			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
-			s.mu.Lock()
-			delete(s.disk, rel)
-			s.mu.Unlock()
-		} else {
-			if err := writeAtomic(path, b); err != nil {
-				return err
-			}
-			s.mu.Lock()
-			s.disk[rel] = b
-			s.mu.Unlock()
-		}
-		res.Written = append(res.Written, rel)
-	}
-	return nil
-}
-
-// restore puts back the files a rejected pass replaced.
-func (s *TrunkSync) restore(prev map[string][]byte, res *PassResult) {
-	for rel, b := range prev {
-		path := filepath.Join(s.opts.GenDir, rel)
-		s.mu.Lock()
-		if b == nil {
-			os.Remove(path)
-			delete(s.disk, rel)
-		} else if err := writeAtomic(path, b); err == nil {
-			s.disk[rel] = b
-		}
-		s.mu.Unlock()
-		res.Written = append(res.Written, rel)
-	}
-	// What FreeSWITCH holds is unknown after a rejection: read it again next pass.
-	s.mu.Lock()
-	s.known = false
-	s.dirtyLocked()
-	s.mu.Unlock()
-}
-
-func writeAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return err
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func (s *TrunkSync) command(ctx context.Context, cmd string, res *PassResult, ok func(string) bool) error {
+func (s *Sync) command(ctx context.Context, cmd string, res *PassResult, ok func(string) bool) error {
 	res.Commands = append(res.Commands, cmd)
 	reply, err := s.sw.API(ctx, cmd)
 	if err != nil {
@@ -746,7 +683,7 @@ func (s *TrunkSync) command(ctx context.Context, cmd string, res *PassResult, ok
 
 // rescan asks the profile to re-read its XML. FreeSWITCH answers +OK even when
 // the XML does not load; the reply text tells (xml-errors recording).
-func (s *TrunkSync) rescan(ctx context.Context, res *PassResult) error {
+func (s *Sync) rescan(ctx context.Context, res *PassResult) error {
 	cmd := "sofia profile " + s.opts.Profile + " rescan"
 	res.Commands = append(res.Commands, cmd)
 	reply, err := s.sw.API(ctx, cmd)
@@ -764,7 +701,7 @@ func (s *TrunkSync) rescan(ctx context.Context, res *PassResult) error {
 }
 
 // kill sends killgw for each gateway and waits for its sofia::gateway_delete.
-func (s *TrunkSync) kill(ctx context.Context, names []string, res *PassResult) error {
+func (s *Sync) kill(ctx context.Context, names []string, res *PassResult) error {
 	if len(names) == 0 {
 		return nil
 	}
@@ -813,7 +750,7 @@ func (s *TrunkSync) kill(ctx context.Context, names []string, res *PassResult) e
 	return nil
 }
 
-func (s *TrunkSync) dropWaiter(name string, ch chan struct{}) {
+func (s *Sync) dropWaiter(name string, ch chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ws := s.waiters[name]
@@ -828,7 +765,7 @@ func (s *TrunkSync) dropWaiter(name string, ch chan struct{}) {
 	}
 }
 
-func (s *TrunkSync) gatewayGone(name string) {
+func (s *Sync) gatewayGone(name string) {
 	s.mu.Lock()
 	delete(s.present, name)
 	delete(s.loaded, name)
@@ -852,7 +789,7 @@ type GatewayEvent struct {
 
 // HandleGatewayEvent updates the actual state from FreeSWITCH's events and
 // records the trunk's live state.
-func (s *TrunkSync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
+func (s *Sync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 	if ev.Gateway == "" || (ev.Profile != "" && ev.Profile != s.opts.Profile) {
 		return
 	}
@@ -881,10 +818,118 @@ func (s *TrunkSync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 	default:
 		return
 	}
-	if !ourGateway.MatchString(ev.Gateway) {
+	if !xmlgen.IsOurGateway(ev.Gateway) {
 		return
 	}
 	if err := s.store.SetGatewayLive(ctx, live); err != nil && !errors.Is(err, db.ErrNotFound) {
 		s.log.Warn("gateway state not saved", "gateway", ev.Gateway, "err", err)
 	}
+}
+
+func (s *Sync) loadDisk() error {
+	if s.diskRead {
+		return nil
+	}
+	for _, d := range []string{dirGateways, dirACL, dirProfile} {
+		if err := os.MkdirAll(filepath.Join(s.opts.GenDir, d), 0o755); err != nil {
+			return err
+		}
+		entries, err := os.ReadDir(filepath.Join(s.opts.GenDir, d))
+		if err != nil {
+			return err
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), ".xml") {
+				continue
+			}
+			rel := filepath.Join(d, e.Name())
+			b, err := os.ReadFile(filepath.Join(s.opts.GenDir, rel))
+			if err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.disk[rel] = b
+			s.mu.Unlock()
+		}
+	}
+	s.diskRead = true
+	return nil
+}
+
+// writeFiles writes every file that changed (temp file + rename) and removes
+// the files no longer wanted.
+func (s *Sync) writeFiles(files map[string][]byte, changed map[string][]byte, res *PassResult) error {
+	rels := make([]string, 0, len(changed))
+	for rel := range changed {
+		rels = append(rels, rel)
+	}
+	sort.Strings(rels)
+	for _, rel := range rels {
+		b, want := files[rel]
+		path := filepath.Join(s.opts.GenDir, rel)
+		if !want {
+			if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+			s.mu.Lock()
+			delete(s.disk, rel)
+			s.mu.Unlock()
+		} else {
+			if err := writeAtomic(path, b); err != nil {
+				return err
+			}
+			s.mu.Lock()
+			s.disk[rel] = b
+			s.mu.Unlock()
+		}
+		res.Written = append(res.Written, rel)
+	}
+	return nil
+}
+
+// restore puts back the files a rejected pass replaced.
+func (s *Sync) restore(prev map[string][]byte, res *PassResult) {
+	for rel, b := range prev {
+		path := filepath.Join(s.opts.GenDir, rel)
+		s.mu.Lock()
+		if b == nil {
+			os.Remove(path)
+			delete(s.disk, rel)
+		} else if err := writeAtomic(path, b); err == nil {
+			s.disk[rel] = b
+		}
+		s.mu.Unlock()
+		res.Written = append(res.Written, rel)
+	}
+	// What FreeSWITCH holds is unknown after a rejection: read it again next pass.
+	s.mu.Lock()
+	s.known = false
+	s.dirtyLocked()
+	s.mu.Unlock()
+}
+
+func writeAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-"+filepath.Base(path)+"-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }
