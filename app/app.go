@@ -22,6 +22,7 @@ import (
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/sms"
+	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
 )
 
@@ -48,7 +49,7 @@ type Config struct {
 	// Env is the environment level of provider credential resolution.
 	Env provider.Credentials
 	// EnvTrunk is the environment-level SIP trunk (SIP_GATEWAY…).
-	EnvTrunk controller.EnvTrunk
+	EnvTrunk trunk.Env
 	// SMSRates is the send rate per provider in messages/second.
 	SMSRates map[string]float64
 	// AddressPolicy checks tenants' URLs and trunks (nil: netpolicy.Default()).
@@ -75,7 +76,7 @@ type Config struct {
 	HostedOptions  func(*controller.HostedOptions)
 	NumbersOptions func(*numbers.Options)
 	SMSOptions     func(*sms.Options)
-	SyncOptions    func(*controller.SyncOptions)
+	SyncOptions    func(*trunk.SyncOptions)
 }
 
 // Switch is how sipbridge reaches FreeSWITCH.
@@ -97,8 +98,8 @@ type Switch struct {
 // background work, Run serves HTTP until stopped, Close releases it all.
 type App struct {
 	Store     *db.Store
-	Trunks    *controller.Trunks
-	TrunkSync *controller.TrunkSync // nil without a switch
+	Trunks    *trunk.Service
+	TrunkSync *trunk.Sync // nil without a switch
 	Numbers   *numbers.Service
 	BYOC      *controller.Numbers
 	SMS       *sms.Service
@@ -135,7 +136,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}}
 	a.ctx, a.stop = context.WithCancel(ctx)
-	a.Trunks = controller.NewTrunks(cfg.Store, log).WithEnvironment(cfg.EnvTrunk)
+	a.Trunks = trunk.New(cfg.Store, log).WithEnvironment(cfg.EnvTrunk)
 	if n, err := a.Trunks.ApplyEnvironment(ctx); err != nil {
 		return nil, err
 	} else if n > 0 {
@@ -171,7 +172,7 @@ func (a *App) connectSwitch() {
 	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
 	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "commands")))...)
 	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "events")),
-		esl.WithEvents(controller.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))...)
+		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))...)
 	// Call control's commands go over a small pool of their own: FreeSWITCH
 	// runs one connection's api commands one after the other.
 	n := sw.CallConnections
@@ -179,12 +180,12 @@ func (a *App) connectSwitch() {
 		n = 1
 	}
 	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithLogger(a.log.With("esl", "calls")))...)
-	so := controller.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy,
+	so := trunk.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy,
 		Log: a.log.With("component", "trunk_sync")}
 	if a.cfg.SyncOptions != nil {
 		a.cfg.SyncOptions(&so)
 	}
-	a.TrunkSync = controller.NewTrunkSync(a.Store, a.Cmd, so)
+	a.TrunkSync = trunk.NewSync(a.Store, a.Cmd, so)
 	a.Trunks.WithSync(a.TrunkSync)
 	a.Events.OnEvent(a.route)
 }
@@ -192,7 +193,7 @@ func (a *App) connectSwitch() {
 // route hands a switch event to its owner: gateway events to trunk sync,
 // the rest to call control.
 func (a *App) route(e *esl.Event) {
-	if ge, ok := controller.GatewayEventFrom(e); ok {
+	if ge, ok := trunk.GatewayEventFrom(e); ok {
 		a.TrunkSync.HandleGatewayEvent(a.ctx, ge)
 		return
 	}

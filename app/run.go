@@ -10,7 +10,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // Start closes the calls a previous run left open, connects to the switch
@@ -37,7 +37,7 @@ func (a *App) Start() error {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			err := a.TrunkSync.Run(a.ctx, controller.RunOptions{Changed: a.Trunks.ChangedC(), Every: a.cfg.SyncInterval, Ready: a.SwitchUp})
+			err := a.TrunkSync.Run(a.ctx, trunk.RunOptions{Changed: a.Trunks.ChangedC(), Every: a.cfg.SyncInterval, Ready: a.SwitchUp})
 			if err != nil {
 				a.log.Error("trunk sync stopped", "err", err)
 			}

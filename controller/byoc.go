@@ -4,17 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"strings"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // BYOC numbers: a customer's own carrier number with a trunk of its own
 // (termination URI plus optional digest credentials for outbound calls).
-
-// ErrBadTerminationURI: the termination URI is not sip:host[:port][;params].
-var ErrBadTerminationURI = errors.New("terminationUri must be sip:host[:port] (params such as ;transport=tcp allowed)")
 
 // BYOCInput creates or updates a BYOC number.
 type BYOCInput struct {
@@ -26,42 +22,6 @@ type BYOCInput struct {
 	SIPUsername     *string
 	SIPPassword     *string
 	FriendlyName    *string
-}
-
-// ParseTerminationURI returns host[:port] and the transport of a termination URI.
-func ParseTerminationURI(uri string) (hostport, transport string, err error) {
-	u := strings.TrimSpace(uri)
-	lower := strings.ToLower(u)
-	switch {
-	case strings.HasPrefix(lower, "sips:"):
-		u, transport = u[5:], "tls"
-	case strings.HasPrefix(lower, "sip:"):
-		u = u[4:]
-	}
-	if i := strings.IndexByte(u, '@'); i >= 0 { // user part is not ours to keep
-		u = u[i+1:]
-	}
-	hostport, params, _ := strings.Cut(u, ";")
-	for _, p := range strings.Split(params, ";") {
-		k, v, _ := strings.Cut(p, "=")
-		if strings.EqualFold(k, "transport") {
-			transport = strings.ToLower(v)
-		}
-	}
-	if transport == "" {
-		transport = "udp"
-	}
-	if transport != "udp" && transport != "tcp" && transport != "tls" {
-		return "", "", ErrBadTerminationURI
-	}
-	host := hostOf(hostport)
-	if host == "" || strings.ContainsAny(hostport, " \t\r\n<>\"'&$/?#") {
-		return "", "", ErrBadTerminationURI
-	}
-	if _, port, err := net.SplitHostPort(hostport); err == nil && port == "" {
-		return "", "", ErrBadTerminationURI
-	}
-	return hostport, transport, nil
 }
 
 func (n *Numbers) checkAssistant(ctx context.Context, orgID int64, id *string) (*string, error) {
@@ -86,7 +46,7 @@ func (n *Numbers) CreateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*d
 		return nil, nil, ErrNumberOwned
 	}
 	if in.TerminationURI == nil {
-		return nil, nil, ErrBadTerminationURI
+		return nil, nil, trunk.ErrBadTerminationURI
 	}
 	inbound, err := n.checkAssistant(ctx, orgID, in.InboundAgentID)
 	if err != nil {
@@ -96,17 +56,8 @@ func (n *Numbers) CreateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*d
 	if err != nil {
 		return nil, nil, err
 	}
-	t := &db.SIPTrunk{ID: db.NewID(), OrgID: orgID, Name: "BYOC " + in.PhoneNumber, Priority: 1, Enabled: true,
-		Register: false, Provider: "byoc"}
-	if err := n.applyBYOCTrunk(t, in); err != nil {
-		return nil, nil, err
-	}
-	gw, err := n.trunks.GatewayName(ctx, orgID, t.Name, "")
+	t, err := n.trunks.CreateBYOC(ctx, orgID, in.PhoneNumber, in.trunkSettings())
 	if err != nil {
-		return nil, nil, err
-	}
-	t.GatewayName = gw
-	if err := n.store.CreateTrunk(ctx, t); err != nil {
 		return nil, nil, err
 	}
 	friendly := ""
@@ -127,23 +78,8 @@ func (n *Numbers) CreateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*d
 	return rec, t, nil
 }
 
-func (n *Numbers) applyBYOCTrunk(t *db.SIPTrunk, in BYOCInput) error {
-	if in.TerminationURI != nil {
-		hp, transport, err := ParseTerminationURI(*in.TerminationURI)
-		if err != nil {
-			return err
-		}
-		t.Gateway, t.Transport = hp, transport
-	}
-	if in.SIPUsername != nil {
-		t.Username = *in.SIPUsername
-	}
-	if in.SIPPassword != nil {
-		if err := n.store.SetTrunkPassword(t, *in.SIPPassword); err != nil {
-			return err
-		}
-	}
-	return nil
+func (in BYOCInput) trunkSettings() trunk.BYOCSettings {
+	return trunk.BYOCSettings{TerminationURI: in.TerminationURI, Username: in.SIPUsername, Password: in.SIPPassword}
 }
 
 // byocOf returns the BYOC number and its trunk.
@@ -189,16 +125,8 @@ func (n *Numbers) UpdateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*d
 	if in.FriendlyName != nil {
 		rec.FriendlyName = *in.FriendlyName
 	}
-	trunkChanged := in.TerminationURI != nil || in.SIPUsername != nil || in.SIPPassword != nil
-	if err := n.applyBYOCTrunk(t, in); err != nil {
+	if err := n.trunks.UpdateBYOC(ctx, t, in.trunkSettings()); err != nil {
 		return nil, nil, err
-	}
-	if trunkChanged {
-		t.Status = nil
-		if err := n.store.UpdateTrunk(ctx, t); err != nil {
-			return nil, nil, err
-		}
-		n.trunks.Changed(orgID)
 	}
 	if err := n.store.SaveNumber(ctx, rec); err != nil {
 		return nil, nil, err

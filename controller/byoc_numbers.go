@@ -5,6 +5,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // Numbers manages BYOC numbers (byoc.go): a byo-sip-trunk number with a
@@ -12,12 +13,12 @@ import (
 // registering and releasing other numbers is the numbers package's.
 type Numbers struct {
 	store  *db.Store
-	trunks *Trunks
+	trunks *trunk.Service
 }
 
 // NewBYOC returns the BYOC number service; trunks names, reconciles and
 // refreshes the numbers' trunks.
-func NewBYOC(store *db.Store, trunks *Trunks) *Numbers {
+func NewBYOC(store *db.Store, trunks *trunk.Service) *Numbers {
 	return &Numbers{store: store, trunks: trunks}
 }
 

@@ -86,7 +86,7 @@ type CallsOptions struct {
 	// Vonage (nil: such calls are refused with ErrNotSIPNumber).
 	Hosted HostedDialer
 	// TrunkACL, when set, tells what a trunk without allowed_addresses
-	// allows (the addresses its hosts resolved to: TrunkSync.ResolvedACL),
+	// allows (the addresses its hosts resolved to: trunk.Sync.ResolvedACL),
 	// so inbound routing sees every trunk whose ACL list holds a caller's
 	// address. Unset: the IP literals among its gateway and proxy only.
 	TrunkACL func(*db.SIPTrunk) []netip.Prefix

@@ -11,6 +11,7 @@ import (
 	"github.com/nyaruka/phonenumbers"
 	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // Refusal is why an inbound call is not answered, with the SIP answer the
@@ -98,7 +99,7 @@ func (r *Router) allows(t *db.SIPTrunk, ip netip.Addr) bool {
 		implicit = r.implicitACL(t)
 	} else {
 		for _, hp := range []string{t.Gateway, t.Proxy} {
-			if a, err := netip.ParseAddr(hostOf(hp)); err == nil {
+			if a, err := netip.ParseAddr(trunk.HostOf(hp)); err == nil {
 				implicit = append(implicit, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // Default bounds of a trunk's allowed_addresses: nothing broader than a /16
@@ -80,41 +81,16 @@ func ParseACLPolicy(maxPrefix, shared string) (ACLPolicy, error) {
 	return p, nil
 }
 
-// parseACLEntry reads one allowed_addresses entry: a CIDR or a bare address
-// (→ /32 or /128). Nothing is ever rewritten: host bits (10.0.0.1/24,
-// 1.2.3.4/0) are refused, so are zones, IPv4-mapped IPv6 and prefixes
-// broader than the policy's bound.
+// parseACLEntry reads one allowed_addresses entry under the policy's
+// bounds (trunk.ParseACLEntry).
 func (p ACLPolicy) parseACLEntry(v string) (netip.Prefix, error) {
-	const field = "allowed_addresses"
-	v = strings.TrimSpace(v)
-	var pf netip.Prefix
-	if strings.Contains(v, "/") {
-		var err error
-		if pf, err = netip.ParsePrefix(v); err != nil {
-			return pf, invalid(field, "%s: %q is not an IP address or CIDR (e.g. 203.0.113.0/24)", field, v)
-		}
-		if pf != pf.Masked() {
-			return pf, invalid(field, "%s: %q has host bits set: write the network %s or the single address %s",
-				field, v, pf.Masked(), netip.PrefixFrom(pf.Addr(), pf.Addr().BitLen()))
-		}
-	} else {
-		a, err := netip.ParseAddr(v)
-		if err != nil || a.Zone() != "" {
-			return pf, invalid(field, "%s: %q is not an IP address or CIDR (e.g. 203.0.113.0/24)", field, v)
-		}
-		pf = netip.PrefixFrom(a, a.BitLen())
-	}
-	if pf.Addr().Is4In6() {
-		return pf, invalid(field, "%s: write %q as an IPv4 address or CIDR", field, v)
-	}
-	bound := p.MaxPrefixV4
-	if pf.Addr().Is6() {
-		bound = p.MaxPrefixV6
-	}
-	if pf.Bits() < bound {
-		return pf, invalid(field, "%s: %s is broader than /%d, the broadest range this platform accepts (its operator can change MAX_ACL_PREFIX)", field, pf, bound)
-	}
-	return pf, nil
+	pf, err := trunk.ParseACLEntry(v, p.Limits())
+	return pf, apiField(err)
+}
+
+// Limits are the policy's bounds on one allowed_addresses entry.
+func (p ACLPolicy) Limits() trunk.ACLLimits {
+	return trunk.ACLLimits{MaxPrefixV4: p.MaxPrefixV4, MaxPrefixV6: p.MaxPrefixV6}
 }
 
 // sharedCarrier reports whether every address of pf is shared carrier space.

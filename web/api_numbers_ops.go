@@ -12,6 +12,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 func validNumberProvider(field, p string, allowBYO bool) error {
@@ -320,7 +321,7 @@ func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, 
 		if err := checkToken("terminationUri", *in.TerminationURI, 255); err != nil {
 			return out, err
 		}
-		hp, _, err := controller.ParseTerminationURI(*in.TerminationURI)
+		hp, _, err := trunk.ParseTerminationURI(*in.TerminationURI)
 		if err != nil {
 			return out, invalid("terminationUri", "%s", err.Error())
 		}

@@ -7,14 +7,14 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // The organization-level SIP settings (Burki's "Organization-Level
 // Configuration") are the organization's default trunk: PUT
 // /api/v1/organizations/{id} writes that trunk and GET reads it back, as
-// /api/v1/sip-trunks does (see controller/trunks_default.go).
+// /api/v1/sip-trunks does (see trunk/default.go).
 
 // orgParam is the caller's organization when {id} names it; any other id
 // is 404, like every resource of another organization.
@@ -57,8 +57,8 @@ func oneOf(a, b *string, fieldB, fieldA string) (*string, error) {
 // nil when none was sent. The first settings of an organization without a
 // trunk of its own must name sip_gateway, unless the organization had
 // stored some before they became a trunk (they are carried over).
-func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*controller.OrgTrunkSettings, error) {
-	var out controller.OrgTrunkSettings
+func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*trunk.OrgSettings, error) {
+	var out trunk.OrgSettings
 	var authUser, authPass, authType *string
 	if cfg := in.SIPTrunkConfig; cfg != nil {
 		out.Domain, out.Inbound = cfg.SIPDomain, cfg.InboundEnabled
@@ -115,7 +115,7 @@ func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec d
 		return nil, err
 	}
 	out.Gateway = in.SIPGateway
-	if out == (controller.OrgTrunkSettings{}) {
+	if out == (trunk.OrgSettings{}) {
 		return nil, nil
 	}
 	cur, err := s.store.DefaultTrunk(ctx, o.ID)
@@ -127,7 +127,7 @@ func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec d
 	}
 	st := o.Settings
 	if cur != nil || st.SIPGateway == "" {
-		return nil, invalid("sip_gateway", "%s", controller.ErrGatewayRequired.Error())
+		return nil, invalid("sip_gateway", "%s", trunk.ErrGatewayRequired.Error())
 	}
 	// Settings stored before they made a trunk: the fields not sent come from them.
 	legacy := func(v *string, old string) *string {

@@ -6,12 +6,12 @@ import (
 	"net/http"
 	"net/netip"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 type syncStatusView struct {
@@ -123,172 +123,23 @@ func nonNil(l []string) []string {
 	return l
 }
 
-// applyTrunk merges the fields sent into t and validates the result. It
-// returns the new password when one was sent.
+// applyTrunk merges the fields sent into t under the trunk rules
+// (trunk.Apply). It returns the new password when one was sent.
 func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy) (newPassword *string, err error) {
-	if in.Name != nil {
-		if strings.TrimSpace(*in.Name) == "" {
-			return nil, invalid("name", "name must not be empty")
-		}
-		if err := setText(&t.Name, in.Name, "name", 100); err != nil {
-			return nil, err
-		}
+	pw, err := trunk.Apply(t, in.settings(), passwordSet, trunk.Rules{ACL: acl.Limits(), ReferTemplate: controller.CheckReferTemplate})
+	return pw, apiField(err)
+}
+
+// settings are the fields sent, under the trunk rules' names.
+func (in *trunkInput) settings() *trunk.Settings {
+	return &trunk.Settings{
+		Name: in.Name, Gateway: in.Gateway, Username: in.Username, Password: in.Password, Priority: in.Priority,
+		Enabled: in.Enabled, Register: in.Register, Realm: in.Realm, Proxy: in.Proxy, Transport: in.Transport,
+		FromUser: in.FromUser, FromDomain: in.FromDomain, CallerIDInFrom: in.CallerIDInFrom,
+		ExpireSeconds: in.ExpireSeconds, RetrySeconds: in.RetrySeconds, PingSeconds: in.PingSeconds,
+		AllowedAddresses: in.AllowedAddresses, Codecs: in.Codecs, Provider: in.Provider, InboundEnabled: in.InboundEnabled,
+		TransferMode: in.TransferMode, ReferToTemplate: in.ReferToTemplate, RingTimeout: in.RingTimeout,
 	}
-	if t.Name == "" {
-		return nil, invalid("name", "name is required")
-	}
-	if in.Gateway != nil {
-		t.Gateway = strings.TrimSpace(*in.Gateway)
-	}
-	if err := checkHostPort("gateway", t.Gateway, true); err != nil {
-		return nil, err
-	}
-	for _, f := range []struct {
-		dst   *string
-		src   *string
-		field string
-	}{{&t.Username, in.Username, "username"}, {&t.FromUser, in.FromUser, "from_user"}} {
-		if f.src != nil {
-			if err := checkToken(f.field, *f.src, 128); err != nil {
-				return nil, err
-			}
-			*f.dst = *f.src
-		}
-	}
-	if in.Password != nil {
-		if err := checkToken("password", *in.Password, 128); err != nil {
-			return nil, err
-		}
-		newPassword = in.Password
-		passwordSet = *in.Password != ""
-	}
-	if in.Priority != nil {
-		if *in.Priority < 0 || *in.Priority > 1_000_000 {
-			return nil, invalid("priority", "priority must be ≥ 0 (lower is tried first)")
-		}
-		t.Priority = *in.Priority
-	}
-	if in.Enabled != nil {
-		t.Enabled = *in.Enabled
-	}
-	if in.Register != nil {
-		t.Register = *in.Register
-	}
-	if in.Realm != nil {
-		t.Realm = strings.TrimSpace(*in.Realm)
-	}
-	if err := checkHostPort("realm", t.Realm, false); err != nil {
-		return nil, err
-	}
-	if in.Proxy != nil {
-		t.Proxy = strings.TrimSpace(*in.Proxy)
-	}
-	if err := checkHostPort("proxy", t.Proxy, false); err != nil {
-		return nil, err
-	}
-	if in.FromDomain != nil {
-		t.FromDomain = strings.TrimSpace(*in.FromDomain)
-	}
-	if err := checkHostPort("from_domain", t.FromDomain, false); err != nil {
-		return nil, err
-	}
-	if in.Transport != nil {
-		t.Transport = strings.ToLower(strings.TrimSpace(*in.Transport))
-	}
-	if t.Transport == "" {
-		t.Transport = "udp"
-	}
-	if t.Transport != "udp" && t.Transport != "tcp" && t.Transport != "tls" {
-		return nil, invalid("transport", "transport must be udp, tcp or tls")
-	}
-	if in.CallerIDInFrom != nil {
-		t.CallerIDInFrom = *in.CallerIDInFrom
-	}
-	for _, f := range []struct {
-		dst   *int
-		src   *int
-		field string
-		max   int
-	}{{&t.ExpireSeconds, in.ExpireSeconds, "expire_seconds", 86400}, {&t.RetrySeconds, in.RetrySeconds, "retry_seconds", 86400}, {&t.PingSeconds, in.PingSeconds, "ping_seconds", 3600}} {
-		if f.src != nil {
-			if *f.src < 0 || *f.src > f.max {
-				return nil, invalid(f.field, "%s must be from 0 (FreeSWITCH default) to %d", f.field, f.max)
-			}
-			*f.dst = *f.src
-		}
-	}
-	if in.AllowedAddresses != nil {
-		seen := map[string]bool{}
-		out := db.StringList{}
-		for _, a := range *in.AllowedAddresses {
-			if err := checkText("allowed_addresses", a, 64); err != nil {
-				return nil, err
-			}
-			pf, err := acl.parseACLEntry(a)
-			if err != nil {
-				return nil, err
-			}
-			if n := pf.String(); !seen[n] {
-				seen[n] = true
-				out = append(out, n)
-			}
-		}
-		if len(out) > 256 {
-			return nil, invalid("allowed_addresses", "allowed_addresses holds at most 256 entries")
-		}
-		t.AllowedAddresses = out
-	}
-	if in.Codecs != nil {
-		out, err := checkCodecs(*in.Codecs)
-		if err != nil {
-			return nil, err
-		}
-		t.Codecs = out
-	}
-	if in.InboundEnabled != nil {
-		t.InboundDisabled = !*in.InboundEnabled
-	}
-	if err := setText(&t.Provider, in.Provider, "provider", 64); err != nil {
-		return nil, err
-	}
-	if in.TransferMode != nil {
-		if *in.TransferMode != "bridge" && *in.TransferMode != "refer" {
-			return nil, invalid("transfer_mode", "transfer_mode must be bridge or refer")
-		}
-		t.TransferMode = *in.TransferMode
-	}
-	if t.TransferMode == "" {
-		t.TransferMode = "bridge"
-	}
-	if in.ReferToTemplate != nil {
-		v := strings.TrimSpace(*in.ReferToTemplate)
-		if v != "" {
-			if err := controller.CheckReferTemplate(v); err != nil {
-				return nil, invalid("refer_to_template", "%s", err.Error())
-			}
-		}
-		t.ReferToTemplate = v
-	}
-	if in.RingTimeout != nil {
-		if *in.RingTimeout < 5 || *in.RingTimeout > 120 {
-			return nil, invalid("ring_timeout_seconds", "ring_timeout_seconds must be from 5 to 120")
-		}
-		t.RingTimeoutSeconds = *in.RingTimeout
-	}
-	if t.TransferMode == "refer" && t.ReferToTemplate == "" {
-		return nil, invalid("refer_to_template", "transfer_mode=refer needs a refer_to_template such as tel:{e164} or sip:{e164}@pbx.example.com")
-	}
-	if !t.Register && len(t.AllowedAddresses) == 0 {
-		return nil, invalid("allowed_addresses", "an IP-auth trunk (register=false) needs at least one allowed address")
-	}
-	if t.Register && (t.Username == "" || !passwordSet) {
-		field := "username"
-		if t.Username != "" {
-			field = "password"
-		}
-		return nil, invalid(field, "a registration trunk (register=true) needs a username and a password")
-	}
-	return newPassword, nil
 }
 
 // checkTrunkAddresses checks the hosts FreeSWITCH will send SIP to (and

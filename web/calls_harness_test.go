@@ -22,6 +22,7 @@ import (
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/trunk"
 	"gorm.io/gorm"
 )
 
@@ -89,7 +90,7 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*controller.Call
 		// Gateways reach the simulator when a test loads them (loadTrunks),
 		// not whenever the reconcile loop gets to them.
 		ManualSync:  true,
-		SyncOptions: func(o *controller.SyncOptions) { o.AddressPolicy = loopbackPolicy() },
+		SyncOptions: func(o *trunk.SyncOptions) { o.AddressPolicy = loopbackPolicy() },
 		CallsOptions: func(co *controller.CallsOptions) {
 			// Quick leg timeouts for call control; the API shows the
 			// platform default (30 s) as the unset ring time.

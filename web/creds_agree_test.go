@@ -20,6 +20,7 @@ import (
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 	"github.com/sipbridge/sipbridge/sms"
+	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
 	"gorm.io/gorm"
 )
@@ -69,7 +70,7 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	envTW := ce.accounts[creds.LevelEnvironment]
 	envCreds := provider.Credentials{Twilio: &provider.TwilioCreds{AccountSID: envTW.AccountSID, AuthToken: envTW.AuthToken}}
 	pc := provider.Config{TwilioBaseURL: front.URL, Retry: provider.RetryPolicy{MaxAttempts: 1}}
-	trunks := controller.NewTrunks(store, log)
+	trunks := trunk.New(store, log)
 	nums := numbers.New(store, trunks, numbers.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
 	hosted := controller.NewHosted(store, controller.HostedOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second, AddressPolicy: loopbackPolicy()})

@@ -13,6 +13,7 @@ import (
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/sms"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // errorRow is the API's answer to one domain error: its status, its machine
@@ -53,12 +54,12 @@ var errorTable = []errorRow{
 	{err: numbers.ErrAssistantNotFound, status: http.StatusNotFound, code: codeNotFound, field: "assistant_id", msg: "assistant not found"},
 	{err: numbers.ErrTrunkNotFound, status: http.StatusNotFound, code: codeNotFound, field: "sip_trunk_id", msg: "SIP trunk not found"},
 	{err: numbers.ErrNumberNotFound, status: http.StatusNotFound, code: codeNotFound, field: "phone_number", msg: "phone number not found"},
-	{err: controller.ErrNoTrunk, status: http.StatusBadRequest, code: codeInvalid, field: "sip_trunk_id"},
+	{err: trunk.ErrNoTrunk, status: http.StatusBadRequest, code: codeInvalid, field: "sip_trunk_id"},
 	{err: numbers.ErrProviderMismatch, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
 	{err: numbers.ErrVoiceOnly, status: http.StatusBadRequest, code: codeInvalid, field: "provider"},
-	{err: controller.ErrBadTerminationURI, status: http.StatusBadRequest, code: codeInvalid, field: "terminationUri"},
+	{err: trunk.ErrBadTerminationURI, status: http.StatusBadRequest, code: codeInvalid, field: "terminationUri"},
 	{err: numbers.ErrNoPublicURL, status: http.StatusServiceUnavailable, code: "not_configured"},
-	{err: controller.ErrGatewayRequired, status: http.StatusBadRequest, code: codeInvalid, field: "sip_gateway"},
+	{err: trunk.ErrGatewayRequired, status: http.StatusBadRequest, code: codeInvalid, field: "sip_gateway"},
 
 	// Placing a call.
 	{err: controller.ErrNoAssistant, status: http.StatusNotFound, code: codeNotFound, field: "assistant_id"},

@@ -12,6 +12,7 @@ import (
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/sms"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // TestErrorTablePinned pins every row of the error table: the domain error,
@@ -28,12 +29,12 @@ func TestErrorTablePinned(t *testing.T) {
 		{numbers.ErrAssistantNotFound, 404, "not_found", "assistant_id"},
 		{numbers.ErrTrunkNotFound, 404, "not_found", "sip_trunk_id"},
 		{numbers.ErrNumberNotFound, 404, "not_found", "phone_number"},
-		{controller.ErrNoTrunk, 400, "validation_failed", "sip_trunk_id"},
+		{trunk.ErrNoTrunk, 400, "validation_failed", "sip_trunk_id"},
 		{numbers.ErrProviderMismatch, 400, "validation_failed", "provider"},
 		{numbers.ErrVoiceOnly, 400, "validation_failed", "provider"},
-		{controller.ErrBadTerminationURI, 400, "validation_failed", "terminationUri"},
+		{trunk.ErrBadTerminationURI, 400, "validation_failed", "terminationUri"},
 		{numbers.ErrNoPublicURL, 503, "not_configured", ""},
-		{controller.ErrGatewayRequired, 400, "validation_failed", "sip_gateway"},
+		{trunk.ErrGatewayRequired, 400, "validation_failed", "sip_gateway"},
 		{controller.ErrNoAssistant, 404, "not_found", "assistant_id"},
 		{controller.ErrTooManyCalls, 429, "limit_exceeded", ""},
 		{controller.ErrCallRateExceeded, 429, "limit_exceeded", ""},

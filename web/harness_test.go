@@ -16,12 +16,12 @@ import (
 	"testing"
 
 	"github.com/sipbridge/sipbridge/app"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
 	"gorm.io/gorm"
 )
@@ -117,7 +117,7 @@ func eachEnv(t *testing.T, f func(t *testing.T, e *env)) {
 }
 
 // eachEnvWithTrunk is eachEnv with an environment-level SIP trunk (SIP_GATEWAY…).
-func eachEnvWithTrunk(t *testing.T, envTrunk controller.EnvTrunk, f func(t *testing.T, e *env)) {
+func eachEnvWithTrunk(t *testing.T, envTrunk trunk.Env, f func(t *testing.T, e *env)) {
 	t.Helper()
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { f(t, newEnvOn(t, defaultPolicy(), g, envTrunk)) })
 }
@@ -135,7 +135,7 @@ func newApp(t *testing.T, cfg app.Config) *app.App {
 }
 
 // newEnvOn is the API on the database g (with at most one environment-level SIP trunk).
-func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...controller.EnvTrunk) *env {
+func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...trunk.Env) *env {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // burkiOrgSIP is Burki's organization-level SIP configuration, as documented.
@@ -179,7 +179,7 @@ func TestOrganizationSIPSettingsStoredBefore(t *testing.T) {
 // trunk registers a byo-sip-trunk number on its own copy of the
 // environment's trunk; two organizations never share one.
 func TestEnvironmentSIPTrunk(t *testing.T) {
-	eachEnvWithTrunk(t, controller.EnvTrunk{Gateway: "sip.zadarma.com", Username: "15551234567", Password: "env-secret"}, func(t *testing.T, e *env) {
+	eachEnvWithTrunk(t, trunk.Env{Gateway: "sip.zadarma.com", Username: "15551234567", Password: "env-secret"}, func(t *testing.T, e *env) {
 		e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+15551234567", "provider": "byo-sip-trunk"}, 200)
 		e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyA, map[string]any{"phone_number": "+15551234568", "provider": "byo-sip-trunk"}, 200)
 		e.mustDo("POST", "/api/v1/phone-numbers/purchase", e.keyB, map[string]any{"phone_number": "+15551234569", "provider": "byo-sip-trunk"}, 200)

@@ -21,6 +21,7 @@ import (
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/sms"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // TrunkService is what the API needs from the trunk reconciler.
@@ -32,7 +33,7 @@ type TrunkService interface {
 	Changed(orgID int64)
 	// SetOrgTrunk writes the organization's default trunk from its
 	// organization-level SIP settings (nil: it has none).
-	SetOrgTrunk(ctx context.Context, orgID int64, in controller.OrgTrunkSettings) (*db.SIPTrunk, error)
+	SetOrgTrunk(ctx context.Context, orgID int64, in trunk.OrgSettings) (*db.SIPTrunk, error)
 }
 
 // ReadyCheck is one dependency /readyz reports on.

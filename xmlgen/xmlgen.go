@@ -52,6 +52,14 @@ func ValidGatewayName(name string) bool { return len(name) <= 64 && validName.Ma
 
 const maxSlug = 40
 
+// ourName matches the names GatewayName makes (o<org id>_…).
+var ourName = regexp.MustCompile(`^o[0-9]+_[A-Za-z0-9_.\-]+$`)
+
+// IsOurGateway reports whether a gateway name is one GatewayName makes:
+// sipbridge's, as opposed to a gateway an operator configured by hand.
+// The reconciler removes only these, and records live state only for these.
+func IsOurGateway(name string) bool { return ourName.MatchString(name) }
+
 // GatewayName returns a gateway name for a trunk of orgID that reads well in
 // fs_cli — "o12_zadarma_main" for organization 12's "Zadarma Main" — and that
 // taken does not report as used (_2, _3, … are appended). The ACL list of

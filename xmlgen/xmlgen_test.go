@@ -83,6 +83,21 @@ func TestGatewayNames(t *testing.T) {
 	}
 }
 
+// TestIsOurGateway: every name GatewayName makes is recognised as ours;
+// an operator's gateways (even one starting with "o" and holding "_") are not.
+func TestIsOurGateway(t *testing.T) {
+	for _, in := range []string{"Zadarma Main", "", "!!!", "BYOC +15551234567", strings.Repeat("b", 99)} {
+		if name := GatewayName(7, in, nil); !IsOurGateway(name) {
+			t.Errorf("IsOurGateway(%q) = false for a name GatewayName made", name)
+		}
+	}
+	for _, name := range []string{"office_pbx", "o_12", "oX_main", "o12", "carrier", "o12_a b", ""} {
+		if IsOurGateway(name) {
+			t.Errorf("IsOurGateway(%q) = true for a name GatewayName never makes", name)
+		}
+	}
+}
+
 func TestRefusals(t *testing.T) {
 	base := Trunk{ID: "x", GatewayName: "o1_a", Gateway: "h.example"}
 	for name, mutate := range map[string]func(*Trunk){

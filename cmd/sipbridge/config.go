@@ -16,6 +16,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
 )
 
@@ -176,7 +177,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	c.VonageSignatureSecret = get("VONAGE_SIGNATURE_SECRET", "")
 	var errs []error
 	var err error
-	if _, _, err := controller.ParseTerminationURI(c.SIPGateway); c.SIPGateway != "" && (err != nil || strings.ContainsAny(c.SIPGateway, ";@")) {
+	if _, _, err := trunk.ParseTerminationURI(c.SIPGateway); c.SIPGateway != "" && (err != nil || strings.ContainsAny(c.SIPGateway, ";@")) {
 		errs = append(errs, errors.New("SIP_GATEWAY must be host[:port] of the carrier, e.g. sip.zadarma.com"))
 	}
 	if strings.ContainsAny(c.SIPUsername+c.SIPPassword, "\r\n") {
@@ -345,7 +346,7 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 			GenDir: c.FSGenDir, Profile: c.FSProfile},
 		PublicBaseURL: c.PublicBaseURL, StreamWSBase: c.StreamWSBase, RecordingsDir: c.RecordingsDir, PlaybackDir: playbackDir,
 		Provider: c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,
-		EnvTrunk:      controller.EnvTrunk{Gateway: c.SIPGateway, Username: c.SIPUsername, Password: c.SIPPassword},
+		EnvTrunk:      trunk.Env{Gateway: c.SIPGateway, Username: c.SIPUsername, Password: c.SIPPassword},
 		AddressPolicy: c.AddressPolicy(log.With("component", "address_policy")),
 		ACL:           &c.ACL, CallDefaults: c.CallDefaults, LegTimeout: c.LegTimeout,
 		SyncInterval: c.SyncInterval, DrainTimeout: c.DrainTimeout,

@@ -12,9 +12,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/trunk"
+	"github.com/sipbridge/sipbridge/xmlgen"
 )
 
 var passwordParam = regexp.MustCompile(`(<param name="password" value=")[^"]*(")`)
@@ -41,7 +42,7 @@ func renderCmd(ctx context.Context, cfg *Config, log *slog.Logger, args []string
 	if err != nil {
 		return err
 	}
-	ts := controller.NewTrunkSync(store, nil, controller.SyncOptions{GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, AddressPolicy: cfg.AddressPolicy(log), Log: log})
+	ts := trunk.NewSync(store, nil, trunk.SyncOptions{GenDir: cfg.FSGenDir, Profile: cfg.FSProfile, AddressPolicy: cfg.AddressPolicy(log), Log: log})
 	files, notes, err := ts.Render(ctx, trunks)
 	if err != nil {
 		return err
@@ -113,11 +114,11 @@ func diagReport(ctx context.Context, store *db.Store, sw apiCaller, profile stri
 	if err != nil {
 		return err
 	}
-	live, err := controller.ParseXMLStatus(reply)
+	live, err := trunk.ParseXMLStatus(reply)
 	if err != nil {
 		return err
 	}
-	inFS := map[string]controller.GatewayStatus{}
+	inFS := map[string]trunk.GatewayStatus{}
 	for _, g := range live {
 		if g.Profile == "" || g.Profile == profile {
 			inFS[g.Name] = g
@@ -152,7 +153,7 @@ func diagReport(ctx context.Context, store *db.Store, sw apiCaller, profile stri
 		if !known[name] {
 			g := inFS[name]
 			note := "not sipbridge's"
-			if strings.HasPrefix(name, "o") && strings.Contains(name, "_") {
+			if xmlgen.IsOurGateway(name) {
 				note, drift = "no trunk in the database", drift+1
 			}
 			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\t%s\t-\t%s\n", name, dash(g.State), dash(g.Status), note)
@@ -178,7 +179,7 @@ func firstLines(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-func sortedNames(m map[string]controller.GatewayStatus) []string {
+func sortedNames(m map[string]trunk.GatewayStatus) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 func TestRenderAndDiag(t *testing.T) {
@@ -69,7 +69,7 @@ func TestRenderAndDiag(t *testing.T) {
 	cli.Start(ctx)
 	defer cli.Close()
 	cli.WaitConnected(ctx)
-	if _, err := controller.NewTrunkSync(store, cli, controller.SyncOptions{GenDir: cfg.FSGenDir}).Pass(ctx); err != nil {
+	if _, err := trunk.NewSync(store, cli, trunk.SyncOptions{GenDir: cfg.FSGenDir}).Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
 	mk("Second", "o1_second", true)

@@ -1,4 +1,4 @@
-package controller_test
+package trunk_test
 
 import (
 	"context"
@@ -6,15 +6,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // benchSync loads n IP-auth trunks and applies them once.
-func benchSync(b *testing.B, n int) (*controller.TrunkSync, *db.Store, *fstest.Switch, []db.SIPTrunk) {
+func benchSync(b *testing.B, n int) (*trunk.Sync, *db.Store, *fstest.Switch, []db.SIPTrunk) {
 	ctx := context.Background()
 	store := db.NewStore(dbtest.Postgres(b), dbtest.Keyring(b), nil)
 	org, _, _ := store.EnsureOrg(ctx, "bench")
@@ -39,10 +39,10 @@ func benchSync(b *testing.B, n int) (*controller.TrunkSync, *db.Store, *fstest.S
 	}
 	b.Cleanup(func() { sw.Close() })
 	cmd := esl.New(sw.Addr(), "ClueCon")
-	ev := esl.New(sw.Addr(), "ClueCon", esl.WithEvents(controller.GatewayEventSubclasses...))
-	s := controller.NewTrunkSync(store, cmd, controller.SyncOptions{GenDir: sw.Options().GenDir, DeleteTimeout: 10 * time.Second})
+	ev := esl.New(sw.Addr(), "ClueCon", esl.WithEvents(trunk.GatewayEventSubclasses...))
+	s := trunk.NewSync(store, cmd, trunk.SyncOptions{GenDir: sw.Options().GenDir, DeleteTimeout: 10 * time.Second})
 	ev.OnEvent(func(e *esl.Event) {
-		if ge, ok := controller.GatewayEventFrom(e); ok {
+		if ge, ok := trunk.GatewayEventFrom(e); ok {
 			s.HandleGatewayEvent(ctx, ge)
 		}
 	})

@@ -1,4 +1,4 @@
-package controller
+package trunk
 
 import (
 	"context"
@@ -26,27 +26,30 @@ import (
 //     another. The environment owns the settings: the copies follow it at
 //     start-up and cannot be edited through the API.
 
+// ErrNoTrunk: a byo-sip-trunk number needs a trunk and the organization has none.
+var ErrNoTrunk = errors.New("the organization has no SIP trunk to put the number on")
+
 // ErrGatewayRequired: the organization has no SIP trunk of its own yet, so
 // its first organization-level SIP settings must name the gateway.
 var ErrGatewayRequired = errors.New("sip_gateway is required: the organization has no SIP trunk of its own yet")
 
-// EnvTrunk is the environment-level SIP trunk (SIP_GATEWAY, SIP_USERNAME,
+// Env is the environment-level SIP trunk (SIP_GATEWAY, SIP_USERNAME,
 // SIP_PASSWORD); a zero Gateway means none.
-type EnvTrunk struct {
+type Env struct {
 	Gateway  string
 	Username string
 	Password string
 }
 
 // WithEnvironment sets the environment-level SIP trunk; call before serving.
-func (t *Trunks) WithEnvironment(env EnvTrunk) *Trunks {
+func (t *Service) WithEnvironment(env Env) *Service {
 	t.env = env
 	return t
 }
 
-// OrgTrunkSettings are the organization-level SIP settings sent; nil
+// OrgSettings are the organization-level SIP settings sent; nil
 // fields are left as they are.
-type OrgTrunkSettings struct {
+type OrgSettings struct {
 	Gateway  *string // host[:port]; "" removes the organization's trunk
 	Username *string
 	Password *string
@@ -55,7 +58,7 @@ type OrgTrunkSettings struct {
 	Inbound  *bool   // false refuses the trunk's inbound calls (480)
 }
 
-func (s OrgTrunkSettings) empty() bool {
+func (s OrgSettings) empty() bool {
 	return s.Gateway == nil && s.Username == nil && s.Password == nil && s.Domain == nil && s.Register == nil && s.Inbound == nil
 }
 
@@ -64,7 +67,7 @@ func (s OrgTrunkSettings) empty() bool {
 // trunk the organization was using becomes the organization's own (same
 // id: its numbers stay on it), with none of the environment's credentials.
 // It returns the trunk, nil when there is none.
-func (t *Trunks) SetOrgTrunk(ctx context.Context, orgID int64, in OrgTrunkSettings) (*db.SIPTrunk, error) {
+func (t *Service) SetOrgTrunk(ctx context.Context, orgID int64, in OrgSettings) (*db.SIPTrunk, error) {
 	cur, err := t.store.DefaultTrunk(ctx, orgID)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return nil, err
@@ -147,7 +150,7 @@ func (t *Trunks) SetOrgTrunk(ctx context.Context, orgID int64, in OrgTrunkSettin
 
 // freeName is base, or base with a number, that none of the
 // organization's trunks is called.
-func (t *Trunks) freeName(ctx context.Context, orgID int64, base string) (string, error) {
+func (t *Service) freeName(ctx context.Context, orgID int64, base string) (string, error) {
 	name := base
 	for i := 2; ; i++ {
 		taken, err := t.store.TrunkNameTaken(ctx, orgID, name, "")
@@ -162,7 +165,7 @@ func (t *Trunks) freeName(ctx context.Context, orgID int64, base string) (string
 // named: the organization's default trunk, else its first by priority,
 // else (no trunk at all) its copy of the environment-level trunk, made on
 // first use. ErrNoTrunk when there is none of these.
-func (t *Trunks) DefaultFor(ctx context.Context, orgID int64) (*db.SIPTrunk, error) {
+func (t *Service) DefaultFor(ctx context.Context, orgID int64) (*db.SIPTrunk, error) {
 	if d, err := t.store.DefaultTrunk(ctx, orgID); err == nil {
 		return d, nil
 	} else if !errors.Is(err, db.ErrNotFound) {
@@ -199,7 +202,7 @@ func (t *Trunks) DefaultFor(ctx context.Context, orgID int64) (*db.SIPTrunk, err
 	return tr, nil
 }
 
-func (t *Trunks) applyEnv(tr *db.SIPTrunk) error {
+func (t *Service) applyEnv(tr *db.SIPTrunk) error {
 	tr.Gateway = strings.TrimSpace(t.env.Gateway)
 	tr.Username = strings.TrimSpace(t.env.Username)
 	tr.Register = tr.Username != ""
@@ -210,7 +213,7 @@ func (t *Trunks) applyEnv(tr *db.SIPTrunk) error {
 // environment-level trunk in line with SIP_GATEWAY, SIP_USERNAME and
 // SIP_PASSWORD (run at start-up); with no SIP_GATEWAY the copies are
 // disabled. It returns how many it changed.
-func (t *Trunks) ApplyEnvironment(ctx context.Context) (int, error) {
+func (t *Service) ApplyEnvironment(ctx context.Context) (int, error) {
 	trunks, err := t.store.EnvironmentTrunks(ctx)
 	if err != nil {
 		return 0, err

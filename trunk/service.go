@@ -1,7 +1,8 @@
-// Package controller holds the reconcilers and call control of sipbridge:
-// trunk sync to FreeSWITCH, inbound routing, outbound calls, transfers,
-// recordings and the cron jobs.
-package controller
+// Package trunk owns SIP trunks: the service the API, BYOC numbers and the
+// organization's default trunk go through (naming, change notification,
+// the environment-level trunk), and the reconciler that turns trunk
+// records into FreeSWITCH gateways and ACL lists (plan, apply, status).
+package trunk
 
 import (
 	"context"
@@ -11,27 +12,26 @@ import (
 	"github.com/sipbridge/sipbridge/xmlgen"
 )
 
-// Trunks is the trunk side of the controller the API talks to: it names
-// gateways and hears about trunk changes, which it hands to the reconciler.
-type Trunks struct {
+// Service is the trunk service the API talks to: it names gateways and hears about trunk changes, which it hands to the reconciler.
+type Service struct {
 	store   *db.Store
 	log     *slog.Logger
 	changed chan struct{}
-	sync    *TrunkSync // nil when no FreeSWITCH is attached
-	env     EnvTrunk   // the environment-level SIP trunk (WithEnvironment)
+	sync    *Sync // nil when no FreeSWITCH is attached
+	env     Env   // the environment-level SIP trunk (WithEnvironment)
 }
 
-// NewTrunks returns the trunk service.
-func NewTrunks(store *db.Store, log *slog.Logger) *Trunks {
+// New returns the trunk service.
+func New(store *db.Store, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Trunks{store: store, log: log, changed: make(chan struct{}, 1)}
+	return &Service{store: store, log: log, changed: make(chan struct{}, 1)}
 }
 
 // GatewayName picks a FreeSWITCH gateway name for a trunk of orgID that no
 // other trunk uses, readable in fs_cli: o12_zadarma_main.
-func (t *Trunks) GatewayName(ctx context.Context, orgID int64, trunkName, exceptID string) (string, error) {
+func (t *Service) GatewayName(ctx context.Context, orgID int64, trunkName, exceptID string) (string, error) {
 	var qerr error
 	taken := func(name string) bool {
 		if qerr != nil {
@@ -50,7 +50,7 @@ func (t *Trunks) GatewayName(ctx context.Context, orgID int64, trunkName, except
 
 // Changed records that an organization's trunks changed; the reconciler
 // picks it up (coalescing bursts of writes into one pass).
-func (t *Trunks) Changed(orgID int64) {
+func (t *Service) Changed(orgID int64) {
 	select {
 	case t.changed <- struct{}{}:
 	default: // a pass is already pending; it will read the latest state
@@ -59,16 +59,16 @@ func (t *Trunks) Changed(orgID int64) {
 }
 
 // ChangedC is signalled after trunk writes.
-func (t *Trunks) ChangedC() <-chan struct{} { return t.changed }
+func (t *Service) ChangedC() <-chan struct{} { return t.changed }
 
 // WithSync attaches the reconciler (for targeted refreshes); call before serving.
-func (t *Trunks) WithSync(s *TrunkSync) *Trunks {
+func (t *Service) WithSync(s *Sync) *Service {
 	t.sync = s
 	return t
 }
 
 // Refresh asks the reconciler to re-apply these gateways (killgw + rescan).
-func (t *Trunks) Refresh(gateways ...string) {
+func (t *Service) Refresh(gateways ...string) {
 	if t.sync != nil {
 		t.sync.Refresh(gateways...)
 	}

@@ -1,4 +1,4 @@
-package controller
+package trunk
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 // RunOptions configures the reconcile loop.
 type RunOptions struct {
-	// Changed is signalled after trunk writes (Trunks.ChangedC).
+	// Changed is signalled after trunk writes (Service.ChangedC).
 	Changed <-chan struct{}
 	// Debounce coalesces bursts of writes into one pass (default 200ms).
 	Debounce time.Duration
@@ -23,7 +23,7 @@ type RunOptions struct {
 // Run reconciles until ctx ends: after trunk writes (debounced), on every
 // Kick (ESL connect, POST /sip-trunks/sync), and on the cron tick. A failed
 // pass is retried with backoff.
-func (s *TrunkSync) Run(ctx context.Context, o RunOptions) error {
+func (s *Sync) Run(ctx context.Context, o RunOptions) error {
 	if o.Debounce == 0 {
 		o.Debounce = 200 * time.Millisecond
 	}
@@ -94,14 +94,14 @@ func (s *TrunkSync) Run(ctx context.Context, o RunOptions) error {
 }
 
 // Kick asks the loop for a pass now.
-func (s *TrunkSync) Kick() {
+func (s *Sync) Kick() {
 	select {
 	case s.kickCh() <- struct{}{}:
 	default:
 	}
 }
 
-func (s *TrunkSync) kickCh() chan struct{} {
+func (s *Sync) kickCh() chan struct{} {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.kick == nil {
@@ -110,4 +110,4 @@ func (s *TrunkSync) kickCh() chan struct{} {
 	return s.kick
 }
 
-func (s *TrunkSync) kickC() <-chan struct{} { return s.kickCh() }
+func (s *Sync) kickC() <-chan struct{} { return s.kickCh() }

@@ -1,10 +1,14 @@
-package web
+package trunk
 
 import (
+	"regexp"
 	"strings"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/field"
 )
+
+var codecRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.@_\-]{0,31}$`)
 
 // maxCodecs bounds a trunk's codec list (it becomes absolute_codec_string).
 const maxCodecs = 16
@@ -38,26 +42,26 @@ var knownCodecs = func() map[string]bool {
 // no entry twice (compared without case). The entries are kept as sent.
 func checkCodecs(in []string) (db.StringList, error) {
 	if len(in) > maxCodecs {
-		return nil, invalid("codecs", "codecs holds at most %d entries", maxCodecs)
+		return nil, field.Invalid("codecs", "codecs holds at most %d entries", maxCodecs)
 	}
 	out := db.StringList{}
 	seen := map[string]bool{}
 	for _, c := range in {
 		if !codecRE.MatchString(c) {
-			return nil, invalid("codecs", "codecs: %q is not a codec name such as PCMU, PCMA, G722 or opus", c)
+			return nil, field.Invalid("codecs", "codecs: %q is not a codec name such as PCMU, PCMA, G722 or opus", c)
 		}
 		parts := strings.Split(c, "@")
 		if !knownCodecs[strings.ToUpper(parts[0])] {
-			return nil, invalid("codecs", "codecs: %q is not a codec FreeSWITCH knows (e.g. PCMU, PCMA, G722, OPUS, G729)", parts[0])
+			return nil, field.Invalid("codecs", "codecs: %q is not a codec FreeSWITCH knows (e.g. PCMU, PCMA, G722, OPUS, G729)", parts[0])
 		}
 		for _, p := range parts[1:] {
 			if !codecParam(p) {
-				return nil, invalid("codecs", "codecs: %q has an invalid parameter %q (e.g. 8000h, 20i, 1c)", c, "@"+p)
+				return nil, field.Invalid("codecs", "codecs: %q has an invalid parameter %q (e.g. 8000h, 20i, 1c)", c, "@"+p)
 			}
 		}
 		k := strings.ToUpper(c)
 		if seen[k] {
-			return nil, invalid("codecs", "codecs: %q is listed twice", c)
+			return nil, field.Invalid("codecs", "codecs: %q is listed twice", c)
 		}
 		seen[k] = true
 		out = append(out, c)

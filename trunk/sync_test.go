@@ -1,4 +1,4 @@
-package controller_test
+package trunk_test
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/trunk"
 	"gorm.io/gorm"
 )
 
@@ -26,8 +26,8 @@ type syncEnv struct {
 	ctx    context.Context
 	store  *db.Store
 	sw     *fstest.Switch
-	sync   *controller.TrunkSync
-	trunks *controller.Trunks
+	sync   *trunk.Sync
+	trunks *trunk.Service
 	gen    string
 	org    int64
 	cmd    *esl.Client
@@ -53,8 +53,8 @@ func newSyncEnv(t *testing.T, g *gorm.DB) *syncEnv {
 	resync := esl.WithOnConnect(func(context.Context) { e.sync.Connected(); e.sync.Kick() })
 	fast := esl.WithBackoff(20*time.Millisecond, 200*time.Millisecond)
 	e.cmd = esl.New(sw.Addr(), "ClueCon", resync, fast)
-	ev := esl.New(sw.Addr(), "ClueCon", resync, fast, esl.WithEvents(controller.GatewayEventSubclasses...))
-	e.sync = controller.NewTrunkSync(store, e.cmd, controller.SyncOptions{
+	ev := esl.New(sw.Addr(), "ClueCon", resync, fast, esl.WithEvents(trunk.GatewayEventSubclasses...))
+	e.sync = trunk.NewSync(store, e.cmd, trunk.SyncOptions{
 		GenDir: gen, Profile: "external", DeleteTimeout: 5 * time.Second,
 		Resolver: func(ctx context.Context, host string) ([]netip.Addr, error) {
 			if host == "sip.carrier.example" {
@@ -64,19 +64,25 @@ func newSyncEnv(t *testing.T, g *gorm.DB) *syncEnv {
 		},
 	})
 	ev.OnEvent(func(ev *esl.Event) {
-		if ge, ok := controller.GatewayEventFrom(ev); ok {
+		if ge, ok := trunk.GatewayEventFrom(ev); ok {
 			e.sync.HandleGatewayEvent(ctx, ge)
 		}
 	})
-	e.trunks = controller.NewTrunks(store, nil).WithSync(e.sync)
+	e.trunks = trunk.New(store, nil).WithSync(e.sync)
 	for _, c := range []*esl.Client{e.cmd, ev} {
 		if err := c.Start(ctx); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
 	}
-	go e.sync.Run(ctx, controller.RunOptions{Changed: e.trunks.ChangedC(), Debounce: 20 * time.Millisecond, Every: time.Hour,
-		Ready: func() bool { return e.cmd.Connected() && ev.Connected() }})
+	// The loop ends (and stops writing under gen) before gen is removed.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		e.sync.Run(ctx, trunk.RunOptions{Changed: e.trunks.ChangedC(), Debounce: 20 * time.Millisecond, Every: time.Hour,
+			Ready: func() bool { return e.cmd.Connected() && ev.Connected() }})
+	}()
+	t.Cleanup(func() { cancel(); <-done })
 	org, _, err := store.EnsureOrg(ctx, "acme")
 	if err != nil {
 		t.Fatal(err)

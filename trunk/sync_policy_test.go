@@ -1,4 +1,4 @@
-package controller_test
+package trunk_test
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // TestACLLeavesOutRefusedAddresses: a registration trunk's ACL list is
@@ -32,7 +32,7 @@ func TestACLLeavesOutRefusedAddresses(t *testing.T) {
 		{ID: "t3", OrgID: 1, Name: "Meta", GatewayName: "o1_meta", Gateway: "metadata.google.internal", Username: "u", Enabled: true, Register: true, Transport: "udp"},
 	}
 	render := func(p *netpolicy.Policy) (map[string][]byte, map[string]string) {
-		ts := controller.NewTrunkSync(db.NewStore(nil, dbtest.Keyring(t), nil), nil, controller.SyncOptions{GenDir: t.TempDir(), Resolver: resolver, AddressPolicy: p})
+		ts := trunk.NewSync(db.NewStore(nil, dbtest.Keyring(t), nil), nil, trunk.SyncOptions{GenDir: t.TempDir(), Resolver: resolver, AddressPolicy: p})
 		files, notes, err := ts.Render(context.Background(), trunks)
 		if err != nil {
 			t.Fatal(err)

@@ -1,13 +1,13 @@
-package controller_test
+package trunk_test
 
 import (
 	"context"
 	"errors"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/trunk"
 	"gorm.io/gorm"
 )
 
@@ -21,10 +21,10 @@ func TestEnvironmentTrunkFollowsTheEnvironment(t *testing.T) {
 		store := db.NewStore(g, dbtest.Keyring(t), nil)
 		a, _, _ := store.EnsureOrg(ctx, "a")
 		b, _, _ := store.EnsureOrg(ctx, "b")
-		if _, err := controller.NewTrunks(store, nil).DefaultFor(ctx, a.ID); !errors.Is(err, controller.ErrNoTrunk) {
+		if _, err := trunk.New(store, nil).DefaultFor(ctx, a.ID); !errors.Is(err, trunk.ErrNoTrunk) {
 			t.Fatalf("no trunk and no SIP_GATEWAY: %v, want ErrNoTrunk", err)
 		}
-		v1 := controller.NewTrunks(store, nil).WithEnvironment(controller.EnvTrunk{Gateway: "sip.one.example", Username: "u1", Password: "p1"})
+		v1 := trunk.New(store, nil).WithEnvironment(trunk.Env{Gateway: "sip.one.example", Username: "u1", Password: "p1"})
 		ta, err := v1.DefaultFor(ctx, a.ID)
 		if err != nil {
 			t.Fatal(err)
@@ -38,11 +38,11 @@ func TestEnvironmentTrunkFollowsTheEnvironment(t *testing.T) {
 		}
 		// B makes its own: its copy is no longer the environment's.
 		gw := "pbx.b.example"
-		if _, err := v1.SetOrgTrunk(ctx, b.ID, controller.OrgTrunkSettings{Gateway: &gw}); err != nil {
+		if _, err := v1.SetOrgTrunk(ctx, b.ID, trunk.OrgSettings{Gateway: &gw}); err != nil {
 			t.Fatal(err)
 		}
 
-		v2 := controller.NewTrunks(store, nil).WithEnvironment(controller.EnvTrunk{Gateway: "sip.two.example:5070", Username: "u2", Password: "p2"})
+		v2 := trunk.New(store, nil).WithEnvironment(trunk.Env{Gateway: "sip.two.example:5070", Username: "u2", Password: "p2"})
 		if n, err := v2.ApplyEnvironment(ctx); err != nil || n != 1 {
 			t.Fatalf("ApplyEnvironment changed %d (%v), want A's copy only", n, err)
 		}
@@ -56,7 +56,7 @@ func TestEnvironmentTrunkFollowsTheEnvironment(t *testing.T) {
 		if n, _ := v2.ApplyEnvironment(ctx); n != 0 {
 			t.Fatalf("ApplyEnvironment twice changed %d trunks", n)
 		}
-		if n, _ := controller.NewTrunks(store, nil).ApplyEnvironment(ctx); n != 1 {
+		if n, _ := trunk.New(store, nil).ApplyEnvironment(ctx); n != 1 {
 			t.Fatalf("SIP_GATEWAY gone: changed %d, want A's copy disabled", n)
 		}
 		if got, _ := store.GetTrunk(ctx, a.ID, ta.ID); got.Enabled {
