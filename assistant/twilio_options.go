@@ -110,8 +110,8 @@ func WithNetDialContext(dial func(ctx context.Context, network, addr string) (ne
 	return func(c *dialConfig) { c.netDial = dial }
 }
 
-// WithLogger sets the logger (default: discard). The stream adds
-// stream_sid and call_uuid.
+// WithLogger sets the logger (default: discard), naming the call (call_id);
+// the stream adds stream_sid.
 func WithLogger(l *slog.Logger) DialOption {
 	return func(c *dialConfig) {
 		if l != nil {

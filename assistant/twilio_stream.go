@@ -90,7 +90,7 @@ func Dial(ctx context.Context, streamURL string, start StartInfo, opts ...DialOp
 	}
 	safeURL := redactURL(u)
 	info := start.withDefaults()
-	log := cfg.logger.With("stream_sid", info.StreamSID, "call_uuid", info.CallID)
+	log := cfg.logger.With("stream_sid", info.StreamSID) // the caller's logger names the call
 
 	dctx, cancel := context.WithTimeout(ctx, cfg.connectTimeout)
 	defer cancel()

@@ -125,8 +125,12 @@ type callSession struct {
 
 func newCallSession(c *Calls, uuid string) *callSession {
 	id := db.NewID()
+	log := c.log.With("call_id", id)
+	if uuid != "" { // an outbound call's channel is named once its leg answers
+		log = log.With("call_uuid", uuid)
+	}
 	return &callSession{c: c, id: id, uuid: uuid,
-		log:    c.log.With("call_id", id, "call_uuid", uuid),
+		log:    log,
 		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{}),
 		pipeWake: make(chan struct{}, 1)}
 }

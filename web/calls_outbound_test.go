@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"github.com/sipbridge/sipbridge/controller"
 	"strings"
 	"testing"
@@ -62,6 +63,49 @@ func TestInitiateFailsOverToTheNextTrunk(t *testing.T) {
 	if rec.Direction != db.DirectionOutbound || rec.FromNumber != "+16478491000" || rec.ToNumber != "+14165550199" {
 		t.Fatalf("record %+v", rec)
 	}
+	// The call's log lines name it once each: call_id the record's id,
+	// call_uuid (once known) the answering leg, no key written twice.
+	callLines := 0
+	for _, line := range strings.Split(ce.logs.String(), "\n") {
+		if !strings.Contains(line, `"call_id":"`+r.Body["call_id"].(string)+`"`) {
+			continue
+		}
+		callLines++
+		if k := repeatedKey(line); k != "" {
+			t.Errorf("log key %q written twice: %s", k, line)
+		}
+		if strings.Contains(line, `"call_uuid"`) && !strings.Contains(line, `"call_uuid":"`+sid+`"`) {
+			t.Errorf("call_uuid is not the answering leg %s: %s", sid, line)
+		}
+	}
+	if callLines == 0 {
+		t.Fatalf("no log line names the call %v", r.Body["call_id"])
+	}
+}
+
+// repeatedKey returns a top-level key a JSON log line holds twice, if any.
+func repeatedKey(line string) string {
+	dec := json.NewDecoder(strings.NewReader(line))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		k, _ := tok.(string)
+		if seen[k] {
+			return k
+		}
+		seen[k] = true
+		var skip json.RawMessage
+		if dec.Decode(&skip) != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // Every trunk fails: 502 naming each trunk's cause; the record is failed.
