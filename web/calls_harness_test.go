@@ -213,6 +213,18 @@ func (ce *env) waitCall(uuid, status string, within time.Duration) *db.Call {
 }
 
 // commandsWith returns the switch commands starting with prefix.
+// liveCall places a PBX call (no extra headers) and waits for its
+// assistant connection and its in-progress record.
+func (ce *callEnv) liveCall() (string, *assistantConn, *db.Call) {
+	ce.t.Helper()
+	uuid, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		ce.t.Fatal(err)
+	}
+	ac := ce.asst.next(3 * time.Second)
+	return uuid, ac, ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+}
+
 func (ce *callEnv) commandsWith(prefix string) []string {
 	var out []string
 	for _, c := range ce.sw.Commands() {

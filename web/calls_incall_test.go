@@ -86,12 +86,7 @@ func TestBridgeTransferEveryLegFailedReturnsCallerToAssistant(t *testing.T) {
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)
 	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialBusy})
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	uuid, ac, rec := ce.liveCall()
 	ce.mustDo("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "+14165550199"}, 202)
 	ce.waitCommand("originate ", 2*time.Second)
 	if !waitUntil(10*time.Second, func() bool { return len(ac.transferFailed()) > 0 }) {
@@ -161,12 +156,7 @@ func TestAssistantHangupAfterGoodbye(t *testing.T) {
 func TestAssistantCallIDIsTheAPIsCallID(t *testing.T) {
 	ce := newCallEnv(t)
 	ce.addNumber("+16478491000", ce.assistant.ID)
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	uuid, ac, rec := ce.liveCall()
 	var start map[string]any
 	waitUntil(2*time.Second, func() bool { _, _, _, _, _, start, _ = ac.snapshot(); return start != nil })
 	params, _ := start["customParameters"].(map[string]any)

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/controller"
-	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
@@ -23,12 +22,7 @@ func TestTransferHostCheckedAtTransferTime(t *testing.T) {
 	})
 	ce.addNumber("+16478491000", ce.assistant.ID)
 	ce.allowCountries("CA")
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	uuid, ac, rec := ce.liveCall()
 	for _, to := range []string{"sip:desk@10.1.2.3", "sip:+14165550199@internal.example:5060", "sips:desk@[fd00::1]"} {
 		r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": to})
 		if r.Status != 403 || r.errCode() != "address_not_allowed" || r.errField() != "to" || !strings.Contains(r.Raw, "private") {

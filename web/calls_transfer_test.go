@@ -78,12 +78,7 @@ func TestTransferAPIBridgesWithFailover(t *testing.T) {
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)
 	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	uuid, ac, rec := ce.liveCall()
 	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "not a number"}); r.Status != 400 || r.errField() != "to" {
 		t.Fatalf("bad target: %d %s", r.Status, r.Raw)
 	}
@@ -159,12 +154,7 @@ func TestTransferRefusedLeavesTheCallAlone(t *testing.T) {
 	ce := newCallEnv(t)
 	ce.loadTrunks()
 	ce.addNumber("+16478491000", ce.assistant.ID)
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	uuid, ac, rec := ce.liveCall()
 	// The default allow-list is the organization's country (US): Canada is refused.
 	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "+14165550199"}); r.Status != 403 || r.errField() != "to" {
 		t.Fatalf("not allowed country: %d %s", r.Status, r.Raw)

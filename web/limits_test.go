@@ -80,12 +80,7 @@ func TestTransferDestinationRules(t *testing.T) {
 	ce.loadTrunks()
 	ce.addNumber("+16478491000", ce.assistant.ID)
 	ce.allowCountries("*")
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	_, ac, rec := ce.liveCall()
 	for _, to := range []string{premiumUS, sharedCostES, satellite882, "sip:" + satellite882 + "@pbx.example.com", "sip:" + premiumUS + "@carrier.example.com"} {
 		r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": to})
 		if r.Status != 403 || r.errCode() != "number_type_not_allowed" || r.errField() != "to" {

@@ -125,12 +125,7 @@ func hasEvent(t *testing.T, e *env, key, callID, typ string, detail map[string]a
 func TestTwilioCompatHangupSIPCall(t *testing.T) {
 	ce := newCallEnv(t)
 	ce.addNumber("+16478491000", ce.assistant.ID)
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	uuid, ac, rec := ce.liveCall()
 	acctA, acctB := ce.compatSID(ce.keyA), ce.compatSID(ce.keyB)
 	account, callSID := startSIDs(t, ac)
 	if account != acctA || acctA == acctB {
@@ -241,12 +236,7 @@ func TestTwilioCompatTransferSIPCall(t *testing.T) {
 	ce.loadTrunks()
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)
-	uuid, err := ce.sw.Call(ce.pbxCall(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ac := ce.asst.next(3 * time.Second)
-	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	uuid, ac, rec := ce.liveCall()
 	account, callSID := startSIDs(t, ac)
 	req := twReq{account: account, sid: callSID, user: account, pass: ce.keyA,
 		form: url.Values{"Twiml": {`<?xml version="1.0" encoding="UTF-8"?>` + "\n<Response>\n  <Dial>\n    <Number>+14165550199</Number>\n  </Dial>\n</Response>"}}}
