@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 )
 
 type assistantTwilioView struct {
@@ -215,17 +216,17 @@ func (s *Server) assistantNumberIDs(ctx context.Context, orgID int64, in []assis
 		if e.Provider != "" && !validProvider(e.Provider) {
 			return nil, invalid(fmt.Sprintf("phone_numbers[%d].provider", i), "provider must be one of twilio, telnyx, vonage, byo-sip-trunk")
 		}
-		found, _, err := s.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: num}, db.Page{Limit: 1})
+		found, err := numbers.Lookup(ctx, s.store, orgID, num)
+		if errors.Is(err, numbers.ErrNumberNotFound) {
+			return nil, invalid(field, "%s is not one of the organization's numbers: register it first (POST /api/v1/phone-numbers/purchase)", num)
+		}
 		if err != nil {
 			return nil, err
 		}
-		if len(found) == 0 {
-			return nil, invalid(field, "%s is not one of the organization's numbers: register it first (POST /api/v1/phone-numbers/purchase)", num)
+		if e.Provider != "" && found.Provider != e.Provider {
+			return nil, invalid(fmt.Sprintf("phone_numbers[%d].provider", i), "%s is a %s number, not %s", num, found.Provider, e.Provider)
 		}
-		if e.Provider != "" && found[0].Provider != e.Provider {
-			return nil, invalid(fmt.Sprintf("phone_numbers[%d].provider", i), "%s is a %s number, not %s", num, found[0].Provider, e.Provider)
-		}
-		ids = append(ids, found[0].ID)
+		ids = append(ids, found.ID)
 	}
 	return ids, nil
 }
