@@ -16,8 +16,8 @@ import (
 const DefaultSwitchReminder = time.Minute
 
 // switchStartHint says what to start when no FreeSWITCH answers.
-const switchStartHint = "start FreeSWITCH with mod_audio_stream on freeswitch/conf " +
-	"(../shared/freeswitch/fs.sh start freeswitch/conf var/fs; see README, First steps) or set FS_ESL_ADDR to where it listens"
+const switchStartHint = "start a FreeSWITCH with mod_audio_stream on this project's freeswitch/conf " +
+	"(README, First steps: ../shared/freeswitch/fs.sh start, or docker compose) or set FS_ESL_ADDR to where one listens"
 
 // switchDown says why the switch is not connected, the same words in the
 // log and in /readyz: the address (FS_ESL_ADDR), the last error and what
