@@ -74,6 +74,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader answered the request
 	}
+	ws.SetReadLimit(1 << 16) // a 20 ms media message is about 300 bytes
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -172,7 +173,7 @@ func (s *session) run() {
 	if stopped {
 		msg = "echo: stream stopped"
 	}
-	s.log.Info(msg, "stream_sid", s.sid, "media_frames_in", s.inFrames, "media_bytes_in", s.inBytes,
+	s.log.Info(msg, "media_frames_in", s.inFrames, "media_bytes_in", s.inBytes,
 		"media_frames_out", outFrames, "media_bytes_out", outBytes, "frames_dropped", s.dropped,
 		"digits", s.digits.String(), "duration_ms", time.Since(s.begun).Milliseconds())
 }
@@ -208,8 +209,10 @@ func (s *session) started(m inbound) {
 		s.sid = m.StreamSID
 	}
 	p := m.Start.CustomParameters
-	s.log.Info("echo: stream started", "stream_sid", s.sid, "call_sid", m.Start.CallSID, "call_id", p[assistant.ParamCallID],
-		"from", p[assistant.ParamFrom], "to", p[assistant.ParamTo], "delay_ms", s.o.Delay.Milliseconds())
+	// Every later line of the stream names it and its call.
+	s.log = s.o.Log.With("stream_sid", s.sid, "call_id", p[assistant.ParamCallID])
+	s.log.Info("echo: stream started", "call_sid", m.Start.CallSID, "from", p[assistant.ParamFrom], "to", p[assistant.ParamTo],
+		"delay_ms", s.o.Delay.Milliseconds())
 }
 
 // media queues a caller frame for its echo, with any pending digit tone
@@ -242,7 +245,7 @@ func (s *session) media(payload string) {
 // playing, so the caller hears it where they pressed it, Delay later.
 func (s *session) digit(d string) {
 	tone := DigitTone(d, DigitToneLength)
-	s.log.Info("echo: digit", "stream_sid", s.sid, "digit", d, "known", tone != nil)
+	s.log.Info("echo: digit", "digit", d, "known", tone != nil)
 	if tone == nil {
 		return
 	}

@@ -161,6 +161,9 @@ func TestEchoPlaysCallerAudioBackAfterHalfASecond(t *testing.T) {
 	if len(stops) != 1 {
 		t.Fatalf("stop lines %v", stops)
 	}
+	if stops[0]["call_id"] != "0b9f4d0e-6c1b-4f3e-9d7a-2a1c5e8f9b10" || stops[0]["stream_sid"] != st.StreamSID() {
+		t.Errorf("the stop line does not name the call and stream: %v", stops[0])
+	}
 	for k, want := range map[string]float64{"media_frames_in": 25, "media_bytes_in": 4000, "media_frames_out": 25, "media_bytes_out": 4000} {
 		if stops[0][k] != want {
 			t.Errorf("stop line %s = %v, want %v (%v)", k, stops[0][k], want, stops[0])
