@@ -91,6 +91,9 @@ type Switch struct {
 	// Options are added to every connection's (tests: a quick reconnect
 	// backoff or heartbeat).
 	Options []esl.Option
+	// Reminder is how often the warning that FreeSWITCH is not connected
+	// repeats while it stays so (zero: DefaultSwitchReminder).
+	Reminder time.Duration
 }
 
 // App is the built bridge. Its services are exported for the tests that
@@ -167,7 +170,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 // events.
 func (a *App) connectSwitch() {
 	sw := a.cfg.Switch
-	opts := func(more ...esl.Option) []esl.Option { return append(more, sw.Options...) }
+	// The connections log their attempts at debug level; watchSwitch tells
+	// the operator about them as one.
+	opts := func(more ...esl.Option) []esl.Option {
+		return append(append(more, esl.WithQuietReconnect()), sw.Options...)
+	}
 	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
 	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
 	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "commands")))...)
@@ -261,7 +268,7 @@ func (a *App) buildWeb() {
 	if a.cfg.Switch != nil {
 		ready = append(ready, web.ReadyCheck{Name: "freeswitch", Check: func(context.Context) error {
 			if !a.SwitchUp() {
-				return fmt.Errorf("event socket %s not connected", a.cfg.Switch.Addr)
+				return errors.New(switchDown(a.cfg.Switch.Addr, a.switchErr()))
 			}
 			return nil
 		}})

@@ -32,6 +32,8 @@ func (a *App) Start() error {
 		if err := a.Events.Start(a.ctx); err != nil {
 			return err
 		}
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.watchSwitch(a.ctx) }()
 	}
 	if a.cfg.Switch != nil && !a.cfg.ManualSync {
 		a.wg.Add(1)

@@ -30,10 +30,15 @@ func testFreeSWITCHRestart(t *testing.T, b *Bridge) {
 			}
 		}
 	})
+	outage := b.LogMark()
 	if err := sw.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "sipbridge reporting FreeSWITCH down (/readyz 503)", func() bool { st, _ := b.Ready(); return st == 503 }, nil)
+	var ready string
+	waitFor(t, 10*time.Second, "sipbridge reporting FreeSWITCH down (/readyz 503)", func() bool { st, body := b.Ready(); ready = body; return st == 503 }, nil)
+	if !strings.Contains(ready, "FS_ESL_ADDR="+sw.ESLAddr) {
+		t.Errorf("/readyz while FreeSWITCH is down: %s; want the reason naming FS_ESL_ADDR", ready)
+	}
 
 	during := b.CreateTrunk(t, map[string]any{"name": "During Restart", "gateway": "127.0.0.6:5060", "register": false,
 		"allowed_addresses": []string{"127.0.0.6/32"}})
@@ -51,6 +56,7 @@ func testFreeSWITCHRestart(t *testing.T, b *Bridge) {
 		t.Errorf("FreeSWITCH logged %d [CRIT]/[ERR] lines booting on sipbridge's files:\n%s", len(lines), strings.Join(lines, "\n"))
 	}
 	b.WaitReady(t, 40*time.Second)
+	checkOutageLog(t, b, outage)
 	b.WaitApplied(t, during.ID, 20*time.Second)
 	b.WaitTrunk(t, before.ID, "the old trunk REGED again", 10*time.Second, func(tr Trunk) bool {
 		return tr.GatewayState == "REGED" && tr.SyncStatus.State == "applied"
@@ -80,5 +86,25 @@ func testFreeSWITCHRestart(t *testing.T, b *Bridge) {
 	}
 	if regs := reg.Received("REGISTER "); len(regs) < 2 {
 		t.Errorf("the registrar saw %d REGISTERs, want the first and one after the restart", len(regs))
+	}
+}
+
+// checkOutageLog: a switch going away and coming back is one warning and
+// one info line in sipbridge's log (its connections retry at debug level),
+// not a line per connection and attempt.
+func checkOutageLog(t *testing.T, b *Bridge, mark int) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "sipbridge logging FreeSWITCH connected", func() bool { return len(b.LogSince(mark, "FreeSWITCH connected")) > 0 }, nil)
+	var warns []string
+	for _, e := range b.LogSince(mark, "") {
+		if e.Str("level") == "WARN" || e.Str("level") == "ERROR" {
+			warns = append(warns, e.Str("msg"))
+		}
+	}
+	if !slices.Equal(warns, []string{"FreeSWITCH connection lost"}) {
+		t.Errorf("warnings while FreeSWITCH restarted: %q, want one \"FreeSWITCH connection lost\"", warns)
+	}
+	if up := b.LogSince(mark, "FreeSWITCH connected"); len(up) != 1 || up[0]["down_ms"] == nil {
+		t.Errorf("\"FreeSWITCH connected\" lines after the restart: %v, want one with down_ms", up)
 	}
 }

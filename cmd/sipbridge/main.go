@@ -5,6 +5,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -32,6 +33,10 @@ commands:
                                print the gateway and ACL files the organization's trunks produce
   diag                         connect to FreeSWITCH (FS_ESL_ADDR) and report status, mod_audio_stream,
                                every sipbridge gateway with its state, and drift from the database
+  echo-assistant [--addr HOST:PORT] [--delay 500ms]
+                               serve the echo test assistant (default 127.0.0.1:8765): a caller on a
+                               number whose assistant streams to it hears themselves 500 ms later,
+                               and each key they press read back as its tone
 
 configuration comes from the environment: see README.md
 `
@@ -47,6 +52,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 2
 		}
 		return 0
+	}
+	if args[0] == "echo-assistant" { // needs none of the bridge's configuration
+		return echoAssistant(ctx, args[1:], getenv, stderr)
 	}
 	cfg, err := LoadConfig(getenv)
 	if err != nil {
@@ -77,6 +85,28 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return 2
 		}
 		log.Error("command failed", "command", args[0], "err", cmdErr)
+		return 1
+	}
+	return 0
+}
+
+// echoAssistant runs the echo-assistant command with a logger of its own
+// (LOG_LEVEL only).
+func echoAssistant(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cmp.Or(getenv("LOG_LEVEL"), "info"))); err != nil {
+		fmt.Fprintf(stderr, "sipbridge: configuration: LOG_LEVEL: %v\n", err)
+		return 2
+	}
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	err := echoAssistantCmd(ctx, log, args)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "sipbridge: %v\n\n%s", err, usage)
+		return 2
+	case err != nil:
+		log.Error("command failed", "command", "echo-assistant", "err", err)
 		return 1
 	}
 	return 0

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -111,6 +112,18 @@ func (c *Client) Connected() bool {
 	return c.cur != nil
 }
 
+// LastError returns why the client is not connected: the last connect
+// attempt's error or the cause of the lost connection; nil while a
+// connection is up or before the first attempt has ended.
+func (c *Client) LastError() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur != nil {
+		return nil
+	}
+	return c.lastErr
+}
+
 // WaitConnected blocks until a connection is up or ctx ends. On ctx's end
 // the error also wraps the last connect error (so errors.Is(err, ErrAuth)
 // tells a wrong password apart from an unreachable server).
@@ -207,6 +220,10 @@ func (c *Client) setConn(cn *conn, lastErr error) {
 func (c *Client) run(ctx context.Context) {
 	defer c.wg.Done()
 	log := c.o.logger.With("addr", c.addr)
+	level := slog.LevelWarn // connect failures and losses
+	if c.o.quiet {
+		level = slog.LevelDebug
+	}
 	backoff := c.o.backoffInitial
 	for attempt := 1; ; attempt++ {
 		cn, err := c.connect(ctx)
@@ -215,14 +232,14 @@ func (c *Client) run(ctx context.Context) {
 				return
 			}
 			c.setConn(nil, err)
-			log.Warn("esl: connect failed", "err", err, "attempt", attempt, "backoff", backoff)
+			log.Log(ctx, level, "esl: connect failed", "err", err, "attempt", attempt, "backoff_ms", backoff.Milliseconds())
 			if !sleepCtx(ctx, backoff) {
 				return
 			}
 			backoff = nextBackoff(backoff, c.o.backoffMax)
 			continue
 		}
-		log.Info("esl: connected", "attempt", attempt)
+		log.Log(ctx, min(level, slog.LevelInfo), "esl: connected", "attempt", attempt)
 		attempt, backoff = 0, c.o.backoffInitial
 		c.setConn(cn, nil)
 
@@ -251,7 +268,7 @@ func (c *Client) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("esl: connection lost", "err", cause)
+		log.Log(ctx, level, "esl: connection lost", "err", cause)
 		if !sleepCtx(ctx, backoff) {
 			return
 		}

@@ -25,6 +25,7 @@ type options struct {
 	writeTimeout   time.Duration
 	workers        int
 	onConnect      func(ctx context.Context)
+	quiet          bool
 }
 
 func defaultOptions() options {
@@ -51,7 +52,7 @@ func buildOptions(opts []Option) options {
 }
 
 // WithLogger sets the logger (default: discard). Keys used: addr, err,
-// attempt, backoff, call_uuid, event_name, shard, queue_len.
+// attempt, backoff_ms, call_uuid, event_name, shard, queue_len.
 func WithLogger(l *slog.Logger) Option {
 	return func(o *options) {
 		if l != nil {
@@ -95,6 +96,14 @@ func WithEvents(names ...string) Option {
 // never see its result.
 func WithFilter(name, value string) Option {
 	return func(o *options) { o.filters = append(o.filters, header{name: name, value: value}) }
+}
+
+// WithQuietReconnect logs the client's connects, failed attempts and
+// lost connections at debug level: its owner watches Connected and
+// LastError and tells the operator once (a bridge has several connections
+// to one switch, and each retries on its own back-off).
+func WithQuietReconnect() Option {
+	return func(o *options) { o.quiet = true }
 }
 
 // WithBackoff sets the reconnect delay: it starts at initial, doubles after

@@ -60,6 +60,17 @@ func (p *Pool) Connected() bool {
 	return false
 }
 
+// LastError returns the first client's LastError that is not nil: why a
+// connection is down (nil when every one is up or none has tried yet).
+func (p *Pool) LastError() error {
+	for _, c := range p.clients {
+		if err := c.LastError(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // pick returns the next connected client, or the next one when none is
 // (its error then says why).
 func (p *Pool) pick() *Client {
