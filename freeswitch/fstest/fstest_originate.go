@@ -3,6 +3,7 @@ package fstest
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
 	"maps"
 	"slices"
 	"strconv"
@@ -232,7 +233,7 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	// A real switch dials first and looks at the application after the
 	// answer; here an application that is not simulated is refused before
 	// anything is dialled, but after the dial string is parsed.
-	d, err := parseDialString(argv[0])
+	d, err := dialstring.Parse(argv[0])
 	if err != nil {
 		return "-ERR DESTINATION_OUT_OF_ORDER\n"
 	}
@@ -258,19 +259,19 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	if len(argv) > 5 {
 		cidNum = argv[5]
 	}
-	for _, g := range d.groups {
+	for _, g := range d.Groups {
 		if len(g) > 1 {
 			return s.unsupported("originate with simultaneous legs (',')")
 		}
-		if !strings.HasPrefix(g[0].endpoint, "sofia/gateway/") {
-			return s.unsupported("originate endpoint " + g[0].endpoint)
+		if !strings.HasPrefix(g[0].Endpoint, "sofia/gateway/") {
+			return s.unsupported("originate endpoint " + g[0].Endpoint)
 		}
 	}
 	tmpl, err := s.legTemplates()
 	if err != nil {
 		return "-ERR " + err.Error() + "\n"
 	}
-	globals := d.vars(dialLeg{})
+	globals := d.Vars(dialstring.Leg{})
 	if n, err := strconv.Atoi(globals["originate_timeout"]); err == nil && n > 0 {
 		timeout = n
 	}
@@ -278,14 +279,20 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	s.mu.Lock()
 	epoch := s.epoch
 	s.mu.Unlock()
+	return s.dialGroups(b, tmpl, epoch, d, timeout, cidName, cidNum, continueOnTimeout)
+}
+
+// dialGroups dials the '|'-separated groups of d one after the other until
+// one answers; the answered leg is parked after the reply.
+func (s *Switch) dialGroups(b *batch, tmpl *legTemplates, epoch chan struct{}, d dialstring.Parsed, timeout int, cidName, cidNum string, continueOnTimeout bool) string {
 	cause := "DESTINATION_OUT_OF_ORDER"
 	var destroy func()
-	for _, g := range d.groups {
+	for _, g := range d.Groups {
 		if destroy != nil {
 			destroy() // the failed leg is gone before the next one starts
 			destroy = nil
 		}
-		r := s.dialLeg(tmpl, epoch, g[0].endpoint, d.vars(g[0]), timeout, cidName, cidNum)
+		r := s.dialLeg(tmpl, epoch, g[0].Endpoint, d.Vars(g[0]), timeout, cidName, cidNum)
 		if r.aborted {
 			return "-ERR SYSTEM_SHUTDOWN\n"
 		}
@@ -316,108 +323,29 @@ type legResult struct {
 // dialLeg runs one leg: sofia_outgoing_channel's checks, then the far end's
 // outcome with the leg and originate timers.
 func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, vars map[string]string, timeout int, cidName, cidNum string) legResult {
-	rest := strings.TrimPrefix(endpoint, "sofia/gateway/")
-	gwName, number, ok := strings.Cut(rest, "/")
-	id := vars["origination_uuid"]
-	if id == "" {
-		id = uuid.NewString()
-	}
-	idx := s.attempt(DialAttempt{Gateway: gwName, Number: number, Vars: maps.Clone(vars), UUID: id})
-	s.mu.Lock()
-	g := s.gateways[gwName]
-	up := g != nil && s.gwStatusLocked(g) == "UP"
-	switch valid := ok && number != ""; {
-	case g != nil && up && valid:
-		g.callsOut++
-	case g != nil && valid:
-		g.failedOut++ // GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel)
-	}
-	p := legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
-	if g != nil {
-		p.username, p.hostPort = g.username(), g.proxyHostPort()
-	}
-	s.mu.Unlock()
-	cause := ""
-	switch {
-	case !ok || number == "" || gwName == "":
-		cause = "INVALID_URL"
-	case g == nil:
-		cause = "INVALID_GATEWAY"
-	case !up:
-		cause = "GATEWAY_DOWN"
-	}
+	p, idx, cause := s.legGateway(endpoint, vars)
 	if cause != "" {
-		s.unborn(id)
+		s.unborn(p.id)
 		s.attemptDone(idx, cause, false)
 		return legResult{cause: cause}
 	}
-
-	ch := &channel{uuid: id, vars: t.sub(t.create, p)}
-	ch.vars["Channel-HIT-Dialplan"] = "false" // true once answered (CALL_UPDATE on), as recorded
-	for _, k := range []string{"Caller-Profile-Created-Time", "Caller-Channel-Created-Time"} {
-		ch.vars[k] = microsText(s.now())
-	}
-	for k, v := range vars {
-		ch.vars["variable_"+k] = v
-	}
-	if n := firstNonEmpty(vars["origination_caller_id_number"], cidNum); n != "" {
-		ch.vars["Caller-Caller-ID-Number"], ch.vars["Caller-Orig-Caller-ID-Number"] = n, n
-	}
-	if n := firstNonEmpty(vars["origination_caller_id_name"], cidName); n != "" {
-		ch.vars["Caller-Caller-ID-Name"] = n
-	}
+	ch := s.newLeg(t, p, vars, cidName, cidNum)
 	leg := &ringingLeg{ch: ch, kill: make(chan string, 1)}
 	s.out.mu.Lock()
 	if s.out.ringing == nil {
 		s.out.ringing = map[string]*ringingLeg{}
 	}
-	s.out.ringing[id] = leg
+	s.out.ringing[p.id] = leg
 	s.out.mu.Unlock()
 	defer func() {
 		s.out.mu.Lock()
-		delete(s.out.ringing, id)
+		delete(s.out.ringing, p.id)
 		s.out.mu.Unlock()
 	}()
 
-	s.legEvent(ch, "CHANNEL_OUTGOING", "CS_NONE", "DOWN", "ringing", "", false, nil)
-	s.legEvent(ch, "CHANNEL_STATE", "CS_INIT", "DOWN", "ringing", "", false, nil)
-	s.legEvent(ch, "CHANNEL_CREATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
-	s.legEvent(ch, "CHANNEL_ORIGINATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
-	s.legEvent(ch, "CHANNEL_STATE", "CS_ROUTING", "DOWN", "ringing", "", false, nil)
-	s.legEvent(ch, "CHANNEL_STATE", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", false, nil)
-
-	o := s.dialOutcome(gwName, number)
-	callState := "DOWN"
-	if o.Result == DialAnswer || o.Result == DialNoAnswer || o.Ring > 0 {
-		s.chans.mu.Lock()
-		mergeLegTemplate(ch.vars, t.sub(t.progress, p), vars)
-		ch.vars["Caller-Channel-Progress-Time"] = microsText(s.now())
-		s.chans.mu.Unlock()
-		s.legEvent(ch, "CHANNEL_PROGRESS", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", true, nil)
-		s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false, nil)
-		callState = "RINGING"
-	}
-
-	// The first timer to fire: the far end, leg_timeout, originate_timeout.
-	wait, final := o.Ring, ""
-	switch o.Result {
-	case DialBusy:
-		final = "USER_BUSY"
-	case DialReject:
-		final = firstNonEmpty(o.Cause, "CALL_REJECTED")
-	case DialNoAnswer:
-		wait = -1
-	}
-	legTimeout, _ := strconv.Atoi(vars["leg_timeout"])
-	limit, limitCause, isTimeout := float64(timeout), "NO_ANSWER", true
-	if legTimeout > 0 && legTimeout < timeout {
-		limit, limitCause, isTimeout = float64(legTimeout), "ALLOTTED_TIMEOUT", false
-	}
-	if wait < 0 || wait >= limit {
-		wait, final = limit, limitCause
-	} else {
-		isTimeout = false
-	}
+	o := s.dialOutcome(p.gw, p.number)
+	callState := s.ringLeg(t, ch, p, o, vars)
+	wait, final, isTimeout := legTimer(o, vars, timeout)
 	timer := time.NewTimer(s.d(wait))
 	defer timer.Stop()
 	select {
@@ -435,8 +363,121 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 		s.attemptDone(idx, "", true)
 		return legResult{ch: ch}
 	}
+	r := s.failLeg(ch, p, o, final, callState)
+	r.timeout = isTimeout
+	s.attemptDone(idx, final, false)
+	return r
+}
+
+// legGateway records the attempt and applies sofia_outgoing_channel's
+// checks of the endpoint and its gateway; cause is set when the leg is
+// refused before it exists.
+func (s *Switch) legGateway(endpoint string, vars map[string]string) (p legParams, idx int, cause string) {
+	rest := strings.TrimPrefix(endpoint, "sofia/gateway/")
+	gwName, number, ok := strings.Cut(rest, "/")
+	id := vars["origination_uuid"]
+	if id == "" {
+		id = uuid.NewString()
+	}
+	idx = s.attempt(DialAttempt{Gateway: gwName, Number: number, Vars: maps.Clone(vars), UUID: id})
 	s.mu.Lock()
-	if g := s.gateways[gwName]; g != nil {
+	g := s.gateways[gwName]
+	up := g != nil && s.gwStatusLocked(g) == "UP"
+	switch valid := ok && number != ""; {
+	case g != nil && up && valid:
+		g.callsOut++
+	case g != nil && valid:
+		g.failedOut++ // GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel)
+	}
+	p = legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
+	if g != nil {
+		p.username, p.hostPort = g.username(), g.proxyHostPort()
+	}
+	s.mu.Unlock()
+	switch {
+	case !ok || number == "" || gwName == "":
+		cause = "INVALID_URL"
+	case g == nil:
+		cause = "INVALID_GATEWAY"
+	case !up:
+		cause = "GATEWAY_DOWN"
+	}
+	return p, idx, cause
+}
+
+// newLeg returns the outbound leg's channel, its variables from the
+// recorded template, the dial string and the caller ID arguments.
+func (s *Switch) newLeg(t *legTemplates, p legParams, vars map[string]string, cidName, cidNum string) *channel {
+	ch := &channel{uuid: p.id, vars: t.sub(t.create, p)}
+	ch.vars["Channel-HIT-Dialplan"] = "false" // true once answered (CALL_UPDATE on), as recorded
+	for _, k := range []string{"Caller-Profile-Created-Time", "Caller-Channel-Created-Time"} {
+		ch.vars[k] = microsText(s.now())
+	}
+	for k, v := range vars {
+		ch.vars["variable_"+k] = v
+	}
+	if n := firstNonEmpty(vars["origination_caller_id_number"], cidNum); n != "" {
+		ch.vars["Caller-Caller-ID-Number"], ch.vars["Caller-Orig-Caller-ID-Number"] = n, n
+	}
+	if n := firstNonEmpty(vars["origination_caller_id_name"], cidName); n != "" {
+		ch.vars["Caller-Caller-ID-Name"] = n
+	}
+	return ch
+}
+
+// ringLeg fires the new leg's events up to early media (when the far end
+// rings) and returns the leg's call state.
+func (s *Switch) ringLeg(t *legTemplates, ch *channel, p legParams, o DialOutcome, vars map[string]string) string {
+	s.legEvent(ch, "CHANNEL_OUTGOING", "CS_NONE", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_INIT", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_CREATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_ORIGINATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_ROUTING", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", false, nil)
+	if o.Result != DialAnswer && o.Result != DialNoAnswer && o.Ring <= 0 {
+		return "DOWN"
+	}
+	s.chans.mu.Lock()
+	mergeLegTemplate(ch.vars, t.sub(t.progress, p), vars)
+	ch.vars["Caller-Channel-Progress-Time"] = microsText(s.now())
+	s.chans.mu.Unlock()
+	s.legEvent(ch, "CHANNEL_PROGRESS", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false, nil)
+	return "RINGING"
+}
+
+// legTimer picks the first timer to fire: the far end, leg_timeout,
+// originate_timeout. final is the hangup cause when it fires ("" = answer);
+// isTimeout is set when originate_timeout ends the group.
+func legTimer(o DialOutcome, vars map[string]string, timeout int) (wait float64, final string, isTimeout bool) {
+	wait = o.Ring
+	switch o.Result {
+	case DialBusy:
+		final = "USER_BUSY"
+	case DialReject:
+		final = firstNonEmpty(o.Cause, "CALL_REJECTED")
+	case DialNoAnswer:
+		wait = -1
+	}
+	legTimeout, _ := strconv.Atoi(vars["leg_timeout"])
+	limit, limitCause := float64(timeout), "NO_ANSWER"
+	isTimeout = true
+	if legTimeout > 0 && legTimeout < timeout {
+		limit, limitCause, isTimeout = float64(legTimeout), "ALLOTTED_TIMEOUT", false
+	}
+	if wait < 0 || wait >= limit {
+		wait, final = limit, limitCause
+	} else {
+		isTimeout = false
+	}
+	return wait, final, isTimeout
+}
+
+// failLeg hangs up a leg that was not answered with cause final; the
+// result's destroy fires its last events.
+func (s *Switch) failLeg(ch *channel, p legParams, o DialOutcome, final, callState string) legResult {
+	s.mu.Lock()
+	if g := s.gateways[p.gw]; g != nil {
 		g.failedOut++
 	}
 	s.mu.Unlock()
@@ -457,8 +498,7 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	ch.vars["variable_hangup_cause_q850"] = strconv.Itoa(causeQ850(final))
 	s.chans.mu.Unlock()
 	s.legEvent(ch, "CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", "hangup", final, true, nil)
-	s.attemptDone(idx, final, false)
-	return legResult{cause: final, timeout: isTimeout, destroy: func() {
+	return legResult{cause: final, destroy: func() {
 		s.legEvent(ch, "CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", "hangup", final, true, nil)
 		s.legEvent(ch, "CHANNEL_STATE", "CS_DESTROY", "HANGUP", "hangup", final, false, nil)
 	}}

@@ -209,26 +209,7 @@ func (s *Switch) apiAudioStream(b *batch, args string) string {
 	m := s.media(ch)
 	switch strings.ToLower(argv[1]) {
 	case "stop":
-		var text *string
-		if len(argv) > 2 {
-			if !utf8.ValidString(argv[2]) {
-				return ""
-			}
-			text = &argv[2]
-		}
-		m.mu.Lock()
-		st := m.stream
-		if st != nil {
-			m.stream = nil
-			m.dropBugLocked(streamBug)
-		}
-		m.mu.Unlock()
-		if st == nil {
-			return fail // audio-stream-error: stop after the failed dial
-		}
-		st.cleanup(text, false)
-		s.mediaEvent(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
-		return "+OK Success\n"
+		return s.streamStop(b, ch, m, argv)
 	case "pause", "resume":
 		m.mu.Lock()
 		st := m.stream
@@ -253,37 +234,68 @@ func (s *Switch) apiAudioStream(b *batch, args string) string {
 		st.writeText(argv[2])
 		return "+OK Success\n"
 	case "start":
-		a, reply, ok := parseStreamStart(argv[2:])
-		if !ok {
-			return reply
-		}
-		hb := 0
-		if v, ok := s.getVar(ch, "STREAM_HEART_BEAT"); ok {
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
-				hb = n
-			}
-		}
-		m.mu.Lock()
-		if m.stream != nil {
-			m.mu.Unlock()
-			return fail // "bug already attached!"
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		st := &audioStream{s: s, ch: ch, m: m, url: a.url, mix: a.mix, rate: a.rate, meta: a.meta,
-			heartBeat: time.Duration(hb) * time.Second, ctx: ctx, cancel: cancel, done: make(chan struct{})}
-		m.stream = st
-		m.bugs = append(m.bugs, streamBug)
-		m.startLoopLocked()
-		m.mu.Unlock()
-		s.mediaEvent(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
-		b.after = append(b.after, func() {
-			if !s.goTimerOK(st.run) {
-				close(st.done)
-			}
-		})
-		return "+OK Success\n"
+		return s.streamStart(b, ch, m, argv)
 	}
 	return fail // "unsupported mod_audio_stream cmd" (graceful-shutdown too)
+}
+
+// streamStop is `uuid_audio_stream <uuid> stop [text]`.
+func (s *Switch) streamStop(b *batch, ch *channel, m *chanMedia, argv []string) string {
+	const fail = "-ERR Operation Failed\n"
+	var text *string
+	if len(argv) > 2 {
+		if !utf8.ValidString(argv[2]) {
+			return ""
+		}
+		text = &argv[2]
+	}
+	m.mu.Lock()
+	st := m.stream
+	if st != nil {
+		m.stream = nil
+		m.dropBugLocked(streamBug)
+	}
+	m.mu.Unlock()
+	if st == nil {
+		return fail // audio-stream-error: stop after the failed dial
+	}
+	st.cleanup(text, false)
+	s.mediaEvent(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+	return "+OK Success\n"
+}
+
+// streamStart is `uuid_audio_stream <uuid> start <url> <mix> [rate] [metadata]`.
+func (s *Switch) streamStart(b *batch, ch *channel, m *chanMedia, argv []string) string {
+	const fail = "-ERR Operation Failed\n"
+	a, reply, ok := parseStreamStart(argv[2:])
+	if !ok {
+		return reply
+	}
+	hb := 0
+	if v, ok := s.getVar(ch, "STREAM_HEART_BEAT"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			hb = n
+		}
+	}
+	m.mu.Lock()
+	if m.stream != nil {
+		m.mu.Unlock()
+		return fail // "bug already attached!"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &audioStream{s: s, ch: ch, m: m, url: a.url, mix: a.mix, rate: a.rate, meta: a.meta,
+		heartBeat: time.Duration(hb) * time.Second, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	m.stream = st
+	m.bugs = append(m.bugs, streamBug)
+	m.startLoopLocked()
+	m.mu.Unlock()
+	s.mediaEvent(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+	b.after = append(b.after, func() {
+		if !s.goTimerOK(st.run) {
+			close(st.done)
+		}
+	})
+	return "+OK Success\n"
 }
 
 func (m *chanMedia) dropBugLocked(name string) {
