@@ -3,7 +3,6 @@ package fstest
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
 	"maps"
 	"slices"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
 )
 
 // Outbound calls: `originate <dial string> &park() [dp] [context] [cid_name]
