@@ -428,7 +428,7 @@ func (s *Switch) closeMedia() {
 		recs := m.records
 		m.records = map[string]*recording{}
 		if m.cur != nil && m.cur.file != nil {
-			m.cur.file.close()
+			m.cur.file.Close()
 		}
 		m.mu.Unlock()
 		if st != nil {

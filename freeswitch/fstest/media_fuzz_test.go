@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
 )
 
@@ -72,7 +73,7 @@ func FuzzReadWAV(f *testing.F) {
 	f.Add(seed[:40])
 	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEfmt \xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pcm, rate, err := readWAV(data)
+		pcm, rate, err := audiofile.ReadWAV(data)
 		if err == nil && (rate < 1000 || len(pcm) > len(data)*8000/rate+1) {
 			t.Fatalf("rate %d, %d samples from %d bytes", rate, len(pcm), len(data))
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 )
 
 // TestBroadcastBreak: uuid_break all stops the file with PLAYBACK_STOP
@@ -259,7 +261,7 @@ func parseTestWAV(t *testing.T, data []byte) (int, int, []int16) {
 		binary.LittleEndian.Uint16(data[20:]) != 1 || binary.LittleEndian.Uint16(data[34:]) != 16 {
 		t.Fatalf("not a PCM 16-bit WAV: % x", data[:min(44, len(data))])
 	}
-	return int(binary.LittleEndian.Uint16(data[22:])), int(binary.LittleEndian.Uint32(data[24:])), l16(data[44:])
+	return int(binary.LittleEndian.Uint16(data[22:])), int(binary.LittleEndian.Uint32(data[24:])), audiofile.L16(data[44:])
 }
 
 // TestRecordStereo: RECORD_STEREO=true gives the caller on the left and
@@ -403,7 +405,7 @@ func TestCallerAudioSource(t *testing.T) {
 	p := w.accept(t)
 	var pcm []int16
 	for len(pcm) < 8000 {
-		pcm = append(pcm, l16(p.next(t).data)...)
+		pcm = append(pcm, audiofile.L16(p.next(t).data)...)
 	}
 	if f := toneFreq(pcm, 8000); f < 290 || f > 310 {
 		t.Errorf("streamed %.0f Hz, want the source's 300", f)

@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 )
 
 // queued is FIONREAD on the pipe: the bytes waiting in it.
@@ -27,7 +29,7 @@ func TestPipeReadAll(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	w.write(encodeG711(tone(1000, 8000, 9600), ulaw)) // 1.2 s
+	w.write(encodeG711(tone(1000, 8000, 9600), audiofile.ULaw)) // 1.2 s
 	if n := w.queued(); n != 9600 {
 		t.Fatalf("FIONREAD %d before the playback", n)
 	}
