@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // testFreeSWITCHRestart restarts the shared switch under a running
@@ -33,7 +35,7 @@ func testFreeSWITCHRestart(t *testing.T, b *Bridge) {
 	if err := sw.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 10*time.Second, "sipbridge reporting FreeSWITCH down (/readyz 503)", func() bool { st, _ := b.Ready(); return st == 503 }, nil)
+	testkit.Eventually(t, 10*time.Second, "sipbridge reporting FreeSWITCH down (/readyz 503)", func() bool { st, _ := b.Ready(); return st == 503 }, nil)
 
 	during := b.CreateTrunk(t, map[string]any{"name": "During Restart", "gateway": "127.0.0.6:5060", "register": false,
 		"allowed_addresses": []string{"127.0.0.6/32"}})

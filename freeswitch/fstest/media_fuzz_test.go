@@ -7,6 +7,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // FuzzAudioStreamArgs: any uuid_audio_stream line is split and checked
@@ -64,7 +65,7 @@ func TestSeparateBlank(t *testing.T) {
 // FuzzReadWAV: any file handed to uuid_broadcast as .wav is played or
 // refused, never a panic.
 func FuzzReadWAV(f *testing.F) {
-	r := &recording{caller: tone(440, 8000, 64), played: make([]int16, 64)}
+	r := &recording{caller: tone.GenerateN(440, 8000, 64, 8000), played: make([]int16, 64)}
 	dir := f.TempDir()
 	r.path = dir + "/seed.wav"
 	r.finish()

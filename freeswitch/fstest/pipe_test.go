@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // encodeG711 encodes pcm with the code whose decoding (dec: audiofile.ULaw or audiofile.ALaw)
@@ -126,8 +127,8 @@ func TestPipePlaybackFed(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	audio := encodeG711(tone(1000, 8000, 12000), audiofile.ULaw) // 1.5 s
-	lead := 400 * time.Millisecond                               // well ahead: a loaded test machine must not stall it
+	audio := encodeG711(tone.GenerateN(1000, 8000, 12000, 8000), audiofile.ULaw) // 1.5 s
+	lead := 400 * time.Millisecond                                               // well ahead: a loaded test machine must not stall it
 	pre := int(lead/frameDur) * samples8k
 	w.write(audio[:pre])
 	if r := body(l.api("uuid_broadcast " + id + " " + w.path + " aleg")); r != "+OK Message sent\n" {
@@ -157,7 +158,7 @@ func TestPipePlaybackFed(t *testing.T) {
 	if len(want) != len(audio) || !slices.Equal(h, want) {
 		t.Fatalf("heard %d samples, want exactly the %d written (%d bytes)", len(h), len(want), len(audio))
 	}
-	if f := toneFreq(h, 8000); f < 980 || f > 1020 {
+	if f := tone.EstimateFrequency(h, 8000); f < 980 || f > 1020 {
 		t.Errorf("heard %.0f Hz", f)
 	}
 	if !slices.Equal(s.Playbacks(id), []string{w.path}) {
@@ -174,8 +175,8 @@ func TestPipePlaybackStall(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	first := encodeG711(tone(1000, 8000, 800), audiofile.ULaw)  // 100 ms
-	second := encodeG711(tone(600, 8000, 1600), audiofile.ULaw) // 200 ms
+	first := encodeG711(tone.GenerateN(1000, 8000, 800, 8000), audiofile.ULaw)  // 100 ms
+	second := encodeG711(tone.GenerateN(600, 8000, 1600, 8000), audiofile.ULaw) // 200 ms
 	w.write(first)
 	l.api("uuid_broadcast " + id + " " + w.path + " aleg")
 	l.wait("PLAYBACK_START", 5*time.Second)
@@ -206,7 +207,7 @@ func TestPipePlaybackBreak(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	w.write(encodeG711(tone(1000, 8000, 8000), audiofile.ULaw))
+	w.write(encodeG711(tone.GenerateN(1000, 8000, 8000, 8000), audiofile.ULaw))
 	l.api("uuid_broadcast " + id + " " + w.path + " aleg")
 	l.wait("PLAYBACK_START", 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
@@ -232,7 +233,7 @@ func TestNativeFilePlayback(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	path := filepath.Join(t.TempDir(), "a.PCMA")
-	audio := encodeG711(tone(800, 8000, 4000), audiofile.ALaw)
+	audio := encodeG711(tone.GenerateN(800, 8000, 4000, 8000), audiofile.ALaw)
 	writeBytes(t, path, audio)
 	l.api("uuid_broadcast " + id + " " + path + " aleg")
 	l.wait("PLAYBACK_START", 5*time.Second)
