@@ -213,15 +213,9 @@ func speakBurst(ac *AssistantConn, freq float64, ms int) error {
 // 5 ms).
 func waitMark(t *testing.T, ac *AssistantConn, name string, within time.Duration) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if slices.Contains(ac.Marks(), name) {
-			return time.Now()
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("mark %q not echoed within %v (marks %v)", name, within, ac.Marks())
-	return time.Time{}
+	testkit.Eventually(t, within, fmt.Sprintf("the echo of mark %q", name), func() bool { return slices.Contains(ac.Marks(), name) },
+		func() string { return fmt.Sprintf("marks %v", ac.Marks()) })
+	return time.Now()
 }
 
 // toneFrames returns the caller frames that arrived at the assistant since

@@ -237,21 +237,19 @@ func (d *side) mark() int {
 // waitFor waits for an event matching pred among those since mark.
 func (d *side) waitFor(mark int, what string, within time.Duration, pred func(*esl.Event) bool) *esl.Event {
 	d.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var found *esl.Event
+	testkit.Eventually(d.t, within, d.name+": "+what, func() bool {
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		for _, e := range d.evs[min(mark, len(d.evs)):] {
 			if pred(e) {
-				d.mu.Unlock()
-				return e
+				found = e
+				return true
 			}
 		}
-		d.mu.Unlock()
-		if time.Now().After(deadline) {
-			d.t.Fatalf("%s: no %s within %v; events since the mark:\n%s", d.name, what, within, strings.Join(d.items(mark), "\n"))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	}, func() string { return "events since the mark:\n" + strings.Join(d.items(mark), "\n") })
+	return found
 }
 
 // settle waits until no event has come for 300 ms (at most 3 s), so the

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
@@ -435,10 +436,7 @@ func TestNoGoroutineOutlivesClose(t *testing.T) {
 	}
 	p.closeInfo(t)
 	w.srv.Close()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Until(2*time.Second, func() bool { return runtime.NumGoroutine() <= before+2 })
 	if n := runtime.NumGoroutine(); n > before+2 {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after Close, %d before\n%s", n, before, buf[:runtime.Stack(buf, true)])
