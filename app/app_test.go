@@ -14,12 +14,14 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/netpolicy"
-	"gorm.io/gorm"
 )
 
 // bridge is the whole bridge on the switch simulator, serving on a real port.
@@ -96,17 +98,6 @@ func (b *bridge) do(method, path string, body any) (int, map[string]any) {
 	return res.StatusCode, out
 }
 
-func waitFor(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return true
-}
-
 // A call a previous run left live is closed at start; a trunk created
 // through the API reaches the switch (trunk sync follows the API's
 // changes) and its live state comes back from the switch's events; the
@@ -124,7 +115,7 @@ func TestServeLifecycle(t *testing.T) {
 		if got, err := b.store.GetCall(ctx, b.org, orphan.ID); err != nil || got.EndedAt == nil || got.Status != db.CallFailed {
 			t.Fatalf("the previous run's live call after start: %+v %v", got, err)
 		}
-		if !waitFor(5*time.Second, func() bool { st, _ := b.do("GET", "/readyz", nil); return st == 200 }) {
+		if !testkit.Until(5*time.Second, func() bool { st, _ := b.do("GET", "/readyz", nil); return st == 200 }) {
 			t.Fatal("not ready with the switch connected")
 		}
 
@@ -133,7 +124,7 @@ func TestServeLifecycle(t *testing.T) {
 			t.Fatalf("create trunk: %d %v", st, tr)
 		}
 		gw, _ := tr["gateway_name"].(string)
-		if !waitFor(5*time.Second, func() bool {
+		if !testkit.Until(5*time.Second, func() bool {
 			for _, g := range b.sw.Gateways() {
 				if g.Name == gw {
 					return true
@@ -145,7 +136,7 @@ func TestServeLifecycle(t *testing.T) {
 		}
 		id, _ := tr["id"].(string)
 		var state string
-		if !waitFor(5*time.Second, func() bool {
+		if !testkit.Until(5*time.Second, func() bool {
 			_, v := b.do("GET", "/api/v1/sip-trunks/"+id, nil)
 			state, _ = v["gateway_state"].(string)
 			return state != ""
@@ -154,7 +145,7 @@ func TestServeLifecycle(t *testing.T) {
 		}
 
 		b.sw.Close()
-		if !waitFor(5*time.Second, func() bool { st, _ := b.do("GET", "/readyz", nil); return st == 503 }) {
+		if !testkit.Until(5*time.Second, func() bool { st, _ := b.do("GET", "/readyz", nil); return st == 503 }) {
 			t.Fatal("still ready with the switch gone")
 		}
 

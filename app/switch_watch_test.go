@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"io"
 	"log/slog"
 	"net"
@@ -137,7 +138,7 @@ func TestSwitchUnreachableIsOneWarning(t *testing.T) {
 		if err := a.WaitSwitch(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if !waitFor(3*time.Second, func() bool { return logs.count("INFO", "FreeSWITCH connected") == 1 }) {
+		if !testkit.Until(3*time.Second, func() bool { return logs.count("INFO", "FreeSWITCH connected") == 1 }) {
 			t.Errorf("%d \"FreeSWITCH connected\" lines once it answers, want 1", logs.count("INFO", "FreeSWITCH connected"))
 		}
 		time.Sleep(400 * time.Millisecond)

@@ -1,6 +1,10 @@
 package assistant
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+)
 
 // Every A-law code decodes and encodes back to itself, and a μ-law sound
 // converted to A-law stays within one A-law step of the original level.
@@ -54,13 +58,13 @@ func TestAlawToMulaw(t *testing.T) {
 			t.Fatalf("A-law %#02x = %d became μ-law %#02x = %d", c, lin, alawToUlaw[c], back)
 		}
 	}
-	pcm := GenerateTone(1000, 8000, 200, 8000)
+	pcm := tone.Generate(1000, 8000, 200, 8000)
 	a := make([]byte, len(pcm))
 	AlawEncode(a, pcm)
 	AlawToMulaw(a)
 	got := make([]int16, len(a))
 	MulawDecode(got, a)
-	if f := EstimateFrequency(got, 8000); f < 995 || f > 1005 {
+	if f := tone.EstimateFrequency(got, 8000); f < 995 || f > 1005 {
 		t.Fatalf("1000 Hz PCMA heard as %.1f Hz after conversion", f)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 func TestL16RoundTrip(t *testing.T) {
@@ -48,7 +50,7 @@ func TestL16RoundTrip(t *testing.T) {
 }
 
 func TestL16NoAllocWithCapacity(t *testing.T) {
-	frame := NewToneGenerator(1000, 16000, 9000).L16Frame(320)
+	frame := tone.New(1000, 16000, 9000).L16Frame(320)
 	pcm := make([]int16, 0, 320)
 	le := make([]byte, 0, 640)
 	allocs := testing.AllocsPerRun(100, func() {
@@ -160,7 +162,7 @@ func TestFrameConverterCarriesTone(t *testing.T) {
 		{3000, 20000},
 	}
 	for _, tc := range tests {
-		g := NewToneGenerator(tc.freq, 16000, tc.amp)
+		g := tone.New(tc.freq, 16000, tc.amp)
 		c := NewFrameConverter()
 		var ulaw []byte
 		for range 50 { // one second
@@ -174,10 +176,10 @@ func TestFrameConverterCarriesTone(t *testing.T) {
 			ulaw = append(ulaw, out...)
 		}
 		pcm := AppendMulawDecode(nil, ulaw)[settle:]
-		if f := DominantFrequency(pcm, 8000); math.Abs(f-tc.freq) > 2 {
+		if f := tone.DominantFrequency(pcm, 8000); math.Abs(f-tc.freq) > 2 {
 			t.Errorf("%v Hz in: %.1f Hz out", tc.freq, f)
 		}
-		if l := ToneLevel(pcm, 8000, tc.freq); math.Abs(20*math.Log10(l/tc.amp)) > 0.5 {
+		if l := tone.Level(pcm, 8000, tc.freq); math.Abs(20*math.Log10(l/tc.amp)) > 0.5 {
 			t.Errorf("%v Hz: level %.0f, want ≈%.0f", tc.freq, l, tc.amp)
 		}
 	}
@@ -185,7 +187,7 @@ func TestFrameConverterCarriesTone(t *testing.T) {
 
 func TestFrameConverterBase64MatchesConvert(t *testing.T) {
 	a, b := NewFrameConverter(), NewFrameConverter()
-	g := NewToneGenerator(700, 16000, 10000)
+	g := tone.New(700, 16000, 10000)
 	for range 5 {
 		frame := g.L16Frame(320)
 		raw, err := a.Convert(frame)
@@ -223,7 +225,7 @@ func TestFrameConverterRejectsOddFrame(t *testing.T) {
 
 func TestFrameConverterZeroAllocs(t *testing.T) {
 	c := NewFrameConverter()
-	frame := NewToneGenerator(1000, 16000, 9000).L16Frame(320)
+	frame := tone.New(1000, 16000, 9000).L16Frame(320)
 	allocs := testing.AllocsPerRun(200, func() {
 		if _, err := c.ConvertBase64(frame); err != nil {
 			t.Fatal(err)
@@ -236,7 +238,7 @@ func TestFrameConverterZeroAllocs(t *testing.T) {
 
 func BenchmarkCallerFrame(b *testing.B) {
 	c := NewFrameConverter()
-	frame := NewToneGenerator(1000, 16000, 9000).L16Frame(320)
+	frame := tone.New(1000, 16000, 9000).L16Frame(320)
 	b.ReportAllocs()
 	b.SetBytes(CallerFrameBytes)
 	for b.Loop() {
@@ -255,7 +257,7 @@ func BenchmarkCallerFrame500Parallel(b *testing.B) {
 	frames := make([][]byte, calls)
 	for i := range convs {
 		convs[i] = NewFrameConverter()
-		frames[i] = NewToneGenerator(300+float64(i), 16000, 9000).L16Frame(320)
+		frames[i] = tone.New(300+float64(i), 16000, 9000).L16Frame(320)
 	}
 	b.ReportAllocs()
 	b.SetBytes(CallerFrameBytes)

@@ -3,6 +3,8 @@ package assistant
 import (
 	"math"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // Code points from the G.711 μ-law definition (bias 0x84, clip 32635,
@@ -119,22 +121,22 @@ func TestMulawCodesAreStable(t *testing.T) {
 // mantissa calculation would not.
 func TestMulawToneSNR(t *testing.T) {
 	for _, amp := range []float64{1000, 8000, 30000} {
-		tone := GenerateTone(1000, 8000, 200, amp)
-		ulaw := make([]byte, len(tone))
-		back := make([]int16, len(tone))
-		MulawEncode(ulaw, tone)
+		pcm := tone.Generate(1000, 8000, 200, amp)
+		ulaw := make([]byte, len(pcm))
+		back := make([]int16, len(pcm))
+		MulawEncode(ulaw, pcm)
 		MulawDecode(back, ulaw)
 		var sig, noise float64
-		for i := range tone {
-			d := float64(tone[i]) - float64(back[i])
-			sig += float64(tone[i]) * float64(tone[i])
+		for i := range pcm {
+			d := float64(pcm[i]) - float64(back[i])
+			sig += float64(pcm[i]) * float64(pcm[i])
 			noise += d * d
 		}
 		snr := 10 * math.Log10(sig/noise)
 		if snr < 35 {
 			t.Errorf("amplitude %.0f: SNR %.1f dB, want ≥ 35", amp, snr)
 		}
-		if got := DominantFrequency(back, 8000); math.Abs(got-1000) > 2 {
+		if got := tone.DominantFrequency(back, 8000); math.Abs(got-1000) > 2 {
 			t.Errorf("amplitude %.0f: decoded tone at %.1f Hz, want 1000", amp, got)
 		}
 	}
@@ -157,7 +159,7 @@ func TestMulawCopySemantics(t *testing.T) {
 }
 
 func BenchmarkMulawEncode160(b *testing.B) {
-	pcm := GenerateTone(1000, 8000, 20, 12000)
+	pcm := tone.Generate(1000, 8000, 20, 12000)
 	out := make([]byte, len(pcm))
 	b.ReportAllocs()
 	for b.Loop() {

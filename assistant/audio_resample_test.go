@@ -4,6 +4,8 @@ import (
 	"math"
 	"slices"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // settle is how many output samples to skip while the filter history fills.
@@ -27,18 +29,18 @@ func TestDownsamplerPassband(t *testing.T) {
 		{3400, 10000, 3},
 	}
 	for _, tc := range tests {
-		in := GenerateTone(tc.freq, 16000, 500, tc.amp)
+		in := tone.Generate(tc.freq, 16000, 500, tc.amp)
 		out := downsampleAll(in)
 		if len(out) != len(in)/2 {
 			t.Fatalf("%v Hz: %d samples out of %d, want half", tc.freq, len(out), len(in))
 		}
 		steady := out[settle:]
-		got := ToneLevel(steady, 8000, tc.freq)
+		got := tone.Level(steady, 8000, tc.freq)
 		dev := 20 * math.Log10(got/tc.amp)
 		if math.Abs(dev) > tc.maxDev {
 			t.Errorf("%v Hz amp %v: level %.0f (%.2f dB), want within %.1f dB", tc.freq, tc.amp, got, dev, tc.maxDev)
 		}
-		if f := EstimateFrequency(steady, 8000); math.Abs(f-tc.freq) > tc.freq*0.002 {
+		if f := tone.EstimateFrequency(steady, 8000); math.Abs(f-tc.freq) > tc.freq*0.002 {
 			t.Errorf("%v Hz: output tone at %.2f Hz", tc.freq, f)
 		}
 	}
@@ -58,14 +60,14 @@ func TestDownsamplerRejectsAliases(t *testing.T) {
 	}
 	for _, tc := range tests {
 		const amp = 20000
-		in := GenerateTone(tc.freq, 16000, 500, amp)
+		in := tone.Generate(tc.freq, 16000, 500, amp)
 		out := downsampleAll(in)[settle:]
-		level := ToneLevel(out, 8000, tc.alias)
+		level := tone.Level(out, 8000, tc.alias)
 		atten := 20 * math.Log10(amp/math.Max(level, 1e-9))
 		if atten < tc.minDB {
 			t.Errorf("%v Hz aliases to %v Hz at %.1f dB below input, want ≥ %v dB", tc.freq, tc.alias, atten, tc.minDB)
 		}
-		if rms := RMS(out); rms > amp/math.Sqrt2/100 {
+		if rms := tone.RMS(out); rms > amp/math.Sqrt2/100 {
 			t.Errorf("%v Hz: output RMS %.1f, want ≤ 1%% of the input", tc.freq, rms)
 		}
 	}
@@ -74,12 +76,12 @@ func TestDownsamplerRejectsAliases(t *testing.T) {
 // A naive decimator (every second sample, no filter) must fail the alias
 // test: proves the test measures something.
 func TestAliasTestCatchesMissingFilter(t *testing.T) {
-	in := GenerateTone(6000, 16000, 500, 20000)
+	in := tone.Generate(6000, 16000, 500, 20000)
 	naive := make([]int16, 0, len(in)/2)
 	for i := 0; i < len(in); i += 2 {
 		naive = append(naive, in[i])
 	}
-	if level := ToneLevel(naive, 8000, 2000); level < 10000 {
+	if level := tone.Level(naive, 8000, 2000); level < 10000 {
 		t.Fatalf("naive decimation shows a 2 kHz alias of only %.0f; the measurement is broken", level)
 	}
 }
@@ -95,8 +97,8 @@ func splitProcess(proc func(dst, src []int16) []int16, in []int16, sizes []int) 
 }
 
 func TestDownsamplerFramesEqualWholeBuffer(t *testing.T) {
-	in := GenerateTone(1000, 16000, 300, 12000)
-	mix := GenerateTone(5500, 16000, 300, 8000)
+	in := tone.Generate(1000, 16000, 300, 12000)
+	mix := tone.Generate(5500, 16000, 300, 8000)
 	for i := range in {
 		in[i] += mix[i]
 	}
@@ -112,7 +114,7 @@ func TestDownsamplerFramesEqualWholeBuffer(t *testing.T) {
 // Frame boundaries must not produce clicks: the sample-to-sample step of a
 // 1 kHz tone stays what a sine of that amplitude allows.
 func TestDownsamplerNoClicksAtFrameBoundaries(t *testing.T) {
-	g := NewToneGenerator(1000, 16000, 16000)
+	g := tone.New(1000, 16000, 16000)
 	d := NewDownsampler16to8()
 	var out []int16
 	frame := make([]int16, 320)
@@ -163,27 +165,27 @@ func TestDownsamplerSaturatesInsteadOfWrapping(t *testing.T) {
 func TestUpsamplerKeepsToneRejectsImage(t *testing.T) {
 	for _, freq := range []float64{440, 1000, 3000} {
 		const amp = 12000
-		in := GenerateTone(freq, 8000, 500, amp)
+		in := tone.Generate(freq, 8000, 500, amp)
 		out := NewUpsampler8to16().Process(nil, in)
 		if len(out) != 2*len(in) {
 			t.Fatalf("%d samples out of %d, want double", len(out), len(in))
 		}
 		steady := out[2*settle:]
-		if got := ToneLevel(steady, 16000, freq); math.Abs(20*math.Log10(got/amp)) > 0.5 {
+		if got := tone.Level(steady, 16000, freq); math.Abs(20*math.Log10(got/amp)) > 0.5 {
 			t.Errorf("%v Hz: level %.0f, want ≈%d", freq, got, amp)
 		}
-		if f := EstimateFrequency(steady, 16000); math.Abs(f-freq) > freq*0.002 {
+		if f := tone.EstimateFrequency(steady, 16000); math.Abs(f-freq) > freq*0.002 {
 			t.Errorf("%v Hz: output tone at %.2f Hz", freq, f)
 		}
 		image := 8000 - freq
-		if img := ToneLevel(steady, 16000, image); 20*math.Log10(amp/img) < 40 {
+		if img := tone.Level(steady, 16000, image); 20*math.Log10(amp/img) < 40 {
 			t.Errorf("%v Hz: image at %v Hz only %.1f dB down", freq, image, 20*math.Log10(amp/img))
 		}
 	}
 }
 
 func TestUpsamplerFramesEqualWholeBuffer(t *testing.T) {
-	in := GenerateTone(700, 8000, 300, 15000)
+	in := tone.Generate(700, 8000, 300, 15000)
 	whole := NewUpsampler8to16().Process(nil, in)
 	for _, sizes := range [][]int{{160}, {1}, {13}, {160, 3, 157}} {
 		got := splitProcess(NewUpsampler8to16().Process, in, sizes)
@@ -194,10 +196,10 @@ func TestUpsamplerFramesEqualWholeBuffer(t *testing.T) {
 }
 
 func TestResampleRoundTripAndReset(t *testing.T) {
-	in := GenerateTone(1000, 16000, 400, 10000)
+	in := tone.Generate(1000, 16000, 400, 10000)
 	d, u := NewDownsampler16to8(), NewUpsampler8to16()
 	back := u.Process(nil, d.Process(nil, in))
-	if got := ToneLevel(back[4*settle:], 16000, 1000); math.Abs(got-10000) > 200 {
+	if got := tone.Level(back[4*settle:], 16000, 1000); math.Abs(got-10000) > 200 {
 		t.Errorf("16→8→16 kHz: 1 kHz level %.0f, want ≈10000", got)
 	}
 	// After Reset the state is that of a new downsampler.
@@ -221,7 +223,7 @@ func TestResampleFilterDesign(t *testing.T) {
 }
 
 func BenchmarkDownsample320(b *testing.B) {
-	in := GenerateTone(1000, 16000, 20, 12000)
+	in := tone.Generate(1000, 16000, 20, 12000)
 	d := NewDownsampler16to8()
 	out := make([]int16, 0, 160)
 	b.ReportAllocs()

@@ -11,14 +11,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // toneUlaw returns ms of a tone as μ-law 8 kHz, as an assistant sends it.
 func toneUlaw(freq float64, ms int) []byte {
-	pcm := GenerateTone(freq, 8000, ms, 10000)
-	out := make([]byte, len(pcm))
-	MulawEncode(out, pcm)
-	return out
+	return tone.ULawTone(freq, ms, 10000)
 }
 
 func chunkDurations(cs []Chunk) []time.Duration {
@@ -116,10 +115,10 @@ func TestPlaybackMessagesCarryTheAudio(t *testing.T) {
 	if len(pcm) != 8000 {
 		t.Fatalf("%d samples played, want 8000", len(pcm))
 	}
-	if f := DominantFrequency(pcm, 8000); math.Abs(f-660) > 1 {
+	if f := tone.DominantFrequency(pcm, 8000); math.Abs(f-660) > 1 {
 		t.Errorf("played tone at %.1f Hz, want 660", f)
 	}
-	if l := ToneLevel(pcm, 8000, 660); math.Abs(l-10000) > 300 {
+	if l := tone.Level(pcm, 8000, 660); math.Abs(l-10000) > 300 {
 		t.Errorf("played level %.0f, want ≈10000", l)
 	}
 }
@@ -341,7 +340,7 @@ func TestPlaybackOptions(t *testing.T) {
 func TestAppendStreamAudioMatchesRecording(t *testing.T) {
 	// The recorded server message (0.5 s of 660 Hz) was 10754 bytes with
 	// this exact prefix.
-	msg := AppendStreamAudio(nil, GenerateTone(660, 8000, 500, 8000), 8000)
+	msg := AppendStreamAudio(nil, tone.Generate(660, 8000, 500, 8000), 8000)
 	const prefix = `{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":8000,"audioData":"`
 	if !strings.HasPrefix(string(msg), prefix) || !strings.HasSuffix(string(msg), `"}}`) {
 		t.Errorf("message shape: %.120s", msg)

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // fakeClock is a settable clock for media timestamps.
@@ -681,12 +683,8 @@ func TestCloseLeaksNoGoroutines(t *testing.T) {
 	defer srv.Close()
 	url := "ws" + strings.TrimPrefix(srv.URL, "http") + "/"
 	settle := func(limit int) int {
-		n := runtime.NumGoroutine()
-		for i := 0; i < 100 && n > limit; i++ {
-			time.Sleep(20 * time.Millisecond)
-			n = runtime.NumGoroutine()
-		}
-		return n
+		testkit.Until(2*time.Second, func() bool { return runtime.NumGoroutine() <= limit })
+		return runtime.NumGoroutine()
 	}
 	before := runtime.NumGoroutine()
 	for range 3 {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // Client is sipbridge's REST API with one organization's key (JSON in and
@@ -113,7 +115,7 @@ func (b *Bridge) removeTrunk(t testing.TB, tr Trunk) {
 	if !b.SW.Running() {
 		return
 	}
-	ok := waitUntil(15*time.Second, func() bool { _, ok := b.SW.Gateway(t, tr.GatewayName); return !ok })
+	ok := testkit.Until(15*time.Second, func() bool { _, ok := b.SW.Gateway(t, tr.GatewayName); return !ok })
 	if !ok {
 		t.Errorf("cleanup: gateway %s still in FreeSWITCH 15 s after its trunk was deleted", tr.GatewayName)
 	}
@@ -146,7 +148,7 @@ func (b *Bridge) DeleteTrunk(t testing.TB, id string) {
 func (b *Bridge) WaitTrunk(t testing.TB, id, what string, within time.Duration, cond func(Trunk) bool) Trunk {
 	t.Helper()
 	var tr Trunk
-	waitFor(t, within, what, func() bool { tr = b.Trunk(t, id); return cond(tr) }, func() string { return tr.String() })
+	testkit.Eventually(t, within, what, func() bool { tr = b.Trunk(t, id); return cond(tr) }, func() string { return tr.String() })
 	return tr
 }
 
@@ -155,7 +157,7 @@ func (b *Bridge) WaitTrunk(t testing.TB, id, what string, within time.Duration, 
 func (b *Bridge) WaitApplied(t testing.TB, id string, within time.Duration) Trunk {
 	t.Helper()
 	tr := b.WaitTrunk(t, id, "sync_status applied", within, func(tr Trunk) bool { return tr.SyncStatus.State == "applied" })
-	waitFor(t, within, "gateway "+tr.GatewayName+" in FreeSWITCH", func() bool { _, ok := b.SW.Gateway(t, tr.GatewayName); return ok }, nil)
+	testkit.Eventually(t, within, "gateway "+tr.GatewayName+" in FreeSWITCH", func() bool { _, ok := b.SW.Gateway(t, tr.GatewayName); return ok }, nil)
 	return tr
 }
 
@@ -192,7 +194,7 @@ func (b *Bridge) WaitCall(t testing.TB, what string, within time.Duration, cond 
 	t.Helper()
 	var got Call
 	var all []Call
-	waitFor(t, within, what, func() bool {
+	testkit.Eventually(t, within, what, func() bool {
 		all = b.Calls(t, "")
 		for _, c := range all {
 			if cond(c) {
@@ -203,34 +205,6 @@ func (b *Bridge) WaitCall(t testing.TB, what string, within time.Duration, cond 
 		return false
 	}, func() string { return fmt.Sprintf("calls: %+v", all) })
 	return got
-}
-
-// waitFor polls cond every 50 ms until it holds or within passes; then the
-// test fails naming what was awaited and, when detail is set, the last state.
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool, detail func() string) {
-	t.Helper()
-	if waitUntil(within, cond) {
-		return
-	}
-	msg := ""
-	if detail != nil {
-		msg = "; " + detail()
-	}
-	t.Fatalf("timed out after %v waiting for %s%s", within, what, msg)
-}
-
-// waitUntil polls cond every 50 ms until it holds (true) or within passes (false).
-func waitUntil(within time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(within)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // jsonString is a value as compact JSON, for messages.

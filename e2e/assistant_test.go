@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // TestAssistant is a voice-AI runtime as sipbridge sees one: a websocket
@@ -164,7 +166,7 @@ func (c *AssistantConn) sid() string {
 // SpeakTone sends d of a freq Hz tone as μ-law 8 kHz media messages of 20 ms,
 // paced in real time like a live runtime; it returns when all are sent.
 func (c *AssistantConn) SpeakTone(freq float64, d time.Duration) error {
-	g := assistant.NewToneGenerator(freq, 8000, 8000)
+	g := tone.New(freq, 8000, 8000)
 	pcm := make([]int16, 160)
 	ulaw := make([]byte, 160)
 	tick := time.NewTicker(20 * time.Millisecond)

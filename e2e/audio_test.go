@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // The assistant's voice as the caller hears it, on the real switch.
@@ -41,7 +43,7 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 		Timeout: 90 * time.Second, Args: []string{"-rtp_echo"}, Data: call{From: "+14165550105", To: "+16478492005"}})
 	ac := asst.Next(t, 10*time.Second)
 	rec := b.WaitCall(t, "the call in progress", 10*time.Second, func(c Call) bool { return c.To == "+16478492005" && c.Status == "in-progress" })
-	waitFor(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 25 }, nil)
+	testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 25 }, nil)
 	if got := ac.Param("from_number"); got != "+14165550105" {
 		t.Errorf("customParameters.from_number = %q, want the caller", got)
 	}
@@ -68,7 +70,7 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 		{name: "4 s cleared after 1 s", burst: true, ms: 4000, clearMs: 1000},
 	}
 	for _, u := range utts {
-		waitFor(t, 3*time.Second, "silence before "+u.name, func() bool { return !echoToneSince(ac, time.Now().Add(-150*time.Millisecond)) }, nil)
+		testkit.Eventually(t, 3*time.Second, "silence before "+u.name, func() bool { return !echoToneSince(ac, time.Now().Add(-150*time.Millisecond)) }, nil)
 		u.sentAt = time.Now()
 		if u.burst {
 			if err := speakBurst(ac, toneHz, u.ms); err != nil {
@@ -101,12 +103,12 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 	// first media message to its echo (the way back included).
 	var firsts []time.Duration
 	for i := 0; i < 8; i++ {
-		waitFor(t, 3*time.Second, "silence between replies", func() bool { return !echoToneSince(ac, time.Now().Add(-150*time.Millisecond)) }, nil)
+		testkit.Eventually(t, 3*time.Second, "silence between replies", func() bool { return !echoToneSince(ac, time.Now().Add(-150*time.Millisecond)) }, nil)
 		sent := time.Now()
 		if err := speakBurst(ac, toneHz, 200); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 3*time.Second, "the short reply's echo", func() bool { return !echoRun(ac, sent)[0].IsZero() }, nil)
+		testkit.Eventually(t, 3*time.Second, "the short reply's echo", func() bool { return !echoRun(ac, sent)[0].IsZero() }, nil)
 		firsts = append(firsts, echoRun(ac, sent)[0].Sub(sent))
 		time.Sleep(250 * time.Millisecond)
 	}
@@ -119,7 +121,7 @@ func testAssistantAudio(t *testing.T, b *Bridge) {
 
 	// The judge: the recording's channel of what FreeSWITCH sent the caller.
 	var wav []byte
-	waitFor(t, 10*time.Second, "the call's recording", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the call's recording", func() bool {
 		st, data := b.API.Do(t, "GET", "/api/v1/calls/"+rec.ID+"/recording", nil)
 		wav = data
 		return st == http.StatusOK && len(data) > 44
@@ -193,7 +195,7 @@ func playbackLead(firsts []time.Duration) time.Duration {
 
 // speakBurst sends ms of tone as 20 ms media messages all at once.
 func speakBurst(ac *AssistantConn, freq float64, ms int) error {
-	pcm := assistant.GenerateTone(freq, 8000, ms, 8000)
+	pcm := tone.Generate(freq, 8000, ms, 8000)
 	ulaw := make([]byte, len(pcm))
 	assistant.MulawEncode(ulaw, pcm)
 	sid := ac.sid()
@@ -211,15 +213,9 @@ func speakBurst(ac *AssistantConn, freq float64, ms int) error {
 // 5 ms).
 func waitMark(t *testing.T, ac *AssistantConn, name string, within time.Duration) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for time.Now().Before(deadline) {
-		if slices.Contains(ac.Marks(), name) {
-			return time.Now()
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	t.Fatalf("mark %q not echoed within %v (marks %v)", name, within, ac.Marks())
-	return time.Time{}
+	testkit.Eventually(t, within, fmt.Sprintf("the echo of mark %q", name), func() bool { return slices.Contains(ac.Marks(), name) },
+		func() string { return fmt.Sprintf("marks %v", ac.Marks()) })
+	return time.Now()
 }
 
 // toneFrames returns the caller frames that arrived at the assistant since
@@ -236,7 +232,7 @@ func toneFrames(ac *AssistantConn, since time.Time) ([]time.Time, []bool) {
 		}
 		assistant.MulawDecode(pcm, ac.media[i*160:(i+1)*160])
 		at = append(at, ts)
-		on = append(on, assistant.RMS(pcm) > 1000 && assistant.DominantFrequency(pcm, 8000, 440, toneHz) == toneHz)
+		on = append(on, tone.RMS(pcm) > 1000 && tone.DominantFrequency(pcm, 8000, 440, toneHz) == toneHz)
 	}
 	return at, on
 }
@@ -323,7 +319,7 @@ func toneRunsMs(pcm []int16, rate int, freq float64) [][2]int {
 	in := false
 	for i := 0; (i+1)*w <= len(pcm); i++ {
 		win := pcm[i*w : (i+1)*w]
-		on := assistant.RMS(win) > 500 && math.Abs(assistant.EstimateFrequency(win, rate)-freq) < 150
+		on := tone.RMS(win) > 500 && math.Abs(tone.EstimateFrequency(win, rate)-freq) < 150
 		switch {
 		case on && !in:
 			runs = append(runs, [2]int{i * 10, 10})

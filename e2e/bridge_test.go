@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // Bridge is one sipbridge process (`sipbridge serve`) on its own database,
@@ -191,7 +192,7 @@ func (b *Bridge) WaitReady(t testing.TB, within time.Duration) {
 	t.Helper()
 	var st int
 	var body string
-	waitFor(t, within, "sipbridge ready", func() bool {
+	testkit.Eventually(t, within, "sipbridge ready", func() bool {
 		select {
 		case <-b.exited:
 			t.Fatalf("sipbridge exited: %v\n%s", b.cmd.ProcessState, tailLines(b.Logs(), 30))
@@ -283,7 +284,7 @@ func (b *Bridge) SyncCommandsSince(mark int) []string {
 func (b *Bridge) WaitSyncPass(t testing.TB, mark int, want string, within time.Duration) []string {
 	t.Helper()
 	var cmds []string
-	waitFor(t, within, "a trunk sync pass sending "+want, func() bool {
+	testkit.Eventually(t, within, "a trunk sync pass sending "+want, func() bool {
 		cmds = b.SyncCommandsSince(mark)
 		for _, c := range cmds {
 			if strings.Contains(c, want) {

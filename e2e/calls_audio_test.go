@@ -4,6 +4,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() {
@@ -41,7 +43,7 @@ func testCallerAudio(t *testing.T, b *Bridge) {
 	uac := StartSipp(t, SippOptions{Scenario: "uac-hold.xml", IP: srcAudio, Remote: b.SW.remote(), Calls: 1, Timeout: 20 * time.Second, Data: c})
 
 	ac := asst.ByParam(t, "from", "+14165550401", 5*time.Second)
-	waitFor(t, 5*time.Second, "the caller's tone at the assistant", func() bool {
+	testkit.Eventually(t, 5*time.Second, "the caller's tone at the assistant", func() bool {
 		return analyseTone(ac.Audio(), callerTone).Span() > 0
 	}, nil)
 	if err := speakBurst(ac, toneHz, 2500); err != nil {
@@ -50,7 +52,7 @@ func testCallerAudio(t *testing.T, b *Bridge) {
 	if code := uac.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("sipp exited %d (%s): %s", code, sippExit(code), uac.Report())
 	}
-	waitFor(t, 5*time.Second, "the stream's stop", ac.Stopped, nil)
+	testkit.Eventually(t, 5*time.Second, "the stream's stop", ac.Stopped, nil)
 	run := analyseTone(ac.Audio(), callerTone)
 	want := int(toneFor / frame20ms)
 	t.Logf("the assistant heard: %s", run)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // Helpers of the call scenarios (calls_*_test.go, load_test.go): numbers and
@@ -154,7 +156,7 @@ func (ta *TestAssistant) Conns() []*AssistantConn {
 func (ta *TestAssistant) ByParam(t testing.TB, name, value string, within time.Duration) *AssistantConn {
 	t.Helper()
 	var got *AssistantConn
-	waitFor(t, within, fmt.Sprintf("a stream with %s=%s at the assistant", name, value), func() bool {
+	testkit.Eventually(t, within, fmt.Sprintf("a stream with %s=%s at the assistant", name, value), func() bool {
 		for _, c := range ta.Conns() {
 			if c.Param(name) == value {
 				got = c
@@ -191,7 +193,7 @@ type rtpTrack struct {
 	seq  uint16
 	ts   uint32 // RTP timestamp of the next audio frame
 	at   time.Duration
-	tone *assistant.ToneGenerator
+	tone *tone.Generator
 	freq float64
 }
 
@@ -220,7 +222,7 @@ func (r *rtpTrack) add(pt byte, marker bool, ts uint32, payload []byte) {
 // Tone adds d of a freq Hz sine (amplitude 8000 of 32767) as PCMU frames.
 func (r *rtpTrack) Tone(freq float64, d time.Duration) *rtpTrack {
 	if r.tone == nil || r.freq != freq {
-		r.tone, r.freq = assistant.NewToneGenerator(freq, 8000, 8000), freq
+		r.tone, r.freq = tone.New(freq, 8000, 8000), freq
 	}
 	pcm := make([]int16, 160)
 	for range int(d / frame20ms) {
@@ -394,23 +396,23 @@ func (r toneRun) String() string {
 // the frame's peak estimate from its RMS, so silence, noise or another
 // frequency fail).
 func hasTone(frame []int16, freq float64) (bool, float64) {
-	rms := assistant.RMS(frame)
+	rms := tone.RMS(frame)
 	if rms < 300 {
 		return false, math.Inf(-1)
 	}
-	level := assistant.ToneLevel(frame, 8000, freq)
-	est := assistant.EstimateFrequency(frame, 8000)
+	level := tone.Level(frame, 8000, freq)
+	est := tone.EstimateFrequency(frame, 8000)
 	return math.Abs(est-freq) <= 0.02*freq && level >= 0.8*rms*math.Sqrt2, 20 * math.Log10(level/math.MaxInt16)
 }
 
 // analyseTone reads the caller's audio at the assistant frame by frame.
 func analyseTone(pcm []int16, freq float64) toneRun {
 	run := toneRun{Frames: len(pcm) / 160, First: -1, MinLevelDB: math.Inf(1)}
-	tone := make([]bool, run.Frames)
+	withTone := make([]bool, run.Frames)
 	levels := make([]float64, run.Frames)
 	for i := range run.Frames {
-		tone[i], levels[i] = hasTone(pcm[i*160:(i+1)*160], freq)
-		if tone[i] {
+		withTone[i], levels[i] = hasTone(pcm[i*160:(i+1)*160], freq)
+		if withTone[i] {
 			if run.First < 0 {
 				run.First = i
 			}
@@ -423,10 +425,10 @@ func analyseTone(pcm []int16, freq float64) toneRun {
 	}
 	for i := run.First; i <= run.Last; i++ {
 		switch {
-		case tone[i]:
+		case withTone[i]:
 			run.WithTone++
 			run.MinLevelDB = min(run.MinLevelDB, levels[i])
-		case assistant.RMS(pcm[i*160:(i+1)*160]) < 300:
+		case tone.RMS(pcm[i*160:(i+1)*160]) < 300:
 			run.Silent++
 		}
 	}

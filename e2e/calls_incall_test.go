@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() {
@@ -49,12 +51,12 @@ func testInCall(t *testing.T, b *Bridge) {
 		uac := StartSipp(t, SippOptions{Scenario: "uac-refer.xml", IP: srcInCall, Remote: b.SW.remote(), Calls: 1, Timeout: 60 * time.Second,
 			Args: []string{"-rtp_echo"}, Data: referCall{call: call{From: from, To: "+16478494700"}, Accept: false}})
 		ac := asst.ByParam(t, "from", from, 10*time.Second)
-		waitFor(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
+		testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
 		rec := b.waitRecord(t, "the call in progress", 10*time.Second, func(c CallRecord) bool { return c.From == from && c.Status == "in-progress" })
 		if err := ac.Transfer(to); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 15*time.Second, "transfer_failed at the assistant", func() bool { return len(ac.TransferFailed()) > 0 }, nil)
+		testkit.Eventually(t, 15*time.Second, "transfer_failed at the assistant", func() bool { return len(ac.TransferFailed()) > 0 }, nil)
 		f := ac.TransferFailed()[0]
 		if f["to"] != to || !strings.Contains(f["reason"], "603") {
 			t.Errorf("transfer_failed %v, want to %s and the 603 in the reason", f, to)
@@ -102,9 +104,9 @@ func testInCall(t *testing.T, b *Bridge) {
 			Timeout: 60 * time.Second, Args: []string{"-rtp_echo"}, Data: call{From: from, To: "+16478494700"}})
 		ac := asst.ByParam(t, "from", from, 10*time.Second)
 		rec := b.waitRecord(t, "the call in progress", 10*time.Second, func(c CallRecord) bool { return c.From == from && c.Status == "in-progress" })
-		waitFor(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
+		testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
 		b.API.Call(t, "POST", "/api/v1/calls/"+rec.ID+"/transfer", map[string]any{"to": to}, http.StatusAccepted, nil)
-		waitFor(t, 15*time.Second, "transfer_failed at the assistant", func() bool { return len(ac.TransferFailed()) > 0 }, nil)
+		testkit.Eventually(t, 15*time.Second, "transfer_failed at the assistant", func() bool { return len(ac.TransferFailed()) > 0 }, nil)
 		if f := ac.TransferFailed()[0]; f["to"] != to || !strings.Contains(f["reason"], "USER_BUSY") {
 			t.Errorf("transfer_failed %v, want to %s with USER_BUSY", f, to)
 		}
@@ -149,7 +151,7 @@ func testInCall(t *testing.T, b *Bridge) {
 		if byUUID.ID != rec.ID {
 			t.Errorf("GET /api/v1/calls/{channel uuid} answered call %q, want %s", byUUID.ID, rec.ID)
 		}
-		waitFor(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 25 }, nil)
+		testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 25 }, nil)
 		sent := time.Now()
 		if err := speakBurst(ac, toneHz, 2000); err != nil {
 			t.Fatal(err)
@@ -178,7 +180,7 @@ func testInCall(t *testing.T, b *Bridge) {
 func (b *Bridge) recordingRuns(t *testing.T, id string) [][2]int {
 	t.Helper()
 	var wav []byte
-	waitFor(t, 10*time.Second, "the call's recording", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the call's recording", func() bool {
 		st, data := b.API.Do(t, "GET", "/api/v1/calls/"+id+"/recording", nil)
 		wav = data
 		return st == http.StatusOK && len(data) > 44

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() {
@@ -91,14 +93,14 @@ func testOutbound(t *testing.T, b *Bridge) {
 				t.Errorf("start.customParameters.%s = %q, want %q", k, got, want)
 			}
 		}
-		waitFor(t, 5*time.Second, "audio from the call at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
+		testkit.Eventually(t, 5*time.Second, "audio from the call at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
 		rec := b.call(t, res.CallID)
 		if rec.Direction != "outbound" || rec.Status != "in-progress" || rec.CallSID != res.CallSID || rec.AnsweredAt == nil {
 			t.Errorf("record %s: want outbound, in-progress, answered, call_sid %s", jsonString(rec), res.CallSID)
 		}
 
 		b.API.Call(t, "POST", "/api/v1/calls/"+res.CallID+"/hangup", nil, http.StatusAccepted, nil)
-		waitFor(t, 5*time.Second, "the BYE at the carrier", func() bool { return len(second.Received("BYE ")) == 1 }, nil)
+		testkit.Eventually(t, 5*time.Second, "the BYE at the carrier", func() bool { return len(second.Received("BYE ")) == 1 }, nil)
 		b.WaitCall(t, "the record completed", 5*time.Second, func(c Call) bool { return c.ID == res.CallID && c.Status == "completed" && c.EndedAt != nil })
 		types := eventTypes(b.callEvents(t, res.CallID))
 		if !slices.Contains(types, "dialing") || !slices.Contains(types, "answered") {

@@ -23,6 +23,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() {
@@ -128,7 +130,7 @@ func startStatusSink(t *testing.T, secret string) *statusSink {
 func (s *statusSink) of(t *testing.T, callID, event string, within time.Duration) statusPost {
 	t.Helper()
 	var got statusPost
-	waitFor(t, within, "status callback "+event, func() bool {
+	testkit.Eventually(t, within, "status callback "+event, func() bool {
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		for _, p := range s.posts {
@@ -243,7 +245,7 @@ func testOutboundProgress(t *testing.T, b *Bridge) {
 			t.Errorf("the answering trunk rang %v s, want ≈4", rs)
 		}
 		ac := asst.ByParam(t, "to", "+12125550140", 10*time.Second)
-		waitFor(t, 5*time.Second, "audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
+		testkit.Eventually(t, 5*time.Second, "audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
 		b.API.Call(t, "POST", "/api/v1/calls/"+res.CallID+"/hangup", nil, http.StatusAccepted, nil)
 		if p := sink.of(t, res.CallID, "completed", 10*time.Second); p.Body.Cause == "" || p.Body.SIPTrunkID != tr2.ID {
 			t.Errorf("completed callback %+v", p.Body)
@@ -267,7 +269,7 @@ func testOutboundProgress(t *testing.T, b *Bridge) {
 		if ans.Body.SIPTrunkID != tr2.ID {
 			t.Errorf("answered on %s, want %s", ans.Body.SIPTrunkID, tr2.ID)
 		}
-		waitFor(t, 5*time.Second, "the CANCEL at the silent carrier", func() bool { return len(silent.Received("CANCEL ")) == 1 }, nil)
+		testkit.Eventually(t, 5*time.Second, "the CANCEL at the silent carrier", func() bool { return len(silent.Received("CANCEL ")) == 1 }, nil)
 		tries := attemptsOf(b.callEvents(t, res.CallID))
 		t.Logf("attempts: %v", tries)
 		if len(tries) != 2 || tries[0]["trunk_id"] != tr3.ID || tries[0]["cause"] != "ALLOTTED_TIMEOUT" || tries[1]["trunk_id"] != tr2.ID {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() {
@@ -48,7 +50,7 @@ func testRefer(t *testing.T, b *Bridge) {
 			Data: referCall{call: call{From: from, To: "+16478494000", Headers: []string{
 				"Diversion: <sip:+16478494000@pbx.example.com>;reason=unconditional", "X-Customer-Id: e2e-" + from[len(from)-3:]}}, Accept: accept}})
 		ac := asst.ByParam(t, "from", from, 10*time.Second)
-		waitFor(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
+		testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
 		if err := ac.Transfer(to); err != nil {
 			t.Fatalf("the assistant's transfer: %v", err)
 		}

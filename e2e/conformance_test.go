@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -20,9 +19,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 	"github.com/sipbridge/sipbridge/xmlgen"
 )
 
@@ -237,21 +237,19 @@ func (d *side) mark() int {
 // waitFor waits for an event matching pred among those since mark.
 func (d *side) waitFor(mark int, what string, within time.Duration, pred func(*esl.Event) bool) *esl.Event {
 	d.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
+	var found *esl.Event
+	testkit.Eventually(d.t, within, d.name+": "+what, func() bool {
 		d.mu.Lock()
+		defer d.mu.Unlock()
 		for _, e := range d.evs[min(mark, len(d.evs)):] {
 			if pred(e) {
-				d.mu.Unlock()
-				return e
+				found = e
+				return true
 			}
 		}
-		d.mu.Unlock()
-		if time.Now().After(deadline) {
-			d.t.Fatalf("%s: no %s within %v; events since the mark:\n%s", d.name, what, within, strings.Join(d.items(mark), "\n"))
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+		return false
+	}, func() string { return "events since the mark:\n" + strings.Join(d.items(mark), "\n") })
+	return found
 }
 
 // settle waits until no event has come for 300 ms (at most 3 s), so the
@@ -347,14 +345,9 @@ func (d *side) inboundCall(ip, from, to, acl string) string {
 	} else {
 		// The caller streams a 440 Hz tone once answered, as the
 		// recordings' caller did (and the simulator's default caller does).
-		pcm := make([]int16, 8000)
-		for i := range pcm {
-			pcm[i] = int16(8000 * math.Sin(2*math.Pi*440*float64(i)/8000))
-		}
-		tone := make([]byte, len(pcm))
-		assistant.MulawEncode(tone, pcm)
+		caller := tone.ULawTone(440, 1000, 8000)
 		rtp := filepath.Join(d.tmp, "caller-440.ulaw")
-		if err := os.WriteFile(rtp, tone, 0o644); err != nil {
+		if err := os.WriteFile(rtp, caller, 0o644); err != nil {
 			d.t.Fatal(err)
 		}
 		d.uacs = append(d.uacs, StartSipp(d.t, SippOptions{Scenario: "uac-wait-bye.xml", IP: ip, Remote: d.sw.remote(), Calls: 1,
@@ -440,7 +433,7 @@ func (d *side) writeWAV(name string, ms int) string {
 	binary.LittleEndian.PutUint16(b[34:], 16)
 	copy(b[36:], "data")
 	binary.LittleEndian.PutUint32(b[40:], uint32(2*n))
-	for i, s := range tone1k(n) {
+	for i, s := range tone.Generate(1000, 8000, ms, 8000) {
 		binary.LittleEndian.PutUint16(b[44+2*i:], uint16(s))
 	}
 	p := filepath.Join(d.tmp, name)
@@ -448,14 +441,6 @@ func (d *side) writeWAV(name string, ms int) string {
 		d.t.Fatal(err)
 	}
 	return p
-}
-
-func tone1k(n int) []int16 {
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = int16(8000 * math.Sin(2*math.Pi*1000*float64(i)/8000))
-	}
-	return out
 }
 
 // gatewayFile renders a gateway as sipbridge does (xmlgen).
@@ -665,10 +650,10 @@ func scInboundCall(d *side) {
 	d.waitFor(m, "PLAYBACK_STOP (break)", 5*time.Second, is("PLAYBACK_STOP"))
 	d.waitFor(m, "CHANNEL_EXECUTE_COMPLETE of "+long, 5*time.Second, is("CHANNEL_EXECUTE_COMPLETE", "Application", "playback"))
 
-	tone := "tone_stream://%(300,0,1000)"
+	toneStream := "tone_stream://%(300,0,1000)"
 	m = d.mark()
-	d.api("uuid_broadcast " + id + " " + tone + " aleg")
-	d.waitFor(m, "CHANNEL_EXECUTE_COMPLETE of "+tone, 5*time.Second, is("CHANNEL_EXECUTE_COMPLETE", "Application", "playback"))
+	d.api("uuid_broadcast " + id + " " + toneStream + " aleg")
+	d.waitFor(m, "CHANNEL_EXECUTE_COMPLETE of "+toneStream, 5*time.Second, is("CHANNEL_EXECUTE_COMPLETE", "Application", "playback"))
 
 	missing := filepath.Join(d.tmp, "missing.wav")
 	m = d.mark()
@@ -703,9 +688,7 @@ func scPipePlayback(d *side) {
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	pcm := tone1k(8 * 300)
-	ulaw := make([]byte, len(pcm))
-	assistant.MulawEncode(ulaw, pcm)
+	ulaw := tone.ULawTone(1000, 300, 8000)
 	write := func(b []byte) {
 		if _, err := syscall.Write(fd, b); err != nil {
 			d.t.Fatalf("%s: writing the pipe: %v", d.name, err)
@@ -1033,7 +1016,7 @@ func cleanConformance(t *testing.T, sw *Switch) {
 		sw.API(t, "sofia profile external rescan")
 	}
 	if len(left) > 0 {
-		waitFor(t, 10*time.Second, "conf_ gateways removed", func() bool {
+		testkit.Eventually(t, 10*time.Second, "conf_ gateways removed", func() bool {
 			for _, g := range sw.Gateways(t) {
 				if strings.HasPrefix(g.Name, "conf_") {
 					return false

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // scenario is one end-to-end check, run once per database against the
@@ -121,7 +122,7 @@ func checkFSErrors(t *testing.T, log string) {
 // left (another database, a crashed process).
 func takeOver(t *testing.T, b *Bridge) {
 	t.Helper()
-	waitFor(t, 20*time.Second, "a switch without leftover gateways", func() bool {
+	testkit.Eventually(t, 20*time.Second, "a switch without leftover gateways", func() bool {
 		for _, g := range b.SW.Gateways(t) {
 			if strings.HasPrefix(g.Name, "o") {
 				return false

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"net/http"
 	"os"
 	"os/exec"
@@ -77,7 +78,7 @@ func testEchoAssistant(t *testing.T, b *Bridge) {
 		t.Errorf("the caller heard the digit 7's tone in runs %v, want one run of about 200 ms, 450–1000 ms after pressing it at %d ms", dtmf, digitAt)
 	}
 
-	waitFor(t, 5*time.Second, "the echo assistant's stop line", func() bool { return strings.Contains(echo.Logs(), `"msg":"echo: stream stopped"`) }, echo.Logs)
+	testkit.Eventually(t, 5*time.Second, "the echo assistant's stop line", func() bool { return strings.Contains(echo.Logs(), `"msg":"echo: stream stopped"`) }, echo.Logs)
 	logs := echo.Logs()
 	for _, want := range []string{`"msg":"echo: stream started"`, `"from":"+14165550501"`, `"msg":"echo: digit"`, `"digit":"7"`, `"digits":"7"`} {
 		if !strings.Contains(logs, want) {
@@ -134,7 +135,7 @@ func startEchoAssistant(t *testing.T, b *Bridge) *echoProcess {
 			t.Logf("echo assistant's log:\n%s", tailLines(e.Logs(), 20))
 		}
 	})
-	waitFor(t, 10*time.Second, "the echo assistant listening", func() bool { return strings.Contains(e.Logs(), "echo assistant listening") }, e.Logs)
+	testkit.Eventually(t, 10*time.Second, "the echo assistant listening", func() bool { return strings.Contains(e.Logs(), "echo assistant listening") }, e.Logs)
 	return e
 }
 
@@ -142,7 +143,7 @@ func startEchoAssistant(t *testing.T, b *Bridge) *echoProcess {
 func (b *Bridge) waitRecording(t *testing.T, id string) []byte {
 	t.Helper()
 	var wav []byte
-	waitFor(t, 10*time.Second, "the call's recording", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the call's recording", func() bool {
 		st, data := b.API.Do(t, "GET", "/api/v1/calls/"+id+"/recording", nil)
 		wav = data
 		return st == http.StatusOK && len(data) > 44

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() {
@@ -66,7 +67,7 @@ func testLoad(t *testing.T, b *Bridge) {
 		Args: []string{"-l", strconv.Itoa(loadCalls), "-r", strconv.Itoa(loadRate)}})
 
 	// CPU while every call streams: from the 50th stream's start, for 20 s.
-	waitFor(t, 15*time.Second, fmt.Sprintf("%d streams at the assistant", loadCalls), func() bool {
+	testkit.Eventually(t, 15*time.Second, fmt.Sprintf("%d streams at the assistant", loadCalls), func() bool {
 		return len(asst.Conns()) >= loadCalls
 	}, func() string { return fmt.Sprintf("%d streams", len(asst.Conns())) })
 	allUp := time.Since(started)
@@ -86,7 +87,7 @@ func testLoad(t *testing.T, b *Bridge) {
 	}
 	elapsed := time.Since(started)
 	conns := asst.Conns()
-	waitFor(t, 10*time.Second, "every stream stopped", func() bool {
+	testkit.Eventually(t, 10*time.Second, "every stream stopped", func() bool {
 		for _, ac := range conns {
 			if !ac.Stopped() {
 				return false

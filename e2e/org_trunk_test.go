@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() {
@@ -140,7 +142,7 @@ func testOrgTrunk(t *testing.T, b *Bridge) {
 		asst.ByParam(t, "to", to, 10*time.Second)
 		byes := len(carrier.Received("BYE "))
 		b.API.Call(t, "POST", "/api/v1/calls/"+res.CallID+"/hangup", nil, http.StatusAccepted, nil)
-		waitFor(t, 5*time.Second, "the BYE at the carrier", func() bool { return len(carrier.Received("BYE ")) == byes+1 }, nil)
+		testkit.Eventually(t, 5*time.Second, "the BYE at the carrier", func() bool { return len(carrier.Received("BYE ")) == byes+1 }, nil)
 		b.WaitCall(t, "the outbound record completed", 5*time.Second, func(c Call) bool { return c.ID == res.CallID && c.Status == "completed" })
 	}
 	t.Run("outbound", func(t *testing.T) { outbound(t, "+12125557001", "+12125557001") })

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // testFreeSWITCHRestart restarts the shared switch under a running
@@ -35,7 +37,7 @@ func testFreeSWITCHRestart(t *testing.T, b *Bridge) {
 		t.Fatal(err)
 	}
 	var ready string
-	waitFor(t, 10*time.Second, "sipbridge reporting FreeSWITCH down (/readyz 503)", func() bool { st, body := b.Ready(); ready = body; return st == 503 }, nil)
+	testkit.Eventually(t, 10*time.Second, "sipbridge reporting FreeSWITCH down (/readyz 503)", func() bool { st, body := b.Ready(); ready = body; return st == 503 }, nil)
 	if !strings.Contains(ready, "FS_ESL_ADDR="+sw.ESLAddr) {
 		t.Errorf("/readyz while FreeSWITCH is down: %s; want the reason naming FS_ESL_ADDR", ready)
 	}
@@ -94,7 +96,7 @@ func testFreeSWITCHRestart(t *testing.T, b *Bridge) {
 // not a line per connection and attempt.
 func checkOutageLog(t *testing.T, b *Bridge, mark int) {
 	t.Helper()
-	waitFor(t, 5*time.Second, "sipbridge logging FreeSWITCH connected", func() bool { return len(b.LogSince(mark, "FreeSWITCH connected")) > 0 }, nil)
+	testkit.Eventually(t, 5*time.Second, "sipbridge logging FreeSWITCH connected", func() bool { return len(b.LogSince(mark, "FreeSWITCH connected")) > 0 }, nil)
 	var warns []string
 	for _, e := range b.LogSince(mark, "") {
 		if e.Str("level") == "WARN" || e.Str("level") == "ERROR" {

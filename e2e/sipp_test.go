@@ -14,6 +14,8 @@ import (
 	"testing"
 	"text/template"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // SippOptions describe one sipp run. Scenarios are testdata/<name>.xml,
@@ -129,7 +131,7 @@ func StartSipp(t testing.TB, o SippOptions) *Sipp {
 	})
 	// A UAS must be listening before anyone sends to it.
 	if o.Remote == "" {
-		waitFor(t, 5*time.Second, "sipp "+name+" listening on "+o.IP+":"+strconv.Itoa(s.Port), func() bool {
+		testkit.Eventually(t, 5*time.Second, "sipp "+name+" listening on "+o.IP+":"+strconv.Itoa(s.Port), func() bool {
 			select {
 			case <-s.exited:
 				t.Fatalf("sipp %s exited at once (%d): %s", name, s.code, s.Report())

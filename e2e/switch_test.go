@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // Switch is a real FreeSWITCH started from a copy of freeswitch/conf whose
@@ -453,7 +454,7 @@ func (sw *Switch) APICommandsSince(m Mark, prefix string) []string {
 // (`sofia profile …`, `reloadacl`) for quiet: sipbridge's trunk sync is idle.
 func (sw *Switch) WaitQuiet(t testing.TB, quiet, within time.Duration) {
 	t.Helper()
-	waitFor(t, within, fmt.Sprintf("%v without gateway or ACL commands", quiet), func() bool {
+	testkit.Eventually(t, within, fmt.Sprintf("%v without gateway or ACL commands", quiet), func() bool {
 		sw.mu.Lock()
 		defer sw.mu.Unlock()
 		return time.Since(sw.lastConf) >= quiet

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func init() { addScenario(scenario{"tenants_shared_carrier", testTenantsSharedCarrier}) }
@@ -63,7 +65,7 @@ func testTenantsSharedCarrier(t *testing.T, b *Bridge) {
 	orgB.Call(t, "POST", "/api/v1/phone-numbers/purchase", map[string]any{"phone_number": numB, "provider": "byo-sip-trunk",
 		"sip_trunk_id": trB.ID, "assistant_id": ab.ID}, http.StatusOK, nil)
 	t.Cleanup(func() { orgB.Do(t, "POST", "/api/v1/phone-numbers/release", map[string]any{"phone_number": numB}) })
-	waitFor(t, 15*time.Second, "org B's carrier trunk applied", func() bool {
+	testkit.Eventually(t, 15*time.Second, "org B's carrier trunk applied", func() bool {
 		var tr Trunk
 		orgB.Call(t, "GET", "/api/v1/sip-trunks/"+trB.ID, nil, http.StatusOK, &tr)
 		return tr.SyncStatus.State == "applied"
@@ -109,7 +111,7 @@ func testTenantsSharedCarrier(t *testing.T, b *Bridge) {
 		t.Errorf("org A's call was attributed by %q, want did", by)
 	}
 	var pageB []CallRecord
-	waitFor(t, 10*time.Second, "org B's call record closed", func() bool {
+	testkit.Eventually(t, 10*time.Second, "org B's call record closed", func() bool {
 		orgB.Call(t, "GET", "/api/v1/calls?limit=50", nil, http.StatusOK, &pageB)
 		for _, c := range pageB {
 			if c.To == numB && c.EndedAt != nil {

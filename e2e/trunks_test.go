@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // registrar starts a sipp carrier answering REGISTER with reply.
@@ -93,12 +95,12 @@ func testTrunkChange(t *testing.T, b *Bridge) {
 		Data: call{From: "+14165550101", To: "+16478491001"}})
 	ac := asst.Next(t, 10*time.Second)
 	rec := b.WaitCall(t, "the call in progress", 10*time.Second, func(c Call) bool { return c.To == "+16478491001" && c.Status == "in-progress" })
-	waitFor(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 10 }, nil)
+	testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 10 }, nil)
 
 	m, lm := sw.Mark(), b.LogMark()
 	changed := time.Now()
 	b.UpdateTrunk(t, carrier.ID, map[string]any{"username": "after"})
-	waitFor(t, 10*time.Second, "FreeSWITCH's gateway with username after, REGED", func() bool {
+	testkit.Eventually(t, 10*time.Second, "FreeSWITCH's gateway with username after, REGED", func() bool {
 		g, ok := sw.Gateway(t, carrier.GatewayName)
 		return ok && g.Username == "after" && g.State == "REGED"
 	}, func() string {
@@ -243,7 +245,7 @@ func testIPAuth(t *testing.T, b *Bridge) {
 
 	lm := b.LogMark()
 	b.DeleteTrunk(t, tr.ID)
-	waitFor(t, 10*time.Second, "the gateway removed", func() bool { _, ok := sw.Gateway(t, tr.GatewayName); return !ok }, nil)
+	testkit.Eventually(t, 10*time.Second, "the gateway removed", func() bool { _, ok := sw.Gateway(t, tr.GatewayName); return !ok }, nil)
 	b.WaitSyncPass(t, lm, "reloadacl", 10*time.Second)
 	sw.WaitQuiet(t, 300*time.Millisecond, 10*time.Second)
 	before := len(b.Calls(t, ""))

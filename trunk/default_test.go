@@ -5,10 +5,11 @@ import (
 	"errors"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/trunk"
-	"gorm.io/gorm"
 )
 
 // TestEnvironmentTrunkFollowsTheEnvironment: an organization's copy of the

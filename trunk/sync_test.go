@@ -2,6 +2,7 @@ package trunk_test
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -10,12 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/trunk"
-	"gorm.io/gorm"
 )
 
 // syncEnv is the trunk reconciler wired as in `sipbridge serve`: a store on
@@ -142,13 +145,7 @@ func (e *syncEnv) status(tr *db.SIPTrunk) *db.TrunkStatus {
 
 func (e *syncEnv) eventually(what string, cond func() bool) {
 	e.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out waiting for %s; switch commands: %q", what, e.sw.Commands())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Eventually(e.t, 10*time.Second, what, cond, func() string { return fmt.Sprintf("switch commands: %q", e.sw.Commands()) })
 }
 
 func (e *syncEnv) gateway(name string) (fstest.GatewayInfo, bool) {

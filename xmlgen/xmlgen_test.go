@@ -3,32 +3,12 @@ package xmlgen
 import (
 	"encoding/xml"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", "golden", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./xmlgen -update)", err)
-	}
-	if string(got) != string(want) {
-		t.Fatalf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
 
 func TestGolden(t *testing.T) {
 	reg := Trunk{ID: "3f1c0e9a-0000-4000-8000-000000000001", OrgID: 12, GatewayName: "o12_zadarma_main", Register: true,
@@ -41,17 +21,17 @@ func TestGolden(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		golden(t, name, b)
+		testkit.Golden(t, "golden/"+name, b)
 	}
 	acl, err := RenderACLList("o12_carrier_ip", []string{"203.0.113.10", "198.51.100.7/24", "2001:db8::1", "198.51.100.0/24"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "acl.xml", acl)
+	testkit.Golden(t, "golden/acl.xml", acl)
 	empty, _ := RenderACLList("o12_none", nil)
-	golden(t, "acl-empty.xml", empty)
+	testkit.Golden(t, "golden/acl-empty.xml", empty)
 	params, _ := RenderInboundACLParams([]string{"o12_zadarma_main", "o12_carrier_ip", "o12_carrier_ip"})
-	golden(t, "profile-params.xml", params)
+	testkit.Golden(t, "golden/profile-params.xml", params)
 }
 
 func TestGatewayNames(t *testing.T) {

@@ -175,6 +175,17 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	c.TelnyxPublicKey = get("TELNYX_PUBLIC_KEY", "")
 	c.VonageSignatureSecret = get("VONAGE_SIGNATURE_SECRET", "")
+	errs := c.loadCarrier(get, getenv)
+	errs = append(errs, c.loadTimings(get)...)
+	errs = append(errs, c.loadPaths(get)...)
+	return c, errors.Join(errs...)
+}
+
+// envGetter returns the trimmed value of an environment variable, or def.
+type envGetter func(k, def string) string
+
+// loadCarrier reads the carrier, provider, ACL and call-limit settings.
+func (c *Config) loadCarrier(get envGetter, getenv func(string) string) []error {
 	var errs []error
 	var err error
 	if _, _, err := trunk.ParseTerminationURI(c.SIPGateway); c.SIPGateway != "" && (err != nil || strings.ContainsAny(c.SIPGateway, ";@")) {
@@ -198,6 +209,14 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	if c.CallDefaults.CallsPerSecond, err = strconv.ParseFloat(get("DEFAULT_CALLS_PER_SECOND", "5"), 64); err != nil || !(c.CallDefaults.CallsPerSecond >= 0 && c.CallDefaults.CallsPerSecond <= 1000) {
 		errs = append(errs, errors.New("DEFAULT_CALLS_PER_SECOND must be a number from 0 (no platform cap) to 1000"))
 	}
+	return errs
+}
+
+// loadTimings reads the sync, FreeSWITCH connection, leg and drain timings,
+// the log level and the database and public URLs.
+func (c *Config) loadTimings(get envGetter) []error {
+	var errs []error
+	var err error
 	if c.SyncInterval, err = time.ParseDuration(get("SYNC_INTERVAL", "60s")); err != nil || c.SyncInterval < time.Second {
 		errs = append(errs, errors.New("SYNC_INTERVAL must be a duration of at least 1s, e.g. 60s"))
 	}
@@ -221,6 +240,14 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 			errs = append(errs, errors.New("PUBLIC_BASE_URL must be an absolute http(s) URL"))
 		}
 	}
+	return errs
+}
+
+// loadPaths reads the recording and playback settings, the address policy,
+// the stream base and the sofia profile.
+func (c *Config) loadPaths(get envGetter) []error {
+	var errs []error
+	var err error
 	c.RecordingsDir = get("RECORDINGS_DIR", filepath.Join(c.VarDir, "recordings"))
 	c.PlaybackMode = get("PLAYBACK_MODE", "pipe")
 	if c.PlaybackMode != "pipe" && c.PlaybackMode != "files" {
@@ -245,7 +272,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	if c.FSProfile == "" || strings.ContainsAny(c.FSProfile, " /\\\t\r\n") {
 		errs = append(errs, errors.New("FS_PROFILE must be a sofia profile name"))
 	}
-	return c, errors.Join(errs...)
+	return errs
 }
 
 // validStreamBase checks STREAM_WS_BASE against what mod_audio_stream

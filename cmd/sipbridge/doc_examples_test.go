@@ -15,6 +15,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 )
 
@@ -144,7 +145,7 @@ func runDocExamples(t *testing.T, bin, script string, dbEnv []string) {
 		}
 	}
 	// The documented messages reached the provider.
-	waitUntil(t, 10*time.Second, "three messages at the Twilio fake", func() bool { return len(tw.SentMessages()) >= 3 })
+	testkit.Eventually(t, 10*time.Second, "three messages at the Twilio fake", func() bool { return len(tw.SentMessages()) >= 3 })
 	if strings.Contains(logs(), "your_sip_password") || strings.Contains(logs(), "your_twilio_auth_token") {
 		t.Error("the log shows a secret the examples sent")
 	}
@@ -154,16 +155,5 @@ func runDocExamples(t *testing.T, bin, script string, dbEnv []string) {
 	if err == nil || !regexp.MustCompile(`(?m)^FAIL +providers_bulk_migration$`).MatchString(report) ||
 		!strings.Contains(report, "failed: providers_twilio_assistant_credentials") {
 		t.Fatalf("with a wrong key the script answered %v:\n%s", err, report)
-	}
-}
-
-func waitUntil(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no %s within %v", what, within)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }

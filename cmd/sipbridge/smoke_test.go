@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // buildBinary compiles sipbridge once per test binary run.
@@ -87,18 +89,14 @@ func TestEmbeddedSQLiteEndToEnd(t *testing.T) {
 		}
 	}()
 	base := "http://" + addr
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var upErr error
+	testkit.Eventually(t, 20*time.Second, "the server to come up", func() bool {
 		res, err := http.Get(base + "/healthz")
-		if err == nil {
+		if upErr = err; err == nil {
 			res.Body.Close()
-			break
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server did not come up: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	}, func() string { return fmt.Sprintf("%v\n%s", upErr, logs.String()) })
 	call := func(method, path string, body any) (int, map[string]any) {
 		var rd *bytes.Reader
 		if body != nil {

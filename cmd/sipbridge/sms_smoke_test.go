@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 )
 
@@ -46,17 +48,16 @@ func TestServeSendsQueuedSMSOnSQLite(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- srv.Wait() }()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			if res, err := http.Get("http://" + addr + "/healthz"); err == nil {
+		up := testkit.Until(20*time.Second, func() bool {
+			res, err := http.Get("http://" + addr + "/healthz")
+			if err == nil {
 				res.Body.Close()
-				break
 			}
-			if time.Now().After(deadline) {
-				srv.Process.Kill()
-				t.Fatalf("server did not come up\n%s", logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
+			return err == nil
+		})
+		if !up {
+			srv.Process.Kill()
+			t.Fatalf("server did not come up\n%s", logs.String())
 		}
 		return func() {
 			srv.Process.Signal(syscall.SIGTERM)
@@ -100,17 +101,12 @@ func TestServeSendsQueuedSMSOnSQLite(t *testing.T) {
 	}
 	id := sent["message_id"].(string)
 	wait := func(what string, ok func(m map[string]any) bool) map[string]any {
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			_, m := call("GET", "/api/v1/sms/"+id, nil)
-			if ok(m) {
-				return m
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: %v\n%s", what, m, logs.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		var m map[string]any
+		testkit.Eventually(t, 20*time.Second, what, func() bool {
+			_, m = call("GET", "/api/v1/sms/"+id, nil)
+			return ok(m)
+		}, func() string { return fmt.Sprintf("%v\n%s", m, logs.String()) })
+		return m
 	}
 	// The first attempt meets a 503: back in the queue for 2 s. Stop the
 	// process meanwhile; the next one sends the message.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func startClient(t *testing.T, addr, password string, opts ...esl.Option) *esl.Client {
@@ -34,17 +35,6 @@ func waitConnected(t *testing.T, c *esl.Client) {
 	defer cancel()
 	if err := c.WaitConnected(ctx); err != nil {
 		t.Fatal(err)
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -91,7 +81,7 @@ func TestClientResubscribesAfterDrop(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("OnConnect ctx not cancelled on disconnect")
 	}
-	eventually(t, "Connected() false", func() bool { return !c.Connected() })
+	testkit.Eventually(t, 5*time.Second, "Connected() false", func() bool { return !c.Connected() })
 	start := time.Now()
 	if _, err := c.API(context.Background(), "two"); !errors.Is(err, esl.ErrNotConnected) {
 		t.Fatalf("API while down: %v, want ErrNotConnected", err)
@@ -185,7 +175,7 @@ func TestClientBackoffCapped(t *testing.T) {
 	})
 	const initial, max = 20 * time.Millisecond, 80 * time.Millisecond
 	c := startClient(t, fs.addr(), "pw", esl.WithBackoff(initial, max))
-	eventually(t, "8 attempts", func() bool {
+	testkit.Eventually(t, 5*time.Second, "8 attempts", func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(accepts) >= 8
@@ -392,7 +382,7 @@ func TestClientPendingCallsFailOnDisconnect(t *testing.T) {
 					t.Fatal("pending call hangs after disconnect")
 				}
 			}
-			eventually(t, "disconnected", func() bool { return !c.Connected() })
+			testkit.Eventually(t, 5*time.Second, "disconnected", func() bool { return !c.Connected() })
 		})
 	}
 }
@@ -423,7 +413,7 @@ func TestClientHeartbeat(t *testing.T) {
 			s1 := fs.nextSession(t)
 			s1.waitCommand(t, "api status")
 			if tc.wantReconnect {
-				eventually(t, "second connect", func() bool { return connects.Load() >= 2 })
+				testkit.Eventually(t, 5*time.Second, "second connect", func() bool { return connects.Load() >= 2 })
 				if got, err := c.API(context.Background(), "x"); err != nil || got != "+OK x\n" {
 					t.Errorf("API after heartbeat reconnect = %q, %v", got, err)
 				}
@@ -493,7 +483,7 @@ func TestClientEventOrderPerChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := int32((channels + 1) * perChannel)
-	eventually(t, "all events handled", func() bool { return total.Load() == want })
+	testkit.Eventually(t, 5*time.Second, "all events handled", func() bool { return total.Load() == want })
 	mu.Lock()
 	defer mu.Unlock()
 	if len(bad) > 0 {
@@ -539,7 +529,7 @@ func TestClientSlowHandlerDoesNotStallAPI(t *testing.T) {
 		t.Fatalf("API with a stuck handler = %q, %v", got, err)
 	}
 	close(release)
-	eventually(t, "all 2000 events", func() bool { return handled.Load() == 2000 })
+	testkit.Eventually(t, 5*time.Second, "all 2000 events", func() bool { return handled.Load() == 2000 })
 }
 
 // TestClientSendMsg checks the sendmsg frames on the wire.
@@ -647,7 +637,7 @@ func TestClientCloseStopsEverything(t *testing.T) {
 	}
 	fs.ln.Close()
 	s.nc.Close()
-	eventually(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
+	testkit.Eventually(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }
 
 // TestClientReplayInboundCall drives a recorded inbound call through the

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // fakeFS is a scriptable ESL server speaking the recorded wire format, for
@@ -221,20 +223,18 @@ func (s *fakeSession) commands() []string {
 // that no earlier waitCommand returned; it returns the raw frame.
 func (s *fakeSession) waitCommand(t *testing.T, prefix string) string {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	var got string
+	testkit.Eventually(t, 5*time.Second, fmt.Sprintf("command %q on session %d", prefix, s.n), func() bool {
 		s.mu.Lock()
+		defer s.mu.Unlock()
 		for i, raw := range s.cmds {
 			if !s.claimed[i] && strings.HasPrefix(raw, prefix) {
 				s.claimed[i] = true
-				s.mu.Unlock()
-				return raw
+				got = raw
+				return true
 			}
 		}
-		s.mu.Unlock()
-		if time.Now().After(deadline) {
-			t.Fatalf("session %d: no command %q (got %q)", s.n, prefix, s.commands())
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+		return false
+	}, func() string { return fmt.Sprintf("got %q", s.commands()) })
+	return got
 }

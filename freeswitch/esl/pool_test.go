@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // A pool spreads commands over its connections, every reply reaches its
@@ -22,7 +23,7 @@ func TestPoolSpreadsCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer p.Close()
-	if !waitFor(5*time.Second, func() bool { return fs.sessionCount() == 3 && p.Connected() }) {
+	if !testkit.Until(5*time.Second, func() bool { return fs.sessionCount() == 3 && p.Connected() }) {
 		t.Fatalf("%d sessions", fs.sessionCount())
 	}
 	time.Sleep(50 * time.Millisecond) // all three subscribed
@@ -58,15 +59,4 @@ func TestPoolSpreadsCommands(t *testing.T) {
 			t.Errorf("session %d got %d commands: the pool does not spread them", s.n, n)
 		}
 	}
-}
-
-func waitFor(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if cond() {
-			return true
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	return cond()
 }

@@ -9,39 +9,6 @@ import (
 	"testing"
 )
 
-// TestParseXMLErrors: ezxml's messages and line numbers.
-func TestParseXMLErrors(t *testing.T) {
-	for _, tc := range []struct {
-		doc, want string
-	}{
-		{"<a>\n<b>\n</a>\n", "[error near line 3]: unexpected closing tag </a>"},
-		{"<a>\n<b>\n</b>\n", "[error near line 4]: unclosed tag <a>"},
-		{"<a><b x=\"1\"/ ></a>", "[error near line 1]: missing >"},
-		{"<a>\n<!-- x -- y -->\n</a>", "[error near line 2]: unclosed <!--"},
-		{"<a><![CDATA[ x </a>", "[error near line 1]: unclosed <![CDATA["},
-		{"<a><?pi </a>", "[error near line 1]: unclosed <?"},
-		{"<a></a>\n<b/>", "[error near line 2]: markup outside of root element"},
-		{"<a>< b</a>", "[error near line 1]: unexpected <"},
-		{"just text", "[error near line 1]: root tag missing"},
-		{"", "[error near line 1]: root tag missing"},
-		{"<a x=\"1>", "[error near line 1]: missing \""},
-	} {
-		_, err := parseXML([]byte(tc.doc))
-		var xe *xmlError
-		if !errors.As(err, &xe) || err.Error() != tc.want {
-			t.Errorf("%q: %v, want %s", tc.doc, err, tc.want)
-		}
-	}
-	root, err := parseXML([]byte(`<?xml version="1.0"?><!-- c --><r a='1 &amp; 2' b="&#36;{x}&unknown;&#x41;"><k/><k n="v
-w"/><![CDATA[<x>]]></r>trailing`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if root.name != "r" || root.attr("a") != "1 & 2" || root.attr("b") != "${x}&unknown;A" || len(root.all("k")) != 2 || root.all("k")[1].attr("n") != "v w" {
-		t.Fatalf("parsed %+v", root)
-	}
-}
-
 // TestPreprocess: $${var} expanded on raw lines (unset: empty), &#36; left
 // for the parser, X-PRE-PROCESS set honoured, <include> stripped.
 func TestPreprocess(t *testing.T) {

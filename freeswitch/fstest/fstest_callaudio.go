@@ -3,6 +3,8 @@ package fstest
 import (
 	"fmt"
 	"os"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 )
 
 // WAVCaller returns an InboundCall.CallerAudio that plays a WAV file (16-bit
@@ -13,7 +15,7 @@ func WAVCaller(path string) (func(dst []int16), error) {
 	if err != nil {
 		return nil, err
 	}
-	pcm8, _, err := readWAV(data)
+	pcm8, _, err := audiofile.ReadWAV(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

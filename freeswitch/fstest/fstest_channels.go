@@ -204,27 +204,7 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 		v[k] = val
 	}
 	v["Channel-HIT-Dialplan"] = "true"
-	for name, vals := range c.Headers {
-		if len(vals) == 0 {
-			continue
-		}
-		key := "variable_sip_i_" + snake(name)
-		if len(vals) == 1 {
-			v[key] = vals[0]
-		} else {
-			arr := make([]any, len(vals))
-			for i, x := range vals {
-				arr[i] = x
-			}
-			v[key] = arr // a repeated header is a JSON array, top first
-		}
-		switch {
-		case strings.EqualFold(name, "History-Info"):
-			v["variable_sip_history_info"] = strings.Join(vals, ", ")
-		default:
-			v["variable_sip_h_"+name] = vals[len(vals)-1] // sip_h_ keeps only the last one
-		}
-	}
+	headerVars(v, c.Headers)
 	ch := &channel{uuid: id, vars: v, callerAudio: c.CallerAudio}
 	s.chans.mu.Lock()
 	if s.chans.byID == nil {
@@ -246,6 +226,33 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 	}
 	s.runDialplan(ch)
 	return id, nil
+}
+
+// headerVars sets the channel variables of the call's extra SIP headers:
+// sip_i_<name> (every value), sip_h_<name> (the last one) and
+// sip_history_info.
+func headerVars(v map[string]any, headers map[string][]string) {
+	for name, vals := range headers {
+		if len(vals) == 0 {
+			continue
+		}
+		key := "variable_sip_i_" + snake(name)
+		if len(vals) == 1 {
+			v[key] = vals[0]
+		} else {
+			arr := make([]any, len(vals))
+			for i, x := range vals {
+				arr[i] = x
+			}
+			v[key] = arr // a repeated header is a JSON array, top first
+		}
+		switch {
+		case strings.EqualFold(name, "History-Info"):
+			v["variable_sip_history_info"] = strings.Join(vals, ", ")
+		default:
+			v["variable_sip_h_"+name] = vals[len(vals)-1] // sip_h_ keeps only the last one
+		}
+	}
 }
 
 // runDialplan runs Options.Dialplan on a new inbound channel as

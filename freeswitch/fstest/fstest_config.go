@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/ezxml"
 )
 
 // maxInboundACL is SOFIA_MAX_ACL: mod_sofia keeps at most this many
@@ -120,30 +122,30 @@ func preprocess(raw []byte, globals map[string]string) []byte {
 }
 
 // loadConfig reads GenDir as FreeSWITCH's XML reload would. On a parse
-// error it returns an *xmlError and nothing may change.
+// error it returns an *ezxml.Error and nothing may change.
 func (s *Switch) loadConfig() (*config, error) {
-	root, err := parseXML(s.document())
+	root, err := ezxml.Parse(s.document())
 	if err != nil {
 		return nil, err
 	}
 	return s.readConfig(root), nil
 }
 
-func (s *Switch) readConfig(root *xnode) *config {
+func (s *Switch) readConfig(root *ezxml.Node) *config {
 	cfg := &config{acls: map[string]aclList{}}
-	for _, sec := range root.all("section") {
-		for _, conf := range sec.all("configuration") {
-			switch conf.attr("name") {
+	for _, sec := range root.All("section") {
+		for _, conf := range sec.All("configuration") {
+			switch conf.Attr("name") {
 			case "acl.conf":
-				if nl := conf.child("network-lists"); nl != nil {
-					for _, l := range nl.all("list") {
-						cfg.acls[l.attr("name")] = readACL(l)
+				if nl := conf.Child("network-lists"); nl != nil {
+					for _, l := range nl.All("list") {
+						cfg.acls[l.Attr("name")] = readACL(l)
 					}
 				}
 			case "sofia.conf":
-				if ps := conf.child("profiles"); ps != nil {
-					for _, p := range ps.all("profile") {
-						if p.attr("name") == s.o.Profile {
+				if ps := conf.Child("profiles"); ps != nil {
+					for _, p := range ps.All("profile") {
+						if p.Attr("name") == s.o.Profile {
 							s.readProfile(cfg, p)
 						}
 					}
@@ -154,11 +156,11 @@ func (s *Switch) readConfig(root *xnode) *config {
 	return cfg
 }
 
-func (s *Switch) readProfile(cfg *config, p *xnode) {
+func (s *Switch) readProfile(cfg *config, p *ezxml.Node) {
 	seen := map[string]bool{}
-	for _, gws := range p.all("gateways") {
-		for _, g := range gws.all("gateway") {
-			name := g.attr("name")
+	for _, gws := range p.All("gateways") {
+		for _, g := range gws.All("gateway") {
+			name := g.Attr("name")
 			if !validGatewayName.MatchString(name) {
 				s.log.Debug("fstest: Ignoring invalid name", "gateway", name) // sofia.c: [ERR] only in the log
 				continue
@@ -167,12 +169,12 @@ func (s *Switch) readProfile(cfg *config, p *xnode) {
 				continue // "Ignoring duplicate gateway"
 			}
 			def := gatewayDef{name: name, params: map[string]string{}, vars: map[string]string{}}
-			for _, prm := range g.all("param") {
-				def.params[prm.attr("name")] = prm.attr("value")
+			for _, prm := range g.All("param") {
+				def.params[prm.Attr("name")] = prm.Attr("value")
 			}
-			for _, vs := range g.all("variables") {
-				for _, v := range vs.all("variable") {
-					def.vars[v.attr("name")] = v.attr("value")
+			for _, vs := range g.All("variables") {
+				for _, v := range vs.All("variable") {
+					def.vars[v.Attr("name")] = v.Attr("value")
 				}
 			}
 			if isTrue(def.params["register"]) && (def.params["username"] == "" || def.params["password"] == "") {
@@ -184,9 +186,9 @@ func (s *Switch) readProfile(cfg *config, p *xnode) {
 			cfg.gateways = append(cfg.gateways, def)
 		}
 	}
-	for _, st := range p.all("settings") {
-		for _, prm := range st.all("param") {
-			name, value := prm.attr("name"), prm.attr("value")
+	for _, st := range p.All("settings") {
+		for _, prm := range st.All("param") {
+			name, value := prm.Attr("name"), prm.Attr("value")
 			cfg.settings = append(cfg.settings, [2]string{name, value})
 			if !strings.EqualFold(name, "apply-inbound-acl") {
 				continue
@@ -205,13 +207,13 @@ func (s *Switch) readProfile(cfg *config, p *xnode) {
 	}
 }
 
-func readACL(l *xnode) aclList {
-	out := aclList{allowByDefault: strings.EqualFold(l.attr("default"), "allow")}
-	for _, n := range l.all("node") {
-		allow := strings.EqualFold(n.attr("type"), "allow")
-		cidrs := n.attr("cidr")
-		if cidrs == "" && n.attr("host") != "" {
-			cidrs = n.attr("host") + "/" + maskBits(n.attr("mask"))
+func readACL(l *ezxml.Node) aclList {
+	out := aclList{allowByDefault: strings.EqualFold(l.Attr("default"), "allow")}
+	for _, n := range l.All("node") {
+		allow := strings.EqualFold(n.Attr("type"), "allow")
+		cidrs := n.Attr("cidr")
+		if cidrs == "" && n.Attr("host") != "" {
+			cidrs = n.Attr("host") + "/" + maskBits(n.Attr("mask"))
 		}
 		for _, c := range strings.Split(cidrs, ",") {
 			c = strings.TrimSpace(c)

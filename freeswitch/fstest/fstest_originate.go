@@ -1,16 +1,15 @@
 package fstest
 
 import (
-	"encoding/json"
-	"fmt"
 	"maps"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
 )
 
 // Outbound calls: `originate <dial string> &park() [dp] [context] [cid_name]
@@ -232,7 +231,7 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	// A real switch dials first and looks at the application after the
 	// answer; here an application that is not simulated is refused before
 	// anything is dialled, but after the dial string is parsed.
-	d, err := parseDialString(argv[0])
+	d, err := dialstring.Parse(argv[0])
 	if err != nil {
 		return "-ERR DESTINATION_OUT_OF_ORDER\n"
 	}
@@ -258,19 +257,19 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	if len(argv) > 5 {
 		cidNum = argv[5]
 	}
-	for _, g := range d.groups {
+	for _, g := range d.Groups {
 		if len(g) > 1 {
 			return s.unsupported("originate with simultaneous legs (',')")
 		}
-		if !strings.HasPrefix(g[0].endpoint, "sofia/gateway/") {
-			return s.unsupported("originate endpoint " + g[0].endpoint)
+		if !strings.HasPrefix(g[0].Endpoint, "sofia/gateway/") {
+			return s.unsupported("originate endpoint " + g[0].Endpoint)
 		}
 	}
 	tmpl, err := s.legTemplates()
 	if err != nil {
 		return "-ERR " + err.Error() + "\n"
 	}
-	globals := d.vars(dialLeg{})
+	globals := d.Vars(dialstring.Leg{})
 	if n, err := strconv.Atoi(globals["originate_timeout"]); err == nil && n > 0 {
 		timeout = n
 	}
@@ -278,14 +277,20 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	s.mu.Lock()
 	epoch := s.epoch
 	s.mu.Unlock()
+	return s.dialGroups(b, tmpl, epoch, d, timeout, cidName, cidNum, continueOnTimeout)
+}
+
+// dialGroups dials the '|'-separated groups of d one after the other until
+// one answers; the answered leg is parked after the reply.
+func (s *Switch) dialGroups(b *batch, tmpl *legTemplates, epoch chan struct{}, d dialstring.Parsed, timeout int, cidName, cidNum string, continueOnTimeout bool) string {
 	cause := "DESTINATION_OUT_OF_ORDER"
 	var destroy func()
-	for _, g := range d.groups {
+	for _, g := range d.Groups {
 		if destroy != nil {
 			destroy() // the failed leg is gone before the next one starts
 			destroy = nil
 		}
-		r := s.dialLeg(tmpl, epoch, g[0].endpoint, d.vars(g[0]), timeout, cidName, cidNum)
+		r := s.dialLeg(tmpl, epoch, g[0].Endpoint, d.Vars(g[0]), timeout, cidName, cidNum)
 		if r.aborted {
 			return "-ERR SYSTEM_SHUTDOWN\n"
 		}
@@ -316,108 +321,29 @@ type legResult struct {
 // dialLeg runs one leg: sofia_outgoing_channel's checks, then the far end's
 // outcome with the leg and originate timers.
 func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, vars map[string]string, timeout int, cidName, cidNum string) legResult {
-	rest := strings.TrimPrefix(endpoint, "sofia/gateway/")
-	gwName, number, ok := strings.Cut(rest, "/")
-	id := vars["origination_uuid"]
-	if id == "" {
-		id = uuid.NewString()
-	}
-	idx := s.attempt(DialAttempt{Gateway: gwName, Number: number, Vars: maps.Clone(vars), UUID: id})
-	s.mu.Lock()
-	g := s.gateways[gwName]
-	up := g != nil && s.gwStatusLocked(g) == "UP"
-	switch valid := ok && number != ""; {
-	case g != nil && up && valid:
-		g.callsOut++
-	case g != nil && valid:
-		g.failedOut++ // GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel)
-	}
-	p := legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
-	if g != nil {
-		p.username, p.hostPort = g.username(), g.proxyHostPort()
-	}
-	s.mu.Unlock()
-	cause := ""
-	switch {
-	case !ok || number == "" || gwName == "":
-		cause = "INVALID_URL"
-	case g == nil:
-		cause = "INVALID_GATEWAY"
-	case !up:
-		cause = "GATEWAY_DOWN"
-	}
+	p, idx, cause := s.legGateway(endpoint, vars)
 	if cause != "" {
-		s.unborn(id)
+		s.unborn(p.id)
 		s.attemptDone(idx, cause, false)
 		return legResult{cause: cause}
 	}
-
-	ch := &channel{uuid: id, vars: t.sub(t.create, p)}
-	ch.vars["Channel-HIT-Dialplan"] = "false" // true once answered (CALL_UPDATE on), as recorded
-	for _, k := range []string{"Caller-Profile-Created-Time", "Caller-Channel-Created-Time"} {
-		ch.vars[k] = microsText(s.now())
-	}
-	for k, v := range vars {
-		ch.vars["variable_"+k] = v
-	}
-	if n := firstNonEmpty(vars["origination_caller_id_number"], cidNum); n != "" {
-		ch.vars["Caller-Caller-ID-Number"], ch.vars["Caller-Orig-Caller-ID-Number"] = n, n
-	}
-	if n := firstNonEmpty(vars["origination_caller_id_name"], cidName); n != "" {
-		ch.vars["Caller-Caller-ID-Name"] = n
-	}
+	ch := s.newLeg(t, p, vars, cidName, cidNum)
 	leg := &ringingLeg{ch: ch, kill: make(chan string, 1)}
 	s.out.mu.Lock()
 	if s.out.ringing == nil {
 		s.out.ringing = map[string]*ringingLeg{}
 	}
-	s.out.ringing[id] = leg
+	s.out.ringing[p.id] = leg
 	s.out.mu.Unlock()
 	defer func() {
 		s.out.mu.Lock()
-		delete(s.out.ringing, id)
+		delete(s.out.ringing, p.id)
 		s.out.mu.Unlock()
 	}()
 
-	s.legEvent(ch, "CHANNEL_OUTGOING", "CS_NONE", "DOWN", "ringing", "", false, nil)
-	s.legEvent(ch, "CHANNEL_STATE", "CS_INIT", "DOWN", "ringing", "", false, nil)
-	s.legEvent(ch, "CHANNEL_CREATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
-	s.legEvent(ch, "CHANNEL_ORIGINATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
-	s.legEvent(ch, "CHANNEL_STATE", "CS_ROUTING", "DOWN", "ringing", "", false, nil)
-	s.legEvent(ch, "CHANNEL_STATE", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", false, nil)
-
-	o := s.dialOutcome(gwName, number)
-	callState := "DOWN"
-	if o.Result == DialAnswer || o.Result == DialNoAnswer || o.Ring > 0 {
-		s.chans.mu.Lock()
-		mergeLegTemplate(ch.vars, t.sub(t.progress, p), vars)
-		ch.vars["Caller-Channel-Progress-Time"] = microsText(s.now())
-		s.chans.mu.Unlock()
-		s.legEvent(ch, "CHANNEL_PROGRESS", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", true, nil)
-		s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false, nil)
-		callState = "RINGING"
-	}
-
-	// The first timer to fire: the far end, leg_timeout, originate_timeout.
-	wait, final := o.Ring, ""
-	switch o.Result {
-	case DialBusy:
-		final = "USER_BUSY"
-	case DialReject:
-		final = firstNonEmpty(o.Cause, "CALL_REJECTED")
-	case DialNoAnswer:
-		wait = -1
-	}
-	legTimeout, _ := strconv.Atoi(vars["leg_timeout"])
-	limit, limitCause, isTimeout := float64(timeout), "NO_ANSWER", true
-	if legTimeout > 0 && legTimeout < timeout {
-		limit, limitCause, isTimeout = float64(legTimeout), "ALLOTTED_TIMEOUT", false
-	}
-	if wait < 0 || wait >= limit {
-		wait, final = limit, limitCause
-	} else {
-		isTimeout = false
-	}
+	o := s.dialOutcome(p.gw, p.number)
+	callState := s.ringLeg(t, ch, p, o, vars)
+	wait, final, isTimeout := legTimer(o, vars, timeout)
 	timer := time.NewTimer(s.d(wait))
 	defer timer.Stop()
 	select {
@@ -435,8 +361,121 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 		s.attemptDone(idx, "", true)
 		return legResult{ch: ch}
 	}
+	r := s.failLeg(ch, p, o, final, callState)
+	r.timeout = isTimeout
+	s.attemptDone(idx, final, false)
+	return r
+}
+
+// legGateway records the attempt and applies sofia_outgoing_channel's
+// checks of the endpoint and its gateway; cause is set when the leg is
+// refused before it exists.
+func (s *Switch) legGateway(endpoint string, vars map[string]string) (p legParams, idx int, cause string) {
+	rest := strings.TrimPrefix(endpoint, "sofia/gateway/")
+	gwName, number, ok := strings.Cut(rest, "/")
+	id := vars["origination_uuid"]
+	if id == "" {
+		id = uuid.NewString()
+	}
+	idx = s.attempt(DialAttempt{Gateway: gwName, Number: number, Vars: maps.Clone(vars), UUID: id})
 	s.mu.Lock()
-	if g := s.gateways[gwName]; g != nil {
+	g := s.gateways[gwName]
+	up := g != nil && s.gwStatusLocked(g) == "UP"
+	switch valid := ok && number != ""; {
+	case g != nil && up && valid:
+		g.callsOut++
+	case g != nil && valid:
+		g.failedOut++ // GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel)
+	}
+	p = legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
+	if g != nil {
+		p.username, p.hostPort = g.username(), g.proxyHostPort()
+	}
+	s.mu.Unlock()
+	switch {
+	case !ok || number == "" || gwName == "":
+		cause = "INVALID_URL"
+	case g == nil:
+		cause = "INVALID_GATEWAY"
+	case !up:
+		cause = "GATEWAY_DOWN"
+	}
+	return p, idx, cause
+}
+
+// newLeg returns the outbound leg's channel, its variables from the
+// recorded template, the dial string and the caller ID arguments.
+func (s *Switch) newLeg(t *legTemplates, p legParams, vars map[string]string, cidName, cidNum string) *channel {
+	ch := &channel{uuid: p.id, vars: t.sub(t.create, p)}
+	ch.vars["Channel-HIT-Dialplan"] = "false" // true once answered (CALL_UPDATE on), as recorded
+	for _, k := range []string{"Caller-Profile-Created-Time", "Caller-Channel-Created-Time"} {
+		ch.vars[k] = microsText(s.now())
+	}
+	for k, v := range vars {
+		ch.vars["variable_"+k] = v
+	}
+	if n := firstNonEmpty(vars["origination_caller_id_number"], cidNum); n != "" {
+		ch.vars["Caller-Caller-ID-Number"], ch.vars["Caller-Orig-Caller-ID-Number"] = n, n
+	}
+	if n := firstNonEmpty(vars["origination_caller_id_name"], cidName); n != "" {
+		ch.vars["Caller-Caller-ID-Name"] = n
+	}
+	return ch
+}
+
+// ringLeg fires the new leg's events up to early media (when the far end
+// rings) and returns the leg's call state.
+func (s *Switch) ringLeg(t *legTemplates, ch *channel, p legParams, o DialOutcome, vars map[string]string) string {
+	s.legEvent(ch, "CHANNEL_OUTGOING", "CS_NONE", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_INIT", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_CREATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_ORIGINATE", "CS_INIT", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_ROUTING", "DOWN", "ringing", "", false, nil)
+	s.legEvent(ch, "CHANNEL_STATE", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", false, nil)
+	if o.Result != DialAnswer && o.Result != DialNoAnswer && o.Ring <= 0 {
+		return "DOWN"
+	}
+	s.chans.mu.Lock()
+	mergeLegTemplate(ch.vars, t.sub(t.progress, p), vars)
+	ch.vars["Caller-Channel-Progress-Time"] = microsText(s.now())
+	s.chans.mu.Unlock()
+	s.legEvent(ch, "CHANNEL_PROGRESS", "CS_CONSUME_MEDIA", "DOWN", "ringing", "", true, nil)
+	s.legEvent(ch, "CHANNEL_CALLSTATE", "CS_CONSUME_MEDIA", "RINGING", "ringing", "", false, nil)
+	return "RINGING"
+}
+
+// legTimer picks the first timer to fire: the far end, leg_timeout,
+// originate_timeout. final is the hangup cause when it fires ("" = answer);
+// isTimeout is set when originate_timeout ends the group.
+func legTimer(o DialOutcome, vars map[string]string, timeout int) (wait float64, final string, isTimeout bool) {
+	wait = o.Ring
+	switch o.Result {
+	case DialBusy:
+		final = "USER_BUSY"
+	case DialReject:
+		final = firstNonEmpty(o.Cause, "CALL_REJECTED")
+	case DialNoAnswer:
+		wait = -1
+	}
+	legTimeout, _ := strconv.Atoi(vars["leg_timeout"])
+	limit, limitCause := float64(timeout), "NO_ANSWER"
+	isTimeout = true
+	if legTimeout > 0 && legTimeout < timeout {
+		limit, limitCause, isTimeout = float64(legTimeout), "ALLOTTED_TIMEOUT", false
+	}
+	if wait < 0 || wait >= limit {
+		wait, final = limit, limitCause
+	} else {
+		isTimeout = false
+	}
+	return wait, final, isTimeout
+}
+
+// failLeg hangs up a leg that was not answered with cause final; the
+// result's destroy fires its last events.
+func (s *Switch) failLeg(ch *channel, p legParams, o DialOutcome, final, callState string) legResult {
+	s.mu.Lock()
+	if g := s.gateways[p.gw]; g != nil {
 		g.failedOut++
 	}
 	s.mu.Unlock()
@@ -457,8 +496,7 @@ func (s *Switch) dialLeg(t *legTemplates, epoch chan struct{}, endpoint string, 
 	ch.vars["variable_hangup_cause_q850"] = strconv.Itoa(causeQ850(final))
 	s.chans.mu.Unlock()
 	s.legEvent(ch, "CHANNEL_HANGUP_COMPLETE", "CS_REPORTING", "HANGUP", "hangup", final, true, nil)
-	s.attemptDone(idx, final, false)
-	return legResult{cause: final, timeout: isTimeout, destroy: func() {
+	return legResult{cause: final, destroy: func() {
 		s.legEvent(ch, "CHANNEL_DESTROY", "CS_REPORTING", "HANGUP", "hangup", final, true, nil)
 		s.legEvent(ch, "CHANNEL_STATE", "CS_DESTROY", "HANGUP", "hangup", final, false, nil)
 	}}
@@ -543,187 +581,4 @@ func (s *Switch) park(ch *channel) {
 	s.chans.mu.Unlock()
 	s.legEvent(ch, "CHANNEL_EXECUTE", "CS_EXECUTE", "ACTIVE", "answered", "", true, map[string]any{"Application": "park", "Application-UUID": app})
 	s.legEvent(ch, "CHANNEL_PARK", "CS_EXECUTE", "ACTIVE", "answered", "", true, nil)
-}
-
-// legSites are the recorded calling sites of the events only outbound legs
-// and transfers fire (the others are in callSites).
-var legSites = map[string]callSite{
-	"CHANNEL_OUTGOING":    {"switch_core_session.c", "switch_core_session_outgoing_channel", "768"},
-	"CHANNEL_ORIGINATE":   {"switch_core_state_machine.c", "switch_core_session_run", "632"},
-	"CHANNEL_PROGRESS":    {"switch_channel.c", "switch_channel_perform_mark_ring_ready_value", "3507"},
-	"CODEC":               {"switch_core_codec.c", "switch_core_session_set_real_read_codec", "189"},
-	"CALL_UPDATE":         {"switch_channel.c", "switch_channel_flip_cid", "3279"},
-	"sofia::notify_refer": {"sofia.c", "sofia_handle_sip_i_notify", "630"},
-}
-
-// legEvent publishes one channel event at once: the state headers, the
-// channel's Caller-*/codec headers (and variables with withVars), extra.
-func (s *Switch) legEvent(ch *channel, name, state, callState, answerState, cause string, withVars bool, extra map[string]any) {
-	h := map[string]any{"Event-Name": name, "Channel-State": state, "Channel-Call-State": callState, "Answer-State": answerState,
-		"Unique-ID": ch.uuid, "Channel-Call-UUID": ch.uuid}
-	if cause != "" {
-		h["Hangup-Cause"] = cause
-	}
-	if site, ok := legSites[name]; ok {
-		h["Event-Calling-File"], h["Event-Calling-Function"], h["Event-Calling-Line-Number"] = site.file, site.fn, site.line
-	}
-	s.chans.mu.Lock()
-	for k, v := range ch.vars {
-		if withVars || !strings.HasPrefix(k, "variable_") {
-			h[k] = v
-		}
-	}
-	ch.addStateHeaders(h, name, state, callState, answerState)
-	s.chans.mu.Unlock()
-	maps.Copy(h, extra)
-	s.publish(repeatedHeaders(s.eventFromMap(h, ""), name, cause))
-}
-
-func microsText(t time.Time) string { return strconv.FormatInt(t.UnixMicro(), 10) }
-
-// failureVars are the SIP variables of a leg that was not answered.
-func failureVars(cause string, refused bool) map[string]any {
-	if !refused { // we cancelled it (timeout, uuid_kill)
-		return map[string]any{"variable_sip_hangup_disposition": "send_cancel",
-			"variable_sip_invite_failure_status": "487", "variable_sip_invite_failure_phrase": "CANCEL"}
-	}
-	v := map[string]any{"variable_sip_hangup_disposition": "recv_refuse"}
-	if st, ok := causeSIP[cause]; ok {
-		code := strconv.Itoa(st.code)
-		v["variable_sip_invite_failure_status"], v["variable_sip_invite_failure_phrase"] = code, st.phrase
-		v["variable_sip_term_status"], v["variable_proto_specific_hangup_cause"] = code, "sip:"+code
-		v["variable_sip_term_cause"] = strconv.Itoa(causeQ850(cause))
-	}
-	return v
-}
-
-// causeSIP: the SIP answer a far end sends for a cause (the inverse of
-// sofia_glue_sip_cause_to_freeswitch for the usual ones).
-var causeSIP = map[string]struct {
-	code   int
-	phrase string
-}{
-	"USER_BUSY": {486, "Busy Here"}, "CALL_REJECTED": {603, "Decline"}, "UNALLOCATED_NUMBER": {404, "Not Found"},
-	"NO_ROUTE_DESTINATION": {404, "Not Found"}, "NORMAL_TEMPORARY_FAILURE": {503, "Service Unavailable"},
-	"SUBSCRIBER_ABSENT": {480, "Temporarily Unavailable"}, "NO_USER_RESPONSE": {408, "Request Timeout"},
-	"INVALID_NUMBER_FORMAT": {484, "Address Incomplete"}, "INCOMPATIBLE_DESTINATION": {488, "Not Acceptable Here"},
-	"DESTINATION_OUT_OF_ORDER": {502, "Bad Gateway"}, "NUMBER_CHANGED": {410, "Gone"},
-}
-
-// q850 is switch_channel_cause_q850: FreeSWITCH's own causes (above 127)
-// report 16.
-func causeQ850(cause string) int {
-	codes := map[string]int{"UNALLOCATED_NUMBER": 1, "NO_ROUTE_DESTINATION": 3, "NORMAL_CLEARING": 16, "USER_BUSY": 17,
-		"NO_USER_RESPONSE": 18, "NO_ANSWER": 19, "SUBSCRIBER_ABSENT": 20, "CALL_REJECTED": 21, "NUMBER_CHANGED": 22,
-		"DESTINATION_OUT_OF_ORDER": 27, "INVALID_NUMBER_FORMAT": 28, "NORMAL_TEMPORARY_FAILURE": 41, "INCOMPATIBLE_DESTINATION": 88}
-	if c, ok := codes[cause]; ok {
-		return c
-	}
-	return 16
-}
-
-// legTemplates loads (once) the recorded outbound leg headers.
-func (s *Switch) legTemplates() (*legTemplates, error) {
-	s.out.mu.Lock()
-	defer s.out.mu.Unlock()
-	if s.out.tmpl != nil {
-		return s.out.tmpl, nil
-	}
-	frames, err := LoadRecording("originate.jsonl")
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrNoTemplate, err)
-	}
-	t := &legTemplates{}
-	for _, f := range frames {
-		if f.Dir != "s2c" || !strings.Contains(f.Raw, "text/event-json") {
-			continue
-		}
-		_, body, _ := strings.Cut(f.Raw, "\n\n")
-		var m map[string]any
-		if json.Unmarshal([]byte(body), &m) != nil || m["Call-Direction"] != "outbound" {
-			continue
-		}
-		dst := map[string]*map[string]any{"CHANNEL_CREATE": &t.create, "CHANNEL_PROGRESS": &t.progress, "CHANNEL_PARK": &t.answered}[fmt.Sprint(m["Event-Name"])]
-		if dst == nil || *dst != nil {
-			continue
-		}
-		keep := map[string]any{}
-		for k, v := range m {
-			if strings.HasPrefix(k, "Caller-") || strings.HasPrefix(k, "variable_") || strings.HasPrefix(k, "Channel-Read-Codec-") ||
-				strings.HasPrefix(k, "Channel-Write-Codec-") || k == "Channel-Name" || k == "Call-Direction" || k == "Presence-Call-Direction" {
-				keep[k] = v
-			}
-		}
-		*dst = keep
-	}
-	if t.create == nil || t.progress == nil || t.answered == nil {
-		return nil, ErrNoTemplate
-	}
-	get := func(k string) string { v, _ := t.create[k].(string); return v }
-	t.uuid, t.gateway, t.number = get("variable_uuid"), get("variable_sip_gateway_name"), get("Caller-Destination-Number")
-	t.callID, _ = t.progress["variable_sip_call_id"].(string)
-	_, t.hostPort, _ = strings.Cut(get("variable_sip_destination_url"), "@")
-	t.host, t.port, _ = strings.Cut(t.hostPort, ":")
-	_, t.profileAddr, _ = strings.Cut(get("variable_sofia_profile_url"), "@")
-	t.profile = get("variable_sofia_profile_name")
-	if t.uuid == "" || t.gateway == "" || t.number == "" || t.port == "" || t.profileAddr == "" || t.profile == "" || t.callID == "" {
-		return nil, ErrNoTemplate
-	}
-	s.out.tmpl = t
-	return t, nil
-}
-
-// remoteHostKeys hold the far end's address (the recording's far end and
-// FreeSWITCH were both 127.0.0.1, so only these keys are rewritten).
-var remoteHostKeys = []string{"variable_sip_network_ip", "variable_sip_reply_host", "variable_sip_from_host", "variable_sip_to_host",
-	"variable_sip_contact_host", "Caller-Network-Addr", "variable_remote_media_ip"}
-
-// sub rewrites a template for one leg: the recorded uuid, gateway, number,
-// far-end address, profile and call id become the leg's.
-func (t *legTemplates) sub(tmpl map[string]any, p legParams) map[string]any {
-	host, port, _ := strings.Cut(p.hostPort, ":")
-	if port == "" {
-		port = "5060"
-	}
-	r := strings.NewReplacer(t.uuid, p.id, t.callID, p.id+"@fstest-out", t.hostPort, p.hostPort, t.profileAddr, p.sipAddr,
-		"sofia/"+t.profile+"/", "sofia/"+p.profile+"/", t.gateway, p.gw, t.number, p.number)
-	out := make(map[string]any, len(tmpl))
-	for k, v := range tmpl {
-		sv, ok := v.(string)
-		if !ok {
-			out[k] = v
-			continue
-		}
-		switch {
-		case sv == t.port:
-			sv = port
-		case sv == t.host && slices.Contains(remoteHostKeys, k):
-			sv = host
-		case sv == t.profile && strings.HasSuffix(k, "profile_name"):
-			sv = p.profile
-		default:
-			sv = r.Replace(sv)
-		}
-		out[k] = sv
-	}
-	if _, ok := out["variable_sip_from_user"]; ok {
-		out["variable_sip_from_user"] = p.username
-		out["variable_sip_from_uri"] = p.username + "@" + p.hostPort
-		out["variable_sip_full_from"] = "<sip:" + p.username + "@" + p.hostPort + ">;tag=" + p.id[:min(8, len(p.id))]
-	}
-	return out
-}
-
-// merge adds a later template's headers to a leg's: variables the switch
-// learns from SIP replace the earlier ones, except those the dial string
-// set; other headers (Caller-*, codecs) are only added.
-func mergeLegTemplate(dst, src map[string]any, user map[string]string) {
-	for k, v := range src {
-		name, isVar := strings.CutPrefix(k, "variable_")
-		if _, set := dst[k]; !set {
-			dst[k] = v
-		} else if _, mine := user[name]; isVar && !mine {
-			dst[k] = v
-		}
-	}
 }

@@ -1,15 +1,14 @@
 package fstest
 
 import (
-	"encoding/binary"
-	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/google/uuid"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 )
 
 // Playback to the caller: uuid_broadcast and uuid_break, as recorded
@@ -90,10 +89,10 @@ type playing struct {
 	cmd     *event
 	path    string
 	appUUID string
-	native  int         // the file's rate (playback_samples count in it)
-	samples []int16     // 8 kHz mono (nil for a native file)
-	loop    bool        // samples repeat until a break (tone_stream loops=-1)
-	file    *nativeFile // a .PCMU/.PCMA file or FIFO, read as it plays
+	native  int               // the file's rate (playback_samples count in it)
+	samples []int16           // 8 kHz mono (nil for a native file)
+	loop    bool              // samples repeat until a break (tone_stream loops=-1)
+	file    *audiofile.Native // a .PCMU/.PCMA file or FIFO, read as it plays
 	pos     int
 }
 
@@ -195,7 +194,7 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 		return nil, false
 	}
 	if p.file != nil {
-		out, used, stalled, done := p.file.frame()
+		out, used, stalled, done := p.file.Frame()
 		if done {
 			m.finishLocked(b, "done")
 			return m.silentLocked()
@@ -210,7 +209,7 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 	out := make([]int16, samples8k)
 	var n int
 	if p.loop {
-		for n < len(out) { // toneStream never loops an empty script
+		for n < len(out) { // audiofile.ToneStream never loops an empty script
 			n += copy(out[n:], p.samples[(p.pos+n)%len(p.samples):])
 		}
 	} else {
@@ -252,17 +251,17 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 	p := &playing{cmd: q.cmd, path: path, appUUID: app, native: 8000}
 	var err error
 	switch ext := strings.ToLower(filepath.Ext(path)); {
-	case strings.HasPrefix(path, toneStreamPrefix):
+	case strings.HasPrefix(path, audiofile.ToneStreamPrefix):
 		var ok bool
-		if p.samples, p.loop, ok = toneStream(strings.TrimPrefix(path, toneStreamPrefix)); !ok {
-			err = errAudioFormat
+		if p.samples, p.loop, ok = audiofile.ToneStream(strings.TrimPrefix(path, audiofile.ToneStreamPrefix)); !ok {
+			err = audiofile.ErrFormat
 		}
 	case ext == ".pcmu" || ext == ".pcma":
-		p.file, err = openNative(path, ext == ".pcma")
-	case isFIFO(path):
-		err = errAudioFormat // only native files are read as they play
+		p.file, err = audiofile.OpenNative(path, ext == ".pcma")
+	case audiofile.IsFIFO(path):
+		err = audiofile.ErrFormat // only native files are read as they play
 	default:
-		p.samples, p.native, err = loadAudio(path)
+		p.samples, p.native, err = audiofile.Load(path)
 	}
 	if err != nil {
 		s.log.Info("fstest: playback file not found", "path", path, "err", err)
@@ -280,7 +279,7 @@ func (m *chanMedia) finishLocked(b *batch, status string) {
 	s, ch, p := m.s, m.ch, m.cur
 	m.cur = nil
 	if p.file != nil {
-		p.file.close()
+		p.file.Close()
 	}
 	in := p.pos * p.native / 8000
 	for k, v := range map[string]string{"playback_last_offset_pos": strconv.Itoa(in), "playback_seconds": strconv.Itoa(in / p.native),
@@ -322,129 +321,4 @@ func (m *chanMedia) completeLocked(b *batch, cmd *event, path, app, response str
 	pc.hdrs = append(slices.Clip(cmd.hdrs), pc.hdrs...)
 	pc.id = "PRIVATE_COMMAND"
 	s.fire(b, pc)
-}
-
-// errAudioFormat means a file the simulator cannot play.
-var errAudioFormat = errors.New("fstest: unsupported audio file")
-
-// loadAudio reads a file as FreeSWITCH would play it, as 8 kHz mono, and
-// its native rate.
-func loadAudio(path string) ([]int16, int, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	ext := strings.ToLower(filepath.Ext(path))
-	switch ext {
-	case ".r8", ".r16", ".r24", ".r32", ".r48", ".r64":
-		rate, _ := strconv.Atoi(ext[2:])
-		rate *= 1000
-		return resample8k(l16(data), rate), rate, nil
-	case ".pcmu", ".pcma":
-		out := make([]int16, len(data))
-		for i, c := range data {
-			if ext == ".pcmu" {
-				out[i] = ulaw(c)
-			} else {
-				out[i] = alaw(c)
-			}
-		}
-		return out, 8000, nil
-	case ".wav":
-		return readWAV(data)
-	}
-	return nil, 0, errAudioFormat
-}
-
-func l16(data []byte) []int16 {
-	out := make([]int16, len(data)/2)
-	for i := range out {
-		out[i] = int16(binary.LittleEndian.Uint16(data[2*i:]))
-	}
-	return out
-}
-
-// resample8k takes the nearest sample (enough for tones and lengths).
-func resample8k(in []int16, rate int) []int16 {
-	if rate == 8000 || rate <= 0 {
-		return in
-	}
-	n := int(int64(len(in)) * 8000 / int64(rate))
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = in[int(int64(i)*int64(rate)/8000)]
-	}
-	return out
-}
-
-// readWAV decodes RIFF/WAVE PCM 16-bit, channels mixed to mono.
-func readWAV(data []byte) ([]int16, int, error) {
-	if len(data) < 12 || string(data[:4]) != "RIFF" || string(data[8:12]) != "WAVE" {
-		return nil, 0, errAudioFormat
-	}
-	var channels, rate, bits int
-	var pcm []byte
-	for p := 12; p+8 <= len(data); {
-		id, size := string(data[p:p+4]), int(binary.LittleEndian.Uint32(data[p+4:]))
-		body := data[p+8 : min(len(data), p+8+max(0, size))]
-		switch id {
-		case "fmt ":
-			if len(body) < 16 {
-				return nil, 0, errAudioFormat
-			}
-			if tag := binary.LittleEndian.Uint16(body); tag != 1 && tag != 0xfffe { // PCM, or EXTENSIBLE
-				return nil, 0, errAudioFormat
-			}
-			channels = int(binary.LittleEndian.Uint16(body[2:]))
-			rate = int(binary.LittleEndian.Uint32(body[4:]))
-			bits = int(binary.LittleEndian.Uint16(body[14:]))
-		case "data":
-			pcm = body
-		}
-		if size < 0 || p+8+size+size%2 > len(data) {
-			break
-		}
-		p += 8 + size + size%2
-	}
-	if bits != 16 || channels < 1 || rate < 1000 || pcm == nil {
-		return nil, 0, errAudioFormat
-	}
-	all := l16(pcm)
-	mono := make([]int16, len(all)/channels)
-	for i := range mono {
-		sum := 0
-		for c := 0; c < channels; c++ {
-			sum += int(all[i*channels+c])
-		}
-		mono[i] = int16(sum / channels)
-	}
-	return resample8k(mono, rate), rate, nil
-}
-
-// ulaw and alaw decode G.711 (ITU-T G.711 tables, computed).
-func ulaw(c byte) int16 {
-	c = ^c
-	t := (int(c&0x0f)<<3 + 0x84) << (uint(c&0x70) >> 4)
-	if c&0x80 != 0 {
-		return int16(0x84 - t)
-	}
-	return int16(t - 0x84)
-}
-
-func alaw(c byte) int16 {
-	c ^= 0x55
-	t := int(c&0x0f) << 4
-	seg := int(c&0x70) >> 4
-	switch seg {
-	case 0:
-		t += 8
-	case 1:
-		t += 0x108
-	default:
-		t = (t + 0x108) << (seg - 1)
-	}
-	if c&0x80 != 0 {
-		return int16(t)
-	}
-	return int16(-t)
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"os"
 	"strconv"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
 )
 
 // uuid_record (mod_commands.c session_record_function, switch_ivr_async.c
@@ -119,7 +121,7 @@ func (s *Switch) apiRecord(b *batch, args string) string {
 	}
 	limit := 0
 	if len(argv) > 3 {
-		limit = atoi(argv[3])
+		limit = audiostream.Atoi(argv[3])
 	}
 	f, err := os.Create(path)
 	if err != nil {

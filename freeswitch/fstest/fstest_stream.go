@@ -1,13 +1,11 @@
 package fstest
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
@@ -22,6 +20,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
 )
 
 // mod_audio_stream (amigniter/mod_audio_stream, mod_audio_stream.c and
@@ -59,13 +59,6 @@ const (
 	streamSyntax = "<uuid> [start | stop | send_text | pause | resume | graceful-shutdown ] [wss-url | path] [mono | mixed | stereo] [8000 | 16000] [metadata]"
 )
 
-// libwsc error codes (WebSocketClient.h ErrorCode).
-const (
-	wscIO            = 1
-	wscConnectFailed = 6
-	wscTimeout       = 10
-)
-
 type audioStream struct {
 	s  *Switch
 	ch *channel
@@ -92,107 +85,6 @@ type audioStream struct {
 	files    []string
 }
 
-// parseRate is how the module reads the rate: 8k, 16k, else atoi.
-func parseRate(arg string) int {
-	switch arg {
-	case "16k":
-		return 16000
-	case "8k":
-		return 8000
-	}
-	return atoi(arg)
-}
-
-// atoi is C's atoi: blanks, a sign, digits up to the first other byte.
-func atoi(s string) int {
-	i := 0
-	for i < len(s) && (s[i] == ' ' || (s[i] >= '\t' && s[i] <= '\r')) {
-		i++
-	}
-	neg := false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	n := 0
-	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
-		if n < math.MaxInt32 {
-			n = n*10 + int(s[i]-'0')
-		}
-	}
-	if neg {
-		return -n
-	}
-	return n
-}
-
-// validWSURI is validate_ws_uri: ws:// or wss://, a host of letters,
-// digits, '-' and '.', an optional all-digit port ending at '/' or the end.
-func validWSURI(u string) bool {
-	var rest string
-	switch {
-	case strings.HasPrefix(u, "ws://"):
-		rest = u[5:]
-	case strings.HasPrefix(u, "wss://"):
-		rest = u[6:]
-	default:
-		return false
-	}
-	i := 0
-	for i < len(rest) && rest[i] != ':' && rest[i] != '/' {
-		c := rest[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.') {
-			return false
-		}
-		i++
-	}
-	if i == 0 {
-		return false
-	}
-	if i < len(rest) && rest[i] == ':' {
-		for i++; i < len(rest) && rest[i] != '/'; i++ {
-			if rest[i] < '0' || rest[i] > '9' {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// streamArgs is a parsed `uuid_audio_stream … start` line.
-type streamArgs struct {
-	url, mix string
-	rate     int
-	meta     string
-}
-
-// parseStreamStart checks start's arguments (argv after the uuid and
-// "start": url, mix, [rate], [metadata]) as stream_function does. When
-// they are refused, reply is the module's answer ("" when it writes none:
-// a URL that is not UTF-8 while metadata is given).
-func parseStreamStart(argv []string) (a streamArgs, reply string, ok bool) {
-	const fail = "-ERR Operation Failed\n"
-	a = streamArgs{url: argv[0], mix: argv[1], rate: 8000}
-	if len(argv) > 3 {
-		a.meta = argv[3]
-		if !utf8.ValidString(argv[0]) { // the module checks the url here, not the metadata
-			return a, "", false
-		}
-	}
-	if a.mix != "mono" && a.mix != "mixed" && a.mix != "stereo" {
-		return a, fail, false
-	}
-	if len(argv) > 2 {
-		a.rate = parseRate(argv[2])
-	}
-	// A rate that is not a multiple of 8000 is refused; 0 (atoi of a word)
-	// passes that check but the resampler cannot be made.
-	if !validWSURI(a.url) || a.rate%8000 != 0 || a.rate <= 0 {
-		return a, fail, false
-	}
-	return a, "", true
-}
-
 // apiAudioStream is uuid_audio_stream (mod_audio_stream.c stream_function).
 func (s *Switch) apiAudioStream(b *batch, args string) string {
 	const fail = "-ERR Operation Failed\n"
@@ -209,26 +101,7 @@ func (s *Switch) apiAudioStream(b *batch, args string) string {
 	m := s.media(ch)
 	switch strings.ToLower(argv[1]) {
 	case "stop":
-		var text *string
-		if len(argv) > 2 {
-			if !utf8.ValidString(argv[2]) {
-				return ""
-			}
-			text = &argv[2]
-		}
-		m.mu.Lock()
-		st := m.stream
-		if st != nil {
-			m.stream = nil
-			m.dropBugLocked(streamBug)
-		}
-		m.mu.Unlock()
-		if st == nil {
-			return fail // audio-stream-error: stop after the failed dial
-		}
-		st.cleanup(text, false)
-		s.mediaEvent(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
-		return "+OK Success\n"
+		return s.streamStop(b, ch, m, argv)
 	case "pause", "resume":
 		m.mu.Lock()
 		st := m.stream
@@ -253,37 +126,68 @@ func (s *Switch) apiAudioStream(b *batch, args string) string {
 		st.writeText(argv[2])
 		return "+OK Success\n"
 	case "start":
-		a, reply, ok := parseStreamStart(argv[2:])
-		if !ok {
-			return reply
-		}
-		hb := 0
-		if v, ok := s.getVar(ch, "STREAM_HEART_BEAT"); ok {
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
-				hb = n
-			}
-		}
-		m.mu.Lock()
-		if m.stream != nil {
-			m.mu.Unlock()
-			return fail // "bug already attached!"
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		st := &audioStream{s: s, ch: ch, m: m, url: a.url, mix: a.mix, rate: a.rate, meta: a.meta,
-			heartBeat: time.Duration(hb) * time.Second, ctx: ctx, cancel: cancel, done: make(chan struct{})}
-		m.stream = st
-		m.bugs = append(m.bugs, streamBug)
-		m.startLoopLocked()
-		m.mu.Unlock()
-		s.mediaEvent(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
-		b.after = append(b.after, func() {
-			if !s.goTimerOK(st.run) {
-				close(st.done)
-			}
-		})
-		return "+OK Success\n"
+		return s.streamStart(b, ch, m, argv)
 	}
 	return fail // "unsupported mod_audio_stream cmd" (graceful-shutdown too)
+}
+
+// streamStop is `uuid_audio_stream <uuid> stop [text]`.
+func (s *Switch) streamStop(b *batch, ch *channel, m *chanMedia, argv []string) string {
+	const fail = "-ERR Operation Failed\n"
+	var text *string
+	if len(argv) > 2 {
+		if !utf8.ValidString(argv[2]) {
+			return ""
+		}
+		text = &argv[2]
+	}
+	m.mu.Lock()
+	st := m.stream
+	if st != nil {
+		m.stream = nil
+		m.dropBugLocked(streamBug)
+	}
+	m.mu.Unlock()
+	if st == nil {
+		return fail // audio-stream-error: stop after the failed dial
+	}
+	st.cleanup(text, false)
+	s.mediaEvent(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+	return "+OK Success\n"
+}
+
+// streamStart is `uuid_audio_stream <uuid> start <url> <mix> [rate] [metadata]`.
+func (s *Switch) streamStart(b *batch, ch *channel, m *chanMedia, argv []string) string {
+	const fail = "-ERR Operation Failed\n"
+	a, reply, ok := audiostream.ParseStart(argv[2:])
+	if !ok {
+		return reply
+	}
+	hb := 0
+	if v, ok := s.getVar(ch, "STREAM_HEART_BEAT"); ok {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			hb = n
+		}
+	}
+	m.mu.Lock()
+	if m.stream != nil {
+		m.mu.Unlock()
+		return fail // "bug already attached!"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	st := &audioStream{s: s, ch: ch, m: m, url: a.URL, mix: a.Mix, rate: a.Rate, meta: a.Meta,
+		heartBeat: time.Duration(hb) * time.Second, ctx: ctx, cancel: cancel, done: make(chan struct{})}
+	m.stream = st
+	m.bugs = append(m.bugs, streamBug)
+	m.startLoopLocked()
+	m.mu.Unlock()
+	s.mediaEvent(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+	b.after = append(b.after, func() {
+		if !s.goTimerOK(st.run) {
+			close(st.done)
+		}
+	})
+	return "+OK Success\n"
 }
 
 func (m *chanMedia) dropBugLocked(name string) {
@@ -310,7 +214,7 @@ func (st *audioStream) run() {
 		resp.Body.Close()
 	}
 	if err != nil {
-		code, msg := connectError(err)
+		code, msg := audiostream.ConnectError(err)
 		st.fail(code, msg)
 		return
 	}
@@ -340,35 +244,6 @@ func (st *audioStream) run() {
 		}
 	}
 	ws.Close()
-}
-
-// connectError maps a failed dial to libwsc's error callback.
-func connectError(err error) (int, string) {
-	var errno syscall.Errno
-	var ne net.Error
-	var dns *net.DNSError
-	switch {
-	case errors.Is(err, websocket.ErrBadHandshake):
-		return wscConnectFailed, "WebSocket upgrade failed"
-	case errors.As(err, &dns):
-		return wscConnectFailed, "Connection error"
-	case errors.As(err, &errno):
-		return wscConnectFailed, sysErrorText(errno)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return wscConnectFailed, "Connection closed during handshake (EOF)"
-	case errors.As(err, &ne) && ne.Timeout():
-		return wscTimeout, "Connection/handshake timeout"
-	}
-	return wscConnectFailed, "Connection error"
-}
-
-// sysErrorText is libwsc's "<strerror> (system error N)".
-func sysErrorText(e syscall.Errno) string {
-	t := e.Error()
-	if t != "" {
-		t = strings.ToUpper(t[:1]) + t[1:]
-	}
-	return fmt.Sprintf("%s (system error %d)", t, int(e))
 }
 
 // fail is libwsc's error callback: ::error, then the module closes its
@@ -438,9 +313,9 @@ func (st *audioStream) readFailed(err error) {
 	}
 	msg := "Connection closed without WebSocket CLOSE (abnormal EOF)"
 	if errors.Is(err, syscall.ECONNRESET) && !broken {
-		msg = sysErrorText(syscall.ECONNRESET)
+		msg = audiostream.SysErrorText(syscall.ECONNRESET)
 	}
-	st.fail(wscIO, msg)
+	st.fail(audiostream.WSCIO, msg)
 }
 
 // onText handles a text message from the server (eventCallback MESSAGE).
@@ -460,7 +335,7 @@ func (st *audioStream) onText(msg []byte) {
 // writeAudio is processMessage: a valid streamAudio is written to
 // <temp>/<uuid>_<n>.tmp<ext> and the ::play body returned.
 func (st *audioStream) writeAudio(msg []byte) (string, bool) {
-	sa, ok := parseStreamAudio(msg)
+	sa, ok := audiostream.ParseMessage(msg)
 	if !ok {
 		return "", false
 	}
@@ -472,14 +347,14 @@ func (st *audioStream) writeAudio(msg []byte) (string, bool) {
 	n := st.fileN
 	st.fileN++
 	st.mu.Unlock()
-	path := filepath.Join(dir, fmt.Sprintf("%s_%d.tmp%s", st.ch.uuid, n, sa.ext))
-	if err := os.WriteFile(path, sa.audio, 0o644); err != nil {
+	path := filepath.Join(dir, fmt.Sprintf("%s_%d.tmp%s", st.ch.uuid, n, sa.Ext))
+	if err := os.WriteFile(path, sa.Audio, 0o644); err != nil {
 		return "", false
 	}
 	st.mu.Lock()
 	st.files = append(st.files, path)
 	st.mu.Unlock()
-	return sa.body(path), true
+	return sa.Body(path), true
 }
 
 func (st *audioStream) deleteFiles() {
@@ -632,203 +507,4 @@ func (s *Switch) BreakStream(uuid string) bool {
 	st := m.stream
 	m.mu.Unlock()
 	return st != nil && st.breakConn()
-}
-
-// streamAudio is a valid streamAudio message.
-type streamAudio struct {
-	data  []jsonMember // the data object, audioData removed
-	ext   string       // file suffix: .r8, .r16, …, .wav, .mp3, .ogg, .pcmu, .pcma
-	audio []byte
-}
-
-type jsonMember struct {
-	key string
-	raw json.RawMessage
-}
-
-// body is the ::play body: the data object with "file" added last.
-func (sa streamAudio) body(file string) string {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for _, m := range sa.data {
-		writeJSON(&b, m.key)
-		b.WriteByte(':')
-		var c bytes.Buffer
-		if json.Compact(&c, m.raw) == nil {
-			b.Write(c.Bytes())
-		} else {
-			b.Write(m.raw)
-		}
-		b.WriteByte(',')
-	}
-	b.WriteString(`"file":`)
-	writeJSON(&b, file)
-	b.WriteByte('}')
-	return b.String()
-}
-
-// parseObject reads a JSON object keeping its members in order (nil,
-// false when msg does not start with one; what follows it is ignored, as
-// cJSON_Parse does).
-func parseObject(raw []byte) ([]jsonMember, bool) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return nil, false
-	}
-	var out []jsonMember
-	for dec.More() {
-		t, err := dec.Token()
-		if err != nil {
-			return nil, false
-		}
-		k, _ := t.(string)
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, false
-		}
-		out = append(out, jsonMember{k, v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, false
-	}
-	return out, true
-}
-
-// member is cJSON_GetObjectItem: the first member named so, ignoring case.
-func member(obj []jsonMember, name string) (int, json.RawMessage) {
-	for i, m := range obj {
-		if strings.EqualFold(m.key, name) {
-			return i, m.raw
-		}
-	}
-	return -1, nil
-}
-
-// cstr is cJSON_GetObjectCstr: the member's string value, if a string.
-func cstr(obj []jsonMember, name string) (string, bool) {
-	_, raw := member(obj, name)
-	if len(raw) == 0 || raw[0] != '"' {
-		return "", false
-	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
-		return "", false
-	}
-	return s, true
-}
-
-// valueint is cJSON's valueint of a member: a number truncated and
-// clamped to int32, 0 for anything else.
-func valueint(raw json.RawMessage) int {
-	f, err := strconv.ParseFloat(string(raw), 64)
-	if err != nil {
-		return 0
-	}
-	switch {
-	case f >= math.MaxInt32:
-		return math.MaxInt32
-	case f <= math.MinInt32:
-		return math.MinInt32
-	}
-	return int(f)
-}
-
-var rawExt = map[int]string{8000: ".r8", 16000: ".r16", 24000: ".r24", 32000: ".r32", 48000: ".r48", 64000: ".r64"}
-
-// parseStreamAudio is processMessage without the file: ok only for a
-// streamAudio the module would write (type "streamAudio", a data object
-// with a known audioDataType, a sample rate it maps for raw, audioData a
-// string its base64 decoder takes).
-func parseStreamAudio(msg []byte) (streamAudio, bool) {
-	var sa streamAudio
-	root, ok := parseObject(msg)
-	if !ok {
-		return sa, false
-	}
-	if t, ok := cstr(root, "type"); !ok || t != "streamAudio" {
-		return sa, false
-	}
-	_, rawData := member(root, "data")
-	data, ok := parseObject(rawData)
-	if !ok || len(rawData) == 0 || rawData[0] != '{' {
-		return sa, false
-	}
-	dataType, _ := cstr(data, "audioDataType")
-	i, rawAudio := member(data, "audioData")
-	if i < 0 || len(rawAudio) == 0 || rawAudio[0] != '"' {
-		return sa, false
-	}
-	var audio string
-	if json.Unmarshal(rawAudio, &audio) != nil {
-		return sa, false
-	}
-	rest := append(append([]jsonMember(nil), data[:i]...), data[i+1:]...)
-	rate := 0
-	if _, r := member(rest, "sampleRate"); r != nil {
-		rate = valueint(r)
-	}
-	switch dataType {
-	case "raw":
-		if sa.ext = rawExt[rate]; sa.ext == "" {
-			return sa, false
-		}
-	case "wav", "mp3", "ogg", "pcmu", "pcma":
-		sa.ext = "." + dataType
-	default:
-		return sa, false
-	}
-	dec, ok := base64Liberal(audio)
-	if !ok {
-		return sa, false
-	}
-	sa.data, sa.audio = rest, dec
-	return sa, true
-}
-
-// base64Liberal decodes as the module's base64.cpp does: both alphabets
-// (+/ and -_), padding with '=' or '.' optional, chunk by chunk; any other
-// byte, or a lone byte in the last chunk, is an error.
-func base64Liberal(s string) ([]byte, bool) {
-	pos := func(c byte) (int, bool) {
-		switch {
-		case c >= 'A' && c <= 'Z':
-			return int(c - 'A'), true
-		case c >= 'a' && c <= 'z':
-			return int(c-'a') + 26, true
-		case c >= '0' && c <= '9':
-			return int(c-'0') + 52, true
-		case c == '+' || c == '-':
-			return 62, true
-		case c == '/' || c == '_':
-			return 63, true
-		}
-		return 0, false
-	}
-	out := make([]byte, 0, len(s)/4*3+3)
-	for p := 0; p < len(s); p += 4 {
-		if p+1 >= len(s) {
-			return nil, false
-		}
-		c1, ok1 := pos(s[p+1])
-		c0, ok0 := pos(s[p])
-		if !ok1 || !ok0 {
-			return nil, false
-		}
-		out = append(out, byte(c0<<2+(c1&0x30)>>4))
-		if p+2 < len(s) && s[p+2] != '=' && s[p+2] != '.' {
-			c2, ok := pos(s[p+2])
-			if !ok {
-				return nil, false
-			}
-			out = append(out, byte((c1&0x0f)<<4+(c2&0x3c)>>2))
-			if p+3 < len(s) && s[p+3] != '=' && s[p+3] != '.' {
-				c3, ok := pos(s[p+3])
-				if !ok {
-					return nil, false
-				}
-				out = append(out, byte((c2&0x03)<<6+c3))
-			}
-		}
-	}
-	return out, true
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/ezxml"
 )
 
 // FuzzReadCommand: any client bytes parse or fail without panicking; a
@@ -33,22 +35,22 @@ func FuzzReadCommand(f *testing.F) {
 }
 
 // FuzzParseXML: the ezxml-like parser never panics; an error is an
-// *xmlError with a line inside the document.
+// *ezxml.Error with a line inside the document.
 func FuzzParseXML(f *testing.F) {
 	for _, s := range []string{gwGood, gwBroken, gwDollar, aclFile("l", "127.0.0.1/32"), "<a><!-- -- --></a>",
 		"<a><![CDATA[x]]></a>", "<?xml?><a b='c'/>", "<a x=\"1>", "</a>", "<a>&#x110000;&#0;&amp</a>"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		root, err := parseXML(data)
+		root, err := ezxml.Parse(data)
 		if err == nil {
 			if root == nil {
 				t.Fatalf("no root and no error for %q", data)
 			}
 			return
 		}
-		var xe *xmlError
-		if !errors.As(err, &xe) || xe.line < 1 || xe.line > bytes.Count(data, []byte{'\n'})+1 {
+		var xe *ezxml.Error
+		if !errors.As(err, &xe) || xe.Line < 1 || xe.Line > bytes.Count(data, []byte{'\n'})+1 {
 			t.Fatalf("error %v for %q", err, data)
 		}
 	})
@@ -74,7 +76,7 @@ func FuzzGenDir(f *testing.F) {
 		s := New(Options{GenDir: gen})
 		cfg, err := s.loadConfig()
 		if err != nil {
-			var xe *xmlError
+			var xe *ezxml.Error
 			if !errors.As(err, &xe) {
 				t.Fatalf("error type %T", err)
 			}

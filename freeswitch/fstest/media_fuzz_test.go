@@ -1,67 +1,14 @@
 package fstest
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
-
-// FuzzStreamAudio: any text a websocket server sends is either a valid
-// streamAudio (its ::play body is a JSON object ending with "file", without
-// audioData) or falls back to ::json; never a panic.
-func FuzzStreamAudio(f *testing.F) {
-	for _, s := range []string{
-		streamAudioMsg(tone(660, 8000, 80), 8000),
-		`{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":16000,"audioData":"AAAA"}}`,
-		`{"type":"streamAudio","data":{"audioDataType":"wav","audioData":"UklGRg=="}}`,
-		`{"TYPE":"streamAudio","Data":{"AudioDataType":"raw","SAMPLERATE":8000.9,"AUDIODATA":"-_8."}}`,
-		`{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":8000,"audioData":"A"}}`,
-		`{"type":"streamAudio","data":"x"}`, `{"hello":"world"}`, `[1,2]`, `not json`, ``,
-	} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, msg string) {
-		sa, ok := parseStreamAudio([]byte(msg))
-		if !ok {
-			return
-		}
-		body := sa.body("/tmp/x_0.tmp" + sa.ext)
-		var m map[string]any
-		if err := json.Unmarshal([]byte(body), &m); err != nil {
-			t.Fatalf("play body %q of %q is not JSON: %v", body, msg, err)
-		}
-		if !strings.HasSuffix(body, `"file":"/tmp/x_0.tmp`+sa.ext+`"}`) {
-			t.Fatalf("file not last: %q", body)
-		}
-		if sa.ext == "" {
-			t.Fatalf("no file type for %q", msg)
-		}
-	})
-}
-
-// FuzzBase64Liberal: the module's decoder agrees with the standard one on
-// canonical input, and never panics on any other.
-func FuzzBase64Liberal(f *testing.F) {
-	for _, s := range []string{"", "AAAA", "AA==", "AA", "A", "-_8.", "QUJD\nREVG", "////"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := base64Liberal(s)
-		if want, err := base64.StdEncoding.DecodeString(s); err == nil && !strings.ContainsAny(s, "\r\n") {
-			if !ok || !bytes.Equal(got, want) {
-				t.Fatalf("%q: %x %v, std %x", s, got, ok, want)
-			}
-		}
-		if raw, err := base64.RawURLEncoding.DecodeString(s); err == nil && !strings.ContainsAny(s, "\r\n") {
-			if !ok || !bytes.Equal(got, raw) {
-				t.Fatalf("%q: %x %v, raw url %x", s, got, ok, raw)
-			}
-		}
-	})
-}
 
 // FuzzAudioStreamArgs: any uuid_audio_stream line is split and checked
 // without a panic; a start that passes has a known mix type, a rate that
@@ -80,15 +27,15 @@ func FuzzAudioStreamArgs(f *testing.F) {
 		if len(argv) < 4 || argv[1] != "start" {
 			return
 		}
-		a, reply, ok := parseStreamStart(argv[2:])
+		a, reply, ok := audiostream.ParseStart(argv[2:])
 		if !ok {
 			if reply != "" && reply != "-ERR Operation Failed\n" {
 				t.Fatalf("reply %q", reply)
 			}
 			return
 		}
-		if (a.mix != "mono" && a.mix != "mixed" && a.mix != "stereo") || a.rate <= 0 || a.rate%8000 != 0 ||
-			!(strings.HasPrefix(a.url, "ws://") || strings.HasPrefix(a.url, "wss://")) {
+		if (a.Mix != "mono" && a.Mix != "mixed" && a.Mix != "stereo") || a.Rate <= 0 || a.Rate%8000 != 0 ||
+			!(strings.HasPrefix(a.URL, "ws://") || strings.HasPrefix(a.URL, "wss://")) {
 			t.Fatalf("accepted %+v from %q", a, line)
 		}
 	})
@@ -103,6 +50,7 @@ func TestSeparateBlank(t *testing.T) {
 		{"u start ws://h/ mono 8k {\"call\":\"x\"}", 6, []string{"u", "start", "ws://h/", "mono", "8k", `{"call":"x"}`}},
 		{"u start ws://h/ mono 8k {\"a\": 1, \"b\": 2}", 6, []string{"u", "start", "ws://h/", "mono", "8k", `{"a": 1, "b": 2}`}},
 		{"u  x   y", 3, []string{"u", "x", "y"}},
+		{`a  'b c'  d\ e`, 10, []string{"a", "b c", `d\ e`}}, // quotes group, escapes stay
 		{"u v 'hello world' z", 4, []string{"u", "v", "hello world", "z"}},
 		{`u v a\'b`, 3, []string{"u", "v", "a'b"}},
 		{"u var value with spaces", 3, []string{"u", "var", "value with spaces"}},
@@ -117,7 +65,7 @@ func TestSeparateBlank(t *testing.T) {
 // FuzzReadWAV: any file handed to uuid_broadcast as .wav is played or
 // refused, never a panic.
 func FuzzReadWAV(f *testing.F) {
-	r := &recording{caller: tone(440, 8000, 64), played: make([]int16, 64)}
+	r := &recording{caller: tone.GenerateN(440, 8000, 64, 8000), played: make([]int16, 64)}
 	dir := f.TempDir()
 	r.path = dir + "/seed.wav"
 	r.finish()
@@ -126,7 +74,7 @@ func FuzzReadWAV(f *testing.F) {
 	f.Add(seed[:40])
 	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEfmt \xff\xff\xff\xff"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		pcm, rate, err := readWAV(data)
+		pcm, rate, err := audiofile.ReadWAV(data)
 		if err == nil && (rate < 1000 || len(pcm) > len(data)*8000/rate+1) {
 			t.Fatalf("rate %d, %d samples from %d bytes", rate, len(pcm), len(data))
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -347,45 +346,6 @@ func pcmBytes(pcm []int16) []byte {
 		binary.LittleEndian.PutUint16(raw[2*i:], uint16(v))
 	}
 	return raw
-}
-
-func tone(freq float64, rate, n int) []int16 {
-	out := make([]int16, n)
-	for i := range out {
-		out[i] = int16(8000 * math.Sin(2*math.Pi*freq*float64(i)/float64(rate)))
-	}
-	return out
-}
-
-// toneFreq estimates the frequency of a tone by counting zero crossings.
-func toneFreq(pcm []int16, rate int) float64 {
-	if len(pcm) < 2 {
-		return 0
-	}
-	cross := 0
-	for i := 1; i < len(pcm); i++ {
-		if (pcm[i-1] < 0) != (pcm[i] < 0) {
-			cross++
-		}
-	}
-	return float64(cross) / 2 / (float64(len(pcm)) / float64(rate))
-}
-
-// goertzel is the relative power of freq in pcm (0…1 for a pure tone).
-func goertzel(pcm []int16, rate int, freq float64) float64 {
-	w := 2 * math.Pi * freq / float64(rate)
-	c := 2 * math.Cos(w)
-	var s1, s2, energy float64
-	for _, v := range pcm {
-		x := float64(v)
-		s1, s2 = x+c*s1-s2, s1
-		energy += x * x
-	}
-	if energy == 0 {
-		return 0
-	}
-	p := s1*s1 + s2*s2 - c*s1*s2
-	return 2 * p / (energy * float64(len(pcm)))
 }
 
 // wavFile writes a mono 16-bit WAV.

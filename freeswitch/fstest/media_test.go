@@ -12,6 +12,10 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // TestBroadcastBreak: uuid_break all stops the file with PLAYBACK_STOP
@@ -23,9 +27,9 @@ func TestBroadcastBreak(t *testing.T) {
 	id := answeredCall(t, s, l, InboundCall{})
 	dir := t.TempDir()
 	long := filepath.Join(dir, "long.r8")
-	writeBytes(t, long, pcmBytes(tone(1000, 8000, 16000))) // 2 s
+	writeBytes(t, long, pcmBytes(tone.GenerateN(1000, 8000, 16000, 8000))) // 2 s
 	next := filepath.Join(dir, "next.r16")
-	writeBytes(t, next, pcmBytes(tone(500, 16000, 3200))) // 0.1 s
+	writeBytes(t, next, pcmBytes(tone.GenerateN(500, 16000, 3200, 8000))) // 0.1 s
 	l.api("uuid_broadcast " + id + " " + long + " aleg")
 	l.api("uuid_broadcast " + id + " " + next + " aleg") // queued behind the first
 	l.wait("PLAYBACK_START", 5*time.Second)
@@ -46,7 +50,7 @@ func TestBroadcastBreak(t *testing.T) {
 	if len(h) >= 16000 || len(h) < 1600 {
 		t.Errorf("heard %d samples of a 16000-sample file broken after ~0.3 s", len(h))
 	}
-	if f := toneFreq(h, 8000); f < 980 || f > 1020 {
+	if f := tone.EstimateFrequency(h, 8000); f < 980 || f > 1020 {
 		t.Errorf("heard %.0f Hz", f)
 	}
 	if !slices.Equal(s.Playbacks(id), []string{long}) {
@@ -88,8 +92,8 @@ func TestBroadcastQueue(t *testing.T) {
 	id := answeredCall(t, s, l, InboundCall{})
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a.r8"), filepath.Join(dir, "b.wav")
-	writeBytes(t, a, pcmBytes(tone(700, 8000, 1600)))
-	wavFile(t, b, tone(900, 8000, 1600), 8000)
+	writeBytes(t, a, pcmBytes(tone.GenerateN(700, 8000, 1600, 8000)))
+	wavFile(t, b, tone.GenerateN(900, 8000, 1600, 8000), 8000)
 	l.api("uuid_broadcast " + id + " " + a)
 	l.api("uuid_broadcast " + id + " " + b + " aleg")
 	var order []string
@@ -103,7 +107,7 @@ func TestBroadcastQueue(t *testing.T) {
 		t.Errorf("order %v", order)
 	}
 	h := s.Heard(id)
-	if len(h) != 4000 || toneFreq(h[:1600], 8000) < 680 || toneFreq(h[2400:], 8000) < 880 {
+	if len(h) != 4000 || tone.EstimateFrequency(h[:1600], 8000) < 680 || tone.EstimateFrequency(h[2400:], 8000) < 880 {
 		t.Fatalf("heard %d samples, want 1600 + 800 of silence + 1600", len(h))
 	}
 	if slices.ContainsFunc(h[1600:2400], func(v int16) bool { return v != 0 }) {
@@ -134,8 +138,8 @@ func TestPlaybackTimingOptions(t *testing.T) {
 			l.wait("mod_audio_stream::connect", 5*time.Second)
 			dir := t.TempDir()
 			a, b := filepath.Join(dir, "a.r8"), filepath.Join(dir, "b.r8")
-			writeBytes(t, a, pcmBytes(tone(700, 8000, 1600)))
-			writeBytes(t, b, pcmBytes(tone(900, 8000, 1600)))
+			writeBytes(t, a, pcmBytes(tone.GenerateN(700, 8000, 1600, 8000)))
+			writeBytes(t, b, pcmBytes(tone.GenerateN(900, 8000, 1600, 8000)))
 			l.api("uuid_broadcast " + id + " " + a + " aleg")
 			l.api("uuid_broadcast " + id + " " + b + " aleg")
 			l.wait("PLAYBACK_STOP", 5*time.Second)
@@ -244,7 +248,7 @@ func TestRecordStartStopAsRecorded(t *testing.T) {
 	if len(data) != size || ch != 1 || rate != 8000 || len(pcm) != samples {
 		t.Errorf("wav %d bytes, %d ch, %d Hz, %d samples", len(data), ch, rate, len(pcm))
 	}
-	if f := toneFreq(pcm, 8000); f < 430 || f > 450 {
+	if f := tone.EstimateFrequency(pcm, 8000); f < 430 || f > 450 {
 		t.Errorf("recorded caller at %.0f Hz", f)
 	}
 	if r := body(l.api("uuid_record " + id + " stop " + path)); r != "-ERR Cannot locate session!\n" {
@@ -259,7 +263,7 @@ func parseTestWAV(t *testing.T, data []byte) (int, int, []int16) {
 		binary.LittleEndian.Uint16(data[20:]) != 1 || binary.LittleEndian.Uint16(data[34:]) != 16 {
 		t.Fatalf("not a PCM 16-bit WAV: % x", data[:min(44, len(data))])
 	}
-	return int(binary.LittleEndian.Uint16(data[22:])), int(binary.LittleEndian.Uint32(data[24:])), l16(data[44:])
+	return int(binary.LittleEndian.Uint16(data[22:])), int(binary.LittleEndian.Uint32(data[24:])), audiofile.L16(data[44:])
 }
 
 // TestRecordStereo: RECORD_STEREO=true gives the caller on the left and
@@ -272,7 +276,7 @@ func TestRecordStereo(t *testing.T) {
 	id := answeredCall(t, s, l, InboundCall{})
 	path := filepath.Join(t.TempDir(), "st.wav")
 	file := filepath.Join(t.TempDir(), "p.r8")
-	writeBytes(t, file, pcmBytes(tone(1000, 8000, 4000)))
+	writeBytes(t, file, pcmBytes(tone.GenerateN(1000, 8000, 4000, 8000)))
 	l.api("uuid_setvar " + id + " RECORD_STEREO true")
 	if r := body(l.api("uuid_record " + id + " start " + path)); r != "+OK Success\n" {
 		t.Fatal(r)
@@ -326,11 +330,11 @@ func TestRecordStereo(t *testing.T) {
 	}
 	first = at
 	heardCaller := slices.Concat(left[:first], left[first+320:])
-	if f := toneFreq(heardCaller, 8000); f < 430 || f > 450 {
+	if f := tone.EstimateFrequency(heardCaller, 8000); f < 430 || f > 450 {
 		t.Errorf("left channel at %.0f Hz, want the caller's 440", f)
 	}
-	if len(right) < 3900 || len(right) > 4000 || goertzel(right, 8000, 1000) < 0.8 {
-		t.Errorf("right channel: %d samples played, 1000 Hz power %.2f", len(right), goertzel(right, 8000, 1000))
+	if len(right) < 3900 || len(right) > 4000 || tone.PowerShare(right, 8000, 1000) < 0.8 {
+		t.Errorf("right channel: %d samples played, 1000 Hz power %.2f", len(right), tone.PowerShare(right, 8000, 1000))
 	}
 	if r := body(l.api("uuid_record nope start " + path)); r != "-ERR Cannot locate session!\n" {
 		t.Errorf("%q", r)
@@ -392,20 +396,14 @@ func TestCallerAudioSource(t *testing.T) {
 	s := newSwitch(t, Options{})
 	l := newESLLog(t, s)
 	w := newWSServer(t)
-	n := 0
-	id := answeredCall(t, s, l, InboundCall{CallerAudio: func(dst []int16) {
-		for i := range dst {
-			dst[i] = int16(8000 * math.Sin(2*math.Pi*300*float64(n)/16000))
-			n++
-		}
-	}})
+	id := answeredCall(t, s, l, InboundCall{CallerAudio: tone.New(300, 16000, 8000).Read})
 	l.api("uuid_audio_stream " + id + " start " + w.url + " mono 8k")
 	p := w.accept(t)
 	var pcm []int16
 	for len(pcm) < 8000 {
-		pcm = append(pcm, l16(p.next(t).data)...)
+		pcm = append(pcm, audiofile.L16(p.next(t).data)...)
 	}
-	if f := toneFreq(pcm, 8000); f < 290 || f > 310 {
+	if f := tone.EstimateFrequency(pcm, 8000); f < 290 || f > 310 {
 		t.Errorf("streamed %.0f Hz, want the source's 300", f)
 	}
 }
@@ -424,7 +422,7 @@ func TestNoGoroutineOutlivesClose(t *testing.T) {
 	l.api("uuid_audio_stream " + id + " start " + w.url + " mono 16k")
 	p := w.accept(t)
 	l.wait("mod_audio_stream::connect", 5*time.Second)
-	p.sendText(t, streamAudioMsg(tone(500, 8000, 800), 8000))
+	p.sendText(t, streamAudioMsg(tone.GenerateN(500, 8000, 800, 8000), 8000))
 	l.wait("mod_audio_stream::play", 5*time.Second)
 	tmp := s.tempDirForTest(t)
 	l.api("uuid_record " + id + " start " + filepath.Join(t.TempDir(), "c.wav"))
@@ -438,10 +436,7 @@ func TestNoGoroutineOutlivesClose(t *testing.T) {
 	}
 	p.closeInfo(t)
 	w.srv.Close()
-	deadline := time.Now().Add(2 * time.Second)
-	for runtime.NumGoroutine() > before+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testkit.Until(2*time.Second, func() bool { return runtime.NumGoroutine() <= before+2 })
 	if n := runtime.NumGoroutine(); n > before+2 {
 		buf := make([]byte, 1<<16)
 		t.Errorf("%d goroutines after Close, %d before\n%s", n, before, buf[:runtime.Stack(buf, true)])
@@ -459,7 +454,7 @@ func TestHangupStopsMedia(t *testing.T) {
 	w := newWSServer(t)
 	id := answeredCall(t, s, l, InboundCall{})
 	long := filepath.Join(t.TempDir(), "long.r8")
-	writeBytes(t, long, pcmBytes(tone(1000, 8000, 80000)))
+	writeBytes(t, long, pcmBytes(tone.GenerateN(1000, 8000, 80000, 8000)))
 	rec := filepath.Join(t.TempDir(), "h.wav")
 	l.api("uuid_audio_stream " + id + " start " + w.url + " mono 16k")
 	p := w.accept(t)
@@ -520,7 +515,7 @@ func TestDTMFTerminatesPlayback(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	long := filepath.Join(t.TempDir(), "l.r8")
-	writeBytes(t, long, pcmBytes(tone(1000, 8000, 16000)))
+	writeBytes(t, long, pcmBytes(tone.GenerateN(1000, 8000, 16000, 8000)))
 	l.api("uuid_broadcast " + id + " " + long)
 	l.wait("PLAYBACK_START", 5*time.Second)
 	s.SendDTMF(id, "1")
@@ -556,8 +551,8 @@ func TestBroadcastToneStream(t *testing.T) {
 		t.Errorf("EXECUTE_COMPLETE %q", e.h["Application-Response"])
 	}
 	h := s.Heard(id)
-	if len(h) != 2400 || math.Abs(toneFreq(h, 8000)-1000) > 20 {
-		t.Errorf("heard %d samples at %.0f Hz, want 2400 at 1000 Hz", len(h), toneFreq(h, 8000))
+	if len(h) != 2400 || math.Abs(tone.EstimateFrequency(h, 8000)-1000) > 20 {
+		t.Errorf("heard %d samples at %.0f Hz, want 2400 at 1000 Hz", len(h), tone.EstimateFrequency(h, 8000))
 	}
 	l.api("uuid_broadcast " + id + " tone_stream://%(100,100,440);loops=-1 aleg")
 	l.wait("PLAYBACK_START", 5*time.Second)

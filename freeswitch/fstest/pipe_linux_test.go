@@ -5,6 +5,9 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 // queued is FIONREAD on the pipe: the bytes waiting in it.
@@ -27,7 +30,7 @@ func TestPipeReadAll(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	w.write(encodeG711(tone(1000, 8000, 9600), ulaw)) // 1.2 s
+	w.write(encodeG711(tone.GenerateN(1000, 8000, 9600, 8000), audiofile.ULaw)) // 1.2 s
 	if n := w.queued(); n != 9600 {
 		t.Fatalf("FIONREAD %d before the playback", n)
 	}

@@ -8,9 +8,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
-// encodeG711 encodes pcm with the code whose decoding (dec: ulaw or alaw)
+// encodeG711 encodes pcm with the code whose decoding (dec: audiofile.ULaw or audiofile.ALaw)
 // is nearest, so decoding the result gives what a switch plays.
 func encodeG711(pcm []int16, dec func(byte) int16) []byte {
 	out := make([]byte, len(pcm))
@@ -124,8 +127,8 @@ func TestPipePlaybackFed(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	audio := encodeG711(tone(1000, 8000, 12000), ulaw) // 1.5 s
-	lead := 400 * time.Millisecond                     // well ahead: a loaded test machine must not stall it
+	audio := encodeG711(tone.GenerateN(1000, 8000, 12000, 8000), audiofile.ULaw) // 1.5 s
+	lead := 400 * time.Millisecond                                               // well ahead: a loaded test machine must not stall it
 	pre := int(lead/frameDur) * samples8k
 	w.write(audio[:pre])
 	if r := body(l.api("uuid_broadcast " + id + " " + w.path + " aleg")); r != "+OK Message sent\n" {
@@ -151,11 +154,11 @@ func TestPipePlaybackFed(t *testing.T) {
 	if n := s.PlaybackStalls(id); n != 0 {
 		t.Errorf("%d stalls with a writer %v ahead", n, lead)
 	}
-	h, want := s.Heard(id), decodeG711(w.bytes(), ulaw)
+	h, want := s.Heard(id), decodeG711(w.bytes(), audiofile.ULaw)
 	if len(want) != len(audio) || !slices.Equal(h, want) {
 		t.Fatalf("heard %d samples, want exactly the %d written (%d bytes)", len(h), len(want), len(audio))
 	}
-	if f := toneFreq(h, 8000); f < 980 || f > 1020 {
+	if f := tone.EstimateFrequency(h, 8000); f < 980 || f > 1020 {
 		t.Errorf("heard %.0f Hz", f)
 	}
 	if !slices.Equal(s.Playbacks(id), []string{w.path}) {
@@ -172,8 +175,8 @@ func TestPipePlaybackStall(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	first := encodeG711(tone(1000, 8000, 800), ulaw)  // 100 ms
-	second := encodeG711(tone(600, 8000, 1600), ulaw) // 200 ms
+	first := encodeG711(tone.GenerateN(1000, 8000, 800, 8000), audiofile.ULaw)  // 100 ms
+	second := encodeG711(tone.GenerateN(600, 8000, 1600, 8000), audiofile.ULaw) // 200 ms
 	w.write(first)
 	l.api("uuid_broadcast " + id + " " + w.path + " aleg")
 	l.wait("PLAYBACK_START", 5*time.Second)
@@ -189,7 +192,7 @@ func TestPipePlaybackStall(t *testing.T) {
 	if len(h) != 800+n*samples8k+1600 {
 		t.Fatalf("heard %d samples, want 800 + %d stalls × 160 + 1600", len(h), n)
 	}
-	if !slices.Equal(h[:800], decodeG711(first, ulaw)) || !slices.Equal(h[len(h)-1600:], decodeG711(second, ulaw)) {
+	if !slices.Equal(h[:800], decodeG711(first, audiofile.ULaw)) || !slices.Equal(h[len(h)-1600:], decodeG711(second, audiofile.ULaw)) {
 		t.Error("the audio around the stall is not what was written")
 	}
 	if slices.ContainsFunc(h[800:len(h)-1600], func(v int16) bool { return v != 0 }) {
@@ -204,7 +207,7 @@ func TestPipePlaybackBreak(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	w := newPipe(t, id+".PCMU")
-	w.write(encodeG711(tone(1000, 8000, 8000), ulaw))
+	w.write(encodeG711(tone.GenerateN(1000, 8000, 8000, 8000), audiofile.ULaw))
 	l.api("uuid_broadcast " + id + " " + w.path + " aleg")
 	l.wait("PLAYBACK_START", 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
@@ -230,14 +233,14 @@ func TestNativeFilePlayback(t *testing.T) {
 	l := newESLLog(t, s)
 	id := answeredCall(t, s, l, InboundCall{})
 	path := filepath.Join(t.TempDir(), "a.PCMA")
-	audio := encodeG711(tone(800, 8000, 4000), alaw)
+	audio := encodeG711(tone.GenerateN(800, 8000, 4000, 8000), audiofile.ALaw)
 	writeBytes(t, path, audio)
 	l.api("uuid_broadcast " + id + " " + path + " aleg")
 	l.wait("PLAYBACK_START", 5*time.Second)
 	if e := l.wait("PLAYBACK_STOP", 5*time.Second); e.h["Playback-Status"] != "done" || e.h["variable_playback_samples"] != "4000" {
 		t.Errorf("PLAYBACK_STOP %q, %q samples", e.h["Playback-Status"], e.h["variable_playback_samples"])
 	}
-	if h := s.Heard(id); !slices.Equal(h, decodeG711(audio, alaw)) {
+	if h := s.Heard(id); !slices.Equal(h, decodeG711(audio, audiofile.ALaw)) {
 		t.Errorf("heard %d samples, want the file's 4000", len(h))
 	}
 	if n := s.PlaybackStalls(id); n != 0 {

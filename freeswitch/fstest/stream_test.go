@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sipbridge/sipbridge/internal/testkit/tone"
 )
 
 func mustRead(t *testing.T, path string) []byte {
@@ -147,10 +149,10 @@ func TestAudioStreamMono16k(t *testing.T) {
 	} else if per := times[len(times)-1].Sub(times[0]) / time.Duration(len(times)-1); per < 17*time.Millisecond || per > 23*time.Millisecond {
 		t.Errorf("mean gap %v, want 20 ms", per)
 	}
-	if f := toneFreq(audio, 16000); f < 430 || f > 450 {
+	if f := tone.EstimateFrequency(audio, 16000); f < 430 || f > 450 {
 		t.Errorf("caller audio at %.0f Hz, want the 440 Hz tone", f)
 	}
-	if g := goertzel(audio, 16000, 440); g < 0.8 {
+	if g := tone.PowerShare(audio, 16000, 440); g < 0.8 {
 		t.Errorf("440 Hz power %.2f", g)
 	}
 	if n := s.StreamFrames(id); n < len(times) {
@@ -162,7 +164,7 @@ func TestAudioStreamMono16k(t *testing.T) {
 	}
 
 	// streamAudio back → a file and ::play; other JSON → ::json.
-	pcm := tone(660, 8000, 4000)
+	pcm := tone.GenerateN(660, 8000, 4000, 8000)
 	p.sendText(t, streamAudioMsg(pcm, 8000))
 	play := l.wait("mod_audio_stream::play", 5*time.Second)
 	file := filepath.Join(s.tempDirForTest(t), id+"_0.tmp.r8")
@@ -172,7 +174,7 @@ func TestAudioStreamMono16k(t *testing.T) {
 	if got := mustRead(t, file); !slices.Equal(got, pcmBytes(pcm)) {
 		t.Errorf("file holds %d bytes, not the %d decoded", len(got), 2*len(pcm))
 	}
-	p.sendText(t, streamAudioMsg(tone(660, 16000, 320), 16000))
+	p.sendText(t, streamAudioMsg(tone.GenerateN(660, 16000, 320, 8000), 16000))
 	if b := l.wait("mod_audio_stream::play", 5*time.Second).h["_body"]; !strings.Contains(b, id+"_1.tmp.r16") || !strings.Contains(b, `"sampleRate":16000`) {
 		t.Errorf("second play %q", b)
 	}
@@ -240,7 +242,7 @@ func TestAudioStreamMono8kAsRecorded(t *testing.T) {
 			t.Fatalf("mono 8k frame of %d bytes, want 320", len(f.data))
 		}
 	}
-	p.sendText(t, streamAudioMsg(tone(660, 8000, 4000), 8000))
+	p.sendText(t, streamAudioMsg(tone.GenerateN(660, 8000, 4000, 8000), 8000))
 	play := l.wait("mod_audio_stream::play", 5*time.Second)
 	file := play.h["_body"][strings.Index(play.h["_body"], `"file":"`)+8 : len(play.h["_body"])-2]
 	sent := time.Now()
@@ -298,8 +300,8 @@ func TestAudioStreamMono8kAsRecorded(t *testing.T) {
 			t.Errorf("%s on the wire: got %q, want %q", prefix, got, want)
 		}
 	}
-	if h := s.Heard(id); len(h) != 4000 || toneFreq(h, 8000) < 640 || toneFreq(h, 8000) > 680 {
-		t.Errorf("Heard %d samples at %.0f Hz, want the 4000 of the 660 Hz file", len(h), toneFreq(h, 8000))
+	if h := s.Heard(id); len(h) != 4000 || tone.EstimateFrequency(h, 8000) < 640 || tone.EstimateFrequency(h, 8000) > 680 {
+		t.Errorf("Heard %d samples at %.0f Hz, want the 4000 of the 660 Hz file", len(h), tone.EstimateFrequency(h, 8000))
 	}
 	if pb := s.Playbacks(id); !slices.Equal(pb, []string{file}) {
 		t.Errorf("Playbacks %v", pb)
@@ -315,7 +317,7 @@ func TestAudioStreamDuringPlaybackAsRecorded(t *testing.T) {
 	l := newESLLog(t, s)
 	w := newWSServer(t)
 	wav := filepath.Join(t.TempDir(), "tone.wav")
-	wavFile(t, wav, tone(1000, 8000, 8000), 8000) // 1 s, 1000 Hz (the recording: 6 s)
+	wavFile(t, wav, tone.GenerateN(1000, 8000, 8000, 8000), 8000) // 1 s, 1000 Hz (the recording: 6 s)
 	id, _ := s.Call(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
 	l.api("uuid_answer " + id)
 	l.api("uuid_setvar " + id + " STREAM_MESSAGE_DEFLATE true")
@@ -495,7 +497,7 @@ func TestAudioStreamStereo16k(t *testing.T) {
 		t.Fatalf("%d stereo frames with nothing playing; the recording has none", n)
 	}
 	wav := filepath.Join(t.TempDir(), "t.wav")
-	wavFile(t, wav, tone(1000, 16000, 8000), 16000) // 0.5 s at 16 kHz
+	wavFile(t, wav, tone.GenerateN(1000, 16000, 8000, 8000), 16000) // 0.5 s at 16 kHz
 	l.api("uuid_broadcast " + id + " " + wav + " aleg")
 	l.wait("PLAYBACK_STOP", 5*time.Second)
 	var left, right []int16
@@ -514,8 +516,8 @@ func TestAudioStreamStereo16k(t *testing.T) {
 	if n < 23 || n > 27 {
 		t.Errorf("%d frames for a 0.5 s playback, want 25", n)
 	}
-	if goertzel(left, 16000, 440) < 0.7 || goertzel(right, 16000, 1000) < 0.5 {
-		t.Errorf("left %.2f at 440 Hz, right %.2f at 1000 Hz", goertzel(left, 16000, 440), goertzel(right, 16000, 1000))
+	if tone.PowerShare(left, 16000, 440) < 0.7 || tone.PowerShare(right, 16000, 1000) < 0.5 {
+		t.Errorf("left %.2f at 440 Hz, right %.2f at 1000 Hz", tone.PowerShare(left, 16000, 440), tone.PowerShare(right, 16000, 1000))
 	}
 }
 
@@ -572,7 +574,7 @@ func TestAudioStreamStereo16kAsRecorded(t *testing.T) {
 	l := newESLLog(t, s)
 	w := newWSServer(t)
 	long := filepath.Join(t.TempDir(), "long_tone_12s.wav")
-	wavFile(t, long, tone(800, 8000, 8000*12), 8000)
+	wavFile(t, long, tone.GenerateN(800, 8000, 8000*12, 8000), 8000)
 	id, _ := s.Call(InboundCall{FromUser: "+14165550100", RequestUser: "9228"})
 	l.api("uuid_answer " + id)
 	l.api("uuid_setvar " + id + " STREAM_MESSAGE_DEFLATE true")
@@ -583,7 +585,7 @@ func TestAudioStreamStereo16kAsRecorded(t *testing.T) {
 	p := w.accept(t)
 	l.wait("mod_audio_stream::connect", 5*time.Second)
 	time.Sleep(200 * time.Millisecond)
-	p.sendText(t, streamAudioMsg(tone(660, 8000, 4000), 8000))
+	p.sendText(t, streamAudioMsg(tone.GenerateN(660, 8000, 4000, 8000), 8000))
 	play := l.wait("mod_audio_stream::play", 5*time.Second).h["_body"]
 	file := play[strings.Index(play, `"file":"`)+8 : len(play)-2]
 	l.api("uuid_broadcast " + id + " " + file + " aleg")

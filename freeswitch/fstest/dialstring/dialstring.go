@@ -1,4 +1,6 @@
-package fstest
+// Package dialstring parses the dial string of FreeSWITCH's originate
+// command for the simulator (freeswitch/fstest).
+package dialstring
 
 import (
 	"errors"
@@ -15,7 +17,7 @@ import (
 //   - switch_ivr_originate.c switch_ivr_originate: leading `<…>` then
 //     `{…}` sets are global variables (switch_event_create_brackets with
 //     `,`, or another delimiter after `^^`), the rest is split on `|`
-//     (sequential groups), each group on `,` (simultaneous legs; commas
+//     (sequential Groups), each group on `,` (simultaneous legs; commas
 //     inside `[…]` are protected first), each leg may start with `[…]`
 //     sets of its own variables, then `<endpoint>/<data>`;
 //   - switch_utils.c separate_string_char_delim / cleanup_separated_string:
@@ -28,29 +30,29 @@ import (
 // on a real switch (and here) a comma inside a {} value must be escaped
 // (`\,`) or the set must use another delimiter (`{^^:a=x,y:b=z}`).
 
-// errDialString means the dial string could not be parsed (FreeSWITCH logs
+// ErrParse means the dial string could not be parsed (FreeSWITCH logs
 // "Parse Error!" and the originate fails).
-var errDialString = errors.New("fstest: dial string parse error")
+var ErrParse = errors.New("dialstring: parse error")
 
 const (
 	quotedEscComma   = '\x01' // switch_ivr_originate.c QUOTED_ESC_COMMA
 	unquotedEscComma = '\x02' // UNQUOTED_ESC_COMMA
 )
 
-// dialVar is one variable of a {} or [] set, in the order given.
-type dialVar struct{ name, value string }
+// Var is one variable of a {} or [] set, in the order given.
+type Var struct{ name, value string }
 
-// dialLeg is one endpoint of a dial string with its own [] variables.
-type dialLeg struct {
-	vars     []dialVar
-	endpoint string // e.g. sofia/gateway/org1_uas/15551230000
+// Leg is one endpoint of a dial string with its own [] variables.
+type Leg struct {
+	vars     []Var
+	Endpoint string // e.g. sofia/gateway/org1_uas/15551230000
 }
 
-// dialString is a parsed dial string: global variables and the `|`
-// groups of `,` legs.
-type dialString struct {
-	global []dialVar
-	groups [][]dialLeg
+// Parsed is a parsed dial string: global variables and the `|`
+// Groups of `,` legs.
+type Parsed struct {
+	global []Var
+	Groups [][]Leg
 }
 
 // separate is switch_separate_string for a delimiter that is not a blank:
@@ -157,7 +159,7 @@ func fsFindEndParen(s string, open, close byte) int {
 
 // brackets reads the variable set s starts with (switch_event_create_brackets
 // for one set): its variables and what follows it.
-func dialBrackets(s string, open, close, delim byte) ([]dialVar, string, bool) {
+func dialBrackets(s string, open, close, delim byte) ([]Var, string, bool) {
 	end := fsFindEndParen(s, open, close)
 	if end < 0 {
 		return nil, s, false
@@ -166,23 +168,23 @@ func dialBrackets(s string, open, close, delim byte) ([]dialVar, string, bool) {
 	if len(inner) >= 3 && inner[0] == '^' && inner[1] == '^' {
 		delim, inner = inner[2], inner[3:]
 	}
-	var vars []dialVar
+	var vars []Var
 	for _, item := range fsSeparate(inner, delim, 1024) {
 		if kv := fsSeparate(item, '=', 2); len(kv) == 2 {
-			vars = append(vars, dialVar{kv[0], kv[1]})
+			vars = append(vars, Var{kv[0], kv[1]})
 		}
 	}
 	return vars, s[end+1:], true
 }
 
-// parseDialString parses the first argument of originate.
-func parseDialString(data string) (dialString, error) {
-	var d dialString
+// Parse parses the first argument of originate.
+func Parse(data string) (Parsed, error) {
+	var d Parsed
 	for _, pair := range [][2]byte{{'<', '>'}, {'{', '}'}} {
 		for strings.HasPrefix(strings.TrimLeft(data, " "), string(pair[0])) {
 			vars, rest, ok := dialBrackets(strings.TrimLeft(data, " "), pair[0], pair[1], ',')
 			if !ok {
-				return d, errDialString
+				return d, ErrParse
 			}
 			d.global = append(d.global, vars...)
 			data = rest
@@ -216,7 +218,7 @@ func parseDialString(data string) (dialString, error) {
 				end = -1
 			}
 		}
-		var legs []dialLeg
+		var legs []Leg
 		for _, name := range fsSeparate(string(g), ',', 128) {
 			leg, err := parseDialLeg(name)
 			if err != nil {
@@ -225,17 +227,17 @@ func parseDialString(data string) (dialString, error) {
 			legs = append(legs, leg)
 		}
 		if len(legs) > 0 {
-			d.groups = append(d.groups, legs)
+			d.Groups = append(d.Groups, legs)
 		}
 	}
-	if len(d.groups) == 0 {
-		return d, errDialString
+	if len(d.Groups) == 0 {
+		return d, ErrParse
 	}
 	return d, nil
 }
 
-func parseDialLeg(s string) (dialLeg, error) {
-	var leg dialLeg
+func parseDialLeg(s string) (Leg, error) {
+	var leg Leg
 	s = strings.TrimLeft(s, " ")
 	for strings.HasPrefix(s, "[") {
 		if e := fsFindEndParen(s, '[', ']'); e >= 0 {
@@ -243,22 +245,22 @@ func parseDialLeg(s string) (dialLeg, error) {
 		}
 		vars, rest, ok := dialBrackets(s, '[', ']', unquotedEscComma)
 		if !ok || rest == s {
-			return leg, errDialString
+			return leg, ErrParse
 		}
 		leg.vars = append(leg.vars, vars...)
 		s = rest
 	}
-	leg.endpoint = strings.NewReplacer(string(rune(quotedEscComma)), ",", string(rune(unquotedEscComma)), ",").Replace(strings.TrimLeft(s, " "))
-	if leg.endpoint == "" {
-		return leg, errDialString
+	leg.Endpoint = strings.NewReplacer(string(rune(quotedEscComma)), ",", string(rune(unquotedEscComma)), ",").Replace(strings.TrimLeft(s, " "))
+	if leg.Endpoint == "" {
+		return leg, ErrParse
 	}
 	return leg, nil
 }
 
-// vars merges the global and the leg's variables: a leg variable wins, and
+// Vars merges the global and the leg's variables: a leg variable wins, and
 // within one set the first occurrence of a name counts for [] (a plain
 // event: the first header is found) and the last for {} (EF_UNIQ_HEADERS).
-func (d dialString) vars(leg dialLeg) map[string]string {
+func (d Parsed) Vars(leg Leg) map[string]string {
 	out := map[string]string{}
 	for _, v := range d.global {
 		out[v.name] = v.value

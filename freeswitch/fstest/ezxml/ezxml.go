@@ -1,4 +1,8 @@
-package fstest
+// Package ezxml parses FreeSWITCH configuration the way its ezxml parser
+// does, for the simulator (freeswitch/fstest): text before the root is
+// ignored, an unknown entity stays as written, and errors carry ezxml's
+// messages and "near line" numbers.
+package ezxml
 
 import (
 	"bytes"
@@ -8,23 +12,23 @@ import (
 	"unicode/utf8"
 )
 
-// xmlError is a parse error in the form FreeSWITCH's ezxml reports it.
-type xmlError struct {
-	line int
-	msg  string
+// Error is a parse error in the form FreeSWITCH's ezxml reports it.
+type Error struct {
+	Line int
+	Msg  string
 }
 
-func (e *xmlError) Error() string { return fmt.Sprintf("[error near line %d]: %s", e.line, e.msg) }
+func (e *Error) Error() string { return fmt.Sprintf("[error near line %d]: %s", e.Line, e.Msg) }
 
-// xnode is an element of a parsed document.
-type xnode struct {
-	name     string
+// Node is an element of a parsed document.
+type Node struct {
+	Name     string
 	attrs    [][2]string
-	children []*xnode
-	parent   *xnode
+	children []*Node
+	parent   *Node
 }
 
-func (n *xnode) attr(k string) string {
+func (n *Node) Attr(k string) string {
 	for _, a := range n.attrs {
 		if a[0] == k {
 			return a[1]
@@ -33,19 +37,19 @@ func (n *xnode) attr(k string) string {
 	return ""
 }
 
-func (n *xnode) child(name string) *xnode {
+func (n *Node) Child(name string) *Node {
 	for _, c := range n.children {
-		if c.name == name {
+		if c.Name == name {
 			return c
 		}
 	}
 	return nil
 }
 
-func (n *xnode) all(name string) []*xnode {
-	var out []*xnode
+func (n *Node) All(name string) []*Node {
+	var out []*Node
 	for _, c := range n.children {
-		if c.name == name {
+		if c.Name == name {
 			out = append(out, c)
 		}
 	}
@@ -54,19 +58,19 @@ func (n *xnode) all(name string) []*xnode {
 
 const xmlSpace = "\t\r\n "
 
-// parseXML parses a document the way ezxml (FreeSWITCH's parser) does:
+// Parse parses a document the way ezxml (FreeSWITCH's parser) does:
 // text before the root is ignored, an unknown entity stays as written, and
 // errors carry ezxml's messages ("unexpected closing tag </x>", "unclosed
 // tag <x>", "missing >", "unclosed <!--", …) and its "near line" numbers.
-func parseXML(doc []byte) (*xnode, error) {
+func Parse(doc []byte) (*Node, error) {
 	p := &xparser{doc: doc}
 	return p.parse()
 }
 
 type xparser struct {
 	doc      []byte
-	root     *xnode
-	cur      *xnode
+	root     *Node
+	cur      *Node
 	rootDone bool
 }
 
@@ -74,14 +78,14 @@ func (p *xparser) err(pos int, format string, args ...any) error {
 	if pos > len(p.doc) {
 		pos = len(p.doc)
 	}
-	return &xmlError{line: 1 + bytes.Count(p.doc[:pos], []byte{'\n'}), msg: fmt.Sprintf(format, args...)}
+	return &Error{Line: 1 + bytes.Count(p.doc[:pos], []byte{'\n'}), Msg: fmt.Sprintf(format, args...)}
 }
 
 func isNameStart(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == ':' || c >= 0x80
 }
 
-func (p *xparser) parse() (*xnode, error) {
+func (p *xparser) parse() (*Node, error) {
 	doc := p.doc
 	i := bytes.IndexByte(doc, '<')
 	if i < 0 {
@@ -137,7 +141,7 @@ func (p *xparser) parse() (*xnode, error) {
 		return nil, p.err(len(doc), "root tag missing")
 	}
 	if p.cur != nil {
-		return nil, p.err(len(doc), "unclosed tag <%s>", p.cur.name)
+		return nil, p.err(len(doc), "unclosed tag <%s>", p.cur.Name)
 	}
 	return p.root, nil
 }
@@ -152,7 +156,7 @@ func (p *xparser) startTag(d int) (int, error) {
 	for q < len(doc) && !strings.ContainsRune(xmlSpace+"/>", rune(doc[q])) {
 		q++
 	}
-	n := &xnode{name: string(doc[d:q])}
+	n := &Node{Name: string(doc[d:q])}
 	for q < len(doc) && doc[q] != '/' && doc[q] != '>' {
 		q = skipSpace(doc, q)
 		a := q
@@ -193,7 +197,7 @@ func (p *xparser) startTag(d int) (int, error) {
 	return q + 1, nil
 }
 
-func (p *xparser) open(n *xnode) {
+func (p *xparser) open(n *Node) {
 	if p.root == nil {
 		p.root = n
 	} else {
@@ -218,7 +222,7 @@ func (p *xparser) endTag(d int) (int, error) {
 		q++
 	}
 	name := string(doc[d:q])
-	if p.cur == nil || p.cur.name != name {
+	if p.cur == nil || p.cur.Name != name {
 		return 0, p.err(q, "unexpected closing tag </%s>", name)
 	}
 	q = skipSpace(doc, q)

@@ -1,0 +1,186 @@
+package fstest
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Channel variables.
+
+func (s *Switch) setVar(ch *channel, name string, value *string) {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	if value == nil {
+		delete(ch.vars, "variable_"+name)
+		return
+	}
+	ch.vars["variable_"+name] = *value
+}
+
+func (s *Switch) getVar(ch *channel, name string) (string, bool) {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	v, ok := ch.vars["variable_"+name]
+	if !ok {
+		return "", false
+	}
+	if str, ok := v.(string); ok {
+		return str, true
+	}
+	if arr, ok := v.([]any); ok && len(arr) > 0 {
+		return fmt.Sprint(arr[0]), true
+	}
+	return fmt.Sprint(v), true
+}
+
+// varTrue is switch_true on a channel variable.
+func (s *Switch) varTrue(ch *channel, name string) bool {
+	v, _ := s.getVar(ch, name)
+	return switchTrue(v)
+}
+
+// switchTrue is FreeSWITCH's switch_true: yes, on, true, t, enabled,
+// active, allow, or a non-zero number.
+func switchTrue(v string) bool {
+	switch strings.ToLower(v) {
+	case "yes", "on", "true", "t", "enabled", "active", "allow":
+		return true
+	}
+	n, err := strconv.Atoi(v)
+	return err == nil && n != 0
+}
+
+// apiSetvar is `uuid_setvar <uuid> <var> [value]` (mod_commands.c
+// uuid_setvar_function): "+OK\n" as recorded (audio-stream-mono-8k); no
+// value unsets the variable.
+func (s *Switch) apiSetvar(_ *batch, args string) string {
+	argv := separateBlank(args, 3)
+	if (len(argv) != 2 && len(argv) != 3) || argv[0] == "" {
+		return "-USAGE: <uuid> <var> [value]\n"
+	}
+	ch, ok := s.channel(argv[0])
+	if !ok {
+		return "-ERR No such channel!\n"
+	}
+	if argv[1] == "" {
+		return "-ERR No variable specified\n"
+	}
+	var val *string
+	if len(argv) == 3 {
+		val = &argv[2]
+	}
+	s.setVar(ch, argv[1], val)
+	return "+OK\n"
+}
+
+// apiGetvar is `uuid_getvar <uuid> <var>`: the value without a newline,
+// "_undef_" when unset (mod_commands.c uuid_getvar_function).
+func (s *Switch) apiGetvar(_ *batch, args string) string {
+	argv := separateBlank(args, 4)
+	if len(argv) < 2 || argv[0] == "" {
+		return "-USAGE: <uuid> <var>\n"
+	}
+	ch, ok := s.channel(argv[0])
+	if !ok {
+		return "-ERR No such channel!\n"
+	}
+	if argv[1] == "" {
+		return "-ERR No variable name specified!\n"
+	}
+	v, ok := s.getVar(ch, argv[1])
+	if !ok {
+		return "_undef_"
+	}
+	return v
+}
+
+// separateBlank splits like switch_separate_string with a blank delimiter
+// into at most n fields: runs of blanks separate, single quotes group (and
+// are removed), a backslash escapes, and the last field keeps the rest of
+// the line.
+func separateBlank(s string, n int) []string {
+	var out []string
+	i := 0
+	for i < len(s) && len(out) < n {
+		for i < len(s) && s[i] == ' ' {
+			i++
+		}
+		if i >= len(s) {
+			break
+		}
+		start := i
+		if len(out) == n-1 {
+			out = append(out, cleanupSeparated(s[start:]))
+			break
+		}
+		quoted := false
+		for i < len(s) {
+			c := s[i]
+			if c == '\\' {
+				i += 2
+				continue
+			}
+			if c == '\'' {
+				quoted = !quoted
+			} else if c == ' ' && !quoted {
+				break
+			}
+			i++
+		}
+		if i > len(s) {
+			i = len(s)
+		}
+		out = append(out, cleanupSeparated(s[start:i]))
+	}
+	return out
+}
+
+// cleanupSeparated strips the quotes, escapes and blanks around a field
+// as cleanup_separated_string does.
+func cleanupSeparated(s string) string {
+	s = strings.TrimLeft(s, " ")
+	var b []byte
+	end := -1
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c == '\\' && i+1 < len(s) {
+			e := s[i+1]
+			var u byte
+			switch e {
+			case '\'', '"', '\\':
+				u = e
+			case 'n':
+				u = '\n'
+			case 'r':
+				u = '\r'
+			case 't':
+				u = '\t'
+			case 's':
+				u = ' '
+			}
+			if u != 0 {
+				i++
+				b = append(b, u)
+				end = len(b)
+				continue
+			}
+		}
+		if c == '\'' && (quoted || strings.IndexByte(s[i+1:], '\'') >= 0) {
+			quoted = !quoted
+			if quoted {
+				end = len(b)
+			}
+			continue
+		}
+		b = append(b, c)
+		if c != ' ' || quoted {
+			end = len(b)
+		}
+	}
+	if end >= 0 {
+		b = b[:end]
+	}
+	return string(b)
+}
