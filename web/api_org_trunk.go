@@ -53,11 +53,25 @@ func oneOf(a, b *string, fieldB, fieldA string) (*string, error) {
 	return nil, invalid(fieldB, "%s must equal %s when both are sent: the organization trunk has one credential", fieldB, fieldA)
 }
 
-// orgTrunkSettings validates the organization-level SIP fields of a PUT;
-// nil when none was sent. The first settings of an organization without a
+// orgTrunkSettings validates the organization-level SIP fields of a PUT,
+// under the trunk rules too (their refusals name the route's fields), so a
+// refused PUT stores nothing; nil when none was sent.
+func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*trunk.OrgSettings, error) {
+	out, err := s.orgTrunkInput(ctx, o, sec, in)
+	if err != nil || out == nil {
+		return out, err
+	}
+	if err := s.trunks.CheckOrgTrunk(ctx, o.ID, *out); err != nil {
+		return nil, apiField(err)
+	}
+	return out, nil
+}
+
+// orgTrunkInput reads the organization-level SIP fields of a PUT; nil when
+// none was sent. The first settings of an organization without a
 // trunk of its own must name sip_gateway, unless the organization had
 // stored some before they became a trunk (they are carried over).
-func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*trunk.OrgSettings, error) {
+func (s *Server) orgTrunkInput(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*trunk.OrgSettings, error) {
 	var out trunk.OrgSettings
 	var authUser, authPass, authType *string
 	if cfg := in.SIPTrunkConfig; cfg != nil {
