@@ -143,7 +143,13 @@ func (s *Server) orgTrunkInput(ctx context.Context, o *db.Organization, sec db.O
 	if cur != nil || st.SIPGateway == "" {
 		return nil, invalid("sip_gateway", "%s", trunk.ErrGatewayRequired.Error())
 	}
-	// Settings stored before they made a trunk: the fields not sent come from them.
+	withLegacy(&out, st, sec)
+	return &out, nil
+}
+
+// withLegacy fills the fields not sent from the organization-level SIP
+// settings stored before they made a trunk.
+func withLegacy(out *trunk.OrgSettings, st db.OrgSettings, sec db.OrgSecrets) {
 	legacy := func(v *string, old string) *string {
 		if v != nil || old == "" {
 			return v
@@ -162,7 +168,6 @@ func (s *Server) orgTrunkInput(ctx context.Context, o *db.Organization, sec db.O
 		inbound := st.SIPTrunkConfig.InboundEnabled
 		out.Inbound = &inbound
 	}
-	return &out, nil
 }
 
 // refuseEnvironmentTrunk is the 409 for editing through /api/v1/sip-trunks
