@@ -16,6 +16,8 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/clients"
+	"github.com/sipbridge/sipbridge/provider/telnyx"
 )
 
 // Hosted-provider voice errors.
@@ -217,7 +219,7 @@ func (h *Hosted) client(ctx context.Context, orgID int64, a *db.Assistant, name 
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProviderCall, err)
 	}
-	p, err := provider.New(name, c, h.opts.ProviderConfig)
+	p, err := clients.New(name, c, h.opts.ProviderConfig)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrProviderCall, err)
 	}
@@ -789,12 +791,12 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 	case provider.NameTwilio:
 		sid, err = p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, URL: base + "/twiml", StatusCallback: base + "/twiml/status"})
 	case provider.NameTelnyx:
-		tx, ok := p.(*provider.Telnyx)
+		tx, ok := p.(*telnyx.Client)
 		if !ok {
 			err = errors.New("not a Telnyx client")
 			break
 		}
-		sid, err = tx.Dial(ctx, provider.TelnyxDial{From: req.From, To: req.To, WebhookURL: base + "/telnyx-webhook",
+		sid, err = tx.Dial(ctx, telnyx.Dial{From: req.From, To: req.To, WebhookURL: base + "/telnyx-webhook",
 			ClientState: telnyxClientState(c.id), Stream: telnyxStream(h.streamURLWithToken(c))})
 	case provider.NameVonage:
 		sid, err = p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, StreamURL: h.streamURLWithToken(c),

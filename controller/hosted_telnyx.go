@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/telnyx"
 )
 
 // TelnyxEvent is a Call Control webhook (the fields sipbridge uses).
@@ -79,8 +80,8 @@ func callIDOfClientState(s string) string {
 // telnyxStream is the bidirectional stream sipbridge asks Telnyx for: the
 // caller's track only, RTP payloads back as PCMU (μ-law 8 kHz, what the
 // assistant speaks).
-func telnyxStream(u string) provider.TelnyxStream {
-	return provider.TelnyxStream{URL: u, Track: "inbound_track", BidirectionalMode: "rtp", BidirectionalCodec: "PCMU"}
+func telnyxStream(u string) telnyx.Stream {
+	return telnyx.Stream{URL: u, Track: "inbound_track", BidirectionalMode: "rtp", BidirectionalCodec: "PCMU"}
 }
 
 // TelnyxWebhook handles a Call Control webhook (POST /telnyx-webhook) whose
@@ -157,7 +158,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		}
 		cl, err := h.client(ctx, org.ID, rt.assistant, provider.NameTelnyx)
 		if err == nil {
-			tx, ok := cl.(*provider.Telnyx)
+			tx, ok := cl.(*telnyx.Client)
 			if !ok {
 				err = fmt.Errorf("%w: not a Telnyx client", ErrProviderCall)
 			} else {
@@ -195,7 +196,7 @@ func (h *Hosted) verifyTelnyx(org *db.Organization, a *db.Assistant, header http
 	if key == "" {
 		return fmt.Errorf("%w: no Telnyx public key configured", ErrWebhookSignature)
 	}
-	if err := provider.VerifyTelnyxRequest(key, header, body, h.opts.Now()); err != nil {
+	if err := telnyx.VerifyRequest(key, header, body, h.opts.Now()); err != nil {
 		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
 	}
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/twilio"
 )
 
 // TwilioVoiceRequest is Twilio's voice webhook (POST /twiml, form encoded).
@@ -83,11 +84,11 @@ func clip(s string) string {
 }
 
 // TwiMLReject refuses a call (what the SIP path would refuse).
-const TwiMLReject = provider.TwiMLReject
+const TwiMLReject = twilio.TwiMLReject
 
-// TwiMLStream connects a call to the media websocket (provider.TwiMLStream).
+// TwiMLStream connects a call to the media websocket (twilio.TwiMLStream).
 func TwiMLStream(streamURL string, params map[string]string) string {
-	return provider.TwiMLStream(streamURL, params)
+	return twilio.TwiMLStream(streamURL, params)
 }
 
 // TwilioVoice answers Twilio's voice webhook. requestURI is the path and
@@ -128,7 +129,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 			h.log.Warn("twilio webhook for an unknown number not verified: no environment auth token", "call_sid", r.CallSID)
 			return nil
 		}
-		if err := provider.VerifyTwilioSignature(token, fullURL, form, signature); err != nil {
+		if err := twilio.VerifySignature(token, fullURL, form, signature); err != nil {
 			h.log.Warn("twilio webhook refused: bad signature", "call_sid", r.CallSID, "err", err)
 			return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
 		}
@@ -251,7 +252,7 @@ func (h *Hosted) TwilioStatus(ctx context.Context, requestURI string, form url.V
 	if err != nil {
 		return err
 	}
-	if err := provider.VerifyTwilioSignature(token, h.opts.PublicBaseURL+requestURI, form, signature); err != nil {
+	if err := twilio.VerifySignature(token, h.opts.PublicBaseURL+requestURI, form, signature); err != nil {
 		h.log.Warn("twilio status callback refused: bad signature", "call_sid", r.CallSID, "err", err)
 		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
 	}

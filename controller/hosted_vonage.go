@@ -9,6 +9,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
 // VonageCall identifies a call in Vonage's answer and event webhooks.
@@ -81,9 +82,9 @@ func ParseVonageEvent(body []byte) (VonageCall, error) {
 
 // VonageStreamNCCO connects a call to the media websocket: L16 16 kHz,
 // the headers arrive in the websocket's first text message
-// (provider.VonageWebsocketNCCO).
+// (vonage.WebsocketNCCO).
 func VonageStreamNCCO(streamURL string, headers map[string]string) []byte {
-	return provider.VonageWebsocketNCCO(streamURL, headers)
+	return vonage.WebsocketNCCO(streamURL, headers)
 }
 
 // VonageRejectNCCO ends a call Vonage asked about: an empty NCCO hangs up.
@@ -102,7 +103,7 @@ func (h *Hosted) verifyVonage(org *db.Organization, a *db.Assistant, authorizati
 		// tells Vonage from anyone else.
 		return fmt.Errorf("%w: no Vonage signature secret configured (organization vonage.signature_secret or VONAGE_SIGNATURE_SECRET)", ErrWebhookSignature)
 	}
-	claims, err := provider.VerifyVonageJWT(secret, authorization, body, h.opts.Now())
+	claims, err := vonage.VerifyJWT(secret, authorization, body, h.opts.Now())
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
 	}

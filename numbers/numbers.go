@@ -15,6 +15,7 @@ import (
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/clients"
 )
 
 var (
@@ -90,7 +91,7 @@ func (n *Service) client(ctx context.Context, orgID int64, name string) (provide
 	if err != nil {
 		return nil, err
 	}
-	return provider.New(name, c, n.opts.ProviderConfig)
+	return clients.New(name, c, n.opts.ProviderConfig)
 }
 
 // Search lists numbers available at a provider.
@@ -400,7 +401,7 @@ func (n *Service) Sync(ctx context.Context, orgID int64) (int, error) {
 		if c == (provider.Credentials{}) {
 			continue
 		}
-		p, err := provider.New(name, c, n.opts.ProviderConfig)
+		p, err := clients.New(name, c, n.opts.ProviderConfig)
 		if err != nil {
 			return synced, err
 		}

@@ -28,8 +28,8 @@ func (b *BYOSIPTrunk) Name() string { return NameSIP }
 // made; ProviderID is the number.
 func (b *BYOSIPTrunk) Register(_ context.Context, phoneNumber string) (Purchased, error) {
 	phoneNumber = strings.TrimSpace(phoneNumber)
-	if !isE164(phoneNumber) {
-		return Purchased{}, badRequest(NameSIP, "phone number %q: want E.164", phoneNumber)
+	if !IsE164(phoneNumber) {
+		return Purchased{}, BadRequest(NameSIP, "phone number %q: want E.164", phoneNumber)
 	}
 	d := map[string]any{"registered": true}
 	if b.trunkID != "" {
@@ -40,12 +40,12 @@ func (b *BYOSIPTrunk) Register(_ context.Context, phoneNumber string) (Purchased
 
 // SearchNumbers is not supported: a SIP trunk sells no numbers.
 func (b *BYOSIPTrunk) SearchNumbers(context.Context, SearchQuery) ([]AvailableNumber, error) {
-	return nil, notSupported(NameSIP, "a SIP trunk has no number search")
+	return nil, NotSupported(NameSIP, "a SIP trunk has no number search")
 }
 
 // Purchase is not supported: use Register for an owned number.
 func (b *BYOSIPTrunk) Purchase(context.Context, PurchaseRequest) (Purchased, error) {
-	return Purchased{}, notSupported(NameSIP, "a SIP trunk cannot buy numbers; register an owned number")
+	return Purchased{}, NotSupported(NameSIP, "a SIP trunk cannot buy numbers; register an owned number")
 }
 
 // Release succeeds: there is nothing to give back to a provider.
@@ -54,36 +54,36 @@ func (b *BYOSIPTrunk) Release(context.Context, string) error { return nil }
 // ConfigureWebhooks is not supported: a trunk's calls are routed by
 // FreeSWITCH, not by webhooks.
 func (b *BYOSIPTrunk) ConfigureWebhooks(context.Context, string, Webhooks) error {
-	return notSupported(NameSIP, "SIP trunk numbers are routed by FreeSWITCH, not webhooks")
+	return NotSupported(NameSIP, "SIP trunk numbers are routed by FreeSWITCH, not webhooks")
 }
 
 // GetWebhooks is not supported.
 func (b *BYOSIPTrunk) GetWebhooks(context.Context, string) (Webhooks, error) {
-	return Webhooks{}, notSupported(NameSIP, "SIP trunk numbers have no webhooks")
+	return Webhooks{}, NotSupported(NameSIP, "SIP trunk numbers have no webhooks")
 }
 
 // ListOwned is not supported: the trunk does not know the carrier's numbers.
 func (b *BYOSIPTrunk) ListOwned(context.Context) ([]OwnedNumber, error) {
-	return nil, notSupported(NameSIP, "a SIP trunk cannot list the carrier's numbers")
+	return nil, NotSupported(NameSIP, "a SIP trunk cannot list the carrier's numbers")
 }
 
 // SendMessage is not supported.
 func (b *BYOSIPTrunk) SendMessage(context.Context, Message) (SentMessage, error) {
-	return SentMessage{}, notSupported(NameSIP, "a SIP trunk carries no messages")
+	return SentMessage{}, NotSupported(NameSIP, "a SIP trunk carries no messages")
 }
 
 // CreateCall is not supported here: SIP calls are originated by the
 // controller through FreeSWITCH.
 func (b *BYOSIPTrunk) CreateCall(context.Context, Call) (string, error) {
-	return "", notSupported(NameSIP, "SIP trunk calls are originated through FreeSWITCH")
+	return "", NotSupported(NameSIP, "SIP trunk calls are originated through FreeSWITCH")
 }
 
 // Hangup is not supported here (FreeSWITCH call control).
 func (b *BYOSIPTrunk) Hangup(context.Context, string) error {
-	return notSupported(NameSIP, "SIP trunk calls are controlled through FreeSWITCH")
+	return NotSupported(NameSIP, "SIP trunk calls are controlled through FreeSWITCH")
 }
 
 // Transfer is not supported here (FreeSWITCH call control).
 func (b *BYOSIPTrunk) Transfer(context.Context, string, string) error {
-	return notSupported(NameSIP, "SIP trunk calls are controlled through FreeSWITCH")
+	return NotSupported(NameSIP, "SIP trunk calls are controlled through FreeSWITCH")
 }

@@ -111,7 +111,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		if raw == "" {
 			continue
 		}
-		if _, err := parseBaseURL(raw); err != nil {
+		if _, err := ParseBaseURL(raw); err != nil {
 			return Config{}, fmt.Errorf("provider: %s: %w", v.env, err)
 		}
 		*v.dst = raw
@@ -126,7 +126,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	return c, nil
 }
 
-func (c Config) withDefaults() Config {
+func (c Config) WithDefaults() Config {
 	if c.TwilioBaseURL == "" {
 		c.TwilioBaseURL = DefaultTwilioBaseURL
 	}
@@ -160,8 +160,8 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// parseBaseURL accepts an absolute http(s) URL without query or fragment.
-func parseBaseURL(raw string) (*url.URL, error) {
+// ParseBaseURL accepts an absolute http(s) URL without query or fragment.
+func ParseBaseURL(raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return nil, fmt.Errorf("invalid base URL %q: %w", raw, err)

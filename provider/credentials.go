@@ -43,17 +43,26 @@ type Credentials struct {
 
 func set(s string) bool { return strings.TrimSpace(s) != "" }
 
-// voiceReady: enough to place and control calls.
-func (c *TwilioCreds) voiceReady() bool { return c != nil && set(c.AccountSID) && set(c.AuthToken) }
-func (c *TelnyxCreds) voiceReady() bool { return c != nil && set(c.APIKey) && set(c.ConnectionID) }
-func (c *VonageCreds) voiceReady() bool {
+// VoiceReady: account SID and auth token, enough to place and control calls.
+func (c *TwilioCreds) VoiceReady() bool { return c != nil && set(c.AccountSID) && set(c.AuthToken) }
+
+// VoiceReady: API key and connection id.
+func (c *TelnyxCreds) VoiceReady() bool { return c != nil && set(c.APIKey) && set(c.ConnectionID) }
+
+// VoiceReady: application id and private key.
+func (c *VonageCreds) VoiceReady() bool {
 	return c != nil && set(c.ApplicationID) && set(c.PrivateKey)
 }
 
-// messagingReady: enough to send messages and manage numbers.
-func (c *TwilioCreds) messagingReady() bool { return c.voiceReady() }
-func (c *TelnyxCreds) messagingReady() bool { return c != nil && set(c.APIKey) }
-func (c *VonageCreds) messagingReady() bool {
+// MessagingReady: enough to send messages and manage numbers (the voice
+// credentials).
+func (c *TwilioCreds) MessagingReady() bool { return c.VoiceReady() }
+
+// MessagingReady: the API key.
+func (c *TelnyxCreds) MessagingReady() bool { return c != nil && set(c.APIKey) }
+
+// MessagingReady: API key and secret.
+func (c *VonageCreds) MessagingReady() bool {
 	return c != nil && set(c.APIKey) && set(c.APISecret)
 }
 
@@ -64,11 +73,11 @@ func (c *VonageCreds) messagingReady() bool {
 func (c Credentials) VoiceReady(name string) bool {
 	switch name {
 	case NameTwilio:
-		return c.Twilio.voiceReady()
+		return c.Twilio.VoiceReady()
 	case NameTelnyx:
-		return c.Telnyx.voiceReady()
+		return c.Telnyx.VoiceReady()
 	case NameVonage:
-		return c.Vonage.voiceReady()
+		return c.Vonage.VoiceReady()
 	}
 	return false
 }
@@ -79,11 +88,11 @@ func (c Credentials) VoiceReady(name string) bool {
 func (c Credentials) MessagingReady(name string) bool {
 	switch name {
 	case NameTwilio:
-		return c.Twilio.messagingReady()
+		return c.Twilio.MessagingReady()
 	case NameTelnyx:
-		return c.Telnyx.messagingReady()
+		return c.Telnyx.MessagingReady()
 	case NameVonage:
-		return c.Vonage.messagingReady()
+		return c.Vonage.MessagingReady()
 	}
 	return false
 }

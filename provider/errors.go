@@ -3,7 +3,6 @@ package provider
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -80,56 +79,12 @@ func (e *Error) Error() string {
 // Unwrap returns the sentinel.
 func (e *Error) Unwrap() error { return e.Kind }
 
-// kindForStatus is the default classification of an HTTP status when the
-// provider's body says nothing more specific.
-func kindForStatus(status int) error {
-	switch {
-	case status == http.StatusUnauthorized, status == http.StatusForbidden:
-		return ErrInvalidCredentials
-	case status == http.StatusPaymentRequired:
-		return ErrInsufficientBalance
-	case status == http.StatusNotFound:
-		return ErrNotFound
-	case status == http.StatusConflict:
-		return ErrNumberUnavailable
-	case status == http.StatusTooManyRequests:
-		return ErrRateLimited
-	case status >= 500:
-		return ErrProviderDown
-	default:
-		return ErrBadRequest
-	}
-}
-
-// mentionsBalance reports whether a provider message is about missing funds.
-func mentionsBalance(msg string) bool {
-	m := strings.ToLower(msg)
-	return strings.Contains(m, "insufficient funds") ||
-		strings.Contains(m, "insufficient balance") ||
-		strings.Contains(m, "low balance") ||
-		strings.Contains(m, "not enough credit") ||
-		strings.Contains(m, "out of credit") ||
-		strings.Contains(m, "out-of-credit")
-}
-
-// mentionsUnavailable reports whether a provider message says a number can
-// no longer be had.
-func mentionsUnavailable(msg string) bool {
-	m := strings.ToLower(msg)
-	return strings.Contains(m, "not available") ||
-		strings.Contains(m, "unavailable") ||
-		strings.Contains(m, "no longer available") ||
-		strings.Contains(m, "already reserved") ||
-		strings.Contains(m, "already owned") ||
-		strings.Contains(m, "already own")
-}
-
-// badRequest is an error raised before anything is sent.
-func badRequest(provider, format string, args ...any) error {
+// BadRequest is an error raised before anything is sent.
+func BadRequest(provider, format string, args ...any) error {
 	return &Error{Provider: provider, Kind: ErrBadRequest, Message: fmt.Sprintf(format, args...)}
 }
 
-// notSupported is an ErrNotSupported for provider.
-func notSupported(provider, what string) error {
+// NotSupported is an ErrNotSupported for provider.
+func NotSupported(provider, what string) error {
 	return &Error{Provider: provider, Kind: ErrNotSupported, Message: what}
 }

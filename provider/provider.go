@@ -1,19 +1,23 @@
-// Package provider talks to the hosted telephony providers that sit beside
-// the SIP path: Twilio, Telnyx and Vonage (number search and purchase, number
-// webhooks, SMS/MMS, provider-hosted calls), plus a BYO SIP trunk that only
-// registers numbers the customer already owns.
+// Package provider is what the platform knows of the hosted telephony
+// providers that sit beside the SIP path (Twilio, Telnyx and Vonage: number
+// search and purchase, number webhooks, SMS/MMS, provider-hosted calls),
+// whichever one it is: the [Provider] interface and its types, the
+// credentials, the errors and their classes, the HTTP configuration, the
+// SMS segment count, the replay cache of signed webhooks, and [BYOSIPTrunk],
+// a SIP trunk that only registers numbers the customer already owns.
 //
-// Every client implements [Provider]; the smaller interfaces ([NumberSearcher],
-// [NumberManager], [Messenger], [CallController]) let consumers ask for only
-// what they use. Errors wrap one sentinel ([ErrNumberUnavailable],
-// [ErrInsufficientBalance], ...) inside a [*Error] that carries the provider's
-// own code and message; [HTTPStatus] maps them to the status of our API.
+// Each client lives in a package of its own (provider/twilio,
+// provider/telnyx, provider/vonage: client, numbers, messages, voice
+// answers, webhook signatures, error mapping); provider/clients builds one
+// by name. The smaller interfaces ([NumberSearcher], [NumberManager],
+// [Messenger], [CallController]) let consumers ask for only what they use.
+// Errors wrap one sentinel ([ErrNumberUnavailable],
+// [ErrInsufficientBalance], ...) inside a [*Error] that carries the
+// provider's own code and message.
 //
-// The package also holds the pure helpers around providers: what makes
-// credentials complete ([Credentials.VoiceReady], [Credentials.MessagingReady];
-// which level is used is the creds package's rule) and the webhook signature checks of
-// each provider ([VerifyTwilioSignature], [VerifyTelnyxSignature],
-// [VerifyVonageJWT], [VerifyVonageSMSSignature]).
+// What makes credentials complete is here ([Credentials.VoiceReady],
+// [Credentials.MessagingReady]); which level is used is the creds package's
+// rule.
 //
 // HTTP behaviour shared by all clients (see [Config]): the base URL of each
 // API comes from configuration, each attempt has a timeout, and only

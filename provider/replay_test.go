@@ -17,7 +17,7 @@ func TestReplayCache(t *testing.T) {
 	if r.Seen("", now) || r.Seen("", now) {
 		t.Fatal("empty id seen")
 	}
-	if r.Seen("a", now.Add(3*VonageTolerance)) {
+	if r.Seen("a", now.Add(3*ReplayTolerance)) {
 		t.Fatal("an id long past the window still blocks")
 	}
 }

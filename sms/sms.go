@@ -24,6 +24,7 @@ import (
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/clients"
 	"github.com/sipbridge/sipbridge/ratelimit"
 )
 
@@ -382,7 +383,7 @@ func (s *Service) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 	local := err != nil && !errors.Is(err, provider.ErrInvalidCredentials)
 	if err == nil {
 		var client provider.Provider
-		client, err = provider.New(m.Provider, sendWith, s.opts.ProviderConfig)
+		client, err = clients.New(m.Provider, sendWith, s.opts.ProviderConfig)
 		local = err != nil && !errors.Is(err, provider.ErrInvalidCredentials)
 		if err == nil {
 			msg := provider.Message{From: m.FromNumber, To: m.ToNumber, Body: m.Body, MediaURLs: m.MediaURLs}

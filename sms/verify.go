@@ -13,6 +13,9 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/telnyx"
+	"github.com/sipbridge/sipbridge/provider/twilio"
+	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
 // WebhookRequest is what a provider's SMS webhook carried, as the HTTP
@@ -193,7 +196,7 @@ func (s *Service) verifyTwilio(ctx context.Context, req WebhookRequest) (verifie
 	if err != nil {
 		return verified{}, reject(errors.New("unreadable body"))
 	}
-	ev, perr := provider.ParseTwilioSMSWebhook(params)
+	ev, perr := twilio.ParseSMSWebhook(params)
 	if perr != nil && ev.OwnNumber() == "" {
 		return verified{}, reject(perr)
 	}
@@ -205,11 +208,11 @@ func (s *Service) verifyTwilio(ctx context.Context, req WebhookRequest) (verifie
 		return verified{}, reject(errors.New("PUBLIC_BASE_URL is not set: the signed URL is unknown"))
 	}
 	full := s.opts.PublicBaseURL + req.URL.RequestURI()
-	sig := req.Header.Get(provider.TwilioSignatureHeader)
+	sig := req.Header.Get(twilio.SignatureHeader)
 	if isJSON {
-		err = provider.VerifyTwilioBodySignature(k.key, full, req.Body, sig)
+		err = twilio.VerifyBodySignature(k.key, full, req.Body, sig)
 	} else {
-		err = provider.VerifyTwilioSignature(k.key, full, params, sig)
+		err = twilio.VerifySignature(k.key, full, params, sig)
 	}
 	if err != nil {
 		return verified{}, reject(err)
@@ -223,7 +226,7 @@ func (s *Service) verifyTwilio(ctx context.Context, req WebhookRequest) (verifie
 // verifyTelnyx checks the Ed25519 signature over timestamp|body within its
 // 5-minute window.
 func (s *Service) verifyTelnyx(ctx context.Context, req WebhookRequest) (verified, error) {
-	ev, perr := provider.ParseTelnyxSMSWebhook(req.Body)
+	ev, perr := telnyx.ParseSMSWebhook(req.Body)
 	if perr != nil && ev.OwnNumber() == "" {
 		return verified{}, reject(perr)
 	}
@@ -231,7 +234,7 @@ func (s *Service) verifyTelnyx(ctx context.Context, req WebhookRequest) (verifie
 	if err != nil {
 		return verified{}, err
 	}
-	if err := provider.VerifyTelnyxRequest(k.key, req.Header, req.Body, s.store.Now()); err != nil {
+	if err := telnyx.VerifyRequest(k.key, req.Header, req.Body, s.store.Now()); err != nil {
 		return verified{}, reject(err)
 	}
 	if perr != nil {
@@ -245,13 +248,13 @@ func (s *Service) verifyTelnyx(ctx context.Context, req WebhookRequest) (verifie
 func vonageSigMethods(sig string) []string {
 	switch len(sig) {
 	case 32:
-		return []string{provider.VonageSigMD5Hash, provider.VonageSigMD5}
+		return []string{vonage.SigMD5Hash, vonage.SigMD5}
 	case 40:
-		return []string{provider.VonageSigSHA1}
+		return []string{vonage.SigSHA1}
 	case 64:
-		return []string{provider.VonageSigSHA256}
+		return []string{vonage.SigSHA256}
 	case 128:
-		return []string{provider.VonageSigSHA512}
+		return []string{vonage.SigSHA512}
 	}
 	return nil
 }
@@ -274,7 +277,7 @@ func (s *Service) verifyVonage(ctx context.Context, req WebhookRequest) (verifie
 			}
 		}
 	}
-	ev, perr := provider.ParseVonageSMSWebhook(params, jsonBody)
+	ev, perr := vonage.ParseSMSWebhook(params, jsonBody)
 	if perr != nil && ev.OwnNumber() == "" {
 		return verified{}, reject(perr)
 	}
@@ -303,7 +306,7 @@ func (s *Service) verifyVonageJWT(req WebhookRequest, secret, auth string, now t
 	if req.URL.RawQuery != "" || len(bytes.TrimSpace(req.Body)) == 0 {
 		return reject(errors.New("a signed JWT webhook must carry its data in the signed body, not the query"))
 	}
-	claims, err := provider.VerifyVonageJWT(secret, auth, req.Body, now)
+	claims, err := vonage.VerifyJWT(secret, auth, req.Body, now)
 	if err == nil && s.opts.VonageReplays.Seen(claims.JTI, now) {
 		err = errors.New("JWT already used (jti replayed)")
 	}
@@ -325,7 +328,7 @@ func verifyVonageSig(params url.Values, jsonBody []byte, secret string, now time
 	}
 	err := errors.New("neither a signed JWT (Authorization) nor a sig parameter")
 	for _, method := range vonageSigMethods(signed.Get("sig")) {
-		if err = provider.VerifyVonageSMSSignature(signed, secret, method, now); err == nil {
+		if err = vonage.VerifySMSSignature(signed, secret, method, now); err == nil {
 			return nil
 		}
 	}

@@ -104,21 +104,28 @@ func (t *Service) UpdateBYOC(ctx context.Context, tr *db.SIPTrunk, in BYOCSettin
 	return nil
 }
 
+// byocRules are the trunk rules as the BYOC routes name their fields; the
+// trunk's ACL is its termination host's address.
+var byocRules = Rules{ACLFromGateway: true, Fields: map[string]string{
+	"gateway": "terminationUri", "transport": "terminationUri", "username": "sipUsername", "password": "sipPassword"}}
+
+// applyBYOC merges the settings sent into tr under the trunk rules; a
+// refusal names the BYOC route's field and leaves the store untouched.
 func (t *Service) applyBYOC(tr *db.SIPTrunk, in BYOCSettings) error {
+	s := &Settings{Username: in.Username, Password: in.Password}
 	if in.TerminationURI != nil {
 		hp, transport, err := ParseTerminationURI(*in.TerminationURI)
 		if err != nil {
 			return err
 		}
-		tr.Gateway, tr.Transport = hp, transport
+		s.Gateway, s.Transport = &hp, &transport
 	}
-	if in.Username != nil {
-		tr.Username = *in.Username
+	pw, err := Apply(tr, s, tr.PasswordEnc != "", byocRules)
+	if err != nil {
+		return err
 	}
-	if in.Password != nil {
-		if err := t.store.SetTrunkPassword(tr, *in.Password); err != nil {
-			return err
-		}
+	if pw != nil {
+		return t.store.SetTrunkPassword(tr, *pw)
 	}
 	return nil
 }

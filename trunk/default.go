@@ -62,33 +62,133 @@ func (s OrgSettings) empty() bool {
 	return s.Gateway == nil && s.Username == nil && s.Password == nil && s.Domain == nil && s.Register == nil && s.Inbound == nil
 }
 
+// orgRules are the trunk rules as PUT /api/v1/organizations/{id} names
+// its fields; the trunk's ACL is its gateway's address.
+var orgRules = Rules{ACLFromGateway: true, Fields: map[string]string{
+	"gateway": "sip_gateway", "username": "sip_username", "password": "sip_password",
+	"realm": "sip_trunk_config.sip_domain", "register": "sip_trunk_config.auth_plan.type"}}
+
+// envRules are the trunk rules naming the environment's variables.
+var envRules = Rules{ACLFromGateway: true, Fields: map[string]string{
+	"gateway": "SIP_GATEWAY", "username": "SIP_USERNAME", "password": "SIP_PASSWORD"}}
+
+// orgChange is what SetOrgTrunk is about to write.
+type orgChange struct {
+	cur    *db.SIPTrunk // the default trunk as it is (nil: none)
+	tr     *db.SIPTrunk // the trunk to write; nil with remove: none
+	create bool
+	remove bool // Gateway "": the organization's own trunk goes
+}
+
+// CheckOrgTrunk refuses the organization-level SIP settings SetOrgTrunk
+// would refuse (a *field.Error naming the route's field, or
+// ErrGatewayRequired), writing nothing.
+func (t *Service) CheckOrgTrunk(ctx context.Context, orgID int64, in OrgSettings) error {
+	_, err := t.orgChange(ctx, orgID, in)
+	return err
+}
+
 // SetOrgTrunk creates, changes or (Gateway "") removes the organization's
-// default trunk from its organization-level SIP settings. An environment
-// trunk the organization was using becomes the organization's own (same
-// id: its numbers stay on it), with none of the environment's credentials.
-// It returns the trunk, nil when there is none.
+// default trunk from its organization-level SIP settings, under the trunk
+// rules (a refusal names the route's field and writes nothing). An
+// environment trunk the organization was using becomes the organization's
+// own (same id: its numbers stay on it), with none of the environment's
+// credentials. It returns the trunk, nil when there is none.
 func (t *Service) SetOrgTrunk(ctx context.Context, orgID int64, in OrgSettings) (*db.SIPTrunk, error) {
-	cur, err := t.store.DefaultTrunk(ctx, orgID)
-	if err != nil && !errors.Is(err, db.ErrNotFound) {
+	ch, err := t.orgChange(ctx, orgID, in)
+	if err != nil {
 		return nil, err
 	}
-	if in.empty() {
-		return cur, nil
-	}
-	if in.Gateway != nil && *in.Gateway == "" {
-		if cur == nil || cur.Source != db.TrunkSourceOrganization {
-			return cur, nil
-		}
-		if err := t.store.DeleteTrunk(ctx, orgID, cur.ID); err != nil {
+	switch {
+	case ch.remove && ch.tr == nil:
+		return ch.cur, nil
+	case ch.remove:
+		if err := t.store.DeleteTrunk(ctx, orgID, ch.tr.ID); err != nil {
 			return nil, err
 		}
 		t.Changed(orgID)
 		return nil, nil
+	case ch.tr == nil:
+		return ch.cur, nil
+	case ch.create:
+		gw, err := t.GatewayName(ctx, orgID, ch.tr.Name, "")
+		if err != nil {
+			return nil, err
+		}
+		ch.tr.GatewayName = gw
+		err = t.store.CreateTrunk(ctx, ch.tr)
+		if err != nil {
+			return nil, err
+		}
+	default:
+		ch.tr.Status = nil
+		if err := t.store.UpdateTrunk(ctx, ch.tr); err != nil {
+			return nil, err
+		}
 	}
-	create := cur == nil
-	tr := cur
+	t.Changed(orgID)
+	return t.store.GetTrunk(ctx, orgID, ch.tr.ID)
+}
+
+// orgChange reads the organization's default trunk and merges the settings
+// sent into it (or into a new one) under the trunk rules. Nothing is written.
+func (t *Service) orgChange(ctx context.Context, orgID int64, in OrgSettings) (orgChange, error) {
+	cur, err := t.store.DefaultTrunk(ctx, orgID)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return orgChange{}, err
+	}
+	if err == nil {
+		cp := *cur
+		cur = &cp
+	} else {
+		cur = nil
+	}
+	ch := orgChange{cur: cur}
+	if in.empty() {
+		return ch, nil
+	}
+	if in.Gateway != nil && *in.Gateway == "" {
+		ch.remove = true
+		if cur != nil && cur.Source == db.TrunkSourceOrganization {
+			ch.tr = cur
+		}
+		return ch, nil
+	}
+	tr, err := t.orgBase(ctx, orgID, cur, in)
+	if err != nil {
+		return orgChange{}, err
+	}
+	convert := cur == nil || cur.Source == db.TrunkSourceEnvironment
+	tr.Source = db.TrunkSourceOrganization
+	s := &Settings{Gateway: in.Gateway, Username: in.Username, Password: in.Password, Realm: in.Domain,
+		Register: in.Register, InboundEnabled: in.Inbound}
+	if s.Register == nil && convert {
+		user := tr.Username
+		if in.Username != nil {
+			user = *in.Username
+		}
+		reg := strings.TrimSpace(user) != ""
+		s.Register = &reg
+	}
+	pw, err := Apply(tr, s, tr.PasswordEnc != "", orgRules)
+	if err != nil {
+		return orgChange{}, err
+	}
+	if pw != nil {
+		if err := t.store.SetTrunkPassword(tr, *pw); err != nil {
+			return orgChange{}, err
+		}
+	}
+	return orgChange{cur: cur, tr: tr, create: cur == nil}, nil
+}
+
+// orgBase is the trunk the organization-level settings are merged into:
+// a new one, the organization's own, or its copy of the environment's
+// without the environment's credentials (the platform's, not carried
+// over). Either of the first and the last needs a gateway.
+func (t *Service) orgBase(ctx context.Context, orgID int64, cur *db.SIPTrunk, in OrgSettings) (*db.SIPTrunk, error) {
 	switch {
-	case create:
+	case cur == nil:
 		if in.Gateway == nil {
 			return nil, ErrGatewayRequired
 		}
@@ -96,56 +196,17 @@ func (t *Service) SetOrgTrunk(ctx context.Context, orgID int64, in OrgSettings) 
 		if err != nil {
 			return nil, err
 		}
-		tr = &db.SIPTrunk{ID: db.NewID(), OrgID: orgID, Name: name, Priority: 1, Enabled: true, Transport: "udp"}
+		return &db.SIPTrunk{ID: db.NewID(), OrgID: orgID, Name: name, Priority: 1, Enabled: true, Transport: "udp"}, nil
 	case cur.Source == db.TrunkSourceEnvironment:
 		if in.Gateway == nil {
 			return nil, ErrGatewayRequired
 		}
-		// The environment's credentials are the platform's: not carried over.
-		cur.Username, cur.PasswordEnc, cur.Realm, cur.Register = "", "", "", false
+		tr := *cur
+		tr.Username, tr.PasswordEnc, tr.Realm, tr.Register = "", "", "", false
+		return &tr, nil
 	}
-	convert := create || tr.Source == db.TrunkSourceEnvironment
-	tr.Source = db.TrunkSourceOrganization
-	if in.Gateway != nil {
-		tr.Gateway = *in.Gateway
-	}
-	if in.Username != nil {
-		tr.Username = *in.Username
-	}
-	if in.Domain != nil {
-		tr.Realm = *in.Domain
-	}
-	switch {
-	case in.Register != nil:
-		tr.Register = *in.Register
-	case convert:
-		tr.Register = tr.Username != ""
-	}
-	if in.Inbound != nil {
-		tr.InboundDisabled = !*in.Inbound
-	}
-	if in.Password != nil {
-		if err := t.store.SetTrunkPassword(tr, *in.Password); err != nil {
-			return nil, err
-		}
-	}
-	if create {
-		gw, err := t.GatewayName(ctx, orgID, tr.Name, "")
-		if err != nil {
-			return nil, err
-		}
-		tr.GatewayName = gw
-		if err := t.store.CreateTrunk(ctx, tr); err != nil {
-			return nil, err
-		}
-	} else {
-		tr.Status = nil
-		if err := t.store.UpdateTrunk(ctx, tr); err != nil {
-			return nil, err
-		}
-	}
-	t.Changed(orgID)
-	return t.store.GetTrunk(ctx, orgID, tr.ID)
+	tr := *cur
+	return &tr, nil
 }
 
 // freeName is base, or base with a number, that none of the
@@ -202,11 +263,16 @@ func (t *Service) DefaultFor(ctx context.Context, orgID int64) (*db.SIPTrunk, er
 	return tr, nil
 }
 
+// applyEnv merges SIP_GATEWAY, SIP_USERNAME and SIP_PASSWORD into tr under
+// the trunk rules (a refusal names the variable).
 func (t *Service) applyEnv(tr *db.SIPTrunk) error {
-	tr.Gateway = strings.TrimSpace(t.env.Gateway)
-	tr.Username = strings.TrimSpace(t.env.Username)
-	tr.Register = tr.Username != ""
-	return t.store.SetTrunkPassword(tr, t.env.Password)
+	gw, user, pw := strings.TrimSpace(t.env.Gateway), strings.TrimSpace(t.env.Username), t.env.Password
+	reg := user != ""
+	s := &Settings{Gateway: &gw, Username: &user, Password: &pw, Register: &reg}
+	if _, err := Apply(tr, s, false, envRules); err != nil {
+		return err
+	}
+	return t.store.SetTrunkPassword(tr, pw)
 }
 
 // ApplyEnvironment brings every organization's copy of the

@@ -1,6 +1,7 @@
 package trunk
 
 import (
+	"errors"
 	"strings"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -41,6 +42,32 @@ type Rules struct {
 	// ReferTemplate checks a refer_to_template (the SIP URI rules of the
 	// call path); nil accepts any.
 	ReferTemplate func(string) error
+	// Fields are the route's own names of the trunk fields it sets
+	// (gateway → terminationUri for a BYOC number): a refusal names the
+	// route's field. Nil: the SIP trunks API's names.
+	Fields map[string]string
+	// ACLFromGateway: the trunk's ACL is its gateway's address (BYOC, the
+	// organization's and the environment's trunks), so an IP-auth trunk
+	// needs no allowed_addresses.
+	ACLFromGateway bool
+}
+
+// named renames a refusal to the route's field: its Field, and the name
+// its message starts with.
+func (r Rules) named(err error) error {
+	var fe *field.Error
+	if !errors.As(err, &fe) {
+		return err
+	}
+	name, ok := r.Fields[fe.Field]
+	if !ok {
+		return err
+	}
+	msg := fe.Message
+	if rest, found := strings.CutPrefix(msg, fe.Field); found {
+		msg = name + rest
+	}
+	return &field.Error{Field: name, Message: msg}
 }
 
 // Apply merges the settings sent into t and checks the result: each
@@ -49,6 +76,14 @@ type Rules struct {
 // template). passwordSet tells whether t holds a password already. It
 // returns the new password when one was sent; a refusal is a *field.Error.
 func Apply(t *db.SIPTrunk, in *Settings, passwordSet bool, r Rules) (newPassword *string, err error) {
+	newPassword, err = apply(t, in, passwordSet, r)
+	if err != nil {
+		return nil, r.named(err)
+	}
+	return newPassword, nil
+}
+
+func apply(t *db.SIPTrunk, in *Settings, passwordSet bool, r Rules) (newPassword *string, err error) {
 	if newPassword, err = applyIdentity(t, in); err != nil {
 		return nil, err
 	}
@@ -61,7 +96,7 @@ func Apply(t *db.SIPTrunk, in *Settings, passwordSet bool, r Rules) (newPassword
 			return nil, err
 		}
 	}
-	if err := complete(t, passwordSet); err != nil {
+	if err := complete(t, passwordSet, r); err != nil {
 		return nil, err
 	}
 	return newPassword, nil
@@ -235,11 +270,11 @@ func applyCall(t *db.SIPTrunk, in *Settings, r Rules) error {
 }
 
 // complete checks what the trunk as a whole needs.
-func complete(t *db.SIPTrunk, passwordSet bool) error {
+func complete(t *db.SIPTrunk, passwordSet bool, r Rules) error {
 	if t.TransferMode == "refer" && t.ReferToTemplate == "" {
 		return field.Invalid("refer_to_template", "transfer_mode=refer needs a refer_to_template such as tel:{e164} or sip:{e164}@pbx.example.com")
 	}
-	if !t.Register && len(t.AllowedAddresses) == 0 {
+	if !t.Register && len(t.AllowedAddresses) == 0 && !r.ACLFromGateway {
 		return field.Invalid("allowed_addresses", "an IP-auth trunk (register=false) needs at least one allowed address")
 	}
 	if t.Register && (t.Username == "" || !passwordSet) {

@@ -371,7 +371,9 @@ func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, 
 var byocWording = errorWording{fields: map[string]string{"phone_number": "phoneNumber", "assistant_id": ""},
 	field: map[error]string{numbers.ErrNumberNotFound: ""}}
 
-func byocError(err error) error { return apiErrorIn(err, byocWording) }
+// byocError is the API error of a BYOC route; the trunk rules' refusals
+// already name the route's field.
+func byocError(err error) error { return apiErrorIn(apiField(err), byocWording) }
 
 func (s *Server) createBYOC(c echo.Context) error {
 	var in byocInput

@@ -337,7 +337,7 @@ func (s *Server) putOrg(c echo.Context) error {
 	}
 	if trunkIn != nil {
 		if _, err := s.trunks.SetOrgTrunk(ctx, o.ID, *trunkIn); err != nil {
-			return err
+			return apiField(err)
 		}
 	}
 	v, err := s.orgView(c.Request().Context(), o)

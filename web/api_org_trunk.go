@@ -53,11 +53,25 @@ func oneOf(a, b *string, fieldB, fieldA string) (*string, error) {
 	return nil, invalid(fieldB, "%s must equal %s when both are sent: the organization trunk has one credential", fieldB, fieldA)
 }
 
-// orgTrunkSettings validates the organization-level SIP fields of a PUT;
-// nil when none was sent. The first settings of an organization without a
+// orgTrunkSettings validates the organization-level SIP fields of a PUT,
+// under the trunk rules too (their refusals name the route's fields), so a
+// refused PUT stores nothing; nil when none was sent.
+func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*trunk.OrgSettings, error) {
+	out, err := s.orgTrunkInput(ctx, o, sec, in)
+	if err != nil || out == nil {
+		return out, err
+	}
+	if err := s.trunks.CheckOrgTrunk(ctx, o.ID, *out); err != nil {
+		return nil, apiField(err)
+	}
+	return out, nil
+}
+
+// orgTrunkInput reads the organization-level SIP fields of a PUT; nil when
+// none was sent. The first settings of an organization without a
 // trunk of its own must name sip_gateway, unless the organization had
 // stored some before they became a trunk (they are carried over).
-func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*trunk.OrgSettings, error) {
+func (s *Server) orgTrunkInput(ctx context.Context, o *db.Organization, sec db.OrgSecrets, in *orgInput) (*trunk.OrgSettings, error) {
 	var out trunk.OrgSettings
 	var authUser, authPass, authType *string
 	if cfg := in.SIPTrunkConfig; cfg != nil {
@@ -129,7 +143,13 @@ func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec d
 	if cur != nil || st.SIPGateway == "" {
 		return nil, invalid("sip_gateway", "%s", trunk.ErrGatewayRequired.Error())
 	}
-	// Settings stored before they made a trunk: the fields not sent come from them.
+	withLegacy(&out, st, sec)
+	return &out, nil
+}
+
+// withLegacy fills the fields not sent from the organization-level SIP
+// settings stored before they made a trunk.
+func withLegacy(out *trunk.OrgSettings, st db.OrgSettings, sec db.OrgSecrets) {
 	legacy := func(v *string, old string) *string {
 		if v != nil || old == "" {
 			return v
@@ -148,7 +168,6 @@ func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec d
 		inbound := st.SIPTrunkConfig.InboundEnabled
 		out.Inbound = &inbound
 	}
-	return &out, nil
 }
 
 // refuseEnvironmentTrunk is the 409 for editing through /api/v1/sip-trunks

@@ -19,7 +19,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
-	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/twilio"
 	"gorm.io/gorm"
 )
 
@@ -386,7 +386,7 @@ func TestOutboundTwilioStatusCallback(t *testing.T) {
 		busySID, _ := r.Body["call_sid"].(string)
 		status := url.Values{"CallSid": {busySID}, "AccountSid": {he.twilio.AccountSID}, "From": {twilioNumber}, "To": {"+16475556000"},
 			"Direction": {"outbound-api"}, "CallStatus": {"busy"}}
-		sig := provider.TwilioSignature(he.twilio.AuthToken, he.base+"/twiml/status", status)
+		sig := twilio.Signature(he.twilio.AuthToken, he.base+"/twiml/status", status)
 		if st, b := he.post(http.MethodPost, "/twiml/status", "application/x-www-form-urlencoded", []byte(status.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != 200 {
 			t.Fatalf("status: %d %s", st, b)
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/provider/twilio"
 	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
@@ -190,7 +191,7 @@ func (ce *credsEnv) checkLevel(org, asst, asstSIDOnly bool, want, otherTokenFrom
 	form := url.Values{"CallSid": {"CA" + strings.Repeat("9", 32)}, "AccountSid": {ce.accounts[want].AccountSID}, "From": {"+14165550199"},
 		"To": {number}, "Direction": {"inbound"}, "CallStatus": {"ringing"}, "ApiVersion": {"2010-04-01"}}
 	signed := func(level string) int {
-		sig := provider.TwilioSignature(ce.accounts[level].AuthToken, ce.base+"/twiml", form)
+		sig := twilio.Signature(ce.accounts[level].AuthToken, ce.base+"/twiml", form)
 		req, _ := http.NewRequest(http.MethodPost, ce.srv.URL+"/twiml", strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("X-Twilio-Signature", sig)

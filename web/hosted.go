@@ -10,7 +10,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
 // HostedService is what the web layer needs of the hosted-provider voice
@@ -120,7 +120,7 @@ func (s *Server) vonageAnswer(c echo.Context) error {
 	var err error
 	if c.Request().Method == http.MethodPost {
 		body, err = readWebhookBody(c)
-	} else if body, err = provider.VonageQueryPayload(c.Request().URL.RawQuery); err != nil {
+	} else if body, err = vonage.QueryPayload(c.Request().URL.RawQuery); err != nil {
 		err = &APIError{Status: http.StatusBadRequest, Code: "bad_webhook", Message: "malformed query string", cause: err}
 	}
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/provider/twilio"
 	"gorm.io/gorm"
 )
 
@@ -171,7 +172,7 @@ func (he *hostedEnv) post(method, path, contentType string, body []byte, header 
 
 // twilioVoice posts Twilio's voice webhook signed with token.
 func (he *hostedEnv) twilioVoice(form url.Values, token string) (int, string) {
-	sig := provider.TwilioSignature(token, he.base+"/twiml", form)
+	sig := twilio.Signature(token, he.base+"/twiml", form)
 	return he.post(http.MethodPost, "/twiml", "application/x-www-form-urlencoded", []byte(form.Encode()),
 		http.Header{"X-Twilio-Signature": {sig}})
 }

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
 // A provider's webhook reaches only the numbers that provider carries: a
@@ -74,14 +74,14 @@ func TestVonageTokenGoodOnceAcrossVoiceAndSMS(t *testing.T) {
 	// answer_url request (uuid, to, from).
 	body := []byte(`{"channel":"sms","message_uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","uuid":"u-shared-jti","conversation_uuid":"CON-1",` +
 		`"to":"` + to + `","from":"` + from + `","timestamp":"2026-12-01T18:00:00Z","message_type":"text","text":"hello"}`)
-	auth := http.Header{"Authorization": {"Bearer " + provider.SignVonageWebhookJWT(he.vonageSecret, body, time.Now(), nil)}}
+	auth := http.Header{"Authorization": {"Bearer " + vonage.SignWebhookJWT(he.vonageSecret, body, time.Now(), nil)}}
 	if st, resp := he.post(http.MethodPost, "/webhooks/sms/vonage", "application/json", body, auth); st != 200 || !strings.Contains(resp, `"received"`) {
 		t.Fatalf("sms webhook: %d %s", st, resp)
 	}
 	if _, resp := he.post(http.MethodPost, "/vonage-webhook", "application/json", body, auth); strings.Contains(resp, "websocket") {
 		t.Fatalf("the SMS webhook's token was taken again by the voice webhook: %s", resp)
 	}
-	fresh := http.Header{"Authorization": {"Bearer " + provider.SignVonageWebhookJWT(he.vonageSecret, body, time.Now(), nil)}}
+	fresh := http.Header{"Authorization": {"Bearer " + vonage.SignWebhookJWT(he.vonageSecret, body, time.Now(), nil)}}
 	if st, resp := he.post(http.MethodPost, "/vonage-webhook", "application/json", body, fresh); st != 200 || !strings.Contains(resp, "websocket") {
 		t.Fatalf("fresh token: %d %s", st, resp)
 	}

@@ -11,18 +11,18 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
 // vonageGETJWT signs a GET answer_url request as Vonage does: payload_hash
 // over the query parameters as compact JSON, in query order.
 func vonageGETJWT(t *testing.T, secret, rawQuery string) string {
 	t.Helper()
-	payload, err := provider.VonageQueryPayload(rawQuery)
+	payload, err := vonage.QueryPayload(rawQuery)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return provider.SignVonageWebhookJWT(secret, payload, time.Now(), map[string]any{"application_id": "app-1", "iss": "Vonage"})
+	return vonage.SignWebhookJWT(secret, payload, time.Now(), map[string]any{"application_id": "app-1", "iss": "Vonage"})
 }
 
 // TestVonageSignedGETAnswerAsDocumented: Vonage's answer_url is a GET by
@@ -38,11 +38,11 @@ func TestVonageSignedGETAnswerAsDocumented(t *testing.T) {
 		"&region_url=https%3A%2F%2Fapi-us-3.vonage.com&custom_data=a+b%26c"
 	documented := `{"to":"` + to + `","from":"` + from + `","uuid":"aaaaaaaa-bbbb-4ccc-8ddd-000000000001",` +
 		`"conversation_uuid":"CON-aaaaaaaa","region_url":"https://api-us-3.vonage.com","custom_data":"a b&c"}`
-	if got, _ := provider.VonageQueryPayload(rawQuery); string(got) != documented {
+	if got, _ := vonage.QueryPayload(rawQuery); string(got) != documented {
 		t.Fatalf("signed payload\n got %s\nwant %s", got, documented)
 	}
 	sign := func(payload string) http.Header {
-		jwt := provider.SignVonageWebhookJWT(he.vonageSecret, []byte(payload), time.Now(), map[string]any{"application_id": "app-1"})
+		jwt := vonage.SignWebhookJWT(he.vonageSecret, []byte(payload), time.Now(), map[string]any{"application_id": "app-1"})
 		return http.Header{"Authorization": {"Bearer " + jwt}}
 	}
 	reordered := "from=" + from + "&to=" + to + "&uuid=aaaaaaaa-bbbb-4ccc-8ddd-000000000001&conversation_uuid=CON-aaaaaaaa" +

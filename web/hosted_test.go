@@ -17,7 +17,8 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/twilio"
+	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
 var twimlRE = regexp.MustCompile(`^<\?xml version="1.0" encoding="UTF-8"\?><Response><Connect><Stream url="([^"]+)"><Parameter name="call_id" value="([0-9a-f-]{36})"/><Parameter name="token" value="([0-9a-f]{48})"/></Stream></Connect></Response>$`)
@@ -93,7 +94,7 @@ func TestTwilioWebhookRefusals(t *testing.T) {
 	}
 	// A valid signature over other parameters is refused too.
 	form := twilioInboundForm(sid)
-	sig := provider.TwilioSignature(he.twilio.AuthToken, he.base+"/twiml", form)
+	sig := twilio.Signature(he.twilio.AuthToken, he.base+"/twiml", form)
 	form.Set("From", "+15555550000")
 	if st, _ := he.post(http.MethodPost, "/twiml", "application/x-www-form-urlencoded", []byte(form.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != http.StatusForbidden {
 		t.Fatalf("tampered form: %d", st)
@@ -457,7 +458,7 @@ func TestVonageFlow(t *testing.T) {
 	}
 
 	ev, _ := json.Marshal(map[string]any{"uuid": uuid, "conversation_uuid": "CON-1", "status": "completed", "direction": "inbound", "duration": "3"})
-	ej := provider.SignVonageWebhookJWT(he.vonageSecret, ev, time.Now(), nil)
+	ej := vonage.SignWebhookJWT(he.vonageSecret, ev, time.Now(), nil)
 	if st, body := he.post(http.MethodPost, "/vonage-webhook/event", "application/json", ev, http.Header{"Authorization": {"Bearer " + ej}}); st != 200 {
 		t.Fatalf("event: %d %s", st, body)
 	}
@@ -529,11 +530,11 @@ func TestOutboundTwilio(t *testing.T) {
 	}
 	status := url.Values{"CallSid": {busySID}, "AccountSid": {he.twilio.AccountSID}, "From": {twilioNumber}, "To": {"+16475556000"},
 		"Direction": {"outbound-api"}, "CallStatus": {"busy"}}
-	sig := provider.TwilioSignature("wrong", he.base+"/twiml/status", status)
+	sig := twilio.Signature("wrong", he.base+"/twiml/status", status)
 	if st, _ := he.post(http.MethodPost, "/twiml/status", "application/x-www-form-urlencoded", []byte(status.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != http.StatusForbidden {
 		t.Fatalf("bad status signature: %d", st)
 	}
-	sig = provider.TwilioSignature(he.twilio.AuthToken, he.base+"/twiml/status", status)
+	sig = twilio.Signature(he.twilio.AuthToken, he.base+"/twiml/status", status)
 	if st, b := he.post(http.MethodPost, "/twiml/status", "application/x-www-form-urlencoded", []byte(status.Encode()), http.Header{"X-Twilio-Signature": {sig}}); st != 200 {
 		t.Fatalf("status: %d %s", st, b)
 	}
@@ -738,7 +739,7 @@ func TestOutboundVonageAssistantHangup(t *testing.T) {
 		t.Fatalf("no hangup PUT: %+v", m)
 	}
 	ev, _ := json.Marshal(map[string]any{"uuid": uuid, "status": "completed"})
-	jwt := provider.SignVonageWebhookJWT(he.vonageSecret, ev, time.Now(), nil)
+	jwt := vonage.SignWebhookJWT(he.vonageSecret, ev, time.Now(), nil)
 	if st, b := he.post(http.MethodPost, "/vonage-webhook/event", "application/json", ev, http.Header{"Authorization": {"Bearer " + jwt}}); st != 200 {
 		t.Fatalf("event %d %s", st, b)
 	}

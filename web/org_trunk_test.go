@@ -225,3 +225,25 @@ func TestEnvironmentSIPTrunk(t *testing.T) {
 		}
 	})
 }
+
+// TestOrganizationSIPTrunkRules: PUT /organizations/{id} goes through the
+// trunk rules, a refusal naming its own field and storing nothing of the
+// request (the organization's name sent with it included).
+func TestOrganizationSIPTrunkRules(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		before := e.mustDo("GET", e.orgPath(e.orgA), e.keyA, nil, 200)
+		put := map[string]any{"name": "renamed-org", "sip_gateway": "pbx.example.com", "sip_username": "u1"}
+		if r := e.do("PUT", e.orgPath(e.orgA), e.keyA, put); r.Status != 400 || r.errField() != "sip_password" {
+			t.Fatalf("registration trunk without a password: %d %s", r.Status, r.Raw)
+		}
+		g := e.mustDo("GET", e.orgPath(e.orgA), e.keyA, nil, 200)
+		if g.Body["name"] != before.Body["name"] || g.Body["sip_trunk_id"] != nil || len(e.listOf("/api/v1/sip-trunks", e.keyA)) != 0 {
+			t.Fatalf("a refused PUT stored something: %s", g.Raw)
+		}
+		put["sip_password"] = "p1"
+		r := e.mustDo("PUT", e.orgPath(e.orgA), e.keyA, put, 200)
+		if r.Body["name"] != "renamed-org" || r.Body["sip_gateway"] != "pbx.example.com" || r.Body["sip_username"] != "u1" || r.Body["sip_password_set"] != true {
+			t.Fatalf("valid PUT: %s", r.Raw)
+		}
+	})
+}

@@ -34,6 +34,8 @@ type TrunkService interface {
 	// SetOrgTrunk writes the organization's default trunk from its
 	// organization-level SIP settings (nil: it has none).
 	SetOrgTrunk(ctx context.Context, orgID int64, in trunk.OrgSettings) (*db.SIPTrunk, error)
+	// CheckOrgTrunk refuses what SetOrgTrunk would refuse, writing nothing.
+	CheckOrgTrunk(ctx context.Context, orgID int64, in trunk.OrgSettings) error
 }
 
 // ReadyCheck is one dependency /readyz reports on.

@@ -18,7 +18,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/provider/twilio"
+	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
 // assistantEndpoint is an assistant's sms_webhook_url: it answers 503 to
@@ -71,7 +72,7 @@ func (e *env) twilioInbound(token, sid, from, to, body string, extra url.Values)
 	}
 	h := map[string]string{}
 	if token != "" {
-		h["X-Twilio-Signature"] = provider.TwilioSignature(token, publicBase+"/webhooks/sms/twilio", form)
+		h["X-Twilio-Signature"] = twilio.Signature(token, publicBase+"/webhooks/sms/twilio", form)
 	}
 	return e.postForm("/webhooks/sms/twilio", form, h)
 }
@@ -93,7 +94,7 @@ func TestTwilioInboundVerifiedStoredAndForwardedUntil2xx(t *testing.T) {
 		"unknown number": e.twilioInbound(tok, "SMbad3", "+16475550111", "+16475550999", "hi", nil),
 		"tampered after signing": func() resp {
 			form := url.Values{"MessageSid": {"SMbad4"}, "From": {"+16475550111"}, "To": {"+16475550100"}, "Body": {"hi"}, "SmsStatus": {"received"}}
-			sig := provider.TwilioSignature(tok, publicBase+"/webhooks/sms/twilio", form)
+			sig := twilio.Signature(tok, publicBase+"/webhooks/sms/twilio", form)
 			form.Set("Body", "hi, changed")
 			return e.postForm("/webhooks/sms/twilio", form, map[string]string{"X-Twilio-Signature": sig})
 		}(),
@@ -219,7 +220,7 @@ func TestTwilioStatusCallbackAndOptOut(t *testing.T) {
 		if st == "undelivered" {
 			form.Set("ErrorCode", "30003")
 		}
-		return e.postForm("/webhooks/sms/twilio", form, map[string]string{"X-Twilio-Signature": provider.TwilioSignature(token, publicBase+"/webhooks/sms/twilio", form)})
+		return e.postForm("/webhooks/sms/twilio", form, map[string]string{"X-Twilio-Signature": twilio.Signature(token, publicBase+"/webhooks/sms/twilio", form)})
 	}
 	if r := status("delivered", "wrong"); r.Status != 403 {
 		t.Fatalf("unsigned status: %d", r.Status)
@@ -351,22 +352,22 @@ func TestVonageWebhooks(t *testing.T) {
 	signed := func(p url.Values, method string) url.Values {
 		p.Set("timestamp", strconv.FormatInt(now.Unix(), 10))
 		p.Set("nonce", "n-"+p.Get("messageId"))
-		sig, err := provider.VonageSMSSignature(p, secret, method)
+		sig, err := vonage.SMSSignature(p, secret, method)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.Set("sig", sig)
 		return p
 	}
-	in := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {"0A0000001"}, "text": {"hi there"}, "type": {"text"}}, provider.VonageSigMD5Hash)
+	in := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {"0A0000001"}, "text": {"hi there"}, "type": {"text"}}, vonage.SigMD5Hash)
 	if r := e.raw("GET", "/webhooks/sms/vonage?"+in.Encode(), "", "", nil); r.Status != 200 || r.Body["status"] != "received" {
 		t.Fatalf("GET sig: %d %s", r.Status, r.Raw)
 	}
-	in2 := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {"0A0000002"}, "text": {"post"}}, provider.VonageSigSHA256)
+	in2 := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {"0A0000002"}, "text": {"post"}}, vonage.SigSHA256)
 	if r := e.raw("POST", "/webhooks/sms/vonage", "application/x-www-form-urlencoded", in2.Encode(), nil); r.Status != 200 {
 		t.Fatalf("POST sig sha256: %d %s", r.Status, r.Raw)
 	}
-	bad := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {"0A0000003"}, "text": {"x"}}, provider.VonageSigMD5Hash)
+	bad := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {"0A0000003"}, "text": {"x"}}, vonage.SigMD5Hash)
 	bad.Set("text", "changed")
 	unsigned := url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {"0A0000004"}, "text": {"x"}}
 	for name, q := range map[string]url.Values{"tampered": bad, "unsigned": unsigned} {
@@ -376,7 +377,7 @@ func TestVonageWebhooks(t *testing.T) {
 	}
 	// Messages API inbound with a signed JWT over the body.
 	body := `{"channel":"sms","message_uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","to":"447700900000","from":"447700900001","timestamp":"2026-12-01T18:00:00Z","message_type":"text","text":"jwt hello"}`
-	jwt := provider.SignVonageWebhookJWT(secret, []byte(body), now, nil)
+	jwt := vonage.SignWebhookJWT(secret, []byte(body), now, nil)
 	if r := e.raw("POST", "/webhooks/sms/vonage", "application/json", body, map[string]string{"Authorization": "Bearer " + jwt}); r.Status != 200 {
 		t.Fatalf("JWT: %d %s", r.Status, r.Raw)
 	}
@@ -385,7 +386,7 @@ func TestVonageWebhooks(t *testing.T) {
 		t.Fatalf("JWT with another body: %d", r.Status)
 	}
 	if r := e.raw("POST", "/webhooks/sms/vonage", "application/json", body,
-		map[string]string{"Authorization": "Bearer " + provider.SignVonageWebhookJWT("other-secret", []byte(body), now, nil)}); r.Status != 403 {
+		map[string]string{"Authorization": "Bearer " + vonage.SignWebhookJWT("other-secret", []byte(body), now, nil)}); r.Status != 403 {
 		t.Fatalf("JWT with another secret: %d", r.Status)
 	}
 	// Send through the Vonage SMS API, then its signed delivery receipt.
@@ -397,7 +398,7 @@ func TestVonageWebhooks(t *testing.T) {
 	if len(vm) != 1 || vm[0].From != "447700900000" || vm[0].Callback != publicBase+"/webhooks/sms/vonage" {
 		t.Fatalf("vonage got %+v", vm)
 	}
-	dlr := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {vm[0].ID}, "status": {"delivered"}, "err-code": {"0"}}, provider.VonageSigMD5Hash)
+	dlr := signed(url.Values{"msisdn": {"447700900001"}, "to": {"447700900000"}, "messageId": {vm[0].ID}, "status": {"delivered"}, "err-code": {"0"}}, vonage.SigMD5Hash)
 	if r := e.raw("GET", "/webhooks/sms/vonage?"+dlr.Encode(), "", "", nil); r.Status != 200 {
 		t.Fatalf("DLR: %d %s", r.Status, r.Raw)
 	}
@@ -418,17 +419,17 @@ func TestTwilioSignedURLIncludesQueryAndJSONVariant(t *testing.T) {
 	tok := e.twilio.AuthToken
 	form := url.Values{"MessageSid": {"SMq1"}, "From": {"+16475550111"}, "To": {"+16475550100"}, "Body": {"q"}, "SmsStatus": {"received"}}
 	path := "/webhooks/sms/twilio?foo=1&bar=2"
-	withoutQuery := provider.TwilioSignature(tok, publicBase+"/webhooks/sms/twilio", form)
+	withoutQuery := twilio.Signature(tok, publicBase+"/webhooks/sms/twilio", form)
 	if r := e.postForm(path, form, map[string]string{"X-Twilio-Signature": withoutQuery}); r.Status != 403 {
 		t.Fatalf("signature without the query accepted: %d", r.Status)
 	}
-	if r := e.postForm(path, form, map[string]string{"X-Twilio-Signature": provider.TwilioSignature(tok, publicBase+path, form)}); r.Status != 200 {
+	if r := e.postForm(path, form, map[string]string{"X-Twilio-Signature": twilio.Signature(tok, publicBase+path, form)}); r.Status != 200 {
 		t.Fatalf("signature with the query: %d %s", r.Status, r.Raw)
 	}
 	body := `{"MessageSid":"SMj1","From":"+16475550111","To":"+16475550100","Body":"json","SmsStatus":"received"}`
 	sum := sha256.Sum256([]byte(body))
 	jpath := "/webhooks/sms/twilio?bodySHA256=" + hex.EncodeToString(sum[:])
-	sig := provider.TwilioSignature(tok, publicBase+jpath, nil)
+	sig := twilio.Signature(tok, publicBase+jpath, nil)
 	if r := e.raw("POST", jpath, "application/json", body, map[string]string{"X-Twilio-Signature": sig}); r.Status != 200 {
 		t.Fatalf("JSON variant: %d %s", r.Status, r.Raw)
 	}

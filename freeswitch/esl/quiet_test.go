@@ -3,6 +3,7 @@ package esl_test
 import (
 	"bytes"
 	"errors"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"log/slog"
 	"net"
 	"strings"
@@ -60,7 +61,7 @@ func TestClientQuietReconnect(t *testing.T) {
 			opts = append(opts, esl.WithQuietReconnect())
 		}
 		c := startClient(t, addr, "pw", opts...)
-		eventually(t, "three failed attempts", func() bool {
+		testkit.Eventually(t, 5*time.Second, "three failed attempts", func() bool {
 			return logs.count("WARN", "esl: connect failed")+logs.count("DEBUG", "esl: connect failed") >= 3
 		})
 		warns := logs.count("WARN", "esl: connect failed")
@@ -89,7 +90,7 @@ func TestClientLastErrorConnected(t *testing.T) {
 		t.Errorf("LastError() = %v while connected", err)
 	}
 	s.nc.Close() // FreeSWITCH goes away
-	eventually(t, "the loss noticed", func() bool { return !c.Connected() })
+	testkit.Eventually(t, 5*time.Second, "the loss noticed", func() bool { return !c.Connected() })
 	if err := c.LastError(); !errors.Is(err, esl.ErrClosed) {
 		t.Errorf("LastError() = %v after the loss, want ErrClosed", err)
 	}
