@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -104,6 +105,40 @@ func (s *Server) applyNumber(c echo.Context, n *db.PhoneNumber, in *numberInput,
 	if err := setText(&n.FriendlyName, in.FriendlyName, "friendly_name", 200); err != nil {
 		return err
 	}
+	if err := s.applyNumberRefs(ctx, n, in); err != nil {
+		return err
+	}
+	if cp := in.Capabilities; cp != nil {
+		if cp.Voice != nil {
+			n.CapVoice = *cp.Voice
+		}
+		if cp.SMS != nil {
+			n.CapSMS = *cp.SMS
+		}
+		if cp.MMS != nil {
+			n.CapMMS = *cp.MMS
+		}
+	}
+	if in.AllowedCountryCodes != nil {
+		out := db.StringList{}
+		for _, cc := range *in.AllowedCountryCodes {
+			cc = strings.ToUpper(strings.TrimSpace(cc))
+			if err := checkCountry("allowed_country_codes", cc); err != nil {
+				return err
+			}
+			out = append(out, cc)
+		}
+		n.AllowedCountryCodes = out
+	}
+	if in.IsActive != nil {
+		n.IsActive = *in.IsActive
+	}
+	return nil
+}
+
+// applyNumberRefs sets the assistants and the trunk a number update names,
+// each of the number's own organization (404 naming the field otherwise).
+func (s *Server) applyNumberRefs(ctx context.Context, n *db.PhoneNumber, in *numberInput) error {
 	for _, ref := range []struct {
 		opt   Opt[string]
 		dst   **string
@@ -138,31 +173,6 @@ func (s *Server) applyNumber(c echo.Context, n *db.PhoneNumber, in *numberInput,
 			v := in.SIPTrunkID.Value
 			n.SIPTrunkID = &v
 		}
-	}
-	if cp := in.Capabilities; cp != nil {
-		if cp.Voice != nil {
-			n.CapVoice = *cp.Voice
-		}
-		if cp.SMS != nil {
-			n.CapSMS = *cp.SMS
-		}
-		if cp.MMS != nil {
-			n.CapMMS = *cp.MMS
-		}
-	}
-	if in.AllowedCountryCodes != nil {
-		out := db.StringList{}
-		for _, cc := range *in.AllowedCountryCodes {
-			cc = strings.ToUpper(strings.TrimSpace(cc))
-			if err := checkCountry("allowed_country_codes", cc); err != nil {
-				return err
-			}
-			out = append(out, cc)
-		}
-		n.AllowedCountryCodes = out
-	}
-	if in.IsActive != nil {
-		n.IsActive = *in.IsActive
 	}
 	return nil
 }

@@ -211,6 +211,89 @@ func setSecret(dst *string, src *string, field string, max int) error {
 	return nil
 }
 
+// credentialPair is one provider credential of an organization update:
+// where it is stored, what was sent, the field it came from, whether it is
+// write-only, and its longest length.
+type credentialPair struct {
+	dst    *string
+	src    *string
+	field  string
+	secret bool
+	max    int
+}
+
+// credentialPairs lists the provider credentials sent in an organization
+// update (assigned, once all are valid, by setText or setSecret); the Vonage
+// private key is checked and assigned here.
+func credentialPairs(in *orgInput, st *db.OrgSettings, sec *db.OrgSecrets) ([]credentialPair, error) {
+	var pairs []credentialPair
+	if t := in.Twilio; t != nil {
+		pairs = append(pairs, credentialPair{&st.TwilioAccountSID, t.AccountSID, "twilio.account_sid", false, 64}, credentialPair{&sec.TwilioAuthToken, t.AuthToken, "twilio.auth_token", true, 256})
+	}
+	if t := in.Telnyx; t != nil {
+		pairs = append(pairs, credentialPair{&sec.TelnyxAPIKey, t.APIKey, "telnyx.api_key", true, 512}, credentialPair{&st.TelnyxConnectionID, t.ConnectionID, "telnyx.connection_id", false, 128},
+			credentialPair{&st.TelnyxPublicKey, t.PublicKey, "telnyx.public_key", false, 512}, credentialPair{&st.TelnyxMessagingProfID, t.MessagingProfileID, "telnyx.messaging_profile_id", false, 128})
+	}
+	if v := in.Vonage; v != nil {
+		pairs = append(pairs, credentialPair{&st.VonageAPIKey, v.APIKey, "vonage.api_key", false, 64}, credentialPair{&sec.VonageAPISecret, v.APISecret, "vonage.api_secret", true, 256},
+			credentialPair{&st.VonageApplicationID, v.ApplicationID, "vonage.application_id", false, 128}, credentialPair{&sec.VonageSignatureSecret, v.SignatureSecret, "vonage.signature_secret", true, 256})
+		if v.PrivateKey != nil { // PEM: newlines allowed
+			if len(*v.PrivateKey) > 16384 || (*v.PrivateKey != "" && !strings.Contains(*v.PrivateKey, "PRIVATE KEY")) {
+				return nil, invalid("vonage.private_key", "vonage.private_key must be a PEM private key")
+			}
+			sec.VonagePrivateKey = *v.PrivateKey
+		}
+	}
+	return pairs, nil
+}
+
+// applyCallLimits validates and assigns the call limits of an organization
+// update (nil: none sent).
+func applyCallLimits(cl *db.CallLimits, l *callLimitsInput) error {
+	if l == nil {
+		return nil
+	}
+	if l.MaxConcurrentCalls != nil {
+		if *l.MaxConcurrentCalls < 0 || *l.MaxConcurrentCalls > 100000 {
+			return invalid("call_limits.max_concurrent_calls", "call_limits.max_concurrent_calls must be 0 (the platform default) to 100000")
+		}
+		cl.MaxConcurrentCalls = *l.MaxConcurrentCalls
+	}
+	if l.CallsPerSecond != nil {
+		if *l.CallsPerSecond < 0 || *l.CallsPerSecond > 1000 {
+			return invalid("call_limits.calls_per_second", "call_limits.calls_per_second must be 0 (the platform default) to 1000")
+		}
+		cl.CallsPerSecond = *l.CallsPerSecond
+	}
+	if l.OutboundCountries != nil {
+		var cc []string
+		for _, c := range l.OutboundCountries {
+			c = strings.ToUpper(strings.TrimSpace(c))
+			if c != "*" {
+				if err := checkCountry("call_limits.outbound_countries", c); err != nil {
+					return err
+				}
+			}
+			cc = append(cc, c)
+		}
+		cl.OutboundCountries = cc
+	}
+	if l.AllowNumberTypes != nil {
+		types := []string{}
+		for _, v := range l.AllowNumberTypes {
+			v = strings.ToLower(strings.TrimSpace(v))
+			if !slices.Contains(controller.NumberTypes, v) {
+				return invalid("call_limits.allow_number_types", "call_limits.allow_number_types: %q is not one of %s", v, strings.Join(controller.NumberTypes, ", "))
+			}
+			if !slices.Contains(types, v) {
+				types = append(types, v)
+			}
+		}
+		cl.AllowNumberTypes = types
+	}
+	return nil
+}
+
 func (s *Server) putOrg(c echo.Context) error {
 	var in orgInput
 	if err := bindJSON(c, &in); err != nil {
@@ -241,30 +324,9 @@ func (s *Server) putOrg(c echo.Context) error {
 		}
 		o.DefaultCountry = cc
 	}
-	type pair struct {
-		dst    *string
-		src    *string
-		field  string
-		secret bool
-		max    int
-	}
-	var pairs []pair
-	if t := in.Twilio; t != nil {
-		pairs = append(pairs, pair{&st.TwilioAccountSID, t.AccountSID, "twilio.account_sid", false, 64}, pair{&sec.TwilioAuthToken, t.AuthToken, "twilio.auth_token", true, 256})
-	}
-	if t := in.Telnyx; t != nil {
-		pairs = append(pairs, pair{&sec.TelnyxAPIKey, t.APIKey, "telnyx.api_key", true, 512}, pair{&st.TelnyxConnectionID, t.ConnectionID, "telnyx.connection_id", false, 128},
-			pair{&st.TelnyxPublicKey, t.PublicKey, "telnyx.public_key", false, 512}, pair{&st.TelnyxMessagingProfID, t.MessagingProfileID, "telnyx.messaging_profile_id", false, 128})
-	}
-	if v := in.Vonage; v != nil {
-		pairs = append(pairs, pair{&st.VonageAPIKey, v.APIKey, "vonage.api_key", false, 64}, pair{&sec.VonageAPISecret, v.APISecret, "vonage.api_secret", true, 256},
-			pair{&st.VonageApplicationID, v.ApplicationID, "vonage.application_id", false, 128}, pair{&sec.VonageSignatureSecret, v.SignatureSecret, "vonage.signature_secret", true, 256})
-		if v.PrivateKey != nil { // PEM: newlines allowed
-			if len(*v.PrivateKey) > 16384 || (*v.PrivateKey != "" && !strings.Contains(*v.PrivateKey, "PRIVATE KEY")) {
-				return invalid("vonage.private_key", "vonage.private_key must be a PEM private key")
-			}
-			sec.VonagePrivateKey = *v.PrivateKey
-		}
+	pairs, err := credentialPairs(&in, st, &sec)
+	if err != nil {
+		return err
 	}
 	if cfg := in.SIPTrunkConfig; cfg != nil && cfg.OutboundLeadingPlusEnabled != nil {
 		st.SIPTrunkConfig.OutboundLeadingPlusEnabled = *cfg.OutboundLeadingPlusEnabled
@@ -273,45 +335,8 @@ func (s *Server) putOrg(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if l := in.CallLimits; l != nil {
-		if l.MaxConcurrentCalls != nil {
-			if *l.MaxConcurrentCalls < 0 || *l.MaxConcurrentCalls > 100000 {
-				return invalid("call_limits.max_concurrent_calls", "call_limits.max_concurrent_calls must be 0 (the platform default) to 100000")
-			}
-			st.CallLimits.MaxConcurrentCalls = *l.MaxConcurrentCalls
-		}
-		if l.CallsPerSecond != nil {
-			if *l.CallsPerSecond < 0 || *l.CallsPerSecond > 1000 {
-				return invalid("call_limits.calls_per_second", "call_limits.calls_per_second must be 0 (the platform default) to 1000")
-			}
-			st.CallLimits.CallsPerSecond = *l.CallsPerSecond
-		}
-		if l.OutboundCountries != nil {
-			var cc []string
-			for _, c := range l.OutboundCountries {
-				c = strings.ToUpper(strings.TrimSpace(c))
-				if c != "*" {
-					if err := checkCountry("call_limits.outbound_countries", c); err != nil {
-						return err
-					}
-				}
-				cc = append(cc, c)
-			}
-			st.CallLimits.OutboundCountries = cc
-		}
-		if l.AllowNumberTypes != nil {
-			types := []string{}
-			for _, v := range l.AllowNumberTypes {
-				v = strings.ToLower(strings.TrimSpace(v))
-				if !slices.Contains(controller.NumberTypes, v) {
-					return invalid("call_limits.allow_number_types", "call_limits.allow_number_types: %q is not one of %s", v, strings.Join(controller.NumberTypes, ", "))
-				}
-				if !slices.Contains(types, v) {
-					types = append(types, v)
-				}
-			}
-			st.CallLimits.AllowNumberTypes = types
-		}
+	if err := applyCallLimits(&st.CallLimits, in.CallLimits); err != nil {
+		return err
 	}
 	for _, p := range pairs {
 		var err error

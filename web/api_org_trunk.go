@@ -125,11 +125,16 @@ func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec d
 	if out.Gateway != nil || (cur != nil && cur.Source == db.TrunkSourceOrganization) {
 		return &out, nil
 	}
-	st := o.Settings
-	if cur != nil || st.SIPGateway == "" {
+	if cur != nil || o.Settings.SIPGateway == "" {
 		return nil, invalid("sip_gateway", "%s", trunk.ErrGatewayRequired.Error())
 	}
-	// Settings stored before they made a trunk: the fields not sent come from them.
+	legacyOrgSettings(&out, o.Settings, sec)
+	return &out, nil
+}
+
+// legacyOrgSettings fills the fields not sent from the settings an
+// organization stored before they made a trunk.
+func legacyOrgSettings(out *trunk.OrgSettings, st db.OrgSettings, sec db.OrgSecrets) {
 	legacy := func(v *string, old string) *string {
 		if v != nil || old == "" {
 			return v
@@ -148,7 +153,6 @@ func (s *Server) orgTrunkSettings(ctx context.Context, o *db.Organization, sec d
 		inbound := st.SIPTrunkConfig.InboundEnabled
 		out.Inbound = &inbound
 	}
-	return &out, nil
 }
 
 // refuseEnvironmentTrunk is the 409 for editing through /api/v1/sip-trunks

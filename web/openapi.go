@@ -88,37 +88,13 @@ func (s *Server) OpenAPI() map[string]any {
 			o["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				reqType: map[string]any{"schema": sg.schema(reflect.TypeOf(op.Req))}}}
 		}
-		resp := map[string]any{"description": http.StatusText(op.Status)}
-		switch {
-		case op.Raw != "":
-			resp["content"] = map[string]any{op.Raw: map[string]any{"schema": map[string]any{"type": "string"}}}
-		case op.Resp != nil:
-			resp["content"] = map[string]any{"application/json": map[string]any{"schema": sg.schema(reflect.TypeOf(op.Resp))}}
-			if isList(op.Resp) {
-				resp["headers"] = listHeaders(op)
-			}
-		}
-		responses := map[string]any{itoa(op.Status): resp}
-		errSchema := map[string]any{"$ref": "#/components/schemas/Error"}
-		if op.ErrResp != nil {
-			errSchema = sg.schema(reflect.TypeOf(op.ErrResp))
-		}
-		errRef := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
-		if op.Req != nil || len(op.Query) > 0 {
-			responses["400"] = errRef
-		}
 		if op.Auth {
-			responses["401"] = errRef
 			o["security"] = []any{map[string]any{"bearer": []string{}}}
 		}
 		if op.Basic {
-			responses["401"] = errRef
 			o["security"] = []any{map[string]any{"basic": []string{}}}
 		}
-		if strings.Contains(op.Path, ":") {
-			responses["404"] = errRef
-		}
-		o["responses"] = responses
+		o["responses"] = sg.responses(op)
 		item[strings.ToLower(op.Method)] = o
 	}
 	errDef := sg.schema(reflect.TypeOf(errorBody{}))
@@ -138,6 +114,38 @@ func (s *Server) OpenAPI() map[string]any {
 			},
 		},
 	}
+}
+
+// responses documents an operation's success answer and the errors it can
+// give (400 with a body or query, 401 with authentication, 404 with a path
+// parameter).
+func (g *schemaGen) responses(op operation) map[string]any {
+	resp := map[string]any{"description": http.StatusText(op.Status)}
+	switch {
+	case op.Raw != "":
+		resp["content"] = map[string]any{op.Raw: map[string]any{"schema": map[string]any{"type": "string"}}}
+	case op.Resp != nil:
+		resp["content"] = map[string]any{"application/json": map[string]any{"schema": g.schema(reflect.TypeOf(op.Resp))}}
+		if isList(op.Resp) {
+			resp["headers"] = listHeaders(op)
+		}
+	}
+	responses := map[string]any{itoa(op.Status): resp}
+	errSchema := map[string]any{"$ref": "#/components/schemas/Error"}
+	if op.ErrResp != nil {
+		errSchema = g.schema(reflect.TypeOf(op.ErrResp))
+	}
+	errRef := map[string]any{"description": "error", "content": map[string]any{"application/json": map[string]any{"schema": errSchema}}}
+	if op.Req != nil || len(op.Query) > 0 {
+		responses["400"] = errRef
+	}
+	if op.Auth || op.Basic {
+		responses["401"] = errRef
+	}
+	if strings.Contains(op.Path, ":") {
+		responses["404"] = errRef
+	}
+	return responses
 }
 
 // isList tells a list response (a listBody, answered by writeList).
