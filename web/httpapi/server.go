@@ -1,5 +1,9 @@
-// Package web is the HTTP side of sipbridge: the REST API under /api/v1, the
-// health, readiness and metrics endpoints, and the OpenAPI document.
+// Package httpapi is the core of sipbridge's HTTP server that the handler
+// packages share: the router and its middleware (request id, one log line
+// and metrics per request, recovery, API key authentication), the health,
+// readiness and metrics endpoints, strict JSON binding, list writing,
+// validation helpers whose errors name the field, the one error table, and
+// the OpenAPI document of every route registered through Handle or Route.
 package httpapi
 
 import (
