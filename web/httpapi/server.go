@@ -95,8 +95,6 @@ func (s *Server) Handler() http.Handler { return s.e }
 // Echo returns the underlying router (tests list its routes).
 func (s *Server) Echo() *echo.Echo { return s.e }
 
-type ctxKey int
-
 const (
 	keyLogger = "logger"
 	keyOrg    = "org_id"
