@@ -24,6 +24,8 @@ import (
 	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
+	"github.com/sipbridge/sipbridge/web/httpapi"
+	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
 // Config is what the bridge is built from. Store is required; the zero
@@ -54,8 +56,8 @@ type Config struct {
 	SMSRates map[string]float64
 	// AddressPolicy checks tenants' URLs and trunks (nil: netpolicy.Default()).
 	AddressPolicy *netpolicy.Policy
-	// ACL bounds trunks' allowed_addresses (nil: web.DefaultACLPolicy).
-	ACL *web.ACLPolicy
+	// ACL bounds trunks' allowed_addresses (nil: trunkapi.DefaultACLPolicy).
+	ACL *trunkapi.ACLPolicy
 	// CallDefaults are the platform's call limits.
 	CallDefaults controller.PlatformLimits
 	// LegTimeout is the ring time per trunk (zero: call control's default).
@@ -264,9 +266,9 @@ func (a *App) buildSMS() {
 }
 
 func (a *App) buildWeb() {
-	var ready []web.ReadyCheck
+	var ready []httpapi.ReadyCheck
 	if a.cfg.Switch != nil {
-		ready = append(ready, web.ReadyCheck{Name: "freeswitch", Check: func(context.Context) error {
+		ready = append(ready, httpapi.ReadyCheck{Name: "freeswitch", Check: func(context.Context) error {
 			if !a.SwitchUp() {
 				return errors.New(switchDown(a.cfg.Switch.Addr, a.switchErr()))
 			}

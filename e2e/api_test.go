@@ -69,7 +69,7 @@ func (c *Client) Call(t testing.TB, method, path string, body any, want int, out
 	}
 }
 
-// Trunk is a SIP trunk as the API shows it (web/api_trunks.go trunkView).
+// Trunk is a SIP trunk as the API shows it (web/trunkapi/api_trunks.go trunkView).
 type Trunk struct {
 	ID               string   `json:"id"`
 	Name             string   `json:"name"`
@@ -161,7 +161,7 @@ func (b *Bridge) WaitApplied(t testing.TB, id string, within time.Duration) Trun
 	return tr
 }
 
-// Call is a call record as the API shows it (web/api_calls.go).
+// Call is a call record as the API shows it (web/callapi/api_calls.go).
 type Call struct {
 	ID          string     `json:"id"`
 	CallSID     string     `json:"call_sid"`

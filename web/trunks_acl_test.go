@@ -12,12 +12,12 @@ import (
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
-	"github.com/sipbridge/sipbridge/web"
+	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
 // newACLEnv is the trunks API with an ACL policy (MAX_ACL_PREFIX,
 // SHARED_CARRIER_CIDRS); nil: the defaults.
-func newACLEnv(t *testing.T, policy *web.ACLPolicy) *env {
+func newACLEnv(t *testing.T, policy *trunkapi.ACLPolicy) *env {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -97,7 +97,7 @@ func TestTrunkACLSanity(t *testing.T) {
 
 // MAX_ACL_PREFIX widens (or narrows) the bound; host bits stay refused.
 func TestTrunkACLOperatorBound(t *testing.T) {
-	p, err := web.ParseACLPolicy("v4=8,v6=24", "")
+	p, err := trunkapi.ParseACLPolicy("v4=8,v6=24", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +113,7 @@ func TestTrunkACLOperatorBound(t *testing.T) {
 			t.Errorf("%s: %d %s, want %d", tc.addr, r.Status, r.Raw, tc.want)
 		}
 	}
-	any, _ := web.ParseACLPolicy("v4=0,v6=0", "")
+	any, _ := trunkapi.ParseACLPolicy("v4=0,v6=0", "")
 	e = newACLEnv(t, &any)
 	e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, ipTrunk("Anything", "0.0.0.0/0", "::/0"), 201)
 	if r := e.do("POST", "/api/v1/sip-trunks", e.keyA, ipTrunk("Typo", "1.2.3.4/0")); r.Status != 400 {
@@ -143,7 +143,7 @@ func TestParseACLPolicy(t *testing.T) {
 		{"", "203.0.113.1/24", 0, 0, 0, false},
 		{"", "carrier.example.com", 0, 0, 0, false},
 	} {
-		p, err := web.ParseACLPolicy(tc.max, tc.shared)
+		p, err := trunkapi.ParseACLPolicy(tc.max, tc.shared)
 		if (err == nil) != tc.ok {
 			t.Errorf("%q %q: err %v", tc.max, tc.shared, err)
 			continue
@@ -160,7 +160,7 @@ func TestParseACLPolicy(t *testing.T) {
 // organization may repeat it (a registration trunk and an IP-auth trunk to
 // one carrier); shared carrier space may be in several organizations.
 func TestTrunkAddressesAcrossOrganizations(t *testing.T) {
-	p, err := web.ParseACLPolicy("", "192.0.2.0/24")
+	p, err := trunkapi.ParseACLPolicy("", "192.0.2.0/24")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/trunk"
-	"github.com/sipbridge/sipbridge/web"
+	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
 // Config is everything sipbridge reads from its environment. Secrets come only
@@ -113,7 +113,7 @@ type Config struct {
 	// (MAX_ACL_PREFIX, "N" or "v4=N,v6=M", default v4=16,v6=32) and the
 	// shared carrier space several organizations may allow
 	// (SHARED_CARRIER_CIDRS, comma-separated CIDRs, default none).
-	ACL web.ACLPolicy
+	ACL trunkapi.ACLPolicy
 	// CallDefaults are the call limits of organizations that set 0
 	// (DEFAULT_MAX_CONCURRENT_CALLS, default 10, and DEFAULT_CALLS_PER_SECOND,
 	// default 5; 0 = no platform cap).
@@ -200,7 +200,7 @@ func (c *Config) loadCarrier(get envGetter, getenv func(string) string) []error 
 	if c.Provider, err = provider.ConfigFromEnv(getenv); err != nil {
 		errs = append(errs, err)
 	}
-	if c.ACL, err = web.ParseACLPolicy(get("MAX_ACL_PREFIX", ""), get("SHARED_CARRIER_CIDRS", "")); err != nil {
+	if c.ACL, err = trunkapi.ParseACLPolicy(get("MAX_ACL_PREFIX", ""), get("SHARED_CARRIER_CIDRS", "")); err != nil {
 		errs = append(errs, err)
 	}
 	if c.CallDefaults.MaxConcurrentCalls, err = strconv.Atoi(get("DEFAULT_MAX_CONCURRENT_CALLS", "10")); err != nil || c.CallDefaults.MaxConcurrentCalls < 0 || c.CallDefaults.MaxConcurrentCalls > 100000 {
