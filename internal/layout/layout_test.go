@@ -15,10 +15,6 @@ import (
 var allowed = map[string]string{
 	// controller/ is being split into app/, call/, route/, creds/ (issue 14).
 	"controller/": "controller split in progress",
-	// web/ handlers are being thinned and its package split (issue 14).
-	"web/": "web split in progress",
-	// provider/ (4,300 lines: Twilio, Telnyx, Vonage clients) is being split per provider.
-	"provider/": "provider split in progress",
 	// The FreeSWITCH simulator's core (6,050 lines): channels, gateways,
 	// media, originate, transfers and the ESL connections are one state
 	// machine over Switch's locks, and the order of the events it fires is
