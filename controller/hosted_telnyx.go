@@ -16,24 +16,27 @@ import (
 // TelnyxEvent is a Call Control webhook (the fields sipbridge uses).
 type TelnyxEvent struct {
 	Data struct {
-		EventType  string `json:"event_type"`
-		ID         string `json:"id"`
-		RecordType string `json:"record_type"`
-		Payload    struct {
-			CallControlID  string `json:"call_control_id"`
-			ConnectionID   string `json:"connection_id"`
-			CallLegID      string `json:"call_leg_id"`
-			CallSessionID  string `json:"call_session_id"`
-			ClientState    string `json:"client_state"`
-			Direction      string `json:"direction"` // incoming | outgoing
-			From           string `json:"from"`
-			To             string `json:"to"`
-			State          string `json:"state"`
-			HangupCause    string `json:"hangup_cause"`
-			HangupSource   string `json:"hangup_source"`
-			SIPHangupCause string `json:"sip_hangup_cause"`
-		} `json:"payload"`
+		EventType  string            `json:"event_type"`
+		ID         string            `json:"id"`
+		RecordType string            `json:"record_type"`
+		Payload    TelnyxCallPayload `json:"payload"`
 	} `json:"data"`
+}
+
+// TelnyxCallPayload is the payload of a call.* webhook.
+type TelnyxCallPayload struct {
+	CallControlID  string `json:"call_control_id"`
+	ConnectionID   string `json:"connection_id"`
+	CallLegID      string `json:"call_leg_id"`
+	CallSessionID  string `json:"call_session_id"`
+	ClientState    string `json:"client_state"`
+	Direction      string `json:"direction"` // incoming | outgoing
+	From           string `json:"from"`
+	To             string `json:"to"`
+	State          string `json:"state"`
+	HangupCause    string `json:"hangup_cause"`
+	HangupSource   string `json:"hangup_source"`
+	SIPHangupCause string `json:"sip_hangup_cause"`
 }
 
 // ParseTelnyxEvent decodes a Call Control webhook body: a JSON object with
@@ -106,73 +109,21 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 		return err
 	}
 	p := ev.Data.Payload
-	c := h.callByID(callIDOfClientState(p.ClientState))
-	if c != nil && (c.provider != provider.NameTelnyx || (p.CallControlID != "" && c.providerSID() != "" && c.providerSID() != p.CallControlID)) {
-		// Our client_state on another call's event: it does not speak for
-		// this call.
-		c = nil
+	w, err := h.telnyxPartiesOf(ctx, p)
+	if err != nil {
+		return err
 	}
-	if c == nil && p.CallControlID != "" {
-		c = h.callBySID(provider.NameTelnyx, p.CallControlID)
-	}
-	var org *db.Organization
-	var asst *db.Assistant
-	var rt hostedRoute
-	to, from := normNumber(p.To), normNumber(p.From)
-	switch {
-	case c != nil:
-		if org, err = h.store.GetOrg(ctx, c.orgID); err != nil {
-			return err
-		}
-		asst = c.assistant
-	case p.Direction == "incoming":
-		rt = h.routeInbound(ctx, provider.NameTelnyx, to, from)
-		org, asst = rt.org, rt.assistant
-	default:
-		if id, ok, _ := h.store.NumberOwner(ctx, from); ok {
-			org, _ = h.store.GetOrg(ctx, id)
-		}
-	}
-	if err := h.verifyTelnyx(org, asst, header, body); err != nil {
+	if err := h.verifyTelnyx(w.org, w.assistant, header, body); err != nil {
 		h.log.Warn("telnyx webhook refused: bad signature", "event_type", ev.Data.EventType, "err", err)
 		return err
 	}
+	c := w.call
 	switch ev.Data.EventType {
 	case "call.initiated":
 		if c != nil || p.Direction != "incoming" {
 			return nil // our own dial
 		}
-		if rt.assistant == nil {
-			h.recordRefused(ctx, provider.NameTelnyx, p.CallControlID, rt, from, to)
-			if org != nil {
-				if cl, err := h.client(ctx, org.ID, nil, provider.NameTelnyx); err == nil {
-					_ = cl.Hangup(ctx, p.CallControlID)
-				}
-			}
-			return nil
-		}
-		c, err := h.createInbound(ctx, provider.NameTelnyx, p.CallControlID, rt, from, to, db.CallRinging)
-		if err != nil {
-			return err
-		}
-		cl, err := h.client(ctx, org.ID, rt.assistant, provider.NameTelnyx)
-		if err == nil {
-			tx, ok := cl.(*provider.Telnyx)
-			if !ok {
-				err = fmt.Errorf("%w: not a Telnyx client", ErrProviderCall)
-			} else {
-				actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-				err = tx.Answer(actx, p.CallControlID, telnyxClientState(c.id), telnyxStream(h.streamURLWithToken(c)))
-				cancel()
-			}
-		}
-		if err != nil {
-			c.log.Warn("telnyx answer failed", "err", err)
-			c.event("answer_failed", db.JSONMap{"error": err.Error()})
-			c.finish(finishInfo{cause: "ANSWER_FAILED", reason: "answer failed: " + err.Error(), failed: true})
-			return nil
-		}
-		c.event("answer_requested", nil)
+		return h.telnyxIncoming(ctx, p.CallControlID, w)
 	case "call.answered":
 		if c != nil {
 			c.answered()
@@ -184,6 +135,88 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 			c.finish(finishInfo{cause: cause, reason: "hung up (" + firstNonEmpty(p.HangupSource, "unknown") + ")"})
 		}
 	}
+	return nil
+}
+
+// telnyxParties is who a Call Control webhook concerns: the live call
+// (nil: none), the organization and assistant whose key verifies it and,
+// for an incoming call not yet live, the routing decision.
+type telnyxParties struct {
+	call      *hostedCall
+	org       *db.Organization
+	assistant *db.Assistant
+	route     hostedRoute
+	from, to  string
+}
+
+// telnyxPartiesOf finds the call of a webhook (ours by client_state, else
+// by call_control_id) and the organization it belongs to: the call's, else
+// the owner of the called number (incoming, routed) or of the calling one.
+func (h *Hosted) telnyxPartiesOf(ctx context.Context, p TelnyxCallPayload) (telnyxParties, error) {
+	c := h.callByID(callIDOfClientState(p.ClientState))
+	if c != nil && (c.provider != provider.NameTelnyx || (p.CallControlID != "" && c.providerSID() != "" && c.providerSID() != p.CallControlID)) {
+		// Our client_state on another call's event: it does not speak for
+		// this call.
+		c = nil
+	}
+	if c == nil && p.CallControlID != "" {
+		c = h.callBySID(provider.NameTelnyx, p.CallControlID)
+	}
+	w := telnyxParties{call: c, to: normNumber(p.To), from: normNumber(p.From)}
+	switch {
+	case c != nil:
+		org, err := h.store.GetOrg(ctx, c.orgID)
+		if err != nil {
+			return w, err
+		}
+		w.org, w.assistant = org, c.assistant
+	case p.Direction == "incoming":
+		w.route = h.routeInbound(ctx, provider.NameTelnyx, w.to, w.from)
+		w.org, w.assistant = w.route.org, w.route.assistant
+	default:
+		if id, ok, _ := h.store.NumberOwner(ctx, w.from); ok {
+			w.org, _ = h.store.GetOrg(ctx, id)
+		}
+	}
+	return w, nil
+}
+
+// telnyxIncoming takes a new incoming call: refused (hung up, with a
+// refused record when the number has an organization), or recorded and
+// answered with a bidirectional stream to /streams.
+func (h *Hosted) telnyxIncoming(ctx context.Context, ccid string, w telnyxParties) error {
+	rt := w.route
+	if rt.assistant == nil {
+		h.recordRefused(ctx, provider.NameTelnyx, ccid, rt, w.from, w.to)
+		if w.org != nil {
+			if cl, err := h.client(ctx, w.org.ID, nil, provider.NameTelnyx); err == nil {
+				_ = cl.Hangup(ctx, ccid)
+			}
+		}
+		return nil
+	}
+	c, err := h.createInbound(ctx, provider.NameTelnyx, ccid, rt, w.from, w.to, db.CallRinging)
+	if err != nil {
+		return err
+	}
+	cl, err := h.client(ctx, w.org.ID, rt.assistant, provider.NameTelnyx)
+	if err == nil {
+		tx, ok := cl.(*provider.Telnyx)
+		if !ok {
+			err = fmt.Errorf("%w: not a Telnyx client", ErrProviderCall)
+		} else {
+			actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err = tx.Answer(actx, ccid, telnyxClientState(c.id), telnyxStream(h.streamURLWithToken(c)))
+			cancel()
+		}
+	}
+	if err != nil {
+		c.log.Warn("telnyx answer failed", "err", err)
+		c.event("answer_failed", db.JSONMap{"error": err.Error()})
+		c.finish(finishInfo{cause: "ANSWER_FAILED", reason: "answer failed: " + err.Error(), failed: true})
+		return nil
+	}
+	c.event("answer_requested", nil)
 	return nil
 }
 

@@ -190,3 +190,45 @@ func parseStream(prov string, binary bool, data []byte) (streamEvent, error) {
 }
 
 var _ = websocket.TextMessage
+
+// TestHostedStateMoves pins the hosted call's life: a stream attaches only
+// to a waiting call, a refused transfer goes back where it was, nothing
+// leaves ended.
+func TestHostedStateMoves(t *testing.T) {
+	all := []hostedState{hostedWaiting, hostedStreaming, hostedTransferring, hostedTransferred, hostedEnded}
+	allowed := map[[2]hostedState]bool{
+		{hostedWaiting, hostedStreaming}: true, {hostedWaiting, hostedTransferring}: true, {hostedWaiting, hostedEnded}: true,
+		{hostedStreaming, hostedTransferring}: true, {hostedStreaming, hostedEnded}: true,
+		{hostedTransferring, hostedTransferred}: true, {hostedTransferring, hostedWaiting}: true,
+		{hostedTransferring, hostedStreaming}: true, {hostedTransferring, hostedEnded}: true,
+		{hostedTransferred, hostedTransferring}: true, {hostedTransferred, hostedEnded}: true,
+	}
+	for _, from := range all {
+		for _, to := range all {
+			if got := from.canMove(to); got != allowed[[2]hostedState{from, to}] {
+				t.Errorf("%s → %s allowed: %v", from, to, got)
+			}
+		}
+	}
+	c := &hostedCall{}
+	if !c.moveLocked(hostedStreaming) || c.moveLocked(hostedStreaming) {
+		t.Fatal("a second stream attached")
+	}
+	from, err := c.beginTransfer()
+	if err != nil || from != hostedStreaming {
+		t.Fatalf("begin transfer: %v %v", from, err)
+	}
+	if _, err := c.beginTransfer(); !errors.Is(err, ErrTransferInProgress) {
+		t.Fatalf("second transfer: %v", err)
+	}
+	c.endTransfer(from)
+	if c.state != hostedStreaming || c.isTransferred() {
+		t.Fatalf("refused transfer left %s", c.state)
+	}
+	c.mu.Lock()
+	c.moveLocked(hostedEnded)
+	c.mu.Unlock()
+	if _, err := c.beginTransfer(); !errors.Is(err, ErrCallNotFound) {
+		t.Fatalf("transfer of an ended call: %v", err)
+	}
+}

@@ -145,7 +145,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 			return "", err
 		}
 		c.answered()
-		if !c.isAttached() { // a repeated request must not arm the watchdog of a live stream
+		if c.inState(hostedWaiting) { // a repeated request must not arm the watchdog of a live stream
 			c.armTimer(h.opts.StreamTimeout, "STREAM_TIMEOUT", "the provider's media stream did not connect", true)
 		}
 		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil

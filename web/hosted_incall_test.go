@@ -2,10 +2,12 @@ package web_test
 
 import (
 	"encoding/base64"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -89,5 +91,37 @@ func TestHostedTransferRefusedReturnsToAssistant(t *testing.T) {
 	case <-ac.closed:
 		t.Fatal("the assistant's stream was closed after a refused transfer")
 	default:
+	}
+}
+
+// TestHostedTransferBeforeStream: a Twilio call transferred through the API
+// before its media stream connected is the transfer's, not a call nobody
+// answered: the stream watchdog does not hang it up, its record closes
+// completed with the transfer as reason, and a stream that still connects
+// is refused (no assistant is dialed).
+func TestHostedTransferBeforeStream(t *testing.T) {
+	he := newHostedEnv(t, func(o *controller.HostedOptions) { o.StreamTimeout = 300 * time.Millisecond })
+	const sid = "CA00000000000000000000000000000021"
+	he.twilio.SetCallStatus(sid, "in-progress")
+	rec, streamURL, token := he.twilioAnswer(sid)
+	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": "+16475554444"}, 202)
+	if f, ok := he.twilio.WaitCallUpdate(sid, "Twiml", 2*time.Second); !ok || !strings.Contains(f.Get("Twiml"), "+16475554444") {
+		t.Fatalf("transfer update %+v", he.twilio.CallUpdates())
+	}
+	done := he.waitCall(sid, db.CallCompleted, 2*time.Second)
+	if done.Reason != "transferred to +16475554444" {
+		t.Fatalf("record %+v", done)
+	}
+	time.Sleep(500 * time.Millisecond) // past the stream watchdog
+	if _, ok := he.twilio.WaitCallUpdate(sid, "Status", 10*time.Millisecond); ok {
+		t.Fatalf("the transferred call was hung up: %+v", he.twilio.CallUpdates())
+	}
+	tw := dialProvider(t, streamURL)
+	tw.sendJSON(map[string]any{"event": "start", "streamSid": "MZ21", "start": map[string]any{"streamSid": "MZ21", "callSid": sid,
+		"customParameters": map[string]string{"call_id": rec.ID, "token": token}}})
+	select {
+	case <-he.asst.got:
+		t.Fatal("an assistant was dialed for a transferred call")
+	case <-time.After(300 * time.Millisecond):
 	}
 }
