@@ -13,9 +13,9 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // Hangup causes sipbridge gives FreeSWITCH (sofia turns them into the SIP

@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/route/did"
 	"github.com/sipbridge/sipbridge/trunk"
 )
 

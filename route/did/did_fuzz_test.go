@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/route/did"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 )
 

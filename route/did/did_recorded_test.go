@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/route/did"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 )
