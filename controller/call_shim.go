@@ -9,6 +9,7 @@ import (
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/route"
 )
 
 // The call model moved to package call; these names keep the files still
@@ -119,3 +120,22 @@ func parseTransferTarget(to string) (transferTarget, error) {
 }
 
 func e164User(uri string) string { return call.E164User(uri) }
+
+// Refusal is route.Refusal for the hosted files (a type of this package:
+// they write its literals unkeyed).
+type Refusal struct {
+	SIPStatus int
+	Cause     string
+	Reason    string
+}
+
+// Refusals of inbound calls (route/route.go).
+var (
+	RefuseUnknownNumber  = Refusal(route.RefuseUnknownNumber)
+	RefuseNoAssistant    = Refusal(route.RefuseNoAssistant)
+	RefuseCountryBlocked = Refusal(route.RefuseCountryBlocked)
+)
+
+func callerCountry(number, defaultCountry string) string {
+	return route.CallerCountry(number, defaultCountry)
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/route"
 )
 
 // CallEventNames are the events call control follows on the event
@@ -111,7 +112,7 @@ type HostedDialer interface {
 // each of its two websockets. No goroutine outlives its call.
 type Calls struct {
 	store  *db.Store
-	router *Router
+	router *route.Router
 	sw     callSwitch
 	opts   CallsOptions
 	log    *slog.Logger
@@ -166,7 +167,7 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Calls{store: store, router: &Router{store: store, implicitACL: opts.TrunkACL}, sw: sw, opts: opts, log: opts.Log,
+	c := &Calls{store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())

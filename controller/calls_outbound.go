@@ -38,7 +38,7 @@ func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 
 // initiate does Initiate's work.
 func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error) {
-	number, err := c.router.numberOf(ctx, req.OrgID, req.From)
+	number, err := c.router.ActiveNumber(ctx, req.OrgID, req.From)
 	if err != nil {
 		return nil, ErrNumberNotFound
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/route"
 	"github.com/sipbridge/sipbridge/route/did"
 )
 
@@ -89,7 +90,7 @@ type callSession struct {
 
 	outbound  bool
 	info      assistant.StartInfo // what `start` tells the assistant
-	route     *Route
+	route     *route.Route
 	assistant *db.Assistant
 	rec       *db.Call
 	stream    *assistant.Stream
