@@ -2,10 +2,6 @@ package controller
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
-	"errors"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -14,24 +10,11 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/netpolicy"
-)
-
-// Call control errors.
-var (
-	// ErrCallNotFound means no live call has that id (or it belongs to
-	// another organization).
-	ErrCallNotFound = errors.New("call not found or not live")
-	// ErrBadStreamToken means a mod_audio_stream websocket presented a
-	// token that is not the live call's.
-	ErrBadStreamToken = errors.New("unknown call or bad stream token")
-	// ErrNotAnswered means the call is still ringing: it cannot be
-	// transferred yet.
-	ErrNotAnswered = errors.New("the call has not been answered yet")
-	// ErrDraining means the process is shutting down and takes no new call.
-	ErrDraining = errors.New("sipbridge is draining: no new calls")
+	"github.com/sipbridge/sipbridge/route"
 )
 
 // CallEventNames are the events call control follows on the event
@@ -129,7 +112,7 @@ type HostedDialer interface {
 // each of its two websockets. No goroutine outlives its call.
 type Calls struct {
 	store  *db.Store
-	router *Router
+	router *route.Router
 	sw     callSwitch
 	opts   CallsOptions
 	log    *slog.Logger
@@ -142,11 +125,9 @@ type Calls struct {
 	byID     map[string]*callSession // call id → session
 	draining bool
 	wg       sync.WaitGroup
-	rate     rateLimiter
-	// admits serializes, per organization, the limit checks with the
-	// creation of the call record, so parallel requests cannot all pass a
-	// concurrency limit.
-	admits map[int64]*sync.Mutex
+	// limits are the organization's call limits and its admission lock
+	// (the limit checks and the creation of the call record, serialized).
+	limits *call.Limits
 	// cancelledDials are the sipbridge_dial ids of originates cancelled
 	// while they may still start legs; such legs are hung up as they are
 	// created, even after their call's session has ended.
@@ -186,9 +167,9 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 		opts.Now = time.Now
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Calls{store: store, router: &Router{store: store, implicitACL: opts.TrunkACL}, sw: sw, opts: opts, log: opts.Log,
+	c := &Calls{store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
-		admits: map[int64]*sync.Mutex{}, cancelledDials: map[string]bool{}}
+		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
 	return c
 }
@@ -199,7 +180,7 @@ func (c *Calls) statusNotifier(url, secret, callID string, log *slog.Logger, tim
 	n := newStatusNotifier(c.cbCtx, &c.cbWG, c.opts.StatusCallbacks, c.opts.AddressPolicy, url, secret, callID, log)
 	if n != nil {
 		n.failed = func(event, err string) {
-			timeline("status_callback_failed", db.JSONMap{"event": event, "error": err})
+			timeline(call.EventStatusCallbackFailed, db.JSONMap{"event": event, "error": err})
 		}
 	}
 	return n
@@ -317,30 +298,9 @@ func (c *Calls) Close() {
 	c.cbWG.Wait()
 }
 
-// waitBounded waits for wg at most d.
-func waitBounded(wg *sync.WaitGroup, d time.Duration) {
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(d):
-	}
-}
-
 // lockAdmit takes the organization's admission lock; the returned release
 // may be called more than once.
-func (c *Calls) lockAdmit(org int64) (release func()) {
-	c.mu.Lock()
-	m := c.admits[org]
-	if m == nil {
-		m = &sync.Mutex{}
-		c.admits[org] = m
-	}
-	c.mu.Unlock()
-	m.Lock()
-	var once sync.Once
-	return func() { once.Do(m.Unlock) }
-}
+func (c *Calls) lockAdmit(org int64) (release func()) { return c.limits.Admit(org) }
 
 // dialOver forgets a cancelled originate once it has returned: it starts
 // no more legs.
@@ -437,16 +397,6 @@ func (c *Calls) live(orgID int64, callID string) *callSession {
 		return nil
 	}
 	return s
-}
-
-func newToken() string {
-	var b [24]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-func tokenEqual(a, b string) bool {
-	return a != "" && subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
 }
 
 // queue is an unbounded FIFO with a wake-up channel: producers never block.

@@ -96,18 +96,6 @@ func (t *dialTrack) firstLeg() string {
 	return t.legs[0].uuid
 }
 
-// DialAttempt is one trunk an originate tried: its cause ("ANSWER" for the
-// trunk that answered, "NOT_TRIED" for one no channel was made for) and
-// how long it rang.
-type DialAttempt struct {
-	TrunkID     string  `json:"trunk_id"`
-	Trunk       string  `json:"trunk"`
-	Gateway     string  `json:"gateway"`
-	Cause       string  `json:"cause"`
-	RingSeconds float64 `json:"ring_seconds"`
-	Leg         string  `json:"leg,omitempty"`
-}
-
 // attempts lists the trunks in dial order up to the one that answered
 // (answered, the leg's channel; "" when none did), with final, the
 // originate's own cause, for the last trunk when no event told its fate.

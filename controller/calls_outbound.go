@@ -7,67 +7,10 @@ import (
 	"strings"
 
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/route/did"
 )
-
-// Outbound call errors.
-var (
-	// ErrBadNumber means to or from is not an E.164 number.
-	ErrBadNumber = errors.New("not an E.164 phone number")
-	// ErrNoAssistant means neither the request nor the number names an
-	// assistant.
-	ErrNoAssistant = errors.New("no assistant for the call")
-	// ErrSwitchUnavailable means FreeSWITCH's Event Socket is not connected.
-	ErrSwitchUnavailable = errors.New("FreeSWITCH is not connected")
-	// ErrCallCancelled means the call was hung up (API) while it rang.
-	ErrCallCancelled = errors.New("the call was cancelled while it rang")
-	// ErrNotSIPNumber means the from-number is not on a SIP trunk and its
-	// provider has no voice path configured here.
-	ErrNotSIPNumber = errors.New("the number's provider cannot place calls here")
-)
-
-// InitiateRequest is an outbound call to place.
-type InitiateRequest struct {
-	OrgID          int64
-	To, From       string // E.164
-	AssistantID    string // optional: the number's outbound, then inbound assistant
-	WelcomeMessage string
-	Agenda         string
-	Variables      map[string]string
-	// StatusCallback, when set, is an https URL (checked against the
-	// address policy by the caller) that receives the call's ringing,
-	// answered, completed and failed events, signed with the assistant's
-	// webhook secret.
-	StatusCallback string
-	// Wait: answer once the call is answered or has failed on every trunk
-	// (scripts); otherwise once it is placed.
-	Wait bool
-}
-
-// InitiateResult is the placed call.
-type InitiateResult struct {
-	CallID  string // calls.id
-	CallSID string // the FreeSWITCH channel UUID (or the provider's call id)
-	// Ringing is true when the call was placed but not answered yet: the
-	// record, the timeline and the status callback tell the rest.
-	Ringing bool
-}
-
-// DialError means every trunk failed; Attempts hold each one's cause.
-type DialError struct {
-	Cause    string
-	Attempts []DialAttempt
-}
-
-func (e *DialError) Error() string {
-	var parts []string
-	for _, a := range e.Attempts {
-		parts = append(parts, a.Trunk+": "+a.Cause)
-	}
-	return "every trunk failed (" + strings.Join(parts, ", ") + ")"
-}
 
 // Initiate places an outbound call from one of the organization's numbers
 // and bridges it to the assistant once answered (the same bridge as inbound
@@ -95,7 +38,7 @@ func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 
 // initiate does Initiate's work.
 func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error) {
-	number, err := c.router.numberOf(ctx, req.OrgID, req.From)
+	number, err := c.router.ActiveNumber(ctx, req.OrgID, req.From)
 	if err != nil {
 		return nil, ErrNumberNotFound
 	}
@@ -122,7 +65,7 @@ func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	}
 	release := c.lockAdmit(org.ID)
 	defer release()
-	if err := c.checkLimits(ctx, org, req.To); err != nil {
+	if err := c.limits.Check(ctx, org, req.To); err != nil {
 		return nil, err
 	}
 	if req.StatusCallback != "" {

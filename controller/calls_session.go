@@ -13,9 +13,10 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/route"
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // Hangup causes sipbridge gives FreeSWITCH (sofia turns them into the SIP
@@ -89,7 +90,7 @@ type callSession struct {
 
 	outbound  bool
 	info      assistant.StartInfo // what `start` tells the assistant
-	route     *Route
+	route     *route.Route
 	assistant *db.Assistant
 	rec       *db.Call
 	stream    *assistant.Stream

@@ -2,57 +2,15 @@ package controller
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
-)
-
-// ErrBadTransferTarget means a transfer destination is neither a sip: URI
-// nor an E.164 number.
-var ErrBadTransferTarget = errors.New("transfer target must be a sip: URI or an E.164 number")
-
-// ErrNoEnabledTrunk means no enabled trunk can carry a bridged or outbound call.
-var ErrNoEnabledTrunk = errors.New("no enabled SIP trunk to dial through")
-
-type transferTarget struct {
-	sipURI   string // sip:user@host
-	hostPort string // its host[:port]
-	e164     string
-}
-
-// parseTransferTarget accepts sip:/sips: URIs (no spaces, no line breaks:
-// they go into an api command) and E.164 numbers.
-func parseTransferTarget(to string) (transferTarget, error) {
-	to = strings.TrimSpace(to)
-	low := strings.ToLower(to)
-	if strings.HasPrefix(low, "sip:") || strings.HasPrefix(low, "sips:") {
-		u, err := ParseSIPURI(to, false)
-		if err != nil {
-			return transferTarget{}, fmt.Errorf("%w: %q: %v", ErrBadTransferTarget, to, err)
-		}
-		if u.User == "" {
-			return transferTarget{}, fmt.Errorf("%w: %q has no user part (sip:user@host)", ErrBadTransferTarget, to)
-		}
-		return transferTarget{sipURI: to, hostPort: u.HostPort}, nil
-	}
-	if did.IsE164(to) {
-		return transferTarget{e164: to}, nil
-	}
-	return transferTarget{}, fmt.Errorf("%w: %q", ErrBadTransferTarget, to)
-}
-
-// Transfer errors (API: 409, 400 on mode).
-var (
-	ErrTransferInProgress = errors.New("a transfer of this call is already under way")
-	ErrNoReferTemplate    = errors.New("mode refer to a phone number needs the call's trunk to have a refer_to_template")
-	ErrBadTransferMode    = errors.New("mode bridge needs an E.164 number (or a sip: URI whose user is one)")
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // transferPlan is what a transfer will do, decided before the assistant is
@@ -206,55 +164,6 @@ func (s *callSession) trunk() *db.SIPTrunk {
 	}
 	return s.route.Trunk
 }
-
-// e164User returns the user part of a sip: URI when it is an E.164 number.
-func e164User(uri string) string {
-	_, rest, _ := strings.Cut(uri, ":")
-	user, _, _ := strings.Cut(rest, "@")
-	if did.IsE164(user) {
-		return user
-	}
-	return ""
-}
-
-// CheckReferTemplate validates a trunk's Refer-To template: tel:{e164} or a
-// sip:/sips: URI holding {e164} in its user part (ParseSIPURI), nothing
-// that could break an api command or be expanded by FreeSWITCH.
-func CheckReferTemplate(t string) error {
-	low := strings.ToLower(t)
-	if !strings.Contains(t, e164Placeholder) || !(strings.HasPrefix(low, "tel:") || strings.HasPrefix(low, "sip:") || strings.HasPrefix(low, "sips:")) {
-		return errors.New("refer_to_template must be tel:{e164} or sip:{e164}@host")
-	}
-	if strings.ContainsAny(t, " \t\r\n'\"|,") || len(t) > 200 {
-		return errors.New("refer_to_template must not contain spaces, quotes, '|' or ','")
-	}
-	if strings.HasPrefix(low, "tel:") {
-		rest := strings.ReplaceAll(t[len("tel:"):], e164Placeholder, "+1")
-		if i := badURIChar(rest, telChar); i >= 0 {
-			return fmt.Errorf("refer_to_template: character %q not allowed in a tel: URI", rest[i])
-		}
-		return nil
-	}
-	if _, err := ParseSIPURI(t, true); err != nil {
-		return fmt.Errorf("refer_to_template: %w", err)
-	}
-	return nil
-}
-
-func telChar(c byte) bool { return paramChar(c) || c == ';' || c == '=' }
-
-// ReferTemplateHostPort is the host[:port] of a sip: Refer-To template, ""
-// for a tel: one or an invalid one (for the address policy).
-func ReferTemplateHostPort(t string) string {
-	u, err := ParseSIPURI(t, true)
-	if err != nil {
-		return ""
-	}
-	return u.HostPort
-}
-
-// ApplyReferTemplate puts the number into a Refer-To template.
-func ApplyReferTemplate(t, e164 string) string { return strings.ReplaceAll(t, "{e164}", e164) }
 
 // referTimeout is how long a REFER may take to succeed (FreeSWITCH itself
 // waits 10 s for the answer to a REFER).

@@ -175,7 +175,7 @@ func liveCallError(err error) error { return apiErrorIn(err, liveCallWording) }
 // live there, else the hosted path's (the API and the Twilio-compatible
 // route both come here).
 func (s *Server) hangupLive(ctx context.Context, org int64, call *db.Call) error {
-	err := controller.ErrCallNotFound
+	var err error = controller.ErrCallNotFound
 	if s.calls != nil {
 		err = s.calls.Hangup(ctx, org, call.ID)
 	}
@@ -184,7 +184,7 @@ func (s *Server) hangupLive(ctx context.Context, org int64, call *db.Call) error
 
 // transferLive transfers a call of the organization, like hangupLive.
 func (s *Server) transferLive(ctx context.Context, org int64, call *db.Call, to, mode string) error {
-	err := controller.ErrCallNotFound
+	var err error = controller.ErrCallNotFound
 	if s.calls != nil {
 		err = s.calls.Transfer(ctx, org, call.ID, to, mode)
 	}

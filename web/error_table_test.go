@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
@@ -35,27 +36,27 @@ func TestErrorTablePinned(t *testing.T) {
 		{trunk.ErrBadTerminationURI, 400, "validation_failed", "terminationUri"},
 		{numbers.ErrNoPublicURL, 503, "not_configured", ""},
 		{trunk.ErrGatewayRequired, 400, "validation_failed", "sip_gateway"},
-		{controller.ErrNoAssistant, 404, "not_found", "assistant_id"},
-		{controller.ErrTooManyCalls, 429, "limit_exceeded", ""},
-		{controller.ErrCallRateExceeded, 429, "limit_exceeded", ""},
-		{controller.ErrNotSIPNumber, 501, "not_implemented", "phone_number"},
-		{controller.ErrSwitchUnavailable, 503, "switch_unavailable", ""},
-		{controller.ErrCallCancelled, 409, "cancelled", ""},
-		{controller.ErrDraining, 503, "draining", ""},
-		{controller.ErrNoCallbackSecret, 422, "no_webhook_secret", "status_callback"},
-		{controller.ErrBadNumber, 400, "validation_failed", "to_phone_number"},
-		{controller.ErrNoEnabledTrunk, 422, "no_trunk", "to_phone_number"},
+		{call.ErrNoAssistant, 404, "not_found", "assistant_id"},
+		{call.ErrTooManyCalls, 429, "limit_exceeded", ""},
+		{call.ErrCallRateExceeded, 429, "limit_exceeded", ""},
+		{call.ErrNotSIPNumber, 501, "not_implemented", "phone_number"},
+		{call.ErrSwitchUnavailable, 503, "switch_unavailable", ""},
+		{call.ErrCallCancelled, 409, "cancelled", ""},
+		{call.ErrDraining, 503, "draining", ""},
+		{call.ErrNoCallbackSecret, 422, "no_webhook_secret", "status_callback"},
+		{call.ErrBadNumber, 400, "validation_failed", "to_phone_number"},
+		{call.ErrNoEnabledTrunk, 422, "no_trunk", "to_phone_number"},
 		{controller.ErrProviderCall, 502, "provider_failed", ""},
-		{controller.ErrCountryNotAllowed, 403, "country_not_allowed", "to_phone_number"},
-		{controller.ErrNumberTypeNotAllowed, 403, "number_type_not_allowed", "to_phone_number"},
-		{controller.ErrTransferAddressRefused, 403, "address_not_allowed", "to_phone_number"},
-		{controller.ErrCallNotFound, 409, "call_not_live", ""},
-		{controller.ErrBadTransferTarget, 400, "validation_failed", "to_phone_number"},
-		{controller.ErrNoReferTemplate, 400, "validation_failed", "mode"},
-		{controller.ErrBadTransferMode, 400, "validation_failed", "mode"},
-		{controller.ErrNotAnswered, 409, "not_answered", ""},
-		{controller.ErrTransferInProgress, 409, "transfer_in_progress", ""},
-		{controller.ErrBadStreamToken, 403, "forbidden", ""},
+		{call.ErrCountryNotAllowed, 403, "country_not_allowed", "to_phone_number"},
+		{call.ErrNumberTypeNotAllowed, 403, "number_type_not_allowed", "to_phone_number"},
+		{call.ErrTransferAddressRefused, 403, "address_not_allowed", "to_phone_number"},
+		{call.ErrCallNotFound, 409, "call_not_live", ""},
+		{call.ErrBadTransferTarget, 400, "validation_failed", "to_phone_number"},
+		{call.ErrNoReferTemplate, 400, "validation_failed", "mode"},
+		{call.ErrBadTransferMode, 400, "validation_failed", "mode"},
+		{call.ErrNotAnswered, 409, "not_answered", ""},
+		{call.ErrTransferInProgress, 409, "transfer_in_progress", ""},
+		{call.ErrBadStreamToken, 403, "forbidden", ""},
 		{controller.ErrWebhookSignature, 403, "invalid_signature", ""},
 		{controller.ErrBadWebhook, 400, "bad_webhook", ""},
 		{sms.ErrNoAssistantForNumber, 404, "not_found", "phone_number"},
@@ -86,6 +87,13 @@ func TestErrorTablePinned(t *testing.T) {
 			if ae.Status != w.status || ae.Code != w.code || ae.Field != w.field || ae.Message == "" {
 				t.Errorf("%v: %d %s field %q message %q, want %d %s field %q", err, ae.Status, ae.Code, ae.Field, ae.Message, w.status, w.code, w.field)
 			}
+		}
+	}
+	// Every call error has its row, which answers the status and code the
+	// error carries.
+	for _, e := range call.Errors {
+		if r, ok := rowFor(e); !ok || r.err != error(e) || r.status != e.Status || r.code != e.Code || r.field != e.Field {
+			t.Errorf("call error %q: row %+v", e, r)
 		}
 	}
 	// An error the table does not know stays a 500 that says nothing.
@@ -137,9 +145,9 @@ func TestErrorTableRouteWording(t *testing.T) {
 		{"transfer destination", liveCallError(controller.ErrCountryNotAllowed), 403, "to", "", false},
 		{"transfer without trunk", liveCallError(controller.ErrNoEnabledTrunk), 422, "to", "", false},
 		{"initiate from", apiErrorIn(numbers.ErrNumberNotFound, initiateWording("+15550001")), 404, "from_phone_number", "phone number +15550001 not found", true},
-		{"initiate no assistant", apiErrorIn(controller.ErrNoAssistant, initiateWording("+15550001")), 404, "assistant_id",
+		{"initiate no assistant", apiErrorIn(call.ErrNoAssistant, initiateWording("+15550001")), 404, "assistant_id",
 			"No assistant found for phone number +15550001: assistant not found", true},
-		{"initiate not SIP", apiErrorIn(controller.ErrNotSIPNumber, initiateWording("+15550001")), 501, "from_phone_number", "", false},
+		{"initiate not SIP", apiErrorIn(call.ErrNotSIPNumber, initiateWording("+15550001")), 501, "from_phone_number", "", false},
 		{"sms voice only", smsError(numbers.ErrVoiceOnly), 400, "from_phone_number", "", false},
 		{"sms assistant", smsError(numbers.ErrAssistantNotFound), 404, "", "assistant not found", true},
 		{"sms sender", smsError(&sms.NoAssistantError{Number: "+15550001"}), 404, "from_phone_number", "", false},

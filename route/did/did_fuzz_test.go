@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // sipSeeds reads the recorded INVITEs (*.sip): for each, the Request-URI

@@ -1,4 +1,4 @@
-package controller
+package call
 
 import (
 	"context"
@@ -130,16 +130,11 @@ func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
-// ErrTransferAddressRefused means the host of a sip: transfer target (or of
-// the trunk's Refer-To template) is one the address policy refuses
-// (loopback, metadata, a private network when those are not allowed, …).
-var ErrTransferAddressRefused = errors.New("transfer target host not allowed by the address policy")
-
-// checkTransferHost applies the address policy to the host[:port] a REFER
+// CheckTransferHost applies the address policy to the host[:port] a REFER
 // or a bridge will send SIP to. A name that does not resolve is let
 // through (a SIP domain may only have SRV records; FreeSWITCH looks those
 // up itself), a refused class or address is not.
-func checkTransferHost(ctx context.Context, p netpolicy.Policy, hostPort string) error {
+func CheckTransferHost(ctx context.Context, p netpolicy.Policy, hostPort string) error {
 	if hostPort == "" {
 		return nil
 	}
@@ -154,4 +149,13 @@ func checkTransferHost(ctx context.Context, p netpolicy.Policy, hostPort string)
 		return fmt.Errorf("%w: %s", ErrTransferAddressRefused, pe.Error())
 	}
 	return fmt.Errorf("%w: %s: %v", ErrTransferAddressRefused, hostPort, err)
+}
+
+// AddressPolicy is the policy an option holds, netpolicy.Default() when it
+// holds none.
+func AddressPolicy(p *netpolicy.Policy) netpolicy.Policy {
+	if p == nil {
+		return netpolicy.Default()
+	}
+	return *p
 }

@@ -1,4 +1,4 @@
-package controller
+package call
 
 import (
 	"context"
@@ -110,17 +110,17 @@ func TestCheckTransferHost(t *testing.T) {
 		return nil, &net.DNSError{Err: "no such host", Name: host, IsNotFound: true}
 	}
 	for _, hp := range []string{"", "pbx.example.com", "10.0.0.5:5060", "203.0.113.9", "[2001:db8::1]:5061"} {
-		if err := checkTransferHost(context.Background(), p, hp); err != nil {
+		if err := CheckTransferHost(context.Background(), p, hp); err != nil {
 			t.Errorf("%q: %v", hp, err)
 		}
 	}
 	for _, hp := range []string{"127.0.0.1", "localhost:5060", "169.254.169.254", "[::1]", "rebind.example", "0.0.0.0", "2130706433"} {
-		err := checkTransferHost(context.Background(), p, hp)
+		err := CheckTransferHost(context.Background(), p, hp)
 		if !errors.Is(err, ErrTransferAddressRefused) {
 			t.Errorf("%q: %v", hp, err)
 		}
 	}
-	if err := checkTransferHost(context.Background(), netpolicy.Policy{}, "10.0.0.5"); !errors.Is(err, ErrTransferAddressRefused) || !strings.Contains(err.Error(), "10.0.0.5") {
+	if err := CheckTransferHost(context.Background(), netpolicy.Policy{}, "10.0.0.5"); !errors.Is(err, ErrTransferAddressRefused) || !strings.Contains(err.Error(), "10.0.0.5") {
 		t.Errorf("private without AllowPrivate: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package controller
+package call
 
 import (
 	"bytes"
@@ -35,10 +35,6 @@ const (
 	StatusEventHeader = "X-Sipbridge-Event"
 )
 
-// ErrNoCallbackSecret: a status_callback needs the assistant's webhook
-// secret to sign its POSTs.
-var ErrNoCallbackSecret = errors.New("status_callback is signed with the assistant's webhook secret, and the assistant has none: create one with POST /api/v1/assistants/{id}/sms-webhook-secret")
-
 // StatusCallbackOptions shape the delivery of status callbacks.
 type StatusCallbackOptions struct {
 	// Client posts them (nil: the address policy's client, no redirects,
@@ -51,8 +47,8 @@ type StatusCallbackOptions struct {
 	RetryBase time.Duration
 }
 
-// CallStatus is the JSON body of a status callback.
-type CallStatus struct {
+// StatusEvent is the JSON body of a status callback.
+type StatusEvent struct {
 	Event           string `json:"event"`
 	Status          string `json:"status"` // the record's status after the event
 	CallID          string `json:"call_id"`
@@ -68,30 +64,38 @@ type CallStatus struct {
 	Timestamp       string `json:"timestamp"`
 }
 
-// statusNotifier posts one call's status events to its status_callback, in
+// Notifier posts one call's status events to its status_callback, in
 // order, each retried on its own goroutine: the call never waits for it.
-type statusNotifier struct {
+type Notifier struct {
 	url, secret, callID string
 	opts                StatusCallbackOptions
 	log                 *slog.Logger
 	ctx                 context.Context
 	wg                  *sync.WaitGroup
 	// failed is told about an event given up on (the call's timeline).
-	failed func(event, err string)
+	onFailed func(event, err string)
 
 	mu      sync.Mutex
-	queue   []CallStatus
+	queue   []StatusEvent
 	running bool
 	sent    map[string]bool // each event is posted once per call
 }
 
-// newStatusNotifier returns nil when there is no URL.
-func newStatusNotifier(ctx context.Context, wg *sync.WaitGroup, opts StatusCallbackOptions, policy *netpolicy.Policy, url, secret, callID string, log *slog.Logger) *statusNotifier {
+// OnFailed sets what is told about an event given up on (the call's
+// timeline); a nil notifier ignores it.
+func (n *Notifier) OnFailed(f func(event, err string)) {
+	if n != nil {
+		n.onFailed = f
+	}
+}
+
+// NewNotifier returns nil when there is no URL.
+func NewNotifier(ctx context.Context, wg *sync.WaitGroup, opts StatusCallbackOptions, policy *netpolicy.Policy, url, secret, callID string, log *slog.Logger) *Notifier {
 	if url == "" {
 		return nil
 	}
 	if opts.Client == nil {
-		opts.Client = addressPolicy(policy).HTTPClient(10 * time.Second)
+		opts.Client = AddressPolicy(policy).HTTPClient(10 * time.Second)
 		opts.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	}
 	if opts.Attempts <= 0 {
@@ -100,12 +104,12 @@ func newStatusNotifier(ctx context.Context, wg *sync.WaitGroup, opts StatusCallb
 	if opts.RetryBase <= 0 {
 		opts.RetryBase = 2 * time.Second
 	}
-	return &statusNotifier{url: url, secret: secret, callID: callID, opts: opts, ctx: ctx, wg: wg,
+	return &Notifier{url: url, secret: secret, callID: callID, opts: opts, ctx: ctx, wg: wg,
 		log: log.With("status_callback", true), sent: map[string]bool{}}
 }
 
 // notify queues an event; a nil notifier does nothing.
-func (n *statusNotifier) notify(st CallStatus) {
+func (n *Notifier) Notify(st StatusEvent) {
 	if n == nil {
 		return
 	}
@@ -123,7 +127,7 @@ func (n *statusNotifier) notify(st CallStatus) {
 	}
 }
 
-func (n *statusNotifier) run() {
+func (n *Notifier) run() {
 	defer n.wg.Done()
 	for {
 		n.mu.Lock()
@@ -141,7 +145,7 @@ func (n *statusNotifier) run() {
 
 // deliver posts one event until it is taken (2xx), refused for good (a 4xx
 // other than 408/429) or out of attempts.
-func (n *statusNotifier) deliver(st CallStatus) {
+func (n *Notifier) deliver(st StatusEvent) {
 	body, _ := json.Marshal(st)
 	var err error
 	for attempt := 1; attempt <= n.opts.Attempts; attempt++ {
@@ -161,12 +165,12 @@ func (n *statusNotifier) deliver(st CallStatus) {
 		}
 	}
 	n.log.Warn("status callback given up", "event", st.Event, "err", err)
-	if n.failed != nil {
-		n.failed(st.Event, err.Error())
+	if n.onFailed != nil {
+		n.onFailed(st.Event, err.Error())
 	}
 }
 
-func (n *statusNotifier) post(body []byte, event string, attempt int) (retry bool, err error) {
+func (n *Notifier) post(body []byte, event string, attempt int) (retry bool, err error) {
 	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.url, bytes.NewReader(body))
@@ -200,9 +204,9 @@ func (n *statusNotifier) post(body []byte, event string, attempt int) (retry boo
 	}
 }
 
-// callStatusOf fills a status event from a call record.
-func callStatusOf(event string, rec *db.Call, now time.Time) CallStatus {
-	st := CallStatus{Event: event, CallID: rec.ID, CallSID: rec.CallSID, Direction: rec.Direction, From: rec.FromNumber,
+// StatusOf fills a status event from a call record.
+func StatusOf(event string, rec *db.Call, now time.Time) StatusEvent {
+	st := StatusEvent{Event: event, CallID: rec.ID, CallSID: rec.CallSID, Direction: rec.Direction, From: rec.FromNumber,
 		To: rec.ToNumber, Provider: rec.Provider, Timestamp: now.UTC().Format(time.RFC3339Nano)}
 	if rec.TrunkID != nil {
 		st.SIPTrunkID = *rec.TrunkID

@@ -1,8 +1,10 @@
-package controller
+package call
 
 import (
+	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -68,4 +70,48 @@ func TestPlatformLimitsEffective(t *testing.T) {
 	if m, r := (PlatformLimits{}).Effective(db.CallLimits{}); m != 0 || r != 0 {
 		t.Fatalf("no platform cap: %d %g", m, r)
 	}
+}
+
+type liveCount int64
+
+func (n liveCount) CountLiveCalls(context.Context, int64) (int64, error) { return int64(n), nil }
+
+func TestLimitsCheck(t *testing.T) {
+	org := &db.Organization{ID: 7, DefaultCountry: "US"}
+	now := time.Unix(1000, 0)
+	l := NewLimits(liveCount(2), PlatformLimits{MaxConcurrentCalls: 2, CallsPerSecond: 1}, func() time.Time { return now })
+	if err := l.Check(context.Background(), org, "+12125550123"); !errors.Is(err, ErrTooManyCalls) {
+		t.Fatalf("2 live of 2: %v", err)
+	}
+	l = NewLimits(liveCount(1), PlatformLimits{MaxConcurrentCalls: 2, CallsPerSecond: 1}, func() time.Time { return now })
+	if err := l.Check(context.Background(), org, "+12125550123"); err != nil {
+		t.Fatalf("first call: %v", err)
+	}
+	if err := l.Check(context.Background(), org, "+12125550123"); !errors.Is(err, ErrCallRateExceeded) {
+		t.Fatalf("second call in the same second: %v", err)
+	}
+	now = now.Add(time.Second)
+	if err := l.Check(context.Background(), org, "+12125550123"); err != nil {
+		t.Fatalf("a second later: %v", err)
+	}
+	if err := l.Check(context.Background(), org, "+14165550199"); !errors.Is(err, ErrCountryNotAllowed) {
+		t.Fatalf("Canada from a US organization: %v", err)
+	}
+}
+
+func TestLimitsAdmitSerializesAnOrganization(t *testing.T) {
+	l := NewLimits(liveCount(0), PlatformLimits{}, nil)
+	release := l.Admit(1)
+	other := l.Admit(2) // another organization is not held up
+	other()
+	got := make(chan struct{})
+	go func() { l.Admit(1)(); close(got) }()
+	select {
+	case <-got:
+		t.Fatal("a second admission of the same organization did not wait")
+	case <-time.After(50 * time.Millisecond):
+	}
+	release()
+	release() // twice is harmless
+	<-got
 }

@@ -1,8 +1,7 @@
-package controller
+package call
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -12,17 +11,6 @@ import (
 	"github.com/nyaruka/phonenumbers"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/ratelimit"
-)
-
-// Safety limit errors (API: 429 for the first two, 403 for the country and
-// the number type).
-var (
-	ErrTooManyCalls      = errors.New("the organization's concurrent call limit is reached")
-	ErrCallRateExceeded  = errors.New("the organization's calls-per-second limit is exceeded")
-	ErrCountryNotAllowed = errors.New("the destination country is not in the organization's outbound allow-list")
-	// ErrNumberTypeNotAllowed: a premium-rate, shared-cost or satellite
-	// number the organization has not allowed (call_limits.allow_number_types).
-	ErrNumberTypeNotAllowed = errors.New("the destination is a costly number type the organization does not allow")
 )
 
 // Costly destination classes, refused for calls, transfers and messages
@@ -113,15 +101,42 @@ func destinationCountry(e164 string) string {
 	return phonenumbers.GetRegionCodeForNumber(pn)
 }
 
-// checkLimits applies the organization's limits to a new outbound call (or
+// LiveCounter counts an organization's live calls (the store).
+type LiveCounter interface {
+	CountLiveCalls(ctx context.Context, orgID int64) (int64, error)
+}
+
+// Limits applies the organization's limits to new calls: destination
+// rules, concurrent calls, calls per second; and serializes, per
+// organization, the limit checks with the creation of the call record
+// (Admit), so parallel requests cannot all pass a concurrency limit.
+type Limits struct {
+	counter  LiveCounter
+	defaults PlatformLimits
+	now      func() time.Time
+	rate     rateLimiter
+
+	mu     sync.Mutex
+	admits map[int64]*sync.Mutex
+}
+
+// NewLimits returns the limits of a path; now is its clock (nil: time.Now).
+func NewLimits(counter LiveCounter, defaults PlatformLimits, now func() time.Time) *Limits {
+	if now == nil {
+		now = time.Now
+	}
+	return &Limits{counter: counter, defaults: defaults, now: now, admits: map[int64]*sync.Mutex{}}
+}
+
+// Check applies the organization's limits to a new outbound call (or
 // bridged transfer) to `to`. It is the one place these limits are decided.
-func (c *Calls) checkLimits(ctx context.Context, org *db.Organization, to string) error {
+func (l *Limits) Check(ctx context.Context, org *db.Organization, to string) error {
 	if err := CheckDestination(org, to); err != nil {
 		return err
 	}
-	maxConcurrent, perSecond := c.opts.DefaultLimits.Effective(org.Settings.CallLimits)
+	maxConcurrent, perSecond := l.defaults.Effective(org.Settings.CallLimits)
 	if maxConcurrent > 0 {
-		n, err := c.store.CountLiveCalls(ctx, org.ID)
+		n, err := l.counter.CountLiveCalls(ctx, org.ID)
 		if err != nil {
 			return err
 		}
@@ -129,10 +144,25 @@ func (c *Calls) checkLimits(ctx context.Context, org *db.Organization, to string
 			return fmt.Errorf("%w: %d live, limit %d", ErrTooManyCalls, n, maxConcurrent)
 		}
 	}
-	if !c.rate.allow(org.ID, perSecond, c.opts.Now()) {
+	if !l.rate.allow(org.ID, perSecond, l.now()) {
 		return fmt.Errorf("%w: limit %g/s", ErrCallRateExceeded, perSecond)
 	}
 	return nil
+}
+
+// Admit takes the organization's admission lock; the returned release
+// may be called more than once.
+func (l *Limits) Admit(org int64) (release func()) {
+	l.mu.Lock()
+	m := l.admits[org]
+	if m == nil {
+		m = &sync.Mutex{}
+		l.admits[org] = m
+	}
+	l.mu.Unlock()
+	m.Lock()
+	var once sync.Once
+	return func() { once.Do(m.Unlock) }
 }
 
 // CheckDestination applies the organization's destination rules to a call,

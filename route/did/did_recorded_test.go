@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // recordedVars returns the channel variables of a recording's CHANNEL_CREATE

@@ -1,16 +1,19 @@
-package controller
+// Package route is the inbound decision of both voice paths: which trunk a
+// SIP call came in on (its ACL list, gateway, source address), the called
+// number (route/did), then number → assistant → policy, the part a hosted
+// provider's call shares (Number).
+package route
 
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/nyaruka/phonenumbers"
-	"github.com/sipbridge/sipbridge/controller/did"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/route/did"
 	"github.com/sipbridge/sipbridge/trunk"
 )
 
@@ -54,16 +57,35 @@ type Route struct {
 	Detail      string   // for the log and the call record
 }
 
+// Store is what routing reads: trunks, organizations, numbers and
+// assistants (a *db.Store; the routing table tests use a map).
+type Store interface {
+	TrunkByGatewayName(ctx context.Context, name string) (*db.SIPTrunk, error)
+	TrunkByID(ctx context.Context, id string) (*db.SIPTrunk, error)
+	EnabledTrunks(ctx context.Context) ([]db.SIPTrunk, error)
+	GetOrg(ctx context.Context, id int64) (*db.Organization, error)
+	OrgsByID(ctx context.Context, ids []int64) ([]db.Organization, error)
+	ListNumbers(ctx context.Context, orgID int64, f db.NumberFilter, p db.Page) ([]db.PhoneNumber, int64, error)
+	NumberOwner(ctx context.Context, e164 string) (int64, bool, error)
+	GetAssistant(ctx context.Context, orgID int64, id string) (*db.Assistant, error)
+}
+
+var _ Store = (*db.Store)(nil)
+
 // Router decides what happens to an inbound call.
 type Router struct {
-	store *db.Store
+	store Store
 	// implicitACL tells what a trunk without allowed_addresses allows
-	// (CallsOptions.TrunkACL); nil: the IP literals among its hosts.
+	// (trunk.Sync.ResolvedACL); nil: the IP literals among its hosts.
 	implicitACL func(*db.SIPTrunk) []netip.Prefix
 }
 
-// NewRouter returns a router.
-func NewRouter(store *db.Store) *Router { return &Router{store: store} }
+// NewRouter returns a router. implicitACL, when set, tells what a trunk
+// without allowed_addresses allows (the addresses its hosts resolved to);
+// nil: the IP literals among its gateway and proxy.
+func NewRouter(store Store, implicitACL func(*db.SIPTrunk) []netip.Prefix) *Router {
+	return &Router{store: store, implicitACL: implicitACL}
+}
 
 func first(vars did.Vars, name string) string {
 	if v := vars(name); len(v) > 0 {
@@ -478,19 +500,18 @@ func (r *Router) accept(vars did.Vars, rt *Route, rs *resolution) (*Route, error
 		rt.Refused, rt.Detail = &RefuseInboundDisabled, rt.Trunk.GatewayName+" refuses inbound calls; called "+rs.res.DID
 		return rt, nil
 	}
-	if n.AssistantID == nil {
-		rt.Refused, rt.Detail = &RefuseNoAssistant, rs.res.DID
+	if refused, detail := policy(rs.org, n, first(vars, "Caller-Caller-ID-Number"), rs.res.DID); refused != nil {
+		rt.Refused, rt.Detail = refused, detail
 		return rt, nil
-	}
-	if len(n.AllowedCountryCodes) > 0 {
-		cc := callerCountry(first(vars, "Caller-Caller-ID-Number"), rs.org.DefaultCountry)
-		if !slices.Contains(n.AllowedCountryCodes, cc) {
-			rt.Refused, rt.Detail = &RefuseCountryBlocked, fmt.Sprintf("caller country %q not in %v", cc, []string(n.AllowedCountryCodes))
-			return rt, nil
-		}
 	}
 	rt.AssistantID = *n.AssistantID
 	return rt, nil
+}
+
+// ActiveNumber returns the organization's active number (db.ErrNotFound
+// when it has none by that E.164).
+func (r *Router) ActiveNumber(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, error) {
+	return r.numberOf(ctx, orgID, e164)
 }
 
 // numberOf returns the organization's active number.
@@ -506,9 +527,9 @@ func (r *Router) numberOf(ctx context.Context, orgID int64, e164 string) (*db.Ph
 	return &recs[0], nil
 }
 
-// callerCountry is the ISO-2 country of the caller's number, "" when unknown
+// CallerCountry is the ISO-2 country of the caller's number, "" when unknown
 // (anonymous or not a phone number: refused wherever a country list applies).
-func callerCountry(number, defaultCountry string) string {
+func CallerCountry(number, defaultCountry string) string {
 	n, err := did.NormalizeE164(number, defaultCountry)
 	if err != nil {
 		return ""

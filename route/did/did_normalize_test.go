@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 func TestNormalizeE164(t *testing.T) {

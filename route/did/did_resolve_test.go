@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller/did"
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // vars builds did.Vars from name, value pairs; a repeated name is a repeated

@@ -1,12 +1,12 @@
-package controller_test
+package route_test
 
 import (
 	"context"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/route"
 	"gorm.io/gorm"
 )
 
@@ -20,17 +20,17 @@ func vars(kv ...string) func(string) []string {
 
 func TestRefusalTable(t *testing.T) {
 	for _, c := range []struct {
-		r      controller.Refusal
+		r      route.Refusal
 		status int
 		cause  string
 	}{
-		{controller.RefuseUnknownTrunk, 403, "INCOMING_CALL_BARRED"},
-		{controller.RefuseUnknownNumber, 404, "UNALLOCATED_NUMBER"},
-		{controller.RefuseAmbiguous, 404, "UNALLOCATED_NUMBER"},
-		{controller.RefuseNoAssistant, 480, "SUBSCRIBER_ABSENT"},
-		{controller.RefuseCountryBlocked, 403, "INCOMING_CALL_BARRED"},
-		{controller.RefuseInboundDisabled, 480, "SUBSCRIBER_ABSENT"},
-		{controller.RefuseSharedAddress, 404, "UNALLOCATED_NUMBER"},
+		{route.RefuseUnknownTrunk, 403, "INCOMING_CALL_BARRED"},
+		{route.RefuseUnknownNumber, 404, "UNALLOCATED_NUMBER"},
+		{route.RefuseAmbiguous, 404, "UNALLOCATED_NUMBER"},
+		{route.RefuseNoAssistant, 480, "SUBSCRIBER_ABSENT"},
+		{route.RefuseCountryBlocked, 403, "INCOMING_CALL_BARRED"},
+		{route.RefuseInboundDisabled, 480, "SUBSCRIBER_ABSENT"},
+		{route.RefuseSharedAddress, 404, "UNALLOCATED_NUMBER"},
 	} {
 		if c.r.SIPStatus != c.status || c.r.Cause != c.cause || c.r.Reason == "" {
 			t.Errorf("%+v, want %d %s", c.r, c.status, c.cause)
@@ -76,8 +76,8 @@ func testInboundRouting(t *testing.T, g *gorm.DB) {
 	mkNumber(a.ID, "+16478491005", regTrunk, nil)
 	mkNumber(a.ID, "+16478491007", nil, &asst.ID, "CA")
 	mkNumber(b.ID, "+442079460018", nil, nil)
-	router := controller.NewRouter(store)
-	decide := func(v func(string) []string) *controller.Route {
+	router := route.NewRouter(store, nil)
+	decide := func(v func(string) []string) *route.Route {
 		t.Helper()
 		r, err := router.Decide(ctx, v)
 		if err != nil {
@@ -100,25 +100,25 @@ func testInboundRouting(t *testing.T, g *gorm.DB) {
 	// A second number on the trunk makes it ambiguous: refused, never guessed.
 	mkNumber(a.ID, "+16478491001", ipTrunk, &asst.ID)
 	r = decide(vars("variable_sip_acl_authed_by", "o1_carrier", "variable_sip_req_user", "9228"))
-	if r.Refused == nil || *r.Refused != controller.RefuseAmbiguous || r.Detail == "" {
+	if r.Refused == nil || *r.Refused != route.RefuseAmbiguous || r.Detail == "" {
 		t.Fatalf("ambiguous: %+v", r)
 	}
 	// Registration trunk by gateway; number without assistant → 480.
 	r = decide(vars("variable_sip_gateway", "o1_zadarma", "variable_sip_req_user", "gw+o1_zadarma", "variable_sip_to_user", "+16478491005"))
-	if r.TrunkBy != "gateway" || r.Refused == nil || *r.Refused != controller.RefuseNoAssistant {
+	if r.TrunkBy != "gateway" || r.Refused == nil || *r.Refused != route.RefuseNoAssistant {
 		t.Fatalf("no assistant: %+v", r)
 	}
 	// Unknown number, and another organization's number: the same 404.
 	for _, num := range []string{"+16478499999", "+442079460018"} {
 		r = decide(vars("variable_sip_acl_authed_by", "o1_carrier", "variable_sip_req_user", num))
-		if r.Refused == nil || *r.Refused != controller.RefuseUnknownNumber {
+		if r.Refused == nil || *r.Refused != route.RefuseUnknownNumber {
 			t.Fatalf("%s: %+v", num, r)
 		}
 	}
 	// Caller country allow-list.
 	for caller, ok := range map[string]bool{"+14165550100": true, "+442079460018": false, "anonymous": false} {
 		r = decide(vars("variable_sip_network_ip", "203.0.113.9", "variable_sip_req_user", "+16478491007", "Caller-Caller-ID-Number", caller))
-		if r.TrunkBy != "source_address" || (r.Refused == nil) != ok || (!ok && *r.Refused != controller.RefuseCountryBlocked) {
+		if r.TrunkBy != "source_address" || (r.Refused == nil) != ok || (!ok && *r.Refused != route.RefuseCountryBlocked) {
 			t.Fatalf("caller %s: %+v %+v", caller, r, r.Refused)
 		}
 	}
@@ -130,7 +130,7 @@ func testInboundRouting(t *testing.T, g *gorm.DB) {
 	}
 	diverted := vars("variable_sip_acl_authed_by", "o1_carrier", "variable_sip_i_diversion", "<sip:+16478491000@pbx.example.com>")
 	r = decide(diverted)
-	if r.Refused == nil || *r.Refused != controller.RefuseInboundDisabled || r.Number == nil || r.Trunk.ID != ipTrunk.ID || r.Detail == "" {
+	if r.Refused == nil || *r.Refused != route.RefuseInboundDisabled || r.Number == nil || r.Trunk.ID != ipTrunk.ID || r.Detail == "" {
 		t.Fatalf("inbound disabled: %+v %+v", r, r.Refused)
 	}
 	ipTrunk.InboundDisabled = false
@@ -142,14 +142,14 @@ func testInboundRouting(t *testing.T, g *gorm.DB) {
 	}
 	// No trunk: an address in no list, no ACL, no gateway.
 	r = decide(vars("variable_sip_network_ip", "192.0.2.1", "variable_sip_req_user", "+16478491000"))
-	if r.Refused == nil || *r.Refused != controller.RefuseUnknownTrunk {
+	if r.Refused == nil || *r.Refused != route.RefuseUnknownTrunk {
 		t.Fatalf("unknown trunk: %+v", r)
 	}
 	// A disabled trunk's list no longer identifies it.
 	ipTrunk.Enabled = false
 	store.UpdateTrunk(ctx, ipTrunk)
 	r = decide(vars("variable_sip_acl_authed_by", "o1_carrier", "variable_sip_req_user", "+16478491000"))
-	if r.Refused == nil || *r.Refused != controller.RefuseUnknownTrunk {
+	if r.Refused == nil || *r.Refused != route.RefuseUnknownTrunk {
 		t.Fatalf("disabled trunk: %+v", r)
 	}
 }
@@ -209,12 +209,12 @@ func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB) {
 	mkNumber(a.ID, "+16478491004", aLit, asstA.ID)
 	mkNumber(b.ID, "+12125550100", bIP, asstB.ID)
 	mkNumber(b.ID, "+12125550101", bIP2, asstB.ID)
-	router := controller.NewRouter(store)
+	router := route.NewRouter(store, nil)
 
 	type want struct {
 		trunk   *db.SIPTrunk // nil: no trunk (refused across organizations)
 		by      string
-		refused *controller.Refusal
+		refused *route.Refusal
 	}
 	for _, c := range []struct {
 		name string
@@ -236,11 +236,11 @@ func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB) {
 		{"the organization's number on no trunk: the named list", []string{"variable_sip_acl_authed_by", "oa_reg", "variable_sip_network_ip", carrier, "variable_sip_req_user", "+16478491002"},
 			want{aReg, "did", nil}},
 		{"a number none of them owns", []string{"variable_sip_acl_authed_by", "ob_ip", "variable_sip_network_ip", carrier, "variable_sip_req_user", "+16478499999"},
-			want{nil, "", &controller.RefuseSharedAddress}},
+			want{nil, "", &route.RefuseSharedAddress}},
 		{"A's number on a trunk that does not allow the address", []string{"variable_sip_acl_authed_by", "ob_ip", "variable_sip_network_ip", carrier, "variable_sip_req_user", "+16478491003"},
-			want{nil, "", &controller.RefuseSharedAddress}},
+			want{nil, "", &route.RefuseSharedAddress}},
 		{"an extension alone from shared space: never a guess", []string{"variable_sip_acl_authed_by", "ob_ip", "variable_sip_network_ip", carrier, "variable_sip_req_user", "9228"},
-			want{nil, "", &controller.RefuseSharedAddress}},
+			want{nil, "", &route.RefuseSharedAddress}},
 		{"a header number outranks another trunk's single-number extension", []string{"variable_sip_acl_authed_by", "ob_ip", "variable_sip_network_ip", carrier,
 			"variable_sip_req_user", "9228", "variable_sip_i_diversion", "<sip:+16478491000@pbx.example.com>;reason=unconditional"},
 			want{aIP, "did", nil}},
@@ -249,7 +249,7 @@ func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB) {
 			want{aReg, "did", nil}},
 		{"a forged gw+ from B's own PBX reaches nothing of A", []string{"variable_sip_acl_authed_by", "ob_pbx", "variable_sip_network_ip", "198.51.100.77",
 			"variable_sip_gateway", "oa_reg", "variable_sip_req_user", "gw+oa_reg", "variable_sip_to_user", "+16478491001"},
-			want{bPBX, "acl", &controller.RefuseUnknownNumber}},
+			want{bPBX, "acl", &route.RefuseUnknownNumber}},
 		{"a registration trunk's gateway address (no allowed_addresses)", []string{"variable_sip_acl_authed_by", "ob_ip2", "variable_sip_network_ip", "192.0.2.20",
 			"variable_sip_req_user", "+16478491004"},
 			want{aLit, "did", nil}},
@@ -257,9 +257,9 @@ func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB) {
 			want{bIP2, "did", nil}},
 		{"one organization's two trunks, unknown number: refused on its record", []string{"variable_sip_acl_authed_by", "oa_two1", "variable_sip_network_ip", "192.0.2.30",
 			"variable_sip_req_user", "+16478499999"},
-			want{aTwo1, "acl", &controller.RefuseSharedAddress}},
+			want{aTwo1, "acl", &route.RefuseSharedAddress}},
 		{"one trunk only: as before", []string{"variable_sip_acl_authed_by", "ob_pbx", "variable_sip_network_ip", "198.51.100.77", "variable_sip_req_user", "+16478491000"},
-			want{bPBX, "acl", &controller.RefuseUnknownNumber}},
+			want{bPBX, "acl", &route.RefuseUnknownNumber}},
 		{"one trunk by source address", []string{"variable_sip_network_ip", "192.0.2.5", "variable_sip_req_user", "+12125550100"},
 			want{bIP, "source_address", nil}},
 	} {
