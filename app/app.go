@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -73,7 +74,7 @@ type Config struct {
 	// The hooks below adjust a service's options after the defaults above
 	// are applied (tests: short timeouts, fake provider clients, a clock).
 	CallsOptions   func(*controller.CallsOptions)
-	HostedOptions  func(*controller.HostedOptions)
+	HostedOptions  func(*hosted.Options)
 	NumbersOptions func(*numbers.Options)
 	SMSOptions     func(*sms.Options)
 	SyncOptions    func(*trunk.SyncOptions)
@@ -103,7 +104,7 @@ type App struct {
 	Numbers   *numbers.Service
 	BYOC      *controller.Numbers
 	SMS       *sms.Service
-	Hosted    *controller.Hosted
+	Hosted    *hosted.Path
 	Calls     *controller.Calls
 	Web       *web.Server
 	// Cmd carries trunk sync's commands and Events the switch's events;
@@ -201,7 +202,7 @@ func (a *App) route(e *esl.Event) {
 }
 
 func (a *App) buildHosted() {
-	ho := controller.HostedOptions{
+	ho := hosted.Options{
 		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
 		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
 		VonageReplays: a.vonageReplays,
@@ -209,7 +210,7 @@ func (a *App) buildHosted() {
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)
 	}
-	a.Hosted = controller.NewHosted(a.Store, ho)
+	a.Hosted = hosted.New(a.Store, ho)
 }
 
 func (a *App) buildCalls() {
@@ -221,7 +222,7 @@ func (a *App) buildCalls() {
 	co := controller.CallsOptions{
 		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir,
 		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults,
-		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
+		Hosted: hosted.Dialer{Path: a.Hosted}, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) }, Now: a.cfg.Now,
 	}
 	var sw interface {

@@ -43,12 +43,14 @@ func (s State) String() string {
 }
 
 // allowed is the table of transitions: from → the states it may go to.
+// (Transferring → Connecting: a hosted call's transfer refused before its
+// media stream connected.)
 var allowed = map[State][]State{
 	Routing:      {Connecting, Ending, Failed},
 	Ringing:      {Connecting, Ending, Failed},
 	Connecting:   {InProgress, Transferring, Ending, Ended},
 	InProgress:   {Connecting, Transferring, Ending, Ended},
-	Transferring: {InProgress, Transferred, Ending, Ended},
+	Transferring: {Connecting, InProgress, Transferred, Ending, Ended},
 	Transferred:  {Ending, Ended},
 	Ending:       {Ended, Failed},
 }

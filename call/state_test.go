@@ -13,7 +13,7 @@ func TestTransitions(t *testing.T) {
 		{Ringing, Connecting}: true, {Ringing, Ending}: true, {Ringing, Failed}: true,
 		{Connecting, InProgress}: true, {Connecting, Transferring}: true, {Connecting, Ending}: true, {Connecting, Ended}: true,
 		{InProgress, Connecting}: true, {InProgress, Transferring}: true, {InProgress, Ending}: true, {InProgress, Ended}: true,
-		{Transferring, InProgress}: true, {Transferring, Transferred}: true, {Transferring, Ending}: true, {Transferring, Ended}: true,
+		{Transferring, Connecting}: true, {Transferring, InProgress}: true, {Transferring, Transferred}: true, {Transferring, Ending}: true, {Transferring, Ended}: true,
 		{Transferred, Ending}: true, {Transferred, Ended}: true,
 		{Ending, Ended}: true, {Ending, Failed}: true,
 	}

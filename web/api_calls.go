@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	callpkg "github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -188,7 +189,7 @@ func (s *Server) transferLive(ctx context.Context, org int64, call *db.Call, to,
 	if s.calls != nil {
 		err = s.calls.Transfer(ctx, org, call.ID, to, mode)
 	}
-	return s.orHosted(err, call, func(h HostedService) error { return h.Transfer(ctx, org, call.ID, to) })
+	return s.orHosted(err, call, func(h HostedService) error { return h.Transfer(ctx, org, call.ID, to, callpkg.TransferMode(mode)) })
 }
 
 func (s *Server) hangupCall(c echo.Context) error {

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
@@ -354,7 +355,7 @@ func TestTransferBridgeNamesTheAnsweringTrunk(t *testing.T) {
 func TestOutboundTwilioStatusCallback(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		rcv := newStatusReceiver(t)
-		he := newHostedEnvOn(t, g, func(o *controller.HostedOptions) {
+		he := newHostedEnvOn(t, g, func(o *hosted.Options) {
 			o.StatusCallbacks = controller.StatusCallbackOptions{Client: rcv.srv.Client(), RetryBase: 20 * time.Millisecond}
 		})
 		if err := he.store.SetSMSWebhookSecret(context.Background(), he.orgA, he.assistant.ID, callbackSecret); err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
@@ -73,7 +73,7 @@ var errorTable = []errorRow{
 	callRow(call.ErrNoCallbackSecret),
 	callRow(call.ErrBadNumber),
 	callRow(call.ErrNoEnabledTrunk).saying("the organization has no enabled SIP trunk to dial the call through"),
-	{err: controller.ErrProviderCall, status: http.StatusBadGateway, code: "provider_failed"},
+	{err: hosted.ErrProviderCall, status: http.StatusBadGateway, code: "provider_failed"},
 
 	// Destinations: the same rules for calls, transfers and messages.
 	callRow(call.ErrCountryNotAllowed),
@@ -90,8 +90,8 @@ var errorTable = []errorRow{
 	callRow(call.ErrBadStreamToken).saying("unknown call or bad stream token"),
 
 	// Hosted providers' webhooks.
-	{err: controller.ErrWebhookSignature, status: http.StatusForbidden, code: "invalid_signature", msg: "webhook signature invalid"},
-	{err: controller.ErrBadWebhook, status: http.StatusBadRequest, code: "bad_webhook", msg: "malformed provider webhook", hidden: true},
+	{err: hosted.ErrWebhookSignature, status: http.StatusForbidden, code: "invalid_signature", msg: "webhook signature invalid"},
+	{err: hosted.ErrBadWebhook, status: http.StatusBadRequest, code: "bad_webhook", msg: "malformed provider webhook", hidden: true},
 
 	// Messages.
 	{err: sms.ErrNoAssistantForNumber, status: http.StatusNotFound, code: codeNotFound, field: "phone_number"},

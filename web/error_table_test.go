@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
@@ -46,7 +47,7 @@ func TestErrorTablePinned(t *testing.T) {
 		{call.ErrNoCallbackSecret, 422, "no_webhook_secret", "status_callback"},
 		{call.ErrBadNumber, 400, "validation_failed", "to_phone_number"},
 		{call.ErrNoEnabledTrunk, 422, "no_trunk", "to_phone_number"},
-		{controller.ErrProviderCall, 502, "provider_failed", ""},
+		{hosted.ErrProviderCall, 502, "provider_failed", ""},
 		{call.ErrCountryNotAllowed, 403, "country_not_allowed", "to_phone_number"},
 		{call.ErrNumberTypeNotAllowed, 403, "number_type_not_allowed", "to_phone_number"},
 		{call.ErrTransferAddressRefused, 403, "address_not_allowed", "to_phone_number"},
@@ -57,8 +58,8 @@ func TestErrorTablePinned(t *testing.T) {
 		{call.ErrNotAnswered, 409, "not_answered", ""},
 		{call.ErrTransferInProgress, 409, "transfer_in_progress", ""},
 		{call.ErrBadStreamToken, 403, "forbidden", ""},
-		{controller.ErrWebhookSignature, 403, "invalid_signature", ""},
-		{controller.ErrBadWebhook, 400, "bad_webhook", ""},
+		{hosted.ErrWebhookSignature, 403, "invalid_signature", ""},
+		{hosted.ErrBadWebhook, 400, "bad_webhook", ""},
 		{sms.ErrNoAssistantForNumber, 404, "not_found", "phone_number"},
 		{sms.ErrMediaLimit, 400, "validation_failed", "media_urls"},
 		{sms.ErrOptedOut, 409, "opted_out", "to_phone_number"},
@@ -115,7 +116,7 @@ func TestErrorTableProviderErrors(t *testing.T) {
 		{&provider.Error{Provider: "vonage", Kind: provider.ErrInvalidCredentials, Message: "bad key"}, 424, "provider_credentials", "vonage: bad key"},
 		{&provider.Error{Provider: "telnyx", Kind: context.DeadlineExceeded, Message: "no answer"}, 504, "provider_timeout", "telnyx: no answer"},
 		{&provider.Error{Provider: "telnyx", Kind: provider.ErrInvalidSignature, Message: "x"}, 502, "provider_error", "telnyx: x"},
-		{fmt.Errorf("%w: %w", controller.ErrProviderCall, &provider.Error{Provider: "twilio", Kind: provider.ErrBadRequest, Message: "bad To"}), 502, "provider_failed",
+		{fmt.Errorf("%w: %w", hosted.ErrProviderCall, &provider.Error{Provider: "twilio", Kind: provider.ErrBadRequest, Message: "bad To"}), 502, "provider_failed",
 			"provider call request failed: twilio: rejected by provider: bad To"},
 		// A bare deadline is not a provider's answer.
 		{context.DeadlineExceeded, 500, "internal", "internal error"},
@@ -126,7 +127,7 @@ func TestErrorTableProviderErrors(t *testing.T) {
 		}
 	}
 	// A malformed webhook's parse error is logged, never answered.
-	ae := toAPIError(fmt.Errorf("%w: json: cannot unmarshal number into Go struct field", controller.ErrBadWebhook))
+	ae := toAPIError(fmt.Errorf("%w: json: cannot unmarshal number into Go struct field", hosted.ErrBadWebhook))
 	if ae.Message != "malformed provider webhook" || ae.cause == nil {
 		t.Errorf("bad webhook: %+v", ae)
 	}

@@ -8,13 +8,15 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
 // HostedService is what the web layer needs of the hosted-provider voice
-// path (controller.Hosted): the providers' voice webhooks, the media
+// path (call/hosted): the providers' voice webhooks, the media
 // websocket and call control of live hosted calls.
 type HostedService interface {
 	TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error)
@@ -23,12 +25,12 @@ type HostedService interface {
 	VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error)
 	VonageEvent(ctx context.Context, body []byte, authorization string) error
 	CheckStreamToken(callID, token string) error
-	ServeStream(conn controller.StreamConn, callID string)
+	ServeStream(conn call.StreamConn, callID string)
 	Hangup(ctx context.Context, orgID int64, callID string) error
-	Transfer(ctx context.Context, orgID int64, callID, to string) error
+	Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error
 }
 
-var _ HostedService = (*controller.Hosted)(nil)
+var _ HostedService = (*hosted.Path)(nil)
 
 func (s *Server) hostedRoutes() {
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/twiml", Summary: "Twilio voice webhook (X-Twilio-Signature): TwiML <Connect><Stream> to /streams, or <Reject/> for a number without an assistant", Tag: "hosted-voice", Raw: "application/xml"}, s.twiml)

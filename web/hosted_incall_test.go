@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -100,7 +100,7 @@ func TestHostedTransferRefusedReturnsToAssistant(t *testing.T) {
 // completed with the transfer as reason, and a stream that still connects
 // is refused (no assistant is dialed).
 func TestHostedTransferBeforeStream(t *testing.T) {
-	he := newHostedEnv(t, func(o *controller.HostedOptions) { o.StreamTimeout = 300 * time.Millisecond })
+	he := newHostedEnv(t, func(o *hosted.Options) { o.StreamTimeout = 300 * time.Millisecond })
 	const sid = "CA00000000000000000000000000000021"
 	he.twilio.SetCallStatus(sid, "in-progress")
 	rec, streamURL, token := he.twilioAnswer(sid)

@@ -1,4 +1,7 @@
-package controller
+// Package hosted is the hosted-provider voice path: calls on numbers hosted
+// at Twilio, Telnyx or Vonage, carried by the provider's call API and media
+// stream, behind the same call.Path as the FreeSWITCH path.
+package hosted
 
 import (
 	"context"
@@ -11,10 +14,12 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/route"
 )
 
 // Hosted-provider voice errors.
@@ -29,8 +34,8 @@ var (
 	ErrProviderCall = errors.New("provider call request failed")
 )
 
-// HostedOptions configures the hosted-provider voice path.
-type HostedOptions struct {
+// Options configures the hosted-provider voice path.
+type Options struct {
 	// PublicBaseURL is how providers reach sipbridge (PUBLIC_BASE_URL): the
 	// webhooks are <base>/twiml, /telnyx-webhook, /vonage-webhook and the
 	// media websocket is ws(s)://<host>/streams.
@@ -56,28 +61,34 @@ type HostedOptions struct {
 	// reach (nil: netpolicy.Default()); status callbacks go through it too.
 	AddressPolicy *netpolicy.Policy
 	// StatusCallbacks shape the delivery of outbound calls' status_callback.
-	StatusCallbacks StatusCallbackOptions
+	StatusCallbacks call.StatusCallbackOptions
 	// VonageReplays remembers the Vonage JWTs already used; app hands the
 	// same cache to the SMS webhooks (nil: one of the path's own).
 	VonageReplays *provider.ReplayCache
-	Log           *slog.Logger
+	// Router decides inbound calls: number → assistant → policy, the
+	// rules of the SIP path (nil: a router on the store).
+	Router *route.Router
+	// Registry, when set, holds the path's live calls beside the other
+	// path's (call.Registry.PathOf).
+	Registry *call.Registry
+	Log      *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
 
-// Hosted bridges calls on numbers hosted at Twilio, Telnyx or Vonage to
-// the organization's assistants: it answers the providers' voice webhooks,
+// Path bridges calls on numbers hosted at Twilio, Telnyx or Vonage to the
+// organization's assistants: it answers the providers' voice webhooks,
 // accepts their media websockets (/streams) and relays the audio over the
 // same Twilio Media Streams protocol as the SIP path, keeping the same call
-// records. It also places outbound calls from such numbers (HostedDialer).
+// records. It also places outbound calls from such numbers (Initiate).
 //
 // Each live call is a hostedCall; its stream goroutine (the websocket
 // handler's) owns the relay. Webhooks and the API reach a call through its
 // control channel. Close ends every call.
-type Hosted struct {
+type Path struct {
 	store *db.Store
 	creds *creds.Resolver
-	opts  HostedOptions
+	opts  Options
 	log   *slog.Logger
 
 	ctx    context.Context
@@ -96,10 +107,10 @@ type Hosted struct {
 	cbWG     sync.WaitGroup
 }
 
-var _ HostedDialer = (*Hosted)(nil)
+var _ call.Path = (*Path)(nil)
 
-// NewHosted returns the hosted-provider voice path.
-func NewHosted(store *db.Store, opts HostedOptions) *Hosted {
+// New returns the hosted-provider voice path.
+func New(store *db.Store, opts Options) *Path {
 	opts.PublicBaseURL = strings.TrimRight(opts.PublicBaseURL, "/")
 	if opts.AssistantConnectTimeout <= 0 {
 		opts.AssistantConnectTimeout = 1500 * time.Millisecond
@@ -122,15 +133,18 @@ func NewHosted(store *db.Store, opts HostedOptions) *Hosted {
 	if opts.VonageReplays == nil {
 		opts.VonageReplays = &provider.ReplayCache{}
 	}
+	if opts.Router == nil {
+		opts.Router = route.NewRouter(store, nil)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Hosted{store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
+	h := &Path{store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byID: map[string]*hostedCall{}, bySID: map[string]*hostedCall{}, replays: opts.VonageReplays}
 	h.cbCtx, h.cbCancel = context.WithCancel(context.Background())
 	return h
 }
 
 // Close ends every live hosted call's relay and waits for them.
-func (h *Hosted) Close() {
+func (h *Path) Close() {
 	h.cancel()
 	h.mu.Lock()
 	h.closed = true
@@ -143,7 +157,7 @@ func (h *Hosted) Close() {
 		c.finish(finishInfo{cause: "SIPBRIDGE_STOPPED", reason: "sipbridge stopped"})
 	}
 	h.wg.Wait()
-	waitBounded(&h.cbWG, 5*time.Second) // the last status callbacks
+	call.WaitBounded(&h.cbWG, 5*time.Second) // the last status callbacks
 	h.cbCancel()
 	h.cbWG.Wait()
 }
@@ -151,7 +165,7 @@ func (h *Hosted) Close() {
 // Drain refuses new hosted calls (inbound ones are rejected as busy,
 // outbound ones are refused by call control) and waits until the live ones
 // have ended or ctx is done (SIGTERM).
-func (h *Hosted) Drain(ctx context.Context) error {
+func (h *Path) Drain(ctx context.Context) error {
 	h.mu.Lock()
 	h.draining = true
 	h.mu.Unlock()
@@ -167,14 +181,14 @@ func (h *Hosted) Drain(ctx context.Context) error {
 	return nil
 }
 
-func (h *Hosted) isDraining() bool {
+func (h *Path) isDraining() bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.draining
 }
 
 // Active returns the number of live hosted calls.
-func (h *Hosted) Active() int {
+func (h *Path) Active() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return len(h.byID)
@@ -183,7 +197,7 @@ func (h *Hosted) Active() int {
 // StreamURL is the media websocket URL for providers: PUBLIC_BASE_URL with
 // wss:// for https:// (ws:// for http://) and /streams after its path, like
 // the webhooks (wss://bridge.example.com/streams).
-func (h *Hosted) StreamURL() string {
+func (h *Path) StreamURL() string {
 	b := h.opts.PublicBaseURL
 	switch {
 	case strings.HasPrefix(b, "https://"):
@@ -200,14 +214,14 @@ func (h *Hosted) StreamURL() string {
 
 // streamURLWithToken is the stream URL carrying the call id and token in
 // its query (Telnyx and Vonage allow a query; Twilio does not).
-func (h *Hosted) streamURLWithToken(c *hostedCall) string {
+func (h *Path) streamURLWithToken(c *hostedCall) string {
 	return h.StreamURL() + "?" + url.Values{"call_id": {c.id}, "token": {c.token}}.Encode()
 }
 
 // client builds the provider client for a call of the organization
 // answered by assistant a (nil: none yet, as a refused call): the
 // credentials the creds package's rule picks for voice.
-func (h *Hosted) client(ctx context.Context, orgID int64, a *db.Assistant, name string) (provider.Provider, error) {
+func (h *Path) client(ctx context.Context, orgID int64, a *db.Assistant, name string) (provider.Provider, error) {
 	org, err := h.store.GetOrg(ctx, orgID)
 	if err != nil {
 		return nil, err
@@ -225,14 +239,14 @@ func (h *Hosted) client(ctx context.Context, orgID int64, a *db.Assistant, name 
 
 // webhookKey is the key verifying the named provider's webhook about a
 // call of org answered by a (either may be nil): creds.Resolver.WebhookKey.
-func (h *Hosted) webhookKey(org *db.Organization, a *db.Assistant, name string) (string, error) {
+func (h *Path) webhookKey(org *db.Organization, a *db.Assistant, name string) (string, error) {
 	key, _, err := h.creds.WebhookKey(org, a, name)
 	return key, err
 }
 
 // awaitingSID reports whether an outbound Twilio call is still waiting for
 // the provider's call id (its /twiml may come before CreateCall returned).
-func (h *Hosted) awaitingSID(prov string) bool {
+func (h *Path) awaitingSID(prov string) bool {
 	h.mu.Lock()
 	calls := make([]*hostedCall, 0, len(h.byID))
 	for _, c := range h.byID {
@@ -249,27 +263,30 @@ func (h *Hosted) awaitingSID(prov string) bool {
 	return false
 }
 
-func (h *Hosted) callBySID(prov, sid string) *hostedCall {
+func (h *Path) callBySID(prov, sid string) *hostedCall {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.bySID[prov+"|"+sid]
 }
 
-func (h *Hosted) callByID(id string) *hostedCall {
+func (h *Path) callByID(id string) *hostedCall {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.byID[id]
 }
 
 // forget drops a registered call whose record could not be stored.
-func (h *Hosted) forget(c *hostedCall) {
+func (h *Path) forget(c *hostedCall) {
 	h.mu.Lock()
 	delete(h.byID, c.id)
 	h.mu.Unlock()
+	if h.opts.Registry != nil {
+		h.opts.Registry.Remove(c.id)
+	}
 }
 
 // liveOf returns a live call of the organization.
-func (h *Hosted) liveOf(orgID int64, callID string) *hostedCall {
+func (h *Path) liveOf(orgID int64, callID string) *hostedCall {
 	c := h.callByID(callID)
 	if c == nil || c.orgID != orgID {
 		return nil
@@ -278,12 +295,12 @@ func (h *Hosted) liveOf(orgID int64, callID string) *hostedCall {
 }
 
 // Hangup ends a live hosted call of the organization at its provider (API).
-func (h *Hosted) Hangup(ctx context.Context, orgID int64, callID string) error {
+func (h *Path) Hangup(ctx context.Context, orgID int64, callID string) error {
 	c := h.liveOf(orgID, callID)
 	if c == nil {
-		return ErrCallNotFound
+		return call.ErrCallNotFound
 	}
-	c.event("hangup_requested", db.JSONMap{"by": "api"})
+	c.event(call.EventHangupRequested, db.JSONMap{"by": "api"})
 	c.setReason("hung up through the API")
 	return c.providerHangup(ctx)
 }
@@ -291,15 +308,26 @@ func (h *Hosted) Hangup(ctx context.Context, orgID int64, callID string) error {
 // Transfer moves a live hosted call of the organization to a sip: URI or an
 // E.164 number through its provider (Twilio: the live call's TwiML becomes
 // a <Dial>; Telnyx: the transfer action; Vonage: a transfer to a connect
-// NCCO) (API).
-func (h *Hosted) Transfer(ctx context.Context, orgID int64, callID, to string) error {
+// NCCO) (API). The provider decides how the call leaves: mode is not
+// used.
+func (h *Path) Transfer(ctx context.Context, orgID int64, callID, to string, _ call.TransferMode) error {
 	c := h.liveOf(orgID, callID)
 	if c == nil {
-		return ErrCallNotFound
+		return call.ErrCallNotFound
 	}
-	if _, err := parseTransferTarget(to); err != nil {
+	if _, err := call.ParseTransferTarget(to); err != nil {
 		return err
 	}
-	c.event("transfer_requested", db.JSONMap{"to": to, "by": "api"})
+	c.event(call.EventTransferRequested, db.JSONMap{"to": to, "by": "api"})
 	return c.providerTransfer(ctx, to)
+}
+
+// firstNonEmpty returns the first value that is not empty.
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
 }

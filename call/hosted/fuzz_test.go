@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"net/url"

@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"encoding/base64"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -17,7 +18,7 @@ import (
 // reaches it (a clear drops the queue and echoes its marks at once).
 type providerOut struct {
 	prov     string
-	conn     StreamConn
+	conn     call.StreamConn
 	streamID string
 
 	up    *assistant.Upsampler8to16
@@ -39,7 +40,7 @@ type vonageFrame struct {
 // vonageFrameBytes is 20 ms of L16 16 kHz.
 const vonageFrameBytes = 640
 
-func newProviderOut(prov string, conn StreamConn) *providerOut {
+func newProviderOut(prov string, conn call.StreamConn) *providerOut {
 	o := &providerOut{prov: prov, conn: conn}
 	if prov == provider.NameVonage {
 		o.up = assistant.NewUpsampler8to16()

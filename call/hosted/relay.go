@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"context"
@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -30,7 +31,7 @@ type hostedRelay struct {
 }
 
 // relay bridges the provider stream and the assistant.
-func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
+func (c *hostedCall) relay(conn call.StreamConn, out *providerOut) {
 	quit := make(chan struct{})
 	defer close(quit)
 	events := make(chan streamEvent, 64)
@@ -39,12 +40,12 @@ func (c *hostedCall) relay(conn StreamConn, out *providerOut) {
 	st, err := c.dialAssistant()
 	if err != nil {
 		c.log.Warn("assistant unreachable", "err", err)
-		c.event("assistant_unreachable", db.JSONMap{"error": err.Error()})
+		c.event(call.EventAssistantUnreachable, db.JSONMap{"error": err.Error()})
 		c.fault("assistant unreachable", true)
 		c.streamDone("assistant unreachable")
 		return
 	}
-	c.event("assistant_connected", db.JSONMap{"stream_sid": st.StreamSID()})
+	c.event(call.EventAssistantConnected, db.JSONMap{"stream_sid": st.StreamSID()})
 	r := &hostedRelay{c: c, out: out, st: st}
 	defer r.closeAssistant(true)
 	r.run(events)
@@ -88,7 +89,7 @@ func (r *hostedRelay) run(events <-chan streamEvent) {
 				r.assistantClosed()
 				continue
 			}
-			r.fromAssistant(m)
+			call.HandleAssistantMessage(m, r)
 		case <-tick:
 			marks := r.out.tick()
 			if r.endBy != nil && slices.Contains(marks, hostedEndMark) {
@@ -154,14 +155,14 @@ func (r *hostedRelay) fromProvider(ev streamEvent) bool {
 			// not passed on (it would reach the assistant as noise); the
 			// assistant still speaks to the caller.
 			c.log.Warn("telnyx stream in an unsupported codec: caller audio not forwarded", "encoding", ev.encoding)
-			c.event("stream_codec_unsupported", db.JSONMap{"encoding": ev.encoding, "supported": "PCMU, PCMA"})
+			c.event(call.EventStreamCodecUnsupported, db.JSONMap{"encoding": ev.encoding, "supported": "PCMU, PCMA"})
 		}
 	case evMedia:
 		if r.st != nil {
 			_ = r.st.SendMedia(ev.audio)
 		}
 	case evDTMF:
-		c.event("dtmf", db.JSONMap{"digit": ev.digit})
+		c.event(call.EventDTMF, db.JSONMap{"digit": ev.digit})
 		if r.st != nil {
 			if err := r.st.SendDTMF(ev.digit); err != nil {
 				c.log.Debug("dtmf not forwarded", "err", err)
@@ -181,7 +182,7 @@ func (r *hostedRelay) fromProvider(ev streamEvent) bool {
 				c.log.Debug("provider stream closed", "err", ev.err)
 			}
 		}
-		c.event("stream_stopped", db.JSONMap{"reason": reason})
+		c.event(call.EventStreamStopped, db.JSONMap{"reason": reason})
 		r.closeAssistant(true)
 		c.streamDone(reason)
 		return true
@@ -196,59 +197,78 @@ func (r *hostedRelay) assistantClosed() {
 	c := r.c
 	err := r.st.Err()
 	if assistant.IsNormalClose(err) && !c.isTransferred() {
-		c.event("assistant_ended", db.JSONMap{"close": fmt.Sprint(err)})
+		c.event(call.EventAssistantEnded, db.JSONMap{"close": fmt.Sprint(err)})
 		c.setReason("assistant ended the call")
 		r.closeAssistant(false)
 		r.hangupAfterPlayout()
 		return
 	}
 	c.log.Warn("assistant stream ended", "err", err)
-	c.event("assistant_disconnected", db.JSONMap{"error": fmt.Sprint(err)})
+	c.event(call.EventAssistantDisconnected, db.JSONMap{"error": fmt.Sprint(err)})
 	r.closeAssistant(false)
 	if !c.isTransferred() {
 		c.fault("assistant disconnected", false)
 	}
 }
 
-// fromAssistant handles one message of the assistant.
-func (r *hostedRelay) fromAssistant(m assistant.AssistantMessage) {
-	c := r.c
-	switch m.Event {
-	case assistant.EventMedia:
-		if err := r.out.media(m.Payload); err != nil {
-			c.log.Debug("media not sent to the provider", "err", err)
-		}
-	case assistant.EventMark:
-		marks, err := r.out.mark(m.Mark)
-		if err != nil {
-			c.log.Debug("mark not sent to the provider", "err", err)
-		}
-		r.sendMarks(marks)
-	case assistant.EventClear:
-		marks, err := r.out.clear()
-		if err != nil {
-			c.log.Debug("clear not sent to the provider", "err", err)
-		}
-		r.sendMarks(marks)
-	case assistant.EventTransfer:
-		c.event("transfer_requested", db.JSONMap{"to": m.TransferTo, "by": "assistant"})
-		if err := c.providerTransfer(context.Background(), m.TransferTo); err != nil {
-			// Refused before the provider took the call away (our checks,
-			// or its API's error): the stream is still up, the
-			// conversation goes on.
-			c.log.Warn("transfer failed", "to", m.TransferTo, "err", err)
-			if err := r.st.SendTransferFailed(m.TransferTo, err.Error()); err != nil {
-				c.log.Debug("transfer_failed not sent", "err", err)
-			}
-		}
-	case assistant.EventHangup:
-		c.event("hangup_requested", db.JSONMap{"by": "assistant", "immediate": m.Immediate})
-		c.setReason("assistant hung up")
-		r.closeAssistant(true)
-		if m.Immediate {
-			_ = c.providerHangup(context.Background())
-			return
-		}
-		r.hangupAfterPlayout()
+// The relay is its call's call.AssistantSink: call.HandleAssistantMessage
+// dispatches the assistant's messages to the provider's stream and API.
+var _ call.AssistantSink = (*hostedRelay)(nil)
+
+// Event appends to the call's timeline.
+func (r *hostedRelay) Event(typ string, detail db.JSONMap) { r.c.event(typ, detail) }
+
+// PlayMedia sends the assistant's audio to the provider.
+func (r *hostedRelay) PlayMedia(ulaw []byte) {
+	if err := r.out.media(ulaw); err != nil {
+		r.c.log.Debug("media not sent to the provider", "err", err)
 	}
+}
+
+// Mark sends a mark to the provider (Vonage: queued behind the audio).
+func (r *hostedRelay) Mark(name string) {
+	marks, err := r.out.mark(name)
+	if err != nil {
+		r.c.log.Debug("mark not sent to the provider", "err", err)
+	}
+	r.sendMarks(marks)
+}
+
+// Clear drops the audio the provider has not played.
+func (r *hostedRelay) Clear() {
+	marks, err := r.out.clear()
+	if err != nil {
+		r.c.log.Debug("clear not sent to the provider", "err", err)
+	}
+	r.sendMarks(marks)
+}
+
+// Transfer asks the provider to move the call.
+func (r *hostedRelay) Transfer(to string) error {
+	return r.c.providerTransfer(context.Background(), to)
+}
+
+// TransferRefused: refused before the provider took the call away (our
+// checks, or its API's error): the stream is still up, the conversation
+// goes on.
+func (r *hostedRelay) TransferRefused(to string, err error) {
+	r.c.log.Warn("transfer failed", "to", to, "err", err)
+	if r.st == nil {
+		return
+	}
+	if err := r.st.SendTransferFailed(to, err.Error()); err != nil {
+		r.c.log.Debug("transfer_failed not sent", "err", err)
+	}
+}
+
+// Hangup ends the call: at once, or once the provider has played what the
+// assistant sent.
+func (r *hostedRelay) Hangup(immediate bool) {
+	r.c.setReason("assistant hung up")
+	r.closeAssistant(true)
+	if immediate {
+		_ = r.c.providerHangup(context.Background())
+		return
+	}
+	r.hangupAfterPlayout()
 }

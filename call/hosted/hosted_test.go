@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"encoding/base64"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -17,7 +18,7 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files")
 
 func golden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", "hosted", name)
+	path := filepath.Join("testdata", "golden", name)
 	if *updateGolden {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -55,7 +56,7 @@ func TestStreamURL(t *testing.T) {
 		"http://127.0.0.1:8080":           "ws://127.0.0.1:8080/streams",
 		"https://bridge.example.com/base": "wss://bridge.example.com/base/streams",
 	} {
-		h := NewHosted(nil, HostedOptions{PublicBaseURL: base})
+		h := New(nil, Options{PublicBaseURL: base})
 		if got := h.StreamURL(); got != want {
 			t.Errorf("%s: %s, want %s", base, got, want)
 		}
@@ -191,44 +192,52 @@ func parseStream(prov string, binary bool, data []byte) (streamEvent, error) {
 
 var _ = websocket.TextMessage
 
-// TestHostedStateMoves pins the hosted call's life: a stream attaches only
-// to a waiting call, a refused transfer goes back where it was, nothing
-// leaves ended.
-func TestHostedStateMoves(t *testing.T) {
-	all := []hostedState{hostedWaiting, hostedStreaming, hostedTransferring, hostedTransferred, hostedEnded}
-	allowed := map[[2]hostedState]bool{
-		{hostedWaiting, hostedStreaming}: true, {hostedWaiting, hostedTransferring}: true, {hostedWaiting, hostedEnded}: true,
-		{hostedStreaming, hostedTransferring}: true, {hostedStreaming, hostedEnded}: true,
-		{hostedTransferring, hostedTransferred}: true, {hostedTransferring, hostedWaiting}: true,
-		{hostedTransferring, hostedStreaming}: true, {hostedTransferring, hostedEnded}: true,
-		{hostedTransferred, hostedTransferring}: true, {hostedTransferred, hostedEnded}: true,
+// TestHostedCallState: a hosted call moves through call.State: no transfer
+// before it is answered, a stream attaches once (and not after a
+// transfer), a refused transfer goes back where it was, a second one
+// waits for the first, nothing moves an ended call.
+func TestHostedCallState(t *testing.T) {
+	c := &hostedCall{life: call.NewLifecycle(false)}
+	if _, err := c.beginTransfer(); !errors.Is(err, call.ErrNotAnswered) {
+		t.Fatalf("transfer before the answer: %v", err)
 	}
-	for _, from := range all {
-		for _, to := range all {
-			if got := from.canMove(to); got != allowed[[2]hostedState{from, to}] {
-				t.Errorf("%s → %s allowed: %v", from, to, got)
-			}
-		}
-	}
-	c := &hostedCall{}
-	if !c.moveLocked(hostedStreaming) || c.moveLocked(hostedStreaming) {
-		t.Fatal("a second stream attached")
-	}
+	_ = c.life.To(call.Connecting)
 	from, err := c.beginTransfer()
-	if err != nil || from != hostedStreaming {
+	if err != nil || from != call.Connecting {
 		t.Fatalf("begin transfer: %v %v", from, err)
 	}
-	if _, err := c.beginTransfer(); !errors.Is(err, ErrTransferInProgress) {
+	c.endTransfer(from)
+	if !c.is(call.Connecting) || c.isTransferred() {
+		t.Fatalf("refused transfer left %s", c.life.State())
+	}
+	if !c.attachLocked() || c.attachLocked() {
+		t.Fatal("a stream must attach once")
+	}
+	from, err = c.beginTransfer()
+	if err != nil || from != call.InProgress {
+		t.Fatalf("begin transfer: %v %v", from, err)
+	}
+	if _, err := c.beginTransfer(); !errors.Is(err, call.ErrTransferInProgress) {
 		t.Fatalf("second transfer: %v", err)
 	}
-	c.endTransfer(from)
-	if c.state != hostedStreaming || c.isTransferred() {
-		t.Fatalf("refused transfer left %s", c.state)
+	c.endTransfer(call.Transferred)
+	if !c.isTransferred() {
+		t.Fatalf("state %s", c.life.State())
 	}
-	c.mu.Lock()
-	c.moveLocked(hostedEnded)
-	c.mu.Unlock()
-	if _, err := c.beginTransfer(); !errors.Is(err, ErrCallNotFound) {
+	if _, err := c.beginTransfer(); !errors.Is(err, call.ErrTransferInProgress) {
+		t.Fatalf("transfer of a transferred call: %v", err)
+	}
+	if !c.life.End() {
+		t.Fatal("not ended")
+	}
+	if _, err := c.beginTransfer(); !errors.Is(err, call.ErrCallNotFound) {
 		t.Fatalf("transfer of an ended call: %v", err)
+	}
+	late := &hostedCall{life: call.NewLifecycle(true)}
+	_ = late.life.To(call.Connecting)
+	_ = late.life.To(call.Transferring)
+	_ = late.life.To(call.Transferred)
+	if late.attachLocked() {
+		t.Fatal("a stream attached to a call transferred before it")
 	}
 }

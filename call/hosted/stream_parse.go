@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"encoding/base64"

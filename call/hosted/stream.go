@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -14,10 +15,10 @@ import (
 // the upgrade: its URL carries ?call_id=…&token=… (the per-call token of a
 // live call). Twilio streams carry no query (Twilio forbids one): they are
 // authorized after the upgrade, from start.customParameters.
-func (h *Hosted) CheckStreamToken(callID, token string) error {
+func (h *Path) CheckStreamToken(callID, token string) error {
 	c := h.callByID(callID)
-	if c == nil || c.provider == provider.NameTwilio || !tokenEqual(c.token, token) {
-		return ErrBadStreamToken
+	if c == nil || c.provider == provider.NameTwilio || !call.TokenEqual(c.token, token) {
+		return call.ErrBadStreamToken
 	}
 	return nil
 }
@@ -27,7 +28,7 @@ func (h *Hosted) CheckStreamToken(callID, token string) error {
 // empty means a Twilio stream, whose `start` must carry the call_id and
 // token parameters of a live Twilio call (else the websocket is closed with
 // 1008, policy violation).
-func (h *Hosted) ServeStream(conn StreamConn, callID string) {
+func (h *Path) ServeStream(conn call.StreamConn, callID string) {
 	defer conn.Close()
 	h.mu.Lock()
 	if h.closed {
@@ -48,8 +49,8 @@ func (h *Hosted) ServeStream(conn StreamConn, callID string) {
 		return
 	}
 	c.mu.Lock()
-	if !c.moveLocked(hostedStreaming) {
-		state := c.state
+	if !c.attachLocked() {
+		state := c.life.State()
 		c.mu.Unlock()
 		c.log.Warn("media websocket refused: the call has one already, was transferred or is over", "state", state.String())
 		return
@@ -60,14 +61,14 @@ func (h *Hosted) ServeStream(conn StreamConn, callID string) {
 	}
 	c.mu.Unlock()
 	c.answered()
-	c.event("stream_connected", nil)
+	c.event(call.EventStreamConnected, nil)
 	out := newProviderOut(c.provider, conn)
 	out.streamID = start.streamID
 	c.relay(conn, out)
 }
 
 // twilioHandshake reads connected and start and checks the call's token.
-func (h *Hosted) twilioHandshake(conn StreamConn) (*hostedCall, streamEvent) {
+func (h *Path) twilioHandshake(conn call.StreamConn) (*hostedCall, streamEvent) {
 	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	for i := 0; i < 3; i++ {
 		mt, data, err := conn.ReadMessage()
@@ -85,7 +86,7 @@ func (h *Hosted) twilioHandshake(conn StreamConn) (*hostedCall, streamEvent) {
 			continue // connected
 		}
 		c := h.callByID(ev.params["call_id"])
-		if c == nil || c.provider != provider.NameTwilio || !tokenEqual(c.token, ev.params["token"]) {
+		if c == nil || c.provider != provider.NameTwilio || !call.TokenEqual(c.token, ev.params["token"]) {
 			break
 		}
 		_ = conn.SetReadDeadline(time.Time{})
@@ -105,7 +106,7 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 	ctx, cancel := context.WithTimeout(c.h.ctx, timeout)
 	defer cancel()
 	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(timeout), assistant.WithLogger(c.log),
-		assistant.WithNetDialContext(addressPolicy(c.h.opts.AddressPolicy).DialContext)}, c.h.opts.DialOptions...)
+		assistant.WithNetDialContext(call.AddressPolicy(c.h.opts.AddressPolicy).DialContext)}, c.h.opts.DialOptions...)
 	c.mu.Lock()
 	info := c.info
 	info.Extra = make(map[string]string, len(c.info.Extra))
@@ -113,7 +114,7 @@ func (c *hostedCall) dialAssistant() (*assistant.Stream, error) {
 		info.Extra[k] = v
 	}
 	c.mu.Unlock()
-	info.AccountSID = TwilioAccountSID(c.orgID)
+	info.AccountSID = call.TwilioAccountSID(c.orgID)
 	// call_id is sipbridge's id (info.CallID); the provider's own id of the
 	// call, when known, is call_sid, as a SIP call's channel UUID is.
 	if sid := c.providerSID(); sid != "" {
@@ -151,7 +152,7 @@ func (c *hostedCall) streamDone(reason string) {
 // readProvider reads the provider websocket and sends its events (Vonage
 // audio and Telnyx PCMA converted to μ-law 8 kHz; Telnyx audio in a codec
 // sipbridge does not decode is dropped) until it breaks or quit closes.
-func readProvider(prov string, conn StreamConn, events chan<- streamEvent, quit <-chan struct{}) {
+func readProvider(prov string, conn call.StreamConn, events chan<- streamEvent, quit <-chan struct{}) {
 	var conv *assistant.FrameConverter
 	telnyxEnc := telnyxStreamCodec
 	if prov == provider.NameVonage {

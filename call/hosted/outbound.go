@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"context"
@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -15,15 +17,23 @@ import (
 // bidirectional stream) or Vonage (Voice API with an NCCO connecting the
 // websocket). The record is created first; the provider's call id is
 // stored once it answers. Provider failures wrap ErrProviderCall.
-func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*InitiateResult, error) {
+//
+// req.Resolved is required: the calls service looks up the organization,
+// the from-number and the assistant, and applies the limits, before it
+// hands a hosted number's call over.
+func (h *Path) Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
+	if req.Resolved == nil || req.Resolved.Org == nil || req.Resolved.Number == nil || req.Resolved.Assistant == nil {
+		return nil, errUnresolved
+	}
+	org, number, a := req.Resolved.Org, req.Resolved.Number, req.Resolved.Assistant
 	if h.opts.PublicBaseURL == "" {
-		return nil, ErrNoPublicURL
+		return nil, numbers.ErrNoPublicURL
 	}
 	prov := number.Provider
 	switch prov {
 	case provider.NameTwilio, provider.NameTelnyx, provider.NameVonage:
 	default:
-		return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, prov)
+		return nil, fmt.Errorf("%w: %s", call.ErrNotSIPNumber, prov)
 	}
 	p, err := h.client(ctx, org.ID, a, prov)
 	if err != nil {
@@ -45,18 +55,22 @@ func (h *Hosted) Initiate(ctx context.Context, org *db.Organization, number *db.
 	sid, err := h.dial(ctx, p, c, req)
 	if err != nil {
 		c.log.Warn("outbound hosted call failed at the provider", "err", err)
-		c.event("dial_failed", db.JSONMap{"error": err.Error()})
+		c.event(call.EventDialFailed, db.JSONMap{"error": err.Error()})
 		c.finish(finishInfo{cause: "PROVIDER_ERROR", reason: "provider refused the call: " + err.Error(), failed: true})
 		return nil, fmt.Errorf("%w: %w", ErrProviderCall, err)
 	}
 	c.placed(sid)
 	c.log.Info("outbound hosted call placed", "to", req.To, "from", req.From)
-	return &InitiateResult{CallID: c.id, CallSID: sid, Ringing: true}, nil
+	return &call.InitiateResult{CallID: c.id, CallSID: sid, Ringing: true}, nil
 }
+
+// errUnresolved: Initiate was called without the call's organization,
+// number and assistant.
+var errUnresolved = errors.New("hosted call not resolved: InitiateRequest.Resolved needs the organization, number and assistant")
 
 // createOutbound stores the ringing record of an outbound call and
 // registers it.
-func (h *Hosted) createOutbound(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*hostedCall, *db.Call, error) {
+func (h *Path) createOutbound(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req call.InitiateRequest) (*hostedCall, *db.Call, error) {
 	prov := number.Provider
 	c := h.newCall(prov, org.ID, a, true)
 	rec := &db.Call{ID: c.id, OrgID: org.ID, AssistantID: &a.ID, PhoneNumberID: &number.ID, Provider: prov,
@@ -74,29 +88,29 @@ func (h *Hosted) createOutbound(ctx context.Context, org *db.Organization, numbe
 		extra["agenda"] = req.Agenda
 	}
 	c.startInfo(req.From, req.To, req.WelcomeMessage, extra)
-	c.event("dialing", db.JSONMap{"to": req.To, "provider": prov})
+	c.event(call.EventDialing, db.JSONMap{"to": req.To, "provider": prov})
 	return c, rec, nil
 }
 
 // watchStatus sets up the posts of an outbound call's progress to its
 // status_callback, signed with the assistant's webhook secret; without
-// one the call ends (ErrNoCallbackSecret).
-func (h *Hosted) watchStatus(ctx context.Context, c *hostedCall, rec *db.Call, callbackURL string) error {
+// one the call ends (call.ErrNoCallbackSecret).
+func (h *Path) watchStatus(ctx context.Context, c *hostedCall, rec *db.Call, callbackURL string) error {
 	secret, err := h.store.SMSWebhookSecret(ctx, c.assistant.ID)
 	if err != nil {
-		c.finish(finishInfo{cause: "NO_WEBHOOK_SECRET", reason: ErrNoCallbackSecret.Error(), failed: true})
-		return ErrNoCallbackSecret
+		c.finish(finishInfo{cause: "NO_WEBHOOK_SECRET", reason: call.ErrNoCallbackSecret.Error(), failed: true})
+		return call.ErrNoCallbackSecret
 	}
 	c.cbRec = *rec
-	c.status = newStatusNotifier(h.cbCtx, &h.cbWG, h.opts.StatusCallbacks, h.opts.AddressPolicy, callbackURL, secret, c.id, c.log)
-	c.status.failed = func(event, err string) {
-		c.event("status_callback_failed", db.JSONMap{"event": event, "error": err})
-	}
+	c.status = call.NewNotifier(h.cbCtx, &h.cbWG, h.opts.StatusCallbacks, h.opts.AddressPolicy, callbackURL, secret, c.id, c.log)
+	c.status.OnFailed(func(event, err string) {
+		c.event(call.EventStatusCallbackFailed, db.JSONMap{"event": event, "error": err})
+	})
 	return nil
 }
 
 // dial asks the provider to place the call and returns its call id.
-func (h *Hosted) dial(ctx context.Context, p provider.Provider, c *hostedCall, req InitiateRequest) (string, error) {
+func (h *Path) dial(ctx context.Context, p provider.Provider, c *hostedCall, req call.InitiateRequest) (string, error) {
 	base := h.opts.PublicBaseURL
 	switch c.provider {
 	case provider.NameTwilio:
@@ -112,7 +126,7 @@ func (h *Hosted) dial(ctx context.Context, p provider.Provider, c *hostedCall, r
 		return p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, StreamURL: h.streamURLWithToken(c),
 			StreamParams: map[string]string{"call_id": c.id}, StatusCallback: base + "/vonage-webhook/event"})
 	}
-	return "", fmt.Errorf("%w: %s", ErrNotSIPNumber, c.provider)
+	return "", fmt.Errorf("%w: %s", call.ErrNotSIPNumber, c.provider)
 }
 
 // placed records the provider's id of a call it accepted to place and
@@ -123,10 +137,21 @@ func (c *hostedCall) placed(sid string) {
 	c.mu.Lock()
 	c.info.Extra["provider_call_id"] = sid
 	c.mu.Unlock()
-	c.event("provider_accepted", db.JSONMap{"provider_call_id": sid})
+	c.event(call.EventProviderAccepted, db.JSONMap{"provider_call_id": sid})
 	c.mu.Lock()
 	c.cbRec.CallSID = sid
 	c.mu.Unlock()
-	c.notifyStatus(StatusRinging, "", "", 0)
+	c.notifyStatus(call.StatusRinging, "", "", 0)
 	c.armTimer(c.h.opts.RingTimeout+c.h.opts.StreamTimeout, "NO_ANSWER", "not answered in time", true)
+}
+
+// Dialer is the path as call control's dialer of hosted numbers: call
+// control resolves an outbound call (organization, from-number,
+// assistant) and applies the limits, then hands it to Initiate.
+type Dialer struct{ Path *Path }
+
+// Initiate places the call call control resolved.
+func (d Dialer) Initiate(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req call.InitiateRequest) (*call.InitiateResult, error) {
+	req.Resolved = &call.Resolved{Org: org, Number: number, Assistant: a}
+	return d.Path.Initiate(ctx, req)
 }

@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -92,7 +94,7 @@ var VonageRejectNCCO = []byte("[]")
 // verifyVonage checks the signed JWT of a Voice webhook with the signature
 // secret creds.Resolver.WebhookKey picks; without one the webhook is
 // refused.
-func (h *Hosted) verifyVonage(org *db.Organization, a *db.Assistant, authorization string, body []byte) error {
+func (h *Path) verifyVonage(org *db.Organization, a *db.Assistant, authorization string, body []byte) error {
 	secret, err := h.webhookKey(org, a, provider.NameVonage)
 	if err != nil {
 		return err
@@ -120,9 +122,9 @@ func (h *Hosted) verifyVonage(org *db.Organization, a *db.Assistant, authorizati
 // a refused record when the number has an organization. The signed JWT is
 // required (the owning organization's signature secret, else
 // VONAGE_SIGNATURE_SECRET).
-func (h *Hosted) VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error) {
+func (h *Path) VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error) {
 	if h.opts.PublicBaseURL == "" {
-		return nil, ErrNoPublicURL
+		return nil, numbers.ErrNoPublicURL
 	}
 	v, err := ParseVonageAnswer(query, body)
 	if err != nil {
@@ -140,11 +142,11 @@ func (h *Hosted) VonageAnswer(ctx context.Context, query url.Values, body []byte
 	}
 	to, from := normNumber(v.To), normNumber(v.From)
 	rt := h.routeInbound(ctx, provider.NameVonage, to, from)
-	if err := h.verifyVonage(rt.org, rt.assistant, authorization, body); err != nil {
+	if err := h.verifyVonage(rt.Org, rt.Assistant, authorization, body); err != nil {
 		h.log.Warn("vonage webhook refused: bad signature", "err", err)
 		return nil, err
 	}
-	if rt.assistant == nil {
+	if rt.Assistant == nil {
 		h.recordRefused(ctx, provider.NameVonage, v.UUID, rt, from, to)
 		return VonageRejectNCCO, nil
 	}
@@ -164,7 +166,7 @@ var vonageFinal = map[string]bool{"completed": true, "busy": true, "cancelled": 
 // status (completed, busy, failed, rejected, timeout, unanswered,
 // cancelled) closes the record with that status as its cause. Events of
 // calls that are not live here are ignored.
-func (h *Hosted) VonageEvent(ctx context.Context, body []byte, authorization string) error {
+func (h *Path) VonageEvent(ctx context.Context, body []byte, authorization string) error {
 	v, err := ParseVonageEvent(body)
 	if err != nil {
 		return err
@@ -185,7 +187,7 @@ func (h *Hosted) VonageEvent(ctx context.Context, body []byte, authorization str
 	case v.Status == "answered":
 		c.answered()
 	case vonageFinal[v.Status]:
-		c.event("provider_hangup", db.JSONMap{"status": v.Status, "reason": v.Reason})
+		c.event(call.EventProviderHangup, db.JSONMap{"status": v.Status, "reason": v.Reason})
 		c.finish(finishInfo{cause: v.Status, reason: "provider status " + v.Status, failed: v.Status != "completed"})
 	}
 	return nil

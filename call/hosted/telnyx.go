@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/route"
 )
 
 // TelnyxEvent is a Call Control webhook (the fields sipbridge uses).
@@ -103,7 +105,7 @@ func telnyxStream(u string) provider.TelnyxStream {
 //   - call.hangup: the record is closed with the payload's hangup_cause.
 //
 // Other events are accepted and ignored.
-func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []byte) error {
+func (h *Path) TelnyxWebhook(ctx context.Context, header http.Header, body []byte) error {
 	ev, err := ParseTelnyxEvent(body)
 	if err != nil {
 		return err
@@ -131,7 +133,7 @@ func (h *Hosted) TelnyxWebhook(ctx context.Context, header http.Header, body []b
 	case "call.hangup":
 		if c != nil {
 			cause := firstNonEmpty(p.HangupCause, "normal_clearing")
-			c.event("provider_hangup", db.JSONMap{"hangup_cause": p.HangupCause, "hangup_source": p.HangupSource, "sip_hangup_cause": p.SIPHangupCause})
+			c.event(call.EventProviderHangup, db.JSONMap{"hangup_cause": p.HangupCause, "hangup_source": p.HangupSource, "sip_hangup_cause": p.SIPHangupCause})
 			c.finish(finishInfo{cause: cause, reason: "hung up (" + firstNonEmpty(p.HangupSource, "unknown") + ")"})
 		}
 	}
@@ -145,14 +147,14 @@ type telnyxParties struct {
 	call      *hostedCall
 	org       *db.Organization
 	assistant *db.Assistant
-	route     hostedRoute
+	route     route.NumberRoute
 	from, to  string
 }
 
 // telnyxPartiesOf finds the call of a webhook (ours by client_state, else
 // by call_control_id) and the organization it belongs to: the call's, else
 // the owner of the called number (incoming, routed) or of the calling one.
-func (h *Hosted) telnyxPartiesOf(ctx context.Context, p TelnyxCallPayload) (telnyxParties, error) {
+func (h *Path) telnyxPartiesOf(ctx context.Context, p TelnyxCallPayload) (telnyxParties, error) {
 	c := h.callByID(callIDOfClientState(p.ClientState))
 	if c != nil && (c.provider != provider.NameTelnyx || (p.CallControlID != "" && c.providerSID() != "" && c.providerSID() != p.CallControlID)) {
 		// Our client_state on another call's event: it does not speak for
@@ -172,7 +174,7 @@ func (h *Hosted) telnyxPartiesOf(ctx context.Context, p TelnyxCallPayload) (teln
 		w.org, w.assistant = org, c.assistant
 	case p.Direction == "incoming":
 		w.route = h.routeInbound(ctx, provider.NameTelnyx, w.to, w.from)
-		w.org, w.assistant = w.route.org, w.route.assistant
+		w.org, w.assistant = w.route.Org, w.route.Assistant
 	default:
 		if id, ok, _ := h.store.NumberOwner(ctx, w.from); ok {
 			w.org, _ = h.store.GetOrg(ctx, id)
@@ -184,9 +186,9 @@ func (h *Hosted) telnyxPartiesOf(ctx context.Context, p TelnyxCallPayload) (teln
 // telnyxIncoming takes a new incoming call: refused (hung up, with a
 // refused record when the number has an organization), or recorded and
 // answered with a bidirectional stream to /streams.
-func (h *Hosted) telnyxIncoming(ctx context.Context, ccid string, w telnyxParties) error {
+func (h *Path) telnyxIncoming(ctx context.Context, ccid string, w telnyxParties) error {
 	rt := w.route
-	if rt.assistant == nil {
+	if rt.Assistant == nil {
 		h.recordRefused(ctx, provider.NameTelnyx, ccid, rt, w.from, w.to)
 		if w.org != nil {
 			if cl, err := h.client(ctx, w.org.ID, nil, provider.NameTelnyx); err == nil {
@@ -199,7 +201,7 @@ func (h *Hosted) telnyxIncoming(ctx context.Context, ccid string, w telnyxPartie
 	if err != nil {
 		return err
 	}
-	cl, err := h.client(ctx, w.org.ID, rt.assistant, provider.NameTelnyx)
+	cl, err := h.client(ctx, w.org.ID, rt.Assistant, provider.NameTelnyx)
 	if err == nil {
 		tx, ok := cl.(*provider.Telnyx)
 		if !ok {
@@ -212,15 +214,15 @@ func (h *Hosted) telnyxIncoming(ctx context.Context, ccid string, w telnyxPartie
 	}
 	if err != nil {
 		c.log.Warn("telnyx answer failed", "err", err)
-		c.event("answer_failed", db.JSONMap{"error": err.Error()})
+		c.event(call.EventAnswerFailed, db.JSONMap{"error": err.Error()})
 		c.finish(finishInfo{cause: "ANSWER_FAILED", reason: "answer failed: " + err.Error(), failed: true})
 		return nil
 	}
-	c.event("answer_requested", nil)
+	c.event(call.EventAnswerRequested, nil)
 	return nil
 }
 
-func (h *Hosted) verifyTelnyx(org *db.Organization, a *db.Assistant, header http.Header, body []byte) error {
+func (h *Path) verifyTelnyx(org *db.Organization, a *db.Assistant, header http.Header, body []byte) error {
 	key, err := h.webhookKey(org, a, provider.NameTelnyx)
 	if err != nil {
 		return err

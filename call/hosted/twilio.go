@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"context"
@@ -8,7 +8,9 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/route/did"
 )
@@ -107,9 +109,9 @@ func TwiMLStream(streamURL string, params map[string]string) string {
 // else the environment's; for a number nobody owns, the environment's (without one, such a request gets the
 // <Reject/> unverified: it changes nothing). A bad or unverifiable
 // signature is ErrWebhookSignature and nothing is recorded.
-func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error) {
+func (h *Path) TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error) {
 	if h.opts.PublicBaseURL == "" {
-		return "", ErrNoPublicURL
+		return "", numbers.ErrNoPublicURL
 	}
 	r, err := ParseTwilioVoiceForm(form)
 	if err != nil {
@@ -145,7 +147,7 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 			return "", err
 		}
 		c.answered()
-		if c.inState(hostedWaiting) { // a repeated request must not arm the watchdog of a live stream
+		if c.is(call.Connecting) { // a repeated request must not arm the watchdog of a live stream
 			c.armTimer(h.opts.StreamTimeout, "STREAM_TIMEOUT", "the provider's media stream did not connect", true)
 		}
 		return TwiMLStream(h.StreamURL(), map[string]string{"call_id": c.id, "token": c.token}), nil
@@ -166,10 +168,10 @@ func (h *Hosted) TwilioVoice(ctx context.Context, requestURI string, form url.Va
 
 	to, from := normNumber(r.To), normNumber(r.From)
 	rt := h.routeInbound(ctx, provider.NameTwilio, to, from)
-	if err := verify(rt.org, rt.assistant); err != nil {
+	if err := verify(rt.Org, rt.Assistant); err != nil {
 		return "", err
 	}
-	if rt.assistant == nil {
+	if rt.Assistant == nil {
 		h.recordRefused(ctx, provider.NameTwilio, r.CallSID, rt, from, to)
 		return TwiMLReject, nil
 	}
@@ -197,7 +199,7 @@ func normNumber(s string) string {
 // twilioOutbound finds the outbound call a voice webhook is for. Twilio
 // requests the TwiML only after the callee answered, long after CreateCall
 // returned; a short wait covers the CallSid not being stored yet.
-func (h *Hosted) twilioOutbound(ctx context.Context, r TwilioVoiceRequest) *hostedCall {
+func (h *Path) twilioOutbound(ctx context.Context, r TwilioVoiceRequest) *hostedCall {
 	if c := h.callBySID(provider.NameTwilio, r.CallSID); c != nil {
 		if !c.outbound {
 			return nil // a live inbound call's CallSid: not one we placed
@@ -231,9 +233,9 @@ var twilioFinal = map[string]bool{"completed": true, "busy": true, "no-answer": 
 // no-answer, failed and canceled close the record as failed with that
 // status as its cause; completed closes it (if the stream did not already).
 // Callbacks of calls that are not live here are ignored.
-func (h *Hosted) TwilioStatus(ctx context.Context, requestURI string, form url.Values, signature string) error {
+func (h *Path) TwilioStatus(ctx context.Context, requestURI string, form url.Values, signature string) error {
 	if h.opts.PublicBaseURL == "" {
-		return ErrNoPublicURL
+		return numbers.ErrNoPublicURL
 	}
 	r, err := ParseTwilioVoiceForm(form)
 	if err != nil {
@@ -256,7 +258,7 @@ func (h *Hosted) TwilioStatus(ctx context.Context, requestURI string, form url.V
 		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
 	}
 	if twilioFinal[r.CallStatus] {
-		c.event("provider_hangup", db.JSONMap{"status": r.CallStatus})
+		c.event(call.EventProviderHangup, db.JSONMap{"status": r.CallStatus})
 		c.finish(finishInfo{cause: r.CallStatus, reason: "provider status " + r.CallStatus, failed: r.CallStatus != "completed"})
 	}
 	return nil

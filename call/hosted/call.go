@@ -1,4 +1,4 @@
-package controller
+package hosted
 
 import (
 	"context"
@@ -9,79 +9,40 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 )
 
-// hostedState is where a live hosted call is. The moves allowed
-// (hostedMoves):
-//
-//	waiting      → streaming (its media stream attached), transferring, ended
-//	streaming    → transferring, ended
-//	transferring → transferred (the provider took the call), back to the
-//	               state it left (the transfer was refused), ended
-//	transferred  → transferring (moved again), ended
-//
-// ended is final. A media stream attaches only to a waiting call: a call
-// transferred before its stream connected no longer talks to an assistant.
-type hostedState uint8
+// A hosted call's state is a call.Lifecycle: Routing (inbound, not
+// answered yet) or Ringing (outbound), Connecting once answered and until
+// its media stream attaches, InProgress while the stream serves it,
+// Transferring and Transferred while and once the provider moves it
+// elsewhere, and terminal once its record is closed. A media stream
+// attaches only to a call not yet streamed nor transferred.
 
-const (
-	hostedWaiting      hostedState = iota // no media stream yet (ringing, or answered and connecting)
-	hostedStreaming                       // a media stream serves the call
-	hostedTransferring                    // the provider is asked to move the call elsewhere
-	hostedTransferred                     // the provider moved it: the assistant's part is over
-	hostedEnded                           // the record is closed
-)
-
-var hostedMoves = map[hostedState][]hostedState{
-	hostedWaiting:      {hostedStreaming, hostedTransferring, hostedEnded},
-	hostedStreaming:    {hostedTransferring, hostedEnded},
-	hostedTransferring: {hostedTransferred, hostedWaiting, hostedStreaming, hostedEnded},
-	hostedTransferred:  {hostedTransferring, hostedEnded},
-}
-
-func (s hostedState) String() string {
-	switch s {
-	case hostedWaiting:
-		return "waiting"
-	case hostedStreaming:
-		return "streaming"
-	case hostedTransferring:
-		return "transferring"
-	case hostedTransferred:
-		return "transferred"
-	case hostedEnded:
-		return "ended"
-	}
-	return fmt.Sprintf("hostedState(%d)", uint8(s))
-}
-
-// canMove reports whether a call in state s may move to state to.
-func (s hostedState) canMove(to hostedState) bool {
-	for _, t := range hostedMoves[s] {
-		if t == to {
-			return true
+// attachLocked moves the call to InProgress for its media stream (c.mu
+// held): from Routing or Ringing through Connecting (the stream is the
+// answer), from Connecting at once. It reports whether the stream may
+// serve the call.
+func (c *hostedCall) attachLocked() bool {
+	switch c.life.State() {
+	case call.Routing, call.Ringing:
+		if c.life.To(call.Connecting) != nil {
+			return false
 		}
-	}
-	return false
-}
-
-// moveLocked moves the call to state to when the move is allowed (c.mu
-// held) and reports whether it did.
-func (c *hostedCall) moveLocked(to hostedState) bool {
-	if !c.state.canMove(to) {
+	case call.Connecting:
+	default:
 		return false
 	}
-	c.state = to
-	return true
+	return c.life.To(call.InProgress) == nil
 }
 
-// inState reports whether the call is in one of the states.
-func (c *hostedCall) inState(states ...hostedState) bool {
+// is reports whether the call is in one of the states.
+func (c *hostedCall) is(states ...call.State) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range states {
-		if c.state == s {
+		if c.life.State() == s {
 			return true
 		}
 	}
@@ -90,7 +51,7 @@ func (c *hostedCall) inState(states ...hostedState) bool {
 
 // hostedCall is one live provider-hosted call.
 type hostedCall struct {
-	h         *Hosted
+	h         *Path
 	id        string // calls.id
 	provider  string
 	orgID     int64
@@ -104,7 +65,7 @@ type hostedCall struct {
 	detached  sync.Once
 
 	mu         sync.Mutex
-	state      hostedState
+	life       call.Lifecycle
 	sid        string // provider call id
 	answeredAt time.Time
 	// unserved: no assistant ever took the call (its fault hung it up); the
@@ -114,19 +75,22 @@ type hostedCall struct {
 	timer     *time.Timer
 	// status posts an outbound call's progress to its status_callback
 	// (nil: none); cbRec is what the posts say of the call.
-	status *statusNotifier
+	status *call.Notifier
 	cbRec  db.Call
 }
 
 // newCall registers a live call (record not yet stored).
-func (h *Hosted) newCall(prov string, orgID int64, a *db.Assistant, outbound bool) *hostedCall {
+func (h *Path) newCall(prov string, orgID int64, a *db.Assistant, outbound bool) *hostedCall {
 	id := db.NewID()
-	c := &hostedCall{h: h, id: id, provider: prov, orgID: orgID, token: newToken(), outbound: outbound, assistant: a,
+	c := &hostedCall{h: h, id: id, provider: prov, orgID: orgID, token: call.NewToken(), outbound: outbound, assistant: a,
 		log:  h.log.With("call_id", id, "org_id", orgID, "provider", prov),
-		done: make(chan struct{}), detach: make(chan struct{})}
+		done: make(chan struct{}), detach: make(chan struct{}), life: call.NewLifecycle(outbound)}
 	h.mu.Lock()
 	h.byID[id] = c
 	h.mu.Unlock()
+	if h.opts.Registry != nil {
+		h.opts.Registry.Add(id, orgID, h)
+	}
 	return c
 }
 
@@ -153,7 +117,7 @@ func (c *hostedCall) providerSID() string {
 func (c *hostedCall) armTimer(d time.Duration, cause, reason string, hangup bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state == hostedEnded {
+	if c.life.State().Terminal() {
 		return
 	}
 	if c.timer != nil {
@@ -188,16 +152,19 @@ func (c *hostedCall) update(cols map[string]any) {
 // answered marks the call answered (once).
 func (c *hostedCall) answered() {
 	c.mu.Lock()
-	if !c.answeredAt.IsZero() || c.state == hostedEnded {
+	if !c.answeredAt.IsZero() || c.life.State().Terminal() {
 		c.mu.Unlock()
 		return
+	}
+	if s := c.life.State(); s == call.Routing || s == call.Ringing {
+		_ = c.life.To(call.Connecting)
 	}
 	now := c.h.opts.Now().UTC()
 	c.answeredAt = now
 	c.mu.Unlock()
 	c.update(map[string]any{"status": db.CallInProgress, "answered_at": now})
-	c.event("answered", nil)
-	c.notifyStatus(StatusAnswered, "", "", 0)
+	c.event(call.EventAnswered, nil)
+	c.notifyStatus(call.StatusAnswered, "", "", 0)
 }
 
 // notifyStatus posts one status event of an outbound call with a
@@ -207,10 +174,10 @@ func (c *hostedCall) notifyStatus(event, cause, reason string, dur int) {
 		return
 	}
 	c.mu.Lock()
-	st := callStatusOf(event, &c.cbRec, c.h.opts.Now())
+	st := call.StatusOf(event, &c.cbRec, c.h.opts.Now())
 	c.mu.Unlock()
 	st.Cause, st.Reason, st.DurationSeconds = cause, reason, dur
-	c.status.notify(st)
+	c.status.Notify(st)
 }
 
 type finishInfo struct {
@@ -222,7 +189,7 @@ type finishInfo struct {
 // finish closes the record once and ends the relay.
 func (c *hostedCall) finish(f finishInfo) {
 	c.mu.Lock()
-	if !c.moveLocked(hostedEnded) {
+	if !c.life.End() {
 		c.mu.Unlock()
 		return
 	}
@@ -259,10 +226,10 @@ func (c *hostedCall) finish(f finishInfo) {
 		cols["reason"] = reason
 	}
 	c.update(cols)
-	c.event("hangup", db.JSONMap{"cause": cause, "reason": reason})
-	event := StatusFailed
+	c.event(call.EventHangup, db.JSONMap{"cause": cause, "reason": reason})
+	event := call.StatusFailed
 	if cols["status"] == db.CallCompleted {
-		event = StatusCompleted
+		event = call.StatusCompleted
 	}
 	dur, _ := cols["duration_seconds"].(int)
 	c.notifyStatus(event, cause, reason, dur)
@@ -299,15 +266,15 @@ func (c *hostedCall) providerHangup(ctx context.Context) error {
 
 // providerTransfer moves the call to a number or sip: URI at the provider.
 func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
-	tt, err := parseTransferTarget(to)
+	tt, err := call.ParseTransferTarget(to)
 	if err == nil {
 		err = c.checkDestination(ctx, tt)
 	}
 	if err == nil {
-		err = checkTransferHost(ctx, addressPolicy(c.h.opts.AddressPolicy), tt.hostPort)
+		err = call.CheckTransferHost(ctx, call.AddressPolicy(c.h.opts.AddressPolicy), tt.HostPort)
 	}
 	if err != nil {
-		c.event("transfer_failed", db.JSONMap{"to": to, "error": err.Error()})
+		c.event(call.EventTransferFailed, db.JSONMap{"to": to, "error": err.Error()})
 		return err
 	}
 	sid := c.providerSID()
@@ -322,21 +289,21 @@ func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
 	// hanging up.
 	from, err := c.beginTransfer()
 	if err != nil {
-		c.event("transfer_failed", db.JSONMap{"to": to, "error": err.Error()})
+		c.event(call.EventTransferFailed, db.JSONMap{"to": to, "error": err.Error()})
 		return err
 	}
 	if err := p.Transfer(ctx, sid, strings.TrimSpace(to)); err != nil {
 		c.endTransfer(from)
 		c.log.Warn("provider transfer failed", "to", to, "err", err)
-		c.event("transfer_failed", db.JSONMap{"to": to, "error": err.Error()})
+		c.event(call.EventTransferFailed, db.JSONMap{"to": to, "error": err.Error()})
 		return fmt.Errorf("%w: %w", ErrProviderCall, err)
 	}
-	c.endTransfer(hostedTransferred)
+	c.endTransfer(call.Transferred)
 	c.setReason("transferred to " + to)
-	c.event("transferred", db.JSONMap{"to": to})
+	c.event(call.EventTransferred, db.JSONMap{"to": to})
 	// The assistant's part is over; the relay closes its stream.
 	c.detached.Do(func() { close(c.detach) })
-	if from == hostedWaiting {
+	if from == call.Connecting {
 		// No stream ever served the call, and none will: the call is
 		// where a streamed one is once its stream stopped (not hung up
 		// by the stream watchdog as a call nobody answered).
@@ -345,28 +312,33 @@ func (c *hostedCall) providerTransfer(ctx context.Context, to string) error {
 	return nil
 }
 
-// beginTransfer moves the call to transferring and returns the state it
-// left: ErrTransferInProgress while another transfer is under way,
-// ErrCallNotFound once the call is over.
-func (c *hostedCall) beginTransfer() (hostedState, error) {
+// beginTransfer moves the call to Transferring and returns the state it
+// left: ErrNotAnswered before the call is answered, ErrTransferInProgress
+// while or once another transfer moves it, ErrCallNotFound once it is over.
+func (c *hostedCall) beginTransfer() (call.State, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	from := c.state
-	if !c.moveLocked(hostedTransferring) {
-		if from == hostedEnded {
-			return from, ErrCallNotFound
-		}
-		return from, ErrTransferInProgress
+	from := c.life.State()
+	switch {
+	case from.Terminal():
+		return from, call.ErrCallNotFound
+	case from == call.Routing || from == call.Ringing:
+		return from, call.ErrNotAnswered
+	case from == call.Transferring || from == call.Transferred:
+		return from, call.ErrTransferInProgress
+	}
+	if err := c.life.To(call.Transferring); err != nil {
+		return from, call.ErrTransferInProgress
 	}
 	return from, nil
 }
 
-// endTransfer moves a transferring call to transferred, or back to the
-// state it left (a call ended meanwhile stays ended).
-func (c *hostedCall) endTransfer(to hostedState) {
+// endTransfer moves a transferring call to Transferred, or back to the
+// state it left (a call over meanwhile stays over).
+func (c *hostedCall) endTransfer(to call.State) {
 	c.mu.Lock()
-	if c.state == hostedTransferring {
-		c.moveLocked(to)
+	if c.life.State() == call.Transferring {
+		_ = c.life.To(to)
 	}
 	c.mu.Unlock()
 }
@@ -374,15 +346,15 @@ func (c *hostedCall) endTransfer(to hostedState) {
 // isTransferred reports whether the call is being or has been moved
 // elsewhere by its provider.
 func (c *hostedCall) isTransferred() bool {
-	return c.inState(hostedTransferring, hostedTransferred)
+	return c.is(call.Transferring, call.Transferred)
 }
 
 // checkDestination applies the organization's destination rules
 // (CheckDestination) to the number a transfer reaches, as on the SIP path.
-func (c *hostedCall) checkDestination(ctx context.Context, t transferTarget) error {
-	number := t.e164
-	if t.sipURI != "" {
-		number = e164User(t.sipURI)
+func (c *hostedCall) checkDestination(ctx context.Context, t call.TransferTarget) error {
+	number := t.E164
+	if t.SIPURI != "" {
+		number = call.E164User(t.SIPURI)
 	}
 	if number == "" {
 		return nil
@@ -391,7 +363,7 @@ func (c *hostedCall) checkDestination(ctx context.Context, t transferTarget) err
 	if err != nil {
 		return err
 	}
-	return CheckDestination(org, number)
+	return call.CheckDestination(org, number)
 }
 
 // fault handles the assistant being unreachable or gone: the assistant's
@@ -402,7 +374,7 @@ func (c *hostedCall) fault(reason string, neverConnected bool) {
 	c.setReason(reason)
 	if a := c.assistant; a != nil && a.FallbackTransferNumber != "" {
 		c.log.Warn("assistant fault: transferring to the fallback number", "reason", reason, "to", a.FallbackTransferNumber)
-		c.event("fallback_transfer", db.JSONMap{"reason": reason, "to": a.FallbackTransferNumber})
+		c.event(call.EventFallbackNumberTransfer, db.JSONMap{"reason": reason, "to": a.FallbackTransferNumber})
 		if c.providerTransfer(context.Background(), a.FallbackTransferNumber) == nil {
 			return
 		}
