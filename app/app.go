@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
@@ -107,6 +108,9 @@ type App struct {
 	Hosted    *hosted.Path
 	Calls     *controller.Calls
 	Web       *web.Server
+	// Live is the registry of live calls both paths share (the hosted
+	// path registers its calls in it).
+	Live *call.Registry
 	// Cmd carries trunk sync's commands and Events the switch's events;
 	// Pool carries call control's commands (nil without a switch).
 	Cmd, Events *esl.Client
@@ -135,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}}
+	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}, Live: call.NewRegistry()}
 	a.ctx, a.stop = context.WithCancel(ctx)
 	a.Trunks = trunk.New(cfg.Store, log).WithEnvironment(cfg.EnvTrunk)
 	if n, err := a.Trunks.ApplyEnvironment(ctx); err != nil {
@@ -205,7 +209,7 @@ func (a *App) buildHosted() {
 	ho := hosted.Options{
 		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
 		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
-		VonageReplays: a.vonageReplays,
+		VonageReplays: a.vonageReplays, Registry: a.Live,
 	}
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)

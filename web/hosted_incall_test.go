@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"errors"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -123,5 +125,26 @@ func TestHostedTransferBeforeStream(t *testing.T) {
 	case <-he.asst.got:
 		t.Fatal("an assistant was dialed for a transferred call")
 	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestHostedCallsInRegistry: a live hosted call is in the process's call
+// registry under its organization, with the hosted path as its path (web
+// can ask which path carries it); it leaves the registry when it ends.
+func TestHostedCallsInRegistry(t *testing.T) {
+	reg := call.NewRegistry()
+	he := newHostedEnv(t, func(o *hosted.Options) { o.Registry = reg })
+	const sid = "CA00000000000000000000000000000023"
+	rec, tw, _ := twilioStreamedCall(t, he, sid, "MZ23")
+	if p, err := reg.PathOf(he.orgA, rec.ID); err != nil || p != call.Path(he.hosted) {
+		t.Fatalf("live call: path %v, err %v", p, err)
+	}
+	if _, err := reg.PathOf(he.orgA+1, rec.ID); !errors.Is(err, call.ErrCallNotFound) {
+		t.Fatalf("another organization found the call: %v", err)
+	}
+	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ23", "stop": map[string]any{"callSid": sid}})
+	he.waitCall(sid, db.CallCompleted, 2*time.Second)
+	if _, err := reg.PathOf(he.orgA, rec.ID); !errors.Is(err, call.ErrCallNotFound) || reg.Len() != 0 {
+		t.Fatalf("ended call still registered: %v, %d live", err, reg.Len())
 	}
 }

@@ -209,6 +209,9 @@ func (c *hostedCall) finish(f finishInfo) {
 		delete(c.h.bySID, c.provider+"|"+sid)
 	}
 	c.h.mu.Unlock()
+	if c.h.opts.Registry != nil {
+		c.h.opts.Registry.Remove(c.id)
+	}
 
 	now := c.h.opts.Now().UTC()
 	cause := f.cause
