@@ -139,3 +139,41 @@ var (
 func callerCountry(number, defaultCountry string) string {
 	return route.CallerCountry(number, defaultCountry)
 }
+
+// StreamConn is a media websocket (call/media.go).
+type StreamConn = call.StreamConn
+
+// TwilioAccountSID moved to call/twilio_compat.go.
+func TwilioAccountSID(orgID int64) string { return call.TwilioAccountSID(orgID) }
+
+// HostedDialer is Hosted.Initiate's form; HostedInitiator adapts it to
+// call.Initiator, what the SIP path hands a hosted number's call to.
+type HostedDialer interface {
+	Initiate(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*InitiateResult, error)
+}
+
+type hostedInitiator struct{ h HostedDialer }
+
+// HostedInitiator returns h as a call.Initiator (req.Resolved is set by
+// the SIP path).
+func HostedInitiator(h HostedDialer) call.Initiator { return hostedInitiator{h} }
+
+func (i hostedInitiator) Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
+	r := req.Resolved
+	if r == nil {
+		return nil, call.ErrNoAssistant
+	}
+	return i.h.Initiate(ctx, r.Org, r.Number, r.Assistant, req)
+}
+
+// causeUnavailable is the hangup cause of a call refused for now (503).
+const causeUnavailable = "NORMAL_TEMPORARY_FAILURE"
+
+func firstNonEmpty(v ...string) string {
+	for _, s := range v {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}

@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"log/slog"
 	"net"
 	"net/http"
@@ -74,8 +76,8 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	nums := numbers.New(store, trunks, numbers.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
 	hosted := controller.NewHosted(store, controller.HostedOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second, AddressPolicy: loopbackPolicy()})
-	calls := controller.NewCalls(store, nil, controller.CallsOptions{Hosted: hosted, Log: log, AddressPolicy: loopbackPolicy()})
-	ce.sms = sms.New(store, controller.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
+	calls := sip.NewCalls(store, nil, sip.CallsOptions{Hosted: controller.HostedInitiator(hosted), Log: log, AddressPolicy: loopbackPolicy()})
+	ce.sms = sms.New(store, call.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		Poll: 10 * time.Millisecond, RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, AddressPolicy: loopbackPolicy()})
 	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: nums, Hosted: hosted, Calls: calls, SMS: ce.sms,
 		AddressPolicy: loopbackPolicy()})

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/sipbridge/sipbridge/call"
 	"net/http"
 	"net/url"
 	"strings"
@@ -23,7 +24,7 @@ type HostedService interface {
 	VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error)
 	VonageEvent(ctx context.Context, body []byte, authorization string) error
 	CheckStreamToken(callID, token string) error
-	ServeStream(conn controller.StreamConn, callID string)
+	ServeStream(conn call.StreamConn, callID string)
 	Hangup(ctx context.Context, orgID int64, callID string) error
 	Transfer(ctx context.Context, orgID int64, callID, to string) error
 }
@@ -171,12 +172,12 @@ func (s *Server) hostedStream(c echo.Context) error {
 
 // orHosted sends a hangup or transfer to the hosted path when call control
 // does not know the call and the record is a provider-hosted one.
-func (s *Server) orHosted(err error, call *db.Call, f func(HostedService) error) error {
-	if err == nil || !errors.Is(err, controller.ErrCallNotFound) || s.hosted == nil || call.Provider == "" || call.Provider == "sip" {
+func (s *Server) orHosted(err error, rec *db.Call, f func(HostedService) error) error {
+	if err == nil || !errors.Is(err, call.ErrCallNotFound) || s.hosted == nil || rec.Provider == "" || rec.Provider == "sip" {
 		return err
 	}
 	if herr := f(s.hosted); herr != nil {
-		if errors.Is(herr, controller.ErrCallNotFound) {
+		if errors.Is(herr, call.ErrCallNotFound) {
 			return herr
 		}
 		return herr
