@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -59,7 +60,7 @@ type Config struct {
 	// ACL bounds trunks' allowed_addresses (nil: web.DefaultACLPolicy).
 	ACL *web.ACLPolicy
 	// CallDefaults are the platform's call limits.
-	CallDefaults controller.PlatformLimits
+	CallDefaults call.PlatformLimits
 	// LegTimeout is the ring time per trunk (zero: call control's default).
 	LegTimeout time.Duration
 	// SyncInterval is the trunk reconcile tick (zero: the sync's default).
@@ -74,7 +75,7 @@ type Config struct {
 
 	// The hooks below adjust a service's options after the defaults above
 	// are applied (tests: short timeouts, fake provider clients, a clock).
-	CallsOptions   func(*controller.CallsOptions)
+	CallsOptions   func(*sip.CallsOptions)
 	HostedOptions  func(*hosted.Options)
 	NumbersOptions func(*numbers.Options)
 	SMSOptions     func(*sms.Options)
@@ -106,7 +107,7 @@ type App struct {
 	BYOC      *controller.Numbers
 	SMS       *sms.Service
 	Hosted    *hosted.Path
-	Calls     *controller.Calls
+	Calls     *sip.Calls
 	Web       *web.Server
 	// Live is the registry of live calls both paths share (the hosted
 	// path registers its calls in it).
@@ -177,7 +178,7 @@ func (a *App) connectSwitch() {
 	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
 	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "commands")))...)
 	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "events")),
-		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))...)
+		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(sip.CallEventNames...))...)
 	// Call control's commands go over a small pool of their own: FreeSWITCH
 	// runs one connection's api commands one after the other.
 	n := sw.CallConnections
@@ -223,10 +224,10 @@ func (a *App) buildCalls() {
 		Help:    "Time from a caller frame's arrival on the mod_audio_stream websocket to its media message written to the assistant.",
 		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
 	})
-	co := controller.CallsOptions{
+	co := sip.CallsOptions{
 		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir,
 		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults,
-		Hosted: hosted.Dialer{Path: a.Hosted}, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
+		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
 		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) }, Now: a.cfg.Now,
 	}
 	var sw interface {
@@ -239,7 +240,7 @@ func (a *App) buildCalls() {
 	if a.cfg.CallsOptions != nil {
 		a.cfg.CallsOptions(&co)
 	}
-	a.Calls = controller.NewCalls(a.Store, sw, co)
+	a.Calls = sip.NewCalls(a.Store, sw, co)
 }
 
 func (a *App) buildNumbers() {
@@ -258,7 +259,7 @@ func (a *App) buildSMS() {
 	if a.cfg.SMSOptions != nil {
 		a.cfg.SMSOptions(&so)
 	}
-	a.SMS = sms.New(a.Store, controller.CheckDestination, so)
+	a.SMS = sms.New(a.Store, call.CheckDestination, so)
 }
 
 func (a *App) buildWeb() {

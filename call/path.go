@@ -34,6 +34,12 @@ type Path interface {
 	Close()
 }
 
+// Initiator places outbound calls: the part of a Path the SIP path hands
+// a provider-hosted number's call to (with InitiateRequest.Resolved set).
+type Initiator interface {
+	Initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error)
+}
+
 // TransferMode is how a transfer leaves the call: "" lets the path decide
 // (a REFER when the trunk allows, else a bridge), TransferRefer or
 // TransferBridge.

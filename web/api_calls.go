@@ -3,12 +3,13 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	callpkg "github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -17,9 +18,9 @@ import (
 type CallService interface {
 	Hangup(ctx context.Context, orgID int64, callID string) error
 	Transfer(ctx context.Context, orgID int64, callID, to, mode string) error
-	Initiate(ctx context.Context, req controller.InitiateRequest) (*controller.InitiateResult, error)
+	Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error)
 	// AuthorizeStream checks a mod_audio_stream websocket's token.
-	AuthorizeStream(callID, token string) (controller.StreamSink, error)
+	AuthorizeStream(callID, token string) (sip.StreamSink, error)
 }
 
 type callView struct {
@@ -123,22 +124,22 @@ func (s *Server) listCalls(c echo.Context) error {
 }
 
 func (s *Server) getCall(c echo.Context) error {
-	call, err := s.lookupCall(c.Request().Context(), orgID(c), c.Param("id"))
+	rec, err := s.lookupCall(c.Request().Context(), orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	return c.JSON(http.StatusOK, callViewOf(call))
+	return c.JSON(http.StatusOK, callViewOf(rec))
 }
 
 // lookupCall finds one of the organization's calls by sipbridge's call id
 // or, failing that, by its call_sid (the FreeSWITCH channel UUID of a SIP
 // call, the provider's id of a hosted one): an assistant may hold either.
 func (s *Server) lookupCall(ctx context.Context, org int64, ref string) (*db.Call, error) {
-	call, err := s.store.GetCall(ctx, org, ref)
+	rec, err := s.store.GetCall(ctx, org, ref)
 	if errors.Is(err, db.ErrNotFound) && ref != "" && len(ref) <= 128 {
 		return s.store.FindCall(ctx, org, ref)
 	}
-	return call, err
+	return rec, err
 }
 
 func callLookupError(err error) error {
@@ -150,11 +151,11 @@ func callLookupError(err error) error {
 
 func (s *Server) callEvents(c echo.Context) error {
 	ctx := c.Request().Context()
-	call, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
+	rec, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	evs, err := s.store.CallEvents(ctx, orgID(c), call.ID)
+	evs, err := s.store.CallEvents(ctx, orgID(c), rec.ID)
 	if err != nil {
 		return err
 	}
@@ -175,39 +176,39 @@ func liveCallError(err error) error { return apiErrorIn(err, liveCallWording) }
 // hangupLive hangs up a call of the organization: call control's if it is
 // live there, else the hosted path's (the API and the Twilio-compatible
 // route both come here).
-func (s *Server) hangupLive(ctx context.Context, org int64, call *db.Call) error {
-	var err error = controller.ErrCallNotFound
+func (s *Server) hangupLive(ctx context.Context, org int64, rec *db.Call) error {
+	var err error = call.ErrCallNotFound
 	if s.calls != nil {
-		err = s.calls.Hangup(ctx, org, call.ID)
+		err = s.calls.Hangup(ctx, org, rec.ID)
 	}
-	return s.orHosted(err, call, func(h HostedService) error { return h.Hangup(ctx, org, call.ID) })
+	return s.orHosted(err, rec, func(h HostedService) error { return h.Hangup(ctx, org, rec.ID) })
 }
 
 // transferLive transfers a call of the organization, like hangupLive.
-func (s *Server) transferLive(ctx context.Context, org int64, call *db.Call, to, mode string) error {
-	var err error = controller.ErrCallNotFound
+func (s *Server) transferLive(ctx context.Context, org int64, rec *db.Call, to, mode string) error {
+	var err error = call.ErrCallNotFound
 	if s.calls != nil {
-		err = s.calls.Transfer(ctx, org, call.ID, to, mode)
+		err = s.calls.Transfer(ctx, org, rec.ID, to, mode)
 	}
-	return s.orHosted(err, call, func(h HostedService) error { return h.Transfer(ctx, org, call.ID, to, callpkg.TransferMode(mode)) })
+	return s.orHosted(err, rec, func(h HostedService) error { return h.Transfer(ctx, org, rec.ID, to, call.TransferMode(mode)) })
 }
 
 func (s *Server) hangupCall(c echo.Context) error {
 	ctx := c.Request().Context()
-	call, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
+	rec, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	if err := s.hangupLive(ctx, orgID(c), call); err != nil {
+	if err := s.hangupLive(ctx, orgID(c), rec); err != nil {
 		return liveCallError(err)
 	}
-	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: call.ID})
+	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: rec.ID})
 }
 
 func (s *Server) transferCall(c echo.Context) error {
 	// Another organization's call answers 404 before anything is validated.
 	ctx := c.Request().Context()
-	call, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
+	rec, err := s.lookupCall(ctx, orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
@@ -221,22 +222,22 @@ func (s *Server) transferCall(c echo.Context) error {
 	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
 		return invalid("mode", "mode must be refer or bridge")
 	}
-	if err := s.transferLive(ctx, orgID(c), call, in.To, in.Mode); err != nil {
+	if err := s.transferLive(ctx, orgID(c), rec, in.To, in.Mode); err != nil {
 		return liveCallError(err)
 	}
-	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: call.ID})
+	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: rec.ID})
 }
 
 // callRecording streams the call's WAV recording to its own organization.
 func (s *Server) callRecording(c echo.Context) error {
-	call, err := s.lookupCall(c.Request().Context(), orgID(c), c.Param("id"))
+	rec, err := s.lookupCall(c.Request().Context(), orgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	if call.RecordingPath == "" || call.EndedAt == nil {
+	if rec.RecordingPath == "" || rec.EndedAt == nil {
 		return notFound("recording")
 	}
-	f, err := os.Open(call.RecordingPath)
+	f, err := os.Open(rec.RecordingPath)
 	if err != nil {
 		return notFound("recording")
 	}
@@ -245,8 +246,8 @@ func (s *Server) callRecording(c echo.Context) error {
 	if err != nil || !st.Mode().IsRegular() {
 		return notFound("recording")
 	}
-	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+call.ID+`.wav"`)
-	http.ServeContent(c.Response(), c.Request(), call.ID+".wav", st.ModTime(), f)
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+rec.ID+`.wav"`)
+	http.ServeContent(c.Response(), c.Request(), rec.ID+".wav", st.ModTime(), f)
 	return nil
 }
 
@@ -278,8 +279,8 @@ type initiateResult struct {
 }
 
 type dialFailedBody struct {
-	Error    *APIError                `json:"error"`
-	Attempts []controller.DialAttempt `json:"attempts"`
+	Error    *APIError          `json:"error"`
+	Attempts []call.DialAttempt `json:"attempts"`
 }
 
 func (s *Server) initiateCall(c echo.Context) error {
@@ -320,11 +321,11 @@ func (s *Server) initiateCall(c echo.Context) error {
 		// trunks rang out: lift the server's write timeout for this request.
 		_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(10 * time.Minute))
 	}
-	res, err := s.calls.Initiate(c.Request().Context(), controller.InitiateRequest{OrgID: orgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
+	res, err := s.calls.Initiate(c.Request().Context(), call.InitiateRequest{OrgID: orgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
 		AssistantID: in.AssistantID, WelcomeMessage: in.WelcomeMessage, Agenda: in.Agenda, Variables: in.Variables,
 		StatusCallback: in.StatusCallback, Wait: in.Wait})
 	if err != nil {
-		var de *controller.DialError
+		var de *call.DialError
 		if errors.As(err, &de) {
 			return c.JSON(http.StatusBadGateway, dialFailedBody{Error: &APIError{Status: http.StatusBadGateway, Code: "all_trunks_failed", Message: de.Error()}, Attempts: de.Attempts})
 		}
@@ -343,6 +344,6 @@ func initiateWording(from string) errorWording {
 	return errorWording{fields: map[string]string{"phone_number": "from_phone_number"},
 		msgs: map[error]string{
 			controller.ErrNumberNotFound: "phone number " + from + " not found",
-			controller.ErrNoAssistant:    "No assistant found for phone number " + from + ": assistant not found",
+			call.ErrNoAssistant:          "No assistant found for phone number " + from + ": assistant not found",
 		}}
 }

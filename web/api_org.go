@@ -3,13 +3,13 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/sipbridge/sipbridge/call"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -142,7 +142,7 @@ func (s *Server) orgView(ctx context.Context, o *db.Organization) (orgView, erro
 	}
 	maxConcurrent, perSecond := s.callDefaults.Effective(st.CallLimits)
 	v := orgView{
-		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry, TwilioCompatAccountSID: controller.TwilioAccountSID(o.ID),
+		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry, TwilioCompatAccountSID: call.TwilioAccountSID(o.ID),
 		Twilio: twilioView{AccountSID: st.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		Telnyx: telnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: st.TelnyxConnectionID, PublicKey: st.TelnyxPublicKey, MessagingProfileID: st.TelnyxMessagingProfID},
 		Vonage: vonageView{APIKey: st.VonageAPIKey, APISecretSet: sec.VonageAPISecret != "", ApplicationID: st.VonageApplicationID,
@@ -303,8 +303,8 @@ func (s *Server) putOrg(c echo.Context) error {
 			types := []string{}
 			for _, v := range l.AllowNumberTypes {
 				v = strings.ToLower(strings.TrimSpace(v))
-				if !slices.Contains(controller.NumberTypes, v) {
-					return invalid("call_limits.allow_number_types", "call_limits.allow_number_types: %q is not one of %s", v, strings.Join(controller.NumberTypes, ", "))
+				if !slices.Contains(call.NumberTypes, v) {
+					return invalid("call_limits.allow_number_types", "call_limits.allow_number_types: %q is not one of %s", v, strings.Join(call.NumberTypes, ", "))
 				}
 				if !slices.Contains(types, v) {
 					types = append(types, v)

@@ -3,13 +3,13 @@ package web
 import (
 	"context"
 	"errors"
+	"github.com/sipbridge/sipbridge/call"
 	"net/http"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/trunk"
 )
@@ -126,7 +126,7 @@ func nonNil(l []string) []string {
 // applyTrunk merges the fields sent into t under the trunk rules
 // (trunk.Apply). It returns the new password when one was sent.
 func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy) (newPassword *string, err error) {
-	pw, err := trunk.Apply(t, in.settings(), passwordSet, trunk.Rules{ACL: acl.Limits(), ReferTemplate: controller.CheckReferTemplate})
+	pw, err := trunk.Apply(t, in.settings(), passwordSet, trunk.Rules{ACL: acl.Limits(), ReferTemplate: call.CheckReferTemplate})
 	return pw, apiField(err)
 }
 
@@ -146,7 +146,7 @@ func (in *trunkInput) settings() *trunk.Settings {
 // a registration trunk's ACL is made from) against the address policy:
 // gateway, proxy and realm.
 func (s *Server) checkTrunkAddresses(ctx context.Context, t *db.SIPTrunk) error {
-	for _, f := range []struct{ field, v string }{{"gateway", t.Gateway}, {"proxy", t.Proxy}, {"realm", t.Realm}, {"refer_to_template", controller.ReferTemplateHostPort(t.ReferToTemplate)}} {
+	for _, f := range []struct{ field, v string }{{"gateway", t.Gateway}, {"proxy", t.Proxy}, {"realm", t.Realm}, {"refer_to_template", call.ReferTemplateHostPort(t.ReferToTemplate)}} {
 		if err := s.checkHostPortAddress(ctx, f.field, f.v, false); err != nil {
 			return err
 		}

@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +18,6 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/call/hosted"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
@@ -75,8 +76,8 @@ func (r *statusReceiver) url() string { return r.srv.URL + "/call-status?k=1" }
 
 // options points call control's status callbacks at the receiver (its test
 // certificate), retrying fast.
-func (r *statusReceiver) options(o *controller.CallsOptions) {
-	o.StatusCallbacks = controller.StatusCallbackOptions{Client: r.srv.Client(), RetryBase: 20 * time.Millisecond}
+func (r *statusReceiver) options(o *sip.CallsOptions) {
+	o.StatusCallbacks = call.StatusCallbackOptions{Client: r.srv.Client(), RetryBase: 20 * time.Millisecond}
 }
 
 // wait returns the events received once n have come.
@@ -356,7 +357,7 @@ func TestOutboundTwilioStatusCallback(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		rcv := newStatusReceiver(t)
 		he := newHostedEnvOn(t, g, func(o *hosted.Options) {
-			o.StatusCallbacks = controller.StatusCallbackOptions{Client: rcv.srv.Client(), RetryBase: 20 * time.Millisecond}
+			o.StatusCallbacks = call.StatusCallbackOptions{Client: rcv.srv.Client(), RetryBase: 20 * time.Millisecond}
 		})
 		if err := he.store.SetSMSWebhookSecret(context.Background(), he.orgA, he.assistant.ID, callbackSecret); err != nil {
 			t.Fatal(err)

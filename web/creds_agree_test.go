@@ -2,6 +2,8 @@ package web_test
 
 import (
 	"context"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"log/slog"
 	"net"
 	"net/http"
@@ -13,7 +15,6 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/call/hosted"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
@@ -75,8 +76,8 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	nums := numbers.New(store, trunks, numbers.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
 	hp := hosted.New(store, hosted.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second, AddressPolicy: loopbackPolicy()})
-	calls := controller.NewCalls(store, nil, controller.CallsOptions{Hosted: hosted.Dialer{Path: hp}, Log: log, AddressPolicy: loopbackPolicy()})
-	ce.sms = sms.New(store, controller.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
+	calls := sip.NewCalls(store, nil, sip.CallsOptions{Hosted: hp, Log: log, AddressPolicy: loopbackPolicy()})
+	ce.sms = sms.New(store, call.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		Poll: 10 * time.Millisecond, RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, AddressPolicy: loopbackPolicy()})
 	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: nums, Hosted: hp, Calls: calls, SMS: ce.sms,
 		AddressPolicy: loopbackPolicy()})

@@ -9,7 +9,6 @@ import (
 
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
@@ -143,8 +142,8 @@ func TestErrorTableRouteWording(t *testing.T) {
 		field, msg   string
 		checkMessage bool
 	}{
-		{"transfer destination", liveCallError(controller.ErrCountryNotAllowed), 403, "to", "", false},
-		{"transfer without trunk", liveCallError(controller.ErrNoEnabledTrunk), 422, "to", "", false},
+		{"transfer destination", liveCallError(call.ErrCountryNotAllowed), 403, "to", "", false},
+		{"transfer without trunk", liveCallError(call.ErrNoEnabledTrunk), 422, "to", "", false},
 		{"initiate from", apiErrorIn(numbers.ErrNumberNotFound, initiateWording("+15550001")), 404, "from_phone_number", "phone number +15550001 not found", true},
 		{"initiate no assistant", apiErrorIn(call.ErrNoAssistant, initiateWording("+15550001")), 404, "assistant_id",
 			"No assistant found for phone number +15550001: assistant not found", true},

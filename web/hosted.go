@@ -10,7 +10,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
 )
@@ -173,12 +172,12 @@ func (s *Server) hostedStream(c echo.Context) error {
 
 // orHosted sends a hangup or transfer to the hosted path when call control
 // does not know the call and the record is a provider-hosted one.
-func (s *Server) orHosted(err error, call *db.Call, f func(HostedService) error) error {
-	if err == nil || !errors.Is(err, controller.ErrCallNotFound) || s.hosted == nil || call.Provider == "" || call.Provider == "sip" {
+func (s *Server) orHosted(err error, rec *db.Call, f func(HostedService) error) error {
+	if err == nil || !errors.Is(err, call.ErrCallNotFound) || s.hosted == nil || rec.Provider == "" || rec.Provider == "sip" {
 		return err
 	}
 	if herr := f(s.hosted); herr != nil {
-		if errors.Is(herr, controller.ErrCallNotFound) {
+		if errors.Is(herr, call.ErrCallNotFound) {
 			return herr
 		}
 		return herr

@@ -5,6 +5,7 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"github.com/sipbridge/sipbridge/call"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -69,7 +70,7 @@ type Deps struct {
 	// CallDefaults are the platform's call limits for organizations that
 	// set 0, shown in the organization's effective limits (zero: no cap);
 	// call control applies them (CallsOptions.DefaultLimits).
-	CallDefaults controller.PlatformLimits
+	CallDefaults call.PlatformLimits
 	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
 	// as the ring_timeout_seconds of trunks that set none (zero: 30 s).
 	LegTimeout time.Duration
@@ -101,7 +102,7 @@ type Server struct {
 	acl         ACLPolicy
 	trunkAddrMu sync.Mutex
 	// callDefaults: Deps.CallDefaults.
-	callDefaults controller.PlatformLimits
+	callDefaults call.PlatformLimits
 	// ringDefault: Deps.LegTimeout in seconds.
 	ringDefault int
 }

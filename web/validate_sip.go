@@ -2,19 +2,18 @@ package web
 
 import (
 	"context"
+	"github.com/sipbridge/sipbridge/call"
 	"strings"
-
-	"github.com/sipbridge/sipbridge/controller"
 )
 
 // checkSIPTarget validates a sip:/sips: URI a call may be sent to
 // (fallback_transfer_number): sip:user@host[:port][;params] with only the
-// characters controller.ParseSIPURI allows, and a host the address policy
+// characters call.ParseSIPURI allows, and a host the address policy
 // allows.
 func (s *Server) checkSIPTarget(ctx context.Context, field, v string) error {
-	u, err := controller.ParseSIPURI(v, false)
+	u, err := call.ParseSIPURI(v, false)
 	if err != nil {
-		return invalid(field, "%s: %s", field, strings.TrimPrefix(err.Error(), controller.ErrBadSIPURI.Error()+": "))
+		return invalid(field, "%s: %s", field, strings.TrimPrefix(err.Error(), call.ErrBadSIPURI.Error()+": "))
 	}
 	if u.User == "" {
 		return invalid(field, "%s sip: URI must be sip:user@host", field)

@@ -1,8 +1,9 @@
-package controller
+package sip
 
 import (
 	"context"
 	"fmt"
+	"github.com/sipbridge/sipbridge/call"
 	"slices"
 	"strconv"
 	"strings"
@@ -31,12 +32,12 @@ type transferPlan struct {
 // through the organization's trunks. mode "refer" and "bridge" force it.
 func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
 	if s.rec == nil || s.ending {
-		return nil, ErrCallNotFound
+		return nil, call.ErrCallNotFound
 	}
 	if s.transferred || s.refering != nil || s.dialing.Load() {
-		return nil, ErrTransferInProgress
+		return nil, call.ErrTransferInProgress
 	}
-	t, err := parseTransferTarget(to)
+	t, err := call.ParseTransferTarget(to)
 	if err != nil {
 		return nil, err
 	}
@@ -44,27 +45,27 @@ func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
 	tr := s.trunk()
 	hasTemplate := tr != nil && tr.ReferToTemplate != ""
 	switch {
-	case t.sipURI != "" && mode != "bridge":
-		p.referURI, p.bridgeTo = t.sipURI, e164User(t.sipURI)
-	case t.sipURI != "": // bridge to the URI's number
-		if p.bridgeTo = e164User(t.sipURI); p.bridgeTo == "" {
-			return nil, ErrBadTransferMode
+	case t.SIPURI != "" && mode != "bridge":
+		p.referURI, p.bridgeTo = t.SIPURI, call.E164User(t.SIPURI)
+	case t.SIPURI != "": // bridge to the URI's number
+		if p.bridgeTo = call.E164User(t.SIPURI); p.bridgeTo == "" {
+			return nil, call.ErrBadTransferMode
 		}
 	case mode == "refer" && !hasTemplate:
-		return nil, ErrNoReferTemplate
+		return nil, call.ErrNoReferTemplate
 	case mode == "refer" || (mode == "" && hasTemplate && tr.TransferMode == "refer"):
-		p.referURI, p.bridgeTo = ApplyReferTemplate(tr.ReferToTemplate, t.e164), t.e164
+		p.referURI, p.bridgeTo = call.ApplyReferTemplate(tr.ReferToTemplate, t.E164), t.E164
 	default:
-		p.bridgeTo = t.e164
+		p.bridgeTo = t.E164
 	}
 	// The host FreeSWITCH will send the REFER (or the INVITE) to: the
 	// target's, or the template's, checked now as well as at write time
 	// (a name may resolve elsewhere since, the policy may have changed).
-	if host := t.hostPort; host != "" || p.referURI != "" {
+	if host := t.HostPort; host != "" || p.referURI != "" {
 		if host == "" {
-			host = ReferTemplateHostPort(tr.ReferToTemplate)
+			host = call.ReferTemplateHostPort(tr.ReferToTemplate)
 		}
-		if err := checkTransferHost(s.c.ctx, addressPolicy(s.c.opts.AddressPolicy), host); err != nil {
+		if err := call.CheckTransferHost(s.c.ctx, call.AddressPolicy(s.c.opts.AddressPolicy), host); err != nil {
 			return nil, err
 		}
 	}
@@ -83,7 +84,7 @@ func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
 }
 
 // checkTransferDestination applies the organization's destination rules
-// (CheckDestination) to the number a transfer reaches.
+// (call.CheckDestination) to the number a transfer reaches.
 func (s *callSession) checkTransferDestination(number string) error {
 	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
 	defer cancel()
@@ -91,7 +92,7 @@ func (s *callSession) checkTransferDestination(number string) error {
 	if err != nil {
 		return err
 	}
-	return CheckDestination(org, number)
+	return call.CheckDestination(org, number)
 }
 
 // transfer plans and runs a transfer (the assistant's, the API's or the
@@ -314,7 +315,7 @@ func (s *callSession) bridgeDial(number string) (dial, dialID string, err error)
 	if err != nil {
 		return "", "", err
 	}
-	if err := CheckDestination(org, number); err != nil {
+	if err := call.CheckDestination(org, number); err != nil {
 		return "", "", err
 	}
 	trunks, err := s.c.store.EnabledTrunksOfOrg(ctx, s.rec.OrgID)
@@ -478,11 +479,11 @@ type DialOptions struct {
 // rings out fails over to the next.
 func BridgeDialString(trunks []db.SIPTrunk, first, number string, o DialOptions) (string, error) {
 	if !did.IsE164(number) {
-		return "", fmt.Errorf("%w: %q", ErrBadTransferTarget, number)
+		return "", fmt.Errorf("%w: %q", call.ErrBadTransferTarget, number)
 	}
 	ordered := orderTrunks(trunks, first)
 	if len(ordered) == 0 {
-		return "", ErrNoEnabledTrunk
+		return "", call.ErrNoEnabledTrunk
 	}
 	dialled := number
 	if !o.LeadingPlus {

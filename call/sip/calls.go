@@ -1,8 +1,7 @@
-package controller
+package sip
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -66,8 +65,8 @@ type CallsOptions struct {
 	// (default 30 s).
 	LegTimeout time.Duration
 	// Hosted places outbound calls from numbers hosted at Twilio, Telnyx or
-	// Vonage (nil: such calls are refused with ErrNotSIPNumber).
-	Hosted HostedDialer
+	// Vonage (nil: such calls are refused with call.ErrNotSIPNumber).
+	Hosted call.Initiator
 	// TrunkACL, when set, tells what a trunk without allowed_addresses
 	// allows (the addresses its hosts resolved to: trunk.Sync.ResolvedACL),
 	// so inbound routing sees every trunk whose ACL list holds a caller's
@@ -76,7 +75,7 @@ type CallsOptions struct {
 	// DefaultLimits are the platform's max_concurrent_calls and
 	// calls_per_second for organizations that set 0 (DEFAULT_MAX_CONCURRENT_CALLS,
 	// DEFAULT_CALLS_PER_SECOND); 0 here: no platform cap.
-	DefaultLimits PlatformLimits
+	DefaultLimits call.PlatformLimits
 	// OnFrame, when set, is told how long each caller frame took from its
 	// arrival on the mod_audio_stream websocket to its `media` message being
 	// written to the assistant (metrics, benchmarks).
@@ -89,17 +88,10 @@ type CallsOptions struct {
 	// posted through it too.
 	AddressPolicy *netpolicy.Policy
 	// StatusCallbacks shape the delivery of outbound calls' status_callback.
-	StatusCallbacks StatusCallbackOptions
+	StatusCallbacks call.StatusCallbackOptions
 	Log             *slog.Logger
 	// Now is the clock (default time.Now).
 	Now func() time.Time
-}
-
-// HostedDialer places calls from provider-hosted numbers through the
-// provider's call API; the provider then streams the call's audio to
-// sipbridge, which bridges it to the same assistant protocol.
-type HostedDialer interface {
-	Initiate(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest) (*InitiateResult, error)
 }
 
 // Calls is call control: it routes inbound calls parked by the dialplan,
@@ -176,13 +168,11 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 
 // statusNotifier returns the status callback of a call (nil without a
 // URL); events it gives up on go to the call's timeline.
-func (c *Calls) statusNotifier(url, secret, callID string, log *slog.Logger, timeline func(string, db.JSONMap)) *statusNotifier {
-	n := newStatusNotifier(c.cbCtx, &c.cbWG, c.opts.StatusCallbacks, c.opts.AddressPolicy, url, secret, callID, log)
-	if n != nil {
-		n.failed = func(event, err string) {
-			timeline(call.EventStatusCallbackFailed, db.JSONMap{"event": event, "error": err})
-		}
-	}
+func (c *Calls) statusNotifier(url, secret, callID string, log *slog.Logger, timeline func(string, db.JSONMap)) *call.Notifier {
+	n := call.NewNotifier(c.cbCtx, &c.cbWG, c.opts.StatusCallbacks, c.opts.AddressPolicy, url, secret, callID, log)
+	n.OnFailed(func(event, err string) {
+		timeline(call.EventStatusCallbackFailed, db.JSONMap{"event": event, "error": err})
+	})
 	return n
 }
 
@@ -293,7 +283,7 @@ func (c *Calls) Close() {
 	c.mu.Unlock()
 	c.cancel()
 	c.wg.Wait()
-	waitBounded(&c.cbWG, 5*time.Second) // the last status callbacks
+	call.WaitBounded(&c.cbWG, 5*time.Second) // the last status callbacks
 	c.cbCancel()
 	c.cbWG.Wait()
 }
@@ -314,18 +304,7 @@ func (c *Calls) dialOver(dialID string) {
 type StreamSink interface {
 	// ServeStream reads caller audio from conn until the stream or the call
 	// ends; it closes conn.
-	ServeStream(conn StreamConn)
-}
-
-// StreamConn is the websocket mod_audio_stream opened to us (a
-// *websocket.Conn).
-type StreamConn interface {
-	NextReader() (messageType int, r io.Reader, err error)
-	ReadMessage() (messageType int, p []byte, err error)
-	WriteMessage(messageType int, data []byte) error
-	SetReadDeadline(t time.Time) error
-	SetWriteDeadline(t time.Time) error
-	Close() error
+	ServeStream(conn call.StreamConn)
 }
 
 // AuthorizeStream checks the token of a mod_audio_stream websocket for a
@@ -335,11 +314,11 @@ func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
 	s := c.byID[callID]
 	c.mu.Unlock()
 	if s == nil {
-		return nil, ErrBadStreamToken
+		return nil, call.ErrBadStreamToken
 	}
 	gen, ok := s.tokenOK(token)
 	if !ok {
-		return nil, ErrBadStreamToken
+		return nil, call.ErrBadStreamToken
 	}
 	return &streamSink{s: s, gen: gen}, nil
 }
@@ -349,7 +328,7 @@ func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
 func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 	s := c.live(orgID, callID)
 	if s == nil {
-		return ErrCallNotFound
+		return call.ErrCallNotFound
 	}
 	if s.initiating.Load() {
 		c.cancelDial(s)
@@ -367,13 +346,13 @@ func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to, mode string) error {
 	s := c.live(orgID, callID)
 	if s == nil {
-		return ErrCallNotFound
+		return call.ErrCallNotFound
 	}
-	if _, err := parseTransferTarget(to); err != nil {
+	if _, err := call.ParseTransferTarget(to); err != nil {
 		return err
 	}
 	if s.initiating.Load() {
-		return ErrNotAnswered
+		return call.ErrNotAnswered
 	}
 	reply := make(chan error, 1)
 	s.requests.push(request{kind: reqTransfer, to: to, mode: mode, reply: reply})
@@ -381,11 +360,11 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to, mode stri
 	case err := <-reply:
 		return err
 	case <-s.done:
-		return ErrCallNotFound
+		return call.ErrCallNotFound
 	case <-ctx.Done():
 		return ctx.Err()
 	case <-time.After(10 * time.Second):
-		return ErrTransferInProgress
+		return call.ErrTransferInProgress
 	}
 }
 

@@ -1,7 +1,8 @@
-package controller
+package sip
 
 import (
 	"errors"
+	"github.com/sipbridge/sipbridge/call"
 	"io"
 	"time"
 
@@ -29,7 +30,7 @@ type streamSink struct {
 // to the assistant until the websocket ends. This is the hot path: each
 // 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz in one
 // `media` message, on this goroutine, with no allocation of ours.
-func (k *streamSink) ServeStream(conn StreamConn) {
+func (k *streamSink) ServeStream(conn call.StreamConn) {
 	s := k.s
 	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
 	conv := assistant.NewFrameConverter()

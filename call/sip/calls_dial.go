@@ -1,6 +1,7 @@
-package controller
+package sip
 
 import (
+	"github.com/sipbridge/sipbridge/call"
 	"strings"
 	"sync"
 	"time"
@@ -99,7 +100,7 @@ func (t *dialTrack) firstLeg() string {
 // attempts lists the trunks in dial order up to the one that answered
 // (answered, the leg's channel; "" when none did), with final, the
 // originate's own cause, for the last trunk when no event told its fate.
-func (t *dialTrack) attempts(answered, final string) (out []DialAttempt, trunk *db.SIPTrunk) {
+func (t *dialTrack) attempts(answered, final string) (out []call.DialAttempt, trunk *db.SIPTrunk) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	byTrunk := map[string][]*legAttempt{}
@@ -115,7 +116,7 @@ func (t *dialTrack) attempts(answered, final string) (out []DialAttempt, trunk *
 	}
 	for i := range t.trunks {
 		tr := &t.trunks[i]
-		a := DialAttempt{TrunkID: tr.ID, Trunk: tr.Name, Gateway: tr.GatewayName}
+		a := call.DialAttempt{TrunkID: tr.ID, Trunk: tr.Name, Gateway: tr.GatewayName}
 		var leg *legAttempt
 		if ls := byTrunk[tr.ID]; len(ls) > 0 {
 			leg = ls[0]
@@ -175,7 +176,7 @@ func (s *callSession) observeLeg(e *esl.Event) {
 // dialAttempts waits a moment for the legs' last events (they travel on
 // the other connection), then writes one dial_attempt timeline entry per
 // trunk tried and returns them with the trunk that answered.
-func (s *callSession) dialAttempts(answered, final string) ([]DialAttempt, *db.SIPTrunk) {
+func (s *callSession) dialAttempts(answered, final string) ([]call.DialAttempt, *db.SIPTrunk) {
 	s.mu.Lock()
 	t := s.track
 	s.mu.Unlock()

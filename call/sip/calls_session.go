@@ -1,8 +1,9 @@
-package controller
+package sip
 
 import (
 	"context"
 	"fmt"
+	"github.com/sipbridge/sipbridge/call"
 	"log/slog"
 	"os"
 	"strconv"
@@ -48,7 +49,7 @@ type request struct {
 // fsNote tells the session about its mod_audio_stream websocket.
 type fsNote struct {
 	gen    int
-	conn   StreamConn // set on attach
+	conn   call.StreamConn // set on attach
 	closed bool
 	err    error
 }
@@ -86,7 +87,7 @@ type callSession struct {
 
 	// status posts the outbound call's progress to its status_callback
 	// (nil: none).
-	status *statusNotifier
+	status *call.Notifier
 
 	outbound  bool
 	info      assistant.StartInfo // what `start` tells the assistant
@@ -94,7 +95,7 @@ type callSession struct {
 	assistant *db.Assistant
 	rec       *db.Call
 	stream    *assistant.Stream
-	fs        StreamConn
+	fs        call.StreamConn
 	fsGen     int
 	play      *assistant.Playback
 	pending   []assistant.Chunk // chunks made before mod_audio_stream connected
@@ -146,7 +147,7 @@ func (s *callSession) orgID() int64 {
 func (s *callSession) tokenOK(t string) (int, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.gen, tokenEqual(s.token, t)
+	return s.gen, call.TokenEqual(s.token, t)
 }
 
 // newStreamToken starts a stream generation and returns its token.
@@ -154,7 +155,7 @@ func (s *callSession) newStreamToken() (string, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
-	s.token = newToken()
+	s.token = call.NewToken()
 	return s.token, s.gen
 }
 
@@ -204,7 +205,7 @@ func (s *callSession) run(park *esl.Event) {
 }
 
 // exit marks the session gone and answers what was asked of it meanwhile:
-// a transfer gets ErrCallNotFound, a bridge leg answered too late is hung
+// a transfer gets call.ErrCallNotFound, a bridge leg answered too late is hung
 // up (its originate goroutine pushes, then checks exited: one of the two
 // sees it).
 func (s *callSession) exit() {
@@ -213,7 +214,7 @@ func (s *callSession) exit() {
 	for _, r := range s.requests.drain() {
 		switch r.kind {
 		case reqTransfer:
-			r.reply <- ErrCallNotFound
+			r.reply <- call.ErrCallNotFound
 		case reqDialDone:
 			killAnswered(s.c, r.out)
 		}

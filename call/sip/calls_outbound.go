@@ -1,9 +1,11 @@
-package controller
+package sip
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/numbers"
 	"strings"
 
 	"github.com/sipbridge/sipbridge/assistant"
@@ -17,18 +19,18 @@ import (
 // calls). For a number on a SIP trunk it sends one originate over the
 // organization's enabled trunks in priority order (the number's own trunk
 // first), failing over leg by leg.
-func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error) {
+func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
 	if !did.IsE164(req.To) {
-		return nil, fmt.Errorf("%w: to_phone_number %q", ErrBadNumber, req.To)
+		return nil, fmt.Errorf("%w: to_phone_number %q", call.ErrBadNumber, req.To)
 	}
 	if !did.IsE164(req.From) {
-		return nil, fmt.Errorf("%w: from_phone_number %q", ErrBadNumber, req.From)
+		return nil, fmt.Errorf("%w: from_phone_number %q", call.ErrBadNumber, req.From)
 	}
 	// Counted as live from here, so a drain waits for it.
 	c.mu.Lock()
 	if c.draining {
 		c.mu.Unlock()
-		return nil, ErrDraining
+		return nil, call.ErrDraining
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
@@ -37,10 +39,10 @@ func (c *Calls) Initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 }
 
 // initiate does Initiate's work.
-func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error) {
+func (c *Calls) initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
 	number, err := c.router.ActiveNumber(ctx, req.OrgID, req.From)
 	if err != nil {
-		return nil, ErrNumberNotFound
+		return nil, numbers.ErrNumberNotFound
 	}
 	asstID := req.AssistantID
 	switch {
@@ -50,18 +52,18 @@ func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	case number.AssistantID != nil:
 		asstID = *number.AssistantID
 	default:
-		return nil, ErrNoAssistant
+		return nil, call.ErrNoAssistant
 	}
 	a, err := c.store.GetAssistant(ctx, req.OrgID, asstID)
 	if err != nil {
-		return nil, ErrAssistantNotFound
+		return nil, numbers.ErrAssistantNotFound
 	}
 	org, err := c.store.GetOrg(ctx, req.OrgID)
 	if err != nil {
 		return nil, err
 	}
 	if number.Provider != db.ProviderBYOSIP && c.opts.Hosted == nil {
-		return nil, fmt.Errorf("%w: %s", ErrNotSIPNumber, number.Provider)
+		return nil, fmt.Errorf("%w: %s", call.ErrNotSIPNumber, number.Provider)
 	}
 	release := c.lockAdmit(org.ID)
 	defer release()
@@ -71,18 +73,19 @@ func (c *Calls) initiate(ctx context.Context, req InitiateRequest) (*InitiateRes
 	if req.StatusCallback != "" {
 		if _, err := c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
 			if errors.Is(err, db.ErrNotFound) {
-				return nil, ErrNoCallbackSecret
+				return nil, call.ErrNoCallbackSecret
 			}
 			return nil, err
 		}
 	}
 	if number.Provider != db.ProviderBYOSIP {
-		return c.opts.Hosted.Initiate(ctx, org, number, a, req)
+		req.Resolved = &call.Resolved{Org: org, Number: number, Assistant: a}
+		return c.opts.Hosted.Initiate(ctx, req)
 	}
 	return c.originateSIP(ctx, org, number, a, req, release) // releases once the record exists
 }
 
-func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req InitiateRequest, releaseAdmit func()) (*InitiateResult, error) {
+func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req call.InitiateRequest, releaseAdmit func()) (*call.InitiateResult, error) {
 	trunks, err := c.store.EnabledTrunksOfOrg(ctx, org.ID)
 	if err != nil {
 		return nil, err
@@ -94,7 +97,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	secret := ""
 	if req.StatusCallback != "" {
 		if secret, err = c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
-			return nil, ErrNoCallbackSecret
+			return nil, call.ErrNoCallbackSecret
 		}
 	}
 	s := newCallSession(c, "")
@@ -131,9 +134,9 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	// On the dispatcher: the record is updated by the dial's goroutine.
 	snapshot := *rec // a copy: the dial's goroutine writes rec
 	track.onCreate = func(leg string) {
-		st := callStatusOf(StatusRinging, &snapshot, c.opts.Now())
+		st := call.StatusOf(call.StatusRinging, &snapshot, c.opts.Now())
 		st.CallSID = leg
-		s.status.notify(st)
+		s.status.Notify(st)
 	}
 	s.dialID.Store(dialID)
 	s.dialing.Store(true)
@@ -157,13 +160,13 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	case r := <-result:
 		return r.res, r.err
 	case leg := <-placed:
-		return &InitiateResult{CallID: s.id, CallSID: leg, Ringing: true}, nil
+		return &call.InitiateResult{CallID: s.id, CallSID: leg, Ringing: true}, nil
 	}
 }
 
 // dialResult is what an outbound originate came to.
 type dialResult struct {
-	res *InitiateResult
+	res *call.InitiateResult
 	err error
 }
 
@@ -177,7 +180,7 @@ func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed
 	var err error
 	go func() {
 		out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
-		job <- dialResult{err: err, res: &InitiateResult{CallSID: out}}
+		job <- dialResult{err: err, res: &call.InitiateResult{CallSID: out}}
 	}()
 	var r dialResult
 	select {
@@ -208,7 +211,7 @@ func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed
 	fail := func(err error) {
 		c.remove(s)
 		s.exit() // hangup and transfer requests made while it rang
-		s.notifyEnd(StatusFailed)
+		s.notifyEnd(call.StatusFailed)
 		result <- dialResult{err: err}
 		c.wg.Done()
 	}
@@ -217,13 +220,13 @@ func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed
 		s.update(map[string]any{"status": db.CallFailed, "hangup_cause": "SWITCH_UNAVAILABLE",
 			"reason": "FreeSWITCH is not connected: " + err.Error(), "ended_at": c.opts.Now().UTC()})
 		s.rec.HangupCause, s.rec.Status = "SWITCH_UNAVAILABLE", db.CallFailed
-		fail(fmt.Errorf("%w: %w", ErrSwitchUnavailable, err))
+		fail(fmt.Errorf("%w: %w", call.ErrSwitchUnavailable, err))
 		return
 	}
 	if err != nil || !ok || leg == "" {
 		derr := s.dialFailed(out, err)
 		if s.cancelled.Load() {
-			fail(ErrCallCancelled)
+			fail(call.ErrCallCancelled)
 			return
 		}
 		fail(derr)
@@ -246,8 +249,8 @@ func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed
 	s.update(cols)
 	s.rec.CallSID, s.rec.Status = leg, db.CallInProgress
 	s.event("answered", detail)
-	s.status.notify(callStatusOf(StatusAnswered, s.rec, now))
-	result <- dialResult{res: &InitiateResult{CallID: s.id, CallSID: leg}}
+	s.status.Notify(call.StatusOf(call.StatusAnswered, s.rec, now))
+	result <- dialResult{res: &call.InitiateResult{CallID: s.id, CallSID: leg}}
 	s.runOutbound()
 }
 
@@ -260,7 +263,7 @@ func (s *callSession) dialFailed(out string, err error) error {
 		final = err.Error()
 	}
 	att, _ := s.dialAttempts("", final)
-	derr := &DialError{Cause: final, Attempts: att}
+	derr := &call.DialError{Cause: final, Attempts: att}
 	s.event("dial_failed", db.JSONMap{"cause": final})
 	s.update(map[string]any{"status": db.CallFailed, "hangup_cause": final, "reason": derr.Error(), "ended_at": s.c.opts.Now().UTC()})
 	s.rec.Status, s.rec.HangupCause, s.rec.Reason = db.CallFailed, final, derr.Error()
@@ -277,9 +280,9 @@ func (s *callSession) notifyFinish(cols map[string]any) {
 	s.rec.HangupCause, _ = cols["hangup_cause"].(string)
 	s.rec.Reason, _ = cols["reason"].(string)
 	s.rec.DurationSeconds, _ = cols["duration_seconds"].(int)
-	event := StatusFailed
+	event := call.StatusFailed
 	if cols["status"] == db.CallCompleted {
-		event = StatusCompleted
+		event = call.StatusCompleted
 	}
 	s.notifyEnd(event)
 }
@@ -290,9 +293,9 @@ func (s *callSession) notifyEnd(event string) {
 	if s.status == nil || s.rec == nil {
 		return
 	}
-	st := callStatusOf(event, s.rec, s.c.opts.Now())
+	st := call.StatusOf(event, s.rec, s.c.opts.Now())
 	st.Cause, st.Reason, st.DurationSeconds = s.rec.HangupCause, s.rec.Reason, s.rec.DurationSeconds
-	s.status.notify(st)
+	s.status.Notify(st)
 }
 
 // runOutbound bridges an answered outbound call to its assistant.
@@ -317,9 +320,9 @@ func (s *callSession) connectAssistant() bool {
 	dialCtx, cancel := context.WithTimeout(s.c.ctx, s.c.opts.AssistantConnectTimeout)
 	defer cancel()
 	opts := append([]assistant.DialOption{assistant.WithConnectTimeout(s.c.opts.AssistantConnectTimeout),
-		assistant.WithLogger(s.log), assistant.WithNetDialContext(addressPolicy(s.c.opts.AddressPolicy).DialContext)},
+		assistant.WithLogger(s.log), assistant.WithNetDialContext(call.AddressPolicy(s.c.opts.AddressPolicy).DialContext)},
 		s.c.opts.DialOptions...)
-	s.info.AccountSID = TwilioAccountSID(s.rec.OrgID)
+	s.info.AccountSID = call.TwilioAccountSID(s.rec.OrgID)
 	// call_id is the record's id, the one the API knows; the channel's
 	// UUID stays available as call_sid (either finds the call in the API).
 	s.info.CallID = s.id
