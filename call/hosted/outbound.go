@@ -144,14 +144,3 @@ func (c *hostedCall) placed(sid string) {
 	c.notifyStatus(call.StatusRinging, "", "", 0)
 	c.armTimer(c.h.opts.RingTimeout+c.h.opts.StreamTimeout, "NO_ANSWER", "not answered in time", true)
 }
-
-// Dialer is the path as call control's dialer of hosted numbers: call
-// control resolves an outbound call (organization, from-number,
-// assistant) and applies the limits, then hands it to Initiate.
-type Dialer struct{ Path *Path }
-
-// Initiate places the call call control resolved.
-func (d Dialer) Initiate(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req call.InitiateRequest) (*call.InitiateResult, error) {
-	req.Resolved = &call.Resolved{Org: org, Number: number, Assistant: a}
-	return d.Path.Initiate(ctx, req)
-}
