@@ -1,6 +1,7 @@
 package hosted
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -398,7 +399,7 @@ func (c *hostedCall) startInfo(from, to, welcome string, extra map[string]string
 		dir = db.DirectionOutbound
 	}
 	c.info = assistant.StartInfo{CallID: c.id, From: from, To: to, AssistantID: c.assistant.ID, Direction: dir,
-		WelcomeMessage: firstNonEmpty(welcome, c.assistant.WelcomeMessage), Extra: map[string]string{}}
+		WelcomeMessage: cmp.Or(welcome, c.assistant.WelcomeMessage), Extra: map[string]string{}}
 	for k, v := range extra {
 		c.info.Extra[k] = v
 	}

@@ -321,13 +321,3 @@ func (h *Path) Transfer(ctx context.Context, orgID int64, callID, to string, _ c
 	c.event(call.EventTransferRequested, db.JSONMap{"to": to, "by": "api"})
 	return c.providerTransfer(ctx, to)
 }
-
-// firstNonEmpty returns the first value that is not empty.
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
-}

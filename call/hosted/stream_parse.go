@@ -1,6 +1,7 @@
 package hosted
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -77,7 +78,7 @@ func parseTwilioStream(data []byte) (streamEvent, error) {
 	}
 	switch m.Event {
 	case assistant.EventStart:
-		return streamEvent{kind: evStart, streamID: firstNonEmpty(m.Start.StreamSID, m.StreamSID), callSID: m.Start.CallSID,
+		return streamEvent{kind: evStart, streamID: cmp.Or(m.Start.StreamSID, m.StreamSID), callSID: m.Start.CallSID,
 			params: m.Start.CustomParameters}, nil
 	case assistant.EventMedia:
 		if m.Media.Track != "" && m.Media.Track != assistant.TwilioTrackInbound {

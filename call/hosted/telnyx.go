@@ -1,6 +1,7 @@
 package hosted
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -132,9 +133,9 @@ func (h *Path) TelnyxWebhook(ctx context.Context, header http.Header, body []byt
 		}
 	case "call.hangup":
 		if c != nil {
-			cause := firstNonEmpty(p.HangupCause, "normal_clearing")
+			cause := cmp.Or(p.HangupCause, "normal_clearing")
 			c.event(call.EventProviderHangup, db.JSONMap{"hangup_cause": p.HangupCause, "hangup_source": p.HangupSource, "sip_hangup_cause": p.SIPHangupCause})
-			c.finish(finishInfo{cause: cause, reason: "hung up (" + firstNonEmpty(p.HangupSource, "unknown") + ")"})
+			c.finish(finishInfo{cause: cause, reason: "hung up (" + cmp.Or(p.HangupSource, "unknown") + ")"})
 		}
 	}
 	return nil
