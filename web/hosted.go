@@ -2,15 +2,13 @@ package web
 
 import (
 	"context"
-	"errors"
-	"github.com/sipbridge/sipbridge/call"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/controller"
-	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -170,17 +168,14 @@ func (s *Server) hostedStream(c echo.Context) error {
 	return nil
 }
 
-// orHosted sends a hangup or transfer to the hosted path when call control
-// does not know the call and the record is a provider-hosted one.
-func (s *Server) orHosted(err error, rec *db.Call, f func(HostedService) error) error {
-	if err == nil || !errors.Is(err, call.ErrCallNotFound) || s.hosted == nil || rec.Provider == "" || rec.Provider == "sip" {
-		return err
-	}
-	if herr := f(s.hosted); herr != nil {
-		if errors.Is(herr, call.ErrCallNotFound) {
-			return herr
-		}
-		return herr
-	}
-	return nil
+// hostedControls is the hosted path as call.Controls (a provider's
+// transfer has no mode).
+type hostedControls struct{ h HostedService }
+
+func (c hostedControls) Hangup(ctx context.Context, orgID int64, callID string) error {
+	return c.h.Hangup(ctx, orgID, callID)
+}
+
+func (c hostedControls) Transfer(ctx context.Context, orgID int64, callID, to string, _ call.TransferMode) error {
+	return c.h.Transfer(ctx, orgID, callID, to)
 }
