@@ -17,14 +17,8 @@ import (
 // Path is one way calls are carried: FreeSWITCH and its SIP trunks, or a
 // provider's call API and media stream.
 type Path interface {
-	// Initiate places an outbound call.
-	Initiate(ctx context.Context, req InitiateRequest) (*InitiateResult, error)
-	// Hangup ends a live call of the organization; an outbound call still
-	// ringing is cancelled. ErrCallNotFound when the path has no such call.
-	Hangup(ctx context.Context, orgID int64, callID string) error
-	// Transfer moves a live call of the organization to a sip: URI or an
-	// E.164 number.
-	Transfer(ctx context.Context, orgID int64, callID, to string, mode TransferMode) error
+	Initiator
+	Controls
 	// Active returns the number of live calls.
 	Active() int
 	// Drain refuses new calls and waits until the live ones have ended or
@@ -32,6 +26,36 @@ type Path interface {
 	Drain(ctx context.Context) error
 	// Close ends every call and waits for their goroutines.
 	Close()
+}
+
+// Controls are what the API does to a live call.
+type Controls interface {
+	// Hangup ends a live call of the organization; an outbound call still
+	// ringing is cancelled. ErrCallNotFound when the path has no such call.
+	Hangup(ctx context.Context, orgID int64, callID string) error
+	// Transfer moves a live call of the organization to a sip: URI or an
+	// E.164 number.
+	Transfer(ctx context.Context, orgID int64, callID, to string, mode TransferMode) error
+}
+
+// Chooser picks the path that carries a call, once, from its record: a
+// call on a SIP trunk (provider "" or "sip") is the FreeSWITCH path's, any
+// other the hosted path's. Nil paths are not configured: their calls are
+// not live here (ErrCallNotFound).
+type Chooser struct {
+	SIP, Hosted Controls
+}
+
+// For returns the path of a call whose record names provider.
+func (c Chooser) For(provider string) (Controls, error) {
+	p := c.SIP
+	if provider != "" && provider != "sip" {
+		p = c.Hosted
+	}
+	if p == nil {
+		return nil, ErrCallNotFound
+	}
+	return p, nil
 }
 
 // Initiator places outbound calls: the part of a Path the SIP path hands

@@ -46,3 +46,25 @@ func TestRegistryDrainWaitsForCallsBegun(t *testing.T) {
 		t.Fatalf("drain once the call ended: %v", err)
 	}
 }
+
+type namedControls struct {
+	Controls
+	name string
+}
+
+func TestChooserPicksThePathOnce(t *testing.T) {
+	sip, hosted := &namedControls{name: "sip"}, &namedControls{name: "hosted"}
+	c := Chooser{SIP: sip, Hosted: hosted}
+	for provider, want := range map[string]string{"": "sip", "sip": "sip", "twilio": "hosted", "telnyx": "hosted", "vonage": "hosted"} {
+		p, err := c.For(provider)
+		if err != nil || p.(*namedControls).name != want {
+			t.Errorf("%q: %v %v, want %s", provider, p, err, want)
+		}
+	}
+	if _, err := (Chooser{SIP: sip}).For("twilio"); !errors.Is(err, ErrCallNotFound) {
+		t.Errorf("no hosted path: %v", err)
+	}
+	if _, err := (Chooser{Hosted: hosted}).For(""); !errors.Is(err, ErrCallNotFound) {
+		t.Errorf("no SIP path: %v", err)
+	}
+}

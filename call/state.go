@@ -43,14 +43,18 @@ func (s State) String() string {
 }
 
 // allowed is the table of transitions: from → the states it may go to.
-// (Transferring → Connecting: a hosted call's transfer refused before its
-// media stream connected.)
 var allowed = map[State][]State{
-	Routing:      {Connecting, Ending, Failed},
-	Ringing:      {Connecting, Ending, Failed},
-	Connecting:   {InProgress, Transferring, Ending, Ended},
-	InProgress:   {Connecting, Transferring, Ending, Ended},
-	Transferring: {Connecting, InProgress, Transferred, Ending, Ended},
+	// An inbound call not answered yet may be bridged away (its
+	// assistant unreachable: the fallback number).
+	Routing:    {Connecting, Transferring, Transferred, Ending, Failed},
+	Ringing:    {Connecting, Ending, Failed},
+	Connecting: {InProgress, Transferring, Transferred, Ending, Ended},
+	// InProgress → Connecting: the media stream is restarted.
+	InProgress: {Connecting, Transferring, Transferred, Ending, Ended},
+	// Transferring is a transfer the path waits on (a provider's transfer
+	// request): it goes back when it fails. A REFER or a bridge leg the
+	// SIP path follows leaves the call where it was until it succeeds.
+	Transferring: {Routing, Connecting, InProgress, Transferred, Ending, Ended},
 	Transferred:  {Ending, Ended},
 	Ending:       {Ended, Failed},
 }
@@ -68,9 +72,11 @@ func (s State) Can(next State) bool {
 // Terminal: the call is over (Ended or Failed).
 func (s State) Terminal() bool { return s == Ended || s == Failed }
 
-// Answered: the call was answered and is not over yet.
+// Answered: the call is answered and talks to its assistant (Transferring
+// and Transferred say nothing: an inbound call may be transferred before
+// it is answered; Lifecycle.WasAnswered remembers).
 func (s State) Answered() bool {
-	return s == Connecting || s == InProgress || s == Transferring || s == Transferred
+	return s == Connecting || s == InProgress
 }
 
 // TransitionError is a move the table does not allow.
@@ -86,6 +92,8 @@ type Lifecycle struct {
 	state State
 	// answered stays true once the call was answered, also while it ends.
 	answered bool
+	// transferred stays true once the call left its assistant.
+	transferred bool
 }
 
 // NewLifecycle starts a call in Routing (inbound) or Ringing (outbound).
@@ -113,8 +121,23 @@ func (l *Lifecycle) To(next State) error {
 	if next.Answered() {
 		l.answered = true
 	}
+	if next == Transferred {
+		l.transferred = true
+	}
 	return nil
 }
+
+// WasTransferred tells whether the call left its assistant (also once it
+// is ending or ended).
+func (l *Lifecycle) WasTransferred() bool { return l.transferred }
+
+// MarkAnswered records an answer that comes when the call has moved on
+// already (FreeSWITCH answering a bridge after the call was transferred or
+// while it ends): the state stays, the call counts as answered.
+func (l *Lifecycle) MarkAnswered() { l.answered = true }
+
+// MarkTransferred records a transfer that succeeds while the call ends.
+func (l *Lifecycle) MarkTransferred() { l.transferred = true }
 
 // End moves the call to its terminal state: Ended when it was answered,
 // Failed otherwise. It returns false when it was over already.

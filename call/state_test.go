@@ -9,11 +9,12 @@ import (
 func TestTransitions(t *testing.T) {
 	all := []State{Routing, Ringing, Connecting, InProgress, Transferring, Transferred, Ending, Ended, Failed}
 	want := map[[2]State]bool{
-		{Routing, Connecting}: true, {Routing, Ending}: true, {Routing, Failed}: true,
+		{Routing, Connecting}: true, {Routing, Transferring}: true, {Routing, Transferred}: true, {Routing, Ending}: true, {Routing, Failed}: true,
 		{Ringing, Connecting}: true, {Ringing, Ending}: true, {Ringing, Failed}: true,
-		{Connecting, InProgress}: true, {Connecting, Transferring}: true, {Connecting, Ending}: true, {Connecting, Ended}: true,
-		{InProgress, Connecting}: true, {InProgress, Transferring}: true, {InProgress, Ending}: true, {InProgress, Ended}: true,
-		{Transferring, Connecting}: true, {Transferring, InProgress}: true, {Transferring, Transferred}: true, {Transferring, Ending}: true, {Transferring, Ended}: true,
+		{Connecting, InProgress}: true, {Connecting, Transferring}: true, {Connecting, Transferred}: true, {Connecting, Ending}: true, {Connecting, Ended}: true,
+		{InProgress, Connecting}: true, {InProgress, Transferring}: true, {InProgress, Transferred}: true, {InProgress, Ending}: true, {InProgress, Ended}: true,
+		{Transferring, Routing}: true, {Transferring, Connecting}: true, {Transferring, InProgress}: true, {Transferring, Transferred}: true,
+		{Transferring, Ending}: true, {Transferring, Ended}: true,
 		{Transferred, Ending}: true, {Transferred, Ended}: true,
 		{Ending, Ended}: true, {Ending, Failed}: true,
 	}
@@ -41,6 +42,8 @@ func TestLifecycle(t *testing.T) {
 		{"transferred", true, []State{Connecting, InProgress, Transferring, Transferred}, Ended},
 		{"stream restarted", false, []State{Connecting, InProgress, Connecting, InProgress}, Ended},
 		{"assistant unreachable, fallback number", false, []State{Connecting, Transferring, Transferred}, Ended},
+		{"unanswered inbound call bridged to the fallback number", false, []State{Transferred}, Failed},
+		{"provider transfer refused", false, []State{Connecting, InProgress, Transferring, InProgress}, Ended},
 	} {
 		l := NewLifecycle(c.outbound)
 		for _, s := range c.path {
@@ -74,5 +77,21 @@ func TestLifecycleRefusesAndKeepsState(t *testing.T) {
 	_ = l.To(Ending)
 	if !l.WasAnswered() || l.State().Answered() {
 		t.Fatalf("an answered call that is ending: was answered %v, answered state %v", l.WasAnswered(), l.State().Answered())
+	}
+}
+
+func TestLifecycleRemembersAnswerAndTransfer(t *testing.T) {
+	l := NewLifecycle(false)
+	_ = l.To(Transferred) // an unanswered call bridged away
+	if !l.WasTransferred() || l.WasAnswered() {
+		t.Fatalf("transferred %v answered %v", l.WasTransferred(), l.WasAnswered())
+	}
+	_ = l.To(Ending)
+	l.MarkAnswered() // FreeSWITCH answered the bridge while the call ended
+	if l.State() != Ending || !l.WasAnswered() || !l.WasTransferred() {
+		t.Fatalf("state %s answered %v transferred %v", l.State(), l.WasAnswered(), l.WasTransferred())
+	}
+	if l.End(); l.State() != Ended {
+		t.Fatalf("an answered call ends %s", l.State())
 	}
 }

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"github.com/sipbridge/sipbridge/call/sip"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -10,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 )

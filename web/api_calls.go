@@ -3,13 +3,13 @@ package web
 import (
 	"context"
 	"errors"
-	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/call/sip"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -17,7 +17,7 @@ import (
 // CallService is what the API needs of call control.
 type CallService interface {
 	Hangup(ctx context.Context, orgID int64, callID string) error
-	Transfer(ctx context.Context, orgID int64, callID, to, mode string) error
+	Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error
 	Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error)
 	// AuthorizeStream checks a mod_audio_stream websocket's token.
 	AuthorizeStream(callID, token string) (sip.StreamSink, error)
@@ -173,24 +173,23 @@ var liveCallWording = errorWording{fields: map[string]string{"to_phone_number": 
 // words of the hangup and transfer routes.
 func liveCallError(err error) error { return apiErrorIn(err, liveCallWording) }
 
-// hangupLive hangs up a call of the organization: call control's if it is
-// live there, else the hosted path's (the API and the Twilio-compatible
-// route both come here).
+// hangupLive hangs up a call of the organization on the path that carries
+// it (the API and the Twilio-compatible route both come here).
 func (s *Server) hangupLive(ctx context.Context, org int64, rec *db.Call) error {
-	var err error = call.ErrCallNotFound
-	if s.calls != nil {
-		err = s.calls.Hangup(ctx, org, rec.ID)
+	p, err := s.paths.For(rec.Provider)
+	if err != nil {
+		return err
 	}
-	return s.orHosted(err, rec, func(h HostedService) error { return h.Hangup(ctx, org, rec.ID) })
+	return p.Hangup(ctx, org, rec.ID)
 }
 
 // transferLive transfers a call of the organization, like hangupLive.
 func (s *Server) transferLive(ctx context.Context, org int64, rec *db.Call, to, mode string) error {
-	var err error = call.ErrCallNotFound
-	if s.calls != nil {
-		err = s.calls.Transfer(ctx, org, rec.ID, to, mode)
+	p, err := s.paths.For(rec.Provider)
+	if err != nil {
+		return err
 	}
-	return s.orHosted(err, rec, func(h HostedService) error { return h.Transfer(ctx, org, rec.ID, to, call.TransferMode(mode)) })
+	return p.Transfer(ctx, org, rec.ID, to, call.TransferMode(mode))
 }
 
 func (s *Server) hangupCall(c echo.Context) error {

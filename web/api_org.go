@@ -3,13 +3,13 @@ package web
 import (
 	"context"
 	"errors"
-	"github.com/sipbridge/sipbridge/call"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 )
 

@@ -3,13 +3,13 @@ package web
 import (
 	"context"
 	"errors"
-	"github.com/sipbridge/sipbridge/call"
 	"net/http"
 	"net/netip"
 	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/trunk"
 )

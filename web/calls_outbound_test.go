@@ -3,12 +3,12 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/sipbridge/sipbridge/call/sip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 )

@@ -1,7 +1,6 @@
 package web_test
 
 import (
-	"github.com/sipbridge/sipbridge/call/sip"
 	"slices"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 )
 

@@ -1,11 +1,11 @@
 package web_test
 
 import (
-	"github.com/sipbridge/sipbridge/call/sip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/netpolicy"
 )
 

@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"context"
-	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/call/sip"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,7 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"

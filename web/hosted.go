@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
-	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider"
 )
 
@@ -30,6 +28,10 @@ type HostedService interface {
 }
 
 var _ HostedService = (*hosted.Path)(nil)
+
+// A HostedService is what web's call.Chooser hands a hosted call's hangup
+// and transfer to.
+var _ call.Controls = HostedService(nil)
 
 func (s *Server) hostedRoutes() {
 	s.handle(nil, operation{Method: http.MethodPost, Path: "/twiml", Summary: "Twilio voice webhook (X-Twilio-Signature): TwiML <Connect><Stream> to /streams, or <Reject/> for a number without an assistant", Tag: "hosted-voice", Raw: "application/xml"}, s.twiml)
@@ -167,20 +169,5 @@ func (s *Server) hostedStream(c echo.Context) error {
 		return nil // the upgrader answered the client already
 	}
 	s.hosted.ServeStream(conn, callID)
-	return nil
-}
-
-// orHosted sends a hangup or transfer to the hosted path when call control
-// does not know the call and the record is a provider-hosted one.
-func (s *Server) orHosted(err error, rec *db.Call, f func(HostedService) error) error {
-	if err == nil || !errors.Is(err, call.ErrCallNotFound) || s.hosted == nil || rec.Provider == "" || rec.Provider == "sip" {
-		return err
-	}
-	if herr := f(s.hosted); herr != nil {
-		if errors.Is(herr, call.ErrCallNotFound) {
-			return herr
-		}
-		return herr
-	}
 	return nil
 }

@@ -2,14 +2,14 @@ package web_test
 
 import (
 	"context"
-	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/call/sip"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sipbridge/sipbridge/app"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 )

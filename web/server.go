@@ -5,7 +5,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"github.com/sipbridge/sipbridge/call"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
@@ -87,6 +87,9 @@ type Server struct {
 	calls   CallService
 	sms     *sms.Service
 	hosted  HostedService
+	// paths picks the path of a live call from its record (hangup,
+	// transfer).
+	paths   call.Chooser
 	ready   []ReadyCheck
 	policy  netpolicy.Policy
 	reg     *prometheus.Registry
@@ -113,6 +116,12 @@ func New(d Deps) *Server {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{e: echo.New(), store: d.Store, log: d.Log, trunks: d.Trunks, numbers: d.Numbers, byoc: d.BYOC, calls: d.Calls, sms: d.SMS, hosted: d.Hosted, ready: d.Ready, reg: prometheus.NewRegistry()}
+	if d.Calls != nil {
+		s.paths.SIP = d.Calls
+	}
+	if d.Hosted != nil {
+		s.paths.Hosted = d.Hosted
+	}
 	s.policy = netpolicy.Default()
 	if d.AddressPolicy != nil {
 		s.policy = *d.AddressPolicy

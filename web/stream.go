@@ -2,11 +2,11 @@ package web
 
 import (
 	"errors"
-	"github.com/sipbridge/sipbridge/call"
 	"net/http"
 
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/call"
 )
 
 // The mod_audio_stream websocket endpoint: FreeSWITCH connects to

@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"encoding/json"
-	"github.com/sipbridge/sipbridge/call/sip"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	twclient "github.com/twilio/twilio-go/client"
-	twapi "github.com/twilio/twilio-go/rest/api/v2010"
-
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	twclient "github.com/twilio/twilio-go/client"
+	twapi "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // twReq is one request to the Twilio-compatible route: account and sid

@@ -2,8 +2,9 @@ package web
 
 import (
 	"context"
-	"github.com/sipbridge/sipbridge/call"
 	"strings"
+
+	"github.com/sipbridge/sipbridge/call"
 )
 
 // checkSIPTarget validates a sip:/sips: URI a call may be sent to

@@ -43,7 +43,7 @@ type CallsOptions struct {
 	StreamWSBase string
 	// PlaybackDir, when set, is where each call's playback pipe is made
 	// (<dir>/<call id>.PCMU): the assistant's audio is played gaplessly
-	// through it (calls_pipe.go). FreeSWITCH must open the same path, so
+	// through it (call/sip/pipe). FreeSWITCH must open the same path, so
 	// it runs on the same host. Empty: the audio is played as files
 	// written by mod_audio_stream (any host, with gaps between files).
 	PlaybackDir string
@@ -93,6 +93,8 @@ type CallsOptions struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+var _ call.Path = (*Calls)(nil)
 
 // Calls is call control: it routes inbound calls parked by the dialplan,
 // answers the accepted ones, bridges their audio to the assistant over
@@ -343,7 +345,7 @@ func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 // number (API). mode is "", "refer" or "bridge". It answers once the
 // session has decided the transfer can be done (and started it): a target
 // that cannot be reached leaves the call with its assistant.
-func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to, mode string) error {
+func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
 	s := c.live(orgID, callID)
 	if s == nil {
 		return call.ErrCallNotFound
@@ -355,7 +357,7 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to, mode stri
 		return call.ErrNotAnswered
 	}
 	reply := make(chan error, 1)
-	s.requests.push(request{kind: reqTransfer, to: to, mode: mode, reply: reply})
+	s.requests.push(request{kind: reqTransfer, to: to, mode: string(mode), reply: reply})
 	select {
 	case err := <-reply:
 		return err

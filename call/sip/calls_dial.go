@@ -1,11 +1,11 @@
 package sip
 
 import (
-	"github.com/sipbridge/sipbridge/call"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
@@ -201,7 +201,7 @@ func (s *callSession) dialAttempts(answered, final string) ([]call.DialAttempt, 
 	}
 	att, trunk := t.attempts(answered, final)
 	for _, a := range att {
-		s.event("dial_attempt", db.JSONMap{"trunk_id": a.TrunkID, "trunk": a.Trunk, "gateway": a.Gateway, "cause": a.Cause,
+		s.event(call.EventDialAttempt, db.JSONMap{"trunk_id": a.TrunkID, "trunk": a.Trunk, "gateway": a.Gateway, "cause": a.Cause,
 			"ring_seconds": a.RingSeconds, "leg": a.Leg})
 	}
 	return att, trunk

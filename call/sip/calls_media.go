@@ -2,12 +2,12 @@ package sip
 
 import (
 	"errors"
-	"github.com/sipbridge/sipbridge/call"
 	"io"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 )
 
 const (

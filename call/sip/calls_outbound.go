@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/numbers"
 	"strings"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/route/did"
 )
 
@@ -85,6 +85,22 @@ func (c *Calls) initiate(ctx context.Context, req call.InitiateRequest) (*call.I
 	return c.originateSIP(ctx, org, number, a, req, release) // releases once the record exists
 }
 
+// outboundPlan is an outbound call prepared by the API goroutine (the
+// record, the dial string): the session's own goroutine takes it over
+// (takeOutbound) before it dials, so no other goroutine writes the
+// session's fields.
+type outboundPlan struct {
+	req    call.InitiateRequest
+	a      *db.Assistant
+	rec    *db.Call
+	secret string
+	dial   string
+	dialID string
+	trunks []db.SIPTrunk // in dial order
+	placed chan string   // the first leg, once the INVITE has left
+	result chan dialResult
+}
+
 func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req call.InitiateRequest, releaseAdmit func()) (*call.InitiateResult, error) {
 	trunks, err := c.store.EnabledTrunksOfOrg(ctx, org.ID)
 	if err != nil {
@@ -94,72 +110,48 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	if number.SIPTrunkID != nil {
 		own = *number.SIPTrunkID
 	}
-	secret := ""
+	p := &outboundPlan{req: req, a: a, dialID: db.NewID(), trunks: orderTrunks(trunks, own),
+		placed: make(chan string, 1), result: make(chan dialResult, 1)}
 	if req.StatusCallback != "" {
-		if secret, err = c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
+		if p.secret, err = c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
 			return nil, call.ErrNoCallbackSecret
 		}
 	}
-	s := newCallSession(c, "")
-	s.outbound = true
-	s.org = org.ID
-	s.assistant = a
-	s.log = s.log.With("org_id", org.ID, "direction", "outbound")
-	dialID := db.NewID()
-	dial, err := BridgeDialString(trunks, own, req.To, DialOptions{
+	s := newOutboundSession(c, org.ID)
+	p.dial, err = BridgeDialString(trunks, own, req.To, DialOptions{
 		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
 		CallerID:    req.From, LegTimeout: c.opts.LegTimeout,
-		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": dialID, "origination_caller_id_name": strings.TrimPrefix(req.From, "+")},
+		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": p.dialID, "origination_caller_id_name": strings.TrimPrefix(req.From, "+")},
 	})
 	if err != nil {
 		return nil, err
 	}
-	rec := &db.Call{ID: s.id, OrgID: org.ID, AssistantID: &a.ID, PhoneNumberID: &number.ID, Direction: db.DirectionOutbound,
+	p.rec = &db.Call{ID: s.id, OrgID: org.ID, AssistantID: &a.ID, PhoneNumberID: &number.ID, Direction: db.DirectionOutbound,
 		FromNumber: req.From, ToNumber: req.To, ResolvedDID: req.From, Status: db.CallRinging, StartedAt: c.opts.Now().UTC()}
-	if err := c.store.CreateCall(ctx, rec); err != nil {
+	if err := c.store.CreateCall(ctx, p.rec); err != nil {
 		return nil, err
 	}
 	releaseAdmit() // the record counts from now on
-	s.rec = rec
-	s.status = c.statusNotifier(req.StatusCallback, secret, s.id, s.log, s.event)
-	s.info = assistant.StartInfo{From: req.From, To: req.To, AssistantID: a.ID, Direction: db.DirectionOutbound,
-		WelcomeMessage: firstNonEmpty(req.WelcomeMessage, a.WelcomeMessage), Extra: map[string]string{}}
-	for k, v := range req.Variables {
-		s.info.Extra[k] = v
-	}
-	if req.Agenda != "" {
-		s.info.Extra["agenda"] = req.Agenda
-	}
-	track := s.trackDial(dialID, orderTrunks(trunks, own))
-	// On the dispatcher: the record is updated by the dial's goroutine.
-	snapshot := *rec // a copy: the dial's goroutine writes rec
-	track.onCreate = func(leg string) {
-		st := call.StatusOf(call.StatusRinging, &snapshot, c.opts.Now())
-		st.CallSID = leg
-		s.status.Notify(st)
-	}
-	s.dialID.Store(dialID)
+	// What the API and the dispatcher read of a ringing call (atomics).
+	s.dialID.Store(p.dialID)
 	s.dialing.Store(true)
 	s.initiating.Store(true)
 	c.mu.Lock()
 	c.byID[s.id] = s
 	c.mu.Unlock()
-	s.event("dialing", db.JSONMap{"to": req.To, "dial_string": dial})
-
-	result, placed := make(chan dialResult, 1), make(chan string, 1)
 	c.wg.Add(1) // the call's goroutine: dialOutbound, then runOutbound
-	go s.dialOutbound(dial, dialID, track, placed, result)
+	go s.dialOutbound(p)
 	if req.Wait {
-		r := <-result
+		r := <-p.result
 		return r.res, r.err
 	}
 	// The call is placed once its first leg exists (the INVITE has left);
 	// an originate that fails before that (no gateway up, FreeSWITCH
 	// unreachable) is answered as an error at once.
 	select {
-	case r := <-result:
+	case r := <-p.result:
 		return r.res, r.err
-	case leg := <-placed:
+	case leg := <-p.placed:
 		return &call.InitiateResult{CallID: s.id, CallSID: leg, Ringing: true}, nil
 	}
 }
@@ -170,16 +162,43 @@ type dialResult struct {
 	err error
 }
 
+// takeOutbound is the session's goroutine taking over the call the API
+// prepared: its record, assistant, status callback and dial tracking.
+func (s *callSession) takeOutbound(p *outboundPlan) *dialTrack {
+	c := s.c
+	s.assistant = p.a
+	s.rec = p.rec
+	s.status = c.statusNotifier(p.req.StatusCallback, p.secret, s.id, s.log, s.event)
+	s.info = assistant.StartInfo{From: p.req.From, To: p.req.To, AssistantID: p.a.ID, Direction: db.DirectionOutbound,
+		WelcomeMessage: firstNonEmpty(p.req.WelcomeMessage, p.a.WelcomeMessage), Extra: map[string]string{}}
+	for k, v := range p.req.Variables {
+		s.info.Extra[k] = v
+	}
+	if p.req.Agenda != "" {
+		s.info.Extra["agenda"] = p.req.Agenda
+	}
+	track := s.trackDial(p.dialID, p.trunks)
+	// On the dispatcher: the record is updated by the dial's goroutine.
+	snapshot := *p.rec // a copy: this goroutine writes rec
+	status := s.status
+	track.onCreate = func(leg string) {
+		st := call.StatusOf(call.StatusRinging, &snapshot, c.opts.Now())
+		st.CallSID = leg
+		status.Notify(st)
+	}
+	s.event(call.EventDialing, db.JSONMap{"to": p.req.To, "dial_string": p.dial})
+	return track
+}
+
 // dialOutbound runs the outbound call's originate and, once a trunk has
 // answered, the call itself (runOutbound); it owns one count of c.wg.
-func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed chan<- string, result chan<- dialResult) {
+func (s *callSession) dialOutbound(p *outboundPlan) {
 	c := s.c
-	octx, cancel := context.WithTimeout(c.ctx, maxDialTime(dial, c.opts.LegTimeout))
+	track := s.takeOutbound(p)
+	octx, cancel := context.WithTimeout(c.ctx, maxDialTime(p.dial, c.opts.LegTimeout))
 	job := make(chan dialResult, 1)
-	var out string
-	var err error
 	go func() {
-		out, err := c.sw.BGAPI(octx, "originate "+dial+" &park()")
+		out, err := c.sw.BGAPI(octx, "originate "+p.dial+" &park()")
 		job <- dialResult{err: err, res: &call.InitiateResult{CallSID: out}}
 	}()
 	var r dialResult
@@ -190,53 +209,58 @@ func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed
 		leg := track.firstLeg()
 		s.update(map[string]any{"call_sid": leg})
 		s.rec.CallSID = leg
-		s.event("placed", db.JSONMap{"leg": leg})
-		placed <- leg
+		s.event(call.EventPlaced, db.JSONMap{"leg": leg})
+		p.placed <- leg
 		r = <-job
 	}
-	out, err = r.res.CallSID, r.err
 	cancel()
 	if c.ctx.Err() != nil {
 		c.cancelDial(s) // stopping: the job goes on in FreeSWITCH, end its legs
 	}
-	c.dialOver(dialID)
+	c.dialOver(p.dialID)
 	s.initiating.Store(false)
 	s.dialing.Store(false)
-	out = strings.TrimSpace(out)
+	out := strings.TrimSpace(r.res.CallSID)
 	leg, ok := strings.CutPrefix(out, "+OK ")
 	if ok && s.cancelled.Load() {
 		killAnswered(c, out) // answered as it was being cancelled
 		out, ok = "-ERR ORIGINATOR_CANCEL", false
 	}
-	fail := func(err error) {
+	if err := s.dialOutcome(out, leg, ok, r.err); err != nil {
 		c.remove(s)
 		s.exit() // hangup and transfer requests made while it rang
 		s.notifyEnd(call.StatusFailed)
-		result <- dialResult{err: err}
+		p.result <- dialResult{err: err}
 		c.wg.Done()
+		return
 	}
+	p.result <- dialResult{res: &call.InitiateResult{CallID: s.id, CallSID: leg}}
+	s.runOutbound()
+}
+
+// dialOutcome closes the record of an originate that connected nobody and
+// returns why; for an answered one it records the answer and returns nil.
+func (s *callSession) dialOutcome(out, leg string, ok bool, err error) error {
+	c := s.c
 	if err != nil && (errors.Is(err, esl.ErrNotConnected) || errors.Is(err, esl.ErrClosed)) {
 		// Nothing was dialled: FreeSWITCH is not reachable.
 		s.update(map[string]any{"status": db.CallFailed, "hangup_cause": "SWITCH_UNAVAILABLE",
 			"reason": "FreeSWITCH is not connected: " + err.Error(), "ended_at": c.opts.Now().UTC()})
 		s.rec.HangupCause, s.rec.Status = "SWITCH_UNAVAILABLE", db.CallFailed
-		fail(fmt.Errorf("%w: %w", call.ErrSwitchUnavailable, err))
-		return
+		return fmt.Errorf("%w: %w", call.ErrSwitchUnavailable, err)
 	}
 	if err != nil || !ok || leg == "" {
 		derr := s.dialFailed(out, err)
 		if s.cancelled.Load() {
-			fail(call.ErrCallCancelled)
-			return
+			return call.ErrCallCancelled
 		}
-		fail(derr)
-		return
+		return derr
 	}
 	s.uuid = leg
 	s.log = s.log.With("call_uuid", leg)
 	c.addLeg(leg, s)
 	now := c.opts.Now().UTC()
-	s.answeredAt = now
+	s.answered(now)
 	cols := map[string]any{"status": db.CallInProgress, "answered_at": now, "call_sid": leg}
 	_, trunk := s.dialAttempts(leg, "")
 	detail := db.JSONMap{"leg": leg}
@@ -244,14 +268,13 @@ func (s *callSession) dialOutbound(dial, dialID string, track *dialTrack, placed
 		cols["trunk_id"] = trunk.ID
 		s.rec.TrunkID = &trunk.ID
 		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
-		s.log = s.log.With("trunk_id", trunk.ID, "gateway", trunk.GatewayName)
+		s.log = s.log.With("trunk", trunk.GatewayName)
 	}
 	s.update(cols)
 	s.rec.CallSID, s.rec.Status = leg, db.CallInProgress
-	s.event("answered", detail)
+	s.event(call.EventAnswered, detail)
 	s.status.Notify(call.StatusOf(call.StatusAnswered, s.rec, now))
-	result <- dialResult{res: &call.InitiateResult{CallID: s.id, CallSID: leg}}
-	s.runOutbound()
+	return nil
 }
 
 // dialFailed closes the record of a call no trunk connected and returns the
@@ -264,7 +287,7 @@ func (s *callSession) dialFailed(out string, err error) error {
 	}
 	att, _ := s.dialAttempts("", final)
 	derr := &call.DialError{Cause: final, Attempts: att}
-	s.event("dial_failed", db.JSONMap{"cause": final})
+	s.event(call.EventDialFailed, db.JSONMap{"cause": final})
 	s.update(map[string]any{"status": db.CallFailed, "hangup_cause": final, "reason": derr.Error(), "ended_at": s.c.opts.Now().UTC()})
 	s.rec.Status, s.rec.HangupCause, s.rec.Reason = db.CallFailed, final, derr.Error()
 	s.log.Warn("outbound call failed on every trunk", "cause", final, "attempts", derr.Error())
@@ -337,13 +360,13 @@ func (s *callSession) connectAssistant() bool {
 	st, err := assistant.Dial(dialCtx, s.assistant.StreamURL, s.info, opts...)
 	if err != nil {
 		s.log.Warn("assistant unreachable", "err", err)
-		s.event("assistant_unreachable", db.JSONMap{"error": err.Error()})
+		s.event(call.EventAssistantUnreachable, db.JSONMap{"error": err.Error()})
 		s.fault("assistant unreachable")
 		return false
 	}
 	s.stream = st
 	s.asst.Store(st)
-	s.event("assistant_connected", db.JSONMap{"stream_sid": st.StreamSID()})
+	s.event(call.EventAssistantConnected, db.JSONMap{"stream_sid": st.StreamSID()})
 	return true
 }
 

@@ -3,12 +3,12 @@ package sip
 import (
 	"context"
 	"fmt"
-	"github.com/sipbridge/sipbridge/call"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/route/did"
@@ -31,10 +31,10 @@ type transferPlan struct {
 // transfers by REFER (Refer-To from its template), else it is bridged out
 // through the organization's trunks. mode "refer" and "bridge" force it.
 func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
-	if s.rec == nil || s.ending {
+	if s.rec == nil || s.ending() {
 		return nil, call.ErrCallNotFound
 	}
-	if s.transferred || s.refering != nil || s.dialing.Load() {
+	if s.transferred() || s.refering != nil || s.dialing.Load() {
 		return nil, call.ErrTransferInProgress
 	}
 	t, err := call.ParseTransferTarget(to)
@@ -100,7 +100,7 @@ func (s *callSession) checkTransferDestination(number string) error {
 func (s *callSession) transfer(to, mode string) error {
 	p, err := s.planTransfer(to, mode)
 	if err != nil {
-		s.event("transfer_failed", db.JSONMap{"to": to, "error": err.Error()})
+		s.event(call.EventTransferFailed, db.JSONMap{"to": to, "error": err.Error()})
 		return err
 	}
 	s.runTransfer(p)
@@ -112,7 +112,7 @@ func (s *callSession) transfer(to, mode string) error {
 // is known: leaveAssistant on success, transferFailed otherwise.
 func (s *callSession) runTransfer(p *transferPlan) {
 	if p.referURI != "" {
-		if s.answeredAt.IsZero() {
+		if !s.life.WasAnswered() {
 			// A REFER needs a dialog: answer the caller first.
 			if out, err := s.api("uuid_answer " + s.uuid); err != nil {
 				s.log.Warn("uuid_answer before REFER failed", "err", err, "reply", out)
@@ -128,7 +128,11 @@ func (s *callSession) runTransfer(p *transferPlan) {
 // its stream, the caller's audio stream and the playback.
 func (s *callSession) leaveAssistant() {
 	s.closeAssistant(true)
-	s.transferred = true
+	if s.ending() {
+		s.life.MarkTransferred()
+	} else {
+		s.to(call.Transferred)
+	}
 	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
 	_, _ = s.api("uuid_break " + s.uuid + " all")
 	// After the break, which also drops a broadcast of the pipe not yet
@@ -145,8 +149,8 @@ func (s *callSession) leaveAssistant() {
 // with no assistant left (a fault's fallback, an assistant that hung up or
 // went away meanwhile) is hung up.
 func (s *callSession) transferFailed(p *transferPlan, reason string) {
-	s.event("transfer_failed", db.JSONMap{"to": p.to, "reason": reason})
-	if s.ending {
+	s.event(call.EventTransferFailed, db.JSONMap{"to": p.to, "reason": reason})
+	if s.ending() {
 		return
 	}
 	if s.stream == nil {
@@ -197,7 +201,7 @@ func (s *callSession) refer(p *transferPlan) {
 			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
 		}
 	}
-	s.event("refer_sent", db.JSONMap{"refer_to": uri})
+	s.event(call.EventReferSent, db.JSONMap{"refer_to": uri})
 	ctx, cancel := context.WithTimeout(s.c.ctx, referTimeout+5*time.Second)
 	out, err := s.c.sw.BGAPI(ctx, "uuid_deflect "+s.uuid+" "+uri)
 	cancel()
@@ -215,7 +219,7 @@ func (s *callSession) refer(p *transferPlan) {
 // onReferNotify reads the sipfrag of a sofia::notify_refer.
 func (s *callSession) onReferNotify(body string) {
 	frag := strings.TrimSpace(body)
-	s.event("refer_notify", db.JSONMap{"sipfrag": frag})
+	s.event(call.EventReferNotify, db.JSONMap{"sipfrag": frag})
 	if s.refering == nil {
 		return
 	}
@@ -257,18 +261,18 @@ func (s *callSession) referDone(accepted bool, detail string) {
 		return
 	}
 	s.refering = nil
-	if s.ending {
+	if s.ending() {
 		return // the caller is leaving: nothing to fall back to
 	}
 	p := r.plan
 	if accepted {
-		s.event("refer_accepted", db.JSONMap{"refer_to": p.referURI, "reply": detail})
+		s.event(call.EventReferAccepted, db.JSONMap{"refer_to": p.referURI, "reply": detail})
 		s.leaveAssistant()
 		s.kill("BLIND_TRANSFER", "transferred by REFER to "+p.referURI)
 		return
 	}
 	s.log.Warn("REFER not accepted", "refer_to", p.referURI, "detail", detail)
-	s.event("refer_failed", db.JSONMap{"refer_to": p.referURI, "reply": detail})
+	s.event(call.EventReferFailed, db.JSONMap{"refer_to": p.referURI, "reply": detail})
 	if p.bridgeTo == "" || p.dialErr != nil {
 		reason := "REFER to " + p.referURI + " not accepted: " + detail
 		if p.dialErr != nil {
@@ -277,7 +281,7 @@ func (s *callSession) referDone(accepted bool, detail string) {
 		s.transferFailed(p, reason)
 		return
 	}
-	s.event("transfer_fallback", db.JSONMap{"to": p.bridgeTo, "mode": "bridge", "after": "refer declined"})
+	s.event(call.EventReferDeclinedNowBridging, db.JSONMap{"to": p.bridgeTo, "mode": "bridge", "after": "refer declined"})
 	s.startBridge(p)
 }
 
@@ -342,11 +346,11 @@ func (s *callSession) bridgeDial(number string) (dial, dialID string, err error)
 // result comes back as a reqDialDone request; a caller who hangs up while
 // it rings cancels it (hupall on sipbridge_dial).
 func (s *callSession) startBridge(p *transferPlan) {
-	if s.ending {
+	if s.ending() {
 		return
 	}
 	s.bridging = p
-	s.event("bridge_dialing", db.JSONMap{"to": p.bridgeTo, "dial_string": p.dial})
+	s.event(call.EventBridgeDialing, db.JSONMap{"to": p.bridgeTo, "dial_string": p.dial})
 	s.dialing.Store(true)
 	s.dialID.Store(p.dialID)
 	c := s.c
@@ -398,7 +402,7 @@ func killAnswered(c *Calls, out string) {
 // onDialDone bridges the caller to the answered leg.
 func (s *callSession) onDialDone(r request) {
 	s.dialing.Store(false)
-	if s.ending {
+	if s.ending() {
 		killAnswered(s.c, r.out)
 		return
 	}
@@ -419,7 +423,7 @@ func (s *callSession) onDialDone(r request) {
 	}
 	s.leaveAssistant()
 	s.c.addLeg(leg, s)
-	if s.answeredAt.IsZero() {
+	if !s.life.WasAnswered() {
 		// Still ringing (an unreachable assistant's fallback): the caller is
 		// answered only now that someone is there to talk to.
 		if out, err := s.api("uuid_answer " + s.uuid); err != nil {
@@ -427,7 +431,7 @@ func (s *callSession) onDialDone(r request) {
 		}
 	}
 	if out, err := s.api("uuid_bridge " + s.uuid + " " + leg); err != nil {
-		s.event("transfer_failed", db.JSONMap{"to": r.to, "error": strings.TrimSpace(out)})
+		s.event(call.EventTransferFailed, db.JSONMap{"to": r.to, "error": strings.TrimSpace(out)})
 		_, _ = s.api("uuid_kill " + leg)
 		s.kill(causeNormal, "bridge failed")
 		return
@@ -437,7 +441,7 @@ func (s *callSession) onDialDone(r request) {
 	if trunk != nil {
 		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
 	}
-	s.event("transferred", detail)
+	s.event(call.EventTransferred, detail)
 }
 
 // cancelDial hangs up the legs of an originate still ringing; legs it
@@ -460,7 +464,7 @@ func (c *Calls) cancelDial(s *callSession) {
 // (the caller's channel does), so this only reports.
 func (s *callSession) handleLegEvent(e *esl.Event) bool {
 	if e.Name() == "CHANNEL_HANGUP_COMPLETE" {
-		s.event("leg_hangup", db.JSONMap{"leg": e.UUID(), "cause": e.Get("Hangup-Cause")})
+		s.event(call.EventLegHangup, db.JSONMap{"leg": e.UUID(), "cause": e.Get("Hangup-Cause")})
 	}
 	return false
 }

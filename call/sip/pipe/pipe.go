@@ -1,4 +1,6 @@
-package sip
+// Package pipe plays an assistant's audio to a FreeSWITCH channel through
+// a named pipe, without the gaps between files (see below).
+package pipe
 
 import (
 	"bytes"
@@ -75,8 +77,8 @@ type pipeMark struct {
 	at   int64 // echoed once the caller has heard the pipe up to here
 }
 
-// pipePlayer owns one call's playback pipe and its writer goroutine.
-type pipePlayer struct {
+// Player owns one call's playback pipe and its writer goroutine.
+type Player struct {
 	path    string
 	alaw    bool   // the channel's codec is PCMA
 	silence []byte // pipeLead of the codec's silence
@@ -117,9 +119,9 @@ func pipeCodec(codec string) (ext string, ok bool) {
 	return "", false
 }
 
-// newPipePlayer makes the pipe <dir>/<callID>.<PCMU|PCMA>, opens it and
+// New makes the pipe <dir>/<callID>.<PCMU|PCMA>, opens it and
 // starts feeding it silence. Remove deletes it.
-func newPipePlayer(dir, callID, codec string, log *slog.Logger, wake func()) (*pipePlayer, error) {
+func New(dir, callID, codec string, log *slog.Logger, wake func()) (*Player, error) {
 	ext, ok := pipeCodec(codec)
 	if !ok {
 		return nil, fmt.Errorf("%w: codec %q", errPipeCodec, codec)
@@ -136,7 +138,7 @@ func newPipePlayer(dir, callID, codec string, log *slog.Logger, wake func()) (*p
 	if ext == "PCMA" {
 		sil = assistant.AlawSilence
 	}
-	p := &pipePlayer{path: path, fd: fd, log: log, wake: wake, alaw: ext == "PCMA",
+	p := &Player{path: path, fd: fd, log: log, wake: wake, alaw: ext == "PCMA",
 		silence: bytes.Repeat([]byte{sil}, pipeBytes(pipeLead)), t0: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	p.mu.Lock()
@@ -146,7 +148,10 @@ func newPipePlayer(dir, callID, codec string, log *slog.Logger, wake func()) (*p
 	return p, nil
 }
 
-func (p *pipePlayer) run() {
+// Path is the pipe's file, which FreeSWITCH plays (uuid_broadcast).
+func (p *Player) Path() string { return p.path }
+
+func (p *Player) run() {
 	defer close(p.done)
 	t := time.NewTicker(pipeTick)
 	defer t.Stop()
@@ -168,7 +173,7 @@ func (p *pipePlayer) run() {
 // fillLocked moves what is heard forward, makes due the marks behind it and
 // tops the pipe up; true when the session should look (marks due, or the
 // assistant's audio has just been heard to its end).
-func (p *pipePlayer) fillLocked() bool {
+func (p *Player) fillLocked() bool {
 	inPipe, err := p.fd.buffered()
 	if err != nil {
 		return false
@@ -228,7 +233,7 @@ func (p *pipePlayer) fillLocked() bool {
 	return notify
 }
 
-func (p *pipePlayer) writeLocked(b []byte) int {
+func (p *Player) writeLocked(b []byte) int {
 	n, err := p.fd.write(b)
 	if n > 0 {
 		p.written += int64(n)
@@ -241,7 +246,7 @@ func (p *pipePlayer) writeLocked(b []byte) int {
 
 // Write queues the assistant's μ-law; it reaches the pipe on the next
 // ticks, in real time.
-func (p *pipePlayer) Write(ulaw []byte) {
+func (p *Player) Write(ulaw []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.queue)-p.head+len(ulaw) > pipeBytes(pipeMaxQueue) {
@@ -268,7 +273,7 @@ func (p *pipePlayer) Write(ulaw []byte) {
 }
 
 // Mark queues a mark behind the audio written before it.
-func (p *pipePlayer) Mark(name string) {
+func (p *Player) Mark(name string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	at := p.written + int64(len(p.queue)-p.head)
@@ -282,7 +287,7 @@ func (p *pipePlayer) Mark(name string) {
 
 // Clear drops the audio not yet in the pipe (at most pipeLead is left to
 // play) and returns every pending mark, to echo at once.
-func (p *pipePlayer) Clear() []string {
+func (p *Player) Clear() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.queue, p.head = p.queue[:0], 0
@@ -297,7 +302,7 @@ func (p *pipePlayer) Clear() []string {
 // drainLocked reads back what is still in the pipe (sipbridge holds it
 // open for reading too): all of it, or, unless audio is true, only when
 // it is silence (the channel has taken every audio byte written).
-func (p *pipePlayer) drainLocked(audio bool) {
+func (p *Player) drainLocked(audio bool) {
 	inPipe, err := p.fd.buffered()
 	if err != nil || inPipe == 0 || (!audio && p.written-int64(inPipe) < p.lastOut) {
 		return
@@ -316,7 +321,7 @@ func markNames(ms []pipeMark) []string {
 }
 
 // Due returns the marks whose audio the caller has heard.
-func (p *pipePlayer) Due() []string {
+func (p *Player) Due() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	d := p.due
@@ -325,7 +330,7 @@ func (p *pipePlayer) Due() []string {
 }
 
 // Idle reports whether the caller has heard all the assistant's audio.
-func (p *pipePlayer) Idle() bool {
+func (p *Player) Idle() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.head == len(p.queue) && p.heard >= p.audioEnd
@@ -339,7 +344,7 @@ func (p *pipePlayer) Idle() bool {
 // opens the file, and uuid_break does not stop that) plays nothing instead
 // of failing to open it, or of blocking on a pipe nobody writes. Remove
 // deletes it once the channel is gone.
-func (p *pipePlayer) Close() {
+func (p *Player) Close() {
 	p.stopOnce.Do(func() {
 		close(p.stop)
 		<-p.done
@@ -359,12 +364,12 @@ func (p *pipePlayer) Close() {
 }
 
 // Remove closes the player and deletes its path.
-func (p *pipePlayer) Remove() {
+func (p *Player) Remove() {
 	p.Close()
 	_ = os.Remove(p.path)
 }
 
-func (p *pipePlayer) closed() bool {
+func (p *Player) Closed() bool {
 	select {
 	case <-p.stop:
 		return true
@@ -374,7 +379,7 @@ func (p *pipePlayer) closed() bool {
 }
 
 // Left estimates how long until the caller has heard all the audio sent.
-func (p *pipePlayer) Left() time.Duration {
+func (p *Player) Left() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.heard >= p.audioEnd {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package sip
+package pipe
 
 type pipeFD int
 

@@ -1,6 +1,6 @@
 //go:build linux
 
-package sip
+package pipe
 
 import (
 	"bytes"
@@ -134,10 +134,10 @@ func oneRun(t *testing.T, on []bool, want int) int {
 	return last
 }
 
-func newTestPipe(t testing.TB, codec string) (*pipePlayer, chan struct{}) {
+func newTestPipe(t testing.TB, codec string) (*Player, chan struct{}) {
 	t.Helper()
 	wake := make(chan struct{}, 64)
-	p, err := newPipePlayer(t.TempDir(), "call-1", codec, slog.New(slog.DiscardHandler), func() {
+	p, err := New(t.TempDir(), "call-1", codec, slog.New(slog.DiscardHandler), func() {
 		select {
 		case wake <- struct{}{}:
 		default:
@@ -275,7 +275,7 @@ func TestPipeSpeaksALawToPCMAChannels(t *testing.T) {
 	if n == 0 || buf[0] != assistant.AlawSilence {
 		t.Fatalf("idle pipe holds %x, want A-law silence", buf[:n])
 	}
-	if _, err := newPipePlayer(t.TempDir(), "c2", "G722", slog.New(slog.DiscardHandler), func() {}); err == nil {
+	if _, err := New(t.TempDir(), "c2", "G722", slog.New(slog.DiscardHandler), func() {}); err == nil {
 		t.Fatal("a G722 channel must not get a pipe (its bytes would be played as noise)")
 	}
 }
