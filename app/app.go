@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -59,7 +62,7 @@ type Config struct {
 	// ACL bounds trunks' allowed_addresses (nil: trunkapi.DefaultACLPolicy).
 	ACL *trunkapi.ACLPolicy
 	// CallDefaults are the platform's call limits.
-	CallDefaults controller.PlatformLimits
+	CallDefaults call.PlatformLimits
 	// LegTimeout is the ring time per trunk (zero: call control's default).
 	LegTimeout time.Duration
 	// SyncInterval is the trunk reconcile tick (zero: the sync's default).
@@ -74,8 +77,8 @@ type Config struct {
 
 	// The hooks below adjust a service's options after the defaults above
 	// are applied (tests: short timeouts, fake provider clients, a clock).
-	CallsOptions   func(*controller.CallsOptions)
-	HostedOptions  func(*controller.HostedOptions)
+	CallsOptions   func(*sip.CallsOptions)
+	HostedOptions  func(*hosted.Options)
 	NumbersOptions func(*numbers.Options)
 	SMSOptions     func(*sms.Options)
 	SyncOptions    func(*trunk.SyncOptions)
@@ -108,9 +111,12 @@ type App struct {
 	Numbers   *numbers.Service
 	BYOC      *controller.Numbers
 	SMS       *sms.Service
-	Hosted    *controller.Hosted
-	Calls     *controller.Calls
+	Hosted    *hosted.Path
+	Calls     *sip.Calls
 	Web       *web.Server
+	// Live is the registry of live calls both paths share (the hosted
+	// path registers its calls in it).
+	Live *call.Registry
 	// Cmd carries trunk sync's commands and Events the switch's events;
 	// Pool carries call control's commands (nil without a switch).
 	Cmd, Events *esl.Client
@@ -139,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}}
+	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}, Live: call.NewRegistry()}
 	a.ctx, a.stop = context.WithCancel(ctx)
 	a.Trunks = trunk.New(cfg.Store, log).WithEnvironment(cfg.EnvTrunk)
 	if n, err := a.Trunks.ApplyEnvironment(ctx); err != nil {
@@ -181,7 +187,7 @@ func (a *App) connectSwitch() {
 	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
 	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "commands")))...)
 	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "events")),
-		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(controller.CallEventNames...))...)
+		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(sip.CallEventNames...))...)
 	// Call control's commands go over a small pool of their own: FreeSWITCH
 	// runs one connection's api commands one after the other.
 	n := sw.CallConnections
@@ -210,15 +216,15 @@ func (a *App) route(e *esl.Event) {
 }
 
 func (a *App) buildHosted() {
-	ho := controller.HostedOptions{
+	ho := hosted.Options{
 		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
 		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
-		VonageReplays: a.vonageReplays,
+		VonageReplays: a.vonageReplays, Registry: a.Live,
 	}
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)
 	}
-	a.Hosted = controller.NewHosted(a.Store, ho)
+	a.Hosted = hosted.New(a.Store, ho)
 }
 
 func (a *App) buildCalls() {
@@ -227,7 +233,7 @@ func (a *App) buildCalls() {
 		Help:    "Time from a caller frame's arrival on the mod_audio_stream websocket to its media message written to the assistant.",
 		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
 	})
-	co := controller.CallsOptions{
+	co := sip.CallsOptions{
 		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir,
 		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults,
 		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
@@ -243,7 +249,7 @@ func (a *App) buildCalls() {
 	if a.cfg.CallsOptions != nil {
 		a.cfg.CallsOptions(&co)
 	}
-	a.Calls = controller.NewCalls(a.Store, sw, co)
+	a.Calls = sip.NewCalls(a.Store, sw, co)
 }
 
 func (a *App) buildNumbers() {
@@ -262,7 +268,7 @@ func (a *App) buildSMS() {
 	if a.cfg.SMSOptions != nil {
 		a.cfg.SMSOptions(&so)
 	}
-	a.SMS = sms.New(a.Store, controller.CheckDestination, so)
+	a.SMS = sms.New(a.Store, call.CheckDestination, so)
 }
 
 func (a *App) buildWeb() {

@@ -183,7 +183,7 @@ type StartInfo struct {
 	// AccountSID is reported as start.accountSid and stop.accountSid; empty
 	// means "AC" + 32 zeros. Call control sets the organization's account
 	// SID on sipbridge's Twilio-compatible call-control route
-	// (controller.TwilioAccountSID).
+	// (call.TwilioAccountSID).
 	AccountSID string
 	// CallSID is reported as start.callSid; empty means "CA" + the 32 hex
 	// digits of CallID when CallID is a UUID, else "CA" + random hex.

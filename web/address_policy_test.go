@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 )
@@ -233,7 +233,7 @@ func TestForwardErrorsReadTheSame(t *testing.T) {
 // call dials it; the call takes the unreachable path and its timeline reads
 // exactly as for a closed port.
 func TestAssistantOnARefusedAddressIsUnreachable(t *testing.T) {
-	ce := newCallEnv(t, func(o *controller.CallsOptions) { o.AddressPolicy = defaultPolicy() }) // the fake assistant is on 127.0.0.1
+	ce := newCallEnv(t, func(o *sip.CallsOptions) { o.AddressPolicy = defaultPolicy() }) // the fake assistant is on 127.0.0.1
 	ce.addNumber("+16478491000", ce.assistant.ID)
 	uuid, err := ce.sw.Call(ce.pbxCall(nil))
 	if err != nil {

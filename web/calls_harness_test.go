@@ -17,7 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
@@ -36,7 +36,7 @@ type callEnv struct {
 	sw        *fstest.Switch
 	app       *app.App
 	genDir    string
-	calls     *controller.Calls
+	calls     *sip.Calls
 	asst      *testAssistant
 	trunk     *db.SIPTrunk
 	assistant *db.Assistant
@@ -45,7 +45,7 @@ type callEnv struct {
 
 // newCallEnv starts the call path on PostgreSQL; opts adjust call
 // control's options.
-func newCallEnv(t *testing.T, opts ...func(*controller.CallsOptions)) *callEnv {
+func newCallEnv(t *testing.T, opts ...func(*sip.CallsOptions)) *callEnv {
 	t.Helper()
 	return newCallEnvOn(t, callEnvConfig{}, opts...)
 }
@@ -58,7 +58,7 @@ type callEnvConfig struct {
 }
 
 // newCallEnvOn is newCallEnv with a database and API policy of choice.
-func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*controller.CallsOptions)) *callEnv {
+func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*sip.CallsOptions)) *callEnv {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -91,7 +91,7 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*controller.Call
 		// not whenever the reconcile loop gets to them.
 		ManualSync:  true,
 		SyncOptions: func(o *trunk.SyncOptions) { o.AddressPolicy = loopbackPolicy() },
-		CallsOptions: func(co *controller.CallsOptions) {
+		CallsOptions: func(co *sip.CallsOptions) {
 			// Quick leg timeouts for call control; the API shows the
 			// platform default (30 s) as the unset ring time.
 			co.AddressPolicy, co.LegTimeout = loopbackPolicy(), 2*time.Second

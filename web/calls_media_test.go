@@ -177,7 +177,7 @@ func callGoroutines() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "sipbridge/controller.(*callSession)") || strings.Contains(g, "sipbridge/controller.(*streamSink)") ||
+		if strings.Contains(g, "sipbridge/call/sip.(*callSession)") || strings.Contains(g, "sipbridge/call/sip.(*streamSink)") ||
 			strings.Contains(g, "sipbridge/assistant.(*Stream)") {
 			out = append(out, g)
 		}

@@ -3,12 +3,12 @@ package web_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/sipbridge/sipbridge/controller"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 )
@@ -194,7 +194,7 @@ func TestHangupCancelsRingingOutboundCall(t *testing.T) {
 	// A ring of 300 switch seconds (3 s of wall time with the simulator's
 	// step): the default 2 s leg timeout left the test 20 ms of wall time
 	// to act while the call rang, too little on a loaded machine.
-	ce := newCallEnv(t, func(o *controller.CallsOptions) { o.LegTimeout = 300 * time.Second })
+	ce := newCallEnv(t, func(o *sip.CallsOptions) { o.LegTimeout = 300 * time.Second })
 	ce.loadTrunks()
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)

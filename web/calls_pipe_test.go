@@ -8,7 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -33,7 +33,7 @@ func toneRuns(pcm []int16, freq float64) [][2]int {
 
 func pipeEnv(t *testing.T) *callEnv {
 	dir := t.TempDir()
-	return newCallEnv(t, func(o *controller.CallsOptions) { o.PlaybackDir = dir })
+	return newCallEnv(t, func(o *sip.CallsOptions) { o.PlaybackDir = dir })
 }
 
 // With a playback directory, the assistant's reply reaches the caller as

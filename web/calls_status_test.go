@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
@@ -74,8 +76,8 @@ func (r *statusReceiver) url() string { return r.srv.URL + "/call-status?k=1" }
 
 // options points call control's status callbacks at the receiver (its test
 // certificate), retrying fast.
-func (r *statusReceiver) options(o *controller.CallsOptions) {
-	o.StatusCallbacks = controller.StatusCallbackOptions{Client: r.srv.Client(), RetryBase: 20 * time.Millisecond}
+func (r *statusReceiver) options(o *sip.CallsOptions) {
+	o.StatusCallbacks = call.StatusCallbackOptions{Client: r.srv.Client(), RetryBase: 20 * time.Millisecond}
 }
 
 // wait returns the events received once n have come.
@@ -354,8 +356,8 @@ func TestTransferBridgeNamesTheAnsweringTrunk(t *testing.T) {
 func TestOutboundTwilioStatusCallback(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		rcv := newStatusReceiver(t)
-		he := newHostedEnvOn(t, g, func(o *controller.HostedOptions) {
-			o.StatusCallbacks = controller.StatusCallbackOptions{Client: rcv.srv.Client(), RetryBase: 20 * time.Millisecond}
+		he := newHostedEnvOn(t, g, func(o *hosted.Options) {
+			o.StatusCallbacks = call.StatusCallbackOptions{Client: rcv.srv.Client(), RetryBase: 20 * time.Millisecond}
 		})
 		if err := he.store.SetSMSWebhookSecret(context.Background(), he.orgA, he.assistant.ID, callbackSecret); err != nil {
 			t.Fatal(err)

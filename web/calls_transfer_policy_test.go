@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
@@ -17,7 +17,7 @@ import (
 func TestTransferHostCheckedAtTransferTime(t *testing.T) {
 	// Loopback allowed (the fake assistant and trunk are on 127.0.0.1),
 	// private networks not: internal.example resolves to 10.1.2.3.
-	ce := newCallEnv(t, func(o *controller.CallsOptions) {
+	ce := newCallEnv(t, func(o *sip.CallsOptions) {
 		o.AddressPolicy = &netpolicy.Policy{AllowLoopback: true, Resolver: testResolver}
 	})
 	ce.addNumber("+16478491000", ce.assistant.ID)

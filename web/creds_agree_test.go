@@ -12,7 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
@@ -73,19 +75,19 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	pc := provider.Config{TwilioBaseURL: front.URL, Retry: provider.RetryPolicy{MaxAttempts: 1}}
 	trunks := trunk.New(store, log)
 	nums := numbers.New(store, trunks, numbers.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
-	hosted := controller.NewHosted(store, controller.HostedOptions{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
+	hp := hosted.New(store, hosted.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second, AddressPolicy: loopbackPolicy()})
-	calls := controller.NewCalls(store, nil, controller.CallsOptions{Hosted: hosted, Log: log, AddressPolicy: loopbackPolicy()})
-	ce.sms = sms.New(store, controller.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
+	calls := sip.NewCalls(store, nil, sip.CallsOptions{Hosted: hp, Log: log, AddressPolicy: loopbackPolicy()})
+	ce.sms = sms.New(store, call.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		Poll: 10 * time.Millisecond, RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, AddressPolicy: loopbackPolicy()})
-	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: nums, Hosted: hosted, Calls: calls, SMS: ce.sms,
+	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: nums, Hosted: hp, Calls: calls, SMS: ce.sms,
 		AddressPolicy: loopbackPolicy()})
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(func() {
-		hosted.Close()
+		hp.Close()
 		calls.Close()
 		srv.Close()
 	})

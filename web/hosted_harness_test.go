@@ -24,7 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/provider"
@@ -40,7 +40,7 @@ import (
 // assistant of calls_harness_test.go.
 type hostedEnv struct {
 	*env
-	hosted       *controller.Hosted
+	hosted       *hosted.Path
 	asst         *testAssistant
 	assistant    *db.Assistant
 	base         string
@@ -78,13 +78,13 @@ const (
 	callerNumber = "+14165550199"
 )
 
-func newHostedEnv(t *testing.T, opts ...func(*controller.HostedOptions)) *hostedEnv {
+func newHostedEnv(t *testing.T, opts ...func(*hosted.Options)) *hostedEnv {
 	t.Helper()
 	return newHostedEnvOn(t, dbtest.Postgres(t), opts...)
 }
 
 // newHostedEnvOn is newHostedEnv on a database of choice.
-func newHostedEnvOn(t *testing.T, g *gorm.DB, opts ...func(*controller.HostedOptions)) *hostedEnv {
+func newHostedEnvOn(t *testing.T, g *gorm.DB, opts ...func(*hosted.Options)) *hostedEnv {
 	t.Helper()
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -101,7 +101,7 @@ func newHostedEnvOn(t *testing.T, g *gorm.DB, opts ...func(*controller.HostedOpt
 	// The fake assistant listens on 127.0.0.1: loopback allowed.
 	bridge := newApp(t, app.Config{Store: store, Log: log, PublicBaseURL: base, AddressPolicy: loopbackPolicy(),
 		Provider: provider.Config{TwilioBaseURL: tw.URL(), TelnyxBaseURL: tx.URL(), VonageAPIBaseURL: vg.URL()},
-		HostedOptions: func(ho *controller.HostedOptions) {
+		HostedOptions: func(ho *hosted.Options) {
 			ho.AssistantConnectTimeout, ho.HangupGrace = time.Second, 2*time.Second
 			for _, o := range opts {
 				o(ho)

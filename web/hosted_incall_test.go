@@ -2,10 +2,14 @@ package web_test
 
 import (
 	"encoding/base64"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"errors"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -89,5 +93,58 @@ func TestHostedTransferRefusedReturnsToAssistant(t *testing.T) {
 	case <-ac.closed:
 		t.Fatal("the assistant's stream was closed after a refused transfer")
 	default:
+	}
+}
+
+// TestHostedTransferBeforeStream: a Twilio call transferred through the API
+// before its media stream connected is the transfer's, not a call nobody
+// answered: the stream watchdog does not hang it up, its record closes
+// completed with the transfer as reason, and a stream that still connects
+// is refused (no assistant is dialed).
+func TestHostedTransferBeforeStream(t *testing.T) {
+	he := newHostedEnv(t, func(o *hosted.Options) { o.StreamTimeout = 300 * time.Millisecond })
+	const sid = "CA00000000000000000000000000000021"
+	he.twilio.SetCallStatus(sid, "in-progress")
+	rec, streamURL, token := he.twilioAnswer(sid)
+	he.mustDo(http.MethodPost, "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": "+16475554444"}, 202)
+	if f, ok := he.twilio.WaitCallUpdate(sid, "Twiml", 2*time.Second); !ok || !strings.Contains(f.Get("Twiml"), "+16475554444") {
+		t.Fatalf("transfer update %+v", he.twilio.CallUpdates())
+	}
+	done := he.waitCall(sid, db.CallCompleted, 2*time.Second)
+	if done.Reason != "transferred to +16475554444" {
+		t.Fatalf("record %+v", done)
+	}
+	time.Sleep(500 * time.Millisecond) // past the stream watchdog
+	if _, ok := he.twilio.WaitCallUpdate(sid, "Status", 10*time.Millisecond); ok {
+		t.Fatalf("the transferred call was hung up: %+v", he.twilio.CallUpdates())
+	}
+	tw := dialProvider(t, streamURL)
+	tw.sendJSON(map[string]any{"event": "start", "streamSid": "MZ21", "start": map[string]any{"streamSid": "MZ21", "callSid": sid,
+		"customParameters": map[string]string{"call_id": rec.ID, "token": token}}})
+	select {
+	case <-he.asst.got:
+		t.Fatal("an assistant was dialed for a transferred call")
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+// TestHostedCallsInRegistry: a live hosted call is in the process's call
+// registry under its organization, with the hosted path as its path (web
+// can ask which path carries it); it leaves the registry when it ends.
+func TestHostedCallsInRegistry(t *testing.T) {
+	reg := call.NewRegistry()
+	he := newHostedEnv(t, func(o *hosted.Options) { o.Registry = reg })
+	const sid = "CA00000000000000000000000000000023"
+	rec, tw, _ := twilioStreamedCall(t, he, sid, "MZ23")
+	if p, err := reg.PathOf(he.orgA, rec.ID); err != nil || p != call.Path(he.hosted) {
+		t.Fatalf("live call: path %v, err %v", p, err)
+	}
+	if _, err := reg.PathOf(he.orgA+1, rec.ID); !errors.Is(err, call.ErrCallNotFound) {
+		t.Fatalf("another organization found the call: %v", err)
+	}
+	tw.sendJSON(map[string]any{"event": "stop", "streamSid": "MZ23", "stop": map[string]any{"callSid": sid}})
+	he.waitCall(sid, db.CallCompleted, 2*time.Second)
+	if _, err := reg.PathOf(he.orgA, rec.ID); !errors.Is(err, call.ErrCallNotFound) || reg.Len() != 0 {
+		t.Fatalf("ended call still registered: %v, %d live", err, reg.Len())
 	}
 }

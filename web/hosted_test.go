@@ -15,7 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/provider/twilio"
 	"github.com/sipbridge/sipbridge/provider/vonage"
@@ -800,7 +800,7 @@ func TestHostedDrain(t *testing.T) {
 // TestHostedStreamTimeout: a call whose media stream never connects is hung
 // up at the provider and closed as failed.
 func TestHostedStreamTimeout(t *testing.T) {
-	he := newHostedEnv(t, func(o *controller.HostedOptions) { o.StreamTimeout = 300 * time.Millisecond })
+	he := newHostedEnv(t, func(o *hosted.Options) { o.StreamTimeout = 300 * time.Millisecond })
 	const sid = "CA0000000000000000000000000000000f"
 	he.twilio.SetCallStatus(sid, "in-progress")
 	he.twilioAnswer(sid)

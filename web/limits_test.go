@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/app"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 )
@@ -142,8 +143,8 @@ func TestSMSDestinationRules(t *testing.T) {
 // A new organization (limits 0) gets the platform's defaults; its own
 // values win; GET /organization shows what applies.
 func TestPlatformDefaultCallLimits(t *testing.T) {
-	ce := newCallEnv(t, func(o *controller.CallsOptions) {
-		o.DefaultLimits = controller.PlatformLimits{MaxConcurrentCalls: 1, CallsPerSecond: 100}
+	ce := newCallEnv(t, func(o *sip.CallsOptions) {
+		o.DefaultLimits = call.PlatformLimits{MaxConcurrentCalls: 1, CallsPerSecond: 100}
 	})
 	ce.loadTrunks()
 	ce.allowCountries("*")
@@ -160,8 +161,8 @@ func TestPlatformDefaultCallLimits(t *testing.T) {
 		ce.waitCall(sid, db.CallCompleted, 3*time.Second)
 	}
 
-	ce = newCallEnv(t, func(o *controller.CallsOptions) {
-		o.DefaultLimits = controller.PlatformLimits{CallsPerSecond: 1}
+	ce = newCallEnv(t, func(o *sip.CallsOptions) {
+		o.DefaultLimits = call.PlatformLimits{CallsPerSecond: 1}
 	})
 	ce.loadTrunks()
 	ce.allowCountries("*")
@@ -175,7 +176,7 @@ func TestPlatformDefaultCallLimits(t *testing.T) {
 
 func TestOrganizationCallLimitsView(t *testing.T) {
 	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), nil)
-	s := newApp(t, app.Config{Store: store, CallDefaults: controller.PlatformLimits{MaxConcurrentCalls: 10, CallsPerSecond: 5}}).Web
+	s := newApp(t, app.Config{Store: store, CallDefaults: call.PlatformLimits{MaxConcurrentCalls: 10, CallsPerSecond: 5}}).Web
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	e := &env{t: t, srv: srv, web: s, store: store, logs: &syncBuffer{}, bodies: &syncBuffer{}}

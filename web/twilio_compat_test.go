@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"encoding/json"
-	"github.com/sipbridge/sipbridge/controller"
 	"io"
 	"net/http"
 	"net/url"
@@ -12,11 +11,11 @@ import (
 	"testing"
 	"time"
 
-	twclient "github.com/twilio/twilio-go/client"
-	twapi "github.com/twilio/twilio-go/rest/api/v2010"
-
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	twclient "github.com/twilio/twilio-go/client"
+	twapi "github.com/twilio/twilio-go/rest/api/v2010"
 )
 
 // twReq is one request to the Twilio-compatible route: account and sid
@@ -271,7 +270,7 @@ func TestTwilioCompatCancelsRingingCall(t *testing.T) {
 	// A ring of 300 switch seconds (3 s of wall time with the simulator's
 	// step): the default 2 s leg timeout left the test 20 ms of wall time
 	// to act while the call rang, too little on a loaded machine.
-	ce := newCallEnv(t, func(o *controller.CallsOptions) { o.LegTimeout = 300 * time.Second })
+	ce := newCallEnv(t, func(o *sip.CallsOptions) { o.LegTimeout = 300 * time.Second })
 	ce.loadTrunks()
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
@@ -55,7 +56,7 @@ type Deps struct {
 	// CallDefaults are the platform's call limits for organizations that
 	// set 0, shown in the organization's effective limits (zero: no cap);
 	// call control applies them (CallsOptions.DefaultLimits).
-	CallDefaults controller.PlatformLimits
+	CallDefaults call.PlatformLimits
 	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
 	// as the ring_timeout_seconds of trunks that set none (zero: 30 s).
 	LegTimeout time.Duration

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/app"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
@@ -117,7 +117,7 @@ type Config struct {
 	// CallDefaults are the call limits of organizations that set 0
 	// (DEFAULT_MAX_CONCURRENT_CALLS, default 10, and DEFAULT_CALLS_PER_SECOND,
 	// default 5; 0 = no platform cap).
-	CallDefaults controller.PlatformLimits
+	CallDefaults call.PlatformLimits
 
 	// Keys is SecretKey parsed.
 	Keys *db.Keyring

@@ -8,18 +8,20 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
 // CallService is what the API needs of call control.
 type CallService interface {
 	Hangup(ctx context.Context, orgID int64, callID string) error
-	Transfer(ctx context.Context, orgID int64, callID, to, mode string) error
-	Initiate(ctx context.Context, req controller.InitiateRequest) (*controller.InitiateResult, error)
+	Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error
+	Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error)
 	// AuthorizeStream checks a mod_audio_stream websocket's token.
-	AuthorizeStream(callID, token string) (controller.StreamSink, error)
+	AuthorizeStream(callID, token string) (sip.StreamSink, error)
 }
 
 type callView struct {
@@ -123,22 +125,22 @@ func (s *Server) listCalls(c echo.Context) error {
 }
 
 func (s *Server) getCall(c echo.Context) error {
-	call, err := s.lookupCall(c.Request().Context(), httpapi.OrgID(c), c.Param("id"))
+	rec, err := s.lookupCall(c.Request().Context(), httpapi.OrgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	return c.JSON(http.StatusOK, callViewOf(call))
+	return c.JSON(http.StatusOK, callViewOf(rec))
 }
 
 // lookupCall finds one of the organization's calls by sipbridge's call id
 // or, failing that, by its call_sid (the FreeSWITCH channel UUID of a SIP
 // call, the provider's id of a hosted one): an assistant may hold either.
 func (s *Server) lookupCall(ctx context.Context, org int64, ref string) (*db.Call, error) {
-	call, err := s.store.GetCall(ctx, org, ref)
+	rec, err := s.store.GetCall(ctx, org, ref)
 	if errors.Is(err, db.ErrNotFound) && ref != "" && len(ref) <= 128 {
 		return s.store.FindCall(ctx, org, ref)
 	}
-	return call, err
+	return rec, err
 }
 
 func callLookupError(err error) error {
@@ -150,11 +152,11 @@ func callLookupError(err error) error {
 
 func (s *Server) callEvents(c echo.Context) error {
 	ctx := c.Request().Context()
-	call, err := s.lookupCall(ctx, httpapi.OrgID(c), c.Param("id"))
+	rec, err := s.lookupCall(ctx, httpapi.OrgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	evs, err := s.store.CallEvents(ctx, httpapi.OrgID(c), call.ID)
+	evs, err := s.store.CallEvents(ctx, httpapi.OrgID(c), rec.ID)
 	if err != nil {
 		return err
 	}
@@ -172,42 +174,41 @@ var liveCallWording = httpapi.Wording{Fields: map[string]string{"to_phone_number
 // words of the hangup and transfer routes.
 func liveCallError(err error) error { return httpapi.ErrorIn(err, liveCallWording) }
 
-// hangupLive hangs up a call of the organization: call control's if it is
-// live there, else the hosted path's (the API and the Twilio-compatible
-// route both come here).
-func (s *Server) hangupLive(ctx context.Context, org int64, call *db.Call) error {
-	err := controller.ErrCallNotFound
-	if s.calls != nil {
-		err = s.calls.Hangup(ctx, org, call.ID)
+// hangupLive hangs up a call of the organization on the path that carries
+// it (the API and the Twilio-compatible route both come here).
+func (s *Server) hangupLive(ctx context.Context, org int64, rec *db.Call) error {
+	p, err := s.paths.For(rec.Provider)
+	if err != nil {
+		return err
 	}
-	return s.orHosted(err, call, func(h HostedService) error { return h.Hangup(ctx, org, call.ID) })
+	return p.Hangup(ctx, org, rec.ID)
 }
 
 // transferLive transfers a call of the organization, like hangupLive.
-func (s *Server) transferLive(ctx context.Context, org int64, call *db.Call, to, mode string) error {
-	err := controller.ErrCallNotFound
-	if s.calls != nil {
-		err = s.calls.Transfer(ctx, org, call.ID, to, mode)
+func (s *Server) transferLive(ctx context.Context, org int64, rec *db.Call, to, mode string) error {
+	p, err := s.paths.For(rec.Provider)
+	if err != nil {
+		return err
 	}
-	return s.orHosted(err, call, func(h HostedService) error { return h.Transfer(ctx, org, call.ID, to) })
+	return p.Transfer(ctx, org, rec.ID, to, call.TransferMode(mode))
 }
 
 func (s *Server) hangupCall(c echo.Context) error {
 	ctx := c.Request().Context()
-	call, err := s.lookupCall(ctx, httpapi.OrgID(c), c.Param("id"))
+	rec, err := s.lookupCall(ctx, httpapi.OrgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	if err := s.hangupLive(ctx, httpapi.OrgID(c), call); err != nil {
+	if err := s.hangupLive(ctx, httpapi.OrgID(c), rec); err != nil {
 		return liveCallError(err)
 	}
-	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: call.ID})
+	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: rec.ID})
 }
 
 func (s *Server) transferCall(c echo.Context) error {
 	// Another organization's call answers 404 before anything is validated.
 	ctx := c.Request().Context()
-	call, err := s.lookupCall(ctx, httpapi.OrgID(c), c.Param("id"))
+	rec, err := s.lookupCall(ctx, httpapi.OrgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
@@ -221,22 +222,22 @@ func (s *Server) transferCall(c echo.Context) error {
 	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
 		return httpapi.Invalid("mode", "mode must be refer or bridge")
 	}
-	if err := s.transferLive(ctx, httpapi.OrgID(c), call, in.To, in.Mode); err != nil {
+	if err := s.transferLive(ctx, httpapi.OrgID(c), rec, in.To, in.Mode); err != nil {
 		return liveCallError(err)
 	}
-	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: call.ID})
+	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: rec.ID})
 }
 
 // callRecording streams the call's WAV recording to its own organization.
 func (s *Server) callRecording(c echo.Context) error {
-	call, err := s.lookupCall(c.Request().Context(), httpapi.OrgID(c), c.Param("id"))
+	rec, err := s.lookupCall(c.Request().Context(), httpapi.OrgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	if call.RecordingPath == "" || call.EndedAt == nil {
+	if rec.RecordingPath == "" || rec.EndedAt == nil {
 		return httpapi.NotFound("recording")
 	}
-	f, err := os.Open(call.RecordingPath)
+	f, err := os.Open(rec.RecordingPath)
 	if err != nil {
 		return httpapi.NotFound("recording")
 	}
@@ -245,8 +246,8 @@ func (s *Server) callRecording(c echo.Context) error {
 	if err != nil || !st.Mode().IsRegular() {
 		return httpapi.NotFound("recording")
 	}
-	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+call.ID+`.wav"`)
-	http.ServeContent(c.Response(), c.Request(), call.ID+".wav", st.ModTime(), f)
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+rec.ID+`.wav"`)
+	http.ServeContent(c.Response(), c.Request(), rec.ID+".wav", st.ModTime(), f)
 	return nil
 }
 
@@ -278,8 +279,8 @@ type initiateResult struct {
 }
 
 type dialFailedBody struct {
-	Error    *httpapi.APIError        `json:"error"`
-	Attempts []controller.DialAttempt `json:"attempts"`
+	Error    *httpapi.APIError          `json:"error"`
+	Attempts []call.DialAttempt `json:"attempts"`
 }
 
 func (s *Server) initiateCall(c echo.Context) error {
@@ -320,11 +321,11 @@ func (s *Server) initiateCall(c echo.Context) error {
 		// trunks rang out: lift the server's write timeout for this request.
 		_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(10 * time.Minute))
 	}
-	res, err := s.calls.Initiate(c.Request().Context(), controller.InitiateRequest{OrgID: httpapi.OrgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
+	res, err := s.calls.Initiate(c.Request().Context(), call.InitiateRequest{OrgID: httpapi.OrgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
 		AssistantID: in.AssistantID, WelcomeMessage: in.WelcomeMessage, Agenda: in.Agenda, Variables: in.Variables,
 		StatusCallback: in.StatusCallback, Wait: in.Wait})
 	if err != nil {
-		var de *controller.DialError
+		var de *call.DialError
 		if errors.As(err, &de) {
 			return c.JSON(http.StatusBadGateway, dialFailedBody{Error: &httpapi.APIError{Status: http.StatusBadGateway, Code: "all_trunks_failed", Message: de.Error()}, Attempts: de.Attempts})
 		}
@@ -342,7 +343,7 @@ func (s *Server) initiateCall(c echo.Context) error {
 func initiateWording(from string) httpapi.Wording {
 	return httpapi.Wording{Fields: map[string]string{"phone_number": "from_phone_number"},
 		Messages: map[error]string{
-			controller.ErrNumberNotFound: "phone number " + from + " not found",
-			controller.ErrNoAssistant:    "No assistant found for phone number " + from + ": assistant not found",
+			numbers.ErrNumberNotFound: "phone number " + from + " not found",
+			call.ErrNoAssistant:       "No assistant found for phone number " + from + ": assistant not found",
 		}}
 }

@@ -2,20 +2,19 @@ package callapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
-	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/provider/vonage"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
 // HostedService is what the web layer needs of the hosted-provider voice
-// path (controller.Hosted): the providers' voice webhooks, the media
+// path (call/hosted): the providers' voice webhooks, the media
 // websocket and call control of live hosted calls.
 type HostedService interface {
 	TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error)
@@ -24,12 +23,16 @@ type HostedService interface {
 	VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error)
 	VonageEvent(ctx context.Context, body []byte, authorization string) error
 	CheckStreamToken(callID, token string) error
-	ServeStream(conn controller.StreamConn, callID string)
+	ServeStream(conn call.StreamConn, callID string)
 	Hangup(ctx context.Context, orgID int64, callID string) error
-	Transfer(ctx context.Context, orgID int64, callID, to string) error
+	Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error
 }
 
-var _ HostedService = (*controller.Hosted)(nil)
+var _ HostedService = (*hosted.Path)(nil)
+
+// A HostedService is what web's call.Chooser hands a hosted call's hangup
+// and transfer to.
+var _ call.Controls = HostedService(nil)
 
 func (s *Server) hostedRoutes() {
 	s.Handle(httpapi.Operation{Method: http.MethodPost, Path: "/twiml", Summary: "Twilio voice webhook (X-Twilio-Signature): TwiML <Connect><Stream> to /streams, or <Reject/> for a number without an assistant", Tag: "hosted-voice", Raw: "application/xml"}, s.twiml)
@@ -167,20 +170,5 @@ func (s *Server) hostedStream(c echo.Context) error {
 		return nil // the upgrader answered the client already
 	}
 	s.hosted.ServeStream(conn, callID)
-	return nil
-}
-
-// orHosted sends a hangup or transfer to the hosted path when call control
-// does not know the call and the record is a provider-hosted one.
-func (s *Server) orHosted(err error, call *db.Call, f func(HostedService) error) error {
-	if err == nil || !errors.Is(err, controller.ErrCallNotFound) || s.hosted == nil || call.Provider == "" || call.Provider == "sip" {
-		return err
-	}
-	if herr := f(s.hosted); herr != nil {
-		if errors.Is(herr, controller.ErrCallNotFound) {
-			return herr
-		}
-		return herr
-	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
@@ -28,6 +29,9 @@ type Server struct {
 	log    *slog.Logger
 	calls  CallService
 	hosted HostedService
+	// paths picks the path of a live call from its record (hangup,
+	// transfer).
+	paths call.Chooser
 }
 
 // Register adds the call routes to core.
@@ -36,6 +40,12 @@ func Register(core *httpapi.Server, d Deps) {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{Server: core, store: d.Store, log: d.Log, calls: d.Calls, hosted: d.Hosted}
+	if d.Calls != nil {
+		s.paths.SIP = d.Calls
+	}
+	if d.Hosted != nil {
+		s.paths.Hosted = d.Hosted
+	}
 	s.routes()
 }
 

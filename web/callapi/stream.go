@@ -6,7 +6,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
@@ -31,7 +31,7 @@ func (s *Server) fsStream(c echo.Context) error {
 	}
 	sink, err := s.calls.AuthorizeStream(c.Param("id"), c.QueryParam("token"))
 	if err != nil {
-		if errors.Is(err, controller.ErrBadStreamToken) {
+		if errors.Is(err, call.ErrBadStreamToken) {
 			s.log.Warn("mod_audio_stream websocket refused: unknown call or bad token", "call_id", c.Param("id"), "remote", c.RealIP())
 		}
 		return err

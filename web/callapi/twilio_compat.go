@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
@@ -23,7 +23,7 @@ import (
 // (POST /2010-04-01/Accounts/{AccountSid}/Calls/{CallSid}.json, form
 // encoded, HTTP Basic). Pointed at sipbridge, the same request reaches the
 // hangup and transfer of /api/v1/calls/{id}/hangup and /transfer. The
-// username is the organization's account SID (controller.TwilioAccountSID,
+// username is the organization's account SID (call.TwilioAccountSID,
 // also start.accountSid), the password one of its API keys; errors have
 // Twilio's shape {"code","message","more_info","status"}.
 
@@ -148,7 +148,7 @@ func (s *Server) twilioAuth(c echo.Context) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	sid := controller.TwilioAccountSID(k.OrgID)
+	sid := call.TwilioAccountSID(k.OrgID)
 	if subtle.ConstantTimeCompare([]byte(user), []byte(sid)) != 1 || c.Param("AccountSid") != sid {
 		return 0, unauthorized
 	}
@@ -178,26 +178,26 @@ func (s *Server) twilioLookup(c echo.Context) (int64, *db.Call, string, error) {
 			refs = append(refs, u.String())
 		}
 	}
-	call, err := s.store.FindCall(c.Request().Context(), org, refs...)
+	rec, err := s.store.FindCall(c.Request().Context(), org, refs...)
 	if errors.Is(err, db.ErrNotFound) {
 		return 0, nil, "", notFound
 	}
 	if err != nil {
 		return 0, nil, "", err
 	}
-	return org, call, sid, nil
+	return org, rec, sid, nil
 }
 
 func (s *Server) twilioFetchCall(c echo.Context) error {
-	org, call, sid, err := s.twilioLookup(c)
+	org, rec, sid, err := s.twilioLookup(c)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, twilioCallOf(call, org, sid, ""))
+	return c.JSON(http.StatusOK, twilioCallOf(rec, org, sid, ""))
 }
 
 func (s *Server) twilioUpdateCall(c echo.Context) error {
-	org, call, sid, err := s.twilioLookup(c)
+	org, rec, sid, err := s.twilioLookup(c)
 	if err != nil {
 		return err
 	}
@@ -215,16 +215,16 @@ func (s *Server) twilioUpdateCall(c echo.Context) error {
 		if status != "completed" && status != "canceled" {
 			return twilioParam("Status", "must be completed or canceled")
 		}
-		return s.twilioHangup(c, org, call, sid, status)
+		return s.twilioHangup(c, org, rec, sid, status)
 	case form.Has("Twiml"):
 		act, err := parseTwiML(twiml)
 		if err != nil {
 			return twilioParam("Twiml", err.Error())
 		}
 		if act.Hangup {
-			return s.twilioHangup(c, org, call, sid, "completed")
+			return s.twilioHangup(c, org, rec, sid, "completed")
 		}
-		return s.twilioTransfer(c, org, call, sid, act.To)
+		return s.twilioTransfer(c, org, rec, sid, act.To)
 	}
 	return twilioParam("Status", "Status or Twiml is required")
 }
@@ -259,38 +259,38 @@ func twilioUpdateForm(c echo.Context) (url.Values, error) {
 // twilioHangup hangs the call up (Status=completed, or canceled on a
 // ringing call) through the API's path. A call that has already ended
 // answers 200 with its record: hanging up is done.
-func (s *Server) twilioHangup(c echo.Context, org int64, call *db.Call, sid, status string) error {
+func (s *Server) twilioHangup(c echo.Context, org int64, rec *db.Call, sid, status string) error {
 	ctx := c.Request().Context()
-	if call.EndedAt != nil || (status == "canceled" && call.Status != db.CallRinging) {
+	if rec.EndedAt != nil || (status == "canceled" && rec.Status != db.CallRinging) {
 		// Ended, or canceled asked of a call in progress: nothing to do,
 		// as at Twilio.
-		return c.JSON(http.StatusOK, twilioCallOf(call, org, sid, ""))
+		return c.JSON(http.StatusOK, twilioCallOf(rec, org, sid, ""))
 	}
-	err := s.hangupLive(ctx, org, call)
-	if errors.Is(err, controller.ErrCallNotFound) {
-		if fresh := s.endedNow(ctx, org, call); fresh != nil {
+	err := s.hangupLive(ctx, org, rec)
+	if errors.Is(err, call.ErrCallNotFound) {
+		if fresh := s.endedNow(ctx, org, rec); fresh != nil {
 			return c.JSON(http.StatusOK, twilioCallOf(fresh, org, sid, ""))
 		}
 	}
 	if err != nil {
 		return liveCallError(err)
 	}
-	return c.JSON(http.StatusOK, twilioCallOf(call, org, sid, status))
+	return c.JSON(http.StatusOK, twilioCallOf(rec, org, sid, status))
 }
 
 // twilioTransfer transfers the call to the <Dial> target through the API's
 // path.
-func (s *Server) twilioTransfer(c echo.Context, org int64, call *db.Call, sid, to string) error {
+func (s *Server) twilioTransfer(c echo.Context, org int64, rec *db.Call, sid, to string) error {
 	ctx := c.Request().Context()
 	notInProgress := newTwilioError(http.StatusBadRequest, 21220, "Call is not in-progress. Cannot redirect.")
-	if call.EndedAt != nil {
+	if rec.EndedAt != nil {
 		return notInProgress
 	}
-	err := s.transferLive(ctx, org, call, to, "")
+	err := s.transferLive(ctx, org, rec, to, "")
 	switch {
-	case errors.Is(err, controller.ErrCallNotFound) && s.endedNow(ctx, org, call) != nil:
+	case errors.Is(err, call.ErrCallNotFound) && s.endedNow(ctx, org, rec) != nil:
 		return notInProgress
-	case errors.Is(err, controller.ErrNotAnswered):
+	case errors.Is(err, call.ErrNotAnswered):
 		return notInProgress
 	case err != nil:
 		// The error table's answer in Twilio's shape (a call not live:
@@ -304,12 +304,12 @@ func (s *Server) twilioTransfer(c echo.Context, org int64, call *db.Call, sid, t
 		}
 		return newTwilioError(ae.Status, 0, ae.Message)
 	}
-	return c.JSON(http.StatusOK, twilioCallOf(call, org, sid, db.CallInProgress))
+	return c.JSON(http.StatusOK, twilioCallOf(rec, org, sid, db.CallInProgress))
 }
 
 // endedNow returns the call's record if it has ended since it was read.
-func (s *Server) endedNow(ctx context.Context, org int64, call *db.Call) *db.Call {
-	fresh, err := s.store.GetCall(ctx, org, call.ID)
+func (s *Server) endedNow(ctx context.Context, org int64, rec *db.Call) *db.Call {
+	fresh, err := s.store.GetCall(ctx, org, rec.ID)
 	if err != nil || fresh.EndedAt == nil {
 		return nil
 	}
@@ -318,35 +318,35 @@ func (s *Server) endedNow(ctx context.Context, org int64, call *db.Call) *db.Cal
 
 // twilioCallOf shapes a record as Twilio's Call resource; status, when not
 // empty, is what the update just asked for.
-func twilioCallOf(call *db.Call, org int64, sid, status string) twilioCall {
-	account := controller.TwilioAccountSID(org)
+func twilioCallOf(rec *db.Call, org int64, sid, status string) twilioCall {
+	account := call.TwilioAccountSID(org)
 	tm := func(t time.Time) string { return t.UTC().Format(twilioTimeLayout) }
-	out := twilioCall{SID: sid, AccountSID: account, From: call.FromNumber, To: call.ToNumber, Status: status,
-		Direction: call.Direction, DateCreated: tm(call.StartedAt), DateUpdated: tm(time.Now()), APIVersion: twilioAPIVersion,
+	out := twilioCall{SID: sid, AccountSID: account, From: rec.FromNumber, To: rec.ToNumber, Status: status,
+		Direction: rec.Direction, DateCreated: tm(rec.StartedAt), DateUpdated: tm(time.Now()), APIVersion: twilioAPIVersion,
 		URI: "/" + twilioAPIVersion + "/Accounts/" + account + "/Calls/" + url.PathEscape(sid) + ".json"}
-	if !call.UpdatedAt.IsZero() {
-		out.DateUpdated = tm(call.UpdatedAt)
+	if !rec.UpdatedAt.IsZero() {
+		out.DateUpdated = tm(rec.UpdatedAt)
 	}
 	if status != "" {
 		out.DateUpdated = tm(time.Now())
 	}
-	if call.Direction == db.DirectionOutbound {
+	if rec.Direction == db.DirectionOutbound {
 		out.Direction = "outbound-api"
 	}
 	if out.Status == "" {
-		switch call.Status {
+		switch rec.Status {
 		case db.CallRinging, db.CallInProgress, db.CallCompleted:
-			out.Status = call.Status
+			out.Status = rec.Status
 		default: // failed, refused
 			out.Status = "failed"
 		}
 	}
-	if call.AnsweredAt != nil {
-		v := tm(*call.AnsweredAt)
+	if rec.AnsweredAt != nil {
+		v := tm(*rec.AnsweredAt)
 		out.StartTime = &v
 	}
-	if call.EndedAt != nil {
-		v, d := tm(*call.EndedAt), strconv.Itoa(call.DurationSeconds)
+	if rec.EndedAt != nil {
+		v, d := tm(*rec.EndedAt), strconv.Itoa(rec.DurationSeconds)
 		out.EndTime, out.Duration = &v, &d
 	}
 	return out

@@ -3,7 +3,7 @@ package callapi
 import (
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
@@ -18,12 +18,12 @@ func TestErrorTableRouteWording(t *testing.T) {
 		field, msg   string
 		checkMessage bool
 	}{
-		{"transfer destination", liveCallError(controller.ErrCountryNotAllowed), 403, "to", "", false},
-		{"transfer without trunk", liveCallError(controller.ErrNoEnabledTrunk), 422, "to", "", false},
+		{"transfer destination", liveCallError(call.ErrCountryNotAllowed), 403, "to", "", false},
+		{"transfer without trunk", liveCallError(call.ErrNoEnabledTrunk), 422, "to", "", false},
 		{"initiate from", httpapi.ErrorIn(numbers.ErrNumberNotFound, initiateWording("+15550001")), 404, "from_phone_number", "phone number +15550001 not found", true},
-		{"initiate no assistant", httpapi.ErrorIn(controller.ErrNoAssistant, initiateWording("+15550001")), 404, "assistant_id",
+		{"initiate no assistant", httpapi.ErrorIn(call.ErrNoAssistant, initiateWording("+15550001")), 404, "assistant_id",
 			"No assistant found for phone number +15550001: assistant not found", true},
-		{"initiate not SIP", httpapi.ErrorIn(controller.ErrNotSIPNumber, initiateWording("+15550001")), 501, "from_phone_number", "", false},
+		{"initiate not SIP", httpapi.ErrorIn(call.ErrNotSIPNumber, initiateWording("+15550001")), 501, "from_phone_number", "", false},
 	} {
 		ae := httpapi.ToAPIError(tc.err)
 		if ae.Status != tc.status || ae.Field != tc.field || (tc.checkMessage && ae.Message != tc.msg) {

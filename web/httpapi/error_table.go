@@ -8,7 +8,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
@@ -62,39 +63,35 @@ var errorTable = []errorRow{
 	{err: trunk.ErrGatewayRequired, status: http.StatusBadRequest, code: codeInvalid, field: "sip_gateway"},
 
 	// Placing a call.
-	{err: controller.ErrNoAssistant, status: http.StatusNotFound, code: codeNotFound, field: "assistant_id"},
-	{err: controller.ErrTooManyCalls, status: http.StatusTooManyRequests, code: "limit_exceeded"},
-	{err: controller.ErrCallRateExceeded, status: http.StatusTooManyRequests, code: "limit_exceeded"},
-	{err: controller.ErrNotSIPNumber, status: http.StatusNotImplemented, code: "not_implemented", field: "phone_number"},
-	{err: controller.ErrSwitchUnavailable, status: http.StatusServiceUnavailable, code: "switch_unavailable"},
-	{err: controller.ErrCallCancelled, status: http.StatusConflict, code: "cancelled"},
-	{err: controller.ErrDraining, status: http.StatusServiceUnavailable, code: "draining"},
-	{err: controller.ErrNoCallbackSecret, status: http.StatusUnprocessableEntity, code: "no_webhook_secret", field: "status_callback"},
-	{err: controller.ErrBadNumber, status: http.StatusBadRequest, code: codeInvalid, field: "to_phone_number"},
-	// The request is well formed but the organization has nothing to dial it
-	// through: like a missing webhook secret, a 422 the caller fixes by
-	// enabling a trunk. No upstream was asked, so not 502.
-	{err: controller.ErrNoEnabledTrunk, status: http.StatusUnprocessableEntity, code: "no_trunk", field: "to_phone_number",
-		msg: "the organization has no enabled SIP trunk to dial the call through"},
-	{err: controller.ErrProviderCall, status: http.StatusBadGateway, code: "provider_failed"},
+	callRow(call.ErrNoAssistant),
+	callRow(call.ErrTooManyCalls),
+	callRow(call.ErrCallRateExceeded),
+	callRow(call.ErrNotSIPNumber),
+	callRow(call.ErrSwitchUnavailable),
+	callRow(call.ErrCallCancelled),
+	callRow(call.ErrDraining),
+	callRow(call.ErrNoCallbackSecret),
+	callRow(call.ErrBadNumber),
+	callRow(call.ErrNoEnabledTrunk).saying("the organization has no enabled SIP trunk to dial the call through"),
+	{err: hosted.ErrProviderCall, status: http.StatusBadGateway, code: "provider_failed"},
 
 	// Destinations: the same rules for calls, transfers and messages.
-	{err: controller.ErrCountryNotAllowed, status: http.StatusForbidden, code: "country_not_allowed", field: "to_phone_number"},
-	{err: controller.ErrNumberTypeNotAllowed, status: http.StatusForbidden, code: "number_type_not_allowed", field: "to_phone_number"},
-	{err: controller.ErrTransferAddressRefused, status: http.StatusForbidden, code: "address_not_allowed", field: "to_phone_number"},
+	callRow(call.ErrCountryNotAllowed),
+	callRow(call.ErrNumberTypeNotAllowed),
+	callRow(call.ErrTransferAddressRefused),
 
 	// A live call.
-	{err: controller.ErrCallNotFound, status: http.StatusConflict, code: "call_not_live", msg: "the call is not live on this sipbridge"},
-	{err: controller.ErrBadTransferTarget, status: http.StatusBadRequest, code: codeInvalid, field: "to_phone_number"},
-	{err: controller.ErrNoReferTemplate, status: http.StatusBadRequest, code: codeInvalid, field: "mode"},
-	{err: controller.ErrBadTransferMode, status: http.StatusBadRequest, code: codeInvalid, field: "mode"},
-	{err: controller.ErrNotAnswered, status: http.StatusConflict, code: "not_answered"},
-	{err: controller.ErrTransferInProgress, status: http.StatusConflict, code: "transfer_in_progress"},
-	{err: controller.ErrBadStreamToken, status: http.StatusForbidden, code: "forbidden", msg: "unknown call or bad stream token"},
+	callRow(call.ErrCallNotFound).saying("the call is not live on this sipbridge"),
+	callRow(call.ErrBadTransferTarget),
+	callRow(call.ErrNoReferTemplate),
+	callRow(call.ErrBadTransferMode),
+	callRow(call.ErrNotAnswered),
+	callRow(call.ErrTransferInProgress),
+	callRow(call.ErrBadStreamToken).saying("unknown call or bad stream token"),
 
 	// Hosted providers' webhooks.
-	{err: controller.ErrWebhookSignature, status: http.StatusForbidden, code: "invalid_signature", msg: "webhook signature invalid"},
-	{err: controller.ErrBadWebhook, status: http.StatusBadRequest, code: "bad_webhook", msg: "malformed provider webhook", hidden: true},
+	{err: hosted.ErrWebhookSignature, status: http.StatusForbidden, code: "invalid_signature", msg: "webhook signature invalid"},
+	{err: hosted.ErrBadWebhook, status: http.StatusBadRequest, code: "bad_webhook", msg: "malformed provider webhook", hidden: true},
 
 	// Messages.
 	{err: sms.ErrNoAssistantForNumber, status: http.StatusNotFound, code: codeNotFound, field: "phone_number"},
@@ -116,6 +113,18 @@ var errorTable = []errorRow{
 	{err: db.ErrConflict, status: http.StatusConflict, code: codeConflict, msg: "a record with the same unique value already exists"},
 	{err: db.ErrLastAPIKey, status: http.StatusConflict, code: codeConflict,
 		msg: "this is the organization's last active API key: create another key before revoking it"},
+}
+
+// callRow is a call error's row: the status, code and field are the
+// error's own (call.Error), decided in package call.
+func callRow(e *call.Error) errorRow {
+	return errorRow{err: e, status: e.Status, code: e.Code, field: e.Field}
+}
+
+// saying gives a row a fixed public message.
+func (r errorRow) saying(msg string) errorRow {
+	r.msg = msg
+	return r
 }
 
 // providerTimeout and providerOther answer a provider.Error whose kind has no row of its own

@@ -7,7 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
@@ -35,29 +36,29 @@ func TestErrorTablePinned(t *testing.T) {
 		{trunk.ErrBadTerminationURI, 400, "validation_failed", "terminationUri"},
 		{numbers.ErrNoPublicURL, 503, "not_configured", ""},
 		{trunk.ErrGatewayRequired, 400, "validation_failed", "sip_gateway"},
-		{controller.ErrNoAssistant, 404, "not_found", "assistant_id"},
-		{controller.ErrTooManyCalls, 429, "limit_exceeded", ""},
-		{controller.ErrCallRateExceeded, 429, "limit_exceeded", ""},
-		{controller.ErrNotSIPNumber, 501, "not_implemented", "phone_number"},
-		{controller.ErrSwitchUnavailable, 503, "switch_unavailable", ""},
-		{controller.ErrCallCancelled, 409, "cancelled", ""},
-		{controller.ErrDraining, 503, "draining", ""},
-		{controller.ErrNoCallbackSecret, 422, "no_webhook_secret", "status_callback"},
-		{controller.ErrBadNumber, 400, "validation_failed", "to_phone_number"},
-		{controller.ErrNoEnabledTrunk, 422, "no_trunk", "to_phone_number"},
-		{controller.ErrProviderCall, 502, "provider_failed", ""},
-		{controller.ErrCountryNotAllowed, 403, "country_not_allowed", "to_phone_number"},
-		{controller.ErrNumberTypeNotAllowed, 403, "number_type_not_allowed", "to_phone_number"},
-		{controller.ErrTransferAddressRefused, 403, "address_not_allowed", "to_phone_number"},
-		{controller.ErrCallNotFound, 409, "call_not_live", ""},
-		{controller.ErrBadTransferTarget, 400, "validation_failed", "to_phone_number"},
-		{controller.ErrNoReferTemplate, 400, "validation_failed", "mode"},
-		{controller.ErrBadTransferMode, 400, "validation_failed", "mode"},
-		{controller.ErrNotAnswered, 409, "not_answered", ""},
-		{controller.ErrTransferInProgress, 409, "transfer_in_progress", ""},
-		{controller.ErrBadStreamToken, 403, "forbidden", ""},
-		{controller.ErrWebhookSignature, 403, "invalid_signature", ""},
-		{controller.ErrBadWebhook, 400, "bad_webhook", ""},
+		{call.ErrNoAssistant, 404, "not_found", "assistant_id"},
+		{call.ErrTooManyCalls, 429, "limit_exceeded", ""},
+		{call.ErrCallRateExceeded, 429, "limit_exceeded", ""},
+		{call.ErrNotSIPNumber, 501, "not_implemented", "phone_number"},
+		{call.ErrSwitchUnavailable, 503, "switch_unavailable", ""},
+		{call.ErrCallCancelled, 409, "cancelled", ""},
+		{call.ErrDraining, 503, "draining", ""},
+		{call.ErrNoCallbackSecret, 422, "no_webhook_secret", "status_callback"},
+		{call.ErrBadNumber, 400, "validation_failed", "to_phone_number"},
+		{call.ErrNoEnabledTrunk, 422, "no_trunk", "to_phone_number"},
+		{hosted.ErrProviderCall, 502, "provider_failed", ""},
+		{call.ErrCountryNotAllowed, 403, "country_not_allowed", "to_phone_number"},
+		{call.ErrNumberTypeNotAllowed, 403, "number_type_not_allowed", "to_phone_number"},
+		{call.ErrTransferAddressRefused, 403, "address_not_allowed", "to_phone_number"},
+		{call.ErrCallNotFound, 409, "call_not_live", ""},
+		{call.ErrBadTransferTarget, 400, "validation_failed", "to_phone_number"},
+		{call.ErrNoReferTemplate, 400, "validation_failed", "mode"},
+		{call.ErrBadTransferMode, 400, "validation_failed", "mode"},
+		{call.ErrNotAnswered, 409, "not_answered", ""},
+		{call.ErrTransferInProgress, 409, "transfer_in_progress", ""},
+		{call.ErrBadStreamToken, 403, "forbidden", ""},
+		{hosted.ErrWebhookSignature, 403, "invalid_signature", ""},
+		{hosted.ErrBadWebhook, 400, "bad_webhook", ""},
 		{sms.ErrNoAssistantForNumber, 404, "not_found", "phone_number"},
 		{sms.ErrMediaLimit, 400, "validation_failed", "media_urls"},
 		{sms.ErrOptedOut, 409, "opted_out", "to_phone_number"},
@@ -88,6 +89,13 @@ func TestErrorTablePinned(t *testing.T) {
 			}
 		}
 	}
+	// Every call error has its row, which answers the status and code the
+	// error carries.
+	for _, e := range call.Errors {
+		if r, ok := rowFor(e); !ok || r.err != error(e) || r.status != e.Status || r.code != e.Code || r.field != e.Field {
+			t.Errorf("call error %q: row %+v", e, r)
+		}
+	}
 	// An error the table does not know stays a 500 that says nothing.
 	if ae := ToAPIError(errors.New("secret detail")); ae.Status != 500 || ae.Code != "internal" || ae.Message != "internal error" {
 		t.Errorf("unknown error: %+v", ae)
@@ -107,7 +115,7 @@ func TestErrorTableProviderErrors(t *testing.T) {
 		{&provider.Error{Provider: "vonage", Kind: provider.ErrInvalidCredentials, Message: "bad key"}, 424, "provider_credentials", "vonage: bad key"},
 		{&provider.Error{Provider: "telnyx", Kind: context.DeadlineExceeded, Message: "no answer"}, 504, "provider_timeout", "telnyx: no answer"},
 		{&provider.Error{Provider: "telnyx", Kind: provider.ErrInvalidSignature, Message: "x"}, 502, "provider_error", "telnyx: x"},
-		{fmt.Errorf("%w: %w", controller.ErrProviderCall, &provider.Error{Provider: "twilio", Kind: provider.ErrBadRequest, Message: "bad To"}), 502, "provider_failed",
+		{fmt.Errorf("%w: %w", hosted.ErrProviderCall, &provider.Error{Provider: "twilio", Kind: provider.ErrBadRequest, Message: "bad To"}), 502, "provider_failed",
 			"provider call request failed: twilio: rejected by provider: bad To"},
 		// A bare deadline is not a provider's answer.
 		{context.DeadlineExceeded, 500, "internal", "internal error"},
@@ -118,7 +126,7 @@ func TestErrorTableProviderErrors(t *testing.T) {
 		}
 	}
 	// A malformed webhook's parse error is logged, never answered.
-	ae := ToAPIError(fmt.Errorf("%w: json: cannot unmarshal number into Go struct field", controller.ErrBadWebhook))
+	ae := ToAPIError(fmt.Errorf("%w: json: cannot unmarshal number into Go struct field", hosted.ErrBadWebhook))
 	if ae.Message != "malformed provider webhook" || ae.Cause == nil {
 		t.Errorf("bad webhook: %+v", ae)
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
@@ -143,7 +143,7 @@ func (s *Server) orgView(ctx context.Context, o *db.Organization) (orgView, erro
 	}
 	maxConcurrent, perSecond := s.callDefaults.Effective(st.CallLimits)
 	v := orgView{
-		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry, TwilioCompatAccountSID: controller.TwilioAccountSID(o.ID),
+		ID: o.ID, Name: o.Name, DefaultCountry: o.DefaultCountry, TwilioCompatAccountSID: call.TwilioAccountSID(o.ID),
 		Twilio: twilioView{AccountSID: st.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		Telnyx: telnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: st.TelnyxConnectionID, PublicKey: st.TelnyxPublicKey, MessagingProfileID: st.TelnyxMessagingProfID},
 		Vonage: vonageView{APIKey: st.VonageAPIKey, APISecretSet: sec.VonageAPISecret != "", ApplicationID: st.VonageApplicationID,
@@ -259,8 +259,8 @@ func applyCallLimits(cl *db.CallLimits, l *callLimitsInput) error {
 		types := []string{}
 		for _, v := range l.AllowNumberTypes {
 			v = strings.ToLower(strings.TrimSpace(v))
-			if !slices.Contains(controller.NumberTypes, v) {
-				return httpapi.Invalid("call_limits.allow_number_types", "call_limits.allow_number_types: %q is not one of %s", v, strings.Join(controller.NumberTypes, ", "))
+			if !slices.Contains(call.NumberTypes, v) {
+				return httpapi.Invalid("call_limits.allow_number_types", "call_limits.allow_number_types: %q is not one of %s", v, strings.Join(call.NumberTypes, ", "))
 			}
 			if !slices.Contains(types, v) {
 				types = append(types, v)

@@ -7,7 +7,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/trunk"
@@ -31,7 +31,7 @@ type Deps struct {
 	Numbers *numbers.Service
 	// CallDefaults are the platform's call limits for organizations that
 	// set 0, shown in the organization's effective limits (zero: no cap).
-	CallDefaults controller.PlatformLimits
+	CallDefaults call.PlatformLimits
 }
 
 // Server serves the organization, API key and assistant routes on the
@@ -42,7 +42,7 @@ type Server struct {
 	trunks  OrgTrunks
 	numbers *numbers.Service
 	// callDefaults: Deps.CallDefaults.
-	callDefaults controller.PlatformLimits
+	callDefaults call.PlatformLimits
 }
 
 // Register adds the organization, API key and assistant routes to core.

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web/httpapi"
@@ -120,7 +120,7 @@ func addedPrefixes(now, before []string) []netip.Prefix {
 // applyTrunk merges the fields sent into t under the trunk rules
 // (trunk.Apply). It returns the new password when one was sent.
 func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy) (newPassword *string, err error) {
-	pw, err := trunk.Apply(t, in.settings(), passwordSet, trunk.Rules{ACL: acl.Limits(), ReferTemplate: controller.CheckReferTemplate})
+	pw, err := trunk.Apply(t, in.settings(), passwordSet, trunk.Rules{ACL: acl.Limits(), ReferTemplate: call.CheckReferTemplate})
 	return pw, httpapi.AsInvalid(err)
 }
 
@@ -140,7 +140,7 @@ func (in *trunkInput) settings() *trunk.Settings {
 // a registration trunk's ACL is made from) against the address policy:
 // gateway, proxy and realm.
 func (s *Server) checkTrunkAddresses(ctx context.Context, t *db.SIPTrunk) error {
-	for _, f := range []struct{ field, v string }{{"gateway", t.Gateway}, {"proxy", t.Proxy}, {"realm", t.Realm}, {"refer_to_template", controller.ReferTemplateHostPort(t.ReferToTemplate)}} {
+	for _, f := range []struct{ field, v string }{{"gateway", t.Gateway}, {"proxy", t.Proxy}, {"realm", t.Realm}, {"refer_to_template", call.ReferTemplateHostPort(t.ReferToTemplate)}} {
 		if err := s.CheckHostPortAddress(ctx, f.field, f.v, false); err != nil {
 			return err
 		}

@@ -1,0 +1,60 @@
+package call
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+type recordingSink struct {
+	did      []string
+	transfer error
+}
+
+func (r *recordingSink) Event(typ string, d db.JSONMap) {
+	r.did = append(r.did, "event "+typ+" "+fmt.Sprint(d))
+}
+func (r *recordingSink) PlayMedia(b []byte) { r.did = append(r.did, fmt.Sprintf("media %d", len(b))) }
+func (r *recordingSink) Mark(name string)   { r.did = append(r.did, "mark "+name) }
+func (r *recordingSink) Clear()             { r.did = append(r.did, "clear") }
+func (r *recordingSink) Transfer(to string) error {
+	r.did = append(r.did, "transfer "+to)
+	return r.transfer
+}
+func (r *recordingSink) TransferRefused(to string, err error) {
+	r.did = append(r.did, "refused "+to+": "+err.Error())
+}
+func (r *recordingSink) Hangup(immediate bool) {
+	r.did = append(r.did, fmt.Sprint("hangup ", immediate))
+}
+
+func TestHandleAssistantMessage(t *testing.T) {
+	for _, c := range []struct {
+		m        assistant.AssistantMessage
+		transfer error
+		want     []string
+	}{
+		{assistant.AssistantMessage{Event: assistant.EventMedia, Payload: make([]byte, 160)}, nil, []string{"media 160"}},
+		{assistant.AssistantMessage{Event: assistant.EventMark, Mark: "m1"}, nil, []string{"mark m1"}},
+		{assistant.AssistantMessage{Event: assistant.EventClear}, nil, []string{"clear"}},
+		{assistant.AssistantMessage{Event: assistant.EventTransfer, TransferTo: "+14165550199"}, nil,
+			[]string{"event transfer_requested map[by:assistant to:+14165550199]", "transfer +14165550199"}},
+		{assistant.AssistantMessage{Event: assistant.EventTransfer, TransferTo: "sip:x@10.0.0.1"}, ErrTransferAddressRefused,
+			[]string{"event transfer_requested map[by:assistant to:sip:x@10.0.0.1]", "transfer sip:x@10.0.0.1",
+				"refused sip:x@10.0.0.1: " + ErrTransferAddressRefused.Error()}},
+		{assistant.AssistantMessage{Event: assistant.EventHangup}, nil,
+			[]string{"event hangup_requested map[by:assistant immediate:false]", "hangup false"}},
+		{assistant.AssistantMessage{Event: assistant.EventHangup, Immediate: true}, nil,
+			[]string{"event hangup_requested map[by:assistant immediate:true]", "hangup true"}},
+		{assistant.AssistantMessage{Event: "stop"}, nil, nil},
+	} {
+		s := &recordingSink{transfer: c.transfer}
+		HandleAssistantMessage(c.m, s)
+		if !reflect.DeepEqual(s.did, c.want) {
+			t.Errorf("%s: did %q, want %q", c.m.Event, s.did, c.want)
+		}
+	}
+}

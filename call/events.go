@@ -1,0 +1,50 @@
+package call
+
+// Timeline event names: every entry a call's timeline (GET
+// /api/v1/calls/{call_id}/events) can hold, written by either path. The
+// string is the wire name and never changes; the constant says what it
+// means.
+const (
+	// Routing and answer.
+	EventRouted           = "routed"  // inbound call matched a number and an assistant
+	EventRefused          = "refused" // inbound call turned away (no route, policy, limits)
+	EventAnswered         = "answered"
+	EventAnswerRequested  = "answer_requested" // hosted: the provider was asked to answer
+	EventAnswerFailed     = "answer_failed"
+	EventDialing          = "dialing"           // outbound: the originate or provider request left
+	EventDialAttempt      = "dial_attempt"      // outbound: one trunk tried, its cause
+	EventDialFailed       = "dial_failed"       // outbound: no trunk (or the provider) took the call
+	EventPlaced           = "placed"            // outbound: the call rings
+	EventProviderAccepted = "provider_accepted" // hosted outbound: the provider took the request
+
+	// Media and assistant.
+	EventStreamRequested          = "stream_requested"
+	EventStreamConnected          = "stream_connected"
+	EventStreamFailed             = "stream_failed"
+	EventStreamStopped            = "stream_stopped"
+	EventStreamCodecUnsupported   = "stream_codec_unsupported"
+	EventPlaybackFiles            = "playback_files" // playback falls back from the pipe to files
+	EventAssistantConnected       = "assistant_connected"
+	EventAssistantUnreachable     = "assistant_unreachable"
+	EventAssistantEnded           = "assistant_ended"
+	EventAssistantDisconnected    = "assistant_disconnected"
+	EventDTMF                     = "dtmf"
+	EventRecordingStarted         = "recording_started"
+	EventRecordingFailed          = "recording_failed"
+	EventStatusCallbackFailed     = "status_callback_failed"
+	EventHangupRequested          = "hangup_requested" // by the assistant or the API
+	EventHangup                   = "hangup"
+	EventProviderHangup           = "provider_hangup"
+	EventLegHangup                = "leg_hangup" // a bridged leg ended
+	EventBridged                  = "bridged"
+	EventBridgeDialing            = "bridge_dialing"
+	EventTransferRequested        = "transfer_requested" // by the assistant or the API
+	EventTransferFailed           = "transfer_failed"
+	EventTransferred              = "transferred"
+	EventReferSent                = "refer_sent"
+	EventReferNotify              = "refer_notify"
+	EventReferAccepted            = "refer_accepted"
+	EventReferFailed              = "refer_failed"
+	EventFallbackNumberTransfer   = "fallback_transfer" // the assistant failed: its fallback_transfer_number is dialled
+	EventReferDeclinedNowBridging = "transfer_fallback" // a REFER was declined: the target is bridged instead
+)

@@ -1,0 +1,274 @@
+package hosted
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// hostedEndMark follows the last audio of an assistant that closed its
+// stream normally; hostedEndWait bounds the wait for its echo.
+const (
+	hostedEndMark = "sipbridge-assistant-ended"
+	hostedEndWait = 30 * time.Second
+)
+
+// hostedRelay bridges one call's provider stream and its assistant; only
+// the stream goroutine (relay) touches it.
+type hostedRelay struct {
+	c   *hostedCall
+	out *providerOut
+	st  *assistant.Stream // nil once the assistant's part is over
+	// endBy is set while the call ends after the provider has played what
+	// the assistant sent (hostedEndMark comes back, or endBy fires).
+	endBy <-chan time.Time
+}
+
+// relay bridges the provider stream and the assistant.
+func (c *hostedCall) relay(conn call.StreamConn, out *providerOut) {
+	quit := make(chan struct{})
+	defer close(quit)
+	events := make(chan streamEvent, 64)
+	go readProvider(c.provider, conn, events, quit)
+
+	st, err := c.dialAssistant()
+	if err != nil {
+		c.log.Warn("assistant unreachable", "err", err)
+		c.event(call.EventAssistantUnreachable, db.JSONMap{"error": err.Error()})
+		c.fault("assistant unreachable", true)
+		c.streamDone("assistant unreachable")
+		return
+	}
+	c.event(call.EventAssistantConnected, db.JSONMap{"stream_sid": st.StreamSID()})
+	r := &hostedRelay{c: c, out: out, st: st}
+	defer r.closeAssistant(true)
+	r.run(events)
+}
+
+// run is the relay's loop: until the call ends, the stream stops or
+// sipbridge stops.
+func (r *hostedRelay) run(events <-chan streamEvent) {
+	c := r.c
+	var tick <-chan time.Time
+	if r.out.paced() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		var msgs <-chan assistant.AssistantMessage
+		detach := c.detach
+		if r.st != nil {
+			msgs = r.st.Messages()
+		} else {
+			detach = nil
+		}
+		select {
+		case <-c.done:
+			return
+		case <-c.h.ctx.Done():
+			return
+		case <-detach:
+			// Transferred: the caller now talks to someone else; the relay
+			// waits for the stream to stop.
+			r.closeAssistant(true)
+		case ev := <-events:
+			if r.fromProvider(ev) {
+				return
+			}
+		case <-r.endBy:
+			r.hangupNow()
+		case m, ok := <-msgs:
+			if !ok {
+				r.assistantClosed()
+				continue
+			}
+			call.HandleAssistantMessage(m, r)
+		case <-tick:
+			marks := r.out.tick()
+			if r.endBy != nil && slices.Contains(marks, hostedEndMark) {
+				r.hangupNow()
+				continue
+			}
+			r.sendMarks(marks)
+		}
+	}
+}
+
+// closeAssistant ends the assistant's part (with a stop first when asked).
+func (r *hostedRelay) closeAssistant(stop bool) {
+	if r.st == nil {
+		return
+	}
+	if stop {
+		_ = r.st.Stop()
+	}
+	_ = r.st.Close()
+	r.st = nil
+}
+
+// sendMarks echoes the marks the provider reached to the assistant.
+func (r *hostedRelay) sendMarks(marks []string) {
+	for _, m := range marks {
+		if r.st != nil {
+			_ = r.st.SendMark(m)
+		}
+	}
+}
+
+// hangupNow asks the provider to end the call the assistant ended.
+func (r *hostedRelay) hangupNow() {
+	r.endBy = nil
+	r.c.log.Info("assistant ended the call")
+	_ = r.c.providerHangup(context.Background())
+}
+
+// hangupAfterPlayout hangs up once the provider has played what the
+// assistant sent: a mark behind it, the hangup when it comes back (or at
+// endBy).
+func (r *hostedRelay) hangupAfterPlayout() {
+	marks, err := r.out.mark(hostedEndMark)
+	if err != nil || slices.Contains(marks, hostedEndMark) {
+		r.hangupNow()
+		return
+	}
+	r.endBy = time.After(hostedEndWait)
+}
+
+// fromProvider handles one event of the provider stream; it reports
+// whether the stream is over.
+func (r *hostedRelay) fromProvider(ev streamEvent) bool {
+	c := r.c
+	switch ev.kind {
+	case evStart:
+		if ev.streamID != "" {
+			r.out.streamID = ev.streamID
+		}
+		if ev.encoding != "" && !telnyxCodecSupported(ev.encoding) {
+			// Telnyx could not transcode the call to PCMU: its audio is
+			// not passed on (it would reach the assistant as noise); the
+			// assistant still speaks to the caller.
+			c.log.Warn("telnyx stream in an unsupported codec: caller audio not forwarded", "encoding", ev.encoding)
+			c.event(call.EventStreamCodecUnsupported, db.JSONMap{"encoding": ev.encoding, "supported": "PCMU, PCMA"})
+		}
+	case evMedia:
+		if r.st != nil {
+			_ = r.st.SendMedia(ev.audio)
+		}
+	case evDTMF:
+		c.event(call.EventDTMF, db.JSONMap{"digit": ev.digit})
+		if r.st != nil {
+			if err := r.st.SendDTMF(ev.digit); err != nil {
+				c.log.Debug("dtmf not forwarded", "err", err)
+			}
+		}
+	case evMark:
+		if ev.mark == hostedEndMark && r.endBy != nil {
+			r.hangupNow()
+			return false
+		}
+		r.sendMarks([]string{ev.mark})
+	case evStop, evClosed:
+		reason := "the caller hung up"
+		if ev.kind == evClosed {
+			reason = "the provider closed the media stream"
+			if ev.err != nil && !websocket.IsCloseError(ev.err, websocket.CloseNormalClosure) {
+				c.log.Debug("provider stream closed", "err", ev.err)
+			}
+		}
+		c.event(call.EventStreamStopped, db.JSONMap{"reason": reason})
+		r.closeAssistant(true)
+		c.streamDone(reason)
+		return true
+	}
+	return false
+}
+
+// assistantClosed handles the end of the assistant's stream: a normal
+// close is the assistant ending the call (after what it sent has played);
+// anything else is a fault, unless the call was transferred.
+func (r *hostedRelay) assistantClosed() {
+	c := r.c
+	err := r.st.Err()
+	if assistant.IsNormalClose(err) && !c.isTransferred() {
+		c.event(call.EventAssistantEnded, db.JSONMap{"close": fmt.Sprint(err)})
+		c.setReason("assistant ended the call")
+		r.closeAssistant(false)
+		r.hangupAfterPlayout()
+		return
+	}
+	c.log.Warn("assistant stream ended", "err", err)
+	c.event(call.EventAssistantDisconnected, db.JSONMap{"error": fmt.Sprint(err)})
+	r.closeAssistant(false)
+	if !c.isTransferred() {
+		c.fault("assistant disconnected", false)
+	}
+}
+
+// The relay is its call's call.AssistantSink: call.HandleAssistantMessage
+// dispatches the assistant's messages to the provider's stream and API.
+var _ call.AssistantSink = (*hostedRelay)(nil)
+
+// Event appends to the call's timeline.
+func (r *hostedRelay) Event(typ string, detail db.JSONMap) { r.c.event(typ, detail) }
+
+// PlayMedia sends the assistant's audio to the provider.
+func (r *hostedRelay) PlayMedia(ulaw []byte) {
+	if err := r.out.media(ulaw); err != nil {
+		r.c.log.Debug("media not sent to the provider", "err", err)
+	}
+}
+
+// Mark sends a mark to the provider (Vonage: queued behind the audio).
+func (r *hostedRelay) Mark(name string) {
+	marks, err := r.out.mark(name)
+	if err != nil {
+		r.c.log.Debug("mark not sent to the provider", "err", err)
+	}
+	r.sendMarks(marks)
+}
+
+// Clear drops the audio the provider has not played.
+func (r *hostedRelay) Clear() {
+	marks, err := r.out.clear()
+	if err != nil {
+		r.c.log.Debug("clear not sent to the provider", "err", err)
+	}
+	r.sendMarks(marks)
+}
+
+// Transfer asks the provider to move the call.
+func (r *hostedRelay) Transfer(to string) error {
+	return r.c.providerTransfer(context.Background(), to)
+}
+
+// TransferRefused: refused before the provider took the call away (our
+// checks, or its API's error): the stream is still up, the conversation
+// goes on.
+func (r *hostedRelay) TransferRefused(to string, err error) {
+	r.c.log.Warn("transfer failed", "to", to, "err", err)
+	if r.st == nil {
+		return
+	}
+	if err := r.st.SendTransferFailed(to, err.Error()); err != nil {
+		r.c.log.Debug("transfer_failed not sent", "err", err)
+	}
+}
+
+// Hangup ends the call: at once, or once the provider has played what the
+// assistant sent.
+func (r *hostedRelay) Hangup(immediate bool) {
+	r.c.setReason("assistant hung up")
+	r.closeAssistant(true)
+	if immediate {
+		_ = r.c.providerHangup(context.Background())
+		return
+	}
+	r.hangupAfterPlayout()
+}

@@ -1,0 +1,70 @@
+package call
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+type fakePath struct{ Path }
+
+func TestRegistryPathOf(t *testing.T) {
+	r := NewRegistry()
+	sip, hosted := &fakePath{}, &fakePath{}
+	r.Add("c1", 1, sip)
+	r.Add("c2", 1, hosted)
+	if p, err := r.PathOf(1, "c2"); err != nil || p != hosted {
+		t.Fatalf("c2: %v %v", p, err)
+	}
+	if _, err := r.PathOf(2, "c1"); !errors.Is(err, ErrCallNotFound) {
+		t.Fatalf("another organization's call: %v", err)
+	}
+	r.Remove("c1")
+	if _, err := r.PathOf(1, "c1"); !errors.Is(err, ErrCallNotFound) || r.Len() != 1 {
+		t.Fatalf("removed: %v, %d live", err, r.Len())
+	}
+}
+
+func TestRegistryDrainWaitsForCallsBegun(t *testing.T) {
+	r := NewRegistry()
+	done, err := r.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	if err := r.Drain(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("drain with a call in progress: %v", err)
+	}
+	if _, err := r.Begin(); !errors.Is(err, ErrDraining) {
+		t.Fatalf("a call begun while draining: %v", err)
+	}
+	done()
+	done()
+	if err := r.Drain(context.Background()); err != nil {
+		t.Fatalf("drain once the call ended: %v", err)
+	}
+}
+
+type namedControls struct {
+	Controls
+	name string
+}
+
+func TestChooserPicksThePathOnce(t *testing.T) {
+	sip, hosted := &namedControls{name: "sip"}, &namedControls{name: "hosted"}
+	c := Chooser{SIP: sip, Hosted: hosted}
+	for provider, want := range map[string]string{"": "sip", "sip": "sip", "twilio": "hosted", "telnyx": "hosted", "vonage": "hosted"} {
+		p, err := c.For(provider)
+		if err != nil || p.(*namedControls).name != want {
+			t.Errorf("%q: %v %v, want %s", provider, p, err, want)
+		}
+	}
+	if _, err := (Chooser{SIP: sip}).For("twilio"); !errors.Is(err, ErrCallNotFound) {
+		t.Errorf("no hosted path: %v", err)
+	}
+	if _, err := (Chooser{Hosted: hosted}).For(""); !errors.Is(err, ErrCallNotFound) {
+		t.Errorf("no SIP path: %v", err)
+	}
+}

@@ -1,0 +1,409 @@
+package sip
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/route"
+)
+
+// CallEventNames are the events call control follows on the event
+// connection (with esl.WithEvents): channel lifecycle, playback, recording,
+// DTMF, mod_audio_stream and REFER outcomes.
+var CallEventNames = []string{
+	"CHANNEL_CREATE", "CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_BRIDGE", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+	"PLAYBACK_START", "PLAYBACK_STOP", "RECORD_STOP",
+	"mod_audio_stream::connect", "mod_audio_stream::disconnect", "mod_audio_stream::error",
+	"mod_audio_stream::json", "mod_audio_stream::play", "sofia::notify_refer",
+}
+
+// callSwitch is what call control needs of the Event Socket: api for quick
+// channel commands, bgapi for the ones that block (originate, uuid_deflect).
+type callSwitch interface {
+	API(ctx context.Context, cmd string) (string, error)
+	BGAPI(ctx context.Context, cmd string) (string, error)
+}
+
+var _ callSwitch = (*esl.Client)(nil)
+
+// CallsOptions configures call control.
+type CallsOptions struct {
+	// StreamWSBase is how FreeSWITCH reaches sipbridge's websocket
+	// (STREAM_WS_BASE, default ws://127.0.0.1:8080). The stream URL is
+	// <base>/fs/stream/<call id>/?token=<per-call token>.
+	StreamWSBase string
+	// PlaybackDir, when set, is where each call's playback pipe is made
+	// (<dir>/<call id>.PCMU): the assistant's audio is played gaplessly
+	// through it (call/sip/pipe). FreeSWITCH must open the same path, so
+	// it runs on the same host. Empty: the audio is played as files
+	// written by mod_audio_stream (any host, with gaps between files).
+	PlaybackDir string
+	// RecordingsDir is where FreeSWITCH writes call recordings
+	// (<dir>/<call id>.wav); sipbridge reads them from the same path.
+	RecordingsDir string
+	// AssistantConnectTimeout bounds the websocket to the assistant
+	// (default 1.5 s: with the hangup or transfer after it, a caller whose
+	// assistant is unreachable is dealt with within 2 s).
+	AssistantConnectTimeout time.Duration
+	// StreamConnectTimeout is how long mod_audio_stream may take to open
+	// its websocket to us after uuid_audio_stream start (default 3 s).
+	StreamConnectTimeout time.Duration
+	// HeartBeat is STREAM_HEART_BEAT in seconds (default 15).
+	HeartBeat int
+	// Profile is the sofia profile of the trunks (FS_PROFILE).
+	Profile string
+	// LegTimeout is each trunk's ring time when a call is bridged out
+	// (default 30 s).
+	LegTimeout time.Duration
+	// Hosted places outbound calls from numbers hosted at Twilio, Telnyx or
+	// Vonage (nil: such calls are refused with call.ErrNotSIPNumber).
+	Hosted call.Initiator
+	// TrunkACL, when set, tells what a trunk without allowed_addresses
+	// allows (the addresses its hosts resolved to: trunk.Sync.ResolvedACL),
+	// so inbound routing sees every trunk whose ACL list holds a caller's
+	// address. Unset: the IP literals among its gateway and proxy only.
+	TrunkACL func(*db.SIPTrunk) []netip.Prefix
+	// DefaultLimits are the platform's max_concurrent_calls and
+	// calls_per_second for organizations that set 0 (DEFAULT_MAX_CONCURRENT_CALLS,
+	// DEFAULT_CALLS_PER_SECOND); 0 here: no platform cap.
+	DefaultLimits call.PlatformLimits
+	// OnFrame, when set, is told how long each caller frame took from its
+	// arrival on the mod_audio_stream websocket to its `media` message being
+	// written to the assistant (metrics, benchmarks).
+	OnFrame func(time.Duration)
+	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
+	DialOptions []assistant.DialOption
+	// AddressPolicy decides which addresses the assistant's stream_url may
+	// reach; the websocket is dialled through it (nil: netpolicy.Default(),
+	// no loopback, link-local or metadata address). Status callbacks are
+	// posted through it too.
+	AddressPolicy *netpolicy.Policy
+	// StatusCallbacks shape the delivery of outbound calls' status_callback.
+	StatusCallbacks call.StatusCallbackOptions
+	Log             *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+var _ call.Path = (*Calls)(nil)
+
+// Calls is call control: it routes inbound calls parked by the dialplan,
+// answers the accepted ones, bridges their audio to the assistant over
+// mod_audio_stream and the Twilio Media Streams protocol, handles faults and
+// transfers, and keeps a record of every call.
+//
+// Events arrive from the ESL dispatcher (HandleEvent, which never blocks);
+// each live call has one goroutine that owns its state, plus a reader for
+// each of its two websockets. No goroutine outlives its call.
+type Calls struct {
+	store  *db.Store
+	router *route.Router
+	sw     callSwitch
+	opts   CallsOptions
+	log    *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	byUUID   map[string]*callSession // channel UUID → session (legs it bridged too)
+	byID     map[string]*callSession // call id → session
+	draining bool
+	wg       sync.WaitGroup
+	// limits are the organization's call limits and its admission lock
+	// (the limit checks and the creation of the call record, serialized).
+	limits *call.Limits
+	// cancelledDials are the sipbridge_dial ids of originates cancelled
+	// while they may still start legs; such legs are hung up as they are
+	// created, even after their call's session has ended.
+	cancelledDials map[string]bool
+	// Status callbacks outlive their calls a little (retries): their own
+	// context and count, ended after the calls' on Close.
+	cbCtx    context.Context
+	cbCancel context.CancelFunc
+	cbWG     sync.WaitGroup
+}
+
+// NewCalls returns call control. Close ends every session.
+func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
+	if opts.StreamWSBase == "" {
+		opts.StreamWSBase = "ws://127.0.0.1:8080"
+	}
+	opts.StreamWSBase = strings.TrimRight(opts.StreamWSBase, "/")
+	if opts.AssistantConnectTimeout <= 0 {
+		opts.AssistantConnectTimeout = 1500 * time.Millisecond
+	}
+	if opts.StreamConnectTimeout <= 0 {
+		opts.StreamConnectTimeout = 3 * time.Second
+	}
+	if opts.HeartBeat <= 0 {
+		opts.HeartBeat = 15
+	}
+	if opts.Profile == "" {
+		opts.Profile = "external"
+	}
+	if opts.LegTimeout <= 0 {
+		opts.LegTimeout = 30 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Calls{store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
+		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
+		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
+	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
+	return c
+}
+
+// statusNotifier returns the status callback of a call (nil without a
+// URL); events it gives up on go to the call's timeline.
+func (c *Calls) statusNotifier(url, secret, callID string, log *slog.Logger, timeline func(string, db.JSONMap)) *call.Notifier {
+	n := call.NewNotifier(c.cbCtx, &c.cbWG, c.opts.StatusCallbacks, c.opts.AddressPolicy, url, secret, callID, log)
+	n.OnFailed(func(event, err string) {
+		timeline(call.EventStatusCallbackFailed, db.JSONMap{"event": event, "error": err})
+	})
+	return n
+}
+
+// HandleEvent takes one event from the event connection. It never blocks:
+// the event is queued to its call's goroutine, or starts a new call on the
+// CHANNEL_PARK of an inbound channel sipbridge does not know yet.
+func (c *Calls) HandleEvent(e *esl.Event) {
+	id := e.UUID()
+	if id == "" {
+		return
+	}
+	c.mu.Lock()
+	s := c.byUUID[id]
+	if s == nil && e.Name() == "CHANNEL_PARK" && isInbound(e) {
+		if c.draining {
+			c.mu.Unlock()
+			go c.refuseDraining(id) // never block the event dispatcher
+			return
+		}
+		s = newCallSession(c, id)
+		c.byUUID[id] = s
+		c.byID[s.id] = s
+		c.wg.Add(1)
+		go s.run(e)
+		c.mu.Unlock()
+		return
+	}
+	cancelledLeg := e.Name() == "CHANNEL_CREATE" && c.cancelledDials[e.Get("variable_sipbridge_dial")]
+	c.mu.Unlock()
+	if cancelledLeg {
+		// A leg a cancelled originate tried next (failover): hang it up.
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_, _ = c.sw.API(ctx, "uuid_kill "+id+" ORIGINATOR_CANCEL")
+		}()
+	}
+	if s == nil {
+		s = c.legOf(e)
+	}
+	if s != nil {
+		s.observeLeg(e)
+		s.events.push(e)
+	}
+}
+
+func isInbound(e *esl.Event) bool {
+	if e.Get("variable_sipbridge_inbound") == "true" {
+		return true
+	}
+	return e.Get("Call-Direction") == "inbound" && e.Get("variable_sipbridge_leg") == ""
+}
+
+// refuseDraining turns a new call away while shutting down (503).
+func (c *Calls) refuseDraining(uuid string) {
+	c.log.Warn("inbound call refused: draining", "call_uuid", uuid)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = c.sw.API(ctx, "uuid_kill "+uuid+" NORMAL_TEMPORARY_FAILURE")
+}
+
+// addLeg routes a bridged leg's events to its session.
+func (c *Calls) addLeg(uuid string, s *callSession) {
+	c.mu.Lock()
+	c.byUUID[uuid] = s
+	c.mu.Unlock()
+}
+
+func (c *Calls) remove(s *callSession) {
+	c.mu.Lock()
+	for k, v := range c.byUUID {
+		if v == s {
+			delete(c.byUUID, k)
+		}
+	}
+	delete(c.byID, s.id)
+	c.mu.Unlock()
+}
+
+// Active returns the number of live calls.
+func (c *Calls) Active() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.byID)
+}
+
+// Drain refuses new calls and waits until the live ones have ended or ctx
+// is done (SIGTERM).
+func (c *Calls) Drain(ctx context.Context) error {
+	c.mu.Lock()
+	c.draining = true
+	c.mu.Unlock()
+	done := make(chan struct{})
+	go func() { c.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close ends every session (their calls are hung up as far as FreeSWITCH
+// can still be told) and waits for their goroutines.
+func (c *Calls) Close() {
+	c.mu.Lock()
+	c.draining = true // no session starts while Close waits
+	c.mu.Unlock()
+	c.cancel()
+	c.wg.Wait()
+	call.WaitBounded(&c.cbWG, 5*time.Second) // the last status callbacks
+	c.cbCancel()
+	c.cbWG.Wait()
+}
+
+// lockAdmit takes the organization's admission lock; the returned release
+// may be called more than once.
+func (c *Calls) lockAdmit(org int64) (release func()) { return c.limits.Admit(org) }
+
+// dialOver forgets a cancelled originate once it has returned: it starts
+// no more legs.
+func (c *Calls) dialOver(dialID string) {
+	c.mu.Lock()
+	delete(c.cancelledDials, dialID)
+	c.mu.Unlock()
+}
+
+// StreamSink receives one mod_audio_stream websocket.
+type StreamSink interface {
+	// ServeStream reads caller audio from conn until the stream or the call
+	// ends; it closes conn.
+	ServeStream(conn call.StreamConn)
+}
+
+// AuthorizeStream checks the token of a mod_audio_stream websocket for a
+// live call before the upgrade.
+func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
+	c.mu.Lock()
+	s := c.byID[callID]
+	c.mu.Unlock()
+	if s == nil {
+		return nil, call.ErrBadStreamToken
+	}
+	gen, ok := s.tokenOK(token)
+	if !ok {
+		return nil, call.ErrBadStreamToken
+	}
+	return &streamSink{s: s, gen: gen}, nil
+}
+
+// Hangup ends a live call of the organization (API); an outbound call
+// still ringing is cancelled.
+func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
+	s := c.live(orgID, callID)
+	if s == nil {
+		return call.ErrCallNotFound
+	}
+	if s.initiating.Load() {
+		c.cancelDial(s)
+	}
+	// Also for a call being cancelled: should it be answered meanwhile, its
+	// session hangs it up.
+	s.requests.push(request{kind: reqHangup})
+	return nil
+}
+
+// Transfer moves a live call of the organization to a sip: URI or an E.164
+// number (API). mode is "", "refer" or "bridge". It answers once the
+// session has decided the transfer can be done (and started it): a target
+// that cannot be reached leaves the call with its assistant.
+func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
+	s := c.live(orgID, callID)
+	if s == nil {
+		return call.ErrCallNotFound
+	}
+	if _, err := call.ParseTransferTarget(to); err != nil {
+		return err
+	}
+	if s.initiating.Load() {
+		return call.ErrNotAnswered
+	}
+	reply := make(chan error, 1)
+	s.requests.push(request{kind: reqTransfer, to: to, mode: string(mode), reply: reply})
+	select {
+	case err := <-reply:
+		return err
+	case <-s.done:
+		return call.ErrCallNotFound
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(10 * time.Second):
+		return call.ErrTransferInProgress
+	}
+}
+
+func (c *Calls) live(orgID int64, callID string) *callSession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.byID[callID]
+	if s == nil || s.orgID() != orgID {
+		return nil
+	}
+	return s
+}
+
+// queue is an unbounded FIFO with a wake-up channel: producers never block.
+type queue[T any] struct {
+	mu    sync.Mutex
+	items []T
+	wake  chan struct{}
+}
+
+func newQueue[T any]() *queue[T] { return &queue[T]{wake: make(chan struct{}, 1)} }
+
+func (q *queue[T]) push(v T) {
+	q.mu.Lock()
+	q.items = append(q.items, v)
+	q.mu.Unlock()
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+// drain returns everything queued.
+func (q *queue[T]) drain() []T {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	out := q.items
+	q.items = nil
+	return out
+}

@@ -1,0 +1,99 @@
+package sip
+
+import (
+	"errors"
+	"io"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
+)
+
+const (
+	textMessage   = websocket.TextMessage
+	binaryMessage = websocket.BinaryMessage
+)
+
+// streamIdle is how long the mod_audio_stream websocket may stay silent:
+// caller frames come every 20 ms, so a few seconds without any is a broken
+// stream.
+const streamIdle = 5 * time.Second
+
+// streamSink is one generation of a call's mod_audio_stream websocket.
+type streamSink struct {
+	s   *callSession
+	gen int
+}
+
+// ServeStream hands the websocket to the call and pumps the caller's audio
+// to the assistant until the websocket ends. This is the hot path: each
+// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz in one
+// `media` message, on this goroutine, with no allocation of ours.
+func (k *streamSink) ServeStream(conn call.StreamConn) {
+	s := k.s
+	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
+	conv := assistant.NewFrameConverter()
+	buf := make([]byte, 0, 2048) // one frame, reused: no allocation per frame
+	onFrame := s.c.opts.OnFrame
+	var err error
+	for {
+		_ = conn.SetReadDeadline(time.Now().Add(streamIdle))
+		var mt int
+		var r io.Reader
+		mt, r, err = conn.NextReader()
+		if err != nil {
+			break
+		}
+		if mt != binaryMessage {
+			continue // the metadata text frame (the next NextReader discards it)
+		}
+		if buf, err = readAll(r, buf[:0]); err != nil {
+			break
+		}
+		var arrived time.Time
+		if onFrame != nil {
+			arrived = time.Now()
+		}
+		st := s.asst.Load()
+		if st == nil {
+			continue
+		}
+		ulaw, cerr := conv.Convert(buf)
+		if cerr != nil {
+			continue
+		}
+		_ = st.SendMedia(ulaw) // a broken assistant shows on its Messages
+		if onFrame != nil {
+			onFrame(time.Since(arrived))
+		}
+	}
+	_ = conn.Close()
+	s.fsNotes.push(fsNote{gen: k.gen, closed: true, err: err})
+}
+
+// maxFrame bounds one mod_audio_stream message (a 20 ms stereo 16 kHz frame
+// is 1280 bytes).
+const maxFrame = 64 << 10
+
+var errFrameTooLarge = errors.New("mod_audio_stream frame too large")
+
+// readAll reads a message into buf (grown as needed, up to maxFrame).
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			if cap(buf) >= maxFrame {
+				return buf, errFrameTooLarge
+			}
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}

@@ -1,0 +1,358 @@
+package sip
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/pipe"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/route"
+	"github.com/sipbridge/sipbridge/route/did"
+)
+
+// Hangup causes sipbridge gives FreeSWITCH (sofia turns them into the SIP
+// answer of an unanswered call: NORMAL_TEMPORARY_FAILURE → 503).
+const (
+	causeNormal      = "NORMAL_CLEARING"
+	causeUnavailable = "NORMAL_TEMPORARY_FAILURE"
+)
+
+type requestKind int
+
+const (
+	reqHangup requestKind = iota
+	reqTransfer
+	reqDialDone // a bridge originate finished
+)
+
+// request is asked of a session from outside its goroutine (API, the
+// originate of a bridge).
+type request struct {
+	kind  requestKind
+	to    string
+	mode  string
+	reply chan error // reqTransfer: nil once the transfer is under way
+	out   string     // reqDialDone: the originate's reply
+	err   error
+}
+
+// fsNote tells the session about its mod_audio_stream websocket.
+type fsNote struct {
+	gen    int
+	conn   call.StreamConn // set on attach
+	closed bool
+	err    error
+}
+
+// callSession is one live call. Its goroutine (run) owns every field below
+// the mutex-protected ones; other goroutines talk to it through its queues.
+type callSession struct {
+	c        *Calls
+	id       string // our call id (calls.id)
+	uuid     string // the FreeSWITCH channel
+	log      *slog.Logger
+	events   *queue[*esl.Event]
+	requests *queue[request]
+	fsNotes  *queue[fsNote]
+	done     chan struct{} // closed when the session has ended
+
+	mu    sync.Mutex
+	org   int64
+	token string
+	gen   int // stream generation the token belongs to
+
+	// track is the originate under way (its legs' events).
+	track *dialTrack
+
+	// asst is the assistant stream the caller's audio goes to (read by the
+	// mod_audio_stream reader goroutine).
+	asst atomic.Pointer[assistant.Stream]
+	// An originate under way (a bridge, or the outbound call itself) and
+	// whether it was cancelled; read by HandleEvent and the API.
+	dialing    atomic.Bool
+	dialID     atomic.Value // string: the sipbridge_dial of its legs
+	cancelled  atomic.Bool
+	initiating atomic.Bool // the outbound call's own originate is ringing
+	exited     atomic.Bool // the session's goroutine has returned
+
+	// status posts the outbound call's progress to its status_callback
+	// (nil: none).
+	status *call.Notifier
+
+	outbound  bool
+	info      assistant.StartInfo // what `start` tells the assistant
+	route     *route.Route
+	assistant *db.Assistant
+	rec       *db.Call
+	stream    *assistant.Stream
+	fs        call.StreamConn
+	fsGen     int
+	play      *assistant.Playback
+	pending   []assistant.Chunk // chunks made before mod_audio_stream connected
+	// pipe plays the assistant's audio when CallsOptions.PlaybackDir is set
+	// and the codec allows (call/sip/pipe); play then stays unused.
+	pipe         *pipe.Player
+	pipeWake     chan struct{}
+	pipeRestarts int
+	// life is the call's state (call.State): answered, transferred away,
+	// ending.
+	life call.Lifecycle
+	// endWhenPlayed: the assistant closed its stream normally; the call
+	// ends once the audio it sent has been heard (or by endBy).
+	endWhenPlayed bool
+	endBy         time.Time
+	restarts      int
+	// eslFaultsDue counts stream failures already handled from the
+	// websocket side whose mod_audio_stream::error/disconnect is still to
+	// come: those events must not count as a second failure.
+	eslFaultsDue int
+	answeredAt   time.Time
+	streamUntil  time.Time     // the stream must have connected by then
+	connected    bool          // mod_audio_stream's websocket is attached
+	refering     *pendingRefer // a REFER sent and not yet decided
+	bridging     *transferPlan // the transfer whose bridge leg is dialling
+	endReason    string
+	recordPath   string
+	recordBytes  int64
+}
+
+func newCallSession(c *Calls, uuid string) *callSession {
+	id := db.NewID()
+	log := c.log.With("call_id", id)
+	if uuid != "" { // an outbound call's channel is named once its leg answers
+		log = log.With("call_uuid", uuid)
+	}
+	return &callSession{c: c, id: id, uuid: uuid,
+		log:    log,
+		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{}),
+		pipeWake: make(chan struct{}, 1), life: call.NewLifecycle(false)}
+}
+
+// newOutboundSession is the session of an outbound call of the
+// organization, before its channel exists.
+func newOutboundSession(c *Calls, org int64) *callSession {
+	s := newCallSession(c, "")
+	s.outbound, s.org, s.life = true, org, call.NewLifecycle(true)
+	s.log = s.log.With("org_id", org, "direction", "outbound")
+	return s
+}
+
+// to moves the call to another state (call.State); a move the table does
+// not allow leaves it where it is, and is logged.
+func (s *callSession) to(next call.State) {
+	if s.life.State() == next {
+		return
+	}
+	if err := s.life.To(next); err != nil {
+		s.log.Warn("call state not changed", "err", err)
+	}
+}
+
+// answered records the answer of the caller's channel at t: our
+// uuid_answer, FreeSWITCH's own (a bridge), or an outbound call's trunk.
+func (s *callSession) answered(t time.Time) {
+	s.answeredAt = t
+	switch s.life.State() {
+	case call.Routing, call.Ringing:
+		s.to(call.Connecting)
+	default:
+		s.life.MarkAnswered() // answered while already transferred or ending
+	}
+}
+
+// ending: sipbridge asked FreeSWITCH to hang up, or the channel is going.
+func (s *callSession) ending() bool {
+	st := s.life.State()
+	return st == call.Ending || st.Terminal()
+}
+
+// transferred: the call left the assistant (bridge or REFER).
+func (s *callSession) transferred() bool { return s.life.WasTransferred() }
+
+func (s *callSession) orgID() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.org
+}
+
+// tokenOK checks a stream token and returns its generation.
+func (s *callSession) tokenOK(t string) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen, call.TokenEqual(s.token, t)
+}
+
+// newStreamToken starts a stream generation and returns its token.
+func (s *callSession) newStreamToken() (string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	s.token = call.NewToken()
+	return s.token, s.gen
+}
+
+func (s *callSession) currentGen() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.gen
+}
+
+func (s *callSession) api(cmd string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.c.sw.API(ctx, cmd)
+}
+
+// event appends to the call's timeline (once a record exists).
+func (s *callSession) event(typ string, detail db.JSONMap) {
+	if s.rec == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.c.store.AddCallEvent(ctx, s.rec.OrgID, s.rec.ID, typ, detail); err != nil {
+		s.log.Warn("call event not stored", "type", typ, "err", err)
+	}
+}
+
+func (s *callSession) update(cols map[string]any) {
+	if s.rec == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.c.store.UpdateCall(ctx, s.rec.OrgID, s.rec.ID, cols); err != nil {
+		s.log.Warn("call record not updated", "err", err)
+	}
+}
+
+// run handles the call from its CHANNEL_PARK to its CHANNEL_HANGUP_COMPLETE.
+func (s *callSession) run(park *esl.Event) {
+	defer s.c.wg.Done()
+	defer s.c.remove(s)
+	defer s.cleanup()
+	s.start(park) // refused or not, the loop waits for the hangup
+	s.loop()
+	s.exit()
+}
+
+// exit marks the session gone and answers what was asked of it meanwhile:
+// a transfer gets call.ErrCallNotFound, a bridge leg answered too late is hung
+// up (its originate goroutine pushes, then checks exited: one of the two
+// sees it).
+func (s *callSession) exit() {
+	s.exited.Store(true)
+	close(s.done)
+	for _, r := range s.requests.drain() {
+		switch r.kind {
+		case reqTransfer:
+			r.reply <- call.ErrCallNotFound
+		case reqDialDone:
+			killAnswered(s.c, r.out)
+		}
+	}
+}
+
+// start routes the call and, when accepted, connects the assistant, answers
+// and starts the audio stream; a refused call is hung up.
+func (s *callSession) start(park *esl.Event) {
+	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
+	defer cancel()
+	vars := did.Vars(park.Values)
+	from := park.Get("Caller-Caller-ID-Number")
+	if id := park.Get("variable_sip_call_id"); id != "" {
+		s.log = s.log.With("sip_call_id", id)
+	}
+	route, err := s.c.router.Decide(ctx, vars)
+	if err != nil {
+		s.log.Error("inbound call: routing failed", "err", err)
+		s.kill(causeUnavailable, "routing failed: "+err.Error())
+		return
+	}
+	s.route = route
+	rec := &db.Call{ID: s.id, CallSID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"),
+		Direction: db.DirectionInbound, FromNumber: from, ToNumber: park.Get("Caller-Destination-Number"),
+		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: s.c.opts.Now().UTC()}
+	if route.Trunk != nil {
+		rec.OrgID, rec.TrunkID = route.Trunk.OrgID, &route.Trunk.ID
+		s.mu.Lock()
+		s.org = route.Trunk.OrgID
+		s.mu.Unlock()
+		s.log = s.log.With("org_id", route.Trunk.OrgID, "trunk", route.Trunk.GatewayName)
+	}
+	if route.Number != nil {
+		rec.PhoneNumberID, rec.ToNumber = &route.Number.ID, route.Number.PhoneNumber
+	}
+	if route.Refused != nil {
+		s.refuse(ctx, rec, route, from)
+		return
+	}
+	rec.AssistantID = &route.AssistantID
+	if err := s.c.store.CreateCall(ctx, rec); err != nil {
+		s.log.Error("call record not stored", "err", err)
+		s.kill(causeUnavailable, "call record not stored")
+		return
+	}
+	s.rec = rec
+	s.event(call.EventRouted, db.JSONMap{"trunk": route.Trunk.GatewayName, "trunk_by": route.TrunkBy, "did": route.DID.DID,
+		"did_source": route.DID.Source, "assistant_id": route.AssistantID})
+	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from)
+
+	a, err := s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID)
+	if err != nil {
+		s.fault("assistant record: " + err.Error())
+		return
+	}
+	s.assistant = a
+	s.info = assistant.StartInfo{From: from, To: route.DID.DID, AssistantID: a.ID,
+		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park)}
+	if s.connectAssistant() {
+		s.answerInbound()
+	}
+}
+
+// refuse keeps the record of a refused call (when it has an organization)
+// and hangs it up with the refusal's cause.
+func (s *callSession) refuse(ctx context.Context, rec *db.Call, rt *route.Route, from string) {
+	r := rt.Refused
+	s.log.Warn("inbound call refused", "sip_status", r.SIPStatus, "cause", r.Cause, "reason", r.Reason,
+		"detail", rt.Detail, "from", from, "did", rt.DID.DID, "did_source", rt.DID.Source)
+	if rt.Trunk != nil { // an organization to keep the record for
+		rec.Status, rec.SIPStatus, rec.Reason = db.CallRefused, r.SIPStatus, r.Reason+": "+rt.Detail
+		if err := s.c.store.CreateCall(ctx, rec); err != nil {
+			s.log.Error("call record not stored", "err", err)
+		} else {
+			s.rec = rec
+			s.event(call.EventRefused, db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": r.Reason, "detail": rt.Detail})
+		}
+	}
+	s.kill(r.Cause, r.Reason)
+}
+
+// answerInbound answers an accepted inbound call whose assistant is
+// connected, and starts its recording, playback and audio stream.
+func (s *callSession) answerInbound() {
+	if out, err := s.api("uuid_answer " + s.uuid); err != nil {
+		// Gone already (its hangup follows), or FreeSWITCH did not answer:
+		// either way nothing will talk to this caller.
+		s.log.Warn("uuid_answer failed", "err", err, "reply", out)
+		s.closeAssistant(false)
+		s.kill(causeUnavailable, "answer failed: "+strings.TrimSpace(out))
+		return
+	}
+	s.answered(s.c.opts.Now().UTC())
+	s.update(map[string]any{"status": db.CallInProgress, "answered_at": s.answeredAt})
+	s.event(call.EventAnswered, nil)
+	if s.assistant.RecordingEnabled {
+		s.startRecording()
+	}
+	s.startPipe()
+	s.startStream()
+}

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package pipe
+
+type pipeFD int
+
+var errPipeFull = errPipeUnsupported
+
+func openPipe(string) (pipeFD, error)    { return -1, errPipeUnsupported }
+func (pipeFD) buffered() (int, error)    { return 0, errPipeUnsupported }
+func (pipeFD) write([]byte) (int, error) { return 0, errPipeUnsupported }
+func (pipeFD) drain([]byte) int          { return 0 }
+func (pipeFD) close() error              { return nil }

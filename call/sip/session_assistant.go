@@ -1,0 +1,86 @@
+package sip
+
+import (
+	"time"
+
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// assistantSink is the session as call.HandleAssistantMessage sees it:
+// the assistant's audio goes to the playback pipe (or to files through
+// mod_audio_stream), its transfer to a REFER or a bridge, its hangup to
+// FreeSWITCH. It runs on the session's goroutine.
+type assistantSink struct{ s *callSession }
+
+func (k assistantSink) Event(typ string, detail db.JSONMap) { k.s.event(typ, detail) }
+
+func (k assistantSink) PlayMedia(ulaw []byte) {
+	s := k.s
+	if s.pipe != nil {
+		s.pipe.Write(ulaw)
+	} else if s.play != nil {
+		s.sendChunks(s.play.Write(ulaw))
+	}
+}
+
+func (k assistantSink) Mark(name string) {
+	s := k.s
+	if s.pipe != nil {
+		s.pipe.Mark(name)
+	} else if s.play != nil {
+		s.sendChunks(s.play.Mark(name))
+	}
+}
+
+func (k assistantSink) Clear() {
+	s := k.s
+	if s.pipe != nil {
+		// The pipe holds at most pipeLead: no uuid_break, which would end
+		// the call's one playback.
+		s.sendMarks(s.pipe.Clear())
+		return
+	}
+	if s.play == nil {
+		return
+	}
+	out := s.play.Clear()
+	s.pending = nil
+	if o, err := s.api("uuid_break " + s.uuid + " all"); err != nil {
+		s.log.Debug("uuid_break", "err", err, "reply", o)
+	}
+	s.sendMarks(out.Marks)
+}
+
+func (k assistantSink) Transfer(to string) error { return k.s.transfer(to, "") }
+
+// TransferRefused: refused before anything was tried (target, destination
+// rules, address policy, a transfer already under way).
+func (k assistantSink) TransferRefused(to string, err error) {
+	s := k.s
+	s.log.Warn("transfer refused", "to", to, "err", err)
+	if s.stream != nil {
+		if err := s.stream.SendTransferFailed(to, err.Error()); err != nil {
+			s.log.Debug("transfer_failed not sent", "err", err)
+		}
+	}
+}
+
+func (k assistantSink) Hangup(immediate bool) {
+	s := k.s
+	s.closeAssistant(true)
+	if s.transferPending() {
+		// The transfer decides: the caller leaves with it, or, when it
+		// fails, with no assistant left the call is hung up then.
+		return
+	}
+	if immediate {
+		s.kill(causeNormal, "assistant hung up")
+		return
+	}
+	// The goodbye the assistant sent before its hangup is heard to its end
+	// first (at most hangupWait).
+	s.endReason = "assistant hung up"
+	s.endWhenPlayed = true
+	s.endBy = s.c.opts.Now().Add(min(s.playbackLeft()+2*time.Second, hangupWait))
+	s.endIfPlayed()
+}

@@ -1,0 +1,181 @@
+package sip
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/pipe"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
+)
+
+// startPipe starts the call's one gapless playback (call/sip/pipe) when a
+// playback directory is configured; otherwise, or when the channel's codec
+// cannot go through a pipe, the assistant's audio is played as files.
+func (s *callSession) startPipe() {
+	if s.c.opts.PlaybackDir == "" {
+		return
+	}
+	codec, err := s.api("uuid_getvar " + s.uuid + " read_codec")
+	codec = strings.TrimSpace(codec)
+	if err != nil {
+		s.log.Warn("read_codec unknown: playing the assistant as files", "err", err, "reply", codec)
+		return
+	}
+	p, err := pipe.New(s.c.opts.PlaybackDir, s.id, codec, s.log, s.wakePipe)
+	if err != nil {
+		s.log.Warn("playback pipe unavailable: playing the assistant as files", "err", err)
+		s.event(call.EventPlaybackFiles, db.JSONMap{"reason": err.Error()})
+		return
+	}
+	s.pipe = p
+	s.broadcastPipe()
+}
+
+// broadcastPipe has FreeSWITCH play the pipe to the caller.
+func (s *callSession) broadcastPipe() {
+	if out, err := s.api("uuid_broadcast " + s.uuid + " " + s.pipe.Path() + " aleg"); err != nil {
+		s.log.Warn("uuid_broadcast of the playback pipe failed", "err", err, "reply", out)
+	}
+}
+
+func (s *callSession) wakePipe() {
+	select {
+	case s.pipeWake <- struct{}{}:
+	default:
+	}
+}
+
+// closePipe ends the pipe's playback (FreeSWITCH reads EOF).
+func (s *callSession) closePipe() {
+	if s.pipe != nil {
+		s.pipe.Close()
+	}
+}
+
+// xHeaders returns the INVITE's X- headers by name (variable_sip_h_X-…),
+// the context a PBX or carrier passes along.
+func xHeaders(e *esl.Event) map[string]string {
+	out := map[string]string{}
+	for k, v := range e.Headers {
+		if name, ok := strings.CutPrefix(k, "variable_sip_h_"); ok && len(name) > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-' {
+			out[name] = v
+		}
+	}
+	return out
+}
+
+func (s *callSession) startRecording() {
+	if s.c.opts.RecordingsDir == "" {
+		s.log.Warn("recording skipped: no recordings directory configured")
+		return
+	}
+	path := strings.TrimRight(s.c.opts.RecordingsDir, "/") + "/" + s.id + ".wav"
+	if _, err := s.api("uuid_setvar " + s.uuid + " RECORD_STEREO true"); err != nil {
+		s.log.Warn("recording: RECORD_STEREO not set", "err", err)
+	}
+	if out, err := s.api("uuid_record " + s.uuid + " start " + path); err != nil {
+		s.log.Warn("recording not started", "err", err, "reply", out)
+		s.event(call.EventRecordingFailed, db.JSONMap{"error": strings.TrimSpace(out)})
+		return
+	}
+	s.recordPath = path
+	s.update(map[string]any{"recording_path": path})
+	s.event(call.EventRecordingStarted, nil)
+}
+
+// startStream asks mod_audio_stream for the caller's audio (mono 16k: a
+// recorded stereo stream sends nothing while nothing plays) with a fresh
+// per-stream token.
+func (s *callSession) startStream() {
+	token, gen := s.newStreamToken()
+	s.play = assistant.NewPlayback(assistant.WithPlaybackClock(s.c.opts.Now))
+	s.pending = nil
+	s.connected = false
+	if s.life.State() == call.InProgress {
+		s.to(call.Connecting) // a restart
+	}
+	// The URL host may hold letters, digits, '-' and '.' only, and a query
+	// needs a path (DESIGN.md); the metadata is sent as the first text frame
+	// and must hold no space (the api splits its arguments on spaces).
+	u := fmt.Sprintf("%s/fs/stream/%s/?token=%s", s.c.opts.StreamWSBase, s.id, token)
+	meta := `{"call_id":"` + s.id + `","gen":` + strconv.Itoa(gen) + `}`
+	for _, v := range []string{"STREAM_MESSAGE_DEFLATE false", "STREAM_HEART_BEAT " + strconv.Itoa(s.c.opts.HeartBeat)} {
+		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
+			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
+		}
+	}
+	out, err := s.api("uuid_audio_stream " + s.uuid + " start " + u + " mono 16k " + meta)
+	if err != nil {
+		s.log.Warn("uuid_audio_stream start failed", "err", err, "reply", out)
+		s.streamFault("uuid_audio_stream start: " + strings.TrimSpace(out))
+		return
+	}
+	s.streamUntil = s.c.opts.Now().Add(s.c.opts.StreamConnectTimeout)
+	s.event(call.EventStreamRequested, db.JSONMap{"generation": gen})
+}
+
+// sendChunks sends playback chunks to mod_audio_stream (or keeps them until
+// it connects) and echoes the marks that are due.
+func (s *callSession) sendChunks(out assistant.PlaybackOutput) {
+	if len(out.Chunks) > 0 {
+		if s.fs == nil {
+			s.pending = append(s.pending, out.Chunks...)
+		} else {
+			s.writeChunks(out.Chunks)
+		}
+	}
+	s.sendMarks(out.Marks)
+}
+
+func (s *callSession) writeChunks(chunks []assistant.Chunk) {
+	for _, ch := range chunks {
+		_ = s.fs.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		if err := s.fs.WriteMessage(textMessage, ch.Message); err != nil {
+			s.log.Warn("streamAudio not sent", "err", err)
+			return
+		}
+	}
+}
+
+func (s *callSession) sendMarks(marks []string) {
+	for _, m := range marks {
+		if s.stream == nil {
+			return
+		}
+		if err := s.stream.SendMark(m); err != nil {
+			s.log.Debug("mark not sent", "err", err)
+		}
+	}
+}
+
+// pipeStopped: the pipe's playback ended while the pipe is open (a
+// uuid_break from outside, a media renegotiation): play it again, a few
+// times at most.
+func (s *callSession) pipeStopped() {
+	if s.ending() || s.transferred() || s.pipe.Closed() {
+		return
+	}
+	if s.pipeRestarts >= 3 {
+		s.log.Warn("playback pipe stopped again: the assistant is no longer heard")
+		return
+	}
+	s.pipeRestarts++
+	s.log.Warn("playback pipe stopped: playing it again", "restarts", s.pipeRestarts)
+	s.broadcastPipe()
+}
+
+// playbackLeft estimates how long the audio already sent takes to play.
+func (s *callSession) playbackLeft() time.Duration {
+	switch {
+	case s.pipe != nil:
+		return s.pipe.Left()
+	case s.play != nil:
+		return s.play.Buffered() + time.Duration(s.play.Outstanding())*assistant.PlaybackChunk
+	}
+	return 0
+}
