@@ -103,7 +103,7 @@ type App struct {
 	Trunks    *trunk.Service
 	TrunkSync *trunk.Sync // nil without a switch
 	Numbers   *numbers.Service
-	BYOC      *controller.Numbers
+	BYOC      *numbers.BYOC
 	SMS       *sms.Service
 	Hosted    *controller.Hosted
 	Calls     *sip.Calls
@@ -246,7 +246,7 @@ func (a *App) buildNumbers() {
 		a.cfg.NumbersOptions(&no)
 	}
 	a.Numbers = numbers.New(a.Store, a.Trunks, no)
-	a.BYOC = controller.NewBYOC(a.Store, a.Trunks)
+	a.BYOC = numbers.NewBYOC(a.Store, a.Trunks)
 }
 
 func (a *App) buildSMS() {

@@ -9,6 +9,7 @@ import (
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/route"
 )
 
@@ -38,6 +39,8 @@ var (
 	ErrBadTransferMode        = call.ErrBadTransferMode
 	ErrTransferInProgress     = call.ErrTransferInProgress
 	ErrBadSIPURI              = call.ErrBadSIPURI
+	// ErrNoPublicURL is the numbers service's.
+	ErrNoPublicURL = numbers.ErrNoPublicURL
 )
 
 // Call model types (call/path.go, call/status.go, call/limits.go).
