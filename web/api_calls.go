@@ -10,8 +10,8 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 )
 
 // CallService is what the API needs of call control.
@@ -342,7 +342,7 @@ func (s *Server) initiateCall(c echo.Context) error {
 func initiateWording(from string) errorWording {
 	return errorWording{fields: map[string]string{"phone_number": "from_phone_number"},
 		msgs: map[error]string{
-			controller.ErrNumberNotFound: "phone number " + from + " not found",
-			call.ErrNoAssistant:          "No assistant found for phone number " + from + ": assistant not found",
+			numbers.ErrNumberNotFound: "phone number " + from + " not found",
+			call.ErrNoAssistant:       "No assistant found for phone number " + from + ": assistant not found",
 		}}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
@@ -51,7 +50,7 @@ type Deps struct {
 	// Numbers buys, registers and configures phone numbers.
 	Numbers *numbers.Service
 	// BYOC manages BYOC numbers, each with a trunk of its own.
-	BYOC *controller.Numbers
+	BYOC *numbers.BYOC
 	// Calls is call control (nil: the calls API reads records only).
 	Calls CallService
 	Ready []ReadyCheck
@@ -83,7 +82,7 @@ type Server struct {
 	log     *slog.Logger
 	trunks  TrunkService
 	numbers *numbers.Service
-	byoc    *controller.Numbers
+	byoc    *numbers.BYOC
 	calls   CallService
 	sms     *sms.Service
 	hosted  HostedService
