@@ -18,7 +18,6 @@ import (
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/call/sip"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/netpolicy"
@@ -109,7 +108,7 @@ type App struct {
 	Trunks    *trunk.Service
 	TrunkSync *trunk.Sync // nil without a switch
 	Numbers   *numbers.Service
-	BYOC      *controller.Numbers
+	BYOC      *numbers.BYOC
 	SMS       *sms.Service
 	Hosted    *hosted.Path
 	Calls     *sip.Calls
@@ -259,7 +258,7 @@ func (a *App) buildNumbers() {
 		a.cfg.NumbersOptions(&no)
 	}
 	a.Numbers = numbers.New(a.Store, a.Trunks, no)
-	a.BYOC = controller.NewBYOC(a.Store, a.Trunks)
+	a.BYOC = numbers.NewBYOC(a.Store, a.Trunks)
 }
 
 func (a *App) buildSMS() {

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
@@ -37,7 +36,7 @@ type Deps struct {
 	// Numbers buys, registers and configures phone numbers.
 	Numbers *numbers.Service
 	// BYOC manages BYOC numbers, each with a trunk of its own.
-	BYOC *controller.Numbers
+	BYOC *numbers.BYOC
 	// Calls is call control (nil: the calls API reads records only).
 	Calls callapi.CallService
 	Ready []httpapi.ReadyCheck

@@ -279,7 +279,7 @@ type initiateResult struct {
 }
 
 type dialFailedBody struct {
-	Error    *httpapi.APIError          `json:"error"`
+	Error    *httpapi.APIError  `json:"error"`
 	Attempts []call.DialAttempt `json:"attempts"`
 }
 

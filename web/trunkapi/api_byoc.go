@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/trunk"
@@ -44,8 +43,8 @@ func (s *Server) byocView(n *db.PhoneNumber, t *db.SIPTrunk) byocView {
 		SIPUsername: t.Username, SIPPasswordSet: t.PasswordEnc != "", FriendlyName: n.FriendlyName, Trunk: s.trunkView(t)}
 }
 
-func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, create bool) (controller.BYOCInput, error) {
-	var out controller.BYOCInput
+func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, create bool) (numbers.BYOCInput, error) {
+	var out numbers.BYOCInput
 	if in.TerminationURI != nil {
 		if err := httpapi.CheckToken("terminationUri", *in.TerminationURI, 255); err != nil {
 			return out, err
@@ -90,7 +89,7 @@ func (s *Server) byocFromInput(ctx context.Context, orgID int64, in *byocInput, 
 			return out, err
 		}
 	}
-	out = controller.BYOCInput{TerminationURI: in.TerminationURI, InboundAgentID: in.InboundAgentID, OutboundAgentID: in.OutboundAgentID,
+	out = numbers.BYOCInput{TerminationURI: in.TerminationURI, InboundAgentID: in.InboundAgentID, OutboundAgentID: in.OutboundAgentID,
 		SIPUsername: in.SIPUsername, SIPPassword: in.SIPPassword, FriendlyName: in.FriendlyName}
 	return out, nil
 }

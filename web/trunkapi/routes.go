@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
@@ -29,7 +29,7 @@ type Deps struct {
 	Store  *db.Store
 	Trunks Reconciler
 	// BYOC manages BYOC numbers, each with a trunk of its own.
-	BYOC *controller.Numbers
+	BYOC *numbers.BYOC
 	// ACL bounds trunks' allowed_addresses (nil: DefaultACLPolicy).
 	ACL *ACLPolicy
 	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
@@ -42,7 +42,7 @@ type Server struct {
 	*httpapi.Server
 	store  *db.Store
 	trunks Reconciler
-	byoc   *controller.Numbers
+	byoc   *numbers.BYOC
 
 	// acl bounds trunks' allowed_addresses; trunkAddrMu serializes the
 	// check of a trunk's new addresses with its write (api_trunks.go).

@@ -1,4 +1,4 @@
-package controller
+package numbers
 
 import (
 	"context"
@@ -12,6 +12,19 @@ import (
 // BYOC numbers: a customer's own carrier number with a trunk of its own
 // (termination URI plus optional digest credentials for outbound calls).
 
+// BYOC manages BYOC numbers: a byo-sip-trunk number with a trunk of its
+// own, created, changed and deleted together with it; the trunk service
+// names, reconciles and refreshes their trunks with the trunk rules.
+type BYOC struct {
+	store  *db.Store
+	trunks *trunk.Service
+}
+
+// NewBYOC returns the BYOC number service.
+func NewBYOC(store *db.Store, trunks *trunk.Service) *BYOC {
+	return &BYOC{store: store, trunks: trunks}
+}
+
 // BYOCInput creates or updates a BYOC number.
 type BYOCInput struct {
 	PhoneNumber     string
@@ -24,7 +37,7 @@ type BYOCInput struct {
 	FriendlyName    *string
 }
 
-func (n *Numbers) checkAssistant(ctx context.Context, orgID int64, id *string) (*string, error) {
+func (n *BYOC) checkAssistant(ctx context.Context, orgID int64, id *string) (*string, error) {
 	if id == nil || *id == "" {
 		return nil, nil
 	}
@@ -39,7 +52,7 @@ func (n *Numbers) checkAssistant(ctx context.Context, orgID int64, id *string) (
 }
 
 // CreateBYOC records the number and creates its trunk (credentials sealed).
-func (n *Numbers) CreateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*db.PhoneNumber, *db.SIPTrunk, error) {
+func (n *BYOC) CreateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*db.PhoneNumber, *db.SIPTrunk, error) {
 	if _, owned, err := n.store.NumberOwner(ctx, in.PhoneNumber); err != nil {
 		return nil, nil, err
 	} else if owned {
@@ -83,8 +96,8 @@ func (in BYOCInput) trunkSettings() trunk.BYOCSettings {
 }
 
 // byocOf returns the BYOC number and its trunk.
-func (n *Numbers) byocOf(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, *db.SIPTrunk, error) {
-	rec, err := n.numberOf(ctx, orgID, e164)
+func (n *BYOC) byocOf(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, *db.SIPTrunk, error) {
+	rec, err := Lookup(ctx, n.store, orgID, e164)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -102,12 +115,12 @@ func (n *Numbers) byocOf(ctx context.Context, orgID int64, e164 string) (*db.Pho
 }
 
 // GetBYOC returns the organization's BYOC number and its trunk.
-func (n *Numbers) GetBYOC(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, *db.SIPTrunk, error) {
+func (n *BYOC) GetBYOC(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, *db.SIPTrunk, error) {
 	return n.byocOf(ctx, orgID, e164)
 }
 
 // UpdateBYOC changes the fields sent.
-func (n *Numbers) UpdateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*db.PhoneNumber, *db.SIPTrunk, error) {
+func (n *BYOC) UpdateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*db.PhoneNumber, *db.SIPTrunk, error) {
 	rec, t, err := n.byocOf(ctx, orgID, in.PhoneNumber)
 	if err != nil {
 		return nil, nil, err
@@ -135,7 +148,7 @@ func (n *Numbers) UpdateBYOC(ctx context.Context, orgID int64, in BYOCInput) (*d
 }
 
 // DeleteBYOC removes the number and its trunk.
-func (n *Numbers) DeleteBYOC(ctx context.Context, orgID int64, e164 string) error {
+func (n *BYOC) DeleteBYOC(ctx context.Context, orgID int64, e164 string) error {
 	rec, t, err := n.byocOf(ctx, orgID, e164)
 	if err != nil {
 		return err
@@ -153,7 +166,7 @@ func (n *Numbers) DeleteBYOC(ctx context.Context, orgID int64, e164 string) erro
 // RefreshBYOC re-applies the gateways of the organization's BYOC trunks
 // (one number, or all when e164 is empty): killgw and rescan of those
 // gateways only, never a profile restart. It returns the gateways refreshed.
-func (n *Numbers) RefreshBYOC(ctx context.Context, orgID int64, e164 string) ([]string, error) {
+func (n *BYOC) RefreshBYOC(ctx context.Context, orgID int64, e164 string) ([]string, error) {
 	var names []string
 	if e164 != "" {
 		_, t, err := n.byocOf(ctx, orgID, e164)
