@@ -39,7 +39,7 @@ type benchCall struct {
 // the whole process (bridge plus the 500 simulated FreeSWITCH streams and
 // the assistant server, so an upper bound of the bridge's own share).
 //
-//	go test -run '^$' -bench Bridge500Calls -benchtime=1x ./controller/
+//	go test -run '^$' -bench Bridge500Calls -benchtime=1x ./call/sip/
 func BenchmarkBridge500Calls(b *testing.B) {
 	for _, calls := range []int{50, 500} {
 		b.Run(strconv.Itoa(calls), func(b *testing.B) {
