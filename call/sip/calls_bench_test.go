@@ -210,7 +210,7 @@ func runBridgeBench(b *testing.B, n, frames int) {
 // read a 640-byte frame from the mod_audio_stream websocket, convert it and
 // send the `media` message to the assistant.
 //
-//	go test -run '^$' -bench BridgeFrame -benchmem ./controller/
+//	go test -run '^$' -bench BridgeFrame -benchmem ./call/sip/
 func BenchmarkBridgeFrame(b *testing.B) {
 	c := NewCalls(nil, nil, CallsOptions{})
 	defer c.Close()
