@@ -39,6 +39,14 @@ func (r *Registry) Begin() (done func(), err error) {
 	return func() { once.Do(r.wg.Done) }, nil
 }
 
+// Also counts more work of a call already begun (its goroutine, a bridge
+// it dials): never refused, since the drain already waits for the call.
+func (r *Registry) Also() (done func()) {
+	r.wg.Add(1)
+	var once sync.Once
+	return func() { once.Do(r.wg.Done) }
+}
+
 // Add registers a live call of org carried by p.
 func (r *Registry) Add(id string, org int64, p Path) {
 	r.mu.Lock()

@@ -80,6 +80,9 @@ type CallsOptions struct {
 	// arrival on the mod_audio_stream websocket to its `media` message being
 	// written to the assistant (metrics, benchmarks).
 	OnFrame func(time.Duration)
+	// Live is the registry of live calls this path counts its calls in
+	// (nil: one of its own).
+	Live *call.Registry
 	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
 	DialOptions []assistant.DialOption
 	// AddressPolicy decides which addresses the assistant's stream_url may
@@ -114,11 +117,12 @@ type Calls struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	byUUID   map[string]*callSession // channel UUID → session (legs it bridged too)
-	byID     map[string]*callSession // call id → session
-	draining bool
-	wg       sync.WaitGroup
+	mu     sync.Mutex
+	byUUID map[string]*callSession // channel UUID → session (legs it bridged too)
+	byID   map[string]*callSession // call id → session
+	// live counts the calls begun (a drain waits for them) and knows each
+	// live call's organization and path.
+	registry *call.Registry
 	// limits are the organization's call limits and its admission lock
 	// (the limit checks and the creation of the call record, serialized).
 	limits *call.Limits
@@ -160,8 +164,11 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Live == nil {
+		opts.Live = call.NewRegistry()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Calls{store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
+	c := &Calls{registry: opts.Live, store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
@@ -189,15 +196,16 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 	c.mu.Lock()
 	s := c.byUUID[id]
 	if s == nil && e.Name() == "CHANNEL_PARK" && isInbound(e) {
-		if c.draining {
+		done, err := c.registry.Begin()
+		if err != nil {
 			c.mu.Unlock()
 			go c.refuseDraining(id) // never block the event dispatcher
 			return
 		}
 		s = newCallSession(c, id)
+		s.live = done
 		c.byUUID[id] = s
 		c.byID[s.id] = s
-		c.wg.Add(1)
 		go s.run(e)
 		c.mu.Unlock()
 		return
@@ -252,6 +260,7 @@ func (c *Calls) remove(s *callSession) {
 	}
 	delete(c.byID, s.id)
 	c.mu.Unlock()
+	c.registry.Remove(s.id)
 }
 
 // Active returns the number of live calls.
@@ -263,28 +272,14 @@ func (c *Calls) Active() int {
 
 // Drain refuses new calls and waits until the live ones have ended or ctx
 // is done (SIGTERM).
-func (c *Calls) Drain(ctx context.Context) error {
-	c.mu.Lock()
-	c.draining = true
-	c.mu.Unlock()
-	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (c *Calls) Drain(ctx context.Context) error { return c.registry.Drain(ctx) }
 
 // Close ends every session (their calls are hung up as far as FreeSWITCH
 // can still be told) and waits for their goroutines.
 func (c *Calls) Close() {
-	c.mu.Lock()
-	c.draining = true // no session starts while Close waits
-	c.mu.Unlock()
+	c.registry.StopAdmitting() // no session starts while Close waits
 	c.cancel()
-	c.wg.Wait()
+	c.registry.Wait()
 	call.WaitBounded(&c.cbWG, 5*time.Second) // the last status callbacks
 	c.cbCancel()
 	c.cbWG.Wait()

@@ -39,7 +39,7 @@ type benchCall struct {
 // the whole process (bridge plus the 500 simulated FreeSWITCH streams and
 // the assistant server, so an upper bound of the bridge's own share).
 //
-//	go test -run '^$' -bench Bridge500Calls -benchtime=1x ./controller/
+//	go test -run '^$' -bench Bridge500Calls -benchtime=1x ./call/sip/
 func BenchmarkBridge500Calls(b *testing.B) {
 	for _, calls := range []int{50, 500} {
 		b.Run(strconv.Itoa(calls), func(b *testing.B) {
@@ -210,7 +210,7 @@ func runBridgeBench(b *testing.B, n, frames int) {
 // read a 640-byte frame from the mod_audio_stream websocket, convert it and
 // send the `media` message to the assistant.
 //
-//	go test -run '^$' -bench BridgeFrame -benchmem ./controller/
+//	go test -run '^$' -bench BridgeFrame -benchmem ./call/sip/
 func BenchmarkBridgeFrame(b *testing.B) {
 	c := NewCalls(nil, nil, CallsOptions{})
 	defer c.Close()

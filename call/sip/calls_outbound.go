@@ -27,14 +27,11 @@ func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.I
 		return nil, fmt.Errorf("%w: from_phone_number %q", call.ErrBadNumber, req.From)
 	}
 	// Counted as live from here, so a drain waits for it.
-	c.mu.Lock()
-	if c.draining {
-		c.mu.Unlock()
-		return nil, call.ErrDraining
+	done, err := c.registry.Begin()
+	if err != nil {
+		return nil, err
 	}
-	c.wg.Add(1)
-	c.mu.Unlock()
-	defer c.wg.Done() // the call's own goroutine takes its count
+	defer done() // the call's own goroutine takes its count
 	return c.initiate(ctx, req)
 }
 
@@ -139,7 +136,8 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	c.mu.Lock()
 	c.byID[s.id] = s
 	c.mu.Unlock()
-	c.wg.Add(1) // the call's goroutine: dialOutbound, then runOutbound
+	c.registry.Add(s.id, org.ID, c)
+	s.live = c.registry.Also() // the call's goroutine: dialOutbound, then runOutbound
 	go s.dialOutbound(p)
 	if req.Wait {
 		r := <-p.result
@@ -191,7 +189,8 @@ func (s *callSession) takeOutbound(p *outboundPlan) *dialTrack {
 }
 
 // dialOutbound runs the outbound call's originate and, once a trunk has
-// answered, the call itself (runOutbound); it owns one count of c.wg.
+// answered, the call itself (runOutbound); it owns the call's count in
+// the registry of live calls (s.live).
 func (s *callSession) dialOutbound(p *outboundPlan) {
 	c := s.c
 	track := s.takeOutbound(p)
@@ -231,7 +230,7 @@ func (s *callSession) dialOutbound(p *outboundPlan) {
 		s.exit() // hangup and transfer requests made while it rang
 		s.notifyEnd(call.StatusFailed)
 		p.result <- dialResult{err: err}
-		c.wg.Done()
+		s.live()
 		return
 	}
 	p.result <- dialResult{res: &call.InitiateResult{CallID: s.id, CallSID: leg}}
@@ -323,7 +322,7 @@ func (s *callSession) notifyEnd(event string) {
 
 // runOutbound bridges an answered outbound call to its assistant.
 func (s *callSession) runOutbound() {
-	defer s.c.wg.Done()
+	defer s.live()
 	defer s.c.remove(s)
 	defer s.cleanup()
 	defer s.exit()

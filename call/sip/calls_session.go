@@ -62,6 +62,7 @@ type callSession struct {
 	requests *queue[request]
 	fsNotes  *queue[fsNote]
 	done     chan struct{} // closed when the session has ended
+	live     func()        // ends the call's count in the registry of live calls
 
 	mu    sync.Mutex
 	org   int64
@@ -132,7 +133,7 @@ func newCallSession(c *Calls, uuid string) *callSession {
 	return &callSession{c: c, id: id, uuid: uuid,
 		log:    log,
 		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{}),
-		pipeWake: make(chan struct{}, 1), life: call.NewLifecycle(false)}
+		pipeWake: make(chan struct{}, 1), life: call.NewLifecycle(false), live: func() {}}
 }
 
 // newOutboundSession is the session of an outbound call of the
@@ -235,7 +236,7 @@ func (s *callSession) update(cols map[string]any) {
 
 // run handles the call from its CHANNEL_PARK to its CHANNEL_HANGUP_COMPLETE.
 func (s *callSession) run(park *esl.Event) {
-	defer s.c.wg.Done()
+	defer s.live()
 	defer s.c.remove(s)
 	defer s.cleanup()
 	s.start(park) // refused or not, the loop waits for the hangup
@@ -285,6 +286,7 @@ func (s *callSession) start(park *esl.Event) {
 		s.mu.Lock()
 		s.org = route.Trunk.OrgID
 		s.mu.Unlock()
+		s.c.registry.Add(s.id, route.Trunk.OrgID, s.c)
 		s.log = s.log.With("org_id", route.Trunk.OrgID, "trunk", route.Trunk.GatewayName)
 	}
 	if route.Number != nil {

@@ -354,9 +354,9 @@ func (s *callSession) startBridge(p *transferPlan) {
 	s.dialing.Store(true)
 	s.dialID.Store(p.dialID)
 	c := s.c
-	c.wg.Add(1)
+	done := c.registry.Also()
 	go func() {
-		defer c.wg.Done()
+		defer done()
 		ctx, cancel := context.WithTimeout(c.ctx, maxDialTime(p.dial, c.opts.LegTimeout))
 		out, err := c.sw.BGAPI(ctx, "originate "+p.dial+" &park()")
 		cancel()
