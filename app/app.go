@@ -113,8 +113,9 @@ type App struct {
 	Hosted    *hosted.Path
 	Calls     *sip.Calls
 	Web       *web.Server
-	// Live is the registry of live calls both paths share (the hosted
-	// path registers its calls in it).
+	// Live is the hosted path's registry of live calls (the SIP path
+	// keeps its own, sip.CallsOptions.Live: each path drains and counts
+	// its own calls).
 	Live *call.Registry
 	// Cmd carries trunk sync's commands and Events the switch's events;
 	// Pool carries call control's commands (nil without a switch).
