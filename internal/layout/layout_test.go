@@ -13,8 +13,6 @@ import (
 // entry is a Violation key. Remove an entry when its work lands: the test then
 // keeps the limit from coming back.
 var allowed = map[string]string{
-	// controller/ is being split into app/, call/, route/, creds/ (issue 14).
-	"controller/": "controller split in progress",
 	// The FreeSWITCH simulator's core (6,050 lines): channels, gateways,
 	// media, originate, transfers and the ESL connections are one state
 	// machine over Switch's locks, and the order of the events it fires is
