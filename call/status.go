@@ -15,9 +15,9 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/hooksign"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/ratelimit"
-	"github.com/sipbridge/sipbridge/sms"
 )
 
 // Status callback events: what an outbound call's status_callback receives.
@@ -28,8 +28,8 @@ const (
 	StatusFailed    = "failed"    // the call ended without being answered; cause says why
 )
 
-// Status callback headers (the signature header is SignatureHeader, as for
-// SMS forwards).
+// Status callback headers (signature and attempt: hooksign's, as for SMS
+// forwards).
 const (
 	CallIDHeader      = "X-Sipbridge-Call-Id"
 	StatusEventHeader = "X-Sipbridge-Event"
@@ -179,10 +179,10 @@ func (n *Notifier) post(body []byte, event string, attempt int) (retry bool, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sipbridge")
-	req.Header.Set(sms.SignatureHeader, sms.SignForward(n.secret, body))
+	req.Header.Set(hooksign.SignatureHeader, hooksign.Sign(n.secret, body))
 	req.Header.Set(CallIDHeader, n.callID)
 	req.Header.Set(StatusEventHeader, event)
-	req.Header.Set(sms.AttemptHeader, strconv.Itoa(attempt))
+	req.Header.Set(hooksign.AttemptHeader, strconv.Itoa(attempt))
 	resp, err := n.opts.Client.Do(req)
 	if err != nil {
 		var ue *neturl.Error // its message holds the URL, whose query may hold a token

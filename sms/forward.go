@@ -3,9 +3,7 @@ package sms
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,17 +14,15 @@ import (
 	"strconv"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/hooksign"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/ratelimit"
 )
 
-// Forwarding headers.
-const (
-	SignatureHeader = "X-Sipbridge-Signature"
-	MessageIDHeader = "X-Sipbridge-Message-Id"
-	AttemptHeader   = "X-Sipbridge-Attempt"
-)
+// MessageIDHeader names the forwarded message (the signature and attempt
+// headers are hooksign's, shared with calls' status callbacks).
+const MessageIDHeader = "X-Sipbridge-Message-Id"
 
 // ErrForwardNotConnected is every failed POST to an assistant that got no
 // HTTP answer: a refused connection, a timeout, an address the policy
@@ -36,14 +32,6 @@ var ErrForwardNotConnected = errors.New("could not connect to the assistant's sm
 
 // ErrNoWebhookSecret: the assistant has no forwarding secret yet.
 var ErrNoWebhookSecret = errors.New("the assistant has no SMS webhook secret: create one with POST /api/v1/assistants/{id}/sms-webhook-secret")
-
-// SignForward is the X-Sipbridge-Signature of body: hex HMAC-SHA256 keyed
-// by the assistant's secret.
-func SignForward(secret string, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	return hex.EncodeToString(mac.Sum(nil))
-}
 
 // RotateWebhookSecret makes a new forwarding secret for one of the
 // organization's assistants, replacing the old one, and returns it: the only
@@ -133,9 +121,9 @@ func (s *Service) post(ctx context.Context, f *db.SMSForward, log *slog.Logger) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "sipbridge")
-	req.Header.Set(SignatureHeader, SignForward(secret, body))
+	req.Header.Set(hooksign.SignatureHeader, hooksign.Sign(secret, body))
 	req.Header.Set(MessageIDHeader, f.MessageID)
-	req.Header.Set(AttemptHeader, strconv.Itoa(f.Attempts+1))
+	req.Header.Set(hooksign.AttemptHeader, strconv.Itoa(f.Attempts+1))
 	resp, err := s.opts.HTTPClient.Do(req)
 	if err != nil {
 		var ue *neturl.Error // its message holds the URL, whose query may hold a token

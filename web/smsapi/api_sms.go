@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/hooksign"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/web/httpapi"
@@ -362,6 +363,6 @@ func (s *Server) rotateSMSSecret(c echo.Context) error {
 		return smsError(err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-store")
-	return c.JSON(http.StatusCreated, webhookSecretView{AssistantID: id, Secret: secret, Header: sms.SignatureHeader,
+	return c.JSON(http.StatusCreated, webhookSecretView{AssistantID: id, Secret: secret, Header: hooksign.SignatureHeader,
 		Algorithm: "hex(HMAC-SHA256(secret, raw request body))"})
 }
