@@ -3,7 +3,7 @@ package assistant
 import (
 	"testing"
 
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // Every A-law code decodes and encodes back to itself, and a μ-law sound

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 func TestL16RoundTrip(t *testing.T) {

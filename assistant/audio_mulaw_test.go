@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // Code points from the G.711 μ-law definition (bias 0x84, clip 32635,

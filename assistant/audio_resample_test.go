@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // settle is how many output samples to skip while the filter history fills.

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // toneUlaw returns ms of a tone as μ-law 8 kHz, as an assistant sends it.

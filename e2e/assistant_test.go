@@ -12,7 +12,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // TestAssistant is a voice-AI runtime as sipbridge sees one: a websocket

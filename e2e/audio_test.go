@@ -14,7 +14,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/internal/testkit"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // The assistant's voice as the caller hears it, on the real switch.

@@ -17,7 +17,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/internal/testkit"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // Helpers of the call scenarios (calls_*_test.go, load_test.go): numbers and

@@ -22,7 +22,7 @@ import (
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 	"github.com/sipbridge/sipbridge/internal/testkit"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/xmlgen"
 )
 

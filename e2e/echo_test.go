@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"github.com/sipbridge/sipbridge/internal/testkit"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,7 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 func init() { addScenario(scenario{"echo_assistant", testEchoAssistant}) }
@@ -176,9 +176,9 @@ func dtmfRunsMs(pcm []int16, rate int, digit byte) [][2]int {
 	in := false
 	for k := 0; (k+1)*w <= len(pcm); k++ {
 		win := pcm[k*w : (k+1)*w]
-		on := assistant.ToneLevel(win, rate, low) > 2000 && assistant.ToneLevel(win, rate, high) > 2000
+		on := tone.Level(win, rate, low) > 2000 && tone.Level(win, rate, high) > 2000
 		for _, f := range append(append([]float64(nil), rows...), cols...) {
-			if f != low && f != high && assistant.ToneLevel(win, rate, f) > 1000 {
+			if f != low && f != high && tone.Level(win, rate, f) > 1000 {
 				on = false
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/trunk"
 	"gorm.io/gorm"
@@ -390,7 +391,7 @@ func (c *assistantConn) send(v any) error {
 
 // speak sends a tone as μ-law media messages of 20 ms.
 func (c *assistantConn) speak(freq float64, ms int) {
-	pcm := assistant.GenerateTone(freq, 8000, ms, 8000)
+	pcm := tone.Generate(freq, 8000, ms, 8000)
 	ulaw := make([]byte, len(pcm))
 	assistant.MulawEncode(ulaw, pcm)
 	for i := 0; i < len(ulaw); i += 160 {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 func decodeMulaw(frames [][]byte) []int16 {
@@ -82,7 +83,7 @@ func TestInboundCallReachesAssistant(t *testing.T) {
 		t.Fatalf("median media gap %d ms, want ≈20 (gaps %v)", med, gaps)
 	}
 	pcm := decodeMulaw(media[10:])
-	if f := assistant.DominantFrequency(pcm, 8000, 300, 440, 660, 1000, 2000, 3400); f != 440 {
+	if f := tone.DominantFrequency(pcm, 8000, 300, 440, 660, 1000, 2000, 3400); f != 440 {
 		t.Fatalf("the assistant hears %v Hz, want the caller's 440 Hz", f)
 	}
 
@@ -97,7 +98,7 @@ func TestInboundCallReachesAssistant(t *testing.T) {
 	if len(heard) < 8000*5/10 {
 		t.Fatalf("the caller heard %d samples of the 600 ms reply", len(heard))
 	}
-	if f := assistant.DominantFrequency(heard, 8000, 440, 1000, 2000); f != 1000 {
+	if f := tone.DominantFrequency(heard, 8000, 440, 1000, 2000); f != 1000 {
 		t.Fatalf("the caller hears %v Hz, want the assistant's 1000 Hz", f)
 	}
 	for _, c := range ce.commandsWith("uuid_broadcast " + uuid) {

@@ -7,10 +7,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // initiateBody asks for the blocking answer (wait): the request returns
@@ -55,7 +55,7 @@ func TestInitiateFailsOverToTheNextTrunk(t *testing.T) {
 		p["call_id"] != r.Body["call_id"] || p["call_sid"] != sid {
 		t.Fatalf("customParameters %v", p)
 	}
-	if f := assistant.DominantFrequency(decodeMulaw(media[5:]), 8000, 300, 440, 1000); f != 440 {
+	if f := tone.DominantFrequency(decodeMulaw(media[5:]), 8000, 300, 440, 1000); f != 440 {
 		t.Fatalf("the assistant hears %v Hz", f)
 	}
 	ce.sw.Hangup(sid, "NORMAL_CLEARING")

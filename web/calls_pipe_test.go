@@ -10,6 +10,7 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // toneRuns returns the runs of freq in pcm (8 kHz) as [start, end) in
@@ -19,7 +20,7 @@ func toneRuns(pcm []int16, freq float64) [][2]int {
 	in := false
 	for w := 0; (w+1)*80 <= len(pcm); w++ {
 		win := pcm[w*80 : (w+1)*80]
-		on := assistant.RMS(win) > 500 && assistant.DominantFrequency(win, 8000, 440, freq) == freq
+		on := tone.RMS(win) > 500 && tone.DominantFrequency(win, 8000, 440, freq) == freq
 		switch {
 		case on && !in:
 			runs = append(runs, [2]int{w, w + 1})
@@ -80,7 +81,7 @@ func TestPipePlaybackIsGaplessOnTheSimulator(t *testing.T) {
 	_, media, _, _, _, _, _ := ac.snapshot()
 	for i, f := range media[mediaBefore:] {
 		pcm := assistant.AppendMulawDecode(nil, f)
-		if assistant.RMS(pcm) < 500 {
+		if tone.RMS(pcm) < 500 {
 			t.Fatalf("caller frame %d after the reply started is silent: playback ate the caller's audio", i)
 		}
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 	"github.com/sipbridge/sipbridge/provider/twilio"
@@ -291,7 +292,7 @@ func (p *providerWS) next(within time.Duration, events ...string) (string, map[s
 
 // mulawTone returns n 20 ms frames of a tone as μ-law 8 kHz.
 func mulawTone(freq float64, frames int) [][]byte {
-	pcm := assistant.GenerateTone(freq, 8000, 20*frames, 8000)
+	pcm := tone.Generate(freq, 8000, 20*frames, 8000)
 	ulaw := make([]byte, len(pcm))
 	assistant.MulawEncode(ulaw, pcm)
 	var out [][]byte
@@ -311,7 +312,7 @@ func heardFrequency(frames [][]byte, skip int) float64 {
 		}
 		pcm = assistant.AppendMulawDecode(pcm, f)
 	}
-	return assistant.EstimateFrequency(pcm, 8000)
+	return tone.EstimateFrequency(pcm, 8000)
 }
 
 // speakTone sends a tone from the assistant as 20 ms μ-law media messages

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/provider/vonage"
 )
 
@@ -77,7 +78,7 @@ func TestVonageSignedGETAnswerAsDocumented(t *testing.T) {
 
 // alawTone returns n 20 ms frames of a tone as A-law 8 kHz (a PCMA call).
 func alawTone(freq float64, frames int) [][]byte {
-	pcm := assistant.GenerateTone(freq, 8000, 20*frames, 8000)
+	pcm := tone.Generate(freq, 8000, 20*frames, 8000)
 	alaw := make([]byte, len(pcm))
 	assistant.AlawEncode(alaw, pcm)
 	var out [][]byte
@@ -153,7 +154,7 @@ func TestTelnyxStreamCodecs(t *testing.T) {
 			for _, m := range media {
 				pcm = assistant.AppendMulawDecode(pcm, m)
 			}
-			if f := assistant.EstimateFrequency(pcm, 8000); math.Abs(f-440) > 5 {
+			if f := tone.EstimateFrequency(pcm, 8000); math.Abs(f-440) > 5 {
 				t.Fatalf("%s: assistant heard %.1f Hz", tc.encoding, f)
 			}
 			var energy float64

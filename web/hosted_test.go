@@ -17,6 +17,7 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/provider/twilio"
 	"github.com/sipbridge/sipbridge/provider/vonage"
 )
@@ -411,7 +412,7 @@ func TestVonageFlow(t *testing.T) {
 	vg := dialProvider(t, ncco[0].Endpoint[0].URI)
 	vg.sendJSON(map[string]any{"event": "websocket:connected", "content-type": "audio/l16;rate=16000", "call_id": rec.ID})
 	ac := he.asst.next(3 * time.Second)
-	gen := assistant.NewToneGenerator(440, 16000, 8000)
+	gen := tone.New(440, 16000, 8000)
 	for i := 0; i < 25; i++ {
 		if err := vg.ws.WriteMessage(websocket.BinaryMessage, gen.L16Frame(320)); err != nil {
 			t.Fatal(err)
@@ -450,7 +451,7 @@ func TestVonageFlow(t *testing.T) {
 	if el := time.Since(first); el < 120*time.Millisecond {
 		t.Fatalf("10 frames in %v: not paced", el)
 	}
-	if f := assistant.EstimateFrequency(pcm[640:], 16000); math.Abs(f-880) > 5 {
+	if f := tone.EstimateFrequency(pcm[640:], 16000); math.Abs(f-880) > 5 {
 		t.Fatalf("Vonage got %.1f Hz", f)
 	}
 	if !waitUntil(2*time.Second, func() bool { _, _, _, m, _, _, _ := ac.snapshot(); return slices.Contains(m, "said") }) {

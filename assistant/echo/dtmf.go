@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // DigitToneLength is how long a digit's tone plays; digitGap is the
@@ -42,7 +43,7 @@ func DigitTone(digit string, d time.Duration) []int16 {
 		return nil
 	}
 	ms := int(d / time.Millisecond)
-	a := assistant.GenerateTone(low, assistant.TwilioSampleRate, ms, digitToneAmplitude)
-	mix(a, assistant.GenerateTone(high, assistant.TwilioSampleRate, ms, digitToneAmplitude))
+	a := tone.Generate(low, assistant.TwilioSampleRate, ms, digitToneAmplitude)
+	mix(a, tone.Generate(high, assistant.TwilioSampleRate, ms, digitToneAmplitude))
 	return a
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // syncBuffer is a log sink the server writes while the test reads.
@@ -96,7 +97,7 @@ func receive(t *testing.T, ch <-chan echoed, n int, within time.Duration) []echo
 }
 
 func toneFrames(freq float64, n int) [][]byte {
-	g := assistant.NewToneGenerator(freq, 8000, 8000)
+	g := tone.New(freq, 8000, 8000)
 	pcm := make([]int16, frameSamples)
 	var out [][]byte
 	for range n {
@@ -144,7 +145,7 @@ func TestEchoPlaysCallerAudioBackAfterHalfASecond(t *testing.T) {
 	for _, e := range got {
 		pcm = assistant.AppendMulawDecode(pcm, e.ulaw)
 	}
-	if f := assistant.DominantFrequency(pcm, 8000); f < 994 || f > 1014 {
+	if f := tone.DominantFrequency(pcm, 8000); f < 994 || f > 1014 {
 		t.Errorf("echo's frequency %.1f Hz, want the caller's 1004 Hz", f)
 	}
 	if err := st.Stop(); err != nil {
@@ -199,7 +200,7 @@ func TestEchoReadsDigitsBackAsTones(t *testing.T) {
 		}
 		return pcm
 	}
-	if rms := assistant.RMS(span(0, 10)); rms > 50 {
+	if rms := tone.RMS(span(0, 10)); rms > 50 {
 		t.Errorf("before the digit the echo is not silent (RMS %.0f)", rms)
 	}
 	for _, c := range []struct {
@@ -209,7 +210,7 @@ func TestEchoReadsDigitsBackAsTones(t *testing.T) {
 		pcm := span(c.from, c.to)
 		low, high, _ := DigitFrequencies(c.digit)
 		for _, f := range []float64{697, 770, 852, 941, 1209, 1336, 1477, 1633} {
-			lvl := assistant.ToneLevel(pcm, 8000, f)
+			lvl := tone.Level(pcm, 8000, f)
 			if want := f == low || f == high; want && lvl < 4000 {
 				t.Errorf("digit %s: its %v Hz tone at level %.0f, want ≥ 4000", c.digit, f, lvl)
 			} else if !want && lvl > 300 {
@@ -217,7 +218,7 @@ func TestEchoReadsDigitsBackAsTones(t *testing.T) {
 			}
 		}
 	}
-	if rms := assistant.RMS(span(21, 30)); rms > 50 {
+	if rms := tone.RMS(span(21, 30)); rms > 50 {
 		t.Errorf("the first tone does not end after %v (RMS %.0f after it)", DigitToneLength, rms)
 	}
 	st.Stop()

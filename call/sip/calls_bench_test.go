@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // benchCall is one simulated call: mod_audio_stream's side sends 640-byte
@@ -134,7 +135,7 @@ func runBridgeBench(b *testing.B, n, frames int) {
 		}
 		conns[i] = ws
 	}
-	tone := assistant.NewToneGenerator(440, 16000, 8000)
+	tone := tone.New(440, 16000, 8000)
 	frame := tone.L16Frame(320)
 
 	var ru0 syscall.Rusage
@@ -252,7 +253,7 @@ func BenchmarkBridgeFrame(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer ws.Close()
-	frame := assistant.NewToneGenerator(440, 16000, 8000).L16Frame(320)
+	frame := tone.New(440, 16000, 8000).L16Frame(320)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {

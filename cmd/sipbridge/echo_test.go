@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 type lockedBuffer struct {
@@ -60,7 +61,7 @@ func TestEchoAssistantCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	pcm := assistant.GenerateTone(1004, 8000, 20, 8000)
+	pcm := tone.Generate(1004, 8000, 20, 8000)
 	ulaw := make([]byte, len(pcm))
 	assistant.MulawEncode(ulaw, pcm)
 	sent := time.Now()

@@ -1,6 +1,7 @@
-// Package tone generates and measures sine tones for tests across the
-// module: audio is asserted by its tone frequency and level (Level,
-// DominantFrequency), never by bytes. Generate and Generator make PCM; L16
+// Package tone generates and measures sine tones: the tests across the
+// module assert audio by its tone frequency and level (Level,
+// DominantFrequency), never by bytes, and the echo assistant plays DTMF
+// digits back with Generate. Generate and Generator make PCM; L16
 // and ULaw encode it as mod_audio_stream and RTP carry it.
 package tone
 

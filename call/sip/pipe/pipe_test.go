@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // channelReader plays a pipe the way FreeSWITCH's switch_ivr_play_file does
@@ -99,7 +100,7 @@ func (r *channelReader) toneWindows() ([]bool, []time.Time) {
 	for i, f := range r.frames {
 		for h := 0; h < 2; h++ {
 			assistant.MulawDecode(pcm, f[h*80:(h+1)*80])
-			out = append(out, assistant.RMS(pcm) > 1000)
+			out = append(out, tone.RMS(pcm) > 1000)
 			at = append(at, r.at[i])
 		}
 	}
@@ -151,7 +152,7 @@ func newTestPipe(t testing.TB, codec string) (*Player, chan struct{}) {
 }
 
 func ulawTone(ms int) []byte {
-	pcm := assistant.GenerateTone(1000, 8000, ms, 12000)
+	pcm := tone.Generate(1000, 8000, ms, 12000)
 	out := make([]byte, len(pcm))
 	assistant.MulawEncode(out, pcm)
 	return out
