@@ -7,7 +7,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // FuzzAudioStreamArgs: any uuid_audio_stream line is split and checked

@@ -15,7 +15,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 	"github.com/sipbridge/sipbridge/internal/testkit"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // TestBroadcastBreak: uuid_break all stops the file with PLAYBACK_STOP

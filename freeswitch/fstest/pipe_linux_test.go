@@ -7,7 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // queued is FIONREAD on the pipe: the bytes waiting in it.

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
-	"github.com/sipbridge/sipbridge/internal/testkit/tone"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 // encodeG711 encodes pcm with the code whose decoding (dec: audiofile.ULaw or audiofile.ALaw)
