@@ -185,8 +185,8 @@ func (a *App) connectSwitch() {
 	}
 	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
 	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
-	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "commands")))...)
-	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("esl", "events")),
+	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("component", "esl", "conn", "commands")))...)
+	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("component", "esl", "conn", "events")),
 		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(sip.CallEventNames...))...)
 	// Call control's commands go over a small pool of their own: FreeSWITCH
 	// runs one connection's api commands one after the other.
@@ -194,7 +194,7 @@ func (a *App) connectSwitch() {
 	if n <= 0 {
 		n = 1
 	}
-	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithLogger(a.log.With("esl", "calls")))...)
+	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithLogger(a.log.With("component", "esl", "conn", "calls")))...)
 	so := trunk.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy,
 		Log: a.log.With("component", "trunk_sync")}
 	if a.cfg.SyncOptions != nil {

@@ -121,7 +121,7 @@ func (a *App) Run(ctx context.Context, ln net.Listener, signals <-chan os.Signal
 
 // drainUntilSignal drains for DrainTimeout or until another signal.
 func (a *App) drainUntilSignal(signals <-chan os.Signal) {
-	a.log.Info("SIGTERM: draining live calls", "calls", a.Calls.Active(), "timeout", a.cfg.DrainTimeout.String())
+	a.log.Info("SIGTERM: draining live calls", "calls", a.Calls.Active(), "timeout_ms", a.cfg.DrainTimeout.Milliseconds())
 	dctx, dcancel := context.WithTimeout(a.ctx, a.cfg.DrainTimeout)
 	defer dcancel()
 	go func() {

@@ -258,7 +258,7 @@ func (t *Service) DefaultFor(ctx context.Context, orgID int64) (*db.SIPTrunk, er
 		}
 		return nil, err
 	}
-	t.log.Info("environment SIP trunk made for the organization", "org_id", orgID, "trunk_id", tr.ID, "gateway", gw)
+	t.log.Info("environment SIP trunk made for the organization", "org_id", orgID, "trunk", gw)
 	t.Changed(orgID)
 	return tr, nil
 }

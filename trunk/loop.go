@@ -55,7 +55,7 @@ func (s *Sync) Run(ctx context.Context, o RunOptions) error {
 			if errors.Is(err, context.Canceled) {
 				return
 			}
-			s.log.Error("trunk sync pass failed", "err", err, "retry_in", backoff.String(), "commands", res.Commands)
+			s.log.Error("trunk sync pass failed", "err", err, "retry_in_ms", backoff.Milliseconds(), "commands", res.Commands)
 			retry = time.After(backoff)
 			backoff = min(backoff*2, 30*time.Second)
 			return

@@ -33,7 +33,7 @@ func (s *Sync) desired(ctx context.Context, trunks []db.SIPTrunk) (map[string][]
 		d, gwFile, aclFile, err := s.render(ctx, t)
 		if err != nil {
 			results = append(results, db.SyncResult{TrunkID: t.ID, State: "error", Message: err.Error()})
-			s.log.Warn("trunk not rendered", "trunk_id", t.ID, "org_id", t.OrgID, "gateway", t.GatewayName, "err", err)
+			s.log.Warn("trunk not rendered", "trunk", t.GatewayName, "org_id", t.OrgID, "err", err)
 			continue
 		}
 		gws[t.GatewayName] = d

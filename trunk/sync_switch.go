@@ -45,7 +45,7 @@ func (s *Sync) readIPAuthStates(ctx context.Context, gws map[string]*desiredGate
 	for _, g := range list {
 		if want[g.Name] {
 			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}); err != nil {
-				s.log.Warn("gateway state not saved", "gateway", g.Name, "err", err)
+				s.log.Warn("gateway state not saved", "trunk", g.Name, "err", err)
 			}
 		}
 	}
@@ -94,7 +94,7 @@ func (s *Sync) readActual(ctx context.Context, res *PassResult) error {
 		if xmlgen.IsOurGateway(g.Name) && (g.Profile == "" || g.Profile == s.opts.Profile) {
 			state := g.State
 			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: state, PingStatus: g.Status}); err != nil && !errors.Is(err, db.ErrNotFound) {
-				s.log.Warn("gateway state not saved", "gateway", g.Name, "err", err)
+				s.log.Warn("gateway state not saved", "trunk", g.Name, "err", err)
 			}
 		}
 	}
@@ -254,6 +254,6 @@ func (s *Sync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 		return
 	}
 	if err := s.store.SetGatewayLive(ctx, live); err != nil && !errors.Is(err, db.ErrNotFound) {
-		s.log.Warn("gateway state not saved", "gateway", ev.Gateway, "err", err)
+		s.log.Warn("gateway state not saved", "trunk", ev.Gateway, "err", err)
 	}
 }

@@ -84,7 +84,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				s.o.logger.Warn("esl: outbound accept failed, retrying", "err", err, "backoff", delay)
+				s.o.logger.Warn("esl: outbound accept failed, retrying", "err", err, "backoff_ms", delay.Milliseconds())
 				time.Sleep(delay)
 				continue
 			}
