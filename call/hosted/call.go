@@ -134,20 +134,13 @@ func (c *hostedCall) armTimer(d time.Duration, cause, reason string, hangup bool
 }
 
 // event appends to the call's timeline.
-func (c *hostedCall) event(typ string, detail db.JSONMap) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.h.store.AddCallEvent(ctx, c.orgID, c.id, typ, detail); err != nil {
-		c.log.Warn("call event not stored", "type", typ, "err", err)
-	}
-}
+func (c *hostedCall) event(typ string, detail db.JSONMap) { c.recorder().Event(typ, detail) }
 
-func (c *hostedCall) update(cols map[string]any) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := c.h.store.UpdateCall(ctx, c.orgID, c.id, cols); err != nil {
-		c.log.Warn("call record not updated", "err", err)
-	}
+func (c *hostedCall) update(cols map[string]any) { c.recorder().Update(cols) }
+
+// recorder writes the call's record and timeline.
+func (c *hostedCall) recorder() call.Recorder {
+	return call.Recorder{Store: c.h.store, Log: c.log, OrgID: c.orgID, CallID: c.id}
 }
 
 // answered marks the call answered (once).

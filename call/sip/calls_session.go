@@ -216,22 +216,19 @@ func (s *callSession) event(typ string, detail db.JSONMap) {
 	if s.rec == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.c.store.AddCallEvent(ctx, s.rec.OrgID, s.rec.ID, typ, detail); err != nil {
-		s.log.Warn("call event not stored", "type", typ, "err", err)
-	}
+	s.recorder().Event(typ, detail)
+}
+
+// recorder writes the call's record and timeline.
+func (s *callSession) recorder() call.Recorder {
+	return call.Recorder{Store: s.c.store, Log: s.log, OrgID: s.rec.OrgID, CallID: s.rec.ID}
 }
 
 func (s *callSession) update(cols map[string]any) {
 	if s.rec == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.c.store.UpdateCall(ctx, s.rec.OrgID, s.rec.ID, cols); err != nil {
-		s.log.Warn("call record not updated", "err", err)
-	}
+	s.recorder().Update(cols)
 }
 
 // run handles the call from its CHANNEL_PARK to its CHANNEL_HANGUP_COMPLETE.
