@@ -118,6 +118,7 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*sip.CallsOption
 	t.Cleanup(func() {
 		bridge.Close() // live calls end first, as serve stops
 		srv.Close()
+		checkLogVocabulary(t, logs.String())
 	})
 
 	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}}

@@ -125,9 +125,7 @@ func (s *Server) requestContext(next echo.HandlerFunc) echo.HandlerFunc {
 		s.reqs.WithLabelValues(method, route, itoa(status)).Inc()
 		s.latency.WithLabelValues(method, route).Observe(dur.Seconds())
 		attrs := []any{"method", c.Request().Method, "route", route, "status", status, "duration_ms", float64(dur.Microseconds()) / 1000}
-		if org, ok := c.Get(keyOrg).(int64); ok {
-			attrs = append(attrs, "org_id", org)
-		}
+		// An authenticated request's logger names its org_id already (SetOrg).
 		Logger(c, s.log).Info("request", attrs...)
 		return nil
 	}
