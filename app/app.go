@@ -14,7 +14,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/controller"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -69,6 +71,9 @@ type Config struct {
 	ManualSync bool
 	// DrainTimeout bounds how long SIGTERM waits for live calls.
 	DrainTimeout time.Duration
+	// ConsoleTick is how often the console's live pages re-read the store
+	// (zero: 1 s).
+	ConsoleTick time.Duration
 	// Now is call control's and the hosted path's clock (nil: time.Now).
 	Now func() time.Time
 
@@ -111,6 +116,7 @@ type App struct {
 	Hosted    *controller.Hosted
 	Calls     *controller.Calls
 	Web       *web.Server
+	Console   *console.Console
 	// Cmd carries trunk sync's commands and Events the switch's events;
 	// Pool carries call control's commands (nil without a switch).
 	Cmd, Events *esl.Client
@@ -283,6 +289,20 @@ func (a *App) buildWeb() {
 			ConstLabels: prometheus.Labels{"path": path}}, func() float64 { return float64(n()) })
 	}
 	a.Web.Registry().MustRegister(a.frameSeconds, live("sip", a.Calls.Active), live("hosted", a.Hosted.Active))
+	a.buildConsole()
+}
+
+// buildConsole serves the operator console at /console on the same server.
+func (a *App) buildConsole() {
+	cd := console.Deps{Store: a.Store, Log: a.log, Trunks: a.Web.Trunks, Calls: a.Calls, Creds: a.Numbers.Creds(),
+		Tick: a.cfg.ConsoleTick}
+	if a.TrunkSync != nil {
+		cd.Render, cd.Switch, cd.Profile = a.TrunkSync, a.Cmd, a.cfg.Switch.Profile
+	}
+	a.Console = console.New(cd)
+	h := echo.WrapHandler(a.Console.Handler())
+	a.Web.Echo().Any("/console", h)
+	a.Web.Echo().Any("/console/*", h)
 }
 
 // noSwitch is call control's switch when none is configured.
