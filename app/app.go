@@ -14,7 +14,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/controller"
@@ -71,9 +70,6 @@ type Config struct {
 	ManualSync bool
 	// DrainTimeout bounds how long SIGTERM waits for live calls.
 	DrainTimeout time.Duration
-	// ConsoleTick is how often the console's live pages re-read the store
-	// (zero: 1 s).
-	ConsoleTick time.Duration
 	// Now is call control's and the hosted path's clock (nil: time.Now).
 	Now func() time.Time
 
@@ -84,6 +80,7 @@ type Config struct {
 	NumbersOptions func(*numbers.Options)
 	SMSOptions     func(*sms.Options)
 	SyncOptions    func(*trunk.SyncOptions)
+	ConsoleOptions func(*console.Deps)
 }
 
 // Switch is how sipbridge reaches FreeSWITCH.
@@ -290,19 +287,6 @@ func (a *App) buildWeb() {
 	}
 	a.Web.Registry().MustRegister(a.frameSeconds, live("sip", a.Calls.Active), live("hosted", a.Hosted.Active))
 	a.buildConsole()
-}
-
-// buildConsole serves the operator console at /console on the same server.
-func (a *App) buildConsole() {
-	cd := console.Deps{Store: a.Store, Log: a.log, Trunks: a.Web.Trunks, Calls: a.Calls, Creds: a.Numbers.Creds(),
-		Tick: a.cfg.ConsoleTick}
-	if a.TrunkSync != nil {
-		cd.Render, cd.Switch, cd.Profile = a.TrunkSync, a.Cmd, a.cfg.Switch.Profile
-	}
-	a.Console = console.New(cd)
-	h := echo.WrapHandler(a.Console.Handler())
-	a.Web.Echo().Any("/console", h)
-	a.Web.Echo().Any("/console/*", h)
 }
 
 // noSwitch is call control's switch when none is configured.

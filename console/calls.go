@@ -140,6 +140,9 @@ func (c *Console) callTransfer(w http.ResponseWriter, r *http.Request, s *sessio
 	c.callAction(w, r, s, "transfer", func() error { return c.d.Calls.Transfer(r.Context(), s.orgID, r.PathValue("id"), to, mode) })
 }
 
+// liveCallWording is the calls API's: a transfer's destination is "to".
+var liveCallWording = httpapi.Wording{Fields: map[string]string{"to_phone_number": "to"}}
+
 // callAction runs a call-control action on one of the organization's calls
 // and shows the call again, with call control's refusal if any (its
 // message, as the API words it).
@@ -153,7 +156,7 @@ func (c *Console) callAction(w http.ResponseWriter, r *http.Request, s *session,
 		http.Redirect(w, r, "/console/calls/"+r.PathValue("id")+"?done="+what, http.StatusSeeOther)
 		return
 	}
-	ae := httpapi.ToAPIError(err)
+	ae := httpapi.ToAPIError(httpapi.ErrorIn(err, liveCallWording))
 	if ae.Status == http.StatusNotFound {
 		c.notFound(w)
 		return

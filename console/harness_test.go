@@ -36,8 +36,8 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// env is the bridge (on the switch simulator when asked) with a console
-// on a settable clock, served over HTTP, and two organizations.
+// env is the bridge (on the switch simulator when asked), its console's
+// sessions on a settable clock, served over HTTP, and two organizations.
 type env struct {
 	t          *testing.T
 	app        *app.App
@@ -78,6 +78,9 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 		t.Cleanup(func() { e.sw.Close() })
 		cfg.Switch = &app.Switch{Addr: e.sw.Addr(), Password: "ClueCon", GenDir: gen, Profile: "external"}
 	}
+	cfg.ConsoleOptions = func(d *console.Deps) {
+		d.IdleTimeout, d.MaxAge, d.Tick, d.Now = idle, maxAge, 50*time.Millisecond, e.clock.Now
+	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -87,17 +90,7 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 		t.Fatal(err)
 	}
 	e.app = a
-	cd := console.Deps{Store: store, Trunks: a.Web.Trunks, Calls: a.Calls, Creds: a.Numbers.Creds(),
-		IdleTimeout: idle, MaxAge: maxAge, Tick: 50 * time.Millisecond, Now: e.clock.Now}
-	if a.TrunkSync != nil {
-		cd.Render, cd.Switch, cd.Profile = a.TrunkSync, a.Cmd, "external"
-	}
-	con := console.New(cd)
-	mux := http.NewServeMux()
-	mux.Handle("/console/", con.Handler())
-	mux.Handle("/console", con.Handler())
-	mux.Handle("/", a.Web.Handler())
-	e.srv = httptest.NewServer(mux)
+	e.srv = httptest.NewServer(a.Web.Handler()) // the bridge's server, /console included
 	t.Cleanup(e.srv.Close)
 	return e
 }

@@ -1,0 +1,52 @@
+package app
+
+import (
+	"context"
+	"errors"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/console"
+	"github.com/sipbridge/sipbridge/controller"
+)
+
+// buildConsole serves the operator console at /console on the same server.
+func (a *App) buildConsole() {
+	cd := console.Deps{Store: a.Store, Log: a.log, Trunks: a.Web.Trunks, Calls: liveCalls{a.Calls, a.Hosted},
+		Creds: a.Numbers.Creds()}
+	if a.TrunkSync != nil {
+		cd.Render, cd.Switch, cd.Profile = a.TrunkSync, a.Cmd, a.cfg.Switch.Profile
+		if cd.Profile == "" {
+			cd.Profile = "external" // trunk sync's default
+		}
+	}
+	if a.cfg.ConsoleOptions != nil {
+		a.cfg.ConsoleOptions(&cd)
+	}
+	a.Console = console.New(cd)
+	h := echo.WrapHandler(a.Console.Handler())
+	a.Web.Echo().Any("/console", h)
+	a.Web.Echo().Any("/console/*", h)
+}
+
+// liveCalls is the console's call control, as the calls API reaches it: a
+// call SIP call control does not hold may be the hosted path's.
+type liveCalls struct {
+	sip    *controller.Calls
+	hosted *controller.Hosted
+}
+
+func (l liveCalls) Hangup(ctx context.Context, orgID int64, callID string) error {
+	err := l.sip.Hangup(ctx, orgID, callID)
+	if errors.Is(err, controller.ErrCallNotFound) {
+		return l.hosted.Hangup(ctx, orgID, callID)
+	}
+	return err
+}
+
+func (l liveCalls) Transfer(ctx context.Context, orgID int64, callID, to, mode string) error {
+	err := l.sip.Transfer(ctx, orgID, callID, to, mode)
+	if errors.Is(err, controller.ErrCallNotFound) {
+		return l.hosted.Transfer(ctx, orgID, callID, to)
+	}
+	return err
+}
