@@ -2,7 +2,6 @@ package console
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -161,8 +160,8 @@ func (c *Console) callAction(w http.ResponseWriter, r *http.Request, s *session,
 		c.notFound(w)
 		return
 	}
-	if ae.Status >= 500 && !errors.Is(err, ae) {
-		c.log.Warn("console call action failed", "call_id", r.PathValue("id"), "action", what, "error", err.Error())
+	if ae.Status >= 500 {
+		c.log.Warn("console call action failed", "call_id", r.PathValue("id"), "org_id", s.orgID, "action", what, "err", err.Error())
 	}
 	msg := ae.Message
 	if ae.Field != "" && !strings.Contains(msg, ae.Field) {

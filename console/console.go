@@ -185,7 +185,7 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 		c.notFound(w)
 		return
 	}
-	c.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "error", err.Error())
+	c.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
 	http.Error(w, "internal error", http.StatusInternalServerError)
 }
 

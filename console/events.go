@@ -44,7 +44,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		frag, err := build(r, s)
 		if err != nil {
-			c.log.Warn("console live update failed", "page", page, "error", err.Error())
+			c.log.Warn("console live update failed", "page", page, "err", err.Error())
 		} else if frag != last {
 			last = frag
 			writeEvent(w, page, frag)

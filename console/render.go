@@ -72,7 +72,7 @@ func (c *Console) render(w http.ResponseWriter, status int, page, block string, 
 		block = "layout"
 	}
 	if err := c.pages[page].ExecuteTemplate(&buf, block, v); err != nil {
-		c.log.Error("console template failed", "page", page, "error", err.Error())
+		c.log.Error("console template failed", "page", page, "err", err.Error())
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}

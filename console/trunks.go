@@ -239,7 +239,7 @@ func (c *Console) gatewayXML(r *http.Request, t *db.SIPTrunk) (xml, note string)
 	}
 	files, notes, err := c.d.Render.Render(r.Context(), []db.SIPTrunk{*t})
 	if err != nil {
-		c.log.Warn("console gateway render failed", "trunk", t.GatewayName, "error", err.Error())
+		c.log.Warn("console gateway render failed", "trunk", t.GatewayName, "err", err.Error())
 		return "", "the gateway could not be rendered"
 	}
 	b := files["gateways/"+t.GatewayName+".xml"]
