@@ -99,3 +99,36 @@ func TestServedBySipbridgeAtConsole(t *testing.T) {
 		}
 	})
 }
+
+// A real call on the simulated switch: live on the page, hung up from the
+// console through call control, then completed with its timeline.
+func TestHangUpARealCall(t *testing.T) {
+	each(t, true, func(t *testing.T, e *env) {
+		rec := e.placeCall()
+		b := e.browser()
+		b.signIn(e.keyA)
+		b.sse("calls", `id="call-`+rec.ID+`"`, 5*time.Second)
+		_, body := b.get("/console/calls/" + rec.ID)
+		mustContain(t, body, `id="hangup"`, `id="call-status">in-progress<`)
+		if resp, body := b.post("/console/calls/"+rec.ID+"/hangup", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("hang-up: %d\n%s", resp.StatusCode, body)
+		}
+		b.sse("calls", "No live calls.", 5*time.Second)
+		_, body = b.get("/console/calls/" + rec.ID)
+		mustContain(t, body, `id="call-status">completed<`, "hangup")
+	})
+}
+
+func TestNumbersAssistantsAndSwitchPages(t *testing.T) {
+	each(t, true, func(t *testing.T, e *env) {
+		e.placeCall() // a trunk, an assistant and a number on them
+		b := e.browser()
+		b.signIn(e.keyA)
+		_, body := b.get("/console/numbers")
+		mustContain(t, body, "&#43;16478491000", "<td>Echo</td>", "<td>PBX</td>")
+		_, body = b.get("/console/assistants")
+		mustContain(t, body, "Echo", "none configured") // no provider credentials anywhere
+		_, body = b.get("/console/switch")
+		mustContain(t, body, `id="fs-status"`, "PBX")
+	})
+}

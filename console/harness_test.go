@@ -3,6 +3,7 @@ package console_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -16,11 +17,14 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/sipbridge/sipbridge/app"
+	"github.com/sipbridge/sipbridge/assistant/echo"
 	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
 // clock is the sessions' settable clock.
@@ -46,6 +50,8 @@ type env struct {
 	store      *db.Store
 	clock      *clock
 	keyA, keyB string
+	echo       *httptest.Server // the echo assistant (placeCall)
+	gateway    string           // the trunk placeCall's calls come in on
 	orgA, orgB int64
 }
 
@@ -69,7 +75,15 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 	e.keyB, _, _ = store.CreateAPIKey(ctx, orgB.ID, "b")
 	policy := netpolicy.Default()
 	cfg := app.Config{Store: store, AddressPolicy: &policy, RecordingsDir: t.TempDir(), SyncInterval: time.Hour}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if withSwitch {
+		// Calls come from the simulator on 127.0.0.1 and go to the echo
+		// assistant there: loopback is allowed, as `make run` does.
+		policy.AllowLoopback = true
+		cfg.StreamWSBase = "ws://" + ln.Addr().String()
 		gen := t.TempDir()
 		e.sw = fstest.New(fstest.Options{GenDir: gen, Step: 5 * time.Millisecond})
 		if err := e.sw.Start(); err != nil {
@@ -90,7 +104,10 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 		t.Fatal(err)
 	}
 	e.app = a
-	e.srv = httptest.NewServer(a.Web.Handler()) // the bridge's server, /console included
+	e.srv = httptest.NewUnstartedServer(a.Web.Handler()) // the bridge's server, /console included
+	e.srv.Listener.Close()
+	e.srv.Listener = ln
+	e.srv.Start()
 	t.Cleanup(e.srv.Close)
 	return e
 }
@@ -172,3 +189,47 @@ func each(t *testing.T, withSwitch bool, f func(t *testing.T, e *env)) {
 }
 
 func dbPage() db.Page { return db.Page{Limit: 100} }
+
+// placeCall offers the simulated switch an inbound call to org A's number
+// +16478491000 (on an IP-auth trunk for 127.0.0.1, answered by the echo
+// assistant) and returns its record once it is in progress.
+func (e *env) placeCall() *db.Call {
+	e.t.Helper()
+	ctx := context.Background()
+	if e.echo == nil {
+		e.echo = httptest.NewServer(echo.New(echo.Options{}))
+		e.t.Cleanup(e.echo.Close)
+		tr, err := e.app.Web.Trunks.Create(ctx, e.orgA, &trunkapi.Input{Name: ptr("PBX"), Gateway: ptr("127.0.0.1:5090"),
+			Register: ptr(false), AllowedAddresses: &[]string{"127.0.0.1/32"}})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		a := &db.Assistant{OrgID: e.orgA, Name: "Echo", StreamURL: "ws" + strings.TrimPrefix(e.echo.URL, "http") + "/stream"}
+		if err := e.store.SaveAssistant(ctx, a, db.AssistantSecrets{}); err != nil {
+			e.t.Fatal(err)
+		}
+		n := &db.PhoneNumber{OrgID: e.orgA, PhoneNumber: "+16478491000", Provider: db.ProviderBYOSIP, CountryCode: "CA",
+			SIPTrunkID: &tr.ID, CapVoice: true, IsActive: true, AssistantID: &a.ID}
+		if err := e.store.SaveNumber(ctx, n); err != nil {
+			e.t.Fatal(err)
+		}
+		e.gateway = tr.GatewayName
+	}
+	uuid, err := e.sw.Call(fstest.InboundCall{FromUser: "+14165550100", RequestUser: "+16478491000", ACLAuthedBy: e.gateway})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var rec *db.Call
+	testkit.Eventually(e.t, 5*time.Second, "the call in progress", func() bool {
+		calls, _, _ := e.store.ListCalls(ctx, e.orgA, db.CallFilter{Status: db.CallInProgress}, dbPage())
+		for i := range calls {
+			if calls[i].CallSID == uuid {
+				rec = &calls[i]
+			}
+		}
+		return rec != nil
+	})
+	return rec
+}
+
+func ptr[T any](v T) *T { return &v }
