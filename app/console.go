@@ -3,10 +3,12 @@ package app
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/controller"
+	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
 // buildConsole serves the operator console at /console on the same server.
@@ -24,7 +26,8 @@ func (a *App) buildConsole() {
 	}
 	a.Console = console.New(cd)
 	h := echo.WrapHandler(a.Console.Handler())
-	a.Web.Echo().Any("/console", h)
+	a.Web.Handle(httpapi.Operation{Method: http.MethodGet, Path: "/console", Summary: "The operator console (HTML pages under /console/…, signed in with an API key)",
+		Tag: "console", Raw: "text/html"}, h)
 	a.Web.Echo().Any("/console/*", h)
 }
 

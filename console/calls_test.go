@@ -85,6 +85,12 @@ func TestServedBySipbridgeAtConsole(t *testing.T) {
 		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="signin-form"`) {
 			t.Fatalf("GET /console/signin through the bridge's server: %d", rec.Code)
 		}
+		req, _ = http.NewRequest(http.MethodGet, "/console", nil)
+		rec = httptest.NewRecorder()
+		e.app.Web.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/trunks" {
+			t.Fatalf("GET /console: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
 		req, _ = http.NewRequest(http.MethodGet, "/console/static/console.js", nil)
 		rec = httptest.NewRecorder()
 		e.app.Web.Handler().ServeHTTP(rec, req)
