@@ -160,3 +160,40 @@ func TestTrunkStateArrivesLiveAndXMLIsMasked(t *testing.T) {
 		mustContain(t, body, "mod_audio_stream", "Carrier")
 	})
 }
+
+func TestTrunkEditKeepsThePasswordAndRefusesLikeTheAPI(t *testing.T) {
+	each(t, false, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		var tr struct{ ID string }
+		if st := e.api(e.keyA, http.MethodPost, "/api/v1/sip-trunks", map[string]any{"name": "Main", "gateway": "203.0.113.10", "username": "u", "password": "pw-1"}, &tr); st != http.StatusCreated {
+			t.Fatalf("create: %d", st)
+		}
+		before, _ := e.store.GetTrunk(ctx, e.orgA, tr.ID)
+		b := e.browser()
+		b.signIn(e.keyA)
+		_, body := b.get("/console/trunks/" + tr.ID)
+		mustContain(t, body, `value="Main"`, "set: leave blank to keep")
+		form := trunkForm("Main renamed", "203.0.113.11")
+		form.Del("password")
+		form.Set("ping_seconds", "30")
+		if resp, body := b.post("/console/trunks/"+tr.ID, form); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("edit: %d\n%s", resp.StatusCode, body)
+		}
+		after, _ := e.store.GetTrunk(ctx, e.orgA, tr.ID)
+		if after.Name != "Main renamed" || after.Gateway != "203.0.113.11" || after.PingSeconds != 30 || after.PasswordEnc != before.PasswordEnc {
+			t.Fatalf("after the edit: name %q gateway %q ping %d, password kept %v", after.Name, after.Gateway, after.PingSeconds, after.PasswordEnc == before.PasswordEnc)
+		}
+		// A name another trunk has: the API's 409, beside the name.
+		var other struct{ ID string }
+		e.api(e.keyA, http.MethodPost, "/api/v1/sip-trunks", map[string]any{"name": "Backup", "gateway": "203.0.113.12", "username": "u", "password": "p"}, &other)
+		form.Set("name", "Backup")
+		resp, body := b.post("/console/trunks/"+tr.ID, form)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("a taken name: %d", resp.StatusCode)
+		}
+		mustContain(t, body, `data-field="name">a SIP trunk named &#34;Backup&#34; already exists<`)
+		form.Set("ping_seconds", "soon")
+		_, body = b.post("/console/trunks/"+tr.ID, form)
+		mustContain(t, body, `data-field="ping_seconds">ping_seconds must be a whole number<`)
+	})
+}
