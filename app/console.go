@@ -14,7 +14,7 @@ import (
 // buildConsole serves the operator console at /console on the same server.
 func (a *App) buildConsole() {
 	cd := console.Deps{Store: a.Store, Log: a.log, Trunks: a.Web.Trunks, Calls: liveCalls{a.Calls, a.Hosted},
-		Creds: a.Numbers.Creds()}
+		Creds: a.Numbers.Creds(), Stop: a.ctx.Done()}
 	if a.TrunkSync != nil {
 		cd.Render, cd.Switch, cd.Profile = a.TrunkSync, a.Cmd, a.cfg.Switch.Profile
 		if cd.Profile == "" {

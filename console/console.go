@@ -68,6 +68,9 @@ type Deps struct {
 	Tick time.Duration
 	// Now is the sessions' clock (nil: time.Now).
 	Now func() time.Time
+	// Stop is closed when the bridge stops: live-update streams end, so
+	// that the HTTP server's shutdown does not wait for them.
+	Stop <-chan struct{}
 }
 
 // Console serves /console.

@@ -13,7 +13,7 @@ import (
 // reconciler write the trunks' state to the store, and call control the
 // calls', so the store is the one source both pages follow. The stream
 // ends with a "signedout" event when the session expires or its key is
-// revoked.
+// revoked, and when the bridge stops (Deps.Stop; the browser reconnects).
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	page := r.URL.Query().Get("page")
 	build := map[string]func(*http.Request, *session) (string, error){"trunks": c.trunksLive, "calls": c.callsLive}[page]
@@ -35,8 +35,11 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	fl.Flush()
 	tick := time.NewTicker(c.d.Tick)
 	defer tick.Stop()
+	rc := http.NewResponseController(w)
 	last := ""
 	for {
+		// The server's WriteTimeout would cut the stream: each write gets its own.
+		_ = rc.SetWriteDeadline(time.Now().Add(c.d.Tick + 30*time.Second))
 		if !c.stillSignedIn(r, s) {
 			fmt.Fprint(w, "event: signedout\ndata: signed out\n\n")
 			fl.Flush()
@@ -52,6 +55,8 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 		select {
 		case <-r.Context().Done():
+			return
+		case <-c.d.Stop:
 			return
 		case <-tick.C:
 		}

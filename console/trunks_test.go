@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -195,5 +196,38 @@ func TestTrunkEditKeepsThePasswordAndRefusesLikeTheAPI(t *testing.T) {
 		form.Set("ping_seconds", "soon")
 		_, body = b.post("/console/trunks/"+tr.ID, form)
 		mustContain(t, body, `data-field="ping_seconds">ping_seconds must be a whole number<`)
+	})
+}
+
+// An open live-update stream ends when the bridge stops, so shutting the
+// HTTP server down does not wait on a console tab.
+func TestLiveStreamEndsWhenTheBridgeStops(t *testing.T) {
+	each(t, false, func(t *testing.T, e *env) {
+		b := e.browser()
+		b.signIn(e.keyA)
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/console/events?page=trunks", nil)
+		c := *b.c
+		c.Timeout = 0
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		ended := make(chan struct{})
+		go func() {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			close(ended)
+		}()
+		select {
+		case <-ended:
+			t.Fatal("the stream ended on its own")
+		case <-time.After(300 * time.Millisecond):
+		}
+		e.app.Close()
+		select {
+		case <-ended:
+		case <-time.After(3 * time.Second):
+			t.Fatal("the stream outlived the bridge")
+		}
 	})
 }
