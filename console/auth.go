@@ -52,6 +52,9 @@ func (c *Console) signin(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	if old, err := r.Cookie(cookieName); err == nil {
+		c.ss.delete(old.Value) // a sign-in always starts a new session
+	}
 	s := c.ss.create(k, org.Name)
 	setCookie(w, r, preCookieName, "", -1)
 	setCookie(w, r, cookieName, s.id, 0)

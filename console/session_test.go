@@ -172,3 +172,20 @@ func TestRevokingTheKeyEndsItsSessions(t *testing.T) {
 		}
 	})
 }
+
+func TestSigningInAgainReplacesTheSession(t *testing.T) {
+	each(t, false, func(t *testing.T, e *env) {
+		b := e.browser()
+		b.signIn(e.keyA)
+		u, _ := url.Parse(e.srv.URL + "/console/")
+		first := b.c.Jar.Cookies(u)
+		b.signIn(e.keyB)
+		_, body := b.get("/console/trunks")
+		mustContain(t, body, `id="org">Globex<`)
+		replay := e.browser()
+		replay.c.Jar.SetCookies(u, first)
+		if resp, _ := replay.get("/console/trunks"); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("the replaced session still works: %d", resp.StatusCode)
+		}
+	})
+}
