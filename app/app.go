@@ -18,6 +18,7 @@ import (
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/call/sip"
+	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/netpolicy"
@@ -81,6 +82,7 @@ type Config struct {
 	NumbersOptions func(*numbers.Options)
 	SMSOptions     func(*sms.Options)
 	SyncOptions    func(*trunk.SyncOptions)
+	ConsoleOptions func(*console.Deps)
 }
 
 // Switch is how sipbridge reaches FreeSWITCH.
@@ -113,6 +115,7 @@ type App struct {
 	Hosted    *hosted.Path
 	Calls     *sip.Calls
 	Web       *web.Server
+	Console   *console.Console
 	// Live is the hosted path's registry of live calls (the SIP path
 	// keeps its own, sip.CallsOptions.Live: each path drains and counts
 	// its own calls).
@@ -289,6 +292,7 @@ func (a *App) buildWeb() {
 			ConstLabels: prometheus.Labels{"path": path}}, func() float64 { return float64(n()) })
 	}
 	a.Web.Registry().MustRegister(a.frameSeconds, live("sip", a.Calls.Active), live("hosted", a.Hosted.Active))
+	a.buildConsole()
 }
 
 // noSwitch is call control's switch when none is configured.

@@ -64,6 +64,8 @@ type Deps struct {
 // Server is the HTTP server: the core with every handler package's routes.
 type Server struct {
 	*httpapi.Server
+	// Trunks writes trunks under the trunk routes' rules (the console uses it).
+	Trunks *trunkapi.Editor
 }
 
 // New builds the server and its routes.
@@ -74,8 +76,8 @@ func New(d Deps) *Server {
 	core := httpapi.New(httpapi.Options{Store: d.Store, Log: d.Log, Ready: d.Ready, AddressPolicy: d.AddressPolicy})
 	callapi.Register(core, callapi.Deps{Store: d.Store, Log: d.Log, Calls: d.Calls, Hosted: d.Hosted})
 	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults})
-	trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout})
+	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout})
 	numberapi.Register(core, numberapi.Deps{Store: d.Store, Numbers: d.Numbers})
 	smsapi.Register(core, smsapi.Deps{Store: d.Store, Log: d.Log, SMS: d.SMS})
-	return &Server{Server: core}
+	return &Server{Server: core, Trunks: trunks}
 }

@@ -178,7 +178,7 @@ func (s *Server) createTrunk(c echo.Context) error {
 	if err := s.checkTrunkAddresses(ctx, t); err != nil {
 		return err
 	}
-	if err := s.saveTrunk(c, t, pw, true, nil); err != nil {
+	if err := s.saveTrunk(ctx, t, pw, true, nil); err != nil {
 		return err
 	}
 	t, err = s.store.GetTrunk(ctx, t.OrgID, t.ID)
@@ -192,8 +192,7 @@ func (s *Server) createTrunk(c echo.Context) error {
 // writes the trunk, then tells the reconciler. Addresses that were not in
 // before (the trunk's allowed_addresses as stored) are checked against the
 // other organizations' trunks in the same transaction as the write.
-func (s *Server) saveTrunk(c echo.Context, t *db.SIPTrunk, pw *string, create bool, before []string) error {
-	ctx := c.Request().Context()
+func (s *Server) saveTrunk(ctx context.Context, t *db.SIPTrunk, pw *string, create bool, before []string) error {
 	except := ""
 	if !create {
 		except = t.ID
@@ -281,7 +280,7 @@ func (s *Server) putTrunk(c echo.Context) error {
 
 func (s *Server) finishTrunkUpdate(c echo.Context, t *db.SIPTrunk, pw *string, before []string) error {
 	t.Status = nil
-	if err := s.saveTrunk(c, t, pw, false, before); err != nil {
+	if err := s.saveTrunk(c.Request().Context(), t, pw, false, before); err != nil {
 		if errors.Is(err, db.ErrNotFound) {
 			return httpapi.NotFound("SIP trunk")
 		}

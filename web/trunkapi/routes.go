@@ -52,8 +52,9 @@ type Server struct {
 	ringDefault int
 }
 
-// Register adds the trunk and BYOC routes to core.
-func Register(core *httpapi.Server, d Deps) {
+// Register adds the trunk and BYOC routes to core; the Editor it returns
+// writes trunks under the same rules for other front ends.
+func Register(core *httpapi.Server, d Deps) *Editor {
 	s := &Server{Server: core, store: d.Store, trunks: d.Trunks, byoc: d.BYOC, acl: DefaultACLPolicy()}
 	s.ringDefault = int(d.LegTimeout / time.Second)
 	if s.ringDefault <= 0 {
@@ -63,6 +64,7 @@ func Register(core *httpapi.Server, d Deps) {
 		s.acl = *d.ACL
 	}
 	s.routes()
+	return &Editor{s: s}
 }
 
 func (s *Server) routes() {

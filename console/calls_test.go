@@ -1,0 +1,140 @@
+package console_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/db"
+)
+
+func TestCallsLiveRecentAndTimeline(t *testing.T) {
+	each(t, false, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		live := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
+			Status: "in-progress", StartedAt: time.Now().Add(-90 * time.Second)}
+		refused := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550199", ToNumber: "+16475550122",
+			Status: "refused", SIPStatus: 404, Reason: "no phone number +16475550122 is registered", StartedAt: time.Now().Add(-time.Hour)}
+		for _, c := range []*db.Call{live, refused} {
+			if err := e.store.CreateCall(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b := e.browser()
+		b.signIn(e.keyA)
+		_, body := b.get("/console/calls")
+		mustContain(t, body, `id="call-`+live.ID+`"`, `data-since="`, "404 no phone number &#43;16475550122 is registered")
+		_, body = b.get("/console/calls?status=refused")
+		if strings.Count(body, "/console/calls/"+live.ID) > 1 { // once in the live table, not among the refused
+			t.Fatal("the refused filter lists the live call among recent calls")
+		}
+		mustContain(t, body, "&#43;14155550199")
+		_, body = b.get("/console/calls?phone_number=not-a-number")
+		mustContain(t, body, "phone_number must be an E.164 number")
+
+		// The live call ends: it leaves the live table over the stream.
+		b.sse("calls", `id="call-`+live.ID+`"`, 5*time.Second)
+		go func() {
+			time.Sleep(200 * time.Millisecond)
+			now := time.Now()
+			_ = e.store.UpdateCall(ctx, e.orgA, live.ID, map[string]any{"status": "completed", "ended_at": &now, "duration_seconds": 90})
+		}()
+		b.sse("calls", "No live calls.", 5*time.Second)
+
+		_, body = b.get("/console/calls/" + live.ID)
+		mustContain(t, body, `id="call-status">completed<`, `id="timeline"`)
+		if strings.Contains(body, `id="hangup"`) {
+			t.Fatal("an ended call offers hang-up")
+		}
+	})
+}
+
+func TestHangupOfAnEndedCallShowsCallControlsRefusal(t *testing.T) {
+	each(t, false, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		c := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
+			Status: "in-progress", StartedAt: time.Now()}
+		if err := e.store.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.signIn(e.keyA)
+		// Call control does not hold this call (no switch): refused, and said so.
+		resp, body := b.post("/console/calls/"+c.ID+"/hangup", nil)
+		if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+			t.Fatalf("hang-up of a call call control does not hold: %d\n%s", resp.StatusCode, body)
+		}
+		mustContain(t, body, `id="action-error">hangup refused: `)
+		resp, body = b.post("/console/calls/"+c.ID+"/transfer", url.Values{"to": {""}})
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("transfer without to: %d", resp.StatusCode)
+		}
+		mustContain(t, body, "transfer refused: to: ")
+	})
+}
+
+func TestServedBySipbridgeAtConsole(t *testing.T) {
+	each(t, false, func(t *testing.T, e *env) {
+		rec := httptest.NewRecorder()
+		req, _ := http.NewRequest(http.MethodGet, "/console/signin", nil)
+		e.app.Web.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), `id="signin-form"`) {
+			t.Fatalf("GET /console/signin through the bridge's server: %d", rec.Code)
+		}
+		req, _ = http.NewRequest(http.MethodGet, "/console", nil)
+		rec = httptest.NewRecorder()
+		e.app.Web.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/trunks" {
+			t.Fatalf("GET /console: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
+		req, _ = http.NewRequest(http.MethodGet, "/console/static/console.js", nil)
+		rec = httptest.NewRecorder()
+		e.app.Web.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), "EventSource") {
+			t.Fatalf("the embedded script: %d", rec.Code)
+		}
+		req, _ = http.NewRequest(http.MethodGet, "/console/trunks", nil)
+		rec = httptest.NewRecorder()
+		e.app.Web.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusSeeOther || rec.Header().Get("Location") != "/console/signin" {
+			t.Fatalf("a page without a session: %d %q", rec.Code, rec.Header().Get("Location"))
+		}
+	})
+}
+
+// A real call on the simulated switch: live on the page, hung up from the
+// console through call control, then completed with its timeline.
+func TestHangUpARealCall(t *testing.T) {
+	each(t, true, func(t *testing.T, e *env) {
+		rec := e.placeCall()
+		b := e.browser()
+		b.signIn(e.keyA)
+		b.sse("calls", `id="call-`+rec.ID+`"`, 5*time.Second)
+		_, body := b.get("/console/calls/" + rec.ID)
+		mustContain(t, body, `id="hangup"`, `id="call-status">in-progress<`)
+		if resp, body := b.post("/console/calls/"+rec.ID+"/hangup", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("hang-up: %d\n%s", resp.StatusCode, body)
+		}
+		b.sse("calls", "No live calls.", 5*time.Second)
+		_, body = b.get("/console/calls/" + rec.ID)
+		mustContain(t, body, `id="call-status">completed<`, "hangup")
+	})
+}
+
+func TestNumbersAssistantsAndSwitchPages(t *testing.T) {
+	each(t, true, func(t *testing.T, e *env) {
+		e.placeCall() // a trunk, an assistant and a number on them
+		b := e.browser()
+		b.signIn(e.keyA)
+		_, body := b.get("/console/numbers")
+		mustContain(t, body, "&#43;16478491000", "<td>Echo</td>", "<td>PBX</td>")
+		_, body = b.get("/console/assistants")
+		mustContain(t, body, "Echo", "none configured") // no provider credentials anywhere
+		_, body = b.get("/console/switch")
+		mustContain(t, body, `id="fs-status"`, "PBX")
+	})
+}
