@@ -10,13 +10,16 @@ PKGS      ?= ./...
 run: build
 	ALLOW_LOOPBACK_ADDRESSES=$${ALLOW_LOOPBACK_ADDRESSES:-true} $(BIN) serve
 
-UNIT      = $(shell $(GO) list $(PKGS) | grep -v /e2e)
+UNIT      = $(shell $(GO) list $(PKGS) | grep -v -e /e2e -e /console)
 
 ## test: start PostgreSQL if needed (scripts/with-postgres.sh), run every package's tests with the
-## race detector, then the real-switch end-to-end suite alone (real-time audio on 2 cores: it
-## drives a normal sipbridge build, and the race detector would only slow its own test peers)
+## race detector, then the console's (its browser test runs Chromium, which takes both cores: beside
+## the packages that time real-time audio it would make them late), then the real-switch
+## end-to-end suite alone (real-time audio on 2 cores: it drives a normal sipbridge build, and the
+## race detector would only slow its own test peers)
 test:
 	./scripts/with-postgres.sh $(GO) test -race -count=1 $(UNIT)
+	./scripts/with-postgres.sh $(GO) test -race -count=1 ./console/...
 	./scripts/with-postgres.sh $(GO) test -count=1 -timeout 20m ./e2e/...
 
 ## e2e: the end-to-end suite only: the real FreeSWITCH (../shared/freeswitch) and sipp, on SQLite and PostgreSQL
