@@ -45,13 +45,13 @@ func testEchoAssistant(t *testing.T, b *Bridge) {
 	const digitAfterToneMs = 2000 // the tone's start to the digit's, in the capture
 	track := newRTPTrack().Silence(time.Second).Tone(callerTone, time.Second).Silence(time.Second).
 		DTMF('7', 120*time.Millisecond).Silence(time.Second)
-	c := toUser("+14165550501", "+16478495000")
+	c := toUser("+14165550561", "+16478495000")
 	c.PCAP, c.HoldMs = writeTrack(t, "echo-tone-dtmf.pcap", track), int((track.Duration() + 300*time.Millisecond).Milliseconds())
 	uac := StartSipp(t, SippOptions{Scenario: "uac-hold.xml", IP: srcEcho, Remote: b.SW.remote(), Calls: 1, Timeout: 20 * time.Second, Data: c})
 	if code := uac.Wait(t, 20*time.Second); code != 0 {
 		t.Fatalf("sipp exited %d (%s): %s", code, sippExit(code), uac.Report())
 	}
-	rec := b.waitRecord(t, "the call record closed", 5*time.Second, func(c CallRecord) bool { return c.From == "+14165550501" && c.EndedAt != nil })
+	rec := b.waitRecord(t, "the call record closed", 5*time.Second, func(c CallRecord) bool { return c.From == "+14165550561" && c.To == "+16478495000" && c.EndedAt != nil })
 
 	wav := b.waitRecording(t, rec.ID)
 	rate, chans, err := parseWAV(wav)
@@ -80,7 +80,7 @@ func testEchoAssistant(t *testing.T, b *Bridge) {
 
 	testkit.Eventually(t, 5*time.Second, "the echo assistant's stop line", func() bool { return strings.Contains(echo.Logs(), `"msg":"echo: stream stopped"`) }, echo.Logs)
 	logs := echo.Logs()
-	for _, want := range []string{`"msg":"echo: stream started"`, `"from":"+14165550501"`, `"msg":"echo: digit"`, `"digit":"7"`, `"digits":"7"`} {
+	for _, want := range []string{`"msg":"echo: stream started"`, `"from":"+14165550561"`, `"msg":"echo: digit"`, `"digit":"7"`, `"digits":"7"`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("the echo assistant's log has no %s:\n%s", want, logs)
 		}
