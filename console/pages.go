@@ -3,7 +3,6 @@ package console
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -132,58 +131,23 @@ func (c *Console) switchPage(w http.ResponseWriter, r *http.Request, s *session)
 }
 
 func (c *Console) diag(ctx context.Context, orgID int64, d *switchData) error {
-	status, err := c.d.Switch.API(ctx, "status")
-	if err != nil {
-		return err
-	}
-	d.Status = firstLines(status, 2)
-	mod, _ := c.d.Switch.API(ctx, "module_exists mod_audio_stream")
-	d.AudioMod = strings.TrimSpace(mod)
-	reply, err := c.d.Switch.API(ctx, "sofia xmlstatus gateway")
-	if err != nil {
-		return err
-	}
-	live, err := trunk.ParseXMLStatus(reply)
-	if err != nil {
-		return err
-	}
-	inFS := map[string]trunk.GatewayStatus{}
-	for _, g := range live {
-		if g.Profile == "" || g.Profile == d.Profile {
-			inFS[g.Name] = g
-		}
-	}
 	ts, _, err := c.d.Store.ListTrunks(ctx, orgID, db.Page{Limit: 500})
 	if err != nil {
 		return err
 	}
-	for _, t := range ts {
-		g, ok := inFS[t.GatewayName]
-		row := gatewayRow{Gateway: t.GatewayName, Trunk: t.Name, Enabled: t.Enabled, FSState: g.State, FSStatus: g.Status, Sync: "-"}
-		switch {
-		case t.Enabled && !ok:
-			row.Drift = "missing in FreeSWITCH"
-		case !t.Enabled && ok:
-			row.Drift = "disabled but loaded"
-		}
-		if ok {
-			d.Loaded++
-		}
-		if row.Drift != "" {
-			d.Drifts++
-		}
-		if t.Status != nil {
-			row.Sync = t.Status.SyncState
+	diag, err := trunk.Diagnose(ctx, c.d.Switch, d.Profile, ts)
+	if err != nil {
+		return err
+	}
+	// Others are other organizations' gateways (or not sipbridge's): not shown.
+	d.Status, d.AudioMod, d.Loaded, d.Drifts = diag.Status, diag.AudioStream, diag.Loaded, trunk.Drifts(diag.Trunks)
+	for _, r := range diag.Trunks {
+		row := gatewayRow{Gateway: r.Name, Trunk: r.Trunk.Name, Enabled: r.Trunk.Enabled, FSState: r.Live.State, FSStatus: r.Live.Status,
+			Sync: "-", Drift: r.Drift}
+		if r.Trunk.Status != nil {
+			row.Sync = r.Trunk.Status.SyncState
 		}
 		d.Gateways = append(d.Gateways, row)
 	}
 	return nil
-}
-
-func firstLines(s string, n int) string {
-	lines := strings.SplitN(strings.TrimSpace(s), "\n", n+1)
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	return strings.Join(lines, "\n")
 }

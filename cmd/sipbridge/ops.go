@@ -8,14 +8,12 @@ import (
 	"log/slog"
 	"regexp"
 	"sort"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/trunk"
-	"github.com/sipbridge/sipbridge/xmlgen"
 )
 
 var passwordParam = regexp.MustCompile(`(<param name="password" value=")[^"]*(")`)
@@ -100,67 +98,36 @@ type apiCaller interface {
 }
 
 func diagReport(ctx context.Context, store *db.Store, sw apiCaller, profile string, out io.Writer) error {
-	status, err := sw.API(ctx, "status")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "freeswitch> status\n%s\n", firstLines(status, 2))
-	mod, _ := sw.API(ctx, "module_exists mod_audio_stream")
-	fmt.Fprintf(out, "freeswitch> module_exists mod_audio_stream\n%s\n", strings.TrimSpace(mod))
-	if strings.TrimSpace(mod) != "true" {
-		fmt.Fprintln(out, "  !! mod_audio_stream is not loaded: calls cannot reach assistants")
-	}
-	reply, err := sw.API(ctx, "sofia xmlstatus gateway")
-	if err != nil {
-		return err
-	}
-	live, err := trunk.ParseXMLStatus(reply)
-	if err != nil {
-		return err
-	}
-	inFS := map[string]trunk.GatewayStatus{}
-	for _, g := range live {
-		if g.Profile == "" || g.Profile == profile {
-			inFS[g.Name] = g
-		}
-	}
 	trunks, err := store.AllTrunks(ctx)
 	if err != nil {
 		return err
 	}
+	d, err := trunk.Diagnose(ctx, sw, profile, trunks)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "freeswitch> status\n%s\n", d.Status)
+	fmt.Fprintf(out, "freeswitch> module_exists mod_audio_stream\n%s\n", d.AudioStream)
+	if !d.AudioStreamLoaded() {
+		fmt.Fprintln(out, "  !! mod_audio_stream is not loaded: calls cannot reach assistants")
+	}
 	fmt.Fprintf(out, "\nfreeswitch> sofia xmlstatus gateway   (profile %s)\n", profile)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "GATEWAY\tORG\tTRUNK\tENABLED\tFS STATE\tFS STATUS\tSYNC\tDRIFT")
-	known := map[string]bool{}
-	drift := 0
-	for _, t := range trunks {
-		known[t.GatewayName] = true
-		g, ok := inFS[t.GatewayName]
-		d := ""
-		switch {
-		case t.Enabled && !ok:
-			d, drift = "missing in FreeSWITCH", drift+1
-		case !t.Enabled && ok:
-			d, drift = "disabled but loaded", drift+1
-		}
+	for _, r := range d.Trunks {
+		t := r.Trunk
 		sync := "-"
 		if t.Status != nil {
 			sync = t.Status.SyncState
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%v\t%s\t%s\t%s\t%s\n", t.GatewayName, t.OrgID, t.Name, t.Enabled, dash(g.State), dash(g.Status), sync, d)
+		fmt.Fprintf(tw, "%s\t%d\t%s\t%v\t%s\t%s\t%s\t%s\n", r.Name, t.OrgID, t.Name, t.Enabled, dash(r.Live.State), dash(r.Live.Status), sync, r.Drift)
 	}
-	for _, name := range sortedNames(inFS) {
-		if !known[name] {
-			g := inFS[name]
-			note := "not sipbridge's"
-			if xmlgen.IsOurGateway(name) {
-				note, drift = "no trunk in the database", drift+1
-			}
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\t%s\t-\t%s\n", name, dash(g.State), dash(g.Status), note)
-		}
+	for _, r := range d.Others {
+		fmt.Fprintf(tw, "%s\t-\t-\t-\t%s\t%s\t-\t%s\n", r.Name, dash(r.Live.State), dash(r.Live.Status), r.Drift+r.Note)
 	}
 	tw.Flush()
-	fmt.Fprintf(out, "\n%d trunk(s), %d gateway(s) in FreeSWITCH, %d drift(s)\n", len(trunks), len(inFS), drift)
+	fmt.Fprintf(out, "\n%d trunk(s), %d gateway(s) in FreeSWITCH, %d drift(s)\n", len(trunks), d.Loaded+len(d.Others),
+		trunk.Drifts(d.Trunks)+trunk.Drifts(d.Others))
 	return nil
 }
 
@@ -169,21 +136,4 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func firstLines(s string, n int) string {
-	lines := strings.SplitN(strings.TrimSpace(s), "\n", n+1)
-	if len(lines) > n {
-		lines = lines[:n]
-	}
-	return strings.Join(lines, "\n")
-}
-
-func sortedNames(m map[string]trunk.GatewayStatus) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
