@@ -10,10 +10,4 @@ func TestSignMatchesHMACSHA256(t *testing.T) {
 	if got != want {
 		t.Fatalf("Sign = %s, want %s", got, want)
 	}
-	if !Valid("Jefe", []byte("what do ya want for nothing?"), want) {
-		t.Fatal("Valid refuses the right signature")
-	}
-	if Valid("Jefe", []byte("what do ya want for nothing!"), want) || Valid("jefe", []byte("what do ya want for nothing?"), want) {
-		t.Fatal("Valid accepts a changed body or key")
-	}
 }
