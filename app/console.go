@@ -39,29 +39,26 @@ type liveCalls struct {
 	paths call.Chooser
 }
 
-func (l liveCalls) path(ctx context.Context, orgID int64, callID string) (call.Controls, error) {
+func (l liveCalls) record(ctx context.Context, orgID int64, callID string) (*db.Call, error) {
 	rec, err := l.store.GetCall(ctx, orgID, callID)
 	if errors.Is(err, db.ErrNotFound) {
 		return nil, call.ErrCallNotFound
 	}
-	if err != nil {
-		return nil, err
-	}
-	return l.paths.For(rec.Provider)
+	return rec, err
 }
 
 func (l liveCalls) Hangup(ctx context.Context, orgID int64, callID string) error {
-	p, err := l.path(ctx, orgID, callID)
+	rec, err := l.record(ctx, orgID, callID)
 	if err != nil {
 		return err
 	}
-	return p.Hangup(ctx, orgID, callID)
+	return l.paths.Hangup(ctx, orgID, rec)
 }
 
 func (l liveCalls) Transfer(ctx context.Context, orgID int64, callID, to, mode string) error {
-	p, err := l.path(ctx, orgID, callID)
+	rec, err := l.record(ctx, orgID, callID)
 	if err != nil {
 		return err
 	}
-	return p.Transfer(ctx, orgID, callID, to, call.TransferMode(mode))
+	return l.paths.Transfer(ctx, orgID, rec, to, call.TransferMode(mode))
 }

@@ -58,6 +58,25 @@ func (c Chooser) For(provider string) (Controls, error) {
 	return p, nil
 }
 
+// Hangup ends the organization's call rec on the path that carries it (the
+// API, the Twilio-compatible route and the console come here).
+func (c Chooser) Hangup(ctx context.Context, orgID int64, rec *db.Call) error {
+	p, err := c.For(rec.Provider)
+	if err != nil {
+		return err
+	}
+	return p.Hangup(ctx, orgID, rec.ID)
+}
+
+// Transfer moves the organization's call rec, like Hangup.
+func (c Chooser) Transfer(ctx context.Context, orgID int64, rec *db.Call, to string, mode TransferMode) error {
+	p, err := c.For(rec.Provider)
+	if err != nil {
+		return err
+	}
+	return p.Transfer(ctx, orgID, rec.ID, to, mode)
+}
+
 // Initiator places outbound calls: the part of a Path the SIP path hands
 // a provider-hosted number's call to (with InitiateRequest.Resolved set).
 type Initiator interface {

@@ -174,32 +174,13 @@ var liveCallWording = httpapi.Wording{Fields: map[string]string{"to_phone_number
 // words of the hangup and transfer routes.
 func liveCallError(err error) error { return httpapi.ErrorIn(err, liveCallWording) }
 
-// hangupLive hangs up a call of the organization on the path that carries
-// it (the API and the Twilio-compatible route both come here).
-func (s *Server) hangupLive(ctx context.Context, org int64, rec *db.Call) error {
-	p, err := s.paths.For(rec.Provider)
-	if err != nil {
-		return err
-	}
-	return p.Hangup(ctx, org, rec.ID)
-}
-
-// transferLive transfers a call of the organization, like hangupLive.
-func (s *Server) transferLive(ctx context.Context, org int64, rec *db.Call, to, mode string) error {
-	p, err := s.paths.For(rec.Provider)
-	if err != nil {
-		return err
-	}
-	return p.Transfer(ctx, org, rec.ID, to, call.TransferMode(mode))
-}
-
 func (s *Server) hangupCall(c echo.Context) error {
 	ctx := c.Request().Context()
 	rec, err := s.lookupCall(ctx, httpapi.OrgID(c), c.Param("id"))
 	if err != nil {
 		return callLookupError(err)
 	}
-	if err := s.hangupLive(ctx, httpapi.OrgID(c), rec); err != nil {
+	if err := s.paths.Hangup(ctx, httpapi.OrgID(c), rec); err != nil {
 		return liveCallError(err)
 	}
 	return c.JSON(http.StatusAccepted, callAccepted{Message: "hangup requested", CallID: rec.ID})
@@ -222,7 +203,7 @@ func (s *Server) transferCall(c echo.Context) error {
 	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
 		return httpapi.Invalid("mode", "mode must be refer or bridge")
 	}
-	if err := s.transferLive(ctx, httpapi.OrgID(c), rec, in.To, in.Mode); err != nil {
+	if err := s.paths.Transfer(ctx, httpapi.OrgID(c), rec, in.To, call.TransferMode(in.Mode)); err != nil {
 		return liveCallError(err)
 	}
 	return c.JSON(http.StatusAccepted, callAccepted{Message: "transfer requested", CallID: rec.ID})

@@ -266,7 +266,7 @@ func (s *Server) twilioHangup(c echo.Context, org int64, rec *db.Call, sid, stat
 		// as at Twilio.
 		return c.JSON(http.StatusOK, twilioCallOf(rec, org, sid, ""))
 	}
-	err := s.hangupLive(ctx, org, rec)
+	err := s.paths.Hangup(ctx, org, rec)
 	if errors.Is(err, call.ErrCallNotFound) {
 		if fresh := s.endedNow(ctx, org, rec); fresh != nil {
 			return c.JSON(http.StatusOK, twilioCallOf(fresh, org, sid, ""))
@@ -286,7 +286,7 @@ func (s *Server) twilioTransfer(c echo.Context, org int64, rec *db.Call, sid, to
 	if rec.EndedAt != nil {
 		return notInProgress
 	}
-	err := s.transferLive(ctx, org, rec, to, "")
+	err := s.paths.Transfer(ctx, org, rec, to, "")
 	switch {
 	case errors.Is(err, call.ErrCallNotFound) && s.endedNow(ctx, org, rec) != nil:
 		return notInProgress
