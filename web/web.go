@@ -66,6 +66,8 @@ type Server struct {
 	*httpapi.Server
 	// Trunks writes trunks under the trunk routes' rules (the console uses it).
 	Trunks *trunkapi.Editor
+	// Numbers assigns numbers under the number routes' rules (the console uses it).
+	Numbers *numberapi.Editor
 }
 
 // New builds the server and its routes.
@@ -77,7 +79,7 @@ func New(d Deps) *Server {
 	callapi.Register(core, callapi.Deps{Store: d.Store, Log: d.Log, Calls: d.Calls, Hosted: d.Hosted})
 	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults})
 	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout})
-	numberapi.Register(core, numberapi.Deps{Store: d.Store, Numbers: d.Numbers})
+	numbers := numberapi.Register(core, numberapi.Deps{Store: d.Store, Numbers: d.Numbers})
 	smsapi.Register(core, smsapi.Deps{Store: d.Store, Log: d.Log, SMS: d.SMS})
-	return &Server{Server: core, Trunks: trunks}
+	return &Server{Server: core, Trunks: trunks, Numbers: numbers}
 }

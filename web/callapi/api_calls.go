@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"os"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -53,7 +52,7 @@ func callViewOf(c *db.Call) callView {
 		TrunkID: c.TrunkID, Provider: c.Provider, Direction: c.Direction, From: c.FromNumber, To: c.ToNumber,
 		ResolvedDID: c.ResolvedDID, DIDSource: c.DIDSource, Status: c.Status, HangupCause: c.HangupCause, SIPStatus: c.SIPStatus,
 		Reason: c.Reason, StartedAt: c.StartedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt, DurationSeconds: c.DurationSeconds,
-		HasRecording: c.RecordingPath != "" && c.EndedAt != nil}
+		HasRecording: HasRecording(c)}
 }
 
 type callEventView struct {
@@ -215,21 +214,7 @@ func (s *Server) callRecording(c echo.Context) error {
 	if err != nil {
 		return callLookupError(err)
 	}
-	if rec.RecordingPath == "" || rec.EndedAt == nil {
-		return httpapi.NotFound("recording")
-	}
-	f, err := os.Open(rec.RecordingPath)
-	if err != nil {
-		return httpapi.NotFound("recording")
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil || !st.Mode().IsRegular() {
-		return httpapi.NotFound("recording")
-	}
-	c.Response().Header().Set("Content-Disposition", `attachment; filename="`+rec.ID+`.wav"`)
-	http.ServeContent(c.Response(), c.Request(), rec.ID+".wav", st.ModTime(), f)
-	return nil
+	return ServeRecording(c.Response(), c.Request(), rec, "attachment")
 }
 
 func contains(list []string, v string) bool {

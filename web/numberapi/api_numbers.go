@@ -253,13 +253,19 @@ func (s *Server) patchNumber(c echo.Context) error {
 	if err := s.applyNumber(c, n, &in, false); err != nil {
 		return err
 	}
-	if err := s.store.SaveNumber(c.Request().Context(), n); err != nil {
-		if errors.Is(err, db.ErrNotFound) {
-			return httpapi.NotFound("phone number")
-		}
+	if err := s.saveNumber(c.Request().Context(), n); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, numberViewOf(n))
+}
+
+// saveNumber writes an existing number (404 if it went meanwhile).
+func (s *Server) saveNumber(ctx context.Context, n *db.PhoneNumber) error {
+	err := s.store.SaveNumber(ctx, n)
+	if errors.Is(err, db.ErrNotFound) {
+		return httpapi.NotFound("phone number")
+	}
+	return err
 }
 
 func (s *Server) deleteNumber(c echo.Context) error {

@@ -26,10 +26,12 @@ type Server struct {
 	numbers *numbers.Service
 }
 
-// Register adds the number routes to core.
-func Register(core *httpapi.Server, d Deps) {
+// Register adds the number routes to core; the Editor it returns assigns
+// numbers under the same rules for other front ends.
+func Register(core *httpapi.Server, d Deps) *Editor {
 	s := &Server{Server: core, store: d.Store, numbers: d.Numbers}
 	s.routes()
+	return &Editor{s: s}
 }
 
 func (s *Server) routes() {
