@@ -19,6 +19,8 @@ import (
 
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/web/httpapi"
+	"github.com/sipbridge/sipbridge/web/numberapi"
 	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
@@ -39,6 +41,11 @@ type TrunkEditor interface {
 	SetEnabled(ctx context.Context, orgID int64, id string, enabled bool) (*db.SIPTrunk, error)
 }
 
+// NumberAssigner assigns numbers under the API's rules (*numberapi.Editor).
+type NumberAssigner interface {
+	Assign(ctx context.Context, orgID int64, id string, a numberapi.Assignment) (*db.PhoneNumber, error)
+}
+
 // GatewayRenderer renders trunks as the reconciler would (*trunk.Sync).
 type GatewayRenderer interface {
 	Render(ctx context.Context, trunks []db.SIPTrunk) (map[string][]byte, map[string]string, error)
@@ -49,12 +56,14 @@ type SwitchAPI interface {
 	API(ctx context.Context, cmd string) (string, error)
 }
 
-// Deps are the console's collaborators; Store, Trunks and Calls are required.
+// Deps are the console's collaborators; Store, Trunks, Numbers and Calls
+// are required.
 type Deps struct {
-	Store  *db.Store
-	Log    *slog.Logger
-	Trunks TrunkEditor
-	Calls  CallControl
+	Store   *db.Store
+	Log     *slog.Logger
+	Trunks  TrunkEditor
+	Numbers NumberAssigner
+	Calls   CallControl
 	// Render shows a trunk's gateway XML (nil: not shown, no switch).
 	Render GatewayRenderer
 	// Switch and Profile make the Switch page (nil: "no switch configured").
@@ -137,6 +146,7 @@ func (c *Console) routes() {
 	auth("POST /console/calls/{id}/hangup", c.callHangup)
 	auth("POST /console/calls/{id}/transfer", c.callTransfer)
 	auth("GET /console/numbers", c.numbersPage)
+	auth("POST /console/numbers/{id}", c.numberAssign)
 	auth("GET /console/assistants", c.assistantsPage)
 	auth("GET /console/messages", c.messagesPage)
 	auth("GET /console/switch", c.switchPage)
@@ -190,6 +200,15 @@ func (c *Console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	c.log.Error("console request failed", "method", r.Method, "path", r.URL.Path, "err", err.Error())
 	http.Error(w, "internal error", http.StatusInternalServerError)
+}
+
+// apiError is err as the API would answer it, when it is a refusal (4xx).
+func apiError(err error) *httpapi.APIError {
+	var ae *httpapi.APIError
+	if errors.As(err, &ae) && ae.Status < 500 {
+		return ae
+	}
+	return nil
 }
 
 func (c *Console) notFound(w http.ResponseWriter) {

@@ -9,39 +9,6 @@ import (
 	"github.com/sipbridge/sipbridge/trunk"
 )
 
-type numbersData struct {
-	Numbers    []db.PhoneNumber
-	Assistants map[string]string // id → name
-	Trunks     map[string]string
-}
-
-func (c *Console) numbersPage(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := r.Context()
-	nums, _, err := c.d.Store.ListNumbers(ctx, s.orgID, db.NumberFilter{}, db.Page{Limit: 500})
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	d := numbersData{Numbers: nums, Assistants: map[string]string{}, Trunks: map[string]string{}}
-	as, _, err := c.d.Store.ListAssistants(ctx, s.orgID, db.Page{Limit: 500})
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	for _, a := range as {
-		d.Assistants[a.ID] = a.Name
-	}
-	ts, _, err := c.d.Store.ListTrunks(ctx, s.orgID, db.Page{Limit: 500})
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	for _, t := range ts {
-		d.Trunks[t.ID] = t.Name
-	}
-	c.render(w, http.StatusOK, "numbers", "", pageView(s, "Phone numbers", "numbers", d))
-}
-
 type assistantRow struct {
 	ID, Name, StreamURL string
 	Provider, Level     string // resolved_provider: "" when none is configured
