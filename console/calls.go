@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/web/callapi"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
@@ -15,6 +16,7 @@ type callRow struct {
 	ID, Direction, From, To, Status, Provider string
 	HangupCause, Reason                       string
 	SIPStatus, DurationSeconds                int
+	Recording                                 bool // ended, with a recording to play
 	StartedAt                                 time.Time
 	EndedAt                                   *time.Time
 }
@@ -26,7 +28,7 @@ func callRowOf(c *db.Call) callRow {
 	}
 	return callRow{ID: c.ID, Direction: c.Direction, From: c.FromNumber, To: to, Status: c.Status, Provider: c.Provider,
 		HangupCause: c.HangupCause, Reason: c.Reason, SIPStatus: c.SIPStatus, DurationSeconds: c.DurationSeconds,
-		StartedAt: c.StartedAt, EndedAt: c.EndedAt}
+		StartedAt: c.StartedAt, EndedAt: c.EndedAt, Recording: callapi.HasRecording(c)}
 }
 
 // callFilter is the recent calls' filter as the form shows it.
@@ -168,4 +170,19 @@ func (c *Console) callAction(w http.ResponseWriter, r *http.Request, s *session,
 		msg = ae.Field + ": " + msg
 	}
 	c.showCall(w, r, s, ae.Status, what+" refused: "+msg, "")
+}
+
+// callRecording streams the recording of one of the organization's ended
+// calls to the call page's player, as GET /api/v1/calls/{id}/recording
+// does (ranges included); 404 for another organization's call or a call
+// without one.
+func (c *Console) callRecording(w http.ResponseWriter, r *http.Request, s *session) {
+	call, err := c.d.Store.GetCall(r.Context(), s.orgID, r.PathValue("id"))
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if err := callapi.ServeRecording(w, r, call, "inline"); err != nil {
+		c.notFound(w)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 func TestCallsLiveRecentAndTimeline(t *testing.T) {
@@ -136,5 +137,68 @@ func TestNumbersAssistantsAndSwitchPages(t *testing.T) {
 		mustContain(t, body, "Echo", "none configured") // no provider credentials anywhere
 		_, body = b.get("/console/switch")
 		mustContain(t, body, `id="fs-status"`, "PBX")
+	})
+}
+
+// A real call, recorded: once it has ended its page plays the recording
+// from a console route, for org A only; a call without one has none.
+func TestPlayTheRecordingOfAFinishedCall(t *testing.T) {
+	each(t, true, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		rec := e.placeCall()
+		b := e.browser()
+		b.signIn(e.keyA)
+		path := "/console/calls/" + rec.ID + "/recording"
+		if resp, _ := b.get(path); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("the recording of a live call: %d", resp.StatusCode)
+		}
+		time.Sleep(300 * time.Millisecond) // some audio to record
+		if resp, body := b.post("/console/calls/"+rec.ID+"/hangup", nil); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("hang-up: %d\n%s", resp.StatusCode, body)
+		}
+		var resp *http.Response
+		var wav string
+		testkit.Eventually(t, 5*time.Second, "the recording served", func() bool {
+			resp, wav = b.get(path)
+			return resp.StatusCode == http.StatusOK
+		})
+		if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "audio/") || !strings.HasPrefix(wav, "RIFF") || len(wav) <= 44 {
+			t.Fatalf("recording: %s, %d bytes, starts %q", ct, len(wav), wav[:min(4, len(wav))])
+		}
+		if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "inline") {
+			t.Fatalf("Content-Disposition %q: the player needs it inline", cd)
+		}
+		_, body := b.get("/console/calls/" + rec.ID)
+		mustContain(t, body, `<audio controls preload="metadata" id="recording" src="`+path+`">`)
+		// The player asks for ranges.
+		req, _ := http.NewRequest(http.MethodGet, e.srv.URL+path, nil)
+		req.Header.Set("Range", "bytes=0-3")
+		r, err := b.c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusPartialContent || r.ContentLength != 4 {
+			t.Fatalf("a range of the recording: %d, %d bytes", r.StatusCode, r.ContentLength)
+		}
+
+		// Org B: not found. A call without a recording: none offered, 404.
+		bb := e.browser()
+		bb.signIn(e.keyB)
+		if resp, _ := bb.get(path); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("org B fetches org A's recording: %d", resp.StatusCode)
+		}
+		now := time.Now()
+		plain := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
+			Status: "completed", StartedAt: now.Add(-time.Minute), EndedAt: &now}
+		if err := e.store.CreateCall(ctx, plain); err != nil {
+			t.Fatal(err)
+		}
+		if resp, _ := b.get("/console/calls/" + plain.ID + "/recording"); resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("a call without a recording: %d", resp.StatusCode)
+		}
+		if _, body := b.get("/console/calls/" + plain.ID); strings.Contains(body, "<audio") {
+			t.Fatal("a call without a recording offers a player")
+		}
 	})
 }

@@ -143,6 +143,7 @@ func (c *Console) routes() {
 	auth("POST /console/trunks/{id}/disable", c.trunkDisable)
 	auth("GET /console/calls", c.callsPage)
 	auth("GET /console/calls/{id}", c.callPage)
+	auth("GET /console/calls/{id}/recording", c.callRecording)
 	auth("POST /console/calls/{id}/hangup", c.callHangup)
 	auth("POST /console/calls/{id}/transfer", c.callTransfer)
 	auth("GET /console/numbers", c.numbersPage)

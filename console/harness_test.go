@@ -192,7 +192,7 @@ func dbPage() db.Page { return db.Page{Limit: 100} }
 
 // placeCall offers the simulated switch an inbound call to org A's number
 // +16478491000 (on an IP-auth trunk for 127.0.0.1, answered by the echo
-// assistant) and returns its record once it is in progress.
+// assistant, recorded) and returns its record once it is in progress.
 func (e *env) placeCall() *db.Call {
 	e.t.Helper()
 	ctx := context.Background()
@@ -204,7 +204,7 @@ func (e *env) placeCall() *db.Call {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		a := &db.Assistant{OrgID: e.orgA, Name: "Echo", StreamURL: "ws" + strings.TrimPrefix(e.echo.URL, "http") + "/stream"}
+		a := &db.Assistant{OrgID: e.orgA, Name: "Echo", StreamURL: "ws" + strings.TrimPrefix(e.echo.URL, "http") + "/stream", RecordingEnabled: true}
 		if err := e.store.SaveAssistant(ctx, a, db.AssistantSecrets{}); err != nil {
 			e.t.Fatal(err)
 		}
