@@ -24,6 +24,7 @@ import (
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/netpolicy"
+	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
@@ -40,6 +41,23 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// shifted is the store's clock: the real time, moved by what a test adds.
+type shifted struct {
+	mu sync.Mutex
+	d  time.Duration
+}
+
+func (c *shifted) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.d).UTC().Truncate(time.Microsecond) // as the store's own clock
+}
+func (c *shifted) Add(d time.Duration) {
+	c.mu.Lock()
+	c.d += d
+	c.mu.Unlock()
+}
+
 // env is the bridge (on the switch simulator when asked), its console's
 // sessions on a settable clock, served over HTTP, and two organizations.
 type env struct {
@@ -49,6 +67,7 @@ type env struct {
 	srv        *httptest.Server
 	store      *db.Store
 	clock      *clock
+	storeClock *shifted
 	keyA, keyB string
 	echo       *httptest.Server // the echo assistant (placeCall)
 	gateway    string           // the trunk placeCall's calls come in on
@@ -64,7 +83,8 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	store := db.NewStore(g, dbtest.Keyring(t), nil)
-	e := &env{t: t, store: store, clock: &clock{t: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)}}
+	e := &env{t: t, store: store, clock: &clock{t: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)}, storeClock: &shifted{}}
+	store.Now = e.storeClock.Now
 	orgA, _, err := store.EnsureOrg(ctx, "Acme")
 	if err != nil {
 		t.Fatal(err)
@@ -75,6 +95,8 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 	e.keyB, _, _ = store.CreateAPIKey(ctx, orgB.ID, "b")
 	policy := netpolicy.Default()
 	cfg := app.Config{Store: store, AddressPolicy: &policy, RecordingsDir: t.TempDir(), SyncInterval: time.Hour}
+	// A forward that fails is given up at once (the failed forwards' list).
+	cfg.SMSOptions = func(o *sms.Options) { o.ForwardMaxAge, o.Poll = time.Millisecond, 50*time.Millisecond }
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

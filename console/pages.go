@@ -41,31 +41,6 @@ func (c *Console) assistantsPage(w http.ResponseWriter, r *http.Request, s *sess
 	c.render(w, http.StatusOK, "assistants", "", pageView(s, "Assistants", "assistants", rows))
 }
 
-type messagesData struct {
-	Conversations []db.ConversationRow
-	Open          string
-	Messages      []db.SMSMessage
-}
-
-func (c *Console) messagesPage(w http.ResponseWriter, r *http.Request, s *session) {
-	ctx := r.Context()
-	convs, _, err := c.d.Store.ListConversations(ctx, s.orgID, db.Page{Limit: 100})
-	if err != nil {
-		c.fail(w, r, err)
-		return
-	}
-	d := messagesData{Conversations: convs, Open: r.URL.Query().Get("conversation")}
-	if d.Open != "" {
-		// Another organization's conversation lists nothing: the query is scoped.
-		d.Messages, _, err = c.d.Store.ConversationMessages(ctx, s.orgID, d.Open, db.Page{Limit: 200})
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-	}
-	c.render(w, http.StatusOK, "messages", "", pageView(s, "Messages", "messages", d))
-}
-
 // gatewayRow is one of the organization's gateways on the Switch page.
 type gatewayRow struct {
 	Gateway, Trunk, FSState, FSStatus, Sync, Drift string
