@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -59,7 +60,9 @@ func (c *Console) liveCalls(r *http.Request, s *session) ([]callRow, error) {
 	return out, nil
 }
 
-func (c *Console) callsPage(w http.ResponseWriter, r *http.Request, s *session) {
+// callsData is the live calls and the recent ones under the request's
+// filter (the page's, or the live stream's: the same query).
+func (c *Console) callsData(r *http.Request, s *session) (callsData, error) {
 	q := r.URL.Query()
 	d := callsData{Filter: callFilter{Status: q.Get("status"), PhoneNumber: strings.TrimSpace(q.Get("phone_number")), Direction: q.Get("direction")}}
 	f := db.CallFilter{Status: d.Filter.Status, Direction: d.Filter.Direction}
@@ -72,22 +75,35 @@ func (c *Console) callsPage(w http.ResponseWriter, r *http.Request, s *session) 
 	}
 	var err error
 	if d.Live, err = c.liveCalls(r, s); err != nil {
-		c.fail(w, r, err)
-		return
+		return d, err
 	}
 	if d.Error == "" {
 		items, total, err := c.d.Store.ListCalls(r.Context(), s.orgID, f, db.Page{Limit: 50})
 		if err != nil {
-			c.fail(w, r, err)
-			return
+			return d, err
 		}
 		d.Total = total
 		for i := range items {
 			d.Recent = append(d.Recent, callRowOf(&items[i]))
 		}
 	}
+	return d, nil
+}
+
+func (c *Console) callsPage(w http.ResponseWriter, r *http.Request, s *session) {
+	d, err := c.callsData(r, s)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	v := pageView(s, "Calls", "calls", d)
-	v.Live = "calls"
+	q := url.Values{"page": {"calls"}}
+	for k, val := range map[string]string{"status": d.Filter.Status, "direction": d.Filter.Direction, "phone_number": d.Filter.PhoneNumber} {
+		if val != "" {
+			q.Set(k, val)
+		}
+	}
+	v.Live = q.Encode()
 	c.render(w, http.StatusOK, "calls", "", v)
 }
 

@@ -38,13 +38,13 @@ func TestCallsLiveRecentAndTimeline(t *testing.T) {
 		mustContain(t, body, "phone_number must be an E.164 number")
 
 		// The live call ends: it leaves the live table over the stream.
-		b.sse("calls", `id="call-`+live.ID+`"`, 5*time.Second)
+		b.sse("page=calls", `id="call-`+live.ID+`"`, 5*time.Second)
 		go func() {
 			time.Sleep(200 * time.Millisecond)
 			now := time.Now()
 			_ = e.store.UpdateCall(ctx, e.orgA, live.ID, map[string]any{"status": "completed", "ended_at": &now, "duration_seconds": 90})
 		}()
-		b.sse("calls", "No live calls.", 5*time.Second)
+		b.sse("page=calls", "No live calls.", 5*time.Second)
 
 		_, body = b.get("/console/calls/" + live.ID)
 		mustContain(t, body, `id="call-status">completed<`, `id="timeline"`)
@@ -114,13 +114,13 @@ func TestHangUpARealCall(t *testing.T) {
 		rec := e.placeCall()
 		b := e.browser()
 		b.signIn(e.keyA)
-		b.sse("calls", `id="call-`+rec.ID+`"`, 5*time.Second)
+		b.sse("page=calls", `id="call-`+rec.ID+`"`, 5*time.Second)
 		_, body := b.get("/console/calls/" + rec.ID)
 		mustContain(t, body, `id="hangup"`, `id="call-status">in-progress<`)
 		if resp, body := b.post("/console/calls/"+rec.ID+"/hangup", nil); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("hang-up: %d\n%s", resp.StatusCode, body)
 		}
-		b.sse("calls", "No live calls.", 5*time.Second)
+		b.sse("page=calls", "No live calls.", 5*time.Second)
 		_, body = b.get("/console/calls/" + rec.ID)
 		mustContain(t, body, `id="call-status">completed<`, "hangup")
 	})

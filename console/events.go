@@ -1,25 +1,39 @@
 package console
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/sipbridge/sipbridge/db"
 )
 
-// events is the live-update stream of a page (?page=trunks or calls):
-// server-sent events carrying the page's live fragment, re-read from the
-// store every Tick and sent when it changed. Gateway events and the
-// reconciler write the trunks' state to the store, and call control the
-// calls', so the store is the one source both pages follow. The stream
-// ends with a "signedout" event when the session expires or its key is
-// revoked, and when the bridge stops (Deps.Stop; the browser reconnects).
+// liveParts builds a page's live fragments, by the name of the part each
+// fills (the event's name, and the data-part of the element it replaces).
+type liveParts func(*http.Request, *session) (map[string]string, error)
+
+// events is the live-update stream of a page (?page=trunks, calls with the
+// recent calls' filter, or trunk&id=…): server-sent events carrying the
+// page's live fragments, re-read from the store every Tick, each sent when
+// it changed. Gateway events and the reconciler write the trunks' state to
+// the store, and call control the calls', so the store is the one source
+// the pages follow. The stream ends with a "signedout" event when the
+// session expires or its key is revoked, and when the bridge stops
+// (Deps.Stop; the browser reconnects).
 func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	page := r.URL.Query().Get("page")
-	build := map[string]func(*http.Request, *session) (string, error){"trunks": c.trunksLive, "calls": c.callsLive}[page]
+	build := map[string]liveParts{"trunks": c.trunksLive, "calls": c.callsLive, "trunk": c.trunkLive}[page]
 	if build == nil {
-		http.Error(w, "page must be trunks or calls", http.StatusBadRequest)
+		http.Error(w, "page must be trunks, calls or trunk", http.StatusBadRequest)
 		return
+	}
+	if page == "trunk" { // another organization's trunk, or none: 404
+		if _, err := c.d.Store.GetTrunk(r.Context(), s.orgID, r.URL.Query().Get("id")); err != nil {
+			c.fail(w, r, err)
+			return
+		}
 	}
 	fl, ok := w.(http.Flusher)
 	if !ok {
@@ -36,7 +50,7 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 	tick := time.NewTicker(c.d.Tick)
 	defer tick.Stop()
 	rc := http.NewResponseController(w)
-	last := ""
+	last := map[string]string{}
 	for {
 		// The server's WriteTimeout would cut the stream: each write gets its own.
 		_ = rc.SetWriteDeadline(time.Now().Add(c.d.Tick + 30*time.Second))
@@ -45,12 +59,22 @@ func (c *Console) events(w http.ResponseWriter, r *http.Request, s *session) {
 			fl.Flush()
 			return
 		}
-		frag, err := build(r, s)
+		parts, err := build(r, s)
+		if errors.Is(err, db.ErrNotFound) {
+			return // the trunk was deleted
+		}
 		if err != nil {
 			c.log.Warn("console live update failed", "page", page, "err", err.Error())
-		} else if frag != last {
-			last = frag
-			writeEvent(w, page, frag)
+		}
+		sent := false
+		for name, frag := range parts {
+			if frag != last[name] {
+				last[name] = frag
+				writeEvent(w, name, frag)
+				sent = true
+			}
+		}
+		if sent {
 			fl.Flush()
 		}
 		select {
@@ -82,18 +106,29 @@ func (c *Console) stillSignedIn(r *http.Request, s *session) bool {
 	return err != nil || active // a database hiccup is not a sign-out
 }
 
-func (c *Console) trunksLive(r *http.Request, s *session) (string, error) {
+func (c *Console) trunksLive(r *http.Request, s *session) (map[string]string, error) {
 	d, err := c.trunkRows(r, s)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return c.fragment("trunks", "live", pageView(s, "", "", d))
+	return c.fragments("trunks", pageView(s, "", "", d), "live")
 }
 
-func (c *Console) callsLive(r *http.Request, s *session) (string, error) {
-	live, err := c.liveCalls(r, s)
+// callsLive is the live calls and the recent calls under the filter the
+// stream was opened with (the page's).
+func (c *Console) callsLive(r *http.Request, s *session) (map[string]string, error) {
+	d, err := c.callsData(r, s)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return c.fragment("calls", "live", pageView(s, "", "", callsData{Live: live}))
+	return c.fragments("calls", pageView(s, "", "", d), "live", "recent")
+}
+
+// trunkLive is a trunk's state on its own page (the form is left alone).
+func (c *Console) trunkLive(r *http.Request, s *session) (map[string]string, error) {
+	t, err := c.d.Store.GetTrunk(r.Context(), s.orgID, r.URL.Query().Get("id"))
+	if err != nil {
+		return nil, err
+	}
+	return c.fragments("trunk", pageView(s, "", "", trunkPageData{Form: formOf(t), Row: rowOf(t)}), "status")
 }

@@ -16,7 +16,7 @@ type view struct {
 	Nav   string // the active tab
 	Org   string
 	CSRF  string
-	Live  string // the live-update stream's page, if any
+	Live  string // the live-update stream's query (page=…), if any
 	D     any    // the page's own data
 }
 
@@ -85,11 +85,17 @@ func (c *Console) render(w http.ResponseWriter, status int, page, block string, 
 	_, _ = w.Write(buf.Bytes())
 }
 
-// fragment renders block of page to a string (the live updates).
-func (c *Console) fragment(page, block string, v view) (string, error) {
-	var buf bytes.Buffer
-	err := c.pages[page].ExecuteTemplate(&buf, block, v)
-	return buf.String(), err
+// fragments renders blocks of page, by name (the live updates).
+func (c *Console) fragments(page string, v view, blocks ...string) (map[string]string, error) {
+	out := make(map[string]string, len(blocks))
+	for _, b := range blocks {
+		var buf bytes.Buffer
+		if err := c.pages[page].ExecuteTemplate(&buf, b, v); err != nil {
+			return nil, err
+		}
+		out[b] = buf.String()
+	}
+	return out, nil
 }
 
 func pageView(s *session, title, nav string, d any) view {

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,7 +55,7 @@ func (c *Console) trunksPage(w http.ResponseWriter, r *http.Request, s *session)
 		return
 	}
 	v := pageView(s, "SIP trunks", "trunks", d)
-	v.Live = "trunks"
+	v.Live = "page=trunks"
 	c.render(w, http.StatusOK, "trunks", "", v)
 }
 
@@ -176,7 +177,7 @@ func (c *Console) trunkPage(w http.ResponseWriter, r *http.Request, s *session) 
 	d := trunkPageData{Form: formOf(t), Row: rowOf(t)}
 	d.Form.Errors = map[string]string{}
 	d.XML, d.Note = c.gatewayXML(r, t)
-	c.render(w, http.StatusOK, "trunk", "", pageView(s, t.Name, "trunks", d))
+	c.render(w, http.StatusOK, "trunk", "", trunkView(s, t, d))
 }
 
 func (c *Console) trunkUpdate(w http.ResponseWriter, r *http.Request, s *session) {
@@ -201,7 +202,14 @@ func (c *Console) trunkUpdate(w http.ResponseWriter, r *http.Request, s *session
 	}
 	d := trunkPageData{Form: f, Row: rowOf(t)}
 	d.XML, d.Note = c.gatewayXML(r, t)
-	c.render(w, http.StatusBadRequest, "trunk", "", pageView(s, t.Name, "trunks", d))
+	c.render(w, http.StatusBadRequest, "trunk", "", trunkView(s, t, d))
+}
+
+// trunkView is a trunk's page, its state following the store live.
+func trunkView(s *session, t *db.SIPTrunk, d trunkPageData) view {
+	v := pageView(s, t.Name, "trunks", d)
+	v.Live = url.Values{"page": {"trunk"}, "id": {t.ID}}.Encode()
+	return v
 }
 
 func (c *Console) trunkEnable(w http.ResponseWriter, r *http.Request, s *session) {

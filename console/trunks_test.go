@@ -104,12 +104,13 @@ func TestAnotherOrganizationsResourcesAnswer404(t *testing.T) {
 	})
 }
 
-// sse reads the live stream of page until an event's data contains want.
-func (b *browser) sse(page, want string, timeout time.Duration) string {
+// sse reads the live stream opened with query (page=… and the page's own
+// parameters) until an event's data contains want.
+func (b *browser) sse(query, want string, timeout time.Duration) string {
 	b.e.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.e.srv.URL+"/console/events?page="+page, nil)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, b.e.srv.URL+"/console/events?"+query, nil)
 	c := *b.c
 	c.Timeout = 0
 	resp, err := c.Do(req)
@@ -133,7 +134,7 @@ func (b *browser) sse(page, want string, timeout time.Duration) string {
 			data.Reset()
 		}
 	}
-	b.e.t.Fatalf("no %s event with %q within %v", page, want, timeout)
+	b.e.t.Fatalf("no event of %s with %q within %v", query, want, timeout)
 	return ""
 }
 
@@ -146,7 +147,7 @@ func TestTrunkStateArrivesLiveAndXMLIsMasked(t *testing.T) {
 			t.Fatalf("create: %d\n%s", resp.StatusCode, body)
 		}
 		id := strings.TrimPrefix(resp.Header.Get("Location"), "/console/trunks/")
-		b.sse("trunks", `data-state="REGED"`, 10*time.Second)
+		b.sse("page=trunks", `data-state="REGED"`, 10*time.Second)
 		_, body = b.get("/console/trunks/" + id)
 		mustContain(t, body, `id="gateway-xml"`, `&lt;param name=&#34;password&#34; value=&#34;********&#34;/&gt;`, `&lt;param name=&#34;username&#34; value=&#34;user1&#34;/&gt;`)
 		if strings.Contains(body, "s3cret-pw") {
@@ -156,7 +157,7 @@ func TestTrunkStateArrivesLiveAndXMLIsMasked(t *testing.T) {
 		if resp, _ := b.post("/console/trunks/"+id+"/disable", nil); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("disable: %d", resp.StatusCode)
 		}
-		b.sse("trunks", `>Enable</button>`, 10*time.Second)
+		b.sse("page=trunks", `>Enable</button>`, 10*time.Second)
 		_, body = b.get("/console/switch")
 		mustContain(t, body, "mod_audio_stream", "Carrier")
 	})

@@ -10,13 +10,17 @@
       el.textContent = Math.floor(s / 60) + ":" + pad(s % 60);
     });
   }
-  function live(page) {
-    var target = document.getElementById("live");
-    if (!target || !window.EventSource) { return; }
-    var es = new EventSource("/console/events?page=" + encodeURIComponent(page));
-    es.addEventListener(page, function (e) {
-      target.innerHTML = e.data;
-      tickDurations();
+  // live opens the page's stream (query: "page=…" and the page's own
+  // parameters); each event replaces the element whose data-part is its name.
+  function live(query) {
+    var parts = document.querySelectorAll("[data-part]");
+    if (!parts.length || !window.EventSource) { return; }
+    var es = new EventSource("/console/events?" + query);
+    parts.forEach(function (el) {
+      es.addEventListener(el.getAttribute("data-part"), function (e) {
+        el.innerHTML = e.data;
+        tickDurations();
+      });
     });
     es.addEventListener("signedout", function () {
       es.close();
@@ -26,7 +30,7 @@
   document.addEventListener("DOMContentLoaded", function () {
     tickDurations();
     setInterval(tickDurations, 1000);
-    var page = document.body.getAttribute("data-live");
-    if (page) { live(page); }
+    var query = document.body.getAttribute("data-live");
+    if (query) { live(query); }
   });
 })();
