@@ -202,3 +202,31 @@ func TestPlayTheRecordingOfAFinishedCall(t *testing.T) {
 		}
 	})
 }
+
+// A real call on the simulated switch, transferred from its console page
+// by REFER: the far end accepts, the call ends as transferred, and its
+// page shows the transfer in the record and the timeline.
+func TestTransferARealCall(t *testing.T) {
+	each(t, true, func(t *testing.T, e *env) {
+		rec := e.placeCall()
+		b := e.browser()
+		b.signIn(e.keyA)
+		_, body := b.get("/console/calls/" + rec.ID)
+		mustContain(t, body, `id="transfer"`)
+		resp, body := b.post("/console/calls/"+rec.ID+"/transfer", url.Values{"to": {"sip:+14155550199@127.0.0.1"}, "mode": {"refer"}})
+		if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/console/calls/"+rec.ID+"?done=transfer" {
+			t.Fatalf("transfer: %d %q\n%s", resp.StatusCode, resp.Header.Get("Location"), body)
+		}
+		_, body = b.get(resp.Header.Get("Location"))
+		mustContain(t, body, `id="action-done">transfer requested<`)
+		testkit.Eventually(t, 5*time.Second, "the call transferred and ended", func() bool {
+			_, body = b.get("/console/calls/" + rec.ID)
+			return strings.Contains(body, `id="call-status">completed<`) && strings.Contains(body, "<td>hangup</td>")
+		})
+		mustContain(t, body, "BLIND_TRANSFER", `id="call-reason">`, "<td>transfer_requested</td>", "<td>refer_sent</td>", "<td>refer_accepted</td>",
+			"sip:&#43;14155550199@127.0.0.1")
+		if strings.Contains(body, `id="transfer"`) {
+			t.Fatal("an ended call offers a transfer")
+		}
+	})
+}
