@@ -7,11 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"gorm.io/gorm"
 
+	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 )
 
@@ -37,7 +40,10 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-func newTab(t *testing.T, base string) *tab {
+// startBrowser starts one headless Chromium for the whole test: each
+// store's subtest gets a tab of its own in a fresh browser context
+// (cookies apart), and the start-up is paid once.
+func startBrowser(t *testing.T) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
@@ -46,10 +52,23 @@ func newTab(t *testing.T, base string) *tab {
 	if err := chromedp.Do(ctx); err != nil { // starts the browser (no timeout on this first run)
 		t.Fatalf("starting chromium: %v", err)
 	}
+	return ctx
+}
+
+// newTab opens a tab on base; its screenshots go to a directory named
+// after the store (sqlite, postgres) under $SIPBRIDGE_SCREENSHOTS or
+// testdata/screenshots.
+func newTab(t *testing.T, browser context.Context, base string) *tab {
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("opening a tab: %v", err)
+	}
 	dir := os.Getenv("SIPBRIDGE_SCREENSHOTS")
 	if dir == "" {
 		dir = filepath.Join("testdata", "screenshots")
 	}
+	dir = filepath.Join(dir, filepath.Base(t.Name()))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -95,27 +114,48 @@ func (b *tab) shot(name string) {
 	}
 }
 
-// TestConsoleInABrowser signs in, creates a trunk through the form and
-// sees the switch register it, sees a refused form name its field, sees a
-// live call appear, count up and end, and photographs every page.
+// TestConsoleInABrowser runs on each store (one browser for both): it
+// signs in, creates a trunk through the form and sees its page and the
+// list follow the switch registering it, sees a refused form name its
+// field, assigns a number, sees a live call appear in both tables, count
+// up and end, plays its recording, transfers another call, and
+// photographs every page.
 func TestConsoleInABrowser(t *testing.T) {
 	chromium(t)
-	e := newEnv(t, dbtest.SQLite(t), true)
-	b := newTab(t, e.srv.URL)
+	browser := startBrowser(t)
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		e := newEnv(t, g, true)
+		b := newTab(t, browser, e.srv.URL)
+		b.open("/console/signin", "#api_key")
+		b.shot("signin")
+		b.do("sign in", chromedp.SendKeys(chromedp.ID("api_key"), e.keyA), chromedp.Click(chromedp.ID("signin")),
+			chromedp.WaitVisible(chromedp.ID("trunks")))
+		trunkForms(t, e, b)
+		liveCall(t, e, b)
+		transferCall(t, e, b)
+		assignNumber(t, e, b)
+		for _, p := range []struct{ path, wait, name string }{
+			{"/console/assistants", "#assistants", "assistants"}, {"/console/messages", "#queue-stats", "messages"},
+			{"/console/switch", "#gateways", "switch"},
+		} {
+			b.open(p.path, p.wait)
+			b.shot(p.name)
+		}
+		t.Logf("screenshots in %s", b.dir)
+	})
+}
 
-	b.open("/console/signin", "#api_key")
-	b.shot("signin")
-	b.do("sign in", chromedp.SendKeys(chromedp.ID("api_key"), e.keyA), chromedp.Click(chromedp.ID("signin")),
-		chromedp.WaitVisible(chromedp.ID("trunks")))
-
-	// A trunk through the form; the simulated switch registers it and the
-	// list shows REGED without a reload.
+// trunkForms: a trunk through the form; the simulated switch registers it
+// and its own page, then the list, show REGED without a reload; disabled
+// elsewhere, the list follows; a refused form names its field.
+func trunkForms(t *testing.T, e *env, b *tab) {
 	b.open("/console/trunks/new", "#trunk-form")
 	b.do("create a trunk", chromedp.SendKeys(chromedp.CSS(`input[name=name]`), "Carrier"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=gateway]`), "203.0.113.10"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=username]`), "user1"),
 		chromedp.SendKeys(chromedp.CSS(`input[name=password]`), "s3cret-pw"),
 		chromedp.Click(chromedp.ID("save")), chromedp.WaitVisible(chromedp.ID("gateway-xml")))
+	b.do("the trunk's page follows the registration", chromedp.WaitVisible(chromedp.CSS(`#gw-state[data-state="REGED"]`)))
 	b.shot("trunk")
 	b.open("/console/trunks", "#trunks")
 	b.do("the gateway registers", chromedp.WaitVisible(chromedp.CSS(`td.state[data-state="REGED"]`)))
@@ -140,25 +180,18 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("gateway error %q does not name the field", msg)
 	}
 	b.shot("trunk-invalid")
-
-	liveCall(t, e, b)
-	for _, p := range []struct{ path, wait, name string }{
-		{"/console/numbers", "#numbers", "numbers"}, {"/console/assistants", "#assistants", "assistants"},
-		{"/console/messages", "#conversations", "messages"}, {"/console/switch", "#gateways", "switch"},
-	} {
-		b.open(p.path, p.wait)
-		b.shot(p.name)
-	}
-	t.Logf("screenshots in %s", b.dir)
 }
 
-// liveCall: a call on the simulated switch appears on the open calls
-// page, its duration counting; hung up from its page, it leaves the list.
+// liveCall: a call on the simulated switch appears on the open calls page,
+// in the live table (its duration counting) and among the recent calls;
+// hung up from its page, it leaves the live table, and its page plays its
+// recording.
 func liveCall(t *testing.T, e *env, b *tab) {
 	b.open("/console/calls", "#live-calls")
 	c := e.placeCall()
 	row := "#call-" + c.ID
-	b.do("the call appears", chromedp.WaitVisible(chromedp.CSS(row)))
+	b.do("the call appears", chromedp.WaitVisible(chromedp.CSS(row)),
+		chromedp.WaitVisible(chromedp.CSS("#recent-"+c.ID+" td.status-in-progress")))
 	// The duration counts up in place, each second.
 	b.do("the duration counts", chromedp.Poll[chromedp.Void](
 		`/^0:0[1-9]$/.test(document.querySelector("`+row+` td.duration").textContent)`, chromedp.WithPollingTimeout(5*time.Second)))
@@ -167,5 +200,69 @@ func liveCall(t *testing.T, e *env, b *tab) {
 	b.shot("call")
 	b.do("hang up", chromedp.Click(chromedp.ID("hangup")), chromedp.WaitVisible(chromedp.ID("action-done")))
 	b.open("/console/calls", "#live-calls")
-	b.do("the call ends", chromedp.WaitVisible(chromedp.CSS("#live-calls tr.none")))
+	b.do("the call ends", chromedp.WaitVisible(chromedp.CSS("#live-calls tr.none")),
+		chromedp.WaitVisible(chromedp.CSS("#recent-"+c.ID+" td.status-completed")))
+	// The recording: the player loads it through the console (its cookie).
+	b.open("/console/calls/"+c.ID, "#recording")
+	b.do("the recording loads", chromedp.Poll[chromedp.Void](
+		`(function(a){ return a.readyState >= 1 && a.duration > 0 && !a.error; })(document.getElementById("recording"))`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+	b.shot("call-recording")
+}
+
+// transferCall: another call, transferred from its page by REFER; its
+// timeline then shows the far end accepting.
+func transferCall(t *testing.T, e *env, b *tab) {
+	c := e.placeCall()
+	b.open("/console/calls/"+c.ID, "#transfer")
+	b.do("transfer", chromedp.SendKeys(chromedp.CSS(`input[name=to]`), "sip:+14155550199@127.0.0.1"),
+		chromedp.SetValue(chromedp.CSS(`select[name=mode]`), "refer"), chromedp.Click(chromedp.ID("transfer")),
+		chromedp.WaitVisible(chromedp.ID("action-done")))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.open("/console/calls/"+c.ID, "#timeline")
+		if tl := b.text("#timeline"); strings.Contains(tl, "refer_accepted") && strings.Contains(b.text("#call-status"), "completed") {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.shot("failed")
+			t.Fatalf("the transfer never showed in the timeline: %s", b.text("#timeline"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.shot("call-transferred")
+}
+
+// assignNumber: an unassigned number gets the assistant and the trunk
+// from the selects of its row.
+func assignNumber(t *testing.T, e *env, b *tab) {
+	ctx := context.Background()
+	n := &db.PhoneNumber{OrgID: e.orgA, PhoneNumber: "+16475550123", Provider: db.ProviderTwilio, CountryCode: "CA", CapVoice: true, IsActive: true}
+	if err := e.store.SaveNumber(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	as, _, _ := e.store.ListAssistants(ctx, e.orgA, dbPage())
+	trunks, _, _ := e.store.ListTrunks(ctx, e.orgA, dbPage())
+	var pbx string
+	for _, tr := range trunks {
+		if tr.Name == "PBX" {
+			pbx = tr.ID
+		}
+	}
+	if len(as) != 1 || pbx == "" {
+		t.Fatalf("%d assistants, PBX trunk %q", len(as), pbx)
+	}
+	row := "#number-" + n.ID
+	b.open("/console/numbers", row)
+	b.do("assign", chromedp.SetValue(chromedp.CSS(row+` select[name=assistant_id]`), as[0].ID),
+		chromedp.SetValue(chromedp.CSS(row+` select[name=sip_trunk_id]`), pbx), chromedp.Click(chromedp.CSS(row+` button.save`)),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`%s[data-assistant="%s"][data-trunk="%s"]`, row, as[0].ID, pbx))))
+	if a, tr := b.text(row+" td.assistant"), b.text(row+" td.trunk"); a != "Echo" || tr != "PBX" {
+		t.Fatalf("the number's row after assigning: assistant %q, trunk %q", a, tr)
+	}
+	got, _ := e.store.GetNumber(ctx, e.orgA, n.ID)
+	if got.AssistantID == nil || *got.AssistantID != as[0].ID || got.SIPTrunkID == nil || *got.SIPTrunkID != pbx {
+		t.Fatalf("assigned in the browser, stored: %v %v", got.AssistantID, got.SIPTrunkID)
+	}
+	b.shot("numbers")
 }

@@ -132,7 +132,7 @@ func TestNumbersAssistantsAndSwitchPages(t *testing.T) {
 		b := e.browser()
 		b.signIn(e.keyA)
 		_, body := b.get("/console/numbers")
-		mustContain(t, body, "&#43;16478491000", "<td>Echo</td>", "<td>PBX</td>")
+		mustContain(t, body, "&#43;16478491000", `<td class="assistant">Echo</td>`, `<td class="trunk">PBX</td>`)
 		_, body = b.get("/console/assistants")
 		mustContain(t, body, "Echo", "none configured") // no provider credentials anywhere
 		_, body = b.get("/console/switch")

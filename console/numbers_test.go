@@ -73,7 +73,7 @@ func TestAssignAndUnassignANumber(t *testing.T) {
 			t.Fatalf("after assigning: assistant %v trunk %v", got.AssistantID, got.SIPTrunkID)
 		}
 		_, body = b.get("/console/numbers")
-		mustContain(t, body, "<td>Front desk</td>", "<td>Carrier</td>", `<option value="`+f.asst.ID+`" selected>Front desk</option>`)
+		mustContain(t, body, `<td class="assistant">Front desk</td>`, `<td class="trunk">Carrier</td>`, `<option value="`+f.asst.ID+`" selected>Front desk</option>`)
 
 		// Unassigned: the trunk only (a field not posted stays as it is).
 		if resp, body := b.post("/console/numbers/"+f.num.ID, url.Values{"sip_trunk_id": {""}}); resp.StatusCode != http.StatusSeeOther {
