@@ -242,7 +242,7 @@ func (e *env) placeCall() *db.Call {
 		e.t.Fatal(err)
 	}
 	var rec *db.Call
-	testkit.Eventually(e.t, 5*time.Second, "the call in progress", func() bool {
+	testkit.Eventually(e.t, 10*time.Second, "the call in progress", func() bool {
 		calls, _, _ := e.store.ListCalls(ctx, e.orgA, db.CallFilter{Status: db.CallInProgress}, dbPage())
 		for i := range calls {
 			if calls[i].CallSID == uuid {
