@@ -69,6 +69,9 @@ type Deps struct {
 	// Switch and Profile make the Switch page (nil: "no switch configured").
 	Switch  SwitchAPI
 	Profile string
+	// Webhooks gives the provider webhooks sipbridge points a provider's
+	// numbers at (nil: not shown).
+	Webhooks func(provider string) (voice, sms string, err error)
 	// Creds resolves assistants' providers (resolved_provider).
 	Creds *creds.Resolver
 	// IdleTimeout and MaxAge end sessions (zero: 30 minutes and 12 hours).

@@ -94,7 +94,8 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 	e.keyA, _, _ = store.CreateAPIKey(ctx, orgA.ID, "a")
 	e.keyB, _, _ = store.CreateAPIKey(ctx, orgB.ID, "b")
 	policy := netpolicy.Default()
-	cfg := app.Config{Store: store, AddressPolicy: &policy, RecordingsDir: t.TempDir(), SyncInterval: time.Hour}
+	cfg := app.Config{Store: store, AddressPolicy: &policy, RecordingsDir: t.TempDir(), SyncInterval: time.Hour,
+		PublicBaseURL: "https://bridge.example.com"}
 	// A forward that fails is given up at once (the failed forwards' list).
 	cfg.SMSOptions = func(o *sms.Options) { o.ForwardMaxAge, o.Poll = time.Millisecond, 50*time.Millisecond }
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -18,6 +18,27 @@ type numbersData struct {
 	AssistantOptions, TrunkOptions []option
 	// Errors are a refused assignment's, by number id and field.
 	Errors map[string]map[string]string
+	// Webhooks are where the number's provider sends its calls and
+	// messages, by number id.
+	Webhooks map[string]webhooks
+}
+
+// webhooks are a number's provider webhooks as sipbridge configures them,
+// or why there are none.
+type webhooks struct{ Voice, SMS, None string }
+
+func (c *Console) webhooksOf(n db.PhoneNumber) webhooks {
+	if n.Provider == db.ProviderBYOSIP {
+		return webhooks{None: "none: calls arrive over the SIP trunk"}
+	}
+	if c.d.Webhooks == nil {
+		return webhooks{None: "not known here"}
+	}
+	voice, sms, err := c.d.Webhooks(n.Provider)
+	if err != nil {
+		return webhooks{None: err.Error()}
+	}
+	return webhooks{Voice: voice, SMS: sms}
 }
 
 func (c *Console) numbersPage(w http.ResponseWriter, r *http.Request, s *session) {
@@ -31,7 +52,10 @@ func (c *Console) showNumbers(w http.ResponseWriter, r *http.Request, s *session
 		c.fail(w, r, err)
 		return
 	}
-	d := numbersData{Numbers: nums, Assistants: map[string]string{}, Trunks: map[string]string{}, Errors: errs}
+	d := numbersData{Numbers: nums, Assistants: map[string]string{}, Trunks: map[string]string{}, Errors: errs, Webhooks: map[string]webhooks{}}
+	for _, n := range nums {
+		d.Webhooks[n.ID] = c.webhooksOf(n)
+	}
 	as, _, err := c.d.Store.ListAssistants(ctx, s.orgID, db.Page{Limit: 500})
 	if err != nil {
 		c.fail(w, r, err)

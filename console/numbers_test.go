@@ -75,6 +75,18 @@ func TestAssignAndUnassignANumber(t *testing.T) {
 		_, body = b.get("/console/numbers")
 		mustContain(t, body, `<td class="assistant">Front desk</td>`, `<td class="trunk">Carrier</td>`, `<option value="`+f.asst.ID+`" selected>Front desk</option>`)
 
+		// The outbound assistant, from its own select.
+		if resp, body := b.post("/console/numbers/"+f.num.ID, url.Values{"outbound_assistant_id": {f.asst.ID}}); resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("assign the outbound assistant: %d\n%s", resp.StatusCode, body)
+		}
+		if got, _ = e.store.GetNumber(ctx, e.orgA, f.num.ID); got.OutboundAssistantID == nil || *got.OutboundAssistantID != f.asst.ID {
+			t.Fatalf("after assigning the outbound assistant: %v", got.OutboundAssistantID)
+		}
+		if resp, body := b.post("/console/numbers/"+f.num.ID, url.Values{"outbound_assistant_id": {"nope"}}); resp.StatusCode != http.StatusBadRequest ||
+			!strings.Contains(body, `data-field="outbound_assistant_id"`) {
+			t.Fatalf("an unknown outbound assistant: %d\n%s", resp.StatusCode, body)
+		}
+
 		// Unassigned: the trunk only (a field not posted stays as it is).
 		if resp, body := b.post("/console/numbers/"+f.num.ID, url.Values{"sip_trunk_id": {""}}); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("unassign the trunk: %d\n%s", resp.StatusCode, body)
@@ -131,5 +143,32 @@ func TestNumberAssignmentRefusedAsTheAPIRefusesIt(t *testing.T) {
 		if got, _ := e.store.GetNumber(ctx, e.orgB, f.numB.ID); got.AssistantID == nil || *got.AssistantID != f.asstB.ID {
 			t.Fatalf("org B's number changed: %v", got.AssistantID)
 		}
+	})
+}
+
+// TestNumbersShowTheirWebhooks: a provider's number shows the webhooks
+// sipbridge points it at (PUBLIC_BASE_URL + the provider's routes); a
+// number on a SIP trunk has none.
+func TestNumbersShowTheirWebhooks(t *testing.T) {
+	each(t, false, func(t *testing.T, e *env) {
+		f := newNumbersFixture(t, e)
+		byo := &db.PhoneNumber{OrgID: e.orgA, PhoneNumber: "+16475550124", Provider: db.ProviderBYOSIP, CountryCode: "CA", CapVoice: true,
+			IsActive: true, SIPTrunkID: &f.trunkID}
+		if err := e.store.SaveNumber(context.Background(), byo); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.signIn(e.keyA)
+		_, body := b.get("/console/numbers")
+		row := func(id string) string {
+			i := strings.Index(body, `id="number-`+id+`"`)
+			if i < 0 {
+				t.Fatalf("no row for %s", id)
+			}
+			j := strings.Index(body[i:], "</tr>")
+			return body[i : i+j]
+		}
+		mustContain(t, row(f.num.ID), `voice <code>https://bridge.example.com/twiml</code>`, `sms <code>https://bridge.example.com/webhooks/sms/twilio</code>`)
+		mustContain(t, row(byo.ID), `<td class="webhooks">none: calls arrive over the SIP trunk</td>`)
 	})
 }

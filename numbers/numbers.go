@@ -123,8 +123,9 @@ type PurchaseResult struct {
 	Details map[string]any
 }
 
-// webhookURLs are the provider webhooks pointing at sipbridge.
-func (n *Service) webhookURLs(name string) (voice, sms string, err error) {
+// WebhookURLs are the provider webhooks sipbridge points a number of the
+// provider at (none for byo-sip-trunk: calls come over the trunk).
+func (n *Service) WebhookURLs(name string) (voice, sms string, err error) {
 	if n.opts.PublicBaseURL == "" {
 		return "", "", ErrNoPublicURL
 	}
@@ -215,7 +216,7 @@ func (n *Service) register(ctx context.Context, orgID int64, res *PurchaseResult
 // sipbridge and records it, releasing it again when the record fails.
 func (n *Service) buy(ctx context.Context, orgID int64, in PurchaseInput, res *PurchaseResult) (*PurchaseResult, error) {
 	rec := res.Number
-	voiceURL, smsURL, err := n.webhookURLs(in.Provider)
+	voiceURL, smsURL, err := n.WebhookURLs(in.Provider)
 	if err != nil {
 		return nil, err
 	}
@@ -361,7 +362,7 @@ func (n *Service) SetWebhooks(ctx context.Context, orgID int64, e164 string, u W
 	}
 	w := provider.Webhooks{VoiceURL: u.VoiceURL, ClearSMS: u.DisableSMS}
 	if u.EnableSMS {
-		_, sms, err := n.webhookURLs(rec.Provider)
+		_, sms, err := n.WebhookURLs(rec.Provider)
 		if err != nil {
 			return nil, provider.Webhooks{}, err
 		}
