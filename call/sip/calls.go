@@ -321,17 +321,13 @@ func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
 }
 
 // Hangup ends a live call of the organization (API); an outbound call
-// still ringing is cancelled.
+// still ringing is cancelled (by its goroutine, which waits on the
+// originate: callSession.ring).
 func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 	s := c.live(orgID, callID)
 	if s == nil {
 		return call.ErrCallNotFound
 	}
-	if s.initiating.Load() {
-		c.cancelDial(s)
-	}
-	// Also for a call being cancelled: should it be answered meanwhile, its
-	// session hangs it up.
 	s.requests.push(request{kind: reqHangup})
 	return nil
 }
@@ -348,7 +344,7 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mo
 	if _, err := call.ParseTransferTarget(to); err != nil {
 		return err
 	}
-	if s.initiating.Load() {
+	if s.notAnswered() {
 		return call.ErrNotAnswered
 	}
 	reply := make(chan error, 1)
