@@ -69,8 +69,9 @@ type Options struct {
 	// Router decides inbound calls: number → assistant → policy, the
 	// rules of the SIP path (nil: a router on the store).
 	Router *route.Router
-	// Registry, when set, holds the path's live calls beside the other
-	// path's (call.Registry.PathOf).
+	// Registry counts the path's live calls (drain) and knows them
+	// (call.Registry.PathOf); nil: one of the path's own. Shared with the
+	// other path, a drain of either waits for both paths' calls.
 	Registry *call.Registry
 	Log      *slog.Logger
 	// Now is the clock (default time.Now).
@@ -95,13 +96,16 @@ type Path struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	byID     map[string]*hostedCall
-	bySID    map[string]*hostedCall // provider + "|" + provider call id
-	draining bool
-	closed   bool // Close was called: no new relay starts
-	wg       sync.WaitGroup
-	replays  *provider.ReplayCache // Vonage JWTs already used (opts.VonageReplays)
+	// live counts the live calls (a drain waits for them, refuses new
+	// ones) and knows each call's organization (opts.Registry).
+	live *call.Registry
+
+	mu      sync.Mutex
+	byID    map[string]*hostedCall
+	bySID   map[string]*hostedCall // provider + "|" + provider call id
+	closed  bool                   // Close was called: no new relay starts
+	wg      sync.WaitGroup
+	replays *provider.ReplayCache // Vonage JWTs already used (opts.VonageReplays)
 	// Status callbacks: their own context and count (they outlive calls).
 	cbCtx    context.Context
 	cbCancel context.CancelFunc
@@ -137,8 +141,11 @@ func New(store *db.Store, opts Options) *Path {
 	if opts.Router == nil {
 		opts.Router = route.NewRouter(store, nil)
 	}
+	if opts.Registry == nil {
+		opts.Registry = call.NewRegistry()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Path{store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
+	h := &Path{live: opts.Registry, store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byID: map[string]*hostedCall{}, bySID: map[string]*hostedCall{}, replays: opts.VonageReplays}
 	h.cbCtx, h.cbCancel = context.WithCancel(context.Background())
 	return h
@@ -165,28 +172,8 @@ func (h *Path) Close() {
 
 // Drain refuses new hosted calls (inbound ones are rejected as busy,
 // outbound ones are refused by call control) and waits until the live ones
-// have ended or ctx is done (SIGTERM).
-func (h *Path) Drain(ctx context.Context) error {
-	h.mu.Lock()
-	h.draining = true
-	h.mu.Unlock()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for h.Active() > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
-func (h *Path) isDraining() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.draining
-}
+// have ended or ctx is done (SIGTERM): its call.Registry's drain.
+func (h *Path) Drain(ctx context.Context) error { return h.live.Drain(ctx) }
 
 // Active returns the number of live hosted calls.
 func (h *Path) Active() int {
@@ -281,9 +268,8 @@ func (h *Path) forget(c *hostedCall) {
 	h.mu.Lock()
 	delete(h.byID, c.id)
 	h.mu.Unlock()
-	if h.opts.Registry != nil {
-		h.opts.Registry.Remove(c.id)
-	}
+	h.live.Remove(c.id)
+	c.counted()
 }
 
 // liveOf returns a live call of the organization.
