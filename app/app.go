@@ -117,8 +117,8 @@ type App struct {
 	Web       *web.Server
 	Console   *console.Console
 	// Live is the hosted path's registry of live calls (the SIP path
-	// keeps its own, sip.CallsOptions.Live: each path drains and counts
-	// its own calls).
+	// keeps its own, its CallsOptions' call.Options.Registry: each path
+	// drains and counts its own calls).
 	Live *call.Registry
 	// Cmd carries trunk sync's commands and Events the switch's events;
 	// Pool carries call control's commands (nil without a switch).
@@ -220,9 +220,9 @@ func (a *App) route(e *esl.Event) {
 
 func (a *App) buildHosted() {
 	ho := hosted.Options{
-		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env,
-		AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
-		VonageReplays: a.vonageReplays, Registry: a.Live,
+		Options: call.Options{AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
+			Registry: a.Live},
+		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env, VonageReplays: a.vonageReplays,
 	}
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)
@@ -237,10 +237,10 @@ func (a *App) buildCalls() {
 		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
 	})
 	co := sip.CallsOptions{
+		Options:      call.Options{AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"), Now: a.cfg.Now},
 		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir,
-		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults,
-		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"),
-		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) }, Now: a.cfg.Now,
+		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults, Hosted: a.Hosted,
+		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) },
 	}
 	var sw interface {
 		API(ctx context.Context, cmd string) (string, error)

@@ -51,9 +51,9 @@ var allowed = map[State][]State{
 	Connecting: {InProgress, Transferring, Transferred, Ending, Ended},
 	// InProgress → Connecting: the media stream is restarted.
 	InProgress: {Connecting, Transferring, Transferred, Ending, Ended},
-	// Transferring is a transfer the path waits on (a provider's transfer
-	// request): it goes back when it fails. A REFER or a bridge leg the
-	// SIP path follows leaves the call where it was until it succeeds.
+	// Transferring is a transfer under way (a provider's transfer request;
+	// the SIP path's REFER or bridge leg): it goes back where it was when
+	// the transfer fails.
 	Transferring: {Routing, Connecting, InProgress, Transferred, Ending, Ended},
 	Transferred:  {Ending, Ended},
 	Ending:       {Ended, Failed},

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 )
@@ -270,4 +271,39 @@ func TestUnreachableAssistantFallsBackToNumberBeforeAnswer(t *testing.T) {
 	if !strings.Contains(rec.Reason, "transferred to +14165550199") {
 		t.Fatalf("record %+v", rec)
 	}
+}
+
+// While a transfer's bridge leg rings, a second transfer is refused as
+// already under way; once the leg has rung out the caller is back with the
+// assistant (told transfer_failed) and may be transferred again.
+func TestSecondTransferWhileFirstDials(t *testing.T) {
+	// 300 switch seconds of ringing: 3 s of wall time with the simulator's step.
+	ce := newCallEnv(t, func(o *sip.CallsOptions) { o.LegTimeout = 300 * time.Second })
+	ce.loadTrunks()
+	ce.allowCountries("CA")
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	ce.sw.SetDialOutcome(ce.trunk.GatewayName, fstest.DialOutcome{Result: fstest.DialNoAnswer})
+	uuid, err := ce.sw.Call(ce.pbxCall(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := ce.asst.next(3 * time.Second)
+	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	path := "/api/v1/calls/" + rec.ID + "/transfer"
+	ce.mustDo("POST", path, ce.keyA, map[string]any{"to": "+14165550199"}, 202)
+	if !waitUntil(2*time.Second, func() bool { return len(ce.sw.DialAttempts()) == 1 }) {
+		t.Fatal("no dial attempt")
+	}
+	if r := ce.do("POST", path, ce.keyA, map[string]any{"to": "+14165550198"}); r.Status != 409 || r.errCode() != "transfer_in_progress" {
+		t.Fatalf("second transfer while the first dials: %d %s", r.Status, r.Raw)
+	}
+	if !waitUntil(8*time.Second, func() bool { return len(ac.transferFailed()) == 1 }) {
+		t.Fatalf("the assistant was not told transfer_failed; attempts %+v", ce.sw.DialAttempts())
+	}
+	ce.mustDo("POST", path, ce.keyA, map[string]any{"to": "+14165550198"}, 202)
+	if !waitUntil(2*time.Second, func() bool { return len(ce.sw.DialAttempts()) == 2 }) {
+		t.Fatalf("the transfer after the failed one dialled nothing: %+v", ce.sw.DialAttempts())
+	}
+	ce.sw.Hangup(uuid, "NORMAL_CLEARING")
+	ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
 }

@@ -75,9 +75,9 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	pc := provider.Config{TwilioBaseURL: front.URL, Retry: provider.RetryPolicy{MaxAttempts: 1}}
 	trunks := trunk.New(store, log)
 	nums := numbers.New(store, trunks, numbers.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log})
-	hp := hosted.New(store, hosted.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
-		AssistantConnectTimeout: time.Second, HangupGrace: 2 * time.Second, AddressPolicy: loopbackPolicy()})
-	calls := sip.NewCalls(store, nil, sip.CallsOptions{Hosted: hp, Log: log, AddressPolicy: loopbackPolicy()})
+	hp := hosted.New(store, hosted.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, HangupGrace: 2 * time.Second,
+		Options: call.Options{Log: log, AssistantConnectTimeout: time.Second, AddressPolicy: loopbackPolicy()}})
+	calls := sip.NewCalls(store, nil, sip.CallsOptions{Hosted: hp, Options: call.Options{Log: log, AddressPolicy: loopbackPolicy()}})
 	ce.sms = sms.New(store, call.CheckDestination, sms.Options{PublicBaseURL: ce.base, ProviderConfig: pc, Env: envCreds, Log: log,
 		Poll: 10 * time.Millisecond, RetryBase: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, AddressPolicy: loopbackPolicy()})
 	s := web.New(web.Deps{Store: store, Log: log, Trunks: trunks, Numbers: nums, Hosted: hp, Calls: calls, SMS: ce.sms,

@@ -17,9 +17,11 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/provider/twilio"
 	"github.com/sipbridge/sipbridge/provider/vonage"
+	"gorm.io/gorm"
 )
 
 var twimlRE = regexp.MustCompile(`^<\?xml version="1.0" encoding="UTF-8"\?><Response><Connect><Stream url="([^"]+)"><Parameter name="call_id" value="([0-9a-f-]{36})"/><Parameter name="token" value="([0-9a-f]{48})"/></Stream></Connect></Response>$`)
@@ -754,9 +756,13 @@ func TestOutboundVonageAssistantHangup(t *testing.T) {
 }
 
 // TestHostedDrain: while draining, a new hosted call is rejected (refused
-// record, 503 like the SIP path) and Drain returns once the live one ended.
+// record, 503 like the SIP path) and Drain returns once the live one ended
+// (the path's call.Registry drain), on both databases.
 func TestHostedDrain(t *testing.T) {
-	he := newHostedEnv(t)
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { hostedDrain(t, newHostedEnvOn(t, g)) })
+}
+
+func hostedDrain(t *testing.T, he *hostedEnv) {
 	const live = "CA0000000000000000000000000000000d"
 	rec, streamURL, token := he.twilioAnswer(live)
 	tw := dialProvider(t, streamURL)

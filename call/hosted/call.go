@@ -62,6 +62,7 @@ type hostedCall struct {
 	info      assistant.StartInfo
 	log       *slog.Logger
 	done      chan struct{} // closed when the call is over
+	counted   func()        // ends the call's count in the registry (once)
 	detach    chan struct{} // closed when the call left the assistant (transfer)
 	detached  sync.Once
 
@@ -80,19 +81,22 @@ type hostedCall struct {
 	cbRec  db.Call
 }
 
-// newCall registers a live call (record not yet stored).
-func (h *Path) newCall(prov string, orgID int64, a *db.Assistant, outbound bool) *hostedCall {
+// newCall counts and registers a live call (record not yet stored); while
+// draining it refuses with call.ErrDraining.
+func (h *Path) newCall(prov string, orgID int64, a *db.Assistant, outbound bool) (*hostedCall, error) {
+	counted, err := h.live.Begin()
+	if err != nil {
+		return nil, err
+	}
 	id := db.NewID()
 	c := &hostedCall{h: h, id: id, provider: prov, orgID: orgID, token: call.NewToken(), outbound: outbound, assistant: a,
 		log:  h.log.With("call_id", id, "org_id", orgID, "provider", prov),
-		done: make(chan struct{}), detach: make(chan struct{}), life: call.NewLifecycle(outbound)}
+		done: make(chan struct{}), counted: counted, detach: make(chan struct{}), life: call.NewLifecycle(outbound)}
 	h.mu.Lock()
 	h.byID[id] = c
 	h.mu.Unlock()
-	if h.opts.Registry != nil {
-		h.opts.Registry.Add(id, orgID, h)
-	}
-	return c
+	h.live.Add(id, orgID, h)
+	return c, nil
 }
 
 // setSID records the provider's call id of a call.
@@ -203,9 +207,8 @@ func (c *hostedCall) finish(f finishInfo) {
 		delete(c.h.bySID, c.provider+"|"+sid)
 	}
 	c.h.mu.Unlock()
-	if c.h.opts.Registry != nil {
-		c.h.opts.Registry.Remove(c.id)
-	}
+	c.h.live.Remove(c.id)
+	defer c.counted() // once the record is closed
 
 	now := c.h.opts.Now().UTC()
 	cause := f.cause

@@ -13,11 +13,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/clients"
 	"github.com/sipbridge/sipbridge/route"
@@ -35,8 +33,12 @@ var (
 	ErrProviderCall = errors.New("provider call request failed")
 )
 
-// Options configures the hosted-provider voice path.
+// Options configures the hosted-provider voice path: what both paths are
+// given (call.Options: the assistant's connect timeout, the address
+// policy, status callbacks, the registry of live calls, log, clock) and
+// what is this path's own.
 type Options struct {
+	call.Options
 	// PublicBaseURL is how providers reach sipbridge (PUBLIC_BASE_URL): the
 	// webhooks are <base>/twiml, /telnyx-webhook, /vonage-webhook and the
 	// media websocket is ws(s)://<host>/streams.
@@ -45,9 +47,6 @@ type Options struct {
 	ProviderConfig provider.Config
 	// Env is the environment level of credentials (after the organization's).
 	Env provider.Credentials
-	// AssistantConnectTimeout bounds the websocket to the assistant
-	// (default 1.5 s).
-	AssistantConnectTimeout time.Duration
 	// StreamTimeout is how long the provider may take to open the media
 	// websocket once the call is answered (default 15 s).
 	StreamTimeout time.Duration
@@ -56,25 +55,12 @@ type Options struct {
 	// HangupGrace is how long a Telnyx or Vonage record stays open after
 	// its stream ended, waiting for the hangup webhook (default 30 s).
 	HangupGrace time.Duration
-	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
-	DialOptions []assistant.DialOption
-	// AddressPolicy decides which addresses the assistant's stream_url may
-	// reach (nil: netpolicy.Default()); status callbacks go through it too.
-	AddressPolicy *netpolicy.Policy
-	// StatusCallbacks shape the delivery of outbound calls' status_callback.
-	StatusCallbacks call.StatusCallbackOptions
 	// VonageReplays remembers the Vonage JWTs already used; app hands the
 	// same cache to the SMS webhooks (nil: one of the path's own).
 	VonageReplays *provider.ReplayCache
 	// Router decides inbound calls: number → assistant → policy, the
 	// rules of the SIP path (nil: a router on the store).
 	Router *route.Router
-	// Registry, when set, holds the path's live calls beside the other
-	// path's (call.Registry.PathOf).
-	Registry *call.Registry
-	Log      *slog.Logger
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 // Path bridges calls on numbers hosted at Twilio, Telnyx or Vonage to the
@@ -95,13 +81,16 @@ type Path struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	byID     map[string]*hostedCall
-	bySID    map[string]*hostedCall // provider + "|" + provider call id
-	draining bool
-	closed   bool // Close was called: no new relay starts
-	wg       sync.WaitGroup
-	replays  *provider.ReplayCache // Vonage JWTs already used (opts.VonageReplays)
+	// live counts the live calls (a drain waits for them, refuses new
+	// ones) and knows each call's organization (opts.Registry).
+	live *call.Registry
+
+	mu      sync.Mutex
+	byID    map[string]*hostedCall
+	bySID   map[string]*hostedCall // provider + "|" + provider call id
+	closed  bool                   // Close was called: no new relay starts
+	wg      sync.WaitGroup
+	replays *provider.ReplayCache // Vonage JWTs already used (opts.VonageReplays)
 	// Status callbacks: their own context and count (they outlive calls).
 	cbCtx    context.Context
 	cbCancel context.CancelFunc
@@ -113,9 +102,7 @@ var _ call.Path = (*Path)(nil)
 // New returns the hosted-provider voice path.
 func New(store *db.Store, opts Options) *Path {
 	opts.PublicBaseURL = strings.TrimRight(opts.PublicBaseURL, "/")
-	if opts.AssistantConnectTimeout <= 0 {
-		opts.AssistantConnectTimeout = 1500 * time.Millisecond
-	}
+	opts.Options = opts.Options.WithDefaults()
 	if opts.StreamTimeout <= 0 {
 		opts.StreamTimeout = 15 * time.Second
 	}
@@ -125,12 +112,6 @@ func New(store *db.Store, opts Options) *Path {
 	if opts.HangupGrace <= 0 {
 		opts.HangupGrace = 30 * time.Second
 	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
 	if opts.VonageReplays == nil {
 		opts.VonageReplays = &provider.ReplayCache{}
 	}
@@ -138,7 +119,7 @@ func New(store *db.Store, opts Options) *Path {
 		opts.Router = route.NewRouter(store, nil)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &Path{store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
+	h := &Path{live: opts.Registry, store: store, creds: creds.New(store, opts.Env), opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byID: map[string]*hostedCall{}, bySID: map[string]*hostedCall{}, replays: opts.VonageReplays}
 	h.cbCtx, h.cbCancel = context.WithCancel(context.Background())
 	return h
@@ -165,28 +146,8 @@ func (h *Path) Close() {
 
 // Drain refuses new hosted calls (inbound ones are rejected as busy,
 // outbound ones are refused by call control) and waits until the live ones
-// have ended or ctx is done (SIGTERM).
-func (h *Path) Drain(ctx context.Context) error {
-	h.mu.Lock()
-	h.draining = true
-	h.mu.Unlock()
-	t := time.NewTicker(100 * time.Millisecond)
-	defer t.Stop()
-	for h.Active() > 0 {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
-func (h *Path) isDraining() bool {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.draining
-}
+// have ended or ctx is done (SIGTERM): its call.Registry's drain.
+func (h *Path) Drain(ctx context.Context) error { return h.live.Drain(ctx) }
 
 // Active returns the number of live hosted calls.
 func (h *Path) Active() int {
@@ -281,9 +242,8 @@ func (h *Path) forget(c *hostedCall) {
 	h.mu.Lock()
 	delete(h.byID, c.id)
 	h.mu.Unlock()
-	if h.opts.Registry != nil {
-		h.opts.Registry.Remove(c.id)
-	}
+	h.live.Remove(c.id)
+	c.counted()
 }
 
 // liveOf returns a live call of the organization.

@@ -73,7 +73,10 @@ var errUnresolved = errors.New("hosted call not resolved: InitiateRequest.Resolv
 // registers it.
 func (h *Path) createOutbound(ctx context.Context, org *db.Organization, number *db.PhoneNumber, a *db.Assistant, req call.InitiateRequest) (*hostedCall, *db.Call, error) {
 	prov := number.Provider
-	c := h.newCall(prov, org.ID, a, true)
+	c, err := h.newCall(prov, org.ID, a, true)
+	if err != nil {
+		return nil, nil, err
+	}
 	rec := &db.Call{ID: c.id, OrgID: org.ID, AssistantID: &a.ID, PhoneNumberID: &number.ID, Provider: prov,
 		Direction: db.DirectionOutbound, FromNumber: req.From, ToNumber: req.To, ResolvedDID: req.From,
 		Status: db.CallRinging, StartedAt: h.opts.Now().UTC()}

@@ -14,7 +14,7 @@ import (
 // draining a call it would accept is refused as busy.
 func (h *Path) routeInbound(ctx context.Context, prov, to, from string) route.NumberRoute {
 	rt := h.opts.Router.Number(ctx, prov, to, from)
-	if rt.Assistant != nil && h.isDraining() {
+	if rt.Assistant != nil && h.live.Draining() {
 		return route.NumberRoute{Org: rt.Org, Number: rt.Number, Refused: &refuseDraining, Detail: "sipbridge is draining"}
 	}
 	return rt
@@ -51,7 +51,10 @@ func (h *Path) recordRefused(ctx context.Context, prov, sid string, rt route.Num
 // registers it.
 func (h *Path) createInbound(ctx context.Context, prov, sid string, rt route.NumberRoute, from, to string, status string) (*hostedCall, error) {
 	org, n, a := rt.Org, rt.Number, rt.Assistant
-	c := h.newCall(prov, org.ID, a, false)
+	c, err := h.newCall(prov, org.ID, a, false)
+	if err != nil {
+		return nil, err // a drain began after the routing
+	}
 	rec := &db.Call{ID: c.id, OrgID: org.ID, CallSID: sid, AssistantID: &a.ID, PhoneNumberID: &n.ID, Provider: prov,
 		Direction: db.DirectionInbound, FromNumber: from, ToNumber: to, ResolvedDID: to, DIDSource: prov,
 		Status: status, StartedAt: h.opts.Now().UTC()}

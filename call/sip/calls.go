@@ -8,11 +8,9 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
-	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/route"
 )
 
@@ -35,8 +33,12 @@ type callSwitch interface {
 
 var _ callSwitch = (*esl.Client)(nil)
 
-// CallsOptions configures call control.
+// CallsOptions configures call control: what both paths are given
+// (call.Options: the assistant's connect timeout, the address policy,
+// status callbacks, the registry of live calls, log, clock) and what is
+// the FreeSWITCH path's own.
 type CallsOptions struct {
+	call.Options
 	// StreamWSBase is how FreeSWITCH reaches sipbridge's websocket
 	// (STREAM_WS_BASE, default ws://127.0.0.1:8080). The stream URL is
 	// <base>/fs/stream/<call id>/?token=<per-call token>.
@@ -50,10 +52,6 @@ type CallsOptions struct {
 	// RecordingsDir is where FreeSWITCH writes call recordings
 	// (<dir>/<call id>.wav); sipbridge reads them from the same path.
 	RecordingsDir string
-	// AssistantConnectTimeout bounds the websocket to the assistant
-	// (default 1.5 s: with the hangup or transfer after it, a caller whose
-	// assistant is unreachable is dealt with within 2 s).
-	AssistantConnectTimeout time.Duration
 	// StreamConnectTimeout is how long mod_audio_stream may take to open
 	// its websocket to us after uuid_audio_stream start (default 3 s).
 	StreamConnectTimeout time.Duration
@@ -80,21 +78,6 @@ type CallsOptions struct {
 	// arrival on the mod_audio_stream websocket to its `media` message being
 	// written to the assistant (metrics, benchmarks).
 	OnFrame func(time.Duration)
-	// Live is the registry of live calls this path counts its calls in
-	// (nil: one of its own).
-	Live *call.Registry
-	// DialOptions are passed to assistant.Dial (tests: clock, timeouts).
-	DialOptions []assistant.DialOption
-	// AddressPolicy decides which addresses the assistant's stream_url may
-	// reach; the websocket is dialled through it (nil: netpolicy.Default(),
-	// no loopback, link-local or metadata address). Status callbacks are
-	// posted through it too.
-	AddressPolicy *netpolicy.Policy
-	// StatusCallbacks shape the delivery of outbound calls' status_callback.
-	StatusCallbacks call.StatusCallbackOptions
-	Log             *slog.Logger
-	// Now is the clock (default time.Now).
-	Now func() time.Time
 }
 
 var _ call.Path = (*Calls)(nil)
@@ -143,9 +126,7 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 		opts.StreamWSBase = "ws://127.0.0.1:8080"
 	}
 	opts.StreamWSBase = strings.TrimRight(opts.StreamWSBase, "/")
-	if opts.AssistantConnectTimeout <= 0 {
-		opts.AssistantConnectTimeout = 1500 * time.Millisecond
-	}
+	opts.Options = opts.Options.WithDefaults()
 	if opts.StreamConnectTimeout <= 0 {
 		opts.StreamConnectTimeout = 3 * time.Second
 	}
@@ -158,17 +139,8 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 	if opts.LegTimeout <= 0 {
 		opts.LegTimeout = 30 * time.Second
 	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
-	if opts.Live == nil {
-		opts.Live = call.NewRegistry()
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Calls{registry: opts.Live, store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
+	c := &Calls{registry: opts.Registry, store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
@@ -321,17 +293,13 @@ func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
 }
 
 // Hangup ends a live call of the organization (API); an outbound call
-// still ringing is cancelled.
+// still ringing is cancelled (by its goroutine, which waits on the
+// originate: callSession.ring).
 func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 	s := c.live(orgID, callID)
 	if s == nil {
 		return call.ErrCallNotFound
 	}
-	if s.initiating.Load() {
-		c.cancelDial(s)
-	}
-	// Also for a call being cancelled: should it be answered meanwhile, its
-	// session hangs it up.
 	s.requests.push(request{kind: reqHangup})
 	return nil
 }
@@ -348,7 +316,7 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mo
 	if _, err := call.ParseTransferTarget(to); err != nil {
 		return err
 	}
-	if s.initiating.Load() {
+	if s.notAnswered() {
 		return call.ErrNotAnswered
 	}
 	reply := make(chan error, 1)

@@ -129,10 +129,6 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 		return nil, err
 	}
 	releaseAdmit() // the record counts from now on
-	// What the API and the dispatcher read of a ringing call (atomics).
-	s.dialID.Store(p.dialID)
-	s.dialing.Store(true)
-	s.initiating.Store(true)
 	c.mu.Lock()
 	c.byID[s.id] = s
 	c.mu.Unlock()
@@ -200,32 +196,20 @@ func (s *callSession) dialOutbound(p *outboundPlan) {
 		out, err := c.sw.BGAPI(octx, "originate "+p.dial+" &park()")
 		job <- dialResult{err: err, res: &call.InitiateResult{CallSID: out}}
 	}()
-	var r dialResult
-	select {
-	case r = <-job:
-	case <-track.created:
-		// Placed: the record names the first leg until one answers.
-		leg := track.firstLeg()
-		s.update(map[string]any{"call_sid": leg})
-		s.rec.CallSID = leg
-		s.event(call.EventPlaced, db.JSONMap{"leg": leg})
-		p.placed <- leg
-		r = <-job
-	}
+	r := s.ring(p, track, job)
 	cancel()
 	if c.ctx.Err() != nil {
-		c.cancelDial(s) // stopping: the job goes on in FreeSWITCH, end its legs
+		s.cancelRinging(p.dialID) // stopping: the job goes on in FreeSWITCH, end its legs
 	}
 	c.dialOver(p.dialID)
-	s.initiating.Store(false)
-	s.dialing.Store(false)
 	out := strings.TrimSpace(r.res.CallSID)
 	leg, ok := strings.CutPrefix(out, "+OK ")
-	if ok && s.cancelled.Load() {
+	if ok && s.ending() {
 		killAnswered(c, out) // answered as it was being cancelled
 		out, ok = "-ERR ORIGINATOR_CANCEL", false
 	}
 	if err := s.dialOutcome(out, leg, ok, r.err); err != nil {
+		s.end()
 		c.remove(s)
 		s.exit() // hangup and transfer requests made while it rang
 		s.notifyEnd(call.StatusFailed)
@@ -235,6 +219,47 @@ func (s *callSession) dialOutbound(p *outboundPlan) {
 	}
 	p.result <- dialResult{res: &call.InitiateResult{CallID: s.id, CallSID: leg}}
 	s.runOutbound()
+}
+
+// ring waits for the outbound call's originate to return. Meanwhile the
+// call is Ringing: its first leg makes it placed, and a hangup asked
+// through the API cancels it (Ending). Other requests wait for the call.
+func (s *callSession) ring(p *outboundPlan, track *dialTrack, job <-chan dialResult) dialResult {
+	created := track.created
+	var later []request
+	defer func() {
+		for _, r := range later {
+			s.requests.push(r)
+		}
+	}()
+	for {
+		select {
+		case r := <-job:
+			return r
+		case <-created:
+			created = nil
+			// Placed: the record names the first leg until one answers.
+			leg := track.firstLeg()
+			s.update(map[string]any{"call_sid": leg})
+			s.rec.CallSID = leg
+			s.event(call.EventPlaced, db.JSONMap{"leg": leg})
+			p.placed <- leg
+		case <-s.requests.wake:
+			for _, r := range s.requests.drain() {
+				if r.kind != reqHangup {
+					later = append(later, r)
+				} else if s.life.State() == call.Ringing {
+					s.cancelRinging(p.dialID)
+				}
+			}
+		}
+	}
+}
+
+// cancelRinging cancels the outbound call's own originate (dialID).
+func (s *callSession) cancelRinging(dialID string) {
+	s.to(call.Ending)
+	s.c.cancelDial(dialID)
 }
 
 // dialOutcome closes the record of an originate that connected nobody and
@@ -250,7 +275,7 @@ func (s *callSession) dialOutcome(out, leg string, ok bool, err error) error {
 	}
 	if err != nil || !ok || leg == "" {
 		derr := s.dialFailed(out, err)
-		if s.cancelled.Load() {
+		if s.ending() { // cancelled while it rang
 			return call.ErrCallCancelled
 		}
 		return derr

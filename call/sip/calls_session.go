@@ -68,20 +68,19 @@ type callSession struct {
 	org   int64
 	token string
 	gen   int // stream generation the token belongs to
+	// life is the call's state (call.State): ringing, answered, being
+	// transferred or transferred away, ending. The session's goroutine
+	// changes it under mu and reads it without; the API reads it under mu
+	// (notAnswered).
+	life call.Lifecycle
 
 	// track is the originate under way (its legs' events).
 	track *dialTrack
 
 	// asst is the assistant stream the caller's audio goes to (read by the
 	// mod_audio_stream reader goroutine).
-	asst atomic.Pointer[assistant.Stream]
-	// An originate under way (a bridge, or the outbound call itself) and
-	// whether it was cancelled; read by HandleEvent and the API.
-	dialing    atomic.Bool
-	dialID     atomic.Value // string: the sipbridge_dial of its legs
-	cancelled  atomic.Bool
-	initiating atomic.Bool // the outbound call's own originate is ringing
-	exited     atomic.Bool // the session's goroutine has returned
+	asst   atomic.Pointer[assistant.Stream]
+	exited atomic.Bool // the session's goroutine has returned
 
 	// status posts the outbound call's progress to its status_callback
 	// (nil: none).
@@ -102,9 +101,6 @@ type callSession struct {
 	pipe         *pipe.Player
 	pipeWake     chan struct{}
 	pipeRestarts int
-	// life is the call's state (call.State): answered, transferred away,
-	// ending.
-	life call.Lifecycle
 	// endWhenPlayed: the assistant closed its stream normally; the call
 	// ends once the audio it sent has been heard (or by endBy).
 	endWhenPlayed bool
@@ -115,13 +111,17 @@ type callSession struct {
 	// come: those events must not count as a second failure.
 	eslFaultsDue int
 	answeredAt   time.Time
-	streamUntil  time.Time     // the stream must have connected by then
-	connected    bool          // mod_audio_stream's websocket is attached
-	refering     *pendingRefer // a REFER sent and not yet decided
-	bridging     *transferPlan // the transfer whose bridge leg is dialling
-	endReason    string
-	recordPath   string
-	recordBytes  int64
+	// streamUntil: the stream started must have connected by then (zero
+	// once it has, or when none is awaited).
+	streamUntil time.Time
+	// The data of the transfer under way (the call is Transferring): the
+	// REFER sent and not yet decided, or the transfer whose bridge leg is
+	// dialling.
+	refering    *pendingRefer
+	bridging    *transferPlan
+	endReason   string
+	recordPath  string
+	recordBytes int64
 }
 
 func newCallSession(c *Calls, uuid string) *callSession {
@@ -144,38 +144,6 @@ func newOutboundSession(c *Calls, org int64) *callSession {
 	s.log = s.log.With("org_id", org, "direction", "outbound")
 	return s
 }
-
-// to moves the call to another state (call.State); a move the table does
-// not allow leaves it where it is, and is logged.
-func (s *callSession) to(next call.State) {
-	if s.life.State() == next {
-		return
-	}
-	if err := s.life.To(next); err != nil {
-		s.log.Warn("call state not changed", "err", err)
-	}
-}
-
-// answered records the answer of the caller's channel at t: our
-// uuid_answer, FreeSWITCH's own (a bridge), or an outbound call's trunk.
-func (s *callSession) answered(t time.Time) {
-	s.answeredAt = t
-	switch s.life.State() {
-	case call.Routing, call.Ringing:
-		s.to(call.Connecting)
-	default:
-		s.life.MarkAnswered() // answered while already transferred or ending
-	}
-}
-
-// ending: sipbridge asked FreeSWITCH to hang up, or the channel is going.
-func (s *callSession) ending() bool {
-	st := s.life.State()
-	return st == call.Ending || st.Terminal()
-}
-
-// transferred: the call left the assistant (bridge or REFER).
-func (s *callSession) transferred() bool { return s.life.WasTransferred() }
 
 func (s *callSession) orgID() int64 {
 	s.mu.Lock()

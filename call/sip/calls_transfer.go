@@ -23,6 +23,8 @@ type transferPlan struct {
 	dial     string // its originate dial string ("" when bridging cannot be done)
 	dialErr  error  // why not
 	dialID   string // sipbridge_dial of its legs (hupall cancels them)
+	// back is the state the call goes back to when the transfer fails.
+	back call.State
 }
 
 // planTransfer decides how to reach `to`. mode "" picks by the target: a
@@ -34,7 +36,7 @@ func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
 	if s.rec == nil || s.ending() {
 		return nil, call.ErrCallNotFound
 	}
-	if s.transferred() || s.refering != nil || s.dialing.Load() {
+	if s.transferred() || s.transferPending() {
 		return nil, call.ErrTransferInProgress
 	}
 	t, err := call.ParseTransferTarget(to)
@@ -107,10 +109,12 @@ func (s *callSession) transfer(to, mode string) error {
 	return nil
 }
 
-// runTransfer starts the REFER or the bridge. The assistant keeps the
-// caller (its stream, the playback, the caller's audio) until the outcome
-// is known: leaveAssistant on success, transferFailed otherwise.
+// runTransfer starts the REFER or the bridge: the call is Transferring.
+// The assistant keeps the caller (its stream, the playback, the caller's
+// audio) until the outcome is known: leaveAssistant on success,
+// transferFailed otherwise.
 func (s *callSession) runTransfer(p *transferPlan) {
+	s.beginTransfer(p)
 	if p.referURI != "" {
 		if !s.life.WasAnswered() {
 			// A REFER needs a dialog: answer the caller first.
@@ -129,7 +133,7 @@ func (s *callSession) runTransfer(p *transferPlan) {
 func (s *callSession) leaveAssistant() {
 	s.closeAssistant(true)
 	if s.ending() {
-		s.life.MarkTransferred()
+		s.markTransferred()
 	} else {
 		s.to(call.Transferred)
 	}
@@ -144,15 +148,16 @@ func (s *callSession) leaveAssistant() {
 	}
 }
 
-// transferFailed: nobody took the call. With its assistant still there the
-// conversation goes on (the assistant is told with transfer_failed); a call
-// with no assistant left (a fault's fallback, an assistant that hung up or
-// went away meanwhile) is hung up.
+// transferFailed: nobody took the call, which is back where it was. With
+// its assistant still there the conversation goes on (the assistant is
+// told with transfer_failed); a call with no assistant left (a fault's
+// fallback, an assistant that hung up or went away meanwhile) is hung up.
 func (s *callSession) transferFailed(p *transferPlan, reason string) {
 	s.event(call.EventTransferFailed, db.JSONMap{"to": p.to, "reason": reason})
 	if s.ending() {
 		return
 	}
+	s.resume(p)
 	if s.stream == nil {
 		s.kill(causeNormal, "transfer to "+p.to+" failed: "+reason)
 		return
@@ -351,8 +356,6 @@ func (s *callSession) startBridge(p *transferPlan) {
 	}
 	s.bridging = p
 	s.event(call.EventBridgeDialing, db.JSONMap{"to": p.bridgeTo, "dial_string": p.dial})
-	s.dialing.Store(true)
-	s.dialID.Store(p.dialID)
 	c := s.c
 	done := c.registry.Also()
 	go func() {
@@ -361,7 +364,7 @@ func (s *callSession) startBridge(p *transferPlan) {
 		out, err := c.sw.BGAPI(ctx, "originate "+p.dial+" &park()")
 		cancel()
 		if c.ctx.Err() != nil {
-			c.cancelDial(s) // stopping: the job goes on in FreeSWITCH, end its legs
+			c.cancelDial(p.dialID) // stopping: the job goes on in FreeSWITCH, end its legs
 		}
 		c.dialOver(p.dialID)
 		out = strings.TrimSpace(out)
@@ -401,13 +404,12 @@ func killAnswered(c *Calls, out string) {
 
 // onDialDone bridges the caller to the answered leg.
 func (s *callSession) onDialDone(r request) {
-	s.dialing.Store(false)
+	p := s.bridging
+	s.bridging = nil
 	if s.ending() {
 		killAnswered(s.c, r.out)
 		return
 	}
-	p := s.bridging
-	s.bridging = nil
 	if p == nil {
 		p = &transferPlan{to: r.to, bridgeTo: r.to}
 	}
@@ -444,20 +446,23 @@ func (s *callSession) onDialDone(r request) {
 	s.event(call.EventTransferred, detail)
 }
 
-// cancelDial hangs up the legs of an originate still ringing; legs it
-// starts afterwards are hung up as they are created (HandleEvent).
-func (c *Calls) cancelDial(s *callSession) {
-	id, _ := s.dialID.Load().(string)
-	if id == "" || !s.dialing.Load() {
-		return
-	}
-	s.cancelled.Store(true)
+// cancelDial hangs up the legs of an originate still ringing (its
+// sipbridge_dial id); legs it starts afterwards are hung up as they are
+// created (HandleEvent).
+func (c *Calls) cancelDial(id string) {
 	c.mu.Lock()
 	c.cancelledDials[id] = true // until the originate returns (dialOver)
 	c.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, _ = c.sw.API(ctx, "hupall ORIGINATOR_CANCEL sipbridge_dial "+id)
+}
+
+// cancelBridge cancels the bridge leg of a transfer still dialling.
+func (s *callSession) cancelBridge() {
+	if s.bridging != nil {
+		s.c.cancelDial(s.bridging.dialID)
+	}
 }
 
 // handleLegEvent follows a bridged leg; its end does not end the session

@@ -41,12 +41,6 @@ func (s *callSession) endIfPlayed() {
 // sent before to be heard.
 const hangupWait = 30 * time.Second
 
-// transferPending: a REFER or a bridge leg is under way, its outcome not
-// yet known.
-func (s *callSession) transferPending() bool {
-	return s.refering != nil || s.dialing.Load()
-}
-
 // kill hangs the channel up with a cause.
 func (s *callSession) kill(cause, reason string) {
 	if s.ending() {
@@ -159,7 +153,7 @@ func (s *callSession) finish(e *esl.Event) {
 		}
 		cols["recording_bytes"] = s.recordBytes
 	}
-	s.life.End()
+	s.end()
 	s.update(cols)
 	s.event(call.EventHangup, db.JSONMap{"cause": cause, "reason": s.endReason})
 	s.notifyFinish(cols)

@@ -27,9 +27,7 @@ func (s *callSession) loop() {
 		s.armTimer(timer)
 		select {
 		case <-s.c.ctx.Done():
-			if s.dialing.Load() {
-				s.c.cancelDial(s) // a bridge leg still ringing
-			}
+			s.cancelBridge() // a bridge leg still ringing
 			s.kill(causeNormal, "sipbridge stopped")
 			s.finish(nil)
 			return
@@ -113,7 +111,7 @@ func (s *callSession) armTimer(t *time.Timer) {
 			next = at
 		}
 	}
-	if !s.connected && !s.streamUntil.IsZero() && (next.IsZero() || s.streamUntil.Before(next)) {
+	if !s.streamUntil.IsZero() && (next.IsZero() || s.streamUntil.Before(next)) {
 		next = s.streamUntil
 	}
 	if s.refering != nil && (next.IsZero() || s.refering.next.Before(next)) {
@@ -143,7 +141,7 @@ func (s *callSession) onTimer() {
 		s.sendChunks(s.play.Tick())
 	}
 	s.endIfPlayed()
-	if !s.connected && !s.streamUntil.IsZero() && !s.c.opts.Now().Before(s.streamUntil) {
+	if !s.streamUntil.IsZero() && !s.c.opts.Now().Before(s.streamUntil) {
 		s.streamUntil = time.Time{}
 		s.streamFault("mod_audio_stream did not connect in time")
 	}
@@ -159,9 +157,7 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		// The channel is going: nothing is restarted or transferred now, and
 		// a bridge leg still ringing is cancelled.
 		s.to(call.Ending)
-		if s.dialing.Load() {
-			s.c.cancelDial(s)
-		}
+		s.cancelBridge()
 	case "CHANNEL_ANSWER":
 		// Answered by FreeSWITCH itself (a bridge before our uuid_answer).
 		if !s.life.WasAnswered() && s.rec != nil && s.rec.Status != db.CallRefused {
@@ -265,10 +261,9 @@ func (s *callSession) handleFSNote(n fsNote) {
 		if s.fs != nil {
 			_ = s.fs.Close()
 		}
-		s.fs, s.fsGen, s.connected = n.conn, n.gen, true
-		if s.life.State() == call.Connecting {
-			s.to(call.InProgress)
-		}
+		s.fs, s.fsGen = n.conn, n.gen
+		s.streamUntil = time.Time{} // connected in time
+		s.streamMoved(call.Connecting, call.InProgress)
 		pending := s.pending
 		s.pending = nil
 		s.writeChunks(pending)

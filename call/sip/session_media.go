@@ -95,10 +95,7 @@ func (s *callSession) startStream() {
 	token, gen := s.newStreamToken()
 	s.play = assistant.NewPlayback(assistant.WithPlaybackClock(s.c.opts.Now))
 	s.pending = nil
-	s.connected = false
-	if s.life.State() == call.InProgress {
-		s.to(call.Connecting) // a restart
-	}
+	s.streamMoved(call.InProgress, call.Connecting) // a restart
 	// The URL host may hold letters, digits, '-' and '.' only, and a query
 	// needs a path (DESIGN.md); the metadata is sent as the first text frame
 	// and must hold no space (the api splits its arguments on spaces).
