@@ -74,6 +74,11 @@ func (c Chooser) Transfer(ctx context.Context, orgID int64, rec *db.Call, to str
 	if err != nil {
 		return err
 	}
+	// The target is refused before the path records or queues anything
+	// (each path parses it again where it uses it).
+	if _, err := ParseTransferTarget(to); err != nil {
+		return err
+	}
 	return p.Transfer(ctx, orgID, rec.ID, to, mode)
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/db"
 )
 
 type fakePath struct{ Path }
@@ -66,5 +68,38 @@ func TestChooserPicksThePathOnce(t *testing.T) {
 	}
 	if _, err := (Chooser{Hosted: hosted}).For(""); !errors.Is(err, ErrCallNotFound) {
 		t.Errorf("no SIP path: %v", err)
+	}
+}
+
+// transferSpy records the transfers that reach a path.
+type transferSpy struct {
+	Controls
+	got []string
+}
+
+func (s *transferSpy) Transfer(_ context.Context, _ int64, _, to string, _ TransferMode) error {
+	s.got = append(s.got, to)
+	return nil
+}
+
+// A target that is neither a sip: URI nor an E.164 number is refused by the
+// chooser with the API's 400, before either path records or queues it.
+func TestChooserRefusesABadTransferTargetBeforeThePath(t *testing.T) {
+	for _, provider := range []string{"", "twilio"} {
+		sip, hosted := &transferSpy{}, &transferSpy{}
+		c := Chooser{SIP: sip, Hosted: hosted}
+		rec := &db.Call{ID: "call-1", Provider: provider}
+		for _, bad := range []string{"12345", "sip:host-only.example.com", "sip:a@b c", ""} {
+			err := c.Transfer(context.Background(), 1, rec, bad, TransferAuto)
+			if !errors.Is(err, ErrBadTransferTarget) {
+				t.Errorf("%q on %q: %v, want ErrBadTransferTarget", bad, provider, err)
+			}
+		}
+		if err := c.Transfer(context.Background(), 1, rec, "+14165550100", TransferAuto); err != nil {
+			t.Errorf("a good target on %q: %v", provider, err)
+		}
+		if len(sip.got)+len(hosted.got) != 1 {
+			t.Errorf("on %q the paths saw %v and %v, want only the good target", provider, sip.got, hosted.got)
+		}
 	}
 }

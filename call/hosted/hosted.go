@@ -276,9 +276,6 @@ func (h *Path) Transfer(ctx context.Context, orgID int64, callID, to string, _ c
 	if c == nil {
 		return call.ErrCallNotFound
 	}
-	if _, err := call.ParseTransferTarget(to); err != nil {
-		return err
-	}
 	c.event(call.EventTransferRequested, db.JSONMap{"to": to, "by": "api"})
 	return c.providerTransfer(ctx, to)
 }

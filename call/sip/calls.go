@@ -313,9 +313,6 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mo
 	if s == nil {
 		return call.ErrCallNotFound
 	}
-	if _, err := call.ParseTransferTarget(to); err != nil {
-		return err
-	}
 	if s.notAnswered() {
 		return call.ErrNotAnswered
 	}
