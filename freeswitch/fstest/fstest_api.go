@@ -61,6 +61,71 @@ func (s *Switch) exec(line string) string {
 	return out
 }
 
+// eslHandler runs the api and bgapi commands of the ESL connections.
+type eslHandler struct{ s *Switch }
+
+// API runs a command synchronously: the server writes the reply, then
+// done publishes the events it fired, then the API event.
+func (h eslHandler) API(line string) (string, func()) {
+	s := h.s
+	b := &batch{}
+	apiEv := s.apiEvent(line)
+	body := s.run(b, line)
+	return body, func() {
+		s.flush(b)
+		if apiEv != nil {
+			s.publish(apiEv)
+		}
+		runAfterJob(b)
+	}
+}
+
+// BackgroundAPI runs the command of a bgapi whose Job-UUID is answered:
+// its events, the API event, then BACKGROUND_JOB.
+func (h eslHandler) BackgroundAPI(line, job string) {
+	s := h.s
+	// A command that returns at once runs before the next command is read,
+	// so its API event and job keep the recorded order (esl-event-plain);
+	// the ones that block (blocksJob) run in the background.
+	run := func(f func()) { f() }
+	if blocksJob(line) {
+		run = s.goTimer
+	}
+	run(func() {
+		b := &batch{}
+		apiEv := s.apiEvent(line)
+		body := s.run(b, line)
+		s.flush(b)
+		if apiEv != nil {
+			s.publish(apiEv)
+		}
+		name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		h := []hdr{{Name: "Job-UUID", Value: job}, {Name: "Job-Command", Value: name}}
+		if arg = strings.TrimSpace(arg); arg != "" {
+			h = append(h, hdr{Name: "Job-Command-Arg", Value: arg})
+		}
+		ev := s.newEvent("BACKGROUND_JOB", "", h...)
+		ev.Body = body
+		s.publish(ev)
+		runAfterJob(b)
+	})
+}
+
+// apiEvent builds the API event of a command (nil with NoAPIEvents); it is
+// built before the command runs, so its Event-Sequence is the lower one, as
+// recorded.
+func (s *Switch) apiEvent(line string) *event {
+	if s.o.NoAPIEvents {
+		return nil
+	}
+	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	h := []hdr{{Name: "API-Command", Value: name}}
+	if arg = strings.TrimSpace(arg); arg != "" {
+		h = append(h, hdr{Name: "API-Command-Argument", Value: arg})
+	}
+	return s.newEvent("API", "", h...)
+}
+
 // unsupported answers a command the simulator does not emulate, loudly.
 func (s *Switch) unsupported(cmd string) string {
 	s.log.Warn("fstest: command not simulated", "command", cmd)

@@ -338,12 +338,12 @@ func (s *Switch) channelEventX(b *batch, ch *channel, name, state, callState, an
 // channel's; the write CODEC event has Channel-Write-Codec-Name and -Rate
 // again with its own Channel-Write-codec-bit-rate.
 func repeatedHeaders(e *event, name, cause string) *event {
-	switch _, write := e.get("Channel-Write-codec-bit-rate"); {
+	switch _, write := e.Get("Channel-Write-codec-bit-rate"); {
 	case name == "CHANNEL_HANGUP_COMPLETE" && cause != "":
-		n := min(len(standardHeaders), len(e.hdrs))
-		e.hdrs = slices.Insert(e.hdrs, n, hdr{"Hangup-Cause", cause})
+		n := min(len(standardHeaders), len(e.Headers))
+		e.Headers = slices.Insert(e.Headers, n, hdr{Name: "Hangup-Cause", Value: cause})
 	case name == "CODEC" && write:
-		e.hdrs = append(e.hdrs, hdr{"Channel-Write-Codec-Name", "PCMU"}, hdr{"Channel-Write-Codec-Rate", "8000"})
+		e.Headers = append(e.Headers, hdr{Name: "Channel-Write-Codec-Name", Value: "PCMU"}, hdr{Name: "Channel-Write-Codec-Rate", Value: "8000"})
 	}
 	return e
 }

@@ -43,7 +43,7 @@ func (s *Switch) addGatewayLocked(def gatewayDef) *gateway {
 // registration loop of a register=true gateway. A register=false gateway
 // fires no state event at all (gateway-lifecycle recording).
 func (s *Switch) announce(b *batch, g *gateway, gen int) {
-	s.fire(b, s.newEvent("CUSTOM", "sofia::gateway_add", hdr{"Gateway", g.name}, hdr{"profile-name", s.o.Profile}))
+	s.fire(b, s.newEvent("CUSTOM", "sofia::gateway_add", hdr{Name: "Gateway", Value: g.name}, hdr{Name: "profile-name", Value: s.o.Profile}))
 	if g.register {
 		s.then(b, func() { s.goTimer(func() { s.registration(g, gen) }) })
 	}
@@ -75,7 +75,7 @@ func (s *Switch) registration(g *gateway, gen int) {
 		if outcome == RegistrarOK {
 			if !s.gwState(g, gen, "REGISTER", func(g *gateway) []hdr {
 				g.replied = true
-				return []hdr{{"Phrase", "OK"}, {"Status", "200"}}
+				return []hdr{{Name: "Phrase", Value: "OK"}, {Name: "Status", Value: "200"}}
 			}) || !s.sleepGW(g, gen, 1) {
 				return
 			}
@@ -95,7 +95,7 @@ func (s *Switch) registration(g *gateway, gen int) {
 			g.up = false
 			g.failures++
 			wait = retrySeconds(g) * float64(g.failures)
-			return []hdr{{"Phrase", phrase}, {"Status", status}}
+			return []hdr{{Name: "Phrase", Value: phrase}, {Name: "Status", Value: status}}
 		}) || !s.sleepGW(g, gen, 1) {
 			return
 		}
@@ -147,10 +147,10 @@ func (s *Switch) stateHeadersLocked(g *gateway) []hdr {
 	if g.up {
 		ping = "UP"
 	}
-	h := []hdr{{"Gateway", g.name}, {"State", g.state}, {"Ping-Status", ping}}
+	h := []hdr{{Name: "Gateway", Value: g.name}, {Name: "State", Value: g.state}, {Name: "Ping-Status", Value: ping}}
 	if g.replied {
 		host, port := g.network()
-		h = append(h, hdr{"Register-Network-IP", host}, hdr{"Register-Network-Port", port})
+		h = append(h, hdr{Name: "Register-Network-IP", Value: host}, hdr{Name: "Register-Network-Port", Value: port})
 	}
 	return h
 }
@@ -200,7 +200,7 @@ func (s *Switch) deleteGateway(g *gateway, gen int) {
 	}
 	delete(s.gateways, g.name)
 	s.mu.Unlock()
-	s.publish(s.newEvent("CUSTOM", "sofia::gateway_delete", hdr{"profile-name", s.o.Profile}, hdr{"Gateway", g.name}))
+	s.publish(s.newEvent("CUSTOM", "sofia::gateway_delete", hdr{Name: "profile-name", Value: s.o.Profile}, hdr{Name: "Gateway", Value: g.name}))
 }
 
 func (s *Switch) sleepEpoch(gen int, sec float64) bool { return s.sleepOr(gen, sec, nil) }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
 )
 
 // The media side of a channel: what the caller sends (InboundCall.
@@ -251,7 +253,7 @@ func (s *Switch) mediaHeaders(ch *channel, name, subclass string, extra map[stri
 
 // Media events are fired where the recordings show them (Event-Calling-*).
 func init() {
-	for k, v := range map[string]callSite{
+	for k, v := range map[string]eslserver.Site{
 		"MEDIA_BUG_START":              {"switch_core_media_bug.c", "switch_core_media_bug_add", "1014"},
 		"MEDIA_BUG_STOP":               {"switch_core_media_bug.c", "switch_core_media_bug_destroy", "84"},
 		"PLAYBACK_START":               {"switch_ivr_play_say.c", "switch_ivr_play_file", "1649"},

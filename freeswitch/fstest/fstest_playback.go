@@ -121,8 +121,8 @@ func (s *Switch) apiBroadcast(_ *batch, args string) string {
 	if !aleg {
 		return "+OK Message sent\n"
 	}
-	cmd := s.newEvent("COMMAND", "", hdr{"call-command", "execute"}, hdr{"execute-app-name", "playback"},
-		hdr{"execute-app-arg", path}, hdr{"event-lock", "true"}, hdr{"lead-frames", strconv.Itoa(leadFrames)})
+	cmd := s.newEvent("COMMAND", "", hdr{Name: "call-command", Value: "execute"}, hdr{Name: "execute-app-name", Value: "playback"},
+		hdr{Name: "execute-app-arg", Value: path}, hdr{Name: "event-lock", Value: "true"}, hdr{Name: "lead-frames", Value: strconv.Itoa(leadFrames)})
 	m := s.media(ch)
 	m.mu.Lock()
 	m.queue = append(m.queue, &queued{path, cmd})
@@ -318,7 +318,7 @@ func (m *chanMedia) completeLocked(b *batch, cmd *event, path, app, response str
 	s.setVar(ch, "current_loop", nil)
 	s.setVar(ch, "total_loops", nil)
 	pc := s.eventFromMap(s.mediaHeaders(ch, "PRIVATE_COMMAND", "", nil, false), "")
-	pc.hdrs = append(slices.Clip(cmd.hdrs), pc.hdrs...)
-	pc.id = "PRIVATE_COMMAND"
+	pc.Headers = append(slices.Clip(cmd.Headers), pc.Headers...)
+	pc.ID = "PRIVATE_COMMAND"
 	s.fire(b, pc)
 }

@@ -108,15 +108,15 @@ func (s *Switch) profileRestart(b *batch) string {
 				return
 			}
 			for _, g := range old {
-				s.publish(s.newEvent("CUSTOM", "sofia::gateway_delete", hdr{"profile-name", s.o.Profile}, hdr{"Gateway", g.name}))
+				s.publish(s.newEvent("CUSTOM", "sofia::gateway_delete", hdr{Name: "profile-name", Value: s.o.Profile}, hdr{Name: "Gateway", Value: g.name}))
 			}
 			if !s.sleepEpoch(gen, 1.2) {
 				return
 			}
 			_, port, _ := strings.Cut(s.o.SIPAddr, ":")
 			uri := "sip:mod_sofia@" + s.o.SIPAddr
-			prof := []hdr{{"module_name", "mod_sofia"}, {"profile_name", s.o.Profile}, {"profile_uri", uri}}
-			svc := append([]hdr{{"service", "_sip._udp,_sip._tcp,_sip._sctp"}, {"port", port}}, prof...)
+			prof := []hdr{{Name: "module_name", Value: "mod_sofia"}, {Name: "profile_name", Value: s.o.Profile}, {Name: "profile_uri", Value: uri}}
+			svc := append([]hdr{{Name: "service", Value: "_sip._udp,_sip._tcp,_sip._sctp"}, {Name: "port", Value: port}}, prof...)
 			s.publish(s.newEvent("UNPUBLISH", "", svc...))
 			s.publish(s.newEvent("CUSTOM", "sofia::profile_start", prof...))
 			s.publish(s.newEvent("PUBLISH", "", svc...))

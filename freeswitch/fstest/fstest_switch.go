@@ -90,6 +90,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
 )
 
 // DefaultModules returns the modules module_exists reports as loaded unless
@@ -214,12 +216,10 @@ type Switch struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
-	emitMu sync.Mutex // serializes event fan-out: every connection sees one order
-	seq    uint64     // Event-Sequence, under emitMu
+	esl *eslserver.Server // the connections and the event fan-out
 
 	mu        sync.Mutex
 	coreUUID  string
-	conns     map[*conn]bool
 	gateways  map[string]*gateway
 	gwOrder   int64
 	active    *config              // the last XML that loaded (nil: nothing loaded yet)
@@ -277,7 +277,7 @@ func New(o Options) *Switch {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Switch{o: o, now: o.Clock, log: o.Logger, scale: float64(o.Step) / float64(500*time.Millisecond),
-		done: make(chan struct{}), coreUUID: uuid.NewString(), conns: map[*conn]bool{},
+		done: make(chan struct{}), coreUUID: uuid.NewString(),
 		gateways: map[string]*gateway{}, acls: map[string]aclList{}, registrar: map[string]Registrar{},
 		modules: map[string]bool{}, epoch: make(chan struct{})}
 	for _, m := range o.Modules {
@@ -285,6 +285,8 @@ func New(o Options) *Switch {
 	}
 	s.gap, s.mute = frames(o.BroadcastGap, DefaultBroadcastGap), frames(o.PlaybackCallerMute, DefaultPlaybackCallerMute)
 	s.handlers = s.coreAPI()
+	s.esl = eslserver.New(eslserver.Config{Password: o.Password, Handler: eslHandler{s}, Logger: o.Logger,
+		Core: s.core, Clock: o.Clock, Sites: callSites})
 	return s
 }
 
@@ -298,7 +300,7 @@ func (s *Switch) Start() error {
 	s.ln, s.addr, s.started = ln, ln.Addr().String(), s.now()
 	s.mu.Unlock()
 	s.wg.Add(1)
-	go s.accept(ln)
+	go func() { defer s.wg.Done(); s.esl.Serve(ln) }()
 	if s.o.Heartbeat > 0 {
 		s.wg.Add(1)
 		go s.heartbeats()
@@ -334,52 +336,23 @@ func (s *Switch) Close() error {
 		err = ln.Close()
 	}
 	s.closeMedia()
-	s.DropConnections()
+	s.esl.Close()
 	s.wg.Wait()
 	s.removeTempDir()
 	return err
 }
 
-func (s *Switch) accept(ln net.Listener) {
-	defer s.wg.Done()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c := newConn(s, nc)
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return
-		}
-		s.conns[c] = true
-		s.mu.Unlock()
-		s.wg.Add(2)
-		go func() { defer s.wg.Done(); c.writeLoop() }()
-		go func() { defer s.wg.Done(); c.serve() }()
-	}
-}
-
 // DropConnections closes every ESL socket abruptly (no disconnect notice).
-func (s *Switch) DropConnections() {
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.abort()
-	}
-}
+func (s *Switch) DropConnections() { s.esl.DropConnections() }
 
 // Connections is the number of open ESL connections.
-func (s *Switch) Connections() int {
+func (s *Switch) Connections() int { return s.esl.Connections() }
+
+// core is the Core-UUID of new events.
+func (s *Switch) core() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns)
+	return s.coreUUID
 }
 
 // Restart drops the connections and comes back empty on the same address

@@ -1,7 +1,6 @@
 package fstest
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"strings"
@@ -9,30 +8,6 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/ezxml"
 )
-
-// FuzzReadCommand: any client bytes parse or fail without panicking; a
-// parsed command has a one-line first line and at most the declared body.
-func FuzzReadCommand(f *testing.F) {
-	for _, s := range []string{"auth ClueCon\n\n", "bgapi status\nJob-UUID: x\n\n", "sendmsg u\nContent-Length: 3\n\nabc",
-		"\r\n\r\napi a b c\r\n\r\n", "api x\nContent-Length: 99\n\nshort", "event json ALL CUSTOM a::b\n\nexit\n\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bufio.NewReader(bytes.NewReader(data))
-		for range 100 {
-			c, err := readCommand(r)
-			if err != nil {
-				return
-			}
-			if strings.ContainsAny(c.line, "\n") || c.line == "" {
-				t.Fatalf("bad command line %q", c.line)
-			}
-			if len(c.body) > len(data) {
-				t.Fatalf("body longer than the input")
-			}
-		}
-	})
-}
 
 // FuzzParseXML: the ezxml-like parser never panics; an error is an
 // *ezxml.Error with a line inside the document.
