@@ -51,9 +51,8 @@ type channel struct {
 	answered bool
 
 	callerAudio func([]int16)
-	parkApp     string     // Application-UUID of the park running on the channel ("" if none)
-	media       *chanMedia // fstest_media.go; nil until used
-	hangingUp   string     // the call state while the hangup sequence runs
+	parkApp     string // Application-UUID of the park running on the channel ("" if none)
+	hangingUp   string // the call state while the hangup sequence runs
 	hangupCause string
 	callState   string // the last CHANNEL_CALLSTATE's ("" = DOWN), for Original-Channel-Call-State
 }
@@ -123,8 +122,7 @@ type channels struct {
 	mu      sync.Mutex
 	byID    map[string]*channel
 	tmpl    map[string]any
-	gone    map[string]*chanMedia // media of hung-up channels, for Heard & co.
-	bridged map[string]string     // uuid_bridge partners (fstest_bridge.go)
+	bridged map[string]string // uuid_bridge partners (fstest_bridge.go)
 }
 
 func (s *Switch) template() (map[string]any, error) {
@@ -417,12 +415,6 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 	if !ch.answered {
 		call = "RINGING"
 	}
-	if ch.media != nil {
-		if s.chans.gone == nil {
-			s.chans.gone = map[string]*chanMedia{}
-		}
-		s.chans.gone[id] = ch.media
-	}
 	s.chans.mu.Unlock()
 	for _, st := range []struct {
 		name, state, callState string
@@ -444,12 +436,12 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 		s.channelEventX(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars, extra)
 		switch {
 		case st.name == "CHANNEL_HANGUP":
-			s.mediaHangup(b, ch, 1)
+			s.media.Hangup(b.media(), id, 1)
 		case st.name == "CHANNEL_STATE" && st.state == "CS_HANGUP":
 			s.chans.mu.Lock()
 			ch.hangingUp, ch.hangupCause = call, cause
 			s.chans.mu.Unlock()
-			s.mediaHangup(b, ch, 2)
+			s.media.Hangup(b.media(), id, 2)
 		}
 	}
 	s.unbridge(b, id)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
 )
 
 // The event model and its wire forms are eslserver's.
@@ -70,6 +71,18 @@ type batch struct {
 	evs      []*event
 	after    []func()
 	afterJob []func() // after the reply itself (BACKGROUND_JOB, api/response): see afterJob
+}
+
+// Fire and Then make a batch a media.Batch.
+func (b *batch) Fire(e *event) { b.evs = append(b.evs, e) }
+func (b *batch) Then(f func()) { b.after = append(b.after, f) }
+
+// media is b as a media.Batch: nil (events fired at once) when b is nil.
+func (b *batch) media() media.Batch {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // fire publishes e now, or after the reply when b is not nil.

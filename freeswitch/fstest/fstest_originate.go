@@ -219,7 +219,7 @@ func runAfterJob(b *batch) {
 // apiOriginate handles `originate`; it blocks until the outcome, firing the
 // legs' events as they happen.
 func (s *Switch) apiOriginate(b *batch, args string) string {
-	argv := separateBlank(args, 10)
+	argv := dialstring.SeparateBlank(args, 10)
 	for i, a := range argv {
 		if strings.EqualFold(a, "undef") {
 			argv[i] = ""

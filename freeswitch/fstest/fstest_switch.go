@@ -92,6 +92,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
 )
 
 // DefaultModules returns the modules module_exists reports as loaded unless
@@ -180,7 +181,7 @@ func frames(d, def time.Duration) int {
 	case d < 0:
 		return 0
 	}
-	return int((d + frameDur/2) / frameDur)
+	return int((d + media.FrameDur/2) / media.FrameDur)
 }
 
 // Registrar is the answer a registration gateway's REGISTER gets (and, for a
@@ -236,8 +237,7 @@ type Switch struct {
 
 	handlers map[string]apiFunc
 	chans    channels
-	gap      int      // Options.BroadcastGap in frames
-	mute     int      // Options.PlaybackCallerMute in frames
+	media    *media.Media
 	tmpDir   string   // the default TempDir once made, under mu
 	out      outbound // originate and uuid_deflect (fstest_originate.go, fstest_deflect.go)
 }
@@ -283,7 +283,8 @@ func New(o Options) *Switch {
 	for _, m := range o.Modules {
 		s.modules[m] = true
 	}
-	s.gap, s.mute = frames(o.BroadcastGap, DefaultBroadcastGap), frames(o.PlaybackCallerMute, DefaultPlaybackCallerMute)
+	s.media = media.New(mediaHost{s}, o.Logger, frames(o.BroadcastGap, DefaultBroadcastGap),
+		frames(o.PlaybackCallerMute, DefaultPlaybackCallerMute))
 	s.handlers = s.coreAPI()
 	s.esl = eslserver.New(eslserver.Config{Password: o.Password, Handler: eslHandler{s}, Logger: o.Logger,
 		Core: s.core, Clock: o.Clock, Sites: callSites})
@@ -335,7 +336,7 @@ func (s *Switch) Close() error {
 	if ln != nil {
 		err = ln.Close()
 	}
-	s.closeMedia()
+	s.media.Close()
 	s.esl.Close()
 	s.wg.Wait()
 	s.removeTempDir()
@@ -359,7 +360,7 @@ func (s *Switch) core() string {
 // with a new Core-UUID: no gateways, no ACL lists, no inbound lists until
 // rescan / reloadacl. Registrar outcomes, modules and FailNext rules stay.
 func (s *Switch) Restart() {
-	s.closeMedia()
+	s.media.Close()
 	s.mu.Lock()
 	s.newEpochLocked()
 	s.gateways, s.acls, s.inbound, s.active = map[string]*gateway{}, map[string]aclList{}, nil, nil

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 )
 
 // eslLog is an ESL client that keeps every event it reads, so a test can
@@ -351,16 +353,7 @@ func pcmBytes(pcm []int16) []byte {
 // wavFile writes a mono 16-bit WAV.
 func wavFile(t *testing.T, path string, pcm []int16, rate int) {
 	t.Helper()
-	r := &recording{path: path, caller: pcm, played: make([]int16, len(pcm))}
-	if _, _, err := r.finish(); err != nil {
-		t.Fatal(err)
-	}
-	if rate != 8000 { // finish writes 8 kHz; patch the rate fields
-		data := mustRead(t, path)
-		binary.LittleEndian.PutUint32(data[24:], uint32(rate))
-		binary.LittleEndian.PutUint32(data[28:], uint32(rate*2))
-		writeBytes(t, path, data)
-	}
+	writeBytes(t, path, audiofile.WAV(rate, pcm))
 }
 
 // answeredCall places a call and answers it (inbound-answer-hangup).
