@@ -5,26 +5,6 @@ import (
 	"testing"
 )
 
-// TestPreprocess: $${var} expanded on raw lines (unset: empty), &#36; left
-// for the parser, X-PRE-PROCESS set honoured, <include> stripped.
-func TestPreprocess(t *testing.T) {
-	g := map[string]string{"domain": "127.0.0.1"}
-	for _, tc := range []struct{ in, want string }{
-		{`<param value="pa$${domain}ss"/>`, "<param value=\"pa127.0.0.1ss\"/>\n"},
-		{`<param value="pa&#36;{domain}ss"/>`, "<param value=\"pa&#36;{domain}ss\"/>\n"},
-		{`<param value="$${nope}|${domain}|$$x"/>`, "<param value=\"|${domain}|$$x\"/>\n"},
-		{"<include>\n<a/>\n</include>", "\n<a/>\n\n"},
-		{"<X-PRE-PROCESS cmd=\"set\" data=\"x=1\"/>\n<a v=\"$${x}$${domain}\"/>", "\n<a v=\"1127.0.0.1\"/>\n"},
-	} {
-		if got := string(preprocess([]byte(tc.in), g)); got != tc.want {
-			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
-		}
-	}
-	if g["x"] != "" {
-		t.Error("a file's set leaked into the globals")
-	}
-}
-
 // TestACLMatching: CIDR matching, the most specific node wins, defaults,
 // bare addresses, IPv6, invalid nodes ignored, missing list denies.
 func TestACLMatching(t *testing.T) {

@@ -2,7 +2,6 @@ package fstest
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 )
@@ -16,10 +15,9 @@ func (s *Switch) coreAPI() map[string]apiFunc {
 	m := map[string]apiFunc{
 		"status":        s.apiStatus,
 		"module_exists": s.apiModuleExists,
-		"reloadxml":     s.apiReloadXML,
-		"reloadacl":     s.apiReloadACL,
-		"acl":           s.apiACL,
-		"sofia":         s.apiSofia,
+	}
+	for name, f := range s.sofia.API() {
+		m[name] = func(b *batch, args string) string { return f(b, args) }
 	}
 	s.channelAPI(m)
 	s.mediaAPI(m)
@@ -193,71 +191,4 @@ func (s *Switch) apiModuleExists(_ *batch, mod string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fmt.Sprint(s.modules[mod])
-}
-
-// reload re-reads the XML. On success the new files are in effect and a
-// RELOADXML event fires; on error the previous ones stay. The text is what
-// FreeSWITCH puts in brackets: "Success" or "[error near line N]: …".
-func (s *Switch) reload(b *batch) (string, bool) {
-	cfg, err := s.loadConfig()
-	if err != nil {
-		s.log.Info("fstest: XML reload failed", "err", err)
-		return err.Error(), false
-	}
-	s.mu.Lock()
-	s.active = cfg
-	s.mu.Unlock()
-	s.fire(b, s.newEvent("RELOADXML", ""))
-	return "Success", true
-}
-
-// apiReloadXML: "+OK [Success]\n", and "+OK [<error>]\n" on a broken file
-// (xml-errors recording: +OK although it failed).
-func (s *Switch) apiReloadXML(b *batch, _ string) string {
-	text, _ := s.reload(b)
-	return "+OK [" + text + "]\n"
-}
-
-// apiReloadACL reloads the XML and re-reads the ACL lists from the XML in
-// effect: with a broken file the previous lists stay (the old XML root is
-// kept, as reloadxml shows); the reply is the recorded one either way.
-func (s *Switch) apiReloadACL(b *batch, _ string) string {
-	s.reload(b)
-	s.mu.Lock()
-	s.acls = map[string]aclList{}
-	if s.active != nil {
-		for k, v := range s.active.acls {
-			s.acls[k] = v
-		}
-	}
-	s.mu.Unlock()
-	return "+OK acl reloaded\n"
-}
-
-// apiACL answers `acl <ip> <list>` with true or false, no newline; a list
-// that does not exist denies (acl-list-missing recording), and so do
-// missing arguments (mod_commands acl_function: "false", no usage text).
-func (s *Switch) apiACL(_ *batch, args string) string {
-	f := strings.Fields(args)
-	if len(f) < 2 {
-		return "false"
-	}
-	return fmt.Sprint(s.aclAllows(f[0], f[1]))
-}
-
-func (s *Switch) aclAllows(ip, list string) bool {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	s.mu.Lock()
-	l, ok := s.acls[list]
-	s.mu.Unlock()
-	if !ok {
-		if l, ok = builtinACL(list); !ok {
-			return false
-		}
-	}
-	return l.allows(a)
 }

@@ -486,7 +486,7 @@ func (s *Switch) Invite(c InboundCall) (string, error) {
 		c.NetworkIP = "127.0.0.1"
 	}
 	for _, list := range s.InboundACLs() {
-		if s.aclAllows(c.NetworkIP, list) {
+		if s.sofia.ACLAllows(c.NetworkIP, list) {
 			c.ACLAuthedBy = list
 			return s.Call(c)
 		}

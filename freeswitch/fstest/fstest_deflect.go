@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/sofia"
 )
 
 // Transfers: `uuid_deflect <uuid> <uri>` sends a REFER in the channel's
@@ -113,7 +115,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 	}
 	s.chans.mu.Lock()
 	answered := ch.answered
-	cont := isTrue(varString(ch.vars["variable_sip_refer_continue_after_reply"]))
+	cont := sofia.IsTrue(varString(ch.vars["variable_sip_refer_continue_after_reply"]))
 	headers := referHeaders(ch.vars)
 	s.chans.mu.Unlock()
 	outcome := s.referOutcome(id, referTo)

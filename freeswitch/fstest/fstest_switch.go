@@ -93,6 +93,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/sofia"
 )
 
 // DefaultModules returns the modules module_exists reports as loaded unless
@@ -186,23 +187,16 @@ func frames(d, def time.Duration) int {
 
 // Registrar is the answer a registration gateway's REGISTER gets (and, for a
 // register=false gateway with `ping`, whether its OPTIONS are answered).
-type Registrar int
+type Registrar = sofia.Registrar
 
 const (
-	RegistrarOK        Registrar = iota // 200 OK: TRYING, REGISTER, REGED (recorded)
-	RegistrarForbidden                  // 403 Forbidden: TRYING, FAILED, FAIL_WAIT, UNREGED… (recorded)
-	RegistrarTimeout                    // no answer: like Forbidden with 408 Request Timeout (not recorded)
+	RegistrarOK        = sofia.RegistrarOK        // 200 OK: TRYING, REGISTER, REGED (recorded)
+	RegistrarForbidden = sofia.RegistrarForbidden // 403 Forbidden: TRYING, FAILED, FAIL_WAIT, UNREGED… (recorded)
+	RegistrarTimeout   = sofia.RegistrarTimeout   // no answer: like Forbidden with 408 Request Timeout (not recorded)
 )
 
 // GatewayInfo is a loaded gateway as a test sees it.
-type GatewayInfo struct {
-	Name     string
-	State    string            // NOREG, UNREGED, TRYING, REGISTER, REGED, FAILED, FAIL_WAIT, DOWN
-	Status   string            // UP or DOWN, as xmlstatus shows it
-	Deleting bool              // killgw accepted, gateway_delete not yet fired
-	Params   map[string]string // <param>s as loaded (after $${} expansion)
-	Vars     map[string]string // <variables>
-}
+type GatewayInfo = sofia.GatewayInfo
 
 // Switch is the simulator. All methods are safe for concurrent use.
 type Switch struct {
@@ -219,21 +213,14 @@ type Switch struct {
 
 	esl *eslserver.Server // the connections and the event fan-out
 
-	mu        sync.Mutex
-	coreUUID  string
-	gateways  map[string]*gateway
-	gwOrder   int64
-	active    *config              // the last XML that loaded (nil: nothing loaded yet)
-	acls      map[string]aclList   // lists in effect (reloadacl)
-	inbound   []string             // the profile's apply-inbound-acl lists (rescan)
-	registrar map[string]Registrar // by gateway name, proxy host:port or host
-	modules   map[string]bool
-	commands  []string
-	failNext  []failRule
-	restarts  int
-	gen       int           // bumped by Restart and profile restart: stale timers do nothing
-	epoch     chan struct{} // closed with each gen bump: wakes the timers up
-	closed    bool
+	mu       sync.Mutex
+	coreUUID string
+	sofia    *sofia.Profile // gateways, ACLs and the XML in effect
+	modules  map[string]bool
+	commands []string
+	failNext []failRule
+	epoch    chan struct{} // closed by Restart, profile restart and Close: ends the call timers
+	closed   bool
 
 	handlers map[string]apiFunc
 	chans    channels
@@ -278,11 +265,12 @@ func New(o Options) *Switch {
 	}
 	s := &Switch{o: o, now: o.Clock, log: o.Logger, scale: float64(o.Step) / float64(500*time.Millisecond),
 		done: make(chan struct{}), coreUUID: uuid.NewString(),
-		gateways: map[string]*gateway{}, acls: map[string]aclList{}, registrar: map[string]Registrar{},
 		modules: map[string]bool{}, epoch: make(chan struct{})}
 	for _, m := range o.Modules {
 		s.modules[m] = true
 	}
+	s.sofia = sofia.New(sofia.Config{Profile: o.Profile, SIPAddr: o.SIPAddr, GenDir: o.GenDir, Globals: o.Globals,
+		Logger: o.Logger, Now: o.Clock, Scale: s.scale}, sofiaHost{s})
 	s.media = media.New(mediaHost{s}, o.Logger, frames(o.BroadcastGap, DefaultBroadcastGap),
 		frames(o.PlaybackCallerMute, DefaultPlaybackCallerMute))
 	s.handlers = s.coreAPI()
@@ -361,9 +349,9 @@ func (s *Switch) core() string {
 // rescan / reloadacl. Registrar outcomes, modules and FailNext rules stay.
 func (s *Switch) Restart() {
 	s.media.Close()
+	s.sofia.Reset()
 	s.mu.Lock()
 	s.newEpochLocked()
-	s.gateways, s.acls, s.inbound, s.active = map[string]*gateway{}, map[string]aclList{}, nil, nil
 	s.coreUUID = uuid.NewString()
 	s.started = s.now()
 	s.mu.Unlock()
@@ -376,11 +364,7 @@ func (s *Switch) Restart() {
 // SetRegistrar sets the outcome of REGISTER (and of OPTIONS pings) for a
 // gateway, named by gateway name, by proxy "host:port" or by proxy host.
 // It applies from the next attempt on: a FAIL_WAIT gateway retries with it.
-func (s *Switch) SetRegistrar(gateway string, r Registrar) {
-	s.mu.Lock()
-	s.registrar[gateway] = r
-	s.mu.Unlock()
-}
+func (s *Switch) SetRegistrar(gateway string, r Registrar) { s.sofia.SetRegistrar(gateway, r) }
 
 // SetModule makes module_exists report mod as loaded or not.
 func (s *Switch) SetModule(mod string, loaded bool) {
@@ -414,44 +398,16 @@ func (s *Switch) ResetCommands() {
 
 // ProfileRestarts counts `sofia profile <p> restart` commands: sipbridge
 // must never send one (it drops live calls).
-func (s *Switch) ProfileRestarts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.restarts
-}
+func (s *Switch) ProfileRestarts() int { return s.sofia.Restarts() }
 
 // Gateways lists the loaded gateways by name.
-func (s *Switch) Gateways() []GatewayInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]GatewayInfo, 0, len(s.gateways))
-	for _, name := range sortedKeys(s.gateways) {
-		g := s.gateways[name]
-		out = append(out, GatewayInfo{Name: g.name, State: g.state, Status: s.gwStatusLocked(g), Deleting: g.deleting,
-			Params: copyMap(g.params), Vars: copyMap(g.vars)})
-	}
-	return out
-}
+func (s *Switch) Gateways() []GatewayInfo { return s.sofia.Gateways() }
 
 // ACL returns the allow nodes (cidr as written) of a loaded ACL list.
-func (s *Switch) ACL(list string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, n := range s.acls[list].nodes {
-		if n.allow {
-			out = append(out, n.cidr)
-		}
-	}
-	return out
-}
+func (s *Switch) ACL(list string) []string { return s.sofia.ACL(list) }
 
 // InboundACLs returns the profile's apply-inbound-acl lists, in file order.
-func (s *Switch) InboundACLs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.inbound)
-}
+func (s *Switch) InboundACLs() []string { return s.sofia.InboundACLs() }
 
 // WaitFor polls cond until it holds or timeout passes; it reports whether
 // cond held.
@@ -492,6 +448,30 @@ func (s *Switch) sleep(stop <-chan struct{}, sec float64) bool {
 	}
 }
 
+// newEpochLocked ends every call timer (Restart, profile restart, Close).
+func (s *Switch) newEpochLocked() {
+	close(s.epoch)
+	s.epoch = make(chan struct{})
+}
+
+// sofiaHost is the Switch as the sofia profile sees it.
+type sofiaHost struct{ s *Switch }
+
+func (h sofiaHost) NewEvent(name, subclass string, extra ...hdr) *event {
+	return h.s.newEvent(name, subclass, extra...)
+}
+
+func (h sofiaHost) Publish(e *event)              { h.s.publish(e) }
+func (h sofiaHost) Go(f func())                   { h.s.goTimer(f) }
+func (h sofiaHost) Done() <-chan struct{}         { return h.s.done }
+func (h sofiaHost) Unsupported(cmd string) string { return h.s.unsupported(cmd) }
+
+func (h sofiaHost) Restarted() {
+	h.s.mu.Lock()
+	h.s.newEpochLocked()
+	h.s.mu.Unlock()
+}
+
 // goTimer runs f in a goroutine Close waits for.
 func (s *Switch) goTimer(f func()) { s.goTimerOK(f) }
 
@@ -521,14 +501,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func firstNonEmpty(vals ...string) string {

@@ -31,50 +31,6 @@ func FuzzParseXML(f *testing.F) {
 	})
 }
 
-// FuzzGenDir: any file content in any generated directory loads or fails
-// as a whole; what loads has only valid gateway names and parsed ACL nodes.
-func FuzzGenDir(f *testing.F) {
-	f.Add("gateways", gwGood)
-	f.Add("gateways", gwInvalidNames)
-	f.Add("gateways", gwBroken)
-	f.Add("acl", aclFile("l", "10.0.0.0/8", "::1", "bad"))
-	f.Add("profile", profileFile("a", "b,c"))
-	f.Add("gateways", `<X-PRE-PROCESS cmd="set" data="x=$${domain}"/><include><gateway name="$${x}"/></include>`)
-	f.Fuzz(func(t *testing.T, dir, body string) {
-		switch dir {
-		case "gateways", "acl", "profile":
-		default:
-			return
-		}
-		gen := t.TempDir()
-		writeFile(t, gen, dir+"/f.xml", body)
-		s := New(Options{GenDir: gen})
-		cfg, err := s.loadConfig()
-		if err != nil {
-			var xe *ezxml.Error
-			if !errors.As(err, &xe) {
-				t.Fatalf("error type %T", err)
-			}
-			return
-		}
-		for _, g := range cfg.gateways {
-			if !validGatewayName.MatchString(g.name) {
-				t.Fatalf("invalid name %q loaded", g.name)
-			}
-		}
-		for _, l := range cfg.acls {
-			for _, n := range l.nodes {
-				if !n.prefix.IsValid() {
-					t.Fatalf("unparsed node %q kept", n.cidr)
-				}
-			}
-		}
-		if len(cfg.inbound) > maxInboundACL {
-			t.Fatalf("%d inbound lists", len(cfg.inbound))
-		}
-	})
-}
-
 // FuzzAPI: any api command line gets an answer without a panic.
 func FuzzAPI(f *testing.F) {
 	for _, s := range []string{"status", "sofia profile external rescan", "sofia profile external killgw x",

@@ -252,7 +252,7 @@ var scenarios = []scenario{
 		}}},
 		skip: []string{"api sofia status profile "},
 		check: func(t *testing.T, s *Switch) {
-			if got := s.InboundACLs(); !slices.Equal(got, []string{"sb_missing"}) || s.aclAllows("127.0.0.1", "sb_missing") {
+			if got := s.InboundACLs(); !slices.Equal(got, []string{"sb_missing"}) || s.sofia.ACLAllows("127.0.0.1", "sb_missing") {
 				t.Errorf("profile lists %v; a missing list must deny", got)
 			}
 			if s.ProfileRestarts() != 1 {
