@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // Inbound channels. A call is built from the CHANNEL_CREATE recorded on a
@@ -131,7 +133,7 @@ func (s *Switch) template() (map[string]any, error) {
 	if s.chans.tmpl != nil {
 		return s.chans.tmpl, nil
 	}
-	frames, err := LoadRecording("inbound-headers-a.jsonl")
+	frames, err := recording.LoadRecording("inbound-headers-a.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoTemplate, err)
 	}

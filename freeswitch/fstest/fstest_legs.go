@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // Outbound legs' headers: the recorded templates rewritten for one leg,
@@ -99,7 +100,7 @@ func (s *Switch) legTemplates() (*legTemplates, error) {
 	if s.out.tmpl != nil {
 		return s.out.tmpl, nil
 	}
-	frames, err := LoadRecording("originate.jsonl")
+	frames, err := recording.LoadRecording("originate.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoTemplate, err)
 	}

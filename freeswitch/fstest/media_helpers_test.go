@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // eslLog is an ESL client that keeps every event it reads, so a test can
@@ -176,7 +177,7 @@ func sequence(evs []ev, uuid string) []string {
 // recordedSequence is sequence() of a recording.
 func recordedSequence(t *testing.T, rec string) []string {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func recordedSequence(t *testing.T, rec string) []string {
 // and returns the reply frame that followed it.
 func recordedAPIReply(t *testing.T, rec, prefix string) string {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -404,7 +405,7 @@ func headerNames(e ev) []string {
 // and ours has the same header names (the order is not emulated).
 func checkHeaderNames(t *testing.T, rec string, ours []ev) {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -443,7 +444,7 @@ func checkHeaderNames(t *testing.T, rec string, ours []ev) {
 // given (API and the other kinds left out), as wireOrder renders them.
 func recordedWireAfter(t *testing.T, rec, prefix string, n int, kinds ...string) []string {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
