@@ -4,14 +4,18 @@
 // semantics sipbridge relies on, read from the files sipbridge writes under
 // GenDir: gateways/*.xml, acl/*.xml, profile/*.xml.
 //
-// Emulated as recorded: the auth/request greeting, auth (and its failure),
-// event json|plain with CUSTOM subclasses and ALL, filter, api, bgapi with the
-// client's Job-UUID, sendmsg, exit; the API event after every api/bgapi
-// command (Options.NoAPIEvents omits it); `sofia profile <p> rescan|startgw|
+// Its parts are packages of their own, each behind a small interface the
+// Switch implements: the ESL connections, commands and event framing
+// (eslserver: auth, event json|plain, filter, api, bgapi, sendmsg, exit);
+// mod_sofia's configuration, ACL lists, gateways and their registration
+// state machine with per-gateway registrar outcomes, XML errors in the ezxml
+// form (sofia: reloadxml, reloadacl, acl, `sofia profile <p> rescan|startgw|
 // killgw|restart`, `sofia xmlstatus gateway [name]`, `sofia status [gateway
-// <name>]`, reloadxml, reloadacl, acl, status, module_exists; the gateway
-// registration state machine with per-gateway registrar outcomes; XML errors
-// reported in the ezxml form with nothing changed.
+// <name>]`); the media side of a call (media); the recordings' reader
+// (recording); the parsers and codecs (dialstring, audiostream, audiofile,
+// ezxml). This package is the switch itself: status, module_exists, the API
+// event after every api/bgapi command (Options.NoAPIEvents omits it),
+// BACKGROUND_JOB, HEARTBEAT, and the channels.
 //
 // Calls (originate*.jsonl, refer-*.jsonl, inbound-*.jsonl): inbound calls
 // (Call) with their recorded event sequences, uuid_answer, uuid_kill,
@@ -29,11 +33,9 @@
 // or kept up by sip_refer_continue_after_reply (SetReferOutcome).
 //
 // Timing: Options.Step is the wall time standing for 0.5 s of a real switch.
-// Every delay scales with it (killgw: DOWN after 0.5 s, gateway_delete after
-// 1.5 s; TRYING 0.5 s after gateway_add, REGED 1 s later; FAIL_WAIT 1 s after
-// FAILED, UNREGED retry-seconds × failures later, TRYING again 1 s later;
-// a 3 s leg_timeout rings 6 Steps; a declined REFER waits 20 Steps), so
-// the order of events is the real one. Durations the switch reports (uptime,
+// Every delay scales with it (the gateways' timers, see sofia; a 3 s
+// leg_timeout rings 6 Steps; a declined REFER waits 20 Steps), so the order
+// of events is the real one. Durations the switch reports (uptime,
 // "retry: Ns") are in switch time, i.e. wall time divided by that scale.
 //
 // Deliberate differences from a real switch: the simulator starts EMPTY (a
@@ -47,38 +49,17 @@
 // and Hangup with the sequences of the recordings and of a real switch
 // running freeswitch/conf (e2e TestConformance compares them).
 //
-// The media side of a call (fstest_media.go, fstest_stream.go,
-// fstest_playback.go, fstest_record.go), as recorded in audio-stream-*,
-// record-start-stop and inbound-answer-hangup and as the FreeSWITCH and
-// amigniter/mod_audio_stream sources do it: uuid_setvar/uuid_getvar;
-// uuid_audio_stream start|stop|pause|resume|send_text, a real websocket
-// client (gorilla) sending the metadata first, then raw L16 frames every
-// 20 ms from InboundCall.CallerAudio (default a 440 Hz tone), streamAudio
-// back → a file in Options.TempDir and ::play, other text → ::json, the
-// server's close → ::disconnect, a failed dial or a lost connection →
-// ::error and MEDIA_BUG_STOP (BreakStream triggers the latter);
-// uuid_broadcast (queued, the 100 ms gap of the lead frames and the
-// caller's audio lost at each PLAYBACK_START as measured — Options.
-// BroadcastGap, PlaybackCallerMute —, PLAYBACK_START/STOP, .PCMU/.PCMA
-// files and named pipes read as they play with their stalls counted —
-// PlaybackStalls —, what the caller heard in Heard/Playbacks),
-// uuid_break [all]; uuid_record
-// start|stop to a real WAV (mono mixed, or stereo with RECORD_STEREO);
-// SendDTMF; the hangup stops all of it inside the recorded sequence.
-//
-// Media runs in wall time, one frame per 20 ms, whatever Options.Step is.
-// Simplified: no codec negotiation (PCMU 8 kHz, its CODEC events as a real
-// switch fires them: on arrival, or at the answer with
-// Options.InboundLateNegotiation), no
-// pre-answer by uuid_audio_stream on an unanswered channel, no
-// STREAM_BUFFER_SIZE/extra headers/TLS options, no playback of mp3/ogg,
-// no bridge (b-leg broadcast), a pipe's stall does not hold the media
-// loop up (the frame is padded with silence and counted; a real switch
-// blocks there), `mixed` streams only while playing like
-// `stereo` (not recorded), playback_* and record_* counts are exact frame
-// counts (a real switch reads ahead and starts recording on the first
-// frame), event headers of the media events come after the standard ones
-// sorted by name, not in FreeSWITCH's order.
+// The media side of a call (package media, fstest_media.go here):
+// uuid_setvar/uuid_getvar; uuid_audio_stream (a real websocket client
+// streaming InboundCall.CallerAudio, default a 440 Hz tone; BreakStream
+// drops it), uuid_broadcast (Options.BroadcastGap, PlaybackCallerMute;
+// what the caller heard in Heard/Playbacks, PlaybackStalls), uuid_break,
+// uuid_record; SendDTMF; the hangup stops all of it inside the recorded
+// sequence. Media runs in wall time, one frame per 20 ms, whatever
+// Options.Step is. Simplified: no codec negotiation (PCMU 8 kHz, its CODEC
+// events as a real switch fires them: on arrival, or at the answer with
+// Options.InboundLateNegotiation), event headers of the media events come
+// after the standard ones sorted by name, not in FreeSWITCH's order.
 package fstest
 
 import (
@@ -128,7 +109,7 @@ type Options struct {
 	// os.TempDir() on first use and removed by Close).
 	TempDir string
 
-	// Playback timing, as measured on FreeSWITCH 1.11.1 (fstest_playback.go
+	// Playback timing, as measured on FreeSWITCH 1.11.1 (media/playback.go
 	// says how). Whole 20 ms frames (rounded); zero means the default,
 	// a negative value none.
 	//

@@ -7,6 +7,21 @@
 // amigniter/mod_audio_stream sources do it. The switch gives it its
 // channels (Channel) and fires its events (Host, Batch).
 //
+// Emulated: uuid_audio_stream start|stop|pause|resume|send_text, a real
+// websocket client (gorilla) sending the metadata first, then raw L16
+// frames every 20 ms from the channel's caller audio (default a 440 Hz
+// tone), streamAudio back → a file in the temp dir and ::play, other text
+// → ::json, the server's close → ::disconnect, a failed dial or a lost
+// connection → ::error and MEDIA_BUG_STOP (BreakStream triggers the
+// latter); uuid_broadcast (queued, the 100 ms gap of the lead frames and
+// the caller's audio lost at each PLAYBACK_START as measured, see
+// playback.go; PLAYBACK_START/STOP, .PCMU/.PCMA files and named pipes read
+// as they play with their stalls counted — PlaybackStalls —, what the
+// caller heard in Heard/Playbacks), uuid_break [all]; uuid_record
+// start|stop to a real WAV (mono mixed, or stereo with RECORD_STEREO); the
+// playback terminators of DTMF; the hangup stops all of it inside the
+// recorded sequence (Hangup).
+//
 // Like a real session thread, every channel with media work runs one loop
 // that ticks every 20 ms (the PCMU ptime of the recordings): each tick
 // reads one frame of caller audio, advances the current playback by one
