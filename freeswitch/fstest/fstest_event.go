@@ -73,7 +73,7 @@ type batch struct {
 	afterJob []func() // after the reply itself (BACKGROUND_JOB, api/response): see afterJob
 }
 
-// Fire and Then make a batch a media.Batch.
+// Fire and Then make a batch a media.Batch and a sofia.Batch.
 func (b *batch) Fire(e *event) { b.evs = append(b.evs, e) }
 func (b *batch) Then(f func()) { b.after = append(b.after, f) }
 
