@@ -329,7 +329,7 @@ func (s *Switch) core() string {
 // with a new Core-UUID: no gateways, no ACL lists, no inbound lists until
 // rescan / reloadacl. Registrar outcomes, modules and FailNext rules stay.
 func (s *Switch) Restart() {
-	s.media.Close()
+	s.media.Reset()
 	s.sofia.Reset()
 	s.mu.Lock()
 	s.newEpochLocked()

@@ -383,15 +383,23 @@ func (md *Media) Hangup(b Batch, id string, phase int) {
 	}
 }
 
-// Close stops every live channel's media (the switch's Close, Restart):
-// loops end, websockets close, no events; the channels are forgotten.
+// Reset is Close for a switch that restarts: its channels are gone, and so
+// is their media state.
+func (md *Media) Reset() {
+	md.Close()
+	md.mu.Lock()
+	md.live = map[string]*chanMedia{}
+	md.mu.Unlock()
+}
+
+// Close stops every live channel's media (the switch's Close): loops end,
+// websockets close, no events; the test accessors still answer.
 func (md *Media) Close() {
 	md.mu.Lock()
 	var ms []*chanMedia
 	for _, m := range md.live {
 		ms = append(ms, m)
 	}
-	md.live = map[string]*chanMedia{}
 	md.mu.Unlock()
 	for _, m := range ms {
 		m.halt()
