@@ -21,6 +21,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/xmlgen"
@@ -32,7 +33,7 @@ import (
 // with the same commands, and compares what came back: the replies, and
 // per stream (each call, each gateway, the API and BACKGROUND_JOB events
 // of our commands, RELOADXML) the sequence of events with the headers that
-// matter, normalised as the fixture tests do (fstest.Normalize). A
+// matter, normalised as the fixture tests do (recording.Normalize). A
 // divergence fails the test and names the event: the simulator earns its
 // place by agreeing with the real switch, and where they differ the real
 // switch wins (fix freeswitch/fstest). What the simulator does not claim
@@ -220,7 +221,7 @@ func (d *side) command(verb, cmd string, f func(context.Context, string) (string
 }
 
 // norm is the fixture tests' normalisation after this side's own paths.
-func (d *side) norm(s string) string { return fstest.Normalize(d.paths(s)) }
+func (d *side) norm(s string) string { return recording.Normalize(d.paths(s)) }
 
 // paths replaces this side's folders with placeholders.
 func (d *side) paths(s string) string {
@@ -794,7 +795,7 @@ func (d *side) item(e *esl.Event) string {
 	b.WriteString(eventKind(e))
 	for _, h := range itemHeaders {
 		if v, ok := e.Headers[h]; ok {
-			fmt.Fprintf(&b, " %s=%s", h, fstest.NormalizeUUIDs(d.paths(v)))
+			fmt.Fprintf(&b, " %s=%s", h, recording.NormalizeUUIDs(d.paths(v)))
 		}
 	}
 	// The names of the event's own headers: all of a gateway event's, a

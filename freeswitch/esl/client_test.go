@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
-	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
@@ -645,7 +645,7 @@ func TestClientCloseStopsEverything(t *testing.T) {
 // handlers see the channel's events in recorded order.
 func TestClientReplayInboundCall(t *testing.T) {
 	frames := loadRecording(t, "inbound-headers-b.jsonl")
-	exit := slices.IndexFunc(frames, func(f fstest.Frame) bool { return f.Dir == "c2s" && f.Raw == "exit\n\n" })
+	exit := slices.IndexFunc(frames, func(f recording.Frame) bool { return f.Dir == "c2s" && f.Raw == "exit\n\n" })
 	if exit > 0 {
 		frames = frames[:exit]
 	}

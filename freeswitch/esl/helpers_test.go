@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
-	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // loadRecording loads a recording of the real FreeSWITCH (shared fixtures).
-func loadRecording(t testing.TB, name string) []fstest.Frame {
+func loadRecording(t testing.TB, name string) []recording.Frame {
 	t.Helper()
-	frames, err := fstest.LoadRecording(name)
+	frames, err := recording.LoadRecording(name)
 	if err != nil {
 		t.Fatalf("load %s: %v", name, err)
 	}
@@ -114,7 +114,7 @@ func refDecodePlain(t testing.TB, body string) refEvent {
 }
 
 // refEvents returns the events of a recording's s2c frames, in order.
-func refEvents(t testing.TB, frames []fstest.Frame) []refEvent {
+func refEvents(t testing.TB, frames []recording.Frame) []refEvent {
 	var out []refEvent
 	for _, f := range frames {
 		if f.Dir != "s2c" {
@@ -209,7 +209,7 @@ func readCommand(br *bufio.Reader) (string, error) {
 // code under test chose, recorded in subst, and replaced in later frames).
 // After each expected frame it sends that frame's index on consumed. It
 // closes nc at the end.
-func peer(nc net.Conn, frames []fstest.Frame, play string, consumed chan<- int, subst map[string]string) error {
+func peer(nc net.Conn, frames []recording.Frame, play string, consumed chan<- int, subst map[string]string) error {
 	defer nc.Close()
 	br := bufio.NewReader(nc)
 	for i, f := range frames {
@@ -253,7 +253,7 @@ type replayServer struct {
 	subst    map[string]string // recorded Job-UUID → ours; read after done
 }
 
-func startReplayServer(t testing.TB, frames []fstest.Frame) *replayServer {
+func startReplayServer(t testing.TB, frames []recording.Frame) *replayServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
-	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // call is the outcome of one command the driver issued.
@@ -21,7 +21,7 @@ type call struct {
 }
 
 type replayResult struct {
-	frames  []fstest.Frame
+	frames  []recording.Frame
 	dialErr error
 	calls   []call // one per c2s frame after auth, in order
 	events  []*esl.Event
@@ -46,7 +46,7 @@ func replayInbound(t *testing.T, name string) replayResult {
 		res.events = append(res.events, ev)
 		mu.Unlock()
 	}
-	authIdx := slices.IndexFunc(frames, func(f fstest.Frame) bool { return f.Dir == "c2s" })
+	authIdx := slices.IndexFunc(frames, func(f recording.Frame) bool { return f.Dir == "c2s" })
 	password, ok := strings.CutPrefix(strings.TrimSpace(frames[authIdx].Raw), "auth ")
 	if !ok {
 		t.Fatalf("first command is %q, want auth", frames[authIdx].Raw)
@@ -113,7 +113,7 @@ func replayInbound(t *testing.T, name string) replayResult {
 // after auth must return: the Reply-Text of its command/reply or the body
 // of its api/response, and for bgapi the body of the BACKGROUND_JOB event
 // carrying the recorded Job-UUID.
-func expectedReplies(t *testing.T, frames []fstest.Frame) []string {
+func expectedReplies(t *testing.T, frames []recording.Frame) []string {
 	var cmds []string // raw c2s frames awaiting a reply, FIFO
 	replies := map[int]string{}
 	jobs := map[string]string{} // Job-UUID → body
@@ -164,7 +164,7 @@ func expectedReplies(t *testing.T, frames []fstest.Frame) []string {
 	return out
 }
 
-func hasDisconnectNotice(frames []fstest.Frame) bool {
+func hasDisconnectNotice(frames []recording.Frame) bool {
 	for _, f := range frames {
 		hdrs, _ := splitRaw(f.Raw)
 		if f.Dir == "s2c" && hdrs["Content-Type"] == "text/disconnect-notice" && hdrs["Content-Disposition"] != "linger" {
@@ -181,7 +181,7 @@ func hasDisconnectNotice(frames []fstest.Frame) bool {
 // in order and decodes exactly as encoding/json or net/url decode it, and the
 // connection ends as FreeSWITCH ended it.
 func TestReplayRecordings(t *testing.T) {
-	names, err := fstest.ListRecordings()
+	names, err := recording.ListRecordings()
 	if err != nil {
 		t.Fatal(err)
 	}

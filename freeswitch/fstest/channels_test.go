@@ -10,12 +10,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // channelEventNames lists a recording's channel event names in order
 // (HEARTBEAT, RE_SCHEDULE and API left out).
 func channelEventNames(t *testing.T, rec string) []string {
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +192,7 @@ func channelHeaderNames(evs []ev, id string) []string {
 // answered and killed call has the recorded header names (the channel
 // variables aside) and Channel-State-Number (inbound-answer-hangup).
 func TestInboundCallHeaderNamesAsRecorded(t *testing.T) {
-	frames, err := LoadRecording("inbound-answer-hangup.jsonl")
+	frames, err := recording.LoadRecording("inbound-answer-hangup.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,7 @@ func TestInviteACL(t *testing.T) {
 	}
 	l.wait("CHANNEL_DESTROY", 5*time.Second)
 	l.none("", 100*time.Millisecond)
-	frames, err := LoadRecording("inbound-acl-denied.jsonl")
+	frames, err := recording.LoadRecording("inbound-acl-denied.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,33 +1,9 @@
 package fstest
 
 import (
-	"bufio"
-	"errors"
-	"io"
 	"slices"
-	"strings"
 	"testing"
 )
-
-// TestPreprocess: $${var} expanded on raw lines (unset: empty), &#36; left
-// for the parser, X-PRE-PROCESS set honoured, <include> stripped.
-func TestPreprocess(t *testing.T) {
-	g := map[string]string{"domain": "127.0.0.1"}
-	for _, tc := range []struct{ in, want string }{
-		{`<param value="pa$${domain}ss"/>`, "<param value=\"pa127.0.0.1ss\"/>\n"},
-		{`<param value="pa&#36;{domain}ss"/>`, "<param value=\"pa&#36;{domain}ss\"/>\n"},
-		{`<param value="$${nope}|${domain}|$$x"/>`, "<param value=\"|${domain}|$$x\"/>\n"},
-		{"<include>\n<a/>\n</include>", "\n<a/>\n\n"},
-		{"<X-PRE-PROCESS cmd=\"set\" data=\"x=1\"/>\n<a v=\"$${x}$${domain}\"/>", "\n<a v=\"1127.0.0.1\"/>\n"},
-	} {
-		if got := string(preprocess([]byte(tc.in), g)); got != tc.want {
-			t.Errorf("%q: %q, want %q", tc.in, got, tc.want)
-		}
-	}
-	if g["x"] != "" {
-		t.Error("a file's set leaked into the globals")
-	}
-}
 
 // TestACLMatching: CIDR matching, the most specific node wins, defaults,
 // bare addresses, IPv6, invalid nodes ignored, missing list denies.
@@ -66,53 +42,5 @@ func TestACLMatching(t *testing.T) {
 	}
 	if got := s.ACL("t3"); !slices.Equal(got, []string{"203.0.113.9", "2001:db8::/32"}) {
 		t.Errorf("ACL(t3) = %v (invalid node must be dropped)", got)
-	}
-}
-
-func TestReadCommand(t *testing.T) {
-	for _, tc := range []struct {
-		in      string
-		want    []command
-		wantErr error
-	}{
-		{"api status\n\n", []command{{line: "api status", headers: map[string]string{}}}, io.EOF},
-		{"\n\nbgapi x y\nJob-UUID: abc\n\n", []command{{line: "bgapi x y", headers: map[string]string{"Job-UUID": "abc"}}}, io.EOF},
-		{"sendmsg u\ncall-command: execute\nContent-Length: 5\n\nhello", []command{{line: "sendmsg u",
-			headers: map[string]string{"call-command": "execute", "Content-Length": "5"}, body: "hello"}}, io.EOF},
-		{"auth a\r\n\r\napi b\n\n", []command{{line: "auth a", headers: map[string]string{}}, {line: "api b", headers: map[string]string{}}}, io.EOF},
-		{"api status\n", nil, io.ErrUnexpectedEOF},
-		{"sendmsg u\nContent-Length: -1\n\n", nil, nil},
-	} {
-		r := bufio.NewReader(strings.NewReader(tc.in))
-		var got []command
-		var err error
-		for {
-			var c command
-			if c, err = readCommand(r); err != nil {
-				break
-			}
-			got = append(got, c)
-		}
-		if len(got) != len(tc.want) {
-			t.Errorf("%q: %+v, want %+v", tc.in, got, tc.want)
-			continue
-		}
-		for i := range got {
-			if got[i].line != tc.want[i].line || got[i].body != tc.want[i].body || len(got[i].headers) != len(tc.want[i].headers) {
-				t.Errorf("%q: %+v, want %+v", tc.in, got[i], tc.want[i])
-			}
-			for k, v := range tc.want[i].headers {
-				if got[i].headers[k] != v {
-					t.Errorf("%q: header %s=%q", tc.in, k, got[i].headers[k])
-				}
-			}
-		}
-		if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
-			t.Errorf("%q: error %v, want %v", tc.in, err, tc.wantErr)
-		}
-	}
-	big := "api " + strings.Repeat("x", maxCommand+1) + "\n\n"
-	if _, err := readCommand(bufio.NewReader(strings.NewReader(big))); !errors.Is(err, ErrCommandTooLarge) {
-		t.Errorf("oversized command: %v", err)
 	}
 }

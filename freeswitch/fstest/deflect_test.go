@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 const referTarget = "sip:+15557654321@127.0.0.1:5099"
@@ -50,7 +51,7 @@ var referHeadersA = map[string][]string{
 // Content-Length (the copied sip_h_* variables) and its Refer-To uri.
 func sipExtraHeaders(t *testing.T, name string) (map[string]string, string) {
 	t.Helper()
-	p, err := RecordingPath(name)
+	p, err := recording.RecordingPath(name)
 	if err != nil {
 		t.Fatal(err)
 	}

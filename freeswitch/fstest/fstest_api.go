@@ -2,7 +2,6 @@ package fstest
 
 import (
 	"fmt"
-	"net/netip"
 	"strings"
 	"time"
 )
@@ -16,10 +15,9 @@ func (s *Switch) coreAPI() map[string]apiFunc {
 	m := map[string]apiFunc{
 		"status":        s.apiStatus,
 		"module_exists": s.apiModuleExists,
-		"reloadxml":     s.apiReloadXML,
-		"reloadacl":     s.apiReloadACL,
-		"acl":           s.apiACL,
-		"sofia":         s.apiSofia,
+	}
+	for name, f := range s.sofia.API() {
+		m[name] = func(b *batch, args string) string { return f(b, args) }
 	}
 	s.channelAPI(m)
 	s.mediaAPI(m)
@@ -59,6 +57,71 @@ func (s *Switch) exec(line string) string {
 	s.flush(b)
 	runAfterJob(b)
 	return out
+}
+
+// eslHandler runs the api and bgapi commands of the ESL connections.
+type eslHandler struct{ s *Switch }
+
+// API runs a command synchronously: the server writes the reply, then
+// done publishes the events it fired, then the API event.
+func (h eslHandler) API(line string) (string, func()) {
+	s := h.s
+	b := &batch{}
+	apiEv := s.apiEvent(line)
+	body := s.run(b, line)
+	return body, func() {
+		s.flush(b)
+		if apiEv != nil {
+			s.publish(apiEv)
+		}
+		runAfterJob(b)
+	}
+}
+
+// BackgroundAPI runs the command of a bgapi whose Job-UUID is answered:
+// its events, the API event, then BACKGROUND_JOB.
+func (h eslHandler) BackgroundAPI(line, job string) {
+	s := h.s
+	// A command that returns at once runs before the next command is read,
+	// so its API event and job keep the recorded order (esl-event-plain);
+	// the ones that block (blocksJob) run in the background.
+	run := func(f func()) { f() }
+	if blocksJob(line) {
+		run = s.goTimer
+	}
+	run(func() {
+		b := &batch{}
+		apiEv := s.apiEvent(line)
+		body := s.run(b, line)
+		s.flush(b)
+		if apiEv != nil {
+			s.publish(apiEv)
+		}
+		name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+		h := []hdr{{Name: "Job-UUID", Value: job}, {Name: "Job-Command", Value: name}}
+		if arg = strings.TrimSpace(arg); arg != "" {
+			h = append(h, hdr{Name: "Job-Command-Arg", Value: arg})
+		}
+		ev := s.newEvent("BACKGROUND_JOB", "", h...)
+		ev.Body = body
+		s.publish(ev)
+		runAfterJob(b)
+	})
+}
+
+// apiEvent builds the API event of a command (nil with NoAPIEvents); it is
+// built before the command runs, so its Event-Sequence is the lower one, as
+// recorded.
+func (s *Switch) apiEvent(line string) *event {
+	if s.o.NoAPIEvents {
+		return nil
+	}
+	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
+	h := []hdr{{Name: "API-Command", Value: name}}
+	if arg = strings.TrimSpace(arg); arg != "" {
+		h = append(h, hdr{Name: "API-Command-Argument", Value: arg})
+	}
+	return s.newEvent("API", "", h...)
 }
 
 // unsupported answers a command the simulator does not emulate, loudly.
@@ -128,71 +191,4 @@ func (s *Switch) apiModuleExists(_ *batch, mod string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fmt.Sprint(s.modules[mod])
-}
-
-// reload re-reads the XML. On success the new files are in effect and a
-// RELOADXML event fires; on error the previous ones stay. The text is what
-// FreeSWITCH puts in brackets: "Success" or "[error near line N]: …".
-func (s *Switch) reload(b *batch) (string, bool) {
-	cfg, err := s.loadConfig()
-	if err != nil {
-		s.log.Info("fstest: XML reload failed", "err", err)
-		return err.Error(), false
-	}
-	s.mu.Lock()
-	s.active = cfg
-	s.mu.Unlock()
-	s.fire(b, s.newEvent("RELOADXML", ""))
-	return "Success", true
-}
-
-// apiReloadXML: "+OK [Success]\n", and "+OK [<error>]\n" on a broken file
-// (xml-errors recording: +OK although it failed).
-func (s *Switch) apiReloadXML(b *batch, _ string) string {
-	text, _ := s.reload(b)
-	return "+OK [" + text + "]\n"
-}
-
-// apiReloadACL reloads the XML and re-reads the ACL lists from the XML in
-// effect: with a broken file the previous lists stay (the old XML root is
-// kept, as reloadxml shows); the reply is the recorded one either way.
-func (s *Switch) apiReloadACL(b *batch, _ string) string {
-	s.reload(b)
-	s.mu.Lock()
-	s.acls = map[string]aclList{}
-	if s.active != nil {
-		for k, v := range s.active.acls {
-			s.acls[k] = v
-		}
-	}
-	s.mu.Unlock()
-	return "+OK acl reloaded\n"
-}
-
-// apiACL answers `acl <ip> <list>` with true or false, no newline; a list
-// that does not exist denies (acl-list-missing recording), and so do
-// missing arguments (mod_commands acl_function: "false", no usage text).
-func (s *Switch) apiACL(_ *batch, args string) string {
-	f := strings.Fields(args)
-	if len(f) < 2 {
-		return "false"
-	}
-	return fmt.Sprint(s.aclAllows(f[0], f[1]))
-}
-
-func (s *Switch) aclAllows(ip, list string) bool {
-	a, err := netip.ParseAddr(ip)
-	if err != nil {
-		return false
-	}
-	a = a.Unmap()
-	s.mu.Lock()
-	l, ok := s.acls[list]
-	s.mu.Unlock()
-	if !ok {
-		if l, ok = builtinACL(list); !ok {
-			return false
-		}
-	}
-	return l.allows(a)
 }

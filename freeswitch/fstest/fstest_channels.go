@@ -11,6 +11,8 @@ import (
 	"sync"
 
 	"github.com/google/uuid"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // Inbound channels. A call is built from the CHANNEL_CREATE recorded on a
@@ -51,9 +53,8 @@ type channel struct {
 	answered bool
 
 	callerAudio func([]int16)
-	parkApp     string     // Application-UUID of the park running on the channel ("" if none)
-	media       *chanMedia // fstest_media.go; nil until used
-	hangingUp   string     // the call state while the hangup sequence runs
+	parkApp     string // Application-UUID of the park running on the channel ("" if none)
+	hangingUp   string // the call state while the hangup sequence runs
 	hangupCause string
 	callState   string // the last CHANNEL_CALLSTATE's ("" = DOWN), for Original-Channel-Call-State
 }
@@ -123,8 +124,7 @@ type channels struct {
 	mu      sync.Mutex
 	byID    map[string]*channel
 	tmpl    map[string]any
-	gone    map[string]*chanMedia // media of hung-up channels, for Heard & co.
-	bridged map[string]string     // uuid_bridge partners (fstest_bridge.go)
+	bridged map[string]string // uuid_bridge partners (fstest_bridge.go)
 }
 
 func (s *Switch) template() (map[string]any, error) {
@@ -133,7 +133,7 @@ func (s *Switch) template() (map[string]any, error) {
 	if s.chans.tmpl != nil {
 		return s.chans.tmpl, nil
 	}
-	frames, err := LoadRecording("inbound-headers-a.jsonl")
+	frames, err := recording.LoadRecording("inbound-headers-a.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoTemplate, err)
 	}
@@ -338,12 +338,12 @@ func (s *Switch) channelEventX(b *batch, ch *channel, name, state, callState, an
 // channel's; the write CODEC event has Channel-Write-Codec-Name and -Rate
 // again with its own Channel-Write-codec-bit-rate.
 func repeatedHeaders(e *event, name, cause string) *event {
-	switch _, write := e.get("Channel-Write-codec-bit-rate"); {
+	switch _, write := e.Get("Channel-Write-codec-bit-rate"); {
 	case name == "CHANNEL_HANGUP_COMPLETE" && cause != "":
-		n := min(len(standardHeaders), len(e.hdrs))
-		e.hdrs = slices.Insert(e.hdrs, n, hdr{"Hangup-Cause", cause})
+		n := min(len(standardHeaders), len(e.Headers))
+		e.Headers = slices.Insert(e.Headers, n, hdr{Name: "Hangup-Cause", Value: cause})
 	case name == "CODEC" && write:
-		e.hdrs = append(e.hdrs, hdr{"Channel-Write-Codec-Name", "PCMU"}, hdr{"Channel-Write-Codec-Rate", "8000"})
+		e.Headers = append(e.Headers, hdr{Name: "Channel-Write-Codec-Name", Value: "PCMU"}, hdr{Name: "Channel-Write-Codec-Rate", Value: "8000"})
 	}
 	return e
 }
@@ -417,12 +417,6 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 	if !ch.answered {
 		call = "RINGING"
 	}
-	if ch.media != nil {
-		if s.chans.gone == nil {
-			s.chans.gone = map[string]*chanMedia{}
-		}
-		s.chans.gone[id] = ch.media
-	}
 	s.chans.mu.Unlock()
 	for _, st := range []struct {
 		name, state, callState string
@@ -444,12 +438,12 @@ func (s *Switch) hangup(b *batch, id, cause string) bool {
 		s.channelEventX(b, ch, st.name, st.state, st.callState, "hangup", cause, st.vars, extra)
 		switch {
 		case st.name == "CHANNEL_HANGUP":
-			s.mediaHangup(b, ch, 1)
+			s.media.Hangup(b.media(), id, 1)
 		case st.name == "CHANNEL_STATE" && st.state == "CS_HANGUP":
 			s.chans.mu.Lock()
 			ch.hangingUp, ch.hangupCause = call, cause
 			s.chans.mu.Unlock()
-			s.mediaHangup(b, ch, 2)
+			s.media.Hangup(b.media(), id, 2)
 		}
 	}
 	s.unbridge(b, id)
@@ -494,7 +488,7 @@ func (s *Switch) Invite(c InboundCall) (string, error) {
 		c.NetworkIP = "127.0.0.1"
 	}
 	for _, list := range s.InboundACLs() {
-		if s.aclAllows(c.NetworkIP, list) {
+		if s.sofia.ACLAllows(c.NetworkIP, list) {
 			c.ACLAuthedBy = list
 			return s.Call(c)
 		}

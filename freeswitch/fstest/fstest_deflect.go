@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/sofia"
 )
 
 // Transfers: `uuid_deflect <uuid> <uri>` sends a REFER in the channel's
@@ -113,7 +115,7 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 	}
 	s.chans.mu.Lock()
 	answered := ch.answered
-	cont := isTrue(varString(ch.vars["variable_sip_refer_continue_after_reply"]))
+	cont := sofia.IsTrue(varString(ch.vars["variable_sip_refer_continue_after_reply"]))
 	headers := referHeaders(ch.vars)
 	s.chans.mu.Unlock()
 	outcome := s.referOutcome(id, referTo)
@@ -195,21 +197,21 @@ func (s *Switch) referReplies(ch *channel, o ReferOutcome, notifyAfter float64) 
 	}
 	const frag = "SIP/2.0 200 OK\r\n"
 	e := s.newEvent("CUSTOM", "sofia::notify_refer",
-		hdr{"content-type", "message/sipfrag"}, hdr{"event-package", "refer"}, hdr{"contact", far}, hdr{"from", far},
-		hdr{"from-tag", fromTag}, hdr{"to", near}, hdr{"to-tag", toTag}, hdr{"call-id", callID},
-		hdr{"subscription-substate", "terminated"}, hdr{"subscription-reason", "noresource"}, hdr{"UniqueID", ch.uuid})
+		hdr{Name: "content-type", Value: "message/sipfrag"}, hdr{Name: "event-package", Value: "refer"}, hdr{Name: "contact", Value: far}, hdr{Name: "from", Value: far},
+		hdr{Name: "from-tag", Value: fromTag}, hdr{Name: "to", Value: near}, hdr{Name: "to-tag", Value: toTag}, hdr{Name: "call-id", Value: callID},
+		hdr{Name: "subscription-substate", Value: "terminated"}, hdr{Name: "subscription-reason", Value: "noresource"}, hdr{Name: "UniqueID", Value: ch.uuid})
 	site := legSites["sofia::notify_refer"]
-	for i := range e.hdrs {
-		switch e.hdrs[i].k {
+	for i := range e.Headers {
+		switch e.Headers[i].Name {
 		case "Event-Calling-File":
-			e.hdrs[i].v = site.file
+			e.Headers[i].Value = site[0]
 		case "Event-Calling-Function":
-			e.hdrs[i].v = site.fn
+			e.Headers[i].Value = site[1]
 		case "Event-Calling-Line-Number":
-			e.hdrs[i].v = site.line
+			e.Headers[i].Value = site[2]
 		}
 	}
-	e.body = frag
+	e.Body = frag
 	s.chans.mu.Lock()
 	ch.vars["variable_sip_refer_target_status_code"] = "200"
 	ch.vars["variable_sip_refer_reply"] = frag
@@ -226,7 +228,7 @@ func (s *Switch) referHangup(b *batch, id, through string) {
 	}
 	k := len(tmp.evs)
 	for i, e := range tmp.evs {
-		if e.name() == through {
+		if e.Name() == through {
 			k = i + 1
 			break
 		}

@@ -1,59 +1,22 @@
 package fstest
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
 )
 
-// hdr is one event header: v is a string, or a []string for a header
-// present more than once (a JSON array in text/event-json).
-type hdr struct {
-	k string
-	v any
-}
+// The event model and its wire forms are eslserver's.
+type (
+	hdr   = eslserver.Header
+	event = eslserver.Event
+)
 
-// event is one event, its headers in the order FreeSWITCH writes them.
-type event struct {
-	hdrs []hdr
-	body string
-	id   string // the event type when it is not the first Event-Name (PRIVATE_COMMAND)
-}
-
-func (e *event) get(k string) (string, bool) {
-	for _, h := range e.hdrs {
-		if h.k == k {
-			switch v := h.v.(type) {
-			case string:
-				return v, true
-			case []string:
-				if len(v) > 0 {
-					return v[0], true
-				}
-				return "", true
-			}
-		}
-	}
-	return "", false
-}
-
-func (e *event) name() string {
-	if e.id != "" {
-		return e.id
-	}
-	v, _ := e.get("Event-Name")
-	return v
-}
-func (e *event) subclass() string { v, _ := e.get("Event-Subclass"); return v }
-
-// callSite is where FreeSWITCH fires an event (Event-Calling-*), as recorded.
-type callSite struct{ file, fn, line string }
-
-var callSites = map[string]callSite{
+// callSites are where FreeSWITCH fires an event (Event-Calling-*), as
+// recorded.
+var callSites = map[string]eslserver.Site{
 	"API":                      {"switch_loadable_module.c", "switch_api_execute", "2954"},
 	"BACKGROUND_JOB":           {"mod_event_socket.c", "api_exec", "1569"},
 	"RELOADXML":                {"switch_xml.c", "switch_xml_open_root", "2421"},
@@ -79,44 +42,13 @@ var callSites = map[string]callSite{
 	"CHANNEL_DESTROY":          {"switch_core_session.c", "switch_core_session_perform_destroy", "1588"},
 }
 
-// standardHeaders are the headers every event starts with, in order
-// (Event-Subclass comes first on CUSTOM events).
-var standardHeaders = []string{"Event-Name", "Core-UUID", "FreeSWITCH-Hostname", "FreeSWITCH-Switchname",
-	"FreeSWITCH-IPv4", "FreeSWITCH-IPv6", "Event-Date-Local", "Event-Date-GMT", "Event-Date-Timestamp",
-	"Event-Calling-File", "Event-Calling-Function", "Event-Calling-Line-Number", "Event-Sequence"}
+// standardHeaders are the headers every event starts with, in order.
+var standardHeaders = eslserver.StandardHeaders
 
 // newEvent builds an event with the standard headers, a new Event-Sequence
 // and the recorded calling site; extra follows in the order given.
 func (s *Switch) newEvent(name, subclass string, extra ...hdr) *event {
-	s.mu.Lock()
-	core := s.coreUUID
-	s.mu.Unlock()
-	s.emitMu.Lock()
-	s.seq++
-	seq := s.seq
-	s.emitMu.Unlock()
-	now := s.now()
-	site, ok := callSites[subclass]
-	if !ok {
-		site, ok = callSites[name]
-	}
-	if !ok {
-		site = callSite{"fstest.go", "fstest_emit", "1"}
-	}
-	e := &event{hdrs: make([]hdr, 0, 15+len(extra))}
-	if subclass != "" {
-		e.hdrs = append(e.hdrs, hdr{"Event-Subclass", subclass})
-	}
-	e.hdrs = append(e.hdrs,
-		hdr{"Event-Name", name}, hdr{"Core-UUID", core}, hdr{"FreeSWITCH-Hostname", "fs1"},
-		hdr{"FreeSWITCH-Switchname", "fs1"}, hdr{"FreeSWITCH-IPv4", "192.0.2.2"}, hdr{"FreeSWITCH-IPv6", "fd00::2"},
-		hdr{"Event-Date-Local", now.Format(time.DateTime)},
-		hdr{"Event-Date-GMT", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")},
-		hdr{"Event-Date-Timestamp", strconv.FormatInt(now.UnixMicro(), 10)},
-		hdr{"Event-Calling-File", site.file}, hdr{"Event-Calling-Function", site.fn},
-		hdr{"Event-Calling-Line-Number", site.line}, hdr{"Event-Sequence", strconv.FormatUint(seq, 10)})
-	e.hdrs = append(e.hdrs, extra...)
-	return e
+	return s.esl.NewEvent(name, subclass, extra...)
 }
 
 // Emit injects an arbitrary event, delivered to every subscribed
@@ -129,40 +61,7 @@ func (s *Switch) Emit(headers map[string]any, body string) {
 }
 
 func (s *Switch) eventFromMap(headers map[string]any, body string) *event {
-	name := fmt.Sprint(headers["Event-Name"])
-	sub, _ := headers["Event-Subclass"].(string)
-	e := s.newEvent(name, sub)
-	std := map[string]int{}
-	for i, h := range e.hdrs {
-		std[h.k] = i
-	}
-	for _, k := range sortedKeys(headers) {
-		v := headerValue(headers[k])
-		if i, ok := std[k]; ok {
-			e.hdrs[i].v = v
-			continue
-		}
-		e.hdrs = append(e.hdrs, hdr{k, v})
-	}
-	e.body = body
-	return e
-}
-
-func headerValue(v any) any {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []string:
-		return slices.Clone(x)
-	case []any:
-		out := make([]string, len(x))
-		for i, y := range x {
-			out[i] = fmt.Sprint(y)
-		}
-		return out
-	default:
-		return fmt.Sprint(x)
-	}
+	return s.esl.EventFromMap(headers, body)
 }
 
 // batch collects the events a command fires; they are published after its
@@ -172,6 +71,18 @@ type batch struct {
 	evs      []*event
 	after    []func()
 	afterJob []func() // after the reply itself (BACKGROUND_JOB, api/response): see afterJob
+}
+
+// Fire and Then make a batch a media.Batch and a sofia.Batch.
+func (b *batch) Fire(e *event) { b.evs = append(b.evs, e) }
+func (b *batch) Then(f func()) { b.after = append(b.after, f) }
+
+// media is b as a media.Batch: nil (events fired at once) when b is nil.
+func (b *batch) media() media.Batch {
+	if b == nil {
+		return nil
+	}
+	return b
 }
 
 // fire publishes e now, or after the reply when b is not nil.
@@ -193,102 +104,8 @@ func (s *Switch) flush(b *batch) {
 	b.evs, b.after = nil, nil
 }
 
-// publish queues e on every connection subscribed to it; emitMu keeps one
-// order for all of them.
-func (s *Switch) publish(e *event) {
-	s.emitMu.Lock()
-	defer s.emitMu.Unlock()
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	var js, plain []byte
-	for _, c := range conns {
-		format, ok := c.wants(e)
-		if !ok {
-			continue
-		}
-		if format == "plain" {
-			if plain == nil {
-				plain = plainFrame(e)
-			}
-			c.enqueue(plain)
-			continue
-		}
-		if js == nil {
-			js = jsonFrame(e)
-		}
-		c.enqueue(js)
-	}
-}
-
-// jsonFrame renders a text/event-json frame: keys in header order, then
-// Content-Length and _body when there is a body; <, > and & unescaped as
-// FreeSWITCH writes them.
-func jsonFrame(e *event) []byte {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, h := range e.hdrs {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		writeJSON(&b, h.k)
-		b.WriteByte(':')
-		writeJSON(&b, h.v)
-	}
-	if e.body != "" {
-		b.WriteString(`,"Content-Length":`)
-		writeJSON(&b, strconv.Itoa(len(e.body)))
-		b.WriteString(`,"_body":`)
-		writeJSON(&b, e.body)
-	}
-	b.WriteByte('}')
-	return fmt.Appendf(nil, "Content-Length: %d\nContent-Type: text/event-json\n\n%s", b.Len(), b.Bytes())
-}
-
-func writeJSON(b *bytes.Buffer, v any) {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-	b.Truncate(b.Len() - 1) // Encode's newline
-}
-
-// plainFrame renders a text/event-plain frame: URL-encoded values, a
-// repeated header as ARRAY::a|:b, then an inner Content-Length and the body.
-func plainFrame(e *event) []byte {
-	var b strings.Builder
-	for _, h := range e.hdrs {
-		v, _ := h.v.(string)
-		if arr, ok := h.v.([]string); ok {
-			v = "ARRAY::" + strings.Join(arr, "|:")
-		}
-		b.WriteString(h.k + ": " + urlEncode(v) + "\n")
-	}
-	if e.body != "" {
-		fmt.Fprintf(&b, "Content-Length: %d\n\n%s", len(e.body), e.body)
-	} else {
-		b.WriteString("\n")
-	}
-	inner := b.String()
-	return fmt.Appendf(nil, "Content-Length: %d\nContent-Type: text/event-plain\n\n%s", len(inner), inner)
-}
-
-// urlEncode escapes like FreeSWITCH's switch_url_encode.
-func urlEncode(v string) string {
-	const unsafe = "\r\n \"#%&+:;<=>?@[\\]^`{|}"
-	var b strings.Builder
-	for i := 0; i < len(v); i++ {
-		c := v[i]
-		if c < 0x20 || c >= 0x7f || strings.IndexByte(unsafe, c) >= 0 {
-			fmt.Fprintf(&b, "%%%02X", c)
-		} else {
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
+// publish delivers e to every connection subscribed to it.
+func (s *Switch) publish(e *event) { s.esl.Publish(e) }
 
 // heartbeats emits HEARTBEAT and RE_SCHEDULE every Options.Heartbeat with
 // the recorded headers.
@@ -304,13 +121,13 @@ func (s *Switch) heartbeats() {
 		}
 		up := s.uptime()
 		n := strconv.Itoa(s.sessionCount())
-		s.publish(s.newEvent("HEARTBEAT", "", hdr{"Event-Info", "System Ready"}, hdr{"Up-Time", uptimeText(up)},
-			hdr{"FreeSWITCH-Version", "1.11.1-release~64bit"}, hdr{"Uptime-msec", strconv.FormatInt(up.Milliseconds(), 10)},
-			hdr{"Session-Count", n}, hdr{"Max-Sessions", "1000"}, hdr{"Session-Per-Sec", "30"},
-			hdr{"Session-Per-Sec-Last", "0"}, hdr{"Session-Per-Sec-Max", "0"}, hdr{"Session-Per-Sec-FiveMin", "0"},
-			hdr{"Session-Since-Startup", n}, hdr{"Session-Peak-Max", n}, hdr{"Session-Peak-FiveMin", n},
-			hdr{"Idle-CPU", "99.000000"}))
-		s.publish(s.newEvent("RE_SCHEDULE", "", hdr{"Task-ID", "1"}, hdr{"Task-Desc", "heartbeat"},
-			hdr{"Task-Group", "core"}, hdr{"Task-Runtime", strconv.FormatInt(s.now().Add(20*time.Second).Unix(), 10)}))
+		s.publish(s.newEvent("HEARTBEAT", "", hdr{Name: "Event-Info", Value: "System Ready"}, hdr{Name: "Up-Time", Value: uptimeText(up)},
+			hdr{Name: "FreeSWITCH-Version", Value: "1.11.1-release~64bit"}, hdr{Name: "Uptime-msec", Value: strconv.FormatInt(up.Milliseconds(), 10)},
+			hdr{Name: "Session-Count", Value: n}, hdr{Name: "Max-Sessions", Value: "1000"}, hdr{Name: "Session-Per-Sec", Value: "30"},
+			hdr{Name: "Session-Per-Sec-Last", Value: "0"}, hdr{Name: "Session-Per-Sec-Max", Value: "0"}, hdr{Name: "Session-Per-Sec-FiveMin", Value: "0"},
+			hdr{Name: "Session-Since-Startup", Value: n}, hdr{Name: "Session-Peak-Max", Value: n}, hdr{Name: "Session-Peak-FiveMin", Value: n},
+			hdr{Name: "Idle-CPU", Value: "99.000000"}))
+		s.publish(s.newEvent("RE_SCHEDULE", "", hdr{Name: "Task-ID", Value: "1"}, hdr{Name: "Task-Desc", Value: "heartbeat"},
+			hdr{Name: "Task-Group", Value: "core"}, hdr{Name: "Task-Runtime", Value: strconv.FormatInt(s.now().Add(20*time.Second).Unix(), 10)}))
 	}
 }

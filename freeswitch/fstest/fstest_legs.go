@@ -8,6 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // Outbound legs' headers: the recorded templates rewritten for one leg,
@@ -15,7 +18,7 @@ import (
 
 // legSites are the recorded calling sites of the events only outbound legs
 // and transfers fire (the others are in callSites).
-var legSites = map[string]callSite{
+var legSites = map[string]eslserver.Site{
 	"CHANNEL_OUTGOING":    {"switch_core_session.c", "switch_core_session_outgoing_channel", "768"},
 	"CHANNEL_ORIGINATE":   {"switch_core_state_machine.c", "switch_core_session_run", "632"},
 	"CHANNEL_PROGRESS":    {"switch_channel.c", "switch_channel_perform_mark_ring_ready_value", "3507"},
@@ -33,7 +36,7 @@ func (s *Switch) legEvent(ch *channel, name, state, callState, answerState, caus
 		h["Hangup-Cause"] = cause
 	}
 	if site, ok := legSites[name]; ok {
-		h["Event-Calling-File"], h["Event-Calling-Function"], h["Event-Calling-Line-Number"] = site.file, site.fn, site.line
+		h["Event-Calling-File"], h["Event-Calling-Function"], h["Event-Calling-Line-Number"] = site[0], site[1], site[2]
 	}
 	s.chans.mu.Lock()
 	for k, v := range ch.vars {
@@ -97,7 +100,7 @@ func (s *Switch) legTemplates() (*legTemplates, error) {
 	if s.out.tmpl != nil {
 		return s.out.tmpl, nil
 	}
-	frames, err := LoadRecording("originate.jsonl")
+	frames, err := recording.LoadRecording("originate.jsonl")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrNoTemplate, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/sofia"
 )
 
 // Outbound calls: `originate <dial string> &park() [dp] [context] [cid_name]
@@ -219,7 +220,7 @@ func runAfterJob(b *batch) {
 // apiOriginate handles `originate`; it blocks until the outcome, firing the
 // legs' events as they happen.
 func (s *Switch) apiOriginate(b *batch, args string) string {
-	argv := separateBlank(args, 10)
+	argv := dialstring.SeparateBlank(args, 10)
 	for i, a := range argv {
 		if strings.EqualFold(a, "undef") {
 			argv[i] = ""
@@ -273,7 +274,7 @@ func (s *Switch) apiOriginate(b *batch, args string) string {
 	if n, err := strconv.Atoi(globals["originate_timeout"]); err == nil && n > 0 {
 		timeout = n
 	}
-	continueOnTimeout := isTrue(globals["originate_continue_on_timeout"])
+	continueOnTimeout := sofia.IsTrue(globals["originate_continue_on_timeout"])
 	s.mu.Lock()
 	epoch := s.epoch
 	s.mu.Unlock()
@@ -378,24 +379,14 @@ func (s *Switch) legGateway(endpoint string, vars map[string]string) (p legParam
 		id = uuid.NewString()
 	}
 	idx = s.attempt(DialAttempt{Gateway: gwName, Number: number, Vars: maps.Clone(vars), UUID: id})
-	s.mu.Lock()
-	g := s.gateways[gwName]
-	up := g != nil && s.gwStatusLocked(g) == "UP"
-	switch valid := ok && number != ""; {
-	case g != nil && up && valid:
-		g.callsOut++
-	case g != nil && valid:
-		g.failedOut++ // GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel)
-	}
-	p = legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars}
-	if g != nil {
-		p.username, p.hostPort = g.username(), g.proxyHostPort()
-	}
-	s.mu.Unlock()
+	// GATEWAY_DOWN counts as a failed call (sofia_outgoing_channel).
+	username, hostPort, exists, up := s.sofia.Outbound(gwName, ok && number != "")
+	p = legParams{id: id, gw: gwName, number: number, sipAddr: s.o.SIPAddr, profile: s.o.Profile, user: vars,
+		username: username, hostPort: hostPort}
 	switch {
 	case !ok || number == "" || gwName == "":
 		cause = "INVALID_URL"
-	case g == nil:
+	case !exists:
 		cause = "INVALID_GATEWAY"
 	case !up:
 		cause = "GATEWAY_DOWN"
@@ -474,11 +465,7 @@ func legTimer(o DialOutcome, vars map[string]string, timeout int) (wait float64,
 // failLeg hangs up a leg that was not answered with cause final; the
 // result's destroy fires its last events.
 func (s *Switch) failLeg(ch *channel, p legParams, o DialOutcome, final, callState string) legResult {
-	s.mu.Lock()
-	if g := s.gateways[p.gw]; g != nil {
-		g.failedOut++
-	}
-	s.mu.Unlock()
+	s.sofia.FailedOut(p.gw)
 	s.chans.mu.Lock()
 	refused := o.Result == DialBusy || o.Result == DialReject
 	maps.Copy(ch.vars, failureVars(final, refused))

@@ -4,14 +4,18 @@
 // semantics sipbridge relies on, read from the files sipbridge writes under
 // GenDir: gateways/*.xml, acl/*.xml, profile/*.xml.
 //
-// Emulated as recorded: the auth/request greeting, auth (and its failure),
-// event json|plain with CUSTOM subclasses and ALL, filter, api, bgapi with the
-// client's Job-UUID, sendmsg, exit; the API event after every api/bgapi
-// command (Options.NoAPIEvents omits it); `sofia profile <p> rescan|startgw|
+// Its parts are packages of their own, each behind a small interface the
+// Switch implements: the ESL connections, commands and event framing
+// (eslserver: auth, event json|plain, filter, api, bgapi, sendmsg, exit);
+// mod_sofia's configuration, ACL lists, gateways and their registration
+// state machine with per-gateway registrar outcomes, XML errors in the ezxml
+// form (sofia: reloadxml, reloadacl, acl, `sofia profile <p> rescan|startgw|
 // killgw|restart`, `sofia xmlstatus gateway [name]`, `sofia status [gateway
-// <name>]`, reloadxml, reloadacl, acl, status, module_exists; the gateway
-// registration state machine with per-gateway registrar outcomes; XML errors
-// reported in the ezxml form with nothing changed.
+// <name>]`); the media side of a call (media); the recordings' reader
+// (recording); the parsers and codecs (dialstring, audiostream, audiofile,
+// ezxml). This package is the switch itself: status, module_exists, the API
+// event after every api/bgapi command (Options.NoAPIEvents omits it),
+// BACKGROUND_JOB, HEARTBEAT, and the channels.
 //
 // Calls (originate*.jsonl, refer-*.jsonl, inbound-*.jsonl): inbound calls
 // (Call) with their recorded event sequences, uuid_answer, uuid_kill,
@@ -29,11 +33,9 @@
 // or kept up by sip_refer_continue_after_reply (SetReferOutcome).
 //
 // Timing: Options.Step is the wall time standing for 0.5 s of a real switch.
-// Every delay scales with it (killgw: DOWN after 0.5 s, gateway_delete after
-// 1.5 s; TRYING 0.5 s after gateway_add, REGED 1 s later; FAIL_WAIT 1 s after
-// FAILED, UNREGED retry-seconds × failures later, TRYING again 1 s later;
-// a 3 s leg_timeout rings 6 Steps; a declined REFER waits 20 Steps), so
-// the order of events is the real one. Durations the switch reports (uptime,
+// Every delay scales with it (the gateways' timers, see sofia; a 3 s
+// leg_timeout rings 6 Steps; a declined REFER waits 20 Steps), so the order
+// of events is the real one. Durations the switch reports (uptime,
 // "retry: Ns") are in switch time, i.e. wall time divided by that scale.
 //
 // Deliberate differences from a real switch: the simulator starts EMPTY (a
@@ -47,38 +49,17 @@
 // and Hangup with the sequences of the recordings and of a real switch
 // running freeswitch/conf (e2e TestConformance compares them).
 //
-// The media side of a call (fstest_media.go, fstest_stream.go,
-// fstest_playback.go, fstest_record.go), as recorded in audio-stream-*,
-// record-start-stop and inbound-answer-hangup and as the FreeSWITCH and
-// amigniter/mod_audio_stream sources do it: uuid_setvar/uuid_getvar;
-// uuid_audio_stream start|stop|pause|resume|send_text, a real websocket
-// client (gorilla) sending the metadata first, then raw L16 frames every
-// 20 ms from InboundCall.CallerAudio (default a 440 Hz tone), streamAudio
-// back → a file in Options.TempDir and ::play, other text → ::json, the
-// server's close → ::disconnect, a failed dial or a lost connection →
-// ::error and MEDIA_BUG_STOP (BreakStream triggers the latter);
-// uuid_broadcast (queued, the 100 ms gap of the lead frames and the
-// caller's audio lost at each PLAYBACK_START as measured — Options.
-// BroadcastGap, PlaybackCallerMute —, PLAYBACK_START/STOP, .PCMU/.PCMA
-// files and named pipes read as they play with their stalls counted —
-// PlaybackStalls —, what the caller heard in Heard/Playbacks),
-// uuid_break [all]; uuid_record
-// start|stop to a real WAV (mono mixed, or stereo with RECORD_STEREO);
-// SendDTMF; the hangup stops all of it inside the recorded sequence.
-//
-// Media runs in wall time, one frame per 20 ms, whatever Options.Step is.
-// Simplified: no codec negotiation (PCMU 8 kHz, its CODEC events as a real
-// switch fires them: on arrival, or at the answer with
-// Options.InboundLateNegotiation), no
-// pre-answer by uuid_audio_stream on an unanswered channel, no
-// STREAM_BUFFER_SIZE/extra headers/TLS options, no playback of mp3/ogg,
-// no bridge (b-leg broadcast), a pipe's stall does not hold the media
-// loop up (the frame is padded with silence and counted; a real switch
-// blocks there), `mixed` streams only while playing like
-// `stereo` (not recorded), playback_* and record_* counts are exact frame
-// counts (a real switch reads ahead and starts recording on the first
-// frame), event headers of the media events come after the standard ones
-// sorted by name, not in FreeSWITCH's order.
+// The media side of a call (package media, fstest_media.go here):
+// uuid_setvar/uuid_getvar; uuid_audio_stream (a real websocket client
+// streaming InboundCall.CallerAudio, default a 440 Hz tone; BreakStream
+// drops it), uuid_broadcast (Options.BroadcastGap, PlaybackCallerMute;
+// what the caller heard in Heard/Playbacks, PlaybackStalls), uuid_break,
+// uuid_record; SendDTMF; the hangup stops all of it inside the recorded
+// sequence. Media runs in wall time, one frame per 20 ms, whatever
+// Options.Step is. Simplified: no codec negotiation (PCMU 8 kHz, its CODEC
+// events as a real switch fires them: on arrival, or at the answer with
+// Options.InboundLateNegotiation), event headers of the media events come
+// after the standard ones sorted by name, not in FreeSWITCH's order.
 package fstest
 
 import (
@@ -90,6 +71,10 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/sofia"
 )
 
 // DefaultModules returns the modules module_exists reports as loaded unless
@@ -124,7 +109,7 @@ type Options struct {
 	// os.TempDir() on first use and removed by Close).
 	TempDir string
 
-	// Playback timing, as measured on FreeSWITCH 1.11.1 (fstest_playback.go
+	// Playback timing, as measured on FreeSWITCH 1.11.1 (media/playback.go
 	// says how). Whole 20 ms frames (rounded); zero means the default,
 	// a negative value none.
 	//
@@ -178,28 +163,21 @@ func frames(d, def time.Duration) int {
 	case d < 0:
 		return 0
 	}
-	return int((d + frameDur/2) / frameDur)
+	return int((d + media.FrameDur/2) / media.FrameDur)
 }
 
 // Registrar is the answer a registration gateway's REGISTER gets (and, for a
 // register=false gateway with `ping`, whether its OPTIONS are answered).
-type Registrar int
+type Registrar = sofia.Registrar
 
 const (
-	RegistrarOK        Registrar = iota // 200 OK: TRYING, REGISTER, REGED (recorded)
-	RegistrarForbidden                  // 403 Forbidden: TRYING, FAILED, FAIL_WAIT, UNREGED… (recorded)
-	RegistrarTimeout                    // no answer: like Forbidden with 408 Request Timeout (not recorded)
+	RegistrarOK        = sofia.RegistrarOK        // 200 OK: TRYING, REGISTER, REGED (recorded)
+	RegistrarForbidden = sofia.RegistrarForbidden // 403 Forbidden: TRYING, FAILED, FAIL_WAIT, UNREGED… (recorded)
+	RegistrarTimeout   = sofia.RegistrarTimeout   // no answer: like Forbidden with 408 Request Timeout (not recorded)
 )
 
 // GatewayInfo is a loaded gateway as a test sees it.
-type GatewayInfo struct {
-	Name     string
-	State    string            // NOREG, UNREGED, TRYING, REGISTER, REGED, FAILED, FAIL_WAIT, DOWN
-	Status   string            // UP or DOWN, as xmlstatus shows it
-	Deleting bool              // killgw accepted, gateway_delete not yet fired
-	Params   map[string]string // <param>s as loaded (after $${} expansion)
-	Vars     map[string]string // <variables>
-}
+type GatewayInfo = sofia.GatewayInfo
 
 // Switch is the simulator. All methods are safe for concurrent use.
 type Switch struct {
@@ -214,30 +192,20 @@ type Switch struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 
-	emitMu sync.Mutex // serializes event fan-out: every connection sees one order
-	seq    uint64     // Event-Sequence, under emitMu
+	esl *eslserver.Server // the connections and the event fan-out
 
-	mu        sync.Mutex
-	coreUUID  string
-	conns     map[*conn]bool
-	gateways  map[string]*gateway
-	gwOrder   int64
-	active    *config              // the last XML that loaded (nil: nothing loaded yet)
-	acls      map[string]aclList   // lists in effect (reloadacl)
-	inbound   []string             // the profile's apply-inbound-acl lists (rescan)
-	registrar map[string]Registrar // by gateway name, proxy host:port or host
-	modules   map[string]bool
-	commands  []string
-	failNext  []failRule
-	restarts  int
-	gen       int           // bumped by Restart and profile restart: stale timers do nothing
-	epoch     chan struct{} // closed with each gen bump: wakes the timers up
-	closed    bool
+	mu       sync.Mutex
+	coreUUID string
+	sofia    *sofia.Profile // gateways, ACLs and the XML in effect
+	modules  map[string]bool
+	commands []string
+	failNext []failRule
+	epoch    chan struct{} // closed by Restart, profile restart and Close: ends the call timers
+	closed   bool
 
 	handlers map[string]apiFunc
 	chans    channels
-	gap      int      // Options.BroadcastGap in frames
-	mute     int      // Options.PlaybackCallerMute in frames
+	media    *media.Media
 	tmpDir   string   // the default TempDir once made, under mu
 	out      outbound // originate and uuid_deflect (fstest_originate.go, fstest_deflect.go)
 }
@@ -277,14 +245,18 @@ func New(o Options) *Switch {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Switch{o: o, now: o.Clock, log: o.Logger, scale: float64(o.Step) / float64(500*time.Millisecond),
-		done: make(chan struct{}), coreUUID: uuid.NewString(), conns: map[*conn]bool{},
-		gateways: map[string]*gateway{}, acls: map[string]aclList{}, registrar: map[string]Registrar{},
+		done: make(chan struct{}), coreUUID: uuid.NewString(),
 		modules: map[string]bool{}, epoch: make(chan struct{})}
 	for _, m := range o.Modules {
 		s.modules[m] = true
 	}
-	s.gap, s.mute = frames(o.BroadcastGap, DefaultBroadcastGap), frames(o.PlaybackCallerMute, DefaultPlaybackCallerMute)
+	s.sofia = sofia.New(sofia.Config{Profile: o.Profile, SIPAddr: o.SIPAddr, GenDir: o.GenDir, Globals: o.Globals,
+		Logger: o.Logger, Now: o.Clock, Scale: s.scale}, sofiaHost{s})
+	s.media = media.New(mediaHost{s}, o.Logger, frames(o.BroadcastGap, DefaultBroadcastGap),
+		frames(o.PlaybackCallerMute, DefaultPlaybackCallerMute))
 	s.handlers = s.coreAPI()
+	s.esl = eslserver.New(eslserver.Config{Password: o.Password, Handler: eslHandler{s}, Logger: o.Logger,
+		Core: s.core, Clock: o.Clock, Sites: callSites})
 	return s
 }
 
@@ -298,7 +270,7 @@ func (s *Switch) Start() error {
 	s.ln, s.addr, s.started = ln, ln.Addr().String(), s.now()
 	s.mu.Unlock()
 	s.wg.Add(1)
-	go s.accept(ln)
+	go func() { defer s.wg.Done(); s.esl.Serve(ln) }()
 	if s.o.Heartbeat > 0 {
 		s.wg.Add(1)
 		go s.heartbeats()
@@ -333,63 +305,34 @@ func (s *Switch) Close() error {
 	if ln != nil {
 		err = ln.Close()
 	}
-	s.closeMedia()
-	s.DropConnections()
+	s.media.Close()
+	s.esl.Close()
 	s.wg.Wait()
 	s.removeTempDir()
 	return err
 }
 
-func (s *Switch) accept(ln net.Listener) {
-	defer s.wg.Done()
-	for {
-		nc, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		c := newConn(s, nc)
-		s.mu.Lock()
-		if s.closed {
-			s.mu.Unlock()
-			nc.Close()
-			return
-		}
-		s.conns[c] = true
-		s.mu.Unlock()
-		s.wg.Add(2)
-		go func() { defer s.wg.Done(); c.writeLoop() }()
-		go func() { defer s.wg.Done(); c.serve() }()
-	}
-}
-
 // DropConnections closes every ESL socket abruptly (no disconnect notice).
-func (s *Switch) DropConnections() {
-	s.mu.Lock()
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.abort()
-	}
-}
+func (s *Switch) DropConnections() { s.esl.DropConnections() }
 
 // Connections is the number of open ESL connections.
-func (s *Switch) Connections() int {
+func (s *Switch) Connections() int { return s.esl.Connections() }
+
+// core is the Core-UUID of new events.
+func (s *Switch) core() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.conns)
+	return s.coreUUID
 }
 
 // Restart drops the connections and comes back empty on the same address
 // with a new Core-UUID: no gateways, no ACL lists, no inbound lists until
 // rescan / reloadacl. Registrar outcomes, modules and FailNext rules stay.
 func (s *Switch) Restart() {
-	s.closeMedia()
+	s.media.Reset()
+	s.sofia.Reset()
 	s.mu.Lock()
 	s.newEpochLocked()
-	s.gateways, s.acls, s.inbound, s.active = map[string]*gateway{}, map[string]aclList{}, nil, nil
 	s.coreUUID = uuid.NewString()
 	s.started = s.now()
 	s.mu.Unlock()
@@ -402,11 +345,7 @@ func (s *Switch) Restart() {
 // SetRegistrar sets the outcome of REGISTER (and of OPTIONS pings) for a
 // gateway, named by gateway name, by proxy "host:port" or by proxy host.
 // It applies from the next attempt on: a FAIL_WAIT gateway retries with it.
-func (s *Switch) SetRegistrar(gateway string, r Registrar) {
-	s.mu.Lock()
-	s.registrar[gateway] = r
-	s.mu.Unlock()
-}
+func (s *Switch) SetRegistrar(gateway string, r Registrar) { s.sofia.SetRegistrar(gateway, r) }
 
 // SetModule makes module_exists report mod as loaded or not.
 func (s *Switch) SetModule(mod string, loaded bool) {
@@ -440,44 +379,16 @@ func (s *Switch) ResetCommands() {
 
 // ProfileRestarts counts `sofia profile <p> restart` commands: sipbridge
 // must never send one (it drops live calls).
-func (s *Switch) ProfileRestarts() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.restarts
-}
+func (s *Switch) ProfileRestarts() int { return s.sofia.Restarts() }
 
 // Gateways lists the loaded gateways by name.
-func (s *Switch) Gateways() []GatewayInfo {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	out := make([]GatewayInfo, 0, len(s.gateways))
-	for _, name := range sortedKeys(s.gateways) {
-		g := s.gateways[name]
-		out = append(out, GatewayInfo{Name: g.name, State: g.state, Status: s.gwStatusLocked(g), Deleting: g.deleting,
-			Params: copyMap(g.params), Vars: copyMap(g.vars)})
-	}
-	return out
-}
+func (s *Switch) Gateways() []GatewayInfo { return s.sofia.Gateways() }
 
 // ACL returns the allow nodes (cidr as written) of a loaded ACL list.
-func (s *Switch) ACL(list string) []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, n := range s.acls[list].nodes {
-		if n.allow {
-			out = append(out, n.cidr)
-		}
-	}
-	return out
-}
+func (s *Switch) ACL(list string) []string { return s.sofia.ACL(list) }
 
 // InboundACLs returns the profile's apply-inbound-acl lists, in file order.
-func (s *Switch) InboundACLs() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.inbound)
-}
+func (s *Switch) InboundACLs() []string { return s.sofia.InboundACLs() }
 
 // WaitFor polls cond until it holds or timeout passes; it reports whether
 // cond held.
@@ -518,6 +429,30 @@ func (s *Switch) sleep(stop <-chan struct{}, sec float64) bool {
 	}
 }
 
+// newEpochLocked ends every call timer (Restart, profile restart, Close).
+func (s *Switch) newEpochLocked() {
+	close(s.epoch)
+	s.epoch = make(chan struct{})
+}
+
+// sofiaHost is the Switch as the sofia profile sees it.
+type sofiaHost struct{ s *Switch }
+
+func (h sofiaHost) NewEvent(name, subclass string, extra ...hdr) *event {
+	return h.s.newEvent(name, subclass, extra...)
+}
+
+func (h sofiaHost) Publish(e *event)              { h.s.publish(e) }
+func (h sofiaHost) Go(f func())                   { h.s.goTimer(f) }
+func (h sofiaHost) Done() <-chan struct{}         { return h.s.done }
+func (h sofiaHost) Unsupported(cmd string) string { return h.s.unsupported(cmd) }
+
+func (h sofiaHost) Restarted() {
+	h.s.mu.Lock()
+	h.s.newEpochLocked()
+	h.s.mu.Unlock()
+}
+
 // goTimer runs f in a goroutine Close waits for.
 func (s *Switch) goTimer(f func()) { s.goTimerOK(f) }
 
@@ -547,14 +482,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func copyMap(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 func firstNonEmpty(vals ...string) string {

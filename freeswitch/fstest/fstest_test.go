@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // rawClient speaks ESL by hand, so the simulator is checked independently
@@ -172,7 +174,7 @@ func (c *rawClient) api(cmd string) string {
 // followed it (events skipped), then the frames after that.
 func recordedReply(t *testing.T, rec, cmd string) (string, []string) {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -642,7 +644,7 @@ func TestHeartbeatAsRecorded(t *testing.T) {
 	s := newSwitch(t, Options{Heartbeat: 20 * time.Millisecond})
 	c := login(t, s, "json ALL")
 	got := c.events(2, "HEARTBEAT", "RE_SCHEDULE")
-	frames, _ := LoadRecording("gateway-update-kill.jsonl")
+	frames, _ := recording.LoadRecording("gateway-update-kill.jsonl")
 	var want []ev
 	for _, f := range frames {
 		if e, err := parseEvent(f.Raw); err == nil && isEventFrame(f.Raw) && (e.kind() == "HEARTBEAT" || e.kind() == "RE_SCHEDULE") && len(want) < 2 {

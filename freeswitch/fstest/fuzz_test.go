@@ -1,7 +1,6 @@
 package fstest
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"strings"
@@ -9,30 +8,6 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/ezxml"
 )
-
-// FuzzReadCommand: any client bytes parse or fail without panicking; a
-// parsed command has a one-line first line and at most the declared body.
-func FuzzReadCommand(f *testing.F) {
-	for _, s := range []string{"auth ClueCon\n\n", "bgapi status\nJob-UUID: x\n\n", "sendmsg u\nContent-Length: 3\n\nabc",
-		"\r\n\r\napi a b c\r\n\r\n", "api x\nContent-Length: 99\n\nshort", "event json ALL CUSTOM a::b\n\nexit\n\n"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bufio.NewReader(bytes.NewReader(data))
-		for range 100 {
-			c, err := readCommand(r)
-			if err != nil {
-				return
-			}
-			if strings.ContainsAny(c.line, "\n") || c.line == "" {
-				t.Fatalf("bad command line %q", c.line)
-			}
-			if len(c.body) > len(data) {
-				t.Fatalf("body longer than the input")
-			}
-		}
-	})
-}
 
 // FuzzParseXML: the ezxml-like parser never panics; an error is an
 // *ezxml.Error with a line inside the document.
@@ -52,50 +27,6 @@ func FuzzParseXML(f *testing.F) {
 		var xe *ezxml.Error
 		if !errors.As(err, &xe) || xe.Line < 1 || xe.Line > bytes.Count(data, []byte{'\n'})+1 {
 			t.Fatalf("error %v for %q", err, data)
-		}
-	})
-}
-
-// FuzzGenDir: any file content in any generated directory loads or fails
-// as a whole; what loads has only valid gateway names and parsed ACL nodes.
-func FuzzGenDir(f *testing.F) {
-	f.Add("gateways", gwGood)
-	f.Add("gateways", gwInvalidNames)
-	f.Add("gateways", gwBroken)
-	f.Add("acl", aclFile("l", "10.0.0.0/8", "::1", "bad"))
-	f.Add("profile", profileFile("a", "b,c"))
-	f.Add("gateways", `<X-PRE-PROCESS cmd="set" data="x=$${domain}"/><include><gateway name="$${x}"/></include>`)
-	f.Fuzz(func(t *testing.T, dir, body string) {
-		switch dir {
-		case "gateways", "acl", "profile":
-		default:
-			return
-		}
-		gen := t.TempDir()
-		writeFile(t, gen, dir+"/f.xml", body)
-		s := New(Options{GenDir: gen})
-		cfg, err := s.loadConfig()
-		if err != nil {
-			var xe *ezxml.Error
-			if !errors.As(err, &xe) {
-				t.Fatalf("error type %T", err)
-			}
-			return
-		}
-		for _, g := range cfg.gateways {
-			if !validGatewayName.MatchString(g.name) {
-				t.Fatalf("invalid name %q loaded", g.name)
-			}
-		}
-		for _, l := range cfg.acls {
-			for _, n := range l.nodes {
-				if !n.prefix.IsValid() {
-					t.Fatalf("unparsed node %q kept", n.cidr)
-				}
-			}
-		}
-		if len(cfg.inbound) > maxInboundACL {
-			t.Fatalf("%d inbound lists", len(cfg.inbound))
 		}
 	})
 }

@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // eslLog is an ESL client that keeps every event it reads, so a test can
@@ -174,7 +177,7 @@ func sequence(evs []ev, uuid string) []string {
 // recordedSequence is sequence() of a recording.
 func recordedSequence(t *testing.T, rec string) []string {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +207,7 @@ func recordedSequence(t *testing.T, rec string) []string {
 // and returns the reply frame that followed it.
 func recordedAPIReply(t *testing.T, rec, prefix string) string {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -351,16 +354,7 @@ func pcmBytes(pcm []int16) []byte {
 // wavFile writes a mono 16-bit WAV.
 func wavFile(t *testing.T, path string, pcm []int16, rate int) {
 	t.Helper()
-	r := &recording{path: path, caller: pcm, played: make([]int16, len(pcm))}
-	if _, _, err := r.finish(); err != nil {
-		t.Fatal(err)
-	}
-	if rate != 8000 { // finish writes 8 kHz; patch the rate fields
-		data := mustRead(t, path)
-		binary.LittleEndian.PutUint32(data[24:], uint32(rate))
-		binary.LittleEndian.PutUint32(data[28:], uint32(rate*2))
-		writeBytes(t, path, data)
-	}
+	writeBytes(t, path, audiofile.WAV(rate, pcm))
 }
 
 // answeredCall places a call and answers it (inbound-answer-hangup).
@@ -411,7 +405,7 @@ func headerNames(e ev) []string {
 // and ours has the same header names (the order is not emulated).
 func checkHeaderNames(t *testing.T, rec string, ours []ev) {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -450,7 +444,7 @@ func checkHeaderNames(t *testing.T, rec string, ours []ev) {
 // given (API and the other kinds left out), as wireOrder renders them.
 func recordedWireAfter(t *testing.T, rec, prefix string, n int, kinds ...string) []string {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -347,7 +347,7 @@ func TestRecordErrors(t *testing.T) {
 	id := answeredCall(t, s, l, InboundCall{})
 	path := filepath.Join(t.TempDir(), "r.wav")
 	for _, tc := range []struct{ args, want string }{
-		{id + " start", "-USAGE: " + recordSyntax + "\n"},
+		{id + " start", "-USAGE: <uuid> [start|stop|mask|unmask] <path> [<limit>] [<recording_vars>]\n"},
 		{id + " stop " + path, "-ERR Cannot stop record session!\n"},
 		{id + " start /no/such/dir/x.wav", "-ERR Cannot record session!\n"},
 		{id + " start " + path + " 1", "+OK Success\n"}, // 1 s limit

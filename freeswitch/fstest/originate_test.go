@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // callNorm turns call events into comparable items: name, states, cause
@@ -46,7 +47,7 @@ func (n *callNorm) item(e ev) string {
 // frame starting with from; evs are the events themselves.
 func recordedCall(t *testing.T, rec, from string) (items []string, evs []ev) {
 	t.Helper()
-	frames, err := LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
@@ -108,7 +109,7 @@ func (w *pipeWriter) bytes() []byte {
 func (w *pipeWriter) feed(data []byte, sent int, lead time.Duration) {
 	start := time.Now()
 	for sent < len(data) {
-		due := min(len(data), int((time.Since(start)+lead)/frameDur)*samples8k)
+		due := min(len(data), int((time.Since(start)+lead)/media.FrameDur)*media.Samples8k)
 		if due > sent {
 			w.write(data[sent:due])
 			sent = due
@@ -129,7 +130,7 @@ func TestPipePlaybackFed(t *testing.T) {
 	w := newPipe(t, id+".PCMU")
 	audio := encodeG711(tone.GenerateN(1000, 8000, 12000, 8000), audiofile.ULaw) // 1.5 s
 	lead := 400 * time.Millisecond                                               // well ahead: a loaded test machine must not stall it
-	pre := int(lead/frameDur) * samples8k
+	pre := int(lead/media.FrameDur) * media.Samples8k
 	w.write(audio[:pre])
 	if r := body(l.api("uuid_broadcast " + id + " " + w.path + " aleg")); r != "+OK Message sent\n" {
 		t.Fatalf("broadcast %q", r)
@@ -189,7 +190,7 @@ func TestPipePlaybackStall(t *testing.T) {
 		t.Errorf("%d stalls for a writer 400 ms late, want ~20", n)
 	}
 	h := s.Heard(id)
-	if len(h) != 800+n*samples8k+1600 {
+	if len(h) != 800+n*media.Samples8k+1600 {
 		t.Fatalf("heard %d samples, want 800 + %d stalls × 160 + 1600", len(h), n)
 	}
 	if !slices.Equal(h[:800], decodeG711(first, audiofile.ULaw)) || !slices.Equal(h[len(h)-1600:], decodeG711(second, audiofile.ULaw)) {

@@ -13,6 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sipbridge/sipbridge/internal/tone"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
 )
 
 func mustRead(t *testing.T, path string) []byte {
@@ -142,7 +144,7 @@ func TestAudioStreamMono16k(t *testing.T) {
 			p.next(t)
 			n++
 		}
-		if want := int(time.Since(start) / frameDur); n < want-8 || n > want+3 {
+		if want := int(time.Since(start) / media.FrameDur); n < want-8 || n > want+3 {
 			t.Errorf("%d frames in %v, want ~%d (one per 20 ms)", n, time.Since(start), want)
 		}
 		t.Logf("late frames caught up: %d in the first second", len(times))
@@ -354,7 +356,7 @@ func TestAudioStreamDuringPlaybackAsRecorded(t *testing.T) {
 			during++
 		}
 	}
-	if want := int(stopAt.Sub(startAt) / frameDur); during < want-5 {
+	if want := int(stopAt.Sub(startAt) / media.FrameDur); during < want-5 {
 		t.Errorf("%d frames during the %v playback, want ~%d: the caller keeps streaming", during, stopAt.Sub(startAt), want)
 	}
 	// At PLAYBACK_START two of the caller's frames come as zeros (the
@@ -526,7 +528,7 @@ func TestAudioStreamArgs(t *testing.T) {
 	l := newESLLog(t, s)
 	w := newWSServer(t)
 	id := answeredCall(t, s, l, InboundCall{})
-	usage := "-USAGE: " + streamSyntax + "\n"
+	usage := "-USAGE: <uuid> [start | stop | send_text | pause | resume | graceful-shutdown ] [wss-url | path] [mono | mixed | stereo] [8000 | 16000] [metadata]\n"
 	for _, tc := range []struct{ args, want string }{
 		{"", usage},
 		{id, usage},

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 )
 
 // The transcript replay: each scenario sets GenDir up as the fixtures README
@@ -252,7 +254,7 @@ var scenarios = []scenario{
 		}}},
 		skip: []string{"api sofia status profile "},
 		check: func(t *testing.T, s *Switch) {
-			if got := s.InboundACLs(); !slices.Equal(got, []string{"sb_missing"}) || s.aclAllows("127.0.0.1", "sb_missing") {
+			if got := s.InboundACLs(); !slices.Equal(got, []string{"sb_missing"}) || s.sofia.ACLAllows("127.0.0.1", "sb_missing") {
 				t.Errorf("profile lists %v; a missing list must deny", got)
 			}
 			if s.ProfileRestarts() != 1 {
@@ -333,7 +335,7 @@ func readFrame(r *bufio.Reader) (string, error) {
 }
 
 func replay(t *testing.T, sc scenario) {
-	frames, err := LoadRecording(sc.rec)
+	frames, err := recording.LoadRecording(sc.rec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,19 +428,19 @@ func isReplyFrame(raw string) bool {
 }
 
 var (
-	uuidRE = normUUID
+	uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
 	// The recording switch's vanilla config (known gap, see above).
 	vanillaRowRE = regexp.MustCompile(`(?m)^ +(127\.0\.0\.1\t  alias|internal\tprofile|external::example\.com\tgateway)\t.*\n`)
 	vanillaGWRE  = regexp.MustCompile(`(?s)  <gateway>\n    <name>example\.com</name>.*?  </gateway>\n`)
 )
 
-// shape hides what legitimately differs between runs (Normalize), after
+// shape hides what legitimately differs between runs (recording.Normalize), after
 // cutting the recording switch's vanilla configuration.
 func shape(s string) string {
 	s = vanillaRowRE.ReplaceAllString(s, "")
 	s = vanillaGWRE.ReplaceAllString(s, "")
 	s = strings.Replace(s, "2 profiles 1 alias\n", "1 profile 0 aliases\n", 1)
-	return Normalize(s)
+	return recording.Normalize(s)
 }
 
 // ev is a parsed event frame.
@@ -575,7 +577,7 @@ func (sc scenario) splitSession(raws []string, cmds []int) (replies []string, ev
 
 // compareTranscript lists every difference between the recorded session
 // and ours (sent: the indices of the commands we sent).
-func compareTranscript(sc scenario, frames []Frame, ours []string, sent []int) []string {
+func compareTranscript(sc scenario, frames []recording.Frame, ours []string, sent []int) []string {
 	var recorded []string
 	var all []int
 	i := -1
@@ -682,7 +684,7 @@ func items(evs []ev) []string {
 // reply, a missing event, a changed key order and a misplaced event, and
 // the recording matches itself (the replay cannot pass vacuously).
 func TestReplayComparisonCatchesDifferences(t *testing.T) {
-	frames, err := LoadRecording("gateway-update-kill.jsonl")
+	frames, err := recording.LoadRecording("gateway-update-kill.jsonl")
 	if err != nil {
 		t.Fatal(err)
 	}

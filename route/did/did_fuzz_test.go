@@ -8,14 +8,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // sipSeeds reads the recorded INVITEs (*.sip): for each, the Request-URI
 // user and the values of the headers Resolve reads.
 func sipSeeds(tb testing.TB) []map[string]string {
-	dir, err := fstest.RecordingsDir()
+	dir, err := recording.RecordingsDir()
 	if err != nil {
 		tb.Logf("no recordings: %v", err)
 		return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
 	"github.com/sipbridge/sipbridge/route/did"
 )
 
@@ -17,7 +18,7 @@ import (
 // event (text/event-json: a repeated header is a JSON array).
 func recordedVars(t testing.TB, rec string) did.Vars {
 	t.Helper()
-	frames, err := fstest.LoadRecording(rec)
+	frames, err := recording.LoadRecording(rec)
 	if err != nil {
 		t.Fatal(err)
 	}

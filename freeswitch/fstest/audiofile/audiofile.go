@@ -316,3 +316,29 @@ func ToneStream(spec string) (samples []int16, loop bool, ok bool) {
 	}
 	return samples, false, true
 }
+
+// WAV encodes 16-bit PCM at rate as a RIFF/WAVE file, one channel per
+// slice (interleaved; all as long as the first).
+func WAV(rate int, chans ...[]int16) []byte {
+	ch := len(chans)
+	n := len(chans[0])
+	data := make([]byte, 44+2*ch*n)
+	copy(data, "RIFF")
+	binary.LittleEndian.PutUint32(data[4:], uint32(len(data)-8))
+	copy(data[8:], "WAVEfmt ")
+	binary.LittleEndian.PutUint32(data[16:], 16)
+	binary.LittleEndian.PutUint16(data[20:], 1)
+	binary.LittleEndian.PutUint16(data[22:], uint16(ch))
+	binary.LittleEndian.PutUint32(data[24:], uint32(rate))
+	binary.LittleEndian.PutUint32(data[28:], uint32(rate*2*ch))
+	binary.LittleEndian.PutUint16(data[32:], uint16(2*ch))
+	binary.LittleEndian.PutUint16(data[34:], 16)
+	copy(data[36:], "data")
+	binary.LittleEndian.PutUint32(data[40:], uint32(2*ch*n))
+	for i := 0; i < n; i++ {
+		for c, pcm := range chans {
+			binary.LittleEndian.PutUint16(data[44+2*(ch*i+c):], uint16(pcm[i]))
+		}
+	}
+	return data
+}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 func TestG711Decode(t *testing.T) {
@@ -72,4 +74,19 @@ func TestLoadWAVStereo16k(t *testing.T) {
 	if _, _, err := Load(mp3); !errors.Is(err, ErrFormat) {
 		t.Errorf("mp3: %v, want ErrFormat", err)
 	}
+}
+
+// FuzzReadWAV: any file handed to uuid_broadcast as .wav is played or
+// refused, never a panic.
+func FuzzReadWAV(f *testing.F) {
+	seed := WAV(8000, tone.GenerateN(440, 8000, 64, 8000))
+	f.Add(seed)
+	f.Add(seed[:40])
+	f.Add([]byte("RIFF\x00\x00\x00\x00WAVEfmt \xff\xff\xff\xff"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		pcm, rate, err := ReadWAV(data)
+		if err == nil && (rate < 1000 || len(pcm) > len(data)*8000/rate+1) {
+			t.Fatalf("rate %d, %d samples from %d bytes", rate, len(pcm), len(data))
+		}
+	})
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
 )
 
 // FuzzStreamAudio: any text a websocket server sends is either a valid
@@ -58,6 +60,37 @@ func FuzzBase64Liberal(f *testing.F) {
 			if !ok || !bytes.Equal(got, raw) {
 				t.Fatalf("%q: %x %v, raw url %x", s, got, ok, raw)
 			}
+		}
+	})
+}
+
+// FuzzAudioStreamArgs: any uuid_audio_stream line is split and checked
+// without a panic; a start that passes has a known mix type, a rate that
+// is a positive multiple of 8000 and a ws(s) URL.
+func FuzzAudioStreamArgs(f *testing.F) {
+	for _, s := range []string{"u start ws://127.0.0.1:8095/stream mono 16k {\"call\":\"x\"}",
+		"u start ws://h/ stereo 8k 'a b' c", "u start wss://x:1 mixed 48000", "u start ws://h mono 0",
+		`u start ws://h mono 8k {"a":"b\"c"}`, "u stop", "u  start   ws://h   mono", "'u v' send_text \\'x"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		argv := dialstring.SeparateBlank(line, 6)
+		if len(argv) > 6 {
+			t.Fatalf("%d fields", len(argv))
+		}
+		if len(argv) < 4 || argv[1] != "start" {
+			return
+		}
+		a, reply, ok := ParseStart(argv[2:])
+		if !ok {
+			if reply != "" && reply != "-ERR Operation Failed\n" {
+				t.Fatalf("reply %q", reply)
+			}
+			return
+		}
+		if (a.Mix != "mono" && a.Mix != "mixed" && a.Mix != "stereo") || a.Rate <= 0 || a.Rate%8000 != 0 ||
+			!(strings.HasPrefix(a.URL, "ws://") || strings.HasPrefix(a.URL, "wss://")) {
+			t.Fatalf("accepted %+v from %q", a, line)
 		}
 	})
 }

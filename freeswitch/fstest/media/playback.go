@@ -1,4 +1,4 @@
-package fstest
+package media
 
 import (
 	"path/filepath"
@@ -9,6 +9,8 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
 )
 
 // Playback to the caller: uuid_broadcast and uuid_break, as recorded
@@ -81,12 +83,12 @@ const leadFrames = 5 // switch_ivr_broadcast: "lead-frames" 5
 // switch_ivr_broadcast made (it becomes the PRIVATE_COMMAND event).
 type queued struct {
 	path string
-	cmd  *event
+	cmd  *eslserver.Event
 }
 
 // playing is the playback in progress.
 type playing struct {
-	cmd     *event
+	cmd     *eslserver.Event
 	path    string
 	appUUID string
 	native  int               // the file's rate (playback_samples count in it)
@@ -97,12 +99,12 @@ type playing struct {
 }
 
 // apiBroadcast is uuid_broadcast (mod_commands.c uuid_broadcast_function).
-func (s *Switch) apiBroadcast(_ *batch, args string) string {
-	argv := separateBlank(args, 4)
+func (md *Media) apiBroadcast(_ Batch, args string) string {
+	argv := dialstring.SeparateBlank(args, 4)
 	if len(argv) < 2 {
 		return "-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n"
 	}
-	ch, ok := s.channel(argv[0])
+	ch, ok := md.h.Channel(argv[0])
 	if !ok {
 		return "-ERR invalid uuid\n"
 	}
@@ -114,16 +116,16 @@ func (s *Switch) apiBroadcast(_ *batch, args string) string {
 	path := argv[1]
 	if app, arg, ok := strings.Cut(path, "::"); ok {
 		if app != "playback" {
-			return s.unsupported("uuid_broadcast " + app + "::")
+			return md.h.Unsupported("uuid_broadcast " + app + "::")
 		}
 		path = arg
 	}
 	if !aleg {
 		return "+OK Message sent\n"
 	}
-	cmd := s.newEvent("COMMAND", "", hdr{"call-command", "execute"}, hdr{"execute-app-name", "playback"},
-		hdr{"execute-app-arg", path}, hdr{"event-lock", "true"}, hdr{"lead-frames", strconv.Itoa(leadFrames)})
-	m := s.media(ch)
+	cmd := md.h.NewEvent("COMMAND", "", eslserver.Header{Name: "call-command", Value: "execute"}, eslserver.Header{Name: "execute-app-name", Value: "playback"},
+		eslserver.Header{Name: "execute-app-arg", Value: path}, eslserver.Header{Name: "event-lock", Value: "true"}, eslserver.Header{Name: "lead-frames", Value: strconv.Itoa(leadFrames)})
+	m := md.of(ch)
 	m.mu.Lock()
 	m.queue = append(m.queue, &queued{path, cmd})
 	m.startLoopLocked()
@@ -132,16 +134,16 @@ func (s *Switch) apiBroadcast(_ *batch, args string) string {
 }
 
 // apiBreak is uuid_break (mod_commands.c break_function).
-func (s *Switch) apiBreak(_ *batch, args string) string {
+func (md *Media) apiBreak(_ Batch, args string) string {
 	if args == "" {
 		return "-USAGE: <uuid> [all]\n"
 	}
 	id, flag, _ := strings.Cut(args, " ")
-	ch, ok := s.channel(id)
+	ch, ok := md.h.Channel(id)
 	if !ok {
 		return "-ERR No such channel!\n"
 	}
-	m := s.media(ch)
+	m := md.of(ch)
 	m.mu.Lock()
 	if strings.Contains(flag, "all") {
 		m.queue, m.lead, m.leading = nil, 0, false
@@ -155,7 +157,7 @@ func (s *Switch) apiBreak(_ *batch, args string) string {
 // first, then the queue (the gap, PLAYBACK_START), then 20 ms of the
 // file. It returns what the caller hears in this frame (nil, false:
 // nothing is written to the caller).
-func (m *chanMedia) playFrameLocked(b *batch) ([]int16, bool) {
+func (m *chanMedia) playFrameLocked(b Batch) ([]int16, bool) {
 	out, ok := m.nextFrameLocked(b)
 	if m.cur == nil && len(m.queue) == 0 {
 		m.inRun, m.gapHeard = false, 0 // idle: no gap to hear
@@ -163,7 +165,7 @@ func (m *chanMedia) playFrameLocked(b *batch) ([]int16, bool) {
 	return out, ok
 }
 
-func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
+func (m *chanMedia) nextFrameLocked(b Batch) ([]int16, bool) {
 	if m.cur != nil && m.breakIt {
 		m.finishLocked(b, "break")
 	}
@@ -173,7 +175,7 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 		// with nothing written, PLAYBACK_START comes on the last of them
 		// and the audio on the frame after.
 		if !m.leading {
-			m.leading, m.lead = true, m.s.gap
+			m.leading, m.lead = true, m.md.gap
 		}
 		if m.lead > 0 {
 			m.lead--
@@ -185,7 +187,7 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 		q := m.queue[0]
 		m.queue = m.queue[1:]
 		m.startLocked(b, q)
-		if m.s.gap > 0 || m.cur == nil {
+		if m.md.gap > 0 || m.cur == nil {
 			return m.silentLocked()
 		}
 	}
@@ -206,7 +208,7 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 		m.hearLocked(out)
 		return out, true
 	}
-	out := make([]int16, samples8k)
+	out := make([]int16, Samples8k)
 	var n int
 	if p.loop {
 		for n < len(out) { // audiofile.ToneStream never loops an empty script
@@ -227,7 +229,7 @@ func (m *chanMedia) nextFrameLocked(b *batch) ([]int16, bool) {
 // two playbacks the caller hears it as silence.
 func (m *chanMedia) silentLocked() ([]int16, bool) {
 	if m.inRun {
-		m.gapHeard += samples8k
+		m.gapHeard += Samples8k
 	}
 	return nil, false
 }
@@ -240,14 +242,14 @@ func (m *chanMedia) hearLocked(pcm []int16) {
 	m.inRun, m.gapHeard = true, 0
 }
 
-func (m *chanMedia) startLocked(b *batch, q *queued) {
-	s, ch, path := m.s, m.ch, q.path
+func (m *chanMedia) startLocked(b Batch, q *queued) {
+	md, ch, path := m.md, m.ch, q.path
 	app := uuid.NewString()
 	for k, v := range map[string]string{"current_application": "playback", "current_application_data": path,
 		"current_loop": "1", "total_loops": "1"} {
-		s.setVar(ch, k, &v)
+		ch.SetVar(k, &v)
 	}
-	s.mediaEvent(b, ch, "CHANNEL_EXECUTE", "", map[string]any{"Application": "playback", "Application-Data": path, "Application-UUID": app}, "")
+	md.event(b, ch, "CHANNEL_EXECUTE", "", map[string]any{"Application": "playback", "Application-Data": path, "Application-UUID": app}, "")
 	p := &playing{cmd: q.cmd, path: path, appUUID: app, native: 8000}
 	var err error
 	switch ext := strings.ToLower(filepath.Ext(path)); {
@@ -264,19 +266,19 @@ func (m *chanMedia) startLocked(b *batch, q *queued) {
 		p.samples, p.native, err = audiofile.Load(path)
 	}
 	if err != nil {
-		s.log.Info("fstest: playback file not found", "path", path, "err", err)
+		md.log.Info("fstest: playback file not found", "path", path, "err", err)
 		m.completeLocked(b, q.cmd, path, app, "FILE NOT FOUND")
 		return
 	}
 	m.cur = p
 	m.started = append(m.started, path)
-	m.muteLeft = s.mute // the caller's next frames are lost (switch_ivr_play_file's start)
-	s.mediaEvent(b, ch, "PLAYBACK_START", "", playbackHeaders(path, ""), "")
+	m.muteLeft = md.mute // the caller's next frames are lost (switch_ivr_play_file's start)
+	md.event(b, ch, "PLAYBACK_START", "", playbackHeaders(path, ""), "")
 }
 
 // finishLocked ends the current playback with status done or break.
-func (m *chanMedia) finishLocked(b *batch, status string) {
-	s, ch, p := m.s, m.ch, m.cur
+func (m *chanMedia) finishLocked(b Batch, status string) {
+	md, ch, p := m.md, m.ch, m.cur
 	m.cur = nil
 	if p.file != nil {
 		p.file.Close()
@@ -284,9 +286,9 @@ func (m *chanMedia) finishLocked(b *batch, status string) {
 	in := p.pos * p.native / 8000
 	for k, v := range map[string]string{"playback_last_offset_pos": strconv.Itoa(in), "playback_seconds": strconv.Itoa(in / p.native),
 		"playback_ms": strconv.Itoa(in / (p.native / 1000)), "playback_samples": strconv.Itoa(in)} {
-		s.setVar(ch, k, &v)
+		ch.SetVar(k, &v)
 	}
-	s.mediaEvent(b, ch, "PLAYBACK_STOP", "", playbackHeaders(p.path, status), "")
+	md.event(b, ch, "PLAYBACK_STOP", "", playbackHeaders(p.path, status), "")
 	m.completeLocked(b, p.cmd, p.path, p.appUUID, "FILE PLAYED")
 }
 
@@ -310,15 +312,15 @@ func playbackHeaders(path, status string) map[string]any {
 // keeps the COMMAND's own standard headers ("Event-Name":"COMMAND" first)
 // and its command headers, then the standard headers of PRIVATE_COMMAND
 // and the channel data without variables.
-func (m *chanMedia) completeLocked(b *batch, cmd *event, path, app, response string) {
-	s, ch := m.s, m.ch
-	s.setVar(ch, "current_application_response", &response)
-	s.mediaEvent(b, ch, "CHANNEL_EXECUTE_COMPLETE", "", map[string]any{"Application": "playback", "Application-Data": path,
+func (m *chanMedia) completeLocked(b Batch, cmd *eslserver.Event, path, app, response string) {
+	md, ch := m.md, m.ch
+	ch.SetVar("current_application_response", &response)
+	md.event(b, ch, "CHANNEL_EXECUTE_COMPLETE", "", map[string]any{"Application": "playback", "Application-Data": path,
 		"Application-Response": response, "Application-UUID": app}, "")
-	s.setVar(ch, "current_loop", nil)
-	s.setVar(ch, "total_loops", nil)
-	pc := s.eventFromMap(s.mediaHeaders(ch, "PRIVATE_COMMAND", "", nil, false), "")
-	pc.hdrs = append(slices.Clip(cmd.hdrs), pc.hdrs...)
-	pc.id = "PRIVATE_COMMAND"
-	s.fire(b, pc)
+	ch.SetVar("current_loop", nil)
+	ch.SetVar("total_loops", nil)
+	pc := ch.Event("PRIVATE_COMMAND", "", nil, "", false)
+	pc.Headers = append(slices.Clip(cmd.Headers), pc.Headers...)
+	pc.ID = "PRIVATE_COMMAND"
+	md.fire(b, pc)
 }

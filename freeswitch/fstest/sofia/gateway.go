@@ -1,4 +1,4 @@
-package fstest
+package sofia
 
 import (
 	"net"
@@ -26,61 +26,52 @@ type gateway struct {
 	callsIn, callsOut, failedIn, failedOut int // for the channel emulation
 }
 
-// addGatewayLocked loads def; s.mu is held.
-func (s *Switch) addGatewayLocked(def gatewayDef) *gateway {
-	s.gwOrder++
-	g := &gateway{name: def.name, params: copyMap(def.params), vars: copyMap(def.vars), order: s.gwOrder,
-		register: isTrue(def.params["register"]), added: s.now(), stop: make(chan struct{})}
+// addGatewayLocked loads def; p.mu is held.
+func (p *Profile) addGatewayLocked(def gatewayDef) *gateway {
+	p.gwOrder++
+	g := &gateway{name: def.name, params: copyMap(def.params), vars: copyMap(def.vars), order: p.gwOrder,
+		register: IsTrue(def.params["register"]), added: p.c.Now(), stop: make(chan struct{})}
 	g.state = "NOREG"
 	if g.register {
 		g.state = "UNREGED" // until the first REGISTER goes out
 	}
-	s.gateways[g.name] = g
+	p.gateways[g.name] = g
 	return g
 }
 
 // announce fires gateway_add, then (after the reply) starts the
 // registration loop of a register=true gateway. A register=false gateway
 // fires no state event at all (gateway-lifecycle recording).
-func (s *Switch) announce(b *batch, g *gateway, gen int) {
-	s.fire(b, s.newEvent("CUSTOM", "sofia::gateway_add", hdr{"Gateway", g.name}, hdr{"profile-name", s.o.Profile}))
+func (p *Profile) announce(b Batch, g *gateway, gen int) {
+	p.fire(b, p.h.NewEvent("CUSTOM", "sofia::gateway_add", hdr{Name: "Gateway", Value: g.name}, hdr{Name: "profile-name", Value: p.c.Profile}))
 	if g.register {
-		s.then(b, func() { s.goTimer(func() { s.registration(g, gen) }) })
+		p.then(b, func() { p.h.Go(func() { p.registration(g, gen) }) })
 	}
-}
-
-// then runs f after b's events are out (at once when b is nil).
-func (s *Switch) then(b *batch, f func()) {
-	if b != nil {
-		b.after = append(b.after, f)
-		return
-	}
-	f()
 }
 
 // registration is the recorded REGISTER cycle: TRYING (+0.5 s), then
 // REGISTER (200) and REGED 1 s later; or FAILED (403), FAIL_WAIT 1 s
 // later, UNREGED retry-seconds × failures later, TRYING 1 s later, …
-func (s *Switch) registration(g *gateway, gen int) {
-	if !s.sleepGW(g, gen, 0.5) {
+func (p *Profile) registration(g *gateway, gen int) {
+	if !p.sleepGW(g, gen, 0.5) {
 		return
 	}
 	for {
-		s.mu.Lock()
-		outcome := s.outcomeLocked(g)
-		s.mu.Unlock()
-		if !s.gwState(g, gen, "TRYING", nil) {
+		p.mu.Lock()
+		outcome := p.outcomeLocked(g)
+		p.mu.Unlock()
+		if !p.gwState(g, gen, "TRYING", nil) {
 			return
 		}
 		if outcome == RegistrarOK {
-			if !s.gwState(g, gen, "REGISTER", func(g *gateway) []hdr {
+			if !p.gwState(g, gen, "REGISTER", func(g *gateway) []hdr {
 				g.replied = true
-				return []hdr{{"Phrase", "OK"}, {"Status", "200"}}
-			}) || !s.sleepGW(g, gen, 1) {
+				return []hdr{{Name: "Phrase", Value: "OK"}, {Name: "Status", Value: "200"}}
+			}) || !p.sleepGW(g, gen, 1) {
 				return
 			}
-			s.gwState(g, gen, "REGED", func(g *gateway) []hdr {
-				g.up, g.upSince, g.failures = true, s.now(), 0
+			p.gwState(g, gen, "REGED", func(g *gateway) []hdr {
+				g.up, g.upSince, g.failures = true, p.c.Now(), 0
 				return nil
 			})
 			return // stays REGED; re-registrations fire no event
@@ -90,22 +81,22 @@ func (s *Switch) registration(g *gateway, gen int) {
 			status, phrase = "408", "Request Timeout"
 		}
 		var wait float64
-		if !s.gwState(g, gen, "FAILED", func(g *gateway) []hdr {
+		if !p.gwState(g, gen, "FAILED", func(g *gateway) []hdr {
 			g.replied = g.replied || outcome == RegistrarForbidden
 			g.up = false
 			g.failures++
 			wait = retrySeconds(g) * float64(g.failures)
-			return []hdr{{"Phrase", phrase}, {"Status", status}}
-		}) || !s.sleepGW(g, gen, 1) {
+			return []hdr{{Name: "Phrase", Value: phrase}, {Name: "Status", Value: status}}
+		}) || !p.sleepGW(g, gen, 1) {
 			return
 		}
-		if !s.gwState(g, gen, "FAIL_WAIT", func(g *gateway) []hdr {
-			g.retryAt = s.now().Add(s.d(wait))
+		if !p.gwState(g, gen, "FAIL_WAIT", func(g *gateway) []hdr {
+			g.retryAt = p.c.Now().Add(p.d(wait))
 			return nil
-		}) || !s.sleepGW(g, gen, wait) {
+		}) || !p.sleepGW(g, gen, wait) {
 			return
 		}
-		if !s.gwState(g, gen, "UNREGED", nil) || !s.sleepGW(g, gen, 1) {
+		if !p.gwState(g, gen, "UNREGED", nil) || !p.sleepGW(g, gen, 1) {
 			return
 		}
 	}
@@ -120,15 +111,15 @@ func retrySeconds(g *gateway) float64 {
 	return float64(n)
 }
 
-func (s *Switch) sleepGW(g *gateway, gen int, sec float64) bool { return s.sleepOr(gen, sec, g.stop) }
+func (p *Profile) sleepGW(g *gateway, gen int, sec float64) bool { return p.sleepOr(gen, sec, g.stop) }
 
 // gwState moves a live gateway to state and fires sofia::gateway_state;
 // mutate (under the lock) adjusts the gateway and returns the trailing
 // headers. False when the gateway is gone or being deleted.
-func (s *Switch) gwState(g *gateway, gen int, state string, mutate func(*gateway) []hdr) bool {
-	s.mu.Lock()
-	if s.gen != gen || s.gateways[g.name] != g || g.deleting {
-		s.mu.Unlock()
+func (p *Profile) gwState(g *gateway, gen int, state string, mutate func(*gateway) []hdr) bool {
+	p.mu.Lock()
+	if p.gen != gen || p.gateways[g.name] != g || g.deleting {
+		p.mu.Unlock()
 		return false
 	}
 	g.state = state
@@ -136,21 +127,21 @@ func (s *Switch) gwState(g *gateway, gen int, state string, mutate func(*gateway
 	if mutate != nil {
 		tail = mutate(g)
 	}
-	h := s.stateHeadersLocked(g)
-	s.mu.Unlock()
-	s.publish(s.newEvent("CUSTOM", "sofia::gateway_state", append(h, tail...)...))
+	h := p.stateHeadersLocked(g)
+	p.mu.Unlock()
+	p.h.Publish(p.h.NewEvent("CUSTOM", "sofia::gateway_state", append(h, tail...)...))
 	return true
 }
 
-func (s *Switch) stateHeadersLocked(g *gateway) []hdr {
+func (p *Profile) stateHeadersLocked(g *gateway) []hdr {
 	ping := "DOWN"
 	if g.up {
 		ping = "UP"
 	}
-	h := []hdr{{"Gateway", g.name}, {"State", g.state}, {"Ping-Status", ping}}
+	h := []hdr{{Name: "Gateway", Value: g.name}, {Name: "State", Value: g.state}, {Name: "Ping-Status", Value: ping}}
 	if g.replied {
 		host, port := g.network()
-		h = append(h, hdr{"Register-Network-IP", host}, hdr{"Register-Network-Port", port})
+		h = append(h, hdr{Name: "Register-Network-IP", Value: host}, hdr{Name: "Register-Network-Port", Value: port})
 	}
 	return h
 }
@@ -158,94 +149,94 @@ func (s *Switch) stateHeadersLocked(g *gateway) []hdr {
 // killgw marks a gateway for deletion: a registering one goes DOWN after
 // 0.5 s and is deleted 1 s later; a register=false one is deleted after
 // 0.5 s without a state event (gateway-update-kill, inbound-gw-* recordings).
-func (s *Switch) killgw(b *batch, name string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	g, ok := s.gateways[name]
+func (p *Profile) killgw(b Batch, name string) string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	g, ok := p.gateways[name]
 	if !ok {
 		return "-ERR no such gateway.\n"
 	}
 	if !g.deleting {
 		g.deleting = true
 		close(g.stop)
-		gen := s.gen
-		s.then(b, func() { s.goTimer(func() { s.deleteGateway(g, gen) }) })
+		gen := p.gen
+		p.then(b, func() { p.h.Go(func() { p.deleteGateway(g, gen) }) })
 	}
 	return "+OK gateway marked for deletion.\n"
 }
 
-func (s *Switch) deleteGateway(g *gateway, gen int) {
-	live := func() bool { return s.gen == gen && s.gateways[g.name] == g }
-	if !s.sleepEpoch(gen, 0.5) {
+func (p *Profile) deleteGateway(g *gateway, gen int) {
+	live := func() bool { return p.gen == gen && p.gateways[g.name] == g }
+	if !p.sleepEpoch(gen, 0.5) {
 		return
 	}
 	if g.register {
-		s.mu.Lock()
+		p.mu.Lock()
 		if !live() {
-			s.mu.Unlock()
+			p.mu.Unlock()
 			return
 		}
 		g.state, g.up = "DOWN", false
-		h := s.stateHeadersLocked(g)
-		s.mu.Unlock()
-		s.publish(s.newEvent("CUSTOM", "sofia::gateway_state", h...))
-		if !s.sleepEpoch(gen, 1) {
+		h := p.stateHeadersLocked(g)
+		p.mu.Unlock()
+		p.h.Publish(p.h.NewEvent("CUSTOM", "sofia::gateway_state", h...))
+		if !p.sleepEpoch(gen, 1) {
 			return
 		}
 	}
-	s.mu.Lock()
+	p.mu.Lock()
 	if !live() {
-		s.mu.Unlock()
+		p.mu.Unlock()
 		return
 	}
-	delete(s.gateways, g.name)
-	s.mu.Unlock()
-	s.publish(s.newEvent("CUSTOM", "sofia::gateway_delete", hdr{"profile-name", s.o.Profile}, hdr{"Gateway", g.name}))
+	delete(p.gateways, g.name)
+	p.mu.Unlock()
+	p.h.Publish(p.h.NewEvent("CUSTOM", "sofia::gateway_delete", hdr{Name: "profile-name", Value: p.c.Profile}, hdr{Name: "Gateway", Value: g.name}))
 }
 
-func (s *Switch) sleepEpoch(gen int, sec float64) bool { return s.sleepOr(gen, sec, nil) }
+func (p *Profile) sleepEpoch(gen int, sec float64) bool { return p.sleepOr(gen, sec, nil) }
 
 // sleepOr waits sec switch seconds; false when the switch restarted or
 // closed, the generation changed, or stop (nil: never) closed first.
-func (s *Switch) sleepOr(gen int, sec float64, stop <-chan struct{}) bool {
-	s.mu.Lock()
-	epoch := s.epoch
-	ok := s.gen == gen
-	s.mu.Unlock()
+func (p *Profile) sleepOr(gen int, sec float64, stop <-chan struct{}) bool {
+	p.mu.Lock()
+	epoch := p.epoch
+	ok := p.gen == gen
+	p.mu.Unlock()
 	if !ok {
 		return false
 	}
-	t := time.NewTimer(s.d(sec))
+	t := time.NewTimer(p.d(sec))
 	defer t.Stop()
 	select {
 	case <-t.C:
 		return true
 	case <-stop:
 	case <-epoch:
-	case <-s.done:
+	case <-p.h.Done():
 	}
 	return false
 }
 
-// newEpochLocked ends every gateway timer (Restart, profile restart, Close).
-func (s *Switch) newEpochLocked() {
-	close(s.epoch)
-	s.epoch = make(chan struct{})
-	s.gen++
+// newEpochLocked ends every gateway timer (Reset, profile restart).
+func (p *Profile) newEpochLocked() {
+	close(p.epoch)
+	p.epoch = make(chan struct{})
+	p.gen++
 }
 
 // outcomeLocked is the registrar outcome for g: by name, proxy host:port,
 // proxy host; default 200 OK.
-func (s *Switch) outcomeLocked(g *gateway) Registrar {
-	if r, ok := s.registrar[g.name]; ok {
+func (p *Profile) outcomeLocked(g *gateway) Registrar {
+	if r, ok := p.registrar[g.name]; ok {
 		return r
 	}
 	hp := g.proxyHostPort()
-	if r, ok := s.registrar[hp]; ok {
+	if r, ok := p.registrar[hp]; ok {
 		return r
 	}
 	host, _ := g.network()
-	if r, ok := s.registrar[host]; ok {
+	if r, ok := p.registrar[host]; ok {
 		return r
 	}
 	return RegistrarOK
@@ -254,9 +245,9 @@ func (s *Switch) outcomeLocked(g *gateway) Registrar {
 // gwStatusLocked is UP or DOWN as xmlstatus shows it: a registering gateway
 // is UP while REGED; a register=false one is UP, unless it pings and its
 // OPTIONS go unanswered (originate-gateway-down recording).
-func (s *Switch) gwStatusLocked(g *gateway) string {
+func (p *Profile) gwStatusLocked(g *gateway) string {
 	switch {
-	case g.register && g.up, !g.register && !g.pings(), !g.register && s.outcomeLocked(g) == RegistrarOK:
+	case g.register && g.up, !g.register && !g.pings(), !g.register && p.outcomeLocked(g) == RegistrarOK:
 		return "UP"
 	}
 	return "DOWN"

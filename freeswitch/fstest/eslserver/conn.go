@@ -1,4 +1,4 @@
-package fstest
+package eslserver
 
 import (
 	"bufio"
@@ -25,8 +25,8 @@ const disconnectBody = "Disconnected, goodbye.\nSee you at ClueCon! http://www.c
 // by writeLoop, so replies and events keep one order and a client that does
 // not read never blocks the switch.
 type conn struct {
-	sw *Switch
-	nc net.Conn
+	srv *Server
+	nc  net.Conn
 
 	qmu     sync.Mutex
 	qcond   *sync.Cond
@@ -45,8 +45,8 @@ type conn struct {
 
 type filter struct{ header, value string }
 
-func newConn(s *Switch, nc net.Conn) *conn {
-	c := &conn{sw: s, nc: nc, events: map[string]bool{}, subclasses: map[string]bool{}}
+func newConn(srv *Server, nc net.Conn) *conn {
+	c := &conn{srv: srv, nc: nc, events: map[string]bool{}, subclasses: map[string]bool{}}
 	c.qcond = sync.NewCond(&c.qmu)
 	return c
 }
@@ -115,9 +115,9 @@ func (c *conn) disconnectNotice() {
 
 func (c *conn) serve() {
 	defer func() {
-		c.sw.mu.Lock()
-		delete(c.sw.conns, c)
-		c.sw.mu.Unlock()
+		c.srv.mu.Lock()
+		delete(c.srv.conns, c)
+		c.srv.mu.Unlock()
 		c.finish()
 	}()
 	c.enqueue([]byte("Content-Type: auth/request\n\n"))
@@ -126,7 +126,7 @@ func (c *conn) serve() {
 		cmd, err := readCommand(r)
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
-				c.sw.log.Debug("fstest: connection read", "err", err)
+				c.srv.c.Logger.Debug("fstest: connection read", "err", err)
 			}
 			return
 		}
@@ -205,7 +205,7 @@ func (c *conn) handle(cmd command) bool {
 			c.reply("-ERR command not found")
 			return true
 		}
-		if rest != c.sw.o.Password {
+		if rest != c.srv.c.Password {
 			c.reply("-ERR invalid")
 			c.disconnectNotice()
 			return false
@@ -343,14 +343,14 @@ func (c *conn) filter(rest string) string {
 // wants reports whether the connection gets e, and in which format. With
 // filters, an event passes only if a filter matches it (a `-` filter that
 // matches drops it), as mod_event_socket does: BACKGROUND_JOB too.
-func (c *conn) wants(e *event) (string, bool) {
+func (c *conn) wants(e *Event) (string, bool) {
 	c.smu.Lock()
 	defer c.smu.Unlock()
 	if c.format == "" {
 		return "", false
 	}
-	name := e.name()
-	ok := c.all || (name == "CUSTOM" && c.subclasses[e.subclass()]) || (name != "CUSTOM" && c.events[name])
+	name := e.Name()
+	ok := c.all || (name == "CUSTOM" && c.subclasses[e.Subclass()]) || (name != "CUSTOM" && c.events[name])
 	if !ok {
 		return "", false
 	}
@@ -359,7 +359,7 @@ func (c *conn) wants(e *event) (string, bool) {
 	}
 	send := false
 	for _, f := range c.filters {
-		v, has := e.get(f.header)
+		v, has := e.Get(f.header)
 		if !has {
 			continue
 		}
@@ -390,70 +390,24 @@ func (c *conn) wants(e *event) (string, bool) {
 	return c.format, send
 }
 
-// api runs a command synchronously: reply, then the events it fired, then
-// the API event. A command that writes nothing is answered
-// "-ERR no reply\n", as mod_event_socket does (`api module_exists`).
+// api runs a command synchronously: the reply (a command that writes
+// nothing is answered "-ERR no reply\n", as mod_event_socket does: `api
+// module_exists`), then what the handler has left to do (its events).
 func (c *conn) api(line string) {
-	b := &batch{}
-	apiEv := c.sw.apiEvent(line)
-	body := c.sw.run(b, line)
+	body, done := c.srv.c.Handler.API(line)
 	if body == "" {
 		body = "-ERR no reply\n"
 	}
 	c.apiResponse(body)
-	c.sw.flush(b)
-	if apiEv != nil {
-		c.sw.publish(apiEv)
-	}
-	runAfterJob(b)
+	done()
 }
 
-// bgapi answers with the Job-UUID at once and runs the command in the
-// background: its events, the API event, then BACKGROUND_JOB.
+// bgapi answers with the Job-UUID (the client's, or a new one) at once,
+// then hands the command to the handler.
 func (c *conn) bgapi(line, job string) {
 	if job == "" {
 		job = uuid.NewString()
 	}
 	c.enqueue([]byte("Content-Type: command/reply\nReply-Text: +OK Job-UUID: " + job + "\nJob-UUID: " + job + "\n\n"))
-	s := c.sw
-	// A command that returns at once runs before the next command is read,
-	// so its API event and job keep the recorded order (esl-event-plain);
-	// the ones that block (blocksJob) run in the background.
-	run := func(f func()) { f() }
-	if blocksJob(line) {
-		run = s.goTimer
-	}
-	run(func() {
-		b := &batch{}
-		apiEv := s.apiEvent(line)
-		body := s.run(b, line)
-		s.flush(b)
-		if apiEv != nil {
-			s.publish(apiEv)
-		}
-		name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
-		h := []hdr{{"Job-UUID", job}, {"Job-Command", name}}
-		if arg = strings.TrimSpace(arg); arg != "" {
-			h = append(h, hdr{"Job-Command-Arg", arg})
-		}
-		ev := s.newEvent("BACKGROUND_JOB", "", h...)
-		ev.body = body
-		s.publish(ev)
-		runAfterJob(b)
-	})
-}
-
-// apiEvent builds the API event of a command (nil with NoAPIEvents); it is
-// built before the command runs, so its Event-Sequence is the lower one, as
-// recorded.
-func (s *Switch) apiEvent(line string) *event {
-	if s.o.NoAPIEvents {
-		return nil
-	}
-	name, arg, _ := strings.Cut(strings.TrimSpace(line), " ")
-	h := []hdr{{"API-Command", name}}
-	if arg = strings.TrimSpace(arg); arg != "" {
-		h = append(h, hdr{"API-Command-Argument", arg})
-	}
-	return s.newEvent("API", "", h...)
+	c.srv.c.Handler.BackgroundAPI(line, job)
 }

@@ -1,4 +1,4 @@
-package fstest
+package sofia
 
 import (
 	"bytes"
@@ -48,35 +48,35 @@ type aclNode struct {
 // The sections the generated directories are included in, as in
 // freeswitch/conf: acl/ inside <network-lists>, gateways/ inside the
 // profile's <gateways>, profile/ inside its <settings>.
-func (s *Switch) document() []byte {
+func (p *Profile) document() []byte {
 	var b bytes.Buffer
 	b.WriteString("<document type=\"freeswitch/xml\">\n<section name=\"configuration\" description=\"Various Configuration\">\n" +
 		"<configuration name=\"acl.conf\" description=\"Network Lists\">\n<network-lists>\n")
-	s.includeDir(&b, "acl")
+	p.includeDir(&b, "acl")
 	b.WriteString("</network-lists>\n</configuration>\n<configuration name=\"sofia.conf\" description=\"sofia Endpoint\">\n" +
-		"<profiles>\n<profile name=\"" + s.o.Profile + "\">\n<gateways>\n")
-	s.includeDir(&b, "gateways")
+		"<profiles>\n<profile name=\"" + p.c.Profile + "\">\n<gateways>\n")
+	p.includeDir(&b, "gateways")
 	b.WriteString("</gateways>\n<settings>\n")
-	s.includeDir(&b, "profile")
+	p.includeDir(&b, "profile")
 	b.WriteString("</settings>\n</profile>\n</profiles>\n</configuration>\n</section>\n</document>\n")
 	return b.Bytes()
 }
 
 // includeDir appends the preprocessed *.xml files of GenDir/dir in name
 // order, as an X-PRE-PROCESS include glob does (no file: nothing, no error).
-func (s *Switch) includeDir(b *bytes.Buffer, dir string) {
-	if s.o.GenDir == "" {
+func (p *Profile) includeDir(b *bytes.Buffer, dir string) {
+	if p.c.GenDir == "" {
 		return
 	}
-	paths, _ := filepath.Glob(filepath.Join(s.o.GenDir, dir, "*.xml"))
+	paths, _ := filepath.Glob(filepath.Join(p.c.GenDir, dir, "*.xml"))
 	slices.Sort(paths)
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
+	for _, path := range paths {
+		raw, err := os.ReadFile(path)
 		if err != nil {
-			s.log.Warn("fstest: unreadable file skipped", "path", p, "err", err)
+			p.c.Logger.Warn("fstest: unreadable file skipped", "path", path, "err", err)
 			continue
 		}
-		b.Write(preprocess(raw, s.o.Globals))
+		b.Write(preprocess(raw, p.c.Globals))
 	}
 }
 
@@ -123,15 +123,15 @@ func preprocess(raw []byte, globals map[string]string) []byte {
 
 // loadConfig reads GenDir as FreeSWITCH's XML reload would. On a parse
 // error it returns an *ezxml.Error and nothing may change.
-func (s *Switch) loadConfig() (*config, error) {
-	root, err := ezxml.Parse(s.document())
+func (p *Profile) loadConfig() (*config, error) {
+	root, err := ezxml.Parse(p.document())
 	if err != nil {
 		return nil, err
 	}
-	return s.readConfig(root), nil
+	return p.readConfig(root), nil
 }
 
-func (s *Switch) readConfig(root *ezxml.Node) *config {
+func (p *Profile) readConfig(root *ezxml.Node) *config {
 	cfg := &config{acls: map[string]aclList{}}
 	for _, sec := range root.All("section") {
 		for _, conf := range sec.All("configuration") {
@@ -144,9 +144,9 @@ func (s *Switch) readConfig(root *ezxml.Node) *config {
 				}
 			case "sofia.conf":
 				if ps := conf.Child("profiles"); ps != nil {
-					for _, p := range ps.All("profile") {
-						if p.Attr("name") == s.o.Profile {
-							s.readProfile(cfg, p)
+					for _, pn := range ps.All("profile") {
+						if pn.Attr("name") == p.c.Profile {
+							p.readProfile(cfg, pn)
 						}
 					}
 				}
@@ -156,13 +156,13 @@ func (s *Switch) readConfig(root *ezxml.Node) *config {
 	return cfg
 }
 
-func (s *Switch) readProfile(cfg *config, p *ezxml.Node) {
+func (p *Profile) readProfile(cfg *config, pn *ezxml.Node) {
 	seen := map[string]bool{}
-	for _, gws := range p.All("gateways") {
+	for _, gws := range pn.All("gateways") {
 		for _, g := range gws.All("gateway") {
 			name := g.Attr("name")
 			if !validGatewayName.MatchString(name) {
-				s.log.Debug("fstest: Ignoring invalid name", "gateway", name) // sofia.c: [ERR] only in the log
+				p.c.Logger.Debug("fstest: Ignoring invalid name", "gateway", name) // sofia.c: [ERR] only in the log
 				continue
 			}
 			if seen[name] {
@@ -177,16 +177,16 @@ func (s *Switch) readProfile(cfg *config, p *ezxml.Node) {
 					def.vars[v.Attr("name")] = v.Attr("value")
 				}
 			}
-			if isTrue(def.params["register"]) && (def.params["username"] == "" || def.params["password"] == "") {
+			if IsTrue(def.params["register"]) && (def.params["username"] == "" || def.params["password"] == "") {
 				// sofia.c: "ERROR: username/password param is REQUIRED!" and the gateway is skipped
-				s.log.Debug("fstest: registration gateway without username or password skipped", "gateway", name)
+				p.c.Logger.Debug("fstest: registration gateway without username or password skipped", "gateway", name)
 				continue
 			}
 			seen[name] = true
 			cfg.gateways = append(cfg.gateways, def)
 		}
 	}
-	for _, st := range p.All("settings") {
+	for _, st := range pn.All("settings") {
 		for _, prm := range st.All("param") {
 			name, value := prm.Attr("name"), prm.Attr("value")
 			cfg.settings = append(cfg.settings, [2]string{name, value})
@@ -198,7 +198,7 @@ func (s *Switch) readProfile(cfg *config, p *ezxml.Node) {
 					continue
 				}
 				if len(cfg.inbound) >= maxInboundACL {
-					s.log.Error("fstest: Max acl records reached", "max", maxInboundACL, "list", l)
+					p.c.Logger.Error("fstest: Max acl records reached", "max", maxInboundACL, "list", l)
 					continue
 				}
 				cfg.inbound = append(cfg.inbound, l)
@@ -280,7 +280,17 @@ func builtinACL(name string) (aclList, bool) {
 	return aclList{}, false
 }
 
-func isTrue(v string) bool {
+func copyMap(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// IsTrue reads a boolean param or variable: true, yes, on, 1, enabled,
+// active or allow (any case, blanks around ignored).
+func IsTrue(v string) bool {
 	switch strings.ToLower(strings.TrimSpace(v)) {
 	case "true", "yes", "on", "1", "enabled", "active", "allow":
 		return true

@@ -1,11 +1,12 @@
-package fstest
+package media
 
 import (
-	"encoding/binary"
 	"os"
 	"strconv"
 
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
 )
 
 // uuid_record (mod_commands.c session_record_function, switch_ivr_async.c
@@ -47,52 +48,37 @@ func (r *recording) add(caller8, played []int16) bool {
 		played = make([]int16, len(caller8))
 	}
 	r.played = append(r.played, played...)
-	return r.limit > 0 && len(r.caller) >= r.limit*samples8k
+	return r.limit > 0 && len(r.caller) >= r.limit*Samples8k
 }
 
 // finish writes the WAV file; it returns the samples per channel and the
 // file size.
 func (r *recording) finish() (int, int, error) {
-	ch := 1
-	if r.stereo {
-		ch = 2
-	}
 	n := len(r.caller)
-	data := make([]byte, 44+2*ch*n)
-	copy(data, "RIFF")
-	binary.LittleEndian.PutUint32(data[4:], uint32(len(data)-8))
-	copy(data[8:], "WAVEfmt ")
-	binary.LittleEndian.PutUint32(data[16:], 16)
-	binary.LittleEndian.PutUint16(data[20:], 1)
-	binary.LittleEndian.PutUint16(data[22:], uint16(ch))
-	binary.LittleEndian.PutUint32(data[24:], 8000)
-	binary.LittleEndian.PutUint32(data[28:], uint32(8000*2*ch))
-	binary.LittleEndian.PutUint16(data[32:], uint16(2*ch))
-	binary.LittleEndian.PutUint16(data[34:], 16)
-	copy(data[36:], "data")
-	binary.LittleEndian.PutUint32(data[40:], uint32(2*ch*n))
-	for i := 0; i < n; i++ {
-		if r.stereo {
-			binary.LittleEndian.PutUint16(data[44+4*i:], uint16(r.caller[i]))
-			binary.LittleEndian.PutUint16(data[46+4*i:], uint16(r.played[i]))
-		} else {
-			binary.LittleEndian.PutUint16(data[44+2*i:], uint16(clamp16(int(r.caller[i])+int(r.played[i]))))
+	var data []byte
+	if r.stereo {
+		data = audiofile.WAV(8000, r.caller, r.played)
+	} else {
+		mixed := make([]int16, n)
+		for i := range mixed {
+			mixed[i] = clamp16(int(r.caller[i]) + int(r.played[i]))
 		}
+		data = audiofile.WAV(8000, mixed)
 	}
 	return n, len(data), os.WriteFile(r.path, data, 0o644)
 }
 
 // apiRecord is uuid_record.
-func (s *Switch) apiRecord(b *batch, args string) string {
-	argv := separateBlank(args, 5)
+func (md *Media) apiRecord(b Batch, args string) string {
+	argv := dialstring.SeparateBlank(args, 5)
 	if len(argv) < 3 || argv[0] == "" || argv[1] == "" || argv[2] == "" {
 		return "-USAGE: " + recordSyntax + "\n"
 	}
-	ch, ok := s.channel(argv[0])
+	ch, ok := md.h.Channel(argv[0])
 	if !ok {
 		return "-ERR Cannot locate session!\n"
 	}
-	m := s.media(ch)
+	m := md.of(ch)
 	path := argv[2]
 	switch argv[1] {
 	case "start", "START", "Start":
@@ -111,11 +97,11 @@ func (s *Switch) apiRecord(b *batch, args string) string {
 			return "-ERR Cannot stop record session!\n"
 		}
 		for _, r := range recs {
-			s.stopRecording(b, ch, r, "success-maxtime")
+			md.stopRecording(b, ch, r, "success-maxtime")
 		}
 		return "+OK Success\n"
 	case "pause", "resume", "mask", "unmask":
-		return s.unsupported("uuid_record " + argv[1])
+		return md.h.Unsupported("uuid_record " + argv[1])
 	default:
 		return "-USAGE: " + recordSyntax + "\n"
 	}
@@ -125,11 +111,11 @@ func (s *Switch) apiRecord(b *batch, args string) string {
 	}
 	f, err := os.Create(path)
 	if err != nil {
-		s.log.Info("fstest: uuid_record cannot open", "path", path, "err", err)
+		md.log.Info("fstest: uuid_record cannot open", "path", path, "err", err)
 		return "-ERR Cannot record session!\n"
 	}
 	f.Close()
-	r := &recording{path: path, stereo: s.varTrue(ch, "RECORD_STEREO"), limit: limit * 50}
+	r := &recording{path: path, stereo: ch.VarTrue("RECORD_STEREO"), limit: limit * 50}
 	m.mu.Lock()
 	if m.records[path] != nil {
 		m.mu.Unlock()
@@ -139,19 +125,19 @@ func (s *Switch) apiRecord(b *batch, args string) string {
 	m.bugs = append(m.bugs, path)
 	m.startLoopLocked()
 	m.mu.Unlock()
-	s.mediaEvent(b, ch, "RECORD_START", "", map[string]any{"Record-File-Path": path}, "")
-	s.mediaEvent(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": "session_record", "Media-Bug-Target": path}, "")
+	md.event(b, ch, "RECORD_START", "", map[string]any{"Record-File-Path": path}, "")
+	md.event(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": "session_record", "Media-Bug-Target": path}, "")
 	return "+OK Success\n"
 }
 
 // stopRecording finishes r (already detached) with RECORD_STOP and
 // MEDIA_BUG_STOP.
-func (s *Switch) stopRecording(b *batch, ch *channel, r *recording, cause string) {
+func (md *Media) stopRecording(b Batch, ch Channel, r *recording, cause string) {
 	samples, size, err := r.finish()
 	if err != nil {
-		s.log.Info("fstest: uuid_record write", "path", r.path, "err", err)
+		md.log.Info("fstest: uuid_record write", "path", r.path, "err", err)
 	}
-	set := func(k, v string) { s.setVar(ch, k, &v) }
+	set := func(k, v string) { ch.SetVar(k, &v) }
 	if samples == 0 {
 		os.Remove(r.path)
 		set("RECORD_DISCARDED", "true")
@@ -163,6 +149,6 @@ func (s *Switch) stopRecording(b *batch, ch *channel, r *recording, cause string
 	set("record_seconds", strconv.Itoa(samples/8000))
 	set("record_ms", strconv.Itoa(samples/8))
 	set("record_completion_cause", cause)
-	s.mediaEvent(b, ch, "RECORD_STOP", "", map[string]any{"Record-File-Path": r.path, "Record-Completion-Cause": cause}, "")
-	s.mediaEvent(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": "session_record", "Media-Bug-Target": r.path}, "")
+	md.event(b, ch, "RECORD_STOP", "", map[string]any{"Record-File-Path": r.path, "Record-Completion-Cause": cause}, "")
+	md.event(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": "session_record", "Media-Bug-Target": r.path}, "")
 }

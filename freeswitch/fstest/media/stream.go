@@ -1,4 +1,4 @@
-package fstest
+package media
 
 import (
 	"context"
@@ -22,6 +22,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/dialstring"
 )
 
 // mod_audio_stream (amigniter/mod_audio_stream, mod_audio_stream.c and
@@ -60,8 +61,8 @@ const (
 )
 
 type audioStream struct {
-	s  *Switch
-	ch *channel
+	md *Media
+	ch Channel
 	m  *chanMedia
 
 	url, mix  string
@@ -86,22 +87,22 @@ type audioStream struct {
 }
 
 // apiAudioStream is uuid_audio_stream (mod_audio_stream.c stream_function).
-func (s *Switch) apiAudioStream(b *batch, args string) string {
+func (md *Media) apiAudioStream(b Batch, args string) string {
 	const fail = "-ERR Operation Failed\n"
-	argv := separateBlank(args, 6)
+	argv := dialstring.SeparateBlank(args, 6)
 	// (The module tests "start" case-sensitively here and would crash on
 	// "START" without a mix type; that answers the usage too.)
 	if len(argv) < 2 || (strings.EqualFold(argv[1], "start") && len(argv) < 4) {
 		return "-USAGE: " + streamSyntax + "\n"
 	}
-	ch, ok := s.channel(argv[0])
+	ch, ok := md.h.Channel(argv[0])
 	if !ok {
 		return fail
 	}
-	m := s.media(ch)
+	m := md.of(ch)
 	switch strings.ToLower(argv[1]) {
 	case "stop":
-		return s.streamStop(b, ch, m, argv)
+		return md.streamStop(b, ch, m, argv)
 	case "pause", "resume":
 		m.mu.Lock()
 		st := m.stream
@@ -126,13 +127,13 @@ func (s *Switch) apiAudioStream(b *batch, args string) string {
 		st.writeText(argv[2])
 		return "+OK Success\n"
 	case "start":
-		return s.streamStart(b, ch, m, argv)
+		return md.streamStart(b, ch, m, argv)
 	}
 	return fail // "unsupported mod_audio_stream cmd" (graceful-shutdown too)
 }
 
 // streamStop is `uuid_audio_stream <uuid> stop [text]`.
-func (s *Switch) streamStop(b *batch, ch *channel, m *chanMedia, argv []string) string {
+func (md *Media) streamStop(b Batch, ch Channel, m *chanMedia, argv []string) string {
 	const fail = "-ERR Operation Failed\n"
 	var text *string
 	if len(argv) > 2 {
@@ -152,19 +153,19 @@ func (s *Switch) streamStop(b *batch, ch *channel, m *chanMedia, argv []string) 
 		return fail // audio-stream-error: stop after the failed dial
 	}
 	st.cleanup(text, false)
-	s.mediaEvent(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+	md.event(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
 	return "+OK Success\n"
 }
 
 // streamStart is `uuid_audio_stream <uuid> start <url> <mix> [rate] [metadata]`.
-func (s *Switch) streamStart(b *batch, ch *channel, m *chanMedia, argv []string) string {
+func (md *Media) streamStart(b Batch, ch Channel, m *chanMedia, argv []string) string {
 	const fail = "-ERR Operation Failed\n"
 	a, reply, ok := audiostream.ParseStart(argv[2:])
 	if !ok {
 		return reply
 	}
 	hb := 0
-	if v, ok := s.getVar(ch, "STREAM_HEART_BEAT"); ok {
+	if v, ok := ch.Var("STREAM_HEART_BEAT"); ok {
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			hb = n
 		}
@@ -175,15 +176,15 @@ func (s *Switch) streamStart(b *batch, ch *channel, m *chanMedia, argv []string)
 		return fail // "bug already attached!"
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	st := &audioStream{s: s, ch: ch, m: m, url: a.URL, mix: a.Mix, rate: a.Rate, meta: a.Meta,
+	st := &audioStream{md: md, ch: ch, m: m, url: a.URL, mix: a.Mix, rate: a.Rate, meta: a.Meta,
 		heartBeat: time.Duration(hb) * time.Second, ctx: ctx, cancel: cancel, done: make(chan struct{})}
 	m.stream = st
 	m.bugs = append(m.bugs, streamBug)
 	m.startLoopLocked()
 	m.mu.Unlock()
-	s.mediaEvent(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
-	b.after = append(b.after, func() {
-		if !s.goTimerOK(st.run) {
+	md.event(b, ch, "MEDIA_BUG_START", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+	b.Then(func() {
+		if !md.h.Go(st.run) {
 			close(st.done)
 		}
 	})
@@ -231,7 +232,7 @@ func (st *audioStream) run() {
 		ws.WriteMessage(websocket.TextMessage, []byte(st.meta))
 	}
 	st.mu.Unlock()
-	st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::connect", nil, `{"status":"connected"}`)
+	st.md.event(nil, st.ch, "CUSTOM", "mod_audio_stream::connect", nil, `{"status":"connected"}`)
 	st.evMu.Unlock()
 	for {
 		typ, data, err := ws.ReadMessage()
@@ -269,7 +270,7 @@ func (st *audioStream) fail(code int, msg string) {
 		Code  int    `json:"code"`
 		Error string `json:"error"`
 	}{code, msg}})
-	st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::error", nil, string(body))
+	st.md.event(nil, st.ch, "CUSTOM", "mod_audio_stream::error", nil, string(body))
 	m := st.m
 	m.mu.Lock()
 	attached := m.stream == st
@@ -280,7 +281,7 @@ func (st *audioStream) fail(code int, msg string) {
 	m.mu.Unlock()
 	st.deleteFiles()
 	if attached {
-		st.s.mediaEvent(nil, st.ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
+		st.md.event(nil, st.ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": streamBug, "Media-Bug-Target": "N/A"}, "")
 	}
 }
 
@@ -308,7 +309,7 @@ func (st *audioStream) readFailed(err error) {
 			Code   int    `json:"code"`
 			Reason string `json:"reason"`
 		}{ce.Code, ce.Text}})
-		st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::disconnect", nil, string(body))
+		st.md.event(nil, st.ch, "CUSTOM", "mod_audio_stream::disconnect", nil, string(body))
 		return
 	}
 	msg := "Connection closed without WebSocket CLOSE (abnormal EOF)"
@@ -326,10 +327,10 @@ func (st *audioStream) onText(msg []byte) {
 		return
 	}
 	if body, ok := st.writeAudio(msg); ok {
-		st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::play", nil, body)
+		st.md.event(nil, st.ch, "CUSTOM", "mod_audio_stream::play", nil, body)
 		return
 	}
-	st.s.mediaEvent(nil, st.ch, "CUSTOM", "mod_audio_stream::json", nil, string(msg))
+	st.md.event(nil, st.ch, "CUSTOM", "mod_audio_stream::json", nil, string(msg))
 }
 
 // writeAudio is processMessage: a valid streamAudio is written to
@@ -339,7 +340,7 @@ func (st *audioStream) writeAudio(msg []byte) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	dir, err := st.s.tempDir()
+	dir, err := st.md.h.TempDir()
 	if err != nil {
 		return "", false
 	}
@@ -347,7 +348,7 @@ func (st *audioStream) writeAudio(msg []byte) (string, bool) {
 	n := st.fileN
 	st.fileN++
 	st.mu.Unlock()
-	path := filepath.Join(dir, fmt.Sprintf("%s_%d.tmp%s", st.ch.uuid, n, sa.Ext))
+	path := filepath.Join(dir, fmt.Sprintf("%s_%d.tmp%s", st.ch.UUID(), n, sa.Ext))
 	if err := os.WriteFile(path, sa.Audio, 0o644); err != nil {
 		return "", false
 	}
@@ -498,8 +499,8 @@ func (st *audioStream) heartbeat() {
 // error: CUSTOM ::error {"code":1,"error":"Connection closed without
 // WebSocket CLOSE (abnormal EOF)"} and MEDIA_BUG_STOP; no ::disconnect, no
 // reconnect. False when no stream is connected.
-func (s *Switch) BreakStream(uuid string) bool {
-	m, ok := s.mediaOf(uuid)
+func (md *Media) BreakStream(uuid string) bool {
+	_, m, ok := md.channel(uuid)
 	if !ok {
 		return false
 	}

@@ -1,4 +1,9 @@
-package fstest
+// Package recording reads the ESL recordings made on a real FreeSWITCH
+// (../shared/fixtures/freeswitch, see the README there) that the
+// simulator (freeswitch/fstest), the Event Socket client and the e2e
+// conformance test compare themselves with, and normalises what differs
+// between two runs of one session.
+package recording
 
 import (
 	"bufio"
