@@ -1,13 +1,14 @@
-// Package assistant bridges a call's audio to an AI assistant: the Twilio
-// Media Streams client (Dial, Stream), G.711 μ-law, 16 ↔ 8 kHz resampling,
-// the per-frame caller-audio converter, playback chunking toward
-// mod_audio_stream (Playback) and tone tools for tests.
+// Package assistant is the Twilio Media Streams client a call's audio
+// reaches its AI assistant through (Dial, Stream) and the messages it
+// speaks. The audio itself (G.711, resampling, the caller-frame converter,
+// playback chunking toward mod_audio_stream) is package audio.
 //
 // Caller audio arrives from mod_audio_stream as L16 LE 16 kHz frames of
-// 640 bytes every 20 ms; FrameConverter turns each into 160 bytes of μ-law
-// 8 kHz for Stream.SendMedia. Audio from the assistant (Stream.Messages,
-// media events) goes through Playback, which emits mod_audio_stream
-// `streamAudio` messages and tells when the assistant's marks have played.
+// 640 bytes every 20 ms; audio.FrameConverter turns each into 160 bytes of
+// μ-law 8 kHz for Stream.SendMedia. Audio from the assistant
+// (Stream.Messages, media events) goes through audio.Playback, which emits
+// mod_audio_stream `streamAudio` messages and tells when the assistant's
+// marks have played.
 package assistant
 
 import (

@@ -20,29 +20,12 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
-// fakeClock is a settable clock for media timestamps.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
+func newFakeClock() *testkit.Clock {
+	return testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 }
 
 // fakeAssistant is an httptest websocket server; every accepted connection
@@ -733,7 +716,7 @@ func BenchmarkSendMedia(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	frame := make([]byte, MulawFrameBytes)
+	frame := make([]byte, audio.MulawFrameBytes)
 	b.ReportAllocs()
 	for b.Loop() {
 		if err := s.SendMedia(frame); err != nil {

@@ -28,19 +28,6 @@ import (
 	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
-// clock is the sessions' settable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // shifted is the store's clock: the real time, moved by what a test adds.
 type shifted struct {
 	mu sync.Mutex
@@ -66,7 +53,7 @@ type env struct {
 	sw         *fstest.Switch
 	srv        *httptest.Server
 	store      *db.Store
-	clock      *clock
+	clock      *testkit.Clock
 	storeClock *shifted
 	keyA, keyB string
 	echo       *httptest.Server // the echo assistant (placeCall)
@@ -83,7 +70,7 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 	t.Helper()
 	ctx := context.Background()
 	store := db.NewStore(g, dbtest.Keyring(t), nil)
-	e := &env{t: t, store: store, clock: &clock{t: time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)}, storeClock: &shifted{}}
+	e := &env{t: t, store: store, clock: testkit.NewClock(time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)), storeClock: &shifted{}}
 	store.Now = e.storeClock.Now
 	orgA, _, err := store.EnsureOrg(ctx, "Acme")
 	if err != nil {

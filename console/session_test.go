@@ -124,15 +124,15 @@ func TestSessionsExpire(t *testing.T) {
 		// Idle: a request within the idle time keeps it alive; none ends it.
 		b := e.browser()
 		b.signIn(e.keyA)
-		e.clock.Add(idle - time.Minute)
+		e.clock.Advance(idle - time.Minute)
 		if signedOut(b) {
 			t.Fatal("signed out before the idle timeout")
 		}
-		e.clock.Add(idle - time.Minute)
+		e.clock.Advance(idle - time.Minute)
 		if signedOut(b) {
 			t.Fatal("activity did not keep the session alive")
 		}
-		e.clock.Add(idle)
+		e.clock.Advance(idle)
 		if !signedOut(b) {
 			t.Fatal("still signed in after the idle timeout")
 		}
@@ -140,7 +140,7 @@ func TestSessionsExpire(t *testing.T) {
 		b = e.browser()
 		b.signIn(e.keyA)
 		for i := 0; i < int(maxAge/(idle/2)); i++ {
-			e.clock.Add(idle / 2)
+			e.clock.Advance(idle / 2)
 			if i < int(maxAge/(idle/2))-1 && signedOut(b) {
 				t.Fatalf("signed out after %v of activity", time.Duration(i+1)*idle/2)
 			}

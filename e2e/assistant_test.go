@@ -11,7 +11,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
@@ -174,7 +174,7 @@ func (c *AssistantConn) SpeakTone(freq float64, d time.Duration) error {
 	sid := c.sid()
 	for sent := time.Duration(0); sent < d; sent += 20 * time.Millisecond {
 		g.Read(pcm)
-		assistant.MulawEncode(ulaw, pcm)
+		audio.MulawEncode(ulaw, pcm)
 		if err := c.Send(map[string]any{"event": "media", "streamSid": sid, "media": map[string]any{"payload": base64.StdEncoding.EncodeToString(ulaw)}}); err != nil {
 			return err
 		}
@@ -253,7 +253,7 @@ func (c *AssistantConn) FramesSince(at time.Time) int {
 func (c *AssistantConn) Audio() []int16 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return assistant.AppendMulawDecode(nil, c.media)
+	return audio.AppendMulawDecode(nil, c.media)
 }
 
 // Marks returns the marks echoed back so far.

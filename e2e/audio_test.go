@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
@@ -197,7 +197,7 @@ func playbackLead(firsts []time.Duration) time.Duration {
 func speakBurst(ac *AssistantConn, freq float64, ms int) error {
 	pcm := tone.Generate(freq, 8000, ms, 8000)
 	ulaw := make([]byte, len(pcm))
-	assistant.MulawEncode(ulaw, pcm)
+	audio.MulawEncode(ulaw, pcm)
 	sid := ac.sid()
 	for i := 0; i < len(ulaw); i += 160 {
 		end := min(i+160, len(ulaw))
@@ -230,7 +230,7 @@ func toneFrames(ac *AssistantConn, since time.Time) ([]time.Time, []bool) {
 		if ts.Before(since) || (i+1)*160 > len(ac.media) {
 			continue
 		}
-		assistant.MulawDecode(pcm, ac.media[i*160:(i+1)*160])
+		audio.MulawDecode(pcm, ac.media[i*160:(i+1)*160])
 		at = append(at, ts)
 		on = append(on, tone.RMS(pcm) > 1000 && tone.DominantFrequency(pcm, 8000, 440, toneHz) == toneHz)
 	}

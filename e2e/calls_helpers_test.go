@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
@@ -228,7 +228,7 @@ func (r *rtpTrack) Tone(freq float64, d time.Duration) *rtpTrack {
 	for range int(d / frame20ms) {
 		r.tone.Read(pcm)
 		ulaw := make([]byte, 160)
-		assistant.MulawEncode(ulaw, pcm)
+		audio.MulawEncode(ulaw, pcm)
 		r.add(ptPCMU, len(r.pkts) == 0, r.ts, ulaw)
 		r.ts += 160
 		r.at += frame20ms

@@ -17,6 +17,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
@@ -394,7 +395,7 @@ func (c *assistantConn) send(v any) error {
 func (c *assistantConn) speak(freq float64, ms int) {
 	pcm := tone.Generate(freq, 8000, ms, 8000)
 	ulaw := make([]byte, len(pcm))
-	assistant.MulawEncode(ulaw, pcm)
+	audio.MulawEncode(ulaw, pcm)
 	for i := 0; i < len(ulaw); i += 160 {
 		end := min(i+160, len(ulaw))
 		_ = c.send(map[string]any{"event": "media", "streamSid": "MZ1", "media": map[string]any{"payload": base64.StdEncoding.EncodeToString(ulaw[i:end])}})

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
@@ -17,7 +17,7 @@ import (
 func decodeMulaw(frames [][]byte) []int16 {
 	var pcm []int16
 	for _, f := range frames {
-		pcm = assistant.AppendMulawDecode(pcm, f)
+		pcm = audio.AppendMulawDecode(pcm, f)
 	}
 	return pcm
 }

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/internal/tone"
@@ -80,7 +80,7 @@ func TestPipePlaybackIsGaplessOnTheSimulator(t *testing.T) {
 	// The caller's 440 Hz reached the assistant whole meanwhile.
 	_, media, _, _, _, _, _ := ac.snapshot()
 	for i, f := range media[mediaBefore:] {
-		pcm := assistant.AppendMulawDecode(nil, f)
+		pcm := audio.AppendMulawDecode(nil, f)
 		if tone.RMS(pcm) < 500 {
 			t.Fatalf("caller frame %d after the reply started is silent: playback ate the caller's audio", i)
 		}

@@ -23,7 +23,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/app"
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
@@ -294,7 +294,7 @@ func (p *providerWS) next(within time.Duration, events ...string) (string, map[s
 func mulawTone(freq float64, frames int) [][]byte {
 	pcm := tone.Generate(freq, 8000, 20*frames, 8000)
 	ulaw := make([]byte, len(pcm))
-	assistant.MulawEncode(ulaw, pcm)
+	audio.MulawEncode(ulaw, pcm)
 	var out [][]byte
 	for i := 0; i+160 <= len(ulaw); i += 160 {
 		out = append(out, ulaw[i:i+160])
@@ -310,7 +310,7 @@ func heardFrequency(frames [][]byte, skip int) float64 {
 		if i < skip {
 			continue
 		}
-		pcm = assistant.AppendMulawDecode(pcm, f)
+		pcm = audio.AppendMulawDecode(pcm, f)
 	}
 	return tone.EstimateFrequency(pcm, 8000)
 }

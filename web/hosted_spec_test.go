@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/provider/vonage"
@@ -80,7 +80,7 @@ func TestVonageSignedGETAnswerAsDocumented(t *testing.T) {
 func alawTone(freq float64, frames int) [][]byte {
 	pcm := tone.Generate(freq, 8000, 20*frames, 8000)
 	alaw := make([]byte, len(pcm))
-	assistant.AlawEncode(alaw, pcm)
+	audio.AlawEncode(alaw, pcm)
 	var out [][]byte
 	for i := 0; i+160 <= len(alaw); i += 160 {
 		out = append(out, alaw[i:i+160])
@@ -152,7 +152,7 @@ func TestTelnyxStreamCodecs(t *testing.T) {
 			_, media, _, _, _, _, _ = ac.snapshot()
 			var pcm []int16
 			for _, m := range media {
-				pcm = assistant.AppendMulawDecode(pcm, m)
+				pcm = audio.AppendMulawDecode(pcm, m)
 			}
 			if f := tone.EstimateFrequency(pcm, 8000); math.Abs(f-440) > 5 {
 				t.Fatalf("%s: assistant heard %.1f Hz", tc.encoding, f)

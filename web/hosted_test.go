@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
@@ -448,7 +448,7 @@ func TestVonageFlow(t *testing.T) {
 		if len(b) != 640 {
 			t.Fatalf("frame of %d bytes", len(b))
 		}
-		pcm = assistant.AppendL16Samples(pcm, b)
+		pcm = audio.AppendL16Samples(pcm, b)
 	}
 	if el := time.Since(first); el < 120*time.Millisecond {
 		t.Fatalf("10 frames in %v: not paced", el)

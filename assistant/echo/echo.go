@@ -17,6 +17,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 )
 
 // DefaultDelay is how long after the caller said something they hear it.
@@ -229,10 +230,10 @@ func (s *session) media(payload string) {
 			s.pcm = make([]int16, len(ulaw))
 		}
 		pcm := s.pcm[:len(ulaw)]
-		assistant.MulawDecode(pcm, ulaw)
+		audio.MulawDecode(pcm, ulaw)
 		n := mix(pcm, s.overlay)
 		s.overlay = s.overlay[n:]
-		assistant.MulawEncode(ulaw, pcm)
+		audio.MulawEncode(ulaw, pcm)
 	}
 	select {
 	case s.queue <- frame{due: time.Now().Add(s.o.Delay), sid: s.sid, ulaw: ulaw}:

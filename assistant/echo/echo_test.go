@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
@@ -103,7 +104,7 @@ func toneFrames(freq float64, n int) [][]byte {
 	for range n {
 		g.Read(pcm)
 		u := make([]byte, frameSamples)
-		assistant.MulawEncode(u, pcm)
+		audio.MulawEncode(u, pcm)
 		out = append(out, u)
 	}
 	return out
@@ -143,7 +144,7 @@ func TestEchoPlaysCallerAudioBackAfterHalfASecond(t *testing.T) {
 	}
 	var pcm []int16
 	for _, e := range got {
-		pcm = assistant.AppendMulawDecode(pcm, e.ulaw)
+		pcm = audio.AppendMulawDecode(pcm, e.ulaw)
 	}
 	if f := tone.DominantFrequency(pcm, 8000); f < 994 || f > 1014 {
 		t.Errorf("echo's frequency %.1f Hz, want the caller's 1004 Hz", f)
@@ -196,7 +197,7 @@ func TestEchoReadsDigitsBackAsTones(t *testing.T) {
 	span := func(from, to int) []int16 {
 		var pcm []int16
 		for _, e := range got[from:to] {
-			pcm = assistant.AppendMulawDecode(pcm, e.ulaw)
+			pcm = audio.AppendMulawDecode(pcm, e.ulaw)
 		}
 		return pcm
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/provider"
 )
@@ -153,10 +154,10 @@ func (c *hostedCall) streamDone(reason string) {
 // audio and Telnyx PCMA converted to μ-law 8 kHz; Telnyx audio in a codec
 // sipbridge does not decode is dropped) until it breaks or quit closes.
 func readProvider(prov string, conn call.StreamConn, events chan<- streamEvent, quit <-chan struct{}) {
-	var conv *assistant.FrameConverter
+	var conv *audio.FrameConverter
 	telnyxEnc := telnyxStreamCodec
 	if prov == provider.NameVonage {
-		conv = assistant.NewFrameConverter()
+		conv = audio.NewFrameConverter()
 	}
 	send := func(ev streamEvent) bool {
 		select {

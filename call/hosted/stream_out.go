@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/provider"
 )
@@ -21,7 +21,7 @@ type providerOut struct {
 	conn     call.StreamConn
 	streamID string
 
-	up    *assistant.Upsampler8to16
+	up    *audio.Upsampler8to16
 	pcm8  []int16
 	pcm16 []int16
 	pend  []byte        // L16 bytes short of a whole frame
@@ -43,7 +43,7 @@ const vonageFrameBytes = 640
 func newProviderOut(prov string, conn call.StreamConn) *providerOut {
 	o := &providerOut{prov: prov, conn: conn}
 	if prov == provider.NameVonage {
-		o.up = assistant.NewUpsampler8to16()
+		o.up = audio.NewUpsampler8to16()
 	}
 	return o
 }
@@ -67,9 +67,9 @@ func (o *providerOut) media(ulaw []byte) error {
 	case provider.NameTelnyx:
 		return o.writeJSON(map[string]any{"event": "media", "media": map[string]string{"payload": payload}})
 	}
-	o.pcm8 = assistant.AppendMulawDecode(o.pcm8[:0], ulaw)
+	o.pcm8 = audio.AppendMulawDecode(o.pcm8[:0], ulaw)
 	o.pcm16 = o.up.Process(o.pcm16[:0], o.pcm8)
-	o.pend = assistant.AppendL16Bytes(o.pend, o.pcm16)
+	o.pend = audio.AppendL16Bytes(o.pend, o.pcm16)
 	for len(o.pend) >= vonageFrameBytes {
 		o.queue = append(o.queue, vonageFrame{l16: append([]byte(nil), o.pend[:vonageFrameBytes]...)})
 		o.pend = o.pend[vonageFrameBytes:]

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 )
 
 // The three media websocket formats sipbridge accepts on /streams, decoded
@@ -226,7 +227,7 @@ func telnyxToMulaw(enc string, payload []byte) (ulaw []byte, ok bool) {
 	case "PCMU":
 		return payload, true
 	case "PCMA":
-		assistant.AlawToMulaw(payload)
+		audio.AlawToMulaw(payload)
 		return payload, true
 	}
 	return nil, false

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 )
 
@@ -33,7 +33,7 @@ type streamSink struct {
 func (k *streamSink) ServeStream(conn call.StreamConn) {
 	s := k.s
 	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
-	conv := assistant.NewFrameConverter()
+	conv := audio.NewFrameConverter()
 	buf := make([]byte, 0, 2048) // one frame, reused: no allocation per frame
 	onFrame := s.c.opts.OnFrame
 	var err error

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/pipe"
 	"github.com/sipbridge/sipbridge/db"
@@ -94,8 +95,8 @@ type callSession struct {
 	stream    *assistant.Stream
 	fs        call.StreamConn
 	fsGen     int
-	play      *assistant.Playback
-	pending   []assistant.Chunk // chunks made before mod_audio_stream connected
+	play      *audio.Playback
+	pending   []audio.Chunk // chunks made before mod_audio_stream connected
 	// pipe plays the assistant's audio when CallsOptions.PlaybackDir is set
 	// and the codec allows (call/sip/pipe); play then stays unused.
 	pipe         *pipe.Player

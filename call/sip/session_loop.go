@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -207,7 +208,7 @@ func (s *callSession) handleCustom(e *esl.Event) {
 		if s.play == nil || s.transferred() {
 			return
 		}
-		pe, err := assistant.ParsePlayEvent([]byte(e.Body))
+		pe, err := audio.ParsePlayEvent([]byte(e.Body))
 		if err != nil {
 			s.log.Warn("bad mod_audio_stream::play event", "err", err)
 			return

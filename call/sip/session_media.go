@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/pipe"
 	"github.com/sipbridge/sipbridge/db"
@@ -93,7 +93,7 @@ func (s *callSession) startRecording() {
 // per-stream token.
 func (s *callSession) startStream() {
 	token, gen := s.newStreamToken()
-	s.play = assistant.NewPlayback(assistant.WithPlaybackClock(s.c.opts.Now))
+	s.play = audio.NewPlayback(audio.WithPlaybackClock(s.c.opts.Now))
 	s.pending = nil
 	s.streamMoved(call.InProgress, call.Connecting) // a restart
 	// The URL host may hold letters, digits, '-' and '.' only, and a query
@@ -118,7 +118,7 @@ func (s *callSession) startStream() {
 
 // sendChunks sends playback chunks to mod_audio_stream (or keeps them until
 // it connects) and echoes the marks that are due.
-func (s *callSession) sendChunks(out assistant.PlaybackOutput) {
+func (s *callSession) sendChunks(out audio.PlaybackOutput) {
 	if len(out.Chunks) > 0 {
 		if s.fs == nil {
 			s.pending = append(s.pending, out.Chunks...)
@@ -129,7 +129,7 @@ func (s *callSession) sendChunks(out assistant.PlaybackOutput) {
 	s.sendMarks(out.Marks)
 }
 
-func (s *callSession) writeChunks(chunks []assistant.Chunk) {
+func (s *callSession) writeChunks(chunks []audio.Chunk) {
 	for _, ch := range chunks {
 		_ = s.fs.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		if err := s.fs.WriteMessage(textMessage, ch.Message); err != nil {
@@ -172,7 +172,7 @@ func (s *callSession) playbackLeft() time.Duration {
 	case s.pipe != nil:
 		return s.pipe.Left()
 	case s.play != nil:
-		return s.play.Buffered() + time.Duration(s.play.Outstanding())*assistant.PlaybackChunk
+		return s.play.Buffered() + time.Duration(s.play.Outstanding())*audio.PlaybackChunk
 	}
 	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
@@ -63,7 +64,7 @@ func TestEchoAssistantCommand(t *testing.T) {
 	defer st.Close()
 	pcm := tone.Generate(1004, 8000, 20, 8000)
 	ulaw := make([]byte, len(pcm))
-	assistant.MulawEncode(ulaw, pcm)
+	audio.MulawEncode(ulaw, pcm)
 	sent := time.Now()
 	if err := st.SendMedia(ulaw); err != nil {
 		t.Fatal(err)

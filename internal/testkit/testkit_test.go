@@ -87,3 +87,19 @@ func TestGolden(t *testing.T) {
 		t.Fatalf("-update wrote %q, %v, %q", b, err, f.failed)
 	}
 }
+
+func TestClockStandsStillUntilAdvanced(t *testing.T) {
+	start := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	c := NewClock(start)
+	if !c.Now().Equal(start) {
+		t.Fatalf("Now %v, want %v", c.Now(), start)
+	}
+	time.Sleep(2 * time.Millisecond)
+	if !c.Now().Equal(start) {
+		t.Fatal("the clock moved by itself")
+	}
+	c.Advance(1500 * time.Millisecond)
+	if got := c.Now().Sub(start); got != 1500*time.Millisecond {
+		t.Fatalf("advanced by %v, want 1.5s", got)
+	}
+}

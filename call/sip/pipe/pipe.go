@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 )
 
 // Gapless playback through a named pipe.
@@ -134,9 +134,9 @@ func New(dir, callID, codec string, log *slog.Logger, wake func()) (*Player, err
 	if err != nil {
 		return nil, err
 	}
-	sil := byte(assistant.MulawSilence)
+	sil := byte(audio.MulawSilence)
 	if ext == "PCMA" {
-		sil = assistant.AlawSilence
+		sil = audio.AlawSilence
 	}
 	p := &Player{path: path, fd: fd, log: log, wake: wake, alaw: ext == "PCMA",
 		silence: bytes.Repeat([]byte{sil}, pipeBytes(pipeLead)), t0: time.Now(),
@@ -264,7 +264,7 @@ func (p *Player) Write(ulaw []byte) {
 	n := len(p.queue)
 	p.queue = append(p.queue, ulaw...)
 	if p.alaw {
-		assistant.MulawToAlaw(p.queue[n:])
+		audio.MulawToAlaw(p.queue[n:])
 	}
 	p.audioEnd = p.written + int64(len(p.queue)-p.head)
 	// Write at once what fits: the first audio of a reply goes out now,

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
@@ -66,7 +66,7 @@ func startChannelReader(t testing.TB, path string) *channelReader {
 				} else {
 					if len(buf) < 160 {
 						r.short++
-						buf = append(buf, bytes.Repeat([]byte{assistant.MulawSilence}, 160-len(buf))...)
+						buf = append(buf, bytes.Repeat([]byte{audio.MulawSilence}, 160-len(buf))...)
 					}
 					r.frames = append(r.frames, append([]byte(nil), buf[:160]...))
 					r.at = append(r.at, now)
@@ -99,7 +99,7 @@ func (r *channelReader) toneWindows() ([]bool, []time.Time) {
 	pcm := make([]int16, 80)
 	for i, f := range r.frames {
 		for h := 0; h < 2; h++ {
-			assistant.MulawDecode(pcm, f[h*80:(h+1)*80])
+			audio.MulawDecode(pcm, f[h*80:(h+1)*80])
 			out = append(out, tone.RMS(pcm) > 1000)
 			at = append(at, r.at[i])
 		}
@@ -154,7 +154,7 @@ func newTestPipe(t testing.TB, codec string) (*Player, chan struct{}) {
 func ulawTone(ms int) []byte {
 	pcm := tone.Generate(1000, 8000, ms, 12000)
 	out := make([]byte, len(pcm))
-	assistant.MulawEncode(out, pcm)
+	audio.MulawEncode(out, pcm)
 	return out
 }
 
@@ -273,7 +273,7 @@ func TestPipeSpeaksALawToPCMAChannels(t *testing.T) {
 	defer syscall.Close(fd)
 	buf := make([]byte, 4096)
 	n, _ := syscall.Read(fd, buf)
-	if n == 0 || buf[0] != assistant.AlawSilence {
+	if n == 0 || buf[0] != audio.AlawSilence {
 		t.Fatalf("idle pipe holds %x, want A-law silence", buf[:n])
 	}
 	if _, err := New(t.TempDir(), "c2", "G722", slog.New(slog.DiscardHandler), func() {}); err == nil {

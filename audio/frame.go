@@ -1,4 +1,4 @@
-package assistant
+package audio
 
 import (
 	"encoding/base64"
@@ -8,7 +8,7 @@ import (
 
 // ErrOddFrame means an L16 frame had an odd number of bytes (not whole
 // 16-bit samples).
-var ErrOddFrame = errors.New("assistant: L16 frame has an odd byte count")
+var ErrOddFrame = errors.New("audio: L16 frame has an odd byte count")
 
 const (
 	// CallerFrameBytes is one mod_audio_stream "mono 16k" frame: 20 ms of

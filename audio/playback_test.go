@@ -1,4 +1,4 @@
-package assistant
+package audio
 
 import (
 	"bufio"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
@@ -50,7 +51,7 @@ func TestPlaybackChunkSizes(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := newFakeClock()
+			clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 			p := NewPlayback(WithPlaybackClock(clk.Now))
 			var got []Chunk
 			for _, w := range tc.writeMS {
@@ -93,7 +94,7 @@ func TestPlaybackChunkSizes(t *testing.T) {
 // The messages carry the assistant's audio, decoded to L16 8 kHz: the tone
 // that went in comes out, at the same frequency and level.
 func TestPlaybackMessagesCarryTheAudio(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	p := NewPlayback(WithPlaybackClock(clk.Now))
 	out := p.Write(toneUlaw(660, 1000))
 	clk.Advance(time.Second)
@@ -136,7 +137,7 @@ func TestPlaybackRealTimeAssistantHasNoGaps(t *testing.T) {
 		step         = 5 * time.Millisecond
 		replyLen     = 3 * time.Second
 	)
-	clk := newFakeClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	p := NewPlayback(WithPlaybackClock(clk.Now))
 	type queued struct {
 		dur     time.Duration
@@ -193,7 +194,7 @@ func TestPlaybackRealTimeAssistantHasNoGaps(t *testing.T) {
 }
 
 func TestPlaybackMarksFollowTheAudio(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	p := NewPlayback(WithPlaybackClock(clk.Now))
 
 	// A mark with nothing queued has played already.
@@ -243,7 +244,7 @@ func TestPlaybackMarksFollowTheAudio(t *testing.T) {
 }
 
 func TestPlaybackPlayedByFileName(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	p := NewPlayback(WithPlaybackClock(clk.Now))
 	p.Write(toneUlaw(440, 1000)) // chunks 0, 1
 	p.Mark("m1")                 // chunk 2
@@ -270,7 +271,7 @@ func TestPlaybackPlayedByFileName(t *testing.T) {
 }
 
 func TestPlaybackClear(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	p := NewPlayback(WithPlaybackClock(clk.Now))
 	p.Write(toneUlaw(440, 1000)) // chunks 0 (160), 1 (800), 40 ms waiting
 	p.Mark("x")                  // chunk 2
@@ -323,7 +324,7 @@ func TestPlaybackClear(t *testing.T) {
 }
 
 func TestPlaybackOptions(t *testing.T) {
-	clk := newFakeClock()
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	p := NewPlayback(WithPlaybackClock(clk.Now), WithChunkSizes(100*time.Millisecond, 500*time.Millisecond), WithIdleFlush(30*time.Millisecond))
 	out := p.Write(toneUlaw(440, 1200))
 	if d := chunkDurations(out.Chunks); !slices.Equal(d, ms(100, 500, 500)) {

@@ -1,4 +1,4 @@
-package assistant
+package audio
 
 // G.711 A-law (ITU-T G.711, European companding), for calls whose codec is
 // PCMA: the assistant speaks μ-law, the caller's channel wants A-law.

@@ -1,4 +1,4 @@
-package assistant
+package audio
 
 import (
 	"encoding/base64"
@@ -27,7 +27,7 @@ import (
 
 // ErrBadPlayEvent means a mod_audio_stream play body or streamAudio message
 // could not be used.
-var ErrBadPlayEvent = errors.New("assistant: bad mod_audio_stream play message")
+var ErrBadPlayEvent = errors.New("audio: bad mod_audio_stream play message")
 
 // PlaybackSampleRate is the rate of the raw audio sipbridge sends back
 // (the μ-law of the assistant decoded as is; mod_audio_stream names the file
