@@ -4,6 +4,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,9 @@ func Open(dsn string) (*gorm.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("db: open postgres: %w", err)
 		}
+		if sqlDB, err := g.DB(); err == nil {
+			SetPool(sqlDB, DefaultPoolSize)
+		}
 		return g, nil
 	case dsn == "" || strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
@@ -74,6 +78,20 @@ func Open(dsn string) (*gorm.DB, error) {
 	default:
 		return nil, fmt.Errorf("db: DATABASE_URL must start with postgres:// (or be empty for the embedded SQLite)")
 	}
+}
+
+// DefaultPoolSize is how many PostgreSQL connections a process keeps open
+// at most, and keeps idle for reuse.
+const DefaultPoolSize = 32
+
+// SetPool bounds the pool at n connections and keeps up to n of them idle
+// for the next query. database/sql keeps only 2 idle by default: under
+// concurrent requests every query beyond the second then opened (and
+// PostgreSQL forked) a new connection, which cost more than the query.
+func SetPool(sqlDB *sql.DB, n int) {
+	sqlDB.SetMaxOpenConns(n)
+	sqlDB.SetMaxIdleConns(n)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 }
 
 // Ping checks the database answers.
