@@ -111,6 +111,8 @@ type Store struct {
 	Keys *Keyring
 	Log  *slog.Logger
 	Now  func() time.Time
+	// keys caches verified API keys (nil: none; NewStore makes one).
+	keys *keyCache
 }
 
 // NewStore returns a Store; log and now may be nil.
@@ -118,7 +120,7 @@ func NewStore(g *gorm.DB, keys *Keyring, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{DB: g, Keys: keys, Log: log, Now: now}
+	return &Store{DB: g, Keys: keys, Log: log, Now: now, keys: newKeyCache()}
 }
 
 func (s *Store) db(ctx context.Context) *gorm.DB { return s.DB.WithContext(ctx) }
