@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -43,10 +44,17 @@ func (s *Store) EnsureOrg(ctx context.Context, name string) (*Organization, bool
 }
 
 // GetOrg returns an organization by id.
+// (Every authenticated organization route reads it: scanned without
+// reflection.)
 func (s *Store) GetOrg(ctx context.Context, id int64) (*Organization, error) {
 	var org Organization
-	if err := s.db(ctx).First(&org, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+	err := s.db(ctx).Raw(`SELECT id, name, default_country, settings, secrets_enc, created_at, updated_at FROM organizations WHERE id = ?`, id).
+		Row().Scan(&org.ID, &org.Name, &org.DefaultCountry, &org.Settings, &org.SecretsEnc, &org.CreatedAt, &org.UpdatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
 	}
 	return &org, nil
 }

@@ -388,11 +388,14 @@ func (s *Store) DeleteNumber(ctx context.Context, orgID int64, id string) error 
 // organization-level SIP settings (or, without them, the environment's)
 // made. ErrNotFound when it has none.
 func (s *Store) DefaultTrunk(ctx context.Context, orgID int64) (*SIPTrunk, error) {
-	var t SIPTrunk
-	if err := s.scoped(ctx, orgID).Preload("Status").Where("source <> ?", TrunkSourceAPI).First(&t).Error; err != nil {
-		return nil, translate(err)
+	out, _, err := s.queryTrunks(ctx, trunkSelect+` AND t.source <> ? ORDER BY t.id LIMIT 1`, orgID, TrunkSourceAPI)
+	if err != nil {
+		return nil, err
 	}
-	return &t, nil
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return &out[0], nil
 }
 
 // EnvironmentTrunks returns every trunk built from the environment-level
