@@ -161,7 +161,18 @@ func (s *Server) listTrunks(c echo.Context) error {
 	for i := range items {
 		out = append(out, s.trunkView(&items[i]))
 	}
-	return httpapi.WriteList(c, out, total, skip, limit)
+	body := make([]byte, 0, 1024*len(out)+3)
+	body = append(body, '[')
+	for i := range out {
+		if !out[i].timesEncodable() {
+			return httpapi.WriteList(c, out, total, skip, limit) // encoding/json's error
+		}
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = out[i].appendJSON(body)
+	}
+	return httpapi.WriteListJSON(c, append(body, "]\n"...), total, skip, limit)
 }
 
 func (s *Server) createTrunk(c echo.Context) error {
