@@ -260,7 +260,11 @@ func (s *Server) getTrunk(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.trunkView(t))
+	v := s.trunkView(t)
+	if !v.timesEncodable() {
+		return c.JSON(http.StatusOK, v) // encoding/json's error
+	}
+	return c.JSONBlob(http.StatusOK, append(v.appendJSON(make([]byte, 0, 1024)), '\n'))
 }
 
 func (s *Server) putTrunk(c echo.Context) error {
