@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/app"
@@ -23,9 +24,10 @@ import (
 //
 //	scripts/with-postgres.sh go test -run '^$' -bench API -benchmem ./web/
 //
-// ns/op is wall time per request with GOMAXPROCS goroutines sending in
-// parallel, so 1e9/(ns/op) is the requests per second of one process on
-// this machine, PostgreSQL sharing its cores (the network aside).
+// ns/op is wall time per request with 16 goroutines sending in parallel
+// (as scripts/load-api.sh's 16 clients), so req/s = 1e9/(ns/op) is what
+// one process serves on this machine, PostgreSQL sharing its cores, the
+// network and the clients' own work aside.
 
 // benchAPI is a server with one organization of n trunks and its API key.
 type benchAPI struct {
@@ -87,6 +89,7 @@ func (a *benchAPI) run(b *testing.B, path string) {
 		b.Fatalf("GET %s: %d %s", path, rec.Code, rec.Body)
 	}
 	b.ReportAllocs()
+	b.SetParallelism(16 / runtime.GOMAXPROCS(0)) // 16 clients, as the load test
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
