@@ -4,6 +4,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -49,6 +50,9 @@ func Open(dsn string) (*gorm.DB, error) {
 		if err != nil {
 			return nil, fmt.Errorf("db: open postgres: %w", err)
 		}
+		if sqlDB, err := g.DB(); err == nil {
+			SetPool(sqlDB, DefaultPoolSize)
+		}
 		return g, nil
 	case dsn == "" || strings.HasPrefix(dsn, "sqlite:"):
 		path := strings.TrimPrefix(dsn, "sqlite:")
@@ -76,6 +80,20 @@ func Open(dsn string) (*gorm.DB, error) {
 	}
 }
 
+// DefaultPoolSize is how many PostgreSQL connections a process keeps open
+// at most, and keeps idle for reuse.
+const DefaultPoolSize = 32
+
+// SetPool bounds the pool at n connections and keeps up to n of them idle
+// for the next query. database/sql keeps only 2 idle by default: under
+// concurrent requests every query beyond the second then opened (and
+// PostgreSQL forked) a new connection, which cost more than the query.
+func SetPool(sqlDB *sql.DB, n int) {
+	sqlDB.SetMaxOpenConns(n)
+	sqlDB.SetMaxIdleConns(n)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+}
+
 // Ping checks the database answers.
 func Ping(ctx context.Context, g *gorm.DB) error {
 	sqlDB, err := g.DB()
@@ -93,6 +111,8 @@ type Store struct {
 	Keys *Keyring
 	Log  *slog.Logger
 	Now  func() time.Time
+	// keys caches verified API keys (nil: none; NewStore makes one).
+	keys *keyCache
 }
 
 // NewStore returns a Store; log and now may be nil.
@@ -100,7 +120,7 @@ func NewStore(g *gorm.DB, keys *Keyring, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{DB: g, Keys: keys, Log: log, Now: now}
+	return &Store{DB: g, Keys: keys, Log: log, Now: now, keys: newKeyCache()}
 }
 
 func (s *Store) db(ctx context.Context) *gorm.DB { return s.DB.WithContext(ctx) }

@@ -4,6 +4,7 @@ import (
 	"database/sql/driver"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -232,7 +233,35 @@ func (PhoneNumber) TableName() string { return "phone_numbers" }
 type StringList []string
 
 func (l StringList) Value() (driver.Value, error) { return jsonValue(l, "[]") }
-func (l *StringList) Scan(v any) error            { return jsonScan(v, l) }
+func (l *StringList) Scan(v any) error {
+	if s, ok := v.(string); ok && scanASCIIList(s, l) {
+		return nil
+	}
+	return jsonScan(v, l)
+}
+
+// scanASCIIList reads the compact JSON arrays Value writes when every
+// string is printable ASCII with nothing to escape (addresses, codecs)
+// without encoding/json; it reports false, having set nothing, otherwise.
+func scanASCIIList(s string, l *StringList) bool {
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return false
+	}
+	out := StringList{}
+	for rest := s[1 : len(s)-1]; rest != ""; {
+		end := strings.IndexByte(rest[min(1, len(rest)):], '"') + 1
+		if rest[0] != '"' || end < 1 || strings.ContainsFunc(rest[1:end], func(r rune) bool { return r < 0x20 || r > 0x7e || r == '\\' }) {
+			return false
+		}
+		out, rest = append(out, rest[1:end]), rest[end+1:]
+		if rest != "" && (rest[0] != ',' || len(rest) == 1) {
+			return false
+		}
+		rest = strings.TrimPrefix(rest, ",")
+	}
+	*l = out
+	return true
+}
 
 // JSONMap is a free-form JSON object stored in a text column.
 type JSONMap map[string]any

@@ -163,30 +163,6 @@ func (s *Store) SetTrunkPassword(t *SIPTrunk, password string) error {
 	return nil
 }
 
-// ListTrunks lists the organization's trunks by priority, then name.
-func (s *Store) ListTrunks(ctx context.Context, orgID int64, p Page) ([]SIPTrunk, int64, error) {
-	var total int64
-	if err := s.scoped(ctx, orgID).Model(&SIPTrunk{}).Count(&total).Error; err != nil {
-		return nil, 0, err
-	}
-	var out []SIPTrunk
-	q := s.scoped(ctx, orgID).Preload("Status").Order("priority, lower(name), id").Offset(p.Skip)
-	if p.Limit > 0 {
-		q = q.Limit(p.Limit)
-	}
-	err := q.Find(&out).Error
-	return out, total, err
-}
-
-// GetTrunk returns one of the organization's trunks.
-func (s *Store) GetTrunk(ctx context.Context, orgID int64, id string) (*SIPTrunk, error) {
-	var t SIPTrunk
-	if err := s.scoped(ctx, orgID).Preload("Status").First(&t, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
-	}
-	return &t, nil
-}
-
 // TrunkNameTaken reports whether the organization has another trunk with
 // this name (case-insensitive). The database's lower() folds both sides, as
 // in the unique index sip_trunks_org_name_key: Go's strings.ToLower folds
@@ -412,11 +388,14 @@ func (s *Store) DeleteNumber(ctx context.Context, orgID int64, id string) error 
 // organization-level SIP settings (or, without them, the environment's)
 // made. ErrNotFound when it has none.
 func (s *Store) DefaultTrunk(ctx context.Context, orgID int64) (*SIPTrunk, error) {
-	var t SIPTrunk
-	if err := s.scoped(ctx, orgID).Preload("Status").Where("source <> ?", TrunkSourceAPI).First(&t).Error; err != nil {
-		return nil, translate(err)
+	out, _, err := s.queryTrunks(ctx, trunkSelect+` AND t.source <> ? ORDER BY t.id LIMIT 1`, orgID, TrunkSourceAPI)
+	if err != nil {
+		return nil, err
 	}
-	return &t, nil
+	if len(out) == 0 {
+		return nil, ErrNotFound
+	}
+	return &out[0], nil
 }
 
 // EnvironmentTrunks returns every trunk built from the environment-level

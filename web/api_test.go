@@ -574,3 +574,20 @@ func TestHealthReadyMetrics(t *testing.T) {
 		t.Fatalf("readyz with closed db: %d", r.Status)
 	}
 }
+
+// A key that was just used (and so is cached) is refused by the next
+// request once revoked, on both databases.
+func TestRevokedKeyRefusedAtOnce(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		made := e.mustDo("POST", "/api/v1/api-keys", e.keyA, map[string]any{"name": "short-lived"}, 201)
+		key := made.Body["key"].(string)
+		for range 3 {
+			e.mustDo("GET", "/api/v1/sip-trunks", key, nil, 200)
+		}
+		e.mustDo("DELETE", "/api/v1/api-keys/"+made.Body["id"].(string), e.keyA, nil, 204)
+		if r := e.do("GET", "/api/v1/sip-trunks", key, nil); r.Status != http.StatusUnauthorized || r.errCode() != "unauthorized" {
+			t.Fatalf("revoked key: %d %s", r.Status, r.Raw)
+		}
+		e.mustDo("GET", "/api/v1/sip-trunks", e.keyA, nil, 200)
+	})
+}

@@ -25,6 +25,9 @@ import (
 type Config struct {
 	// Addr is where the HTTP API listens (SIPBRIDGE_ADDR, default ":8080").
 	Addr string
+	// PprofAddr, when set, serves Go's runtime profiles (net/http/pprof)
+	// on this loopback host:port (PPROF_ADDR, default empty: off).
+	PprofAddr string
 	// DatabaseURL is postgres://… ; empty means the embedded SQLite at ./var/sipbridge.db (DATABASE_URL).
 	DatabaseURL string
 	// SecretKey is the key ring sealing secrets at rest: base64 32-byte keys,
@@ -154,6 +157,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	}
 	c := &Config{
 		Addr:               get("SIPBRIDGE_ADDR", ":8080"),
+		PprofAddr:          get("PPROF_ADDR", ""),
 		DatabaseURL:        get("DATABASE_URL", ""),
 		SecretKey:          get("SECRET_KEY", ""),
 		PublicBaseURL:      strings.TrimRight(get("PUBLIC_BASE_URL", ""), "/"),
@@ -228,6 +232,11 @@ func (c *Config) loadTimings(get envGetter) []error {
 	}
 	if c.DrainTimeout, err = time.ParseDuration(get("DRAIN_TIMEOUT", "5m")); err != nil || c.DrainTimeout < 0 {
 		errs = append(errs, errors.New("DRAIN_TIMEOUT must be a duration, e.g. 5m"))
+	}
+	if c.PprofAddr != "" {
+		if err := validPprofAddr(c.PprofAddr); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if err := c.LogLevel.UnmarshalText([]byte(get("LOG_LEVEL", "info"))); err != nil {
 		errs = append(errs, errors.New("LOG_LEVEL must be debug, info, warn or error"))

@@ -212,6 +212,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	defer closeDB()
+	if cfg.PprofAddr != "" {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		if err := servePprof(pctx, cfg.PprofAddr, log); err != nil {
+			return err
+		}
+	}
 	a, err := app.New(ctx, cfg.appConfig(store, log))
 	if err != nil {
 		return err

@@ -50,7 +50,7 @@ func Postgres(t testing.TB) *gorm.DB {
 		t.Fatalf("dbtest: %v", err)
 	}
 	if sqlDB, err := g.DB(); err == nil {
-		sqlDB.SetMaxOpenConns(8)
+		db.SetPool(sqlDB, 8)
 	}
 	t.Cleanup(func() {
 		if sqlDB, err := g.DB(); err == nil {

@@ -265,6 +265,18 @@ func WriteList[T any](c echo.Context, items []T, total int64, skip, limit int) e
 	if items == nil {
 		items = []T{}
 	}
+	setPaging(c, total, skip, limit)
+	return c.JSON(http.StatusOK, ListBody[T](items))
+}
+
+// WriteListJSON is WriteList for a body already encoded: a JSON array
+// ending in a newline, as encoding/json's Encoder writes it.
+func WriteListJSON(c echo.Context, body []byte, total int64, skip, limit int) error {
+	setPaging(c, total, skip, limit)
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+func setPaging(c echo.Context, total int64, skip, limit int) {
 	h := c.Response().Header()
 	h.Set(totalCountHeader, strconv.FormatInt(total, 10))
 	if limit > 0 {
@@ -272,7 +284,6 @@ func WriteList[T any](c echo.Context, items []T, total int64, skip, limit int) e
 			h.Set("Link", link)
 		}
 	}
-	return c.JSON(http.StatusOK, ListBody[T](items))
 }
 
 const totalCountHeader = "X-Total-Count"

@@ -8,9 +8,9 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -165,10 +165,7 @@ func Logger(c echo.Context, fallback *slog.Logger) *slog.Logger {
 	return fallback
 }
 
-func itoa(n int) string {
-	b, _ := json.Marshal(n)
-	return string(b)
-}
+func itoa(n int) string { return strconv.Itoa(n) }
 
 // Auth requires "Authorization: Bearer sb_…" and puts the organization in the context.
 func (s *Server) Auth(next echo.HandlerFunc) echo.HandlerFunc {

@@ -161,7 +161,18 @@ func (s *Server) listTrunks(c echo.Context) error {
 	for i := range items {
 		out = append(out, s.trunkView(&items[i]))
 	}
-	return httpapi.WriteList(c, out, total, skip, limit)
+	body := make([]byte, 0, 1024*len(out)+3)
+	body = append(body, '[')
+	for i := range out {
+		if !out[i].timesEncodable() {
+			return httpapi.WriteList(c, out, total, skip, limit) // encoding/json's error
+		}
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = out[i].appendJSON(body)
+	}
+	return httpapi.WriteListJSON(c, append(body, "]\n"...), total, skip, limit)
 }
 
 func (s *Server) createTrunk(c echo.Context) error {
@@ -249,7 +260,11 @@ func (s *Server) getTrunk(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, s.trunkView(t))
+	v := s.trunkView(t)
+	if !v.timesEncodable() {
+		return c.JSON(http.StatusOK, v) // encoding/json's error
+	}
+	return c.JSONBlob(http.StatusOK, append(v.appendJSON(make([]byte, 0, 1024)), '\n'))
 }
 
 func (s *Server) putTrunk(c echo.Context) error {
