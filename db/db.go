@@ -15,6 +15,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/google/uuid"
+	"github.com/sipbridge/sipbridge/secret"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
@@ -108,7 +109,7 @@ func Ping(ctx context.Context, g *gorm.DB) error {
 // it: another organization's record is ErrNotFound, exactly like a missing one.
 type Store struct {
 	DB   *gorm.DB
-	Keys *Keyring
+	Keys *secret.Keyring
 	Log  *slog.Logger
 	Now  func() time.Time
 	// keys caches verified API keys (nil: none; NewStore makes one).
@@ -116,7 +117,7 @@ type Store struct {
 }
 
 // NewStore returns a Store; log and now may be nil.
-func NewStore(g *gorm.DB, keys *Keyring, log *slog.Logger) *Store {
+func NewStore(g *gorm.DB, keys *secret.Keyring, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

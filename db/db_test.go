@@ -9,42 +9,9 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/secret"
 	"gorm.io/gorm"
 )
-
-func TestKeyringSealOpenRotate(t *testing.T) {
-	k1, k2 := db.NewKey(), db.NewKey()
-	old, err := db.ParseKeyring(k1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sealed, err := old.Seal("sip_trunks.password:a", "s3cret-pass")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(sealed, "s3cret") {
-		t.Fatal("ciphertext contains the plaintext")
-	}
-	ring, _ := db.ParseKeyring(k2 + "," + k1)
-	if got, err := ring.Open("sip_trunks.password:a", sealed); err != nil || got != "s3cret-pass" {
-		t.Fatalf("open with old key in ring: %q %v", got, err)
-	}
-	if !ring.NeedsRotation(sealed) {
-		t.Fatal("value sealed by a non-current key should need rotation")
-	}
-	if _, err := ring.Open("sip_trunks.password:b", sealed); !errors.Is(err, db.ErrCorruptSecret) {
-		t.Fatalf("value moved to another row must not open, got %v", err)
-	}
-	onlyNew, _ := db.ParseKeyring(k2)
-	if _, err := onlyNew.Open("sip_trunks.password:a", sealed); !errors.Is(err, db.ErrUnknownKey) {
-		t.Fatalf("want ErrUnknownKey, got %v", err)
-	}
-	for _, bad := range []string{"", "abc", "c2hvcnQ=", k1 + ",notbase64!"} {
-		if _, err := db.ParseKeyring(bad); !errors.Is(err, db.ErrNoKey) {
-			t.Errorf("ParseKeyring(%q) = %v, want ErrNoKey", bad, err)
-		}
-	}
-}
 
 func TestMigrateIdempotent(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
@@ -68,8 +35,8 @@ func TestRotateSecrets(t *testing.T) {
 
 func testRotateSecrets(t *testing.T, g *gorm.DB) {
 	ctx := context.Background()
-	k1, k2 := db.NewKey(), db.NewKey()
-	ring1, _ := db.ParseKeyring(k1)
+	k1, k2 := secret.NewKey(), secret.NewKey()
+	ring1, _ := secret.ParseKeyring(k1)
 	s := db.NewStore(g, ring1, nil)
 	org, _, err := s.EnsureOrg(ctx, "acme")
 	if err != nil {
@@ -85,7 +52,7 @@ func testRotateSecrets(t *testing.T, g *gorm.DB) {
 	if err := s.CreateTrunk(ctx, tr); err != nil {
 		t.Fatal(err)
 	}
-	ring2, _ := db.ParseKeyring(k2 + "," + k1)
+	ring2, _ := secret.ParseKeyring(k2 + "," + k1)
 	s2 := db.NewStore(g, ring2, nil)
 	n, err := s2.RotateSecrets(ctx)
 	if err != nil || n != 2 {
@@ -95,7 +62,7 @@ func testRotateSecrets(t *testing.T, g *gorm.DB) {
 		t.Fatalf("second rotation re-sealed %d values", n)
 	}
 	// Only the new key is needed from now on.
-	ring3, _ := db.ParseKeyring(k2)
+	ring3, _ := secret.ParseKeyring(k2)
 	s3 := db.NewStore(g, ring3, nil)
 	org2, _ := s3.GetOrg(ctx, org.ID)
 	sec, err := s3.OrgSecrets(org2)

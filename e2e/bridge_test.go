@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/secret"
 )
 
 // Bridge is one sipbridge process (`sipbridge serve`) on its own database,
@@ -81,7 +81,7 @@ func StartBridge(t *testing.T, sw *Switch, name, databaseURL string, env ...stri
 		"DEFAULT_MAX_CONCURRENT_CALLS=200", "DEFAULT_CALLS_PER_SECOND=50",
 	}
 	if databaseURL != "" {
-		b.Env = append(b.Env, "SECRET_KEY="+db.NewKey())
+		b.Env = append(b.Env, "SECRET_KEY="+secret.NewKey())
 	}
 	b.Env = append(b.Env, env...) // exec uses the last value of a name
 

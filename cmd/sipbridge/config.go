@@ -16,6 +16,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/secret"
 	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
@@ -123,7 +124,7 @@ type Config struct {
 	CallDefaults call.PlatformLimits
 
 	// Keys is SecretKey parsed.
-	Keys *db.Keyring
+	Keys *secret.Keyring
 }
 
 // EnvCredentials is the environment level of provider credential resolution.
@@ -319,8 +320,8 @@ func (c *Config) embedded() bool {
 // loadKeys parses SECRET_KEY; with the embedded database and no SECRET_KEY
 // it reads (or creates once) a development key under VarDir.
 func (c *Config) loadKeys(log *slog.Logger) error {
-	secret := c.SecretKey
-	if secret == "" {
+	key := c.SecretKey
+	if key == "" {
 		if !c.embedded() {
 			return errors.New("SECRET_KEY is required with PostgreSQL: generate one with `openssl rand -base64 32`")
 		}
@@ -328,13 +329,13 @@ func (c *Config) loadKeys(log *slog.Logger) error {
 		b, err := os.ReadFile(path)
 		switch {
 		case err == nil:
-			secret = strings.TrimSpace(string(b))
+			key = strings.TrimSpace(string(b))
 		case errors.Is(err, os.ErrNotExist):
 			if err := os.MkdirAll(c.VarDir, 0o700); err != nil {
 				return err
 			}
-			secret = db.NewKey()
-			if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+			key = secret.NewKey()
+			if err := os.WriteFile(path, []byte(key+"\n"), 0o600); err != nil {
 				return fmt.Errorf("writing dev secret key: %w", err)
 			}
 			log.Warn("SECRET_KEY not set: generated a development key; set SECRET_KEY in production", "path", path)
@@ -342,7 +343,7 @@ func (c *Config) loadKeys(log *slog.Logger) error {
 			return err
 		}
 	}
-	keys, err := db.ParseKeyring(secret)
+	keys, err := secret.ParseKeyring(key)
 	if err != nil {
 		return err
 	}

@@ -12,11 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/provider/providertest"
+	"github.com/sipbridge/sipbridge/secret"
 )
 
 // TestDocExamples runs scripts/doc-examples.sh, the documentation's example
@@ -38,7 +38,7 @@ func TestDocExamples(t *testing.T) {
 		t.Run(database, func(t *testing.T) {
 			var dbEnv []string
 			if database == "postgres" {
-				dbEnv = []string{"DATABASE_URL=" + dbtest.DSN(t), "SECRET_KEY=" + db.NewKey()}
+				dbEnv = []string{"DATABASE_URL=" + dbtest.DSN(t), "SECRET_KEY=" + secret.NewKey()}
 			}
 			runDocExamples(t, bin, script, dbEnv)
 		})

@@ -11,14 +11,15 @@ import (
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/secret"
 	"github.com/sipbridge/sipbridge/trunk"
 )
 
 func TestRenderAndDiag(t *testing.T) {
 	ctx := context.Background()
 	dsn := dbtest.DSN(t)
-	key := db.NewKey()
-	keys, _ := db.ParseKeyring(key)
+	key := secret.NewKey()
+	keys, _ := secret.ParseKeyring(key)
 	g, err := db.Open(dsn)
 	if err != nil {
 		t.Fatal(err)

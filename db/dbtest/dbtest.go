@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/secret"
 	"gorm.io/gorm"
 )
 
@@ -125,9 +126,9 @@ func DSN(t testing.TB) string {
 }
 
 // Keyring returns a keyring with one fresh key.
-func Keyring(t testing.TB) *db.Keyring {
+func Keyring(t testing.TB) *secret.Keyring {
 	t.Helper()
-	k, err := db.ParseKeyring(db.NewKey())
+	k, err := secret.ParseKeyring(secret.NewKey())
 	if err != nil {
 		t.Fatal(err)
 	}

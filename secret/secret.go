@@ -1,4 +1,14 @@
-package db
+// Package secret seals the secrets sipbridge keeps at rest (SIP passwords,
+// provider tokens, webhook secrets) with AES-256-GCM. A ciphertext is stored as
+//
+//	enc:v1:<key id>:<base64(nonce || sealed)>
+//
+// where the key id (first 8 hex digits of SHA-256 of the key) names the key of
+// the ring that sealed it, so that any key of the ring can open it and
+// `sipbridge admin rotate-secrets` can find what the current key did not seal.
+// The additional data binds a ciphertext to its column and row: a value copied
+// into another row or column does not open.
+package secret
 
 import (
 	"crypto/aes"
@@ -12,23 +22,13 @@ import (
 	"strings"
 )
 
-// Secrets at rest: AES-256-GCM. A ciphertext is stored as
-//
-//	enc:v1:<key id>:<base64(nonce || sealed)>
-//
-// where the key id (first 8 hex digits of SHA-256 of the key) names the key of
-// the ring that sealed it, so that any key of the ring can open it and
-// `sipbridge admin rotate-secrets` can find what the current key did not seal.
-// The additional data binds a ciphertext to its column and row: a value copied
-// into another row or column does not open.
-
 var (
 	// ErrNoKey means SECRET_KEY is empty or invalid.
-	ErrNoKey = errors.New("db: SECRET_KEY must be base64 of 32 bytes (comma-separated list for a key ring)")
+	ErrNoKey = errors.New("secret: SECRET_KEY must be base64 of 32 bytes (comma-separated list for a key ring)")
 	// ErrUnknownKey means the ciphertext was sealed by a key that is not in the ring.
-	ErrUnknownKey = errors.New("db: secret sealed by a key not in SECRET_KEY")
+	ErrUnknownKey = errors.New("secret: sealed by a key not in SECRET_KEY")
 	// ErrCorruptSecret means the stored value is not a valid ciphertext for its row.
-	ErrCorruptSecret = errors.New("db: stored secret cannot be opened")
+	ErrCorruptSecret = errors.New("secret: stored value cannot be opened")
 )
 
 const secretPrefix = "enc:v1:"
