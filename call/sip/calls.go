@@ -320,6 +320,19 @@ func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
 	return &streamSink{s: s, gen: gen}, nil
 }
 
+// SwitchReconnected is told that an Event Socket connection came back:
+// every live call checks at once that its channel still exists. A hangup
+// whose events were lost while the connection was down, or every channel
+// of a FreeSWITCH that was killed and started again, closes its record now
+// (reason: the connection was lost) rather than at the next periodic check.
+func (c *Calls) SwitchReconnected() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.byID {
+		s.requests.push(request{kind: reqChannelCheck})
+	}
+}
+
 // Hangup ends a live call of the organization (API); an outbound call
 // still ringing is cancelled.
 func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
