@@ -106,7 +106,8 @@ var _ call.Path = (*Calls)(nil)
 //
 // Events arrive from the ESL dispatcher (HandleEvent, which never blocks);
 // each live call has one goroutine that owns its state, plus a reader for
-// each of its two websockets. No goroutine outlives its call.
+// each of its two websockets and a writer of the caller's audio to the
+// assistant (mediaForwarder). No goroutine outlives its call.
 type Calls struct {
 	store  *db.Store
 	router *route.Router
