@@ -32,13 +32,22 @@ func startProxy(t testing.TB, target string) *tcpProxy {
 	}
 	p := &tcpProxy{Addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]bool{}}
 	go p.serve()
-	t.Cleanup(func() { ln.Close(); p.Sever() })
+	t.Cleanup(func() {
+		p.mu.Lock()
+		ln := p.ln
+		p.mu.Unlock()
+		ln.Close()
+		p.Sever()
+	})
 	return p
 }
 
 func (p *tcpProxy) serve() {
+	p.mu.Lock()
+	ln := p.ln
+	p.mu.Unlock()
 	for {
-		c, err := p.ln.Accept()
+		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
@@ -89,6 +98,26 @@ func (p *tcpProxy) Sever() {
 	for c := range p.conns {
 		c.Close()
 	}
+}
+
+// Down closes every connection and the listening socket: connecting is
+// refused, as to a stopped server, until Up.
+func (p *tcpProxy) Down() {
+	p.ln.Close()
+	p.Sever()
+}
+
+// Up listens on the same address again and lets connections through.
+func (p *tcpProxy) Up(t testing.TB) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.refuse = ln, false
+	p.mu.Unlock()
+	go p.serve()
 }
 
 // Resume lets connections through again.

@@ -486,10 +486,18 @@ func runLeased[T any](ctx context.Context, s *Service, kind string, wakeC <-chan
 	release func(context.Context, *T, string) error) {
 	owner := kind + "-" + uuid.NewString()
 	bg := context.WithoutCancel(ctx)
+	failing := false // one line per outage of the database, not one per poll
 	for ctx.Err() == nil {
 		batch, err := claim(ctx, owner)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
 			s.opts.Log.Error("sms "+kind+" claim failed", "err", err)
+			failing = true
+		case err != nil && ctx.Err() == nil:
+			s.opts.Log.Debug("sms "+kind+" claim failed again", "err", err)
+		case err == nil && failing:
+			s.opts.Log.Info("sms " + kind + " claims again")
+			failing = false
 		}
 		for i := range batch {
 			if ctx.Err() != nil {
