@@ -26,7 +26,9 @@ const outage = 8 * time.Second
 // PostgreSQL keeps running for everything else) while a call is up. The API
 // answers 503 at once; a new call is refused with 503 within 3 s; the live
 // call goes on with its audio, and once the database is back the API hangs
-// it up and its record closes as usual. PostgreSQL only.
+// it up and its record closes as usual; a call that ended during the outage
+// has its end (status, cause, time, timeline) written once the database is
+// back. PostgreSQL only.
 func testDatabaseOutage(t *testing.T, b *Bridge) {
 	if b.Name != "postgres" {
 		t.Skip("PostgreSQL only: the embedded SQLite cannot go away")
@@ -51,7 +53,7 @@ func testDatabaseOutage(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Outage Desk", asst, nil)
 	tr := b.ipTrunk(t, "Outage PBX", srcDBOutage, "127.0.0.1:9", nil)
-	const number, from, fromDuring = "+16478498300", "+14165558301", "+14165558302"
+	const number, from, fromDuring, fromEnding = "+16478498300", "+14165558301", "+14165558302", "+14165558303"
 	b.addNumberOn(t, number, asstID, tr.ID)
 	b.SW.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
 
@@ -60,6 +62,11 @@ func testDatabaseOutage(t *testing.T, b *Bridge) {
 	ac := asst.ByParam(t, "from", from, 10*time.Second)
 	rec := b.waitRecord(t, "the call in progress", 10*time.Second, func(c CallRecord) bool { return c.From == from && c.Status == "in-progress" })
 	testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 5 }, nil)
+	// A second call, to end during the outage.
+	ending := StartSipp(t, SippOptions{Scenario: "uac-wait-bye.xml", IP: srcDBOutage, Remote: b.SW.remote(), Calls: 1,
+		Timeout: 60 * time.Second, Data: call{From: fromEnding, To: number}})
+	asst.ByParam(t, "from", fromEnding, 10*time.Second)
+	recEnding := b.waitRecord(t, "the second call in progress", 10*time.Second, func(c CallRecord) bool { return c.From == fromEnding && c.Status == "in-progress" })
 
 	lm := b.LogMark()
 	p.Down()
@@ -82,6 +89,11 @@ func testDatabaseOutage(t *testing.T, b *Bridge) {
 		Timeout: 15 * time.Second, Data: call{From: fromDuring, To: number, Code: 503}})
 	if took := time.Since(t0); took > 3*time.Second {
 		t.Errorf("the new call was refused %v after its INVITE, want within 3 s", took.Round(time.Millisecond))
+	}
+	// The second call ends (FreeSWITCH hangs it up) while the database is away.
+	b.SW.API(t, "uuid_kill "+recEnding.CallSID)
+	if code := ending.Wait(t, 10*time.Second); code != 0 {
+		t.Errorf("the ending call's sipp exited %d (%s)", code, sippExit(code))
 	}
 	// The live call goes on: the assistant keeps getting the caller's audio.
 	mark := time.Now()
@@ -106,6 +118,17 @@ func testDatabaseOutage(t *testing.T, b *Bridge) {
 	done := b.waitRecord(t, "the live call's record closed", 10*time.Second, func(c CallRecord) bool { return c.ID == rec.ID && c.EndedAt != nil })
 	if done.Status != "completed" || done.Reason != "hung up through the API" {
 		t.Errorf("the call that lived through the outage: status %q, reason %q", done.Status, done.Reason)
+	}
+	// The end of the call that ended meanwhile was kept and is recorded.
+	gone := b.waitRecord(t, "the record of the call that ended during the outage closed", 10*time.Second, func(c CallRecord) bool {
+		return c.ID == recEnding.ID && c.EndedAt != nil
+	})
+	if gone.Status != "completed" || gone.HangupCause != "NORMAL_CLEARING" || gone.EndedAt.Sub(down) > outage {
+		t.Errorf("the call that ended during the outage: status %q, hangup_cause %q, ended_at %v (outage from %v); want completed, NORMAL_CLEARING, within the outage",
+			gone.Status, gone.HangupCause, gone.EndedAt, down)
+	}
+	if _, ok := findEvent(b.callEvents(t, recEnding.ID), "hangup"); !ok {
+		t.Error("the hangup of the call that ended during the outage is not in its timeline")
 	}
 	// One line per SMS worker for the outage, not one per poll.
 	claims := 0
