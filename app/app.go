@@ -187,9 +187,18 @@ func (a *App) connectSwitch() {
 		return append(append(more, esl.WithQuietReconnect()), sw.Options...)
 	}
 	// After every (re)connect: re-read FreeSWITCH's state and reconcile.
-	resync := esl.WithOnConnect(func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() })
-	a.Cmd = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("component", "esl", "conn", "commands")))...)
-	a.Events = esl.New(sw.Addr, sw.Password, opts(resync, esl.WithLogger(a.log.With("component", "esl", "conn", "events")),
+	resync := func(context.Context) { a.TrunkSync.Connected(); a.TrunkSync.Kick() }
+	// Live calls check their channels after a reconnect of the events (their
+	// events may have been lost meanwhile) or of call control's commands
+	// (the check runs on them: the last of the two to come back succeeds).
+	recheck := func(context.Context) {
+		if a.Calls != nil {
+			a.Calls.SwitchReconnected()
+		}
+	}
+	a.Cmd = esl.New(sw.Addr, sw.Password, opts(esl.WithOnConnect(resync), esl.WithLogger(a.log.With("component", "esl", "conn", "commands")))...)
+	a.Events = esl.New(sw.Addr, sw.Password, opts(esl.WithOnConnect(func(ctx context.Context) { resync(ctx); recheck(ctx) }),
+		esl.WithLogger(a.log.With("component", "esl", "conn", "events")),
 		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(sip.CallEventNames...))...)
 	// Call control's commands go over a small pool of their own: FreeSWITCH
 	// runs one connection's api commands one after the other.
@@ -197,7 +206,7 @@ func (a *App) connectSwitch() {
 	if n <= 0 {
 		n = 1
 	}
-	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithLogger(a.log.With("component", "esl", "conn", "calls")))...)
+	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithOnConnect(recheck), esl.WithLogger(a.log.With("component", "esl", "conn", "calls")))...)
 	so := trunk.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy,
 		Log: a.log.With("component", "trunk_sync")}
 	if a.cfg.SyncOptions != nil {

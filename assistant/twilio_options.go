@@ -23,6 +23,11 @@ const (
 	DefaultReadLimit = 1 << 20
 	// DefaultMessageBuffer is the capacity of the Messages channel.
 	DefaultMessageBuffer = 64
+	// DefaultSendBuffer bounds the kernel's send buffer of the connection
+	// (SO_SNDBUF; Linux doubles it): about 4 s of caller audio. Left to the
+	// kernel it grows to megabytes, minutes of audio queued for an
+	// assistant that stopped reading before a write ever blocks.
+	DefaultSendBuffer = 32 << 10
 )
 
 // DialOption configures Dial.
@@ -33,6 +38,7 @@ type dialConfig struct {
 	writeTimeout   time.Duration
 	readLimit      int64
 	messageBuffer  int
+	sendBuffer     int
 	header         http.Header
 	tlsConfig      *tls.Config
 	netDial        func(ctx context.Context, network, addr string) (net.Conn, error)
@@ -46,6 +52,7 @@ func defaultDialConfig() dialConfig {
 		writeTimeout:   DefaultWriteTimeout,
 		readLimit:      DefaultReadLimit,
 		messageBuffer:  DefaultMessageBuffer,
+		sendBuffer:     DefaultSendBuffer,
 		logger:         slog.New(slog.DiscardHandler),
 		now:            time.Now,
 	}
@@ -67,6 +74,16 @@ func WithWriteTimeout(d time.Duration) DialOption {
 	return func(c *dialConfig) {
 		if d > 0 {
 			c.writeTimeout = d
+		}
+	}
+}
+
+// WithSendBuffer sets the connection's send buffer in bytes (default
+// DefaultSendBuffer; 0 leaves the kernel's).
+func WithSendBuffer(n int) DialOption {
+	return func(c *dialConfig) {
+		if n >= 0 {
+			c.sendBuffer = n
 		}
 	}
 }

@@ -13,10 +13,12 @@ package assistant
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -116,6 +118,7 @@ func Dial(ctx context.Context, streamURL string, start StartInfo, opts ...DialOp
 		return nil, &dialError{url: safeURL, cause: err}
 	}
 	conn.SetReadLimit(cfg.readLimit)
+	setSendBuffer(conn.NetConn(), cfg.sendBuffer)
 
 	s := &Stream{
 		conn:       conn,
@@ -135,6 +138,21 @@ func Dial(ctx context.Context, streamURL string, start StartInfo, opts ...DialOp
 	go s.readLoop()
 	log.Debug("assistant stream connected", "url", safeURL)
 	return s, nil
+}
+
+// setSendBuffer bounds the kernel's send buffer of the connection (under
+// TLS, of the TCP connection beneath): with the write deadline, it bounds
+// how much caller audio waits for an assistant that stopped reading.
+func setSendBuffer(c net.Conn, n int) {
+	if n <= 0 {
+		return
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if b, ok := c.(interface{ SetWriteBuffer(int) error }); ok {
+		_ = b.SetWriteBuffer(n)
+	}
 }
 
 // dialError is a websocket to the assistant that could not be opened

@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
+	"slices"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -52,4 +58,101 @@ func TestRecorderWritesAndLogsFailures(t *testing.T) {
 		!strings.Contains(out, `"type":"hangup"`) || !strings.Contains(out, `"call_id":"c1"`) || !strings.Contains(out, "database is down") {
 		t.Fatalf("failure logs: %s", out)
 	}
+}
+
+// lockedStore is a RecordStore whose failure the test switches while the
+// held writes' goroutine writes.
+type lockedStore struct {
+	mu     sync.Mutex
+	fail   error
+	writes []string
+}
+
+func (f *lockedStore) AddCallEvent(_ context.Context, _ int64, id, typ string, _ db.JSONMap) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.writes = append(f.writes, typ+"@"+id)
+	return nil
+}
+
+func (f *lockedStore) UpdateCall(_ context.Context, _ int64, id string, cols map[string]any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.writes = append(f.writes, fmt.Sprint(cols["status"])+"@"+id)
+	return nil
+}
+
+func (f *lockedStore) got() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.writes...)
+}
+
+// The database unreachable (a refused connection): a call's writes are
+// kept, in order, and written once it answers again, so a call that ends
+// during an outage still has its end; meanwhile later writes queue behind
+// without waiting for the database. One warning for the outage, one line
+// once they are stored.
+func TestRecorderKeepsWritesWhileDatabaseUnreachable(t *testing.T) {
+	defer func(d time.Duration) { heldRetry = d }(heldRetry)
+	heldRetry = 10 * time.Millisecond
+	st := &lockedStore{fail: fmt.Errorf("failed to connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})}
+	var logs syncBuf
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	a := Recorder{Store: st, Log: log.With("call_id", "a"), OrgID: 7, CallID: "a"}
+	b := Recorder{Store: st, Log: log.With("call_id", "b"), OrgID: 7, CallID: "b"}
+	a.Event(EventDTMF, nil)
+	b.Event(EventAnswered, nil)
+	start := time.Now()
+	a.Update(map[string]any{"status": db.CallCompleted})
+	if d := time.Since(start); d > 100*time.Millisecond {
+		t.Errorf("a write behind held ones took %v: it must not wait for the database", d)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := st.got(); len(got) != 0 {
+		t.Fatalf("written while the database is away: %v", got)
+	}
+	st.mu.Lock()
+	st.fail = nil
+	st.mu.Unlock()
+	want := []string{EventDTMF + "@a", EventAnswered + "@b", db.CallCompleted + "@a"}
+	deadline := time.Now().Add(5 * time.Second)
+	for !slices.Equal(st.got(), want) && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if got := st.got(); !slices.Equal(got, want) {
+		t.Fatalf("writes once the database is back: %v, want %v", got, want)
+	}
+	deadline = time.Now().Add(time.Second)
+	for !strings.Contains(logs.String(), "database back") && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	out := logs.String()
+	if strings.Count(out, `"level":"WARN"`) != 1 || !strings.Contains(out, "database unreachable") ||
+		!strings.Contains(out, `"writes":3`) {
+		t.Errorf("logs: %s", out)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -5,9 +5,12 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -28,6 +31,14 @@ var (
 	// ErrConflict is returned when a unique rule would be broken.
 	ErrConflict = errors.New("conflict")
 )
+
+// Unavailable reports whether err means the database could not be reached
+// (the connection refused, cut or timed out): the same request may succeed
+// once it is back.
+func Unavailable(err error) bool {
+	var ne *net.OpError
+	return err != nil && (errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn))
+}
 
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL is empty.
 const DefaultSQLitePath = "./var/sipbridge.db"

@@ -181,13 +181,25 @@ func (s *Store) skipLocked() string {
 // whose next attempt is due, and sending ones whose lease ran out (their
 // worker stopped). They become status sending with lease_until now+lease.
 func (s *Store) ClaimSMS(ctx context.Context, owner string, lease time.Duration, limit int) ([]SMSMessage, error) {
+	return s.ClaimSMSOf(ctx, "", owner, lease, limit)
+}
+
+// ClaimSMSOf is ClaimSMS for the messages of one provider ("" = any), so
+// that a provider answering slowly holds up only the workers sending to it.
+func (s *Store) ClaimSMSOf(ctx context.Context, provider, owner string, lease time.Duration, limit int) ([]SMSMessage, error) {
 	now := s.Now()
+	args := []any{SMSSending, owner, now.Add(lease), now, SMSOutbound}
+	only := ""
+	if provider != "" {
+		only, args = "provider = ? AND ", append(args, provider)
+	}
+	args = append(args, SMSQueued, now, SMSSending, now, limit)
 	var out []SMSMessage
 	err := s.db(ctx).Raw(`UPDATE sms_messages SET status = ?, lease_owner = ?, lease_until = ?, updated_at = ?
-WHERE id IN (SELECT id FROM sms_messages WHERE direction = ? AND
+WHERE id IN (SELECT id FROM sms_messages WHERE direction = ? AND `+only+`
   ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))
   ORDER BY next_attempt_at, created_at LIMIT ?`+s.skipLocked()+`)
-RETURNING *`, SMSSending, owner, now.Add(lease), now, SMSOutbound, SMSQueued, now, SMSSending, now, limit).Scan(&out).Error
+RETURNING *`, args...).Scan(&out).Error
 	return out, err
 }
 

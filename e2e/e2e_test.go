@@ -25,12 +25,13 @@ type scenario struct {
 }
 
 // scenarios run in this order on each database. Add new ones before
-// "freeswitch_restart", which restarts the shared switch and stays last.
+// "freeswitch_kill" and "freeswitch_restart", which restart the shared
+// switch and stay last.
 // addScenario adds a scenario from another file (its init), before the
-// FreeSWITCH restart, which stays last.
+// FreeSWITCH kill and restart, which stay last.
 func addScenario(sc ...scenario) {
 	for i, s := range scenarios {
-		if s.name == "freeswitch_restart" {
+		if s.name == "freeswitch_kill" || s.name == "freeswitch_restart" {
 			scenarios = slices.Insert(scenarios, i, sc...)
 			return
 		}
@@ -45,6 +46,7 @@ var scenarios = []scenario{
 	{"trunk_change", testTrunkChange},
 	{"hostile_values", testHostileValues},
 	{"ip_auth", testIPAuth},
+	{"freeswitch_kill", testFreeSWITCHKill},
 	{"freeswitch_restart", testFreeSWITCHRestart},
 }
 

@@ -269,6 +269,22 @@ func (sw *Switch) Stop() error {
 	}
 }
 
+// Kill kills FreeSWITCH (SIGKILL: no shutdown, no BYE to anyone) and
+// waits for the process.
+func (sw *Switch) Kill() error {
+	sw.mu.Lock()
+	cmd, exited := sw.cmd, sw.exited
+	sw.mu.Unlock()
+	if cmd == nil {
+		return nil
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		return err
+	}
+	<-exited
+	return nil
+}
+
 // Running reports whether the FreeSWITCH process is alive.
 func (sw *Switch) Running() bool {
 	sw.mu.Lock()

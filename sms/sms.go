@@ -108,7 +108,8 @@ type Service struct {
 	creds  *creds.Resolver
 	opts   Options
 	limits *ratelimit.Limits
-	wakeQ  chan struct{}
+	wakeQ  chan struct{}            // the workers of every provider (RunQueue)
+	wakeP  map[string]chan struct{} // the workers of one provider (Run)
 	wakeF  chan struct{}
 }
 
@@ -156,7 +157,15 @@ func New(store *db.Store, dest DestinationCheck, opts Options) *Service {
 		opts.VonageReplays = &provider.ReplayCache{}
 	}
 	return &Service{store: store, dest: dest, creds: creds.New(store, opts.Env), opts: opts, limits: ratelimit.NewLimits(opts.Rates, DefaultRate, store.Now),
-		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1)}
+		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1), wakeP: wakeProviders()}
+}
+
+func wakeProviders() map[string]chan struct{} {
+	m := map[string]chan struct{}{}
+	for _, p := range sendProviders {
+		m[p] = make(chan struct{}, 1)
+	}
+	return m
 }
 
 // PublicBaseURL is the base the provider webhooks are reached at.
@@ -318,6 +327,9 @@ func (s *Service) Send(ctx context.Context, orgID int64, in SendInput) (m *db.SM
 	log.Info("sms queued", "sms_id", got.ID, "provider", name, "segments", segs, "queue", in.Queue)
 	if in.Queue {
 		wake(s.wakeQ)
+		if c := s.wakeP[name]; c != nil {
+			wake(c)
+		}
 		return got, false, nil
 	}
 	s.attempt(ctx, got, owner)
@@ -420,27 +432,42 @@ func (s *Service) attempt(ctx context.Context, m *db.SMSMessage, owner string) {
 	}
 }
 
+// sendProviders are the providers messages are sent through (Send refuses
+// the others); each has queue workers of its own.
+var sendProviders = []string{provider.NameTwilio, provider.NameTelnyx, provider.NameVonage}
+
 // Run runs the queue workers and the forwarding worker until ctx ends, and
 // returns once each has recorded what it was sending.
 func (s *Service) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	// As many forwarding workers as queue workers: one assistant endpoint
 	// that hangs must not hold up every other organization's forwards.
-	wg.Add(2 * s.opts.Workers)
+	// Queue workers per provider: one that answers slowly holds up only
+	// its own messages, not a batch's messages to the others.
+	wg.Add(s.opts.Workers * (1 + len(sendProviders)))
 	for i := 0; i < s.opts.Workers; i++ {
 		go func() { defer wg.Done(); s.RunForwards(ctx) }()
-		go func() { defer wg.Done(); s.RunQueue(ctx) }()
+		for _, p := range sendProviders {
+			go func() { defer wg.Done(); s.runQueue(ctx, p) }()
+		}
 	}
 	wg.Wait()
 }
 
-// RunQueue sends due messages until ctx ends. On stop, the message being
-// sent is finished and recorded; the rest of the claimed batch goes back to
-// the queue at once.
-func (s *Service) RunQueue(ctx context.Context) {
-	runLeased(ctx, s, "queue", s.wakeQ,
+// RunQueue sends due messages, of every provider, until ctx ends. On stop,
+// the message being sent is finished and recorded; the rest of the claimed
+// batch goes back to the queue at once.
+func (s *Service) RunQueue(ctx context.Context) { s.runQueue(ctx, "") }
+
+// runQueue is RunQueue for the messages of one provider ("" = any).
+func (s *Service) runQueue(ctx context.Context, prov string) {
+	kind, wakeC := "queue", s.wakeQ
+	if prov != "" {
+		kind, wakeC = "queue-"+prov, s.wakeP[prov]
+	}
+	runLeased(ctx, s, kind, wakeC,
 		func(ctx context.Context, owner string) ([]db.SMSMessage, error) {
-			return s.store.ClaimSMS(ctx, owner, s.opts.Lease, s.opts.Batch)
+			return s.store.ClaimSMSOf(ctx, prov, owner, s.opts.Lease, s.opts.Batch)
 		},
 		func(ctx context.Context, m *db.SMSMessage, owner string) { s.attempt(ctx, m, owner) },
 		func(ctx context.Context, m *db.SMSMessage, owner string) error {
@@ -459,10 +486,18 @@ func runLeased[T any](ctx context.Context, s *Service, kind string, wakeC <-chan
 	release func(context.Context, *T, string) error) {
 	owner := kind + "-" + uuid.NewString()
 	bg := context.WithoutCancel(ctx)
+	failing := false // one line per outage of the database, not one per poll
 	for ctx.Err() == nil {
 		batch, err := claim(ctx, owner)
-		if err != nil && ctx.Err() == nil {
+		switch {
+		case err != nil && ctx.Err() == nil && !failing:
 			s.opts.Log.Error("sms "+kind+" claim failed", "err", err)
+			failing = true
+		case err != nil && ctx.Err() == nil:
+			s.opts.Log.Debug("sms "+kind+" claim failed again", "err", err)
+		case err == nil && failing:
+			s.opts.Log.Info("sms " + kind + " claims again")
+			failing = false
 		}
 		for i := range batch {
 			if ctx.Err() != nil {

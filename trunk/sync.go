@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -193,7 +196,7 @@ func (s *Sync) Pass(ctx context.Context) (PassResult, error) {
 	}
 	// Write files (atomically, only when the bytes change).
 	if err := s.writeFiles(p.files, p.prev, &res); err != nil {
-		return res, err
+		return res, s.writeFailed(ctx, trunks, p, err, &res)
 	}
 	passErr := s.apply(ctx, p, &res)
 	results := s.settle(ctx, fp, p, passErr, &res)
@@ -307,6 +310,39 @@ func (s *Sync) apply(ctx context.Context, p *plan, res *PassResult) error {
 		}
 	}
 	return err
+}
+
+// writeFailed handles a generated file that could not be written (the
+// folder read-only, full, a path taken): the files this pass wrote go back
+// to their last good bytes, FreeSWITCH is not touched, and the trunks the
+// pass was for show sync_status error with the cause (without the
+// server's path). The loop retries the pass.
+func (s *Sync) writeFailed(ctx context.Context, trunks []db.SIPTrunk, p *plan, err error, res *PassResult) error {
+	s.restore(p.prev, res)
+	cause := err
+	var pe *os.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		cause = pe.Err
+	case errors.As(err, &le):
+		cause = le.Err
+	}
+	passErr := fmt.Errorf("generated files not written (FS_GEN_DIR): %w", cause)
+	touched := map[string]bool{}
+	for _, n := range append(slices.Clone(p.toAdd), p.toKill...) {
+		touched[n] = true
+	}
+	results := p.results
+	for name, d := range p.gws {
+		if touched[name] {
+			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "error", Message: passErr.Error()})
+		}
+	}
+	if serr := s.store.SetSyncResults(ctx, changedResults(trunks, results)); serr != nil {
+		s.log.Error("trunk sync status not saved", "err", serr)
+	}
+	return fmt.Errorf("%w (%w)", passErr, err)
 }
 
 // settle records what FreeSWITCH now holds after a pass and returns the

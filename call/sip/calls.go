@@ -89,7 +89,8 @@ var _ call.Path = (*Calls)(nil)
 //
 // Events arrive from the ESL dispatcher (HandleEvent, which never blocks);
 // each live call has one goroutine that owns its state, plus a reader for
-// each of its two websockets. No goroutine outlives its call.
+// each of its two websockets and a writer of the caller's audio to the
+// assistant (mediaForwarder). No goroutine outlives its call.
 type Calls struct {
 	store  *db.Store
 	router *route.Router
@@ -290,6 +291,19 @@ func (c *Calls) AuthorizeStream(callID, token string) (StreamSink, error) {
 		return nil, call.ErrBadStreamToken
 	}
 	return &streamSink{s: s, gen: gen}, nil
+}
+
+// SwitchReconnected is told that an Event Socket connection came back:
+// every live call checks at once that its channel still exists. A hangup
+// whose events were lost while the connection was down, or every channel
+// of a FreeSWITCH that was killed and started again, closes its record now
+// (reason: the connection was lost) rather than at the next periodic check.
+func (c *Calls) SwitchReconnected() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.byID {
+		s.requests.push(request{kind: reqChannelCheck})
+	}
 }
 
 // Hangup ends a live call of the organization (API); an outbound call

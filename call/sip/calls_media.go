@@ -28,14 +28,16 @@ type streamSink struct {
 
 // ServeStream hands the websocket to the call and pumps the caller's audio
 // to the assistant until the websocket ends. This is the hot path: each
-// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz in one
-// `media` message, on this goroutine, with no allocation of ours.
+// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz, on this
+// goroutine, handed to the media forwarder that writes it as one `media`
+// message, with no allocation of ours.
 func (k *streamSink) ServeStream(conn call.StreamConn) {
 	s := k.s
 	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
 	conv := audio.NewFrameConverter()
 	buf := make([]byte, 0, 2048) // one frame, reused: no allocation per frame
 	onFrame := s.c.opts.OnFrame
+	fwd := newMediaForwarder(s)
 	var err error
 	for {
 		_ = conn.SetReadDeadline(time.Now().Add(streamIdle))
@@ -63,13 +65,81 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 		if cerr != nil {
 			continue
 		}
-		_ = st.SendMedia(ulaw) // a broken assistant shows on its Messages
-		if onFrame != nil {
-			onFrame(time.Since(arrived))
-		}
+		fwd.push(ulaw, arrived)
 	}
 	_ = conn.Close()
 	s.fsNotes.push(fsNote{gen: k.gen, closed: true, err: err})
+	fwd.close()
+}
+
+// mediaQueue is how many caller frames may wait for the assistant (500 ms).
+// While a write to it is blocked (an assistant that stopped reading, once
+// the connection's bounded send buffer is full, until the write deadline
+// breaks the stream), later frames are dropped and counted: nothing queues
+// without bound, and the mod_audio_stream reader is never held up.
+const mediaQueue = 25
+
+type mediaFrame struct {
+	ulaw    []byte
+	arrived time.Time
+}
+
+// mediaForwarder writes the caller's frames to the call's assistant on a
+// goroutine of its own, ended by close.
+type mediaForwarder struct {
+	s       *callSession
+	queue   chan *mediaFrame
+	free    chan *mediaFrame // mediaQueue frames, reused: no allocation per frame
+	done    chan struct{}
+	dropped int // push's, then close's
+}
+
+func newMediaForwarder(s *callSession) *mediaForwarder {
+	f := &mediaForwarder{s: s, queue: make(chan *mediaFrame, mediaQueue), free: make(chan *mediaFrame, mediaQueue),
+		done: make(chan struct{})}
+	for range mediaQueue {
+		f.free <- &mediaFrame{ulaw: make([]byte, 0, 320)}
+	}
+	go f.run()
+	return f
+}
+
+// push queues a frame (copied), or drops it when mediaQueue frames wait.
+func (f *mediaForwarder) push(ulaw []byte, arrived time.Time) {
+	select {
+	case m := <-f.free:
+		m.ulaw, m.arrived = append(m.ulaw[:0], ulaw...), arrived
+		f.queue <- m
+	default:
+		if f.dropped == 0 {
+			f.s.log.Warn("the assistant is not taking the caller's audio: dropping frames", "queued_ms", mediaQueue*20)
+		}
+		f.dropped++
+	}
+}
+
+func (f *mediaForwarder) run() {
+	defer close(f.done)
+	onFrame := f.s.c.opts.OnFrame
+	for m := range f.queue {
+		if st := f.s.asst.Load(); st != nil {
+			_ = st.SendMedia(m.ulaw) // a broken assistant shows on its Messages
+			if onFrame != nil {
+				onFrame(time.Since(m.arrived))
+			}
+		}
+		f.free <- m
+	}
+}
+
+// close ends the forwarder once the frames queued are written (each
+// write bounded by the stream's write deadline) and logs the drops.
+func (f *mediaForwarder) close() {
+	close(f.queue)
+	<-f.done
+	if f.dropped > 0 {
+		f.s.log.Warn("caller audio dropped: the assistant did not take it in time", "frames_dropped", f.dropped)
+	}
 }
 
 // maxFrame bounds one mod_audio_stream message (a 20 ms stereo 16 kHz frame

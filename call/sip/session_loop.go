@@ -39,8 +39,8 @@ func (s *callSession) loop() {
 				}
 			}
 		case <-s.requests.wake:
-			for _, r := range s.requests.drain() {
-				s.handleRequest(r)
+			if s.handleRequests(s.requests.drain()) {
+				return
 			}
 		case <-s.fsNotes.wake:
 			for _, n := range s.fsNotes.drain() {
@@ -62,7 +62,7 @@ func (s *callSession) loop() {
 		case <-check.C:
 			// A lost CHANNEL_HANGUP_COMPLETE (Event Socket reconnect) must not
 			// leave the call open forever.
-			if out, err := s.api("uuid_exists " + s.uuid); err == nil && strings.TrimSpace(out) == "false" {
+			if s.channelGone() {
 				s.finish(nil)
 				return
 			}
@@ -229,6 +229,44 @@ func (s *callSession) handleCustom(e *esl.Event) {
 	case "sofia::notify_refer":
 		s.onReferNotify(e.Body)
 	}
+}
+
+// reqChannelCheck asks the session whether its channel still exists, after
+// an Event Socket reconnect (Calls.SwitchReconnected).
+const reqChannelCheck requestKind = -1
+
+// reasonSwitchLost is the end reason of a call whose channel was gone
+// when the Event Socket came back.
+const reasonSwitchLost = "FreeSWITCH connection lost: the call's channel was gone when it reconnected"
+
+// handleRequests handles what was asked of the session; true when its
+// channel turned out gone (the record is closed: the loop ends, and the
+// requests left are answered by exit).
+func (s *callSession) handleRequests(rs []request) bool {
+	for i, r := range rs {
+		if r.kind != reqChannelCheck {
+			s.handleRequest(r)
+			continue
+		}
+		if !s.channelGone() {
+			continue
+		}
+		s.log.Warn("call lost with the FreeSWITCH connection: its channel was gone on reconnect")
+		s.endReason = reasonSwitchLost // what ended it, whatever was tried meanwhile
+		s.finish(nil)
+		for _, left := range rs[i+1:] {
+			s.requests.push(left)
+		}
+		return true
+	}
+	return false
+}
+
+// channelGone: FreeSWITCH says the call's channel does not exist (an
+// error, e.g. the switch still unreachable, is not taken as gone).
+func (s *callSession) channelGone() bool {
+	out, err := s.api("uuid_exists " + s.uuid)
+	return err == nil && strings.TrimSpace(out) == "false"
 }
 
 func (s *callSession) handleRequest(r request) {

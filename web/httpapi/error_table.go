@@ -144,6 +144,11 @@ type Wording struct {
 	Messages map[error]string
 }
 
+// dbUnavailable answers a request that needed the database while it
+// cannot be reached: 503 at once (its cause logged, not answered).
+var dbUnavailable = errorRow{status: http.StatusServiceUnavailable, code: "unavailable",
+	msg: "the database is unavailable; try again shortly", hidden: true}
+
 // rowFor finds err's row; ok is false for an error the table does not know.
 func rowFor(err error) (errorRow, bool) {
 	for _, r := range errorTable {
@@ -157,6 +162,9 @@ func rowFor(err error) (errorRow, bool) {
 			return providerTimeout, true
 		}
 		return providerOther, true
+	}
+	if db.Unavailable(err) {
+		return dbUnavailable, true
 	}
 	return errorRow{}, false
 }

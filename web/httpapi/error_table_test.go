@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/call"
@@ -99,6 +102,21 @@ func TestErrorTablePinned(t *testing.T) {
 	// An error the table does not know stays a 500 that says nothing.
 	if ae := ToAPIError(errors.New("secret detail")); ae.Status != 500 || ae.Code != "internal" || ae.Message != "internal error" {
 		t.Errorf("unknown error: %+v", ae)
+	}
+}
+
+// The database unreachable (refused, a connection cut mid-query) is 503 at
+// once, its cause logged, not answered; a bare deadline stays a 500.
+func TestErrorTableDatabaseUnavailable(t *testing.T) {
+	refused := fmt.Errorf("failed to connect to `user=postgres`: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})
+	for _, err := range []error{refused, fmt.Errorf("query: %w", io.ErrUnexpectedEOF)} {
+		ae := ToAPIError(err)
+		if ae.Status != 503 || ae.Code != "unavailable" || strings.Contains(ae.Message, "postgres") || ae.Cause == nil {
+			t.Errorf("%v: %+v, want 503 unavailable without the cause", err, ae)
+		}
+	}
+	if ae := ToAPIError(context.DeadlineExceeded); ae.Status != 500 {
+		t.Errorf("a bare deadline: %+v, want 500", ae)
 	}
 }
 
