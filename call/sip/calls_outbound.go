@@ -8,6 +8,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/dialtrack"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/numbers"
@@ -158,7 +159,7 @@ type dialResult struct {
 
 // takeOutbound is the session's goroutine taking over the call the API
 // prepared: its record, assistant, status callback and dial tracking.
-func (s *callSession) takeOutbound(p *outboundPlan) *dialTrack {
+func (s *callSession) takeOutbound(p *outboundPlan) *dialtrack.Track {
 	c := s.c
 	s.assistant = p.a
 	s.rec = p.rec
@@ -175,7 +176,7 @@ func (s *callSession) takeOutbound(p *outboundPlan) *dialTrack {
 	// On the dispatcher: the record is updated by the dial's goroutine.
 	snapshot := *p.rec // a copy: this goroutine writes rec
 	status := s.status
-	track.onCreate = func(leg string) {
+	track.OnCreate = func(leg string) {
 		st := call.StatusOf(call.StatusRinging, &snapshot, c.opts.Now())
 		st.CallSID = leg
 		status.Notify(st)
@@ -224,8 +225,8 @@ func (s *callSession) dialOutbound(p *outboundPlan) {
 // ring waits for the outbound call's originate to return. Meanwhile the
 // call is Ringing: its first leg makes it placed, and a hangup asked
 // through the API cancels it (Ending). Other requests wait for the call.
-func (s *callSession) ring(p *outboundPlan, track *dialTrack, job <-chan dialResult) dialResult {
-	created := track.created
+func (s *callSession) ring(p *outboundPlan, track *dialtrack.Track, job <-chan dialResult) dialResult {
+	created := track.Created
 	var later []request
 	defer func() {
 		for _, r := range later {
@@ -239,7 +240,7 @@ func (s *callSession) ring(p *outboundPlan, track *dialTrack, job <-chan dialRes
 		case <-created:
 			created = nil
 			// Placed: the record names the first leg until one answers.
-			leg := track.firstLeg()
+			leg := track.FirstLeg()
 			s.update(map[string]any{"call_sid": leg})
 			s.rec.CallSID = leg
 			s.event(call.EventPlaced, db.JSONMap{"leg": leg})

@@ -1,4 +1,4 @@
-package sip
+package dialtrack
 
 import (
 	"testing"
@@ -14,7 +14,7 @@ func legEvent(name, uuid, trunk, cause string) *esl.Event {
 
 // Each trunk's attempt comes from its leg's events; the originate's own
 // cause only names a last trunk no leg was made for.
-func TestDialTrackAttempts(t *testing.T) {
+func TestAttempts(t *testing.T) {
 	trunks := []db.SIPTrunk{{ID: "t1", Name: "One", GatewayName: "g1"}, {ID: "t2", Name: "Two", GatewayName: "g2"}, {ID: "t3", Name: "Three", GatewayName: "g3"}}
 	t0 := time.Unix(1_800_000_000, 0)
 	for _, tc := range []struct {
@@ -38,11 +38,11 @@ func TestDialTrackAttempts(t *testing.T) {
 		{"no leg at all", nil, "", "INVALID_GATEWAY", []string{"NOT_TRIED", "NOT_TRIED", "INVALID_GATEWAY"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := newDialTrack("d", trunks)
+			tr := New("d", trunks)
 			for i, e := range tc.events {
-				tr.observe(e, t0.Add(time.Duration(i)*time.Second))
+				tr.Observe(e, t0.Add(time.Duration(i)*time.Second))
 			}
-			att, trunk := tr.attempts(tc.answered, tc.final)
+			att, trunk := tr.Attempts(tc.answered, tc.final)
 			var got []string
 			for _, a := range att {
 				got = append(got, a.Cause)
@@ -60,7 +60,7 @@ func TestDialTrackAttempts(t *testing.T) {
 			}
 			if len(tc.events) > 0 {
 				select {
-				case <-tr.created:
+				case <-tr.Created:
 				default:
 					t.Fatal("created not signalled at the first leg")
 				}
