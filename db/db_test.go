@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -178,4 +179,48 @@ func TestTimesReadBackAsWritten(t *testing.T) {
 			t.Fatalf("sms created_at %v, read back %v", m.CreatedAt, got.CreatedAt)
 		}
 	})
+}
+
+// Migrate's advisory lock (one migrator at a time across replicas) is
+// released when it returns, whichever pooled connection took it: a lock left
+// on an idle connection would block every other replica's start for as long
+// as that connection lives. Several concurrent migrators all finish.
+func TestMigrateReleasesItsLock(t *testing.T) {
+	g := dbtest.Postgres(t)
+	ctx := context.Background()
+	sqlDB, err := g.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.SetMaxIdleConns(8)
+	// Warm the pool so the lock and the unlock have other connections to land on.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); g.Exec("SELECT pg_sleep(0.02)") }()
+	}
+	wg.Wait()
+	for round := 0; round < 5; round++ {
+		done := make(chan error, 3)
+		for i := 0; i < 3; i++ {
+			go func() { _, err := db.Migrate(ctx, g); done <- err }()
+		}
+		for i := 0; i < 3; i++ {
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("round %d: a migrator still waits for the lock after 10 s", round)
+			}
+		}
+		var held int
+		if err := g.Raw("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 7261001 AND granted").Scan(&held).Error; err != nil {
+			t.Fatal(err)
+		}
+		if held != 0 {
+			t.Fatalf("round %d: the migration lock is still held by %d session(s) after Migrate returned", round, held)
+		}
+	}
 }

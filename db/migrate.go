@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"time"
@@ -213,11 +214,16 @@ func Migrate(ctx context.Context, g *gorm.DB) (applied []int, err error) {
 		return nil, fmt.Errorf("db: schema_migrations: %w", err)
 	}
 	if dialect == "postgres" {
-		// One migrator at a time (several replicas starting together).
-		if err := g.Exec(`SELECT pg_advisory_lock(7261001)`).Error; err != nil {
+		// One migrator at a time (several replicas starting together). The
+		// lock belongs to a session, so it is taken and released on one
+		// connection held for the purpose: released on another pooled
+		// connection, it would stay with an idle one and block every other
+		// replica's start.
+		unlock, err := migrationLock(ctx, g)
+		if err != nil {
 			return nil, err
 		}
-		defer g.Exec(`SELECT pg_advisory_unlock(7261001)`)
+		defer unlock()
 	}
 	var done []int
 	if err := g.Raw(`SELECT version FROM schema_migrations`).Scan(&done).Error; err != nil {
@@ -246,6 +252,31 @@ func Migrate(ctx context.Context, g *gorm.DB) (applied []int, err error) {
 		applied = append(applied, m.Version)
 	}
 	return applied, nil
+}
+
+// migrationLock takes PostgreSQL's advisory lock of the migrations on a
+// connection of its own; unlock releases it there and gives the connection
+// back.
+func migrationLock(ctx context.Context, g *gorm.DB) (unlock func(), err error) {
+	sqlDB, err := g.DB()
+	if err != nil {
+		return nil, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7261001)`); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		// Without its context: a cancelled start still releases the lock.
+		if _, err := conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(7261001)`); err != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn }) // closing the session releases it
+		}
+		conn.Close()
+	}, nil
 }
 
 func splitStatements(sql string) []string {
