@@ -57,7 +57,10 @@ APT_PACKAGES=(
   libspeex-dev libspeexdsp-dev libedit-dev uuid-dev libtiff-dev libsndfile1-dev libevent-dev
 )
 
-FS_CONFIGURE=(--disable-libvpx --disable-libyuv --disable-debug --enable-optimization)
+# FreeSWITCH's default compiler flags (its --enable-optimization fails -Werror with GCC 12); no
+# video: libvpx, libyuv, libpng and freetype serve video calls only (and leaving them out keeps
+# the result the same whatever other -dev packages the machine has).
+FS_CONFIGURE=(--disable-libvpx --disable-libyuv --without-png --without-freetype)
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'install-freeswitch: %s\n' "$*" >&2; exit 1; }
@@ -148,6 +151,8 @@ autotools_build() {
   if [ ! -f config.status ] || [ "$(cat .sipbridge-configure 2>/dev/null)" != "$opts" ]; then
     say "$name: configure $opts"
     ./configure "$@"
+    # Objects built with other options (an earlier run) are not reused.
+    [ ! -f .sipbridge-configure ] || make clean >/dev/null
     echo "$opts" >.sipbridge-configure
   fi
   say "$name: make -j$JOBS"
@@ -248,8 +253,11 @@ main() {
   export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
   say "FreeSWITCH $(field freeswitch 2) with mod_audio_stream into $PREFIX (jobs: $JOBS)"
   install_packages
-  mkdir -p "$PREFIX" || die "cannot create PREFIX=$PREFIX"
-  [ -n "$SRC_DIR" ] || mkdir -p "$WORK_DIR/src"
+  local d
+  for d in "$PREFIX" ${SRC_DIR:-"$WORK_DIR/src"}; do
+    mkdir -p "$d" 2>/dev/null && [ -w "$d" ] ||
+      die "cannot write to $d: run as root (sudo), or choose PREFIX= and WORK_DIR= you can write to"
+  done
   build_spandsp
   build_sofia
   build_freeswitch
