@@ -236,11 +236,12 @@ FreeSWITCH is installed in $PREFIX with: ${FS_MODULES[*]##*/} ${EXTRA_MODULES[*]
 
 Start it on sipbridge's configuration, from the repository root:
 
-  mkdir -p var/fs/log var/fs/db var/fs/run && cp -r freeswitch/conf var/fs-conf
+  mkdir -p var && cp -r freeswitch/conf var/fs-conf
   sed -i "s#sipbridge_gen_dir=[^\"]*#sipbridge_gen_dir=\$PWD/var/freeswitch#" var/fs-conf/vars.xml
-  $PREFIX/bin/freeswitch -nc -nonat -conf var/fs-conf -mod $moddir \\
-      -log var/fs/log -db var/fs/db -run var/fs/run
+  $PREFIX/bin/freeswitch -nc -nonat -base \$PWD/var/fs -conf \$PWD/var/fs-conf -mod $moddir
   $PREFIX/bin/fs_cli -x 'sofia status'      # the "external" profile RUNNING on 127.0.0.1:5080
+
+(-base keeps its logs, database, certificates and pid file under var/fs, so it runs as you.)
 
 Stop it with: $PREFIX/bin/fs_cli -x 'fsctl shutdown'
 EOF
