@@ -256,8 +256,9 @@ main() {
   install_packages
   local d
   for d in "$PREFIX" ${SRC_DIR:-"$WORK_DIR/src"}; do
-    mkdir -p "$d" 2>/dev/null && [ -w "$d" ] ||
+    if ! { mkdir -p "$d" 2>/dev/null && [ -w "$d" ]; }; then
       die "cannot write to $d: run as root (sudo), or choose PREFIX= and WORK_DIR= you can write to"
+    fi
   done
   build_spandsp
   build_sofia
