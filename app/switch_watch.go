@@ -17,7 +17,8 @@ const DefaultSwitchReminder = time.Minute
 
 // switchStartHint says what to start when no FreeSWITCH answers.
 const switchStartHint = "start a FreeSWITCH with mod_audio_stream on this project's freeswitch/conf " +
-	"(README, First steps: ../shared/freeswitch/fs.sh start, or docker compose) or set FS_ESL_ADDR to where one listens"
+	"(README, First steps: scripts/install-freeswitch.sh, docker compose, or ../shared/freeswitch/fs.sh start) " +
+	"or set FS_ESL_ADDR to where one listens"
 
 // switchDown says why the switch is not connected, the same words in the
 // log and in /readyz: the address (FS_ESL_ADDR), the last error and what

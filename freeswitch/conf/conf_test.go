@@ -56,7 +56,8 @@ func TestWellFormedAndVarsDefined(t *testing.T) {
 	}
 }
 
-func TestModulesExactly(t *testing.T) {
+// loadedModules is the sorted list of modules modules.conf.xml loads.
+func loadedModules(t *testing.T) []string {
 	var m struct {
 		Modules []struct {
 			Name string `xml:"module,attr"`
@@ -70,6 +71,11 @@ func TestModulesExactly(t *testing.T) {
 		got = append(got, x.Name)
 	}
 	slices.Sort(got)
+	return got
+}
+
+func TestModulesExactly(t *testing.T) {
+	got := loadedModules(t)
 	want := []string{"mod_audio_stream", "mod_commands", "mod_console", "mod_dialplan_xml", "mod_dptools", "mod_event_socket",
 		"mod_logfile", "mod_loopback", "mod_native_file", "mod_sndfile", "mod_sofia", "mod_tone_stream"}
 	if !slices.Equal(got, want) {
