@@ -43,6 +43,8 @@ const (
 	// {"event":"hangup","immediate":true} (at once).
 	EventTransfer = "transfer"
 	EventHangup   = "hangup"
+	// EventDTMF is also sent by the assistant (a sipbridge extension) to
+	// press keys on the call: {"event":"dtmf","dtmf":{"digits":"12#"}}.
 	// EventTransferFailed is the sipbridge extension sent to the assistant
 	// when a transfer it (or the API) asked for did not reach anyone: the
 	// caller is still on the line, talking to the assistant again.

@@ -272,3 +272,16 @@ func (r *hostedRelay) Hangup(immediate bool) {
 	}
 	r.hangupAfterPlayout()
 }
+
+// SendDTMF: a hosted call cannot press keys yet. Twilio can only by
+// replacing the call's TwiML (<Play digits>), which ends the media stream;
+// Telnyx (actions/send_dtmf) and Vonage (PUT /v1/calls/{uuid}/dtmf) could,
+// through clients that do not have the request yet.
+func (r *hostedRelay) SendDTMF(string) error {
+	return fmt.Errorf("%w (provider %s)", call.ErrDTMFUnsupported, r.c.provider)
+}
+
+// DTMFRefused logs the refusal; the conversation goes on.
+func (r *hostedRelay) DTMFRefused(digits string, err error) {
+	r.c.log.Warn("dtmf refused", "digits", digits, "err", err)
+}

@@ -1,6 +1,8 @@
 package sip
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -83,4 +85,24 @@ func (k assistantSink) Hangup(immediate bool) {
 	s.endWhenPlayed = true
 	s.endBy = s.c.opts.Now().Add(min(s.playbackLeft()+2*time.Second, hangupWait))
 	s.endIfPlayed()
+}
+
+// SendDTMF presses the keys on the call's channel: RFC 2833
+// telephone-events (the profile's dtmf-type) by uuid_send_dtmf, which
+// answers "+OK <uuid> sent DTMF <digits>." once they are queued.
+func (k assistantSink) SendDTMF(digits string) error {
+	s := k.s
+	o, err := s.api("uuid_send_dtmf " + s.uuid + " " + digits)
+	if err != nil {
+		return fmt.Errorf("uuid_send_dtmf: %w", err)
+	}
+	if !strings.HasPrefix(o, "+OK") {
+		return fmt.Errorf("uuid_send_dtmf answered %q", strings.TrimSpace(o))
+	}
+	return nil
+}
+
+// DTMFRefused: bad digits, or the switch did not take them.
+func (k assistantSink) DTMFRefused(digits string, err error) {
+	k.s.log.Warn("dtmf refused", "digits", digits, "err", err)
 }
