@@ -83,9 +83,9 @@ func testDTMFOut(t *testing.T, b *Bridge) {
 	// TestUUIDSendDTMF holds the same).
 	for cmd, want := range map[string]string{
 		"uuid_send_dtmf 00000000-0000-0000-0000-000000000000 1": "-ERR Cannot locate session!",
-		"uuid_send_dtmf " + bLeg:                                 "-USAGE: <uuid> <dtmf_data>",
-		"uuid_send_dtmf " + bLeg + " xyz":                        "-ERR Operation failed",
-		"uuid_send_dtmf " + bLeg + " 4":                          "+OK " + bLeg + " sent DTMF 4.",
+		"uuid_send_dtmf " + bLeg:                                "-USAGE: <uuid> <dtmf_data>",
+		"uuid_send_dtmf " + bLeg + " xyz":                       "-ERR Operation failed",
+		"uuid_send_dtmf " + bLeg + " 4":                         "+OK " + bLeg + " sent DTMF 4.",
 	} {
 		if got := b.SW.API(t, cmd); strings.TrimSpace(got) != want {
 			t.Errorf("%s: %q, want %q", cmd, got, want)
