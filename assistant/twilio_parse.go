@@ -39,8 +39,9 @@ type AssistantMessage struct {
 	Event string
 	// StreamSID is the streamSid the assistant sent, if any (not checked).
 	StreamSID string
-	// Payload is the μ-law 8 kHz audio of a media message (base64 decoded,
-	// never empty).
+	// Payload is the audio of a media message in the stream's format
+	// (μ-law 8 kHz, or L16 LE 16 kHz with l16_16k), base64 decoded, never
+	// empty.
 	Payload []byte
 	// Mark is the name of a mark message (never empty).
 	Mark string
@@ -229,7 +230,7 @@ func ParseStreamMessage(data []byte) (StreamMessage, error) {
 	return m, nil
 }
 
-// Audio decodes the μ-law payload of a media message.
+// Audio decodes the payload of a media message (μ-law, or L16 bytes).
 func (m StreamMessage) Audio() ([]byte, error) {
 	if m.Media == nil {
 		return nil, fmt.Errorf("%w: not a media message", ErrMalformedMessage)
