@@ -167,6 +167,10 @@ func (s *Stream) sendStart() error {
 // StreamSID returns the stream's SID as sent in `start`.
 func (s *Stream) StreamSID() string { return s.info.StreamSID }
 
+// AudioFormat returns StartInfo.AudioFormat: what SendMedia and the
+// assistant's media carry ("" is mulaw_8k).
+func (s *Stream) AudioFormat() string { return s.info.AudioFormat }
+
 // CallSID returns the call SID sent in `start`.
 func (s *Stream) CallSID() string { return s.info.CallSID }
 

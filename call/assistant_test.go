@@ -3,8 +3,8 @@ package call
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/assistant"

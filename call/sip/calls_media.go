@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 )
@@ -28,8 +29,9 @@ type streamSink struct {
 
 // ServeStream hands the websocket to the call and pumps the caller's audio
 // to the assistant until the websocket ends. This is the hot path: each
-// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz in one
-// `media` message, on this goroutine, with no allocation of ours.
+// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz (or stays as
+// it is for an l16_16k assistant) in one `media` message, on this
+// goroutine, with no allocation of ours.
 func (k *streamSink) ServeStream(conn call.StreamConn) {
 	s := k.s
 	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
@@ -59,11 +61,14 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 		if st == nil {
 			continue
 		}
-		ulaw, cerr := conv.Convert(buf)
-		if cerr != nil {
-			continue
+		out := buf // l16_16k: the frame as it came (L16 LE 16 kHz)
+		if st.AudioFormat() != assistant.AudioL16k16 {
+			var cerr error
+			if out, cerr = conv.Convert(buf); cerr != nil {
+				continue
+			}
 		}
-		_ = st.SendMedia(ulaw) // a broken assistant shows on its Messages
+		_ = st.SendMedia(out) // a broken assistant shows on its Messages
 		if onFrame != nil {
 			onFrame(time.Since(arrived))
 		}

@@ -1,0 +1,88 @@
+package web_test
+
+import (
+	"encoding/base64"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/call/sip"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/tone"
+)
+
+// An l16_16k assistant gets the caller's 16 kHz frames as mod_audio_stream
+// sent them (640 bytes, audio/l16 16000 in start.mediaFormat), a 6 kHz tone
+// in them intact, which μ-law 8 kHz cannot carry; its 16 kHz reply is heard
+// by the caller, through the G.711 pipe or as .r16 files.
+func TestWidebandAssistant(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files bool
+	}{{"pipe", false}, {"files", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			ce := newCallEnv(t, func(o *sip.CallsOptions) {
+				if !tc.files {
+					o.PlaybackDir = dir
+				}
+			})
+			ce.assistant.Config.AudioFormat = "l16_16k"
+			if err := ce.store.SaveAssistant(t.Context(), ce.assistant, db.AssistantSecrets{}); err != nil {
+				t.Fatal(err)
+			}
+			ce.addNumber("+16478491000", ce.assistant.ID)
+			in := ce.pbxCall(nil)
+			in.CallerAudio = tone.New(6000, 16000, 8000).Read
+			uuid, err := ce.sw.Call(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ac := ce.asst.next(3 * time.Second)
+			if !waitUntil(3*time.Second, func() bool { return ac.mediaCount() >= 25 }) {
+				t.Fatal("no media")
+			}
+			_, media, _, _, _, start, _ := ac.snapshot()
+			if mf, _ := start["mediaFormat"].(map[string]any); mf["encoding"] != "audio/l16" || mf["sampleRate"] != float64(16000) || mf["channels"] != float64(1) {
+				t.Errorf("start.mediaFormat %v, want audio/l16 16000 1", mf)
+			}
+			var pcm []int16
+			for _, m := range media[5:] {
+				if len(m) != 640 {
+					t.Fatalf("a media payload of %d bytes, want 640 (20 ms of L16 16 kHz)", len(m))
+				}
+				for i := 0; i+1 < len(m); i += 2 {
+					pcm = append(pcm, int16(uint16(m[i])|uint16(m[i+1])<<8))
+				}
+			}
+			if f := tone.DominantFrequency(pcm, 16000); math.Abs(f-6000) > 5 {
+				t.Errorf("the assistant heard %.0f Hz, want the caller's 6000 Hz", f)
+			}
+
+			heard := len(ce.sw.Heard(uuid))
+			reply := tone.L16(tone.Generate(1000, 16000, 600, 8000))
+			for i := 0; i < len(reply); i += 640 {
+				_ = ac.send(map[string]any{"event": "media", "media": map[string]any{"payload": base64.StdEncoding.EncodeToString(reply[i:min(i+640, len(reply))])}})
+			}
+			// 50 windows of 10 ms: files leave gaps between chunks (README).
+			if !waitUntil(5*time.Second, func() bool {
+				total := 0
+				for _, r := range toneRuns(ce.sw.Heard(uuid)[heard:], 1000) {
+					total += r[1] - r[0]
+				}
+				return total >= 50
+			}) {
+				t.Fatalf("the caller did not hear the 16 kHz reply at 1 kHz (runs %v)", toneRuns(ce.sw.Heard(uuid)[heard:], 1000))
+			}
+			if tc.files {
+				plays := ce.sw.Playbacks(uuid)
+				if len(plays) == 0 || !strings.HasSuffix(plays[0], ".r16") {
+					t.Errorf("playbacks %q, want .r16 files", plays)
+				}
+			}
+			ce.sw.Hangup(uuid, "NORMAL_CLEARING")
+			ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
+		})
+	}
+}
