@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"math"
 	"strings"
@@ -84,5 +85,63 @@ func TestWidebandAssistant(t *testing.T) {
 			ce.sw.Hangup(uuid, "NORMAL_CLEARING")
 			ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
 		})
+	}
+}
+
+// On a hosted call (μ-law 8 kHz at the provider) an l16_16k assistant still
+// speaks L16 16 kHz: the caller's audio reaches it upsampled (640 bytes a
+// 20 ms frame, audio/l16 announced), its reply reaches Twilio as μ-law.
+func TestTwilioWidebandAssistant(t *testing.T) {
+	he := newHostedEnv(t)
+	he.assistant.Config.AudioFormat = "l16_16k"
+	if err := he.store.SaveAssistant(t.Context(), he.assistant, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	const sid, msid = "CA0000000000000000000000000000000b", "MZ0000000000000000000000000000000b"
+	rec, streamURL, token := he.twilioAnswer(sid)
+	tw := dialProvider(t, streamURL)
+	tw.sendJSON(map[string]any{"event": "connected", "protocol": "Call", "version": "1.0.0"})
+	tw.sendJSON(map[string]any{"event": "start", "sequenceNumber": "1", "streamSid": msid,
+		"start": map[string]any{"streamSid": msid, "accountSid": "AC0123456789abcdef0123456789abcdef", "callSid": sid,
+			"tracks": []string{"inbound"}, "customParameters": map[string]string{"call_id": rec.ID, "token": token},
+			"mediaFormat": map[string]any{"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}}})
+	ac := he.asst.next(3 * time.Second)
+	for _, f := range mulawTone(440, 25) {
+		tw.sendJSON(map[string]any{"event": "media", "streamSid": msid, "media": map[string]any{"track": "inbound", "payload": base64.StdEncoding.EncodeToString(f)}})
+	}
+	if !waitMedia(ac, 25, 3*time.Second) {
+		t.Fatalf("assistant got %d media frames", ac.mediaCount())
+	}
+	_, media, _, _, _, start, _ := ac.snapshot()
+	if mf, _ := start["mediaFormat"].(map[string]any); mf["encoding"] != "audio/l16" || mf["sampleRate"] != float64(16000) {
+		t.Errorf("start.mediaFormat %v, want audio/l16 16000", mf)
+	}
+	var pcm []int16
+	for _, m := range media {
+		if len(m) != 640 {
+			t.Fatalf("a media payload of %d bytes, want 640", len(m))
+		}
+		for i := 0; i+1 < len(m); i += 2 {
+			pcm = append(pcm, int16(uint16(m[i])|uint16(m[i+1])<<8))
+		}
+	}
+	if f := tone.EstimateFrequency(pcm[1600:], 16000); math.Abs(f-440) > 5 {
+		t.Errorf("the assistant heard %.1f Hz at 16 kHz, want 440", f)
+	}
+	reply := tone.L16(tone.Generate(880, 16000, 200, 8000))
+	for i := 0; i < len(reply); i += 640 {
+		_ = ac.send(map[string]any{"event": "media", "media": map[string]any{"payload": base64.StdEncoding.EncodeToString(reply[i : i+640])}})
+	}
+	var back [][]byte
+	for len(back) < 10 {
+		_, m, _ := tw.next(2*time.Second, "media")
+		p, _ := base64.StdEncoding.DecodeString(m["media"].(map[string]any)["payload"].(string))
+		back = append(back, p)
+	}
+	if n := len(bytes.Join(back, nil)); n != 1600 {
+		t.Errorf("Twilio got %d bytes of μ-law for 200 ms, want 1600", n)
+	}
+	if f := heardFrequency(back, 2); math.Abs(f-880) > 5 {
+		t.Errorf("Twilio got %.1f Hz, want 880", f)
 	}
 }

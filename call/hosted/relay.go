@@ -8,6 +8,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -28,6 +29,28 @@ type hostedRelay struct {
 	// endBy is set while the call ends after the provider has played what
 	// the assistant sent (hostedEndMark comes back, or endBy fires).
 	endBy <-chan time.Time
+	// wide converts for an l16_16k assistant (nil for mulaw_8k).
+	wide *widebandAssistant
+}
+
+// widebandAssistant: a provider call is μ-law 8 kHz here (Vonage's L16 16 kHz
+// is read as such too), so an l16_16k assistant gets it upsampled to L16
+// 16 kHz, and its L16 16 kHz is filtered down to μ-law 8 kHz: the format it
+// asked for, without the band a SIP call can bring.
+type widebandAssistant struct {
+	up   *audio.Upsampler8to16
+	down *audio.L16ToMulaw
+	pcm  []int16
+	le   []byte
+}
+
+// toAssistant returns the L16 16 kHz of the caller's μ-law (reused).
+func (w *widebandAssistant) toAssistant(ulaw []byte) []byte {
+	w.pcm = audio.AppendMulawDecode(w.pcm[:0], ulaw)
+	n := len(w.pcm)
+	w.pcm = w.up.Process(w.pcm, w.pcm[:n])
+	w.le = audio.AppendL16Bytes(w.le[:0], w.pcm[n:])
+	return w.le
 }
 
 // relay bridges the provider stream and the assistant.
@@ -47,6 +70,9 @@ func (c *hostedCall) relay(conn call.StreamConn, out *providerOut) {
 	}
 	c.event(call.EventAssistantConnected, db.JSONMap{"stream_sid": st.StreamSID()})
 	r := &hostedRelay{c: c, out: out, st: st}
+	if st.AudioFormat() == assistant.AudioL16k16 {
+		r.wide = &widebandAssistant{up: audio.NewUpsampler8to16(), down: audio.NewL16ToMulaw()}
+	}
 	defer r.closeAssistant(true)
 	r.run(events)
 }
@@ -158,7 +184,11 @@ func (r *hostedRelay) fromProvider(ev streamEvent) bool {
 			c.event(call.EventStreamCodecUnsupported, db.JSONMap{"encoding": ev.encoding, "supported": "PCMU, PCMA"})
 		}
 	case evMedia:
-		if r.st != nil {
+		switch {
+		case r.st == nil:
+		case r.wide != nil:
+			_ = r.st.SendMedia(r.wide.toAssistant(ev.audio))
+		default:
 			_ = r.st.SendMedia(ev.audio)
 		}
 	case evDTMF:
@@ -218,9 +248,13 @@ var _ call.AssistantSink = (*hostedRelay)(nil)
 // Event appends to the call's timeline.
 func (r *hostedRelay) Event(typ string, detail db.JSONMap) { r.c.event(typ, detail) }
 
-// PlayMedia sends the assistant's audio to the provider.
-func (r *hostedRelay) PlayMedia(ulaw []byte) {
-	if err := r.out.media(ulaw); err != nil {
+// PlayMedia sends the assistant's audio to the provider (an l16_16k
+// assistant's as μ-law 8 kHz).
+func (r *hostedRelay) PlayMedia(payload []byte) {
+	if r.wide != nil {
+		payload = r.wide.down.Convert(payload)
+	}
+	if err := r.out.media(payload); err != nil {
 		r.c.log.Debug("media not sent to the provider", "err", err)
 	}
 }
@@ -236,6 +270,9 @@ func (r *hostedRelay) Mark(name string) {
 
 // Clear drops the audio the provider has not played.
 func (r *hostedRelay) Clear() {
+	if r.wide != nil {
+		r.wide.down.Reset()
+	}
 	marks, err := r.out.clear()
 	if err != nil {
 		r.c.log.Debug("clear not sent to the provider", "err", err)
