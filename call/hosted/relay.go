@@ -11,6 +11,7 @@ import (
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
 )
 
 // hostedEndMark follows the last audio of an assistant that closed its
@@ -310,12 +311,27 @@ func (r *hostedRelay) Hangup(immediate bool) {
 	r.hangupAfterPlayout()
 }
 
-// SendDTMF: a hosted call cannot press keys yet. Twilio can only by
-// replacing the call's TwiML (<Play digits>), which ends the media stream;
-// Telnyx (actions/send_dtmf) and Vonage (PUT /v1/calls/{uuid}/dtmf) could,
-// through clients that do not have the request yet.
-func (r *hostedRelay) SendDTMF(string) error {
-	return fmt.Errorf("%w (provider %s)", call.ErrDTMFUnsupported, r.c.provider)
+// SendDTMF presses keys through the provider's API: Telnyx
+// (actions/send_dtmf) and Vonage (PUT /v1/calls/{uuid}/dtmf). Twilio can
+// only by replacing the call's TwiML (<Play digits>), which ends the media
+// stream: refused. It waits for the provider's answer (at most 5 s), as a
+// transfer does.
+func (r *hostedRelay) SendDTMF(digits string) error {
+	c := r.c
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := c.h.client(ctx, c.orgID, c.assistant, c.provider)
+	if err != nil {
+		return err
+	}
+	ds, ok := p.(provider.DTMFSender)
+	if !ok {
+		return fmt.Errorf("%w (provider %s)", call.ErrDTMFUnsupported, c.provider)
+	}
+	if err := ds.SendDTMF(ctx, c.providerSID(), digits); err != nil {
+		return fmt.Errorf("%w: %w", ErrProviderCall, err)
+	}
+	return nil
 }
 
 // DTMFRefused logs the refusal; the conversation goes on.
