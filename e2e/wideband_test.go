@@ -33,6 +33,11 @@ const ptL16 = 102
 // sent the caller (the recording's right channel, at 16 kHz).
 func testWidebandL16(t *testing.T, b *Bridge) {
 	requireRawSocket(t)
+	t.Run("l16_trunk", func(t *testing.T) { widebandTrunk(t, b) })
+	t.Run("g711_pipe", func(t *testing.T) { widebandOnG711(t, b) })
+}
+
+func widebandTrunk(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Wideband Agent", asst, map[string]any{"audio_format": "l16_16k", "recording_enabled": true})
 	r := newRTPTrack()
@@ -120,6 +125,47 @@ func testWidebandL16(t *testing.T, b *Bridge) {
 	t.Logf("recording at %d Hz: the 5 kHz reply in runs (start ms, length ms) %v", rate, runs)
 	if rate != 16000 || total < 1200 {
 		t.Errorf("the caller was sent %d ms of the 1.5 s 5 kHz reply (recording at %d Hz), want ≥ 1200 ms at 16000 Hz", total, rate)
+	}
+}
+
+// widebandOnG711: the same assistant on a PCMU call from a PBX: its frames
+// are still 640 bytes of L16 16 kHz (FreeSWITCH's up-sampled 8 kHz, the
+// caller's 1004 Hz tone in them), and its 16 kHz reply goes through the
+// G.711 pipe, filtered down: the caller hears it whole, in one run.
+func widebandOnG711(t *testing.T, b *Bridge) {
+	asst := StartAssistant(t)
+	asstID := b.CreateAssistant(t, "Wideband Desk", asst, map[string]any{"audio_format": "l16_16k", "recording_enabled": true})
+	const src = "127.0.0.75"
+	tr := b.ipTrunk(t, "Wideband PBX", src, src+":5060", nil)
+	b.addNumberOn(t, "+12125557200", asstID, tr.ID)
+	b.SW.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
+	track := newRTPTrack().Tone(callerTone, 5*time.Second)
+	c := toUser("+14165550701", "+12125557200")
+	c.PCAP, c.HoldMs = writeTrack(t, "wideband-g711.pcap", track), 5000
+	uac := StartSipp(t, SippOptions{Scenario: "uac-hold.xml", IP: src, Remote: b.SW.remote(), Calls: 1, Timeout: 20 * time.Second, Data: c})
+	ac := asst.ByParam(t, "from", "+14165550701", 5*time.Second)
+	testkit.Eventually(t, 5*time.Second, "1 s of the caller at the assistant", func() bool { return ac.Frames() >= 50 }, nil)
+	heard := ac.L16()
+	if n, f := len(heard), ac.Frames(); n < 320*f {
+		t.Errorf("%d media messages brought %d samples: want 320 a message", f, n)
+	}
+	if f := tone.EstimateFrequency(heard[len(heard)-8000:], 16000); f < callerTone-20 || f > callerTone+20 {
+		t.Errorf("the assistant heard %.0f Hz at 16 kHz, want the caller's %.0f Hz", f, callerTone)
+	}
+	reply := tone.L16(tone.Generate(toneHz, 16000, 1500, 8000))
+	for i := 0; i < len(reply); i += 640 {
+		if err := ac.Send(map[string]any{"event": "media", "media": map[string]any{"payload": base64.StdEncoding.EncodeToString(reply[i:min(i+640, len(reply))])}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if code := uac.Wait(t, 20*time.Second); code != 0 {
+		t.Fatalf("sipp exited %d (%s): %s", code, sippExit(code), uac.Report())
+	}
+	rec := b.waitRecord(t, "the call record closed", 5*time.Second, func(c CallRecord) bool { return c.From == "+14165550701" && c.EndedAt != nil })
+	runs := b.recordingRuns(t, rec.ID)
+	t.Logf("recording: the reply in runs (start ms, length ms) %v", runs)
+	if len(runs) != 1 || runs[0][1] < 1450 {
+		t.Errorf("the caller heard the 1.5 s reply as runs %v, want one run of ≥ 1450 ms", runs)
 	}
 }
 
