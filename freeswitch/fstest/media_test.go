@@ -391,8 +391,9 @@ func TestDTMF(t *testing.T) {
 }
 
 // TestUUIDSendDTMF: uuid_send_dtmf answers as FreeSWITCH 1.11.1 does (e2e
-// dtmf_out checks these replies on the real switch), sends what is a key,
-// and fires no DTMF event on the channel (that is for keys received).
+// dtmf_out and TestConformance check these replies on the real switch),
+// sends what is a key, and fires no DTMF event on the channel (that is for
+// keys received).
 func TestUUIDSendDTMF(t *testing.T) {
 	s := newSwitch(t, Options{})
 	l := newESLLog(t, s)
