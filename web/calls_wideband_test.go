@@ -3,11 +3,17 @@ package web_test
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
 	"math"
+	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/internal/tone"
@@ -143,5 +149,69 @@ func TestTwilioWidebandAssistant(t *testing.T) {
 	}
 	if f := heardFrequency(back, 2); math.Abs(f-880) > 5 {
 		t.Errorf("Twilio got %.1f Hz, want 880", f)
+	}
+}
+
+// Vonage streams L16 16 kHz: an l16_16k assistant gets it as it comes
+// (a 6 kHz tone intact) and its 16 kHz reply reaches Vonage as it was sent
+// (a 5 kHz tone), paced in 640-byte frames.
+func TestVonageWidebandAssistant(t *testing.T) {
+	he := newHostedEnv(t)
+	he.assistant.Config.AudioFormat = "l16_16k"
+	if err := he.store.SaveAssistant(t.Context(), he.assistant, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	const uuid = "63f61863-4a51-4f6b-86e1-46edebcf9357"
+	q := url.Values{"uuid": {uuid}, "conversation_uuid": {"CON-2"}, "from": {strings.TrimPrefix(callerNumber, "+")}, "to": {strings.TrimPrefix(vonageNumber, "+")}}
+	st, body := he.post(http.MethodGet, "/vonage-webhook?"+q.Encode(), "", nil, http.Header{"Authorization": {"Bearer " + vonageGETJWT(t, he.vonageSecret, q.Encode())}})
+	if st != 200 {
+		t.Fatalf("answer: %d %s", st, body)
+	}
+	rec := he.waitCall(uuid, db.CallInProgress, time.Second)
+	var ncco []struct {
+		Endpoint []struct {
+			URI string `json:"uri"`
+		} `json:"endpoint"`
+	}
+	if err := json.Unmarshal([]byte(body), &ncco); err != nil || len(ncco) == 0 || len(ncco[0].Endpoint) == 0 {
+		t.Fatalf("NCCO %s: %v", body, err)
+	}
+	vg := dialProvider(t, ncco[0].Endpoint[0].URI)
+	vg.sendJSON(map[string]any{"event": "websocket:connected", "content-type": "audio/l16;rate=16000", "call_id": rec.ID})
+	ac := he.asst.next(3 * time.Second)
+	gen := tone.New(6000, 16000, 8000)
+	for range 25 {
+		if err := vg.ws.WriteMessage(websocket.BinaryMessage, gen.L16Frame(320)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !waitMedia(ac, 25, 3*time.Second) {
+		t.Fatalf("assistant got %d frames", ac.mediaCount())
+	}
+	_, media, _, _, _, _, _ := ac.snapshot()
+	var pcm []int16
+	for _, m := range media {
+		if len(m) != 640 {
+			t.Fatalf("a media payload of %d bytes, want 640", len(m))
+		}
+		pcm = audio.AppendL16Samples(pcm, m)
+	}
+	if share := tone.PowerShare(pcm, 16000, 6000); share < 0.9 {
+		t.Errorf("6 kHz holds %.2f of what the assistant heard, want ≥ 0.9", share)
+	}
+	reply := tone.L16(tone.Generate(5000, 16000, 200, 8000))
+	for i := 0; i < len(reply); i += 333 { // payloads that end inside a sample
+		_ = ac.send(map[string]any{"event": "media", "media": map[string]any{"payload": base64.StdEncoding.EncodeToString(reply[i:min(i+333, len(reply))])}})
+	}
+	var back []int16
+	for range 10 {
+		_, _, b := vg.next(2*time.Second, "binary")
+		if len(b) != 640 {
+			t.Fatalf("frame of %d bytes", len(b))
+		}
+		back = audio.AppendL16Samples(back, b)
+	}
+	if !slices.Equal(back, tone.Generate(5000, 16000, 200, 8000)) {
+		t.Errorf("Vonage did not get the assistant's 16 kHz reply as it was sent (%.0f Hz)", tone.EstimateFrequency(back, 16000))
 	}
 }

@@ -34,10 +34,11 @@ type hostedRelay struct {
 	wide *widebandAssistant
 }
 
-// widebandAssistant: a provider call is μ-law 8 kHz here (Vonage's L16 16 kHz
-// is read as such too), so an l16_16k assistant gets it upsampled to L16
-// 16 kHz, and its L16 16 kHz is filtered down to μ-law 8 kHz: the format it
-// asked for, without the band a SIP call can bring.
+// widebandAssistant: Twilio and Telnyx calls are μ-law 8 kHz here, so an
+// l16_16k assistant gets them upsampled to L16 16 kHz, and its L16 16 kHz
+// is filtered down to μ-law 8 kHz: the format it asked for, without the
+// band a SIP call can bring. Vonage streams L16 16 kHz both ways: passed
+// through as it is.
 type widebandAssistant struct {
 	up   *audio.Upsampler8to16
 	down *audio.L16ToMulaw
@@ -59,7 +60,7 @@ func (c *hostedCall) relay(conn call.StreamConn, out *providerOut) {
 	quit := make(chan struct{})
 	defer close(quit)
 	events := make(chan streamEvent, 64)
-	go readProvider(c.provider, conn, events, quit)
+	go readProvider(c.provider, c.assistant.Config.AudioFormat == assistant.AudioL16k16, conn, events, quit)
 
 	st, err := c.dialAssistant()
 	if err != nil {
@@ -187,6 +188,8 @@ func (r *hostedRelay) fromProvider(ev streamEvent) bool {
 	case evMedia:
 		switch {
 		case r.st == nil:
+		case ev.l16: // Vonage's own 16 kHz, for an l16_16k assistant
+			_ = r.st.SendMedia(ev.audio)
 		case r.wide != nil:
 			_ = r.st.SendMedia(r.wide.toAssistant(ev.audio))
 		default:
@@ -252,6 +255,10 @@ func (r *hostedRelay) Event(typ string, detail db.JSONMap) { r.c.event(typ, deta
 // PlayMedia sends the assistant's audio to the provider (an l16_16k
 // assistant's as μ-law 8 kHz).
 func (r *hostedRelay) PlayMedia(payload []byte) {
+	if r.wide != nil && r.out.paced() {
+		r.out.mediaL16(payload) // Vonage takes L16 16 kHz: sent as it came
+		return
+	}
 	if r.wide != nil {
 		payload = r.wide.down.Convert(payload)
 	}
