@@ -253,7 +253,7 @@ var _ call.AssistantSink = (*hostedRelay)(nil)
 func (r *hostedRelay) Event(typ string, detail db.JSONMap) { r.c.event(typ, detail) }
 
 // PlayMedia sends the assistant's audio to the provider (an l16_16k
-// assistant's as μ-law 8 kHz).
+// assistant's as it is to Vonage, as μ-law 8 kHz to Twilio and Telnyx).
 func (r *hostedRelay) PlayMedia(payload []byte) {
 	if r.wide != nil && r.out.paced() {
 		r.out.mediaL16(payload) // Vonage takes L16 16 kHz: sent as it came
