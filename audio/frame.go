@@ -85,7 +85,9 @@ type L16ToMulaw struct {
 }
 
 // NewL16ToMulaw returns a converter with silent history.
-func NewL16ToMulaw() *L16ToMulaw { return &L16ToMulaw{conv: NewFrameConverter(), odd: make([]byte, 0, 1)} }
+func NewL16ToMulaw() *L16ToMulaw {
+	return &L16ToMulaw{conv: NewFrameConverter(), odd: make([]byte, 0, 1)}
+}
 
 // Convert returns the μ-law 8 kHz of le (reused by the next call).
 func (c *L16ToMulaw) Convert(le []byte) []byte {
