@@ -52,7 +52,12 @@ func testDTMFOut(t *testing.T, b *Bridge) {
 	if got := in.DTMF(); !slices.Equal(got, want) {
 		t.Errorf("the far end's assistant got %q, want %q", got, want)
 	}
+	// The harness's own Event Socket connection may get the events after
+	// sipbridge's did.
 	var onB []string
+	testkit.Eventually(t, 5*time.Second, "FreeSWITCH's DTMF events at the harness", func() bool {
+		return len(b.SW.EventsSince(m, "DTMF")) >= len(want)
+	}, nil)
 	for _, e := range b.SW.EventsSince(m, "DTMF") {
 		if e.Get("Unique-ID") == bLeg {
 			onB = append(onB, e.Get("DTMF-Digit"))
