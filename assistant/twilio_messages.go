@@ -24,6 +24,9 @@ const (
 	TwilioSampleRate   = 8000
 	TwilioChannels     = 1
 	TwilioTrackInbound = "inbound"
+	// EncodingL16 and SampleRateL16 announce the wideband format.
+	EncodingL16   = "audio/l16"
+	SampleRateL16 = 16000
 	// TwilioDTMFTrack is the track name of dtmf messages ("inbound_track").
 	TwilioDTMFTrack = "inbound_track"
 )
@@ -43,6 +46,8 @@ const (
 	// {"event":"hangup","immediate":true} (at once).
 	EventTransfer = "transfer"
 	EventHangup   = "hangup"
+	// EventDTMF is also sent by the assistant (a sipbridge extension) to
+	// press keys on the call: {"event":"dtmf","dtmf":{"digits":"12#"}}.
 	// EventTransferFailed is the sipbridge extension sent to the assistant
 	// when a transfer it (or the API) asked for did not reach anyone: the
 	// caller is still on the line, talking to the assistant again.
@@ -75,7 +80,10 @@ type StartPayload struct {
 	MediaFormat      MediaFormat       `json:"mediaFormat"`
 }
 
-// MediaFormat is always μ-law, 8000 Hz, mono.
+// MediaFormat is the audio of the `media` messages, both ways: μ-law
+// 8000 Hz mono (the default, as Twilio sends it), or with the assistant's
+// audio_format l16_16k, 16-bit linear PCM little endian at 16000 Hz mono
+// ("audio/l16").
 type MediaFormat struct {
 	Encoding   string `json:"encoding"`
 	SampleRate int    `json:"sampleRate"`
@@ -91,7 +99,7 @@ type MediaMessage struct {
 }
 
 // MediaPayload is the `media` object of a MediaMessage; Payload is base64
-// μ-law.
+// audio in the stream's MediaFormat.
 type MediaPayload struct {
 	Track     string `json:"track"`
 	Chunk     string `json:"chunk"`
@@ -157,6 +165,24 @@ type StopPayload struct {
 	CallSID    string `json:"callSid"`
 }
 
+// An assistant's audio_format: what its `media` messages carry, both ways.
+const (
+	AudioMulaw8k = "mulaw_8k" // μ-law 8 kHz (the default)
+	AudioL16k16  = "l16_16k"  // 16-bit linear PCM LE 16 kHz: the full band of a wideband call
+)
+
+// ValidAudioFormat reports whether f is an audio_format ("" is the
+// default, mulaw_8k).
+func ValidAudioFormat(f string) bool { return f == "" || f == AudioMulaw8k || f == AudioL16k16 }
+
+// FormatOf returns the start message's mediaFormat of an audio_format.
+func FormatOf(audioFormat string) MediaFormat {
+	if audioFormat == AudioL16k16 {
+		return MediaFormat{Encoding: EncodingL16, SampleRate: SampleRateL16, Channels: TwilioChannels}
+	}
+	return MediaFormat{Encoding: TwilioEncoding, SampleRate: TwilioSampleRate, Channels: TwilioChannels}
+}
+
 // Keys of the customParameters sipbridge sets in `start`.
 const (
 	ParamFrom = "from"
@@ -199,6 +225,10 @@ type StartInfo struct {
 	Direction string
 	// WelcomeMessage is the greeting the assistant should speak first.
 	WelcomeMessage string
+	// AudioFormat is the assistant's audio_format: AudioMulaw8k (also
+	// when empty) or AudioL16k16. It sets start.mediaFormat; the caller
+	// and the assistant then send media in that format.
+	AudioFormat string
 	// Extra holds further custom parameters, e.g. the INVITE's X- headers
 	// by header name. The named fields above win over Extra on a clash.
 	Extra map[string]string
@@ -264,11 +294,7 @@ func (s StartInfo) startMessage(seq int64) StartMessage {
 			CallSID:          s.CallSID,
 			Tracks:           []string{TwilioTrackInbound},
 			CustomParameters: s.CustomParameters(),
-			MediaFormat: MediaFormat{
-				Encoding:   TwilioEncoding,
-				SampleRate: TwilioSampleRate,
-				Channels:   TwilioChannels,
-			},
+			MediaFormat:      FormatOf(s.AudioFormat),
 		},
 		StreamSID: s.StreamSID,
 	}
@@ -277,7 +303,7 @@ func (s StartInfo) startMessage(seq int64) StartMessage {
 // appendMediaMessage appends a `media` message to dst without going through
 // encoding/json (it runs 50 times a second per call). streamSIDJSON is the
 // stream SID already encoded as a JSON string (with quotes).
-func appendMediaMessage(dst []byte, seq, chunk, timestampMS int64, ulaw []byte, streamSIDJSON []byte) []byte {
+func appendMediaMessage(dst []byte, seq, chunk, timestampMS int64, audio []byte, streamSIDJSON []byte) []byte {
 	dst = append(dst, `{"event":"media","sequenceNumber":"`...)
 	dst = strconv.AppendInt(dst, seq, 10)
 	dst = append(dst, `","media":{"track":"inbound","chunk":"`...)
@@ -285,7 +311,7 @@ func appendMediaMessage(dst []byte, seq, chunk, timestampMS int64, ulaw []byte, 
 	dst = append(dst, `","timestamp":"`...)
 	dst = strconv.AppendInt(dst, timestampMS, 10)
 	dst = append(dst, `","payload":"`...)
-	dst = base64.StdEncoding.AppendEncode(dst, ulaw)
+	dst = base64.StdEncoding.AppendEncode(dst, audio)
 	dst = append(dst, `"},"streamSid":`...)
 	dst = append(dst, streamSIDJSON...)
 	return append(dst, '}')

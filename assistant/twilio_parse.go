@@ -34,13 +34,14 @@ func (e *UnknownEventError) Unwrap() error { return ErrUnknownEvent }
 // AssistantMessage is one message from the assistant, decoded. Which fields
 // are set depends on Event.
 type AssistantMessage struct {
-	// Event is EventMedia, EventMark, EventClear, EventTransfer or
-	// EventHangup.
+	// Event is EventMedia, EventMark, EventClear, EventTransfer,
+	// EventHangup or EventDTMF.
 	Event string
 	// StreamSID is the streamSid the assistant sent, if any (not checked).
 	StreamSID string
-	// Payload is the μ-law 8 kHz audio of a media message (base64 decoded,
-	// never empty).
+	// Payload is the audio of a media message in the stream's format
+	// (μ-law 8 kHz, or L16 LE 16 kHz with l16_16k), base64 decoded, never
+	// empty.
 	Payload []byte
 	// Mark is the name of a mark message (never empty).
 	Mark string
@@ -50,12 +51,16 @@ type AssistantMessage struct {
 	// Immediate is a hangup's "immediate": true hangs up at once, false
 	// (the default) once the audio sent before the hangup has played.
 	Immediate bool
+	// Digits are the keys a dtmf message asks to press on the call, as
+	// sent (never empty; not validated here: see call.CheckDTMFDigits).
+	Digits string
 }
 
 // ParseAssistantMessage decodes one websocket text message from the
 // assistant. It requires only what the event needs: media → a non-empty
 // base64 media.payload (padded or not), mark → a non-empty mark.name,
-// transfer → a non-empty transfer.to; clear and hangup need nothing (a
+// transfer → a non-empty transfer.to, dtmf → a non-empty string
+// dtmf.digits; clear and hangup need nothing (a
 // hangup's optional immediate must be a boolean). Unknown
 // members are ignored; member names are matched exactly. Errors wrap
 // ErrMalformedMessage or ErrBadPayload, or are an *UnknownEventError.
@@ -112,6 +117,17 @@ func ParseAssistantMessage(data []byte) (AssistantMessage, error) {
 			return AssistantMessage{}, fmt.Errorf("%w: transfer: empty to", ErrMalformedMessage)
 		}
 		m.TransferTo = tr.To
+	case EventDTMF:
+		var d struct {
+			Digits string `json:"digits"`
+		}
+		if err := objectMember(top, "dtmf", &d); err != nil {
+			return AssistantMessage{}, fmt.Errorf("%w: dtmf: %w", ErrMalformedMessage, err)
+		}
+		if d.Digits == "" {
+			return AssistantMessage{}, fmt.Errorf("%w: dtmf: empty digits", ErrMalformedMessage)
+		}
+		m.Digits = d.Digits
 	case EventHangup:
 		if raw, ok := top["immediate"]; ok {
 			if err := json.Unmarshal(raw, &m.Immediate); err != nil {
@@ -214,7 +230,7 @@ func ParseStreamMessage(data []byte) (StreamMessage, error) {
 	return m, nil
 }
 
-// Audio decodes the μ-law payload of a media message.
+// Audio decodes the payload of a media message (μ-law, or L16 bytes).
 func (m StreamMessage) Audio() ([]byte, error) {
 	if m.Media == nil {
 		return nil, fmt.Errorf("%w: not a media message", ErrMalformedMessage)

@@ -34,6 +34,8 @@ func TestParseAssistantMessage(t *testing.T) {
 		{"hangup", `{"event":"hangup"}`, AssistantMessage{Event: "hangup"}, nil},
 		{"hangup immediate", `{"event":"hangup","immediate":true}`, AssistantMessage{Event: "hangup", Immediate: true}, nil},
 		{"hangup not immediate", `{"event":"hangup","immediate":false}`, AssistantMessage{Event: "hangup"}, nil},
+		{"dtmf", `{"event":"dtmf","dtmf":{"digits":"12#"}}`, AssistantMessage{Event: "dtmf", Digits: "12#"}, nil},
+		{"dtmf digits kept as sent", `{"event":"dtmf","dtmf":{"digits":"9x"}}`, AssistantMessage{Event: "dtmf", Digits: "9x"}, nil},
 
 		// Rejected: what the event needs is missing or broken.
 		{"not json", `hello`, AssistantMessage{}, ErrMalformedMessage},
@@ -53,6 +55,9 @@ func TestParseAssistantMessage(t *testing.T) {
 		{"mark without mark", `{"event":"mark"}`, AssistantMessage{}, ErrMalformedMessage},
 		{"transfer without to", `{"event":"transfer","transfer":{"to":""}}`, AssistantMessage{}, ErrMalformedMessage},
 		{"transfer without object", `{"event":"transfer","to":"+1"}`, AssistantMessage{}, ErrMalformedMessage},
+		{"dtmf without digits", `{"event":"dtmf","dtmf":{"digits":""}}`, AssistantMessage{}, ErrMalformedMessage},
+		{"dtmf digits not a string", `{"event":"dtmf","dtmf":{"digits":12}}`, AssistantMessage{}, ErrMalformedMessage},
+		{"dtmf inbound shape", `{"event":"dtmf","dtmf":{"digit":"1"}}`, AssistantMessage{}, ErrMalformedMessage},
 		{"hangup immediate not a boolean", `{"event":"hangup","immediate":"yes"}`, AssistantMessage{}, ErrMalformedMessage},
 		{"unknown event", `{"event":"connected","protocol":"Call"}`, AssistantMessage{}, ErrUnknownEvent},
 		{"event names are case sensitive", `{"event":"Media","media":{"payload":"` + b64 + `"}}`, AssistantMessage{}, ErrUnknownEvent},
@@ -143,6 +148,7 @@ func FuzzParseAssistantMessage(f *testing.F) {
 		`{"event":"hangup"}`,
 		`{"event":"hangup","immediate":true}`,
 		`{"event":"hangup","immediate":"1"}`,
+		`{"event":"dtmf","dtmf":{"digits":"12#"}}`,
 		`{"event":"media","media":{"payload":"a$b%"}}`,
 		`{"event":"media","media":null}`,
 		`{"event":"x"}`,
@@ -180,6 +186,10 @@ func FuzzParseAssistantMessage(f *testing.F) {
 		case EventTransfer:
 			if m.TransferTo == "" {
 				t.Fatal("transfer accepted without target")
+			}
+		case EventDTMF:
+			if m.Digits == "" {
+				t.Fatal("dtmf accepted without digits")
 			}
 		case EventClear, EventHangup:
 		default:

@@ -5,7 +5,8 @@
 //
 // Caller audio arrives from mod_audio_stream as L16 LE 16 kHz frames of
 // 640 bytes every 20 ms; audio.FrameConverter turns each into 160 bytes of
-// μ-law 8 kHz for Stream.SendMedia. Audio from the assistant
+// μ-law 8 kHz for Stream.SendMedia (an assistant whose audio_format is
+// l16_16k gets the frames as they are, StartInfo.AudioFormat). Audio from the assistant
 // (Stream.Messages, media events) goes through audio.Playback, which emits
 // mod_audio_stream `streamAudio` messages and tells when the assistant's
 // marks have played.
@@ -184,14 +185,19 @@ func (s *Stream) sendStart() error {
 // StreamSID returns the stream's SID as sent in `start`.
 func (s *Stream) StreamSID() string { return s.info.StreamSID }
 
+// AudioFormat returns StartInfo.AudioFormat: what SendMedia and the
+// assistant's media carry ("" is mulaw_8k).
+func (s *Stream) AudioFormat() string { return s.info.AudioFormat }
+
 // CallSID returns the call SID sent in `start`.
 func (s *Stream) CallSID() string { return s.info.CallSID }
 
-// SendMedia sends 8 kHz μ-law caller audio (normally one 20 ms frame, 160
-// bytes) as a `media` message: sequenceNumber and chunk count up, timestamp
-// is the milliseconds since `start`, all three as strings. It does not
-// keep ulaw.
-func (s *Stream) SendMedia(ulaw []byte) error {
+// SendMedia sends caller audio in the stream's format (normally one 20 ms
+// frame: 160 bytes of μ-law 8 kHz, or 640 bytes of L16 16 kHz with
+// StartInfo.AudioFormat l16_16k) as a `media` message: sequenceNumber and
+// chunk count up, timestamp is the milliseconds since `start`, all three
+// as strings. It does not keep payload.
+func (s *Stream) SendMedia(payload []byte) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	if err := s.writableLocked(); err != nil {
@@ -200,7 +206,7 @@ func (s *Stream) SendMedia(ulaw []byte) error {
 	s.seq++
 	s.chunk++
 	ts := max(s.cfg.now().Sub(s.started).Milliseconds(), 0)
-	s.wbuf = appendMediaMessage(s.wbuf[:0], s.seq, s.chunk, ts, ulaw, s.sidJSON)
+	s.wbuf = appendMediaMessage(s.wbuf[:0], s.seq, s.chunk, ts, payload, s.sidJSON)
 	return s.writeLocked(s.wbuf)
 }
 

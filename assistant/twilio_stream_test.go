@@ -178,6 +178,40 @@ func TestDialSendsConnectedAndStart(t *testing.T) {
 	}
 }
 
+// An l16_16k assistant is told so in start.mediaFormat; its media carry
+// the L16 bytes as given (640 bytes: 20 ms at 16 kHz).
+func TestDialL16AnnouncesMediaFormat(t *testing.T) {
+	fa := newFakeAssistant(t)
+	s, sc := dialTest(t, fa, StartInfo{CallID: "c1", AudioFormat: AudioL16k16})
+	readJSON(t, sc) // connected
+	var start StartMessage
+	if err := json.Unmarshal(readJSON(t, sc), &start); err != nil {
+		t.Fatal(err)
+	}
+	if f := start.Start.MediaFormat; f != (MediaFormat{Encoding: "audio/l16", SampleRate: 16000, Channels: 1}) {
+		t.Errorf("mediaFormat = %+v, want audio/l16 16000 1", f)
+	}
+	frame := make([]byte, 640)
+	for i := range frame {
+		frame[i] = byte(i)
+	}
+	if err := s.SendMedia(frame); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseStreamMessage(readJSON(t, sc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := m.Audio(); err != nil || !slices.Equal(got, frame) {
+		t.Errorf("media payload %d bytes (%v), want the 640 bytes sent", len(got), err)
+	}
+	for f, ok := range map[string]bool{"": true, "mulaw_8k": true, "l16_16k": true, "L16_16K": false, "l16_8k": false, "pcm": false} {
+		if ValidAudioFormat(f) != ok {
+			t.Errorf("ValidAudioFormat(%q) = %v", f, !ok)
+		}
+	}
+}
+
 func TestStartInfoDefaults(t *testing.T) {
 	a := StartInfo{CallID: "not-a-uuid"}.withDefaults()
 	b := StartInfo{CallID: "not-a-uuid"}.withDefaults()

@@ -73,3 +73,36 @@ func (c *FrameConverter) ConvertBase64(frame []byte) ([]byte, error) {
 
 // Reset forgets the resampler history (a new, unrelated audio stream).
 func (c *FrameConverter) Reset() { c.down.Reset() }
+
+// L16ToMulaw turns an l16_16k assistant's audio (L16 LE 16 kHz, payloads of
+// any length) into μ-law 8 kHz for a G.711 playback: the same filter as
+// FrameConverter, its state kept between payloads, and a sample split
+// between two payloads joined. Not safe for concurrent use.
+type L16ToMulaw struct {
+	conv  *FrameConverter
+	odd   []byte // at most the first byte of a split sample
+	whole []byte
+}
+
+// NewL16ToMulaw returns a converter with silent history.
+func NewL16ToMulaw() *L16ToMulaw {
+	return &L16ToMulaw{conv: NewFrameConverter(), odd: make([]byte, 0, 1)}
+}
+
+// Convert returns the μ-law 8 kHz of le (reused by the next call).
+func (c *L16ToMulaw) Convert(le []byte) []byte {
+	c.whole = append(append(c.whole[:0], c.odd...), le...)
+	c.odd = c.odd[:0]
+	if len(c.whole)%2 == 1 {
+		c.odd = append(c.odd, c.whole[len(c.whole)-1])
+		c.whole = c.whole[:len(c.whole)-1]
+	}
+	out, _ := c.conv.Convert(c.whole) // even by construction
+	return out
+}
+
+// Reset forgets the history and a split sample (after a clear).
+func (c *L16ToMulaw) Reset() {
+	c.conv.Reset()
+	c.odd = c.odd[:0]
+}

@@ -40,7 +40,8 @@ type Playback struct {
 	mu  sync.Mutex
 	cfg playbackConfig
 
-	pending   []int16   // decoded audio not yet sent, 8 kHz
+	pending   []int16   // decoded audio not yet sent, at cfg.rate
+	odd       *byte     // WriteL16: the first byte of a sample split between payloads
 	lastWrite time.Time // when the assistant last sent audio
 	next      int       // Index of the next chunk
 	done      int       // chunks [0, done) have played or were dropped
@@ -68,7 +69,8 @@ type Chunk struct {
 	// Index is the chunk's position in the stream, from 0: mod_audio_stream
 	// writes it to <temp_dir>/<uuid>_<Index>.tmp.r8.
 	Index int
-	// Samples is the number of 8 kHz samples; Duration their play time.
+	// Samples is the number of samples (at the playback's rate); Duration
+	// their play time.
 	Samples  int
 	Duration time.Duration
 	// Message is the streamAudio JSON, to send as one websocket text message.
@@ -87,9 +89,12 @@ type PlaybackOption func(*playbackConfig)
 
 type playbackConfig struct {
 	now            func() time.Time
+	rate           int // samples per second of pending and of the chunks
 	first, later   int // samples
 	idle, lowWater time.Duration
 	minRefill      int // samples
+
+	firstD, laterD, minRefillD time.Duration // set by the options, in samples once rate is known
 }
 
 // WithPlaybackClock sets the clock (default time.Now).
@@ -105,8 +110,20 @@ func WithPlaybackClock(now func() time.Time) PlaybackOption {
 // least 20 ms; later is raised to first if smaller).
 func WithChunkSizes(first, later time.Duration) PlaybackOption {
 	return func(c *playbackConfig) {
-		c.first = max(durationToSamples(first), PlaybackSampleRate/50)
-		c.later = max(durationToSamples(later), c.first)
+		c.firstD = max(first, 20*time.Millisecond)
+		c.laterD = max(later, c.firstD)
+	}
+}
+
+// WithPlaybackRate sets the rate of the audio written and of the chunks
+// sent: PlaybackSampleRate (8000, the default) or PlaybackWidebandRate
+// (16000: mod_audio_stream writes .r16 files, an l16_16k assistant's audio
+// as it sent it). Other rates are ignored.
+func WithPlaybackRate(rate int) PlaybackOption {
+	return func(c *playbackConfig) {
+		if rate == PlaybackSampleRate || rate == PlaybackWidebandRate {
+			c.rate = rate
+		}
 	}
 }
 
@@ -122,25 +139,27 @@ func WithIdleFlush(d time.Duration) PlaybackOption {
 // NewPlayback returns an empty Playback.
 func NewPlayback(opts ...PlaybackOption) *Playback {
 	cfg := playbackConfig{
-		now:       time.Now,
-		first:     durationToSamples(PlaybackFirstChunk),
-		later:     durationToSamples(PlaybackChunk),
-		idle:      PlaybackIdleFlush,
-		lowWater:  PlaybackLowWater,
-		minRefill: durationToSamples(PlaybackMinRefill),
+		now:        time.Now,
+		rate:       PlaybackSampleRate,
+		firstD:     PlaybackFirstChunk,
+		laterD:     PlaybackChunk,
+		idle:       PlaybackIdleFlush,
+		lowWater:   PlaybackLowWater,
+		minRefillD: PlaybackMinRefill,
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	cfg.first, cfg.later, cfg.minRefill = cfg.samples(cfg.firstD), cfg.samples(cfg.laterD), cfg.samples(cfg.minRefillD)
 	return &Playback{cfg: cfg}
 }
 
-func durationToSamples(d time.Duration) int {
-	return int(d * PlaybackSampleRate / time.Second)
+func (c *playbackConfig) samples(d time.Duration) int {
+	return int(d * time.Duration(c.rate) / time.Second)
 }
 
-func samplesToDuration(n int) time.Duration {
-	return time.Duration(n) * time.Second / PlaybackSampleRate
+func (c *playbackConfig) duration(n int) time.Duration {
+	return time.Duration(n) * time.Second / time.Duration(c.rate)
 }
 
 // Write queues the μ-law payload of one assistant media message and returns
@@ -154,6 +173,31 @@ func (p *Playback) Write(ulaw []byte) PlaybackOutput {
 	}
 	now := p.cfg.now()
 	p.pending = AppendMulawDecode(p.pending, ulaw)
+	p.lastWrite = now
+	p.pumpLocked(now, &out)
+	return out
+}
+
+// WriteL16 queues L16 little-endian audio at the playback's rate (an
+// l16_16k assistant's media payload) and returns the chunks now due. A
+// payload that ends inside a sample keeps its last byte for the next.
+func (p *Playback) WriteL16(le []byte) PlaybackOutput {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out PlaybackOutput
+	if p.odd != nil {
+		if len(le) == 0 {
+			return out
+		}
+		p.pending = append(p.pending, int16(uint16(*p.odd)|uint16(le[0])<<8))
+		p.odd, le = nil, le[1:]
+	}
+	if len(le)%2 == 1 {
+		b := le[len(le)-1]
+		p.odd, le = &b, le[:len(le)-1]
+	}
+	now := p.cfg.now()
+	p.pending = AppendL16Samples(p.pending, le)
 	p.lastWrite = now
 	p.pumpLocked(now, &out)
 	return out
@@ -278,6 +322,7 @@ func (p *Playback) Clear() PlaybackOutput {
 	}
 	p.marks = p.marks[:0]
 	p.pending = p.pending[:0]
+	p.odd = nil
 	p.done = p.next
 	p.cleared = p.next
 	p.playEnd = p.cfg.now()
@@ -288,7 +333,7 @@ func (p *Playback) Clear() PlaybackOutput {
 func (p *Playback) Buffered() time.Duration {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return samplesToDuration(len(p.pending))
+	return p.cfg.duration(len(p.pending))
 }
 
 // Outstanding returns how many chunks were sent and have not finished.
@@ -338,8 +383,8 @@ func (p *Playback) flushLocked(now time.Time, out *PlaybackOutput) {
 }
 
 func (p *Playback) emitLocked(n int, now time.Time, out *PlaybackOutput) {
-	dur := samplesToDuration(n)
-	msg := AppendStreamAudio(make([]byte, 0, 96+(2*n+2)/3*4), p.pending[:n], PlaybackSampleRate)
+	dur := p.cfg.duration(n)
+	msg := AppendStreamAudio(make([]byte, 0, 96+(2*n+2)/3*4), p.pending[:n], p.cfg.rate)
 	out.Chunks = append(out.Chunks, Chunk{Index: p.next, Samples: n, Duration: dur, Message: msg})
 	p.next++
 	if p.playEnd.Before(now) {

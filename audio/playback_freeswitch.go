@@ -34,6 +34,10 @@ var ErrBadPlayEvent = errors.New("audio: bad mod_audio_stream play message")
 // .r8).
 const PlaybackSampleRate = 8000
 
+// PlaybackWidebandRate is the rate of an l16_16k assistant's audio, sent
+// back as it came (mod_audio_stream names the file .r16).
+const PlaybackWidebandRate = 16000
+
 // AppendStreamAudio appends a streamAudio message carrying pcm (raw L16 at
 // sampleRate) to dst.
 func AppendStreamAudio(dst []byte, pcm []int16, sampleRate int) []byte {

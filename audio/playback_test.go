@@ -563,3 +563,58 @@ func FuzzParseStreamAudio(f *testing.F) {
 		}
 	})
 }
+
+// At 16 kHz (an l16_16k assistant) the chunks carry its L16 as sent, at
+// sampleRate 16000, with a 6 kHz tone (which 8 kHz cannot carry) intact;
+// payloads split inside a sample are joined; chunk sizes are the same
+// durations as at 8 kHz.
+func TestPlaybackWideband(t *testing.T) {
+	clk := testkit.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	p := NewPlayback(WithPlaybackClock(clk.Now), WithPlaybackRate(PlaybackWidebandRate))
+	le := tone.L16(tone.Generate(6000, 16000, 1000, 10000))
+	var out PlaybackOutput
+	for len(le) > 0 { // 333-byte payloads: most end inside a sample
+		n := min(333, len(le))
+		o := p.WriteL16(le[:n])
+		out.Chunks = append(out.Chunks, o.Chunks...)
+		le = le[n:]
+	}
+	clk.Advance(time.Second)
+	out.Chunks = append(out.Chunks, p.Tick().Chunks...)
+	if d := chunkDurations(out.Chunks); len(d) == 0 || d[0] != PlaybackFirstChunk {
+		t.Errorf("chunk durations %v, want a first chunk of %v", d, PlaybackFirstChunk)
+	}
+	var pcm []int16
+	for _, c := range out.Chunks {
+		sa, err := ParseStreamAudio(c.Message)
+		if err != nil || sa.SampleRate != 16000 || len(sa.Audio) != 2*c.Samples {
+			t.Fatalf("chunk %d: %v, %d Hz, %d bytes for %d samples", c.Index, err, sa.SampleRate, len(sa.Audio), c.Samples)
+		}
+		pcm = append(pcm, sa.Samples()...)
+	}
+	if !slices.Equal(pcm, tone.Generate(6000, 16000, 1000, 10000)) {
+		t.Fatalf("%d samples played, not the 16000 sent", len(pcm))
+	}
+	if NewPlayback(WithPlaybackRate(44100)).cfg.rate != PlaybackSampleRate {
+		t.Error("an unsupported rate was taken")
+	}
+}
+
+// L16ToMulaw: an l16_16k reply for a G.711 pipe, split anywhere, is the
+// same μ-law as converted whole, its in-band tone intact.
+func TestL16ToMulaw(t *testing.T) {
+	le := tone.L16(tone.Generate(1000, 16000, 500, 12000))
+	whole := append([]byte(nil), NewL16ToMulaw().Convert(le)...)
+	c := NewL16ToMulaw()
+	var split []byte
+	for i := 0; i < len(le); i += 101 {
+		split = append(split, c.Convert(le[i:min(i+101, len(le))])...)
+	}
+	if len(whole) != 4000 || !slices.Equal(split, whole) {
+		t.Fatalf("split %d bytes, whole %d (want 4000, equal)", len(split), len(whole))
+	}
+	pcm := AppendMulawDecode(nil, whole)[settle:]
+	if f := tone.DominantFrequency(pcm, 8000); math.Abs(f-1000) > 2 {
+		t.Errorf("1000 Hz in, %.1f Hz out", f)
+	}
+}

@@ -1,6 +1,10 @@
 package call
 
 import (
+	"errors"
+	"fmt"
+	"strings"
+
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
 )
@@ -27,10 +31,41 @@ type AssistantSink interface {
 	// Hangup ends the call: at once, or once the audio sent before has
 	// played.
 	Hangup(immediate bool)
+	// SendDTMF presses keys on the call (digits already checked by
+	// CheckDTMFDigits); an error means they were not sent.
+	SendDTMF(digits string) error
+	// DTMFRefused logs, once, that the assistant's dtmf was not sent.
+	DTMFRefused(digits string, err error)
+}
+
+// MaxDTMFDigits bounds the digits of one dtmf message of an assistant.
+const MaxDTMFDigits = 32
+
+// ErrBadDTMF means an assistant's dtmf message asked for keys no phone
+// has, or too many at once.
+var ErrBadDTMF = errors.New("invalid dtmf digits")
+
+// ErrDTMFUnsupported means the call's path cannot send DTMF.
+var ErrDTMFUnsupported = errors.New("sending dtmf is not supported on this call")
+
+// CheckDTMFDigits returns the keys an assistant asked to press, upper
+// case: 1 to MaxDTMFDigits of 0-9 * # A-D (a-d are taken as A-D, as the
+// caller's own keys are reported).
+func CheckDTMFDigits(digits string) (string, error) {
+	if n := len(digits); n == 0 || n > MaxDTMFDigits {
+		return "", fmt.Errorf("%w: %d digits, want 1 to %d", ErrBadDTMF, n, MaxDTMFDigits)
+	}
+	up := strings.ToUpper(digits)
+	for i := 0; i < len(up); i++ {
+		if !strings.ContainsRune("0123456789*#ABCD", rune(up[i])) {
+			return "", fmt.Errorf("%w: %q is not one of 0-9 * # A-D", ErrBadDTMF, digits[i:i+1])
+		}
+	}
+	return up, nil
 }
 
 // HandleAssistantMessage is the one dispatch of an assistant's message
-// (media, mark, clear, transfer, hangup), for both paths. Requests the
+// (media, mark, clear, transfer, hangup, dtmf), for both paths. Requests the
 // assistant makes are written to the timeline here, before the path acts.
 func HandleAssistantMessage(m assistant.AssistantMessage, s AssistantSink) {
 	switch m.Event {
@@ -48,5 +83,25 @@ func HandleAssistantMessage(m assistant.AssistantMessage, s AssistantSink) {
 	case assistant.EventHangup:
 		s.Event(EventHangupRequested, db.JSONMap{"by": "assistant", "immediate": m.Immediate})
 		s.Hangup(m.Immediate)
+	case assistant.EventDTMF:
+		sendDTMF(m.Digits, s)
 	}
+}
+
+// sendDTMF presses the keys of a dtmf message: dtmf_sent with the digits,
+// or dtmf_refused with the reason (the call goes on either way).
+func sendDTMF(asked string, s AssistantSink) {
+	digits, err := CheckDTMFDigits(asked)
+	if err == nil {
+		err = s.SendDTMF(digits)
+	}
+	if err != nil {
+		if len(asked) > 2*MaxDTMFDigits {
+			asked = asked[:2*MaxDTMFDigits] + "…"
+		}
+		s.DTMFRefused(asked, err)
+		s.Event(EventDTMFRefused, db.JSONMap{"digits": asked, "reason": err.Error()})
+		return
+	}
+	s.Event(EventDTMFSent, db.JSONMap{"digits": digits})
 }

@@ -1,8 +1,10 @@
 package call
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/assistant"
@@ -30,6 +32,24 @@ func (r *recordingSink) TransferRefused(to string, err error) {
 func (r *recordingSink) Hangup(immediate bool) {
 	r.did = append(r.did, fmt.Sprint("hangup ", immediate))
 }
+func (r *recordingSink) SendDTMF(digits string) error {
+	r.did = append(r.did, "dtmf "+digits)
+	return r.transfer
+}
+func (r *recordingSink) DTMFRefused(digits string, err error) {
+	r.did = append(r.did, "dtmf refused "+digits+": "+err.Error())
+}
+
+func TestCheckDTMFDigits(t *testing.T) {
+	long := strings.Repeat("1", MaxDTMFDigits)
+	for in, want := range map[string]string{"0123456789*#ABCD": "0123456789*#ABCD", "abcd": "ABCD", long: long,
+		"": "", long + "1": "", "1 2": "", "w1": "", "E": "", "１": "", "1,2": ""} {
+		got, err := CheckDTMFDigits(in)
+		if got != want || (err == nil) != (want != "") || err != nil && !errors.Is(err, ErrBadDTMF) {
+			t.Errorf("CheckDTMFDigits(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
 
 func TestHandleAssistantMessage(t *testing.T) {
 	for _, c := range []struct {
@@ -49,6 +69,14 @@ func TestHandleAssistantMessage(t *testing.T) {
 			[]string{"event hangup_requested map[by:assistant immediate:false]", "hangup false"}},
 		{assistant.AssistantMessage{Event: assistant.EventHangup, Immediate: true}, nil,
 			[]string{"event hangup_requested map[by:assistant immediate:true]", "hangup true"}},
+		{assistant.AssistantMessage{Event: assistant.EventDTMF, Digits: "12#*ab"}, nil,
+			[]string{"dtmf 12#*AB", "event dtmf_sent map[digits:12#*AB]"}},
+		{assistant.AssistantMessage{Event: assistant.EventDTMF, Digits: "12x"}, nil,
+			[]string{`dtmf refused 12x: invalid dtmf digits: "x" is not one of 0-9 * # A-D`,
+				`event dtmf_refused map[digits:12x reason:invalid dtmf digits: "x" is not one of 0-9 * # A-D]`}},
+		{assistant.AssistantMessage{Event: assistant.EventDTMF, Digits: "1"}, ErrDTMFUnsupported,
+			[]string{"dtmf 1", "dtmf refused 1: " + ErrDTMFUnsupported.Error(),
+				"event dtmf_refused map[digits:1 reason:" + ErrDTMFUnsupported.Error() + "]"}},
 		{assistant.AssistantMessage{Event: "stop"}, nil, nil},
 	} {
 		s := &recordingSink{transfer: c.transfer}

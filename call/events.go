@@ -28,7 +28,9 @@ const (
 	EventAssistantUnreachable     = "assistant_unreachable"
 	EventAssistantEnded           = "assistant_ended"
 	EventAssistantDisconnected    = "assistant_disconnected"
-	EventDTMF                     = "dtmf"
+	EventDTMF                     = "dtmf"         // the caller pressed a key
+	EventDTMFSent                 = "dtmf_sent"    // the assistant's keys were pressed on the call
+	EventDTMFRefused              = "dtmf_refused" // the assistant's keys were not (bad digits, the path)
 	EventRecordingStarted         = "recording_started"
 	EventRecordingFailed          = "recording_failed"
 	EventStatusCallbackFailed     = "status_callback_failed"

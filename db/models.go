@@ -111,10 +111,14 @@ type Assistant struct {
 
 func (Assistant) TableName() string { return "assistants" }
 
-// AssistantConfig holds the assistant's non-secret provider settings.
+// AssistantConfig holds the assistant's non-secret provider settings and
+// its media format.
 type AssistantConfig struct {
 	TwilioAccountSID   string `json:"twilio_account_sid,omitempty"`
 	TelnyxConnectionID string `json:"telnyx_connection_id,omitempty"`
+	// AudioFormat is what the assistant's media messages carry: "" (the
+	// default, mulaw_8k) or "l16_16k".
+	AudioFormat string `json:"audio_format,omitempty"`
 }
 
 // AssistantSecrets holds the assistant's own provider secrets.

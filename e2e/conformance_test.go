@@ -528,6 +528,7 @@ func scESLBasics(d *side) {
 		"api uuid_record " + u + " stop all", "api uuid_record",
 		"api uuid_bridge " + u + " " + u, "api uuid_bridge",
 		"api uuid_deflect " + u + " sip:conf@127.0.0.1", "api uuid_deflect",
+		"api uuid_send_dtmf " + u + " 1", "api uuid_send_dtmf " + u, "api uuid_send_dtmf",
 		"api originate", "api originate sofia/gateway/conf_no_gw/15551230000",
 		"api acl 127.0.0.1 conf_no_list", "api acl 127.0.0.1 loopback.auto", "api acl 127.0.0.1", "api acl",
 		"api sofia xmlstatus gateway conf_no_gw", "api sofia status gateway conf_no_gw",
@@ -635,6 +636,8 @@ func scInboundCall(d *side) {
 	d.api("uuid_setvar " + id + " conf_var hello")
 	d.api("uuid_getvar " + id + " conf_var")
 	d.api("uuid_getvar " + id + " answer_state")
+	d.api("uuid_send_dtmf " + id + " 12#")
+	d.api("uuid_send_dtmf " + id + " xyz")
 
 	short := d.writeWAV("short.wav", 300)
 	m = d.mark()

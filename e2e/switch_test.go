@@ -49,8 +49,8 @@ type Switch struct {
 
 // recordedEvents are the events the harness keeps: every api command
 // FreeSWITCH runs (API: API-Command, API-Command-Argument), gateway
-// lifecycle and channel lifecycle.
-var recordedEvents = []string{"API", "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE",
+// lifecycle, channel lifecycle and the keys received (DTMF).
+var recordedEvents = []string{"API", "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF",
 	"sofia::gateway_add", "sofia::gateway_delete", "sofia::gateway_state"}
 
 // StartSwitch copies freeswitch/conf into dir/conf, rewrites vars.xml with

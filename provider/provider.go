@@ -87,6 +87,15 @@ type CallController interface {
 	Transfer(ctx context.Context, callID, to string) error
 }
 
+// DTMFSender presses keys on a live call (RFC 2833 toward the far end).
+// Telnyx and Vonage clients have it; Twilio has no such request (only a
+// TwiML <Play digits>, which would replace the call's media stream).
+type DTMFSender interface {
+	// SendDTMF sends digits (0-9 * # and, where the provider allows,
+	// A-D) on the call.
+	SendDTMF(ctx context.Context, callID, digits string) error
+}
+
 // SearchQuery filters a number search. Fields a provider cannot filter on are
 // ignored by it (documented on each client).
 type SearchQuery struct {

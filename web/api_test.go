@@ -169,6 +169,33 @@ func TestAssistantsCRUD(t *testing.T) {
 	e.mustDo("DELETE", "/api/v1/assistants/"+id, e.keyA, nil, 404)
 }
 
+// audio_format: mulaw_8k unless set, l16_16k kept across a partial
+// update and a read on both databases, anything else a 400 naming the
+// field (and nothing changed).
+func TestAssistantAudioFormat(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		r := e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "Default"}, 201)
+		if r.Body["audio_format"] != "mulaw_8k" {
+			t.Errorf("default audio_format %v, want mulaw_8k", r.Body["audio_format"])
+		}
+		r = e.mustDo("POST", "/api/v1/assistants", e.keyA, map[string]any{"name": "Wideband", "audio_format": "l16_16k"}, 201)
+		id := r.Body["id"].(string)
+		e.mustDo("PUT", "/api/v1/assistants/"+id, e.keyA, map[string]any{"welcome_message": "Hi"}, 200)
+		if g := e.mustDo("GET", "/api/v1/assistants/"+id, e.keyA, nil, 200); g.Body["audio_format"] != "l16_16k" {
+			t.Fatalf("audio_format after a partial update: %s", g.Raw)
+		}
+		for _, bad := range []any{"L16_16K", "opus", "", 16000} {
+			if r := e.do("PUT", "/api/v1/assistants/"+id, e.keyA, map[string]any{"audio_format": bad}); r.Status != 400 || r.errField() != "audio_format" {
+				t.Errorf("audio_format %v: %d %s, want 400 naming audio_format", bad, r.Status, r.Raw)
+			}
+		}
+		u := e.mustDo("PUT", "/api/v1/assistants/"+id, e.keyA, map[string]any{"audio_format": "mulaw_8k"}, 200)
+		if u.Body["audio_format"] != "mulaw_8k" || e.mustDo("GET", "/api/v1/assistants/"+id, e.keyA, nil, 200).Body["audio_format"] != "mulaw_8k" {
+			t.Fatalf("back to mulaw_8k: %s", u.Raw)
+		}
+	})
+}
+
 func TestTrunksCRUDAndOrdering(t *testing.T) {
 	e := newEnv(t)
 	zm := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, regTrunk("Zadarma Main"), 201)

@@ -178,3 +178,44 @@ func TestAssistantCallIDIsTheAPIsCallID(t *testing.T) {
 	ce.mustDo("POST", "/api/v1/calls/"+uuid+"/hangup", ce.keyA, nil, 202)
 	ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
 }
+
+// The assistant presses keys on the call (IVR navigation): its dtmf message
+// becomes one uuid_send_dtmf (a-d as A-D) and dtmf_sent on the timeline;
+// digits no phone has, or too many, are refused (dtmf_refused with the
+// reason, nothing sent) and the conversation goes on. The keys sent are
+// not taken for keys the caller pressed.
+func TestAssistantSendsDTMF(t *testing.T) {
+	ce := pipeEnv(t)
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	uuid, ac, rec := ce.liveCall()
+	_ = ac.send(map[string]any{"event": "dtmf", "dtmf": map[string]any{"digits": "12#a"}})
+	ce.waitCommand("uuid_send_dtmf "+uuid+" 12#A", 2*time.Second)
+	for _, bad := range []string{"9x", strings.Repeat("1", 33)} {
+		_ = ac.send(map[string]any{"event": "dtmf", "dtmf": map[string]any{"digits": bad}})
+	}
+	var evs string
+	if !waitUntil(3*time.Second, func() bool {
+		evs = ce.mustDo("GET", "/api/v1/calls/"+rec.ID+"/events", ce.keyA, nil, 200).Raw
+		return strings.Count(evs, `"type":"dtmf_refused"`) == 2
+	}) {
+		t.Fatalf("timeline without two dtmf_refused: %s", evs)
+	}
+	for _, want := range []string{`"type":"dtmf_sent","detail":{"digits":"12#A"}`, `"digits":"9x","reason":"invalid dtmf digits: \"x\" is not one of 0-9 * # A-D"`,
+		`"reason":"invalid dtmf digits: 33 digits, want 1 to 32"`} {
+		if !strings.Contains(evs, want) {
+			t.Errorf("timeline lacks %s: %s", want, evs)
+		}
+	}
+	if got := ce.sw.SentDTMF(uuid); got != "12#A" {
+		t.Errorf("the far end got %q, want 12#A", got)
+	}
+	if c := ce.commandsWith("uuid_send_dtmf "); len(c) != 1 {
+		t.Errorf("uuid_send_dtmf sent %d times, want once: %q", len(c), c)
+	}
+	backWithAssistant(t, ce, uuid, ac)
+	if _, _, _, _, dtmf, _, _ := ac.snapshot(); len(dtmf) != 0 {
+		t.Errorf("the assistant was told of caller keys %q", dtmf)
+	}
+	ce.sw.Hangup(uuid, "NORMAL_CLEARING")
+	ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
+}

@@ -3,6 +3,7 @@ package web_test
 import (
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -146,5 +147,46 @@ func TestHostedCallsInRegistry(t *testing.T) {
 	he.waitCall(sid, db.CallCompleted, 2*time.Second)
 	if _, err := reg.PathOf(he.orgA, rec.ID); !errors.Is(err, call.ErrCallNotFound) || reg.Len() != 0 {
 		t.Fatalf("ended call still registered: %v, %d live", err, reg.Len())
+	}
+}
+
+// An assistant presses keys on a hosted call: on Telnyx through the
+// send_dtmf action (dtmf_sent on the timeline), on Twilio, which has no
+// such request, refused (dtmf_refused naming the provider); the call goes
+// on either way.
+func TestHostedAssistantSendsDTMF(t *testing.T) {
+	he := newHostedEnv(t)
+	const ccid = "v3:dtmf-out"
+	if st, body := he.telnyxWebhook(telnyxEvent("call.initiated", ccid, "incoming", callerNumber, telnyxNumber, "", nil), time.Now().Unix(), false); st != 200 {
+		t.Fatalf("call.initiated: %d %s", st, body)
+	}
+	ans, ok := he.telnyx.WaitAction(ccid, "answer", 2*time.Second)
+	if !ok {
+		t.Fatal("no answer action")
+	}
+	rec := he.waitCall(ccid, db.CallRinging, time.Second)
+	tx := dialProvider(t, ans.Body["stream_url"].(string))
+	tx.sendJSON(map[string]any{"event": "start", "stream_id": "s1", "start": map[string]any{"call_control_id": ccid, "client_state": ans.Body["client_state"],
+		"media_format": map[string]any{"encoding": "PCMU", "sample_rate": 8000, "channels": 1}}})
+	ac := he.asst.next(3 * time.Second)
+	_ = ac.send(map[string]any{"event": "dtmf", "dtmf": map[string]any{"digits": "12#"}})
+	if a, ok := he.telnyx.WaitAction(ccid, "send_dtmf", 3*time.Second); !ok || a.Body["digits"] != "12#" {
+		t.Fatalf("send_dtmf action %+v (sent %v), want digits 12#", a, ok)
+	}
+	if !waitUntil(2*time.Second, func() bool { return slices.Contains(he.eventTypes(rec.ID), "dtmf_sent") }) {
+		t.Fatalf("timeline %q without dtmf_sent", he.eventTypes(rec.ID))
+	}
+
+	const sid = "CA00000000000000000000000000000031"
+	trec, _, tac := twilioStreamedCall(t, he, sid, "MZ31")
+	_ = tac.send(map[string]any{"event": "dtmf", "dtmf": map[string]any{"digits": "9"}})
+	if !waitUntil(3*time.Second, func() bool { return slices.Contains(he.eventTypes(trec.ID), "dtmf_refused") }) {
+		t.Fatalf("timeline %q without dtmf_refused", he.eventTypes(trec.ID))
+	}
+	if r := he.mustDo("GET", "/api/v1/calls/"+trec.ID+"/events", he.keyA, nil, 200); !strings.Contains(r.Raw, "not supported on this call (provider twilio)") {
+		t.Errorf("dtmf_refused without its reason: %s", r.Raw)
+	}
+	if u := he.twilio.CallUpdates(); len(u) != 0 {
+		t.Errorf("the Twilio call was updated %+v", u)
 	}
 }

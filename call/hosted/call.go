@@ -395,7 +395,7 @@ func (c *hostedCall) startInfo(from, to, welcome string, extra map[string]string
 		dir = db.DirectionOutbound
 	}
 	c.info = assistant.StartInfo{CallID: c.id, From: from, To: to, AssistantID: c.assistant.ID, Direction: dir,
-		WelcomeMessage: cmp.Or(welcome, c.assistant.WelcomeMessage), Extra: map[string]string{}}
+		WelcomeMessage: cmp.Or(welcome, c.assistant.WelcomeMessage), Extra: map[string]string{}, AudioFormat: c.assistant.Config.AudioFormat}
 	for k, v := range extra {
 		c.info.Extra[k] = v
 	}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/provider"
 )
 
 // hostedEndMark follows the last audio of an assistant that closed its
@@ -28,6 +30,29 @@ type hostedRelay struct {
 	// endBy is set while the call ends after the provider has played what
 	// the assistant sent (hostedEndMark comes back, or endBy fires).
 	endBy <-chan time.Time
+	// wide converts for an l16_16k assistant (nil for mulaw_8k).
+	wide *widebandAssistant
+}
+
+// widebandAssistant: Twilio and Telnyx calls are μ-law 8 kHz here, so an
+// l16_16k assistant gets them upsampled to L16 16 kHz, and its L16 16 kHz
+// is filtered down to μ-law 8 kHz: the format it asked for, without the
+// band a SIP call can bring. Vonage streams L16 16 kHz both ways: passed
+// through as it is.
+type widebandAssistant struct {
+	up   *audio.Upsampler8to16
+	down *audio.L16ToMulaw
+	pcm  []int16
+	le   []byte
+}
+
+// toAssistant returns the L16 16 kHz of the caller's μ-law (reused).
+func (w *widebandAssistant) toAssistant(ulaw []byte) []byte {
+	w.pcm = audio.AppendMulawDecode(w.pcm[:0], ulaw)
+	n := len(w.pcm)
+	w.pcm = w.up.Process(w.pcm, w.pcm[:n])
+	w.le = audio.AppendL16Bytes(w.le[:0], w.pcm[n:])
+	return w.le
 }
 
 // relay bridges the provider stream and the assistant.
@@ -35,7 +60,7 @@ func (c *hostedCall) relay(conn call.StreamConn, out *providerOut) {
 	quit := make(chan struct{})
 	defer close(quit)
 	events := make(chan streamEvent, 64)
-	go readProvider(c.provider, conn, events, quit)
+	go readProvider(c.provider, c.assistant.Config.AudioFormat == assistant.AudioL16k16, conn, events, quit)
 
 	st, err := c.dialAssistant()
 	if err != nil {
@@ -47,6 +72,9 @@ func (c *hostedCall) relay(conn call.StreamConn, out *providerOut) {
 	}
 	c.event(call.EventAssistantConnected, db.JSONMap{"stream_sid": st.StreamSID()})
 	r := &hostedRelay{c: c, out: out, st: st}
+	if st.AudioFormat() == assistant.AudioL16k16 {
+		r.wide = &widebandAssistant{up: audio.NewUpsampler8to16(), down: audio.NewL16ToMulaw()}
+	}
 	defer r.closeAssistant(true)
 	r.run(events)
 }
@@ -158,7 +186,13 @@ func (r *hostedRelay) fromProvider(ev streamEvent) bool {
 			c.event(call.EventStreamCodecUnsupported, db.JSONMap{"encoding": ev.encoding, "supported": "PCMU, PCMA"})
 		}
 	case evMedia:
-		if r.st != nil {
+		switch {
+		case r.st == nil:
+		case ev.l16: // Vonage's own 16 kHz, for an l16_16k assistant
+			_ = r.st.SendMedia(ev.audio)
+		case r.wide != nil:
+			_ = r.st.SendMedia(r.wide.toAssistant(ev.audio))
+		default:
 			_ = r.st.SendMedia(ev.audio)
 		}
 	case evDTMF:
@@ -218,9 +252,17 @@ var _ call.AssistantSink = (*hostedRelay)(nil)
 // Event appends to the call's timeline.
 func (r *hostedRelay) Event(typ string, detail db.JSONMap) { r.c.event(typ, detail) }
 
-// PlayMedia sends the assistant's audio to the provider.
-func (r *hostedRelay) PlayMedia(ulaw []byte) {
-	if err := r.out.media(ulaw); err != nil {
+// PlayMedia sends the assistant's audio to the provider (an l16_16k
+// assistant's as it is to Vonage, as μ-law 8 kHz to Twilio and Telnyx).
+func (r *hostedRelay) PlayMedia(payload []byte) {
+	if r.wide != nil && r.out.paced() {
+		r.out.mediaL16(payload) // Vonage takes L16 16 kHz: sent as it came
+		return
+	}
+	if r.wide != nil {
+		payload = r.wide.down.Convert(payload)
+	}
+	if err := r.out.media(payload); err != nil {
 		r.c.log.Debug("media not sent to the provider", "err", err)
 	}
 }
@@ -236,6 +278,9 @@ func (r *hostedRelay) Mark(name string) {
 
 // Clear drops the audio the provider has not played.
 func (r *hostedRelay) Clear() {
+	if r.wide != nil {
+		r.wide.down.Reset()
+	}
 	marks, err := r.out.clear()
 	if err != nil {
 		r.c.log.Debug("clear not sent to the provider", "err", err)
@@ -271,4 +316,32 @@ func (r *hostedRelay) Hangup(immediate bool) {
 		return
 	}
 	r.hangupAfterPlayout()
+}
+
+// SendDTMF presses keys through the provider's API: Telnyx
+// (actions/send_dtmf) and Vonage (PUT /v1/calls/{uuid}/dtmf). Twilio can
+// only by replacing the call's TwiML (<Play digits>), which ends the media
+// stream: refused. It waits for the provider's answer (at most 5 s), as a
+// transfer does.
+func (r *hostedRelay) SendDTMF(digits string) error {
+	c := r.c
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := c.h.client(ctx, c.orgID, c.assistant, c.provider)
+	if err != nil {
+		return err
+	}
+	ds, ok := p.(provider.DTMFSender)
+	if !ok {
+		return fmt.Errorf("%w (provider %s)", call.ErrDTMFUnsupported, c.provider)
+	}
+	if err := ds.SendDTMF(ctx, c.providerSID(), digits); err != nil {
+		return fmt.Errorf("%w: %w", ErrProviderCall, err)
+	}
+	return nil
+}
+
+// DTMFRefused logs the refusal; the conversation goes on.
+func (r *hostedRelay) DTMFRefused(digits string, err error) {
+	r.c.log.Warn("dtmf refused", "digits", digits, "err", err)
 }

@@ -153,7 +153,9 @@ func (c *hostedCall) streamDone(reason string) {
 // readProvider reads the provider websocket and sends its events (Vonage
 // audio and Telnyx PCMA converted to μ-law 8 kHz; Telnyx audio in a codec
 // sipbridge does not decode is dropped) until it breaks or quit closes.
-func readProvider(prov string, conn call.StreamConn, events chan<- streamEvent, quit <-chan struct{}) {
+// With wide (an l16_16k assistant) Vonage's L16 16 kHz is kept as it is
+// (streamEvent.l16).
+func readProvider(prov string, wide bool, conn call.StreamConn, events chan<- streamEvent, quit <-chan struct{}) {
 	var conv *audio.FrameConverter
 	telnyxEnc := telnyxStreamCodec
 	if prov == provider.NameVonage {
@@ -191,7 +193,9 @@ func readProvider(prov string, conn call.StreamConn, events chan<- streamEvent, 
 			}
 		case provider.NameVonage:
 			ev, err = parseVonageStream(mt == websocket.BinaryMessage, data)
-			if err == nil && ev.kind == evMedia {
+			if err == nil && ev.kind == evMedia && wide {
+				ev.audio, ev.l16 = append([]byte(nil), ev.audio...), true
+			} else if err == nil && ev.kind == evMedia {
 				ulaw, cerr := conv.Convert(ev.audio)
 				if cerr != nil {
 					continue

@@ -70,12 +70,25 @@ func (o *providerOut) media(ulaw []byte) error {
 	o.pcm8 = audio.AppendMulawDecode(o.pcm8[:0], ulaw)
 	o.pcm16 = o.up.Process(o.pcm16[:0], o.pcm8)
 	o.pend = audio.AppendL16Bytes(o.pend, o.pcm16)
+	o.queuePend()
+	return nil
+}
+
+// queuePend queues the whole frames of pend, then trims the queue.
+func (o *providerOut) queuePend() {
 	for len(o.pend) >= vonageFrameBytes {
 		o.queue = append(o.queue, vonageFrame{l16: append([]byte(nil), o.pend[:vonageFrameBytes]...)})
 		o.pend = o.pend[vonageFrameBytes:]
 	}
 	o.trim()
-	return nil
+}
+
+// mediaL16 queues an l16_16k assistant's L16 16 kHz for Vonage as it came
+// (a payload ending inside a sample is completed by the next: pend is cut
+// in whole frames from the start of the audio).
+func (o *providerOut) mediaL16(le []byte) {
+	o.pend = append(o.pend, le...)
+	o.queuePend()
 }
 
 // vonageMaxQueue caps the audio waiting to be paced out to Vonage (30 s):

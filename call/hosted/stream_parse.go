@@ -49,6 +49,7 @@ type streamEvent struct {
 	// audio is μ-law 8 kHz (Twilio, Telnyx) or L16 16 kHz (Vonage) as
 	// parsed; the reader converts Vonage's to μ-law.
 	audio    []byte
+	l16      bool // audio is Vonage's L16 16 kHz, kept for an l16_16k assistant
 	digit    string
 	mark     string
 	encoding string // evStart (Telnyx): media_format.encoding, upper case

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 )
@@ -28,9 +29,10 @@ type streamSink struct {
 
 // ServeStream hands the websocket to the call and pumps the caller's audio
 // to the assistant until the websocket ends. This is the hot path: each
-// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz, on this
-// goroutine, handed to the media forwarder that writes it as one `media`
-// message, with no allocation of ours.
+// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz (or stays as
+// it is for an l16_16k assistant), on this goroutine, handed to the media
+// forwarder that writes it as one `media` message, with no allocation of
+// ours.
 func (k *streamSink) ServeStream(conn call.StreamConn) {
 	s := k.s
 	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
@@ -61,11 +63,14 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 		if st == nil {
 			continue
 		}
-		ulaw, cerr := conv.Convert(buf)
-		if cerr != nil {
-			continue
+		out := buf // l16_16k: the frame as it came (L16 LE 16 kHz)
+		if st.AudioFormat() != assistant.AudioL16k16 {
+			var cerr error
+			if out, cerr = conv.Convert(buf); cerr != nil {
+				continue
+			}
 		}
-		fwd.push(ulaw, arrived)
+		fwd.push(out, arrived)
 	}
 	_ = conn.Close()
 	s.fsNotes.push(fsNote{gen: k.gen, closed: true, err: err})
@@ -80,7 +85,7 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 const mediaQueue = 25
 
 type mediaFrame struct {
-	ulaw    []byte
+	audio   []byte // μ-law 8 kHz, or L16 16 kHz for an l16_16k assistant
 	arrived time.Time
 }
 
@@ -98,17 +103,17 @@ func newMediaForwarder(s *callSession) *mediaForwarder {
 	f := &mediaForwarder{s: s, queue: make(chan *mediaFrame, mediaQueue), free: make(chan *mediaFrame, mediaQueue),
 		done: make(chan struct{})}
 	for range mediaQueue {
-		f.free <- &mediaFrame{ulaw: make([]byte, 0, 320)}
+		f.free <- &mediaFrame{audio: make([]byte, 0, 640)}
 	}
 	go f.run()
 	return f
 }
 
 // push queues a frame (copied), or drops it when mediaQueue frames wait.
-func (f *mediaForwarder) push(ulaw []byte, arrived time.Time) {
+func (f *mediaForwarder) push(audio []byte, arrived time.Time) {
 	select {
 	case m := <-f.free:
-		m.ulaw, m.arrived = append(m.ulaw[:0], ulaw...), arrived
+		m.audio, m.arrived = append(m.audio[:0], audio...), arrived
 		f.queue <- m
 	default:
 		if f.dropped == 0 {
@@ -123,7 +128,7 @@ func (f *mediaForwarder) run() {
 	onFrame := f.s.c.opts.OnFrame
 	for m := range f.queue {
 		if st := f.s.asst.Load(); st != nil {
-			_ = st.SendMedia(m.ulaw) // a broken assistant shows on its Messages
+			_ = st.SendMedia(m.audio) // a broken assistant shows on its Messages
 			if onFrame != nil {
 				onFrame(time.Since(m.arrived))
 			}

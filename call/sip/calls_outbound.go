@@ -165,7 +165,7 @@ func (s *callSession) takeOutbound(p *outboundPlan) *dialtrack.Track {
 	s.rec = p.rec
 	s.status = c.statusNotifier(p.req.StatusCallback, p.secret, s.id, s.log, s.event)
 	s.info = assistant.StartInfo{From: p.req.From, To: p.req.To, AssistantID: p.a.ID, Direction: db.DirectionOutbound,
-		WelcomeMessage: firstNonEmpty(p.req.WelcomeMessage, p.a.WelcomeMessage), Extra: map[string]string{}}
+		WelcomeMessage: firstNonEmpty(p.req.WelcomeMessage, p.a.WelcomeMessage), Extra: map[string]string{}, AudioFormat: p.a.Config.AudioFormat}
 	for k, v := range p.req.Variables {
 		s.info.Extra[k] = v
 	}

@@ -101,6 +101,7 @@ type callSession struct {
 	// pipe plays the assistant's audio when CallsOptions.PlaybackDir is set
 	// and the codec allows (call/sip/pipe); play then stays unused.
 	pipe         *pipe.Player
+	down         *audio.L16ToMulaw // an l16_16k assistant's audio for the pipe
 	pipeWake     chan struct{}
 	pipeRestarts int
 	// endWhenPlayed: the assistant closed its stream normally; the call
@@ -281,7 +282,7 @@ func (s *callSession) start(park *esl.Event) {
 	}
 	s.assistant = a
 	s.info = assistant.StartInfo{From: from, To: route.DID.DID, AssistantID: a.ID,
-		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park)}
+		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park), AudioFormat: a.Config.AudioFormat}
 	if s.connectAssistant() {
 		s.answerInbound()
 	}

@@ -1,8 +1,12 @@
 package sip
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -14,12 +18,24 @@ type assistantSink struct{ s *callSession }
 
 func (k assistantSink) Event(typ string, detail db.JSONMap) { k.s.event(typ, detail) }
 
-func (k assistantSink) PlayMedia(ulaw []byte) {
+// PlayMedia plays the assistant's audio: μ-law 8 kHz, or with l16_16k
+// L16 16 kHz, played at 16 kHz as files (.r16) and turned into the
+// channel's G.711 for the pipe (which only a G.711 channel has).
+func (k assistantSink) PlayMedia(payload []byte) {
 	s := k.s
-	if s.pipe != nil {
-		s.pipe.Write(ulaw)
-	} else if s.play != nil {
-		s.sendChunks(s.play.Write(ulaw))
+	wide := s.info.AudioFormat == assistant.AudioL16k16
+	switch {
+	case s.pipe != nil && wide:
+		if s.down == nil {
+			s.down = audio.NewL16ToMulaw()
+		}
+		s.pipe.Write(s.down.Convert(payload))
+	case s.pipe != nil:
+		s.pipe.Write(payload)
+	case s.play != nil && wide:
+		s.sendChunks(s.play.WriteL16(payload))
+	case s.play != nil:
+		s.sendChunks(s.play.Write(payload))
 	}
 }
 
@@ -38,6 +54,9 @@ func (k assistantSink) Clear() {
 		// The pipe holds at most pipeLead: no uuid_break, which would end
 		// the call's one playback.
 		s.sendMarks(s.pipe.Clear())
+		if s.down != nil {
+			s.down.Reset()
+		}
 		return
 	}
 	if s.play == nil {
@@ -83,4 +102,24 @@ func (k assistantSink) Hangup(immediate bool) {
 	s.endWhenPlayed = true
 	s.endBy = s.c.opts.Now().Add(min(s.playbackLeft()+2*time.Second, hangupWait))
 	s.endIfPlayed()
+}
+
+// SendDTMF presses the keys on the call's channel: RFC 2833
+// telephone-events (the profile's dtmf-type) by uuid_send_dtmf, which
+// answers "+OK <uuid> sent DTMF <digits>." once they are queued.
+func (k assistantSink) SendDTMF(digits string) error {
+	s := k.s
+	o, err := s.api("uuid_send_dtmf " + s.uuid + " " + digits)
+	if err != nil {
+		return fmt.Errorf("uuid_send_dtmf: %w", err)
+	}
+	if !strings.HasPrefix(o, "+OK") {
+		return fmt.Errorf("uuid_send_dtmf answered %q", strings.TrimSpace(o))
+	}
+	return nil
+}
+
+// DTMFRefused: bad digits, or the switch did not take them.
+func (k assistantSink) DTMFRefused(digits string, err error) {
+	k.s.log.Warn("dtmf refused", "digits", digits, "err", err)
 }

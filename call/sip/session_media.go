@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/pipe"
@@ -93,7 +94,11 @@ func (s *callSession) startRecording() {
 // per-stream token.
 func (s *callSession) startStream() {
 	token, gen := s.newStreamToken()
-	s.play = audio.NewPlayback(audio.WithPlaybackClock(s.c.opts.Now))
+	rate := audio.PlaybackSampleRate
+	if s.info.AudioFormat == assistant.AudioL16k16 {
+		rate = audio.PlaybackWidebandRate // .r16 files of the assistant's own 16 kHz
+	}
+	s.play = audio.NewPlayback(audio.WithPlaybackClock(s.c.opts.Now), audio.WithPlaybackRate(rate))
 	s.pending = nil
 	s.streamMoved(call.InProgress, call.Connecting) // a restart
 	// The URL host may hold letters, digits, '-' and '.' only, and a query

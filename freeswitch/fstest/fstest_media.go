@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"strings"
+	"unicode"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/eslserver"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/media"
@@ -22,6 +23,7 @@ var ErrBadDTMF = errors.New("fstest: invalid DTMF digit")
 func (s *Switch) mediaAPI(m map[string]apiFunc) {
 	m["uuid_setvar"] = s.apiSetvar
 	m["uuid_getvar"] = s.apiGetvar
+	m["uuid_send_dtmf"] = s.apiSendDTMF
 	for name, f := range s.media.API() {
 		m[name] = func(b *batch, args string) string { return f(b, args) }
 	}
@@ -212,3 +214,48 @@ func (s *Switch) BreakStream(uuid string) bool { return s.media.BreakStream(uuid
 // PCM, any rate, channels mixed) as the caller's voice at 16 kHz, looped,
 // at the real-time pace mod_audio_stream sends it.
 func WAVCaller(path string) (func(dst []int16), error) { return media.WAVCaller(path) }
+
+// apiSendDTMF is uuid_send_dtmf <uuid> <digits>, as mod_commands answers
+// it: digits go out to the far end (no DTMF event on the channel); what is
+// no key (is_dtmf) is skipped, "@ms" sets a duration, more than 99
+// characters or no key at all fail.
+func (s *Switch) apiSendDTMF(_ *batch, args string) string {
+	id, digits, _ := strings.Cut(args, " ")
+	if id == "" || digits == "" {
+		return "-USAGE: <uuid> <dtmf_data>\n"
+	}
+	ch, ok := s.channel(id)
+	if !ok {
+		return "-ERR Cannot locate session!\n"
+	}
+	s.chans.mu.Lock()
+	down := ch.hangingUp != ""
+	s.chans.mu.Unlock()
+	var sent []byte
+	for _, part := range strings.Split(strings.TrimPrefix(digits, "~"), "+") {
+		part, _, _ = strings.Cut(part, "@")
+		for _, d := range []byte(part) {
+			if strings.IndexByte("0123456789*#ABCDabcdWwFf", d) >= 0 {
+				sent = append(sent, byte(unicode.ToUpper(rune(d))))
+			}
+		}
+	}
+	if down || len(digits) > 99 || len(sent) == 0 {
+		return "-ERR Operation failed\n"
+	}
+	s.mu.Lock()
+	if s.sentDTMF == nil {
+		s.sentDTMF = map[string]string{}
+	}
+	s.sentDTMF[id] += string(sent)
+	s.mu.Unlock()
+	return "+OK " + id + " sent DTMF " + digits + ".\n"
+}
+
+// SentDTMF returns the digits uuid_send_dtmf sent to the channel's far
+// end so far, in order (also after the hangup).
+func (s *Switch) SentDTMF(uuid string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sentDTMF[uuid]
+}

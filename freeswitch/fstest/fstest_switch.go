@@ -206,8 +206,9 @@ type Switch struct {
 	handlers map[string]apiFunc
 	chans    channels
 	media    *media.Media
-	tmpDir   string   // the default TempDir once made, under mu
-	out      outbound // originate and uuid_deflect (fstest_originate.go, fstest_deflect.go)
+	tmpDir   string            // the default TempDir once made, under mu
+	out      outbound          // originate and uuid_deflect (fstest_originate.go, fstest_deflect.go)
+	sentDTMF map[string]string // uuid_send_dtmf's digits by channel, under mu
 }
 
 type failRule struct{ prefix, reply string }

@@ -390,6 +390,39 @@ func TestDTMF(t *testing.T) {
 	}
 }
 
+// TestUUIDSendDTMF: uuid_send_dtmf answers as FreeSWITCH 1.11.1 does (e2e
+// dtmf_out and TestConformance check these replies on the real switch),
+// sends what is a key, and fires no DTMF event on the channel (that is for
+// keys received).
+func TestUUIDSendDTMF(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	id := answeredCall(t, s, l, InboundCall{})
+	for _, tc := range []struct{ args, want string }{
+		{"", "-USAGE: <uuid> <dtmf_data>\n"},
+		{id, "-USAGE: <uuid> <dtmf_data>\n"},
+		{"00000000-0000-0000-0000-000000000000 1", "-ERR Cannot locate session!\n"},
+		{id + " xyz", "-ERR Operation failed\n"},
+		{id + " " + strings.Repeat("1", 100), "-ERR Operation failed\n"},
+		{id + " 12#", "+OK " + id + " sent DTMF 12#.\n"},
+		{id + " *a@300", "+OK " + id + " sent DTMF *a@300.\n"},
+	} {
+		if got := body(l.api("uuid_send_dtmf " + tc.args)); got != tc.want {
+			t.Errorf("uuid_send_dtmf %s: %q, want %q", tc.args, got, tc.want)
+		}
+	}
+	if got := s.SentDTMF(id); got != "12#*A" {
+		t.Errorf("sent %q, want 12#*A", got)
+	}
+	l.api("uuid_kill " + id)
+	l.wait("CHANNEL_DESTROY", 5*time.Second)
+	for _, e := range l.seen {
+		if e.kind() == "DTMF" {
+			t.Errorf("a DTMF event on the channel: %v", e.h)
+		}
+	}
+}
+
 // TestCallerAudioSource: InboundCall.CallerAudio feeds the stream and the
 // recording.
 func TestCallerAudioSource(t *testing.T) {

@@ -31,7 +31,10 @@ type Client struct {
 	base  string
 }
 
-var _ provider.Provider = (*Client)(nil)
+var (
+	_ provider.Provider   = (*Client)(nil)
+	_ provider.DTMFSender = (*Client)(nil)
+)
 
 // telnyxMaxPages bounds ListOwned.
 const telnyxMaxPages = 200
@@ -475,6 +478,19 @@ func (t *Client) Hangup(ctx context.Context, callID string) error {
 		return provider.BadRequest(provider.NameTelnyx, "call id is empty")
 	}
 	return t.call(ctx, http.MethodPost, "/calls/"+url.PathEscape(callID)+"/actions/hangup", nil, struct{}{}, nil)
+}
+
+// SendDTMF posts the send_dtmf action: {"digits": …} (0-9 A-D * #, and
+// w/W pauses, which sipbridge does not send). A POST, sent once.
+func (t *Client) SendDTMF(ctx context.Context, callID, digits string) error {
+	if callID == "" {
+		return provider.BadRequest(provider.NameTelnyx, "call id is empty")
+	}
+	if digits == "" || strings.Trim(digits, "0123456789ABCD*#") != "" {
+		return provider.BadRequest(provider.NameTelnyx, "digits %q: want 0-9 A-D * #", digits)
+	}
+	return t.call(ctx, http.MethodPost, "/calls/"+url.PathEscape(callID)+"/actions/send_dtmf", nil,
+		map[string]string{"digits": digits}, nil)
 }
 
 // Transfer posts the transfer action to a number or a sip: URI.

@@ -386,6 +386,16 @@ func TestTelnyxMessagesAndCalls(t *testing.T) {
 	if got := string(f.rec.Last(t, "POST", "/v2/calls/v3:abc/actions/transfer").Body); got != `{"to":"+14155550122"}` {
 		t.Errorf("transfer body = %s", got)
 	}
+	if err := tx.SendDTMF(ctx, "v3:abc", "12#A"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(f.rec.Last(t, "POST", "/v2/calls/v3:abc/actions/send_dtmf").Body); got != `{"digits":"12#A"}` {
+		t.Errorf("send_dtmf body = %s", got)
+	}
+	testkit.WantKind(t, tx.SendDTMF(ctx, "v3:abc", "1x"), provider.ErrBadRequest)
+	if n := f.rec.Count("POST", "/v2/calls/v3:abc/actions/send_dtmf"); n != 1 {
+		t.Errorf("send_dtmf sent %d times, want once (bad digits are not sent)", n)
+	}
 	if err := tx.Hangup(ctx, "v3:abc"); err != nil {
 		t.Fatal(err)
 	}

@@ -86,6 +86,24 @@ func (v *Client) Hangup(ctx context.Context, callID string) error {
 		map[string]string{"action": "hangup"}, nil)
 }
 
+// SendDTMF sends PUT v1/calls/{uuid}/dtmf {"digits": …}: 0-9 * # (Vonage
+// has no A-D). A PUT, so retried like every PUT after a 5xx or a network
+// error: such a retry may press the keys twice.
+func (v *Client) SendDTMF(ctx context.Context, callID, digits string) error {
+	if callID == "" {
+		return provider.BadRequest(provider.NameVonage, "call id is empty")
+	}
+	if digits == "" || strings.Trim(digits, "0123456789*#") != "" {
+		return provider.BadRequest(provider.NameVonage, "digits %q: Vonage sends 0-9 * # only", digits)
+	}
+	auth, err := v.bearer()
+	if err != nil {
+		return err
+	}
+	return v.apiCall(ctx, http.MethodPut, "/v1/calls/"+url.PathEscape(callID)+"/dtmf", auth,
+		map[string]string{"digits": digits}, nil)
+}
+
 // Transfer sends a transfer to an NCCO that connects the call to a phone
 // number or a sip: URI (PUT v1/calls/{uuid}).
 func (v *Client) Transfer(ctx context.Context, callID, to string) error {

@@ -43,7 +43,10 @@ type Client struct {
 	clock provider.Clock
 }
 
-var _ provider.Provider = (*Client)(nil)
+var (
+	_ provider.Provider   = (*Client)(nil)
+	_ provider.DTMFSender = (*Client)(nil)
+)
 
 const vonageMaxPages = 200
 

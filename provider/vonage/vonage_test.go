@@ -106,6 +106,10 @@ func newFakeVonage(t *testing.T, now func() time.Time) *fakeVonage {
 		testkit.WriteJSON(w, 201, `{"uuid":"63f61863-4a51-4f6b-86e1-46edebcf9356","status":"started","direction":"outbound","conversation_uuid":"CON-f972836a"}`)
 	})
 	mux.HandleFunc("PUT /v1/calls/{uuid}", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	mux.HandleFunc("PUT /v1/calls/{uuid}/dtmf", func(w http.ResponseWriter, r *http.Request) { // documented answer
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"message":"DTMF sent","uuid":%q}`, r.PathValue("uuid"))
+	})
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := f.rec.Record(r)
 		r.Body = testkit.NopBody(rec.Body)
@@ -546,6 +550,17 @@ func TestVonageCalls(t *testing.T) {
 	tep := dst["ncco"].([]any)[0].(map[string]any)["endpoint"].([]any)[0].(map[string]any)
 	if body["action"] != "transfer" || dst["type"] != "ncco" || tep["type"] != "sip" || tep["uri"] != "sip:agent@pbx.example" {
 		t.Errorf("transfer body = %v", body)
+	}
+
+	if err := v.SendDTMF(ctx, id, "12#"); err != nil {
+		t.Fatal(err)
+	}
+	if got := string(f.rec.Last(t, "PUT", "/v1/calls/"+id+"/dtmf").Body); got != `{"digits":"12#"}` {
+		t.Errorf("dtmf body = %s", got)
+	}
+	testkit.WantKind(t, v.SendDTMF(ctx, id, "1A"), provider.ErrBadRequest)
+	if n := f.rec.Count("PUT", "/v1/calls/"+id+"/dtmf"); n != 1 {
+		t.Errorf("dtmf PUT %d times, want once (Vonage has no A)", n)
 	}
 
 	// Hangup is a PUT: retried after a 503.

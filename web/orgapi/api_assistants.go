@@ -1,6 +1,7 @@
 package orgapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/web/httpapi"
@@ -34,6 +36,7 @@ type assistantView struct {
 	FallbackTransferNumber string              `json:"fallback_transfer_number"`
 	RecordingEnabled       bool                `json:"recording_enabled"`
 	WelcomeMessage         string              `json:"welcome_message"`
+	AudioFormat            string              `json:"audio_format" doc:"mulaw_8k | l16_16k"`
 	Metadata               map[string]any      `json:"metadata"`
 	ResolvedProvider       *resolvedProvider   `json:"resolved_provider" doc:"which provider and credential level voice calls would use (null: none configured)"`
 	PhoneNumbers           []assistantNumber   `json:"phone_numbers" doc:"the numbers whose inbound calls this assistant answers"`
@@ -73,6 +76,7 @@ type assistantInput struct {
 	FallbackTransferNumber *string               `json:"fallback_transfer_number" doc:"E.164 number or sip: URI"`
 	RecordingEnabled       *bool                 `json:"recording_enabled"`
 	WelcomeMessage         *string               `json:"welcome_message"`
+	AudioFormat            *string               `json:"audio_format" doc:"the audio of the media messages, both ways: mulaw_8k (μ-law 8 kHz, the default) or l16_16k (16-bit linear PCM little endian, 16 kHz: the full band of a wideband SIP call)"`
 	Metadata               *map[string]any       `json:"metadata"`
 	PhoneNumbers           *[]assistantNumber    `json:"phone_numbers" doc:"the numbers this assistant answers, each already the organization's (POST /api/v1/phone-numbers/purchase registers one); replaces the assistant's current list, [] unassigns all; absent leaves them"`
 }
@@ -121,7 +125,7 @@ func (s *Server) assistantView(ctx context.Context, a *db.Assistant, numbers []d
 		TwilioConfig:           assistantTwilioView{AccountSID: a.Config.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		TelnyxConfig:           assistantTelnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: a.Config.TelnyxConnectionID},
 		FallbackTransferNumber: a.FallbackTransferNumber, RecordingEnabled: a.RecordingEnabled,
-		WelcomeMessage: a.WelcomeMessage, Metadata: md, ResolvedProvider: rp, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		WelcomeMessage: a.WelcomeMessage, AudioFormat: cmp.Or(a.Config.AudioFormat, assistant.AudioMulaw8k), Metadata: md, ResolvedProvider: rp, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}, nil
 }
 
@@ -188,6 +192,12 @@ func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.As
 	}
 	if err := httpapi.SetText(&a.WelcomeMessage, in.WelcomeMessage, "welcome_message", 2000); err != nil {
 		return err
+	}
+	if f := in.AudioFormat; f != nil {
+		if *f != assistant.AudioMulaw8k && *f != assistant.AudioL16k16 {
+			return httpapi.Invalid("audio_format", "audio_format must be mulaw_8k or l16_16k")
+		}
+		a.Config.AudioFormat = strings.TrimPrefix(*f, assistant.AudioMulaw8k) // the default is stored as ""
 	}
 	if in.Metadata != nil {
 		a.Metadata = db.JSONMap(*in.Metadata)
