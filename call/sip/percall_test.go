@@ -261,7 +261,17 @@ func settle(tb testing.TB, base usage, slack int, within time.Duration) (usage, 
 func runPerCall(tb testing.TB, n int, gap time.Duration) (perHeap, perGo, perOwnGo, perFD, keptHeap float64) {
 	r := newCallRig(tb)
 	r.hangUp(r.place(1, 0, 10*time.Second), 10*time.Second)
-	base, _ := settle(tb, measure(tb), 0, 2*time.Second)
+	// The baseline: once the warm-up call's goroutines have gone (two
+	// measures 100 ms apart agree).
+	base := measure(tb)
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(100 * time.Millisecond)
+		u := measure(tb)
+		if u.goroutines == base.goroutines && u.fds == base.fds {
+			break
+		}
+		base = u
+	}
 	t0 := time.Now()
 	uuids := r.place(n, gap, time.Duration(n)*gap+30*time.Second)
 	tb.Logf("%d calls streaming after %v", n, time.Since(t0))
