@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"os"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -87,8 +86,7 @@ type soak struct {
 	trunk   Trunk // the PBX's trunk, carrying the calls
 	spare   Trunk // the trunk changed every minute
 	pcap    string
-	mu      sync.Mutex
-	sids    []string // Twilio message SIDs sent, not yet reported delivered
+	pending []string // ids of messages sent, not yet reported delivered
 	smsOut  int
 	smsIn   int
 	reqs    int   // API requests of the read/write loop
@@ -112,11 +110,6 @@ func newSoak(t *testing.T, b *Bridge, tw *providertest.Twilio) *soak {
 	b.addNumberOn(t, soakNumber, s.asstID, s.trunk.ID)
 	b.API.Call(t, "PUT", "/api/v1/organization", map[string]any{"twilio": map[string]any{"account_sid": tw.AccountSID, "auth_token": tw.AuthToken}}, http.StatusOK, nil)
 	b.API.Call(t, "POST", "/api/v1/phone-numbers", map[string]any{"phone_number": soakSMSNumber, "provider": "twilio", "assistant_id": s.asstID}, http.StatusCreated, nil)
-	tw.SetOnSend(func(m providertest.TwilioMessage) {
-		s.mu.Lock()
-		s.sids = append(s.sids, m.SID)
-		s.mu.Unlock()
-	})
 	s.pcap = writeTrack(t, "caller-tone-soak.pcap", newRTPTrack().Tone(callerTone, soakHold))
 	b.SW.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
 	return s
@@ -186,25 +179,38 @@ func (s *soak) run(dur time.Duration) {
 // sms sends one message (queued, then sent by sipbridge's worker to the
 // fake Twilio) and receives one (Twilio's signed webhook).
 func (s *soak) sms(i int) {
+	var out struct {
+		ID string `json:"message_id"`
+	}
 	s.b.API.Call(s.t, "POST", "/api/v1/sms/send", map[string]any{"from_phone_number": soakSMSNumber, "to_phone_number": soakCustomer,
-		"message": fmt.Sprintf("soak %d", i)}, http.StatusOK, nil)
+		"message": fmt.Sprintf("soak %d", i)}, http.StatusOK, &out)
+	s.pending = append(s.pending, out.ID)
 	s.b.twilioWebhook(s.t, s.tw.AuthToken, soakPublic, url.Values{"MessageSid": {fmt.Sprintf("SMin%030d", s.smsIn)}, "AccountSid": {s.tw.AccountSID},
 		"From": {soakCustomer}, "To": {soakSMSNumber}, "Body": {fmt.Sprintf("reply %d", i)}, "NumMedia": {"0"}, "SmsStatus": {"received"}})
 	s.smsOut++
 	s.smsIn++
 }
 
-// deliver reports every message Twilio accepted so far as delivered (its
-// signed status callback).
+// deliver reports each message sipbridge has sent (status sent, Twilio's
+// SID recorded) as delivered, by Twilio's signed status callback. A message
+// still queued waits for the next round: a callback for a SID sipbridge
+// has not recorded yet would find no message.
 func (s *soak) deliver() {
-	s.mu.Lock()
-	sids := s.sids
-	s.sids = nil
-	s.mu.Unlock()
-	for _, sid := range sids {
-		s.b.twilioWebhook(s.t, s.tw.AuthToken, soakPublic, url.Values{"MessageSid": {sid}, "MessageStatus": {"delivered"}, "SmsStatus": {"delivered"},
+	var keep []string
+	for _, id := range s.pending {
+		var m struct {
+			Status     string `json:"status"`
+			ProviderID string `json:"provider_message_id"`
+		}
+		s.b.API.Call(s.t, "GET", "/api/v1/sms/"+id, nil, http.StatusOK, &m)
+		if m.Status != "sent" || m.ProviderID == "" {
+			keep = append(keep, id)
+			continue
+		}
+		s.b.twilioWebhook(s.t, s.tw.AuthToken, soakPublic, url.Values{"MessageSid": {m.ProviderID}, "MessageStatus": {"delivered"}, "SmsStatus": {"delivered"},
 			"From": {soakSMSNumber}, "To": {soakCustomer}})
 	}
+	s.pending = keep
 }
 
 // api reads the lists a dashboard polls and writes the assistant.
