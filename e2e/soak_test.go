@@ -21,7 +21,7 @@ const (
 	soakHold       = 10 * time.Second // each call plays the caller tone this long
 	soakSMSEvery   = 2 * time.Second  // one SMS out and one in
 	soakAPIEvery   = 5 * time.Second  // API reads and an assistant update
-	soakTrunkEvery = time.Minute      // a trunk's gateway changes
+	soakTrunkEvery = time.Minute      // a trunk's gateway changes (the first at 30 s)
 
 	srcSoak       = "127.0.0.91" // the PBX placing the soak's calls
 	soakNumber    = "+16478497000"
@@ -140,7 +140,8 @@ func (s *soak) run(dur time.Duration) {
 	start := time.Now()
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
-	lastSMS, lastAPI, lastTrunk := start, start, start
+	// The first trunk change comes at half a minute (a 1-minute run has one).
+	lastSMS, lastAPI, lastTrunk := start, start, start.Add(-soakTrunkEvery/2)
 	for now := range tick.C {
 		el := now.Sub(start)
 		if el >= dur {
