@@ -3,7 +3,7 @@ GO        ?= go
 BIN       ?= bin/sipbridge
 PKGS      ?= ./...
 
-.PHONY: run test e2e build vet fmt bench fuzz-smoke clean
+.PHONY: run test e2e soak build vet fmt bench fuzz-smoke clean
 
 ## run: serve the API on the embedded SQLite database (./var), with a generated dev SECRET_KEY,
 ## allowing loopback addresses (an assistant or SMS webhook on 127.0.0.1); override with ALLOW_LOOPBACK_ADDRESSES=false
@@ -25,6 +25,14 @@ test:
 ## e2e: the end-to-end suite only: the real FreeSWITCH (../shared/freeswitch) and sipp, on SQLite and PostgreSQL
 e2e:
 	./scripts/with-postgres.sh $(GO) test -count=1 -timeout 20m ./e2e/...
+
+## soak: the soak test on PostgreSQL and the real switch (e2e/soak_test.go): steady calls with
+## audio, a trunk change a minute, SMS and API traffic for SOAK_DURATION, then checks that nothing
+## leaked and logs a soak-summary line. An hour: make soak SOAK_DURATION=1h SOAK_TIMEOUT=90m
+SOAK_DURATION ?= 5m
+SOAK_TIMEOUT  ?= 20m
+soak:
+	SOAK_DURATION=$(SOAK_DURATION) ./scripts/with-postgres.sh $(GO) test -count=1 -v -timeout $(SOAK_TIMEOUT) -run '^TestSoak$$' ./e2e/
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/sipbridge

@@ -10,7 +10,9 @@
 // events), bridge_test.go and api_test.go (the sipbridge process and its
 // REST API), sipp_test.go (scenario runners; scenarios in testdata/),
 // assistant_test.go (a Twilio Media Streams test assistant), e2e_test.go
-// (the per-database suite and its scenario list) and one file per feature.
+// (the per-database suite and its scenario list) and one file per feature;
+// soak_test.go and soak_probe_test.go are TestSoak, the soak run on demand
+// (SOAK_DURATION, `make soak`) outside the per-database suite.
 //
 // Run it with `make e2e` (PostgreSQL included) or `go test ./e2e/` (SQLite
 // only; the postgres half skips without TEST_DATABASE_URL).
