@@ -282,7 +282,17 @@ ON CONFLICT (org_id, provider, provider_message_id) DO UPDATE SET status = exclu
 	if err := s.db(ctx).Exec(`DELETE FROM sms_status_reports WHERE created_at < ?`, now.Add(-24*time.Hour)).Error; err != nil {
 		return nil, err
 	}
-	return nil, ErrReportHeld
+	// The send may have been recorded since the first look, after
+	// MarkSMSSent looked for held reports: look once more now that this one
+	// is written, so that one of the two always sees the other.
+	m, err = s.applySMSStatus(s.db(ctx), orgID, provider, providerMessageID, status, errMsg)
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrReportHeld
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, s.db(ctx).Exec(`DELETE FROM sms_status_reports WHERE org_id = ? AND provider = ? AND provider_message_id = ?`, orgID, provider, providerMessageID).Error
 }
 
 func (s *Store) applySMSStatus(g *gorm.DB, orgID int64, provider, providerMessageID, status, errMsg string) (*SMSMessage, error) {
@@ -291,19 +301,35 @@ func (s *Store) applySMSStatus(g *gorm.DB, orgID int64, provider, providerMessag
 			orgID, SMSOutbound, provider, providerMessageID)
 	}
 	now := s.Now()
-	switch status {
-	case SMSDelivered:
-		if err := q().Where("status = ?", SMSSent).Updates(map[string]any{"status": SMSDelivered, "delivered_at": now, "updated_at": now}).Error; err != nil {
-			return nil, err
+	update := func() (int64, error) {
+		var set map[string]any
+		switch status {
+		case SMSDelivered:
+			set = map[string]any{"status": SMSDelivered, "delivered_at": now, "updated_at": now}
+		case SMSFailed:
+			set = map[string]any{"status": SMSFailed, "error": errMsg, "updated_at": now}
+		default:
+			return 0, nil
 		}
-	case SMSFailed:
-		if err := q().Where("status = ?", SMSSent).Updates(map[string]any{"status": SMSFailed, "error": errMsg, "updated_at": now}).Error; err != nil {
-			return nil, err
-		}
+		res := q().Where("status = ?", SMSSent).Updates(set)
+		return res.RowsAffected, res.Error
+	}
+	n, err := update()
+	if err != nil {
+		return nil, err
 	}
 	var m SMSMessage
 	if err := q().First(&m).Error; err != nil {
 		return nil, translate(err)
+	}
+	if n == 0 && m.Status == SMSSent && (status == SMSDelivered || status == SMSFailed) {
+		// Recorded as sent between the update and the read: apply it now.
+		if _, err := update(); err != nil {
+			return nil, err
+		}
+		if err := q().First(&m).Error; err != nil {
+			return nil, translate(err)
+		}
 	}
 	return &m, nil
 }

@@ -3,8 +3,10 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -364,6 +366,54 @@ func TestSMSBackoffReleaseAndFail(t *testing.T) {
 		msgs, total, err := s.ConversationMessages(ctx, org.ID, m1.ConversationID, db.Page{Skip: 1, Limit: 5})
 		if err != nil || total != 3 || len(msgs) != 2 || msgs[0].ID != m2.ID {
 			t.Fatalf("conversation, oldest first, from the second: %d %d %v", total, len(msgs), err)
+		}
+	})
+}
+
+// A delivery report racing the worker's record of the send is applied
+// whichever finishes first: both sides write their part, then look for the
+// other's, so one of them always sees both.
+func TestSMSDeliveryReportRacingTheSendIsNotLost(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		s := newStore(t, g)
+		ctx := context.Background()
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		const n = 150
+		lost := 0
+		for i := 0; i < n; i++ {
+			m, _, err := s.EnqueueSMS(ctx, outbound(org.ID, fmt.Sprintf("race%d", i), nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c, err := s.ClaimSMS(ctx, "w", time.Minute, 1); err != nil || len(c) != 1 {
+				t.Fatalf("claim: %v %v", c, err)
+			}
+			sid := fmt.Sprintf("SMrace%d", i)
+			start := make(chan struct{})
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() {
+				defer wg.Done()
+				<-start
+				if _, err := s.ApplySMSStatus(ctx, org.ID, "twilio", sid, db.SMSDelivered, ""); err != nil && !errors.Is(err, db.ErrReportHeld) {
+					t.Error(err)
+				}
+			}()
+			go func() {
+				defer wg.Done()
+				<-start
+				if ok, err := s.MarkSMSSent(ctx, m.ID, "w", sid); !ok || err != nil {
+					t.Error(ok, err)
+				}
+			}()
+			close(start)
+			wg.Wait()
+			if got, _ := s.GetSMS(ctx, org.ID, m.ID); got.Status != db.SMSDelivered {
+				lost++
+			}
+		}
+		if lost > 0 {
+			t.Fatalf("%d of %d delivery reports lost in the race with the send's record", lost, n)
 		}
 	})
 }
