@@ -25,6 +25,10 @@ type TestAssistant struct {
 	srv  *http.Server
 	addr string
 	got  chan *AssistantConn
+	// OnStart, when set before calls arrive, runs (in its own goroutine)
+	// as each stream's start message arrives: an assistant that speaks at
+	// once.
+	OnStart func(*AssistantConn)
 
 	mu    sync.Mutex
 	conns []*AssistantConn
@@ -35,6 +39,8 @@ type AssistantConn struct {
 	ws     *websocket.Conn
 	wmu    sync.Mutex
 	closed chan struct{}
+	// onStart is TestAssistant.OnStart as the stream began.
+	onStart func(*AssistantConn)
 
 	mu       sync.Mutex
 	events   []string // event names in order
@@ -63,7 +69,7 @@ func StartAssistant(t testing.TB) *TestAssistant {
 		if err != nil {
 			return
 		}
-		c := &AssistantConn{ws: ws, closed: make(chan struct{})}
+		c := &AssistantConn{ws: ws, closed: make(chan struct{}), onStart: ta.OnStart}
 		ta.mu.Lock()
 		ta.conns = append(ta.conns, c)
 		ta.mu.Unlock()
@@ -131,6 +137,9 @@ func (c *AssistantConn) read() {
 		switch m.Event {
 		case "start":
 			c.start, c.streamID = m.Start, m.StreamSid
+			if c.onStart != nil {
+				go c.onStart(c)
+			}
 		case "media":
 			b, _ := base64.StdEncoding.DecodeString(m.Media.Payload)
 			c.media = append(c.media, b...)
