@@ -245,6 +245,7 @@ func (a *App) buildCalls() {
 	var sw interface {
 		API(ctx context.Context, cmd string) (string, error)
 		BGAPI(ctx context.Context, cmd string) (string, error)
+		SendMsg(ctx context.Context, uuid string, msg esl.SendMsg) error
 	} = noSwitch{}
 	if a.Pool != nil {
 		co.Profile, co.TrunkACL, sw = a.cfg.Switch.Profile, a.TrunkSync.ResolvedACL, a.Pool
@@ -300,5 +301,6 @@ type noSwitch struct{}
 
 var errNoSwitch = errors.New("no FreeSWITCH event socket is configured")
 
-func (noSwitch) API(context.Context, string) (string, error)   { return "", errNoSwitch }
-func (noSwitch) BGAPI(context.Context, string) (string, error) { return "", errNoSwitch }
+func (noSwitch) API(context.Context, string) (string, error)        { return "", errNoSwitch }
+func (noSwitch) BGAPI(context.Context, string) (string, error)      { return "", errNoSwitch }
+func (noSwitch) SendMsg(context.Context, string, esl.SendMsg) error { return errNoSwitch }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"slices"
@@ -171,7 +173,67 @@ func placeSinkCall(t *testing.T, b *Bridge, from, to string) *sinkCall {
 	sink := startRTPSink(t, "127.0.0.5")
 	uac := StartSipp(t, SippOptions{Scenario: "uac-rtp-sink.xml", IP: "127.0.0.5", Remote: b.SW.remote(), Calls: 1,
 		Timeout: 30 * time.Second, Data: sinkCallData{From: from, To: to, MediaPort: sink.port()}})
+	go sink.talkWhenAnswered(uac)
 	return &sinkCall{uac: uac, sink: sink}
+}
+
+// talkWhenAnswered sends FreeSWITCH RTP silence every 20 ms, like a phone,
+// from the first 183 or 200 with SDP that sipp received until the sink
+// closes: a channel whose caller sends nothing reads no frames, which
+// holds back what FreeSWITCH plays.
+func (s *rtpSink) talkWhenAnswered(uac *Sipp) {
+	var to *net.UDPAddr
+	for to == nil {
+		for _, m := range append(uac.Received("SIP/2.0 183"), uac.Received("SIP/2.0 200")...) {
+			if to = sdpAudioAddr(m); to != nil {
+				break
+			}
+		}
+		if to == nil {
+			select {
+			case <-uac.exited:
+				return
+			case <-time.After(2 * time.Millisecond):
+			}
+		}
+	}
+	pkt := make([]byte, 12+160)
+	pkt[0] = 0x80
+	for i := 12; i < len(pkt); i++ {
+		pkt[i] = 0xff // μ-law silence
+	}
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for seq := uint16(1); ; seq++ {
+		binary.BigEndian.PutUint16(pkt[2:], seq)
+		binary.BigEndian.PutUint32(pkt[4:], uint32(seq)*160)
+		binary.BigEndian.PutUint32(pkt[8:], 0x5e2e0017)
+		if _, err := s.conn.WriteToUDP(pkt, to); err != nil && errors.Is(err, net.ErrClosed) {
+			return
+		}
+		<-tick.C
+	}
+}
+
+// sdpAudioAddr returns the audio address of a SIP message's SDP (c= and
+// m=audio), or nil.
+func sdpAudioAddr(msg string) *net.UDPAddr {
+	var ip net.IP
+	port := 0
+	for _, line := range strings.Split(msg, "\n") {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "c=IN IP4 "); ok {
+			ip = net.ParseIP(v)
+		}
+		if v, ok := strings.CutPrefix(line, "m=audio "); ok {
+			f, _, _ := strings.Cut(v, " ")
+			port, _ = strconv.Atoi(f)
+		}
+	}
+	if ip == nil || port == 0 {
+		return nil
+	}
+	return &net.UDPAddr{IP: ip, Port: port}
 }
 
 // wait waits for the call to end (the assistant hangs up) and sipp to exit 0.
@@ -213,8 +275,12 @@ func testFirstAudio(t *testing.T, b *Bridge) {
 		invite, ok, _, _ := sippCallTimes(c.uac)
 		heard := c.sink.first(sinkAssist)
 		if invite.IsZero() || ok.IsZero() || heard.IsZero() {
-			t.Fatalf("call %d: INVITE %v, 200 OK %v, first assistant audio %v; heard %q", i, invite, ok, heard, c.sink.runs())
+			t.Fatalf("call %d: INVITE %v, 200 OK %v, first assistant audio %v; heard %q; trace %d bytes in %s: %s", i, invite, ok, heard, c.sink.runs(), len(c.uac.Messages()), c.uac.Dir, c.uac.Messages())
 		}
+		c.sink.mu.Lock()
+		anyAt := c.sink.pkts[0].at
+		c.sink.mu.Unlock()
+		t.Logf("DEBUG call %d: first RTP %v after 200, assistant %v", i, anyAt.Sub(ok), heard.Sub(ok))
 		setup = append(setup, ok.Sub(invite))
 		first = append(first, heard.Sub(ok))
 	}

@@ -25,10 +25,13 @@ var CallEventNames = []string{
 }
 
 // callSwitch is what call control needs of the Event Socket: api for quick
-// channel commands, bgapi for the ones that block (originate, uuid_deflect).
+// channel commands, bgapi for the ones that block (originate, uuid_deflect),
+// sendmsg to have a channel play a file without uuid_broadcast's lead
+// frames (playFile).
 type callSwitch interface {
 	API(ctx context.Context, cmd string) (string, error)
 	BGAPI(ctx context.Context, cmd string) (string, error)
+	SendMsg(ctx context.Context, uuid string, msg esl.SendMsg) error
 }
 
 var _ callSwitch = (*esl.Client)(nil)

@@ -216,8 +216,8 @@ func (s *callSession) handleCustom(e *esl.Event) {
 		if s.play.Stale(pe.File) {
 			return // a chunk a clear dropped
 		}
-		if out, err := s.api("uuid_broadcast " + s.uuid + " " + pe.File + " aleg"); err != nil {
-			s.log.Warn("uuid_broadcast failed", "err", err, "reply", out)
+		if err := s.playFile(pe.File); err != nil {
+			s.log.Warn("playback of a streamAudio file failed", "err", err)
 			s.sendMarks(s.play.Played(pe.File).Marks)
 		}
 	case "mod_audio_stream::disconnect", "mod_audio_stream::error":

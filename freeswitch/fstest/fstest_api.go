@@ -192,3 +192,29 @@ func (s *Switch) apiModuleExists(_ *batch, mod string) string {
 	defer s.mu.Unlock()
 	return fmt.Sprint(s.modules[mod])
 }
+
+// SendMsg runs `sendmsg <uuid>` (mod_event_socket): "execute playback"
+// queues a playback without lead frames (media.ExecutePlayback); other
+// call commands are answered +OK and do nothing, as before. An unknown
+// channel is refused as mod_event_socket does.
+func (h eslHandler) SendMsg(id string, headers map[string]string, body string) string {
+	if _, ok := h.s.channel(id); !ok {
+		return "-ERR invalid session id [" + id + "]"
+	}
+	get := func(name string) string {
+		for k, v := range headers {
+			if strings.EqualFold(k, name) {
+				return v
+			}
+		}
+		return ""
+	}
+	if strings.EqualFold(get("call-command"), "execute") && get("execute-app-name") == "playback" {
+		arg := get("execute-app-arg")
+		if arg == "" {
+			arg = body
+		}
+		h.s.media.ExecutePlayback(id, arg, strings.EqualFold(get("event-lock"), "true"))
+	}
+	return "+OK"
+}
