@@ -55,6 +55,9 @@ type CallsOptions struct {
 	// RecordingsDir is where FreeSWITCH writes call recordings
 	// (<dir>/<call id>.wav); sipbridge reads them from the same path.
 	RecordingsDir string
+	// WelcomeAudioDir holds the assistants' welcome_audio files, which
+	// FreeSWITCH plays from the same path.
+	WelcomeAudioDir string
 	// StreamConnectTimeout is how long mod_audio_stream may take to open
 	// its websocket to us after uuid_audio_stream start (default 3 s).
 	StreamConnectTimeout time.Duration

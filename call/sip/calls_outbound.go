@@ -355,6 +355,7 @@ func (s *callSession) runOutbound() {
 		if s.assistant.RecordingEnabled {
 			s.startRecording()
 		}
+		s.playWelcome()
 		s.startPipe()
 		s.startStream()
 	}

@@ -34,6 +34,8 @@ type assistantView struct {
 	FallbackTransferNumber string              `json:"fallback_transfer_number"`
 	RecordingEnabled       bool                `json:"recording_enabled"`
 	WelcomeMessage         string              `json:"welcome_message"`
+	AnswerMode             string              `json:"answer_mode" doc:"assistant_ready | early_ringback"`
+	WelcomeAudio           string              `json:"welcome_audio" doc:"WAV file under WELCOME_AUDIO_DIR played at the answer (\"\": none)"`
 	Metadata               map[string]any      `json:"metadata"`
 	ResolvedProvider       *resolvedProvider   `json:"resolved_provider" doc:"which provider and credential level voice calls would use (null: none configured)"`
 	PhoneNumbers           []assistantNumber   `json:"phone_numbers" doc:"the numbers whose inbound calls this assistant answers"`
@@ -73,6 +75,8 @@ type assistantInput struct {
 	FallbackTransferNumber *string               `json:"fallback_transfer_number" doc:"E.164 number or sip: URI"`
 	RecordingEnabled       *bool                 `json:"recording_enabled"`
 	WelcomeMessage         *string               `json:"welcome_message"`
+	AnswerMode             *string               `json:"answer_mode" doc:"when inbound calls are answered: assistant_ready (default: once the assistant's stream is up) or early_ringback (early media, a 183 with a ringback tone, while the assistant connects; then the answer)"`
+	WelcomeAudio           *string               `json:"welcome_audio" doc:"a WAV file's path relative to WELCOME_AUDIO_DIR (letters, digits, '.', '_', '-' and '/' between names; no '..'), played to the caller from the answer; the assistant's audio follows it; \"\" clears"`
 	Metadata               *map[string]any       `json:"metadata"`
 	PhoneNumbers           *[]assistantNumber    `json:"phone_numbers" doc:"the numbers this assistant answers, each already the organization's (POST /api/v1/phone-numbers/purchase registers one); replaces the assistant's current list, [] unassigns all; absent leaves them"`
 }
@@ -121,7 +125,7 @@ func (s *Server) assistantView(ctx context.Context, a *db.Assistant, numbers []d
 		TwilioConfig:           assistantTwilioView{AccountSID: a.Config.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		TelnyxConfig:           assistantTelnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: a.Config.TelnyxConnectionID},
 		FallbackTransferNumber: a.FallbackTransferNumber, RecordingEnabled: a.RecordingEnabled,
-		WelcomeMessage: a.WelcomeMessage, Metadata: md, ResolvedProvider: rp, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		WelcomeMessage: a.WelcomeMessage, AnswerMode: a.AnswerMode, WelcomeAudio: a.WelcomeAudio, Metadata: md, ResolvedProvider: rp, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}, nil
 }
 
@@ -187,6 +191,9 @@ func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.As
 		a.RecordingEnabled = *in.RecordingEnabled
 	}
 	if err := httpapi.SetText(&a.WelcomeMessage, in.WelcomeMessage, "welcome_message", 2000); err != nil {
+		return err
+	}
+	if err := s.applyAnswer(a, in); err != nil {
 		return err
 	}
 	if in.Metadata != nil {
