@@ -1,6 +1,7 @@
 package fstest
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -193,28 +194,21 @@ func (s *Switch) apiModuleExists(_ *batch, mod string) string {
 	return fmt.Sprint(s.modules[mod])
 }
 
-// SendMsg runs `sendmsg <uuid>` (mod_event_socket): "execute playback"
+// SendMsg runs `sendmsg <uuid>` (mod_event_socket), recorded in Commands
+// as "sendmsg <uuid> <call-command> <app> <arg>": "execute playback"
 // queues a playback without lead frames (media.ExecutePlayback); other
-// call commands are answered +OK and do nothing, as before. An unknown
-// channel is refused as mod_event_socket does.
-func (h eslHandler) SendMsg(id string, headers map[string]string, body string) string {
+// call commands are answered +OK and do nothing. An unknown channel is
+// refused as mod_event_socket does. Header names as sipbridge sends them.
+func (h eslHandler) SendMsg(id string, hs map[string]string, body string) string {
+	arg := cmp.Or(hs["execute-app-arg"], body)
+	h.s.mu.Lock()
+	h.s.commands = append(h.s.commands, strings.Join([]string{"sendmsg", id, hs["call-command"], hs["execute-app-name"], arg}, " "))
+	h.s.mu.Unlock()
 	if _, ok := h.s.channel(id); !ok {
 		return "-ERR invalid session id [" + id + "]"
 	}
-	get := func(name string) string {
-		for k, v := range headers {
-			if strings.EqualFold(k, name) {
-				return v
-			}
-		}
-		return ""
-	}
-	if strings.EqualFold(get("call-command"), "execute") && get("execute-app-name") == "playback" {
-		arg := get("execute-app-arg")
-		if arg == "" {
-			arg = body
-		}
-		h.s.media.ExecutePlayback(id, arg, strings.EqualFold(get("event-lock"), "true"))
+	if hs["call-command"] == "execute" && hs["execute-app-name"] == "playback" {
+		h.s.media.ExecutePlayback(id, arg, hs["event-lock"] == "true")
 	}
 	return "+OK"
 }
