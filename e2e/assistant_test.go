@@ -29,6 +29,9 @@ type TestAssistant struct {
 	// as each stream's start message arrives: an assistant that speaks at
 	// once.
 	OnStart func(*AssistantConn)
+	// AcceptDelay, when set before calls arrive, holds each websocket
+	// upgrade that long: an assistant slow to connect.
+	AcceptDelay time.Duration
 
 	mu    sync.Mutex
 	conns []*AssistantConn
@@ -65,6 +68,7 @@ func StartAssistant(t testing.TB) *TestAssistant {
 	ta := &TestAssistant{t: t, addr: ln.Addr().String(), got: make(chan *AssistantConn, 64)}
 	up := websocket.Upgrader{}
 	ta.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(ta.AcceptDelay)
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return

@@ -96,10 +96,10 @@ func TestEarlyRingbackThenAnswer(t *testing.T) {
 	at := func(prefix string) int {
 		return slices.IndexFunc(cmds, func(c string) bool { return strings.HasPrefix(c, prefix) })
 	}
-	pre, ring := at("uuid_preanswer "+uuid), at("sendmsg "+uuid+" execute playback tone_stream://%(2000,4000,440,480);loops=-1")
+	pre, ring := at("uuid_pre_answer "+uuid), at("sendmsg "+uuid+" execute playback tone_stream://%(2000,4000,440,480);loops=-1")
 	brk, ans := at("uuid_break "+uuid+" all"), at("uuid_answer "+uuid)
 	if pre < 0 || ring < pre || brk < ring || ans < brk {
-		t.Fatalf("want uuid_preanswer, the ringback, uuid_break all, uuid_answer in order; commands %q", cmds)
+		t.Fatalf("want uuid_pre_answer, the ringback, uuid_break all, uuid_answer in order; commands %q", cmds)
 	}
 	if !ce.sw.PreAnswered(uuid) {
 		t.Fatal("the channel was not pre-answered")

@@ -19,8 +19,8 @@ func (s *callSession) earlyRingback() {
 	if s.assistant.AnswerMode != db.AnswerEarlyRingback {
 		return
 	}
-	if out, err := s.api("uuid_preanswer " + s.uuid); err != nil {
-		s.log.Warn("uuid_preanswer failed: no early media", "err", err, "reply", out)
+	if out, err := s.api("uuid_pre_answer " + s.uuid); err != nil {
+		s.log.Warn("uuid_pre_answer failed: no early media", "err", err, "reply", out)
 		return
 	}
 	if err := s.playFile(ringbackTone); err != nil {

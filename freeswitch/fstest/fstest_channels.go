@@ -51,7 +51,7 @@ type channel struct {
 	uuid     string
 	vars     map[string]any // Caller-* and variable_* headers
 	answered bool
-	early    bool // pre-answered (uuid_preanswer): 183 with SDP sent
+	early    bool // pre-answered (uuid_pre_answer): 183 with SDP sent
 
 	callerAudio func([]int16)
 	parkApp     string // Application-UUID of the park running on the channel ("" if none)
@@ -352,7 +352,7 @@ func repeatedHeaders(e *event, name, cause string) *event {
 // channelAPI adds the channel commands to the api table.
 func (s *Switch) channelAPI(m map[string]apiFunc) {
 	m["uuid_answer"] = func(b *batch, args string) string { return s.uuidAnswer(b, strings.TrimSpace(args)) }
-	m["uuid_preanswer"] = func(b *batch, args string) string { return s.uuidPreAnswer(b, strings.TrimSpace(args)) }
+	m["uuid_pre_answer"] = func(b *batch, args string) string { return s.uuidPreAnswer(b, strings.TrimSpace(args)) }
 	m["uuid_kill"] = func(b *batch, args string) string { return s.uuidKill(b, strings.Fields(args)) }
 }
 
@@ -408,7 +408,7 @@ func setCodecVars(ch *channel) {
 	}
 }
 
-// uuidPreAnswer is uuid_preanswer (mod_commands.c
+// uuidPreAnswer is uuid_pre_answer (mod_commands.c
 // uuid_pre_answer_function): early media, the caller gets a 183 with SDP;
 // CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY. "-ERROR\n" for no channel.
 func (s *Switch) uuidPreAnswer(b *batch, id string) string {
