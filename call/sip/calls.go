@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -363,6 +364,13 @@ func (q *queue[T]) push(v T) {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// has reports whether something queued satisfies f (nothing is taken).
+func (q *queue[T]) has(f func(T) bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.ContainsFunc(q.items, f)
 }
 
 // drain returns everything queued.

@@ -3,9 +3,12 @@ package sip
 import (
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
 
 // ringbackTone is the ringback of answer_mode early_ringback: 2 s of
@@ -40,14 +43,46 @@ func (s *callSession) stopRingback() {
 	if out, err := s.api("uuid_break " + s.uuid + " all"); err != nil {
 		s.log.Debug("uuid_break of the ringback", "err", err, "reply", out)
 	}
+	s.waitRingbackStopped()
 }
 
-// playWelcome plays the assistant's welcome_audio from the answer. It is
-// queued before the assistant's playback (the pipe, or the first
-// streamAudio file), so the assistant's audio follows it: what the
-// assistant sends meanwhile waits, and is heard, marks included, once the
-// welcome audio has played to its end. A `clear` drops the assistant's
-// audio, not the welcome audio.
+// waitRingbackStopped waits (at most ringbackStopWait) until the
+// ringback's playback, once started, has ended: FreeSWITCH's playback runs
+// the private commands queued meanwhile (the welcome audio, the pipe)
+// nested inside itself and resumes after them, so the caller would hear
+// the ringback again when the pipe ends. A ringback not started
+// ringbackStartWait after the uuid_break never starts (uuid_break all
+// dropped it from the queue). The events stay queued for the loop.
+func (s *callSession) waitRingbackStopped() {
+	seen := func(name string) bool {
+		return s.events.has(func(e *esl.Event) bool { return e.Name() == name && isRingback(e.Get("Playback-File-Path")) })
+	}
+	begin := time.Now()
+	for time.Since(begin) < ringbackStopWait {
+		if seen("PLAYBACK_STOP") || !seen("PLAYBACK_START") && time.Since(begin) > ringbackStartWait {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.log.Warn("the ringback did not stop in time", "wait_ms", ringbackStopWait.Milliseconds())
+}
+
+// How long stopRingback waits for the ringback to start, and to stop.
+const ringbackStartWait, ringbackStopWait = 40 * time.Millisecond, time.Second
+
+// isRingback tells the ringback's Playback-File-Path.
+func isRingback(path string) bool { return path != "" && strings.Contains(ringbackTone, path) }
+
+// notAssistantAudio: a playback that is neither the pipe nor a streamAudio
+// file (the ringback, the welcome audio), whose end concerns no mark.
+func (s *callSession) notAssistantAudio(path string) bool {
+	return isRingback(path) || s.assistant != nil && s.assistant.WelcomeAudio != "" && strings.HasSuffix(path, "/"+s.assistant.WelcomeAudio)
+}
+
+// playWelcome plays the assistant's welcome_audio from the answer, queued
+// before the assistant's playback (the pipe, or the first streamAudio
+// file): the assistant's audio, marks included, follows it once played to
+// its end. A `clear` drops the assistant's audio, not the welcome audio.
 func (s *callSession) playWelcome() {
 	name := s.assistant.WelcomeAudio
 	if name == "" {

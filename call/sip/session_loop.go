@@ -180,6 +180,9 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		}
 	case "PLAYBACK_STOP":
 		path := e.Get("Playback-File-Path")
+		if s.notAssistantAudio(path) {
+			return false // the ringback or the welcome audio
+		}
 		if s.pipe != nil && path == s.pipe.Path() {
 			s.pipeStopped()
 			return false
