@@ -210,9 +210,6 @@ func (p *Player) fillLocked() bool {
 			pending = 0 // hold the reply's first audio a little
 		} else {
 			p.holdUntil = time.Time{}
-			// The silence written while it was held, and not yet played,
-			// would delay the reply: take it back.
-			p.drainLocked(false)
 		}
 	}
 	if pending > 0 {
