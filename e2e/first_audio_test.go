@@ -252,10 +252,13 @@ func sdpAudioAddr(msg string) *net.UDPAddr {
 	return &net.UDPAddr{IP: ip, Port: port}
 }
 
-// wait waits for the call to end (the assistant hangs up) and sipp to exit 0.
+// wait waits for the call to end (the assistant hangs up) and sipp to
+// exit 0, then closes the sink (what it received stays readable).
 func (c *sinkCall) wait(t *testing.T) {
 	t.Helper()
-	if code := c.uac.Wait(t, 20*time.Second); code != 0 {
+	code := c.uac.Wait(t, 20*time.Second)
+	c.sink.conn.Close()
+	if code != 0 {
 		t.Fatalf("the caller's sipp exited %d (%s): %s", code, sippExit(code), c.uac.Report())
 	}
 }
