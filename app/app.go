@@ -47,6 +47,9 @@ type Config struct {
 	StreamWSBase  string // how mod_audio_stream reaches sipbridge (STREAM_WS_BASE)
 	RecordingsDir string // created if missing (RECORDINGS_DIR)
 	PlaybackDir   string // playback pipes; empty: file playback (PLAYBACK_MODE=files)
+	// WelcomeAudioDir holds the assistants' welcome_audio files, read by
+	// FreeSWITCH at the same path (WELCOME_AUDIO_DIR).
+	WelcomeAudioDir string
 
 	// Provider holds the provider API base URLs, timeout, retry policy,
 	// HTTP client and clock.
@@ -247,13 +250,14 @@ func (a *App) buildCalls() {
 	})
 	co := sip.CallsOptions{
 		Options:      call.Options{AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"), Now: a.cfg.Now},
-		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir,
+		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir, WelcomeAudioDir: a.cfg.WelcomeAudioDir,
 		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults, Hosted: a.Hosted,
 		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) },
 	}
 	var sw interface {
 		API(ctx context.Context, cmd string) (string, error)
 		BGAPI(ctx context.Context, cmd string) (string, error)
+		SendMsg(ctx context.Context, uuid string, msg esl.SendMsg) error
 	} = noSwitch{}
 	if a.Pool != nil {
 		co.Profile, co.TrunkACL, sw = a.cfg.Switch.Profile, a.TrunkSync.ResolvedACL, a.Pool
@@ -295,7 +299,7 @@ func (a *App) buildWeb() {
 	}
 	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, BYOC: a.BYOC, Calls: a.Calls, SMS: a.SMS,
 		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
-		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults})
+		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults, WelcomeAudioDir: a.cfg.WelcomeAudioDir})
 	live := func(path string, n func() int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
 			ConstLabels: prometheus.Labels{"path": path}}, func() float64 { return float64(n()) })
@@ -309,5 +313,6 @@ type noSwitch struct{}
 
 var errNoSwitch = errors.New("no FreeSWITCH event socket is configured")
 
-func (noSwitch) API(context.Context, string) (string, error)   { return "", errNoSwitch }
-func (noSwitch) BGAPI(context.Context, string) (string, error) { return "", errNoSwitch }
+func (noSwitch) API(context.Context, string) (string, error)        { return "", errNoSwitch }
+func (noSwitch) BGAPI(context.Context, string) (string, error)      { return "", errNoSwitch }
+func (noSwitch) SendMsg(context.Context, string, esl.SendMsg) error { return errNoSwitch }

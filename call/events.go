@@ -9,6 +9,8 @@ const (
 	EventRouted           = "routed"  // inbound call matched a number and an assistant
 	EventRefused          = "refused" // inbound call turned away (no route, policy, limits)
 	EventAnswered         = "answered"
+	EventEarlyMedia       = "early_media"      // inbound: pre-answered (183) with a ringback tone (answer_mode early_ringback)
+	EventWelcomeAudio     = "welcome_audio"    // the assistant's welcome_audio file plays from the answer (skipped: its reason)
 	EventAnswerRequested  = "answer_requested" // hosted: the provider was asked to answer
 	EventAnswerFailed     = "answer_failed"
 	EventDialing          = "dialing"           // outbound: the originate or provider request left

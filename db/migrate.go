@@ -188,6 +188,12 @@ CREATE UNIQUE INDEX sip_trunks_org_default_key ON sip_trunks (org_id) WHERE sour
 	{6, "trunk ring timeout", `
 ALTER TABLE sip_trunks ADD COLUMN ring_timeout_seconds INTEGER NOT NULL DEFAULT 0;
 `},
+	// How an assistant's inbound calls are answered (db.AnswerAssistantReady,
+	// db.AnswerEarlyRingback) and the WAV played at the answer.
+	{7, "assistant answer mode and welcome audio", `
+ALTER TABLE assistants ADD COLUMN answer_mode TEXT NOT NULL DEFAULT 'assistant_ready';
+ALTER TABLE assistants ADD COLUMN welcome_audio TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

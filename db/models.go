@@ -104,12 +104,28 @@ type Assistant struct {
 	FallbackTransferNumber string          `gorm:"not null"`
 	RecordingEnabled       bool            `gorm:"not null"`
 	WelcomeMessage         string          `gorm:"not null"`
-	Metadata               JSONMap         `gorm:"type:text;not null"`
-	CreatedAt              time.Time
-	UpdatedAt              time.Time
+	// AnswerMode is when an inbound call is answered: AnswerAssistantReady
+	// or AnswerEarlyRingback.
+	AnswerMode string `gorm:"not null"`
+	// WelcomeAudio is a WAV file under WELCOME_AUDIO_DIR ("" none) that
+	// FreeSWITCH plays at the answer, before the assistant's audio.
+	WelcomeAudio string  `gorm:"not null"`
+	Metadata     JSONMap `gorm:"type:text;not null"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 func (Assistant) TableName() string { return "assistants" }
+
+// Answer modes of an assistant's inbound calls.
+const (
+	// AnswerAssistantReady answers once the assistant's stream is up (the
+	// caller hears ringing from its own side until then).
+	AnswerAssistantReady = "assistant_ready"
+	// AnswerEarlyRingback sends early media (183 with SDP) with a ringback
+	// tone while the assistant connects, then answers.
+	AnswerEarlyRingback = "early_ringback"
+)
 
 // AssistantConfig holds the assistant's non-secret provider settings and
 // its media format.

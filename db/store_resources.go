@@ -61,6 +61,9 @@ func (s *Store) SaveAssistant(ctx context.Context, a *Assistant, sec AssistantSe
 	if a.Metadata == nil {
 		a.Metadata = JSONMap{}
 	}
+	if a.AnswerMode == "" {
+		a.AnswerMode = AnswerAssistantReady
+	}
 	enc, err := s.sealJSON(assistantSecretsContext(a.ID), sec)
 	if err != nil {
 		return err

@@ -236,6 +236,30 @@ func TestListAssistants(t *testing.T) {
 	})
 }
 
+// An assistant's answer mode and welcome audio are stored; a new one
+// answers when its stream is up (assistant_ready) and plays no file.
+func TestAssistantAnswerOptions(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, g)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		a := &db.Assistant{OrgID: org.ID, Name: "Front"}
+		if err := s.SaveAssistant(ctx, a, db.AssistantSecrets{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetAssistant(ctx, org.ID, a.ID); got.AnswerMode != db.AnswerAssistantReady || got.WelcomeAudio != "" {
+			t.Fatalf("new assistant: answer_mode %q, welcome_audio %q", got.AnswerMode, got.WelcomeAudio)
+		}
+		a.AnswerMode, a.WelcomeAudio = db.AnswerEarlyRingback, "greetings/hello.wav"
+		if err := s.SaveAssistant(ctx, a, db.AssistantSecrets{}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.GetAssistant(ctx, org.ID, a.ID); got.AnswerMode != db.AnswerEarlyRingback || got.WelcomeAudio != "greetings/hello.wav" {
+			t.Fatalf("after update: answer_mode %q, welcome_audio %q", got.AnswerMode, got.WelcomeAudio)
+		}
+	})
+}
+
 // SetAssistantNumbers replaces an assistant's inbound numbers in one
 // transaction, refusing another organization's number without changing
 // anything; AssistantNumbers reads them back for a page of assistants.

@@ -25,6 +25,13 @@ type TestAssistant struct {
 	srv  *http.Server
 	addr string
 	got  chan *AssistantConn
+	// OnStart, when set before calls arrive, runs (in its own goroutine)
+	// as each stream's start message arrives: an assistant that speaks at
+	// once.
+	OnStart func(*AssistantConn)
+	// AcceptDelay, when set before calls arrive, holds each websocket
+	// upgrade that long: an assistant slow to connect.
+	AcceptDelay time.Duration
 
 	mu    sync.Mutex
 	conns []*AssistantConn
@@ -35,6 +42,8 @@ type AssistantConn struct {
 	ws     *websocket.Conn
 	wmu    sync.Mutex
 	closed chan struct{}
+	// onStart is TestAssistant.OnStart as the stream began.
+	onStart func(*AssistantConn)
 
 	mu       sync.Mutex
 	events   []string // event names in order
@@ -59,11 +68,12 @@ func StartAssistant(t testing.TB) *TestAssistant {
 	ta := &TestAssistant{t: t, addr: ln.Addr().String(), got: make(chan *AssistantConn, 64)}
 	up := websocket.Upgrader{}
 	ta.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(ta.AcceptDelay)
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
 		}
-		c := &AssistantConn{ws: ws, closed: make(chan struct{})}
+		c := &AssistantConn{ws: ws, closed: make(chan struct{}), onStart: ta.OnStart}
 		ta.mu.Lock()
 		ta.conns = append(ta.conns, c)
 		ta.mu.Unlock()
@@ -131,6 +141,9 @@ func (c *AssistantConn) read() {
 		switch m.Event {
 		case "start":
 			c.start, c.streamID = m.Start, m.StreamSid
+			if c.onStart != nil {
+				go c.onStart(c)
+			}
 		case "media":
 			b, _ := base64.StdEncoding.DecodeString(m.Media.Payload)
 			c.media = append(c.media, b...)

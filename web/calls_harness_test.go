@@ -57,6 +57,8 @@ func newCallEnv(t *testing.T, opts ...func(*sip.CallsOptions)) *callEnv {
 type callEnvConfig struct {
 	DB        *gorm.DB
 	WebPolicy *netpolicy.Policy
+	// WelcomeAudioDir is WELCOME_AUDIO_DIR ("": none).
+	WelcomeAudioDir string
 }
 
 // newCallEnvOn is newCallEnv with a database and API policy of choice.
@@ -88,7 +90,7 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*sip.CallsOption
 	// trunk sync allow loopback; the API checks with cfg.WebPolicy.
 	bridge := newApp(t, app.Config{Store: store, Log: log, AddressPolicy: cfg.WebPolicy,
 		Switch:       &app.Switch{Addr: sw.Addr(), Password: "ClueCon", CallConnections: 1, GenDir: genDir},
-		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir,
+		StreamWSBase: "ws://" + ln.Addr().String(), RecordingsDir: recDir, WelcomeAudioDir: cfg.WelcomeAudioDir,
 		// Gateways reach the simulator when a test loads them (loadTrunks),
 		// not whenever the reconcile loop gets to them.
 		ManualSync:  true,

@@ -118,7 +118,7 @@ func TestAssistantHangupAfterGoodbye(t *testing.T) {
 				t.Fatal(err)
 			}
 			ac := ce.asst.next(3 * time.Second)
-			ce.waitCommand("uuid_broadcast "+uuid+" ", 2*time.Second)
+			ce.waitCommand("sendmsg "+uuid+" execute playback ", 2*time.Second)
 			heard := len(ce.sw.Heard(uuid))
 			ac.speak(1000, 2000)
 			msg := map[string]any{"event": "hangup"}

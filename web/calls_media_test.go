@@ -24,7 +24,7 @@ func decodeMulaw(frames [][]byte) []int16 {
 
 // The end-to-end path: a PBX INVITE to extension 9228 with a
 // Diversion reaches the assistant of +16478491000, which hears the caller's
-// tone as μ-law 8 kHz every 20 ms, speaks back (::play + uuid_broadcast),
+// tone as μ-law 8 kHz every 20 ms, speaks back (::play + sendmsg playback),
 // gets its mark after playback, is barged in on (clear → uuid_break), gets
 // DTMF, and the call leaves a complete record and a recording only its
 // organization can download.
@@ -90,7 +90,7 @@ func TestInboundCallReachesAssistant(t *testing.T) {
 	// 2. The assistant speaks: 600 ms of 1000 Hz then a mark.
 	ac.speak(1000, 600)
 	_ = ac.send(map[string]any{"event": "mark", "streamSid": "MZ1", "mark": map[string]any{"name": "greeting-done"}})
-	ce.waitCommand("uuid_broadcast "+uuid+" ", 3*time.Second)
+	ce.waitCommand("sendmsg "+uuid+" execute playback ", 3*time.Second)
 	if !waitUntil(4*time.Second, func() bool { _, _, _, marks, _, _, _ := ac.snapshot(); return slices.Contains(marks, "greeting-done") }) {
 		t.Fatalf("the mark did not come back after playback; commands %q", ce.sw.Commands())
 	}
@@ -101,17 +101,17 @@ func TestInboundCallReachesAssistant(t *testing.T) {
 	if f := tone.DominantFrequency(heard, 8000, 440, 1000, 2000); f != 1000 {
 		t.Fatalf("the caller hears %v Hz, want the assistant's 1000 Hz", f)
 	}
-	for _, c := range ce.commandsWith("uuid_broadcast " + uuid) {
-		if !strings.HasSuffix(c, " aleg") {
-			t.Fatalf("broadcast %q is not to the caller's leg", c)
+	for _, c := range ce.commandsWith("sendmsg " + uuid + " execute playback ") {
+		if !strings.HasSuffix(c, ".tmp.r8") {
+			t.Fatalf("playback %q is not a streamAudio file", c)
 		}
 	}
 
 	// 3. Barge-in: a long reply, cleared while it plays.
 	before := len(ce.sw.Heard(uuid))
 	ac.speak(1000, 4000)
-	n := len(ce.commandsWith("uuid_broadcast " + uuid))
-	if !waitUntil(3*time.Second, func() bool { return len(ce.commandsWith("uuid_broadcast "+uuid)) > n }) {
+	n := len(ce.commandsWith("sendmsg " + uuid + " execute playback "))
+	if !waitUntil(3*time.Second, func() bool { return len(ce.commandsWith("sendmsg "+uuid+" execute playback ")) > n }) {
 		t.Fatal("the long reply was not played")
 	}
 	time.Sleep(300 * time.Millisecond)

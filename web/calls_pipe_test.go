@@ -38,7 +38,7 @@ func pipeEnv(t *testing.T) *callEnv {
 }
 
 // With a playback directory, the assistant's reply reaches the caller as
-// one uninterrupted run (one uuid_broadcast of the call's pipe for the
+// one uninterrupted run (one playback of the call's pipe for the
 // whole call, never a stall), the mark comes back once it was heard, the
 // caller's tone keeps reaching the assistant whole while it speaks, and a
 // clear silences the caller without uuid_break.
@@ -53,9 +53,9 @@ func TestPipePlaybackIsGaplessOnTheSimulator(t *testing.T) {
 	if !waitUntil(3*time.Second, func() bool { return ac.mediaCount() >= 10 }) {
 		t.Fatal("no caller audio")
 	}
-	bc := ce.waitCommand("uuid_broadcast "+uuid+" ", 2*time.Second)
-	if !strings.HasSuffix(bc, ".PCMU aleg") {
-		t.Fatalf("playback %q, want the call's .PCMU pipe on the caller's leg", bc)
+	bc := ce.waitCommand("sendmsg "+uuid+" execute playback ", 2*time.Second)
+	if !strings.HasSuffix(bc, ".PCMU") {
+		t.Fatalf("playback %q, want the call's .PCMU pipe", bc)
 	}
 
 	// 1. A 1 s reply sent at once, then a mark.
@@ -103,8 +103,8 @@ func TestPipePlaybackIsGaplessOnTheSimulator(t *testing.T) {
 	if c := ce.commandsWith("uuid_break " + uuid); len(c) != 0 {
 		t.Fatalf("clear sent %q: that would end the call's one playback", c)
 	}
-	if c := ce.commandsWith("uuid_broadcast " + uuid); len(c) != 1 {
-		t.Fatalf("broadcasts %q, want exactly one for the whole call", c)
+	if c := ce.commandsWith("sendmsg " + uuid + " execute playback "); len(c) != 1 {
+		t.Fatalf("playbacks %q, want exactly one for the whole call", c)
 	}
 	ce.sw.Hangup(uuid, "NORMAL_CLEARING")
 	ce.waitCall(uuid, db.CallCompleted, 3*time.Second)
@@ -126,7 +126,7 @@ func TestAssistantNormalCloseEndsCallAfterItsAudio(t *testing.T) {
 		t.Fatal(err)
 	}
 	ac := ce.asst.next(3 * time.Second)
-	ce.waitCommand("uuid_broadcast "+uuid+" ", 2*time.Second)
+	ce.waitCommand("sendmsg "+uuid+" execute playback ", 2*time.Second)
 	heardBefore := len(ce.sw.Heard(uuid))
 	ac.speak(1000, 1500)
 	closed := time.Now()

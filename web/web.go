@@ -56,6 +56,9 @@ type Deps struct {
 	// set 0, shown in the organization's effective limits (zero: no cap);
 	// call control applies them (CallsOptions.DefaultLimits).
 	CallDefaults call.PlatformLimits
+	// WelcomeAudioDir holds the assistants' welcome_audio files
+	// (WELCOME_AUDIO_DIR).
+	WelcomeAudioDir string
 	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
 	// as the ring_timeout_seconds of trunks that set none (zero: 30 s).
 	LegTimeout time.Duration
@@ -77,7 +80,7 @@ func New(d Deps) *Server {
 	}
 	core := httpapi.New(httpapi.Options{Store: d.Store, Log: d.Log, Ready: d.Ready, AddressPolicy: d.AddressPolicy})
 	callapi.Register(core, callapi.Deps{Store: d.Store, Log: d.Log, Calls: d.Calls, Hosted: d.Hosted})
-	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults})
+	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults, WelcomeAudioDir: d.WelcomeAudioDir})
 	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout})
 	numbers := numberapi.Register(core, numberapi.Deps{Store: d.Store, Numbers: d.Numbers})
 	smsapi.Register(core, smsapi.Deps{Store: d.Store, Log: d.Log, SMS: d.SMS})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,10 +26,13 @@ var CallEventNames = []string{
 }
 
 // callSwitch is what call control needs of the Event Socket: api for quick
-// channel commands, bgapi for the ones that block (originate, uuid_deflect).
+// channel commands, bgapi for the ones that block (originate, uuid_deflect),
+// sendmsg to have a channel play a file without uuid_broadcast's lead
+// frames (playFile).
 type callSwitch interface {
 	API(ctx context.Context, cmd string) (string, error)
 	BGAPI(ctx context.Context, cmd string) (string, error)
+	SendMsg(ctx context.Context, uuid string, msg esl.SendMsg) error
 }
 
 var _ callSwitch = (*esl.Client)(nil)
@@ -52,6 +56,9 @@ type CallsOptions struct {
 	// RecordingsDir is where FreeSWITCH writes call recordings
 	// (<dir>/<call id>.wav); sipbridge reads them from the same path.
 	RecordingsDir string
+	// WelcomeAudioDir holds the assistants' welcome_audio files, which
+	// FreeSWITCH plays from the same path.
+	WelcomeAudioDir string
 	// StreamConnectTimeout is how long mod_audio_stream may take to open
 	// its websocket to us after uuid_audio_stream start (default 3 s).
 	StreamConnectTimeout time.Duration
@@ -371,6 +378,13 @@ func (q *queue[T]) push(v T) {
 	case q.wake <- struct{}{}:
 	default:
 	}
+}
+
+// has reports whether something queued satisfies f (nothing is taken).
+func (q *queue[T]) has(f func(T) bool) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return slices.ContainsFunc(q.items, f)
 }
 
 // drain returns everything queued.

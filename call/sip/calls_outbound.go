@@ -356,6 +356,7 @@ func (s *callSession) runOutbound() {
 		if s.assistant.RecordingEnabled {
 			s.startRecording()
 		}
+		s.playWelcome()
 		s.startPipe()
 		s.startStream()
 	}

@@ -104,6 +104,7 @@ type callSession struct {
 	down         *audio.L16ToMulaw // an l16_16k assistant's audio for the pipe
 	pipeWake     chan struct{}
 	pipeRestarts int
+	ringback     bool // early media: the ringback tone plays until the answer
 	// endWhenPlayed: the assistant closed its stream normally; the call
 	// ends once the audio it sent has been heard (or by endBy).
 	endWhenPlayed bool
@@ -283,6 +284,7 @@ func (s *callSession) start(park *esl.Event) {
 	s.assistant = a
 	s.info = assistant.StartInfo{From: from, To: route.DID.DID, AssistantID: a.ID,
 		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park), AudioFormat: a.Config.AudioFormat}
+	s.earlyRingback()
 	if s.connectAssistant() {
 		s.answerInbound()
 	}
@@ -309,6 +311,7 @@ func (s *callSession) refuse(ctx context.Context, rec *db.Call, rt *route.Route,
 // answerInbound answers an accepted inbound call whose assistant is
 // connected, and starts its recording, playback and audio stream.
 func (s *callSession) answerInbound() {
+	s.stopRingback()
 	if out, err := s.api("uuid_answer " + s.uuid); err != nil {
 		// Gone already (its hangup follows), or FreeSWITCH did not answer:
 		// either way nothing will talk to this caller.
@@ -323,6 +326,7 @@ func (s *callSession) answerInbound() {
 	if s.assistant.RecordingEnabled {
 		s.startRecording()
 	}
+	s.playWelcome()
 	s.startPipe()
 	s.startStream()
 }

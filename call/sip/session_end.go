@@ -58,6 +58,7 @@ func (s *callSession) kill(cause, reason string) {
 // fault handles the assistant being unreachable or gone: transfer to the
 // assistant's fallback number when it has one, otherwise hang up.
 func (s *callSession) fault(reason string) {
+	s.stopRingback()
 	s.closeAssistant(false)
 	if s.assistant != nil && s.assistant.FallbackTransferNumber != "" && !s.transferred() {
 		s.log.Warn("assistant fault: transferring to the fallback number", "reason", reason, "to", s.assistant.FallbackTransferNumber)

@@ -180,6 +180,9 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		}
 	case "PLAYBACK_STOP":
 		path := e.Get("Playback-File-Path")
+		if s.notAssistantAudio(path) {
+			return false // the ringback or the welcome audio
+		}
 		if s.pipe != nil && path == s.pipe.Path() {
 			s.pipeStopped()
 			return false
@@ -216,8 +219,8 @@ func (s *callSession) handleCustom(e *esl.Event) {
 		if s.play.Stale(pe.File) {
 			return // a chunk a clear dropped
 		}
-		if out, err := s.api("uuid_broadcast " + s.uuid + " " + pe.File + " aleg"); err != nil {
-			s.log.Warn("uuid_broadcast failed", "err", err, "reply", out)
+		if err := s.playFile(pe.File); err != nil {
+			s.log.Warn("playback of a streamAudio file failed", "err", err)
 			s.sendMarks(s.play.Played(pe.File).Marks)
 		}
 	case "mod_audio_stream::disconnect", "mod_audio_stream::error":

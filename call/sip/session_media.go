@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,9 +40,21 @@ func (s *callSession) startPipe() {
 
 // broadcastPipe has FreeSWITCH play the pipe to the caller.
 func (s *callSession) broadcastPipe() {
-	if out, err := s.api("uuid_broadcast " + s.uuid + " " + s.pipe.Path() + " aleg"); err != nil {
-		s.log.Warn("uuid_broadcast of the playback pipe failed", "err", err, "reply", out)
+	if err := s.playFile(s.pipe.Path()); err != nil {
+		s.log.Warn("playback of the playback pipe failed", "err", err)
 	}
+}
+
+// playFile queues a playback of path on the channel, as uuid_broadcast
+// <uuid> <path> aleg does (the same private "execute playback" command,
+// run after the ones queued before it, stopped by uuid_break) but without
+// its 5 lead frames: uuid_broadcast reads 100 ms of the caller's audio
+// before the file starts, which the caller hears as silence before the
+// assistant's first audio and between files.
+func (s *callSession) playFile(path string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.c.sw.SendMsg(ctx, s.uuid, esl.SendMsg{Command: "execute", App: "playback", Arg: path, EventLock: true})
 }
 
 func (s *callSession) wakePipe() {

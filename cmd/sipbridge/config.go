@@ -77,6 +77,10 @@ type Config struct {
 	// PlaybackDir holds the playback pipes (PLAYBACK_DIR, default
 	// <SIPBRIDGE_VAR_DIR>/playback, made absolute).
 	PlaybackDir string
+	// WelcomeAudioDir holds the WAV files assistants name in welcome_audio
+	// (WELCOME_AUDIO_DIR, default <SIPBRIDGE_VAR_DIR>/welcome, made
+	// absolute); FreeSWITCH plays them from the same path.
+	WelcomeAudioDir string
 	// AllowPrivateAddresses lets tenants' URLs and trunks reach private
 	// networks: RFC 1918, fc00::/7, 100.64.0.0/10 (ALLOW_PRIVATE_ADDRESSES,
 	// default true: assistants often run on one).
@@ -276,6 +280,13 @@ func (c *Config) loadPaths(get envGetter) []error {
 	if strings.ContainsAny(c.PlaybackDir, " \t\r\n'\"") {
 		errs = append(errs, errors.New("PLAYBACK_DIR must not contain spaces or quotes (it is an argument of uuid_broadcast)"))
 	}
+	c.WelcomeAudioDir = get("WELCOME_AUDIO_DIR", filepath.Join(c.VarDir, "welcome"))
+	if abs, err := filepath.Abs(c.WelcomeAudioDir); err == nil {
+		c.WelcomeAudioDir = abs
+	}
+	if strings.ContainsAny(c.WelcomeAudioDir, " \t\r\n'\"") {
+		errs = append(errs, errors.New("WELCOME_AUDIO_DIR must not contain spaces or quotes"))
+	}
 	if err := validStreamBase(c.StreamWSBase); err != nil {
 		errs = append(errs, err)
 	}
@@ -382,7 +393,8 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 		Switch: &app.Switch{Addr: c.FSESLAddr, Password: c.FSESLPassword, CallConnections: c.FSCallConnections,
 			GenDir: c.FSGenDir, Profile: c.FSProfile},
 		PublicBaseURL: c.PublicBaseURL, StreamWSBase: c.StreamWSBase, RecordingsDir: c.RecordingsDir, PlaybackDir: playbackDir,
-		Provider: c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,
+		WelcomeAudioDir: c.WelcomeAudioDir,
+		Provider:        c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,
 		EnvTrunk:      trunk.Env{Gateway: c.SIPGateway, Username: c.SIPUsername, Password: c.SIPPassword},
 		AddressPolicy: c.AddressPolicy(log.With("component", "address_policy")),
 		ACL:           &c.ACL, CallDefaults: c.CallDefaults, LegTimeout: c.LegTimeout,

@@ -93,3 +93,9 @@ func (p *Pool) API(ctx context.Context, cmd string) (string, error) {
 func (p *Pool) BGAPI(ctx context.Context, cmd string) (string, error) {
 	return p.pick().BGAPI(ctx, cmd)
 }
+
+// SendMsg sends a call command on one of the connections (see
+// Client.SendMsg).
+func (p *Pool) SendMsg(ctx context.Context, uuid string, msg SendMsg) error {
+	return p.pick().SendMsg(ctx, uuid, msg)
+}

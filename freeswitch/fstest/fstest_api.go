@@ -1,6 +1,7 @@
 package fstest
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -191,4 +192,23 @@ func (s *Switch) apiModuleExists(_ *batch, mod string) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return fmt.Sprint(s.modules[mod])
+}
+
+// SendMsg runs `sendmsg <uuid>` (mod_event_socket), recorded in Commands
+// as "sendmsg <uuid> <call-command> <app> <arg>": "execute playback"
+// queues a playback without lead frames (media.ExecutePlayback); other
+// call commands are answered +OK and do nothing. An unknown channel is
+// refused as mod_event_socket does. Header names as sipbridge sends them.
+func (h eslHandler) SendMsg(id string, hs map[string]string, body string) string {
+	arg := cmp.Or(hs["execute-app-arg"], body)
+	h.s.mu.Lock()
+	h.s.commands = append(h.s.commands, strings.Join([]string{"sendmsg", id, hs["call-command"], hs["execute-app-name"], arg}, " "))
+	h.s.mu.Unlock()
+	if _, ok := h.s.channel(id); !ok {
+		return "-ERR invalid session id [" + id + "]"
+	}
+	if hs["call-command"] == "execute" && hs["execute-app-name"] == "playback" {
+		h.s.media.ExecutePlayback(id, arg, hs["event-lock"] == "true")
+	}
+	return "+OK"
 }

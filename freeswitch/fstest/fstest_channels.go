@@ -51,6 +51,7 @@ type channel struct {
 	uuid     string
 	vars     map[string]any // Caller-* and variable_* headers
 	answered bool
+	early    bool // pre-answered (uuid_pre_answer): 183 with SDP sent
 
 	callerAudio func([]int16)
 	parkApp     string // Application-UUID of the park running on the channel ("" if none)
@@ -351,6 +352,7 @@ func repeatedHeaders(e *event, name, cause string) *event {
 // channelAPI adds the channel commands to the api table.
 func (s *Switch) channelAPI(m map[string]apiFunc) {
 	m["uuid_answer"] = func(b *batch, args string) string { return s.uuidAnswer(b, strings.TrimSpace(args)) }
+	m["uuid_pre_answer"] = func(b *batch, args string) string { return s.uuidPreAnswer(b, strings.TrimSpace(args)) }
 	m["uuid_kill"] = func(b *batch, args string) string { return s.uuidKill(b, strings.Fields(args)) }
 }
 
@@ -369,26 +371,20 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 		return "-ERROR\n"
 	}
 	s.chans.mu.Lock()
-	already := ch.answered
+	already, early := ch.answered, ch.early
 	ch.answered = true
 	ch.vars["variable_endpoint_disposition"] = "ANSWER"
-	// The codec is set at the answer (the recorded CODEC event before
-	// CHANNEL_PROGRESS_MEDIA): from then uuid_getvar read_codec answers it.
-	for k, v := range map[string]string{"variable_read_codec": "PCMU", "variable_read_rate": "8000",
-		"variable_original_read_codec": "PCMU", "variable_original_read_rate": "8000",
-		"variable_write_codec": "PCMU", "variable_write_rate": "8000"} {
-		if _, set := ch.vars[k]; !set {
-			ch.vars[k] = v
-		}
-	}
+	setCodecVars(ch)
 	s.chans.mu.Unlock()
-	if !already && s.o.InboundLateNegotiation {
+	if !already && !early && s.o.InboundLateNegotiation {
 		// Negotiated now (the recorded CODEC ×2 before PROGRESS_MEDIA).
 		s.codecEvents(b, ch, "CS_EXECUTE", "RINGING")
 	}
 	if !already {
 		from := "RINGING"
-		if s.o.InboundLateNegotiation {
+		if early {
+			from = "EARLY"
+		} else if s.o.InboundLateNegotiation {
 			s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
 			s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
 			from = "EARLY"
@@ -397,6 +393,50 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "ACTIVE", "answered", "", false)
 	}
 	return "+OK\n"
+}
+
+// setCodecVars sets the channel's codec, as the answer or pre-answer
+// negotiates it (the recorded CODEC event before CHANNEL_PROGRESS_MEDIA):
+// from then uuid_getvar read_codec answers it.
+func setCodecVars(ch *channel) {
+	for k, v := range map[string]string{"variable_read_codec": "PCMU", "variable_read_rate": "8000",
+		"variable_original_read_codec": "PCMU", "variable_original_read_rate": "8000",
+		"variable_write_codec": "PCMU", "variable_write_rate": "8000"} {
+		if _, set := ch.vars[k]; !set {
+			ch.vars[k] = v
+		}
+	}
+}
+
+// uuidPreAnswer is uuid_pre_answer (mod_commands.c
+// uuid_pre_answer_function): early media, the caller gets a 183 with SDP;
+// CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY. "-ERROR\n" for no channel.
+func (s *Switch) uuidPreAnswer(b *batch, id string) string {
+	ch, ok := s.channel(id)
+	if !ok {
+		return "-ERROR\n"
+	}
+	s.chans.mu.Lock()
+	skip := ch.answered || ch.early
+	ch.early = true
+	setCodecVars(ch)
+	s.chans.mu.Unlock()
+	if !skip {
+		if s.o.InboundLateNegotiation {
+			s.codecEvents(b, ch, "CS_EXECUTE", "RINGING")
+		}
+		s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
+		s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
+	}
+	return "+OK\n"
+}
+
+// PreAnswered reports whether the channel was pre-answered (early media).
+func (s *Switch) PreAnswered(id string) bool {
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	ch, ok := s.chans.byID[id]
+	return ok && ch.early
 }
 
 // Hangup ends a channel as the caller's BYE would (NORMAL_CLEARING).

@@ -364,7 +364,8 @@ func (s *Switch) FailNext(prefix, reply string) {
 	s.mu.Unlock()
 }
 
-// Commands returns every api/bgapi command received, in order.
+// Commands returns every api/bgapi command received, in order, and the
+// sendmsg call commands (SendMsg).
 func (s *Switch) Commands() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -555,7 +555,8 @@ func TestUnknownAndUnsupported(t *testing.T) {
 		t.Errorf("unknown ESL command: %q", r)
 	}
 	c.send("sendmsg 11111111-2222-4333-8444-555555555555\ncall-command: execute\nexecute-app-name: park\n\n")
-	if r := c.reply(); r != "Content-Type: command/reply\nReply-Text: +OK\n\n" {
+	// mod_event_socket: a sendmsg for no channel is refused.
+	if r := c.reply(); r != "Content-Type: command/reply\nReply-Text: -ERR invalid session id [11111111-2222-4333-8444-555555555555]\n\n" {
 		t.Errorf("sendmsg: %q", r)
 	}
 }

@@ -115,6 +115,40 @@ func TestBroadcastQueue(t *testing.T) {
 	}
 }
 
+// TestSendMsgPlayback: `sendmsg <uuid>` execute playback queues like
+// uuid_broadcast (same events, one after the other) but reads no lead
+// frames: two files queued so play back to back, with no silence between.
+func TestSendMsgPlayback(t *testing.T) {
+	s := newSwitch(t, Options{})
+	l := newESLLog(t, s)
+	id := answeredCall(t, s, l, InboundCall{})
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.r8"), filepath.Join(dir, "b.wav")
+	writeBytes(t, a, pcmBytes(tone.GenerateN(700, 8000, 1600, 8000)))
+	wavFile(t, b, tone.GenerateN(900, 8000, 1600, 8000), 8000)
+	c := login(t, s, "")
+	for _, f := range []string{a, b} {
+		c.send("sendmsg " + id + "\ncall-command: execute\nexecute-app-name: playback\nexecute-app-arg: " + f + "\nevent-lock: true\n\n")
+		if r := c.reply(); r != "Content-Type: command/reply\nReply-Text: +OK\n\n" {
+			t.Fatalf("sendmsg: %q", r)
+		}
+	}
+	var order []string
+	for len(order) < 4 {
+		e := l.wait("PLAYBACK_START", 5*time.Second)
+		order = append(order, "start "+filepath.Base(e.h["Playback-File-Path"]))
+		e = l.wait("PLAYBACK_STOP", 5*time.Second)
+		order = append(order, "stop "+filepath.Base(e.h["Playback-File-Path"])+" "+e.h["Playback-Status"])
+	}
+	if want := []string{"start a.r8", "stop a.r8 done", "start b.wav", "stop b.wav done"}; !slices.Equal(order, want) {
+		t.Errorf("order %v", order)
+	}
+	h := s.Heard(id)
+	if len(h) != 3200 || tone.EstimateFrequency(h[:1600], 8000) < 680 || tone.EstimateFrequency(h[1600:], 8000) < 880 {
+		t.Fatalf("heard %d samples, want the two files back to back (3200)", len(h))
+	}
+}
+
 // TestPlaybackTimingOptions: BroadcastGap and PlaybackCallerMute set the
 // gap between queued broadcasts and the caller's audio lost at each
 // start; negative values turn them off.

@@ -37,6 +37,8 @@ type assistantView struct {
 	RecordingEnabled       bool                `json:"recording_enabled"`
 	WelcomeMessage         string              `json:"welcome_message"`
 	AudioFormat            string              `json:"audio_format" doc:"mulaw_8k | l16_16k"`
+	AnswerMode             string              `json:"answer_mode" doc:"assistant_ready | early_ringback"`
+	WelcomeAudio           string              `json:"welcome_audio" doc:"WAV file under WELCOME_AUDIO_DIR played at the answer (\"\": none)"`
 	Metadata               map[string]any      `json:"metadata"`
 	ResolvedProvider       *resolvedProvider   `json:"resolved_provider" doc:"which provider and credential level voice calls would use (null: none configured)"`
 	PhoneNumbers           []assistantNumber   `json:"phone_numbers" doc:"the numbers whose inbound calls this assistant answers"`
@@ -77,6 +79,8 @@ type assistantInput struct {
 	RecordingEnabled       *bool                 `json:"recording_enabled"`
 	WelcomeMessage         *string               `json:"welcome_message"`
 	AudioFormat            *string               `json:"audio_format" doc:"the audio of the media messages, both ways: mulaw_8k (μ-law 8 kHz, the default) or l16_16k (16-bit linear PCM little endian, 16 kHz: the full band of a wideband SIP call)"`
+	AnswerMode             *string               `json:"answer_mode" doc:"when inbound calls are answered: assistant_ready (default: once the assistant's stream is up) or early_ringback (early media, a 183 with a ringback tone, while the assistant connects; then the answer)"`
+	WelcomeAudio           *string               `json:"welcome_audio" doc:"a WAV file's path relative to WELCOME_AUDIO_DIR (letters, digits, '.', '_', '-' and '/' between names; no '..'), played to the caller from the answer; the assistant's audio follows it; \"\" clears"`
 	Metadata               *map[string]any       `json:"metadata"`
 	PhoneNumbers           *[]assistantNumber    `json:"phone_numbers" doc:"the numbers this assistant answers, each already the organization's (POST /api/v1/phone-numbers/purchase registers one); replaces the assistant's current list, [] unassigns all; absent leaves them"`
 }
@@ -125,7 +129,8 @@ func (s *Server) assistantView(ctx context.Context, a *db.Assistant, numbers []d
 		TwilioConfig:           assistantTwilioView{AccountSID: a.Config.TwilioAccountSID, AuthTokenSet: sec.TwilioAuthToken != ""},
 		TelnyxConfig:           assistantTelnyxView{APIKeySet: sec.TelnyxAPIKey != "", ConnectionID: a.Config.TelnyxConnectionID},
 		FallbackTransferNumber: a.FallbackTransferNumber, RecordingEnabled: a.RecordingEnabled,
-		WelcomeMessage: a.WelcomeMessage, AudioFormat: cmp.Or(a.Config.AudioFormat, assistant.AudioMulaw8k), Metadata: md, ResolvedProvider: rp, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
+		WelcomeMessage: a.WelcomeMessage, AudioFormat: cmp.Or(a.Config.AudioFormat, assistant.AudioMulaw8k),
+		AnswerMode: a.AnswerMode, WelcomeAudio: a.WelcomeAudio, Metadata: md, ResolvedProvider: rp, CreatedAt: a.CreatedAt, UpdatedAt: a.UpdatedAt,
 	}, nil
 }
 
@@ -198,6 +203,9 @@ func (s *Server) applyAssistant(ctx context.Context, a *db.Assistant, sec *db.As
 			return httpapi.Invalid("audio_format", "audio_format must be mulaw_8k or l16_16k")
 		}
 		a.Config.AudioFormat = strings.TrimPrefix(*f, assistant.AudioMulaw8k) // the default is stored as ""
+	}
+	if err := s.applyAnswer(a, in); err != nil {
+		return err
 	}
 	if in.Metadata != nil {
 		a.Metadata = db.JSONMap(*in.Metadata)

@@ -32,6 +32,9 @@ type Deps struct {
 	// CallDefaults are the platform's call limits for organizations that
 	// set 0, shown in the organization's effective limits (zero: no cap).
 	CallDefaults call.PlatformLimits
+	// WelcomeAudioDir is where an assistant's welcome_audio files are
+	// (WELCOME_AUDIO_DIR; "": none can be set).
+	WelcomeAudioDir string
 }
 
 // Server serves the organization, API key and assistant routes on the
@@ -43,11 +46,12 @@ type Server struct {
 	numbers *numbers.Service
 	// callDefaults: Deps.CallDefaults.
 	callDefaults call.PlatformLimits
+	welcomeDir   string // Deps.WelcomeAudioDir
 }
 
 // Register adds the organization, API key and assistant routes to core.
 func Register(core *httpapi.Server, d Deps) {
-	s := &Server{Server: core, store: d.Store, trunks: d.Trunks, numbers: d.Numbers, callDefaults: d.CallDefaults}
+	s := &Server{Server: core, store: d.Store, trunks: d.Trunks, numbers: d.Numbers, callDefaults: d.CallDefaults, welcomeDir: d.WelcomeAudioDir}
 	s.routes()
 }
 

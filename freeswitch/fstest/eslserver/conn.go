@@ -242,7 +242,11 @@ func (c *conn) handle(cmd command) bool {
 	case "bgapi":
 		c.bgapi(rest, cmd.headers["Job-UUID"])
 	case "sendmsg":
-		c.reply("+OK")
+		reply := "+OK"
+		if h, ok := c.srv.c.Handler.(MsgHandler); ok && rest != "" {
+			reply = h.SendMsg(rest, cmd.headers, cmd.body)
+		}
+		c.reply(reply)
 	case "linger", "nolinger":
 		// Only an outbound (socket application) connection controls a
 		// session; this is an inbound one.

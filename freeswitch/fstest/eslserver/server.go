@@ -25,6 +25,13 @@ type Handler interface {
 	BackgroundAPI(cmd, job string)
 }
 
+// MsgHandler is a Handler that also runs `sendmsg <uuid>` call commands
+// (headers as sent, the body when there is one); it returns the reply
+// text. Without it every sendmsg is answered +OK and does nothing.
+type MsgHandler interface {
+	SendMsg(uuid string, headers map[string]string, body string) string
+}
+
 // Config configures a Server; every field is required.
 type Config struct {
 	Password string

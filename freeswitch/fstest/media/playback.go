@@ -84,6 +84,7 @@ const leadFrames = 5 // switch_ivr_broadcast: "lead-frames" 5
 type queued struct {
 	path string
 	cmd  *eslserver.Event
+	lead int // frames read with nothing written before it starts
 }
 
 // playing is the playback in progress.
@@ -127,10 +128,33 @@ func (md *Media) apiBroadcast(_ Batch, args string) string {
 		eslserver.Header{Name: "execute-app-arg", Value: path}, eslserver.Header{Name: "event-lock", Value: "true"}, eslserver.Header{Name: "lead-frames", Value: strconv.Itoa(leadFrames)})
 	m := md.of(ch)
 	m.mu.Lock()
-	m.queue = append(m.queue, &queued{path, cmd})
+	m.queue = append(m.queue, &queued{path, cmd, md.gap})
 	m.startLoopLocked()
 	m.mu.Unlock()
 	return "+OK Message sent\n"
+}
+
+// ExecutePlayback is `sendmsg <uuid>` with call-command execute,
+// execute-app-name playback (mod_event_socket queues it as a private
+// event, as uuid_broadcast does): the same queue, PLAYBACK_START, _STOP
+// and CHANNEL_EXECUTE_COMPLETE, but no lead frames, so the file's audio
+// is on the channel's next frame. It reports false for an unknown channel.
+func (md *Media) ExecutePlayback(id, path string, lock bool) bool {
+	ch, ok := md.h.Channel(id)
+	if !ok {
+		return false
+	}
+	hs := []eslserver.Header{{Name: "call-command", Value: "execute"}, {Name: "execute-app-name", Value: "playback"},
+		{Name: "execute-app-arg", Value: path}}
+	if lock {
+		hs = append(hs, eslserver.Header{Name: "event-lock", Value: "true"})
+	}
+	m := md.of(ch)
+	m.mu.Lock()
+	m.queue = append(m.queue, &queued{path, md.h.NewEvent("COMMAND", "", hs...), 0})
+	m.startLoopLocked()
+	m.mu.Unlock()
+	return true
 }
 
 // apiBreak is uuid_break (mod_commands.c break_function).
@@ -175,7 +199,7 @@ func (m *chanMedia) nextFrameLocked(b Batch) ([]int16, bool) {
 		// with nothing written, PLAYBACK_START comes on the last of them
 		// and the audio on the frame after.
 		if !m.leading {
-			m.leading, m.lead = true, m.md.gap
+			m.leading, m.lead = true, m.queue[0].lead
 		}
 		if m.lead > 0 {
 			m.lead--
@@ -187,7 +211,7 @@ func (m *chanMedia) nextFrameLocked(b Batch) ([]int16, bool) {
 		q := m.queue[0]
 		m.queue = m.queue[1:]
 		m.startLocked(b, q)
-		if m.md.gap > 0 || m.cur == nil {
+		if q.lead > 0 || m.cur == nil {
 			return m.silentLocked()
 		}
 	}
