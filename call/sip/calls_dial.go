@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/call/sip/dialtrack"
+	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
 
 // trackDial starts following an originate's legs.
-func (s *callSession) trackDial(id string, trunks []db.SIPTrunk) *dialtrack.Track {
-	t := dialtrack.New(id, trunks)
+func (s *callSession) trackDial(id string, trunks []db.SIPTrunk) *trunkdial.Track {
+	t := trunkdial.NewTrack(id, trunks)
 	s.mu.Lock()
 	s.track = t
 	s.mu.Unlock()

@@ -8,7 +8,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/call/sip/dialtrack"
+	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/numbers"
@@ -108,7 +108,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 	if number.SIPTrunkID != nil {
 		own = *number.SIPTrunkID
 	}
-	p := &outboundPlan{req: req, a: a, dialID: db.NewID(), trunks: orderTrunks(trunks, own),
+	p := &outboundPlan{req: req, a: a, dialID: db.NewID(), trunks: trunkdial.Order(trunks, own),
 		placed: make(chan string, 1), result: make(chan dialResult, 1)}
 	if req.StatusCallback != "" {
 		if p.secret, err = c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
@@ -116,7 +116,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 		}
 	}
 	s := newOutboundSession(c, org.ID)
-	p.dial, err = BridgeDialString(trunks, own, req.To, DialOptions{
+	p.dial, err = trunkdial.DialString(trunks, own, req.To, trunkdial.Options{
 		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
 		CallerID:    req.From, LegTimeout: c.opts.LegTimeout,
 		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": p.dialID, "origination_caller_id_name": strings.TrimPrefix(req.From, "+")},
@@ -159,7 +159,7 @@ type dialResult struct {
 
 // takeOutbound is the session's goroutine taking over the call the API
 // prepared: its record, assistant, status callback and dial tracking.
-func (s *callSession) takeOutbound(p *outboundPlan) *dialtrack.Track {
+func (s *callSession) takeOutbound(p *outboundPlan) *trunkdial.Track {
 	c := s.c
 	s.assistant = p.a
 	s.rec = p.rec
@@ -191,7 +191,7 @@ func (s *callSession) takeOutbound(p *outboundPlan) *dialtrack.Track {
 func (s *callSession) dialOutbound(p *outboundPlan) {
 	c := s.c
 	track := s.takeOutbound(p)
-	octx, cancel := context.WithTimeout(c.ctx, maxDialTime(p.dial, c.opts.LegTimeout))
+	octx, cancel := context.WithTimeout(c.ctx, trunkdial.MaxDialTime(p.dial, c.opts.LegTimeout))
 	job := make(chan dialResult, 1)
 	go func() {
 		out, err := c.sw.BGAPI(octx, "originate "+p.dial+" &park()")
@@ -225,7 +225,7 @@ func (s *callSession) dialOutbound(p *outboundPlan) {
 // ring waits for the outbound call's originate to return. Meanwhile the
 // call is Ringing: its first leg makes it placed, and a hangup asked
 // through the API cancels it (Ending). Other requests wait for the call.
-func (s *callSession) ring(p *outboundPlan, track *dialtrack.Track, job <-chan dialResult) dialResult {
+func (s *callSession) ring(p *outboundPlan, track *trunkdial.Track, job <-chan dialResult) dialResult {
 	created := track.Created
 	var later []request
 	defer func() {

@@ -11,8 +11,8 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
-	"github.com/sipbridge/sipbridge/call/sip/dialtrack"
 	"github.com/sipbridge/sipbridge/call/sip/pipe"
+	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/route"
@@ -77,7 +77,7 @@ type callSession struct {
 	life call.Lifecycle
 
 	// track is the originate under way (its legs' events).
-	track *dialtrack.Track
+	track *trunkdial.Track
 
 	// asst is the assistant stream the caller's audio goes to (read by the
 	// mod_audio_stream reader goroutine).

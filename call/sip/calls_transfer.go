@@ -3,15 +3,14 @@ package sip
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
-	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // transferPlan is what a transfer will do, decided before the assistant is
@@ -336,13 +335,13 @@ func (s *callSession) bridgeDial(number string) (dial, dialID string, err error)
 		own = *s.route.Number.SIPTrunkID
 	}
 	dialID = db.NewID()
-	dial, err = BridgeDialString(trunks, own, number, DialOptions{
+	dial, err = trunkdial.DialString(trunks, own, number, trunkdial.Options{
 		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
 		CallerID:    s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
 		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": dialID, "sipbridge_leg": "transfer"},
 	})
 	if err == nil {
-		s.trackDial(dialID, orderTrunks(trunks, own))
+		s.trackDial(dialID, trunkdial.Order(trunks, own))
 	}
 	return dial, dialID, err
 }
@@ -360,7 +359,7 @@ func (s *callSession) startBridge(p *transferPlan) {
 	done := c.registry.Also()
 	go func() {
 		defer done()
-		ctx, cancel := context.WithTimeout(c.ctx, maxDialTime(p.dial, c.opts.LegTimeout))
+		ctx, cancel := context.WithTimeout(c.ctx, trunkdial.MaxDialTime(p.dial, c.opts.LegTimeout))
 		out, err := c.sw.BGAPI(ctx, "originate "+p.dial+" &park()")
 		cancel()
 		if c.ctx.Err() != nil {
@@ -373,24 +372,6 @@ func (s *callSession) startBridge(p *transferPlan) {
 			killAnswered(c, out) // nobody is left to bridge it
 		}
 	}()
-}
-
-// maxDialTime bounds an originate: every leg's leg_timeout (leg for a leg
-// without one) plus margin.
-func maxDialTime(dial string, leg time.Duration) time.Duration {
-	total := 15 * time.Second
-	for _, l := range strings.Split(dial, "|") {
-		d := leg
-		if _, v, ok := strings.Cut(l, "leg_timeout="); ok {
-			v, _, _ = strings.Cut(v, ",")
-			v, _, _ = strings.Cut(v, "]")
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
-				d = time.Duration(n) * time.Second
-			}
-		}
-		total += d
-	}
-	return total
 }
 
 // killAnswered hangs up the leg an originate answered with, if any.
@@ -472,107 +453,4 @@ func (s *callSession) handleLegEvent(e *esl.Event) bool {
 		s.event(call.EventLegHangup, db.JSONMap{"leg": e.UUID(), "cause": e.Get("Hangup-Cause")})
 	}
 	return false
-}
-
-// DialOptions shape a bridge or outbound dial string.
-type DialOptions struct {
-	LeadingPlus bool          // keep the + of E.164 numbers (the organization's trunk setting)
-	CallerID    string        // origination_caller_id_number
-	LegTimeout  time.Duration // per trunk that sets no ring_timeout_seconds
-	Vars        map[string]string
-}
-
-// BridgeDialString builds one originate dial string over the trunks: the
-// trunk with id first (if given and enabled), then by priority and name,
-// legs joined by `|` with originate_continue_on_timeout=true so a leg that
-// rings out fails over to the next.
-func BridgeDialString(trunks []db.SIPTrunk, first, number string, o DialOptions) (string, error) {
-	if !did.IsE164(number) {
-		return "", fmt.Errorf("%w: %q", call.ErrBadTransferTarget, number)
-	}
-	ordered := orderTrunks(trunks, first)
-	if len(ordered) == 0 {
-		return "", call.ErrNoEnabledTrunk
-	}
-	dialled := number
-	if !o.LeadingPlus {
-		dialled = strings.TrimPrefix(number, "+")
-	}
-	global := []string{"originate_continue_on_timeout=true", "ignore_early_media=true"}
-	if cid := o.CallerID; cid != "" && safeDialValue(cid) {
-		if !o.LeadingPlus {
-			cid = strings.TrimPrefix(cid, "+")
-		}
-		global = append(global, "origination_caller_id_number="+cid)
-	}
-	for _, k := range sortedKeys(o.Vars) {
-		if safeDialValue(k) && safeDialValue(o.Vars[k]) {
-			global = append(global, k+"="+o.Vars[k])
-		}
-	}
-	legs := make([]string, 0, len(ordered))
-	longest := 0
-	for _, t := range ordered {
-		secs := RingSeconds(&t, o.LegTimeout)
-		longest = max(longest, secs)
-		legs = append(legs, fmt.Sprintf("[leg_timeout=%d,sipbridge_trunk_id=%s]sofia/gateway/%s/%s", secs, t.ID, t.GatewayName, dialled))
-	}
-	// originate_timeout (default 60 s) times each `|` group out with
-	// NO_ANSWER whatever its leg_timeout: keep it above the longest ring.
-	global = append(global, "originate_timeout="+strconv.Itoa(longest+1))
-	return "{" + strings.Join(global, ",") + "}" + strings.Join(legs, "|"), nil
-}
-
-// RingSeconds is how long a trunk's leg rings before the next trunk is
-// tried: the trunk's ring_timeout_seconds, else the platform's LEG_TIMEOUT
-// (leg), else 30 s.
-func RingSeconds(t *db.SIPTrunk, leg time.Duration) int {
-	if t.RingTimeoutSeconds > 0 {
-		return t.RingTimeoutSeconds
-	}
-	if secs := int(leg / time.Second); secs > 0 {
-		return secs
-	}
-	return 30
-}
-
-// orderTrunks returns the enabled trunks, first's trunk at the head, then by
-// priority (1 first) and name.
-func orderTrunks(trunks []db.SIPTrunk, first string) []db.SIPTrunk {
-	var head, rest []db.SIPTrunk
-	for _, t := range trunks {
-		if !t.Enabled {
-			continue
-		}
-		if t.ID == first {
-			head = append(head, t)
-		} else {
-			rest = append(rest, t)
-		}
-	}
-	sortTrunks(rest)
-	return append(head, rest...)
-}
-
-// safeDialValue keeps values that cannot break a dial string.
-func safeDialValue(v string) bool {
-	return v != "" && !strings.ContainsAny(v, ",|{}[] \t\r\n'\"^")
-}
-
-func sortTrunks(ts []db.SIPTrunk) {
-	slices.SortStableFunc(ts, func(a, b db.SIPTrunk) int {
-		if a.Priority != b.Priority {
-			return a.Priority - b.Priority
-		}
-		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
-	})
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -3,6 +3,8 @@ package fstest
 import (
 	"slices"
 	"strings"
+
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/sofia"
 )
 
 // uuid_bridge, as mod_commands' uuid_bridge_function answers it:
@@ -97,7 +99,7 @@ func (s *Switch) apiHupall(b *batch, args string) string {
 	s.chans.mu.Lock()
 	var ids []string
 	for id, ch := range s.chans.byID {
-		if name == "" || varString(ch.vars["variable_"+name]) == val {
+		if name == "" || sofia.VarString(ch.vars["variable_"+name]) == val {
 			ids = append(ids, id)
 		}
 	}
@@ -115,7 +117,7 @@ func (s *Switch) apiHupall(b *batch, args string) string {
 	s.out.mu.Unlock()
 	for _, l := range legs {
 		s.chans.mu.Lock()
-		match := name == "" || varString(l.ch.vars["variable_"+name]) == val
+		match := name == "" || sofia.VarString(l.ch.vars["variable_"+name]) == val
 		s.chans.mu.Unlock()
 		if match {
 			select {

@@ -3,7 +3,6 @@ package fstest
 import (
 	"maps"
 	"net"
-	"regexp"
 	"strings"
 	"time"
 
@@ -115,8 +114,8 @@ func (s *Switch) apiDeflect(b *batch, args string) string {
 	}
 	s.chans.mu.Lock()
 	answered := ch.answered
-	cont := sofia.IsTrue(varString(ch.vars["variable_sip_refer_continue_after_reply"]))
-	headers := referHeaders(ch.vars)
+	cont := sofia.IsTrue(sofia.VarString(ch.vars["variable_sip_refer_continue_after_reply"]))
+	headers := sofia.ExtraHeaders(ch.vars)
 	s.chans.mu.Unlock()
 	outcome := s.referOutcome(id, referTo)
 	if answered {
@@ -180,17 +179,17 @@ func (s *Switch) referReplies(ch *channel, o ReferOutcome, notifyAfter float64) 
 	}
 	ch.vars["variable_sip_refer_status_code"] = "202"
 	v := ch.vars
-	inbound := varString(v["Call-Direction"]) != "outbound"
+	inbound := sofia.VarString(v["Call-Direction"]) != "outbound"
 	// The NOTIFY comes from the far end of the dialog.
-	far := varString(v["variable_sip_to_user"]) + "@" + hostOfAddr(varString(v["variable_sip_to_host"]))
-	near := varString(v["variable_sip_from_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
-	fromTag, toTag := varString(v["variable_sip_to_tag"]), varString(v["variable_sip_from_tag"])
+	far := sofia.VarString(v["variable_sip_to_user"]) + "@" + hostOfAddr(sofia.VarString(v["variable_sip_to_host"]))
+	near := sofia.VarString(v["variable_sip_from_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
+	fromTag, toTag := sofia.VarString(v["variable_sip_to_tag"]), sofia.VarString(v["variable_sip_from_tag"])
 	if inbound {
-		far = varString(v["variable_sip_from_user"]) + "@" + varString(v["variable_sip_network_ip"])
-		near = varString(v["variable_sip_to_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
-		fromTag, toTag = varString(v["variable_sip_from_tag"]), varString(v["variable_sip_to_tag"])
+		far = sofia.VarString(v["variable_sip_from_user"]) + "@" + sofia.VarString(v["variable_sip_network_ip"])
+		near = sofia.VarString(v["variable_sip_to_user"]) + "@" + hostOfAddr(s.o.SIPAddr)
+		fromTag, toTag = sofia.VarString(v["variable_sip_from_tag"]), sofia.VarString(v["variable_sip_to_tag"])
 	}
-	callID := varString(v["variable_sip_call_id"])
+	callID := sofia.VarString(v["variable_sip_call_id"])
 	s.chans.mu.Unlock()
 	if notifyAfter > 0 {
 		s.referWait(ch.uuid, nil, notifyAfter)
@@ -273,83 +272,6 @@ func (s *Switch) referWait(id string, epoch chan struct{}, sec float64) bool {
 			return false
 		}
 	}
-}
-
-// referHeaders are the extra headers of the REFER, as
-// sofia_glue.c sofia_glue_get_extra_headers(channel, "sip_h_") builds them:
-// every channel variable whose name starts with sip_h_ (any case) becomes
-// "<rest of the name>: <value>", and sip_geolocation becomes Geolocation.
-// exclude_outgoing_extra_header is ONE regular expression (a single
-// variable, not a list and not per header), matched by
-// switch_regex_perform against the whole variable name, prefix included
-// (e.g. "sip_h_X-Custom-Tag"), unanchored: "^sip_h_(X-|Diversion)" keeps
-// the inbound X- and Diversion headers out. As in switch_regex_perform,
-// "/re/i" is case-insensitive ("s": dot matches newline); an expression
-// that does not compile excludes nothing. Here Go's RE2 syntax stands in
-// for PCRE, and the "_" asterisk-pattern form is not supported.
-func referHeaders(vars map[string]any) map[string]string {
-	var exclude *regexp.Regexp
-	if expr := varString(vars["variable_exclude_outgoing_extra_header"]); expr != "" {
-		exclude = fsRegexp(expr)
-	}
-	out := map[string]string{}
-	for k, v := range vars {
-		name, ok := strings.CutPrefix(k, "variable_")
-		if !ok {
-			continue
-		}
-		if strings.EqualFold(name, "sip_geolocation") {
-			out["Geolocation"] = varString(v)
-		}
-		if len(name) >= len("sip_h_") && strings.EqualFold(name[:len("sip_h_")], "sip_h_") {
-			if exclude != nil && exclude.MatchString(name) {
-				continue
-			}
-			out[name[len("sip_h_"):]] = varString(v)
-		}
-	}
-	return out
-}
-
-// fsRegexp compiles an expression as switch_regex_perform reads it: plain,
-// or "/re/opts" with i and s options; nil when it does not compile.
-func fsRegexp(expr string) *regexp.Regexp {
-	if body, ok := strings.CutPrefix(expr, "/"); ok {
-		i := strings.LastIndexByte(body, '/')
-		if i < 0 {
-			return nil // "missing ending '/' delimiter": no match
-		}
-		flags := ""
-		if strings.Contains(body[i+1:], "i") {
-			flags += "i"
-		}
-		if strings.Contains(body[i+1:], "s") {
-			flags += "s"
-		}
-		expr = body[:i]
-		if flags != "" {
-			expr = "(?" + flags + ")" + expr
-		}
-	}
-	re, err := regexp.Compile(expr)
-	if err != nil {
-		return nil
-	}
-	return re
-}
-
-func varString(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case []any:
-		if len(x) > 0 {
-			return varString(x[len(x)-1])
-		}
-	case nil:
-		return ""
-	}
-	return ""
 }
 
 func hostOfAddr(hp string) string {

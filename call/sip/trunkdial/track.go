@@ -1,8 +1,10 @@
-// Package dialtrack follows the legs of one originate (an outbound call's,
-// or a bridged transfer's) through the trunks it dials, from the channel
-// events FreeSWITCH sends: which trunk each leg went to, when it was
-// created, how it ended, and so what each trunk's attempt was.
-package dialtrack
+// Package trunkdial dials through an organization's trunks: the originate
+// dial string over the enabled trunks in priority order, each leg ringing
+// its trunk's time before the next is tried (DialString), and the legs that
+// originate then makes, followed from the channel events FreeSWITCH sends:
+// which trunk each leg went to, when it was created, how it ended, and so
+// what each trunk's attempt was (Track).
+package trunkdial
 
 import (
 	"sync"
@@ -40,9 +42,9 @@ type legAttempt struct {
 	ended         time.Time
 }
 
-// New starts following the legs of the originate whose sipbridge_dial is
+// NewTrack starts following the legs of the originate whose sipbridge_dial is
 // id, dialling trunks in that order.
-func New(id string, trunks []db.SIPTrunk) *Track {
+func NewTrack(id string, trunks []db.SIPTrunk) *Track {
 	return &Track{ID: id, trunks: trunks, Created: make(chan struct{})}
 }
 

@@ -1,4 +1,4 @@
-package dialtrack
+package trunkdial
 
 import (
 	"testing"
@@ -38,7 +38,7 @@ func TestAttempts(t *testing.T) {
 		{"no leg at all", nil, "", "INVALID_GATEWAY", []string{"NOT_TRIED", "NOT_TRIED", "INVALID_GATEWAY"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tr := New("d", trunks)
+			tr := NewTrack("d", trunks)
 			for i, e := range tc.events {
 				tr.Observe(e, t0.Add(time.Duration(i)*time.Second))
 			}
