@@ -3,9 +3,11 @@ package call
 import (
 	"context"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -100,6 +102,24 @@ func TestChooserRefusesABadTransferTargetBeforeThePath(t *testing.T) {
 		}
 		if len(sip.got)+len(hosted.got) != 1 {
 			t.Errorf("on %q the paths saw %v and %v, want only the good target", provider, sip.got, hosted.got)
+		}
+	}
+}
+
+// Only a close frame with 1000 is a stream ended on purpose.
+func TestStreamClosedNormally(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{&websocket.CloseError{Code: websocket.CloseNormalClosure}, true},
+		{&websocket.CloseError{Code: websocket.CloseGoingAway}, false},
+		{&websocket.CloseError{Code: websocket.CloseAbnormalClosure}, false},
+		{io.ErrUnexpectedEOF, false},
+		{nil, false},
+	} {
+		if got := StreamClosedNormally(c.err); got != c.want {
+			t.Errorf("%v: %v, want %v", c.err, got, c.want)
 		}
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
@@ -212,7 +211,7 @@ func (r *hostedRelay) fromProvider(ev streamEvent) bool {
 		reason := "the caller hung up"
 		if ev.kind == evClosed {
 			reason = "the provider closed the media stream"
-			if ev.err != nil && !websocket.IsCloseError(ev.err, websocket.CloseNormalClosure) {
+			if ev.err != nil && !call.StreamClosedNormally(ev.err) {
 				c.log.Debug("provider stream closed", "err", ev.err)
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
@@ -317,7 +316,7 @@ func (s *callSession) handleFSNote(n fsNote) {
 		// websocket that breaks without either is a fault too.
 		// mod_audio_stream closes with 1000 when it stops on purpose (hangup,
 		// uuid_audio_stream stop): not a failure.
-		if !s.ending() && !s.transferred() && !websocket.IsCloseError(n.err, websocket.CloseNormalClosure) {
+		if !s.ending() && !s.transferred() && !call.StreamClosedNormally(n.err) {
 			s.eslFaultsDue++
 			s.streamFault("websocket closed: " + fmt.Sprint(n.err))
 		}
