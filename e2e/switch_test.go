@@ -49,8 +49,9 @@ type Switch struct {
 
 // recordedEvents are the events the harness keeps: every api command
 // FreeSWITCH runs (API: API-Command, API-Command-Argument), gateway
-// lifecycle, channel lifecycle and the keys received (DTMF).
-var recordedEvents = []string{"API", "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+// lifecycle, channel lifecycle (the park included: the moment sipbridge is
+// handed a call) and the keys received (DTMF).
+var recordedEvents = []string{"API", "CHANNEL_CREATE", "CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF",
 	"sofia::gateway_add", "sofia::gateway_delete", "sofia::gateway_state"}
 
 // StartSwitch copies freeswitch/conf into dir/conf, rewrites vars.xml with
@@ -77,10 +78,11 @@ func StartSwitch(dir string) (*Switch, error) {
 	if sw.SIPPort, err = freeSIPPort(); err != nil {
 		return nil, err
 	}
-	if sw.RTPStart, err = freeUDPRange(200); err != nil {
+	ports := rtpPorts()
+	if sw.RTPStart, err = freeUDPRange(ports); err != nil {
 		return nil, err
 	}
-	sw.RTPEnd = sw.RTPStart + 198 // even: FreeSWITCH warns and rounds an odd end port
+	sw.RTPEnd = sw.RTPStart + ports - 2 // even: FreeSWITCH warns and rounds an odd end port
 	sw.ESLAddr = "127.0.0.1:" + strconv.Itoa(eslPort)
 	if err := sw.rewriteVars(map[string]string{
 		"sip_port":          strconv.Itoa(sw.SIPPort),
@@ -106,6 +108,16 @@ func StartSwitch(dir string) (*Switch, error) {
 		return nil, err
 	}
 	return sw, sw.Start()
+}
+
+// rtpPorts is the size of FreeSWITCH's RTP port range: two ports a call,
+// 200 (99 calls at once) for the suite, 1200 when TestSetupRate runs
+// (SETUP_RATES: 100 calls/s of 3 s hold 300 at once).
+func rtpPorts() int {
+	if os.Getenv("SETUP_RATES") != "" {
+		return 1200
+	}
+	return 200
 }
 
 // rewriteVars sets each `<X-PRE-PROCESS cmd="set" data="name=…"/>` of the

@@ -1,0 +1,357 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
+)
+
+// Call setup at rate: short streamed calls placed by one sipp at each rate
+// of SETUP_RATES for setupPlacing, so that about rate × hold are up at once.
+const (
+	srcRate      = "127.0.0.94" // the PBX placing the calls
+	setupPlacing = 5 * time.Second
+	setupHold    = 3 * time.Second // SETUP_HOLD overrides
+	setupTarget  = 5 * time.Millisecond
+	setupAtRate  = 50 // the target holds at this rate
+)
+
+// fsLimitLine matches FreeSWITCH's log lines about its own limits: the
+// sessions-per-second throttle, max-sessions, RTP ports run out.
+var fsLimitLine = regexp.MustCompile(`(?i).*(throttle|session limit|max.sessions|rtp port|no ports).*`)
+
+// TestSetupRate places short calls with audio at each rate of SETUP_RATES
+// (calls/s, e.g. SETUP_RATES=20,50,100; skipped without it), rate × 5 s
+// calls each playing the caller tone for 3 s (SETUP_HOLD), all streamed to
+// one assistant, and logs per rate as `e2e-bench:` lines: calls
+// attempted, answered and failed (by SIP code); INVITE → 200 OK from
+// sipp's trace; park → answer as FreeSWITCH stamps its CHANNEL_PARK and
+// CHANNEL_ANSWER events (what sipbridge takes to route, record, connect
+// the assistant and answer a parked call); routed → answered from the
+// call's timeline; park → stream_connected; the CPU of sipbridge,
+// FreeSWITCH and sipp over the run; which side failed first. It fails
+// when sipbridge is the limit: a parked call it did not answer, or a
+// warning or error it logged, at a rate FreeSWITCH and sipp kept up with.
+// SETUP_PROFILE=dir writes a CPU profile of sipbridge per rate there.
+// It runs on PostgreSQL when the run has one, else on SQLite.
+func TestSetupRate(t *testing.T) {
+	raw := os.Getenv("SETUP_RATES")
+	if raw == "" {
+		t.Skip("SETUP_RATES is not set (e.g. SETUP_RATES=20,50,100)")
+	}
+	var rates []int
+	for _, f := range strings.Split(raw, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r < 1 || r > 500 {
+			t.Fatalf("SETUP_RATES=%q: want calls/s from 1 to 500, comma-separated", raw)
+		}
+		rates = append(rates, r)
+	}
+	hold := setupHold
+	if v := os.Getenv("SETUP_HOLD"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < time.Second {
+			t.Fatalf("SETUP_HOLD=%q: want a Go duration of at least 1s", v)
+		}
+		hold = d
+	}
+	requireRawSocket(t)
+	sw := sharedSwitch(t)
+	name, dsn := "sqlite", ""
+	if os.Getenv(dbtest.EnvVar) != "" {
+		name, dsn = "postgres", dbtest.DSN(t)
+	}
+	var env []string
+	pprofAddr, profDir := "", os.Getenv("SETUP_PROFILE")
+	if profDir != "" {
+		port, err := freeTCPPort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
+		env = append(env, "PPROF_ADDR="+pprofAddr)
+	}
+	b := StartBridge(t, sw, name, dsn, env...)
+	takeOver(t, b)
+	asst := startCountingAssistant(t, 0)
+	var out struct {
+		ID string `json:"id"`
+	}
+	b.API.Call(t, "POST", "/api/v1/assistants", map[string]any{"name": "Rate", "stream_url": asst.URL()}, http.StatusCreated, &out)
+	tr := b.ipTrunk(t, "Rate PBX", srcRate, srcRate+":5060", nil)
+	pcap := writeTrack(t, "caller-tone-rate.pcap", newRTPTrack().Tone(callerTone, hold))
+	// A warm-up call: the first of anything (pools, the assistant's
+	// connection) is not the rate's.
+	warm := "+16478496099"
+	b.addNumberOn(t, warm, out.ID, tr.ID)
+	sw.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
+	c := toUser("+14165550699", warm)
+	c.PCAP, c.HoldMs = pcap, 1000
+	RunSipp(t, SippOptions{Scenario: "uac-hold.xml", IP: srcRate, Remote: sw.remote(), Calls: 1, Data: c})
+	for i, rate := range rates {
+		number := fmt.Sprintf("+164784961%02d", i)
+		b.addNumberOn(t, number, out.ID, tr.ID)
+		sw.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
+		t.Run(fmt.Sprintf("%d_per_s", rate), func(t *testing.T) {
+			run := &rateRun{b: b, rate: rate, hold: hold, number: number, pcap: pcap, pprofAddr: pprofAddr, profDir: profDir}
+			run.place(t)
+			run.gather(t)
+			run.report(t)
+		})
+		testkit.Eventually(t, 30*time.Second, "no channel and no stream left", func() bool {
+			return len(sw.Channels(t)) == 0 && asst.open.Load() == 0
+		}, func() string { return fmt.Sprintf("%d channels, %d streams", len(sw.Channels(t)), asst.open.Load()) })
+	}
+}
+
+// rateRun is one rate's run and its figures.
+type rateRun struct {
+	b                   *Bridge
+	rate                int
+	hold                time.Duration
+	number, pcap        string
+	pprofAddr, profDir  string
+	uac                 *Sipp
+	sippExit            int
+	fsMark              Mark
+	logMark             int
+	loadBefore          string
+	loadAfter           string
+	bridgeCPU, fsCPU    float64
+	sippCPU             float64
+	placedOver          time.Duration // first INVITE → last INVITE sent
+	attempted, answered int
+	codes               map[int]int // final SIP codes other than 200, and 0 for none
+	setup               []time.Duration
+	parkAnswer          []time.Duration // FreeSWITCH's CHANNEL_PARK → CHANNEL_ANSWER
+	routedAnswered      []time.Duration // the timeline's routed → answered
+	parkStream          []time.Duration // CHANNEL_PARK → the timeline's stream_connected
+	parks, unanswered   int             // parked calls, and those never answered
+	fsLimits            []string
+	bridgeWarns         []string
+}
+
+// place runs sipp at the rate for setupPlacing and waits for every call's
+// end, measuring the CPU of sipbridge, FreeSWITCH and sipp meanwhile.
+func (r *rateRun) place(t *testing.T) {
+	b := r.b
+	calls := r.rate * int(setupPlacing/time.Second)
+	c := toUser(fmt.Sprintf("+1416555%04d", r.rate), r.number)
+	c.PCAP, c.HoldMs = r.pcap, int(r.hold.Milliseconds())
+	r.fsMark, r.logMark, r.loadBefore = b.SW.Mark(), b.LogMark(), loadAvg()
+	bridgeCPU, fsCPU := startCPU(t, b.cmd.Process.Pid), startCPU(t, b.SW.pid())
+	r.uac = StartSipp(t, SippOptions{Scenario: "uac-hold.xml", IP: srcRate, Remote: b.SW.remote(), Calls: calls,
+		Timeout: setupPlacing + r.hold + time.Minute, Data: c,
+		Args: []string{"-r", strconv.Itoa(r.rate), "-l", strconv.Itoa(3 * r.rate * int(r.hold.Seconds()+1))}})
+	sippCPU := startCPU(t, r.uac.cmd.Process.Pid)
+	if r.profDir != "" {
+		go r.profile(t, setupPlacing+r.hold)
+	}
+	var sippTicks float64
+	for {
+		select {
+		case <-r.uac.Done():
+		case <-time.After(200 * time.Millisecond):
+			if ticks, err := cpuTicks(sippCPU.pid); err == nil {
+				sippTicks = float64(ticks - sippCPU.ticks)
+			}
+			continue
+		}
+		break
+	}
+	wall := time.Since(bridgeCPU.at).Seconds()
+	r.bridgeCPU, r.fsCPU, r.sippCPU = bridgeCPU.Cores(t), fsCPU.Cores(t), sippTicks/100/wall
+	r.sippExit = r.uac.Wait(t, time.Second)
+	r.loadAfter = loadAvg()
+	r.attempted = calls
+}
+
+// profile writes a CPU profile of sipbridge over d to profDir.
+func (r *rateRun) profile(t *testing.T, d time.Duration) {
+	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", r.pprofAddr, int(d.Seconds())))
+	if err != nil {
+		t.Logf("profile: %v", err)
+		return
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	path := filepath.Join(r.profDir, fmt.Sprintf("cpu-%d.pprof", r.rate))
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Logf("profile: %v", err)
+	}
+}
+
+// gather reads the figures: sipp's trace, FreeSWITCH's events and log,
+// the call records and timelines, sipbridge's log.
+func (r *rateRun) gather(t *testing.T) {
+	b := r.b
+	r.codes = map[int]int{}
+	var first, last time.Time
+	for _, tx := range inviteTrace(r.uac) {
+		if tx.Invite.IsZero() {
+			continue
+		}
+		if first.IsZero() || tx.Invite.Before(first) {
+			first = tx.Invite
+		}
+		last = maxTime(last, tx.Invite)
+		if tx.Code == 200 {
+			r.answered++
+			r.setup = append(r.setup, tx.Final.Sub(tx.Invite))
+		} else {
+			r.codes[tx.Code]++
+		}
+	}
+	r.placedOver = last.Sub(first)
+	parks, answers := map[string]time.Time{}, map[string]time.Time{}
+	for _, e := range b.SW.EventsSince(r.fsMark, "") {
+		us, err := strconv.ParseInt(e.Get("Event-Date-Timestamp"), 10, 64)
+		if err != nil {
+			continue
+		}
+		at, id := time.UnixMicro(us), e.Get("Unique-ID")
+		switch e.Name() {
+		case "CHANNEL_PARK":
+			if _, ok := parks[id]; !ok && e.Get("Call-Direction") == "inbound" && e.Get("Caller-Destination-Number") == r.number {
+				parks[id] = at
+			}
+		case "CHANNEL_ANSWER":
+			answers[id] = at
+		}
+	}
+	r.parks = len(parks)
+	for id, p := range parks {
+		if a, ok := answers[id]; ok {
+			r.parkAnswer = append(r.parkAnswer, a.Sub(p))
+		} else {
+			r.unanswered++
+		}
+	}
+	r.timelines(t, parks)
+	for _, line := range strings.Split(b.SW.LogSince(r.fsMark), "\n") {
+		if fsLimitLine.MatchString(line) {
+			r.fsLimits = append(r.fsLimits, line)
+		}
+	}
+	for _, e := range b.LogSince(r.logMark, "") {
+		if lv := e.Str("level"); lv == "WARN" || lv == "ERROR" {
+			r.bridgeWarns = append(r.bridgeWarns, fmt.Sprintf("%s %s %s", lv, e.Str("msg"), e.Str("err")))
+		}
+	}
+}
+
+// timelines reads every call record of the rate's number and its
+// timeline: routed → answered, park → stream_connected.
+func (r *rateRun) timelines(t *testing.T, parks map[string]time.Time) {
+	for skip := 0; ; skip += 500 {
+		recs := r.b.callRecords(t, "phone_number="+url.QueryEscape(r.number)+"&skip="+strconv.Itoa(skip))
+		for _, rec := range recs {
+			var routed, answered, streamed time.Time
+			for _, e := range r.b.callEvents(t, rec.ID) {
+				switch {
+				case e.Type == "routed" && routed.IsZero():
+					routed = e.At
+				case e.Type == "answered" && answered.IsZero():
+					answered = e.At
+				case e.Type == "stream_connected" && streamed.IsZero():
+					streamed = e.At
+				}
+			}
+			if !routed.IsZero() && !answered.IsZero() {
+				r.routedAnswered = append(r.routedAnswered, answered.Sub(routed))
+			}
+			if p, ok := parks[rec.CallSID]; ok && !streamed.IsZero() {
+				r.parkStream = append(r.parkStream, streamed.Sub(p))
+			}
+		}
+		if len(recs) < 500 {
+			return
+		}
+	}
+}
+
+// failedSide names who failed first at this rate ("" = nobody): sipp
+// (could not place the calls at the rate), FreeSWITCH (refused calls
+// before they reached sipbridge, or logged one of its limits), sipbridge
+// (parked calls it did not answer, warnings it logged).
+func (r *rateRun) failedSide() string {
+	var sides []string
+	target := time.Duration(r.attempted-1) * time.Second / time.Duration(r.rate)
+	if r.placedOver > target*11/10 || r.sippCPU > 0.9 {
+		sides = append(sides, fmt.Sprintf("sipp (placed over %v, want %v; %.2f cores)", r.placedOver.Round(time.Millisecond), target, r.sippCPU))
+	}
+	refusedBefore := r.attempted - r.parks
+	if refusedBefore > 0 || len(r.fsLimits) > 0 {
+		sides = append(sides, fmt.Sprintf("freeswitch (%d calls never parked; %d limit lines)", refusedBefore, len(r.fsLimits)))
+	}
+	if r.unanswered > 0 || len(r.bridgeWarns) > 0 {
+		sides = append(sides, fmt.Sprintf("sipbridge (%d parked calls not answered; %d warnings)", r.unanswered, len(r.bridgeWarns)))
+	}
+	return strings.Join(sides, ", ")
+}
+
+func (r *rateRun) report(t *testing.T) {
+	pct := func(ds []time.Duration) string {
+		return fmt.Sprintf("n=%d p50=%.1fms p99=%.1fms max=%.1fms", len(ds), ms(percentile(ds, 50)), ms(percentile(ds, 99)), ms(percentile(ds, 100)))
+	}
+	var failed []string
+	for _, code := range slices.Sorted(maps.Keys(r.codes)) {
+		failed = append(failed, fmt.Sprintf("%d×%d", r.codes[code], code))
+	}
+	t.Logf("e2e-bench: setup rate=%d/s db=%s hold=%v attempted=%d answered=%d failed=%d [%s] sipp_exit=%d placed_over=%v load_before=%s load_after=%s",
+		r.rate, r.b.Name, r.hold, r.attempted, r.answered, r.attempted-r.answered, strings.Join(failed, " "), r.sippExit,
+		r.placedOver.Round(time.Millisecond), r.loadBefore, r.loadAfter)
+	t.Logf("e2e-bench: setup rate=%d/s INVITE->200 %s", r.rate, pct(r.setup))
+	t.Logf("e2e-bench: setup rate=%d/s park->answer (FreeSWITCH's CHANNEL_PARK -> CHANNEL_ANSWER) %s", r.rate, pct(r.parkAnswer))
+	t.Logf("e2e-bench: setup rate=%d/s routed->answered (timeline) %s", r.rate, pct(r.routedAnswered))
+	t.Logf("e2e-bench: setup rate=%d/s park->stream_connected %s", r.rate, pct(r.parkStream))
+	t.Logf("e2e-bench: setup rate=%d/s cpu sipbridge=%.3f freeswitch=%.3f sipp=%.3f cores", r.rate, r.bridgeCPU, r.fsCPU, r.sippCPU)
+	side := r.failedSide()
+	t.Logf("e2e-bench: setup rate=%d/s failed_side=%q", r.rate, side)
+	if r.rate == setupAtRate {
+		met := "met"
+		if percentile(r.parkAnswer, 99) >= setupTarget {
+			met = "NOT met"
+		}
+		t.Logf("e2e-bench: setup target park->answer p99 < %v at %d/s: %s", setupTarget, setupAtRate, met)
+	}
+	for _, l := range r.fsLimits[:min(5, len(r.fsLimits))] {
+		t.Logf("FreeSWITCH: %s", l)
+	}
+	for _, l := range r.bridgeWarns[:min(5, len(r.bridgeWarns))] {
+		t.Logf("sipbridge: %s", l)
+	}
+	if strings.HasPrefix(side, "sipbridge") {
+		t.Errorf("sipbridge is the limit at %d calls/s (FreeSWITCH and sipp kept up): %s", r.rate, side)
+	}
+}
+
+// loadAvg is the machine's 1-minute load average.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	return f[0]
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
