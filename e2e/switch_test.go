@@ -44,6 +44,7 @@ type Switch struct {
 	bootTo   int64 // log offset once it was up
 	esl      *esl.Client
 	events   []*esl.Event // recorded events (see recordedEvents)
+	eventAt  []time.Time  // when the harness received each of events
 	lastConf time.Time    // when the last gateway or ACL command ran
 }
 
@@ -96,7 +97,7 @@ func StartSwitch(dir string) (*Switch, error) {
 	}
 	rec := func(e *esl.Event) {
 		sw.mu.Lock()
-		sw.events = append(sw.events, e)
+		sw.events, sw.eventAt = append(sw.events, e), append(sw.eventAt, time.Now())
 		if e.Name() == "API" && (e.Get("API-Command") == "reloadacl" || strings.HasPrefix(e.Get("API-Command-Argument"), "profile ")) {
 			sw.lastConf = time.Now()
 		}
@@ -460,6 +461,25 @@ func (sw *Switch) EventsSince(m Mark, name string) []*esl.Event {
 		if name == "" || e.Name() == name || e.Subclass() == name {
 			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// receivedEvent is a recorded event and when the harness received it (on
+// this machine's clock, to the microsecond: FreeSWITCH's own
+// Event-Date-Timestamp moves in steps of its timer's tick, 20 ms when idle).
+type receivedEvent struct {
+	E  *esl.Event
+	At time.Time
+}
+
+// ReceivedSince returns the recorded events since m, with when each came.
+func (sw *Switch) ReceivedSince(m Mark) []receivedEvent {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	var out []receivedEvent
+	for i := min(m.events, len(sw.events)); i < len(sw.events); i++ {
+		out = append(out, receivedEvent{sw.events[i], sw.eventAt[i]})
 	}
 	return out
 }
