@@ -76,7 +76,7 @@ func TestSetupRate(t *testing.T) {
 	if os.Getenv(dbtest.EnvVar) != "" {
 		name, dsn = "postgres", dbtest.DSN(t)
 	}
-	var env []string
+	env := strings.Fields(os.Getenv("SIPBRIDGE_E2E_ENV")) // e.g. FS_CALL_CONNECTIONS=16
 	pprofAddr, profDir := "", os.Getenv("SETUP_PROFILE")
 	if profDir != "" {
 		port, err := freeTCPPort()
@@ -139,7 +139,9 @@ type rateRun struct {
 	codes               map[int]int // final SIP codes other than 200, and 0 for none
 	setup               []time.Duration
 	parkAnswer          []time.Duration // CHANNEL_PARK → CHANNEL_ANSWER, as an Event Socket client receives them
+	parkRouted          []time.Duration // CHANNEL_PARK → the timeline's routed (routing, the record written)
 	routedAnswered      []time.Duration // the timeline's routed → answered
+	apiCommands         int             // api commands FreeSWITCH ran meanwhile (every connection)
 	parkStream          []time.Duration // CHANNEL_PARK → the timeline's stream_connected
 	parks, unanswered   int             // parked calls, and those never answered
 	fsLimits            []string
@@ -181,18 +183,26 @@ func (r *rateRun) place(t *testing.T) {
 	r.attempted = calls
 }
 
-// profile writes a CPU profile of sipbridge over d to profDir.
+// profile writes a CPU profile of sipbridge over d to profDir, and its
+// goroutines (grouped by stack) 3 s into the run: where calls wait.
 func (r *rateRun) profile(t *testing.T, d time.Duration) {
-	res, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", r.pprofAddr, int(d.Seconds())))
+	go func() {
+		time.Sleep(3 * time.Second)
+		r.fetch(t, "goroutine?debug=1", fmt.Sprintf("goroutines-%d.txt", r.rate))
+	}()
+	r.fetch(t, fmt.Sprintf("profile?seconds=%d", int(d.Seconds())), fmt.Sprintf("cpu-%d.pprof", r.rate))
+}
+
+func (r *rateRun) fetch(t *testing.T, what, file string) {
+	res, err := http.Get("http://" + r.pprofAddr + "/debug/pprof/" + what)
 	if err != nil {
-		t.Logf("profile: %v", err)
+		t.Logf("pprof %s: %v", what, err)
 		return
 	}
 	defer res.Body.Close()
 	data, _ := io.ReadAll(res.Body)
-	path := filepath.Join(r.profDir, fmt.Sprintf("cpu-%d.pprof", r.rate))
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Logf("profile: %v", err)
+	if err := os.WriteFile(filepath.Join(r.profDir, file), data, 0o644); err != nil {
+		t.Logf("pprof %s: %v", what, err)
 	}
 }
 
@@ -229,6 +239,8 @@ func (r *rateRun) gather(t *testing.T) {
 			}
 		case "CHANNEL_ANSWER":
 			answers[id] = at
+		case "API":
+			r.apiCommands++
 		}
 	}
 	r.parks = len(parks)
@@ -268,6 +280,9 @@ func (r *rateRun) timelines(t *testing.T, parks map[string]time.Time) {
 				case e.Type == "stream_connected" && streamed.IsZero():
 					streamed = e.At
 				}
+			}
+			if p, ok := parks[rec.CallSID]; ok && !routed.IsZero() {
+				r.parkRouted = append(r.parkRouted, routed.Sub(p))
 			}
 			if !routed.IsZero() && !answered.IsZero() {
 				r.routedAnswered = append(r.routedAnswered, answered.Sub(routed))
@@ -315,9 +330,11 @@ func (r *rateRun) report(t *testing.T) {
 		r.placedOver.Round(time.Millisecond), r.loadBefore, r.loadAfter)
 	t.Logf("e2e-bench: setup rate=%d/s INVITE->200 %s", r.rate, pct(r.setup))
 	t.Logf("e2e-bench: setup rate=%d/s park->answer (CHANNEL_PARK -> CHANNEL_ANSWER received by the harness's Event Socket) %s", r.rate, pct(r.parkAnswer))
+	t.Logf("e2e-bench: setup rate=%d/s park->routed (timeline) %s", r.rate, pct(r.parkRouted))
 	t.Logf("e2e-bench: setup rate=%d/s routed->answered (timeline) %s", r.rate, pct(r.routedAnswered))
 	t.Logf("e2e-bench: setup rate=%d/s park->stream_connected %s", r.rate, pct(r.parkStream))
-	t.Logf("e2e-bench: setup rate=%d/s cpu sipbridge=%.3f freeswitch=%.3f sipp=%.3f cores", r.rate, r.bridgeCPU, r.fsCPU, r.sippCPU)
+	t.Logf("e2e-bench: setup rate=%d/s cpu sipbridge=%.3f freeswitch=%.3f sipp=%.3f cores; api commands %.1f a call",
+		r.rate, r.bridgeCPU, r.fsCPU, r.sippCPU, float64(r.apiCommands)/float64(max(1, r.parks)))
 	side := r.failedSide()
 	t.Logf("e2e-bench: setup rate=%d/s failed_side=%q", r.rate, side)
 	if r.rate == setupAtRate {
