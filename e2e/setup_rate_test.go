@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/internal/testkit"
+	"gorm.io/gorm"
 )
 
 // Call setup at rate: short streamed calls placed by one sipp at each rate
@@ -86,6 +88,10 @@ func TestSetupRate(t *testing.T) {
 		pprofAddr = "127.0.0.1:" + strconv.Itoa(port)
 		env = append(env, "PPROF_ADDR="+pprofAddr)
 	}
+	var pg *pgCounter
+	if dsn != "" {
+		pg = newPGCounter(t, dsn)
+	}
 	b := StartBridge(t, sw, name, dsn, env...)
 	takeOver(t, b)
 	asst := startCountingAssistant(t, 0)
@@ -108,7 +114,7 @@ func TestSetupRate(t *testing.T) {
 		b.addNumberOn(t, number, out.ID, tr.ID)
 		sw.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
 		t.Run(fmt.Sprintf("%d_per_s", rate), func(t *testing.T) {
-			run := &rateRun{b: b, rate: rate, hold: hold, number: number, pcap: pcap, pprofAddr: pprofAddr, profDir: profDir}
+			run := &rateRun{b: b, rate: rate, hold: hold, number: number, pcap: pcap, pprofAddr: pprofAddr, profDir: profDir, pg: pg}
 			run.place(t)
 			run.gather(t)
 			run.report(t)
@@ -127,6 +133,9 @@ type rateRun struct {
 	number, pcap        string
 	pprofAddr, profDir  string
 	uac                 *Sipp
+	pg                  *pgCounter
+	pgBefore, pgAfter   pgCounts
+	machine, postgres   float64 // cores busy: the whole machine, PostgreSQL's processes
 	sippExit            int
 	fsMark              Mark
 	logMark             int
@@ -157,6 +166,10 @@ func (r *rateRun) place(t *testing.T) {
 	c.PCAP, c.HoldMs = r.pcap, int(r.hold.Milliseconds())
 	r.fsMark, r.logMark, r.loadBefore = b.SW.Mark(), b.LogMark(), loadAvg()
 	bridgeCPU, fsCPU := startCPU(t, b.cmd.Process.Pid), startCPU(t, b.SW.pid())
+	machine0, pgTicks0 := machineTicks(), processTicks("postgres")
+	if r.pg != nil {
+		r.pgBefore = r.pg.read(t)
+	}
 	r.uac = StartSipp(t, SippOptions{Scenario: "uac-hold.xml", IP: srcRate, Remote: b.SW.remote(), Calls: calls,
 		Timeout: setupPlacing + r.hold + time.Minute, Data: c,
 		Args: []string{"-r", strconv.Itoa(r.rate), "-l", strconv.Itoa(3 * r.rate * int(r.hold.Seconds()+1))}})
@@ -178,6 +191,11 @@ func (r *rateRun) place(t *testing.T) {
 	}
 	wall := time.Since(bridgeCPU.at).Seconds()
 	r.bridgeCPU, r.fsCPU, r.sippCPU = bridgeCPU.Cores(t), fsCPU.Cores(t), sippTicks/100/wall
+	r.machine, r.postgres = float64(machineTicks()-machine0)/100/wall, ticksSince(pgTicks0, processTicks("postgres"))/100/wall
+	if r.pg != nil {
+		time.Sleep(time.Second) // PostgreSQL publishes its table counters within a second
+		r.pgAfter = r.pg.read(t)
+	}
 	r.sippExit = r.uac.Wait(t, time.Second)
 	r.loadAfter = loadAvg()
 	r.attempted = calls
@@ -259,7 +277,7 @@ func (r *rateRun) gather(t *testing.T) {
 	}
 	for _, e := range b.LogSince(r.logMark, "") {
 		if lv := e.Str("level"); lv == "WARN" || lv == "ERROR" {
-			r.bridgeWarns = append(r.bridgeWarns, fmt.Sprintf("%s %s %s", lv, e.Str("msg"), e.Str("err")))
+			r.bridgeWarns = append(r.bridgeWarns, lv+" "+e.Str("msg")) // by message: the errors name the call
 		}
 	}
 }
@@ -335,6 +353,12 @@ func (r *rateRun) report(t *testing.T) {
 	t.Logf("e2e-bench: setup rate=%d/s park->stream_connected %s", r.rate, pct(r.parkStream))
 	t.Logf("e2e-bench: setup rate=%d/s cpu sipbridge=%.3f freeswitch=%.3f sipp=%.3f cores; api commands %.1f a call",
 		r.rate, r.bridgeCPU, r.fsCPU, r.sippCPU, float64(r.apiCommands)/float64(max(1, r.parks)))
+	t.Logf("e2e-bench: setup rate=%d/s cpu machine=%.3f postgres=%.3f cores (of %d)", r.rate, r.machine, r.postgres, runtime.NumCPU())
+	if r.pg != nil {
+		n := float64(max(1, r.parks))
+		t.Logf("e2e-bench: setup rate=%d/s postgres a call: %.1f table scans (seq+idx), %.1f rows written (ins+upd)", r.rate,
+			float64(r.pgAfter.scans-r.pgBefore.scans)/n, float64(r.pgAfter.writes-r.pgBefore.writes)/n)
+	}
 	side := r.failedSide()
 	t.Logf("e2e-bench: setup rate=%d/s failed_side=%q", r.rate, side)
 	if r.rate == setupAtRate {
@@ -347,8 +371,12 @@ func (r *rateRun) report(t *testing.T) {
 	for _, l := range r.fsLimits[:min(5, len(r.fsLimits))] {
 		t.Logf("FreeSWITCH: %s", l)
 	}
-	for _, l := range r.bridgeWarns[:min(5, len(r.bridgeWarns))] {
-		t.Logf("sipbridge: %s", l)
+	warns := map[string]int{}
+	for _, l := range r.bridgeWarns {
+		warns[l]++
+	}
+	for _, l := range slices.Sorted(maps.Keys(warns)) {
+		t.Logf("sipbridge: %d× %s", warns[l], l)
 	}
 	if strings.HasPrefix(side, "sipbridge") {
 		t.Errorf("sipbridge is the limit at %d calls/s (FreeSWITCH and sipp kept up): %s", r.rate, side)
@@ -370,4 +398,80 @@ func maxTime(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// machineTicks is the CPU time the machine spent busy (every CPU, /proc/stat,
+// in ticks of 1/100 s): all but idle and iowait.
+func machineTicks() int64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	var busy int64
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		if i != 3 && i != 4 && i < 8 { // idle, iowait; guest is in user already
+			busy += v
+		}
+	}
+	return busy
+}
+
+// processTicks is the CPU time (utime+stime) of every process named comm,
+// by pid.
+func processTicks(comm string) map[int]int64 {
+	out := map[int]int64{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "comm"))
+		if err != nil || strings.TrimSpace(string(b)) != comm {
+			continue
+		}
+		if ticks, err := cpuTicks(pid); err == nil {
+			out[pid] = ticks
+		}
+	}
+	return out
+}
+
+// ticksSince sums what each process of now used since before (a process
+// started meanwhile counts from 0).
+func ticksSince(before, now map[int]int64) float64 {
+	var sum int64
+	for pid, t := range now {
+		sum += t - before[pid]
+	}
+	return float64(sum)
+}
+
+// pgCounter reads PostgreSQL's counters of the tables of sipbridge's schema
+// (the run's database is shared by other tests: its own schema is not).
+type pgCounter struct {
+	g      *gorm.DB
+	schema string
+}
+
+type pgCounts struct{ scans, writes int64 }
+
+func newPGCounter(t *testing.T, dsn string) *pgCounter {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &pgCounter{g: dbtest.Postgres(t), schema: u.Query().Get("search_path")}
+}
+
+func (p *pgCounter) read(t *testing.T) pgCounts {
+	var c pgCounts
+	row := p.g.Raw(`SELECT COALESCE(SUM(COALESCE(seq_scan,0)+COALESCE(idx_scan,0)),0), COALESCE(SUM(n_tup_ins+n_tup_upd),0)
+		FROM pg_stat_user_tables WHERE schemaname = ?`, p.schema).Row()
+	if err := row.Scan(&c.scans, &c.writes); err != nil {
+		t.Logf("pg_stat_user_tables: %v", err)
+	}
+	return c
 }
