@@ -379,7 +379,8 @@ func (r *rateRun) report(t *testing.T) {
 		t.Logf("sipbridge: %d× %s", warns[l], l)
 	}
 	if strings.HasPrefix(side, "sipbridge") {
-		t.Errorf("sipbridge is the limit at %d calls/s (FreeSWITCH and sipp kept up): %s", r.rate, side)
+		t.Errorf("sipbridge is the limit at %d calls/s (FreeSWITCH and sipp kept up; the machine was %.2f of %d cores busy): %s",
+			r.rate, r.machine, runtime.NumCPU(), side)
 	}
 }
 
