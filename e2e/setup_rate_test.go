@@ -29,6 +29,7 @@ const (
 	setupHold    = 3 * time.Second // SETUP_HOLD overrides
 	setupTarget  = 5 * time.Millisecond
 	setupAtRate  = 50 // the target holds at this rate
+	setupPGApp   = "sipbridge-rate" // application_name of sipbridge's PostgreSQL sessions
 )
 
 // fsLimitLine matches FreeSWITCH's log lines about its own limits: the
@@ -76,7 +77,7 @@ func TestSetupRate(t *testing.T) {
 	sw := sharedSwitch(t)
 	name, dsn := "sqlite", ""
 	if os.Getenv(dbtest.EnvVar) != "" {
-		name, dsn = "postgres", dbtest.DSN(t)
+		name, dsn = "postgres", dbtest.DSN(t)+"&application_name="+setupPGApp
 	}
 	env := strings.Fields(os.Getenv("SIPBRIDGE_E2E_ENV")) // e.g. FS_CALL_CONNECTIONS=16
 	pprofAddr, profDir := "", os.Getenv("SETUP_PROFILE")
@@ -135,6 +136,8 @@ type rateRun struct {
 	uac                 *Sipp
 	pg                  *pgCounter
 	pgBefore, pgAfter   pgCounts
+	pgWaits             map[string]int // sipbridge's busy PostgreSQL sessions by wait, summed over the samples
+	pgSamples           int
 	machine, postgres   float64 // cores busy: the whole machine, PostgreSQL's processes
 	sippExit            int
 	fsMark              Mark
@@ -178,12 +181,17 @@ func (r *rateRun) place(t *testing.T) {
 		go r.profile(t, setupPlacing+r.hold)
 	}
 	var sippTicks float64
+	r.pgWaits = map[string]int{}
 	for {
 		select {
 		case <-r.uac.Done():
 		case <-time.After(200 * time.Millisecond):
 			if ticks, err := cpuTicks(sippCPU.pid); err == nil {
 				sippTicks = float64(ticks - sippCPU.ticks)
+			}
+			if r.pg != nil {
+				r.pg.sampleWaits(t, r.pgWaits)
+				r.pgSamples++
 			}
 			continue
 		}
@@ -329,8 +337,15 @@ func (r *rateRun) failedSide() string {
 	if refusedBefore > 0 || len(r.fsLimits) > 0 {
 		sides = append(sides, fmt.Sprintf("freeswitch (%d calls never parked; %d limit lines)", refusedBefore, len(r.fsLimits)))
 	}
-	if r.unanswered > 0 || len(r.bridgeWarns) > 0 {
-		sides = append(sides, fmt.Sprintf("sipbridge (%d parked calls not answered; %d warnings)", r.unanswered, len(r.bridgeWarns)))
+	errs := 0
+	for _, w := range r.bridgeWarns {
+		if strings.HasPrefix(w, "ERROR ") {
+			errs++
+		}
+	}
+	noStream := r.answered - len(r.parkStream)
+	if r.unanswered > 0 || noStream > 0 || errs > 0 {
+		sides = append(sides, fmt.Sprintf("sipbridge (%d parked calls not answered, %d answered without a stream; %d errors logged)", r.unanswered, noStream, errs))
 	}
 	return strings.Join(sides, ", ")
 }
@@ -358,6 +373,11 @@ func (r *rateRun) report(t *testing.T) {
 		n := float64(max(1, r.parks))
 		t.Logf("e2e-bench: setup rate=%d/s postgres a call: %.1f table scans (seq+idx), %.1f rows written (ins+upd)", r.rate,
 			float64(r.pgAfter.scans-r.pgBefore.scans)/n, float64(r.pgAfter.writes-r.pgBefore.writes)/n)
+		var waits []string
+		for _, k := range slices.Sorted(maps.Keys(r.pgWaits)) {
+			waits = append(waits, fmt.Sprintf("%s=%.1f", k, float64(r.pgWaits[k])/float64(max(1, r.pgSamples))))
+		}
+		t.Logf("e2e-bench: setup rate=%d/s postgres sessions of sipbridge not idle, mean over %d samples: %s", r.rate, r.pgSamples, strings.Join(waits, " "))
 	}
 	side := r.failedSide()
 	t.Logf("e2e-bench: setup rate=%d/s failed_side=%q", r.rate, side)
@@ -475,4 +495,23 @@ func (p *pgCounter) read(t *testing.T) pgCounts {
 		t.Logf("pg_stat_user_tables: %v", err)
 	}
 	return c
+}
+
+// sampleWaits adds sipbridge's PostgreSQL sessions that are not idle, by
+// state and wait event ("active/CPU" = running or runnable).
+func (p *pgCounter) sampleWaits(t *testing.T, into map[string]int) {
+	rows, err := p.g.Raw(`SELECT state || '/' || COALESCE(wait_event_type || ':' || wait_event, 'CPU'), count(*)
+		FROM pg_stat_activity WHERE application_name = ? AND state <> 'idle' GROUP BY 1`, setupPGApp).Rows()
+	if err != nil {
+		t.Logf("pg_stat_activity: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var n int
+		if rows.Scan(&k, &n) == nil {
+			into[k] += n
+		}
+	}
 }
