@@ -28,7 +28,7 @@ const (
 	setupPlacing = 5 * time.Second
 	setupHold    = 3 * time.Second // SETUP_HOLD overrides
 	setupTarget  = 5 * time.Millisecond
-	setupAtRate  = 50 // the target holds at this rate
+	setupAtRate  = 50               // the target holds at this rate
 	setupPGApp   = "sipbridge-rate" // application_name of sipbridge's PostgreSQL sessions
 )
 
