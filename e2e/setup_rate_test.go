@@ -139,6 +139,7 @@ type rateRun struct {
 	pgWaits             map[string]int // sipbridge's busy PostgreSQL sessions by wait, summed over the samples
 	pgSamples           int
 	machine, postgres   float64 // cores busy: the whole machine, PostgreSQL's processes
+	harnessCPU          float64 // this test process: its Event Socket recording, the assistant
 	sippExit            int
 	fsMark              Mark
 	logMark             int
@@ -168,7 +169,7 @@ func (r *rateRun) place(t *testing.T) {
 	c := toUser(fmt.Sprintf("+1416555%04d", r.rate), r.number)
 	c.PCAP, c.HoldMs = r.pcap, int(r.hold.Milliseconds())
 	r.fsMark, r.logMark, r.loadBefore = b.SW.Mark(), b.LogMark(), loadAvg()
-	bridgeCPU, fsCPU := startCPU(t, b.cmd.Process.Pid), startCPU(t, b.SW.pid())
+	bridgeCPU, fsCPU, harnessCPU := startCPU(t, b.cmd.Process.Pid), startCPU(t, b.SW.pid()), startCPU(t, os.Getpid())
 	machine0, pgTicks0 := machineTicks(), processTicks("postgres")
 	if r.pg != nil {
 		r.pgBefore = r.pg.read(t)
@@ -198,7 +199,7 @@ func (r *rateRun) place(t *testing.T) {
 		break
 	}
 	wall := time.Since(bridgeCPU.at).Seconds()
-	r.bridgeCPU, r.fsCPU, r.sippCPU = bridgeCPU.Cores(t), fsCPU.Cores(t), sippTicks/100/wall
+	r.bridgeCPU, r.fsCPU, r.sippCPU, r.harnessCPU = bridgeCPU.Cores(t), fsCPU.Cores(t), sippTicks/100/wall, harnessCPU.Cores(t)
 	r.machine, r.postgres = float64(machineTicks()-machine0)/100/wall, ticksSince(pgTicks0, processTicks("postgres"))/100/wall
 	if r.pg != nil {
 		time.Sleep(time.Second) // PostgreSQL publishes its table counters within a second
@@ -368,7 +369,8 @@ func (r *rateRun) report(t *testing.T) {
 	t.Logf("e2e-bench: setup rate=%d/s park->stream_connected %s", r.rate, pct(r.parkStream))
 	t.Logf("e2e-bench: setup rate=%d/s cpu sipbridge=%.3f freeswitch=%.3f sipp=%.3f cores; api commands %.1f a call",
 		r.rate, r.bridgeCPU, r.fsCPU, r.sippCPU, float64(r.apiCommands)/float64(max(1, r.parks)))
-	t.Logf("e2e-bench: setup rate=%d/s cpu machine=%.3f postgres=%.3f cores (of %d)", r.rate, r.machine, r.postgres, runtime.NumCPU())
+	t.Logf("e2e-bench: setup rate=%d/s cpu machine=%.3f postgres=%.3f test_process=%.3f cores (of %d)", r.rate, r.machine, r.postgres,
+		r.harnessCPU, runtime.NumCPU())
 	if r.pg != nil {
 		n := float64(max(1, r.parks))
 		t.Logf("e2e-bench: setup rate=%d/s postgres a call: %.1f table scans (seq+idx), %.1f rows written (ins+upd)", r.rate,
