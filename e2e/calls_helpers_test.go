@@ -575,8 +575,29 @@ func (h histogram) quantileBound(q float64) float64 {
 // timestamps) and returns, per call, the time from the INVITE sipp sent to
 // the 200 OK it received.
 func setupTimes(s *Sipp) []time.Duration {
-	type pending struct{ invite, ok time.Time }
-	calls := map[string]*pending{}
+	var out []time.Duration
+	for _, c := range inviteTrace(s) {
+		if !c.Invite.IsZero() && c.Code == 200 {
+			out = append(out, c.Final.Sub(c.Invite))
+		}
+	}
+	return out
+}
+
+// inviteTx is one call's INVITE as sipp's message trace shows it: when sipp
+// sent it first, and the first final response (≥ 200) it received.
+type inviteTx struct {
+	CallID string
+	Invite time.Time
+	Final  time.Time
+	Code   int // 0: no final response
+}
+
+// inviteTrace reads sipp's message trace (-trace_msg, microsecond
+// timestamps) and returns the INVITE transaction of every call, in the
+// order they appear.
+func inviteTrace(s *Sipp) []inviteTx {
+	calls := map[string]*inviteTx{}
 	var order []string
 	for _, block := range strings.Split(s.Messages(), "-----------------------------------------------") {
 		stamp, rest, ok := strings.Cut(block, "\n")
@@ -600,22 +621,23 @@ func setupTimes(s *Sipp) []time.Duration {
 		}
 		p := calls[id]
 		if p == nil {
-			p = &pending{}
+			p = &inviteTx{CallID: id}
 			calls[id] = p
 			order = append(order, id)
 		}
 		switch {
-		case strings.HasPrefix(first, "INVITE ") && sent && p.invite.IsZero():
-			p.invite = at
-		case strings.HasPrefix(first, "SIP/2.0 200") && !sent && strings.HasSuffix(sipHeader(msg, "CSeq"), "INVITE") && p.ok.IsZero():
-			p.ok = at
+		case strings.HasPrefix(first, "INVITE ") && sent && p.Invite.IsZero():
+			p.Invite = at
+		case strings.HasPrefix(first, "SIP/2.0 ") && !sent && p.Code == 0 && strings.HasSuffix(sipHeader(msg, "CSeq"), "INVITE"):
+			code, _ := strconv.Atoi(strings.TrimSpace(first[len("SIP/2.0 "):min(len(first), len("SIP/2.0 123"))]))
+			if code >= 200 {
+				p.Final, p.Code = at, code
+			}
 		}
 	}
-	var out []time.Duration
+	out := make([]inviteTx, 0, len(order))
 	for _, id := range order {
-		if p := calls[id]; !p.invite.IsZero() && !p.ok.IsZero() {
-			out = append(out, p.ok.Sub(p.invite))
-		}
+		out = append(out, *calls[id])
 	}
 	return out
 }

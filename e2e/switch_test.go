@@ -44,13 +44,15 @@ type Switch struct {
 	bootTo   int64 // log offset once it was up
 	esl      *esl.Client
 	events   []*esl.Event // recorded events (see recordedEvents)
+	eventAt  []time.Time  // when the harness received each of events
 	lastConf time.Time    // when the last gateway or ACL command ran
 }
 
 // recordedEvents are the events the harness keeps: every api command
 // FreeSWITCH runs (API: API-Command, API-Command-Argument), gateway
-// lifecycle, channel lifecycle and the keys received (DTMF).
-var recordedEvents = []string{"API", "CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF",
+// lifecycle, channel lifecycle (the park included: the moment sipbridge is
+// handed a call) and the keys received (DTMF).
+var recordedEvents = []string{"API", "CHANNEL_CREATE", "CHANNEL_PARK", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE", "DTMF",
 	"sofia::gateway_add", "sofia::gateway_delete", "sofia::gateway_state"}
 
 // StartSwitch copies freeswitch/conf into dir/conf, rewrites vars.xml with
@@ -77,10 +79,11 @@ func StartSwitch(dir string) (*Switch, error) {
 	if sw.SIPPort, err = freeSIPPort(); err != nil {
 		return nil, err
 	}
-	if sw.RTPStart, err = freeUDPRange(200); err != nil {
+	ports := rtpPorts()
+	if sw.RTPStart, err = freeUDPRange(ports); err != nil {
 		return nil, err
 	}
-	sw.RTPEnd = sw.RTPStart + 198 // even: FreeSWITCH warns and rounds an odd end port
+	sw.RTPEnd = sw.RTPStart + ports - 2 // even: FreeSWITCH warns and rounds an odd end port
 	sw.ESLAddr = "127.0.0.1:" + strconv.Itoa(eslPort)
 	if err := sw.rewriteVars(map[string]string{
 		"sip_port":          strconv.Itoa(sw.SIPPort),
@@ -94,7 +97,7 @@ func StartSwitch(dir string) (*Switch, error) {
 	}
 	rec := func(e *esl.Event) {
 		sw.mu.Lock()
-		sw.events = append(sw.events, e)
+		sw.events, sw.eventAt = append(sw.events, e), append(sw.eventAt, time.Now())
 		if e.Name() == "API" && (e.Get("API-Command") == "reloadacl" || strings.HasPrefix(e.Get("API-Command-Argument"), "profile ")) {
 			sw.lastConf = time.Now()
 		}
@@ -106,6 +109,16 @@ func StartSwitch(dir string) (*Switch, error) {
 		return nil, err
 	}
 	return sw, sw.Start()
+}
+
+// rtpPorts is the size of FreeSWITCH's RTP port range: two ports a call,
+// 200 (99 calls at once) for the suite, 1200 when TestSetupRate runs
+// (SETUP_RATES: 100 calls/s of 3 s hold 300 at once).
+func rtpPorts() int {
+	if os.Getenv("SETUP_RATES") != "" {
+		return 1200
+	}
+	return 200
 }
 
 // rewriteVars sets each `<X-PRE-PROCESS cmd="set" data="name=…"/>` of the
@@ -448,6 +461,25 @@ func (sw *Switch) EventsSince(m Mark, name string) []*esl.Event {
 		if name == "" || e.Name() == name || e.Subclass() == name {
 			out = append(out, e)
 		}
+	}
+	return out
+}
+
+// receivedEvent is a recorded event and when the harness received it (on
+// this machine's clock, to the microsecond: FreeSWITCH's own
+// Event-Date-Timestamp moves in steps of its timer's tick, 20 ms when idle).
+type receivedEvent struct {
+	E  *esl.Event
+	At time.Time
+}
+
+// ReceivedSince returns the recorded events since m, with when each came.
+func (sw *Switch) ReceivedSince(m Mark) []receivedEvent {
+	sw.mu.Lock()
+	defer sw.mu.Unlock()
+	var out []receivedEvent
+	for i := min(m.events, len(sw.events)); i < len(sw.events); i++ {
+		out = append(out, receivedEvent{sw.events[i], sw.eventAt[i]})
 	}
 	return out
 }
