@@ -18,6 +18,9 @@ type RunOptions struct {
 	Every time.Duration
 	// Ready reports whether the Event Socket is connected; passes wait for it.
 	Ready func() bool
+	// ReadyPoll is how often a pass that waits for Ready looks again
+	// (default 250ms).
+	ReadyPoll time.Duration
 }
 
 // Run reconciles until ctx ends: after trunk writes (debounced), on every
@@ -29,6 +32,9 @@ func (s *Sync) Run(ctx context.Context, o RunOptions) error {
 	}
 	if o.Every == 0 {
 		o.Every = time.Minute
+	}
+	if o.ReadyPoll == 0 {
+		o.ReadyPoll = 250 * time.Millisecond
 	}
 	ticks := make(chan struct{}, 1)
 	c := cron.New(cron.WithSeconds())
@@ -48,7 +54,11 @@ func (s *Sync) Run(ctx context.Context, o RunOptions) error {
 	backoff := time.Second
 	pass := func() {
 		if o.Ready != nil && !o.Ready() {
-			return // the connect hook kicks a pass
+			// Wanted, but the switch is not (all) connected: look again soon.
+			// The connect hooks kick too, but the last connection to come
+			// back need not be one with a hook.
+			retry = time.After(o.ReadyPoll)
+			return
 		}
 		res, err := s.Pass(ctx)
 		if err != nil {

@@ -83,6 +83,8 @@ type Sync struct {
 	dns       map[string]dnsEntry
 	kick      chan struct{}
 	clean     string // fingerprint of the desired state at the last clean pass; "" = must look
+
+	afterFingerprint func() // tests: runs between a pass's fingerprint and its read of the trunks
 }
 
 type dnsEntry struct {
@@ -175,9 +177,22 @@ func (s *Sync) Pass(ctx context.Context) (PassResult, error) {
 	if unchanged {
 		return res, nil // nothing changed on either side since the last clean pass
 	}
+	if s.afterFingerprint != nil {
+		s.afterFingerprint()
+	}
 	trunks, err := s.store.AllTrunks(ctx)
 	if err != nil {
 		return res, err
+	}
+	// The trunks are what the pass applies; the fingerprint remembered as
+	// clean must be theirs. A write between the two reads (a trunk created
+	// and applied by this pass, then deleted) could otherwise bring the
+	// table back to the remembered fingerprint and the deletion's pass
+	// would skip as unchanged, leaving the gateway in FreeSWITCH.
+	if again, err := s.store.TrunksFingerprint(ctx); err != nil {
+		return res, err
+	} else if again != fp {
+		fp = "" // not clean: the next pass looks again
 	}
 	if err := s.loadDisk(); err != nil {
 		return res, err

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -34,6 +35,9 @@ type syncEnv struct {
 	gen    string
 	org    int64
 	cmd    *esl.Client
+	// hold keeps the loop's Ready false (the switch not all connected)
+	// while the ESL connections stay up.
+	hold atomic.Bool
 }
 
 // eachSyncEnv runs test on a fresh reconciler over each database.
@@ -83,7 +87,7 @@ func newSyncEnv(t *testing.T, g *gorm.DB) *syncEnv {
 	go func() {
 		defer close(done)
 		e.sync.Run(ctx, trunk.RunOptions{Changed: e.trunks.ChangedC(), Debounce: 20 * time.Millisecond, Every: time.Hour,
-			Ready: func() bool { return e.cmd.Connected() && ev.Connected() }})
+			Ready: func() bool { return e.cmd.Connected() && ev.Connected() && !e.hold.Load() }})
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	org, _, err := store.EnsureOrg(ctx, "acme")
