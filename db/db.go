@@ -137,6 +137,13 @@ func NewStore(g *gorm.DB, keys *secret.Keyring, log *slog.Logger) *Store {
 
 func (s *Store) db(ctx context.Context) *gorm.DB { return s.DB.WithContext(ctx) }
 
+// single is for a write that is one statement: without gorm's default
+// transaction around it (BEGIN, the statement, COMMIT: three round trips
+// where one does, on the call path).
+func (s *Store) single(ctx context.Context) *gorm.DB {
+	return s.DB.WithContext(ctx).Session(&gorm.Session{SkipDefaultTransaction: true})
+}
+
 func (s *Store) scoped(ctx context.Context, orgID int64) *gorm.DB {
 	return s.DB.WithContext(ctx).Where("org_id = ?", orgID)
 }

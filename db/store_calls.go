@@ -28,13 +28,13 @@ func (s *Store) CreateCall(ctx context.Context, c *Call) error {
 	if c.Provider == "" {
 		c.Provider = "sip"
 	}
-	return translate(s.db(ctx).Create(c).Error)
+	return translate(s.single(ctx).Create(c).Error)
 }
 
 // UpdateCall writes the given columns of the organization's call.
 func (s *Store) UpdateCall(ctx context.Context, orgID int64, id string, cols map[string]any) error {
 	cols["updated_at"] = s.Now()
-	res := s.scoped(ctx, orgID).Model(&Call{}).Where("id = ?", id).Updates(cols)
+	res := s.single(ctx).Where("org_id = ?", orgID).Model(&Call{}).Where("id = ?", id).Updates(cols)
 	if res.Error != nil {
 		return translate(res.Error)
 	}
@@ -108,7 +108,7 @@ func (s *Store) AddCallEvent(ctx context.Context, orgID int64, callID, typ strin
 	if detail == nil {
 		detail = JSONMap{}
 	}
-	return translate(s.db(ctx).Create(&CallEvent{CallID: callID, OrgID: orgID, At: s.Now(), Type: typ, Detail: detail}).Error)
+	return translate(s.single(ctx).Create(&CallEvent{CallID: callID, OrgID: orgID, At: s.Now(), Type: typ, Detail: detail}).Error)
 }
 
 // CallEvents returns the timeline of the organization's call, oldest first.

@@ -13,6 +13,9 @@ import (
 type Page struct {
 	Skip  int
 	Limit int
+	// NoTotal skips counting the matches (the total returned is -1): for
+	// lookups on the call path, where the count is a second query.
+	NoTotal bool
 }
 
 // --- assistants ---
@@ -325,9 +328,11 @@ func (s *Store) ListNumbers(ctx context.Context, orgID int64, f NumberFilter, p 
 		}
 		return q
 	}
-	var total int64
-	if err := q().Count(&total).Error; err != nil {
-		return nil, 0, err
+	total := int64(-1)
+	if !p.NoTotal {
+		if err := q().Count(&total).Error; err != nil {
+			return nil, 0, err
+		}
 	}
 	var out []PhoneNumber
 	err := q().Order("phone_number").Offset(p.Skip).Limit(p.Limit).Find(&out).Error

@@ -62,6 +62,8 @@ func TestListNumbers(t *testing.T) {
 			{"backslash is a character", db.NumberFilter{Search: `k\o`}, db.Page{}, []string{"+14155550102"}, 1},
 			{"search and provider", db.NumberFilter{Search: "+1415", Provider: db.ProviderBYOSIP}, db.Page{}, []string{"+14155550102"}, 1},
 			{"nothing", db.NumberFilter{Search: "nowhere"}, db.Page{}, []string{}, 0},
+			{"trunk, no total (the call path)", db.NumberFilter{SIPTrunkID: tr.ID}, db.Page{NoTotal: true}, []string{"+14155550102", "+442079460018"}, -1},
+			{"exact, no total", db.NumberFilter{Exact: "+14155550101"}, db.Page{Limit: 1, NoTotal: true}, []string{"+14155550101"}, -1},
 		} {
 			p := c.p
 			if p.Limit == 0 {

@@ -240,7 +240,7 @@ func (r *Router) resolveOn(ctx context.Context, vars did.Vars, t *db.SIPTrunk) (
 		return nil, err
 	}
 	active := true
-	onTrunk, _, err := r.store.ListNumbers(ctx, t.OrgID, db.NumberFilter{SIPTrunkID: t.ID, Active: &active}, db.Page{Limit: 1000})
+	onTrunk, _, err := r.store.ListNumbers(ctx, t.OrgID, db.NumberFilter{SIPTrunkID: t.ID, Active: &active}, db.Page{Limit: 1000, NoTotal: true})
 	if err != nil {
 		return nil, err
 	}
@@ -248,14 +248,29 @@ func (r *Router) resolveOn(ctx context.Context, vars did.Vars, t *db.SIPTrunk) (
 	for _, n := range onTrunk {
 		trunkNumbers = append(trunkNumbers, n.PhoneNumber)
 	}
+	// Each number is looked up once per call: Known's answer is the
+	// number the call is then routed to.
+	type lookup struct {
+		n   *db.PhoneNumber
+		err error
+	}
+	seen := map[string]lookup{}
+	numberOf := func(e164 string) (*db.PhoneNumber, error) {
+		if l, ok := seen[e164]; ok {
+			return l.n, l.err
+		}
+		n, err := r.numberOf(ctx, t.OrgID, e164)
+		seen[e164] = lookup{n, err}
+		return n, err
+	}
 	known := func(e164 string) bool {
-		_, err := r.numberOf(ctx, t.OrgID, e164)
+		_, err := numberOf(e164)
 		return err == nil
 	}
 	out := &resolution{org: org}
 	out.res, out.err = did.Resolve(vars, did.Options{DefaultCountry: org.DefaultCountry, TrunkNumbers: trunkNumbers, Known: known})
 	if out.err == nil {
-		n, err := r.numberOf(ctx, t.OrgID, out.res.DID)
+		n, err := numberOf(out.res.DID)
 		switch {
 		case err == nil:
 			out.number = n
@@ -517,7 +532,7 @@ func (r *Router) ActiveNumber(ctx context.Context, orgID int64, e164 string) (*d
 // numberOf returns the organization's active number.
 func (r *Router) numberOf(ctx context.Context, orgID int64, e164 string) (*db.PhoneNumber, error) {
 	active := true
-	recs, _, err := r.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164, Active: &active}, db.Page{Limit: 1})
+	recs, _, err := r.store.ListNumbers(ctx, orgID, db.NumberFilter{Exact: e164, Active: &active}, db.Page{Limit: 1, NoTotal: true})
 	if err != nil {
 		return nil, err
 	}
