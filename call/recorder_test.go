@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -94,15 +95,29 @@ func (f *lockedStore) got() []string {
 	return append([]string(nil), f.writes...)
 }
 
-// The database unreachable (a refused connection): a call's writes are
-// kept, in order, and written once it answers again, so a call that ends
-// during an outage still has its end; meanwhile later writes queue behind
-// without waiting for the database. One warning for the outage, one line
-// once they are stored.
+// The database unreachable (a refused connection, a pooled connection
+// found cut, the server shutting down): a call's writes are kept, in order,
+// and written once it answers again, so a call that ends during an outage
+// still has its end; meanwhile later writes queue behind without waiting
+// for the database. One warning for the outage, one line once they are
+// stored.
 func TestRecorderKeepsWritesWhileDatabaseUnreachable(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"refused", fmt.Errorf("failed to connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})},
+		{"cut", fmt.Errorf("commit: %w", pgconn.ErrConnClosed)},
+		{"restarting", &pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { testRecorderKeepsWrites(t, c.err) })
+	}
+}
+
+func testRecorderKeepsWrites(t *testing.T, unreachable error) {
 	defer func(d time.Duration) { heldRetry = d }(heldRetry)
 	heldRetry = 10 * time.Millisecond
-	st := &lockedStore{fail: fmt.Errorf("failed to connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})}
+	st := &lockedStore{fail: unreachable}
 	var logs syncBuf
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	a := Recorder{Store: st, Log: log.With("call_id", "a"), OrgID: 7, CallID: "a"}
