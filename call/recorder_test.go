@@ -171,3 +171,60 @@ func (s *syncBuf) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// stampingStore adds updated_at to the columns it is given, as db.Store
+// does, and keeps what it stored.
+type stampingStore struct {
+	lockedStore
+	stored []map[string]any
+}
+
+func (f *stampingStore) UpdateCall(_ context.Context, _ int64, _ string, cols map[string]any) error {
+	cols["updated_at"] = time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.stored = append(f.stored, cols)
+	return nil
+}
+
+// A held record update is stored later by another goroutine while the call
+// goes on with the columns it passed (the SIP path reads them again to
+// post the call's end): the held write keeps its own copy, so neither
+// sees the other's changes (with -race: no data race on the map).
+func TestRecorderHeldUpdateKeepsItsOwnColumns(t *testing.T) {
+	defer func(d time.Duration) { heldRetry = d }(heldRetry)
+	heldRetry = 10 * time.Millisecond
+	st := &stampingStore{lockedStore: lockedStore{fail: fmt.Errorf("commit: %w", pgconn.ErrConnClosed)}}
+	r := Recorder{Store: st, Log: slog.New(slog.DiscardHandler), OrgID: 7, CallID: "c1"}
+	cols := map[string]any{"status": db.CallCompleted, "hangup_cause": "NORMAL_CLEARING"}
+	r.Update(cols)
+	st.mu.Lock()
+	st.fail = nil
+	st.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_ = cols["status"] // the call reads its columns meanwhile
+		cols["reason"] = "hung up"
+		st.mu.Lock()
+		n := len(st.stored)
+		st.mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.stored) != 1 {
+		t.Fatalf("held update stored %d times, want 1", len(st.stored))
+	}
+	if got := st.stored[0]; got["status"] != db.CallCompleted || got["reason"] != nil {
+		t.Errorf("stored columns %v: want those the call passed (status completed, no reason)", got)
+	}
+	if _, ok := cols["updated_at"]; ok {
+		t.Errorf("the call's own columns were changed by the held write: %v", cols)
+	}
+}
