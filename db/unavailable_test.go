@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"gorm.io/gorm"
@@ -54,6 +55,36 @@ func TestUnavailableClassifies(t *testing.T) {
 	}
 }
 
+// A server still starting up (after a restart) refuses new connections
+// with SQLSTATE 57P03: a write that needs one fails Unavailable.
+func TestUnavailableWhileStartingUp(t *testing.T) {
+	g, r := throughRelay(t, dbtest.Postgres(t))
+	sqlDB, err := g.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.SetMaxIdleConns(0) // every query on a new connection
+	s := db.NewStore(g, nil, nil)
+	ctx := context.Background()
+	org, _, err := s.EnsureOrg(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Status: db.CallInProgress}
+	if err := s.CreateCall(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	r.startingUp(true)
+	err = s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted})
+	if err == nil || !db.Unavailable(err) {
+		t.Fatalf("a write while the server starts up: %v (%T), want an error classified Unavailable", err, err)
+	}
+	r.startingUp(false)
+	if err := s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted}); err != nil {
+		t.Fatalf("the write once the server is up: %v", err)
+	}
+}
+
 // A pooled connection PostgreSQL no longer serves (its server process
 // terminated, as on a restart or failover; or its socket cut, as by a
 // network outage) fails the next write with an error classified
@@ -75,8 +106,8 @@ func TestUnavailableOnStalePooledConnection(t *testing.T) {
 		})
 	})
 	t.Run("cut", func(t *testing.T) {
-		g, cut := throughCutter(t, dbtest.Postgres(t))
-		staleWrite(t, g, func(int) { cut(); time.Sleep(20 * time.Millisecond) })
+		g, r := throughRelay(t, dbtest.Postgres(t))
+		staleWrite(t, g, func(int) { r.cut(); time.Sleep(20 * time.Millisecond) })
 	})
 }
 
@@ -127,10 +158,59 @@ func staleWrite(t *testing.T, g *gorm.DB, kill func(pid int)) {
 	}
 }
 
-// throughCutter reopens g's database (same schema) through a TCP relay and
-// returns the new handle and a function that cuts every connection
-// relayed so far (new ones still go through).
-func throughCutter(t *testing.T, g *gorm.DB) (*gorm.DB, func()) {
+// relay passes connections to the test server; cut closes those relayed
+// so far; while startingUp, a new connection is answered as a server still
+// starting up answers it.
+type relay struct {
+	mu       sync.Mutex
+	conns    []net.Conn
+	starting bool
+}
+
+func (r *relay) cut() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range r.conns {
+		c.Close()
+	}
+	r.conns = nil
+}
+
+func (r *relay) startingUp(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.starting = on
+}
+
+func (r *relay) serve(c net.Conn, target string) {
+	r.mu.Lock()
+	starting := r.starting
+	r.mu.Unlock()
+	if starting {
+		defer c.Close()
+		b := pgproto3.NewBackend(c, c)
+		if _, err := b.ReceiveStartupMessage(); err == nil {
+			b.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"})
+			_ = b.Flush()
+		}
+		return
+	}
+	up, err := net.Dial("tcp", target)
+	if err != nil {
+		c.Close()
+		return
+	}
+	r.mu.Lock()
+	r.conns = append(r.conns, c, up)
+	r.mu.Unlock()
+	go func() { io.Copy(up, c); up.Close(); c.Close() }()
+	io.Copy(c, up)
+	up.Close()
+	c.Close()
+}
+
+// throughRelay reopens g's database (same schema) through a relay.
+func throughRelay(t *testing.T, g *gorm.DB) (*gorm.DB, *relay) {
 	t.Helper()
 	var schema string
 	if err := g.Raw("SELECT current_schema()").Scan(&schema).Error; err != nil {
@@ -144,37 +224,17 @@ func throughCutter(t *testing.T, g *gorm.DB) (*gorm.DB, func()) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	var mu sync.Mutex
-	var conns []net.Conn
-	target := u.Host
-	go func() {
+	r := &relay{}
+	t.Cleanup(func() { ln.Close(); r.cut() })
+	go func(target string) {
 		for {
 			c, err := ln.Accept()
 			if err != nil {
 				return
 			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			mu.Lock()
-			conns = append(conns, c, up)
-			mu.Unlock()
-			go func() { io.Copy(up, c); up.Close(); c.Close() }()
-			go func() { io.Copy(c, up); up.Close(); c.Close() }()
+			go r.serve(c, target)
 		}
-	}()
-	cut := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-		conns = nil
-	}
-	t.Cleanup(cut)
+	}(u.Host)
 	u.Host = ln.Addr().String()
 	q := u.Query()
 	q.Set("search_path", schema)
@@ -188,7 +248,7 @@ func throughCutter(t *testing.T, g *gorm.DB) (*gorm.DB, func()) {
 			sqlDB.Close()
 		}
 	})
-	return relayed, cut
+	return relayed, r
 }
 
 func adminDB(t *testing.T) *gorm.DB {
