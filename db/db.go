@@ -35,31 +35,16 @@ var (
 
 // Unavailable reports whether err means the database could not be reached
 // (the connection refused, cut or timed out, or the server shutting down or
-// starting up): the same request may succeed once it is back.
-//
-// A pooled connection whose socket went away while idle fails its next
-// query with the driver's "conn closed" rather than a network error; one
-// whose server process was stopped (a restart, a failover) first reads the
-// server's own error, SQLSTATE 57P01-57P03 or class 08.
+// starting up): the same request may succeed once it is back. A pooled
+// connection cut while idle fails its next query with the driver's "conn
+// closed"; one whose server process stopped (a restart) reads SQLSTATE
+// 57P01-57P03 or class 08.
 func Unavailable(err error) bool {
-	if err == nil {
-		return false
-	}
 	var ne *net.OpError
-	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, driver.ErrBadConn) || errors.Is(err, pgconn.ErrConnClosed) {
-		return true
-	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case strings.HasPrefix(pe.Code, "08"): // connection exception
-			return true
-		case pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // admin/crash shutdown, cannot connect now
-			return true
-		}
-	}
-	return false
+	return err != nil && (errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") ||
+		pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"))
 }
 
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL is empty.
