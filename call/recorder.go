@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -39,8 +40,11 @@ func (r Recorder) Event(typ string, detail db.JSONMap) {
 	})
 }
 
-// Update sets columns of the call's record.
+// Update sets columns of the call's record. The write takes its own copy
+// of cols: held, it is stored later by another goroutine (and the store
+// adds to the columns it is given) while the caller still reads cols.
 func (r Recorder) Update(cols map[string]any) {
+	cols = maps.Clone(cols)
 	held.do(r.Log, "call record update", func(ctx context.Context) error {
 		return r.Store.UpdateCall(ctx, r.OrgID, r.CallID, cols)
 	})

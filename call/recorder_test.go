@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -94,15 +95,29 @@ func (f *lockedStore) got() []string {
 	return append([]string(nil), f.writes...)
 }
 
-// The database unreachable (a refused connection): a call's writes are
-// kept, in order, and written once it answers again, so a call that ends
-// during an outage still has its end; meanwhile later writes queue behind
-// without waiting for the database. One warning for the outage, one line
-// once they are stored.
+// The database unreachable (a refused connection, a pooled connection
+// found cut, the server shutting down): a call's writes are kept, in order,
+// and written once it answers again, so a call that ends during an outage
+// still has its end; meanwhile later writes queue behind without waiting
+// for the database. One warning for the outage, one line once they are
+// stored.
 func TestRecorderKeepsWritesWhileDatabaseUnreachable(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		err  error
+	}{
+		{"refused", fmt.Errorf("failed to connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})},
+		{"cut", fmt.Errorf("commit: %w", pgconn.ErrConnClosed)},
+		{"restarting", &pgconn.PgError{Severity: "FATAL", Code: "57P01", Message: "terminating connection due to administrator command"}},
+	} {
+		t.Run(c.name, func(t *testing.T) { testRecorderKeepsWrites(t, c.err) })
+	}
+}
+
+func testRecorderKeepsWrites(t *testing.T, unreachable error) {
 	defer func(d time.Duration) { heldRetry = d }(heldRetry)
 	heldRetry = 10 * time.Millisecond
-	st := &lockedStore{fail: fmt.Errorf("failed to connect: %w", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED})}
+	st := &lockedStore{fail: unreachable}
 	var logs syncBuf
 	log := slog.New(slog.NewJSONHandler(&logs, nil))
 	a := Recorder{Store: st, Log: log.With("call_id", "a"), OrgID: 7, CallID: "a"}
@@ -155,4 +170,61 @@ func (s *syncBuf) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// stampingStore adds updated_at to the columns it is given, as db.Store
+// does, and keeps what it stored.
+type stampingStore struct {
+	lockedStore
+	stored []map[string]any
+}
+
+func (f *stampingStore) UpdateCall(_ context.Context, _ int64, _ string, cols map[string]any) error {
+	cols["updated_at"] = time.Now()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.stored = append(f.stored, cols)
+	return nil
+}
+
+// A held record update is stored later by another goroutine while the call
+// goes on with the columns it passed (the SIP path reads them again to
+// post the call's end): the held write keeps its own copy, so neither
+// sees the other's changes (with -race: no data race on the map).
+func TestRecorderHeldUpdateKeepsItsOwnColumns(t *testing.T) {
+	defer func(d time.Duration) { heldRetry = d }(heldRetry)
+	heldRetry = 10 * time.Millisecond
+	st := &stampingStore{lockedStore: lockedStore{fail: fmt.Errorf("commit: %w", pgconn.ErrConnClosed)}}
+	r := Recorder{Store: st, Log: slog.New(slog.DiscardHandler), OrgID: 7, CallID: "c1"}
+	cols := map[string]any{"status": db.CallCompleted, "hangup_cause": "NORMAL_CLEARING"}
+	r.Update(cols)
+	st.mu.Lock()
+	st.fail = nil
+	st.mu.Unlock()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_ = cols["status"] // the call reads its columns meanwhile
+		cols["reason"] = "hung up"
+		st.mu.Lock()
+		n := len(st.stored)
+		st.mu.Unlock()
+		if n > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if len(st.stored) != 1 {
+		t.Fatalf("held update stored %d times, want 1", len(st.stored))
+	}
+	if got := st.stored[0]; got["status"] != db.CallCompleted || got["reason"] != nil {
+		t.Errorf("stored columns %v: want those the call passed (status completed, no reason)", got)
+	}
+	if _, ok := cols["updated_at"]; ok {
+		t.Errorf("the call's own columns were changed by the held write: %v", cols)
+	}
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/glebarez/sqlite"
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/sipbridge/sipbridge/secret"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
@@ -33,11 +34,17 @@ var (
 )
 
 // Unavailable reports whether err means the database could not be reached
-// (the connection refused, cut or timed out): the same request may succeed
-// once it is back.
+// (the connection refused, cut or timed out, or the server shutting down or
+// starting up): the same request may succeed once it is back. A pooled
+// connection cut while idle fails its next query with the driver's "conn
+// closed"; one whose server process stopped (a restart) reads SQLSTATE
+// 57P01-57P03 or class 08.
 func Unavailable(err error) bool {
 	var ne *net.OpError
-	return err != nil && (errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn))
+	var pe *pgconn.PgError
+	return err != nil && (errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.As(err, &pe) && (strings.HasPrefix(pe.Code, "08") ||
+		pe.Code == "57P01" || pe.Code == "57P02" || pe.Code == "57P03"))
 }
 
 // DefaultSQLitePath is where the embedded database lives when DATABASE_URL is empty.
