@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
 	"strconv"
@@ -83,8 +84,21 @@ func (s *rtpSink) read() {
 	}
 }
 
+// classifyTone names the tone a packet holds, 0 for silence. A packet
+// with only a few samples of a tone at its edge (the assistant's audio
+// starting or ending a few samples into a packet) is loud enough but too
+// short to have a frequency: its power is spread over every frequency,
+// the candidates' levels are all near zero and the lowest, 440 Hz, would
+// win by chance — a ringback heard where there was none. Fewer than 20
+// samples (2.5 ms) of sound name no tone.
 func classifyTone(pcm []int16) int {
-	if tone.RMS(pcm) < 300 {
+	sounding := 0
+	for _, x := range pcm {
+		if x >= 150 || x <= -150 {
+			sounding++
+		}
+	}
+	if sounding < 20 || tone.RMS(pcm) < 300 {
 		return 0
 	}
 	return int(tone.DominantFrequency(pcm, 8000, sinkRingback, sinkWelcome, sinkAssist))
@@ -313,4 +327,39 @@ func testFirstAudio(t *testing.T, b *Bridge) {
 		}
 		return n == firstAudioCalls
 	}, nil)
+}
+
+// TestClassifyTone: the sink names full packets of each tone (the
+// ringback at every phase of its 40 Hz beat) and no tone in a packet that
+// holds only a few samples of the assistant's 1000 Hz at its start or end.
+func TestClassifyTone(t *testing.T) {
+	packet := func(f func(i int) float64, from, to int) []int16 {
+		pcm := make([]int16, 160)
+		for i := from; i < to; i++ {
+			pcm[i] = int16(f(i))
+		}
+		ulaw := make([]byte, len(pcm))
+		audio.MulawEncode(ulaw, pcm) // as the sink gets it
+		return audio.AppendMulawDecode(nil, ulaw)
+	}
+	sine := func(hz float64, at int) func(int) float64 {
+		return func(i int) float64 { return 8000 * math.Sin(2*math.Pi*hz*float64(at+i)/8000) }
+	}
+	for at := 0; at < 200; at += 20 {
+		ring := func(i int) float64 { return sine(440, at)(i)/2 + sine(480, at)(i)/2 }
+		if got := classifyTone(packet(ring, 0, 160)); got != sinkRingback {
+			t.Errorf("a ringback packet %d samples into the beat: %d, want %d", at, got, sinkRingback)
+		}
+		for _, hz := range []float64{sinkWelcome, sinkAssist} {
+			if got := classifyTone(packet(sine(hz, at), 0, 160)); got != int(hz) {
+				t.Errorf("a %v Hz packet: %d, want %v", hz, got, hz)
+			}
+		}
+	}
+	for n := 1; n <= 10; n++ {
+		head, tail := packet(sine(sinkAssist, 0), 160-n, 160), packet(sine(sinkAssist, 0), 0, n)
+		if a, b := classifyTone(head), classifyTone(tail); a == sinkRingback || b == sinkRingback {
+			t.Errorf("%d samples of the assistant's tone at a packet's end / start: %d / %d, want no ringback", n, a, b)
+		}
+	}
 }

@@ -33,42 +33,81 @@ func (s *callSession) earlyRingback() {
 	s.event(call.EventEarlyMedia, db.JSONMap{"ringback": true})
 }
 
-// stopRingback ends the ringback (uuid_break all: the tone, and anything
-// queued behind it) before the answer or the fault path.
+// stopRingback ends the ringback before the answer (or the fault path)
+// and returns once FreeSWITCH reports it ended, so that nothing queued
+// after it (the welcome audio, the pipe) can play before or around it.
+//
+// A uuid_break is only sure to stop a playback that has started:
+// FreeSWITCH clears the channel's break flag as it runs an application
+// (switch_core_session_exec), so a uuid_break landing after the switch
+// took the queued playback but before the playback began is lost, and the
+// ringback (loops=-1) would play on. Under load that window, and the
+// delivery of PLAYBACK_START over the Event Socket, take longer than any
+// fixed guess. So: wait until the ringback's PLAYBACK_START (it was queued
+// first, it runs next), break it, and break it again until its
+// PLAYBACK_STOP comes (the last frame of the tone was written before it).
+// A ringback that never starts (a channel gone) is dropped from the queue
+// by uuid_break all.
 func (s *callSession) stopRingback() {
 	if !s.ringback {
 		return
 	}
 	s.ringback = false
-	if out, err := s.api("uuid_break " + s.uuid + " all"); err != nil {
-		s.log.Debug("uuid_break of the ringback", "err", err, "reply", out)
-	}
-	s.waitRingbackStopped()
-}
-
-// waitRingbackStopped waits (at most ringbackStopWait) until the
-// ringback's playback, once started, has ended: FreeSWITCH's playback runs
-// the private commands queued meanwhile (the welcome audio, the pipe)
-// nested inside itself and resumes after them, so the caller would hear
-// the ringback again when the pipe ends. A ringback not started
-// ringbackStartWait after the uuid_break never starts (uuid_break all
-// dropped it from the queue). The events stay queued for the loop.
-func (s *callSession) waitRingbackStopped() {
-	seen := func(name string) bool {
-		return s.events.has(func(e *esl.Event) bool { return e.Name() == name && isRingback(e.Get("Playback-File-Path")) })
-	}
 	begin := time.Now()
-	for time.Since(begin) < ringbackStopWait {
-		if seen("PLAYBACK_STOP") || !seen("PLAYBACK_START") && time.Since(begin) > ringbackStartWait {
+	if !s.waitRingback("PLAYBACK_START", ringbackStartWait) {
+		s.breakRingback()
+		if !s.hungUp() {
+			s.log.Warn("the ringback did not start in time: dropped from the queue", "wait_ms", ringbackStartWait.Milliseconds())
+		}
+		return
+	}
+	for {
+		if !s.breakRingback() || s.waitRingback("PLAYBACK_STOP", ringbackBreakEvery) || s.hungUp() {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
+		if time.Since(begin) > ringbackStartWait+ringbackStopWait {
+			s.log.Warn("the ringback did not stop in time", "wait_ms", time.Since(begin).Milliseconds())
+			return
+		}
 	}
-	s.log.Warn("the ringback did not stop in time", "wait_ms", ringbackStopWait.Milliseconds())
 }
 
-// How long stopRingback waits for the ringback to start, and to stop.
-const ringbackStartWait, ringbackStopWait = 40 * time.Millisecond, time.Second
+// breakRingback sends uuid_break all (the tone, and anything queued
+// behind it); false when the channel is gone.
+func (s *callSession) breakRingback() bool {
+	out, err := s.api("uuid_break " + s.uuid + " all")
+	if err != nil {
+		s.log.Debug("uuid_break of the ringback", "err", err, "reply", out)
+	}
+	return err == nil
+}
+
+// waitRingback waits at most d for the ringback's event name (its
+// PLAYBACK_START or PLAYBACK_STOP) in the session's events, which stay
+// queued for the loop; false when it did not come or the channel hung up.
+func (s *callSession) waitRingback(name string, d time.Duration) bool {
+	seen := func(e *esl.Event) bool { return e.Name() == name && isRingback(e.Get("Playback-File-Path")) }
+	for end := time.Now().Add(d); ; time.Sleep(5 * time.Millisecond) {
+		switch {
+		case s.events.has(seen):
+			return true
+		case s.hungUp() || time.Now().After(end):
+			return false
+		}
+	}
+}
+
+// hungUp tells whether the channel's hangup is among the queued events
+// (nothing will play on it any more).
+func (s *callSession) hungUp() bool {
+	return s.events.has(func(e *esl.Event) bool {
+		return (e.Name() == "CHANNEL_HANGUP" || e.Name() == "CHANNEL_HANGUP_COMPLETE") && e.Get("Unique-ID") == s.uuid
+	})
+}
+
+// How long stopRingback waits for the ringback to start, then to stop; a
+// uuid_break is sent again each ringbackBreakEvery until it stops.
+const ringbackStartWait, ringbackStopWait, ringbackBreakEvery = 2 * time.Second, time.Second, 100 * time.Millisecond
 
 // isRingback tells the ringback's Playback-File-Path.
 func isRingback(path string) bool { return path != "" && strings.Contains(ringbackTone, path) }
