@@ -161,7 +161,11 @@ func runBridgeBench(b *testing.B, n, frames int) {
 		}(i)
 	}
 	wg.Wait()
-	time.Sleep(200 * time.Millisecond) // the last frames in flight
+	// The last frames in flight: a frame still on its way 2 s after the
+	// last send counts as dropped.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline) && !allReceived(bench); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	wall := time.Since(start)
 	b.StopTimer()
 	var ru1 syscall.Rusage
@@ -205,6 +209,19 @@ func runBridgeBench(b *testing.B, n, frames int) {
 	b.ReportMetric(float64(dropped), "dropped")
 	b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cores")
 	b.ReportMetric(float64(len(lat)), "frames")
+}
+
+// allReceived reports whether every frame sent has reached the assistant.
+func allReceived(bench []*benchCall) bool {
+	for _, bc := range bench {
+		bc.mu.Lock()
+		last := bc.recv[len(bc.recv)-1]
+		bc.mu.Unlock()
+		if last == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // BenchmarkBridgeFrame is the per-frame cost of the hot path on one call:

@@ -3,6 +3,7 @@ package sip
 import (
 	"errors"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -78,11 +79,19 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 }
 
 // mediaQueue is how many caller frames may wait for the assistant (500 ms).
-// While a write to it is blocked (an assistant that stopped reading, once
-// the connection's bounded send buffer is full, until the write deadline
-// breaks the stream), later frames are dropped and counted: nothing queues
-// without bound, and the mod_audio_stream reader is never held up.
-const mediaQueue = 25
+// A full queue is not by itself an assistant that stopped reading: after
+// the process was descheduled the reader takes the backlog of
+// mod_audio_stream's socket in one burst, faster than the writer is
+// scheduled. push then waits for the writer, unless its write has been
+// blocked for stuckWrite (an assistant that stopped reading, once the
+// connection's bounded send buffer is full, until the write deadline breaks
+// the stream): then later frames are dropped and counted. Nothing queues
+// without bound, and the mod_audio_stream reader is held up at most about
+// stuckWrite by a stuck assistant.
+const (
+	mediaQueue = 25
+	stuckWrite = 100 * time.Millisecond
+)
 
 type mediaFrame struct {
 	audio   []byte // μ-law 8 kHz, or L16 16 kHz for an l16_16k assistant
@@ -93,15 +102,24 @@ type mediaFrame struct {
 // goroutine of its own, ended by close.
 type mediaForwarder struct {
 	s       *callSession
+	send    func(m *mediaFrame) // run's: the write to the assistant
 	queue   chan *mediaFrame
 	free    chan *mediaFrame // mediaQueue frames, reused: no allocation per frame
 	done    chan struct{}
-	dropped int // push's, then close's
+	writing atomic.Int64 // unix ns the write in progress began, 0 between writes
+	wait    *time.Timer  // push's, reused
+	dropped int          // push's, then close's
 }
 
 func newMediaForwarder(s *callSession) *mediaForwarder {
-	f := &mediaForwarder{s: s, queue: make(chan *mediaFrame, mediaQueue), free: make(chan *mediaFrame, mediaQueue),
-		done: make(chan struct{})}
+	f := &mediaForwarder{s: s}
+	return f.start(f.toAssistant)
+}
+
+func (f *mediaForwarder) start(send func(m *mediaFrame)) *mediaForwarder {
+	f.send, f.queue, f.free = send, make(chan *mediaFrame, mediaQueue), make(chan *mediaFrame, mediaQueue)
+	f.done, f.wait = make(chan struct{}), time.NewTimer(time.Hour)
+	f.wait.Stop()
 	for range mediaQueue {
 		f.free <- &mediaFrame{audio: make([]byte, 0, 640)}
 	}
@@ -109,31 +127,63 @@ func newMediaForwarder(s *callSession) *mediaForwarder {
 	return f
 }
 
-// push queues a frame (copied), or drops it when mediaQueue frames wait.
+// push queues a frame (copied); when mediaQueue frames wait, it waits for
+// the writer while the writer is not stuck, else drops the frame.
 func (f *mediaForwarder) push(audio []byte, arrived time.Time) {
+	var m *mediaFrame
 	select {
-	case m := <-f.free:
-		m.audio, m.arrived = append(m.audio[:0], audio...), arrived
-		f.queue <- m
+	case m = <-f.free:
 	default:
-		if f.dropped == 0 {
-			f.s.log.Warn("the assistant is not taking the caller's audio: dropping frames", "queued_ms", mediaQueue*20)
+		if m = f.awaitFree(); m == nil {
+			if f.dropped == 0 {
+				f.s.log.Warn("the assistant is not taking the caller's audio: dropping frames", "queued_ms", mediaQueue*20)
+			}
+			f.dropped++
+			return
 		}
-		f.dropped++
+	}
+	m.audio, m.arrived = append(m.audio[:0], audio...), arrived
+	f.queue <- m
+}
+
+// awaitFree returns a free frame once the writer frees one, or nil as soon
+// as the writer's write has lasted stuckWrite.
+func (f *mediaForwarder) awaitFree() *mediaFrame {
+	defer f.wait.Stop()
+	for {
+		left := stuckWrite
+		if began := f.writing.Load(); began != 0 {
+			left -= time.Since(time.Unix(0, began))
+		}
+		if left <= 0 {
+			return nil
+		}
+		f.wait.Reset(left)
+		select {
+		case m := <-f.free:
+			return m
+		case <-f.wait.C:
+		}
 	}
 }
 
 func (f *mediaForwarder) run() {
 	defer close(f.done)
-	onFrame := f.s.c.opts.OnFrame
 	for m := range f.queue {
-		if st := f.s.asst.Load(); st != nil {
-			_ = st.SendMedia(m.audio) // a broken assistant shows on its Messages
-			if onFrame != nil {
-				onFrame(time.Since(m.arrived))
-			}
-		}
+		f.writing.Store(time.Now().UnixNano())
+		f.send(m)
+		f.writing.Store(0)
 		f.free <- m
+	}
+}
+
+// toAssistant writes a frame to the call's assistant.
+func (f *mediaForwarder) toAssistant(m *mediaFrame) {
+	if st := f.s.asst.Load(); st != nil {
+		_ = st.SendMedia(m.audio) // a broken assistant shows on its Messages
+		if onFrame := f.s.c.opts.OnFrame; onFrame != nil {
+			onFrame(time.Since(m.arrived))
+		}
 	}
 }
 
