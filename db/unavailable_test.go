@@ -64,16 +64,8 @@ func TestUnavailableWhileStartingUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	sqlDB.SetMaxIdleConns(0) // every query on a new connection
-	s := db.NewStore(g, nil, nil)
+	s, org, c := callInProgress(t, g)
 	ctx := context.Background()
-	org, _, err := s.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Status: db.CallInProgress}
-	if err := s.CreateCall(ctx, c); err != nil {
-		t.Fatal(err)
-	}
 	r.startingUp(true)
 	err = s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted})
 	if err == nil || !db.Unavailable(err) {
@@ -122,16 +114,8 @@ func staleWrite(t *testing.T, g *gorm.DB, kill func(pid int)) {
 		t.Fatal(err)
 	}
 	sqlDB.SetMaxOpenConns(1)
-	s := db.NewStore(g, nil, nil)
+	s, org, c := callInProgress(t, g)
 	ctx := context.Background()
-	org, _, err := s.EnsureOrg(ctx, "acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Status: db.CallInProgress}
-	if err := s.CreateCall(ctx, c); err != nil {
-		t.Fatal(err)
-	}
 	failed := 0
 	for try := 0; try < 3 && failed == 0; try++ {
 		var pid int
@@ -263,4 +247,20 @@ func adminDB(t *testing.T) *gorm.DB {
 		}
 	})
 	return admin
+}
+
+// callInProgress stores an organization and a call in progress through g.
+func callInProgress(t *testing.T, g *gorm.DB) (*db.Store, *db.Organization, *db.Call) {
+	t.Helper()
+	s := db.NewStore(g, nil, nil)
+	ctx := context.Background()
+	org, _, err := s.EnsureOrg(ctx, "acme")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Status: db.CallInProgress}
+	if err := s.CreateCall(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	return s, org, c
 }
