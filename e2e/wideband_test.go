@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,8 +161,19 @@ func widebandOnG711(t *testing.T, b *Bridge) {
 	rec := b.waitRecord(t, "the call record closed", 5*time.Second, func(c CallRecord) bool { return c.From == "+14165550701" && c.EndedAt != nil })
 	runs := b.recordingRuns(t, rec.ID)
 	t.Logf("recording: the reply in runs (start ms, length ms) %v", runs)
-	if len(runs) != 1 || runs[0][1] < 1450 {
-		t.Errorf("the caller heard the 1.5 s reply as runs %v, want one run of ≥ 1450 ms", runs)
+	// Whole: one run of at least 1450 ms (a gap between chunks splits it);
+	// nothing beyond the reply's 1.5 s plus the two 10 ms windows its edges
+	// may straddle. A CI run on a loaded machine once heard the last 10 ms
+	// window 400 ms late (runs [[950 1500] [2860 10]]): a stall of the
+	// writer or of the switch, not a gap in the reply, so it is logged only.
+	total := 0
+	for _, r := range runs {
+		total += r[1]
+	}
+	if !slices.ContainsFunc(runs, func(r [2]int) bool { return r[1] >= 1450 }) || total > 1520 {
+		t.Errorf("the caller heard the 1.5 s reply as runs %v (%d ms in all), want one run of ≥ 1450 ms and ≤ 1520 ms in all", runs, total)
+	} else if len(runs) > 1 {
+		t.Logf("the reply's runs were not one: %v", runs)
 	}
 }
 
