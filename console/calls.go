@@ -47,14 +47,23 @@ type callsData struct {
 
 // liveCalls are the organization's ringing and in-progress calls.
 func (c *Console) liveCalls(r *http.Request, s *session) ([]callRow, error) {
+	// Ringing first, then in progress: a call answered between the two
+	// reads is in both (its later row kept) rather than in neither.
 	var out []callRow
-	for _, st := range []string{"in-progress", "ringing"} {
+	at := map[string]int{}
+	for _, st := range []string{"ringing", "in-progress"} {
 		items, _, err := c.d.Store.ListCalls(r.Context(), s.orgID, db.CallFilter{Status: st}, db.Page{Limit: 200})
 		if err != nil {
 			return nil, err
 		}
 		for i := range items {
-			out = append(out, callRowOf(&items[i]))
+			row := callRowOf(&items[i])
+			if j, ok := at[row.ID]; ok {
+				out[j] = row
+				continue
+			}
+			at[row.ID] = len(out)
+			out = append(out, row)
 		}
 	}
 	return out, nil

@@ -6,11 +6,14 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/internal/testkit"
+	"gorm.io/gorm"
 )
 
 func TestCallsLiveRecentAndTimeline(t *testing.T) {
@@ -227,6 +230,47 @@ func TestTransferARealCall(t *testing.T) {
 			"sip:&#43;14155550199@127.0.0.1")
 		if strings.Contains(body, `id="transfer"`) {
 			t.Fatal("an ended call offers a transfer")
+		}
+	})
+}
+
+// A call answered while the live table is read (between its two status
+// queries) stays in the table: it neither blinks out of it nor shows
+// twice. The store's hook answers the call right after the first status's
+// rows were read.
+func TestLiveTableKeepsACallAnsweredWhileItIsRead(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		e := newEnv(t, g, false)
+		ctx := context.Background()
+		c := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
+			Status: "ringing", StartedAt: time.Now()}
+		if err := e.store.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.signIn(e.keyA)
+		// Each status's read is a count, then the rows: the call is answered
+		// after the first status's rows were read.
+		var armed atomic.Bool
+		var reads atomic.Int32
+		answer := func(tx *gorm.DB) {
+			if tx.Statement.Table == "calls" && armed.Load() && reads.Add(1) == 2 && armed.CompareAndSwap(true, false) {
+				if err := tx.Session(&gorm.Session{NewDB: true}).Exec("UPDATE calls SET status = 'in-progress' WHERE id = ?", c.ID).Error; err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		if err := g.Callback().Query().After("gorm:query").Register("test:answer_between_reads", answer); err != nil {
+			t.Fatal(err)
+		}
+		armed.Store(true)
+		_, body := b.get("/console/calls")
+		if armed.Load() {
+			t.Fatal("the hook never ran")
+		}
+		live, _, _ := strings.Cut(body, `id="recent-calls"`)
+		if n := strings.Count(live, `id="call-`+c.ID+`"`); n != 1 {
+			t.Errorf("the call answered while the live table was read shows %d times in it, want 1", n)
 		}
 	})
 }
