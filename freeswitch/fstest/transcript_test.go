@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -361,6 +362,7 @@ func replay(t *testing.T, sc scenario) {
 	defer nc.Close()
 	start := time.Now()
 	got := make(chan []string, 1)
+	var replies atomic.Int64 // frames received that answer a command
 	go func() {
 		r := bufio.NewReader(nc)
 		var out []string
@@ -371,10 +373,22 @@ func replay(t *testing.T, sc scenario) {
 				return
 			}
 			out = append(out, raw)
+			if !isEventFrame(raw) && !strings.HasPrefix(raw, "Content-Type: auth/request") {
+				replies.Add(1)
+			}
 		}
 	}()
 	seen := map[string]int{}
 	var sent []int // indices (among c2s) of the commands sent
+	// A hook changes the files the next command reads: it runs once every
+	// command sent so far has been answered, or a loaded machine (-race,
+	// packages in parallel) lets a hook undo a file before the command
+	// meant to read it is handled.
+	answered := func() {
+		for deadline := time.Now().Add(5 * time.Second); replies.Load() < int64(len(sent)) && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
 	i := -1
 	for _, f := range frames {
 		if f.Dir != "c2s" {
@@ -385,6 +399,7 @@ func replay(t *testing.T, sc scenario) {
 		seen[f.Raw]++
 		for _, h := range sc.hooks {
 			if h.cmd == f.Raw && h.nth == seen[f.Raw] {
+				answered()
 				h.do(t, gen)
 			}
 		}
