@@ -43,6 +43,9 @@ func (s *Sync) loadDisk() error {
 	return nil
 }
 
+// Profile is the sofia profile the gateways belong to (FS_PROFILE).
+func (s *Sync) Profile() string { return s.opts.Profile }
+
 // Generated returns a copy of the generated files as last written
 // (relative path → bytes, the same bytes as under GenDir): what FreeSWITCH
 // reads over HTTP in the mod_xml_curl layout. A rejected pass puts the last
