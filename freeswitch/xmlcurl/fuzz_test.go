@@ -11,6 +11,8 @@ import (
 // what parses reads back the same once encoded again.
 func FuzzParseRequest(f *testing.F) {
 	f.Add([]byte("section=configuration&tag_name=configuration&key_name=name&key_value=sofia.conf&profile=external&hostname=node1\n"))
+	f.Add([]byte("hostname=vm&section=configuration&tag_name=configuration&key_name=name&key_value=sofia.conf&Event-Name=REQUEST_PARAMS&" +
+		"FreeSWITCH-IPv6=fd00%3A%3A2&Event-Date-GMT=Thu,%2003%20Dec%202026%2006%3A52%3A41%20GMT&profile=external&reconfig=true"))
 	f.Add([]byte("section=configuration&key_value=acl.conf&Event-Name=REQUEST_PARAMS&Core-UUID=1%202"))
 	f.Add([]byte("section=&key_value=%zz"))
 	f.Add([]byte("key_value=sofia.conf;section=configuration"))

@@ -150,11 +150,12 @@ func (e *env) config(key string) string {
 	return w.Body.String()
 }
 
-// configForm is what mod_xml_curl posts for a configuration file (the
-// event headers of sofia's rescan included).
+// configForm is what mod_xml_curl 1.11 posts for a configuration file,
+// the event headers of sofia's rescan included (seen on the real switch).
 func configForm(key string) url.Values {
 	return url.Values{"hostname": {"node1"}, "section": {"configuration"}, "tag_name": {"configuration"}, "key_name": {"name"},
-		"key_value": {key}, "Event-Name": {"REQUEST_PARAMS"}, "profile": {"external"}}
+		"key_value": {key}, "Event-Name": {"REQUEST_PARAMS"}, "FreeSWITCH-Hostname": {"node1"}, "FreeSWITCH-IPv6": {"fd00::2"},
+		"Event-Calling-Function": {"config_sofia"}, "profile": {"external"}, "reconfig": {"true"}}
 }
 
 type param struct {
