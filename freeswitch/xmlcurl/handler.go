@@ -1,8 +1,10 @@
 package xmlcurl
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -53,6 +55,7 @@ type Handler struct {
 
 	mu      sync.Mutex
 	refused map[string]time.Time // reason + address → last logged
+	good    map[string][]byte    // key_value → the last document served
 }
 
 // New returns the handler.
@@ -64,7 +67,7 @@ func New(src Source, o Options) *Handler {
 		o.Now = time.Now
 	}
 	return &Handler{src: src, opts: o, user: sha256.Sum256([]byte(o.User)), pw: sha256.Sum256([]byte(o.Password)),
-		refused: map[string]time.Time{}}
+		refused: map[string]time.Time{}, good: map[string][]byte{}}
 }
 
 // Request is what mod_xml_curl asks for.
@@ -151,17 +154,34 @@ func (h *Handler) answer(req Request) ([]byte, int) {
 	} else {
 		doc, err = ACLConf(files)
 	}
-	if err != nil {
-		h.opts.Log.Error("configuration not rendered", "key_value", req.KeyValue, "err", err)
-		return []byte(NotFound), 0
+	if err == nil {
+		err = wellFormed(doc)
 	}
-	n := 0
-	for rel := range files {
-		if strings.HasPrefix(rel, dirGateways) {
-			n++
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		// Never a document the switch cannot parse (it would fall back to
+		// its own files without telling the reconciler): the last good one.
+		h.opts.Log.Error("configuration not rendered; serving the last good one", "key_value", req.KeyValue, "err", err)
+		if doc = h.good[req.KeyValue]; doc == nil {
+			return []byte(NotFound), 0
+		}
+	} else {
+		h.good[req.KeyValue] = doc
+	}
+	return doc, bytes.Count(doc, []byte("<gateway name="))
+}
+
+// wellFormed checks that doc parses as XML.
+func wellFormed(doc []byte) error {
+	d := xml.NewDecoder(bytes.NewReader(doc))
+	for {
+		if _, err := d.Token(); err == io.EOF {
+			return nil
+		} else if err != nil {
+			return err
 		}
 	}
-	return doc, n
 }
 
 // addressAllowed: loopback and private addresses, and AllowFrom.

@@ -403,3 +403,45 @@ func TestAuthenticationAndAddresses(t *testing.T) {
 		}
 	})
 }
+
+// fixedSource is a reconciler's snapshot set by the test.
+type fixedSource struct {
+	mu    sync.Mutex
+	files map[string][]byte
+}
+
+func (f *fixedSource) Generated() (map[string][]byte, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.files, true
+}
+
+// A snapshot that would not parse is never sent: the last good document
+// is, so the switch does not silently fall back to its own files.
+func TestUnparsableServesTheLastGood(t *testing.T) {
+	gw, _ := xmlgen.RenderGateway(xmlgen.Trunk{ID: "t1", GatewayName: "o1_main", Gateway: "sip.example.com"})
+	src := &fixedSource{files: map[string][]byte{"gateways/o1_main.xml": gw}}
+	var logBuf syncBuffer
+	h := xmlcurl.New(src, xmlcurl.Options{User: "fs", Password: "pw", Profile: "external", Log: slog.New(slog.NewJSONHandler(&logBuf, nil))})
+	ask := func() string {
+		r := httptest.NewRequest(http.MethodPost, "/fs/xml", strings.NewReader(configForm("sofia.conf").Encode()))
+		r.RemoteAddr = "127.0.0.1:1"
+		r.SetBasicAuth("fs", "pw")
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		return w.Body.String()
+	}
+	good := ask()
+	if !strings.Contains(good, `<gateway name="o1_main">`) {
+		t.Fatalf("first answer:\n%s", good)
+	}
+	src.mu.Lock()
+	src.files = map[string][]byte{"gateways/o1_main.xml": []byte("<include>\n  <gateway name=\"o1_main\">\n</include>\n")}
+	src.mu.Unlock()
+	if got := ask(); got != good {
+		t.Errorf("an unparsable snapshot was answered:\n%s", got)
+	}
+	if !strings.Contains(logBuf.String(), "serving the last good one") {
+		t.Errorf("not logged: %s", logBuf.String())
+	}
+}
