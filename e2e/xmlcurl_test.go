@@ -56,7 +56,7 @@ func testXMLCurl(t *testing.T, shared *Bridge) {
 		url = dbtest.DSN(t)
 	}
 	own := filepath.Join(dir, "sipbridge-gen") // sipbridge's record of what it served; never read by the switch
-	b := StartBridge(t, sw, shared.Name+"-xmlcurl", url, "SIPBRIDGE_ADDR="+addr, "FS_GEN_DIR="+own,
+	b := StartBridge(t, sw, shared.Name+"-xmlcurl", url, "SIPBRIDGE_ADDR="+addr, "STREAM_WS_BASE=ws://"+addr, "FS_GEN_DIR="+own,
 		"FS_XML_CURL_USER=node1", "FS_XML_CURL_PASSWORD=xml-curl-e2e-pw")
 	mark, swMark := b.LogMark(), sw.Mark()
 	t.Cleanup(func() {
@@ -101,8 +101,8 @@ func testXMLCurl(t *testing.T, shared *Bridge) {
 	if _, ok := sw.Gateway(t, tr.GatewayName); !ok {
 		t.Errorf("gateway %s missing right after the boot: sofia.conf did not come over HTTP at start", tr.GatewayName)
 	}
-	time.Sleep(time.Second) // the reconnect's pass
-	if cmds := b.SyncCommandsSince(restart); slices.ContainsFunc(cmds, func(c string) bool { return strings.HasSuffix(c, " rescan") }) {
+	// The reconnect's pass reloads the ACL lists; it needs no rescan.
+	if cmds := b.WaitSyncPass(t, restart, "reloadacl", 15*time.Second); slices.ContainsFunc(cmds, func(c string) bool { return strings.HasSuffix(c, " rescan") }) {
 		t.Errorf("a rescan was needed after the boot: %q", cmds)
 	}
 	testkit.Eventually(t, 10*time.Second, "the trunk applied after the restart", func() bool {
