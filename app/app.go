@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
@@ -21,6 +22,7 @@ import (
 	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/freeswitch/xmlcurl"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
@@ -97,6 +99,10 @@ type Switch struct {
 	CallConnections int
 	GenDir          string // generated gateway and ACL files (FS_GEN_DIR)
 	Profile         string // the sofia profile of the gateways (FS_PROFILE)
+	// XMLCurl serves sofia.conf and acl.conf to mod_xml_curl at POST
+	// /fs/xml (nil: off, the route answers 404). Its Profile and Log are
+	// filled in.
+	XMLCurl *xmlcurl.Options
 	// Options are added to every connection's (tests: a quick reconnect
 	// backoff or heartbeat).
 	Options []esl.Option
@@ -306,6 +312,11 @@ func (a *App) buildWeb() {
 	}
 	a.Web.Registry().MustRegister(a.frameSeconds, live("sip", a.Calls.Active), live("hosted", a.Hosted.Active))
 	a.buildConsole()
+	if sw := a.cfg.Switch; sw != nil && sw.XMLCurl != nil {
+		o := *sw.XMLCurl
+		o.Profile, o.Log = a.TrunkSync.Profile(), a.log.With("component", "fs_xml")
+		a.Web.Echo().POST("/fs/xml", echo.WrapHandler(xmlcurl.New(a.TrunkSync, o)))
+	}
 }
 
 // noSwitch is call control's switch when none is configured.

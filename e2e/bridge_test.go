@@ -84,6 +84,11 @@ func StartBridge(t *testing.T, sw *Switch, name, databaseURL string, env ...stri
 		b.Env = append(b.Env, "SECRET_KEY="+secret.NewKey())
 	}
 	b.Env = append(b.Env, env...) // exec uses the last value of a name
+	for _, kv := range env {
+		if addr, ok := strings.CutPrefix(kv, "SIPBRIDGE_ADDR="); ok {
+			b.Addr = addr // a port chosen before the switch started (its xml_curl URL)
+		}
+	}
 
 	out := b.Run(t, "admin", "create-key", "--org", "e2e")
 	lines := strings.Split(strings.TrimSpace(out), "\n")

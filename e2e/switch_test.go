@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -57,7 +58,11 @@ var recordedEvents = []string{"API", "CHANNEL_CREATE", "CHANNEL_PARK", "CHANNEL_
 
 // StartSwitch copies freeswitch/conf into dir/conf, rewrites vars.xml with
 // free ports and dir/gen, and starts FreeSWITCH on it.
-func StartSwitch(dir string) (*Switch, error) {
+func StartSwitch(dir string) (*Switch, error) { return StartSwitchWith(dir, nil) }
+
+// StartSwitchWith is StartSwitch with more vars.xml values set (e.g. the
+// configuration source).
+func StartSwitchWith(dir string, more map[string]string) (*Switch, error) {
 	bundle, err := exec.Command(filepath.Join(suite.fs, "fs.sh"), "path").Output()
 	if err != nil {
 		return nil, fmt.Errorf("fs.sh path: %w", err)
@@ -85,14 +90,16 @@ func StartSwitch(dir string) (*Switch, error) {
 	}
 	sw.RTPEnd = sw.RTPStart + ports - 2 // even: FreeSWITCH warns and rounds an odd end port
 	sw.ESLAddr = "127.0.0.1:" + strconv.Itoa(eslPort)
-	if err := sw.rewriteVars(map[string]string{
+	vars := map[string]string{
 		"sip_port":          strconv.Itoa(sw.SIPPort),
 		"rtp_start_port":    strconv.Itoa(sw.RTPStart),
 		"rtp_end_port":      strconv.Itoa(sw.RTPEnd),
 		"esl_listen_port":   strconv.Itoa(eslPort),
 		"esl_password":      sw.ESLPassword,
 		"sipbridge_gen_dir": sw.GenDir,
-	}); err != nil {
+	}
+	maps.Copy(vars, more)
+	if err := sw.rewriteVars(vars); err != nil {
 		return nil, err
 	}
 	rec := func(e *esl.Event) {

@@ -37,8 +37,31 @@ func (s *Sync) loadDisk() error {
 			s.mu.Unlock()
 		}
 	}
+	s.mu.Lock()
 	s.diskRead = true
+	s.mu.Unlock()
 	return nil
+}
+
+// Profile is the sofia profile the gateways belong to (FS_PROFILE).
+func (s *Sync) Profile() string { return s.opts.Profile }
+
+// Generated returns a copy of the generated files as last written
+// (relative path → bytes, the same bytes as under GenDir): what FreeSWITCH
+// reads over HTTP in the mod_xml_curl layout. A rejected pass puts the last
+// good bytes back here as on disk. ok is false until the first pass has
+// read the folder.
+func (s *Sync) Generated() (files map[string][]byte, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.diskRead {
+		return nil, false
+	}
+	files = make(map[string][]byte, len(s.disk))
+	for rel, b := range s.disk {
+		files[filepath.ToSlash(rel)] = b
+	}
+	return files, true
 }
 
 // writeFiles writes every file that changed (temp file + rename) and removes

@@ -45,6 +45,9 @@ type Config struct {
 	FSGenDir string
 	// FSProfile is the sofia profile carrying the gateways (FS_PROFILE, default external).
 	FSProfile string
+	// XMLCurl serves FreeSWITCH's sofia.conf and acl.conf over HTTP
+	// (FS_XML_CURL_*; off by default).
+	XMLCurl xmlCurlConfig
 	// FSCallConnections is how many Event Socket connections carry call
 	// control's commands (FS_CALL_CONNECTIONS, default 4, 1–32).
 	FSCallConnections int
@@ -187,6 +190,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	errs := c.loadCarrier(get, getenv)
 	errs = append(errs, c.loadTimings(get)...)
 	errs = append(errs, c.loadPaths(get)...)
+	errs = append(errs, c.loadXMLCurl(get)...)
 	return c, errors.Join(errs...)
 }
 
@@ -391,7 +395,7 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 	return app.Config{
 		Store: store, Log: log,
 		Switch: &app.Switch{Addr: c.FSESLAddr, Password: c.FSESLPassword, CallConnections: c.FSCallConnections,
-			GenDir: c.FSGenDir, Profile: c.FSProfile},
+			GenDir: c.FSGenDir, Profile: c.FSProfile, XMLCurl: c.XMLCurl.options()},
 		PublicBaseURL: c.PublicBaseURL, StreamWSBase: c.StreamWSBase, RecordingsDir: c.RecordingsDir, PlaybackDir: playbackDir,
 		WelcomeAudioDir: c.WelcomeAudioDir,
 		Provider:        c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,

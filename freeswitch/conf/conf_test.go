@@ -141,3 +141,41 @@ func TestGeneratedFilesAreIncluded(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigSource: vars.xml picks the configuration source by naming a
+// file of config_source/ that modules.conf.xml includes; files (the
+// default) loads nothing more, xml_curl loads mod_xml_curl, whose binding
+// asks sipbridge for the configuration section only.
+func TestConfigSource(t *testing.T) {
+	all := files(t)
+	if !strings.Contains(all["vars.xml"], `data="sipbridge_config_source=files"`) {
+		t.Error("the default configuration source is not files")
+	}
+	mods := all["autoload_configs/modules.conf.xml"]
+	inc := `<X-PRE-PROCESS cmd="include" data="../config_source/$${sipbridge_config_source}.xml"/>`
+	if i, j := strings.Index(mods, inc), strings.Index(mods, `<load module="mod_sofia"/>`); i < 0 || i > j {
+		t.Errorf("modules.conf.xml does not include the configuration source before mod_sofia")
+	}
+	for name, want := range map[string]string{"files": "", "xml_curl": "mod_xml_curl"} {
+		var m struct {
+			Loads []struct {
+				Module string `xml:"module,attr"`
+			} `xml:"load"`
+		}
+		body, ok := all["config_source/"+name+".xml"]
+		if err := xml.Unmarshal([]byte(body), &m); !ok || err != nil {
+			t.Errorf("config_source/%s.xml: present %v, %v", name, ok, err)
+			continue
+		}
+		got := ""
+		for _, l := range m.Loads {
+			got += l.Module
+		}
+		if got != want {
+			t.Errorf("config_source/%s.xml loads %q, want %q", name, got, want)
+		}
+	}
+	if b := all["autoload_configs/xml_curl.conf.xml"]; !strings.Contains(b, `value="$${sipbridge_xml_curl_url}" bindings="configuration"`) {
+		t.Errorf("xml_curl.conf.xml binding:\n%s", b)
+	}
+}
