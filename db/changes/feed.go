@@ -9,8 +9,8 @@
 //     commit of a transaction that wrote. A raw statement whose table is not
 //     plain (INSERT INTO t, UPDATE t, DELETE FROM t) bumps every table.
 //   - Other replicas (PostgreSQL only): statement-level triggers on the
-//     tables in Watched NOTIFY the channel sipbridge_changes with the table's
-//     name at commit; one dedicated LISTEN connection per process bumps the
+//     tables in Watched NOTIFY the channel sipbridge_changes with
+//     "schema.table" at commit (a transaction's same notices arrive once); one dedicated LISTEN connection per process bumps the
 //     table on each notification (listen.go). While that connection is down,
 //     and until it listens again, the feed is not valid: Stamp reports false
 //     and caches must read the database. When it is back, every table is

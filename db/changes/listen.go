@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -75,6 +76,12 @@ func (f *Feed) listenOnce(ctx context.Context, triggers *bool) error {
 		}
 		*triggers = true
 	}
+	// The channel is the database's: other schemas' tables (other
+	// deployments, tests) notify on it too.
+	var schema string
+	if err := conn.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return err
+	}
 	if _, err := conn.Exec(ctx, "LISTEN "+Channel); err != nil {
 		return err
 	}
@@ -89,7 +96,9 @@ func (f *Feed) listenOnce(ctx context.Context, triggers *bool) error {
 		cancel()
 		switch {
 		case err == nil:
-			f.Bump(n.Payload)
+			if sch, table, ok := strings.Cut(n.Payload, "."); ok && sch == schema {
+				f.Bump(table)
+			}
 		case ctx.Err() != nil:
 			return ctx.Err()
 		case errors.Is(err, context.DeadlineExceeded):
@@ -117,7 +126,7 @@ func createTriggers(ctx context.Context, conn *pgx.Conn) error {
 		`SELECT pg_advisory_xact_lock(hashtext('` + Channel + `'))`,
 		`CREATE OR REPLACE FUNCTION sipbridge_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	PERFORM pg_notify('` + Channel + `', TG_TABLE_NAME);
+	PERFORM pg_notify('` + Channel + `', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
 	RETURN NULL;
 END $$`,
 	}
