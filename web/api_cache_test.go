@@ -36,6 +36,7 @@ func (e *env) trunkNames(key string) []string {
 // the next answer.
 func TestAPICacheSeesWrites(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
+		e.waitFeed("the feed to be valid", e.changes.Valid) // PostgreSQL: listening
 		ctx := context.Background()
 		e.getTwice("/api/v1/sip-trunks", e.keyA, 200)
 		e.getTwice("/api/v1/organization", e.keyA, 200)
@@ -81,6 +82,7 @@ func TestAPICacheSeesWrites(t *testing.T) {
 // An organization is never served another's cached answer.
 func TestAPICacheOrganizationScope(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
+		e.waitFeed("the feed to be valid", e.changes.Valid) // PostgreSQL: listening
 		created := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, map[string]any{"name": "a-only", "gateway": "carrier.example.com", "username": "u", "password": "secret-pw"}, 201)
 		id := created.Body["id"].(string)
 		for _, path := range []string{"/api/v1/sip-trunks", "/api/v1/sip-trunks?limit=10", "/api/v1/sip-trunks/" + id, "/api/v1/organization"} {
