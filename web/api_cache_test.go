@@ -161,7 +161,9 @@ func TestAPICacheOtherReplica(t *testing.T) {
 		}
 	}
 	named := func(name string) func(resp) bool {
-		return func(r resp) bool { return r.Body["name"] == name || (len(r.List) == 1 && r.List[0].(map[string]any)["name"] == name) }
+		return func(r resp) bool {
+			return r.Body["name"] == name || (len(r.List) == 1 && r.List[0].(map[string]any)["name"] == name)
+		}
 	}
 	for _, p := range []string{one, list, org} {
 		e.getTwice(p, e.keyA, 200)
