@@ -69,7 +69,11 @@ func (f *Feed) listenOnce(ctx context.Context, triggers *bool) error {
 	if err != nil {
 		return err
 	}
-	defer conn.Close(context.Background())
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		conn.Close(cctx)
+	}()
 	if !*triggers {
 		if err := createTriggers(ctx, conn); err != nil {
 			return fmt.Errorf("create triggers: %w", err)
