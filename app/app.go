@@ -21,6 +21,7 @@ import (
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 	"github.com/sipbridge/sipbridge/freeswitch/xmlcurl"
 	"github.com/sipbridge/sipbridge/netpolicy"
@@ -115,7 +116,10 @@ type Switch struct {
 // drive them directly; New builds them, Start connects and starts the
 // background work, Run serves HTTP until stopped, Close releases it all.
 type App struct {
-	Store     *db.Store
+	Store *db.Store
+	// Changes is the database's change feed, which the API's read caches
+	// check (package db/changes).
+	Changes   *changes.Feed
 	Trunks    *trunk.Service
 	TrunkSync *trunk.Sync // nil without a switch
 	Numbers   *numbers.Service
@@ -159,6 +163,11 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}, Live: call.NewRegistry()}
 	a.ctx, a.stop = context.WithCancel(ctx)
+	feed, err := changes.Register(cfg.Store.DB)
+	if err != nil { // the API reads the database every time, as without a feed
+		log.Warn("no change feed: the API's read caches are off", "err", err)
+	}
+	a.Changes = feed
 	a.Trunks = trunk.New(cfg.Store, log).WithEnvironment(cfg.EnvTrunk)
 	if n, err := a.Trunks.ApplyEnvironment(ctx); err != nil {
 		return nil, err
@@ -181,6 +190,10 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.buildNumbers()
 	a.buildSMS()
 	a.buildWeb()
+	// The feed's listener is a database connection, as the store's pool
+	// is: it runs from here so that the API's caches work without Start.
+	a.wg.Add(1)
+	go func() { defer a.wg.Done(); feed.Run(a.ctx, log) }()
 	return a, nil
 }
 
@@ -305,7 +318,7 @@ func (a *App) buildWeb() {
 	}
 	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, BYOC: a.BYOC, Calls: a.Calls, SMS: a.SMS,
 		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
-		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults, WelcomeAudioDir: a.cfg.WelcomeAudioDir})
+		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults, WelcomeAudioDir: a.cfg.WelcomeAudioDir, Changes: a.Changes})
 	live := func(path string, n func() int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
 			ConstLabels: prometheus.Labels{"path": path}}, func() float64 { return float64(n()) })

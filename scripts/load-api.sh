@@ -9,7 +9,8 @@
 #   SIPBRIDGE_BIN=/tmp/old/sipbridge scripts/load-api.sh -d 20s
 #
 # Environment: SIPBRIDGE_BIN (default: built from this tree), TRUNKS (100),
-# CLIENTS (16), LOAD_ADDR (127.0.0.1:18080), PPROF_ADDR (passed to the
+# CLIENTS (16), LOAD_ADDR (127.0.0.1:18080), LOAD_DB (sipbridge_load: the
+# database, dropped and made again), PPROF_ADDR (passed to the
 # server, e.g. 127.0.0.1:6060, to profile it while loaded), KEEP=1 leaves
 # the server running after the measurement (stop it with kill <pid>).
 set -euo pipefail
@@ -18,7 +19,7 @@ cd "$(dirname "$0")/.."
 TRUNKS=${TRUNKS:-100}
 CLIENTS=${CLIENTS:-16}
 LOAD_ADDR=${LOAD_ADDR:-127.0.0.1:18080}
-DB=sipbridge_load
+DB=${LOAD_DB:-sipbridge_load}
 WORK=$(mktemp -d /tmp/sipbridge-load.XXXXXX)
 
 log() { echo "load-api: $*" >&2; }

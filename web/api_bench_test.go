@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
@@ -46,6 +47,9 @@ func newBenchAPI(b *testing.B, trunks int) *benchAPI {
 		b.Fatal(err)
 	}
 	b.Cleanup(a.Close)
+	for end := time.Now().Add(5 * time.Second); !a.Changes.Valid() && time.Now().Before(end); {
+		time.Sleep(5 * time.Millisecond) // the change feed listening: the caches work
+	}
 	org, _, err := store.EnsureOrg(context.Background(), "bench")
 	if err != nil {
 		b.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
@@ -54,10 +55,12 @@ type env struct {
 	twilio *providertest.Twilio
 	telnyx *providertest.Telnyx
 	sms    *smsFixture
-	keyA   string
-	keyB   string
-	orgA   int64
-	orgB   int64
+	// changes is the bridge's change feed, which the API's caches check.
+	changes *changes.Feed
+	keyA    string
+	keyB    string
+	orgA    int64
+	orgB    int64
 }
 
 // testNames is what host names resolve to in these tests; any other name
@@ -154,7 +157,7 @@ func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...tr
 	sms := &smsFixture{svc: bridge.SMS, vonage: vg}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx, sms: sms}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx, sms: sms, changes: bridge.Changes}
 	ctx := context.Background()
 	a, b := e.addOrgs()
 	// Messages go anywhere (+1 647, +44 7700 900…): outbound_countries

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/sms"
@@ -62,6 +63,9 @@ type Deps struct {
 	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
 	// as the ring_timeout_seconds of trunks that set none (zero: 30 s).
 	LegTimeout time.Duration
+	// Changes is the database's change feed: the trunk and organization
+	// reads are answered from caches it validates (nil: no cache).
+	Changes *changes.Feed
 }
 
 // Server is the HTTP server: the core with every handler package's routes.
@@ -80,8 +84,8 @@ func New(d Deps) *Server {
 	}
 	core := httpapi.New(httpapi.Options{Store: d.Store, Log: d.Log, Ready: d.Ready, AddressPolicy: d.AddressPolicy})
 	callapi.Register(core, callapi.Deps{Store: d.Store, Log: d.Log, Calls: d.Calls, Hosted: d.Hosted})
-	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults, WelcomeAudioDir: d.WelcomeAudioDir})
-	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout})
+	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults, WelcomeAudioDir: d.WelcomeAudioDir, Changes: d.Changes})
+	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout, Changes: d.Changes})
 	numbers := numberapi.Register(core, numberapi.Deps{Store: d.Store, Numbers: d.Numbers})
 	smsapi.Register(core, smsapi.Deps{Store: d.Store, Log: d.Log, SMS: d.SMS})
 	return &Server{Server: core, Trunks: trunks, Numbers: numbers}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web/httpapi"
@@ -35,6 +36,9 @@ type Deps struct {
 	// WelcomeAudioDir is where an assistant's welcome_audio files are
 	// (WELCOME_AUDIO_DIR; "": none can be set).
 	WelcomeAudioDir string
+	// Changes lets GET /organization be answered from a cache while the
+	// organizations and trunks are unchanged (nil: no cache).
+	Changes *changes.Feed
 }
 
 // Server serves the organization, API key and assistant routes on the
@@ -47,11 +51,17 @@ type Server struct {
 	// callDefaults: Deps.CallDefaults.
 	callDefaults call.PlatformLimits
 	welcomeDir   string // Deps.WelcomeAudioDir
+	// orgs are the encoded answers of GET /organization, by organization.
+	orgs *changes.Cache[[]byte]
 }
 
 // Register adds the organization, API key and assistant routes to core.
 func Register(core *httpapi.Server, d Deps) {
 	s := &Server{Server: core, store: d.Store, trunks: d.Trunks, numbers: d.Numbers, callDefaults: d.CallDefaults, welcomeDir: d.WelcomeAudioDir}
+	if d.Changes != nil {
+		// The view reads the organization and its default trunk with its status.
+		s.orgs = changes.NewCache[[]byte](d.Changes, orgCacheMax, changes.Organizations, changes.Trunks, changes.TrunkStatus)
+	}
 	s.routes()
 }
 

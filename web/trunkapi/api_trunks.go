@@ -153,7 +153,13 @@ func (s *Server) listTrunks(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	items, total, err := s.store.ListTrunks(c.Request().Context(), httpapi.OrgID(c), db.Page{Skip: skip, Limit: limit})
+	orgID := httpapi.OrgID(c)
+	key := listKey(orgID, skip, limit)
+	hit, stamp, valid, ok := s.lists.Get(key)
+	if ok {
+		return httpapi.WriteListJSON(c, hit.body, hit.total, skip, limit)
+	}
+	items, total, err := s.store.ListTrunks(c.Request().Context(), orgID, db.Page{Skip: skip, Limit: limit})
 	if err != nil {
 		return err
 	}
@@ -172,7 +178,11 @@ func (s *Server) listTrunks(c echo.Context) error {
 		}
 		body = out[i].appendJSON(body)
 	}
-	return httpapi.WriteListJSON(c, append(body, "]\n"...), total, skip, limit)
+	body = append(body, "]\n"...)
+	if valid {
+		s.lists.Put(key, stamp, trunkList{body: body, total: total})
+	}
+	return httpapi.WriteListJSON(c, body, total, skip, limit)
 }
 
 func (s *Server) createTrunk(c echo.Context) error {
@@ -256,6 +266,11 @@ func (s *Server) loadTrunk(c echo.Context) (*db.SIPTrunk, error) {
 }
 
 func (s *Server) getTrunk(c echo.Context) error {
+	key := trunkKey(httpapi.OrgID(c), c.Param("id"))
+	hit, stamp, valid, ok := s.ones.Get(key)
+	if ok {
+		return c.JSONBlob(http.StatusOK, hit)
+	}
 	t, err := s.loadTrunk(c)
 	if err != nil {
 		return err
@@ -264,7 +279,11 @@ func (s *Server) getTrunk(c echo.Context) error {
 	if !v.timesEncodable() {
 		return c.JSON(http.StatusOK, v) // encoding/json's error
 	}
-	return c.JSONBlob(http.StatusOK, append(v.appendJSON(make([]byte, 0, 1024)), '\n'))
+	body := append(v.appendJSON(make([]byte, 0, 1024)), '\n')
+	if valid {
+		s.ones.Put(key, stamp, body)
+	}
+	return c.JSONBlob(http.StatusOK, body)
 }
 
 func (s *Server) putTrunk(c echo.Context) error {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
@@ -35,6 +36,9 @@ type Deps struct {
 	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
 	// as the ring_timeout_seconds of trunks that set none (zero: 30 s).
 	LegTimeout time.Duration
+	// Changes lets the trunk reads be answered from a cache while the
+	// trunks and their statuses are unchanged (nil: no cache).
+	Changes *changes.Feed
 }
 
 // Server serves the trunk and BYOC routes on the server core.
@@ -50,6 +54,10 @@ type Server struct {
 	trunkAddrMu sync.Mutex
 	// ringDefault: Deps.LegTimeout in seconds.
 	ringDefault int
+	// lists and ones are the answers of GET /sip-trunks and
+	// GET /sip-trunks/{id}, by organization and query (cache.go).
+	lists *changes.Cache[trunkList]
+	ones  *changes.Cache[[]byte]
 }
 
 // Register adds the trunk and BYOC routes to core; the Editor it returns
@@ -57,6 +65,10 @@ type Server struct {
 func Register(core *httpapi.Server, d Deps) *Editor {
 	s := &Server{Server: core, store: d.Store, trunks: d.Trunks, byoc: d.BYOC, acl: DefaultACLPolicy()}
 	s.ringDefault = int(d.LegTimeout / time.Second)
+	if d.Changes != nil {
+		s.lists = changes.NewCache[trunkList](d.Changes, listCacheMax, changes.Trunks, changes.TrunkStatus)
+		s.ones = changes.NewCache[[]byte](d.Changes, trunkCacheMax, changes.Trunks, changes.TrunkStatus)
+	}
 	if s.ringDefault <= 0 {
 		s.ringDefault = 30
 	}
