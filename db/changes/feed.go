@@ -58,9 +58,9 @@ type Feed struct {
 	// listening), so no stamp is valid.
 	down atomic.Int32
 
-	dsn       string // PostgreSQL: the listener's DSN; "": SQLite
-	startOnce sync.Once
-	pid       atomic.Uint32 // the listener's backend process id, 0: none
+	dsn     string        // PostgreSQL: the listener's DSN; "": SQLite
+	running atomic.Bool   // a Run is listening
+	pid     atomic.Uint32 // the listener's backend process id, 0: none
 }
 
 func (f *Feed) gen(table string) *atomic.Uint64 {

@@ -20,13 +20,15 @@ const pingEvery = 5 * time.Second
 
 // Run creates PostgreSQL's triggers and keeps one LISTEN connection until
 // ctx ends, bumping the table of each notification; then the feed is no
-// longer valid. On SQLite, and for any call but the first, it returns at
-// once.
+// longer valid. On SQLite, and while another Run of the feed is listening
+// (two apps on one handle), it returns at once: it never waits for the
+// other, whose owner may be waiting for this one to return.
 func (f *Feed) Run(ctx context.Context, log *slog.Logger) {
-	if f == nil || f.dsn == "" {
+	if f == nil || f.dsn == "" || !f.running.CompareAndSwap(false, true) {
 		return
 	}
-	f.startOnce.Do(func() { f.listen(ctx, log) })
+	defer f.running.Store(false)
+	f.listen(ctx, log)
 }
 
 func (f *Feed) listen(ctx context.Context, log *slog.Logger) {
