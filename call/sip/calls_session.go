@@ -60,9 +60,9 @@ type callSession struct {
 	id       string // our call id (calls.id)
 	uuid     string // the FreeSWITCH channel
 	log      *slog.Logger
-	events   *queue[*esl.Event]
-	requests *queue[request]
-	fsNotes  *queue[fsNote]
+	events   *call.Queue[*esl.Event]
+	requests *call.Queue[request]
+	fsNotes  *call.Queue[fsNote]
 	done     chan struct{} // closed when the session has ended
 	live     func()        // ends the call's count in the registry of live calls
 
@@ -136,7 +136,7 @@ func newCallSession(c *Calls, uuid string) *callSession {
 	}
 	return &callSession{c: c, id: id, uuid: uuid,
 		log:    log,
-		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{}),
+		events: call.NewQueue[*esl.Event](), requests: call.NewQueue[request](), fsNotes: call.NewQueue[fsNote](), done: make(chan struct{}),
 		pipeWake: make(chan struct{}, 1), life: call.NewLifecycle(false), live: func() {}}
 }
 
@@ -220,7 +220,7 @@ func (s *callSession) run(park *esl.Event) {
 func (s *callSession) exit() {
 	s.exited.Store(true)
 	close(s.done)
-	for _, r := range s.requests.drain() {
+	for _, r := range s.requests.Drain() {
 		switch r.kind {
 		case reqTransfer:
 			r.reply <- call.ErrCallNotFound
