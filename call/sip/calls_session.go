@@ -266,6 +266,12 @@ func (s *callSession) start(park *esl.Event) {
 		return
 	}
 	rec.AssistantID = &route.AssistantID
+	// The assistant is read while the record and its routed event are
+	// written: one round trip less before the answer.
+	var a *db.Assistant
+	var aerr error
+	read := make(chan struct{})
+	go func() { defer close(read); a, aerr = s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID) }()
 	if err := s.c.store.CreateCall(ctx, rec); err != nil {
 		s.log.Error("call record not stored", "err", err)
 		s.kill(causeUnavailable, "call record not stored")
@@ -276,9 +282,9 @@ func (s *callSession) start(park *esl.Event) {
 		"did_source": route.DID.Source, "assistant_id": route.AssistantID})
 	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from)
 
-	a, err := s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID)
-	if err != nil {
-		s.fault("assistant record: " + err.Error())
+	<-read
+	if aerr != nil {
+		s.fault("assistant record: " + aerr.Error())
 		return
 	}
 	s.assistant = a
