@@ -156,9 +156,16 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 	}
 	src, _ := netip.ParseAddr(first(vars, "variable_sip_network_ip"))
 	src = src.Unmap()
+	// The lookups do not depend on one another: they run at once, and
+	// their answers are taken in order below.
+	aclName, gwName, trunkID := first(vars, "variable_sip_acl_authed_by"), first(vars, "variable_sip_gateway"), first(vars, "variable_sipbridge_trunk_id")
+	byACL := fetchIf(aclName != "", func() (*db.SIPTrunk, error) { return r.store.TrunkByGatewayName(ctx, aclName) })
+	byGateway := fetchIf(gwName != "", func() (*db.SIPTrunk, error) { return r.store.TrunkByGatewayName(ctx, gwName) })
+	byID := fetchIf(trunkID != "", func() (*db.SIPTrunk, error) { return r.store.TrunkByID(ctx, trunkID) })
+	enabled := fetchIf(src.IsValid(), func() ([]db.SIPTrunk, error) { return r.store.EnabledTrunks(ctx) })
 	var acl *db.SIPTrunk
-	if name := first(vars, "variable_sip_acl_authed_by"); name != "" {
-		t, err := r.store.TrunkByGatewayName(ctx, name)
+	if aclName != "" {
+		t, err := byACL()
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return nil, err
 		}
@@ -170,8 +177,8 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 	trusted := func(t *db.SIPTrunk) bool {
 		return acl == nil || acl.ID == t.ID || acl.OrgID == t.OrgID || r.allows(t, src)
 	}
-	if name := first(vars, "variable_sip_gateway"); name != "" {
-		t, err := r.store.TrunkByGatewayName(ctx, name)
+	if gwName != "" {
+		t, err := byGateway()
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return nil, err
 		}
@@ -179,13 +186,13 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 			add(t, "gateway")
 		}
 	}
-	if id := first(vars, "variable_sipbridge_trunk_id"); id != "" {
-		if t, err := r.store.TrunkByID(ctx, id); err == nil && t.Enabled && trusted(t) {
+	if trunkID != "" {
+		if t, err := byID(); err == nil && t.Enabled && trusted(t) {
 			add(t, "trunk_variable")
 		}
 	}
 	if src.IsValid() {
-		trunks, err := r.store.EnabledTrunks(ctx)
+		trunks, err := enabled()
 		if err != nil {
 			return nil, err
 		}
@@ -235,13 +242,17 @@ type resolution struct {
 
 // resolveOn resolves the DID with the trunk's organization's options.
 func (r *Router) resolveOn(ctx context.Context, vars did.Vars, t *db.SIPTrunk) (*resolution, error) {
-	org, err := r.store.GetOrg(ctx, t.OrgID)
+	active := true
+	numbers := fetchIf(true, func() ([]db.PhoneNumber, error) {
+		n, _, err := r.store.ListNumbers(ctx, t.OrgID, db.NumberFilter{SIPTrunkID: t.ID, Active: &active}, db.Page{Limit: 1000, NoTotal: true})
+		return n, err
+	})
+	org, err := r.store.GetOrg(ctx, t.OrgID) // with the trunk's numbers at once
+	onTrunk, nerr := numbers()
 	if err != nil {
 		return nil, err
 	}
-	active := true
-	onTrunk, _, err := r.store.ListNumbers(ctx, t.OrgID, db.NumberFilter{SIPTrunkID: t.ID, Active: &active}, db.Page{Limit: 1000, NoTotal: true})
-	if err != nil {
+	if err = nerr; err != nil {
 		return nil, err
 	}
 	var trunkNumbers []string

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -205,7 +204,7 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 	}
 	if s != nil {
 		s.observeLeg(e)
-		s.events.push(e)
+		s.events.Push(e)
 	}
 }
 
@@ -309,7 +308,7 @@ func (c *Calls) SwitchReconnected() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.byID {
-		s.requests.push(request{kind: reqChannelCheck})
+		s.requests.Push(request{kind: reqChannelCheck})
 	}
 }
 
@@ -321,7 +320,7 @@ func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
 	if s == nil {
 		return call.ErrCallNotFound
 	}
-	s.requests.push(request{kind: reqHangup})
+	s.requests.Push(request{kind: reqHangup})
 	return nil
 }
 
@@ -338,7 +337,7 @@ func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mo
 		return call.ErrNotAnswered
 	}
 	reply := make(chan error, 1)
-	s.requests.push(request{kind: reqTransfer, to: to, mode: string(mode), reply: reply})
+	s.requests.Push(request{kind: reqTransfer, to: to, mode: string(mode), reply: reply})
 	select {
 	case err := <-reply:
 		return err
@@ -359,39 +358,4 @@ func (c *Calls) live(orgID int64, callID string) *callSession {
 		return nil
 	}
 	return s
-}
-
-// queue is an unbounded FIFO with a wake-up channel: producers never block.
-type queue[T any] struct {
-	mu    sync.Mutex
-	items []T
-	wake  chan struct{}
-}
-
-func newQueue[T any]() *queue[T] { return &queue[T]{wake: make(chan struct{}, 1)} }
-
-func (q *queue[T]) push(v T) {
-	q.mu.Lock()
-	q.items = append(q.items, v)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-// has reports whether something queued satisfies f (nothing is taken).
-func (q *queue[T]) has(f func(T) bool) bool {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return slices.ContainsFunc(q.items, f)
-}
-
-// drain returns everything queued.
-func (q *queue[T]) drain() []T {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	out := q.items
-	q.items = nil
-	return out
 }

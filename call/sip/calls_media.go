@@ -36,7 +36,7 @@ type streamSink struct {
 // ours.
 func (k *streamSink) ServeStream(conn call.StreamConn) {
 	s := k.s
-	s.fsNotes.push(fsNote{gen: k.gen, conn: conn})
+	s.fsNotes.Push(fsNote{gen: k.gen, conn: conn})
 	conv := audio.NewFrameConverter()
 	buf := make([]byte, 0, 2048) // one frame, reused: no allocation per frame
 	onFrame := s.c.opts.OnFrame
@@ -74,7 +74,7 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 		fwd.push(out, arrived)
 	}
 	_ = conn.Close()
-	s.fsNotes.push(fsNote{gen: k.gen, closed: true, err: err})
+	s.fsNotes.Push(fsNote{gen: k.gen, closed: true, err: err})
 	fwd.close()
 }
 

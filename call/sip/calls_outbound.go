@@ -230,7 +230,7 @@ func (s *callSession) ring(p *outboundPlan, track *trunkdial.Track, job <-chan d
 	var later []request
 	defer func() {
 		for _, r := range later {
-			s.requests.push(r)
+			s.requests.Push(r)
 		}
 	}()
 	for {
@@ -245,8 +245,8 @@ func (s *callSession) ring(p *outboundPlan, track *trunkdial.Track, job <-chan d
 			s.rec.CallSID = leg
 			s.event(call.EventPlaced, db.JSONMap{"leg": leg})
 			p.placed <- leg
-		case <-s.requests.wake:
-			for _, r := range s.requests.drain() {
+		case <-s.requests.Wake():
+			for _, r := range s.requests.Drain() {
 				if r.kind != reqHangup {
 					later = append(later, r)
 				} else if s.life.State() == call.Ringing {

@@ -60,9 +60,9 @@ type callSession struct {
 	id       string // our call id (calls.id)
 	uuid     string // the FreeSWITCH channel
 	log      *slog.Logger
-	events   *queue[*esl.Event]
-	requests *queue[request]
-	fsNotes  *queue[fsNote]
+	events   *call.Queue[*esl.Event]
+	requests *call.Queue[request]
+	fsNotes  *call.Queue[fsNote]
 	done     chan struct{} // closed when the session has ended
 	live     func()        // ends the call's count in the registry of live calls
 
@@ -136,7 +136,7 @@ func newCallSession(c *Calls, uuid string) *callSession {
 	}
 	return &callSession{c: c, id: id, uuid: uuid,
 		log:    log,
-		events: newQueue[*esl.Event](), requests: newQueue[request](), fsNotes: newQueue[fsNote](), done: make(chan struct{}),
+		events: call.NewQueue[*esl.Event](), requests: call.NewQueue[request](), fsNotes: call.NewQueue[fsNote](), done: make(chan struct{}),
 		pipeWake: make(chan struct{}, 1), life: call.NewLifecycle(false), live: func() {}}
 }
 
@@ -220,7 +220,7 @@ func (s *callSession) run(park *esl.Event) {
 func (s *callSession) exit() {
 	s.exited.Store(true)
 	close(s.done)
-	for _, r := range s.requests.drain() {
+	for _, r := range s.requests.Drain() {
 		switch r.kind {
 		case reqTransfer:
 			r.reply <- call.ErrCallNotFound
@@ -266,6 +266,12 @@ func (s *callSession) start(park *esl.Event) {
 		return
 	}
 	rec.AssistantID = &route.AssistantID
+	// The assistant is read while the record and its routed event are
+	// written: one round trip less before the answer.
+	var a *db.Assistant
+	var aerr error
+	read := make(chan struct{})
+	go func() { defer close(read); a, aerr = s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID) }()
 	if err := s.c.store.CreateCall(ctx, rec); err != nil {
 		s.log.Error("call record not stored", "err", err)
 		s.kill(causeUnavailable, "call record not stored")
@@ -276,9 +282,9 @@ func (s *callSession) start(park *esl.Event) {
 		"did_source": route.DID.Source, "assistant_id": route.AssistantID})
 	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from)
 
-	a, err := s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID)
-	if err != nil {
-		s.fault("assistant record: " + err.Error())
+	<-read
+	if aerr != nil {
+		s.fault("assistant record: " + aerr.Error())
 		return
 	}
 	s.assistant = a

@@ -367,7 +367,7 @@ func (s *callSession) startBridge(p *transferPlan) {
 		}
 		c.dialOver(p.dialID)
 		out = strings.TrimSpace(out)
-		s.requests.push(request{kind: reqDialDone, to: p.bridgeTo, out: out, err: err})
+		s.requests.Push(request{kind: reqDialDone, to: p.bridgeTo, out: out, err: err})
 		if s.exited.Load() {
 			killAnswered(c, out) // nobody is left to bridge it
 		}

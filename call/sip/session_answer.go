@@ -89,7 +89,7 @@ func (s *callSession) waitRingback(name string, d time.Duration) bool {
 	seen := func(e *esl.Event) bool { return e.Name() == name && isRingback(e.Get("Playback-File-Path")) }
 	for end := time.Now().Add(d); ; time.Sleep(5 * time.Millisecond) {
 		switch {
-		case s.events.has(seen):
+		case s.events.Has(seen):
 			return true
 		case s.hungUp() || time.Now().After(end):
 			return false
@@ -100,7 +100,7 @@ func (s *callSession) waitRingback(name string, d time.Duration) bool {
 // hungUp tells whether the channel's hangup is among the queued events
 // (nothing will play on it any more).
 func (s *callSession) hungUp() bool {
-	return s.events.has(func(e *esl.Event) bool {
+	return s.events.Has(func(e *esl.Event) bool {
 		return (e.Name() == "CHANNEL_HANGUP" || e.Name() == "CHANNEL_HANGUP_COMPLETE") && e.Get("Unique-ID") == s.uuid
 	})
 }

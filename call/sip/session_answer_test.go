@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
 
@@ -31,7 +32,7 @@ type ringbackSwitch struct {
 }
 
 func (f *ringbackSwitch) event(name, path string) {
-	f.s.events.push(&esl.Event{Headers: map[string]string{"Event-Name": name, "Unique-ID": f.s.uuid, "Playback-File-Path": path}})
+	f.s.events.Push(&esl.Event{Headers: map[string]string{"Event-Name": name, "Unique-ID": f.s.uuid, "Playback-File-Path": path}})
 }
 
 func (f *ringbackSwitch) SendMsg(_ context.Context, uuid string, m esl.SendMsg) error {
@@ -69,7 +70,7 @@ func (f *ringbackSwitch) BGAPI(ctx context.Context, cmd string) (string, error) 
 func ringbackSession(t *testing.T, f *ringbackSwitch) *callSession {
 	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := &callSession{c: &Calls{sw: f, log: log}, uuid: "2f8e3a9c-4b1d-4c2e-9f0a-1b2c3d4e5f60", log: log, events: newQueue[*esl.Event]()}
+	s := &callSession{c: &Calls{sw: f, log: log}, uuid: "2f8e3a9c-4b1d-4c2e-9f0a-1b2c3d4e5f60", log: log, events: call.NewQueue[*esl.Event]()}
 	f.s = s
 	if err := s.playFile(ringbackTone); err != nil {
 		t.Fatal(err)
@@ -89,7 +90,7 @@ func TestStopRingbackWaitsForALateStart(t *testing.T) {
 		f.mu.Lock()
 		started, stopped, cmds := f.started, f.stopped, f.cmds
 		f.mu.Unlock()
-		if !started || !stopped || !s.events.has(func(e *esl.Event) bool { return e.Name() == "PLAYBACK_STOP" }) {
+		if !started || !stopped || !s.events.Has(func(e *esl.Event) bool { return e.Name() == "PLAYBACK_STOP" }) {
 			t.Fatalf("ringback starting %v late: stopRingback returned with the ringback still playing (started %v, broken %v); commands %q",
 				late, started, stopped, cmds)
 		}

@@ -173,7 +173,7 @@ func (s *callSession) cleanup() {
 	}
 	// Streams still attaching are refused by the token check; close any
 	// that raced in.
-	for _, n := range s.fsNotes.drain() {
+	for _, n := range s.fsNotes.Drain() {
 		if n.conn != nil {
 			_ = n.conn.Close()
 		}

@@ -31,18 +31,18 @@ func (s *callSession) loop() {
 			s.kill(causeNormal, "sipbridge stopped")
 			s.finish(nil)
 			return
-		case <-s.events.wake:
-			for _, e := range s.events.drain() {
+		case <-s.events.Wake():
+			for _, e := range s.events.Drain() {
 				if s.handleEvent(e) {
 					return
 				}
 			}
-		case <-s.requests.wake:
-			if s.handleRequests(s.requests.drain()) {
+		case <-s.requests.Wake():
+			if s.handleRequests(s.requests.Drain()) {
 				return
 			}
-		case <-s.fsNotes.wake:
-			for _, n := range s.fsNotes.drain() {
+		case <-s.fsNotes.Wake():
+			for _, n := range s.fsNotes.Drain() {
 				s.handleFSNote(n)
 			}
 		case <-s.pipeWake:
@@ -257,7 +257,7 @@ func (s *callSession) handleRequests(rs []request) bool {
 		s.endReason = reasonSwitchLost // what ended it, whatever was tried meanwhile
 		s.finish(nil)
 		for _, left := range rs[i+1:] {
-			s.requests.push(left)
+			s.requests.Push(left)
 		}
 		return true
 	}
