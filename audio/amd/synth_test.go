@@ -41,6 +41,13 @@ func synth(class string, seed uint64) sample {
 		s.want, buf = Unknown, synthNoise(rng)
 	case "music":
 		s.want, buf = Machine, synthMusic(rng)
+	case "human_long":
+		s.want, buf = Human, synthHumanLong(rng, &s)
+	case "human_noisy":
+		s.want, buf = Human, synthHuman(rng, &s)
+		addNoise(buf, rng, between(rng, -42, -32)) // a street, a car
+	case "machine_short":
+		s.want, buf = Machine, synthMachineShort(rng, &s)
 	default:
 		panic("unknown class " + class)
 	}
@@ -170,5 +177,30 @@ func synthMusic(rng *rand.Rand) []float64 {
 		}
 		at += n
 	}
+	return buf
+}
+
+// The hard cases, where cadence alone is known to fail.
+
+// synthHumanLong: a person who answers with a sentence of 1.5–3 s
+// ("Hello, this is Anna speaking") and then waits.
+func synthHumanLong(rng *rand.Rand, s *sample) []float64 {
+	buf := make([]float64, samples(7))
+	at := samples(between(rng, 0.1, 0.4))
+	s.speechMS = ms(at)
+	s.greetMS = ms(newVoice(rng).phrase(buf, at, samples(between(rng, 1.5, 3)), 0.04, 0.2))
+	return buf
+}
+
+// synthMachineShort: a terse voicemail ("Leave a message.") of 1–2.5 s,
+// a pause of 0.3–1.5 s, then its beep.
+func synthMachineShort(rng *rand.Rand, s *sample) []float64 {
+	buf := make([]float64, samples(7))
+	at := samples(between(rng, 0.2, 1))
+	s.speechMS = ms(at)
+	end := newVoice(rng).phrase(buf, at, samples(between(rng, 1, 2.5)), 0.05, 0.25)
+	start := end + samples(between(rng, 0.3, 1.5))
+	s.beepMS, s.beepHz = ms(start), between(rng, 400, 2000)
+	tone(buf, start, samples(between(rng, 0.2, 0.8)), s.beepHz, between(rng, -24, -8))
 	return buf
 }
