@@ -10,11 +10,13 @@
 // it was made, not the wall clock.
 //
 // Each frame is classified from its energy against an adaptive noise floor
-// (the quietest frame of the last two seconds), its zero-crossing rate (hiss
-// crosses zero far more often than a voice) and its tonal purity (the share
-// of its power a Goertzel filter finds at the frequency its zero crossings
-// suggest). Speech frames make words, words closer together than
-// Options.AfterGreetingSilence make one greeting:
+// (the quietest frame of the last five seconds, so a steady sound is judged
+// before it can become the floor), its zero-crossing rate (hiss crosses
+// zero far more often than a voice) and its tonal purity (the share of its
+// power a Goertzel filter finds at the frequency its zero crossings
+// suggest). Speech and tone frames make words (runs of at least
+// Options.MinWord), words closer together than Options.AfterGreetingSilence
+// make one greeting, measured from its first word to its last:
 //
 //   - a greeting followed by AfterGreetingSilence of silence, shorter than
 //     Options.Greeting: Human ("Hello?" and a wait for an answer);
@@ -25,11 +27,21 @@
 //   - nothing heard for Options.InitialSilence, or no decision by
 //     Options.TotalAnalysis: Unknown.
 //
-// The beep is a steady single tone between 350 and 2,100 Hz lasting at
-// least Options.BeepMinLength that starts and ends in something that is not
-// a tone (a melody's notes follow one another without a gap, a beep does
-// not). It is reported when it ends, with the ms at which it began, so that
-// whoever waits for it can speak as soon as it is over.
+// The beep is a steady (±2 %) pure tone between 350 and 2,100 Hz lasting at
+// least Options.BeepMinLength, with no tone of another frequency in the
+// 40 ms before or after it (a melody's notes follow one another, a beep
+// stands alone). It is reported 40 ms after it ends, with the ms at which it
+// began, so that whoever waits for it can speak as soon as it is over.
+//
+// A call's media reader would use it so:
+//
+//	d, err := amd.New(amd.Options{})
+//	…
+//	for each frame from mod_audio_stream, while !d.Done() {
+//		ev := d.Feed(frame)
+//		if ev&amd.Decided != 0 { dec, _ := d.Decision(); tell the assistant dec.Result, dec.MS }
+//		if ev&amd.BeepHeard != 0 { b, _ := d.Beep(); act on amd_action }
+//	}
 //
 // The decision never changes once made. A Detector allocates nothing after
 // New; memory is bounded whatever it is fed. It is not safe for concurrent
