@@ -204,3 +204,24 @@ func TestFeedAllocatesNothing(t *testing.T) {
 		t.Fatalf("%v allocations per frame", allocs)
 	}
 }
+
+// TestBeepLengthBoundary: with BeepMinLength 150 ms and 20 ms frames, a
+// beep of 160 ms is always found, one of 120 ms never, whatever its
+// frequency and where it falls in a frame (150 ms itself: about half).
+func TestBeepLengthBoundary(t *testing.T) {
+	for _, c := range []struct {
+		seconds float64
+		want    bool
+	}{{0.16, true}, {0.12, false}} {
+		for k := range 20 {
+			buf := make([]float64, samples(2))
+			hz := 400 + float64(k)*80
+			tone(buf, samples(0.5)+k*17, samples(c.seconds), hz, -12)
+			addNoise(buf, rand.New(rand.NewPCG(uint64(k), 2)), -60)
+			_, pcm := telephone(buf)
+			if o := run(t, pcm, 16000); o.beeped != c.want {
+				t.Errorf("%.0f ms at %.0f Hz: beep %v, want %v", c.seconds*1000, hz, o.beeped, c.want)
+			}
+		}
+	}
+}
