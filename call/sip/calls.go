@@ -61,6 +61,15 @@ type CallsOptions struct {
 	// StreamConnectTimeout is how long mod_audio_stream may take to open
 	// its websocket to us after uuid_audio_stream start (default 3 s).
 	StreamConnectTimeout time.Duration
+	// ChannelCheck is how often a live call asks FreeSWITCH whether its
+	// channel still exists (default 30 s): a hangup whose events were lost
+	// must not leave the call open.
+	ChannelCheck time.Duration
+	// SwitchLostAfter is how long FreeSWITCH may stay unreachable, with the
+	// call's media stream from it closed too, before the call is taken as
+	// lost with the switch and its record closed (default 2 min; it is
+	// closed at once if the switch comes back without the channel).
+	SwitchLostAfter time.Duration
 	// HeartBeat is STREAM_HEART_BEAT in seconds (default 15).
 	HeartBeat int
 	// Profile is the sofia profile of the trunks (FS_PROFILE).
@@ -139,6 +148,12 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 	}
 	if opts.HeartBeat <= 0 {
 		opts.HeartBeat = 15
+	}
+	if opts.ChannelCheck <= 0 {
+		opts.ChannelCheck = 30 * time.Second
+	}
+	if opts.SwitchLostAfter <= 0 {
+		opts.SwitchLostAfter = 2 * time.Minute
 	}
 	if opts.Profile == "" {
 		opts.Profile = "external"

@@ -3,13 +3,13 @@ package sip
 import (
 	"errors"
 	"io"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/forward"
 )
 
 const (
@@ -71,130 +71,23 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 				continue
 			}
 		}
-		fwd.push(out, arrived)
+		fwd.Push(out, arrived)
 	}
 	_ = conn.Close()
 	s.fsNotes.Push(fsNote{gen: k.gen, closed: true, err: err})
-	fwd.close()
+	fwd.Close()
 }
 
-// mediaQueue is how many caller frames may wait for the assistant (500 ms).
-// A full queue is not by itself an assistant that stopped reading: after
-// the process was descheduled the reader takes the backlog of
-// mod_audio_stream's socket in one burst, faster than the writer is
-// scheduled. push then waits for the writer, unless its write has been
-// blocked for stuckWrite (an assistant that stopped reading, once the
-// connection's bounded send buffer is full, until the write deadline breaks
-// the stream): then later frames are dropped and counted. Nothing queues
-// without bound, and the mod_audio_stream reader is held up at most about
-// stuckWrite by a stuck assistant.
-const (
-	mediaQueue = 25
-	stuckWrite = 100 * time.Millisecond
-)
-
-type mediaFrame struct {
-	audio   []byte // μ-law 8 kHz, or L16 16 kHz for an l16_16k assistant
-	arrived time.Time
-}
-
-// mediaForwarder writes the caller's frames to the call's assistant on a
-// goroutine of its own, ended by close.
-type mediaForwarder struct {
-	s       *callSession
-	send    func(m *mediaFrame) // run's: the write to the assistant
-	queue   chan *mediaFrame
-	free    chan *mediaFrame // mediaQueue frames, reused: no allocation per frame
-	done    chan struct{}
-	writing atomic.Int64 // unix ns the write in progress began, 0 between writes
-	wait    *time.Timer  // push's, reused
-	dropped int          // push's, then close's
-}
-
-func newMediaForwarder(s *callSession) *mediaForwarder {
-	f := &mediaForwarder{s: s}
-	return f.start(f.toAssistant)
-}
-
-func (f *mediaForwarder) start(send func(m *mediaFrame)) *mediaForwarder {
-	f.send, f.queue, f.free = send, make(chan *mediaFrame, mediaQueue), make(chan *mediaFrame, mediaQueue)
-	f.done, f.wait = make(chan struct{}), time.NewTimer(time.Hour)
-	f.wait.Stop()
-	for range mediaQueue {
-		f.free <- &mediaFrame{audio: make([]byte, 0, 640)}
-	}
-	go f.run()
-	return f
-}
-
-// push queues a frame (copied); when mediaQueue frames wait, it waits for
-// the writer while the writer is not stuck, else drops the frame.
-func (f *mediaForwarder) push(audio []byte, arrived time.Time) {
-	var m *mediaFrame
-	select {
-	case m = <-f.free:
-	default:
-		if m = f.awaitFree(); m == nil {
-			if f.dropped == 0 {
-				f.s.log.Warn("the assistant is not taking the caller's audio: dropping frames", "queued_ms", mediaQueue*20)
+// newMediaForwarder writes the caller's frames to the call's assistant.
+func newMediaForwarder(s *callSession) *forward.Forwarder {
+	return forward.New(func(m *forward.Frame) {
+		if st := s.asst.Load(); st != nil {
+			_ = st.SendMedia(m.Audio) // a broken assistant shows on its Messages
+			if onFrame := s.c.opts.OnFrame; onFrame != nil {
+				onFrame(time.Since(m.Arrived))
 			}
-			f.dropped++
-			return
 		}
-	}
-	m.audio, m.arrived = append(m.audio[:0], audio...), arrived
-	f.queue <- m
-}
-
-// awaitFree returns a free frame once the writer frees one, or nil as soon
-// as the writer's write has lasted stuckWrite.
-func (f *mediaForwarder) awaitFree() *mediaFrame {
-	defer f.wait.Stop()
-	for {
-		left := stuckWrite
-		if began := f.writing.Load(); began != 0 {
-			left -= time.Since(time.Unix(0, began))
-		}
-		if left <= 0 {
-			return nil
-		}
-		f.wait.Reset(left)
-		select {
-		case m := <-f.free:
-			return m
-		case <-f.wait.C:
-		}
-	}
-}
-
-func (f *mediaForwarder) run() {
-	defer close(f.done)
-	for m := range f.queue {
-		f.writing.Store(time.Now().UnixNano())
-		f.send(m)
-		f.writing.Store(0)
-		f.free <- m
-	}
-}
-
-// toAssistant writes a frame to the call's assistant.
-func (f *mediaForwarder) toAssistant(m *mediaFrame) {
-	if st := f.s.asst.Load(); st != nil {
-		_ = st.SendMedia(m.audio) // a broken assistant shows on its Messages
-		if onFrame := f.s.c.opts.OnFrame; onFrame != nil {
-			onFrame(time.Since(m.arrived))
-		}
-	}
-}
-
-// close ends the forwarder once the frames queued are written (each
-// write bounded by the stream's write deadline) and logs the drops.
-func (f *mediaForwarder) close() {
-	close(f.queue)
-	<-f.done
-	if f.dropped > 0 {
-		f.s.log.Warn("caller audio dropped: the assistant did not take it in time", "frames_dropped", f.dropped)
-	}
+	}, s.log)
 }
 
 // maxFrame bounds one mod_audio_stream message (a 20 ms stereo 16 kHz frame

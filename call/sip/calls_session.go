@@ -126,6 +126,9 @@ type callSession struct {
 	endReason   string
 	recordPath  string
 	recordBytes int64
+	// switchLostSince: the first channel check that could not reach
+	// FreeSWITCH while the call's media stream was closed (zero otherwise).
+	switchLostSince time.Time
 }
 
 func newCallSession(c *Calls, uuid string) *callSession {

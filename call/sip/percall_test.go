@@ -48,6 +48,12 @@ type callRig struct {
 
 func newCallRig(tb testing.TB) *callRig {
 	tb.Helper()
+	return newCallRigWith(tb, nil)
+}
+
+// newCallRigWith is newCallRig with call control's options changed by more.
+func newCallRigWith(tb testing.TB, more func(*sip.CallsOptions)) *callRig {
+	tb.Helper()
 	logPath := filepath.Join(tb.TempDir(), "sipbridge.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -93,6 +99,9 @@ func newCallRig(tb testing.TB) *callRig {
 		// detector): generous connect timeouts, or a late stream ends its call.
 		CallsOptions: func(co *sip.CallsOptions) {
 			co.AddressPolicy, co.AssistantConnectTimeout, co.StreamConnectTimeout = loopback, 20*time.Second, 20*time.Second
+			if more != nil {
+				more(co)
+			}
 		},
 	})
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 func (s *callSession) loop() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
-	check := time.NewTicker(30 * time.Second)
+	check := time.NewTicker(s.c.opts.ChannelCheck)
 	defer check.Stop()
 	for {
 		var msgs <-chan assistant.AssistantMessage
@@ -59,10 +59,7 @@ func (s *callSession) loop() {
 		case <-timer.C:
 			s.onTimer()
 		case <-check.C:
-			// A lost CHANNEL_HANGUP_COMPLETE (Event Socket reconnect) must not
-			// leave the call open forever.
-			if s.channelGone() {
-				s.finish(nil)
+			if s.checkChannel() {
 				return
 			}
 		}

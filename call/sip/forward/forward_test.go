@@ -1,4 +1,4 @@
-package sip
+package forward
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 // forwarderRig is a media forwarder whose writes go to send instead of an
 // assistant, with its log kept.
 type forwarderRig struct {
-	f    *mediaForwarder
+	f    *Forwarder
 	logs *bytes.Buffer
 
 	mu   sync.Mutex
@@ -27,14 +27,13 @@ func newForwarderRig(perWrite time.Duration, gated bool) *forwarderRig {
 	if !gated {
 		close(r.gate)
 	}
-	s := &callSession{log: slog.New(slog.NewJSONHandler(r.logs, nil))}
-	r.f = (&mediaForwarder{s: s}).start(func(m *mediaFrame) {
+	r.f = New(func(m *Frame) {
 		time.Sleep(perWrite)
 		<-r.gate
 		r.mu.Lock()
-		r.got = append(r.got, m.audio[0])
+		r.got = append(r.got, m.Audio[0])
 		r.mu.Unlock()
-	})
+	}, slog.New(slog.NewJSONHandler(r.logs, nil)))
 	return r
 }
 
@@ -45,7 +44,7 @@ func (r *forwarderRig) pushAll(n int) time.Duration {
 	var slowest time.Duration
 	for i := range n {
 		t0 := time.Now()
-		r.f.push([]byte{byte(i)}, t0)
+		r.f.Push([]byte{byte(i)}, t0)
 		slowest = max(slowest, time.Since(t0))
 	}
 	return slowest
@@ -58,9 +57,9 @@ func (r *forwarderRig) pushAll(n int) time.Duration {
 func TestForwarderBurstLosesNothing(t *testing.T) {
 	r := newForwarderRig(time.Millisecond, false)
 	r.pushAll(200)
-	r.f.close()
-	if len(r.got) != 200 || r.f.dropped != 0 {
-		t.Fatalf("%d of 200 frames written, %d dropped, want all written", len(r.got), r.f.dropped)
+	r.f.Close()
+	if len(r.got) != 200 || r.f.Dropped() != 0 {
+		t.Fatalf("%d of 200 frames written, %d dropped, want all written", len(r.got), r.f.Dropped())
 	}
 	for i, b := range r.got {
 		if b != byte(i) {
@@ -73,7 +72,7 @@ func TestForwarderBurstLosesNothing(t *testing.T) {
 }
 
 // TestForwarderStalledAssistantDrops: an assistant whose write blocks
-// (here for good) holds up the mod_audio_stream reader about stuckWrite,
+// (here for good) holds up the mod_audio_stream reader about StuckWrite,
 // once, not for the write: of 100 frames
 // pushed while a write is blocked, 25 wait in the queue (plus the one in
 // the write), the rest are dropped and counted in the log, and what waited
@@ -82,12 +81,12 @@ func TestForwarderStalledAssistantDrops(t *testing.T) {
 	r := newForwarderRig(0, true)
 	slowest := r.pushAll(100)
 	if slowest > time.Second {
-		t.Errorf("a push took %v behind a stalled assistant, want about %v (≤ 1 s on a busy machine)", slowest, stuckWrite)
+		t.Errorf("a push took %v behind a stalled assistant, want about %v (≤ 1 s on a busy machine)", slowest, StuckWrite)
 	}
 	close(r.gate)
-	r.f.close()
-	if written := len(r.got); written+r.f.dropped != 100 || written > mediaQueue+1 {
-		t.Errorf("%d frames written, %d dropped, want at most %d written and the rest dropped", written, r.f.dropped, mediaQueue+1)
+	r.f.Close()
+	if written := len(r.got); written+r.f.Dropped() != 100 || written > Queue+1 {
+		t.Errorf("%d frames written, %d dropped, want at most %d written and the rest dropped", written, r.f.Dropped(), Queue+1)
 	}
 	for _, msg := range []string{"the assistant is not taking the caller's audio", `"frames_dropped":`} {
 		if !strings.Contains(r.logs.String(), msg) {
