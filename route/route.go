@@ -55,6 +55,9 @@ type Route struct {
 	DID         did.Result
 	Refused     *Refusal // nil when the call is accepted
 	Detail      string   // for the log and the call record
+	// Source is the address the call is from: "203.0.113.5", or through a
+	// trusted SIP front "203.0.113.5 via proxy 127.0.0.1".
+	Source string
 }
 
 // Store is what routing reads: trunks, organizations, numbers and
@@ -78,6 +81,7 @@ type Router struct {
 	// implicitACL tells what a trunk without allowed_addresses allows
 	// (trunk.Sync.ResolvedACL); nil: the IP literals among its hosts.
 	implicitACL func(*db.SIPTrunk) []netip.Prefix
+	front       Front // trusted SIP proxies; zero: none
 }
 
 // NewRouter returns a router. implicitACL, when set, tells what a trunk
@@ -144,7 +148,11 @@ func (r *Router) allows(t *db.SIPTrunk, ip netip.Addr) bool {
 // sender chooses, so it counts only when FreeSWITCH named no ACL list, or
 // named that trunk or another trunk of its organization, or the trunk's own
 // addresses hold the source.
-func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, error) {
+//
+// Through a trusted SIP front (src.proxied) FreeSWITCH's ACL list names the
+// proxies, not a trunk: the carrier's address from the front's header is
+// the source, and every trunk must allow it.
+func (r *Router) candidates(ctx context.Context, vars did.Vars, from source) ([]candidate, error) {
 	var out []candidate
 	add := func(t *db.SIPTrunk, by string) {
 		for _, c := range out {
@@ -154,10 +162,9 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 		}
 		out = append(out, candidate{t, by})
 	}
-	src, _ := netip.ParseAddr(first(vars, "variable_sip_network_ip"))
-	src = src.Unmap()
+	src := from.addr
 	var acl *db.SIPTrunk
-	if name := first(vars, "variable_sip_acl_authed_by"); name != "" {
+	if name := first(vars, "variable_sip_acl_authed_by"); name != "" && !from.proxied {
 		t, err := r.store.TrunkByGatewayName(ctx, name)
 		if err != nil && !errors.Is(err, db.ErrNotFound) {
 			return nil, err
@@ -168,6 +175,9 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 		}
 	}
 	trusted := func(t *db.SIPTrunk) bool {
+		if from.proxied {
+			return r.allows(t, src)
+		}
 		return acl == nil || acl.ID == t.ID || acl.OrgID == t.OrgID || r.allows(t, src)
 	}
 	if name := first(vars, "variable_sip_gateway"); name != "" {
@@ -205,14 +215,19 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 // its number is on, when that trunk is one of them (TrunkBy "did"), never
 // the order of FreeSWITCH's lists.
 func (r *Router) Decide(ctx context.Context, vars did.Vars) (*Route, error) {
-	rt := &Route{}
-	cands, err := r.candidates(ctx, vars)
+	from := r.sourceOf(vars)
+	rt := &Route{Source: from.String()}
+	if from.bad != "" {
+		rt.Refused, rt.Detail = &RefuseUnknownTrunk, from.bad
+		return rt, nil
+	}
+	cands, err := r.candidates(ctx, vars, from)
 	if err != nil {
 		return nil, err
 	}
 	switch len(cands) {
 	case 0:
-		rt.Refused, rt.Detail = &RefuseUnknownTrunk, "source "+first(vars, "variable_sip_network_ip")
+		rt.Refused, rt.Detail = &RefuseUnknownTrunk, "source "+rt.Source
 		return rt, nil
 	case 1:
 		return r.decideOnTrunk(ctx, vars, rt, cands[0])
@@ -344,9 +359,9 @@ func (r *Router) decideByNumber(ctx context.Context, vars did.Vars, rt *Route, c
 	win, ok := bestClaim(claims)
 	if !ok {
 		rt.Refused, rt.DID = &RefuseSharedAddress, firstRes.res
-		rt.Detail = sharedDetail(vars, cands) + "; " + describeCandidates(firstRes.res)
+		rt.Detail = sharedDetail(rt.Source, cands) + "; " + describeCandidates(firstRes.res)
 		if len(claims) > 0 {
-			rt.Detail = sharedDetail(vars, cands) + "; the call names numbers of several of them"
+			rt.Detail = sharedDetail(rt.Source, cands) + "; the call names numbers of several of them"
 		}
 		rt.Trunk, rt.TrunkBy = cands[0].trunk, cands[0].by // the record stays in the organization
 		for _, c := range cands {
@@ -434,9 +449,9 @@ func (r *Router) decideAcrossOrgs(ctx context.Context, vars did.Vars, rt *Route,
 	win, ok := bestClaim(claims)
 	if !ok {
 		rt.Refused, rt.DID = &RefuseSharedAddress, firstRes
-		rt.Detail = sharedDetail(vars, cands) + "; " + describeCandidates(firstRes)
+		rt.Detail = sharedDetail(rt.Source, cands) + "; " + describeCandidates(firstRes)
 		if len(claims) > 0 {
-			rt.Detail = sharedDetail(vars, cands) + "; the call names numbers of several of them"
+			rt.Detail = sharedDetail(rt.Source, cands) + "; the call names numbers of several of them"
 		}
 		return rt, nil
 	}
@@ -498,12 +513,12 @@ func (r *Router) acceptClaim(vars did.Vars, rt *Route, cl claim, cands []candida
 
 // sharedDetail names the source and the trunks allowing it (for the log;
 // in a record only when they are all of its organization).
-func sharedDetail(vars did.Vars, cands []candidate) string {
+func sharedDetail(src string, cands []candidate) string {
 	names := make([]string, 0, len(cands))
 	for _, c := range cands {
 		names = append(names, c.trunk.GatewayName)
 	}
-	return "source " + first(vars, "variable_sip_network_ip") + " allowed by " + strings.Join(names, ", ")
+	return "source " + src + " allowed by " + strings.Join(names, ", ")
 }
 
 // accept finishes a route to the organization's number: its assistant and

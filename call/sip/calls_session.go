@@ -273,8 +273,8 @@ func (s *callSession) start(park *esl.Event) {
 	}
 	s.rec = rec
 	s.event(call.EventRouted, db.JSONMap{"trunk": route.Trunk.GatewayName, "trunk_by": route.TrunkBy, "did": route.DID.DID,
-		"did_source": route.DID.Source, "assistant_id": route.AssistantID})
-	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from)
+		"did_source": route.DID.Source, "assistant_id": route.AssistantID, "source": route.Source})
+	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from, "source", route.Source)
 
 	a, err := s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID)
 	if err != nil {
