@@ -1,6 +1,6 @@
 // Package nodes reads the FreeSWITCH node list (FS_NODES) and renders it
 // for Kamailio's dispatcher. This step only parses and renders: sipbridge
-// still controls one FreeSWITCH (the first node) over Event Socket.
+// still controls the one FreeSWITCH at FS_ESL_ADDR over Event Socket.
 package nodes
 
 import (
