@@ -116,7 +116,9 @@ func (k *Kamailio) LogTail(n int) string {
 // timeline show the trunk and both addresses. A sender no trunk allows is
 // refused through the same front, the refusal naming its address. A PBX
 // writing the header itself straight to FreeSWITCH is taken for what its
-// own address says, never for the trunk the header names.
+// own address says, never for the trunk the header names. A node that never
+// answers is first in the dispatcher list: calls still get through (the
+// probes take it out of rotation, or the failure route moves on from it).
 func testSIPFront(t *testing.T, b *Bridge) {
 	bin := kamailioBinary()
 	if bin == "" {
@@ -124,15 +126,30 @@ func testSIPFront(t *testing.T, b *Bridge) {
 	}
 	requireRawSocket(t)
 	sw := b.SW
+	// A node that never answers comes first in the list: the dispatcher
+	// must take it out of rotation or fail over from it.
+	dead, err := net.ListenPacket("udp", srcFront+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.LocalAddr().String()
+	dead.Close()
 	saved := b.Env
-	b.Env = append(slices.Clone(saved), "SIP_PROXIES="+srcFront, "FS_NODES=fs1="+sw.ESLAddr+";sip="+sw.remote())
-	t.Cleanup(func() { b.Env = saved; b.Restart(t) })
+	b.Env = append(slices.Clone(saved), "SIP_PROXIES="+srcFront,
+		"FS_NODES=dead="+srcFront+":8021;sip="+deadAddr+",fs1="+sw.ESLAddr+";sip="+sw.remote())
+	t.Cleanup(func() {
+		// The scenario's trunks are gone; their removal applied before the
+		// restart puts the bridge back as it was.
+		sw.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
+		b.Env = saved
+		b.Restart(t)
+	})
 	b.Restart(t)
 	testkit.Eventually(t, 15*time.Second, "FreeSWITCH's proxy list holding Kamailio", func() bool {
 		return strings.TrimSpace(sw.API(t, "acl "+srcFront+" sipbridge_proxies")) == "true"
 	}, nil)
 	list := b.Run(t, "render-dispatcher")
-	if !strings.Contains(list, "1 sip:"+sw.remote()+" 0 1 duid=fs1\n") {
+	if !strings.Contains(list, "1 sip:"+deadAddr+" 0 2 duid=dead\n1 sip:"+sw.remote()+" 0 1 duid=fs1\n") {
 		t.Fatalf("render-dispatcher:\n%s", list)
 	}
 	kam := StartKamailio(t, bin, srcFront, list)
