@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // DefaultSourceHeader is the header a trusted SIP front (Kamailio) adds
@@ -127,14 +128,8 @@ type source struct {
 
 // sourceOf reads the call's source. A header from an address that is not
 // a trusted proxy is ignored: anyone can write it.
-func (r *Router) sourceOf(vars func(string) []string) source {
-	first := func(n string) string {
-		if v := vars(n); len(v) > 0 {
-			return v[0]
-		}
-		return ""
-	}
-	s := source{network: first("variable_sip_network_ip")}
+func (r *Router) sourceOf(vars did.Vars) source {
+	s := source{network: first(vars, "variable_sip_network_ip")}
 	got, _ := netip.ParseAddr(s.network)
 	s.addr = got.Unmap()
 	if !s.addr.IsValid() || !r.front.trusted(s.addr) {
