@@ -295,14 +295,14 @@ func (s *callSession) start(park *esl.Event) {
 func (s *callSession) refuse(ctx context.Context, rec *db.Call, rt *route.Route, from string) {
 	r := rt.Refused
 	s.log.Warn("inbound call refused", "sip_status", r.SIPStatus, "cause", r.Cause, "reason", r.Reason,
-		"detail", rt.Detail, "from", from, "did", rt.DID.DID, "did_source", rt.DID.Source)
+		"detail", rt.Detail, "from", from, "did", rt.DID.DID, "did_source", rt.DID.Source, "source", rt.Source)
 	if rt.Trunk != nil { // an organization to keep the record for
 		rec.Status, rec.SIPStatus, rec.Reason = db.CallRefused, r.SIPStatus, r.Reason+": "+rt.Detail
 		if err := s.c.store.CreateCall(ctx, rec); err != nil {
 			s.log.Error("call record not stored", "err", err)
 		} else {
 			s.rec = rec
-			s.event(call.EventRefused, db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": r.Reason, "detail": rt.Detail})
+			s.event(call.EventRefused, db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": r.Reason, "detail": rt.Detail, "source": rt.Source})
 		}
 	}
 	s.kill(r.Cause, r.Reason)
