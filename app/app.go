@@ -27,6 +27,7 @@ import (
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
+	"github.com/sipbridge/sipbridge/route"
 	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web"
@@ -104,6 +105,10 @@ type Switch struct {
 	// /fs/xml (nil: off, the route answers 404). Its Profile and Log are
 	// filled in.
 	XMLCurl *xmlcurl.Options
+	// Front is the trusted SIP front (SIP_PROXIES, SIP_PROXY_SOURCE_HEADER):
+	// its addresses get an ACL list the profile applies, and a call from
+	// one is identified by the carrier address in its header.
+	Front route.Front
 	// Options are added to every connection's (tests: a quick reconnect
 	// backoff or heartbeat).
 	Options []esl.Option
@@ -229,7 +234,7 @@ func (a *App) connectSwitch() {
 		n = 1
 	}
 	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithOnConnect(recheck), esl.WithLogger(a.log.With("component", "esl", "conn", "calls")))...)
-	so := trunk.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy,
+	so := trunk.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy, Proxies: sw.Front.CIDRs(),
 		Log: a.log.With("component", "trunk_sync")}
 	if a.cfg.SyncOptions != nil {
 		a.cfg.SyncOptions(&so)
@@ -279,7 +284,8 @@ func (a *App) buildCalls() {
 		SendMsg(ctx context.Context, uuid string, msg esl.SendMsg) error
 	} = noSwitch{}
 	if a.Pool != nil {
-		co.Profile, co.TrunkACL, sw = a.cfg.Switch.Profile, a.TrunkSync.ResolvedACL, a.Pool
+		co.Profile, sw = a.cfg.Switch.Profile, a.Pool
+		co.Routing = route.Options{ImplicitACL: a.TrunkSync.ResolvedACL, Front: a.cfg.Switch.Front}
 	}
 	if a.cfg.CallsOptions != nil {
 		a.cfg.CallsOptions(&co)

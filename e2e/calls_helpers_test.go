@@ -34,6 +34,9 @@ type uacCall struct {
 	Headers []string // extra header lines
 	HoldMs  int
 	PCAP    string // absolute path of a capture to play once answered ("" = none)
+	// RecordRoute: the ACK and BYE follow the answer's Record-Route set
+	// to its Contact (a call through a proxy).
+	RecordRoute bool
 }
 
 // uasData is the data of testdata/uas-answer.xml: a trunk's carrier that

@@ -55,6 +55,9 @@ type Route struct {
 	DID         did.Result
 	Refused     *Refusal // nil when the call is accepted
 	Detail      string   // for the log and the call record
+	// Source is the address the call is from: "203.0.113.5", or through a
+	// trusted SIP front "203.0.113.5 via proxy 127.0.0.1".
+	Source string
 }
 
 // Store is what routing reads: trunks, organizations, numbers and
@@ -78,6 +81,7 @@ type Router struct {
 	// implicitACL tells what a trunk without allowed_addresses allows
 	// (trunk.Sync.ResolvedACL); nil: the IP literals among its hosts.
 	implicitACL func(*db.SIPTrunk) []netip.Prefix
+	front       Front // trusted SIP proxies; zero: none
 }
 
 // NewRouter returns a router. implicitACL, when set, tells what a trunk
@@ -144,7 +148,11 @@ func (r *Router) allows(t *db.SIPTrunk, ip netip.Addr) bool {
 // sender chooses, so it counts only when FreeSWITCH named no ACL list, or
 // named that trunk or another trunk of its organization, or the trunk's own
 // addresses hold the source.
-func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, error) {
+//
+// Through a trusted SIP front (src.proxied) FreeSWITCH's ACL list names the
+// proxies, not a trunk: the carrier's address from the front's header is
+// the source, and every trunk must allow it.
+func (r *Router) candidates(ctx context.Context, vars did.Vars, from source) ([]candidate, error) {
 	var out []candidate
 	add := func(t *db.SIPTrunk, by string) {
 		for _, c := range out {
@@ -154,11 +162,14 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 		}
 		out = append(out, candidate{t, by})
 	}
-	src, _ := netip.ParseAddr(first(vars, "variable_sip_network_ip"))
-	src = src.Unmap()
+	src := from.addr
 	// The lookups do not depend on one another: they run at once, and
-	// their answers are taken in order below.
+	// their answers are taken in order below. Through a front, the ACL
+	// list FreeSWITCH names is the proxies', not a trunk's.
 	aclName, gwName, trunkID := first(vars, "variable_sip_acl_authed_by"), first(vars, "variable_sip_gateway"), first(vars, "variable_sipbridge_trunk_id")
+	if from.proxied {
+		aclName = ""
+	}
 	byACL := fetchIf(aclName != "", func() (*db.SIPTrunk, error) { return r.store.TrunkByGatewayName(ctx, aclName) })
 	byGateway := fetchIf(gwName != "", func() (*db.SIPTrunk, error) { return r.store.TrunkByGatewayName(ctx, gwName) })
 	byID := fetchIf(trunkID != "", func() (*db.SIPTrunk, error) { return r.store.TrunkByID(ctx, trunkID) })
@@ -175,6 +186,9 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 		}
 	}
 	trusted := func(t *db.SIPTrunk) bool {
+		if from.proxied {
+			return r.allows(t, src)
+		}
 		return acl == nil || acl.ID == t.ID || acl.OrgID == t.OrgID || r.allows(t, src)
 	}
 	if gwName != "" {
@@ -212,14 +226,19 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars) ([]candidate, er
 // its number is on, when that trunk is one of them (TrunkBy "did"), never
 // the order of FreeSWITCH's lists.
 func (r *Router) Decide(ctx context.Context, vars did.Vars) (*Route, error) {
-	rt := &Route{}
-	cands, err := r.candidates(ctx, vars)
+	from := r.sourceOf(vars)
+	rt := &Route{Source: from.String()}
+	if from.bad != "" {
+		rt.Refused, rt.Detail = &RefuseUnknownTrunk, from.bad
+		return rt, nil
+	}
+	cands, err := r.candidates(ctx, vars, from)
 	if err != nil {
 		return nil, err
 	}
 	switch len(cands) {
 	case 0:
-		rt.Refused, rt.Detail = &RefuseUnknownTrunk, "source "+first(vars, "variable_sip_network_ip")
+		rt.Refused, rt.Detail = &RefuseUnknownTrunk, "source "+rt.Source
 		return rt, nil
 	case 1:
 		return r.decideOnTrunk(ctx, vars, rt, cands[0])
@@ -355,9 +374,9 @@ func (r *Router) decideByNumber(ctx context.Context, vars did.Vars, rt *Route, c
 	win, ok := bestClaim(claims)
 	if !ok {
 		rt.Refused, rt.DID = &RefuseSharedAddress, firstRes.res
-		rt.Detail = sharedDetail(vars, cands) + "; " + describeCandidates(firstRes.res)
+		rt.Detail = sharedDetail(rt.Source, cands) + "; " + describeCandidates(firstRes.res)
 		if len(claims) > 0 {
-			rt.Detail = sharedDetail(vars, cands) + "; the call names numbers of several of them"
+			rt.Detail = sharedDetail(rt.Source, cands) + "; the call names numbers of several of them"
 		}
 		rt.Trunk, rt.TrunkBy = cands[0].trunk, cands[0].by // the record stays in the organization
 		for _, c := range cands {
@@ -445,9 +464,9 @@ func (r *Router) decideAcrossOrgs(ctx context.Context, vars did.Vars, rt *Route,
 	win, ok := bestClaim(claims)
 	if !ok {
 		rt.Refused, rt.DID = &RefuseSharedAddress, firstRes
-		rt.Detail = sharedDetail(vars, cands) + "; " + describeCandidates(firstRes)
+		rt.Detail = sharedDetail(rt.Source, cands) + "; " + describeCandidates(firstRes)
 		if len(claims) > 0 {
-			rt.Detail = sharedDetail(vars, cands) + "; the call names numbers of several of them"
+			rt.Detail = sharedDetail(rt.Source, cands) + "; the call names numbers of several of them"
 		}
 		return rt, nil
 	}
@@ -509,12 +528,12 @@ func (r *Router) acceptClaim(vars did.Vars, rt *Route, cl claim, cands []candida
 
 // sharedDetail names the source and the trunks allowing it (for the log;
 // in a record only when they are all of its organization).
-func sharedDetail(vars did.Vars, cands []candidate) string {
+func sharedDetail(src string, cands []candidate) string {
 	names := make([]string, 0, len(cands))
 	for _, c := range cands {
 		names = append(names, c.trunk.GatewayName)
 	}
-	return "source " + first(vars, "variable_sip_network_ip") + " allowed by " + strings.Join(names, ", ")
+	return "source " + src + " allowed by " + strings.Join(names, ", ")
 }
 
 // accept finishes a route to the organization's number: its assistant and

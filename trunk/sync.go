@@ -46,7 +46,11 @@ type SyncOptions struct {
 	// metadata address (or a private one, without AllowPrivate) is left out
 	// with a warning (nil: netpolicy.Default()).
 	AddressPolicy *netpolicy.Policy
-	Log           *slog.Logger
+	// Proxies are the trusted SIP fronts (SIP_PROXIES, CIDRs): rendered as
+	// the ACL list xmlgen.ProxyACLList, which the profile applies, so their
+	// INVITEs pass FreeSWITCH's inbound ACL (none: no such list).
+	Proxies []string
+	Log     *slog.Logger
 }
 
 // Generated directory layout, fixed with freeswitch/conf.

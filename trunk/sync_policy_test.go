@@ -70,3 +70,32 @@ func TestACLLeavesOutRefusedAddresses(t *testing.T) {
 		t.Fatalf("warnings with loopback allowed: %q", notes)
 	}
 }
+
+// TestProxyACLList: with SIP fronts the reconciler renders their ACL list
+// and the profile applies it besides every trunk's; without, no such list.
+func TestProxyACLList(t *testing.T) {
+	trunks := []db.SIPTrunk{{ID: "t1", OrgID: 1, Name: "Carrier", GatewayName: "o1_carrier", Gateway: "198.51.100.20",
+		Enabled: true, Transport: "udp", AllowedAddresses: db.StringList{"198.51.100.0/24"}}}
+	render := func(proxies []string) map[string][]byte {
+		ts := trunk.NewSync(db.NewStore(nil, dbtest.Keyring(t), nil), nil, trunk.SyncOptions{GenDir: t.TempDir(), Proxies: proxies})
+		files, _, err := ts.Render(context.Background(), trunks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	files := render([]string{"10.0.0.5/32", "10.1.0.0/16"})
+	want := "<include>\n  <list name=\"sipbridge_proxies\" default=\"deny\">\n    <node type=\"allow\" cidr=\"10.0.0.5/32\"/>\n" +
+		"    <node type=\"allow\" cidr=\"10.1.0.0/16\"/>\n  </list>\n</include>\n"
+	if got := string(files["acl/sipbridge_proxies.xml"]); got != want {
+		t.Fatalf("proxy list:\n%s\nwant:\n%s", got, want)
+	}
+	params := string(files["profile/inbound-acl.xml"])
+	if !strings.Contains(params, `value="o1_carrier"`) || !strings.Contains(params, `value="sipbridge_proxies"`) {
+		t.Fatalf("profile params:\n%s", params)
+	}
+	files = render(nil)
+	if _, ok := files["acl/sipbridge_proxies.xml"]; ok || strings.Contains(string(files["profile/inbound-acl.xml"]), "sipbridge_proxies") {
+		t.Fatalf("no proxies, yet a proxy list: %q", files["profile/inbound-acl.xml"])
+	}
+}

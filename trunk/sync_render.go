@@ -41,6 +41,14 @@ func (s *Sync) desired(ctx context.Context, trunks []db.SIPTrunk) (map[string][]
 		files[filepath.Join(dirACL, t.GatewayName+".xml")] = aclFile
 		aclNames = append(aclNames, t.GatewayName)
 	}
+	if len(s.opts.Proxies) > 0 {
+		al, err := xmlgen.RenderACLList(xmlgen.ProxyACLList, s.opts.Proxies)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("SIP_PROXIES: %w", err)
+		}
+		files[filepath.Join(dirACL, xmlgen.ProxyACLList+".xml")] = al
+		aclNames = append(aclNames, xmlgen.ProxyACLList)
+	}
 	params, err := xmlgen.RenderInboundACLParams(aclNames)
 	if err != nil {
 		return nil, nil, nil, err

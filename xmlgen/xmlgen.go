@@ -290,6 +290,12 @@ func RenderACLList(name string, cidrs []string) ([]byte, error) {
 	return append(b, "  </list>\n</include>\n"...), nil
 }
 
+// ProxyACLList is the ACL list of the trusted SIP fronts (SIP_PROXIES):
+// not a gateway name (those begin with o<org id>_), so no trunk's list can
+// take its place. A call it lets in carries sip_acl_authed_by=ProxyACLList,
+// and sipbridge identifies the trunk by the carrier address the front adds.
+const ProxyACLList = "sipbridge_proxies"
+
 // RenderInboundACLParams renders the apply-inbound-acl parameters, included
 // inside the sofia profile's <settings> (rescan replaces the profile's lists
 // with these: acl-rescan-params recording).

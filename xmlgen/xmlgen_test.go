@@ -241,3 +241,24 @@ func BenchmarkRender10kTrunks(b *testing.B) {
 		}
 	}
 }
+
+// TestProxyACLListName: the proxies' list renders under a name FreeSWITCH
+// accepts, which no trunk's gateway name can take and the reconciler never
+// treats as its gateway.
+func TestProxyACLListName(t *testing.T) {
+	if !ValidGatewayName(ProxyACLList) || IsOurGateway(ProxyACLList) {
+		t.Fatalf("%q: valid %v, ours %v", ProxyACLList, ValidGatewayName(ProxyACLList), IsOurGateway(ProxyACLList))
+	}
+	if GatewayName(1, ProxyACLList, nil) == ProxyACLList {
+		t.Fatal("a trunk can be named like the proxy list")
+	}
+	b, err := RenderInboundACLParams([]string{"o2_b", ProxyACLList, "o1_a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "<include>\n  <param name=\"apply-inbound-acl\" value=\"o1_a\"/>\n  <param name=\"apply-inbound-acl\" value=\"o2_b\"/>\n" +
+		"  <param name=\"apply-inbound-acl\" value=\"sipbridge_proxies\"/>\n</include>\n"
+	if string(b) != want {
+		t.Fatalf("got\n%s", b)
+	}
+}

@@ -3,7 +3,6 @@ package sip
 import (
 	"context"
 	"log/slog"
-	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -80,11 +79,11 @@ type CallsOptions struct {
 	// Hosted places outbound calls from numbers hosted at Twilio, Telnyx or
 	// Vonage (nil: such calls are refused with call.ErrNotSIPNumber).
 	Hosted call.Initiator
-	// TrunkACL, when set, tells what a trunk without allowed_addresses
-	// allows (the addresses its hosts resolved to: trunk.Sync.ResolvedACL),
-	// so inbound routing sees every trunk whose ACL list holds a caller's
-	// address. Unset: the IP literals among its gateway and proxy only.
-	TrunkACL func(*db.SIPTrunk) []netip.Prefix
+	// Routing is inbound routing's: ImplicitACL (trunk.Sync.ResolvedACL,
+	// so routing sees every trunk whose ACL list holds a caller's address;
+	// unset: the IP literals among its gateway and proxy only) and the
+	// trusted SIP front (SIP_PROXIES) whose header carries the source.
+	Routing route.Options
 	// DefaultLimits are the platform's max_concurrent_calls and
 	// calls_per_second for organizations that set 0 (DEFAULT_MAX_CONCURRENT_CALLS,
 	// DEFAULT_CALLS_PER_SECOND); 0 here: no platform cap.
@@ -162,7 +161,7 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 		opts.LegTimeout = 30 * time.Second
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	c := &Calls{registry: opts.Registry, store: store, router: route.NewRouter(store, opts.TrunkACL), sw: sw, opts: opts, log: opts.Log,
+	c := &Calls{registry: opts.Registry, store: store, router: route.New(store, opts.Routing), sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())

@@ -282,8 +282,8 @@ func (s *callSession) start(park *esl.Event) {
 	}
 	s.rec = rec
 	s.event(call.EventRouted, db.JSONMap{"trunk": route.Trunk.GatewayName, "trunk_by": route.TrunkBy, "did": route.DID.DID,
-		"did_source": route.DID.Source, "assistant_id": route.AssistantID})
-	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from)
+		"did_source": route.DID.Source, "assistant_id": route.AssistantID, "source": route.Source})
+	s.log.Info("inbound call accepted", "did", route.DID.DID, "did_source", route.DID.Source, "assistant_id", route.AssistantID, "from", from, "source", route.Source)
 
 	<-read
 	if aerr != nil {
@@ -304,14 +304,14 @@ func (s *callSession) start(park *esl.Event) {
 func (s *callSession) refuse(ctx context.Context, rec *db.Call, rt *route.Route, from string) {
 	r := rt.Refused
 	s.log.Warn("inbound call refused", "sip_status", r.SIPStatus, "cause", r.Cause, "reason", r.Reason,
-		"detail", rt.Detail, "from", from, "did", rt.DID.DID, "did_source", rt.DID.Source)
+		"detail", rt.Detail, "from", from, "did", rt.DID.DID, "did_source", rt.DID.Source, "source", rt.Source)
 	if rt.Trunk != nil { // an organization to keep the record for
 		rec.Status, rec.SIPStatus, rec.Reason = db.CallRefused, r.SIPStatus, r.Reason+": "+rt.Detail
 		if err := s.c.store.CreateCall(ctx, rec); err != nil {
 			s.log.Error("call record not stored", "err", err)
 		} else {
 			s.rec = rec
-			s.event(call.EventRefused, db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": r.Reason, "detail": rt.Detail})
+			s.event(call.EventRefused, db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": r.Reason, "detail": rt.Detail, "source": rt.Source})
 		}
 	}
 	s.kill(r.Cause, r.Reason)

@@ -48,6 +48,8 @@ type Config struct {
 	// XMLCurl serves FreeSWITCH's sofia.conf and acl.conf over HTTP
 	// (FS_XML_CURL_*; off by default).
 	XMLCurl xmlCurlConfig
+	// SIPFront is SIP_PROXIES, SIP_PROXY_SOURCE_HEADER and FS_NODES.
+	SIPFront frontConfig
 	// FSCallConnections is how many Event Socket connections carry call
 	// control's commands (FS_CALL_CONNECTIONS, default 4, 1–32).
 	FSCallConnections int
@@ -191,6 +193,7 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	errs = append(errs, c.loadTimings(get)...)
 	errs = append(errs, c.loadPaths(get)...)
 	errs = append(errs, c.loadXMLCurl(get)...)
+	errs = append(errs, c.loadFront(get)...)
 	return c, errors.Join(errs...)
 }
 
@@ -395,7 +398,7 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 	return app.Config{
 		Store: store, Log: log,
 		Switch: &app.Switch{Addr: c.FSESLAddr, Password: c.FSESLPassword, CallConnections: c.FSCallConnections,
-			GenDir: c.FSGenDir, Profile: c.FSProfile, XMLCurl: c.XMLCurl.options()},
+			GenDir: c.FSGenDir, Profile: c.FSProfile, XMLCurl: c.XMLCurl.options(), Front: c.SIPFront.Front},
 		PublicBaseURL: c.PublicBaseURL, StreamWSBase: c.StreamWSBase, RecordingsDir: c.RecordingsDir, PlaybackDir: playbackDir,
 		WelcomeAudioDir: c.WelcomeAudioDir,
 		Provider:        c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,

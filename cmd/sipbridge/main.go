@@ -33,6 +33,8 @@ commands:
                                print the gateway and ACL files the organization's trunks produce
   diag                         connect to FreeSWITCH (FS_ESL_ADDR) and report status, mod_audio_stream,
                                every sipbridge gateway with its state, and drift from the database
+  render-dispatcher [--set N]  print Kamailio's dispatcher.list for the FreeSWITCH nodes (FS_NODES,
+                               else FS_ESL_ADDR's host at SIP port 5080), dispatcher set N (default 1)
   echo-assistant [--addr HOST:PORT] [--delay 500ms]
                                serve the echo test assistant (default 127.0.0.1:8765): a caller on a
                                number whose assistant streams to it hears themselves 500 ms later,
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmdErr = renderCmd(ctx, cfg, log, args[1:], stdout)
 	case "diag":
 		cmdErr = diagCmd(ctx, cfg, log, stdout)
+	case "render-dispatcher":
+		cmdErr = renderDispatcher(cfg, args[1:], stdout)
 	default:
 		fmt.Fprintf(stderr, "sipbridge: unknown command %q\n\n%s", args[0], usage)
 		return 2

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/sipbridge/sipbridge/freeswitch/nodes"
+	"github.com/sipbridge/sipbridge/route"
+)
+
+// frontConfig is the SIP side of scaling out: the trusted SIP fronts
+// (Kamailio) and the FreeSWITCH node list.
+type frontConfig struct {
+	// Front is SIP_PROXIES (comma-separated addresses or CIDRs; empty:
+	// none) and SIP_PROXY_SOURCE_HEADER (default X-Sipbridge-Source).
+	Front route.Front
+	// Nodes is FS_NODES (name=host:esl_port[;sip=host:port],…), else one
+	// node "fs1" at FS_ESL_ADDR. Only render-dispatcher reads it so far.
+	Nodes []nodes.Node
+}
+
+func (c *Config) loadFront(get envGetter) []error {
+	var errs []error
+	var err error
+	if c.SIPFront.Front, err = route.ParseFront(get("SIP_PROXIES", ""), get("SIP_PROXY_SOURCE_HEADER", route.DefaultSourceHeader)); err != nil {
+		errs = append(errs, err)
+	}
+	if c.SIPFront.Nodes, err = nodes.FromEnv(get("FS_NODES", ""), c.FSESLAddr); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// renderDispatcher prints Kamailio's dispatcher.list for the nodes.
+func renderDispatcher(cfg *Config, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("render-dispatcher", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	set := fs.Int("set", 1, "dispatcher set id")
+	if err := fs.Parse(args); err != nil {
+		return usageError{"render-dispatcher: " + err.Error()}
+	}
+	if *set < 0 || fs.NArg() > 0 {
+		return usageError{"render-dispatcher: want [--set N] with N ≥ 0"}
+	}
+	_, err := fmt.Fprint(stdout, nodes.DispatcherList(cfg.SIPFront.Nodes, *set))
+	return err
+}

@@ -1,0 +1,60 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// SIP_PROXIES, SIP_PROXY_SOURCE_HEADER and FS_NODES: off / one node by
+// default, parsed when set, refused with the variable named.
+func TestLoadConfigFront(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	c, err := LoadConfig(env())
+	if err != nil || len(c.SIPFront.Front.Proxies) != 0 || c.SIPFront.Front.Header != "X-Sipbridge-Source" ||
+		len(c.SIPFront.Nodes) != 1 || c.SIPFront.Nodes[0].SIP != "127.0.0.1:5080" {
+		t.Fatalf("default: %+v %v", c.SIPFront, err)
+	}
+	c, err = LoadConfig(env("SIP_PROXIES", "10.0.0.5", "SIP_PROXY_SOURCE_HEADER", "X-Carrier-IP"))
+	if err != nil || strings.Join(c.SIPFront.Front.CIDRs(), ",") != "10.0.0.5/32" || c.SIPFront.Front.Header != "X-Carrier-IP" {
+		t.Fatalf("set: %+v %v", c.SIPFront, err)
+	}
+	if c.appConfig(nil, slog.New(slog.DiscardHandler)).Switch.Front.Header != "X-Carrier-IP" {
+		t.Fatal("the front does not reach the bridge")
+	}
+	for _, bad := range [][]string{
+		{"SIP_PROXIES", "kamailio.example"},
+		{"SIP_PROXY_SOURCE_HEADER", "Via"},
+		{"FS_NODES", "fs1=10.0.0.1"},
+		{"FS_ESL_ADDR", "nowhere"},
+	} {
+		if _, err := LoadConfig(env(bad...)); err == nil || !strings.Contains(err.Error(), bad[0]) {
+			t.Errorf("%v: err %v, want one naming %s", bad, err, bad[0])
+		}
+	}
+}
+
+func TestRenderDispatcherCommand(t *testing.T) {
+	var out, errb bytes.Buffer
+	getenv := func(k string) string {
+		return map[string]string{"FS_NODES": "fs1=10.0.0.11:8021,fs2=10.0.0.12:8021;sip=10.0.0.12:5060"}[k]
+	}
+	if code := run(context.Background(), []string{"render-dispatcher", "--set", "2"}, getenv, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	if !strings.Contains(out.String(), "\n2 sip:10.0.0.11:5080 0 2 duid=fs1\n2 sip:10.0.0.12:5060 0 1 duid=fs2\n") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"render-dispatcher", "extra"}, getenv, &out, &errb); code != 2 {
+		t.Fatalf("extra argument: exit %d", code)
+	}
+}
