@@ -186,3 +186,30 @@ func TestPostgresOtherReplica(t *testing.T) {
 		t.Error("listening again did not bump every table")
 	}
 }
+
+// A start with the triggers already in place (every start but the first)
+// changes nothing on the tables: it becomes valid at once while another
+// session holds a write lock on one of them. Re-creating the triggers
+// there waited behind that lock, and one transaction locking the tables in
+// turn deadlocked with the API's writes.
+func TestPostgresRestartTakesNoTableLock(t *testing.T) {
+	g := dbtest.Postgres(t)
+	feedOn(t, g) // the first start creates the triggers
+	sqlDB, err := secondHandle(t, g).DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := sqlDB.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.Exec(`LOCK TABLE ` + changes.Trunks + ` IN ROW EXCLUSIVE MODE`); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	feedOn(t, secondHandle(t, g)) // another replica, or this one restarted
+	if took := time.Since(t0); took > time.Second {
+		t.Errorf("the second start was valid after %v, want at once", took)
+	}
+}

@@ -120,29 +120,64 @@ func (f *Feed) listenOnce(ctx context.Context, triggers *bool) error {
 	}
 }
 
-// createTriggers (re)creates the notifying trigger on each watched table,
-// under an advisory lock so replicas starting together take turns.
+// notifyBody is the trigger function's body (pg_proc.prosrc).
+const notifyBody = `
+BEGIN
+	PERFORM pg_notify('` + Channel + `', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
+	RETURN NULL;
+END `
+
+// triggerLockTimeout bounds how long creating a trigger waits for its
+// table: a waiting DDL lock holds up every later write to the table.
+const triggerLockTimeout = "2s"
+
+// createTriggers makes sure each watched table has the notifying trigger.
+// When the function and every trigger are already in place (any start but
+// the first), it changes nothing: DDL on a live table takes a lock that
+// writes wait behind, and one transaction locking the tables in turn
+// deadlocked with the API's writes. Otherwise each table gets its trigger
+// in a short transaction of its own, under an advisory lock (replicas
+// starting together take turns) and a lock timeout; an error leaves the
+// feed not valid and the listener retries.
 func createTriggers(ctx context.Context, conn *pgx.Conn) error {
+	var n int
+	var body *string
+	err := conn.QueryRow(ctx, `SELECT
+		(SELECT count(*) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
+			WHERE tg.tgname = 'sipbridge_changes' AND NOT tg.tgisinternal
+			AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)),
+		(SELECT prosrc FROM pg_proc WHERE proname = 'sipbridge_notify_change'
+			AND pronamespace = current_schema()::regnamespace)`, Watched).Scan(&n, &body)
+	if err != nil {
+		return err
+	}
+	if n == len(Watched) && body != nil && *body == notifyBody {
+		return nil
+	}
+	fn := `CREATE OR REPLACE FUNCTION sipbridge_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$` + notifyBody + `$$`
+	if err := inTx(ctx, conn, fn); err != nil {
+		return err
+	}
+	for _, t := range Watched {
+		if err := inTx(ctx, conn, `DROP TRIGGER IF EXISTS sipbridge_changes ON `+t,
+			`CREATE TRIGGER sipbridge_changes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON `+t+
+				` FOR EACH STATEMENT EXECUTE FUNCTION sipbridge_notify_change()`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// inTx runs stmts in one transaction under the advisory lock and the lock
+// timeout.
+func inTx(ctx context.Context, conn *pgx.Conn, stmts ...string) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	stmts := []string{
-		`SELECT pg_advisory_xact_lock(hashtext('` + Channel + `'))`,
-		`CREATE OR REPLACE FUNCTION sipbridge_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-	PERFORM pg_notify('` + Channel + `', TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME);
-	RETURN NULL;
-END $$`,
-	}
-	for _, t := range Watched {
-		stmts = append(stmts,
-			`DROP TRIGGER IF EXISTS sipbridge_changes ON `+t,
-			`CREATE TRIGGER sipbridge_changes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON `+t+
-				` FOR EACH STATEMENT EXECUTE FUNCTION sipbridge_notify_change()`)
-	}
-	for _, s := range stmts {
+	pre := []string{`SELECT pg_advisory_xact_lock(hashtext('` + Channel + `'))`, `SET LOCAL lock_timeout = '` + triggerLockTimeout + `'`}
+	for _, s := range append(pre, stmts...) {
 		if _, err := tx.Exec(ctx, s); err != nil {
 			return err
 		}
