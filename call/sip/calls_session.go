@@ -243,16 +243,21 @@ func (s *callSession) start(park *esl.Event) {
 	if id := park.Get("variable_sip_call_id"); id != "" {
 		s.log = s.log.With("sip_call_id", id)
 	}
+	at := s.c.opts.Now().UTC()
 	route, err := s.c.router.Decide(ctx, vars)
 	if err != nil {
 		s.log.Error("inbound call: routing failed", "err", err)
+		if db.Unavailable(err) { // recorded once the database is back
+			s.c.refusals.Hold(call.HeldRefusal{CallID: s.id, UUID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"), At: at,
+				SIPStatus: 503, Cause: causeUnavailable, Vars: call.RoutingVars(park.Headers, park.Values)})
+		}
 		s.kill(causeUnavailable, "routing failed: "+err.Error())
 		return
 	}
 	s.route = route
 	rec := &db.Call{ID: s.id, CallSID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"),
 		Direction: db.DirectionInbound, FromNumber: from, ToNumber: park.Get("Caller-Destination-Number"),
-		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: s.c.opts.Now().UTC()}
+		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: at}
 	if route.Trunk != nil {
 		rec.OrgID, rec.TrunkID = route.Trunk.OrgID, &route.Trunk.ID
 		s.mu.Lock()
