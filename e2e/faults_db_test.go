@@ -18,17 +18,17 @@ func init() {
 // srcDBOutage is the PBX of the database_outage scenario.
 const srcDBOutage = "127.0.0.83"
 
-// dbOutage is how long the database stays away: 8 s, or E2E_DB_OUTAGE
-// (E2E_DB_OUTAGE=30s for the 30 s: nothing here times out with the
+// dbOutage is how long the database stays away: 8 s, or SIPBRIDGE_E2E_DB_OUTAGE
+// (SIPBRIDGE_E2E_DB_OUTAGE=30s for the 30 s: nothing here times out with the
 // outage's length).
 func dbOutage(t *testing.T) time.Duration {
-	v := os.Getenv("E2E_DB_OUTAGE")
+	v := os.Getenv("SIPBRIDGE_E2E_DB_OUTAGE")
 	if v == "" {
 		return 8 * time.Second
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 3*time.Second {
-		t.Fatalf("E2E_DB_OUTAGE=%q: want a duration of 3s or more", v)
+		t.Fatalf("SIPBRIDGE_E2E_DB_OUTAGE=%q: want a duration of 3s or more", v)
 	}
 	return d
 }
