@@ -176,6 +176,7 @@ type Call struct {
 	HangupCause string     `json:"hangup_cause"`
 	SIPStatus   int        `json:"sip_status"`
 	Reason      string     `json:"reason"`
+	StartedAt   time.Time  `json:"started_at"`
 	AnsweredAt  *time.Time `json:"answered_at"`
 	EndedAt     *time.Time `json:"ended_at"`
 	AssistantID *string    `json:"assistant_id"`

@@ -121,6 +121,7 @@ type Calls struct {
 	// live counts the calls begun (a drain waits for them) and knows each
 	// live call's organization and path.
 	registry *call.Registry
+	refusals *call.HeldRefusals // calls refused while the database was away
 	// limits are the organization's call limits and its admission lock
 	// (the limit checks and the creation of the call record, serialized).
 	limits *call.Limits
@@ -165,6 +166,7 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
+	c.refusals = call.NewHeldRefusals(c.router, store, opts.Log)
 	return c
 }
 
@@ -273,6 +275,7 @@ func (c *Calls) Close() {
 	c.registry.StopAdmitting() // no session starts while Close waits
 	c.cancel()
 	c.registry.Wait()
+	c.refusals.Close()
 	call.WaitBounded(&c.cbWG, 5*time.Second) // the last status callbacks
 	c.cbCancel()
 	c.cbWG.Wait()

@@ -243,16 +243,18 @@ func (s *callSession) start(park *esl.Event) {
 	if id := park.Get("variable_sip_call_id"); id != "" {
 		s.log = s.log.With("sip_call_id", id)
 	}
+	at := s.c.opts.Now().UTC()
 	route, err := s.c.router.Decide(ctx, vars)
 	if err != nil {
 		s.log.Error("inbound call: routing failed", "err", err)
+		s.holdRefusal(park, at, err)
 		s.kill(causeUnavailable, "routing failed: "+err.Error())
 		return
 	}
 	s.route = route
 	rec := &db.Call{ID: s.id, CallSID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"),
 		Direction: db.DirectionInbound, FromNumber: from, ToNumber: park.Get("Caller-Destination-Number"),
-		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: s.c.opts.Now().UTC()}
+		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: at}
 	if route.Trunk != nil {
 		rec.OrgID, rec.TrunkID = route.Trunk.OrgID, &route.Trunk.ID
 		s.mu.Lock()
@@ -277,6 +279,7 @@ func (s *callSession) start(park *esl.Event) {
 	go func() { defer close(read); a, aerr = s.c.store.GetAssistant(ctx, rec.OrgID, route.AssistantID) }()
 	if err := s.c.store.CreateCall(ctx, rec); err != nil {
 		s.log.Error("call record not stored", "err", err)
+		s.holdRefusal(park, at, err)
 		s.kill(causeUnavailable, "call record not stored")
 		return
 	}
@@ -296,6 +299,15 @@ func (s *callSession) start(park *esl.Event) {
 	s.earlyRingback()
 	if s.connectAssistant() {
 		s.answerInbound()
+	}
+}
+
+// holdRefusal keeps a call refused with 503 because the database could not
+// be reached (err): its record is written once it is back.
+func (s *callSession) holdRefusal(park *esl.Event, at time.Time, err error) {
+	if db.Unavailable(err) {
+		s.c.refusals.Hold(call.HeldRefusal{CallID: s.id, UUID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"), At: at,
+			SIPStatus: 503, Cause: causeUnavailable, Vars: call.RoutingVars(park.Headers, park.Values)})
 	}
 }
 

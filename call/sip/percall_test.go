@@ -25,6 +25,7 @@ import (
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/trunk"
+	"gorm.io/gorm"
 )
 
 // callRig is the whole SIP call path in one process: the FreeSWITCH
@@ -54,6 +55,12 @@ func newCallRig(tb testing.TB) *callRig {
 // newCallRigWith is newCallRig with call control's options changed by more.
 func newCallRigWith(tb testing.TB, more func(*sip.CallsOptions)) *callRig {
 	tb.Helper()
+	return newCallRigOn(tb, dbtest.SQLite(tb), more)
+}
+
+// newCallRigOn is newCallRigWith on the database g.
+func newCallRigOn(tb testing.TB, g *gorm.DB, more func(*sip.CallsOptions)) *callRig {
+	tb.Helper()
 	logPath := filepath.Join(tb.TempDir(), "sipbridge.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
@@ -61,7 +68,7 @@ func newCallRigWith(tb testing.TB, more func(*sip.CallsOptions)) *callRig {
 	}
 	tb.Cleanup(func() { logFile.Close() })
 	log := slog.New(slog.NewTextHandler(logFile, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	store := db.NewStore(dbtest.SQLite(tb), dbtest.Keyring(tb), log)
+	store := db.NewStore(g, dbtest.Keyring(tb), log)
 	genDir := tb.TempDir()
 	sw := fstest.New(fstest.Options{GenDir: genDir, Step: 5 * time.Millisecond})
 	if err := sw.Start(); err != nil {
