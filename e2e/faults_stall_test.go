@@ -39,7 +39,8 @@ const stallHeapBound = 4 << 20
 // and counted (frames_dropped in the call's "caller audio dropped" log
 // line); what the assistant still reads when it reads again is a few seconds
 // of audio, not the stall's 10 s, and then the stream is closed. The call's
-// record closes (completed, the caller's hangup) with assistant_disconnected,
+// record closes (completed, "transferred to" the fallback number, the
+// caller's NORMAL_CLEARING) with assistant_disconnected,
 // fallback_transfer and transferred on its timeline, and sipbridge's
 // goroutines and descriptors return to the baseline.
 func testAssistantStall(t *testing.T, b *Bridge) {
@@ -93,9 +94,9 @@ func testAssistantStall(t *testing.T, b *Bridge) {
 		t.Errorf("the fallback carrier's sipp exited %d (%s): %s", code, sippExit(code), carrier.Report())
 	}
 	rec := b.waitRecord(t, "the call record closed", 10*time.Second, func(c CallRecord) bool { return c.From == stallCaller && c.EndedAt != nil })
-	t.Logf("record: status %q reason %q hangup_cause %q", rec.Status, rec.Reason, rec.HangupCause)
-	if rec.Status != "completed" || rec.HangupCause != "NORMAL_CLEARING" {
-		t.Errorf("the call's record: status %q, hangup_cause %q, reason %q; want completed with the caller's NORMAL_CLEARING", rec.Status, rec.HangupCause, rec.Reason)
+	if rec.Status != "completed" || rec.HangupCause != "NORMAL_CLEARING" || rec.Reason != "transferred to "+stallFallback {
+		t.Errorf("the call's record: status %q, hangup_cause %q, reason %q; want completed, the caller's NORMAL_CLEARING, transferred to %s",
+			rec.Status, rec.HangupCause, rec.Reason, stallFallback)
 	}
 	evs := b.callEvents(t, rec.ID)
 	types := eventTypes(evs)
