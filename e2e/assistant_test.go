@@ -21,7 +21,7 @@ import (
 // server speaking the Twilio Media Streams protocol. It records what each
 // stream brings (events, start, the caller's μ-law, marks, DTMF, stop) and
 // can answer in real time (a tone paced at 20 ms, marks, clear, transfer,
-// hangup).
+// hangup), or stop reading for a while (StartStallingAssistant).
 type TestAssistant struct {
 	t    testing.TB
 	srv  *http.Server
