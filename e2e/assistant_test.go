@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net"
 	"net/http"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +21,7 @@ import (
 // server speaking the Twilio Media Streams protocol. It records what each
 // stream brings (events, start, the caller's μ-law, marks, DTMF, stop) and
 // can answer in real time (a tone paced at 20 ms, marks, clear, transfer,
-// hangup).
+// hangup), or stop reading for a while (StartStallingAssistant).
 type TestAssistant struct {
 	t    testing.TB
 	srv  *http.Server
@@ -32,6 +34,10 @@ type TestAssistant struct {
 	// AcceptDelay, when set before calls arrive, holds each websocket
 	// upgrade that long: an assistant slow to connect.
 	AcceptDelay time.Duration
+	// stallAfter and stallFor (StartStallingAssistant): each stream stops
+	// reading after stallAfter media messages, for stallFor.
+	stallAfter int
+	stallFor   time.Duration
 
 	mu    sync.Mutex
 	conns []*AssistantConn
@@ -44,6 +50,9 @@ type AssistantConn struct {
 	closed chan struct{}
 	// onStart is TestAssistant.OnStart as the stream began.
 	onStart func(*AssistantConn)
+	// stallAfter, stallFor: TestAssistant's as the stream began.
+	stallAfter int
+	stallFor   time.Duration
 
 	mu       sync.Mutex
 	events   []string // event names in order
@@ -56,6 +65,9 @@ type AssistantConn struct {
 	dtmf     []string
 	failed   []map[string]string // transfer_failed's transfer objects
 	stopped  bool
+	// stalled, resumed: when the stream stopped reading and read again
+	// (a stalling assistant's; zero otherwise).
+	stalled, resumed time.Time
 }
 
 // StartAssistant serves a test assistant on 127.0.0.1; it stops when t ends.
@@ -65,7 +77,34 @@ func StartAssistant(t testing.TB) *TestAssistant {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ta := &TestAssistant{t: t, addr: ln.Addr().String(), got: make(chan *AssistantConn, 64)}
+	return serveAssistant(t, &TestAssistant{}, ln)
+}
+
+// StartStallingAssistant serves a test assistant that stops reading: each
+// stream reads its first `after` media messages, then nothing for `stall`
+// (its socket's receive buffer kept small, 4 KiB asked, as a busy host's
+// would be), then reads again until the stream ends.
+func StartStallingAssistant(t testing.TB, after int, stall time.Duration) *TestAssistant {
+	t.Helper()
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveAssistant(t, &TestAssistant{stallAfter: after, stallFor: stall}, ln)
+}
+
+// serveAssistant serves ta on ln until t ends.
+func serveAssistant(t testing.TB, ta *TestAssistant, ln net.Listener) *TestAssistant {
+	ta.t, ta.addr, ta.got = t, ln.Addr().String(), make(chan *AssistantConn, 64)
 	up := websocket.Upgrader{}
 	ta.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(ta.AcceptDelay)
@@ -73,7 +112,7 @@ func StartAssistant(t testing.TB) *TestAssistant {
 		if err != nil {
 			return
 		}
-		c := &AssistantConn{ws: ws, closed: make(chan struct{}), onStart: ta.OnStart}
+		c := &AssistantConn{ws: ws, closed: make(chan struct{}), onStart: ta.OnStart, stallAfter: ta.stallAfter, stallFor: ta.stallFor}
 		ta.mu.Lock()
 		ta.conns = append(ta.conns, c)
 		ta.mu.Unlock()
@@ -149,6 +188,9 @@ func (c *AssistantConn) read() {
 			c.media = append(c.media, b...)
 			c.frames++
 			c.times = append(c.times, now)
+			if c.frames == c.stallAfter {
+				c.stall()
+			}
 		case "mark":
 			c.marks = append(c.marks, m.Mark.Name)
 		case "dtmf":
@@ -160,6 +202,23 @@ func (c *AssistantConn) read() {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// stall stops reading for stallFor (c.mu held, as read holds it).
+func (c *AssistantConn) stall() {
+	c.stalled = time.Now()
+	c.mu.Unlock()
+	time.Sleep(c.stallFor)
+	c.mu.Lock()
+	c.resumed = time.Now()
+}
+
+// Stall returns when the stream stopped reading and when it read again
+// (zero until then).
+func (c *AssistantConn) Stall() (stalled, resumed time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.stalled, c.resumed
 }
 
 // Send writes one JSON message to sipbridge.
