@@ -91,7 +91,10 @@ func (c *Console) callsData(r *http.Request, s *session) (callsData, error) {
 		if err != nil {
 			return d, err
 		}
-		d.Total = total
+		// The count is read before the rows: a call that came under the
+		// filter between the two reads is counted too, never "0 match"
+		// above a row.
+		d.Total = max(total, int64(len(items)))
 		for i := range items {
 			d.Recent = append(d.Recent, callRowOf(&items[i]))
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -271,6 +272,43 @@ func TestLiveTableKeepsACallAnsweredWhileItIsRead(t *testing.T) {
 		live, _, _ := strings.Cut(body, `id="recent-calls"`)
 		if n := strings.Count(live, `id="call-`+c.ID+`"`); n != 1 {
 			t.Errorf("the call answered while the live table was read shows %d times in it, want 1", n)
+		}
+	})
+}
+
+// A call that comes under the recent calls' filter between the count and
+// the rows is counted: the page never says "0 call(s) match" above it.
+func TestRecentCountAgreesWithItsRows(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		e := newEnv(t, g, false)
+		ctx := context.Background()
+		c := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
+			Status: "in-progress", StartedAt: time.Now()}
+		if err := e.store.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		b := e.browser()
+		b.signIn(e.keyA)
+		var armed atomic.Bool
+		end := func(tx *gorm.DB) {
+			if tx.Statement.Table == "calls" && strings.Contains(strings.ToLower(tx.Statement.SQL.String()), "count(") &&
+				slices.Contains(tx.Statement.Vars, any("completed")) && armed.CompareAndSwap(true, false) {
+				if err := tx.Session(&gorm.Session{NewDB: true}).Exec("UPDATE calls SET status = 'completed' WHERE id = ?", c.ID).Error; err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		if err := g.Callback().Query().After("gorm:query").Register("test:end_between_count_and_rows", end); err != nil {
+			t.Fatal(err)
+		}
+		armed.Store(true)
+		_, body := b.get("/console/calls?status=completed")
+		if armed.Load() {
+			t.Fatal("the hook never ran")
+		}
+		_, recent, _ := strings.Cut(body, `id="recent-calls"`)
+		if !strings.Contains(recent, `id="recent-`+c.ID+`"`) || !strings.Contains(recent, "1 call(s) match") {
+			t.Errorf("the recent calls under the filter: want the call and \"1 call(s) match\":\n%s", recent)
 		}
 	})
 }
