@@ -7,15 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/url"
 	"os"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
-	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"gorm.io/gorm"
@@ -58,7 +55,7 @@ func TestUnavailableClassifies(t *testing.T) {
 // A server still starting up (after a restart) refuses new connections
 // with SQLSTATE 57P03: a write that needs one fails Unavailable.
 func TestUnavailableWhileStartingUp(t *testing.T) {
-	g, r := throughRelay(t, dbtest.Postgres(t))
+	g, r := dbtest.Relayed(t, dbtest.Postgres(t))
 	sqlDB, err := g.DB()
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +63,12 @@ func TestUnavailableWhileStartingUp(t *testing.T) {
 	sqlDB.SetMaxIdleConns(0) // every query on a new connection
 	s, org, c := callInProgress(t, g)
 	ctx := context.Background()
-	r.startingUp(true)
+	r.StartingUp(true)
 	err = s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted})
 	if err == nil || !db.Unavailable(err) {
 		t.Fatalf("a write while the server starts up: %v (%T), want an error classified Unavailable", err, err)
 	}
-	r.startingUp(false)
+	r.StartingUp(false)
 	if err := s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted}); err != nil {
 		t.Fatalf("the write once the server is up: %v", err)
 	}
@@ -98,8 +95,8 @@ func TestUnavailableOnStalePooledConnection(t *testing.T) {
 		})
 	})
 	t.Run("cut", func(t *testing.T) {
-		g, r := throughRelay(t, dbtest.Postgres(t))
-		staleWrite(t, g, func(int) { r.cut(); time.Sleep(20 * time.Millisecond) })
+		g, r := dbtest.Relayed(t, dbtest.Postgres(t))
+		staleWrite(t, g, func(int) { r.Cut(); time.Sleep(20 * time.Millisecond) })
 	})
 }
 
@@ -140,99 +137,6 @@ func staleWrite(t *testing.T, g *gorm.DB, kill func(pid int)) {
 	if err := s.UpdateCall(ctx, org.ID, c.ID, map[string]any{"status": db.CallCompleted}); err != nil {
 		t.Fatalf("the write after a stale connection: %v", err)
 	}
-}
-
-// relay passes connections to the test server; cut closes those relayed
-// so far; while startingUp, a new connection is answered as a server still
-// starting up answers it.
-type relay struct {
-	mu       sync.Mutex
-	conns    []net.Conn
-	starting bool
-}
-
-func (r *relay) cut() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, c := range r.conns {
-		c.Close()
-	}
-	r.conns = nil
-}
-
-func (r *relay) startingUp(on bool) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.starting = on
-}
-
-func (r *relay) serve(c net.Conn, target string) {
-	r.mu.Lock()
-	starting := r.starting
-	r.mu.Unlock()
-	if starting {
-		defer c.Close()
-		b := pgproto3.NewBackend(c, c)
-		if _, err := b.ReceiveStartupMessage(); err == nil {
-			b.Send(&pgproto3.ErrorResponse{Severity: "FATAL", Code: "57P03", Message: "the database system is starting up"})
-			_ = b.Flush()
-		}
-		return
-	}
-	up, err := net.Dial("tcp", target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	r.mu.Lock()
-	r.conns = append(r.conns, c, up)
-	r.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close(); c.Close() }()
-	io.Copy(c, up)
-	up.Close()
-	c.Close()
-}
-
-// throughRelay reopens g's database (same schema) through a relay.
-func throughRelay(t *testing.T, g *gorm.DB) (*gorm.DB, *relay) {
-	t.Helper()
-	var schema string
-	if err := g.Raw("SELECT current_schema()").Scan(&schema).Error; err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(os.Getenv(dbtest.EnvVar))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &relay{}
-	t.Cleanup(func() { ln.Close(); r.cut() })
-	go func(target string) {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go r.serve(c, target)
-		}
-	}(u.Host)
-	u.Host = ln.Addr().String()
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	relayed, err := db.Open(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := relayed.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	return relayed, r
 }
 
 func adminDB(t *testing.T) *gorm.DB {

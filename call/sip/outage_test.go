@@ -1,12 +1,7 @@
 package sip_test
 
 import (
-	"io"
-	"net"
-	"net/url"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,7 +9,6 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
-	"gorm.io/gorm"
 )
 
 // A call parked while PostgreSQL cannot be reached is refused with 503 at
@@ -25,7 +19,7 @@ import (
 // once. (The embedded SQLite cannot go away: PostgreSQL only.)
 func TestCallRefusedDuringOutageRecordedAfter(t *testing.T) {
 	g := dbtest.Postgres(t)
-	relayed, pr := pgRelay(t, g)
+	relayed, pr := dbtest.Relayed(t, g)
 	r := newCallRigOn(t, relayed, nil)
 	ownCalls := func() []db.Call {
 		var calls []db.Call
@@ -35,7 +29,7 @@ func TestCallRefusedDuringOutageRecordedAfter(t *testing.T) {
 		return calls
 	}
 
-	pr.down()
+	pr.Down()
 	var parks []time.Time
 	var uuids []string
 	for i, from := range []string{"+14165550101", "+14165550102"} {
@@ -55,7 +49,7 @@ func TestCallRefusedDuringOutageRecordedAfter(t *testing.T) {
 		t.Fatalf("%d call records during the outage, want none yet", n)
 	}
 
-	pr.up()
+	pr.Up()
 	back := time.Now()
 	var calls []db.Call
 	if !waitFor(5*time.Second, func() bool { calls = ownCalls(); return len(calls) >= 2 }) {
@@ -92,92 +86,4 @@ func hasCommand(sw *fstest.Switch, cmd string) bool {
 		}
 	}
 	return false
-}
-
-// pgRelay reopens g's database (same schema) through a TCP relay that can
-// be taken down: its connections cut, new ones refused.
-func pgRelay(t *testing.T, g *gorm.DB) (*gorm.DB, *tcpRelay) {
-	t.Helper()
-	var schema string
-	if err := g.Raw("SELECT current_schema()").Scan(&schema).Error; err != nil {
-		t.Fatal(err)
-	}
-	u, err := url.Parse(os.Getenv(dbtest.EnvVar))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &tcpRelay{}
-	t.Cleanup(func() { ln.Close(); r.down() })
-	go func(target string) {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go r.serve(c, target)
-		}
-	}(u.Host)
-	u.Host = ln.Addr().String()
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	relayed, err := db.Open(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := relayed.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	return relayed, r
-}
-
-type tcpRelay struct {
-	mu      sync.Mutex
-	conns   []net.Conn
-	stopped bool
-}
-
-// down cuts the relayed connections and refuses new ones until up.
-func (r *tcpRelay) down() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stopped = true
-	for _, c := range r.conns {
-		c.Close()
-	}
-	r.conns = nil
-}
-
-func (r *tcpRelay) up() {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.stopped = false
-}
-
-func (r *tcpRelay) serve(c net.Conn, target string) {
-	r.mu.Lock()
-	stopped := r.stopped
-	r.mu.Unlock()
-	if stopped {
-		c.Close()
-		return
-	}
-	up, err := net.Dial("tcp", target)
-	if err != nil {
-		c.Close()
-		return
-	}
-	r.mu.Lock()
-	r.conns = append(r.conns, c, up)
-	r.mu.Unlock()
-	go func() { io.Copy(up, c); up.Close(); c.Close() }()
-	io.Copy(c, up)
-	up.Close()
-	c.Close()
 }
