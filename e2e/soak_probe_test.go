@@ -104,9 +104,10 @@ func (sw *Switch) channelCount(t testing.TB) int {
 	return n
 }
 
-// pgConnections counts the sessions of the test server whose
-// application_name is app (the soak's sipbridge names its own).
-func pgConnections(t testing.TB, app string) int {
+// pgSessions counts the sessions of the test server whose
+// application_name is app, and those of them not idle (a query running, a
+// transaction left open).
+func pgSessions(t testing.TB, app string) (total, busy int) {
 	t.Helper()
 	g, err := db.Open(os.Getenv(dbtest.EnvVar))
 	if err != nil {
@@ -117,11 +118,11 @@ func pgConnections(t testing.TB, app string) int {
 			s.Close()
 		}
 	}()
-	var n int
-	if err := g.Raw("SELECT count(*) FROM pg_stat_activity WHERE application_name = ?", app).Scan(&n).Error; err != nil {
+	row := g.Raw("SELECT count(*), count(*) FILTER (WHERE state IS DISTINCT FROM 'idle') FROM pg_stat_activity WHERE application_name = ?", app).Row()
+	if err := row.Scan(&total, &busy); err != nil {
 		t.Fatalf("pg_stat_activity: %v", err)
 	}
-	return n
+	return total, busy
 }
 
 // total is the X-Total-Count of a list request.

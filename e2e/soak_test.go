@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/provider/providertest"
@@ -33,14 +34,13 @@ const (
 	// Slack of the end-of-run checks, against the baseline taken after one
 	// warm-up call and SMS exchange: goroutines may differ by the few that
 	// come and go on their own (timers, the sync loop's pass, an HTTP
-	// connection being closed); descriptors by PostgreSQL's idle pool (up
-	// to database/sql's two idle connections); RSS at the end may exceed
+	// connection being closed); descriptors by PostgreSQL's idle
+	// connections; RSS at the end may exceed
 	// RSS at 20 % of the run by 25 % (the Go heap's target moves with
 	// what is live at a GC).
 	soakGoSlack  = 10
 	soakFDSlack  = 2
 	soakRSSSlack = 1.25
-	soakPGIdle   = 2 // database/sql's default MaxIdleConns; sipbridge sets none for PostgreSQL
 )
 
 // TestSoak runs sipbridge on PostgreSQL and the real switch for
@@ -268,9 +268,10 @@ func (s *soak) finish(base soakUsage) {
 		return fmt.Sprintf("baseline %s, now %s (slack: %d goroutines, %d fds)", base, end, soakGoSlack, soakFDSlack)
 	})
 	channels := b.SW.channelCount(t)
-	pg := pgConnections(t, soakPGApp)
-	if pg > soakPGIdle {
-		t.Errorf("sipbridge holds %d PostgreSQL sessions after the run, over the idle pool's %d", pg, soakPGIdle)
+	pg, busy := pgSessions(t, soakPGApp)
+	if busy > 0 || pg > db.DefaultPoolSize+1 {
+		t.Errorf("sipbridge holds %d PostgreSQL sessions after the run, %d of them not idle; want none busy and at most its pool's %d plus the change feed's listener",
+			pg, busy, db.DefaultPoolSize)
 	}
 	open := b.total(t, "/api/v1/calls?limit=1&status=in-progress") + b.total(t, "/api/v1/calls?limit=1&status=ringing")
 	completed := b.total(t, "/api/v1/calls?limit=1&status=completed")
