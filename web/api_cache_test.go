@@ -8,8 +8,6 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
-	"gorm.io/driver/postgres"
-	"gorm.io/gorm"
 )
 
 // The API answers GET /sip-trunks, /sip-trunks/{id} and /organization from
@@ -104,23 +102,6 @@ func TestAPICacheOrganizationScope(t *testing.T) {
 	})
 }
 
-// otherReplica is a second connection pool on the env's PostgreSQL schema,
-// as another sipbridge replica has: its writes reach this one's feed only
-// through PostgreSQL's notifications.
-func otherReplica(t *testing.T, g *gorm.DB) *gorm.DB {
-	t.Helper()
-	g2, err := db.Open(g.Dialector.(*postgres.Dialector).Config.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := g2.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	return g2
-}
-
 // within polls GET path until check passes, for at most d.
 func (e *env) within(d time.Duration, path string, check func(resp) bool) resp {
 	e.t.Helper()
@@ -149,7 +130,7 @@ func (e *env) waitFeed(what string, cond func() bool) {
 func TestAPICacheOtherReplica(t *testing.T) {
 	g := dbtest.Postgres(t)
 	e := newEnvOn(t, defaultPolicy(), g)
-	g2 := otherReplica(t, g)
+	g2 := dbtest.Reopen(t, g)
 	e.waitFeed("the feed to be valid", e.changes.Valid)
 	created := e.mustDo("POST", "/api/v1/sip-trunks", e.keyA, map[string]any{"name": "t1", "gateway": "carrier.example.com", "username": "u", "password": "secret-pw"}, 201)
 	id := created.Body["id"].(string)

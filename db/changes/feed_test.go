@@ -8,7 +8,6 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/db/dbtest"
-	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
 
@@ -143,29 +142,13 @@ func TestRawExec(t *testing.T) {
 	})
 }
 
-// secondHandle opens another connection pool on g's PostgreSQL schema, as
-// another replica has, with no feed on it.
-func secondHandle(t *testing.T, g *gorm.DB) *gorm.DB {
-	t.Helper()
-	g2, err := db.Open(g.Dialector.(*postgres.Dialector).Config.DSN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if sqlDB, err := g2.DB(); err == nil {
-			sqlDB.Close()
-		}
-	})
-	return g2
-}
-
 // On PostgreSQL, a write by another replica bumps the table through the
 // notification, within a second; with the listener's connection killed the
 // feed is not valid until it listens again, and then every table is bumped.
 func TestPostgresOtherReplica(t *testing.T) {
 	g := dbtest.Postgres(t)
 	f := feedOn(t, g)
-	g2 := secondHandle(t, g)
+	g2 := dbtest.Reopen(t, g)
 	before := stamp(t, f, changes.Organizations)
 	if err := g2.Exec(`INSERT INTO organizations (name, created_at, updated_at) VALUES ('other', now(), now())`).Error; err != nil {
 		t.Fatal(err)
@@ -195,7 +178,7 @@ func TestPostgresOtherReplica(t *testing.T) {
 func TestPostgresRestartTakesNoTableLock(t *testing.T) {
 	g := dbtest.Postgres(t)
 	feedOn(t, g) // the first start creates the triggers
-	sqlDB, err := secondHandle(t, g).DB()
+	sqlDB, err := dbtest.Reopen(t, g).DB()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +191,7 @@ func TestPostgresRestartTakesNoTableLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
-	feedOn(t, secondHandle(t, g)) // another replica, or this one restarted
+	feedOn(t, dbtest.Reopen(t, g)) // another replica, or this one restarted
 	if took := time.Since(t0); took > time.Second {
 		t.Errorf("the second start was valid after %v, want at once", took)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgproto3"
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -57,16 +58,30 @@ func Relayed(t testing.TB, g *gorm.DB) (*gorm.DB, *Relay) {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	relayed, err := db.Open(u.String())
+	return open(t, u.String()), r
+}
+
+// Reopen opens g's PostgreSQL database (the same schema) again as a
+// second connection pool, as another sipbridge replica has; it is closed
+// when t ends.
+func Reopen(t testing.TB, g *gorm.DB) *gorm.DB {
+	t.Helper()
+	return open(t, g.Dialector.(*postgres.Dialector).Config.DSN)
+}
+
+// open opens dsn, closed when t ends.
+func open(t testing.TB, dsn string) *gorm.DB {
+	t.Helper()
+	g, err := db.Open(dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		if sqlDB, err := relayed.DB(); err == nil {
+		if sqlDB, err := g.DB(); err == nil {
 			sqlDB.Close()
 		}
 	})
-	return relayed, r
+	return g
 }
 
 // Cut closes every relayed connection.
