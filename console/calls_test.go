@@ -235,6 +235,41 @@ func TestTransferARealCall(t *testing.T) {
 	})
 }
 
+// callWithStatus stores a call of org A in status and returns it.
+func callWithStatus(t *testing.T, e *env, status string) *db.Call {
+	t.Helper()
+	c := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
+		Status: status, StartedAt: time.Now()}
+	if err := e.store.CreateCall(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// getWithStatusChange GETs path with a store hook that sets the call's
+// status once, right after the first query of the calls table that after
+// matches, and fails the test if no query matched.
+func getWithStatusChange(t *testing.T, g *gorm.DB, b *browser, path string, c *db.Call, status string, after func(*gorm.DB) bool) string {
+	t.Helper()
+	var armed atomic.Bool
+	hook := func(tx *gorm.DB) {
+		if tx.Statement.Table == "calls" && armed.Load() && after(tx) && armed.CompareAndSwap(true, false) {
+			if err := tx.Session(&gorm.Session{NewDB: true}).Exec("UPDATE calls SET status = ? WHERE id = ?", status, c.ID).Error; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if err := g.Callback().Query().After("gorm:query").Register("test:status_between_reads", hook); err != nil {
+		t.Fatal(err)
+	}
+	armed.Store(true)
+	_, body := b.get(path)
+	if armed.Load() {
+		t.Fatal("the hook never ran")
+	}
+	return body
+}
+
 // A call answered while the live table is read (between its two status
 // queries) stays in the table: it neither blinks out of it nor shows
 // twice. The store's hook answers the call right after the first status's
@@ -242,33 +277,13 @@ func TestTransferARealCall(t *testing.T) {
 func TestLiveTableKeepsACallAnsweredWhileItIsRead(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		e := newEnv(t, g, false)
-		ctx := context.Background()
-		c := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
-			Status: "ringing", StartedAt: time.Now()}
-		if err := e.store.CreateCall(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+		c := callWithStatus(t, e, "ringing")
 		b := e.browser()
 		b.signIn(e.keyA)
 		// Each status's read is a count, then the rows: the call is answered
 		// after the first status's rows were read.
-		var armed atomic.Bool
 		var reads atomic.Int32
-		answer := func(tx *gorm.DB) {
-			if tx.Statement.Table == "calls" && armed.Load() && reads.Add(1) == 2 && armed.CompareAndSwap(true, false) {
-				if err := tx.Session(&gorm.Session{NewDB: true}).Exec("UPDATE calls SET status = 'in-progress' WHERE id = ?", c.ID).Error; err != nil {
-					t.Error(err)
-				}
-			}
-		}
-		if err := g.Callback().Query().After("gorm:query").Register("test:answer_between_reads", answer); err != nil {
-			t.Fatal(err)
-		}
-		armed.Store(true)
-		_, body := b.get("/console/calls")
-		if armed.Load() {
-			t.Fatal("the hook never ran")
-		}
+		body := getWithStatusChange(t, g, b, "/console/calls", c, "in-progress", func(*gorm.DB) bool { return reads.Add(1) == 2 })
 		live, _, _ := strings.Cut(body, `id="recent-calls"`)
 		if n := strings.Count(live, `id="call-`+c.ID+`"`); n != 1 {
 			t.Errorf("the call answered while the live table was read shows %d times in it, want 1", n)
@@ -281,31 +296,12 @@ func TestLiveTableKeepsACallAnsweredWhileItIsRead(t *testing.T) {
 func TestRecentCountAgreesWithItsRows(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		e := newEnv(t, g, false)
-		ctx := context.Background()
-		c := &db.Call{OrgID: e.orgA, Provider: "sip", Direction: "inbound", FromNumber: "+14155550100", ToNumber: "+16475550111",
-			Status: "in-progress", StartedAt: time.Now()}
-		if err := e.store.CreateCall(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+		c := callWithStatus(t, e, "in-progress")
 		b := e.browser()
 		b.signIn(e.keyA)
-		var armed atomic.Bool
-		end := func(tx *gorm.DB) {
-			if tx.Statement.Table == "calls" && strings.Contains(strings.ToLower(tx.Statement.SQL.String()), "count(") &&
-				slices.Contains(tx.Statement.Vars, any("completed")) && armed.CompareAndSwap(true, false) {
-				if err := tx.Session(&gorm.Session{NewDB: true}).Exec("UPDATE calls SET status = 'completed' WHERE id = ?", c.ID).Error; err != nil {
-					t.Error(err)
-				}
-			}
-		}
-		if err := g.Callback().Query().After("gorm:query").Register("test:end_between_count_and_rows", end); err != nil {
-			t.Fatal(err)
-		}
-		armed.Store(true)
-		_, body := b.get("/console/calls?status=completed")
-		if armed.Load() {
-			t.Fatal("the hook never ran")
-		}
+		body := getWithStatusChange(t, g, b, "/console/calls?status=completed", c, "completed", func(tx *gorm.DB) bool {
+			return strings.Contains(strings.ToLower(tx.Statement.SQL.String()), "count(") && slices.Contains(tx.Statement.Vars, any("completed"))
+		})
 		_, recent, _ := strings.Cut(body, `id="recent-calls"`)
 		if !strings.Contains(recent, `id="recent-`+c.ID+`"`) || !strings.Contains(recent, "1 call(s) match") {
 			t.Errorf("the recent calls under the filter: want the call and \"1 call(s) match\":\n%s", recent)
