@@ -264,8 +264,15 @@ func (s *callSession) handleRequests(rs []request) bool {
 // channelGone: FreeSWITCH says the call's channel does not exist (an
 // error, e.g. the switch still unreachable, is not taken as gone).
 func (s *callSession) channelGone() bool {
+	gone, err := s.askChannel()
+	return err == nil && gone
+}
+
+// askChannel asks FreeSWITCH whether the call's channel exists: gone when
+// it says it does not; err when it could not be asked.
+func (s *callSession) askChannel() (gone bool, err error) {
 	out, err := s.api("uuid_exists " + s.uuid)
-	return err == nil && strings.TrimSpace(out) == "false"
+	return err == nil && strings.TrimSpace(out) == "false", err
 }
 
 func (s *callSession) handleRequest(r request) {

@@ -2,7 +2,6 @@ package sip
 
 import (
 	"errors"
-	"strings"
 	"time"
 
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -22,10 +21,10 @@ const reasonSwitchUnreachable = "FreeSWITCH unreachable and the call's media str
 //     a switch that never comes back does not leave the record open. An
 //     Event Socket cut alone leaves the media stream up and ends nothing.
 func (s *callSession) checkChannel() bool {
-	out, err := s.api("uuid_exists " + s.uuid)
+	gone, err := s.askChannel()
 	now := s.c.opts.Now()
 	switch {
-	case err == nil && strings.TrimSpace(out) == "false":
+	case gone:
 		s.finish(nil)
 		return true
 	case err != nil && !errors.Is(err, esl.ErrCommand) && s.fs == nil:
