@@ -7,7 +7,6 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/route"
 )
@@ -82,21 +81,7 @@ func TestFrontIdentification(t *testing.T) {
 
 func testFrontIdentification(t *testing.T, g *gorm.DB) {
 	ctx := context.Background()
-	store := db.NewStore(g, dbtest.Keyring(t), nil)
-	org, _, _ := store.EnsureOrg(ctx, "a")
-	tr := &db.SIPTrunk{ID: db.NewID(), OrgID: org.ID, Name: "carrier", GatewayName: "o1_carrier", Gateway: "203.0.113.1",
-		Enabled: true, Transport: "udp", AllowedAddresses: db.StringList{"203.0.113.0/24"}}
-	if err := store.CreateTrunk(ctx, tr); err != nil {
-		t.Fatal(err)
-	}
-	asst := &db.Assistant{OrgID: org.ID, Name: "Front"}
-	if err := store.SaveAssistant(ctx, asst, db.AssistantSecrets{}); err != nil {
-		t.Fatal(err)
-	}
-	n := &db.PhoneNumber{OrgID: org.ID, PhoneNumber: "+16478491000", Provider: db.ProviderBYOSIP, IsActive: true, AssistantID: &asst.ID, SIPTrunkID: &tr.ID}
-	if err := store.SaveNumber(ctx, n); err != nil {
-		t.Fatal(err)
-	}
+	store, tr, asst := carrierNumber(t, g, "203.0.113.1")
 	front, err := route.ParseFront("10.0.0.5", "")
 	if err != nil {
 		t.Fatal(err)

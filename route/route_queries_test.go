@@ -21,22 +21,7 @@ import (
 func TestDecideStatements(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		ctx := context.Background()
-		store := db.NewStore(g, dbtest.Keyring(t), nil)
-		org, _, _ := store.EnsureOrg(ctx, "a")
-		tr := &db.SIPTrunk{ID: db.NewID(), OrgID: org.ID, Name: "carrier", GatewayName: "o1_carrier", Gateway: "sip.example.com",
-			Enabled: true, Transport: "udp", AllowedAddresses: db.StringList{"203.0.113.0/24"}}
-		if err := store.CreateTrunk(ctx, tr); err != nil {
-			t.Fatal(err)
-		}
-		asst := &db.Assistant{OrgID: org.ID, Name: "Front"}
-		if err := store.SaveAssistant(ctx, asst, db.AssistantSecrets{}); err != nil {
-			t.Fatal(err)
-		}
-		n := &db.PhoneNumber{OrgID: org.ID, PhoneNumber: "+16478491000", Provider: db.ProviderBYOSIP, IsActive: true,
-			AssistantID: &asst.ID, SIPTrunkID: &tr.ID}
-		if err := store.SaveNumber(ctx, n); err != nil {
-			t.Fatal(err)
-		}
+		store, _, asst := carrierNumber(t, g, "sip.example.com")
 		var mu sync.Mutex
 		var stmts []string
 		count := func(tx *gorm.DB) {
@@ -65,4 +50,29 @@ func TestDecideStatements(t *testing.T) {
 			t.Errorf("routing made %d statements, want at most 5:\n%s", len(stmts), strings.Join(stmts, "\n"))
 		}
 	})
+}
+
+// carrierNumber stores organization "a" with an IP-auth trunk o1_carrier
+// (gateway, allowing 203.0.113.0/24), an assistant and the number
+// +16478491000 on that trunk for it.
+func carrierNumber(t *testing.T, g *gorm.DB, gateway string) (*db.Store, *db.SIPTrunk, *db.Assistant) {
+	t.Helper()
+	ctx := context.Background()
+	store := db.NewStore(g, dbtest.Keyring(t), nil)
+	org, _, _ := store.EnsureOrg(ctx, "a")
+	tr := &db.SIPTrunk{ID: db.NewID(), OrgID: org.ID, Name: "carrier", GatewayName: "o1_carrier", Gateway: gateway,
+		Enabled: true, Transport: "udp", AllowedAddresses: db.StringList{"203.0.113.0/24"}}
+	if err := store.CreateTrunk(ctx, tr); err != nil {
+		t.Fatal(err)
+	}
+	asst := &db.Assistant{OrgID: org.ID, Name: "Front"}
+	if err := store.SaveAssistant(ctx, asst, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	n := &db.PhoneNumber{OrgID: org.ID, PhoneNumber: "+16478491000", Provider: db.ProviderBYOSIP, IsActive: true,
+		AssistantID: &asst.ID, SIPTrunkID: &tr.ID}
+	if err := store.SaveNumber(ctx, n); err != nil {
+		t.Fatal(err)
+	}
+	return store, tr, asst
 }
