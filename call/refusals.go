@@ -184,7 +184,7 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 		}
 		return err
 	}
-	fromNumber := firstVar(vars, "Caller-Caller-ID-Number")
+	fromNumber := vars.First("Caller-Caller-ID-Number")
 	if rt.Trunk == nil { // no organization to keep it for: as any unknown trunk's refusal
 		log.Warn("call refused during the database outage: no organization for it", "sip_status", r.SIPStatus,
 			"reason", OutageReason, "routing", rt.Refused.Reason, "detail", rt.Detail, "from", fromNumber, "source", rt.Source)
@@ -192,7 +192,7 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 	}
 	at := r.At.UTC()
 	rec := &db.Call{ID: r.CallID, OrgID: rt.Trunk.OrgID, TrunkID: &rt.Trunk.ID, CallSID: r.UUID, SIPCallID: r.SIPCallID,
-		Direction: db.DirectionInbound, FromNumber: fromNumber, ToNumber: firstVar(vars, "Caller-Destination-Number"),
+		Direction: db.DirectionInbound, FromNumber: fromNumber, ToNumber: vars.First("Caller-Destination-Number"),
 		ResolvedDID: rt.DID.DID, DIDSource: rt.DID.Source, Status: db.CallRefused, SIPStatus: r.SIPStatus,
 		HangupCause: r.Cause, Reason: OutageReason, StartedAt: at, EndedAt: &at}
 	detail := db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": OutageReason, "source": rt.Source}
@@ -216,11 +216,4 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 	Recorder{Store: h.store, Log: log, OrgID: rec.OrgID, CallID: rec.ID}.Event(EventRefused, detail)
 	log.Info("call refused during the database outage recorded", "sip_status", r.SIPStatus, "from", fromNumber, "started_at", at)
 	return nil
-}
-
-func firstVar(vars did.Vars, name string) string {
-	if v := vars(name); len(v) > 0 {
-		return v[0]
-	}
-	return ""
 }

@@ -39,9 +39,9 @@ func (f *outageFakes) Decide(_ context.Context, vars did.Vars) (*route.Route, er
 	if f.away {
 		return nil, errAway
 	}
-	from := firstVar(vars, "Caller-Caller-ID-Number")
+	from := vars.First("Caller-Caller-ID-Number")
 	f.routed = append(f.routed, from)
-	rt := &route.Route{Source: firstVar(vars, "variable_sip_network_ip"), DID: did.Result{DID: "+16478491000", Source: "request_uri"}}
+	rt := &route.Route{Source: vars.First("variable_sip_network_ip"), DID: did.Result{DID: "+16478491000", Source: "request_uri"}}
 	if from == "+1unknown" {
 		rt.Refused, rt.Detail = &route.RefuseUnknownTrunk, "source "+rt.Source
 		return rt, nil

@@ -36,7 +36,7 @@ func (r *Router) candidates(ctx context.Context, vars did.Vars, from source) ([]
 	// The lookups do not depend on one another: they run at once, and
 	// their answers are taken in order below. Through a front, the ACL
 	// list FreeSWITCH names is the proxies', not a trunk's.
-	aclName, gwName, trunkID := first(vars, "variable_sip_acl_authed_by"), first(vars, "variable_sip_gateway"), first(vars, "variable_sipbridge_trunk_id")
+	aclName, gwName, trunkID := vars.First("variable_sip_acl_authed_by"), vars.First("variable_sip_gateway"), vars.First("variable_sipbridge_trunk_id")
 	if from.proxied {
 		aclName = ""
 	}

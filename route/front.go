@@ -129,7 +129,7 @@ type source struct {
 // sourceOf reads the call's source. A header from an address that is not
 // a trusted proxy is ignored: anyone can write it.
 func (r *Router) sourceOf(vars did.Vars) source {
-	s := source{network: first(vars, "variable_sip_network_ip")}
+	s := source{network: vars.First("variable_sip_network_ip")}
 	got, _ := netip.ParseAddr(s.network)
 	s.addr = got.Unmap()
 	if !s.addr.IsValid() || !r.front.trusted(s.addr) {

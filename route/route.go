@@ -91,13 +91,6 @@ func NewRouter(store Store, implicitACL func(*db.SIPTrunk) []netip.Prefix) *Rout
 	return &Router{store: store, implicitACL: implicitACL}
 }
 
-func first(vars did.Vars, name string) string {
-	if v := vars(name); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
 // candidate is an enabled trunk the call may have come in on, and how it
 // was seen.
 type candidate struct {
@@ -464,7 +457,7 @@ func (r *Router) accept(vars did.Vars, rt *Route, rs *resolution) (*Route, error
 		rt.Refused, rt.Detail = &RefuseInboundDisabled, rt.Trunk.GatewayName+" refuses inbound calls; called "+rs.res.DID
 		return rt, nil
 	}
-	if refused, detail := policy(rs.org, n, first(vars, "Caller-Caller-ID-Number"), rs.res.DID); refused != nil {
+	if refused, detail := policy(rs.org, n, vars.First("Caller-Caller-ID-Number"), rs.res.DID); refused != nil {
 		rt.Refused, rt.Detail = refused, detail
 		return rt, nil
 	}

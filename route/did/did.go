@@ -111,6 +111,14 @@ func (e *AmbiguousError) Unwrap() error { return ErrAmbiguousExtension }
 // variable is absent. The caller adapts its ESL event type.
 type Vars func(name string) []string
 
+// First is the first value of the variable name ("" without one).
+func (v Vars) First(name string) string {
+	if vals := v(name); len(vals) > 0 {
+		return vals[0]
+	}
+	return ""
+}
+
 // Options of a resolution.
 type Options struct {
 	// DefaultCountry is the ISO 3166-1 alpha-2 code (the trunk's or the
