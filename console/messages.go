@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 )
 
 // queueStats is the organization's outbound queue and forwarding outbox.
@@ -18,17 +19,17 @@ type queueStats struct {
 }
 
 type messagesData struct {
-	Conversations []db.ConversationRow
+	Conversations []smsdb.ConversationRow
 	Open          string
 	Messages      []db.SMSMessage
 	Queue         queueStats
-	Failed        []db.FailedForward
+	Failed        []smsdb.FailedForward
 	FailedTotal   int64
 }
 
 func (c *Console) messagesPage(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := r.Context()
-	convs, _, err := c.d.Store.ListConversations(ctx, s.orgID, db.Page{Limit: 100})
+	convs, _, err := smsdb.New(c.d.Store).ListConversations(ctx, s.orgID, db.Page{Limit: 100})
 	if err != nil {
 		c.fail(w, r, err)
 		return
@@ -36,7 +37,7 @@ func (c *Console) messagesPage(w http.ResponseWriter, r *http.Request, s *sessio
 	d := messagesData{Conversations: convs, Open: r.URL.Query().Get("conversation")}
 	if d.Open != "" {
 		// Another organization's conversation lists nothing: the query is scoped.
-		d.Messages, _, err = c.d.Store.ConversationMessages(ctx, s.orgID, d.Open, db.Page{Limit: 200})
+		d.Messages, _, err = smsdb.New(c.d.Store).ConversationMessages(ctx, s.orgID, d.Open, db.Page{Limit: 200})
 		if err != nil {
 			c.fail(w, r, err)
 			return
@@ -46,7 +47,7 @@ func (c *Console) messagesPage(w http.ResponseWriter, r *http.Request, s *sessio
 		c.fail(w, r, err)
 		return
 	}
-	if d.Failed, d.FailedTotal, err = c.d.Store.FailedForwards(ctx, s.orgID, db.Page{Limit: 50}); err != nil {
+	if d.Failed, d.FailedTotal, err = smsdb.New(c.d.Store).FailedForwards(ctx, s.orgID, db.Page{Limit: 50}); err != nil {
 		c.fail(w, r, err)
 		return
 	}
@@ -58,7 +59,7 @@ func (c *Console) messagesPage(w http.ResponseWriter, r *http.Request, s *sessio
 // queued one on the store's clock.
 func (c *Console) queueStats(ctx context.Context, orgID int64) (queueStats, error) {
 	var q queueStats
-	counts, err := c.d.Store.SMSCounts(ctx, orgID)
+	counts, err := smsdb.New(c.d.Store).SMSCounts(ctx, orgID)
 	if err != nil {
 		return q, err
 	}
@@ -68,7 +69,7 @@ func (c *Console) queueStats(ctx context.Context, orgID int64) (queueStats, erro
 			*p += n.N
 		}
 	}
-	st, err := c.d.Store.QueueStats(ctx, orgID)
+	st, err := smsdb.New(c.d.Store).QueueStats(ctx, orgID)
 	if err != nil {
 		return q, err
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
@@ -16,7 +17,7 @@ func TestMessagesPageShowsOnlyTheOrganizationsConversations(t *testing.T) {
 		ctx := context.Background()
 		store := func(org int64, from, body string) *db.SMSMessage {
 			m := &db.SMSMessage{ID: db.NewID(), OrgID: org, FromNumber: from, ToNumber: "+16475550100", Body: body, Provider: "twilio", ProviderMessageID: db.NewID()}
-			if _, _, err := e.store.StoreInboundSMS(ctx, m, nil); err != nil {
+			if _, _, err := smsdb.New(e.store).StoreInboundSMS(ctx, m, nil); err != nil {
 				t.Fatal(err)
 			}
 			return m
@@ -47,7 +48,7 @@ func TestMessagesPageShowsQueueStatsAndFailedForwards(t *testing.T) {
 			t.Helper()
 			m := &db.SMSMessage{ID: db.NewID(), OrgID: org, Direction: db.SMSOutbound, FromNumber: "+16475550100", ToNumber: "+14165550111",
 				Body: body, Provider: "twilio", Status: status, Segments: 1, Encoding: "GSM-7", NextAttemptAt: &later}
-			if _, _, err := e.store.EnqueueSMS(ctx, m); err != nil {
+			if _, _, err := smsdb.New(e.store).EnqueueSMS(ctx, m); err != nil {
 				t.Fatal(err)
 			}
 			return m
@@ -72,11 +73,11 @@ func TestMessagesPageShowsQueueStatsAndFailedForwards(t *testing.T) {
 		}
 		in := &db.SMSMessage{ID: db.NewID(), OrgID: e.orgA, AssistantID: &a.ID, FromNumber: "+14165550177", ToNumber: "+16475550100",
 			Body: "can you call me back", Provider: "twilio", ProviderMessageID: db.NewID()}
-		if _, _, err := e.store.StoreInboundSMS(ctx, in, &db.SMSForward{ID: db.NewID(), AssistantID: a.ID, URL: a.SMSWebhookURL, Payload: "{}"}); err != nil {
+		if _, _, err := smsdb.New(e.store).StoreInboundSMS(ctx, in, &db.SMSForward{ID: db.NewID(), AssistantID: a.ID, URL: a.SMSWebhookURL, Payload: "{}"}); err != nil {
 			t.Fatal(err)
 		}
 		testkit.Eventually(t, 5*time.Second, "the forward given up", func() bool {
-			f, err := e.store.ForwardOf(ctx, e.orgA, in.ID)
+			f, err := smsdb.New(e.store).ForwardOf(ctx, e.orgA, in.ID)
 			return err == nil && f.Status == db.ForwardFailed
 		})
 

@@ -158,7 +158,9 @@ func (s *Store) scoped(ctx context.Context, orgID int64) *gorm.DB {
 // NewID returns a new random record id.
 func NewID() string { return uuid.NewString() }
 
-func translate(err error) error {
+// Translate maps gorm's not-found and unique-violation errors to ErrNotFound
+// and ErrConflict (for the stores of sibling packages, e.g. db/smsdb).
+func Translate(err error) error {
 	switch {
 	case err == nil:
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/secret"
 	"gorm.io/gorm"
 )
@@ -172,11 +173,13 @@ func TestTimesReadBackAsWritten(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		m, _, err := s.EnqueueSMS(ctx, outbound(org.ID, "hi", nil))
+		sms, now := smsdb.New(s), time.Now().UTC()
+		m, _, err := sms.EnqueueSMS(ctx, &db.SMSMessage{ID: db.NewID(), OrgID: org.ID, Direction: db.SMSOutbound, FromNumber: "+14155550100",
+			ToNumber: "+14155550111", Body: "hi", Provider: "twilio", Status: db.SMSQueued, Segments: 1, Encoding: "GSM-7", NextAttemptAt: &now})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := s.GetSMS(ctx, org.ID, m.ID); !got.CreatedAt.Equal(m.CreatedAt) {
+		if got, _ := sms.GetSMS(ctx, org.ID, m.ID); !got.CreatedAt.Equal(m.CreatedAt) {
 			t.Fatalf("sms created_at %v, read back %v", m.CreatedAt, got.CreatedAt)
 		}
 	})

@@ -28,7 +28,7 @@ func (s *Store) CreateCall(ctx context.Context, c *Call) error {
 	if c.Provider == "" {
 		c.Provider = "sip"
 	}
-	return translate(s.single(ctx).Create(c).Error)
+	return Translate(s.single(ctx).Create(c).Error)
 }
 
 // UpdateCall writes the given columns of the organization's call.
@@ -36,7 +36,7 @@ func (s *Store) UpdateCall(ctx context.Context, orgID int64, id string, cols map
 	cols["updated_at"] = s.Now()
 	res := s.single(ctx).Where("org_id = ?", orgID).Model(&Call{}).Where("id = ?", id).Updates(cols)
 	if res.Error != nil {
-		return translate(res.Error)
+		return Translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -48,7 +48,7 @@ func (s *Store) UpdateCall(ctx context.Context, orgID int64, id string, cols map
 func (s *Store) GetCall(ctx context.Context, orgID int64, id string) (*Call, error) {
 	var c Call
 	if err := s.scoped(ctx, orgID).First(&c, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+		return nil, Translate(err)
 	}
 	return &c, nil
 }
@@ -68,7 +68,7 @@ func (s *Store) FindCall(ctx context.Context, orgID int64, refs ...string) (*Cal
 	}
 	var c Call
 	if err := s.scoped(ctx, orgID).Where("(id IN ? OR call_sid IN ?)", keep, keep).Order("started_at DESC").First(&c).Error; err != nil {
-		return nil, translate(err)
+		return nil, Translate(err)
 	}
 	return &c, nil
 }
@@ -108,7 +108,7 @@ func (s *Store) AddCallEvent(ctx context.Context, orgID int64, callID, typ strin
 	if detail == nil {
 		detail = JSONMap{}
 	}
-	return translate(s.single(ctx).Create(&CallEvent{CallID: callID, OrgID: orgID, At: s.Now(), Type: typ, Detail: detail}).Error)
+	return Translate(s.single(ctx).Create(&CallEvent{CallID: callID, OrgID: orgID, At: s.Now(), Type: typ, Detail: detail}).Error)
 }
 
 // CallEvents returns the timeline of the organization's call, oldest first.

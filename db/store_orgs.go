@@ -35,7 +35,7 @@ func (s *Store) EnsureOrg(ctx context.Context, name string) (*Organization, bool
 	now := s.Now()
 	org = Organization{Name: name, DefaultCountry: "US", Settings: OrgSettings{SIPTrunkConfig: SIPTrunkConfig{InboundEnabled: true, OutboundLeadingPlusEnabled: true}}, CreatedAt: now, UpdatedAt: now}
 	if err := s.db(ctx).Create(&org).Error; err != nil {
-		if errors.Is(translate(err), ErrConflict) { // created concurrently
+		if errors.Is(Translate(err), ErrConflict) { // created concurrently
 			return s.EnsureOrg(ctx, name)
 		}
 		return nil, false, err
@@ -90,7 +90,7 @@ func (s *Store) UpdateOrg(ctx context.Context, org *Organization, sec OrgSecrets
 	}
 	org.SecretsEnc = enc
 	org.UpdatedAt = s.Now()
-	return translate(s.db(ctx).Model(org).Select("name", "default_country", "settings", "secrets_enc", "updated_at").Updates(org).Error)
+	return Translate(s.db(ctx).Model(org).Select("name", "default_country", "settings", "secrets_enc", "updated_at").Updates(org).Error)
 }
 
 func (s *Store) sealJSON(context string, v any) (string, error) {
@@ -146,7 +146,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID int64, name string) (str
 	}
 	rec := &APIKey{ID: NewID(), OrgID: orgID, Name: name, Prefix: key[:len(apiKeyPrefix)+6], Hash: HashAPIKey(key), CreatedAt: s.Now()}
 	if err := s.db(ctx).Create(rec).Error; err != nil {
-		return "", nil, translate(err)
+		return "", nil, Translate(err)
 	}
 	return key, rec, nil
 }
@@ -209,7 +209,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID int64, id string) (*APIK
 			return err
 		}
 		if err := tx.Where("org_id = ?", orgID).First(&k, "id = ?", id).Error; err != nil {
-			return translate(err)
+			return Translate(err)
 		}
 		if k.RevokedAt != nil {
 			return nil
@@ -238,7 +238,7 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID int64, id string) (*APIK
 func (s *Store) OrgByName(ctx context.Context, name string) (*Organization, error) {
 	var org Organization
 	if err := s.db(ctx).Where("name = ?", name).First(&org).Error; err != nil {
-		return nil, translate(err)
+		return nil, Translate(err)
 	}
 	return &org, nil
 }

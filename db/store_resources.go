@@ -36,7 +36,7 @@ func (s *Store) ListAssistants(ctx context.Context, orgID int64, p Page) ([]Assi
 func (s *Store) GetAssistant(ctx context.Context, orgID int64, id string) (*Assistant, error) {
 	var a Assistant
 	if err := s.scoped(ctx, orgID).First(&a, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+		return nil, Translate(err)
 	}
 	return &a, nil
 }
@@ -73,11 +73,11 @@ func (s *Store) SaveAssistant(ctx context.Context, a *Assistant, sec AssistantSe
 	}
 	a.SecretsEnc = enc
 	if create {
-		return translate(s.db(ctx).Create(a).Error)
+		return Translate(s.db(ctx).Create(a).Error)
 	}
 	res := s.db(ctx).Model(&Assistant{}).Where("id = ? AND org_id = ?", a.ID, a.OrgID).Select("*").Omit("created_at").Updates(a)
 	if res.Error != nil {
-		return translate(res.Error)
+		return Translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -203,14 +203,14 @@ func (s *Store) createTrunk(tx *gorm.DB, t *SIPTrunk) error {
 	st := t.Status
 	t.Status = nil
 	if err := tx.Create(t).Error; err != nil {
-		return translate(err)
+		return Translate(err)
 	}
 	status := &TrunkStatus{TrunkID: t.ID, OrgID: t.OrgID, SyncState: "pending", UpdatedAt: now}
 	if st != nil {
 		*status = *st
 	}
 	if err := tx.Create(status).Error; err != nil {
-		return translate(err)
+		return Translate(err)
 	}
 	t.Status = status
 	return nil
@@ -225,7 +225,7 @@ func (s *Store) updateTrunk(tx *gorm.DB, t *SIPTrunk) error {
 	t.UpdatedAt = s.Now()
 	res := tx.Model(&SIPTrunk{}).Where("id = ? AND org_id = ?", t.ID, t.OrgID).Select("*").Omit("created_at", "Status").Updates(t)
 	if res.Error != nil {
-		return translate(res.Error)
+		return Translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound
@@ -343,7 +343,7 @@ func (s *Store) ListNumbers(ctx context.Context, orgID int64, f NumberFilter, p 
 func (s *Store) GetNumber(ctx context.Context, orgID int64, id string) (*PhoneNumber, error) {
 	var n PhoneNumber
 	if err := s.scoped(ctx, orgID).First(&n, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+		return nil, Translate(err)
 	}
 	return &n, nil
 }
@@ -368,11 +368,11 @@ func (s *Store) SaveNumber(ctx context.Context, n *PhoneNumber) error {
 	if n.ID == "" {
 		n.ID = NewID()
 		n.CreatedAt = now
-		return translate(s.db(ctx).Create(n).Error)
+		return Translate(s.db(ctx).Create(n).Error)
 	}
 	res := s.db(ctx).Model(&PhoneNumber{}).Where("id = ? AND org_id = ?", n.ID, n.OrgID).Select("*").Omit("created_at").Updates(n)
 	if res.Error != nil {
-		return translate(res.Error)
+		return Translate(res.Error)
 	}
 	if res.RowsAffected == 0 {
 		return ErrNotFound

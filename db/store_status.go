@@ -58,7 +58,7 @@ type GatewayLive struct {
 func (s *Store) SetGatewayLive(ctx context.Context, g GatewayLive) error {
 	var t SIPTrunk
 	if err := s.db(ctx).Select("id", "org_id").First(&t, "gateway_name = ?", g.GatewayName).Error; err != nil {
-		return translate(err)
+		return Translate(err)
 	}
 	upd := map[string]any{"gateway_state": g.State, "updated_at": s.Now()}
 	if g.PingStatus != "" {
@@ -104,7 +104,7 @@ func (s *Store) TrunksFingerprint(ctx context.Context) (string, error) {
 func (s *Store) TrunkByGatewayName(ctx context.Context, name string) (*SIPTrunk, error) {
 	var t SIPTrunk
 	if err := s.db(ctx).First(&t, "gateway_name = ?", name).Error; err != nil {
-		return nil, translate(err)
+		return nil, Translate(err)
 	}
 	return &t, nil
 }
@@ -113,7 +113,7 @@ func (s *Store) TrunkByGatewayName(ctx context.Context, name string) (*SIPTrunk,
 func (s *Store) TrunkByID(ctx context.Context, id string) (*SIPTrunk, error) {
 	var t SIPTrunk
 	if err := s.db(ctx).First(&t, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+		return nil, Translate(err)
 	}
 	return &t, nil
 }

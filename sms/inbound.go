@@ -126,7 +126,7 @@ func (s *Service) Receive(ctx context.Context, orgID int64, providerName string,
 
 // ApplyStatus applies a verified delivery report. Intermediate states
 // change nothing; a report for a message not yet recorded as sent is kept
-// (db.ErrReportHeld) and applied when it is.
+// (smsdb.ErrReportHeld) and applied when it is.
 func (s *Service) ApplyStatus(ctx context.Context, orgID int64, providerName string, ev provider.SMSEvent) (*db.SMSMessage, error) {
 	status := ""
 	switch ev.Status {

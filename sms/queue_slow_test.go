@@ -11,6 +11,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
@@ -52,7 +53,7 @@ func TestSlowProviderUnderLoad(t *testing.T) {
 			for _, p := range []string{"twilio", "telnyx"} {
 				now := time.Now().UTC()
 				body := fmt.Sprintf("%s %d", p, i)
-				if _, _, err := store.EnqueueSMS(ctx, &db.SMSMessage{ID: db.NewID(), OrgID: org.ID, Direction: db.SMSOutbound,
+				if _, _, err := smsdb.New(store).EnqueueSMS(ctx, &db.SMSMessage{ID: db.NewID(), OrgID: org.ID, Direction: db.SMSOutbound,
 					FromNumber: "+16475550100", ToNumber: "+16475550111", Body: body, Provider: p, Status: db.SMSQueued,
 					Segments: 1, Encoding: "GSM-7", NextAttemptAt: &now}); err != nil {
 					t.Fatal(err)
@@ -74,7 +75,7 @@ func TestSlowProviderUnderLoad(t *testing.T) {
 			t.Errorf("the Telnyx messages took %v behind the slow Twilio ones, want ≤ 1.5 s", d.Round(time.Millisecond))
 		}
 		testkit.Eventually(t, 12*time.Second, "every Twilio message sent", func() bool {
-			st, err := store.QueueStats(ctx, org.ID)
+			st, err := smsdb.New(store).QueueStats(ctx, org.ID)
 			return err == nil && st.Queued == 0 && st.Sending == 0 && len(tw.SentMessages()) >= n
 		}, nil)
 		seen := map[string]int{}

@@ -21,6 +21,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
@@ -103,7 +104,7 @@ type DestinationCheck func(org *db.Organization, to string) error
 // Service sends messages through the durable queue, receives them from
 // provider webhooks and forwards them to assistants.
 type Service struct {
-	store  *db.Store
+	store  *smsdb.Store
 	dest   DestinationCheck
 	creds  *creds.Resolver
 	opts   Options
@@ -156,7 +157,7 @@ func New(store *db.Store, dest DestinationCheck, opts Options) *Service {
 	if opts.VonageReplays == nil {
 		opts.VonageReplays = &provider.ReplayCache{}
 	}
-	return &Service{store: store, dest: dest, creds: creds.New(store, opts.Env), opts: opts, limits: ratelimit.NewLimits(opts.Rates, DefaultRate, store.Now),
+	return &Service{store: smsdb.New(store), dest: dest, creds: creds.New(store, opts.Env), opts: opts, limits: ratelimit.NewLimits(opts.Rates, DefaultRate, store.Now),
 		wakeQ: make(chan struct{}, 1), wakeF: make(chan struct{}, 1), wakeP: wakeProviders()}
 }
 

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/telnyx"
 	"github.com/sipbridge/sipbridge/provider/twilio"
@@ -168,7 +169,7 @@ func (s *Service) handle(ctx context.Context, orgID int64, providerName string, 
 		return WebhookOutcome{Status: "ignored"}, nil
 	}
 	m, err := s.ApplyStatus(ctx, orgID, providerName, ev)
-	if errors.Is(err, db.ErrReportHeld) {
+	if errors.Is(err, smsdb.ErrReportHeld) {
 		// The report raced the end of the send: kept, applied when the send
 		// is recorded.
 		return WebhookOutcome{Status: "held"}, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
 	"github.com/sipbridge/sipbridge/sms"
@@ -79,7 +80,7 @@ func (e *env) smsSender(key, number, webhookURL string) string {
 func (e *env) smsMessageFixture(org int64) string {
 	e.t.Helper()
 	now := time.Now().UTC()
-	m, _, err := e.store.EnqueueSMS(context.Background(), &db.SMSMessage{ID: db.NewID(), OrgID: org, Direction: db.SMSOutbound,
+	m, _, err := smsdb.New(e.store).EnqueueSMS(context.Background(), &db.SMSMessage{ID: db.NewID(), OrgID: org, Direction: db.SMSOutbound,
 		FromNumber: "+16478490001", ToNumber: "+16478490002", Body: "fixture", Provider: "twilio", Status: db.SMSQueued, NextAttemptAt: &now})
 	if err != nil {
 		e.t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/hooksign"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/sms"
@@ -265,7 +266,7 @@ func (s *Server) cancelSMS(c echo.Context) error {
 	switch {
 	case errors.Is(err, db.ErrNotFound):
 		return httpapi.NotFound("message")
-	case errors.Is(err, db.ErrNotQueued):
+	case errors.Is(err, smsdb.ErrNotQueued):
 		return httpapi.Conflict("", "the message is %s, only a queued message can be cancelled", m.Status)
 	case err != nil:
 		return err

@@ -5,17 +5,17 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 )
 
 // smsCollector reports the messages and forwards in the database at each
 // scrape, so every replica shows the same figures.
 type smsCollector struct {
-	store *db.Store
+	store *smsdb.Store
 	desc  *prometheus.Desc
 }
 
-func newSMSCollector(store *db.Store) *smsCollector {
+func newSMSCollector(store *smsdb.Store) *smsCollector {
 	return &smsCollector{store: store, desc: prometheus.NewDesc("sipbridge_sms_messages",
 		"SMS/MMS in the database by provider, direction (outbound, inbound, forward) and status.",
 		[]string{"provider", "direction", "status"}, nil)}

@@ -9,6 +9,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"github.com/sipbridge/sipbridge/sms"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
@@ -24,7 +25,7 @@ type Deps struct {
 // Server serves the SMS routes on the server core.
 type Server struct {
 	*httpapi.Server
-	store *db.Store
+	store *smsdb.Store
 	log   *slog.Logger
 	sms   *sms.Service
 	// smsRejected counts refused SMS webhooks (webhooks_sms.go).
@@ -36,7 +37,7 @@ func Register(core *httpapi.Server, d Deps) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{Server: core, store: d.Store, log: d.Log, sms: d.SMS}
+	s := &Server{Server: core, store: smsdb.New(d.Store), log: d.Log, sms: d.SMS}
 	s.routes()
 }
 

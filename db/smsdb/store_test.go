@@ -1,4 +1,4 @@
-package db_test
+package smsdb_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
-	"github.com/sipbridge/sipbridge/secret"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"gorm.io/gorm"
 )
 
@@ -59,7 +59,7 @@ func TestSMSQueueLifecycle(t *testing.T) {
 		if more, _ := s.ClaimSMS(ctx, "w2", time.Minute, 10); len(more) != 0 {
 			t.Fatalf("leased messages claimed twice: %d", len(more))
 		}
-		if _, err := s.CancelSMS(ctx, org.ID, m2.ID); !errors.Is(err, db.ErrNotQueued) {
+		if _, err := s.CancelSMS(ctx, org.ID, m2.ID); !errors.Is(err, smsdb.ErrNotQueued) {
 			t.Fatalf("cancelling a sending message: %v", err)
 		}
 		if ok, _ := s.MarkSMSSent(ctx, m1.ID, "w2", "SMx"); ok {
@@ -85,7 +85,7 @@ func TestSMSQueueLifecycle(t *testing.T) {
 		if m, _ := s.ApplySMSStatus(ctx, org.ID, "twilio", "SM1", db.SMSFailed, "late"); m.Status != db.SMSDelivered {
 			t.Fatal("a final state moved")
 		}
-		if _, err := s.ApplySMSStatus(ctx, other.ID, "twilio", "SM1", db.SMSFailed, "x"); !errors.Is(err, db.ErrReportHeld) {
+		if _, err := s.ApplySMSStatus(ctx, other.ID, "twilio", "SM1", db.SMSFailed, "x"); !errors.Is(err, smsdb.ErrReportHeld) {
 			t.Fatalf("another org's report: %v", err)
 		}
 		if m, _ := s.GetSMS(ctx, org.ID, m1.ID); m.Status != db.SMSDelivered {
@@ -220,7 +220,7 @@ func TestSMSEarlyDeliveryReportIsHeld(t *testing.T) {
 		other, _, _ := s.EnsureOrg(ctx, "other")
 		m, _, _ := s.EnqueueSMS(ctx, outbound(org.ID, "fast", nil))
 		s.ClaimSMS(ctx, "w", time.Minute, 1)
-		if _, err := s.ApplySMSStatus(ctx, org.ID, "twilio", "SMfast", db.SMSDelivered, ""); !errors.Is(err, db.ErrReportHeld) {
+		if _, err := s.ApplySMSStatus(ctx, org.ID, "twilio", "SMfast", db.SMSDelivered, ""); !errors.Is(err, smsdb.ErrReportHeld) {
 			t.Fatalf("early report: %v", err)
 		}
 		// Another organization cannot plant a report on it.
@@ -238,40 +238,6 @@ func TestSMSEarlyDeliveryReportIsHeld(t *testing.T) {
 			t.Fatalf("%d held reports left", n)
 		}
 	})
-}
-
-func TestRotateSecretsIncludesSMSWebhookSecrets(t *testing.T) {
-	dbtest.Each(t, testRotateSecretsIncludesSMSWebhookSecrets)
-}
-
-func testRotateSecretsIncludesSMSWebhookSecrets(t *testing.T, g *gorm.DB) {
-	ctx := context.Background()
-	k1, k2 := secret.NewKey(), secret.NewKey()
-	ring1, _ := secret.ParseKeyring(k1)
-	s := db.NewStore(g, ring1, nil)
-	org, _, _ := s.EnsureOrg(ctx, "acme")
-	a := &db.Assistant{OrgID: org.ID, Name: "A"}
-	if err := s.SaveAssistant(ctx, a, db.AssistantSecrets{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.SetSMSWebhookSecret(ctx, org.ID, a.ID, "whsec-rotate-me"); err != nil {
-		t.Fatal(err)
-	}
-	ring2, _ := secret.ParseKeyring(k2 + "," + k1)
-	if n, err := db.NewStore(g, ring2, nil).RotateSecrets(ctx); err != nil || n != 1 {
-		t.Fatalf("rotated %d, %v; want the webhook secret", n, err)
-	}
-	ring3, _ := secret.ParseKeyring(k2)
-	if sec, err := db.NewStore(g, ring3, nil).SMSWebhookSecret(ctx, a.ID); err != nil || sec != "whsec-rotate-me" {
-		t.Fatalf("after rotation with only the new key: %q %v", sec, err)
-	}
-	// Sealed for its row: copied to another assistant it does not open.
-	b := &db.Assistant{OrgID: org.ID, Name: "B"}
-	s.SaveAssistant(ctx, b, db.AssistantSecrets{})
-	g.Exec("INSERT INTO sms_webhook_secrets (assistant_id, org_id, secret_enc, created_at) SELECT ?, org_id, secret_enc, created_at FROM sms_webhook_secrets WHERE assistant_id = ?", b.ID, a.ID)
-	if _, err := db.NewStore(g, ring3, nil).SMSWebhookSecret(ctx, b.ID); !errors.Is(err, secret.ErrCorruptSecret) {
-		t.Fatalf("a copied secret opened: %v", err)
-	}
 }
 
 // The worker's backoff: a failed send goes back to the queue and is not
@@ -359,7 +325,7 @@ func TestSMSBackoffReleaseAndFail(t *testing.T) {
 			t.Fatalf("later (RETURNING has no order): %v", got)
 		}
 		counts, _ := s.SMSCounts(ctx, org.ID)
-		want := []db.SMSCount{{Provider: "twilio", Direction: db.SMSOutbound, Status: db.SMSFailed, N: 1}, {Provider: "twilio", Direction: db.SMSOutbound, Status: db.SMSSending, N: 2}}
+		want := []smsdb.SMSCount{{Provider: "twilio", Direction: db.SMSOutbound, Status: db.SMSFailed, N: 1}, {Provider: "twilio", Direction: db.SMSOutbound, Status: db.SMSSending, N: 2}}
 		if len(counts) != 2 || counts[0] != want[0] || counts[1] != want[1] {
 			t.Fatalf("counts %+v", counts)
 		}
@@ -395,7 +361,7 @@ func TestSMSDeliveryReportRacingTheSendIsNotLost(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				<-start
-				if _, err := s.ApplySMSStatus(ctx, org.ID, "twilio", sid, db.SMSDelivered, ""); err != nil && !errors.Is(err, db.ErrReportHeld) {
+				if _, err := s.ApplySMSStatus(ctx, org.ID, "twilio", sid, db.SMSDelivered, ""); err != nil && !errors.Is(err, smsdb.ErrReportHeld) {
 					t.Error(err)
 				}
 			}()
@@ -416,4 +382,9 @@ func TestSMSDeliveryReportRacingTheSendIsNotLost(t *testing.T) {
 			t.Fatalf("%d of %d delivery reports lost in the race with the send's record", lost, n)
 		}
 	})
+}
+
+func newStore(t *testing.T, g *gorm.DB) *smsdb.Store {
+	t.Helper()
+	return smsdb.New(db.NewStore(g, dbtest.Keyring(t), nil))
 }

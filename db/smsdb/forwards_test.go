@@ -1,4 +1,4 @@
-package db_test
+package smsdb_test
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/db/smsdb"
 	"gorm.io/gorm"
 )
 
@@ -97,7 +98,7 @@ func TestFailedForwards(t *testing.T) {
 	})
 }
 
-func mustClaim(t *testing.T, s *db.Store, limit int) []db.SMSForward {
+func mustClaim(t *testing.T, s *smsdb.Store, limit int) []db.SMSForward {
 	t.Helper()
 	fw, err := s.ClaimForwards(context.Background(), "w", time.Minute, limit)
 	if err != nil {

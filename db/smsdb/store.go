@@ -1,4 +1,4 @@
-package db
+package smsdb
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/db"
 	"gorm.io/gorm"
 )
 
@@ -25,7 +26,7 @@ ON CONFLICT (org_id, assistant_number, customer_number) DO UPDATE SET
   last_message_at = excluded.last_message_at,
   updated_at = excluded.updated_at,
   assistant_id = COALESCE(excluded.assistant_id, sms_conversations.assistant_id)
-RETURNING id`, NewID(), orgID, assistantNumber, customerNumber, assistantID, at, at, at).Scan(&ids).Error
+RETURNING id`, db.NewID(), orgID, assistantNumber, customerNumber, assistantID, at, at, at).Scan(&ids).Error
 	if err != nil {
 		return "", err
 	}
@@ -36,10 +37,10 @@ RETURNING id`, NewID(), orgID, assistantNumber, customerNumber, assistantID, at,
 }
 
 // SMSByIdempotencyKey returns the organization's message sent with this key.
-func (s *Store) SMSByIdempotencyKey(ctx context.Context, orgID int64, key string) (*SMSMessage, error) {
-	var m SMSMessage
+func (s *Store) SMSByIdempotencyKey(ctx context.Context, orgID int64, key string) (*db.SMSMessage, error) {
+	var m db.SMSMessage
 	if err := s.scoped(ctx, orgID).First(&m, "idempotency_key = ?", key).Error; err != nil {
-		return nil, translate(err)
+		return nil, db.Translate(err)
 	}
 	return &m, nil
 }
@@ -48,18 +49,18 @@ func (s *Store) SMSByIdempotencyKey(ctx context.Context, orgID int64, key string
 // queued or sending) in its conversation. When another message of the
 // organization already holds m.IdempotencyKey, nothing is written and that
 // message is returned with created=false.
-func (s *Store) EnqueueSMS(ctx context.Context, m *SMSMessage) (got *SMSMessage, created bool, err error) {
+func (s *Store) EnqueueSMS(ctx context.Context, m *db.SMSMessage) (got *db.SMSMessage, created bool, err error) {
 	if m.IdempotencyKey != nil {
 		if old, err := s.SMSByIdempotencyKey(ctx, m.OrgID, *m.IdempotencyKey); err == nil {
 			return old, false, nil
-		} else if !errors.Is(err, ErrNotFound) {
+		} else if !errors.Is(err, db.ErrNotFound) {
 			return nil, false, err
 		}
 	}
 	now := s.Now()
 	m.CreatedAt, m.UpdatedAt = now, now
 	if m.MediaURLs == nil {
-		m.MediaURLs = StringList{}
+		m.MediaURLs = db.StringList{}
 	}
 	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		conv, err := upsertConversation(tx, m.OrgID, m.FromNumber, m.ToNumber, m.AssistantID, now)
@@ -70,13 +71,13 @@ func (s *Store) EnqueueSMS(ctx context.Context, m *SMSMessage) (got *SMSMessage,
 		return tx.Create(m).Error
 	})
 	if err != nil {
-		if m.IdempotencyKey != nil && errors.Is(translate(err), ErrConflict) { // the same key, concurrently
+		if m.IdempotencyKey != nil && errors.Is(db.Translate(err), db.ErrConflict) { // the same key, concurrently
 			old, err2 := s.SMSByIdempotencyKey(ctx, m.OrgID, *m.IdempotencyKey)
 			if err2 == nil {
 				return old, false, nil
 			}
 		}
-		return nil, false, translate(err)
+		return nil, false, db.Translate(err)
 	}
 	return m, true, nil
 }
@@ -92,27 +93,27 @@ func (s *Store) InboundSMSStored(ctx context.Context, orgID int64, provider, pro
 		return false, nil
 	}
 	var n int64
-	err := s.scoped(ctx, orgID).Model(&SMSMessage{}).
-		Where("direction = ? AND provider = ? AND provider_message_id = ?", SMSInbound, provider, providerMessageID).Count(&n).Error
+	err := s.scoped(ctx, orgID).Model(&db.SMSMessage{}).
+		Where("direction = ? AND provider = ? AND provider_message_id = ?", db.SMSInbound, provider, providerMessageID).Count(&n).Error
 	return n > 0, err
 }
 
-func (s *Store) StoreInboundSMS(ctx context.Context, m *SMSMessage, fwd *SMSForward) (got *SMSMessage, dup bool, err error) {
-	find := func() (*SMSMessage, error) {
-		var old SMSMessage
-		err := s.scoped(ctx, m.OrgID).First(&old, "direction = ? AND provider = ? AND provider_message_id = ?", SMSInbound, m.Provider, m.ProviderMessageID).Error
-		return &old, translate(err)
+func (s *Store) StoreInboundSMS(ctx context.Context, m *db.SMSMessage, fwd *db.SMSForward) (got *db.SMSMessage, dup bool, err error) {
+	find := func() (*db.SMSMessage, error) {
+		var old db.SMSMessage
+		err := s.scoped(ctx, m.OrgID).First(&old, "direction = ? AND provider = ? AND provider_message_id = ?", db.SMSInbound, m.Provider, m.ProviderMessageID).Error
+		return &old, db.Translate(err)
 	}
 	if old, err := find(); err == nil {
 		return old, true, nil
-	} else if !errors.Is(err, ErrNotFound) {
+	} else if !errors.Is(err, db.ErrNotFound) {
 		return nil, false, err
 	}
 	now := s.Now()
 	m.CreatedAt, m.UpdatedAt = now, now
-	m.Direction, m.Status = SMSInbound, SMSReceived
+	m.Direction, m.Status = db.SMSInbound, db.SMSReceived
 	if m.MediaURLs == nil {
-		m.MediaURLs = StringList{}
+		m.MediaURLs = db.StringList{}
 	}
 	err = s.DB.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		conv, err := upsertConversation(tx, m.OrgID, m.ToNumber, m.FromNumber, m.AssistantID, now)
@@ -124,37 +125,37 @@ func (s *Store) StoreInboundSMS(ctx context.Context, m *SMSMessage, fwd *SMSForw
 			return err
 		}
 		if fwd != nil {
-			fwd.MessageID, fwd.OrgID, fwd.Status = m.ID, m.OrgID, ForwardPending
+			fwd.MessageID, fwd.OrgID, fwd.Status = m.ID, m.OrgID, db.ForwardPending
 			fwd.CreatedAt, fwd.UpdatedAt, fwd.NextAttemptAt = now, now, now
 			return tx.Create(fwd).Error
 		}
 		return nil
 	})
 	if err != nil {
-		if errors.Is(translate(err), ErrConflict) {
+		if errors.Is(db.Translate(err), db.ErrConflict) {
 			if old, err2 := find(); err2 == nil {
 				return old, true, nil
 			}
 		}
-		return nil, false, translate(err)
+		return nil, false, db.Translate(err)
 	}
 	return m, false, nil
 }
 
 // GetSMS returns one of the organization's messages.
-func (s *Store) GetSMS(ctx context.Context, orgID int64, id string) (*SMSMessage, error) {
-	var m SMSMessage
+func (s *Store) GetSMS(ctx context.Context, orgID int64, id string) (*db.SMSMessage, error) {
+	var m db.SMSMessage
 	if err := s.scoped(ctx, orgID).First(&m, "id = ?", id).Error; err != nil {
-		return nil, translate(err)
+		return nil, db.Translate(err)
 	}
 	return &m, nil
 }
 
 // CancelSMS cancels a queued message. A message that is no longer queued is
 // ErrNotQueued (returned with it).
-func (s *Store) CancelSMS(ctx context.Context, orgID int64, id string) (*SMSMessage, error) {
-	res := s.scoped(ctx, orgID).Model(&SMSMessage{}).Where("id = ? AND status = ?", id, SMSQueued).
-		Updates(map[string]any{"status": SMSCancelled, "updated_at": s.Now(), "next_attempt_at": nil})
+func (s *Store) CancelSMS(ctx context.Context, orgID int64, id string) (*db.SMSMessage, error) {
+	res := s.scoped(ctx, orgID).Model(&db.SMSMessage{}).Where("id = ? AND status = ?", id, db.SMSQueued).
+		Updates(map[string]any{"status": db.SMSCancelled, "updated_at": s.Now(), "next_attempt_at": nil})
 	if res.Error != nil {
 		return nil, res.Error
 	}
@@ -180,21 +181,21 @@ func (s *Store) skipLocked() string {
 // ClaimSMS leases up to limit due outbound messages to owner: queued ones
 // whose next attempt is due, and sending ones whose lease ran out (their
 // worker stopped). They become status sending with lease_until now+lease.
-func (s *Store) ClaimSMS(ctx context.Context, owner string, lease time.Duration, limit int) ([]SMSMessage, error) {
+func (s *Store) ClaimSMS(ctx context.Context, owner string, lease time.Duration, limit int) ([]db.SMSMessage, error) {
 	return s.ClaimSMSOf(ctx, "", owner, lease, limit)
 }
 
 // ClaimSMSOf is ClaimSMS for the messages of one provider ("" = any), so
 // that a provider answering slowly holds up only the workers sending to it.
-func (s *Store) ClaimSMSOf(ctx context.Context, provider, owner string, lease time.Duration, limit int) ([]SMSMessage, error) {
+func (s *Store) ClaimSMSOf(ctx context.Context, provider, owner string, lease time.Duration, limit int) ([]db.SMSMessage, error) {
 	now := s.Now()
-	args := []any{SMSSending, owner, now.Add(lease), now, SMSOutbound}
+	args := []any{db.SMSSending, owner, now.Add(lease), now, db.SMSOutbound}
 	only := ""
 	if provider != "" {
 		only, args = "provider = ? AND ", append(args, provider)
 	}
-	args = append(args, SMSQueued, now, SMSSending, now, limit)
-	var out []SMSMessage
+	args = append(args, db.SMSQueued, now, db.SMSSending, now, limit)
+	var out []db.SMSMessage
 	err := s.db(ctx).Raw(`UPDATE sms_messages SET status = ?, lease_owner = ?, lease_until = ?, updated_at = ?
 WHERE id IN (SELECT id FROM sms_messages WHERE direction = ? AND `+only+`
   ((status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?))
@@ -208,7 +209,7 @@ RETURNING *`, args...).Scan(&out).Error
 // message), and then the message must not be sent.
 func (s *Store) RenewSMSLease(ctx context.Context, id, owner string, lease time.Duration) (bool, error) {
 	now := s.Now()
-	res := s.db(ctx).Model(&SMSMessage{}).Where("id = ? AND status = ? AND lease_owner = ?", id, SMSSending, owner).
+	res := s.db(ctx).Model(&db.SMSMessage{}).Where("id = ? AND status = ? AND lease_owner = ?", id, db.SMSSending, owner).
 		Updates(map[string]any{"lease_until": now.Add(lease), "updated_at": now})
 	return res.RowsAffected == 1, res.Error
 }
@@ -218,7 +219,7 @@ func (s *Store) leased(ctx context.Context, id, owner string, set map[string]any
 	set["lease_owner"] = ""
 	set["lease_until"] = nil
 	set["updated_at"] = s.Now()
-	res := s.db(ctx).Model(&SMSMessage{}).Where("id = ? AND status = ? AND lease_owner = ?", id, SMSSending, owner).Updates(set)
+	res := s.db(ctx).Model(&db.SMSMessage{}).Where("id = ? AND status = ? AND lease_owner = ?", id, db.SMSSending, owner).Updates(set)
 	return res.RowsAffected == 1, res.Error
 }
 
@@ -227,7 +228,7 @@ func (s *Store) leased(ctx context.Context, id, owner string, set map[string]any
 // false when the lease was lost.
 func (s *Store) MarkSMSSent(ctx context.Context, id, owner, providerMessageID string) (bool, error) {
 	now := s.Now()
-	ok, err := s.leased(ctx, id, owner, map[string]any{"status": SMSSent, "provider_message_id": providerMessageID,
+	ok, err := s.leased(ctx, id, owner, map[string]any{"status": db.SMSSent, "provider_message_id": providerMessageID,
 		"sent_at": now, "error": "", "attempts": gorm.Expr("attempts + 1"), "next_attempt_at": nil})
 	if !ok || err != nil || providerMessageID == "" {
 		return ok, err
@@ -240,18 +241,18 @@ func (s *Store) MarkSMSSent(ctx context.Context, id, owner, providerMessageID st
 
 // RetrySMS puts a message back in the queue for another attempt at next.
 func (s *Store) RetrySMS(ctx context.Context, id, owner string, next time.Time, errMsg string) (bool, error) {
-	return s.leased(ctx, id, owner, map[string]any{"status": SMSQueued, "next_attempt_at": next, "error": errMsg,
+	return s.leased(ctx, id, owner, map[string]any{"status": db.SMSQueued, "next_attempt_at": next, "error": errMsg,
 		"attempts": gorm.Expr("attempts + 1")})
 }
 
 // ReleaseSMS puts a claimed message back, unattempted (the worker stops).
 func (s *Store) ReleaseSMS(ctx context.Context, id, owner string) (bool, error) {
-	return s.leased(ctx, id, owner, map[string]any{"status": SMSQueued})
+	return s.leased(ctx, id, owner, map[string]any{"status": db.SMSQueued})
 }
 
 // FailSMS records a permanent failure.
 func (s *Store) FailSMS(ctx context.Context, id, owner, errMsg string) (bool, error) {
-	return s.leased(ctx, id, owner, map[string]any{"status": SMSFailed, "error": errMsg, "next_attempt_at": nil,
+	return s.leased(ctx, id, owner, map[string]any{"status": db.SMSFailed, "error": errMsg, "next_attempt_at": nil,
 		"attempts": gorm.Expr("attempts + 1")})
 }
 
@@ -265,9 +266,9 @@ var ErrReportHeld = errors.New("delivery report held until the message is record
 // of a final state) change nothing. It returns the message as it now is.
 // A report for a provider id no message carries yet (it raced the end of
 // the send) is kept and ErrReportHeld returned; MarkSMSSent applies it.
-func (s *Store) ApplySMSStatus(ctx context.Context, orgID int64, provider, providerMessageID, status, errMsg string) (*SMSMessage, error) {
+func (s *Store) ApplySMSStatus(ctx context.Context, orgID int64, provider, providerMessageID, status, errMsg string) (*db.SMSMessage, error) {
 	m, err := s.applySMSStatus(s.db(ctx), orgID, provider, providerMessageID, status, errMsg)
-	if !errors.Is(err, ErrNotFound) || providerMessageID == "" || (status != SMSDelivered && status != SMSFailed) {
+	if !errors.Is(err, db.ErrNotFound) || providerMessageID == "" || (status != db.SMSDelivered && status != db.SMSFailed) {
 		return m, err
 	}
 	// A later final report replaces an earlier one (delivered after failed,
@@ -286,7 +287,7 @@ ON CONFLICT (org_id, provider, provider_message_id) DO UPDATE SET status = exclu
 	// MarkSMSSent looked for held reports: look once more now that this one
 	// is written, so that one of the two always sees the other.
 	m, err = s.applySMSStatus(s.db(ctx), orgID, provider, providerMessageID, status, errMsg)
-	if errors.Is(err, ErrNotFound) {
+	if errors.Is(err, db.ErrNotFound) {
 		return nil, ErrReportHeld
 	}
 	if err != nil {
@@ -295,40 +296,40 @@ ON CONFLICT (org_id, provider, provider_message_id) DO UPDATE SET status = exclu
 	return m, s.db(ctx).Exec(`DELETE FROM sms_status_reports WHERE org_id = ? AND provider = ? AND provider_message_id = ?`, orgID, provider, providerMessageID).Error
 }
 
-func (s *Store) applySMSStatus(g *gorm.DB, orgID int64, provider, providerMessageID, status, errMsg string) (*SMSMessage, error) {
+func (s *Store) applySMSStatus(g *gorm.DB, orgID int64, provider, providerMessageID, status, errMsg string) (*db.SMSMessage, error) {
 	q := func() *gorm.DB {
-		return g.Model(&SMSMessage{}).Where("org_id = ? AND direction = ? AND provider = ? AND provider_message_id = ? AND provider_message_id <> ''",
-			orgID, SMSOutbound, provider, providerMessageID)
+		return g.Model(&db.SMSMessage{}).Where("org_id = ? AND direction = ? AND provider = ? AND provider_message_id = ? AND provider_message_id <> ''",
+			orgID, db.SMSOutbound, provider, providerMessageID)
 	}
 	now := s.Now()
 	update := func() (int64, error) {
 		var set map[string]any
 		switch status {
-		case SMSDelivered:
-			set = map[string]any{"status": SMSDelivered, "delivered_at": now, "updated_at": now}
-		case SMSFailed:
-			set = map[string]any{"status": SMSFailed, "error": errMsg, "updated_at": now}
+		case db.SMSDelivered:
+			set = map[string]any{"status": db.SMSDelivered, "delivered_at": now, "updated_at": now}
+		case db.SMSFailed:
+			set = map[string]any{"status": db.SMSFailed, "error": errMsg, "updated_at": now}
 		default:
 			return 0, nil
 		}
-		res := q().Where("status = ?", SMSSent).Updates(set)
+		res := q().Where("status = ?", db.SMSSent).Updates(set)
 		return res.RowsAffected, res.Error
 	}
 	n, err := update()
 	if err != nil {
 		return nil, err
 	}
-	var m SMSMessage
+	var m db.SMSMessage
 	if err := q().First(&m).Error; err != nil {
-		return nil, translate(err)
+		return nil, db.Translate(err)
 	}
-	if n == 0 && m.Status == SMSSent && (status == SMSDelivered || status == SMSFailed) {
+	if n == 0 && m.Status == db.SMSSent && (status == db.SMSDelivered || status == db.SMSFailed) {
 		// Recorded as sent between the update and the read: apply it now.
 		if _, err := update(); err != nil {
 			return nil, err
 		}
 		if err := q().First(&m).Error; err != nil {
-			return nil, translate(err)
+			return nil, db.Translate(err)
 		}
 	}
 	return &m, nil
@@ -337,9 +338,9 @@ func (s *Store) applySMSStatus(g *gorm.DB, orgID int64, provider, providerMessag
 // applyHeldReport applies (and removes) a report that arrived before the
 // message was marked sent.
 func (s *Store) applyHeldReport(ctx context.Context, id, providerMessageID string) error {
-	var m SMSMessage
+	var m db.SMSMessage
 	if err := s.db(ctx).Select("org_id", "provider").First(&m, "id = ?", id).Error; err != nil {
-		return translate(err)
+		return db.Translate(err)
 	}
 	var reps []struct {
 		Status string
@@ -358,30 +359,30 @@ func (s *Store) applyHeldReport(ctx context.Context, id, providerMessageID strin
 // OutboundSMSOrg finds the organization of an outbound message by its
 // provider id (a delivery report whose sender is not a number we know).
 func (s *Store) OutboundSMSOrg(ctx context.Context, provider, providerMessageID string) (int64, error) {
-	var m SMSMessage
+	var m db.SMSMessage
 	err := s.db(ctx).Select("org_id").First(&m, "direction = ? AND provider = ? AND provider_message_id = ? AND provider_message_id <> ''",
-		SMSOutbound, provider, providerMessageID).Error
-	return m.OrgID, translate(err)
+		db.SMSOutbound, provider, providerMessageID).Error
+	return m.OrgID, db.Translate(err)
 }
 
 // --- forwarding outbox ---
 
 // ClaimForwards leases up to limit due forwards to owner.
-func (s *Store) ClaimForwards(ctx context.Context, owner string, lease time.Duration, limit int) ([]SMSForward, error) {
+func (s *Store) ClaimForwards(ctx context.Context, owner string, lease time.Duration, limit int) ([]db.SMSForward, error) {
 	now := s.Now()
-	var out []SMSForward
+	var out []db.SMSForward
 	err := s.db(ctx).Raw(`UPDATE sms_forwards SET status = ?, lease_owner = ?, lease_until = ?, updated_at = ?
 WHERE id IN (SELECT id FROM sms_forwards WHERE
   (status = ? AND next_attempt_at <= ?) OR (status = ? AND lease_until < ?)
   ORDER BY next_attempt_at LIMIT ?`+s.skipLocked()+`)
-RETURNING *`, ForwardSending, owner, now.Add(lease), now, ForwardPending, now, ForwardSending, now, limit).Scan(&out).Error
+RETURNING *`, db.ForwardSending, owner, now.Add(lease), now, db.ForwardPending, now, db.ForwardSending, now, limit).Scan(&out).Error
 	return out, err
 }
 
 // RenewForwardLease extends owner's lease on a forward before its POST.
 func (s *Store) RenewForwardLease(ctx context.Context, id, owner string, lease time.Duration) (bool, error) {
 	now := s.Now()
-	res := s.db(ctx).Model(&SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, ForwardSending, owner).
+	res := s.db(ctx).Model(&db.SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, db.ForwardSending, owner).
 		Updates(map[string]any{"lease_until": now.Add(lease), "updated_at": now})
 	return res.RowsAffected == 1, res.Error
 }
@@ -391,86 +392,37 @@ func (s *Store) forwardLeased(ctx context.Context, id, owner string, set map[str
 	set["lease_until"] = nil
 	set["updated_at"] = s.Now()
 	set["attempts"] = gorm.Expr("attempts + 1")
-	return s.db(ctx).Model(&SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, ForwardSending, owner).Updates(set).Error
+	return s.db(ctx).Model(&db.SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, db.ForwardSending, owner).Updates(set).Error
 }
 
 // ReleaseForward puts a claimed forward back, unattempted (the worker stops).
 func (s *Store) ReleaseForward(ctx context.Context, id, owner string) error {
-	return s.db(ctx).Model(&SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, ForwardSending, owner).
-		Updates(map[string]any{"status": ForwardPending, "lease_owner": "", "lease_until": nil, "updated_at": s.Now()}).Error
+	return s.db(ctx).Model(&db.SMSForward{}).Where("id = ? AND status = ? AND lease_owner = ?", id, db.ForwardSending, owner).
+		Updates(map[string]any{"status": db.ForwardPending, "lease_owner": "", "lease_until": nil, "updated_at": s.Now()}).Error
 }
 
 // ForwardDelivered records a 2xx from the assistant.
 func (s *Store) ForwardDelivered(ctx context.Context, id, owner string) error {
-	return s.forwardLeased(ctx, id, owner, map[string]any{"status": ForwardDelivered, "delivered_at": s.Now(), "last_error": ""})
+	return s.forwardLeased(ctx, id, owner, map[string]any{"status": db.ForwardDelivered, "delivered_at": s.Now(), "last_error": ""})
 }
 
 // RetryForward schedules another attempt at next.
 func (s *Store) RetryForward(ctx context.Context, id, owner string, next time.Time, errMsg string) error {
-	return s.forwardLeased(ctx, id, owner, map[string]any{"status": ForwardPending, "next_attempt_at": next, "last_error": errMsg})
+	return s.forwardLeased(ctx, id, owner, map[string]any{"status": db.ForwardPending, "next_attempt_at": next, "last_error": errMsg})
 }
 
 // FailForward gives up on a forward.
 func (s *Store) FailForward(ctx context.Context, id, owner, errMsg string) error {
-	return s.forwardLeased(ctx, id, owner, map[string]any{"status": ForwardFailed, "last_error": errMsg})
+	return s.forwardLeased(ctx, id, owner, map[string]any{"status": db.ForwardFailed, "last_error": errMsg})
 }
 
 // ForwardOf returns the forwarding of a message, if any.
-func (s *Store) ForwardOf(ctx context.Context, orgID int64, messageID string) (*SMSForward, error) {
-	var f SMSForward
+func (s *Store) ForwardOf(ctx context.Context, orgID int64, messageID string) (*db.SMSForward, error) {
+	var f db.SMSForward
 	if err := s.scoped(ctx, orgID).First(&f, "message_id = ?", messageID).Error; err != nil {
-		return nil, translate(err)
+		return nil, db.Translate(err)
 	}
 	return &f, nil
-}
-
-// --- webhook secrets ---
-
-func smsWebhookSecretContext(assistantID string) string {
-	return "sms_webhook_secrets.secret:" + assistantID
-}
-
-// SetSMSWebhookSecret stores (replacing any) the assistant's forwarding
-// secret, sealed.
-func (s *Store) SetSMSWebhookSecret(ctx context.Context, orgID int64, assistantID, secret string) error {
-	enc, err := s.Keys.Seal(smsWebhookSecretContext(assistantID), secret)
-	if err != nil {
-		return err
-	}
-	return s.db(ctx).Exec(`INSERT INTO sms_webhook_secrets (assistant_id, org_id, secret_enc, created_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (assistant_id) DO UPDATE SET secret_enc = excluded.secret_enc, created_at = excluded.created_at`,
-		assistantID, orgID, enc, s.Now()).Error
-}
-
-// SMSWebhookSecret opens the assistant's forwarding secret; ErrNotFound when
-// none was created.
-func (s *Store) SMSWebhookSecret(ctx context.Context, assistantID string) (string, error) {
-	var rec SMSWebhookSecret
-	if err := s.db(ctx).First(&rec, "assistant_id = ?", assistantID).Error; err != nil {
-		return "", translate(err)
-	}
-	return s.Keys.Open(smsWebhookSecretContext(assistantID), rec.SecretEnc)
-}
-
-func (s *Store) rotateSMSSecrets(tx *gorm.DB) (int, error) {
-	var recs []SMSWebhookSecret
-	if err := tx.Find(&recs).Error; err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, r := range recs {
-		v, changed, err := s.reseal(smsWebhookSecretContext(r.AssistantID), r.SecretEnc)
-		if err != nil {
-			return 0, fmt.Errorf("sms webhook secret of assistant %s: %w", r.AssistantID, err)
-		}
-		if changed {
-			if err := tx.Model(&SMSWebhookSecret{}).Where("assistant_id = ?", r.AssistantID).Update("secret_enc", v).Error; err != nil {
-				return 0, err
-			}
-			n++
-		}
-	}
-	return n, nil
 }
 
 // --- consent ---
@@ -483,13 +435,13 @@ ON CONFLICT (org_id, sender_number, customer_number) DO NOTHING`, orgID, sender,
 
 // ClearOptOut records that customer opted back in to sender.
 func (s *Store) ClearOptOut(ctx context.Context, orgID int64, sender, customer string) error {
-	return s.scoped(ctx, orgID).Where("sender_number = ? AND customer_number = ?", sender, customer).Delete(&SMSOptOut{}).Error
+	return s.scoped(ctx, orgID).Where("sender_number = ? AND customer_number = ?", sender, customer).Delete(&db.SMSOptOut{}).Error
 }
 
 // OptedOut reports whether customer opted out of sender.
 func (s *Store) OptedOut(ctx context.Context, orgID int64, sender, customer string) (bool, error) {
 	var n int64
-	err := s.scoped(ctx, orgID).Model(&SMSOptOut{}).Where("sender_number = ? AND customer_number = ?", sender, customer).Count(&n).Error
+	err := s.scoped(ctx, orgID).Model(&db.SMSOptOut{}).Where("sender_number = ? AND customer_number = ?", sender, customer).Count(&n).Error
 	return n > 0, err
 }
 
@@ -497,15 +449,15 @@ func (s *Store) OptedOut(ctx context.Context, orgID int64, sender, customer stri
 
 // ConversationRow is a conversation with its customer's consent.
 type ConversationRow struct {
-	SMSConversation
+	db.SMSConversation
 	// OptedOut: the customer opted out of the assistant number.
 	OptedOut bool
 }
 
 // ListConversations lists the organization's conversations, most recent first.
-func (s *Store) ListConversations(ctx context.Context, orgID int64, p Page) ([]ConversationRow, int64, error) {
+func (s *Store) ListConversations(ctx context.Context, orgID int64, p db.Page) ([]ConversationRow, int64, error) {
 	var total int64
-	if err := s.scoped(ctx, orgID).Model(&SMSConversation{}).Count(&total).Error; err != nil {
+	if err := s.scoped(ctx, orgID).Model(&db.SMSConversation{}).Count(&total).Error; err != nil {
 		return nil, 0, err
 	}
 	var out []ConversationRow
@@ -516,16 +468,16 @@ FROM sms_conversations c WHERE c.org_id = ? ORDER BY c.last_message_at DESC, c.i
 }
 
 // ConversationMessages lists a conversation's messages, oldest first.
-func (s *Store) ConversationMessages(ctx context.Context, orgID int64, convID string, p Page) ([]SMSMessage, int64, error) {
-	var c SMSConversation
+func (s *Store) ConversationMessages(ctx context.Context, orgID int64, convID string, p db.Page) ([]db.SMSMessage, int64, error) {
+	var c db.SMSConversation
 	if err := s.scoped(ctx, orgID).First(&c, "id = ?", convID).Error; err != nil {
-		return nil, 0, translate(err)
+		return nil, 0, db.Translate(err)
 	}
 	var total int64
-	if err := s.scoped(ctx, orgID).Model(&SMSMessage{}).Where("conversation_id = ?", convID).Count(&total).Error; err != nil {
+	if err := s.scoped(ctx, orgID).Model(&db.SMSMessage{}).Where("conversation_id = ?", convID).Count(&total).Error; err != nil {
 		return nil, 0, err
 	}
-	var out []SMSMessage
+	var out []db.SMSMessage
 	err := s.scoped(ctx, orgID).Where("conversation_id = ?", convID).Order("created_at, id").Offset(p.Skip).Limit(p.Limit).Find(&out).Error
 	return out, total, err
 }
@@ -541,7 +493,7 @@ type SMSCount struct {
 // SMSCounts counts the organization's messages by provider, direction and status.
 func (s *Store) SMSCounts(ctx context.Context, orgID int64) ([]SMSCount, error) {
 	var out []SMSCount
-	err := s.scoped(ctx, orgID).Model(&SMSMessage{}).Select("provider, direction, status, count(*) AS n").
+	err := s.scoped(ctx, orgID).Model(&db.SMSMessage{}).Select("provider, direction, status, count(*) AS n").
 		Group("provider, direction, status").Order("provider, direction, status").Scan(&out).Error
 	return out, err
 }
@@ -550,12 +502,12 @@ func (s *Store) SMSCounts(ctx context.Context, orgID int64) ([]SMSCount, error) 
 // and status, and the forwards by status (provider "", direction "forward").
 func (s *Store) AllSMSCounts(ctx context.Context) ([]SMSCount, error) {
 	var out []SMSCount
-	if err := s.db(ctx).Model(&SMSMessage{}).Select("provider, direction, status, count(*) AS n").
+	if err := s.db(ctx).Model(&db.SMSMessage{}).Select("provider, direction, status, count(*) AS n").
 		Group("provider, direction, status").Scan(&out).Error; err != nil {
 		return nil, err
 	}
 	var fw []SMSCount
-	err := s.db(ctx).Model(&SMSForward{}).Select("'' AS provider, 'forward' AS direction, status, count(*) AS n").Group("status").Scan(&fw).Error
+	err := s.db(ctx).Model(&db.SMSForward{}).Select("'' AS provider, 'forward' AS direction, status, count(*) AS n").Group("status").Scan(&fw).Error
 	return append(out, fw...), err
 }
 
@@ -573,27 +525,29 @@ type SMSQueueStats struct {
 func (s *Store) QueueStats(ctx context.Context, orgID int64) (SMSQueueStats, error) {
 	var st SMSQueueStats
 	now := s.Now()
-	base := func() *gorm.DB { return s.scoped(ctx, orgID).Model(&SMSMessage{}).Where("direction = ?", SMSOutbound) }
-	if err := base().Where("status = ?", SMSQueued).Count(&st.Queued).Error; err != nil {
+	base := func() *gorm.DB {
+		return s.scoped(ctx, orgID).Model(&db.SMSMessage{}).Where("direction = ?", db.SMSOutbound)
+	}
+	if err := base().Where("status = ?", db.SMSQueued).Count(&st.Queued).Error; err != nil {
 		return st, err
 	}
-	if err := base().Where("status = ? AND next_attempt_at <= ?", SMSQueued, now).Count(&st.Due).Error; err != nil {
+	if err := base().Where("status = ? AND next_attempt_at <= ?", db.SMSQueued, now).Count(&st.Due).Error; err != nil {
 		return st, err
 	}
-	if err := base().Where("status = ?", SMSSending).Count(&st.Sending).Error; err != nil {
+	if err := base().Where("status = ?", db.SMSSending).Count(&st.Sending).Error; err != nil {
 		return st, err
 	}
-	var oldest []SMSMessage
-	if err := base().Where("status = ?", SMSQueued).Order("created_at").Limit(1).Find(&oldest).Error; err != nil {
+	var oldest []db.SMSMessage
+	if err := base().Where("status = ?", db.SMSQueued).Order("created_at").Limit(1).Find(&oldest).Error; err != nil {
 		return st, err
 	}
 	if len(oldest) == 1 {
 		st.OldestQueuedAt = &oldest[0].CreatedAt
 	}
-	fw := func() *gorm.DB { return s.scoped(ctx, orgID).Model(&SMSForward{}) }
-	if err := fw().Where("status IN ?", []string{ForwardPending, ForwardSending}).Count(&st.ForwardsPending).Error; err != nil {
+	fw := func() *gorm.DB { return s.scoped(ctx, orgID).Model(&db.SMSForward{}) }
+	if err := fw().Where("status IN ?", []string{db.ForwardPending, db.ForwardSending}).Count(&st.ForwardsPending).Error; err != nil {
 		return st, err
 	}
-	err := fw().Where("status = ?", ForwardFailed).Count(&st.ForwardsFailed).Error
+	err := fw().Where("status = ?", db.ForwardFailed).Count(&st.ForwardsFailed).Error
 	return st, err
 }
