@@ -3,11 +3,16 @@ package db
 import (
 	"context"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // CallFilter narrows ListCalls. Zero fields do not filter.
 type CallFilter struct {
-	Status      string
+	Status string
+	// Statuses matches a call in any of them (Status, when set too, is one
+	// more).
+	Statuses    []string
 	AssistantID string
 	// PhoneNumber matches the call's from, to or resolved number exactly.
 	PhoneNumber string
@@ -76,8 +81,10 @@ func (s *Store) FindCall(ctx context.Context, orgID int64, refs ...string) (*Cal
 // ListCalls lists the organization's calls, newest first.
 func (s *Store) ListCalls(ctx context.Context, orgID int64, f CallFilter, p Page) ([]Call, int64, error) {
 	q := s.scoped(ctx, orgID).Model(&Call{})
-	if f.Status != "" {
-		q = q.Where("status = ?", f.Status)
+	if st := callStatuses(f); len(st) == 1 {
+		q = q.Where("status = ?", st[0])
+	} else if len(st) > 1 {
+		q = q.Where("status IN ?", st)
 	}
 	if f.AssistantID != "" {
 		q = q.Where("assistant_id = ?", f.AssistantID)
@@ -94,13 +101,55 @@ func (s *Store) ListCalls(ctx context.Context, orgID int64, f CallFilter, p Page
 	if !f.To.IsZero() {
 		q = q.Where("started_at < ?", f.To)
 	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
+	return listCalls(q, p)
+}
+
+// callRowCounted is a call with the count of every call its query matched.
+type callRowCounted struct {
+	Call      `gorm:"embedded"`
+	ListTotal int64
+}
+
+// listCalls reads a page of q's calls and their count in one statement
+// (COUNT(*) OVER ()): a call changing status while the list is read is
+// either counted and shown or neither, never counted in one read and
+// missing from the other. A page past the end has no row to carry the
+// count, so it is counted on its own then.
+func listCalls(q *gorm.DB, p Page) ([]Call, int64, error) {
+	q = q.Order("started_at DESC, id")
+	if p.NoTotal {
+		var out []Call
+		err := q.Offset(p.Skip).Limit(p.Limit).Find(&out).Error
+		return out, -1, err
+	}
+	var rows []callRowCounted
+	if err := q.Session(&gorm.Session{}).Select("calls.*, COUNT(*) OVER () AS list_total").
+		Offset(p.Skip).Limit(p.Limit).Find(&rows).Error; err != nil {
 		return nil, 0, err
 	}
-	var out []Call
-	err := q.Order("started_at DESC, id").Offset(p.Skip).Limit(p.Limit).Find(&out).Error
-	return out, total, err
+	var total int64
+	if len(rows) > 0 {
+		total = rows[0].ListTotal
+	} else if p.Skip > 0 {
+		if err := q.Count(&total).Error; err != nil {
+			return nil, 0, err
+		}
+	}
+	out := make([]Call, len(rows))
+	for i := range rows {
+		out[i] = rows[i].Call
+	}
+	return out, total, nil
+}
+
+func callStatuses(f CallFilter) []string {
+	if f.Status == "" {
+		return f.Statuses
+	}
+	if len(f.Statuses) == 0 {
+		return []string{f.Status}
+	}
+	return append([]string{f.Status}, f.Statuses...)
 }
 
 // AddCallEvent appends an event to a call's timeline.

@@ -83,6 +83,10 @@ func TestCallRecords(t *testing.T) {
 			{"number as resolved DID", db.CallFilter{PhoneNumber: "+14155550199"}, db.Page{}, []string{"c4"}, 1},
 			{"from inclusive, to exclusive", db.CallFilter{From: base.Add(time.Minute), To: base.Add(3 * time.Minute)}, db.Page{}, []string{"c3", "c2"}, 2},
 			{"window in another zone", db.CallFilter{From: base.Add(2 * time.Minute).In(paris), To: base.Add(3 * time.Minute).In(paris)}, db.Page{}, []string{"c3"}, 1},
+			{"statuses", db.CallFilter{Statuses: []string{db.CallRinging, db.CallInProgress}}, db.Page{}, []string{"c5", "c2"}, 2},
+			{"status and statuses", db.CallFilter{Status: db.CallRinging, Statuses: []string{db.CallInProgress}}, db.Page{}, []string{"c5", "c2"}, 2},
+			{"a page past the end still counts", db.CallFilter{}, db.Page{Skip: 10, Limit: 2}, []string{}, 5},
+			{"no total asked", db.CallFilter{}, db.Page{Limit: 1, NoTotal: true}, []string{"c5"}, -1},
 			{"sub-second bound", db.CallFilter{From: base.Add(3*time.Minute + time.Millisecond)}, db.Page{}, []string{"c5"}, 1},
 		} {
 			if got, total := list(c.f, c.p); !slices.Equal(got, c.want) || total != c.total {
@@ -192,6 +196,45 @@ func TestFindCallByIDOrCallSID(t *testing.T) {
 		}
 		if _, err := s.FindCall(ctx, org.ID, "no-such-call"); !errors.Is(err, db.ErrNotFound) {
 			t.Fatalf("unknown ref: %v", err)
+		}
+	})
+}
+
+// A call that leaves the filter while the list is read is either counted
+// and listed or neither: the count and the rows are one read. (Two reads,
+// count then rows, gave "1 call matches" above an empty list.)
+func TestListCallsCountAgreesWithItsRows(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, g)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		c := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Status: db.CallInProgress}
+		if err := s.CreateCall(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		// Right after the list's first statement, the call ends.
+		armed := true
+		hook := func(tx *gorm.DB) {
+			if armed && tx.Statement.Table == "calls" {
+				armed = false
+				if err := g.Exec("UPDATE calls SET status = ? WHERE id = ?", db.CallCompleted, c.ID).Error; err != nil {
+					t.Error(err)
+				}
+			}
+		}
+		if err := g.Callback().Query().After("gorm:query").Register("test:end_call_while_listed", hook); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.Callback().Query().Remove("test:end_call_while_listed") })
+		calls, total, err := s.ListCalls(ctx, org.ID, db.CallFilter{Status: db.CallInProgress}, db.Page{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if armed {
+			t.Fatal("the hook never ran")
+		}
+		if total != int64(len(calls)) {
+			t.Fatalf("%d call(s) counted, %d listed: the count and the rows disagree", total, len(calls))
 		}
 	})
 }
