@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"maps"
-	"sync"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -35,7 +34,7 @@ type Recorder struct {
 
 // Event appends typ (one of events.go's names) to the call's timeline.
 func (r Recorder) Event(typ string, detail db.JSONMap) {
-	held.do(r.Log.With("type", typ), "call event", func(ctx context.Context) error {
+	hold(r.Log.With("type", typ), "call event not stored", func(ctx context.Context) error {
 		return r.Store.AddCallEvent(ctx, r.OrgID, r.CallID, typ, detail)
 	})
 }
@@ -45,108 +44,42 @@ func (r Recorder) Event(typ string, detail db.JSONMap) {
 // adds to the columns it is given) while the caller still reads cols.
 func (r Recorder) Update(cols map[string]any) {
 	cols = maps.Clone(cols)
-	held.do(r.Log, "call record update", func(ctx context.Context) error {
+	hold(r.Log, "call record not updated", func(ctx context.Context) error {
 		return r.Store.UpdateCall(ctx, r.OrgID, r.CallID, cols)
 	})
 }
 
-// heldWrites are the call writes made while the database could not be
-// reached, in order; a goroutine retries the first every heldRetry, only
-// while some are held. Once some are held, later writes queue behind them
-// (without waiting for the database: the calls' goroutines go on at once).
-// At most maxHeld: beyond, a write is dropped and logged.
-type heldWrites struct {
-	mu      sync.Mutex
-	queue   []heldWrite
-	running bool
-}
-
-type heldWrite struct {
-	log   *slog.Logger
-	what  string
-	write func(context.Context) error
-}
-
-var held heldWrites
+// held keeps the call writes made while the database could not be reached
+// (outageQueue), in order; once some are kept, later writes queue behind
+// them without waiting for the database: the calls' goroutines go on at
+// once. At most maxHeld: beyond, new writes are dropped (one warning an
+// outage, their count logged when it ends).
+var held = newOutageQueue(maxHeld, false, func() time.Duration { return heldRetry }, outageMsgs{
+	dropped: "call writes dropped: too many kept while the database is unreachable",
+	back:    "database back: the calls' writes kept meanwhile are stored", count: "writes"})
 
 // heldRetry is how often held writes are tried again (tests shorten it).
 var heldRetry = time.Second
 
 const maxHeld = 100_000
 
-func (h *heldWrites) do(log *slog.Logger, what string, write func(context.Context) error) {
-	h.mu.Lock()
-	if len(h.queue) > 0 {
-		h.holdLocked(heldWrite{log, what, write})
-		h.mu.Unlock()
+// hold makes a call write now, or keeps it in held while the database is
+// away (or while earlier writes are kept). Any other failure is logged as
+// failed and is final.
+func hold(log *slog.Logger, failed string, write func(context.Context) error) {
+	w := outageWrite{log: log, write: func(ctx context.Context) error {
+		err := write(ctx)
+		if err != nil && !db.Unavailable(err) {
+			log.Warn(failed, "err", err)
+			return nil
+		}
+		return err
+	}}
+	if held.busy() {
+		held.keep(w)
 		return
 	}
-	h.mu.Unlock()
-	err := runWrite(write)
-	switch {
-	case err == nil:
-	case db.Unavailable(err):
-		h.mu.Lock()
-		if len(h.queue) == 0 {
-			log.Warn("database unreachable: the calls' writes are kept until it is back", "err", err)
-		}
-		h.holdLocked(heldWrite{log, what, write})
-		h.mu.Unlock()
-	case what == "call event":
-		log.Warn("call event not stored", "err", err)
-	default:
-		log.Warn("call record not updated", "err", err)
-	}
-}
-
-func runWrite(write func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
-	defer cancel()
-	return write(ctx)
-}
-
-func (h *heldWrites) holdLocked(w heldWrite) {
-	if len(h.queue) >= maxHeld {
-		w.log.Error(w.what+" dropped: too many writes kept while the database is unreachable", "held", len(h.queue))
-		return
-	}
-	h.queue = append(h.queue, w)
-	if !h.running {
-		h.running = true
-		go h.flush()
-	}
-}
-
-// flush writes the held writes in order once the database answers again.
-func (h *heldWrites) flush() {
-	stored := 0
-	for {
-		time.Sleep(heldRetry)
-		for {
-			h.mu.Lock()
-			if len(h.queue) == 0 {
-				h.running = false
-				h.mu.Unlock()
-				return
-			}
-			w := h.queue[0]
-			h.mu.Unlock()
-			err := runWrite(w.write)
-			if db.Unavailable(err) {
-				break // still away
-			}
-			if err != nil {
-				w.log.Warn(w.what+" not stored", "err", err)
-			} else {
-				stored++
-			}
-			h.mu.Lock()
-			h.queue = h.queue[1:]
-			last := len(h.queue) == 0
-			h.mu.Unlock()
-			if last {
-				w.log.Info("database back: the calls' writes kept meanwhile are stored", "writes", stored)
-			}
-		}
+	if err := runWrite(w.write); err != nil && held.keep(w) {
+		log.Warn("database unreachable: the calls' writes are kept until it is back", "err", err)
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -69,109 +68,36 @@ type HeldRefusals struct {
 	log    *slog.Logger
 	// Retry is how often the database is tried again (set before use).
 	Retry time.Duration
-
-	mu      sync.Mutex
-	queue   []HeldRefusal
-	held    map[string]bool // CallIDs queued
-	running bool
-	closed  bool
-	dropped int
-	stop    chan struct{}
+	q     *outageQueue
 }
 
 // NewHeldRefusals returns an empty queue.
 func NewHeldRefusals(router Router, store RefusalStore, log *slog.Logger) *HeldRefusals {
-	return &HeldRefusals{router: router, store: store, log: log, Retry: heldRetry, held: map[string]bool{}, stop: make(chan struct{})}
+	h := &HeldRefusals{router: router, store: store, log: log, Retry: heldRetry}
+	h.q = newOutageQueue(maxHeldRefusals, true, func() time.Duration { return h.Retry }, outageMsgs{
+		dropped: "too many calls refused while the database is unreachable: the oldest are dropped, their records lost",
+		back:    "database back: the calls refused meanwhile are recorded", count: "refusals"})
+	return h
 }
 
-// Hold keeps a refusal until the database is back.
+// Hold keeps a refusal until the database is back (once per CallID).
 func (h *HeldRefusals) Hold(r HeldRefusal) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed || h.held[r.CallID] {
-		return
-	}
-	if len(h.queue) >= maxHeldRefusals {
-		if h.dropped == 0 {
-			h.log.Warn("too many calls refused while the database is unreachable: the oldest are dropped, their records lost", "held", len(h.queue))
-		}
-		h.dropped++
-		delete(h.held, h.queue[0].CallID)
-		h.queue = h.queue[1:]
-	}
-	h.queue = append(h.queue, r)
-	h.held[r.CallID] = true
-	if !h.running {
-		h.running = true
-		go h.flush()
-	}
+	h.q.keep(outageWrite{key: r.CallID, log: h.log, write: func(context.Context) error { return h.record(r) }})
 }
 
 // Len is how many refusals are held.
-func (h *HeldRefusals) Len() int {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return len(h.queue)
-}
+func (h *HeldRefusals) Len() int { return h.q.len() }
 
 // Close stops the retries; the refusals still held are lost (logged).
 func (h *HeldRefusals) Close() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.closed {
-		return
-	}
-	h.closed = true
-	close(h.stop)
-	if n := len(h.queue); n > 0 || h.dropped > 0 {
-		h.log.Warn("stopping with calls refused during the database outage not recorded: their records are lost", "held", n, "dropped", h.dropped)
-	}
-	h.queue = nil
-}
-
-// flush writes the held refusals in order once the database answers.
-func (h *HeldRefusals) flush() {
-	stored := 0
-	for {
-		select {
-		case <-h.stop:
-			return
-		case <-time.After(h.Retry):
-		}
-		for {
-			h.mu.Lock()
-			if len(h.queue) == 0 || h.closed {
-				h.running = false
-				h.mu.Unlock()
-				return
-			}
-			r := h.queue[0]
-			h.mu.Unlock()
-			if db.Unavailable(h.record(r)) {
-				break // still away
-			}
-			stored++
-			h.mu.Lock()
-			if len(h.queue) > 0 && h.queue[0].CallID == r.CallID {
-				delete(h.held, r.CallID)
-				h.queue = h.queue[1:]
-			}
-			last, dropped := len(h.queue) == 0, h.dropped
-			if last {
-				h.dropped = 0
-			}
-			h.mu.Unlock()
-			if last {
-				h.log.Info("database back: the calls refused meanwhile are recorded", "refusals", stored, "dropped", dropped)
-				stored = 0
-			}
-		}
+	if n, dropped := h.q.close(); n > 0 || dropped > 0 {
+		h.log.Warn("stopping with calls refused during the database outage not recorded: their records are lost", "held", n, "dropped", dropped)
 	}
 }
 
-// record routes a held refusal again and writes its record; an error
-// db.Unavailable says the database is still away (try later), any other
-// outcome is final.
+// record routes a held refusal again and writes its record; it returns an
+// error only while the database is still away (try later): any other
+// outcome is final, and logged.
 func (h *HeldRefusals) record(r HeldRefusal) error {
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
@@ -181,6 +107,7 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 	if err != nil {
 		if !db.Unavailable(err) {
 			log.Error("call refused during the database outage: routing it again failed, no record", "err", err)
+			return nil
 		}
 		return err
 	}
@@ -209,6 +136,7 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 	case err != nil:
 		if !db.Unavailable(err) {
 			log.Error("call refused during the database outage: record not stored", "err", err)
+			return nil
 		}
 		return err
 	}

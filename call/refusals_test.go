@@ -197,9 +197,9 @@ func TestHeldRefusalsBoundedAndLostAtStop(t *testing.T) {
 	for i := range maxHeldRefusals + 3 {
 		h.Hold(HeldRefusal{CallID: fmt.Sprint("c", i)})
 	}
-	h.mu.Lock()
-	oldest := h.queue[0].CallID
-	h.mu.Unlock()
+	h.q.mu.Lock()
+	oldest := h.q.queue[0].key
+	h.q.mu.Unlock()
 	if h.Len() != maxHeldRefusals || oldest != "c3" {
 		t.Fatalf("held %d, oldest %s; want %d, c3", h.Len(), oldest, maxHeldRefusals)
 	}
