@@ -80,7 +80,11 @@ func testAMD(t *testing.T, b *Bridge) {
 				tl = append(tl, e)
 			}
 		}
-		if len(tl) != 2 || tl[0].Detail["result"] != "machine" || tl[1].Detail["beep"] != true || tl[1].Detail["beep_hz"] != float64(1000) {
+		var hz float64
+		if len(tl) == 2 {
+			hz, _ = tl[1].Detail["beep_hz"].(float64)
+		}
+		if len(tl) != 2 || tl[0].Detail["result"] != "machine" || tl[1].Detail["beep"] != true || hz < 980 || hz > 1020 {
 			t.Errorf("amd timeline %s: want the machine, then its 1 kHz beep", jsonString(tl))
 		}
 	})
