@@ -18,6 +18,8 @@
 package amdwatch
 
 import (
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -86,15 +88,18 @@ type Watch struct {
 }
 
 // New starts the detection of a call whose amd_action is action ("" is
-// call.AMDNone); report is called from Feed's goroutine with each report,
+// call.AMDNone, anything not in call.AMDActions an error); report is called from Feed's goroutine with each report,
 // and must not block.
 func New(action string, report func(Report)) (*Watch, error) {
+	if action == "" {
+		action = call.AMDNone
+	}
+	if !slices.Contains(call.AMDActions, action) {
+		return nil, fmt.Errorf("amd_action %q: not one of %v", action, call.AMDActions)
+	}
 	d, err := amd.New(amd.Options{SampleRate: amd.DefaultSampleRate})
 	if err != nil {
 		return nil, err
-	}
-	if action == "" {
-		action = call.AMDNone
 	}
 	return &Watch{action: action, report: report, d: d}, nil
 }
