@@ -139,12 +139,16 @@ func TestFeedFromTwoReaders(t *testing.T) {
 	if len(got) != 1 || !w.Done() {
 		t.Errorf("reports %+v (done %v), want one decision", got, w.Done())
 	}
-	if w, err := New("voicemail", func(Report) {}); w != nil || err == nil {
-		t.Error("an unknown amd_action was taken")
-	}
 	var off *Watch
 	off.Feed(le[:640])
 	if !off.Done() {
 		t.Error("a nil watch is not done")
+	}
+}
+
+// TestNewRefusesUnknownAction: only call.AMDActions (and "") start a watch.
+func TestNewRefusesUnknownAction(t *testing.T) {
+	if w, err := New("voicemail", func(Report) {}); w != nil || err == nil {
+		t.Error("an unknown amd_action was taken")
 	}
 }
