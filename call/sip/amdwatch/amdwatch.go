@@ -88,8 +88,8 @@ type Watch struct {
 }
 
 // New starts the detection of a call whose amd_action is action ("" is
-// call.AMDNone, anything not in call.AMDActions an error); report is called from Feed's goroutine with each report,
-// and must not block.
+// call.AMDNone, anything not in call.AMDActions an error); report is
+// called from Feed's goroutine with each report, and must not block.
 func New(action string, report func(Report)) (*Watch, error) {
 	if action == "" {
 		action = call.AMDNone
