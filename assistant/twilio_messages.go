@@ -53,6 +53,12 @@ const (
 	// caller is still on the line, talking to the assistant again.
 	// {"event":"transfer_failed","transfer":{"to":"…","reason":"…"}}
 	EventTransferFailed = "transfer_failed"
+	// EventAMD is the sipbridge extension that tells the assistant of an
+	// outbound call placed with amd: true what answered it:
+	// {"event":"amd","amd":{"result":"machine","ms":2340}}, and with
+	// amd_action wait_beep a second time once the voicemail's beep has
+	// ended (beep true) or none came (beep false).
+	EventAMD = "amd"
 )
 
 // ConnectedMessage is the first message of a stream.
@@ -149,6 +155,24 @@ type TransferFailedMessage struct {
 type TransferFailedPayload struct {
 	To     string `json:"to"`
 	Reason string `json:"reason"`
+}
+
+// AMDMessage reports answering machine detection on an outbound call.
+type AMDMessage struct {
+	Event          string     `json:"event"`
+	StreamSID      string     `json:"streamSid"`
+	SequenceNumber string     `json:"sequenceNumber"`
+	AMD            AMDPayload `json:"amd"`
+}
+
+// AMDPayload is the `amd` object of an AMDMessage: the result (human,
+// machine or unknown) and MS, the milliseconds of the callee's audio heard
+// when it was decided; Beep is set on the wait_beep report (true: the beep
+// has just ended, false: none came), nil on the decision.
+type AMDPayload struct {
+	Result string `json:"result"`
+	Beep   *bool  `json:"beep,omitempty"`
+	MS     int    `json:"ms"`
 }
 
 // StopMessage ends the stream.

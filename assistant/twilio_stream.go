@@ -267,6 +267,22 @@ func (s *Stream) SendTransferFailed(to, reason string) error {
 	})
 }
 
+// SendAMD tells the assistant what answered its outbound call (EventAMD).
+func (s *Stream) SendAMD(p AMDPayload) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	s.seq++
+	return s.writeJSONLocked(AMDMessage{
+		Event:          EventAMD,
+		StreamSID:      s.info.StreamSID,
+		SequenceNumber: strconv.FormatInt(s.seq, 10),
+		AMD:            p,
+	})
+}
+
 // Stop sends the `stop` message; nothing more can be sent afterwards (the
 // assistant's messages still arrive until Close). Call Close afterwards.
 func (s *Stream) Stop() error {

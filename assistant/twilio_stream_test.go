@@ -758,3 +758,27 @@ func BenchmarkSendMedia(b *testing.B) {
 		}
 	}
 }
+
+// TestSendAMD: the amd extension as the assistant reads it, the decision
+// without beep, wait_beep's report with it.
+func TestSendAMD(t *testing.T) {
+	fa := newFakeAssistant(t)
+	s, sc := dialTest(t, fa, StartInfo{StreamSID: "MZamd"})
+	readJSON(t, sc) // connected
+	readJSON(t, sc) // start
+	beep := true
+	for _, c := range []struct {
+		p    AMDPayload
+		want string
+	}{
+		{AMDPayload{Result: "machine", MS: 2340}, `{"event":"amd","streamSid":"MZamd","sequenceNumber":"2","amd":{"result":"machine","ms":2340}}`},
+		{AMDPayload{Result: "machine", Beep: &beep, MS: 6120}, `{"event":"amd","streamSid":"MZamd","sequenceNumber":"3","amd":{"result":"machine","beep":true,"ms":6120}}`},
+	} {
+		if err := s.SendAMD(c.p); err != nil {
+			t.Fatal(err)
+		}
+		if got := string(readJSON(t, sc)); got != c.want {
+			t.Errorf("SendAMD(%+v) sent %s, want %s", c.p, got, c.want)
+		}
+	}
+}

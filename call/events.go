@@ -33,6 +33,7 @@ const (
 	EventDTMF                     = "dtmf"         // the caller pressed a key
 	EventDTMFSent                 = "dtmf_sent"    // the assistant's keys were pressed on the call
 	EventDTMFRefused              = "dtmf_refused" // the assistant's keys were not (bad digits, the path)
+	EventAMD                      = "amd"          // outbound with amd: what answered (human, machine, unknown), then wait_beep's beep
 	EventRecordingStarted         = "recording_started"
 	EventRecordingFailed          = "recording_failed"
 	EventStatusCallbackFailed     = "status_callback_failed"

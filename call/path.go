@@ -100,6 +100,17 @@ const (
 	TransferBridge TransferMode = "bridge"
 )
 
+// What answering machine detection does once it has decided
+// (InitiateRequest.AMDAction; "" is AMDNone).
+const (
+	AMDNone     = "none"      // tell the assistant only
+	AMDHangup   = "hangup"    // a machine is hung up
+	AMDWaitBeep = "wait_beep" // a machine: tell the assistant again when its beep has ended
+)
+
+// AMDActions are the amd_action values, in the API's order.
+var AMDActions = []string{AMDNone, AMDHangup, AMDWaitBeep}
+
 // InitiateRequest is an outbound call to place.
 type InitiateRequest struct {
 	OrgID          int64
@@ -116,6 +127,11 @@ type InitiateRequest struct {
 	// Wait: answer once the call is answered or has failed on every trunk
 	// (scripts); otherwise once it is placed.
 	Wait bool
+	// AMD runs answering machine detection on the callee's audio once the
+	// call is answered (SIP trunks only: a hosted number's call refuses it
+	// with ErrAMDHosted); AMDAction says what a machine does (AMDActions).
+	AMD       bool
+	AMDAction string
 
 	// Resolved is what the caller already looked up (the organization, the
 	// from-number and the assistant): a path that receives a call another

@@ -64,6 +64,7 @@ type AssistantConn struct {
 	marks    []string
 	dtmf     []string
 	failed   []map[string]string // transfer_failed's transfer objects
+	amd      []map[string]any    // amd messages' amd objects
 	stopped  bool
 	// stalled, resumed: when the stream stopped reading and read again
 	// (a stalling assistant's; zero otherwise).
@@ -171,6 +172,7 @@ func (c *AssistantConn) read() {
 				Digit string `json:"digit"`
 			} `json:"dtmf"`
 			Transfer map[string]string `json:"transfer"`
+			AMD      map[string]any    `json:"amd"`
 		}
 		if json.Unmarshal(data, &m) != nil {
 			continue
@@ -199,6 +201,8 @@ func (c *AssistantConn) read() {
 			c.stopped = true
 		case "transfer_failed":
 			c.failed = append(c.failed, m.Transfer)
+		case "amd":
+			c.amd = append(c.amd, m.AMD)
 		}
 		c.mu.Unlock()
 	}
@@ -348,6 +352,13 @@ func (c *AssistantConn) TransferFailed() []map[string]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return append([]map[string]string(nil), c.failed...)
+}
+
+// AMD returns the amd objects of the amd messages received so far.
+func (c *AssistantConn) AMD() []map[string]any {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]map[string]any(nil), c.amd...)
 }
 
 // Stopped reports whether a stop arrived.

@@ -49,6 +49,7 @@ type uasData struct {
 	Phrase       string
 	RingMs       int // Code 200: ring this long before answering
 	HoldMs       int
+	PCAP         string // Code 200: a capture played once the ACK is in ("" = none)
 	Except       string
 	ExceptCode   int
 	ExceptPhrase string
@@ -232,6 +233,18 @@ func (r *rtpTrack) Tone(freq float64, d time.Duration) *rtpTrack {
 		r.tone.Read(pcm)
 		ulaw := make([]byte, 160)
 		audio.MulawEncode(ulaw, pcm)
+		r.add(ptPCMU, len(r.pkts) == 0, r.ts, ulaw)
+		r.ts += 160
+		r.at += frame20ms
+	}
+	return r
+}
+
+// PCM adds 8 kHz audio as PCMU frames (the last partial frame dropped).
+func (r *rtpTrack) PCM(pcm8 []int16) *rtpTrack {
+	for i := 0; i+160 <= len(pcm8); i += 160 {
+		ulaw := make([]byte, 160)
+		audio.MulawEncode(ulaw, pcm8[i:i+160])
 		r.add(ptPCMU, len(r.pkts) == 0, r.ts, ulaw)
 		r.ts += 160
 		r.at += frame20ms

@@ -297,6 +297,7 @@ type assistantConn struct {
 	marks   []string
 	dtmf    []string
 	failed  []assistant.TransferFailedPayload // transfer_failed messages
+	amd     []assistant.AMDPayload            // amd messages
 	stopped bool
 	closed  chan struct{}
 }
@@ -358,6 +359,7 @@ func (c *assistantConn) read() {
 				Digit string `json:"digit"`
 			} `json:"dtmf"`
 			Transfer assistant.TransferFailedPayload `json:"transfer"`
+			AMD      assistant.AMDPayload            `json:"amd"`
 		}
 		if json.Unmarshal(data, &m) != nil {
 			continue
@@ -381,6 +383,8 @@ func (c *assistantConn) read() {
 			c.stopped = true
 		case "transfer_failed":
 			c.failed = append(c.failed, m.Transfer)
+		case "amd":
+			c.amd = append(c.amd, m.AMD)
 		}
 		c.mu.Unlock()
 	}
@@ -409,6 +413,13 @@ func (c *assistantConn) snapshot() (events []string, media [][]byte, stamps []in
 	defer c.mu.Unlock()
 	return append([]string(nil), c.events...), append([][]byte(nil), c.media...), append([]int(nil), c.stamps...),
 		append([]string(nil), c.marks...), append([]string(nil), c.dtmf...), c.start, c.stopped
+}
+
+// amdReports returns the amd messages received so far.
+func (c *assistantConn) amdReports() []assistant.AMDPayload {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]assistant.AMDPayload(nil), c.amd...)
 }
 
 // transferFailed returns the transfer_failed messages received so far.

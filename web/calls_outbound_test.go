@@ -152,6 +152,10 @@ func TestInitiateValidationAndLimits(t *testing.T) {
 		{initiateBody("+16478491000", "+14165550199"), ce.keyB, 404, "from_phone_number"},
 		{initiateBody("+16478491000", "+442079460018"), ce.keyA, 403, "to_phone_number"}, // default: the organization's country (US) only
 		{map[string]any{"from_phone_number": "+16478491000", "to_phone_number": "+14165550199", "nope": 1}, ce.keyA, 400, "nope"},
+		{map[string]any{"from_phone_number": "+16478491000", "to_phone_number": "+14165550199", "amd": true, "amd_action": "voicemail"}, ce.keyA, 400, "amd_action"},
+		{map[string]any{"from_phone_number": "+16478491000", "to_phone_number": "+14165550199", "amd_action": "hangup"}, ce.keyA, 400, "amd_action"},
+		{map[string]any{"from_phone_number": "+16478491000", "to_phone_number": "+14165550199", "amd": false, "amd_action": "none"}, ce.keyA, 400, "amd_action"},
+		{map[string]any{"from_phone_number": "+16478491000", "to_phone_number": "+14165550199", "amd": "yes"}, ce.keyA, 400, "amd"},
 	} {
 		r := ce.do("POST", "/api/v1/calls/initiate", tc.key, tc.body)
 		if r.Status != tc.status || r.errField() != tc.field {

@@ -1,30 +1,30 @@
 package amd
 
 import (
-	"bytes"
-	"encoding/binary"
 	"math"
 	"math/rand/v2"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/audio"
+	"github.com/sipbridge/sipbridge/audio/amd/amdtest"
 )
 
 // TestTTSGreetings runs the detector on the spoken greetings of
-// testdata/greetings (text-to-speech, 8 kHz μ-law; gen.go there made
-// them): each placed 0.3 s after the answer in line noise, at two levels,
+// amdtest/testdata/greetings (text-to-speech, 8 kHz μ-law; gen.go there
+// made them): each placed 0.3 s after the answer in line noise, at two levels,
 // a machine's followed 0.3 s later by a 1 kHz beep; fed at 8 and 16 kHz.
 func TestTTSGreetings(t *testing.T) {
-	files, _ := filepath.Glob("testdata/greetings/*.wav")
-	if len(files) < 8 {
-		t.Fatalf("%d greetings in testdata/greetings", len(files))
+	names := amdtest.Greetings()
+	if len(names) < 8 {
+		t.Fatalf("%d greetings in amdtest", len(names))
 	}
-	for _, file := range files {
-		speech := readMulawWAV(t, file)
-		machine := strings.HasPrefix(filepath.Base(file), "machine_")
+	for _, file := range names {
+		speech, err := amdtest.Greeting(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		machine := strings.HasPrefix(file, "machine_")
 		for _, gainDB := range []float64{-10, 0} {
 			lead := 2400 // 0.3 s at 8 kHz
 			buf := make([]float64, lead+len(speech)+4*8000)
@@ -51,35 +51,19 @@ func TestTTSGreetings(t *testing.T) {
 			}{{8000, pcm8}, {16000, pcm16}} {
 				o := run(t, c.pcm, c.rate)
 				if c.rate == 16000 {
-					t.Logf("%-26s %+3.0f dB: %-7s %-14s at %4d ms (speech 300–%d ms), beep %v at %d ms", filepath.Base(file), gainDB, o.decision.Result, o.decision.Cause, o.decision.MS, (lead+len(speech))/8, o.beeped, o.beep.MS)
+					t.Logf("%-26s %+3.0f dB: %-7s %-14s at %4d ms (speech 300–%d ms), beep %v at %d ms", file, gainDB, o.decision.Result, o.decision.Cause, o.decision.MS, (lead+len(speech))/8, o.beeped, o.beep.MS)
 				}
 				want, endMS := Human, (lead+len(speech))/8
 				if machine {
 					want = Machine
 				}
 				if o.decision.Result != want || o.decision.MS > max(endMS+800, 300+2400) {
-					t.Errorf("%s %+.0f dB %d Hz: %+v (speech %d–%d ms)", filepath.Base(file), gainDB, c.rate, o.decision, 300, endMS)
+					t.Errorf("%s %+.0f dB %d Hz: %+v (speech %d–%d ms)", file, gainDB, c.rate, o.decision, 300, endMS)
 				}
 				if machine && (!o.beeped || abs(o.beep.MS-beepAt/8) > 40) || !machine && o.beeped {
-					t.Errorf("%s %+.0f dB %d Hz: beep %v %+v, played at %d ms", filepath.Base(file), gainDB, c.rate, o.beeped, o.beep, beepAt/8)
+					t.Errorf("%s %+.0f dB %d Hz: beep %v %+v, played at %d ms", file, gainDB, c.rate, o.beeped, o.beep, beepAt/8)
 				}
 			}
 		}
 	}
-}
-
-// readMulawWAV returns the samples of an 8 kHz μ-law WAV.
-func readMulawWAV(t *testing.T, file string) []int16 {
-	b, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(b, []byte("data"))
-	if !bytes.HasPrefix(b, []byte("RIFF")) || i < 0 || binary.LittleEndian.Uint16(b[20:]) != 7 {
-		t.Fatalf("%s: not a μ-law WAV", file)
-	}
-	ulaw := b[i+8:]
-	pcm := make([]int16, len(ulaw))
-	audio.MulawDecode(pcm, ulaw)
-	return pcm
 }

@@ -26,6 +26,9 @@ func (h *Path) Initiate(ctx context.Context, req call.InitiateRequest) (*call.In
 	if req.Resolved == nil || req.Resolved.Org == nil || req.Resolved.Number == nil || req.Resolved.Assistant == nil {
 		return nil, errUnresolved
 	}
+	if req.AMD {
+		return nil, call.ErrAMDHosted // the call's audio never reaches the switch
+	}
 	org, number, a := req.Resolved.Org, req.Resolved.Number, req.Resolved.Assistant
 	if h.opts.PublicBaseURL == "" {
 		return nil, numbers.ErrNoPublicURL

@@ -56,6 +56,7 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 		if buf, err = readAll(r, buf[:0]); err != nil {
 			break
 		}
+		s.amd.Feed(buf) // the callee's audio, assistant or not (nil: no amd)
 		var arrived time.Time
 		if onFrame != nil {
 			arrived = time.Now()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/amdwatch"
 	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -172,6 +173,7 @@ func (s *callSession) takeOutbound(p *outboundPlan) *trunkdial.Track {
 	if p.req.Agenda != "" {
 		s.info.Extra["agenda"] = p.req.Agenda
 	}
+	s.watchAMD(p.req)
 	track := s.trackDial(p.dialID, p.trunks)
 	// On the dispatcher: the record is updated by the dial's goroutine.
 	snapshot := *p.rec // a copy: this goroutine writes rec
@@ -419,4 +421,34 @@ func firstNonEmpty(v ...string) string {
 		}
 	}
 	return ""
+}
+
+// watchAMD starts the answering machine detection an outbound call asked
+// for: its reports come back to the session's goroutine (onAMD).
+func (s *callSession) watchAMD(req call.InitiateRequest) {
+	if !req.AMD {
+		return
+	}
+	w, err := amdwatch.New(req.AMDAction, func(r amdwatch.Report) { s.requests.Push(request{kind: reqAMD, amd: r}) })
+	if err != nil {
+		s.log.Warn("answering machine detection not started", "err", err)
+	}
+	s.amd = w
+}
+
+// onAMD tells the assistant and the timeline what answered, and hangs up
+// a machine when amd_action says so.
+func (s *callSession) onAMD(r amdwatch.Report) {
+	s.log.Info("answering machine detection", "result", r.Result, "amd_ms", r.MS, "beep_report", r.BeepReport, "beep", r.Beep)
+	s.event(call.EventAMD, r.Detail())
+	if s.stream != nil {
+		if err := s.stream.SendAMD(r.Message()); err != nil {
+			s.log.Debug("amd not sent to the assistant", "err", err)
+		}
+	}
+	if r.Hangup && !s.ending() && !s.transferred() {
+		s.event(call.EventHangupRequested, db.JSONMap{"by": "amd"})
+		s.closeAssistant(true)
+		s.kill(causeNormal, amdwatch.HangupReason)
+	}
 }

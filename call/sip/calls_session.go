@@ -11,6 +11,7 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/amdwatch"
 	"github.com/sipbridge/sipbridge/call/sip/pipe"
 	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
@@ -32,6 +33,7 @@ const (
 	reqHangup requestKind = iota
 	reqTransfer
 	reqDialDone // a bridge originate finished
+	reqAMD      // answering machine detection made something known
 )
 
 // request is asked of a session from outside its goroutine (API, the
@@ -43,6 +45,7 @@ type request struct {
 	reply chan error // reqTransfer: nil once the transfer is under way
 	out   string     // reqDialDone: the originate's reply
 	err   error
+	amd   amdwatch.Report
 }
 
 // fsNote tells the session about its mod_audio_stream websocket.
@@ -83,6 +86,9 @@ type callSession struct {
 	// mod_audio_stream reader goroutine).
 	asst   atomic.Pointer[assistant.Stream]
 	exited atomic.Bool // the session's goroutine has returned
+	// amd is an outbound call's answering machine detection, fed by the
+	// mod_audio_stream reader (nil: none asked for).
+	amd *amdwatch.Watch
 
 	// status posts the outbound call's progress to its status_callback
 	// (nil: none).

@@ -292,6 +292,8 @@ func (s *callSession) handleRequest(r request) {
 		s.runTransfer(p)
 	case reqDialDone:
 		s.onDialDone(r)
+	case reqAMD:
+		s.onAMD(r.amd)
 	}
 }
 

@@ -235,6 +235,8 @@ type initiateInput struct {
 	Variables       map[string]string `json:"variables"`
 	StatusCallback  string            `json:"status_callback" doc:"https URL receiving the call's ringing, answered, completed and failed events as signed JSON POSTs (X-Sipbridge-Signature: hex HMAC-SHA256 of the body with the assistant's webhook secret); the address policy applies"`
 	Wait            bool              `json:"wait" doc:"true: answer once the call is answered (200) or failed on every trunk (502), as scripts may want; default: answer as soon as the call is placed"`
+	AMD             bool              `json:"amd" doc:"true: answering machine detection on the callee's first seconds of audio (numbers on a SIP trunk only); the assistant gets {\"event\":\"amd\",\"amd\":{\"result\":\"human|machine|unknown\",\"ms\":N}}"`
+	AMDAction       string            `json:"amd_action" doc:"with amd: none (default: only tell the assistant), hangup (hang up a machine), wait_beep (a machine: tell the assistant again, beep true, once its beep has ended, or beep false when none came in 30 s)"`
 }
 
 type initiateResult struct {
@@ -279,6 +281,12 @@ func (s *Server) initiateCall(c echo.Context) error {
 	if err := s.CheckURLAddress(c.Request().Context(), "status_callback", in.StatusCallback, "https"); err != nil {
 		return err
 	}
+	if in.AMDAction != "" && !contains(call.AMDActions, in.AMDAction) {
+		return httpapi.Invalid("amd_action", "amd_action must be none, hangup or wait_beep")
+	}
+	if in.AMDAction != "" && !in.AMD {
+		return httpapi.Invalid("amd_action", "amd_action needs amd: true")
+	}
 	if s.calls == nil {
 		return &httpapi.APIError{Status: http.StatusServiceUnavailable, Code: "not_configured", Message: "call control is not running"}
 	}
@@ -289,7 +297,7 @@ func (s *Server) initiateCall(c echo.Context) error {
 	}
 	res, err := s.calls.Initiate(c.Request().Context(), call.InitiateRequest{OrgID: httpapi.OrgID(c), To: in.ToPhoneNumber, From: in.FromPhoneNumber,
 		AssistantID: in.AssistantID, WelcomeMessage: in.WelcomeMessage, Agenda: in.Agenda, Variables: in.Variables,
-		StatusCallback: in.StatusCallback, Wait: in.Wait})
+		StatusCallback: in.StatusCallback, Wait: in.Wait, AMD: in.AMD, AMDAction: in.AMDAction})
 	if err != nil {
 		var de *call.DialError
 		if errors.As(err, &de) {

@@ -67,6 +67,7 @@ var errorTable = []errorRow{
 	callRow(call.ErrTooManyCalls),
 	callRow(call.ErrCallRateExceeded),
 	callRow(call.ErrNotSIPNumber),
+	callRow(call.ErrAMDHosted),
 	callRow(call.ErrSwitchUnavailable),
 	callRow(call.ErrCallCancelled),
 	callRow(call.ErrDraining),

@@ -43,6 +43,7 @@ func TestErrorTablePinned(t *testing.T) {
 		{call.ErrTooManyCalls, 429, "limit_exceeded", ""},
 		{call.ErrCallRateExceeded, 429, "limit_exceeded", ""},
 		{call.ErrNotSIPNumber, 501, "not_implemented", "phone_number"},
+		{call.ErrAMDHosted, 501, "not_implemented", "amd"},
 		{call.ErrSwitchUnavailable, 503, "switch_unavailable", ""},
 		{call.ErrCallCancelled, 409, "cancelled", ""},
 		{call.ErrDraining, 503, "draining", ""},
