@@ -37,12 +37,13 @@ type node struct {
 	rescan    bool              // a pass failed here: the next one rescans the profile
 	waiters   map[string][]chan struct{}
 	live      map[string]db.GatewayLive // gateway → what this node reported (per-node mode)
+	liveSeq   map[string]uint64         // gateway → Sync.seq of its last event (per-node mode)
 	results   map[string]db.SyncResult  // trunk ID → this node's last sync result (per-node mode)
 }
 
 func newNode(name string, sw SwitchAPI) *node {
 	return &node{name: name, sw: sw, present: map[string]bool{}, loaded: map[string]string{},
-		waiters: map[string][]chan struct{}{}, live: map[string]db.GatewayLive{}, results: map[string]db.SyncResult{}}
+		waiters: map[string][]chan struct{}{}, live: map[string]db.GatewayLive{}, liveSeq: map[string]uint64{}, results: map[string]db.SyncResult{}}
 }
 
 // NodeState is a trunk's state on one node.
@@ -167,12 +168,20 @@ func stateRank(st string) int {
 
 // recordLive records what node n reports about a gateway: with one node
 // as is, per node the aggregate of every node's report (stateRank; the
-// ping status and status code are the chosen node's).
-func (s *Sync) recordLive(ctx context.Context, n *node, live db.GatewayLive) error {
+// ping status and status code are the chosen node's). since is 0 for an
+// event; for an xmlstatus reply, the event sequence when it was asked:
+// a gateway event newer than the question wins over the reply.
+func (s *Sync) recordLive(ctx context.Context, n *node, live db.GatewayLive, since uint64) error {
 	if !s.perNode {
 		return s.store.SetGatewayLive(ctx, live)
 	}
 	s.mu.Lock()
+	if since == 0 {
+		n.liveSeq[live.GatewayName] = s.seq.Add(1)
+	} else if n.liveSeq[live.GatewayName] >= since {
+		s.mu.Unlock()
+		return nil
+	}
 	cur := n.live[live.GatewayName]
 	cur.GatewayName, cur.State = live.GatewayName, live.State
 	if live.PingStatus != "" {
@@ -256,4 +265,21 @@ func (s *Sync) aggregate(trunks []db.SIPTrunk, byNode map[*node][]db.SyncResult)
 	}
 	s.version.Add(1)
 	return out
+}
+
+// TrunkNodes is the trunk's state on each node (nil without a reconciler
+// or when the state is not kept per node).
+func (t *Service) TrunkNodes(trunkID, gateway string) []NodeState {
+	if t.sync == nil {
+		return nil
+	}
+	return t.sync.TrunkNodes(trunkID, gateway)
+}
+
+// NodesVersion changes whenever a node's state of a trunk changes.
+func (t *Service) NodesVersion() uint64 {
+	if t.sync == nil {
+		return 0
+	}
+	return t.sync.NodesVersion()
 }

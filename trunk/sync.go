@@ -74,6 +74,7 @@ type Sync struct {
 	nodes   []*node // in configured order; the first is Connected's
 	perNode bool    // SyncOptions.Nodes: state kept and shown per node
 	version atomic.Uint64
+	seq     atomic.Uint64 // counts gateway events (per-node mode)
 
 	passMu sync.Mutex // one pass at a time
 

@@ -32,6 +32,7 @@ func (s *Sync) readIPAuthStates(ctx context.Context, n *node, gws map[string]*de
 		return
 	}
 	res.Commands = append(res.Commands, "sofia xmlstatus gateway")
+	since := s.seq.Load() + 1
 	reply, err := n.sw.API(ctx, "sofia xmlstatus gateway")
 	if err != nil {
 		s.log.Warn("xmlstatus after rescan failed", "err", err)
@@ -44,7 +45,7 @@ func (s *Sync) readIPAuthStates(ctx context.Context, n *node, gws map[string]*de
 	}
 	for _, g := range list {
 		if want[g.Name] {
-			if err := s.recordLive(ctx, n, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}); err != nil {
+			if err := s.recordLive(ctx, n, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}, since); err != nil {
 				s.log.Warn("gateway state not saved", "trunk", g.Name, "err", err)
 			}
 		}
@@ -59,6 +60,7 @@ func (s *Sync) readActual(ctx context.Context, n *node, res *PassResult) error {
 	if known {
 		return nil
 	}
+	since := s.seq.Load() + 1
 	reply, err := n.sw.API(ctx, "sofia xmlstatus gateway")
 	res.Commands = append(res.Commands, "sofia xmlstatus gateway")
 	if err != nil {
@@ -93,7 +95,7 @@ func (s *Sync) readActual(ctx context.Context, n *node, res *PassResult) error {
 	for _, g := range list {
 		if xmlgen.IsOurGateway(g.Name) && (g.Profile == "" || g.Profile == s.opts.Profile) {
 			state := g.State
-			if err := s.recordLive(ctx, n, db.GatewayLive{GatewayName: g.Name, State: state, PingStatus: g.Status}); err != nil && !errors.Is(err, db.ErrNotFound) {
+			if err := s.recordLive(ctx, n, db.GatewayLive{GatewayName: g.Name, State: state, PingStatus: g.Status}, since); err != nil && !errors.Is(err, db.ErrNotFound) {
 				s.log.Warn("gateway state not saved", "trunk", g.Name, "err", err)
 			}
 		}
@@ -260,7 +262,7 @@ func (s *Sync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 	if !xmlgen.IsOurGateway(ev.Gateway) {
 		return
 	}
-	if err := s.recordLive(ctx, n, live); err != nil && !errors.Is(err, db.ErrNotFound) {
+	if err := s.recordLive(ctx, n, live, 0); err != nil && !errors.Is(err, db.ErrNotFound) {
 		s.log.Warn("gateway state not saved", "trunk", ev.Gateway, "err", err)
 	}
 }
