@@ -210,6 +210,32 @@ func TestTrunkOnTwoNodes(t *testing.T) {
 	})
 }
 
+// TestAggregateIsTheWorstNode: a carrier refusing one node's REGISTER
+// leaves that node FAILED (403) and the other REGED; the trunk's
+// gateway_state is FAILED with that node's status code.
+func TestAggregateIsTheWorstNode(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		e := newNodesEnv(t, g)
+		gw, err := e.trunks.GatewayName(e.ctx, e.org, "Half", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.sw["fs2"].SetRegistrar(gw, fstest.RegistrarForbidden)
+		tr := &db.SIPTrunk{ID: db.NewID(), OrgID: e.org, Name: "Half", GatewayName: gw, Gateway: "sip.carrier.example:5060",
+			Username: "user1", Priority: 1, Enabled: true, Register: true, Transport: "udp", ExpireSeconds: 60}
+		if err := e.store.CreateTrunk(e.ctx, tr); err != nil {
+			t.Fatal(err)
+		}
+		e.trunks.Changed(e.org)
+		failed := func(st string) bool { return st == "FAILED" || st == "FAIL_WAIT" }
+		e.eventually("fs1 REGED, fs2 FAILED, the trunk FAILED with 403", func() bool {
+			a, b, st := e.node(tr, "fs1"), e.node(tr, "fs2"), e.status(tr)
+			return a.GatewayState == "REGED" && failed(b.GatewayState) && b.LastStatusCode == 403 &&
+				failed(st.GatewayState) && st.LastStatusCode == 403 && st.SyncState == "applied"
+		})
+	})
+}
+
 // cable forwards TCP connections to a target until pulled: then it closes
 // them and refuses new ones; plugged again, it listens on the same port.
 type cable struct {
