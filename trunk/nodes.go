@@ -175,6 +175,10 @@ func (s *Sync) recordLive(ctx context.Context, n *node, live db.GatewayLive, sin
 	if !s.perNode {
 		return s.store.SetGatewayLive(ctx, live)
 	}
+	// The aggregate is computed and written under one lock: two nodes'
+	// events handled at once must not write their aggregates out of order.
+	s.liveMu.Lock()
+	defer s.liveMu.Unlock()
 	s.mu.Lock()
 	if since == 0 {
 		n.liveSeq[live.GatewayName] = s.seq.Add(1)

@@ -75,6 +75,7 @@ type Sync struct {
 	perNode bool    // SyncOptions.Nodes: state kept and shown per node
 	version atomic.Uint64
 	seq     atomic.Uint64 // counts gateway events (per-node mode)
+	liveMu  sync.Mutex    // one aggregate gateway state computed and written at a time
 
 	passMu sync.Mutex // one pass at a time
 

@@ -223,6 +223,9 @@ func TestAggregateIsTheWorstNode(t *testing.T) {
 		e.sw["fs2"].SetRegistrar(gw, fstest.RegistrarForbidden)
 		tr := &db.SIPTrunk{ID: db.NewID(), OrgID: e.org, Name: "Half", GatewayName: gw, Gateway: "sip.carrier.example:5060",
 			Username: "user1", Priority: 1, Enabled: true, Register: true, Transport: "udp", ExpireSeconds: 60}
+		if err := e.store.SetTrunkPassword(tr, "s3cret"); err != nil {
+			t.Fatal(err)
+		}
 		if err := e.store.CreateTrunk(e.ctx, tr); err != nil {
 			t.Fatal(err)
 		}

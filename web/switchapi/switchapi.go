@@ -1,7 +1,7 @@
 // Package switchapi serves the operator's view of the FreeSWITCH nodes
 // (GET /api/v1/switch/nodes). The route is the platform operator's, not a
 // tenant's: it answers to the operator token (OPERATOR_TOKEN) only, never
-// to an organization's API key, and is off (404) without one.
+// to an organization's API key (401, as while no token is set).
 package switchapi
 
 import (
@@ -29,7 +29,7 @@ type Deps struct {
 	// Nodes lists the nodes in their configured order.
 	Nodes func() []Node
 	// Token is the operator token (OPERATOR_TOKEN); empty: the route
-	// answers 404.
+	// answers 401 to every request.
 	Token string
 }
 
@@ -50,8 +50,9 @@ func operator(token string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if token == "" {
-				return &httpapi.APIError{Status: http.StatusNotFound, Code: "not_found",
-					Message: "the nodes route is off: set OPERATOR_TOKEN to use it"}
+				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sipbridge operator"`)
+				return &httpapi.APIError{Status: http.StatusUnauthorized, Code: "unauthorized",
+					Message: "the nodes route answers to the operator token only, and OPERATOR_TOKEN is not set"}
 			}
 			scheme, key, ok := strings.Cut(c.Request().Header.Get(echo.HeaderAuthorization), " ")
 			got := sha256.Sum256([]byte(strings.TrimSpace(key)))
