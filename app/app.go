@@ -23,6 +23,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/freeswitch/nodes"
 	"github.com/sipbridge/sipbridge/freeswitch/xmlcurl"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/numbers"
@@ -90,6 +91,11 @@ type Config struct {
 	SMSOptions     func(*sms.Options)
 	SyncOptions    func(*trunk.SyncOptions)
 	ConsoleOptions func(*console.Deps)
+
+	// OperatorToken is the platform operator's bearer token
+	// (OPERATOR_TOKEN): GET /api/v1/switch/nodes answers to it only
+	// (empty: that route is off).
+	OperatorToken string
 }
 
 // Switch is how sipbridge reaches FreeSWITCH.
@@ -115,6 +121,10 @@ type Switch struct {
 	// Reminder is how often the warning that FreeSWITCH is not connected
 	// repeats while it stays so (zero: DefaultSwitchReminder).
 	Reminder time.Duration
+	// Nodes are the FreeSWITCH nodes every trunk is applied to (FS_NODES),
+	// the first the one at Addr, which call control uses; each trunk's
+	// state is then kept and shown per node. None: the one node at Addr.
+	Nodes []nodes.Node
 }
 
 // App is the built bridge. Its services are exported for the tests that
@@ -142,6 +152,9 @@ type App struct {
 	// Pool carries call control's commands (nil without a switch).
 	Cmd, Events *esl.Client
 	Pool        *esl.Pool
+	// NodeConns are the further nodes' connections (Switch.Nodes[1:]),
+	// each carrying trunk sync's commands and the node's gateway events.
+	NodeConns []*esl.Client
 
 	cfg          Config
 	log          *slog.Logger
@@ -236,6 +249,7 @@ func (a *App) connectSwitch() {
 	a.Pool = esl.NewPool(n, sw.Addr, sw.Password, opts(esl.WithOnConnect(recheck), esl.WithLogger(a.log.With("component", "esl", "conn", "calls")))...)
 	so := trunk.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy, Proxies: sw.Front.CIDRs(),
 		Log: a.log.With("component", "trunk_sync")}
+	so.Nodes = a.connectNodes(opts)
 	if a.cfg.SyncOptions != nil {
 		a.cfg.SyncOptions(&so)
 	}
@@ -324,13 +338,15 @@ func (a *App) buildWeb() {
 	}
 	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, BYOC: a.BYOC, Calls: a.Calls, SMS: a.SMS,
 		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
-		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults, WelcomeAudioDir: a.cfg.WelcomeAudioDir, Changes: a.Changes})
+		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults, WelcomeAudioDir: a.cfg.WelcomeAudioDir, Changes: a.Changes,
+		Nodes: a.nodeStates()})
 	live := func(path string, n func() int) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "sipbridge_calls_live", Help: "Live calls on this instance (SIP and provider-hosted).",
 			ConstLabels: prometheus.Labels{"path": path}}, func() float64 { return float64(n()) })
 	}
 	a.Web.Registry().MustRegister(a.frameSeconds, live("sip", a.Calls.Active), live("hosted", a.Hosted.Active))
 	a.buildConsole()
+	a.buildNodesAPI()
 	if sw := a.cfg.Switch; sw != nil && sw.XMLCurl != nil {
 		o := *sw.XMLCurl
 		o.Profile, o.Log = a.TrunkSync.Profile(), a.log.With("component", "fs_xml")

@@ -32,6 +32,11 @@ func (a *App) Start() error {
 		if err := a.Events.Start(a.ctx); err != nil {
 			return err
 		}
+		for _, c := range a.NodeConns {
+			if err := c.Start(a.ctx); err != nil {
+				return err
+			}
+		}
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.watchSwitch(a.ctx) }()
 	}
@@ -39,7 +44,7 @@ func (a *App) Start() error {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			err := a.TrunkSync.Run(a.ctx, trunk.RunOptions{Changed: a.Trunks.ChangedC(), Every: a.cfg.SyncInterval, Ready: a.SwitchUp})
+			err := a.TrunkSync.Run(a.ctx, trunk.RunOptions{Changed: a.Trunks.ChangedC(), Every: a.cfg.SyncInterval, Ready: a.syncReady})
 			if err != nil {
 				a.log.Error("trunk sync stopped", "err", err)
 			}
@@ -150,6 +155,9 @@ func (a *App) Close() {
 			a.Events.Close()
 			a.Cmd.Close()
 			a.Pool.Close()
+			for _, c := range a.NodeConns {
+				c.Close()
+			}
 		}
 		a.Hosted.Close()
 	})

@@ -88,6 +88,16 @@ type Trunk struct {
 	GatewayState   string `json:"gateway_state"`
 	PingStatus     string `json:"ping_status"`
 	LastStatusCode int    `json:"last_status_code"`
+	// Nodes is the trunk on each FreeSWITCH node (FS_NODES only).
+	Nodes []struct {
+		Node           string `json:"node"`
+		GatewayState   string `json:"gateway_state"`
+		LastStatusCode int    `json:"last_status_code"`
+		SyncStatus     struct {
+			State   string `json:"state"`
+			Message string `json:"message"`
+		} `json:"sync_status"`
+	} `json:"nodes"`
 }
 
 func (tr Trunk) String() string {

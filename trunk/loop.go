@@ -95,7 +95,9 @@ func (s *Sync) Run(ctx context.Context, o RunOptions) error {
 		case <-ticks:
 			s.RefreshDNS()
 			s.mu.Lock()
-			s.known = false // re-read FreeSWITCH's gateways: catch drift
+			for _, n := range s.nodes {
+				n.known = false // re-read FreeSWITCH's gateways: catch drift
+			}
 			s.dirtyLocked()
 			s.mu.Unlock()
 			pass()

@@ -8,11 +8,10 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
@@ -26,11 +25,6 @@ var (
 	// ErrRejected means FreeSWITCH refused the generated configuration.
 	ErrRejected = errors.New("freeswitch rejected the generated configuration")
 )
-
-// switchAPI is what the reconciler needs of the Event Socket.
-type switchAPI interface {
-	API(ctx context.Context, cmd string) (string, error)
-}
 
 // Resolver looks up the addresses of a host name.
 type Resolver func(ctx context.Context, host string) ([]netip.Addr, error)
@@ -50,7 +44,12 @@ type SyncOptions struct {
 	// the ACL list xmlgen.ProxyACLList, which the profile applies, so their
 	// INVITEs pass FreeSWITCH's inbound ACL (none: no such list).
 	Proxies []string
-	Log     *slog.Logger
+	// Nodes are the FreeSWITCH nodes (FS_NODES) when the trunks' state is
+	// kept per node: each gets every trunk (NewSync's switch is then
+	// unused). None: one node, NewSync's switch, state as FreeSWITCH
+	// reports it.
+	Nodes []Node
+	Log   *slog.Logger
 }
 
 // Generated directory layout, fixed with freeswitch/conf.
@@ -69,24 +68,23 @@ const (
 // sofia::gateway_delete), reloadacl when lists changed, one rescan for
 // additions. It never restarts the profile.
 type Sync struct {
-	opts  SyncOptions
-	store *db.Store
-	sw    switchAPI
-	log   *slog.Logger
+	opts    SyncOptions
+	store   *db.Store
+	log     *slog.Logger
+	nodes   []*node // in configured order; the first is Connected's
+	perNode bool    // SyncOptions.Nodes: state kept and shown per node
+	version atomic.Uint64
+	seq     atomic.Uint64 // counts gateway events (per-node mode)
+	liveMu  sync.Mutex    // one aggregate gateway state computed and written at a time
 
 	passMu sync.Mutex // one pass at a time
 
-	mu        sync.Mutex
-	known     bool              // present was read from FreeSWITCH since the last connect
-	present   map[string]bool   // gateways FreeSWITCH has in our profile
-	loaded    map[string]string // gateway → hash of the file FreeSWITCH loaded
-	aclLoaded bool              // ACL lists reloaded since the last connect
-	waiters   map[string][]chan struct{}
-	disk      map[string][]byte // relative path → bytes on disk (cache)
-	diskRead  bool
-	dns       map[string]dnsEntry
-	kick      chan struct{}
-	clean     string // fingerprint of the desired state at the last clean pass; "" = must look
+	mu       sync.Mutex
+	disk     map[string][]byte // relative path → bytes on disk (cache)
+	diskRead bool
+	dns      map[string]dnsEntry
+	kick     chan struct{}
+	clean    string // fingerprint of the desired state at the last clean pass; "" = must look
 
 	afterFingerprint func() // tests: runs between a pass's fingerprint and its read of the trunks
 }
@@ -97,7 +95,7 @@ type dnsEntry struct {
 }
 
 // NewSync returns a reconciler.
-func NewSync(store *db.Store, sw switchAPI, opts SyncOptions) *Sync {
+func NewSync(store *db.Store, sw SwitchAPI, opts SyncOptions) *Sync {
 	if opts.DeleteTimeout == 0 {
 		opts.DeleteTimeout = 10 * time.Second
 	}
@@ -112,9 +110,15 @@ func NewSync(store *db.Store, sw switchAPI, opts SyncOptions) *Sync {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Sync{opts: opts, store: store, sw: sw, log: opts.Log,
-		present: map[string]bool{}, loaded: map[string]string{}, waiters: map[string][]chan struct{}{},
-		disk: map[string][]byte{}, dns: map[string]dnsEntry{}}
+	s := &Sync{opts: opts, store: store, log: opts.Log, disk: map[string][]byte{}, dns: map[string]dnsEntry{}}
+	if len(opts.Nodes) == 0 {
+		s.nodes = []*node{newNode("fs1", sw)}
+	}
+	for _, n := range opts.Nodes {
+		s.nodes = append(s.nodes, newNode(n.Name, n.API))
+	}
+	s.perNode = len(opts.Nodes) > 0
+	return s
 }
 
 // PassResult summarizes what a pass did.
@@ -131,23 +135,20 @@ type desiredGateway struct {
 	warning string
 }
 
-// Connected must be called after every (re)connect of the Event Socket: the
-// next pass re-reads FreeSWITCH's gateways and reloads the ACL lists.
-func (s *Sync) Connected() {
-	s.mu.Lock()
-	s.known = false
-	s.aclLoaded = false
-	s.dirtyLocked()
-	s.mu.Unlock()
-}
+// Connected must be called after every (re)connect of the (first node's)
+// Event Socket: the next pass re-reads FreeSWITCH's gateways and reloads
+// the ACL lists.
+func (s *Sync) Connected() { s.NodeConnected("") }
 
 // Refresh makes the next pass re-apply these gateways: FreeSWITCH's copy is
 // treated as stale, so they get killgw and rescan (nothing else is touched).
 func (s *Sync) Refresh(gateways ...string) {
 	s.mu.Lock()
-	for _, g := range gateways {
-		if s.present[g] {
-			s.loaded[g] = "refresh"
+	for _, n := range s.nodes {
+		for _, g := range gateways {
+			if n.present[g] {
+				n.loaded[g] = "refresh"
+			}
 		}
 	}
 	s.dirtyLocked()
@@ -165,7 +166,9 @@ func (s *Sync) RefreshDNS() {
 
 // Pass runs one reconcile pass: plan (desired state against the files and
 // FreeSWITCH), apply (write, killgw, reloadacl, rescan) and status (the
-// trunks' sync results).
+// trunks' sync results). With several nodes the files are written once
+// and each node gets its own commands; a node that cannot be read or
+// applied shows the error on its trunks and leaves the others alone.
 func (s *Sync) Pass(ctx context.Context) (PassResult, error) {
 	s.passMu.Lock()
 	defer s.passMu.Unlock()
@@ -176,7 +179,7 @@ func (s *Sync) Pass(ctx context.Context) (PassResult, error) {
 		return res, err
 	}
 	s.mu.Lock()
-	unchanged := s.clean != "" && s.clean == fp && s.known && s.aclLoaded
+	unchanged := s.clean != "" && s.clean == fp && s.settledLocked()
 	s.mu.Unlock()
 	if unchanged {
 		return res, nil // nothing changed on either side since the last clean pass
@@ -201,201 +204,179 @@ func (s *Sync) Pass(ctx context.Context) (PassResult, error) {
 	if err := s.loadDisk(); err != nil {
 		return res, err
 	}
-	if err := s.readActual(ctx, &res); err != nil {
-		return res, err
+	down := map[*node]error{}
+	for _, n := range s.nodes {
+		if err := s.readActual(ctx, n, &res); err != nil {
+			if !s.perNode {
+				return res, err
+			}
+			down[n] = err
+		}
 	}
-	p, err := s.plan(ctx, trunks)
+	p, err := s.plan(ctx, trunks, down)
 	if err != nil {
 		return res, err
 	}
 	if p.empty() {
-		results := s.appliedResults(p.gws, p.results)
+		results := s.aggregate(trunks, s.appliedResults(p))
 		s.markClean(fp, results)
-		return res, s.store.SetSyncResults(ctx, changedResults(trunks, results))
+		if err := s.store.SetSyncResults(ctx, changedResults(trunks, results)); err != nil {
+			return res, err
+		}
+		return res, p.nodeErrors()
 	}
 	// Write files (atomically, only when the bytes change).
 	if err := s.writeFiles(p.files, p.prev, &res); err != nil {
 		return res, s.writeFailed(ctx, trunks, p, err, &res)
 	}
-	passErr := s.apply(ctx, p, &res)
-	results := s.settle(ctx, fp, p, passErr, &res)
+	s.apply(ctx, p, &res)
+	passErr := p.nodeErrors()
+	results := s.aggregate(trunks, s.settle(ctx, p, &res))
+	if passErr == nil {
+		s.markClean(fp, results)
+	}
 	if err := s.store.SetSyncResults(ctx, changedResults(trunks, results)); err != nil {
 		return res, err
 	}
 	return res, passErr
 }
 
+// settledLocked reports whether every node was read since its last
+// connect and has its ACL lists loaded.
+func (s *Sync) settledLocked() bool {
+	for _, n := range s.nodes {
+		if !n.known || !n.aclLoaded || n.rescan {
+			return false
+		}
+	}
+	return true
+}
+
 // plan is what one pass has to do.
 type plan struct {
-	files     map[string][]byte          // the generated files wanted (relative path → bytes)
-	gws       map[string]*desiredGateway // the gateways wanted, by name
-	results   []db.SyncResult            // trunks settled while rendering (disabled, errors)
-	toKill    []string                   // gateways to killgw (changed or removed)
-	toAdd     []string                   // gateways a rescan adds ("" = the profile's ACL list changed)
-	prev      map[string][]byte          // files about to change, as they were (nil = absent)
+	files   map[string][]byte          // the generated files wanted (relative path → bytes)
+	gws     map[string]*desiredGateway // the gateways wanted, by name
+	results []db.SyncResult            // trunks settled while rendering (disabled, errors)
+	prev    map[string][]byte          // files about to change, as they were (nil = absent)
+	steps   []*nodePlan                // each node's commands, in the nodes' order
+	perNode bool
+}
+
+// nodePlan is what one node needs.
+type nodePlan struct {
+	n         *node
+	down      bool     // the node could not be read: nothing is sent to it
+	err       error    // why the node is down or its commands failed
+	toKill    []string // gateways to killgw (changed or removed)
+	toAdd     []string // gateways a rescan adds ("" = the profile's ACL list changed)
 	aclReload bool
 }
 
 func (p *plan) empty() bool {
-	return len(p.prev) == 0 && len(p.toKill) == 0 && len(p.toAdd) == 0 && !p.aclReload
+	if len(p.prev) > 0 {
+		return false
+	}
+	for _, np := range p.steps {
+		if !np.down && (len(np.toKill) > 0 || len(np.toAdd) > 0 || np.aclReload) {
+			return false
+		}
+	}
+	return true
+}
+
+// nodeErrors is the pass's error: the one node's as it is, or each
+// failed node's, named.
+func (p *plan) nodeErrors() error {
+	var errs []error
+	for _, np := range p.steps {
+		if np.err == nil {
+			continue
+		}
+		if !p.perNode {
+			return np.err
+		}
+		errs = append(errs, fmt.Errorf("node %s: %w", np.n.name, np.err))
+	}
+	return errors.Join(errs...)
 }
 
 // plan renders the desired state and diffs it against the disk and
-// against FreeSWITCH.
-func (s *Sync) plan(ctx context.Context, trunks []db.SIPTrunk) (*plan, error) {
+// against each node.
+func (s *Sync) plan(ctx context.Context, trunks []db.SIPTrunk, down map[*node]error) (*plan, error) {
 	files, gws, results, err := s.desired(ctx, trunks)
 	if err != nil {
 		return nil, err
 	}
-	p := &plan{files: files, gws: gws, results: results, prev: map[string][]byte{}}
+	p := &plan{files: files, gws: gws, results: results, prev: map[string][]byte{}, perNode: s.perNode}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for name, d := range gws {
-		switch {
-		case !s.present[name]:
-			p.toAdd = append(p.toAdd, name)
-		case s.loaded[name] != d.hash:
-			p.toKill = append(p.toKill, name)
-			p.toAdd = append(p.toAdd, name)
+	aclChanged, profileChanged := s.planFilesLocked(p)
+	for _, n := range s.nodes {
+		np := &nodePlan{n: n, err: down[n], down: down[n] != nil}
+		p.steps = append(p.steps, np)
+		if np.down {
+			if len(p.prev) > 0 {
+				s.missedLocked(n) // the node gets the changed files when it is back
+			}
+			continue
+		}
+		for name, d := range gws {
+			switch {
+			case !n.present[name]:
+				np.toAdd = append(np.toAdd, name)
+			case n.loaded[name] != d.hash:
+				np.toKill = append(np.toKill, name)
+				np.toAdd = append(np.toAdd, name)
+			}
+		}
+		for name := range n.present {
+			if _, want := gws[name]; !want && xmlgen.IsOurGateway(name) {
+				np.toKill = append(np.toKill, name)
+			}
+		}
+		np.aclReload = !n.aclLoaded || aclChanged
+		sort.Strings(np.toKill)
+		sort.Strings(np.toAdd)
+		if profileChanged || n.rescan {
+			np.toAdd = append(np.toAdd, "") // the profile's list of ACLs changed: rescan re-reads it
 		}
 	}
-	for name := range s.present {
-		if _, want := gws[name]; !want && xmlgen.IsOurGateway(name) {
-			p.toKill = append(p.toKill, name)
-		}
-	}
-	p.aclReload = !s.aclLoaded
-	sort.Strings(p.toKill)
-	sort.Strings(p.toAdd)
-	s.planFilesLocked(p)
 	return p, nil
 }
 
 // planFilesLocked records the files that change (for restoring when
-// FreeSWITCH rejects the new ones) and what their change needs.
-func (s *Sync) planFilesLocked(p *plan) {
+// FreeSWITCH rejects the new ones) and what their change needs: a reload
+// of the ACL lists, a rescan for the profile's list of ACLs.
+func (s *Sync) planFilesLocked(p *plan) (aclChanged, profileChanged bool) {
 	for rel, b := range p.files {
 		if old, ok := s.disk[rel]; ok && bytes.Equal(old, b) {
 			continue
 		}
 		p.prev[rel] = s.disk[rel] // nil = did not exist
 		if strings.HasPrefix(rel, dirACL+"/") || rel == profileParams {
-			p.aclReload = true
+			aclChanged = true
 		}
 		if rel == profileParams {
-			p.toAdd = append(p.toAdd, "") // the profile's list of ACLs changed: rescan re-reads it
+			profileChanged = true
 		}
 	}
 	for rel := range s.disk {
 		if _, want := p.files[rel]; !want {
 			p.prev[rel] = s.disk[rel]
 			if strings.HasPrefix(rel, dirACL+"/") {
-				p.aclReload = true
+				aclChanged = true
 			}
 		}
 	}
+	return aclChanged, profileChanged
 }
 
-// apply sends the plan's commands, the files being written: killgw for
-// changed and removed gateways (waiting for their deletion), reloadacl,
-// rescan. When FreeSWITCH rejects the files, the previous ones come back.
-func (s *Sync) apply(ctx context.Context, p *plan, res *PassResult) error {
-	if err := s.kill(ctx, p.toKill, res); err != nil {
-		s.log.Warn("killgw incomplete", "err", err)
-	}
-	reloadOK := func(r string) bool { return strings.HasPrefix(r, "+OK") }
-	if p.aclReload {
-		if err := s.command(ctx, "reloadacl", res, reloadOK); err != nil {
-			return err
-		}
-		s.mu.Lock()
-		s.aclLoaded = true
-		s.mu.Unlock()
-	}
-	if len(p.toAdd) == 0 {
-		return nil
-	}
-	err := s.rescan(ctx, res)
-	if err != nil && ctx.Err() == nil {
-		// Rejected XML or -ERR: keep the last good files.
-		s.log.Error("rescan failed; restoring the previous files", "err", err)
-		s.restore(p.prev, res)
-		// Bring back what the kills removed, with the previous files.
-		if err := s.rescan(ctx, res); err != nil {
-			s.log.Error("rescan with the previous files failed", "err", err)
-		}
-		if p.aclReload {
-			_ = s.command(ctx, "reloadacl", res, reloadOK)
-		}
-	}
-	return err
-}
-
-// writeFailed handles a generated file that could not be written (the
-// folder read-only, full, a path taken): the files this pass wrote go back
-// to their last good bytes, FreeSWITCH is not touched, and the trunks the
-// pass was for show sync_status error with the cause (without the
-// server's path). The loop retries the pass.
-func (s *Sync) writeFailed(ctx context.Context, trunks []db.SIPTrunk, p *plan, err error, res *PassResult) error {
-	s.restore(p.prev, res)
-	cause := err
-	var pe *os.PathError
-	var le *os.LinkError
-	switch {
-	case errors.As(err, &pe):
-		cause = pe.Err
-	case errors.As(err, &le):
-		cause = le.Err
-	}
-	passErr := fmt.Errorf("generated files not written (FS_GEN_DIR): %w", cause)
-	touched := map[string]bool{}
-	for _, n := range append(slices.Clone(p.toAdd), p.toKill...) {
-		touched[n] = true
-	}
-	results := p.results
-	for name, d := range p.gws {
-		if touched[name] {
-			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "error", Message: passErr.Error()})
-		}
-	}
-	if serr := s.store.SetSyncResults(ctx, changedResults(trunks, results)); serr != nil {
-		s.log.Error("trunk sync status not saved", "err", serr)
-	}
-	return fmt.Errorf("%w (%w)", passErr, err)
-}
-
-// settle records what FreeSWITCH now holds after a pass and returns the
-// trunks' sync results: applied or pending, or the pass's error for the
-// gateways it touched.
-func (s *Sync) settle(ctx context.Context, fp string, p *plan, passErr error, res *PassResult) []db.SyncResult {
-	results := p.results
-	if passErr != nil {
-		changed := map[string]bool{}
-		for _, n := range p.toAdd {
-			changed[n] = true
-		}
-		for _, n := range p.toKill {
-			changed[n] = true
-		}
-		for name, d := range p.gws {
-			if changed[name] || len(p.toAdd) > 0 && changed[""] {
-				results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "error", Message: passErr.Error()})
-			}
-		}
-		return results
-	}
-	s.mu.Lock()
-	for _, name := range p.toAdd {
-		if d, ok := p.gws[name]; ok && !s.present[name] {
-			s.present[name] = true
-			s.loaded[name] = d.hash
-		}
-	}
-	s.mu.Unlock()
-	results = s.appliedResults(p.gws, results)
-	s.readIPAuthStates(ctx, p.gws, p.toAdd, res)
-	s.markClean(fp, results)
-	return results
+// missedLocked marks a node that missed a pass's changes or failed to take
+// them (several nodes only): the next pass re-reads it, reloads its ACL
+// lists and rescans its profile.
+func (s *Sync) missedLocked(n *node) {
+	n.known, n.aclLoaded, n.rescan = false, false, true
+	s.dirtyLocked()
 }
 
 // markClean remembers the fingerprint when every trunk is settled, so the
@@ -428,17 +409,4 @@ func changedResults(trunks []db.SIPTrunk, results []db.SyncResult) []db.SyncResu
 		out = append(out, r)
 	}
 	return out
-}
-
-func (s *Sync) appliedResults(gws map[string]*desiredGateway, results []db.SyncResult) []db.SyncResult {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for name, d := range gws {
-		if s.present[name] && s.loaded[name] == d.hash {
-			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "applied", Message: d.warning})
-		} else {
-			results = append(results, db.SyncResult{TrunkID: d.trunk.ID, State: "pending", Message: "waiting for FreeSWITCH to release the previous gateway"})
-		}
-	}
-	return results
 }

@@ -111,7 +111,9 @@ func (s *Sync) restore(prev map[string][]byte, res *PassResult) {
 	}
 	// What FreeSWITCH holds is unknown after a rejection: read it again next pass.
 	s.mu.Lock()
-	s.known = false
+	for _, n := range s.nodes {
+		n.known = false
+	}
 	s.dirtyLocked()
 	s.mu.Unlock()
 }

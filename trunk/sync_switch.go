@@ -21,7 +21,7 @@ import (
 // in xmlstatus, gateway-lifecycle recording). Registration gateways get their
 // state from sofia::gateway_state events, which a read here could overwrite
 // with an older value, so they are left alone.
-func (s *Sync) readIPAuthStates(ctx context.Context, gws map[string]*desiredGateway, added []string, res *PassResult) {
+func (s *Sync) readIPAuthStates(ctx context.Context, n *node, gws map[string]*desiredGateway, added []string, res *PassResult) {
 	want := map[string]bool{}
 	for _, name := range added {
 		if d, ok := gws[name]; ok && !d.trunk.Register {
@@ -32,7 +32,8 @@ func (s *Sync) readIPAuthStates(ctx context.Context, gws map[string]*desiredGate
 		return
 	}
 	res.Commands = append(res.Commands, "sofia xmlstatus gateway")
-	reply, err := s.sw.API(ctx, "sofia xmlstatus gateway")
+	since := s.seq.Load() + 1
+	reply, err := n.sw.API(ctx, "sofia xmlstatus gateway")
 	if err != nil {
 		s.log.Warn("xmlstatus after rescan failed", "err", err)
 		return
@@ -44,22 +45,23 @@ func (s *Sync) readIPAuthStates(ctx context.Context, gws map[string]*desiredGate
 	}
 	for _, g := range list {
 		if want[g.Name] {
-			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}); err != nil {
+			if err := s.recordLive(ctx, n, db.GatewayLive{GatewayName: g.Name, State: g.State, PingStatus: g.Status}, since); err != nil {
 				s.log.Warn("gateway state not saved", "trunk", g.Name, "err", err)
 			}
 		}
 	}
 }
 
-// readActual asks FreeSWITCH which gateways it has, once per connection.
-func (s *Sync) readActual(ctx context.Context, res *PassResult) error {
+// readActual asks a node which gateways it has, once per connection.
+func (s *Sync) readActual(ctx context.Context, n *node, res *PassResult) error {
 	s.mu.Lock()
-	known := s.known
+	known := n.known
 	s.mu.Unlock()
 	if known {
 		return nil
 	}
-	reply, err := s.sw.API(ctx, "sofia xmlstatus gateway")
+	since := s.seq.Load() + 1
+	reply, err := n.sw.API(ctx, "sofia xmlstatus gateway")
 	res.Commands = append(res.Commands, "sofia xmlstatus gateway")
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrSwitch, err)
@@ -69,31 +71,31 @@ func (s *Sync) readActual(ctx context.Context, res *PassResult) error {
 		return err
 	}
 	s.mu.Lock()
-	s.present = map[string]bool{}
+	n.present = map[string]bool{}
 	for _, g := range list {
 		if g.Profile != "" && g.Profile != s.opts.Profile {
 			continue
 		}
-		s.present[g.Name] = true
-		if _, ok := s.loaded[g.Name]; !ok {
+		n.present[g.Name] = true
+		if _, ok := n.loaded[g.Name]; !ok {
 			// Assume FreeSWITCH loaded the file we have on disk.
 			if b, ok := s.disk[filepath.Join(dirGateways, g.Name+".xml")]; ok {
 				sum := sha256.Sum256(b)
-				s.loaded[g.Name] = string(sum[:])
+				n.loaded[g.Name] = string(sum[:])
 			}
 		}
 	}
-	for name := range s.loaded {
-		if !s.present[name] {
-			delete(s.loaded, name)
+	for name := range n.loaded {
+		if !n.present[name] {
+			delete(n.loaded, name)
 		}
 	}
-	s.known = true
+	n.known = true
 	s.mu.Unlock()
 	for _, g := range list {
 		if xmlgen.IsOurGateway(g.Name) && (g.Profile == "" || g.Profile == s.opts.Profile) {
 			state := g.State
-			if err := s.store.SetGatewayLive(ctx, db.GatewayLive{GatewayName: g.Name, State: state, PingStatus: g.Status}); err != nil && !errors.Is(err, db.ErrNotFound) {
+			if err := s.recordLive(ctx, n, db.GatewayLive{GatewayName: g.Name, State: state, PingStatus: g.Status}, since); err != nil && !errors.Is(err, db.ErrNotFound) {
 				s.log.Warn("gateway state not saved", "trunk", g.Name, "err", err)
 			}
 		}
@@ -101,9 +103,9 @@ func (s *Sync) readActual(ctx context.Context, res *PassResult) error {
 	return nil
 }
 
-func (s *Sync) command(ctx context.Context, cmd string, res *PassResult, ok func(string) bool) error {
+func (s *Sync) command(ctx context.Context, n *node, cmd string, res *PassResult, ok func(string) bool) error {
 	res.Commands = append(res.Commands, cmd)
-	reply, err := s.sw.API(ctx, cmd)
+	reply, err := n.sw.API(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrSwitch, cmd, err)
 	}
@@ -115,10 +117,10 @@ func (s *Sync) command(ctx context.Context, cmd string, res *PassResult, ok func
 
 // rescan asks the profile to re-read its XML. FreeSWITCH answers +OK even when
 // the XML does not load; the reply text tells (xml-errors recording).
-func (s *Sync) rescan(ctx context.Context, res *PassResult) error {
+func (s *Sync) rescan(ctx context.Context, n *node, res *PassResult) error {
 	cmd := "sofia profile " + s.opts.Profile + " rescan"
 	res.Commands = append(res.Commands, cmd)
-	reply, err := s.sw.API(ctx, cmd)
+	reply, err := n.sw.API(ctx, cmd)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrSwitch, cmd, err)
 	}
@@ -133,7 +135,7 @@ func (s *Sync) rescan(ctx context.Context, res *PassResult) error {
 }
 
 // kill sends killgw for each gateway and waits for its sofia::gateway_delete.
-func (s *Sync) kill(ctx context.Context, names []string, res *PassResult) error {
+func (s *Sync) kill(ctx context.Context, n *node, names []string, res *PassResult) error {
 	if len(names) == 0 {
 		return nil
 	}
@@ -145,17 +147,17 @@ func (s *Sync) kill(ctx context.Context, names []string, res *PassResult) error 
 	for _, name := range names {
 		ch := make(chan struct{})
 		s.mu.Lock()
-		s.waiters[name] = append(s.waiters[name], ch)
+		n.waiters[name] = append(n.waiters[name], ch)
 		s.mu.Unlock()
 		cmd := "sofia profile " + s.opts.Profile + " killgw " + name
 		res.Commands = append(res.Commands, cmd)
-		reply, err := s.sw.API(ctx, cmd)
+		reply, err := n.sw.API(ctx, cmd)
 		if err != nil && strings.Contains(err.Error(), "no such gateway") || strings.Contains(reply, "no such gateway") {
-			s.gatewayGone(name)
+			s.gatewayGone(n, name)
 			continue
 		}
 		if err != nil {
-			s.dropWaiter(name, ch)
+			s.dropWaiter(n, name, ch)
 			return fmt.Errorf("%w: %s: %v", ErrSwitch, cmd, err)
 		}
 		waits = append(waits, wait{name, ch})
@@ -174,7 +176,7 @@ func (s *Sync) kill(ctx context.Context, names []string, res *PassResult) error 
 		}
 	}
 	for _, w := range waits {
-		s.dropWaiter(w.name, w.ch)
+		s.dropWaiter(n, w.name, w.ch)
 	}
 	if len(late) > 0 {
 		return fmt.Errorf("%w: no sofia::gateway_delete for %s within %s", ErrSwitch, strings.Join(late, ", "), s.opts.DeleteTimeout)
@@ -182,36 +184,37 @@ func (s *Sync) kill(ctx context.Context, names []string, res *PassResult) error 
 	return nil
 }
 
-func (s *Sync) dropWaiter(name string, ch chan struct{}) {
+func (s *Sync) dropWaiter(n *node, name string, ch chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ws := s.waiters[name]
+	ws := n.waiters[name]
 	for i, w := range ws {
 		if w == ch {
-			s.waiters[name] = append(ws[:i], ws[i+1:]...)
+			n.waiters[name] = append(ws[:i], ws[i+1:]...)
 			break
 		}
 	}
-	if len(s.waiters[name]) == 0 {
-		delete(s.waiters, name)
+	if len(n.waiters[name]) == 0 {
+		delete(n.waiters, name)
 	}
 }
 
-func (s *Sync) gatewayGone(name string) {
+func (s *Sync) gatewayGone(n *node, name string) {
 	s.mu.Lock()
-	delete(s.present, name)
-	delete(s.loaded, name)
+	delete(n.present, name)
+	delete(n.loaded, name)
 	s.dirtyLocked()
-	for _, ch := range s.waiters[name] {
+	for _, ch := range n.waiters[name] {
 		close(ch)
 	}
-	delete(s.waiters, name)
+	delete(n.waiters, name)
 	s.mu.Unlock()
 }
 
 // GatewayEvent is a sofia::gateway_add / gateway_state / gateway_delete event.
 type GatewayEvent struct {
 	Subclass   string // sofia::gateway_add, sofia::gateway_state, sofia::gateway_delete
+	Node       string // the node that sent it ("": the first)
 	Gateway    string
 	Profile    string // profile-name (add/delete)
 	State      string // gateway_state: TRYING, REGISTER, REGED, FAILED, FAIL_WAIT, UNREGED, DOWN, …
@@ -225,22 +228,28 @@ func (s *Sync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 	if ev.Gateway == "" || (ev.Profile != "" && ev.Profile != s.opts.Profile) {
 		return
 	}
+	s.mu.Lock()
+	n := s.nodeLocked(ev.Node)
+	s.mu.Unlock()
+	if n == nil {
+		return
+	}
 	live := db.GatewayLive{GatewayName: ev.Gateway}
 	switch ev.Subclass {
 	case "sofia::gateway_delete":
-		s.gatewayGone(ev.Gateway)
+		s.gatewayGone(n, ev.Gateway)
 		live.State = "DOWN"
 	case "sofia::gateway_add":
 		s.mu.Lock()
-		if !s.present[ev.Gateway] {
+		if !n.present[ev.Gateway] {
 			s.dirtyLocked()
 		}
-		s.present[ev.Gateway] = true
-		if _, ok := s.loaded[ev.Gateway]; !ok {
+		n.present[ev.Gateway] = true
+		if _, ok := n.loaded[ev.Gateway]; !ok {
 			// FreeSWITCH loaded what is on disk (a rescan by us or an operator).
 			if b, ok := s.disk[filepath.Join(dirGateways, ev.Gateway+".xml")]; ok {
 				sum := sha256.Sum256(b)
-				s.loaded[ev.Gateway] = string(sum[:])
+				n.loaded[ev.Gateway] = string(sum[:])
 			}
 		}
 		s.mu.Unlock()
@@ -253,7 +262,7 @@ func (s *Sync) HandleGatewayEvent(ctx context.Context, ev GatewayEvent) {
 	if !xmlgen.IsOurGateway(ev.Gateway) {
 		return
 	}
-	if err := s.store.SetGatewayLive(ctx, live); err != nil && !errors.Is(err, db.ErrNotFound) {
+	if err := s.recordLive(ctx, n, live, 0); err != nil && !errors.Is(err, db.ErrNotFound) {
 		s.log.Warn("gateway state not saved", "trunk", ev.Gateway, "err", err)
 	}
 }

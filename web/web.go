@@ -66,6 +66,9 @@ type Deps struct {
 	// Changes is the database's change feed: the trunk and organization
 	// reads are answered from caches it validates (nil: no cache).
 	Changes *changes.Feed
+	// Nodes adds each FreeSWITCH node's state to the trunk answers
+	// (FS_NODES; nil: none).
+	Nodes trunkapi.NodeStates
 }
 
 // Server is the HTTP server: the core with every handler package's routes.
@@ -85,7 +88,7 @@ func New(d Deps) *Server {
 	core := httpapi.New(httpapi.Options{Store: d.Store, Log: d.Log, Ready: d.Ready, AddressPolicy: d.AddressPolicy})
 	callapi.Register(core, callapi.Deps{Store: d.Store, Log: d.Log, Calls: d.Calls, Hosted: d.Hosted})
 	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults, WelcomeAudioDir: d.WelcomeAudioDir, Changes: d.Changes})
-	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout, Changes: d.Changes})
+	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout, Changes: d.Changes, Nodes: d.Nodes})
 	numbers := numberapi.Register(core, numberapi.Deps{Store: d.Store, Numbers: d.Numbers})
 	smsapi.Register(core, smsapi.Deps{Store: d.Store, Log: d.Log, SMS: d.SMS})
 	return &Server{Server: core, Trunks: trunks, Numbers: numbers}

@@ -398,7 +398,9 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 	return app.Config{
 		Store: store, Log: log,
 		Switch: &app.Switch{Addr: c.FSESLAddr, Password: c.FSESLPassword, CallConnections: c.FSCallConnections,
-			GenDir: c.FSGenDir, Profile: c.FSProfile, XMLCurl: c.XMLCurl.options(), Front: c.SIPFront.Front},
+			GenDir: c.FSGenDir, Profile: c.FSProfile, XMLCurl: c.XMLCurl.options(), Front: c.SIPFront.Front,
+			Nodes: c.SIPFront.switchNodes()},
+		OperatorToken: c.SIPFront.OperatorToken,
 		PublicBaseURL: c.PublicBaseURL, StreamWSBase: c.StreamWSBase, RecordingsDir: c.RecordingsDir, PlaybackDir: playbackDir,
 		WelcomeAudioDir: c.WelcomeAudioDir,
 		Provider:        c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,

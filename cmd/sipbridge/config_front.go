@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/sipbridge/sipbridge/freeswitch/nodes"
 	"github.com/sipbridge/sipbridge/route"
@@ -16,8 +17,15 @@ type frontConfig struct {
 	// none) and SIP_PROXY_SOURCE_HEADER (default X-Sipbridge-Source).
 	Front route.Front
 	// Nodes is FS_NODES (name=host:esl_port[;sip=host:port],…), else one
-	// node "fs1" at FS_ESL_ADDR. Only render-dispatcher reads it so far.
+	// node "fs1" at FS_ESL_ADDR.
 	Nodes []nodes.Node
+	// PerNode: FS_NODES is set. Every trunk is applied to each node, the
+	// first node's Event Socket is FS_ESL_ADDR's (call control's), and the
+	// trunks' state is shown per node.
+	PerNode bool
+	// OperatorToken is OPERATOR_TOKEN: the bearer token of the operator's
+	// routes (GET /api/v1/switch/nodes; empty: off).
+	OperatorToken string
 }
 
 func (c *Config) loadFront(get envGetter) []error {
@@ -26,10 +34,23 @@ func (c *Config) loadFront(get envGetter) []error {
 	if c.SIPFront.Front, err = route.ParseFront(get("SIP_PROXIES", ""), get("SIP_PROXY_SOURCE_HEADER", route.DefaultSourceHeader)); err != nil {
 		errs = append(errs, err)
 	}
-	if c.SIPFront.Nodes, err = nodes.FromEnv(get("FS_NODES", ""), c.FSESLAddr); err != nil {
+	fsNodes := get("FS_NODES", "")
+	if c.SIPFront.Nodes, err = nodes.FromEnv(fsNodes, c.FSESLAddr); err != nil {
 		errs = append(errs, err)
+	} else if strings.TrimSpace(fsNodes) != "" {
+		c.SIPFront.PerNode, c.FSESLAddr = true, c.SIPFront.Nodes[0].ESL
 	}
+	c.SIPFront.OperatorToken = get("OPERATOR_TOKEN", "")
 	return errs
+}
+
+// switchNodes are the nodes the bridge applies trunks to per node (nil:
+// the one node at FS_ESL_ADDR).
+func (f frontConfig) switchNodes() []nodes.Node {
+	if !f.PerNode {
+		return nil
+	}
+	return f.Nodes
 }
 
 // renderDispatcher prints Kamailio's dispatcher.list for the nodes.

@@ -42,6 +42,29 @@ func TestLoadConfigFront(t *testing.T) {
 	}
 }
 
+// FS_NODES set: the bridge applies trunks to each node, the first one's
+// Event Socket replacing FS_ESL_ADDR; unset, one node as before.
+// OPERATOR_TOKEN reaches the bridge.
+func TestFSNodesReachTheBridge(t *testing.T) {
+	env := map[string]string{"FS_ESL_ADDR": "10.0.0.9:8021"}
+	get := func(k string) string { return env[k] }
+	c, err := LoadConfig(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := c.appConfig(nil, slog.New(slog.DiscardHandler)); cfg.Switch.Nodes != nil || cfg.Switch.Addr != "10.0.0.9:8021" || cfg.OperatorToken != "" {
+		t.Fatalf("without FS_NODES: nodes %v, addr %s, token %q", cfg.Switch.Nodes, cfg.Switch.Addr, cfg.OperatorToken)
+	}
+	env["FS_NODES"], env["OPERATOR_TOKEN"] = "a=10.0.0.11:8021,b=10.0.0.12:8021", "op"
+	if c, err = LoadConfig(get); err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.appConfig(nil, slog.New(slog.DiscardHandler))
+	if len(cfg.Switch.Nodes) != 2 || cfg.Switch.Nodes[1].Name != "b" || cfg.Switch.Addr != "10.0.0.11:8021" || cfg.OperatorToken != "op" {
+		t.Fatalf("with FS_NODES: nodes %v, addr %s, token %q", cfg.Switch.Nodes, cfg.Switch.Addr, cfg.OperatorToken)
+	}
+}
+
 func TestRenderDispatcherCommand(t *testing.T) {
 	var out, errb bytes.Buffer
 	getenv := func(k string) string {

@@ -1,6 +1,6 @@
 // Package nodes reads the FreeSWITCH node list (FS_NODES) and renders it
-// for Kamailio's dispatcher. This step only parses and renders: sipbridge
-// still controls the one FreeSWITCH at FS_ESL_ADDR over Event Socket.
+// for Kamailio's dispatcher. sipbridge applies every trunk to each node
+// (app, trunk); call control still uses the first node only.
 package nodes
 
 import (

@@ -54,6 +54,20 @@ type trunkView struct {
 	LastStatusCode   int            `json:"last_status_code"`
 	CreatedAt        time.Time      `json:"created_at"`
 	UpdatedAt        time.Time      `json:"updated_at"`
+	Nodes            []nodeView     `json:"nodes,omitempty" doc:"with FS_NODES only: the trunk on each FreeSWITCH node, one entry per node; gateway_state above is then REGED (or NOREG) only when every node says so, else the worst node's state (DOWN, FAILED/FAIL_WAIT, UNREGED, no report yet, TRYING/REGISTER), and sync_status the worst node's (error naming the node, pending, applied)"`
+}
+
+// nodeView is a trunk's state on one FreeSWITCH node.
+type nodeView struct {
+	Node           string         `json:"node"`
+	GatewayState   string         `json:"gateway_state" doc:"as the node last reported it; empty before its first report"`
+	LastStatusCode int            `json:"last_status_code"`
+	SyncStatus     nodeSyncStatus `json:"sync_status"`
+}
+
+type nodeSyncStatus struct {
+	State   string `json:"state" doc:"pending | applied | error"`
+	Message string `json:"message"`
 }
 
 type trunkInput struct {
@@ -102,6 +116,12 @@ func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
 	if st := t.Status; st != nil {
 		v.SyncStatus = syncStatusView{State: st.SyncState, Message: st.SyncMessage, AppliedAt: st.AppliedAt}
 		v.GatewayState, v.PingStatus, v.LastStatusCode = st.GatewayState, st.PingStatus, st.LastStatusCode
+	}
+	if s.nodes != nil {
+		for _, n := range s.nodes.TrunkNodes(t.ID, t.GatewayName) {
+			v.Nodes = append(v.Nodes, nodeView{Node: n.Node, GatewayState: n.GatewayState, LastStatusCode: n.LastStatusCode,
+				SyncStatus: nodeSyncStatus{State: n.SyncState, Message: n.SyncMessage}})
+		}
 	}
 	return v
 }
@@ -154,7 +174,7 @@ func (s *Server) listTrunks(c echo.Context) error {
 		return err
 	}
 	orgID := httpapi.OrgID(c)
-	key := listKey(orgID, skip, limit)
+	key := s.nodesKey(listKey(orgID, skip, limit))
 	hit, stamp, valid, ok := s.lists.Get(key)
 	if ok {
 		return httpapi.WriteListJSON(c, hit.body, hit.total, skip, limit)
@@ -266,7 +286,7 @@ func (s *Server) loadTrunk(c echo.Context) (*db.SIPTrunk, error) {
 }
 
 func (s *Server) getTrunk(c echo.Context) error {
-	key := trunkKey(httpapi.OrgID(c), c.Param("id"))
+	key := s.nodesKey(trunkKey(httpapi.OrgID(c), c.Param("id")))
 	hit, stamp, valid, ok := s.ones.Get(key)
 	if ok {
 		return c.JSONBlob(http.StatusOK, hit)

@@ -32,3 +32,12 @@ func listKey(orgID int64, skip, limit int) string {
 func trunkKey(orgID int64, id string) string {
 	return strconv.FormatInt(orgID, 10) + "/" + id
 }
+
+// nodesKey adds the per-node state's version to a cache key: that state
+// lives in the reconciler, not in the tables the feed watches.
+func (s *Server) nodesKey(key string) string {
+	if s.nodes == nil {
+		return key
+	}
+	return key + "/n" + strconv.FormatUint(s.nodes.NodesVersion(), 10)
+}

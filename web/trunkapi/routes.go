@@ -13,6 +13,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/numbers"
+	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
@@ -23,6 +24,16 @@ type Reconciler interface {
 	GatewayName(ctx context.Context, orgID int64, trunkName, exceptID string) (string, error)
 	// Changed tells the reconciler that the organization's trunks changed.
 	Changed(orgID int64)
+}
+
+// NodeStates is the trunks' state on each FreeSWITCH node (the trunk
+// reconciler's, with FS_NODES).
+type NodeStates interface {
+	// TrunkNodes is the trunk's state on each node, nil when it is not
+	// kept per node.
+	TrunkNodes(trunkID, gateway string) []trunk.NodeState
+	// NodesVersion changes whenever a node's state of a trunk changes.
+	NodesVersion() uint64
 }
 
 // Deps are the trunk routes' collaborators.
@@ -39,6 +50,8 @@ type Deps struct {
 	// Changes lets the trunk reads be answered from a cache while the
 	// trunks and their statuses are unchanged (nil: no cache).
 	Changes *changes.Feed
+	// Nodes adds each node's state to the trunk answers (nil: none).
+	Nodes NodeStates
 }
 
 // Server serves the trunk and BYOC routes on the server core.
@@ -58,12 +71,14 @@ type Server struct {
 	// GET /sip-trunks/{id}, by organization and query (cache.go).
 	lists *changes.Cache[trunkList]
 	ones  *changes.Cache[[]byte]
+	// nodes is Deps.Nodes.
+	nodes NodeStates
 }
 
 // Register adds the trunk and BYOC routes to core; the Editor it returns
 // writes trunks under the same rules for other front ends.
 func Register(core *httpapi.Server, d Deps) *Editor {
-	s := &Server{Server: core, store: d.Store, trunks: d.Trunks, byoc: d.BYOC, acl: DefaultACLPolicy()}
+	s := &Server{Server: core, store: d.Store, trunks: d.Trunks, byoc: d.BYOC, acl: DefaultACLPolicy(), nodes: d.Nodes}
 	s.ringDefault = int(d.LegTimeout / time.Second)
 	if d.Changes != nil {
 		s.lists = changes.NewCache[trunkList](d.Changes, listCacheMax, changes.Trunks, changes.TrunkStatus)

@@ -50,6 +50,21 @@ func (v *trunkView) appendJSON(b []byte) []byte {
 	b = strconv.AppendInt(append(b, `,"last_status_code":`...), int64(v.LastStatusCode), 10)
 	b = appendTime(append(b, `,"created_at":`...), v.CreatedAt)
 	b = appendTime(append(b, `,"updated_at":`...), v.UpdatedAt)
+	if len(v.Nodes) > 0 {
+		b = append(b, `,"nodes":[`...)
+		for i, n := range v.Nodes {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendStr(append(b, `{"node":`...), n.Node)
+			b = appendStr(append(b, `,"gateway_state":`...), n.GatewayState)
+			b = strconv.AppendInt(append(b, `,"last_status_code":`...), int64(n.LastStatusCode), 10)
+			b = appendStr(append(b, `,"sync_status":{"state":`...), n.SyncStatus.State)
+			b = appendStr(append(b, `,"message":`...), n.SyncStatus.Message)
+			b = append(b, "}}"...)
+		}
+		b = append(b, ']')
+	}
 	return append(b, '}')
 }
 

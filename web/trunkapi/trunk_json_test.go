@@ -19,7 +19,7 @@ func TestTrunkViewJSONAsEncodingJSON(t *testing.T) {
 		var v trunkView
 		fill(reflect.ValueOf(&v).Elem(), i, strs, times)
 		if i%3 == 0 {
-			v.AllowedAddresses, v.Codecs, v.SyncStatus.AppliedAt = nil, []string{}, nil
+			v.AllowedAddresses, v.Codecs, v.SyncStatus.AppliedAt, v.Nodes = nil, []string{}, nil, nil
 		}
 		want, err := json.Marshal(v)
 		if err != nil {
@@ -58,6 +58,12 @@ func fill(v reflect.Value, seed int, strs []string, times []time.Time) {
 		case reflect.Int:
 			fv.SetInt(int64(k*7919 - 3000))
 		case reflect.Slice:
+			if fv.Type().Elem().Kind() == reflect.Struct { // the nodes: two entries
+				fv.Set(reflect.MakeSlice(fv.Type(), 2, 2))
+				fill(fv.Index(0), k, strs, times)
+				fill(fv.Index(1), k+5, strs, times)
+				continue
+			}
 			fv.Set(reflect.ValueOf([]string{strs[k%len(strs)], strs[(k+3)%len(strs)]}))
 		case reflect.Struct:
 			fill(fv, k, strs, times)

@@ -1,0 +1,107 @@
+package e2e
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/db/dbtest"
+)
+
+func init() { addScenario(scenario{"nodes", testNodes}) }
+
+// testNodes: two FreeSWITCH processes of their own (own ports, own conf
+// copies) reading one generated folder, as two nodes on one box, and a
+// sipbridge of its own (same kind of database) with FS_NODES naming both.
+// A registration trunk is REGED on each node, as its nodes entries show,
+// with the aggregate gateway_state REGED; the carrier saw a REGISTER from
+// each node. GET /api/v1/switch/nodes lists both, connected, with the
+// gateway, to the operator token only.
+func testNodes(t *testing.T, shared *Bridge) {
+	dir := filepath.Join(suite.tmp, "nodes-"+shared.Name)
+	os.RemoveAll(dir)
+	gen := filepath.Join(dir, "gen")
+	for _, d := range []string{"gateways", "acl", "profile"} {
+		if err := os.MkdirAll(filepath.Join(gen, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var sws []*Switch
+	for _, name := range []string{"fs1", "fs2"} {
+		sw, err := StartSwitchWith(filepath.Join(dir, name), map[string]string{"sipbridge_gen_dir": gen})
+		if sw != nil {
+			t.Cleanup(func() {
+				if err := sw.Stop(); err != nil {
+					t.Errorf("stopping %s: %v", name, err)
+				}
+				sw.esl.Close()
+			})
+		}
+		if err != nil {
+			t.Fatalf("FreeSWITCH %s: %v", name, err)
+		}
+		sws = append(sws, sw)
+	}
+	url := ""
+	if shared.Name == "postgres" {
+		url = dbtest.DSN(t)
+	}
+	const token = "operator-e2e-token"
+	b := StartBridge(t, sws[0], shared.Name+"-nodes", url, "FS_GEN_DIR="+gen, "OPERATOR_TOKEN="+token,
+		"FS_NODES=fs1="+sws[0].ESLAddr+",fs2="+sws[1].ESLAddr)
+
+	reg := registrar(t, "200 OK")
+	created := time.Now()
+	tr := b.CreateTrunk(t, map[string]any{"name": "Both Nodes", "gateway": fmt.Sprintf("127.0.0.1:%d", reg.Port),
+		"username": "nodesuser", "password": "s3cret", "expire_seconds": 60, "retry_seconds": 5})
+	tr = b.WaitTrunk(t, tr.ID, "REGED on both nodes", 10*time.Second, func(tr Trunk) bool {
+		return len(tr.Nodes) == 2 && tr.Nodes[0].GatewayState == "REGED" && tr.Nodes[1].GatewayState == "REGED" &&
+			tr.GatewayState == "REGED" && tr.SyncStatus.State == "applied"
+	})
+	t.Logf("REGED on both nodes %v after the trunk was created", time.Since(created).Round(time.Millisecond))
+	for i, n := range tr.Nodes {
+		if want := fmt.Sprintf("fs%d", i+1); n.Node != want || n.SyncStatus.State != "applied" || n.LastStatusCode != 200 {
+			t.Errorf("nodes[%d] = %+v, want %s applied with last_status_code 200", i, n, want)
+		}
+		if g, ok := sws[i].Gateway(t, tr.GatewayName); !ok || g.State != "REGED" {
+			t.Errorf("fs%d's gateway: %+v (present %v), want REGED", i+1, g, ok)
+		}
+	}
+	regs := strings.Join(reg.Received("REGISTER "), "\n")
+	for i, sw := range sws {
+		if !strings.Contains(regs, ":"+strconv.Itoa(sw.SIPPort)) {
+			t.Errorf("the registrar saw no REGISTER from fs%d (port %d):\n%s", i+1, sw.SIPPort, regs)
+		}
+	}
+
+	// The nodes route: the operator's, not a tenant's.
+	if st, body := b.API.Do(t, "GET", "/api/v1/switch/nodes", nil); st != http.StatusUnauthorized {
+		t.Errorf("nodes with an organization's API key: %d %s, want 401", st, body)
+	}
+	var nodes []struct {
+		Name       string `json:"name"`
+		ESLAddress string `json:"esl_address"`
+		Connected  bool   `json:"connected"`
+		LastError  string `json:"last_error"`
+		Gateways   int    `json:"gateways"`
+	}
+	op := &Client{Base: b.API.Base, Key: token}
+	_, raw := op.Do(t, "GET", "/api/v1/switch/nodes", nil)
+	op.Call(t, "GET", "/api/v1/switch/nodes", nil, http.StatusOK, &nodes)
+	if len(nodes) != 2 {
+		t.Fatalf("nodes: %s", raw)
+	}
+	for i, n := range nodes {
+		if n.Name != fmt.Sprintf("fs%d", i+1) || n.ESLAddress != sws[i].ESLAddr || !n.Connected || n.LastError != "" || n.Gateways != 1 {
+			t.Errorf("nodes[%d] = %+v, want fs%d at %s, connected, one gateway", i, n, i+1, sws[i].ESLAddr)
+		}
+	}
+	if strings.Contains(string(raw), sws[0].ESLPassword) {
+		t.Errorf("the nodes route shows the Event Socket password: %s", raw)
+	}
+}
