@@ -13,6 +13,7 @@ import (
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/amdwatch"
 	"github.com/sipbridge/sipbridge/call/sip/pipe"
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
 	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
@@ -127,8 +128,8 @@ type callSession struct {
 	// The data of the transfer under way (the call is Transferring): the
 	// REFER sent and not yet decided, or the transfer whose bridge leg is
 	// dialling.
-	refering    *pendingRefer
-	bridging    *transferPlan
+	refering    *transfer.Refer
+	bridging    *transfer.Plan
 	endReason   string
 	recordPath  string
 	recordBytes int64

@@ -2,98 +2,36 @@ package sip
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
 	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
 
-// transferPlan is what a transfer will do, decided before the assistant is
-// let go, so that a transfer that cannot happen leaves the call as it was.
-type transferPlan struct {
-	to       string
-	referURI string // send a REFER to this URI first ("": bridge at once)
-	bridgeTo string // the E.164 number to bridge to: at once, or when the REFER is declined
-	dial     string // its originate dial string ("" when bridging cannot be done)
-	dialErr  error  // why not
-	dialID   string // sipbridge_dial of its legs (hupall cancels them)
-	// back is the state the call goes back to when the transfer fails.
-	back call.State
-}
-
-// planTransfer decides how to reach `to`. mode "" picks by the target: a
-// sip: URI gets a REFER (a declined one falls back to bridging the URI's
-// number, if it is one); an E.164 number gets a REFER when the call's trunk
-// transfers by REFER (Refer-To from its template), else it is bridged out
-// through the organization's trunks. mode "refer" and "bridge" force it.
-func (s *callSession) planTransfer(to, mode string) (*transferPlan, error) {
+// planTransfer decides how to reach `to` (transfer.New), unless the call
+// is gone, ending, or already being (or been) transferred.
+func (s *callSession) planTransfer(to, mode string) (*transfer.Plan, error) {
 	if s.rec == nil || s.ending() {
 		return nil, call.ErrCallNotFound
 	}
 	if s.transferred() || s.transferPending() {
 		return nil, call.ErrTransferInProgress
 	}
-	t, err := call.ParseTransferTarget(to)
-	if err != nil {
-		return nil, err
-	}
-	p := &transferPlan{to: to}
-	tr := s.trunk()
-	hasTemplate := tr != nil && tr.ReferToTemplate != ""
-	switch {
-	case t.SIPURI != "" && mode != "bridge":
-		p.referURI, p.bridgeTo = t.SIPURI, call.E164User(t.SIPURI)
-	case t.SIPURI != "": // bridge to the URI's number
-		if p.bridgeTo = call.E164User(t.SIPURI); p.bridgeTo == "" {
-			return nil, call.ErrBadTransferMode
-		}
-	case mode == "refer" && !hasTemplate:
-		return nil, call.ErrNoReferTemplate
-	case mode == "refer" || (mode == "" && hasTemplate && tr.TransferMode == "refer"):
-		p.referURI, p.bridgeTo = call.ApplyReferTemplate(tr.ReferToTemplate, t.E164), t.E164
-	default:
-		p.bridgeTo = t.E164
-	}
-	// The host FreeSWITCH will send the REFER (or the INVITE) to: the
-	// target's, or the template's, checked now as well as at write time
-	// (a name may resolve elsewhere since, the policy may have changed).
-	if host := t.HostPort; host != "" || p.referURI != "" {
-		if host == "" {
-			host = call.ReferTemplateHostPort(tr.ReferToTemplate)
-		}
-		if err := call.CheckTransferHost(s.c.ctx, call.AddressPolicy(s.c.opts.AddressPolicy), host); err != nil {
-			return nil, err
+	c := transfer.Call{Ctx: s.c.ctx, Store: s.c.store, Policy: call.AddressPolicy(s.c.opts.AddressPolicy),
+		ID: s.id, OrgID: s.rec.OrgID, CallerID: s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
+		Track: func(id string, trunks []db.SIPTrunk) { s.trackDial(id, trunks) }}
+	if s.route != nil {
+		c.Trunk = s.route.Trunk
+		if s.route.Number != nil && s.route.Number.SIPTrunkID != nil {
+			c.OwnTrunkID = *s.route.Number.SIPTrunkID
 		}
 	}
-	if p.bridgeTo != "" {
-		// The number is reached either way: bridged out, or dialled by
-		// the carrier after the REFER, which bills the organization too.
-		if err := s.checkTransferDestination(p.bridgeTo); err != nil {
-			return nil, err
-		}
-		p.dial, p.dialID, p.dialErr = s.bridgeDial(p.bridgeTo)
-		if p.referURI == "" && p.dialErr != nil {
-			return nil, p.dialErr // nothing else to try: refuse before letting go
-		}
-	}
-	return p, nil
-}
-
-// checkTransferDestination applies the organization's destination rules
-// (call.CheckDestination) to the number a transfer reaches.
-func (s *callSession) checkTransferDestination(number string) error {
-	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
-	defer cancel()
-	org, err := s.c.store.GetOrg(ctx, s.rec.OrgID)
-	if err != nil {
-		return err
-	}
-	return call.CheckDestination(org, number)
+	return transfer.New(c, to, mode)
 }
 
 // transfer plans and runs a transfer (the assistant's, the API's or the
@@ -112,9 +50,9 @@ func (s *callSession) transfer(to, mode string) error {
 // The assistant keeps the caller (its stream, the playback, the caller's
 // audio) until the outcome is known: leaveAssistant on success,
 // transferFailed otherwise.
-func (s *callSession) runTransfer(p *transferPlan) {
+func (s *callSession) runTransfer(p *transfer.Plan) {
 	s.beginTransfer(p)
-	if p.referURI != "" {
+	if p.ReferURI != "" {
 		if !s.life.WasAnswered() {
 			// A REFER needs a dialog: answer the caller first.
 			if out, err := s.api("uuid_answer " + s.uuid); err != nil {
@@ -151,141 +89,78 @@ func (s *callSession) leaveAssistant() {
 // its assistant still there the conversation goes on (the assistant is
 // told with transfer_failed); a call with no assistant left (a fault's
 // fallback, an assistant that hung up or went away meanwhile) is hung up.
-func (s *callSession) transferFailed(p *transferPlan, reason string) {
-	s.event(call.EventTransferFailed, db.JSONMap{"to": p.to, "reason": reason})
+func (s *callSession) transferFailed(p *transfer.Plan, reason string) {
+	s.event(call.EventTransferFailed, db.JSONMap{"to": p.To, "reason": reason})
 	if s.ending() {
 		return
 	}
 	s.resume(p)
 	if s.stream == nil {
-		s.kill(causeNormal, "transfer to "+p.to+" failed: "+reason)
+		s.kill(causeNormal, "transfer to "+p.To+" failed: "+reason)
 		return
 	}
-	s.log.Warn("transfer failed: the caller is back with the assistant", "to", p.to, "reason", reason)
-	if err := s.stream.SendTransferFailed(p.to, reason); err != nil {
+	s.log.Warn("transfer failed: the caller is back with the assistant", "to", p.To, "reason", reason)
+	if err := s.stream.SendTransferFailed(p.To, reason); err != nil {
 		s.log.Debug("transfer_failed not sent", "err", err)
 	}
 }
 
-func (s *callSession) trunk() *db.SIPTrunk {
-	if s.route == nil {
-		return nil
-	}
-	return s.route.Trunk
-}
-
-// referTimeout is how long a REFER may take to succeed (FreeSWITCH itself
-// waits 10 s for the answer to a REFER).
-const referTimeout = 10 * time.Second
-
-// referPoll is how often the REFER's answer is read while it is pending.
-const referPoll = 200 * time.Millisecond
-
-// pendingRefer is a REFER sent and not yet decided.
-type pendingRefer struct {
-	plan     *transferPlan // its bridgeTo is tried when the REFER is declined
-	deadline time.Time
-	next     time.Time // next poll of sip_refer_status_code
-}
-
-// refer sends a SIP REFER (uuid_deflect). uuid_deflect copies every sip_h_*
-// variable into the REFER, so the inbound X-/Diversion headers are excluded
-// first (exclude_outgoing_extra_header is a regex on the variable name,
-// read in sofia_glue_get_extra_headers). sip_refer_continue_after_reply
-// keeps the call up whatever the REFER's fate (a real switch hangs up even
-// after a declined REFER otherwise, as recorded); mod_sofia then answers
-// the bgapi at once ("+OK:(null)") and the outcome comes later: the NOTIFY
-// (sofia::notify_refer, sipfrag "SIP/2.0 200 OK") or a final answer to the
-// REFER in sip_refer_status_code (603 …), read by polling. The session
-// decides in onReferEvent/pollRefer; nothing blocks it meanwhile.
-func (s *callSession) refer(p *transferPlan) {
-	uri := p.referURI
-	for _, v := range []string{"exclude_outgoing_extra_header ^sip_h_", "sip_refer_continue_after_reply true"} {
+// refer sends a SIP REFER (uuid_deflect) after the channel variables
+// that shape it (transfer.ReferVars). The outcome comes from the bgapi's
+// reply, the NOTIFY (onReferNotify) or polling (onTimer): referDone
+// decides; nothing blocks the session meanwhile.
+func (s *callSession) refer(p *transfer.Plan) {
+	uri := p.ReferURI
+	for _, v := range transfer.ReferVars {
 		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
 			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
 		}
 	}
 	s.event(call.EventReferSent, db.JSONMap{"refer_to": uri})
-	ctx, cancel := context.WithTimeout(s.c.ctx, referTimeout+5*time.Second)
+	ctx, cancel := context.WithTimeout(s.c.ctx, transfer.ReferTimeout+5*time.Second)
 	out, err := s.c.sw.BGAPI(ctx, "uuid_deflect "+s.uuid+" "+uri)
 	cancel()
-	out = strings.TrimSpace(out)
-	now := s.c.opts.Now()
-	s.refering = &pendingRefer{plan: p, deadline: now.Add(referTimeout), next: now.Add(referPoll)}
-	switch {
-	case err != nil || strings.HasPrefix(out, "-ERR"):
-		s.referDone(false, fmt.Sprintf("uuid_deflect: %s %v", out, err))
-	case strings.HasPrefix(out, "+OK:SIP/2.0 2"): // a switch that waited for the NOTIFY
-		s.referDone(true, out)
-	}
+	s.refering = transfer.NewRefer(p, s.c.opts.Now())
+	s.referDone(transfer.Deflected(out, err))
 }
 
 // onReferNotify reads the sipfrag of a sofia::notify_refer.
 func (s *callSession) onReferNotify(body string) {
 	frag := strings.TrimSpace(body)
 	s.event(call.EventReferNotify, db.JSONMap{"sipfrag": frag})
-	if s.refering == nil {
-		return
-	}
-	code := sipfragStatus(frag)
-	switch {
-	case code >= 200 && code < 300:
-		s.referDone(true, frag)
-	case code >= 300:
-		s.referDone(false, frag)
-	}
-}
-
-// pollRefer reads the REFER's answer codes; at the deadline it gives up.
-func (s *callSession) pollRefer() {
-	r := s.refering
-	now := s.c.opts.Now()
-	if now.Before(r.next) {
-		return
-	}
-	r.next = now.Add(referPoll)
-	if code := s.getvarInt("sip_refer_status_code"); code >= 300 {
-		s.referDone(false, "REFER answered "+strconv.Itoa(code))
-		return
-	}
-	if code := s.getvarInt("sip_refer_target_status_code"); code >= 200 {
-		s.referDone(code < 300, "transfer target answered "+strconv.Itoa(code))
-		return
-	}
-	if !now.Before(r.deadline) {
-		s.referDone(false, "no answer to the REFER within "+referTimeout.String())
-	}
+	s.referDone(transfer.Notified(frag))
 }
 
 // referDone ends a pending REFER: accepted → the call has moved, hang up our
 // leg; declined → bridge to the fallback number or hang up.
-func (s *callSession) referDone(accepted bool, detail string) {
+func (s *callSession) referDone(o transfer.Outcome) {
 	r := s.refering
-	if r == nil {
+	if r == nil || !o.Decided {
 		return
 	}
+	accepted, detail := o.Accepted, o.Detail
 	s.refering = nil
 	if s.ending() {
 		return // the caller is leaving: nothing to fall back to
 	}
-	p := r.plan
+	p := r.Plan
 	if accepted {
-		s.event(call.EventReferAccepted, db.JSONMap{"refer_to": p.referURI, "reply": detail})
+		s.event(call.EventReferAccepted, db.JSONMap{"refer_to": p.ReferURI, "reply": detail})
 		s.leaveAssistant()
-		s.kill("BLIND_TRANSFER", "transferred by REFER to "+p.referURI)
+		s.kill("BLIND_TRANSFER", "transferred by REFER to "+p.ReferURI)
 		return
 	}
-	s.log.Warn("REFER not accepted", "refer_to", p.referURI, "detail", detail)
-	s.event(call.EventReferFailed, db.JSONMap{"refer_to": p.referURI, "reply": detail})
-	if p.bridgeTo == "" || p.dialErr != nil {
-		reason := "REFER to " + p.referURI + " not accepted: " + detail
-		if p.dialErr != nil {
-			reason += "; bridging " + p.bridgeTo + " impossible: " + p.dialErr.Error()
+	s.log.Warn("REFER not accepted", "refer_to", p.ReferURI, "detail", detail)
+	s.event(call.EventReferFailed, db.JSONMap{"refer_to": p.ReferURI, "reply": detail})
+	if p.BridgeTo == "" || p.DialErr != nil {
+		reason := "REFER to " + p.ReferURI + " not accepted: " + detail
+		if p.DialErr != nil {
+			reason += "; bridging " + p.BridgeTo + " impossible: " + p.DialErr.Error()
 		}
 		s.transferFailed(p, reason)
 		return
 	}
-	s.event(call.EventReferDeclinedNowBridging, db.JSONMap{"to": p.bridgeTo, "mode": "bridge", "after": "refer declined"})
+	s.event(call.EventReferDeclinedNowBridging, db.JSONMap{"to": p.BridgeTo, "mode": "bridge", "after": "refer declined"})
 	s.startBridge(p)
 }
 
@@ -298,76 +173,28 @@ func (s *callSession) getvarInt(name string) int {
 	return n
 }
 
-// sipfragStatus reads the status code of a message/sipfrag body
-// ("SIP/2.0 200 OK"); 0 when it is not one.
-func sipfragStatus(frag string) int {
-	rest, ok := strings.CutPrefix(frag, "SIP/2.0 ")
-	if !ok || len(rest) < 3 {
-		return 0
-	}
-	n, err := strconv.Atoi(rest[:3])
-	if err != nil {
-		return 0
-	}
-	return n
-}
-
-// bridgeDial prepares the originate that bridges the call out to number
-// through the organization's enabled trunks (the number's own trunk first,
-// then by priority; one originate fails over from leg to leg), after the
-// outbound country allow-list.
-func (s *callSession) bridgeDial(number string) (dial, dialID string, err error) {
-	ctx, cancel := context.WithTimeout(s.c.ctx, 10*time.Second)
-	defer cancel()
-	org, err := s.c.store.GetOrg(ctx, s.rec.OrgID)
-	if err != nil {
-		return "", "", err
-	}
-	if err := call.CheckDestination(org, number); err != nil {
-		return "", "", err
-	}
-	trunks, err := s.c.store.EnabledTrunksOfOrg(ctx, s.rec.OrgID)
-	if err != nil {
-		return "", "", err
-	}
-	var own string
-	if s.route != nil && s.route.Number != nil && s.route.Number.SIPTrunkID != nil {
-		own = *s.route.Number.SIPTrunkID
-	}
-	dialID = db.NewID()
-	dial, err = trunkdial.DialString(trunks, own, number, trunkdial.Options{
-		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
-		CallerID:    s.rec.FromNumber, LegTimeout: s.c.opts.LegTimeout,
-		Vars: map[string]string{"sipbridge_call_id": s.id, "sipbridge_dial": dialID, "sipbridge_leg": "transfer"},
-	})
-	if err == nil {
-		s.trackDial(dialID, trunkdial.Order(trunks, own))
-	}
-	return dial, dialID, err
-}
-
 // startBridge originates the bridge leg without blocking the session: the
 // result comes back as a reqDialDone request; a caller who hangs up while
 // it rings cancels it (hupall on sipbridge_dial).
-func (s *callSession) startBridge(p *transferPlan) {
+func (s *callSession) startBridge(p *transfer.Plan) {
 	if s.ending() {
 		return
 	}
 	s.bridging = p
-	s.event(call.EventBridgeDialing, db.JSONMap{"to": p.bridgeTo, "dial_string": p.dial})
+	s.event(call.EventBridgeDialing, db.JSONMap{"to": p.BridgeTo, "dial_string": p.Dial})
 	c := s.c
 	done := c.registry.Also()
 	go func() {
 		defer done()
-		ctx, cancel := context.WithTimeout(c.ctx, trunkdial.MaxDialTime(p.dial, c.opts.LegTimeout))
-		out, err := c.sw.BGAPI(ctx, "originate "+p.dial+" &park()")
+		ctx, cancel := context.WithTimeout(c.ctx, trunkdial.MaxDialTime(p.Dial, c.opts.LegTimeout))
+		out, err := c.sw.BGAPI(ctx, "originate "+p.Dial+" &park()")
 		cancel()
 		if c.ctx.Err() != nil {
-			c.cancelDial(p.dialID) // stopping: the job goes on in FreeSWITCH, end its legs
+			c.cancelDial(p.DialID) // stopping: the job goes on in FreeSWITCH, end its legs
 		}
-		c.dialOver(p.dialID)
+		c.dialOver(p.DialID)
 		out = strings.TrimSpace(out)
-		s.requests.Push(request{kind: reqDialDone, to: p.bridgeTo, out: out, err: err})
+		s.requests.Push(request{kind: reqDialDone, to: p.BridgeTo, out: out, err: err})
 		if s.exited.Load() {
 			killAnswered(c, out) // nobody is left to bridge it
 		}
@@ -392,7 +219,7 @@ func (s *callSession) onDialDone(r request) {
 		return
 	}
 	if p == nil {
-		p = &transferPlan{to: r.to, bridgeTo: r.to}
+		p = &transfer.Plan{To: r.to, BridgeTo: r.to}
 	}
 	leg, ok := strings.CutPrefix(r.out, "+OK ")
 	_, trunk := s.dialAttempts(leg, strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR")))
@@ -442,7 +269,7 @@ func (c *Calls) cancelDial(id string) {
 // cancelBridge cancels the bridge leg of a transfer still dialling.
 func (s *callSession) cancelBridge() {
 	if s.bridging != nil {
-		s.c.cancelDial(s.bridging.dialID)
+		s.c.cancelDial(s.bridging.DialID)
 	}
 }
 

@@ -111,8 +111,8 @@ func (s *callSession) armTimer(t *time.Timer) {
 	if !s.streamUntil.IsZero() && (next.IsZero() || s.streamUntil.Before(next)) {
 		next = s.streamUntil
 	}
-	if s.refering != nil && (next.IsZero() || s.refering.next.Before(next)) {
-		next = s.refering.next
+	if s.refering != nil && (next.IsZero() || s.refering.Next.Before(next)) {
+		next = s.refering.Next
 	}
 	if s.endWhenPlayed && (next.IsZero() || s.endBy.Before(next)) {
 		next = s.endBy
@@ -132,7 +132,7 @@ func (s *callSession) armTimer(t *time.Timer) {
 
 func (s *callSession) onTimer() {
 	if s.refering != nil {
-		s.pollRefer()
+		s.referDone(s.refering.Poll(s.c.opts.Now(), s.getvarInt))
 	}
 	if s.play != nil {
 		s.sendChunks(s.play.Tick())

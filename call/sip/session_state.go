@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
 )
 
 // A call's state is its call.Lifecycle (callSession.life): Routing
@@ -80,18 +81,18 @@ func (s *callSession) markTransferred() {
 }
 
 // beginTransfer moves the call to Transferring; p remembers where it was.
-func (s *callSession) beginTransfer(p *transferPlan) {
-	p.back = s.life.State()
+func (s *callSession) beginTransfer(p *transfer.Plan) {
+	p.Back = s.life.State()
 	s.to(call.Transferring)
 }
 
 // resume puts a call whose transfer failed back where it was (as an
 // answered call when it was answered meanwhile: a REFER answers first).
-func (s *callSession) resume(p *transferPlan) {
+func (s *callSession) resume(p *transfer.Plan) {
 	if !s.transferPending() {
 		return
 	}
-	back := p.back
+	back := p.Back
 	if !back.Answered() && s.life.WasAnswered() {
 		back = call.Connecting
 	}
@@ -102,16 +103,16 @@ func (s *callSession) resume(p *transferPlan) {
 // Connecting) or attaching (Connecting → InProgress); during a transfer
 // the state the call goes back to moves instead.
 func (s *callSession) streamMoved(from, to call.State) {
-	var p *transferPlan
+	var p *transfer.Plan
 	switch {
 	case s.refering != nil:
-		p = s.refering.plan
+		p = s.refering.Plan
 	case s.bridging != nil:
 		p = s.bridging
 	}
 	if s.transferPending() && p != nil {
-		if p.back == from {
-			p.back = to
+		if p.Back == from {
+			p.Back = to
 		}
 		return
 	}

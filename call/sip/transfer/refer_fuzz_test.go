@@ -1,4 +1,4 @@
-package sip
+package transfer
 
 import (
 	"strings"
@@ -12,7 +12,7 @@ func FuzzSipfragStatus(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		code := sipfragStatus(in)
+		code := SipfragStatus(in)
 		if code != 0 && (!strings.HasPrefix(in, "SIP/2.0 ") || code < 0 || code > 999) {
 			t.Fatalf("status %d from %q", code, in)
 		}
