@@ -50,6 +50,7 @@ type uasData struct {
 	RingMs       int // Code 200: ring this long before answering
 	HoldMs       int
 	PCAP         string // Code 200: a capture played once the ACK is in ("" = none)
+	MediaPort    string // Code 200: the answer's SDP port ("" = sipp's own), e.g. an rtpSink's
 	Except       string
 	ExceptCode   int
 	ExceptPhrase string

@@ -160,6 +160,34 @@ func (s *rtpSink) runs() string {
 // when the 200 OK and the first 183 arrived (zero when absent), from its
 // message trace.
 func sippCallTimes(s *Sipp) (invite, ok, progress time.Time, progressSDP bool) {
+	sippTrace(s, func(at time.Time, sent bool, msg string) {
+		first, _, _ := strings.Cut(msg, "\n")
+		switch {
+		case strings.HasPrefix(first, "INVITE ") && sent && invite.IsZero():
+			invite = at
+		case strings.HasPrefix(first, "SIP/2.0 183") && !sent && progress.IsZero():
+			progress, progressSDP = at, strings.Contains(msg, "m=audio")
+		case strings.HasPrefix(first, "SIP/2.0 200") && !sent && strings.HasSuffix(sipHeader(msg, "CSeq"), "INVITE") && ok.IsZero():
+			ok = at
+		}
+	})
+	return invite, ok, progress, progressSDP
+}
+
+// sippSentAt returns when sipp first sent a message starting with first
+// (zero: never), from its message trace.
+func sippSentAt(s *Sipp, first string) (at time.Time) {
+	sippTrace(s, func(t time.Time, sent bool, msg string) {
+		if sent && at.IsZero() && strings.HasPrefix(msg, first) {
+			at = t
+		}
+	})
+	return at
+}
+
+// sippTrace calls each with every message of sipp's message trace, in
+// order: when it was sent or received, which, and the message.
+func sippTrace(s *Sipp, each func(at time.Time, sent bool, msg string)) {
 	for _, block := range strings.Split(s.Messages(), "-----------------------------------------------") {
 		stamp, rest, found := strings.Cut(block, "\n")
 		if !found {
@@ -173,19 +201,8 @@ func sippCallTimes(s *Sipp) (invite, ok, progress time.Time, progressSDP bool) {
 		if !found {
 			continue
 		}
-		sent := strings.Contains(head, " sent")
-		msg = strings.TrimLeft(msg, "\r\n")
-		first, _, _ := strings.Cut(msg, "\n")
-		switch {
-		case strings.HasPrefix(first, "INVITE ") && sent && invite.IsZero():
-			invite = at
-		case strings.HasPrefix(first, "SIP/2.0 183") && !sent && progress.IsZero():
-			progress, progressSDP = at, strings.Contains(msg, "m=audio")
-		case strings.HasPrefix(first, "SIP/2.0 200") && !sent && strings.HasSuffix(sipHeader(msg, "CSeq"), "INVITE") && ok.IsZero():
-			ok = at
-		}
+		each(at, strings.Contains(head, " sent"), strings.TrimLeft(msg, "\r\n"))
 	}
-	return invite, ok, progress, progressSDP
 }
 
 // sinkCall is one call placed by sipp to number with its RTP going to a
@@ -211,17 +228,25 @@ func placeSinkCall(t *testing.T, b *Bridge, from, to string) *sinkCall {
 // from the first 183 or 200 with SDP that sipp received until the sink
 // closes: a channel whose caller sends nothing reads no frames, which
 // holds back what FreeSWITCH plays.
-func (s *rtpSink) talkWhenAnswered(uac *Sipp) {
+func (s *rtpSink) talkWhenAnswered(uac *Sipp) { s.talkTo(uac, "SIP/2.0 183", "SIP/2.0 200") }
+
+// talkTo is talkWhenAnswered to the SDP of the first message peer
+// received that starts with one of firsts (a callee: "INVITE ").
+func (s *rtpSink) talkTo(peer *Sipp, firsts ...string) {
 	var to *net.UDPAddr
 	for to == nil {
-		for _, m := range append(uac.Received("SIP/2.0 183"), uac.Received("SIP/2.0 200")...) {
+		var got []string
+		for _, f := range firsts {
+			got = append(got, peer.Received(f)...)
+		}
+		for _, m := range got {
 			if to = sdpAudioAddr(m); to != nil {
 				break
 			}
 		}
 		if to == nil {
 			select {
-			case <-uac.exited:
+			case <-peer.exited:
 				return
 			case <-time.After(2 * time.Millisecond):
 			}

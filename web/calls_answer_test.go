@@ -114,6 +114,48 @@ func TestEarlyRingbackThenAnswer(t *testing.T) {
 	}
 }
 
+// early_ringback when FreeSWITCH refuses the pre-answer: uuid_pre_answer
+// answers "-ERROR\n" (FreeSWITCH 1.11.1's reply for a channel it cannot
+// find), an api body the Event Socket client returns as a *CommandError.
+// No ringback is queued, no early_media is recorded, a warning is logged,
+// and the call is answered as with answer_mode assistant_ready.
+func TestEarlyRingbackPreAnswerRefused(t *testing.T) {
+	ce := answerEnv(t)
+	ce.assistant.AnswerMode = db.AnswerEarlyRingback
+	if err := ce.store.SaveAssistant(t.Context(), ce.assistant, db.AssistantSecrets{}); err != nil {
+		t.Fatal(err)
+	}
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	ce.sw.FailNext("uuid_pre_answer ", "-ERROR\n")
+	uuid, err := ce.sw.Call(ce.pbxCall(map[string][]string{"Diversion": {"<sip:+16478491000@pbx.example.com>"}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ac := ce.asst.next(3 * time.Second)
+	rec := ce.waitCall(uuid, db.CallInProgress, 3*time.Second)
+	ce.waitCommand("sendmsg "+uuid+" execute playback /", 2*time.Second) // the pipe
+	if n := len(ce.commandsWith("uuid_pre_answer " + uuid)); n != 1 {
+		t.Fatalf("uuid_pre_answer sent %d times, want 1; commands %q", n, ce.sw.Commands())
+	}
+	if ring := ce.commandsWith("sendmsg " + uuid + " execute playback tone_stream://"); len(ring) != 0 {
+		t.Fatalf("a ringback was queued after a refused pre-answer: %q", ring)
+	}
+	if len(ce.commandsWith("uuid_answer "+uuid)) != 1 || ce.sw.PreAnswered(uuid) {
+		t.Fatalf("want the call answered once, never pre-answered; commands %q", ce.sw.Commands())
+	}
+	if ev := ce.timelineOf(rec.ID, "early_media"); len(ev) != 0 {
+		t.Errorf("timeline early_media %v after a refused pre-answer, want none", ev)
+	}
+	if logs := ce.logs.String(); !strings.Contains(logs, `"level":"WARN","msg":"uuid_pre_answer failed: no early media"`) {
+		t.Errorf("no warning for the refused pre-answer; logs:\n%s", tail(logs, 4000))
+	}
+	heard := len(ce.sw.Heard(uuid))
+	ac.speak(1000, 600)
+	if !waitUntil(3*time.Second, func() bool { return len(toneRuns(ce.sw.Heard(uuid)[heard:], 1000)) > 0 }) {
+		t.Fatalf("the caller did not hear the assistant; commands %q", ce.sw.Commands())
+	}
+}
+
 // welcome_audio: the file plays from the answer, queued before the
 // assistant's pipe; the assistant's reply, sent at once, is heard after
 // it, whole.

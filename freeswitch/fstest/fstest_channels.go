@@ -410,7 +410,8 @@ func setCodecVars(ch *channel) {
 
 // uuidPreAnswer is uuid_pre_answer (mod_commands.c
 // uuid_pre_answer_function): early media, the caller gets a 183 with SDP;
-// CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY. "-ERROR\n" for no channel.
+// CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY. "+OK\n"; "-ERROR\n" for a
+// uuid that names no channel, or none (FreeSWITCH 1.11.1's replies).
 func (s *Switch) uuidPreAnswer(b *batch, id string) string {
 	ch, ok := s.channel(id)
 	if !ok {
