@@ -5,14 +5,16 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/sipbridge/sipbridge/db"
 )
 
 // outageQueue keeps, in order, the writes that could not be made because
 // the database could not be reached, and makes them once it is back: a
 // goroutine, running only while some are kept, tries the first every
-// retry(). A write returns an error only while the database is still away
-// (db.Unavailable): any other failure is final, and the write logs it
-// itself. The call records' writes (Recorder) and the calls refused during
+// retry(). A write whose error is db.Unavailable is tried again later;
+// any other failure is final, logged with the write's failed message (when
+// it has one: else the write logged it itself). The call records' writes (Recorder) and the calls refused during
 // an outage (HeldRefusals) each have one.
 type outageQueue struct {
 	max        int  // writes kept at most
@@ -40,27 +42,36 @@ type outageMsgs struct {
 // second write of the same key is ignored). log is where the queue speaks
 // of it.
 type outageWrite struct {
-	key   string
-	log   *slog.Logger
-	write func(context.Context) error
+	key    string
+	log    *slog.Logger
+	failed string // logged with a final error, if set
+	write  func(context.Context) error
 }
 
 func newOutageQueue(max int, dropOldest bool, retry func() time.Duration, msgs outageMsgs) *outageQueue {
 	return &outageQueue{max: max, dropOldest: dropOldest, retry: retry, msgs: msgs, keys: map[string]bool{}, stop: make(chan struct{})}
 }
 
-// busy reports whether writes are kept: a new write must queue behind
-// them rather than be made before them.
-func (q *outageQueue) busy() bool {
+// keepIfBusy keeps w behind the writes kept, if there are any (a new write
+// is never made before them), and reports whether it did.
+func (q *outageQueue) keepIfBusy(w outageWrite) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return len(q.queue) > 0
+	if len(q.queue) == 0 {
+		return false
+	}
+	q.keepLocked(w)
+	return true
 }
 
 // keep queues w; it reports whether w was the first kept of an outage.
 func (q *outageQueue) keep(w outageWrite) (first bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	return q.keepLocked(w)
+}
+
+func (q *outageQueue) keepLocked(w outageWrite) (first bool) {
 	if q.closed || (w.key != "" && q.keys[w.key]) {
 		return false
 	}
@@ -127,10 +138,15 @@ func (q *outageQueue) flush() {
 			}
 			w := q.queue[0]
 			q.mu.Unlock()
-			if runWrite(w.write) != nil {
+			err := runWrite(w.write)
+			if db.Unavailable(err) {
 				break // still away
 			}
-			done++
+			if err == nil {
+				done++
+			} else if w.failed != "" {
+				w.log.Warn(w.failed, "err", err)
+			}
 			q.mu.Lock()
 			if len(q.queue) > 0 && q.queue[0].key == w.key {
 				delete(q.keys, w.key)

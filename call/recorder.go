@@ -67,19 +67,18 @@ const maxHeld = 100_000
 // away (or while earlier writes are kept). Any other failure is logged as
 // failed and is final.
 func hold(log *slog.Logger, failed string, write func(context.Context) error) {
-	w := outageWrite{log: log, write: func(ctx context.Context) error {
-		err := write(ctx)
-		if err != nil && !db.Unavailable(err) {
-			log.Warn(failed, "err", err)
-			return nil
-		}
-		return err
-	}}
-	if held.busy() {
-		held.keep(w)
+	w := outageWrite{log: log, failed: failed, write: write}
+	if held.keepIfBusy(w) {
 		return
 	}
-	if err := runWrite(w.write); err != nil && held.keep(w) {
-		log.Warn("database unreachable: the calls' writes are kept until it is back", "err", err)
+	err := runWrite(write)
+	switch {
+	case err == nil:
+	case db.Unavailable(err):
+		if held.keep(w) {
+			log.Warn("database unreachable: the calls' writes are kept until it is back", "err", err)
+		}
+	default:
+		log.Warn(failed, "err", err)
 	}
 }

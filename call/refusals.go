@@ -95,9 +95,9 @@ func (h *HeldRefusals) Close() {
 	}
 }
 
-// record routes a held refusal again and writes its record; it returns an
-// error only while the database is still away (try later): any other
-// outcome is final, and logged.
+// record routes a held refusal again and writes its record; an error
+// db.Unavailable says the database is still away (try later), any other is
+// final (and logged here).
 func (h *HeldRefusals) record(r HeldRefusal) error {
 	ctx, cancel := context.WithTimeout(context.Background(), recordTimeout)
 	defer cancel()
@@ -107,7 +107,6 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 	if err != nil {
 		if !db.Unavailable(err) {
 			log.Error("call refused during the database outage: routing it again failed, no record", "err", err)
-			return nil
 		}
 		return err
 	}
@@ -136,7 +135,6 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 	case err != nil:
 		if !db.Unavailable(err) {
 			log.Error("call refused during the database outage: record not stored", "err", err)
-			return nil
 		}
 		return err
 	}

@@ -110,21 +110,27 @@ type callRowCounted struct {
 	ListTotal int64
 }
 
+func (callRowCounted) TableName() string { return "calls" }
+
 // listCalls reads a page of q's calls and their count in one statement
-// (COUNT(*) OVER ()): a call changing status while the list is read is
-// either counted and shown or neither, never counted in one read and
-// missing from the other. A page past the end has no row to carry the
-// count, so it is counted on its own then.
+// (the count a scalar subquery beside the page's): a call changing status
+// while the list is read is either counted and shown or neither, never
+// counted in one read and missing from the other. The count and the page
+// each keep their own plan (an index-only count, a page read from the top
+// of the index), which a COUNT(*) OVER () over every match would not. A
+// page past the end has no row to carry the count, so it is counted on its
+// own then.
 func listCalls(q *gorm.DB, p Page) ([]Call, int64, error) {
-	q = q.Order("started_at DESC, id")
+	page := q.Session(&gorm.Session{}).Order("started_at DESC, id").Offset(p.Skip).Limit(p.Limit)
 	if p.NoTotal {
 		var out []Call
-		err := q.Offset(p.Skip).Limit(p.Limit).Find(&out).Error
+		err := page.Find(&out).Error
 		return out, -1, err
 	}
+	count := q.Session(&gorm.Session{}).Select("count(*)")
 	var rows []callRowCounted
-	if err := q.Session(&gorm.Session{}).Select("calls.*, COUNT(*) OVER () AS list_total").
-		Offset(p.Skip).Limit(p.Limit).Find(&rows).Error; err != nil {
+	if err := q.Session(&gorm.Session{NewDB: true}).Raw("SELECT p.*, (?) AS list_total FROM (?) AS p ORDER BY p.started_at DESC, p.id",
+		count, page).Find(&rows).Error; err != nil {
 		return nil, 0, err
 	}
 	var total int64
