@@ -24,7 +24,14 @@ func (a *App) connectNodes(opts func(more ...esl.Option) []esl.Option) []trunk.N
 	for _, n := range sw.Nodes[1:] {
 		name := n.Name
 		c := esl.New(n.ESL, sw.Password, opts(
-			esl.WithOnConnect(func(context.Context) { a.TrunkSync.NodeConnected(name); a.TrunkSync.Kick() }),
+			esl.WithOnConnect(func(ctx context.Context) {
+				a.TrunkSync.NodeConnected(name)
+				a.TrunkSync.Kick()
+				<-ctx.Done() // this connection dropped (or the client closed)
+				if a.ctx.Err() == nil {
+					a.TrunkSync.NodeLost(a.ctx, name)
+				}
+			}),
 			esl.WithLogger(a.log.With("component", "esl", "conn", "node", "node", name)),
 			esl.WithEvents(trunk.GatewayEventSubclasses...))...)
 		c.OnEvent(func(e *esl.Event) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/xmlgen"
@@ -132,6 +133,36 @@ func (s *Sync) NodeConnected(name string) {
 	s.mu.Unlock()
 }
 
+// liveWriteTimeout bounds the write of a gateway's live state.
+const liveWriteTimeout = 5 * time.Second
+
+// NodeLost must be called when the named node's event connection drops
+// (with several nodes): what it said of its gateways is no longer known, so
+// its entries show no state ("") until it is read again on its return, and
+// each gateway's aggregate is written again without it.
+func (s *Sync) NodeLost(ctx context.Context, name string) {
+	if !s.perNode {
+		return
+	}
+	s.mu.Lock()
+	n := s.nodeLocked(name)
+	var gws []string
+	if n != nil {
+		n.known = false
+		for g, l := range n.live {
+			if l.State != "" {
+				gws = append(gws, g)
+			}
+		}
+	}
+	s.mu.Unlock()
+	for _, g := range gws {
+		if err := s.recordLive(ctx, n, db.GatewayLive{GatewayName: g}, 0); err != nil {
+			s.log.Warn("gateway state not recorded after a node was lost", "node", name, "gateway", g, "err", err)
+		}
+	}
+}
+
 // nodeLocked finds a node by name ("": the first).
 func (s *Sync) nodeLocked(name string) *node {
 	if name == "" {
@@ -172,11 +203,16 @@ func stateRank(st string) int {
 // event; for an xmlstatus reply, the event sequence when it was asked:
 // a gateway event newer than the question wins over the reply.
 func (s *Sync) recordLive(ctx context.Context, n *node, live db.GatewayLive, since uint64) error {
+	// An event's write never holds up the events behind it for longer
+	// than liveWriteTimeout, whatever the database does.
+	ctx, cancel := context.WithTimeout(ctx, liveWriteTimeout)
+	defer cancel()
 	if !s.perNode {
 		return s.store.SetGatewayLive(ctx, live)
 	}
-	// The aggregate is computed and written under one lock: two nodes'
-	// events handled at once must not write their aggregates out of order.
+	// The aggregate is computed and written under one lock (bounded by
+	// liveWriteTimeout): two nodes' events handled at once must not write
+	// their aggregates out of order.
 	s.liveMu.Lock()
 	defer s.liveMu.Unlock()
 	s.mu.Lock()
@@ -233,11 +269,21 @@ func (s *Sync) aggregate(trunks []db.SIPTrunk, byNode map[*node][]db.SyncResult)
 	for i := range trunks {
 		exists[trunks[i].ID] = true
 	}
+	gateways := make(map[string]bool, len(trunks))
+	for i := range trunks {
+		gateways[trunks[i].GatewayName] = true
+	}
 	touched := map[string]bool{}
 	for _, n := range s.nodes {
 		for id := range n.results {
 			if !exists[id] {
 				delete(n.results, id)
+			}
+		}
+		for g := range n.live { // a deleted trunk's gateway, gone from the node
+			if !gateways[g] && !n.present[g] {
+				delete(n.live, g)
+				delete(n.liveSeq, g)
 			}
 		}
 		for _, r := range byNode[n] {

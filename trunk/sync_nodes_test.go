@@ -58,7 +58,16 @@ func newNodesEnv(t *testing.T, g *gorm.DB) *nodesEnv {
 		}
 		resync := esl.WithOnConnect(func(context.Context) { e.sync.NodeConnected(name); e.sync.Kick() })
 		cmd := esl.New(addr, "ClueCon", resync, fast)
-		ev := esl.New(addr, "ClueCon", resync, fast, esl.WithEvents(trunk.GatewayEventSubclasses...))
+		// The events' connection: on its loss the node's gateway states go.
+		evConnected := esl.WithOnConnect(func(c context.Context) {
+			e.sync.NodeConnected(name)
+			e.sync.Kick()
+			<-c.Done()
+			if ctx.Err() == nil {
+				e.sync.NodeLost(ctx, name)
+			}
+		})
+		ev := esl.New(addr, "ClueCon", evConnected, fast, esl.WithEvents(trunk.GatewayEventSubclasses...))
 		ev.OnEvent(func(ev *esl.Event) {
 			if ge, ok := trunk.GatewayEventFrom(ev); ok {
 				ge.Node = name
@@ -186,6 +195,11 @@ func TestTrunkOnTwoNodes(t *testing.T) {
 				b.SyncState == "error" && strings.Contains(b.SyncMessage, "not connected") &&
 				st.SyncState == "error" && strings.HasPrefix(st.SyncMessage, "node fs2: ")
 		})
+		// What fs2 said before it was lost is not shown as its state now:
+		// no state on its entry, and the aggregate not REGED.
+		if b, st := e.node(tr, "fs2"), e.status(tr); b.GatewayState != "" || st.GatewayState == "REGED" {
+			t.Errorf("fs2 unreachable: its entry says %q and the trunk %q; want no state and not REGED", b.GatewayState, st.GatewayState)
+		}
 		if p := params(e.sw["fs2"], gw)["expire-seconds"]; p != "60" {
 			t.Errorf("fs2 changed while unreachable: expire-seconds %q", p)
 		}
