@@ -117,8 +117,8 @@ func (k *Kamailio) LogTail(n int) string {
 // refused through the same front, the refusal naming its address. A PBX
 // writing the header itself straight to FreeSWITCH is taken for what its
 // own address says, never for the trunk the header names. A node that never
-// answers is first in the dispatcher list: calls still get through (the
-// probes take it out of rotation, or the failure route moves on from it).
+// answers is in the dispatcher list: calls still get through (the probes
+// take it out of rotation, or the failure route moves on from it).
 func testSIPFront(t *testing.T, b *Bridge) {
 	bin := kamailioBinary()
 	if bin == "" {
@@ -126,8 +126,9 @@ func testSIPFront(t *testing.T, b *Bridge) {
 	}
 	requireRawSocket(t)
 	sw := b.SW
-	// A node that never answers comes first in the list: the dispatcher
-	// must take it out of rotation or fail over from it.
+	// A node that never answers is in the list: the dispatcher must take
+	// it out of rotation or fail over from it (round robin sends a call to
+	// it first until its probes fail).
 	dead, err := net.ListenPacket("udp", srcFront+":0")
 	if err != nil {
 		t.Fatal(err)
@@ -136,7 +137,7 @@ func testSIPFront(t *testing.T, b *Bridge) {
 	dead.Close()
 	saved := b.Env
 	b.Env = append(slices.Clone(saved), "SIP_PROXIES="+srcFront,
-		"FS_NODES=dead="+srcFront+":8021;sip="+deadAddr+",fs1="+sw.ESLAddr+";sip="+sw.remote())
+		"FS_NODES=fs1="+sw.ESLAddr+";sip="+sw.remote()+",dead="+srcFront+":8021;sip="+deadAddr)
 	t.Cleanup(func() {
 		// The scenario's trunks are gone; their removal applied before the
 		// restart puts the bridge back as it was.
@@ -149,15 +150,25 @@ func testSIPFront(t *testing.T, b *Bridge) {
 		return strings.TrimSpace(sw.API(t, "acl "+srcFront+" sipbridge_proxies")) == "true"
 	}, nil)
 	list := b.Run(t, "render-dispatcher")
-	if !strings.Contains(list, "1 sip:"+deadAddr+" 0 2 duid=dead\n1 sip:"+sw.remote()+" 0 1 duid=fs1\n") {
+	if !strings.Contains(list, "1 sip:"+sw.remote()+" 0 2 duid=fs1\n1 sip:"+deadAddr+" 0 1 duid=dead\n") {
 		t.Fatalf("render-dispatcher:\n%s", list)
 	}
 	kam := StartKamailio(t, bin, srcFront, list)
 
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Front Desk", asst, nil)
-	carrier := b.ipTrunk(t, "Front Carrier", srcFrontCarrier, srcFrontCarrier+":5060", nil)
-	pbx := b.ipTrunk(t, "Front Spoofer", srcFrontSpoofer, srcFrontSpoofer+":5060", nil)
+	// The dead node is in FS_NODES too, so sipbridge controls it as well:
+	// its trunks can never be applied there, so the trunks are awaited on
+	// fs1 (the aggregate says the dead node's error).
+	frontTrunk := func(name, src string) Trunk {
+		tr := b.CreateTrunk(t, map[string]any{"name": name, "gateway": src + ":5060", "register": false, "allowed_addresses": []string{src + "/32"}})
+		return b.WaitTrunk(t, tr.ID, "applied on fs1", 10*time.Second, func(tr Trunk) bool {
+			return len(tr.Nodes) == 2 && tr.Nodes[0].Node == "fs1" && tr.Nodes[0].SyncStatus.State == "applied" &&
+				tr.SyncStatus.State == "error" && strings.HasPrefix(tr.SyncStatus.Message, "node dead: ")
+		})
+	}
+	carrier := frontTrunk("Front Carrier", srcFrontCarrier)
+	pbx := frontTrunk("Front Spoofer", srcFrontSpoofer)
 	const number = "+16478497000"
 	b.addNumberOn(t, number, asstID, carrier.ID)
 	sw.WaitQuiet(t, 500*time.Millisecond, 10*time.Second)
