@@ -2,12 +2,15 @@ package web_test
 
 import (
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"gorm.io/gorm"
 )
 
 // Verified API keys are cached per replica on the change feed (package
@@ -186,4 +189,36 @@ func TestAPIKeyCacheOtherReplica(t *testing.T) {
 	key, id = e.newKey("after")
 	e2.mustDo("DELETE", "/api/v1/api-keys/"+id, e2.keyA, nil, 204)
 	e.refusedWithin(time.Second, key, "its revocation on the other replica, the listener back")
+}
+
+// A request whose key and answer are both cached reads nothing from the
+// database.
+func TestAPIKeyCacheHitReadsNothing(t *testing.T) {
+	eachEnv(t, func(t *testing.T, e *env) {
+		e.waitFeed("the feed to be valid", e.changes.Valid)
+		key, _ := e.newKey("hit")
+		var mu sync.Mutex
+		var stmts []string
+		count := func(tx *gorm.DB) {
+			mu.Lock()
+			defer mu.Unlock()
+			stmts = append(stmts, tx.Statement.SQL.String())
+		}
+		cb := e.store.DB.Callback()
+		for _, err := range []error{
+			cb.Query().After("gorm:query").Register("test:hit_query", count),
+			cb.Row().After("gorm:row").Register("test:hit_row", count),
+			cb.Raw().After("gorm:raw").Register("test:hit_raw", count),
+		} {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		e.mustDo("GET", "/api/v1/organization", key, nil, 200)
+		mu.Lock()
+		defer mu.Unlock()
+		if len(stmts) != 0 {
+			t.Errorf("a cached request made %d statements:\n%s", len(stmts), strings.Join(stmts, "\n"))
+		}
+	})
 }
