@@ -192,11 +192,14 @@ func TestAPIKeyCacheOtherReplica(t *testing.T) {
 }
 
 // A request whose key and answer are both cached reads nothing from the
-// database.
+// database, also after another key's last use was written (a write of
+// last_used_at alone drops no cached key).
 func TestAPIKeyCacheHitReadsNothing(t *testing.T) {
 	eachEnv(t, func(t *testing.T, e *env) {
 		e.waitFeed("the feed to be valid", e.changes.Valid)
+		other := e.mustDo("POST", "/api/v1/api-keys", e.keyA, map[string]any{"name": "other"}, 201).Body["key"].(string)
 		key, _ := e.newKey("hit")
+		e.mustDo("GET", "/api/v1/organization", other, nil, 200) // its first use: last_used_at written
 		var mu sync.Mutex
 		var stmts []string
 		count := func(tx *gorm.DB) {

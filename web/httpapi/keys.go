@@ -38,7 +38,8 @@ func newKeyCache(feed *changes.Feed) *changes.Cache[db.APIKey] {
 // (another replica's within the notification's delay). While the feed is
 // not valid every request reads the database. Only verified keys are
 // kept, by hash, without the hash; one whose last_used_at is a minute old
-// goes to the store, which writes it.
+// goes to the store, which writes it without dropping any replica's
+// cached keys (changes.Quiet, changes.UpdateOf).
 func (s *Server) Authenticate(ctx context.Context, presented string) (*db.APIKey, error) {
 	hash := db.HashAPIKey(presented)
 	k, stamp, valid, ok := s.keys.Get(hash)
