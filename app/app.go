@@ -299,7 +299,7 @@ func (a *App) buildCalls() {
 	} = noSwitch{}
 	if a.Pool != nil {
 		co.Profile, sw = a.cfg.Switch.Profile, a.Pool
-		co.Routing = route.Options{ImplicitACL: a.TrunkSync.ResolvedACL, Front: a.cfg.Switch.Front}
+		co.Routing = route.Options{ImplicitACL: a.TrunkSync.ResolvedACL, Front: a.cfg.Switch.Front, Changes: a.Changes}
 	}
 	if a.cfg.CallsOptions != nil {
 		a.cfg.CallsOptions(&co)

@@ -9,8 +9,9 @@ import (
 	"gorm.io/gorm"
 )
 
-// BenchmarkAuthenticate is the API's authentication of one key, as every
-// request runs it, from GOMAXPROCS goroutines:
+// BenchmarkAuthenticate is the store's authentication of one key, as the
+// API runs it when the key is not in its cache (web/httpapi/keys.go), from
+// GOMAXPROCS goroutines:
 //
 //	scripts/with-postgres.sh go test -run '^$' -bench Authenticate -benchmem ./db/
 func BenchmarkAuthenticate(b *testing.B) {

@@ -130,8 +130,6 @@ type Store struct {
 	Keys *secret.Keyring
 	Log  *slog.Logger
 	Now  func() time.Time
-	// keys caches verified API keys (nil: none; NewStore makes one).
-	keys *keyCache
 }
 
 // NewStore returns a Store; log and now may be nil.
@@ -139,7 +137,7 @@ func NewStore(g *gorm.DB, keys *secret.Keyring, log *slog.Logger) *Store {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Store{DB: g, Keys: keys, Log: log, Now: now, keys: newKeyCache()}
+	return &Store{DB: g, Keys: keys, Log: log, Now: now}
 }
 
 func (s *Store) db(ctx context.Context) *gorm.DB { return s.DB.WithContext(ctx) }

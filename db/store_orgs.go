@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sipbridge/sipbridge/db/changes"
 	"gorm.io/gorm"
 )
 
@@ -152,22 +153,14 @@ func (s *Store) CreateAPIKey(ctx context.Context, orgID int64, name string) (str
 }
 
 // Authenticate finds the live key matching the presented one and records its use
-// (at most once a minute per key, to keep reads cheap). A key verified in
-// the last APIKeyCacheTTL is answered from the replica's cache.
+// (at most once a minute per key, to keep reads cheap). It reads the
+// database every time: the API's key cache is web/httpapi's.
 func (s *Store) Authenticate(ctx context.Context, presented string) (*APIKey, error) {
 	if len(presented) != len(apiKeyPrefix)+apiKeyLen || presented[:len(apiKeyPrefix)] != apiKeyPrefix {
 		return nil, ErrInvalidKey
 	}
 	hash := HashAPIKey(presented)
 	now := s.Now()
-	var gen uint64
-	if s.keys != nil {
-		var k APIKey
-		var ok bool
-		if k, ok, gen = s.keys.get(hash, now); ok {
-			return &k, nil
-		}
-	}
 	var k APIKey
 	err := s.db(ctx).Where("hash = ? AND revoked_at IS NULL", hash).First(&k).Error
 	if errors.Is(err, gorm.ErrRecordNotFound) {
@@ -178,12 +171,10 @@ func (s *Store) Authenticate(ctx context.Context, presented string) (*APIKey, er
 	}
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) > time.Minute {
 		k.LastUsedAt = &now
-		if err := s.db(ctx).Model(&APIKey{}).Where("id = ?", k.ID).Update("last_used_at", now).Error; err != nil {
+		// Quiet: the key caches of every replica keep their keys (changes.UpdateOf).
+		if err := changes.Quiet(s.db(ctx)).Model(&APIKey{}).Where("id = ?", k.ID).Update("last_used_at", now).Error; err != nil {
 			s.Log.Warn("api key last-used update failed", "err", err)
 		}
-	}
-	if s.keys != nil {
-		s.keys.put(k, now, gen)
 	}
 	return &k, nil
 }
@@ -225,9 +216,6 @@ func (s *Store) RevokeAPIKey(ctx context.Context, orgID int64, id string) (*APIK
 		k.RevokedAt = &now
 		return tx.Model(&APIKey{}).Where("id = ? AND org_id = ?", id, orgID).Update("revoked_at", now).Error
 	})
-	if s.keys != nil {
-		s.keys.drop(k.Hash) // whatever the outcome: a lookup under way then stores nothing
-	}
 	if err != nil {
 		return nil, err
 	}

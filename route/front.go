@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/route/did"
 )
 
@@ -172,9 +173,13 @@ type Options struct {
 	ImplicitACL func(*db.SIPTrunk) []netip.Prefix
 	// Front is the trusted SIP front (SIP_PROXIES); zero: none.
 	Front Front
+	// Changes is the database's change feed: routing's reads of trunks,
+	// organizations and numbers are cached on it (cache.go; nil: every
+	// call reads the database).
+	Changes *changes.Feed
 }
 
 // New returns a router with its options.
 func New(store Store, o Options) *Router {
-	return &Router{store: store, implicitACL: o.ImplicitACL, front: o.Front}
+	return &Router{store: cacheOn(store, o.Changes), implicitACL: o.ImplicitACL, front: o.Front}
 }

@@ -55,7 +55,7 @@ func TestDecideStatements(t *testing.T) {
 // carrierNumber stores organization "a" with an IP-auth trunk o1_carrier
 // (gateway, allowing 203.0.113.0/24), an assistant and the number
 // +16478491000 on that trunk for it.
-func carrierNumber(t *testing.T, g *gorm.DB, gateway string) (*db.Store, *db.SIPTrunk, *db.Assistant) {
+func carrierNumber(t testing.TB, g *gorm.DB, gateway string) (*db.Store, *db.SIPTrunk, *db.Assistant) {
 	t.Helper()
 	ctx := context.Background()
 	store := db.NewStore(g, dbtest.Keyring(t), nil)

@@ -39,10 +39,12 @@ func TestRefusalTable(t *testing.T) {
 }
 
 func TestInboundRouting(t *testing.T) {
-	dbtest.Each(t, testInboundRouting)
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { testInboundRouting(t, g, false) })
 }
 
-func testInboundRouting(t *testing.T, g *gorm.DB) {
+// testInboundRouting: with cached, the router's reads are cached on the
+// change feed (route_cache_test.go).
+func testInboundRouting(t *testing.T, g *gorm.DB, cached bool) {
 	ctx := context.Background()
 	store := db.NewStore(g, dbtest.Keyring(t), nil)
 	a, _, _ := store.EnsureOrg(ctx, "a")
@@ -76,7 +78,7 @@ func testInboundRouting(t *testing.T, g *gorm.DB) {
 	mkNumber(a.ID, "+16478491005", regTrunk, nil)
 	mkNumber(a.ID, "+16478491007", nil, &asst.ID, "CA")
 	mkNumber(b.ID, "+442079460018", nil, nil)
-	router := route.NewRouter(store, nil)
+	router := routerOn(t, g, store, cached)
 	decide := func(v func(string) []string) *route.Route {
 		t.Helper()
 		r, err := router.Decide(ctx, v)
@@ -161,10 +163,10 @@ func testInboundRouting(t *testing.T, g *gorm.DB) {
 // called number's trunk decides, never the list order; a number none of
 // them owns is refused, never landed in whichever organization came first.
 func TestInboundRoutingSharedAddress(t *testing.T) {
-	dbtest.Each(t, testInboundRoutingSharedAddress)
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { testInboundRoutingSharedAddress(t, g, false) })
 }
 
-func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB) {
+func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB, cached bool) {
 	ctx := context.Background()
 	store := db.NewStore(g, dbtest.Keyring(t), nil)
 	a, _, _ := store.EnsureOrg(ctx, "a")
@@ -209,7 +211,7 @@ func testInboundRoutingSharedAddress(t *testing.T, g *gorm.DB) {
 	mkNumber(a.ID, "+16478491004", aLit, asstA.ID)
 	mkNumber(b.ID, "+12125550100", bIP, asstB.ID)
 	mkNumber(b.ID, "+12125550101", bIP2, asstB.ID)
-	router := route.NewRouter(store, nil)
+	router := routerOn(t, g, store, cached)
 
 	type want struct {
 		trunk   *db.SIPTrunk // nil: no trunk (refused across organizations)

@@ -63,8 +63,9 @@ type Deps struct {
 	// LegTimeout is the platform's ring time per trunk (LEG_TIMEOUT), shown
 	// as the ring_timeout_seconds of trunks that set none (zero: 30 s).
 	LegTimeout time.Duration
-	// Changes is the database's change feed: the trunk and organization
-	// reads are answered from caches it validates (nil: no cache).
+	// Changes is the database's change feed: API keys, and the trunk and
+	// organization reads, are answered from caches it validates (nil: no
+	// cache).
 	Changes *changes.Feed
 	// Nodes adds each FreeSWITCH node's state to the trunk answers
 	// (FS_NODES; nil: none).
@@ -85,7 +86,7 @@ func New(d Deps) *Server {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	core := httpapi.New(httpapi.Options{Store: d.Store, Log: d.Log, Ready: d.Ready, AddressPolicy: d.AddressPolicy})
+	core := httpapi.New(httpapi.Options{Store: d.Store, Log: d.Log, Ready: d.Ready, AddressPolicy: d.AddressPolicy, Changes: d.Changes})
 	callapi.Register(core, callapi.Deps{Store: d.Store, Log: d.Log, Calls: d.Calls, Hosted: d.Hosted})
 	orgapi.Register(core, orgapi.Deps{Store: d.Store, Trunks: d.Trunks, Numbers: d.Numbers, CallDefaults: d.CallDefaults, WelcomeAudioDir: d.WelcomeAudioDir, Changes: d.Changes})
 	trunks := trunkapi.Register(core, trunkapi.Deps{Store: d.Store, Trunks: d.Trunks, BYOC: d.BYOC, ACL: d.ACL, LegTimeout: d.LegTimeout, Changes: d.Changes, Nodes: d.Nodes})

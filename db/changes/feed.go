@@ -8,10 +8,13 @@
 //     create, update, delete and raw Exec on the store's *gorm.DB, and the
 //     commit of a transaction that wrote. A raw statement whose table is not
 //     plain (INSERT INTO t, UPDATE t, DELETE FROM t) bumps every table.
+//     A write made Quiet bumps nothing (an API key's last use).
 //   - Other replicas (PostgreSQL only): statement-level triggers on the
 //     tables in Watched NOTIFY the channel sipbridge_changes with
-//     "schema.table" at commit (a transaction's same notices arrive once); one dedicated LISTEN connection per process bumps the
-//     table on each notification (listen.go). While that connection is down,
+//     "schema.table" at commit (a transaction's same notices arrive once;
+//     api_keys' trigger skips an update of last_used_at alone: UpdateOf);
+//     one dedicated LISTEN connection per process bumps the table on each
+//     notification (listen.go). While that connection is down,
 //     and until it listens again, the feed is not valid: Stamp reports false
 //     and caches must read the database. When it is back, every table is
 //     bumped, since notifications sent meanwhile are lost.

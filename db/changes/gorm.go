@@ -51,7 +51,20 @@ func Register(g *gorm.DB) (*Feed, error) {
 
 var regMu sync.Mutex
 
-func (f *Feed) afterWrite(g *gorm.DB) { f.wrote(g, g.Statement.Table) }
+// quietKey is the setting Quiet puts on a statement.
+const quietKey = "changes:quiet"
+
+// Quiet is g for a write that bumps nothing: an UPDATE of only columns
+// that no cache serves as current, those that PostgreSQL's trigger skips
+// too (UpdateOf). A write to any other column must not be Quiet.
+func Quiet(g *gorm.DB) *gorm.DB { return g.Set(quietKey, true) }
+
+func (f *Feed) afterWrite(g *gorm.DB) {
+	if q, _ := g.Get(quietKey); q == true {
+		return
+	}
+	f.wrote(g, g.Statement.Table)
+}
 
 func (f *Feed) afterRaw(g *gorm.DB) { f.wrote(g, rawTable(g.Statement.SQL.String())) }
 

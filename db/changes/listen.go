@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -140,32 +141,73 @@ const triggerLockTimeout = "2s"
 // starting together take turns) and a lock timeout; an error leaves the
 // feed not valid and the listener retries.
 func createTriggers(ctx context.Context, conn *pgx.Conn) error {
-	var n int
-	var body *string
-	err := conn.QueryRow(ctx, `SELECT
-		(SELECT count(*) FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
-			WHERE tg.tgname = 'sipbridge_changes' AND NOT tg.tgisinternal
-			AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)),
-		(SELECT prosrc FROM pg_proc WHERE proname = 'sipbridge_notify_change'
-			AND pronamespace = current_schema()::regnamespace)`, Watched).Scan(&n, &body)
-	if err != nil {
+	if ok, err := triggersInPlace(ctx, conn); err != nil || ok {
 		return err
-	}
-	if n == len(Watched) && body != nil && *body == notifyBody {
-		return nil
 	}
 	fn := `CREATE OR REPLACE FUNCTION sipbridge_notify_change() RETURNS trigger LANGUAGE plpgsql AS $$` + notifyBody + `$$`
 	if err := inTx(ctx, conn, fn); err != nil {
 		return err
 	}
 	for _, t := range Watched {
+		events := "INSERT OR UPDATE OR DELETE OR TRUNCATE"
+		if cols := UpdateOf[t]; cols != nil {
+			events = "INSERT OR DELETE OR TRUNCATE OR UPDATE OF " + strings.Join(cols, ", ")
+		}
 		if err := inTx(ctx, conn, `DROP TRIGGER IF EXISTS sipbridge_changes ON `+t,
-			`CREATE TRIGGER sipbridge_changes AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON `+t+
+			`CREATE TRIGGER sipbridge_changes AFTER `+events+` ON `+t+
 				` FOR EACH STATEMENT EXECUTE FUNCTION sipbridge_notify_change()`); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// UpdateOf are, for a table whose trigger skips some columns, the columns
+// an UPDATE of which notifies: every one but those no cache serves as
+// current. api_keys.last_used_at is written at most once a minute per key
+// in use; the key cache goes to the database when its copy is a minute
+// old (web/httpapi/keys.go), so that write need not drop every replica's
+// cached keys. The in-process side of it is Quiet. A column added to the
+// table must be added here (a test compares the two).
+var UpdateOf = map[string][]string{
+	APIKeys: {"id", "org_id", "name", "prefix", "hash", "created_at", "revoked_at"},
+}
+
+// triggersInPlace reports whether the function and every watched table's
+// trigger are as createTriggers makes them.
+func triggersInPlace(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	var body *string
+	err := conn.QueryRow(ctx, `SELECT prosrc FROM pg_proc WHERE proname = 'sipbridge_notify_change'
+		AND pronamespace = current_schema()::regnamespace`).Scan(&body)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return false, err
+	}
+	if body == nil || *body != notifyBody {
+		return false, nil
+	}
+	rows, err := conn.Query(ctx, `SELECT c.relname, coalesce((SELECT string_agg(a.attname, ',' ORDER BY a.attname)
+			FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum = ANY(tg.tgattr::int2[])), '')
+		FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid
+		WHERE tg.tgname = 'sipbridge_changes' AND NOT tg.tgisinternal
+		AND c.relnamespace = current_schema()::regnamespace AND c.relname = ANY($1)`, Watched)
+	if err != nil {
+		return false, err
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		var table, cols string
+		if err := rows.Scan(&table, &cols); err != nil {
+			return false, err
+		}
+		want := slices.Clone(UpdateOf[table])
+		slices.Sort(want)
+		if cols != strings.Join(want, ",") {
+			return false, nil
+		}
+		n++
+	}
+	return n == len(Watched), rows.Err()
 }
 
 // inTx runs stmts in one transaction under the advisory lock and the lock

@@ -141,7 +141,7 @@ func (s *Server) twilioAuth(c echo.Context) (int64, error) {
 	if !strings.HasPrefix(key, "sb_") {
 		key = "sb_" + key
 	}
-	k, err := s.store.Authenticate(c.Request().Context(), key)
+	k, err := s.Authenticate(c.Request().Context(), key)
 	if errors.Is(err, db.ErrInvalidKey) {
 		return 0, unauthorized
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
@@ -39,6 +40,9 @@ type Options struct {
 	// they are written: a refused one is 400 naming the field (nil:
 	// netpolicy.Default()). Connections are checked again when made.
 	AddressPolicy *netpolicy.Policy
+	// Changes is the database's change feed, which validates the cache of
+	// verified API keys (nil: every request reads the database).
+	Changes *changes.Feed
 }
 
 // Server is the HTTP server's core: the router with its middleware, the
@@ -49,6 +53,7 @@ type Server struct {
 	e       *echo.Echo
 	api     *echo.Group
 	store   *db.Store
+	keys    *changes.Cache[db.APIKey]
 	log     *slog.Logger
 	ready   []ReadyCheck
 	policy  netpolicy.Policy
@@ -63,7 +68,7 @@ func New(o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{e: echo.New(), store: o.Store, log: o.Log, ready: o.Ready, reg: prometheus.NewRegistry()}
+	s := &Server{e: echo.New(), store: o.Store, keys: newKeyCache(o.Changes), log: o.Log, ready: o.Ready, reg: prometheus.NewRegistry()}
 	s.policy = netpolicy.Default()
 	if o.AddressPolicy != nil {
 		s.policy = *o.AddressPolicy
@@ -176,7 +181,7 @@ func (s *Server) Auth(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sipbridge"`)
 			return &APIError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing API key: send Authorization: Bearer sb_…"}
 		}
-		k, err := s.store.Authenticate(c.Request().Context(), strings.TrimSpace(key))
+		k, err := s.Authenticate(c.Request().Context(), strings.TrimSpace(key))
 		if err != nil {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="sipbridge", error="invalid_token"`)
 			if err == db.ErrInvalidKey {
