@@ -194,6 +194,7 @@ ALTER TABLE sip_trunks ADD COLUMN ring_timeout_seconds INTEGER NOT NULL DEFAULT 
 ALTER TABLE assistants ADD COLUMN answer_mode TEXT NOT NULL DEFAULT 'assistant_ready';
 ALTER TABLE assistants ADD COLUMN welcome_audio TEXT NOT NULL DEFAULT '';
 `},
+	{8, "trunk srtp", `ALTER TABLE sip_trunks ADD COLUMN srtp TEXT NOT NULL DEFAULT 'off';`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

@@ -184,7 +184,8 @@ type SIPTrunk struct {
 	// RingTimeoutSeconds is how long this trunk's leg of an outbound call,
 	// a bridged transfer or a fallback rings before the next trunk is tried
 	// (5–120); 0: not set, the platform's LEG_TIMEOUT (default 30 s).
-	RingTimeoutSeconds int `gorm:"not null"`
+	RingTimeoutSeconds int    `gorm:"not null"`
+	SRTP               string `gorm:"column:srtp;not null"` // off | optional | mandatory (SDES)
 	CreatedAt          time.Time
 	UpdatedAt          time.Time
 	Status             *TrunkStatus `gorm:"foreignKey:TrunkID;references:ID"`

@@ -15,7 +15,7 @@ import (
 const trunkSelect = `SELECT t.id, t.org_id, t.name, t.gateway_name, t.gateway, t.username, t.password_enc,
  t.priority, t.enabled, t.register, t.realm, t.proxy, t.transport, t.from_user, t.from_domain,
  t.caller_id_in_from, t.expire_seconds, t.retry_seconds, t.ping_seconds, t.allowed_addresses, t.codecs,
- t.provider, t.transfer_mode, t.refer_to_template, t.source, t.inbound_disabled, t.ring_timeout_seconds,
+ t.provider, t.transfer_mode, t.refer_to_template, t.source, t.inbound_disabled, t.ring_timeout_seconds, t.srtp,
  t.created_at, t.updated_at,
  s.trunk_id, s.sync_state, s.sync_message, s.applied_at, s.gateway_state, s.ping_status, s.last_status_code, s.updated_at,
  count(*) OVER ()
@@ -86,7 +86,7 @@ func scanTrunk(rows *sql.Rows, t *SIPTrunk, total *int64) error {
 	err := rows.Scan(&t.ID, &t.OrgID, &t.Name, &t.GatewayName, &t.Gateway, &t.Username, &t.PasswordEnc,
 		&t.Priority, &t.Enabled, &t.Register, &t.Realm, &t.Proxy, &t.Transport, &t.FromUser, &t.FromDomain,
 		&t.CallerIDInFrom, &t.ExpireSeconds, &t.RetrySeconds, &t.PingSeconds, &t.AllowedAddresses, &t.Codecs,
-		&t.Provider, &t.TransferMode, &t.ReferToTemplate, &t.Source, &t.InboundDisabled, &t.RingTimeoutSeconds,
+		&t.Provider, &t.TransferMode, &t.ReferToTemplate, &t.Source, &t.InboundDisabled, &t.RingTimeoutSeconds, &t.SRTP,
 		&t.CreatedAt, &t.UpdatedAt,
 		&stID, &syncState, &syncMsg, &applied, &gwState, &ping, &code, &stUpdated, total)
 	if err != nil || !stID.Valid {

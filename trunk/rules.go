@@ -21,6 +21,7 @@ type Settings struct {
 	Realm            *string
 	Proxy            *string
 	Transport        *string
+	SRTP             *string // srtp: off | optional | mandatory
 	FromUser         *string
 	FromDomain       *string
 	CallerIDInFrom   *bool
@@ -154,7 +155,7 @@ func applyIdentity(t *db.SIPTrunk, in *Settings) (newPassword *string, err error
 	return newPassword, nil
 }
 
-// applyHosts: realm, proxy, from_domain, transport, caller_id_in_from.
+// applyHosts: realm, proxy, from_domain, transport, srtp, caller_id_in_from.
 func applyHosts(t *db.SIPTrunk, in *Settings, _ Rules) error {
 	for _, f := range []struct {
 		dst   *string
@@ -176,6 +177,15 @@ func applyHosts(t *db.SIPTrunk, in *Settings, _ Rules) error {
 	}
 	if t.Transport != "udp" && t.Transport != "tcp" && t.Transport != "tls" {
 		return field.Invalid("transport", "transport must be udp, tcp or tls")
+	}
+	if in.SRTP != nil {
+		t.SRTP = strings.ToLower(strings.TrimSpace(*in.SRTP))
+	}
+	if t.SRTP == "" {
+		t.SRTP = "off"
+	}
+	if t.SRTP != "off" && t.SRTP != "optional" && t.SRTP != "mandatory" {
+		return field.Invalid("srtp", "srtp must be off, optional or mandatory")
 	}
 	if in.CallerIDInFrom != nil {
 		t.CallerIDInFrom = *in.CallerIDInFrom

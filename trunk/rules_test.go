@@ -32,6 +32,7 @@ func TestApplyRules(t *testing.T) {
 		{"transport", trunk.Settings{Name: str("a"), Gateway: str("h.example"), Transport: str("sctp")}, "transport", "transport must be udp, tcp or tls"},
 		{"broad acl", trunk.Settings{Name: str("a"), Gateway: str("h.example"), Register: boolp(false), AllowedAddresses: &[]string{"10.0.0.0/8"}},
 			"allowed_addresses", "allowed_addresses: 10.0.0.0/8 is broader than /16, the broadest range this platform accepts (its operator can change MAX_ACL_PREFIX)"},
+		{"srtp", trunk.Settings{Name: str("a"), Gateway: str("h.example"), SRTP: str("sdes")}, "srtp", "srtp must be off, optional or mandatory"},
 		{"codec", trunk.Settings{Name: str("a"), Gateway: str("h.example"), Codecs: &[]string{"MP3"}}, "codecs", `codecs: "MP3" is not a codec FreeSWITCH knows (e.g. PCMU, PCMA, G722, OPUS, G729)`},
 		{"refer template", trunk.Settings{Name: str("a"), Gateway: str("h.example"), ReferToTemplate: str("http://x")}, "refer_to_template", "refer_to_template must be tel:{e164} or sip:{e164}@host"},
 		{"ip auth without addresses", trunk.Settings{Name: str("a"), Gateway: str("h.example"), Register: boolp(false)}, "allowed_addresses", "an IP-auth trunk (register=false) needs at least one allowed address"},
@@ -55,5 +56,11 @@ func TestApplyRules(t *testing.T) {
 	if tr.Name != "Main" || tr.Gateway != "sip.example.com:5080" || tr.TransferMode != "bridge" ||
 		len(tr.AllowedAddresses) != 1 || tr.AllowedAddresses[0] != "203.0.113.7/32" || len(tr.Codecs) != 2 {
 		t.Fatalf("merged trunk: %+v", tr)
+	}
+	if tr.SRTP != "off" {
+		t.Fatalf("srtp %q when not sent, want off", tr.SRTP)
+	}
+	if _, err := trunk.Apply(tr, &trunk.Settings{SRTP: str(" Optional ")}, true, rules); err != nil || tr.SRTP != "optional" {
+		t.Fatalf("srtp optional: %v, kept %q", err, tr.SRTP)
 	}
 }

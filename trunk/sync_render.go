@@ -90,7 +90,7 @@ func (s *Sync) render(ctx context.Context, t *db.SIPTrunk) (*desiredGateway, []b
 		Username: t.Username, Password: pw, Realm: t.Realm, Proxy: t.Proxy, Gateway: t.Gateway,
 		Transport: t.Transport, FromUser: t.FromUser, FromDomain: t.FromDomain, CallerIDInFrom: t.CallerIDInFrom,
 		ExpireSeconds: t.ExpireSeconds, RetrySeconds: t.RetrySeconds, PingSeconds: t.PingSeconds,
-		Codecs: t.Codecs, ACL: acl,
+		Codecs: t.Codecs, SRTP: t.SRTP, ACL: acl,
 	}
 	gw, err := xmlgen.RenderGateway(xt)
 	if err != nil {

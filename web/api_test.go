@@ -203,7 +203,7 @@ func TestTrunksCRUDAndOrdering(t *testing.T) {
 		t.Fatalf("gateway_name %v", zm.Body["gateway_name"])
 	}
 	if zm.Body["password_set"] != true || strings.Contains(zm.Raw, "pw-Zadarma-Main") || zm.Body["priority"].(float64) != 1 ||
-		zm.Body["enabled"] != true || zm.Body["register"] != true || zm.Body["transport"] != "udp" {
+		zm.Body["enabled"] != true || zm.Body["register"] != true || zm.Body["transport"] != "udp" || zm.Body["srtp"] != "off" {
 		t.Fatalf("defaults: %s", zm.Raw)
 	}
 	if zm.Body["sync_status"].(map[string]any)["state"] != "pending" {
@@ -292,6 +292,8 @@ func TestTrunkValidationRules(t *testing.T) {
 		{"register without password", base("password", nil), "password"},
 		{"negative priority", base("priority", -1), "priority"},
 		{"bad transport", base("transport", "sctp"), "transport"},
+		{"bad srtp", base("srtp", "required"), "srtp"},
+		{"srtp not a string", base("srtp", true), "srtp"},
 		{"crlf in name", base("name", "Main\r\nX-Evil: 1"), "name"},
 		{"lf in username", base("username", "u\nx"), "username"},
 		{"control char in password", base("password", "p\x00w"), "password"},

@@ -41,6 +41,7 @@ type Trunk struct {
 	RetrySeconds         int
 	PingSeconds          int
 	Codecs               []string // rendered as absolute_codec_string on outbound legs
+	SRTP                 string   // off | optional | mandatory: rtp_secure_media on its calls ("" = off)
 	ACL                  []string // CIDRs allowed to send this trunk's INVITEs
 }
 
@@ -171,6 +172,9 @@ func RenderGateway(t Trunk) ([]byte, error) {
 	if t.Gateway == "" && t.Proxy == "" {
 		return nil, fmt.Errorf("%w: gateway (host) is required", ErrInvalid)
 	}
+	if t.SRTP != "" && t.SRTP != "off" && t.SRTP != "optional" && t.SRTP != "mandatory" {
+		return nil, fmt.Errorf("%w: srtp %q must be off, optional or mandatory", ErrInvalid, t.SRTP)
+	}
 	b := make([]byte, 0, 640)
 	b = append(b, "<include>\n  <gateway name=\""...)
 	b = appendEscaped(b, t.GatewayName)
@@ -208,6 +212,15 @@ func RenderGateway(t Trunk) ([]byte, error) {
 	}
 	// The called number of a call to the registered contact is the To user.
 	b = appendParam(b, "extension", "auto_to_user")
+	b = appendVariables(b, t)
+	b = append(b, "    </variables>\n  </gateway>\n</include>\n"...)
+	return b, nil
+}
+
+// appendVariables appends the channel variables the gateway sets: the
+// trunk id on inbound calls, the codec string on outbound legs and
+// rtp_secure_media on both.
+func appendVariables(b []byte, t Trunk) []byte {
 	b = append(b, "    <variables>\n      <variable name=\"sipbridge_trunk_id\" value=\""...)
 	b = appendEscaped(b, t.ID)
 	b = append(b, "\" direction=\"inbound\"/>\n"...)
@@ -221,8 +234,15 @@ func RenderGateway(t Trunk) ([]byte, error) {
 		}
 		b = append(b, "\" direction=\"outbound\"/>\n"...)
 	}
-	b = append(b, "    </variables>\n  </gateway>\n</include>\n"...)
-	return b, nil
+	if t.SRTP == "optional" || t.SRTP == "mandatory" {
+		// SDES: optional offers a=crypto on RTP/AVP and accepts plain
+		// RTP; mandatory offers RTP/SAVP only and refuses an answer (or,
+		// inbound, an offer) without crypto.
+		b = append(b, "      <variable name=\"rtp_secure_media\" value=\""...)
+		b = append(b, t.SRTP...)
+		b = append(b, "\"/>\n"...)
+	}
+	return b
 }
 
 func first(vals ...string) string {

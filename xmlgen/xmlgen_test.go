@@ -16,7 +16,10 @@ func TestGolden(t *testing.T) {
 	ip := Trunk{ID: "3f1c0e9a-0000-4000-8000-000000000002", OrgID: 12, GatewayName: "o12_carrier_ip", Gateway: "203.0.113.10:5060",
 		Transport: "tcp", FromUser: "+14165550100", FromDomain: "carrier.example", CallerIDInFrom: true, Codecs: []string{"PCMU", "PCMA"}}
 	hostile := Trunk{ID: "id", GatewayName: "o1_x", Register: true, Username: `a"b'c<d>e&f`, Password: "pa$${domain}ss${x}", Gateway: "h.example", Realm: "r$${var}.example"}
-	for name, tr := range map[string]Trunk{"register.xml": reg, "ipauth.xml": ip, "escaping.xml": hostile} {
+	// A TLS trunk with SRTP required and wideband codecs first.
+	secure := Trunk{ID: "3f1c0e9a-0000-4000-8000-000000000003", OrgID: 12, GatewayName: "o12_carrier_tls", Gateway: "sip.carrier.example:5061",
+		Transport: "tls", Codecs: []string{"G722", "opus@48000h@20i", "PCMU"}, SRTP: "mandatory"}
+	for name, tr := range map[string]Trunk{"register.xml": reg, "ipauth.xml": ip, "escaping.xml": hostile, "tls-srtp.xml": secure} {
 		b, err := RenderGateway(tr)
 		if err != nil {
 			t.Fatal(err)
@@ -89,6 +92,7 @@ func TestRefusals(t *testing.T) {
 		"comma in codec":   func(t *Trunk) { t.Codecs = []string{"PCMU,evil"} },
 		"invalid utf8":     func(t *Trunk) { t.FromUser = "\xff" },
 		"tab in from_user": func(t *Trunk) { t.FromUser = "a\tb" },
+		"unknown srtp":     func(t *Trunk) { t.SRTP = "required\"/><x" },
 	} {
 		tr := base
 		mutate(&tr)

@@ -34,6 +34,7 @@ type trunkView struct {
 	Realm            string         `json:"realm"`
 	Proxy            string         `json:"proxy"`
 	Transport        string         `json:"transport"`
+	SRTP             string         `json:"srtp" doc:"off | optional | mandatory: SDES SRTP on the trunk's calls"`
 	FromUser         string         `json:"from_user"`
 	FromDomain       string         `json:"from_domain"`
 	CallerIDInFrom   bool           `json:"caller_id_in_from"`
@@ -81,6 +82,7 @@ type trunkInput struct {
 	Realm            *string   `json:"realm"`
 	Proxy            *string   `json:"proxy" doc:"host[:port]"`
 	Transport        *string   `json:"transport" doc:"udp | tcp | tls"`
+	SRTP             *string   `json:"srtp" doc:"off (default) | optional (offer SDES crypto, accept plain RTP) | mandatory (SRTP only: an offer without crypto is refused with 488)"`
 	FromUser         *string   `json:"from_user"`
 	FromDomain       *string   `json:"from_domain"`
 	CallerIDInFrom   *bool     `json:"caller_id_in_from"`
@@ -104,7 +106,7 @@ func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
 	v := trunkView{
 		ID: t.ID, Name: t.Name, GatewayName: t.GatewayName, Gateway: t.Gateway, Username: t.Username,
 		PasswordSet: t.PasswordEnc != "", Priority: t.Priority, Enabled: t.Enabled, Register: t.Register,
-		Realm: t.Realm, Proxy: t.Proxy, Transport: t.Transport, FromUser: t.FromUser, FromDomain: t.FromDomain,
+		Realm: t.Realm, Proxy: t.Proxy, Transport: t.Transport, SRTP: t.SRTP, FromUser: t.FromUser, FromDomain: t.FromDomain,
 		CallerIDInFrom: t.CallerIDInFrom, ExpireSeconds: t.ExpireSeconds, RetrySeconds: t.RetrySeconds,
 		PingSeconds: t.PingSeconds, AllowedAddresses: httpapi.NonNil(t.AllowedAddresses), Codecs: httpapi.NonNil(t.Codecs),
 		Provider: t.Provider, Source: trunkSource(t), InboundEnabled: !t.InboundDisabled, TransferMode: t.TransferMode, ReferToTemplate: t.ReferToTemplate, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt,
@@ -112,6 +114,9 @@ func (s *Server) trunkView(t *db.SIPTrunk) trunkView {
 	}
 	if v.RingTimeout == 0 {
 		v.RingTimeout = s.ringDefault
+	}
+	if v.SRTP == "" {
+		v.SRTP = "off"
 	}
 	if st := t.Status; st != nil {
 		v.SyncStatus = syncStatusView{State: st.SyncState, Message: st.SyncMessage, AppliedAt: st.AppliedAt}
@@ -148,7 +153,7 @@ func applyTrunk(t *db.SIPTrunk, in *trunkInput, passwordSet bool, acl ACLPolicy)
 func (in *trunkInput) settings() *trunk.Settings {
 	return &trunk.Settings{
 		Name: in.Name, Gateway: in.Gateway, Username: in.Username, Password: in.Password, Priority: in.Priority,
-		Enabled: in.Enabled, Register: in.Register, Realm: in.Realm, Proxy: in.Proxy, Transport: in.Transport,
+		Enabled: in.Enabled, Register: in.Register, Realm: in.Realm, Proxy: in.Proxy, Transport: in.Transport, SRTP: in.SRTP,
 		FromUser: in.FromUser, FromDomain: in.FromDomain, CallerIDInFrom: in.CallerIDInFrom,
 		ExpireSeconds: in.ExpireSeconds, RetrySeconds: in.RetrySeconds, PingSeconds: in.PingSeconds,
 		AllowedAddresses: in.AllowedAddresses, Codecs: in.Codecs, Provider: in.Provider, InboundEnabled: in.InboundEnabled,

@@ -23,6 +23,7 @@ func (v *trunkView) appendJSON(b []byte) []byte {
 	b = appendStr(append(b, `,"realm":`...), v.Realm)
 	b = appendStr(append(b, `,"proxy":`...), v.Proxy)
 	b = appendStr(append(b, `,"transport":`...), v.Transport)
+	b = appendStr(append(b, `,"srtp":`...), v.SRTP)
 	b = appendStr(append(b, `,"from_user":`...), v.FromUser)
 	b = appendStr(append(b, `,"from_domain":`...), v.FromDomain)
 	b = strconv.AppendBool(append(b, `,"caller_id_in_from":`...), v.CallerIDInFrom)
