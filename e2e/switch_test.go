@@ -35,6 +35,7 @@ type Switch struct {
 	ESLAddr     string // 127.0.0.1:port
 	ESLPassword string
 	SIPPort     int // the external profile (UDP and TCP on 127.0.0.1)
+	TLSPort     int // its TLS port (certificates: writeSwitchCerts)
 	RTPStart    int
 	RTPEnd      int
 
@@ -84,6 +85,12 @@ func StartSwitchWith(dir string, more map[string]string) (*Switch, error) {
 	if sw.SIPPort, err = freeSIPPort(); err != nil {
 		return nil, err
 	}
+	if sw.TLSPort, err = freeTCPPort(); err != nil {
+		return nil, err
+	}
+	if err := writeSwitchCerts(filepath.Join(dir, "tls")); err != nil {
+		return nil, err
+	}
 	ports := rtpPorts()
 	if sw.RTPStart, err = freeUDPRange(ports); err != nil {
 		return nil, err
@@ -97,6 +104,9 @@ func StartSwitchWith(dir string, more map[string]string) (*Switch, error) {
 		"esl_listen_port":   strconv.Itoa(eslPort),
 		"esl_password":      sw.ESLPassword,
 		"sipbridge_gen_dir": sw.GenDir,
+		"tls_sip_port":      strconv.Itoa(sw.TLSPort),
+		"tls_cert_dir":      filepath.Join(dir, "tls"),
+		"tls_verify_policy": "out", // the carriers' certificates are the suite CA's
 	}
 	maps.Copy(vars, more)
 	if err := sw.rewriteVars(vars); err != nil {

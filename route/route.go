@@ -40,6 +40,9 @@ var (
 	// RefuseInboundDisabled: the trunk's inbound_enabled is false (for the
 	// organization's default trunk: sip_trunk_config.inbound_enabled).
 	RefuseInboundDisabled = Refusal{480, "SUBSCRIBER_ABSENT", "inbound calls are disabled on the trunk (inbound_enabled=false)"}
+	// RefuseNoSRTP: the trunk's srtp is mandatory and the offer has no
+	// SDES crypto line (INCOMPATIBLE_DESTINATION is 488 Not Acceptable Here).
+	RefuseNoSRTP = Refusal{488, "INCOMPATIBLE_DESTINATION", "the trunk requires SRTP (srtp=mandatory) and the offer has no a=crypto"}
 )
 
 // RefuseSharedAddress is the refusal of a call from an address several
@@ -455,6 +458,10 @@ func (r *Router) accept(vars did.Vars, rt *Route, rs *resolution) (*Route, error
 	rt.Number = n
 	if rt.Trunk != nil && rt.Trunk.InboundDisabled {
 		rt.Refused, rt.Detail = &RefuseInboundDisabled, rt.Trunk.GatewayName+" refuses inbound calls; called "+rs.res.DID
+		return rt, nil
+	}
+	if rt.Trunk != nil && rt.Trunk.SRTP == "mandatory" && !strings.Contains(vars.First("variable_switch_r_sdp"), "a=crypto:") {
+		rt.Refused, rt.Detail = &RefuseNoSRTP, rt.Trunk.GatewayName+" requires SRTP; called "+rs.res.DID
 		return rt, nil
 	}
 	if refused, detail := policy(rs.org, n, vars.First("Caller-Caller-ID-Number"), rs.res.DID); refused != nil {

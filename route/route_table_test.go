@@ -94,12 +94,13 @@ func (m *mapStore) GetAssistant(_ context.Context, orgID int64, id string) (*db.
 func ptr(s string) *string { return &s }
 
 func tableStore() *mapStore {
-	carrier, closed := "t-carrier", "t-closed"
+	carrier, closed, secure := "t-carrier", "t-closed", "t-secure"
 	return &mapStore{
 		orgs: map[int64]*db.Organization{1: {ID: 1, DefaultCountry: "CA"}, 2: {ID: 2, DefaultCountry: "GB"}},
 		trunks: []db.SIPTrunk{
 			{ID: carrier, OrgID: 1, GatewayName: "o1_carrier", Enabled: true, AllowedAddresses: []string{"203.0.113.0/24"}},
 			{ID: closed, OrgID: 1, GatewayName: "o1_closed", Enabled: true, InboundDisabled: true, AllowedAddresses: []string{"192.0.2.0/24"}},
+			{ID: secure, OrgID: 1, GatewayName: "o1_secure", Enabled: true, SRTP: "mandatory", AllowedAddresses: []string{"192.0.2.128/25"}},
 			{ID: "t-off", OrgID: 2, GatewayName: "o2_off", Enabled: false, AllowedAddresses: []string{"198.51.100.0/24"}},
 		},
 		numbers: []db.PhoneNumber{
@@ -107,6 +108,7 @@ func tableStore() *mapStore {
 			{ID: "n2", OrgID: 1, PhoneNumber: "+16478491005", Provider: db.ProviderBYOSIP, IsActive: true, SIPTrunkID: &carrier},
 			{ID: "n3", OrgID: 1, PhoneNumber: "+16478491007", Provider: db.ProviderBYOSIP, IsActive: true, AssistantID: ptr("a1"), AllowedCountryCodes: []string{"CA"}},
 			{ID: "n4", OrgID: 1, PhoneNumber: "+16478491009", Provider: db.ProviderBYOSIP, IsActive: true, SIPTrunkID: &closed, AssistantID: ptr("a1")},
+			{ID: "n10", OrgID: 1, PhoneNumber: "+16478491010", Provider: db.ProviderBYOSIP, IsActive: true, SIPTrunkID: &secure, AssistantID: ptr("a1")},
 			{ID: "n5", OrgID: 2, PhoneNumber: "+442079460018", Provider: "twilio", IsActive: true, AssistantID: ptr("a2")},
 			{ID: "n6", OrgID: 2, PhoneNumber: "+442079460019", Provider: "twilio", IsActive: false, AssistantID: ptr("a2")},
 			{ID: "n7", OrgID: 2, PhoneNumber: "+442079460020", Provider: "telnyx", IsActive: true, AssistantID: ptr("a2")},
@@ -139,6 +141,12 @@ func TestDecideTable(t *testing.T) {
 		{"caller country blocked", []string{"variable_sip_acl_authed_by", "o1_carrier", "variable_sip_req_user", "+16478491007", "Caller-Caller-ID-Number", "+442079460018"}, &route.RefuseCountryBlocked, "acl", ""},
 		{"anonymous caller, country list", []string{"variable_sip_acl_authed_by", "o1_carrier", "variable_sip_req_user", "+16478491007", "Caller-Caller-ID-Number", "anonymous"}, &route.RefuseCountryBlocked, "acl", ""},
 		{"inbound disabled", []string{"variable_sip_acl_authed_by", "o1_closed", "variable_sip_req_user", "+16478491009"}, &route.RefuseInboundDisabled, "acl", ""},
+		{"srtp mandatory, plain offer", []string{"variable_sip_acl_authed_by", "o1_secure", "variable_sip_req_user", "+16478491010",
+			"variable_switch_r_sdp", "v=0\r\nm=audio 4000 RTP/AVP 0\r\n"}, &route.RefuseNoSRTP, "acl", ""},
+		{"srtp mandatory, crypto offered", []string{"variable_sip_acl_authed_by", "o1_secure", "variable_sip_req_user", "+16478491010",
+			"variable_switch_r_sdp", "v=0\r\nm=audio 4000 RTP/SAVP 0\r\na=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:x\r\n"}, nil, "acl", "a1"},
+		{"srtp off, plain offer", []string{"variable_sip_acl_authed_by", "o1_carrier", "variable_sip_req_user", "+16478491000",
+			"variable_switch_r_sdp", "v=0\r\nm=audio 4000 RTP/AVP 0\r\n"}, nil, "acl", "a1"},
 	} {
 		rt, err := router.Decide(context.Background(), vars(c.vars...))
 		if err != nil {

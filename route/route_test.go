@@ -30,6 +30,7 @@ func TestRefusalTable(t *testing.T) {
 		{route.RefuseNoAssistant, 480, "SUBSCRIBER_ABSENT"},
 		{route.RefuseCountryBlocked, 403, "INCOMING_CALL_BARRED"},
 		{route.RefuseInboundDisabled, 480, "SUBSCRIBER_ABSENT"},
+		{route.RefuseNoSRTP, 488, "INCOMPATIBLE_DESTINATION"},
 		{route.RefuseSharedAddress, 404, "UNALLOCATED_NUMBER"},
 	} {
 		if c.r.SIPStatus != c.status || c.r.Cause != c.cause || c.r.Reason == "" {

@@ -15,6 +15,32 @@ import (
 // 440 + 480 Hz every 6 s (the North American ringback), until the answer.
 const ringbackTone = "tone_stream://%(2000,4000,440,480);loops=-1"
 
+// trunkMedia sets the media settings of the trunk the call came in on
+// before anything answers it: the profile negotiates inbound SDP late
+// (inbound-late-negotiation), at the 183 or the 200, so the trunk's codecs
+// (absolute_codec_string; rtp_codec_negotiation greedy: the first of the
+// trunk's list the offer has, not the offer's first) and srtp
+// (rtp_secure_media) decide the answer. A trunk without either leaves the
+// profile's own.
+func (s *callSession) trunkMedia(t *db.SIPTrunk) {
+	if t == nil {
+		return
+	}
+	var vars []string
+	if len(t.Codecs) > 0 {
+		vars = append(vars, "absolute_codec_string="+strings.Join(t.Codecs, ","), "rtp_codec_negotiation=greedy")
+	}
+	if t.SRTP == "optional" || t.SRTP == "mandatory" {
+		vars = append(vars, "rtp_secure_media="+t.SRTP)
+	}
+	if len(vars) == 0 {
+		return
+	}
+	if out, err := s.api("uuid_setvar_multi " + s.uuid + " " + strings.Join(vars, ";")); err != nil {
+		s.log.Warn("trunk media settings not set: the profile's apply", "err", err, "reply", out)
+	}
+}
+
 // earlyRingback, for an assistant with answer_mode early_ringback,
 // pre-answers the inbound call (the caller gets a 183 with SDP) and plays
 // a ringback tone as early media while the assistant connects.
