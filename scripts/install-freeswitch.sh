@@ -47,6 +47,7 @@ FS_MODULES=(
   loggers/mod_console loggers/mod_logfile event_handlers/mod_event_socket endpoints/mod_sofia
   endpoints/mod_loopback applications/mod_commands applications/mod_dptools
   dialplans/mod_dialplan_xml formats/mod_sndfile formats/mod_native_file formats/mod_tone_stream
+  applications/mod_spandsp codecs/mod_opus
 )
 EXTRA_MODULES=(mod_audio_stream)
 
@@ -55,6 +56,7 @@ APT_PACKAGES=(
   build-essential autoconf automake libtool libtool-bin pkg-config cmake git ca-certificates
   libssl-dev zlib1g-dev libjpeg-dev libsqlite3-dev libcurl4-openssl-dev libpcre2-dev
   libspeex-dev libspeexdsp-dev libedit-dev uuid-dev libtiff-dev libsndfile1-dev libevent-dev
+  libopus-dev
 )
 
 # FreeSWITCH's default compiler flags (its --enable-optimization fails -Werror with GCC 12); no

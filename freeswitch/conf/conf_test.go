@@ -78,7 +78,7 @@ func loadedModules(t *testing.T) []string {
 func TestModulesExactly(t *testing.T) {
 	got := loadedModules(t)
 	want := []string{"mod_audio_stream", "mod_commands", "mod_console", "mod_dialplan_xml", "mod_dptools", "mod_event_socket",
-		"mod_logfile", "mod_loopback", "mod_native_file", "mod_sndfile", "mod_sofia", "mod_tone_stream"}
+		"mod_logfile", "mod_loopback", "mod_native_file", "mod_opus", "mod_sndfile", "mod_sofia", "mod_spandsp", "mod_tone_stream"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("modules %v, want %v", got, want)
 	}
