@@ -81,3 +81,25 @@ func codecParam(p string) bool {
 	}
 	return true
 }
+
+// InboundMediaVars are the channel variables (uuid_setvar_multi's
+// name=value;… form) that give a call which came in on t the trunk's media
+// settings, set before the call is answered: the external profile
+// negotiates an inbound offer late (inbound-late-negotiation), at the 183
+// or the 200, so they decide the answer. codecs: absolute_codec_string, with
+// rtp_codec_negotiation greedy (the first of the trunk's list the offer
+// has, not the offer's first); srtp optional or mandatory:
+// rtp_secure_media. "" when the trunk sets neither (the profile's apply).
+func InboundMediaVars(t *db.SIPTrunk) string {
+	if t == nil {
+		return ""
+	}
+	var vars []string
+	if len(t.Codecs) > 0 {
+		vars = append(vars, "absolute_codec_string="+strings.Join(t.Codecs, ","), "rtp_codec_negotiation=greedy")
+	}
+	if t.SRTP == "optional" || t.SRTP == "mandatory" {
+		vars = append(vars, "rtp_secure_media="+t.SRTP)
+	}
+	return strings.Join(vars, ";")
+}

@@ -9,35 +9,20 @@ import (
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
+	"github.com/sipbridge/sipbridge/trunk"
 )
 
 // ringbackTone is the ringback of answer_mode early_ringback: 2 s of
 // 440 + 480 Hz every 6 s (the North American ringback), until the answer.
 const ringbackTone = "tone_stream://%(2000,4000,440,480);loops=-1"
 
-// trunkMedia sets the media settings of the trunk the call came in on
-// before anything answers it: the profile negotiates inbound SDP late
-// (inbound-late-negotiation), at the 183 or the 200, so the trunk's codecs
-// (absolute_codec_string; rtp_codec_negotiation greedy: the first of the
-// trunk's list the offer has, not the offer's first) and srtp
-// (rtp_secure_media) decide the answer. A trunk without either leaves the
-// profile's own.
+// trunkMedia sets the media of the trunk the call came in on (its codecs
+// and srtp: trunk.InboundMediaVars) before anything answers it.
 func (s *callSession) trunkMedia(t *db.SIPTrunk) {
-	if t == nil {
-		return
-	}
-	var vars []string
-	if len(t.Codecs) > 0 {
-		vars = append(vars, "absolute_codec_string="+strings.Join(t.Codecs, ","), "rtp_codec_negotiation=greedy")
-	}
-	if t.SRTP == "optional" || t.SRTP == "mandatory" {
-		vars = append(vars, "rtp_secure_media="+t.SRTP)
-	}
-	if len(vars) == 0 {
-		return
-	}
-	if out, err := s.api("uuid_setvar_multi " + s.uuid + " " + strings.Join(vars, ";")); err != nil {
-		s.log.Warn("trunk media settings not set: the profile's apply", "err", err, "reply", out)
+	if vars := trunk.InboundMediaVars(t); vars != "" {
+		if out, err := s.api("uuid_setvar_multi " + s.uuid + " " + vars); err != nil {
+			s.log.Warn("trunk media settings not set: the profile's apply", "err", err, "reply", out)
+		}
 	}
 }
 
