@@ -33,7 +33,8 @@ type uacOffer struct {
 // list G722 first the switch answers G722, and the caller's G.722 audio
 // reaches the assistant decoded (transcoded to its μ-law stream); once the
 // trunk lists PCMU first the same offer is answered PCMU: the trunk's
-// order decides, not the offer's.
+// order decides, not the offer's. A carrier offering PCMU then Opus gets
+// Opus from a trunk listing OPUS first.
 func testCodecG722(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Wideband Carrier Desk", asst, nil)
@@ -58,9 +59,8 @@ func testCodecG722(t *testing.T, b *Bridge) {
 	offer := uacOffer{To: to, Payloads: "9 0 101", HoldMs: 3000,
 		RTPMaps: []string{"a=rtpmap:9 G722/8000", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000"}}
 
-	answer := func(t *testing.T, from, pcap string) (string, *AssistantConn) {
+	answer := func(t *testing.T, from, pcap string, o uacOffer) (string, *AssistantConn) {
 		t.Helper()
-		o := offer
 		o.From, o.PCAP = from, pcap
 		uac := StartSipp(t, SippOptions{Scenario: "uac-offer.xml", IP: srcG722, Remote: b.SW.remote(), Calls: 1, Timeout: 20 * time.Second, Data: o})
 		ac := asst.ByParam(t, "from", from, 10*time.Second)
@@ -79,7 +79,7 @@ func testCodecG722(t *testing.T, b *Bridge) {
 	}
 
 	t.Run("g722_first", func(t *testing.T) {
-		mline, ac := answer(t, "+14165550781", writeTrack(t, "g722-caller.pcap", track))
+		mline, ac := answer(t, "+14165550781", writeTrack(t, "g722-caller.pcap", track), offer)
 		if f := strings.Fields(mline); len(f) < 3 || f[2] != "9" {
 			t.Errorf("answer m=audio %q: want G722 (payload type 9) on a trunk listing G722 first", mline)
 		}
@@ -95,9 +95,19 @@ func testCodecG722(t *testing.T, b *Bridge) {
 	t.Run("pcmu_first", func(t *testing.T) {
 		b.UpdateTrunk(t, tr.ID, map[string]any{"codecs": []string{"PCMU", "G722"}})
 		b.WaitApplied(t, tr.ID, 10*time.Second)
-		mline, _ := answer(t, "+14165550782", "")
+		mline, _ := answer(t, "+14165550782", "", offer)
 		if f := strings.Fields(mline); len(f) < 3 || f[2] != "0" {
 			t.Errorf("answer m=audio %q: want PCMU (payload type 0) once the trunk lists PCMU first", mline)
+		}
+	})
+	t.Run("opus_first", func(t *testing.T) {
+		b.UpdateTrunk(t, tr.ID, map[string]any{"codecs": []string{"OPUS", "PCMU"}})
+		b.WaitApplied(t, tr.ID, 10*time.Second)
+		opus := uacOffer{To: to, Payloads: "0 111 101", HoldMs: 2000,
+			RTPMaps: []string{"a=rtpmap:0 PCMU/8000", "a=rtpmap:111 opus/48000/2", "a=rtpmap:101 telephone-event/8000"}}
+		mline, _ := answer(t, "+14165550783", "", opus)
+		if f := strings.Fields(mline); len(f) < 3 || f[2] != "111" {
+			t.Errorf("answer m=audio %q: want Opus (the offer's payload type 111) on a trunk listing OPUS first", mline)
 		}
 	})
 }
