@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -62,6 +63,7 @@ func (c *Console) trunksPage(w http.ResponseWriter, r *http.Request, s *session)
 // trunkForm is the create/edit form: the values shown and each field's error.
 type trunkForm struct {
 	ID, Name, Gateway, Username, Realm, Proxy, Transport string
+	SRTP                                                 string
 	Priority, PingSeconds                                string
 	AllowedAddresses, Codecs                             string
 	Register, Enabled, PasswordSet                       bool
@@ -78,7 +80,7 @@ type trunkPageData struct {
 
 func formOf(t *db.SIPTrunk) trunkForm {
 	return trunkForm{ID: t.ID, Name: t.Name, Gateway: t.Gateway, Username: t.Username, Realm: t.Realm, Proxy: t.Proxy,
-		Transport: t.Transport, Priority: strconv.Itoa(t.Priority), PingSeconds: strconv.Itoa(t.PingSeconds),
+		Transport: t.Transport, SRTP: cmp.Or(t.SRTP, "off"), Priority: strconv.Itoa(t.Priority), PingSeconds: strconv.Itoa(t.PingSeconds),
 		AllowedAddresses: strings.Join(t.AllowedAddresses, ", "), Codecs: strings.Join(t.Codecs, ", "),
 		Register: t.Register, Enabled: t.Enabled, PasswordSet: t.PasswordEnc != ""}
 }
@@ -88,13 +90,16 @@ func formOf(t *db.SIPTrunk) trunkForm {
 func readForm(r *http.Request) (trunkForm, *trunkapi.Input) {
 	f := trunkForm{Name: r.PostFormValue("name"), Gateway: r.PostFormValue("gateway"), Username: r.PostFormValue("username"),
 		Realm: r.PostFormValue("realm"), Proxy: r.PostFormValue("proxy"), Transport: r.PostFormValue("transport"),
-		Priority: r.PostFormValue("priority"), PingSeconds: r.PostFormValue("ping_seconds"),
+		SRTP: r.PostFormValue("srtp"), Priority: r.PostFormValue("priority"), PingSeconds: r.PostFormValue("ping_seconds"),
 		AllowedAddresses: r.PostFormValue("allowed_addresses"), Codecs: r.PostFormValue("codecs"),
 		Register: r.PostFormValue("register") == "on", Enabled: r.PostFormValue("enabled") == "on", Errors: map[string]string{}}
 	in := &trunkapi.Input{Name: &f.Name, Gateway: &f.Gateway, Username: &f.Username, Realm: &f.Realm, Proxy: &f.Proxy,
 		Register: &f.Register, Enabled: &f.Enabled}
 	if f.Transport != "" {
 		in.Transport = &f.Transport
+	}
+	if f.SRTP != "" {
+		in.SRTP = &f.SRTP
 	}
 	if pw := r.PostFormValue("password"); pw != "" {
 		in.Password = &pw

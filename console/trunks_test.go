@@ -178,13 +178,16 @@ func TestTrunkEditKeepsThePasswordAndRefusesLikeTheAPI(t *testing.T) {
 		form := trunkForm("Main renamed", "203.0.113.11")
 		form.Del("password")
 		form.Set("ping_seconds", "30")
+		form.Set("srtp", "mandatory")
 		if resp, body := b.post("/console/trunks/"+tr.ID, form); resp.StatusCode != http.StatusSeeOther {
 			t.Fatalf("edit: %d\n%s", resp.StatusCode, body)
 		}
 		after, _ := e.store.GetTrunk(ctx, e.orgA, tr.ID)
-		if after.Name != "Main renamed" || after.Gateway != "203.0.113.11" || after.PingSeconds != 30 || after.PasswordEnc != before.PasswordEnc {
-			t.Fatalf("after the edit: name %q gateway %q ping %d, password kept %v", after.Name, after.Gateway, after.PingSeconds, after.PasswordEnc == before.PasswordEnc)
+		if after.Name != "Main renamed" || after.Gateway != "203.0.113.11" || after.PingSeconds != 30 || after.PasswordEnc != before.PasswordEnc || after.SRTP != "mandatory" {
+			t.Fatalf("after the edit: name %q gateway %q ping %d srtp %q, password kept %v", after.Name, after.Gateway, after.PingSeconds, after.SRTP, after.PasswordEnc == before.PasswordEnc)
 		}
+		_, body = b.get("/console/trunks/" + tr.ID)
+		mustContain(t, body, `<option selected>mandatory</option>`)
 		// A name another trunk has: the API's 409, beside the name.
 		var other struct{ ID string }
 		e.api(e.keyA, http.MethodPost, "/api/v1/sip-trunks", map[string]any{"name": "Backup", "gateway": "203.0.113.12", "username": "u", "password": "p"}, &other)
