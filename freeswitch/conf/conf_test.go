@@ -101,7 +101,11 @@ func TestExternalProfile(t *testing.T) {
 		params[x.Name] = x.Value
 	}
 	for k, v := range map[string]string{"parse-all-invite-headers": "true", "auth-calls": "true", "auth-calls-acl-only": "true",
-		"apply-inbound-acl": "sipbridge_deny", "context": "public", "sip-ip": "$${bridge_ip}", "sip-port": "$${sip_port}"} {
+		"apply-inbound-acl": "sipbridge_deny", "context": "public", "sip-ip": "$${bridge_ip}", "sip-port": "$${sip_port}",
+		// TLS from vars.xml; inbound offers negotiated at the answer, after
+		// sipbridge set the trunk's codecs and srtp.
+		"tls": "$${sip_tls}", "tls-sip-port": "$${tls_sip_port}", "tls-cert-dir": "$${tls_cert_dir}",
+		"tls-verify-policy": "$${tls_verify_policy}", "inbound-late-negotiation": "true"} {
 		if params[k] != v {
 			t.Errorf("external profile %s = %q, want %q", k, params[k], v)
 		}
