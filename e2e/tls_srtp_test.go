@@ -272,7 +272,6 @@ func testTLSInboundSRTP(t *testing.T, b *Bridge) {
 		t.Fatalf("the external profile has no TLS port %d:\n%s", b.SW.TLSPort, st)
 	}
 
-	sip.SIPDebug = true // DEBUG
 	t.Run("mandatory_plain_refused", func(t *testing.T) {
 		res := tlsCall(t, b, "+14165550901", to, sdpOffer(srcTLSCaller, false), func() { t.Error("a plain offer was answered") })
 		if res.StatusCode != 488 {
