@@ -53,18 +53,27 @@ var scenarios = []scenario{
 // oncePerSuite are the scenarios that run on one database only when the
 // run has both (else on the embedded SQLite): what they judge is the
 // switch, the media or the SIP front, and the store paths they take are
-// the ones the other scenarios take on both databases. Each takes 12-20 s
+// the ones the other scenarios take on both databases. Each takes 4-20 s
 // (a second switch, Kamailio, restarts, seconds of real-time audio), so
-// running them once keeps make test short. The several-node and front
-// layouts run on PostgreSQL, as they would in production; the audio ones on
-// SQLite, the first thing a user runs.
+// running them once keeps make test short. The several-node, front and TLS
+// layouts and the outbound media checks run on PostgreSQL, as they would in
+// production; the inbound audio ones on SQLite, the first thing a user
+// runs.
 var oncePerSuite = map[string]string{
-	"sip_front":       "postgres",
-	"xml_curl":        "postgres",
-	"nodes":           "postgres",
-	"wideband_l16":    "sqlite",
-	"first_audio":     "sqlite",
-	"assistant_stall": "sqlite",
+	"sip_front":        "postgres",
+	"xml_curl":         "postgres",
+	"nodes":            "postgres",
+	"tls_trunk":        "postgres",
+	"tls_inbound_srtp": "postgres",
+	"amd":              "postgres",
+	"dtmf_out":         "postgres",
+	"caller_audio":     "postgres",
+	"wideband_l16":     "sqlite",
+	"first_audio":      "sqlite",
+	"assistant_stall":  "sqlite",
+	"assistant_audio":  "sqlite",
+	"echo_assistant":   "sqlite",
+	"codec_g722":       "sqlite",
 }
 
 // TestE2E runs every scenario on the embedded SQLite, then on PostgreSQL,
