@@ -43,16 +43,27 @@ func chromium(t *testing.T) string {
 // startBrowser starts one headless Chromium for the whole test: each
 // store's subtest gets a tab of its own in a fresh browser context
 // (cookies apart), and the start-up is paid once.
+// A start that fails (Chromium exiting at launch, as it once did in a CI
+// run: "chrome failed to start", then passing alone) is tried again, up to
+// three times; what the tests judge starts after.
 func startBrowser(t *testing.T) context.Context {
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium(t)), chromedp.NoSandbox,
 		chromedp.DisableGPU, chromedp.WindowSize(1280, 900))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelA() })
-	if err := chromedp.Do(ctx); err != nil { // starts the browser (no timeout on this first run)
-		t.Fatalf("starting chromium: %v", err)
+	var err error
+	for attempt := 1; attempt <= 3; attempt++ {
+		actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+		ctx, cancel := chromedp.NewContext(actx)
+		if err = chromedp.Do(ctx); err == nil { // starts the browser (no timeout on this first run)
+			t.Cleanup(func() { cancel(); cancelA() })
+			return ctx
+		}
+		cancel()
+		cancelA()
+		t.Logf("starting chromium (attempt %d of 3): %v", attempt, err)
+		time.Sleep(time.Second)
 	}
-	return ctx
+	t.Fatalf("starting chromium: %v", err)
+	return nil
 }
 
 // newTab opens a tab on base; its screenshots go to a directory named
