@@ -102,8 +102,9 @@ func TestDefaultDialplanIsShipped(t *testing.T) {
 // TestInboundCallShippedProfile: with freeswitch/conf's profile and
 // dialplan (the defaults), as e2e TestConformance saw on a real switch:
 // CHANNEL_EXECUTE and _COMPLETE (_none_) of each set before park, their
-// variables on the channel; uuid_answer goes from RINGING to ANSWER
-// without PROGRESS_MEDIA; at the hangup park's EXECUTE_COMPLETE carries
+// variables on the channel; the profile negotiates late, so uuid_answer
+// fires CODEC ×2, PROGRESS_MEDIA and CALLSTATE EARLY before ANSWER; at the
+// hangup park's EXECUTE_COMPLETE carries
 // the last application response.
 func TestInboundCallShippedProfile(t *testing.T) {
 	s := newSwitch(t, Options{})
@@ -132,29 +133,33 @@ func TestInboundCallShippedProfile(t *testing.T) {
 		}
 		got = append(got, item)
 	}
-	want := []string{"CHANNEL_STATE/DOWN", "CODEC/DOWN", "CODEC/DOWN", "CHANNEL_STATE/DOWN", "CHANNEL_CREATE/DOWN", "CHANNEL_CALLSTATE/RINGING",
+	want := []string{"CHANNEL_STATE/DOWN", "CHANNEL_STATE/DOWN", "CHANNEL_CREATE/DOWN", "CHANNEL_CALLSTATE/RINGING",
 		"CHANNEL_STATE/RINGING", "CHANNEL_STATE/RINGING",
 		"CHANNEL_EXECUTE/RINGING set sipbridge_inbound=true", "CHANNEL_EXECUTE_COMPLETE/RINGING set sipbridge_inbound=true _none_",
 		"CHANNEL_EXECUTE/RINGING set hangup_after_bridge=true", "CHANNEL_EXECUTE_COMPLETE/RINGING set hangup_after_bridge=true _none_",
 		"CHANNEL_EXECUTE/RINGING set continue_on_fail=true", "CHANNEL_EXECUTE_COMPLETE/RINGING set continue_on_fail=true _none_",
-		"CHANNEL_EXECUTE/RINGING park", "CHANNEL_PARK/RINGING", "CHANNEL_ANSWER/RINGING", "CHANNEL_CALLSTATE/ACTIVE"}
+		"CHANNEL_EXECUTE/RINGING park", "CHANNEL_PARK/RINGING", "CODEC/RINGING", "CODEC/RINGING", "CHANNEL_PROGRESS_MEDIA/RINGING",
+		"CHANNEL_CALLSTATE/EARLY", "CHANNEL_ANSWER/EARLY", "CHANNEL_CALLSTATE/ACTIVE"}
 	if len(got) < len(want) || !slices.Equal(got[:len(want)], want) {
 		t.Fatalf("events\n got  %q\n want %q…", got, want)
 	}
 	if !slices.Contains(got, "CHANNEL_EXECUTE_COMPLETE/ACTIVE park FILE NOT FOUND") {
 		t.Errorf("no EXECUTE_COMPLETE of park with the broadcast's response at the hangup: %q", got[len(want):])
 	}
-	// The offer is negotiated on arrival: codecs from CS_INIT on; no
-	// caller profile at CS_NEW; the state headers of a real switch.
+	// The offer is negotiated at the answer: codecs from the first CODEC
+	// event on, none before; no caller profile at CS_NEW; the state
+	// headers of a real switch.
+	negotiated := false
 	for _, e := range l.seen {
 		if e.h["Unique-ID"] != id {
 			continue
 		}
 		state, name := e.h["Channel-State"], e.kind()
+		negotiated = negotiated || name == "CODEC"
 		_, codec := e.h["Channel-Read-Codec-Name"]
 		_, caller := e.h["Caller-Unique-ID"]
 		first := name == "CHANNEL_STATE" && state == "CS_NEW"
-		if codec != (state != "CS_NEW" || name == "CODEC") || caller == first || e.h["Channel-HIT-Dialplan"] != "true" {
+		if codec != negotiated || caller == first || e.h["Channel-HIT-Dialplan"] != "true" {
 			t.Errorf("%s/%s: codec headers %v, caller profile %v, HIT-Dialplan %q", name, state, codec, caller, e.h["Channel-HIT-Dialplan"])
 		}
 		if name == "CHANNEL_CREATE" && e.h["Channel-State-Number"] != "2" || name == "CHANNEL_HANGUP" && e.h["Channel-State-Number"] != "10" {

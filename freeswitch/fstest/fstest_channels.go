@@ -21,8 +21,8 @@ import (
 // fires the sequences of a real switch: CREATE, then the dialplan
 // (Options.Dialplan: CHANNEL_EXECUTE and _COMPLETE of each set, as
 // freeswitch/conf's public context does, then CHANNEL_EXECUTE park and
-// CHANNEL_PARK); ANSWER on uuid_answer (PROGRESS_MEDIA first with
-// Options.InboundLateNegotiation); HANGUP … DESTROY on uuid_kill or Hangup,
+// CHANNEL_PARK); ANSWER on uuid_answer (CODEC ×2 and PROGRESS_MEDIA first, unless
+// Options.InboundEarlyNegotiation); HANGUP … DESTROY on uuid_kill or Hangup,
 // the park application's EXECUTE_COMPLETE carrying the last application
 // response (FILE PLAYED after a broadcast), as e2e TestConformance shows.
 
@@ -219,7 +219,7 @@ func (s *Switch) Call(c InboundCall) (string, error) {
 		{"CHANNEL_STATE", "CS_EXECUTE", "RINGING"},
 	} {
 		s.channelEvent(nil, ch, st.name, st.state, st.callState, "ringing", "", st.name == "CHANNEL_CREATE")
-		if st.state == "CS_NEW" && !s.o.InboundLateNegotiation {
+		if st.state == "CS_NEW" && s.o.InboundEarlyNegotiation {
 			// The offer is negotiated on arrival: CODEC ×2, and every
 			// later event has the codecs.
 			s.codecEvents(nil, ch, "CS_NEW", "DOWN")
@@ -376,7 +376,7 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 	ch.vars["variable_endpoint_disposition"] = "ANSWER"
 	setCodecVars(ch)
 	s.chans.mu.Unlock()
-	if !already && !early && s.o.InboundLateNegotiation {
+	if !already && !early && !s.o.InboundEarlyNegotiation {
 		// Negotiated now (the recorded CODEC ×2 before PROGRESS_MEDIA).
 		s.codecEvents(b, ch, "CS_EXECUTE", "RINGING")
 	}
@@ -384,7 +384,7 @@ func (s *Switch) uuidAnswer(b *batch, id string) string {
 		from := "RINGING"
 		if early {
 			from = "EARLY"
-		} else if s.o.InboundLateNegotiation {
+		} else if !s.o.InboundEarlyNegotiation {
 			s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)
 			s.channelEvent(b, ch, "CHANNEL_CALLSTATE", "CS_EXECUTE", "EARLY", "early", "", false)
 			from = "EARLY"
@@ -423,7 +423,7 @@ func (s *Switch) uuidPreAnswer(b *batch, id string) string {
 	setCodecVars(ch)
 	s.chans.mu.Unlock()
 	if !skip {
-		if s.o.InboundLateNegotiation {
+		if !s.o.InboundEarlyNegotiation {
 			s.codecEvents(b, ch, "CS_EXECUTE", "RINGING")
 		}
 		s.channelEvent(b, ch, "CHANNEL_PROGRESS_MEDIA", "CS_EXECUTE", "RINGING", "early", "", true)

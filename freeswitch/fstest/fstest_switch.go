@@ -57,8 +57,8 @@
 // uuid_record; SendDTMF; the hangup stops all of it inside the recorded
 // sequence. Media runs in wall time, one frame per 20 ms, whatever
 // Options.Step is. Simplified: no codec negotiation (PCMU 8 kHz, its CODEC
-// events as a real switch fires them: on arrival, or at the answer with
-// Options.InboundLateNegotiation), event headers of the media events come
+// events as a real switch fires them: at the answer, or on arrival with
+// Options.InboundEarlyNegotiation), event headers of the media events come
 // after the standard ones sorted by name, not in FreeSWITCH's order.
 package fstest
 
@@ -132,14 +132,16 @@ type Options struct {
 	// CHANNEL_EXECUTE and _COMPLETE; park ends the list (it is added when
 	// missing). The recordings' switch ran park alone ([]string{"park"}).
 	Dialplan []string
-	// InboundLateNegotiation is the profile's inbound-late-negotiation.
-	// false, as in freeswitch/conf's external profile (the default):
-	// uuid_answer goes from RINGING straight to CHANNEL_ANSWER and
-	// CALLSTATE ACTIVE. true, as on the vanilla profile the recordings
-	// were made with: the answer negotiates the media first, so
-	// CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY come before it (both
-	// seen on a real FreeSWITCH 1.11.1, e2e TestConformance).
-	InboundLateNegotiation bool
+	// InboundEarlyNegotiation turns off the profile's
+	// inbound-late-negotiation. false, as in freeswitch/conf's external
+	// profile (the default, which negotiates late so that a trunk's codecs
+	// and srtp decide the answer) and on the vanilla profile the
+	// recordings were made with: the answer negotiates the media first, so
+	// CODEC ×2, CHANNEL_PROGRESS_MEDIA and CALLSTATE EARLY come before it
+	// (seen on a real FreeSWITCH 1.11.1, e2e TestConformance). true: the
+	// offer is negotiated on arrival (CODEC ×2 right after CS_NEW) and
+	// uuid_answer goes from RINGING straight to CHANNEL_ANSWER.
+	InboundEarlyNegotiation bool
 }
 
 // DefaultDialplan is the public context of freeswitch/conf

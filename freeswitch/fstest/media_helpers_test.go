@@ -499,6 +499,5 @@ func wireAfter(wire []string, reply string, n int, kinds ...string) []string {
 // and a public context that ran park alone.
 func asRecorded(o Options) Options {
 	o.Dialplan = []string{"park"}
-	o.InboundLateNegotiation = true
 	return o
 }
