@@ -237,7 +237,13 @@ func (a *App) connectSwitch() {
 		}
 	}
 	a.Cmd = esl.New(sw.Addr, sw.Password, opts(esl.WithOnConnect(resync), esl.WithLogger(a.log.With("component", "esl", "conn", "commands")))...)
-	a.Events = esl.New(sw.Addr, sw.Password, opts(esl.WithOnConnect(func(ctx context.Context) { resync(ctx); recheck(ctx) }),
+	// The events' connection carries the first node's gateway events too:
+	// when it drops, that node's states are no longer known (several nodes).
+	a.Events = esl.New(sw.Addr, sw.Password, opts(esl.WithOnConnect(func(ctx context.Context) {
+		resync(ctx)
+		recheck(ctx)
+		a.nodeLostWhenDone(ctx, "")
+	}),
 		esl.WithLogger(a.log.With("component", "esl", "conn", "events")),
 		esl.WithEvents(trunk.GatewayEventSubclasses...), esl.WithEvents(sip.CallEventNames...))...)
 	// Call control's commands go over a small pool of their own: FreeSWITCH

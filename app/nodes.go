@@ -27,10 +27,7 @@ func (a *App) connectNodes(opts func(more ...esl.Option) []esl.Option) []trunk.N
 			esl.WithOnConnect(func(ctx context.Context) {
 				a.TrunkSync.NodeConnected(name)
 				a.TrunkSync.Kick()
-				<-ctx.Done() // this connection dropped (or the client closed)
-				if a.ctx.Err() == nil {
-					a.TrunkSync.NodeLost(a.ctx, name)
-				}
+				a.nodeLostWhenDone(ctx, name)
 			}),
 			esl.WithLogger(a.log.With("component", "esl", "conn", "node", "node", name)),
 			esl.WithEvents(trunk.GatewayEventSubclasses...))...)
@@ -44,6 +41,17 @@ func (a *App) connectNodes(opts func(more ...esl.Option) []esl.Option) []trunk.N
 		out = append(out, trunk.Node{Name: name, API: c})
 	}
 	return out
+}
+
+// nodeLostWhenDone waits for the end of a connection that carries a
+// node's gateway events (ctx, from esl.WithOnConnect) and then tells trunk
+// sync that what the node said of its gateways is no longer known, unless
+// sipbridge itself is stopping.
+func (a *App) nodeLostWhenDone(ctx context.Context, name string) {
+	<-ctx.Done()
+	if a.ctx.Err() == nil {
+		a.TrunkSync.NodeLost(a.ctx, name)
+	}
 }
 
 // syncReady is when trunk sync's passes run: the switch up, or with
