@@ -321,4 +321,3 @@ func slicesContains(list []string, s string) bool {
 	}
 	return false
 }
-
