@@ -143,8 +143,9 @@ func (a *App) Drain(ctx context.Context) {
 // Run serves the HTTP API on ln until ctx is done, the server fails, or a
 // signal arrives: SIGTERM drains live calls (new ones are refused with 503)
 // up to DrainTimeout, then stops; SIGINT, or a second signal, stops at
-// once. It ends live calls and stops the background work before returning;
-// Close releases the rest.
+// once. It ends live calls (with SHUTDOWN_CALLS=handoff: leaves the
+// answered ones up, without the drain's wait) and stops the background
+// work before returning; Close releases the rest.
 func (a *App) Run(ctx context.Context, ln net.Listener, signals <-chan os.Signal) error {
 	httpSrv := &http.Server{
 		Handler:           a.Web.Handler(),

@@ -74,6 +74,8 @@ var oncePerSuite = map[string]string{
 	"assistant_audio":  "sqlite",
 	"echo_assistant":   "sqlite",
 	"codec_g722":       "sqlite",
+	"restart_adopt":    "sqlite",
+	"restart_handoff":  "sqlite",
 }
 
 // TestE2E runs every scenario on the embedded SQLite, then on PostgreSQL,
