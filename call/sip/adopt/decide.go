@@ -81,7 +81,7 @@ func decide(d *Decision, others []Channel, elsewhere func(db.Call) bool) {
 	switch {
 	case d.Channel == nil && len(others) == 0:
 		d.Action, d.Reason = Close, ReasonGone
-		if elsewhere != nil && elsewhere(d.Call) {
+		if elsewhere != nil && d.Call.CallSID != "" && elsewhere(d.Call) {
 			d.Action, d.Reason = Leave, ""
 		}
 	case d.Channel == nil || !d.Channel.Answered() || d.Call.Status != db.CallInProgress:
