@@ -65,6 +65,7 @@ func testRestartAdopt(t *testing.T, b *Bridge, src, number, how string, stop fun
 	testkit.Eventually(t, 3*time.Second, "the assistant heard by the caller before the restart", func() bool { return echoToneSince(ac, before) }, nil)
 	echoBefore := echoRun(ac, before)[0].Sub(before)
 
+	lm := b.LogMark()
 	killed := time.Now()
 	stop(t)
 	b.start(t) // the same database, at once
@@ -101,6 +102,12 @@ func testRestartAdopt(t *testing.T, b *Bridge, src, number, how string, stop fun
 		t.Errorf("the caller went %v without the assistant, want at most %v", gap.Round(time.Millisecond), adoptGapMax)
 	}
 	b.WaitReady(t, 20*time.Second)
+	took := b.LogSince(lm, "calls left open by a previous run")
+	if len(took) != 1 || took[0]["adopted"] != float64(1) {
+		t.Errorf("the new process's adoption log lines: %v, want one with adopted 1", took)
+	} else {
+		t.Logf("adoption: %v calls adopted, %v closed, in %v ms", took[0]["adopted"], took[0]["closed"], took[0]["took_ms"])
+	}
 
 	if code := uac.Wait(t, 40*time.Second); code != 0 {
 		t.Fatalf("the caller's sipp exited %d (%s): %s", code, sippExit(code), uac.Report())

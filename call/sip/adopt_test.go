@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/app"
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/call/sip/adopt"
 	"github.com/sipbridge/sipbridge/db"
@@ -320,4 +321,45 @@ func slicesContains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// An answered outbound call handed off by one process goes on in the
+// next: its answered leg carries sipbridge_call_id from the originate.
+func TestAdoptOutboundCall(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		r := newAdoptRig(t, g)
+		ctx := context.Background()
+		first := r.startApp(sip.ShutdownHandoff)
+		if err := first.WaitSwitch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.TrunkSync.Pass(ctx); err != nil { // the gateway, for originate
+			t.Fatal(err)
+		}
+		res, err := first.Calls.Initiate(ctx, call.InitiateRequest{OrgID: r.org.ID, From: r.number, To: "+12125551200", Wait: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
+			t.Fatal("the outbound call's assistant never got the callee's audio")
+		}
+		r.waitRecord("the call in progress", r.org.ID, res.CallID, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		first.Close()
+
+		second := r.startApp(sip.ShutdownHangup)
+		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(1); return ok && c.media >= 5 }) {
+			t.Fatal("the adopted outbound call's audio never reached a new assistant socket")
+		}
+		if c, _ := r.asst.conn(1); c.params["resumed"] != "true" || c.params["direction"] != db.DirectionOutbound || c.params["to"] != "+12125551200" {
+			t.Errorf("the adopted outbound call's start: customParameters %v", c.params)
+		}
+		r.sw.Hangup(res.CallSID, "NORMAL_CLEARING")
+		done := r.waitRecord("the adopted call completed", r.org.ID, res.CallID, func(c *db.Call) bool { return c.EndedAt != nil })
+		if done.Status != db.CallCompleted || eventOf(r.events(done), "adopted") == nil {
+			t.Errorf("the adopted outbound call ended %q (%s), timeline %v", done.Status, done.Reason, r.events(done))
+		}
+		if !waitFor(5*time.Second, func() bool { return second.Calls.Active() == 0 }) {
+			t.Errorf("%d calls still live in call control", second.Calls.Active())
+		}
+	})
 }

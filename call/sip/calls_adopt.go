@@ -96,6 +96,7 @@ func (c *Calls) adoptCall(ctx context.Context, d adopt.Decision) error {
 	}
 	c.mu.Unlock()
 	c.registry.Add(s.id, rec.OrgID, c)
+	s.requests.Push(request{kind: reqChannelCheck}) // a hangup before its events reached the session
 	go s.runAdopted(d.Action == adopt.Watch)
 	return nil
 }
