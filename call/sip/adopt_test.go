@@ -363,3 +363,60 @@ func TestAdoptOutboundCall(t *testing.T) {
 		}
 	})
 }
+
+// A call transferred out (bridged to a leg through a trunk) when the
+// process stopped is followed by the next one without an assistant, and
+// its record completes when the caller hangs up.
+func TestAdoptTransferredCall(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		r := newAdoptRig(t, g)
+		ctx := context.Background()
+		first := r.startApp(sip.ShutdownHandoff)
+		if err := first.WaitSwitch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := first.TrunkSync.Pass(ctx); err != nil { // the gateway, for the bridge's originate
+			t.Fatal(err)
+		}
+		live, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551300", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
+			t.Fatal("the assistant never got the caller's audio")
+		}
+		rec := r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		if err := first.Calls.Transfer(ctx, r.org.ID, rec.ID, "+12125551300", call.TransferMode("bridge")); err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(10*time.Second, func() bool { return r.sw.Bridged(live) != "" }) {
+			t.Fatal("the caller was never bridged")
+		}
+		leg := r.sw.Bridged(live)
+		first.Close()
+		if ch := r.sw.Channels(); !slicesContains(ch, live) || !slicesContains(ch, leg) {
+			t.Fatalf("the handoff ended the transferred call: channels %v", ch)
+		}
+
+		second := r.startApp(sip.ShutdownHangup)
+		if !waitFor(10*time.Second, func() bool { return second.Calls.Active() == 1 }) {
+			t.Fatal("the transferred call is not followed by the next process")
+		}
+		time.Sleep(200 * time.Millisecond)
+		if _, ok := r.asst.conn(1); ok {
+			t.Error("the transferred call got an assistant again")
+		}
+		if r.sw.Bridged(live) != leg {
+			t.Errorf("the caller's bridge changed: %q, want %q", r.sw.Bridged(live), leg)
+		}
+		r.sw.Hangup(live, "NORMAL_CLEARING")
+		done := r.waitRecord("the transferred call completed", r.org.ID, live, func(c *db.Call) bool { return c.EndedAt != nil })
+		ev := eventOf(r.events(done), "adopted")
+		if done.Status != db.CallCompleted || ev == nil || ev.Detail["transferred"] != true {
+			t.Errorf("the transferred call ended %q (%s), adopted event %+v", done.Status, done.Reason, ev)
+		}
+		if !waitFor(5*time.Second, func() bool { return second.Calls.Active() == 0 }) {
+			t.Errorf("%d calls still live in call control", second.Calls.Active())
+		}
+	})
+}

@@ -21,12 +21,12 @@ const ringbackTone = "tone_stream://%(2000,4000,440,480);loops=-1"
 // sipbridge_call_id, which ties the channel to the call's record when
 // another sipbridge process adopts the call (Calls.Adopt).
 func (s *callSession) trunkMedia(t *db.SIPTrunk) {
-	vars := "sipbridge_call_id=" + s.id
+	cmd := "uuid_setvar " + s.uuid + " sipbridge_call_id " + s.id
 	if media := trunk.InboundMediaVars(t); media != "" {
-		vars += ";" + media
+		cmd = "uuid_setvar_multi " + s.uuid + " sipbridge_call_id=" + s.id + ";" + media
 	}
-	if out, err := s.api("uuid_setvar_multi " + s.uuid + " " + vars); err != nil {
-		s.log.Warn("trunk media settings and sipbridge_call_id not set: the profile's apply", "err", err, "reply", out)
+	if out, err := s.api(cmd); err != nil {
+		s.log.Warn("trunk media settings or sipbridge_call_id not set", "err", err, "reply", out)
 	}
 }
 

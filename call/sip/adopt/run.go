@@ -62,7 +62,9 @@ func Run(ctx context.Context, d Deps) (taken, closed int, err error) {
 				closed++
 				continue
 			}
-			d.kill(ctx, dec.Legs, causeCancel) // transfer legs still ringing (Adopt)
+			if dec.Action == Adopt {
+				d.kill(ctx, dec.Legs, causeCancel) // transfer legs still ringing
+			}
 			taken++
 		case HangUp:
 			d.hangUp(ctx, dec, hangupCause(dec))
