@@ -534,7 +534,7 @@ func scESLBasics(d *side) {
 		"api sofia xmlstatus gateway conf_no_gw", "api sofia status gateway conf_no_gw",
 		"api sofia profile external killgw conf_no_gw", "api sofia profile external startgw conf_no_gw",
 		"api sofia profile conf_no_profile rescan", "api sofia profile conf_no_profile killgw conf_no_gw",
-		"api module_exists",
+		"api module_exists", "api show channels as json",
 		"event", "event json", "filter", "filter Event-Name", "nixevent",
 		"event json BACKGROUND_JOB", "filter Event-Name BACKGROUND_JOB",
 	} {
