@@ -46,6 +46,7 @@ func TestDecide(t *testing.T) {
 		rec("gone", "u-gone", in, db.CallInProgress),
 		rec("there", "u-there", in, db.CallInProgress),
 		rec("answered-unrecorded", "u-au", in, db.CallRinging),
+		rec("table-behind", "u-tb", in, db.CallInProgress),
 	}
 	chans := []Channel{
 		{UUID: "u-live", CallState: "ACTIVE", CallID: "live"},
@@ -57,6 +58,7 @@ func TestDecide(t *testing.T) {
 		{UUID: "u-xr", CallState: "ACTIVE", CallID: "xfer-ringing"},
 		{UUID: "u-xr-leg", CallState: "RINGING", CallID: "xfer-ringing", Leg: "transfer"},
 		{UUID: "u-au", CallState: "ACTIVE", CallID: "answered-unrecorded"},
+		{UUID: "u-tb", CallState: "RINGING", CallID: "table-behind"}, // the answer not yet in the table
 		{UUID: "u-stranger", CallState: "ACTIVE", CallID: "another-database"},
 	}
 	want := map[string]struct {
@@ -73,6 +75,7 @@ func TestDecide(t *testing.T) {
 		"gone":                {Close, 0, ReasonGone},
 		"there":               {Leave, 0, ""},
 		"answered-unrecorded": {HangUp, 0, ReasonUnanswered},
+		"table-behind":        {Adopt, 0, ""},
 	}
 	ds := Decide(open, chans, func(c db.Call) bool { return c.ID == "there" })
 	if len(ds) != len(open) {

@@ -6,7 +6,9 @@ import "github.com/sipbridge/sipbridge/db"
 type Action int
 
 const (
-	// Adopt: the caller's channel is answered and the record in progress:
+	// Adopt: the caller's channel is there and the record in progress (the
+	// record is written once the channel is answered; the switch's channel
+	// table may still say otherwise for a moment):
 	// the call goes on with its assistant (a new stream, a new assistant
 	// socket). Legs holds the transfer legs still ringing, to hang up.
 	Adopt Action = iota
@@ -84,7 +86,7 @@ func decide(d *Decision, others []Channel, elsewhere func(db.Call) bool) {
 		if elsewhere != nil && d.Call.CallSID != "" && elsewhere(d.Call) {
 			d.Action, d.Reason = Leave, ""
 		}
-	case d.Channel == nil || !d.Channel.Answered() || d.Call.Status != db.CallInProgress:
+	case d.Channel == nil || d.Call.Status != db.CallInProgress:
 		// Not answered, or a leg answered that the record never named.
 		d.Action, d.Reason, d.Legs = HangUp, ReasonUnanswered, others
 	default:

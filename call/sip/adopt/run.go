@@ -3,6 +3,7 @@ package adopt
 import (
 	"context"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
@@ -52,6 +53,15 @@ func Run(ctx context.Context, d Deps) (taken, closed int, err error) {
 		if d.Follows("", dec.Call.ID) {
 			continue
 		}
+		if dec.Action == Close && d.exists(ctx, dec.Call.CallSID) {
+			// Not yet in the channel table (FreeSWITCH writes it behind
+			// the channel's events): the channel is there all the same.
+			ch := Channel{UUID: dec.Call.CallSID}
+			dec.Channel, dec.Action, dec.Reason = &ch, Adopt, ""
+			if dec.Call.Status != db.CallInProgress {
+				dec.Action, dec.Reason = HangUp, ReasonUnanswered
+			}
+		}
 		log := d.Log.With("call_id", dec.Call.ID, "org_id", dec.Call.OrgID, "action", dec.Action.String())
 		switch dec.Action {
 		case Adopt, Watch:
@@ -98,6 +108,15 @@ func (d Deps) hangUp(ctx context.Context, dec Decision, cause string) {
 	}
 	d.kill(ctx, dec.Legs, causeCancel)
 	d.close(dec.Call, dec.Reason, cause)
+}
+
+// exists asks the switch whether a channel exists (uuid_exists).
+func (d Deps) exists(ctx context.Context, uuid string) bool {
+	if uuid == "" {
+		return false
+	}
+	out, err := d.API.API(ctx, "uuid_exists "+uuid)
+	return err == nil && strings.TrimSpace(out) == "true"
 }
 
 func (d Deps) kill(ctx context.Context, chans []Channel, cause string) {
