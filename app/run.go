@@ -7,22 +7,32 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call/sip"
+	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/trunk"
 )
 
-// Start closes the calls a previous run left open, connects to the switch
-// (the connections retry on their own) and starts the background work:
+// Start closes the hosted calls a previous run left open, connects to the
+// switch (the connections retry on their own) and adopts the SIP calls the
+// previous run left on it (adoptCalls), and starts the background work:
 // trunk sync's reconcile loop and the SMS queue and forwarding workers.
 func (a *App) Start() error {
-	if n, err := a.Store.CloseOrphanCalls(a.ctx, "sipbridge restarted while the call was live"); err != nil {
+	providers := []string{provider.NameTwilio, provider.NameTelnyx, provider.NameVonage}
+	if a.cfg.Switch == nil {
+		providers = nil // no switch to adopt SIP calls from: close them too
+	}
+	if n, err := a.Store.CloseOrphanCalls(a.ctx, "sipbridge restarted while the call was live", providers...); err != nil {
 		a.log.Warn("closing calls left open by a previous run", "err", err)
 	} else if n > 0 {
 		a.log.Warn("closed calls left open by a previous run", "calls", n)
 	}
 	if a.cfg.Switch != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.adoptCalls() }()
 		if err := a.Pool.Start(a.ctx); err != nil {
 			return err
 		}
@@ -55,6 +65,41 @@ func (a *App) Start() error {
 	return nil
 }
 
+// adoptCalls, once the switch's connections are up, takes over the SIP
+// calls a previous run left open on the node whose calls this process
+// controls (the first of FS_NODES, or FS_ESL_ADDR): the answered ones go
+// on with their assistant, the others are hung up and closed. A record
+// whose channel is on another node (uuid_exists there, or that node
+// unreachable) is left to that node's controller.
+func (a *App) adoptCalls() {
+	if err := a.WaitSwitch(a.ctx); err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, time.Minute)
+	defer cancel()
+	began := time.Now()
+	adopted, closed, err := a.Calls.Adopt(ctx, sip.AdoptOptions{Elsewhere: a.onOtherNode})
+	if err != nil {
+		a.log.Warn("calls left open by a previous run not adopted", "err", err)
+		return
+	}
+	if adopted+closed > 0 {
+		a.log.Info("calls left open by a previous run", "adopted", adopted, "closed", closed, "took_ms", time.Since(began).Milliseconds())
+	}
+}
+
+// onOtherNode tells whether a channel may live on one of the further
+// nodes (it exists there, or the node cannot be asked).
+func (a *App) onOtherNode(ctx context.Context, uuid string) bool {
+	for _, c := range a.NodeConns {
+		out, err := c.API(ctx, "uuid_exists "+uuid)
+		if err != nil || strings.TrimSpace(out) == "true" {
+			return true
+		}
+	}
+	return false
+}
+
 // SwitchUp reports whether every Event Socket connection is up.
 func (a *App) SwitchUp() bool {
 	return a.Cmd != nil && a.Cmd.Connected() && a.Events.Connected() && a.Pool.Connected()
@@ -75,9 +120,19 @@ func (a *App) WaitSwitch(ctx context.Context) error {
 }
 
 // Drain refuses new calls and waits for the live ones (SIP, then hosted)
-// until ctx is done; those still live then are ended by Close.
+// until ctx is done; those still live then are ended by Close. With
+// SHUTDOWN_CALLS=handoff the SIP calls are not waited for: Close leaves
+// the answered ones up for the next process.
 func (a *App) Drain(ctx context.Context) {
-	if err := a.Calls.Drain(ctx); err != nil {
+	sipCtx := ctx
+	if a.Calls.HandsOff() {
+		c, cancel := context.WithCancel(ctx)
+		cancel()
+		sipCtx = c
+	}
+	if err := a.Calls.Drain(sipCtx); a.Calls.HandsOff() {
+		a.log.Info("SHUTDOWN_CALLS=handoff: live calls left up for the next sipbridge", "calls", a.Calls.Active())
+	} else if err != nil {
 		a.log.Warn("drain ended with calls still live: hanging them up", "calls", a.Calls.Active())
 	}
 	if err := a.Hosted.Drain(ctx); err != nil {
@@ -88,8 +143,9 @@ func (a *App) Drain(ctx context.Context) {
 // Run serves the HTTP API on ln until ctx is done, the server fails, or a
 // signal arrives: SIGTERM drains live calls (new ones are refused with 503)
 // up to DrainTimeout, then stops; SIGINT, or a second signal, stops at
-// once. It ends live calls and stops the background work before returning;
-// Close releases the rest.
+// once. It ends live calls (with SHUTDOWN_CALLS=handoff: leaves the
+// answered ones up, without the drain's wait) and stops the background
+// work before returning; Close releases the rest.
 func (a *App) Run(ctx context.Context, ln net.Listener, signals <-chan os.Signal) error {
 	httpSrv := &http.Server{
 		Handler:           a.Web.Handler(),
@@ -140,7 +196,8 @@ func (a *App) drainUntilSignal(signals <-chan os.Signal) {
 	a.Drain(dctx)
 }
 
-// endCalls hangs up the live SIP calls (once).
+// endCalls hangs up the live SIP calls, or hands them off
+// (SHUTDOWN_CALLS=handoff), once.
 func (a *App) endCalls() { a.closeCalls.Do(a.Calls.Close) }
 
 // Close ends live calls, stops the background work (a message being sent

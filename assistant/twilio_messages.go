@@ -223,6 +223,10 @@ const (
 	ParamAssistantID    = "assistant_id"
 	ParamDirection      = "direction"
 	ParamWelcomeMessage = "welcome_message"
+	// ParamResumed is "true" in the start of a call a new sipbridge
+	// process took over (a restart with the call up): the conversation
+	// goes on, and no welcome message is given.
+	ParamResumed = "resumed"
 )
 
 // StartInfo is what the `start` message tells the assistant about the call.

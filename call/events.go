@@ -20,6 +20,8 @@ const (
 	EventProviderAccepted = "provider_accepted" // hosted outbound: the provider took the request
 
 	// Media and assistant.
+	EventAdopted                  = "adopted"    // a starting sipbridge took over the live call: gap_ms since its last sign of life
+	EventHandedOff                = "handed_off" // sipbridge stopped leaving the call up for the next one (SHUTDOWN_CALLS=handoff)
 	EventStreamRequested          = "stream_requested"
 	EventStreamConnected          = "stream_connected"
 	EventStreamFailed             = "stream_failed"

@@ -175,12 +175,25 @@ func (s *Store) CallEvents(ctx context.Context, orgID int64, callID string) ([]C
 
 // CloseOrphanCalls ends every call still ringing or in progress (a previous
 // process stopped without closing them): status failed, the given reason.
-// It returns how many were closed.
-func (s *Store) CloseOrphanCalls(ctx context.Context, reason string) (int64, error) {
+// With providers, only the calls of those providers (sip, twilio, …). It
+// returns how many were closed.
+func (s *Store) CloseOrphanCalls(ctx context.Context, reason string, providers ...string) (int64, error) {
 	now := s.Now()
-	res := s.db(ctx).Model(&Call{}).Where("status IN ?", []string{CallRinging, CallInProgress}).
-		Updates(map[string]any{"status": CallFailed, "reason": reason, "ended_at": now, "updated_at": now})
+	q := s.db(ctx).Model(&Call{}).Where("status IN ?", []string{CallRinging, CallInProgress})
+	if len(providers) > 0 {
+		q = q.Where("provider IN ?", providers)
+	}
+	res := q.Updates(map[string]any{"status": CallFailed, "reason": reason, "ended_at": now, "updated_at": now})
 	return res.RowsAffected, res.Error
+}
+
+// OpenCalls returns the calls of the provider (every organization's) still
+// ringing or in progress, oldest first: what a starting sipbridge adopts.
+func (s *Store) OpenCalls(ctx context.Context, provider string) ([]Call, error) {
+	var out []Call
+	err := s.db(ctx).Where("status IN ? AND provider = ?", []string{CallRinging, CallInProgress}, provider).
+		Order("started_at").Find(&out).Error
+	return out, Translate(err)
 }
 
 // CountLiveCalls counts the organization's calls still ringing or in

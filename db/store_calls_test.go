@@ -238,3 +238,42 @@ func TestListCallsCountAgreesWithItsRows(t *testing.T) {
 		}
 	})
 }
+
+// A starting sipbridge adopts the SIP calls left open, every
+// organization's, and closes the hosted ones alone.
+func TestOpenCallsByProvider(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, g)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		other, _, _ := s.EnsureOrg(ctx, "other")
+		base := time.Date(2025, 3, 10, 12, 0, 0, 0, time.UTC)
+		mk := func(orgID int64, reason, provider, status string, at time.Time) {
+			t.Helper()
+			c := &db.Call{OrgID: orgID, Direction: db.DirectionInbound, Provider: provider, Status: status, StartedAt: at, Reason: reason}
+			if err := s.CreateCall(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mk(org.ID, "sip live", "sip", db.CallInProgress, base.Add(2*time.Minute))
+		mk(other.ID, "sip ringing", "sip", db.CallRinging, base.Add(time.Minute))
+		mk(org.ID, "sip over", "sip", db.CallCompleted, base)
+		mk(org.ID, "twilio live", "twilio", db.CallInProgress, base)
+		open, err := s.OpenCalls(ctx, "sip")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := callIDs(open); !slices.Equal(got, []string{"sip ringing", "sip live"}) {
+			t.Fatalf("open sip calls %v, want both organizations' ringing and in-progress ones, oldest first", got)
+		}
+		if n, err := s.CloseOrphanCalls(ctx, "restarted", "twilio", "telnyx", "vonage"); err != nil || n != 1 {
+			t.Fatalf("closed %d hosted calls (%v), want 1", n, err)
+		}
+		if open, _ := s.OpenCalls(ctx, "sip"); len(open) != 2 {
+			t.Fatalf("closing the hosted orphans closed SIP calls: %d left open", len(open))
+		}
+		if open, _ := s.OpenCalls(ctx, "twilio"); len(open) != 0 {
+			t.Fatalf("hosted call still open: %v", callIDs(open))
+		}
+	})
+}

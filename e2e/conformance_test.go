@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -218,6 +219,45 @@ func (d *side) command(verb, cmd string, f func(context.Context, string) (string
 	d.replies = append(d.replies, confReply{verb + " " + d.norm(cmd), d.norm(r)})
 	d.mu.Unlock()
 	return r
+}
+
+// showChannel compares the call's row of `show channels as json` (what
+// sipbridge's adoption reads): its columns, direction, callstate and
+// application; the rest (times, addresses, the host) differs by nature.
+// The real switch lists a channel, and its answer, only once its core
+// database has them (written behind the channel's events, 20-250 ms
+// here): the answered row is waited for, and the wait logged.
+func (d *side) showChannel(id string) {
+	d.t.Helper()
+	began := time.Now()
+	row := "no row within 5 s"
+	for !strings.Contains(row, "callstate ACTIVE") && time.Since(began) < 5*time.Second {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		r, err := d.cl.API(ctx, "show channels as json")
+		cancel()
+		if err != nil {
+			d.t.Fatalf("%s: show channels as json: %v", d.name, err)
+		}
+		var out struct {
+			Rows []map[string]string `json:"rows"`
+		}
+		if err := json.Unmarshal([]byte(r), &out); err != nil {
+			d.t.Fatalf("%s: show channels as json: %v in %q", d.name, err, r)
+		}
+		for _, c := range out.Rows {
+			if c["uuid"] == id {
+				row = fmt.Sprintf("columns %s; direction %s callstate %s application %s", strings.Join(slices.Sorted(maps.Keys(c)), ","),
+					c["direction"], c["callstate"], c["application"])
+			}
+		}
+		if !strings.Contains(row, "callstate ACTIVE") {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	d.t.Logf("%s: the answered call listed by show channels %v after the answer", d.name, time.Since(began).Round(time.Millisecond))
+	d.mu.Lock()
+	d.replies = append(d.replies, confReply{"api show channels as json (the call's row)", row})
+	d.mu.Unlock()
 }
 
 // norm is the fixture tests' normalisation after this side's own paths.
@@ -534,7 +574,7 @@ func scESLBasics(d *side) {
 		"api sofia xmlstatus gateway conf_no_gw", "api sofia status gateway conf_no_gw",
 		"api sofia profile external killgw conf_no_gw", "api sofia profile external startgw conf_no_gw",
 		"api sofia profile conf_no_profile rescan", "api sofia profile conf_no_profile killgw conf_no_gw",
-		"api module_exists",
+		"api module_exists", "api show channels as json",
 		"event", "event json", "filter", "filter Event-Name", "nixevent",
 		"event json BACKGROUND_JOB", "filter Event-Name BACKGROUND_JOB",
 	} {
@@ -633,6 +673,7 @@ func scInboundCall(d *side) {
 	d.api("uuid_answer " + id)
 	d.waitFor(m, "CHANNEL_ANSWER", 5*time.Second, is("CHANNEL_ANSWER"))
 	d.api("uuid_answer " + id)
+	d.showChannel(id)
 	d.api("uuid_setvar " + id + " conf_var hello")
 	d.api("uuid_getvar " + id + " conf_var")
 	d.api("uuid_getvar " + id + " answer_state")

@@ -83,6 +83,10 @@ var oncePerSuite = map[string]string{
 	"freeswitch_kill":    "sqlite",
 	"freeswitch_restart": "postgres",
 	"outbound_progress":  "postgres",
+	// A call kept across a restart of sipbridge: killed on SQLite, stopped
+	// with handoff on PostgreSQL, so each database adopts a real call.
+	"restart_adopt":   "sqlite",
+	"restart_handoff": "postgres",
 }
 
 // TestE2E runs every scenario on the embedded SQLite, then on PostgreSQL,

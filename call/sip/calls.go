@@ -88,6 +88,9 @@ type CallsOptions struct {
 	// calls_per_second for organizations that set 0 (DEFAULT_MAX_CONCURRENT_CALLS,
 	// DEFAULT_CALLS_PER_SECOND); 0 here: no platform cap.
 	DefaultLimits call.PlatformLimits
+	// ShutdownCalls is what stopping does to the live calls (SHUTDOWN_CALLS):
+	// ShutdownHangup ("" too) or ShutdownHandoff.
+	ShutdownCalls string
 	// OnFrame, when set, is told how long each caller frame took from its
 	// arrival on the mod_audio_stream websocket to its `media` message being
 	// written to the assistant (metrics, benchmarks).
@@ -134,6 +137,7 @@ type Calls struct {
 	cbCtx    context.Context
 	cbCancel context.CancelFunc
 	cbWG     sync.WaitGroup
+	started  time.Time // when call control was made (an adopted call's since_start_ms)
 }
 
 // NewCalls returns call control. Close ends every session.
@@ -164,7 +168,7 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Calls{registry: opts.Registry, store: store, router: route.New(store, opts.Routing), sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
-		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}}
+		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}, started: opts.Now()}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
 	c.refusals = call.NewHeldRefusals(c.router, store, opts.Log)
 	return c

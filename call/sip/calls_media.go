@@ -1,26 +1,15 @@
 package sip
 
 import (
-	"errors"
-	"io"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
-	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/forward"
 )
 
-const (
-	textMessage   = websocket.TextMessage
-	binaryMessage = websocket.BinaryMessage
-)
-
-// streamIdle is how long the mod_audio_stream websocket may stay silent:
-// caller frames come every 20 ms, so a few seconds without any is a broken
-// stream.
-const streamIdle = 5 * time.Second
+const textMessage = websocket.TextMessage
 
 // streamSink is one generation of a call's mod_audio_stream websocket.
 type streamSink struct {
@@ -29,51 +18,17 @@ type streamSink struct {
 }
 
 // ServeStream hands the websocket to the call and pumps the caller's audio
-// to the assistant until the websocket ends. This is the hot path: each
-// 640-byte L16 16 kHz frame becomes 160 bytes of μ-law 8 kHz (or stays as
-// it is for an l16_16k assistant), on this goroutine, handed to the media
-// forwarder that writes it as one `media` message, with no allocation of
-// ours.
+// to the assistant until the websocket ends (forward.ReadFrames, then the
+// media forwarder that writes each frame as one `media` message).
 func (k *streamSink) ServeStream(conn call.StreamConn) {
 	s := k.s
 	s.fsNotes.Push(fsNote{gen: k.gen, conn: conn})
-	conv := audio.NewFrameConverter()
-	buf := make([]byte, 0, 2048) // one frame, reused: no allocation per frame
-	onFrame := s.c.opts.OnFrame
 	fwd := newMediaForwarder(s)
-	var err error
-	for {
-		_ = conn.SetReadDeadline(time.Now().Add(streamIdle))
-		var mt int
-		var r io.Reader
-		mt, r, err = conn.NextReader()
-		if err != nil {
-			break
-		}
-		if mt != binaryMessage {
-			continue // the metadata text frame (the next NextReader discards it)
-		}
-		if buf, err = readAll(r, buf[:0]); err != nil {
-			break
-		}
-		s.amd.Feed(buf) // the callee's audio, assistant or not (nil: no amd)
-		var arrived time.Time
-		if onFrame != nil {
-			arrived = time.Now()
-		}
-		st := s.asst.Load()
-		if st == nil {
-			continue
-		}
-		out := buf // l16_16k: the frame as it came (L16 LE 16 kHz)
-		if st.AudioFormat() != assistant.AudioL16k16 {
-			var cerr error
-			if out, cerr = conv.Convert(buf); cerr != nil {
-				continue
-			}
-		}
-		fwd.Push(out, arrived)
-	}
+	err := forward.ReadFrames(conn, forward.Source{Feed: s.amd.Feed, Timed: s.c.opts.OnFrame != nil,
+		Target: func() (bool, bool) {
+			st := s.asst.Load()
+			return st != nil, st != nil && st.AudioFormat() == assistant.AudioL16k16
+		}}, fwd)
 	_ = conn.Close()
 	s.fsNotes.Push(fsNote{gen: k.gen, closed: true, err: err})
 	fwd.Close()
@@ -89,30 +44,4 @@ func newMediaForwarder(s *callSession) *forward.Forwarder {
 			}
 		}
 	}, s.log)
-}
-
-// maxFrame bounds one mod_audio_stream message (a 20 ms stereo 16 kHz frame
-// is 1280 bytes).
-const maxFrame = 64 << 10
-
-var errFrameTooLarge = errors.New("mod_audio_stream frame too large")
-
-// readAll reads a message into buf (grown as needed, up to maxFrame).
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if cap(buf) >= maxFrame {
-				return buf, errFrameTooLarge
-			}
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }

@@ -136,6 +136,9 @@ type callSession struct {
 	// switchLostSince: the first channel check that could not reach
 	// FreeSWITCH while the call's media stream was closed (zero otherwise).
 	switchLostSince time.Time
+	// lostAt: an adopted call's last sign of life before the restart, until
+	// its new stream connects (adoptedStream).
+	lostAt time.Time
 }
 
 func newCallSession(c *Calls, uuid string) *callSession {

@@ -17,12 +17,16 @@ import (
 const ringbackTone = "tone_stream://%(2000,4000,440,480);loops=-1"
 
 // trunkMedia sets the media of the trunk the call came in on (its codecs
-// and srtp: trunk.InboundMediaVars) before anything answers it.
+// and srtp: trunk.InboundMediaVars) before anything answers it, and
+// sipbridge_call_id, which ties the channel to the call's record when
+// another sipbridge process adopts the call (Calls.Adopt).
 func (s *callSession) trunkMedia(t *db.SIPTrunk) {
-	if vars := trunk.InboundMediaVars(t); vars != "" {
-		if out, err := s.api("uuid_setvar_multi " + s.uuid + " " + vars); err != nil {
-			s.log.Warn("trunk media settings not set: the profile's apply", "err", err, "reply", out)
-		}
+	cmd := "uuid_setvar " + s.uuid + " sipbridge_call_id " + s.id
+	if media := trunk.InboundMediaVars(t); media != "" {
+		cmd = "uuid_setvar_multi " + s.uuid + " sipbridge_call_id=" + s.id + ";" + media
+	}
+	if out, err := s.api(cmd); err != nil {
+		s.log.Warn("trunk media settings or sipbridge_call_id not set", "err", err, "reply", out)
 	}
 }
 

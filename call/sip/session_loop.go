@@ -27,6 +27,9 @@ func (s *callSession) loop() {
 		s.armTimer(timer)
 		select {
 		case <-s.c.ctx.Done():
+			if s.handOff() {
+				return
+			}
 			s.cancelBridge() // a bridge leg still ringing
 			s.kill(causeNormal, "sipbridge stopped")
 			s.finish(nil)
@@ -311,6 +314,7 @@ func (s *callSession) handleFSNote(n fsNote) {
 		s.fs, s.fsGen = n.conn, n.gen
 		s.streamUntil = time.Time{} // connected in time
 		s.streamMoved(call.Connecting, call.InProgress)
+		s.adoptedStream()
 		pending := s.pending
 		s.pending = nil
 		s.writeChunks(pending)

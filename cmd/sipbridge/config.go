@@ -13,6 +13,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
@@ -58,6 +59,10 @@ type Config struct {
 	// DrainTimeout is how long SIGTERM waits for live calls to end
 	// (DRAIN_TIMEOUT, default 5m).
 	DrainTimeout time.Duration
+	// ShutdownCalls is what stopping does to the live SIP calls
+	// (SHUTDOWN_CALLS): hangup (default) drains then hangs up; handoff
+	// leaves the answered ones up for the next sipbridge to adopt.
+	ShutdownCalls string
 	// LegTimeout is how long each trunk of an outbound call or a bridged
 	// transfer rings before the next one is tried (LEG_TIMEOUT, default 30s).
 	LegTimeout time.Duration
@@ -245,6 +250,9 @@ func (c *Config) loadTimings(get envGetter) []error {
 	if c.DrainTimeout, err = time.ParseDuration(get("DRAIN_TIMEOUT", "5m")); err != nil || c.DrainTimeout < 0 {
 		errs = append(errs, errors.New("DRAIN_TIMEOUT must be a duration, e.g. 5m"))
 	}
+	if c.ShutdownCalls = get("SHUTDOWN_CALLS", sip.ShutdownHangup); c.ShutdownCalls != sip.ShutdownHangup && c.ShutdownCalls != sip.ShutdownHandoff {
+		errs = append(errs, errors.New("SHUTDOWN_CALLS must be hangup or handoff"))
+	}
 	if c.PprofAddr != "" {
 		if err := validPprofAddr(c.PprofAddr); err != nil {
 			errs = append(errs, err)
@@ -408,5 +416,6 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 		AddressPolicy: c.AddressPolicy(log.With("component", "address_policy")),
 		ACL:           &c.ACL, CallDefaults: c.CallDefaults, LegTimeout: c.LegTimeout,
 		SyncInterval: c.SyncInterval, DrainTimeout: c.DrainTimeout,
+		CallsOptions: func(co *sip.CallsOptions) { co.ShutdownCalls = c.ShutdownCalls },
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/recording"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/showchan"
 )
 
 // Inbound channels. A call is built from the CHANNEL_CREATE recorded on a
@@ -354,6 +355,30 @@ func (s *Switch) channelAPI(m map[string]apiFunc) {
 	m["uuid_answer"] = func(b *batch, args string) string { return s.uuidAnswer(b, strings.TrimSpace(args)) }
 	m["uuid_pre_answer"] = func(b *batch, args string) string { return s.uuidPreAnswer(b, strings.TrimSpace(args)) }
 	m["uuid_kill"] = func(b *batch, args string) string { return s.uuidKill(b, strings.Fields(args)) }
+	m["show"] = s.apiShow
+}
+
+// apiShow is `show channels as json` (showchan): the live channels, the
+// answered outbound legs among them.
+func (s *Switch) apiShow(_ *batch, args string) string {
+	if args != "channels as json" {
+		return s.unsupported("show " + args)
+	}
+	s.chans.mu.Lock()
+	defer s.chans.mu.Unlock()
+	var rows []showchan.Row
+	for _, id := range sortedKeys(s.chans.byID) {
+		ch := s.chans.byID[id]
+		v := func(k string) string { x, _ := ch.vars[k].(string); return x }
+		app := ""
+		if ch.parkApp != "" {
+			app = "park"
+		}
+		rows = append(rows, showchan.Row{"uuid": id, "direction": v("Call-Direction"), "name": v("Channel-Name"),
+			"cid_num": v("Caller-Caller-ID-Number"), "dest": v("Caller-Destination-Number"), "application": app,
+			"callstate": firstNonEmpty(ch.callState, "DOWN"), "state": "CS_EXECUTE"})
+	}
+	return showchan.JSON(rows)
 }
 
 func (s *Switch) channel(id string) (*channel, bool) {

@@ -45,8 +45,8 @@
 //
 // Calls (fstest_channels.go): Call offers an inbound call (CREATE, the
 // dialplan of Options.Dialplan, PARK), Invite one judged by the profile's
-// inbound ACL lists (let in, or refused with 403), uuid_answer, uuid_kill
-// and Hangup with the sequences of the recordings and of a real switch
+// inbound ACL lists (let in, or refused with 403), uuid_answer, uuid_kill,
+// `show channels as json` (showchan) and Hangup with the sequences of the recordings and of a real switch
 // running freeswitch/conf (e2e TestConformance compares them).
 //
 // The media side of a call (package media, fstest_media.go here):

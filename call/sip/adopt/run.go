@@ -1,0 +1,133 @@
+package adopt
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/db"
+)
+
+// Store is what Run needs of the database.
+type Store interface {
+	OpenCalls(ctx context.Context, provider string) ([]db.Call, error)
+	call.RecordStore
+}
+
+// Deps are the switch, the store and call control's side of Run.
+type Deps struct {
+	API   API
+	Store Store
+	Log   *slog.Logger
+	Now   func() time.Time
+	// Follows tells whether this process already follows the channel
+	// (uuid) or the call (callID): those are left alone.
+	Follows func(uuid, callID string) bool
+	// Elsewhere tells whether a channel lives on a node this process does
+	// not control (nil: none does).
+	Elsewhere func(ctx context.Context, uuid string) bool
+	// Take starts the session of a call to adopt (Adopt) or to follow
+	// (Watch); an error has the call hung up and its record closed.
+	Take func(ctx context.Context, d Decision) error
+}
+
+// Run lists the open SIP records and the switch's channels, decides, and
+// acts: it returns how many calls were taken over and how many records
+// closed.
+func Run(ctx context.Context, d Deps) (taken, closed int, err error) {
+	open, err := d.Store.OpenCalls(ctx, "sip")
+	if err != nil {
+		return 0, 0, err
+	}
+	chans, err := List(ctx, d.API, func(uuid string) bool { return d.Follows(uuid, "") })
+	if err != nil {
+		return 0, 0, err
+	}
+	var elsewhere func(db.Call) bool
+	if d.Elsewhere != nil {
+		elsewhere = func(r db.Call) bool { return d.Elsewhere(ctx, r.CallSID) }
+	}
+	for _, dec := range Decide(open, chans, elsewhere) {
+		if d.Follows("", dec.Call.ID) {
+			continue
+		}
+		if dec.Action == Close && d.exists(ctx, dec.Call.CallSID) {
+			// Not yet in the channel table (FreeSWITCH writes it behind
+			// the channel's events): the channel is there all the same.
+			ch := Channel{UUID: dec.Call.CallSID}
+			dec.Channel, dec.Action, dec.Reason = &ch, Adopt, ""
+			if dec.Call.Status != db.CallInProgress {
+				dec.Action, dec.Reason = HangUp, ReasonUnanswered
+			}
+		}
+		log := d.Log.With("call_id", dec.Call.ID, "org_id", dec.Call.OrgID, "action", dec.Action.String())
+		switch dec.Action {
+		case Adopt, Watch:
+			if err := d.Take(ctx, dec); err != nil {
+				log.Warn("call not taken over: hanging it up", "err", err)
+				dec.Reason = "sipbridge restarted: the call could not be taken over: " + err.Error()
+				d.hangUp(ctx, dec, causeNormal)
+				closed++
+				continue
+			}
+			if dec.Action == Adopt {
+				d.kill(ctx, dec.Legs, causeCancel) // transfer legs still ringing
+			}
+			taken++
+		case HangUp:
+			d.hangUp(ctx, dec, hangupCause(dec))
+			closed++
+		case Close:
+			d.close(dec.Call, dec.Reason, "UNKNOWN")
+			closed++
+		}
+		log.Info("call left by a previous sipbridge", "reason", dec.Reason)
+	}
+	return taken, closed, nil
+}
+
+// Hangup causes: an unanswered inbound call gets a 503 (its carrier may
+// try elsewhere), a ringing outbound one is cancelled.
+const causeNormal, causeUnavailable, causeCancel = "NORMAL_CLEARING", "NORMAL_TEMPORARY_FAILURE", "ORIGINATOR_CANCEL"
+
+func hangupCause(d Decision) string {
+	switch {
+	case d.Call.Direction == db.DirectionOutbound:
+		return causeCancel
+	case d.Channel != nil && d.Channel.Answered():
+		return causeNormal
+	}
+	return causeUnavailable
+}
+
+func (d Deps) hangUp(ctx context.Context, dec Decision, cause string) {
+	if dec.Channel != nil {
+		d.kill(ctx, []Channel{*dec.Channel}, cause)
+	}
+	d.kill(ctx, dec.Legs, causeCancel)
+	d.close(dec.Call, dec.Reason, cause)
+}
+
+// exists asks the switch whether a channel exists (uuid_exists).
+func (d Deps) exists(ctx context.Context, uuid string) bool {
+	if uuid == "" {
+		return false
+	}
+	out, err := d.API.API(ctx, "uuid_exists "+uuid)
+	return err == nil && strings.TrimSpace(out) == "true"
+}
+
+func (d Deps) kill(ctx context.Context, chans []Channel, cause string) {
+	for _, ch := range chans {
+		_, _ = d.API.API(ctx, "uuid_kill "+ch.UUID+" "+cause)
+	}
+}
+
+// close closes a record left open as failed, with its reason.
+func (d Deps) close(rec db.Call, reason, cause string) {
+	r := call.Recorder{Store: d.Store, Log: d.Log.With("call_id", rec.ID, "org_id", rec.OrgID), OrgID: rec.OrgID, CallID: rec.ID}
+	r.Update(map[string]any{"status": db.CallFailed, "reason": reason, "ended_at": d.Now().UTC(), "hangup_cause": cause})
+	r.Event(call.EventHangup, db.JSONMap{"cause": cause, "reason": reason})
+}

@@ -1,0 +1,166 @@
+package sip
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/adopt"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/route"
+)
+
+// What becomes of the live calls when sipbridge stops (SHUTDOWN_CALLS).
+const (
+	// ShutdownHangup hangs them up (the default).
+	ShutdownHangup = "hangup"
+	// ShutdownHandoff leaves the answered ones up, their records in
+	// progress, for the next sipbridge to adopt (Calls.Adopt).
+	ShutdownHandoff = "handoff"
+)
+
+// HandsOff tells whether stopping leaves the answered calls up.
+func (c *Calls) HandsOff() bool { return c.opts.ShutdownCalls == ShutdownHandoff }
+
+// AdoptOptions are what Adopt needs to know of the other nodes.
+type AdoptOptions struct {
+	// Elsewhere tells whether a channel lives on a node this process does
+	// not control (a record without a channel here is then left alone).
+	// Nil: this switch is the only one.
+	Elsewhere func(ctx context.Context, uuid string) bool
+}
+
+// Adopt takes over the SIP calls a previous sipbridge left open on this
+// switch (a restart, a crash, SHUTDOWN_CALLS=handoff): each answered call
+// in progress goes on with a new audio stream and a new assistant socket
+// (its start says resumed); a transferred one is followed until it ends;
+// an unanswered one is hung up, and a record whose channel is gone closed
+// as failed (package adopt decides). Calls this process already follows
+// are left alone. It returns how many calls it took over and how many
+// records it closed.
+func (c *Calls) Adopt(ctx context.Context, o AdoptOptions) (adopted, closed int, err error) {
+	return adopt.Run(ctx, adopt.Deps{API: c.sw, Store: c.store, Log: c.log, Now: c.opts.Now,
+		Follows: c.follows, Elsewhere: o.Elsewhere, Take: c.adoptCall})
+}
+
+// follows tells whether this process follows the channel or the call.
+func (c *Calls) follows(uuid, callID string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byUUID[uuid] != nil || c.byID[callID] != nil
+}
+
+// adoptCall starts the session of a call a previous process left up.
+func (c *Calls) adoptCall(ctx context.Context, d adopt.Decision) error {
+	rec := d.Call
+	if rec.AssistantID == nil || rec.AnsweredAt == nil {
+		return errors.New("the record names no assistant or no answer")
+	}
+	a, err := c.store.GetAssistant(ctx, rec.OrgID, *rec.AssistantID)
+	if err != nil {
+		return fmt.Errorf("assistant record: %w", err)
+	}
+	lost := rec.UpdatedAt // the last sign of life of the call before the restart
+	if evs, err := c.store.CallEvents(ctx, rec.OrgID, rec.ID); err == nil && len(evs) > 0 && evs[len(evs)-1].At.After(lost) {
+		lost = evs[len(evs)-1].At
+	}
+	done, err := c.registry.Begin()
+	if err != nil {
+		return err
+	}
+	s := newCallSession(c, d.Channel.UUID)
+	s.id, s.rec, s.assistant, s.org, s.live, s.lostAt, s.recordPath = rec.ID, &rec, a, rec.OrgID, done, lost, rec.RecordingPath
+	s.outbound = rec.Direction == db.DirectionOutbound
+	s.life = call.NewLifecycle(s.outbound)
+	s.log = c.log.With("call_id", rec.ID, "call_uuid", s.uuid, "org_id", rec.OrgID, "sip_call_id", rec.SIPCallID, "direction", rec.Direction)
+	// The start of a resumed call: no welcome message (the conversation
+	// goes on); the INVITE's X- headers and an outbound call's variables
+	// were the previous process's alone.
+	s.info = assistant.StartInfo{From: rec.FromNumber, To: rec.ResolvedDID, AssistantID: a.ID, Direction: rec.Direction,
+		Extra: map[string]string{assistant.ParamResumed: "true"}, AudioFormat: a.Config.AudioFormat}
+	if s.outbound {
+		s.info.To = rec.ToNumber
+	} else {
+		s.route = c.adoptedRoute(ctx, rec)
+	}
+	s.answered(rec.AnsweredAt.UTC())
+	c.mu.Lock()
+	c.byUUID[s.uuid], c.byID[s.id] = s, s
+	for _, l := range d.Legs {
+		if d.Action == adopt.Watch {
+			c.byUUID[l.UUID] = s
+		}
+	}
+	c.mu.Unlock()
+	c.registry.Add(s.id, rec.OrgID, c)
+	s.requests.Push(request{kind: reqChannelCheck}) // a hangup before its events reached the session
+	go s.runAdopted(d.Action == adopt.Watch)
+	return nil
+}
+
+// adoptedRoute is what a transfer needs of an adopted inbound call's
+// route: its trunk and number.
+func (c *Calls) adoptedRoute(ctx context.Context, rec db.Call) *route.Route {
+	r := &route.Route{}
+	if rec.TrunkID != nil {
+		r.Trunk, _ = c.store.GetTrunk(ctx, rec.OrgID, *rec.TrunkID)
+	}
+	if rec.PhoneNumberID != nil {
+		r.Number, _ = c.store.GetNumber(ctx, rec.OrgID, *rec.PhoneNumberID)
+	}
+	return r
+}
+
+// runAdopted runs an adopted call: the previous process's stream and
+// playback are stopped, the assistant connected again (a transferred
+// call has none), then the call goes on as any other.
+func (s *callSession) runAdopted(transferred bool) {
+	defer s.live()
+	defer s.c.remove(s)
+	defer s.cleanup()
+	if transferred {
+		s.markTransferred()
+		s.adoptedStream()
+	} else {
+		_, _ = s.api("uuid_audio_stream " + s.uuid + " stop") // the old stream, when still attached
+		_, _ = s.api("uuid_break " + s.uuid + " all")         // the old playback, the hold tone
+		if s.connectAssistant() {
+			s.startPipe()
+			s.startStream()
+		}
+	}
+	s.loop()
+	s.exit()
+}
+
+// adoptedStream records, once, that an adopted call's audio flows again:
+// gap_ms since its last sign of life before the restart, since_start_ms
+// since this process's call control started.
+func (s *callSession) adoptedStream() {
+	if s.lostAt.IsZero() {
+		return
+	}
+	now := s.c.opts.Now()
+	gap, since := now.Sub(s.lostAt).Milliseconds(), now.Sub(s.c.started).Milliseconds()
+	s.event(call.EventAdopted, db.JSONMap{"gap_ms": gap, "since_start_ms": since, "transferred": s.transferred()})
+	s.log.Info("adopted call goes on", "gap_ms", gap, "since_start_ms", since)
+	s.lostAt = time.Time{}
+}
+
+// handOff leaves an answered call up as sipbridge stops with
+// SHUTDOWN_CALLS=handoff: its stream and playback stop, its assistant
+// socket closes, its record stays in progress; true when it did.
+func (s *callSession) handOff() bool {
+	if !s.c.HandsOff() || !s.life.WasAnswered() || s.ending() || s.transferPending() {
+		return false
+	}
+	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
+	s.closePipe()
+	s.closeAssistant(false)
+	s.event(call.EventHandedOff, db.JSONMap{"reason": "sipbridge stopped with SHUTDOWN_CALLS=handoff"})
+	s.log.Info("call left up for the next sipbridge (SHUTDOWN_CALLS=handoff)")
+	return true
+}
