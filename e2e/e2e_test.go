@@ -65,6 +65,7 @@ var oncePerSuite = map[string]string{
 	"nodes":            "postgres",
 	"tls_trunk":        "postgres",
 	"tls_inbound_srtp": "postgres",
+	"tls_verify":       "postgres",
 	"amd":              "postgres",
 	"dtmf_out":         "postgres",
 	"caller_audio":     "postgres",
