@@ -75,6 +75,7 @@ var oncePerSuite = map[string]string{
 	"assistant_audio":  "sqlite",
 	"echo_assistant":   "sqlite",
 	"codec_g722":       "sqlite",
+	"codec_opus":       "sqlite",
 }
 
 // TestE2E runs every scenario on the embedded SQLite, then on PostgreSQL,
