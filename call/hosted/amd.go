@@ -1,0 +1,128 @@
+package hosted
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strconv"
+
+	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/numbers"
+	"github.com/sipbridge/sipbridge/provider"
+)
+
+// Answering machine detection on calls from Twilio numbers: the call's
+// audio never reaches the switch, so Twilio detects (asynchronous AMD: the
+// call's TwiML runs at once) and posts what answered to /twiml/amd;
+// sipbridge tells the assistant and the timeline as the SIP path does
+// (call/sip/amdwatch) and applies amd_action.
+
+// twilioMachineDetection is Twilio's MachineDetection for an amd_action:
+// wait_beep needs the end of the greeting (DetectMessageEnd: the result
+// comes once the message has ended, and says how), the others the answer
+// as soon as Twilio knows it (Enable).
+func twilioMachineDetection(action string) string {
+	if action == call.AMDWaitBeep {
+		return "DetectMessageEnd"
+	}
+	return "Enable"
+}
+
+// twilioAnsweredBy maps Twilio's AnsweredBy onto the detector's results
+// (a fax is a machine).
+var twilioAnsweredBy = map[string]string{
+	"human": "human", "unknown": "unknown", "fax": "machine", "machine_start": "machine",
+	"machine_end_beep": "machine", "machine_end_silence": "machine", "machine_end_other": "machine",
+}
+
+// TwilioAMD handles Twilio's asynchronous AMD callback of an outbound call
+// placed with amd (POST /twiml/amd, signed as /twiml/status): CallSid,
+// AnsweredBy and MachineDetectionDuration (ms). The assistant gets
+// {"event":"amd","amd":{"result":…,"ms":…}} (human, machine or unknown),
+// the timeline an amd entry; with amd_action hangup a machine is hung up
+// through Twilio's API, with wait_beep a machine_end_* result is followed
+// by the second message (beep true after machine_end_beep, else false).
+// A repeated callback, or one for a call that is not live here or did not
+// ask, changes nothing; a malformed one wraps ErrBadWebhook.
+func (h *Path) TwilioAMD(ctx context.Context, requestURI string, form url.Values, signature string) error {
+	if h.opts.PublicBaseURL == "" {
+		return numbers.ErrNoPublicURL
+	}
+	sid, by := form.Get("CallSid"), form.Get("AnsweredBy")
+	if !twilioSID(sid, "CA") {
+		return fmt.Errorf("%w: CallSid %q", ErrBadWebhook, clip(sid))
+	}
+	result, ok := twilioAnsweredBy[by]
+	if !ok {
+		return fmt.Errorf("%w: AnsweredBy %q", ErrBadWebhook, clip(by))
+	}
+	ms := 0
+	if v := form.Get("MachineDetectionDuration"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 3_600_000 {
+			return fmt.Errorf("%w: MachineDetectionDuration %q", ErrBadWebhook, clip(v))
+		}
+		ms = n
+	}
+	c := h.callBySID(provider.NameTwilio, sid)
+	if c == nil || !c.outbound {
+		return nil
+	}
+	if err := h.verifyTwilioCall(ctx, c, requestURI, form, signature); err != nil {
+		return err
+	}
+	c.twilioAMD(context.WithoutCancel(ctx), by, result, ms)
+	return nil
+}
+
+// twilioAMD reports Twilio's detection once (a call that asked for it).
+func (c *hostedCall) twilioAMD(ctx context.Context, answeredBy, result string, ms int) {
+	c.mu.Lock()
+	action, first := c.amdAction, c.amdOn && !c.amdDone
+	c.amdDone = true
+	c.mu.Unlock()
+	if !first {
+		return
+	}
+	machine := result == "machine"
+	hangup := machine && action == call.AMDHangup
+	c.log.Info("answering machine detection", "result", result, "amd_ms", ms, "answered_by", answeredBy)
+	detail := db.JSONMap{"result": result, "ms": ms, "answered_by": answeredBy}
+	if hangup {
+		detail["action"] = call.AMDHangup
+	}
+	c.event(call.EventAMD, detail)
+	c.tellAMD(assistant.AMDPayload{Result: result, MS: ms})
+	if machine && action == call.AMDWaitBeep {
+		beep := answeredBy == "machine_end_beep"
+		c.event(call.EventAMD, db.JSONMap{"result": result, "ms": ms, "beep": beep})
+		c.tellAMD(assistant.AMDPayload{Result: result, MS: ms, Beep: &beep})
+	}
+	if hangup {
+		c.event(call.EventHangupRequested, db.JSONMap{"by": "amd"})
+		c.setReason(call.AMDHangupReason)
+		_ = c.providerHangup(ctx) // a failure is logged there
+	}
+}
+
+// tellAMD hands an amd message to the call's relay, which sends it to the
+// assistant (kept until the stream starts).
+func (c *hostedCall) tellAMD(p assistant.AMDPayload) {
+	select {
+	case c.amdOut <- p:
+	default:
+		c.log.Warn("amd message dropped: the relay's queue is full")
+	}
+}
+
+// sendAMD tells the assistant what answered.
+func (r *hostedRelay) sendAMD(p assistant.AMDPayload) {
+	if r.st == nil {
+		return
+	}
+	if err := r.st.SendAMD(p); err != nil {
+		r.c.log.Debug("amd not sent to the assistant", "err", err)
+	}
+}
