@@ -1,10 +1,13 @@
 package hosted
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/url"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
@@ -77,34 +80,68 @@ func (h *Path) TwilioAMD(ctx context.Context, requestURI string, form url.Values
 	return nil
 }
 
-// twilioAMD reports Twilio's detection once (a call that asked for it).
+// twilioAMD reports Twilio's detection: the decision, then for wait_beep
+// and a greeting that has ended (machine_end_*) whether it ended on a beep.
 func (c *hostedCall) twilioAMD(ctx context.Context, answeredBy, result string, ms int) {
+	if c.amdDecided(ctx, result, ms, db.JSONMap{"answered_by": answeredBy}) == call.AMDWaitBeep &&
+		strings.HasPrefix(answeredBy, "machine_end_") {
+		c.amdBeep(ms, answeredBy == "machine_end_beep")
+	}
+}
+
+// amdDecided reports the detection's decision once, for a call that asked
+// for it (detail: the provider's own words for the timeline), and hangs a
+// machine up under amd_action hangup. It returns the call's amd_action,
+// "" when nothing was reported (not asked, or already reported).
+func (c *hostedCall) amdDecided(ctx context.Context, result string, ms int, detail db.JSONMap) string {
 	c.mu.Lock()
-	action, first := c.amdAction, c.amdOn && !c.amdDone
-	c.amdDone = true
+	action, first := c.amdAction, c.amdOn && c.amdResult == ""
+	if first {
+		c.amdResult = result
+	}
 	c.mu.Unlock()
 	if !first {
-		return
+		return ""
 	}
-	machine := result == "machine"
-	hangup := machine && action == call.AMDHangup
-	c.log.Info("answering machine detection", "result", result, "amd_ms", ms, "answered_by", answeredBy)
-	detail := db.JSONMap{"result": result, "ms": ms, "answered_by": answeredBy}
+	hangup := result == "machine" && action == call.AMDHangup
+	c.log.Info("answering machine detection", "result", result, "amd_ms", ms)
+	detail["result"], detail["ms"] = result, ms
 	if hangup {
 		detail["action"] = call.AMDHangup
 	}
 	c.event(call.EventAMD, detail)
 	c.tellAMD(assistant.AMDPayload{Result: result, MS: ms})
-	if machine && action == call.AMDWaitBeep {
-		beep := answeredBy == "machine_end_beep"
-		c.event(call.EventAMD, db.JSONMap{"result": result, "ms": ms, "beep": beep})
-		c.tellAMD(assistant.AMDPayload{Result: result, MS: ms, Beep: &beep})
-	}
 	if hangup {
 		c.event(call.EventHangupRequested, db.JSONMap{"by": "amd"})
 		c.setReason(call.AMDHangupReason)
 		_ = c.providerHangup(ctx) // a failure is logged there
 	}
+	return cmp.Or(action, call.AMDNone)
+}
+
+// amdBeep sends wait_beep's second report, once, after a machine: whether
+// its greeting ended on a beep.
+func (c *hostedCall) amdBeep(ms int, beep bool) {
+	c.mu.Lock()
+	first := c.amdResult == "machine" && c.amdAction == call.AMDWaitBeep && !c.amdBeepDone
+	c.amdBeepDone = true
+	c.mu.Unlock()
+	if !first {
+		return
+	}
+	c.event(call.EventAMD, db.JSONMap{"result": "machine", "ms": ms, "beep": beep})
+	c.tellAMD(assistant.AMDPayload{Result: "machine", MS: ms, Beep: &beep})
+}
+
+// msSinceAnswer is how long the call has been answered, in ms (0 before).
+func (c *hostedCall) msSinceAnswer() int {
+	c.mu.Lock()
+	at := c.answeredAt
+	c.mu.Unlock()
+	if at.IsZero() {
+		return 0
+	}
+	return int(c.h.opts.Now().Sub(at) / time.Millisecond)
 }
 
 // tellAMD hands an amd message to the call's relay, which sends it to the

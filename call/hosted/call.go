@@ -79,12 +79,13 @@ type hostedCall struct {
 	// (nil: none); cbRec is what the posts say of the call.
 	status *call.Notifier
 	cbRec  db.Call
-	// amdOn: the outbound call asked Twilio for answering machine
-	// detection (amdAction its amd_action); amdDone once reported. amdOut
+	// amdOn: the outbound call asked its provider for answering machine
+	// detection (amdAction its amd_action); amdResult is the decision once
+	// reported, amdBeepDone once wait_beep's beep report went. amdOut
 	// carries the amd messages to the relay.
-	amdOn, amdDone bool
-	amdAction      string
-	amdOut         chan assistant.AMDPayload
+	amdOn, amdBeepDone   bool
+	amdAction, amdResult string
+	amdOut               chan assistant.AMDPayload
 }
 
 // newCall counts and registers a live call (record not yet stored); while
