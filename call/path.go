@@ -132,9 +132,9 @@ type InitiateRequest struct {
 	// (scripts); otherwise once it is placed.
 	Wait bool
 	// AMD runs answering machine detection on the callee's audio once the
-	// call is answered (SIP trunks; Twilio's own on its numbers; the other
-	// hosted numbers' calls refuse it with ErrAMDHosted); AMDAction says
-	// what a machine does (AMDActions).
+	// call is answered (SIP trunks; Twilio's and Telnyx's own on their
+	// numbers; a Vonage number's call refuses it with ErrAMDHosted);
+	// AMDAction says what a machine does (AMDActions).
 	AMD       bool
 	AMDAction string
 

@@ -178,3 +178,98 @@ func (he *hostedEnv) timeline(t *testing.T, callID, typ string) []map[string]any
 	}
 	return out
 }
+
+// TestHostedTelnyxAMD: amd on a call from a Telnyx number dials with
+// answering_machine_detection (detect, or greeting_end for wait_beep);
+// call.machine.detection.ended reaches the assistant as the amd event
+// (not_sure as unknown) and the timeline, a machine is hung up through
+// Call Control with amd_action hangup, and with wait_beep
+// call.machine.greeting.ended brings the beep message. On both databases.
+func TestHostedTelnyxAMD(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) { hostedTelnyxAMD(t, newHostedEnvOn(t, g)) })
+}
+
+func hostedTelnyxAMD(t *testing.T, he *hostedEnv) {
+	machineEvent := func(typ, ccid, cs, result string) {
+		t.Helper()
+		ev := telnyxEvent(typ, ccid, "outgoing", telnyxNumber, "+16475557100", cs, map[string]any{"result": result})
+		if st, body := he.telnyxWebhook(ev, time.Now().Unix(), false); st != 200 {
+			t.Fatalf("%s: %d %s", typ, st, body)
+		}
+	}
+	t.Run("hangup", func(t *testing.T) {
+		ccid, callID, cs, ac := he.telnyxAMDCall(t, "+16475557101", "hangup", "detect")
+		machineEvent("call.machine.detection.ended", ccid, cs, "machine")
+		if !waitUntil(2*time.Second, func() bool { return len(ac.amdReports()) > 0 }) {
+			t.Fatal("no amd at the assistant")
+		}
+		if _, ok := he.telnyx.WaitAction(ccid, "hangup", 2*time.Second); !ok {
+			t.Fatalf("a machine with amd_action hangup: Telnyx actions %v, want hangup", he.telnyx.Actions())
+		}
+		if got := ac.amdReports(); len(got) != 1 || got[0].Result != "machine" || got[0].Beep != nil {
+			t.Errorf("amd messages %+v, want one machine", got)
+		}
+		tl := he.timeline(t, callID, call.EventAMD)
+		if len(tl) != 1 || tl[0]["result"] != "machine" || tl[0]["telnyx_result"] != "machine" || tl[0]["action"] != "hangup" {
+			t.Errorf("amd timeline %v", tl)
+		}
+	})
+	t.Run("wait_beep", func(t *testing.T) {
+		ccid, callID, cs, ac := he.telnyxAMDCall(t, "+16475557102", "wait_beep", "greeting_end")
+		machineEvent("call.machine.detection.ended", ccid, cs, "machine")
+		machineEvent("call.machine.greeting.ended", ccid, cs, "beep_detected")
+		if !waitUntil(2*time.Second, func() bool { return len(ac.amdReports()) >= 2 }) {
+			t.Fatalf("amd messages %+v, want the machine then the beep", ac.amdReports())
+		}
+		if got := ac.amdReports(); got[0].Beep != nil || got[1].Beep == nil || !*got[1].Beep {
+			t.Errorf("amd messages %+v, want machine, then beep true", got)
+		}
+		if tl := he.timeline(t, callID, call.EventAMD); len(tl) != 2 || tl[1]["beep"] != true {
+			t.Errorf("amd timeline %v", tl)
+		}
+		if _, ok := he.telnyx.WaitAction(ccid, "hangup", 200*time.Millisecond); ok {
+			t.Error("wait_beep hung the machine up")
+		}
+	})
+	t.Run("not_sure", func(t *testing.T) {
+		ccid, _, cs, ac := he.telnyxAMDCall(t, "+16475557103", "", "detect")
+		machineEvent("call.machine.detection.ended", ccid, cs, "not_sure")
+		if !waitUntil(2*time.Second, func() bool { return len(ac.amdReports()) > 0 }) {
+			t.Fatal("no amd at the assistant")
+		}
+		if got := ac.amdReports(); got[0].Result != "unknown" {
+			t.Errorf("amd %+v, want unknown for not_sure", got)
+		}
+	})
+}
+
+// telnyxAMDCall places an outbound Telnyx call with amd (and amdAction
+// when set), checks the dial asked for detection (mode), answers it and
+// connects its stream; it returns the call_control_id, call id, client
+// state and assistant.
+func (he *hostedEnv) telnyxAMDCall(t *testing.T, to, amdAction, mode string) (string, string, string, *assistantConn) {
+	t.Helper()
+	in := map[string]any{"from_phone_number": telnyxNumber, "to_phone_number": to, "amd": true}
+	if amdAction != "" {
+		in["amd_action"] = amdAction
+	}
+	r := he.mustDo(http.MethodPost, "/api/v1/calls/initiate", he.keyA, in, 200)
+	callID, _ := r.Body["call_id"].(string)
+	ccid, _ := r.Body["call_sid"].(string)
+	dials := he.telnyx.Dials()
+	d := dials[len(dials)-1]
+	if d["answering_machine_detection"] != mode {
+		t.Fatalf("dial body %v, want answering_machine_detection %s", d, mode)
+	}
+	cs := d["client_state"].(string)
+	if st, body := he.telnyxWebhook(telnyxEvent("call.answered", ccid, "outgoing", telnyxNumber, to, cs, nil), time.Now().Unix(), false); st != 200 {
+		t.Fatalf("call.answered: %d %s", st, body)
+	}
+	tx := dialProvider(t, d["stream_url"].(string))
+	tx.sendJSON(map[string]any{"event": "start", "stream_id": "s-" + to, "start": map[string]any{"call_control_id": ccid}})
+	ac := he.asst.next(3 * time.Second)
+	if !waitUntil(2*time.Second, func() bool { _, _, _, _, _, s, _ := ac.snapshot(); return s != nil }) {
+		t.Fatal("no start at the assistant")
+	}
+	return ccid, callID, cs, ac
+}

@@ -16,9 +16,10 @@ import (
 	"github.com/sipbridge/sipbridge/provider"
 )
 
-// Answering machine detection on calls from Twilio numbers: the call's
-// audio never reaches the switch, so Twilio detects (asynchronous AMD: the
-// call's TwiML runs at once) and posts what answered to /twiml/amd;
+// Answering machine detection on calls from Twilio and Telnyx numbers: the
+// call's audio never reaches the switch, so the provider detects (Twilio's
+// asynchronous AMD posting what answered to /twiml/amd, Telnyx's
+// call.machine.* webhooks) while the assistant is already connected;
 // sipbridge tells the assistant and the timeline as the SIP path does
 // (call/sip/amdwatch) and applies amd_action.
 
@@ -31,6 +32,31 @@ func twilioMachineDetection(action string) string {
 		return "DetectMessageEnd"
 	}
 	return "Enable"
+}
+
+// telnyxAMDMode is Telnyx's answering_machine_detection for an
+// amd_action: wait_beep needs the greeting's end (greeting_end: a second
+// webhook once it ends, on a beep or in silence), the others the decision
+// only (detect).
+func telnyxAMDMode(action string) string {
+	if action == call.AMDWaitBeep {
+		return "greeting_end"
+	}
+	return "detect"
+}
+
+// telnyxAMD reports a call.machine.* webhook: detection.ended's result
+// (human, machine, not_sure → unknown) is the decision, ms the time since
+// the answer (Telnyx gives none); greeting.ended after a machine is
+// wait_beep's beep report (beep_detected, else no beep).
+func (c *hostedCall) telnyxAMD(ctx context.Context, eventType, result string) {
+	ms := c.msSinceAnswer()
+	if eventType == "call.machine.greeting.ended" {
+		c.amdBeep(ms, result == "beep_detected")
+		return
+	}
+	mapped := map[string]string{"human": "human", "machine": "machine"}[result]
+	c.amdDecided(ctx, cmp.Or(mapped, "unknown"), ms, db.JSONMap{"telnyx_result": result})
 }
 
 // twilioAnsweredBy maps Twilio's AnsweredBy onto the detector's results

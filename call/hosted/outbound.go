@@ -16,7 +16,7 @@ import (
 // Initiate places an outbound call from a number hosted at Twilio (Calls
 // API, Url={PUBLIC_BASE_URL}/twiml, StatusCallback=…/twiml/status; with
 // amd, Twilio's asynchronous AMD posting to …/twiml/amd), Telnyx (Call Control dial with the
-// bidirectional stream) or Vonage (Voice API with an NCCO connecting the
+// bidirectional stream; with amd, answering_machine_detection) or Vonage (Voice API with an NCCO connecting the
 // websocket). The record is created first; the provider's call id is
 // stored once it answers. Provider failures wrap ErrProviderCall.
 //
@@ -37,8 +37,8 @@ func (h *Path) Initiate(ctx context.Context, req call.InitiateRequest) (*call.In
 	default:
 		return nil, fmt.Errorf("%w: %s", call.ErrNotSIPNumber, prov)
 	}
-	if req.AMD && prov != provider.NameTwilio {
-		return nil, call.ErrAMDHosted // the call's audio never reaches the switch, and only Twilio detects
+	if req.AMD && prov == provider.NameVonage {
+		return nil, call.ErrAMDHosted // the call's audio never reaches the switch, and Vonage is not asked to detect
 	}
 	p, err := h.client(ctx, org.ID, a, prov)
 	if err != nil {
@@ -133,8 +133,12 @@ func (h *Path) dial(ctx context.Context, p provider.Provider, c *hostedCall, req
 		if !ok {
 			return "", errors.New("not a Telnyx client")
 		}
-		return tx.Dial(ctx, telnyx.Dial{From: req.From, To: req.To, WebhookURL: base + "/telnyx-webhook",
-			ClientState: telnyxClientState(c.id), Stream: telnyxStream(h.streamURLWithToken(c))})
+		d := telnyx.Dial{From: req.From, To: req.To, WebhookURL: base + "/telnyx-webhook",
+			ClientState: telnyxClientState(c.id), Stream: telnyxStream(h.streamURLWithToken(c))}
+		if req.AMD {
+			d.AnsweringMachineDetection = telnyxAMDMode(req.AMDAction)
+		}
+		return tx.Dial(ctx, d)
 	case provider.NameVonage:
 		return p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, StreamURL: h.streamURLWithToken(c),
 			StreamParams: map[string]string{"call_id": c.id}, StatusCallback: base + "/vonage-webhook/event"})
