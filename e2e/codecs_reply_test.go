@@ -23,6 +23,7 @@ type sinkRTP struct {
 	at      time.Time
 	pt      byte
 	seq     uint16
+	ts      uint32
 	payload []byte
 }
 
@@ -52,7 +53,8 @@ func (s *codecSink) read() {
 		if off > n {
 			continue
 		}
-		p := sinkRTP{at: time.Now(), pt: buf[1] & 0x7f, seq: binary.BigEndian.Uint16(buf[2:]), payload: append([]byte(nil), buf[off:n]...)}
+		p := sinkRTP{at: time.Now(), pt: buf[1] & 0x7f, seq: binary.BigEndian.Uint16(buf[2:]), ts: binary.BigEndian.Uint32(buf[4:]),
+			payload: append([]byte(nil), buf[off:n]...)}
 		s.mu.Lock()
 		s.pkts = append(s.pkts, p)
 		s.mu.Unlock()

@@ -37,7 +37,8 @@ type uacOffer struct {
 // trunk lists PCMU first the same offer is answered PCMU: the trunk's
 // order decides, not the offer's. A carrier offering PCMU then Opus gets
 // Opus from a trunk listing OPUS first. The assistant's reply reaches a
-// G.722 caller as G.722 carrying its tone, whole (testG722Reply).
+// G.722 caller as G.722 carrying its tone, whole (testG722Reply), and an
+// Opus caller as Opus packets of sound (testOpusReply).
 func testCodecG722(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Wideband Carrier Desk", asst, nil)
@@ -114,6 +115,7 @@ func testCodecG722(t *testing.T, b *Bridge) {
 			t.Errorf("answer m=audio %q: want Opus (the offer's payload type 111) on a trunk listing OPUS first", mline)
 		}
 	})
+	t.Run("opus_reply", func(t *testing.T) { testOpusReply(t, b, asst, to) })
 }
 
 // replyMs is how long the assistant speaks to a wideband caller.

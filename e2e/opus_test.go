@@ -110,3 +110,62 @@ func medianFrequency(pcm []int16, rate int) float64 {
 	slices.Sort(fs)
 	return fs[len(fs)/2]
 }
+
+// testOpusReply: a caller offering Opus only, on a trunk listing OPUS
+// first, receives the assistant's 1 s reply as Opus RTP. The test has no
+// Opus decoder, so it judges the packets: payload type 111 on Opus's 48
+// kHz clock (960 a 20 ms packet), 50 a second for the second the
+// assistant spoke (the switch sends nothing while there is nothing to
+// play), and sized like sound: VBR Opus codes 20 ms of silence in a few
+// bytes, of a loud tone in about a hundred, and the sizes vary. The caller
+// sends TOC-only packets (a 20 ms CELT frame of no bytes: silence to any
+// Opus decoder).
+func testOpusReply(t *testing.T, b *Bridge, asst *TestAssistant, to string) {
+	const from = "+14165550785"
+	uac, sink := codecCall(t, b, srcG722, sinkCallData{From: from, To: to, Payloads: "111 101",
+		RTPMaps: []string{"a=rtpmap:111 opus/48000/2", "a=rtpmap:101 telephone-event/8000"}},
+		111, func(int) []byte { return []byte{0xf8} })
+	ac := asst.ByParam(t, "from", from, 10*time.Second)
+	if err := ac.SpeakTone(sinkAssist, replyMs*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	if err := ac.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	code := uac.Wait(t, 20*time.Second)
+	sink.conn.Close()
+	if code != 0 {
+		t.Fatalf("the caller's sipp exited %d (%s): %s", code, sippExit(code), uac.Report())
+	}
+	pkts := sink.packets(111)
+	if len(pkts) < 2 {
+		t.Fatalf("the caller received %d Opus packets (per payload type: %s), want the reply in Opus", len(pkts), sink.types())
+	}
+	sizes := make([]int, len(pkts))
+	distinct := map[int]bool{}
+	for i, p := range pkts {
+		sizes[i] = len(p.payload)
+		distinct[sizes[i]] = true
+		if i > 0 && p.seq == pkts[i-1].seq+1 && p.ts-pkts[i-1].ts != 960 {
+			t.Fatalf("Opus packet %d: timestamp step %d, want 960 (20 ms on the 48 kHz clock)", i, p.ts-pkts[i-1].ts)
+		}
+	}
+	rate := float64(len(pkts)-1) / pkts[len(pkts)-1].at.Sub(pkts[0].at).Seconds()
+	t.Logf("Opus to the caller: %d packets at %.1f/s, sizes %v", len(pkts), rate, sizes)
+	if n := len(pkts); n < replyMs/20-5 || n > replyMs/20+5 || rate < 45 || rate > 55 {
+		t.Errorf("%d Opus packets at %.1f/s for a %d ms reply, want %d ± 5 at 50/s", n, rate, replyMs, replyMs/20)
+	}
+	if m := median(sizes); m < 40 || len(distinct) < 3 {
+		t.Errorf("Opus packet sizes %v: want the reply's sound (median ≥ 40 bytes, varying), not silence", sizes)
+	}
+}
+
+func median(v []int) int {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
