@@ -40,8 +40,9 @@ var (
 	ErrNotSIPNumber = newError(http.StatusNotImplemented, "not_implemented", "phone_number", "the number's provider cannot place calls here")
 	// ErrAMDHosted: answering machine detection listens to the call's
 	// audio on the switch, which a provider-hosted number's call does not
-	// pass through.
-	ErrAMDHosted = newError(http.StatusNotImplemented, "not_implemented", "amd", "answering machine detection runs on calls from numbers on a SIP trunk only")
+	// pass through; Twilio and Telnyx detect for their numbers, Vonage is
+	// not asked.
+	ErrAMDHosted = newError(http.StatusNotImplemented, "not_implemented", "amd", "answering machine detection runs on calls from numbers on a SIP trunk, at Twilio or at Telnyx only")
 	// ErrDraining means the process is shutting down and takes no new call.
 	ErrDraining = newError(http.StatusServiceUnavailable, "draining", "", "sipbridge is draining: no new calls")
 	// ErrNoCallbackSecret: a status_callback needs the assistant's webhook

@@ -111,6 +111,10 @@ const (
 // AMDActions are the amd_action values, in the API's order.
 var AMDActions = []string{AMDNone, AMDHangup, AMDWaitBeep}
 
+// AMDHangupReason is the record's reason for a call amd_action hangup
+// ended (SIP and hosted calls alike).
+const AMDHangupReason = "answering machine detected (amd_action hangup)"
+
 // InitiateRequest is an outbound call to place.
 type InitiateRequest struct {
 	OrgID          int64
@@ -128,8 +132,9 @@ type InitiateRequest struct {
 	// (scripts); otherwise once it is placed.
 	Wait bool
 	// AMD runs answering machine detection on the callee's audio once the
-	// call is answered (SIP trunks only: a hosted number's call refuses it
-	// with ErrAMDHosted); AMDAction says what a machine does (AMDActions).
+	// call is answered (SIP trunks; Twilio's and Telnyx's own on their
+	// numbers; a Vonage number's call refuses it with ErrAMDHosted);
+	// AMDAction says what a machine does (AMDActions).
 	AMD       bool
 	AMDAction string
 

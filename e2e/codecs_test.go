@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/internal/g722"
 	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
 func init() {
@@ -34,7 +36,9 @@ type uacOffer struct {
 // reaches the assistant decoded (transcoded to its μ-law stream); once the
 // trunk lists PCMU first the same offer is answered PCMU: the trunk's
 // order decides, not the offer's. A carrier offering PCMU then Opus gets
-// Opus from a trunk listing OPUS first.
+// Opus from a trunk listing OPUS first. The assistant's reply reaches a
+// G.722 caller as G.722 carrying its tone, whole (testG722Reply), and an
+// Opus caller as Opus packets of sound (testOpusReply).
 func testCodecG722(t *testing.T, b *Bridge) {
 	asst := StartAssistant(t)
 	asstID := b.CreateAssistant(t, "Wideband Carrier Desk", asst, nil)
@@ -92,6 +96,7 @@ func testCodecG722(t *testing.T, b *Bridge) {
 			t.Errorf("the assistant heard RMS %.0f of the caller's G.722 audio: want it decoded (≥ 300), not silence", rms)
 		}
 	})
+	t.Run("g722_reply", func(t *testing.T) { testG722Reply(t, b, asst, to) })
 	t.Run("pcmu_first", func(t *testing.T) {
 		b.UpdateTrunk(t, tr.ID, map[string]any{"codecs": []string{"PCMU", "G722"}})
 		b.WaitApplied(t, tr.ID, 10*time.Second)
@@ -110,4 +115,109 @@ func testCodecG722(t *testing.T, b *Bridge) {
 			t.Errorf("answer m=audio %q: want Opus (the offer's payload type 111) on a trunk listing OPUS first", mline)
 		}
 	})
+	t.Run("opus_reply", func(t *testing.T) { testOpusReply(t, b, asst, to) })
+}
+
+// replyMs is how long the assistant speaks to a wideband caller.
+const replyMs = 1000
+
+// testG722Reply: a caller offering G.722 on a trunk listing G722 first
+// receives the assistant's reply (μ-law 8 kHz on the stream, encoded by the
+// switch) as G.722 RTP: decoded here, it holds the assistant's 1000 Hz
+// tone for the second it spoke, at its level, in one run.
+func testG722Reply(t *testing.T, b *Bridge, asst *TestAssistant, to string) {
+	const from = "+14165550784"
+	quiet := make([]byte, 160) // G.722 codewords the caller "says" while it listens
+	for i := range quiet {
+		quiet[i] = 0xff
+	}
+	uac, sink := codecCall(t, b, srcG722, sinkCallData{From: from, To: to, Payloads: "9 0 101",
+		RTPMaps: []string{"a=rtpmap:9 G722/8000", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000"}},
+		ptG722, func(int) []byte { return quiet })
+	ac := asst.ByParam(t, "from", from, 10*time.Second)
+	if err := ac.SpeakTone(sinkAssist, replyMs*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond) // the reply's tail plays out
+	if err := ac.Hangup(); err != nil {
+		t.Fatal(err)
+	}
+	code := uac.Wait(t, 20*time.Second)
+	sink.conn.Close()
+	if code != 0 {
+		t.Fatalf("the caller's sipp exited %d (%s): %s", code, sippExit(code), uac.Report())
+	}
+	pkts := sink.packets(ptG722)
+	if len(pkts) < 50 {
+		t.Fatalf("the caller received %d G.722 packets (per payload type: %s), want the call's media in G.722", len(pkts), sink.types())
+	}
+	dec := g722.NewDecoder()
+	var pcm []int16
+	for _, p := range pkts {
+		if len(p.payload) != 160 {
+			t.Fatalf("a G.722 packet of %d bytes, want 160 (20 ms at 64 kbit/s)", len(p.payload))
+		}
+		pcm = dec.Decode(pcm, p.payload)
+	}
+	runs := toneRunsMs(pcm, 16000, sinkAssist)
+	if len(runs) == 0 {
+		t.Fatalf("no %d Hz tone in the %d ms the G.722 caller received", sinkAssist, len(pcm)/16)
+	}
+	longest := runs[0]
+	for _, r := range runs {
+		if r[1] > longest[1] {
+			longest = r
+		}
+	}
+	span := runs[len(runs)-1][0] + runs[len(runs)-1][1] - runs[0][0]
+	mid := pcm[(longest[0]+10)*16 : (longest[0]+longest[1]-10)*16]
+	freq, rms := tone.EstimateFrequency(mid, 16000), tone.RMS(mid)
+	holes := silentHolesMs(pcm[runs[0][0]*16:(runs[0][0]+span)*16], 16000)
+	t.Logf("the G.722 caller heard the %d Hz tone over %d ms (runs, start and ms, in 10 ms windows: %v) at %.1f Hz, RMS %.0f; holes (ms) %v",
+		sinkAssist, span, runs, freq, rms, holes)
+	if span < replyMs-40 || span > replyMs+40 {
+		t.Errorf("the assistant's %d ms tone reached the G.722 caller over %d ms (runs %v), want %d ± 40 ms", replyMs, span, runs, replyMs)
+	}
+	// A call whose codec is not G.711 plays the reply as files: a hole of
+	// a few ms between two chunks (README, PLAYBACK_MODE=files), no more.
+	total := 0.0
+	for _, h := range holes {
+		total += h
+		if h > 5 {
+			t.Errorf("a hole of %.1f ms in the reply (holes %v), want none over 5 ms", h, holes)
+		}
+	}
+	if total > 30 {
+		t.Errorf("%.1f ms of holes in the %d ms reply (holes %v), want at most 30", total, replyMs, holes)
+	}
+	if math.Abs(freq-sinkAssist) > 5 {
+		t.Errorf("the reply's tone decoded at %.1f Hz, want %d ± 5", freq, sinkAssist)
+	}
+	// tone.New's peak 8000 is RMS 5657; G.711 and G.722 keep it within 1 dB.
+	if db := 20 * math.Log10(rms/5657); math.Abs(db) > 1 {
+		t.Errorf("the reply's tone decoded at RMS %.0f (%.1f dB from the assistant's), want within 1 dB", rms, db)
+	}
+}
+
+// silentHolesMs returns the lengths (ms) of the stretches of pcm where a
+// tone stops: at least 0.5 ms of samples all within ±300 (a 1 kHz tone
+// of RMS 5657 at 16 kHz spends one sample there at each zero crossing).
+func silentHolesMs(pcm []int16, rate int) []float64 {
+	var holes []float64
+	n := 0
+	flush := func() {
+		if n >= rate/2000 {
+			holes = append(holes, float64(n)*1000/float64(rate))
+		}
+		n = 0
+	}
+	for _, x := range pcm {
+		if x > -300 && x < 300 {
+			n++
+			continue
+		}
+		flush()
+	}
+	flush()
+	return holes
 }

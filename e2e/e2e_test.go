@@ -65,6 +65,7 @@ var oncePerSuite = map[string]string{
 	"nodes":            "postgres",
 	"tls_trunk":        "postgres",
 	"tls_inbound_srtp": "postgres",
+	"tls_verify":       "postgres",
 	"amd":              "postgres",
 	"dtmf_out":         "postgres",
 	"caller_audio":     "postgres",
@@ -87,6 +88,7 @@ var oncePerSuite = map[string]string{
 	// with handoff on PostgreSQL, so each database adopts a real call.
 	"restart_adopt":   "sqlite",
 	"restart_handoff": "postgres",
+	"codec_opus":      "sqlite",
 }
 
 // TestE2E runs every scenario on the embedded SQLite, then on PostgreSQL,

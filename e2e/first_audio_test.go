@@ -212,8 +212,13 @@ type sinkCall struct {
 	sink *rtpSink
 }
 
-// sinkCallData is the data of testdata/uac-rtp-sink.xml.
-type sinkCallData struct{ From, To, MediaPort string }
+// sinkCallData is the data of testdata/uac-rtp-sink.xml: without Payloads
+// the caller offers PCMU (and telephone-event).
+type sinkCallData struct {
+	From, To, MediaPort string
+	Payloads            string   // the m= line's payload types, in the offer's order
+	RTPMaps             []string // their a=rtpmap (and a=fmtp) lines
+}
 
 func placeSinkCall(t *testing.T, b *Bridge, from, to string) *sinkCall {
 	t.Helper()
@@ -233,6 +238,18 @@ func (s *rtpSink) talkWhenAnswered(uac *Sipp) { s.talkTo(uac, "SIP/2.0 183", "SI
 // talkTo is talkWhenAnswered to the SDP of the first message peer
 // received that starts with one of firsts (a callee: "INVITE ").
 func (s *rtpSink) talkTo(peer *Sipp, firsts ...string) {
+	silence := make([]byte, 160)
+	for i := range silence {
+		silence[i] = 0xff // μ-law silence
+	}
+	talkRTP(s.conn, peer, 0, func(int) []byte { return silence }, firsts...)
+}
+
+// talkRTP sends RTP of payload type pt every 20 ms from conn to the SDP of
+// the first message peer received that starts with one of firsts, until
+// conn closes; frame(i) is the payload of the i-th packet (160 timestamp
+// units a packet: the 8 kHz clock of G.711 and G.722).
+func talkRTP(conn *net.UDPConn, peer *Sipp, pt byte, frame func(i int) []byte, firsts ...string) {
 	var to *net.UDPAddr
 	for to == nil {
 		var got []string
@@ -252,18 +269,16 @@ func (s *rtpSink) talkTo(peer *Sipp, firsts ...string) {
 			}
 		}
 	}
-	pkt := make([]byte, 12+160)
-	pkt[0] = 0x80
-	for i := 12; i < len(pkt); i++ {
-		pkt[i] = 0xff // μ-law silence
-	}
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	for seq := uint16(1); ; seq++ {
+		pkt := make([]byte, 12, 12+160)
+		pkt[0], pkt[1] = 0x80, pt
 		binary.BigEndian.PutUint16(pkt[2:], seq)
 		binary.BigEndian.PutUint32(pkt[4:], uint32(seq)*160)
 		binary.BigEndian.PutUint32(pkt[8:], 0x5e2e0017)
-		if _, err := s.conn.WriteToUDP(pkt, to); err != nil && errors.Is(err, net.ErrClosed) {
+		pkt = append(pkt, frame(int(seq))...)
+		if _, err := conn.WriteToUDP(pkt, to); err != nil && errors.Is(err, net.ErrClosed) {
 			return
 		}
 		<-tick.C

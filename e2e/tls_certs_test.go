@@ -28,12 +28,16 @@ type testCA struct {
 	pool *x509.CertPool
 }
 
-var suiteCA = sync.OnceValues(func() (*testCA, error) {
+var suiteCA = sync.OnceValues(func() (*testCA, error) { return newTestCA("sipbridge e2e CA") })
+
+// newTestCA makes a certificate authority named name; only the suite CA
+// (suiteCA) is in the switch's cafile.pem.
+func newTestCA(name string) (*testCA, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sipbridge e2e CA"},
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -47,7 +51,7 @@ var suiteCA = sync.OnceValues(func() (*testCA, error) {
 	pool := x509.NewCertPool()
 	pool.AddCert(cert)
 	return &testCA{cert: cert, key: key, pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pool: pool}, nil
-})
+}
 
 var serial struct {
 	sync.Mutex

@@ -43,6 +43,12 @@ func startTLSCarrier(t *testing.T, ip string) *tlsCarrier {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startTLSCarrierOf(t, ip, ca)
+}
+
+// startTLSCarrierOf is startTLSCarrier with a certificate signed by ca.
+func startTLSCarrierOf(t *testing.T, ip string, ca *testCA) *tlsCarrier {
+	t.Helper()
 	_, cert, err := ca.issue("e2e TLS carrier", ip)
 	if err != nil {
 		t.Fatal(err)

@@ -238,4 +238,11 @@ type Call struct {
 	TimeoutSeconds int
 	// ConnectionID overrides the Telnyx connection of the credentials.
 	ConnectionID string
+	// MachineDetection asks Twilio for answering machine detection
+	// (MachineDetection: Enable, or DetectMessageEnd to hear the end of a
+	// voicemail greeting), run asynchronously: the call's TwiML runs at
+	// once and the result (AnsweredBy) is posted to AMDCallback. Other
+	// providers ignore it.
+	MachineDetection string
+	AMDCallback      string
 }

@@ -74,16 +74,18 @@ func TestInitiateAMD(t *testing.T) {
 	}
 }
 
-// TestInitiateAMDHosted: a hosted number's call does not pass through the
-// switch, so amd is refused (501, field amd) before the provider is asked.
+// TestInitiateAMDHosted: a Vonage number's call does not pass through the
+// switch and Vonage is not asked to detect, so amd is refused (501, field
+// amd) before the provider is asked (Twilio and Telnyx numbers:
+// TestHostedTwilioAMD, TestHostedTelnyxAMD).
 func TestInitiateAMDHosted(t *testing.T) {
 	he := newHostedEnv(t)
-	r := he.do(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": twilioNumber,
+	r := he.do(http.MethodPost, "/api/v1/calls/initiate", he.keyA, map[string]any{"from_phone_number": vonageNumber,
 		"to_phone_number": "+16475557777", "assistant_id": he.assistant.ID, "amd": true})
 	if r.Status != http.StatusNotImplemented || r.errField() != "amd" {
-		t.Fatalf("hosted amd: %d %s, want 501 on amd", r.Status, r.Raw)
+		t.Fatalf("amd from a Vonage number: %d %s, want 501 on amd", r.Status, r.Raw)
 	}
-	if n := len(he.twilio.CallsCreated()); n != 0 {
-		t.Fatalf("%d calls created at the provider", n)
+	if c := he.vonage.LastCreate(); c != nil {
+		t.Fatalf("a call created at Vonage: %v", c)
 	}
 }

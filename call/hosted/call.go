@@ -79,6 +79,13 @@ type hostedCall struct {
 	// (nil: none); cbRec is what the posts say of the call.
 	status *call.Notifier
 	cbRec  db.Call
+	// amdOn: the outbound call asked its provider for answering machine
+	// detection (amdAction its amd_action); amdResult is the decision once
+	// reported, amdBeepDone once wait_beep's beep report went. amdOut
+	// carries the amd messages to the relay.
+	amdOn, amdBeepDone   bool
+	amdAction, amdResult string
+	amdOut               chan assistant.AMDPayload
 }
 
 // newCall counts and registers a live call (record not yet stored); while
@@ -91,7 +98,8 @@ func (h *Path) newCall(prov string, orgID int64, a *db.Assistant, outbound bool)
 	id := db.NewID()
 	c := &hostedCall{h: h, id: id, provider: prov, orgID: orgID, token: call.NewToken(), outbound: outbound, assistant: a,
 		log:  h.log.With("call_id", id, "org_id", orgID, "provider", prov),
-		done: make(chan struct{}), counted: counted, detach: make(chan struct{}), life: call.NewLifecycle(outbound)}
+		done: make(chan struct{}), counted: counted, detach: make(chan struct{}), life: call.NewLifecycle(outbound),
+		amdOut: make(chan assistant.AMDPayload, 2)}
 	h.mu.Lock()
 	h.byID[id] = c
 	h.mu.Unlock()

@@ -14,8 +14,9 @@ import (
 )
 
 // Initiate places an outbound call from a number hosted at Twilio (Calls
-// API, Url={PUBLIC_BASE_URL}/twiml, StatusCallback=…/twiml/status), Telnyx (Call Control dial with the
-// bidirectional stream) or Vonage (Voice API with an NCCO connecting the
+// API, Url={PUBLIC_BASE_URL}/twiml, StatusCallback=…/twiml/status; with
+// amd, Twilio's asynchronous AMD posting to …/twiml/amd), Telnyx (Call Control dial with the
+// bidirectional stream; with amd, answering_machine_detection) or Vonage (Voice API with an NCCO connecting the
 // websocket). The record is created first; the provider's call id is
 // stored once it answers. Provider failures wrap ErrProviderCall.
 //
@@ -26,9 +27,6 @@ func (h *Path) Initiate(ctx context.Context, req call.InitiateRequest) (*call.In
 	if req.Resolved == nil || req.Resolved.Org == nil || req.Resolved.Number == nil || req.Resolved.Assistant == nil {
 		return nil, errUnresolved
 	}
-	if req.AMD {
-		return nil, call.ErrAMDHosted // the call's audio never reaches the switch
-	}
 	org, number, a := req.Resolved.Org, req.Resolved.Number, req.Resolved.Assistant
 	if h.opts.PublicBaseURL == "" {
 		return nil, numbers.ErrNoPublicURL
@@ -38,6 +36,9 @@ func (h *Path) Initiate(ctx context.Context, req call.InitiateRequest) (*call.In
 	case provider.NameTwilio, provider.NameTelnyx, provider.NameVonage:
 	default:
 		return nil, fmt.Errorf("%w: %s", call.ErrNotSIPNumber, prov)
+	}
+	if req.AMD && prov == provider.NameVonage {
+		return nil, call.ErrAMDHosted // the call's audio never reaches the switch, and Vonage is not asked to detect
 	}
 	p, err := h.client(ctx, org.ID, a, prov)
 	if err != nil {
@@ -95,6 +96,7 @@ func (h *Path) createOutbound(ctx context.Context, org *db.Organization, number 
 		extra["agenda"] = req.Agenda
 	}
 	c.startInfo(req.From, req.To, req.WelcomeMessage, extra)
+	c.amdOn, c.amdAction = req.AMD, req.AMDAction
 	c.event(call.EventDialing, db.JSONMap{"to": req.To, "provider": prov})
 	return c, rec, nil
 }
@@ -121,14 +123,22 @@ func (h *Path) dial(ctx context.Context, p provider.Provider, c *hostedCall, req
 	base := h.opts.PublicBaseURL
 	switch c.provider {
 	case provider.NameTwilio:
-		return p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, URL: base + "/twiml", StatusCallback: base + "/twiml/status"})
+		pc := provider.Call{From: req.From, To: req.To, URL: base + "/twiml", StatusCallback: base + "/twiml/status"}
+		if req.AMD {
+			pc.MachineDetection, pc.AMDCallback = twilioMachineDetection(req.AMDAction), base+"/twiml/amd"
+		}
+		return p.CreateCall(ctx, pc)
 	case provider.NameTelnyx:
 		tx, ok := p.(*telnyx.Client)
 		if !ok {
 			return "", errors.New("not a Telnyx client")
 		}
-		return tx.Dial(ctx, telnyx.Dial{From: req.From, To: req.To, WebhookURL: base + "/telnyx-webhook",
-			ClientState: telnyxClientState(c.id), Stream: telnyxStream(h.streamURLWithToken(c))})
+		d := telnyx.Dial{From: req.From, To: req.To, WebhookURL: base + "/telnyx-webhook",
+			ClientState: telnyxClientState(c.id), Stream: telnyxStream(h.streamURLWithToken(c))}
+		if req.AMD {
+			d.AnsweringMachineDetection = telnyxAMDMode(req.AMDAction)
+		}
+		return tx.Dial(ctx, d)
 	case provider.NameVonage:
 		return p.CreateCall(ctx, provider.Call{From: req.From, To: req.To, StreamURL: h.streamURLWithToken(c),
 			StreamParams: map[string]string{"call_id": c.id}, StatusCallback: base + "/vonage-webhook/event"})

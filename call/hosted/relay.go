@@ -111,6 +111,8 @@ func (r *hostedRelay) run(events <-chan streamEvent) {
 			}
 		case <-r.endBy:
 			r.hangupNow()
+		case p := <-c.amdOut:
+			r.sendAMD(p)
 		case m, ok := <-msgs:
 			if !ok {
 				r.assistantClosed()

@@ -41,6 +41,9 @@ type TelnyxCallPayload struct {
 	HangupCause    string `json:"hangup_cause"`
 	HangupSource   string `json:"hangup_source"`
 	SIPHangupCause string `json:"sip_hangup_cause"`
+	// Result of call.machine.detection.ended (human, machine, not_sure)
+	// and call.machine.greeting.ended (beep_detected, ended, not_sure).
+	Result string `json:"result"`
 }
 
 // ParseTelnyxEvent decodes a Call Control webhook body: a JSON object with
@@ -60,10 +63,10 @@ func ParseTelnyxEvent(body []byte) (TelnyxEvent, error) {
 	}
 	pl := &d.Payload
 	if len(pl.ClientState) > 4096 || len(pl.From) > 256 || len(pl.To) > 256 || len(pl.HangupCause) > 128 ||
-		len(pl.HangupSource) > 128 || len(pl.SIPHangupCause) > 128 || len(pl.Direction) > 32 {
+		len(pl.HangupSource) > 128 || len(pl.SIPHangupCause) > 128 || len(pl.Direction) > 32 || len(pl.Result) > 64 {
 		return TelnyxEvent{}, fmt.Errorf("%w: oversized field", ErrBadWebhook)
 	}
-	if !printable(d.EventType, pl.CallControlID, pl.ClientState, pl.From, pl.To, pl.Direction, pl.HangupCause, pl.HangupSource, pl.SIPHangupCause) {
+	if !printable(d.EventType, pl.CallControlID, pl.ClientState, pl.From, pl.To, pl.Direction, pl.HangupCause, pl.HangupSource, pl.SIPHangupCause, pl.Result) {
 		return TelnyxEvent{}, fmt.Errorf("%w: control characters or invalid UTF-8", ErrBadWebhook)
 	}
 	return e, nil
@@ -104,7 +107,9 @@ func telnyxStream(u string) telnyx.Stream {
 //     base64(call id); a call the SIP path would refuse is hung up (with a
 //     refused record when the number has an organization);
 //   - call.answered: the record is in progress;
-//   - call.hangup: the record is closed with the payload's hangup_cause.
+//   - call.hangup: the record is closed with the payload's hangup_cause;
+//   - call.machine.detection.ended, call.machine.greeting.ended: an
+//     outbound call's answering machine detection (telnyxAMD).
 //
 // Other events are accepted and ignored.
 func (h *Path) TelnyxWebhook(ctx context.Context, header http.Header, body []byte) error {
@@ -137,6 +142,10 @@ func (h *Path) TelnyxWebhook(ctx context.Context, header http.Header, body []byt
 			cause := cmp.Or(p.HangupCause, "normal_clearing")
 			c.event(call.EventProviderHangup, db.JSONMap{"hangup_cause": p.HangupCause, "hangup_source": p.HangupSource, "sip_hangup_cause": p.SIPHangupCause})
 			c.finish(finishInfo{cause: cause, reason: "hung up (" + cmp.Or(p.HangupSource, "unknown") + ")"})
+		}
+	case "call.machine.detection.ended", "call.machine.greeting.ended":
+		if c != nil {
+			c.telnyxAMD(context.WithoutCancel(ctx), ev.Data.EventType, p.Result)
 		}
 	}
 	return nil

@@ -246,6 +246,20 @@ func (h *Path) TwilioStatus(ctx context.Context, requestURI string, form url.Val
 	if c == nil {
 		return nil
 	}
+	if err := h.verifyTwilioCall(ctx, c, requestURI, form, signature); err != nil {
+		return err
+	}
+	if twilioFinal[r.CallStatus] {
+		c.event(call.EventProviderHangup, db.JSONMap{"status": r.CallStatus})
+		c.finish(finishInfo{cause: r.CallStatus, reason: "provider status " + r.CallStatus, failed: r.CallStatus != "completed"})
+	}
+	return nil
+}
+
+// verifyTwilioCall checks the X-Twilio-Signature of a callback about a live
+// call (status, AMD) with the auth token of its assistant, else of its
+// organization, else the environment's.
+func (h *Path) verifyTwilioCall(ctx context.Context, c *hostedCall, requestURI string, form url.Values, signature string) error {
 	org, err := h.store.GetOrg(ctx, c.orgID)
 	if err != nil {
 		return err
@@ -255,12 +269,8 @@ func (h *Path) TwilioStatus(ctx context.Context, requestURI string, form url.Val
 		return err
 	}
 	if err := twilio.VerifySignature(token, h.opts.PublicBaseURL+requestURI, form, signature); err != nil {
-		h.log.Warn("twilio status callback refused: bad signature", "call_sid", r.CallSID, "err", err)
+		h.log.Warn("twilio callback refused: bad signature", "call_sid", form.Get("CallSid"), "path", requestURI, "err", err)
 		return fmt.Errorf("%w: %w", ErrWebhookSignature, err)
-	}
-	if twilioFinal[r.CallStatus] {
-		c.event(call.EventProviderHangup, db.JSONMap{"status": r.CallStatus})
-		c.finish(finishInfo{cause: r.CallStatus, reason: "provider status " + r.CallStatus, failed: r.CallStatus != "completed"})
 	}
 	return nil
 }

@@ -73,6 +73,13 @@ func TestTelnyxContract(t *testing.T) {
 		}, []testkit.Spec{{Method: "POST", Path: testkit.Path("/v2/calls"), JSON: map[string]*regexp.Regexp{
 			"connection_id": testkit.ReNonEmpty, "to": testkit.ReE164, "from": testkit.ReE164, "webhook_url": testkit.ReHTTP, "stream_url": testkit.ReWS, "client_state": testkit.ReBase64},
 			Exact: withKey(streamFields, "stream_track", "inbound_track")}}},
+		{"dial with answering machine detection", func(tx *Client) error {
+			_, err := tx.Dial(ctx, Dial{From: owned, To: "+14155550111", WebhookURL: "https://sb.example.com/telnyx-webhook", ClientState: "YzE=", Stream: stream,
+				AnsweringMachineDetection: "greeting_end"})
+			return err
+		}, []testkit.Spec{{Method: "POST", Path: testkit.Path("/v2/calls"), JSON: map[string]*regexp.Regexp{
+			"connection_id": testkit.ReNonEmpty, "to": testkit.ReE164, "from": testkit.ReE164, "webhook_url": testkit.ReHTTP, "stream_url": testkit.ReWS, "client_state": testkit.ReBase64},
+			Exact: withKey(withKey(streamFields, "stream_track", "inbound_track"), "answering_machine_detection", "greeting_end")}}},
 		{"create call: POST /calls, both tracks, rtp like Dial", func(tx *Client) error {
 			_, err := tx.CreateCall(ctx, provider.Call{From: owned, To: "+14155550111", StreamURL: stream.URL, StreamParams: map[string]string{"call_id": "c1"}})
 			return err

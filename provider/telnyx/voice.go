@@ -44,6 +44,9 @@ type Dial struct {
 	Stream      Stream
 	// TimeoutSeconds is how long to ring (0: Telnyx's default).
 	TimeoutSeconds int
+	// AnsweringMachineDetection asks Telnyx to detect (detect,
+	// greeting_end, …); the results come as call.machine.* webhooks.
+	AnsweringMachineDetection string
 }
 
 // telnyxStreamFields are the stream parameters of Call Control's dial
@@ -83,9 +86,10 @@ func (t *Client) Dial(ctx context.Context, d Dial) (string, error) {
 		WebhookURL   string `json:"webhook_url,omitempty"`
 		ClientState  string `json:"client_state,omitempty"`
 		TimeoutSecs  int    `json:"timeout_secs,omitempty"`
+		AMD          string `json:"answering_machine_detection,omitempty"`
 		telnyxStreamFields
 	}{ConnectionID: conn, To: d.To, From: d.From, WebhookURL: d.WebhookURL, ClientState: d.ClientState,
-		TimeoutSecs: d.TimeoutSeconds, telnyxStreamFields: telnyxStreamOf(d.Stream)}
+		TimeoutSecs: d.TimeoutSeconds, AMD: d.AnsweringMachineDetection, telnyxStreamFields: telnyxStreamOf(d.Stream)}
 	return t.dialCalls(ctx, body)
 }
 

@@ -260,7 +260,8 @@ func (t *Client) SendMessage(ctx context.Context, m provider.Message) (provider.
 }
 
 // CreateCall creates a Call with Url, or with TwiML that connects the call
-// to StreamURL (<Connect><Stream>).
+// to StreamURL (<Connect><Stream>); with MachineDetection, asynchronous
+// answering machine detection whose result Twilio posts to AMDCallback.
 func (t *Client) CreateCall(ctx context.Context, c provider.Call) (string, error) {
 	if c.To == "" || c.From == "" {
 		return "", provider.BadRequest(provider.NameTwilio, "call needs from and to")
@@ -283,6 +284,15 @@ func (t *Client) CreateCall(ctx context.Context, c provider.Call) (string, error
 	}
 	if c.TimeoutSeconds > 0 {
 		p.SetTimeout(c.TimeoutSeconds)
+	}
+	if c.MachineDetection != "" {
+		if c.AMDCallback == "" {
+			return "", provider.BadRequest(provider.NameTwilio, "machine detection needs a callback URL")
+		}
+		p.SetMachineDetection(c.MachineDetection)
+		p.SetAsyncAmd("true")
+		p.SetAsyncAmdStatusCallback(c.AMDCallback)
+		p.SetAsyncAmdStatusCallbackMethod(http.MethodPost)
 	}
 	call, err := t.api(ctx).CreateCall(p)
 	if err != nil {

@@ -381,6 +381,23 @@ func TestTwilioMessagesAndCalls(t *testing.T) {
 		t.Errorf("call form = %v", form)
 	}
 
+	if form.Get("MachineDetection") != "" || form.Get("AsyncAmd") != "" {
+		t.Errorf("a call without machine detection asked for it: %v", form)
+	}
+
+	// Answering machine detection: asynchronous, its result posted back.
+	if _, err := tw.CreateCall(ctx, provider.Call{From: "+14155550100", To: "+14155550111", URL: "https://sb.example/twiml",
+		MachineDetection: "DetectMessageEnd", AMDCallback: "https://sb.example/twiml/amd"}); err != nil {
+		t.Fatal(err)
+	}
+	form = f.rec.Last(t, "POST", "/2010-04-01/Accounts/"+testTwilioSID+"/Calls.json").Form
+	if form.Get("MachineDetection") != "DetectMessageEnd" || form.Get("AsyncAmd") != "true" ||
+		form.Get("AsyncAmdStatusCallback") != "https://sb.example/twiml/amd" || form.Get("AsyncAmdStatusCallbackMethod") != "POST" {
+		t.Errorf("machine detection form = %v", form)
+	}
+	_, err = tw.CreateCall(ctx, provider.Call{From: "+14155550100", To: "+14155550111", URL: "https://sb.example/twiml", MachineDetection: "Enable"})
+	testkit.WantKind(t, err, provider.ErrBadRequest)
+
 	if err := tw.Transfer(ctx, "CA0001", "sip:agent@pbx.example.com"); err != nil {
 		t.Fatal(err)
 	}

@@ -235,7 +235,7 @@ type initiateInput struct {
 	Variables       map[string]string `json:"variables"`
 	StatusCallback  string            `json:"status_callback" doc:"https URL receiving the call's ringing, answered, completed and failed events as signed JSON POSTs (X-Sipbridge-Signature: hex HMAC-SHA256 of the body with the assistant's webhook secret); the address policy applies"`
 	Wait            bool              `json:"wait" doc:"true: answer once the call is answered (200) or failed on every trunk (502), as scripts may want; default: answer as soon as the call is placed"`
-	AMD             bool              `json:"amd" doc:"true: answering machine detection on the callee's first seconds of audio (numbers on a SIP trunk only); the assistant gets {\"event\":\"amd\",\"amd\":{\"result\":\"human|machine|unknown\",\"ms\":N}}"`
+	AMD             bool              `json:"amd" doc:"true: answering machine detection on the callee's first seconds of audio (numbers on a SIP trunk; the provider's own detection on Twilio and Telnyx numbers; 501 on Vonage numbers); the assistant gets {\"event\":\"amd\",\"amd\":{\"result\":\"human|machine|unknown\",\"ms\":N}}"`
 	AMDAction       string            `json:"amd_action" doc:"with amd: none (default: only tell the assistant), hangup (hang up a machine), wait_beep (a machine: tell the assistant again, beep true, once its beep has ended, or beep false when none came in 30 s)"`
 }
 

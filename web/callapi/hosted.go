@@ -19,6 +19,7 @@ import (
 type HostedService interface {
 	TwilioVoice(ctx context.Context, requestURI string, form url.Values, signature string) (string, error)
 	TwilioStatus(ctx context.Context, requestURI string, form url.Values, signature string) error
+	TwilioAMD(ctx context.Context, requestURI string, form url.Values, signature string) error
 	TelnyxWebhook(ctx context.Context, header http.Header, body []byte) error
 	VonageAnswer(ctx context.Context, query url.Values, body []byte, authorization string) ([]byte, error)
 	VonageEvent(ctx context.Context, body []byte, authorization string) error
@@ -37,6 +38,7 @@ var _ call.Controls = HostedService(nil)
 func (s *Server) hostedRoutes() {
 	s.Handle(httpapi.Operation{Method: http.MethodPost, Path: "/twiml", Summary: "Twilio voice webhook (X-Twilio-Signature): TwiML <Connect><Stream> to /streams, or <Reject/> for a number without an assistant", Tag: "hosted-voice", Raw: "application/xml"}, s.twiml)
 	s.Handle(httpapi.Operation{Method: http.MethodPost, Path: "/twiml/status", Summary: "Twilio status callback of outbound calls (X-Twilio-Signature): busy, no-answer, failed, canceled and completed close the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.twimlStatus)
+	s.Handle(httpapi.Operation{Method: http.MethodPost, Path: "/twiml/amd", Summary: "Twilio asynchronous answering machine detection of outbound calls placed with amd (X-Twilio-Signature): AnsweredBy goes to the assistant as an amd event, and amd_action applies", Tag: "hosted-voice", Resp: map[string]string{}}, s.twimlAMD)
 	s.Handle(httpapi.Operation{Method: http.MethodPost, Path: "/telnyx-webhook", Summary: "Telnyx Call Control webhook (Ed25519 signature): call.initiated is answered with a bidirectional stream to /streams, call.hangup closes the record", Tag: "hosted-voice", Resp: map[string]string{}}, s.telnyxWebhook)
 	for _, m := range []string{http.MethodGet, http.MethodPost} {
 		s.Handle(httpapi.Operation{Method: m, Path: "/vonage-webhook", Summary: "Vonage answer_url (signed JWT; a GET's payload_hash covers its query parameters as compact JSON): an NCCO connecting the call to /streams", Tag: "hosted-voice", Resp: []map[string]any{}}, s.vonageAnswer)
@@ -78,6 +80,20 @@ func (s *Server) twimlStatus(c echo.Context) error {
 		return err
 	}
 	if err := s.hosted.TwilioStatus(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature")); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) twimlAMD(c echo.Context) error {
+	if err := s.hostedReady(); err != nil {
+		return err
+	}
+	form, err := twilioForm(c)
+	if err != nil {
+		return err
+	}
+	if err := s.hosted.TwilioAMD(c.Request().Context(), c.Request().URL.RequestURI(), form, c.Request().Header.Get("X-Twilio-Signature")); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})

@@ -30,7 +30,7 @@ import (
 )
 
 // HangupReason is the record's reason for a call amd_action hangup ended.
-const HangupReason = "answering machine detected (amd_action hangup)"
+const HangupReason = call.AMDHangupReason
 
 // Report is one thing the detector made known.
 type Report struct {
