@@ -37,6 +37,9 @@ func (a *App) Start() error {
 				return err
 			}
 		}
+		if err := a.startCallNodes(); err != nil {
+			return err
+		}
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.watchSwitch(a.ctx) }()
 	}
@@ -158,6 +161,7 @@ func (a *App) Close() {
 			for _, c := range a.NodeConns {
 				c.Close()
 			}
+			a.closeCallNodes()
 		}
 		a.Hosted.Close()
 	})

@@ -195,6 +195,9 @@ ALTER TABLE assistants ADD COLUMN answer_mode TEXT NOT NULL DEFAULT 'assistant_r
 ALTER TABLE assistants ADD COLUMN welcome_audio TEXT NOT NULL DEFAULT '';
 `},
 	{8, "trunk srtp", `ALTER TABLE sip_trunks ADD COLUMN srtp TEXT NOT NULL DEFAULT 'off';`},
+	// The FreeSWITCH node (FS_NODES name) that carries a SIP call; '' for
+	// a hosted call and for the calls recorded before several nodes.
+	{9, "call node", `ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

@@ -1,0 +1,162 @@
+// Package cluster spreads call control over several FreeSWITCH nodes
+// (FS_NODES). Each node has call control of its own (a sip.Calls on the
+// node's event connection and command pool); Calls here is what the API,
+// the console, the metrics and shutdown see: it finds the node that holds
+// a live call, picks the node of a new outbound call, and drains and
+// closes them all.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip"
+)
+
+// Control is one node's call control (*sip.Calls).
+type Control interface {
+	call.Path
+	// AuthorizeStream checks a mod_audio_stream websocket's token for a
+	// live call of this node.
+	AuthorizeStream(callID, token string) (sip.StreamSink, error)
+}
+
+var _ Control = (*sip.Calls)(nil)
+
+// Node is one FreeSWITCH node's call control.
+type Node struct {
+	Name  string
+	Calls Control
+	// Up tells whether the node's connections are up (nil: always).
+	Up func() bool
+}
+
+// Calls is call control over every node.
+type Calls struct {
+	nodes    []Node
+	registry *call.Registry
+	// placing counts, per node, the outbound calls Initiate is placing
+	// there and that its Active does not count yet, so that a burst of
+	// calls is spread too.
+	placing []atomic.Int64
+}
+
+// New returns call control over nodes (at least one; the first is the
+// default). registry is the registry of live calls the nodes' call
+// controls share (their call.Options.Registry): it tells which node holds a
+// call.
+func New(registry *call.Registry, nodes ...Node) *Calls {
+	if len(nodes) == 0 {
+		panic("cluster: no node")
+	}
+	return &Calls{nodes: nodes, registry: registry, placing: make([]atomic.Int64, len(nodes))}
+}
+
+// Nodes returns the nodes, in FS_NODES order.
+func (c *Calls) Nodes() []Node { return c.nodes }
+
+// Holder returns the node whose call control holds the live call of the
+// organization; ErrCallNotFound when none does.
+func (c *Calls) Holder(orgID int64, callID string) (Node, error) {
+	p, err := c.registry.PathOf(orgID, callID)
+	if err != nil {
+		return Node{}, err
+	}
+	for _, n := range c.nodes {
+		if call.Path(n.Calls) == p {
+			return n, nil
+		}
+	}
+	return Node{}, call.ErrCallNotFound
+}
+
+// Hangup ends a live call on the node that holds it.
+func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
+	n, err := c.Holder(orgID, callID)
+	if err != nil {
+		return err
+	}
+	return n.Calls.Hangup(ctx, orgID, callID)
+}
+
+// Transfer moves a live call on the node that holds it.
+func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
+	n, err := c.Holder(orgID, callID)
+	if err != nil {
+		return err
+	}
+	return n.Calls.Transfer(ctx, orgID, callID, to, mode)
+}
+
+// AuthorizeStream checks a stream's token with the node that holds the
+// call.
+func (c *Calls) AuthorizeStream(callID, token string) (sip.StreamSink, error) {
+	for _, n := range c.nodes {
+		s, err := n.Calls.AuthorizeStream(callID, token)
+		if !errors.Is(err, call.ErrBadStreamToken) {
+			return s, err
+		}
+	}
+	return nil, call.ErrBadStreamToken
+}
+
+// Initiate places an outbound call on the node Pick chooses.
+func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
+	i := c.Pick()
+	c.placing[i].Add(1)
+	defer c.placing[i].Add(-1)
+	return c.nodes[i].Calls.Initiate(ctx, req)
+}
+
+// Pick returns the index of the node a new outbound call goes to: the
+// least loaded node that is up — the fewest live calls, counting the ones
+// being placed — the first in FS_NODES order on a tie; when no node is up,
+// the first (whose call control then answers that the switch is away).
+func (c *Calls) Pick() int {
+	best, bestLoad := 0, int64(-1)
+	for i, n := range c.nodes {
+		if n.Up != nil && !n.Up() {
+			continue
+		}
+		load := int64(n.Calls.Active()) + c.placing[i].Load()
+		if bestLoad < 0 || load < bestLoad {
+			best, bestLoad = i, load
+		}
+	}
+	return best
+}
+
+// Active returns the number of live calls over every node.
+func (c *Calls) Active() int {
+	total := 0
+	for _, n := range c.nodes {
+		total += n.Calls.Active()
+	}
+	return total
+}
+
+// Drain refuses new calls on every node and waits until the live ones
+// have ended or ctx is done.
+func (c *Calls) Drain(ctx context.Context) error {
+	errs := make([]error, len(c.nodes))
+	c.each(func(i int, n Node) { errs[i] = n.Calls.Drain(ctx) })
+	return errors.Join(errs...)
+}
+
+// Close ends the calls of every node at once (the nodes share one
+// registry: each one's Close waits for every call, so none may wait for
+// another's first).
+func (c *Calls) Close() { c.each(func(_ int, n Node) { n.Calls.Close() }) }
+
+// each runs f for every node concurrently and waits.
+func (c *Calls) each(f func(i int, n Node)) {
+	var wg sync.WaitGroup
+	for i, n := range c.nodes {
+		wg.Add(1)
+		go func() { defer wg.Done(); f(i, n) }()
+	}
+	wg.Wait()
+}
