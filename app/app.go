@@ -93,6 +93,11 @@ type Config struct {
 	SyncOptions    func(*trunk.SyncOptions)
 	ConsoleOptions func(*console.Deps)
 
+	// Replica, when set, shares the nodes with other replicas on the same
+	// database through leases (REPLICA_ADDR; nil: this process controls
+	// every node's calls).
+	Replica *Replica
+
 	// OperatorToken is the platform operator's bearer token
 	// (OPERATOR_TOKEN): GET /api/v1/switch/nodes answers to it only
 	// (empty: that route is off).
@@ -148,8 +153,10 @@ type App struct {
 	// CallNodes are each node's call control, the first node's on Events
 	// and Pool, the others' on connections of their own.
 	CallNodes []*CallNode
-	Web       *web.Server
-	Console   *console.Console
+	// Leases are this replica's node leases (nil without Config.Replica).
+	Leases  *cluster.Leases
+	Web     *web.Server
+	Console *console.Console
 	// Live is the hosted path's registry of live calls (the SIP path
 	// keeps its own, its CallsOptions' call.Options.Registry: each path
 	// drains and counts its own calls).
@@ -214,6 +221,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.buildNumbers()
 	a.buildSMS()
 	a.buildWeb()
+	a.buildLeases()
 	// The feed's listener is a database connection, as the store's pool
 	// is: it runs from here so that the API's caches work without Start.
 	a.wg.Add(1)
@@ -278,7 +286,7 @@ func (a *App) route(e *esl.Event) {
 		a.TrunkSync.HandleGatewayEvent(a.ctx, ge)
 		return
 	}
-	a.CallNodes[0].Calls.HandleEvent(e)
+	a.CallNodes[0].handle(e)
 }
 
 func (a *App) buildHosted() {

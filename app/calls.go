@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,11 +22,23 @@ type CallNode struct {
 	Events *esl.Client
 	Pool   *esl.Pool
 	Calls  *sip.Calls
+	// held: this process controls the node's calls (always, unless the
+	// node's lease is another replica's: Replica).
+	held atomic.Bool
 }
 
-// up tells whether the node's call connections are up.
+// up tells whether the node's call connections are up and this process
+// controls its calls.
 func (n *CallNode) up() bool {
-	return n.Events != nil && n.Events.Connected() && n.Pool.Connected()
+	return n.held.Load() && n.Events != nil && n.Events.Connected() && n.Pool.Connected()
+}
+
+// handle hands one of the node's events to its call control, when this
+// process controls the node's calls.
+func (n *CallNode) handle(e *esl.Event) {
+	if n.held.Load() {
+		n.Calls.HandleEvent(e)
+	}
 }
 
 // reconnected tells the node's live calls to check their channels (an
@@ -53,7 +66,7 @@ func (a *App) connectCallNodes(opts func(more ...esl.Option) []esl.Option) {
 		log := a.log.With("component", "esl", "node", n.Name)
 		cn.Events = esl.New(n.ESL, sw.Password, opts(esl.WithOnConnect(cn.reconnected),
 			esl.WithLogger(log.With("conn", "events")), esl.WithEvents(sip.CallEventNames...))...)
-		cn.Events.OnEvent(func(e *esl.Event) { cn.Calls.HandleEvent(e) })
+		cn.Events.OnEvent(cn.handle)
 		cn.Pool = esl.NewPool(size, n.ESL, sw.Password, opts(esl.WithOnConnect(cn.reconnected), esl.WithLogger(log.With("conn", "calls")))...)
 		a.CallNodes = append(a.CallNodes, cn)
 	}
@@ -123,8 +136,13 @@ func (noSwitch) BGAPI(context.Context, string) (string, error)      { return "",
 func (noSwitch) SendMsg(context.Context, string, esl.SendMsg) error { return errNoSwitch }
 
 // startCallNodes starts the further nodes' call connections (the first
-// node's are Events and Pool, started with the others).
+// node's are Events and Pool, started with the others) and the replica's
+// leases.
 func (a *App) startCallNodes() error {
+	if a.Leases != nil {
+		a.wg.Add(1)
+		go func() { defer a.wg.Done(); a.Leases.Run(a.ctx) }()
+	}
 	for _, cn := range a.CallNodes[1:] {
 		if err := cn.Pool.Start(a.ctx); err != nil {
 			return err

@@ -9,6 +9,7 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -36,6 +37,13 @@ type Node struct {
 
 // Calls is call control over every node.
 type Calls struct {
+	// Remote, when set, is asked about a call no node here holds (a
+	// call held by another replica: Forwarder).
+	Remote call.Controls
+	// NeedUp refuses an outbound call when no node is up (a replica that
+	// holds no node's lease) rather than trying the first node.
+	NeedUp bool
+
 	nodes    []Node
 	registry *call.Registry
 	// placing counts, per node, the outbound calls Initiate is placing
@@ -73,18 +81,41 @@ func (c *Calls) Holder(orgID int64, callID string) (Node, error) {
 	return Node{}, call.ErrCallNotFound
 }
 
-// Hangup ends a live call on the node that holds it.
+// Hangup ends a live call on the node that holds it, else through Remote.
 func (c *Calls) Hangup(ctx context.Context, orgID int64, callID string) error {
-	n, err := c.Holder(orgID, callID)
+	err := c.Here().Hangup(ctx, orgID, callID)
+	if errors.Is(err, call.ErrCallNotFound) && c.Remote != nil {
+		return c.Remote.Hangup(ctx, orgID, callID)
+	}
+	return err
+}
+
+// Transfer moves a live call on the node that holds it, else through
+// Remote.
+func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
+	err := c.Here().Transfer(ctx, orgID, callID, to, mode)
+	if errors.Is(err, call.ErrCallNotFound) && c.Remote != nil {
+		return c.Remote.Transfer(ctx, orgID, callID, to, mode)
+	}
+	return err
+}
+
+// Here is the control of the calls this process's nodes hold, never
+// asking Remote (a request another replica forwarded).
+func (c *Calls) Here() call.Controls { return here{c} }
+
+type here struct{ c *Calls }
+
+func (h here) Hangup(ctx context.Context, orgID int64, callID string) error {
+	n, err := h.c.Holder(orgID, callID)
 	if err != nil {
 		return err
 	}
 	return n.Calls.Hangup(ctx, orgID, callID)
 }
 
-// Transfer moves a live call on the node that holds it.
-func (c *Calls) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
-	n, err := c.Holder(orgID, callID)
+func (h here) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
+	n, err := h.c.Holder(orgID, callID)
 	if err != nil {
 		return err
 	}
@@ -103,9 +134,15 @@ func (c *Calls) AuthorizeStream(callID, token string) (sip.StreamSink, error) {
 	return nil, call.ErrBadStreamToken
 }
 
+// ErrNoNodeUp is Initiate's answer with NeedUp when no node is up.
+var ErrNoNodeUp = fmt.Errorf("%w: no FreeSWITCH node is controlled by this replica", call.ErrSwitchUnavailable)
+
 // Initiate places an outbound call on the node Pick chooses.
 func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
 	i := c.Pick()
+	if c.NeedUp && !c.isUp(i) {
+		return nil, ErrNoNodeUp
+	}
 	c.placing[i].Add(1)
 	defer c.placing[i].Add(-1)
 	return c.nodes[i].Calls.Initiate(ctx, req)
@@ -118,7 +155,7 @@ func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.I
 func (c *Calls) Pick() int {
 	best, bestLoad := 0, int64(-1)
 	for i, n := range c.nodes {
-		if n.Up != nil && !n.Up() {
+		if !c.isUp(i) {
 			continue
 		}
 		load := int64(n.Calls.Active()) + c.placing[i].Load()
@@ -128,6 +165,8 @@ func (c *Calls) Pick() int {
 	}
 	return best
 }
+
+func (c *Calls) isUp(i int) bool { return c.nodes[i].Up == nil || c.nodes[i].Up() }
 
 // Active returns the number of live calls over every node.
 func (c *Calls) Active() int {
