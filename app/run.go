@@ -13,14 +13,18 @@ import (
 	"github.com/sipbridge/sipbridge/trunk"
 )
 
-// Start closes the calls a previous run left open, connects to the switch
+// Start closes the calls a previous run left open (not with Replica:
+// they may be other replicas' live calls), connects to the switch
 // (the connections retry on their own) and starts the background work:
 // trunk sync's reconcile loop and the SMS queue and forwarding workers.
 func (a *App) Start() error {
-	if n, err := a.Store.CloseOrphanCalls(a.ctx, "sipbridge restarted while the call was live"); err != nil {
-		a.log.Warn("closing calls left open by a previous run", "err", err)
-	} else if n > 0 {
-		a.log.Warn("closed calls left open by a previous run", "calls", n)
+	// With replicas the open records may be other replicas' live calls.
+	if a.Leases == nil {
+		if n, err := a.Store.CloseOrphanCalls(a.ctx, "sipbridge restarted while the call was live"); err != nil {
+			a.log.Warn("closing calls left open by a previous run", "err", err)
+		} else if n > 0 {
+			a.log.Warn("closed calls left open by a previous run", "calls", n)
+		}
 	}
 	if a.cfg.Switch != nil {
 		if err := a.Pool.Start(a.ctx); err != nil {
