@@ -134,7 +134,8 @@ func TestEveryNodeHasCallControl(t *testing.T) {
 
 // Two replicas on one database and one node: the first to start holds the
 // node's lease and alone handles its calls (one record per call); the
-// other, holding no lease, refuses outbound calls with 503. When the first
+// other, holding no lease, refuses outbound calls with 503 (but a hosted
+// number's, which needs no node). When the first
 // stops, it releases the lease and the second takes the node over within
 // a renewal and handles its next call.
 func TestReplicasShareTheNodeThroughItsLease(t *testing.T) {
@@ -154,6 +155,16 @@ func TestReplicasShareTheNodeThroughItsLease(t *testing.T) {
 		_, err := b.Calls.Initiate(context.Background(), call.InitiateRequest{OrgID: e.org, From: "+16478491000", To: "+14165550199"})
 		if !errors.Is(err, call.ErrSwitchUnavailable) {
 			t.Errorf("an outbound call on b, holding no node: %v, want switch_unavailable", err)
+		}
+		// A number hosted at a provider needs no node: its call goes on (to
+		// the number's lack of an assistant here).
+		hosted := &db.PhoneNumber{OrgID: e.org, PhoneNumber: "+16478491001", Provider: db.ProviderTwilio, CapVoice: true, IsActive: true}
+		if err := e.store.SaveNumber(context.Background(), hosted); err != nil {
+			t.Fatal(err)
+		}
+		_, err = b.Calls.Initiate(context.Background(), call.InitiateRequest{OrgID: e.org, From: hosted.PhoneNumber, To: "+14165550199"})
+		if !errors.Is(err, call.ErrNoAssistant) {
+			t.Errorf("a hosted number's call on b, holding no node: %v, want it placed (no assistant)", err)
 		}
 
 		first := e.call(t, 0)

@@ -67,9 +67,22 @@ func (a *App) buildLeases() {
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
 	}
-	a.Calls.NeedUp = true
+	a.Calls.NoNode = a.initiateWithoutNode
 	a.Calls.Remote = &forwarder{store: a.Store, me: r.Name, client: client}
 	a.Web.Echo().Use(keepAuthorization)
+}
+
+// initiateWithoutNode places an outbound call while this replica holds no
+// node's lease: a number hosted at a provider needs no node (the first
+// node's call control hands it to the hosted path), any other is refused
+// with 503 (cluster.ErrNoNodeUp).
+func (a *App) initiateWithoutNode(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
+	active := true
+	nums, _, err := a.Store.ListNumbers(ctx, req.OrgID, db.NumberFilter{Exact: req.From, Active: &active}, db.Page{Limit: 1, NoTotal: true})
+	if err == nil && len(nums) == 1 && nums[0].Provider != db.ProviderBYOSIP {
+		return a.CallNodes[0].Calls.Initiate(ctx, req)
+	}
+	return nil, cluster.ErrNoNodeUp
 }
 
 // callNode returns the node of a lease name.

@@ -40,9 +40,9 @@ type Calls struct {
 	// Remote, when set, is asked about a call no node here holds (a
 	// call held by another replica: Forwarder).
 	Remote call.Controls
-	// NeedUp refuses an outbound call when no node is up (a replica that
-	// holds no node's lease) rather than trying the first node.
-	NeedUp bool
+	// NoNode, when set, places an outbound call when no node is up (a
+	// replica that holds no node's lease) instead of the first node.
+	NoNode func(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error)
 
 	nodes    []Node
 	registry *call.Registry
@@ -134,14 +134,15 @@ func (c *Calls) AuthorizeStream(callID, token string) (sip.StreamSink, error) {
 	return nil, call.ErrBadStreamToken
 }
 
-// ErrNoNodeUp is Initiate's answer with NeedUp when no node is up.
+// ErrNoNodeUp is the answer to an outbound call that needs a node when
+// this replica controls none.
 var ErrNoNodeUp = fmt.Errorf("%w: no FreeSWITCH node is controlled by this replica", call.ErrSwitchUnavailable)
 
 // Initiate places an outbound call on the node Pick chooses.
 func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
 	i := c.Pick()
-	if c.NeedUp && !c.isUp(i) {
-		return nil, ErrNoNodeUp
+	if c.NoNode != nil && !c.isUp(i) {
+		return c.NoNode(ctx, req)
 	}
 	c.placing[i].Add(1)
 	defer c.placing[i].Add(-1)
