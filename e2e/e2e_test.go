@@ -64,6 +64,7 @@ var oncePerSuite = map[string]string{
 	"xml_curl":         "postgres",
 	"nodes":            "postgres",
 	"front_calls":      "postgres",
+	"replicas":         "postgres",
 	"tls_trunk":        "postgres",
 	"tls_inbound_srtp": "postgres",
 	"amd":              "postgres",
