@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,21 +21,26 @@ type CallNode struct {
 	Events *esl.Client
 	Pool   *esl.Pool
 	Calls  *sip.Calls
-	// held: this process controls the node's calls (always, unless the
-	// node's lease is another replica's: Replica).
-	held atomic.Bool
+	// leases are the replica's (nil: this process controls the node's
+	// calls, no Replica).
+	leases *cluster.Leases
 }
+
+// controlled tells whether this process controls the node's calls: always
+// without Replica, else while it holds the node's lease (its last renewal
+// less than the TTL ago).
+func (n *CallNode) controlled() bool { return n.leases == nil || n.leases.Holds(n.leaseName()) }
 
 // up tells whether the node's call connections are up and this process
 // controls its calls.
 func (n *CallNode) up() bool {
-	return n.held.Load() && n.Events != nil && n.Events.Connected() && n.Pool.Connected()
+	return n.controlled() && n.Events != nil && n.Events.Connected() && n.Pool.Connected()
 }
 
 // handle hands one of the node's events to its call control, when this
 // process controls the node's calls.
 func (n *CallNode) handle(e *esl.Event) {
-	if n.held.Load() {
+	if n.controlled() {
 		n.Calls.HandleEvent(e)
 	}
 }

@@ -52,9 +52,6 @@ func (n *CallNode) leaseName() string {
 func (a *App) buildLeases() {
 	r := a.cfg.Replica
 	if r == nil || a.cfg.Switch == nil {
-		for _, cn := range a.CallNodes {
-			cn.held.Store(true)
-		}
 		return
 	}
 	names := make([]string, len(a.CallNodes))
@@ -62,7 +59,10 @@ func (a *App) buildLeases() {
 		names[i] = cn.leaseName()
 	}
 	a.Leases = cluster.NewLeases(a.Store, cluster.LeaseOptions{Owner: r.Name, Addr: r.Addr, Nodes: names, TTL: r.TTL, Renew: r.Renew,
-		Log: a.log.With("component", "leases"), Gained: a.nodeGained, Lost: a.nodeLost})
+		Log: a.log.With("component", "leases"), Gained: a.nodeGained})
+	for _, cn := range a.CallNodes {
+		cn.leases = a.Leases
+	}
 	client := r.Client
 	if client == nil {
 		client = &http.Client{Timeout: 10 * time.Second}
@@ -95,20 +95,13 @@ func (a *App) callNode(lease string) *CallNode {
 	return nil
 }
 
-// nodeGained: this replica now controls the node's calls (its events are
-// handled from now on; live calls already there are left to adoption).
+// nodeGained: this replica now controls the node's calls: its events are
+// handled from now on (live calls already there are left to adoption).
+// Once the lease is lost (CallNode.controlled) they are not, and no
+// outbound call is placed there.
 func (a *App) nodeGained(lease string) {
 	if cn := a.callNode(lease); cn != nil {
-		cn.held.Store(true)
 		cn.Calls.SwitchReconnected()
-	}
-}
-
-// nodeLost: this replica no longer controls the node's calls: its events
-// are not handled and no outbound call is placed there.
-func (a *App) nodeLost(lease string) {
-	if cn := a.callNode(lease); cn != nil {
-		cn.held.Store(false)
 	}
 }
 
