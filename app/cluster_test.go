@@ -68,6 +68,7 @@ func newClusterEnv(t *testing.T, g *gorm.DB, names ...string) *clusterEnv {
 func (e *clusterEnv) bridge(t *testing.T, replica *app.Replica) *app.App {
 	t.Helper()
 	a, err := app.New(context.Background(), app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica,
+		OperatorToken: "op-token",
 		Switch:       &app.Switch{Addr: e.nodes[0].ESL, Password: "ClueCon", GenDir: e.genDir, Nodes: e.nodes},
 		SyncInterval: time.Hour, DrainTimeout: time.Second})
 	if err != nil {
@@ -152,6 +153,20 @@ func TestReplicasShareTheNodeThroughItsLease(t *testing.T) {
 		if b.Leases.Holds("fs1") {
 			t.Fatal("b holds fs1 while a renews its lease")
 		}
+		baseB := serve(t, b)
+		owner := func() string {
+			var ns []struct {
+				Name       string `json:"name"`
+				LeaseOwner string `json:"lease_owner"`
+			}
+			if st := getJSON(t, baseB+"/api/v1/switch/nodes", "op-token", &ns); st != 200 || len(ns) != 1 || ns[0].Name != "fs1" {
+				t.Fatalf("nodes: %d %+v", st, ns)
+			}
+			return ns[0].LeaseOwner
+		}
+		if o := owner(); o != "a" {
+			t.Errorf("b's nodes route: fs1's lease_owner %q, want a", o)
+		}
 		_, err := b.Calls.Initiate(context.Background(), call.InitiateRequest{OrgID: e.org, From: "+16478491000", To: "+14165550199"})
 		if !errors.Is(err, call.ErrSwitchUnavailable) {
 			t.Errorf("an outbound call on b, holding no node: %v, want switch_unavailable", err)
@@ -180,6 +195,9 @@ func TestReplicasShareTheNodeThroughItsLease(t *testing.T) {
 		testkit.Eventually(t, 5*time.Second, "the second call's record, by b", func() bool { return len(e.records(t)[second]) == 1 }, nil)
 		if r := e.records(t)[second][0]; r.Node != "fs1" {
 			t.Errorf("the second call's node %q, want fs1", r.Node)
+		}
+		if o := owner(); o != "b" {
+			t.Errorf("after the takeover fs1's lease_owner %q, want b", o)
 		}
 	})
 }

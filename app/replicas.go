@@ -220,3 +220,25 @@ func forwardedError(status int, code string) error {
 	}
 	return fmt.Errorf("the replica holding the call answered %d %s", status, code)
 }
+
+// leaseOwners are the owners of the nodes' live leases, by node (nil
+// without Replica).
+func (a *App) leaseOwners() map[string]string {
+	if a.Leases == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+	defer cancel()
+	leases, err := a.Store.Leases(ctx)
+	if err != nil {
+		a.log.Warn("node leases not read", "err", err)
+		return nil
+	}
+	out := map[string]string{}
+	for _, l := range leases {
+		if time.Now().Before(l.ExpiresAt) {
+			out[l.Node] = l.Owner
+		}
+	}
+	return out
+}
