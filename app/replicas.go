@@ -169,8 +169,10 @@ func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (stri
 }
 
 func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string, body any) error {
+	// Only an API key opens the owner's calls API (the Twilio-compatible
+	// routes' basic credentials do not).
 	auth, _ := ctx.Value(authKey).(string)
-	if auth == "" || ctx.Value(forwardedKey) != nil {
+	if !strings.HasPrefix(auth, "Bearer ") || ctx.Value(forwardedKey) != nil {
 		return call.ErrCallNotFound
 	}
 	base, err := f.owner(ctx, orgID, callID)
