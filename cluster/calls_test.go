@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,5 +198,48 @@ func TestCloseEndsEveryNode(t *testing.T) {
 	}
 	if !a.closed.Load() || !b.closed.Load() || c.Active() != 0 {
 		t.Errorf("closed fs1 %v fs2 %v, active %d", a.closed.Load(), b.closed.Load(), c.Active())
+	}
+}
+
+// remote is another replica's call control.
+type remote struct{ asked []string }
+
+func (r *remote) Hangup(_ context.Context, _ int64, id string) error {
+	r.asked = append(r.asked, "hangup "+id)
+	return nil
+}
+
+func (r *remote) Transfer(_ context.Context, _ int64, id, to string, _ call.TransferMode) error {
+	r.asked = append(r.asked, "transfer "+id+" "+to)
+	return nil
+}
+
+// A call no node here holds is asked of Remote; one held here never is.
+// With NoNode, an outbound call while no node is up goes to it.
+func TestRemoteAndNoNode(t *testing.T) {
+	c, a, _, up := twoNodes()
+	r := &remote{}
+	c.Remote = r
+	a.add(1, "here")
+	ctx := context.Background()
+	if err := c.Hangup(ctx, 1, "here"); err != nil || len(r.asked) != 0 {
+		t.Fatalf("a call held here: %v, remote asked %v", err, r.asked)
+	}
+	_ = c.Hangup(ctx, 1, "elsewhere")
+	_ = c.Transfer(ctx, 1, "elsewhere", "+15550100", call.TransferAuto)
+	if want := []string{"hangup elsewhere", "transfer elsewhere +15550100"}; !slices.Equal(r.asked, want) {
+		t.Errorf("remote asked %v, want %v", r.asked, want)
+	}
+	var placed bool
+	c.NoNode = func(context.Context, call.InitiateRequest) (*call.InitiateResult, error) {
+		placed = true
+		return nil, cluster.ErrNoNodeUp
+	}
+	if _, err := c.Initiate(ctx, call.InitiateRequest{}); err != nil || placed {
+		t.Fatalf("with a node up: %v, NoNode asked %v", err, placed)
+	}
+	up[0], up[1] = false, false
+	if _, err := c.Initiate(ctx, call.InitiateRequest{}); !errors.Is(err, call.ErrSwitchUnavailable) || !placed {
+		t.Errorf("no node up: %v (NoNode asked %v), want NoNode's switch_unavailable", err, placed)
 	}
 }
