@@ -69,8 +69,8 @@ func (e *clusterEnv) bridge(t *testing.T, replica *app.Replica) *app.App {
 	t.Helper()
 	a, err := app.New(context.Background(), app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica,
 		OperatorToken: "op-token",
-		Switch:       &app.Switch{Addr: e.nodes[0].ESL, Password: "ClueCon", GenDir: e.genDir, Nodes: e.nodes},
-		SyncInterval: time.Hour, DrainTimeout: time.Second})
+		Switch:        &app.Switch{Addr: e.nodes[0].ESL, Password: "ClueCon", GenDir: e.genDir, Nodes: e.nodes},
+		SyncInterval:  time.Hour, DrainTimeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
