@@ -205,7 +205,8 @@ func TestReplicasShareTheNodeThroughItsLease(t *testing.T) {
 // A hangup or transfer of a live call held by another replica is forwarded
 // to the owner's address with the caller's own key, marked, and the
 // owner's answer is the answer; a request already forwarded is not
-// forwarded again.
+// forwarded again. An outbound call asked of a replica that controls no
+// node is forwarded whole to one that does.
 func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		e := newClusterEnv(t, g, "fs1")
@@ -218,6 +219,12 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			got = append(got, r.URL.Path+" "+r.Header.Get("Authorization")+" "+r.Header.Get("X-Sipbridge-Forwarded-By")+" "+string(body))
 			status := answer
 			mu.Unlock()
+			if strings.HasSuffix(r.URL.Path, "/initiate") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusOK)
+				io.WriteString(w, `{"call_id":"owner-call","status":"ringing"}`)
+				return
+			}
 			w.WriteHeader(status)
 			if status != http.StatusAccepted {
 				io.WriteString(w, `{"error":{"code":"call_not_live","message":"gone"}}`)
@@ -272,9 +279,22 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			t.Errorf("a forwarded request: %d, want 409 here", st)
 		}
 		mu.Lock()
-		defer mu.Unlock()
 		if len(got) != 1 {
 			t.Errorf("the owner got %d requests after the 409, want 1 (a forwarded request is not forwarded again)", len(got))
+		}
+		got = nil
+		mu.Unlock()
+
+		// An outbound call asked of a, which controls no node, is the
+		// owner's, whole.
+		in := `{"from_phone_number":"+16478491000","to_phone_number":"+14165550199"}`
+		if st, body := post("/api/v1/calls/initiate", in); st != http.StatusOK || !strings.Contains(body, `"call_id":"owner-call"`) {
+			t.Errorf("initiate through a: %d %s, want the owner's answer", st, body)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if want := "/api/v1/calls/initiate Bearer " + e.key + " a " + in; len(got) != 1 || got[0] != want {
+			t.Errorf("the owner got %q, want %q", got, want)
 		}
 	})
 }

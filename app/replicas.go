@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"strings"
 	"time"
@@ -69,7 +71,72 @@ func (a *App) buildLeases() {
 	}
 	a.Calls.NoNode = a.initiateWithoutNode
 	a.Calls.Remote = &forwarder{store: a.Store, me: r.Name, client: client}
-	a.Web.Echo().Use(keepAuthorization)
+	a.Web.Echo().Use(keepAuthorization, a.forwardInitiate(client))
+}
+
+// controlsANode tells whether this replica controls any node's calls.
+func (a *App) controlsANode() bool {
+	for _, cn := range a.CallNodes {
+		if cn.controlled() {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardInitiate sends an outbound call asked of a replica that controls
+// no node, whole, to one that does (the holder of the first node's lease
+// that has an address): its answer is the answer. With no such replica the
+// call is this one's (a provider-hosted number's goes on, any other is
+// 503).
+func (a *App) forwardInitiate(client *http.Client) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.Method != http.MethodPost || (r.URL.Path != "/api/v1/calls/initiate" && r.URL.Path != "/calls/initiate") ||
+				r.Header.Get(forwardedHeader) != "" || a.controlsANode() {
+				return next(c)
+			}
+			target := a.nodeOwner(r.Context())
+			if target == nil {
+				return next(c)
+			}
+			proxy := &httputil.ReverseProxy{Transport: client.Transport,
+				Rewrite: func(pr *httputil.ProxyRequest) {
+					pr.SetURL(target)
+					pr.Out.Header.Set(forwardedHeader, a.cfg.Replica.Name)
+				},
+				ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+					a.log.Warn("outbound call not forwarded: the replica controlling the nodes did not answer", "owner", target.String(), "err", err)
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					_, _ = io.WriteString(w, `{"error":{"code":"switch_unavailable","message":"the replica controlling the FreeSWITCH nodes did not answer"}}`)
+				}}
+			// wait=true answers once the call is answered.
+			_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(10 * time.Minute))
+			proxy.ServeHTTP(c.Response(), r)
+			return nil
+		}
+	}
+}
+
+// nodeOwner returns the base URL of another replica holding a live node
+// lease, the first node's first (nil: none).
+func (a *App) nodeOwner(ctx context.Context) *url.URL {
+	leases, err := a.Store.Leases(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, cn := range a.CallNodes {
+		for _, l := range leases {
+			if l.Node == cn.leaseName() && l.Owner != a.cfg.Replica.Name && l.OwnerAddr != "" && time.Now().Before(l.ExpiresAt) {
+				if u, err := url.Parse(l.OwnerAddr); err == nil {
+					return u
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // initiateWithoutNode places an outbound call while this replica holds no
