@@ -158,8 +158,8 @@ type App struct {
 	Web     *web.Server
 	Console *console.Console
 	// Live is the hosted path's registry of live calls (the SIP path
-	// keeps its own, its CallsOptions' call.Options.Registry: each path
-	// drains and counts its own calls).
+	// keeps its own, its CallsOptions' call.Options.Registry, which its
+	// nodes share: each path drains and counts its own calls).
 	Live *call.Registry
 	// Cmd carries trunk sync's commands and Events the switch's events;
 	// Pool carries call control's commands (nil without a switch).
