@@ -28,7 +28,10 @@ type Replica struct {
 	// Addr is this replica's base URL as the others reach it
 	// (REPLICA_ADDR, e.g. http://10.0.0.5:8080): a request about a live
 	// call of a node it holds is forwarded there.
-	Addr       string
+	Addr string
+	// Nodes are the nodes this replica takes from its start (REPLICA_NODES;
+	// empty: all); the others once it has run for a lease TTL.
+	Nodes      []string
 	TTL, Renew time.Duration // zero: cluster.DefaultLeaseTTL, DefaultLeaseRenew
 	// Client forwards the requests (nil: one with a 10 s timeout).
 	Client *http.Client
@@ -60,7 +63,7 @@ func (a *App) buildLeases() {
 	for i, cn := range a.CallNodes {
 		names[i] = cn.leaseName()
 	}
-	a.Leases = cluster.NewLeases(a.Store, cluster.LeaseOptions{Owner: r.Name, Addr: r.Addr, Nodes: names, TTL: r.TTL, Renew: r.Renew,
+	a.Leases = cluster.NewLeases(a.Store, cluster.LeaseOptions{Owner: r.Name, Addr: r.Addr, Nodes: names, Prefer: r.Nodes, TTL: r.TTL, Renew: r.Renew,
 		Log: a.log.With("component", "leases"), Gained: a.nodeGained})
 	for _, cn := range a.CallNodes {
 		cn.leases = a.Leases

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 )
@@ -26,8 +27,12 @@ type LeaseOptions struct {
 	Owner string // this replica's name (REPLICA_NAME)
 	Addr  string // its internal URL (REPLICA_ADDR), for the others to forward to
 	Nodes []string
-	TTL   time.Duration // default DefaultLeaseTTL
-	Renew time.Duration // default DefaultLeaseRenew
+	// Prefer are the nodes this replica takes from its start (REPLICA_NODES;
+	// empty: all); it tries the others only once it has run for a TTL, so
+	// replicas started together each take their own.
+	Prefer []string
+	TTL    time.Duration // default DefaultLeaseTTL
+	Renew  time.Duration // default DefaultLeaseRenew
 	// Gained and Lost are told, from Run's goroutine, when this replica
 	// takes a node's lease and when it no longer holds it (a renewal
 	// refused or failed, or not done within the TTL, or Run ending).
@@ -41,8 +46,9 @@ type Leases struct {
 	store LeaseStore
 	opts  LeaseOptions
 
-	mu   sync.Mutex
-	held map[string]time.Time // node → when its lease was last taken or renewed
+	mu      sync.Mutex
+	held    map[string]time.Time // node → when its lease was last taken or renewed
+	started time.Time            // when the others' nodes' grace began (NewLeases, Run)
 }
 
 // NewLeases returns the replica's leases; Run takes and keeps them.
@@ -64,7 +70,7 @@ func NewLeases(store LeaseStore, opts LeaseOptions) *Leases {
 			*f = func(string) {}
 		}
 	}
-	return &Leases{store: store, opts: opts, held: map[string]time.Time{}}
+	return &Leases{store: store, opts: opts, held: map[string]time.Time{}, started: opts.Now()}
 }
 
 // Holds tells whether this replica holds the node's lease.
@@ -78,6 +84,9 @@ func (l *Leases) Holds(node string) bool {
 // Run takes and renews the leases until ctx is done, then releases the
 // ones held.
 func (l *Leases) Run(ctx context.Context) {
+	l.mu.Lock()
+	l.started = l.opts.Now()
+	l.mu.Unlock()
 	t := time.NewTicker(l.opts.Renew)
 	defer t.Stop()
 	for {
@@ -97,8 +106,23 @@ func (l *Leases) Pass(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		l.renew(ctx, node)
+		if l.tries(node) {
+			l.renew(ctx, node)
+		}
 	}
+}
+
+// tries tells whether this pass takes or renews the node's lease: always
+// a preferred node's or one held, another's once the replica has run for a
+// TTL.
+func (l *Leases) tries(node string) bool {
+	if len(l.opts.Prefer) == 0 || slices.Contains(l.opts.Prefer, node) {
+		return true
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, held := l.held[node]
+	return held || l.opts.Now().Sub(l.started) >= l.opts.TTL
 }
 
 // renew takes or renews one node's lease: a refusal or an error while the

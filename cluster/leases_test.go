@@ -28,9 +28,9 @@ func (r *replica) told() (gained, lost []string) {
 	return slices.Clone(r.gained), slices.Clone(r.lost)
 }
 
-func newReplica(store cluster.LeaseStore, name string, now func() time.Time) *replica {
+func newReplica(store cluster.LeaseStore, name string, now func() time.Time, prefer ...string) *replica {
 	r := &replica{}
-	r.Leases = cluster.NewLeases(store, cluster.LeaseOptions{Owner: name, Addr: "http://" + name, Nodes: []string{"fs1", "fs2"},
+	r.Leases = cluster.NewLeases(store, cluster.LeaseOptions{Owner: name, Addr: "http://" + name, Nodes: []string{"fs1", "fs2"}, Prefer: prefer,
 		TTL: 10 * time.Second, Renew: 3 * time.Second, Now: now,
 		Gained: func(n string) { r.mu.Lock(); r.gained = append(r.gained, n); r.mu.Unlock() },
 		Lost:   func(n string) { r.mu.Lock(); r.lost = append(r.lost, n); r.mu.Unlock() }})
@@ -132,6 +132,43 @@ func TestLeaseRenewalFailureDropsAtOnce(t *testing.T) {
 		a.Pass(context.Background())
 		if _, l := a.told(); !slices.Equal(l, []string{"fs1", "fs2"}) || a.Holds("fs1") {
 			t.Errorf("lost %v after a failed renewal, want both at once", l)
+		}
+	})
+}
+
+// Replicas started together with their own preferred nodes (REPLICA_NODES)
+// each take their own; a preferred node's owner gone, the other takes it
+// too, once it has run for a TTL and the lease is free.
+func TestLeasesPreferredNodes(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		store, ctx := db.NewStore(g, dbtest.Keyring(t), nil), context.Background()
+		var mu sync.Mutex
+		clock := time.Now()
+		now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+		advance := func(d time.Duration) { mu.Lock(); clock = clock.Add(d); mu.Unlock() }
+		a := newReplica(store, "a", now, "fs1")
+		a.Pass(ctx) // b not started yet: a takes its own only
+		if g, _ := a.told(); !slices.Equal(g, []string{"fs1"}) {
+			t.Fatalf("a gained %v at its first pass, want its own fs1 only", g)
+		}
+		advance(2 * time.Second)
+		b := newReplica(store, "b", now, "fs2")
+		b.Pass(ctx)
+		if g, _ := b.told(); !slices.Equal(g, []string{"fs2"}) {
+			t.Fatalf("b gained %v, want its own fs2", g)
+		}
+		advance(9 * time.Second) // a has run for a TTL; b keeps renewing
+		b.Pass(ctx)
+		a.Pass(ctx)
+		if g, _ := a.told(); !slices.Equal(g, []string{"fs1"}) {
+			t.Fatalf("a gained %v while b renews fs2, want fs1 only", g)
+		}
+		if err := store.ReleaseLease(ctx, "fs2", "b"); err != nil { // b stopped
+			t.Fatal(err)
+		}
+		a.Pass(ctx)
+		if g, _ := a.told(); !slices.Equal(g, []string{"fs1", "fs2"}) {
+			t.Fatalf("a gained %v once fs2 was free, want fs2 too", g)
 		}
 	})
 }

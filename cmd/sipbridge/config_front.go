@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/sipbridge/sipbridge/app"
@@ -35,6 +36,9 @@ type frontConfig struct {
 	// ReplicaAddr REPLICA_ADDR, this replica's base URL for the others:
 	// set, the replicas on one database share the nodes through leases.
 	ReplicaName, ReplicaAddr string
+	// ReplicaNodes is REPLICA_NODES: the nodes this replica takes from its
+	// start (empty: all).
+	ReplicaNodes []string
 }
 
 func (c *Config) loadFront(get envGetter) []error {
@@ -71,6 +75,15 @@ func (f *frontConfig) loadReplica(get envGetter) error {
 	if f.ReplicaName == "" {
 		return errors.New("REPLICA_NAME: empty: want a name unique among the replicas")
 	}
+	for _, n := range strings.Split(get("REPLICA_NODES", ""), ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if !slices.ContainsFunc(f.Nodes, func(x nodes.Node) bool { return x.Name == n }) {
+			return fmt.Errorf("REPLICA_NODES: %q is not a node of FS_NODES", n)
+		}
+		f.ReplicaNodes = append(f.ReplicaNodes, n)
+	}
 	return nil
 }
 
@@ -80,7 +93,7 @@ func (f frontConfig) replica() *app.Replica {
 	if f.ReplicaAddr == "" {
 		return nil
 	}
-	return &app.Replica{Name: f.ReplicaName, Addr: f.ReplicaAddr}
+	return &app.Replica{Name: f.ReplicaName, Addr: f.ReplicaAddr, Nodes: f.ReplicaNodes}
 }
 
 // switchNodes are the nodes the bridge applies trunks to per node (nil:

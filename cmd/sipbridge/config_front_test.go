@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,6 +40,7 @@ func TestLoadConfigFront(t *testing.T) {
 		{"FS_ESL_ADDR", "nowhere"},
 		{"REPLICA_ADDR", "10.0.0.5:8080"},
 		{"REPLICA_ADDR", "http://10.0.0.5:8080/api"},
+		{"REPLICA_NODES", "fs9", "REPLICA_ADDR", "http://10.0.0.5:8080"},
 	} {
 		if _, err := LoadConfig(env(bad...)); err == nil || !strings.Contains(err.Error(), bad[0]) {
 			t.Errorf("%v: err %v, want one naming %s", bad, err, bad[0])
@@ -69,9 +71,12 @@ func TestFSNodesReachTheBridge(t *testing.T) {
 	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r == nil || r.Addr != "http://10.0.0.5:8080" || r.Name != fmt.Sprintf("%s-%d", host, os.Getpid()) {
 		t.Fatalf("REPLICA_ADDR set: replica %+v, want its address and the default name", r)
 	}
-	env["REPLICA_NAME"] = "sb-a"
-	if c, err = LoadConfig(get); err != nil || c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica.Name != "sb-a" {
-		t.Fatalf("REPLICA_NAME: %v", err)
+	env["REPLICA_NAME"], env["REPLICA_NODES"] = "sb-a", " fs1 "
+	if c, err = LoadConfig(get); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r.Name != "sb-a" || !slices.Equal(r.Nodes, []string{"fs1"}) {
+		t.Fatalf("REPLICA_NAME and REPLICA_NODES: %+v", r)
 	}
 	delete(env, "REPLICA_ADDR")
 	env["FS_NODES"], env["OPERATOR_TOKEN"] = "a=10.0.0.11:8021,b=10.0.0.12:8021", "op"
