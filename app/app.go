@@ -19,6 +19,7 @@ import (
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/call/sip"
+	"github.com/sipbridge/sipbridge/cluster"
 	"github.com/sipbridge/sipbridge/console"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/changes"
@@ -92,6 +93,11 @@ type Config struct {
 	SyncOptions    func(*trunk.SyncOptions)
 	ConsoleOptions func(*console.Deps)
 
+	// Replica, when set, shares the nodes with other replicas on the same
+	// database through leases (REPLICA_ADDR; nil: this process controls
+	// every node's calls).
+	Replica *Replica
+
 	// OperatorToken is the platform operator's bearer token
 	// (OPERATOR_TOKEN): GET /api/v1/switch/nodes answers to it only
 	// (empty: that route is off).
@@ -121,9 +127,10 @@ type Switch struct {
 	// Reminder is how often the warning that FreeSWITCH is not connected
 	// repeats while it stays so (zero: DefaultSwitchReminder).
 	Reminder time.Duration
-	// Nodes are the FreeSWITCH nodes every trunk is applied to (FS_NODES),
-	// the first the one at Addr, which call control uses; each trunk's
-	// state is then kept and shown per node. None: the one node at Addr.
+	// Nodes are the FreeSWITCH nodes (FS_NODES), the first the one at
+	// Addr: every trunk is applied to each, each trunk's state is kept and
+	// shown per node, and each node has call control of its own. None: the
+	// one node at Addr.
 	Nodes []nodes.Node
 }
 
@@ -141,12 +148,18 @@ type App struct {
 	BYOC      *numbers.BYOC
 	SMS       *sms.Service
 	Hosted    *hosted.Path
-	Calls     *sip.Calls
-	Web       *web.Server
-	Console   *console.Console
+	// Calls is SIP call control over every node (CallNodes).
+	Calls *cluster.Calls
+	// CallNodes are each node's call control, the first node's on Events
+	// and Pool, the others' on connections of their own.
+	CallNodes []*CallNode
+	// Leases are this replica's node leases (nil without Config.Replica).
+	Leases  *cluster.Leases
+	Web     *web.Server
+	Console *console.Console
 	// Live is the hosted path's registry of live calls (the SIP path
-	// keeps its own, its CallsOptions' call.Options.Registry: each path
-	// drains and counts its own calls).
+	// keeps its own, its CallsOptions' call.Options.Registry, which its
+	// nodes share: each path drains and counts its own calls).
 	Live *call.Registry
 	// Cmd carries trunk sync's commands and Events the switch's events;
 	// Pool carries call control's commands (nil without a switch).
@@ -208,6 +221,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.buildNumbers()
 	a.buildSMS()
 	a.buildWeb()
+	a.buildLeases()
 	// The feed's listener is a database connection, as the store's pool
 	// is: it runs from here so that the API's caches work without Start.
 	a.wg.Add(1)
@@ -232,8 +246,8 @@ func (a *App) connectSwitch() {
 	// events may have been lost meanwhile) or of call control's commands
 	// (the check runs on them: the last of the two to come back succeeds).
 	recheck := func(context.Context) {
-		if a.Calls != nil {
-			a.Calls.SwitchReconnected()
+		if len(a.CallNodes) > 0 {
+			a.CallNodes[0].Calls.SwitchReconnected()
 		}
 	}
 	a.Cmd = esl.New(sw.Addr, sw.Password, opts(esl.WithOnConnect(resync), esl.WithLogger(a.log.With("component", "esl", "conn", "commands")))...)
@@ -256,6 +270,7 @@ func (a *App) connectSwitch() {
 	so := trunk.SyncOptions{GenDir: sw.GenDir, Profile: sw.Profile, AddressPolicy: a.cfg.AddressPolicy, Proxies: sw.Front.CIDRs(),
 		Log: a.log.With("component", "trunk_sync")}
 	so.Nodes = a.connectNodes(opts)
+	a.connectCallNodes(opts)
 	if a.cfg.SyncOptions != nil {
 		a.cfg.SyncOptions(&so)
 	}
@@ -271,7 +286,7 @@ func (a *App) route(e *esl.Event) {
 		a.TrunkSync.HandleGatewayEvent(a.ctx, ge)
 		return
 	}
-	a.Calls.HandleEvent(e)
+	a.CallNodes[0].handle(e)
 }
 
 func (a *App) buildHosted() {
@@ -284,33 +299,6 @@ func (a *App) buildHosted() {
 		a.cfg.HostedOptions(&ho)
 	}
 	a.Hosted = hosted.New(a.Store, ho)
-}
-
-func (a *App) buildCalls() {
-	a.frameSeconds = prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "sipbridge_bridge_frame_seconds",
-		Help:    "Time from a caller frame's arrival on the mod_audio_stream websocket to its media message written to the assistant.",
-		Buckets: []float64{10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 10e-3},
-	})
-	co := sip.CallsOptions{
-		Options:      call.Options{AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "calls"), Now: a.cfg.Now},
-		StreamWSBase: a.cfg.StreamWSBase, RecordingsDir: a.cfg.RecordingsDir, PlaybackDir: a.cfg.PlaybackDir, WelcomeAudioDir: a.cfg.WelcomeAudioDir,
-		LegTimeout: a.cfg.LegTimeout, DefaultLimits: a.cfg.CallDefaults, Hosted: a.Hosted,
-		OnFrame: func(d time.Duration) { a.frameSeconds.Observe(d.Seconds()) },
-	}
-	var sw interface {
-		API(ctx context.Context, cmd string) (string, error)
-		BGAPI(ctx context.Context, cmd string) (string, error)
-		SendMsg(ctx context.Context, uuid string, msg esl.SendMsg) error
-	} = noSwitch{}
-	if a.Pool != nil {
-		co.Profile, sw = a.cfg.Switch.Profile, a.Pool
-		co.Routing = route.Options{ImplicitACL: a.TrunkSync.ResolvedACL, Front: a.cfg.Switch.Front, Changes: a.Changes}
-	}
-	if a.cfg.CallsOptions != nil {
-		a.cfg.CallsOptions(&co)
-	}
-	a.Calls = sip.NewCalls(a.Store, sw, co)
 }
 
 func (a *App) buildNumbers() {
@@ -359,12 +347,3 @@ func (a *App) buildWeb() {
 		a.Web.Echo().POST("/fs/xml", echo.WrapHandler(xmlcurl.New(a.TrunkSync, o)))
 	}
 }
-
-// noSwitch is call control's switch when none is configured.
-type noSwitch struct{}
-
-var errNoSwitch = errors.New("no FreeSWITCH event socket is configured")
-
-func (noSwitch) API(context.Context, string) (string, error)        { return "", errNoSwitch }
-func (noSwitch) BGAPI(context.Context, string) (string, error)      { return "", errNoSwitch }
-func (noSwitch) SendMsg(context.Context, string, esl.SendMsg) error { return errNoSwitch }

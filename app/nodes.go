@@ -92,6 +92,7 @@ func (a *App) switchNodes() []switchapi.Node {
 	if a.TrunkSync != nil {
 		sums = a.TrunkSync.Nodes()
 	}
+	owners := a.leaseOwners()
 	out := make([]switchapi.Node, 0, len(sums))
 	for i, s := range sums {
 		n := switchapi.Node{Name: s.Name, Gateways: s.Gateways, GatewaysByState: s.ByState}
@@ -99,9 +100,10 @@ func (a *App) switchNodes() []switchapi.Node {
 		if i == 0 {
 			n.ESLAddress, n.Connected, err = sw.Addr, a.SwitchUp(), a.switchErr()
 		} else {
-			c := a.NodeConns[i-1]
-			n.ESLAddress, n.Connected, err = sw.Nodes[i].ESL, c.Connected(), c.LastError()
+			c, cn := a.NodeConns[i-1], a.CallNodes[i]
+			n.ESLAddress, n.Connected, err = sw.Nodes[i].ESL, c.Connected() && cn.Events.Connected() && cn.Pool.Connected(), c.LastError()
 		}
+		n.LeaseOwner = owners[a.CallNodes[i].leaseName()]
 		if !n.Connected {
 			n.LastError = connectError(err, sw.Password)
 		}

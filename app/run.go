@@ -18,21 +18,30 @@ import (
 
 // Start closes the hosted calls a previous run left open, connects to the
 // switch (the connections retry on their own) and adopts the SIP calls the
-// previous run left on it (adoptCalls), and starts the background work:
-// trunk sync's reconcile loop and the SMS queue and forwarding workers.
+// previous run left on its nodes (adoptCalls; with replicas, the replica
+// that takes a node's lease adopts its calls: nodeGained), and starts the
+// background work: trunk sync's reconcile loop and the SMS queue and
+// forwarding workers.
 func (a *App) Start() error {
-	providers := []string{provider.NameTwilio, provider.NameTelnyx, provider.NameVonage}
-	if a.cfg.Switch == nil {
-		providers = nil // no switch to adopt SIP calls from: close them too
-	}
-	if n, err := a.Store.CloseOrphanCalls(a.ctx, "sipbridge restarted while the call was live", providers...); err != nil {
-		a.log.Warn("closing calls left open by a previous run", "err", err)
-	} else if n > 0 {
-		a.log.Warn("closed calls left open by a previous run", "calls", n)
+	// With replicas the open records may be other replicas' live calls.
+	if a.Leases == nil {
+		providers := []string{provider.NameTwilio, provider.NameTelnyx, provider.NameVonage}
+		if a.cfg.Switch == nil {
+			providers = nil // no switch to adopt SIP calls from: close them too
+		}
+		if n, err := a.Store.CloseOrphanCalls(a.ctx, "sipbridge restarted while the call was live", providers...); err != nil {
+			a.log.Warn("closing calls left open by a previous run", "err", err)
+		} else if n > 0 {
+			a.log.Warn("closed calls left open by a previous run", "calls", n)
+		}
 	}
 	if a.cfg.Switch != nil {
-		a.wg.Add(1)
-		go func() { defer a.wg.Done(); a.adoptCalls() }()
+		if a.Leases == nil {
+			for _, cn := range a.CallNodes {
+				a.wg.Add(1)
+				go func() { defer a.wg.Done(); a.adoptCalls(cn) }()
+			}
+		}
 		if err := a.Pool.Start(a.ctx); err != nil {
 			return err
 		}
@@ -46,6 +55,9 @@ func (a *App) Start() error {
 			if err := c.Start(a.ctx); err != nil {
 				return err
 			}
+		}
+		if err := a.startCallNodes(); err != nil {
+			return err
 		}
 		a.wg.Add(1)
 		go func() { defer a.wg.Done(); a.watchSwitch(a.ctx) }()
@@ -65,39 +77,53 @@ func (a *App) Start() error {
 	return nil
 }
 
-// adoptCalls, once the switch's connections are up, takes over the SIP
-// calls a previous run left open on the node whose calls this process
-// controls (the first of FS_NODES, or FS_ESL_ADDR): the answered ones go
-// on with their assistant, the others are hung up and closed. A record
-// whose channel is on another node (uuid_exists there, or that node
-// unreachable) is left to that node's controller.
-func (a *App) adoptCalls() {
-	if err := a.WaitSwitch(a.ctx); err != nil {
-		return
+// adoptCalls, once the node's call connections are up, takes over the
+// SIP calls a previous run left open on it: the answered ones go on with
+// their assistant, the others are hung up and closed. A record of another
+// node (its node column, or for a record older than the column: its
+// channel exists on another node, or that node cannot be asked) is left
+// to that node's controller.
+func (a *App) adoptCalls(cn *CallNode) {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for !cn.up() {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, time.Minute)
 	defer cancel()
 	began := time.Now()
-	adopted, closed, err := a.Calls.Adopt(ctx, sip.AdoptOptions{Elsewhere: a.onOtherNode})
+	adopted, closed, err := cn.Calls.Adopt(ctx, sip.AdoptOptions{Node: cn.Name, Elsewhere: a.onOtherNode(cn)})
 	if err != nil {
-		a.log.Warn("calls left open by a previous run not adopted", "err", err)
+		a.log.Warn("calls left open by a previous run not adopted", "node", cn.Name, "err", err)
 		return
 	}
 	if adopted+closed > 0 {
-		a.log.Info("calls left open by a previous run", "adopted", adopted, "closed", closed, "took_ms", time.Since(began).Milliseconds())
+		a.log.Info("calls left open by a previous run", "node", cn.Name, "adopted", adopted, "closed", closed, "took_ms", time.Since(began).Milliseconds())
 	}
 }
 
-// onOtherNode tells whether a channel may live on one of the further
-// nodes (it exists there, or the node cannot be asked).
-func (a *App) onOtherNode(ctx context.Context, uuid string) bool {
-	for _, c := range a.NodeConns {
-		out, err := c.API(ctx, "uuid_exists "+uuid)
-		if err != nil || strings.TrimSpace(out) == "true" {
-			return true
-		}
+// onOtherNode tells whether a channel may live on a node other than cn
+// (it exists there, or that node cannot be asked).
+func (a *App) onOtherNode(cn *CallNode) func(ctx context.Context, uuid string) bool {
+	if len(a.CallNodes) < 2 {
+		return nil
 	}
-	return false
+	return func(ctx context.Context, uuid string) bool {
+		for _, other := range a.CallNodes {
+			if other == cn {
+				continue
+			}
+			out, err := other.Pool.API(ctx, "uuid_exists "+uuid)
+			if err != nil || strings.TrimSpace(out) == "true" {
+				return true
+			}
+		}
+		return false
+	}
 }
 
 // SwitchUp reports whether every Event Socket connection is up.
@@ -215,6 +241,7 @@ func (a *App) Close() {
 			for _, c := range a.NodeConns {
 				c.Close()
 			}
+			a.closeCallNodes()
 		}
 		a.Hosted.Close()
 	})

@@ -29,6 +29,7 @@ type HeldRefusal struct {
 	At        time.Time // the park (the INVITE), not the write
 	SIPStatus int       // the answer the caller got
 	Cause     string    // the hangup cause that made it
+	Node      string    // the FreeSWITCH node of the channel (calls.node)
 	Vars      map[string][]string
 }
 
@@ -120,7 +121,7 @@ func (h *HeldRefusals) record(r HeldRefusal) error {
 	rec := &db.Call{ID: r.CallID, OrgID: rt.Trunk.OrgID, TrunkID: &rt.Trunk.ID, CallSID: r.UUID, SIPCallID: r.SIPCallID,
 		Direction: db.DirectionInbound, FromNumber: fromNumber, ToNumber: vars.First("Caller-Destination-Number"),
 		ResolvedDID: rt.DID.DID, DIDSource: rt.DID.Source, Status: db.CallRefused, SIPStatus: r.SIPStatus,
-		HangupCause: r.Cause, Reason: OutageReason, StartedAt: at, EndedAt: &at}
+		HangupCause: r.Cause, Reason: OutageReason, StartedAt: at, EndedAt: &at, Node: r.Node}
 	detail := db.JSONMap{"sip_status": r.SIPStatus, "cause": r.Cause, "reason": OutageReason, "source": rt.Source}
 	if rt.Number != nil {
 		rec.PhoneNumberID, rec.ToNumber = &rt.Number.ID, rt.Number.PhoneNumber

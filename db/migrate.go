@@ -195,6 +195,21 @@ ALTER TABLE assistants ADD COLUMN answer_mode TEXT NOT NULL DEFAULT 'assistant_r
 ALTER TABLE assistants ADD COLUMN welcome_audio TEXT NOT NULL DEFAULT '';
 `},
 	{8, "trunk srtp", `ALTER TABLE sip_trunks ADD COLUMN srtp TEXT NOT NULL DEFAULT 'off';`},
+	// The FreeSWITCH node (FS_NODES name) that carries a SIP call; '' for
+	// a hosted call and for the calls recorded before several nodes.
+	{9, "call node", `ALTER TABLE calls ADD COLUMN node TEXT NOT NULL DEFAULT '';`},
+	// Which sipbridge replica controls a node's calls, until expires_at
+	// (renewed by its owner; db.Store.TakeLease). owner_addr is the
+	// owner's internal URL (REPLICA_ADDR), where others forward requests
+	// about its calls.
+	{10, "node leases", `
+CREATE TABLE node_leases (
+  node TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  owner_addr TEXT NOT NULL DEFAULT '',
+  expires_at {{ts}} NOT NULL
+);
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

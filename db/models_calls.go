@@ -49,8 +49,11 @@ type Call struct {
 	DurationSeconds int    `gorm:"not null"`
 	RecordingPath   string `gorm:"not null"`
 	RecordingBytes  int64  `gorm:"not null"`
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
+	// Node is the FreeSWITCH node (FS_NODES name) that carries a SIP call
+	// ("" for a hosted call).
+	Node      string `gorm:"not null"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 func (Call) TableName() string { return "calls" }

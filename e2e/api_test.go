@@ -190,6 +190,7 @@ type Call struct {
 	AnsweredAt  *time.Time `json:"answered_at"`
 	EndedAt     *time.Time `json:"ended_at"`
 	AssistantID *string    `json:"assistant_id"`
+	Node        string     `json:"node"`
 }
 
 // Calls lists the organization's calls (query: "status=refused&…").

@@ -63,6 +63,8 @@ var oncePerSuite = map[string]string{
 	"sip_front":        "postgres",
 	"xml_curl":         "postgres",
 	"nodes":            "postgres",
+	"front_calls":      "postgres",
+	"replicas":         "postgres",
 	"tls_trunk":        "postgres",
 	"tls_inbound_srtp": "postgres",
 	"tls_verify":       "postgres",

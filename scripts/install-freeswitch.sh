@@ -41,13 +41,14 @@ SOURCES=(
   "libwsc https://github.com/amigniter/libwsc 09d18e5db9243a996692261a7a0839c9c346bc47 09d18e5db9243a996692261a7a0839c9c346bc47"
 )
 
-# The modules freeswitch/conf/autoload_configs/modules.conf.xml loads (a test keeps the two
-# equal), as FreeSWITCH's source tree places them; mod_audio_stream is built on its own.
+# The modules freeswitch/conf/autoload_configs/modules.conf.xml loads, with the one the
+# xml_curl configuration source adds (config_source/xml_curl.xml: mod_xml_curl, libcurl's) (a test
+# keeps them equal), as FreeSWITCH's source tree places them; mod_audio_stream is built on its own.
 FS_MODULES=(
   loggers/mod_console loggers/mod_logfile event_handlers/mod_event_socket endpoints/mod_sofia
   endpoints/mod_loopback applications/mod_commands applications/mod_dptools
   dialplans/mod_dialplan_xml formats/mod_sndfile formats/mod_native_file formats/mod_tone_stream
-  applications/mod_spandsp codecs/mod_opus
+  applications/mod_spandsp codecs/mod_opus xml_int/mod_xml_curl
 )
 EXTRA_MODULES=(mod_audio_stream)
 

@@ -19,6 +19,7 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call/sip"
+	"github.com/sipbridge/sipbridge/cluster"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
@@ -38,7 +39,7 @@ type callEnv struct {
 	sw        *fstest.Switch
 	app       *app.App
 	genDir    string
-	calls     *sip.Calls
+	calls     *cluster.Calls
 	asst      *testAssistant
 	trunk     *db.SIPTrunk
 	assistant *db.Assistant

@@ -286,7 +286,7 @@ func TestAdoptAfterRestart(t *testing.T) {
 		// control, and a hosted call: not this process's to adopt or close.
 		elsewhere := mk(r.other.ID, "b8e2d3c1-0000-4000-8000-00000000beef", db.CallInProgress, "sip")
 		hosted := mk(r.other.ID, "CA0123", db.CallInProgress, "twilio")
-		adopted, closed, err := second.Calls.Adopt(ctx, sip.AdoptOptions{Elsewhere: func(_ context.Context, uuid string) bool { return uuid == elsewhere.CallSID }})
+		adopted, closed, err := second.CallNodes[0].Calls.Adopt(ctx, sip.AdoptOptions{Elsewhere: func(_ context.Context, uuid string) bool { return uuid == elsewhere.CallSID }})
 		if err != nil || adopted != 0 || closed != 0 {
 			t.Errorf("Adopt again: adopted %d, closed %d, %v; want nothing (the live call is followed already)", adopted, closed, err)
 		}

@@ -95,6 +95,13 @@ type CallsOptions struct {
 	// arrival on the mod_audio_stream websocket to its `media` message being
 	// written to the assistant (metrics, benchmarks).
 	OnFrame func(time.Duration)
+	// Node is the name of the FreeSWITCH node this call control drives
+	// (FS_NODES), written to each call's record (calls.node).
+	Node string
+	// Limits are the organizations' call limits and admission locks, shared
+	// by the call controls of several nodes so that a limit holds across
+	// them (nil: this call control's own).
+	Limits *call.Limits
 }
 
 var _ call.Path = (*Calls)(nil)
@@ -169,6 +176,9 @@ func NewCalls(store *db.Store, sw callSwitch, opts CallsOptions) *Calls {
 	c := &Calls{registry: opts.Registry, store: store, router: route.New(store, opts.Routing), sw: sw, opts: opts, log: opts.Log,
 		ctx: ctx, cancel: cancel, byUUID: map[string]*callSession{}, byID: map[string]*callSession{},
 		limits: call.NewLimits(store, opts.DefaultLimits, opts.Now), cancelledDials: map[string]bool{}, started: opts.Now()}
+	if opts.Limits != nil {
+		c.limits = opts.Limits
+	}
 	c.cbCtx, c.cbCancel = context.WithCancel(context.Background())
 	c.refusals = call.NewHeldRefusals(c.router, store, opts.Log)
 	return c

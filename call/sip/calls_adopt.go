@@ -27,6 +27,9 @@ func (c *Calls) HandsOff() bool { return c.opts.ShutdownCalls == ShutdownHandoff
 
 // AdoptOptions are what Adopt needs to know of the other nodes.
 type AdoptOptions struct {
+	// Node is this switch's name in FS_NODES: other nodes' records are
+	// left alone.
+	Node string
 	// Elsewhere tells whether a channel lives on a node this process does
 	// not control (a record without a channel here is then left alone).
 	// Nil: this switch is the only one.
@@ -43,7 +46,7 @@ type AdoptOptions struct {
 // records it closed.
 func (c *Calls) Adopt(ctx context.Context, o AdoptOptions) (adopted, closed int, err error) {
 	return adopt.Run(ctx, adopt.Deps{API: c.sw, Store: c.store, Log: c.log, Now: c.opts.Now,
-		Follows: c.follows, Elsewhere: o.Elsewhere, Take: c.adoptCall})
+		Follows: c.follows, Node: o.Node, Elsewhere: o.Elsewhere, Take: c.adoptCall})
 }
 
 // follows tells whether this process follows the channel or the call.

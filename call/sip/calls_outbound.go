@@ -126,7 +126,7 @@ func (c *Calls) originateSIP(ctx context.Context, org *db.Organization, number *
 		return nil, err
 	}
 	p.rec = &db.Call{ID: s.id, OrgID: org.ID, AssistantID: &a.ID, PhoneNumberID: &number.ID, Direction: db.DirectionOutbound,
-		FromNumber: req.From, ToNumber: req.To, ResolvedDID: req.From, Status: db.CallRinging, StartedAt: c.opts.Now().UTC()}
+		FromNumber: req.From, ToNumber: req.To, ResolvedDID: req.From, Status: db.CallRinging, StartedAt: c.opts.Now().UTC(), Node: c.opts.Node}
 	if err := c.store.CreateCall(ctx, p.rec); err != nil {
 		return nil, err
 	}

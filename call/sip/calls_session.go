@@ -264,7 +264,7 @@ func (s *callSession) start(park *esl.Event) {
 	s.route = route
 	rec := &db.Call{ID: s.id, CallSID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"),
 		Direction: db.DirectionInbound, FromNumber: from, ToNumber: park.Get("Caller-Destination-Number"),
-		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: at}
+		ResolvedDID: route.DID.DID, DIDSource: route.DID.Source, Status: db.CallRinging, StartedAt: at, Node: s.c.opts.Node}
 	if route.Trunk != nil {
 		rec.OrgID, rec.TrunkID = route.Trunk.OrgID, &route.Trunk.ID
 		s.mu.Lock()
@@ -318,7 +318,7 @@ func (s *callSession) start(park *esl.Event) {
 func (s *callSession) holdRefusal(park *esl.Event, at time.Time, err error) {
 	if db.Unavailable(err) {
 		s.c.refusals.Hold(call.HeldRefusal{CallID: s.id, UUID: s.uuid, SIPCallID: park.Get("variable_sip_call_id"), At: at,
-			SIPStatus: 503, Cause: causeUnavailable, Vars: call.RoutingVars(park.Headers, park.Values)})
+			SIPStatus: 503, Cause: causeUnavailable, Node: s.c.opts.Node, Vars: call.RoutingVars(park.Headers, park.Values)})
 	}
 }
 

@@ -408,7 +408,7 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 		Switch: &app.Switch{Addr: c.FSESLAddr, Password: c.FSESLPassword, CallConnections: c.FSCallConnections,
 			GenDir: c.FSGenDir, Profile: c.FSProfile, XMLCurl: c.XMLCurl.options(), Front: c.SIPFront.Front,
 			Nodes: c.SIPFront.switchNodes()},
-		OperatorToken: c.SIPFront.OperatorToken,
+		OperatorToken: c.SIPFront.OperatorToken, Replica: c.SIPFront.replica(),
 		PublicBaseURL: c.PublicBaseURL, StreamWSBase: c.StreamWSBase, RecordingsDir: c.RecordingsDir, PlaybackDir: playbackDir,
 		WelcomeAudioDir: c.WelcomeAudioDir,
 		Provider:        c.Provider, Env: c.EnvCredentials(), SMSRates: c.SMSRates,

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
+	"os"
+	"slices"
 	"strings"
+
+	"github.com/sipbridge/sipbridge/app"
 
 	"github.com/sipbridge/sipbridge/freeswitch/nodes"
 	"github.com/sipbridge/sipbridge/route"
@@ -26,6 +32,13 @@ type frontConfig struct {
 	// OperatorToken is OPERATOR_TOKEN: the bearer token of the operator's
 	// routes (GET /api/v1/switch/nodes; empty: off).
 	OperatorToken string
+	// ReplicaName is REPLICA_NAME (default <hostname>-<pid>) and
+	// ReplicaAddr REPLICA_ADDR, this replica's base URL for the others:
+	// set, the replicas on one database share the nodes through leases.
+	ReplicaName, ReplicaAddr string
+	// ReplicaNodes is REPLICA_NODES: the nodes this replica takes from its
+	// start (empty: all).
+	ReplicaNodes []string
 }
 
 func (c *Config) loadFront(get envGetter) []error {
@@ -41,7 +54,46 @@ func (c *Config) loadFront(get envGetter) []error {
 		c.SIPFront.PerNode, c.FSESLAddr = true, c.SIPFront.Nodes[0].ESL
 	}
 	c.SIPFront.OperatorToken = get("OPERATOR_TOKEN", "")
+	if err := c.SIPFront.loadReplica(get); err != nil {
+		errs = append(errs, err)
+	}
 	return errs
+}
+
+// loadReplica reads REPLICA_NAME and REPLICA_ADDR.
+func (f *frontConfig) loadReplica(get envGetter) error {
+	host, _ := os.Hostname()
+	f.ReplicaName = strings.TrimSpace(get("REPLICA_NAME", fmt.Sprintf("%s-%d", host, os.Getpid())))
+	f.ReplicaAddr = strings.TrimSpace(get("REPLICA_ADDR", ""))
+	if f.ReplicaAddr == "" {
+		return nil
+	}
+	u, err := url.Parse(f.ReplicaAddr)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return fmt.Errorf("REPLICA_ADDR: %q: want this replica's base URL as the others reach it, e.g. http://10.0.0.5:8080", f.ReplicaAddr)
+	}
+	if f.ReplicaName == "" {
+		return errors.New("REPLICA_NAME: empty: want a name unique among the replicas")
+	}
+	for _, n := range strings.Split(get("REPLICA_NODES", ""), ",") {
+		if n = strings.TrimSpace(n); n == "" {
+			continue
+		}
+		if !slices.ContainsFunc(f.Nodes, func(x nodes.Node) bool { return x.Name == n }) {
+			return fmt.Errorf("REPLICA_NODES: %q is not a node of FS_NODES", n)
+		}
+		f.ReplicaNodes = append(f.ReplicaNodes, n)
+	}
+	return nil
+}
+
+// replica is the bridge's Replica (nil without REPLICA_ADDR: this
+// process controls every node's calls).
+func (f frontConfig) replica() *app.Replica {
+	if f.ReplicaAddr == "" {
+		return nil
+	}
+	return &app.Replica{Name: f.ReplicaName, Addr: f.ReplicaAddr, Nodes: f.ReplicaNodes}
 }
 
 // switchNodes are the nodes the bridge applies trunks to per node (nil:

@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,6 +38,9 @@ func TestLoadConfigFront(t *testing.T) {
 		{"SIP_PROXY_SOURCE_HEADER", "Via"},
 		{"FS_NODES", "fs1=10.0.0.1"},
 		{"FS_ESL_ADDR", "nowhere"},
+		{"REPLICA_ADDR", "10.0.0.5:8080"},
+		{"REPLICA_ADDR", "http://10.0.0.5:8080/api"},
+		{"REPLICA_NODES", "fs9", "REPLICA_ADDR", "http://10.0.0.5:8080"},
 	} {
 		if _, err := LoadConfig(env(bad...)); err == nil || !strings.Contains(err.Error(), bad[0]) {
 			t.Errorf("%v: err %v, want one naming %s", bad, err, bad[0])
@@ -54,7 +60,25 @@ func TestFSNodesReachTheBridge(t *testing.T) {
 	}
 	if cfg := c.appConfig(nil, slog.New(slog.DiscardHandler)); cfg.Switch.Nodes != nil || cfg.Switch.Addr != "10.0.0.9:8021" || cfg.OperatorToken != "" {
 		t.Fatalf("without FS_NODES: nodes %v, addr %s, token %q", cfg.Switch.Nodes, cfg.Switch.Addr, cfg.OperatorToken)
+	} else if cfg.Replica != nil {
+		t.Fatalf("without REPLICA_ADDR: replica %+v, want none (no leases)", cfg.Replica)
 	}
+	env["REPLICA_ADDR"] = "http://10.0.0.5:8080"
+	if c, err = LoadConfig(get); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r == nil || r.Addr != "http://10.0.0.5:8080" || r.Name != fmt.Sprintf("%s-%d", host, os.Getpid()) {
+		t.Fatalf("REPLICA_ADDR set: replica %+v, want its address and the default name", r)
+	}
+	env["REPLICA_NAME"], env["REPLICA_NODES"] = "sb-a", " fs1 "
+	if c, err = LoadConfig(get); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r.Name != "sb-a" || !slices.Equal(r.Nodes, []string{"fs1"}) {
+		t.Fatalf("REPLICA_NAME and REPLICA_NODES: %+v", r)
+	}
+	delete(env, "REPLICA_ADDR")
 	env["FS_NODES"], env["OPERATOR_TOKEN"] = "a=10.0.0.11:8021,b=10.0.0.12:8021", "op"
 	if c, err = LoadConfig(get); err != nil {
 		t.Fatal(err)

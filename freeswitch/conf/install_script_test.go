@@ -12,7 +12,8 @@ import (
 // TestInstallScriptPlan runs scripts/install-freeswitch.sh in its plan mode (PRINT_PLAN=1:
 // nothing is installed, downloaded or built) and checks what a full build would produce: exactly
 // the modules this conf loads (a module added to modules.conf.xml and not to the script would
-// make FreeSWITCH refuse to start on a switch built by it), the pinned sources, and PREFIX honoured.
+// make FreeSWITCH refuse to start on a switch built by it; so would mod_xml_curl missing with
+// sipbridge_config_source=xml_curl), the pinned sources, and PREFIX honoured.
 func TestInstallScriptPlan(t *testing.T) {
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash not found")
@@ -41,8 +42,8 @@ func TestInstallScriptPlan(t *testing.T) {
 		}
 	}
 	slices.Sort(modules)
-	if want := loadedModules(t); !slices.Equal(modules, want) {
-		t.Errorf("the install script builds %v; modules.conf.xml loads %v", modules, want)
+	if want := buildModules(t); !slices.Equal(modules, want) {
+		t.Errorf("the install script builds %v; modules.conf.xml and the configuration sources load %v", modules, want)
 	}
 	if prefix != "/opt/fs-plan-test" {
 		t.Errorf("plan prefix %q, want the PREFIX given", prefix)
@@ -61,4 +62,20 @@ func TestInstallScriptPlan(t *testing.T) {
 			t.Errorf("source %s at %s, want %s", name, s[1], ref)
 		}
 	}
+}
+
+// buildModules are the modules modules.conf.xml loads and those its
+// configuration sources (config_source/*.xml) add, sorted.
+func buildModules(t *testing.T) []string {
+	out := loadedModules(t)
+	load := regexp.MustCompile(`<load module="([^"]+)"/>`)
+	for p, body := range files(t) {
+		if strings.HasPrefix(p, "config_source/") {
+			for _, m := range load.FindAllStringSubmatch(body, -1) {
+				out = append(out, m[1])
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }

@@ -1,6 +1,6 @@
 // Package nodes reads the FreeSWITCH node list (FS_NODES) and renders it
 // for Kamailio's dispatcher. sipbridge applies every trunk to each node
-// (app, trunk); call control still uses the first node only.
+// (app, trunk) and runs call control on each (app, cluster).
 package nodes
 
 import (

@@ -45,6 +45,8 @@ type callView struct {
 	EndedAt         *time.Time `json:"ended_at"`
 	DurationSeconds int        `json:"duration_seconds"`
 	HasRecording    bool       `json:"has_recording"`
+	// Node is the FreeSWITCH node that carries a SIP call (FS_NODES).
+	Node string `json:"node,omitempty"`
 }
 
 func callViewOf(c *db.Call) callView {
@@ -52,7 +54,7 @@ func callViewOf(c *db.Call) callView {
 		TrunkID: c.TrunkID, Provider: c.Provider, Direction: c.Direction, From: c.FromNumber, To: c.ToNumber,
 		ResolvedDID: c.ResolvedDID, DIDSource: c.DIDSource, Status: c.Status, HangupCause: c.HangupCause, SIPStatus: c.SIPStatus,
 		Reason: c.Reason, StartedAt: c.StartedAt, AnsweredAt: c.AnsweredAt, EndedAt: c.EndedAt, DurationSeconds: c.DurationSeconds,
-		HasRecording: HasRecording(c)}
+		HasRecording: HasRecording(c), Node: c.Node}
 }
 
 type callEventView struct {

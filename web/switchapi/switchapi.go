@@ -22,6 +22,8 @@ type Node struct {
 	LastError       string         `json:"last_error" doc:"why it is not connected (the last connect attempt's error; never a password); empty when connected"`
 	Gateways        int            `json:"gateways" doc:"sipbridge's gateways the node reports in the profile"`
 	GatewaysByState map[string]int `json:"gateways_by_state" doc:"those gateways by their last reported state (REGED, NOREG, FAILED, …)"`
+	// LeaseOwner is set with replicas only.
+	LeaseOwner string `json:"lease_owner,omitempty" doc:"with replicas (REPLICA_ADDR): the replica whose lease controls the node's calls (absent: none holds it)"`
 }
 
 // Deps are the route's collaborators.

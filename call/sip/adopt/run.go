@@ -25,6 +25,10 @@ type Deps struct {
 	// Follows tells whether this process already follows the channel
 	// (uuid) or the call (callID): those are left alone.
 	Follows func(uuid, callID string) bool
+	// Node is the name of the switch's node (FS_NODES): the records of
+	// another node are left alone without asking. Records older than the
+	// calls' node column (none) are asked of Elsewhere.
+	Node string
 	// Elsewhere tells whether a channel lives on a node this process does
 	// not control (nil: none does).
 	Elsewhere func(ctx context.Context, uuid string) bool
@@ -37,9 +41,15 @@ type Deps struct {
 // acts: it returns how many calls were taken over and how many records
 // closed.
 func Run(ctx context.Context, d Deps) (taken, closed int, err error) {
-	open, err := d.Store.OpenCalls(ctx, "sip")
+	all, err := d.Store.OpenCalls(ctx, "sip")
 	if err != nil {
 		return 0, 0, err
+	}
+	open := all[:0]
+	for _, r := range all {
+		if d.Node == "" || r.Node == "" || r.Node == d.Node {
+			open = append(open, r)
+		}
 	}
 	chans, err := List(ctx, d.API, func(uuid string) bool { return d.Follows(uuid, "") })
 	if err != nil {

@@ -103,3 +103,33 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// TestRunLeavesOtherNodesRecords: with FS_NODES, a node adopts or closes
+// only its own records (the calls' node column) and those older than the
+// column; another node's record is not even asked about, though no channel
+// of it is on this switch.
+func TestRunLeavesOtherNodesRecords(t *testing.T) {
+	sw := &fakeSwitch{replies: map[string]string{"show channels as json": `{"row_count": 0}`}}
+	st := &fakeStore{updates: map[string]map[string]any{}, events: map[string][]string{}, open: []db.Call{
+		{ID: "mine", CallSID: "u-mine", Node: "fs1", Direction: db.DirectionInbound, Status: db.CallInProgress},
+		{ID: "old", CallSID: "u-old", Direction: db.DirectionInbound, Status: db.CallInProgress},
+		{ID: "theirs", CallSID: "u-theirs", Node: "fs2", Direction: db.DirectionInbound, Status: db.CallInProgress},
+	}}
+	taken, closed, err := Run(context.Background(), Deps{API: sw, Store: st, Log: slog.New(slog.DiscardHandler), Now: time.Now, Node: "fs1",
+		Follows: func(string, string) bool { return false },
+		Take:    func(context.Context, Decision) error { t.Error("nothing is there to take over"); return nil }})
+	if err != nil || taken != 0 || closed != 2 {
+		t.Fatalf("Run: taken %d closed %d %v, want 0 and 2 (this node's record and the one without a node)", taken, closed, err)
+	}
+	if st.updates["mine"]["reason"] != ReasonGone || st.updates["old"]["reason"] != ReasonGone {
+		t.Errorf("records closed: %v, want mine and old closed as gone", st.updates)
+	}
+	if st.updates["theirs"] != nil {
+		t.Errorf("another node's record was closed: %v", st.updates["theirs"])
+	}
+	for _, c := range sw.sent {
+		if strings.Contains(c, "u-theirs") {
+			t.Errorf("%q sent: another node's call was asked of this switch", c)
+		}
+	}
+}

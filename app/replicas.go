@@ -1,0 +1,318 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/cluster"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/freeswitch/nodes"
+)
+
+// Replica shares the FreeSWITCH nodes with the other sipbridge replicas
+// on the same database: each node's calls are controlled by the replica
+// holding its lease (node_leases).
+type Replica struct {
+	Name string // REPLICA_NAME, unique among the replicas
+	// Addr is this replica's base URL as the others reach it
+	// (REPLICA_ADDR, e.g. http://10.0.0.5:8080): a request about a live
+	// call of a node it holds is forwarded there.
+	Addr string
+	// Nodes are the nodes this replica takes from its start (REPLICA_NODES;
+	// empty: all); the others once it has run for a lease TTL.
+	Nodes      []string
+	TTL, Renew time.Duration // zero: cluster.DefaultLeaseTTL, DefaultLeaseRenew
+	// Client forwards the requests (nil: one with a 10 s timeout).
+	Client *http.Client
+}
+
+// forwardedHeader marks a request another replica forwarded: it is
+// answered here, never forwarded again.
+const forwardedHeader = "X-Sipbridge-Forwarded-By"
+
+// leaseName is the node's name in node_leases (the one node at
+// FS_ESL_ADDR is nodes.DefaultName).
+func (n *CallNode) leaseName() string {
+	if n.Name == "" {
+		return nodes.DefaultName
+	}
+	return n.Name
+}
+
+// buildLeases makes the replica's leases (Start runs them) when Replica
+// is set; otherwise this process controls every node's calls. Trunk sync
+// stays on every replica: its passes are idempotent and already safe to
+// run from several processes.
+func (a *App) buildLeases() {
+	r := a.cfg.Replica
+	if r == nil || a.cfg.Switch == nil {
+		return
+	}
+	names := make([]string, len(a.CallNodes))
+	for i, cn := range a.CallNodes {
+		names[i] = cn.leaseName()
+	}
+	a.Leases = cluster.NewLeases(a.Store, cluster.LeaseOptions{Owner: r.Name, Addr: r.Addr, Nodes: names, Prefer: r.Nodes, TTL: r.TTL, Renew: r.Renew,
+		Log: a.log.With("component", "leases"), Gained: a.nodeGained})
+	for _, cn := range a.CallNodes {
+		cn.leases = a.Leases
+	}
+	client := r.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	a.Calls.NoNode = a.initiateWithoutNode
+	a.Calls.Remote = &forwarder{store: a.Store, me: r.Name, client: client}
+	a.Web.Echo().Use(keepAuthorization, a.forwardInitiate(client))
+}
+
+// controlsANode tells whether this replica controls any node's calls.
+func (a *App) controlsANode() bool {
+	for _, cn := range a.CallNodes {
+		if cn.controlled() {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardInitiate sends an outbound call asked of a replica that controls
+// no node, whole, to one that does (the holder of the first node's lease
+// that has an address): its answer is the answer. With no such replica the
+// call is this one's (a provider-hosted number's goes on, any other is
+// 503).
+func (a *App) forwardInitiate(client *http.Client) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.Method != http.MethodPost || (r.URL.Path != "/api/v1/calls/initiate" && r.URL.Path != "/calls/initiate") ||
+				r.Header.Get(forwardedHeader) != "" || a.controlsANode() {
+				return next(c)
+			}
+			target := a.nodeOwner(r.Context())
+			if target == nil {
+				return next(c)
+			}
+			proxy := &httputil.ReverseProxy{Transport: client.Transport,
+				Rewrite: func(pr *httputil.ProxyRequest) {
+					pr.SetURL(target)
+					pr.Out.Header.Set(forwardedHeader, a.cfg.Replica.Name)
+				},
+				ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+					a.log.Warn("outbound call not forwarded: the replica controlling the nodes did not answer", "owner", target.String(), "err", err)
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusServiceUnavailable)
+					_, _ = io.WriteString(w, `{"error":{"code":"switch_unavailable","message":"the replica controlling the FreeSWITCH nodes did not answer"}}`)
+				}}
+			// wait=true answers once the call is answered.
+			_ = http.NewResponseController(c.Response().Writer).SetWriteDeadline(time.Now().Add(10 * time.Minute))
+			proxy.ServeHTTP(c.Response(), r)
+			return nil
+		}
+	}
+}
+
+// nodeOwner returns the base URL of another replica holding a live node
+// lease, the first node's first (nil: none).
+func (a *App) nodeOwner(ctx context.Context) *url.URL {
+	leases, err := a.Store.Leases(ctx)
+	if err != nil {
+		return nil
+	}
+	for _, cn := range a.CallNodes {
+		for _, l := range leases {
+			if l.Node == cn.leaseName() && l.Owner != a.cfg.Replica.Name && l.OwnerAddr != "" && time.Now().Before(l.ExpiresAt) {
+				if u, err := url.Parse(l.OwnerAddr); err == nil {
+					return u
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// initiateWithoutNode places an outbound call while this replica holds no
+// node's lease: a number hosted at a provider needs no node (the first
+// node's call control hands it to the hosted path), any other is refused
+// with 503 (cluster.ErrNoNodeUp).
+func (a *App) initiateWithoutNode(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
+	active := true
+	nums, _, err := a.Store.ListNumbers(ctx, req.OrgID, db.NumberFilter{Exact: req.From, Active: &active}, db.Page{Limit: 1, NoTotal: true})
+	if err == nil && len(nums) == 1 && nums[0].Provider != db.ProviderBYOSIP {
+		return a.CallNodes[0].Calls.Initiate(ctx, req)
+	}
+	return nil, cluster.ErrNoNodeUp
+}
+
+// callNode returns the node of a lease name.
+func (a *App) callNode(lease string) *CallNode {
+	for _, cn := range a.CallNodes {
+		if cn.leaseName() == lease {
+			return cn
+		}
+	}
+	return nil
+}
+
+// nodeGained: this replica now controls the node's calls: its events are
+// handled from now on, and the live calls a previous holder left there are
+// adopted (adoptCalls). Once the lease is lost (CallNode.controlled) its
+// events are not handled, and no outbound call is placed there.
+func (a *App) nodeGained(lease string) {
+	if cn := a.callNode(lease); cn != nil {
+		cn.Calls.SwitchReconnected()
+		a.wg.Add(1) // from Leases.Run, itself in wg
+		go func() { defer a.wg.Done(); a.adoptCalls(cn) }()
+	}
+}
+
+type ctxKey int
+
+const (
+	authKey ctxKey = iota
+	forwardedKey
+)
+
+// keepAuthorization keeps an API request's Authorization header in its
+// context, for the forwarder to present to the replica that holds the
+// call (the caller's own credentials: the owner checks them as its own).
+func keepAuthorization(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		r := c.Request()
+		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/api/") {
+			return next(c)
+		}
+		ctx := r.Context()
+		if h := r.Header.Get("Authorization"); h != "" {
+			ctx = context.WithValue(ctx, authKey, h)
+		}
+		if r.Header.Get(forwardedHeader) != "" {
+			ctx = context.WithValue(ctx, forwardedKey, true)
+		}
+		c.SetRequest(r.WithContext(ctx))
+		return next(c)
+	}
+}
+
+// forwarder sends a hangup or transfer of a live call that no node here
+// holds to the replica holding the lease of the call's node.
+type forwarder struct {
+	store  *db.Store
+	me     string
+	client *http.Client
+}
+
+func (f *forwarder) Hangup(ctx context.Context, orgID int64, callID string) error {
+	return f.forward(ctx, orgID, callID, "hangup", nil)
+}
+
+func (f *forwarder) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
+	return f.forward(ctx, orgID, callID, "transfer", map[string]string{"to": to, "mode": string(mode)})
+}
+
+// owner returns the base URL of the replica that holds the lease of the
+// live call's node ("" when none other does).
+func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (string, error) {
+	rec, err := f.store.GetCall(ctx, orgID, callID)
+	if err != nil || rec.EndedAt != nil || rec.Node == "" {
+		return "", err
+	}
+	leases, err := f.store.Leases(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, l := range leases {
+		if l.Node == rec.Node && l.Owner != f.me && l.OwnerAddr != "" && time.Now().Before(l.ExpiresAt) {
+			return strings.TrimRight(l.OwnerAddr, "/"), nil
+		}
+	}
+	return "", nil
+}
+
+func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string, body any) error {
+	// Only an API key opens the owner's calls API (the Twilio-compatible
+	// routes' basic credentials do not).
+	auth, _ := ctx.Value(authKey).(string)
+	if !strings.HasPrefix(auth, "Bearer ") || ctx.Value(forwardedKey) != nil {
+		return call.ErrCallNotFound
+	}
+	base, err := f.owner(ctx, orgID, callID)
+	if err != nil && !errors.Is(err, db.ErrNotFound) {
+		return err
+	}
+	if base == "" {
+		return call.ErrCallNotFound
+	}
+	b, _ := json.Marshal(body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/calls/"+url.PathEscape(callID)+"/"+op, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(forwardedHeader, f.me)
+	res, err := f.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w: the replica holding the call's node did not answer", call.ErrSwitchUnavailable)
+	}
+	defer res.Body.Close()
+	if res.StatusCode == http.StatusAccepted {
+		return nil
+	}
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.NewDecoder(res.Body).Decode(&e)
+	return forwardedError(res.StatusCode, e.Error.Code)
+}
+
+// forwardedErrors are the call errors a hangup or transfer answers with,
+// told apart by status and code.
+var forwardedErrors = []*call.Error{call.ErrCallNotFound, call.ErrNotAnswered, call.ErrTransferInProgress, call.ErrNoReferTemplate,
+	call.ErrBadTransferTarget, call.ErrBadTransferMode, call.ErrTransferAddressRefused, call.ErrCountryNotAllowed,
+	call.ErrNumberTypeNotAllowed, call.ErrNoEnabledTrunk, call.ErrSwitchUnavailable, call.ErrDraining}
+
+// forwardedError is the call error the owner's answer names.
+func forwardedError(status int, code string) error {
+	for _, e := range forwardedErrors {
+		if e.Status == status && e.Code == code {
+			return e
+		}
+	}
+	return fmt.Errorf("the replica holding the call answered %d %s", status, code)
+}
+
+// leaseOwners are the owners of the nodes' live leases, by node (nil
+// without Replica).
+func (a *App) leaseOwners() map[string]string {
+	if a.Leases == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+	defer cancel()
+	leases, err := a.Store.Leases(ctx)
+	if err != nil {
+		a.log.Warn("node leases not read", "err", err)
+		return nil
+	}
+	out := map[string]string{}
+	for _, l := range leases {
+		if time.Now().Before(l.ExpiresAt) {
+			out[l.Node] = l.Owner
+		}
+	}
+	return out
+}
