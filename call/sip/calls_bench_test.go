@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/sipbridge/sipbridge/assistant"
+	"github.com/sipbridge/sipbridge/call/sip/forward"
 	"github.com/sipbridge/sipbridge/internal/tone"
 )
 
@@ -81,7 +82,7 @@ func runBridgeBench(b *testing.B, n, frames int) {
 			if err != nil {
 				return
 			}
-			msg, err := readAll(r, buf[:0])
+			msg, err := forward.ReadFrame(r, buf[:0])
 			if err != nil {
 				return
 			}

@@ -1,7 +1,6 @@
 package sip
 
 import (
-	"errors"
 	"io"
 	"time"
 
@@ -53,7 +52,7 @@ func (k *streamSink) ServeStream(conn call.StreamConn) {
 		if mt != binaryMessage {
 			continue // the metadata text frame (the next NextReader discards it)
 		}
-		if buf, err = readAll(r, buf[:0]); err != nil {
+		if buf, err = forward.ReadFrame(r, buf[:0]); err != nil {
 			break
 		}
 		s.amd.Feed(buf) // the callee's audio, assistant or not (nil: no amd)
@@ -89,30 +88,4 @@ func newMediaForwarder(s *callSession) *forward.Forwarder {
 			}
 		}
 	}, s.log)
-}
-
-// maxFrame bounds one mod_audio_stream message (a 20 ms stereo 16 kHz frame
-// is 1280 bytes).
-const maxFrame = 64 << 10
-
-var errFrameTooLarge = errors.New("mod_audio_stream frame too large")
-
-// readAll reads a message into buf (grown as needed, up to maxFrame).
-func readAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if cap(buf) >= maxFrame {
-				return buf, errFrameTooLarge
-			}
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
-	}
 }

@@ -54,7 +54,7 @@ func (s *callSession) broadcastPipe() {
 func (s *callSession) playFile(path string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return s.c.sw.SendMsg(ctx, s.uuid, esl.SendMsg{Command: "execute", App: "playback", Arg: path, EventLock: true})
+	return s.c.sw.SendMsg(ctx, s.mediaUUID(), esl.SendMsg{Command: "execute", App: "playback", Arg: path, EventLock: true})
 }
 
 func (s *callSession) wakePipe() {
@@ -120,11 +120,11 @@ func (s *callSession) startStream() {
 	u := fmt.Sprintf("%s/fs/stream/%s/?token=%s", s.c.opts.StreamWSBase, s.id, token)
 	meta := `{"call_id":"` + s.id + `","gen":` + strconv.Itoa(gen) + `}`
 	for _, v := range []string{"STREAM_MESSAGE_DEFLATE false", "STREAM_HEART_BEAT " + strconv.Itoa(s.c.opts.HeartBeat)} {
-		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
+		if out, err := s.api("uuid_setvar " + s.mediaUUID() + " " + v); err != nil {
 			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
 		}
 	}
-	out, err := s.api("uuid_audio_stream " + s.uuid + " start " + u + " mono 16k " + meta)
+	out, err := s.api("uuid_audio_stream " + s.mediaUUID() + " start " + u + " mono 16k " + meta)
 	if err != nil {
 		s.log.Warn("uuid_audio_stream start failed", "err", err, "reply", out)
 		s.streamFault("uuid_audio_stream start: " + strings.TrimSpace(out))

@@ -1,0 +1,279 @@
+package web_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
+	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/tone"
+	"gorm.io/gorm"
+)
+
+// warmTarget is where the warm transfers of these tests go.
+const warmTarget = "+14165550199"
+
+// warmCall is a live call whose assistant has asked for a warm transfer
+// to warmTarget: the caller is on hold and the target is being dialled.
+type warmCall struct {
+	ce   *callEnv
+	uuid string
+	ac   *assistantConn
+	rec  *db.Call
+}
+
+// startWarm places a call on the env's trunk and has its assistant ask
+// for a warm transfer once the caller's audio flows; dial sets the far
+// end's behaviour first (nil: it answers).
+func startWarm(t *testing.T, g *gorm.DB, dial *fstest.DialOutcome) *warmCall {
+	t.Helper()
+	ce := newCallEnvOn(t, callEnvConfig{DB: g})
+	ce.loadTrunks()
+	ce.allowCountries("CA")
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	if dial != nil {
+		ce.sw.SetDialOutcome(ce.trunk.GatewayName, *dial)
+	}
+	uuid, ac, rec := ce.liveCall()
+	if !waitUntil(3*time.Second, func() bool { return ac.mediaCount() > 5 }) {
+		t.Fatal("no caller audio at the assistant")
+	}
+	_ = ac.send(map[string]any{"event": "transfer", "transfer": map[string]any{"to": warmTarget, "mode": "warm"}})
+	ce.waitCommand("uuid_audio_stream "+uuid+" stop", 3*time.Second)
+	ce.waitCommand("originate ", 3*time.Second)
+	return &warmCall{ce: ce, uuid: uuid, ac: ac, rec: rec}
+}
+
+// answered waits for transfer_answered at the assistant and returns the
+// target's leg, whose audio stream has started.
+func (w *warmCall) answered(t *testing.T) string {
+	t.Helper()
+	if !waitUntil(5*time.Second, func() bool { ev, _, _, _, _, _, _ := w.ac.snapshot(); return slices.Contains(ev, "transfer_answered") }) {
+		t.Fatalf("no transfer_answered at the assistant; commands %q", w.ce.sw.Commands())
+	}
+	att := w.ce.sw.DialAttempts()
+	if len(att) != 1 || !att[0].Answered {
+		t.Fatalf("dial attempts %+v", att)
+	}
+	leg := att[0].UUID
+	w.ce.waitCommand("uuid_audio_stream "+leg+" start ", 2*time.Second)
+	return leg
+}
+
+// heldThenBack checks what the caller heard: the hold audio from the
+// request, and (back) the assistant's stream started again on its
+// channel afterwards.
+func (w *warmCall) heldThenBack(t *testing.T, back bool) {
+	t.Helper()
+	if !slices.ContainsFunc(w.ce.sw.Playbacks(w.uuid), func(p string) bool { return strings.Contains(transfer.DefaultHold, p) }) {
+		t.Errorf("the caller's playbacks %q lack the hold tone", w.ce.sw.Playbacks(w.uuid))
+	}
+	starts := w.ce.commandsWith("uuid_audio_stream " + w.uuid + " start ")
+	if back && len(starts) != 2 || !back && len(starts) != 1 {
+		t.Errorf("the caller's stream started %d times, want %d (back: %v)", len(starts), map[bool]int{true: 2, false: 1}[back], back)
+	}
+}
+
+// timeline checks the call's timeline holds want and none of not.
+func (w *warmCall) timeline(t *testing.T, want, not []string) {
+	t.Helper()
+	evs, err := w.ce.store.CallEvents(t.Context(), w.ce.orgA, w.rec.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var types []string
+	for _, e := range evs {
+		types = append(types, e.Type)
+		if e.Type == "transfer_requested" && e.Detail["mode"] != "warm" {
+			t.Errorf("transfer_requested %v, want mode warm", e.Detail)
+		}
+	}
+	for _, ev := range want {
+		if !slices.Contains(types, ev) {
+			t.Errorf("timeline %q lacks %s", types, ev)
+		}
+	}
+	for _, ev := range not {
+		if slices.Contains(types, ev) {
+			t.Errorf("timeline %q has %s", types, ev)
+		}
+	}
+}
+
+// back checks the assistant got transfer_failed with reason and the
+// conversation goes on: the caller's audio reaches the assistant again.
+func (w *warmCall) back(t *testing.T, reason string) {
+	t.Helper()
+	if !waitUntil(5*time.Second, func() bool { return len(w.ac.transferFailed()) > 0 }) {
+		t.Fatal("no transfer_failed at the assistant")
+	}
+	if f := w.ac.transferFailed()[0]; f.To != warmTarget || !strings.Contains(f.Reason, reason) {
+		t.Errorf("transfer_failed %+v, want to %s, reason with %q", f, warmTarget, reason)
+	}
+	n := w.ac.mediaCount()
+	if !waitUntil(3*time.Second, func() bool { return w.ac.mediaCount() > n+5 }) {
+		t.Error("the caller's audio does not reach the assistant after the failed warm transfer")
+	}
+	w.heldThenBack(t, true)
+	if len(w.ce.commandsWith("uuid_bridge ")) != 0 {
+		t.Error("a failed warm transfer bridged the caller")
+	}
+	w.hangupOnce(t)
+}
+
+// hangupOnce hangs the caller up: the record closes once, and no channel
+// (the target's included) is left.
+func (w *warmCall) hangupOnce(t *testing.T) *db.Call {
+	t.Helper()
+	w.ce.sw.Hangup(w.uuid, "NORMAL_CLEARING")
+	rec := w.ce.waitCall(w.uuid, db.CallCompleted, 3*time.Second)
+	if !waitUntil(2*time.Second, func() bool { return len(w.ce.sw.Channels()) == 0 }) {
+		t.Errorf("channels left: %v", w.ce.sw.Channels())
+	}
+	// The hangup entry follows the record's update.
+	waitUntil(time.Second, func() bool { return len(w.ce.timelineOf(w.rec.ID, "hangup")) > 0 })
+	time.Sleep(100 * time.Millisecond)
+	if n := len(w.ce.timelineOf(w.rec.ID, "hangup")); n != 1 {
+		t.Errorf("%d hangup entries, want 1", n)
+	}
+	return rec
+}
+
+// The assistant briefs the answered target (its audio plays on the
+// target's leg, not to the caller, who hears the hold tone), then
+// completes: caller and target are bridged and the assistant released.
+func TestWarmTransferComplete(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		w := startWarm(t, g, nil)
+		leg := w.answered(t)
+		callerPlays := len(w.ce.sw.Playbacks(w.uuid))
+		w.ac.speak(1000, 400)
+		if !waitUntil(3*time.Second, func() bool { return toneIn(w.ce.sw.Heard(leg), 1000) }) {
+			t.Fatalf("the target did not hear the assistant's briefing; its playbacks %q", w.ce.sw.Playbacks(leg))
+		}
+		if got := w.ce.sw.Playbacks(w.uuid); len(got) != callerPlays {
+			t.Errorf("the caller got playbacks during the briefing: %q", got[callerPlays:])
+		}
+		_ = w.ac.send(map[string]any{"event": "transfer_complete"})
+		w.ce.waitCommand("uuid_bridge "+w.uuid+" "+leg, 3*time.Second)
+		if w.ce.sw.Bridged(w.uuid) != leg {
+			t.Fatalf("caller bridged to %q, want the target %s", w.ce.sw.Bridged(w.uuid), leg)
+		}
+		select {
+		case <-w.ac.closed:
+		case <-time.After(2 * time.Second):
+			t.Fatal("the assistant's stream stayed open after transfer_complete")
+		}
+		if _, _, _, _, _, _, stopped := w.ac.snapshot(); !stopped {
+			t.Error("the assistant got no stop")
+		}
+		w.heldThenBack(t, false)
+		rec := w.hangupOnce(t)
+		if rec.Reason != "transferred to "+warmTarget+" (warm)" {
+			t.Errorf("reason %q", rec.Reason)
+		}
+		w.timeline(t, []string{"transfer_requested", "hold_started", "target_answered", "transfer_completed", "transferred"},
+			[]string{"transfer_failed", "transfer_cancelled"})
+	})
+}
+
+// The assistant cancels after the briefing: the target is hung up and
+// the caller is back with the assistant.
+func TestWarmTransferCancel(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		w := startWarm(t, g, nil)
+		leg := w.answered(t)
+		_ = w.ac.send(map[string]any{"event": "transfer_cancel"})
+		w.ce.waitCommand("uuid_kill "+leg, 3*time.Second)
+		w.back(t, "cancelled")
+		w.timeline(t, []string{"hold_started", "target_answered", "transfer_cancelled"}, []string{"transfer_completed", "transferred"})
+	})
+}
+
+// The target declines (486), or rings out on the leg timeout: the caller
+// is back with the assistant, told why.
+func TestWarmTransferDeclinedOrRingsOut(t *testing.T) {
+	for _, c := range []struct {
+		name, reason string
+		dial         fstest.DialOutcome
+	}{
+		{"declined", "USER_BUSY", fstest.DialOutcome{Result: fstest.DialBusy}},
+		{"rings out", "no answer from", fstest.DialOutcome{Result: fstest.DialNoAnswer}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+				w := startWarm(t, g, &c.dial)
+				w.back(t, c.reason)
+				w.timeline(t, []string{"hold_started", "transfer_failed"}, []string{"target_answered", "transferred"})
+			})
+		})
+	}
+}
+
+// The target hangs up during the briefing: the caller is back with the
+// assistant.
+func TestWarmTransferTargetHangsUp(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		w := startWarm(t, g, nil)
+		leg := w.answered(t)
+		w.ce.sw.Hangup(leg, "NORMAL_CLEARING")
+		w.back(t, "the target hung up")
+		w.timeline(t, []string{"target_answered", "transfer_failed"}, []string{"transferred"})
+	})
+}
+
+// The caller hangs up during the briefing: the target is hung up too and
+// the record is closed once.
+func TestWarmTransferCallerHangsUp(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		w := startWarm(t, g, nil)
+		leg := w.answered(t)
+		rec := w.hangupOnce(t)
+		if len(w.ce.commandsWith("uuid_kill "+leg)) == 0 {
+			t.Errorf("the target's leg was not hung up; commands %q", w.ce.sw.Commands())
+		}
+		if rec.EndedAt == nil || len(w.ce.commandsWith("uuid_bridge ")) != 0 {
+			t.Errorf("record %+v", rec)
+		}
+		w.timeline(t, []string{"target_answered"}, []string{"transferred", "transfer_completed"})
+	})
+}
+
+// The API's mode: warm is taken (the caller goes on hold), an unknown
+// mode is refused naming mode.
+func TestWarmTransferAPI(t *testing.T) {
+	ce := newCallEnv(t)
+	ce.loadTrunks()
+	ce.allowCountries("CA")
+	ce.addNumber("+16478491000", ce.assistant.ID)
+	uuid, _, rec := ce.liveCall()
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": warmTarget, "mode": "lukewarm"}); r.Status != 400 || r.errField() != "mode" {
+		t.Fatalf("unknown mode: %d %s", r.Status, r.Raw)
+	}
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": "sip:alice@pbx.example.com", "mode": "warm"}); r.Status != 400 || r.errField() != "mode" {
+		t.Fatalf("warm to a URI without a number: %d %s", r.Status, r.Raw)
+	}
+	ce.mustDo("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": warmTarget, "mode": "warm"}, 202)
+	ce.waitCommand("uuid_audio_stream "+uuid+" stop", 3*time.Second)
+	if !waitUntil(3*time.Second, func() bool { return len(ce.timelineOf(rec.ID, "target_answered")) == 1 }) {
+		t.Fatalf("the target did not answer; commands %q", ce.sw.Commands())
+	}
+	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": warmTarget, "mode": "warm"}); r.Status != 409 {
+		t.Fatalf("a second transfer during the briefing: %d %s", r.Status, r.Raw)
+	}
+}
+
+// toneIn tells whether pcm (8 kHz) holds 200 ms of freq somewhere.
+func toneIn(pcm []int16, freq float64) bool {
+	for i := 0; i+1600 <= len(pcm); i += 160 {
+		w := pcm[i : i+1600]
+		if tone.RMS(w) > 300 && tone.DominantFrequency(w, 8000, 440, 600, freq) == freq {
+			return true
+		}
+	}
+	return false
+}
