@@ -277,3 +277,30 @@ func toneIn(pcm []int16, freq float64) bool {
 	}
 	return false
 }
+
+// A provider-hosted call has no warm transfer: the API answers 501
+// naming mode, the assistant gets transfer_failed and keeps the caller;
+// no transfer reaches the provider.
+func TestWarmTransferHosted(t *testing.T) {
+	he := newHostedEnv(t)
+	const sid = "CA00000000000000000000000000000031"
+	rec, _, ac := twilioStreamedCall(t, he, sid, "MZ31")
+	if r := he.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", he.keyA, map[string]any{"to": warmTarget, "mode": "warm"}); r.Status != 501 || r.errField() != "mode" {
+		t.Fatalf("warm on a hosted call: %d %s", r.Status, r.Raw)
+	}
+	_ = ac.send(map[string]any{"event": "transfer", "transfer": map[string]any{"to": warmTarget, "mode": "warm"}})
+	if !waitUntil(2*time.Second, func() bool { return len(ac.transferFailed()) > 0 }) {
+		t.Fatal("the assistant was not told transfer_failed")
+	}
+	if f := ac.transferFailed()[0]; f.To != warmTarget || !strings.Contains(f.Reason, "warm") {
+		t.Fatalf("transfer_failed %+v", f)
+	}
+	if _, ok := he.twilio.WaitCallUpdate(sid, "Twiml", 200*time.Millisecond); ok {
+		t.Fatalf("a warm transfer reached Twilio: %+v", he.twilio.CallUpdates())
+	}
+	select {
+	case <-ac.closed:
+		t.Fatal("the assistant's stream was closed")
+	default:
+	}
+}
