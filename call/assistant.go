@@ -122,3 +122,16 @@ func sendDTMF(asked string, s AssistantSink) {
 	}
 	s.Event(EventDTMFSent, db.JSONMap{"digits": digits})
 }
+
+// XHeaders returns an inbound call's X- headers by name, from the channel
+// variables FreeSWITCH gives them (variable_sip_h_X-…): the context a PBX
+// or carrier passes along, which the assistant gets as customParameters.
+func XHeaders(headers map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range headers {
+		if name, ok := strings.CutPrefix(k, "variable_sip_h_"); ok && len(name) > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-' {
+			out[name] = v
+		}
+	}
+	return out
+}

@@ -99,3 +99,13 @@ func TestHandleAssistantMessage(t *testing.T) {
 		}
 	}
 }
+
+// An inbound call's X- headers, whatever their case, reach the assistant
+// by name; other headers do not.
+func TestXHeaders(t *testing.T) {
+	got := XHeaders(map[string]string{"variable_sip_h_X-Customer-Id": "42", "variable_sip_h_x-tag": "a", "variable_sip_h_Diversion": "d",
+		"variable_sip_h_X-": "short", "Caller-Caller-ID-Number": "+1"})
+	if want := map[string]string{"X-Customer-Id": "42", "x-tag": "a"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("XHeaders = %v, want %v", got, want)
+	}
+}

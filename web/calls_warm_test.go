@@ -1,15 +1,19 @@
 package web_test
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/call/sip/transfer"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 	"github.com/sipbridge/sipbridge/internal/tone"
 	"gorm.io/gorm"
 )
@@ -29,9 +33,9 @@ type warmCall struct {
 // startWarm places a call on the env's trunk and has its assistant ask
 // for a warm transfer once the caller's audio flows; dial sets the far
 // end's behaviour first (nil: it answers).
-func startWarm(t *testing.T, g *gorm.DB, dial *fstest.DialOutcome) *warmCall {
+func startWarm(t *testing.T, g *gorm.DB, dial *fstest.DialOutcome, opts ...func(*sip.CallsOptions)) *warmCall {
 	t.Helper()
-	ce := newCallEnvOn(t, callEnvConfig{DB: g})
+	ce := newCallEnvOn(t, callEnvConfig{DB: g}, opts...)
 	ce.loadTrunks()
 	ce.allowCountries("CA")
 	ce.addNumber("+16478491000", ce.assistant.ID)
@@ -264,6 +268,35 @@ func TestWarmTransferAPI(t *testing.T) {
 	}
 	if r := ce.do("POST", "/api/v1/calls/"+rec.ID+"/transfer", ce.keyA, map[string]any{"to": warmTarget, "mode": "warm"}); r.Status != 409 {
 		t.Fatalf("a second transfer during the briefing: %d %s", r.Status, r.Raw)
+	}
+}
+
+// A hold audio file (TRANSFER_HOLD_AUDIO) is played again each time it
+// ends while the caller waits (the target ringing, then being briefed),
+// and no more once the transfer is over.
+func TestWarmTransferHoldFileLoops(t *testing.T) {
+	hold := filepath.Join(t.TempDir(), "hold.wav")
+	if err := os.WriteFile(hold, audiofile.WAV(8000, tone.Generate(600, 8000, 200, 8000)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := startWarm(t, nil, nil, func(o *sip.CallsOptions) { o.HoldAudio = hold })
+	holds := func() int {
+		return len(slices.DeleteFunc(w.ce.sw.Playbacks(w.uuid), func(p string) bool { return p != hold }))
+	}
+	w.answered(t)
+	if !waitUntil(3*time.Second, func() bool { return holds() >= 4 }) {
+		t.Fatalf("the 200 ms hold file played %d times, want it again and again: %q", holds(), w.ce.sw.Playbacks(w.uuid))
+	}
+	_ = w.ac.send(map[string]any{"event": "transfer_complete"})
+	w.ce.waitCommand("uuid_bridge "+w.uuid, 3*time.Second)
+	time.Sleep(100 * time.Millisecond)
+	n := holds()
+	time.Sleep(500 * time.Millisecond)
+	if holds() != n {
+		t.Fatalf("the hold file went on after the transfer: %d plays, then %d", n, holds())
+	}
+	if len(w.ce.timelineOf(w.rec.ID, "hold_started")) != 1 || w.ce.timelineOf(w.rec.ID, "hold_started")[0]["audio"] != hold {
+		t.Errorf("hold_started %v, want the file", w.ce.timelineOf(w.rec.ID, "hold_started"))
 	}
 }
 

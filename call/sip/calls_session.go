@@ -308,7 +308,7 @@ func (s *callSession) start(park *esl.Event) {
 	}
 	s.assistant = a
 	s.info = assistant.StartInfo{From: from, To: route.DID.DID, AssistantID: a.ID,
-		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park), AudioFormat: a.Config.AudioFormat}
+		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: call.XHeaders(park.Headers), AudioFormat: a.Config.AudioFormat}
 	s.trunkMedia(route.Trunk)
 	s.earlyRingback()
 	if s.connectAssistant() {

@@ -87,10 +87,7 @@ func (s *callSession) leaveAssistant() {
 	// After the break, which also drops a broadcast of the pipe not yet
 	// started: removed before FreeSWITCH opened it, it would log an error.
 	s.closePipe()
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 }
 
 // transferFailed: nobody took the call, which is back where it was. With

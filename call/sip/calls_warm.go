@@ -27,9 +27,7 @@ func (s *callSession) startWarm(p *transfer.Plan) {
 		w.Step(transfer.AssistantGone) // nobody to brief: bridged on answer
 	}
 	s.detachCaller()
-	if err := s.playFile(w.Hold); err != nil {
-		s.log.Warn("hold audio not played", "err", err)
-	}
+	s.playHold()
 	s.event(call.EventHoldStarted, db.JSONMap{"to": p.To, "audio": w.Hold})
 	s.startBridge(p)
 }
@@ -42,10 +40,7 @@ func (s *callSession) startWarm(p *transfer.Plan) {
 func (s *callSession) detachCaller() {
 	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
 	s.newStreamToken()
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 	s.streamUntil = time.Time{}
 	if s.pipe != nil {
 		s.sendMarks(s.pipe.Clear())
@@ -140,10 +135,7 @@ func (s *callSession) warmComplete(w *transfer.Warm) {
 	} else {
 		s.to(call.Transferred)
 	}
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 	_, _ = s.api("uuid_break " + s.uuid + " all") // the hold audio
 	if out, err := s.api("uuid_bridge " + s.uuid + " " + w.Leg); err != nil {
 		s.event(call.EventTransferFailed, db.JSONMap{"to": w.Plan.To, "mode": "warm", "error": strings.TrimSpace(out)})
@@ -170,10 +162,7 @@ func (s *callSession) warmGiveBack(w *transfer.Warm, reason string, cancelled bo
 	if s.ending() {
 		return
 	}
-	if s.fs != nil { // the target's stream
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 	s.resume(w.Plan)
 	if s.stream == nil {
 		s.kill(causeNormal, "warm transfer to "+w.Plan.To+" failed: "+reason)
@@ -209,6 +198,23 @@ func (s *callSession) mediaUUID() string {
 		return s.briefLeg
 	}
 	return s.uuid
+}
+
+// playHold plays the hold audio to the caller.
+func (s *callSession) playHold() {
+	if err := s.playOn(s.uuid, s.warm.Hold); err != nil {
+		s.log.Warn("hold audio not played", "err", err)
+	}
+}
+
+// holdEnded plays a hold audio file again when it was played to its end
+// (not broken) while the caller is still on hold; a tone_stream loops by
+// itself (loops=-1), and FreeSWITCH's endless_playback would not stop at a
+// uuid_break.
+func (s *callSession) holdEnded(e *esl.Event) {
+	if s.warm != nil && s.isHold(e.Get("Playback-File-Path")) && e.Get("Playback-Status") == "done" {
+		s.playHold()
+	}
 }
 
 // isHold tells the hold audio's Playback-File-Path.

@@ -88,10 +88,7 @@ func (s *callSession) streamFault(reason string) {
 		return
 	}
 	s.event(call.EventStreamFailed, db.JSONMap{"reason": reason, "restarts": s.restarts})
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 	if s.restarts < 1 {
 		s.restarts++
 		s.log.Warn("audio stream failed: restarting it", "reason", reason)
@@ -108,6 +105,14 @@ func (s *callSession) streamFault(reason string) {
 	}
 	s.log.Warn("audio stream failed again: ending the call", "reason", reason)
 	s.kill(causeNormal, "audio stream failed: "+reason)
+}
+
+// closeFS closes the media stream's websocket, if any.
+func (s *callSession) closeFS() {
+	if s.fs != nil {
+		_ = s.fs.Close()
+		s.fs = nil
+	}
 }
 
 // closeAssistant ends the assistant stream (with `stop` when it is still
@@ -174,10 +179,7 @@ func (s *callSession) cleanup() {
 		s.pipe.Remove()
 	}
 	s.closeAssistant(false)
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 	// Streams still attaching are refused by the token check; close any
 	// that raced in.
 	for _, n := range s.fsNotes.Drain() {

@@ -179,6 +179,7 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 			}
 		}
 	case "PLAYBACK_STOP":
+		s.holdEnded(e)
 		s.onPlaybackStop(e.Get("Playback-File-Path"))
 	case "RECORD_STOP":
 		if n, err := strconv.ParseInt(e.Get("variable_record_file_size"), 10, 64); err == nil {
@@ -331,7 +332,9 @@ func (s *callSession) handleFSNote(n fsNote) {
 		// mod_audio_stream closes with 1000 when it stops on purpose (hangup,
 		// uuid_audio_stream stop): not a failure.
 		if !s.ending() && !s.transferred() && !call.StreamClosedNormally(n.err) {
-			s.eslFaultsDue++
+			if s.briefLeg == "" { // a target's leg reports nothing more once given back
+				s.eslFaultsDue++
+			}
 			s.streamFault("websocket closed: " + fmt.Sprint(n.err))
 		}
 	}
