@@ -247,6 +247,20 @@ func TestWarmTransferCallerHangsUp(t *testing.T) {
 	})
 }
 
+// The caller hangs up while the target still rings: the dial is
+// cancelled, no leg is left and the record is closed once.
+func TestWarmTransferCallerHangsUpWhileRinging(t *testing.T) {
+	w := startWarm(t, nil, &fstest.DialOutcome{Result: fstest.DialNoAnswer})
+	if !waitUntil(2*time.Second, func() bool { return len(w.ce.sw.DialAttempts()) > 0 }) {
+		t.Fatal("no leg dialled")
+	}
+	w.hangupOnce(t)
+	if len(w.ce.commandsWith("hupall ORIGINATOR_CANCEL sipbridge_dial ")) == 0 {
+		t.Errorf("the ringing target was not cancelled; commands %q", w.ce.sw.Commands())
+	}
+	w.timeline(t, []string{"hold_started"}, []string{"target_answered", "transferred"})
+}
+
 // The API's mode: warm is taken (the caller goes on hold), an unknown
 // mode is refused naming mode.
 func TestWarmTransferAPI(t *testing.T) {
