@@ -73,7 +73,7 @@ func (w *warmCall) answered(t *testing.T) string {
 // channel afterwards.
 func (w *warmCall) heldThenBack(t *testing.T, back bool) {
 	t.Helper()
-	if !slices.ContainsFunc(w.ce.sw.Playbacks(w.uuid), func(p string) bool { return strings.Contains(transfer.DefaultHold, p) }) {
+	if !slices.ContainsFunc(w.ce.sw.Playbacks(w.uuid), isHold) {
 		t.Errorf("the caller's playbacks %q lack the hold tone", w.ce.sw.Playbacks(w.uuid))
 	}
 	starts := w.ce.commandsWith("uuid_audio_stream " + w.uuid + " start ")
@@ -154,13 +154,21 @@ func TestWarmTransferComplete(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		w := startWarm(t, g, nil)
 		leg := w.answered(t)
-		callerPlays := len(w.ce.sw.Playbacks(w.uuid))
 		w.ac.speak(1000, 400)
 		if !waitUntil(3*time.Second, func() bool { return toneIn(w.ce.sw.Heard(leg), 1000) }) {
 			t.Fatalf("the target did not hear the assistant's briefing; its playbacks %q", w.ce.sw.Playbacks(leg))
 		}
-		if got := w.ce.sw.Playbacks(w.uuid); len(got) != callerPlays {
-			t.Errorf("the caller got playbacks during the briefing: %q", got[callerPlays:])
+		// From the hold on, the caller is played nothing else.
+		got := w.ce.sw.Playbacks(w.uuid)
+		if i := slices.IndexFunc(got, isHold); i < 0 || slices.ContainsFunc(got[i:], func(p string) bool { return !isHold(p) }) {
+			t.Errorf("the caller's playbacks %q: want the hold tone and nothing after it", got)
+		}
+		// The target's keys reach the assistant too.
+		if err := w.ce.sw.SendDTMF(leg, "7"); err != nil {
+			t.Fatal(err)
+		}
+		if !waitUntil(2*time.Second, func() bool { _, _, _, _, dtmf, _, _ := w.ac.snapshot(); return slices.Contains(dtmf, "7") }) {
+			t.Error("the target's DTMF did not reach the assistant")
 		}
 		_ = w.ac.send(map[string]any{"event": "transfer_complete"})
 		w.ce.waitCommand("uuid_bridge "+w.uuid+" "+leg, 3*time.Second)
@@ -313,6 +321,9 @@ func TestWarmTransferHoldFileLoops(t *testing.T) {
 		t.Errorf("hold_started %v, want the file", w.ce.timelineOf(w.rec.ID, "hold_started"))
 	}
 }
+
+// isHold tells the default hold tone's playback path.
+func isHold(path string) bool { return strings.Contains(transfer.DefaultHold, path) }
 
 // toneIn tells whether pcm (8 kHz) holds 200 ms of freq somewhere.
 func toneIn(pcm []int16, freq float64) bool {

@@ -184,10 +184,15 @@ func (s *callSession) warmLegEvent(e *esl.Event) {
 		s.warmStep(transfer.TargetGone, "the target hung up ("+e.Get("Hangup-Cause")+")")
 	case "PLAYBACK_STOP":
 		s.onPlaybackStop(e.Get("Playback-File-Path"))
-	case "CUSTOM":
-		if e.UUID() == s.briefLeg {
-			s.handleCustom(e)
+	case "CUSTOM", "DTMF":
+		if e.UUID() != s.briefLeg {
+			return
 		}
+		if e.Name() == "DTMF" {
+			s.onDTMF(e)
+			return
+		}
+		s.handleCustom(e)
 	}
 }
 

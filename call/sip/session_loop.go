@@ -170,14 +170,7 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		s.finish(e)
 		return true
 	case "DTMF":
-		if d := e.Get("DTMF-Digit"); d != "" {
-			s.event(call.EventDTMF, db.JSONMap{"digit": d})
-			if s.stream != nil {
-				if err := s.stream.SendDTMF(d); err != nil {
-					s.log.Debug("dtmf not forwarded", "err", err)
-				}
-			}
-		}
+		s.onDTMF(e)
 	case "PLAYBACK_STOP":
 		s.holdEnded(e)
 		s.onPlaybackStop(e.Get("Playback-File-Path"))
@@ -191,6 +184,19 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		s.handleCustom(e)
 	}
 	return false
+}
+
+// onDTMF forwards a key pressed (by the caller, or by a warm transfer's
+// target while it is briefed) to the assistant.
+func (s *callSession) onDTMF(e *esl.Event) {
+	if d := e.Get("DTMF-Digit"); d != "" {
+		s.event(call.EventDTMF, db.JSONMap{"digit": d})
+		if s.stream != nil {
+			if err := s.stream.SendDTMF(d); err != nil {
+				s.log.Debug("dtmf not forwarded", "err", err)
+			}
+		}
+	}
 }
 
 // onPlaybackStop follows the end of a playback on the media's channel.
