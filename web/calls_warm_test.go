@@ -255,6 +255,20 @@ func TestWarmTransferCallerHangsUp(t *testing.T) {
 	})
 }
 
+// The assistant hangs up during the briefing: the target was briefed, the
+// caller and the target are bridged.
+func TestWarmTransferAssistantLeavesBriefed(t *testing.T) {
+	w := startWarm(t, nil, nil)
+	leg := w.answered(t)
+	_ = w.ac.send(map[string]any{"event": "hangup"})
+	w.ce.waitCommand("uuid_bridge "+w.uuid+" "+leg, 3*time.Second)
+	rec := w.hangupOnce(t)
+	if rec.Reason != "transferred to "+warmTarget+" (warm)" {
+		t.Errorf("reason %q", rec.Reason)
+	}
+	w.timeline(t, []string{"target_answered", "transfer_completed"}, []string{"transfer_failed"})
+}
+
 // The caller hangs up while the target still rings: the dial is
 // cancelled, no leg is left and the record is closed once.
 func TestWarmTransferCallerHangsUpWhileRinging(t *testing.T) {
