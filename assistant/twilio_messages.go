@@ -44,8 +44,23 @@ const (
 	// may send: {"event":"transfer","transfer":{"to":"…"}}, {"event":"hangup"}
 	// (after the audio sent before it has played) or
 	// {"event":"hangup","immediate":true} (at once).
+	// A transfer may name its mode: {"event":"transfer","transfer":{"to":"…",
+	// "mode":"warm"}} ("" lets sipbridge choose, or refer, bridge, warm).
 	EventTransfer = "transfer"
 	EventHangup   = "hangup"
+	// EventTransferComplete and EventTransferCancel end a warm transfer
+	// whose target has answered (the assistant was told with
+	// EventTransferAnswered): {"event":"transfer_complete"} bridges the
+	// caller to the target and releases the assistant;
+	// {"event":"transfer_cancel"} hangs the target up and gives the caller
+	// back to the assistant (which gets transfer_failed, reason cancelled).
+	EventTransferComplete = "transfer_complete"
+	EventTransferCancel   = "transfer_cancel"
+	// EventTransferAnswered is the sipbridge extension sent to the
+	// assistant when the target of its warm transfer answered: from then on
+	// the assistant hears the target and talks to it, the caller hears the
+	// hold audio. {"event":"transfer_answered","transfer":{"to":"…"}}
+	EventTransferAnswered = "transfer_answered"
 	// EventDTMF is also sent by the assistant (a sipbridge extension) to
 	// press keys on the call: {"event":"dtmf","dtmf":{"digits":"12#"}}.
 	// EventTransferFailed is the sipbridge extension sent to the assistant
@@ -155,6 +170,20 @@ type TransferFailedMessage struct {
 type TransferFailedPayload struct {
 	To     string `json:"to"`
 	Reason string `json:"reason"`
+}
+
+// TransferAnsweredMessage tells the assistant that the target of its warm
+// transfer answered: its stream now carries the target's audio.
+type TransferAnsweredMessage struct {
+	Event          string          `json:"event"`
+	StreamSID      string          `json:"streamSid"`
+	SequenceNumber string          `json:"sequenceNumber"`
+	Transfer       TransferPayload `json:"transfer"`
+}
+
+// TransferPayload is the `transfer` object of a TransferAnsweredMessage.
+type TransferPayload struct {
+	To string `json:"to"`
 }
 
 // AMDMessage reports answering machine detection on an outbound call.

@@ -35,7 +35,7 @@ func (e *UnknownEventError) Unwrap() error { return ErrUnknownEvent }
 // are set depends on Event.
 type AssistantMessage struct {
 	// Event is EventMedia, EventMark, EventClear, EventTransfer,
-	// EventHangup or EventDTMF.
+	// EventTransferComplete, EventTransferCancel, EventHangup or EventDTMF.
 	Event string
 	// StreamSID is the streamSid the assistant sent, if any (not checked).
 	StreamSID string
@@ -48,6 +48,9 @@ type AssistantMessage struct {
 	// TransferTo is the target of a transfer: a sip: URI or a phone number
 	// (never empty; not validated here).
 	TransferTo string
+	// TransferMode is a transfer's mode as sent ("" when absent; not
+	// validated here: "", refer, bridge and warm are known).
+	TransferMode string
 	// Immediate is a hangup's "immediate": true hangs up at once, false
 	// (the default) once the audio sent before the hangup has played.
 	Immediate bool
@@ -59,8 +62,9 @@ type AssistantMessage struct {
 // ParseAssistantMessage decodes one websocket text message from the
 // assistant. It requires only what the event needs: media → a non-empty
 // base64 media.payload (padded or not), mark → a non-empty mark.name,
-// transfer → a non-empty transfer.to, dtmf → a non-empty string
-// dtmf.digits; clear and hangup need nothing (a
+// transfer → a non-empty transfer.to (and an optional string
+// transfer.mode), dtmf → a non-empty string dtmf.digits; clear, hangup,
+// transfer_complete and transfer_cancel need nothing (a
 // hangup's optional immediate must be a boolean). Unknown
 // members are ignored; member names are matched exactly. Errors wrap
 // ErrMalformedMessage or ErrBadPayload, or are an *UnknownEventError.
@@ -108,7 +112,8 @@ func ParseAssistantMessage(data []byte) (AssistantMessage, error) {
 		m.Mark = mark.Name
 	case EventTransfer:
 		var tr struct {
-			To string `json:"to"`
+			To   string `json:"to"`
+			Mode string `json:"mode"`
 		}
 		if err := objectMember(top, "transfer", &tr); err != nil {
 			return AssistantMessage{}, fmt.Errorf("%w: transfer: %w", ErrMalformedMessage, err)
@@ -116,7 +121,7 @@ func ParseAssistantMessage(data []byte) (AssistantMessage, error) {
 		if tr.To == "" {
 			return AssistantMessage{}, fmt.Errorf("%w: transfer: empty to", ErrMalformedMessage)
 		}
-		m.TransferTo = tr.To
+		m.TransferTo, m.TransferMode = tr.To, tr.Mode
 	case EventDTMF:
 		var d struct {
 			Digits string `json:"digits"`
@@ -134,7 +139,7 @@ func ParseAssistantMessage(data []byte) (AssistantMessage, error) {
 				return AssistantMessage{}, fmt.Errorf("%w: hangup: immediate is not a boolean", ErrMalformedMessage)
 			}
 		}
-	case EventClear:
+	case EventClear, EventTransferComplete, EventTransferCancel:
 	default:
 		return AssistantMessage{}, &UnknownEventError{Event: m.Event}
 	}
@@ -191,7 +196,7 @@ type StreamMessage struct {
 	DTMF           *DTMFPayload  `json:"dtmf,omitempty"`
 	Mark           *MarkPayload  `json:"mark,omitempty"`
 	Stop           *StopPayload  `json:"stop,omitempty"`
-	// Transfer is set on transfer_failed.
+	// Transfer is set on transfer_failed and transfer_answered (no reason).
 	Transfer *TransferFailedPayload `json:"transfer,omitempty"`
 }
 
@@ -217,7 +222,7 @@ func ParseStreamMessage(data []byte) (StreamMessage, error) {
 		missing = m.Mark == nil
 	case EventStop:
 		missing = m.Stop == nil
-	case EventTransferFailed:
+	case EventTransferFailed, EventTransferAnswered:
 		missing = m.Transfer == nil
 	case "":
 		return StreamMessage{}, fmt.Errorf("%w: no event", ErrMalformedMessage)

@@ -31,6 +31,10 @@ func TestParseAssistantMessage(t *testing.T) {
 		{"clear ignores unrelated junk", `{"event":"clear","media":5,"mark":"x"}`, AssistantMessage{Event: "clear"}, nil},
 		{"transfer", `{"event":"transfer","transfer":{"to":"+16478491000"}}`,
 			AssistantMessage{Event: "transfer", TransferTo: "+16478491000"}, nil},
+		{"warm transfer", `{"event":"transfer","transfer":{"to":"+16478491000","mode":"warm"}}`,
+			AssistantMessage{Event: "transfer", TransferTo: "+16478491000", TransferMode: "warm"}, nil},
+		{"transfer_complete", `{"event":"transfer_complete"}`, AssistantMessage{Event: "transfer_complete"}, nil},
+		{"transfer_cancel", `{"event":"transfer_cancel","streamSid":"MZ1"}`, AssistantMessage{Event: "transfer_cancel", StreamSID: "MZ1"}, nil},
 		{"hangup", `{"event":"hangup"}`, AssistantMessage{Event: "hangup"}, nil},
 		{"hangup immediate", `{"event":"hangup","immediate":true}`, AssistantMessage{Event: "hangup", Immediate: true}, nil},
 		{"hangup not immediate", `{"event":"hangup","immediate":false}`, AssistantMessage{Event: "hangup"}, nil},
@@ -55,6 +59,7 @@ func TestParseAssistantMessage(t *testing.T) {
 		{"mark without mark", `{"event":"mark"}`, AssistantMessage{}, ErrMalformedMessage},
 		{"transfer without to", `{"event":"transfer","transfer":{"to":""}}`, AssistantMessage{}, ErrMalformedMessage},
 		{"transfer without object", `{"event":"transfer","to":"+1"}`, AssistantMessage{}, ErrMalformedMessage},
+		{"transfer mode not a string", `{"event":"transfer","transfer":{"to":"+1","mode":1}}`, AssistantMessage{}, ErrMalformedMessage},
 		{"dtmf without digits", `{"event":"dtmf","dtmf":{"digits":""}}`, AssistantMessage{}, ErrMalformedMessage},
 		{"dtmf digits not a string", `{"event":"dtmf","dtmf":{"digits":12}}`, AssistantMessage{}, ErrMalformedMessage},
 		{"dtmf inbound shape", `{"event":"dtmf","dtmf":{"digit":"1"}}`, AssistantMessage{}, ErrMalformedMessage},
@@ -211,6 +216,7 @@ func FuzzParseStreamMessage(f *testing.F) {
 		`{"event":"stop","stop":{}}`,
 		`{"event":"dtmf","dtmf":{"digit":"#"}}`,
 		`{"event":"transfer_failed","sequenceNumber":"3","streamSid":"MZ1","transfer":{"to":"sip:a@b","reason":"REFER answered 603"}}`,
+		`{"event":"transfer_answered","sequenceNumber":"4","streamSid":"MZ1","transfer":{"to":"+14165550100"}}`,
 		`{}`,
 	} {
 		f.Add([]byte(s))

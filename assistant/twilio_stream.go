@@ -267,6 +267,23 @@ func (s *Stream) SendTransferFailed(to, reason string) error {
 	})
 }
 
+// SendTransferAnswered tells the assistant that the target of its warm
+// transfer (to) answered: what it hears now is the target.
+func (s *Stream) SendTransferAnswered(to string) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if err := s.writableLocked(); err != nil {
+		return err
+	}
+	s.seq++
+	return s.writeJSONLocked(TransferAnsweredMessage{
+		Event:          EventTransferAnswered,
+		StreamSID:      s.info.StreamSID,
+		SequenceNumber: strconv.FormatInt(s.seq, 10),
+		Transfer:       TransferPayload{To: to},
+	})
+}
+
 // SendAMD tells the assistant what answered its outbound call (EventAMD).
 func (s *Stream) SendAMD(p AMDPayload) error {
 	s.wmu.Lock()

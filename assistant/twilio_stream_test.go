@@ -257,6 +257,9 @@ func TestSendMediaCountersAndOtherMessages(t *testing.T) {
 	if err := s.SendTransferFailed("sip:agent@pbx.example.com", "REFER answered 603"); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.SendTransferAnswered("+14165550100"); err != nil {
+		t.Fatal(err)
+	}
 	if err := s.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -272,7 +275,8 @@ func TestSendMediaCountersAndOtherMessages(t *testing.T) {
 		{"mark", "6", "", ""},
 		{"media", "7", "4", "560"},
 		{"transfer_failed", "8", "", ""},
-		{"stop", "9", "", ""},
+		{"transfer_answered", "9", "", ""},
+		{"stop", "10", "", ""},
 	}
 	for i, w := range wants {
 		m := readStreamMessage(t, sc)
@@ -302,6 +306,10 @@ func TestSendMediaCountersAndOtherMessages(t *testing.T) {
 		case "transfer_failed":
 			if *m.Transfer != (TransferFailedPayload{To: "sip:agent@pbx.example.com", Reason: "REFER answered 603"}) {
 				t.Errorf("transfer_failed = %+v", *m.Transfer)
+			}
+		case "transfer_answered":
+			if *m.Transfer != (TransferFailedPayload{To: "+14165550100"}) {
+				t.Errorf("transfer_answered = %+v", *m.Transfer)
 			}
 		case "stop":
 			if *m.Stop != (StopPayload{AccountSID: "ACacct", CallSID: "CAcall"}) {

@@ -22,9 +22,14 @@ type AssistantSink interface {
 	Mark(name string)
 	// Clear drops the queued audio (the marks behind it are echoed).
 	Clear()
-	// Transfer starts the transfer the assistant asked for; an error means
-	// it was refused before anything was tried: the conversation goes on.
-	Transfer(to string) error
+	// Transfer starts the transfer the assistant asked for (mode as sent:
+	// "", refer, bridge or warm); an error means it was refused before
+	// anything was tried: the conversation goes on.
+	Transfer(to string, mode TransferMode) error
+	// EndWarmTransfer is the assistant's transfer_complete (complete) or
+	// transfer_cancel of its warm transfer; with none whose target has
+	// answered it is logged and the call goes on.
+	EndWarmTransfer(complete bool)
 	// TransferRefused tells the assistant (and the log) that its transfer
 	// was refused.
 	TransferRefused(to string, err error)
@@ -65,7 +70,8 @@ func CheckDTMFDigits(digits string) (string, error) {
 }
 
 // HandleAssistantMessage is the one dispatch of an assistant's message
-// (media, mark, clear, transfer, hangup, dtmf), for both paths. Requests the
+// (media, mark, clear, transfer, transfer_complete, transfer_cancel, hangup,
+// dtmf), for both paths. Requests the
 // assistant makes are written to the timeline here, before the path acts.
 func HandleAssistantMessage(m assistant.AssistantMessage, s AssistantSink) {
 	switch m.Event {
@@ -76,10 +82,21 @@ func HandleAssistantMessage(m assistant.AssistantMessage, s AssistantSink) {
 	case assistant.EventClear:
 		s.Clear()
 	case assistant.EventTransfer:
-		s.Event(EventTransferRequested, db.JSONMap{"to": m.TransferTo, "by": "assistant"})
-		if err := s.Transfer(m.TransferTo); err != nil {
+		detail := db.JSONMap{"to": m.TransferTo, "by": "assistant"}
+		if m.TransferMode != "" {
+			detail["mode"] = m.TransferMode
+		}
+		s.Event(EventTransferRequested, detail)
+		mode := TransferMode(m.TransferMode)
+		var err error = ErrUnknownTransferMode
+		if mode.Known() {
+			err = s.Transfer(m.TransferTo, mode)
+		}
+		if err != nil {
 			s.TransferRefused(m.TransferTo, err)
 		}
+	case assistant.EventTransferComplete, assistant.EventTransferCancel:
+		s.EndWarmTransfer(m.Event == assistant.EventTransferComplete)
 	case assistant.EventHangup:
 		s.Event(EventHangupRequested, db.JSONMap{"by": "assistant", "immediate": m.Immediate})
 		s.Hangup(m.Immediate)
@@ -104,4 +121,17 @@ func sendDTMF(asked string, s AssistantSink) {
 		return
 	}
 	s.Event(EventDTMFSent, db.JSONMap{"digits": digits})
+}
+
+// XHeaders returns an inbound call's X- headers by name, from the channel
+// variables FreeSWITCH gives them (variable_sip_h_X-…): the context a PBX
+// or carrier passes along, which the assistant gets as customParameters.
+func XHeaders(headers map[string]string) map[string]string {
+	out := map[string]string{}
+	for k, v := range headers {
+		if name, ok := strings.CutPrefix(k, "variable_sip_h_"); ok && len(name) > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-' {
+			out[name] = v
+		}
+	}
+	return out
 }

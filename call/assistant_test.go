@@ -22,9 +22,15 @@ func (r *recordingSink) Event(typ string, d db.JSONMap) {
 func (r *recordingSink) PlayMedia(b []byte) { r.did = append(r.did, fmt.Sprintf("media %d", len(b))) }
 func (r *recordingSink) Mark(name string)   { r.did = append(r.did, "mark "+name) }
 func (r *recordingSink) Clear()             { r.did = append(r.did, "clear") }
-func (r *recordingSink) Transfer(to string) error {
+func (r *recordingSink) Transfer(to string, mode TransferMode) error {
+	if mode != "" {
+		to += " " + string(mode)
+	}
 	r.did = append(r.did, "transfer "+to)
 	return r.transfer
+}
+func (r *recordingSink) EndWarmTransfer(complete bool) {
+	r.did = append(r.did, fmt.Sprint("end warm ", complete))
 }
 func (r *recordingSink) TransferRefused(to string, err error) {
 	r.did = append(r.did, "refused "+to+": "+err.Error())
@@ -65,6 +71,13 @@ func TestHandleAssistantMessage(t *testing.T) {
 		{assistant.AssistantMessage{Event: assistant.EventTransfer, TransferTo: "sip:x@10.0.0.1"}, ErrTransferAddressRefused,
 			[]string{"event transfer_requested map[by:assistant to:sip:x@10.0.0.1]", "transfer sip:x@10.0.0.1",
 				"refused sip:x@10.0.0.1: " + ErrTransferAddressRefused.Error()}},
+		{assistant.AssistantMessage{Event: assistant.EventTransfer, TransferTo: "+14165550199", TransferMode: "warm"}, nil,
+			[]string{"event transfer_requested map[by:assistant mode:warm to:+14165550199]", "transfer +14165550199 warm"}},
+		{assistant.AssistantMessage{Event: assistant.EventTransfer, TransferTo: "+14165550199", TransferMode: "lukewarm"}, nil,
+			[]string{"event transfer_requested map[by:assistant mode:lukewarm to:+14165550199]",
+				"refused +14165550199: " + ErrUnknownTransferMode.Error()}},
+		{assistant.AssistantMessage{Event: assistant.EventTransferComplete}, nil, []string{"end warm true"}},
+		{assistant.AssistantMessage{Event: assistant.EventTransferCancel}, nil, []string{"end warm false"}},
 		{assistant.AssistantMessage{Event: assistant.EventHangup}, nil,
 			[]string{"event hangup_requested map[by:assistant immediate:false]", "hangup false"}},
 		{assistant.AssistantMessage{Event: assistant.EventHangup, Immediate: true}, nil,
@@ -84,5 +97,15 @@ func TestHandleAssistantMessage(t *testing.T) {
 		if !reflect.DeepEqual(s.did, c.want) {
 			t.Errorf("%s: did %q, want %q", c.m.Event, s.did, c.want)
 		}
+	}
+}
+
+// An inbound call's X- headers, whatever their case, reach the assistant
+// by name; other headers do not.
+func TestXHeaders(t *testing.T) {
+	got := XHeaders(map[string]string{"variable_sip_h_X-Customer-Id": "42", "variable_sip_h_x-tag": "a", "variable_sip_h_Diversion": "d",
+		"variable_sip_h_X-": "short", "Caller-Caller-ID-Number": "+1"})
+	if want := map[string]string{"X-Customer-Id": "42", "x-tag": "a"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("XHeaders = %v, want %v", got, want)
 	}
 }

@@ -85,6 +85,13 @@ var (
 	ErrNoReferTemplate = newError(http.StatusBadRequest, codeInvalid, "mode", "mode refer to a phone number needs the call's trunk to have a refer_to_template")
 	// ErrBadTransferMode: mode bridge to a sip: URI without a number.
 	ErrBadTransferMode = newError(http.StatusBadRequest, codeInvalid, "mode", "mode bridge needs an E.164 number (or a sip: URI whose user is one)")
+	// ErrUnknownTransferMode: a mode that is none of refer, bridge, warm.
+	ErrUnknownTransferMode = newError(http.StatusBadRequest, codeInvalid, "mode", "mode must be refer, bridge or warm")
+	// ErrWarmNeedsNumber: mode warm to a sip: URI without a number (the
+	// target is dialled through the trunks).
+	ErrWarmNeedsNumber = newError(http.StatusBadRequest, codeInvalid, "mode", "mode warm needs an E.164 number (or a sip: URI whose user is one)")
+	// ErrWarmUnsupported: mode warm on a provider-hosted call.
+	ErrWarmUnsupported = newError(http.StatusNotImplemented, "not_implemented", "mode", "mode warm is supported on SIP trunk calls only, not on provider-hosted calls")
 	// ErrNotAnswered means the call is still ringing: it cannot be
 	// transferred yet.
 	ErrNotAnswered = newError(http.StatusConflict, "not_answered", "", "the call has not been answered yet")
@@ -100,5 +107,5 @@ var Errors = []*Error{
 	ErrBadNumber, ErrNoAssistant, ErrSwitchUnavailable, ErrCallCancelled, ErrNotSIPNumber, ErrDraining,
 	ErrNoCallbackSecret, ErrNoEnabledTrunk, ErrTooManyCalls, ErrCallRateExceeded, ErrCountryNotAllowed,
 	ErrNumberTypeNotAllowed, ErrTransferAddressRefused, ErrCallNotFound, ErrBadTransferTarget,
-	ErrNoReferTemplate, ErrBadTransferMode, ErrNotAnswered, ErrTransferInProgress, ErrBadStreamToken,
+	ErrNoReferTemplate, ErrBadTransferMode, ErrUnknownTransferMode, ErrWarmNeedsNumber, ErrWarmUnsupported, ErrNotAnswered, ErrTransferInProgress, ErrBadStreamToken,
 }

@@ -54,4 +54,11 @@ const (
 	EventReferFailed              = "refer_failed"
 	EventFallbackNumberTransfer   = "fallback_transfer" // the assistant failed: its fallback_transfer_number is dialled
 	EventReferDeclinedNowBridging = "transfer_fallback" // a REFER was declined: the target is bridged instead
+	// A warm transfer: the caller on hold, the target dialled; once it
+	// answers the assistant briefs it; then completed (caller and target
+	// bridged) or cancelled (the caller back with the assistant).
+	EventHoldStarted       = "hold_started"
+	EventTargetAnswered    = "target_answered"
+	EventTransferCompleted = "transfer_completed"
+	EventTransferCancelled = "transfer_cancelled"
 )

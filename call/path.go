@@ -89,16 +89,27 @@ type Initiator interface {
 }
 
 // TransferMode is how a transfer leaves the call: "" lets the path decide
-// (a REFER when the trunk allows, else a bridge), TransferRefer or
-// TransferBridge.
+// (a REFER when the trunk allows, else a bridge), TransferRefer,
+// TransferBridge or TransferWarm (the caller on hold while the assistant
+// briefs the target, then bridged: SIP trunk calls only).
 type TransferMode string
 
-// Transfer modes (the API's mode).
+// Transfer modes (the API's mode, the assistant's transfer.mode).
 const (
 	TransferAuto   TransferMode = ""
 	TransferRefer  TransferMode = "refer"
 	TransferBridge TransferMode = "bridge"
+	TransferWarm   TransferMode = "warm"
 )
+
+// Known tells whether m is one of the transfer modes.
+func (m TransferMode) Known() bool {
+	switch m {
+	case TransferAuto, TransferRefer, TransferBridge, TransferWarm:
+		return true
+	}
+	return false
+}
 
 // What answering machine detection does once it has decided
 // (InitiateRequest.AMDAction; "" is AMDNone).

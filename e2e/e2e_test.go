@@ -71,6 +71,7 @@ var oncePerSuite = map[string]string{
 	"amd":              "postgres",
 	"dtmf_out":         "postgres",
 	"caller_audio":     "postgres",
+	"warm_transfer":    "postgres",
 	"wideband_l16":     "sqlite",
 	"first_audio":      "sqlite",
 	"assistant_stall":  "sqlite",

@@ -270,11 +270,14 @@ func (h *Path) Hangup(ctx context.Context, orgID int64, callID string) error {
 // E.164 number through its provider (Twilio: the live call's TwiML becomes
 // a <Dial>; Telnyx: the transfer action; Vonage: a transfer to a connect
 // NCCO) (API). The provider decides how the call leaves: mode is not
-// used.
-func (h *Path) Transfer(ctx context.Context, orgID int64, callID, to string, _ call.TransferMode) error {
+// used, except that warm is refused (call.ErrWarmUnsupported).
+func (h *Path) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
 	c := h.liveOf(orgID, callID)
 	if c == nil {
 		return call.ErrCallNotFound
+	}
+	if mode == call.TransferWarm {
+		return call.ErrWarmUnsupported
 	}
 	c.event(call.EventTransferRequested, db.JSONMap{"to": to, "by": "api"})
 	return c.providerTransfer(ctx, to)

@@ -289,9 +289,18 @@ func (r *hostedRelay) Clear() {
 	r.sendMarks(marks)
 }
 
-// Transfer asks the provider to move the call.
-func (r *hostedRelay) Transfer(to string) error {
+// Transfer asks the provider to move the call (the provider decides how:
+// a warm transfer is not supported).
+func (r *hostedRelay) Transfer(to string, mode call.TransferMode) error {
+	if mode == call.TransferWarm {
+		return call.ErrWarmUnsupported
+	}
 	return r.c.providerTransfer(context.Background(), to)
+}
+
+// EndWarmTransfer: a hosted call has no warm transfer to end.
+func (r *hostedRelay) EndWarmTransfer(complete bool) {
+	r.c.log.Warn("transfer_complete or transfer_cancel without a warm transfer (hosted call)", "complete", complete)
 }
 
 // TransferRefused: refused before the provider took the call away (our

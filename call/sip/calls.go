@@ -57,6 +57,10 @@ type CallsOptions struct {
 	// WelcomeAudioDir holds the assistants' welcome_audio files, which
 	// FreeSWITCH plays from the same path.
 	WelcomeAudioDir string
+	// HoldAudio is what a caller on hold hears during a warm transfer: a
+	// file FreeSWITCH plays (TRANSFER_HOLD_AUDIO) or a tone_stream:// path;
+	// "" is transfer.DefaultHold, a ringback tone.
+	HoldAudio string
 	// StreamConnectTimeout is how long mod_audio_stream may take to open
 	// its websocket to us after uuid_audio_stream start (default 3 s).
 	StreamConnectTimeout time.Duration
@@ -233,7 +237,7 @@ func (c *Calls) HandleEvent(e *esl.Event) {
 		s = c.legOf(e)
 	}
 	if s != nil {
-		s.observeLeg(e)
+		s.dials.Observe(e, c.opts.Now()) // a leg of its originate
 		s.events.Push(e)
 	}
 }

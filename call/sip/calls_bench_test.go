@@ -82,7 +82,7 @@ func runBridgeBench(b *testing.B, n, frames int) {
 			if err != nil {
 				return
 			}
-			msg, err := forward.ReadAll(r, buf[:0])
+			msg, err := forward.ReadFrame(r, buf[:0])
 			if err != nil {
 				return
 			}

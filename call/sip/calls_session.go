@@ -45,6 +45,8 @@ type request struct {
 	mode  string
 	reply chan error // reqTransfer: nil once the transfer is under way
 	out   string     // reqDialDone: the originate's reply
+	dial  string     // reqDialDone: its sipbridge_dial id
+	warm  bool       // reqDialDone: the target of a warm transfer
 	err   error
 	amd   amdwatch.Report
 }
@@ -80,8 +82,8 @@ type callSession struct {
 	// (notAnswered).
 	life call.Lifecycle
 
-	// track is the originate under way (its legs' events).
-	track *trunkdial.Track
+	// dials is the originate under way (its legs' events).
+	dials trunkdial.Current
 
 	// asst is the assistant stream the caller's audio goes to (read by the
 	// mod_audio_stream reader goroutine).
@@ -128,8 +130,12 @@ type callSession struct {
 	// The data of the transfer under way (the call is Transferring): the
 	// REFER sent and not yet decided, or the transfer whose bridge leg is
 	// dialling.
-	refering    *transfer.Refer
-	bridging    *transfer.Plan
+	refering *transfer.Refer
+	bridging *transfer.Plan
+	// warm is the warm transfer under way (calls_warm.go); briefLeg the
+	// target's channel while the assistant briefs it (its media is there).
+	warm        *transfer.Warm
+	briefLeg    string
 	endReason   string
 	recordPath  string
 	recordBytes int64
@@ -305,7 +311,7 @@ func (s *callSession) start(park *esl.Event) {
 	}
 	s.assistant = a
 	s.info = assistant.StartInfo{From: from, To: route.DID.DID, AssistantID: a.ID,
-		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: xHeaders(park), AudioFormat: a.Config.AudioFormat}
+		Direction: db.DirectionInbound, WelcomeMessage: a.WelcomeMessage, Extra: call.XHeaders(park.Headers), AudioFormat: a.Config.AudioFormat}
 	s.trunkMedia(route.Trunk)
 	s.earlyRingback()
 	if s.connectAssistant() {

@@ -31,7 +31,11 @@ func (s *callSession) planTransfer(to, mode string) (*transfer.Plan, error) {
 			c.OwnTrunkID = *s.route.Number.SIPTrunkID
 		}
 	}
-	return transfer.New(c, to, mode)
+	p, err := transfer.New(c, to, mode)
+	if err == nil && p.Warm && !s.life.WasAnswered() {
+		return nil, call.ErrNotAnswered
+	}
+	return p, err
 }
 
 // transfer plans and runs a transfer (the assistant's, the API's or the
@@ -52,6 +56,10 @@ func (s *callSession) transfer(to, mode string) error {
 // transferFailed otherwise.
 func (s *callSession) runTransfer(p *transfer.Plan) {
 	s.beginTransfer(p)
+	if p.Warm {
+		s.startWarm(p)
+		return
+	}
 	if p.ReferURI != "" {
 		if !s.life.WasAnswered() {
 			// A REFER needs a dialog: answer the caller first.
@@ -79,10 +87,7 @@ func (s *callSession) leaveAssistant() {
 	// After the break, which also drops a broadcast of the pipe not yet
 	// started: removed before FreeSWITCH opened it, it would log an error.
 	s.closePipe()
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 }
 
 // transferFailed: nobody took the call, which is back where it was. With
@@ -194,7 +199,7 @@ func (s *callSession) startBridge(p *transfer.Plan) {
 		}
 		c.dialOver(p.DialID)
 		out = strings.TrimSpace(out)
-		s.requests.Push(request{kind: reqDialDone, to: p.BridgeTo, out: out, err: err})
+		s.requests.Push(request{kind: reqDialDone, to: p.BridgeTo, out: out, err: err, dial: p.DialID, warm: p.Warm})
 		if s.exited.Load() {
 			killAnswered(c, out) // nobody is left to bridge it
 		}
@@ -216,6 +221,10 @@ func (s *callSession) onDialDone(r request) {
 	s.bridging = nil
 	if s.ending() {
 		killAnswered(s.c, r.out)
+		return
+	}
+	if r.warm {
+		s.warmDialDone(r)
 		return
 	}
 	if p == nil {
@@ -273,9 +282,12 @@ func (s *callSession) cancelBridge() {
 	}
 }
 
-// handleLegEvent follows a bridged leg; its end does not end the session
-// (the caller's channel does), so this only reports.
+// handleLegEvent follows a bridged leg, and a warm transfer's target;
+// its end does not end the session (the caller's channel does).
 func (s *callSession) handleLegEvent(e *esl.Event) bool {
+	if s.warm != nil && e.UUID() == s.warm.Leg {
+		s.warmLegEvent(e)
+	}
 	if e.Name() == "CHANNEL_HANGUP_COMPLETE" {
 		s.event(call.EventLegHangup, db.JSONMap{"leg": e.UUID(), "cause": e.Get("Hangup-Cause")})
 	}

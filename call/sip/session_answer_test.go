@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/ringback"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
 
@@ -58,7 +59,7 @@ func (f *ringbackSwitch) API(_ context.Context, cmd string) (string, error) {
 	f.cmds = append(f.cmds, cmd)
 	if strings.HasPrefix(cmd, "uuid_break ") && f.started && !f.stopped {
 		f.stopped = true
-		time.AfterFunc(20*time.Millisecond, func() { f.event("PLAYBACK_STOP", ringbackTone) })
+		time.AfterFunc(20*time.Millisecond, func() { f.event("PLAYBACK_STOP", ringback.Tone) })
 	}
 	return "+OK\n", nil
 }
@@ -72,7 +73,7 @@ func ringbackSession(t *testing.T, f *ringbackSwitch) *callSession {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := &callSession{c: &Calls{sw: f, log: log}, uuid: "2f8e3a9c-4b1d-4c2e-9f0a-1b2c3d4e5f60", log: log, events: call.NewQueue[*esl.Event]()}
 	f.s = s
-	if err := s.playFile(ringbackTone); err != nil {
+	if err := s.playFile(ringback.Tone); err != nil {
 		t.Fatal(err)
 	}
 	s.ringback = true
@@ -104,7 +105,7 @@ func TestStopRingbackOnAHungUpChannel(t *testing.T) {
 	s := ringbackSession(t, f)
 	begin := time.Now()
 	s.stopRingback()
-	if d := time.Since(begin); d > ringbackStartWait/2 {
+	if d := time.Since(begin); d > ringback.StartWait/2 {
 		t.Fatalf("stopRingback took %v on a channel that hung up", d)
 	}
 }

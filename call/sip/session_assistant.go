@@ -7,6 +7,8 @@ import (
 
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
+	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
 	"github.com/sipbridge/sipbridge/db"
 )
 
@@ -64,13 +66,28 @@ func (k assistantSink) Clear() {
 	}
 	out := s.play.Clear()
 	s.pending = nil
-	if o, err := s.api("uuid_break " + s.uuid + " all"); err != nil {
+	if o, err := s.api("uuid_break " + s.mediaUUID() + " all"); err != nil {
 		s.log.Debug("uuid_break", "err", err, "reply", o)
 	}
 	s.sendMarks(out.Marks)
 }
 
-func (k assistantSink) Transfer(to string) error { return k.s.transfer(to, "") }
+func (k assistantSink) Transfer(to string, mode call.TransferMode) error {
+	return k.s.transfer(to, string(mode))
+}
+
+// EndWarmTransfer is the assistant's transfer_complete or transfer_cancel.
+func (k assistantSink) EndWarmTransfer(complete bool) {
+	s := k.s
+	switch {
+	case s.warm == nil:
+		s.log.Warn("transfer_complete or transfer_cancel without a warm transfer: ignored", "complete", complete)
+	case complete:
+		s.warmStep(transfer.AssistantComplete, "")
+	default:
+		s.warmStep(transfer.AssistantCancel, "cancelled by the assistant")
+	}
+}
 
 // TransferRefused: refused before anything was tried (target, destination
 // rules, address policy, a transfer already under way).
@@ -89,7 +106,9 @@ func (k assistantSink) Hangup(immediate bool) {
 	s.closeAssistant(true)
 	if s.transferPending() {
 		// The transfer decides: the caller leaves with it, or, when it
-		// fails, with no assistant left the call is hung up then.
+		// fails, with no assistant left the call is hung up then (a warm
+		// transfer's briefed target is bridged).
+		s.warmStep(transfer.AssistantGone, "")
 		return
 	}
 	if immediate {

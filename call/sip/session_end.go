@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
@@ -81,27 +82,37 @@ func (s *callSession) streamFault(reason string) {
 	if s.ending() || s.transferred() {
 		return
 	}
-	s.event(call.EventStreamFailed, db.JSONMap{"reason": reason, "restarts": s.restarts})
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
+	if s.briefLeg != "" { // the target's stream: the caller goes back
+		s.event(call.EventStreamFailed, db.JSONMap{"reason": reason, "leg": s.briefLeg})
+		s.warmStep(transfer.StreamFailed, "the audio stream to the target failed: "+reason)
+		return
 	}
+	s.event(call.EventStreamFailed, db.JSONMap{"reason": reason, "restarts": s.restarts})
+	s.closeFS()
 	if s.restarts < 1 {
 		s.restarts++
 		s.log.Warn("audio stream failed: restarting it", "reason", reason)
-		_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
+		_, _ = s.api("uuid_audio_stream " + s.mediaUUID() + " stop")
 		if s.pipe == nil {
 			// Files mod_audio_stream wrote for the old stream: drop them.
 			if s.play != nil {
 				s.sendMarks(s.play.Clear().Marks)
 			}
-			_, _ = s.api("uuid_break " + s.uuid + " all")
+			_, _ = s.api("uuid_break " + s.mediaUUID() + " all")
 		}
 		s.startStream()
 		return
 	}
 	s.log.Warn("audio stream failed again: ending the call", "reason", reason)
 	s.kill(causeNormal, "audio stream failed: "+reason)
+}
+
+// closeFS closes the media stream's websocket, if any.
+func (s *callSession) closeFS() {
+	if s.fs != nil {
+		_ = s.fs.Close()
+		s.fs = nil
+	}
 }
 
 // closeAssistant ends the assistant stream (with `stop` when it is still
@@ -121,6 +132,7 @@ func (s *callSession) closeAssistant(stop bool) {
 // finish closes the record when the channel is gone (e is its
 // CHANNEL_HANGUP_COMPLETE, nil when it was lost).
 func (s *callSession) finish(e *esl.Event) {
+	s.warmStep(transfer.CallerGone, "")
 	s.closeAssistant(true)
 	if s.rec == nil {
 		return
@@ -167,10 +179,7 @@ func (s *callSession) cleanup() {
 		s.pipe.Remove()
 	}
 	s.closeAssistant(false)
-	if s.fs != nil {
-		_ = s.fs.Close()
-		s.fs = nil
-	}
+	s.closeFS()
 	// Streams still attaching are refused by the token check; close any
 	// that raced in.
 	for _, n := range s.fsNotes.Drain() {

@@ -9,6 +9,7 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/audio"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
@@ -31,6 +32,7 @@ func (s *callSession) loop() {
 				return
 			}
 			s.cancelBridge() // a bridge leg still ringing
+			s.warmStep(transfer.CallerGone, "")
 			s.kill(causeNormal, "sipbridge stopped")
 			s.finish(nil)
 			return
@@ -80,6 +82,7 @@ func (s *callSession) assistantClosed() {
 		s.event(call.EventAssistantEnded, db.JSONMap{"close": fmt.Sprint(err), "during": "transfer"})
 		s.stream = nil
 		s.asst.Store(nil)
+		s.warmStep(transfer.AssistantGone, "")
 		return
 	}
 	if assistant.IsNormalClose(err) && !s.ending() && !s.transferred() {
@@ -158,6 +161,7 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		// a bridge leg still ringing is cancelled.
 		s.to(call.Ending)
 		s.cancelBridge()
+		s.warmStep(transfer.CallerGone, "")
 	case "CHANNEL_ANSWER":
 		// Answered by FreeSWITCH itself (a bridge before our uuid_answer).
 		if !s.life.WasAnswered() && s.rec != nil && s.rec.Status != db.CallRefused {
@@ -169,27 +173,10 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 		s.finish(e)
 		return true
 	case "DTMF":
-		if d := e.Get("DTMF-Digit"); d != "" {
-			s.event(call.EventDTMF, db.JSONMap{"digit": d})
-			if s.stream != nil {
-				if err := s.stream.SendDTMF(d); err != nil {
-					s.log.Debug("dtmf not forwarded", "err", err)
-				}
-			}
-		}
+		s.onDTMF(e)
 	case "PLAYBACK_STOP":
-		path := e.Get("Playback-File-Path")
-		if s.notAssistantAudio(path) {
-			return false // the ringback or the welcome audio
-		}
-		if s.pipe != nil && path == s.pipe.Path() {
-			s.pipeStopped()
-			return false
-		}
-		if s.play != nil {
-			s.sendMarks(s.play.Played(path).Marks)
-		}
-		s.endIfPlayed()
+		s.holdEnded(e)
+		s.onPlaybackStop(e.Get("Playback-File-Path"))
 	case "RECORD_STOP":
 		if n, err := strconv.ParseInt(e.Get("variable_record_file_size"), 10, 64); err == nil {
 			s.recordBytes = n
@@ -202,13 +189,41 @@ func (s *callSession) handleEvent(e *esl.Event) bool {
 	return false
 }
 
+// onDTMF forwards a key pressed (by the caller, or by a warm transfer's
+// target while it is briefed) to the assistant.
+func (s *callSession) onDTMF(e *esl.Event) {
+	if d := e.Get("DTMF-Digit"); d != "" {
+		s.event(call.EventDTMF, db.JSONMap{"digit": d})
+		if s.stream != nil {
+			if err := s.stream.SendDTMF(d); err != nil {
+				s.log.Debug("dtmf not forwarded", "err", err)
+			}
+		}
+	}
+}
+
+// onPlaybackStop follows the end of a playback on the media's channel.
+func (s *callSession) onPlaybackStop(path string) {
+	if s.notAssistantAudio(path) {
+		return // the ringback, the welcome audio or the hold audio
+	}
+	if s.pipe != nil && path == s.pipe.Path() {
+		s.pipeStopped()
+		return
+	}
+	if s.play != nil {
+		s.sendMarks(s.play.Played(path).Marks)
+	}
+	s.endIfPlayed()
+}
+
 func (s *callSession) handleCustom(e *esl.Event) {
 	switch e.Subclass() {
 	case "mod_audio_stream::connect":
 		s.event(call.EventStreamConnected, nil)
 	case "mod_audio_stream::play":
-		if s.play == nil || s.transferred() {
-			return
+		if s.play == nil || s.transferred() || e.UUID() != s.mediaUUID() {
+			return // a file of a stream the media has left
 		}
 		pe, err := audio.ParsePlayEvent([]byte(e.Body))
 		if err != nil {
@@ -327,7 +342,9 @@ func (s *callSession) handleFSNote(n fsNote) {
 		// mod_audio_stream closes with 1000 when it stops on purpose (hangup,
 		// uuid_audio_stream stop): not a failure.
 		if !s.ending() && !s.transferred() && !call.StreamClosedNormally(n.err) {
-			s.eslFaultsDue++
+			if s.briefLeg == "" { // a target's leg reports nothing more once given back
+				s.eslFaultsDue++
+			}
 			s.streamFault("websocket closed: " + fmt.Sprint(n.err))
 		}
 	}

@@ -51,10 +51,13 @@ func (s *callSession) broadcastPipe() {
 // its 5 lead frames: uuid_broadcast reads 100 ms of the caller's audio
 // before the file starts, which the caller hears as silence before the
 // assistant's first audio and between files.
-func (s *callSession) playFile(path string) error {
+func (s *callSession) playFile(path string) error { return s.playOn(s.mediaUUID(), path) }
+
+// playOn is playFile on a channel of the call's choosing.
+func (s *callSession) playOn(uuid, path string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	return s.c.sw.SendMsg(ctx, s.uuid, esl.SendMsg{Command: "execute", App: "playback", Arg: path, EventLock: true})
+	return s.c.sw.SendMsg(ctx, uuid, esl.SendMsg{Command: "execute", App: "playback", Arg: path, EventLock: true})
 }
 
 func (s *callSession) wakePipe() {
@@ -69,18 +72,6 @@ func (s *callSession) closePipe() {
 	if s.pipe != nil {
 		s.pipe.Close()
 	}
-}
-
-// xHeaders returns the INVITE's X- headers by name (variable_sip_h_X-…),
-// the context a PBX or carrier passes along.
-func xHeaders(e *esl.Event) map[string]string {
-	out := map[string]string{}
-	for k, v := range e.Headers {
-		if name, ok := strings.CutPrefix(k, "variable_sip_h_"); ok && len(name) > 2 && (name[0] == 'X' || name[0] == 'x') && name[1] == '-' {
-			out[name] = v
-		}
-	}
-	return out
 }
 
 func (s *callSession) startRecording() {
@@ -120,11 +111,11 @@ func (s *callSession) startStream() {
 	u := fmt.Sprintf("%s/fs/stream/%s/?token=%s", s.c.opts.StreamWSBase, s.id, token)
 	meta := `{"call_id":"` + s.id + `","gen":` + strconv.Itoa(gen) + `}`
 	for _, v := range []string{"STREAM_MESSAGE_DEFLATE false", "STREAM_HEART_BEAT " + strconv.Itoa(s.c.opts.HeartBeat)} {
-		if out, err := s.api("uuid_setvar " + s.uuid + " " + v); err != nil {
+		if out, err := s.api("uuid_setvar " + s.mediaUUID() + " " + v); err != nil {
 			s.log.Warn("uuid_setvar failed", "var", v, "err", err, "reply", out)
 		}
 	}
-	out, err := s.api("uuid_audio_stream " + s.uuid + " start " + u + " mono 16k " + meta)
+	out, err := s.api("uuid_audio_stream " + s.mediaUUID() + " start " + u + " mono 16k " + meta)
 	if err != nil {
 		s.log.Warn("uuid_audio_stream start failed", "err", err, "reply", out)
 		s.streamFault("uuid_audio_stream start: " + strings.TrimSpace(out))

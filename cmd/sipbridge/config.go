@@ -91,6 +91,10 @@ type Config struct {
 	// (WELCOME_AUDIO_DIR, default <SIPBRIDGE_VAR_DIR>/welcome, made
 	// absolute); FreeSWITCH plays them from the same path.
 	WelcomeAudioDir string
+	// TransferHoldAudio is what a caller on hold hears during a warm
+	// transfer (TRANSFER_HOLD_AUDIO): an absolute path FreeSWITCH plays (a
+	// WAV file) or a tone_stream:// path; default a ringback tone.
+	TransferHoldAudio string
 	// AllowPrivateAddresses lets tenants' URLs and trunks reach private
 	// networks: RFC 1918, fc00::/7, 100.64.0.0/10 (ALLOW_PRIVATE_ADDRESSES,
 	// default true: assistants often run on one).
@@ -302,6 +306,10 @@ func (c *Config) loadPaths(get envGetter) []error {
 	if strings.ContainsAny(c.WelcomeAudioDir, " \t\r\n'\"") {
 		errs = append(errs, errors.New("WELCOME_AUDIO_DIR must not contain spaces or quotes"))
 	}
+	c.TransferHoldAudio = get("TRANSFER_HOLD_AUDIO", "")
+	if h := c.TransferHoldAudio; h != "" && (strings.ContainsAny(h, " \t\r\n'\"") || !filepath.IsAbs(h) && !strings.HasPrefix(h, "tone_stream://")) {
+		errs = append(errs, errors.New("TRANSFER_HOLD_AUDIO must be an absolute file path or a tone_stream:// path, without spaces or quotes"))
+	}
 	if err := validStreamBase(c.StreamWSBase); err != nil {
 		errs = append(errs, err)
 	}
@@ -416,6 +424,6 @@ func (c *Config) appConfig(store *db.Store, log *slog.Logger) app.Config {
 		AddressPolicy: c.AddressPolicy(log.With("component", "address_policy")),
 		ACL:           &c.ACL, CallDefaults: c.CallDefaults, LegTimeout: c.LegTimeout,
 		SyncInterval: c.SyncInterval, DrainTimeout: c.DrainTimeout,
-		CallsOptions: func(co *sip.CallsOptions) { co.ShutdownCalls = c.ShutdownCalls },
+		CallsOptions: func(co *sip.CallsOptions) { co.ShutdownCalls, co.HoldAudio = c.ShutdownCalls, c.TransferHoldAudio },
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
@@ -222,9 +224,22 @@ func TestLoadConfig(t *testing.T) {
 		{"SYNC_INTERVAL", "soon"},
 		{"LOG_LEVEL", "loud"},
 		{"FS_PROFILE", "a b"},
+		{"TRANSFER_HOLD_AUDIO", "hold.wav"},
+		{"TRANSFER_HOLD_AUDIO", "/srv/my hold.wav"},
 	} {
 		if _, err := LoadConfig(env(bad...)); err == nil || !strings.Contains(err.Error(), bad[0]) {
 			t.Errorf("%v: error %v should name %s", bad, err, bad[0])
+		}
+	}
+	// The warm transfer's hold audio reaches call control.
+	for _, hold := range []string{"/srv/audio/hold.wav", "tone_stream://%(1000,0,350,440);loops=-1"} {
+		c, err = LoadConfig(env("TRANSFER_HOLD_AUDIO", hold))
+		co := sip.CallsOptions{}
+		if err == nil {
+			c.appConfig(nil, slog.New(slog.DiscardHandler)).CallsOptions(&co)
+		}
+		if err != nil || c.TransferHoldAudio != hold || co.HoldAudio != hold {
+			t.Errorf("TRANSFER_HOLD_AUDIO %q: %v, config %q, calls %q", hold, err, c.TransferHoldAudio, co.HoldAudio)
 		}
 	}
 	// PostgreSQL without SECRET_KEY is refused; a bad key too.

@@ -65,7 +65,7 @@ type callEventView struct {
 
 type callTransferInput struct {
 	To   string `json:"to"`
-	Mode string `json:"mode"` // refer | bridge (chosen by the target: sip: → refer, E.164 → bridge)
+	Mode string `json:"mode" doc:"refer | bridge | warm (\"\": chosen by the target: sip: → refer, E.164 → bridge); warm: the assistant briefs the target while the caller is on hold"`
 }
 
 type callAccepted struct {
@@ -201,8 +201,8 @@ func (s *Server) transferCall(c echo.Context) error {
 	if in.To == "" {
 		return httpapi.Invalid("to", "to is required: a sip: URI or an E.164 number")
 	}
-	if in.Mode != "" && in.Mode != "refer" && in.Mode != "bridge" {
-		return httpapi.Invalid("mode", "mode must be refer or bridge")
+	if !call.TransferMode(in.Mode).Known() {
+		return httpapi.Invalid("mode", "mode must be refer, bridge or warm")
 	}
 	if err := s.paths.Transfer(ctx, httpapi.OrgID(c), rec, in.To, call.TransferMode(in.Mode)); err != nil {
 		return liveCallError(err)

@@ -68,6 +68,6 @@ func (s *Server) routes() {
 	s.Route(http.MethodGet, "/calls/:id", "Get a call record by its id or its call_sid (channel UUID or provider id)", "calls", nil, callView{}, 200, s.getCall)
 	s.Route(http.MethodGet, "/calls/:id/events", "A call's timeline", "calls", nil, httpapi.ListBody[callEventView]{}, 200, s.callEvents)
 	s.Route(http.MethodPost, "/calls/:id/hangup", "Hang up a live call", "calls", nil, callAccepted{}, 202, s.hangupCall)
-	s.Route(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks; if nobody takes it the caller stays with the assistant (transfer_failed); no enabled SIP trunk to bridge through: 422 no_trunk", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
+	s.Route(http.MethodPost, "/calls/:id/transfer", "Transfer a live call: sip: URI by REFER, E.164 number bridged out through the trunks; if nobody takes it the caller stays with the assistant (transfer_failed); no enabled SIP trunk to bridge through: 422 no_trunk. mode warm: the caller hears hold audio while the target is dialled; once it answers the assistant talks to it (transfer_answered) and then sends transfer_complete (caller and target bridged) or transfer_cancel (back to the caller); SIP trunk calls only (hosted: 501)", "calls", callTransferInput{}, callAccepted{}, 202, s.transferCall)
 	s.Route(http.MethodGet, "/calls/:id/recording", "Download the call's stereo WAV recording (caller left, assistant right)", "calls", nil, nil, 200, s.callRecording)
 }

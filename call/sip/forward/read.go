@@ -1,7 +1,6 @@
 package forward
 
 import (
-	"errors"
 	"io"
 	"time"
 
@@ -51,7 +50,7 @@ func ReadFrames(conn Conn, src Source, f *Forwarder) error {
 		if mt != binaryMessage {
 			continue // the metadata text frame (the next NextReader discards it)
 		}
-		if buf, err = ReadAll(r, buf[:0]); err != nil {
+		if buf, err = ReadFrame(r, buf[:0]); err != nil {
 			return err
 		}
 		if src.Feed != nil {
@@ -73,31 +72,5 @@ func ReadFrames(conn Conn, src Source, f *Forwarder) error {
 			}
 		}
 		f.Push(out, arrived)
-	}
-}
-
-// maxFrame bounds one mod_audio_stream message (a 20 ms stereo 16 kHz frame
-// is 1280 bytes).
-const maxFrame = 64 << 10
-
-var errFrameTooLarge = errors.New("mod_audio_stream frame too large")
-
-// ReadAll reads a message into buf (grown as needed, up to 64 KiB).
-func ReadAll(r io.Reader, buf []byte) ([]byte, error) {
-	for {
-		if len(buf) == cap(buf) {
-			if cap(buf) >= maxFrame {
-				return buf, errFrameTooLarge
-			}
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return buf, err
-		}
 	}
 }

@@ -24,6 +24,9 @@ type Plan struct {
 	Dial     string // its originate dial string ("" when bridging cannot be done)
 	DialErr  error  // why not
 	DialID   string // sipbridge_dial of its legs (hupall cancels them)
+	// Warm: the caller waits on hold while the assistant briefs the
+	// answered target (Warm), then the two are bridged.
+	Warm bool
 	// Back is the state the call goes back to when the transfer fails.
 	Back call.State
 }
@@ -55,13 +58,26 @@ type Call struct {
 // gets a REFER (a declined one falls back to bridging the URI's number, if
 // it is one); an E.164 number gets a REFER when the call's trunk transfers
 // by REFER (Refer-To from its template), else it is bridged out through
-// the organization's trunks. mode "refer" and "bridge" force it.
+// the organization's trunks. mode "refer" and "bridge" force it; "warm"
+// bridges out too, after the assistant has briefed the target.
 func New(c Call, to, mode string) (*Plan, error) {
+	if !call.TransferMode(mode).Known() {
+		return nil, call.ErrUnknownTransferMode
+	}
 	t, err := call.ParseTransferTarget(to)
 	if err != nil {
 		return nil, err
 	}
-	p := &Plan{To: to}
+	p := &Plan{To: to, Warm: mode == string(call.TransferWarm)}
+	if p.Warm {
+		if t.SIPURI != "" {
+			t.E164 = call.E164User(t.SIPURI)
+		}
+		if t.E164 == "" {
+			return nil, call.ErrWarmNeedsNumber
+		}
+		t.SIPURI, t.HostPort, mode = "", "", "bridge" // dialled through the trunks
+	}
 	tr := c.Trunk
 	hasTemplate := tr != nil && tr.ReferToTemplate != ""
 	switch {
