@@ -53,8 +53,10 @@ func testRestartAdopt(t *testing.T, b *Bridge, src, number, how string, stop fun
 	b.addNumberOn(t, number, asstID, pbx.ID)
 	sw.WaitQuiet(t, 300*time.Millisecond, 10*time.Second)
 
+	// The caller stays 12 s: the restart and the checks around it take 3-5
+	// s here (7 s at a load average of 12); it then hangs up itself.
 	uac := StartSipp(t, SippOptions{Scenario: "uac-call.xml", IP: src, Remote: sw.remote(), Calls: 1,
-		Timeout: 60 * time.Second, Args: []string{"-rtp_echo"}, Data: call{From: from, To: number, HoldMs: 25000}})
+		Timeout: 60 * time.Second, Args: []string{"-rtp_echo"}, Data: call{From: from, To: number, HoldMs: 12000}})
 	ac := asst.Next(t, 10*time.Second)
 	rec := b.WaitCall(t, "the call in progress", 10*time.Second, func(c Call) bool { return c.To == number && c.Status == "in-progress" })
 	testkit.Eventually(t, 5*time.Second, "the caller's audio at the assistant", func() bool { return ac.Frames() >= 25 }, nil)
