@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/web/callapi"
 	"github.com/sipbridge/sipbridge/web/httpapi"
@@ -149,12 +150,12 @@ func (c *Console) callHangup(w http.ResponseWriter, r *http.Request, s *session)
 }
 
 func (c *Console) callTransfer(w http.ResponseWriter, r *http.Request, s *session) {
-	to, mode := strings.TrimSpace(r.PostFormValue("to")), r.PostFormValue("mode")
-	if to == "" || (mode != "" && mode != "refer" && mode != "bridge") {
-		c.showCall(w, r, s, http.StatusBadRequest, "transfer refused: to: a sip: URI or an E.164 number is required; mode: refer or bridge", "")
+	to, mode := strings.TrimSpace(r.PostFormValue("to")), call.TransferMode(r.PostFormValue("mode"))
+	if to == "" || !mode.Known() {
+		c.showCall(w, r, s, http.StatusBadRequest, "transfer refused: to: a sip: URI or an E.164 number is required; mode: refer, bridge or warm", "")
 		return
 	}
-	c.callAction(w, r, s, "transfer", func() error { return c.d.Calls.Transfer(r.Context(), s.orgID, r.PathValue("id"), to, mode) })
+	c.callAction(w, r, s, "transfer", func() error { return c.d.Calls.Transfer(r.Context(), s.orgID, r.PathValue("id"), to, string(mode)) })
 }
 
 // liveCallWording is the calls API's: a transfer's destination is "to".

@@ -235,6 +235,34 @@ func TestTransferARealCall(t *testing.T) {
 	})
 }
 
+// A warm transfer asked from the console reaches call control as the API's
+// would: the caller is put on hold while the target is dialled through the
+// organization's trunk (the assistant completes it); a mode the API does
+// not know is refused on the page, naming mode, and nothing happens to
+// the call.
+func TestWarmTransferFromTheConsole(t *testing.T) {
+	each(t, true, func(t *testing.T, e *env) {
+		rec := e.placeCall()
+		b := e.browser()
+		b.signIn(e.keyA)
+		_, body := b.get("/console/calls/" + rec.ID)
+		mustContain(t, body, `<option value="warm">`)
+		resp, body := b.post("/console/calls/"+rec.ID+"/transfer", url.Values{"to": {"+14155550199"}, "mode": {"lukewarm"}})
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "mode: refer, bridge or warm") {
+			t.Fatalf("mode lukewarm: %d, want 400 naming mode\n%s", resp.StatusCode, body)
+		}
+		resp, body = b.post("/console/calls/"+rec.ID+"/transfer", url.Values{"to": {"+14155550199"}, "mode": {"warm"}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("mode warm: %d\n%s", resp.StatusCode, body)
+		}
+		testkit.Eventually(t, 5*time.Second, "the caller on hold for a warm transfer", func() bool {
+			_, body = b.get("/console/calls/" + rec.ID)
+			return strings.Contains(body, "<td>hold_started</td>")
+		})
+		mustContain(t, body, "<td>transfer_requested</td>", "warm")
+	})
+}
+
 // callWithStatus stores a call of org A in status and returns it.
 func callWithStatus(t *testing.T, e *env, status string) *db.Call {
 	t.Helper()
