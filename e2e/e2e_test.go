@@ -87,6 +87,10 @@ var oncePerSuite = map[string]string{
 	"freeswitch_kill":    "sqlite",
 	"freeswitch_restart": "postgres",
 	"outbound_progress":  "postgres",
+	// What a caller and an assistant notice inside a call (REFER declined,
+	// bridge busy, the API's hangup): the switch's and call control's; the
+	// API's call routes are the outbound and refer scenarios' on both.
+	"incall": "postgres",
 	// A call kept across a restart of sipbridge: killed on SQLite, stopped
 	// with handoff on PostgreSQL, so each database adopts a real call.
 	"restart_adopt":   "sqlite",
