@@ -6,17 +6,13 @@ import (
 
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/adopt"
+	"github.com/sipbridge/sipbridge/call/sip/options"
 	"github.com/sipbridge/sipbridge/db"
 )
 
-// What becomes of the live calls when sipbridge stops (SHUTDOWN_CALLS).
-const (
-	// ShutdownHangup hangs them up (the default).
-	ShutdownHangup = "hangup"
-	// ShutdownHandoff leaves the answered ones up, their records in
-	// progress, for the next sipbridge to adopt (Calls.Adopt).
-	ShutdownHandoff = "handoff"
-)
+// What becomes of the live calls when sipbridge stops (SHUTDOWN_CALLS):
+// options.ShutdownHangup (the default) or options.ShutdownHandoff.
+const ShutdownHangup, ShutdownHandoff = options.ShutdownHangup, options.ShutdownHandoff
 
 // HandsOff tells whether stopping leaves the answered calls up.
 func (c *Calls) HandsOff() bool { return c.opts.ShutdownCalls == ShutdownHandoff }
