@@ -262,16 +262,14 @@ func (s *callSession) dialOutcome(out, leg string, ok bool, err error) error {
 	s.answered(now)
 	cols := map[string]any{"status": db.CallInProgress, "answered_at": now, "call_sid": leg}
 	_, trunk := s.dialAttempts(leg, "")
-	detail := db.JSONMap{"leg": leg}
 	if trunk != nil {
 		cols["trunk_id"] = trunk.ID
 		s.rec.TrunkID = &trunk.ID
-		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
 		s.log = s.log.With("trunk", trunk.GatewayName)
 	}
 	s.update(cols)
 	s.rec.CallSID, s.rec.Status = leg, db.CallInProgress
-	s.event(call.EventAnswered, detail)
+	s.event(call.EventAnswered, trunkdial.Detail(db.JSONMap{"leg": leg}, trunk))
 	s.status.Notify(call.StatusOf(call.StatusAnswered, s.rec, now))
 	return nil
 }
@@ -280,10 +278,7 @@ func (s *callSession) dialOutcome(out, leg string, ok bool, err error) error {
 // error naming each trunk's cause (from the legs' hangup events, the last
 // one from the originate reply).
 func (s *callSession) dialFailed(out string, err error) error {
-	final := strings.TrimSpace(strings.TrimPrefix(out, "-ERR"))
-	if final == "" && err != nil {
-		final = err.Error()
-	}
+	_, _, final, _ := trunkdial.Reply(out, err)
 	att, _ := s.dialAttempts("", final)
 	derr := &call.DialError{Cause: final, Attempts: att}
 	s.event(call.EventDialFailed, db.JSONMap{"cause": final})
