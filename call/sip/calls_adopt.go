@@ -2,25 +2,17 @@ package sip
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"time"
 
-	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/adopt"
+	"github.com/sipbridge/sipbridge/call/sip/options"
 	"github.com/sipbridge/sipbridge/db"
-	"github.com/sipbridge/sipbridge/route"
 )
 
-// What becomes of the live calls when sipbridge stops (SHUTDOWN_CALLS).
-const (
-	// ShutdownHangup hangs them up (the default).
-	ShutdownHangup = "hangup"
-	// ShutdownHandoff leaves the answered ones up, their records in
-	// progress, for the next sipbridge to adopt (Calls.Adopt).
-	ShutdownHandoff = "handoff"
-)
+// What becomes of the live calls when sipbridge stops (SHUTDOWN_CALLS):
+// options.ShutdownHangup (the default) or options.ShutdownHandoff.
+const ShutdownHangup, ShutdownHandoff = options.ShutdownHangup, options.ShutdownHandoff
 
 // HandsOff tells whether stopping leaves the answered calls up.
 func (c *Calls) HandsOff() bool { return c.opts.ShutdownCalls == ShutdownHandoff }
@@ -59,36 +51,20 @@ func (c *Calls) follows(uuid, callID string) bool {
 // adoptCall starts the session of a call a previous process left up.
 func (c *Calls) adoptCall(ctx context.Context, d adopt.Decision) error {
 	rec := d.Call
-	if rec.AssistantID == nil || rec.AnsweredAt == nil {
-		return errors.New("the record names no assistant or no answer")
-	}
-	a, err := c.store.GetAssistant(ctx, rec.OrgID, *rec.AssistantID)
+	r, err := adopt.Resume(ctx, c.store, rec)
 	if err != nil {
-		return fmt.Errorf("assistant record: %w", err)
-	}
-	lost := rec.UpdatedAt // the last sign of life of the call before the restart
-	if evs, err := c.store.CallEvents(ctx, rec.OrgID, rec.ID); err == nil && len(evs) > 0 && evs[len(evs)-1].At.After(lost) {
-		lost = evs[len(evs)-1].At
+		return err
 	}
 	done, err := c.registry.Begin()
 	if err != nil {
 		return err
 	}
 	s := newCallSession(c, d.Channel.UUID)
-	s.id, s.rec, s.assistant, s.org, s.live, s.lostAt, s.recordPath = rec.ID, &rec, a, rec.OrgID, done, lost, rec.RecordingPath
+	s.id, s.rec, s.assistant, s.org, s.live, s.lostAt, s.recordPath = rec.ID, &rec, r.Assistant, rec.OrgID, done, r.LostAt, rec.RecordingPath
 	s.outbound = rec.Direction == db.DirectionOutbound
 	s.life = call.NewLifecycle(s.outbound)
 	s.log = c.log.With("call_id", rec.ID, "call_uuid", s.uuid, "org_id", rec.OrgID, "sip_call_id", rec.SIPCallID, "direction", rec.Direction)
-	// The start of a resumed call: no welcome message (the conversation
-	// goes on); the INVITE's X- headers and an outbound call's variables
-	// were the previous process's alone.
-	s.info = assistant.StartInfo{From: rec.FromNumber, To: rec.ResolvedDID, AssistantID: a.ID, Direction: rec.Direction,
-		Extra: map[string]string{assistant.ParamResumed: "true"}, AudioFormat: a.Config.AudioFormat}
-	if s.outbound {
-		s.info.To = rec.ToNumber
-	} else {
-		s.route = c.adoptedRoute(ctx, rec)
-	}
+	s.info, s.route = r.Info, r.Route
 	s.answered(rec.AnsweredAt.UTC())
 	c.mu.Lock()
 	c.byUUID[s.uuid], c.byID[s.id] = s, s
@@ -102,19 +78,6 @@ func (c *Calls) adoptCall(ctx context.Context, d adopt.Decision) error {
 	s.requests.Push(request{kind: reqChannelCheck}) // a hangup before its events reached the session
 	go s.runAdopted(d.Action == adopt.Watch)
 	return nil
-}
-
-// adoptedRoute is what a transfer needs of an adopted inbound call's
-// route: its trunk and number.
-func (c *Calls) adoptedRoute(ctx context.Context, rec db.Call) *route.Route {
-	r := &route.Route{}
-	if rec.TrunkID != nil {
-		r.Trunk, _ = c.store.GetTrunk(ctx, rec.OrgID, *rec.TrunkID)
-	}
-	if rec.PhoneNumberID != nil {
-		r.Number, _ = c.store.GetNumber(ctx, rec.OrgID, *rec.PhoneNumberID)
-	}
-	return r
 }
 
 // runAdopted runs an adopted call: the previous process's stream and

@@ -1,6 +1,7 @@
 package sip
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,11 +10,10 @@ import (
 	"github.com/sipbridge/sipbridge/assistant"
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/amdwatch"
+	"github.com/sipbridge/sipbridge/call/sip/outbound"
 	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
-	"github.com/sipbridge/sipbridge/numbers"
-	"github.com/sipbridge/sipbridge/route/did"
 )
 
 // Initiate places an outbound call from one of the organization's numbers
@@ -22,11 +22,8 @@ import (
 // organization's enabled trunks in priority order (the number's own trunk
 // first), failing over leg by leg.
 func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
-	if !did.IsE164(req.To) {
-		return nil, fmt.Errorf("%w: to_phone_number %q", call.ErrBadNumber, req.To)
-	}
-	if !did.IsE164(req.From) {
-		return nil, fmt.Errorf("%w: from_phone_number %q", call.ErrBadNumber, req.From)
+	if err := outbound.CheckNumbers(req); err != nil {
+		return nil, err
 	}
 	// Counted as live from here, so a drain waits for it.
 	done, err := c.registry.Begin()
@@ -39,46 +36,21 @@ func (c *Calls) Initiate(ctx context.Context, req call.InitiateRequest) (*call.I
 
 // initiate does Initiate's work.
 func (c *Calls) initiate(ctx context.Context, req call.InitiateRequest) (*call.InitiateResult, error) {
-	number, err := c.router.ActiveNumber(ctx, req.OrgID, req.From)
-	if err != nil {
-		return nil, numbers.ErrNumberNotFound
-	}
-	asstID := req.AssistantID
-	switch {
-	case asstID != "":
-	case number.OutboundAssistantID != nil:
-		asstID = *number.OutboundAssistantID
-	case number.AssistantID != nil:
-		asstID = *number.AssistantID
-	default:
-		return nil, call.ErrNoAssistant
-	}
-	a, err := c.store.GetAssistant(ctx, req.OrgID, asstID)
-	if err != nil {
-		return nil, numbers.ErrAssistantNotFound
-	}
-	org, err := c.store.GetOrg(ctx, req.OrgID)
+	r, err := outbound.Resolve(ctx, outbound.Sources{Numbers: c.router, Store: c.store}, req, c.opts.Hosted != nil)
 	if err != nil {
 		return nil, err
 	}
-	if number.Provider != db.ProviderBYOSIP && c.opts.Hosted == nil {
-		return nil, fmt.Errorf("%w: %s", call.ErrNotSIPNumber, number.Provider)
-	}
+	org, number, a := r.Org, r.Number, r.Assistant
 	release := c.lockAdmit(org.ID)
 	defer release()
 	if err := c.limits.Check(ctx, org, req.To); err != nil {
 		return nil, err
 	}
-	if req.StatusCallback != "" {
-		if _, err := c.store.SMSWebhookSecret(ctx, a.ID); err != nil {
-			if errors.Is(err, db.ErrNotFound) {
-				return nil, call.ErrNoCallbackSecret
-			}
-			return nil, err
-		}
+	if err := outbound.CheckCallbackSecret(ctx, c.store, req, a.ID); err != nil {
+		return nil, err
 	}
 	if number.Provider != db.ProviderBYOSIP {
-		req.Resolved = &call.Resolved{Org: org, Number: number, Assistant: a}
+		req.Resolved = r
 		return c.opts.Hosted.Initiate(ctx, req)
 	}
 	return c.originateSIP(ctx, org, number, a, req, release) // releases once the record exists
@@ -166,7 +138,7 @@ func (s *callSession) takeOutbound(p *outboundPlan) *trunkdial.Track {
 	s.rec = p.rec
 	s.status = c.statusNotifier(p.req.StatusCallback, p.secret, s.id, s.log, s.event)
 	s.info = assistant.StartInfo{From: p.req.From, To: p.req.To, AssistantID: p.a.ID, Direction: db.DirectionOutbound,
-		WelcomeMessage: firstNonEmpty(p.req.WelcomeMessage, p.a.WelcomeMessage), Extra: map[string]string{}, AudioFormat: p.a.Config.AudioFormat}
+		WelcomeMessage: cmp.Or(p.req.WelcomeMessage, p.a.WelcomeMessage), Extra: map[string]string{}, AudioFormat: p.a.Config.AudioFormat}
 	for k, v := range p.req.Variables {
 		s.info.Extra[k] = v
 	}
@@ -290,16 +262,14 @@ func (s *callSession) dialOutcome(out, leg string, ok bool, err error) error {
 	s.answered(now)
 	cols := map[string]any{"status": db.CallInProgress, "answered_at": now, "call_sid": leg}
 	_, trunk := s.dialAttempts(leg, "")
-	detail := db.JSONMap{"leg": leg}
 	if trunk != nil {
 		cols["trunk_id"] = trunk.ID
 		s.rec.TrunkID = &trunk.ID
-		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
 		s.log = s.log.With("trunk", trunk.GatewayName)
 	}
 	s.update(cols)
 	s.rec.CallSID, s.rec.Status = leg, db.CallInProgress
-	s.event(call.EventAnswered, detail)
+	s.event(call.EventAnswered, trunkdial.Detail(db.JSONMap{"leg": leg}, trunk))
 	s.status.Notify(call.StatusOf(call.StatusAnswered, s.rec, now))
 	return nil
 }
@@ -308,10 +278,7 @@ func (s *callSession) dialOutcome(out, leg string, ok bool, err error) error {
 // error naming each trunk's cause (from the legs' hangup events, the last
 // one from the originate reply).
 func (s *callSession) dialFailed(out string, err error) error {
-	final := strings.TrimSpace(strings.TrimPrefix(out, "-ERR"))
-	if final == "" && err != nil {
-		final = err.Error()
-	}
+	_, _, final, _ := trunkdial.Reply(out, err)
 	att, _ := s.dialAttempts("", final)
 	derr := &call.DialError{Cause: final, Attempts: att}
 	s.event(call.EventDialFailed, db.JSONMap{"cause": final})
@@ -412,15 +379,6 @@ func (c *Calls) legOf(e *esl.Event) *callSession {
 		c.byUUID[e.UUID()] = s
 	}
 	return s
-}
-
-func firstNonEmpty(v ...string) string {
-	for _, s := range v {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // watchAMD starts the answering machine detection an outbound call asked

@@ -230,13 +230,9 @@ func (s *callSession) onDialDone(r request) {
 	if p == nil {
 		p = &transfer.Plan{To: r.to, BridgeTo: r.to}
 	}
-	leg, ok := strings.CutPrefix(r.out, "+OK ")
-	_, trunk := s.dialAttempts(leg, strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR")))
-	if r.err != nil || !ok || leg == "" {
-		cause := strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR"))
-		if cause == "" && r.err != nil {
-			cause = r.err.Error()
-		}
+	leg, final, cause, answered := trunkdial.Reply(r.out, r.err)
+	_, trunk := s.dialAttempts(leg, final)
+	if !answered {
 		s.transferFailed(p, "no answer from "+r.to+": "+cause)
 		return
 	}
@@ -256,11 +252,7 @@ func (s *callSession) onDialDone(r request) {
 		return
 	}
 	s.endReason = "transferred to " + r.to
-	detail := db.JSONMap{"to": r.to, "leg": leg}
-	if trunk != nil {
-		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
-	}
-	s.event(call.EventTransferred, detail)
+	s.event(call.EventTransferred, trunkdial.Detail(db.JSONMap{"to": r.to, "leg": leg}, trunk))
 }
 
 // cancelDial hangs up the legs of an originate still ringing (its

@@ -6,6 +6,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/sip/transfer"
+	"github.com/sipbridge/sipbridge/call/sip/trunkdial"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/esl"
 )
@@ -63,23 +64,15 @@ func (s *callSession) warmDialDone(r request) {
 		killAnswered(s.c, r.out) // a dial given up meanwhile
 		return
 	}
-	leg, ok := strings.CutPrefix(r.out, "+OK ")
-	_, trunk := s.dialAttempts(leg, strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR")))
-	if r.err != nil || !ok || leg == "" {
-		cause := strings.TrimSpace(strings.TrimPrefix(r.out, "-ERR"))
-		if cause == "" && r.err != nil {
-			cause = r.err.Error()
-		}
+	leg, final, cause, answered := trunkdial.Reply(r.out, r.err)
+	_, trunk := s.dialAttempts(leg, final)
+	if !answered {
 		s.warmStep(transfer.DialFailed, "no answer from "+r.to+": "+cause)
 		return
 	}
 	w.Leg = leg
 	s.c.addLeg(leg, s)
-	detail := db.JSONMap{"to": r.to, "leg": leg}
-	if trunk != nil {
-		detail["trunk_id"], detail["trunk"], detail["gateway"] = trunk.ID, trunk.Name, trunk.GatewayName
-	}
-	s.event(call.EventTargetAnswered, detail)
+	s.event(call.EventTargetAnswered, trunkdial.Detail(db.JSONMap{"to": r.to, "leg": leg}, trunk))
 	s.warmStep(transfer.TargetAnswered, "")
 }
 
