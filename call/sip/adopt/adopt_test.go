@@ -47,6 +47,7 @@ func TestDecide(t *testing.T) {
 		rec("there", "u-there", in, db.CallInProgress),
 		rec("answered-unrecorded", "u-au", in, db.CallRinging),
 		rec("table-behind", "u-tb", in, db.CallInProgress),
+		rec("briefing", "u-br", in, db.CallInProgress),
 	}
 	chans := []Channel{
 		{UUID: "u-live", CallState: "ACTIVE", CallID: "live"},
@@ -60,6 +61,10 @@ func TestDecide(t *testing.T) {
 		{UUID: "u-au", CallState: "ACTIVE", CallID: "answered-unrecorded"},
 		{UUID: "u-tb", CallState: "RINGING", CallID: "table-behind"}, // the answer not yet in the table
 		{UUID: "u-stranger", CallState: "ACTIVE", CallID: "another-database"},
+		// A warm transfer's target, answered and being briefed: the caller
+		// holds, not bridged to it.
+		{UUID: "u-br", CallState: "ACTIVE", CallID: "briefing"},
+		{UUID: "u-br-leg", CallState: "ACTIVE", CallID: "briefing", Leg: "warm"},
 	}
 	want := map[string]struct {
 		action Action
@@ -76,6 +81,7 @@ func TestDecide(t *testing.T) {
 		"there":               {Leave, 0, ""},
 		"answered-unrecorded": {HangUp, 0, ReasonUnanswered},
 		"table-behind":        {Adopt, 0, ""},
+		"briefing":            {Adopt, 1, ""},
 	}
 	ds := Decide(open, chans, func(c db.Call) bool { return c.ID == "there" })
 	if len(ds) != len(open) {

@@ -1,6 +1,9 @@
 package adopt
 
-import "github.com/sipbridge/sipbridge/db"
+import (
+	"github.com/sipbridge/sipbridge/call/sip/transfer"
+	"github.com/sipbridge/sipbridge/db"
+)
 
 // Action is what becomes of an open call record.
 type Action int
@@ -91,8 +94,12 @@ func decide(d *Decision, others []Channel, elsewhere func(db.Call) bool) {
 		d.Action, d.Reason, d.Legs = HangUp, ReasonUnanswered, others
 	default:
 		d.Action = Adopt
+		// A bridge's answered leg: the caller is talking to it. A warm
+		// transfer's (sipbridge_leg warm) is not bridged: the caller
+		// holds while the assistant briefs it, and the briefing cannot be
+		// taken over, so the leg is hung up and the caller given back.
 		for _, l := range others {
-			if l.Leg == "transfer" && l.Answered() {
+			if l.Leg == transfer.LegTransfer && l.Answered() {
 				d.Action, d.Legs = Watch, []Channel{l}
 				return
 			}

@@ -111,7 +111,11 @@ func New(c Call, to, mode string) (*Plan, error) {
 		if err := c.checkDestination(p.BridgeTo); err != nil {
 			return nil, err
 		}
-		p.Dial, p.DialID, p.DialErr = c.bridgeDial(p.BridgeTo)
+		leg := LegTransfer
+		if p.Warm {
+			leg = LegWarm
+		}
+		p.Dial, p.DialID, p.DialErr = c.bridgeDial(p.BridgeTo, leg)
 		if p.ReferURI == "" && p.DialErr != nil {
 			return nil, p.DialErr // nothing else to try: refuse before letting go
 		}
@@ -131,11 +135,20 @@ func (c Call) checkDestination(number string) error {
 	return call.CheckDestination(org, number)
 }
 
+// The sipbridge_leg of a transfer's originated leg: a bridge's (the caller
+// is bridged to it once it answers) or a warm transfer's (parked, briefed
+// by the assistant while the caller holds, bridged only on complete). A
+// sipbridge taking the call over after a restart tells them apart by it.
+const (
+	LegTransfer = "transfer"
+	LegWarm     = "warm"
+)
+
 // bridgeDial prepares the originate that bridges the call out to number
 // through the organization's enabled trunks (the number's own trunk first,
 // then by priority; one originate fails over from leg to leg), after the
-// outbound country allow-list.
-func (c Call) bridgeDial(number string) (dial, dialID string, err error) {
+// outbound country allow-list; its legs carry sipbridge_leg leg.
+func (c Call) bridgeDial(number, leg string) (dial, dialID string, err error) {
 	ctx, cancel := context.WithTimeout(c.Ctx, 10*time.Second)
 	defer cancel()
 	org, err := c.Store.GetOrg(ctx, c.OrgID)
@@ -153,7 +166,7 @@ func (c Call) bridgeDial(number string) (dial, dialID string, err error) {
 	dial, err = trunkdial.DialString(trunks, c.OwnTrunkID, number, trunkdial.Options{
 		LeadingPlus: org.Settings.SIPTrunkConfig.OutboundLeadingPlusEnabled,
 		CallerID:    c.CallerID, LegTimeout: c.LegTimeout,
-		Vars: map[string]string{"sipbridge_call_id": c.ID, "sipbridge_dial": dialID, "sipbridge_leg": "transfer"},
+		Vars: map[string]string{"sipbridge_call_id": c.ID, "sipbridge_dial": dialID, "sipbridge_leg": leg},
 	})
 	if err == nil && c.Track != nil {
 		c.Track(dialID, trunkdial.Order(trunks, c.OwnTrunkID))
