@@ -84,7 +84,7 @@ func (a *App) Start() error {
 // channel exists on another node, or that node cannot be asked) is left
 // to that node's controller.
 func (a *App) adoptCalls(cn *CallNode) {
-	t := time.NewTicker(5 * time.Millisecond)
+	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for !cn.up() {
 		select {

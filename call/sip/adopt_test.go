@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -417,6 +418,55 @@ func TestAdoptTransferredCall(t *testing.T) {
 		}
 		if !waitFor(5*time.Second, func() bool { return second.Calls.Active() == 0 }) {
 			t.Errorf("%d calls still live in call control", second.Calls.Active())
+		}
+	})
+}
+
+// Adoptions that overlap (the start's, and a lease taken again while it
+// runs) take a call once: one new assistant socket, one session.
+func TestAdoptionsAtOnceTakeTheCallOnce(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		r := newAdoptRig(t, g)
+		ctx := context.Background()
+		first := r.startApp(sip.ShutdownHandoff)
+		if err := first.WaitSwitch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		live, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551100", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
+			t.Fatal("the first process's assistant never got the caller's audio")
+		}
+		r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		first.Close()
+
+		second := r.startApp(sip.ShutdownHangup) // its own adoption starts once the switch answers
+		if err := second.WaitSwitch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var taken atomic.Int32
+		for range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n, _, err := second.CallNodes[0].Calls.Adopt(ctx, sip.AdoptOptions{})
+				if err != nil {
+					t.Error(err)
+				}
+				taken.Add(int32(n))
+			}()
+		}
+		wg.Wait()
+		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(1); return ok && c.media >= 5 }) {
+			t.Fatal("the adopted call's audio never reached a new assistant socket")
+		}
+		time.Sleep(300 * time.Millisecond) // a second adoption's socket would be open by now
+		if _, ok := r.asst.conn(2); ok || second.Calls.Active() != 1 {
+			t.Errorf("the call was taken more than once: a third assistant socket %v, %d live calls (the overlapping Adopts took %d)",
+				ok, second.Calls.Active(), taken.Load())
 		}
 	})
 }

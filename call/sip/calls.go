@@ -60,9 +60,12 @@ type Calls struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu     sync.Mutex
-	byUUID map[string]*callSession // channel UUID → session (legs it bridged too)
-	byID   map[string]*callSession // call id → session
+	// adopting: one Adopt at a time (a restart's and a lease taken again
+	// while the first still runs would both take the same call).
+	adopting sync.Mutex
+	mu       sync.Mutex
+	byUUID   map[string]*callSession // channel UUID → session (legs it bridged too)
+	byID     map[string]*callSession // call id → session
 	// live counts the calls begun (a drain waits for them) and knows each
 	// live call's organization and path.
 	registry *call.Registry

@@ -37,6 +37,8 @@ type AdoptOptions struct {
 // are left alone. It returns how many calls it took over and how many
 // records it closed.
 func (c *Calls) Adopt(ctx context.Context, o AdoptOptions) (adopted, closed int, err error) {
+	c.adopting.Lock()
+	defer c.adopting.Unlock()
 	return adopt.Run(ctx, adopt.Deps{API: c.sw, Store: c.store, Log: c.log, Now: c.opts.Now,
 		Follows: c.follows, Node: o.Node, Elsewhere: o.Elsewhere, Take: c.adoptCall})
 }
