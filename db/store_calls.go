@@ -49,6 +49,16 @@ func (s *Store) UpdateCall(ctx context.Context, orgID int64, id string, cols map
 	return nil
 }
 
+// CloseOpenCall writes cols to one of the organization's calls only while
+// it is still ringing or in progress; false when it was not (ended since
+// it was read: nothing written).
+func (s *Store) CloseOpenCall(ctx context.Context, orgID int64, id string, cols map[string]any) (bool, error) {
+	cols["updated_at"] = s.Now()
+	res := s.single(ctx).Where("org_id = ?", orgID).Model(&Call{}).
+		Where("id = ? AND status IN ?", id, []string{CallRinging, CallInProgress}).Updates(cols)
+	return res.RowsAffected > 0, Translate(res.Error)
+}
+
 // GetCall returns one of the organization's calls.
 func (s *Store) GetCall(ctx context.Context, orgID int64, id string) (*Call, error) {
 	var c Call

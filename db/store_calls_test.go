@@ -277,3 +277,43 @@ func TestOpenCallsByProvider(t *testing.T) {
 		}
 	})
 }
+
+// CloseOpenCall closes a call only while it is ringing or in progress, in
+// its own organization: a call that ended meanwhile keeps its ending.
+func TestCloseOpenCall(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		ctx := context.Background()
+		s := newStore(t, g)
+		org, _, _ := s.EnsureOrg(ctx, "acme")
+		other, _, _ := s.EnsureOrg(ctx, "other")
+		live := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Provider: "sip", Status: db.CallInProgress, StartedAt: time.Now()}
+		over := &db.Call{OrgID: org.ID, Direction: db.DirectionInbound, Provider: "sip", Status: db.CallCompleted, StartedAt: time.Now(), Reason: "caller hung up"}
+		for _, c := range []*db.Call{live, over} {
+			if err := s.CreateCall(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		closeIt := func(orgID int64, id string) bool {
+			ok, err := s.CloseOpenCall(ctx, orgID, id, map[string]any{"status": db.CallFailed, "reason": "gone"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ok
+		}
+		if closeIt(other.ID, live.ID) {
+			t.Error("another organization closed the call")
+		}
+		if closeIt(org.ID, over.ID) {
+			t.Error("a completed call was closed again")
+		}
+		if got, _ := s.GetCall(ctx, org.ID, over.ID); got.Status != db.CallCompleted || got.Reason != "caller hung up" {
+			t.Errorf("the completed call was rewritten: %s %q", got.Status, got.Reason)
+		}
+		if !closeIt(org.ID, live.ID) {
+			t.Error("the live call was not closed")
+		}
+		if got, _ := s.GetCall(ctx, org.ID, live.ID); got.Status != db.CallFailed || got.Reason != "gone" {
+			t.Errorf("the live call: %s %q, want failed gone", got.Status, got.Reason)
+		}
+	})
+}

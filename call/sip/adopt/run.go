@@ -13,6 +13,7 @@ import (
 // Store is what Run needs of the database.
 type Store interface {
 	OpenCalls(ctx context.Context, provider string) ([]db.Call, error)
+	CloseOpenCall(ctx context.Context, orgID int64, id string, cols map[string]any) (bool, error)
 	call.RecordStore
 }
 
@@ -136,8 +137,22 @@ func (d Deps) kill(ctx context.Context, chans []Channel, cause string) {
 }
 
 // close closes a record left open as failed, with its reason.
+// close closes a record still open: one that ended since OpenCalls read
+// it (its call ended while the channels were listed) is left as it is.
 func (d Deps) close(rec db.Call, reason, cause string) {
-	r := call.Recorder{Store: d.Store, Log: d.Log.With("call_id", rec.ID, "org_id", rec.OrgID), OrgID: rec.OrgID, CallID: rec.ID}
-	r.Update(map[string]any{"status": db.CallFailed, "reason": reason, "ended_at": d.Now().UTC(), "hangup_cause": cause})
+	log := d.Log.With("call_id", rec.ID, "org_id", rec.OrgID)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	closed, err := d.Store.CloseOpenCall(ctx, rec.OrgID, rec.ID,
+		map[string]any{"status": db.CallFailed, "reason": reason, "ended_at": d.Now().UTC(), "hangup_cause": cause})
+	if err != nil {
+		log.Warn("closing the record of a call left by a previous sipbridge", "err", err)
+		return
+	}
+	if !closed {
+		log.Info("record ended meanwhile: left as it is")
+		return
+	}
+	r := call.Recorder{Store: d.Store, Log: log, OrgID: rec.OrgID, CallID: rec.ID}
 	r.Event(call.EventHangup, db.JSONMap{"cause": cause, "reason": reason})
 }

@@ -38,6 +38,7 @@ type fakeStore struct {
 	open    []db.Call
 	updates map[string]map[string]any
 	events  map[string][]string
+	ended   map[string]bool // records that ended since OpenCalls read them
 }
 
 func (f *fakeStore) OpenCalls(context.Context, string) ([]db.Call, error) { return f.open, nil }
@@ -46,6 +47,15 @@ func (f *fakeStore) UpdateCall(_ context.Context, _ int64, id string, cols map[s
 	defer f.mu.Unlock()
 	f.updates[id] = cols
 	return nil
+}
+func (f *fakeStore) CloseOpenCall(_ context.Context, _ int64, id string, cols map[string]any) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ended[id] {
+		return false, nil
+	}
+	f.updates[id] = cols
+	return true, nil
 }
 func (f *fakeStore) AddCallEvent(_ context.Context, _ int64, id, typ string, _ db.JSONMap) error {
 	f.mu.Lock()
@@ -131,5 +141,22 @@ func TestRunLeavesOtherNodesRecords(t *testing.T) {
 		if strings.Contains(c, "u-theirs") {
 			t.Errorf("%q sent: another node's call was asked of this switch", c)
 		}
+	}
+}
+
+// A call that ends while the channels are listed (no channel, no longer
+// followed) keeps its own ending: its record is not rewritten as failed
+// and gets no second hangup entry.
+func TestRunLeavesARecordThatEndedMeanwhile(t *testing.T) {
+	sw := &fakeSwitch{replies: map[string]string{"show channels as json": `{"row_count": 0}`}}
+	st := &fakeStore{updates: map[string]map[string]any{}, events: map[string][]string{}, ended: map[string]bool{"just-ended": true},
+		open: []db.Call{{ID: "just-ended", CallSID: "u-je", Direction: db.DirectionInbound, Status: db.CallInProgress}}}
+	if _, _, err := Run(context.Background(), Deps{API: sw, Store: st, Log: slog.New(slog.DiscardHandler), Now: time.Now,
+		Follows: func(string, string) bool { return false },
+		Take:    func(context.Context, Decision) error { return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	if st.updates["just-ended"] != nil || len(st.events["just-ended"]) != 0 {
+		t.Errorf("a record that ended meanwhile was rewritten: %v, events %v", st.updates["just-ended"], st.events["just-ended"])
 	}
 }
