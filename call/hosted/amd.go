@@ -79,21 +79,9 @@ func (h *Path) TwilioAMD(ctx context.Context, requestURI string, form url.Values
 	if h.opts.PublicBaseURL == "" {
 		return numbers.ErrNoPublicURL
 	}
-	sid, by := form.Get("CallSid"), form.Get("AnsweredBy")
-	if !twilioSID(sid, "CA") {
-		return fmt.Errorf("%w: CallSid %q", ErrBadWebhook, clip(sid))
-	}
-	result, ok := twilioAnsweredBy[by]
-	if !ok {
-		return fmt.Errorf("%w: AnsweredBy %q", ErrBadWebhook, clip(by))
-	}
-	ms := 0
-	if v := form.Get("MachineDetectionDuration"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 3_600_000 {
-			return fmt.Errorf("%w: MachineDetectionDuration %q", ErrBadWebhook, clip(v))
-		}
-		ms = n
+	sid, by, result, ms, err := parseTwilioAMD(form)
+	if err != nil {
+		return err
 	}
 	c := h.callBySID(provider.NameTwilio, sid)
 	if c == nil || !c.outbound {
@@ -104,6 +92,28 @@ func (h *Path) TwilioAMD(ctx context.Context, requestURI string, form url.Values
 	}
 	c.twilioAMD(context.WithoutCancel(ctx), by, result, ms)
 	return nil
+}
+
+// parseTwilioAMD reads Twilio's AMD callback form: the call's sid, its
+// AnsweredBy and the result it maps to, and MachineDetectionDuration (ms,
+// 0 when absent); a malformed one wraps ErrBadWebhook naming the field.
+func parseTwilioAMD(form url.Values) (sid, answeredBy, result string, ms int, err error) {
+	sid, answeredBy = form.Get("CallSid"), form.Get("AnsweredBy")
+	if !twilioSID(sid, "CA") {
+		return "", "", "", 0, fmt.Errorf("%w: CallSid %q", ErrBadWebhook, clip(sid))
+	}
+	result, ok := twilioAnsweredBy[answeredBy]
+	if !ok {
+		return "", "", "", 0, fmt.Errorf("%w: AnsweredBy %q", ErrBadWebhook, clip(answeredBy))
+	}
+	if v := form.Get("MachineDetectionDuration"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 3_600_000 {
+			return "", "", "", 0, fmt.Errorf("%w: MachineDetectionDuration %q", ErrBadWebhook, clip(v))
+		}
+		ms = n
+	}
+	return sid, answeredBy, result, ms, nil
 }
 
 // twilioAMD reports Twilio's detection: the decision, then for wait_beep

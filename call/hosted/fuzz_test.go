@@ -27,6 +27,27 @@ func FuzzTwilioVoiceForm(f *testing.F) {
 	})
 }
 
+func FuzzTwilioAMDForm(f *testing.F) {
+	f.Add("CallSid=CA0123456789abcdef0123456789abcdef&AnsweredBy=machine_end_beep&MachineDetectionDuration=4200")
+	f.Add("CallSid=CA0123456789abcdef0123456789abcdef&AnsweredBy=human")
+	f.Add("CallSid=CA0123456789abcdef0123456789abcdef&AnsweredBy=fax&MachineDetectionDuration=-1")
+	f.Add("CallSid=CA&AnsweredBy=robot")
+	f.Fuzz(func(t *testing.T, raw string) {
+		form, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		sid, by, result, ms, err := parseTwilioAMD(form)
+		if err != nil {
+			return
+		}
+		if !twilioSID(sid, "CA") || twilioAnsweredBy[by] != result || ms < 0 || ms > 3_600_000 ||
+			(result != "human" && result != "machine" && result != "unknown") {
+			t.Fatalf("accepted %q %q %q %d", sid, by, result, ms)
+		}
+	})
+}
+
 func FuzzTelnyxEvent(f *testing.F) {
 	f.Add([]byte(`{"data":{"event_type":"call.initiated","payload":{"call_control_id":"v3:x","direction":"incoming","from":"+14165550100","to":"+16475550100"}}}`))
 	f.Add([]byte(`{"data":{"event_type":"call.hangup","payload":{"call_control_id":"v3:x","hangup_cause":"normal_clearing","client_state":"YzE="}}}`))

@@ -55,6 +55,11 @@ func ParseChannels(body string) ([]Channel, error) {
 	if len(out.Rows) != out.RowCount {
 		return nil, fmt.Errorf("show channels: row_count %d, %d rows", out.RowCount, len(out.Rows))
 	}
+	for _, c := range out.Rows {
+		if c.UUID == "" {
+			return nil, fmt.Errorf("show channels: a row without a uuid")
+		}
+	}
 	return out.Rows, nil
 }
 

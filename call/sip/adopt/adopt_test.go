@@ -97,3 +97,24 @@ func TestDecide(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseChannels: `show channels as json` as the switch answers it (or
+// anything an Event Socket peer sends instead) never panics, and every
+// channel it returns names its uuid.
+func FuzzParseChannels(f *testing.F) {
+	f.Add(`{"row_count": 0}`)
+	f.Add(`{"row_count":2,"rows":[{"uuid":"u-x","callstate":"ACTIVE"},{"uuid":"u-y","callstate":"RINGING"}]}`)
+	f.Add("-ERR no reply\n")
+	f.Add(`{"rows":[{"uuid":""}]}`)
+	f.Fuzz(func(t *testing.T, body string) {
+		chans, err := ParseChannels(body)
+		if err != nil {
+			return
+		}
+		for _, c := range chans {
+			if c.UUID == "" {
+				t.Fatalf("a channel without a uuid accepted: %+v", c)
+			}
+		}
+	})
+}
