@@ -470,3 +470,47 @@ func TestAdoptionsAtOnceTakeTheCallOnce(t *testing.T) {
 		}
 	})
 }
+
+// A process that loses a node's lease hands its live calls over
+// (Calls.HandOff): the caller stays up, the record in progress with
+// handed_off in its timeline, the session and its assistant socket end;
+// the node's next controller (here the same process, its lease taken
+// again) adopts the call with a new assistant socket.
+func TestHandOffLeavesTheCallForTheNextController(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		r := newAdoptRig(t, g)
+		ctx := context.Background()
+		a := r.startApp(sip.ShutdownHangup)
+		if err := a.WaitSwitch(ctx); err != nil {
+			t.Fatal(err)
+		}
+		live, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551100", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
+			t.Fatal("the assistant never got the caller's audio")
+		}
+		rec := r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		calls := a.CallNodes[0].Calls
+		calls.HandOff()
+		if !waitFor(5*time.Second, func() bool { return calls.Active() == 0 }) {
+			t.Fatalf("%d calls still followed after the handoff", calls.Active())
+		}
+		if !slicesContains(r.sw.Channels(), live) {
+			t.Fatal("the handoff hung the caller up")
+		}
+		if c := r.record(r.org.ID, live); c.Status != db.CallInProgress || c.EndedAt != nil {
+			t.Fatalf("the handoff closed the record: %+v", c)
+		}
+		if eventOf(r.events(rec), "handed_off") == nil {
+			t.Error("no handed_off event in the timeline")
+		}
+		if n, _, err := calls.Adopt(ctx, sip.AdoptOptions{}); err != nil || n != 1 {
+			t.Fatalf("adopting it again: %d, %v", n, err)
+		}
+		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(1); return ok && c.media >= 5 }) {
+			t.Fatal("the call taken over again never reached a new assistant socket")
+		}
+	})
+}

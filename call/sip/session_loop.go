@@ -261,6 +261,14 @@ const reasonSwitchLost = "FreeSWITCH connection lost: the call's channel was gon
 // requests left are answered by exit).
 func (s *callSession) handleRequests(rs []request) bool {
 	for i, r := range rs {
+		if r.kind == reqHandOff {
+			if !s.leaveUp("this sipbridge lost the node's lease: the next holder takes the call over") {
+				s.cancelBridge()
+				s.kill(causeNormal, "sipbridge lost the node's lease")
+				s.finish(nil)
+			}
+			return true
+		}
 		if r.kind != reqChannelCheck {
 			s.handleRequest(r)
 			continue
