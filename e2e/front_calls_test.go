@@ -24,7 +24,8 @@ const frontCalls = 12
 // to Kamailio's one address; round robin spreads them over both nodes, and
 // each node's call control answers its own: every call reaches the
 // assistant with the caller's audio and is completed, and the records'
-// node shows both nodes.
+// node shows both nodes. Then fs2 is killed, and the calls sent on go to
+// fs1 (frontNodeKill).
 func testFrontCalls(t *testing.T, shared *Bridge) {
 	bin := kamailioBinary()
 	if bin == "" {
@@ -130,4 +131,5 @@ func testFrontCalls(t *testing.T, shared *Bridge) {
 			t.Errorf("stream %d: the assistant heard %d caller frames, want the tone's (≥ 25)", i, ac.Frames())
 		}
 	}
+	frontNodeKill(t, b, sws, kam, number)
 }
