@@ -118,7 +118,7 @@ func testFrontCalls(t *testing.T, shared *Bridge) {
 			t.Errorf("call %s on %q: status %s (%s), want completed", r.ID, r.Node, r.Status, r.Reason)
 		}
 	}
-	t.Logf("calls per node: %v", perNode)
+	t.Logf("calls per node: %v; the timeline of one (a row each): %s", perNode, strings.Join(eventTypes(b.callEvents(t, recs[0].ID)), " "))
 	if len(perNode) != 2 || perNode["fs1"] == 0 || perNode["fs2"] == 0 {
 		t.Errorf("calls per node %v, want both fs1 and fs2", perNode)
 	}
