@@ -64,7 +64,7 @@ var oncePerSuite = map[string]string{
 	"xml_curl":         "postgres",
 	"nodes":            "postgres",
 	"front_calls":      "postgres",
-	"replicas":         "postgres",
+	"replica_failover": "postgres",
 	"tls_trunk":        "postgres",
 	"tls_inbound_srtp": "postgres",
 	"tls_verify":       "postgres",

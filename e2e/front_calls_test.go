@@ -24,7 +24,8 @@ const frontCalls = 12
 // to Kamailio's one address; round robin spreads them over both nodes, and
 // each node's call control answers its own: every call reaches the
 // assistant with the caller's audio and is completed, and the records'
-// node shows both nodes.
+// node shows both nodes. Then fs2 is killed, and the calls sent on go to
+// fs1 (frontNodeKill).
 func testFrontCalls(t *testing.T, shared *Bridge) {
 	bin := kamailioBinary()
 	if bin == "" {
@@ -117,7 +118,7 @@ func testFrontCalls(t *testing.T, shared *Bridge) {
 			t.Errorf("call %s on %q: status %s (%s), want completed", r.ID, r.Node, r.Status, r.Reason)
 		}
 	}
-	t.Logf("calls per node: %v", perNode)
+	t.Logf("calls per node: %v; the timeline of one (a row each): %s", perNode, strings.Join(eventTypes(b.callEvents(t, recs[0].ID)), " "))
 	if len(perNode) != 2 || perNode["fs1"] == 0 || perNode["fs2"] == 0 {
 		t.Errorf("calls per node %v, want both fs1 and fs2", perNode)
 	}
@@ -130,4 +131,5 @@ func testFrontCalls(t *testing.T, shared *Bridge) {
 			t.Errorf("stream %d: the assistant heard %d caller frames, want the tone's (≥ 25)", i, ac.Frames())
 		}
 	}
+	frontNodeKill(t, b, sws, kam, number)
 }

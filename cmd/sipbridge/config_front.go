@@ -9,8 +9,10 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sipbridge/sipbridge/app"
+	"github.com/sipbridge/sipbridge/cluster"
 
 	"github.com/sipbridge/sipbridge/freeswitch/nodes"
 	"github.com/sipbridge/sipbridge/route"
@@ -39,6 +41,10 @@ type frontConfig struct {
 	// ReplicaNodes is REPLICA_NODES: the nodes this replica takes from its
 	// start (empty: all).
 	ReplicaNodes []string
+	// LeaseTTL is REPLICA_LEASE_TTL (default 10s, at least 1s): how long a
+	// node's lease lasts; its holder renews it every third of that, at most
+	// every 3 s (cluster.NewLeases).
+	LeaseTTL time.Duration
 }
 
 func (c *Config) loadFront(get envGetter) []error {
@@ -60,8 +66,15 @@ func (c *Config) loadFront(get envGetter) []error {
 	return errs
 }
 
-// loadReplica reads REPLICA_NAME and REPLICA_ADDR.
+// loadReplica reads REPLICA_NAME, REPLICA_ADDR, REPLICA_NODES and
+// REPLICA_LEASE_TTL.
 func (f *frontConfig) loadReplica(get envGetter) error {
+	ttl, err := time.ParseDuration(strings.TrimSpace(get("REPLICA_LEASE_TTL", cluster.DefaultLeaseTTL.String())))
+	if err != nil || ttl < time.Second {
+		return fmt.Errorf("REPLICA_LEASE_TTL: %q: want a duration of at least 1s, e.g. 10s (how long a node's lease lasts)",
+			get("REPLICA_LEASE_TTL", ""))
+	}
+	f.LeaseTTL = ttl
 	host, _ := os.Hostname()
 	f.ReplicaName = strings.TrimSpace(get("REPLICA_NAME", fmt.Sprintf("%s-%d", host, os.Getpid())))
 	f.ReplicaAddr = strings.TrimSpace(get("REPLICA_ADDR", ""))
@@ -93,7 +106,7 @@ func (f frontConfig) replica() *app.Replica {
 	if f.ReplicaAddr == "" {
 		return nil
 	}
-	return &app.Replica{Name: f.ReplicaName, Addr: f.ReplicaAddr, Nodes: f.ReplicaNodes}
+	return &app.Replica{Name: f.ReplicaName, Addr: f.ReplicaAddr, Nodes: f.ReplicaNodes, TTL: f.LeaseTTL}
 }
 
 // switchNodes are the nodes the bridge applies trunks to per node (nil:

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // SIP_PROXIES, SIP_PROXY_SOURCE_HEADER and FS_NODES: off / one node by
@@ -41,6 +42,8 @@ func TestLoadConfigFront(t *testing.T) {
 		{"REPLICA_ADDR", "10.0.0.5:8080"},
 		{"REPLICA_ADDR", "http://10.0.0.5:8080/api"},
 		{"REPLICA_NODES", "fs9", "REPLICA_ADDR", "http://10.0.0.5:8080"},
+		{"REPLICA_LEASE_TTL", "500ms", "REPLICA_ADDR", "http://10.0.0.5:8080"},
+		{"REPLICA_LEASE_TTL", "ten", "REPLICA_ADDR", "http://10.0.0.5:8080"},
 	} {
 		if _, err := LoadConfig(env(bad...)); err == nil || !strings.Contains(err.Error(), bad[0]) {
 			t.Errorf("%v: err %v, want one naming %s", bad, err, bad[0])
@@ -77,7 +80,17 @@ func TestFSNodesReachTheBridge(t *testing.T) {
 	}
 	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r.Name != "sb-a" || !slices.Equal(r.Nodes, []string{"fs1"}) {
 		t.Fatalf("REPLICA_NAME and REPLICA_NODES: %+v", r)
+	} else if r.TTL != 10*time.Second {
+		t.Fatalf("default lease TTL %v, want 10s", r.TTL)
 	}
+	env["REPLICA_LEASE_TTL"] = "3s"
+	if c, err = LoadConfig(get); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r.TTL != 3*time.Second {
+		t.Fatalf("REPLICA_LEASE_TTL=3s: TTL %v", r.TTL)
+	}
+	delete(env, "REPLICA_LEASE_TTL")
 	delete(env, "REPLICA_ADDR")
 	env["FS_NODES"], env["OPERATOR_TOKEN"] = "a=10.0.0.11:8021,b=10.0.0.12:8021", "op"
 	if c, err = LoadConfig(get); err != nil {
