@@ -64,7 +64,7 @@ func (a *App) buildLeases() {
 		names[i] = cn.leaseName()
 	}
 	a.Leases = cluster.NewLeases(a.Store, cluster.LeaseOptions{Owner: r.Name, Addr: r.Addr, Nodes: names, Prefer: r.Nodes, TTL: r.TTL, Renew: r.Renew,
-		Log: a.log.With("component", "leases"), Gained: a.nodeGained})
+		Log: a.log.With("component", "leases"), Gained: a.nodeGained, Lost: a.nodeLost})
 	for _, cn := range a.CallNodes {
 		cn.leases = a.Leases
 	}
@@ -174,6 +174,16 @@ func (a *App) nodeGained(lease string) {
 		cn.Calls.SwitchReconnected()
 		a.wg.Add(1) // from Leases.Run, itself in wg
 		go func() { defer a.wg.Done(); a.adoptCalls(cn) }()
+	}
+}
+
+// nodeLost: this replica no longer controls the node's calls while it
+// runs (a renewal refused or failed): its live calls there are let go
+// (sip.Calls.Release), for the next holder to adopt, never controlled by
+// two replicas. At a stop (the leases released) Close decides instead.
+func (a *App) nodeLost(lease string) {
+	if cn := a.callNode(lease); cn != nil && a.ctx.Err() == nil {
+		cn.Calls.Release()
 	}
 }
 

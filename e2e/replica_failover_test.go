@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"testing"
@@ -37,6 +38,8 @@ type failover struct {
 	a, b   *Bridge
 	asst   *TestAssistant
 	number string
+	// dbProxy carries b's database connections (leaseLost cuts them).
+	dbProxy *tcpProxy
 }
 
 // testReplicaFailover: the first replica to start (a) holds fs1's lease and
@@ -75,7 +78,14 @@ func testReplicaFailover(t *testing.T, shared *Bridge) {
 		t.Fatalf("FreeSWITCH fs1: %v", err)
 	}
 	dsn, key := dbtest.DSN(t), secret.NewKey()
-	start := func(name string) *Bridge {
+	f := &failover{t: t, sw: sw, number: "+16478497200"}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.dbProxy = startProxy(t, u.Host)
+	u.Host = f.dbProxy.Addr
+	start := func(name, dsn string) *Bridge {
 		port, err := freeTCPPort()
 		if err != nil {
 			t.Fatal(err)
@@ -85,10 +95,9 @@ func testReplicaFailover(t *testing.T, shared *Bridge) {
 			"SECRET_KEY="+key, "FS_GEN_DIR="+gen, "FS_NODES=fs1="+sw.ESLAddr, "REPLICA_NAME="+name, "REPLICA_ADDR=http://"+addr,
 			"REPLICA_LEASE_TTL="+failoverTTL.String(), "SHUTDOWN_CALLS=handoff")
 	}
-	f := &failover{t: t, sw: sw, number: "+16478497200"}
-	f.a = start("a")
+	f.a = start("a", dsn)
 	testkit.Eventually(t, 10*time.Second, "a holding fs1", func() bool { return len(f.a.LogSince(0, leaseTaken)) == 1 }, nil)
-	f.b = start("b")
+	f.b = start("b", u.String())
 	f.asst = StartAssistant(t)
 	asstID := f.b.CreateAssistant(t, "Replica Desk", f.asst, nil)
 	tr := f.b.ipTrunk(t, "Replica PBX", srcReplicas, srcReplicas+":5060", nil)
@@ -98,6 +107,7 @@ func testReplicaFailover(t *testing.T, shared *Bridge) {
 	f.forwardedHangup()
 	f.crash()
 	f.rollingRestart()
+	f.leaseLost()
 }
 
 // forwardedHangup: a's live call is accepted by a alone, and hung up
@@ -311,4 +321,30 @@ func (f *failover) rollingRestart() {
 	if n := countOf(handedOff, "handed_off"); n != 2 {
 		t.Errorf("the first call's timeline has %d handed_off events, want 2: %v", n, handedOff)
 	}
+}
+
+// leaseLost: the holder (b) loses its database (its connections cut)
+// with a live call: its renewal fails, it lets the call go at once (its
+// assistant socket closed, the channel untouched), and a takes fs1 once the
+// lease expires and adopts the call, which goes on: one replica at a time
+// controls it.
+func (f *failover) leaseLost() {
+	t, a := f.t, f.a
+	c := f.dial("+14165550990", 10000)
+	old := f.asst.ByParam(t, "from", c.from, time.Second)
+	n, mark := len(f.asst.Conns()), a.LogMark()
+	cut := time.Now()
+	f.dbProxy.Sever()
+	select {
+	case <-old.Closed():
+	case <-time.After(failoverTTL):
+		t.Errorf("b, its database cut, still holds the call's assistant socket %v later", failoverTTL)
+	}
+	let := time.Since(cut)
+	_, _, heard := f.heardAgain(c, n)
+	taken := leaseTakenAt(t, a, mark)
+	f.dbProxy.Resume()
+	t.Logf("lease lost: b's database cut; b let the call go %v after, a took fs1 %v after, the caller heard the assistant again %v after",
+		let.Round(time.Millisecond), taken.Sub(cut).Round(time.Millisecond), heard.Sub(cut).Round(time.Millisecond))
+	f.ended(c, 1)
 }

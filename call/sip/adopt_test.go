@@ -471,12 +471,12 @@ func TestAdoptionsAtOnceTakeTheCallOnce(t *testing.T) {
 	})
 }
 
-// A process that loses a node's lease hands its live calls over
-// (Calls.HandOff): the caller stays up, the record in progress with
+// A process that loses a node's lease lets its live calls go
+// (Calls.Release): the caller stays up, the record in progress with
 // handed_off in its timeline, the session and its assistant socket end;
 // the node's next controller (here the same process, its lease taken
 // again) adopts the call with a new assistant socket.
-func TestHandOffLeavesTheCallForTheNextController(t *testing.T) {
+func TestReleaseLeavesTheCallForTheNextController(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		r := newAdoptRig(t, g)
 		ctx := context.Background()
@@ -493,7 +493,7 @@ func TestHandOffLeavesTheCallForTheNextController(t *testing.T) {
 		}
 		rec := r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
 		calls := a.CallNodes[0].Calls
-		calls.HandOff()
+		calls.Release()
 		if !waitFor(5*time.Second, func() bool { return calls.Active() == 0 }) {
 			t.Fatalf("%d calls still followed after the handoff", calls.Active())
 		}

@@ -122,33 +122,37 @@ func (s *callSession) adoptedStream() {
 // SHUTDOWN_CALLS=handoff: its stream and playback stop, its assistant
 // socket closes, its record stays in progress; true when it did.
 func (s *callSession) handOff() bool {
-	return s.c.HandsOff() && s.leaveUp("sipbridge stopped with SHUTDOWN_CALLS=handoff")
-}
-
-// leaveUp leaves an answered call up for another sipbridge to take over
-// (reason: why, for the timeline and the log): its stream and playback
-// stop, its assistant socket closes, its record stays in progress; false
-// (nothing done) for a call not answered, ending or mid-transfer.
-func (s *callSession) leaveUp(reason string) bool {
-	if !s.life.WasAnswered() || s.ending() || s.transferPending() {
+	if !s.c.HandsOff() || !s.life.WasAnswered() || s.ending() || s.transferPending() {
 		return false
 	}
 	_, _ = s.api("uuid_audio_stream " + s.uuid + " stop")
 	s.closePipe()
 	s.closeAssistant(false)
-	s.event(call.EventHandedOff, db.JSONMap{"reason": reason})
-	s.log.Info("call left up for the next sipbridge", "reason", reason)
+	s.event(call.EventHandedOff, db.JSONMap{"reason": "sipbridge stopped with SHUTDOWN_CALLS=handoff"})
+	s.log.Info("call left up for the next sipbridge (SHUTDOWN_CALLS=handoff)")
 	return true
 }
 
-// HandOff leaves every live call to the node's next controller: this
-// process lost the node's lease. An answered call is left up (leaveUp:
-// handed_off in its timeline), its session ends; one not answered yet, or
-// mid-transfer, is hung up as at a stop.
-func (c *Calls) HandOff() {
+// Release lets go of every live call at once without a word to
+// FreeSWITCH: this process no longer controls the node (a replica whose
+// lease was lost), and the node's next holder may already have adopted the
+// calls (their streams restarted), so the channel is not touched. Each
+// session closes its assistant socket (no stop), its media stream's
+// websocket and its playback pipe, records handed_off and ends, its record
+// left open for the next holder to adopt or close. It returns at once.
+func (c *Calls) Release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, s := range c.byID {
-		s.requests.Push(request{kind: reqHandOff})
+		s.requests.Push(request{kind: reqRelease})
 	}
+}
+
+// letGo ends the session's part in its call (Release).
+func (s *callSession) letGo() {
+	s.closeFS()
+	s.closePipe()
+	s.closeAssistant(false)
+	s.event(call.EventHandedOff, db.JSONMap{"reason": "this replica lost the node's lease"})
+	s.log.Warn("call let go: this replica lost the node's lease, its next holder adopts it")
 }

@@ -35,7 +35,7 @@ const (
 	reqTransfer
 	reqDialDone // a bridge originate finished
 	reqAMD      // answering machine detection made something known
-	reqHandOff  // leave the call to the node's next controller (HandOff)
+	reqRelease  // let go of the call: the node's lease was lost (Release)
 )
 
 // request is asked of a session from outside its goroutine (API, the

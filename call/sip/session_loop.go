@@ -261,11 +261,10 @@ const reasonSwitchLost = "FreeSWITCH connection lost: the call's channel was gon
 // requests left are answered by exit).
 func (s *callSession) handleRequests(rs []request) bool {
 	for i, r := range rs {
-		if r.kind == reqHandOff {
-			if !s.leaveUp("this sipbridge lost the node's lease: the next holder takes the call over") {
-				s.cancelBridge()
-				s.kill(causeNormal, "sipbridge lost the node's lease")
-				s.finish(nil)
+		if r.kind == reqRelease {
+			s.letGo()
+			for _, left := range rs[i+1:] {
+				s.requests.Push(left)
 			}
 			return true
 		}
