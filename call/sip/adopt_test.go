@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -511,6 +512,36 @@ func TestReleaseLeavesTheCallForTheNextController(t *testing.T) {
 		}
 		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(1); return ok && c.media >= 5 }) {
 			t.Fatal("the call taken over again never reached a new assistant socket")
+		}
+	})
+}
+
+// A call that reached the switch while no sipbridge controlled it (here,
+// before any process started) waits in park, routed by nobody: the next
+// process's adoption hangs it up with a 503 once its grace has passed, so
+// its carrier may try elsewhere, rather than leaving it parked for good.
+func TestAdoptionHangsUpAStrayParkedCall(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		r := newAdoptRig(t, g)
+		stray, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551100", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := r.startApp(sip.ShutdownHangup)
+		if err := a.WaitSwitch(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !slicesContains(r.sw.Channels(), stray) {
+			t.Fatal("the stray call was hung up before its grace")
+		}
+		if !waitFor(10*time.Second, func() bool { return !slicesContains(r.sw.Channels(), stray) }) {
+			t.Fatal("the stray parked call is still up")
+		}
+		if !slices.Contains(r.sw.Commands(), "uuid_kill "+stray+" NORMAL_TEMPORARY_FAILURE") {
+			t.Errorf("the stray call was not hung up with a 503: %q", r.sw.Commands())
+		}
+		if _, ok := r.asst.conn(0); ok || a.Calls.Active() != 0 {
+			t.Error("the stray call reached an assistant")
 		}
 	})
 }

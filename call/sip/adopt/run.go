@@ -36,6 +36,9 @@ type Deps struct {
 	// Take starts the session of a call to adopt (Adopt) or to follow
 	// (Watch); an error has the call hung up and its record closed.
 	Take func(ctx context.Context, d Decision) error
+	// Grace is how long a stray channel (strays) is given to be taken up
+	// by this process's own events before it is hung up (0: 2 s).
+	Grace time.Duration
 }
 
 // Run lists the open SIP records and the switch's channels, decides, and
@@ -96,7 +99,54 @@ func Run(ctx context.Context, d Deps) (taken, closed int, err error) {
 		}
 		log.Info("call left by a previous sipbridge", "reason", dec.Reason)
 	}
+	d.hangUpStrays(ctx, chans, all)
 	return taken, closed, nil
+}
+
+// strays are the inbound channels no sipbridge routed: not answered,
+// without sipbridge_call_id, named by no open record. They arrived while
+// no process controlled the node (a restart, a lease changing hands) and
+// would wait in park for good: after Grace, those this process has still
+// not taken up from their events are hung up with a 503
+// (NORMAL_TEMPORARY_FAILURE), so their carriers may try elsewhere.
+func strays(chans []Channel, records []db.Call) []Channel {
+	named := map[string]bool{}
+	for _, r := range records {
+		named[r.CallSID] = true
+	}
+	var out []Channel
+	for _, ch := range chans {
+		if ch.Direction == "inbound" && ch.CallID == "" && !ch.Answered() && !named[ch.UUID] {
+			out = append(out, ch)
+		}
+	}
+	return out
+}
+
+func (d Deps) hangUpStrays(ctx context.Context, chans []Channel, records []db.Call) {
+	stray := strays(chans, records)
+	if len(stray) == 0 {
+		return
+	}
+	grace := d.Grace
+	if grace <= 0 {
+		grace = 2 * time.Second
+	}
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(grace):
+	}
+	for _, ch := range stray {
+		if d.Follows(ch.UUID, "") {
+			continue // its park reached this process meanwhile
+		}
+		if v, err := getvar(ctx, d.API, ch.UUID, "sipbridge_call_id"); err != nil || v != "" {
+			continue // gone, or routed meanwhile
+		}
+		d.kill(ctx, []Channel{ch}, causeUnavailable)
+		d.Log.Warn("hung up a call no sipbridge took while none controlled the switch (503)", "call_uuid", ch.UUID)
+	}
 }
 
 // Hangup causes: an unanswered inbound call gets a 503 (its carrier may
@@ -136,7 +186,6 @@ func (d Deps) kill(ctx context.Context, chans []Channel, cause string) {
 	}
 }
 
-// close closes a record left open as failed, with its reason.
 // close closes a record still open: one that ended since OpenCalls read
 // it (its call ended while the channels were listed) is left as it is.
 func (d Deps) close(rec db.Call, reason, cause string) {
