@@ -212,12 +212,12 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 		e := newClusterEnv(t, g, "fs1")
 		var mu sync.Mutex
 		var got []string
-		answer := http.StatusAccepted
+		answer, answerBody := http.StatusAccepted, `{"error":{"code":"call_not_live","message":"gone"}}`
 		owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
 			mu.Lock()
 			got = append(got, r.URL.Path+" "+r.Header.Get("Authorization")+" "+r.Header.Get("X-Sipbridge-Forwarded-By")+" "+string(body))
-			status := answer
+			status, errBody := answer, answerBody
 			mu.Unlock()
 			if strings.HasSuffix(r.URL.Path, "/initiate") {
 				w.Header().Set("Content-Type", "application/json")
@@ -227,7 +227,7 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			}
 			w.WriteHeader(status)
 			if status != http.StatusAccepted {
-				io.WriteString(w, `{"error":{"code":"call_not_live","message":"gone"}}`)
+				io.WriteString(w, errBody)
 			}
 		}))
 		t.Cleanup(owner.Close)
@@ -283,6 +283,27 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			t.Errorf("the owner got %d requests after the 409, want 1 (a forwarded request is not forwarded again)", len(got))
 		}
 		got = nil
+		mu.Unlock()
+
+		// The owner's refusals are answered as they are: status, code,
+		// field and message; the scheme of the caller's key in any case.
+		for _, c := range []struct {
+			status int
+			body   string
+		}{
+			{http.StatusBadRequest, `{"error":{"code":"validation_failed","message":"to: not a sip: URI or an E.164 number","field":"to"}}`},
+			{http.StatusTooManyRequests, `{"error":{"code":"limit_exceeded","message":"too many calls a second"}}`},
+		} {
+			mu.Lock()
+			answer, answerBody = c.status, c.body
+			mu.Unlock()
+			st, body := post("/api/v1/calls/"+rec.ID+"/transfer", `{"to":"+14165550199"}`, "Authorization", "bearer "+e.key)
+			if st != c.status || !strings.Contains(body, c.body[len(`{"error":{`):len(c.body)-3]) {
+				t.Errorf("the owner's %d: a answered %d %s, want %s", c.status, st, body, c.body)
+			}
+		}
+		mu.Lock()
+		answer, answerBody, got = http.StatusAccepted, "", nil
 		mu.Unlock()
 
 		// An outbound call asked of a, which controls no node, is the

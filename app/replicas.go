@@ -18,6 +18,7 @@ import (
 	"github.com/sipbridge/sipbridge/cluster"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/freeswitch/nodes"
+	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
 // Replica shares the FreeSWITCH nodes with the other sipbridge replicas
@@ -254,7 +255,7 @@ func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string,
 	// Only an API key opens the owner's calls API (the Twilio-compatible
 	// routes' basic credentials do not).
 	auth, _ := ctx.Value(authKey).(string)
-	if !strings.HasPrefix(auth, "Bearer ") || ctx.Value(forwardedKey) != nil {
+	if scheme, _, _ := strings.Cut(auth, " "); !strings.EqualFold(scheme, "Bearer") || ctx.Value(forwardedKey) != nil {
 		return call.ErrCallNotFound
 	}
 	base, err := f.owner(ctx, orgID, callID)
@@ -280,29 +281,26 @@ func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string,
 	if res.StatusCode == http.StatusAccepted {
 		return nil
 	}
-	var e struct {
-		Error struct {
-			Code string `json:"code"`
-		} `json:"error"`
-	}
-	_ = json.NewDecoder(res.Body).Decode(&e)
-	return forwardedError(res.StatusCode, e.Error.Code)
+	return forwardedError(res)
 }
 
-// forwardedErrors are the call errors a hangup or transfer answers with,
-// told apart by status and code.
-var forwardedErrors = []*call.Error{call.ErrCallNotFound, call.ErrNotAnswered, call.ErrTransferInProgress, call.ErrNoReferTemplate,
-	call.ErrBadTransferTarget, call.ErrBadTransferMode, call.ErrTransferAddressRefused, call.ErrCountryNotAllowed,
-	call.ErrNumberTypeNotAllowed, call.ErrNoEnabledTrunk, call.ErrSwitchUnavailable, call.ErrDraining}
-
-// forwardedError is the call error the owner's answer names.
-func forwardedError(status int, code string) error {
-	for _, e := range forwardedErrors {
-		if e.Status == status && e.Code == code {
-			return e
-		}
+// forwardedError is the owner's refusal, answered as it is: its status,
+// code, field and message (the owner words them as this replica would).
+// A 404 is the call gone meanwhile; an answer that is not the API's error
+// shape is the owner failing (503, as an owner that does not answer).
+func forwardedError(res *http.Response) error {
+	var e struct {
+		Error *httpapi.APIError `json:"error"`
 	}
-	return fmt.Errorf("the replica holding the call answered %d %s", status, code)
+	err := json.NewDecoder(io.LimitReader(res.Body, 64<<10)).Decode(&e)
+	switch {
+	case res.StatusCode == http.StatusNotFound:
+		return call.ErrCallNotFound
+	case err != nil || e.Error == nil || e.Error.Code == "" || res.StatusCode < 400:
+		return fmt.Errorf("%w: the replica holding the call answered %d", call.ErrSwitchUnavailable, res.StatusCode)
+	}
+	e.Error.Status = res.StatusCode
+	return e.Error
 }
 
 // leaseOwners are the owners of the nodes' live leases, by node (nil
