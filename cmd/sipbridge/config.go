@@ -203,6 +203,9 @@ func LoadConfig(getenv func(string) string) (*Config, error) {
 	errs = append(errs, c.loadPaths(get)...)
 	errs = append(errs, c.loadXMLCurl(get)...)
 	errs = append(errs, c.loadFront(get)...)
+	if err := c.xmlCurlNodes(); err != nil {
+		errs = append(errs, err)
+	}
 	return c, errors.Join(errs...)
 }
 

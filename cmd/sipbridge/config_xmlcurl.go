@@ -3,7 +3,10 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/sipbridge/sipbridge/freeswitch/xmlcurl"
@@ -18,6 +21,11 @@ type xmlCurlConfig struct {
 	// AllowFrom are the addresses allowed besides loopback and private
 	// ones (FS_XML_CURL_ALLOW_FROM, comma-separated CIDRs or addresses).
 	AllowFrom []netip.Prefix
+	// Nodes are the FS_NODES names, each of which may present its own
+	// credentials (xmlcurl.NodePassword); PerNode (FS_XML_CURL_PER_NODE)
+	// refuses the shared pair.
+	Nodes   []string
+	PerNode bool
 }
 
 func (c *Config) loadXMLCurl(get envGetter) []error {
@@ -45,6 +53,10 @@ func (c *Config) loadXMLCurl(get envGetter) []error {
 		}
 		x.AllowFrom = append(x.AllowFrom, p.Masked())
 	}
+	var err error
+	if x.PerNode, err = strconv.ParseBool(get("FS_XML_CURL_PER_NODE", "false")); err != nil {
+		errs = append(errs, fmt.Errorf("FS_XML_CURL_PER_NODE: %q is not true or false", get("FS_XML_CURL_PER_NODE", "")))
+	}
 	if x.Password == "" && len(x.AllowFrom) > 0 {
 		errs = append(errs, errors.New("FS_XML_CURL_ALLOW_FROM is set but FS_XML_CURL_PASSWORD is not: /fs/xml stays off without a password"))
 	}
@@ -56,5 +68,36 @@ func (x xmlCurlConfig) options() *xmlcurl.Options {
 	if x.Password == "" {
 		return nil
 	}
-	return &xmlcurl.Options{User: x.User, Password: x.Password, AllowFrom: x.AllowFrom}
+	return &xmlcurl.Options{User: x.User, Password: x.Password, AllowFrom: x.AllowFrom, Nodes: x.Nodes, PerNode: x.PerNode}
+}
+
+// xmlCurlNodes gives /fs/xml the FS_NODES names (after loadFront), and
+// refuses FS_XML_CURL_PER_NODE without them.
+func (c *Config) xmlCurlNodes() error {
+	x := &c.XMLCurl
+	if c.SIPFront.PerNode {
+		for _, n := range c.SIPFront.Nodes {
+			x.Nodes = append(x.Nodes, n.Name)
+		}
+	}
+	if x.PerNode && (len(x.Nodes) == 0 || x.Password == "") {
+		return errors.New("FS_XML_CURL_PER_NODE needs FS_NODES (the nodes' names) and FS_XML_CURL_PASSWORD (their passwords derive from it)")
+	}
+	return nil
+}
+
+// xmlCurlCredentials prints a node's own /fs/xml credentials, for its
+// xml_curl.conf (the gateway-credentials user:password).
+func xmlCurlCredentials(cfg *Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return usageError{"xml-curl-credentials: want one node name (FS_NODES)"}
+	}
+	if cfg.XMLCurl.Password == "" {
+		return usageError{"xml-curl-credentials: FS_XML_CURL_PASSWORD is not set (the node passwords derive from it)"}
+	}
+	if !slices.Contains(cfg.XMLCurl.Nodes, args[0]) {
+		return usageError{fmt.Sprintf("xml-curl-credentials: %q is not a node of FS_NODES", args[0])}
+	}
+	_, err := fmt.Fprintf(stdout, "%s:%s\n", args[0], xmlcurl.NodePassword(cfg.XMLCurl.Password, args[0]))
+	return err
 }

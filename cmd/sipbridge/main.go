@@ -35,6 +35,8 @@ commands:
                                every sipbridge gateway with its state, and drift from the database
   render-dispatcher [--set N]  print Kamailio's dispatcher.list for the FreeSWITCH nodes (FS_NODES,
                                else FS_ESL_ADDR's host at SIP port 5080), dispatcher set N (default 1)
+  xml-curl-credentials NODE    print a node's own /fs/xml credentials (user:password) for its
+                               xml_curl.conf: NODE of FS_NODES, derived from FS_XML_CURL_PASSWORD
   echo-assistant [--addr HOST:PORT] [--delay 500ms]
                                serve the echo test assistant (default 127.0.0.1:8765): a caller on a
                                number whose assistant streams to it hears themselves 500 ms later,
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cmdErr = diagCmd(ctx, cfg, log, stdout)
 	case "render-dispatcher":
 		cmdErr = renderDispatcher(cfg, args[1:], stdout)
+	case "xml-curl-credentials":
+		cmdErr = xmlCurlCredentials(cfg, args[1:], stdout)
 	default:
 		fmt.Fprintf(stderr, "sipbridge: unknown command %q\n\n%s", args[0], usage)
 		return 2

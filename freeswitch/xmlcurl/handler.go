@@ -2,8 +2,10 @@ package xmlcurl
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -29,6 +31,13 @@ type Options struct {
 	// (its gateway-credentials): one pair for every node
 	// (FS_XML_CURL_USER, FS_XML_CURL_PASSWORD).
 	User, Password string
+	// Nodes are the FS_NODES names: each node may present its own pair
+	// instead, its name and NodePassword(Password, name), so a node's
+	// credentials name it and stop working once it leaves FS_NODES.
+	Nodes []string
+	// PerNode refuses the shared pair: only a node's own pair opens
+	// /fs/xml (FS_XML_CURL_PER_NODE).
+	PerNode bool
 	// Profile is the sofia profile the gateways belong to (FS_PROFILE).
 	Profile string
 	// AllowFrom are addresses allowed besides loopback and private ones
@@ -68,6 +77,31 @@ func New(src Source, o Options) *Handler {
 	}
 	return &Handler{src: src, opts: o, user: sha256.Sum256([]byte(o.User)), pw: sha256.Sum256([]byte(o.Password)),
 		refused: map[string]time.Time{}, good: map[string][]byte{}}
+}
+
+// NodePassword is the password of a node's own xml_curl credentials: an
+// HMAC of its name under the shared password (32 hex digits), so that
+// sipbridge derives every node's without storing any
+// (`sipbridge xml-curl-credentials NODE` prints it).
+func NodePassword(password, node string) string {
+	m := hmac.New(sha256.New, []byte(password))
+	m.Write([]byte("sipbridge xml_curl node " + node))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// authorized checks a request's basic credentials: the shared pair
+// (unless PerNode), or a node's name with its NodePassword. The
+// comparisons take the same time whatever matches.
+func (h *Handler) authorized(user, pw string) bool {
+	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pw))
+	ok := subtle.ConstantTimeCompare(u[:], h.user[:])&subtle.ConstantTimeCompare(p[:], h.pw[:]) == 1 && !h.opts.PerNode
+	for _, n := range h.opts.Nodes {
+		nu, np := sha256.Sum256([]byte(n)), sha256.Sum256([]byte(NodePassword(h.opts.Password, n)))
+		if subtle.ConstantTimeCompare(u[:], nu[:])&subtle.ConstantTimeCompare(p[:], np[:]) == 1 {
+			ok = true
+		}
+	}
+	return ok
 }
 
 // Request is what mod_xml_curl asks for.
@@ -110,8 +144,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, http.StatusUnauthorized, "no credentials", remote)
 		return
 	}
-	u, p := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pw))
-	if subtle.ConstantTimeCompare(u[:], h.user[:])&subtle.ConstantTimeCompare(p[:], h.pw[:]) != 1 {
+	if !h.authorized(user, pw) {
 		h.refuse(w, http.StatusUnauthorized, "wrong credentials", remote)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/xml"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -400,6 +401,42 @@ func TestAuthenticationAndAddresses(t *testing.T) {
 		e.h.ServeHTTP(w, r)
 		if w.Code != http.StatusMethodNotAllowed {
 			t.Errorf("GET: %d", w.Code)
+		}
+	})
+}
+
+// Each FS_NODES node may present its own credentials (its name and
+// NodePassword): another node's password, or a name outside FS_NODES, is
+// refused; with PerNode the shared pair is refused too.
+func TestNodeCredentials(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		for _, perNode := range []bool{false, true} {
+			e := newEnv(t, g, xmlcurl.Options{User: "fs", Password: "node-secret", Nodes: []string{"fs1", "fs2"}, PerNode: perNode})
+			e.addTrunk(fmt.Sprintf("main%v", perNode), nil)
+			e.pass()
+			form := configForm("sofia.conf")
+			shared := 200
+			if perNode {
+				shared = 401
+			}
+			for _, c := range []struct {
+				user, pw string
+				want     int
+			}{
+				{"fs1", xmlcurl.NodePassword("node-secret", "fs1"), 200},
+				{"fs2", xmlcurl.NodePassword("node-secret", "fs2"), 200},
+				{"fs1", xmlcurl.NodePassword("node-secret", "fs2"), 401},
+				{"fs3", xmlcurl.NodePassword("node-secret", "fs3"), 401},
+				{"fs1", "node-secret", 401},
+				{"fs", "node-secret", shared},
+			} {
+				if w := e.post("127.0.0.1:1", c.user, c.pw, form); w.Code != c.want {
+					t.Errorf("per node %v, %s: status %d, want %d", perNode, c.user, w.Code, c.want)
+				}
+			}
+		}
+		if p1, p2 := xmlcurl.NodePassword("node-secret", "fs1"), xmlcurl.NodePassword("other-secret", "fs1"); p1 == p2 || len(p1) != 32 {
+			t.Errorf("node passwords %q %q: want 32 hex digits depending on the shared password", p1, p2)
 		}
 	})
 }
