@@ -179,6 +179,7 @@ type App struct {
 	// and the SMS webhooks alike: a token is good for one of them, once.
 	vonageReplays *provider.ReplayCache
 	closeCalls    sync.Once
+	adopted       chan struct{} // Adopted
 	closeAll      sync.Once
 }
 
@@ -192,7 +193,8 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}, Live: call.NewRegistry()}
+	a := &App{Store: cfg.Store, cfg: cfg, log: log, vonageReplays: &provider.ReplayCache{}, Live: call.NewRegistry(),
+		adopted: make(chan struct{})}
 	a.ctx, a.stop = context.WithCancel(ctx)
 	feed, err := changes.Register(cfg.Store.DB)
 	if err != nil { // the API reads the database every time, as without a feed

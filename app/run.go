@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,13 +36,16 @@ func (a *App) Start() error {
 			a.log.Warn("closed calls left open by a previous run", "calls", n)
 		}
 	}
-	if a.cfg.Switch != nil {
-		if a.Leases == nil {
-			for _, cn := range a.CallNodes {
-				a.wg.Add(1)
-				go func() { defer a.wg.Done(); a.adoptCalls(cn) }()
-			}
+	var adopting sync.WaitGroup
+	if a.cfg.Switch != nil && a.Leases == nil {
+		for _, cn := range a.CallNodes {
+			a.wg.Add(1)
+			adopting.Add(1)
+			go func() { defer a.wg.Done(); defer adopting.Done(); a.adoptCalls(cn) }()
 		}
+	}
+	go func() { adopting.Wait(); close(a.adopted) }()
+	if a.cfg.Switch != nil {
 		if err := a.Pool.Start(a.ctx); err != nil {
 			return err
 		}
@@ -125,6 +129,11 @@ func (a *App) onOtherNode(cn *CallNode) func(ctx context.Context, uuid string) b
 		return false
 	}
 }
+
+// Adopted is closed once the start's adoption of the calls a previous run
+// left open has ended on every node (at once without a switch, or with
+// replicas, whose adoption follows the leases).
+func (a *App) Adopted() <-chan struct{} { return a.adopted }
 
 // SwitchUp reports whether every Event Socket connection is up.
 func (a *App) SwitchUp() bool {

@@ -113,6 +113,11 @@ func newEnv(t *testing.T, g *gorm.DB, withSwitch bool) *env {
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
+	select { // the start's adoption reads the store: done before a test hooks it
+	case <-a.Adopted():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the start's adoption did not end")
+	}
 	e.app = a
 	e.srv = httptest.NewUnstartedServer(a.Web.Handler()) // the bridge's server, /console included
 	e.srv.Listener.Close()

@@ -128,6 +128,11 @@ func newCallRigOn(tb testing.TB, g *gorm.DB, more func(*sip.CallsOptions)) *call
 	if err := a.WaitSwitch(ctx); err != nil {
 		tb.Fatal(err)
 	}
+	select { // the start's adoption reads the store: done before a test hooks it
+	case <-a.Adopted():
+	case <-ctx.Done():
+		tb.Fatal("the start's adoption did not end")
+	}
 
 	org, _, err := store.EnsureOrg(ctx, "org-a")
 	if err != nil {
