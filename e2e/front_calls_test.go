@@ -15,7 +15,7 @@ import (
 func init() { addScenario(scenario{"front_calls", testFrontCalls}) }
 
 // frontCalls is how many calls the carrier sends to the one address.
-const frontCalls = 12
+const frontCalls = 20
 
 // testFrontCalls: Kamailio in front of two real FreeSWITCH nodes (own
 // ports and conf copies, one generated folder), its dispatcher list from
@@ -87,7 +87,7 @@ func testFrontCalls(t *testing.T, shared *Bridge) {
 	c.PCAP, c.HoldMs, c.RecordRoute = writeTrack(t, "front-calls-tone.pcap", track), 2500, true
 	started := time.Now()
 	uac := StartSipp(t, SippOptions{Scenario: "uac-hold.xml", IP: srcFrontCarrier, Remote: kam.Addr, Calls: frontCalls,
-		Timeout: 60 * time.Second, Data: c, Args: []string{"-r", "4"}})
+		Timeout: 60 * time.Second, Data: c, Args: []string{"-r", "5"}})
 	if code := uac.Wait(t, 70*time.Second); code != 0 {
 		t.Fatalf("the carrier's %d calls through Kamailio: sipp exited %d (%s): %s", frontCalls, code, sippExit(code), uac.Report())
 	}
