@@ -5,20 +5,25 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
+	"github.com/sipbridge/sipbridge/secret"
 )
 
 func init() { addScenario(scenario{"nodes", testNodes}) }
 
 // testNodes: two FreeSWITCH processes of their own (own ports, own conf
 // copies) reading one generated folder, as two nodes on one box, and a
-// sipbridge of its own (same kind of database) with FS_NODES naming both.
-// A registration trunk is REGED on each node, as its nodes entries show,
+// sipbridge of its own (same kind of database) with FS_NODES naming both;
+// on PostgreSQL two replicas (nodeReplicas), the trunk created through the
+// one that holds no node. A registration trunk is REGED on each node, as
+// its nodes entries show,
 // with the aggregate gateway_state REGED; the carrier saw a REGISTER from
 // each node. GET /api/v1/switch/nodes lists both, connected, with the
 // gateway, to the operator token only.
@@ -47,13 +52,14 @@ func testNodes(t *testing.T, shared *Bridge) {
 		}
 		sws = append(sws, sw)
 	}
-	url := ""
-	if shared.Name == "postgres" {
-		url = dbtest.DSN(t)
-	}
 	const token = "operator-e2e-token"
-	b := StartBridge(t, sws[0], shared.Name+"-nodes", url, "FS_GEN_DIR="+gen, "OPERATOR_TOKEN="+token,
-		"FS_NODES=fs1="+sws[0].ESLAddr+",fs2="+sws[1].ESLAddr)
+	env := []string{"FS_GEN_DIR=" + gen, "OPERATOR_TOKEN=" + token, "FS_NODES=fs1=" + sws[0].ESLAddr + ",fs2=" + sws[1].ESLAddr}
+	var b *Bridge
+	if shared.Name == "postgres" {
+		b = nodeReplicas(t, sws[0], shared.Name, env)
+	} else {
+		b = StartBridge(t, sws[0], shared.Name+"-nodes", "", env...)
+	}
 
 	reg := registrar(t, "200 OK")
 	created := time.Now()
@@ -89,6 +95,7 @@ func testNodes(t *testing.T, shared *Bridge) {
 		Connected  bool   `json:"connected"`
 		LastError  string `json:"last_error"`
 		Gateways   int    `json:"gateways"`
+		LeaseOwner string `json:"lease_owner"`
 	}
 	op := &Client{Base: b.API.Base, Key: token}
 	_, raw := op.Do(t, "GET", "/api/v1/switch/nodes", nil)
@@ -100,8 +107,31 @@ func testNodes(t *testing.T, shared *Bridge) {
 		if n.Name != fmt.Sprintf("fs%d", i+1) || n.ESLAddress != sws[i].ESLAddr || !n.Connected || n.LastError != "" || n.Gateways != 1 {
 			t.Errorf("nodes[%d] = %+v, want fs%d at %s, connected, one gateway", i, n, i+1, sws[i].ESLAddr)
 		}
+		if shared.Name == "postgres" && n.LeaseOwner != "a" {
+			t.Errorf("nodes[%d] lease_owner %q, want a (the first replica started takes every free node)", i, n.LeaseOwner)
+		}
 	}
 	if strings.Contains(string(raw), sws[0].ESLPassword) {
 		t.Errorf("the nodes route shows the Event Socket password: %s", raw)
 	}
+}
+
+// nodeReplicas starts two replicas on one fresh PostgreSQL schema, a then
+// b, each with env (FS_NODES naming both nodes), and returns b once a
+// holds both nodes' leases: what b is asked is applied to both nodes all
+// the same (trunk sync runs on every replica).
+func nodeReplicas(t *testing.T, sw *Switch, name string, env []string) *Bridge {
+	dsn, key := dbtest.DSN(t), secret.NewKey()
+	start := func(replica string) *Bridge {
+		port, err := freeTCPPort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := fmt.Sprintf("127.0.0.1:%d", port)
+		return StartBridge(t, sw, name+"-nodes-"+replica, dsn, append(slices.Clone(env), "SIPBRIDGE_ADDR="+addr, "STREAM_WS_BASE=ws://"+addr,
+			"SECRET_KEY="+key, "REPLICA_NAME="+replica, "REPLICA_ADDR=http://"+addr)...)
+	}
+	a := start("a")
+	testkit.Eventually(t, 10*time.Second, "a holding both nodes", func() bool { return len(a.LogSince(0, leaseTaken)) == 2 }, nil)
+	return start("b")
 }
