@@ -219,20 +219,13 @@ func TestAdoptAfterRestart(t *testing.T) {
 		if err := first.WaitSwitch(ctx); err != nil {
 			t.Fatal(err)
 		}
-		live, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551100", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
-			t.Fatal("the first process's assistant never got the caller's audio")
-		}
-		rec := r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		live, rec := r.liveCall("+14165551100")
 		if c, _ := r.asst.conn(0); c.params["resumed"] != "" {
 			t.Errorf("a new call's start says resumed=%q", c.params["resumed"])
 		}
 
 		first.Close() // SIGTERM with SHUTDOWN_CALLS=handoff
-		if !slicesContains(r.sw.Channels(), live) {
+		if !slices.Contains(r.sw.Channels(), live) {
 			t.Fatal("the handoff hung the caller up")
 		}
 		if c := r.record(r.org.ID, live); c.Status != db.CallInProgress || c.EndedAt != nil {
@@ -276,7 +269,7 @@ func TestAdoptAfterRestart(t *testing.T) {
 		if gone.Status != db.CallFailed || gone.Reason != adopt.ReasonUnanswered || gone.HangupCause != "NORMAL_TEMPORARY_FAILURE" {
 			t.Errorf("the unanswered call: status %q reason %q cause %q", gone.Status, gone.Reason, gone.HangupCause)
 		}
-		if slicesContains(r.sw.Channels(), ringing) {
+		if slices.Contains(r.sw.Channels(), ringing) {
 			t.Error("the unanswered call's channel is still up")
 		}
 		lost := r.waitRecord("the record without a channel closed", r.org.ID, "a7f1c2d0-0000-4000-8000-00000000dead", func(c *db.Call) bool { return c.EndedAt != nil })
@@ -316,13 +309,19 @@ func TestAdoptAfterRestart(t *testing.T) {
 	})
 }
 
-func slicesContains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
+// liveCall places an inbound call from `from` to the rig's number and
+// waits until the first assistant socket has the caller's audio and the
+// record is in progress: the caller's channel and the record.
+func (r *adoptRig) liveCall(from string) (string, *db.Call) {
+	r.t.Helper()
+	live, err := r.sw.Call(fstest.InboundCall{FromUser: from, RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
+	if err != nil {
+		r.t.Fatal(err)
 	}
-	return false
+	if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
+		r.t.Fatal("the assistant never got the caller's audio")
+	}
+	return live, r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
 }
 
 // An answered outbound call handed off by one process goes on in the
@@ -380,14 +379,7 @@ func TestAdoptTransferredCall(t *testing.T) {
 		if _, err := first.TrunkSync.Pass(ctx); err != nil { // the gateway, for the bridge's originate
 			t.Fatal(err)
 		}
-		live, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551300", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
-			t.Fatal("the assistant never got the caller's audio")
-		}
-		rec := r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		live, rec := r.liveCall("+14165551300")
 		if err := first.Calls.Transfer(ctx, r.org.ID, rec.ID, "+12125551300", call.TransferMode("bridge")); err != nil {
 			t.Fatal(err)
 		}
@@ -396,7 +388,7 @@ func TestAdoptTransferredCall(t *testing.T) {
 		}
 		leg := r.sw.Bridged(live)
 		first.Close()
-		if ch := r.sw.Channels(); !slicesContains(ch, live) || !slicesContains(ch, leg) {
+		if ch := r.sw.Channels(); !slices.Contains(ch, live) || !slices.Contains(ch, leg) {
 			t.Fatalf("the handoff ended the transferred call: channels %v", ch)
 		}
 
@@ -433,14 +425,7 @@ func TestAdoptionsAtOnceTakeTheCallOnce(t *testing.T) {
 		if err := first.WaitSwitch(ctx); err != nil {
 			t.Fatal(err)
 		}
-		live, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551100", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
-			t.Fatal("the first process's assistant never got the caller's audio")
-		}
-		r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		r.liveCall("+14165551100")
 		first.Close()
 
 		second := r.startApp(sip.ShutdownHangup) // its own adoption starts once the switch answers
@@ -485,20 +470,13 @@ func TestReleaseLeavesTheCallForTheNextController(t *testing.T) {
 		if err := a.WaitSwitch(ctx); err != nil {
 			t.Fatal(err)
 		}
-		live, err := r.sw.Call(fstest.InboundCall{FromUser: "+14165551100", RequestUser: r.number, ACLAuthedBy: r.trunk.GatewayName})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !waitFor(10*time.Second, func() bool { c, ok := r.asst.conn(0); return ok && c.media >= 5 }) {
-			t.Fatal("the assistant never got the caller's audio")
-		}
-		rec := r.waitRecord("the call in progress", r.org.ID, live, func(c *db.Call) bool { return c.Status == db.CallInProgress })
+		live, rec := r.liveCall("+14165551100")
 		calls := a.CallNodes[0].Calls
 		calls.Release()
 		if !waitFor(5*time.Second, func() bool { return calls.Active() == 0 }) {
 			t.Fatalf("%d calls still followed after the handoff", calls.Active())
 		}
-		if !slicesContains(r.sw.Channels(), live) {
+		if !slices.Contains(r.sw.Channels(), live) {
 			t.Fatal("the handoff hung the caller up")
 		}
 		if c := r.record(r.org.ID, live); c.Status != db.CallInProgress || c.EndedAt != nil {
@@ -531,10 +509,10 @@ func TestAdoptionHangsUpAStrayParkedCall(t *testing.T) {
 		if err := a.WaitSwitch(context.Background()); err != nil {
 			t.Fatal(err)
 		}
-		if !slicesContains(r.sw.Channels(), stray) {
+		if !slices.Contains(r.sw.Channels(), stray) {
 			t.Fatal("the stray call was hung up before its grace")
 		}
-		if !waitFor(10*time.Second, func() bool { return !slicesContains(r.sw.Channels(), stray) }) {
+		if !waitFor(10*time.Second, func() bool { return !slices.Contains(r.sw.Channels(), stray) }) {
 			t.Fatal("the stray parked call is still up")
 		}
 		if !slices.Contains(r.sw.Commands(), "uuid_kill "+stray+" NORMAL_TEMPORARY_FAILURE") {
