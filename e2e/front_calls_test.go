@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -33,29 +32,7 @@ func testFrontCalls(t *testing.T, shared *Bridge) {
 	}
 	requireRawSocket(t)
 	dir := filepath.Join(suite.tmp, "front-calls-"+shared.Name)
-	os.RemoveAll(dir)
-	gen := filepath.Join(dir, "gen")
-	for _, d := range []string{"gateways", "acl", "profile"} {
-		if err := os.MkdirAll(filepath.Join(gen, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var sws []*Switch
-	for _, name := range []string{"fs1", "fs2"} {
-		sw, err := StartSwitchWith(filepath.Join(dir, name), map[string]string{"sipbridge_gen_dir": gen})
-		if sw != nil {
-			t.Cleanup(func() {
-				if err := sw.Stop(); err != nil {
-					t.Errorf("stopping %s: %v", name, err)
-				}
-				sw.esl.Close()
-			})
-		}
-		if err != nil {
-			t.Fatalf("FreeSWITCH %s: %v", name, err)
-		}
-		sws = append(sws, sw)
-	}
+	gen, sws := startNodes(t, dir, "fs1", "fs2")
 	url := ""
 	if shared.Name == "postgres" {
 		url = dbtest.DSN(t)

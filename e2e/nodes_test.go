@@ -29,29 +29,7 @@ func init() { addScenario(scenario{"nodes", testNodes}) }
 // gateway, to the operator token only.
 func testNodes(t *testing.T, shared *Bridge) {
 	dir := filepath.Join(suite.tmp, "nodes-"+shared.Name)
-	os.RemoveAll(dir)
-	gen := filepath.Join(dir, "gen")
-	for _, d := range []string{"gateways", "acl", "profile"} {
-		if err := os.MkdirAll(filepath.Join(gen, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var sws []*Switch
-	for _, name := range []string{"fs1", "fs2"} {
-		sw, err := StartSwitchWith(filepath.Join(dir, name), map[string]string{"sipbridge_gen_dir": gen})
-		if sw != nil {
-			t.Cleanup(func() {
-				if err := sw.Stop(); err != nil {
-					t.Errorf("stopping %s: %v", name, err)
-				}
-				sw.esl.Close()
-			})
-		}
-		if err != nil {
-			t.Fatalf("FreeSWITCH %s: %v", name, err)
-		}
-		sws = append(sws, sw)
-	}
+	gen, sws := startNodes(t, dir, "fs1", "fs2")
 	const token = "operator-e2e-token"
 	env := []string{"FS_GEN_DIR=" + gen, "OPERATOR_TOKEN=" + token, "FS_NODES=fs1=" + sws[0].ESLAddr + ",fs2=" + sws[1].ESLAddr}
 	var b *Bridge
@@ -134,4 +112,34 @@ func nodeReplicas(t *testing.T, sw *Switch, name string, env []string) *Bridge {
 	a := start("a")
 	testkit.Eventually(t, 10*time.Second, "a holding both nodes", func() bool { return len(a.LogSince(0, leaseTaken)) == 2 }, nil)
 	return start("b")
+}
+
+// startNodes starts FreeSWITCH nodes of a scenario's own, one per name,
+// under dir (emptied first), all reading one generated folder (gen), as
+// nodes on one box do; each is stopped when the test ends.
+func startNodes(t *testing.T, dir string, names ...string) (gen string, sws []*Switch) {
+	t.Helper()
+	os.RemoveAll(dir)
+	gen = filepath.Join(dir, "gen")
+	for _, d := range []string{"gateways", "acl", "profile"} {
+		if err := os.MkdirAll(filepath.Join(gen, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range names {
+		sw, err := StartSwitchWith(filepath.Join(dir, name), map[string]string{"sipbridge_gen_dir": gen})
+		if sw != nil {
+			t.Cleanup(func() {
+				if err := sw.Stop(); err != nil {
+					t.Errorf("stopping %s: %v", name, err)
+				}
+				sw.esl.Close()
+			})
+		}
+		if err != nil {
+			t.Fatalf("FreeSWITCH %s: %v", name, err)
+		}
+		sws = append(sws, sw)
+	}
+	return gen, sws
 }

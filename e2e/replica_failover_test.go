@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -58,25 +57,8 @@ func testReplicaFailover(t *testing.T, shared *Bridge) {
 		t.Skip("replicas share one PostgreSQL")
 	}
 	dir := filepath.Join(suite.tmp, "replica-failover-"+shared.Name)
-	os.RemoveAll(dir)
-	gen := filepath.Join(dir, "gen")
-	for _, d := range []string{"gateways", "acl", "profile"} {
-		if err := os.MkdirAll(filepath.Join(gen, d), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sw, err := StartSwitchWith(filepath.Join(dir, "fs1"), map[string]string{"sipbridge_gen_dir": gen})
-	if sw != nil {
-		t.Cleanup(func() {
-			if err := sw.Stop(); err != nil {
-				t.Errorf("stopping fs1: %v", err)
-			}
-			sw.esl.Close()
-		})
-	}
-	if err != nil {
-		t.Fatalf("FreeSWITCH fs1: %v", err)
-	}
+	gen, sws := startNodes(t, dir, "fs1")
+	sw := sws[0]
 	dsn, key := dbtest.DSN(t), secret.NewKey()
 	f := &failover{t: t, sw: sw, number: "+16478497200"}
 	u, err := url.Parse(dsn)
