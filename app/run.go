@@ -88,14 +88,8 @@ func (a *App) Start() error {
 // channel exists on another node, or that node cannot be asked) is left
 // to that node's controller.
 func (a *App) adoptCalls(cn *CallNode) {
-	t := time.NewTicker(50 * time.Millisecond)
-	defer t.Stop()
-	for !cn.up() {
-		select {
-		case <-a.ctx.Done():
-			return
-		case <-t.C:
-		}
+	if waitFor(a.ctx, 50*time.Millisecond, cn.up) != nil {
+		return
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, time.Minute)
 	defer cancel()
@@ -142,9 +136,15 @@ func (a *App) SwitchUp() bool {
 
 // WaitSwitch waits until every Event Socket connection is up or ctx is done.
 func (a *App) WaitSwitch(ctx context.Context) error {
-	t := time.NewTicker(5 * time.Millisecond)
+	return waitFor(ctx, 5*time.Millisecond, a.SwitchUp)
+}
+
+// waitFor checks cond every interval until it holds (nil) or ctx is done
+// (its error).
+func waitFor(ctx context.Context, every time.Duration, cond func() bool) error {
+	t := time.NewTicker(every)
 	defer t.Stop()
-	for !a.SwitchUp() {
+	for !cond() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
