@@ -14,16 +14,19 @@ import (
 const (
 	killCallEvery = 300 * time.Millisecond
 	killCallsFor  = 5 * time.Second
-	// frTimer is Kamailio's fr_timer (docker/kamailio/kamailio.cfg): an
-	// INVITE a node leaves unanswered that long goes to the next node.
-	frTimer = 3 * time.Second
+	// frTimer is Kamailio's fr_timer (NODE_TIMEOUT in
+	// docker/kamailio/kamailio.cfg): an INVITE a node leaves unanswered
+	// that long goes to the next node.
+	frTimer = time.Second
+	// probeInterval is the test Kamailio's PROBE_INTERVAL (e2e/front_test.go).
+	probeInterval = time.Second
 )
 
 // frontNodeKill: fs2 is killed (SIGKILL: no BYE, no goodbye to Kamailio)
 // and the carrier goes on calling Kamailio's one address. Every call is
 // answered on fs1 and completed: a call the dispatcher still sends to fs2
 // gets no answer there, and Kamailio's failure route marks fs2 failed and
-// sends it to fs1 once fr_timer (3 s) has run out; from then on new calls
+// sends it to fs1 once fr_timer (1 s) has run out; from then on new calls
 // go to fs1 at once.
 func frontNodeKill(t *testing.T, b *Bridge, sws []*Switch, kam *Kamailio, number string) {
 	killed := time.Now()
@@ -85,11 +88,11 @@ func frontNodeKill(t *testing.T, b *Bridge, sws []*Switch, kam *Kamailio, number
 		"and moved to fs1 after fr_timer (the last sent %v after the kill); sent→answered: %s",
 		len(calls), killCallsFor, firstAnswered.Round(time.Millisecond), failedOver, lastFailedOver.Round(time.Millisecond), strings.Join(rows, " "))
 	// fs2 is out of rotation once the first call sent to it has moved on
-	// (the failure route marks it failed; the probes, whose OPTIONS time
-	// out after fr_timer too, come later): a call sent more than fr_timer
-	// plus a second after the kill goes to fs1 at once.
+	// (the failure route marks it failed) or its probes, whose OPTIONS time
+	// out after fr_timer too, have missed twice: a call sent more than the
+	// probe interval plus fr_timer after the kill goes to fs1 at once.
 	for _, c := range calls {
-		if r, ok := recs[c.from]; ok && r.AnsweredAt != nil && c.at.Sub(killed) > frTimer+time.Second && r.AnsweredAt.Sub(c.at) >= frTimer {
+		if r, ok := recs[c.from]; ok && r.AnsweredAt != nil && c.at.Sub(killed) > probeInterval+frTimer && r.AnsweredAt.Sub(c.at) >= frTimer {
 			t.Errorf("the call sent %v after the kill still waited %v on the dead node", c.at.Sub(killed).Round(time.Millisecond),
 				r.AnsweredAt.Sub(c.at).Round(time.Millisecond))
 		}
