@@ -178,9 +178,13 @@ type App struct {
 	// vonageReplays remembers the Vonage JWTs already used, by the voice
 	// and the SMS webhooks alike: a token is good for one of them, once.
 	vonageReplays *provider.ReplayCache
-	closeCalls    sync.Once
-	adopted       chan struct{} // Adopted
-	closeAll      sync.Once
+	// signer signs this replica's requests to the others and checks
+	// theirs; presence tells them it runs (nil without Config.Replica).
+	signer     *cluster.Signer
+	presence   *cluster.Presence
+	closeCalls sync.Once
+	adopted    chan struct{} // Adopted
+	closeAll   sync.Once
 }
 
 // New builds the bridge; nothing connects or runs until Start. ctx bounds
@@ -223,6 +227,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.buildNumbers()
 	a.buildSMS()
 	a.buildWeb()
+	a.buildReplicaAPI()
 	a.buildLeases()
 	// The feed's listener is a database connection, as the store's pool
 	// is: it runs from here so that the API's caches work without Start.
@@ -296,6 +301,9 @@ func (a *App) buildHosted() {
 		Options: call.Options{AddressPolicy: a.cfg.AddressPolicy, Log: a.log.With("component", "hosted_calls"), Now: a.cfg.Now,
 			Registry: a.Live},
 		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env, VonageReplays: a.vonageReplays,
+	}
+	if a.cfg.Replica != nil {
+		ho.Replica = a.cfg.Replica.Name
 	}
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)

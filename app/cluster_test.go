@@ -19,6 +19,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/cluster"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
@@ -203,7 +204,8 @@ func TestReplicasShareTheNodeThroughItsLease(t *testing.T) {
 }
 
 // A hangup or transfer of a live call held by another replica is forwarded
-// to the owner's address with the caller's own key, marked, and the
+// to the owner's internal route, signed by this replica for the caller's
+// organization (the caller's own key does not travel), marked, and the
 // owner's answer is the answer; a request already forwarded is not
 // forwarded again. An outbound call asked of a replica that controls no
 // node is forwarded whole to one that does.
@@ -213,10 +215,18 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 		var mu sync.Mutex
 		var got []string
 		answer, answerBody := http.StatusAccepted, `{"error":{"code":"call_not_live","message":"gone"}}`
+		checker := cluster.NewSigner(e.store.Keys.Derive(cluster.SigningPurpose), "b", nil)
 		owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
+			signed := "unsigned"
+			if sig, err := checker.Verify(r.Method, r.URL.Path, body, r.Header.Get(cluster.SignatureHeader)); err == nil {
+				signed = fmt.Sprintf("signed by %s for %d", sig.By, sig.Org)
+			}
+			if strings.HasSuffix(r.URL.Path, "/initiate") {
+				signed = r.Header.Get("Authorization")
+			}
 			mu.Lock()
-			got = append(got, r.URL.Path+" "+r.Header.Get("Authorization")+" "+r.Header.Get("X-Sipbridge-Forwarded-By")+" "+string(body))
+			got = append(got, r.URL.Path+" "+signed+" "+r.Header.Get("X-Sipbridge-Forwarded-By")+" "+string(body))
 			status, errBody := answer, answerBody
 			mu.Unlock()
 			if strings.HasSuffix(r.URL.Path, "/initiate") {
@@ -265,8 +275,9 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			t.Errorf("transfer through a: %d %s, want the owner's 202", st, body)
 		}
 		mu.Lock()
-		want := []string{"/api/v1/calls/" + rec.ID + "/hangup Bearer " + e.key + " a null",
-			"/api/v1/calls/" + rec.ID + "/transfer Bearer " + e.key + ` a {"mode":"","to":"+14165550199"}`}
+		signed := fmt.Sprintf(" signed by a for %d a ", e.org)
+		want := []string{"/internal/v1/calls/" + rec.ID + "/hangup" + signed,
+			"/internal/v1/calls/" + rec.ID + "/transfer" + signed + `{"mode":"","to":"+14165550199"}`}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the owner got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
@@ -287,6 +298,8 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 
 		// The owner's refusals are answered as they are: status, code,
 		// field and message; the scheme of the caller's key in any case.
+		// Its refusal of a's signature is a's failure (503), not the
+		// caller's.
 		for _, c := range []struct {
 			status int
 			body   string
@@ -301,6 +314,12 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			if st != c.status || !strings.Contains(body, c.body[len(`{"error":{`):len(c.body)-3]) {
 				t.Errorf("the owner's %d: a answered %d %s, want %s", c.status, st, body, c.body)
 			}
+		}
+		mu.Lock()
+		answer, answerBody = http.StatusForbidden, `{"error":{"code":"forbidden","message":"the replica signature does not match"}}`
+		mu.Unlock()
+		if st, body := post("/api/v1/calls/"+rec.ID+"/hangup", ""); st != http.StatusServiceUnavailable || !strings.Contains(body, "switch_unavailable") {
+			t.Errorf("the owner refusing a's signature: a answered %d %s, want 503 switch_unavailable", st, body)
 		}
 		mu.Lock()
 		answer, answerBody, got = http.StatusAccepted, "", nil
