@@ -68,7 +68,13 @@ func newClusterEnv(t *testing.T, g *gorm.DB, names ...string) *clusterEnv {
 // bridge builds and starts a bridge on the nodes (replica: nil for none).
 func (e *clusterEnv) bridge(t *testing.T, replica *app.Replica) *app.App {
 	t.Helper()
-	a, err := app.New(context.Background(), app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica,
+	return e.bridgeLogging(t, replica, nil)
+}
+
+// bridgeLogging is bridge with a log (nil: none).
+func (e *clusterEnv) bridgeLogging(t *testing.T, replica *app.Replica, log *slog.Logger) *app.App {
+	t.Helper()
+	a, err := app.New(context.Background(), app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica, Log: log,
 		OperatorToken: "op-token",
 		Switch:        &app.Switch{Addr: e.nodes[0].ESL, Password: "ClueCon", GenDir: e.genDir, Nodes: e.nodes},
 		SyncInterval:  time.Hour, DrainTimeout: time.Second})
@@ -343,10 +349,21 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 // base URL.
 func serve(t *testing.T, a *app.App) string {
 	t.Helper()
+	return serveOn(t, a, listen(t))
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// serveOn is serve on a listener of the test's.
+func serveOn(t *testing.T, a *app.App, ln net.Listener) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- a.Run(ctx, ln, make(chan os.Signal)) }()
