@@ -68,16 +68,26 @@ func newClusterEnv(t *testing.T, g *gorm.DB, names ...string) *clusterEnv {
 // bridge builds and starts a bridge on the nodes (replica: nil for none).
 func (e *clusterEnv) bridge(t *testing.T, replica *app.Replica) *app.App {
 	t.Helper()
-	return e.bridgeLogging(t, replica, nil)
+	return e.bridgeWith(t, replica, nil)
 }
 
-// bridgeLogging is bridge with a log (nil: none).
+// bridgeLogging is bridge with a log.
 func (e *clusterEnv) bridgeLogging(t *testing.T, replica *app.Replica, log *slog.Logger) *app.App {
 	t.Helper()
-	a, err := app.New(context.Background(), app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica, Log: log,
+	return e.bridgeWith(t, replica, func(c *app.Config) { c.Log = log })
+}
+
+// bridgeWith is bridge with the configuration adjusted (nil: as bridge's).
+func (e *clusterEnv) bridgeWith(t *testing.T, replica *app.Replica, adjust func(*app.Config)) *app.App {
+	t.Helper()
+	cfg := app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica,
 		OperatorToken: "op-token",
 		Switch:        &app.Switch{Addr: e.nodes[0].ESL, Password: "ClueCon", GenDir: e.genDir, Nodes: e.nodes},
-		SyncInterval:  time.Hour, DrainTimeout: time.Second})
+		SyncInterval:  time.Hour, DrainTimeout: time.Second}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	a, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,11 +47,12 @@ func replica(name string) *app.Replica {
 	return &app.Replica{Name: name, Addr: "http://" + name + ".internal:8080", TTL: 2 * time.Second, Renew: 100 * time.Millisecond}
 }
 
-// liveRecord is an in-progress SIP call on fs1 (no channel behind it: the
-// holder's call control answers that it is not live).
+// liveRecord is an in-progress SIP call on node fs9, which no replica
+// runs (so none adopts it: no channel behind it, its holder's call control
+// answers that it is not live).
 func (e *clusterEnv) liveRecord(t *testing.T, org int64) *db.Call {
 	t.Helper()
-	rec := &db.Call{OrgID: org, Direction: db.DirectionInbound, Status: db.CallInProgress, Node: "fs1", CallSID: db.NewID()}
+	rec := &db.Call{OrgID: org, Direction: db.DirectionInbound, Status: db.CallInProgress, Node: "fs9", CallSID: db.NewID()}
 	if err := e.store.CreateCall(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +148,10 @@ func TestConsoleAndTwilioCompatForwarded(t *testing.T) {
 		b := e.bridgeLogging(t, rb, slog.New(slog.NewJSONHandler(logs, nil)))
 		testkit.Eventually(t, 5*time.Second, "b holding fs1", func() bool { return b.Leases.Holds("fs1") }, nil)
 		serveOn(t, b, lnB)
+		// fs9's calls are b's, as fs1's are.
+		if ok, err := e.store.TakeLease(context.Background(), "fs9", "b", rb.Addr, time.Now(), time.Hour); !ok || err != nil {
+			t.Fatalf("b's lease on fs9: %v %v", ok, err)
+		}
 		a := e.bridge(t, replica("a"))
 		baseA := serve(t, a)
 		rec := e.liveRecord(t, e.org)
