@@ -182,6 +182,7 @@ type App struct {
 	// theirs; presence tells them it runs (nil without Config.Replica).
 	signer     *cluster.Signer
 	presence   *cluster.Presence
+	forwarder  *forwarder // asks the other replicas about their live calls
 	closeCalls sync.Once
 	adopted    chan struct{} // Adopted
 	closeAll   sync.Once
@@ -341,7 +342,7 @@ func (a *App) buildWeb() {
 		}})
 	}
 	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, BYOC: a.BYOC, Calls: a.Calls, SMS: a.SMS,
-		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
+		Hosted: hostedCalls{a.Hosted, a}, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
 		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults, WelcomeAudioDir: a.cfg.WelcomeAudioDir, Changes: a.Changes,
 		Nodes: a.nodeStates()})
 	live := func(path string, n func() int) prometheus.Collector {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/cluster"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/web/httpapi"
@@ -35,6 +36,11 @@ func (a *App) buildReplicaAPI() {
 		return
 	}
 	a.signer = cluster.NewSigner(a.Store.Keys.Derive(cluster.SigningPurpose), r.Name, nil)
+	client := r.Client
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	a.forwarder = &forwarder{store: a.Store, me: r.Name, client: client, signer: a.signer}
 	a.presence = cluster.NewPresence(a.Store, cluster.PresenceOptions{Name: r.Name, Addr: r.Addr, TTL: r.TTL, Renew: r.Renew,
 		Reason: deadReplicaReason, Log: a.log.With("component", "replicas")})
 	a.Web.Echo().POST(internalCallPath+":id/:op", a.replicaCallRequest)
@@ -108,4 +114,29 @@ func (a *App) startPresence() {
 	cancel()
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.presence.Run(a.ctx) }()
+}
+
+// hostedCalls is the hosted path as the API and the console reach it: a
+// hosted call another replica holds in its memory is asked of that one
+// (forwarder). Another replica's request is answered by the path itself
+// (replicaCallRequest): never forwarded again.
+type hostedCalls struct {
+	*hosted.Path
+	a *App
+}
+
+func (h hostedCalls) Hangup(ctx context.Context, orgID int64, callID string) error {
+	err := h.Path.Hangup(ctx, orgID, callID)
+	if errors.Is(err, call.ErrCallNotFound) && h.a.forwarder != nil {
+		return h.a.forwarder.Hangup(ctx, orgID, callID)
+	}
+	return err
+}
+
+func (h hostedCalls) Transfer(ctx context.Context, orgID int64, callID, to string, mode call.TransferMode) error {
+	err := h.Path.Transfer(ctx, orgID, callID, to, mode)
+	if errors.Is(err, call.ErrCallNotFound) && h.a.forwarder != nil {
+		return h.a.forwarder.Transfer(ctx, orgID, callID, to, mode)
+	}
+	return err
 }

@@ -137,7 +137,8 @@ func TestReplicaRouteNeedsTheReplicasSignature(t *testing.T) {
 // Two replicas: the console's hangup and the Twilio-compatible update of a
 // live call of b's node, asked of a (which signs them: a console session
 // and Twilio-style credentials carry no API key to pass on), reach b's call
-// control, which answers, and that answer is a's.
+// control, which answers, and that answer is a's; so does the API's
+// transfer of a provider-hosted call b holds.
 func TestConsoleAndTwilioCompatForwarded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		e := newClusterEnv(t, g, "fs1")
@@ -205,6 +206,23 @@ func TestConsoleAndTwilioCompatForwarded(t *testing.T) {
 		}
 		if n := taken(); n != 2 {
 			t.Errorf("b took %d requests from a after the Twilio-compatible update, want 2", n)
+		}
+
+		// A provider-hosted call b holds in its memory (its record names
+		// b, whose presence lasts): asked of a through the API, b answers.
+		hostedRec := &db.Call{OrgID: e.org, Provider: "telnyx", Replica: "b", Direction: db.DirectionInbound, Status: db.CallInProgress}
+		if err := e.store.CreateCall(context.Background(), hostedRec); err != nil {
+			t.Fatal(err)
+		}
+		req, _ = http.NewRequest(http.MethodPost, baseA+"/api/v1/calls/"+hostedRec.ID+"/transfer", strings.NewReader(`{"to":"+14165550199"}`))
+		req.Header.Set("Authorization", "Bearer "+e.key)
+		req.Header.Set("Content-Type", "application/json")
+		st, body = page(http.DefaultClient.Do(req))
+		if st != http.StatusConflict || !strings.Contains(body, "call_not_live") {
+			t.Errorf("the API's transfer of b's hosted call on a: %d %s, want b's refusal (409, not live)", st, body)
+		}
+		if n := taken(); n != 3 || !strings.Contains(logs.String(), `"call_id":"`+hostedRec.ID+`"`) {
+			t.Errorf("b took %d requests from a after the hosted call's transfer, want 3", n)
 		}
 	})
 }

@@ -69,12 +69,9 @@ func (a *App) buildLeases() {
 	for _, cn := range a.CallNodes {
 		cn.leases = a.Leases
 	}
-	client := r.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client := a.forwarder.client
 	a.Calls.NoNode = a.initiateWithoutNode
-	a.Calls.Remote = &forwarder{store: a.Store, me: r.Name, client: client, signer: a.signer}
+	a.Calls.Remote = a.forwarder
 	a.Web.Echo().Use(markForwarded, a.forwardInitiate(client))
 }
 
@@ -225,12 +222,26 @@ func (f *forwarder) Transfer(ctx context.Context, orgID int64, callID, to string
 	return f.forward(ctx, orgID, callID, "transfer", map[string]string{"to": to, "mode": string(mode)})
 }
 
-// owner returns the base URL of the replica that holds the lease of the
-// live call's node ("" when none other does).
+// owner returns the base URL of the replica that holds the live call (""
+// when none other does): a SIP call's, the holder of its node's lease; a
+// hosted call's, the replica its record names while its presence lasts.
 func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (string, error) {
 	rec, err := f.store.GetCall(ctx, orgID, callID)
-	if err != nil || rec.EndedAt != nil || rec.Node == "" {
+	if err != nil || rec.EndedAt != nil {
 		return "", err
+	}
+	if rec.Provider != "" && rec.Provider != "sip" {
+		if rec.Replica == "" || rec.Replica == f.me {
+			return "", nil
+		}
+		r, err := f.store.LiveReplica(ctx, rec.Replica, time.Now())
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(r.Addr, "/"), nil
+	}
+	if rec.Node == "" {
+		return "", nil
 	}
 	leases, err := f.store.Leases(ctx)
 	if err != nil {
