@@ -194,6 +194,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("app: Config.Store is required")
 	}
+	if cfg.Replica != nil && cfg.Store.Keys == nil {
+		return nil, errors.New("app: Config.Replica needs the store's keys (SECRET_KEY): the replicas sign their requests to each other with a key derived from them")
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)

@@ -280,7 +280,7 @@ func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string,
 	req.Header.Set(cluster.SignatureHeader, f.signer.Sign(http.MethodPost, path, orgID, b))
 	res, err := f.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: the replica holding the call's node did not answer", call.ErrSwitchUnavailable)
+		return fmt.Errorf("%w: the replica holding the call did not answer", call.ErrSwitchUnavailable)
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusAccepted {
