@@ -178,9 +178,14 @@ type App struct {
 	// vonageReplays remembers the Vonage JWTs already used, by the voice
 	// and the SMS webhooks alike: a token is good for one of them, once.
 	vonageReplays *provider.ReplayCache
-	closeCalls    sync.Once
-	adopted       chan struct{} // Adopted
-	closeAll      sync.Once
+	// signer signs this replica's requests to the others and checks
+	// theirs; presence tells them it runs (nil without Config.Replica).
+	signer     *cluster.Signer
+	presence   *cluster.Presence
+	forwarder  *forwarder // asks the other replicas about their live calls
+	closeCalls sync.Once
+	adopted    chan struct{} // Adopted
+	closeAll   sync.Once
 }
 
 // New builds the bridge; nothing connects or runs until Start. ctx bounds
@@ -188,6 +193,9 @@ type App struct {
 func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Store == nil {
 		return nil, errors.New("app: Config.Store is required")
+	}
+	if cfg.Replica != nil && cfg.Store.Keys == nil {
+		return nil, errors.New("app: Config.Replica needs the store's keys (SECRET_KEY): the replicas sign their requests to each other with a key derived from them")
 	}
 	log := cfg.Log
 	if log == nil {
@@ -223,6 +231,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.buildNumbers()
 	a.buildSMS()
 	a.buildWeb()
+	a.buildReplicaAPI()
 	a.buildLeases()
 	// The feed's listener is a database connection, as the store's pool
 	// is: it runs from here so that the API's caches work without Start.
@@ -297,6 +306,9 @@ func (a *App) buildHosted() {
 			Registry: a.Live},
 		PublicBaseURL: a.cfg.PublicBaseURL, ProviderConfig: a.cfg.Provider, Env: a.cfg.Env, VonageReplays: a.vonageReplays,
 	}
+	if a.cfg.Replica != nil {
+		ho.Replica = a.cfg.Replica.Name
+	}
 	if a.cfg.HostedOptions != nil {
 		a.cfg.HostedOptions(&ho)
 	}
@@ -333,7 +345,7 @@ func (a *App) buildWeb() {
 		}})
 	}
 	a.Web = web.New(web.Deps{Store: a.Store, Log: a.log, Trunks: a.Trunks, Numbers: a.Numbers, BYOC: a.BYOC, Calls: a.Calls, SMS: a.SMS,
-		Hosted: a.Hosted, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
+		Hosted: hostedCalls{a.Hosted, a}, AddressPolicy: a.cfg.AddressPolicy, LegTimeout: a.cfg.LegTimeout, Ready: ready,
 		ACL: a.cfg.ACL, CallDefaults: a.cfg.CallDefaults, WelcomeAudioDir: a.cfg.WelcomeAudioDir, Changes: a.Changes,
 		Nodes: a.nodeStates()})
 	live := func(path string, n func() int) prometheus.Collector {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/call"
+	"github.com/sipbridge/sipbridge/cluster"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
@@ -67,10 +68,26 @@ func newClusterEnv(t *testing.T, g *gorm.DB, names ...string) *clusterEnv {
 // bridge builds and starts a bridge on the nodes (replica: nil for none).
 func (e *clusterEnv) bridge(t *testing.T, replica *app.Replica) *app.App {
 	t.Helper()
-	a, err := app.New(context.Background(), app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica,
+	return e.bridgeWith(t, replica, nil)
+}
+
+// bridgeLogging is bridge with a log.
+func (e *clusterEnv) bridgeLogging(t *testing.T, replica *app.Replica, log *slog.Logger) *app.App {
+	t.Helper()
+	return e.bridgeWith(t, replica, func(c *app.Config) { c.Log = log })
+}
+
+// bridgeWith is bridge with the configuration adjusted (nil: as bridge's).
+func (e *clusterEnv) bridgeWith(t *testing.T, replica *app.Replica, adjust func(*app.Config)) *app.App {
+	t.Helper()
+	cfg := app.Config{Store: e.store, RecordingsDir: t.TempDir(), ManualSync: true, Replica: replica,
 		OperatorToken: "op-token",
 		Switch:        &app.Switch{Addr: e.nodes[0].ESL, Password: "ClueCon", GenDir: e.genDir, Nodes: e.nodes},
-		SyncInterval:  time.Hour, DrainTimeout: time.Second})
+		SyncInterval:  time.Hour, DrainTimeout: time.Second}
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	a, err := app.New(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +220,8 @@ func TestReplicasShareTheNodeThroughItsLease(t *testing.T) {
 }
 
 // A hangup or transfer of a live call held by another replica is forwarded
-// to the owner's address with the caller's own key, marked, and the
+// to the owner's internal route, signed by this replica for the caller's
+// organization (the caller's own key does not travel), marked, and the
 // owner's answer is the answer; a request already forwarded is not
 // forwarded again. An outbound call asked of a replica that controls no
 // node is forwarded whole to one that does.
@@ -213,10 +231,18 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 		var mu sync.Mutex
 		var got []string
 		answer, answerBody := http.StatusAccepted, `{"error":{"code":"call_not_live","message":"gone"}}`
+		checker := cluster.NewSigner(e.store.Keys.Derive(cluster.SigningPurpose), "b", nil)
 		owner := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			body, _ := io.ReadAll(r.Body)
+			signed := "unsigned"
+			if sig, err := checker.Verify(r.Method, r.URL.Path, body, r.Header.Get(cluster.SignatureHeader)); err == nil {
+				signed = fmt.Sprintf("signed by %s for %d", sig.By, sig.Org)
+			}
+			if strings.HasSuffix(r.URL.Path, "/initiate") {
+				signed = r.Header.Get("Authorization")
+			}
 			mu.Lock()
-			got = append(got, r.URL.Path+" "+r.Header.Get("Authorization")+" "+r.Header.Get("X-Sipbridge-Forwarded-By")+" "+string(body))
+			got = append(got, r.URL.Path+" "+signed+" "+r.Header.Get("X-Sipbridge-Forwarded-By")+" "+string(body))
 			status, errBody := answer, answerBody
 			mu.Unlock()
 			if strings.HasSuffix(r.URL.Path, "/initiate") {
@@ -265,8 +291,9 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			t.Errorf("transfer through a: %d %s, want the owner's 202", st, body)
 		}
 		mu.Lock()
-		want := []string{"/api/v1/calls/" + rec.ID + "/hangup Bearer " + e.key + " a null",
-			"/api/v1/calls/" + rec.ID + "/transfer Bearer " + e.key + ` a {"mode":"","to":"+14165550199"}`}
+		signed := fmt.Sprintf(" signed by a for %d a ", e.org)
+		want := []string{"/internal/v1/calls/" + rec.ID + "/hangup" + signed,
+			"/internal/v1/calls/" + rec.ID + "/transfer" + signed + `{"mode":"","to":"+14165550199"}`}
 		if strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the owner got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
@@ -287,6 +314,8 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 
 		// The owner's refusals are answered as they are: status, code,
 		// field and message; the scheme of the caller's key in any case.
+		// Its refusal of a's signature is a's failure (503), not the
+		// caller's.
 		for _, c := range []struct {
 			status int
 			body   string
@@ -301,6 +330,12 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 			if st != c.status || !strings.Contains(body, c.body[len(`{"error":{`):len(c.body)-3]) {
 				t.Errorf("the owner's %d: a answered %d %s, want %s", c.status, st, body, c.body)
 			}
+		}
+		mu.Lock()
+		answer, answerBody = http.StatusForbidden, `{"error":{"code":"forbidden","message":"the replica signature does not match"}}`
+		mu.Unlock()
+		if st, body := post("/api/v1/calls/"+rec.ID+"/hangup", ""); st != http.StatusServiceUnavailable || !strings.Contains(body, "switch_unavailable") {
+			t.Errorf("the owner refusing a's signature: a answered %d %s, want 503 switch_unavailable", st, body)
 		}
 		mu.Lock()
 		answer, answerBody, got = http.StatusAccepted, "", nil
@@ -324,10 +359,21 @@ func TestCallRequestsForwardedToTheOwner(t *testing.T) {
 // base URL.
 func serve(t *testing.T, a *app.App) string {
 	t.Helper()
+	return serveOn(t, a, listen(t))
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ln
+}
+
+// serveOn is serve on a listener of the test's.
+func serveOn(t *testing.T, a *app.App, ln net.Listener) string {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	ran := make(chan error, 1)
 	go func() { ran <- a.Run(ctx, ln, make(chan os.Signal)) }()

@@ -14,7 +14,7 @@ import (
 
 // buildConsole serves the operator console at /console on the same server.
 func (a *App) buildConsole() {
-	cd := console.Deps{Store: a.Store, Log: a.log, Trunks: a.Web.Trunks, Numbers: a.Web.Numbers, Calls: liveCalls{store: a.Store, paths: call.Chooser{SIP: a.Calls, Hosted: a.Hosted}},
+	cd := console.Deps{Store: a.Store, Log: a.log, Trunks: a.Web.Trunks, Numbers: a.Web.Numbers, Calls: liveCalls{store: a.Store, paths: call.Chooser{SIP: a.Calls, Hosted: hostedCalls{a.Hosted, a}}},
 		Creds: a.Numbers.Creds(), Webhooks: a.Numbers.WebhookURLs, Stop: a.ctx.Done()}
 	if a.TrunkSync != nil {
 		cd.Render, cd.Switch, cd.Profile = a.TrunkSync, a.Cmd, a.cfg.Switch.Profile

@@ -69,13 +69,10 @@ func (a *App) buildLeases() {
 	for _, cn := range a.CallNodes {
 		cn.leases = a.Leases
 	}
-	client := r.Client
-	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
-	}
+	client := a.forwarder.client
 	a.Calls.NoNode = a.initiateWithoutNode
-	a.Calls.Remote = &forwarder{store: a.Store, me: r.Name, client: client}
-	a.Web.Echo().Use(keepAuthorization, a.forwardInitiate(client))
+	a.Calls.Remote = a.forwarder
+	a.Web.Echo().Use(markForwarded, a.forwardInitiate(client))
 }
 
 // controlsANode tells whether this replica controls any node's calls.
@@ -190,38 +187,31 @@ func (a *App) nodeLost(lease string) {
 
 type ctxKey int
 
-const (
-	authKey ctxKey = iota
-	forwardedKey
-)
+const forwardedKey ctxKey = iota
 
-// keepAuthorization keeps an API request's Authorization header in its
-// context, for the forwarder to present to the replica that holds the
-// call (the caller's own credentials: the owner checks them as its own).
-func keepAuthorization(next echo.HandlerFunc) echo.HandlerFunc {
+// markForwarded marks an API request another replica forwarded (an
+// outbound call, forwardInitiate): a live call it asks about is this
+// replica's or none, never forwarded again.
+func markForwarded(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		r := c.Request()
-		if r.Method != http.MethodPost || !strings.HasPrefix(r.URL.Path, "/api/") {
-			return next(c)
+		if r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/") && r.Header.Get(forwardedHeader) != "" {
+			c.SetRequest(r.WithContext(context.WithValue(r.Context(), forwardedKey, true)))
 		}
-		ctx := r.Context()
-		if h := r.Header.Get("Authorization"); h != "" {
-			ctx = context.WithValue(ctx, authKey, h)
-		}
-		if r.Header.Get(forwardedHeader) != "" {
-			ctx = context.WithValue(ctx, forwardedKey, true)
-		}
-		c.SetRequest(r.WithContext(ctx))
 		return next(c)
 	}
 }
 
 // forwarder sends a hangup or transfer of a live call that no node here
-// holds to the replica holding the lease of the call's node.
+// holds to the replica holding the lease of the call's node, whoever asked
+// (an API key, the console, the Twilio-compatible route): at its internal
+// route (internalCallPath), signed by this replica for the caller's
+// organization.
 type forwarder struct {
 	store  *db.Store
 	me     string
 	client *http.Client
+	signer *cluster.Signer
 }
 
 func (f *forwarder) Hangup(ctx context.Context, orgID int64, callID string) error {
@@ -232,12 +222,26 @@ func (f *forwarder) Transfer(ctx context.Context, orgID int64, callID, to string
 	return f.forward(ctx, orgID, callID, "transfer", map[string]string{"to": to, "mode": string(mode)})
 }
 
-// owner returns the base URL of the replica that holds the lease of the
-// live call's node ("" when none other does).
+// owner returns the base URL of the replica that holds the live call (""
+// when none other does): a SIP call's, the holder of its node's lease; a
+// hosted call's, the replica its record names while its presence lasts.
 func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (string, error) {
 	rec, err := f.store.GetCall(ctx, orgID, callID)
-	if err != nil || rec.EndedAt != nil || rec.Node == "" {
+	if err != nil || rec.EndedAt != nil {
 		return "", err
+	}
+	if rec.Provider != "" && rec.Provider != "sip" {
+		if rec.Replica == "" || rec.Replica == f.me {
+			return "", nil
+		}
+		r, err := f.store.LiveReplica(ctx, rec.Replica, time.Now())
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimRight(r.Addr, "/"), nil
+	}
+	if rec.Node == "" {
+		return "", nil
 	}
 	leases, err := f.store.Leases(ctx)
 	if err != nil {
@@ -252,10 +256,7 @@ func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (stri
 }
 
 func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string, body any) error {
-	// Only an API key opens the owner's calls API (the Twilio-compatible
-	// routes' basic credentials do not).
-	auth, _ := ctx.Value(authKey).(string)
-	if scheme, _, _ := strings.Cut(auth, " "); !strings.EqualFold(scheme, "Bearer") || ctx.Value(forwardedKey) != nil {
+	if ctx.Value(forwardedKey) != nil {
 		return call.ErrCallNotFound
 	}
 	base, err := f.owner(ctx, orgID, callID)
@@ -265,17 +266,21 @@ func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string,
 	if base == "" {
 		return call.ErrCallNotFound
 	}
-	b, _ := json.Marshal(body)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/api/v1/calls/"+url.PathEscape(callID)+"/"+op, bytes.NewReader(b))
+	var b []byte
+	if body != nil {
+		b, _ = json.Marshal(body)
+	}
+	path := internalCallPath + url.PathEscape(callID) + "/" + op
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+path, bytes.NewReader(b))
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Authorization", auth)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(forwardedHeader, f.me)
+	req.Header.Set(cluster.SignatureHeader, f.signer.Sign(http.MethodPost, path, orgID, b))
 	res, err := f.client.Do(req)
 	if err != nil {
-		return fmt.Errorf("%w: the replica holding the call's node did not answer", call.ErrSwitchUnavailable)
+		return fmt.Errorf("%w: the replica holding the call did not answer", call.ErrSwitchUnavailable)
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusAccepted {
@@ -286,8 +291,9 @@ func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string,
 
 // forwardedError is the owner's refusal, answered as it is: its status,
 // code, field and message (the owner words them as this replica would).
-// A 404 is the call gone meanwhile; an answer that is not the API's error
-// shape is the owner failing (503, as an owner that does not answer).
+// A 404 is the call gone meanwhile; a 401 or 403 is the owner refusing
+// this replica's signature, and an answer that is not the API's error
+// shape the owner failing (503, as an owner that does not answer).
 func forwardedError(res *http.Response) error {
 	var e struct {
 		Error *httpapi.APIError `json:"error"`
@@ -296,6 +302,10 @@ func forwardedError(res *http.Response) error {
 	switch {
 	case res.StatusCode == http.StatusNotFound:
 		return call.ErrCallNotFound
+	case res.StatusCode == http.StatusUnauthorized || res.StatusCode == http.StatusForbidden:
+		// Its refusal of this replica's signature is not the caller's.
+		return fmt.Errorf("%w: the replica holding the call refused this replica's signature (%d: is SECRET_KEY the same on every replica?)",
+			call.ErrSwitchUnavailable, res.StatusCode)
 	case err != nil || e.Error == nil || e.Error.Code == "" || res.StatusCode < 400:
 		return fmt.Errorf("%w: the replica holding the call answered %d", call.ErrSwitchUnavailable, res.StatusCode)
 	}

@@ -17,15 +17,18 @@ import (
 	"github.com/sipbridge/sipbridge/trunk"
 )
 
-// Start closes the hosted calls a previous run left open, connects to the
+// Start closes the hosted calls a previous run left open (with replicas:
+// this replica's previous run's, and it announces its presence), connects to the
 // switch (the connections retry on their own) and adopts the SIP calls the
 // previous run left on its nodes (adoptCalls; with replicas, the replica
 // that takes a node's lease adopts its calls: nodeGained), and starts the
 // background work: trunk sync's reconcile loop and the SMS queue and
 // forwarding workers.
 func (a *App) Start() error {
-	// With replicas the open records may be other replicas' live calls.
-	if a.Leases == nil {
+	// With replicas the open records may be other replicas' live calls:
+	// each closes its own previous run's hosted ones (startPresence), and
+	// the SIP ones are adopted with their node's lease.
+	if a.Leases == nil && a.presence == nil {
 		providers := []string{provider.NameTwilio, provider.NameTelnyx, provider.NameVonage}
 		if a.cfg.Switch == nil {
 			providers = nil // no switch to adopt SIP calls from: close them too
@@ -36,6 +39,7 @@ func (a *App) Start() error {
 			a.log.Warn("closed calls left open by a previous run", "calls", n)
 		}
 	}
+	a.startPresence()
 	var adopting sync.WaitGroup
 	if a.cfg.Switch != nil && a.Leases == nil {
 		for _, cn := range a.CallNodes {

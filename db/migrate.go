@@ -210,6 +210,19 @@ CREATE TABLE node_leases (
   expires_at {{ts}} NOT NULL
 );
 `},
+	// The replicas' presence (each renews its row with its leases;
+	// db.Store.Announce) and the replica that holds a hosted call in its
+	// memory (calls.replica: '' for a SIP call, whose node's lease says,
+	// and for a call recorded without replicas): a replica whose presence
+	// expired has its open hosted calls closed by another.
+	{11, "replica presence", `
+CREATE TABLE replicas (
+  name TEXT PRIMARY KEY,
+  addr TEXT NOT NULL DEFAULT '',
+  expires_at {{ts}} NOT NULL
+);
+ALTER TABLE calls ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+`},
 }
 
 // SchemaVersion is the version the code expects after Migrate.

@@ -51,7 +51,10 @@ type Call struct {
 	RecordingBytes  int64  `gorm:"not null"`
 	// Node is the FreeSWITCH node (FS_NODES name) that carries a SIP call
 	// ("" for a hosted call).
-	Node      string `gorm:"not null"`
+	Node string `gorm:"not null"`
+	// Replica is the sipbridge replica (REPLICA_NAME) holding a hosted
+	// call in its memory ("" for a SIP call and without replicas).
+	Replica   string `gorm:"not null"`
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }

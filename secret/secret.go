@@ -13,6 +13,7 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -36,6 +37,7 @@ const secretPrefix = "enc:v1:"
 type ringKey struct {
 	id   string
 	aead cipher.AEAD
+	raw  []byte // for Derive
 }
 
 // Keyring holds the secret keys; the first one seals, all of them open.
@@ -65,7 +67,7 @@ func ParseKeyring(s string) (*Keyring, error) {
 			return nil, ErrNoKey
 		}
 		sum := sha256.Sum256(raw)
-		kr.keys = append(kr.keys, ringKey{id: hex.EncodeToString(sum[:4]), aead: aead})
+		kr.keys = append(kr.keys, ringKey{id: hex.EncodeToString(sum[:4]), aead: aead, raw: raw})
 	}
 	if len(kr.keys) == 0 {
 		return nil, ErrNoKey
@@ -89,6 +91,20 @@ func NewKey() string {
 		panic(err) // crypto/rand never fails on supported platforms
 	}
 	return base64.StdEncoding.EncodeToString(b)
+}
+
+// Derive returns a key for purpose from each key of the ring, the current
+// key's first: HMAC-SHA256 of the purpose under the key, so that what the
+// processes sharing SECRET_KEY derive for one purpose (e.g. signing their
+// requests to each other) neither reveals the key nor opens what it seals.
+func (k *Keyring) Derive(purpose string) [][]byte {
+	out := make([][]byte, len(k.keys))
+	for i, key := range k.keys {
+		m := hmac.New(sha256.New, key.raw)
+		m.Write([]byte("sipbridge derived key: " + purpose))
+		out[i] = m.Sum(nil)
+	}
+	return out
 }
 
 // CurrentKeyID is the id of the key that seals new values.

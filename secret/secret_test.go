@@ -39,3 +39,24 @@ func TestKeyringSealOpenRotate(t *testing.T) {
 		}
 	}
 }
+
+// Every process with the same SECRET_KEY derives the same key for a
+// purpose, another for another purpose, and a ring derives one per key,
+// the current one's first (a key added to the ring still checks what the
+// old one signed).
+func TestDeriveIsPerKeyAndPurpose(t *testing.T) {
+	k1, k2 := NewKey(), NewKey()
+	a, _ := ParseKeyring(k1)
+	b, _ := ParseKeyring(k1)
+	if x, y := a.Derive("replica requests"), b.Derive("replica requests"); len(x) != 1 || string(x[0]) != string(y[0]) || len(x[0]) != 32 {
+		t.Fatalf("one key, one purpose: %x and %x", x, y)
+	}
+	if x, y := a.Derive("replica requests"), a.Derive("other"); string(x[0]) == string(y[0]) {
+		t.Fatal("two purposes derive the same key")
+	}
+	ring, _ := ParseKeyring(k2 + "," + k1)
+	d := ring.Derive("replica requests")
+	if len(d) != 2 || string(d[1]) != string(a.Derive("replica requests")[0]) || string(d[0]) == string(d[1]) {
+		t.Fatalf("a ring of two: %x", d)
+	}
+}

@@ -58,6 +58,11 @@ type Options struct {
 	// VonageReplays remembers the Vonage JWTs already used; app hands the
 	// same cache to the SMS webhooks (nil: one of the path's own).
 	VonageReplays *provider.ReplayCache
+	// Replica is this sipbridge replica's name (REPLICA_NAME; "": no
+	// replicas), written in its calls' records: the live call is in this
+	// process's memory, and closed by another replica once this one's
+	// presence expired.
+	Replica string
 	// Router decides inbound calls: number → assistant → policy, the
 	// rules of the SIP path (nil: a router on the store).
 	Router *route.Router

@@ -83,7 +83,7 @@ func (h *Path) createOutbound(ctx context.Context, org *db.Organization, number 
 	}
 	rec := &db.Call{ID: c.id, OrgID: org.ID, AssistantID: &a.ID, PhoneNumberID: &number.ID, Provider: prov,
 		Direction: db.DirectionOutbound, FromNumber: req.From, ToNumber: req.To, ResolvedDID: req.From,
-		Status: db.CallRinging, StartedAt: h.opts.Now().UTC()}
+		Status: db.CallRinging, StartedAt: h.opts.Now().UTC(), Replica: h.opts.Replica}
 	if err := h.store.CreateCall(ctx, rec); err != nil {
 		h.forget(c)
 		return nil, nil, err

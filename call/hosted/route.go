@@ -57,7 +57,7 @@ func (h *Path) createInbound(ctx context.Context, prov, sid string, rt route.Num
 	}
 	rec := &db.Call{ID: c.id, OrgID: org.ID, CallSID: sid, AssistantID: &a.ID, PhoneNumberID: &n.ID, Provider: prov,
 		Direction: db.DirectionInbound, FromNumber: from, ToNumber: to, ResolvedDID: to, DIDSource: prov,
-		Status: status, StartedAt: h.opts.Now().UTC()}
+		Status: status, StartedAt: h.opts.Now().UTC(), Replica: h.opts.Replica}
 	if status == db.CallInProgress {
 		now := rec.StartedAt
 		rec.AnsweredAt = &now

@@ -1,0 +1,91 @@
+package cluster
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// PresenceStore keeps the replicas' presence (db.Store).
+type PresenceStore interface {
+	Announce(ctx context.Context, name, addr string, now time.Time, ttl time.Duration) error
+	CloseDeadReplicasCalls(ctx context.Context, now time.Time, reason string) (map[string]int64, error)
+}
+
+// PresenceOptions configure a replica's presence.
+type PresenceOptions struct {
+	Name, Addr string        // REPLICA_NAME, REPLICA_ADDR
+	TTL, Renew time.Duration // as the leases' (zero: DefaultLeaseTTL, DefaultLeaseRenew)
+	// Reason is the end reason of a dead replica's hosted calls.
+	Reason string
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
+// Presence tells the other replicas that this one runs (a row renewed
+// every Renew, lasting TTL), and closes the open hosted calls of a replica
+// whose presence expired: those calls lived in its memory, and nobody
+// else can end them.
+type Presence struct {
+	store PresenceStore
+	opts  PresenceOptions
+}
+
+// NewPresence returns the replica's presence; Run keeps it.
+func NewPresence(store PresenceStore, opts PresenceOptions) *Presence {
+	if opts.TTL <= 0 {
+		opts.TTL = DefaultLeaseTTL
+	}
+	if opts.Renew <= 0 || opts.Renew >= opts.TTL {
+		opts.Renew = min(DefaultLeaseRenew, opts.TTL/3)
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Presence{store: store, opts: opts}
+}
+
+// Announce renews the presence once.
+func (p *Presence) Announce(ctx context.Context) {
+	if err := p.store.Announce(ctx, p.opts.Name, p.opts.Addr, p.opts.Now(), p.opts.TTL); err != nil && ctx.Err() == nil {
+		p.opts.Log.Warn("replica presence not renewed", "err", err)
+	}
+}
+
+// Sweep closes once the open hosted calls of the replicas whose presence
+// expired.
+func (p *Presence) Sweep(ctx context.Context) {
+	closed, err := p.store.CloseDeadReplicasCalls(ctx, p.opts.Now(), p.opts.Reason)
+	if err != nil && ctx.Err() == nil {
+		p.opts.Log.Warn("hosted calls of stopped replicas not closed", "err", err)
+	}
+	for name, n := range closed {
+		if n > 0 {
+			p.opts.Log.Warn("a replica's presence expired: its open hosted calls closed", "replica", name, "calls", n)
+		} else {
+			p.opts.Log.Info("a replica's presence expired: no open hosted call of it", "replica", name)
+		}
+	}
+}
+
+// Run announces and sweeps every Renew until ctx is done. The presence is
+// left to expire at the end: a stopping replica's hosted calls that its
+// own close missed are then closed by another.
+func (p *Presence) Run(ctx context.Context) {
+	t := time.NewTicker(p.opts.Renew)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		rctx, cancel := context.WithTimeout(ctx, p.opts.Renew)
+		p.Announce(rctx)
+		p.Sweep(rctx)
+		cancel()
+	}
+}
