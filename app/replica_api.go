@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -38,7 +39,7 @@ func (a *App) buildReplicaAPI() {
 	a.signer = cluster.NewSigner(a.Store.Keys.Derive(cluster.SigningPurpose), r.Name, nil)
 	client := r.Client
 	if client == nil {
-		client = &http.Client{Timeout: 10 * time.Second}
+		client = &http.Client{Timeout: 15 * time.Second}
 	}
 	a.forwarder = &forwarder{store: a.Store, me: r.Name, client: client, signer: a.signer}
 	a.presence = cluster.NewPresence(a.Store, cluster.PresenceOptions{Name: r.Name, Addr: r.Addr, TTL: r.TTL, Renew: r.Renew,
@@ -53,6 +54,11 @@ func (a *App) buildReplicaAPI() {
 // The answer is the calls API's, for the asking replica to pass on.
 func (a *App) replicaCallRequest(c echo.Context) error {
 	r := c.Request()
+	if !replicaAddressAllowed(r.RemoteAddr, a.cfg.Replica.AllowFrom) {
+		a.log.Warn("replica request refused", "component", "replicas", "path", r.URL.Path, "remote", r.RemoteAddr,
+			"reason", "address not loopback, private or in REPLICA_ALLOW_FROM")
+		return &httpapi.APIError{Status: http.StatusForbidden, Code: "forbidden", Message: "address not loopback, private or in REPLICA_ALLOW_FROM"}
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
 		return err
@@ -79,8 +85,11 @@ func (a *App) replicaCallRequest(c echo.Context) error {
 		err = paths.Hangup(ctx, sig.Org, rec)
 	case "transfer":
 		var in struct{ To, Mode string }
-		if json.Unmarshal(body, &in) != nil || in.To == "" || !call.TransferMode(in.Mode).Known() {
-			return httpapi.Invalid("to", "to (a sip: URI or an E.164 number) and a known mode are required")
+		if json.Unmarshal(body, &in) != nil || in.To == "" {
+			return httpapi.Invalid("to", "to (a sip: URI or an E.164 number) is required")
+		}
+		if !call.TransferMode(in.Mode).Known() {
+			return httpapi.Invalid("mode", "mode must be a known transfer mode")
 		}
 		err = paths.Transfer(ctx, sig.Org, rec, in.To, call.TransferMode(in.Mode))
 	default:
@@ -97,9 +106,10 @@ var liveCallWording = httpapi.Wording{Fields: map[string]string{"to_phone_number
 
 // startPresence, at a replica's start, closes the hosted calls its previous
 // run under the same name left open, then announces it (before it serves
-// any request: its new calls are never taken for the previous run's) and
-// keeps announcing it while closing the hosted calls of the replicas whose
-// presence expired.
+// any request: its new calls are never taken for the previous run's;
+// tried again every half second for up to a TTL while the database does
+// not answer) and keeps announcing it while closing the hosted calls of
+// the replicas whose presence expired.
 func (a *App) startPresence() {
 	if a.presence == nil {
 		return
@@ -109,8 +119,13 @@ func (a *App) startPresence() {
 	} else if n > 0 {
 		a.log.Warn("closed hosted calls left open by this replica's previous run", "calls", n)
 	}
-	ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
-	a.presence.Announce(ctx)
+	ctx, cancel := context.WithTimeout(a.ctx, a.presence.TTL())
+	for !a.presence.Announce(ctx) && ctx.Err() == nil {
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 	cancel()
 	a.wg.Add(1)
 	go func() { defer a.wg.Done(); a.presence.Run(a.ctx) }()
@@ -139,4 +154,24 @@ func (h hostedCalls) Transfer(ctx context.Context, orgID int64, callID, to strin
 		return h.a.forwarder.Transfer(ctx, orgID, callID, to, mode)
 	}
 	return err
+}
+
+// replicaAddressAllowed: another replica's request comes from a loopback
+// or private address, or one of allow (REPLICA_ALLOW_FROM); the signature
+// is checked after.
+func replicaAddressAllowed(remote string, allow []netip.Prefix) bool {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		return false
+	}
+	a := ap.Addr().Unmap()
+	if a.IsLoopback() || a.IsPrivate() {
+		return true
+	}
+	for _, p := range allow {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

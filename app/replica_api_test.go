@@ -95,7 +95,7 @@ func TestReplicaRouteNeedsTheReplicasSignature(t *testing.T) {
 			out, _ := io.ReadAll(res.Body)
 			return res.StatusCode, string(out)
 		}
-		replayed := a.Sign(http.MethodPost, path, e.org, nil)
+		replayed := a.Sign(http.MethodPost, path, e.org, "b", nil)
 		old := testkit.NewClock(time.Now().Add(-time.Minute))
 		for _, c := range []struct {
 			what, sig string
@@ -104,12 +104,13 @@ func TestReplicaRouteNeedsTheReplicasSignature(t *testing.T) {
 		}{
 			{"no signature", "", nil, http.StatusUnauthorized},
 			{"not a signature", "Bearer " + e.key, nil, http.StatusUnauthorized},
-			{"another key's", stranger.Sign(http.MethodPost, path, e.org, nil), nil, http.StatusForbidden},
-			{"for another body", a.Sign(http.MethodPost, path, e.org, nil), []byte(`{"to":"+1"}`), http.StatusForbidden},
-			{"a minute old", cluster.NewSigner(keys, "a", old.Now).Sign(http.MethodPost, path, e.org, nil), nil, http.StatusForbidden},
+			{"for another replica", a.Sign(http.MethodPost, path, e.org, "c", nil), nil, http.StatusForbidden},
+			{"another key's", stranger.Sign(http.MethodPost, path, e.org, "b", nil), nil, http.StatusForbidden},
+			{"for another body", a.Sign(http.MethodPost, path, e.org, "b", nil), []byte(`{"to":"+1"}`), http.StatusForbidden},
+			{"a minute old", cluster.NewSigner(keys, "a", old.Now).Sign(http.MethodPost, path, e.org, "b", nil), nil, http.StatusForbidden},
 			{"good", replayed, nil, http.StatusConflict},
 			{"the good one again", replayed, nil, http.StatusForbidden},
-			{"for another organization", a.Sign(http.MethodPost, path, other.ID, nil), nil, http.StatusNotFound},
+			{"for another organization", a.Sign(http.MethodPost, path, other.ID, "b", nil), nil, http.StatusNotFound},
 		} {
 			if st, body := send(path, c.sig, c.body); st != c.want {
 				t.Errorf("%s: %d %s, want %d", c.what, st, body, c.want)

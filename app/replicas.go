@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -34,8 +35,12 @@ type Replica struct {
 	// empty: all); the others once it has run for a lease TTL.
 	Nodes      []string
 	TTL, Renew time.Duration // zero: cluster.DefaultLeaseTTL, DefaultLeaseRenew
-	// Client forwards the requests (nil: one with a 10 s timeout).
+	// Client forwards the requests (nil: one with a 15 s timeout, above
+	// the owner's own 10 s for a provider's answer).
 	Client *http.Client
+	// AllowFrom are the addresses besides loopback and private ones the
+	// other replicas' requests may come from (REPLICA_ALLOW_FROM).
+	AllowFrom []netip.Prefix
 }
 
 // forwardedHeader marks a request another replica forwarded: it is
@@ -222,44 +227,45 @@ func (f *forwarder) Transfer(ctx context.Context, orgID int64, callID, to string
 	return f.forward(ctx, orgID, callID, "transfer", map[string]string{"to": to, "mode": string(mode)})
 }
 
-// owner returns the base URL of the replica that holds the live call (""
-// when none other does): a SIP call's, the holder of its node's lease; a
-// hosted call's, the replica its record names while its presence lasts.
-func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (string, error) {
+// owner returns the name and base URL of the replica that holds the live
+// call ("" when none other does): a SIP call's, the holder of its node's
+// lease; a hosted call's, the replica its record names while its presence
+// lasts.
+func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (name, base string, err error) {
 	rec, err := f.store.GetCall(ctx, orgID, callID)
 	if err != nil || rec.EndedAt != nil {
-		return "", err
+		return "", "", err
 	}
 	if rec.Provider != "" && rec.Provider != "sip" {
 		if rec.Replica == "" || rec.Replica == f.me {
-			return "", nil
+			return "", "", nil
 		}
 		r, err := f.store.LiveReplica(ctx, rec.Replica, time.Now())
 		if err != nil {
-			return "", err
+			return "", "", err
 		}
-		return strings.TrimRight(r.Addr, "/"), nil
+		return r.Name, strings.TrimRight(r.Addr, "/"), nil
 	}
 	if rec.Node == "" {
-		return "", nil
+		return "", "", nil
 	}
 	leases, err := f.store.Leases(ctx)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	for _, l := range leases {
 		if l.Node == rec.Node && l.Owner != f.me && l.OwnerAddr != "" && time.Now().Before(l.ExpiresAt) {
-			return strings.TrimRight(l.OwnerAddr, "/"), nil
+			return l.Owner, strings.TrimRight(l.OwnerAddr, "/"), nil
 		}
 	}
-	return "", nil
+	return "", "", nil
 }
 
 func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string, body any) error {
 	if ctx.Value(forwardedKey) != nil {
 		return call.ErrCallNotFound
 	}
-	base, err := f.owner(ctx, orgID, callID)
+	owner, base, err := f.owner(ctx, orgID, callID)
 	if err != nil && !errors.Is(err, db.ErrNotFound) {
 		return err
 	}
@@ -277,7 +283,7 @@ func (f *forwarder) forward(ctx context.Context, orgID int64, callID, op string,
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(forwardedHeader, f.me)
-	req.Header.Set(cluster.SignatureHeader, f.signer.Sign(http.MethodPost, path, orgID, b))
+	req.Header.Set(cluster.SignatureHeader, f.signer.Sign(http.MethodPost, path, orgID, owner, b))
 	res, err := f.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("%w: the replica holding the call did not answer", call.ErrSwitchUnavailable)

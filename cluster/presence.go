@@ -24,11 +24,19 @@ type PresenceOptions struct {
 
 // Presence tells the other replicas that this one runs (a row renewed
 // every Renew, lasting TTL), and closes the open hosted calls of a replica
-// whose presence expired: those calls lived in its memory, and nobody
-// else can end them.
+// whose presence expired more than a TTL ago: those calls lived in its
+// memory, and nobody else can end them. The TTL of grace covers the
+// replicas' clocks (each writes its expiry by its own) and a renewal
+// late by less than a TTL.
+//
+// It sweeps only once its own renewals have gone through without a break
+// for a TTL: after the database was out of reach for everyone, every live
+// replica has then announced itself again before any of them judges the
+// others dead.
 type Presence struct {
 	store PresenceStore
 	opts  PresenceOptions
+	since time.Time // the first renewal of the unbroken run (zero: the last failed)
 }
 
 // NewPresence returns the replica's presence; Run keeps it.
@@ -48,17 +56,34 @@ func NewPresence(store PresenceStore, opts PresenceOptions) *Presence {
 	return &Presence{store: store, opts: opts}
 }
 
-// Announce renews the presence once.
-func (p *Presence) Announce(ctx context.Context) {
-	if err := p.store.Announce(ctx, p.opts.Name, p.opts.Addr, p.opts.Now(), p.opts.TTL); err != nil && ctx.Err() == nil {
-		p.opts.Log.Warn("replica presence not renewed", "err", err)
+// TTL is how long one renewal lasts.
+func (p *Presence) TTL() time.Duration { return p.opts.TTL }
+
+// Announce renews the presence once; it tells whether it did.
+func (p *Presence) Announce(ctx context.Context) bool {
+	now := p.opts.Now()
+	if err := p.store.Announce(ctx, p.opts.Name, p.opts.Addr, now, p.opts.TTL); err != nil {
+		if ctx.Err() == nil {
+			p.opts.Log.Warn("replica presence not renewed", "err", err)
+		}
+		p.since = time.Time{}
+		return false
 	}
+	if p.since.IsZero() {
+		p.since = now
+	}
+	return true
 }
 
 // Sweep closes once the open hosted calls of the replicas whose presence
-// expired.
+// expired more than a TTL ago, when this replica's own renewals have gone
+// through for a TTL.
 func (p *Presence) Sweep(ctx context.Context) {
-	closed, err := p.store.CloseDeadReplicasCalls(ctx, p.opts.Now(), p.opts.Reason)
+	now := p.opts.Now()
+	if p.since.IsZero() || now.Sub(p.since) < p.opts.TTL {
+		return
+	}
+	closed, err := p.store.CloseDeadReplicasCalls(ctx, now.Add(-p.opts.TTL), p.opts.Reason)
 	if err != nil && ctx.Err() == nil {
 		p.opts.Log.Warn("hosted calls of stopped replicas not closed", "err", err)
 	}
@@ -71,7 +96,8 @@ func (p *Presence) Sweep(ctx context.Context) {
 	}
 }
 
-// Run announces and sweeps every Renew until ctx is done. The presence is
+// Run announces and sweeps every Renew until ctx is done (it follows the
+// first Announce, on the same goroutine or after it). The presence is
 // left to expire at the end: a stopping replica's hosted calls that its
 // own close missed are then closed by another.
 func (p *Presence) Run(ctx context.Context) {
@@ -84,8 +110,9 @@ func (p *Presence) Run(ctx context.Context) {
 		case <-t.C:
 		}
 		rctx, cancel := context.WithTimeout(ctx, p.opts.Renew)
-		p.Announce(rctx)
-		p.Sweep(rctx)
+		if p.Announce(rctx) {
+			p.Sweep(rctx)
+		}
 		cancel()
 	}
 }

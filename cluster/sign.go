@@ -17,11 +17,13 @@ import (
 // SignatureHeader carries a replica's signature of a request it sends to
 // another replica (Signer.Sign):
 //
-//	t=<unix seconds>&n=<random hex>&org=<organization id>&by=<replica name>&v1=<hex HMAC-SHA256>
+//	t=<unix seconds>&n=<random hex>&org=<organization id>&by=<replica name>&to=<replica name>&v1=<hex HMAC-SHA256>
 //
-// The HMAC covers the method, the path, the organization, the replica,
-// the time, the nonce and the body, under a key every replica derives from SECRET_KEY
-// (secret.Keyring.Derive(SigningPurpose)).
+// The HMAC covers the method, the path, the organization, the sending and
+// the receiving replica, the time, the nonce and the body, under a key
+// every replica derives from SECRET_KEY (secret.Keyring.Derive(
+// SigningPurpose)): a request signed for one replica is refused by the
+// others.
 const SignatureHeader = "X-Sipbridge-Replica-Signature"
 
 // SigningPurpose is the purpose of the replicas' signing key.
@@ -35,7 +37,8 @@ const SignatureTolerance = 30 * time.Second
 var (
 	// ErrUnsigned: no signature, or not in SignatureHeader's form (401).
 	ErrUnsigned = errors.New("the request carries no replica signature")
-	// ErrBadSignature: signed with another key, or for another request (403).
+	// ErrBadSignature: signed with another key, for another request or for
+	// another replica (403).
 	ErrBadSignature = errors.New("the replica signature does not match")
 	// ErrStaleSignature: its time is outside SignatureTolerance (403).
 	ErrStaleSignature = errors.New("the replica signature is too old or in the future")
@@ -49,6 +52,7 @@ type Signature struct {
 	Nonce string // random: two requests alike are signed apart
 	Org   int64
 	By    string // the signing replica's name
+	To    string // the replica it is meant for
 	MAC   []byte
 }
 
@@ -57,18 +61,18 @@ const nonceBytes = 12
 // maxSignatureHeader bounds the header read (a name, two numbers, a MAC).
 const maxSignatureHeader = 512
 
-// ParseSignature reads a SignatureHeader value: each of t, n, org, by and
-// v1 exactly once, nothing else.
+// ParseSignature reads a SignatureHeader value: each of t, n, org, by, to
+// and v1 exactly once, nothing else.
 func ParseSignature(h string) (Signature, error) {
 	var s Signature
 	if h == "" || len(h) > maxSignatureHeader {
 		return s, ErrUnsigned
 	}
 	q, err := url.ParseQuery(h)
-	if err != nil || len(q) != 5 {
+	if err != nil || len(q) != 6 {
 		return s, ErrUnsigned
 	}
-	for _, k := range []string{"t", "n", "org", "by", "v1"} {
+	for _, k := range []string{"t", "n", "org", "by", "to", "v1"} {
 		if len(q[k]) != 1 {
 			return s, ErrUnsigned
 		}
@@ -85,14 +89,14 @@ func ParseSignature(h string) (Signature, error) {
 	if err != nil || len(mac) != sha256.Size {
 		return s, ErrUnsigned
 	}
-	by, nonce := q.Get("by"), q.Get("n")
-	if by == "" || !printable(by) {
+	by, to, nonce := q.Get("by"), q.Get("to"), q.Get("n")
+	if by == "" || !printable(by) || to == "" || !printable(to) {
 		return s, ErrUnsigned
 	}
 	if n, err := hex.DecodeString(nonce); err != nil || len(n) != nonceBytes {
 		return s, ErrUnsigned
 	}
-	return Signature{At: time.Unix(t, 0), Nonce: nonce, Org: org, By: by, MAC: mac}, nil
+	return Signature{At: time.Unix(t, 0), Nonce: nonce, Org: org, By: by, To: to, MAC: mac}, nil
 }
 
 func printable(s string) bool {
@@ -125,19 +129,19 @@ func NewSigner(keys [][]byte, me string, now func() time.Time) *Signer {
 }
 
 // Sign returns the SignatureHeader value of a request about an
-// organization's call.
-func (s *Signer) Sign(method, path string, org int64, body []byte) string {
+// organization's call, for the replica named to.
+func (s *Signer) Sign(method, path string, org int64, to string, body []byte) string {
 	t, n := s.now().Unix(), make([]byte, nonceBytes)
 	_, _ = rand.Read(n) // crypto/rand never fails on supported platforms
-	sig := Signature{At: time.Unix(t, 0), Nonce: hex.EncodeToString(n), Org: org, By: s.me}
-	q := url.Values{"t": {strconv.FormatInt(t, 10)}, "n": {sig.Nonce}, "org": {strconv.FormatInt(org, 10)}, "by": {s.me}}
+	sig := Signature{At: time.Unix(t, 0), Nonce: hex.EncodeToString(n), Org: org, By: s.me, To: to}
+	q := url.Values{"t": {strconv.FormatInt(t, 10)}, "n": {sig.Nonce}, "org": {strconv.FormatInt(org, 10)}, "by": {s.me}, "to": {to}}
 	q.Set("v1", hex.EncodeToString(mac(s.keys[0], method, path, sig, body)))
 	return q.Encode()
 }
 
 // Verify checks a request's SignatureHeader value (the organization it
-// speaks for is the signature's Org): any key of the ring, within
-// SignatureTolerance, once.
+// speaks for is the signature's Org): any key of the ring, for this
+// replica, within SignatureTolerance, once.
 func (s *Signer) Verify(method, path string, body []byte, header string) (Signature, error) {
 	sig, err := ParseSignature(header)
 	if err != nil {
@@ -151,7 +155,7 @@ func (s *Signer) Verify(method, path string, body []byte, header string) (Signat
 	}
 	now := s.now()
 	switch {
-	case !ok:
+	case !ok || sig.To != s.me:
 		return sig, ErrBadSignature
 	case sig.At.Before(now.Add(-SignatureTolerance)) || sig.At.After(now.Add(SignatureTolerance)):
 		return sig, ErrStaleSignature
@@ -166,7 +170,7 @@ func (s *Signer) Verify(method, path string, body []byte, header string) (Signat
 func mac(key []byte, method, path string, sig Signature, body []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	for _, part := range [][]byte{[]byte("sipbridge replica request v1"), []byte(method), []byte(path),
-		[]byte(strconv.FormatInt(sig.Org, 10)), []byte(sig.By), []byte(strconv.FormatInt(sig.At.Unix(), 10)), []byte(sig.Nonce), body} {
+		[]byte(strconv.FormatInt(sig.Org, 10)), []byte(sig.By), []byte(sig.To), []byte(strconv.FormatInt(sig.At.Unix(), 10)), []byte(sig.Nonce), body} {
 		m.Write([]byte(strconv.Itoa(len(part)) + ":"))
 		m.Write(part)
 	}

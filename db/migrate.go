@@ -222,6 +222,7 @@ CREATE TABLE replicas (
   expires_at {{ts}} NOT NULL
 );
 ALTER TABLE calls ADD COLUMN replica TEXT NOT NULL DEFAULT '';
+CREATE INDEX calls_open_replica ON calls (replica) WHERE status IN ('ringing', 'in-progress') AND replica <> '';
 `},
 }
 

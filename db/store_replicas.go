@@ -47,7 +47,8 @@ func (s *Store) CloseReplicaCalls(ctx context.Context, replica, reason string) (
 }
 
 // CloseDeadReplicasCalls closes the open hosted calls of every replica
-// whose presence expired before now (status failed, the reason) and
+// whose presence expired before now (status failed, the reason; the
+// replicas pass their clock less a TTL of grace: cluster.Presence) and
 // forgets those replicas; it returns how many calls were closed, by
 // replica (those without any too). Each step checks again that the
 // presence is still expired, so a replica that came back meanwhile keeps

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"crypto/rand"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -34,13 +36,16 @@ type frontConfig struct {
 	// OperatorToken is OPERATOR_TOKEN: the bearer token of the operator's
 	// routes (GET /api/v1/switch/nodes; empty: off).
 	OperatorToken string
-	// ReplicaName is REPLICA_NAME (default <hostname>-<pid>) and
+	// ReplicaName is REPLICA_NAME (default <hostname>-<pid>-<random>) and
 	// ReplicaAddr REPLICA_ADDR, this replica's base URL for the others:
 	// set, the replicas on one database share the nodes through leases.
 	ReplicaName, ReplicaAddr string
 	// ReplicaNodes is REPLICA_NODES: the nodes this replica takes from its
 	// start (empty: all).
 	ReplicaNodes []string
+	// ReplicaAllowFrom is REPLICA_ALLOW_FROM: the addresses besides
+	// loopback and private ones the other replicas' requests may come from.
+	ReplicaAllowFrom []netip.Prefix
 	// LeaseTTL is REPLICA_LEASE_TTL (default 10s, at least 1s): how long a
 	// node's lease lasts; its holder renews it every third of that, at most
 	// every 3 s (cluster.NewLeases).
@@ -66,7 +71,7 @@ func (c *Config) loadFront(get envGetter) []error {
 	return errs
 }
 
-// loadReplica reads REPLICA_NAME, REPLICA_ADDR, REPLICA_NODES and
+// loadReplica reads REPLICA_NAME, REPLICA_ADDR, REPLICA_ALLOW_FROM, REPLICA_NODES and
 // REPLICA_LEASE_TTL.
 func (f *frontConfig) loadReplica(get envGetter) error {
 	ttl, err := time.ParseDuration(strings.TrimSpace(get("REPLICA_LEASE_TTL", cluster.DefaultLeaseTTL.String())))
@@ -75,8 +80,13 @@ func (f *frontConfig) loadReplica(get envGetter) error {
 			get("REPLICA_LEASE_TTL", ""))
 	}
 	f.LeaseTTL = ttl
+	// The default name is unique even where every container shares the
+	// host's name and runs as pid 1: two replicas under one name would
+	// renew each other's leases and close each other's calls.
 	host, _ := os.Hostname()
-	f.ReplicaName = strings.TrimSpace(get("REPLICA_NAME", fmt.Sprintf("%s-%d", host, os.Getpid())))
+	suffix := make([]byte, 3)
+	_, _ = rand.Read(suffix)
+	f.ReplicaName = strings.TrimSpace(get("REPLICA_NAME", fmt.Sprintf("%s-%d-%x", host, os.Getpid(), suffix)))
 	f.ReplicaAddr = strings.TrimSpace(get("REPLICA_ADDR", ""))
 	if f.ReplicaAddr == "" {
 		return nil
@@ -88,6 +98,11 @@ func (f *frontConfig) loadReplica(get envGetter) error {
 	if f.ReplicaName == "" {
 		return errors.New("REPLICA_NAME: empty: want a name unique among the replicas")
 	}
+	allow, errs := parsePrefixes("REPLICA_ALLOW_FROM", get("REPLICA_ALLOW_FROM", ""))
+	if len(errs) > 0 {
+		return errs[0]
+	}
+	f.ReplicaAllowFrom = allow
 	for _, n := range strings.Split(get("REPLICA_NODES", ""), ",") {
 		if n = strings.TrimSpace(n); n == "" {
 			continue
@@ -106,7 +121,7 @@ func (f frontConfig) replica() *app.Replica {
 	if f.ReplicaAddr == "" {
 		return nil
 	}
-	return &app.Replica{Name: f.ReplicaName, Addr: f.ReplicaAddr, Nodes: f.ReplicaNodes, TTL: f.LeaseTTL}
+	return &app.Replica{Name: f.ReplicaName, Addr: f.ReplicaAddr, Nodes: f.ReplicaNodes, TTL: f.LeaseTTL, AllowFrom: f.ReplicaAllowFrom}
 }
 
 // switchNodes are the nodes the bridge applies trunks to per node (nil:

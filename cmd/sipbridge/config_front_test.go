@@ -71,7 +71,7 @@ func TestFSNodesReachTheBridge(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
-	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r == nil || r.Addr != "http://10.0.0.5:8080" || r.Name != fmt.Sprintf("%s-%d", host, os.Getpid()) {
+	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r == nil || r.Addr != "http://10.0.0.5:8080" || !strings.HasPrefix(r.Name, fmt.Sprintf("%s-%d-", host, os.Getpid())) {
 		t.Fatalf("REPLICA_ADDR set: replica %+v, want its address and the default name", r)
 	}
 	env["REPLICA_NAME"], env["REPLICA_NODES"] = "sb-a", " fs1 "
@@ -90,6 +90,18 @@ func TestFSNodesReachTheBridge(t *testing.T) {
 	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; r.TTL != 3*time.Second {
 		t.Fatalf("REPLICA_LEASE_TTL=3s: TTL %v", r.TTL)
 	}
+	env["REPLICA_ALLOW_FROM"] = "203.0.113.0/28, 198.51.100.7"
+	if c, err = LoadConfig(get); err != nil {
+		t.Fatal(err)
+	}
+	if r := c.appConfig(nil, slog.New(slog.DiscardHandler)).Replica; len(r.AllowFrom) != 2 || r.AllowFrom[1].String() != "198.51.100.7/32" {
+		t.Fatalf("REPLICA_ALLOW_FROM: %v", r.AllowFrom)
+	}
+	env["REPLICA_ALLOW_FROM"] = "10.0.0.0/8,nope"
+	if _, err = LoadConfig(get); err == nil || !strings.Contains(err.Error(), `REPLICA_ALLOW_FROM: "nope"`) {
+		t.Fatalf("a bad REPLICA_ALLOW_FROM: %v, want it named", err)
+	}
+	delete(env, "REPLICA_ALLOW_FROM")
 	delete(env, "REPLICA_LEASE_TTL")
 	delete(env, "REPLICA_ADDR")
 	env["FS_NODES"], env["OPERATOR_TOKEN"] = "a=10.0.0.11:8021,b=10.0.0.12:8021", "op"

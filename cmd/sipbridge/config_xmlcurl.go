@@ -38,21 +38,9 @@ func (c *Config) loadXMLCurl(get envGetter) []error {
 	if strings.ContainsAny(x.Password, "\"'$\r\n") {
 		errs = append(errs, errors.New("FS_XML_CURL_PASSWORD must not contain quotes, '$' or line breaks (it is written in vars.xml)"))
 	}
-	for _, v := range strings.Split(get("FS_XML_CURL_ALLOW_FROM", ""), ",") {
-		if v = strings.TrimSpace(v); v == "" {
-			continue
-		}
-		p, err := netip.ParsePrefix(v)
-		if err != nil {
-			a, aerr := netip.ParseAddr(v)
-			if aerr != nil {
-				errs = append(errs, fmt.Errorf("FS_XML_CURL_ALLOW_FROM: %q is not an address or CIDR", v))
-				continue
-			}
-			p = netip.PrefixFrom(a, a.BitLen())
-		}
-		x.AllowFrom = append(x.AllowFrom, p.Masked())
-	}
+	var perr []error
+	x.AllowFrom, perr = parsePrefixes("FS_XML_CURL_ALLOW_FROM", get("FS_XML_CURL_ALLOW_FROM", ""))
+	errs = append(errs, perr...)
 	var err error
 	if x.PerNode, err = strconv.ParseBool(get("FS_XML_CURL_PER_NODE", "false")); err != nil {
 		errs = append(errs, fmt.Errorf("FS_XML_CURL_PER_NODE: %q is not true or false", get("FS_XML_CURL_PER_NODE", "")))
@@ -100,4 +88,25 @@ func xmlCurlCredentials(cfg *Config, args []string, stdout io.Writer) error {
 	}
 	_, err := fmt.Fprintf(stdout, "%s:%s\n", args[0], xmlcurl.NodePassword(cfg.XMLCurl.Password, args[0]))
 	return err
+}
+
+// parsePrefixes reads a comma-separated list of addresses and CIDRs (the
+// setting name), an address as its one-address prefix.
+func parsePrefixes(name, list string) (out []netip.Prefix, errs []error) {
+	for _, v := range strings.Split(list, ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not an address or CIDR", name, v))
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, errs
 }
