@@ -13,6 +13,7 @@ import (
 type RecordStore interface {
 	AddCallEvent(ctx context.Context, orgID int64, callID, typ string, detail db.JSONMap) error
 	UpdateCall(ctx context.Context, orgID int64, callID string, cols map[string]any) error
+	CloseOpenCall(ctx context.Context, orgID int64, id string, cols map[string]any) (bool, error)
 }
 
 // recordTimeout bounds one write of a call's record or timeline: a call's
@@ -46,6 +47,21 @@ func (r Recorder) Update(cols map[string]any) {
 	cols = maps.Clone(cols)
 	hold(r.Log, "call record not updated", func(ctx context.Context) error {
 		return r.Store.UpdateCall(ctx, r.OrgID, r.CallID, cols)
+	})
+}
+
+// UpdateOpen sets columns of the call's record only while it is still
+// ringing or in progress: a record closed meanwhile by someone else (a
+// replica closing the hosted calls of one it took for dead) is not
+// opened again.
+func (r Recorder) UpdateOpen(cols map[string]any) {
+	cols = maps.Clone(cols)
+	hold(r.Log, "call record not updated", func(ctx context.Context) error {
+		if ok, err := r.Store.CloseOpenCall(ctx, r.OrgID, r.CallID, cols); err != nil || ok {
+			return err
+		}
+		r.Log.Warn("call record not updated: it was closed meanwhile")
+		return nil
 	})
 }
 

@@ -36,6 +36,10 @@ func (f *fakeRecordStore) UpdateCall(ctx context.Context, org int64, id string, 
 	return f.fail
 }
 
+func (f *fakeRecordStore) CloseOpenCall(ctx context.Context, org int64, id string, cols map[string]any) (bool, error) {
+	return f.fail == nil, f.UpdateCall(ctx, org, id, cols)
+}
+
 // A call's writes reach the store under the call's own organization and id,
 // bounded in time; a failed write is one warning on the call's logger and
 // the call goes on.
@@ -67,6 +71,10 @@ type lockedStore struct {
 	mu     sync.Mutex
 	fail   error
 	writes []string
+}
+
+func (f *lockedStore) CloseOpenCall(ctx context.Context, org int64, id string, cols map[string]any) (bool, error) {
+	return true, f.UpdateCall(ctx, org, id, cols)
 }
 
 func (f *lockedStore) AddCallEvent(_ context.Context, _ int64, id, typ string, _ db.JSONMap) error {

@@ -76,6 +76,10 @@ func (f *outageFakes) AddCallEvent(_ context.Context, _ int64, id, typ string, _
 
 func (f *outageFakes) UpdateCall(context.Context, int64, string, map[string]any) error { return nil }
 
+func (f *outageFakes) CloseOpenCall(context.Context, int64, string, map[string]any) (bool, error) {
+	return true, nil
+}
+
 func (f *outageFakes) setAway(v bool) { f.mu.Lock(); f.away = v; f.mu.Unlock() }
 
 func (f *outageFakes) recorded() (map[string]*db.Call, []string, int) {

@@ -168,7 +168,7 @@ func (c *hostedCall) answered() {
 	now := c.h.opts.Now().UTC()
 	c.answeredAt = now
 	c.mu.Unlock()
-	c.update(map[string]any{"status": db.CallInProgress, "answered_at": now})
+	c.recorder().UpdateOpen(map[string]any{"status": db.CallInProgress, "answered_at": now})
 	c.event(call.EventAnswered, nil)
 	c.notifyStatus(call.StatusAnswered, "", "", 0)
 }
