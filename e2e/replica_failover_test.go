@@ -343,7 +343,7 @@ func (f *failover) leaseLost() {
 // call goes on with b (the caller still hears its assistant).
 func (f *failover) frozen() {
 	t, a, b := f.t, f.a, f.b
-	c := f.dial("+14165550992", 9000)
+	c := f.dial("+14165550992", 8000)
 	ac := f.asst.ByParam(t, "from", c.from, time.Second)
 	before := time.Now()
 	if err := speakBurst(ac, toneHz, 300); err != nil {
@@ -374,10 +374,17 @@ func (f *failover) frozen() {
 	}
 
 	wake()
+	woke := time.Now()
+	var letGo time.Time
 	testkit.Eventually(t, 3*time.Second, "a, woken, letting the call go", func() bool {
-		return len(a.LogSince(markA, "call let go: this replica lost the node's lease, its next holder adopts it")) == 1
+		l := a.LogSince(markA, "call let go: this replica lost the node's lease, its next holder adopts it")
+		if len(l) == 1 {
+			letGo, _ = time.Parse(time.RFC3339Nano, l[0].Str("time"))
+		}
+		return len(l) == 1
 	}, func() string { return a.LogTail(markA, 20) })
-	time.Sleep(500 * time.Millisecond) // what a would do to the channel, done
+	t.Logf("frozen replica woken (SIGCONT): it let the call go %v after", letGo.Sub(woke).Round(time.Millisecond))
+	time.Sleep(300 * time.Millisecond) // what a would do to the channel, done
 	after := time.Now()
 	if err := speakBurst(ac, toneHz, 300); err != nil {
 		t.Fatal(err)
