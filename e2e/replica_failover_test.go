@@ -339,8 +339,9 @@ func (f *failover) leaseLost() {
 // call, past its lease: its sockets stay open and answer nothing. b takes
 // fs1 and adopts the call; the caller hears the assistant again within
 // adoptGapMax of the freeze, and never gets a BYE. Woken (SIGCONT), a finds
-// its lease lost and lets the call go without touching the channel; the
-// call goes on with b (the caller still hears its assistant).
+// its lease lost and lets the call go without touching the channel (its
+// assistant socket closed); the call goes on with b (the caller still
+// hears its assistant).
 func (f *failover) frozen() {
 	t, a, b := f.t, f.a, f.b
 	c := f.dial("+14165550992", 8000)
@@ -364,6 +365,7 @@ func (f *failover) frozen() {
 		}
 	}
 	defer wake()
+	old := ac
 	ac, connected, heard := f.heardAgain(c, n)
 	taken := leaseTakenAt(t, b, markB)
 	gap := heard.Sub(frozen)
@@ -384,6 +386,11 @@ func (f *failover) frozen() {
 		return len(l) == 1
 	}, func() string { return a.LogTail(markA, 20) })
 	t.Logf("frozen replica woken (SIGCONT): it let the call go %v after", letGo.Sub(woke).Round(time.Millisecond))
+	select {
+	case <-old.Closed():
+	case <-time.After(time.Second):
+		t.Error("a, woken and its lease lost, still holds the call's first assistant socket")
+	}
 	time.Sleep(300 * time.Millisecond) // what a would do to the channel, done
 	after := time.Now()
 	if err := speakBurst(ac, toneHz, 300); err != nil {
