@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,7 +52,9 @@ type failover struct {
 //     handoff: it releases the lease at stop) and the other takes the node
 //     at its next renewal and adopts them, then the same the other way
 //     round; no call fails, every record ends completed with two adoptions,
-//     no caller gets a BYE.
+//     no caller gets a BYE;
+//   - lease lost (b's database cut), then frozen (a stopped with SIGSTOP
+//     past its lease): see leaseLost and frozen.
 func testReplicaFailover(t *testing.T, shared *Bridge) {
 	if shared.Name != "postgres" {
 		t.Skip("replicas share one PostgreSQL")
@@ -90,6 +93,7 @@ func testReplicaFailover(t *testing.T, shared *Bridge) {
 	f.crash()
 	f.rollingRestart()
 	f.leaseLost()
+	f.frozen()
 }
 
 // forwardedHangup: a's live call is accepted by a alone, and hung up
@@ -328,5 +332,70 @@ func (f *failover) leaseLost() {
 	f.dbProxy.Resume()
 	t.Logf("lease lost: b's database cut; b let the call go %v after, a took fs1 %v after, the caller heard the assistant again %v after",
 		let.Round(time.Millisecond), taken.Sub(cut).Round(time.Millisecond), heard.Sub(cut).Round(time.Millisecond))
+	f.ended(c, 1)
+}
+
+// frozen: the holder (a) is frozen (SIGSTOP: a stalled VM) with a live
+// call, past its lease: its sockets stay open and answer nothing. b takes
+// fs1 and adopts the call; the caller hears the assistant again within
+// adoptGapMax of the freeze, and never gets a BYE. Woken (SIGCONT), a finds
+// its lease lost and lets the call go without touching the channel (its
+// assistant socket closed); the call goes on with b (the caller still
+// hears its assistant).
+func (f *failover) frozen() {
+	t, a, b := f.t, f.a, f.b
+	c := f.dial("+14165550992", 8000)
+	ac := f.asst.ByParam(t, "from", c.from, time.Second)
+	before := time.Now()
+	if err := speakBurst(ac, toneHz, 300); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 3*time.Second, "the assistant heard by the caller before the freeze", func() bool { return echoToneSince(ac, before) }, nil)
+
+	n, markA, markB := len(f.asst.Conns()), a.LogMark(), b.LogMark()
+	frozen := time.Now()
+	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	woken := false
+	wake := func() {
+		if !woken {
+			woken = true
+			_ = a.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}
+	defer wake()
+	old := ac
+	ac, connected, heard := f.heardAgain(c, n)
+	taken := leaseTakenAt(t, b, markB)
+	gap := heard.Sub(frozen)
+	t.Logf("replica frozen (SIGSTOP, lease %v): b took fs1 %v after the freeze, the assistant's socket back %v, its audio heard by the caller again %v after the freeze",
+		failoverTTL, taken.Sub(frozen).Round(time.Millisecond), connected.Sub(frozen).Round(time.Millisecond), gap.Round(time.Millisecond))
+	if gap > adoptGapMax {
+		t.Errorf("the caller went %v without the assistant after the freeze, want at most %v", gap.Round(time.Millisecond), adoptGapMax)
+	}
+
+	wake()
+	woke := time.Now()
+	var letGo time.Time
+	testkit.Eventually(t, 3*time.Second, "a, woken, letting the call go", func() bool {
+		l := a.LogSince(markA, "call let go: this replica lost the node's lease, its next holder adopts it")
+		if len(l) == 1 {
+			letGo, _ = time.Parse(time.RFC3339Nano, l[0].Str("time"))
+		}
+		return len(l) == 1
+	}, func() string { return a.LogTail(markA, 20) })
+	t.Logf("frozen replica woken (SIGCONT): it let the call go %v after", letGo.Sub(woke).Round(time.Millisecond))
+	select {
+	case <-old.Closed():
+	case <-time.After(time.Second):
+		t.Error("a, woken and its lease lost, still holds the call's first assistant socket")
+	}
+	time.Sleep(300 * time.Millisecond) // what a would do to the channel, done
+	after := time.Now()
+	if err := speakBurst(ac, toneHz, 300); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 3*time.Second, "the assistant heard by the caller after a woke up", func() bool { return echoToneSince(ac, after) }, nil)
 	f.ended(c, 1)
 }

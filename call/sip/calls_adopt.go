@@ -93,8 +93,7 @@ func (s *callSession) runAdopted(transferred bool) {
 		s.markTransferred()
 		s.adoptedStream()
 	} else {
-		_, _ = s.api("uuid_audio_stream " + s.uuid + " stop") // the old stream, when still attached
-		_, _ = s.api("uuid_break " + s.uuid + " all")         // the old playback, the hold tone
+		adopt.StopPrevious(s.c.sw, s.uuid, s.log) // the old stream and playback
 		if s.connectAssistant() {
 			s.startPipe()
 			s.startStream()

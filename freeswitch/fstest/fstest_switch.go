@@ -54,8 +54,8 @@
 // streaming InboundCall.CallerAudio, default a 440 Hz tone; BreakStream
 // drops it), uuid_broadcast (Options.BroadcastGap, PlaybackCallerMute;
 // what the caller heard in Heard/Playbacks, PlaybackStalls), uuid_break,
-// uuid_record; SendDTMF; the hangup stops all of it inside the recorded
-// sequence. Media runs in wall time, one frame per 20 ms, whatever
+// uuid_buglist, uuid_record; SendDTMF; the hangup stops all of it inside
+// the recorded sequence. Media runs in wall time, one frame per 20 ms, whatever
 // Options.Step is. Simplified: no codec negotiation (PCMU 8 kHz, its CODEC
 // events as a real switch fires them: at the answer, or on arrival with
 // Options.InboundEarlyNegotiation), event headers of the media events come

@@ -118,3 +118,21 @@ func FuzzParseChannels(f *testing.F) {
 		}
 	})
 }
+
+func TestStreamGone(t *testing.T) {
+	bug := func(fn string) string {
+		return " <media-bug>\n  <function>" + fn + "</function>\n  <target>N/A</target>\n  <thread-locked>0</thread-locked>\n </media-bug>\n"
+	}
+	for in, want := range map[string]bool{
+		"<media-bugs>\n</media-bugs>":                                  true,
+		"<media-bugs>\n" + bug("session_record") + "</media-bugs>":     true,
+		"<media-bugs>\n" + bug("audio_stream") + "</media-bugs>":       false,
+		"<media-bugs>\n" + bug("session_record") + bug("audio_stream"): false,
+		"-ERR no reply": false, // no such channel: the stop's answer decides
+		"":              false,
+	} {
+		if got := StreamGone(in); got != want {
+			t.Errorf("StreamGone(%q) = %v, want %v", in, got, want)
+		}
+	}
+}

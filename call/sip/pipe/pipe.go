@@ -84,6 +84,7 @@ type Player struct {
 	silence []byte // pipeLead of the codec's silence
 	scratch [4096]byte
 	fd      pipeFD
+	file    os.FileInfo // what path names while it is this player's (ours)
 	log     *slog.Logger
 	wake    func() // tells the session that marks are due or the audio ran out
 
@@ -138,7 +139,8 @@ func New(dir, callID, codec string, log *slog.Logger, wake func()) (*Player, err
 	if ext == "PCMA" {
 		sil = audio.AlawSilence
 	}
-	p := &Player{path: path, fd: fd, log: log, wake: wake, alaw: ext == "PCMA",
+	file, _ := os.Lstat(path)
+	p := &Player{path: path, fd: fd, file: file, log: log, wake: wake, alaw: ext == "PCMA",
 		silence: bytes.Repeat([]byte{sil}, pipeBytes(pipeLead)), t0: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{})}
 	p.mu.Lock()
@@ -351,6 +353,9 @@ func (p *Player) Close() {
 		p.mu.Lock()
 		_ = p.fd.close()
 		p.mu.Unlock()
+		if !p.ours() {
+			return
+		}
 		tmp := p.path + ".end"
 		if err := os.WriteFile(tmp, nil, 0o644); err == nil {
 			if err := os.Rename(tmp, p.path); err != nil {
@@ -360,13 +365,25 @@ func (p *Player) Close() {
 		} else {
 			_ = os.Remove(p.path)
 		}
+		p.file, _ = os.Lstat(p.path)
 	})
 }
 
 // Remove closes the player and deletes its path.
 func (p *Player) Remove() {
 	p.Close()
-	_ = os.Remove(p.path)
+	if p.ours() {
+		_ = os.Remove(p.path)
+	}
+}
+
+// ours tells whether the path still names this player's pipe, or the empty
+// file Close left there: with a PLAYBACK_DIR shared by replicas, the one
+// that adopted the call (this one frozen past its lease meanwhile) has made
+// its own pipe at the same path, which FreeSWITCH may play again.
+func (p *Player) ours() bool {
+	fi, err := os.Lstat(p.path)
+	return err == nil && p.file != nil && os.SameFile(fi, p.file)
 }
 
 func (p *Player) Closed() bool {

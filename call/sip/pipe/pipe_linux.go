@@ -62,3 +62,25 @@ func (f pipeFD) drain(buf []byte) int {
 }
 
 func (f pipeFD) close() error { return syscall.Close(int(f)) }
+
+// openWriter opens a named pipe someone reads, write-only and without
+// waiting: errNotPipe when path is not a named pipe, errNoReader when
+// nobody has it open for reading.
+func openWriter(path string) (pipeFD, error) {
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
+		return -1, errNotPipe
+	}
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	if errors.Is(err, syscall.ENXIO) {
+		return -1, errNoReader
+	}
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", path, err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil || st.Mode&syscall.S_IFMT != syscall.S_IFIFO {
+		_ = syscall.Close(fd) // replaced meanwhile
+		return -1, errNotPipe
+	}
+	return pipeFD(fd), nil
+}

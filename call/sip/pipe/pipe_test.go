@@ -321,6 +321,28 @@ func TestPipeCloseEndsPlayback(t *testing.T) {
 	}
 }
 
+// A player frozen while another process, which adopted its call, made
+// its own pipe at the same path (a PLAYBACK_DIR shared by replicas): once
+// woken, its Close and Remove leave that pipe alone.
+func TestPipeCloseLeavesTheNextHoldersPipe(t *testing.T) {
+	dir := t.TempDir()
+	old, err := New(dir, "call-1", "PCMU", slog.New(slog.DiscardHandler), func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := New(dir, "call-1", "PCMU", slog.New(slog.DiscardHandler), func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Remove()
+	old.Close()
+	old.Remove()
+	st, err := os.Lstat(next.Path())
+	if err != nil || st.Mode()&os.ModeNamedPipe == 0 || !os.SameFile(st, next.file) {
+		t.Fatalf("the next holder's pipe after the old player's Close and Remove: %v (%v)", st, err)
+	}
+}
+
 // BenchmarkPipeFirstAudio measures, against a reader that plays the pipe
 // as FreeSWITCH does, the time from the assistant's first media message of
 // a reply to the first frame of it played to the caller, for a reply sent

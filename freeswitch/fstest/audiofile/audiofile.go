@@ -243,6 +243,16 @@ func (n *Native) Frame() (out []int16, used int, stalled, done bool) {
 	return out, used, used < FrameSamples && !n.eof, false
 }
 
+// Blocked tells whether the channel's read of the file blocks now: a
+// named pipe, empty, that a writer still holds open (read() would wait for
+// a byte or for the last writer to close it).
+func (n *Native) Blocked() bool {
+	if len(n.buf) == 0 && !n.eof {
+		n.fill()
+	}
+	return len(n.buf) == 0 && !n.eof
+}
+
 func (n *Native) Close() {
 	if n.fd >= 0 {
 		syscall.Close(n.fd)

@@ -17,7 +17,7 @@
 // the caller's audio lost at each PLAYBACK_START as measured, see
 // playback.go; PLAYBACK_START/STOP, .PCMU/.PCMA files and named pipes read
 // as they play with their stalls counted — PlaybackStalls —, what the
-// caller heard in Heard/Playbacks), uuid_break [all]; uuid_record
+// caller heard in Heard/Playbacks), uuid_break [all], uuid_buglist; uuid_record
 // start|stop to a real WAV (mono mixed, or stereo with RECORD_STEREO); the
 // playback terminators of DTMF; the hangup stops all of it inside the
 // recorded sequence (Hangup).
@@ -30,9 +30,12 @@
 //
 // Simplified: no pre-answer by uuid_audio_stream on an unanswered
 // channel, no STREAM_BUFFER_SIZE/extra headers/TLS options, no playback
-// of mp3/ogg, no bridge (b-leg broadcast), a pipe's stall does not hold
-// the media loop up (the frame is padded with silence and counted; a real
-// switch blocks there), `mixed` streams only while playing like `stereo`
+// of mp3/ogg, no bridge (b-leg broadcast), a pipe that runs short
+// mid-frame pads the frame with silence (counted as a stall), while an
+// empty pipe a writer holds open holds the loop up as the real switch's
+// read() does (no caller audio to the bugs, no break, no next playback,
+// each frame counted as a stall) until a byte or the writers' close comes
+// (a hangup still ends it), `mixed` streams only while playing like `stereo`
 // (not recorded), playback_* and record_* counts are exact frame counts
 // (a real switch reads ahead and starts recording on the first frame).
 package media
@@ -222,6 +225,7 @@ func (md *Media) API() map[string]func(b Batch, args string) string {
 		"uuid_audio_stream": md.apiAudioStream,
 		"uuid_broadcast":    md.apiBroadcast,
 		"uuid_break":        md.apiBreak,
+		"uuid_buglist":      md.apiBuglist,
 		"uuid_record":       md.apiRecord,
 	}
 }
@@ -296,6 +300,19 @@ func (m *chanMedia) halt() {
 func (m *chanMedia) tick(caller16 []int16) {
 	b := &frameBatch{}
 	m.mu.Lock()
+	if m.heldLocked() {
+		// The session thread waits in the pipe's read: nothing is written
+		// to the caller (silence), no caller audio reaches a bug, no break
+		// or next playback is seen. libwsc's own thread still sends the
+		// stream's pings.
+		m.stalls++
+		m.silentLocked()
+		if st := m.stream; st != nil {
+			st.heartbeat()
+		}
+		m.mu.Unlock()
+		return
+	}
 	m.src(caller16)
 	if m.muteLeft > 0 {
 		m.muteLeft--

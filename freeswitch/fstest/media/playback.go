@@ -177,6 +177,16 @@ func (md *Media) apiBreak(_ Batch, args string) string {
 	return "+OK\n"
 }
 
+// heldLocked tells whether the playback in progress reads a named pipe
+// that is empty while a writer holds it open: a real switch's read()
+// blocks the channel's session thread there (switch_ivr_play_file checks
+// CF_BREAK between two reads only) until a byte arrives or the last writer
+// closes it.
+func (m *chanMedia) heldLocked() bool {
+	p := m.cur
+	return p != nil && p.file != nil && p.file.Blocked()
+}
+
 // playFrameLocked advances the playback by one frame: a pending break
 // first, then the queue (the gap, PLAYBACK_START), then 20 ms of the
 // file. It returns what the caller hears in this frame (nil, false:

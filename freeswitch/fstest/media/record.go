@@ -1,8 +1,11 @@
 package media
 
 import (
+	"fmt"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiofile"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest/audiostream"
@@ -151,4 +154,34 @@ func (md *Media) stopRecording(b Batch, ch Channel, r *recording, cause string) 
 	set("record_completion_cause", cause)
 	md.event(b, ch, "RECORD_STOP", "", map[string]any{"Record-File-Path": r.path, "Record-Completion-Cause": cause}, "")
 	md.event(b, ch, "MEDIA_BUG_STOP", "", map[string]any{"Media-Bug-Function": "session_record", "Media-Bug-Target": r.path}, "")
+}
+
+// apiBuglist is uuid_buglist (switch_core_media_bug_enumerate): the
+// channel's media bugs in attach order, the stream's function audio_stream
+// with no target, a recording's session_record with its path; an empty
+// answer for an unknown channel.
+func (md *Media) apiBuglist(_ Batch, args string) string {
+	id, _, _ := strings.Cut(strings.TrimSpace(args), " ")
+	if id == "" {
+		return "-USAGE: <uuid>\n"
+	}
+	ch, ok := md.h.Channel(id)
+	if !ok {
+		return ""
+	}
+	m := md.of(ch)
+	m.mu.Lock()
+	bugs := slices.Clone(m.bugs)
+	m.mu.Unlock()
+	var sb strings.Builder
+	sb.WriteString("<media-bugs>\n")
+	for _, b := range bugs {
+		fn, target := "session_record", b
+		if b == streamBug {
+			fn, target = streamBug, "N/A"
+		}
+		fmt.Fprintf(&sb, " <media-bug>\n  <function>%s</function>\n  <target>%s</target>\n  <thread-locked>0</thread-locked>\n </media-bug>\n", fn, target)
+	}
+	sb.WriteString("</media-bugs>\n")
+	return sb.String()
 }
