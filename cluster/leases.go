@@ -129,8 +129,7 @@ func (l *Leases) tries(node string) bool {
 // lease is held loses it at once.
 func (l *Leases) renew(ctx context.Context, node string) {
 	at := l.opts.Now()
-	// A renewal that takes longer than the renew interval is a failed one.
-	rctx, cancel := context.WithTimeout(ctx, l.opts.Renew)
+	rctx, cancel := context.WithTimeout(ctx, l.renewTimeout(node, at))
 	ok, err := l.store.TakeLease(rctx, node, l.opts.Owner, l.opts.Addr, at, l.opts.TTL)
 	cancel()
 	l.mu.Lock()
@@ -154,6 +153,23 @@ func (l *Leases) renew(ctx context.Context, node string) {
 	case err != nil && ctx.Err() == nil:
 		l.opts.Log.Debug("node lease not taken", "node", node, "err", err)
 	}
+}
+
+// renewTimeout is how long taking or renewing the node's lease may take:
+// the renew interval to take it; to renew it, until half a renew interval
+// before the held lease expires (a database slow for a moment is not a
+// lost node; a renewal that ends later fails, and the node is dropped
+// before another replica can take it).
+func (l *Leases) renewTimeout(node string, at time.Time) time.Duration {
+	l.mu.Lock()
+	heldAt, had := l.held[node]
+	l.mu.Unlock()
+	if had {
+		if left := heldAt.Add(l.opts.TTL).Sub(at) - l.opts.Renew/2; left > l.opts.Renew {
+			return left
+		}
+	}
+	return l.opts.Renew
 }
 
 // releaseAll gives up the leases held (Run's end), so another replica

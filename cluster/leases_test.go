@@ -122,6 +122,58 @@ func (f *failing) TakeLease(ctx context.Context, node, owner, addr string, now t
 	return f.LeaseStore.TakeLease(ctx, node, owner, addr, now, ttl)
 }
 
+// slow is a lease store whose renewals take delay (until ctx ends).
+type slow struct {
+	cluster.LeaseStore
+	mu    sync.Mutex
+	delay time.Duration
+}
+
+func (s *slow) TakeLease(ctx context.Context, node, owner, addr string, now time.Time, ttl time.Duration) (bool, error) {
+	s.mu.Lock()
+	d := s.delay
+	s.mu.Unlock()
+	select {
+	case <-time.After(d):
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	return s.LeaseStore.TakeLease(ctx, node, owner, addr, now, ttl)
+}
+
+// A renewal slower than the renew interval, but done before the held lease
+// expires, keeps the node (a database slow for a moment); one that would
+// end after is given up in time and the node dropped.
+func TestLeaseSlowRenewalKeepsTheNode(t *testing.T) {
+	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
+		st := &slow{LeaseStore: db.NewStore(g, dbtest.Keyring(t), nil)}
+		var mu sync.Mutex
+		var lost []string
+		a := cluster.NewLeases(st, cluster.LeaseOptions{Owner: "a", Addr: "http://a", Nodes: []string{"fs1"}, TTL: 600 * time.Millisecond,
+			Renew: 100 * time.Millisecond, Lost: func(n string) { mu.Lock(); lost = append(lost, n); mu.Unlock() }})
+		ctx := context.Background()
+		a.Pass(ctx)
+		st.mu.Lock()
+		st.delay = 250 * time.Millisecond // 2.5 renew intervals
+		st.mu.Unlock()
+		a.Pass(ctx)
+		mu.Lock()
+		n := len(lost)
+		mu.Unlock()
+		if n != 0 || !a.Holds("fs1") {
+			t.Fatalf("a renewal of 250 ms (renew 100 ms, TTL 600 ms): lost %v, holds %v; want kept", lost, a.Holds("fs1"))
+		}
+		st.mu.Lock()
+		st.delay = time.Second
+		st.mu.Unlock()
+		began := time.Now()
+		a.Pass(ctx)
+		if took := time.Since(began); took >= 600*time.Millisecond || a.Holds("fs1") {
+			t.Errorf("a renewal that outlasts the lease: gave up after %v, holds %v; want dropped before the lease expires", took, a.Holds("fs1"))
+		}
+	})
+}
+
 // A renewal that fails drops the node at once (no waiting for the TTL).
 func TestLeaseRenewalFailureDropsAtOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
