@@ -93,7 +93,7 @@ func (s *callSession) runAdopted(transferred bool) {
 		s.markTransferred()
 		s.adoptedStream()
 	} else {
-		adopt.StopPrevious(s.c.sw, s.uuid, s.log) // the old stream and playback
+		adopt.StopPrevious(s.c.sw, s.uuid, s.id, s.log) // the old stream and playback
 		if s.connectAssistant() {
 			s.startPipe()
 			s.startStream()

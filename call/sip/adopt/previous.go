@@ -3,6 +3,8 @@ package adopt
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,8 +24,10 @@ const unstickMax = time.Second
 // FreeSWITCH's read of the empty pipe holds the channel's media thread, so
 // neither uuid_break nor the new fork would get through (the fork connects
 // and receives no caller audio). The pipe is then fed silence until the
-// broken playback lets go of it (pipe.Unstick).
-func StopPrevious(sw Switch, uuid string, log *slog.Logger) {
+// broken playback lets go of it (pipe.Unstick): only when it is the call's
+// own pipe (named after callID, in whichever replica's PLAYBACK_DIR), never
+// another path the channel names.
+func StopPrevious(sw Switch, uuid, callID string, log *slog.Logger) {
 	run := func(cmd string) string { return runCmd(sw.API, cmd) }
 	var playing string
 	if run("uuid_getvar "+uuid+" current_application") == "playback" {
@@ -34,11 +38,18 @@ func StopPrevious(sw Switch, uuid string, log *slog.Logger) {
 	// mod_audio_stream's 1 s before the stop answers. The new fork needs
 	// only the bug gone (a start while it is attached fails), so the stop
 	// runs in the background (bgapi: no Event Socket connection held up
-	// meanwhile) while uuid_buglist tells when the bug is gone.
-	stopped := make(chan struct{})
-	go func() { defer close(stopped); runCmd(sw.BGAPI, "uuid_audio_stream "+uuid+" stop") }()
+	// meanwhile) while uuid_buglist tells when the bug is gone. It is sent
+	// only while a fork is attached: a stop with none to remove could run
+	// after the new start and remove the new fork (it names no fork).
+	bugs := run("uuid_buglist " + uuid)
+	listed := strings.HasPrefix(bugs, "<media-bugs>")
+	var stopped chan struct{}
+	if !listed || !StreamGone(bugs) {
+		stopped = make(chan struct{})
+		go func() { defer close(stopped); runCmd(sw.BGAPI, "uuid_audio_stream "+uuid+" stop") }()
+	}
 	run("uuid_break " + uuid + " all")
-	if playing != "" {
+	if playing != "" && slices.Contains(pipe.Names(callID), filepath.Base(playing)) {
 		fed, err := pipe.Unstick(playing, unstickMax)
 		switch {
 		case err != nil:
@@ -47,11 +58,17 @@ func StopPrevious(sw Switch, uuid string, log *slog.Logger) {
 			log.Info("the previous process's playback pipe held the channel: fed silence until its playback stopped", "fed_ms", fed.Milliseconds())
 		}
 	}
-	for !StreamGone(run("uuid_buglist " + uuid)) {
-		select {
-		case <-stopped:
-			return
-		case <-time.After(20 * time.Millisecond):
+	switch {
+	case stopped == nil:
+	case !listed: // no bug list to watch: the stop's own answer
+		<-stopped
+	default:
+		for !StreamGone(run("uuid_buglist " + uuid)) {
+			select {
+			case <-stopped:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	}
 }

@@ -120,6 +120,12 @@ func pipeCodec(codec string) (ext string, ok bool) {
 	return "", false
 }
 
+// Names are the names a call's pipe may have (New: <callID>.PCMU or
+// <callID>.PCMA).
+func Names(callID string) []string {
+	return []string{callID + ".PCMU", callID + ".PCMA"}
+}
+
 // New makes the pipe <dir>/<callID>.<PCMU|PCMA>, opens it and
 // starts feeding it silence. Remove deletes it.
 func New(dir, callID, codec string, log *slog.Logger, wake func()) (*Player, error) {
@@ -130,7 +136,7 @@ func New(dir, callID, codec string, log *slog.Logger, wake func()) (*Player, err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("playback dir: %w", err)
 	}
-	path := filepath.Join(dir, callID+"."+ext)
+	path := filepath.Join(dir, callID+"."+ext) // one of Names
 	fd, err := openPipe(path)
 	if err != nil {
 		return nil, err
@@ -381,9 +387,14 @@ func (p *Player) Remove() {
 // file Close left there: with a PLAYBACK_DIR shared by replicas, the one
 // that adopted the call (this one frozen past its lease meanwhile) has made
 // its own pipe at the same path, which FreeSWITCH may play again.
+// The same inode is not enough once Close has left the empty file: a file
+// system reuses a freed inode's number at once, so the next holder's new
+// pipe may have the empty file's; the type tells them apart. (While the
+// player's own pipe is open, its inode cannot be reused; its time would
+// not do, as every write moves it.)
 func (p *Player) ours() bool {
 	fi, err := os.Lstat(p.path)
-	return err == nil && p.file != nil && os.SameFile(fi, p.file)
+	return err == nil && p.file != nil && os.SameFile(fi, p.file) && fi.Mode().Type() == p.file.Mode().Type()
 }
 
 func (p *Player) Closed() bool {

@@ -70,7 +70,7 @@ func openWriter(path string) (pipeFD, error) {
 	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		return -1, errNotPipe
 	}
-	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
+	fd, err := syscall.Open(path, syscall.O_WRONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC|syscall.O_NOFOLLOW|syscall.O_NOCTTY, 0)
 	if errors.Is(err, syscall.ENXIO) {
 		return -1, errNoReader
 	}

@@ -389,3 +389,31 @@ func BenchmarkPipeFirstAudio(b *testing.B) {
 		})
 	}
 }
+
+// The other order: the old player closes while the switch still reads its
+// pipe (Close leaves an empty file), then the next holder makes its pipe
+// at the path (the file system may give it the empty file's freed inode
+// number), then the old player's Remove: the next holder's pipe stays.
+func TestPipeRemoveAfterTheNextHolderMadeItsPipe(t *testing.T) {
+	dir := t.TempDir()
+	old, err := New(dir, "call-1", "PCMU", slog.New(slog.DiscardHandler), func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader, err := os.OpenFile(old.Path(), os.O_RDONLY|syscall.O_NONBLOCK, 0) // the switch's playback
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reader.Close()
+	old.Close()
+	next, err := New(dir, "call-1", "PCMU", slog.New(slog.DiscardHandler), func() {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer next.Remove()
+	old.Remove()
+	st, err := os.Lstat(next.Path())
+	if err != nil || st.Mode()&os.ModeNamedPipe == 0 {
+		t.Fatalf("the next holder's pipe after the old player's Remove: %v (%v)", st, err)
+	}
+}

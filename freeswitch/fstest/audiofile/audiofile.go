@@ -164,9 +164,13 @@ func ALaw(c byte) int16 {
 //
 // The simulator reads the same way without blocking: a frame the buffer
 // and the pipe cannot fill while a writer is there is a stall, counted
-// (Switch.PlaybackStalls) and padded with silence. A FIFO nobody holds
-// open for writing reads as ended at once (a real switch would block in
-// open until a writer comes).
+// (Switch.PlaybackStalls); a frame partly filled is padded with silence,
+// and an empty pipe holds the channel's media loop as the real switch's
+// read does (package media). Two simplifications: a hangup still ends a
+// held playback (the real switch's hangup would wait for the read), and
+// the caller's audio is paused while held rather than lost. A FIFO nobody
+// holds open for writing reads as ended at once (a real switch would
+// block in open until a writer comes).
 
 // nativeReadSize is the read FreeSWITCH makes on a native file.
 const nativeReadSize = 32768
