@@ -24,7 +24,7 @@ import (
 )
 
 // Provider-hosted calls live in the memory of the replica that took them.
-// With two replicas a and b (presence lasting 2 s), the open hosted
+// With two replicas a and b (presence lasting 1 s), the open hosted
 // records of a replica whose presence expired more than a TTL ago are
 // closed by a live one that has renewed its own for a TTL (failed, saying
 // the replica holding the call stopped), within a bounded time; a live
@@ -61,8 +61,9 @@ func TestDeadReplicasHostedCallsAreClosed(t *testing.T) {
 		bCall := rec(provider.NameVonage, "b")
 
 		began := time.Now()
-		a := e.bridgeWith(t, replica("a"), hostedCfg)
-		b := e.bridgeWith(t, replica("b"), hostedCfg)
+		short := func(name string) *app.Replica { r := replica(name); r.TTL = time.Second; return r }
+		a := e.bridgeWith(t, short("a"), hostedCfg)
+		b := e.bridgeWith(t, short("b"), hostedCfg)
 		state := func(c *db.Call) *db.Call {
 			t.Helper()
 			got, err := e.store.GetCall(ctx, e.org, c.ID)
@@ -87,7 +88,7 @@ func TestDeadReplicasHostedCallsAreClosed(t *testing.T) {
 			t.Errorf("b's previous run's call after b started: %s %q, want closed by b's start", got.Status, got.Reason)
 		}
 		live := rec(provider.NameTwilio, "b")
-		time.Sleep(2500 * time.Millisecond)
+		time.Sleep(2300 * time.Millisecond) // past b's presence and the TTL of grace
 		if got := state(live); got.Status != db.CallInProgress {
 			t.Errorf("b's live call while b runs: %s %q, want in progress", got.Status, got.Reason)
 		}
@@ -96,10 +97,10 @@ func TestDeadReplicasHostedCallsAreClosed(t *testing.T) {
 		b.Close()
 		stoppedAt := time.Now()
 		testkit.Eventually(t, 8*time.Second, "b's hosted call closed by a", func() bool { return state(live).Status == db.CallFailed }, nil)
-		if took := time.Since(stoppedAt); took < 3*time.Second {
-			t.Errorf("b's call closed %v after b stopped, before its presence (2 s) and a TTL of grace passed", took)
+		if took := time.Since(stoppedAt); took < 1500*time.Millisecond {
+			t.Errorf("b's call closed %v after b stopped, before its presence (1 s) and a TTL of grace passed", took)
 		} else {
-			t.Logf("b's call closed by a %v after b stopped (presence 2 s)", took.Round(time.Millisecond))
+			t.Logf("b's call closed by a %v after b stopped (presence 1 s)", took.Round(time.Millisecond))
 		}
 		if got := state(live); got.Reason != stopped {
 			t.Errorf("b's call: reason %q", got.Reason)

@@ -83,6 +83,22 @@ type divergence struct {
 }
 
 var knownDivergences = []divergence{{
+	name: "CHANNEL_HANGUP of a call refused before the answer",
+	real: "for a call the ACL refuses (CALL_REJECTED), CHANNEL_HANGUP comes right after the first CHANNEL_STATE (its state " +
+		"CS_NEW) in most runs, and in some after CHANNEL_HANGUP_COMPLETE (its state CS_REPORTING)",
+	sim: "always right after the first CHANNEL_STATE",
+	why: "two threads fire these events (the one that refuses the call, and the session's state machine), so their " +
+		"order is not fixed; sipbridge does not act on a call that never reached its park",
+	ignore: func(items []string) []string {
+		var out []string
+		for _, it := range items {
+			if !strings.HasPrefix(it, "CHANNEL_HANGUP ") || !strings.Contains(it, " Hangup-Cause=CALL_REJECTED") {
+				out = append(out, it)
+			}
+		}
+		return out
+	},
+}, {
 	name: "PRIVATE_COMMAND after a playback that played out",
 	real: "after PLAYBACK_STOP (done) and CHANNEL_EXECUTE_COMPLETE of a uuid_broadcast, the PRIVATE_COMMAND comes at once " +
 		"or never (not within 8 s, and no Event-Sequence number is missing for it): never after a named pipe's playback " +
