@@ -191,16 +191,7 @@ func TestConsoleAndTwilioCompatForwarded(t *testing.T) {
 		}
 
 		// The Twilio-compatible update, with Twilio-style credentials.
-		var org struct {
-			SID string `json:"twilio_compat_account_sid"`
-		}
-		if st := getJSON(t, baseA+"/api/v1/organization", e.key, &org); st != 200 || org.SID == "" {
-			t.Fatalf("organization: %d %+v", st, org)
-		}
-		req, _ := http.NewRequest(http.MethodPost, baseA+"/2010-04-01/Accounts/"+org.SID+"/Calls/"+rec.ID+".json",
-			strings.NewReader(url.Values{"Status": {"completed"}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(org.SID, e.key)
+		req := twilioCompatHangup(t, e, baseA, rec.ID)
 		st, body = page(http.DefaultClient.Do(req))
 		if st != http.StatusConflict || !strings.Contains(body, "the call is not live on this sipbridge") {
 			t.Errorf("the Twilio-compatible hangup on a: %d %s, want b's refusal (409, not live)", st, body)
@@ -226,4 +217,22 @@ func TestConsoleAndTwilioCompatForwarded(t *testing.T) {
 			t.Errorf("b took %d requests from a after the hosted call's transfer, want 3", n)
 		}
 	})
+}
+
+// twilioCompatHangup is the Twilio-compatible call update that ends the
+// call (Status=completed), asked of base with the organization's
+// Twilio-style credentials.
+func twilioCompatHangup(t *testing.T, e *clusterEnv, base, callID string) *http.Request {
+	t.Helper()
+	var org struct {
+		SID string `json:"twilio_compat_account_sid"`
+	}
+	if st := getJSON(t, base+"/api/v1/organization", e.key, &org); st != 200 || org.SID == "" {
+		t.Fatalf("organization: %d %+v", st, org)
+	}
+	req, _ := http.NewRequest(http.MethodPost, base+"/2010-04-01/Accounts/"+org.SID+"/Calls/"+callID+".json",
+		strings.NewReader(url.Values{"Status": {"completed"}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(org.SID, e.key)
+	return req
 }

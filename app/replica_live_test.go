@@ -133,16 +133,7 @@ func TestConsoleAndTwilioCompatHangUpAnotherReplicasLiveCall(t *testing.T) {
 			}
 			return rec.Status == db.CallInProgress
 		}, func() string { return rec.Status + " " + rec.Reason })
-		var org struct {
-			SID string `json:"twilio_compat_account_sid"`
-		}
-		if st := getJSON(t, baseA+"/api/v1/organization", e.key, &org); st != 200 || org.SID == "" {
-			t.Fatalf("organization: %d %+v", st, org)
-		}
-		req, _ := http.NewRequest(http.MethodPost, baseA+"/2010-04-01/Accounts/"+org.SID+"/Calls/"+rec.ID+".json",
-			strings.NewReader(url.Values{"Status": {"completed"}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(org.SID, e.key)
+		req := twilioCompatHangup(t, e, baseA, rec.ID)
 		if st, _, _ := page(http.DefaultClient.Do(req)); st != http.StatusOK {
 			t.Fatalf("the Twilio-compatible hangup on a: %d, want 200", st)
 		}

@@ -51,20 +51,27 @@ type Leases struct {
 	started time.Time            // when the others' nodes' grace began (NewLeases, Run)
 }
 
+// defaults fills what the leases' and the presence's options leave zero:
+// the TTL, a renewal every third of it (at most DefaultLeaseRenew), no
+// log, the clock.
+func defaults(ttl, renew *time.Duration, log **slog.Logger, now *func() time.Time) {
+	if *ttl <= 0 {
+		*ttl = DefaultLeaseTTL
+	}
+	if *renew <= 0 || *renew >= *ttl {
+		*renew = min(DefaultLeaseRenew, *ttl/3)
+	}
+	if *log == nil {
+		*log = slog.New(slog.DiscardHandler)
+	}
+	if *now == nil {
+		*now = time.Now
+	}
+}
+
 // NewLeases returns the replica's leases; Run takes and keeps them.
 func NewLeases(store LeaseStore, opts LeaseOptions) *Leases {
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultLeaseTTL
-	}
-	if opts.Renew <= 0 || opts.Renew >= opts.TTL {
-		opts.Renew = min(DefaultLeaseRenew, opts.TTL/3)
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	defaults(&opts.TTL, &opts.Renew, &opts.Log, &opts.Now)
 	for _, f := range []*func(string){&opts.Gained, &opts.Lost} {
 		if *f == nil {
 			*f = func(string) {}

@@ -41,18 +41,7 @@ type Presence struct {
 
 // NewPresence returns the replica's presence; Run keeps it.
 func NewPresence(store PresenceStore, opts PresenceOptions) *Presence {
-	if opts.TTL <= 0 {
-		opts.TTL = DefaultLeaseTTL
-	}
-	if opts.Renew <= 0 || opts.Renew >= opts.TTL {
-		opts.Renew = min(DefaultLeaseRenew, opts.TTL/3)
-	}
-	if opts.Log == nil {
-		opts.Log = slog.New(slog.DiscardHandler)
-	}
-	if opts.Now == nil {
-		opts.Now = time.Now
-	}
+	defaults(&opts.TTL, &opts.Renew, &opts.Log, &opts.Now)
 	return &Presence{store: store, opts: opts}
 }
 
