@@ -27,10 +27,7 @@ func TestAdoptAfterAFrozenProcess(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		r := newAdoptRig(t, g)
 		ctx := context.Background()
-		first := r.startApp(sip.ShutdownHandoff)
-		if err := first.WaitSwitch(ctx); err != nil {
-			t.Fatal(err)
-		}
+		first := r.startConnected(sip.ShutdownHandoff)
 		live, rec := r.liveCall("+14165551100")
 		first.Close()
 

@@ -169,6 +169,16 @@ func (r *adoptRig) startApp(shutdown string) *app.App {
 	return a
 }
 
+// startConnected is startApp once the process's Event Socket connection
+// to the switch is up.
+func (r *adoptRig) startConnected(shutdown string) *app.App {
+	a := r.startApp(shutdown)
+	if err := a.WaitSwitch(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	return a
+}
+
 func (r *adoptRig) record(org int64, ref string) *db.Call {
 	c, err := r.store.FindCall(context.Background(), org, ref)
 	if err != nil {
@@ -215,10 +225,7 @@ func TestAdoptAfterRestart(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		r := newAdoptRig(t, g)
 		ctx := context.Background()
-		first := r.startApp(sip.ShutdownHandoff)
-		if err := first.WaitSwitch(ctx); err != nil {
-			t.Fatal(err)
-		}
+		first := r.startConnected(sip.ShutdownHandoff)
 		live, rec := r.liveCall("+14165551100")
 		if c, _ := r.asst.conn(0); c.params["resumed"] != "" {
 			t.Errorf("a new call's start says resumed=%q", c.params["resumed"])
@@ -330,10 +337,7 @@ func TestAdoptOutboundCall(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		r := newAdoptRig(t, g)
 		ctx := context.Background()
-		first := r.startApp(sip.ShutdownHandoff)
-		if err := first.WaitSwitch(ctx); err != nil {
-			t.Fatal(err)
-		}
+		first := r.startConnected(sip.ShutdownHandoff)
 		if _, err := first.TrunkSync.Pass(ctx); err != nil { // the gateway, for originate
 			t.Fatal(err)
 		}
@@ -372,10 +376,7 @@ func TestAdoptTransferredCall(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		r := newAdoptRig(t, g)
 		ctx := context.Background()
-		first := r.startApp(sip.ShutdownHandoff)
-		if err := first.WaitSwitch(ctx); err != nil {
-			t.Fatal(err)
-		}
+		first := r.startConnected(sip.ShutdownHandoff)
 		if _, err := first.TrunkSync.Pass(ctx); err != nil { // the gateway, for the bridge's originate
 			t.Fatal(err)
 		}
@@ -421,17 +422,11 @@ func TestAdoptionsAtOnceTakeTheCallOnce(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		r := newAdoptRig(t, g)
 		ctx := context.Background()
-		first := r.startApp(sip.ShutdownHandoff)
-		if err := first.WaitSwitch(ctx); err != nil {
-			t.Fatal(err)
-		}
+		first := r.startConnected(sip.ShutdownHandoff)
 		r.liveCall("+14165551100")
 		first.Close()
 
-		second := r.startApp(sip.ShutdownHangup) // its own adoption starts once the switch answers
-		if err := second.WaitSwitch(ctx); err != nil {
-			t.Fatal(err)
-		}
+		second := r.startConnected(sip.ShutdownHangup) // its own adoption starts once the switch answers
 		var wg sync.WaitGroup
 		var taken atomic.Int32
 		for range 3 {
@@ -466,10 +461,7 @@ func TestReleaseLeavesTheCallForTheNextController(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		r := newAdoptRig(t, g)
 		ctx := context.Background()
-		a := r.startApp(sip.ShutdownHangup)
-		if err := a.WaitSwitch(ctx); err != nil {
-			t.Fatal(err)
-		}
+		a := r.startConnected(sip.ShutdownHangup)
 		live, rec := r.liveCall("+14165551100")
 		calls := a.CallNodes[0].Calls
 		calls.Release()
