@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +23,6 @@ import (
 	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/secret"
 )
-
-// syncBuffer is a log sink the test reads while the bridge writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func replica(name string) *app.Replica {
 	return &app.Replica{Name: name, Addr: "http://" + name + ".internal:8080", TTL: 2 * time.Second, Renew: 100 * time.Millisecond}
@@ -68,7 +49,7 @@ func (e *clusterEnv) liveRecord(t *testing.T, org int64) *db.Call {
 func TestReplicaRouteNeedsTheReplicasSignature(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		e := newClusterEnv(t, g, "fs1")
-		logs := &syncBuffer{}
+		logs := &testkit.LogBuffer{}
 		b := e.bridgeLogging(t, replica("b"), slog.New(slog.NewJSONHandler(logs, nil)))
 		testkit.Eventually(t, 5*time.Second, "b holding fs1", func() bool { return b.Leases.Holds("fs1") }, nil)
 		base := serve(t, b)
@@ -143,7 +124,7 @@ func TestReplicaRouteNeedsTheReplicasSignature(t *testing.T) {
 func TestConsoleAndTwilioCompatForwarded(t *testing.T) {
 	dbtest.Each(t, func(t *testing.T, g *gorm.DB) {
 		e := newClusterEnv(t, g, "fs1")
-		logs := &syncBuffer{}
+		logs := &testkit.LogBuffer{}
 		lnB := listen(t)
 		rb := replica("b")
 		rb.Addr = "http://" + lnB.Addr().String() // as its lease names it

@@ -1,7 +1,6 @@
 package call
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/route"
 	"github.com/sipbridge/sipbridge/route/did"
 )
@@ -92,21 +92,9 @@ func (f *outageFakes) recorded() (map[string]*db.Call, []string, int) {
 	return out, append([]string(nil), f.routed...), f.creates
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
-func newOutage(t *testing.T) (*HeldRefusals, *outageFakes, *lockedBuffer) {
+func newOutage(t *testing.T) (*HeldRefusals, *outageFakes, *testkit.LogBuffer) {
 	f := &outageFakes{away: true, calls: map[string]*db.Call{}}
-	var logs lockedBuffer
+	var logs testkit.LogBuffer
 	h := NewHeldRefusals(f, f, slog.New(slog.NewJSONHandler(&logs, nil)))
 	h.Retry = 10 * time.Millisecond
 	t.Cleanup(h.Close)

@@ -23,6 +23,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/fstest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/trunk"
@@ -65,7 +66,7 @@ type callEnvConfig struct {
 // newCallEnvOn is newCallEnv with a database and API policy of choice.
 func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*sip.CallsOptions)) *callEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if cfg.DB == nil {
 		cfg.DB = dbtest.Postgres(t)
@@ -125,7 +126,7 @@ func newCallEnvOn(t *testing.T, cfg callEnvConfig, opts ...func(*sip.CallsOption
 		checkLogVocabulary(t, logs.String())
 	})
 
-	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &testkit.LogBuffer{}}
 	a, _ := e.addOrgs()
 
 	ce := &callEnv{env: e, sw: sw, app: bridge, genDir: genDir, calls: calls, asst: newTestAssistant(t), recDir: recDir}

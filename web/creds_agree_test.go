@@ -18,6 +18,7 @@ import (
 	"github.com/sipbridge/sipbridge/creds"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/numbers"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
@@ -43,7 +44,7 @@ var credsLevels = []string{creds.LevelAssistant, creds.LevelOrganization, creds.
 
 func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := db.NewStore(g, dbtest.Keyring(t), log)
 	ce := &credsEnv{accounts: map[string]*providertest.Twilio{}}
@@ -91,7 +92,7 @@ func newCredsEnvOn(t *testing.T, g *gorm.DB) *credsEnv {
 		calls.Close()
 		srv.Close()
 	})
-	ce.env = &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}}
+	ce.env = &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &testkit.LogBuffer{}}
 	ctx := context.Background()
 	a, _, err := store.EnsureOrg(ctx, "org-a")
 	if err != nil {

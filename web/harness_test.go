@@ -12,13 +12,13 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/changes"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
@@ -27,31 +27,13 @@ import (
 	"gorm.io/gorm"
 )
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 type env struct {
 	t      *testing.T
 	srv    *httptest.Server
 	web    *web.Server
 	store  *db.Store
-	logs   *syncBuffer
-	bodies *syncBuffer // every response body seen by do()
+	logs   *testkit.LogBuffer
+	bodies *testkit.LogBuffer // every response body seen by do()
 	twilio *providertest.Twilio
 	telnyx *providertest.Telnyx
 	sms    *smsFixture
@@ -140,7 +122,7 @@ func newApp(t *testing.T, cfg app.Config) *app.App {
 // newEnvOn is the API on the database g (with at most one environment-level SIP trunk).
 func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...trunk.Env) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := db.NewStore(g, dbtest.Keyring(t), log)
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
@@ -157,7 +139,7 @@ func newEnvOn(t *testing.T, policy *netpolicy.Policy, g *gorm.DB, envTrunk ...tr
 	sms := &smsFixture{svc: bridge.SMS, vonage: vg}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx, sms: sms, changes: bridge.Changes}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &testkit.LogBuffer{}, twilio: tw, telnyx: tx, sms: sms, changes: bridge.Changes}
 	ctx := context.Background()
 	a, b := e.addOrgs()
 	// Messages go anywhere (+1 647, +44 7700 900…): outbound_countries

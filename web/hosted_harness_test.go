@@ -27,6 +27,7 @@ import (
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/internal/tone"
 	"github.com/sipbridge/sipbridge/provider"
 	"github.com/sipbridge/sipbridge/provider/providertest"
@@ -87,7 +88,7 @@ func newHostedEnv(t *testing.T, opts ...func(*hosted.Options)) *hostedEnv {
 // newHostedEnvOn is newHostedEnv on a database of choice.
 func newHostedEnvOn(t *testing.T, g *gorm.DB, opts ...func(*hosted.Options)) *hostedEnv {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := db.NewStore(g, dbtest.Keyring(t), log)
 	tw := providertest.NewTwilio(t, "AC0123456789abcdef0123456789abcdef", "fedcba9876543210fedcba9876543210")
@@ -120,7 +121,7 @@ func newHostedEnvOn(t *testing.T, g *gorm.DB, opts ...func(*hosted.Options)) *ho
 	})
 
 	ctx := context.Background()
-	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}, twilio: tw, telnyx: tx}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &testkit.LogBuffer{}, twilio: tw, telnyx: tx}
 	a, _ := e.addOrgs()
 
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"errors"
+
 	"github.com/sipbridge/sipbridge/call"
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/db"

@@ -12,6 +12,7 @@ import (
 	"github.com/sipbridge/sipbridge/call/sip"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 )
 
 // Numbers of the reproduction: premium rate (+1 900), shared cost (+34
@@ -179,7 +180,7 @@ func TestOrganizationCallLimitsView(t *testing.T) {
 	s := newApp(t, app.Config{Store: store, CallDefaults: call.PlatformLimits{MaxConcurrentCalls: 10, CallsPerSecond: 5}}).Web
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, web: s, store: store, logs: &syncBuffer{}, bodies: &syncBuffer{}}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: &testkit.LogBuffer{}, bodies: &testkit.LogBuffer{}}
 	a, _, _ := store.EnsureOrg(context.Background(), "new-org")
 	e.keyA, _, _ = store.CreateAPIKey(context.Background(), a.ID, "a")
 	limits := func() map[string]any {

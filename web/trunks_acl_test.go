@@ -12,6 +12,7 @@ import (
 	"github.com/sipbridge/sipbridge/app"
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/web/trunkapi"
 )
 
@@ -19,13 +20,13 @@ import (
 // SHARED_CARRIER_CIDRS); nil: the defaults.
 func newACLEnv(t *testing.T, policy *trunkapi.ACLPolicy) *env {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	store := db.NewStore(dbtest.Postgres(t), dbtest.Keyring(t), log)
 	s := newApp(t, app.Config{Store: store, Log: log, ACL: policy}).Web
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &syncBuffer{}}
+	e := &env{t: t, srv: srv, web: s, store: store, logs: logs, bodies: &testkit.LogBuffer{}}
 	e.addOrgs()
 	return e
 }

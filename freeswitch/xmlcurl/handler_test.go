@@ -1,7 +1,6 @@
 package xmlcurl_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/xml"
 	"fmt"
@@ -23,6 +22,7 @@ import (
 	"github.com/sipbridge/sipbridge/db"
 	"github.com/sipbridge/sipbridge/db/dbtest"
 	"github.com/sipbridge/sipbridge/freeswitch/xmlcurl"
+	"github.com/sipbridge/sipbridge/internal/testkit"
 	"github.com/sipbridge/sipbridge/trunk"
 	"github.com/sipbridge/sipbridge/xmlgen"
 )
@@ -62,29 +62,12 @@ type env struct {
 	gen    string
 	org    int64
 	h      *xmlcurl.Handler
-	logBuf *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logBuf *testkit.LogBuffer
 }
 
 func newEnv(t *testing.T, g *gorm.DB, o xmlcurl.Options) *env {
 	ctx := context.Background()
-	e := &env{t: t, ctx: ctx, store: db.NewStore(g, dbtest.Keyring(t), nil), sw: &stubSwitch{}, gen: t.TempDir(), logBuf: &syncBuffer{}}
+	e := &env{t: t, ctx: ctx, store: db.NewStore(g, dbtest.Keyring(t), nil), sw: &stubSwitch{}, gen: t.TempDir(), logBuf: &testkit.LogBuffer{}}
 	log := slog.New(slog.NewJSONHandler(e.logBuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	e.sync = trunk.NewSync(e.store, e.sw, trunk.SyncOptions{GenDir: e.gen, Profile: "external", DeleteTimeout: 50 * time.Millisecond, Log: log,
 		Resolver: func(context.Context, string) ([]netip.Addr, error) {
@@ -458,7 +441,7 @@ func (f *fixedSource) Generated() (map[string][]byte, bool) {
 func TestUnparsableServesTheLastGood(t *testing.T) {
 	gw, _ := xmlgen.RenderGateway(xmlgen.Trunk{ID: "t1", GatewayName: "o1_main", Gateway: "sip.example.com"})
 	src := &fixedSource{files: map[string][]byte{"gateways/o1_main.xml": gw}}
-	var logBuf syncBuffer
+	var logBuf testkit.LogBuffer
 	h := xmlcurl.New(src, xmlcurl.Options{User: "fs", Password: "pw", Profile: "external", Log: slog.New(slog.NewJSONHandler(&logBuf, nil))})
 	ask := func() string {
 		r := httptest.NewRequest(http.MethodPost, "/fs/xml", strings.NewReader(configForm("sofia.conf").Encode()))
