@@ -231,30 +231,48 @@ func leaseTakenAt(t *testing.T, r *Bridge, mark int) time.Time {
 	return at
 }
 
-// crash: a, holding fs1 with a live call, is killed; b takes the lease
-// and adopts the call. a is started again (it stands by).
-func (f *failover) crash() {
-	t, a, b := f.t, f.a, f.b
-	c := f.dial("+14165550973", 9000)
+// heardCall places a call from from that holds holdMs and waits until
+// its caller hears the assistant (before the event named what); it
+// returns the call and its assistant socket.
+func (f *failover) heardCall(from string, holdMs int, what string) (*liveCall, *AssistantConn) {
+	t := f.t
+	c := f.dial(from, holdMs)
 	ac := f.asst.ByParam(t, "from", c.from, time.Second)
 	before := time.Now()
 	if err := speakBurst(ac, toneHz, 300); err != nil {
 		t.Fatal(err)
 	}
-	testkit.Eventually(t, 3*time.Second, "the assistant heard by the caller before the crash", func() bool { return echoToneSince(ac, before) }, nil)
+	testkit.Eventually(t, 3*time.Second, "the assistant heard by the caller before the "+what, func() bool { return echoToneSince(ac, before) }, nil)
+	return c, ac
+}
 
+// takenOver waits, after what happened to a at at (how: "killed (SIGKILL"
+// …; event: "kill" …), for b to take fs1 and the caller to hear the
+// assistant again on a new socket (n: the sockets before); it logs the
+// figures, checks the gap against adoptGapMax and returns the new socket.
+func (f *failover) takenOver(c *liveCall, n, markB int, at time.Time, how, event string) *AssistantConn {
+	t := f.t
+	ac, connected, heard := f.heardAgain(c, n)
+	taken := leaseTakenAt(t, f.b, markB)
+	gap := heard.Sub(at)
+	t.Logf("replica %s, lease %v): b took fs1 %v after the %s, the assistant's socket back %v, its audio heard by the caller again %v after the %s",
+		how, failoverTTL, taken.Sub(at).Round(time.Millisecond), event, connected.Sub(at).Round(time.Millisecond), gap.Round(time.Millisecond), event)
+	if gap > adoptGapMax {
+		t.Errorf("the caller went %v without the assistant after the %s, want at most %v", gap.Round(time.Millisecond), event, adoptGapMax)
+	}
+	return ac
+}
+
+// crash: a, holding fs1 with a live call, is killed; b takes the lease
+// and adopts the call. a is started again (it stands by).
+func (f *failover) crash() {
+	t, a, b := f.t, f.a, f.b
+	c, _ := f.heardCall("+14165550973", 9000, "crash")
 	n, markB := len(f.asst.Conns()), b.LogMark()
 	killed := time.Now()
 	a.cmd.Process.Kill()
 	<-a.exited
-	_, connected, heard := f.heardAgain(c, n)
-	taken := leaseTakenAt(t, b, markB)
-	gap := heard.Sub(killed)
-	t.Logf("replica killed (SIGKILL, lease %v): b took fs1 %v after the kill, the assistant's socket back %v, its audio heard by the caller again %v after the kill",
-		failoverTTL, taken.Sub(killed).Round(time.Millisecond), connected.Sub(killed).Round(time.Millisecond), gap.Round(time.Millisecond))
-	if gap > adoptGapMax {
-		t.Errorf("the caller went %v without the assistant after the crash, want at most %v", gap.Round(time.Millisecond), adoptGapMax)
-	}
+	f.takenOver(c, n, markB, killed, "killed (SIGKILL", "kill")
 	if took := b.LogSince(markB, "calls left open by a previous run"); len(took) != 1 || took[0]["adopted"] != float64(1) {
 		t.Errorf("b's adoption log lines: %v, want one with adopted 1", took)
 	}
@@ -344,14 +362,7 @@ func (f *failover) leaseLost() {
 // hears its assistant).
 func (f *failover) frozen() {
 	t, a, b := f.t, f.a, f.b
-	c := f.dial("+14165550992", 8000)
-	ac := f.asst.ByParam(t, "from", c.from, time.Second)
-	before := time.Now()
-	if err := speakBurst(ac, toneHz, 300); err != nil {
-		t.Fatal(err)
-	}
-	testkit.Eventually(t, 3*time.Second, "the assistant heard by the caller before the freeze", func() bool { return echoToneSince(ac, before) }, nil)
-
+	c, old := f.heardCall("+14165550992", 8000, "freeze")
 	n, markA, markB := len(f.asst.Conns()), a.LogMark(), b.LogMark()
 	frozen := time.Now()
 	if err := a.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
@@ -365,15 +376,7 @@ func (f *failover) frozen() {
 		}
 	}
 	defer wake()
-	old := ac
-	ac, connected, heard := f.heardAgain(c, n)
-	taken := leaseTakenAt(t, b, markB)
-	gap := heard.Sub(frozen)
-	t.Logf("replica frozen (SIGSTOP, lease %v): b took fs1 %v after the freeze, the assistant's socket back %v, its audio heard by the caller again %v after the freeze",
-		failoverTTL, taken.Sub(frozen).Round(time.Millisecond), connected.Sub(frozen).Round(time.Millisecond), gap.Round(time.Millisecond))
-	if gap > adoptGapMax {
-		t.Errorf("the caller went %v without the assistant after the freeze, want at most %v", gap.Round(time.Millisecond), adoptGapMax)
-	}
+	ac := f.takenOver(c, n, markB, frozen, "frozen (SIGSTOP", "freeze")
 
 	wake()
 	woke := time.Now()
