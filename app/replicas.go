@@ -134,15 +134,24 @@ func (a *App) nodeOwner(ctx context.Context) *url.URL {
 		return nil
 	}
 	for _, cn := range a.CallNodes {
-		for _, l := range leases {
-			if l.Node == cn.leaseName() && l.Owner != a.cfg.Replica.Name && l.OwnerAddr != "" && time.Now().Before(l.ExpiresAt) {
-				if u, err := url.Parse(l.OwnerAddr); err == nil {
-					return u
-				}
+		if l, ok := heldElsewhere(leases, cn.leaseName(), a.cfg.Replica.Name); ok {
+			if u, err := url.Parse(l.OwnerAddr); err == nil {
+				return u
 			}
 		}
 	}
 	return nil
+}
+
+// heldElsewhere returns the node's live lease when another replica than
+// me holds it and can be reached (its address known).
+func heldElsewhere(leases []db.NodeLease, node, me string) (db.NodeLease, bool) {
+	for _, l := range leases {
+		if l.Node == node && l.Owner != me && l.OwnerAddr != "" && time.Now().Before(l.ExpiresAt) {
+			return l, true
+		}
+	}
+	return db.NodeLease{}, false
 }
 
 // initiateWithoutNode places an outbound call while this replica holds no
@@ -253,10 +262,8 @@ func (f *forwarder) owner(ctx context.Context, orgID int64, callID string) (name
 	if err != nil {
 		return "", "", err
 	}
-	for _, l := range leases {
-		if l.Node == rec.Node && l.Owner != f.me && l.OwnerAddr != "" && time.Now().Before(l.ExpiresAt) {
-			return l.Owner, strings.TrimRight(l.OwnerAddr, "/"), nil
-		}
+	if l, ok := heldElsewhere(leases, rec.Node, f.me); ok {
+		return l.Owner, strings.TrimRight(l.OwnerAddr, "/"), nil
 	}
 	return "", "", nil
 }
