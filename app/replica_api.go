@@ -14,6 +14,7 @@ import (
 	"github.com/sipbridge/sipbridge/call/hosted"
 	"github.com/sipbridge/sipbridge/cluster"
 	"github.com/sipbridge/sipbridge/db"
+	"github.com/sipbridge/sipbridge/netpolicy"
 	"github.com/sipbridge/sipbridge/web/httpapi"
 )
 
@@ -161,17 +162,5 @@ func (h hostedCalls) Transfer(ctx context.Context, orgID int64, callID, to strin
 // is checked after.
 func replicaAddressAllowed(remote string, allow []netip.Prefix) bool {
 	ap, err := netip.ParseAddrPort(remote)
-	if err != nil {
-		return false
-	}
-	a := ap.Addr().Unmap()
-	if a.IsLoopback() || a.IsPrivate() {
-		return true
-	}
-	for _, p := range allow {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return err == nil && netpolicy.InsideAddr(ap.Addr(), allow)
 }

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/sipbridge/sipbridge/netpolicy"
 )
 
 // Source is the generated configuration as the reconciler last wrote it
@@ -219,18 +221,7 @@ func wellFormed(doc []byte) error {
 
 // addressAllowed: loopback and private addresses, and AllowFrom.
 func (h *Handler) addressAllowed(a netip.Addr) bool {
-	if !a.IsValid() {
-		return false
-	}
-	if a.IsLoopback() || a.IsPrivate() {
-		return true
-	}
-	for _, p := range h.opts.AllowFrom {
-		if p.Contains(a) {
-			return true
-		}
-	}
-	return false
+	return netpolicy.InsideAddr(a, h.opts.AllowFrom)
 }
 
 // refuse answers status and logs the refusal, once a minute at most for one
